@@ -1,0 +1,5 @@
+"""`python -m ganforge` (also what `torchrun -m ganforge` runs)."""
+
+from ganforge.cli import main
+
+raise SystemExit(main())

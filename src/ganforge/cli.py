@@ -1,0 +1,166 @@
+"""The ``ganforge`` command: parse arguments, call the library, print one clear line on bad input.
+
+Kept thin on purpose: everything here is also reachable from Python
+(``ganforge.config``, ``ganforge.training.loop``, ``ganforge.sampling``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import shlex
+import shutil
+import sys
+from pathlib import Path
+
+from ganforge.errors import ConfigError, GanforgeError
+
+
+def _train(args: argparse.Namespace) -> int:
+    from ganforge import config, presets
+    from ganforge.training import rundir
+    from ganforge.training.loop import Trainer
+
+    preset, _ = presets.load_preset(args.preset)
+    overrides = list(args.set or [])
+    if args.steps is not None:
+        overrides.append(f"train.steps={args.steps}")
+    if args.seed is not None:
+        overrides.append(f"seed={args.seed}")
+    if args.device is not None:
+        overrides.append(f"train.device={args.device}")
+    cfg = config.resolve(preset, overrides)
+    label = Path(args.preset).stem
+    runs_root = Path("runs")
+    if args.out:
+        run_dir = Path(args.out)
+    elif args.resume:
+        run_dir = rundir.latest_run_dir(runs_root, label)
+        if run_dir is None:
+            raise GanforgeError(f"--resume found no run of '{label}' under {runs_root}/; "
+                                f"pass --out RUN_DIR to name the run to continue")
+    else:
+        run_dir = rundir.next_run_dir(runs_root, label)
+    if args.dry_run:
+        print(f"# run directory: {run_dir}\n{cfg.to_yaml()}", end="")
+        return 0
+    if args.resume:
+        if not (run_dir / rundir.CONFIG).exists():
+            raise GanforgeError(f"cannot resume {run_dir}: it is not a run directory (no {rundir.CONFIG}); "
+                                f"start a new run without --resume")
+    elif run_dir.exists() and any(run_dir.iterdir()):
+        if not args.force:
+            raise GanforgeError(f"output directory {run_dir} already exists and is not empty; pass --resume to "
+                                f"continue that run, --force to delete it and start over, or another --out")
+        shutil.rmtree(run_dir)
+    argv = ["ganforge", *sys.argv[1:]] if args.argv is None else args.argv
+    trainer = Trainer(cfg, run_dir, data_dir=args.data_dir, resume=args.resume, preset=args.preset,
+                      argv=argv, allow_config_change=args.allow_config_change)
+    result = trainer.fit()
+    samples = sorted((run_dir / "samples").glob("step-*.png"))
+    print(f"run directory: {run_dir}")
+    if samples:
+        print(f"samples:       {samples[-1]}")
+    print(f"checkpoint:    {run_dir / 'checkpoints'} (step {result.step})")
+    if result.interrupted:
+        resume = ["ganforge", "train", args.preset, "--out", str(run_dir), "--resume", *(f"--set {s}" for s in args.set or [])]
+        print(f"stopped early; continue with: {shlex.join(resume)}")
+    else:
+        print(f"next: ganforge sample {shlex.quote(str(run_dir))} --n 1000 --out samples.npy")
+    return 0
+
+
+def _sample(args: argparse.Namespace) -> int:
+    import numpy as np
+
+    from ganforge.sampling import generate, load_generator
+
+    if args.n <= 0:
+        raise GanforgeError(f"--n must be a positive number of samples, got {args.n}")
+    out = Path(args.out)
+    if out.suffix != ".npy":
+        raise GanforgeError(f"--out must name a .npy file, got '{out}'")
+    if out.exists() and not args.force:
+        raise GanforgeError(f"{out} already exists; pass --force to overwrite it or choose another --out")
+    device = args.device or "cpu"
+    G, cfg, state = load_generator(args.run_dir, args.checkpoint, device=device)
+    samples = generate(G, cfg, args.n, seed=args.seed, device=device)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    np.save(out, samples)
+    print(f"{out}: {samples.dtype} {tuple(samples.shape)} from step {state['step']}")
+    if args.grid:
+        from ganforge.viz import save_image_grid, save_points_plot
+
+        if samples.ndim == 4:
+            save_image_grid(samples[:100], args.grid)
+        else:
+            save_points_plot(samples, args.grid)
+        print(f"{args.grid}: picture of the samples")
+    return 0
+
+
+def _presets(args: argparse.Namespace) -> int:
+    from ganforge.presets import DEFAULT_PRESET, list_presets
+
+    items = list_presets()
+    width = max(map(len, items))
+    for name, description in items.items():
+        mark = " (default)" if name == DEFAULT_PRESET else ""
+        print(f"{name:<{width}}  {description}{mark}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="ganforge", description="Train, sample and measure GANs.")
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a preset; writes a run directory")
+    t.add_argument("preset", nargs="?", default=None, help="preset name (see `ganforge presets`) or a YAML file")
+    t.add_argument("--out", help="run directory (default: runs/NNNNN-PRESET, numbered)")
+    t.add_argument("--steps", type=int, help="training steps (one step = k D updates + one G update)")
+    t.add_argument("--seed", type=int, help="random seed (default 0)")
+    t.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
+    t.add_argument("--data-dir", help="where datasets are cached (default: $GANFORGE_DATA or ~/.cache/ganforge/data)")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. train.batch_size=64")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out (default: the newest run of PRESET)")
+    t.add_argument("--allow-config-change", action="store_true", help="with --resume: accept a config that differs")
+    t.add_argument("--force", action="store_true", help="delete a non-empty --out directory and start over")
+    t.add_argument("--dry-run", action="store_true", help="print the resolved config and the run directory, then stop")
+    t.set_defaults(func=_train, argv=None)
+
+    s = sub.add_parser("sample", help="draw samples from a trained run into a .npy file")
+    s.add_argument("run_dir", help="a run directory written by `ganforge train`")
+    s.add_argument("--n", type=int, required=True, help="number of samples")
+    s.add_argument("--out", required=True, help="output .npy: uint8 (N, C, H, W) images or float32 (N, 2) points")
+    s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    s.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
+    s.add_argument("--device", help="cpu (default) or cuda")
+    s.add_argument("--grid", help="also save a PNG picture of the samples here")
+    s.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    s.set_defaults(func=_sample)
+
+    p = sub.add_parser("presets", help="list the presets, one line each")
+    p.set_defaults(func=_presets)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if getattr(args, "preset", "") is None:
+        from ganforge.presets import DEFAULT_PRESET
+
+        args.preset = DEFAULT_PRESET
+    if argv is not None and args.command == "train":
+        args.argv = ["ganforge", *argv]
+    try:
+        return args.func(args)
+    except ConfigError as e:
+        print(f"ganforge: config error: {e}", file=sys.stderr)
+        return 2
+    except GanforgeError as e:
+        print(f"ganforge: error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,13 @@
+"""Datasets for ganforge: every dataset is a name in one registry, loaded whole into memory.
+
+``load_dataset("mnist")``, ``load_dataset("folder:/photos", resolution=64)``, ... all
+return a :class:`Dataset`; every user mistake raises :class:`ganforge.errors.DataError`.
+Importing the loader modules below is what fills the registry.
+"""
+
+from ganforge.data import digits, folder, mnist, npz, toy2d  # noqa: F401  (registers the datasets)
+from ganforge.data.base import Dataset, LoadRequest
+from ganforge.data.paths import resolve_data_dir
+from ganforge.data.registry import list_datasets, load_dataset, register
+
+__all__ = ["Dataset", "LoadRequest", "list_datasets", "load_dataset", "register", "resolve_data_dir"]

@@ -1,0 +1,86 @@
+"""The one in-memory form every dataset takes.
+
+Datasets here are small enough to hold in memory (MNIST is 55 MB as uint8), so a
+plain tensor beats a lazy pipeline: training indexes it directly, metrics see
+exactly the same pixels, and ``meta`` travels into run records so a result can
+be traced back to the bytes it was trained on.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+
+from ganforge.errors import DataError
+
+KINDS = ("image", "points")
+
+
+@dataclass
+class Dataset:
+    """Samples plus what is needed to reproduce and label them.
+
+    Images are uint8 (N, C, H, W) so they are stored and compared exactly; the
+    training code scales them. Points are float32 (N, D).
+    """
+
+    name: str
+    kind: str
+    x: torch.Tensor
+    y: torch.Tensor | None = None
+    num_classes: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        # A malformed Dataset is a bug in a loader, not a user error: fail loudly here
+        # rather than as a shape error deep inside training.
+        if self.kind not in KINDS:
+            raise ValueError(f"Dataset.kind must be one of {KINDS}, got {self.kind!r}")
+        if self.kind == "image" and (self.x.dtype != torch.uint8 or self.x.ndim != 4):
+            raise ValueError(f"image data must be uint8 (N, C, H, W), got {self.x.dtype} {tuple(self.x.shape)}")
+        if self.kind == "points" and (self.x.dtype != torch.float32 or self.x.ndim != 2):
+            raise ValueError(f"point data must be float32 (N, D), got {self.x.dtype} {tuple(self.x.shape)}")
+        if self.y is not None and (self.y.dtype != torch.int64 or tuple(self.y.shape) != (len(self),)):
+            raise ValueError(f"labels must be int64 ({len(self)},), got {self.y.dtype} {tuple(self.y.shape)}")
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        """Shape of one sample: (C, H, W) for images, (D,) for points."""
+        return tuple(self.x.shape[1:])
+
+    def __len__(self) -> int:
+        return int(self.x.shape[0])
+
+    def __repr__(self) -> str:  # the default would print the whole tensor
+        labels = f", num_classes={self.num_classes}" if self.y is not None else ""
+        return f"Dataset(name={self.name!r}, kind={self.kind!r}, n={len(self)}, shape={self.shape}{labels})"
+
+
+@dataclass(frozen=True)
+class LoadRequest:
+    """Everything a loader may need, so adding an option never changes loader signatures."""
+
+    name: str
+    split: str = "train"
+    path: str | None = None  # the PATH of "folder:PATH" / "npz:PATH"
+    resolution: int | None = None
+    channels: int | None = None
+    data_dir: str | os.PathLike | None = None
+    seed: int = 0
+    size: int | None = None
+    skip_unreadable: bool = False
+
+    def reject(self, *options: str, why: str) -> None:
+        """Refuse options this dataset cannot honour instead of silently ignoring them.
+
+        (skip_unreadable is a permission, not a request, so datasets with nothing to skip accept it.)
+        """
+        for opt in options:
+            if getattr(self, opt) not in (None, False):
+                raise DataError(
+                    f"data.{opt}={getattr(self, opt)!r} does not apply to dataset '{self.name}' ({why}); "
+                    f"remove data.{opt} from the config"
+                )

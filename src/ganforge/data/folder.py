@@ -1,0 +1,142 @@
+"""Any folder of PNG/JPEG images, with classes taken from its subfolders.
+
+The walk is sorted, so the same folder always gives the same tensor and the same
+labels. Bad files are collected and reported together (one fix-up round, not one
+per file), and skipping them is an explicit choice, never a silent one.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import warnings
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ganforge.data.base import Dataset, LoadRequest
+from ganforge.data.images import LANCZOS, crop_resize, grey_to_rgb, to_array
+from ganforge.data.registry import register
+from ganforge.errors import DataError
+
+EXTENSIONS = {".png", ".jpg", ".jpeg"}
+GREY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
+MAX_NAMED = 10
+
+
+def _find_images(root: Path) -> list[Path]:
+    """Image files under ``root``, sorted; hidden files and folders (.git, .ipynb_checkpoints) are skipped."""
+    found = []
+    for p in root.rglob("*"):
+        rel = p.relative_to(root)
+        if p.suffix.lower() in EXTENSIONS and not any(part.startswith(".") for part in rel.parts) and p.is_file():
+            found.append(p)
+    return sorted(found, key=lambda p: p.relative_to(root).as_posix())
+
+
+def _flatten_alpha(img: Image.Image) -> Image.Image:
+    """Composite transparent images on white: dropping alpha would expose arbitrary hidden colours."""
+    if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
+        rgba = img.convert("RGBA")
+        bg = Image.new("RGBA", rgba.size, (255, 255, 255, 255))
+        img = Image.alpha_composite(bg, rgba)
+        return img.convert("L" if rgba.mode == "LA" else "RGB")
+    return img
+
+
+def _to_8bit(img: Image.Image) -> Image.Image:
+    """16-bit / integer / float grey to "L" by scaling: Pillow's own conversion clips everything above 255."""
+    if img.mode not in ("I", "F") and not img.mode.startswith("I;16"):
+        return img
+    a = np.asarray(img).astype(np.float64)
+    if img.mode.startswith("I;16") or (a.max() > 255 and a.max() <= 65535):
+        a = a / 257.0
+    if not np.isfinite(a).all() or a.min() < 0 or a.max() > 255:
+        raise ValueError(f"cannot map {img.mode} pixel values to 0..255")
+    return Image.fromarray(np.round(a).astype(np.uint8))
+
+
+def _decode(data: bytes, channels: int | None, resolution: int | None) -> tuple[np.ndarray, tuple[int, int]]:
+    """uint8 (C, H, W) and the original (W, H). Grey stays 1 channel unless ``channels`` is 3."""
+    with Image.open(io.BytesIO(data)) as img:
+        img.load()
+        size = img.size
+        grey = img.mode in GREY_MODES
+        img = _to_8bit(_flatten_alpha(img))
+        img = img.convert("L" if channels == 1 or (channels is None and grey) else "RGB")
+    if resolution is not None:
+        img = crop_resize(img, resolution, LANCZOS)
+    return to_array(img), size
+
+
+def _named(paths: list[str], total: int) -> str:
+    more = f", ... (+{len(paths) - MAX_NAMED} more)" if len(paths) > MAX_NAMED else ""
+    return f"{len(paths)} of {total} files could not be read: {', '.join(paths[:MAX_NAMED])}{more}"
+
+
+@register("folder:PATH", splits=("train", "all"))
+def load_folder(req: LoadRequest) -> Dataset:
+    """Images are resized (short side, Lanczos) and centre-cropped when a resolution is given."""
+    req.reject("size", why="it holds every image in the folder")
+    root = Path(req.path).expanduser()
+    if not root.exists():
+        raise DataError(f"image folder {root.resolve()} does not exist; check the path in '{req.name}'")
+    if not root.is_dir():
+        raise DataError(f"{root.resolve()} is not a folder; use npz:PATH for .npz files or give a folder of images")
+    root = root.resolve()
+    files = _find_images(root)
+    if not files:
+        raise DataError(f"no .png/.jpg/.jpeg images found under {root}; point folder: at a folder of images")
+
+    rel = [f.relative_to(root).as_posix() for f in files]
+    # Classes only when every image is inside a subfolder; mixing loose and grouped images means "unlabelled".
+    labelled = all(len(f.relative_to(root).parts) >= 2 for f in files)
+    classes = sorted({f.relative_to(root).parts[0] for f in files}) if labelled else None
+
+    fingerprint = hashlib.sha256()
+    arrays, sizes, kept, bad = [], {}, [], []
+    for path, name in zip(files, rel):
+        try:
+            data = path.read_bytes()
+            arr, size = _decode(data, req.channels, req.resolution)
+        except Exception:  # Pillow raises many types (OSError, SyntaxError, ValueError, ...) for broken files
+            bad.append(name)
+            continue
+        fingerprint.update(f"{name}\0{hashlib.sha256(data).hexdigest()}\0".encode())
+        arrays.append(arr)
+        sizes.setdefault(size, name)
+        kept.append(name)
+
+    if bad:
+        message = _named(bad, len(files))
+        if not req.skip_unreadable:
+            raise DataError(f"{message}. Fix or remove them, or set data.skip_unreadable=true to skip them")
+        if not arrays:
+            raise DataError(f"{message}, which leaves no images; fix the files")
+        warnings.warn(f"{message}; skipping them (data.skip_unreadable=true)", stacklevel=2)
+    if req.resolution is None and len(sizes) > 1:
+        eg = ", ".join(f"{n} is {w}x{h}" for (w, h), n in list(sizes.items())[:3])
+        raise DataError(
+            f"images under {root} differ in size ({eg}); pass a resolution to resize them, e.g. --set data.resolution=64"
+        )
+
+    if req.channels is None and any(a.shape[0] == 3 for a in arrays):
+        arrays = [grey_to_rgb(a[None])[0] if a.shape[0] == 1 else a for a in arrays]
+    x = torch.from_numpy(np.stack(arrays))
+    y = num_classes = None
+    if classes is not None:
+        index = {c: i for i, c in enumerate(classes)}
+        y = torch.tensor([index[n.split("/", 1)[0]] for n in kept], dtype=torch.int64)
+        num_classes = len(classes)
+    meta = {
+        "source": str(root),
+        "files_sha256": fingerprint.hexdigest(),
+        "split": req.split,
+        "num_files": len(kept),
+        "skipped": bad,
+    }
+    if classes is not None:
+        meta["classes"] = classes
+    return Dataset(name=req.name, kind="image", x=x, y=y, num_classes=num_classes, meta=meta)

@@ -1,0 +1,111 @@
+"""Name -> loader table, so a new dataset is one decorated function.
+
+Names are either plain ("mnist") or a prefix template ("folder:PATH") whose PATH
+part is handed to the loader. Split and name checking happen here, once, so every
+dataset fails the same helpful way.
+"""
+
+from __future__ import annotations
+
+import numbers
+import os
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+from ganforge.data.base import Dataset, LoadRequest
+from ganforge.errors import DataError, did_you_mean
+
+Loader = Callable[[LoadRequest], Dataset]
+PATH_SUFFIX = ":PATH"
+
+
+@dataclass(frozen=True)
+class Entry:
+    name: str
+    loader: Loader
+    splits: tuple[str, ...]
+
+
+REGISTRY: dict[str, Entry] = {}
+
+
+def register(name: str, *, splits: Sequence[str] = ("train",)) -> Callable[[Loader], Loader]:
+    """Register ``loader`` under ``name`` ("x" or "x:PATH"); ``splits`` are the split names it accepts."""
+    if name in REGISTRY:
+        raise ValueError(f"dataset {name!r} is registered twice")
+
+    def decorate(loader: Loader) -> Loader:
+        REGISTRY[name] = Entry(name, loader, tuple(splits))
+        return loader
+
+    return decorate
+
+
+def list_datasets() -> list[str]:
+    return sorted(REGISTRY)
+
+
+def _lookup(name: str) -> tuple[Entry, str, str | None]:
+    """(entry, canonical name, PATH or None) for a user-given name; names are case-insensitive, paths not."""
+    if not isinstance(name, str) or not name.strip():
+        raise DataError(f"no dataset name given; use one of: {', '.join(list_datasets())}")
+    name = name.strip()
+    prefix, sep, rest = name.partition(":")
+    templated = REGISTRY.get(prefix.lower() + PATH_SUFFIX)
+    if templated is not None:
+        if not rest.strip():
+            raise DataError(f"dataset '{name}' needs a path: write it as {prefix.lower()}:/path/to/data")
+        return templated, f"{prefix.lower()}:{rest.strip()}", rest.strip()
+    entry = REGISTRY.get(name.lower())
+    if entry is not None and not sep:
+        return entry, entry.name, None
+    plain = [n.removesuffix(PATH_SUFFIX) for n in REGISTRY]
+    hint = did_you_mean(prefix.lower(), plain)
+    if not hint and ("/" in name or "\\" in name or name.lower().endswith(".npz")):
+        hint = f" (for a folder of images write 'folder:{name}', for an .npz file 'npz:{name}')"
+    raise DataError(f"unknown dataset '{name}'{hint}; valid datasets: {', '.join(list_datasets())}")
+
+
+def _check_int(opt: str, value: object, lo: int, allowed: tuple[int, ...] | None = None) -> int | None:
+    """``value`` as a plain int (numpy ints welcome), or a DataError saying what is allowed."""
+    if value is None:
+        return None
+    want = f"one of {', '.join(map(str, allowed))}" if allowed else f"an integer >= {lo}"
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral):
+        raise DataError(f"data.{opt}={value!r} is invalid; it must be {want}")
+    value = int(value)
+    if value < lo or (allowed and value not in allowed):
+        raise DataError(f"data.{opt}={value!r} is invalid; it must be {want}")
+    return value
+
+
+def load_dataset(
+    name: str,
+    *,
+    split: str = "train",
+    resolution: int | None = None,
+    channels: int | None = None,
+    data_dir: str | os.PathLike | None = None,
+    seed: int = 0,
+    size: int | None = None,
+    skip_unreadable: bool = False,
+) -> Dataset:
+    """Load dataset ``name`` fully into memory (see ``list_datasets()`` for names)."""
+    entry, canonical, path = _lookup(name)
+    if split not in entry.splits:
+        raise DataError(
+            f"dataset '{name}' has no split '{split}'{did_you_mean(str(split), entry.splits)}; "
+            f"valid splits: {', '.join(entry.splits)}"
+        )
+    req = LoadRequest(
+        name=canonical,
+        split=split,
+        path=path,
+        resolution=_check_int("resolution", resolution, 1),
+        channels=_check_int("channels", channels, 1, (1, 3)),
+        data_dir=data_dir,
+        seed=_check_int("seed", 0 if seed is None else seed, 0),
+        size=_check_int("size", size, 1),
+        skip_unreadable=bool(skip_unreadable),
+    )
+    return entry.loader(req)

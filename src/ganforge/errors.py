@@ -1,0 +1,34 @@
+"""User-facing errors.
+
+Everything a user can get wrong (a preset name, a config key, a data path, a
+checkpoint) raises a subclass of :class:`GanforgeError` whose message names the
+problem *and* the fix. The CLI prints these as one line and exits non-zero; any
+other exception is a bug in ganforge and keeps its traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterable
+
+
+class GanforgeError(Exception):
+    """An error caused by the user's input, with a message that says how to fix it."""
+
+
+class ConfigError(GanforgeError):
+    """A preset, key or value in the run configuration is wrong."""
+
+
+class DataError(GanforgeError):
+    """A dataset cannot be found, read or verified."""
+
+
+class CheckpointError(GanforgeError):
+    """A run directory or checkpoint is missing, corrupt or does not fit the config."""
+
+
+def did_you_mean(name: str, choices: Iterable[str]) -> str:
+    """A ' (did you mean X?)' hint for a misspelt name, or '' if nothing is close."""
+    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
+    return f" (did you mean '{close[0]}'?)" if close else ""

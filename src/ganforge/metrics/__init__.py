@@ -1,0 +1,1 @@
+"""Metrics, each named with its protocol (sample count, reference, features)."""

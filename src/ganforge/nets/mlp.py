@@ -1,0 +1,97 @@
+"""The 2014 GAN's fully connected networks (Goodfellow et al., goodfeli/adversarial mnist.yaml).
+
+G: noise -> ReLU 1200 -> ReLU 1200 -> sigmoid 784, weights U(-0.05, 0.05), output
+bias set from the data's pixel marginals. D: maxout 240x5 -> maxout 240x5 ->
+sigmoid (a logit here), weights U(-0.005, 0.005), dropout on D's input (keep 0.8)
+and hidden layers (keep 0.5). Sizes are options, so the same family serves 8x8
+digits and 2D mixtures.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+from torch import nn
+
+from ganforge.nets.layers import Maxout, init_uniform_
+from ganforge.nets.registry import NetContext, register
+
+_OUTPUTS = {"sigmoid": (nn.Sigmoid, (0.0, 1.0)), "tanh": (nn.Tanh, (-1.0, 1.0)), "linear": (nn.Identity, None)}
+_ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh}
+
+
+class MLPGenerator(nn.Module):
+    def __init__(self, ctx: NetContext, hidden: tuple[int, ...], activation: str, out: str, irange: float,
+                 bias_from_data: bool):
+        super().__init__()
+        if activation not in _ACTIVATIONS:
+            raise ValueError(f"activation must be one of {', '.join(_ACTIVATIONS)}, got '{activation}'")
+        if out == "auto":
+            out = "sigmoid" if ctx.kind == "image" else "linear"
+        if out not in _OUTPUTS:
+            raise ValueError(f"out must be auto or one of {', '.join(_OUTPUTS)}, got '{out}'")
+        self.data_shape = tuple(ctx.data_shape)
+        widths = [ctx.z_dim, *hidden]
+        layers: list[nn.Module] = []
+        for a, b in zip(widths[:-1], widths[1:]):
+            layers += [nn.Linear(a, b), _ACTIVATIONS[activation]()]
+        self.body = nn.Sequential(*layers)
+        self.head = nn.Linear(widths[-1], math.prod(self.data_shape))
+        act, self.output_range = _OUTPUTS[out]
+        self.out_act = act()
+        init_uniform_(self, irange)
+        if bias_from_data and out == "sigmoid" and ctx.data_mean is not None:
+            # pylearn2 init_sigmoid_bias_from_marginals: start every pixel at its mean intensity.
+            p = ctx.data_mean.reshape(-1).clamp(1e-7, 1 - 1e-7)
+            with torch.no_grad():
+                self.head.bias.copy_(torch.log(p / (1 - p)))
+
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        x = self.out_act(self.head(self.body(z)))
+        return x.view(z.shape[0], *self.data_shape)
+
+
+class MaxoutDiscriminator(nn.Module):
+    def __init__(self, ctx: NetContext, hidden: tuple[int, ...], pieces: int, input_dropout: float,
+                 hidden_dropout: float, irange: float):
+        super().__init__()
+        for name, p in (("input_dropout", input_dropout), ("hidden_dropout", hidden_dropout)):
+            if not 0 <= p < 1:
+                raise ValueError(f"{name} is a drop probability and must be in [0, 1), got {p}")
+        widths = [math.prod(ctx.data_shape), *hidden]
+        layers: list[nn.Module] = [nn.Flatten()]
+        for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
+            layers += [nn.Dropout(input_dropout if i == 0 else hidden_dropout), Maxout(a, b, pieces)]
+        layers += [nn.Dropout(hidden_dropout if hidden else input_dropout), nn.Linear(widths[-1], 1)]
+        self.net = nn.Sequential(*layers)
+        init_uniform_(self, irange)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.net(x).squeeze(1)
+
+
+@register("generator", "mlp")
+def mlp_generator(
+    ctx: NetContext,
+    *,
+    hidden: tuple[int, ...] = (1200, 1200),  # the paper's two ReLU layers of 1200
+    activation: str = "relu",  # relu | leaky_relu | tanh
+    out: str = "auto",  # sigmoid for images (data in [0, 1]), linear for 2D points; or tanh
+    irange: float = 0.05,  # weights U(-irange, irange), as pylearn2
+    bias_from_data: bool = True,  # sigmoid output bias = logit of each pixel's mean
+) -> nn.Module:
+    return MLPGenerator(ctx, tuple(hidden), activation, out, irange, bias_from_data)
+
+
+@register("discriminator", "maxout")
+def maxout_discriminator(
+    ctx: NetContext,
+    *,
+    hidden: tuple[int, ...] = (240, 240),  # the paper's two maxout layers of 240 units
+    pieces: int = 5,  # linear pieces per maxout unit
+    input_dropout: float = 0.2,  # drop probability on D's input (keep 0.8)
+    hidden_dropout: float = 0.5,  # drop probability on hidden layers (keep 0.5)
+    irange: float = 0.005,  # weights U(-irange, irange), as pylearn2
+) -> nn.Module:
+    return MaxoutDiscriminator(ctx, tuple(hidden), pieces, input_dropout, hidden_dropout, irange)

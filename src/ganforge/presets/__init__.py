@@ -1,0 +1,70 @@
+"""Named presets: YAML files holding only their differences from the defaults in config.py.
+
+Two keys are the preset's own and never reach the RunConfig: ``description`` (one
+line for ``ganforge presets``) and ``extends`` (the name of a preset to start from).
+A path to a YAML file works wherever a preset name does.
+"""
+
+from __future__ import annotations
+
+import copy
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from ganforge.errors import ConfigError, did_you_mean
+
+DEFAULT_PRESET = "gan2014-digits"
+
+
+def _files() -> dict[str, Any]:
+    root = resources.files(__package__)
+    return {p.name[: -len(".yaml")]: p for p in root.iterdir() if p.name.endswith(".yaml")}
+
+
+def list_presets() -> dict[str, str]:
+    """Preset name -> its one-line description, sorted by name."""
+    return {name: _read(name, path).get("description", "") for name, path in sorted(_files().items())}
+
+
+def _read(label: str, path: Any) -> dict:
+    from ganforge.config import load_yaml
+
+    try:
+        data = load_yaml(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"preset '{label}' is not valid YAML: {e}".splitlines()[0]) from None
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        raise ConfigError(f"preset '{label}' must be a YAML mapping of config keys")
+    return data
+
+
+def load_preset(name: str, _seen: tuple[str, ...] = ()) -> tuple[dict, str]:
+    """The preset's config differences (with ``extends`` applied) and its description."""
+    from ganforge.config import _merge
+
+    files = _files()
+    if name in files:
+        data = _read(name, files[name])
+    elif name.endswith((".yaml", ".yml")) or Path(name).is_file():
+        path = Path(name)
+        if not path.is_file():
+            raise ConfigError(f"preset file '{name}' does not exist; give a preset name "
+                              f"(see `ganforge presets`) or a path to a YAML file")
+        data = _read(name, path)
+    else:
+        raise ConfigError(f"unknown preset '{name}'{did_you_mean(name, files)}; "
+                          f"valid presets: {', '.join(sorted(files))} (or a path to a YAML file)")
+    if name in _seen:
+        raise ConfigError(f"presets extend each other in a loop: {' -> '.join((*_seen, name))}")
+    data = copy.deepcopy(data)
+    description = data.pop("description", "")
+    parent = data.pop("extends", None)
+    if parent is not None:
+        base, _ = load_preset(parent, (*_seen, name))
+        data = _merge(base, data)
+    return data, description

@@ -1,0 +1,1 @@
+"""The training engine: phases, the loop, checkpoints, the run directory."""

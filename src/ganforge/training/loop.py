@@ -1,0 +1,243 @@
+"""The training loop: run the phases in order, step after step, and keep the run directory.
+
+The loop knows nothing about any particular GAN: the phases (from the config)
+say what is updated and how; the loop only schedules them, reads statistics back
+every ``log.every`` steps, writes sample grids and checkpoints, and stops cleanly
+on SIGINT/SIGTERM with a checkpoint to resume from.
+"""
+
+from __future__ import annotations
+
+import math
+import signal
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from ganforge import config as config_mod
+from ganforge.config import RunConfig
+from ganforge.data import Dataset, load_dataset
+from ganforge.errors import ConfigError, GanforgeError
+from ganforge.nets import NetContext, build_discriminator, build_generator
+from ganforge.sampling import to_output
+from ganforge.training import checkpoint, rng, rundir
+from ganforge.training.logging import StatsAccumulator, StatsWriter
+from ganforge.training.phases import Context, Phase, build_phases, loss_functions
+from ganforge.training.sampler import Noise, RealBatches
+from ganforge.training.schedules import OptimSchedule, make_optimizer
+from ganforge.viz import save_image_grid, save_points_plot
+
+
+class TrainingDiverged(GanforgeError):
+    """A loss became NaN or infinite."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    interrupted: bool
+    last_stats: dict[str, float]
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"train.device '{name}' is not a device; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device is '{name}' but no CUDA GPU is available; use train.device=auto or cpu")
+    return device
+
+
+def net_context(cfg: RunConfig, data: Dataset) -> NetContext:
+    mean = None
+    if data.kind == "image":
+        mean = data.x.float().mean(0) / 255.0
+    return NetContext(data_shape=tuple(data.shape), z_dim=cfg.model.z_dim, kind=data.kind,
+                      num_classes=data.num_classes, data_mean=mean)
+
+
+class _StopFlag:
+    """Set by SIGINT/SIGTERM; the loop finishes its step, saves and exits."""
+
+    def __init__(self) -> None:
+        self.raised: str | None = None
+        self._old: dict[int, object] = {}
+
+    def __enter__(self) -> _StopFlag:
+        if threading.current_thread() is threading.main_thread():
+            for sig in (signal.SIGINT, signal.SIGTERM):
+                self._old[sig] = signal.signal(sig, self._handle)
+        return self
+
+    def _handle(self, signum: int, frame: object) -> None:
+        self.raised = signal.Signals(signum).name
+
+    def __exit__(self, *exc: object) -> None:
+        for sig, handler in self._old.items():
+            signal.signal(sig, handler)
+
+
+class Trainer:
+    """One run: build everything from the config (or a checkpoint), then :meth:`fit`."""
+
+    def __init__(self, cfg: RunConfig, run_dir: str | Path, *, data_dir: str | None = None, resume: bool = False,
+                 preset: str | None = None, argv: list[str] | None = None, allow_config_change: bool = False):
+        self.run_dir = Path(run_dir)
+        if resume:
+            cfg = self._check_resume_config(cfg, allow_config_change)
+        self.cfg = cfg
+        rng.seed_all(cfg.seed)
+        self.device = pick_device(cfg.train.device)
+        self.data = load_dataset(cfg.data.name, split=cfg.data.split, resolution=cfg.data.resolution,
+                                 channels=cfg.data.channels, data_dir=data_dir, seed=cfg.seed, size=cfg.data.size,
+                                 skip_unreadable=cfg.data.skip_unreadable)
+        self.net_ctx = net_context(cfg, self.data)
+        G = build_generator(cfg.model.g, self.net_ctx).to(self.device)
+        D = build_discriminator(cfg.model.d, self.net_ctx).to(self.device)
+        self.nets = {"G": G.train(), "D": D.train()}
+        self.optimizers = {k: make_optimizer(self.nets[k].parameters(), getattr(cfg.optim, k.lower()))
+                           for k in ("G", "D")}
+        self.schedules = {k: OptimSchedule(opt, getattr(cfg.optim, k.lower())) for k, opt in self.optimizers.items()}
+        self.real = RealBatches(self.data.x, self.data.y, cfg.train.batch_size, seed=cfg.seed + 1,
+                                device=self.device, output_range=G.output_range)
+        self.noise = Noise(cfg.model.z_dim, cfg.model.z_dist, self.device, seed=cfg.seed + 2)
+        # Grids are drawn from one fixed z, so pictures at different steps are comparable.
+        self.fixed_z = Noise(cfg.model.z_dim, cfg.model.z_dist, self.device, seed=cfg.seed + 3)(cfg.log.sample_count)
+        d_loss, g_loss = loss_functions(cfg)
+        self.ctx = Context(nets=self.nets, optimizers=self.optimizers, schedules=self.schedules, real=self.real,
+                           noise=self.noise, batch_size=cfg.train.batch_size, d_loss=d_loss, g_loss=g_loss)
+        self.phases: list[Phase] = build_phases(cfg)
+        self.step = 0
+        if resume:
+            self._restore()
+        else:
+            rundir.write_new(self.run_dir, cfg, device=str(self.device), preset=preset, argv=argv)
+
+    # -- resume -------------------------------------------------------------------------------
+    def _check_resume_config(self, cfg: RunConfig, allow_change: bool) -> RunConfig:
+        saved = rundir.read_config(self.run_dir)
+        changes = [d for d in config_mod.diff(saved, cfg) if not d.startswith("train.steps:")]
+        if changes and not allow_change:
+            raise ConfigError(f"the config differs from the one {self.run_dir} was trained with "
+                              f"({'; '.join(changes)}); resume with the same preset and --set values, "
+                              f"or pass --allow-config-change to accept the differences")
+        return cfg
+
+    def _restore(self) -> None:
+        path, tensors, state = checkpoint.load_latest(self.run_dir / "checkpoints")
+        for name, net in self.nets.items():
+            try:
+                net.load_state_dict(tensors[name])
+            except (KeyError, RuntimeError) as e:
+                raise GanforgeError(f"checkpoint {path} does not fit the configured {name} "
+                                    f"({str(e).splitlines()[0]}); resume with the config the run was started "
+                                    f"with") from None
+        for name, opt in self.optimizers.items():
+            checkpoint.load_optimizer(opt, tensors.get(f"optim_{name}", {}), state["optimizers"][name])
+        self.real.load_state_dict(state["real"])
+        self.noise.load_state_dict(state["noise"])
+        for name, sched in self.schedules.items():
+            sched.load_state_dict(state["schedules"][name], epoch=self.real.epoch)
+        rng.restore(state["rng"])
+        self.step = int(state["step"])
+        rundir.truncate_stats(self.run_dir, self.step)
+        self.resumed_from = path
+
+    def save_checkpoint(self) -> Path:
+        tensors = {name: net.state_dict() for name, net in self.nets.items()}
+        optim_meta = {}
+        for name, opt in self.optimizers.items():
+            tensors[f"optim_{name}"], optim_meta[name] = checkpoint.optimizer_tensors(opt)
+        state = {
+            "step": self.step,
+            "epoch": self.real.epochs_done,
+            "optimizers": optim_meta,
+            "schedules": {k: s.state_dict() for k, s in self.schedules.items()},
+            "real": self.real.state_dict(),
+            "noise": self.noise.state_dict(),
+            "rng": rng.capture(),
+            "net_context": {"data_shape": list(self.net_ctx.data_shape), "kind": self.net_ctx.kind,
+                            "num_classes": self.net_ctx.num_classes},
+        }
+        return checkpoint.save(self.run_dir / "checkpoints", self.step, tensors, state,
+                               keep=self.cfg.log.keep_checkpoints)
+
+    # -- outputs ------------------------------------------------------------------------------
+    @torch.no_grad()
+    def save_samples(self) -> Path:
+        G = self.nets["G"]
+        was_training = G.training
+        G.eval()
+        out = to_output(G(self.fixed_z), G.output_range)
+        G.train(was_training)
+        path = self.run_dir / "samples" / f"step-{self.step:07d}.png"
+        if self.data.kind == "image":
+            return save_image_grid(out, path)
+        return save_points_plot(out, path, centers=self.data.meta.get("centers"),
+                                title=f"{self.cfg.data.name}, step {self.step}")
+
+    # -- the loop -----------------------------------------------------------------------------
+    def fit(self) -> TrainResult:
+        cfg, log = self.cfg, self.cfg.log
+        total = cfg.train.steps
+        writer = StatsWriter(self.run_dir, total, self.step, log.tensorboard, log.progress)
+        acc = StatsAccumulator()
+        last: dict[str, float] = {}
+        interrupted = False
+        if hasattr(self, "resumed_from"):
+            writer.message(f"resumed from {self.resumed_from} at step {self.step}")
+        t0, steps_since = time.perf_counter(), 0
+        try:
+            with _StopFlag() as stop:
+                while self.step < total:
+                    for phase in self.phases:
+                        if self.step % phase.every == 0:
+                            acc.add(phase.run(self.ctx))
+                    self.step += 1
+                    steps_since += 1
+                    writer.advance(1)
+                    if self.step % log.every == 0 or self.step == total:
+                        last = self._log(writer, acc, steps_since, time.perf_counter() - t0)
+                        t0, steps_since = time.perf_counter(), 0
+                    if self.step % log.sample_every == 0:
+                        self.save_samples()
+                    if self.step % log.checkpoint_every == 0:
+                        self.save_checkpoint()
+                    if stop.raised:
+                        interrupted = True
+                        writer.event(self.step, "interrupted", f"{stop.raised} received at step {self.step}: "
+                                                               f"checkpoint written")
+                        break
+            if self.step % log.sample_every != 0 or interrupted:
+                self.save_samples()
+            if self.step % log.checkpoint_every != 0 or interrupted or self.step == 0:
+                self.save_checkpoint()
+        finally:
+            writer.close()
+        return TrainResult(self.run_dir, self.step, interrupted, last)
+
+    def _log(self, writer: StatsWriter, acc: StatsAccumulator, steps: int, seconds: float) -> dict[str, float]:
+        stats = acc.flush()
+        record = {"step": self.step, "epoch": round(self.real.epochs_done, 4), **stats,
+                  "lr_D": self.schedules["D"].lr(), "lr_G": self.schedules["G"].lr(),
+                  "img_per_s": steps * self.cfg.train.batch_size / max(seconds, 1e-9)}
+        writer.write(record)
+        bad = [k for k, v in stats.items() if not math.isfinite(v)]
+        if bad:
+            message = (f"training diverged at step {self.step}: {', '.join(bad)} became NaN/inf; "
+                       f"lower optim.d.lr / optim.g.lr or resume from the last checkpoint with another seed")
+            writer.event(self.step, "diverged", message)
+            raise TrainingDiverged(message)
+        return record
+
+
+def train(cfg: RunConfig, run_dir: str | Path, **kwargs) -> TrainResult:
+    """Build a :class:`Trainer` and run it to ``cfg.train.steps``."""
+    return Trainer(cfg, run_dir, **kwargs).fit()

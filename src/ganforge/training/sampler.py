@@ -1,0 +1,111 @@
+"""Where training samples come from: shuffled real minibatches and generator noise.
+
+Both keep their own ``torch.Generator`` so that their streams do not depend on
+anything else drawing random numbers, and both can save and restore their exact
+position, which is what makes resume continue the same run.
+"""
+
+from __future__ import annotations
+
+import base64
+import math
+
+import torch
+
+from ganforge.errors import ConfigError
+
+
+def encode_rng(state: torch.Tensor) -> str:
+    return base64.b64encode(state.cpu().numpy().tobytes()).decode("ascii")
+
+
+def decode_rng(text: str) -> torch.Tensor:
+    return torch.frombuffer(bytearray(base64.b64decode(text)), dtype=torch.uint8).clone()
+
+
+class RealBatches:
+    """Shuffled minibatches of a dataset held on the training device.
+
+    The data are moved to the device once, as stored (uint8 images stay uint8), and
+    scaled per batch to the generator's output range, so nothing per batch crosses
+    from the host. An epoch is one pass over a fresh permutation; the last partial
+    batch of each epoch is dropped so every step sees ``batch_size`` samples.
+    """
+
+    def __init__(self, x: torch.Tensor, y: torch.Tensor | None, batch_size: int, seed: int,
+                 device: torch.device, output_range: tuple[float, float] | None):
+        if batch_size > len(x):
+            raise ConfigError(f"train.batch_size={batch_size} is larger than the dataset ({len(x)} samples); "
+                              f"set train.batch_size to at most {len(x)}")
+        self.x = x.to(device)
+        self.y = y.to(device) if y is not None else None
+        self.batch_size = batch_size
+        self.device = device
+        self.output_range = output_range
+        self.batches_per_epoch = len(x) // batch_size
+        self._gen = torch.Generator().manual_seed(seed)
+        self.epoch = 0
+        self.position = 0  # batches already drawn in this epoch
+        self._epoch_state = self._gen.get_state()
+        self._perm = self._permutation()
+
+    def _permutation(self) -> torch.Tensor:
+        return torch.randperm(len(self.x), generator=self._gen).to(self.device)
+
+    def scale(self, x: torch.Tensor) -> torch.Tensor:
+        """uint8 images -> floats in the generator's output range; points pass through."""
+        if x.dtype != torch.uint8:
+            return x.float()
+        lo, hi = self.output_range or (0.0, 1.0)
+        return x.float().mul_((hi - lo) / 255.0).add_(lo)
+
+    def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        if self.position == self.batches_per_epoch:
+            self.epoch += 1
+            self.position = 0
+            self._epoch_state = self._gen.get_state()
+            self._perm = self._permutation()
+        start = self.position * self.batch_size
+        idx = self._perm[start:start + self.batch_size]
+        self.position += 1
+        return self.scale(self.x[idx]), (self.y[idx] if self.y is not None else None)
+
+    @property
+    def epochs_done(self) -> float:
+        return self.epoch + self.position / self.batches_per_epoch
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "position": self.position, "epoch_rng": encode_rng(self._epoch_state)}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._gen.set_state(decode_rng(state["epoch_rng"]))
+        self._epoch_state = self._gen.get_state()
+        self._perm = self._permutation()
+        self.epoch, self.position = int(state["epoch"]), int(state["position"])
+
+
+class Noise:
+    """The generator's input: z ~ U[-sqrt(3), sqrt(3)]^d (unit variance, as the 2014 code) or N(0, I)."""
+
+    def __init__(self, z_dim: int, dist: str, device: torch.device, seed: int):
+        self.z_dim, self.dist, self.device = z_dim, dist, device
+        self._gen = torch.Generator(device=device).manual_seed(seed)
+
+    def __call__(self, n: int) -> torch.Tensor:
+        return sample_noise(n, self.z_dim, self.dist, self.device, self._gen)
+
+    def state_dict(self) -> dict:
+        return {"rng": encode_rng(self._gen.get_state())}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._gen.set_state(decode_rng(state["rng"]))
+
+
+def sample_noise(n: int, z_dim: int, dist: str, device: torch.device | str,
+                 generator: torch.Generator | None = None) -> torch.Tensor:
+    if dist == "uniform":
+        bound = math.sqrt(3.0)
+        return torch.rand(n, z_dim, device=device, generator=generator).mul_(2 * bound).sub_(bound)
+    if dist == "normal":
+        return torch.randn(n, z_dim, device=device, generator=generator)
+    raise ConfigError(f"model.z_dist must be uniform or normal, got '{dist}'")

@@ -1,0 +1,157 @@
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganforge.data import load_dataset
+from ganforge.errors import DataError
+
+
+def _img(path, size=(8, 8), colour=(200, 30, 90), mode="RGB"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.new(mode, size, colour if mode != "L" else colour[0]).save(path)
+    return path
+
+
+@pytest.fixture
+def classes(tmp_path):
+    root = tmp_path / "imgs"
+    _img(root / "cat" / "b.png", colour=(10, 10, 10))
+    _img(root / "cat" / "a.png", colour=(20, 20, 20))
+    _img(root / "dog" / "nested" / "c.jpg", colour=(250, 250, 250))
+    _img(root / "dog" / "d.PNG", colour=(40, 40, 40))
+    (root / "dog" / "notes.txt").write_text("not an image")
+    _img(root / ".hidden" / "e.png")
+    (root / "empty_class").mkdir()
+    return root
+
+
+def test_subfolders_are_classes_in_sorted_order(classes):
+    ds = load_dataset(f"folder:{classes}", channels=1)
+    assert ds.kind == "image" and ds.x.dtype == torch.uint8 and ds.x.shape == (4, 1, 8, 8)
+    assert ds.meta["classes"] == ["cat", "dog"] and ds.num_classes == 2
+    assert ds.y.tolist() == [0, 0, 1, 1]
+    # sorted by relative path: cat/a, cat/b, dog/d.PNG, dog/nested/c.jpg
+    assert [int(v) for v in ds.x[:, 0, 0, 0]][:3] == [20, 10, 40] and ds.x[3, 0, 0, 0] > 240
+    again = load_dataset(f"folder:{classes}", channels=1)
+    assert torch.equal(ds.x, again.x) and ds.meta["files_sha256"] == again.meta["files_sha256"]
+
+
+def test_loose_images_are_unlabelled(tmp_path):
+    _img(tmp_path / "x.png")
+    _img(tmp_path / "sub" / "y.png")
+    ds = load_dataset(f"folder:{tmp_path}")
+    assert ds.y is None and ds.num_classes is None and "classes" not in ds.meta and len(ds) == 2
+
+
+def test_rgb_to_grey_uses_pillow_luma(tmp_path):
+    _img(tmp_path / "a.png", colour=(200, 30, 90))
+    ds = load_dataset(f"folder:{tmp_path}", channels=1)
+    expected = np.asarray(Image.new("RGB", (8, 8), (200, 30, 90)).convert("L"))
+    assert ds.x.shape == (1, 1, 8, 8) and np.array_equal(ds.x[0, 0].numpy(), expected)
+
+
+def test_channels_default_follows_the_images(tmp_path):
+    _img(tmp_path / "g.png", colour=(77, 0, 0), mode="L")
+    assert load_dataset(f"folder:{tmp_path}").x.shape[1] == 1
+    _img(tmp_path / "c.png", colour=(1, 2, 3))
+    ds = load_dataset(f"folder:{tmp_path}")
+    assert ds.x.shape == (2, 3, 8, 8)
+    assert ds.x[1, :, 0, 0].tolist() == [77, 77, 77]  # grey image replicated into RGB
+
+
+def test_resize_short_side_then_centre_crop(tmp_path):
+    img = Image.new("L", (60, 30), 0)
+    img.paste(255, (15, 0, 45, 30))  # only the centred 30x30 square is white
+    img.save(tmp_path / "wide.png")
+    ds = load_dataset(f"folder:{tmp_path}", resolution=10)
+    assert ds.x.shape == (1, 1, 10, 10)
+    assert ds.x[0, 0, :, 1:-1].min().item() >= 250 and ds.x.min().item() > 200  # edges feel the filter's reach
+    # identical to the literal recipe when the crop offset is a whole pixel: 60x30 -> 20x10 -> crop 5..15
+    noise = Image.fromarray(np.random.default_rng(0).integers(0, 256, (30, 60), dtype=np.uint8))
+    noise.save(tmp_path / "wide.png")
+    ref = noise.resize((20, 10), Image.Resampling.LANCZOS).crop((5, 0, 15, 10))
+    assert np.array_equal(load_dataset(f"folder:{tmp_path}", resolution=10).x[0, 0].numpy(), np.asarray(ref))
+
+
+def test_tall_image_keeps_its_centre(tmp_path):
+    img = Image.new("RGB", (20, 40), (0, 0, 255))
+    img.paste((255, 0, 0), (0, 10, 20, 30))
+    img.save(tmp_path / "tall.png")
+    x = load_dataset(f"folder:{tmp_path}", resolution=20).x[0]
+    assert x[0, 1:-1].min().item() >= 250 and x[2, 1:-1].max().item() <= 5
+
+
+def test_mixed_sizes_need_a_resolution(tmp_path, one_line):
+    _img(tmp_path / "a.png", size=(8, 8))
+    _img(tmp_path / "b.png", size=(16, 12))
+    with pytest.raises(DataError, match="data.resolution=64") as e:
+        load_dataset(f"folder:{tmp_path}")
+    assert "16x12" in one_line(e)
+    assert load_dataset(f"folder:{tmp_path}", resolution=4).x.shape == (2, 3, 4, 4)
+
+
+def test_transparent_pixels_become_white(tmp_path):
+    Image.new("RGBA", (4, 4), (0, 0, 0, 0)).save(tmp_path / "t.png")
+    assert load_dataset(f"folder:{tmp_path}").x.min().item() == 255
+
+
+def _with_corrupt(root, n_bad=1):
+    _img(root / "good1.png")
+    _img(root / "good2.jpg")
+    for i in range(n_bad):
+        (root / f"bad{i:02d}.png").write_bytes(b"\x89PNG\r\n\x1a\n truncated")
+    return root
+
+
+def test_corrupt_file_is_named(tmp_path, one_line):
+    _with_corrupt(tmp_path)
+    with pytest.raises(DataError) as e:
+        load_dataset(f"folder:{tmp_path}")
+    msg = one_line(e)
+    assert "1 of 3 files could not be read: bad00.png" in msg and "data.skip_unreadable=true" in msg
+
+
+def test_many_corrupt_files_are_summarised(tmp_path, one_line):
+    _with_corrupt(tmp_path, n_bad=12)
+    with pytest.raises(DataError) as e:
+        load_dataset(f"folder:{tmp_path}")
+    msg = one_line(e)
+    assert "12 of 14" in msg and "bad09.png" in msg and "bad10.png" not in msg and "+2 more" in msg
+
+
+def test_skip_unreadable_warns_and_keeps_the_rest(tmp_path):
+    _with_corrupt(tmp_path)
+    with pytest.warns(UserWarning, match="1 of 3 files could not be read: bad00.png"):
+        ds = load_dataset(f"folder:{tmp_path}", skip_unreadable=True)
+    assert len(ds) == 2 and ds.meta["skipped"] == ["bad00.png"]
+
+
+@pytest.mark.parametrize("case", ["empty", "only_text", "missing", "file"])
+def test_unusable_paths(tmp_path, case, one_line):
+    target = tmp_path / "d"
+    if case in ("empty", "only_text"):
+        target.mkdir()
+    if case == "only_text":
+        (target / "a.txt").write_text("x")
+    if case == "file":
+        target.write_text("x")
+    with pytest.raises(DataError) as e:
+        load_dataset(f"folder:{target}")
+    one_line(e)
+
+
+def test_folder_has_only_train_split(tmp_path):
+    _img(tmp_path / "a.png")
+    assert len(load_dataset(f"folder:{tmp_path}", split="all")) == 1
+    with pytest.raises(DataError, match="valid splits: train, all"):
+        load_dataset(f"folder:{tmp_path}", split="test")
+
+
+def test_16_bit_grey_is_scaled_not_clipped(tmp_path):
+    a = np.array([[0, 257 * 100], [65535, 257 * 7]], dtype=np.uint16)
+    Image.fromarray(a).save(tmp_path / "deep.png")
+    ds = load_dataset(f"folder:{tmp_path}")
+    assert ds.x.shape == (1, 1, 2, 2) and ds.x[0, 0].tolist() == [[0, 100], [255, 7]]
