@@ -1,0 +1,65 @@
+import math
+
+import torch
+
+from ganforge.config import OptimConfig
+from ganforge.training.sampler import Noise, RealBatches
+from ganforge.training.schedules import OptimSchedule
+
+
+def test_lr_decays_per_update_to_its_floor_and_momentum_ramps_by_epoch():
+    p = torch.nn.Parameter(torch.zeros(1))
+    opt = torch.optim.SGD([p], lr=0.1, momentum=0.5)
+    sched = OptimSchedule(opt, OptimConfig(lr=0.1, lr_decay=1.5, lr_min=0.02, momentum=0.5, momentum_final=0.7,
+                                           momentum_ramp_epochs=3))
+    sched.after_update(epoch=0)
+    assert math.isclose(opt.param_groups[0]["lr"], 0.1 / 1.5)
+    for _ in range(10):
+        sched.after_update(epoch=0)
+    assert opt.param_groups[0]["lr"] == 0.02
+    assert opt.param_groups[0]["momentum"] == 0.5
+    sched.apply(epoch=2)
+    assert math.isclose(opt.param_groups[0]["momentum"], 0.6)
+    sched.apply(epoch=300)
+    assert math.isclose(opt.param_groups[0]["momentum"], 0.7)
+
+
+def test_paper_lr_schedule_in_closed_form():
+    opt = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    sched = OptimSchedule(opt, OptimConfig())
+    sched.updates = 100_000
+    assert math.isclose(sched.lr(), 0.1 / 1.000004 ** 100_000, rel_tol=1e-9)
+    sched.updates = 10**9
+    assert sched.lr() == 1e-6
+
+
+def test_real_batches_cover_each_epoch_once_and_scale_to_the_output_range():
+    x = torch.arange(10, dtype=torch.uint8).mul(25).view(10, 1, 1, 1)
+    rb = RealBatches(x, None, batch_size=3, seed=0, device=torch.device("cpu"), output_range=(-1.0, 1.0))
+    seen = torch.cat([rb.next()[0].flatten() for _ in range(3)])
+    assert len(set(seen.tolist())) == 9  # 3 full batches, no repeats; the 10th sample is the dropped remainder
+    assert seen.min() >= -1 and seen.max() <= 1
+    assert rb.epoch == 0
+    rb.next()
+    assert rb.epoch == 1
+
+
+def test_sampler_state_restores_the_exact_stream():
+    x = torch.arange(50, dtype=torch.uint8).view(50, 1, 1, 1)
+    a = RealBatches(x, None, 7, seed=3, device=torch.device("cpu"), output_range=(0.0, 1.0))
+    for _ in range(9):
+        a.next()
+    b = RealBatches(x, None, 7, seed=99, device=torch.device("cpu"), output_range=(0.0, 1.0))
+    b.load_state_dict(a.state_dict())
+    for _ in range(20):
+        assert torch.equal(a.next()[0], b.next()[0])
+    n1, n2 = Noise(4, "uniform", torch.device("cpu"), 0), Noise(4, "uniform", torch.device("cpu"), 5)
+    n1(3)
+    n2.load_state_dict(n1.state_dict())
+    assert torch.equal(n1(6), n2(6))
+
+
+def test_uniform_noise_has_unit_variance_on_the_papers_interval():
+    z = Noise(100, "uniform", torch.device("cpu"), 0)(2000)
+    assert z.abs().max() <= math.sqrt(3)
+    assert abs(z.var().item() - 1) < 0.02
