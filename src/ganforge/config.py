@@ -151,6 +151,26 @@ class LogConfig:
 
 
 @dataclass
+class GuardConfig:
+    # What happens when a loss or weight becomes NaN/inf, or the collapse signal below fires:
+    # "stop" ends the run with a message (the last good checkpoint stays); "rollback" reloads the
+    # last good checkpoint and retries with the changes below.
+    action: str = "stop"
+    # With rollback: retries before the run stops for good.
+    max_retries: int = 3
+    # With rollback: both learning rates are multiplied by this at each retry (1 = unchanged).
+    lr_factor: float = 0.5
+    # With rollback: draw new noise and dropout streams at each retry, so the retry differs.
+    reseed: bool = True
+    # Collapse signal: fires when mean D(G(z)) < collapse_d_fake and the D loss < collapse_d_loss
+    # over collapse_steps consecutive steps (checked at log intervals). null disables it: a
+    # healthy run can pass through such phases, so the threshold is the user's call.
+    collapse_d_fake: float | None = None
+    collapse_d_loss: float = 0.05
+    collapse_steps: int = 2000
+
+
+@dataclass
 class RunConfig:
     # Fixes data order, initialisation, noise and dropout: the same seed gives the same run.
     seed: int = 0
@@ -160,6 +180,7 @@ class RunConfig:
     optim: OptimPair = field(default_factory=OptimPair)
     train: TrainConfig = field(default_factory=TrainConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    guard: GuardConfig = field(default_factory=GuardConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(self)
@@ -343,6 +364,11 @@ def validate(cfg: RunConfig) -> None:
     for name in ("every", "sample_every", "checkpoint_every", "sample_count", "keep_checkpoints"):
         value = getattr(lg, name)
         _check(value >= 1, f"log.{name} must be >= 1, got {value}")
+    g = cfg.guard
+    _check(g.action in ("stop", "rollback"), f"guard.action must be stop or rollback, got '{g.action}'")
+    _check(g.max_retries >= 0, f"guard.max_retries must be >= 0, got {g.max_retries}")
+    _check(0 < g.lr_factor <= 1, f"guard.lr_factor must be in (0, 1], got {g.lr_factor}")
+    _check(g.collapse_steps >= 1, f"guard.collapse_steps must be >= 1, got {g.collapse_steps}")
     _check(cfg.model.z_dim >= 1, f"model.z_dim must be >= 1, got {cfg.model.z_dim}")
     z_dists = ("uniform", "normal")
     _check(cfg.model.z_dist in z_dists,

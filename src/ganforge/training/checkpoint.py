@@ -51,9 +51,29 @@ def step_dir_name(step: int) -> str:
 
 def save(root: Path, step: int, tensors: dict[str, dict[str, torch.Tensor]], state: dict[str, Any],
          keep: int | None = None) -> Path:
-    root.mkdir(parents=True, exist_ok=True)
     final = root / step_dir_name(step)
     tmp = root / f".{final.name}.tmp"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        _write(tmp, tensors, state, step)
+        if final.exists():  # the same step saved again (e.g. the final save right after a periodic one)
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        _fsync(root)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        previous = list_checkpoints(root)
+        kept = f"; the previous checkpoint {previous[-1]} is intact" if previous else ""
+        raise CheckpointError(f"could not write checkpoint {final}: {e.strerror or e}{kept}. "
+                              f"Free disk space (or fix permissions), then continue with --resume") from None
+    if keep is not None:
+        for old in list_checkpoints(root)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _write(tmp: Path, tensors: dict[str, dict[str, torch.Tensor]], state: dict[str, Any], step: int) -> None:
+    """Fill ``tmp`` with the checkpoint's files and their manifest, every file fsynced."""
     if tmp.exists():
         shutil.rmtree(tmp)
     tmp.mkdir()
@@ -66,14 +86,6 @@ def save(root: Path, step: int, tensors: dict[str, dict[str, torch.Tensor]], sta
     for p in tmp.iterdir():
         _fsync(p)
     _fsync(tmp)
-    if final.exists():  # the same step saved again (e.g. the final save right after a periodic one)
-        shutil.rmtree(final)
-    os.replace(tmp, final)
-    _fsync(root)
-    if keep is not None:
-        for old in list_checkpoints(root)[:-keep]:
-            shutil.rmtree(old, ignore_errors=True)
-    return final
 
 
 def list_checkpoints(root: Path) -> list[Path]:

@@ -8,7 +8,6 @@ on SIGINT/SIGTERM with a checkpoint to resume from.
 
 from __future__ import annotations
 
-import math
 import signal
 import threading
 import time
@@ -24,6 +23,7 @@ from ganforge.errors import ConfigError, GanforgeError
 from ganforge.nets import NetContext, build_discriminator, build_generator
 from ganforge.sampling import to_output
 from ganforge.training import checkpoint, rng, rundir
+from ganforge.training.guard import DivergenceGuard, nonfinite_weights
 from ganforge.training.logging import StatsAccumulator, StatsWriter
 from ganforge.training.phases import Context, Phase, build_phases, loss_functions
 from ganforge.training.sampler import Noise, RealBatches
@@ -114,9 +114,12 @@ class Trainer:
         self.ctx = Context(nets=self.nets, optimizers=self.optimizers, schedules=self.schedules, real=self.real,
                            noise=self.noise, batch_size=cfg.train.batch_size, d_loss=d_loss, g_loss=g_loss)
         self.phases: list[Phase] = build_phases(cfg)
+        self.guard = DivergenceGuard(cfg.guard)
         self.step = 0
+        self.resumed_from: Path | None = None
         if resume:
-            self._restore()
+            self.resumed_from = self._restore()
+            self._record_config_changes()
         else:
             rundir.write_new(self.run_dir, cfg, device=str(self.device), preset=preset, argv=argv)
 
@@ -128,9 +131,19 @@ class Trainer:
             raise ConfigError(f"the config differs from the one {self.run_dir} was trained with "
                               f"({'; '.join(changes)}); resume with the same preset and --set values, "
                               f"or pass --allow-config-change to accept the differences")
+        self._config_changes = changes
         return cfg
 
-    def _restore(self) -> None:
+    def _record_config_changes(self) -> None:
+        """With --allow-config-change: say what changed, and keep the record in the run directory."""
+        changes = getattr(self, "_config_changes", [])
+        if not changes:
+            return
+        print(f"resuming at step {self.step} with a changed config: {'; '.join(changes)}", flush=True)
+        (self.run_dir / rundir.CONFIG).write_text(self.cfg.to_yaml())
+        rundir.add_option(self.run_dir, "config_changes", {"step": self.step, "changes": changes})
+
+    def _restore(self, quiet: bool = False) -> Path:
         path, tensors, state = checkpoint.load_latest(self.run_dir / "checkpoints")
         for name, net in self.nets.items():
             try:
@@ -146,11 +159,19 @@ class Trainer:
         for name, sched in self.schedules.items():
             sched.load_state_dict(state["schedules"][name], epoch=self.real.epoch)
         rng.restore(state["rng"])
+        self.guard.load_state_dict(state.get("guard", {}))
         self.step = int(state["step"])
-        rundir.truncate_stats(self.run_dir, self.step)
-        self.resumed_from = path
+        if not quiet:
+            rundir.truncate_stats(self.run_dir, self.step)
+        return path
 
-    def save_checkpoint(self) -> Path:
+    def save_checkpoint(self) -> Path | None:
+        """Write a checkpoint of the current step; None if the guard rolled back instead (NaN weights)."""
+        broken = nonfinite_weights(self.nets)
+        if broken:
+            reason = f"the weights of {' and '.join(broken)} became NaN/inf"
+            self._diverged(reason)
+            return None
         tensors = {name: net.state_dict() for name, net in self.nets.items()}
         optim_meta = {}
         for name, opt in self.optimizers.items():
@@ -163,6 +184,7 @@ class Trainer:
             "real": self.real.state_dict(),
             "noise": self.noise.state_dict(),
             "rng": rng.capture(),
+            "guard": self.guard.state_dict(),
             "net_context": {"data_shape": list(self.net_ctx.data_shape), "kind": self.net_ctx.kind,
                             "num_classes": self.net_ctx.num_classes},
         }
@@ -187,56 +209,89 @@ class Trainer:
     def fit(self) -> TrainResult:
         cfg, log = self.cfg, self.cfg.log
         total = cfg.train.steps
-        writer = StatsWriter(self.run_dir, total, self.step, log.tensorboard, log.progress)
-        acc = StatsAccumulator()
-        last: dict[str, float] = {}
+        self.writer = writer = StatsWriter(self.run_dir, total, self.step, log.tensorboard, log.progress)
+        self._acc = StatsAccumulator()
+        self._last: dict[str, float] = {}
         interrupted = False
-        if hasattr(self, "resumed_from"):
+        if self.resumed_from is not None:
             writer.message(f"resumed from {self.resumed_from} at step {self.step}")
-        t0, steps_since = time.perf_counter(), 0
+        if cfg.guard.action == "rollback" and not checkpoint.list_checkpoints(self.run_dir / "checkpoints"):
+            self.save_checkpoint()  # something to roll back to before the first periodic checkpoint
+        self._t0, self._steps_since = time.perf_counter(), 0
         try:
             with _StopFlag() as stop:
-                while self.step < total:
-                    for phase in self.phases:
-                        if self.step % phase.every == 0:
-                            acc.add(phase.run(self.ctx))
-                    self.step += 1
-                    steps_since += 1
-                    writer.advance(1)
-                    if self.step % log.every == 0 or self.step == total:
-                        last = self._log(writer, acc, steps_since, time.perf_counter() - t0)
-                        t0, steps_since = time.perf_counter(), 0
-                    if self.step % log.sample_every == 0:
+                while True:
+                    interrupted = self._run_until(total, stop)
+                    if self.step % log.sample_every != 0 or interrupted:
                         self.save_samples()
-                    if self.step % log.checkpoint_every == 0:
-                        self.save_checkpoint()
-                    if stop.raised:
-                        interrupted = True
-                        writer.event(self.step, "interrupted", f"{stop.raised} received at step {self.step}: "
-                                                               f"checkpoint written")
-                        break
-            if self.step % log.sample_every != 0 or interrupted:
-                self.save_samples()
-            if self.step % log.checkpoint_every != 0 or interrupted or self.step == 0:
-                self.save_checkpoint()
+                    needs_save = self.step % log.checkpoint_every != 0 or interrupted or self.step == 0
+                    if needs_save and self.save_checkpoint() is None:
+                        continue  # the final weights were NaN and the guard rolled back: train on
+                    break
         finally:
             writer.close()
-        return TrainResult(self.run_dir, self.step, interrupted, last)
+        return TrainResult(self.run_dir, self.step, interrupted, self._last)
 
-    def _log(self, writer: StatsWriter, acc: StatsAccumulator, steps: int, seconds: float) -> dict[str, float]:
-        stats = acc.flush()
+    def _run_until(self, total: int, stop: _StopFlag) -> bool:
+        """Train to step ``total``; True if stopped early by a signal (after a checkpoint)."""
+        log = self.cfg.log
+        while self.step < total:
+            for phase in self.phases:
+                if self.step % phase.every == 0:
+                    self._acc.add(phase.run(self.ctx))
+            self.step += 1
+            self._steps_since += 1
+            self.writer.advance(1)
+            if (self.step % log.every == 0 or self.step == total) and self._log():
+                continue  # rolled back: the step counter moved back to the checkpoint
+            if self.step % log.sample_every == 0:
+                self.save_samples()
+            if self.step % log.checkpoint_every == 0 and self.save_checkpoint() is None:
+                continue
+            if stop.raised:
+                self.writer.event(self.step, "interrupted", f"{stop.raised} received at step {self.step}: "
+                                                            f"checkpoint written")
+                return True
+        return False
+
+    def _log(self) -> bool:
+        """Read statistics back and write them; True if the guard rolled the run back."""
+        steps, seconds = self._steps_since, time.perf_counter() - self._t0
+        self._t0, self._steps_since = time.perf_counter(), 0
+        stats = self._acc.flush()
         record = {"step": self.step, "epoch": round(self.real.epochs_done, 4), **stats,
                   "lr_D": self.schedules["D"].lr(), "lr_G": self.schedules["G"].lr(),
                   "img_per_s": steps * self.cfg.train.batch_size / max(seconds, 1e-9)}
-        writer.write(record)
-        bad = [k for k, v in stats.items() if not math.isfinite(v)]
-        if bad:
-            message = (f"training diverged at step {self.step}: {', '.join(bad)} became NaN/inf; "
-                       f"lower optim.d.lr / optim.g.lr or resume from the last checkpoint with another seed")
-            writer.event(self.step, "diverged", message)
-            raise TrainingDiverged(message)
-        return record
+        self.writer.write(record)
+        self._last = record
+        reason = self.guard.check(stats, self.nets, steps)
+        return reason is not None and self._diverged(reason)
 
+    def _diverged(self, reason: str) -> bool:
+        """Stop (raise) or roll back to the last good checkpoint; True after a rollback."""
+        g = self.guard
+        if not g.can_retry():
+            tried = f" after {g.retries} rollback(s)" if g.retries else ""
+            message = (f"training diverged at step {self.step}{tried}: {reason}. The last good checkpoint is kept; "
+                       f"lower optim.d.lr / optim.g.lr, or set guard.action=rollback, then resume")
+            self.writer.event(self.step, "diverged", message)
+            raise TrainingDiverged(message)
+        failed_at = self.step
+        g.retries += 1
+        path = self._restore(quiet=True)
+        for sched in self.schedules.values():
+            sched.scale *= self.cfg.guard.lr_factor
+            sched.apply(self.real.epoch)
+        if self.cfg.guard.reseed:
+            seed = self.cfg.seed + 7919 * g.retries
+            torch.manual_seed(seed)
+            self.noise = self.ctx.noise = Noise(self.cfg.model.z_dim, self.cfg.model.z_dist, self.device, seed + 2)
+        self._acc.flush()
+        self.writer.event(failed_at, "rollback",
+                          f"step {failed_at}: {reason}; rolled back to {path.name} "
+                          f"(retry {g.retries}/{self.cfg.guard.max_retries}, lr x{self.schedules['G'].scale:g}"
+                          f"{', new random streams' if self.cfg.guard.reseed else ''})")
+        return True
 
 def train(cfg: RunConfig, run_dir: str | Path, **kwargs) -> TrainResult:
     """Build a :class:`Trainer` and run it to ``cfg.train.steps``."""

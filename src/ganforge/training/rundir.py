@@ -75,6 +75,16 @@ def write_new(run_dir: Path, cfg: RunConfig, *, device: str, preset: str | None,
     (run_dir / OPTIONS).write_text(json.dumps(options, indent=1))
 
 
+def add_option(run_dir: Path, key: str, entry: dict) -> None:
+    """Append ``entry`` to the list ``key`` in options.json (e.g. config changes accepted on resume)."""
+    path = run_dir / OPTIONS
+    options = json.loads(path.read_text()) if path.exists() else {}
+    options.setdefault(key, []).append(entry)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(options, indent=1))
+    tmp.replace(path)
+
+
 def read_config(run_dir: Path) -> RunConfig:
     path = Path(run_dir) / CONFIG
     if not Path(run_dir).is_dir():
@@ -95,7 +105,14 @@ def truncate_stats(run_dir: Path, step: int) -> None:
     path = run_dir / STATS
     if not path.exists():
         return
-    kept = [line for line in path.read_text().splitlines() if line.strip() and json.loads(line).get("step", 0) <= step]
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by the kill
+        if record.get("step", 0) <= step:
+            kept.append(line)
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(line + "\n" for line in kept))
     tmp.replace(path)

@@ -20,14 +20,16 @@ class OptimSchedule:
     def __init__(self, optimizer: torch.optim.Optimizer, cfg: OptimConfig):
         self.optimizer, self.cfg = optimizer, cfg
         self.updates = 0
+        self.scale = 1.0  # lowered by the divergence guard's rollbacks
         self.apply(epoch=0)
 
     def lr(self) -> float:
         c = self.cfg
+        lr = c.lr * self.scale
         if c.lr_decay == 1.0:
-            return c.lr
+            return lr
         # lr / decay**n, via logs so a long run cannot overflow the power.
-        return max(math.exp(math.log(c.lr) - self.updates * math.log(c.lr_decay)), c.lr_min)
+        return max(math.exp(math.log(lr) - self.updates * math.log(c.lr_decay)), c.lr_min)
 
     def momentum(self, epoch: int) -> float:
         c = self.cfg
@@ -48,10 +50,11 @@ class OptimSchedule:
         self.apply(epoch)
 
     def state_dict(self) -> dict:
-        return {"updates": self.updates}
+        return {"updates": self.updates, "scale": self.scale}
 
     def load_state_dict(self, state: dict, epoch: int) -> None:
         self.updates = int(state["updates"])
+        self.scale = float(state.get("scale", 1.0))
         self.apply(epoch)
 
 

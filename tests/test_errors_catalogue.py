@@ -1,0 +1,215 @@
+"""One test per row of docs/errors.md: exit code 2, one line naming problem and fix, no traceback,
+nothing already written lost."""
+
+import errno
+import re
+from pathlib import Path
+
+import numpy as np
+import pytest
+from PIL import Image
+
+from ganforge.cli import main
+
+TINY = ["--set", "log.tensorboard=false", "--set", "model.g.hidden=[16]", "--set", "model.d.hidden=[8]",
+        "--set", "log.checkpoint_every=10", "--set", "log.every=10"]
+DOC = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
+
+
+@pytest.fixture(autouse=True)
+def _in_tmp(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+
+
+def _fails(capsys, argv, *expected):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1, err
+    assert err.startswith("ganforge: ") and "Traceback" not in err
+    for text in expected:
+        assert text in err, (text, err)
+    return err
+
+
+def _train(*extra):
+    return ["train", "gan2014-digits", "--steps", "10", *TINY, *extra]
+
+
+def _snapshot(path):
+    return {p: p.read_bytes() for p in sorted(Path(path).rglob("*")) if p.is_file()}
+
+
+def _images(folder, n=4, size=(8, 8), mode="L"):
+    folder.mkdir(parents=True, exist_ok=True)
+    for i in range(n):
+        Image.new(mode, size, color=40 * i if mode == "L" else (40 * i, 0, 0)).save(folder / f"img{i}.png")
+    return folder
+
+
+def test_every_row_has_a_test():
+    rows = re.findall(r"^\| `([a-z-]+)` \|", DOC.read_text(), flags=re.M)
+    tests = {name[len("test_"):].replace("_", "-") for name in globals() if name.startswith("test_")}
+    assert rows and set(rows) <= tests, set(rows) - tests
+
+
+def test_unknown_preset(capsys):
+    _fails(capsys, ["train", "gan2014-mnsit"], "unknown preset 'gan2014-mnsit'", "did you mean 'gan2014-mnist'",
+           "gan2014-digits")
+
+
+def test_unknown_key(capsys):
+    _fails(capsys, _train("--set", "train.batchsize=64"), "unknown config key 'train.batchsize'",
+           "did you mean 'batch_size'")
+
+
+def test_unknown_net_option(capsys):
+    _fails(capsys, _train("--set", "model.d.piece=3"), "'model.d.piece'", "did you mean 'pieces'")
+
+
+def test_unknown_dataset(capsys):
+    _fails(capsys, _train("--set", "data.name=mnsit"), "unknown dataset 'mnsit'", "did you mean 'mnist'")
+
+
+def test_wrong_type(capsys):
+    _fails(capsys, _train("--set", "train.d_steps=abc"), "train.d_steps must be an integer, got 'abc'")
+
+
+def test_out_of_range(capsys):
+    _fails(capsys, _train("--set", "train.batch_size=0"), "train.batch_size must be >= 1")
+
+
+def test_missing_folder(capsys):
+    _fails(capsys, _train("--set", "data.name=folder:/no/such/dir"), "/no/such/dir does not exist")
+
+
+def test_empty_folder(capsys, tmp_path):
+    (tmp_path / "empty").mkdir()
+    _fails(capsys, _train("--set", "data.name=folder:empty"), "no .png/.jpg/.jpeg images found")
+
+
+def test_corrupt_image(capsys, tmp_path):
+    folder = _images(tmp_path / "imgs")
+    (folder / "broken.png").write_bytes(b"not a png")
+    _fails(capsys, _train("--set", "data.name=folder:imgs"), "1 of 5", "broken.png", "data.skip_unreadable=true")
+
+
+def test_mixed_sizes(capsys, tmp_path):
+    folder = _images(tmp_path / "mixed", n=2)
+    Image.new("RGB", (12, 10), (200, 0, 0)).save(folder / "wide.jpg")
+    Image.new("RGBA", (8, 8)).save(folder / "alpha.png")
+    _fails(capsys, _train("--set", "data.name=folder:mixed"), "differ in size", "data.resolution")
+    # With a resolution, mixed sizes and modes (L, RGB, RGBA) are converted and train.
+    assert main(_train("--set", "data.name=folder:mixed", "--set", "data.resolution=8",
+                       "--set", "train.batch_size=2", "--out", "ok")) == 0
+
+
+def test_non_finite_data(capsys, tmp_path):
+    np.savez(tmp_path / "bad.npz", x=np.array([[0.1, np.nan], [0.2, 0.3]], dtype=np.float32))
+    _fails(capsys, _train("--set", "data.name=npz:bad.npz"), "NaN or infinite")
+
+
+def test_batch_too_large(capsys, tmp_path):
+    _images(tmp_path / "four")
+    _fails(capsys, _train("--set", "data.name=folder:four", "--set", "train.batch_size=64"),
+           "train.batch_size=64 is larger than the dataset (4 samples)")
+
+
+def test_output_exists(capsys, tmp_path):
+    assert main(_train("--out", "r")) == 0
+    before = _snapshot(tmp_path / "r")
+    _fails(capsys, _train("--out", "r"), "already exists", "--resume", "--force")
+    assert _snapshot(tmp_path / "r") == before
+    # --force replaces it, but a --force whose new config is bad leaves the old run in place
+    _fails(capsys, _train("--out", "r", "--force", "--set", "data.name=mnsit"), "unknown dataset")
+    assert _snapshot(tmp_path / "r") == before
+
+
+def test_resume_not_a_run(capsys, tmp_path):
+    (tmp_path / "elsewhere").mkdir()
+    _fails(capsys, _train("--out", "elsewhere", "--resume"), "not a run directory")
+
+
+def test_resume_no_checkpoint(capsys, tmp_path):
+    assert main(_train("--out", "r", "--steps", "0")) == 0
+    for ckpt in (tmp_path / "r" / "checkpoints").iterdir():
+        for f in ckpt.iterdir():
+            f.unlink()
+        ckpt.rmdir()
+    _fails(capsys, _train("--out", "r", "--resume"), "no checkpoint", "without --resume")
+
+
+def test_resume_changed_config(capsys, tmp_path):
+    assert main(_train("--out", "r")) == 0
+    before = _snapshot(tmp_path / "r")
+    _fails(capsys, _train("--out", "r", "--resume", "--steps", "20", "--set", "optim.d.lr=0.002"),
+           "optim.d.lr: 0.001 -> 0.002", "--allow-config-change")
+    assert _snapshot(tmp_path / "r") == before
+    assert main(_train("--out", "r", "--resume", "--steps", "20", "--set", "optim.d.lr=0.002",
+                       "--allow-config-change")) == 0
+    assert "optim.d.lr: 0.001 -> 0.002" in capsys.readouterr().out
+    assert "config_changes" in (tmp_path / "r" / "options.json").read_text()
+
+
+def test_foreign_checkpoint(capsys, tmp_path):
+    assert main(_train("--out", "a")) == 0
+    assert main(_train("--out", "b", "--set", "model.g.hidden=[24]")) == 0
+    foreign = next((tmp_path / "b" / "checkpoints").iterdir())
+    _fails(capsys, ["sample", "a", "--n", "4", "--out", "s.npy", "--checkpoint", str(foreign)],
+           "does not fit the generator")
+    assert not (tmp_path / "s.npy").exists()
+
+
+def test_corrupt_checkpoint(capsys, tmp_path):
+    assert main(_train("--out", "r")) == 0
+    g = next((tmp_path / "r" / "checkpoints").iterdir()) / "G.safetensors"
+    data = bytearray(g.read_bytes())
+    data[-3] ^= 0xFF
+    g.write_bytes(bytes(data))
+    with pytest.warns(UserWarning, match="G.safetensors"):
+        _fails(capsys, _train("--out", "r", "--resume", "--steps", "20"), "is damaged", "G.safetensors")
+
+
+def test_disk_full(capsys, tmp_path, monkeypatch):
+    from ganforge.training import checkpoint
+
+    real_save = checkpoint.save_file
+    calls = {"n": 0}
+
+    def save_file(tensors, path):
+        calls["n"] += 1
+        if "step-0000020" in path:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        return real_save(tensors, path)
+
+    monkeypatch.setattr(checkpoint, "save_file", save_file)
+    _fails(capsys, _train("--out", "r", "--steps", "30"), "No space left on device",
+           "step-0000010 is intact", "--resume")
+    names = sorted(p.name for p in (tmp_path / "r" / "checkpoints").iterdir())
+    assert names == ["step-0000010"]  # no half-written step-0000020 left behind
+    monkeypatch.setattr(checkpoint, "save_file", real_save)
+    assert main(_train("--out", "r", "--steps", "30", "--resume")) == 0
+
+
+def test_sample_count(capsys, tmp_path):
+    assert main(_train("--out", "r")) == 0
+    _fails(capsys, ["sample", "r", "--n", "0", "--out", "s.npy"], "--n must be a positive number")
+
+
+def test_sample_not_a_run(capsys):
+    _fails(capsys, ["sample", "nowhere", "--n", "5", "--out", "s.npy"], "nowhere does not exist")
+
+
+def test_sample_out_exists(capsys, tmp_path):
+    assert main(_train("--out", "r")) == 0
+    (tmp_path / "s.npy").write_bytes(b"precious")
+    _fails(capsys, ["sample", "r", "--n", "5", "--out", "s.npy"], "already exists", "--force")
+    assert (tmp_path / "s.npy").read_bytes() == b"precious"
+
+
+def test_diverged(capsys, monkeypatch):
+    import torch
+
+    from ganforge import losses
+
+    monkeypatch.setitem(losses.D_LOSSES, "minimax", lambda r, f: (r.mean() + f.mean()) * torch.tensor(float("nan")))
+    _fails(capsys, _train("--out", "r"), "training diverged at step 10", "loss_D", "guard.action=rollback")
