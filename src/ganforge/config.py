@@ -88,6 +88,56 @@ class LossConfig:
     # Generator objective: "non-saturating" minimises -log D(G(z)) (the paper code's choice);
     # "minimax" minimises log(1 - D(G(z))) as in the paper's equation.
     g: str = "non-saturating"
+    # One-sided label smoothing (Salimans et al. 2016): D's target for real samples; 0.9 smooths,
+    # 1.0 is off. Fake targets stay 0. Only the minimax and least-squares D losses have targets.
+    real_label: float = 1.0
+
+
+@dataclass
+class RegConfig:
+    # WGAN-GP (Gulrajani et al. 2017): weight of (||grad D(x_hat)|| - 1)^2 at random real/fake
+    # interpolates; 10 in the paper, 0 = off.
+    gp: float = 0.0
+    # R1 (Mescheder et al. 2018): weight gamma of gamma/2 * ||grad D(x)||^2 on real data; 0 = off.
+    r1: float = 0.0
+    # Lazy R1 (StyleGAN2): apply it every N steps, scaled by N, in its own D phase.
+    r1_every: int = 1
+    # WGAN weight clipping (Arjovsky et al. 2017): D's parameters clamped to [-c, c] after each
+    # update; 0.01 in the paper; null = off.
+    clip: float | None = None
+    # BigGAN's orthogonal regularisation of G: beta * ||W W^T * (1 - I)||_F^2 summed over G's
+    # weight matrices; 1e-4 in the paper; 0 = off.
+    ortho: float = 0.0
+    # Feature matching (Salimans et al. 2016): weight of ||mean f(x) - mean f(G(z))||^2 on D's
+    # penultimate features, added to G's loss; 0 = off.
+    feature_matching: float = 0.0
+    # Historical averaging (Salimans et al. 2016): weight of ||theta - running mean of theta||^2,
+    # for both networks; 0 = off.
+    historical: float = 0.0
+    # Instance noise (Sonderby et al. 2016): std of Gaussian noise added to every input of D (real
+    # and fake), annealed linearly to 0 over instance_noise_steps; 0 = off.
+    instance_noise: float = 0.0
+    instance_noise_steps: int = 10_000
+    # ACGAN (Odena et al. 2017): weight of the auxiliary classification loss, used when D is built
+    # with an auxiliary classifier.
+    aux_weight: float = 1.0
+
+
+@dataclass
+class AugmentConfig:
+    # DiffAugment (Zhao et al. 2020): comma-separated differentiable augmentations applied to real
+    # and fake images alike, in D's and G's phases: color, translation, cutout. "" = off.
+    policy: str = ""
+
+
+@dataclass
+class EmaConfig:
+    # Exponential moving average of G's weights (Karras et al. 2018; Yazici et al. 2019), used for
+    # samples, grids and evaluation: G_ema = beta * G_ema + (1 - beta) * G after each G update.
+    # e.g. 0.999; null = off.
+    beta: float | None = None
+    # Steps before averaging starts; until then G_ema simply copies G.
+    start: int = 0
 
 
 @dataclass
@@ -179,6 +229,9 @@ class RunConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimPair = field(default_factory=OptimPair)
     train: TrainConfig = field(default_factory=TrainConfig)
+    reg: RegConfig = field(default_factory=RegConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    ema: EmaConfig = field(default_factory=EmaConfig)
     log: LogConfig = field(default_factory=LogConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
 
@@ -364,6 +417,23 @@ def validate(cfg: RunConfig) -> None:
     for name in ("every", "sample_every", "checkpoint_every", "sample_count", "keep_checkpoints"):
         value = getattr(lg, name)
         _check(value >= 1, f"log.{name} must be >= 1, got {value}")
+    r = cfg.reg
+    for name in ("gp", "r1", "ortho", "feature_matching", "historical", "instance_noise", "aux_weight"):
+        _check(getattr(r, name) >= 0, f"reg.{name} must be >= 0, got {getattr(r, name)}")
+    _check(r.r1_every >= 1, f"reg.r1_every must be >= 1, got {r.r1_every}")
+    _check(r.instance_noise_steps >= 1, f"reg.instance_noise_steps must be >= 1, got {r.instance_noise_steps}")
+    if r.clip is not None:
+        _check(r.clip > 0, f"reg.clip must be > 0 or null, got {r.clip}")
+    _check(0 < cfg.loss.real_label <= 1, f"loss.real_label must be in (0, 1], got {cfg.loss.real_label}")
+    _check(cfg.loss.real_label == 1.0 or cfg.loss.d in ("minimax", "least-squares"),
+           f"loss.real_label (label smoothing) needs a loss with targets (minimax or least-squares), "
+           f"not '{cfg.loss.d}'; set loss.real_label=1.0")
+    from ganforge import augment
+
+    augment.parse_policy(cfg.augment.policy)
+    if cfg.ema.beta is not None:
+        _check(0 < cfg.ema.beta < 1, f"ema.beta must be in (0, 1) or null, got {cfg.ema.beta}")
+    _check(cfg.ema.start >= 0, f"ema.start must be >= 0, got {cfg.ema.start}")
     g = cfg.guard
     _check(g.action in ("stop", "rollback"), f"guard.action must be stop or rollback, got '{g.action}'")
     _check(g.max_retries >= 0, f"guard.max_retries must be >= 0, got {g.max_retries}")

@@ -16,9 +16,15 @@ import torch.nn.functional as F
 Tensor = torch.Tensor
 
 
-def d_minimax(real_logits: Tensor, fake_logits: Tensor) -> Tensor:
-    """-[log D(x) + log(1 - D(G(z)))]: D's side of the 2014 value function."""
-    return F.softplus(-real_logits).mean() + F.softplus(fake_logits).mean()
+def d_minimax(real_logits: Tensor, fake_logits: Tensor, real_label: float = 1.0) -> Tensor:
+    """-[log D(x) + log(1 - D(G(z)))]: D's side of the 2014 value function.
+
+    ``real_label`` < 1 is one-sided label smoothing (Salimans et al. 2016): the real target
+    becomes e.g. 0.9 while the fake target stays 0, so D is not rewarded for extreme confidence
+    on real data and its gradients for G stay informative.
+    """
+    real = real_label * F.softplus(-real_logits) + (1 - real_label) * F.softplus(real_logits)
+    return real.mean() + F.softplus(fake_logits).mean()
 
 
 def g_minimax(fake_logits: Tensor) -> Tensor:
@@ -31,5 +37,39 @@ def g_non_saturating(fake_logits: Tensor) -> Tensor:
     return F.softplus(-fake_logits).mean()
 
 
-D_LOSSES: dict[str, Callable[[Tensor, Tensor], Tensor]] = {"minimax": d_minimax}
-G_LOSSES: dict[str, Callable[[Tensor], Tensor]] = {"minimax": g_minimax, "non-saturating": g_non_saturating}
+def d_wasserstein(real_logits: Tensor, fake_logits: Tensor, real_label: float = 1.0) -> Tensor:
+    """The critic's estimate of -W(P_r, P_g) (Arjovsky et al. 2017): needs a Lipschitz critic
+    (weight clipping, a gradient penalty or spectral norm)."""
+    return fake_logits.mean() - real_logits.mean()
+
+
+def g_wasserstein(fake_logits: Tensor) -> Tensor:
+    return -fake_logits.mean()
+
+
+def d_hinge(real_logits: Tensor, fake_logits: Tensor, real_label: float = 1.0) -> Tensor:
+    """Hinge loss (Lim & Ye 2017; SNGAN, SAGAN, BigGAN): D stops pushing once a margin of 1 is met."""
+    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+
+def g_hinge(fake_logits: Tensor) -> Tensor:
+    return -fake_logits.mean()
+
+
+def d_least_squares(real_logits: Tensor, fake_logits: Tensor, real_label: float = 1.0) -> Tensor:
+    """LSGAN (Mao et al. 2017), targets a=0 fake, b=1 real: penalises samples far from the boundary
+    even when correctly classified, which keeps gradients alive. The 1/2 factors follow the paper."""
+    return 0.5 * ((real_logits - real_label) ** 2).mean() + 0.5 * (fake_logits ** 2).mean()
+
+
+def g_least_squares(fake_logits: Tensor) -> Tensor:
+    return 0.5 * ((fake_logits - 1) ** 2).mean()
+
+
+D_LOSSES: dict[str, Callable[..., Tensor]] = {
+    "minimax": d_minimax, "wasserstein": d_wasserstein, "hinge": d_hinge, "least-squares": d_least_squares,
+}
+G_LOSSES: dict[str, Callable[[Tensor], Tensor]] = {
+    "minimax": g_minimax, "non-saturating": g_non_saturating, "wasserstein": g_wasserstein, "hinge": g_hinge,
+    "least-squares": g_least_squares,
+}

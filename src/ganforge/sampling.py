@@ -65,23 +65,57 @@ def load_generator(run_dir: str | Path, which: str = "latest",
     ctx = NetContext(data_shape=tuple(net["data_shape"]), z_dim=cfg.model.z_dim, kind=net["kind"],
                      num_classes=net["num_classes"])
     G = build_generator(cfg.model.g, ctx)
+    weights = "G_ema" if "G_ema" in tensors else "G"  # the moving average samples better when it exists
     try:
-        G.load_state_dict(tensors["G"])
+        G.load_state_dict(tensors[weights])
     except RuntimeError as e:
         raise CheckpointError(f"{path} does not fit the generator described by {run_dir}/config.yaml "
                               f"({str(e).splitlines()[0]}); was the config edited after training?") from None
     return G.to(device).eval(), cfg, state
 
 
+def is_conditional(cfg: RunConfig) -> bool:
+    return cfg.model.g.options.get("conditioning", "none") not in (None, "none")
+
+
 @torch.no_grad()
 def generate(G: nn.Module, cfg: RunConfig, n: int, seed: int = 0, batch_size: int = 1000,
-             device: str | torch.device = "cpu") -> np.ndarray:
-    """``n`` samples in the data's form, reproducible from ``seed``."""
+             device: str | torch.device = "cpu", classes: int | list[int] | None = None,
+             truncation: float | None = None, num_classes: int | None = None,
+             return_labels: bool = False) -> np.ndarray | tuple[np.ndarray, np.ndarray | None]:
+    """``n`` samples in the data's form, reproducible from ``seed``.
+
+    A class-conditional G draws labels uniformly unless ``classes`` names one class or a list to
+    cycle through. ``truncation`` is the truncation trick (Brock et al. 2019): noise components
+    beyond the threshold are redrawn, trading variety for fidelity.
+    """
     if n <= 0:
         raise GanforgeError(f"the number of samples must be positive, got {n}; pass --n 1000 for example")
+    conditional = is_conditional(cfg)
+    if classes is not None and not conditional:
+        raise GanforgeError("this run's generator is not class-conditional, so --class has no meaning; "
+                            "train a conditional preset (e.g. cgan-mnist) or drop --class")
+    if conditional and num_classes is None:
+        raise GanforgeError("a class-conditional generator needs the number of classes")
+    wanted = [classes] if isinstance(classes, int) else classes
+    if wanted is not None:
+        bad = [c for c in wanted if not 0 <= c < num_classes]
+        if bad:
+            raise GanforgeError(f"class {bad[0]} does not exist: this run has classes 0..{num_classes - 1}")
     gen = torch.Generator(device=device).manual_seed(seed)
-    chunks = []
+    chunks, labels = [], []
     for start in range(0, n, batch_size):
-        z = sample_noise(min(batch_size, n - start), cfg.model.z_dim, cfg.model.z_dist, device, gen)
-        chunks.append(to_output(G(z), G.output_range))
-    return np.concatenate(chunks)
+        m = min(batch_size, n - start)
+        z = sample_noise(m, cfg.model.z_dim, cfg.model.z_dist, device, gen, truncation=truncation)
+        y = None
+        if conditional:
+            if wanted is None:
+                y = torch.randint(0, num_classes, (m,), device=device, generator=gen)
+            else:
+                y = torch.tensor(wanted, device=device)[torch.arange(start, start + m, device=device) % len(wanted)]
+            labels.append(y.cpu().numpy())
+        chunks.append(to_output(G(z, y), G.output_range))
+    samples = np.concatenate(chunks)
+    if return_labels:
+        return samples, (np.concatenate(labels) if labels else None)
+    return samples

@@ -13,6 +13,7 @@ import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 
@@ -25,7 +26,8 @@ from ganforge.sampling import to_output
 from ganforge.training import checkpoint, rng, rundir
 from ganforge.training.guard import DivergenceGuard, nonfinite_weights
 from ganforge.training.logging import StatsAccumulator, StatsWriter
-from ganforge.training.phases import Context, Phase, build_phases, loss_functions
+from ganforge.training.ema import EmaGenerator
+from ganforge.training.phases import Context, build_phases, input_transform, loss_functions
 from ganforge.training.sampler import Noise, RealBatches
 from ganforge.training.schedules import OptimSchedule, make_optimizer
 from ganforge.viz import save_image_grid, save_points_plot
@@ -61,6 +63,17 @@ def net_context(cfg: RunConfig, data: Dataset) -> NetContext:
         mean = data.x.float().mean(0) / 255.0
     return NetContext(data_shape=tuple(data.shape), z_dim=cfg.model.z_dim, kind=data.kind,
                       num_classes=data.num_classes, data_mean=mean)
+
+
+def conditioning(cfg: RunConfig, data: Dataset) -> tuple[bool, bool]:
+    """Whether G and D take class labels (by their configured options); needs a labelled dataset."""
+    to_g = cfg.model.g.options.get("conditioning", "none") not in (None, "none")
+    to_d = cfg.model.d.options.get("conditioning", "none") not in (None, "none")
+    wants = to_g or to_d or bool(cfg.model.d.options.get("aux_classifier", False))
+    if wants and data.num_classes is None:
+        raise ConfigError(f"a class-conditional model needs a labelled dataset, and '{cfg.data.name}' has no "
+                          f"labels; use a dataset with classes (e.g. mnist, or folder:PATH with class subfolders)")
+    return to_g, to_d
 
 
 class _StopFlag:
@@ -110,10 +123,19 @@ class Trainer:
         self.noise = Noise(cfg.model.z_dim, cfg.model.z_dist, self.device, seed=cfg.seed + 2)
         # Grids are drawn from one fixed z, so pictures at different steps are comparable.
         self.fixed_z = Noise(cfg.model.z_dim, cfg.model.z_dist, self.device, seed=cfg.seed + 3)(cfg.log.sample_count)
-        d_loss, g_loss = loss_functions(cfg)
+        d_loss, g_loss, d_output = loss_functions(cfg)
+        labels_to_g, labels_to_d = conditioning(cfg, self.data)
         self.ctx = Context(nets=self.nets, optimizers=self.optimizers, schedules=self.schedules, real=self.real,
-                           noise=self.noise, batch_size=cfg.train.batch_size, d_loss=d_loss, g_loss=g_loss)
-        self.phases: list[Phase] = build_phases(cfg)
+                           noise=self.noise, batch_size=cfg.train.batch_size, d_loss=d_loss, g_loss=g_loss,
+                           d_output=d_output, d_input=input_transform(cfg, None), num_classes=self.data.num_classes,
+                           labels_to_g=labels_to_g, labels_to_d=labels_to_d)
+        # A conditional grid shows the classes in order, one per column (or repeating).
+        self.fixed_y = (torch.arange(cfg.log.sample_count, device=self.device) % self.data.num_classes
+                        if labels_to_g else None)
+        self.ema = EmaGenerator(G, cfg.ema.beta, cfg.ema.start) if cfg.ema.beta is not None else None
+        # Components with state beyond the networks and optimisers (running averages); checkpoints keep it.
+        self.stateful: dict[str, Any] = {}
+        self.phases: list[Any] = build_phases(cfg, self.nets, self.ema, self.stateful)
         self.guard = DivergenceGuard(cfg.guard)
         self.step = 0
         self.resumed_from: Path | None = None
@@ -154,6 +176,11 @@ class Trainer:
                                     f"with") from None
         for name, opt in self.optimizers.items():
             checkpoint.load_optimizer(opt, tensors.get(f"optim_{name}", {}), state["optimizers"][name])
+        extra = {"G_ema": self.ema.model} if self.ema is not None else {}
+        for name, module in extra.items():
+            module.load_state_dict(tensors[name])
+        for name, component in self.stateful.items():
+            component.load_state_tensors(tensors[name])
         self.real.load_state_dict(state["real"])
         self.noise.load_state_dict(state["noise"])
         for name, sched in self.schedules.items():
@@ -173,6 +200,10 @@ class Trainer:
             self._diverged(reason)
             return None
         tensors = {name: net.state_dict() for name, net in self.nets.items()}
+        if self.ema is not None:
+            tensors["G_ema"] = self.ema.model.state_dict()
+        for name, component in self.stateful.items():
+            tensors[name] = component.state_tensors()
         optim_meta = {}
         for name, opt in self.optimizers.items():
             tensors[f"optim_{name}"], optim_meta[name] = checkpoint.optimizer_tensors(opt)
@@ -194,10 +225,10 @@ class Trainer:
     # -- outputs ------------------------------------------------------------------------------
     @torch.no_grad()
     def save_samples(self) -> Path:
-        G = self.nets["G"]
+        G = self.ema.model if self.ema is not None else self.nets["G"]
         was_training = G.training
         G.eval()
-        out = to_output(G(self.fixed_z), G.output_range)
+        out = to_output(G(self.fixed_z, self.fixed_y), G.output_range)
         G.train(was_training)
         path = self.run_dir / "samples" / f"step-{self.step:07d}.png"
         if self.data.kind == "image":
@@ -236,6 +267,7 @@ class Trainer:
         """Train to step ``total``; True if stopped early by a signal (after a checkpoint)."""
         log = self.cfg.log
         while self.step < total:
+            self.ctx.step = self.step
             for phase in self.phases:
                 if self.step % phase.every == 0:
                     self._acc.add(phase.run(self.ctx))

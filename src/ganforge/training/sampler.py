@@ -94,6 +94,11 @@ class Noise:
     def __call__(self, n: int) -> torch.Tensor:
         return sample_noise(n, self.z_dim, self.dist, self.device, self._gen)
 
+    @property
+    def generator(self) -> torch.Generator:
+        """The stream behind z (fake class labels are drawn from it too)."""
+        return self._gen
+
     def state_dict(self) -> dict:
         return {"rng": encode_rng(self._gen.get_state())}
 
@@ -101,11 +106,26 @@ class Noise:
         self._gen.set_state(decode_rng(state["rng"]))
 
 
-def sample_noise(n: int, z_dim: int, dist: str, device: torch.device | str,
-                 generator: torch.Generator | None = None) -> torch.Tensor:
+def _draw(n: int, z_dim: int, dist: str, device: torch.device | str, generator: torch.Generator | None) -> torch.Tensor:
     if dist == "uniform":
         bound = math.sqrt(3.0)
         return torch.rand(n, z_dim, device=device, generator=generator).mul_(2 * bound).sub_(bound)
     if dist == "normal":
         return torch.randn(n, z_dim, device=device, generator=generator)
     raise ConfigError(f"model.z_dist must be uniform or normal, got '{dist}'")
+
+
+def sample_noise(n: int, z_dim: int, dist: str, device: torch.device | str,
+                 generator: torch.Generator | None = None, truncation: float | None = None) -> torch.Tensor:
+    """z for the generator. With ``truncation`` t, components with |z| > t are redrawn until inside
+    (BigGAN's truncation trick); t must leave room, so it is refused below 0.05."""
+    z = _draw(n, z_dim, dist, device, generator)
+    if truncation is None:
+        return z
+    if truncation < 0.05:
+        raise ConfigError(f"truncation must be >= 0.05 (it is the |z| threshold), got {truncation}")
+    outside = z.abs() > truncation
+    while outside.any():
+        z = torch.where(outside, _draw(n, z_dim, dist, device, generator), z)
+        outside = z.abs() > truncation
+    return z

@@ -1,0 +1,27 @@
+"""An exponential moving average of G's weights, the generator used for sampling when enabled.
+
+Averaging over the last ~1/(1-beta) updates smooths out the oscillation of adversarial
+training; the averaged G usually samples better than the latest one (Yazici et al. 2019).
+Buffers (e.g. batch-norm statistics) are copied, not averaged.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import torch
+from torch import nn
+
+
+class EmaGenerator:
+    def __init__(self, G: nn.Module, beta: float, start: int = 0):
+        self.source, self.beta, self.start = G, beta, start
+        self.model = copy.deepcopy(G).eval().requires_grad_(False)
+
+    @torch.no_grad()
+    def update(self, step: int) -> None:
+        beta = self.beta if step >= self.start else 0.0
+        for e, p in zip(self.model.parameters(), self.source.parameters()):
+            e.lerp_(p.detach(), 1.0 - beta)
+        for e, b in zip(self.model.buffers(), self.source.buffers()):
+            e.copy_(b)
