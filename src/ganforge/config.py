@@ -142,7 +142,7 @@ class EmaConfig:
 
 @dataclass
 class OptimConfig:
-    # "sgd" (with momentum) or "adam".
+    # "sgd" (with momentum), "adam" or "rmsprop".
     name: str = "sgd"
     # Initial learning rate (0.1 in the 2014 MNIST setup).
     lr: float = 0.1
@@ -201,6 +201,18 @@ class LogConfig:
 
 
 @dataclass
+class EvalConfig:
+    # Evaluate during training every N steps: metrics go to stats.jsonl and TensorBoard, and the
+    # checkpoint that scores best on the first metric is kept in checkpoints/best. 0 = off.
+    every: int = 0
+    # Metric names or families, e.g. [fid, pr] or [modes2500_3std]; empty = the dataset's defaults
+    # (see `ganforge eval --list-metrics`).
+    metrics: list[str] = field(default_factory=list)
+    # Samples per evaluation for metrics whose name gives no count; null = each protocol's default.
+    n: int | None = None
+
+
+@dataclass
 class GuardConfig:
     # What happens when a loss or weight becomes NaN/inf, or the collapse signal below fires:
     # "stop" ends the run with a message (the last good checkpoint stays); "rollback" reloads the
@@ -233,6 +245,7 @@ class RunConfig:
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     ema: EmaConfig = field(default_factory=EmaConfig)
     log: LogConfig = field(default_factory=LogConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
 
     def to_dict(self) -> dict[str, Any]:
@@ -417,6 +430,9 @@ def validate(cfg: RunConfig) -> None:
     for name in ("every", "sample_every", "checkpoint_every", "sample_count", "keep_checkpoints"):
         value = getattr(lg, name)
         _check(value >= 1, f"log.{name} must be >= 1, got {value}")
+    _check(cfg.eval.every >= 0, f"eval.every must be >= 0 (0 = off), got {cfg.eval.every}")
+    if cfg.eval.n is not None:
+        _check(cfg.eval.n >= 2, f"eval.n must be >= 2 or null, got {cfg.eval.n}")
     r = cfg.reg
     for name in ("gp", "r1", "ortho", "feature_matching", "historical", "instance_noise", "aux_weight"):
         _check(getattr(r, name) >= 0, f"reg.{name} must be >= 0, got {getattr(r, name)}")
@@ -450,7 +466,7 @@ def validate(cfg: RunConfig) -> None:
                                f"choose one of {', '.join(sorted(names))}")
     for role in ("g", "d"):
         o: OptimConfig = getattr(cfg.optim, role)
-        opts = ("sgd", "adam")
+        opts = ("sgd", "adam", "rmsprop")
         _check(o.name in opts, f"optim.{role}.name must be one of {', '.join(opts)}, got '{o.name}'"
                                f"{did_you_mean(o.name, opts)}")
         _check(o.lr > 0, f"optim.{role}.lr must be > 0, got {o.lr}")

@@ -123,3 +123,22 @@ def test_truncation_keeps_noise_inside_the_threshold():
 
     z = sample_noise(500, 16, "normal", "cpu", torch.Generator().manual_seed(0), truncation=0.5)
     assert z.abs().max() <= 0.5 and z.std() > 0.2
+
+
+def test_evaluation_during_training_logs_and_keeps_the_best_checkpoint(tmp_path):
+    tr = _trainer(tmp_path, "train.steps=150", "eval.every=50", "eval.metrics=[modes500_3std]",
+                  "train.batch_size=64", "log.every=50", preset="gan2014-ring8")
+    tr.fit()
+    lines = [json.loads(line) for line in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
+    evals = [line for line in lines if any(k.startswith("eval/") for k in line)]
+    assert [e["step"] for e in evals] == [50, 100, 150]
+    key = tr.evaluator.primary
+    best = (tmp_path / "run" / "checkpoints" / "best")
+    assert (best / "manifest.json").exists()
+    values = [e[f"eval/{key}"] for e in evals]
+    higher = tr.evaluator.directions[key] == "higher"
+    assert tr.best["value"] == (max(values) if higher else min(values))
+    from ganforge.sampling import load_generator
+
+    _, _, state = load_generator(tmp_path / "run", "best")
+    assert state["step"] == tr.best["step"]

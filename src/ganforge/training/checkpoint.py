@@ -50,8 +50,9 @@ def step_dir_name(step: int) -> str:
 
 
 def save(root: Path, step: int, tensors: dict[str, dict[str, torch.Tensor]], state: dict[str, Any],
-         keep: int | None = None) -> Path:
-    final = root / step_dir_name(step)
+         keep: int | None = None, name: str | None = None) -> Path:
+    """Write ``root/step-NNNNNNN`` (or ``root/<name>``, e.g. ``best``); prune to the newest ``keep`` steps."""
+    final = root / (name or step_dir_name(step))
     tmp = root / f".{final.name}.tmp"
     try:
         root.mkdir(parents=True, exist_ok=True)

@@ -69,6 +69,7 @@ class StatsWriter:
                     self._tb.add_scalar(key.replace("_", "/", 1) if key.startswith(("loss_", "D_")) else key,
                                         value, step)
         shown = {k: record[k] for k in ("loss_D", "loss_G", "D_real", "D_fake", "img_per_s") if k in record}
+        shown = shown or {k: v for k, v in record.items() if k.startswith("eval/") and isinstance(v, int | float)}
         text = "  ".join(f"{k} {v:.4g}" for k, v in shown.items())
         if self._bar is not None:
             self._bar.set_postfix_str(text)

@@ -136,6 +136,8 @@ class Trainer:
         # Components with state beyond the networks and optimisers (running averages); checkpoints keep it.
         self.stateful: dict[str, Any] = {}
         self.phases: list[Any] = build_phases(cfg, self.nets, self.ema, self.stateful)
+        self.evaluator = self._make_evaluator(data_dir) if cfg.eval.every > 0 else None
+        self.best: dict[str, Any] = {}  # {"key", "value", "step"} of the best evaluation so far
         self.guard = DivergenceGuard(cfg.guard)
         self.step = 0
         self.resumed_from: Path | None = None
@@ -165,6 +167,38 @@ class Trainer:
         (self.run_dir / rundir.CONFIG).write_text(self.cfg.to_yaml())
         rundir.add_option(self.run_dir, "config_changes", {"step": self.step, "changes": changes})
 
+    # -- evaluation during training ----------------------------------------------------------
+    def _make_evaluator(self, data_dir: str | None):
+        from ganforge.metrics import Evaluator
+
+        c = self.cfg
+        return Evaluator(c.data.name, c.eval.metrics or None, n=c.eval.n, data_dir=data_dir, seed=c.seed,
+                         device=self.device, data_options={"resolution": c.data.resolution,
+                                                           "channels": c.data.channels,
+                                                           "seed": c.seed, "size": c.data.size})
+
+    def evaluate(self) -> dict[str, float]:
+        """Measure the sampling generator now; log the values and keep the best checkpoint."""
+        from ganforge.sampling import generate
+
+        G = self.ema.model if self.ema is not None else self.nets["G"]
+        was_training = G.training
+        G.eval()
+        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+            values = self.evaluator(lambda n: generate(G, self.cfg, n, seed=self.cfg.seed, device=self.device,
+                                                       num_classes=self.data.num_classes, return_labels=True))
+        G.train(was_training)
+        self.writer.write({"step": self.step, **{f"eval/{k}": v for k, v in values.items()}})
+        key = self.evaluator.primary
+        if key is not None and key in values:
+            higher = self.evaluator.directions[key] == "higher"
+            value = values[key]
+            if not self.best or (value > self.best["value"] if higher else value < self.best["value"]):
+                self.best = {"key": key, "value": value, "step": self.step}
+                self.save_checkpoint(label="best")
+                self.writer.message(f"step {self.step}: best {key} so far ({value:.4g}), kept in checkpoints/best")
+        return values
+
     def _restore(self, quiet: bool = False) -> Path:
         path, tensors, state = checkpoint.load_latest(self.run_dir / "checkpoints")
         for name, net in self.nets.items():
@@ -187,12 +221,13 @@ class Trainer:
             sched.load_state_dict(state["schedules"][name], epoch=self.real.epoch)
         rng.restore(state["rng"])
         self.guard.load_state_dict(state.get("guard", {}))
+        self.best = dict(state.get("best", {}))
         self.step = int(state["step"])
         if not quiet:
             rundir.truncate_stats(self.run_dir, self.step)
         return path
 
-    def save_checkpoint(self) -> Path | None:
+    def save_checkpoint(self, label: str | None = None) -> Path | None:
         """Write a checkpoint of the current step; None if the guard rolled back instead (NaN weights)."""
         broken = nonfinite_weights(self.nets)
         if broken:
@@ -216,11 +251,12 @@ class Trainer:
             "noise": self.noise.state_dict(),
             "rng": rng.capture(),
             "guard": self.guard.state_dict(),
+            "best": self.best,
             "net_context": {"data_shape": list(self.net_ctx.data_shape), "kind": self.net_ctx.kind,
                             "num_classes": self.net_ctx.num_classes},
         }
         return checkpoint.save(self.run_dir / "checkpoints", self.step, tensors, state,
-                               keep=self.cfg.log.keep_checkpoints)
+                               keep=self.cfg.log.keep_checkpoints, name=label)
 
     # -- outputs ------------------------------------------------------------------------------
     @torch.no_grad()
@@ -278,6 +314,8 @@ class Trainer:
                 continue  # rolled back: the step counter moved back to the checkpoint
             if self.step % log.sample_every == 0:
                 self.save_samples()
+            if self.evaluator is not None and self.step % self.cfg.eval.every == 0:
+                self.evaluate()
             if self.step % log.checkpoint_every == 0 and self.save_checkpoint() is None:
                 continue
             if stop.raised:
