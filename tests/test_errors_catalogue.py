@@ -211,5 +211,6 @@ def test_diverged(capsys, monkeypatch):
 
     from ganforge import losses
 
-    monkeypatch.setitem(losses.D_LOSSES, "minimax", lambda r, f: (r.mean() + f.mean()) * torch.tensor(float("nan")))
+    monkeypatch.setitem(losses.D_LOSSES, "minimax",
+                        lambda r, f, real_label=1.0: (r.mean() + f.mean()) * torch.tensor(float("nan")))
     _fails(capsys, _train("--out", "r"), "training diverged at step 10", "loss_D", "guard.action=rollback")

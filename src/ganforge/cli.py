@@ -47,14 +47,27 @@ def _train(args: argparse.Namespace) -> int:
         if not (run_dir / rundir.CONFIG).exists():
             raise GanforgeError(f"cannot resume {run_dir}: it is not a run directory (no {rundir.CONFIG}); "
                                 f"start a new run without --resume")
-    elif run_dir.exists() and any(run_dir.iterdir()):
+    backup = None
+    if not args.resume and run_dir.exists() and any(run_dir.iterdir()):
         if not args.force:
             raise GanforgeError(f"output directory {run_dir} already exists and is not empty; pass --resume to "
                                 f"continue that run, --force to delete it and start over, or another --out")
-        shutil.rmtree(run_dir)
+        # Set aside rather than delete, until the new run has started: a bad config or dataset
+        # must not cost the user the old run.
+        backup = run_dir.with_name(f".{run_dir.name}.replaced")
+        shutil.rmtree(backup, ignore_errors=True)
+        run_dir.rename(backup)
     argv = ["ganforge", *sys.argv[1:]] if args.argv is None else args.argv
-    trainer = Trainer(cfg, run_dir, data_dir=args.data_dir, resume=args.resume, preset=args.preset,
-                      argv=argv, allow_config_change=args.allow_config_change)
+    try:
+        trainer = Trainer(cfg, run_dir, data_dir=args.data_dir, resume=args.resume, preset=args.preset,
+                          argv=argv, allow_config_change=args.allow_config_change)
+    except BaseException:
+        if backup is not None:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            backup.rename(run_dir)
+        raise
+    if backup is not None:
+        shutil.rmtree(backup)
     result = trainer.fit()
     samples = sorted((run_dir / "samples").glob("step-*.png"))
     print(f"run directory: {run_dir}")
@@ -83,10 +96,16 @@ def _sample(args: argparse.Namespace) -> int:
         raise GanforgeError(f"{out} already exists; pass --force to overwrite it or choose another --out")
     device = args.device or "cpu"
     G, cfg, state = load_generator(args.run_dir, args.checkpoint, device=device)
-    samples = generate(G, cfg, args.n, seed=args.seed, device=device)
+    samples, labels = generate(G, cfg, args.n, seed=args.seed, device=device, classes=args.classes,
+                               truncation=args.truncation, num_classes=state["net_context"]["num_classes"],
+                               return_labels=True)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.save(out, samples)
     print(f"{out}: {samples.dtype} {tuple(samples.shape)} from step {state['step']}")
+    if labels is not None:
+        label_path = out.with_suffix(".labels.npy")
+        np.save(label_path, labels)
+        print(f"{label_path}: the class each sample was generated for")
     if args.grid:
         from ganforge.viz import save_image_grid, save_points_plot
 
@@ -134,12 +153,17 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     s.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
     s.add_argument("--device", help="cpu (default) or cuda")
+    s.add_argument("--class", dest="classes", type=int, action="append", metavar="C",
+                   help="class-conditional runs: generate class C (repeat for several, cycled)")
+    s.add_argument("--truncation", type=float, help="truncation trick: redraw noise components beyond this |z|")
     s.add_argument("--grid", help="also save a PNG picture of the samples here")
     s.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     s.set_defaults(func=_sample)
 
     p = sub.add_parser("presets", help="list the presets, one line each")
     p.set_defaults(func=_presets)
+    from ganforge.metrics.commands import add_commands
+    add_commands(sub)
     return parser
 
 

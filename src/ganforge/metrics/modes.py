@@ -6,6 +6,12 @@ when at least one high-quality sample belongs to it. The reverse KL compares the
 histogram of high-quality samples over modes with the uniform distribution the
 data has: 0 when every mode gets its share, log(K) when one mode gets all.
 The protocol's name records its sample count and threshold, e.g. ``modes2500_3std``.
+
+For images, a judge (a trained classifier) assigns each sample its mode instead:
+:func:`class_coverage` counts the classes a set of predicted labels hits and the
+KL of their histogram to uniform. On Stacked MNIST (the PacGAN protocol) the
+MNIST judge reads each colour channel as one digit, so a sample's mode is
+``100 * r + 10 * g + b`` of 1,000; the name is ``modes26k_lenet``.
 """
 
 from __future__ import annotations
@@ -15,8 +21,13 @@ import math
 import numpy as np
 
 
+def format_count(n: int) -> str:
+    """Sample counts in metric names: 10000 -> "10k", 2500 -> "2500"."""
+    return f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n)
+
+
 def protocol_name(n: int, threshold: float = 3.0) -> str:
-    return f"modes{n}_{threshold:g}std"
+    return f"modes{format_count(n)}_{threshold:g}std"
 
 
 def mode_coverage(samples: np.ndarray, centers: np.ndarray | list, std: float, threshold: float = 3.0) -> dict:
@@ -41,3 +52,20 @@ def mode_coverage(samples: np.ndarray, centers: np.ndarray | list, std: float, t
         kl = float(np.sum(p[nz] * np.log(p[nz] * k)))
     return {"modes": int((counts > 0).sum()), "num_modes": k, "high_quality": float(good.mean()),
             "reverse_kl": kl, "counts": counts.tolist()}
+
+
+def class_coverage(predicted: np.ndarray, num_modes: int) -> dict:
+    """``{"modes": hit, "num_modes": K, "reverse_kl": nats, "counts": [...]}`` for predicted class labels.
+
+    ``reverse_kl`` is KL(q || uniform) of the predicted-label histogram q (0: every class its share).
+    """
+    labels = np.asarray(predicted).astype(np.int64).ravel()
+    if labels.size == 0:
+        raise ValueError("no predicted labels")
+    if labels.min() < 0 or labels.max() >= num_modes:
+        raise ValueError(f"labels must be in 0..{num_modes - 1}")
+    counts = np.bincount(labels, minlength=num_modes)
+    p = counts / counts.sum()
+    nz = p > 0
+    kl = float(np.sum(p[nz] * np.log(p[nz] * num_modes)))
+    return {"modes": int(nz.sum()), "num_modes": int(num_modes), "reverse_kl": kl, "counts": counts.tolist()}

@@ -174,8 +174,7 @@ class Trainer:
         c = self.cfg
         return Evaluator(c.data.name, c.eval.metrics or None, n=c.eval.n, data_dir=data_dir, seed=c.seed,
                          device=self.device, data_options={"resolution": c.data.resolution,
-                                                           "channels": c.data.channels,
-                                                           "seed": c.seed, "size": c.data.size})
+                                                           "channels": c.data.channels})
 
     def evaluate(self) -> dict[str, float]:
         """Measure the sampling generator now; log the values and keep the best checkpoint."""

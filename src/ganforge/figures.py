@@ -1,0 +1,287 @@
+"""The figures of a run, written to ``RUN_DIR/figures/`` by ``ganforge figures``.
+
+* ``nearest_neighbours.png`` — samples, each row one sample followed (last column)
+  by its nearest training image in pixel L2: does G copy its training set?
+* ``nn_distances.png`` — histogram of each sample's distance to its nearest
+  training image beside the same for held-out real images. If samples sit much
+  closer to the training set than unseen real images do, G is memorising; the
+  two medians are printed.
+* ``interp_linear.png`` / ``interp_slerp.png`` — rows of G along straight lines
+  and great circles between pairs of latent vectors.
+* ``curves.png`` — losses, D outputs and any metrics over training steps, from
+  ``stats.jsonl`` and ``eval/*.json``.
+
+2-D point runs get the equivalents that make sense for points: a scatter of
+samples over the mode centres, the same distance histogram (in data units) and
+interpolation paths drawn in the plane; there is no image sheet.
+Distances are Euclidean on pixels scaled to [0, 1] (uint8 / 255), flattened.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganforge.errors import GanforgeError
+
+TRAIN_KEYS = ("step", "epoch", "lr_D", "lr_G", "img_per_s", "event", "message")
+SPREADS = (".std", ".se", ".sigma")  # metric values that are spreads or settings, not curves
+SHEET_ROWS = 16
+INTERP_ROWS, INTERP_STEPS = 8, 10
+BLOCK = 512
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _flat(x: np.ndarray | torch.Tensor) -> torch.Tensor:
+    t = torch.as_tensor(np.asarray(x))
+    t = t.float() / 255.0 if t.dtype == torch.uint8 else t.float()
+    return t.reshape(len(t), -1)
+
+
+def nearest_neighbours(queries, pool) -> tuple[np.ndarray, np.ndarray]:
+    """(distance, index) of each query's nearest item of ``pool`` (Euclidean; images in [0, 1])."""
+    q, p = _flat(queries), _flat(pool)
+    p_sq = (p * p).sum(1)
+    dist, idx = np.empty(len(q)), np.empty(len(q), dtype=np.int64)
+    for s in range(0, len(q), BLOCK):
+        qb = q[s:s + BLOCK]
+        d2 = ((qb * qb).sum(1, keepdim=True) + p_sq[None] - 2 * qb @ p.T).clamp_(min=0)
+        best = d2.min(1).indices
+        # the distance itself is recomputed directly: exact copies come out at exactly 0
+        dist[s:s + BLOCK] = (qb.double() - p[best].double()).norm(dim=1).numpy()
+        idx[s:s + BLOCK] = best.numpy()
+    return dist, idx
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation between rows of z0 and z1 at fractions t: (rows, len(t), dim).
+
+    The direction moves along the great circle between the two directions, the norm
+    linearly between the two norms (so unequal or nearly opposite endpoints stay
+    bounded; with equal norms this is the textbook slerp). Parallel endpoints fall
+    back to a straight line.
+    """
+    n0, n1 = z0.norm(dim=1, keepdim=True), z1.norm(dim=1, keepdim=True)
+    u0, u1 = z0 / n0.clamp_min(1e-12), z1 / n1.clamp_min(1e-12)
+    omega = torch.arccos((u0 * u1).sum(1, keepdim=True).clamp(-1, 1))[:, None]  # (rows, 1, 1)
+    so = torch.sin(omega)
+    t = t.reshape(1, -1, 1)
+    direction = (torch.sin((1 - t) * omega) * u0[:, None] + torch.sin(t * omega) * u1[:, None]) / so.clamp_min(1e-12)
+    sph = direction * ((1 - t) * n0[:, None] + t * n1[:, None])
+    return torch.where(so.abs() < 1e-6, lerp(z0, z1, t.reshape(-1)), sph)
+
+
+def lerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    t = t.reshape(1, -1, 1)
+    return (1 - t) * z0[:, None] + t * z1[:, None]
+
+
+def read_curves(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
+    """``{key: [(step, value), ...]}`` from stats.jsonl (events and unreadable lines skipped) and eval/*.json."""
+    series: dict[str, list[tuple[int, float]]] = {}
+    stats = run_dir / "stats.jsonl"
+    if stats.is_file():
+        for line in stats.read_text().splitlines():
+            try:
+                rec = json.loads(line)
+            except ValueError:
+                continue
+            if "event" in rec or "step" not in rec:
+                continue
+            for k, v in rec.items():
+                k = k.removeprefix("eval/")  # the training loop logs metric values as eval/<key>
+                if (k not in TRAIN_KEYS and isinstance(v, int | float) and not isinstance(v, bool)
+                        and not k.endswith(SPREADS)):
+                    series.setdefault(k, []).append((int(rec["step"]), float(v)))
+    for path in sorted((run_dir / "eval").glob("*.json")):
+        try:
+            rep = json.loads(path.read_text())
+            step = int(rep["samples"]["step"])
+        except (ValueError, KeyError, TypeError):
+            continue
+        for k, v in rep.get("values", {}).items():
+            if isinstance(v, int | float) and not k.endswith(SPREADS):
+                pts = series.setdefault(k, [])
+                if all(s != step for s, _ in pts):
+                    pts.append((step, float(v)))
+    return {k: sorted(v) for k, v in series.items()}
+
+
+def plot_curves(series: dict[str, list[tuple[int, float]]], path: Path) -> Path | None:
+    if not series:
+        return None
+    groups = {
+        "losses": [k for k in series if k.startswith("loss")],
+        "D outputs": [k for k in series if k.startswith("D_")],
+    }
+    used = {k for ks in groups.values() for k in ks}
+    metrics = [k for k in series if k not in used]
+    panels = [(title, keys) for title, keys in groups.items() if keys] + [(k, [k]) for k in metrics]
+    plt = _plt()
+    cols = min(3, len(panels))
+    rows = math.ceil(len(panels) / cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.2 * rows), dpi=100, squeeze=False)
+    for ax, (title, keys) in zip(axes.flat, panels):
+        for k in keys:
+            steps, vals = zip(*series[k])
+            ax.plot(steps, vals, marker="o" if len(steps) < 30 else None, ms=3, label=k)
+        ax.set_title(title, fontsize=9)
+        ax.set_xlabel("step", fontsize=8)
+        ax.tick_params(labelsize=7)
+        if len(keys) > 1:
+            ax.legend(fontsize=7)
+    for ax in list(axes.flat)[len(panels):]:
+        ax.axis("off")
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def plot_nn_histogram(sample_d: np.ndarray, real_d: np.ndarray | None, path: Path, unit: str) -> Path:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
+    both = np.concatenate([sample_d, real_d]) if real_d is not None else sample_d
+    bins = np.linspace(0, float(both.max()) * 1.02 + 1e-9, 50)
+    ax.hist(sample_d, bins=bins, alpha=0.6, density=True,
+            label=f"samples (n={len(sample_d)}, median {np.median(sample_d):.3g})")
+    if real_d is not None:
+        ax.hist(real_d, bins=bins, alpha=0.6, density=True,
+                label=f"held-out real (n={len(real_d)}, median {np.median(real_d):.3g})")
+    ax.set_xlabel(f"distance to the nearest training item ({unit})")
+    ax.set_ylabel("density")
+    ax.legend(fontsize=8)
+    ax.set_title("memorisation check: samples much closer than held-out data = copying", fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)
+    return path
+
+
+def _interp_points_plot(paths: np.ndarray, samples: np.ndarray, centers, path: Path, title: str) -> Path:
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
+    ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.2, color="grey", label="samples")
+    for row in paths:
+        ax.plot(row[:, 0], row[:, 1], "-o", ms=2, lw=1)
+    if centers is not None:
+        c = np.asarray(centers)
+        ax.scatter(c[:, 0], c[:, 1], marker="x", color="red", s=40, label="mode centres")
+    ax.set_aspect("equal")
+    ax.set_title(title, fontsize=9)
+    ax.legend(loc="upper right", fontsize=7)
+    fig.savefig(path, bbox_inches="tight")
+    plt.close(fig)
+    return path
+
+
+def make_figures(run_dir: str | os.PathLike, checkpoint: str = "latest", *, n: int = 1000, seed: int = 0,
+                 data_dir: str | os.PathLike | None = None, device: str = "cpu",
+                 log_fn: Callable[[str], None] | None = print) -> list[Path]:
+    """Write the run's figures (see the module docstring); returns their paths."""
+    from ganforge.data import load_dataset
+    from ganforge.errors import CheckpointError
+    from ganforge import sampling
+    from ganforge.metrics.evaluation import draw_samples
+    from ganforge.sampling import load_generator, to_output
+    from ganforge.training.rundir import read_config
+    from ganforge.training.sampler import sample_noise
+    from ganforge.viz import save_image_grid, save_points_plot
+
+    say = log_fn or (lambda _: None)
+    run_dir = Path(run_dir)
+    cfg = read_config(run_dir)
+    out = run_dir / "figures"
+    out.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    curves = plot_curves(read_curves(run_dir), out / "curves.png")
+    if curves:
+        written.append(curves)
+    else:
+        say("curves: skipped (stats.jsonl has no records yet)")
+    try:
+        G, cfg, state = load_generator(run_dir, checkpoint, device=device)
+    except CheckpointError as exc:
+        if not written:
+            raise
+        say(f"sample figures: skipped ({exc})")
+        return written
+
+    opts = {"resolution": cfg.data.resolution, "channels": cfg.data.channels, "seed": cfg.seed,
+            "size": cfg.data.size, "data_dir": data_dir}
+    train = load_dataset(cfg.data.name, split=cfg.data.split, **opts)
+    held_split = None if cfg.data.split == "all" else next(
+        (s for s in ("test", "valid") if s != cfg.data.split and _has_split(cfg.data.name, s)), None)
+    held = load_dataset(cfg.data.name, split=held_split, **opts) if held_split else None
+    samples, _ = draw_samples(G, cfg, state, n, seed=seed, device=device)
+    train_x = train.x.numpy()
+
+    # memorisation check
+    sample_d, sample_i = nearest_neighbours(samples, train_x)
+    real_d = None
+    if held is not None:
+        held_x = held.x.numpy()[:n]
+        real_d, _ = nearest_neighbours(held_x, train_x)
+    unit = "pixel L2, pixels in [0, 1]" if train.kind == "image" else "data units"
+    written.append(plot_nn_histogram(sample_d, real_d, out / "nn_distances.png", unit))
+    med = f"median distance to the nearest training item: samples {np.median(sample_d):.4g}"
+    if real_d is not None:
+        med += f", held-out real ({held_split}) {np.median(real_d):.4g}"
+    else:
+        med += f" (no held-out split in {cfg.data.name} to compare with)"
+    say(med)
+
+    # interpolations
+    gen = torch.Generator(device=device).manual_seed(seed + 1)
+    z0, z1 = (sample_noise(INTERP_ROWS, cfg.model.z_dim, cfg.model.z_dist, device, gen) for _ in range(2))
+    t = torch.linspace(0, 1, INTERP_STEPS, device=device)
+    centers = train.meta.get("centers")
+    y = None  # a class-conditional G gets one class per row (row i: class i mod K)
+    if getattr(sampling, "is_conditional", lambda _: False)(cfg):
+        k = (state.get("net_context") or {}).get("num_classes") or 1
+        y = (torch.arange(INTERP_ROWS, device=device) % k).repeat_interleave(INTERP_STEPS)
+    for kind, fn in (("linear", lerp), ("slerp", slerp)):
+        z = fn(z0, z1, t).reshape(-1, cfg.model.z_dim)
+        with torch.no_grad():
+            x = to_output(G(z) if y is None else G(z, y), G.output_range)
+        path = out / f"interp_{kind}.png"
+        if train.kind == "image":
+            written.append(save_image_grid(x, path, nrow=INTERP_STEPS))
+        else:
+            written.append(_interp_points_plot(x.reshape(INTERP_ROWS, INTERP_STEPS, -1), samples, centers, path,
+                                               f"G along {kind} latent paths ({INTERP_ROWS} pairs)"))
+
+    if train.kind == "image":
+        k = min(SHEET_ROWS, len(samples))
+        pairs = np.stack([samples[:k], train_x[sample_i[:k]]], axis=1).reshape(2 * k, *samples.shape[1:])
+        written.append(save_image_grid(pairs, out / "nearest_neighbours.png", nrow=2))
+    else:
+        say("nearest_neighbours.png: skipped (2-D points have no image sheet; see samples.png and nn_distances.png)")
+        written.append(save_points_plot(samples, out / "samples.png", centers=centers,
+                                        title=f"{n} samples, step {state.get('step')}"))
+    return written
+
+
+def _has_split(name: str, split: str) -> bool:
+    from ganforge.data import registry
+
+    try:
+        entry, _, _ = registry._lookup(name)
+    except GanforgeError:
+        return False
+    return split in entry.splits

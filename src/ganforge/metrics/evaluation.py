@@ -1,0 +1,345 @@
+"""Running metrics: an :class:`Evaluator` per (dataset, metric list), reports, run directories.
+
+The evaluator resolves metric names once, then measures any number of sample
+sets, keeping what does not change between them: the reference splits, the
+judges and the reference features. That is what makes it cheap to call every N
+training steps. ``evaluate()`` is the one-shot form; ``evaluate_run()`` measures
+a checkpoint of a run directory and writes ``RUN_DIR/eval/<checkpoint>.json``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import time
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+
+from ganforge.data import load_dataset
+from ganforge.data.base import Dataset
+from ganforge.errors import GanforgeError
+from ganforge.metrics import families  # noqa: F401  (registers the metric families)
+from ganforge.metrics.features import Judge, Log, default_judge, load_judge
+from ganforge.metrics.registry import FAMILIES, DatasetInfo, MetricError, MetricSpec, default_metrics, resolve
+
+REPORT_FORMAT = 1
+Samples = np.ndarray | torch.Tensor
+SampleSource = Samples | Callable[[int], Any]
+
+
+def _splits_of(dataset: str) -> tuple[str, ...]:
+    from ganforge.data import registry
+
+    entry, _, _ = registry._lookup(dataset)  # raises the registry's own DataError for unknown names
+    return entry.splits
+
+
+def _names(metrics: str | Iterable[str] | None) -> list[str] | None:
+    if metrics is None:
+        return None
+    if isinstance(metrics, str):
+        metrics = metrics.split(",")
+    names = [m.strip() for m in metrics if m and m.strip()]
+    return names or None
+
+
+def _as_numpy(x: Samples) -> np.ndarray:
+    if isinstance(x, torch.Tensor):
+        return x.detach().cpu().numpy()
+    return np.asarray(x)
+
+
+@dataclass
+class MetricResult:
+    name: str
+    family: str
+    values: dict[str, float]
+    better: dict[str, str | None]
+    info: dict[str, Any]
+    seconds: float
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"family": self.family, "values": self.values, "better": self.better, "protocol": self.info,
+                "seconds": round(self.seconds, 3)}
+
+
+@dataclass
+class Report:
+    """The results of one evaluation, with everything needed to trust and repeat them."""
+
+    dataset: str
+    results: list[MetricResult]
+    samples: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def values(self) -> dict[str, float]:
+        return {k: v for r in self.results for k, v in r.values.items()}
+
+    @property
+    def better(self) -> dict[str, str | None]:
+        return {k: v for r in self.results for k, v in r.better.items()}
+
+    def to_dict(self) -> dict[str, Any]:
+        from ganforge import __version__
+
+        return {"format": REPORT_FORMAT, "dataset": self.dataset, "samples": self.samples,
+                "ganforge": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                "values": self.values, "metrics": {r.name: r.to_dict() for r in self.results}}
+
+    def table(self) -> str:
+        return format_table(self.to_dict()["metrics"])
+
+
+def _fmt(v: float) -> str:
+    if isinstance(v, int) or (isinstance(v, float) and v.is_integer() and abs(v) < 1e6):
+        return str(int(v))
+    return f"{v:.4g}" if math.isfinite(v) else str(v)
+
+
+def format_table(metrics: dict[str, dict]) -> str:
+    """A plain-text table of report metrics: one row per value, '± std/se' beside its value."""
+    rows = [("metric", "value", "better", "judge (test accuracy)")]
+    for name, m in metrics.items():
+        judge = m.get("protocol", {}).get("judge")
+        judge_text = ""
+        if judge:
+            acc = judge.get("test_accuracy")
+            judge_text = judge["name"] + (f" ({acc:.2%})" if acc is not None else " (no accuracy)")
+        vals, better = m["values"], m["better"]
+        for key, value in vals.items():
+            part = key.partition(".")[2]
+            if part in ("std", "se"):
+                continue
+            text = _fmt(value)
+            for spread in ("std", "se"):
+                if part == "" and f"{name}.{spread}" in vals:
+                    text += f" ± {_fmt(vals[f'{name}.{spread}'])}"
+            rows.append((key, text, better.get(key) or "-", judge_text))
+    widths = [max(len(r[i]) for r in rows) for i in range(4)]
+    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+
+
+class Context:
+    """What a metric family may ask for during one evaluation (see ``families``)."""
+
+    def __init__(self, ev: Evaluator, samples: np.ndarray, labels: np.ndarray | None):
+        self._ev, self._samples, self._labels = ev, samples, labels
+        self._fake: dict[str, tuple[torch.Tensor, torch.Tensor]] = {}
+        self.info, self.seed = ev.info, ev.seed
+
+    def samples(self, count: int) -> np.ndarray:
+        return self._samples[:count]
+
+    def labels(self, count: int) -> np.ndarray | None:
+        """Class labels of the samples (conditional generators), or None."""
+        return None if self._labels is None else self._labels[:count]
+
+    def reference(self, split: str) -> Dataset:
+        return self._ev.reference(split)
+
+    def judge(self, name: str) -> Judge:
+        return self._ev.judge(name)
+
+    def fake_features(self, judge: str, count: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """(features, logits) of the first ``count`` samples; every sample is judged once per call."""
+        if judge not in self._fake:
+            self._fake[judge] = self._ev.judge(judge)(self._samples[: self._ev.num_samples])
+        f, lg = self._fake[judge]
+        return f[:count], lg[:count]
+
+    def real_features(self, judge: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        return self._ev.real_features(judge, split)
+
+
+class Evaluator:
+    """Measure generated samples against ``dataset`` with a fixed, validated list of metrics.
+
+    ``metrics``: names or partial names (``"fid"``, ``"pr5k"``, ``"fid10k_train_lenet"``), a
+    comma-separated string, or None for the dataset's defaults. ``n`` sets the sample count of
+    names that do not give one; ``available`` says how many samples will be passed (a file), so
+    default counts fit it. ``data_options`` (resolution, channels) are passed to ``load_dataset``
+    for the reference splits, as the run's config does for training. Reference splits are loaded
+    with the dataset's default seed whatever the run's seed, so every run of a dataset is measured
+    against the same images (Stacked MNIST's splits are drawn from a seed).
+    """
+
+    def __init__(self, dataset: str, metrics: str | Iterable[str] | None = None, *, n: int | None = None,
+                 available: int | None = None, data_dir: str | os.PathLike | None = None, seed: int = 0,
+                 device: str | torch.device = "cpu", inception_weights: str | os.PathLike | None = None,
+                 log_fn: Log | None = None, data_options: dict[str, Any] | None = None):
+        if n is not None and n < 2:
+            raise MetricError(f"the number of samples must be at least 2, got {n}")
+        self.data_dir, self.seed, self.device = data_dir, seed, torch.device(device)
+        self.inception_weights, self.log_fn = inception_weights, log_fn
+        self.data_options = {k: v for k, v in (data_options or {}).items() if v is not None}
+        self._datasets: dict[str, Dataset] = {}
+        self._judges: dict[str, Judge] = {}
+        self._real: dict[tuple[str, str], tuple[torch.Tensor, torch.Tensor]] = {}
+        splits = _splits_of(dataset)
+        first = self.reference("test" if "test" in splits else splits[0], dataset)
+        self.info = DatasetInfo(name=first.name, kind=first.kind, splits=splits,
+                                default_judge=default_judge(first.name), num_classes=first.num_classes,
+                                meta=first.meta, reference_size=lambda split: len(self.reference(split)))
+        self.sample_shape = first.shape
+        names = _names(metrics) or default_metrics(self.info)
+        if not names:
+            raise MetricError(f"dataset '{self.info.name}' has no default metrics; name some with --metrics "
+                              f"(see `ganforge eval --list-metrics`)")
+        specs: dict[str, MetricSpec] = {}
+        for name in names:
+            spec = resolve(name, self.info, n=n, available=available)
+            specs.setdefault(spec.name, spec)
+        self.specs = list(specs.values())
+
+    # -- what will be measured ----------------------------------------------------------------
+    @property
+    def names(self) -> list[str]:
+        return [s.name for s in self.specs]
+
+    @property
+    def directions(self) -> dict[str, str | None]:
+        """Every value key -> "higher", "lower" (is better) or None (informational)."""
+        return {k: b for s in self.specs for k, b in s.better.items()}
+
+    @property
+    def primary(self) -> str:
+        """The first directed value of the first metric: the one to keep a best checkpoint by."""
+        return next(k for k, b in self.directions.items() if b is not None)
+
+    @property
+    def num_samples(self) -> int:
+        return max(s.count for s in self.specs)
+
+    # -- cached inputs --------------------------------------------------------------------------
+    def reference(self, split: str, dataset: str | None = None) -> Dataset:
+        if split not in self._datasets:
+            name = dataset or self.info.name
+            self._datasets[split] = load_dataset(name, split=split, data_dir=self.data_dir, **self.data_options)
+        return self._datasets[split]
+
+    def judge(self, name: str) -> Judge:
+        if name not in self._judges:
+            self._judges[name] = load_judge(name, self.data_dir, log_fn=self.log_fn,
+                                            inception_weights=self.inception_weights, device=self.device)
+        return self._judges[name]
+
+    def real_features(self, judge: str, split: str) -> tuple[torch.Tensor, torch.Tensor]:
+        if (judge, split) not in self._real:
+            self._real[(judge, split)] = self.judge(judge)(self.reference(split).x)
+        return self._real[(judge, split)]
+
+    # -- measuring ------------------------------------------------------------------------------
+    def _check(self, x: np.ndarray) -> np.ndarray:
+        want = self.sample_shape
+        if self.info.kind == "image":
+            if x.dtype != np.uint8 or x.ndim != 4 or tuple(x.shape[1:]) != tuple(want):
+                raise GanforgeError(
+                    f"samples must be uint8 images (N, {', '.join(map(str, want))}) like {self.info.name}'s, got "
+                    f"{x.dtype} {tuple(x.shape)}; write them with `ganforge sample` (floats in [0, 1]: "
+                    f"np.round(x * 255).astype(np.uint8))")
+        else:
+            if x.ndim != 2 or x.shape[1] != want[0] or not np.issubdtype(x.dtype, np.floating):
+                raise GanforgeError(f"samples must be float points (N, {want[0]}) like {self.info.name}'s, "
+                                    f"got {x.dtype} {tuple(x.shape)}")
+            if not np.isfinite(x).all():
+                raise GanforgeError("samples contain NaN or infinite values; the generator has diverged")
+            x = x.astype(np.float32, copy=False)
+        if len(x) < self.num_samples:
+            raise GanforgeError(f"{', '.join(self.names)} need {self.num_samples} samples, got {len(x)}; pass "
+                                f"more samples or smaller counts (--n {len(x)})")
+        return x
+
+    def run(self, samples: SampleSource, labels: Samples | None = None) -> Report:
+        """Measure ``samples`` (an array in the data's form, or ``fn(n)`` returning one, or
+        ``fn(n) -> (array, labels)`` for a conditional generator); labels are optional."""
+        if callable(samples):
+            out = samples(self.num_samples)
+            samples, labels = (out if isinstance(out, tuple) else (out, labels))
+        x = self._check(_as_numpy(samples))
+        y = None if labels is None else _as_numpy(labels).astype(np.int64)
+        ctx = Context(self, x, y)
+        results = []
+        for spec in self.specs:
+            t0 = time.perf_counter()
+            values, info = FAMILIES[spec.family].compute(spec, ctx)
+            values = {spec.key(p): float(v) for p, v in values.items()}
+            better = {k: spec.better[k] for k in values}
+            results.append(MetricResult(spec.name, spec.family, values, better, info, time.perf_counter() - t0))
+        return Report(self.info.name, results, {"n": int(len(x)), "seed": self.seed})
+
+    def __call__(self, samples: SampleSource, labels: Samples | None = None) -> dict[str, float]:
+        return self.run(samples, labels).values
+
+
+def evaluate(samples: SampleSource, dataset: str, metrics: str | Sequence[str] | None = None, *,
+             n: int | None = None, data_dir: str | os.PathLike | None = None, seed: int = 0,
+             labels: Samples | None = None, **options: Any) -> dict[str, float]:
+    """Measure ``samples`` (array or ``fn(n)``) against ``dataset``: ``{value key: value}``.
+
+    See :class:`Evaluator` for the arguments; ``higher_is_better(key)`` gives each key's direction.
+    """
+    available = None if callable(samples) else len(samples)
+    ev = Evaluator(dataset, metrics, n=n, available=available, data_dir=data_dir, seed=seed, **options)
+    return ev(samples, labels)
+
+
+def draw_samples(G, cfg, state: dict, n: int, *, seed: int = 0, device: str | torch.device = "cpu"
+                 ) -> tuple[np.ndarray, np.ndarray | None]:
+    """``n`` samples of a loaded generator, with their class labels when G is class-conditional."""
+    import inspect
+
+    from ganforge import sampling
+
+    if "return_labels" in inspect.signature(sampling.generate).parameters:
+        num_classes = (state.get("net_context") or {}).get("num_classes")
+        return sampling.generate(G, cfg, n, seed=seed, device=device, num_classes=num_classes, return_labels=True)
+    return sampling.generate(G, cfg, n, seed=seed, device=device), None
+
+
+def write_report(report: Report, path: Path, merge: bool = True) -> Path:
+    """Write ``report`` as JSON; with ``merge``, metrics already in the file and not re-measured stay."""
+    data = report.to_dict()
+    if merge and path.is_file():
+        try:
+            old = json.loads(path.read_text())
+        except ValueError:
+            old = {}
+        if old.get("format") == REPORT_FORMAT and old.get("samples", {}).get("checkpoint") == \
+                data["samples"].get("checkpoint"):
+            metrics = {**old.get("metrics", {}), **data["metrics"]}
+            data["metrics"] = metrics
+            data["values"] = {k: v for m in metrics.values() for k, v in m["values"].items()}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
+    tmp.write_text(json.dumps(data, indent=1) + "\n")
+    os.replace(tmp, path)
+    return path
+
+
+def evaluate_run(run_dir: str | os.PathLike, checkpoint: str = "latest", metrics: str | Sequence[str] | None = None,
+                 *, n: int | None = None, seed: int = 0, data_dir: str | os.PathLike | None = None,
+                 device: str = "cpu", inception_weights: str | os.PathLike | None = None,
+                 log_fn: Log | None = None, write: bool = True) -> tuple[Report, Path | None]:
+    """Measure a checkpoint of a run against the data it was trained on; writes RUN_DIR/eval/<ckpt>.json."""
+    from ganforge.sampling import checkpoint_path, load_generator
+
+    run_dir = Path(run_dir)
+    G, cfg, state = load_generator(run_dir, checkpoint, device=device)
+    ckpt = checkpoint_path(run_dir, checkpoint)
+    ev = Evaluator(cfg.data.name, metrics, n=n, data_dir=data_dir, seed=seed, device=device,
+                   inception_weights=inception_weights, log_fn=log_fn,
+                   data_options={"resolution": cfg.data.resolution, "channels": cfg.data.channels})
+    samples, labels = draw_samples(G, cfg, state, ev.num_samples, seed=seed, device=device)
+    report = ev.run(samples, labels)
+    report.samples = {"source": "generator", "run_dir": str(run_dir), "checkpoint": ckpt.name,
+                      "checkpoint_path": str(ckpt), "step": state.get("step"), "n": int(len(samples)),
+                      "seed": seed}
+    path = write_report(report, run_dir / "eval" / f"{ckpt.name}.json") if write else None
+    return report, path

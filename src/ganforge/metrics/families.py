@@ -1,0 +1,137 @@
+"""The metric families: each adapts one pure metric function to the evaluation context.
+
+A compute function receives the resolved :class:`MetricSpec` and a context that
+hands out the generated samples (``ctx.samples(n)``, labels in ``ctx.labels(n)``),
+reference splits, judges and cached features, and returns ``(values, info)``:
+values by part (see the family's ``parts``), and a JSON-able description of the
+protocol as run (sizes, sigma, the judge's record).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from ganforge.metrics import frechet, parzen, prdc
+from ganforge.metrics.modes import class_coverage, mode_coverage
+from ganforge.metrics.registry import HIGHER, LOWER, MetricError, register_family
+
+PARZEN_VALID = 1000  # validation images used to choose sigma (the paper's limit_size)
+PR_K, DC_K = 3, 5
+KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
+IS_SPLITS = 10
+
+
+def _ref_desc(ctx, split: str, n: int | None = None) -> str:
+    total = len(ctx.reference(split))
+    used = total if n is None else n
+    return f"{ctx.info.name}/{split} ({used} of {total})" if used != total else f"{ctx.info.name}/{split} ({total})"
+
+
+@register_family(
+    "parzen", summary="Parzen-window log-likelihood in nats (Goodfellow et al. 2014, Table 1): samples are "
+                      "kernel centres, sigma from logspace(-1, 0, 10) by the likelihood of 1,000 validation "
+                      "images, mean over the reference split with its standard error",
+    params=("ref",), parts={"": HIGHER, "se": None, "sigma": None})
+def _parzen(spec, ctx):
+    centres = ctx.samples(spec.count)
+    test = ctx.reference(spec.ref).x
+    if "valid" in ctx.info.splits:
+        valid_split = "valid"
+    else:  # e.g. digits: no held-out split besides the reference; say so in the record
+        valid_split = spec.ref
+    valid = ctx.reference(valid_split).x[:PARZEN_VALID]
+    sigma, curve = parzen.select_sigma(centres, valid)
+    mean, se = parzen.parzen_log_likelihood(centres, test, sigma)
+    info = {"reference": _ref_desc(ctx, spec.ref), "sigma_selected_on": f"{ctx.info.name}/{valid_split}"
+            f"[:{len(valid)}]", "sigmas": list(parzen.SIGMAS), "valid_ll_by_sigma": curve,
+            "pixels": "uint8 / 255"}
+    return {"": mean, "se": se, "sigma": sigma}, info
+
+
+def _judge_info(ctx, judge_name: str) -> dict:
+    return {"judge": ctx.judge(judge_name).summary()}
+
+
+@register_family("fid", summary="Fréchet distance between Gaussians fitted to judge features of samples and "
+                                "the reference split (torchmetrics FID on the judge's penultimate layer)",
+                 params=("ref", "judge"), parts={"": LOWER})
+def _fid(spec, ctx):
+    fake, _ = ctx.fake_features(spec.judge, spec.count)
+    real, _ = ctx.real_features(spec.judge, spec.ref)
+    return {"": frechet.frechet_distance(real, fake)}, {"reference": _ref_desc(ctx, spec.ref),
+                                                        **_judge_info(ctx, spec.judge)}
+
+
+@register_family("kid", summary="kernel inception distance (unbiased MMD^2, cubic kernel; torchmetrics) in "
+                                "judge features: mean and std over 100 subsets of min(1000, n)",
+                 params=("ref", "judge"), parts={"": LOWER, "std": None})
+def _kid(spec, ctx):
+    fake, _ = ctx.fake_features(spec.judge, spec.count)
+    real, _ = ctx.real_features(spec.judge, spec.ref)
+    mean, std = frechet.kernel_distance(real, fake, KID_SUBSETS, KID_SUBSET_SIZE, seed=ctx.seed)
+    size = min(KID_SUBSET_SIZE, len(real), len(fake))
+    return {"": mean, "std": std}, {"reference": _ref_desc(ctx, spec.ref), "subsets": KID_SUBSETS,
+                                    "subset_size": size, **_judge_info(ctx, spec.judge)}
+
+
+@register_family("is", summary="Inception-Score formula exp(E KL(p(y|x) || p(y))) on the judge's class "
+                               "logits (10 splits); not comparable with Inception Scores unless the judge "
+                               "is inception",
+                 params=("judge",), parts={"": HIGHER, "std": None})
+def _is(spec, ctx):
+    _, logits = ctx.fake_features(spec.judge, spec.count)
+    mean, std = frechet.classifier_score(logits, IS_SPLITS, seed=ctx.seed)
+    return {"": mean, "std": std}, {"splits": IS_SPLITS, "classes": int(logits.shape[1]),
+                                    **_judge_info(ctx, spec.judge)}
+
+
+def _paired_reference(ctx, spec):
+    """``count`` reference features: the whole split, or a fixed random subset of it."""
+    real, _ = ctx.real_features(spec.judge, spec.ref)
+    if len(real) > spec.count:
+        gen = torch.Generator().manual_seed(0)  # the same subset for every model measured
+        real = real[torch.randperm(len(real), generator=gen)[:spec.count]]
+    return real
+
+
+@register_family("pr", summary="improved precision and recall (Kynkäänniemi et al. 2019, k=3) in judge "
+                               "features, n samples against n reference items",
+                 params=("ref", "judge"), parts={"precision": HIGHER, "recall": HIGHER}, paired=True)
+def _pr(spec, ctx):
+    fake, _ = ctx.fake_features(spec.judge, spec.count)
+    real = _paired_reference(ctx, spec)
+    return prdc.precision_recall(real, fake, PR_K), {"reference": _ref_desc(ctx, spec.ref, len(real)), "k": PR_K,
+                                                     **_judge_info(ctx, spec.judge)}
+
+
+@register_family("dc", summary="density and coverage (Naeem et al. 2020, k=5) in judge features, n samples "
+                               "against n reference items",
+                 params=("ref", "judge"), parts={"density": HIGHER, "coverage": HIGHER}, paired=True)
+def _dc(spec, ctx):
+    fake, _ = ctx.fake_features(spec.judge, spec.count)
+    real = _paired_reference(ctx, spec)
+    return prdc.density_coverage(real, fake, DC_K), {"reference": _ref_desc(ctx, spec.ref, len(real)), "k": DC_K,
+                                                     **_judge_info(ctx, spec.judge)}
+
+
+@register_family("modes", summary="mode coverage: modes hit and KL(sample modes || uniform); 2-D mixtures: "
+                                  "nearest centre within t std (VEEGAN/PacGAN); images: the judge's class, per "
+                                  "channel on Stacked MNIST (PacGAN)",
+                 params=("judge", "std"), parts={"": HIGHER, "reverse_kl": LOWER, "high_quality": HIGHER},
+                 kinds=("image", "points"), requires={"high_quality": "std"})
+def _modes(spec, ctx):
+    if ctx.info.kind == "points":
+        meta = ctx.info.meta
+        out = mode_coverage(ctx.samples(spec.count), meta["centers"], meta["std"], spec.std)
+        return ({"": out["modes"], "reverse_kl": out["reverse_kl"], "high_quality": out["high_quality"]},
+                {"num_modes": out["num_modes"], "threshold_std": spec.std, "counts": out["counts"]})
+    _, logits = ctx.fake_features(spec.judge, spec.count)
+    num_modes = ctx.info.num_classes or logits.shape[1]
+    if logits.shape[1] != num_modes:
+        raise MetricError(f"judge '{spec.judge}' tells {logits.shape[1]} classes apart, and {ctx.info.name} "
+                          f"has {num_modes}; use a judge trained for this dataset")
+    out = class_coverage(logits.argmax(1).numpy(), num_modes)
+    return ({"": out["modes"], "reverse_kl": out["reverse_kl"]},
+            {"num_modes": out["num_modes"], "histogram_max": int(np.max(out["counts"])),
+             **_judge_info(ctx, spec.judge)})

@@ -1,0 +1,281 @@
+"""Metric families and the protocol-labelled names they produce.
+
+A metric is a *family* (``fid``, ``parzen``, ...) plus the parameters of its
+protocol, and its name spells all of them, so two numbers with the same name
+were measured the same way:
+
+    <family><count>[_<reference split>][_<judge>|_<t>std]
+
+    parzen10k_test         10,000 samples as kernel centres, log-likelihood of the test split
+    fid10k_test_lenet      FID between 10,000 samples and the test split, in LeNet features
+    kid10k_test_lenet      KID, same protocol
+    is10k_lenet            Inception-Score formula on the LeNet's logits (no reference)
+    pr10k_test_lenet       precision and recall (k=3) against 10,000 test images
+    dc10k_test_lenet       density and coverage (k=5), same
+    modes2500_3std         2-D mixtures: modes hit by samples within 3 std of a centre
+    modes26k_lenet         images: classes (Stacked MNIST: 1,000 colour-digit triples) the judge sees
+
+Counts are written ``10k`` when a multiple of 1,000. A user may leave parts out
+(``fid``, ``fid_train``, ``pr5k``); :func:`resolve` fills them from the dataset's
+defaults and returns the full name. Each family lists its value *parts* and
+whether higher or lower is better for each: a metric with parts ``precision``
+and ``recall`` reports ``pr10k_test_lenet.precision`` and
+``pr10k_test_lenet.recall``; the part ``""`` is the bare name.
+
+Adding a family is one :func:`register_family` call with a compute function
+``(spec, ctx) -> (values, info)`` (see ``ganforge.metrics.evaluation``).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from ganforge.errors import GanforgeError, did_you_mean
+from ganforge.metrics.features import INCEPTION, judge_names
+from ganforge.metrics.modes import format_count
+
+HIGHER, LOWER = "higher", "lower"
+DEFAULT_N = 10_000
+DEFAULT_THRESHOLD = 3.0
+DEFAULT_MODES_N = {"points": 2500, "stacked-mnist": 26_000}
+
+
+class MetricError(GanforgeError):
+    """A metric name or its parameters do not fit the request."""
+
+
+@dataclass(frozen=True)
+class Family:
+    name: str
+    summary: str
+    params: tuple[str, ...]  # which of "ref", "judge", "std" the name carries (the count always)
+    parts: dict[str, str | None]  # value part -> HIGHER / LOWER / None (informational)
+    kinds: tuple[str, ...]  # dataset kinds it applies to: "image", "points"
+    compute: Callable[..., tuple[dict[str, float], dict[str, Any]]]
+    paired: bool = False  # compares `count` samples with `count` reference items (pr, dc)
+    requires: dict[str, str] = field(default_factory=dict)  # part -> spec field it exists only with
+
+
+FAMILIES: dict[str, Family] = {}
+
+
+def register_family(name: str, *, summary: str, params: tuple[str, ...], parts: dict[str, str | None],
+                    kinds: tuple[str, ...] = ("image",), paired: bool = False,
+                    requires: dict[str, str] | None = None):
+    """Decorator: register ``compute(spec, ctx) -> (values by part, info)`` as metric family ``name``."""
+    if not re.fullmatch(r"[a-z]+", name):
+        raise ValueError(f"metric family names are lowercase letters only, got {name!r}")
+    if name in FAMILIES:
+        raise ValueError(f"metric family {name!r} is registered twice")
+
+    def deco(fn):
+        FAMILIES[name] = Family(name, summary, params, dict(parts), kinds, fn, paired, dict(requires or {}))
+        return fn
+
+    return deco
+
+
+@dataclass(frozen=True)
+class MetricSpec:
+    """One fully specified metric: family + protocol parameters."""
+
+    family: str
+    count: int
+    ref: str | None = None
+    judge: str | None = None
+    std: float | None = None
+
+    @property
+    def name(self) -> str:
+        text = f"{self.family}{format_count(self.count)}"
+        for part in (self.ref, self.judge, None if self.std is None else f"{self.std:g}std"):
+            if part is not None:
+                text += f"_{part}"
+        return text
+
+    def key(self, part: str) -> str:
+        return self.name if part == "" else f"{self.name}.{part}"
+
+    @property
+    def parts(self) -> dict[str, str | None]:
+        """Value part -> direction, for the parts this spec reports."""
+        fam = FAMILIES[self.family]
+        return {p: b for p, b in fam.parts.items() if getattr(self, fam.requires.get(p, "family")) is not None}
+
+    @property
+    def keys(self) -> list[str]:
+        return [self.key(p) for p in self.parts]
+
+    @property
+    def better(self) -> dict[str, str | None]:
+        return {self.key(p): b for p, b in self.parts.items()}
+
+
+@dataclass
+class DatasetInfo:
+    """What name resolution needs to know about the dataset measured against."""
+
+    name: str
+    kind: str
+    splits: tuple[str, ...]
+    default_judge: str | None = None
+    num_classes: int | None = None
+    meta: dict[str, Any] = field(default_factory=dict)
+    reference_size: Callable[[str], int] | None = None  # split -> number of items
+
+    @property
+    def default_ref(self) -> str:
+        return "test" if "test" in self.splits else self.splits[0]
+
+
+_NAME = re.compile(r"^(?P<family>[a-z]+)(?P<count>\d+k?)?(?P<rest>(?:_[a-z0-9.\-]+)*)$")
+
+
+def parse_count(text: str) -> int:
+    return int(text[:-1]) * 1000 if text.endswith("k") else int(text)
+
+
+def list_families() -> list[str]:
+    return sorted(FAMILIES)
+
+
+def default_metrics(info: DatasetInfo) -> list[str]:
+    """Family names measured when the user names none."""
+    if info.kind == "points":
+        return ["modes"] if "centers" in info.meta else []
+    if info.default_judge is None:
+        return ["parzen"]
+    if info.name == "stacked-mnist":
+        return ["modes", "fid", "kid", "pr", "dc"]
+    return ["parzen", "fid", "kid", "is", "pr", "dc"]
+
+
+def _default_count(fam: Family, info: DatasetInfo) -> int:
+    if fam.name == "modes":
+        return DEFAULT_MODES_N.get(info.kind if info.kind == "points" else info.name, DEFAULT_N)
+    return DEFAULT_N
+
+
+def resolve(text: str, info: DatasetInfo, *, n: int | None = None, available: int | None = None) -> MetricSpec:
+    """A user's metric name (full or partial) -> a validated :class:`MetricSpec` for dataset ``info``.
+
+    ``n`` replaces the default count of names that do not give one; ``available``
+    (samples in a file) caps default counts and is checked against explicit ones.
+    """
+    raw = text
+    text = text.strip().lower()
+    m = _NAME.match(text)
+    if not m or m["family"] not in FAMILIES:
+        family = m["family"] if m else re.sub(r"[^a-z].*$", "", text)
+        raise MetricError(f"unknown metric '{raw}'{did_you_mean(family or raw, list_families())}; "
+                          f"metric families: {', '.join(list_families())} (see `ganforge eval --list-metrics`)")
+    fam = FAMILIES[m["family"]]
+    if info.kind not in fam.kinds:
+        raise MetricError(f"metric '{raw}' applies to {' or '.join(fam.kinds)} data, and dataset "
+                          f"'{info.name}' holds {info.kind}; choose from: {', '.join(_applicable(info))}")
+    ref = judge = std = None
+    for token in filter(None, m["rest"].split("_")):
+        if re.fullmatch(r"\d+(\.\d+)?std", token) and "std" in fam.params:
+            std = float(token[:-3])
+        elif token in judge_names() and "judge" in fam.params:
+            judge = token
+        elif "ref" in fam.params and token in info.splits:
+            ref = token
+        else:
+            choices = ([*info.splits] if "ref" in fam.params else []) + (judge_names() if "judge" in fam.params else [])
+            allowed = []
+            if "ref" in fam.params:
+                allowed.append(f"a split of {info.name} ({', '.join(info.splits)})")
+            if "judge" in fam.params:
+                allowed.append(f"a judge ({', '.join(judge_names())})")
+            if "std" in fam.params:
+                allowed.append("a threshold such as 3std")
+            raise MetricError(f"'{token}' in metric '{raw}' is not {' or '.join(allowed) or 'a parameter'}"
+                              f"{did_you_mean(token, choices)}; write it like {_example(fam, info)}")
+    if "ref" in fam.params and ref is None:
+        ref = info.default_ref
+    if "std" in fam.params and info.kind == "points":
+        std = DEFAULT_THRESHOLD if std is None else std
+        if judge is not None:
+            raise MetricError(f"'{raw}': judges classify images; 2-D mixtures are judged by distance to "
+                              f"their centres: write {_example(fam, info)}")
+        if "centers" not in info.meta:
+            raise MetricError(f"metric '{raw}' needs known mode centres, and dataset '{info.name}' has none; "
+                              f"use ring8 or grid25")
+    elif "judge" in fam.params and judge is None:
+        judge = info.default_judge
+        if judge is None:
+            raise MetricError(f"dataset '{info.name}' has no ganforge judge, so '{raw}' needs one named: "
+                              f"write {fam.name}..._{INCEPTION} (the FID InceptionV3; needs its weights file)")
+    if std is not None and info.kind != "points":
+        raise MetricError(f"'{raw}': a std threshold applies to 2-D mixtures only; on images write "
+                          f"{fam.name}_<judge>, e.g. {_example(fam, info)}")
+
+    ref_size = info.reference_size(ref) if (fam.paired and info.reference_size and ref) else None
+    if m["count"]:
+        count = parse_count(m["count"])
+        if count < 2:
+            raise MetricError(f"metric '{raw}' needs at least 2 samples")
+        if available is not None and count > available:
+            raise MetricError(f"metric '{raw}' needs {count} samples, and only {available} were given; "
+                              f"give more samples or write a smaller count (e.g. {fam.name}{format_count(available)})")
+        if ref_size is not None and count > ref_size:
+            raise MetricError(f"metric '{raw}' compares {count} samples with as many {info.name}/{ref} items, "
+                              f"which has only {ref_size}; write {fam.name}{format_count(ref_size)} or use a "
+                              f"larger split")
+    else:
+        count = n if n is not None else _default_count(fam, info)
+        if available is not None:
+            count = min(count, available)
+        if ref_size is not None:
+            count = min(count, ref_size)
+    return MetricSpec(fam.name, count, ref=ref, judge=judge, std=std)
+
+
+def _applicable(info: DatasetInfo) -> list[str]:
+    return [f for f in list_families() if info.kind in FAMILIES[f].kinds]
+
+
+def _example(fam: Family, info: DatasetInfo) -> str:
+    parts = [f"{fam.name}{format_count(_default_count(fam, info))}"]
+    if "ref" in fam.params:
+        parts.append(info.default_ref)
+    if info.kind == "points" and "std" in fam.params:
+        parts.append("3std")
+    elif "judge" in fam.params:
+        parts.append(info.default_judge or INCEPTION)
+    return "_".join(parts)
+
+
+def split_key(key: str) -> tuple[str, str]:
+    """``"pr10k_test_lenet.recall"`` -> (``"pr10k_test_lenet"``, ``"recall"``)."""
+    name, _, part = key.partition(".")
+    return name, part
+
+
+def higher_is_better(key: str) -> bool | None:
+    """True / False for a value key whose direction is declared; None for informational values
+    (standard errors, the chosen sigma, ...). Needs no dataset: the family is in the name."""
+    name, part = split_key(key)
+    m = _NAME.match(name)
+    if not m or m["family"] not in FAMILIES:
+        raise MetricError(f"'{key}' is not a metric key{did_you_mean(name, list_families())}")
+    parts = FAMILIES[m["family"]].parts
+    if part not in parts:
+        raise MetricError(f"metric '{name}' has no value '{part}'; its values: "
+                          f"{', '.join(repr(p) for p in parts)}")
+    better = parts[part]
+    return None if better is None else better == HIGHER
+
+
+def describe() -> list[tuple[str, str, str]]:
+    """(family, values with directions, summary) rows for ``--list-metrics``."""
+    rows = []
+    for name in list_families():
+        fam = FAMILIES[name]
+        vals = ", ".join(f"{p or name} ({b})" for p, b in fam.parts.items() if b is not None)
+        rows.append((name, vals, fam.summary))
+    return rows

@@ -1,0 +1,118 @@
+"""`ganforge eval` end to end on tiny runs trained here."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from ganforge.cli import main
+
+
+def _train(preset: str, out, steps: int = 20) -> None:
+    assert main(["train", preset, "--steps", str(steps), "--out", str(out), "--set", "log.tensorboard=false",
+                 "--set", "log.every=5", "--set", f"log.checkpoint_every={steps}"]) == 0
+
+
+@pytest.fixture
+def ring_run(tmp_path):
+    run = tmp_path / "ring"
+    _train("gan2014-ring8", run)
+    return run
+
+
+@pytest.fixture
+def digits_run(tmp_path, fast_judges):
+    run = tmp_path / "digits"
+    _train("gan2014-digits", run)
+    return run
+
+
+def test_eval_ring_run_writes_a_labelled_report(ring_run, capsys):
+    capsys.readouterr()
+    assert main(["eval", str(ring_run), "--n", "500"]) == 0
+    out = capsys.readouterr().out
+    assert "step-0000020 (step 20), 500 samples" in out and "modes500_3std.reverse_kl" in out
+    report = json.loads((ring_run / "eval" / "step-0000020.json").read_text())
+    assert report["dataset"] == "ring8" and report["samples"]["step"] == 20
+    assert set(report["values"]) == {"modes500_3std", "modes500_3std.reverse_kl", "modes500_3std.high_quality"}
+    assert report["metrics"]["modes500_3std"]["better"]["modes500_3std"] == "higher"
+    assert 0 <= report["values"]["modes500_3std"] <= 8
+
+
+def test_eval_of_a_sample_file_matches_eval_of_the_run(ring_run, tmp_path, capsys):
+    assert main(["eval", str(ring_run), "--n", "500", "--seed", "3"]) == 0
+    from_run = json.loads((ring_run / "eval" / "step-0000020.json").read_text())["values"]
+    npy = tmp_path / "s.npy"
+    assert main(["sample", str(ring_run), "--n", "500", "--seed", "3", "--out", str(npy)]) == 0
+    capsys.readouterr()
+    assert main(["eval", "--samples", str(npy), "--dataset", "ring8", "--json", str(tmp_path / "r.json")]) == 0
+    assert "500 samples measured against ring8" in capsys.readouterr().out
+    assert json.loads((tmp_path / "r.json").read_text())["values"] == from_run
+
+
+def test_eval_digits_run_with_judges(digits_run, capsys):
+    capsys.readouterr()
+    assert main(["eval", str(digits_run), "--n", "300"]) == 0
+    captured = capsys.readouterr()
+    assert "training judge lenet8" in captured.err  # first use trains it, saying so
+    report = json.loads((digits_run / "eval" / "step-0000020.json").read_text())
+    assert list(report["metrics"]) == ["parzen300_test", "fid300_test_lenet8", "kid300_test_lenet8", "is300_lenet8",
+                                       "pr297_test_lenet8", "dc297_test_lenet8"]
+    acc = report["metrics"]["fid300_test_lenet8"]["protocol"]["judge"]["test_accuracy"]
+    assert 0 < acc <= 1 and f"lenet8 ({acc:.2%})" in captured.out
+    assert report["metrics"]["parzen300_test"]["protocol"]["sigma_selected_on"] == "digits/test[:297]"
+    protocol = {name: m["protocol"] for name, m in report["metrics"].items()}
+    assert protocol["pr297_test_lenet8"]["k"] == 3 and protocol["dc297_test_lenet8"]["k"] == 5  # the papers' k
+    assert protocol["pr297_test_lenet8"]["reference"] == "digits/test (297)"
+    assert protocol["kid300_test_lenet8"]["subset_size"] == 297 and protocol["is300_lenet8"]["splits"] == 10
+    assert all(np.isfinite(v) for v in report["values"].values())
+    # a second evaluation of other metrics is merged into the same file
+    assert main(["eval", str(digits_run), "--metrics", "fid100_train"]) == 0
+    assert "training judge" not in capsys.readouterr().err  # cached
+    merged = json.loads((digits_run / "eval" / "step-0000020.json").read_text())
+    assert "parzen300_test" in merged["metrics"] and "fid100_train_lenet8" in merged["values"]
+
+
+def test_real_data_scores_better_than_noise(tmp_path, fast_judges):
+    from ganforge.data import load_dataset
+
+    real = load_dataset("digits", split="test").x.numpy()
+    noise = np.random.default_rng(0).integers(0, 256, real.shape, dtype=np.uint8)
+    for name, x in (("real", real), ("noise", noise)):
+        np.save(tmp_path / f"{name}.npy", x)
+        assert main(["eval", "--samples", str(tmp_path / f"{name}.npy"), "--dataset", "digits",
+                     "--metrics", "fid_train,pr_train,is,parzen_train", "--json", str(tmp_path / f"{name}.json")]) == 0
+    r, n = (json.loads((tmp_path / f"{k}.json").read_text())["values"] for k in ("real", "noise"))
+    assert r["fid297_train_lenet8"] < n["fid297_train_lenet8"]
+    assert r["pr297_train_lenet8.precision"] > n["pr297_train_lenet8.precision"]
+    assert r["is297_lenet8"] > n["is297_lenet8"]
+    assert r["parzen297_train"] > n["parzen297_train"]
+
+
+@pytest.mark.parametrize("argv, fragment", [
+    (["eval"], "give a RUN_DIR"),
+    (["eval", "--samples", "x.npy"], "needs --dataset"),
+    (["eval", "--samples", "missing.npy", "--dataset", "ring8"], "does not exist"),
+    (["eval", "--samples", "x.txt", "--dataset", "ring8"], "must name a .npy"),
+    (["eval", "nowhere"], "does not exist"),
+])
+def test_eval_mistakes_are_one_line(argv, fragment, capsys):
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert fragment in err and err.count("\n") == 1 and "Traceback" not in err
+
+
+def test_eval_rejects_metrics_that_do_not_fit(ring_run, capsys):
+    assert main(["eval", str(ring_run), "--metrics", "fid"]) == 2
+    assert "applies to image data" in capsys.readouterr().err
+    assert main(["eval", str(ring_run), "--metrics", "modez"]) == 2
+    assert "did you mean 'modes'" in capsys.readouterr().err
+
+
+def test_list_metrics(capsys):
+    assert main(["eval", "--list-metrics"]) == 0
+    out = capsys.readouterr().out
+    for word in ("parzen", "fid", "kid", "pr", "dc", "modes", "lenet8", "inception"):
+        assert word in out

@@ -1,0 +1,126 @@
+"""Metric names: resolution of partial names, protocol labels, validation and directions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ganforge.errors import GanforgeError
+from ganforge.metrics import Evaluator, MetricError, higher_is_better
+from ganforge.metrics.modes import format_count
+from ganforge.metrics.registry import DatasetInfo, resolve
+
+DIGITS = DatasetInfo(name="digits", kind="image", splits=("train", "test", "all"), default_judge="lenet8",
+                     num_classes=10, reference_size={"train": 1500, "test": 297, "all": 1797}.__getitem__)
+RING = DatasetInfo(name="ring8", kind="points", splits=("train", "test"), meta={"centers": [[1, 0]], "std": 0.01})
+FOLDER = DatasetInfo(name="folder:/x", kind="image", splits=("train",))
+
+
+@pytest.mark.parametrize("given, full", [
+    ("fid", "fid10k_test_lenet8"),
+    ("FID10k", "fid10k_test_lenet8"),
+    ("fid_train", "fid10k_train_lenet8"),
+    ("kid5k_all", "kid5k_all_lenet8"),
+    ("fid2500_inception", "fid2500_test_inception"),
+    ("parzen", "parzen10k_test"),
+    ("is", "is10k_lenet8"),
+    ("pr", "pr297_test_lenet8"),  # n samples against as many reference images: capped at the split
+    ("dc_train", "dc1500_train_lenet8"),
+    ("pr200", "pr200_test_lenet8"),
+    ("modes", "modes10k_lenet8"),
+])
+def test_partial_names_resolve_to_full_protocol_labels(given, full):
+    assert resolve(given, DIGITS).name == full
+
+
+def test_counts_follow_n_and_available_samples():
+    assert resolve("fid", DIGITS, n=2000).name == "fid2k_test_lenet8"
+    assert resolve("fid", DIGITS, available=1234).name == "fid1234_test_lenet8"
+    assert resolve("modes", RING).name == "modes2500_3std"
+    assert resolve("modes", RING, n=1000).name == "modes1k_3std"
+    assert resolve("modes_2.5std", RING).name == "modes2500_2.5std"
+    assert [format_count(n) for n in (297, 1000, 2500, 26000, 10_000)] == ["297", "1k", "2500", "26k", "10k"]
+
+
+@pytest.mark.parametrize("name, fragment", [
+    ("fdi", "did you mean 'fid'"),
+    ("fid_tset", "did you mean 'test'"),
+    ("fid_lenett", "did you mean 'lenet'"),
+    ("pr1k", "has only 297"),
+    ("modes_3std", "2-D mixtures only"),
+    ("10k", "unknown metric"),
+])
+def test_bad_names_say_what_to_write(name, fragment, one_line):
+    with pytest.raises(MetricError) as e:
+        resolve(name, DIGITS)
+    assert fragment in one_line(e)
+
+
+def test_metric_and_data_must_fit(one_line):
+    with pytest.raises(MetricError, match="applies to image data") as e:
+        resolve("fid", RING)
+    one_line(e)
+    with pytest.raises(MetricError, match="judges classify images"):
+        resolve("modes_lenet", RING)
+    with pytest.raises(MetricError, match="no ganforge judge.*inception"):
+        resolve("fid", FOLDER)
+    assert resolve("fid_inception", FOLDER).name == "fid10k_train_inception"
+    with pytest.raises(MetricError, match="needs 20000 samples, and only 500"):
+        resolve("fid20k", DIGITS, available=500)
+
+
+def test_directions_are_declared_per_value():
+    assert higher_is_better("fid10k_test_lenet") is False
+    assert higher_is_better("parzen10k_test") is True
+    assert higher_is_better("parzen10k_test.se") is None
+    assert higher_is_better("pr10k_test_lenet.recall") is True
+    assert higher_is_better("modes26k_lenet.reverse_kl") is False
+    with pytest.raises(MetricError, match="has no value 'recal'"):
+        higher_is_better("pr10k_test_lenet.recal")
+    with pytest.raises(MetricError):
+        higher_is_better("nonsense")
+
+
+def test_evaluator_exposes_what_it_will_measure():
+    ev = Evaluator("ring8", ["modes", "modes1k_2std", "modes2500_3std"])
+    assert ev.names == ["modes2500_3std", "modes1k_2std"]  # duplicates after resolution are dropped
+    assert ev.num_samples == 2500 and ev.primary == "modes2500_3std"
+    assert ev.directions["modes1k_2std.reverse_kl"] == "lower"
+
+
+def test_evaluator_checks_the_samples(one_line):
+    ev = Evaluator("ring8", "modes100")
+    with pytest.raises(GanforgeError, match=r"float points \(N, 2\)") as e:
+        ev(np.zeros((100, 3), np.float32))
+    one_line(e)
+    with pytest.raises(GanforgeError, match="need 100 samples, got 10"):
+        ev(np.zeros((10, 2), np.float32))
+    with pytest.raises(GanforgeError, match="NaN"):
+        ev(np.full((100, 2), np.nan, np.float32))
+    values = ev(lambda n: np.zeros((n, 2), np.float32))  # a sampler function is called with num_samples
+    assert set(values) == {"modes100_3std", "modes100_3std.reverse_kl", "modes100_3std.high_quality"}
+
+
+def test_image_samples_must_be_uint8_of_the_data_shape(one_line):
+    ev = Evaluator("digits", "parzen50")
+    with pytest.raises(GanforgeError, match="uint8 images") as e:
+        ev(np.zeros((50, 1, 8, 8), np.float32))
+    assert "astype(np.uint8)" in one_line(e)
+    with pytest.raises(GanforgeError, match=r"\(N, 1, 8, 8\)"):
+        ev(np.zeros((50, 1, 28, 28), np.uint8))
+
+
+def test_a_dataset_without_a_judge_defaults_to_parzen(tmp_path):
+    x = np.random.default_rng(0).integers(0, 256, (40, 6, 6), dtype=np.uint8)
+    np.savez(tmp_path / "d.npz", x=x)
+    ev = Evaluator(f"npz:{tmp_path / 'd.npz'}", available=40)
+    assert ev.names == ["parzen40_train"]
+    values = ev(x[:, None])
+    assert np.isfinite(values["parzen40_train"]) and values["parzen40_train.sigma"] == 0.1
+
+
+def test_no_default_metrics_for_unlabelled_points(tmp_path, one_line):
+    np.savez(tmp_path / "p.npz", x=np.zeros((10, 2), np.float32))
+    with pytest.raises(MetricError, match="no default metrics") as e:
+        Evaluator(f"npz:{tmp_path / 'p.npz'}")
+    one_line(e)

@@ -1,0 +1,104 @@
+"""`ganforge figures`: the pieces, then end to end on tiny image and 2-D runs."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganforge.cli import main
+from ganforge.figures import lerp, nearest_neighbours, read_curves, slerp
+
+
+@pytest.fixture(autouse=True)
+def private_data_dir(tmp_path, monkeypatch):
+    monkeypatch.setenv("GANFORGE_DATA", str(tmp_path / "gfdata"))
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # tiny nets: threads only contend on a loaded CPU
+    yield
+    torch.set_num_threads(threads)
+
+
+def test_interpolations_start_and_end_at_the_endpoints():
+    g = torch.Generator().manual_seed(0)
+    z0, z1 = torch.randn(4, 16, generator=g), torch.randn(4, 16, generator=g)
+    t = torch.linspace(0, 1, 7)
+    for fn in (lerp, slerp):
+        path = fn(z0, z1, t)
+        assert path.shape == (4, 7, 16)
+        assert torch.allclose(path[:, 0], z0, atol=1e-5) and torch.allclose(path[:, -1], z1, atol=1e-5)
+    # between vectors of equal norm a great circle keeps the norm; a straight line does not
+    z1 = z1 / z1.norm(dim=1, keepdim=True) * z0.norm(dim=1, keepdim=True)
+    norms = slerp(z0, z1, t).norm(dim=2)
+    assert torch.allclose(norms, z0.norm(dim=1, keepdim=True).expand_as(norms), rtol=1e-4)
+    assert (lerp(z0, z1, t).norm(dim=2)[:, 3] < z0.norm(dim=1) - 1e-3).all()
+    assert torch.allclose(slerp(z0, z0, t)[:, 3], z0, atol=1e-5)  # parallel: no division by zero
+
+
+def test_nearest_neighbours_match_brute_force(monkeypatch):
+    rng = np.random.default_rng(0)
+    pool = rng.integers(0, 256, (60, 1, 5, 5), dtype=np.uint8)
+    queries = np.concatenate([pool[[7, 3]], rng.integers(0, 256, (20, 1, 5, 5), dtype=np.uint8)])
+    monkeypatch.setattr("ganforge.figures.BLOCK", 4)
+    dist, idx = nearest_neighbours(queries, pool)
+    flat_q, flat_p = queries.reshape(len(queries), -1) / 255.0, pool.reshape(len(pool), -1) / 255.0
+    full = np.linalg.norm(flat_q[:, None] - flat_p[None], axis=2)
+    assert np.array_equal(idx, full.argmin(1)) and np.allclose(dist, full.min(1), atol=1e-3)
+    assert idx[0] == 7 and idx[1] == 3 and dist[0] < 1e-3  # a copied training image is found at distance 0
+
+
+def test_curves_read_stats_and_eval_reports(tmp_path):
+    lines = [{"step": 10, "loss_D": 1.0, "loss_G": 2.0, "D_real": 0.6, "lr_D": 1e-3, "img_per_s": 5.0},
+             {"step": 20, "event": "interrupted", "message": "x"},
+             {"step": 20, "loss_D": 0.9, "loss_G": 2.1, "D_real": 0.5, "eval/fid1k_test_lenet": 30.0,
+              "eval/kid1k_test_lenet.std": 0.2}]
+    (tmp_path / "stats.jsonl").write_text("\n".join(json.dumps(r) for r in lines) + "\n{cut sh")
+    (tmp_path / "eval").mkdir()
+    (tmp_path / "eval" / "step-0000030.json").write_text(json.dumps(
+        {"samples": {"step": 30}, "values": {"fid1k_test_lenet": 20.0, "kid1k_test_lenet.std": 0.1}}))
+    series = read_curves(tmp_path)
+    assert series["loss_D"] == [(10, 1.0), (20, 0.9)]
+    assert series["fid1k_test_lenet"] == [(20, 30.0), (30, 20.0)]
+    assert "lr_D" not in series and "img_per_s" not in series and "kid1k_test_lenet.std" not in series
+
+
+def _train(preset, out, steps=20):
+    assert main(["train", preset, "--steps", str(steps), "--out", str(out), "--set", "log.tensorboard=false",
+                 "--set", "log.every=5"]) == 0
+
+
+def test_figures_of_an_image_run(tmp_path, capsys):
+    run = tmp_path / "digits"
+    _train("gan2014-digits", run)
+    capsys.readouterr()
+    assert main(["figures", str(run), "--n", "200"]) == 0
+    out = capsys.readouterr().out
+    assert "median distance to the nearest training item: samples" in out and "held-out real (test)" in out
+    names = {p.name for p in (run / "figures").iterdir()}
+    assert names == {"curves.png", "nn_distances.png", "interp_linear.png", "interp_slerp.png",
+                     "nearest_neighbours.png"}
+    sheet = Image.open(run / "figures" / "nearest_neighbours.png")
+    # two columns of 8x8 digits enlarged to 32 px with 1 px gaps: (sample, nearest training image) x 16 rows
+    assert sheet.size == (2 * 33 + 1, 16 * 33 + 1)
+    strip = Image.open(run / "figures" / "interp_slerp.png")
+    assert strip.size == (10 * 33 + 1, 8 * 33 + 1)
+
+
+def test_figures_of_a_point_run(tmp_path, capsys):
+    run = tmp_path / "ring"
+    _train("gan2014-ring8", run)
+    capsys.readouterr()
+    assert main(["figures", str(run), "--n", "300"]) == 0
+    out = capsys.readouterr().out
+    assert "nearest_neighbours.png: skipped" in out and "held-out real (test)" in out
+    names = {p.name for p in (run / "figures").iterdir()}
+    assert names == {"curves.png", "nn_distances.png", "interp_linear.png", "interp_slerp.png", "samples.png"}
+
+
+def test_figures_of_a_missing_run_is_one_line(tmp_path, capsys):
+    assert main(["figures", str(tmp_path / "nowhere")]) == 2
+    err = capsys.readouterr().err
+    assert "does not exist" in err and err.count("\n") == 1
