@@ -71,16 +71,19 @@ def test_historical_average_is_the_mean_of_past_parameters():
 
 
 def test_one_sided_label_smoothing_changes_only_the_real_target():
-    real, fake = torch.randn(10), torch.randn(10)
-    other_fake = torch.randn(10) * 3
+    g = torch.Generator().manual_seed(0)
+    real, fake = torch.randn(10, generator=g, dtype=torch.float64), torch.randn(10, generator=g, dtype=torch.float64)
+    other_fake = torch.randn(10, generator=g, dtype=torch.float64) * 3
     gap = losses.d_minimax(real, fake, real_label=0.9) - losses.d_minimax(real, fake)
     gap_other = losses.d_minimax(real, other_fake, real_label=0.9) - losses.d_minimax(real, other_fake)
     assert torch.allclose(gap, gap_other)  # the fake term is untouched
-    assert not torch.allclose(gap, torch.zeros(()))
+    # softplus(l) - softplus(-l) = l, so smoothing to 0.9 adds exactly 0.1 * mean(real logits)
+    assert torch.allclose(gap, 0.1 * real.mean()) and abs(gap.item()) > 1e-3
     # the smoothed real term is BCE against 0.9: minimised at D(x) = 0.9, not 1
-    logit = torch.tensor([math.log(9.0)], requires_grad=True)
-    (g,) = torch.autograd.grad(losses.d_minimax(logit, torch.tensor([-50.0]), real_label=0.9), logit)
-    assert abs(g.item()) < 1e-6
+    logit = torch.tensor([math.log(9.0)], dtype=torch.float64, requires_grad=True)
+    (grad,) = torch.autograd.grad(losses.d_minimax(logit, torch.tensor([-50.0], dtype=torch.float64),
+                                                   real_label=0.9), logit)
+    assert abs(grad.item()) < 1e-12
 
 
 @pytest.mark.parametrize("name", ["wasserstein", "hinge", "least-squares"])

@@ -1,6 +1,10 @@
-"""Generator and discriminator builders, looked up by name (see :mod:`ganforge.nets.registry`)."""
+"""Generator and discriminator builders, looked up by name (see :mod:`ganforge.nets.registry`).
 
-from ganforge.nets import mlp  # noqa: F401  (registers the 2014 MLP family)
-from ganforge.nets.registry import NetContext, build_discriminator, build_generator, list_archs
+The call protocol every net follows (features/head, labels, ``output_range``) is in
+:mod:`ganforge.nets.base`.
+"""
 
-__all__ = ["NetContext", "build_discriminator", "build_generator", "list_archs"]
+from ganforge.nets import dcgan, mlp, resnet  # noqa: F401  (register the builders)
+from ganforge.nets.registry import NetContext, build_discriminator, build_generator, list_archs, options
+
+__all__ = ["NetContext", "build_discriminator", "build_generator", "list_archs", "options"]

@@ -5,6 +5,15 @@ bias set from the data's pixel marginals. D: maxout 240x5 -> maxout 240x5 ->
 sigmoid (a logit here), weights U(-0.005, 0.005), dropout on D's input (keep 0.8)
 and hidden layers (keep 0.5). Sizes are options, so the same family serves 8x8
 digits and 2D mixtures.
+
+Class-conditional variants (Mirza & Osindero 2014): G takes [z, one_hot(y)]
+(``conditioning: concat``); D conditions in its head (see :mod:`ganforge.nets.base`):
+``concat`` adds a joint maxout layer on [features, one_hot(y)] (the cGAN paper's D has a
+joint maxout layer after its x and y branches), ``projection`` adds <embed(y), f>, and
+``aux_classifier`` adds an ACGAN ``classify``. D's ``features`` are the last maxout
+layer's output *before* its dropout (deterministic given x, so feature matching compares
+clean statistics); that dropout belongs to the head, which keeps ``forward`` exactly as
+it was: Flatten, [Dropout, Maxout]*, Dropout, Linear.
 """
 
 from __future__ import annotations
@@ -14,6 +23,7 @@ import math
 import torch
 from torch import nn
 
+from ganforge.nets.base import D_CONDITIONING, Discriminator, Generator
 from ganforge.nets.layers import Maxout, init_uniform_
 from ganforge.nets.registry import NetContext, register
 
@@ -21,18 +31,17 @@ _OUTPUTS = {"sigmoid": (nn.Sigmoid, (0.0, 1.0)), "tanh": (nn.Tanh, (-1.0, 1.0)),
 _ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh": nn.Tanh}
 
 
-class MLPGenerator(nn.Module):
+class MLPGenerator(Generator):
     def __init__(self, ctx: NetContext, hidden: tuple[int, ...], activation: str, out: str, irange: float,
-                 bias_from_data: bool):
-        super().__init__()
+                 bias_from_data: bool, conditioning: str = "none"):
+        super().__init__(ctx, conditioning, ("none", "concat"))
         if activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(_ACTIVATIONS)}, got '{activation}'")
         if out == "auto":
             out = "sigmoid" if ctx.kind == "image" else "linear"
         if out not in _OUTPUTS:
             raise ValueError(f"out must be auto or one of {', '.join(_OUTPUTS)}, got '{out}'")
-        self.data_shape = tuple(ctx.data_shape)
-        widths = [ctx.z_dim, *hidden]
+        widths = [ctx.z_dim + self.z_extra, *hidden]
         layers: list[nn.Module] = []
         for a, b in zip(widths[:-1], widths[1:]):
             layers += [nn.Linear(a, b), _ACTIVATIONS[activation]()]
@@ -48,14 +57,14 @@ class MLPGenerator(nn.Module):
                 self.head.bias.copy_(torch.log(p / (1 - p)))
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.out_act(self.head(self.body(z)))
+        x = self.out_act(self.head(self.body(self.with_labels(z, y))))
         return x.view(z.shape[0], *self.data_shape)
 
 
-class MaxoutDiscriminator(nn.Module):
+class MaxoutDiscriminator(Discriminator):
     def __init__(self, ctx: NetContext, hidden: tuple[int, ...], pieces: int, input_dropout: float,
-                 hidden_dropout: float, irange: float):
-        super().__init__()
+                 hidden_dropout: float, irange: float, conditioning: str = "none", aux_classifier: bool = False):
+        super().__init__(ctx, conditioning, aux_classifier, D_CONDITIONING)
         for name, p in (("input_dropout", input_dropout), ("hidden_dropout", hidden_dropout)):
             if not 0 <= p < 1:
                 raise ValueError(f"{name} is a drop probability and must be in [0, 1), got {p}")
@@ -63,12 +72,25 @@ class MaxoutDiscriminator(nn.Module):
         layers: list[nn.Module] = [nn.Flatten()]
         for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
             layers += [nn.Dropout(input_dropout if i == 0 else hidden_dropout), Maxout(a, b, pieces)]
-        layers += [nn.Dropout(hidden_dropout if hidden else input_dropout), nn.Linear(widths[-1], 1)]
+        last_dropout = hidden_dropout if hidden else input_dropout
+        layers += [nn.Dropout(last_dropout), nn.Linear(widths[-1], 1)]
         self.net = nn.Sequential(*layers)
+        f = widths[-1]
+        joint = None
+        if self.conditioning == "concat":  # cGAN: a joint maxout layer over [features, label]
+            joint = nn.Sequential(nn.Dropout(last_dropout), Maxout(f + self.num_classes, f, pieces))
+        self.build_head(f, joint=joint, joint_width=f, linear=False)
+        if self.aux_classifier:  # same dropout as the realness output
+            self.classify = nn.Sequential(nn.Dropout(last_dropout), nn.Linear(f, self.num_classes))
         init_uniform_(self, irange)
 
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        return self.net(x).squeeze(1)
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        for layer in self.net[:-2]:
+            x = layer(x)
+        return x
+
+    def logit(self, f: torch.Tensor) -> torch.Tensor:
+        return self.net[-1](self.net[-2](f)).squeeze(1)
 
 
 @register("generator", "mlp")
@@ -80,8 +102,9 @@ def mlp_generator(
     out: str = "auto",  # sigmoid for images (data in [0, 1]), linear for 2D points; or tanh
     irange: float = 0.05,  # weights U(-irange, irange), as pylearn2
     bias_from_data: bool = True,  # sigmoid output bias = logit of each pixel's mean
+    conditioning: str = "none",  # none | concat (G(z, y) reads [z, one_hot(y)]; needs labelled data)
 ) -> nn.Module:
-    return MLPGenerator(ctx, tuple(hidden), activation, out, irange, bias_from_data)
+    return MLPGenerator(ctx, tuple(hidden), activation, out, irange, bias_from_data, conditioning)
 
 
 @register("discriminator", "maxout")
@@ -93,5 +116,8 @@ def maxout_discriminator(
     input_dropout: float = 0.2,  # drop probability on D's input (keep 0.8)
     hidden_dropout: float = 0.5,  # drop probability on hidden layers (keep 0.5)
     irange: float = 0.005,  # weights U(-irange, irange), as pylearn2
+    conditioning: str = "none",  # none | concat (joint maxout layer on [features, one_hot(y)]) | projection
+    aux_classifier: bool = False,  # ACGAN: add classify(features) -> class logits
 ) -> nn.Module:
-    return MaxoutDiscriminator(ctx, tuple(hidden), pieces, input_dropout, hidden_dropout, irange)
+    return MaxoutDiscriminator(ctx, tuple(hidden), pieces, input_dropout, hidden_dropout, irange, conditioning,
+                               aux_classifier)

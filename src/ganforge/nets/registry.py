@@ -8,12 +8,19 @@ suggestion) before training starts.
 Every generator maps ``(z, y=None)`` to a sample shaped like the data and exposes
 ``output_range`` (e.g. ``(0.0, 1.0)`` for a sigmoid output, ``None`` for raw 2D
 points); real data are scaled to that range. Every discriminator maps
-``(x, y=None)`` to one logit per sample, shape ``(N,)``.
+``(x, y=None)`` to one logit per sample, shape ``(N,)``, as ``head(features(x), y)``
+(the full protocol, conditioning included, is in :mod:`ganforge.nets.base`).
+
+A few *generic* options (:func:`generic_options`, e.g. ``spectral_norm``) are taken by
+every builder of both roles: the registry applies them to the module a builder returns,
+so no builder repeats them, and no builder may declare an option of the same name.
 """
 
 from __future__ import annotations
 
 import inspect
+import types
+import typing
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -22,6 +29,7 @@ import torch
 from torch import nn
 
 from ganforge.errors import ConfigError, did_you_mean
+from ganforge.nets.layers import spectral_norm_
 
 
 @dataclass
@@ -41,12 +49,43 @@ Builder = Callable[..., nn.Module]
 _REGISTRIES: dict[str, dict[str, Builder]] = {"generator": {}, "discriminator": {}}
 
 
+def generic_options(
+    *,
+    spectral_norm: bool = False,  # divide every Linear/Conv/Embedding weight by its top singular value
+    spectral_norm_iterations: int = 1,  # power iterations per training-mode forward (Miyato et al. use 1)
+) -> None:
+    """The options every builder takes; their keyword defaults are the documented defaults.
+
+    Spectral normalisation divides each weight by its largest singular value, estimated
+    by power iteration (see :func:`ganforge.nets.layers.spectral_norm_` for which layers:
+    normalisation layers, per-class BN tables and attention's gamma are not touched).
+    It applies to a generator as well (SAGAN, BigGAN).
+    """
+
+
+def _keyword_params(fn: Callable[..., Any]) -> list[inspect.Parameter]:
+    return [p for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY]
+
+
+GENERIC = {p.name: p.default for p in _keyword_params(generic_options)}
+
+
 def register(role: str, name: str) -> Callable[[Builder], Builder]:
     def deco(fn: Builder) -> Builder:
+        clash = [p.name for p in _keyword_params(fn) if p.name in GENERIC]
+        if clash:
+            raise TypeError(f"builder {fn.__name__} declares the generic option(s) {', '.join(clash)}; "
+                            f"the registry applies those itself")
         _REGISTRIES[role][name] = fn
         return fn
 
     return deco
+
+
+def options(role: str, arch: str) -> dict[str, Any]:
+    """Every option ``arch`` takes, with its default: the builder's own, then the generic ones."""
+    fn = _builder(role, arch, f"model.{role[0]}")
+    return {**{p.name: p.default for p in _keyword_params(fn)}, **GENERIC}
 
 
 def list_archs(role: str) -> list[str]:
@@ -61,24 +100,74 @@ def _builder(role: str, arch: str, path: str) -> Builder:
     return names[arch]
 
 
+def _fits(value: Any, hint: Any) -> bool:
+    """Whether a config value (as YAML gives it) fits a builder's annotation; unknown hints pass."""
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return any(_fits(value, a) for a in args)
+    if hint is type(None):
+        return value is None
+    if hint is bool:
+        return isinstance(value, bool)
+    if hint is int:
+        return isinstance(value, int) and not isinstance(value, bool)
+    if hint is float:
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    if hint is str:
+        return isinstance(value, str)
+    if origin in (tuple, list) and args:
+        return isinstance(value, list | tuple) and all(_fits(v, args[0]) for v in value)
+    return True
+
+
+def _describe(hint: Any) -> str:
+    origin, args = typing.get_origin(hint), typing.get_args(hint)
+    if origin in (typing.Union, types.UnionType):
+        return " or ".join(_describe(a) for a in args)
+    if hint is type(None):
+        return "null"
+    if origin in (tuple, list) and args:
+        return "a list of " + {int: "integers", float: "numbers", str: "strings"}.get(args[0], str(args[0]))
+    return {bool: "true or false", int: "an integer", float: "a number", str: "a string"}.get(hint, str(hint))
+
+
 def check_spec(role: str, spec: Any, path: str) -> None:
-    """Reject an unknown architecture or an option its builder does not take."""
+    """Reject an unknown architecture, an option its builder does not take, or a value of the wrong type."""
     fn = _builder(role, spec.arch, path)
-    params = [p for p in inspect.signature(fn).parameters.values() if p.kind is p.KEYWORD_ONLY]
-    valid = [p.name for p in params]
+    valid = [p.name for p in _keyword_params(fn)] + list(GENERIC)
     for key in spec.options:
         if key not in valid:
             raise ConfigError(f"unknown config key '{path}.{key}' for arch '{spec.arch}'"
                               f"{did_you_mean(key, valid)}; valid options: {', '.join(valid)}")
+    try:
+        hints = {**typing.get_type_hints(fn), **typing.get_type_hints(generic_options)}
+    except NameError:  # an annotation that cannot be resolved at run time: skip the type checks
+        hints = {}
+    for key, value in spec.options.items():
+        if key in hints and not _fits(value, hints[key]):
+            raise ConfigError(f"{path}.{key} must be {_describe(hints[key])}, got {value!r}")
+    _check_generic(spec.options, path)
+
+
+def _check_generic(opts: dict[str, Any], path: str) -> None:
+    """Ranges of the generic options (their types are checked with everyone else's)."""
+    it = opts.get("spectral_norm_iterations", GENERIC["spectral_norm_iterations"])
+    if it < 1:
+        raise ConfigError(f"{path}.spectral_norm_iterations must be an integer >= 1, got {it!r}")
 
 
 def _build(role: str, spec: Any, ctx: NetContext, path: str) -> nn.Module:
     check_spec(role, spec, path)
     fn = _builder(role, spec.arch, path)
+    own = {k: v for k, v in spec.options.items() if k not in GENERIC}
+    generic = {**GENERIC, **{k: v for k, v in spec.options.items() if k in GENERIC}}
     try:
-        return fn(ctx, **spec.options)
+        net = fn(ctx, **own)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{path} ({spec.arch}) cannot be built with options {spec.options}: {e}") from None
+    if generic["spectral_norm"]:
+        spectral_norm_(net, generic["spectral_norm_iterations"])
+    return net
 
 
 def build_generator(spec: Any, ctx: NetContext) -> nn.Module:
