@@ -75,7 +75,12 @@ def _train(args: argparse.Namespace) -> int:
         print(f"samples:       {samples[-1]}")
     print(f"checkpoint:    {run_dir / 'checkpoints'} (step {result.step})")
     if result.interrupted:
-        resume = ["ganforge", "train", args.preset, "--out", str(run_dir), "--resume", *(f"--set {s}" for s in args.set or [])]
+        resume = ["ganforge", "train", args.preset, "--out", str(run_dir), "--resume"]
+        for flag, value in (("--steps", args.steps), ("--data-dir", args.data_dir), ("--device", args.device)):
+            if value is not None:
+                resume += [flag, str(value)]
+        for item in args.set or []:
+            resume += ["--set", item]
         print(f"stopped early; continue with: {shlex.join(resume)}")
     else:
         print(f"next: ganforge sample {shlex.quote(str(run_dir))} --n 1000 --out samples.npy")
