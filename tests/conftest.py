@@ -1,11 +1,24 @@
-"""Shared fixtures: every test gets a private data dir and runs offline."""
+"""Shared fixtures: every test gets a private data dir and can never reach the network."""
 
 from __future__ import annotations
 
 import pytest
 
+from ganforge.data import mnist
+from ganforge.metrics import features
+
 
 @pytest.fixture(autouse=True)
-def _isolated_data_dir(tmp_path_factory, monkeypatch):
-    monkeypatch.setenv("GANFORGE_DATA", str(tmp_path_factory.mktemp("gfdata")))
-    monkeypatch.setenv("GANFORGE_OFFLINE", "1")
+def isolated_data(tmp_path, monkeypatch):
+    """A fresh GANFORGE_DATA per test; downloads (MNIST mirrors, pip, Inception weights) fail loudly."""
+    data = tmp_path / "gfdata"
+    monkeypatch.setenv("GANFORGE_DATA", str(data))
+    monkeypatch.delenv("GANFORGE_OFFLINE", raising=False)
+
+    def no_network(*args, **kwargs):
+        raise AssertionError("tests must not touch the network")
+
+    monkeypatch.setattr(mnist, "fetch_url", no_network)
+    monkeypatch.setattr(mnist, "pip_download", no_network)
+    monkeypatch.setattr(features, "fetch_url", no_network)
+    return data

@@ -78,6 +78,13 @@ def test_out_of_range(capsys):
     _fails(capsys, _train("--set", "train.batch_size=0"), "train.batch_size must be >= 1")
 
 
+def test_bad_data_dir(capsys, tmp_path):
+    (tmp_path / "notes.txt").write_text("keep me")
+    _fails(capsys, ["train", "gan2014-mnist", "--steps", "1", "--data-dir", "notes.txt"],
+           "--data-dir points at", "notes.txt, which is a file")
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
 def test_missing_folder(capsys):
     _fails(capsys, _train("--set", "data.name=folder:/no/such/dir"), "/no/such/dir does not exist")
 

@@ -27,21 +27,6 @@ def one_thread():
     torch.set_num_threads(threads)
 
 
-@pytest.fixture(autouse=True)
-def isolated_data(tmp_path, monkeypatch):
-    data = tmp_path / "gfdata"
-    monkeypatch.setenv("GANFORGE_DATA", str(data))
-    monkeypatch.delenv("GANFORGE_OFFLINE", raising=False)
-
-    def no_network(*args, **kwargs):
-        raise AssertionError("tests must not touch the network")
-
-    monkeypatch.setattr(mnist, "fetch_url", no_network)
-    monkeypatch.setattr(mnist, "pip_download", no_network)
-    monkeypatch.setattr(features, "fetch_url", no_network)
-    return data
-
-
 @pytest.fixture
 def fast_judges(monkeypatch):
     """The real judge architectures with a 2-epoch recipe (a different cache key from the real one)."""

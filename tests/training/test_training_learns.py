@@ -2,7 +2,6 @@
 
 import numpy as np
 import pytest
-import torch
 
 from ganforge import config, presets
 from ganforge.data import load_dataset

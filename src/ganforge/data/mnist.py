@@ -314,7 +314,7 @@ def _build_cache(root: Path) -> None:
         tmp.unlink(missing_ok=True)
         raise DataError(
             f"cannot write the MNIST cache in {root} ({exc.strerror or exc}); free some space or point "
-            "GANFORGE_DATA / data.data_dir at a writable directory"
+            "--data-dir or GANFORGE_DATA at a writable directory"
         ) from None
     log.info("MNIST cached at %s from %s", root / CACHE_NAME, source)
 

@@ -19,7 +19,7 @@ DEFAULT_DIR = Path("~/.cache/ganforge/data")
 def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     """The data cache directory: argument, else $GANFORGE_DATA, else ~/.cache/ganforge/data; created if missing."""
     if data_dir is not None and str(data_dir) != "":
-        path, origin = Path(data_dir), "data.data_dir"
+        path, origin = Path(data_dir), "--data-dir"
     elif os.environ.get(ENV_VAR):
         path, origin = Path(os.environ[ENV_VAR]), f"${ENV_VAR}"
     else:
@@ -32,7 +32,7 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
     except OSError as exc:
         raise DataError(
             f"cannot create the data directory {path} ({exc.strerror or exc}); "
-            f"set {ENV_VAR} or data.data_dir to a writable directory"
+            f"pass --data-dir or set {ENV_VAR} to a writable directory"
         ) from None
     return path
 
