@@ -22,3 +22,15 @@ def isolated_data(tmp_path, monkeypatch):
     monkeypatch.setattr(mnist, "pip_download", no_network)
     monkeypatch.setattr(features, "fetch_url", no_network)
     return data
+
+
+def _one_line(excinfo) -> str:
+    msg = str(excinfo.value)
+    assert "\n" not in msg and "Traceback" not in msg
+    return msg
+
+
+@pytest.fixture
+def one_line():
+    """Check that a raised error's message is the single line the CLI prints; return it."""
+    return _one_line

@@ -35,18 +35,6 @@ def fast_judges(monkeypatch):
                             dataclasses.replace(spec, recipe={**spec.recipe, "epochs": 2}))
 
 
-def _one_line(excinfo) -> str:
-    msg = str(excinfo.value)
-    assert "\n" not in msg and "Traceback" not in msg
-    return msg
-
-
-@pytest.fixture
-def one_line():
-    """Check that a raised error's message is the single line the CLI prints; return it."""
-    return _one_line
-
-
 # --- a fake MNIST whose digits a stand-in judge reads exactly ---------------------------------
 
 LEVELS = np.arange(10) * 25 + 10  # class k: every pixel near 25 k + 10
