@@ -105,3 +105,19 @@ def test_console_script_runs_without_traceback(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "ganforge", "train", "no-such-preset"], capture_output=True, text=True)
     assert proc.returncode == 2
     assert "unknown preset 'no-such-preset'" in proc.stderr and "Traceback" not in proc.stderr
+
+
+def test_class_conditional_sampling(tmp_path, capsys):
+    narrow = ["--set", "model.g.base_channels=8", "--set", "model.d.base_channels=8", "--set", "data.name=digits",
+              "--set", "train.batch_size=16", "--set", "log.tensorboard=false"]
+    assert main(["train", "cgan-mnist", "--steps", "3", "--out", "c", *narrow]) == 0
+    assert main(["sample", "c", "--n", "12", "--out", "threes.npy", "--class", "3", "--truncation", "1.0"]) == 0
+    labels = np.load("threes.labels.npy")
+    assert labels.tolist() == [3] * 12 and np.load("threes.npy").shape == (12, 1, 8, 8)
+    assert main(["sample", "c", "--n", "4", "--out", "mix.npy", "--class", "1", "--class", "7"]) == 0
+    assert np.load("mix.labels.npy").tolist() == [1, 7, 1, 7]
+    assert main(["sample", "c", "--n", "4", "--out", "bad.npy", "--class", "10"]) == 2
+    assert "class 10 does not exist" in capsys.readouterr().err
+    assert main(["train", "gan2014-digits", "--steps", "2", "--out", "u", *TINY]) == 0
+    assert main(["sample", "u", "--n", "4", "--out", "u.npy", "--class", "1"]) == 2
+    assert "not class-conditional" in capsys.readouterr().err
