@@ -60,7 +60,11 @@ def _eval(args: argparse.Namespace) -> int:
         ev = Evaluator(args.dataset, args.metrics, n=args.n, available=len(x) if x.ndim else 0,
                        data_dir=args.data_dir, seed=args.seed, device=device,
                        inception_weights=args.inception_weights, log_fn=_say)
-        report = ev.run(x)
+        labels = _load_samples(args.labels) if args.labels else None
+        if labels is not None and (labels.ndim != 1 or len(labels) != len(x)):
+            raise GanforgeError(f"--labels {args.labels} must hold one class per sample ({len(x)}), "
+                                f"got shape {tuple(labels.shape)}")
+        report = ev.run(x, labels)
         report.samples = {"source": "file", "path": str(Path(args.samples).resolve()), "n": int(len(x)),
                           "seed": args.seed}
         print(f"{args.samples}: {len(x)} samples measured against {report.dataset}")
@@ -107,6 +111,8 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
     e.add_argument("run_dir", nargs="?", help="a run directory written by `ganforge train`")
     e.add_argument("--samples", help="measure this .npy instead (uint8 (N, C, H, W) images or float (N, D) points)")
     e.add_argument("--dataset", help="with --samples: the dataset to measure against (e.g. mnist, digits)")
+    e.add_argument("--labels", help="with --samples: the class of each sample (FILE.labels.npy from "
+                                    "`ganforge sample --class`), for the acc metric")
     e.add_argument("--metrics", help="comma-separated names, full (fid10k_test_lenet) or partial (fid, pr5k, "
                                      "fid_train); default: the dataset's set")
     e.add_argument("--n", type=int, help="samples for metrics whose name gives no count (default 10k; "

@@ -293,14 +293,10 @@ def evaluate(samples: SampleSource, dataset: str, metrics: str | Sequence[str] |
 def draw_samples(G, cfg, state: dict, n: int, *, seed: int = 0, device: str | torch.device = "cpu"
                  ) -> tuple[np.ndarray, np.ndarray | None]:
     """``n`` samples of a loaded generator, with their class labels when G is class-conditional."""
-    import inspect
-
     from ganforge import sampling
 
-    if "return_labels" in inspect.signature(sampling.generate).parameters:
-        num_classes = (state.get("net_context") or {}).get("num_classes")
-        return sampling.generate(G, cfg, n, seed=seed, device=device, num_classes=num_classes, return_labels=True)
-    return sampling.generate(G, cfg, n, seed=seed, device=device), None
+    num_classes = (state.get("net_context") or {}).get("num_classes")
+    return sampling.generate(G, cfg, n, seed=seed, device=device, num_classes=num_classes, return_labels=True)
 
 
 def write_report(report: Report, path: Path, merge: bool = True) -> Path:

@@ -115,6 +115,22 @@ def _dc(spec, ctx):
                                                      **_judge_info(ctx, spec.judge)}
 
 
+@register_family("acc", summary="class-conditional generators: the judge's accuracy on samples generated for a "
+                                "requested class, overall and for the worst class (per class in the report)",
+                 params=("judge",), parts={"": HIGHER, "worst_class": HIGHER})
+def _acc(spec, ctx):
+    labels = ctx.labels(spec.count)
+    if labels is None:
+        raise MetricError("acc needs the class each sample was generated for: evaluate a class-conditional run "
+                          "(ganforge eval RUN), or pass --labels FILE.labels.npy (written by ganforge sample) "
+                          "with --samples")
+    _, logits = ctx.fake_features(spec.judge, spec.count)
+    hits = logits.argmax(1).numpy() == labels
+    per_class = {int(c): float(hits[labels == c].mean()) for c in np.unique(labels)}
+    return ({"": float(hits.mean()), "worst_class": min(per_class.values())},
+            {"per_class": per_class, **_judge_info(ctx, spec.judge)})
+
+
 @register_family("modes", summary="mode coverage: modes hit and KL(sample modes || uniform); 2-D mixtures: "
                                   "nearest centre within t std (VEEGAN/PacGAN); images: the judge's class, per "
                                   "channel on Stacked MNIST (PacGAN)",
