@@ -1,0 +1,170 @@
+"""Training throughput of a preset: ganforge's loop against a plain reference loop, in one run.
+
+    python benchmarks/throughput.py gan2014-mnist --batch 100 --windows 5 --steps 20
+    python benchmarks/throughput.py dcgan-mnist --batch 128 --append docs/benchmarks.md
+
+For the preset on the current device it reports images/s (median over timed windows after a
+warm-up), the model FLOPs of one training step (torch.utils.flop_counter) and the achieved
+FLOP/s, and peak memory; then the same networks and batch size through a *plain* loop written in
+the style of the common example scripts: fp32, data from a torch DataLoader on the host, real and
+fake batches through D in separate passes, BCE losses. Both loops run the same number of D and G
+updates per step (``train.d_steps`` and one G update).
+
+images/s = steps x batch size / seconds, as in ganforge's stats.jsonl.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import resource
+import shlex
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import torch
+import torch.nn.functional as F
+from torch.utils.data import DataLoader, TensorDataset
+from torch.utils.flop_counter import FlopCounterMode
+
+from ganforge import config, presets
+from ganforge.nets import build_discriminator, build_generator
+from ganforge.training.loop import Trainer
+from ganforge.training.schedules import make_optimizer
+
+
+def _sync(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _peak_memory_mib(device: torch.device) -> float:
+    if device.type == "cuda":
+        return torch.cuda.max_memory_allocated(device) / 2**20
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # Linux: KiB -> MiB (whole process)
+
+
+def _timed(step, steps: int, windows: int, warmup: int, batch: int, device: torch.device) -> list[float]:
+    for _ in range(warmup):
+        step()
+    _sync(device)
+    rates = []
+    for _ in range(windows):
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        _sync(device)
+        rates.append(steps * batch / (time.perf_counter() - t0))
+    return rates
+
+
+def ganforge_loop(trainer: Trainer):
+    def step() -> None:
+        for phase in trainer.phases:
+            if trainer.step % phase.every == 0:
+                phase.run(trainer.ctx)
+        trainer.step += 1
+        trainer.ctx.step = trainer.step
+
+    return step
+
+
+def plain_loop(cfg, trainer: Trainer):
+    """The example-script loop: host DataLoader, fp32, separate D passes, BCE."""
+    device = trainer.device
+    G = build_generator(cfg.model.g, trainer.net_ctx).to(device).train()
+    D = build_discriminator(cfg.model.d, trainer.net_ctx).to(device).train()
+    opt_g, opt_d = make_optimizer(G.parameters(), cfg.optim.g), make_optimizer(D.parameters(), cfg.optim.d)
+    lo, hi = G.output_range or (0.0, 1.0)
+    x = trainer.data.x
+    data = x.float() * ((hi - lo) / 255.0) + lo if x.dtype == torch.uint8 else x.float()
+    loader = DataLoader(TensorDataset(data), batch_size=cfg.train.batch_size, shuffle=True, drop_last=True)
+    batches = iter(loader)
+    bs, z_dim = cfg.train.batch_size, cfg.model.z_dim
+
+    def next_real() -> torch.Tensor:
+        nonlocal batches
+        try:
+            (real,) = next(batches)
+        except StopIteration:
+            batches = iter(loader)
+            (real,) = next(batches)
+        return real.to(device)
+
+    ones = torch.ones(bs, device=device)
+    zeros = torch.zeros(bs, device=device)
+
+    def step() -> None:
+        for _ in range(cfg.train.d_steps):
+            real = next_real()
+            opt_d.zero_grad()
+            loss_real = F.binary_cross_entropy_with_logits(D(real), ones)
+            loss_real.backward()
+            fake = G(torch.randn(bs, z_dim, device=device))
+            loss_fake = F.binary_cross_entropy_with_logits(D(fake.detach()), zeros)
+            loss_fake.backward()
+            opt_d.step()
+        opt_g.zero_grad()
+        fake = G(torch.randn(bs, z_dim, device=device))
+        F.binary_cross_entropy_with_logits(D(fake), ones).backward()
+        opt_g.step()
+
+    return step
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("preset")
+    p.add_argument("--batch", type=int, help="batch size (default: the preset's)")
+    p.add_argument("--steps", type=int, default=20, help="steps per timed window")
+    p.add_argument("--windows", type=int, default=5, help="timed windows (the median is reported)")
+    p.add_argument("--warmup", type=int, default=5, help="untimed steps first")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
+    p.add_argument("--data-dir")
+    p.add_argument("--append", help="append the table, device and command to this markdown file")
+    args = p.parse_args(argv)
+
+    overrides = ["log.tensorboard=false", "log.progress=false", *args.set]
+    if args.batch:
+        overrides.append(f"train.batch_size={args.batch}")
+    cfg = config.resolve(presets.load_preset(args.preset)[0], overrides)
+    with tempfile.TemporaryDirectory() as tmp:
+        trainer = Trainer(cfg, Path(tmp) / "run", data_dir=args.data_dir)
+        device, bs = trainer.device, cfg.train.batch_size
+        step = ganforge_loop(trainer)
+        step()  # allocate everything once before counting
+        with FlopCounterMode(display=False) as counter:
+            step()
+        flops = counter.get_total_flops()
+        if device.type == "cuda":
+            torch.cuda.reset_peak_memory_stats(device)
+        ours = _timed(step, args.steps, args.windows, args.warmup, bs, device)
+        ours_mem = _peak_memory_mib(device)
+        plain = _timed(plain_loop(cfg, trainer), args.steps, args.windows, args.warmup, bs, device)
+
+    med_ours, med_plain = statistics.median(ours), statistics.median(plain)
+    steps_per_s = med_ours / bs
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({platform.processor() or 'x86_64'}, {torch.get_num_threads()} threads)"
+    command = "python benchmarks/throughput.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    table = "\n".join([
+        f"`{command}` on {name}, torch {torch.__version__}",
+        "",
+        "| loop | images/s (median of windows) | spread (min-max) | model GFLOP/step | achieved TFLOP/s | peak memory (MiB) |",
+        "|---|---|---|---|---|---|",
+        f"| ganforge | {med_ours:,.0f} | {min(ours):,.0f}-{max(ours):,.0f} | {flops / 1e9:.2f} | "
+        f"{flops * steps_per_s / 1e12:.3f} | {ours_mem:,.0f} |",
+        f"| plain reference | {med_plain:,.0f} | {min(plain):,.0f}-{max(plain):,.0f} | | | |",
+        f"| ratio | {med_ours / med_plain:.2f}x | | | | |",
+    ])
+    print(table)
+    if args.append:
+        with open(args.append, "a") as f:
+            f.write("\n" + table + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
