@@ -67,6 +67,11 @@ class NetSpec:
     arch: str
     options: dict[str, Any] = field(default_factory=dict)
 
+    @property
+    def conditional(self) -> bool:
+        """Whether the network's realness (or sample) depends on class labels."""
+        return self.options.get("conditioning", "none") not in (None, "none")
+
 
 @dataclass
 class ModelConfig:

@@ -252,7 +252,7 @@ def make_figures(run_dir: str | os.PathLike, checkpoint: str = "latest", *, n: i
     t = torch.linspace(0, 1, INTERP_STEPS, device=device)
     centers = train.meta.get("centers")
     y = None  # a class-conditional G gets one class per row (row i: class i mod K)
-    if getattr(sampling, "is_conditional", lambda _: False)(cfg):
+    if sampling.is_conditional(cfg):
         k = (state.get("net_context") or {}).get("num_classes") or 1
         y = (torch.arange(INTERP_ROWS, device=device) % k).repeat_interleave(INTERP_STEPS)
     for kind, fn in (("linear", lerp), ("slerp", slerp)):

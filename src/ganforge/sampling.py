@@ -75,7 +75,7 @@ def load_generator(run_dir: str | Path, which: str = "latest",
 
 
 def is_conditional(cfg: RunConfig) -> bool:
-    return cfg.model.g.options.get("conditioning", "none") not in (None, "none")
+    return cfg.model.g.conditional
 
 
 @torch.no_grad()

@@ -8,14 +8,17 @@ on SIGINT/SIGTERM with a checkpoint to resume from.
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from collections.abc import Iterator
 from typing import Any
 
 import torch
+from torch import nn
 
 from ganforge import config as config_mod
 from ganforge.config import RunConfig
@@ -67,8 +70,7 @@ def net_context(cfg: RunConfig, data: Dataset) -> NetContext:
 
 def conditioning(cfg: RunConfig, data: Dataset) -> tuple[bool, bool]:
     """Whether G and D take class labels (by their configured options); needs a labelled dataset."""
-    to_g = cfg.model.g.options.get("conditioning", "none") not in (None, "none")
-    to_d = cfg.model.d.options.get("conditioning", "none") not in (None, "none")
+    to_g, to_d = cfg.model.g.conditional, cfg.model.d.conditional
     wants = to_g or to_d or bool(cfg.model.d.options.get("aux_classifier", False))
     if wants and data.num_classes is None:
         raise ConfigError(f"a class-conditional model needs a labelled dataset, and '{cfg.data.name}' has no "
@@ -180,13 +182,10 @@ class Trainer:
         """Measure the sampling generator now; log the values and keep the best checkpoint."""
         from ganforge.sampling import generate
 
-        G = self.ema.model if self.ema is not None else self.nets["G"]
-        was_training = G.training
-        G.eval()
-        with torch.random.fork_rng(devices=[self.device] if self.device.type == "cuda" else []):
+        rng_devices = [self.device] if self.device.type == "cuda" else []
+        with self._sampling_generator() as G, torch.random.fork_rng(devices=rng_devices):
             values = self.evaluator(lambda n: generate(G, self.cfg, n, seed=self.cfg.seed, device=self.device,
                                                        num_classes=self.data.num_classes, return_labels=True))
-        G.train(was_training)
         self.writer.write({"step": self.step, **{f"eval/{k}": v for k, v in values.items()}})
         key = self.evaluator.primary
         if key is not None and key in values:
@@ -258,13 +257,21 @@ class Trainer:
                                keep=self.cfg.log.keep_checkpoints, name=label)
 
     # -- outputs ------------------------------------------------------------------------------
-    @torch.no_grad()
-    def save_samples(self) -> Path:
+    @contextlib.contextmanager
+    def _sampling_generator(self) -> Iterator[nn.Module]:
+        """The generator samples come from (its EMA when enabled), in eval mode for the duration."""
         G = self.ema.model if self.ema is not None else self.nets["G"]
         was_training = G.training
         G.eval()
-        out = to_output(G(self.fixed_z, self.fixed_y), G.output_range)
-        G.train(was_training)
+        try:
+            yield G
+        finally:
+            G.train(was_training)
+
+    @torch.no_grad()
+    def save_samples(self) -> Path:
+        with self._sampling_generator() as G:
+            out = to_output(G(self.fixed_z, self.fixed_y), G.output_range)
         path = self.run_dir / "samples" / f"step-{self.step:07d}.png"
         if self.data.kind == "image":
             return save_image_grid(out, path)

@@ -60,6 +60,10 @@ class Context:
         y = self.fake_labels(n)
         return self.nets["G"](self.noise(n), y if self.labels_to_g else None), y
 
+    def d_logits(self, x: Tensor, y: Tensor | None) -> Tensor:
+        """D's logits for (augmented) ``x`` through ``forward``, as the input-gradient penalties need."""
+        return self.nets["D"](self.d_input(x, self.step), y)
+
     def judge(self, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor]:
         """D's penultimate features and realness logits for (augmented) ``x``."""
         D = self.nets["D"]
@@ -94,15 +98,13 @@ def g_adversarial(ctx: Context) -> tuple[Tensor, dict[str, Tensor]]:
 def gradient_penalty(weight: float, ctx: Context) -> tuple[Tensor, dict[str, Tensor]]:
     c = ctx.cache
     y = c["y_real"] if ctx.labels_to_d else None  # interpolates carry the real batch's labels
-    gp = regularizers.gradient_penalty(lambda x, y_: ctx.nets["D"](ctx.d_input(x, ctx.step), y_), c["real"],
-                                       c["fake"], y)
+    gp = regularizers.gradient_penalty(ctx.d_logits, c["real"], c["fake"], y)
     return weight * gp, {"gp": gp.detach()}
 
 
 def r1_penalty(weight: float, every: int, ctx: Context) -> tuple[Tensor, dict[str, Tensor]]:
     real, y = ctx.real.next()
-    r1 = regularizers.r1_penalty(lambda x, y_: ctx.nets["D"](ctx.d_input(x, ctx.step), y_), real,
-                                 y if ctx.labels_to_d else None)
+    r1 = regularizers.r1_penalty(ctx.d_logits, real, y if ctx.labels_to_d else None)
     return (weight / 2) * every * r1, {"r1": r1.detach()}
 
 
