@@ -5,19 +5,8 @@ import json
 import pytest
 import torch
 
-from ganforge import config, presets
 from ganforge.training import checkpoint
-from ganforge.training.loop import Trainer, TrainingDiverged
-
-BASE = ["log.tensorboard=false", "log.progress=false", "model.z_dim=8", "model.g.hidden=[16]",
-        "model.d.hidden=[8]", "model.d.pieces=2", "log.every=5", "log.checkpoint_every=10",
-        "log.sample_every=1000", "train.batch_size=16"]
-
-
-def _trainer(tmp_path, *extra):
-    cfg = config.resolve(presets.load_preset("gan2014-digits")[0], [*BASE, *extra])
-    return Trainer(cfg, tmp_path / "run")
-
+from ganforge.training.loop import TrainingDiverged
 
 def _inject_nan_at(trainer, calls):
     """A loss term that poisons D's loss on its ``calls``-th use."""
@@ -37,8 +26,8 @@ def _events(run_dir):
     return [json.loads(line) for line in lines if "event" in json.loads(line)]
 
 
-def test_nan_stops_the_run_with_a_clear_line_and_keeps_good_checkpoints(tmp_path):
-    tr = _trainer(tmp_path, "train.steps=40")
+def test_nan_stops_the_run_with_a_clear_line_and_keeps_good_checkpoints(tmp_path, tiny_trainer):
+    tr = tiny_trainer("train.steps=40")
     _inject_nan_at(tr, calls=23)
     with pytest.raises(TrainingDiverged, match="training diverged at step 25: .*NaN/inf"):
         tr.fit()
@@ -50,8 +39,8 @@ def test_nan_stops_the_run_with_a_clear_line_and_keeps_good_checkpoints(tmp_path
     assert all(torch.isfinite(t).all() for group in tensors.values() for t in group.values())
 
 
-def test_nan_with_rollback_retries_from_the_last_checkpoint_with_lower_lr(tmp_path):
-    tr = _trainer(tmp_path, "train.steps=40", "guard.action=rollback", "guard.lr_factor=0.5")
+def test_nan_with_rollback_retries_from_the_last_checkpoint_with_lower_lr(tmp_path, tiny_trainer):
+    tr = tiny_trainer("train.steps=40", "guard.action=rollback", "guard.lr_factor=0.5")
     _inject_nan_at(tr, calls=23)  # fires once; the retry runs clean
     result = tr.fit()
     assert result.step == 40
@@ -62,16 +51,16 @@ def test_nan_with_rollback_retries_from_the_last_checkpoint_with_lower_lr(tmp_pa
     assert all(torch.isfinite(p).all() for net in tr.nets.values() for p in net.parameters())
 
 
-def test_rollback_gives_up_after_max_retries(tmp_path):
-    tr = _trainer(tmp_path, "train.steps=40", "guard.action=rollback", "guard.max_retries=2")
+def test_rollback_gives_up_after_max_retries(tmp_path, tiny_trainer):
+    tr = tiny_trainer("train.steps=40", "guard.action=rollback", "guard.max_retries=2")
     tr.phases[0].terms.append(lambda ctx: (torch.tensor(float("nan")), {}))  # every step is poisoned
     with pytest.raises(TrainingDiverged, match="after 2 rollback"):
         tr.fit()
     assert [e["event"] for e in _events(tmp_path / "run")] == ["rollback", "rollback", "diverged"]
 
 
-def test_nan_weights_are_never_checkpointed(tmp_path):
-    tr = _trainer(tmp_path, "train.steps=10", "log.every=1000")
+def test_nan_weights_are_never_checkpointed(tmp_path, tiny_trainer):
+    tr = tiny_trainer("train.steps=10", "log.every=1000")
     tr.fit()
     with torch.no_grad():
         next(tr.nets["G"].parameters())[0, 0] = float("inf")
@@ -80,9 +69,9 @@ def test_nan_weights_are_never_checkpointed(tmp_path):
     assert [p.name for p in checkpoint.list_checkpoints(tmp_path / "run" / "checkpoints")] == ["step-0000010"]
 
 
-def test_collapse_signal(tmp_path):
+def test_collapse_signal(tmp_path, tiny_trainer):
     # A D that wins outright: thresholds set so this run's early statistics count as collapse.
-    tr = _trainer(tmp_path, "train.steps=40", "guard.collapse_d_fake=1.0", "guard.collapse_d_loss=100",
+    tr = tiny_trainer("train.steps=40", "guard.collapse_d_fake=1.0", "guard.collapse_d_loss=100",
                   "guard.collapse_steps=10")
     with pytest.raises(TrainingDiverged, match="collapse: mean D\\(G\\(z\\)\\)"):
         tr.fit()

@@ -6,19 +6,7 @@ import pytest
 import torch
 from torch import nn
 
-from ganforge import config, presets
 from ganforge.training.ema import EmaGenerator
-from ganforge.training.loop import Trainer
-
-BASE = ["log.tensorboard=false", "log.progress=false", "model.z_dim=8", "model.g.hidden=[16]",
-        "model.d.hidden=[8]", "model.d.pieces=2", "log.every=5", "log.checkpoint_every=10",
-        "log.sample_every=1000", "train.batch_size=16"]
-
-
-def _trainer(tmp_path, *extra, name="run", preset="gan2014-digits"):
-    cfg = config.resolve(presets.load_preset(preset)[0], [*BASE, *extra])
-    return Trainer(cfg, tmp_path / name)
-
 
 def test_ema_matches_its_closed_form():
     G = nn.Linear(1, 1, bias=False)
@@ -39,8 +27,8 @@ def test_ema_matches_its_closed_form():
     assert ema_start.model.weight.item() == 7.0
 
 
-def test_ema_generator_is_used_for_sampling_and_survives_resume(tmp_path):
-    tr = _trainer(tmp_path, "train.steps=20", "ema.beta=0.9")
+def test_ema_generator_is_used_for_sampling_and_survives_resume(tmp_path, tiny_trainer):
+    tr = tiny_trainer("train.steps=20", "ema.beta=0.9")
     tr.fit()
     ckpt = sorted((tmp_path / "run" / "checkpoints").iterdir())[-1]
     assert (ckpt / "G_ema.safetensors").exists()
@@ -52,15 +40,15 @@ def test_ema_generator_is_used_for_sampling_and_survives_resume(tmp_path):
     assert any(not torch.equal(a, b) for a, b in zip(tr.ema.model.parameters(), tr.nets["G"].parameters()))
 
 
-def test_weight_clipping_bounds_every_weight(tmp_path):
-    tr = _trainer(tmp_path, "train.steps=10", "reg.clip=0.01", "loss.d=wasserstein", "loss.g=wasserstein",
+def test_weight_clipping_bounds_every_weight(tmp_path, tiny_trainer):
+    tr = tiny_trainer("train.steps=10", "reg.clip=0.01", "loss.d=wasserstein", "loss.g=wasserstein",
                   "model.d.irange=0.5")
     tr.fit()
     assert max(p.abs().max().item() for p in tr.nets["D"].parameters()) <= 0.01
 
 
-def test_diffaugment_sees_real_and_fake_alike(tmp_path):
-    tr = _trainer(tmp_path, "train.steps=1", "augment.policy=translation,cutout", "log.every=1")
+def test_diffaugment_sees_real_and_fake_alike(tmp_path, tiny_trainer):
+    tr = tiny_trainer("train.steps=1", "augment.policy=translation,cutout", "log.every=1")
     seen = []
     inner = tr.ctx.d_input
 
@@ -74,8 +62,8 @@ def test_diffaugment_sees_real_and_fake_alike(tmp_path):
     assert len(seen) == 3
 
 
-def test_instance_noise_anneals_to_zero(tmp_path):
-    tr = _trainer(tmp_path, "train.steps=1", "reg.instance_noise=0.5", "reg.instance_noise_steps=100")
+def test_instance_noise_anneals_to_zero(tmp_path, tiny_trainer):
+    tr = tiny_trainer("train.steps=1", "reg.instance_noise=0.5", "reg.instance_noise_steps=100")
     x = torch.zeros(1000, 1, 8, 8)
     assert abs(tr.ctx.d_input(x, 0).std().item() - 0.5) < 0.02
     assert abs(tr.ctx.d_input(x, 50).std().item() - 0.25) < 0.02
@@ -92,8 +80,8 @@ def test_instance_noise_anneals_to_zero(tmp_path):
     ["loss.d=least-squares", "loss.g=least-squares", "loss.real_label=0.9"],
     ["loss.real_label=0.9", "optim.d.lr=2e-4"],
 ])
-def test_technique_trains_and_logs_its_term(tmp_path, extra):
-    tr = _trainer(tmp_path, "train.steps=10", *extra)
+def test_technique_trains_and_logs_its_term(tmp_path, extra, tiny_trainer):
+    tr = tiny_trainer("train.steps=10", *extra)
     result = tr.fit()
     assert result.step == 10
     stats = [json.loads(line) for line in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
@@ -104,13 +92,12 @@ def test_technique_trains_and_logs_its_term(tmp_path, extra):
             assert key in keys, (setting, keys)
 
 
-def test_resume_with_stateful_techniques_is_exact(tmp_path):
+def test_resume_with_stateful_techniques_is_exact(tmp_path, tiny_trainer):
     extra = ["ema.beta=0.9", "reg.historical=1e-3", "augment.policy=color,translation", "reg.instance_noise=0.1"]
-    full = _trainer(tmp_path, "train.steps=20", *extra, name="full")
+    full = tiny_trainer("train.steps=20", *extra, name="full")
     full.fit()
-    _trainer(tmp_path, "train.steps=10", *extra, name="split").fit()
-    resumed = Trainer(config.resolve(presets.load_preset("gan2014-digits")[0], [*BASE, "train.steps=20", *extra]),
-                      tmp_path / "split", resume=True)
+    tiny_trainer("train.steps=10", *extra, name="split").fit()
+    resumed = tiny_trainer("train.steps=20", *extra, name="split", resume=True)
     resumed.fit()
     for a, b in [(full.nets["G"], resumed.nets["G"]), (full.nets["D"], resumed.nets["D"]),
                  (full.ema.model, resumed.ema.model)]:
@@ -125,8 +112,8 @@ def test_truncation_keeps_noise_inside_the_threshold():
     assert z.abs().max() <= 0.5 and z.std() > 0.2
 
 
-def test_evaluation_during_training_logs_and_keeps_the_best_checkpoint(tmp_path):
-    tr = _trainer(tmp_path, "train.steps=150", "eval.every=50", "eval.metrics=[modes500_3std]",
+def test_evaluation_during_training_logs_and_keeps_the_best_checkpoint(tmp_path, tiny_trainer):
+    tr = tiny_trainer("train.steps=150", "eval.every=50", "eval.metrics=[modes500_3std]",
                   "train.batch_size=64", "log.every=50", preset="gan2014-ring8")
     tr.fit()
     lines = [json.loads(line) for line in (tmp_path / "run" / "stats.jsonl").read_text().splitlines()]
