@@ -72,16 +72,15 @@ def ganforge_loop(trainer: Trainer):
     return step
 
 
-def plain_loop(cfg, trainer: Trainer):
+def plain_loop(cfg, x: torch.Tensor, net_ctx, device: torch.device, workers: int = 0):
     """The example-script loop: host DataLoader, fp32, separate D passes, BCE."""
-    device = trainer.device
-    G = build_generator(cfg.model.g, trainer.net_ctx).to(device).train()
-    D = build_discriminator(cfg.model.d, trainer.net_ctx).to(device).train()
+    G = build_generator(cfg.model.g, net_ctx).to(device).train()
+    D = build_discriminator(cfg.model.d, net_ctx).to(device).train()
     opt_g, opt_d = make_optimizer(G.parameters(), cfg.optim.g), make_optimizer(D.parameters(), cfg.optim.d)
     lo, hi = G.output_range or (0.0, 1.0)
-    x = trainer.data.x
     data = x.float() * ((hi - lo) / 255.0) + lo if x.dtype == torch.uint8 else x.float()
-    loader = DataLoader(TensorDataset(data), batch_size=cfg.train.batch_size, shuffle=True, drop_last=True)
+    loader = DataLoader(TensorDataset(data), batch_size=cfg.train.batch_size, shuffle=True, drop_last=True,
+                        num_workers=workers, pin_memory=device.type == "cuda", persistent_workers=workers > 0)
     batches = iter(loader)
     bs, z_dim = cfg.train.batch_size, cfg.model.z_dim
 
@@ -124,6 +123,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--warmup", type=int, default=5, help="untimed steps first")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE")
     p.add_argument("--data-dir")
+    p.add_argument("--plain-workers", type=int, default=0,
+                   help="DataLoader workers of the plain loop (the example scripts use 2-8 on a GPU machine)")
     p.add_argument("--append", help="append the table, device and command to this markdown file")
     args = p.parse_args(argv)
 
@@ -133,7 +134,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = config.resolve(presets.load_preset(args.preset)[0], overrides)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, Path(tmp) / "run", data_dir=args.data_dir)
-        device, bs = trainer.device, cfg.train.batch_size
+        device, bs, speed = trainer.device, cfg.train.batch_size, trainer.speed.describe()
         step = ganforge_loop(trainer)
         step()  # allocate everything once before counting
         with FlopCounterMode(display=False) as counter:
@@ -143,20 +144,30 @@ def main(argv: list[str] | None = None) -> int:
             torch.cuda.reset_peak_memory_stats(device)
         ours = _timed(step, args.steps, args.windows, args.warmup, bs, device)
         ours_mem = _peak_memory_mib(device)
-        plain = _timed(plain_loop(cfg, trainer), args.steps, args.windows, args.warmup, bs, device)
+        fell_back = [fn.name for fn in trainer.compiled if fn.failed]
+        x, net_ctx = trainer.data.x, trainer.net_ctx
+        del trainer, step
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
+            torch.cuda.reset_peak_memory_stats(device)
+        plain = _timed(plain_loop(cfg, x, net_ctx, device, args.plain_workers), args.steps, args.windows,
+                       args.warmup, bs, device)
+        plain_mem = _peak_memory_mib(device) if device.type == "cuda" else None
 
     med_ours, med_plain = statistics.median(ours), statistics.median(plain)
     steps_per_s = med_ours / bs
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({platform.processor() or 'x86_64'}, {torch.get_num_threads()} threads)"
     command = "python benchmarks/throughput.py " + shlex.join(argv if argv is not None else sys.argv[1:])
     table = "\n".join([
-        f"`{command}` on {name}, torch {torch.__version__}",
+        f"`{command}` on {name}, torch {torch.__version__}; ganforge's switches: {speed}"
+        + (f" (torch.compile failed for {', '.join(fell_back)}: eager)" if fell_back else ""),
         "",
         "| loop | images/s (median of windows) | spread (min-max) | model GFLOP/step | achieved TFLOP/s | peak memory (MiB) |",
         "|---|---|---|---|---|---|",
         f"| ganforge | {med_ours:,.0f} | {min(ours):,.0f}-{max(ours):,.0f} | {flops / 1e9:.2f} | "
         f"{flops * steps_per_s / 1e12:.3f} | {ours_mem:,.0f} |",
-        f"| plain reference | {med_plain:,.0f} | {min(plain):,.0f}-{max(plain):,.0f} | | | |",
+        f"| plain reference | {med_plain:,.0f} | {min(plain):,.0f}-{max(plain):,.0f} | {flops / 1e9:.2f} | "
+        f"{flops * med_plain / bs / 1e12:.3f} | {'' if plain_mem is None else f'{plain_mem:,.0f}'} |",
         f"| ratio | {med_ours / med_plain:.2f}x | | | | |",
     ])
     print(table)

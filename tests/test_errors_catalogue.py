@@ -221,3 +221,13 @@ def test_diverged(capsys, monkeypatch):
     monkeypatch.setitem(losses.D_LOSSES, "minimax",
                         lambda r, f, real_label=1.0: (r.mean() + f.mean()) * torch.tensor(float("nan")))
     _fails(capsys, _train("--out", "r"), "training diverged at step 10", "loss_D", "guard.action=rollback")
+
+
+def test_sync_batchnorm_cpu(capsys):
+    _fails(capsys, _train("--out", "r", "--device", "cpu", "--set", "train.sync_batchnorm=true"),
+           "train.sync_batchnorm needs CUDA", "train.sync_batchnorm=false")
+    assert not Path("r").exists() or not any(Path("r").rglob("*.safetensors"))
+
+
+def test_speed_choice(capsys):
+    _fails(capsys, _train("--set", "speed.optimizer=fusd"), "speed.optimizer must be one of", "did you mean 'fused'")

@@ -7,6 +7,7 @@ Kept thin on purpose: everything here is also reachable from Python
 from __future__ import annotations
 
 import argparse
+import os
 import shlex
 import shutil
 import sys
@@ -16,6 +17,27 @@ from ganforge.errors import ConfigError, GanforgeError
 
 
 def _train(args: argparse.Namespace) -> int:
+    """Under torchrun every process runs this same command; rank 0 alone writes the run directory."""
+    from ganforge.training import distributed
+
+    world = distributed.setup(_device_preference(args))
+    try:
+        return _train_in(args, world)
+    finally:
+        distributed.teardown(world)
+
+
+def _device_preference(args: argparse.Namespace) -> str:
+    """The device the user asked for, early enough to pick torchrun's backend (nccl or gloo)."""
+    if args.device is not None:
+        return args.device
+    for item in args.set or []:
+        if item.startswith("train.device="):
+            return item.split("=", 1)[1]
+    return "auto"
+
+
+def _train_in(args: argparse.Namespace, world) -> int:
     from ganforge import config, presets
     from ganforge.training import rundir
     from ganforge.training.loop import Trainer
@@ -40,7 +62,10 @@ def _train(args: argparse.Namespace) -> int:
                                 f"pass --out RUN_DIR to name the run to continue")
     else:
         run_dir = rundir.next_run_dir(runs_root, label)
+    run_dir = Path(world.broadcast(str(run_dir)))  # rank 0 numbers the run; every process uses its directory
     if args.dry_run:
+        if not world.is_main:
+            return 0
         print(f"# run directory: {run_dir}\n{cfg.to_yaml()}", end="")
         return 0
     if args.resume:
@@ -48,7 +73,8 @@ def _train(args: argparse.Namespace) -> int:
             raise GanforgeError(f"cannot resume {run_dir}: it is not a run directory (no {rundir.CONFIG}); "
                                 f"start a new run without --resume")
     backup = None
-    if not args.resume and run_dir.exists() and any(run_dir.iterdir()):
+    occupied = world.broadcast(not args.resume and run_dir.exists() and any(run_dir.iterdir()))
+    if occupied and world.is_main:  # rank 0 refuses, or sets the old run aside
         if not args.force:
             raise GanforgeError(f"output directory {run_dir} already exists and is not empty; pass --resume to "
                                 f"continue that run, --force to delete it and start over, or another --out")
@@ -59,8 +85,9 @@ def _train(args: argparse.Namespace) -> int:
         run_dir.rename(backup)
     argv = ["ganforge", *sys.argv[1:]] if args.argv is None else args.argv
     try:
+        world.barrier()
         trainer = Trainer(cfg, run_dir, data_dir=args.data_dir, resume=args.resume, preset=args.preset,
-                          argv=argv, allow_config_change=args.allow_config_change)
+                          argv=argv, allow_config_change=args.allow_config_change, world=world)
     except BaseException:
         if backup is not None:
             shutil.rmtree(run_dir, ignore_errors=True)
@@ -69,13 +96,19 @@ def _train(args: argparse.Namespace) -> int:
     if backup is not None:
         shutil.rmtree(backup)
     result = trainer.fit()
+    if not world.is_main:
+        return 0
     samples = sorted((run_dir / "samples").glob("step-*.png"))
     print(f"run directory: {run_dir}")
     if samples:
         print(f"samples:       {samples[-1]}")
     print(f"checkpoint:    {run_dir / 'checkpoints'} (step {result.step})")
     if result.interrupted:
-        resume = ["ganforge", "train", args.preset, "--out", str(run_dir), "--resume"]
+        launcher = ["ganforge"]
+        if world.distributed:  # the same processes again; other nodes repeat their own torchrun line
+            launcher = ["torchrun", "--nproc_per_node", os.environ.get("LOCAL_WORLD_SIZE", str(world.size)),
+                        "-m", "ganforge"]
+        resume = [*launcher, "train", args.preset, "--out", str(run_dir), "--resume"]
         for flag, value in (("--steps", args.steps), ("--data-dir", args.data_dir), ("--device", args.device)):
             if value is not None:
                 resume += [flag, str(value)]

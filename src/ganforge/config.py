@@ -183,7 +183,39 @@ class TrainConfig:
     # k in Algorithm 1: discriminator updates per generator update (the paper used 1).
     d_steps: int = 1
     # "auto" picks CUDA when present, else the CPU; or any torch device string.
+    # Under torchrun each process takes the GPU of its LOCAL_RANK.
     device: str = "auto"
+    # Under torchrun (DDP): replace G's and D's BatchNorm by SyncBatchNorm, so batch statistics are
+    # taken over the global batch rather than each process's share (CUDA only; costs a sync per BN layer).
+    sync_batchnorm: bool = False
+
+
+@dataclass
+class SpeedConfig:
+    """How fast a step runs, never what it computes (bf16 changes only its rounding).
+
+    "auto" turns a switch on where it pays: on a CUDA GPU. On the CPU every switch can be
+    forced on, which is how the tests check each one against the plain path.
+    """
+
+    # Matrix precision inside G and D: "fp32", or "bf16" autocast (weights, optimiser state and
+    # losses stay fp32). auto: bf16 on a CUDA GPU that supports it, fp32 elsewhere (CPU bf16 is slow).
+    precision: str = "auto"
+    # channels_last memory layout for image nets and batches (what tensor-core convolutions read).
+    # auto: on for image data on CUDA.
+    channels_last: bool | str = "auto"
+    # Optimiser kernels: "fused" (one kernel for all parameters, Adam and SGD), "foreach" (batched
+    # ops), or "for-loop" (one parameter at a time, the reference). auto: fused on CUDA where the
+    # optimiser has it, else foreach on CUDA, for-loop on the CPU.
+    optimizer: str = "auto"
+    # torch.compile G's forward and D's features/head: false, or a mode: "default", "reduce-overhead"
+    # (adds CUDA graphs) or "max-autotune". Off by default: compiling costs a minute at start-up and
+    # has not been measured against eager on a GPU here. If compiling fails, training goes on eagerly.
+    compile: bool | str = False
+    # TF32 matmuls/convolutions for fp32 work on Ampere+ GPUs. auto: on for CUDA.
+    tf32: bool | str = "auto"
+    # cudnn.benchmark: time the convolution algorithms once per shape and keep the fastest. auto: on for CUDA.
+    cudnn_benchmark: bool | str = "auto"
 
 
 @dataclass
@@ -246,6 +278,7 @@ class RunConfig:
     loss: LossConfig = field(default_factory=LossConfig)
     optim: OptimPair = field(default_factory=OptimPair)
     train: TrainConfig = field(default_factory=TrainConfig)
+    speed: SpeedConfig = field(default_factory=SpeedConfig)
     reg: RegConfig = field(default_factory=RegConfig)
     augment: AugmentConfig = field(default_factory=AugmentConfig)
     ema: EmaConfig = field(default_factory=EmaConfig)
@@ -483,6 +516,18 @@ def validate(cfg: RunConfig) -> None:
         _check(cfg.data.channels in (1, 3), f"data.channels must be 1, 3 or null, got {cfg.data.channels}")
     if cfg.data.resolution is not None:
         _check(cfg.data.resolution >= 1, f"data.resolution must be >= 1, got {cfg.data.resolution}")
+    sp = cfg.speed
+    _check(sp.precision in ("auto", "fp32", "bf16"),
+           f"speed.precision must be auto, fp32 or bf16, got '{sp.precision}'{did_you_mean(sp.precision, ('bf16', 'fp32'))}")
+    impls = ("auto", "fused", "foreach", "for-loop")
+    _check(sp.optimizer in impls, f"speed.optimizer must be one of {', '.join(impls)}, got '{sp.optimizer}'"
+                                  f"{did_you_mean(sp.optimizer, impls)}")
+    modes = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+    _check(sp.compile in (True, False) or sp.compile in modes,
+           f"speed.compile must be true, false or a torch.compile mode ({', '.join(modes)}), got {sp.compile!r}")
+    for name in ("channels_last", "tf32", "cudnn_benchmark"):
+        value = getattr(sp, name)
+        _check(value in (True, False, "auto"), f"speed.{name} must be true, false or auto, got {value!r}")
     registry.check_spec("generator", cfg.model.g, "model.g")
     registry.check_spec("discriminator", cfg.model.d, "model.d")
 

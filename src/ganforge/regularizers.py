@@ -19,13 +19,16 @@ def _input_grad(D: nn.Module, x: Tensor, y: Tensor | None) -> Tensor:
 
 
 def gradient_penalty(D: nn.Module, real: Tensor, fake: Tensor, y: Tensor | None = None,
-                     generator: torch.Generator | None = None) -> Tensor:
+                     generator: torch.Generator | None = None, eps: Tensor | None = None) -> Tensor:
     """WGAN-GP: mean of (||grad_x D(x_hat)|| - 1)^2 at uniform random interpolates x_hat of real and fake.
 
     Zero exactly when the critic's gradient has norm 1 along those lines, which is what a
-    1-Lipschitz optimal critic satisfies (Gulrajani et al. 2017, Prop. 1).
+    1-Lipschitz optimal critic satisfies (Gulrajani et al. 2017, Prop. 1). ``eps`` (one
+    U[0, 1) weight per sample) may be given; otherwise it is drawn from ``generator``.
     """
-    eps = torch.rand(real.shape[0], *([1] * (real.dim() - 1)), device=real.device, generator=generator)
+    if eps is None:
+        eps = torch.rand(real.shape[0], device=real.device, generator=generator)
+    eps = eps.view(real.shape[0], *([1] * (real.dim() - 1)))
     x_hat = eps * real.detach() + (1 - eps) * fake.detach()
     return (_input_grad(D, x_hat, y).norm(2, dim=1) - 1).pow(2).mean()
 

@@ -118,3 +118,37 @@ def test_every_option_has_a_default_and_a_comment(fn):
             assert p.default is not p.empty, p.name
             line = next(ln for ln in source.splitlines() if ln.strip().startswith(f"{p.name}:"))
             assert "  # " in line, f"{fn.__name__}: option {p.name} has no comment"
+
+
+@pytest.mark.parametrize("arch", ["dcgan", "resnet", "maxout"])
+def test_pack_scores_groups_of_consecutive_samples(arch):
+    torch.manual_seed(0)
+    D = build_discriminator(NetSpec(arch, {**TINY.get(arch, {}), "pack": 2}), CTX).eval()
+    x = torch.randn(6, 3, 16, 16)
+    logits = D(x)
+    assert logits.shape == (3,)
+    # Group i is samples 2i and 2i+1 side by side: changing sample 3 changes group 1 only.
+    x2 = x.clone()
+    x2[3] += 1.0
+    changed = (D(x2) - logits).abs() > 1e-6
+    assert changed.tolist() == [False, True, False]
+    # One D and one G step with a packed D.
+    G = build_generator(NetSpec("dcgan", TINY["dcgan"]), CTX)
+    d_loss = nn.functional.softplus(-D.train()(x)).mean() + nn.functional.softplus(D(G(torch.randn(6, 8)))).mean()
+    d_loss.backward()
+    assert all(p.grad is not None for p in D.parameters())
+    G.zero_grad()
+    nn.functional.softplus(-D(G(torch.randn(6, 8)))).mean().backward()
+    assert all(p.grad is not None for p in G.parameters())
+
+
+def test_pack_refuses_an_odd_batch_a_generator_and_a_conditional_d():
+    D = build_discriminator(NetSpec("maxout", {**TINY["maxout"], "pack": 4}), CTX)
+    with pytest.raises(ConfigError, match="multiple of 4"):
+        D(torch.randn(6, 3, 16, 16))
+    with pytest.raises(ConfigError, match="set model.d.pack"):
+        build_generator(NetSpec("mlp", {"pack": 2}), CTX)
+    with pytest.raises(ConfigError, match="class-conditional"):
+        build_discriminator(NetSpec("dcgan", {**TINY["dcgan"], "conditioning": "projection", "pack": 2}), CTX)
+    with pytest.raises(ConfigError, match=">= 1"):
+        build_discriminator(NetSpec("maxout", {**TINY["maxout"], "pack": 0}), CTX)

@@ -18,6 +18,7 @@ so no builder repeats them, and no builder may declare an option of the same nam
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import types
 import typing
@@ -53,6 +54,7 @@ def generic_options(
     *,
     spectral_norm: bool = False,  # divide every Linear/Conv/Embedding weight by its top singular value
     spectral_norm_iterations: int = 1,  # power iterations per training-mode forward (Miyato et al. use 1)
+    pack: int = 1,  # discriminators only: judge this many samples at once, concatenated (PacGAN); 1 = off
 ) -> None:
     """The options every builder takes; their keyword defaults are the documented defaults.
 
@@ -60,6 +62,11 @@ def generic_options(
     by power iteration (see :func:`ganforge.nets.layers.spectral_norm_` for which layers:
     normalisation layers, per-class BN tables and attention's gamma are not touched).
     It applies to a generator as well (SAGAN, BigGAN).
+
+    Packing (Lin et al. 2018, PacGAN) builds D for ``pack`` samples concatenated along the
+    channels (images) or features (points) and scores each group with one logit: a D that
+    sees several samples together can tell a collapsed generator's near-copies from real
+    variety, which a D that sees one sample at a time cannot.
     """
 
 
@@ -154,6 +161,11 @@ def _check_generic(opts: dict[str, Any], path: str) -> None:
     it = opts.get("spectral_norm_iterations", GENERIC["spectral_norm_iterations"])
     if it < 1:
         raise ConfigError(f"{path}.spectral_norm_iterations must be an integer >= 1, got {it!r}")
+    pack = opts.get("pack", 1)
+    if pack < 1:
+        raise ConfigError(f"{path}.pack must be an integer >= 1 (1 = no packing), got {pack!r}")
+    if pack > 1 and path == "model.g":
+        raise ConfigError("model.g.pack: packing is a discriminator option; set model.d.pack instead")
 
 
 def _build(role: str, spec: Any, ctx: NetContext, path: str) -> nn.Module:
@@ -161,13 +173,42 @@ def _build(role: str, spec: Any, ctx: NetContext, path: str) -> nn.Module:
     fn = _builder(role, spec.arch, path)
     own = {k: v for k, v in spec.options.items() if k not in GENERIC}
     generic = {**GENERIC, **{k: v for k, v in spec.options.items() if k in GENERIC}}
+    pack = generic["pack"]
+    if pack > 1:
+        if spec.conditional or own.get("aux_classifier"):
+            raise ConfigError(f"{path}.pack cannot be combined with a class-conditional D (a packed group has no "
+                              f"single label); set {path}.pack=1")
+        shape = ctx.data_shape
+        ctx = dataclasses.replace(ctx, data_shape=(shape[0] * pack, *shape[1:]), data_mean=None)
     try:
         net = fn(ctx, **own)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{path} ({spec.arch}) cannot be built with options {spec.options}: {e}") from None
     if generic["spectral_norm"]:
         spectral_norm_(net, generic["spectral_norm_iterations"])
-    return net
+    return PackedDiscriminator(net, pack) if pack > 1 else net
+
+
+class PackedDiscriminator(nn.Module):
+    """A discriminator built for ``pack`` concatenated samples: one logit per group of ``pack``
+    consecutive samples of the batch (see :func:`generic_options`)."""
+
+    def __init__(self, inner: nn.Module, pack: int):
+        super().__init__()
+        self.inner, self.pack = inner, pack
+
+    def features(self, x: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        if n % self.pack:
+            raise ConfigError(f"model.d.pack={self.pack} needs batches divisible by {self.pack}, got {n}; "
+                              f"set train.batch_size to a multiple of {self.pack} (per process under torchrun)")
+        return self.inner.features(x.reshape(n // self.pack, self.pack * x.shape[1], *x.shape[2:]))
+
+    def head(self, f: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.inner.head(f, None)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        return self.head(self.features(x), y)
 
 
 def build_generator(spec: Any, ctx: NetContext) -> nn.Module:

@@ -93,3 +93,22 @@ class StatsWriter:
             self._tb.close()
         if self._bar is not None:
             self._bar.close()
+
+
+class NullWriter:
+    """What processes other than rank 0 log to under torchrun: nothing (rank 0 writes the run)."""
+
+    def advance(self, steps: int) -> None:
+        pass
+
+    def write(self, record: dict) -> None:
+        pass
+
+    def event(self, step: int, kind: str, message: str) -> None:
+        pass
+
+    def message(self, text: str) -> None:
+        pass
+
+    def close(self) -> None:
+        pass

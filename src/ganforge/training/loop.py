@@ -26,9 +26,10 @@ from ganforge.data import Dataset, load_dataset
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.nets import NetContext, build_discriminator, build_generator
 from ganforge.sampling import to_output
-from ganforge.training import checkpoint, rng, rundir
+from ganforge.training import checkpoint, distributed, rng, rundir, speed
+from ganforge.training.distributed import World
 from ganforge.training.guard import DivergenceGuard, nonfinite_weights
-from ganforge.training.logging import StatsAccumulator, StatsWriter
+from ganforge.training.logging import NullWriter, StatsAccumulator, StatsWriter
 from ganforge.training.ema import EmaGenerator
 from ganforge.training.phases import Context, build_phases, input_transform, loss_functions
 from ganforge.training.sampler import Noise, RealBatches
@@ -103,32 +104,44 @@ class Trainer:
     """One run: build everything from the config (or a checkpoint), then :meth:`fit`."""
 
     def __init__(self, cfg: RunConfig, run_dir: str | Path, *, data_dir: str | None = None, resume: bool = False,
-                 preset: str | None = None, argv: list[str] | None = None, allow_config_change: bool = False):
+                 preset: str | None = None, argv: list[str] | None = None, allow_config_change: bool = False,
+                 world: World = distributed.SINGLE):
         self.run_dir = Path(run_dir)
+        self.world = world
         if resume:
             cfg = self._check_resume_config(cfg, allow_config_change)
         self.cfg = cfg
-        rng.seed_all(cfg.seed)
-        self.device = pick_device(cfg.train.device)
+        rng.seed_all(cfg.seed)  # the same on every process: G and D start identical
+        self.device = distributed.device_for(world, pick_device(cfg.train.device))
+        local_batch = distributed.local_batch(world, cfg.train.batch_size)
         self.data = load_dataset(cfg.data.name, split=cfg.data.split, resolution=cfg.data.resolution,
                                  channels=cfg.data.channels, data_dir=data_dir, seed=cfg.seed, size=cfg.data.size,
                                  skip_unreadable=cfg.data.skip_unreadable)
         self.net_ctx = net_context(cfg, self.data)
+        self.speed = speed.plan(cfg.speed, self.device, self.data.kind == "image")
+        speed.apply_backend_flags(self.speed)
         G = build_generator(cfg.model.g, self.net_ctx).to(self.device)
         D = build_discriminator(cfg.model.d, self.net_ctx).to(self.device)
         self.nets = {"G": G.train(), "D": D.train()}
-        self.optimizers = {k: make_optimizer(self.nets[k].parameters(), getattr(cfg.optim, k.lower()))
-                           for k in ("G", "D")}
+        if cfg.train.sync_batchnorm:
+            distributed.sync_batchnorm(self.nets, self.device)
+        G = self.nets["G"]
+        if world.rank > 0:
+            rng.seed_all(cfg.seed + 7919 * world.rank)  # the processes' dropout masks differ
+        self.optimizers = {k: make_optimizer(self.nets[k].parameters(), getattr(cfg.optim, k.lower()),
+                                             self.speed.optimizer) for k in ("G", "D")}
         self.schedules = {k: OptimSchedule(opt, getattr(cfg.optim, k.lower())) for k, opt in self.optimizers.items()}
         self.real = RealBatches(self.data.x, self.data.y, cfg.train.batch_size, seed=cfg.seed + 1,
-                                device=self.device, output_range=G.output_range)
-        self.noise = Noise(cfg.model.z_dim, cfg.model.z_dist, self.device, seed=cfg.seed + 2)
+                                device=self.device, output_range=G.output_range, rank=world.rank,
+                                world_size=world.size, channels_last=self.speed.channels_last)
+        self.noise = Noise(cfg.model.z_dim, cfg.model.z_dist, self.device, seed=cfg.seed + 2, rank=world.rank,
+                           world_size=world.size)
         # Grids are drawn from one fixed z, so pictures at different steps are comparable.
         self.fixed_z = Noise(cfg.model.z_dim, cfg.model.z_dist, self.device, seed=cfg.seed + 3)(cfg.log.sample_count)
         d_loss, g_loss, d_output = loss_functions(cfg)
         labels_to_g, labels_to_d = conditioning(cfg, self.data)
         self.ctx = Context(nets=self.nets, optimizers=self.optimizers, schedules=self.schedules, real=self.real,
-                           noise=self.noise, batch_size=cfg.train.batch_size, d_loss=d_loss, g_loss=g_loss,
+                           noise=self.noise, batch_size=local_batch, d_loss=d_loss, g_loss=g_loss,
                            d_output=d_output, d_input=input_transform(cfg, None), num_classes=self.data.num_classes,
                            labels_to_g=labels_to_g, labels_to_d=labels_to_d)
         # A conditional grid shows the classes in order, one per column (or repeating).
@@ -138,6 +151,15 @@ class Trainer:
         # Components with state beyond the networks and optimisers (running averages); checkpoints keep it.
         self.stateful: dict[str, Any] = {}
         self.phases: list[Any] = build_phases(cfg, self.nets, self.ema, self.stateful)
+        # After the EMA and historical copies are taken: compiled methods cannot be deep-copied.
+        self.compiled = speed.prepare_nets(self.nets, self.speed)
+        self.ctx.autocast = lambda: speed.autocast(self.speed, self.device)
+        if world.distributed:
+            # ACGAN's classifier has no gradient in the R1 phase; DDP must be told to expect that.
+            unused = hasattr(self.nets["D"], "classify") and cfg.reg.r1 > 0
+            self.ctx.ddp = {"G": distributed.wrap(self.nets["G"], world, self.device),
+                            "D": distributed.wrap(distributed.JudgeForward(self.nets["D"]), world, self.device,
+                                                  find_unused=unused)}
         self.evaluator = self._make_evaluator(data_dir) if cfg.eval.every > 0 else None
         self.best: dict[str, Any] = {}  # {"key", "value", "step"} of the best evaluation so far
         self.guard = DivergenceGuard(cfg.guard)
@@ -145,9 +167,12 @@ class Trainer:
         self.resumed_from: Path | None = None
         if resume:
             self.resumed_from = self._restore()
-            self._record_config_changes()
-        else:
-            rundir.write_new(self.run_dir, cfg, device=str(self.device), preset=preset, argv=argv)
+            if world.is_main:
+                self._record_config_changes()
+        elif world.is_main:
+            rundir.write_new(self.run_dir, cfg, device=str(self.device), preset=preset, argv=argv,
+                             extra={"speed": self.speed.describe(), "world_size": world.size})
+        world.barrier()
 
     # -- resume -------------------------------------------------------------------------------
     def _check_resume_config(self, cfg: RunConfig, allow_change: bool) -> RunConfig:
@@ -182,10 +207,13 @@ class Trainer:
         """Measure the sampling generator now; log the values and keep the best checkpoint."""
         from ganforge.sampling import generate
 
-        rng_devices = [self.device] if self.device.type == "cuda" else []
-        with self._sampling_generator() as G, torch.random.fork_rng(devices=rng_devices):
-            values = self.evaluator(lambda n: generate(G, self.cfg, n, seed=self.cfg.seed, device=self.device,
-                                                       num_classes=self.data.num_classes, return_labels=True))
+        values: dict[str, float] = {}
+        if self.world.is_main:  # one process measures; the others wait for its figures
+            rng_devices = [self.device] if self.device.type == "cuda" else []
+            with self._sampling_generator() as G, torch.random.fork_rng(devices=rng_devices):
+                values = self.evaluator(lambda n: generate(G, self.cfg, n, seed=self.cfg.seed, device=self.device,
+                                                           num_classes=self.data.num_classes, return_labels=True))
+        values = self.world.broadcast(values)
         self.writer.write({"step": self.step, **{f"eval/{k}": v for k, v in values.items()}})
         key = self.evaluator.primary
         if key is not None and key in values:
@@ -217,13 +245,25 @@ class Trainer:
         self.noise.load_state_dict(state["noise"])
         for name, sched in self.schedules.items():
             sched.load_state_dict(state["schedules"][name], epoch=self.real.epoch)
-        rng.restore(state["rng"])
+        rng.restore(self._rng_state_for_this_rank(state))
         self.guard.load_state_dict(state.get("guard", {}))
         self.best = dict(state.get("best", {}))
         self.step = int(state["step"])
-        if not quiet:
+        if not quiet and self.world.is_main:
             rundir.truncate_stats(self.run_dir, self.step)
         return path
+
+    def _rng_state_for_this_rank(self, state: dict[str, Any]) -> dict:
+        """Each process's own global-RNG state (dropout, augmentation) when the run had as many processes."""
+        per_rank = state.get("rng_ranks")
+        if self.world.rank == 0:
+            return state["rng"]
+        if per_rank and len(per_rank) == self.world.size:
+            return per_rank[self.world.rank]
+        if self.world.rank == 1:  # say it once
+            print(f"resuming with {self.world.size} processes a run saved with {len(per_rank or [None])}: the data "
+                  f"and noise continue exactly; dropout and augmentation draws do not", flush=True)
+        return state["rng"]
 
     def save_checkpoint(self, label: str | None = None) -> Path | None:
         """Write a checkpoint of the current step; None if the guard rolled back instead (NaN weights)."""
@@ -232,6 +272,10 @@ class Trainer:
             reason = f"the weights of {' and '.join(broken)} became NaN/inf"
             self._diverged(reason)
             return None
+        rng_ranks = self.world.gather(rng.capture())  # a collective: every process reaches this line
+        if not self.world.is_main:
+            self.world.barrier()  # wait until rank 0 has written it (a rollback may read it next)
+            return self.run_dir / "checkpoints"
         tensors = {name: net.state_dict() for name, net in self.nets.items()}
         if self.ema is not None:
             tensors["G_ema"] = self.ema.model.state_dict()
@@ -247,14 +291,18 @@ class Trainer:
             "schedules": {k: s.state_dict() for k, s in self.schedules.items()},
             "real": self.real.state_dict(),
             "noise": self.noise.state_dict(),
-            "rng": rng.capture(),
+            "rng": rng_ranks[0],
+            **({"rng_ranks": rng_ranks} if self.world.distributed else {}),
             "guard": self.guard.state_dict(),
             "best": self.best,
             "net_context": {"data_shape": list(self.net_ctx.data_shape), "kind": self.net_ctx.kind,
                             "num_classes": self.net_ctx.num_classes},
         }
-        return checkpoint.save(self.run_dir / "checkpoints", self.step, tensors, state,
-                               keep=self.cfg.log.keep_checkpoints, name=label)
+        try:
+            return checkpoint.save(self.run_dir / "checkpoints", self.step, tensors, state,
+                                   keep=self.cfg.log.keep_checkpoints, name=label)
+        finally:
+            self.world.barrier()
 
     # -- outputs ------------------------------------------------------------------------------
     @contextlib.contextmanager
@@ -269,7 +317,9 @@ class Trainer:
             G.train(was_training)
 
     @torch.no_grad()
-    def save_samples(self) -> Path:
+    def save_samples(self) -> Path | None:
+        if not self.world.is_main:
+            return None
         with self._sampling_generator() as G:
             out = to_output(G(self.fixed_z, self.fixed_y), G.output_range)
         path = self.run_dir / "samples" / f"step-{self.step:07d}.png"
@@ -282,13 +332,15 @@ class Trainer:
     def fit(self) -> TrainResult:
         cfg, log = self.cfg, self.cfg.log
         total = cfg.train.steps
-        self.writer = writer = StatsWriter(self.run_dir, total, self.step, log.tensorboard, log.progress)
+        self.writer = writer = (StatsWriter(self.run_dir, total, self.step, log.tensorboard, log.progress)
+                                if self.world.is_main else NullWriter())
         self._acc = StatsAccumulator()
         self._last: dict[str, float] = {}
         interrupted = False
         if self.resumed_from is not None:
             writer.message(f"resumed from {self.resumed_from} at step {self.step}")
-        if cfg.guard.action == "rollback" and not checkpoint.list_checkpoints(self.run_dir / "checkpoints"):
+        no_checkpoint = self.world.broadcast(not checkpoint.list_checkpoints(self.run_dir / "checkpoints"))
+        if cfg.guard.action == "rollback" and no_checkpoint:
             self.save_checkpoint()  # something to roll back to before the first periodic checkpoint
         self._t0, self._steps_since = time.perf_counter(), 0
         try:
@@ -316,7 +368,8 @@ class Trainer:
             self.step += 1
             self._steps_since += 1
             self.writer.advance(1)
-            if (self.step % log.every == 0 or self.step == total) and self._log():
+            at_log = self.step % log.every == 0 or self.step == total
+            if at_log and self._log():
                 continue  # rolled back: the step counter moved back to the checkpoint
             if self.step % log.sample_every == 0:
                 self.save_samples()
@@ -324,17 +377,25 @@ class Trainer:
                 self.evaluate()
             if self.step % log.checkpoint_every == 0 and self.save_checkpoint() is None:
                 continue
-            if stop.raised:
-                self.writer.event(self.step, "interrupted", f"{stop.raised} received at step {self.step}: "
+            # Under torchrun the processes agree to stop at a log step (a signal may reach them apart).
+            if self._stopping(stop, at_log):
+                self.writer.event(self.step, "interrupted", f"{stop.raised or 'a stop signal'} received at step {self.step}: "
                                                             f"checkpoint written")
                 return True
         return False
+
+    def _stopping(self, stop: _StopFlag, at_log: bool) -> bool:
+        """Whether a signal asks to stop now. Under torchrun the processes agree on it at log steps,
+        since a signal may reach them at different steps and they must stop at the same one."""
+        if not self.world.distributed:
+            return stop.raised is not None
+        return at_log and self.world.any(stop.raised is not None)
 
     def _log(self) -> bool:
         """Read statistics back and write them; True if the guard rolled the run back."""
         steps, seconds = self._steps_since, time.perf_counter() - self._t0
         self._t0, self._steps_since = time.perf_counter(), 0
-        stats = self._acc.flush()
+        stats = self.world.mean(self._acc.flush())
         record = {"step": self.step, "epoch": round(self.real.epochs_done, 4), **stats,
                   "lr_D": self.schedules["D"].lr(), "lr_G": self.schedules["G"].lr(),
                   "img_per_s": steps * self.cfg.train.batch_size / max(seconds, 1e-9)}

@@ -12,6 +12,7 @@ penalty, the ACGAN classifier) reuses them instead of running D again.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -50,25 +51,39 @@ class Context:
     labels_to_d: bool = False  # D's realness logit is class-conditional
     step: int = 0
     cache: dict[str, Any] = field(default_factory=dict)
+    # bf16 autocast around the terms (speed.precision); losses are taken on fp32 logits.
+    autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
+    # Under torchrun: the DDP wrappers ("G": G, "D": D's features+head as one forward). The
+    # network being updated runs through its wrapper, so DDP averages its gradients.
+    ddp: dict[str, nn.Module] = field(default_factory=dict)
+    training: str = ""  # the network the running phase updates
 
     def fake_labels(self, n: int) -> Tensor | None:
         if self.num_classes is None or not (self.labels_to_g or self.labels_to_d):
             return None
-        return torch.randint(0, self.num_classes, (n,), device=self.noise.device, generator=self.noise.generator)
+        return self.noise.labels(n, self.num_classes)
 
     def generate(self, n: int) -> tuple[Tensor, Tensor | None]:
         y = self.fake_labels(n)
-        return self.nets["G"](self.noise(n), y if self.labels_to_g else None), y
+        G = self.ddp["G"] if self.training == "G" and "G" in self.ddp else self.nets["G"]
+        return G(self.noise(n), y if self.labels_to_g else None), y
+
+    def _features_and_logits(self, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor]:
+        if self.training == "D" and "D" in self.ddp:
+            f, logits = self.ddp["D"](x, y)
+        else:
+            D = self.nets["D"]
+            f = D.features(x)
+            logits = D.head(f, y)
+        return f, logits.float()
 
     def d_logits(self, x: Tensor, y: Tensor | None) -> Tensor:
-        """D's logits for (augmented) ``x`` through ``forward``, as the input-gradient penalties need."""
-        return self.nets["D"](self.d_input(x, self.step), y)
+        """D's logits for (augmented) ``x``, as the input-gradient penalties need (``y`` as given)."""
+        return self._features_and_logits(self.d_input(x, self.step), y)[1]
 
     def judge(self, x: Tensor, y: Tensor | None) -> tuple[Tensor, Tensor]:
-        """D's penultimate features and realness logits for (augmented) ``x``."""
-        D = self.nets["D"]
-        f = D.features(self.d_input(x, self.step))
-        return f, D.head(f, y if self.labels_to_d else None)
+        """D's penultimate features and realness logits (fp32) for (augmented) ``x``."""
+        return self._features_and_logits(self.d_input(x, self.step), y if self.labels_to_d else None)
 
 
 # A term returns the scalar to minimise and detached statistics to log.
@@ -98,7 +113,8 @@ def g_adversarial(ctx: Context) -> tuple[Tensor, dict[str, Tensor]]:
 def gradient_penalty(weight: float, ctx: Context) -> tuple[Tensor, dict[str, Tensor]]:
     c = ctx.cache
     y = c["y_real"] if ctx.labels_to_d else None  # interpolates carry the real batch's labels
-    gp = regularizers.gradient_penalty(ctx.d_logits, c["real"], c["fake"], y)
+    # The interpolation weights come from the noise stream, so they are resumed and shared out like z.
+    gp = regularizers.gradient_penalty(ctx.d_logits, c["real"], c["fake"], y, eps=ctx.noise.uniform(len(c["real"])))
     return weight * gp, {"gp": gp.detach()}
 
 
@@ -126,7 +142,7 @@ def feature_matching(weight: float, ctx: Context) -> tuple[Tensor, dict[str, Ten
     real, y = ctx.real.next()
     with torch.no_grad():
         f_real, _ = ctx.judge(real, y)
-    fm = regularizers.feature_matching(f_real, ctx.cache["f_fake"])
+    fm = regularizers.feature_matching(f_real.float(), ctx.cache["f_fake"].float())
     return weight * fm, {"feature_matching": fm.detach()}
 
 
@@ -159,13 +175,16 @@ class Phase:
         optimizer = ctx.optimizers[self.net]
         for name, other in ctx.nets.items():
             other.requires_grad_(name == self.net)  # no wasted gradients for the frozen net
+        ctx.training = self.net
         out: dict[str, Tensor] = {}
         for _ in range(self.repeat):
             ctx.cache.clear()
             total = None
             out = {}
             for term in self.terms:
-                loss, stats = term(ctx)
+                with ctx.autocast():
+                    loss, stats = term(ctx)
+                loss = loss.float()
                 total = loss if total is None else total + loss
                 out.update(stats)
             optimizer.zero_grad(set_to_none=True)

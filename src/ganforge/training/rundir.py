@@ -58,7 +58,8 @@ def versions() -> dict[str, str]:
             "numpy": numpy.__version__, "cuda": torch.version.cuda or "none", "platform": platform.platform()}
 
 
-def write_new(run_dir: Path, cfg: RunConfig, *, device: str, preset: str | None, argv: list[str] | None) -> None:
+def write_new(run_dir: Path, cfg: RunConfig, *, device: str, preset: str | None, argv: list[str] | None,
+              extra: dict | None = None) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
     for sub in ("checkpoints", "samples"):
         (run_dir / sub).mkdir(exist_ok=True)
@@ -71,6 +72,7 @@ def write_new(run_dir: Path, cfg: RunConfig, *, device: str, preset: str | None,
         "git_commit": git_commit(),
         "versions": versions(),
         "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **(extra or {}),
     }
     (run_dir / OPTIONS).write_text(json.dumps(options, indent=1))
 

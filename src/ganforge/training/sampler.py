@@ -30,16 +30,23 @@ class RealBatches:
     scaled per batch to the generator's output range, so nothing per batch crosses
     from the host. An epoch is one pass over a fresh permutation; the last partial
     batch of each epoch is dropped so every step sees ``batch_size`` samples.
+
+    Under torchrun ``batch_size`` is the global batch: every process draws the same
+    permutation and keeps its ``1/world_size`` share of each batch, so together they
+    see exactly the batches one process would (see :mod:`ganforge.training.distributed`).
     """
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor | None, batch_size: int, seed: int,
-                 device: torch.device, output_range: tuple[float, float] | None):
+                 device: torch.device, output_range: tuple[float, float] | None, *, rank: int = 0,
+                 world_size: int = 1, channels_last: bool = False):
         if batch_size > len(x):
             raise ConfigError(f"train.batch_size={batch_size} is larger than the dataset ({len(x)} samples); "
                               f"set train.batch_size to at most {len(x)}")
         self.x = x.to(device)
         self.y = y.to(device) if y is not None else None
         self.batch_size = batch_size
+        self.share = slice(rank * batch_size // world_size, (rank + 1) * batch_size // world_size)
+        self.channels_last = channels_last
         self.device = device
         self.output_range = output_range
         self.batches_per_epoch = len(x) // batch_size
@@ -66,9 +73,12 @@ class RealBatches:
             self._epoch_state = self._gen.get_state()
             self._perm = self._permutation()
         start = self.position * self.batch_size
-        idx = self._perm[start:start + self.batch_size]
+        idx = self._perm[start:start + self.batch_size][self.share]
         self.position += 1
-        return self.scale(self.x[idx]), (self.y[idx] if self.y is not None else None)
+        x = self.scale(self.x[idx])
+        if self.channels_last and x.dim() == 4:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return x, (self.y[idx] if self.y is not None else None)
 
     @property
     def epochs_done(self) -> float:
@@ -85,14 +95,33 @@ class RealBatches:
 
 
 class Noise:
-    """The generator's input: z ~ U[-sqrt(3), sqrt(3)]^d (unit variance, as the 2014 code) or N(0, I)."""
+    """The generator's input: z ~ U[-sqrt(3), sqrt(3)]^d (unit variance, as the 2014 code) or N(0, I).
 
-    def __init__(self, z_dim: int, dist: str, device: torch.device, seed: int):
+    Under torchrun each process asks for its share ``n`` of the global batch; the stream
+    draws the whole global batch and hands back this rank's slice, so the processes use
+    different z while the stream (and its checkpointed state) stays the same on every rank.
+    """
+
+    def __init__(self, z_dim: int, dist: str, device: torch.device, seed: int, *, rank: int = 0,
+                 world_size: int = 1):
         self.z_dim, self.dist, self.device = z_dim, dist, device
+        self.rank, self.world_size = rank, world_size
         self._gen = torch.Generator(device=device).manual_seed(seed)
 
+    def _mine(self, t: torch.Tensor, n: int) -> torch.Tensor:
+        return t[self.rank * n:(self.rank + 1) * n] if self.world_size > 1 else t
+
     def __call__(self, n: int) -> torch.Tensor:
-        return sample_noise(n, self.z_dim, self.dist, self.device, self._gen)
+        return self._mine(sample_noise(n * self.world_size, self.z_dim, self.dist, self.device, self._gen), n)
+
+    def uniform(self, n: int) -> torch.Tensor:
+        """U[0, 1) draws (e.g. the gradient penalty's interpolation weights), shared out like z."""
+        return self._mine(torch.rand(n * self.world_size, device=self.device, generator=self._gen), n)
+
+    def labels(self, n: int, num_classes: int) -> torch.Tensor:
+        """Class labels for generated samples, drawn from the same stream (and shared out the same way)."""
+        y = torch.randint(0, num_classes, (n * self.world_size,), device=self.device, generator=self._gen)
+        return self._mine(y, n)
 
     @property
     def generator(self) -> torch.Generator:

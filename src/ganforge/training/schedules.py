@@ -58,9 +58,14 @@ class OptimSchedule:
         self.apply(epoch)
 
 
-def make_optimizer(params, cfg: OptimConfig) -> torch.optim.Optimizer:
+def make_optimizer(params, cfg: OptimConfig, impl: str = "for-loop") -> torch.optim.Optimizer:
+    """``impl`` (speed.optimizer) picks the kernels: fused, foreach or for-loop; the update is the same."""
+    from ganforge.training.speed import optimizer_kwargs
+
     if cfg.name == "sgd":
-        return torch.optim.SGD(params, lr=cfg.lr, momentum=cfg.momentum, weight_decay=cfg.weight_decay)
-    if cfg.name == "rmsprop":  # WGAN's choice: momentum-free, which the paper found stabler for the critic
-        return torch.optim.RMSprop(params, lr=cfg.lr, weight_decay=cfg.weight_decay)
-    return torch.optim.Adam(params, lr=cfg.lr, betas=cfg.betas, weight_decay=cfg.weight_decay)
+        cls, kwargs = torch.optim.SGD, {"momentum": cfg.momentum}
+    elif cfg.name == "rmsprop":  # WGAN's choice: momentum-free, which the paper found stabler for the critic
+        cls, kwargs = torch.optim.RMSprop, {}
+    else:
+        cls, kwargs = torch.optim.Adam, {"betas": cfg.betas}
+    return cls(params, lr=cfg.lr, weight_decay=cfg.weight_decay, **kwargs, **optimizer_kwargs(cls, impl))

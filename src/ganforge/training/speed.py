@@ -1,0 +1,162 @@
+"""The fast path: switches that change how fast a step runs, never what it computes.
+
+The config's ``speed`` section says "auto" for most switches; :func:`plan` turns it
+into concrete choices for the device at hand, once, so the rest of the engine sees
+plain booleans. Every switch can be forced on the CPU, which is how the tests hold
+each one to the plain path (bit-for-bit where the arithmetic is the same, within
+bf16 rounding for autocast).
+
+What is deliberately *not* here: the data already live on the training device and
+are batched there (:class:`~ganforge.training.sampler.RealBatches`), and statistics
+are read back only every ``log.every`` steps, so a step has no host work and no
+host-device synchronisation with or without these switches.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import inspect
+import warnings
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganforge.config import SpeedConfig
+
+
+@dataclass(frozen=True)
+class SpeedPlan:
+    """The resolved switches for one device."""
+
+    bf16: bool = False
+    channels_last: bool = False
+    optimizer: str = "for-loop"  # fused | foreach | for-loop
+    compile: str | None = None  # a torch.compile mode, or None
+    tf32: bool = False
+    cudnn_benchmark: bool = False
+
+    def describe(self) -> str:
+        parts = ["bf16 autocast" if self.bf16 else "fp32", f"{self.optimizer} optimiser"]
+        if self.channels_last:
+            parts.append("channels_last")
+        if self.compile:
+            parts.append(f"torch.compile({self.compile})")
+        if self.tf32:
+            parts.append("TF32")
+        if self.cudnn_benchmark:
+            parts.append("cudnn.benchmark")
+        return ", ".join(parts)
+
+
+def _auto(value: bool | str, default: bool) -> bool:
+    return default if value == "auto" else bool(value)
+
+
+def plan(cfg: SpeedConfig, device: torch.device, image_data: bool) -> SpeedPlan:
+    cuda = device.type == "cuda"
+    if cfg.precision == "auto":
+        bf16 = cuda and torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    else:
+        bf16 = cfg.precision == "bf16"
+    optimizer = cfg.optimizer if cfg.optimizer != "auto" else ("fused" if cuda else "for-loop")
+    mode = cfg.compile
+    compile_mode = None if mode is False else ("default" if mode is True else str(mode))
+    return SpeedPlan(bf16=bf16, channels_last=image_data and _auto(cfg.channels_last, cuda), optimizer=optimizer,
+                     compile=compile_mode, tf32=cuda and _auto(cfg.tf32, True),
+                     cudnn_benchmark=cuda and _auto(cfg.cudnn_benchmark, True))
+
+
+def apply_backend_flags(p: SpeedPlan) -> None:
+    """Process-wide CUDA settings (they have no effect on the CPU)."""
+    if p.tf32:
+        torch.backends.cuda.matmul.allow_tf32 = True
+        torch.backends.cudnn.allow_tf32 = True
+    if p.cudnn_benchmark:
+        torch.backends.cudnn.benchmark = True
+
+
+def autocast(p: SpeedPlan, device: torch.device) -> contextlib.AbstractContextManager:
+    """bf16 autocast around G and D; a no-op context for fp32."""
+    if not p.bf16:
+        return contextlib.nullcontext()
+    return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
+
+
+def optimizer_kwargs(cls: type[torch.optim.Optimizer], impl: str) -> dict[str, Any]:
+    """The constructor flags for ``impl``; an optimiser without a fused kernel gets foreach instead."""
+    params = inspect.signature(cls).parameters
+    if impl == "fused" and "fused" in params:
+        return {"fused": True}
+    if impl in ("fused", "foreach") and "foreach" in params:
+        return {"foreach": True}
+    return {"foreach": False} if "foreach" in params else {}
+
+
+def to_channels_last(x: torch.Tensor) -> torch.Tensor:
+    return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
+
+
+class CompiledWithFallback:
+    """A compiled function that falls back to the eager one, for good, the first time compiling fails.
+
+    torch.compile compiles lazily at the first call, so that is where a missing compiler,
+    an unsupported op or a backend bug shows up; training then goes on eagerly with one warning.
+    """
+
+    def __init__(self, eager: Callable, mode: str, name: str):
+        self.eager, self.name = eager, name
+        self.compiled: Callable | None = torch.compile(eager, mode=mode)
+        self.failed: str | None = None
+        functools.update_wrapper(self, eager)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        if self.compiled is not None:
+            try:
+                return self.compiled(*args, **kwargs)
+            except Exception as e:  # noqa: BLE001 - any compiler failure means: run eagerly
+                self.failed = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
+                self.compiled = None
+                warnings.warn(f"torch.compile of {self.name} failed ({self.failed}); training goes on without it",
+                              stacklevel=2)
+        return self.eager(*args, **kwargs)
+
+
+def compile_nets(nets: dict[str, nn.Module], mode: str) -> list[CompiledWithFallback]:
+    """Compile G's forward and D's features and head in place (the modules, and so their state dicts,
+    stay the same objects; only the bound methods are replaced)."""
+    wrapped = []
+    targets = [("G", "forward"), ("D", "features"), ("D", "head")]
+    for net, method in targets:
+        module = nets[net]
+        fn = CompiledWithFallback(getattr(module, method), mode, f"{net}.{method}")
+        setattr(module, method, fn)
+        wrapped.append(fn)
+    return wrapped
+
+
+def prepare_nets(nets: dict[str, nn.Module], p: SpeedPlan) -> list[CompiledWithFallback]:
+    if p.channels_last:
+        for net in nets.values():
+            net.to(memory_format=torch.channels_last)
+    return compile_nets(nets, p.compile) if p.compile else []
+
+
+@contextlib.contextmanager
+def eager(nets: dict[str, nn.Module]) -> Iterator[None]:
+    """Temporarily undo :func:`compile_nets` (for deep copies: a compiled method cannot be copied)."""
+    saved = {}
+    for name, net in nets.items():
+        for method in ("forward", "features", "head"):
+            fn = net.__dict__.get(method)
+            if isinstance(fn, CompiledWithFallback):
+                saved[(name, method)] = fn
+                del net.__dict__[method]
+    try:
+        yield
+    finally:
+        for (name, method), fn in saved.items():
+            setattr(nets[name], method, fn)
