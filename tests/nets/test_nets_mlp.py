@@ -84,3 +84,16 @@ def test_unknown_arch_and_option_are_config_errors():
         build_discriminator(NetSpec("maxout", {"piece": 3}), _ctx())
     with pytest.raises(ConfigError, match="drop probability"):
         build_discriminator(NetSpec("maxout", {"input_dropout": 1.5}), _ctx())
+
+
+def test_batch_norm_in_g_normalises_each_hidden_layer_over_the_batch():
+    G = build_generator(NetSpec("mlp", {"hidden": [16, 16], "batch_norm": True}),
+                        NetContext(data_shape=(2,), z_dim=4, kind="points"))
+    bns = [m for m in G.modules() if isinstance(m, torch.nn.BatchNorm1d)]
+    assert len(bns) == 2
+    seen = []
+    hook = bns[0].register_forward_hook(lambda m, i, o: seen.append(o.detach()))
+    G.train()(torch.randn(64, 4) * 5 + 3)
+    hook.remove()
+    assert seen[0].mean(0).abs().max() < 1e-5 and (seen[0].std(0, unbiased=False) - 1).abs().max() < 1e-2
+    assert G.eval()(torch.randn(3, 4)).shape == (3, 2)  # eval mode: running statistics, any batch size

@@ -33,7 +33,7 @@ _ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh"
 
 class MLPGenerator(Generator):
     def __init__(self, ctx: NetContext, hidden: tuple[int, ...], activation: str, out: str, irange: float,
-                 bias_from_data: bool, conditioning: str = "none"):
+                 bias_from_data: bool, conditioning: str = "none", batch_norm: bool = False):
         super().__init__(ctx, conditioning, ("none", "concat"))
         if activation not in _ACTIVATIONS:
             raise ValueError(f"activation must be one of {', '.join(_ACTIVATIONS)}, got '{activation}'")
@@ -44,7 +44,7 @@ class MLPGenerator(Generator):
         widths = [ctx.z_dim + self.z_extra, *hidden]
         layers: list[nn.Module] = []
         for a, b in zip(widths[:-1], widths[1:]):
-            layers += [nn.Linear(a, b), _ACTIVATIONS[activation]()]
+            layers += [nn.Linear(a, b), *([nn.BatchNorm1d(b)] if batch_norm else []), _ACTIVATIONS[activation]()]
         self.body = nn.Sequential(*layers)
         self.head = nn.Linear(widths[-1], math.prod(self.data_shape))
         act, self.output_range = _OUTPUTS[out]
@@ -103,8 +103,9 @@ def mlp_generator(
     irange: float = 0.05,  # weights U(-irange, irange), as pylearn2
     bias_from_data: bool = True,  # sigmoid output bias = logit of each pixel's mean
     conditioning: str = "none",  # none | concat (G(z, y) reads [z, one_hot(y)]; needs labelled data)
+    batch_norm: bool = False,  # BN before each activation (DCGAN's advice for G; the PacGAN/VEEGAN 2D G has it)
 ) -> nn.Module:
-    return MLPGenerator(ctx, tuple(hidden), activation, out, irange, bias_from_data, conditioning)
+    return MLPGenerator(ctx, tuple(hidden), activation, out, irange, bias_from_data, conditioning, batch_norm)
 
 
 @register("discriminator", "maxout")
