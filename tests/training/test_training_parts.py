@@ -63,3 +63,24 @@ def test_uniform_noise_has_unit_variance_on_the_papers_interval():
     z = Noise(100, "uniform", torch.device("cpu"), 0)(2000)
     assert z.abs().max() <= math.sqrt(3)
     assert abs(z.var().item() - 1) < 0.02
+
+
+def test_acgan_classifier_learns_from_fakes_only_when_asked():
+    from types import SimpleNamespace
+
+    import torch.nn.functional as F
+
+    from ganforge.training.phases import aux_classifier_d
+
+    classify = torch.nn.Linear(4, 3)
+    f_real, f_fake = torch.randn(5, 4), torch.randn(5, 4, requires_grad=True)
+    y_real, y_fake = torch.tensor([0, 1, 2, 0, 1]), torch.tensor([2, 2, 1, 0, 0])
+    ctx = SimpleNamespace(nets={"D": SimpleNamespace(classify=classify)},
+                          cache={"f_real": f_real, "f_fake": f_fake, "y_real": y_real, "y_fake": y_fake})
+    real_only = F.cross_entropy(classify(f_real), y_real)
+    both, _ = aux_classifier_d(1.0, True, ctx)
+    assert torch.allclose(both, real_only + F.cross_entropy(classify(f_fake), y_fake))
+    loss, stats = aux_classifier_d(2.0, False, ctx)
+    assert torch.allclose(loss, 2 * real_only) and torch.allclose(stats["aux_D"], real_only)
+    loss.backward()
+    assert f_fake.grad is None  # generated samples play no part in D's classifier

@@ -245,7 +245,11 @@ class Trainer:
         self.noise.load_state_dict(state["noise"])
         for name, sched in self.schedules.items():
             sched.load_state_dict(state["schedules"][name], epoch=self.real.epoch)
-        rng.restore(self._rng_state_for_this_rank(state))
+        own = self._rng_state_for_this_rank(state)
+        if own is not None:
+            rng.restore(own)
+        else:  # a different number of processes: fresh, distinct streams for the extra ranks
+            rng.seed_all(self.cfg.seed + 7919 * self.world.rank + int(state["step"]))
         self.guard.load_state_dict(state.get("guard", {}))
         self.best = dict(state.get("best", {}))
         self.step = int(state["step"])
@@ -253,8 +257,9 @@ class Trainer:
             rundir.truncate_stats(self.run_dir, self.step)
         return path
 
-    def _rng_state_for_this_rank(self, state: dict[str, Any]) -> dict:
-        """Each process's own global-RNG state (dropout, augmentation) when the run had as many processes."""
+    def _rng_state_for_this_rank(self, state: dict[str, Any]) -> dict | None:
+        """Each process's own global-RNG state (dropout, augmentation); None if the run was saved by a
+        different number of processes and this rank has none."""
         per_rank = state.get("rng_ranks")
         if self.world.rank == 0:
             return state["rng"]
@@ -263,7 +268,7 @@ class Trainer:
         if self.world.rank == 1:  # say it once
             print(f"resuming with {self.world.size} processes a run saved with {len(per_rank or [None])}: the data "
                   f"and noise continue exactly; dropout and augmentation draws do not", flush=True)
-        return state["rng"]
+        return None
 
     def save_checkpoint(self, label: str | None = None) -> Path | None:
         """Write a checkpoint of the current step; None if the guard rolled back instead (NaN weights)."""
@@ -421,8 +426,9 @@ class Trainer:
             sched.apply(self.real.epoch)
         if self.cfg.guard.reseed:
             seed = self.cfg.seed + 7919 * g.retries
-            torch.manual_seed(seed)
-            self.noise = self.ctx.noise = Noise(self.cfg.model.z_dim, self.cfg.model.z_dist, self.device, seed + 2)
+            torch.manual_seed(seed + 104729 * self.world.rank)
+            self.noise = self.ctx.noise = Noise(self.cfg.model.z_dim, self.cfg.model.z_dist, self.device, seed + 2,
+                                                rank=self.world.rank, world_size=self.world.size)
         self._acc.flush()
         self.writer.event(failed_at, "rollback",
                           f"step {failed_at}: {reason}; rolled back to {path.name} "

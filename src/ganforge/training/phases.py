@@ -124,11 +124,12 @@ def r1_penalty(weight: float, every: int, ctx: Context) -> tuple[Tensor, dict[st
     return (weight / 2) * every * r1, {"r1": r1.detach()}
 
 
-def aux_classifier_d(weight: float, ctx: Context) -> tuple[Tensor, dict[str, Tensor]]:
-    """ACGAN: D also learns to name the class of real and generated samples."""
+def aux_classifier_d(weight: float, on_fake: bool, ctx: Context) -> tuple[Tensor, dict[str, Tensor]]:
+    """ACGAN: D also learns to name the class of real (and, as published, of generated) samples."""
     D, c = ctx.nets["D"], ctx.cache
-    loss = F.cross_entropy(D.classify(c["f_real"]), c["y_real"]) + F.cross_entropy(D.classify(c["f_fake"]),
-                                                                                     c["y_fake"])
+    loss = F.cross_entropy(D.classify(c["f_real"]), c["y_real"])
+    if on_fake:
+        loss = loss + F.cross_entropy(D.classify(c["f_fake"]), c["y_fake"])
     return weight * loss, {"aux_D": loss.detach()}
 
 
@@ -233,7 +234,7 @@ def build_phases(cfg: RunConfig, nets: dict[str, nn.Module], ema: EmaGenerator |
     if r.gp > 0:
         d_terms.append(functools.partial(gradient_penalty, r.gp))
     if hasattr(nets["D"], "classify"):
-        d_terms.append(functools.partial(aux_classifier_d, r.aux_weight))
+        d_terms.append(functools.partial(aux_classifier_d, r.aux_weight, r.aux_on_fake))
         g_terms.append(functools.partial(aux_classifier_g, r.aux_weight))
     if r.feature_matching > 0:
         g_terms.append(functools.partial(feature_matching, r.feature_matching))
