@@ -21,10 +21,9 @@ def _train(args: argparse.Namespace) -> int:
     from ganforge.training import distributed
 
     world = distributed.setup(_device_preference(args))
-    try:
-        return _train_in(args, world)
-    finally:
-        distributed.teardown(world)
+    code = _train_in(args, world)
+    distributed.teardown(world)
+    return code
 
 
 def _device_preference(args: argparse.Namespace) -> str:

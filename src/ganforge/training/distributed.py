@@ -132,7 +132,12 @@ def setup(device_pref: str = "auto") -> World:
 
 
 def teardown(world: World) -> None:
+    """After a normal end: leave the group together. A rank that tears down while another still
+    talks to it (rank 0 writes the last samples and checkpoint after the others are done) aborts
+    gloo's threads. (After an error nothing is torn down: the other ranks may be inside a
+    collective, and torchrun stops them when this process exits.)"""
     if world.distributed and dist.is_initialized():
+        dist.barrier()
         dist.destroy_process_group()
 
 
