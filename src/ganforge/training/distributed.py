@@ -180,6 +180,6 @@ class JudgeForward(nn.Module):
         return f, self.D.head(f, y)
 
 
-def wrap(module: nn.Module, world: World, device: torch.device, find_unused: bool = False) -> nn.Module:
+def wrap(module: nn.Module, device: torch.device, find_unused: bool = False) -> nn.Module:
     ids = [device.index] if device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(module, device_ids=ids, find_unused_parameters=find_unused)

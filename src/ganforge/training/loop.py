@@ -157,8 +157,8 @@ class Trainer:
         if world.distributed:
             # ACGAN's classifier has no gradient in the R1 phase; DDP must be told to expect that.
             unused = hasattr(self.nets["D"], "classify") and cfg.reg.r1 > 0
-            self.ctx.ddp = {"G": distributed.wrap(self.nets["G"], world, self.device),
-                            "D": distributed.wrap(distributed.JudgeForward(self.nets["D"]), world, self.device,
+            self.ctx.ddp = {"G": distributed.wrap(self.nets["G"], self.device),
+                            "D": distributed.wrap(distributed.JudgeForward(self.nets["D"]), self.device,
                                                   find_unused=unused)}
         self.evaluator = self._make_evaluator(data_dir) if cfg.eval.every > 0 else None
         self.best: dict[str, Any] = {}  # {"key", "value", "step"} of the best evaluation so far

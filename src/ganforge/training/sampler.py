@@ -13,6 +13,7 @@ import math
 import torch
 
 from ganforge.errors import ConfigError
+from ganforge.training.speed import to_channels_last
 
 
 def encode_rng(state: torch.Tensor) -> str:
@@ -76,8 +77,8 @@ class RealBatches:
         idx = self._perm[start:start + self.batch_size][self.share]
         self.position += 1
         x = self.scale(self.x[idx])
-        if self.channels_last and x.dim() == 4:
-            x = x.contiguous(memory_format=torch.channels_last)
+        if self.channels_last:
+            x = to_channels_last(x)
         return x, (self.y[idx] if self.y is not None else None)
 
     @property

@@ -14,6 +14,7 @@ import math
 import torch
 
 from ganforge.config import OptimConfig
+from ganforge.training.speed import optimizer_kwargs
 
 
 class OptimSchedule:
@@ -60,8 +61,6 @@ class OptimSchedule:
 
 def make_optimizer(params, cfg: OptimConfig, impl: str = "for-loop") -> torch.optim.Optimizer:
     """``impl`` (speed.optimizer) picks the kernels: fused, foreach or for-loop; the update is the same."""
-    from ganforge.training.speed import optimizer_kwargs
-
     if cfg.name == "sgd":
         cls, kwargs = torch.optim.SGD, {"momentum": cfg.momentum}
     elif cfg.name == "rmsprop":  # WGAN's choice: momentum-free, which the paper found stabler for the critic

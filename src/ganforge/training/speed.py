@@ -18,7 +18,7 @@ import contextlib
 import functools
 import inspect
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -143,20 +143,3 @@ def prepare_nets(nets: dict[str, nn.Module], p: SpeedPlan) -> list[CompiledWithF
         for net in nets.values():
             net.to(memory_format=torch.channels_last)
     return compile_nets(nets, p.compile) if p.compile else []
-
-
-@contextlib.contextmanager
-def eager(nets: dict[str, nn.Module]) -> Iterator[None]:
-    """Temporarily undo :func:`compile_nets` (for deep copies: a compiled method cannot be copied)."""
-    saved = {}
-    for name, net in nets.items():
-        for method in ("forward", "features", "head"):
-            fn = net.__dict__.get(method)
-            if isinstance(fn, CompiledWithFallback):
-                saved[(name, method)] = fn
-                del net.__dict__[method]
-    try:
-        yield
-    finally:
-        for (name, method), fn in saved.items():
-            setattr(nets[name], method, fn)
