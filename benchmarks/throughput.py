@@ -31,8 +31,8 @@ from torch.utils.data import DataLoader, TensorDataset
 from torch.utils.flop_counter import FlopCounterMode
 
 from ganforge import config, presets
-from ganforge.nets import build_discriminator, build_generator
-from ganforge.training.loop import Trainer
+from ganforge.nets import NetContext, build_discriminator, build_generator
+from ganforge.engine.loop import Trainer
 from ganforge.training.schedules import make_optimizer
 
 
@@ -63,11 +63,12 @@ def _timed(step, steps: int, windows: int, warmup: int, batch: int, device: torc
 
 def ganforge_loop(trainer: Trainer):
     def step() -> None:
-        for phase in trainer.phases:
+        ctx = trainer.built.parts.context
+        for phase in trainer.built.phases:
             if trainer.step % phase.every == 0:
-                phase.run(trainer.ctx)
+                phase.run(ctx)
         trainer.step += 1
-        trainer.ctx.step = trainer.step
+        ctx.step = trainer.step
 
     return step
 
@@ -134,7 +135,7 @@ def main(argv: list[str] | None = None) -> int:
     cfg = config.resolve(presets.load_preset(args.preset)[0], overrides)
     with tempfile.TemporaryDirectory() as tmp:
         trainer = Trainer(cfg, Path(tmp) / "run", data_dir=args.data_dir)
-        device, bs, speed = trainer.device, cfg.train.batch_size, trainer.speed.describe()
+        device, bs, speed = trainer.built.device, cfg.train.batch_size, trainer.built.speed.describe()
         step = ganforge_loop(trainer)
         step()  # allocate everything once before counting
         with FlopCounterMode(display=False) as counter:
@@ -144,8 +145,10 @@ def main(argv: list[str] | None = None) -> int:
             torch.cuda.reset_peak_memory_stats(device)
         ours = _timed(step, args.steps, args.windows, args.warmup, bs, device)
         ours_mem = _peak_memory_mib(device)
-        fell_back = [fn.name for fn in trainer.compiled if fn.failed]
-        x, net_ctx = trainer.data.x, trainer.net_ctx
+        fell_back = [fn.name for fn in trainer.built.compiled if fn.failed]
+        x, record = trainer.built.data.x, trainer.built.record
+        net_ctx = NetContext(tuple(record["data_shape"]), cfg.model.z_dim, record["kind"], record["num_classes"],
+                             data_mean=x.float().mean(0) / 255.0 if record["kind"] == "image" else None)
         del trainer, step
         if device.type == "cuda":
             torch.cuda.empty_cache()

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import pytest
 
+from ganforge import config, presets
 from ganforge.data import mnist
+from ganforge.engine.loop import Trainer
 from ganforge.metrics import features
 
 
@@ -34,3 +36,20 @@ def _one_line(excinfo) -> str:
 def one_line():
     """Check that a raised error's message is the single line the CLI prints; return it."""
     return _one_line
+
+
+TINY = ["log.tensorboard=false", "log.progress=false", "model.z_dim=8", "model.g.hidden=[16]",
+        "model.d.hidden=[8]", "model.d.pieces=2", "log.every=5", "log.checkpoint_every=10",
+        "log.sample_every=1000", "train.batch_size=16"]
+
+
+@pytest.fixture
+def tiny_trainer(tmp_path):
+    """``tiny_trainer("train.steps=10", ..., name="run", preset=..., resume=False)`` -> Trainer in tmp_path/name:
+    a tiny, quiet trainer on the embedded digits, for tests of the engine's behaviour."""
+
+    def make(*extra, name="run", preset="gan2014-digits", resume=False):
+        cfg = config.resolve(presets.load_preset(preset)[0], [*TINY, *extra])
+        return Trainer(cfg, tmp_path / name, resume=resume)
+
+    return make

@@ -162,7 +162,7 @@ def test_foreign_checkpoint(capsys, tmp_path):
     assert main(_train("--out", "b", "--set", "model.g.hidden=[24]")) == 0
     foreign = next((tmp_path / "b" / "checkpoints").iterdir())
     _fails(capsys, ["sample", "a", "--n", "4", "--out", "s.npy", "--checkpoint", str(foreign)],
-           "does not fit the generator")
+           "does not fit the network G")
     assert not (tmp_path / "s.npy").exists()
 
 
@@ -172,12 +172,11 @@ def test_corrupt_checkpoint(capsys, tmp_path):
     data = bytearray(g.read_bytes())
     data[-3] ^= 0xFF
     g.write_bytes(bytes(data))
-    with pytest.warns(UserWarning, match="G.safetensors"):
-        _fails(capsys, _train("--out", "r", "--resume", "--steps", "20"), "is damaged", "G.safetensors")
+    _fails(capsys, _train("--out", "r", "--resume", "--steps", "20"), "is damaged", "G.safetensors")
 
 
 def test_disk_full(capsys, tmp_path, monkeypatch):
-    from ganforge.training import checkpoint
+    from ganforge.runs import checkpoint
 
     real_save = checkpoint.save_file
     calls = {"n": 0}
@@ -216,10 +215,10 @@ def test_sample_out_exists(capsys, tmp_path):
 def test_diverged(capsys, monkeypatch):
     import torch
 
-    from ganforge import losses
+    from ganforge.objectives import losses
 
     monkeypatch.setitem(losses.D_LOSSES, "minimax",
-                        lambda r, f, real_label=1.0: (r.mean() + f.mean()) * torch.tensor(float("nan")))
+                        losses.DLoss(lambda r, f, real_label=1.0: (r.mean() + f.mean()) * torch.tensor(float("nan"))))
     _fails(capsys, _train("--out", "r"), "training diverged at step 10", "loss_D", "guard.action=rollback")
 
 

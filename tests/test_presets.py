@@ -3,7 +3,7 @@
 import pytest
 
 from ganforge import config, presets
-from ganforge.training.loop import Trainer
+from ganforge.engine.loop import Trainer
 
 NARROW = {"dcgan": "base_channels", "resnet": "channels", "mlp": "hidden", "maxout": "hidden"}
 

@@ -279,6 +279,9 @@ class GuardConfig:
 class RunConfig:
     # Fixes data order, initialisation, noise and dropout: the same seed gives the same run.
     seed: int = 0
+    # What kind of model the run is (ganforge.recipes): which networks it has, its phases and what
+    # sampling means. Every preset so far is a noise-to-image GAN, G(z) against D(x).
+    recipe: str = "noise-to-image"
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)
@@ -464,8 +467,8 @@ def _check(cond: bool, message: str) -> None:
 
 def validate(cfg: RunConfig) -> None:
     """Range and choice checks that types alone cannot express."""
-    from ganforge import losses
     from ganforge.nets import registry
+    from ganforge.objectives import losses
 
     t, lg = cfg.train, cfg.log
     _check(t.steps >= 0, f"train.steps must be >= 0, got {t.steps}")
@@ -488,7 +491,7 @@ def validate(cfg: RunConfig) -> None:
     _check(cfg.loss.real_label == 1.0 or cfg.loss.d in ("minimax", "least-squares"),
            f"loss.real_label (label smoothing) needs a loss with targets (minimax or least-squares), "
            f"not '{cfg.loss.d}'; set loss.real_label=1.0")
-    from ganforge import augment
+    from ganforge.objectives import augment
 
     augment.parse_policy(cfg.augment.policy)
     if cfg.ema.beta is not None:

@@ -24,13 +24,17 @@ import math
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
 
-from ganforge.errors import GanforgeError
+from ganforge.data import load_dataset, registry
+from ganforge.errors import CheckpointError, GanforgeError
+from ganforge.sampling import sample_noise, to_output
+from ganforge.viz import save_image_grid, save_points_plot
 
-TRAIN_KEYS = ("step", "epoch", "lr_D", "lr_G", "img_per_s", "event", "message")
+TRAIN_KEYS = ("step", "epoch", "img_per_s", "event", "message")  # and every network's lr_<name>
 SPREADS = (".std", ".se", ".sigma")  # metric values that are spreads or settings, not curves
 SHEET_ROWS = 16
 INTERP_ROWS, INTERP_STEPS = 8, 10
@@ -104,7 +108,7 @@ def read_curves(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
                 continue
             for k, v in rec.items():
                 k = k.removeprefix("eval/")  # the training loop logs metric values as eval/<key>
-                if (k not in TRAIN_KEYS and isinstance(v, int | float) and not isinstance(v, bool)
+                if (k not in TRAIN_KEYS and not k.startswith("lr_") and isinstance(v, int | float) and not isinstance(v, bool)
                         and not k.endswith(SPREADS)):
                     series.setdefault(k, []).append((int(rec["step"]), float(v)))
     for path in sorted((run_dir / "eval").glob("*.json")):
@@ -190,22 +194,16 @@ def _interp_points_plot(paths: np.ndarray, samples: np.ndarray, centers, path: P
     return path
 
 
-def make_figures(run_dir: str | os.PathLike, checkpoint: str = "latest", *, n: int = 1000, seed: int = 0,
-                 data_dir: str | os.PathLike | None = None, device: str = "cpu",
-                 log_fn: Callable[[str], None] | None = print) -> list[Path]:
-    """Write the run's figures (see the module docstring); returns their paths."""
-    from ganforge.data import load_dataset
-    from ganforge.errors import CheckpointError
-    from ganforge import sampling
-    from ganforge.metrics.evaluation import draw_samples
-    from ganforge.sampling import load_generator, to_output
-    from ganforge.training.rundir import read_config
-    from ganforge.training.sampler import sample_noise
-    from ganforge.viz import save_image_grid, save_points_plot
+def make_figures(run_dir: str | os.PathLike, open_run: Callable[[], Any], *, n: int = 1000, seed: int = 0,
+                 data_dir: str | os.PathLike | None = None, log_fn: Callable[[str], None] | None = print) -> list[Path]:
+    """Write the run's figures (see the module docstring); returns their paths.
 
+    ``open_run()`` gives the run opened at a checkpoint (``ganforge.load_run``): its ``config``,
+    ``state``, ``generator``, ``num_classes`` and ``sample_with_labels``. It is called after the
+    curves are drawn, so a run with no checkpoint yet still gets its curves.
+    """
     say = log_fn or (lambda _: None)
     run_dir = Path(run_dir)
-    cfg = read_config(run_dir)
     out = run_dir / "figures"
     out.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -215,12 +213,13 @@ def make_figures(run_dir: str | os.PathLike, checkpoint: str = "latest", *, n: i
     else:
         say("curves: skipped (stats.jsonl has no records yet)")
     try:
-        G, cfg, state = load_generator(run_dir, checkpoint, device=device)
+        run = open_run()
     except CheckpointError as exc:
         if not written:
             raise
         say(f"sample figures: skipped ({exc})")
         return written
+    cfg, state, G, device = run.config, run.state, run.generator, run.device
 
     opts = {"resolution": cfg.data.resolution, "channels": cfg.data.channels, "seed": cfg.seed,
             "size": cfg.data.size, "data_dir": data_dir}
@@ -228,7 +227,7 @@ def make_figures(run_dir: str | os.PathLike, checkpoint: str = "latest", *, n: i
     held_split = None if cfg.data.split == "all" else next(
         (s for s in ("test", "valid") if s != cfg.data.split and _has_split(cfg.data.name, s)), None)
     held = load_dataset(cfg.data.name, split=held_split, **opts) if held_split else None
-    samples, _ = draw_samples(G, cfg, state, n, seed=seed, device=device)
+    samples, _ = run.sample_with_labels(n, seed)
     train_x = train.x.numpy()
 
     # memorisation check
@@ -252,8 +251,8 @@ def make_figures(run_dir: str | os.PathLike, checkpoint: str = "latest", *, n: i
     t = torch.linspace(0, 1, INTERP_STEPS, device=device)
     centers = train.meta.get("centers")
     y = None  # a class-conditional G gets one class per row (row i: class i mod K)
-    if sampling.is_conditional(cfg):
-        k = (state.get("net_context") or {}).get("num_classes") or 1
+    if cfg.model.g.conditional:
+        k = run.num_classes or 1
         y = (torch.arange(INTERP_ROWS, device=device) % k).repeat_interleave(INTERP_STEPS)
     for kind, fn in (("linear", lerp), ("slerp", slerp)):
         z = fn(z0, z1, t).reshape(-1, cfg.model.z_dim)
@@ -278,8 +277,6 @@ def make_figures(run_dir: str | os.PathLike, checkpoint: str = "latest", *, n: i
 
 
 def _has_split(name: str, split: str) -> bool:
-    from ganforge.data import registry
-
     try:
         entry, _, _ = registry._lookup(name)
     except GanforgeError:

@@ -1,7 +1,7 @@
 import pytest
 import torch
 
-from ganforge import losses
+from ganforge.objectives import losses
 from ganforge.config import NetSpec
 from ganforge.errors import ConfigError
 from ganforge.nets import NetContext, build_discriminator, build_generator

@@ -3,7 +3,8 @@ import math
 import torch
 
 from ganforge.config import OptimConfig
-from ganforge.training.sampler import Noise, RealBatches
+from ganforge.training.batches import Noise, RealBatches
+from ganforge.objectives.aux_classifier import aux_classifier_d
 from ganforge.training.schedules import OptimSchedule
 
 
@@ -69,8 +70,6 @@ def test_acgan_classifier_learns_from_fakes_only_when_asked():
     from types import SimpleNamespace
 
     import torch.nn.functional as F
-
-    from ganforge.training.phases import aux_classifier_d
 
     classify = torch.nn.Linear(4, 3)
     f_real, f_fake = torch.randn(5, 4), torch.randn(5, 4, requires_grad=True)

@@ -7,7 +7,8 @@ import torch
 
 from ganforge import config, presets
 from ganforge.training import speed
-from ganforge.training.loop import Trainer
+from ganforge.engine.loop import Trainer
+from ganforge.objectives import losses
 from ganforge.training.speed import SpeedPlan
 
 
@@ -27,7 +28,7 @@ def dcgan_trainer(tmp_path):
 
 
 def _params(tr):
-    return {f"{n}.{k}": v.detach().clone().float() for n, net in tr.nets.items() for k, v in net.state_dict().items()}
+    return {f"{n}.{k}": v.detach().clone().float() for n, net in tr.built.nets.items() for k, v in net.state_dict().items()}
 
 
 def _largest_difference(a, b):
@@ -67,7 +68,7 @@ def test_fused_and_foreach_optimisers_match_the_for_loop(tiny_trainer, impl, opt
     plain.fit()
     fast = tiny_trainer(*opts, f"speed.optimizer={impl}", name="fast")
     if impl == "fused" and optim != "rmsprop":
-        assert fast.optimizers["G"].defaults.get("fused") is True
+        assert fast.built.optimizers["G"].defaults.get("fused") is True
     fast.fit()
     assert _largest_difference(_params(plain), _params(fast)) < 1e-5
 
@@ -77,11 +78,11 @@ def test_channels_last_matches_the_default_layout(dcgan_trainer):
     plain = dcgan_trainer(*opts, name="plain")
     plain.fit()
     fast = dcgan_trainer(*opts, "speed.channels_last=true", name="fast")
-    conv = next(m for m in fast.nets["D"].modules() if isinstance(m, torch.nn.Conv2d))
+    conv = next(m for m in fast.built.nets["D"].modules() if isinstance(m, torch.nn.Conv2d))
     assert conv.weight.is_contiguous(memory_format=torch.channels_last)
-    position = fast.real.state_dict()
-    assert fast.real.next()[0].is_contiguous(memory_format=torch.channels_last)
-    fast.real.load_state_dict(position)
+    position = fast.built.parts.streams["real"].state_dict()
+    assert fast.built.parts.streams["real"].next()[0].is_contiguous(memory_format=torch.channels_last)
+    fast.built.parts.streams["real"].load_state_dict(position)
     fast.fit()
     assert _largest_difference(_params(plain), _params(fast)) < 1e-5
 
@@ -92,20 +93,20 @@ def test_bf16_autocast_keeps_fp32_weights_and_losses_and_follows_the_fp32_update
     start = _params(plain)
     plain.fit()
     fast = dcgan_trainer(*opts, "speed.precision=bf16", name="fast")
-    assert fast.speed.bf16
+    assert fast.built.speed.bf16
     seen = {}
-    d_loss = fast.ctx.d_loss
+    d_loss = fast.built.parts.context.d_loss
 
-    def spy(real_logits, fake_logits):
+    def spy(real_logits, fake_logits, real_label=1.0):
         seen["logits"] = real_logits.dtype
         out = d_loss(real_logits, fake_logits)
         seen["loss"] = out.dtype
         return out
 
-    fast.ctx.d_loss = spy
+    fast.built.parts.context.d_loss = losses.DLoss(spy)
     fast.fit()
     assert seen == {"logits": torch.float32, "loss": torch.float32}
-    assert all(p.dtype == torch.float32 for net in fast.nets.values() for p in net.parameters())
+    assert all(p.dtype == torch.float32 for net in fast.built.nets.values() for p in net.parameters())
     # bf16 keeps 8 bits of mantissa: the updates agree to a few per cent, not bit for bit.
     error = _relative_update_error(start, _params(plain), _params(fast))
     assert error < 0.1, error
@@ -126,7 +127,7 @@ def test_torch_compile_matches_eager(tiny_trainer):
     plain.fit()
     fast = tiny_trainer(*opts, "speed.compile=true", name="fast")
     fast.fit()
-    assert [fn.failed for fn in fast.compiled] == [None, None, None]
+    assert [fn.failed for fn in fast.built.compiled] == [None, None, None]
     assert _largest_difference(_params(plain), _params(fast)) < 1e-5
 
 
@@ -144,7 +145,7 @@ def test_a_failing_compile_falls_back_to_eager_with_one_warning(tiny_trainer, mo
         warnings.simplefilter("always")
         fast.fit()
     assert sum("training goes on without it" in str(w.message) for w in caught) == 3  # G, D.features, D.head
-    assert all(fn.failed for fn in fast.compiled)
+    assert all(fn.failed for fn in fast.built.compiled)
     assert _largest_difference(_params(plain), _params(fast)) == 0.0
 
 

@@ -30,7 +30,7 @@ the reference split and its features are loaded and computed once)::
     ev.primary      # the key to keep a best checkpoint by (first directed value)
     ev.num_samples  # samples one evaluation draws
     ...
-    values = ev(lambda n: generate(G, cfg, n, seed=0))   # or ev(array); -> {key: float}
+    values = ev(lambda n: run.sample_with_labels(n, seed=0))   # or ev(array); -> {key: float}
     better = ev.directions[ev.primary] == "higher"        # compare with the best so far
 
 Keeping the checkpoint that scores best on the *test* split fits the model to the test
@@ -38,7 +38,7 @@ split: evaluate during training against a validation split where the dataset has
 (MNIST: ``fid_valid`` -> ``fid5k_valid_lenet``) and keep the test split for the final report.
 
 ``ev.run(...)`` returns a :class:`Report` (values plus the protocol as run, judge
-records and timings; ``.table()``, ``.to_dict()``), and :func:`evaluate_run`
+records and timings; ``.table()``, ``.to_dict()``); ``ganforge.api.evaluate_run``
 measures a checkpoint of a run directory and writes ``RUN_DIR/eval/<checkpoint>.json``.
 Samples may come with class labels (``ev(samples, labels)``, or ``fn(n) -> (x, y)``):
 metric families receive them through their context, so class-conditional and
@@ -48,9 +48,9 @@ Every user mistake (unknown metric, wrong sample shape, too few samples, missing
 Inception weights) raises a :class:`ganforge.errors.GanforgeError` subclass.
 """
 
-from ganforge.metrics.evaluation import Evaluator, MetricResult, Report, evaluate, evaluate_run, write_report
+from ganforge.metrics.evaluation import Evaluator, Log, MetricResult, Report, evaluate, write_report
 from ganforge.metrics.features import JudgeError, load_judge
 from ganforge.metrics.registry import MetricError, MetricSpec, describe, higher_is_better, list_families
 
 __all__ = ["Evaluator", "JudgeError", "MetricError", "MetricResult", "MetricSpec", "Report", "describe",
-           "evaluate", "evaluate_run", "higher_is_better", "list_families", "load_judge", "write_report"]
+           "Log", "evaluate", "higher_is_better", "list_families", "load_judge", "write_report"]

@@ -3,8 +3,8 @@
 The evaluator resolves metric names once, then measures any number of sample
 sets, keeping what does not change between them: the reference splits, the
 judges and the reference features. That is what makes it cheap to call every N
-training steps. ``evaluate()`` is the one-shot form; ``evaluate_run()`` measures
-a checkpoint of a run directory and writes ``RUN_DIR/eval/<checkpoint>.json``.
+training steps. ``evaluate()`` is the one-shot form. Samples come as arrays or as a
+callable ``fn(n)``; nothing here opens a run directory (``ganforge.api.evaluate_run`` does).
 """
 
 from __future__ import annotations
@@ -22,9 +22,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganforge.data import load_dataset
+from ganforge.data import load_dataset, registry
 from ganforge.data.base import Dataset
 from ganforge.errors import GanforgeError
+from ganforge.version import __version__
 from ganforge.metrics import families  # noqa: F401  (registers the metric families)
 from ganforge.metrics.features import Judge, Log, default_judge, load_judge
 from ganforge.metrics.registry import FAMILIES, DatasetInfo, MetricError, MetricSpec, default_metrics, resolve
@@ -35,8 +36,6 @@ SampleSource = Samples | Callable[[int], Any]
 
 
 def _splits_of(dataset: str) -> tuple[str, ...]:
-    from ganforge.data import registry
-
     entry, _, _ = registry._lookup(dataset)  # raises the registry's own DataError for unknown names
     return entry.splits
 
@@ -87,8 +86,6 @@ class Report:
         return {k: v for r in self.results for k, v in r.better.items()}
 
     def to_dict(self) -> dict[str, Any]:
-        from ganforge import __version__
-
         return {"format": REPORT_FORMAT, "dataset": self.dataset, "samples": self.samples,
                 "ganforge": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                 "values": self.values, "metrics": {r.name: r.to_dict() for r in self.results}}
@@ -290,15 +287,6 @@ def evaluate(samples: SampleSource, dataset: str, metrics: str | Sequence[str] |
     return ev(samples, labels)
 
 
-def draw_samples(G, cfg, state: dict, n: int, *, seed: int = 0, device: str | torch.device = "cpu"
-                 ) -> tuple[np.ndarray, np.ndarray | None]:
-    """``n`` samples of a loaded generator, with their class labels when G is class-conditional."""
-    from ganforge import sampling
-
-    num_classes = (state.get("net_context") or {}).get("num_classes")
-    return sampling.generate(G, cfg, n, seed=seed, device=device, num_classes=num_classes, return_labels=True)
-
-
 def write_report(report: Report, path: Path, merge: bool = True) -> Path:
     """Write ``report`` as JSON; with ``merge``, metrics already in the file and not re-measured stay."""
     data = report.to_dict()
@@ -317,25 +305,3 @@ def write_report(report: Report, path: Path, merge: bool = True) -> Path:
     tmp.write_text(json.dumps(data, indent=1) + "\n")
     os.replace(tmp, path)
     return path
-
-
-def evaluate_run(run_dir: str | os.PathLike, checkpoint: str = "latest", metrics: str | Sequence[str] | None = None,
-                 *, n: int | None = None, seed: int = 0, data_dir: str | os.PathLike | None = None,
-                 device: str = "cpu", inception_weights: str | os.PathLike | None = None,
-                 log_fn: Log | None = None, write: bool = True) -> tuple[Report, Path | None]:
-    """Measure a checkpoint of a run against the data it was trained on; writes RUN_DIR/eval/<ckpt>.json."""
-    from ganforge.sampling import checkpoint_path, load_generator
-
-    run_dir = Path(run_dir)
-    G, cfg, state = load_generator(run_dir, checkpoint, device=device)
-    ckpt = checkpoint_path(run_dir, checkpoint)
-    ev = Evaluator(cfg.data.name, metrics, n=n, data_dir=data_dir, seed=seed, device=device,
-                   inception_weights=inception_weights, log_fn=log_fn,
-                   data_options={"resolution": cfg.data.resolution, "channels": cfg.data.channels})
-    samples, labels = draw_samples(G, cfg, state, ev.num_samples, seed=seed, device=device)
-    report = ev.run(samples, labels)
-    report.samples = {"source": "generator", "run_dir": str(run_dir), "checkpoint": ckpt.name,
-                      "checkpoint_path": str(ckpt), "step": state.get("step"), "n": int(len(samples)),
-                      "seed": seed}
-    path = write_report(report, run_dir / "eval" / f"{ckpt.name}.json") if write else None
-    return report, path

@@ -163,23 +163,6 @@ def sync_batchnorm(nets: dict[str, nn.Module], device: torch.device) -> None:
         nets[name] = nn.SyncBatchNorm.convert_sync_batchnorm(nets[name])
 
 
-class JudgeForward(nn.Module):
-    """D's features and realness logits as one ``forward``, so DDP sees D's forward pass.
-
-    DDP averages gradients only for forwards that go through its wrapper; D is
-    used as ``features`` then ``head`` (the penalties and the ACGAN classifier
-    reuse the features), so this module is what gets wrapped.
-    """
-
-    def __init__(self, D: nn.Module):
-        super().__init__()
-        self.D = D
-
-    def forward(self, x: torch.Tensor, y: torch.Tensor | None) -> tuple[torch.Tensor, torch.Tensor]:
-        f = self.D.features(x)
-        return f, self.D.head(f, y)
-
-
 def wrap(module: nn.Module, device: torch.device, find_unused: bool = False) -> nn.Module:
     ids = [device.index] if device.type == "cuda" else None
     return nn.parallel.DistributedDataParallel(module, device_ids=ids, find_unused_parameters=find_unused)

@@ -1,4 +1,4 @@
-"""An exponential moving average of G's weights, the generator used for sampling when enabled.
+"""An exponential moving average of a network's weights (G's, in a GAN: the generator samples come from).
 
 Averaging over the last ~1/(1-beta) updates smooths out the oscillation of adversarial
 training; the averaged G usually samples better than the latest one (Yazici et al. 2019).
@@ -13,7 +13,7 @@ import torch
 from torch import nn
 
 
-class EmaGenerator:
+class EmaModel:
     def __init__(self, G: nn.Module, beta: float, start: int = 0):
         self.source, self.beta, self.start = G, beta, start
         self.model = copy.deepcopy(G).eval().requires_grad_(False)

@@ -7,12 +7,20 @@ run would have.
 
 from __future__ import annotations
 
+import base64
 import random
 
 import numpy as np
 import torch
 
-from ganforge.training.sampler import decode_rng, encode_rng
+
+def encode_rng(state: torch.Tensor) -> str:
+    """A generator state as text, for JSON checkpoints."""
+    return base64.b64encode(state.cpu().numpy().tobytes()).decode("ascii")
+
+
+def decode_rng(text: str) -> torch.Tensor:
+    return torch.frombuffer(bytearray(base64.b64decode(text)), dtype=torch.uint8).clone()
 
 
 def seed_all(seed: int) -> None:

@@ -7,7 +7,7 @@ each one to the plain path (bit-for-bit where the arithmetic is the same, within
 bf16 rounding for autocast).
 
 What is deliberately *not* here: the data already live on the training device and
-are batched there (:class:`~ganforge.training.sampler.RealBatches`), and statistics
+are batched there (:class:`~ganforge.training.batches.RealBatches`), and statistics
 are read back only every ``log.every`` steps, so a step has no host work and no
 host-device synchronisation with or without these switches.
 """
@@ -125,12 +125,12 @@ class CompiledWithFallback:
         return self.eager(*args, **kwargs)
 
 
-def compile_nets(nets: dict[str, nn.Module], mode: str) -> list[CompiledWithFallback]:
-    """Compile G's forward and D's features and head in place (the modules, and so their state dicts,
-    stay the same objects; only the bound methods are replaced)."""
+def compile_nets(nets: dict[str, nn.Module], mode: str,
+                 targets: list[tuple[str, str]] | None = None) -> list[CompiledWithFallback]:
+    """Compile the ``(network, method)`` targets in place (default: every network's forward). The
+    modules, and so their state dicts, stay the same objects; only the bound methods are replaced."""
     wrapped = []
-    targets = [("G", "forward"), ("D", "features"), ("D", "head")]
-    for net, method in targets:
+    for net, method in targets if targets is not None else [(name, "forward") for name in nets]:
         module = nets[net]
         fn = CompiledWithFallback(getattr(module, method), mode, f"{net}.{method}")
         setattr(module, method, fn)
@@ -138,8 +138,9 @@ def compile_nets(nets: dict[str, nn.Module], mode: str) -> list[CompiledWithFall
     return wrapped
 
 
-def prepare_nets(nets: dict[str, nn.Module], p: SpeedPlan) -> list[CompiledWithFallback]:
+def prepare_nets(nets: dict[str, nn.Module], p: SpeedPlan,
+                 compile_targets: list[tuple[str, str]] | None = None) -> list[CompiledWithFallback]:
     if p.channels_last:
         for net in nets.values():
             net.to(memory_format=torch.channels_last)
-    return compile_nets(nets, p.compile) if p.compile else []
+    return compile_nets(nets, p.compile, compile_targets) if p.compile else []

@@ -1,0 +1,150 @@
+"""ganforge from Python: train, open and measure runs from a notebook or a script.
+
+The ``ganforge`` command is a thin shell over these three functions::
+
+    import ganforge
+    run = ganforge.train("gan2014-digits", out="runs/demo", steps=2000, optim__d__lr=5e-4)
+    images = run.sample(64, seed=1)                    # uint8 (64, 1, 8, 8)
+    values = ganforge.evaluate(run, metrics="fid,pr")  # {"fid10k_test_lenet": ..., ...}
+    same = ganforge.load_run("runs/demo", checkpoint="latest")
+
+Overrides are config keys with ``__`` for the dots (``train__batch_size=32``) or a list of
+``"key=value"`` strings (``set=["train.batch_size=32"]``), as ``--set`` takes them.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import yaml
+
+from ganforge import config, presets
+from ganforge.config import RunConfig
+from ganforge.engine.loop import Trainer, TrainResult
+from ganforge.errors import GanforgeError
+from ganforge.metrics.evaluation import Evaluator, Log, Report, evaluate as evaluate_samples, write_report
+from ganforge.runs import rundir
+from ganforge.runs.run import Run, load_run
+from ganforge.training import distributed
+from ganforge.training.distributed import World
+
+RUNS_ROOT = Path("runs")
+
+
+def resolve_config(preset_or_config: str | os.PathLike | dict | RunConfig | None = None,
+                   overrides: list[str] | tuple[str, ...] = (), **keys: Any) -> tuple[RunConfig, str]:
+    """(the validated config, a label for the run directory) from a preset name, a YAML file, a dict
+    of differences or a RunConfig, plus overrides (``"a.b=v"`` strings, or ``a__b=v`` keywords)."""
+    items = list(overrides) + [f"{k.replace('__', '.')}={_yaml_value(v)}" for k, v in keys.items()]
+    if isinstance(preset_or_config, RunConfig):
+        return config.resolve(preset_or_config.to_dict(), items), "run"
+    if isinstance(preset_or_config, dict):
+        return config.resolve(preset_or_config, items), "run"
+    name = str(preset_or_config) if preset_or_config is not None else presets.DEFAULT_PRESET
+    preset, _ = presets.load_preset(name)
+    return config.resolve(preset, items), Path(name).stem
+
+
+def _yaml_value(value: Any) -> str:
+    return yaml.safe_dump(value, default_flow_style=True).strip().removesuffix("...").strip()
+
+
+def run_directory(out: str | os.PathLike | None, label: str, resume: bool) -> Path:
+    """``out``, or the newest run of ``label`` under runs/ (resume), or the next numbered one."""
+    if out is not None:
+        return Path(out)
+    if resume:
+        found = rundir.latest_run_dir(RUNS_ROOT, label)
+        if found is None:
+            raise GanforgeError(f"--resume found no run of '{label}' under {RUNS_ROOT}/; "
+                                f"pass --out RUN_DIR to name the run to continue")
+        return found
+    return rundir.next_run_dir(RUNS_ROOT, label)
+
+
+def start(cfg: RunConfig, run_dir: Path, *, resume: bool = False, force: bool = False, world: World = distributed.SINGLE,
+          **trainer_options: Any) -> Trainer:
+    """A Trainer for ``run_dir``, refusing (or, with ``force``, setting aside) a non-empty directory.
+
+    The old contents are set aside, not deleted, until the new run has started: a bad config or
+    dataset must not cost the user the old run.
+    """
+    if resume and not (run_dir / rundir.CONFIG).exists():
+        raise GanforgeError(f"cannot resume {run_dir}: it is not a run directory (no {rundir.CONFIG}); "
+                            f"start a new run without --resume")
+    backup = None
+    occupied = world.broadcast(not resume and run_dir.exists() and any(run_dir.iterdir()))
+    if occupied and world.is_main:
+        if not force:
+            raise GanforgeError(f"output directory {run_dir} already exists and is not empty; pass --resume to "
+                                f"continue that run, --force to delete it and start over, or another --out")
+        backup = run_dir.with_name(f".{run_dir.name}.replaced")
+        shutil.rmtree(backup, ignore_errors=True)
+        run_dir.rename(backup)
+    try:
+        world.barrier()
+        trainer = Trainer(cfg, run_dir, resume=resume, world=world, **trainer_options)
+    except BaseException:
+        if backup is not None:
+            shutil.rmtree(run_dir, ignore_errors=True)
+            backup.rename(run_dir)
+        raise
+    if backup is not None:
+        shutil.rmtree(backup)
+    return trainer
+
+
+def train(preset_or_config: str | os.PathLike | dict | RunConfig | None = None, *, out: str | os.PathLike | None = None,
+          steps: int | None = None, seed: int | None = None, device: str | None = None,
+          set: list[str] | tuple[str, ...] = (), resume: bool = False, force: bool = False,
+          data_dir: str | None = None, **keys: Any) -> Run:
+    """Train a preset (or config) to the end and return the run, opened at its last checkpoint."""
+    overrides = list(set)
+    overrides += [f"{k}={v}" for k, v in (("train.steps", steps), ("seed", seed), ("train.device", device))
+                  if v is not None]
+    cfg, label = resolve_config(preset_or_config, overrides, **keys)
+    run_dir = run_directory(out, label, resume)
+    preset = str(preset_or_config) if isinstance(preset_or_config, str | os.PathLike) else None
+    trainer = start(cfg, run_dir, resume=resume, force=force, data_dir=data_dir, preset=preset,
+                    argv=[sys.executable, *sys.argv])
+    result: TrainResult = trainer.fit()
+    return load_run(result.run_dir, device=trainer.built.device)
+
+
+def evaluate_run(run: Run, metrics: str | list[str] | None = None, *, n: int | None = None, seed: int = 0,
+                 data_dir: str | os.PathLike | None = None, inception_weights: str | os.PathLike | None = None,
+                 log_fn: Log | None = None, write: bool = True) -> tuple[Report, Path | None]:
+    """Measure a run's checkpoint against the data it was trained on; writes RUN_DIR/eval/<checkpoint>.json."""
+    cfg = run.config
+    ev = Evaluator(cfg.data.name, metrics, n=n, data_dir=data_dir, seed=seed, device=run.device,
+                   inception_weights=inception_weights, log_fn=log_fn,
+                   data_options={"resolution": cfg.data.resolution, "channels": cfg.data.channels})
+    samples, labels = run.sample_with_labels(ev.num_samples, seed)
+    report = ev.run(samples, labels)
+    report.samples = {"source": "generator", "run_dir": str(run.path), "checkpoint": run.checkpoint.name,
+                      "checkpoint_path": str(run.checkpoint), "step": run.step, "n": int(len(samples)), "seed": seed}
+    path = write_report(report, run.path / "eval" / f"{run.checkpoint.name}.json") if write else None
+    return report, path
+
+
+def evaluate(source: Run | str | os.PathLike | np.ndarray, metrics: str | list[str] | None = None, *,
+             dataset: str | None = None, checkpoint: str = "latest", n: int | None = None, seed: int = 0,
+             labels: np.ndarray | None = None, data_dir: str | os.PathLike | None = None,
+             device: str = "cpu", **options: Any) -> dict[str, float]:
+    """Protocol-labelled metric values of a run (a Run or its directory) or of an array of samples
+    (then ``dataset`` names the data to measure against)."""
+    if isinstance(source, np.ndarray):
+        if dataset is None:
+            raise GanforgeError("evaluating an array of samples needs dataset=NAME, the data to measure against")
+        return evaluate_samples(source, dataset, metrics, n=n, data_dir=data_dir, seed=seed, labels=labels,
+                                device=device, **options)
+    run = source if isinstance(source, Run) else load_run(source, checkpoint, device=device)
+    return evaluate_run(run, metrics, n=n, seed=seed, data_dir=data_dir, **options)[0].values
+
+
+__all__ = ["Run", "evaluate", "evaluate_run", "load_run", "resolve_config", "run_directory", "start", "train"]

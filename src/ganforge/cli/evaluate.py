@@ -1,0 +1,114 @@
+"""``ganforge eval``: measure a run (or a .npy of samples) with protocol-labelled metrics."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ganforge.api import evaluate_run
+from ganforge.errors import GanforgeError
+from ganforge.metrics import describe
+from ganforge.metrics.evaluation import Evaluator, write_report
+from ganforge.metrics.features import DEFAULT_JUDGE, INCEPTION, JUDGES
+from ganforge.runs.run import load_run
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _load_samples(path: str) -> np.ndarray:
+    p = Path(path)
+    if p.suffix != ".npy":
+        raise GanforgeError(f"--samples must name a .npy file (as `ganforge sample` writes), got '{p}'")
+    if not p.is_file():
+        raise GanforgeError(f"--samples {p} does not exist; write it with `ganforge sample RUN --n N --out {p}`")
+    try:
+        return np.load(p, allow_pickle=False)
+    except (OSError, ValueError) as exc:
+        raise GanforgeError(f"--samples {p} is not a readable .npy array ({exc}); save it with numpy.save") from None
+
+
+def _list_metrics() -> int:
+    for family, values, summary in describe():
+        print(f"{family:<7} {values}\n        {summary}")
+    print("\njudges (feature networks):")
+    for name, spec in JUDGES.items():
+        print(f"  {name:<9} {spec.description}")
+    print(f"  {INCEPTION:<9} the FID InceptionV3 (pytorch-fid weights; --inception-weights PATH)")
+    print("default judge by dataset: " + ", ".join(f"{d}: {j}" for d, j in DEFAULT_JUDGE.items()))
+    print("\nnames: <family><count>[_<reference split>][_<judge>], e.g. fid10k_test_lenet, parzen10k_test, "
+          "is10k_lenet, modes2500_3std; parts left out take the dataset's defaults")
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.list_metrics:
+        return _list_metrics()
+    if args.n is not None and args.n < 2:
+        raise GanforgeError(f"--n must be at least 2 samples, got {args.n}")
+    device = args.device or "cpu"
+    if args.samples:
+        if args.run_dir:
+            raise GanforgeError("give either RUN_DIR or --samples FILE.npy, not both")
+        if not args.dataset:
+            raise GanforgeError("--samples needs --dataset NAME, the data to measure against (e.g. --dataset mnist)")
+        x = _load_samples(args.samples)
+        ev = Evaluator(args.dataset, args.metrics, n=args.n, available=len(x) if x.ndim else 0,
+                       data_dir=args.data_dir, seed=args.seed, device=device,
+                       inception_weights=args.inception_weights, log_fn=_say)
+        labels = _load_samples(args.labels) if args.labels else None
+        if labels is not None and (labels.ndim != 1 or len(labels) != len(x)):
+            raise GanforgeError(f"--labels {args.labels} must hold one class per sample ({len(x)}), "
+                                f"got shape {tuple(labels.shape)}")
+        report = ev.run(x, labels)
+        report.samples = {"source": "file", "path": str(Path(args.samples).resolve()), "n": int(len(x)),
+                          "seed": args.seed}
+        print(f"{args.samples}: {len(x)} samples measured against {report.dataset}")
+        print(report.table())
+        if args.json:
+            print(f"report: {write_report(report, Path(args.json), merge=False)}")
+        return 0
+    if not args.run_dir:
+        raise GanforgeError("give a RUN_DIR to measure, or --samples FILE.npy --dataset NAME")
+    if args.dataset:
+        raise GanforgeError("--dataset goes with --samples; a run is always measured against the data it was "
+                            "trained on")
+    opened = load_run(args.run_dir, args.checkpoint, device=device)
+    report, path = evaluate_run(opened, args.metrics, n=args.n, seed=args.seed, data_dir=args.data_dir,
+                                inception_weights=args.inception_weights, log_fn=_say)
+    s = report.samples
+    print(f"{args.run_dir}: {s['checkpoint']} (step {s['step']}), {s['n']} samples (seed {s['seed']}) "
+          f"against {report.dataset}")
+    print(report.table())
+    print(f"report: {path}")
+    if args.json:
+        print(f"report: {write_report(report, Path(args.json), merge=False)}")
+    return 0
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    e = sub.add_parser("eval", help="measure a run (or a .npy of samples) with protocol-labelled metrics",
+                       description="Measure generated samples. Metric names carry their protocol: "
+                                   "fid10k_test_lenet = FID of 10,000 samples against the test split in "
+                                   "LeNet features. Writes RUN_DIR/eval/<checkpoint>.json.")
+    e.add_argument("run_dir", nargs="?", help="a run directory written by `ganforge train`")
+    e.add_argument("--samples", help="measure this .npy instead (uint8 (N, C, H, W) images or float (N, D) points)")
+    e.add_argument("--dataset", help="with --samples: the dataset to measure against (e.g. mnist, digits)")
+    e.add_argument("--labels", help="with --samples: the class of each sample (FILE.labels.npy from "
+                                    "`ganforge sample --class`), for the acc metric")
+    e.add_argument("--metrics", help="comma-separated names, full (fid10k_test_lenet) or partial (fid, pr5k, "
+                                     "fid_train); default: the dataset's set")
+    e.add_argument("--n", type=int, help="samples for metrics whose name gives no count (default 10k; "
+                                         "2500 for 2-D modes, 26k for Stacked MNIST modes)")
+    e.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
+    e.add_argument("--json", help="also write the report to this file")
+    e.add_argument("--seed", type=int, default=0, help="noise seed for the samples (default 0)")
+    e.add_argument("--data-dir", help="dataset and judge cache (default: $GANFORGE_DATA or ~/.cache/ganforge/data)")
+    e.add_argument("--inception-weights", help="pt_inception-2015-12-05-6726825d.pth for *_inception metrics")
+    e.add_argument("--device", help="cpu (default) or cuda")
+    e.add_argument("--list-metrics", action="store_true", help="list metric families and judges, then stop")
+    e.set_defaults(func=run)

@@ -1,0 +1,35 @@
+"""``ganforge figures``: the 2014 paper's figures for a run, in RUN_DIR/figures/."""
+
+from __future__ import annotations
+
+import argparse
+from functools import partial
+
+from ganforge.errors import GanforgeError
+from ganforge.figures import make_figures
+from ganforge.runs.rundir import read_config
+from ganforge.runs.run import load_run
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    f = sub.add_parser("figures", help="draw a run's figures into RUN_DIR/figures/",
+                       description="Nearest-training-neighbour sheet and distance histogram (memorisation "
+                                   "check), latent interpolations, and training curves.")
+    f.add_argument("run_dir", help="a run directory written by `ganforge train`")
+    f.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
+    f.add_argument("--n", type=int, default=1000, help="samples for the nearest-neighbour histogram (default 1000)")
+    f.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    f.add_argument("--data-dir", help="dataset cache (default: $GANFORGE_DATA or ~/.cache/ganforge/data)")
+    f.add_argument("--device", help="cpu (default) or cuda")
+    f.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.n < 2:
+        raise GanforgeError(f"--n must be at least 2 samples, got {args.n}")
+    read_config(args.run_dir)  # not a run directory: say so before anything is written
+    opener = partial(load_run, args.run_dir, args.checkpoint, device=args.device or "cpu")
+    paths = make_figures(args.run_dir, opener, n=args.n, seed=args.seed, data_dir=args.data_dir, log_fn=print)
+    for p in paths:
+        print(f"figure: {p}")
+    return 0

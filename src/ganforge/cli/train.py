@@ -1,0 +1,99 @@
+"""``ganforge train``: resolve a preset, claim a run directory, train, say where things went.
+
+Under torchrun every process runs this same command; rank 0 alone numbers and writes the run
+directory, and every process reports the same exit status.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import shlex
+import sys
+from pathlib import Path
+
+from ganforge import api, recipes
+from ganforge.engine.signals import StopFlag
+from ganforge.training import distributed
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    t = sub.add_parser("train", help="train a preset; writes a run directory")
+    t.add_argument("preset", nargs="?", default=None, help="preset name (see `ganforge presets`) or a YAML file")
+    t.add_argument("--out", help="run directory (default: runs/NNNNN-PRESET, numbered)")
+    t.add_argument("--steps", type=int, help="training steps (one step = k D updates + one G update)")
+    t.add_argument("--seed", type=int, help="random seed (default 0)")
+    t.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
+    t.add_argument("--data-dir", help="where datasets are cached (default: $GANFORGE_DATA or ~/.cache/ganforge/data)")
+    t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. train.batch_size=64")
+    t.add_argument("--resume", action="store_true", help="continue the run in --out (default: the newest run of PRESET)")
+    t.add_argument("--allow-config-change", action="store_true", help="with --resume: accept a config that differs")
+    t.add_argument("--force", action="store_true", help="delete a non-empty --out directory and start over")
+    t.add_argument("--dry-run", action="store_true", help="print the resolved config and the run directory, then stop")
+    t.set_defaults(func=run, argv=None)
+
+
+def run(args: argparse.Namespace) -> int:
+    world = distributed.setup(_device_preference(args))
+    code = _train(args, world)
+    distributed.teardown(world)
+    return code
+
+
+def _device_preference(args: argparse.Namespace) -> str:
+    """The device the user asked for, early enough to pick torchrun's backend (nccl or gloo)."""
+    if args.device is not None:
+        return args.device
+    for item in args.set or []:
+        if item.startswith("train.device="):
+            return item.split("=", 1)[1]
+    return "auto"
+
+
+def _overrides(args: argparse.Namespace) -> list[str]:
+    overrides = list(args.set or [])
+    for key, value in (("train.steps", args.steps), ("seed", args.seed), ("train.device", args.device)):
+        if value is not None:
+            overrides.append(f"{key}={value}")
+    return overrides
+
+
+def _train(args: argparse.Namespace, world: distributed.World) -> int:
+    cfg, label = api.resolve_config(args.preset, _overrides(args))
+    recipes.get(cfg.recipe)  # an unknown recipe is a config error, caught by --dry-run too
+    run_dir = Path(world.broadcast(str(api.run_directory(args.out, label, args.resume))))
+    if args.dry_run:
+        if world.is_main:
+            print(f"# run directory: {run_dir}\n{cfg.to_yaml()}", end="")
+        return 0
+    argv = ["ganforge", *sys.argv[1:]] if args.argv is None else args.argv
+    trainer = api.start(cfg, run_dir, resume=args.resume, force=args.force, world=world, data_dir=args.data_dir,
+                        preset=args.preset, argv=argv, allow_config_change=args.allow_config_change)
+    result = trainer.fit()
+    code = StopFlag.EXIT_CODES.get(result.signal, 0) if result.interrupted else 0
+    if not world.is_main:
+        return code
+    samples = sorted((run_dir / "samples").glob("step-*.png"))
+    print(f"run directory: {run_dir}")
+    if samples:
+        print(f"samples:       {samples[-1]}")
+    print(f"checkpoint:    {run_dir / 'checkpoints'} (step {result.step})")
+    if result.interrupted:
+        print(f"stopped early; continue with: {shlex.join(_resume_command(args, run_dir, world))}")
+    else:
+        print(f"next: ganforge sample {shlex.quote(str(run_dir))} --n 1000 --out samples.npy")
+    return code
+
+
+def _resume_command(args: argparse.Namespace, run_dir: Path, world: distributed.World) -> list[str]:
+    launcher = ["ganforge"]
+    if world.distributed:  # the same processes again; other nodes repeat their own torchrun line
+        launcher = ["torchrun", "--nproc_per_node", os.environ.get("LOCAL_WORLD_SIZE", str(world.size)),
+                    "-m", "ganforge"]
+    resume = [*launcher, "train", args.preset, "--out", str(run_dir), "--resume"]
+    for flag, value in (("--steps", args.steps), ("--data-dir", args.data_dir), ("--device", args.device)):
+        if value is not None:
+            resume += [flag, str(value)]
+    for item in args.set or []:
+        resume += ["--set", item]
+    return resume

@@ -1,0 +1,91 @@
+"""Building a run from its config: data, the recipe's networks, optimisers, phases, speed switches.
+
+The order below is part of what a seed reproduces (networks draw their initial weights from
+the global generator in the order the recipe builds them), so it is kept in one place and
+never depends on the recipe's name.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganforge.config import RunConfig
+from ganforge.data import Dataset, load_dataset
+from ganforge.errors import ConfigError
+from ganforge.recipes import Recipe, TrainingEnv, TrainingParts
+from ganforge.training import distributed, rng, seeds, speed
+from ganforge.training.distributed import World
+from ganforge.training.ema import EmaModel
+from ganforge.training.phases import EmaPhase, Phase
+from ganforge.training.schedules import OptimSchedule, make_optimizer
+
+
+def pick_device(name: str) -> torch.device:
+    if name == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(name)
+    except RuntimeError:
+        raise ConfigError(f"train.device '{name}' is not a device; use auto, cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError(f"train.device is '{name}' but no CUDA GPU is available; use train.device=auto or cpu")
+    return device
+
+
+@dataclass
+class Built:
+    """Everything a run trains with; the engine's modules read it by these names."""
+
+    device: torch.device
+    data: Dataset
+    record: dict[str, Any]  # what the networks were built for (checkpoints keep it as net_context)
+    speed: speed.SpeedPlan
+    nets: dict[str, nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+    schedules: dict[str, OptimSchedule]
+    parts: TrainingParts
+    emas: dict[str, EmaModel]  # by checkpoint name, e.g. "G_ema"
+    averaged: dict[str, str]  # network -> checkpoint name of its moving average
+    phases: list[Phase | EmaPhase] = field(default_factory=list)
+    compiled: list[Any] = field(default_factory=list)
+
+    def sampling_nets(self) -> dict[str, nn.Module]:
+        """The networks with their moving averages in their place, as samples should come from."""
+        return {name: self.emas[self.averaged[name]].model if self.averaged.get(name) in self.emas else net
+                for name, net in self.nets.items()}
+
+
+def build(cfg: RunConfig, recipe: Recipe, world: World, data_dir: str | None) -> Built:
+    rng.seed_all(cfg.seed)  # the same on every process: the networks start identical
+    device = distributed.device_for(world, pick_device(cfg.train.device))
+    local_batch = distributed.local_batch(world, cfg.train.batch_size)
+    data = load_dataset(cfg.data.name, split=cfg.data.split, resolution=cfg.data.resolution,
+                        channels=cfg.data.channels, data_dir=data_dir, seed=cfg.seed, size=cfg.data.size,
+                        skip_unreadable=cfg.data.skip_unreadable)
+    plan = speed.plan(cfg.speed, device, data.kind == "image")
+    speed.apply_backend_flags(plan)
+    nets, record = recipe.networks(cfg, data)
+    nets = {name: net.to(device).train() for name, net in nets.items()}
+    if cfg.train.sync_batchnorm:
+        distributed.sync_batchnorm(nets, device)
+    if world.rank > 0:
+        rng.seed_all(seeds.for_rank(cfg.seed, world.rank))  # the processes' dropout masks differ
+    optimized = recipe.optimized(cfg)
+    optimizers = {name: make_optimizer(nets[name].parameters(), o, plan.optimizer) for name, o in optimized.items()}
+    schedules = {name: OptimSchedule(opt, optimized[name]) for name, opt in optimizers.items()}
+    parts = recipe.training(TrainingEnv(cfg, data, nets, optimizers, schedules, device, world, local_batch,
+                                        channels_last=plan.channels_last))
+    averaged = recipe.averaged() if cfg.ema.beta is not None else {}
+    emas = {label: EmaModel(nets[name], cfg.ema.beta, cfg.ema.start) for name, label in averaged.items()}
+    phases = [*parts.phases, *(EmaPhase(ema, name=label) for label, ema in emas.items())]
+    # After the moving-average and historical copies are taken: compiled methods cannot be deep-copied.
+    compiled = speed.prepare_nets(nets, plan, parts.compile_targets)
+    parts.context.autocast = lambda: speed.autocast(plan, device)
+    if world.distributed:
+        parts.context.ddp = {name: distributed.wrap(m.module, device, find_unused=m.find_unused)
+                             for name, m in parts.ddp().items()}
+    return Built(device, data, record, plan, nets, optimizers, schedules, parts, emas, dict(averaged), phases, compiled)

@@ -1,0 +1,78 @@
+"""What a run shows while it trains: sample grids, evaluations (keeping the best checkpoint), checkpoints.
+
+All of it happens between steps and on the first process only (the others wait where a
+collective requires), through the recipe's sampling networks (moving averages in place)
+in eval mode, under a forked RNG so that measuring never changes the training run.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+from ganforge.engine import state
+from ganforge.metrics import Evaluator
+from ganforge.recipes import eval_mode
+from ganforge.runs import checkpoint
+from ganforge.sampling import collect
+from ganforge.training import rng
+from ganforge.training.guard import nonfinite_weights
+
+
+def make_evaluator(trainer, data_dir: str | None) -> Evaluator | None:
+    c = trainer.cfg
+    if c.eval.every <= 0:
+        return None
+    return Evaluator(c.data.name, c.eval.metrics or trainer.recipe.default_metrics(), n=c.eval.n, data_dir=data_dir,
+                     seed=c.seed, device=trainer.built.device,
+                     data_options={"resolution": c.data.resolution, "channels": c.data.channels})
+
+
+def save_samples(trainer) -> Path | None:
+    if not trainer.world.is_main:
+        return None
+    path = trainer.run_dir / "samples" / f"step-{trainer.step:07d}.png"
+    with eval_mode(trainer.built.sampling_nets()) as nets:
+        return trainer.built.parts.save_preview(nets, path, trainer.step)
+
+
+def evaluate(trainer) -> dict[str, float]:
+    """Measure the sampling networks now; log the values and keep the best checkpoint."""
+    built, cfg, evaluator = trainer.built, trainer.cfg, trainer.evaluator
+    values: dict[str, float] = {}
+    if trainer.world.is_main:  # one process measures; the others wait for its figures
+        rng_devices = [built.device] if built.device.type == "cuda" else []
+        with eval_mode(built.sampling_nets()) as nets, torch.random.fork_rng(devices=rng_devices):
+            model = trainer.recipe.model(cfg, built.record, nets)
+            values = evaluator(lambda n: collect(model.sample_chunks(n, seed=cfg.seed, device=built.device)))
+    values = trainer.world.broadcast(values)
+    trainer.writer.write({"step": trainer.step, **{f"eval/{k}": v for k, v in values.items()}})
+    key = evaluator.primary
+    if key is not None and key in values:
+        higher = evaluator.directions[key] == "higher"
+        value, best = values[key], trainer.best
+        if not best or (value > best["value"] if higher else value < best["value"]):
+            trainer.best = {"key": key, "value": value, "step": trainer.step}
+            save_checkpoint(trainer, label="best")
+            trainer.writer.message(f"step {trainer.step}: best {key} so far ({value:.4g}), kept in checkpoints/best")
+    return values
+
+
+def save_checkpoint(trainer, label: str | None = None) -> Path | None:
+    """Write a checkpoint of the current step; None if the guard rolled back instead (NaN weights)."""
+    broken = nonfinite_weights(trainer.built.nets)
+    if broken:
+        trainer.diverged(f"the weights of {' and '.join(broken)} became NaN/inf")
+        return None
+    world = trainer.world
+    rng_ranks = world.gather(rng.capture())  # a collective: every process reaches this line
+    if not world.is_main:
+        world.barrier()  # wait until rank 0 has written it (a rollback may read it next)
+        return trainer.run_dir / "checkpoints"
+    tensors, saved = state.capture(trainer.built, trainer.step, trainer.guard, trainer.best, rng_ranks, world)
+    try:
+        return checkpoint.save(trainer.run_dir / "checkpoints", trainer.step, tensors, saved,
+                               keep=trainer.cfg.log.keep_checkpoints, name=label)
+    finally:
+        world.barrier()

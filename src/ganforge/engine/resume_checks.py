@@ -1,0 +1,66 @@
+"""What ``--resume`` checks before it continues a run: the same config, and the same data.
+
+A run continued with other settings or on other data is a different experiment; the first
+is refused unless accepted explicitly (and then recorded), the second is warned about,
+since a dataset may legitimately move (a new cache directory) while staying the same.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from pathlib import Path
+
+from ganforge import config as config_mod
+from ganforge.config import RunConfig
+from ganforge.data import Dataset
+from ganforge.errors import ConfigError
+from ganforge.runs import rundir
+from ganforge.runs.checkpoint import warn_line
+
+
+def check_config(run_dir: Path, cfg: RunConfig, allow_change: bool) -> list[str]:
+    """The differences from the config the run was started with (raising unless allowed)."""
+    saved = rundir.read_config(run_dir)
+    changes = [d for d in config_mod.diff(saved, cfg) if not d.startswith("train.steps:")]
+    if changes and not allow_change:
+        raise ConfigError(f"the config differs from the one {run_dir} was trained with "
+                          f"({'; '.join(changes)}); resume with the same preset and --set values, "
+                          f"or pass --allow-config-change to accept the differences")
+    return changes
+
+
+def record_changes(run_dir: Path, cfg: RunConfig, step: int, changes: list[str]) -> None:
+    """With --allow-config-change: say what changed, and keep the record in the run directory."""
+    if not changes:
+        return
+    print(f"resuming at step {step} with a changed config: {'; '.join(changes)}", flush=True)
+    (run_dir / rundir.CONFIG).write_text(cfg.to_yaml())
+    rundir.add_option(run_dir, "config_changes", {"step": step, "changes": changes})
+
+
+def fingerprint(data: Dataset) -> str:
+    """sha256 over the samples and labels exactly as training sees them (after resizing)."""
+    h = hashlib.sha256()
+    h.update(str((tuple(data.x.shape), str(data.x.dtype))).encode())
+    h.update(data.x.contiguous().numpy().tobytes())
+    if data.y is not None:
+        h.update(data.y.contiguous().numpy().tobytes())
+    return h.hexdigest()
+
+
+def describe_data(data: Dataset) -> dict:
+    """What options.json records about the training data."""
+    return {"samples": int(len(data.x)), "classes": data.num_classes, "shape": list(data.shape),
+            "fingerprint": fingerprint(data)}
+
+
+def check_data(run_dir: Path, data: Dataset) -> None:
+    """Warn (one line) when the data differ from those the run was started on."""
+    try:
+        recorded = json.loads((run_dir / rundir.OPTIONS).read_text()).get("data") or {}
+    except (OSError, ValueError):
+        return
+    if recorded.get("fingerprint") and recorded["fingerprint"] != fingerprint(data):
+        warn_line(f"the training data differ from those {run_dir} was started on ({recorded.get('samples')} -> "
+                  f"{len(data.x)} samples, fingerprint changed); the run continues on the new data")

@@ -1,0 +1,95 @@
+"""A run's complete state as named components: what a checkpoint holds and how resume restores it.
+
+Tensors: every network by name, every moving average (``G_ema``), every stateful objective
+(``historical_D``), every optimiser (``optim_<network>``). JSON: the step, optimiser scalars,
+schedules, each input stream's position (``real``, ``noise``), every process's RNG state, the
+divergence guard, the best evaluation and what the networks were built for. Names, not
+positions: a recipe with four networks is saved and resumed the same way as one with two,
+and the layout of runs written before recipes existed is unchanged.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ganforge.engine.build import Built
+from ganforge.errors import GanforgeError
+from ganforge.runs import checkpoint
+from ganforge.training import rng, seeds
+from ganforge.training.distributed import World
+from ganforge.training.guard import DivergenceGuard
+
+
+def capture(built: Built, step: int, guard: DivergenceGuard, best: dict, rng_ranks: list[dict], world: World
+            ) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
+    """(tensor groups, JSON state) of the current step."""
+    parts = built.parts
+    tensors = {name: net.state_dict() for name, net in built.nets.items()}
+    for label, ema in built.emas.items():
+        tensors[label] = ema.model.state_dict()
+    for name, component in parts.stateful.items():
+        tensors[name] = component.state_tensors()
+    optim_meta = {}
+    for name, opt in built.optimizers.items():
+        tensors[f"optim_{name}"], optim_meta[name] = checkpoint.optimizer_tensors(opt)
+    state = {
+        "step": step,
+        "epoch": parts.epochs_done(),
+        "optimizers": optim_meta,
+        "schedules": {k: s.state_dict() for k, s in built.schedules.items()},
+        **{name: stream.state_dict() for name, stream in parts.streams.items()},
+        "rng": rng_ranks[0],
+        **({"rng_ranks": rng_ranks} if world.distributed else {}),
+        "guard": guard.state_dict(),
+        "best": best,
+        "net_context": built.record,
+    }
+    return tensors, state
+
+
+def restore(built: Built, run_dir: Path, guard: DivergenceGuard, world: World, seed: int
+            ) -> tuple[Path, int, dict]:
+    """Load the newest good checkpoint into ``built``: (its path, its step, the best evaluation)."""
+    path, tensors, state = checkpoint.load_latest(run_dir / "checkpoints")
+    for name, net in built.nets.items():
+        try:
+            net.load_state_dict(tensors[name])
+        except (KeyError, RuntimeError) as e:
+            raise GanforgeError(f"checkpoint {path} does not fit the configured {name} "
+                                f"({str(e).splitlines()[0]}); resume with the config the run was started "
+                                f"with") from None
+    for name, opt in built.optimizers.items():
+        checkpoint.load_optimizer(opt, tensors.get(f"optim_{name}", {}), state["optimizers"][name])
+    for label, ema in built.emas.items():
+        ema.model.load_state_dict(tensors[label])
+    parts = built.parts
+    for name, component in parts.stateful.items():
+        component.load_state_tensors(tensors[name])
+    for name, stream in parts.streams.items():
+        stream.load_state_dict(state[name])
+    for name, sched in built.schedules.items():
+        sched.load_state_dict(state["schedules"][name], epoch=parts.context.epoch)
+    own = _rng_state_for_rank(state, world)
+    if own is not None:
+        rng.restore(own)
+    else:  # a different number of processes: fresh, distinct streams for the extra ranks
+        rng.seed_all(seeds.for_rank(seed, world.rank) + int(state["step"]))
+    guard.load_state_dict(state.get("guard", {}))
+    return path, int(state["step"]), dict(state.get("best", {}))
+
+
+def _rng_state_for_rank(state: dict[str, Any], world: World) -> dict | None:
+    """Each process's own global-RNG state (dropout, augmentation); None if the run was saved by a
+    different number of processes and this rank has none."""
+    per_rank = state.get("rng_ranks")
+    if world.rank == 0:
+        return state["rng"]
+    if per_rank and len(per_rank) == world.size:
+        return per_rank[world.rank]
+    if world.rank == 1:  # say it once
+        print(f"resuming with {world.size} processes a run saved with {len(per_rank or [None])}: the data "
+              f"and noise continue exactly; dropout and augmentation draws do not", flush=True)
+    return None

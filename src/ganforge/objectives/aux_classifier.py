@@ -1,0 +1,43 @@
+"""ACGAN's auxiliary classifier (Odena et al. 2017): D also names the class; G is rewarded when it can.
+
+Applies whenever D was built with a classifier head (``model.d.aux_classifier: true``);
+``reg.aux_weight`` scales both terms and ``reg.aux_on_fake`` says whether D also learns the
+classes of generated samples, as published.
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+import torch
+import torch.nn.functional as F
+
+from ganforge.objectives.registry import TermPlan, register
+
+if TYPE_CHECKING:  # annotations only: the config imports objectives to validate itself
+    from ganforge.config import RunConfig
+
+Tensor = torch.Tensor
+
+
+def aux_classifier_d(weight: float, on_fake: bool, ctx) -> tuple[Tensor, dict[str, Tensor]]:
+    """Cross-entropy of D's class head on the real (and generated) features the adversarial term cached."""
+    D, c = ctx.nets["D"], ctx.cache
+    loss = F.cross_entropy(D.classify(c["f_real"]), c["y_real"])
+    if on_fake:
+        loss = loss + F.cross_entropy(D.classify(c["f_fake"]), c["y_fake"])
+    return weight * loss, {"aux_D": loss.detach()}
+
+
+def aux_classifier_g(weight: float, ctx) -> tuple[Tensor, dict[str, Tensor]]:
+    """G is rewarded when D recognises the class it was asked for."""
+    loss = F.cross_entropy(ctx.nets["D"].classify(ctx.cache["f_fake"]), ctx.cache["y_fake"])
+    return weight * loss, {"aux_G": loss.detach()}
+
+
+@register("aux_classifier")
+def attach(cfg: RunConfig, plan: TermPlan) -> None:
+    if hasattr(plan.nets[plan.d], "classify"):
+        plan.add_term(plan.d, partial(aux_classifier_d, cfg.reg.aux_weight, cfg.reg.aux_on_fake))
+        plan.add_term(plan.g, partial(aux_classifier_g, cfg.reg.aux_weight))

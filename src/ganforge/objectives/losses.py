@@ -1,0 +1,95 @@
+"""Adversarial objectives as pure functions of discriminator logits.
+
+A loss never touches an optimiser or a network: it maps D's logits to a scalar to
+minimise, so phases can combine it with regularisers freely. Each D loss also says how
+its logit is shown in the log as "D(x)": a probability for the minimax loss, the raw
+score for the others (a critic's output is not a probability). With D(x) =
+sigmoid(logit), ``softplus(-l) = -log D`` and ``softplus(l) = -log(1 - D)``, which
+stay finite where D saturates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+Tensor = torch.Tensor
+
+
+def d_minimax(real_logits: Tensor, fake_logits: Tensor, real_label: float = 1.0) -> Tensor:
+    """-[log D(x) + log(1 - D(G(z)))]: D's side of the 2014 value function.
+
+    ``real_label`` < 1 is one-sided label smoothing (Salimans et al. 2016): the real target
+    becomes e.g. 0.9 while the fake target stays 0, so D is not rewarded for extreme confidence
+    on real data and its gradients for G stay informative.
+    """
+    real = real_label * F.softplus(-real_logits) + (1 - real_label) * F.softplus(real_logits)
+    return real.mean() + F.softplus(fake_logits).mean()
+
+
+def g_minimax(fake_logits: Tensor) -> Tensor:
+    """log(1 - D(G(z))): the paper's equation; its gradient vanishes when D rejects G(z) confidently."""
+    return -F.softplus(fake_logits).mean()
+
+
+def g_non_saturating(fake_logits: Tensor) -> Tensor:
+    """-log D(G(z)): same fixed point, strong gradients early in training (the paper's code)."""
+    return F.softplus(-fake_logits).mean()
+
+
+def d_wasserstein(real_logits: Tensor, fake_logits: Tensor, real_label: float = 1.0) -> Tensor:
+    """The critic's estimate of -W(P_r, P_g) (Arjovsky et al. 2017): needs a Lipschitz critic
+    (weight clipping, a gradient penalty or spectral norm)."""
+    return fake_logits.mean() - real_logits.mean()
+
+
+def g_wasserstein(fake_logits: Tensor) -> Tensor:
+    return -fake_logits.mean()
+
+
+def d_hinge(real_logits: Tensor, fake_logits: Tensor, real_label: float = 1.0) -> Tensor:
+    """Hinge loss (Lim & Ye 2017; SNGAN, SAGAN, BigGAN): D stops pushing once a margin of 1 is met."""
+    return F.relu(1 - real_logits).mean() + F.relu(1 + fake_logits).mean()
+
+
+def g_hinge(fake_logits: Tensor) -> Tensor:
+    return -fake_logits.mean()
+
+
+def d_least_squares(real_logits: Tensor, fake_logits: Tensor, real_label: float = 1.0) -> Tensor:
+    """LSGAN (Mao et al. 2017), targets a=0 fake, b=1 real: penalises samples far from the boundary
+    even when correctly classified, which keeps gradients alive. The 1/2 factors follow the paper."""
+    return 0.5 * ((real_logits - real_label) ** 2).mean() + 0.5 * (fake_logits ** 2).mean()
+
+
+def g_least_squares(fake_logits: Tensor) -> Tensor:
+    return 0.5 * ((fake_logits - 1) ** 2).mean()
+
+
+def _identity(logits: Tensor) -> Tensor:
+    return logits
+
+
+@dataclass(frozen=True)
+class DLoss:
+    """D's side of an adversarial objective, and how its logit is shown as "D(x)" in the log."""
+
+    fn: Callable[..., Tensor]
+    shown: Callable[[Tensor], Tensor] = _identity
+    real_label: float = 1.0  # < 1: one-sided label smoothing (losses with targets only)
+
+    def __call__(self, real_logits: Tensor, fake_logits: Tensor, real_label: float | None = None) -> Tensor:
+        return self.fn(real_logits, fake_logits, real_label=self.real_label if real_label is None else real_label)
+
+
+D_LOSSES: dict[str, DLoss] = {
+    "minimax": DLoss(d_minimax, shown=torch.sigmoid), "wasserstein": DLoss(d_wasserstein), "hinge": DLoss(d_hinge),
+    "least-squares": DLoss(d_least_squares),
+}
+G_LOSSES: dict[str, Callable[[Tensor], Tensor]] = {
+    "minimax": g_minimax, "non-saturating": g_non_saturating, "wasserstein": g_wasserstein, "hinge": g_hinge,
+    "least-squares": g_least_squares,
+}

@@ -1,0 +1,39 @@
+"""R1 (Mescheder et al. 2018): the squared gradient norm of D on real data, optionally lazy.
+
+Config: ``reg.r1`` (gamma; 0 = off) and ``reg.r1_every`` (lazy regularisation, StyleGAN2:
+a phase of its own every k steps, weighted by k so the average strength is unchanged).
+"""
+
+from __future__ import annotations
+
+from functools import partial
+from typing import TYPE_CHECKING
+
+import torch
+
+from ganforge.objectives.gradient_penalty import Logits, input_gradient
+from ganforge.objectives.registry import ExtraPhase, TermPlan, register
+
+if TYPE_CHECKING:  # annotations only: the config imports objectives to validate itself
+    from ganforge.config import RunConfig
+
+Tensor = torch.Tensor
+
+
+def r1_penalty(D: Logits, real: Tensor, y: Tensor | None = None) -> Tensor:
+    """Mean of ||grad_x D(x)||^2 on real data; callers scale by gamma/2."""
+    return input_gradient(D, real, y).pow(2).sum(1).mean()
+
+
+def r1_term(weight: float, every: int, ctx) -> tuple[Tensor, dict[str, Tensor]]:
+    real, y = ctx.real.next()
+    r1 = r1_penalty(ctx.d_logits, real, y if ctx.labels_to_d else None)
+    return (weight / 2) * every * r1, {"r1": r1.detach()}
+
+
+@register("r1")
+def attach(cfg: RunConfig, plan: TermPlan) -> None:
+    r = cfg.reg
+    if r.r1 > 0:
+        plan.extra_phases.append(ExtraPhase(f"{plan.d}_r1", plan.d, [partial(r1_term, r.r1, r.r1_every)],
+                                            after=plan.d, every=r.r1_every, log_loss=False))

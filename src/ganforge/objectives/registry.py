@@ -1,0 +1,91 @@
+"""How regularisers and extra terms join a run's phases: each registers one ``attach`` function.
+
+A term file (``gradient_penalty.py``, ``r1.py``, ...) holds its maths, its loss term and an
+``attach(cfg, plan)`` that reads its own config section and, when that asks for it, adds the
+term (or a hook, or a phase) to the :class:`TermPlan` a recipe is assembling. The recipe then
+turns the plan into phases. Nothing else names a regulariser: a new one is one new file here
+plus its import in ``objectives/__init__.py``.
+
+Order matters and is fixed by registration (import) order: terms of one update are summed in
+that order and some draw their own data (feature matching takes a fresh real batch), so a
+different order is a different run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import torch
+from torch import nn
+
+if TYPE_CHECKING:  # annotations only: the config imports objectives to validate itself
+    from ganforge.config import RunConfig
+
+
+Tensor = torch.Tensor
+# A term maps the step context to (the scalar to minimise, detached statistics to log).
+Term = Callable[[Any], tuple[Tensor, dict[str, Tensor]]]
+
+
+@dataclass
+class ExtraPhase:
+    """A phase a term needs of its own (lazy R1: every ``every`` steps, after the phase ``after``)."""
+
+    name: str
+    net: str
+    terms: list[Term]
+    after: str
+    every: int = 1
+    log_loss: bool = True
+
+
+@dataclass
+class TermPlan:
+    """What the phases of an adversarial recipe will be made of, filled in by the attach functions.
+
+    ``d`` and ``g`` name the discriminator's and the generator's phases (and networks) of the
+    recipe asking; ``terms``/``hooks`` are keyed by phase name; ``stateful`` collects components
+    with state that checkpoints must keep (running averages), by checkpoint name.
+    """
+
+    nets: dict[str, nn.Module]
+    d: str = "D"
+    g: str = "G"
+    terms: dict[str, list[Term]] = field(default_factory=dict)
+    hooks: dict[str, list[Callable[[], None]]] = field(default_factory=dict)
+    extra_phases: list[ExtraPhase] = field(default_factory=list)
+    stateful: dict[str, Any] = field(default_factory=dict)
+
+    def add_term(self, phase: str, term: Term) -> None:
+        self.terms.setdefault(phase, []).append(term)
+
+    def add_hook(self, phase: str, hook: Callable[[], None]) -> None:
+        self.hooks.setdefault(phase, []).append(hook)
+
+
+Attach = Callable[["RunConfig", TermPlan], None]
+ATTACHERS: list[tuple[str, Attach]] = []
+
+
+def register(name: str) -> Callable[[Attach], Attach]:
+    """Decorator: ``attach`` joins every adversarial recipe's plan, in registration order."""
+    def add(fn: Attach) -> Attach:
+        if any(n == name for n, _ in ATTACHERS):
+            raise ValueError(f"objective '{name}' is registered twice")
+        ATTACHERS.append((name, fn))
+        return fn
+
+    return add
+
+
+def attach_all(cfg: RunConfig, plan: TermPlan) -> TermPlan:
+    """Let every registered objective add what ``cfg`` asks of it to ``plan``."""
+    for _, attach in ATTACHERS:
+        attach(cfg, plan)
+    return plan
+
+
+def registered() -> list[str]:
+    return [name for name, _ in ATTACHERS]

@@ -1,0 +1,38 @@
+"""Recipes: the kinds of model ganforge trains, registered by name (config key ``recipe``).
+
+A new GAN *variant* is a preset (plus at most one net, loss or term file); a new *kind of
+model* (a different set of networks, phases or meaning of sampling) is a recipe: one module
+here with a :class:`~ganforge.recipes.base.Recipe` subclass, registered below. The engine
+and the run loader find it by name and never branch on it.
+"""
+
+from __future__ import annotations
+
+from ganforge.errors import ConfigError, did_you_mean
+from ganforge.recipes.base import (DdpModule, Recipe, Stream, TrainedModel, TrainingEnv, TrainingParts,
+                                   eval_mode)
+from ganforge.recipes.noise_to_image import NoiseToImage
+
+RECIPES: dict[str, Recipe] = {}
+
+
+def register(recipe: Recipe) -> Recipe:
+    """Make ``recipe`` available as ``recipe: <its name>`` in configs (tests register their own)."""
+    if not recipe.name:
+        raise ValueError(f"{type(recipe).__name__} has no name")
+    RECIPES[recipe.name] = recipe
+    return recipe
+
+
+def get(name: str) -> Recipe:
+    """The recipe called ``name``, or a one-line ConfigError listing the known ones."""
+    if name not in RECIPES:
+        raise ConfigError(f"unknown recipe '{name}'{did_you_mean(name, RECIPES)}; "
+                          f"valid recipes: {', '.join(sorted(RECIPES))}")
+    return RECIPES[name]
+
+
+register(NoiseToImage())
+
+__all__ = ["DdpModule", "RECIPES", "Recipe", "Stream", "TrainedModel", "TrainingEnv", "TrainingParts", "eval_mode",
+           "get", "register"]

@@ -1,0 +1,162 @@
+"""What a recipe is: the shape of a model, as the engine and the run loader need it.
+
+A recipe names the networks a run has (any number), which of them are trained with which
+optimiser settings, which get a moving average, the phases of one training step, and what
+sampling means for the trained model (noise to image, image to image, ...). The engine
+(:mod:`ganforge.engine`) runs any recipe without naming one: it builds what the recipe asks
+for, runs the phases, checkpoints every named component and resumes them exactly.
+
+Two halves, so that loading a finished run never needs the training machinery's state:
+
+- :meth:`Recipe.networks`, :meth:`Recipe.optimized`, :meth:`Recipe.averaged` and
+  :meth:`Recipe.training`: what the engine builds, in that order;
+- :meth:`Recipe.model`: the trained model that samples (or translates, or scores), made
+  from networks either live in training (for previews and evaluation) or loaded from a
+  checkpoint by :meth:`Recipe.trained`.
+"""
+
+from __future__ import annotations
+
+import abc
+import contextlib
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+import torch
+from torch import nn
+
+from ganforge.config import OptimConfig, RunConfig
+from ganforge.data import Dataset
+from ganforge.errors import CheckpointError
+from ganforge.training.distributed import World
+from ganforge.training.phases import Phase, StepContext
+
+
+class Stream(Protocol):
+    """A source of training inputs whose position checkpoints keep (real batches, noise)."""
+
+    def state_dict(self) -> dict: ...
+
+    def load_state_dict(self, state: dict) -> None: ...
+
+
+class TrainedModel(Protocol):
+    """What a finished run can do; every recipe's model has its networks and draws samples."""
+
+    nets: dict[str, nn.Module]
+
+    @property
+    def generator(self) -> nn.Module: ...
+
+    def sample_chunks(self, n: int, *, seed: int = 0, device: str | torch.device = "cpu",
+                      **options: Any) -> Iterator[tuple[np.ndarray, np.ndarray | None]]: ...
+
+
+@dataclass
+class TrainingEnv:
+    """What the engine has built when it asks the recipe for its training parts."""
+
+    cfg: RunConfig
+    data: Dataset
+    nets: dict[str, nn.Module]
+    optimizers: dict[str, torch.optim.Optimizer]
+    schedules: dict[str, Any]
+    device: torch.device
+    world: World
+    local_batch: int
+    channels_last: bool = False
+
+
+@dataclass
+class DdpModule:
+    """The module DDP wraps for one network (its forward as the phases call it)."""
+
+    module: nn.Module
+    find_unused: bool = False
+
+
+@dataclass
+class TrainingParts:
+    """A recipe's answer to :meth:`Recipe.training`."""
+
+    context: StepContext
+    phases: list[Phase]
+    streams: dict[str, Stream]  # checkpointed by name (state["real"], state["noise"], ...)
+    epochs_done: Callable[[], float]  # for the log and the checkpoint
+    save_preview: Callable[[dict[str, nn.Module], Path, int], Path]  # (sampling nets, path, step) -> picture
+    stateful: dict[str, Any] = field(default_factory=dict)  # checkpointed by name: state_tensors()/load_state_tensors()
+    ddp: Callable[[], dict[str, DdpModule]] = dict  # what DDP wraps, by network name
+    compile_targets: list[tuple[str, str]] | None = None  # (network, method) pairs for speed.compile
+    reseed: Callable[[int], None] = lambda seed: None  # fresh input streams from a base seed (after a rollback)
+
+
+class Recipe(abc.ABC):
+    """A kind of model. Subclasses are registered by name in :mod:`ganforge.recipes`."""
+
+    name: str = ""
+    description: str = ""
+
+    @abc.abstractmethod
+    def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
+        """Every network, built (on the CPU) in a fixed order, and the facts about the data they were
+        built for (saved in checkpoints as ``net_context`` and given back to :meth:`trained`)."""
+
+    @abc.abstractmethod
+    def optimized(self, cfg: RunConfig) -> dict[str, OptimConfig]:
+        """The networks that are trained, each with its optimiser settings, in creation order."""
+
+    def averaged(self) -> dict[str, str]:
+        """{network: checkpoint name of its moving average}: kept when ``ema.beta`` is set."""
+        return {}
+
+    @abc.abstractmethod
+    def training(self, env: TrainingEnv) -> TrainingParts:
+        """The step context, phases and streams of one training run."""
+
+    @abc.abstractmethod
+    def model(self, cfg: RunConfig, record: dict[str, Any], nets: dict[str, nn.Module]) -> TrainedModel:
+        """The trained model over ``nets`` (moving averages already substituted where kept)."""
+
+    def default_metrics(self) -> list[str] | None:
+        """Metric names to measure when the user names none (None: the dataset's default set)."""
+        return None
+
+    def trained(self, cfg: RunConfig, state: dict[str, Any], tensors: dict[str, dict[str, torch.Tensor]],
+                device: torch.device) -> TrainedModel:
+        """The model of a checkpoint: networks rebuilt from the record, weights loaded (a moving
+        average in place of its network when the checkpoint has one), eval mode, on ``device``."""
+        record = dict(state.get("net_context") or {})
+        nets = self.rebuild(cfg, record)
+        averaged = self.averaged()
+        for name, net in nets.items():
+            weights = averaged.get(name, name)
+            weights = weights if weights in tensors else name  # the moving average samples better when kept
+            if weights not in tensors:
+                raise CheckpointError(f"has no weights for network {name}")
+            try:
+                net.load_state_dict(tensors[weights])
+            except RuntimeError as e:
+                raise CheckpointError(f"does not fit the network {name} described by the run's config.yaml "
+                                      f"({str(e).splitlines()[0]})") from None
+            net.to(device).eval()
+        return self.model(cfg, record, nets)
+
+    @abc.abstractmethod
+    def rebuild(self, cfg: RunConfig, record: dict[str, Any]) -> dict[str, nn.Module]:
+        """The networks a checkpoint holds, built from the config and the saved record (no data needed)."""
+
+
+@contextlib.contextmanager
+def eval_mode(nets: dict[str, nn.Module]) -> Iterator[dict[str, nn.Module]]:
+    """The networks in eval mode for the duration (batch norm statistics, dropout), then as they were."""
+    modes = {name: net.training for name, net in nets.items()}
+    for net in nets.values():
+        net.eval()
+    try:
+        yield nets
+    finally:
+        for name, net in nets.items():
+            net.train(modes[name])

@@ -1,0 +1,175 @@
+"""Checkpoints: one directory per step, written atomically, verified on load.
+
+Layout: ``checkpoints/step-NNNNNNN/`` holds ``<name>.safetensors`` for every
+tensor group (networks, optimiser buffers), ``state.json`` for everything else,
+and ``manifest.json`` with the sha256 of each file. The directory is assembled
+under a temporary name, every file fsynced, then renamed into place: a reader
+sees either a whole checkpoint or none. Loading checks the manifest, and the
+newest checkpoint that verifies is the one resumed from.
+
+Nothing here unpickles: weights go through safetensors, the rest through JSON.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from safetensors import SafetensorError
+from safetensors.torch import load_file, save_file
+
+from ganforge.errors import CheckpointError
+
+PREFIX = "step-"
+
+
+def _sha256(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as f:
+        for chunk in iter(lambda: f.read(1 << 20), b""):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def step_dir_name(step: int) -> str:
+    return f"{PREFIX}{step:07d}"
+
+
+def save(root: Path, step: int, tensors: dict[str, dict[str, torch.Tensor]], state: dict[str, Any],
+         keep: int | None = None, name: str | None = None) -> Path:
+    """Write ``root/step-NNNNNNN`` (or ``root/<name>``, e.g. ``best``); prune to the newest ``keep`` steps."""
+    final = root / (name or step_dir_name(step))
+    tmp = root / f".{final.name}.tmp"
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        _write(tmp, tensors, state, step)
+        if final.exists():  # the same step saved again (e.g. the final save right after a periodic one)
+            shutil.rmtree(final)
+        os.replace(tmp, final)
+        _fsync(root)
+    except OSError as e:
+        shutil.rmtree(tmp, ignore_errors=True)
+        previous = list_checkpoints(root)
+        kept = f"; the previous checkpoint {previous[-1]} is intact" if previous else ""
+        raise CheckpointError(f"could not write checkpoint {final}: {e.strerror or e}{kept}. "
+                              f"Free disk space (or fix permissions), then continue with --resume") from None
+    if keep is not None:
+        for old in list_checkpoints(root)[:-keep]:
+            shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def _write(tmp: Path, tensors: dict[str, dict[str, torch.Tensor]], state: dict[str, Any], step: int) -> None:
+    """Fill ``tmp`` with the checkpoint's files and their manifest, every file fsynced."""
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    tmp.mkdir()
+    for name, group in tensors.items():
+        save_file({k: v.detach().contiguous().cpu() for k, v in group.items()}, str(tmp / f"{name}.safetensors"))
+    (tmp / "state.json").write_text(json.dumps(state, indent=1))
+    files = sorted(p.name for p in tmp.iterdir())
+    manifest = {"step": step, "files": {name: _sha256(tmp / name) for name in files}}
+    (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
+    for p in tmp.iterdir():
+        _fsync(p)
+    _fsync(tmp)
+
+
+def list_checkpoints(root: Path) -> list[Path]:
+    """Complete checkpoint directories (with a manifest), oldest first."""
+    if not root.is_dir():
+        return []
+    dirs = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(PREFIX) and (p / "manifest.json").exists()]
+    return sorted(dirs, key=lambda p: p.name)
+
+
+def verify(path: Path) -> dict:
+    """The manifest, after checking every file it lists; CheckpointError names what is wrong."""
+    manifest_path = path / "manifest.json"
+    try:
+        manifest = json.loads(manifest_path.read_text())
+        files = manifest["files"]
+    except (OSError, ValueError, KeyError) as e:
+        raise CheckpointError(f"checkpoint {path} has no readable manifest ({e})") from None
+    for name, digest in files.items():
+        f = path / name
+        if not f.is_file():
+            raise CheckpointError(f"checkpoint {path} is missing {name}")
+        if _sha256(f) != digest:
+            raise CheckpointError(f"checkpoint file {f} does not match its checksum (corrupt or partly written)")
+    return manifest
+
+
+def load(path: Path) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
+    """Verified tensors (by group name) and state of one checkpoint directory."""
+    manifest = verify(path)
+    tensors = {}
+    try:
+        for name in manifest["files"]:
+            if name.endswith(".safetensors"):
+                tensors[name[: -len(".safetensors")]] = load_file(str(path / name))
+        state = json.loads((path / "state.json").read_text())
+    except (SafetensorError, OSError, ValueError) as e:
+        raise CheckpointError(f"checkpoint {path} cannot be read: {e}") from None
+    return tensors, state
+
+
+def warn_line(message: str) -> None:
+    """One line on stderr, as every ganforge warning is shown (never a Python warning with a source line)."""
+    print(f"ganforge: warning: {message}", file=sys.stderr, flush=True)
+
+
+def load_latest(root: Path, warn: Callable[[str], None] = warn_line
+                ) -> tuple[Path, dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
+    """The newest checkpoint that verifies; a corrupt newer one is skipped with a warning naming it."""
+    candidates = list_checkpoints(root)
+    if not candidates:
+        raise CheckpointError(f"no checkpoint in {root}: the run has not saved one yet, so there is "
+                              f"nothing to resume; start it again without --resume")
+    problems = []
+    for path in reversed(candidates):
+        try:
+            tensors, state = load(path)
+        except CheckpointError as e:
+            problems.append(str(e))
+            continue
+        for problem in problems:  # said only when there is something to fall back to
+            warn(f"skipping checkpoint: {problem}; falling back to the previous one")
+        return path, tensors, state
+    raise CheckpointError(f"every checkpoint in {root} is damaged: {'; '.join(problems)}")
+
+
+def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
+    """Split an optimiser's state_dict into tensors (for safetensors) and JSON-able rest."""
+    sd = optimizer.state_dict()
+    tensors, scalars = {}, {}
+    for pid, entries in sd["state"].items():
+        for key, value in entries.items():
+            if torch.is_tensor(value):
+                tensors[f"{pid}.{key}"] = value
+            else:
+                scalars[f"{pid}.{key}"] = value
+    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+
+
+def load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict) -> None:
+    state: dict[int, dict[str, Any]] = {}
+    for flat, value in [*tensors.items(), *meta["scalars"].items()]:
+        pid, key = flat.split(".", 1)
+        state.setdefault(int(pid), {})[key] = value
+    optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})

@@ -1,0 +1,119 @@
+"""The run directory: everything needed to understand, reproduce and continue a run.
+
+``config.yaml`` (the resolved config), ``options.json`` (versions, git commit,
+seed, command line, device), ``stats.jsonl``, ``tb/``, ``checkpoints/`` and
+``samples/``. New runs get numbered directories (``runs/00003-gan2014-digits``),
+so a second run never overwrites the first.
+"""
+
+from __future__ import annotations
+
+import json
+import platform
+import re
+import subprocess
+import sys
+from datetime import datetime, timezone
+from pathlib import Path
+
+import numpy
+import torch
+import yaml
+
+from ganforge.version import __version__
+from ganforge.config import RunConfig, from_dict, load_yaml
+from ganforge.errors import CheckpointError, ConfigError
+
+CONFIG, OPTIONS, STATS = "config.yaml", "options.json", "stats.jsonl"
+
+
+def next_run_dir(root: Path, label: str) -> Path:
+    """``root/NNNNN-label`` with NNNNN one past the highest existing number."""
+    numbers = [int(m.group(1)) for p in root.glob("*") if (m := re.match(r"(\d{5})-", p.name))] if root.is_dir() else []
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_") or "run"
+    return root / f"{max(numbers, default=-1) + 1:05d}-{safe}"
+
+
+def latest_run_dir(root: Path, label: str) -> Path | None:
+    """The highest-numbered ``root/NNNNN-label``, for ``--resume`` without ``--out``."""
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_")
+    runs = sorted(p for p in root.glob(f"[0-9][0-9][0-9][0-9][0-9]-{safe}") if p.is_dir()) if root.is_dir() else []
+    return runs[-1] if runs else None
+
+
+def git_commit() -> str | None:
+    """The commit of the ganforge source tree, with '-dirty' if it has local changes; None outside git."""
+    src = Path(__file__).resolve().parent
+    try:
+        out = subprocess.run(["git", "describe", "--always", "--dirty", "--abbrev=40"], cwd=src,
+                             capture_output=True, text=True, timeout=10)
+    except (OSError, subprocess.SubprocessError):
+        return None
+    return out.stdout.strip() or None if out.returncode == 0 else None
+
+
+def versions() -> dict[str, str]:
+    return {"ganforge": __version__, "python": platform.python_version(), "torch": torch.__version__,
+            "numpy": numpy.__version__, "cuda": torch.version.cuda or "none", "platform": platform.platform()}
+
+
+def write_new(run_dir: Path, cfg: RunConfig, *, device: str, preset: str | None, argv: list[str] | None,
+              extra: dict | None = None) -> None:
+    run_dir.mkdir(parents=True, exist_ok=True)
+    for sub in ("checkpoints", "samples"):
+        (run_dir / sub).mkdir(exist_ok=True)
+    (run_dir / CONFIG).write_text(cfg.to_yaml())
+    options = {
+        "preset": preset,
+        "seed": cfg.seed,
+        "command": argv if argv is not None else sys.argv,
+        "device": device,
+        "git_commit": git_commit(),
+        "versions": versions(),
+        "started": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        **(extra or {}),
+    }
+    (run_dir / OPTIONS).write_text(json.dumps(options, indent=1))
+
+
+def add_option(run_dir: Path, key: str, entry: dict) -> None:
+    """Append ``entry`` to the list ``key`` in options.json (e.g. config changes accepted on resume)."""
+    path = run_dir / OPTIONS
+    options = json.loads(path.read_text()) if path.exists() else {}
+    options.setdefault(key, []).append(entry)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(options, indent=1))
+    tmp.replace(path)
+
+
+def read_config(run_dir: Path) -> RunConfig:
+    path = Path(run_dir) / CONFIG
+    if not Path(run_dir).is_dir():
+        raise CheckpointError(f"run directory {run_dir} does not exist; pass the directory `ganforge train` wrote")
+    if not path.is_file():
+        raise CheckpointError(f"{run_dir} is not a ganforge run directory (no {CONFIG}); "
+                              f"pass the directory `ganforge train` wrote")
+    try:
+        raw = load_yaml(path.read_text())
+    except yaml.YAMLError as e:
+        raise ConfigError(f"{path} is not valid YAML ({str(e).splitlines()[0]}); restore it from a backup") from None
+    return from_dict(raw)
+
+
+def truncate_stats(run_dir: Path, step: int) -> None:
+    """Drop stats lines logged after ``step`` (by a run killed after its last checkpoint), so a
+    resumed run's log has each step once."""
+    path = run_dir / STATS
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue  # a line cut short by the kill
+        if record.get("step", 0) <= step:
+            kept.append(line)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text("".join(line + "\n" for line in kept))
+    tmp.replace(path)

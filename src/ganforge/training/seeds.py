@@ -1,0 +1,28 @@
+"""The seed arithmetic: one run seed, distinct reproducible streams derived from it.
+
+Every random stream a run uses is ``seed + offset``; the offsets live here once, because
+changing any of them changes every run (tests/benchmarks/golden_samples.py would say so).
+"""
+
+from __future__ import annotations
+
+REAL_BATCHES = 1  # the order of real minibatches
+NOISE = 2  # z, fake class labels, the gradient penalty's interpolation weights
+PREVIEW = 3  # the fixed z of the sample grids, so grids at different steps are comparable
+RANK = 7919  # added per process under torchrun, so dropout masks differ between processes
+RETRY = 7919  # added per divergence-guard retry, for fresh streams after a rollback
+RETRY_RANK = 104729  # per process within a retry
+
+
+def stream(seed: int, offset: int) -> int:
+    return seed + offset
+
+
+def for_rank(seed: int, rank: int) -> int:
+    """The global-RNG seed of process ``rank`` (rank 0 keeps the run seed)."""
+    return seed + RANK * rank
+
+
+def for_retry(seed: int, retry: int) -> int:
+    """The base seed of the streams after the ``retry``-th rollback."""
+    return seed + RETRY * retry

@@ -1,0 +1,71 @@
+"""Resume continues the same run: same step, same data order, same noise, same dropout masks."""
+
+import json
+
+import pytest
+import torch
+
+from ganforge import config, presets
+from ganforge.errors import CheckpointError, ConfigError
+from ganforge.runs import checkpoint
+from ganforge.engine.loop import Trainer
+
+BASE = ["log.tensorboard=false", "log.progress=false", "model.z_dim=8", "model.g.hidden=[32]",
+        "model.d.hidden=[16]", "model.d.pieces=2", "log.every=5", "log.checkpoint_every=10",
+        "log.sample_every=1000", "train.batch_size=32"]
+
+
+def _cfg(*extra, preset="gan2014-digits"):
+    return config.resolve(presets.load_preset(preset)[0], [*BASE, *extra])
+
+
+def _params(tr):
+    return {f"{n}.{k}": v.clone() for n, net in tr.built.nets.items() for k, v in net.state_dict().items()}
+
+
+@pytest.mark.parametrize("optim", ["sgd", "adam"])
+def test_resume_is_bitwise_equal_to_an_uninterrupted_run(tmp_path, optim):
+    opts = [f"optim.g.name={optim}", f"optim.d.name={optim}", "optim.g.lr_decay=1.01", "train.d_steps=2"]
+    full = Trainer(_cfg("train.steps=30", *opts), tmp_path / "full")
+    full.fit()
+
+    first = Trainer(_cfg("train.steps=20", *opts), tmp_path / "split")
+    assert first.fit().step == 20
+    resumed = Trainer(_cfg("train.steps=30", *opts), tmp_path / "split", resume=True)
+    assert resumed.step == 20
+    assert resumed.built.schedules["G"].updates == 20 and resumed.built.schedules["D"].updates == 40
+    resumed.fit()
+
+    a, b = _params(full), _params(resumed)
+    assert a.keys() == b.keys()
+    assert all(torch.equal(a[k], b[k]) for k in a), [k for k in a if not torch.equal(a[k], b[k])]
+    for name in ("G", "D"):
+        assert full.built.optimizers[name].param_groups[0]["lr"] == resumed.built.optimizers[name].param_groups[0]["lr"]
+    steps = [json.loads(line)["step"] for line in (tmp_path / "split" / "stats.jsonl").read_text().splitlines()]
+    assert steps == sorted(set(steps)) and steps[-1] == 30
+
+
+def test_resume_drops_stats_logged_after_the_checkpoint(tmp_path):
+    Trainer(_cfg("train.steps=15", "log.checkpoint_every=10"), tmp_path / "r").fit()
+    # Simulate a kill between step 10's checkpoint and the final save.
+    ckpts = checkpoint.list_checkpoints(tmp_path / "r" / "checkpoints")
+    import shutil
+    shutil.rmtree(ckpts[-1])
+    tr = Trainer(_cfg("train.steps=15", "log.checkpoint_every=10"), tmp_path / "r", resume=True)
+    assert tr.step == 10
+    steps = [json.loads(line)["step"] for line in (tmp_path / "r" / "stats.jsonl").read_text().splitlines()]
+    assert max(steps) == 10
+
+
+def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
+    Trainer(_cfg("train.steps=0"), tmp_path / "r")  # writes the run dir, never trains
+    with pytest.raises(CheckpointError, match="no checkpoint .* start it again without --resume"):
+        Trainer(_cfg("train.steps=5"), tmp_path / "r", resume=True)
+
+
+def test_resume_with_a_changed_config_is_refused_unless_allowed(tmp_path):
+    Trainer(_cfg("train.steps=10"), tmp_path / "r").fit()
+    with pytest.raises(ConfigError, match=r"optim.d.lr: 0.001 -> 0.002.*--allow-config-change"):
+        Trainer(_cfg("train.steps=20", "optim.d.lr=0.002"), tmp_path / "r", resume=True)
+    tr = Trainer(_cfg("train.steps=20", "optim.d.lr=0.002"), tmp_path / "r", resume=True, allow_config_change=True)
+    assert tr.step == 10

@@ -1,0 +1,80 @@
+import json
+
+import pytest
+import torch
+
+from ganforge.errors import CheckpointError
+from ganforge.runs import checkpoint
+
+
+def _save(root, step, value):
+    return checkpoint.save(root, step, {"G": {"w": torch.full((64,), float(value))}}, {"step": step}, keep=5)
+
+
+def test_save_is_complete_and_verified(tmp_path):
+    path = _save(tmp_path, 7, 1.0)
+    assert path.name == "step-0000007"
+    manifest = json.loads((path / "manifest.json").read_text())
+    assert set(manifest["files"]) == {"G.safetensors", "state.json"}
+    tensors, state = checkpoint.load(path)
+    assert state["step"] == 7 and torch.equal(tensors["G"]["w"], torch.ones(64))
+    assert not list(tmp_path.glob(".*tmp"))  # no temporary directory left behind
+
+
+@pytest.mark.parametrize("damage", ["flip", "truncate", "delete"])
+def test_a_damaged_newest_checkpoint_falls_back_to_the_previous(tmp_path, damage, capsys):
+    _save(tmp_path, 10, 1.0)
+    newest = _save(tmp_path, 20, 2.0)
+    target = newest / "G.safetensors"
+    data = bytearray(target.read_bytes())
+    if damage == "flip":
+        data[-5] ^= 0xFF
+        target.write_bytes(bytes(data))
+    elif damage == "truncate":
+        target.write_bytes(bytes(data[: len(data) // 2]))
+    else:
+        target.unlink()
+    path, tensors, state = checkpoint.load_latest(tmp_path)
+    warning = capsys.readouterr().err.strip().splitlines()
+    assert len(warning) == 1 and warning[0].startswith("ganforge: warning: skipping checkpoint")
+    assert "step-0000020" in warning[0]
+    assert path.name == "step-0000010" and state["step"] == 10
+    assert torch.equal(tensors["G"]["w"], torch.ones(64))
+
+
+def test_a_half_written_checkpoint_is_invisible(tmp_path):
+    _save(tmp_path, 10, 1.0)
+    partial = tmp_path / ".step-0000020.tmp"
+    partial.mkdir()
+    (partial / "G.safetensors").write_bytes(b"\0" * 10)
+    assert [p.name for p in checkpoint.list_checkpoints(tmp_path)] == ["step-0000010"]
+
+
+def test_keep_last_n(tmp_path):
+    for step in range(1, 6):
+        checkpoint.save(tmp_path, step, {"G": {"w": torch.zeros(1)}}, {"step": step}, keep=2)
+    assert [p.name for p in checkpoint.list_checkpoints(tmp_path)] == ["step-0000004", "step-0000005"]
+
+
+def test_all_damaged_is_a_clear_error(tmp_path):
+    path = _save(tmp_path, 10, 1.0)
+    (path / "state.json").write_text("{}")
+    with pytest.raises(CheckpointError, match="every checkpoint .* is damaged"):
+        checkpoint.load_latest(tmp_path)
+
+
+def test_optimizer_state_round_trips_without_pickle(tmp_path):
+    p = torch.nn.Parameter(torch.randn(3))
+    opt = torch.optim.Adam([p], lr=0.01)
+    p.grad = torch.ones(3)
+    opt.step()
+    tensors, meta = checkpoint.optimizer_tensors(opt)
+    path = checkpoint.save(tmp_path, 1, {"optim": tensors}, {"optim": meta})
+    loaded, state = checkpoint.load(path)
+    q = torch.nn.Parameter(p.detach().clone())
+    opt2 = torch.optim.Adam([q], lr=0.5)
+    checkpoint.load_optimizer(opt2, loaded["optim"], state["optim"])
+    assert opt2.param_groups[0]["lr"] == 0.01
+    assert opt.state[p].keys() == opt2.state[q].keys()
+    for key, value in opt.state[p].items():
+        assert torch.equal(torch.as_tensor(value), torch.as_tensor(opt2.state[q][key])), key
