@@ -8,7 +8,6 @@ import pytest
 
 from ganforge import download
 from ganforge.data import mnist
-from ganforge.metrics import features
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +32,6 @@ def isolated_data(tmp_path, monkeypatch):
 
     monkeypatch.setattr(download, "open_url", local_files_only)
     monkeypatch.setattr(mnist, "pip_download", no_network)
-    monkeypatch.setattr(features, "fetch_url", no_network)
     return data
 
 

@@ -29,7 +29,7 @@ def _load_samples(path: str):
 
 def _list_metrics() -> int:
     from ganforge.metrics import describe
-    from ganforge.metrics.features import DEFAULT_JUDGE, INCEPTION, JUDGES
+    from ganforge.metrics.judges import DEFAULT_JUDGE, INCEPTION, JUDGES
 
     for family, values, summary in describe():
         print(f"{family:<7} {values}\n        {summary}")
