@@ -67,6 +67,13 @@ def test_unreachable_url_is_a_one_line_error(tmp_path, one_line):
     assert _leftovers(tmp_path / "out") == []
 
 
+def test_unwritable_destination_is_a_one_line_error(tmp_path, served, one_line):
+    (tmp_path / "taken").write_text("a file where a folder should be")
+    with pytest.raises(DownloadError, match="cannot save the test file in") as e:
+        fetch_url(served, tmp_path / "taken" / "x.bin", sha256=hashlib.sha256(BLOB).hexdigest(), what="the test file")
+    one_line(e)
+
+
 def test_a_transfer_that_breaks_midway_leaves_no_partial_file(tmp_path, monkeypatch):
     class Breaks(io.BytesIO):
         def read(self, n=-1):

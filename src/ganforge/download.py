@@ -75,17 +75,23 @@ def fetch_url(url: str, dest: str | os.PathLike, *, sha256: str, timeout: float 
     holds the verified file or is untouched. A checksum is required because nothing
     ganforge downloads may change under a user silently. ``what`` names the file in
     messages (default: the URL). Raises :class:`DownloadError` with a one-line message
-    when offline, when the transfer fails, or on a checksum mismatch.
+    when offline, when ``dest`` cannot be written, when the transfer fails, or on a
+    checksum mismatch.
     """
     what = what or url
     if offline():
         raise DownloadError(f"{what} was not downloaded from {url}: {OFFLINE_ENV} is set", f"{OFFLINE_ENV} is set")
     dest = Path(dest)
-    dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = dest.with_name(f".{dest.name}.{os.getpid()}.part")
+    try:
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        out = open(tmp, "wb")  # closed by the with below
+    except OSError as exc:
+        reason = exc.strerror or str(exc)
+        raise DownloadError(f"cannot save {what} in {dest.parent} ({reason})", reason) from None
     digest = hashlib.sha256()
     try:
-        with open_url(url, timeout) as resp, open(tmp, "wb") as out:
+        with out, open_url(url, timeout) as resp:
             while block := resp.read(CHUNK):
                 digest.update(block)
                 out.write(block)
