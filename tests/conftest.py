@@ -2,17 +2,21 @@
 
 from __future__ import annotations
 
+import io
+
 import pytest
 
-from ganforge import config, presets
+from ganforge import config, download, presets
 from ganforge.data import mnist
 from ganforge.engine.loop import Trainer
-from ganforge.metrics import features
 
 
 @pytest.fixture(autouse=True)
 def isolated_data(tmp_path, monkeypatch):
-    """A fresh GANFORGE_DATA per test; downloads (MNIST mirrors, pip, Inception weights) fail loudly."""
+    """A fresh GANFORGE_DATA per test; downloads (MNIST mirrors, pip, Inception weights) fail loudly.
+
+    Only file:// URLs still open, for the download helper's own tests.
+    """
     data = tmp_path / "gfdata"
     monkeypatch.setenv("GANFORGE_DATA", str(data))
     monkeypatch.delenv("GANFORGE_OFFLINE", raising=False)
@@ -20,10 +24,35 @@ def isolated_data(tmp_path, monkeypatch):
     def no_network(*args, **kwargs):
         raise AssertionError("tests must not touch the network")
 
-    monkeypatch.setattr(mnist, "fetch_url", no_network)
+    real_open_url = download.open_url
+
+    def local_files_only(url, timeout):
+        if not url.startswith("file:"):
+            no_network()
+        return real_open_url(url, timeout)
+
+    monkeypatch.setattr(download, "open_url", local_files_only)
     monkeypatch.setattr(mnist, "pip_download", no_network)
-    monkeypatch.setattr(features, "fetch_url", no_network)
     return data
+
+
+@pytest.fixture
+def fake_web(monkeypatch):
+    """``fake_web(answer)`` serves every download: ``answer(url)`` returns the bytes or raises.
+
+    Returns the list of URLs asked for, in order.
+    """
+    asked: list[str] = []
+
+    def install(answer):
+        def open_url(url, timeout):
+            asked.append(url)
+            return io.BytesIO(answer(url))
+
+        monkeypatch.setattr(download, "open_url", open_url)
+        return asked
+
+    return install
 
 
 def _one_line(excinfo) -> str:

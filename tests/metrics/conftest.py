@@ -13,8 +13,8 @@ from torch import nn
 
 from ganforge.data import mnist
 from ganforge.metrics import evaluation as evaluate_mod
-from ganforge.metrics import features
-from ganforge.metrics.features import Judge
+from ganforge.metrics import judges
+from ganforge.metrics.judges import Judge
 
 
 @pytest.fixture(autouse=True)
@@ -30,8 +30,8 @@ def one_thread():
 @pytest.fixture
 def fast_judges(monkeypatch):
     """The real judge architectures with a 2-epoch recipe (a different cache key from the real one)."""
-    for name, spec in list(features.JUDGES.items()):
-        monkeypatch.setitem(features.JUDGES, name,
+    for name, spec in list(judges.JUDGES.items()):
+        monkeypatch.setitem(judges.JUDGES, name,
                             dataclasses.replace(spec, recipe={**spec.recipe, "epochs": 2}))
 
 

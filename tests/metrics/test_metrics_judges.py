@@ -1,4 +1,7 @@
-"""Judges: trained once and cached by content, applied per channel, and the FID Inception's loading."""
+"""Judges: trained once and cached by content, applied per channel, and the FID Inception's loading.
+
+Finding and downloading the Inception weights is tested in test_metrics_fid_weights.py.
+"""
 
 from __future__ import annotations
 
@@ -12,9 +15,9 @@ import torch
 
 from ganforge.data import registry
 from ganforge.data.base import Dataset
-from ganforge.metrics import features
-from ganforge.metrics.features import JudgeError, JudgeSpec, load_judge
+from ganforge.metrics import fid_weights, judges
 from ganforge.metrics.inception import FIDInceptionV3
+from ganforge.metrics.judges import JudgeError, JudgeSpec, load_judge
 
 TINY = {"content": 0}
 
@@ -34,7 +37,7 @@ def tiny_judge(monkeypatch):
     spec = JudgeSpec(name="tiny", dataset="tinyjudge", input_shape=(1, 8, 8),
                      arch={"kernel": 3, "channels": [4], "hidden": 8, "classes": 2, "dropout": 0.0},
                      recipe={"epochs": 2, "batch_size": 16, "lr": 1e-2, "weight_decay": 0.0, "seed": 0, "threads": 1})
-    monkeypatch.setitem(features.JUDGES, "tiny", spec)
+    monkeypatch.setitem(judges.JUDGES, "tiny", spec)
     monkeypatch.setitem(TINY, "content", 0)
     return spec
 
@@ -48,7 +51,7 @@ def test_judge_is_trained_once_then_loaded(tiny_judge, isolated_data, monkeypatc
     assert record["train_seconds"] >= 0 and record["fingerprint"]["recipe"]["epochs"] == 2
     assert first.summary()["test_accuracy"] == first.test_accuracy
 
-    monkeypatch.setattr(features, "train_classifier", lambda *a, **k: pytest.fail("retrained a cached judge"))
+    monkeypatch.setattr(judges, "train_classifier", lambda *a, **k: pytest.fail("retrained a cached judge"))
     second = load_judge("tiny")
     x = torch.randint(0, 256, (5, 1, 8, 8), dtype=torch.uint8)
     assert torch.equal(first(x)[0], second(x)[0]) and second.record["key"] == first.record["key"]
@@ -61,7 +64,7 @@ def test_changed_training_data_or_recipe_retrains(tiny_judge, isolated_data, mon
     assert changed.record["key"] != first.record["key"]
     assert changed.record["train_data_sha256"] != first.record["train_data_sha256"]
     slower = dataclasses.replace(tiny_judge, recipe={**tiny_judge.recipe, "lr": 5e-3})
-    monkeypatch.setitem(features.JUDGES, "tiny", slower)
+    monkeypatch.setitem(judges.JUDGES, "tiny", slower)
     assert load_judge("tiny").record["key"] not in (first.record["key"], changed.record["key"])
     assert len(list((isolated_data / "judges").glob("*.safetensors"))) == 3
 
@@ -90,8 +93,8 @@ def test_real_digits_judge_learns(fast_judges):
 
 
 def test_one_channel_judge_reads_each_channel():
-    spec = features.JUDGES["lenet"]
-    judge = features.Judge("lenet", spec.build().eval(), spec.input_shape, 10)
+    spec = judges.JUDGES["lenet"]
+    judge = judges.Judge("lenet", spec.build().eval(), spec.input_shape, 10)
     rgb = torch.randint(0, 256, (4, 3, 28, 28), dtype=torch.uint8)
     f, logits = judge(rgb)
     assert f.shape == (4, 3 * 128) and logits.shape == (4, 1000)
@@ -102,8 +105,8 @@ def test_one_channel_judge_reads_each_channel():
 
 
 def test_judge_refuses_images_it_cannot_read(one_line):
-    spec = features.JUDGES["lenet8"]
-    judge = features.Judge("lenet8", spec.build().eval(), spec.input_shape, 10)
+    spec = judges.JUDGES["lenet8"]
+    judge = judges.Judge("lenet8", spec.build().eval(), spec.input_shape, 10)
     with pytest.raises(JudgeError, match="takes 8x8 images, these are 28x28") as e:
         judge(np.zeros((2, 1, 28, 28), np.uint8))
     one_line(e)
@@ -118,48 +121,6 @@ def test_unknown_judge(one_line):
 
 
 # --- the FID InceptionV3 ----------------------------------------------------------------------
-
-
-def test_inception_without_weights_says_where_to_get_them(monkeypatch, one_line):
-    monkeypatch.setenv("GANFORGE_OFFLINE", "1")
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: "/nonexistent-hub")
-    with pytest.raises(JudgeError) as e:
-        load_judge("inception")
-    msg = one_line(e)
-    assert features.INCEPTION_URL in msg and "--inception-weights" in msg and "GANFORGE_OFFLINE" in msg
-
-
-def test_inception_download_failure_and_bad_files(monkeypatch, tmp_path, one_line):
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-
-    def unreachable(url, timeout=60):
-        import urllib.error
-        raise urllib.error.URLError("no route to host")
-
-    monkeypatch.setattr(features, "fetch_url", unreachable)
-    with pytest.raises(JudgeError, match="cannot download.*no route to host") as e:
-        load_judge("inception")
-    one_line(e)
-    monkeypatch.setattr(features, "fetch_url", lambda url, timeout=60: b"not the weights")
-    with pytest.raises(JudgeError, match="do not match the pinned sha256"):
-        load_judge("inception")
-    wrong = tmp_path / "wrong.pth"
-    wrong.write_bytes(b"something else")
-    with pytest.raises(JudgeError, match="is not the FID Inception weights file"):
-        load_judge("inception", inception_weights=wrong)
-    with pytest.raises(JudgeError, match="does not exist"):
-        load_judge("inception", inception_weights=tmp_path / "missing.pth")
-
-
-def test_inception_download_is_verified_then_cached(monkeypatch, tmp_path, isolated_data):
-    blob = b"pretend weights"
-    monkeypatch.setattr(features, "INCEPTION_SHA256", hashlib.sha256(blob).hexdigest())
-    monkeypatch.setattr(torch.hub, "get_dir", lambda: str(tmp_path / "hub"))
-    monkeypatch.setattr(features, "fetch_url", lambda url, timeout=60: blob)
-    path = features.inception_weights_path()
-    assert path == isolated_data / "judges" / features.INCEPTION_FILE and path.read_bytes() == blob
-    monkeypatch.setattr(features, "fetch_url", lambda *a, **k: pytest.fail("downloaded twice"))
-    assert features.inception_weights_path() == path
 
 
 def test_inception_network_shapes_and_weight_names():
@@ -206,7 +167,7 @@ def test_inception_metrics_run_with_a_weights_file(monkeypatch, tmp_path):
 
     path = tmp_path / "weights.pth"
     torch.save(_TinyInception().state_dict(), path)
-    monkeypatch.setattr(features, "INCEPTION_SHA256", hashlib.sha256(path.read_bytes()).hexdigest())
+    monkeypatch.setattr(fid_weights, "INCEPTION_SHA256", hashlib.sha256(path.read_bytes()).hexdigest())
     monkeypatch.setattr(inception, "FIDInceptionV3", _TinyInception)
     x = load_dataset("digits", split="train").x.numpy()[:100]
     ev = Evaluator("digits", ["fid_inception", "is_inception"], n=100, inception_weights=path)

@@ -9,7 +9,7 @@ import torch
 from ganforge.data import load_dataset
 from ganforge.errors import DataError
 from ganforge.metrics import evaluate
-from ganforge.metrics.features import combine_channel_logits
+from ganforge.metrics.judges import combine_channel_logits
 from ganforge.metrics.modes import class_coverage
 
 

@@ -12,7 +12,7 @@ from ganforge.api import evaluate_run
 from ganforge.errors import GanforgeError
 from ganforge.metrics import describe
 from ganforge.metrics.evaluation import Evaluator, write_report
-from ganforge.metrics.features import DEFAULT_JUDGE, INCEPTION, JUDGES
+from ganforge.metrics.judges import DEFAULT_JUDGE, INCEPTION, JUDGES
 from ganforge.runs.run import load_run
 
 

@@ -37,7 +37,8 @@ def run(args: argparse.Namespace) -> int:
     if out.exists() and not args.force:
         raise GanforgeError(f"{out} already exists; pass --force to overwrite it or choose another --out")
     opened = load_run(args.run_dir, args.checkpoint, device=args.device or "cpu")
-    samples, labels = opened.sample_with_labels(args.n, args.seed, classes=args.classes, truncation=args.truncation)
+    options = {k: v for k, v in (("classes", args.classes), ("truncation", args.truncation)) if v is not None}
+    samples, labels = opened.sample_with_labels(args.n, args.seed, **options)
     out.parent.mkdir(parents=True, exist_ok=True)
     np.save(out, samples)
     print(f"{out}: {samples.dtype} {tuple(samples.shape)} from step {opened.step}")

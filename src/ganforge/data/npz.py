@@ -14,8 +14,8 @@ import torch
 
 from ganforge.data.base import Dataset, LoadRequest
 from ganforge.data.images import BILINEAR, fit_array
-from ganforge.data.paths import sha256_file
 from ganforge.data.registry import register
+from ganforge.download import sha256_file
 from ganforge.errors import DataError
 
 X_KEYS = ("x", "images", "data")

@@ -1,4 +1,4 @@
-"""Where downloaded data lives, and how files are fingerprinted.
+"""Where downloaded data lives (file fingerprints are in ``ganforge.download``).
 
 One cache directory, overridable per call or per machine (GANFORGE_DATA), keeps
 big downloads out of run directories and lets clusters point at shared storage.
@@ -6,7 +6,6 @@ big downloads out of run directories and lets clusters point at shared storage.
 
 from __future__ import annotations
 
-import hashlib
 import os
 from pathlib import Path
 
@@ -36,14 +35,3 @@ def resolve_data_dir(data_dir: str | os.PathLike | None = None) -> Path:
         ) from None
     return path
 
-
-def sha256_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
-
-
-def sha256_file(path: str | os.PathLike, chunk: int = 1 << 20) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while block := fh.read(chunk):
-            digest.update(block)
-    return digest.hexdigest()

@@ -6,7 +6,7 @@ spells them: ``parzen10k_test``, ``fid10k_test_lenet``, ``kid10k_test_lenet``,
 ``modes26k_lenet`` (see ``ganforge.metrics.registry`` for the grammar and
 ``ganforge eval --list-metrics`` for the families). A metric reports one or more
 values under *keys*: its name, or ``name.part`` (``pr10k_test_lenet.recall``).
-Features come from *judges* (``ganforge.metrics.features``): per-dataset
+Features come from *judges* (``ganforge.metrics.judges``): per-dataset
 classifiers trained once and cached, whose test accuracy is recorded with every
 result, or the FID InceptionV3.
 
@@ -49,7 +49,7 @@ Inception weights) raises a :class:`ganforge.errors.GanforgeError` subclass.
 """
 
 from ganforge.metrics.evaluation import Evaluator, Log, MetricResult, Report, evaluate, write_report
-from ganforge.metrics.features import JudgeError, load_judge
+from ganforge.metrics.judges import JudgeError, load_judge
 from ganforge.metrics.registry import MetricError, MetricSpec, describe, higher_is_better, list_families
 
 __all__ = ["Evaluator", "JudgeError", "MetricError", "MetricResult", "MetricSpec", "Report", "describe",

@@ -27,7 +27,7 @@ from ganforge.data.base import Dataset
 from ganforge.errors import GanforgeError
 from ganforge.version import __version__
 from ganforge.metrics import families  # noqa: F401  (registers the metric families)
-from ganforge.metrics.features import Judge, Log, default_judge, load_judge
+from ganforge.metrics.judges import Judge, Log, default_judge, load_judge
 from ganforge.metrics.registry import FAMILIES, DatasetInfo, MetricError, MetricSpec, default_metrics, resolve
 
 REPORT_FORMAT = 1

@@ -34,7 +34,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ganforge.errors import GanforgeError, did_you_mean
-from ganforge.metrics.features import INCEPTION, judge_names
+from ganforge.metrics.judges import INCEPTION, judge_names
 from ganforge.metrics.modes import format_count
 
 HIGHER, LOWER = "higher", "lower"

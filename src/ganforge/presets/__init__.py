@@ -1,4 +1,4 @@
-"""Named presets: YAML files holding only their differences from the defaults in config.py.
+"""Named presets: YAML files holding only their differences from the defaults in config/schema.py.
 
 Two keys are the preset's own and never reach the RunConfig: ``description`` (one
 line for ``ganforge presets``) and ``extends`` (the name of a preset to start from).
@@ -14,6 +14,7 @@ from typing import Any
 
 import yaml
 
+from ganforge.config import load_yaml, merge
 from ganforge.errors import ConfigError, did_you_mean
 
 DEFAULT_PRESET = "gan2014-digits"
@@ -30,8 +31,6 @@ def list_presets() -> dict[str, str]:
 
 
 def _read(label: str, path: Any) -> dict:
-    from ganforge.config import load_yaml
-
     try:
         data = load_yaml(path.read_text())
     except yaml.YAMLError as e:
@@ -45,8 +44,6 @@ def _read(label: str, path: Any) -> dict:
 
 def load_preset(name: str, _seen: tuple[str, ...] = ()) -> tuple[dict, str]:
     """The preset's config differences (with ``extends`` applied) and its description."""
-    from ganforge.config import _merge
-
     files = _files()
     if name in files:
         data = _read(name, files[name])
@@ -66,5 +63,5 @@ def load_preset(name: str, _seen: tuple[str, ...] = ()) -> tuple[dict, str]:
     parent = data.pop("extends", None)
     if parent is not None:
         base, _ = load_preset(parent, (*_seen, name))
-        data = _merge(base, data)
+        data = merge(base, data)
     return data, description

@@ -8,6 +8,8 @@ and the run loader find it by name and never branch on it.
 
 from __future__ import annotations
 
+import importlib
+
 from ganforge.errors import ConfigError, did_you_mean
 from ganforge.recipes.base import (DdpModule, Recipe, Stream, TrainedModel, TrainingEnv, TrainingParts,
                                    eval_mode)
@@ -25,11 +27,32 @@ def register(recipe: Recipe) -> Recipe:
 
 
 def get(name: str) -> Recipe:
-    """The recipe called ``name``, or a one-line ConfigError listing the known ones."""
+    """The recipe called ``name``, or a one-line ConfigError listing the known ones.
+
+    ``package.module:ClassName`` names a recipe of your own, outside ganforge: the module is
+    imported and the class instantiated and registered under that name, so a config file can
+    use it (and torchrun's worker processes find it the same way).
+    """
+    if name not in RECIPES and ":" in name:
+        register(_imported(name))
     if name not in RECIPES:
         raise ConfigError(f"unknown recipe '{name}'{did_you_mean(name, RECIPES)}; "
                           f"valid recipes: {', '.join(sorted(RECIPES))}")
     return RECIPES[name]
+
+
+def _imported(path: str) -> Recipe:
+    module_name, _, class_name = path.partition(":")
+    try:
+        cls = getattr(importlib.import_module(module_name), class_name)
+    except (ImportError, AttributeError) as e:
+        raise ConfigError(f"recipe '{path}' cannot be loaded ({e}); give an importable module:Class, "
+                          f"with the module on PYTHONPATH") from None
+    if not (isinstance(cls, type) and issubclass(cls, Recipe)):
+        raise ConfigError(f"recipe '{path}' is not a ganforge.recipes.Recipe subclass")
+    recipe = cls()
+    recipe.name = path
+    return recipe
 
 
 register(NoiseToImage())

@@ -12,7 +12,6 @@ Nothing here unpickles: weights go through safetensors, the rest through JSON.
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import shutil
@@ -25,17 +24,10 @@ import torch
 from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
+from ganforge.download import sha256_file
 from ganforge.errors import CheckpointError
 
 PREFIX = "step-"
-
-
-def _sha256(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for chunk in iter(lambda: f.read(1 << 20), b""):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _fsync(path: Path) -> None:
@@ -83,7 +75,7 @@ def _write(tmp: Path, tensors: dict[str, dict[str, torch.Tensor]], state: dict[s
         save_file({k: v.detach().contiguous().cpu() for k, v in group.items()}, str(tmp / f"{name}.safetensors"))
     (tmp / "state.json").write_text(json.dumps(state, indent=1))
     files = sorted(p.name for p in tmp.iterdir())
-    manifest = {"step": step, "files": {name: _sha256(tmp / name) for name in files}}
+    manifest = {"step": step, "files": {name: sha256_file(tmp / name) for name in files}}
     (tmp / "manifest.json").write_text(json.dumps(manifest, indent=1))
     for p in tmp.iterdir():
         _fsync(p)
@@ -110,7 +102,7 @@ def verify(path: Path) -> dict:
         f = path / name
         if not f.is_file():
             raise CheckpointError(f"checkpoint {path} is missing {name}")
-        if _sha256(f) != digest:
+        if sha256_file(f) != digest:
             raise CheckpointError(f"checkpoint file {f} does not match its checksum (corrupt or partly written)")
     return manifest
 

@@ -98,8 +98,10 @@ class Run:
 
     def sample(self, n: int, seed: int = 0, *, classes: int | Sequence[int] | None = None,
                truncation: float | None = None) -> np.ndarray:
-        """``n`` samples (uint8 images or float32 points), the same for the same seed."""
-        return self.sample_with_labels(n, seed, classes=classes, truncation=truncation)[0]
+        """``n`` samples (uint8 images or float32 points), the same for the same seed; ``classes`` and
+        ``truncation`` for the recipes whose models take them (noise to image does)."""
+        options = {k: v for k, v in (("classes", classes), ("truncation", truncation)) if v is not None}
+        return self.sample_with_labels(n, seed, **options)[0]
 
 
 def load_run(path: str | os.PathLike, checkpoint: Which = "latest", *, device: str | torch.device = "cpu",

@@ -1,0 +1,201 @@
+"""Building a RunConfig from layers: defaults <- preset <- ``--set key=value`` overrides.
+
+Each layer only states what differs from the one below, so layers are merged
+as plain dicts (a net spec whose ``arch`` changes is replaced whole) and the
+result is checked once, on the way into the dataclasses: unknown keys are
+rejected with a did-you-mean, values are coerced to the annotated types (an int
+is accepted where a float is meant) and then :func:`validation.validate` checks
+ranges and choices. Everything a user can mistype fails here, before training.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import re
+import types
+import typing
+from typing import Any
+
+import yaml
+
+from ganforge.config.schema import NetSpec, RunConfig
+from ganforge.config.validation import validate
+from ganforge.errors import ConfigError, did_you_mean
+
+
+class _Loader(yaml.SafeLoader):
+    """YAML 1.1 reads ``2e-4`` as a string (it wants ``2.0e-4``); here it is a float, as users mean it."""
+
+
+_Loader.add_implicit_resolver(
+    "tag:yaml.org,2002:float",
+    re.compile(r"""^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$|^[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?$|"""
+               r"""^[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"""),
+    list("-+0123456789."),
+)
+
+
+def load_yaml(text: str):
+    """Parse YAML text the way config files and ``--set`` values are read."""
+    return yaml.load(text, Loader=_Loader)  # noqa: S506 (a SafeLoader subclass)
+
+
+def _type_name(tp: Any) -> str:
+    return getattr(tp, "__name__", str(tp).replace("typing.", ""))
+
+
+def _coerce(value: Any, tp: Any, path: str) -> Any:
+    """Check ``value`` against annotation ``tp``; ints are accepted where floats are expected."""
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None and type(None) in args:
+            return None
+        errors = []
+        for arg in args:
+            if arg is type(None):
+                continue
+            try:
+                return _coerce(value, arg, path)
+            except ConfigError as e:
+                errors.append(e)
+        raise errors[0]
+    if origin in (tuple, list):
+        if not isinstance(value, list | tuple):
+            raise ConfigError(f"{path} must be a list, got {value!r}; write it as [a, b]")
+        args = typing.get_args(tp)
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            if len(value) != len(args):
+                raise ConfigError(f"{path} must have {len(args)} items, got {len(value)}: {value!r}")
+            return tuple(_coerce(v, a, f"{path}[{i}]") for i, (v, a) in enumerate(zip(value, args)))
+        item = args[0] if args else Any
+        out = [_coerce(v, item, f"{path}[{i}]") for i, v in enumerate(value)]
+        return tuple(out) if origin is tuple else out
+    if origin is dict or tp is dict:
+        if not isinstance(value, dict):
+            raise ConfigError(f"{path} must be a mapping, got {value!r}")
+        return dict(value)
+    if tp is Any:
+        return value
+    if tp is float:
+        if isinstance(value, bool) or not isinstance(value, int | float):
+            raise ConfigError(f"{path} must be a number, got {value!r}")
+        return float(value)
+    if tp is int:
+        if isinstance(value, bool) or not isinstance(value, int):
+            if isinstance(value, float) and value.is_integer():
+                return int(value)
+            raise ConfigError(f"{path} must be an integer, got {value!r}")
+        return value
+    if tp is bool:
+        if not isinstance(value, bool):
+            raise ConfigError(f"{path} must be true or false, got {value!r}")
+        return value
+    if tp is str:
+        if not isinstance(value, str):
+            raise ConfigError(f"{path} must be a string, got {value!r}")
+        return value
+    raise ConfigError(f"{path}: unsupported type {_type_name(tp)}")
+
+
+def _build(cls: type, raw: Any, path: str) -> Any:
+    if cls is NetSpec:
+        if not isinstance(raw, dict) or "arch" not in raw:
+            raise ConfigError(f"{path} must be a mapping with an 'arch' key, e.g. {{arch: mlp}}")
+        options = {k: v for k, v in raw.items() if k != "arch"}
+        return NetSpec(arch=_coerce(raw["arch"], str, f"{path}.arch"), options=options)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path or 'config'} must be a mapping, got {raw!r}")
+    hints = typing.get_type_hints(cls)
+    names = [f.name for f in dataclasses.fields(cls)]
+    for key in raw:
+        if key not in names:
+            where = f"{path}.{key}" if path else key
+            raise ConfigError(f"unknown config key '{where}'{did_you_mean(key, names)}; "
+                              f"valid keys here: {', '.join(names)}")
+    kwargs = {}
+    for name in names:
+        if name not in raw:
+            continue
+        sub = f"{path}.{name}" if path else name
+        tp = hints[name]
+        if isinstance(tp, type) and dataclasses.is_dataclass(tp):
+            kwargs[name] = _build(tp, raw[name], sub)
+        else:
+            kwargs[name] = _coerce(raw[name], tp, sub)
+    return cls(**kwargs)
+
+
+def merge(base: dict, update: dict) -> dict:
+    """Recursive dict merge; a net spec whose ``arch`` changes is replaced whole,
+    so options of the old architecture never leak into the new one."""
+    out = copy.deepcopy(base)
+    for key, value in update.items():
+        if isinstance(value, dict) and isinstance(out.get(key), dict):
+            if "arch" in value and value["arch"] != out[key].get("arch"):
+                out[key] = copy.deepcopy(value)
+            else:
+                out[key] = merge(out[key], value)
+        else:
+            out[key] = copy.deepcopy(value)
+    return out
+
+
+def parse_override(text: str) -> tuple[list[str], Any]:
+    """``"train.lr=4e-4"`` -> (["train", "lr"], 0.0004); the value is read as YAML."""
+    if "=" not in text:
+        raise ConfigError(f"override '{text}' must look like key=value, e.g. train.steps=2000")
+    key, raw = text.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"override '{text}' has no key; write it as key=value")
+    try:
+        value = load_yaml(raw) if raw.strip() else None
+    except yaml.YAMLError:
+        value = raw
+    return key.split("."), value
+
+
+def _nest(keys: list[str], value: Any) -> dict:
+    out: Any = value
+    for key in reversed(keys):
+        out = {key: out}
+    return out
+
+
+def resolve(preset: dict | None = None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
+    """Defaults <- preset dict <- ``key=value`` overrides, validated into a RunConfig."""
+    raw = RunConfig().to_dict()
+    if preset:
+        raw = merge(raw, preset)
+    for text in overrides:
+        keys, value = parse_override(text)
+        raw = merge(raw, _nest(keys, value))
+    cfg = from_dict(raw)
+    return cfg
+
+
+def from_dict(raw: dict) -> RunConfig:
+    """Build and fully validate a RunConfig (keys, types, ranges, net options)."""
+    cfg = _build(RunConfig, raw, "")
+    validate(cfg)
+    return cfg
+
+
+def diff(a: RunConfig, b: RunConfig) -> list[str]:
+    """Human-readable differences between two configs, as 'key: old -> new' lines."""
+    out: list[str] = []
+
+    def walk(x: Any, y: Any, path: str) -> None:
+        if isinstance(x, dict) and isinstance(y, dict):
+            for key in sorted(set(x) | set(y)):
+                walk(x.get(key), y.get(key), f"{path}.{key}" if path else key)
+        elif x != y:
+            out.append(f"{path}: {x!r} -> {y!r}")
+
+    walk(a.to_dict(), b.to_dict(), "")
+    return out
+
+
+__all__ = ["diff", "from_dict", "load_yaml", "merge", "parse_override", "resolve"]

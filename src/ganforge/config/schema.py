@@ -1,0 +1,295 @@
+"""The run configuration's schema: every section as a dataclass, every default written once.
+
+The defaults are the 2014 paper's hyperparameters with the embedded ``digits``
+data, so ``RunConfig()`` is a runnable configuration; each field carries a
+comment that says what it does and where its default comes from. Presets and
+``--set`` overrides only state differences from these (see ``loading``), and
+``RunConfig.to_dict``/``to_yaml`` give the form saved as a run's ``config.yaml``.
+
+Network options are free-form here (``NetSpec.options``) because each
+architecture has its own; ``validation`` checks them against the builder.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+
+@dataclass
+class DataConfig:
+    # Registry name (ring8, grid25, digits, mnist) or folder:PATH / npz:PATH.
+    # digits ships inside scikit-learn, so the default needs no download.
+    name: str = "digits"
+    # Which split to train on; "train" is the 2014 paper's 50k MNIST split.
+    split: str = "train"
+    # Pixel size images are resized/cropped to; None keeps the dataset's own size.
+    resolution: int | None = None
+    # 1 (grey) or 3 (RGB); None keeps the dataset's own channels.
+    channels: int | None = None
+    # Number of points drawn for the 2D mixtures; None uses the dataset's default.
+    size: int | None = None
+    # Unreadable images are an error unless this is true (then they are listed and skipped).
+    skip_unreadable: bool = False
+
+
+@dataclass
+class NetSpec:
+    """An architecture name plus its builder's keyword options (validated by nets.registry)."""
+
+    arch: str
+    options: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def conditional(self) -> bool:
+        """Whether the network's realness (or sample) depends on class labels."""
+        return self.options.get("conditioning", "none") not in (None, "none")
+
+
+@dataclass
+class ModelConfig:
+    # Dimensionality of the generator's input noise (100 in the 2014 paper).
+    z_dim: int = 100
+    # "uniform": U[-sqrt(3), sqrt(3)] per dimension (unit variance, the paper's code);
+    # "normal": N(0, 1).
+    z_dist: str = "uniform"
+    # Generator: the 2014 MLP (ReLU 1200-1200, sigmoid output) unless a preset says otherwise.
+    g: NetSpec = field(default_factory=lambda: NetSpec("mlp"))
+    # Discriminator: the 2014 maxout MLP (240x5, 240x5, dropout) unless a preset says otherwise.
+    d: NetSpec = field(default_factory=lambda: NetSpec("maxout"))
+
+
+@dataclass
+class LossConfig:
+    # Discriminator objective: "minimax" maximises log D(x) + log(1 - D(G(z))).
+    d: str = "minimax"
+    # Generator objective: "non-saturating" minimises -log D(G(z)) (the paper code's choice);
+    # "minimax" minimises log(1 - D(G(z))) as in the paper's equation.
+    g: str = "non-saturating"
+    # One-sided label smoothing (Salimans et al. 2016): D's target for real samples; 0.9 smooths,
+    # 1.0 is off. Fake targets stay 0. Only the minimax and least-squares D losses have targets.
+    real_label: float = 1.0
+
+
+@dataclass
+class RegConfig:
+    # WGAN-GP (Gulrajani et al. 2017): weight of (||grad D(x_hat)|| - 1)^2 at random real/fake
+    # interpolates; 10 in the paper, 0 = off.
+    gp: float = 0.0
+    # R1 (Mescheder et al. 2018): weight gamma of gamma/2 * ||grad D(x)||^2 on real data; 0 = off.
+    r1: float = 0.0
+    # Lazy R1 (StyleGAN2): apply it every N steps, scaled by N, in its own D phase.
+    r1_every: int = 1
+    # WGAN weight clipping (Arjovsky et al. 2017): D's parameters clamped to [-c, c] after each
+    # update; 0.01 in the paper; null = off.
+    clip: float | None = None
+    # BigGAN's orthogonal regularisation of G: beta * ||W W^T * (1 - I)||_F^2 summed over G's
+    # weight matrices; 1e-4 in the paper; 0 = off.
+    ortho: float = 0.0
+    # Feature matching (Salimans et al. 2016): weight of ||mean f(x) - mean f(G(z))||^2 on D's
+    # penultimate features, added to G's loss; 0 = off.
+    feature_matching: float = 0.0
+    # Historical averaging (Salimans et al. 2016): weight of ||theta - running mean of theta||^2,
+    # for both networks; 0 = off.
+    historical: float = 0.0
+    # Instance noise (Sonderby et al. 2016): std of Gaussian noise added to every input of D (real
+    # and fake), annealed linearly to 0 over instance_noise_steps; 0 = off.
+    instance_noise: float = 0.0
+    instance_noise_steps: int = 10_000
+    # ACGAN (Odena et al. 2017): weight of the auxiliary classification loss, used when D is built
+    # with an auxiliary classifier.
+    aux_weight: float = 1.0
+    # ACGAN trains D's classifier on generated samples too (with the labels G was asked for). That
+    # lets G and D agree on a label code a judge cannot see (measured: the classifier read 92% of
+    # real test digits right, and G's samples matched their requested class only 11% of the time by
+    # the LeNet judge). false: D's classifier learns from real data only; G is still trained to be
+    # classified as its requested class.
+    aux_on_fake: bool = True
+
+
+@dataclass
+class AugmentConfig:
+    # DiffAugment (Zhao et al. 2020): comma-separated differentiable augmentations applied to real
+    # and fake images alike, in D's and G's phases: color, translation, cutout. "" = off.
+    policy: str = ""
+
+
+@dataclass
+class EmaConfig:
+    # Exponential moving average of G's weights (Karras et al. 2018; Yazici et al. 2019), used for
+    # samples, grids and evaluation: G_ema = beta * G_ema + (1 - beta) * G after each G update.
+    # e.g. 0.999; null = off.
+    beta: float | None = None
+    # Steps before averaging starts; until then G_ema simply copies G.
+    start: int = 0
+
+
+@dataclass
+class OptimConfig:
+    # "sgd" (with momentum), "adam" or "rmsprop".
+    name: str = "sgd"
+    # Initial learning rate (0.1 in the 2014 MNIST setup).
+    lr: float = 0.1
+    # SGD momentum at the start (0.5 in the paper).
+    momentum: float = 0.5
+    # Adam's (beta1, beta2); unused by SGD.
+    betas: tuple[float, float] = (0.5, 0.999)
+    # L2 weight decay.
+    weight_decay: float = 0.0
+    # The learning rate is divided by this after every update (pylearn2 ExponentialDecay); 1 = constant.
+    lr_decay: float = 1.000004
+    # Floor of the decayed learning rate.
+    lr_min: float = 1e-6
+    # Momentum rises linearly to this, from epoch 1 to momentum_ramp_epochs (pylearn2
+    # MomentumAdjustor); None keeps it constant.
+    momentum_final: float | None = 0.7
+    # Epoch at which momentum reaches momentum_final.
+    momentum_ramp_epochs: int = 250
+
+
+@dataclass
+class OptimPair:
+    g: OptimConfig = field(default_factory=OptimConfig)
+    d: OptimConfig = field(default_factory=OptimConfig)
+
+
+@dataclass
+class TrainConfig:
+    # Training length in iterations; one iteration = d_steps D updates then one G update.
+    steps: int = 10_000
+    # Minibatch size for real and generated samples (100 in the paper).
+    batch_size: int = 100
+    # k in Algorithm 1: discriminator updates per generator update (the paper used 1).
+    d_steps: int = 1
+    # "auto" picks CUDA when present, else the CPU; or any torch device string.
+    # Under torchrun each process takes the GPU of its LOCAL_RANK.
+    device: str = "auto"
+    # Under torchrun (DDP): replace G's and D's BatchNorm by SyncBatchNorm, so batch statistics are
+    # taken over the global batch rather than each process's share (CUDA only; costs a sync per BN layer).
+    sync_batchnorm: bool = False
+
+
+@dataclass
+class SpeedConfig:
+    """How fast a step runs, never what it computes (bf16 changes only its rounding).
+
+    "auto" turns a switch on where it pays: on a CUDA GPU. On the CPU every switch can be
+    forced on, which is how the tests check each one against the plain path.
+    """
+
+    # Matrix precision inside G and D: "fp32", or "bf16" autocast (weights, optimiser state and
+    # losses stay fp32). auto: bf16 on a CUDA GPU that supports it, fp32 elsewhere (CPU bf16 is slow).
+    precision: str = "auto"
+    # channels_last memory layout for image nets and batches (what tensor-core convolutions read).
+    # auto: on for image data on CUDA.
+    channels_last: bool | str = "auto"
+    # Optimiser kernels: "fused" (one kernel for all parameters, Adam and SGD), "foreach" (batched
+    # ops), or "for-loop" (one parameter at a time, the reference). auto: fused on CUDA where the
+    # optimiser has it, else foreach on CUDA, for-loop on the CPU.
+    optimizer: str = "auto"
+    # torch.compile G's forward and D's features/head: false, or a mode: "default", "reduce-overhead"
+    # (adds CUDA graphs) or "max-autotune". Off by default: compiling costs a minute at start-up and
+    # has not been measured against eager on a GPU here. If compiling fails, training goes on eagerly.
+    compile: bool | str = False
+    # TF32 matmuls/convolutions for fp32 work on Ampere+ GPUs. auto: on for CUDA.
+    tf32: bool | str = "auto"
+    # cudnn.benchmark: time the convolution algorithms once per shape and keep the fastest. auto: on for CUDA.
+    cudnn_benchmark: bool | str = "auto"
+
+
+@dataclass
+class LogConfig:
+    # Losses and D outputs go to stats.jsonl, TensorBoard and the progress bar every N steps
+    # (values are gathered from the device only then, so the hot loop never waits on it).
+    every: int = 100
+    # A sample grid from a fixed z is written every N steps (and at the end).
+    sample_every: int = 1000
+    # Samples in each grid (a square number fills the grid).
+    sample_count: int = 100
+    # A checkpoint is written every N steps (and at the end).
+    checkpoint_every: int = 1000
+    # Older checkpoints beyond this many are deleted.
+    keep_checkpoints: int = 3
+    # Write TensorBoard event files under tb/.
+    tensorboard: bool = True
+    # Show a progress bar (also off automatically when stderr is not a terminal).
+    progress: bool = True
+
+
+@dataclass
+class EvalConfig:
+    # Evaluate during training every N steps: metrics go to stats.jsonl and TensorBoard, and the
+    # checkpoint that scores best on the first metric is kept in checkpoints/best. 0 = off.
+    every: int = 0
+    # Metric names or families, e.g. [fid, pr] or [modes2500_3std]; empty = the dataset's defaults
+    # (see `ganforge eval --list-metrics`).
+    metrics: list[str] = field(default_factory=list)
+    # Samples per evaluation for metrics whose name gives no count; null = each protocol's default.
+    n: int | None = None
+
+
+@dataclass
+class GuardConfig:
+    # What happens when a loss or weight becomes NaN/inf, or the collapse signal below fires:
+    # "stop" ends the run with a message (the last good checkpoint stays); "rollback" reloads the
+    # last good checkpoint and retries with the changes below.
+    action: str = "stop"
+    # With rollback: retries before the run stops for good.
+    max_retries: int = 3
+    # With rollback: both learning rates are multiplied by this at each retry (1 = unchanged).
+    lr_factor: float = 0.5
+    # With rollback: draw new noise and dropout streams at each retry, so the retry differs.
+    reseed: bool = True
+    # Collapse signal: fires when mean D(G(z)) < collapse_d_fake and the D loss < collapse_d_loss
+    # over collapse_steps consecutive steps (checked at log intervals). null disables it: a
+    # healthy run can pass through such phases, so the threshold is the user's call.
+    collapse_d_fake: float | None = None
+    collapse_d_loss: float = 0.05
+    collapse_steps: int = 2000
+
+
+@dataclass
+class RunConfig:
+    # Fixes data order, initialisation, noise and dropout: the same seed gives the same run.
+    seed: int = 0
+    # What kind of model the run is (ganforge.recipes): which networks it has, its phases and what
+    # sampling means. Every preset so far is a noise-to-image GAN, G(z) against D(x).
+    recipe: str = "noise-to-image"
+    data: DataConfig = field(default_factory=DataConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    loss: LossConfig = field(default_factory=LossConfig)
+    optim: OptimPair = field(default_factory=OptimPair)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    speed: SpeedConfig = field(default_factory=SpeedConfig)
+    reg: RegConfig = field(default_factory=RegConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    ema: EmaConfig = field(default_factory=EmaConfig)
+    log: LogConfig = field(default_factory=LogConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
+    guard: GuardConfig = field(default_factory=GuardConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return _to_plain(self)
+
+    def to_yaml(self) -> str:
+        return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+def _to_plain(obj: Any) -> Any:
+    if isinstance(obj, NetSpec):
+        return {"arch": obj.arch, **{k: _to_plain(v) for k, v in obj.options.items()}}
+    if dataclasses.is_dataclass(obj):
+        return {f.name: _to_plain(getattr(obj, f.name)) for f in dataclasses.fields(obj)}
+    if isinstance(obj, tuple | list):
+        return [_to_plain(v) for v in obj]
+    if isinstance(obj, dict):
+        return {k: _to_plain(v) for k, v in obj.items()}
+    return obj
+
+
+__all__ = ["AugmentConfig", "DataConfig", "EmaConfig", "EvalConfig", "GuardConfig", "LogConfig", "LossConfig",
+           "ModelConfig", "NetSpec", "OptimConfig", "OptimPair", "RegConfig", "RunConfig", "SpeedConfig",
+           "TrainConfig"]

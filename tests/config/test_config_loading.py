@@ -1,0 +1,107 @@
+"""Resolving a config from layers: defaults <- preset <- key=value overrides, checked on the way in."""
+
+import pytest
+
+from ganforge import config, presets
+from ganforge.errors import ConfigError
+
+
+def _leaves(tree: dict, prefix: tuple = ()):
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            yield from _leaves(value, (*prefix, key))
+        else:
+            yield (*prefix, key), value
+
+
+def _at(tree: dict, path: tuple):
+    for key in path:
+        tree = tree[key]
+    return tree
+
+
+def test_preset_holds_only_differences_and_extends():
+    raw, description = presets.load_preset("gan2014-grid25")
+    assert description
+    assert raw["data"]["name"] == "grid25"
+    assert raw["model"]["z_dim"] == 2  # inherited from gan2014-ring8
+    cfg = config.resolve(raw)
+    assert cfg.optim.g.name == "adam" and cfg.data.name == "grid25"
+
+
+@pytest.mark.parametrize("name", sorted(presets.list_presets()))
+def test_every_preset_resolves_to_what_it_says(name):
+    raw, _ = presets.load_preset(name)
+    resolved = config.resolve(raw).to_dict()
+    for path, value in _leaves(raw):  # no key is dropped or altered by merging and coercion
+        assert _at(resolved, path) == value, ".".join(path)
+    assert config.diff(config.resolve(), config.resolve(raw)), f"{name} changes nothing"
+
+
+def test_overrides_are_typed_and_yaml_parsed():
+    cfg = config.resolve(None, ["optim.d.lr=2e-4", "train.steps=7", "model.g.hidden=[8, 8]", "optim.g.momentum_final=null"])
+    assert cfg.optim.d.lr == 2e-4 and cfg.train.steps == 7
+    assert cfg.model.g.options["hidden"] == [8, 8] and cfg.optim.g.momentum_final is None
+
+
+def test_overrides_apply_after_the_preset():
+    raw, _ = presets.load_preset("gan2014-ring8")
+    cfg = config.resolve(raw, ["model.z_dim=3", "model.z_dim=4"])
+    assert cfg.model.z_dim == 4 and cfg.data.name == raw["data"]["name"]
+
+
+def test_values_are_coerced_to_the_annotated_types():
+    cfg = config.resolve(None, ["optim.d.lr=1", "train.steps=7.0", "optim.g.betas=[0, 0.9]", "data.resolution=null"])
+    assert cfg.optim.d.lr == 1.0 and isinstance(cfg.optim.d.lr, float)  # an int is a valid float
+    assert cfg.train.steps == 7 and isinstance(cfg.train.steps, int)  # 7.0 is a valid int
+    assert cfg.optim.g.betas == (0.0, 0.9) and isinstance(cfg.optim.g.betas, tuple)
+    assert cfg.data.resolution is None
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.stepz=3", "unknown config key 'train.stepz' \\(did you mean 'steps'\\?\\)"),
+    ("trian.steps=3", "did you mean 'train'"),
+    ("train.steps=abc", "train.steps must be an integer"),
+    ("train.steps=1.5", "train.steps must be an integer"),
+    ("optim.d.lr=true", "optim.d.lr must be a number"),
+    ("log.tensorboard=1", "log.tensorboard must be true or false"),
+    ("optim.g.betas=[0.5]", "optim.g.betas must have 2 items"),
+    ("eval.metrics=fid", "eval.metrics must be a list"),
+    ("model.g=mlp", "model.g must be a mapping with an 'arch' key"),
+    ("train.steps", "must look like key=value"),
+    ("=3", "has no key"),
+])
+def test_bad_keys_and_types_name_the_problem(override, message):
+    with pytest.raises(ConfigError, match=message):
+        config.resolve(None, [override])
+
+
+def test_unknown_preset_lists_valid_ones():
+    with pytest.raises(ConfigError, match=r"unknown preset 'gan2014-mnsit' \(did you mean 'gan2014-mnist'\?\).*gan2014-digits"):
+        presets.load_preset("gan2014-mnsit")
+
+
+def test_arch_change_drops_the_old_architectures_options():
+    base = {"model": {"g": {"arch": "mlp", "hidden": [4]}}}
+    merged = config.merge(base, {"model": {"g": {"arch": "mlp"}}})
+    assert merged["model"]["g"]["hidden"] == [4]  # same arch: merged
+    merged = config.merge(base, {"model": {"g": {"arch": "other"}}})
+    assert "hidden" not in merged["model"]["g"]  # new arch: replaced
+    assert base == {"model": {"g": {"arch": "mlp", "hidden": [4]}}}  # the layers themselves are not edited
+
+
+def test_yaml_reads_exponents_as_floats():
+    assert config.load_yaml("lr: 2e-4\nn: 10\nx: .5") == {"lr": 2e-4, "n": 10, "x": 0.5}
+    assert config.parse_override("optim.d.lr=2e-4") == (["optim", "d", "lr"], 2e-4)
+
+
+def test_config_round_trips_through_yaml():
+    cfg = config.resolve(presets.load_preset("gan2014-ring8")[0])
+    again = config.from_dict(config.load_yaml(cfg.to_yaml()))
+    assert config.diff(cfg, again) == []
+
+
+def test_diff_names_each_changed_key():
+    a = config.resolve()
+    b = config.resolve(None, ["train.steps=5", "model.g.hidden=[8]"])
+    assert config.diff(a, b) == ["model.g.hidden: None -> [8]", "train.steps: 10000 -> 5"]

@@ -1,0 +1,49 @@
+"""Validation: ranges and choices that types cannot express, each failing with a message that names the fix."""
+
+import pytest
+
+from ganforge import config
+from ganforge.config import RunConfig
+from ganforge.errors import ConfigError
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train.batch_size=0", "batch_size must be >= 1"),
+    ("train.steps=-1", "train.steps must be >= 0"),
+    ("log.every=0", "log.every must be >= 1"),
+    ("eval.n=1", "eval.n must be >= 2"),
+    ("reg.gp=-1", "reg.gp must be >= 0"),
+    ("reg.clip=0", "reg.clip must be > 0 or null"),
+    ("loss.g=nonsat", "did you mean 'non-saturating'"),
+    ("optim.d.name=adamw", "optim.d.name must be one of sgd, adam"),
+    ("optim.g.lr_decay=0.5", "lr_decay must be >= 1"),
+    ("model.z_dist=gauss", "model.z_dist must be one of uniform, normal"),
+    ("model.g.hiden=[3]", "did you mean 'hidden'"),
+    ("augment.policy=colour", "unknown augmentation 'colour' \\(did you mean 'color'\\?\\)"),
+    ("ema.beta=1", "ema.beta must be in \\(0, 1\\)"),
+    ("guard.action=retry", "guard.action must be stop or rollback"),
+    ("data.channels=2", "data.channels must be 1, 3 or null"),
+    ("speed.precision=fp16", "speed.precision must be auto, fp32 or bf16"),
+    ("speed.compile=fast", "speed.compile must be true, false or a torch.compile mode"),
+])
+def test_bad_values_name_the_problem(override, message):
+    with pytest.raises(ConfigError, match=message):
+        config.resolve(None, [override])
+
+
+def test_label_smoothing_needs_a_loss_with_targets():
+    config.resolve(None, ["loss.real_label=0.9"])  # minimax has targets
+    with pytest.raises(ConfigError, match="needs a loss with targets .* set loss.real_label=1.0"):
+        config.resolve(None, ["loss.d=wasserstein", "loss.real_label=0.9"])
+    config.resolve(None, ["loss.d=wasserstein"])
+
+
+def test_validate_checks_a_config_built_in_python():
+    cfg = RunConfig()
+    cfg.train.d_steps = 0
+    with pytest.raises(ConfigError, match="train.d_steps must be >= 1"):
+        config.validate(cfg)
+    cfg = RunConfig()
+    cfg.model.d.options["pices"] = 3
+    with pytest.raises(ConfigError, match="unknown config key 'model.d.pices' .*did you mean 'pieces'"):
+        config.validate(cfg)
