@@ -31,3 +31,45 @@ def test_optimum_of_d_loss_is_log4_at_equilibrium():
     # D = 1/2 everywhere (logit 0): the value function is -log 4, the paper's global optimum.
     zero = torch.zeros(3)
     assert math.isclose(losses.d_minimax(zero, zero).item(), math.log(4), rel_tol=1e-6)
+
+
+def test_wasserstein_losses_match_their_formulas():
+    # Critic: E[D(G(z))] - E[D(x)], an estimate of -W; G: -E[D(G(z))]. By hand: (-0.75) - 2 and 0.75.
+    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([-2.0, 0.5])
+    assert losses.d_wasserstein(real, fake).item() == -2.75
+    assert losses.D_LOSSES["wasserstein"](real, fake).item() == -2.75
+    assert losses.G_LOSSES["wasserstein"](fake).item() == 0.75
+
+
+def test_hinge_losses_match_their_formulas():
+    # D: mean(max(0, 1 - real)) + mean(max(0, 1 + fake)) = (0 + 0.5 + 2)/3 + (0 + 0.5 + 2)/3; G: -mean(fake).
+    real, fake = torch.tensor([2.0, 0.5, -1.0]), torch.tensor([-3.0, -0.5, 1.0])
+    assert math.isclose(losses.D_LOSSES["hinge"](real, fake).item(), 5 / 3, rel_tol=1e-6)
+    assert math.isclose(losses.G_LOSSES["hinge"](fake).item(), 2.5 / 3, rel_tol=1e-6)
+    # Past the margin nothing changes: D is not pushed further.
+    assert math.isclose(losses.d_hinge(real + torch.tensor([5.0, 0, 0]), fake - torch.tensor([5.0, 0, 0])).item(),
+                        5 / 3, rel_tol=1e-6)
+
+
+def test_least_squares_losses_match_their_formulas():
+    # D: 1/2 mean((real - b)^2) + 1/2 mean(fake^2), b the real target; G: 1/2 mean((fake - 1)^2).
+    real, fake = torch.tensor([1.0, 3.0]), torch.tensor([0.0, -2.0])
+    assert losses.D_LOSSES["least-squares"](real, fake).item() == 0.5 * (0 + 4) / 2 + 0.5 * (0 + 4) / 2  # 2.0
+    assert losses.d_least_squares(real, fake, real_label=0.5).item() == 0.5 * (0.25 + 6.25) / 2 + 1.0  # 2.625
+    assert losses.G_LOSSES["least-squares"](fake).item() == 0.5 * (1 + 9) / 2  # 2.5
+
+
+def test_label_smoothing_reaches_the_losses_with_targets():
+    real, fake = torch.tensor([0.4, -0.3]), torch.tensor([0.2, 1.0])
+    smoothed = losses.DLoss(losses.d_minimax, real_label=0.9)
+    sp = torch.nn.functional.softplus
+    assert torch.allclose(smoothed(real, fake), (0.9 * sp(-real) + 0.1 * sp(real)).mean() + sp(fake).mean())
+    assert torch.allclose(smoothed(real, fake, real_label=1.0), losses.d_minimax(real, fake))
+
+
+def test_only_the_minimax_logit_is_shown_as_a_probability():
+    logits = torch.tensor([-3.0, 0.0, 2.5])
+    assert {"minimax", "wasserstein", "hinge", "least-squares"} <= set(losses.D_LOSSES)
+    for name, loss in losses.D_LOSSES.items():
+        expected = torch.sigmoid(logits) if name == "minimax" else logits
+        assert torch.equal(loss.shown(logits), expected), name

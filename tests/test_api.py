@@ -1,0 +1,53 @@
+"""The Python API (ganforge.train / load_run / evaluate) does what the CLI does, and the same way."""
+
+import numpy as np
+import pytest
+
+import ganforge
+from ganforge.cli import main
+from ganforge.errors import GanforgeError
+
+QUIET = dict(log__progress=False, log__tensorboard=False)
+
+
+def test_train_returns_the_opened_run_and_overrides_reach_the_config(tmp_path):
+    run = ganforge.train("gan2014-digits", out=tmp_path / "api", steps=40, seed=3, model__g__hidden=[32],
+                         set=["train.batch_size=32"], **QUIET)
+    assert run.step == 40 and run.config.seed == 3
+    assert run.config.model.g.options["hidden"] == [32] and run.config.train.batch_size == 32
+    images = run.sample(16, seed=1)
+    assert images.dtype == np.uint8 and images.shape == (16, 1, 8, 8)
+    assert np.array_equal(images, ganforge.load_run(tmp_path / "api").sample(16, seed=1))
+
+
+def test_the_api_and_the_cli_train_and_sample_the_same_bits(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    run = ganforge.train("gan2014-digits", out="py", steps=30, **QUIET)
+    assert main(["train", "gan2014-digits", "--out", "cli", "--steps", "30", "--set", "log.progress=false",
+                 "--set", "log.tensorboard=false"]) == 0
+    assert main(["sample", "cli", "--n", "50", "--seed", "2", "--out", "cli.npy"]) == 0
+    assert np.array_equal(run.sample(50, seed=2), np.load("cli.npy"))
+
+
+def test_evaluate_a_run_and_an_array(tmp_path):
+    run = ganforge.train("gan2014-ring8", out=tmp_path / "r", steps=200, **QUIET)
+    values = ganforge.evaluate(run, metrics="modes")
+    assert values["modes2500_3std"] >= 1 and 0 <= values["modes2500_3std.high_quality"] <= 1
+    again = ganforge.evaluate(tmp_path / "r", metrics="modes")  # a run directory works as well
+    assert again == values
+    assert (tmp_path / "r" / "eval" / "step-0000200.json").exists()
+    points = run.sample(2500, seed=0)
+    from_array = ganforge.evaluate(points, dataset="ring8", metrics="modes")
+    assert from_array == values  # evaluate(run) draws the same 2,500 samples with seed 0
+
+
+def test_bad_input_raises_the_one_line_error_the_cli_prints(tmp_path, one_line):
+    with pytest.raises(GanforgeError) as e:
+        ganforge.train("gan2014-digits", out=tmp_path / "x", train__batchsize=8)
+    assert "did you mean 'batch_size'" in one_line(e)
+    with pytest.raises(GanforgeError) as e:
+        ganforge.load_run(tmp_path / "nowhere")
+    assert "does not exist" in one_line(e)
+    with pytest.raises(GanforgeError) as e:
+        ganforge.evaluate(np.zeros((10, 2), np.float32))
+    assert "dataset=NAME" in one_line(e)

@@ -1,0 +1,49 @@
+"""Same preset, seed and steps give bitwise the same `ganforge sample` output as recorded before the
+engine became recipes (benchmarks/golden_samples.py; eight cases covering every loss term, phase and
+technique). PyTorch promises no bitwise equality across torch versions, CPUs or thread counts, so
+the check runs only on a machine like the one the hashes were recorded on, and says so otherwise."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import pytest
+import torch
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "golden_samples.py"
+
+
+def _golden_module():
+    spec = importlib.util.spec_from_file_location("golden_samples", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.slow
+def test_every_golden_case_samples_the_recorded_bits():
+    golden = _golden_module()
+    recorded = json.loads(golden.GOLDEN.read_text())
+    if recorded["machine"] != golden.machine():
+        pytest.skip(f"hashes recorded on {recorded['machine']}, this machine is {golden.machine()}")
+    threads = torch.get_num_threads()
+    try:
+        hashes = golden.compute(list(golden.CASES))
+    finally:
+        torch.set_num_threads(threads)
+    different = [name for name, digest in hashes.items() if recorded["sha256"][name] != digest]
+    assert not different, f"samples changed for {different}"
+
+
+def test_a_changed_run_is_caught(tmp_path, monkeypatch):
+    """The comparison can fail: one step more is a different hash."""
+    golden = _golden_module()
+    threads = torch.get_num_threads()
+    try:
+        monkeypatch.setitem(golden.CASES, "dcgan-digits", ("dcgan-digits", 3, []))
+        three = golden.compute(["dcgan-digits"])
+        monkeypatch.setitem(golden.CASES, "dcgan-digits", ("dcgan-digits", 4, []))
+        four = golden.compute(["dcgan-digits"])
+    finally:
+        torch.set_num_threads(threads)
+    assert three != four
