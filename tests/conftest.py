@@ -82,3 +82,33 @@ def tiny_trainer(tmp_path):
         return Trainer(cfg, tmp_path / name, resume=resume)
 
     return make
+
+
+@pytest.fixture
+def read_only(monkeypatch):
+    """``read_only(path)`` makes a directory that ganforge sees as read-only, also when the tests run as
+    root (who may write anywhere): mode 0o555, and ``os.access`` answers False for writing under it."""
+    import os
+    from pathlib import Path
+
+    frozen: list[Path] = []
+    real_access = os.access
+
+    def access(path, mode, *args, **kwargs):
+        p = Path(path).absolute()
+        if mode & os.W_OK and any(p == f or f in p.parents for f in frozen):
+            return False
+        return real_access(path, mode, *args, **kwargs)
+
+    monkeypatch.setattr(os, "access", access)
+
+    def make(path):
+        path = Path(path)
+        path.mkdir(parents=True, exist_ok=True)
+        path.chmod(0o555)
+        frozen.append(path.absolute())
+        return path
+
+    yield make
+    for path in frozen:
+        path.chmod(0o755)

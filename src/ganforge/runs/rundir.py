@@ -22,9 +22,13 @@ import yaml
 
 from ganforge.version import __version__
 from ganforge.config import RunConfig, from_dict, load_yaml
-from ganforge.errors import CheckpointError, ConfigError
+from ganforge.errors import CheckpointError, ConfigError, GanforgeError
 
 CONFIG, OPTIONS, STATS = "config.yaml", "options.json", "stats.jsonl"
+# Everything ganforge itself puts in a run directory. --force may delete a directory only when it
+# holds ganforge's marker files and nothing but these: a user's own file in it means it is not ours.
+RUN_ENTRIES = {CONFIG, OPTIONS, STATS, "stats.tmp", "options.tmp", "tb", "samples", "checkpoints", "eval",
+               "figures", ".lock"}
 
 
 def next_run_dir(root: Path, label: str) -> Path:
@@ -39,6 +43,36 @@ def latest_run_dir(root: Path, label: str) -> Path | None:
     safe = re.sub(r"[^A-Za-z0-9._-]+", "_", label).strip("_")
     runs = sorted(p for p in root.glob(f"[0-9][0-9][0-9][0-9][0-9]-{safe}") if p.is_dir()) if root.is_dir() else []
     return runs[-1] if runs else None
+
+
+def is_run_directory(path: str | Path) -> bool:
+    """Whether ``path`` is a directory ganforge wrote: both marker files, and nothing ganforge does not write.
+
+    This is what stands between ``--force`` and the user's files: a folder holding notes, a
+    home directory or a parent of runs all fail it, so they are never deleted.
+    """
+    path = Path(path)
+    if not path.is_dir() or path.is_symlink():
+        return False
+    if not ((path / CONFIG).is_file() and (path / OPTIONS).is_file()):
+        return False
+    return all(entry.name in RUN_ENTRIES for entry in path.iterdir())
+
+
+def check_replaceable(run_dir: Path) -> None:
+    """Refuse, with one line, to let ``--force`` delete anything but a ganforge run directory."""
+    run_dir = Path(run_dir)
+    resolved = run_dir.resolve()
+    home = Path.home().resolve()
+    if resolved in (Path.cwd().resolve(), home, Path(resolved.anchor)) or resolved in Path.cwd().resolve().parents:
+        raise GanforgeError(f"--force will not delete {run_dir} ({resolved}): it is the current, home or a parent "
+                            f"directory; pass a run directory such as runs/my-run as --out")
+    if not is_run_directory(run_dir):
+        foreign = sorted(e.name for e in run_dir.iterdir() if e.name not in RUN_ENTRIES) if run_dir.is_dir() else []
+        what = f"it holds files ganforge did not write ({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''})" \
+            if foreign else f"it is not a ganforge run directory (no {CONFIG} and {OPTIONS})"
+        raise GanforgeError(f"--force will not delete {run_dir}: {what}; move those files away or choose "
+                            f"another --out")
 
 
 def git_commit() -> str | None:
