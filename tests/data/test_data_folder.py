@@ -155,3 +155,27 @@ def test_16_bit_grey_is_scaled_not_clipped(tmp_path):
     Image.fromarray(a).save(tmp_path / "deep.png")
     ds = load_dataset(f"folder:{tmp_path}")
     assert ds.x.shape == (1, 1, 2, 2) and ds.x[0, 0].tolist() == [[0, 100], [255, 7]]
+
+
+def test_symlinked_class_folders_are_followed(tmp_path):
+    elsewhere = tmp_path / "elsewhere" / "cats"
+    _img(elsewhere / "c0.png")
+    _img(elsewhere / "c1.png")
+    root = tmp_path / "data"
+    _img(root / "dogs" / "d0.png")
+    (root / "cats").symlink_to(elsewhere, target_is_directory=True)
+    ds = load_dataset(f"folder:{root}")
+    assert ds.num_classes == 2 and ds.meta["classes"] == ["cats", "dogs"] and len(ds.x) == 3
+    assert ds.y.tolist() == [0, 0, 1]
+
+
+def test_symlink_loops_are_walked_once(tmp_path):
+    root = tmp_path / "data"
+    _img(root / "a" / "x.png")
+    _img(root / "b" / "y.png")
+    (root / "a" / "up").symlink_to(root, target_is_directory=True)  # a loop to the top
+    (root / "a" / "tob").symlink_to(root / "b", target_is_directory=True)
+    (root / "b" / "toa").symlink_to(root / "a", target_is_directory=True)  # a <-> b
+    ds = load_dataset(f"folder:{root}")
+    # a/x, a/tob/y, b/y, b/toa/x: every link into a folder already on the path is left out
+    assert ds.meta["num_files"] == 4 and ds.meta["classes"] == ["a", "b"]

@@ -95,9 +95,22 @@ def test_missing_or_non_npz_file(tmp_path, one_line):
         load_dataset(f"npz:{tmp_path / 'nope.npz'}")
     one_line(e)
     (tmp_path / "junk.npz").write_bytes(b"junk")
-    with pytest.raises(DataError, match="not a readable .npz") as e:
+    with pytest.raises(DataError, match=r"junk.npz is not an .npz file \(not a zip archive\); save the arrays") as e:
         load_dataset(f"npz:{tmp_path / 'junk.npz'}")
     one_line(e)
     np.save(tmp_path / "single.npy", np.zeros(3))
     with pytest.raises(DataError, match="single array"):
         load_dataset(f"npz:{tmp_path / 'single.npy'}")
+
+
+@pytest.mark.parametrize("damage", ["truncated", "flipped", "empty"])
+def test_damaged_npz_is_one_line(tmp_path, one_line, damage):
+    path = tmp_path / "d.npz"
+    np.savez(path, x=RNG.random((50, 2)).astype(np.float32))
+    data = path.read_bytes()
+    data = {"truncated": data[: len(data) // 2], "empty": b"",
+            "flipped": data[:120] + bytes([data[120] ^ 0xFF]) + data[121:]}[damage]
+    path.write_bytes(data)
+    with pytest.raises(DataError, match="d.npz (is damaged|is not a readable|is not an .npz)") as e:
+        load_dataset(f"npz:{path}")
+    one_line(e)

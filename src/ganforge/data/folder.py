@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import io
+import os
 import warnings
 from pathlib import Path
 
@@ -27,12 +28,25 @@ MAX_NAMED = 10
 
 
 def _find_images(root: Path) -> list[Path]:
-    """Image files under ``root``, sorted; hidden files and folders (.git, .ipynb_checkpoints) are skipped."""
+    """Image files under ``root``, sorted; hidden files and folders (.git, .ipynb_checkpoints) are skipped.
+
+    Symbolically linked subfolders are followed (a class kept elsewhere and linked in is a
+    class, not silently lost, as with ``Path.rglob``); a link back to a folder already
+    being walked (a loop) is not entered again; two links to one folder are two classes.
+    """
     found = []
-    for p in root.rglob("*"):
-        rel = p.relative_to(root)
-        if p.suffix.lower() in EXTENSIONS and not any(part.startswith(".") for part in rel.parts) and p.is_file():
-            found.append(p)
+    real: dict[str, str] = {}  # walked path -> its real path
+    for folder, dirs, files in os.walk(root, followlinks=True):
+        real[folder] = os.path.realpath(folder)
+        ancestors = Path(folder).relative_to(root).parents
+        if any(real.get(str(root / a)) == real[folder] for a in ancestors if str(root / a) != folder):
+            dirs[:] = []  # a link back to a folder on this very path: a loop, walked once already
+            continue
+        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        for name in files:
+            p = Path(folder) / name
+            if p.suffix.lower() in EXTENSIONS and not name.startswith(".") and p.is_file():
+                found.append(p)
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 

@@ -7,6 +7,8 @@ would need a guess, or lose information, is refused with the reason.
 
 from __future__ import annotations
 
+import zipfile
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -21,6 +23,24 @@ from ganforge.errors import DataError
 X_KEYS = ("x", "images", "data")
 Y_KEYS = ("y", "labels")
 MAX_POINT_DIM = 64  # wider 2-D float arrays are almost surely flattened images
+ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")  # an .npz is a zip archive (the second: an empty one)
+NPY_MAGIC = b"\x93NUMPY"
+# What a damaged or truncated archive raises from numpy/zipfile while it is being read.
+DAMAGED = (OSError, ValueError, EOFError, zipfile.BadZipFile, zlib.error)
+
+
+def _check_magic(path: Path, where: str) -> None:
+    """Refuse a file that is not a zip before numpy guesses (it reports any unknown file as pickled data)."""
+    try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError as exc:
+        raise DataError(f"cannot read {where}: {exc.strerror}; check the file's permissions") from None
+    if head.startswith(NPY_MAGIC):
+        raise DataError(f"{where} holds a single array, not an .npz archive; save it with numpy.savez(path, x=array)")
+    if not head.startswith(ZIP_MAGIC):
+        raise DataError(f"{where} is not an .npz file (not a zip archive{', it is empty' if not head else ''}); "
+                        "save the arrays with numpy.savez(path, x=images)")
 
 
 def _images_nchw(x: np.ndarray, where: str) -> np.ndarray:
@@ -77,9 +97,10 @@ def load_npz(req: LoadRequest) -> Dataset:
     if not path.is_file():
         raise DataError(f"{path.resolve()} is not a file; give the path of an existing .npz ({req.name})")
     where = str(path)
+    _check_magic(path, where)
     try:
         z = np.load(path, allow_pickle=False)
-    except (OSError, ValueError) as exc:
+    except DAMAGED as exc:
         raise DataError(f"{where} is not a readable .npz ({exc}); save it with numpy.savez") from None
     if not isinstance(z, np.lib.npyio.NpzFile):
         raise DataError(f"{where} holds a single array, not an .npz archive; save it with numpy.savez(path, x=array)")
@@ -94,7 +115,12 @@ def load_npz(req: LoadRequest) -> Dataset:
             x = z[key]
             y, y_key = _labels(z, len(z[key]), where)
         except ValueError as exc:  # object arrays need pickle, which is refused
+            if "pickle" not in str(exc):
+                raise DataError(f"{where} is damaged ({exc}); save it again with numpy.savez") from None
             raise DataError(f"{where}: {exc}; save plain numeric arrays (no dtype=object)") from None
+        except DAMAGED as exc:
+            raise DataError(f"{where} is damaged ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); "
+                            "save it again with numpy.savez") from None
     where = f"{where}['{key}']"
     if x.ndim == 0 or len(x) == 0:
         raise DataError(f"{where} is empty; it must hold at least one sample")
