@@ -131,7 +131,7 @@ def test_unsupported_data_is_a_config_error(shape, kind, match):
     ("d", {"norm": "btach"}, "did you mean 'batch'"),
     ("d", {"init": "kaiming"}, "init must be one of"),
     ("g", {"out": "linear"}, "out must be one of"),
-    ("g", {"base_channels": 0}, "positive integer"),
+    ("g", {"base_channels": 0}, "an integer >= 1"),
     ("g", {"conditioning": "projection"}, "conditioning must be one of none, concat, cbn"),
     ("d", {"conditioning": "cbn"}, "conditioning must be one of none, concat, projection"),
     ("d", {"normalization": "batch"}, "unknown config key 'model.d.normalization'"),

@@ -88,7 +88,7 @@ def test_generic_options_are_validated_by_check_spec(value, match):
 
 
 def test_builder_option_types_are_checked_too():
-    registry.check_spec("generator", NetSpec("mlp", {"hidden": [8, 8], "irange": 0}), "model.g")  # int is a number
+    registry.check_spec("generator", NetSpec("mlp", {"hidden": [8, 8], "irange": 1}), "model.g")  # int is a number
     with pytest.raises(ConfigError, match="hidden must be a list of integers"):
         registry.check_spec("generator", NetSpec("mlp", {"hidden": [8, "8"]}), "model.g")
     with pytest.raises(ConfigError, match="irange must be a number"):

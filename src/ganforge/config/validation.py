@@ -68,10 +68,12 @@ def validate(cfg: RunConfig) -> None:
         _check(o.lr > 0, f"optim.{role}.lr must be > 0, got {o.lr}")
         _check(o.lr_decay >= 1.0, f"optim.{role}.lr_decay must be >= 1 (1 = constant), got {o.lr_decay}")
         _check(0 <= o.momentum < 1, f"optim.{role}.momentum must be in [0, 1), got {o.momentum}")
+        _check(all(0 <= b < 1 for b in o.betas), f"optim.{role}.betas must both be in [0, 1), got {list(o.betas)}")
         _check(o.momentum_ramp_epochs >= 2,
                f"optim.{role}.momentum_ramp_epochs must be >= 2, got {o.momentum_ramp_epochs}")
     if cfg.data.channels is not None:
         _check(cfg.data.channels in (1, 3), f"data.channels must be 1, 3 or null, got {cfg.data.channels}")
+    _check(cfg.data.size is None or cfg.data.size >= 1, f"data.size must be an integer >= 1 or null, got {cfg.data.size}")
     if cfg.data.resolution is not None:
         _check(cfg.data.resolution >= 1, f"data.resolution must be >= 1, got {cfg.data.resolution}")
     sp = cfg.speed

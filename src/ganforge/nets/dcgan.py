@@ -96,7 +96,7 @@ class DCGANDiscriminator(Discriminator):
         return self.blocks(x).flatten(1)
 
 
-@register("generator", "dcgan")
+@register("generator", "dcgan", choices={"conditioning": G_CONDITIONING, "out": tuple(_OUTPUTS), "init": INITS})
 def dcgan_generator(
     ctx: NetContext,
     *,
@@ -109,7 +109,7 @@ def dcgan_generator(
     return DCGANGenerator(ctx, base_channels, conditioning, attention_res, out, init)
 
 
-@register("discriminator", "dcgan")
+@register("discriminator", "dcgan", choices={"conditioning": D_CONDITIONING, "norm": D_NORMS, "init": INITS})
 def dcgan_discriminator(
     ctx: NetContext,
     *,

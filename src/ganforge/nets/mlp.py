@@ -93,7 +93,8 @@ class MaxoutDiscriminator(Discriminator):
         return self.net[-1](self.net[-2](f)).squeeze(1)
 
 
-@register("generator", "mlp")
+@register("generator", "mlp", choices={"activation": tuple(_ACTIVATIONS), "out": ("auto", *_OUTPUTS),
+                                        "conditioning": ("none", "concat")})
 def mlp_generator(
     ctx: NetContext,
     *,
@@ -108,7 +109,7 @@ def mlp_generator(
     return MLPGenerator(ctx, tuple(hidden), activation, out, irange, bias_from_data, conditioning, batch_norm)
 
 
-@register("discriminator", "maxout")
+@register("discriminator", "maxout", choices={"conditioning": D_CONDITIONING})
 def maxout_discriminator(
     ctx: NetContext,
     *,

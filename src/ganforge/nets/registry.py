@@ -48,6 +48,25 @@ class NetContext:
 
 Builder = Callable[..., nn.Module]
 _REGISTRIES: dict[str, dict[str, Builder]] = {"generator": {}, "discriminator": {}}
+_CHOICES: dict[tuple[str, str], dict[str, tuple[str, ...]]] = {}  # (role, arch) -> {option: allowed strings}
+
+
+def _widths(value: Any) -> bool:
+    return all(isinstance(v, int) and v >= 1 for v in value)
+
+
+# Ranges of options that mean the same in every builder taking them. Checked with the config, so a bad
+# value fails at --dry-run with the option's name, not later inside torch with a tensor-shape error.
+RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
+    "hidden": (_widths, "a list of layer widths, each an integer >= 1"),
+    "pieces": (lambda v: v >= 1, "an integer >= 1"),
+    "base_channels": (lambda v: v >= 1, "an integer >= 1"),
+    "channels": (lambda v: v >= 1, "an integer >= 1"),
+    "input_dropout": (lambda v: 0 <= v < 1, "a drop probability in [0, 1)"),
+    "hidden_dropout": (lambda v: 0 <= v < 1, "a drop probability in [0, 1)"),
+    "irange": (lambda v: v > 0, "a number > 0 (weights are drawn from U(-irange, irange))"),
+    "attention_res": (lambda v: v is None or v >= 1, "a feature-map size >= 1, or null for none"),
+}
 
 
 def generic_options(
@@ -77,13 +96,18 @@ def _keyword_params(fn: Callable[..., Any]) -> list[inspect.Parameter]:
 GENERIC = {p.name: p.default for p in _keyword_params(generic_options)}
 
 
-def register(role: str, name: str) -> Callable[[Builder], Builder]:
+def register(role: str, name: str, *, choices: dict[str, tuple[str, ...]] | None = None
+             ) -> Callable[[Builder], Builder]:
+    """Register a builder; ``choices`` names the allowed strings of its string options, checked with
+    the config (before anything is built)."""
+
     def deco(fn: Builder) -> Builder:
         clash = [p.name for p in _keyword_params(fn) if p.name in GENERIC]
         if clash:
             raise TypeError(f"builder {fn.__name__} declares the generic option(s) {', '.join(clash)}; "
                             f"the registry applies those itself")
         _REGISTRIES[role][name] = fn
+        _CHOICES[(role, name)] = dict(choices or {})
         return fn
 
     return deco
@@ -153,7 +177,25 @@ def check_spec(role: str, spec: Any, path: str) -> None:
     for key, value in spec.options.items():
         if key in hints and not _fits(value, hints[key]):
             raise ConfigError(f"{path}.{key} must be {_describe(hints[key])}, got {value!r}")
+    _check_values(role, spec, path)
     _check_generic(spec.options, path)
+
+
+def _check_values(role: str, spec: Any, path: str) -> None:
+    """Ranges (:data:`RANGES`) and allowed strings (``register(choices=...)``) of the builder's options."""
+    allowed = _CHOICES.get((role, spec.arch), {})
+    for key, value in spec.options.items():
+        if key in RANGES:
+            ok, wanted = RANGES[key]
+            try:
+                fits = ok(value)
+            except TypeError:  # a wrong type, where the annotation could not be read to say so
+                fits = False
+            if not fits:
+                raise ConfigError(f"{path}.{key} must be {wanted}, got {value!r}")
+        if key in allowed and value not in allowed[key]:
+            raise ConfigError(f"{path}.{key} must be one of {', '.join(allowed[key])}, got {value!r}"
+                              f"{did_you_mean(str(value), allowed[key])}")
 
 
 def _check_generic(opts: dict[str, Any], path: str) -> None:

@@ -138,7 +138,7 @@ class ResNetDiscriminator(Discriminator):
         return F.relu(self.blocks(x)).sum(dim=(2, 3))
 
 
-@register("generator", "resnet")
+@register("generator", "resnet", choices={"conditioning": G_CONDITIONING, "out": tuple(_OUTPUTS), "init": INITS})
 def resnet_generator(
     ctx: NetContext,
     *,
@@ -151,7 +151,7 @@ def resnet_generator(
     return ResNetGenerator(ctx, channels, conditioning, attention_res, out, init)
 
 
-@register("discriminator", "resnet")
+@register("discriminator", "resnet", choices={"conditioning": D_CONDITIONING, "init": INITS})
 def resnet_discriminator(
     ctx: NetContext,
     *,
