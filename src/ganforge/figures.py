@@ -29,10 +29,11 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganforge import outputs
 from ganforge.data import load_dataset, registry
 from ganforge.errors import CheckpointError, GanforgeError
 from ganforge.sampling import sample_noise, to_output
-from ganforge.viz import save_image_grid, save_points_plot
+from ganforge.viz import nn_sheet, save_image_grid, save_points_plot
 
 TRAIN_KEYS = ("step", "epoch", "img_per_s", "event", "message")  # and every network's lr_<name>
 SPREADS = (".std", ".se", ".sigma")  # metric values that are spreads or settings, not curves
@@ -125,7 +126,7 @@ def read_curves(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     return {k: sorted(v) for k, v in series.items()}
 
 
-def plot_curves(series: dict[str, list[tuple[int, float]]], path: Path) -> Path | None:
+def plot_curves(series: dict[str, list[tuple[int, float]]], path: Path, title: str | None = None) -> Path | None:
     if not series:
         return None
     groups = {
@@ -142,7 +143,10 @@ def plot_curves(series: dict[str, list[tuple[int, float]]], path: Path) -> Path 
     for ax, (title, keys) in zip(axes.flat, panels):
         for k in keys:
             steps, vals = zip(*series[k])
-            ax.plot(steps, vals, marker="o" if len(steps) < 30 else None, ms=3, label=k)
+            if len(steps) == 1:
+                _single_point(ax, steps[0], vals[0], k)
+            else:
+                ax.plot(steps, vals, marker="o" if len(steps) < 30 else None, ms=3, label=k)
         ax.set_title(title, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -150,6 +154,8 @@ def plot_curves(series: dict[str, list[tuple[int, float]]], path: Path) -> Path 
             ax.legend(fontsize=7)
     for ax in list(axes.flat)[len(panels):]:
         ax.axis("off")
+    if title:
+        fig.suptitle(title, fontsize=10)
     fig.tight_layout()
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
@@ -157,20 +163,54 @@ def plot_curves(series: dict[str, list[tuple[int, float]]], path: Path) -> Path 
     return path
 
 
-def plot_nn_histogram(sample_d: np.ndarray, real_d: np.ndarray | None, path: Path, unit: str) -> Path:
+def _single_point(ax, step: float, value: float, label: str) -> None:
+    """One measurement: a large labelled marker in a window around it, not a lone dot at an axis corner."""
+    ax.plot([step], [value], marker="o", ms=8, ls="none", label=label)
+    ax.annotate(f"{value:.4g} at step {step:g}", (step, value), textcoords="offset points", xytext=(0, 10),
+                ha="center", fontsize=8)
+    span = max(abs(step) * 0.5, 1.0)
+    ax.set_xlim(step - span, step + span)
+    pad = max(abs(value) * 0.5, 1e-3)
+    ax.set_ylim(value - pad, value + pad)
+
+
+DECADES_FOR_LOG = 2  # distances spanning more than 100x get log-spaced bins and a log axis
+
+
+def histogram_bins(distances: np.ndarray) -> tuple[np.ndarray, bool]:
+    """Bins for non-negative distances, and whether they are log-spaced (when the positive values span
+    more than :data:`DECADES_FOR_LOG` decades, linear bins would crush all but the largest into one)."""
+    positive = distances[distances > 0]
+    hi = float(distances.max()) if len(distances) else 1.0
+    if len(positive) and np.log10(positive.max() / positive.min()) > DECADES_FOR_LOG:
+        return np.geomspace(positive.min() * 0.98, positive.max() * 1.02, 50), True
+    return np.linspace(0, hi * 1.02 + 1e-9, 50), False
+
+
+def plot_nn_histogram(sample_d: np.ndarray, real_d: np.ndarray | None, path: Path, unit: str,
+                      title: str | None = None) -> Path:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     both = np.concatenate([sample_d, real_d]) if real_d is not None else sample_d
-    bins = np.linspace(0, float(both.max()) * 1.02 + 1e-9, 50)
-    ax.hist(sample_d, bins=bins, alpha=0.6, density=True,
-            label=f"samples (n={len(sample_d)}, median {np.median(sample_d):.3g})")
+    bins, log = histogram_bins(both)
+
+    def label(name: str, d: np.ndarray) -> str:
+        zeros = int((d == 0).sum())
+        exact = f", {zeros} exact copies at 0 (not drawn)" if log and zeros else ""
+        return f"{name} (n={len(d)}, median {np.median(d):.3g}{exact})"
+
+    ax.hist(sample_d[sample_d > 0] if log else sample_d, bins=bins, alpha=0.6, density=True,
+            label=label("samples", sample_d))
     if real_d is not None:
-        ax.hist(real_d, bins=bins, alpha=0.6, density=True,
-                label=f"held-out real (n={len(real_d)}, median {np.median(real_d):.3g})")
-    ax.set_xlabel(f"distance to the nearest training item ({unit})")
+        ax.hist(real_d[real_d > 0] if log else real_d, bins=bins, alpha=0.6, density=True,
+                label=label("held-out real", real_d))
+    if log:
+        ax.set_xscale("log")
+    ax.set_xlabel(f"distance to the nearest training item ({unit}{', log scale' if log else ''})")
     ax.set_ylabel("density")
     ax.legend(fontsize=8)
-    ax.set_title("memorisation check: samples much closer than held-out data = copying", fontsize=9)
+    heading = "memorisation check: samples much closer than held-out data = copying"
+    ax.set_title(f"{title}\n{heading}" if title else heading, fontsize=9)
     fig.tight_layout()
     fig.savefig(path)
     plt.close(fig)
@@ -180,12 +220,13 @@ def plot_nn_histogram(sample_d: np.ndarray, real_d: np.ndarray | None, path: Pat
 def _interp_points_plot(paths: np.ndarray, samples: np.ndarray, centers, path: Path, title: str) -> Path:
     plt = _plt()
     fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
-    ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.2, color="grey", label="samples")
-    for row in paths:
-        ax.plot(row[:, 0], row[:, 1], "-o", ms=2, lw=1)
-    if centers is not None:
+    if centers is not None:  # under the samples, so an empty mode stays visible
         c = np.asarray(centers)
-        ax.scatter(c[:, 0], c[:, 1], marker="x", color="red", s=40, label="mode centres")
+        ax.scatter(c[:, 0], c[:, 1], marker="o", s=160, facecolors="none", edgecolors="red", zorder=1,
+                   label="mode centres")
+    ax.scatter(samples[:, 0], samples[:, 1], s=2, alpha=0.2, color="grey", zorder=2, label="samples")
+    for row in paths:
+        ax.plot(row[:, 0], row[:, 1], "-o", ms=2, lw=1, zorder=3)
     ax.set_aspect("equal")
     ax.set_title(title, fontsize=9)
     ax.legend(loc="upper right", fontsize=7)
@@ -194,9 +235,41 @@ def _interp_points_plot(paths: np.ndarray, samples: np.ndarray, centers, path: P
     return path
 
 
+IMAGE_FIGURES = ("curves.png", "nn_distances.png", "interp_linear.png", "interp_slerp.png", "nearest_neighbours.png")
+POINT_FIGURES = ("curves.png", "nn_distances.png", "interp_linear.png", "interp_slerp.png", "samples.png")
+
+
+def check_out_dir(out: Path, *, force: bool, user_given: bool) -> None:
+    """Before any work: the figures' folder must be writable, and (for a folder the user named with
+    ``--out``) files of the same names are kept unless ``--force``. The run's own ``figures/`` is the
+    run's to redraw."""
+    if out.exists() and not out.is_dir():
+        raise GanforgeError(f"--out {out} is a file, not a folder; choose a folder for the figures")
+    outputs.check_dir_writable(out, flag="--out")
+    if user_given and not force:
+        clash = sorted({n for n in (*IMAGE_FIGURES, *POINT_FIGURES) if (out / n).exists()})
+        if clash:
+            raise GanforgeError(f"{out / clash[0]} already exists; pass --force to overwrite the figures in {out} "
+                                f"or choose another --out")
+
+
+def _save(path: Path, draw: Callable[[Path], object]) -> Path:
+    """Draw into a temporary file beside ``path`` and move it into place (see :mod:`ganforge.outputs`)."""
+    with outputs.atomic(path, flag="--out") as (temp,):
+        draw(temp)
+    return path
+
+
+def figure_title(run_dir: Path, step: int | None, checkpoint: str | os.PathLike) -> str:
+    """"run · step N · checkpoint": what every grid, strip and sheet says about itself."""
+    return f"{Path(run_dir).resolve().name} · step {step} · checkpoint {Path(checkpoint).name}"
+
+
 def make_figures(run_dir: str | os.PathLike, open_run: Callable[[], Any], *, n: int = 1000, seed: int = 0,
-                 data_dir: str | os.PathLike | None = None, log_fn: Callable[[str], None] | None = print) -> list[Path]:
-    """Write the run's figures (see the module docstring); returns their paths.
+                 data_dir: str | os.PathLike | None = None, log_fn: Callable[[str], None] | None = print,
+                 out: str | os.PathLike | None = None, force: bool = False) -> list[Path]:
+    """Write the run's figures (see the module docstring) to ``out`` (default ``RUN_DIR/figures``);
+    returns their paths.
 
     ``open_run()`` gives the run opened at a checkpoint (``ganforge.load_run``): its ``config``,
     ``state``, ``generator``, ``num_classes`` and ``sample_with_labels``. It is called after the
@@ -204,12 +277,13 @@ def make_figures(run_dir: str | os.PathLike, open_run: Callable[[], Any], *, n: 
     """
     say = log_fn or (lambda _: None)
     run_dir = Path(run_dir)
-    out = run_dir / "figures"
-    out.mkdir(parents=True, exist_ok=True)
+    out_dir = Path(out) if out is not None else run_dir / "figures"
+    check_out_dir(out_dir, force=force, user_given=out is not None)
     written: list[Path] = []
-    curves = plot_curves(read_curves(run_dir), out / "curves.png")
-    if curves:
-        written.append(curves)
+    series = read_curves(run_dir)
+    if series:
+        written.append(_save(out_dir / "curves.png",
+                             lambda p: plot_curves(series, p, title=f"{run_dir.resolve().name} · training curves")))
     else:
         say("curves: skipped (stats.jsonl has no records yet)")
     try:
@@ -220,6 +294,7 @@ def make_figures(run_dir: str | os.PathLike, open_run: Callable[[], Any], *, n: 
         say(f"sample figures: skipped ({exc})")
         return written
     cfg, state, G, device = run.config, run.state, run.generator, run.device
+    title = figure_title(run_dir, state.get("step"), run.checkpoint)
 
     opts = {"resolution": cfg.data.resolution, "channels": cfg.data.channels, "seed": cfg.seed,
             "size": cfg.data.size, "data_dir": data_dir}
@@ -237,7 +312,8 @@ def make_figures(run_dir: str | os.PathLike, open_run: Callable[[], Any], *, n: 
         held_x = held.x.numpy()[:n]
         real_d, _ = nearest_neighbours(held_x, train_x)
     unit = "pixel L2, pixels in [0, 1]" if train.kind == "image" else "data units"
-    written.append(plot_nn_histogram(sample_d, real_d, out / "nn_distances.png", unit))
+    written.append(_save(out_dir / "nn_distances.png",
+                         lambda p: plot_nn_histogram(sample_d, real_d, p, unit, title=title)))
     med = f"median distance to the nearest training item: samples {np.median(sample_d):.4g}"
     if real_d is not None:
         med += f", held-out real ({held_split}) {np.median(real_d):.4g}"
@@ -245,34 +321,43 @@ def make_figures(run_dir: str | os.PathLike, open_run: Callable[[], Any], *, n: 
         med += f" (no held-out split in {cfg.data.name} to compare with)"
     say(med)
 
-    # interpolations
+    centers = train.meta.get("centers")
+    written += _interpolations(run, train.kind, samples, centers, out_dir, seed, title)
+    if train.kind == "image":
+        k = min(SHEET_ROWS, len(samples))
+        sheet = nn_sheet(samples[:k], train_x[sample_i[:k]], sample_d[:k], title=title)
+        written.append(_save(out_dir / "nearest_neighbours.png", sheet.save))
+    else:
+        say("nearest_neighbours.png: skipped (2-D points have no image sheet; see samples.png and nn_distances.png)")
+        written.append(_save(out_dir / "samples.png", lambda p: save_points_plot(
+            samples, p, centers=centers, real=train_x, title=f"{title}\n{n} samples over the real data")))
+    return written
+
+
+def _interpolations(run: Any, kind: str, samples: np.ndarray, centers, out_dir: Path, seed: int,
+                    title: str) -> list[Path]:
+    """Rows of G along straight lines and great circles between pairs of latent vectors."""
+    cfg, G, device = run.config, run.generator, run.device
     gen = torch.Generator(device=device).manual_seed(seed + 1)
     z0, z1 = (sample_noise(INTERP_ROWS, cfg.model.z_dim, cfg.model.z_dist, device, gen) for _ in range(2))
     t = torch.linspace(0, 1, INTERP_STEPS, device=device)
-    centers = train.meta.get("centers")
     y = None  # a class-conditional G gets one class per row (row i: class i mod K)
     if cfg.model.g.conditional:
         k = run.num_classes or 1
         y = (torch.arange(INTERP_ROWS, device=device) % k).repeat_interleave(INTERP_STEPS)
-    for kind, fn in (("linear", lerp), ("slerp", slerp)):
+    written = []
+    for name, fn in (("linear", lerp), ("slerp", slerp)):
         z = fn(z0, z1, t).reshape(-1, cfg.model.z_dim)
         with torch.no_grad():
             x = to_output(G(z) if y is None else G(z, y), G.output_range)
-        path = out / f"interp_{kind}.png"
-        if train.kind == "image":
-            written.append(save_image_grid(x, path, nrow=INTERP_STEPS))
+        heading = f"{title} · {name} interpolation"
+        if kind == "image":
+            written.append(_save(out_dir / f"interp_{name}.png",
+                                 lambda p: save_image_grid(x, p, nrow=INTERP_STEPS, title=heading)))
         else:
-            written.append(_interp_points_plot(x.reshape(INTERP_ROWS, INTERP_STEPS, -1), samples, centers, path,
-                                               f"G along {kind} latent paths ({INTERP_ROWS} pairs)"))
-
-    if train.kind == "image":
-        k = min(SHEET_ROWS, len(samples))
-        pairs = np.stack([samples[:k], train_x[sample_i[:k]]], axis=1).reshape(2 * k, *samples.shape[1:])
-        written.append(save_image_grid(pairs, out / "nearest_neighbours.png", nrow=2))
-    else:
-        say("nearest_neighbours.png: skipped (2-D points have no image sheet; see samples.png and nn_distances.png)")
-        written.append(save_points_plot(samples, out / "samples.png", centers=centers,
-                                        title=f"{n} samples, step {state.get('step')}"))
+            written.append(_save(out_dir / f"interp_{name}.png", lambda p: _interp_points_plot(
+                x.reshape(INTERP_ROWS, INTERP_STEPS, -1), samples, centers, p,
+                f"{heading}\nG along {name} latent paths ({INTERP_ROWS} pairs)")))
     return written
 
 

@@ -21,6 +21,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
     f.add_argument("--data-dir", help="dataset cache (default: $GANFORGE_DATA or ~/.cache/ganforge/data)")
     f.add_argument("--device", help="cpu (default) or cuda")
+    f.add_argument("--out", help="folder for the figures (default: RUN_DIR/figures)")
+    f.add_argument("--force", action="store_true", help="with --out: overwrite figures already in that folder")
     f.set_defaults(func=run)
 
 
@@ -29,7 +31,8 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError(f"--n must be at least 2 samples, got {args.n}")
     read_config(args.run_dir)  # not a run directory: say so before anything is written
     opener = partial(load_run, args.run_dir, args.checkpoint, device=args.device or "cpu")
-    paths = make_figures(args.run_dir, opener, n=args.n, seed=args.seed, data_dir=args.data_dir, log_fn=print)
+    paths = make_figures(args.run_dir, opener, n=args.n, seed=args.seed, data_dir=args.data_dir, log_fn=print,
+                         out=args.out, force=args.force)
     for p in paths:
         print(f"figure: {p}")
     return 0

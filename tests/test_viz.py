@@ -1,0 +1,67 @@
+"""Pictures people read: layering of 2-D plots, titles, the nearest-neighbour sheet, curves, histograms."""
+
+import matplotlib
+import numpy as np
+from PIL import Image
+
+from ganforge import figures, viz
+
+
+def _captured(monkeypatch):
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    figs = []
+    real_close = plt.close
+    monkeypatch.setattr(plt, "close", lambda fig=None: figs.append(fig) or real_close(fig))
+    return figs
+
+
+def test_generated_points_are_drawn_over_the_mode_markers_with_real_data_under(tmp_path, monkeypatch):
+    figs = _captured(monkeypatch)
+    centers = [[np.cos(a), np.sin(a)] for a in np.linspace(0, 2 * np.pi, 8, endpoint=False)]
+    points = np.repeat(np.asarray(centers[:7]), 50, axis=0)  # one mode missed
+    viz.save_points_plot(points, tmp_path / "p.png", centers=centers, real=points + 0.01, title="run · step 9")
+    ax = figs[-1].axes[0]
+    z = {c.get_label(): c.get_zorder() for c in ax.collections}
+    assert z["real data"] < z["mode centres"] < z["generated"]
+    assert ax.get_title() == "run · step 9"
+
+
+def test_image_grid_title(tmp_path):
+    images = np.zeros((4, 1, 8, 8), np.uint8)
+    plain = Image.open(viz.save_image_grid(images, tmp_path / "a.png"))
+    titled = Image.open(viz.save_image_grid(images, tmp_path / "b.png", title="digits · step 10 · checkpoint latest"))
+    assert titled.size[1] > plain.size[1] and titled.size[0] >= plain.size[0]
+
+
+def test_nn_sheet_is_wide_and_labelled():
+    s = np.random.default_rng(0).integers(0, 256, (16, 1, 8, 8), dtype=np.uint8)
+    sheet = viz.nn_sheet(s, s[::-1].copy(), np.linspace(0, 1, 16), title="t")
+    assert sheet.size[0] >= 600
+    # each pair: the sample's pixels at its place, the neighbour's right beside it
+    few = viz.nn_sheet(s[:1], s[1:2], title=None)
+    assert few.size[0] >= 600
+
+
+def test_a_single_point_curve_is_a_labelled_marker(tmp_path, monkeypatch):
+    figs = _captured(monkeypatch)
+    figures.plot_curves({"fid1k_test_lenet": [(500, 42.0)]}, tmp_path / "c.png")
+    ax = figs[-1].axes[0]
+    (line,) = ax.lines
+    assert line.get_marker() == "o" and line.get_markersize() >= 6
+    assert any("42 at step 500" in t.get_text() for t in ax.texts)
+    lo, hi = ax.get_xlim()
+    assert lo < 500 < hi and hi - lo < 2000
+
+
+def test_histogram_goes_log_when_distances_span_decades(tmp_path, monkeypatch):
+    bins, log = figures.histogram_bins(np.array([0.5, 0.7, 0.9]))
+    assert not log and bins[0] == 0
+    wide = np.array([0.0, 1e-4, 1e-3, 0.5, 2.0])
+    bins, log = figures.histogram_bins(wide)
+    assert log and bins[0] > 0 and np.allclose(np.diff(np.log(bins)), np.diff(np.log(bins))[0])
+    figs = _captured(monkeypatch)
+    figures.plot_nn_histogram(wide, None, tmp_path / "h.png", "data units", title="run · step 1")
+    ax = figs[-1].axes[0]
+    assert ax.get_xscale() == "log" and "1 exact copies at 0" in ax.get_legend().get_texts()[0].get_text()
