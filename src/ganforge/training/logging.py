@@ -11,9 +11,12 @@ from __future__ import annotations
 import json
 import math
 import sys
+import time
 from pathlib import Path
 
 import torch
+
+_now = time.perf_counter  # the ETA's clock (a name of its own, so a test can set it)
 
 
 class StatsAccumulator:
@@ -49,6 +52,7 @@ class StatsWriter:
             from torch.utils.tensorboard import SummaryWriter
 
             self._tb = SummaryWriter(log_dir=str(run_dir / "tb"), purge_step=start_step or None)
+        self._start_step, self._t0, self._eta_said = start_step, _now(), False
         self._bar = None
         if progress and sys.stderr.isatty():
             from tqdm import tqdm
@@ -71,10 +75,25 @@ class StatsWriter:
         shown = {k: record[k] for k in ("loss_D", "loss_G", "D_real", "D_fake", "img_per_s") if k in record}
         shown = shown or {k: v for k, v in record.items() if k.startswith("eval/") and isinstance(v, int | float)}
         text = "  ".join(f"{k} {v:.4g}" for k, v in shown.items())
+        eta = self.eta(step)
+        if eta is not None and not self._eta_said and step < self.total:
+            self._eta_said = True  # the banner's last line, once the speed is known
+            self.message(f"ETA: about {format_duration(eta)} for the remaining {self.total - step} steps")
         if self._bar is not None:
             self._bar.set_postfix_str(text)
         else:
-            print(f"step {step}/{self.total}  {text}", flush=True)
+            left = f"  eta {format_duration(eta)}" if eta is not None and step < self.total else ""
+            print(f"step {step}/{self.total}  {text}{left}", flush=True)
+
+    def eta(self, step: int) -> float | None:
+        """Seconds left to ``total`` at the speed so far; None before any step has been timed."""
+        done = step - self._start_step
+        if done <= 0:
+            return None
+        elapsed = _now() - self._t0
+        if elapsed <= 0:
+            return None
+        return max(self.total - step, 0) * elapsed / done
 
     def event(self, step: int, kind: str, message: str) -> None:
         """A line such as a divergence or an interruption, in the log and on screen."""
@@ -112,3 +131,45 @@ class NullWriter:
 
     def close(self) -> None:
         pass
+
+
+def format_duration(seconds: float) -> str:
+    """``42s``, ``3m05s``, ``2h07m``: short enough for a progress line."""
+    seconds = max(0, round(seconds))
+    if seconds < 60:
+        return f"{seconds}s"
+    if seconds < 3600:
+        return f"{seconds // 60}m{seconds % 60:02d}s"
+    return f"{seconds // 3600}h{seconds % 3600 // 60:02d}m"
+
+
+def last_metrics(run_dir: Path) -> dict[str, float]:
+    """The most recent evaluation during training (``eval/*`` values in stats.jsonl), or {}."""
+    path = Path(run_dir) / "stats.jsonl"
+    found: dict[str, float] = {}
+    if not path.is_file():
+        return found
+    for line in path.read_text().splitlines():
+        try:
+            record = json.loads(line)
+        except ValueError:
+            continue
+        values = {k[5:]: v for k, v in record.items() if k.startswith("eval/") and isinstance(v, int | float)}
+        if values:
+            found = values
+    return found
+
+
+def summary_lines(*, wall_seconds: float, steps: int, batch_size: int, last: dict[str, float],
+                  metrics: dict[str, float]) -> list[str]:
+    """The end-of-training summary: how long, how fast, where the losses and metrics ended."""
+    rate = steps * batch_size / wall_seconds if wall_seconds > 0 else 0.0
+    lines = [f"trained:       {steps} steps in {format_duration(wall_seconds)} ({rate:,.0f} images/s)"]
+    shown = {k: last[k] for k in ("loss_D", "loss_G", "D_real", "D_fake") if k in last}
+    if shown:
+        lines.append("last losses:   " + "  ".join(f"{k} {v:.4g}" for k, v in shown.items())
+                     + (f"  (step {int(last['step'])})" if "step" in last else ""))
+    if metrics:
+        lines.append("last metrics:  " + "  ".join(f"{k} {v:.4g}" for k, v in metrics.items()
+                                                    if not k.endswith((".std", ".se", ".sigma"))))
+    return lines
