@@ -2,7 +2,10 @@
 nothing already written lost."""
 
 import errno
+import os
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -230,3 +233,78 @@ def test_sync_batchnorm_cpu(capsys):
 
 def test_speed_choice(capsys):
     _fails(capsys, _train("--set", "speed.optimizer=fusd"), "speed.optimizer must be one of", "did you mean 'fused'")
+
+
+def test_force_not_a_run(capsys, tmp_path):
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.txt").write_text("four years")
+    err = _fails(capsys, _train("--out", "mine"), "already exists", "not a ganforge run")
+    assert "--force" not in err  # never suggested for a folder --force would refuse
+    _fails(capsys, _train("--out", "mine", "--force"), "--force will not delete mine", "thesis.txt")
+    assert (tmp_path / "mine" / "thesis.txt").read_text() == "four years"
+    # a run with a file of the user's added, and a parent of runs, are not runs either
+    assert main(_train("--out", "runs/r")) == 0
+    (tmp_path / "runs" / "r" / "notes.txt").write_text("keep")
+    _fails(capsys, _train("--out", "runs/r", "--force"), "notes.txt")
+    _fails(capsys, _train("--out", "runs", "--force"), "did not write (r)")
+    assert (tmp_path / "runs" / "r" / "notes.txt").read_text() == "keep"
+
+
+def test_force_cwd(capsys, tmp_path, monkeypatch):
+    (tmp_path / "notes.txt").write_text("keep me")
+    monkeypatch.setenv("HOME", str(tmp_path))
+    for out in (".", str(tmp_path), "~"):
+        _fails(capsys, _train("--out", str(Path(out).expanduser()), "--force"), "--force will not delete",
+               "current, home or a parent directory")
+    _fails(capsys, _train("--out", "..", "--force"), "--force will not delete")
+    assert (tmp_path / "notes.txt").read_text() == "keep me"
+
+
+def test_out_is_a_file(capsys, tmp_path):
+    (tmp_path / "r").write_text("not a folder")
+    _fails(capsys, _train("--out", "r"), "--out r is a file, not a directory")
+    _fails(capsys, _train("--out", "r/sub"), "r is a file, so r/sub cannot be a folder")
+    assert (tmp_path / "r").read_text() == "not a folder"
+
+
+def test_run_locked(capsys, tmp_path):
+    assert main(_train("--out", "r")) == 0
+    hold = "import sys, time; from ganforge.runs.lock import RunLock; RunLock('r').acquire(); print('ok', flush=True); time.sleep(60)"
+    proc = subprocess.Popen([sys.executable, "-c", hold], stdout=subprocess.PIPE, text=True,
+                            env={**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)})
+    try:
+        assert proc.stdout.readline().strip() == "ok"
+        before = _snapshot(tmp_path / "r")
+        _fails(capsys, _train("--out", "r", "--resume", "--steps", "20"), f"being trained by process {proc.pid}")
+        _fails(capsys, _train("--out", "r", "--force"), f"process {proc.pid}")
+        assert _snapshot(tmp_path / "r") == before
+    finally:
+        proc.kill()
+        proc.wait()
+    assert main(_train("--out", "r", "--resume", "--steps", "20")) == 0  # a dead holder's lock is stale
+    assert "no longer running" in capsys.readouterr().err
+
+
+def test_npz_not_a_zip(capsys, tmp_path):
+    (tmp_path / "d.npz").write_text("x,y\n1,2\n")
+    _fails(capsys, _train("--set", "data.name=npz:d.npz"), "d.npz is not an .npz file", "numpy.savez")
+
+
+def test_bad_net_value(capsys):
+    _fails(capsys, ["train", "gan2014-digits", "--dry-run", "--set", "model.g.hidden=[256,-3]"],
+           "model.g.hidden must be a list of layer widths, each an integer >= 1, got [256, -3]")
+    assert not Path("runs").exists()
+
+
+def test_read_only_out(capsys, tmp_path, read_only):
+    ro = read_only(tmp_path / "ro")
+    _fails(capsys, _train("--out", "ro/run"), "cannot write in", "ro")
+    assert list(ro.iterdir()) == []
+
+
+def test_figures_out_exists(capsys, tmp_path):
+    assert main(_train("--out", "r")) == 0
+    (tmp_path / "figs").mkdir()
+    (tmp_path / "figs" / "curves.png").write_bytes(b"my own figure")
+    _fails(capsys, ["figures", "r", "--n", "20", "--out", "figs"], "curves.png already exists", "--force")
+    assert (tmp_path / "figs" / "curves.png").read_bytes() == b"my own figure"
