@@ -53,6 +53,8 @@ def test_a_single_point_curve_is_a_labelled_marker(tmp_path, monkeypatch):
     assert any("42 at step 500" in t.get_text() for t in ax.texts)
     lo, hi = ax.get_xlim()
     assert lo < 500 < hi and hi - lo < 2000
+    figures.plot_curves({"modes_rkl": [(500, float("inf"))], "loss_D": [(500, float("nan"))]}, tmp_path / "c.png")
+    assert {t.get_text() for ax in figs[-1].axes for t in ax.texts} == {"inf at step 500", "nan at step 500"}
 
 
 def test_histogram_goes_log_when_distances_span_decades(tmp_path, monkeypatch):

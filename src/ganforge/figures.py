@@ -164,12 +164,17 @@ def plot_curves(series: dict[str, list[tuple[int, float]]], path: Path, title: s
 
 
 def _single_point(ax, step: float, value: float, label: str) -> None:
-    """One measurement: a large labelled marker in a window around it, not a lone dot at an axis corner."""
+    """One measurement: a large labelled marker in a window around it, not a lone dot at an axis corner.
+    A value that cannot be drawn (inf: e.g. a reverse KL with a mode missed entirely) is written out."""
+    span = max(abs(step) * 0.5, 1.0)
+    ax.set_xlim(step - span, step + span)
+    if not math.isfinite(value):
+        ax.text(0.5, 0.5, f"{value} at step {step:g}", transform=ax.transAxes, ha="center", fontsize=9)
+        ax.set_yticks([])
+        return
     ax.plot([step], [value], marker="o", ms=8, ls="none", label=label)
     ax.annotate(f"{value:.4g} at step {step:g}", (step, value), textcoords="offset points", xytext=(0, 10),
                 ha="center", fontsize=8)
-    span = max(abs(step) * 0.5, 1.0)
-    ax.set_xlim(step - span, step + span)
     pad = max(abs(value) * 0.5, 1e-3)
     ax.set_ylim(value - pad, value + pad)
 
