@@ -1,8 +1,8 @@
 """The one rule for output files: refuse existing, check first, write atomically, one-line errors."""
 
 import errno
-import os
 
+import numpy as np
 import pytest
 
 from ganforge import outputs
@@ -75,3 +75,25 @@ def test_disk_space_checked_first(tmp_path):
     with pytest.raises(GanforgeError, match=r"needs 1\.0 TB but only .* is free on .*fewer samples"):
         outputs.check_space(tmp_path / "x.npy", 2**40, flag="--out", free=2**30)
     outputs.check_space(tmp_path / "x.npy", 1000, flag="--out")
+
+
+def test_stream_npy_writes_chunks_and_labels(tmp_path):
+    chunks = [(np.full((3, 1, 2, 2), i, np.uint8), np.full(3, i)) for i in range(4)]
+    seen = []
+    n = outputs.stream_npy(tmp_path / "s.npy", 12, (1, 2, 2), np.uint8, iter(chunks),
+                           labels_path=tmp_path / "s.labels.npy", on_chunk=seen.append)
+    assert n == 12 and seen == [3, 3, 3, 3]
+    x, y = np.load(tmp_path / "s.npy"), np.load(tmp_path / "s.labels.npy")
+    assert x.shape == (12, 1, 2, 2) and x[:, 0, 0, 0].tolist() == [0] * 3 + [1] * 3 + [2] * 3 + [3] * 3
+    assert y.tolist() == x[:, 0, 0, 0].tolist()
+
+
+def test_stream_npy_interrupted_leaves_nothing(tmp_path):
+    def chunks():
+        yield np.zeros((2, 2), np.float32), None
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        outputs.stream_npy(tmp_path / "s.npy", 10, (2,), np.float32, chunks())
+    assert list(tmp_path.iterdir()) == []
+    assert outputs.npy_bytes(10, (2,), np.float32) == 10 * 2 * 4 + 128

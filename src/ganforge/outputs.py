@@ -19,8 +19,10 @@ import contextlib
 import errno
 import os
 import shutil
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+
+import numpy as np
 
 from ganforge.errors import GanforgeError
 
@@ -136,3 +138,38 @@ def write_text(path: str | os.PathLike, text: str, *, flag: str) -> Path:
     with atomic(path, flag=flag) as (temp,):
         temp.write_text(text)
     return Path(path)
+
+
+def npy_bytes(n: int, shape: Sequence[int], dtype: np.dtype | type) -> int:
+    """The size of an ``(n, *shape)`` .npy file, header included (for :func:`check_space`)."""
+    return int(n) * int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize + 128
+
+
+def stream_npy(path: Path, n: int, shape: Sequence[int], dtype: np.dtype | type,
+               chunks: Iterable[tuple[np.ndarray, np.ndarray | None]], *, labels_path: Path | None = None,
+               flag: str = "--out", on_chunk: Callable[[int], None] | None = None) -> int:
+    """Write ``n`` samples arriving in chunks straight to disk (``np.lib.format.open_memmap``), so memory
+    holds one chunk however large ``n`` is; labels, when given, go to ``labels_path``. Both files appear
+    only when complete (see :func:`atomic`). Returns the number written."""
+    targets = [path] + ([labels_path] if labels_path is not None else [])
+    with atomic(*targets, flag=flag) as temps:
+        out = np.lib.format.open_memmap(temps[0], mode="w+", dtype=dtype, shape=(n, *shape))
+        labels = (np.lib.format.open_memmap(temps[1], mode="w+", dtype=np.int64, shape=(n,))
+                  if labels_path is not None else None)
+        done = 0
+        try:
+            for x, y in chunks:
+                out[done:done + len(x)] = x
+                if labels is not None and y is not None:
+                    labels[done:done + len(x)] = y
+                done += len(x)
+                if on_chunk is not None:
+                    on_chunk(len(x))
+            if done != n:
+                raise RuntimeError(f"expected {n} samples, the generator gave {done}")
+            out.flush()
+            if labels is not None:
+                labels.flush()
+        finally:
+            del out, labels  # close the maps before the files are moved or removed
+    return done
