@@ -308,3 +308,108 @@ def test_figures_out_exists(capsys, tmp_path):
     (tmp_path / "figs" / "curves.png").write_bytes(b"my own figure")
     _fails(capsys, ["figures", "r", "--n", "20", "--out", "figs"], "curves.png already exists", "--force")
     assert (tmp_path / "figs" / "curves.png").read_bytes() == b"my own figure"
+
+
+def test_grid_extension(capsys, tmp_path):
+    assert main(_train("--out", "r")) == 0
+    _fails(capsys, ["sample", "r", "--n", "5", "--out", "s.npy", "--grid", "s.gif"], "--grid must name a .png file")
+    assert not (tmp_path / "s.npy").exists()  # checked before anything was written
+
+
+def test_grid_exists(capsys, tmp_path):
+    assert main(_train("--out", "r")) == 0
+    (tmp_path / "s.png").write_bytes(b"precious")
+    _fails(capsys, ["sample", "r", "--n", "5", "--out", "s.npy", "--grid", "s.png"], "s.png already exists",
+           "--force")
+    assert (tmp_path / "s.png").read_bytes() == b"precious" and not (tmp_path / "s.npy").exists()
+    assert main(["sample", "r", "--n", "5", "--out", "s.npy", "--grid", "s.png", "--force"]) == 0
+    assert (tmp_path / "s.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_labels_exist(capsys, tmp_path):
+    narrow = ["--set", "model.g.base_channels=8", "--set", "model.d.base_channels=8", "--set", "data.name=digits",
+              "--set", "train.batch_size=16", "--set", "log.tensorboard=false"]
+    assert main(["train", "cgan-mnist", "--steps", "1", "--out", "c", *narrow]) == 0
+    (tmp_path / "s.labels.npy").write_bytes(b"precious")
+    _fails(capsys, ["sample", "c", "--n", "4", "--out", "s.npy"], "s.labels.npy already exists", "--force")
+    assert (tmp_path / "s.labels.npy").read_bytes() == b"precious" and not (tmp_path / "s.npy").exists()
+
+
+def test_json_exists(capsys, tmp_path):
+    np.save(tmp_path / "p.npy", np.zeros((20, 2), np.float32))
+    (tmp_path / "r.json").write_text("my report")
+    _fails(capsys, ["eval", "--samples", "p.npy", "--dataset", "ring8", "--n", "20", "--json", "r.json"],
+           "r.json already exists", "--force")
+    assert (tmp_path / "r.json").read_text() == "my report"
+
+
+def test_sample_no_cuda(capsys, tmp_path, monkeypatch):
+    import torch
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    assert main(_train("--out", "r")) == 0
+    _fails(capsys, ["sample", "r", "--n", "5", "--out", "s.npy", "--device", "cuda"], "no CUDA GPU", "--device cpu")
+    _fails(capsys, ["sample", "r", "--n", "5", "--out", "s.npy", "--device", "tpu"], "not a device")
+    assert not (tmp_path / "s.npy").exists()
+
+
+def test_sample_too_large(capsys, tmp_path):
+    assert main(_train("--out", "r")) == 0
+    _fails(capsys, ["sample", "r", "--n", "100000000000", "--out", "s.npy"], "needs", "is free on",
+           "fewer samples")
+    assert not (tmp_path / "s.npy").exists()
+
+
+def test_eval_zero_samples(capsys, tmp_path):
+    np.save(tmp_path / "none.npy", np.zeros((0, 2), np.float32))
+    _fails(capsys, ["eval", "--samples", "none.npy", "--dataset", "ring8"], "none.npy holds no samples")
+
+
+def test_eval_read_only(capsys, tmp_path, read_only):
+    assert main(["train", "gan2014-ring8", "--steps", "10", *TINY, "--out", "r"]) == 0
+    capsys.readouterr()
+    read_only(tmp_path / "r" / "eval")
+    assert main(["eval", "r", "--n", "50"]) == 2
+    captured = capsys.readouterr()
+    assert "modes50_3std" in captured.out  # the metrics are shown before the write fails
+    assert captured.err.count("\n") == 1 and "cannot write in" in captured.err and "--json" in captured.err
+
+
+def test_sample_read_only(capsys, tmp_path, read_only):
+    assert main(_train("--out", "r")) == 0
+    read_only(tmp_path / "ro")
+    _fails(capsys, ["sample", "r", "--n", "5", "--out", "ro/s.npy"], "cannot write in", "ro")
+
+
+def test_figures_read_only(capsys, tmp_path, read_only):
+    assert main(_train("--out", "r")) == 0
+    read_only(tmp_path / "r" / "figures")
+    _fails(capsys, ["figures", "r", "--n", "20"], "cannot write in", "figures", "--out")
+
+
+def test_usage_error(capsys):
+    _fails(capsys, ["sample", "r", "--n", "lots", "--out", "s.npy"], "argument --n: invalid int value: 'lots'",
+           "ganforge sample --help")
+    _fails(capsys, ["train", "--bogus"], "unrecognized arguments: --bogus")
+
+
+def test_interrupted(capsys, tmp_path, monkeypatch):
+    from ganforge import outputs
+
+    assert main(_train("--out", "r")) == 0
+    (tmp_path / "s.npy").write_bytes(b"old")
+    real = outputs.stream_npy
+
+    def interrupted(*args, **kwargs):
+        def chunks():
+            yield from ()
+            raise KeyboardInterrupt
+
+        return real(*args[:4], chunks(), **kwargs)
+
+    monkeypatch.setattr(outputs, "stream_npy", interrupted)
+    assert main(["sample", "r", "--n", "5", "--out", "s.npy", "--force"]) == 130
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ganforge: interrupted") and len(err.splitlines()) == 1
+    assert (tmp_path / "s.npy").read_bytes() == b"old"
+    assert not [p for p in tmp_path.iterdir() if "partial" in p.name]  # no half-written file left
