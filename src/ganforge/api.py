@@ -29,6 +29,7 @@ from ganforge.engine.loop import Trainer, TrainResult
 from ganforge.errors import GanforgeError
 from ganforge.metrics.evaluation import Evaluator, Log, Report, evaluate as evaluate_samples, write_report
 from ganforge.runs import rundir
+from ganforge.runs.lock import LOCK_NAME
 from ganforge.runs.run import Run, load_run
 from ganforge.training import distributed
 from ganforge.training.distributed import World
@@ -78,11 +79,15 @@ def start(cfg: RunConfig, run_dir: Path, *, resume: bool = False, force: bool = 
         raise GanforgeError(f"cannot resume {run_dir}: it is not a run directory (no {rundir.CONFIG}); "
                             f"start a new run without --resume")
     backup = None
-    occupied = world.broadcast(not resume and run_dir.exists() and any(run_dir.iterdir()))
+    occupied = world.broadcast(not resume and run_dir.exists()
+                               and any(p.name != LOCK_NAME for p in run_dir.iterdir()))  # the caller's lock
     if occupied and world.is_main:
         if not force:
-            raise GanforgeError(f"output directory {run_dir} already exists and is not empty; pass --resume to "
-                                f"continue that run, --force to delete it and start over, or another --out")
+            hint = ("pass --resume to continue that run, --force to delete it and start over, or another --out"
+                    if rundir.is_run_directory(run_dir) else
+                    "it is not a ganforge run, so choose another --out (or empty it yourself)")
+            raise GanforgeError(f"output directory {run_dir} already exists and is not empty; {hint}")
+        rundir.check_replaceable(run_dir)  # --force deletes nothing but a ganforge run
         backup = run_dir.with_name(f".{run_dir.name}.replaced")
         shutil.rmtree(backup, ignore_errors=True)
         run_dir.rename(backup)

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from ganforge.errors import GanforgeError
-from ganforge.training.rundir import check_replaceable, is_run_directory
+from ganforge.runs.rundir import check_replaceable, is_run_directory
 
 
 def _run(path: Path) -> Path:

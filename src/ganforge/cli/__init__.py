@@ -1,24 +1,50 @@
 """The ``ganforge`` command: one module per subcommand, each a thin shell over the library.
 
 Each subcommand module has ``add_parser(sub)`` and ``run(args)``; everything they do is
-also reachable from Python (:mod:`ganforge.api`). A :class:`GanforgeError` becomes one line
-on stderr and exit code 2.
+also reachable from Python (:mod:`ganforge.api`). Whatever the user gets wrong ends in one
+line on stderr and exit code 2: a :class:`GanforgeError`, and a usage mistake too (argparse
+would print the whole usage). Ctrl-C and SIGTERM end ``sample``, ``eval`` and ``figures``
+with one line and the shell's codes, 130 and 143, leaving no partial output file
+(``train`` stops at a step boundary with a checkpoint, and exits with the same codes).
 """
 
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
+import threading
+from typing import NoReturn
 
 from ganforge.cli import evaluate, figures, presets, sample, train
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.presets import DEFAULT_PRESET
+from ganforge.version import __version__
 
 COMMANDS = (train, sample, presets, evaluate, figures)
+INTERRUPTED = {"SIGINT": ("interrupted (Ctrl-C)", 130), "SIGTERM": ("terminated (SIGTERM)", 143)}
+
+
+class Parser(argparse.ArgumentParser):
+    """argparse with usage mistakes as one line naming the fix, like every other bad input."""
+
+    def error(self, message: str) -> NoReturn:
+        where = self.prog.removeprefix("ganforge").strip()
+        self.exit(2, f"ganforge: error: {where + ': ' if where else ''}{message}; see {self.prog} --help\n")
+
+
+class Terminated(BaseException):
+    """SIGTERM, raised where the program is, so that clean-up (temporary files) runs as for Ctrl-C."""
+
+
+def _raise_terminated(signum: int, frame: object) -> None:
+    raise Terminated
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="ganforge", description="Train, sample and measure GANs.")
+    parser = Parser(prog="ganforge", description="Train, sample and measure GANs.",
+                    epilog="exit codes: 0 done, 2 bad input (one line on stderr), 130 Ctrl-C, 143 SIGTERM")
+    parser.add_argument("--version", action="version", version=f"ganforge {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for command in COMMANDS:
         command.add_parser(sub)
@@ -32,6 +58,9 @@ def main(argv: list[str] | None = None) -> int:
         args.preset = DEFAULT_PRESET
     if argv is not None and args.command == "train":
         args.argv = ["ganforge", *argv]
+    previous = None
+    if args.command != "train" and threading.current_thread() is threading.main_thread():
+        previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return args.func(args)
     except ConfigError as e:
@@ -40,6 +69,13 @@ def main(argv: list[str] | None = None) -> int:
     except GanforgeError as e:
         print(f"ganforge: error: {e}", file=sys.stderr)
         return 2
+    except (KeyboardInterrupt, Terminated) as e:
+        what, code = INTERRUPTED["SIGTERM" if isinstance(e, Terminated) else "SIGINT"]
+        print(f"ganforge: {what}; {getattr(args, 'on_interrupt', 'stopped')}", file=sys.stderr)
+        return code
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGTERM, previous)
 
 
 if __name__ == "__main__":

@@ -10,15 +10,23 @@ import argparse
 import os
 import shlex
 import sys
+import time
 from pathlib import Path
 
-from ganforge import api, recipes
+from ganforge import api, outputs, recipes
+from ganforge.cli.help import examples
 from ganforge.engine.signals import StopFlag
+from ganforge.errors import GanforgeError
+from ganforge.runs.lock import RunLock
 from ganforge.training import distributed
+from ganforge.training.logging import last_metrics, summary_lines
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    t = sub.add_parser("train", help="train a preset; writes a run directory")
+    t = sub.add_parser("train", help="train a preset; writes a run directory",
+                       **examples("ganforge train gan2014-ring8 --out runs/ring8",
+                                  "ganforge train gan2014-digits --set optim.d.lr=5e-4 --steps 2000 --dry-run",
+                                  "ganforge train gan2014-digits --out runs/mine --steps 20000 --resume"))
     t.add_argument("preset", nargs="?", default=None, help="preset name (see `ganforge presets`) or a YAML file")
     t.add_argument("--out", help="run directory (default: runs/NNNNN-PRESET, numbered)")
     t.add_argument("--steps", type=int, help="training steps (one step = k D updates + one G update)")
@@ -28,7 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. train.batch_size=64")
     t.add_argument("--resume", action="store_true", help="continue the run in --out (default: the newest run of PRESET)")
     t.add_argument("--allow-config-change", action="store_true", help="with --resume: accept a config that differs")
-    t.add_argument("--force", action="store_true", help="delete a non-empty --out directory and start over")
+    t.add_argument("--force", action="store_true",
+                   help="delete the ganforge run in --out and start over (never a folder holding other files)")
     t.add_argument("--dry-run", action="store_true", help="print the resolved config and the run directory, then stop")
     t.set_defaults(func=run, argv=None)
 
@@ -66,9 +75,45 @@ def _train(args: argparse.Namespace, world: distributed.World) -> int:
         if world.is_main:
             print(f"# run directory: {run_dir}\n{cfg.to_yaml()}", end="")
         return 0
+    if run_dir.exists() and not run_dir.is_dir():
+        raise GanforgeError(f"--out {run_dir} is a file, not a directory; choose another --out")
+    created = not run_dir.exists()
+    lock = _lock(run_dir) if world.is_main else None  # rank 0 alone writes the run, so it alone locks it
+    try:
+        return _train_locked(args, world, cfg, run_dir, lock)
+    finally:
+        if lock is not None:
+            lock.release()
+            if created and run_dir.is_dir() and not any(run_dir.iterdir()):
+                run_dir.rmdir()  # the run never started: leave no empty directory behind
+
+
+def _lock(run_dir: Path) -> RunLock:
+    """Create the run directory if needed and hold its lock, or refuse in one line (another process
+    trains there; the place cannot be written)."""
+    outputs.check_dir_writable(run_dir, flag="--out")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GanforgeError(outputs.describe_os_error(exc, run_dir, "--out")) from None
+    lock = RunLock(run_dir).acquire()
+    if lock.stale_owner is not None:
+        print(f"ganforge: note: {run_dir} was locked by process {lock.stale_owner['pid']}, which is no longer "
+              f"running; taking the lock over", file=sys.stderr)
+    return lock
+
+
+def _train_locked(args: argparse.Namespace, world: distributed.World, cfg, run_dir: Path,
+                  lock: RunLock | None) -> int:
     argv = ["ganforge", *sys.argv[1:]] if args.argv is None else args.argv
     trainer = api.start(cfg, run_dir, resume=args.resume, force=args.force, world=world, data_dir=args.data_dir,
                         preset=args.preset, argv=argv, allow_config_change=args.allow_config_change)
+    if lock is not None and not lock.guards(run_dir):  # --force moved the old run (and its lock) aside
+        lock.release()
+        lock.acquire_path(run_dir)
+    start_step, started = trainer.step, time.perf_counter()
+    if world.is_main:
+        print(banner(trainer, run_dir), flush=True)
     result = trainer.fit()
     code = StopFlag.EXIT_CODES.get(result.signal, 0) if result.interrupted else 0
     if not world.is_main:
@@ -78,11 +123,33 @@ def _train(args: argparse.Namespace, world: distributed.World) -> int:
     if samples:
         print(f"samples:       {samples[-1]}")
     print(f"checkpoint:    {run_dir / 'checkpoints'} (step {result.step})")
+    for line in summary_lines(wall_seconds=time.perf_counter() - started, steps=result.step - start_step,
+                              batch_size=cfg.train.batch_size, last=result.last_stats,
+                              metrics=last_metrics(run_dir)):
+        print(line)
     if result.interrupted:
         print(f"stopped early; continue with: {shlex.join(_resume_command(args, run_dir, world))}")
     else:
         print(f"next: ganforge sample {shlex.quote(str(run_dir))} --n 1000 --out samples.npy")
     return code
+
+
+def banner(trainer, run_dir: Path) -> str:
+    """What is about to happen, before the first step: where, on what, with which data, how long.
+    (The ETA follows once the speed is known.)"""
+    built, cfg = trainer.built, trainer.cfg
+    data = built.data
+    classes = f", {data.num_classes} classes" if data.num_classes else ""
+    shape = "x".join(str(d) for d in data.shape)
+    world = f", {trainer.world.size} processes" if trainer.world.distributed else ""
+    start = f" from step {trainer.step}" if trainer.step else ""
+    return "\n".join([
+        f"run directory: {run_dir}",
+        f"device:        {built.device}{world} ({built.speed.describe()})",
+        f"data:          {cfg.data.name} ({cfg.data.split}): {len(data.x):,} {'images' if data.kind == 'image' else 'points'}"
+        f" of {shape}{classes}",
+        f"training:      {cfg.train.steps:,} steps{start}, batch {cfg.train.batch_size}",
+    ])
 
 
 def _resume_command(args: argparse.Namespace, run_dir: Path, world: distributed.World) -> list[str]:
