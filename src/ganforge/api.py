@@ -23,7 +23,7 @@ from typing import Any
 import numpy as np
 import yaml
 
-from ganforge import config, presets
+from ganforge import config, presets, progress
 from ganforge.config import RunConfig
 from ganforge.engine.loop import Trainer, TrainResult
 from ganforge.errors import GanforgeError
@@ -31,6 +31,7 @@ from ganforge.metrics.evaluation import Evaluator, Log, Report, evaluate as eval
 from ganforge.runs import rundir
 from ganforge.runs.lock import LOCK_NAME
 from ganforge.runs.run import Run, load_run
+from ganforge.sampling import collect
 from ganforge.training import distributed
 from ganforge.training.distributed import World
 
@@ -129,7 +130,7 @@ def evaluate_run(run: Run, metrics: str | list[str] | None = None, *, n: int | N
     ev = Evaluator(cfg.data.name, metrics, n=n, data_dir=data_dir, seed=seed, device=run.device,
                    inception_weights=inception_weights, log_fn=log_fn,
                    data_options={"resolution": cfg.data.resolution, "channels": cfg.data.channels})
-    samples, labels = run.sample_with_labels(ev.num_samples, seed)
+    samples, labels = collect(progress.chunks(run.sample_chunks(ev.num_samples, seed), ev.num_samples, "sampling"))
     report = ev.run(samples, labels)
     report.samples = {"source": "generator", "run_dir": str(run.path), "checkpoint": run.checkpoint.name,
                       "checkpoint_path": str(run.checkpoint), "step": run.step, "n": int(len(samples)), "seed": seed}

@@ -29,10 +29,10 @@ from typing import Any
 import numpy as np
 import torch
 
-from ganforge import outputs
+from ganforge import outputs, progress
 from ganforge.data import load_dataset, registry
 from ganforge.errors import CheckpointError, GanforgeError
-from ganforge.sampling import sample_noise, to_output
+from ganforge.sampling import collect, sample_noise, to_output
 from ganforge.viz import nn_sheet, save_image_grid, save_points_plot
 
 TRAIN_KEYS = ("step", "epoch", "img_per_s", "event", "message")  # and every network's lr_<name>
@@ -57,12 +57,12 @@ def _flat(x: np.ndarray | torch.Tensor) -> torch.Tensor:
     return t.reshape(len(t), -1)
 
 
-def nearest_neighbours(queries, pool) -> tuple[np.ndarray, np.ndarray]:
+def nearest_neighbours(queries, pool, desc: str = "nearest neighbours") -> tuple[np.ndarray, np.ndarray]:
     """(distance, index) of each query's nearest item of ``pool`` (Euclidean; images in [0, 1])."""
     q, p = _flat(queries), _flat(pool)
     p_sq = (p * p).sum(1)
     dist, idx = np.empty(len(q)), np.empty(len(q), dtype=np.int64)
-    for s in range(0, len(q), BLOCK):
+    for s in progress.track(range(0, len(q), BLOCK), total=len(q), desc=desc, size=lambda s: min(BLOCK, len(q) - s)):
         qb = q[s:s + BLOCK]
         d2 = ((qb * qb).sum(1, keepdim=True) + p_sq[None] - 2 * qb @ p.T).clamp_(min=0)
         best = d2.min(1).indices
@@ -307,7 +307,7 @@ def make_figures(run_dir: str | os.PathLike, open_run: Callable[[], Any], *, n: 
     held_split = None if cfg.data.split == "all" else next(
         (s for s in ("test", "valid") if s != cfg.data.split and _has_split(cfg.data.name, s)), None)
     held = load_dataset(cfg.data.name, split=held_split, **opts) if held_split else None
-    samples, _ = run.sample_with_labels(n, seed)
+    samples, _ = collect(progress.chunks(run.sample_chunks(n, seed), n, "sampling"))
     train_x = train.x.numpy()
 
     # memorisation check
@@ -315,7 +315,7 @@ def make_figures(run_dir: str | os.PathLike, open_run: Callable[[], Any], *, n: 
     real_d = None
     if held is not None:
         held_x = held.x.numpy()[:n]
-        real_d, _ = nearest_neighbours(held_x, train_x)
+        real_d, _ = nearest_neighbours(held_x, train_x, desc="held-out neighbours")
     unit = "pixel L2, pixels in [0, 1]" if train.kind == "image" else "data units"
     written.append(_save(out_dir / "nn_distances.png",
                          lambda p: plot_nn_histogram(sample_d, real_d, p, unit, title=title)))

@@ -7,8 +7,8 @@ a CI job (where a bar's carriage returns are noise), and never for work too smal
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable, Iterator
-from typing import TypeVar
+from collections.abc import Callable, Iterable, Iterator
+from typing import Any, TypeVar
 
 from tqdm import tqdm
 
@@ -26,9 +26,15 @@ def bar(total: int, desc: str, unit: str = "sample") -> tqdm:
                 disable=not enabled() or total < MIN_TOTAL, file=sys.stderr)
 
 
-def track(items: Iterable[T], total: int, desc: str, unit: str = "sample") -> Iterator[T]:
-    """``items`` unchanged, with a bar on a terminal."""
+def track(items: Iterable[T], total: int, desc: str, unit: str = "sample",
+          size: Callable[[T], int] = lambda item: 1) -> Iterator[T]:
+    """``items`` unchanged, with a bar on a terminal; each item advances it by ``size(item)``."""
     with bar(total, desc, unit) as b:
         for item in items:
             yield item
-            b.update(1)
+            b.update(size(item))
+
+
+def chunks(items: Iterable[tuple[Any, Any]], total: int, desc: str) -> Iterator[tuple[Any, Any]]:
+    """(samples, labels) chunks unchanged, the bar counting samples."""
+    return track(items, total, desc, size=lambda item: len(item[0]))

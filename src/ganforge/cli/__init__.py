@@ -53,7 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as done:  # --help, --version (0) or a usage mistake (2, one line already printed)
+        return int(done.code or 0)
     if getattr(args, "preset", "") is None:
         args.preset = DEFAULT_PRESET
     if argv is not None and args.command == "train":

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from ganforge import outputs
 from ganforge.api import evaluate_run
+from ganforge.cli.device import device_option
+from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
 from ganforge.metrics import describe
 from ganforge.metrics.evaluation import Evaluator, write_report
@@ -27,9 +31,35 @@ def _load_samples(path: str) -> np.ndarray:
     if not p.is_file():
         raise GanforgeError(f"--samples {p} does not exist; write it with `ganforge sample RUN --n N --out {p}`")
     try:
-        return np.load(p, allow_pickle=False)
-    except (OSError, ValueError) as exc:
-        raise GanforgeError(f"--samples {p} is not a readable .npy array ({exc}); save it with numpy.save") from None
+        x = np.load(p, allow_pickle=False)
+    except (OSError, ValueError, EOFError) as exc:
+        raise GanforgeError(f"--samples {p} is not a readable .npy array ({str(exc).splitlines()[0]}); save it "
+                            f"with numpy.save") from None
+    if not isinstance(x, np.ndarray) or x.ndim == 0 or len(x) == 0:
+        shape = tuple(x.shape) if isinstance(x, np.ndarray) else "an archive"
+        raise GanforgeError(f"--samples {p} holds no samples (shape {shape}); write some with "
+                            f"`ganforge sample RUN --n N --out {p}`")
+    return x
+
+
+def _write_json(report, path: Path) -> None:
+    """``--json``: by the output rule (checked before measuring; written whole or not at all)."""
+    text = json.dumps(report.to_dict(), indent=1) + "\n"
+    print(f"report: {outputs.write_text(path, text, flag='--json')}")
+
+
+def _keep_report(report, run_dir: Path, name: str, json_given: bool) -> Path:
+    """RUN_DIR/eval/<checkpoint>.json, after the metrics were printed: a run that cannot be written
+    costs the user the file, not the measurement."""
+    target = run_dir / "eval" / f"{name}.json"
+    try:
+        outputs.check_dir_writable(target.parent, flag="--json")
+        return write_report(report, target)
+    except (GanforgeError, OSError) as exc:
+        why = str(exc) if isinstance(exc, GanforgeError) else outputs.describe_os_error(exc, target, "--json")
+        saved = "the report is in --json" if json_given else "pass --json FILE to save it elsewhere"
+        raise GanforgeError(f"the metrics above were measured, but the run's copy could not be kept ({why}); "
+                            f"{saved}") from None
 
 
 def _list_metrics() -> int:
@@ -50,16 +80,16 @@ def run(args: argparse.Namespace) -> int:
         return _list_metrics()
     if args.n is not None and args.n < 2:
         raise GanforgeError(f"--n must be at least 2 samples, got {args.n}")
-    device = args.device or "cpu"
+    json_path = outputs.check_file(args.json, flag="--json", force=args.force) if args.json else None
+    device = device_option(args.device)
     if args.samples:
         if args.run_dir:
             raise GanforgeError("give either RUN_DIR or --samples FILE.npy, not both")
         if not args.dataset:
             raise GanforgeError("--samples needs --dataset NAME, the data to measure against (e.g. --dataset mnist)")
         x = _load_samples(args.samples)
-        ev = Evaluator(args.dataset, args.metrics, n=args.n, available=len(x) if x.ndim else 0,
-                       data_dir=args.data_dir, seed=args.seed, device=device,
-                       inception_weights=args.inception_weights, log_fn=_say)
+        ev = Evaluator(args.dataset, args.metrics, n=args.n, available=len(x), data_dir=args.data_dir,
+                       seed=args.seed, device=device, inception_weights=args.inception_weights, log_fn=_say)
         labels = _load_samples(args.labels) if args.labels else None
         if labels is not None and (labels.ndim != 1 or len(labels) != len(x)):
             raise GanforgeError(f"--labels {args.labels} must hold one class per sample ({len(x)}), "
@@ -69,8 +99,8 @@ def run(args: argparse.Namespace) -> int:
                           "seed": args.seed}
         print(f"{args.samples}: {len(x)} samples measured against {report.dataset}")
         print(report.table())
-        if args.json:
-            print(f"report: {write_report(report, Path(args.json), merge=False)}")
+        if json_path is not None:
+            _write_json(report, json_path)
         return 0
     if not args.run_dir:
         raise GanforgeError("give a RUN_DIR to measure, or --samples FILE.npy --dataset NAME")
@@ -78,15 +108,15 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError("--dataset goes with --samples; a run is always measured against the data it was "
                             "trained on")
     opened = load_run(args.run_dir, args.checkpoint, device=device)
-    report, path = evaluate_run(opened, args.metrics, n=args.n, seed=args.seed, data_dir=args.data_dir,
-                                inception_weights=args.inception_weights, log_fn=_say)
+    report, _ = evaluate_run(opened, args.metrics, n=args.n, seed=args.seed, data_dir=args.data_dir,
+                             inception_weights=args.inception_weights, log_fn=_say, write=False)
     s = report.samples
     print(f"{args.run_dir}: {s['checkpoint']} (step {s['step']}), {s['n']} samples (seed {s['seed']}) "
           f"against {report.dataset}")
-    print(report.table())
-    print(f"report: {path}")
-    if args.json:
-        print(f"report: {write_report(report, Path(args.json), merge=False)}")
+    print(report.table(), flush=True)
+    if json_path is not None:
+        _write_json(report, json_path)
+    print(f"report: {_keep_report(report, opened.path, opened.checkpoint.name, json_path is not None)}")
     return 0
 
 
@@ -94,7 +124,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     e = sub.add_parser("eval", help="measure a run (or a .npy of samples) with protocol-labelled metrics",
                        description="Measure generated samples. Metric names carry their protocol: "
                                    "fid10k_test_lenet = FID of 10,000 samples against the test split in "
-                                   "LeNet features. Writes RUN_DIR/eval/<checkpoint>.json.")
+                                   "LeNet features. Writes RUN_DIR/eval/<checkpoint>.json.",
+                       **examples("ganforge eval runs/ring8                                # modes2500_3std",
+                                  "ganforge eval runs/cgan --metrics acc,fid --json cgan.json",
+                                  "ganforge eval --samples s.npy --dataset ring8"))
     e.add_argument("run_dir", nargs="?", help="a run directory written by `ganforge train`")
     e.add_argument("--samples", help="measure this .npy instead (uint8 (N, C, H, W) images or float (N, D) points)")
     e.add_argument("--dataset", help="with --samples: the dataset to measure against (e.g. mnist, digits)")
@@ -106,9 +139,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                          "2500 for 2-D modes, 26k for Stacked MNIST modes)")
     e.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
     e.add_argument("--json", help="also write the report to this file")
+    e.add_argument("--force", action="store_true", help="overwrite the --json file if it exists")
     e.add_argument("--seed", type=int, default=0, help="noise seed for the samples (default 0)")
     e.add_argument("--data-dir", help="dataset and judge cache (default: $GANFORGE_DATA or ~/.cache/ganforge/data)")
     e.add_argument("--inception-weights", help="pt_inception-2015-12-05-6726825d.pth for *_inception metrics")
     e.add_argument("--device", help="cpu (default) or cuda")
     e.add_argument("--list-metrics", action="store_true", help="list metric families and judges, then stop")
-    e.set_defaults(func=run)
+    e.set_defaults(func=run, on_interrupt="nothing was written")

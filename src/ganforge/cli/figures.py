@@ -5,16 +5,21 @@ from __future__ import annotations
 import argparse
 from functools import partial
 
+from ganforge.cli.device import device_option
+from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
 from ganforge.figures import make_figures
 from ganforge.runs.rundir import read_config
-from ganforge.runs.run import load_run
+from ganforge.runs.run import checkpoint_path, load_run
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     f = sub.add_parser("figures", help="draw a run's figures into RUN_DIR/figures/",
                        description="Nearest-training-neighbour sheet and distance histogram (memorisation "
-                                   "check), latent interpolations, and training curves.")
+                                   "check), latent interpolations, and training curves.",
+                       **examples("ganforge figures runs/ring8                  # PNGs in runs/ring8/figures/",
+                                  "ganforge figures runs/digits --n 2000 --out figs/digits",
+                                  "ganforge figures runs/cgan --checkpoint best"))
     f.add_argument("run_dir", help="a run directory written by `ganforge train`")
     f.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
     f.add_argument("--n", type=int, default=1000, help="samples for the nearest-neighbour histogram (default 1000)")
@@ -23,14 +28,17 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     f.add_argument("--device", help="cpu (default) or cuda")
     f.add_argument("--out", help="folder for the figures (default: RUN_DIR/figures)")
     f.add_argument("--force", action="store_true", help="with --out: overwrite figures already in that folder")
-    f.set_defaults(func=run)
+    f.set_defaults(func=run, on_interrupt="figures already drawn are kept; none is half-written")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.n < 2:
         raise GanforgeError(f"--n must be at least 2 samples, got {args.n}")
     read_config(args.run_dir)  # not a run directory: say so before anything is written
-    opener = partial(load_run, args.run_dir, args.checkpoint, device=args.device or "cpu")
+    device = device_option(args.device)
+    if args.checkpoint not in ("latest", "best"):
+        checkpoint_path(args.run_dir, args.checkpoint)  # a wrong path is an error, not a skipped figure
+    opener = partial(load_run, args.run_dir, args.checkpoint, device=device)
     paths = make_figures(args.run_dir, opener, n=args.n, seed=args.seed, data_dir=args.data_dir, log_fn=print,
                          out=args.out, force=args.force)
     for p in paths:

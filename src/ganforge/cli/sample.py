@@ -1,4 +1,10 @@
-"""``ganforge sample``: draw samples from a trained run into a .npy file (and a picture)."""
+"""``ganforge sample``: draw samples from a trained run into a .npy file (and a picture).
+
+Any number of samples: they are generated a chunk at a time and written straight into the
+.npy through a memory map, so memory holds one chunk and only the disk limits ``--n`` (its
+free space is checked first). Every output follows :mod:`ganforge.outputs`: all paths are
+checked before work starts, and files appear only when complete.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +13,23 @@ from pathlib import Path
 
 import numpy as np
 
+from ganforge import outputs, progress
+from ganforge.cli.device import device_option
+from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
+from ganforge.figures import figure_title
 from ganforge.runs.run import load_run
 from ganforge.viz import save_image_grid, save_points_plot
 
+GRID_SAMPLES = 100  # images in a --grid picture (a points plot shows up to POINTS_SHOWN)
+POINTS_SHOWN = 10_000
+
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
-    s = sub.add_parser("sample", help="draw samples from a trained run into a .npy file")
+    s = sub.add_parser("sample", help="draw samples from a trained run into a .npy file",
+                       **examples("ganforge sample runs/ring8 --n 2500 --out s.npy --grid s.png",
+                                  "ganforge sample runs/cgan --n 100 --out sevens.npy --class 7 --truncation 1.0",
+                                  "ganforge sample runs/digits --n 10000000 --out big.npy   # streamed to disk"))
     s.add_argument("run_dir", help="a run directory written by `ganforge train`")
     s.add_argument("--n", type=int, required=True, help="number of samples")
     s.add_argument("--out", required=True, help="output .npy: uint8 (N, C, H, W) images or float32 (N, 2) points")
@@ -24,32 +40,46 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="class-conditional runs: generate class C (repeat for several, cycled)")
     s.add_argument("--truncation", type=float, help="truncation trick: redraw noise components beyond this |z|")
     s.add_argument("--grid", help="also save a PNG picture of the samples here")
-    s.add_argument("--force", action="store_true", help="overwrite --out if it exists")
-    s.set_defaults(func=run)
+    s.add_argument("--force", action="store_true", help="overwrite --out, its .labels.npy and --grid if they exist")
+    s.set_defaults(func=run, on_interrupt="no output file was written (an existing one is unchanged)")
 
 
 def run(args: argparse.Namespace) -> int:
     if args.n <= 0:
         raise GanforgeError(f"--n must be a positive number of samples, got {args.n}")
-    out = Path(args.out)
-    if out.suffix != ".npy":
-        raise GanforgeError(f"--out must name a .npy file, got '{out}'")
-    if out.exists() and not args.force:
-        raise GanforgeError(f"{out} already exists; pass --force to overwrite it or choose another --out")
-    opened = load_run(args.run_dir, args.checkpoint, device=args.device or "cpu")
+    out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".npy",))
+    grid = outputs.check_file(args.grid, flag="--grid", force=args.force, suffixes=(".png",)) if args.grid else None
+    if grid is not None and grid.resolve() == out.resolve():
+        raise GanforgeError("--grid and --out name the same file; give the picture its own name")
+    device = device_option(args.device)
+    opened = load_run(args.run_dir, args.checkpoint, device=device)
     options = {k: v for k, v in (("classes", args.classes), ("truncation", args.truncation)) if v is not None}
-    samples, labels = opened.sample_with_labels(args.n, args.seed, **options)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    np.save(out, samples)
-    print(f"{out}: {samples.dtype} {tuple(samples.shape)} from step {opened.step}")
+    first, first_labels = next(iter(opened.sample_chunks(1, args.seed, **options)))  # shape, dtype; bad --class
+    labels = out.with_name(out.name.removesuffix(".npy") + ".labels.npy") if first_labels is not None else None
     if labels is not None:
-        label_path = out.with_suffix(".labels.npy")
-        np.save(label_path, labels)
-        print(f"{label_path}: the class each sample was generated for")
-    if args.grid:
-        if samples.ndim == 4:
-            save_image_grid(samples[:100], args.grid)
-        else:
-            save_points_plot(samples, args.grid)
-        print(f"{args.grid}: picture of the samples")
+        outputs.check_file(labels, flag="--out", force=args.force)
+    shape, dtype = first.shape[1:], first.dtype
+    need = outputs.npy_bytes(args.n, shape, dtype) + (outputs.npy_bytes(args.n, (), np.int64) if labels else 0)
+    outputs.check_space(out, need, flag="--out")
+
+    with progress.bar(args.n, desc=f"sampling {out.name}") as bar:
+        outputs.stream_npy(out, args.n, shape, dtype, opened.sample_chunks(args.n, args.seed, **options),
+                           labels_path=labels, on_chunk=bar.update)
+    print(f"{out}: {np.dtype(dtype)} {(args.n, *shape)} from step {opened.step}")
+    if labels is not None:
+        print(f"{labels}: the class each sample was generated for")
+    if grid is not None:
+        _picture(out, grid, opened, args.run_dir)
+        print(f"{grid}: picture of the samples")
     return 0
+
+
+def _picture(out: Path, grid: Path, opened, run_dir: str) -> None:
+    """The grid (images) or scatter plot (points) of the first samples, read back from the .npy."""
+    samples = np.load(out, mmap_mode="r")
+    title = figure_title(Path(run_dir), opened.step, opened.checkpoint)
+    with outputs.atomic(grid, flag="--grid") as (temp,):
+        if samples.ndim == 4:
+            save_image_grid(np.asarray(samples[:GRID_SAMPLES]), temp, title=title)
+        else:
+            save_points_plot(np.asarray(samples[:POINTS_SHOWN]), temp, title=title)
