@@ -21,11 +21,14 @@ def test_generated_points_are_drawn_over_the_mode_markers_with_real_data_under(t
     figs = _captured(monkeypatch)
     centers = [[np.cos(a), np.sin(a)] for a in np.linspace(0, 2 * np.pi, 8, endpoint=False)]
     points = np.repeat(np.asarray(centers[:7]), 50, axis=0)  # one mode missed
-    viz.save_points_plot(points, tmp_path / "p.png", centers=centers, real=points + 0.01, title="run · step 9")
+    viz.save_points_plot(points, tmp_path / "p.png", centers=centers, real=points + 0.01, title="run · step 9",
+                         std=0.05)
     ax = figs[-1].axes[0]
     z = {c.get_label(): c.get_zorder() for c in ax.collections}
-    assert z["real data"] < z["mode centres"] < z["generated"]
-    assert ax.get_title() == "run · step 9"
+    assert z["real data"] < z["mode centres"] < z["generated"] < z["missed mode (no sample within 3 std)"]
+    missed = next(c for c in ax.collections if c.get_label().startswith("missed")).get_offsets()
+    assert np.allclose(missed, [centers[7]])  # the one mode with no points is crossed out
+    assert ax.get_title() == "run · step 9\n7 of 8 modes hit"
 
 
 def test_image_grid_title(tmp_path):
@@ -46,8 +49,10 @@ def test_nn_sheet_is_wide_and_labelled():
 
 def test_a_single_point_curve_is_a_labelled_marker(tmp_path, monkeypatch):
     figs = _captured(monkeypatch)
-    figures.plot_curves({"fid1k_test_lenet": [(500, 42.0)]}, tmp_path / "c.png")
+    figures.plot_curves({"fid1k_test_lenet": [(500, 42.0)]}, tmp_path / "c.png", title="run · training curves")
+    assert figs[-1].get_suptitle() == "run · training curves"
     ax = figs[-1].axes[0]
+    assert ax.get_title() == "fid1k_test_lenet"
     (line,) = ax.lines
     assert line.get_marker() == "o" and line.get_markersize() >= 6
     assert any("42 at step 500" in t.get_text() for t in ax.texts)

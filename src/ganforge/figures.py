@@ -140,14 +140,14 @@ def plot_curves(series: dict[str, list[tuple[int, float]]], path: Path, title: s
     cols = min(3, len(panels))
     rows = math.ceil(len(panels) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.2 * rows), dpi=100, squeeze=False)
-    for ax, (title, keys) in zip(axes.flat, panels):
+    for ax, (panel, keys) in zip(axes.flat, panels):
         for k in keys:
             steps, vals = zip(*series[k])
             if len(steps) == 1:
                 _single_point(ax, steps[0], vals[0], k)
             else:
                 ax.plot(steps, vals, marker="o" if len(steps) < 30 else None, ms=3, label=k)
-        ax.set_title(title, fontsize=9)
+        ax.set_title(panel, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
         if len(keys) > 1:
@@ -335,7 +335,8 @@ def make_figures(run_dir: str | os.PathLike, open_run: Callable[[], Any], *, n: 
     else:
         say("nearest_neighbours.png: skipped (2-D points have no image sheet; see samples.png and nn_distances.png)")
         written.append(_save(out_dir / "samples.png", lambda p: save_points_plot(
-            samples, p, centers=centers, real=train_x, title=f"{title}\n{n} samples over the real data")))
+            samples, p, centers=centers, real=train_x, std=train.meta.get("std"),
+            title=f"{title}\n{n} samples over the real data")))
     return written
 
 

@@ -126,20 +126,23 @@ def nn_sheet(samples: np.ndarray, neighbours: np.ndarray, distances: np.ndarray 
 
 
 def save_points_plot(points: np.ndarray, path: str | Path, centers: list | None = None,
-                     title: str | None = None, real: np.ndarray | None = None) -> Path:
+                     title: str | None = None, real: np.ndarray | None = None, std: float | None = None) -> Path:
     """Generated 2D points drawn over the true mode centres (when known), real data faint underneath.
 
     The layering matters: markers drawn last would hide exactly what the plot is for, a mode
-    with no generated points on it.
+    with no generated points on it. With the modes' ``std``, a mode no sample comes within 3 std
+    of (the ``modes`` metric's rule) is crossed out and the title counts the modes hit.
     """
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    from ganforge.metrics.modes import mode_coverage
+
     fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
     if real is not None:
-        ax.scatter(real[:, 0], real[:, 1], s=2, color="0.75", alpha=0.4, zorder=1, label="real data",
+        ax.scatter(real[:, 0], real[:, 1], s=2, color="0.6", alpha=0.5, zorder=1, label="real data",
                    rasterized=True)
     if centers is not None:
         c = np.asarray(centers)
@@ -150,8 +153,19 @@ def save_points_plot(points: np.ndarray, path: str | Path, centers: list | None 
         ax.set_ylim(-lim, lim)
     ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.6, color="tab:blue", zorder=3, label="generated",
                rasterized=True)
+    if centers is not None and std is not None and len(points):
+        cover = mode_coverage(points, c, std)
+        missed = c[np.asarray(cover["counts"]) == 0]
+        if len(missed):
+            ax.scatter(missed[:, 0], missed[:, 1], marker="x", s=220, color="red", linewidths=2.5, zorder=4,
+                       label="missed mode (no sample within 3 std)")
+        hit = f"{cover['modes']} of {cover['num_modes']} modes hit"
+        title = f"{title}\n{hit}" if title else hit
     ax.set_aspect("equal")
-    ax.legend(loc="upper right", fontsize=8, markerscale=2)
+    legend = ax.legend(loc="upper right", fontsize=8)
+    for handle in legend.legend_handles:  # legend markers at one readable size, whatever the plot's sizes
+        if hasattr(handle, "set_sizes"):
+            handle.set_sizes([30])
     if title:
         ax.set_title(title, fontsize=9)
     path = Path(path)

@@ -24,7 +24,7 @@ from ganforge.cli import main
 
 SRC = str(Path(__file__).resolve().parents[2] / "src")
 SEED = int(os.environ.get("GANFORGE_FUZZ_SEED", "20261126"))
-CASES = int(os.environ.get("GANFORGE_FUZZ_CASES", "30"))
+CASES = int(os.environ.get("GANFORGE_FUZZ_CASES", "26"))
 TINY = ["--set", "log.tensorboard=false", "--set", "model.g.hidden=[16]", "--set", "model.d.hidden=[8]",
         "--set", "log.every=5", "--set", "log.checkpoint_every=5", "--set", "train.batch_size=16"]
 
@@ -106,7 +106,7 @@ def _case(rng: random.Random) -> tuple[str, list[str], str | None]:
     run = rng.choice(RUN_SOURCES)
     if command == "train":
         positional = any(not pick[0].startswith("-") for pick in picks)
-        argv = ["train", *([] if positional else ["gan2014-digits"]), *extra, *TINY]
+        argv = ["train", *([] if positional else ["gan2014-digits"]), *TINY, *extra]  # the bad --set wins
         argv += [] if "--steps" in extra else ["--steps", "5"]
         argv += [] if "--out" in extra else ["--out", "newrun"]
         run = argv[argv.index("--out") + 1]
@@ -141,7 +141,8 @@ def _run_case(template: Path, work: Path, index: int, argv: list[str], run: str 
     shutil.copytree(template, sandbox, symlinks=True)
     run_dir = (sandbox / run) if run else None
     before = _snapshot(sandbox, run_dir)
-    env = {**os.environ, "PYTHONPATH": SRC, "GANFORGE_DATA": str(data_dir), "GANFORGE_OFFLINE": "1"}
+    env = {**os.environ, "PYTHONPATH": SRC, "GANFORGE_DATA": str(data_dir), "GANFORGE_OFFLINE": "1",
+           "OMP_NUM_THREADS": "1"}
     proc = subprocess.run([sys.executable, "-m", "ganforge", *argv], cwd=sandbox, env=env, capture_output=True,
                           text=True, timeout=120)
     after = _snapshot(sandbox, run_dir)
@@ -154,7 +155,7 @@ def test_fuzz_every_subcommand(template, tmp_path):
     cases = [_case(rng) for _ in range(CASES)]
     assert {name.split(":")[0] for name, _, _ in cases} == set(MUTATIONS)  # every subcommand is hit
     data_dir = tmp_path / "data"
-    with ThreadPoolExecutor(max_workers=max(2, min(4, os.cpu_count() or 2))) as pool:
+    with ThreadPoolExecutor(max_workers=4) as pool:
         results = list(pool.map(lambda ic: _run_case(template, tmp_path, ic[0], ic[1][1], ic[1][2], data_dir),
                                 enumerate(cases)))
     failures = []
