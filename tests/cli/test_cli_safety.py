@@ -43,7 +43,8 @@ def test_every_help_ends_with_examples():
 def test_banner_and_summary(capsys):
     assert main(["train", "gan2014-digits", "--steps", "20", "--out", "r", *TINY]) == 0
     out = capsys.readouterr().out
-    for text in ("run directory: r", "device:        cpu (fp32", "data:          digits (train): 1,500 images of "
+    assert out.count("run directory: r") == 1  # the banner says "run:", the end "run directory:"
+    for text in ("run:           r\n", "device:        cpu (fp32", "data:          digits (train): 1,500 images of "
                  "1x8x8, 10 classes", "training:      20 steps, batch 64", "ETA: about", "trained:       20 steps in",
                  "images/s", "last losses:   loss_D"):
         assert text in out, text

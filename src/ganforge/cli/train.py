@@ -144,7 +144,7 @@ def banner(trainer, run_dir: Path) -> str:
     world = f", {trainer.world.size} processes" if trainer.world.distributed else ""
     start = f" from step {trainer.step}" if trainer.step else ""
     return "\n".join([
-        f"run directory: {run_dir}",
+        f"run:           {run_dir}{' (resuming)' if trainer.step else ''}",
         f"device:        {built.device}{world} ({built.speed.describe()})",
         f"data:          {cfg.data.name} ({cfg.data.split}): {len(data.x):,} {'images' if data.kind == 'image' else 'points'}"
         f" of {shape}{classes}",
