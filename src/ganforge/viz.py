@@ -17,6 +17,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
+from ganforge.metrics.modes import mode_coverage
+
 TITLE_PX = 14  # font size of titles and labels on image sheets
 BACKGROUND = 64  # grey between cells; titles are drawn on white
 
@@ -137,8 +139,6 @@ def save_points_plot(points: np.ndarray, path: str | Path, centers: list | None 
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-
-    from ganforge.metrics.modes import mode_coverage
 
     fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
     if real is not None:
