@@ -69,7 +69,10 @@ def test_sample_reads_the_newest_complete_checkpoint_of_a_running_run(tmp_path, 
         (tmp_path / "r" / "checkpoints" / "step-0000030").mkdir()  # no manifest yet
         capsys.readouterr()
         assert main(["sample", "r", "--n", "5", "--out", "s.npy"]) == 0
-        assert "from step 20" in capsys.readouterr().out
+        captured = capsys.readouterr()
+        assert "from step 20" in captured.out
+        assert captured.err.strip() == (f"ganforge: note: r is still being trained (process {os.getpid()}); using its "
+                                        f"newest complete checkpoint, step-0000020")
         assert main(["train", "gan2014-digits", "--steps", "30", "--out", "r", "--resume", *TINY]) == 2
         assert f"process {os.getpid()}" in capsys.readouterr().err
 

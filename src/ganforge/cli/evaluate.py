@@ -17,6 +17,7 @@ from ganforge.errors import GanforgeError
 from ganforge.metrics import describe
 from ganforge.metrics.evaluation import Evaluator, write_report
 from ganforge.metrics.judges import DEFAULT_JUDGE, INCEPTION, JUDGES
+from ganforge.runs.lock import still_training
 from ganforge.runs.run import load_run
 
 
@@ -108,6 +109,8 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError("--dataset goes with --samples; a run is always measured against the data it was "
                             "trained on")
     opened = load_run(args.run_dir, args.checkpoint, device=device)
+    if args.checkpoint == "latest" and (note := still_training(args.run_dir)):
+        print(f"ganforge: note: {note}, {opened.checkpoint.name}", file=sys.stderr)
     report, _ = evaluate_run(opened, args.metrics, n=args.n, seed=args.seed, data_dir=args.data_dir,
                              inception_weights=args.inception_weights, log_fn=_say, write=False)
     s = report.samples

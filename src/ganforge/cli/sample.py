@@ -9,6 +9,7 @@ checked before work starts, and files appear only when complete.
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -18,6 +19,7 @@ from ganforge.cli.device import device_option
 from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
 from ganforge.figures import figure_title
+from ganforge.runs.lock import still_training
 from ganforge.runs.run import load_run
 from ganforge.viz import save_image_grid, save_points_plot
 
@@ -53,6 +55,8 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError("--grid and --out name the same file; give the picture its own name")
     device = device_option(args.device)
     opened = load_run(args.run_dir, args.checkpoint, device=device)
+    if args.checkpoint == "latest" and (note := still_training(args.run_dir)):
+        print(f"ganforge: note: {note}, {opened.checkpoint.name}", file=sys.stderr)
     options = {k: v for k, v in (("classes", args.classes), ("truncation", args.truncation)) if v is not None}
     first, first_labels = next(iter(opened.sample_chunks(1, args.seed, **options)))  # shape, dtype; bad --class
     labels = out.with_name(out.name.removesuffix(".npy") + ".labels.npy") if first_labels is not None else None

@@ -62,6 +62,15 @@ def is_locked(run_dir: str | Path) -> bool:
         os.close(fd)
 
 
+def still_training(run_dir: str | Path) -> str | None:
+    """A one-line note when a live process holds the run (sample/eval then read its newest complete
+    checkpoint, which the note names the caller to add), else None."""
+    if not is_locked(run_dir):
+        return None
+    owner = read_owner(run_dir) or {}
+    return f"{run_dir} is still being trained (process {owner.get('pid', '?')}); using its newest complete checkpoint"
+
+
 class RunLock:
     """``with RunLock(run_dir):`` holds the run directory exclusively; a second holder is refused.
 
