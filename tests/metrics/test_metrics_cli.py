@@ -116,3 +116,14 @@ def test_list_metrics(capsys):
     out = capsys.readouterr().out
     for word in ("parzen", "fid", "kid", "pr", "dc", "modes", "lenet8", "inception"):
         assert word in out
+
+
+def test_samples_and_labels_that_are_not_npy_are_one_line(tmp_path, capsys):
+    np.save(tmp_path / "p.npy", np.zeros((10, 2), np.float32))
+    (tmp_path / "junk.npy").write_text("a,b\n1,2\n")
+    assert main(["eval", "--samples", str(tmp_path / "junk.npy"), "--dataset", "ring8"]) == 2
+    assert capsys.readouterr().err.strip().endswith("junk.npy is not a .npy file (no numpy header); save the array "
+                                                    "with numpy.save")
+    assert main(["eval", "--samples", str(tmp_path / "p.npy"), "--dataset", "ring8", "--labels",
+                 str(tmp_path / "junk.npy")]) == 2
+    assert capsys.readouterr().err.startswith("ganforge: error: --labels ")

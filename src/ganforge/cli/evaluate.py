@@ -25,20 +25,27 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _load_samples(path: str) -> np.ndarray:
+def _load_samples(path: str, flag: str = "--samples") -> np.ndarray:
     p = Path(path)
     if p.suffix != ".npy":
-        raise GanforgeError(f"--samples must name a .npy file (as `ganforge sample` writes), got '{p}'")
+        raise GanforgeError(f"{flag} must name a .npy file (as `ganforge sample` writes), got '{p}'")
     if not p.is_file():
-        raise GanforgeError(f"--samples {p} does not exist; write it with `ganforge sample RUN --n N --out {p}`")
+        raise GanforgeError(f"{flag} {p} does not exist; write it with `ganforge sample RUN --n N --out {p}`")
+    try:
+        with open(p, "rb") as f:
+            head = f.read(6)
+    except OSError as exc:
+        raise GanforgeError(f"cannot read {flag} {p}: {exc.strerror}; check its permissions") from None
+    if head != b"\x93NUMPY":  # numpy calls any other file "pickled data"
+        raise GanforgeError(f"{flag} {p} is not a .npy file (no numpy header); save the array with numpy.save")
     try:
         x = np.load(p, allow_pickle=False)
     except (OSError, ValueError, EOFError) as exc:
-        raise GanforgeError(f"--samples {p} is not a readable .npy array ({str(exc).splitlines()[0]}); save it "
+        raise GanforgeError(f"{flag} {p} is not a readable .npy array ({str(exc).splitlines()[0]}); save it "
                             f"with numpy.save") from None
     if not isinstance(x, np.ndarray) or x.ndim == 0 or len(x) == 0:
         shape = tuple(x.shape) if isinstance(x, np.ndarray) else "an archive"
-        raise GanforgeError(f"--samples {p} holds no samples (shape {shape}); write some with "
+        raise GanforgeError(f"{flag} {p} holds no samples (shape {shape}); write some with "
                             f"`ganforge sample RUN --n N --out {p}`")
     return x
 
@@ -91,7 +98,7 @@ def run(args: argparse.Namespace) -> int:
         x = _load_samples(args.samples)
         ev = Evaluator(args.dataset, args.metrics, n=args.n, available=len(x), data_dir=args.data_dir,
                        seed=args.seed, device=device, inception_weights=args.inception_weights, log_fn=_say)
-        labels = _load_samples(args.labels) if args.labels else None
+        labels = _load_samples(args.labels, "--labels") if args.labels else None
         if labels is not None and (labels.ndim != 1 or len(labels) != len(x)):
             raise GanforgeError(f"--labels {args.labels} must hold one class per sample ({len(x)}), "
                                 f"got shape {tuple(labels.shape)}")
