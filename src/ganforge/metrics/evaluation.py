@@ -123,7 +123,7 @@ def format_table(metrics: dict[str, dict]) -> str:
     return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
-class Context:
+class MetricContext:
     """What a metric family may ask for during one evaluation (see ``families``)."""
 
     def __init__(self, ev: Evaluator, samples: np.ndarray, labels: np.ndarray | None):
@@ -261,7 +261,7 @@ class Evaluator:
             samples, labels = (out if isinstance(out, tuple) else (out, labels))
         x = self._check(_as_numpy(samples))
         y = None if labels is None else _as_numpy(labels).astype(np.int64)
-        ctx = Context(self, x, y)
+        ctx = MetricContext(self, x, y)
         results = []
         for spec in self.specs:
             t0 = time.perf_counter()
