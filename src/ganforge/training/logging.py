@@ -72,7 +72,8 @@ class StatsWriter:
                 if key != "step" and isinstance(value, int | float) and math.isfinite(value):
                     self._tb.add_scalar(key.replace("_", "/", 1) if key.startswith(("loss_", "D_")) else key,
                                         value, step)
-        shown = {k: record[k] for k in ("loss_D", "loss_G", "D_real", "D_fake", "img_per_s") if k in record}
+        shown = {k: v for k, v in record.items() if _shown(k)}
+        shown |= {"img_per_s": record["img_per_s"]} if "img_per_s" in record else {}
         shown = shown or {k: v for k, v in record.items() if k.startswith("eval/") and isinstance(v, int | float)}
         text = "  ".join(f"{k} {v:.4g}" for k, v in shown.items())
         eta = self.eta(step)
@@ -160,12 +161,18 @@ def last_metrics(run_dir: Path) -> dict[str, float]:
     return found
 
 
+def _shown(key: str) -> bool:
+    """The statistics worth a place on the progress line: each network's loss (``loss_<phase>``) and
+    what a recipe reports about its critics' outputs (``D_real``, ``D_fake``), whatever it names them."""
+    return key.startswith("loss_") or key.endswith(("_real", "_fake"))
+
+
 def summary_lines(*, wall_seconds: float, steps: int, batch_size: int, last: dict[str, float],
                   metrics: dict[str, float]) -> list[str]:
     """The end-of-training summary: how long, how fast, where the losses and metrics ended."""
     rate = steps * batch_size / wall_seconds if wall_seconds > 0 else 0.0
     lines = [f"trained:       {steps} steps in {format_duration(wall_seconds)} ({rate:,.0f} images/s)"]
-    shown = {k: last[k] for k in ("loss_D", "loss_G", "D_real", "D_fake") if k in last}
+    shown = {k: v for k, v in last.items() if _shown(k)}
     if shown:
         lines.append("last losses:   " + "  ".join(f"{k} {v:.4g}" for k, v in shown.items())
                      + (f"  (step {int(last['step'])})" if "step" in last else ""))
