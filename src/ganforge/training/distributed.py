@@ -26,6 +26,7 @@ converts it to SyncBatchNorm (CUDA only).
 from __future__ import annotations
 
 import datetime
+import gc
 import os
 from dataclasses import dataclass
 from typing import Any
@@ -137,6 +138,9 @@ def teardown(world: World) -> None:
     gloo's threads. (After an error nothing is torn down: the other ranks may be inside a
     collective, and torchrun stops them when this process exits.)"""
     if world.distributed and dist.is_initialized():
+        # DDP wrappers keep the group alive; one left for the garbage collector (a reference cycle
+        # through the trainer) would destroy gloo's threads at interpreter exit and abort the process.
+        gc.collect()
         dist.barrier()
         dist.destroy_process_group()
 

@@ -72,8 +72,7 @@ class StatsWriter:
                 if key != "step" and isinstance(value, int | float) and math.isfinite(value):
                     self._tb.add_scalar(key.replace("_", "/", 1) if key.startswith(("loss_", "D_")) else key,
                                         value, step)
-        shown = {k: v for k, v in record.items() if _shown(k)}
-        shown |= {"img_per_s": record["img_per_s"]} if "img_per_s" in record else {}
+        shown = _shown(record) | ({"img_per_s": record["img_per_s"]} if "img_per_s" in record else {})
         shown = shown or {k: v for k, v in record.items() if k.startswith("eval/") and isinstance(v, int | float)}
         text = "  ".join(f"{k} {v:.4g}" for k, v in shown.items())
         eta = self.eta(step)
@@ -161,10 +160,11 @@ def last_metrics(run_dir: Path) -> dict[str, float]:
     return found
 
 
-def _shown(key: str) -> bool:
-    """The statistics worth a place on the progress line: each network's loss (``loss_<phase>``) and
-    what a recipe reports about its critics' outputs (``D_real``, ``D_fake``), whatever it names them."""
-    return key.startswith("loss_") or key.endswith(("_real", "_fake"))
+def _shown(record: dict) -> dict:
+    """The statistics worth a place on the progress line: each network's loss (``loss_<phase>``) first,
+    then what a recipe reports about its critics' outputs (``D_real``, ``D_fake``), whatever it names them."""
+    losses = {k: v for k, v in record.items() if k.startswith("loss_")}
+    return losses | {k: v for k, v in record.items() if k.endswith(("_real", "_fake"))}
 
 
 def summary_lines(*, wall_seconds: float, steps: int, batch_size: int, last: dict[str, float],
@@ -172,7 +172,7 @@ def summary_lines(*, wall_seconds: float, steps: int, batch_size: int, last: dic
     """The end-of-training summary: how long, how fast, where the losses and metrics ended."""
     rate = steps * batch_size / wall_seconds if wall_seconds > 0 else 0.0
     lines = [f"trained:       {steps} steps in {format_duration(wall_seconds)} ({rate:,.0f} images/s)"]
-    shown = {k: v for k, v in last.items() if _shown(k)}
+    shown = _shown(last)
     if shown:
         lines.append("last losses:   " + "  ".join(f"{k} {v:.4g}" for k, v in shown.items())
                      + (f"  (step {int(last['step'])})" if "step" in last else ""))
