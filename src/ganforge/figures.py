@@ -298,7 +298,7 @@ def make_figures(run_dir: str | os.PathLike, open_run: Callable[[], Any], *, n: 
             raise
         say(f"sample figures: skipped ({exc})")
         return written
-    cfg, state, G, device = run.config, run.state, run.generator, run.device
+    cfg, state = run.config, run.state
     title = figure_title(run_dir, state.get("step"), run.checkpoint)
 
     opts = {"resolution": cfg.data.resolution, "channels": cfg.data.channels, "seed": cfg.seed,
