@@ -51,3 +51,16 @@ def test_bad_input_raises_the_one_line_error_the_cli_prints(tmp_path, one_line):
     with pytest.raises(GanforgeError) as e:
         ganforge.evaluate(np.zeros((10, 2), np.float32))
     assert "dataset=NAME" in one_line(e)
+
+
+def test_train_from_python_takes_the_run_lock_like_the_cli(tmp_path, one_line):
+    from ganforge.runs.lock import LOCK_NAME, RunLock
+
+    run_dir = tmp_path / "busy"
+    run_dir.mkdir()
+    with RunLock(run_dir):  # as if another process were training there
+        with pytest.raises(GanforgeError) as e:
+            ganforge.train("gan2014-digits", out=run_dir, steps=2, **QUIET)
+        assert "is being trained by process" in one_line(e)
+    run = ganforge.train("gan2014-digits", out=tmp_path / "free", steps=2, **QUIET)
+    assert not (run.path / LOCK_NAME).exists()  # released at the end

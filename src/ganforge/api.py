@@ -14,22 +14,24 @@ Overrides are config keys with ``__`` for the dots (``train__batch_size=32``) or
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
-from ganforge import config, presets, progress
+from ganforge import config, outputs, presets, progress
 from ganforge.config import RunConfig
 from ganforge.engine.loop import Trainer, TrainResult
 from ganforge.errors import GanforgeError
 from ganforge.metrics.evaluation import Evaluator, Log, Report, evaluate as evaluate_samples, write_report
 from ganforge.runs import rundir
-from ganforge.runs.lock import LOCK_NAME
+from ganforge.runs.lock import LOCK_NAME, RunLock
 from ganforge.runs.run import Run, load_run
 from ganforge.sampling import collect
 from ganforge.training import distributed
@@ -69,12 +71,46 @@ def run_directory(out: str | os.PathLike | None, label: str, resume: bool) -> Pa
     return rundir.next_run_dir(RUNS_ROOT, label)
 
 
+@contextlib.contextmanager
+def claimed(run_dir: Path, world: World = distributed.SINGLE) -> Iterator[RunLock | None]:
+    """``run_dir``, created if needed and locked for the duration by rank 0 (the one process that writes
+    it): a second trainer there is refused in one line naming the first. A run that never started
+    leaves no empty directory behind. Yields the lock (None on the other ranks)."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise GanforgeError(f"--out {run_dir} is a file, not a directory; choose another --out")
+    created = not run_dir.exists()
+    lock = _lock(run_dir) if world.is_main else None
+    try:
+        yield lock
+    finally:
+        if lock is not None:
+            lock.release()
+            if created and run_dir.is_dir() and not any(run_dir.iterdir()):
+                run_dir.rmdir()
+
+
+def _lock(run_dir: Path) -> RunLock:
+    """Create the run directory if needed and hold its lock, or refuse in one line (another process
+    trains there; the place cannot be written)."""
+    outputs.check_dir_writable(run_dir, flag="--out")
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise GanforgeError(outputs.describe_os_error(exc, run_dir, "--out")) from None
+    lock = RunLock(run_dir).acquire()
+    if lock.stale_owner is not None:
+        print(f"ganforge: note: {run_dir} was locked by process {lock.stale_owner['pid']}, which is no longer "
+              f"running; taking the lock over", file=sys.stderr)
+    return lock
+
+
 def start(cfg: RunConfig, run_dir: Path, *, resume: bool = False, force: bool = False, world: World = distributed.SINGLE,
-          **trainer_options: Any) -> Trainer:
+          lock: RunLock | None = None, **trainer_options: Any) -> Trainer:
     """A Trainer for ``run_dir``, refusing (or, with ``force``, setting aside) a non-empty directory.
 
     The old contents are set aside, not deleted, until the new run has started: a bad config or
-    dataset must not cost the user the old run.
+    dataset must not cost the user the old run. ``lock`` (from :func:`claimed`) moves with the old
+    contents, so it is taken again on the new directory.
     """
     if resume and not (run_dir / rundir.CONFIG).exists():
         raise GanforgeError(f"cannot resume {run_dir}: it is not a run directory (no {rundir.CONFIG}); "
@@ -102,6 +138,9 @@ def start(cfg: RunConfig, run_dir: Path, *, resume: bool = False, force: bool = 
         raise
     if backup is not None:
         shutil.rmtree(backup)
+    if lock is not None and not lock.guards(run_dir):  # --force moved the old run (and its lock) aside
+        lock.release()
+        lock.acquire_path(run_dir)
     return trainer
 
 
@@ -116,9 +155,10 @@ def train(preset_or_config: str | os.PathLike | dict | RunConfig | None = None, 
     cfg, label = resolve_config(preset_or_config, overrides, **keys)
     run_dir = run_directory(out, label, resume)
     preset = str(preset_or_config) if isinstance(preset_or_config, str | os.PathLike) else None
-    trainer = start(cfg, run_dir, resume=resume, force=force, data_dir=data_dir, preset=preset,
-                    argv=[sys.executable, *sys.argv])
-    result: TrainResult = trainer.fit()
+    with claimed(run_dir) as lock:
+        trainer = start(cfg, run_dir, resume=resume, force=force, lock=lock, data_dir=data_dir, preset=preset,
+                        argv=[sys.executable, *sys.argv])
+        result: TrainResult = trainer.fit()
     return load_run(result.run_dir, device=trainer.built.device)
 
 
@@ -153,4 +193,5 @@ def evaluate(source: Run | str | os.PathLike | np.ndarray, metrics: str | list[s
     return evaluate_run(run, metrics, n=n, seed=seed, data_dir=data_dir, **options)[0].values
 
 
-__all__ = ["Run", "evaluate", "evaluate_run", "load_run", "resolve_config", "run_directory", "start", "train"]
+__all__ = ["Run", "claimed", "evaluate", "evaluate_run", "load_run", "resolve_config", "run_directory", "start",
+           "train"]

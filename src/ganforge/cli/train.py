@@ -13,10 +13,9 @@ import sys
 import time
 from pathlib import Path
 
-from ganforge import api, outputs, recipes
+from ganforge import api, recipes
 from ganforge.cli.help import examples
 from ganforge.engine.signals import StopFlag
-from ganforge.errors import GanforgeError
 from ganforge.runs.lock import RunLock
 from ganforge.training import distributed
 from ganforge.training.logging import last_metrics, summary_lines
@@ -75,42 +74,16 @@ def _train(args: argparse.Namespace, world: distributed.World) -> int:
         if world.is_main:
             print(f"# run directory: {run_dir}\n{cfg.to_yaml()}", end="")
         return 0
-    if run_dir.exists() and not run_dir.is_dir():
-        raise GanforgeError(f"--out {run_dir} is a file, not a directory; choose another --out")
-    created = not run_dir.exists()
-    lock = _lock(run_dir) if world.is_main else None  # rank 0 alone writes the run, so it alone locks it
-    try:
+    with api.claimed(run_dir, world) as lock:  # rank 0 alone writes the run, so it alone locks it
         return _train_locked(args, world, cfg, run_dir, lock)
-    finally:
-        if lock is not None:
-            lock.release()
-            if created and run_dir.is_dir() and not any(run_dir.iterdir()):
-                run_dir.rmdir()  # the run never started: leave no empty directory behind
-
-
-def _lock(run_dir: Path) -> RunLock:
-    """Create the run directory if needed and hold its lock, or refuse in one line (another process
-    trains there; the place cannot be written)."""
-    outputs.check_dir_writable(run_dir, flag="--out")
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise GanforgeError(outputs.describe_os_error(exc, run_dir, "--out")) from None
-    lock = RunLock(run_dir).acquire()
-    if lock.stale_owner is not None:
-        print(f"ganforge: note: {run_dir} was locked by process {lock.stale_owner['pid']}, which is no longer "
-              f"running; taking the lock over", file=sys.stderr)
-    return lock
 
 
 def _train_locked(args: argparse.Namespace, world: distributed.World, cfg, run_dir: Path,
                   lock: RunLock | None) -> int:
     argv = ["ganforge", *sys.argv[1:]] if args.argv is None else args.argv
-    trainer = api.start(cfg, run_dir, resume=args.resume, force=args.force, world=world, data_dir=args.data_dir,
-                        preset=args.preset, argv=argv, allow_config_change=args.allow_config_change)
-    if lock is not None and not lock.guards(run_dir):  # --force moved the old run (and its lock) aside
-        lock.release()
-        lock.acquire_path(run_dir)
+    trainer = api.start(cfg, run_dir, resume=args.resume, force=args.force, world=world, lock=lock,
+                        data_dir=args.data_dir, preset=args.preset, argv=argv,
+                        allow_config_change=args.allow_config_change)
     start_step, started = trainer.step, time.perf_counter()
     if world.is_main:
         print(banner(trainer, run_dir), flush=True)
