@@ -15,6 +15,7 @@ from torch import nn
 
 from ganforge.config import RunConfig
 from ganforge.data import Dataset, load_dataset
+from ganforge.devices import parse_device
 from ganforge.errors import ConfigError
 from ganforge.recipes import Recipe, TrainingEnv, TrainingParts
 from ganforge.training import distributed, rng, seeds, speed
@@ -27,13 +28,8 @@ from ganforge.training.schedules import OptimSchedule, make_optimizer
 def pick_device(name: str) -> torch.device:
     if name == "auto":
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    try:
-        device = torch.device(name)
-    except RuntimeError:
-        raise ConfigError(f"train.device '{name}' is not a device; use auto, cpu, cuda or cuda:N") from None
-    if device.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError(f"train.device is '{name}' but no CUDA GPU is available; use train.device=auto or cpu")
-    return device
+    return parse_device(name, option="train.device", names="auto, cpu, cuda or cuda:N",
+                        no_cuda_fix="train.device=auto or cpu", error=ConfigError)
 
 
 @dataclass
