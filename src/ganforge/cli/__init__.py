@@ -17,12 +17,13 @@ import threading
 from typing import NoReturn
 
 from ganforge.cli import evaluate, figures, presets, sample, train
+from ganforge.engine.signals import StopFlag
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.presets import DEFAULT_PRESET
 from ganforge.version import __version__
 
 COMMANDS = (train, sample, presets, evaluate, figures)
-INTERRUPTED = {"SIGINT": ("interrupted (Ctrl-C)", 130), "SIGTERM": ("terminated (SIGTERM)", 143)}
+INTERRUPTED = {"SIGINT": "interrupted (Ctrl-C)", "SIGTERM": "terminated (SIGTERM)"}
 
 
 class Parser(argparse.ArgumentParser):
@@ -73,9 +74,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"ganforge: error: {e}", file=sys.stderr)
         return 2
     except (KeyboardInterrupt, Terminated) as e:
-        what, code = INTERRUPTED["SIGTERM" if isinstance(e, Terminated) else "SIGINT"]
-        print(f"ganforge: {what}; {getattr(args, 'on_interrupt', 'stopped')}", file=sys.stderr)
-        return code
+        signal_name = "SIGTERM" if isinstance(e, Terminated) else "SIGINT"
+        print(f"ganforge: {INTERRUPTED[signal_name]}; {getattr(args, 'on_interrupt', 'stopped')}", file=sys.stderr)
+        return StopFlag.EXIT_CODES[signal_name]  # the same codes train exits with
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
