@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import sys
 from pathlib import Path
 
@@ -52,8 +51,7 @@ def _load_samples(path: str, flag: str = "--samples") -> np.ndarray:
 
 def _write_json(report, path: Path) -> None:
     """``--json``: by the output rule (checked before measuring; written whole or not at all)."""
-    text = json.dumps(report.to_dict(), indent=1) + "\n"
-    print(f"report: {outputs.write_text(path, text, flag='--json')}")
+    print(f"report: {write_report(report, path, merge=False)}")
 
 
 def _keep_report(report, run_dir: Path, name: str, json_given: bool) -> Path:

@@ -22,6 +22,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganforge import outputs
 from ganforge.data import load_dataset, registry
 from ganforge.data.base import Dataset
 from ganforge.errors import GanforgeError
@@ -288,7 +289,8 @@ def evaluate(samples: SampleSource, dataset: str, metrics: str | Sequence[str] |
 
 
 def write_report(report: Report, path: Path, merge: bool = True) -> Path:
-    """Write ``report`` as JSON; with ``merge``, metrics already in the file and not re-measured stay."""
+    """Write ``report`` as JSON, atomically; with ``merge``, metrics already in the file and not re-measured
+    stay. An OS error is one line (a GanforgeError)."""
     data = report.to_dict()
     if merge and path.is_file():
         try:
@@ -300,8 +302,4 @@ def write_report(report: Report, path: Path, merge: bool = True) -> Path:
             metrics = {**old.get("metrics", {}), **data["metrics"]}
             data["metrics"] = metrics
             data["values"] = {k: v for m in metrics.values() for k, v in m["values"].items()}
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.{os.getpid()}.part")
-    tmp.write_text(json.dumps(data, indent=1) + "\n")
-    os.replace(tmp, path)
-    return path
+    return outputs.write_text(path, json.dumps(data, indent=1) + "\n", flag="--json")  # whole or not at all
