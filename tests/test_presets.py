@@ -9,6 +9,7 @@ from ganforge import config, presets
 from ganforge.engine.loop import Trainer
 
 NARROW = {"dcgan": "base_channels", "resnet": "channels", "mlp": "hidden", "maxout": "hidden"}
+NARROW.update({"biggan": "channels", "mlp-deconv": "hidden", "maxout-conv": "hidden"})
 
 
 def _narrow(spec, prefix):
@@ -28,6 +29,8 @@ def test_preset_takes_a_step(tmp_path, name):
         overrides += ["data.name=digits", f"data.channels={channels}"]  # CI runs offline
     if cfg.model.d.arch == "resnet":
         overrides += ["data.resolution=16"]
+    if cfg.data.name in ("cifar10", "cifar10-jpeg"):  # CI has no CIFAR-10: colour digits at its 32 px
+        overrides += ["data.name=digits", "data.channels=3", "data.resolution=32"]
     cfg = config.resolve(raw, overrides)
     result = Trainer(cfg, tmp_path / "run").fit()
     assert result.step == 2

@@ -67,7 +67,11 @@ def _fit(spec: JudgeSpec, train: Dataset, log_fn: Callable[[str], None] | None,
             perm = torch.randperm(len(x), generator=order)
             for i in range(steps_per_epoch):
                 idx = perm[i * r["batch_size"]:(i + 1) * r["batch_size"]]
-                loss = F.cross_entropy(net(x[idx]), y[idx])
+                batch = x[idx]
+                if r.get("hflip"):  # mirror half the batch; drawn only when asked, so other judges stay bitwise
+                    flip = torch.rand(len(idx), generator=order) < 0.5
+                    batch = torch.where(flip[:, None, None, None], batch.flip(3), batch)
+                loss = F.cross_entropy(net(batch), y[idx])
                 opt.zero_grad(set_to_none=True)
                 loss.backward()
                 opt.step()
