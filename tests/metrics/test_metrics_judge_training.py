@@ -50,3 +50,15 @@ def test_callers_rng_and_thread_count_are_left_alone():
         assert seen and seen[-1].startswith("judge tiny: epoch 3/3 done")
     finally:
         torch.set_num_threads(threads)
+
+
+def test_horizontal_flips_are_drawn_only_when_the_recipe_asks():
+    """``hflip`` mirrors a random half of each batch (the CIFAR judges' augmentation): a judge trained with
+    it differs from one without, and a recipe without the key trains exactly as before it existed."""
+    train, test = _two_classes(0), _two_classes(1)
+    plain, _ = train_classifier(SPEC, train, test)
+    off, _ = train_classifier(dataclasses.replace(SPEC, recipe={**SPEC.recipe, "hflip": False}), train, test)
+    flipped, stats = train_classifier(dataclasses.replace(SPEC, recipe={**SPEC.recipe, "hflip": True}), train, test)
+    assert torch.equal(plain.head.weight, off.head.weight)
+    assert not torch.equal(plain.head.weight, flipped.head.weight)
+    assert stats["test_accuracy"] == 1.0  # brightness does not care about mirroring

@@ -18,6 +18,7 @@ from ganforge.data.base import Dataset
 from ganforge.metrics import fid_weights, judges
 from ganforge.metrics.inception import FIDInceptionV3
 from ganforge.metrics.judges import JudgeError, JudgeSpec, load_judge
+from ganforge.metrics.evaluation import Evaluator
 
 TINY = {"content": 0}
 
@@ -174,3 +175,53 @@ def test_inception_metrics_run_with_a_weights_file(monkeypatch, tmp_path):
     report = ev.run(x)
     assert ev.names == ["fid100_test_inception", "is100_inception"]
     assert report.results[0].info["judge"]["name"] == "inception" and np.isfinite(report.values["fid100_test_inception"])
+
+
+# --- the CIFAR-10 judges, on a fake colour dataset (CI has no CIFAR-10) ---------------------------
+
+
+def _fake_cifar(req):
+    """3x32x32 images whose class is their colour: class k has its channels at the levels of k."""
+    rng = np.random.default_rng(req.split == "test")
+    y = np.arange(200 if req.split == "train" else 60) % 10
+    rgb = np.stack([y * 25, (9 - y) * 25, (y % 3) * 100], 1)[:, :, None, None]
+    x = np.clip(rgb + rng.integers(-10, 11, (len(y), 3, 32, 32)), 0, 255).astype(np.uint8)
+    return Dataset(name="cifar10-jpeg", kind="image", x=torch.from_numpy(x), y=torch.from_numpy(y.astype(np.int64)),
+                   num_classes=10)
+
+
+@pytest.fixture
+def fake_cifar_judge(monkeypatch):
+    """The real cnn-cifar10jpeg architecture and recipe (1 epoch) on the fake colour data."""
+    monkeypatch.setitem(registry.REGISTRY, "cifar10-jpeg", registry.Entry("cifar10-jpeg", _fake_cifar, ("train", "test")))
+    spec = judges.JUDGES["cnn-cifar10jpeg"]
+    monkeypatch.setitem(judges.JUDGES, "cnn-cifar10jpeg",
+                        dataclasses.replace(spec, recipe={**spec.recipe, "epochs": 2, "batch_size": 20}))
+    return spec
+
+
+def test_cifar_judges_are_named_for_their_training_data():
+    for name, data in (("cnn-cifar10", "cifar10"), ("cnn-cifar10jpeg", "cifar10-jpeg")):
+        spec = judges.JUDGES[name]
+        assert spec.dataset == data and spec.input_shape == (3, 32, 32) and judges.default_judge(data) == name
+    assert judges.JUDGES["cnn-cifar10"].fingerprint()["dataset"] != judges.JUDGES["cnn-cifar10jpeg"].fingerprint()["dataset"]
+
+
+def test_colour_judge_is_cached_and_its_accuracy_printed_beside_every_metric(fake_cifar_judge, isolated_data,
+                                                                              monkeypatch):
+    log = []
+    first = load_judge("cnn-cifar10jpeg", log_fn=log.append)
+    assert any("training judge cnn-cifar10jpeg on cifar10-jpeg/train (200 images)" in line for line in log)
+    assert first.test_accuracy > 0.5  # colours are easy: a judge that learns anything reads most of them
+    f, logits = first(np.zeros((2, 3, 32, 32), np.uint8))
+    assert f.shape == (2, 256) and logits.shape == (2, 10)
+    monkeypatch.setattr(judges, "train_classifier", lambda *a, **k: pytest.fail("retrained a cached judge"))
+    assert load_judge("cnn-cifar10jpeg").record["key"] == first.record["key"]
+
+    ev = Evaluator("cifar10-jpeg", ["fid", "kid", "is", "pr"], n=40)
+    assert [s.name for s in ev.specs] == ["fid40_test_cnn-cifar10jpeg", "kid40_test_cnn-cifar10jpeg",
+                                          "is40_cnn-cifar10jpeg", "pr40_test_cnn-cifar10jpeg"]
+    table = ev.run(_fake_cifar(type("R", (), {"split": "train"})()).x[:40].numpy()).table()
+    rows = [line for line in table.splitlines()[1:] if line.strip()]
+    accuracy = f"cnn-cifar10jpeg ({first.test_accuracy:.2%})"
+    assert len(rows) >= 5 and all(line.rstrip().endswith(accuracy) for line in rows)

@@ -48,6 +48,10 @@ class MLPDeconvGenerator(Generator):
         for name, act in (("activation", activation), ("last_activation", last_activation)):
             if act not in _ACTIVATIONS:
                 raise ValueError(f"{name} must be one of {', '.join(_ACTIVATIONS)}, got '{act}'")
+        if deconv_channels and ((h - kernel) % stride or (w - kernel) % stride or h < kernel or w < kernel):
+            raise ValueError(f"a {kernel}x{kernel} transposed conv of stride {stride} cannot give {h}x{w} "
+                             f"images ((size - kernel) must be a multiple of the stride); change "
+                             f"model.g.kernel/stride or set model.g.deconv_channels=0 (fully connected)")
         widths = [ctx.z_dim, *hidden]
         layers: list[nn.Module] = []
         for i, (a, b) in enumerate(zip(widths[:-1], widths[1:])):
@@ -57,10 +61,6 @@ class MLPDeconvGenerator(Generator):
         self.deconv_channels = deconv_channels
         if deconv_channels:
             check_width("deconv_channels", deconv_channels)
-            if (h - kernel) % stride or (w - kernel) % stride or h < kernel or w < kernel:
-                raise ValueError(f"a {kernel}x{kernel} transposed conv of stride {stride} cannot give {h}x{w} "
-                                 f"images ((size - kernel) must be a multiple of the stride); change "
-                                 f"model.g.kernel/stride or set model.g.deconv_channels=0 (fully connected)")
             self.grid = ((h - kernel) // stride + 1, (w - kernel) // stride + 1)
             self.to_grid = nn.Linear(widths[-1], deconv_channels * math.prod(self.grid))
             self.head = nn.ConvTranspose2d(deconv_channels, c, kernel, stride, bias=False)
@@ -106,8 +106,8 @@ class MaxoutConv(nn.Module):
 
 def _maxout_conv_size(size: int, kernel: int, pad: int, pool: int, stride: int) -> int:
     """Output size of one maxout conv layer (conv, then max pooling rounded up); < 1 when nothing is left."""
-    size = size + 2 * pad - kernel + 1
-    return -(-(size - pool) // stride) + 1 if size >= pool else 0
+    size = size + 2 * pad - kernel + 1 if size >= 1 else 0
+    return -(-(size - pool) // stride) + 1 if size >= max(pool, 1) else 0
 
 
 class MaxoutConvDiscriminator(Discriminator):
@@ -119,7 +119,7 @@ class MaxoutConvDiscriminator(Discriminator):
         c, size, _ = _image_shape(ctx, "maxout-conv")
         lengths = {len(channels), len(kernels), len(pads), len(pools), len(pool_strides)}
         if len(lengths) != 1:
-            raise ValueError("channels, kernels, pads, pools and pool_strides need one entry per conv layer; got "
+            raise ValueError("units, kernels, pads, pools and pool_strides need one entry per conv layer; got "
                              f"lengths {len(channels)}, {len(kernels)}, {len(pads)}, {len(pools)}, {len(pool_strides)}")
         layers: list[nn.Module] = []
         height, width = size, ctx.data_shape[2]
@@ -173,7 +173,7 @@ def mlp_deconv_generator(
 def maxout_conv_discriminator(
     ctx: NetContext,
     *,
-    channels: tuple[int, ...] = (32, 32, 192),  # maxout units per conv layer (the yaml)
+    units: tuple[int, ...] = (32, 32, 192),  # maxout units (output maps) per conv layer (the yaml)
     pieces: int = 2,  # pieces per conv maxout unit (the yaml: 2)
     kernels: tuple[int, ...] = (8, 8, 5),  # conv kernel sizes (the yaml)
     pads: tuple[int, ...] = (4, 3, 3),  # zero padding per side (the yaml)
@@ -185,6 +185,6 @@ def maxout_conv_discriminator(
     hidden_dropout: float = 0.5,  # drop probability on every later layer's input (keep 0.5)
     irange: float = 0.005,  # weights U(-irange, irange), as pylearn2
 ) -> nn.Module:
-    return MaxoutConvDiscriminator(ctx, tuple(channels), pieces, tuple(kernels), tuple(pads), tuple(pools),
+    return MaxoutConvDiscriminator(ctx, tuple(units), pieces, tuple(kernels), tuple(pads), tuple(pools),
                                    tuple(pool_strides), tuple(hidden), hidden_pieces, input_dropout, hidden_dropout,
                                    irange)
