@@ -427,3 +427,10 @@ def test_cifar10_jpeg_missing(capsys, tmp_path, monkeypatch):
     monkeypatch.delenv("GANFORGE_CIFAR10_JPEG", raising=False)
     _fails(capsys, _train("--data-dir", str(tmp_path / "data"), "--set", "data.name=cifar10-jpeg"),
            "cifar10-jpeg archive was not found", "GANFORGE_CIFAR10_JPEG=")
+
+
+def test_net_does_not_fit_data(capsys):
+    _fails(capsys, ["train", "biggan-cifar", "--steps", "1", "--set", "log.tensorboard=false",
+                    "--set", "data.name=digits", "--set", "data.channels=3", "--set", "data.resolution=32",
+                    "--set", "model.g.channels=4", "--set", "model.d.channels=4", "--set", "model.z_dim=30"],
+           "z_dim 30 is not a multiple of 4", "model.g.hierarchical=false")
