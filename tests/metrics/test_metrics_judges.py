@@ -214,7 +214,7 @@ def test_colour_judge_is_cached_and_its_accuracy_printed_beside_every_metric(fak
     assert any("training judge cnn-cifar10jpeg on cifar10-jpeg/train (200 images)" in line for line in log)
     assert first.test_accuracy > 0.5  # colours are easy: a judge that learns anything reads most of them
     f, logits = first(np.zeros((2, 3, 32, 32), np.uint8))
-    assert f.shape == (2, 256) and logits.shape == (2, 10)
+    assert f.shape == (2, 128) and logits.shape == (2, 10)
     monkeypatch.setattr(judges, "train_classifier", lambda *a, **k: pytest.fail("retrained a cached judge"))
     assert load_judge("cnn-cifar10jpeg").record["key"] == first.record["key"]
 
