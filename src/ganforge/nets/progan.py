@@ -79,13 +79,18 @@ class ProGANGenerator(Generator, Growing):
             h = pixel_norm(_act(conv(h)))
         return h
 
-    def render(self, z: torch.Tensor, stage: int, alpha: float) -> torch.Tensor:
-        """The image at ``stage``'s own size: the new block's toRGB blended with the previous stage's
-        upsampled toRGB by ``alpha`` (1: the new block alone)."""
+    def trunk(self, z: torch.Tensor, stage: int) -> torch.Tensor:
+        """The features that ``stage``'s block (and the previous stage's toRGB) start from."""
         h = pixel_norm(_act(self.dense(pixel_norm(z))).view(-1, self.channels, self.start, self.start))
         h = pixel_norm(_act(self.first(h)))
         for i in range(1, stage):
             h = self._block(i, h)
+        return h
+
+    def render(self, z: torch.Tensor, stage: int, alpha: float) -> torch.Tensor:
+        """The image at ``stage``'s own size: the new block's toRGB blended with the previous stage's
+        upsampled toRGB by ``alpha`` (1: the new block alone)."""
+        h = self.trunk(z, stage)
         if stage == 0:
             return self.to_rgb[0](h)
         new = self.to_rgb[stage](self._block(stage, h))

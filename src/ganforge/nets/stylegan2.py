@@ -45,14 +45,18 @@ from ganforge.nets.registry import NetContext, register
 def modulated_conv2d(x: torch.Tensor, weight: torch.Tensor, styles: torch.Tensor, demodulate: bool = True,
                      eps: float = 1e-8) -> torch.Tensor:
     """A conv whose weight is scaled per sample and input channel by ``styles`` (N, in), then (when
-    ``demodulate``) normalised per sample and output channel to unit L2 norm. Run as one grouped conv."""
-    n, c_in, h, w = x.shape
-    c_out, _, k, _ = weight.shape
-    wts = weight.unsqueeze(0) * styles.view(n, 1, c_in, 1, 1)  # (N, out, in, k, k)
+    ``demodulate``) normalised per sample and output channel to unit L2 norm.
+
+    Computed as scale the input, one ordinary conv, scale the output (the paper's non-fused form):
+    the same numbers as building a weight per sample and running a grouped conv, and several
+    times faster on a CPU, where grouped convs with one group per sample are slow.
+    """
+    out = F.conv2d(x * styles.view(*styles.shape, 1, 1).to(x.dtype), weight.to(x.dtype), padding=weight.shape[-1] // 2)
     if demodulate:
-        wts = wts * torch.rsqrt(wts.pow(2).sum(dim=(2, 3, 4), keepdim=True) + eps)
-    out = F.conv2d(x.reshape(1, n * c_in, h, w), wts.reshape(n * c_out, c_in, k, k), padding=k // 2, groups=n)
-    return out.reshape(n, c_out, h, w)
+        # ||w_o * s||^2 over (in, k, k) = sum_i s_i^2 * sum_k w_oik^2, for every sample and output channel
+        coefs = torch.rsqrt(styles.pow(2) @ weight.pow(2).sum(dim=(2, 3)).T + eps)
+        out = out * coefs.view(*coefs.shape, 1, 1).to(out.dtype)
+    return out
 
 
 class ModulatedConv(nn.Module):
