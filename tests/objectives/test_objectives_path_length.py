@@ -27,7 +27,8 @@ def test_r1_runs_every_16_d_steps_and_path_length_every_4_g_steps_each_scaled_by
     assert ran["D_r1"] == [0, 16] and ran["G_pl"] == list(range(0, 32, 4)) and len(ran["D"]) == len(ran["G"]) == 32
     # The lazy term is weighted by its interval, so its average strength is the configured one.
     term = next(p for p in tr.built.phases if p.name == "G_pl").terms[0]
-    assert term.args[:2] == (2.0, 4) and next(p for p in tr.built.phases if p.name == "D_r1").terms[0].args == (0.01, 16)
+    r1 = next(p for p in tr.built.phases if p.name == "D_r1").terms[0]
+    assert term.args[:2] == (2.0, 4) and r1.args == (0.01, 16)
 
 
 def test_the_path_length_mean_is_checkpointed_and_resumed(tmp_path):

@@ -20,7 +20,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-LRELU_GAIN = math.sqrt(2.0)  # keeps unit variance through a leaky ReLU(0.2) (He et al.'s gain, rounded as in the papers)
+# Keeps unit variance through a leaky ReLU(0.2): He et al.'s gain, rounded to sqrt(2) as in the papers.
+LRELU_GAIN = math.sqrt(2.0)
 
 
 class EqualizedLinear(nn.Module):

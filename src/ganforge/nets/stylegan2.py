@@ -143,8 +143,13 @@ class StyleGAN2Generator(Generator):
                 self.rgbs[i](x, ws[:, 2 * i + 1])
         return img
 
-    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None, psi: float | None = None) -> torch.Tensor:
-        return self.synthesis(self.styles(z, psi))
+    def forward(self, z: torch.Tensor, y: torch.Tensor | None = None, psi: float | None = None,
+                return_styles: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """Images; with ``return_styles`` also the per-layer latents they came from (what the path-length
+        term differentiates by, called through this forward so that DDP sees it)."""
+        ws = self.styles(z, psi)
+        img = self.synthesis(ws)
+        return (img, ws) if return_styles else img
 
 
 class DBlock(nn.Module):

@@ -44,9 +44,9 @@ class PathLengthMean:
 
 
 def path_lengths(G, z: Tensor) -> Tensor:
-    """|J_w^T y| per sample, y ~ N(0, I / (H*W)) drawn from the global generator; kept in the graph."""
-    ws = G.styles(z)
-    img = G.synthesis(ws)
+    """|J_w^T y| per sample, y ~ N(0, I / (H*W)) drawn from the global generator; kept in the graph.
+    ``G`` is the generator or its DDP wrapper (called as ``G(z, None, return_styles=True)``)."""
+    img, ws = G(z, None, return_styles=True)
     directions = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
     (grad,) = torch.autograd.grad((img * directions).sum(), ws, create_graph=True)
     return grad.pow(2).sum(2).mean(1).sqrt()
@@ -54,7 +54,7 @@ def path_lengths(G, z: Tensor) -> Tensor:
 
 def path_length_term(weight: float, every: int, decay: float, state: PathLengthMean, g: str, ctx
                      ) -> tuple[Tensor, dict[str, Tensor]]:
-    lengths = path_lengths(ctx.nets[g], ctx.noise(max(ctx.batch_size // 2, 1)))
+    lengths = path_lengths(ctx.forward_net(g), ctx.noise(max(ctx.batch_size // 2, 1)))
     with torch.no_grad():
         state.mean.lerp_(lengths.mean().float(), decay)
     penalty = (lengths - state.mean).pow(2).mean()
