@@ -434,3 +434,35 @@ def test_net_does_not_fit_data(capsys):
                     "--set", "data.name=digits", "--set", "data.channels=3", "--set", "data.resolution=32",
                     "--set", "model.g.channels=4", "--set", "model.d.channels=4", "--set", "model.z_dim=30"],
            "z_dim 30 is not a multiple of 4", "model.g.hierarchical=false")
+
+
+def test_path_length_needs_styles(capsys):
+    _fails(capsys, _train("--out", "r", "--set", "reg.path_length=2"), "reg.path_length needs a style-based generator",
+           "set reg.path_length=0")
+
+
+def test_recipe_needs_its_nets(capsys):
+    _fails(capsys, _train("--out", "r", "--set", "recipe=progressive"), "networks that grow", "noise-to-image")
+    _fails(capsys, _train("--out", "s", "--set", "recipe=style-based"), "style-based generator", "noise-to-image")
+
+
+def test_sample_no_such_option(capsys, tmp_path):
+    assert main(_train("--out", "r")) == 0
+    _fails(capsys, ["sample", "r", "--n", "5", "--out", "s.npy", "--mix-seed", "3"], "has no --mix-seed option",
+           "drop it")
+    assert not (tmp_path / "s.npy").exists()
+
+
+STYLE = ["train", "stylegan2-mnist", "--steps", "2", "--set", "data.name=digits", "--set", "model.g.channels=4",
+         "--set", "model.g.w_dim=8", "--set", "model.d.channels=4", "--set", "model.z_dim=8", "--set",
+         "train.batch_size=4", "--set", "log.tensorboard=false"]
+
+
+def test_sample_bad_style_option(capsys, tmp_path):
+    assert main([*STYLE, "--out", "r"]) == 0
+    (tmp_path / "s.npy").write_bytes(b"old")
+    _fails(capsys, ["sample", "r", "--n", "5", "--out", "s.npy", "--force", "--mix-seed", "7", "--mix-layer", "99"],
+           "mix layer must be in 1..3", "got 99")
+    _fails(capsys, ["sample", "r", "--n", "5", "--out", "t.npy", "--mix-layer", "2"], "--mix-layer needs --mix-seed")
+    _fails(capsys, ["sample", "r", "--n", "5", "--out", "t.npy", "--truncation", "-1"], "psi must be >= 0")
+    assert (tmp_path / "s.npy").read_bytes() == b"old" and not (tmp_path / "t.npy").exists()

@@ -10,6 +10,7 @@ from ganforge.engine.loop import Trainer
 
 NARROW = {"dcgan": "base_channels", "resnet": "channels", "mlp": "hidden", "maxout": "hidden"}
 NARROW.update({"biggan": "channels", "mlp-deconv": "hidden", "maxout-conv": "hidden"})
+NARROW.update({"stylegan2": "channels", "progan": "channels"})
 
 
 def _narrow(spec, prefix):

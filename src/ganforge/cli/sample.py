@@ -9,6 +9,7 @@ checked before work starts, and files appear only when complete.
 from __future__ import annotations
 
 import argparse
+import inspect
 import sys
 from pathlib import Path
 
@@ -40,7 +41,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--device", help="cpu (default) or cuda")
     s.add_argument("--class", dest="classes", type=int, action="append", metavar="C",
                    help="class-conditional runs: generate class C (repeat for several, cycled)")
-    s.add_argument("--truncation", type=float, help="truncation trick: redraw noise components beyond this |z|")
+    s.add_argument("--truncation", type=float,
+                   help="truncation trick: redraw noise components beyond this |z|; for a style-based run "
+                        "(stylegan2-*), psi: pull w towards the mean w (1 = off, 0 = the mean image)")
+    s.add_argument("--mix-seed", type=int, metavar="S",
+                   help="style-based runs (stylegan2-*): the fine styles come from the noise of seed S")
+    s.add_argument("--mix-layer", type=int, metavar="K",
+                   help="with --mix-seed: style inputs K and above come from seed S (default: half of them)")
     s.add_argument("--grid", help="also save a PNG picture of the samples here")
     s.add_argument("--force", action="store_true", help="overwrite --out, its .labels.npy and --grid if they exist")
     s.set_defaults(func=run, on_interrupt="no output file was written (an existing one is unchanged)")
@@ -58,6 +65,8 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoint == "latest" and (note := still_training(args.run_dir)):
         print(f"ganforge: note: {note}, {opened.checkpoint.name}", file=sys.stderr)
     options = {k: v for k, v in (("classes", args.classes), ("truncation", args.truncation)) if v is not None}
+    options.update({k: v for k, v in (("mix_seed", args.mix_seed), ("mix_layer", args.mix_layer)) if v is not None})
+    _check_options(opened, options)
     first, first_labels = next(iter(opened.sample_chunks(1, args.seed, **options)))  # shape, dtype; bad --class
     labels = out.with_name(out.name.removesuffix(".npy") + ".labels.npy") if first_labels is not None else None
     if labels is not None:
@@ -76,6 +85,18 @@ def run(args: argparse.Namespace) -> int:
         _picture(out, grid, opened, args.run_dir)
         print(f"{grid}: picture of the samples")
     return 0
+
+
+FLAGS = {"classes": "--class", "truncation": "--truncation", "mix_seed": "--mix-seed", "mix_layer": "--mix-layer"}
+
+
+def _check_options(opened, options: dict) -> None:
+    """One line for an option the run's model does not take (e.g. style mixing on a DCGAN)."""
+    accepted = inspect.signature(opened.model.sample_chunks).parameters
+    for key in options:
+        if key not in accepted:
+            raise GanforgeError(f"this run's model (recipe {opened.config.recipe}) has no {FLAGS[key]} option; "
+                                f"drop it, or sample a run whose recipe takes it (style mixing: a stylegan2 preset)")
 
 
 def _picture(out: Path, grid: Path, opened, run_dir: str) -> None:

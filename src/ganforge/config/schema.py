@@ -108,6 +108,16 @@ class RegConfig:
     # the LeNet judge). false: D's classifier learns from real data only; G is still trained to be
     # classified as its requested class.
     aux_on_fake: bool = True
+    # Path-length regularisation (StyleGAN2, Karras et al. 2020): weight of (|J_w^T y| - a)^2 in
+    # its own G phase; the paper's 2; 0 = off. Needs a style-based G (model.g.arch stylegan2).
+    path_length: float = 0.0
+    # Lazy path-length regularisation: every N G steps, scaled by N (the paper's 4).
+    path_length_every: int = 4
+    # Decay of the running mean a of the path lengths (the paper's 0.01).
+    path_length_decay: float = 0.01
+    # ProGAN's drift penalty (Karras et al. 2018): epsilon * mean(D(x_real)^2) added to D's loss,
+    # keeping a Wasserstein critic's outputs near 0; the paper's 0.001; 0 = off.
+    drift: float = 0.0
 
 
 @dataclass
@@ -252,6 +262,15 @@ class GuardConfig:
 
 
 @dataclass
+class GrowthConfig:
+    # Progressive growing (Karras et al. 2018), for recipe "progressive": each new stage (twice the
+    # resolution) fades in linearly over this many images (alpha 0 -> 1)... (the paper's 800k, its A.1).
+    fade_images: int = 800_000
+    # ... and then trains stable for this many; the first (4x4) stage trains this long too (800k).
+    stable_images: int = 800_000
+
+
+@dataclass
 class RunConfig:
     # Fixes data order, initialisation, noise and dropout: the same seed gives the same run.
     seed: int = 0
@@ -270,6 +289,7 @@ class RunConfig:
     log: LogConfig = field(default_factory=LogConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
+    growth: GrowthConfig = field(default_factory=GrowthConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(self)
@@ -292,4 +312,4 @@ def _to_plain(obj: Any) -> Any:
 
 __all__ = ["AugmentConfig", "DataConfig", "EmaConfig", "EvalConfig", "GuardConfig", "LogConfig", "LossConfig",
            "ModelConfig", "NetSpec", "OptimConfig", "OptimPair", "RegConfig", "RunConfig", "SpeedConfig",
-           "TrainConfig"]
+           "TrainConfig", "GrowthConfig"]

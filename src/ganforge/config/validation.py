@@ -35,6 +35,10 @@ def validate(cfg: RunConfig) -> None:
     for name in ("gp", "r1", "ortho", "feature_matching", "historical", "instance_noise", "aux_weight"):
         _check(getattr(r, name) >= 0, f"reg.{name} must be >= 0, got {getattr(r, name)}")
     _check(r.r1_every >= 1, f"reg.r1_every must be >= 1, got {r.r1_every}")
+    for name in ("path_length", "drift"):
+        _check(getattr(r, name) >= 0, f"reg.{name} must be >= 0, got {getattr(r, name)}")
+    _check(r.path_length_every >= 1, f"reg.path_length_every must be >= 1, got {r.path_length_every}")
+    _check(0 < r.path_length_decay <= 1, f"reg.path_length_decay must be in (0, 1], got {r.path_length_decay}")
     _check(r.instance_noise_steps >= 1, f"reg.instance_noise_steps must be >= 1, got {r.instance_noise_steps}")
     if r.clip is not None:
         _check(r.clip > 0, f"reg.clip must be > 0 or null, got {r.clip}")
@@ -88,6 +92,9 @@ def validate(cfg: RunConfig) -> None:
     for name in ("channels_last", "tf32", "cudnn_benchmark"):
         value = getattr(sp, name)
         _check(value in (True, False, "auto"), f"speed.{name} must be true, false or auto, got {value!r}")
+    gr = cfg.growth
+    _check(gr.fade_images >= 0, f"growth.fade_images must be >= 0, got {gr.fade_images}")
+    _check(gr.stable_images >= 0, f"growth.stable_images must be >= 0, got {gr.stable_images}")
     registry.check_spec("generator", cfg.model.g, "model.g")
     registry.check_spec("discriminator", cfg.model.d, "model.d")
 

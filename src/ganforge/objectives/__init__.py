@@ -16,6 +16,8 @@ from ganforge.objectives import (  # noqa: F401  (registration order matters: se
     historical,
     weight_clipping,
     r1,
+    path_length,
+    drift,
 )
 from ganforge.objectives.augment import DiffAugment, input_transform
 from ganforge.objectives.losses import D_LOSSES, G_LOSSES, DLoss

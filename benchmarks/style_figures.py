@@ -1,0 +1,62 @@
+"""The StyleGAN2 figures in docs/benchmarks.md: a truncation sweep and a style-mixing grid from a trained run.
+
+    python benchmarks/style_figures.py RUN_DIR --out docs/img/stylegan [--layer K] [--n 8]
+
+Truncation sweep: the same ``n`` z (seed 0) in every row, psi = 1, 0.7, 0.5, 0 from top to
+bottom (the last row is the mean-w image, the same for every z). Style mixing: the top row
+holds ``n`` sources B (seed 2) and the left column sources A (seed 1); the cell in row i and
+column j has A_i's coarse styles (style inputs below ``K``, default half of them) and B_j's
+fine styles (K and above).
+"""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganforge import sampling
+from ganforge.runs.run import load_run
+from ganforge.viz import save_image_grid
+
+PSIS = (1.0, 0.7, 0.5, 0.0)
+
+
+def truncation_sweep(run, n: int) -> np.ndarray:
+    return np.concatenate([run.sample_with_labels(n, 0, truncation=psi)[0] for psi in PSIS])
+
+
+@torch.no_grad()
+def mixing_grid(run, n: int, layer: int) -> np.ndarray:
+    G, model = run.generator, run.model
+    wa, wb = next(model.styles(n, 1, "cpu", None)), next(model.styles(n, 2, "cpu", None))
+    image = lambda ws: sampling.to_output(G.synthesis(ws), G.output_range)  # noqa: E731
+    a, b = image(wa), image(wb)
+    rows = [np.concatenate([np.full_like(a[:1], 255), b])]
+    for i in range(n):
+        mixed = image(torch.cat([wa[i:i + 1, :layer].expand(n, -1, -1), wb[:, layer:]], 1))
+        rows.append(np.concatenate([a[i:i + 1], mixed]))
+    return np.concatenate(rows)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("run_dir")
+    parser.add_argument("--out", required=True, help="folder for truncation.png and mixing.png")
+    parser.add_argument("--n", type=int, default=8)
+    parser.add_argument("--layer", type=int, help="first style input taken from B (default: half of them)")
+    args = parser.parse_args()
+    run = load_run(args.run_dir)
+    layer = args.layer or run.generator.num_ws // 2
+    out = Path(args.out)
+    save_image_grid(truncation_sweep(run, args.n), out / "truncation.png", nrow=args.n,
+                    title=f"step {run.step}: rows psi = 1, 0.7, 0.5, 0")
+    save_image_grid(mixing_grid(run, args.n, layer), out / "mixing.png", nrow=args.n + 1,
+                    title=f"step {run.step}: rows A (coarse, inputs < {layer}), columns B (fine)")
+    print(out / "truncation.png", out / "mixing.png")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,124 @@
+"""StyleGAN2 at tiny widths: shapes, demodulation, the mapping lr multiplier, mixing, truncation, one D and G step."""
+
+import pytest
+import torch
+
+from ganforge import config, presets
+from ganforge.config import NetSpec
+from ganforge.engine.loop import Trainer
+from ganforge.errors import ConfigError
+from ganforge.nets import NetContext, build_discriminator, build_generator
+from ganforge.nets.stylegan2 import modulated_conv2d
+
+TINY = {"channels": 8, "w_dim": 16, "mapping_layers": 2}
+
+
+def _g(size=32, channels=3, **options):
+    ctx = NetContext(data_shape=(channels, size, size), z_dim=8)
+    return build_generator(NetSpec("stylegan2", {**TINY, **options}), ctx)
+
+
+def _d(size=32, channels=3, **options):
+    ctx = NetContext(data_shape=(channels, size, size), z_dim=8)
+    return build_discriminator(NetSpec("stylegan2", {"channels": 8, **options}), ctx)
+
+
+@pytest.mark.parametrize("size,channels,num_ws", [(32, 3, 8), (28, 1, 6), (8, 1, 4)])
+@pytest.mark.parametrize("architecture", ["resnet", "orig"])
+def test_shapes_at_tiny_widths(size, channels, num_ws, architecture):
+    torch.manual_seed(0)
+    G, D = _g(size, channels), _d(size, channels, architecture=architecture)
+    z = torch.randn(4, 8)
+    ws = G.styles(z)
+    assert ws.shape == (4, num_ws, 16) and G.num_ws == num_ws
+    x = G.synthesis(ws)
+    assert x.shape == (4, channels, size, size) and G.output_range == (-1.0, 1.0)
+    assert D.features(x).shape == (4, 8) and D(x).shape == (4,)
+    assert (D.blocks[0].skip is None) == (architecture == "orig")
+
+
+def test_non_square_images_are_one_config_line(one_line):
+    with pytest.raises(ValueError) as e:
+        _g(size=32, channels=3).__class__(NetContext(data_shape=(3, 32, 16), z_dim=8), 8, 16, 2, 0.01, 0.9, 0.995)
+    assert "square" in one_line(e)
+
+
+def test_demodulation_gives_unit_variance_outputs_for_unit_variance_inputs():
+    torch.manual_seed(0)
+    x = torch.randn(4, 64, 48, 48)
+    weight = torch.randn(32, 64, 3, 3) * 5  # any scale: demodulation removes it
+    styles = torch.rand(4, 64) * 3 + 0.1  # any positive per-channel styles
+    out = modulated_conv2d(x, weight, styles, demodulate=True)[:, :, 1:-1, 1:-1]  # away from the zero padding
+    assert out.var().item() == pytest.approx(1.0, abs=0.03)
+    per_channel = out.var(dim=(0, 2, 3))
+    assert per_channel.min().item() > 0.9 and per_channel.max().item() < 1.1
+    undemodulated = modulated_conv2d(x, weight, styles, demodulate=False)[:, :, 1:-1, 1:-1]
+    assert undemodulated.var().item() > 100
+
+
+def test_the_mapping_network_learns_at_a_hundredth_of_the_rate():
+    torch.manual_seed(0)
+    G = _g()
+    assert [m.lr_mul for m in G.mapping] == [0.01, 0.01]
+    assert all(a.affine.lr_mul == 1.0 for a in G.convs)
+    before = {n: p.detach() * getattr(G.get_submodule(n.rsplit(".", 1)[0]), "scale", 1.0)
+              for n, p in G.named_parameters() if n.endswith("weight") and (n.startswith("mapping") or "affine" in n)}
+    opt = torch.optim.Adam(G.parameters(), lr=1e-3)
+    G(torch.randn(4, 8)).pow(2).mean().backward()
+    opt.step()
+    moved = {n: ((p.detach() * getattr(G.get_submodule(n.rsplit(".", 1)[0]), "scale", 1.0) - before[n]).abs().mean()
+                 / before[n].abs().mean()).item() for n, p in G.named_parameters() if n in before}
+    mapping = max(v for n, v in moved.items() if n.startswith("mapping"))
+    affine = min(v for n, v in moved.items() if "affine" in n)
+    assert mapping < 0.03 * affine
+
+
+def test_style_mixing_in_training_and_none_in_eval():
+    torch.manual_seed(0)
+    z = torch.randn(6, 8)
+    always, never = _g(mixing=1.0).train(), _g(mixing=0.0).train()
+    ws = always.styles(z)
+    assert not torch.allclose(ws[:, 0], ws[:, -1])  # the last layers read the next sample's w
+    assert torch.allclose(ws[:, -1], always.map(z.roll(1, 0))[:], atol=1e-6)
+    ws = never.styles(z)
+    assert torch.equal(ws[:, 0], ws[:, -1])
+    ws = always.eval().styles(z)
+    assert torch.equal(ws[:, 0], ws[:, -1])
+
+
+def test_w_avg_tracks_the_mean_w_in_training_and_truncation_pulls_towards_it():
+    torch.manual_seed(0)
+    G = _g(mixing=0.0, w_avg_beta=0.5).train()
+    for _ in range(30):
+        G.styles(torch.randn(256, 8))
+    G.eval()
+    w = G.map(torch.randn(4096, 8))
+    assert ((G.w_avg - w.mean(0)).abs() < 0.25 * w.std(0)).all()
+    ws = G.styles(torch.randn(5, 8), psi=0.0)
+    assert torch.allclose(ws, G.w_avg.expand_as(ws))
+    z = torch.randn(5, 8)
+    assert torch.allclose(G.styles(z, psi=0.5), (G.styles(z) + G.w_avg) / 2, atol=1e-6)
+    assert torch.equal(G.styles(z, psi=1.0), G.styles(z))
+
+
+def test_stylegan2_mnist_takes_one_d_and_one_g_step(tmp_path):
+    cfg = config.resolve(presets.load_preset("stylegan2-mnist")[0],
+                         ["data.name=digits", "model.g.channels=8", "model.g.w_dim=16", "model.d.channels=8",
+                          "model.z_dim=8", "train.batch_size=8", "train.steps=1", "log.progress=false",
+                          "log.tensorboard=false", "reg.r1_every=1", "reg.path_length_every=1"])
+    tr = Trainer(cfg, tmp_path / "run")
+    before = {k: {n: p.detach().clone() for n, p in net.named_parameters()} for k, net in tr.built.nets.items()}
+    tr.fit()
+    assert [p.name for p in tr.built.phases] == ["D", "D_r1", "G", "G_pl", "G_ema"]
+    for name, net in tr.built.nets.items():
+        moved = [n for n, p in net.named_parameters() if not torch.equal(p, before[name][n])]
+        assert moved, name
+    stats = tr.last
+    assert stats["path_length"] > 0 and stats["r1"] >= 0
+
+
+def test_path_length_needs_a_style_based_generator(tmp_path, one_line):
+    cfg = config.resolve(presets.load_preset("dcgan-digits")[0], ["reg.path_length=2", "log.progress=false"])
+    with pytest.raises(ConfigError) as e:
+        Trainer(cfg, tmp_path / "run")
+    assert "style-based generator" in one_line(e)

@@ -1,0 +1,69 @@
+"""The style-based recipe's sampling: truncation psi and style mixing, from Python and from `ganforge sample`."""
+
+import numpy as np
+import pytest
+import torch
+
+from ganforge import sampling
+from ganforge.cli import main
+from ganforge.runs.run import load_run
+
+TINY = ["--set", "data.name=digits", "--set", "model.g.channels=8", "--set", "model.g.w_dim=16",
+        "--set", "model.d.channels=8", "--set", "model.z_dim=8", "--set", "train.batch_size=8",
+        "--set", "log.tensorboard=false", "--set", "log.progress=false", "--set", "ema.beta=0.5"]
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory):
+    out = tmp_path_factory.mktemp("style") / "run"
+    assert main(["train", "stylegan2-mnist", "--steps", "3", "--out", str(out), *TINY]) == 0
+    return out
+
+
+def test_truncation_psi_0_gives_the_mean_w_image_for_every_z(run_dir):
+    run = load_run(run_dir)
+    G = run.generator
+    assert G.w_avg.abs().sum() > 0  # tracked during training and carried into the moving average
+    x = run.sample(6, seed=1, truncation=0.0)
+    mean_image = sampling.to_output(G.synthesis(G.w_avg.expand(1, G.num_ws, -1)), G.output_range)
+    assert all(np.array_equal(x[i], mean_image[0]) for i in range(6))
+    assert not np.array_equal(*run.sample(2, seed=1, truncation=1.0))
+    assert np.array_equal(run.sample(3, seed=1, truncation=1.0), run.sample(3, seed=1))  # psi 1 = off
+
+
+def test_style_mixing_takes_the_fine_styles_from_the_second_seed(run_dir):
+    run = load_run(run_dir)
+    G, k = run.generator, 2
+    mixed = run.sample_with_labels(4, 1, mix_seed=2, mix_layer=k)[0]
+    with torch.no_grad():
+        wa = next(run.model.styles(4, 1, "cpu", None))
+        wb = next(run.model.styles(4, 2, "cpu", None))
+        expected = sampling.to_output(G.synthesis(torch.cat([wa[:, :k], wb[:, k:]], 1)), G.output_range)
+    assert np.array_equal(mixed, expected)
+    itself = run.sample_with_labels(4, 1, mix_seed=1)[0]
+    assert np.array_equal(itself, run.sample(4, seed=1))  # mixing a seed with itself changes nothing
+
+
+def test_sample_cli_takes_truncation_and_mixing(run_dir, tmp_path, capsys):
+    a, b = tmp_path / "a.npy", tmp_path / "b.npy"
+    assert main(["sample", str(run_dir), "--n", "5", "--out", str(a), "--truncation", "0"]) == 0
+    x = np.load(a)
+    assert x.shape == (5, 1, 8, 8) and all(np.array_equal(x[0], x[i]) for i in range(5))
+    assert main(["sample", str(run_dir), "--n", "5", "--out", str(b), "--mix-seed", "7", "--mix-layer", "1"]) == 0
+    assert np.array_equal(np.load(b), load_run(run_dir).sample_with_labels(5, 0, mix_seed=7, mix_layer=1)[0])
+    capsys.readouterr()
+    assert main(["sample", str(run_dir), "--n", "5", "--out", str(tmp_path / "c.npy"), "--mix-seed", "7",
+                 "--mix-layer", "99"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "mix layer must be in 1..3" in err
+    assert not (tmp_path / "c.npy").exists()
+
+
+def test_mixing_on_a_model_without_styles_is_one_line(tmp_path, capsys):
+    run = tmp_path / "dcgan"
+    assert main(["train", "gan2014-digits", "--steps", "2", "--out", str(run), "--set", "log.tensorboard=false",
+                 "--set", "log.progress=false"]) == 0
+    capsys.readouterr()
+    assert main(["sample", str(run), "--n", "5", "--out", str(tmp_path / "x.npy"), "--mix-seed", "3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "has no --mix-seed option" in err
