@@ -33,6 +33,8 @@ class Dataset:
     y: torch.Tensor | None = None
     num_classes: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    b: Dataset | None = None  # domain B of a two-domain dataset (interface of main's data/pairs.py)
+    paired: bool = False  # b.x[i] is the target of x[i]
 
     def __post_init__(self) -> None:
         # A malformed Dataset is a bug in a loader, not a user error: fail loudly here
