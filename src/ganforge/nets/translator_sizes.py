@@ -22,13 +22,13 @@ def nearest_multiple(size: int, multiple: int) -> int:
     return max(multiple, int(round(size / multiple)) * multiple)
 
 
-def size_problem(h: int, w: int, multiple: int, what: str) -> str | None:
-    """None when (h, w) fits, else the message: the size, the rule, the nearest valid size, the fixes."""
+def size_problem(h: int, w: int, multiple: int, what: str, fix: str = "resize to it, or set model.g.size_policy=pad "
+                                                                       "to pad and crop back") -> str | None:
+    """None when (h, w) fits, else the message: the size, the rule, the nearest valid size, the fix."""
     if h % multiple == 0 and w % multiple == 0:
         return None
     return (f"{h}x{w} images do not fit {what}: height and width must be multiples of {multiple}; "
-            f"the nearest valid size is {nearest_multiple(h, multiple)}x{nearest_multiple(w, multiple)}: "
-            f"resize to it, or set model.g.size_policy=pad to pad and crop back")
+            f"the nearest valid size is {nearest_multiple(h, multiple)}x{nearest_multiple(w, multiple)}: {fix}")
 
 
 def check_build_size(shape: tuple[int, ...], multiple: int, policy: str, what: str) -> None:
@@ -42,7 +42,8 @@ def check_build_size(shape: tuple[int, ...], multiple: int, policy: str, what: s
 def pad_to_multiple(x: torch.Tensor, multiple: int, policy: str, what: str) -> tuple[torch.Tensor, tuple[int, int]]:
     """``x`` padded (bottom/right, replicating the edge) to multiples of ``multiple``, and its own size."""
     h, w = x.shape[-2:]
-    problem = size_problem(h, w, multiple, what)
+    problem = size_problem(h, w, multiple, what, "resize the input to it (a run trained with model.g.size_policy=pad "
+                                                 "pads and crops back by itself)")
     if problem is None:
         return x, (h, w)
     if policy != "pad":

@@ -96,7 +96,8 @@ def d_term(domain: str, ctx: CycleContext) -> tuple[Tensor, dict[str, Tensor]]:
     fake = ctx.pools[domain].query(fake)
     real_logits, fake_logits = d_patches(ctx, d, real), d_patches(ctx, d, fake)
     loss = d_patch_loss(ctx.d_loss, real_logits, fake_logits)
-    return loss, {f"d_real_{domain}": shown(ctx.d_loss, real_logits), f"d_fake_{domain}": shown(ctx.d_loss, fake_logits)}
+    return loss, {f"D_real_{domain}": shown(ctx.d_loss, real_logits),
+                  f"D_fake_{domain}": shown(ctx.d_loss, fake_logits)}
 
 
 class CycleTranslation(Recipe):

@@ -83,7 +83,7 @@ def d_term(ctx: PairedContext) -> tuple[Tensor, dict[str, Tensor]]:
     real_logits = d_patches(ctx, "D", conditioned(a, b, ctx.conditional))
     fake_logits = d_patches(ctx, "D", conditioned(a, fake, ctx.conditional))
     loss = d_patch_loss(ctx.d_loss, real_logits, fake_logits)
-    return loss, {"d_real": shown(ctx.d_loss, real_logits), "d_fake": shown(ctx.d_loss, fake_logits)}
+    return loss, {"D_real": shown(ctx.d_loss, real_logits), "D_fake": shown(ctx.d_loss, fake_logits)}
 
 
 def g_term(ctx: PairedContext) -> tuple[Tensor, dict[str, Tensor]]:

@@ -144,7 +144,7 @@ class TranslationModel:
         out = []
         with test_mode(G, self.cfg.translation.test_mode, seed):
             for start in range(0, len(x), batch_size):
-                chunk = scale(torch.from_numpy(np.ascontiguousarray(x[start:start + batch_size])).to(device))
+                chunk = scale(torch.from_numpy(np.array(x[start:start + batch_size])).to(device))  # a copy: inputs may be read-only
                 out.append(to_uint8(G(chunk), RANGE).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0,), np.uint8)
 
@@ -160,7 +160,7 @@ class TranslationModel:
     def sample_chunks(self, n: int, *, seed: int = 0, device: str | torch.device = "cpu", classes: Any = None,
                       truncation: Any = None, batch_size: int = 256
                       ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
-        """The first ``n`` held-out inputs translated A -> B, with their labels when the data has them."""
+        """The first ``n`` held-out inputs translated A -> B (no labels: nothing was generated for a class)."""
         if classes is not None or truncation is not None:
             flag = "--class" if classes is not None else "--truncation"
             raise GanforgeError(f"{flag} does not apply to a translation run (it translates inputs, it does not draw "
@@ -171,8 +171,7 @@ class TranslationModel:
                                 f"use --n {len(data)} or less")
         for start in range(0, n, batch_size):
             stop = min(n, start + batch_size)
-            out = self.translate(data.x[start:stop].numpy(), seed=seed + start, device=device)
-            yield out, (data.y[start:stop].numpy() if data.y is not None else None)
+            yield self.translate(data.x[start:stop].numpy(), seed=seed + start, device=device), None
 
     def save_picture(self, path: Path, *, seed: int = 0, title: str | None = None) -> Path:
         """input | output | target sheet of the first held-out inputs (target only where paired)."""
