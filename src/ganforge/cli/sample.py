@@ -104,7 +104,9 @@ def _picture(out: Path, grid: Path, opened, run_dir: str) -> None:
     samples = np.load(out, mmap_mode="r")
     title = figure_title(Path(run_dir), opened.step, opened.checkpoint)
     with outputs.atomic(grid, flag="--grid") as (temp,):
-        if samples.ndim == 4:
+        if hasattr(opened.model, "save_picture"):  # a model with its own picture (translation: input | output | target)
+            opened.model.save_picture(temp, title=title)
+        elif samples.ndim == 4:
             save_image_grid(np.asarray(samples[:GRID_SAMPLES]), temp, title=title)
         else:
             save_points_plot(np.asarray(samples[:POINTS_SHOWN]), temp, title=title)

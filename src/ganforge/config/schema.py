@@ -158,6 +158,12 @@ class OptimConfig:
     momentum_final: float | None = 0.7
     # Epoch at which momentum reaches momentum_final.
     momentum_ramp_epochs: int = 250
+    # pix2pix/CycleGAN's reference schedule: the learning rate stays constant for this many updates,
+    # then falls linearly to 0 over linear_decay_steps more (the papers: 100 epochs + 100 epochs).
+    # null = off (then lr_decay applies).
+    linear_decay_start: int | None = None
+    # Updates over which the linear decay takes the learning rate from lr to 0.
+    linear_decay_steps: int = 1
 
 
 @dataclass
@@ -290,12 +296,43 @@ class RunConfig:
     eval: EvalConfig = field(default_factory=EvalConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
     growth: GrowthConfig = field(default_factory=GrowthConfig)
+    translation: TranslationConfig = field(default_factory=lambda: TranslationConfig())
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(self)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+@dataclass
+class TranslationConfig:
+    """The image-to-image recipes (paired-translation: pix2pix; cycle-translation: CycleGAN)."""
+
+    # Weight of the L1 distance between G(a) and its paired target: lambda = 100 in pix2pix.
+    # 0 = no L1 (the paper's "cGAN alone" ablation).
+    l1: float = 100.0
+    # Weight of the adversarial term in G's loss (1 in both papers); 0 = no D is trained (the paper's
+    # "L1 alone" ablation).
+    gan: float = 1.0
+    # pix2pix's D judges (input, output) pairs, a conditional GAN; false: D sees the output alone.
+    conditional_d: bool = True
+    # CycleGAN's cycle-consistency weight lambda (10 in the paper), on A->B->A and on B->A->B.
+    cycle: float = 10.0
+    # CycleGAN's identity loss ||G_AB(b) - b||, as a fraction of lambda (0.5 in the reference code).
+    # 0 = off. It keeps colours (and here, ink) from being remapped when they need not be.
+    identity: float = 0.5
+    # CycleGAN: D trains on a history of this many generated images (Shrivastava et al. 2017),
+    # 50 in the paper, so it does not chase G's latest output only; 0 = off.
+    pool_size: int = 50
+    # Chance that a new fake entering a full pool swaps with a stored one (which D sees instead): 0.5 in
+    # the reference code.
+    pool_swap: float = 0.5
+    # How G runs after training (sample sheets, `ganforge translate`, metrics): "eval" uses batch norm's
+    # running statistics and no dropout, so an image's translation never depends on its batch; "train"
+    # uses each batch's statistics and keeps dropout on, as the pix2pix reference's test does unless
+    # given --eval (its outputs then vary with the batch and from call to call; seeded here).
+    test_mode: str = "eval"
 
 
 def _to_plain(obj: Any) -> Any:
@@ -312,4 +349,4 @@ def _to_plain(obj: Any) -> Any:
 
 __all__ = ["AugmentConfig", "DataConfig", "EmaConfig", "EvalConfig", "GuardConfig", "LogConfig", "LossConfig",
            "ModelConfig", "NetSpec", "OptimConfig", "OptimPair", "RegConfig", "RunConfig", "SpeedConfig",
-           "TrainConfig", "GrowthConfig"]
+           "TrainConfig", "GrowthConfig", "TranslationConfig"]

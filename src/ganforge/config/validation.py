@@ -95,6 +95,23 @@ def validate(cfg: RunConfig) -> None:
     gr = cfg.growth
     _check(gr.fade_images >= 0, f"growth.fade_images must be >= 0, got {gr.fade_images}")
     _check(gr.stable_images >= 0, f"growth.stable_images must be >= 0, got {gr.stable_images}")
+    for role in ("g", "d"):
+        o = getattr(cfg.optim, role)
+        if o.linear_decay_start is not None:
+            _check(o.linear_decay_start >= 0, f"optim.{role}.linear_decay_start must be >= 0 or null, "
+                                              f"got {o.linear_decay_start}")
+            _check(o.linear_decay_steps >= 1, f"optim.{role}.linear_decay_steps must be >= 1, "
+                                              f"got {o.linear_decay_steps}")
+            _check(o.lr_decay == 1.0, f"optim.{role}.linear_decay_start and lr_decay={o.lr_decay} are two schedules; "
+                                      f"set optim.{role}.lr_decay=1.0 to use the linear decay")
+    tr = cfg.translation
+    for name in ("l1", "gan", "cycle", "identity"):
+        _check(getattr(tr, name) >= 0, f"translation.{name} must be >= 0, got {getattr(tr, name)}")
+    _check(tr.pool_size >= 0, f"translation.pool_size must be >= 0 (0 = no pool), got {tr.pool_size}")
+    _check(0 <= tr.pool_swap <= 1, f"translation.pool_swap must be in [0, 1], got {tr.pool_swap}")
+    _check(tr.test_mode in ("eval", "train"), f"translation.test_mode must be eval or train, got '{tr.test_mode}'")
+    _check(tr.l1 > 0 or tr.gan > 0, "translation.l1 and translation.gan are both 0, so G has no loss; "
+                                    "set one of them above 0")
     registry.check_spec("generator", cfg.model.g, "model.g")
     registry.check_spec("discriminator", cfg.model.d, "model.d")
 

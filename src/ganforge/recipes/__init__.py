@@ -16,6 +16,8 @@ from ganforge.recipes.base import (DdpModule, Recipe, Stream, TrainedModel, Trai
 from ganforge.recipes.noise_to_image import NoiseToImage
 from ganforge.recipes.progressive import Progressive
 from ganforge.recipes.style_based import StyleBased
+from ganforge.recipes.paired_translation import PairedTranslation
+from ganforge.recipes.cycle_translation import CycleTranslation
 
 RECIPES: dict[str, Recipe] = {}
 
@@ -60,6 +62,8 @@ def _imported(path: str) -> Recipe:
 register(NoiseToImage())
 register(Progressive())
 register(StyleBased())
+register(PairedTranslation())
+register(CycleTranslation())
 
 __all__ = ["DdpModule", "RECIPES", "Recipe", "Stream", "TrainedModel", "TrainingEnv", "TrainingParts", "eval_mode",
            "get", "register"]

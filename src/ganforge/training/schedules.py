@@ -1,7 +1,8 @@
 """Per-update learning-rate and momentum schedules (the 2014 paper's pylearn2 setup).
 
 The learning rate after ``n`` updates is ``max(lr / lr_decay**n, lr_min)``
-(ExponentialDecay), computed in closed form from the update count so a resumed
+(ExponentialDecay), or, with ``linear_decay_start`` set, constant until then and falling
+linearly to 0 over ``linear_decay_steps`` (the pix2pix/CycleGAN reference), computed in closed form from the update count so a resumed
 run needs only that count. Momentum rises linearly from ``momentum`` at epoch 1
 to ``momentum_final`` at ``momentum_ramp_epochs`` (MomentumAdjustor), stepping
 at whole epochs as pylearn2 did.
@@ -27,6 +28,9 @@ class OptimSchedule:
     def lr(self) -> float:
         c = self.cfg
         lr = c.lr * self.scale
+        if c.linear_decay_start is not None:  # constant, then linear to 0 (pix2pix / CycleGAN reference)
+            done = max(0, self.updates - c.linear_decay_start)
+            return lr * max(0.0, 1.0 - done / c.linear_decay_steps)
         if c.lr_decay == 1.0:
             return lr
         # lr / decay**n, via logs so a long run cannot overflow the power.

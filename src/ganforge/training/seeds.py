@@ -12,6 +12,8 @@ PREVIEW = 3  # the fixed z of the sample grids, so grids at different steps are 
 RANK = 7919  # added per process under torchrun, so dropout masks differ between processes
 RETRY = 7919  # added per divergence-guard retry, for fresh streams after a rollback
 RETRY_RANK = 104729  # per process within a retry
+REAL_B = 11  # the order of domain-B minibatches (translation recipes; A uses REAL_BATCHES)
+IMAGE_POOL = 12  # the image pools' swap draws (CycleGAN); pool of D_B uses IMAGE_POOL + 1
 
 
 def stream(seed: int, offset: int) -> int:

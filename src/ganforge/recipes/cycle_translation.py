@@ -1,0 +1,162 @@
+"""CycleGAN (Zhu et al. 2017): unpaired translation with two generators and a cycle.
+
+Networks ``G_AB``, ``G_BA``, ``D_A``, ``D_B``, built in that order. One step: G_AB, then
+G_BA, each on its adversarial term (through the other domain's D), both cycle terms
+(A -> B -> A and B -> A -> B) and its identity term; then D_A and D_B, each on real images
+of its domain against fakes drawn through its image pool (:mod:`ganforge.training.image_pool`,
+checkpointed by name). The reference code steps both generators with one optimiser on the
+summed loss; here each has its own (the engine's one-network phases), and G_BA's phase sees
+G_AB already updated, an alternation that changes no objective.
+
+The step's batches, and the fakes the G phases made, are shared by the phases of that step,
+so the D phases judge the same translations the reference code's would.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, field, replace
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganforge import objectives
+from ganforge.config import OptimConfig, RunConfig
+from ganforge.data import Dataset
+from ganforge.errors import ConfigError
+from ganforge.nets import build_discriminator, build_generator
+from ganforge.objectives.translation import d_patch_loss, g_patch_loss, l1, patch_logits, shown
+from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
+from ganforge.recipes.paired_translation import PatchForward, d_patches
+from ganforge.recipes.translation import (RANGE, SHEET_ITEMS, TranslationModel, describe_d, domains, image_context, record_for,
+                                          save_sheet, with_out_channels)
+from ganforge.sampling import to_uint8
+from ganforge.training import seeds
+from ganforge.training.batches import RealBatches
+from ganforge.training.image_pool import ImagePool
+from ganforge.training.phases import Phase, StepContext
+
+Tensor = torch.Tensor
+OTHER = {"A": "B", "B": "A"}
+
+
+@dataclass
+class CycleContext(StepContext):
+    real: dict[str, RealBatches] = field(default_factory=dict)  # by domain
+    pools: dict[str, ImagePool] = field(default_factory=dict)  # fakes of each domain, for its D
+    d_loss: objectives.DLoss | None = None
+    g_loss: Any = None
+    cycle: float = 10.0
+    identity: float = 0.5
+    _step_batches: tuple[int, dict[str, Tensor]] | None = None
+    fakes: dict[str, Tensor] = field(default_factory=dict)  # this step's G outputs by domain, detached
+
+    @property
+    def epoch(self) -> int:
+        return self.real["A"].epoch
+
+    def batch(self, domain: str) -> Tensor:
+        if self._step_batches is None or self._step_batches[0] != self.step:
+            self._step_batches = (self.step, {d: s.next()[0] for d, s in self.real.items()})
+            self.fakes = {}
+        return self._step_batches[1][domain]
+
+
+def g_term(source: str, ctx: CycleContext) -> tuple[Tensor, dict[str, Tensor]]:
+    """G from ``source`` to the other domain: adversarial + both cycles + identity (its share)."""
+    target = OTHER[source]
+    g, inverse, d = f"G_{source}{target}", f"G_{target}{source}", f"D_{target}"
+    x, y = ctx.batch(source), ctx.batch(target)
+    G = ctx.forward_net(g)
+    fake = G(x)
+    ctx.fakes[target] = fake.detach()
+    adversarial = g_patch_loss(ctx.g_loss, patch_logits(ctx.nets[d], fake))
+    forward_cycle = l1(ctx.nets[inverse](fake), x)  # source -> target -> source
+    backward_cycle = l1(G(ctx.nets[inverse](y)), y)  # target -> source -> target, G second
+    loss = adversarial + ctx.cycle * (forward_cycle + backward_cycle)
+    stats = {f"g_adv_{g}": adversarial.detach(), f"cycle_{source}": forward_cycle.detach()}
+    if ctx.identity > 0:
+        same = l1(G(y), y)
+        loss = loss + ctx.cycle * ctx.identity * same
+        stats[f"identity_{g}"] = same.detach()
+    return loss, stats
+
+
+def d_term(domain: str, ctx: CycleContext) -> tuple[Tensor, dict[str, Tensor]]:
+    """D of ``domain``: its real images against pooled translations into it."""
+    d, source = f"D_{domain}", OTHER[domain]
+    real = ctx.batch(domain)
+    fake = ctx.fakes.get(domain)
+    if fake is None:  # the G phase did not run this step (a schedule of phases without it)
+        with torch.no_grad():
+            fake = ctx.nets[f"G_{source}{domain}"](ctx.batch(source))
+    fake = ctx.pools[domain].query(fake)
+    real_logits, fake_logits = d_patches(ctx, d, real), d_patches(ctx, d, fake)
+    loss = d_patch_loss(ctx.d_loss, real_logits, fake_logits)
+    return loss, {f"D_real_{domain}": shown(ctx.d_loss, real_logits),
+                  f"D_fake_{domain}": shown(ctx.d_loss, fake_logits)}
+
+
+class CycleTranslation(Recipe):
+    name = "cycle-translation"
+    description = "CycleGAN: unpaired translation, two ResNet Gs, two PatchGAN Ds, cycle + identity, image pools"
+
+    def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
+        a, b = domains(data, self.name, need_pairs=False)
+        record = record_for(a, b)
+        if cfg.translation.identity > 0 and a.shape[0] != b.shape[0]:
+            raise ConfigError(f"translation.identity needs both domains to have the same channels, and '{data.name}' "
+                              f"has {a.shape[0]} and {b.shape[0]}; set translation.identity=0")
+        nets = self.rebuild(cfg, record)
+        record["d_receptive_field"] = getattr(nets["D_B"], "receptive_field", None)
+        print(f"{self.name}: D_A and D_B: {describe_d(nets['D_B'])}", file=sys.stderr, flush=True)
+        return nets, record
+
+    def rebuild(self, cfg: RunConfig, record: dict[str, Any]) -> dict[str, nn.Module]:
+        a, b = record["data_shape"], record["b_shape"]
+        return {"G_AB": build_generator(with_out_channels(cfg.model.g, b[0]), image_context(a)),
+                "G_BA": build_generator(with_out_channels(cfg.model.g, a[0]), image_context(b)),
+                "D_A": build_discriminator(cfg.model.d, image_context(a)),
+                "D_B": build_discriminator(cfg.model.d, image_context(b))}
+
+    def optimized(self, cfg: RunConfig) -> dict[str, OptimConfig]:
+        return {"G_AB": cfg.optim.g, "G_BA": cfg.optim.g, "D_A": cfg.optim.d, "D_B": cfg.optim.d}
+
+    def model(self, cfg: RunConfig, record: dict[str, Any], nets: dict[str, nn.Module]) -> TranslationModel:
+        return TranslationModel(cfg, record, nets, {"AB": "G_AB", "BA": "G_BA"})
+
+    def training(self, env: TrainingEnv) -> TrainingParts:
+        cfg, data, world = env.cfg, env.data, env.world
+        a, b = domains(data, self.name, need_pairs=False)
+        stream = partial(RealBatches, batch_size=cfg.train.batch_size, device=env.device, output_range=RANGE,
+                         rank=world.rank, world_size=world.size, channels_last=env.channels_last)
+        real = {"A": stream(a.x, None, seed=seeds.stream(cfg.seed, seeds.REAL_BATCHES)),
+                "B": stream(b.x, None, seed=seeds.stream(cfg.seed, seeds.REAL_B))}
+        tr = cfg.translation
+        pools = {d: ImagePool(tr.pool_size, tr.pool_swap, seeds.stream(cfg.seed, seeds.IMAGE_POOL + i), env.device)
+                 for i, d in enumerate("AB")}
+        ctx = CycleContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules, real=real, pools=pools,
+                           d_loss=replace(objectives.D_LOSSES[cfg.loss.d], real_label=cfg.loss.real_label),
+                           g_loss=objectives.G_LOSSES[cfg.loss.g], cycle=tr.cycle, identity=tr.identity)
+        phases = [Phase("G_AB", "G_AB", [partial(g_term, "A")]), Phase("G_BA", "G_BA", [partial(g_term, "B")]),
+                  Phase("D_A", "D_A", [partial(d_term, "A")], repeat=cfg.train.d_steps),
+                  Phase("D_B", "D_B", [partial(d_term, "B")], repeat=cfg.train.d_steps)]
+        k = min(SHEET_ITEMS, len(a))
+        fixed = a.x[:k]
+
+        @torch.no_grad()
+        def save_preview(nets: dict[str, nn.Module], path: Path, step: int) -> Path:
+            x = fixed.to(env.device).float().mul(2 / 255).sub(1)
+            out = to_uint8(nets["G_AB"](x), RANGE).cpu().numpy()
+            back = to_uint8(nets["G_BA"](nets["G_AB"](x)), RANGE).cpu().numpy()
+            return save_sheet(fixed.numpy(), out, back, path, title=f"step {step}: A | A->B | A->B->A")
+
+        return TrainingParts(context=ctx, phases=phases, streams={"real_a": real["A"], "real_b": real["B"]},
+                             epochs_done=lambda: real["A"].epochs_done, save_preview=save_preview,
+                             stateful={"pool_A": pools["A"], "pool_B": pools["B"]},
+                             ddp=lambda: {n: DdpModule(PatchForward(m) if n.startswith("D") else m)
+                                          for n, m in env.nets.items()},
+                             compile_targets=[("G_AB", "forward"), ("G_BA", "forward")])

@@ -1,0 +1,159 @@
+"""pix2pix (Isola et al. 2017): paired image-to-image translation, G(a) against a conditional D.
+
+Networks ``G`` (A -> B; a U-Net in the presets) and ``D`` (a PatchGAN on (a, image) pairs),
+built in that order. One step: D on (a, b) against (a, G(a)), then G on the adversarial
+term plus ``translation.l1`` times |G(a) - b|. ``translation.gan: 0`` is the paper's
+"L1 alone" ablation (no D is built), ``translation.l1: 0`` its "cGAN alone".
+
+A pair is drawn as one tensor (A and B stacked along the channels, then split), so the
+engine's shuffled-batch stream keeps them aligned and checkpoints their position as usual.
+"""
+
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganforge import objectives
+from ganforge.config import OptimConfig, RunConfig
+from ganforge.data import Dataset
+from ganforge.nets import build_discriminator, build_generator
+from ganforge.objectives.translation import (conditioned, d_patch_loss, g_patch_loss, l1, patch_logits, shown)
+from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
+from ganforge.recipes.translation import (RANGE, SHEET_ITEMS, TranslationModel, describe_d, domains, image_context,
+                                          record_for, save_sheet, with_out_channels)
+from ganforge.sampling import to_uint8
+from ganforge.training import seeds
+from ganforge.training.batches import RealBatches
+from ganforge.training.phases import Phase, StepContext
+
+Tensor = torch.Tensor
+
+
+class PatchForward(nn.Module):
+    """D's patch logits as one ``forward``, so DDP sees the pass it averages gradients for."""
+
+    def __init__(self, D: nn.Module):
+        super().__init__()
+        self.D = D
+
+    def forward(self, x: Tensor) -> list[Tensor]:
+        return patch_logits(self.D, x)
+
+
+def d_patches(ctx: StepContext, name: str, x: Tensor) -> list[Tensor]:
+    """Network ``name``'s patch logits, through its DDP wrapper while it is the one being updated."""
+    if ctx.training == name and name in ctx.ddp:
+        return [p.float() for p in ctx.ddp[name](x)]
+    return patch_logits(ctx.nets[name], x)
+
+
+@dataclass
+class PairedContext(StepContext):
+    pairs: RealBatches | None = None
+    a_channels: int = 1
+    conditional: bool = True
+    d_loss: objectives.DLoss | None = None
+    g_loss: Any = None
+    l1_weight: float = 100.0
+    gan_weight: float = 1.0
+    _drawn: tuple[int, Tensor, Tensor] | None = None
+
+    @property
+    def epoch(self) -> int:
+        return self.pairs.epoch
+
+    def pair(self) -> tuple[Tensor, Tensor]:
+        """This step's (a, b) batch: drawn once per step, shared by the D and G phases."""
+        if self._drawn is None or self._drawn[0] != self.step:
+            ab, _ = self.pairs.next()
+            self._drawn = (self.step, ab[:, :self.a_channels], ab[:, self.a_channels:])
+        return self._drawn[1], self._drawn[2]
+
+
+def d_term(ctx: PairedContext) -> tuple[Tensor, dict[str, Tensor]]:
+    a, b = ctx.pair()
+    with torch.no_grad():
+        fake = ctx.nets["G"](a)
+    real_logits = d_patches(ctx, "D", conditioned(a, b, ctx.conditional))
+    fake_logits = d_patches(ctx, "D", conditioned(a, fake, ctx.conditional))
+    loss = d_patch_loss(ctx.d_loss, real_logits, fake_logits)
+    return loss, {"D_real": shown(ctx.d_loss, real_logits), "D_fake": shown(ctx.d_loss, fake_logits)}
+
+
+def g_term(ctx: PairedContext) -> tuple[Tensor, dict[str, Tensor]]:
+    a, b = ctx.pair()
+    fake = ctx.forward_net("G")(a)
+    distance = l1(fake, b)
+    loss = ctx.l1_weight * distance
+    stats = {"l1": distance.detach()}
+    if ctx.gan_weight > 0:
+        adversarial = g_patch_loss(ctx.g_loss, patch_logits(ctx.nets["D"], conditioned(a, fake, ctx.conditional)))
+        loss = loss + ctx.gan_weight * adversarial
+        stats["g_adv"] = adversarial.detach()
+    return loss, stats
+
+
+class PairedTranslation(Recipe):
+    name = "paired-translation"
+    description = "pix2pix: paired image-to-image translation, U-Net G, conditional PatchGAN D, L1 + GAN"
+
+    def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
+        a, b = domains(data, self.name, need_pairs=True)
+        record = record_for(a, b)
+        nets = self.rebuild(cfg, record)
+        if "D" in nets:
+            record["d_receptive_field"] = getattr(nets["D"], "receptive_field", None)
+            print(f"{self.name}: {describe_d(nets['D'])}", file=sys.stderr, flush=True)
+        return nets, record
+
+    def rebuild(self, cfg: RunConfig, record: dict[str, Any]) -> dict[str, nn.Module]:
+        a_shape, b_shape = record["data_shape"], record["b_shape"]
+        nets = {"G": build_generator(with_out_channels(cfg.model.g, b_shape[0]), image_context(a_shape))}
+        if cfg.translation.gan > 0:
+            d_channels = b_shape[0] + (a_shape[0] if cfg.translation.conditional_d else 0)
+            nets["D"] = build_discriminator(cfg.model.d, image_context([d_channels, *b_shape[1:]]))
+        return nets
+
+    def optimized(self, cfg: RunConfig) -> dict[str, OptimConfig]:
+        return {"G": cfg.optim.g, **({"D": cfg.optim.d} if cfg.translation.gan > 0 else {})}
+
+    def averaged(self) -> dict[str, str]:
+        return {"G": "G_ema"}
+
+    def model(self, cfg: RunConfig, record: dict[str, Any], nets: dict[str, nn.Module]) -> TranslationModel:
+        return TranslationModel(cfg, record, nets, {"AB": "G"})
+
+    def training(self, env: TrainingEnv) -> TrainingParts:
+        cfg, data, world = env.cfg, env.data, env.world
+        a, b = domains(data, self.name, need_pairs=True)
+        stacked = torch.cat([a.x, b.x], 1)  # one stream keeps every pair together
+        pairs = RealBatches(stacked, None, cfg.train.batch_size, seed=seeds.stream(cfg.seed, seeds.REAL_BATCHES),
+                            device=env.device, output_range=RANGE, rank=world.rank, world_size=world.size,
+                            channels_last=env.channels_last)
+        tr = cfg.translation
+        ctx = PairedContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules, pairs=pairs,
+                            a_channels=a.shape[0], conditional=tr.conditional_d,
+                            d_loss=replace(objectives.D_LOSSES[cfg.loss.d], real_label=cfg.loss.real_label),
+                            g_loss=objectives.G_LOSSES[cfg.loss.g], l1_weight=tr.l1, gan_weight=tr.gan)
+        phases = ([Phase("D", "D", [d_term], repeat=cfg.train.d_steps)] if tr.gan > 0 else []) + \
+            [Phase("G", "G", [g_term])]
+        k = min(SHEET_ITEMS, len(a))
+        fixed_a, fixed_b = a.x[:k], b.x[:k]
+
+        @torch.no_grad()
+        def save_preview(nets: dict[str, nn.Module], path: Path, step: int) -> Path:
+            out = to_uint8(nets["G"](fixed_a.to(env.device).float().mul(2 / 255).sub(1)), RANGE).cpu().numpy()
+            return save_sheet(fixed_a.numpy(), out, fixed_b.numpy(), path, title=f"step {step}")
+
+        def ddp() -> dict[str, DdpModule]:
+            return {"G": DdpModule(env.nets["G"]), **({"D": DdpModule(PatchForward(env.nets["D"]))}
+                                                      if "D" in env.nets else {})}
+
+        return TrainingParts(context=ctx, phases=phases, streams={"real": pairs}, epochs_done=lambda: pairs.epochs_done,
+                             save_preview=save_preview, ddp=ddp, compile_targets=[("G", "forward")])

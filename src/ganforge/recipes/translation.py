@@ -1,0 +1,198 @@
+"""What the two translation recipes share: domains, the trained model that translates, sheets.
+
+A translation run's data is a two-domain :class:`~ganforge.data.Dataset`: ``x`` is domain A
+and ``b.x`` domain B, with ``paired`` saying whether ``b.x[i]`` is the target of ``x[i]``.
+The trained model translates uint8 (N, C, H, W) images A -> B (and B -> A where the recipe
+has that generator); "sampling" a translation run means translating held-out inputs, and its
+picture is an input | output | target sheet. Class labels mean nothing to it, so
+``sample --class`` is a one-line error.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ganforge.config import RunConfig
+from ganforge.data import Dataset, load_dataset
+from ganforge.errors import ConfigError, DataError, GanforgeError
+from ganforge.nets import NetContext
+from ganforge.sampling import to_uint8
+from ganforge.viz import save_image_grid
+
+SHEET_ITEMS = 16  # input | output | target triples on a sheet
+RANGE = (-1.0, 1.0)  # the translators' tanh output; inputs are scaled to it too
+
+
+def domains(data: Dataset, recipe: str, *, need_pairs: bool) -> tuple[Dataset, Dataset]:
+    """(A, B) of a two-domain dataset, or one line saying what the recipe needs."""
+    b = getattr(data, "b", None)
+    if b is None:
+        raise ConfigError(f"recipe {recipe} needs a two-domain dataset, and '{data.name}' has one domain; use "
+                          f"pairs:A_DIR,B_DIR, unpaired:A_DIR,B_DIR, an npz with a/b arrays, or a built-in task "
+                          f"(mnist-edges, mnist-inverted, mnist-thick, cifar10-jpeg-colour)")
+    if data.kind != "image" or b.kind != "image":
+        raise ConfigError(f"recipe {recipe} translates images; '{data.name}' holds {data.kind}")
+    if need_pairs and not data.paired:
+        raise ConfigError(f"recipe {recipe} (pix2pix) needs paired data, and '{data.name}' is unpaired; "
+                          f"use recipe cycle-translation, or give pairs:A_DIR,B_DIR")
+    if data.shape[1:] != b.shape[1:]:
+        raise DataError(f"domains A and B of '{data.name}' differ in size ({data.shape[1]}x{data.shape[2]} and "
+                        f"{b.shape[1]}x{b.shape[2]}); resize both to one size (data.resolution)")
+    return data, b
+
+
+def record_for(data: Dataset, b: Dataset) -> dict[str, Any]:
+    return {"data_shape": list(data.shape), "b_shape": list(b.shape), "kind": "image", "num_classes": None,
+            "paired": bool(data.paired)}
+
+
+def image_context(shape: list[int] | tuple[int, ...]) -> NetContext:
+    """A translator's context: an image in (z_dim 0 tells the registry it takes no noise)."""
+    return NetContext(data_shape=tuple(shape), z_dim=0, kind="image")
+
+
+def with_out_channels(spec: Any, channels: int) -> Any:
+    """The G spec with ``out_channels`` set to the target domain's, unless the config names it."""
+    options = dict(spec.options)
+    options.setdefault("out_channels", channels)
+    return type(spec)(spec.arch, options)
+
+
+def describe_d(D: nn.Module) -> str:
+    field = getattr(D, "receptive_field", None)
+    scales = len(getattr(D, "scales", [])) or 1
+    if field is None:
+        return f"D: {type(D).__name__}, one logit per image"
+    return f"D: {type(D).__name__}, {scales} scale(s), receptive field {field}x{field} px per patch logit"
+
+
+def scale(x: torch.Tensor) -> torch.Tensor:
+    """uint8 images -> floats in (-1, 1)."""
+    return x.float().mul(2.0 / 255.0).sub(1.0)
+
+
+@contextlib.contextmanager
+def test_mode(G: nn.Module, mode: str, seed: int) -> Iterator[None]:
+    """G as ``translation.test_mode`` says: eval (running statistics, no dropout) or train (batch
+    statistics, dropout on, seeded), leaving every weight and running statistic as it was."""
+    was = G.training
+    norms = [m for m in G.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+    saved = [(m.momentum, m.num_batches_tracked.clone() if m.num_batches_tracked is not None else None)
+             for m in norms]
+    G.train(mode == "train")
+    for m in norms:
+        m.momentum = 0.0  # running statistics stay what training left
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        try:
+            yield
+        finally:
+            G.train(was)
+            for m, (momentum, tracked) in zip(norms, saved):
+                m.momentum = momentum
+                if tracked is not None:
+                    m.num_batches_tracked.copy_(tracked)
+
+
+def check_images(x: np.ndarray, channels: int, size: tuple[int, int] | None, what: str) -> np.ndarray:
+    """The model's input check: uint8 (N, C, H, W) with the channels the run was trained on."""
+    if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 4:
+        shape = getattr(x, "shape", None)
+        raise DataError(f"{what} must be uint8 images (N, C, H, W), got {getattr(x, 'dtype', type(x).__name__)} "
+                        f"{tuple(shape) if shape is not None else ''}; convert them to uint8 first")
+    if x.shape[1] != channels:
+        kind = {1: "grey", 3: "RGB"}
+        raise DataError(f"{what} has {x.shape[1]} channel(s) ({kind.get(x.shape[1], '?')}) but this model takes "
+                        f"{channels} ({kind.get(channels, '?')}); convert the images to {kind.get(channels, channels)}"
+                        f" first")
+    return x
+
+
+@dataclass
+class TranslationModel:
+    """A trained translator: ``translate`` maps uint8 images between the domains."""
+
+    cfg: RunConfig
+    record: dict[str, Any]
+    nets: dict[str, nn.Module]
+    directions: dict[str, str]  # "AB" -> network name (and "BA" when the recipe has it)
+
+    @property
+    def generator(self) -> nn.Module:
+        return self.nets[self.directions["AB"]]
+
+    def input_channels(self, direction: str) -> int:
+        return (self.record["data_shape"] if direction == "AB" else self.record["b_shape"])[0]
+
+    @torch.no_grad()
+    def translate(self, x: np.ndarray, direction: str = "AB", *, seed: int = 0, batch_size: int = 256,
+                  device: str | torch.device = "cpu") -> np.ndarray:
+        """uint8 (N, C, H, W) images of the source domain -> uint8 images of the other."""
+        if direction not in self.directions:
+            raise GanforgeError(f"this run translates {' and '.join(self.directions)} only, not {direction}; "
+                                f"a paired (pix2pix) run has no B -> A generator")
+        x = check_images(x, self.input_channels(direction), None, "the input")
+        G = self.nets[self.directions[direction]]
+        out = []
+        with test_mode(G, self.cfg.translation.test_mode, seed):
+            for start in range(0, len(x), batch_size):
+                chunk = scale(torch.from_numpy(np.array(x[start:start + batch_size])).to(device))  # a copy: inputs may be read-only
+                out.append(to_uint8(G(chunk), RANGE).cpu().numpy())
+        return np.concatenate(out) if out else np.zeros((0,), np.uint8)
+
+    def heldout(self, data_dir: str | None = None) -> Dataset:
+        """The data ``sample`` translates: the test split where the dataset has one, else the run's own."""
+        name = self.cfg.data.name
+        try:
+            return load_dataset(name, split="test", data_dir=data_dir, size=None)
+        except DataError:
+            return load_dataset(name, split=self.cfg.data.split, data_dir=data_dir, seed=self.cfg.seed,
+                                size=self.cfg.data.size)
+
+    def sample_chunks(self, n: int, *, seed: int = 0, device: str | torch.device = "cpu", classes: Any = None,
+                      truncation: Any = None, batch_size: int = 256
+                      ) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        """The first ``n`` held-out inputs translated A -> B (no labels: nothing was generated for a class)."""
+        if classes is not None or truncation is not None:
+            flag = "--class" if classes is not None else "--truncation"
+            raise GanforgeError(f"{flag} does not apply to a translation run (it translates inputs, it does not draw "
+                                f"classes from noise); drop {flag}, or use `ganforge translate RUN --input ...`")
+        data = self.heldout()
+        if n > len(data):
+            raise GanforgeError(f"--n {n} is more than the {len(data)} held-out inputs of '{data.name}'; "
+                                f"use --n {len(data)} or less")
+        for start in range(0, n, batch_size):
+            stop = min(n, start + batch_size)
+            yield self.translate(data.x[start:stop].numpy(), seed=seed + start, device=device), None
+
+    def save_picture(self, path: Path, *, seed: int = 0, title: str | None = None) -> Path:
+        """input | output | target sheet of the first held-out inputs (target only where paired)."""
+        data = self.heldout()
+        k = min(SHEET_ITEMS, len(data))
+        a = data.x[:k].numpy()
+        target = data.b.x[:k].numpy() if getattr(data, "b", None) is not None and data.paired else None
+        return save_sheet(a, self.translate(a, seed=seed), target, path, title=title)
+
+
+def as_rgb(x: np.ndarray, channels: int) -> np.ndarray:
+    return np.repeat(x, channels, axis=1) if x.shape[1] == 1 and channels == 3 else x
+
+
+def save_sheet(inputs: np.ndarray, outputs: np.ndarray, targets: np.ndarray | None, path: Path,
+               title: str | None = None, columns: int = 4) -> Path:
+    """Rows of (input, output[, target]) triples, ``columns`` triples a row, grey shown as RGB beside colour."""
+    parts = [inputs, outputs] + ([targets] if targets is not None else [])
+    channels = max(p.shape[1] for p in parts)
+    parts = [as_rgb(p, channels) for p in parts]
+    cells = np.stack(parts, 1).reshape(-1, channels, *inputs.shape[2:])
+    heading = "input | output" + (" | target" if targets is not None else "")
+    return save_image_grid(cells, path, nrow=len(parts) * columns,
+                           title=f"{title + ': ' if title else ''}{heading}")
