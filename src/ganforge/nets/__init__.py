@@ -5,6 +5,7 @@ The call protocol every net follows (features/head, labels, ``output_range``) is
 """
 
 from ganforge.nets import dcgan, mlp, resnet  # noqa: F401  (register the builders)
+from ganforge.nets import sr_discriminator, srresnet  # noqa: F401  (super-resolution G and D)
 from ganforge.nets.registry import NetContext, build_discriminator, build_generator, list_archs, options
 
 __all__ = ["NetContext", "build_discriminator", "build_generator", "list_archs", "options"]
