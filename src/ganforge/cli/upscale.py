@@ -40,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("run_dir", nargs="?", help="a srresnet or srgan run directory (optional with --bicubic --scale)")
     s.add_argument("--input", help="an image, a folder of images, or an .npy of uint8 (N, C, H, W)")
     s.add_argument("--out", help="output: a .png for an image, a folder for a folder, a .npy for an .npy")
-    s.add_argument("--tile", type=int, default=DEFAULT_TILE,
+    s.add_argument("--tile", type=int,
                    help=f"LR tile side in pixels (default {DEFAULT_TILE}); 0 = the whole image at once")
     s.add_argument("--overlap", type=int,
                    help="LR context pixels around each tile (default: the model's receptive radius, exact tiling)")
@@ -75,8 +75,9 @@ def _method(args: argparse.Namespace, device: torch.device) -> tuple[str, upscal
 
 
 def run(args: argparse.Namespace) -> int:
-    if args.tile < 0 or (args.overlap is not None and args.overlap < 0):
+    if (args.tile is not None and args.tile < 0) or (args.overlap is not None and args.overlap < 0):
         raise GanforgeError("--tile and --overlap must be >= 0 (--tile 0: no tiling)")
+    asked_tile, args.tile = args.tile, DEFAULT_TILE if args.tile is None else args.tile
     if args.eval:
         return _evaluate(args)
     if not args.input or not args.out:
@@ -102,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
         else:
             lr = upscaling.read_image(source, channels)
             h, w = lr.shape[-2:]
-            if args.tile and max(h, w) <= args.tile:
+            if asked_tile and max(h, w) <= asked_tile:  # said when the user chose the tile, not for the default
                 print(f"ganforge: note: {source} ({w}x{h}) fits in one --tile {args.tile}; upscaled whole",
                       file=sys.stderr)
             x = torch.from_numpy(np.array(lr)).float().div(255).unsqueeze(0).to(device)
