@@ -8,7 +8,8 @@ import pytest
 from ganforge import config, presets
 from ganforge.engine.loop import Trainer
 
-NARROW = {"dcgan": "base_channels", "resnet": "channels", "mlp": "hidden", "maxout": "hidden"}
+NARROW = {"dcgan": "base_channels", "resnet": "channels", "mlp": "hidden", "maxout": "hidden", "srresnet": "channels",
+          "sr-vgg": "base_channels"}
 
 
 def _narrow(spec, prefix):
@@ -28,6 +29,8 @@ def test_preset_takes_a_step(tmp_path, name):
         overrides += ["data.name=digits", f"data.channels={channels}"]  # CI runs offline
     if cfg.model.d.arch == "resnet":
         overrides += ["data.resolution=16"]
+    if cfg.recipe in ("srresnet", "srgan"):  # CI is offline: no CIFAR-10 copy, no VGG19 weights
+        overrides += ["data.name=digits", "superres.hr_crop=8", "model.g.blocks=1", "superres.feature_loss=none"]
     cfg = config.resolve(raw, overrides)
     result = Trainer(cfg, tmp_path / "run").fit()
     assert result.step == 2

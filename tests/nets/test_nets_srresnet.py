@@ -62,3 +62,11 @@ def test_one_d_and_one_g_step_change_the_weights():
     opt_g.zero_grad(), loss_g.backward(), opt_g.step()
     assert all(not torch.equal(a, b) for a, b in zip(d_before, D.parameters()))
     assert all(not torch.equal(a, b) for a, b in zip(g_before, G.parameters()) if a.numel() > 1)
+
+
+def test_the_bicubic_skip_starts_the_net_near_bicubic():
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 9, 7)
+    bicubic = torch.nn.functional.interpolate(x, scale_factor=4, mode="bicubic", antialias=True)
+    with_skip, without = _g(norm="none", bicubic_skip=True), _g(norm="none")
+    assert (with_skip(x) - bicubic).abs().mean() < 0.02 < (without(x) - bicubic).abs().mean()

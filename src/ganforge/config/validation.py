@@ -110,9 +110,6 @@ def _validate_superres(cfg: RunConfig) -> None:
                                  f"{did_you_mean(str(value), choices)}")
     for name in ("pixel_weight", "adversarial_weight", "feature_weight"):
         _check(getattr(s, name) >= 0, f"superres.{name} must be >= 0, got {getattr(s, name)}")
-    _check(s.feature_loss != "vgg19" or s.vgg19_weights,
-           "superres.feature_loss=vgg19 needs VGG19 weights: set superres.vgg19_weights=PATH (torchvision's "
-           "vgg19-dcbb9e9d.pth), or use superres.feature_loss=d-features (no download)")
 
 
 __all__ = ["validate"]

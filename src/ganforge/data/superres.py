@@ -106,4 +106,19 @@ def load_skimage_photos(req: LoadRequest) -> Dataset:
                                                 "crop": size})
 
 
+@register("sklearn-photos", splits=("train",))
+def load_sklearn_photos(req: LoadRequest) -> Dataset:
+    """scikit-learn's two bundled photos (china.jpg, flower.jpg, 640x427 RGB): training crops of natural
+    photos at their own resolution, with no download and no overlap with skimage-photos."""
+    from sklearn.datasets import load_sample_images
+
+    req.reject("size", "resolution", why="it is two whole photos; the SR recipes crop them")
+    if req.channels == 1:
+        raise DataError("sklearn-photos are RGB photos; remove data.channels=1")
+    bunch = load_sample_images()
+    x = torch.from_numpy(np.ascontiguousarray(np.stack(bunch.images).transpose(0, 3, 1, 2)))
+    return Dataset(req.name, "image", x, meta={"source": "sklearn.datasets.load_sample_images",
+                                                "photos": ["china.jpg", "flower.jpg"]})
+
+
 __all__ = ["PHOTOS", "bicubic_up", "crop_to_multiple", "downsample", "photos", "to_float", "to_uint8"]

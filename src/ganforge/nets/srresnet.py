@@ -11,6 +11,11 @@ dense blocks of five convs, residuals scaled by 0.2, no BN). ``norm: none`` drop
 of every residual branch starts at a tenth of its default init (EDSR's residual scaling in init
 form) so the untrained net is close to the identity path and the first steps are stable.
 
+``bicubic_skip: true`` adds the bicubic upscaling of the input to the output (VDSR's global
+residual learning, Kim et al. 2016; not in the published SRResNet), with the tail conv starting at a
+tenth of its init: the untrained net is then close to bicubic instead of to a grey image, which is
+what lets a short CPU run end above the bicubic baseline rather than still climbing towards it.
+
 Fully convolutional: any input size, any output ``scale`` that is a power of two. The output is
 not squashed (a sigmoid/tanh slows SR training near black and white); callers clamp it to [0, 1].
 :attr:`SRResNet.receptive_radius` is how far (in LR pixels) an output pixel sees, which is the
@@ -22,6 +27,7 @@ from __future__ import annotations
 import math
 
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from ganforge.nets.registry import NetContext, register
@@ -89,9 +95,9 @@ class SRResNet(nn.Module):
     num_classes = None
 
     def __init__(self, image_channels: int, *, scale: int, channels: int, blocks: int, block: str, norm: str,
-                 growth: int):
+                 growth: int, bicubic_skip: bool = False):
         super().__init__()
-        self.scale, self.image_channels = scale, image_channels
+        self.scale, self.image_channels, self.bicubic_skip = scale, image_channels, bicubic_skip
         bn = (lambda: nn.BatchNorm2d(channels)) if norm == "batch" and block == "residual" else nn.Identity
         self.head = nn.Sequential(nn.Conv2d(image_channels, channels, 9, 1, 4), nn.PReLU(channels))
         make = (lambda: ResidualBlock(channels, norm)) if block == "residual" else (lambda: RRDB(channels, growth))
@@ -101,6 +107,8 @@ class SRResNet(nn.Module):
             ups += [nn.Conv2d(channels, 4 * channels, 3, 1, 1), nn.PixelShuffle(2), nn.PReLU(channels)]
         self.up = nn.Sequential(*ups)
         self.tail = nn.Conv2d(channels, image_channels, 9, 1, 4)
+        if bicubic_skip:
+            _shrink_init_(self.tail)
         per_block = ResidualBlock.radius if block == "residual" else RRDB.radius
         # head 4 + blocks + body conv 1, then each up conv 1 pixel at its own (growing) size, tail 4 HR pixels.
         ups_radius = sum(1 / 2 ** i for i in range(int(math.log2(scale))))
@@ -108,14 +116,18 @@ class SRResNet(nn.Module):
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         h = self.head(x)
-        return self.tail(self.up(h + self.body(h)))
+        out = self.tail(self.up(h + self.body(h)))
+        if self.bicubic_skip:  # the same interpolation as ganforge.data.superres.bicubic_up (nets sit beside data)
+            out = out + F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False, antialias=True)
+        return out
 
 
 @register("generator", "srresnet", choices={"block": BLOCKS, "norm": NORMS})
 def build_srresnet(ctx: NetContext, *, scale: int = 4, channels: int = 64, blocks: int = 16,
-                   block: str = "residual", norm: str = "batch", growth: int = 32) -> nn.Module:
-    """Defaults are the published SRResNet's (x4, 16 blocks of 64 channels, batch norm); ``growth`` is
-    the RRDB dense blocks' width (32 in ESRGAN)."""
+                   block: str = "residual", norm: str = "batch", growth: int = 32,
+                   bicubic_skip: bool = False) -> nn.Module:
+    """Defaults are the published SRResNet's (x4, 16 blocks of 64 channels, batch norm, no bicubic skip);
+    ``growth`` is the RRDB dense blocks' width (32 in ESRGAN)."""
     if ctx.kind != "image" or len(ctx.data_shape) != 3:
         raise ValueError(f"srresnet needs image data (C, H, W), got {ctx.kind} of shape {tuple(ctx.data_shape)}")
     if scale < 2 or scale & (scale - 1):
@@ -123,7 +135,7 @@ def build_srresnet(ctx: NetContext, *, scale: int = 4, channels: int = 64, block
     if blocks < 0 or growth < 1:
         raise ValueError(f"blocks must be >= 0 and growth >= 1, got blocks={blocks}, growth={growth}")
     return SRResNet(ctx.data_shape[0], scale=scale, channels=channels, blocks=blocks, block=block, norm=norm,
-                    growth=growth)
+                    growth=growth, bicubic_skip=bicubic_skip)
 
 
 __all__ = ["BLOCKS", "NORMS", "RRDB", "ResidualBlock", "SRResNet", "build_srresnet"]

@@ -57,24 +57,27 @@ class CropBatches:
 
     def __init__(self, hr: Tensor, lr: Tensor | None, batch_size: int, crop: int, scale: int, seed: int,
                  device: torch.device, *, rank: int = 0, world_size: int = 1):
-        if batch_size > len(hr):
-            raise ConfigError(f"train.batch_size={batch_size} is larger than the dataset ({len(hr)} images); "
-                              f"set train.batch_size to at most {len(hr)}")
         self.hr, self.lr = hr.to(device), (lr.to(device) if lr is not None else None)
         self.batch_size, self.crop, self.scale, self.device = batch_size, crop, scale, device
         self.share = slice(rank * batch_size // world_size, (rank + 1) * batch_size // world_size)
-        self.batches_per_epoch = len(hr) // batch_size
+        # Fewer images than a batch (a few large photos): an epoch visits each image this many times, in
+        # that many concatenated permutations, each visit with its own crop.
+        self.repeats = -(-batch_size // len(hr))
+        self.batches_per_epoch = len(hr) * self.repeats // batch_size
         self._order = torch.Generator().manual_seed(seed)
         self._crops = torch.Generator().manual_seed(seeds.stream(seed, CROPS))
         self.epoch = self.position = 0
         self._epoch_state = self._order.get_state()
-        self._perm = torch.randperm(len(hr), generator=self._order)
+        self._perm = self._permutation()
+
+    def _permutation(self) -> Tensor:
+        return torch.cat([torch.randperm(len(self.hr), generator=self._order) for _ in range(self.repeats)])
 
     def next(self) -> tuple[Tensor, Tensor]:
         if self.position == self.batches_per_epoch:
             self.epoch, self.position = self.epoch + 1, 0
             self._epoch_state = self._order.get_state()
-            self._perm = torch.randperm(len(self.hr), generator=self._order)
+            self._perm = self._permutation()
         start = self.position * self.batch_size
         idx = self._perm[start:start + self.batch_size]
         self.position += 1
@@ -101,7 +104,7 @@ class CropBatches:
     def load_state_dict(self, state: dict) -> None:
         self._order.set_state(decode_rng(state["epoch_rng"]))
         self._epoch_state = self._order.get_state()
-        self._perm = torch.randperm(len(self.hr), generator=self._order)
+        self._perm = self._permutation()
         self._crops.set_state(decode_rng(state["crop_rng"]))
         self.epoch, self.position = int(state["epoch"]), int(state["position"])
 
@@ -249,6 +252,9 @@ class _SuperresRecipe(Recipe):
         return nets
 
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
+        if cfg.superres.feature_loss == "vgg19" and cfg.superres.feature_weight > 0 and not cfg.superres.vgg19_weights:
+            raise ConfigError("superres.feature_loss=vgg19 needs VGG19 weights: set superres.vgg19_weights=PATH "
+                              f"({sr_loss.VGG19_URL}), or use superres.feature_loss=d-features (no download)")
         hr = _hr_images(data)
         crop = cfg.superres.hr_crop or min(hr.shape[-2:])
         record = {"data_shape": [hr.shape[1], crop, crop], "kind": "image", "num_classes": None}
