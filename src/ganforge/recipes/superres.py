@@ -252,9 +252,11 @@ class _SuperresRecipe(Recipe):
         return nets
 
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
-        if cfg.superres.feature_loss == "vgg19" and cfg.superres.feature_weight > 0 and not cfg.superres.vgg19_weights:
+        vgg = cfg.superres.feature_loss == "vgg19" and cfg.superres.feature_weight > 0
+        if vgg and not cfg.superres.vgg19_weights:
             raise ConfigError("superres.feature_loss=vgg19 needs VGG19 weights: set superres.vgg19_weights=PATH "
                               f"({sr_loss.VGG19_URL}), or use superres.feature_loss=d-features (no download)")
+        vgg_sha = sr_loss.check_vgg19_file(cfg.superres.vgg19_weights, cfg.superres.vgg19_sha256) if vgg else None
         hr = _hr_images(data)
         crop = cfg.superres.hr_crop or min(hr.shape[-2:])
         record = {"data_shape": [hr.shape[1], crop, crop], "kind": "image", "num_classes": None}
@@ -262,6 +264,8 @@ class _SuperresRecipe(Recipe):
         scale = nets["G"].scale
         _check_crop(cfg, data, hr, crop, scale)
         record["scale"] = scale
+        if vgg_sha:
+            record["vgg19_sha256"] = vgg_sha
         if cfg.superres.init_g:
             record["init_g"] = load_pretrained_g(nets["G"], cfg.superres.init_g)
         elif self.adversarial:
