@@ -466,3 +466,61 @@ def test_sample_bad_style_option(capsys, tmp_path):
     _fails(capsys, ["sample", "r", "--n", "5", "--out", "t.npy", "--mix-layer", "2"], "--mix-layer needs --mix-seed")
     _fails(capsys, ["sample", "r", "--n", "5", "--out", "t.npy", "--truncation", "-1"], "psi must be >= 0")
     assert (tmp_path / "s.npy").read_bytes() == b"old" and not (tmp_path / "t.npy").exists()
+
+
+# --- super-resolution (issue 13): `ganforge upscale` and the srgan recipe's inputs ---------------------------
+
+SR_TINY = ["--set", "data.name=digits", "--set", "data.channels=3", "--set", "superres.hr_crop=8", "--set",
+           "model.g.channels=8", "--set", "model.g.blocks=1", "--set", "train.batch_size=8", "--set",
+           "log.tensorboard=false"]
+
+
+def _sr_run(path):
+    assert main(["train", "srresnet-x4", "--out", str(path), "--steps", "1", *SR_TINY]) == 0
+    return path
+
+
+def test_upscale_16_bit(capsys, tmp_path):
+    run = _sr_run(tmp_path / "sr")
+    Image.fromarray(np.full((6, 6), 40000, np.uint16)).save(tmp_path / "scan16.png")
+    _fails(capsys, ["upscale", str(run), "--input", str(tmp_path / "scan16.png"), "--out", "o.png"],
+           "is a 16-bit image", "convert it to 8 bits")
+    assert not Path("o.png").exists()
+
+
+def test_upscale_grey_to_rgb(capsys, tmp_path):
+    run = _sr_run(tmp_path / "sr")
+    Image.fromarray(np.zeros((6, 6), np.uint8)).save(tmp_path / "camera.png")
+    _fails(capsys, ["upscale", str(run), "--input", str(tmp_path / "camera.png"), "--out", "o.png"],
+           "greyscale image and the run's model takes RGB", "convert it to RGB")
+
+
+def test_upscale_wrong_run(capsys, tmp_path):
+    assert main(_train("--out", str(tmp_path / "gan"))) == 0
+    Image.fromarray(np.zeros((6, 6, 3), np.uint8)).save(tmp_path / "a.png")
+    _fails(capsys, ["upscale", str(tmp_path / "gan"), "--input", str(tmp_path / "a.png"), "--out", "b.png"],
+           "is a noise-to-image run, which does not upscale images", "srresnet or srgan run")
+
+
+def test_upscale_npy_dtype(capsys, tmp_path):
+    run = _sr_run(tmp_path / "sr")
+    np.save(tmp_path / "floats.npy", np.zeros((1, 3, 4, 4), np.float32))
+    _fails(capsys, ["upscale", str(run), "--input", str(tmp_path / "floats.npy"), "--out", "o.npy"],
+           "holds float32 (1, 3, 4, 4); upscale takes uint8 images")
+
+
+def test_vgg19_wrong_hash(capsys, tmp_path):
+    weights = tmp_path / "vgg19-dcbb9e9d.pth"
+    weights.write_bytes(b"not the weights")
+    _fails(capsys, ["train", "srgan-x4", "--out", "r", "--steps", "1", *SR_TINY, "--set", "superres.feature_loss=vgg19",
+                    "--set", f"superres.vgg19_weights={weights}"], "not the expected dcbb9e9d", "download")
+
+
+def test_sr_init_damaged(capsys, tmp_path):
+    run = _sr_run(tmp_path / "sr")
+    g = next((run / "checkpoints").glob("step-*")) / "G.safetensors"
+    data = bytearray(g.read_bytes())
+    data[-1] ^= 0xFF
+    g.write_bytes(bytes(data))
+    _fails(capsys, ["train", "srgan-x4", "--out", "r", "--steps", "1", *SR_TINY, "--set", f"superres.init_g={run}"],
+           "does not match its checksum", "give another checkpoint as superres.init_g")

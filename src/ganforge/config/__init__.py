@@ -17,8 +17,9 @@ from ganforge.config.schema import (AugmentConfig, DataConfig, EmaConfig, EvalCo
                                     LossConfig, ModelConfig, NetSpec, OptimConfig, OptimPair, RegConfig, RunConfig,
                                     SpeedConfig, TrainConfig)
 from ganforge.config.schema import TranslationConfig
+from ganforge.config.schema import SuperresConfig
 from ganforge.config.validation import validate
 
 __all__ = ["AugmentConfig", "DataConfig", "EmaConfig", "EvalConfig", "GuardConfig", "LogConfig", "LossConfig",
            "ModelConfig", "NetSpec", "OptimConfig", "OptimPair", "RegConfig", "RunConfig", "SpeedConfig",
-           "TrainConfig", "TranslationConfig", "diff", "from_dict", "load_yaml", "merge", "parse_override", "resolve", "validate"]
+           "TrainConfig", "TranslationConfig", "diff", "from_dict", "load_yaml", "merge", "parse_override", "resolve", "validate", "SuperresConfig"]

@@ -297,6 +297,7 @@ class RunConfig:
     guard: GuardConfig = field(default_factory=GuardConfig)
     growth: GrowthConfig = field(default_factory=GrowthConfig)
     translation: TranslationConfig = field(default_factory=lambda: TranslationConfig())
+    superres: SuperresConfig = field(default_factory=lambda: SuperresConfig())
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(self)
@@ -335,6 +336,42 @@ class TranslationConfig:
     test_mode: str = "eval"
 
 
+@dataclass
+class SuperresConfig:
+    """The super-resolution recipes (``srresnet``, ``srgan``); the scale is the generator's own
+    ``model.g.scale``, so it lives in one place."""
+
+    # Side of the random high-res training crops, in pixels (96 in the SRGAN paper); must be a multiple
+    # of the scale and fit the training images. null: the whole image (e.g. 32 for CIFAR-10).
+    hr_crop: int | None = 96
+    # Pixel loss between SR and HR: "mse" (SRResNet/SRGAN-MSE, the PSNR objective) or "l1" (EDSR, ESRGAN).
+    pixel_loss: str = "mse"
+    # Weight of the pixel loss in G's objective: 1 for SRResNet; the paper's SRGAN-VGG54 uses 0
+    # (content from features only).
+    pixel_weight: float = 1.0
+    # Weight of the adversarial term in G's objective (1e-3 in the SRGAN paper); only the srgan recipe uses it.
+    adversarial_weight: float = 1.0e-3
+    # D's loss: "plain" (SRGAN: -log D(HR) - log(1 - D(SR))) or "relativistic" (ESRGAN's RaGAN: each
+    # logit relative to the mean logit of the other kind).
+    adversarial: str = "plain"
+    # Feature ("perceptual") content loss: "none"; "vgg19" (VGG19 conv5_4 features before ReLU, the
+    # paper's VGG54, from the weights file below); "d-features" (the srgan D's own last conv maps:
+    # needs no download, and is named for what it is, never "VGG").
+    feature_loss: str = "none"
+    # Weight of the feature loss. SRGAN rescales VGG features by 1/12.75, i.e. a weight of about 0.006
+    # on the squared error of raw features.
+    feature_weight: float = 0.006
+    # VGG19 weights for feature_loss=vgg19: a .pth (torchvision's layout, e.g. its vgg19-dcbb9e9d.pth
+    # from https://download.pytorch.org/models/) or a .safetensors file with the same keys.
+    vgg19_weights: str | None = None
+    # sha256 of the weights file, checked before use; null checks the official file's published
+    # prefix (dcbb9e9d) when the file name says it is the official one.
+    vgg19_sha256: str | None = None
+    # SRGAN starts from a trained SRResNet (as published): a run directory (its latest checkpoint) or a
+    # checkpoint directory whose G has the same architecture. null: random init (with a warning).
+    init_g: str | None = None
+
+
 def _to_plain(obj: Any) -> Any:
     if isinstance(obj, NetSpec):
         return {"arch": obj.arch, **{k: _to_plain(v) for k, v in obj.options.items()}}
@@ -349,4 +386,4 @@ def _to_plain(obj: Any) -> Any:
 
 __all__ = ["AugmentConfig", "DataConfig", "EmaConfig", "EvalConfig", "GuardConfig", "LogConfig", "LossConfig",
            "ModelConfig", "NetSpec", "OptimConfig", "OptimPair", "RegConfig", "RunConfig", "SpeedConfig",
-           "TrainConfig", "GrowthConfig", "TranslationConfig"]
+           "TrainConfig", "GrowthConfig", "TranslationConfig", "SuperresConfig"]

@@ -114,6 +114,26 @@ def validate(cfg: RunConfig) -> None:
                                     "set one of them above 0")
     registry.check_spec("generator", cfg.model.g, "model.g")
     registry.check_spec("discriminator", cfg.model.d, "model.d")
+    _validate_superres(cfg)
+
+
+SR_PIXEL_LOSSES = ("mse", "l1")
+SR_ADVERSARIAL = ("plain", "relativistic")
+SR_FEATURE_LOSSES = ("none", "vgg19", "d-features")
+
+
+def _validate_superres(cfg: RunConfig) -> None:
+    """The super-resolution section (read only by the srresnet and srgan recipes)."""
+    s = cfg.superres
+    if s.hr_crop is not None:
+        _check(s.hr_crop >= 2, f"superres.hr_crop must be >= 2 or null (the whole image), got {s.hr_crop}")
+    for name, value, choices in (("pixel_loss", s.pixel_loss, SR_PIXEL_LOSSES),
+                                 ("adversarial", s.adversarial, SR_ADVERSARIAL),
+                                 ("feature_loss", s.feature_loss, SR_FEATURE_LOSSES)):
+        _check(value in choices, f"superres.{name} must be one of {', '.join(choices)}, got '{value}'"
+                                 f"{did_you_mean(str(value), choices)}")
+    for name in ("pixel_weight", "adversarial_weight", "feature_weight"):
+        _check(getattr(s, name) >= 0, f"superres.{name} must be >= 0, got {getattr(s, name)}")
 
 
 __all__ = ["validate"]

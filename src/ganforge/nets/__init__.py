@@ -8,6 +8,7 @@ from ganforge.nets import dcgan, mlp, resnet  # noqa: F401  (register the builde
 from ganforge.nets import biggan, maxout_conv  # noqa: F401  (the BigGAN G; the 2014 paper's CIFAR-10 nets)
 from ganforge.nets import stylegan2, progan  # noqa: F401  (register the builders)
 from ganforge.nets import multiscale, patchgan, resnet_translator, unet  # noqa: F401  (translation nets)
+from ganforge.nets import sr_discriminator, srresnet  # noqa: F401  (super-resolution G and D)
 from ganforge.nets.registry import NetContext, build_discriminator, build_generator, list_archs, options
 
 __all__ = ["NetContext", "build_discriminator", "build_generator", "list_archs", "options"]

@@ -18,6 +18,7 @@ from ganforge.recipes.progressive import Progressive
 from ganforge.recipes.style_based import StyleBased
 from ganforge.recipes.paired_translation import PairedTranslation
 from ganforge.recipes.cycle_translation import CycleTranslation
+from ganforge.recipes.superres import SRGANRecipe, SRResNetRecipe
 
 RECIPES: dict[str, Recipe] = {}
 
@@ -64,6 +65,8 @@ register(Progressive())
 register(StyleBased())
 register(PairedTranslation())
 register(CycleTranslation())
+register(SRResNetRecipe())
+register(SRGANRecipe())
 
 __all__ = ["DdpModule", "RECIPES", "Recipe", "Stream", "TrainedModel", "TrainingEnv", "TrainingParts", "eval_mode",
            "get", "register"]

@@ -1,0 +1,113 @@
+"""The super-resolution figures of docs/benchmarks.md: scores on held-out data and crop pictures.
+
+    python benchmarks/superres_figures.py photos RUN_SRRESNET [RUN_SRGAN] --out docs/img/superres_crops.png
+    python benchmarks/superres_figures.py mnist RUN_MNIST --out docs/img/superres_mnist.png
+
+``photos``: every run and bicubic on skimage-photos (each photo mod-cropped to the scale, shrunk
+with ganforge.data.superres.downsample), the metrics of ganforge.metrics.superres, averaged over
+the photos; the picture shows one crop per photo: bicubic | each run | truth.
+``mnist``: the MNIST test split (10,000 digits), 28 -> 7 -> 28 (x4): Y-PSNR/SSIM with crop_border 4
+(for grey images Y is the grey level mapped to [16, 235]), and a picture LR | bicubic | run | truth.
+Neither takes any choice from the held-out data: the runs are the ones given, at their latest checkpoint.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image
+
+from ganforge.data import load_dataset
+from ganforge.data.superres import bicubic_up, downsample, photos
+from ganforge.metrics import superres as m
+from ganforge.runs.run import load_run
+from ganforge.upscaling import tiled
+from ganforge.viz import with_caption
+
+CROP = 96  # HR pixels of each photo's crop in the picture
+ZOOM = 2  # each crop shown at twice its size (nearest), so single pixels can be seen
+
+
+def _upscaler(run_dir: str):
+    model = load_run(run_dir).model
+    return lambda lr: tiled(model.upscale, lr, model.scale, 256, model.receptive_radius).float().div(255), model
+
+
+def photos_figure(runs: list[str], out: Path, json_out: Path | None) -> dict:
+    fns, scale = {}, None
+    for run in runs:
+        fn, model = _upscaler(run)
+        fns[Path(run).name] = fn
+        scale = model.scale
+    kept: dict[tuple[str, str], np.ndarray] = {}
+    upscalers = {"bicubic": m.bicubic(scale), **fns}
+    held_out = photos()
+    scores = m.evaluate(upscalers, held_out, scale, keep=lambda method, photo, sr: kept.__setitem__((method, photo), sr))
+    rows = []
+    for photo, img in held_out[:4]:
+        h, w = img.shape[:2]
+        top, left = (h - CROP) // 2 // scale * scale, (w - CROP) // 2 // scale * scale
+        cells = [kept[(name, photo)][top:top + CROP, left:left + CROP] for name in upscalers]
+        cells.append(img[top:top + CROP, left:left + CROP])
+        rows.append(np.concatenate([np.pad(c, ((2, 2), (2, 2), (0, 0)), constant_values=255) for c in cells], 1))
+    grid = np.concatenate(rows, 0).repeat(ZOOM, 0).repeat(ZOOM, 1)
+    caption = " | ".join([*upscalers, "truth"]) + f"  (x{scale}, centre crops of skimage-photos)"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with_caption(grid, [caption]).save(out)
+    report = {"dataset": "skimage-photos", "photos": [p for p, _ in held_out], "scale": scale, "runs": runs,
+              "scores": scores}
+    if json_out:
+        json_out.write_text(json.dumps(report, indent=1) + "\n")
+    return report
+
+
+def mnist_figure(run: str, out: Path, json_out: Path | None, n: int) -> dict:
+    model = load_run(run).model
+    hr = load_dataset("mnist", split="test").x[:n].float().div(255)
+    lr = downsample(hr, model.scale)
+    with torch.no_grad():
+        sr = torch.cat([model.upscale(lr[i:i + 1000]) for i in range(0, n, 1000)])
+    bic = bicubic_up(lr, model.scale)
+    to8 = lambda t: (t.clamp(0, 1) * 255).round().to(torch.uint8)[:, 0].numpy()  # noqa: E731
+    hr8, sr8, bic8, lr8 = to8(hr), to8(sr), to8(bic), to8(lr)
+    b = model.scale
+    scores = {name: {f"psnr_y_crop{b}": float(np.mean([m.psnr_y(x, t, b) for x, t in zip(imgs, hr8)])),
+                     f"ssim_y_crop{b}": float(np.mean([m.ssim_y(x, t, b) for x, t in zip(imgs, hr8)]))}
+              for name, imgs in (("bicubic", bic8), (Path(run).name, sr8))}
+    cols = []
+    for i in range(8):
+        small = np.asarray(Image.fromarray(lr8[i]).resize((28, 28), Image.NEAREST))
+        cols.append(np.concatenate([np.pad(c, 1, constant_values=255) for c in (small, bic8[i], sr8[i], hr8[i])], 0))
+    grid = np.concatenate(cols, 1).repeat(4, 0).repeat(4, 1)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    with_caption(np.repeat(grid[..., None], 3, 2), ["rows: 7x7 input | bicubic | " + Path(run).name + " | truth"]).save(out)
+    report = {"dataset": f"mnist test[:{n}]", "scale": b, "run": run, "scores": scores}
+    if json_out:
+        json_out.write_text(json.dumps(report, indent=1) + "\n")
+    return report
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p.add_argument("what", choices=("photos", "mnist"))
+    p.add_argument("runs", nargs="+")
+    p.add_argument("--out", type=Path, required=True)
+    p.add_argument("--json", type=Path)
+    p.add_argument("--n", type=int, default=10_000, help="mnist: test digits scored")
+    args = p.parse_args(argv)
+    torch.set_num_threads(1)
+    report = photos_figure(args.runs, args.out, args.json) if args.what == "photos" else \
+        mnist_figure(args.runs[0], args.out, args.json, args.n)
+    for name, values in report["scores"].items():
+        print(f"{name:>22}: " + "  ".join(f"{k} {v:.4f}" for k, v in values.items()))
+    print(f"{args.out}: picture")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

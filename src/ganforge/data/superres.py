@@ -1,0 +1,124 @@
+"""Super-resolution data: one degradation (antialiased bicubic), the held-out photo test set.
+
+**One downsampling function for everything.** Training pairs, the metrics' LR images, the
+LR-consistency check and ``upscale --bicubic`` all use :func:`downsample` and :func:`bicubic_up`,
+so a model is never trained on one degradation and scored on another (a common, silent source of
+inflated SR numbers). Both are :func:`torch.nn.functional.interpolate` in ``bicubic`` mode with
+``antialias=True`` rather than Pillow's ``resize``:
+
+- the antialiased path widens the kernel by the scale when shrinking, as MATLAB's ``imresize`` and
+  Pillow do, and uses their cubic constant a = -0.5 (torch's plain bicubic uses OpenCV's -0.75), so
+  LR images are alias-free like the published SRGAN/BasicSR data: shrinking matches Pillow's
+  ``BICUBIC`` within one grey level (Pillow rounds to 8 bits between its two passes);
+- it runs batched on the training device (Pillow would move every crop to the host and back);
+- Pillow resizes 8-bit images one at a time and rounds internally, which would make the training
+  LR differ from the evaluation LR by rounding.
+
+LR images are close to, not bit-identical with, MATLAB-made benchmark sets (MATLAB rounds
+differently at the borders): numbers here are comparable with each other, and the protocol names
+say ``bicubic``-made LR from this function. LR images are rounded to uint8, as stored LR files
+are: a model never sees sub-quantum detail it could not get from a real file.
+
+**Held-out test set.** ``skimage-photos``: the RGB photos bundled with scikit-image (no download),
+never used for training (the registry offers only a ``test`` split).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ganforge.data.base import Dataset, LoadRequest
+from ganforge.data.registry import register
+from ganforge.errors import DataError
+
+# The bundled RGB photos (scikit-image 0.19+ ships them inside the wheel). Left out on purpose:
+# ``horse`` is a binary silhouette, not a photo; ``retina`` is 1411x1411 and mostly black (slow on a
+# CPU and dominated by flat background); the grey ones (camera, moon, ...) do not fit RGB models.
+PHOTOS = ("astronaut", "chelsea", "coffee", "rocket", "stereo_motorcycle", "hubble_deep_field",
+          "immunohistochemistry")
+PHOTOS_CROP = 256  # the registry dataset's centre crops (the metrics use the whole photos)
+
+
+def downsample(hr: torch.Tensor, scale: int) -> torch.Tensor:
+    """Antialiased bicubic shrink by ``scale`` of float images in [0, 1] (N, C, H, W), H and W divisible
+    by ``scale``; the result is quantised to uint8 levels (still float in [0, 1])."""
+    h, w = hr.shape[-2:]
+    if h % scale or w % scale:
+        raise DataError(f"an image of {w}x{h} cannot be shrunk by {scale} exactly; crop it to a multiple of {scale}")
+    lr = F.interpolate(hr.float(), size=(h // scale, w // scale), mode="bicubic", align_corners=False,
+                       antialias=True)
+    return lr.clamp(0, 1).mul(255).round().div(255)
+
+
+def bicubic_up(lr: torch.Tensor, scale: int) -> torch.Tensor:
+    """The bicubic baseline: float [0, 1] (N, C, h, w) -> (N, C, h*scale, w*scale), clamped to [0, 1]."""
+    h, w = lr.shape[-2:]
+    return F.interpolate(lr.float(), size=(h * scale, w * scale), mode="bicubic", align_corners=False,
+                         antialias=True).clamp(0, 1)
+
+
+def to_float(x: torch.Tensor) -> torch.Tensor:
+    return x.float().div(255)
+
+
+def to_uint8(x: torch.Tensor) -> torch.Tensor:
+    return x.clamp(0, 1).mul(255).round().to(torch.uint8)
+
+
+def crop_to_multiple(img: np.ndarray, scale: int) -> np.ndarray:
+    """(H, W, ...) cropped at the bottom/right to multiples of ``scale`` (the BasicSR ``mod_crop``)."""
+    h, w = img.shape[0] - img.shape[0] % scale, img.shape[1] - img.shape[1] % scale
+    return img[:h, :w]
+
+
+def photos() -> list[tuple[str, np.ndarray]]:
+    """The held-out photos as (name, uint8 (H, W, 3)), whole; a one-line DataError without scikit-image."""
+    try:
+        import skimage.data as sk_data
+    except ImportError:
+        raise DataError("skimage-photos needs scikit-image; install it with: pip install scikit-image") from None
+    out = []
+    for name in PHOTOS:
+        img = getattr(sk_data, name)()
+        out.append(("motorcycle" if name == "stereo_motorcycle" else name, img[0] if isinstance(img, tuple) else img))
+    return out
+
+
+@register("skimage-photos", splits=("test",))
+def load_skimage_photos(req: LoadRequest) -> Dataset:
+    """Centre crops (``data.resolution``, default 256) of the held-out photos, as one uint8 batch."""
+    req.reject("size", why="it holds a fixed set of photos")
+    if req.channels == 1:
+        raise DataError("skimage-photos are RGB photos; remove data.channels=1 or use a grey dataset")
+    size = req.resolution or PHOTOS_CROP
+    crops = []
+    for name, img in photos():
+        h, w = img.shape[:2]
+        if min(h, w) < size:
+            raise DataError(f"skimage-photos: {name} is {w}x{h}, smaller than data.resolution={size}; "
+                            f"set data.resolution to at most {min(h, w)}")
+        top, left = (h - size) // 2, (w - size) // 2
+        crops.append(img[top:top + size, left:left + size].transpose(2, 0, 1))
+    x = torch.from_numpy(np.ascontiguousarray(np.stack(crops)))
+    return Dataset(req.name, "image", x, meta={"source": "scikit-image bundled photos", "photos": list(PHOTOS),
+                                                "crop": size})
+
+
+@register("sklearn-photos", splits=("train",))
+def load_sklearn_photos(req: LoadRequest) -> Dataset:
+    """scikit-learn's two bundled photos (china.jpg, flower.jpg, 640x427 RGB): training crops of natural
+    photos at their own resolution, with no download and no overlap with skimage-photos."""
+    from sklearn.datasets import load_sample_images
+
+    req.reject("size", "resolution", why="it is two whole photos; the SR recipes crop them")
+    if req.channels == 1:
+        raise DataError("sklearn-photos are RGB photos; remove data.channels=1")
+    bunch = load_sample_images()
+    x = torch.from_numpy(np.ascontiguousarray(np.stack(bunch.images).transpose(0, 3, 1, 2)))
+    return Dataset(req.name, "image", x, meta={"source": "sklearn.datasets.load_sample_images",
+                                                "photos": ["china.jpg", "flower.jpg"]})
+
+
+__all__ = ["PHOTOS", "bicubic_up", "crop_to_multiple", "downsample", "photos", "to_float", "to_uint8"]

@@ -1,0 +1,112 @@
+"""Super-resolution metrics, each named with its protocol.
+
+Reference metrics follow the BasicSR / MATLAB convention that published SR tables use:
+
+- ``psnr_y_crop{s}`` / ``ssim_y_crop{s}``: on the luma channel Y of ITU-R BT.601 (MATLAB's
+  ``rgb2ycbcr``: Y = 16 + (65.481 R + 128.553 G + 24.966 B) / 255 for RGB in [0, 1], so Y is in
+  [16, 235]), computed in float on [0, 255] with ``data_range=255``, after cutting ``crop_border = s``
+  (the scale) pixels from every edge. SSIM is Wang et al.'s with an 11x11 Gaussian window of sigma 1.5
+  and population covariances (``gaussian_weights=True, use_sample_covariance=False``), which is what
+  BasicSR's ``calculate_ssim`` computes. Both come from :mod:`skimage.metrics`, not written here;
+  grey images are their own Y (scaled to [16, 235] the same way).
+- ``lrpsnr_rgb``: LR-consistency, PSNR (RGB, [0, 255]) between ``downsample(SR)`` and the LR input,
+  with the same antialiased-bicubic :func:`ganforge.data.superres.downsample` that made the LR. A
+  model that invents detail the LR rules out scores low here however sharp it looks.
+
+No-reference proxy: ``gradenergy_y``: the mean squared Sobel gradient of Y (skimage's ``sobel``),
+reported as a ratio to the truth's (1.0 = as much edge energy as the real photo). Blurry, MSE-trained
+outputs sit below 1; it does not say whether the added edges are *right* (PSNR does), and an output
+full of noise can exceed 1, so read it beside PSNR, never alone.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+import torch
+from skimage.filters import sobel
+from skimage.metrics import peak_signal_noise_ratio, structural_similarity
+
+from ganforge.data.superres import bicubic_up, crop_to_multiple, downsample, to_uint8
+
+Upscaler = Callable[[torch.Tensor], torch.Tensor]  # LR float (1, C, h, w) in [0, 1] -> SR float in [0, 1]
+BT601 = np.array([65.481, 128.553, 24.966])
+
+
+def luma(img: np.ndarray) -> np.ndarray:
+    """uint8 (H, W, 3) or (H, W) -> Y in [16, 235] as float64 (MATLAB rgb2ycbcr's Y)."""
+    x = img.astype(np.float64) / 255.0
+    if x.ndim == 2:
+        return 16.0 + 219.0 * x
+    return 16.0 + x @ BT601
+
+
+def _crop(img: np.ndarray, border: int) -> np.ndarray:
+    return img[border:-border, border:-border] if border else img
+
+
+def psnr_y(sr: np.ndarray, hr: np.ndarray, border: int) -> float:
+    return float(peak_signal_noise_ratio(_crop(luma(hr), border), _crop(luma(sr), border), data_range=255))
+
+
+def ssim_y(sr: np.ndarray, hr: np.ndarray, border: int) -> float:
+    return float(structural_similarity(_crop(luma(hr), border), _crop(luma(sr), border), data_range=255,
+                                       gaussian_weights=True, sigma=1.5, use_sample_covariance=False))
+
+
+def grad_energy(img: np.ndarray, border: int) -> float:
+    return float(np.mean(sobel(_crop(luma(img), border)) ** 2))
+
+
+def hwc_to_tensor(img: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
+    """uint8 (H, W, C) or (H, W) -> float (1, C, H, W) in [0, 1]."""
+    chw = img[None] if img.ndim == 2 else img.transpose(2, 0, 1)
+    return torch.from_numpy(np.ascontiguousarray(chw)).float().div(255).unsqueeze(0).to(device)
+
+
+def tensor_to_hwc(x: torch.Tensor) -> np.ndarray:
+    out = to_uint8(x[0]).cpu().numpy()
+    return out[0] if out.shape[0] == 1 else out.transpose(1, 2, 0)
+
+
+def names(scale: int) -> dict[str, str]:
+    """The metric keys of one scale, protocol included."""
+    return {"psnr": f"psnr_y_crop{scale}", "ssim": f"ssim_y_crop{scale}", "grad": f"gradenergy_y_crop{scale}",
+            "lr": "lrpsnr_rgb"}
+
+
+def score(sr: np.ndarray, hr: np.ndarray, lr: np.ndarray, scale: int) -> dict[str, float]:
+    """Every metric of one SR image against its truth ``hr`` and its input ``lr`` (uint8 HWC or HW)."""
+    n = names(scale)
+    lr_again = tensor_to_hwc(downsample(hwc_to_tensor(sr), scale))
+    return {n["psnr"]: psnr_y(sr, hr, scale), n["ssim"]: ssim_y(sr, hr, scale),
+            n["grad"]: grad_energy(sr, scale) / max(grad_energy(hr, scale), 1e-12),
+            n["lr"]: float(peak_signal_noise_ratio(lr, lr_again, data_range=255))}
+
+
+def evaluate(upscalers: dict[str, Upscaler], photos: list[tuple[str, np.ndarray]], scale: int,
+             keep: Callable[[str, str, np.ndarray], None] | None = None) -> dict[str, dict[str, float]]:
+    """Mean metrics of each upscaler over ``photos`` (name, uint8 HWC): each photo is cropped to a multiple
+    of ``scale`` (BasicSR's mod-crop), shrunk with :func:`downsample`, upscaled and scored. ``keep``
+    receives (upscaler, photo, SR image) for figures."""
+    totals: dict[str, dict[str, list[float]]] = {name: {} for name in upscalers}
+    for photo, img in photos:
+        hr = crop_to_multiple(img, scale)
+        lr = tensor_to_hwc(downsample(hwc_to_tensor(hr), scale))
+        for name, fn in upscalers.items():
+            with torch.no_grad():
+                sr = tensor_to_hwc(fn(hwc_to_tensor(lr)))
+            if keep is not None:
+                keep(name, photo, sr)
+            for key, value in score(sr, hr, lr, scale).items():
+                totals[name].setdefault(key, []).append(value)
+    return {name: {key: float(np.mean(v)) for key, v in metrics.items()} for name, metrics in totals.items()}
+
+
+def bicubic(scale: int) -> Upscaler:
+    """The baseline, through the same function ``upscale --bicubic`` uses."""
+    return lambda lr: bicubic_up(lr, scale)
+
+
+__all__ = ["bicubic", "evaluate", "grad_energy", "luma", "names", "psnr_y", "score", "ssim_y"]

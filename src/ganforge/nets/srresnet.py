@@ -1,0 +1,141 @@
+"""SRResNet (Ledig et al. 2017), the super-resolution generator of SRResNet and SRGAN; RRDB blocks (ESRGAN) as an option.
+
+LR image in [0, 1] -> 9x9 conv, PReLU -> ``blocks`` residual blocks (3x3 conv, BN, PReLU, 3x3 conv,
+BN, + input) -> 3x3 conv, BN -> + the first conv's output (the *global* skip: the body only learns
+the high-frequency residual) -> log2(scale) x (3x3 conv to 4x channels, pixel shuffle x2, PReLU)
+-> 9x9 conv to the image's channels. 16 blocks of 64 channels, batch norm, as published.
+
+``block: rrdb`` swaps each residual block for ESRGAN's residual-in-residual dense block (three
+dense blocks of five convs, residuals scaled by 0.2, no BN). ``norm: none`` drops batch norm
+(EDSR/ESRGAN found it hurts SR and it costs time on small CPU batches); without BN, the last conv
+of every residual branch starts at a tenth of its default init (EDSR's residual scaling in init
+form) so the untrained net is close to the identity path and the first steps are stable.
+
+``bicubic_skip: true`` adds the bicubic upscaling of the input to the output (VDSR's global
+residual learning, Kim et al. 2016; not in the published SRResNet), with the tail conv starting at a
+tenth of its init: the untrained net is then close to bicubic instead of to a grey image, which is
+what lets a short CPU run end above the bicubic baseline rather than still climbing towards it.
+
+Fully convolutional: any input size, any output ``scale`` that is a power of two. The output is
+not squashed (a sigmoid/tanh slows SR training near black and white); callers clamp it to [0, 1].
+:attr:`SRResNet.receptive_radius` is how far (in LR pixels) an output pixel sees, which is the
+overlap tiling needs to reproduce the untiled result.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganforge.nets.registry import NetContext, register
+
+BLOCKS = ("residual", "rrdb")
+NORMS = ("batch", "none")
+
+
+def _shrink_init_(conv: nn.Conv2d, factor: float = 0.1) -> None:
+    with torch.no_grad():
+        conv.weight.mul_(factor)
+        conv.bias.mul_(factor)
+
+
+class ResidualBlock(nn.Module):
+    def __init__(self, channels: int, norm: str):
+        super().__init__()
+        bn = (lambda: nn.BatchNorm2d(channels)) if norm == "batch" else nn.Identity
+        self.body = nn.Sequential(nn.Conv2d(channels, channels, 3, 1, 1), bn(), nn.PReLU(channels),
+                                  nn.Conv2d(channels, channels, 3, 1, 1), bn())
+        if norm == "none":
+            _shrink_init_(self.body[3])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.body(x)
+
+    radius = 2  # two 3x3 convs
+
+
+class DenseBlock(nn.Module):
+    """Five 3x3 convs, each seeing the block input and all earlier outputs (ESRGAN)."""
+
+    def __init__(self, channels: int, growth: int):
+        super().__init__()
+        self.convs = nn.ModuleList(nn.Conv2d(channels + i * growth, growth if i < 4 else channels, 3, 1, 1)
+                                   for i in range(5))
+        self.act = nn.LeakyReLU(0.2)
+        _shrink_init_(self.convs[-1])
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        feats = [x]
+        for i, conv in enumerate(self.convs):
+            out = conv(torch.cat(feats, 1))
+            if i < 4:
+                feats.append(self.act(out))
+        return x + 0.2 * out
+
+
+class RRDB(nn.Module):
+    def __init__(self, channels: int, growth: int):
+        super().__init__()
+        self.dense = nn.Sequential(*(DenseBlock(channels, growth) for _ in range(3)))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + 0.2 * self.dense(x)
+
+    radius = 15  # three dense blocks of five 3x3 convs
+
+
+class SRResNet(nn.Module):
+    """LR (N, C, h, w) in [0, 1] -> SR (N, C, h*scale, w*scale), unclamped."""
+
+    output_range = (0.0, 1.0)  # what the data are scaled to; the output itself is linear
+    conditional = False
+    num_classes = None
+
+    def __init__(self, image_channels: int, *, scale: int, channels: int, blocks: int, block: str, norm: str,
+                 growth: int, bicubic_skip: bool = False):
+        super().__init__()
+        self.scale, self.image_channels, self.bicubic_skip = scale, image_channels, bicubic_skip
+        bn = (lambda: nn.BatchNorm2d(channels)) if norm == "batch" and block == "residual" else nn.Identity
+        self.head = nn.Sequential(nn.Conv2d(image_channels, channels, 9, 1, 4), nn.PReLU(channels))
+        make = (lambda: ResidualBlock(channels, norm)) if block == "residual" else (lambda: RRDB(channels, growth))
+        self.body = nn.Sequential(*(make() for _ in range(blocks)), nn.Conv2d(channels, channels, 3, 1, 1), bn())
+        ups = []
+        for _ in range(int(math.log2(scale))):
+            ups += [nn.Conv2d(channels, 4 * channels, 3, 1, 1), nn.PixelShuffle(2), nn.PReLU(channels)]
+        self.up = nn.Sequential(*ups)
+        self.tail = nn.Conv2d(channels, image_channels, 9, 1, 4)
+        if bicubic_skip:
+            _shrink_init_(self.tail)
+        per_block = ResidualBlock.radius if block == "residual" else RRDB.radius
+        # head 4 + blocks + body conv 1, then each up conv 1 pixel at its own (growing) size, tail 4 HR pixels.
+        ups_radius = sum(1 / 2 ** i for i in range(int(math.log2(scale))))
+        self.receptive_radius = math.ceil(4 + blocks * per_block + 1 + ups_radius + 4 / scale)
+
+    def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
+        h = self.head(x)
+        out = self.tail(self.up(h + self.body(h)))
+        if self.bicubic_skip:  # the same interpolation as ganforge.data.superres.bicubic_up (nets sit beside data)
+            out = out + F.interpolate(x, scale_factor=self.scale, mode="bicubic", align_corners=False, antialias=True)
+        return out
+
+
+@register("generator", "srresnet", choices={"block": BLOCKS, "norm": NORMS})
+def build_srresnet(ctx: NetContext, *, scale: int = 4, channels: int = 64, blocks: int = 16,
+                   block: str = "residual", norm: str = "batch", growth: int = 32,
+                   bicubic_skip: bool = False) -> nn.Module:
+    """Defaults are the published SRResNet's (x4, 16 blocks of 64 channels, batch norm, no bicubic skip);
+    ``growth`` is the RRDB dense blocks' width (32 in ESRGAN)."""
+    if ctx.kind != "image" or len(ctx.data_shape) != 3:
+        raise ValueError(f"srresnet needs image data (C, H, W), got {ctx.kind} of shape {tuple(ctx.data_shape)}")
+    if scale < 2 or scale & (scale - 1):
+        raise ValueError(f"scale must be a power of two >= 2 (2, 4, 8, ...), got {scale}")
+    if blocks < 0 or growth < 1:
+        raise ValueError(f"blocks must be >= 0 and growth >= 1, got blocks={blocks}, growth={growth}")
+    return SRResNet(ctx.data_shape[0], scale=scale, channels=channels, blocks=blocks, block=block, norm=norm,
+                    growth=growth, bicubic_skip=bicubic_skip)
+
+
+__all__ = ["BLOCKS", "NORMS", "RRDB", "ResidualBlock", "SRResNet", "build_srresnet"]

@@ -1,0 +1,369 @@
+"""Super-resolution recipes: ``srresnet`` (G alone, a pixel loss) and ``srgan`` (G against a D).
+
+A step draws one batch of (LR, HR) crops, shared by D's and G's phases (as in SRGAN, both see
+the same minibatch): random HR crops (``superres.hr_crop``) of any image dataset, shrunk by the
+generator's scale with :func:`ganforge.data.superres.downsample`, the one degradation the
+metrics and ``upscale --bicubic`` use too. Datasets with a paired domain B (the ``pairs:LR,HR``
+loader) give real LR/HR pairs instead: ``x`` is LR and ``b.x`` its HR target, cropped at the
+same place.
+
+SRGAN starts from a trained SRResNet, as published: ``superres.init_g`` names that run (or one
+of its checkpoints) and its G is loaded, its checksum verified, before the first step; the
+record keeps where it came from. The trained model *upscales*; it has no noise to sample from,
+so ``ganforge sample`` on such a run says to use ``ganforge upscale``.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from safetensors.torch import load_file
+from torch import nn
+
+from ganforge.config import OptimConfig, RunConfig
+from ganforge.data import Dataset
+from ganforge.data.superres import bicubic_up, downsample, to_uint8
+from ganforge.download import sha256_file
+from ganforge.errors import CheckpointError, ConfigError, GanforgeError
+from ganforge.nets import NetContext, build_discriminator, build_generator
+from ganforge.objectives import superres as sr_loss
+from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
+from ganforge.training import seeds
+from ganforge.training.phases import Phase, StepContext
+from ganforge.training.rng import decode_rng, encode_rng
+from ganforge.viz import save_image_grid
+
+Tensor = torch.Tensor
+CROPS = 101  # seed offset of the crop positions (own stream: the batch order stays RealBatches-like)
+PREVIEW_IMAGES = 8
+
+
+class CropBatches:
+    """Shuffled minibatches of (LR, HR) crops, floats in [0, 1], from uint8 images on the device.
+
+    Order: a fresh permutation per epoch (last partial batch dropped), like
+    :class:`ganforge.training.batches.RealBatches`; crop positions come from a second generator.
+    Both generators' states are checkpointed, so resume draws the same crops. Under torchrun
+    each process keeps its share of the global batch.
+    """
+
+    def __init__(self, hr: Tensor, lr: Tensor | None, batch_size: int, crop: int, scale: int, seed: int,
+                 device: torch.device, *, rank: int = 0, world_size: int = 1):
+        self.hr, self.lr = hr.to(device), (lr.to(device) if lr is not None else None)
+        self.batch_size, self.crop, self.scale, self.device = batch_size, crop, scale, device
+        self.share = slice(rank * batch_size // world_size, (rank + 1) * batch_size // world_size)
+        # Fewer images than a batch (a few large photos): an epoch visits each image this many times, in
+        # that many concatenated permutations, each visit with its own crop.
+        self.repeats = -(-batch_size // len(hr))
+        self.batches_per_epoch = len(hr) * self.repeats // batch_size
+        self._order = torch.Generator().manual_seed(seed)
+        self._crops = torch.Generator().manual_seed(seeds.stream(seed, CROPS))
+        self.epoch = self.position = 0
+        self._epoch_state = self._order.get_state()
+        self._perm = self._permutation()
+
+    def _permutation(self) -> Tensor:
+        return torch.cat([torch.randperm(len(self.hr), generator=self._order) for _ in range(self.repeats)])
+
+    def next(self) -> tuple[Tensor, Tensor]:
+        if self.position == self.batches_per_epoch:
+            self.epoch, self.position = self.epoch + 1, 0
+            self._epoch_state = self._order.get_state()
+            self._perm = self._permutation()
+        start = self.position * self.batch_size
+        idx = self._perm[start:start + self.batch_size]
+        self.position += 1
+        s, c = self.scale, self.crop // self.scale  # positions on the LR grid, so real pairs stay aligned
+        h, w = self.hr.shape[-2] // s, self.hr.shape[-1] // s
+        tops = torch.randint(0, h - c + 1, (len(idx),), generator=self._crops)
+        lefts = torch.randint(0, w - c + 1, (len(idx),), generator=self._crops)
+        keep = range(len(idx))[self.share]
+        hr = torch.stack([self.hr[idx[i], :, tops[i] * s:(tops[i] + c) * s, lefts[i] * s:(lefts[i] + c) * s]
+                          for i in keep]).float().div_(255)
+        if self.lr is None:
+            return downsample(hr, s), hr
+        lr = torch.stack([self.lr[idx[i], :, tops[i]:tops[i] + c, lefts[i]:lefts[i] + c] for i in keep])
+        return lr.float().div_(255), hr
+
+    @property
+    def epochs_done(self) -> float:
+        return self.epoch + self.position / self.batches_per_epoch
+
+    def state_dict(self) -> dict:
+        return {"epoch": self.epoch, "position": self.position, "epoch_rng": encode_rng(self._epoch_state),
+                "crop_rng": encode_rng(self._crops.get_state())}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._order.set_state(decode_rng(state["epoch_rng"]))
+        self._epoch_state = self._order.get_state()
+        self._perm = self._permutation()
+        self._crops.set_state(decode_rng(state["crop_rng"]))
+        self.epoch, self.position = int(state["epoch"]), int(state["position"])
+
+
+@dataclass
+class SRContext(StepContext):
+    batches: CropBatches | None = None
+    cfg: RunConfig | None = None
+    features: nn.Module | None = None  # VGG19 for feature_loss=vgg19
+    drawn_at: int = -1
+    pair: tuple[Tensor, Tensor] | None = field(default=None, repr=False)
+
+    @property
+    def epoch(self) -> int:
+        return self.batches.epoch
+
+    def lr_hr(self) -> tuple[Tensor, Tensor]:
+        """This step's (LR, HR) batch: drawn once per step, so D and G see the same images."""
+        if self.drawn_at != self.step or self.pair is None:
+            self.pair, self.drawn_at = self.batches.next(), self.step
+        return self.pair
+
+
+def g_term(adversarial: bool, ctx: SRContext) -> tuple[Tensor, dict[str, Tensor]]:
+    s = ctx.cfg.superres
+    lr, hr = ctx.lr_hr()
+    sr = ctx.forward_net("G")(lr)
+    pixel = sr_loss.pixel_loss(s.pixel_loss, sr, hr)
+    loss, stats = s.pixel_weight * pixel, {f"pixel_{s.pixel_loss}": pixel.detach()}
+    if s.feature_loss != "none" and s.feature_weight > 0:
+        if s.feature_loss == "vgg19":
+            feat, name = sr_loss.feature_loss(ctx.features, sr, hr), "feat_vgg19"
+        else:
+            feat, name = sr_loss.feature_loss(ctx.nets["D"].feature_maps, sr, hr), "feat_dconv"
+        loss = loss + s.feature_weight * feat
+        stats[name] = feat.detach()
+    if adversarial:
+        D = ctx.nets["D"]
+        fake = D(sr).float()
+        with torch.no_grad():
+            real = D(hr).float() if s.adversarial == "relativistic" else fake.detach()
+        adv = sr_loss.g_adversarial(s.adversarial, real, fake)
+        loss = loss + s.adversarial_weight * adv
+        stats["g_adversarial"] = adv.detach()
+    return loss, stats
+
+
+def d_term(ctx: SRContext) -> tuple[Tensor, dict[str, Tensor]]:
+    lr, hr = ctx.lr_hr()
+    with torch.no_grad():
+        sr = ctx.nets["G"](lr)
+    D = ctx.forward_net("D")
+    real, fake = D(hr).float(), D(sr).float()
+    loss = sr_loss.d_loss(ctx.cfg.superres.adversarial, real, fake)
+    return loss, {"D(x)": torch.sigmoid(real).mean().detach(), "D(G(z))": torch.sigmoid(fake).mean().detach()}
+
+
+@dataclass
+class SuperresModel:
+    """A trained SR generator: :meth:`upscale` maps LR floats in [0, 1] to SR floats in [0, 1]."""
+
+    cfg: RunConfig
+    nets: dict[str, nn.Module]
+    record: dict[str, Any]
+
+    @property
+    def generator(self) -> nn.Module:
+        return self.nets["G"]
+
+    @property
+    def scale(self) -> int:
+        return int(self.generator.scale)
+
+    @property
+    def channels(self) -> int:
+        return int(self.generator.image_channels)
+
+    @property
+    def receptive_radius(self) -> int:
+        return int(self.generator.receptive_radius)
+
+    @torch.no_grad()
+    def upscale(self, lr: Tensor) -> Tensor:
+        return self.generator(lr).clamp_(0, 1)
+
+    def sample_chunks(self, n: int, *, seed: int = 0, device: str | torch.device = "cpu",
+                      **options: Any) -> Iterator[tuple[np.ndarray, None]]:
+        raise GanforgeError(f"a {self.cfg.recipe} run upscales images and has no noise to sample from; use "
+                            f"ganforge upscale RUN --input IMAGE --out OUT")
+
+
+def resolve_checkpoint(path: str) -> Path:
+    """A run directory (its newest step checkpoint) or a checkpoint directory -> the checkpoint directory."""
+    p = Path(path).expanduser()
+    if (p / "manifest.json").is_file():
+        return p
+    steps = sorted(d for d in (p / "checkpoints").glob("step-*") if (d / "manifest.json").is_file())
+    if not steps:
+        raise ConfigError(f"superres.init_g={path} is neither a run directory with a checkpoint nor a checkpoint "
+                          f"directory; give the directory a srresnet run was trained into")
+    return steps[-1]
+
+
+def load_pretrained_g(G: nn.Module, path: str) -> dict[str, Any]:
+    """Load G's weights from a trained run's checkpoint (checksum checked); what was loaded, for the record."""
+    ckpt = resolve_checkpoint(path)
+    weights = ckpt / "G.safetensors"
+    try:
+        expected = json.loads((ckpt / "manifest.json").read_text())["files"]["G.safetensors"]
+    except (OSError, ValueError, KeyError):
+        raise ConfigError(f"superres.init_g: {ckpt} has no G weights in its manifest; give a srresnet run") from None
+    digest = sha256_file(weights)
+    if digest != expected:
+        raise CheckpointError(f"{weights} does not match its checksum in {ckpt / 'manifest.json'}; the file is "
+                              f"damaged: give another checkpoint as superres.init_g")
+    try:
+        G.load_state_dict(load_file(str(weights)))
+    except RuntimeError as e:
+        raise ConfigError(f"superres.init_g: the G in {ckpt} does not fit model.g ({str(e).splitlines()[0][:100]}); "
+                          f"give the same model.g options as the srresnet run") from None
+    return {"path": str(ckpt.resolve()), "sha256": digest}
+
+
+class _SuperresRecipe(Recipe):
+    adversarial = False
+
+    def _context(self, cfg: RunConfig, record: dict[str, Any]) -> NetContext:
+        return NetContext(data_shape=tuple(record["data_shape"]), z_dim=cfg.model.z_dim, kind="image")
+
+    def rebuild(self, cfg: RunConfig, record: dict[str, Any]) -> dict[str, nn.Module]:
+        ctx = self._context(cfg, record)
+        G = build_generator(cfg.model.g, ctx)
+        if not hasattr(G, "scale"):
+            raise ConfigError(f"recipe {self.name} needs a super-resolution generator: set model.g.arch=srresnet "
+                              f"(got '{cfg.model.g.arch}')")
+        nets = {"G": G}
+        if self.adversarial:
+            nets["D"] = build_discriminator(cfg.model.d, ctx)
+            if not hasattr(nets["D"], "feature_maps"):
+                raise ConfigError(f"recipe {self.name} needs an image-to-score D: set model.d.arch=sr-vgg "
+                                  f"(got '{cfg.model.d.arch}')")
+        elif cfg.superres.feature_loss == "d-features":
+            raise ConfigError("superres.feature_loss=d-features needs the srgan recipe's D; use feature_loss=none "
+                              "or vgg19 with srresnet")
+        return nets
+
+    def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
+        vgg = cfg.superres.feature_loss == "vgg19" and cfg.superres.feature_weight > 0
+        if vgg and not cfg.superres.vgg19_weights:
+            raise ConfigError("superres.feature_loss=vgg19 needs VGG19 weights: set superres.vgg19_weights=PATH "
+                              f"({sr_loss.VGG19_URL}), or use superres.feature_loss=d-features (no download)")
+        vgg_sha = sr_loss.check_vgg19_file(cfg.superres.vgg19_weights, cfg.superres.vgg19_sha256) if vgg else None
+        hr = _hr_images(data)
+        crop = cfg.superres.hr_crop or min(hr.shape[-2:])
+        record = {"data_shape": [hr.shape[1], crop, crop], "kind": "image", "num_classes": None}
+        nets = self.rebuild(cfg, record)
+        scale = nets["G"].scale
+        _check_crop(cfg, data, hr, crop, scale)
+        record["scale"] = scale
+        if vgg_sha:
+            record["vgg19_sha256"] = vgg_sha
+        if cfg.superres.init_g:
+            record["init_g"] = load_pretrained_g(nets["G"], cfg.superres.init_g)
+        elif self.adversarial:
+            print("ganforge: note: srgan starts from random weights; the published SRGAN starts from a trained "
+                  "SRResNet: set superres.init_g=RUN_DIR of a srresnet run", file=sys.stderr)
+        return nets, record
+
+    def optimized(self, cfg: RunConfig) -> dict[str, OptimConfig]:
+        return {"G": cfg.optim.g, **({"D": cfg.optim.d} if self.adversarial else {})}
+
+    def averaged(self) -> dict[str, str]:
+        return {"G": "G_ema"}
+
+    def model(self, cfg: RunConfig, record: dict[str, Any], nets: dict[str, nn.Module]) -> SuperresModel:
+        return SuperresModel(cfg, nets, record)
+
+    def training(self, env: TrainingEnv) -> TrainingParts:
+        cfg, data, world, device = env.cfg, env.data, env.world, env.device
+        G = env.nets["G"]
+        hr = _hr_images(data)
+        crop = cfg.superres.hr_crop or min(hr.shape[-2:])
+        paired_lr = data.x if _paired(data) else None
+        batches = CropBatches(hr, paired_lr, cfg.train.batch_size, crop, G.scale,
+                              seeds.stream(cfg.seed, seeds.REAL_BATCHES), device, rank=world.rank,
+                              world_size=world.size)
+        features = None
+        if cfg.superres.feature_loss == "vgg19" and cfg.superres.feature_weight > 0:
+            features = sr_loss.load_vgg19(cfg.superres.vgg19_weights, cfg.superres.vgg19_sha256)[0].to(device)
+        ctx = SRContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules, batches=batches, cfg=cfg,
+                        features=features)
+        phases = [Phase("G", "G", [partial(g_term, self.adversarial)])]
+        if self.adversarial:
+            phases.insert(0, Phase("D", "D", [d_term], repeat=cfg.train.d_steps))
+        preview = _preview_batch(hr, paired_lr, crop, G.scale, device)
+
+        def save_preview(nets: dict[str, nn.Module], path: Path, step: int) -> Path:
+            lr, truth = preview
+            with torch.no_grad():
+                out = nets["G"](lr).clamp(0, 1)
+            rows = torch.cat([bicubic_up(lr, G.scale), out, truth])
+            return save_image_grid(to_uint8(rows).cpu().numpy(), path, nrow=len(lr),
+                                   title=f"bicubic / {self.name} / truth, step {step}")
+
+        targets = [("G", "forward")] + ([("D", "forward")] if self.adversarial else [])
+        return TrainingParts(context=ctx, phases=phases, streams={"real": batches},
+                             epochs_done=lambda: batches.epochs_done, save_preview=save_preview,
+                             ddp=lambda: {name: DdpModule(net) for name, net in env.nets.items()},
+                             compile_targets=targets)
+
+
+def _paired(data: Dataset) -> bool:
+    return getattr(data, "b", None) is not None and bool(getattr(data, "paired", False))
+
+
+def _hr_images(data: Dataset) -> Tensor:
+    """The HR images: domain B of a paired dataset, else the images themselves."""
+    if data.kind != "image":
+        raise ConfigError(f"super-resolution needs images, and '{data.name}' holds {data.kind}; use an image "
+                          f"dataset (cifar10-jpeg, mnist, folder:PATH, pairs:LR_DIR,HR_DIR)")
+    if getattr(data, "b", None) is not None and not _paired(data):
+        raise ConfigError(f"'{data.name}' is unpaired; super-resolution from real pairs needs pairs:LR_DIR,HR_DIR "
+                          f"(or one image folder, shrunk on the fly)")
+    return data.b.x if _paired(data) else data.x
+
+
+def _check_crop(cfg: RunConfig, data: Dataset, hr: Tensor, crop: int, scale: int) -> None:
+    h, w = hr.shape[-2:]
+    if crop % scale:
+        raise ConfigError(f"superres.hr_crop={crop} is not a multiple of the scale {scale}; set it to "
+                          f"{crop - crop % scale or scale}")
+    if crop > min(h, w):
+        raise ConfigError(f"superres.hr_crop={crop} is larger than the training images ({w}x{h}); set "
+                          f"superres.hr_crop to at most {min(h, w) - min(h, w) % scale}")
+    if _paired(data) and tuple(data.x.shape[-2:]) != (h // scale, w // scale):
+        raise ConfigError(f"the LR images are {data.x.shape[-1]}x{data.x.shape[-2]} and the HR images {w}x{h}, which "
+                          f"is not x{scale} (model.g.scale); give pairs whose HR side is {scale}x the LR side")
+
+
+def _preview_batch(hr: Tensor, lr: Tensor | None, crop: int, scale: int, device: torch.device
+                   ) -> tuple[Tensor, Tensor]:
+    """Fixed centre crops of the first images, so pictures at different steps are comparable."""
+    n = min(PREVIEW_IMAGES, len(hr))
+    c = crop // scale
+    top, left = (hr.shape[-2] // scale - c) // 2, (hr.shape[-1] // scale - c) // 2
+    truth = hr[:n, :, top * scale:(top + c) * scale, left * scale:(left + c) * scale].float().div(255).to(device)
+    small = lr[:n, :, top:top + c, left:left + c].float().div(255).to(device) if lr is not None else None
+    return (small if small is not None else downsample(truth, scale)), truth
+
+
+class SRResNetRecipe(_SuperresRecipe):
+    name = "srresnet"
+    description = "super-resolution G trained on a pixel loss (SRResNet, Ledig et al. 2017)"
+
+
+class SRGANRecipe(_SuperresRecipe):
+    name = "srgan"
+    description = "super-resolution G against a D, from a trained SRResNet (SRGAN, Ledig et al. 2017)"
+    adversarial = True
+
+
+__all__ = ["CropBatches", "SRGANRecipe", "SRResNetRecipe", "SuperresModel", "load_pretrained_g"]

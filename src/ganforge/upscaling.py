@@ -1,0 +1,116 @@
+"""Upscaling images of any size with bounded memory: tiles with overlap, and the image files around them.
+
+**Tiling.** The LR image is cut into ``tile`` x ``tile`` cores that partition it; each core is run
+with ``overlap`` extra LR pixels of context on every side (clipped at the image's edges) and only
+the core's output is kept. An SR network's output pixel depends on its LR neighbourhood up to the
+network's receptive radius only (:attr:`ganforge.nets.srresnet.SRResNet.receptive_radius`), so
+with ``overlap`` at least that radius every kept pixel is computed from exactly the context it has
+in the untiled image: tiled equals untiled up to float summation order (tested). A smaller overlap
+trades exactness at the seams for speed. Memory holds one tile's activations plus the uint8
+output, whatever the image size.
+
+**Files.** 8-bit PNG/JPEG/BMP/TIFF images, folders of them, and ``.npy`` arrays of uint8
+(N, C, H, W) (ganforge's own image form). What upscale cannot take faithfully is refused with one
+line: a 16-bit image (it would lose its low byte silently), a grey image for an RGB model (or the
+reverse), anything that is not uint8.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import numpy as np
+import torch
+from PIL import Image, UnidentifiedImageError
+
+from ganforge.errors import DataError
+
+Upscaler = Callable[[torch.Tensor], torch.Tensor]  # LR float (N, C, h, w) in [0, 1] -> SR float in [0, 1]
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+
+
+def tiled(fn: Upscaler, lr: torch.Tensor, scale: int, tile: int | None, overlap: int) -> torch.Tensor:
+    """``fn`` over ``lr`` (N, C, h, w) tile by tile; uint8 (N, C, h*scale, w*scale) on the CPU."""
+    n, c, h, w = lr.shape
+    out = torch.empty((n, c, h * scale, w * scale), dtype=torch.uint8)
+    tile = tile or max(h, w)
+    for top in range(0, h, tile):
+        for left in range(0, w, tile):
+            bottom, right = min(top + tile, h), min(left + tile, w)
+            t0, l0 = max(top - overlap, 0), max(left - overlap, 0)
+            t1, l1 = min(bottom + overlap, h), min(right + overlap, w)
+            with torch.no_grad():
+                sr = fn(lr[:, :, t0:t1, l0:l1])
+            core = sr[:, :, (top - t0) * scale:(bottom - t0) * scale, (left - l0) * scale:(right - l0) * scale]
+            out[:, :, top * scale:bottom * scale, left * scale:right * scale] = (
+                core.clamp(0, 1).mul(255).round().to(torch.uint8).cpu())
+    return out
+
+
+def _png_bit_depth(path: Path) -> int | None:
+    """The bit depth in a PNG's header (byte 24), which Pillow hides for 16-bit RGB (it opens it as 8-bit)."""
+    with open(path, "rb") as f:
+        head = f.read(25)
+    if head[:8] == b"\x89PNG\r\n\x1a\n" and len(head) == 25:
+        return head[24]
+    return None
+
+
+def read_image(path: Path, channels: int | None) -> np.ndarray:
+    """uint8 (C, H, W) of an 8-bit image file; ``channels`` is what the model takes (None: keep the file's)."""
+    try:
+        depth = _png_bit_depth(path)
+        with Image.open(path) as img:
+            img.load()
+            mode = img.mode
+            if depth == 16 or mode in SIXTEEN_BIT:
+                raise DataError(f"{path} is a 16-bit image; upscale reads 8-bit images and will not drop the low "
+                                f"byte silently: convert it to 8 bits first (e.g. ImageMagick: convert {path.name} "
+                                f"-depth 8 out.png)")
+            grey = mode in ("1", "L", "LA", "La")
+            if channels == 3 and grey:
+                raise DataError(f"{path} is a greyscale image and the run's model takes RGB; convert it to RGB first "
+                                f"(e.g. PIL: Image.open(p).convert('RGB').save(q)) or use a model trained on grey "
+                                f"images")
+            if channels == 1 and not grey:
+                raise DataError(f"{path} is a colour image and the run's model takes greyscale; convert it to grey "
+                                f"first (e.g. PIL: Image.open(p).convert('L').save(q))")
+            img = img.convert("L" if grey else "RGB")
+    except (UnidentifiedImageError, OSError) as e:
+        raise DataError(f"{path} cannot be read as an image ({str(e).splitlines()[0]}); give a PNG/JPEG/BMP/TIFF "
+                        f"file") from None
+    a = np.asarray(img)
+    return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+
+
+def read_npy(path: Path, channels: int | None) -> np.ndarray:
+    """uint8 (N, C, H, W) from an .npy file, memory-mapped (read a slice at a time)."""
+    try:
+        x = np.load(path, mmap_mode="r", allow_pickle=False)
+    except (OSError, ValueError) as e:
+        raise DataError(f"{path} cannot be read as an .npy array ({str(e).splitlines()[0]})") from None
+    if x.dtype != np.uint8 or x.ndim != 4:
+        raise DataError(f"{path} holds {x.dtype} {tuple(x.shape)}; upscale takes uint8 images (N, C, H, W), "
+                        f"as ganforge sample writes them")
+    if channels is not None and x.shape[1] != channels:
+        raise DataError(f"{path} holds {x.shape[1]}-channel images and the run's model takes {channels}; convert "
+                        f"them first")
+    return x
+
+
+def find_images(folder: Path) -> list[Path]:
+    found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    if not found:
+        raise DataError(f"no {'/'.join(IMAGE_SUFFIXES)} images found under {folder}; give an image, a folder of "
+                        f"images or an .npy file as --input")
+    return found
+
+
+def save_png(chw: np.ndarray, path: Path) -> None:
+    a = chw[0] if chw.shape[0] == 1 else chw.transpose(1, 2, 0)
+    Image.fromarray(np.ascontiguousarray(a)).save(path, format="PNG")
+
+
+__all__ = ["IMAGE_SUFFIXES", "find_images", "read_image", "read_npy", "save_png", "tiled"]

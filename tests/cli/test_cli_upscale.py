@@ -1,0 +1,141 @@
+"""``ganforge upscale``: tiled equals untiled (exactly with the model's overlap, away from the seams
+without it), any size, images / folders / .npy, the bicubic baseline under the same command, and every
+bad input as one line."""
+
+import struct
+import zlib
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganforge import config, presets
+from ganforge.cli import main
+from ganforge.config import NetSpec
+from ganforge.data.superres import bicubic_up
+from ganforge.engine.loop import Trainer
+from ganforge.nets import NetContext, build_generator
+from ganforge.runs.run import load_run
+from ganforge.upscaling import tiled
+
+TINY = ["data.name=digits", "data.channels=3", "superres.hr_crop=8", "model.g.channels=8", "model.g.blocks=1",
+        "train.batch_size=8", "train.steps=2", "log.tensorboard=false", "log.progress=false"]
+
+
+@pytest.fixture(scope="module")
+def sr_run(tmp_path_factory):
+    path = tmp_path_factory.mktemp("up") / "sr"
+    Trainer(config.resolve(presets.load_preset("srresnet-x4")[0], [*TINY, "model.g.scale=2"]), path).fit()
+    return path
+
+
+def _fails(capsys, argv, *expected):
+    assert main([str(a) for a in argv]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("ganforge: ") and "Traceback" not in err, err
+    for text in expected:
+        assert text in err, (text, err)
+
+
+def _rgb(path, w, h, seed=0):
+    Image.fromarray(np.random.default_rng(seed).integers(0, 256, (h, w, 3), dtype=np.uint8)).save(path)
+    return path
+
+
+def _png_rgb16(path, w, h):
+    """A 48-bit RGB PNG, written by hand (Pillow opens these as 8-bit RGB without a word)."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    rows = b"".join(b"\x00" + np.full((w, 3), 40000, ">u2").tobytes() for _ in range(h))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", w, h, 16, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(rows)) + chunk(b"IEND", b""))
+    return path
+
+
+def test_tiles_with_the_models_overlap_equal_the_whole_image():
+    torch.manual_seed(0)
+    G = build_generator(NetSpec("srresnet", {"channels": 8, "blocks": 1, "scale": 2}),
+                        NetContext((3, 16, 16), 1)).eval()
+    lr = torch.rand(1, 3, 61, 80)
+    whole = tiled(lambda x: G(x), lr, 2, None, 0).int()
+    exact = tiled(lambda x: G(x), lr, 2, 24, G.receptive_radius).int()
+    assert whole.shape == (1, 3, 122, 160)
+    assert (exact - whole).abs().max() <= 1  # float summation order only, then rounding to uint8
+    seams = tiled(lambda x: G(x), lr, 2, 24, 0).int()
+    diff = (seams - whole).abs().amax(1)[0]
+    near = torch.zeros_like(diff, dtype=torch.bool)
+    reach = 2 * G.receptive_radius  # in output pixels
+    for edge in range(48, 122, 48):
+        near[max(edge - reach, 0):edge + reach] = True
+    for edge in range(48, 160, 48):
+        near[:, max(edge - reach, 0):edge + reach] = True
+    assert (~near).sum() > 1000 and diff.max() > 1  # there is a far region, and the seams do differ
+    assert diff[~near].max() <= 1  # away from the seams: the same pixels
+    assert diff[near].float().mean() < 8  # at the seams: close (mean difference in grey levels)
+
+
+def test_upscale_an_image_a_folder_and_an_npy(sr_run, tmp_path, capsys):
+    model = load_run(sr_run).model
+    _rgb(tmp_path / "a.png", 13, 9)
+    assert main(["upscale", str(sr_run), "--input", str(tmp_path / "a.png"), "--out", str(tmp_path / "a2.png"),
+                 "--tile", "4"]) == 0
+    out = np.asarray(Image.open(tmp_path / "a2.png"))
+    lr = torch.from_numpy(np.asarray(Image.open(tmp_path / "a.png")).copy()).permute(2, 0, 1)[None].float() / 255
+    want = (model.upscale(lr)[0].permute(1, 2, 0) * 255).round().numpy()
+    assert out.shape == (18, 26, 3) and np.abs(out - want).max() <= 1
+    (tmp_path / "in" / "sub").mkdir(parents=True)
+    _rgb(tmp_path / "in" / "x.jpg", 8, 8)
+    _rgb(tmp_path / "in" / "sub" / "y.png", 5, 7)
+    assert main(["upscale", str(sr_run), "--input", str(tmp_path / "in"), "--out", str(tmp_path / "out")]) == 0
+    assert Image.open(tmp_path / "out" / "sub" / "y.png").size == (10, 14)
+    assert Image.open(tmp_path / "out" / "x.png").size == (16, 16)
+    np.save(tmp_path / "x.npy", np.random.default_rng(1).integers(0, 256, (3, 3, 6, 5), dtype=np.uint8))
+    assert main(["upscale", str(sr_run), "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy")]) == 0
+    assert np.load(tmp_path / "y.npy").shape == (3, 3, 12, 10)
+    capsys.readouterr()
+    _fails(capsys, ["upscale", sr_run, "--input", tmp_path / "a.png", "--out", tmp_path / "a2.png"], "already exists")
+
+
+def test_bicubic_baseline_under_the_same_command(sr_run, tmp_path):
+    _rgb(tmp_path / "a.png", 11, 6)
+    for argv in (["upscale", str(sr_run), "--bicubic"], ["upscale", "--bicubic", "--scale", "2"]):
+        out = tmp_path / f"b{len(argv)}.png"
+        assert main([*argv, "--input", str(tmp_path / "a.png"), "--out", str(out), "--tile", "4"]) == 0
+        lr = torch.from_numpy(np.asarray(Image.open(tmp_path / "a.png")).copy()).permute(2, 0, 1)[None].float() / 255
+        want = (bicubic_up(lr, 2)[0].permute(1, 2, 0) * 255).round().numpy()
+        assert np.abs(np.asarray(Image.open(out)) - want).max() <= 1
+
+
+def test_an_image_smaller_than_the_tile_is_upscaled_whole_with_a_note(sr_run, tmp_path, capsys):
+    _rgb(tmp_path / "s.png", 3, 2)
+    assert main(["upscale", str(sr_run), "--input", str(tmp_path / "s.png"), "--out", str(tmp_path / "o.png"),
+                 "--tile", "64"]) == 0
+    assert "fits in one --tile 64; upscaled whole" in capsys.readouterr().err
+    assert Image.open(tmp_path / "o.png").size == (6, 4)
+
+
+def test_bad_inputs_are_one_line(sr_run, tmp_path, capsys):
+    grey16 = tmp_path / "g16.png"
+    Image.fromarray(np.full((6, 6), 40000, np.uint16)).save(grey16)
+    _fails(capsys, ["upscale", sr_run, "--input", grey16, "--out", tmp_path / "o.png"], "16-bit image")
+    _fails(capsys, ["upscale", sr_run, "--input", _png_rgb16(tmp_path / "c16.png", 5, 4), "--out", tmp_path / "o.png"],
+           "16-bit image")
+    Image.fromarray(np.zeros((6, 6), np.uint8)).save(tmp_path / "grey.png")
+    _fails(capsys, ["upscale", sr_run, "--input", tmp_path / "grey.png", "--out", tmp_path / "o.png"],
+           "greyscale image and the run's model takes RGB", "convert it to RGB")
+    np.save(tmp_path / "f.npy", np.zeros((1, 3, 4, 4), np.float32))
+    _fails(capsys, ["upscale", sr_run, "--input", tmp_path / "f.npy", "--out", tmp_path / "o.npy"], "takes uint8")
+    _fails(capsys, ["upscale", sr_run, "--input", tmp_path / "none.png", "--out", tmp_path / "o.png"], "does not exist")
+    _fails(capsys, ["upscale", "--bicubic", "--input", tmp_path / "grey.png", "--out", tmp_path / "o.png"], "--scale")
+    assert not (tmp_path / "o.png").exists() and not (tmp_path / "o.npy").exists()
+
+
+def test_a_noise_to_image_run_is_refused(tmp_path, capsys):
+    gan = tmp_path / "gan"
+    Trainer(config.resolve(presets.load_preset("gan2014-digits")[0],
+                           ["train.steps=1", "model.g.hidden=[8]", "model.d.hidden=[8]", "log.tensorboard=false",
+                            "log.progress=false"]), gan).fit()
+    _rgb(tmp_path / "a.png", 4, 4)
+    _fails(capsys, ["upscale", gan, "--input", tmp_path / "a.png", "--out", tmp_path / "o.png"],
+           "is a noise-to-image run, which does not upscale images", "srresnet or srgan run")

@@ -1,0 +1,72 @@
+"""SRResNet: any x2^k scale on odd, non-square inputs; its receptive radius is what tiling relies on;
+one D and one G step move the weights."""
+
+import pytest
+import torch
+
+from ganforge.config import NetSpec
+from ganforge.errors import ConfigError
+from ganforge.nets import NetContext, build_discriminator, build_generator
+
+CTX = NetContext(data_shape=(3, 16, 16), z_dim=1)
+
+
+def _g(**options):
+    return build_generator(NetSpec("srresnet", {"channels": 8, "blocks": 2, **options}), CTX)
+
+
+@pytest.mark.parametrize("scale", [2, 4, 8])
+@pytest.mark.parametrize("block,norm", [("residual", "batch"), ("residual", "none"), ("rrdb", "none")])
+def test_output_is_scale_times_any_odd_input(scale, block, norm):
+    G = _g(scale=scale, block=block, norm=norm, growth=4)
+    for h, w in ((7, 5), (9, 13), (1, 1)):
+        assert G(torch.rand(2, 3, h, w)).shape == (2, 3, h * scale, w * scale)
+
+
+def test_grey_images_keep_one_channel():
+    G = build_generator(NetSpec("srresnet", {"channels": 8, "blocks": 1, "scale": 2}),
+                        NetContext(data_shape=(1, 8, 8), z_dim=1))
+    assert G(torch.rand(1, 1, 5, 3)).shape == (1, 1, 10, 6)
+
+
+@pytest.mark.parametrize("options", [{"scale": 3}, {"scale": 1}, {"block": "dense"}])
+def test_bad_options_are_one_config_error(options):
+    with pytest.raises(ConfigError):
+        _g(**options)
+
+
+@pytest.mark.parametrize("block", ["residual", "rrdb"])
+def test_an_lr_pixel_reaches_no_further_than_the_receptive_radius(block):
+    torch.manual_seed(0)
+    G = _g(scale=4, block=block, norm="batch", growth=4, blocks=1).eval().double()  # float64: no change rounds away
+    x = torch.rand(1, 3, 61, 61, dtype=torch.float64)
+    y = x.clone()
+    y[..., 30, 30] += 0.5
+    changed = (G(x) - G(y)).abs().sum(1)[0] > 0
+    rows, cols = changed.nonzero(as_tuple=True)
+    reach = max((rows.double() / 4 - 30).abs().max(), (cols.double() / 4 - 30).abs().max())  # in LR pixels
+    assert changed.any() and reach <= G.receptive_radius + 0.75  # 0.75: the 4x4 output pixels of LR pixel 30
+    assert reach >= G.receptive_radius - 1  # and the radius is not a loose overestimate
+
+
+def test_one_d_and_one_g_step_change_the_weights():
+    torch.manual_seed(0)
+    G = _g(scale=2)
+    D = build_discriminator(NetSpec("sr-vgg", {"base_channels": 8, "stages": 2, "dense": 16}), CTX)
+    lr, hr = torch.rand(4, 3, 8, 8), torch.rand(4, 3, 16, 16)
+    opt_d, opt_g = torch.optim.Adam(D.parameters(), 1e-3), torch.optim.Adam(G.parameters(), 1e-3)
+    d_before, g_before = [p.clone() for p in D.parameters()], [p.clone() for p in G.parameters()]
+    loss_d = torch.nn.functional.softplus(-D(hr)).mean() + torch.nn.functional.softplus(D(G(lr).detach())).mean()
+    opt_d.zero_grad(), loss_d.backward(), opt_d.step()
+    loss_g = torch.nn.functional.mse_loss(G(lr), hr) + 1e-3 * torch.nn.functional.softplus(-D(G(lr))).mean()
+    opt_g.zero_grad(), loss_g.backward(), opt_g.step()
+    assert all(not torch.equal(a, b) for a, b in zip(d_before, D.parameters()))
+    assert all(not torch.equal(a, b) for a, b in zip(g_before, G.parameters()) if a.numel() > 1)
+
+
+def test_the_bicubic_skip_starts_the_net_near_bicubic():
+    torch.manual_seed(0)
+    x = torch.rand(2, 3, 9, 7)
+    bicubic = torch.nn.functional.interpolate(x, scale_factor=4, mode="bicubic", antialias=True)
+    with_skip, without = _g(norm="none", bicubic_skip=True), _g(norm="none")
+    assert (with_skip(x) - bicubic).abs().mean() < 0.02 < (without(x) - bicubic).abs().mean()

@@ -1,0 +1,113 @@
+"""The srresnet and srgan recipes on the unchanged engine: SRResNet learns to beat bicubic, SRGAN starts
+from its checkpoint (checksum checked), both resume bitwise, and their runs upscale rather than sample."""
+
+import json
+from pathlib import Path
+
+import pytest
+import torch
+from safetensors.torch import load_file
+
+from ganforge import config, presets
+from ganforge.data import load_dataset
+from ganforge.data.superres import bicubic_up, downsample
+from ganforge.engine.loop import Trainer
+from ganforge.errors import CheckpointError, ConfigError, GanforgeError
+from ganforge.recipes.superres import CropBatches
+from ganforge.runs.run import load_run
+
+TINY = ["data.name=digits", "superres.hr_crop=8", "model.g.scale=2", "model.g.channels=16", "model.g.blocks=2",
+        "model.d.base_channels=8", "model.d.stages=2", "model.d.dense=16", "train.batch_size=16", "optim.g.lr=2e-3",
+        "log.tensorboard=false", "log.progress=false", "log.every=10", "log.checkpoint_every=10",
+        "log.sample_every=1000"]
+
+
+def _trainer(preset, path, *extra, resume=False):
+    return Trainer(config.resolve(presets.load_preset(preset)[0], [*TINY, *extra]), path, resume=resume)
+
+
+def _weights(run: Path, group: str) -> dict[str, torch.Tensor]:
+    last = sorted(p for p in (run / "checkpoints").iterdir() if p.name.startswith("step-"))[-1]
+    return load_file(last / f"{group}.safetensors")
+
+
+@pytest.fixture(scope="module")
+def srresnet_run(tmp_path_factory):
+    path = tmp_path_factory.mktemp("sr") / "srresnet"
+    _trainer("srresnet-x4", path, "train.steps=80").fit()
+    return path
+
+
+def test_srresnet_learns_to_beat_bicubic_on_held_out_digits(srresnet_run):
+    stats = [json.loads(line) for line in (srresnet_run / "stats.jsonl").read_text().splitlines()]
+    assert stats[-1]["pixel_mse"] < 0.7 * stats[0]["pixel_mse"]  # (the bicubic skip starts it near bicubic)
+    hr = load_dataset("digits", split="test").x.float() / 255
+    lr = downsample(hr, 2)
+    model = load_run(srresnet_run).model
+    assert list(model.nets) == ["G"] and model.scale == 2
+    ours = torch.mean((model.upscale(lr) - hr) ** 2)
+    bicubic = torch.mean((bicubic_up(lr, 2) - hr) ** 2)
+    assert ours < 0.8 * bicubic, (ours, bicubic)
+
+
+def test_an_sr_run_upscales_and_does_not_sample(srresnet_run):
+    run = load_run(srresnet_run)
+    assert run.model.upscale(torch.rand(1, 1, 5, 7)).shape == (1, 1, 10, 14)
+    with pytest.raises(GanforgeError, match="ganforge upscale"):
+        run.sample(4)
+
+
+def test_srgan_starts_from_the_srresnet_checkpoint_and_trains_g_against_d(srresnet_run, tmp_path):
+    tr = _trainer("srgan-x4", tmp_path / "gan", f"superres.init_g={srresnet_run}", "train.steps=3", "log.every=1")
+    start = {k: v.clone() for k, v in tr.built.nets["G"].state_dict().items()}
+    assert all(torch.equal(start[k], v) for k, v in _weights(srresnet_run, "G").items())
+    assert tr.built.record["init_g"]["path"].endswith("step-0000080")
+    tr.fit()
+    stats = [json.loads(line) for line in (tmp_path / "gan" / "stats.jsonl").read_text().splitlines()]
+    assert {"loss_D", "loss_G", "D(x)", "D(G(z))", "g_adversarial", "feat_dconv", "pixel_mse"} <= stats[-1].keys()
+    groups = {f.stem for f in (tmp_path / "gan" / "checkpoints" / "step-0000003").glob("*.safetensors")}
+    assert groups == {"G", "D", "optim_G", "optim_D"}
+    assert not torch.equal(_weights(tmp_path / "gan", "G")["head.0.weight"], start["head.0.weight"])
+
+
+def test_srgan_resumes_bitwise(srresnet_run, tmp_path):
+    extra = [f"superres.init_g={srresnet_run}", "log.checkpoint_every=2", "superres.adversarial=relativistic"]
+    _trainer("srgan-x4", tmp_path / "straight", *extra, "train.steps=4").fit()
+    _trainer("srgan-x4", tmp_path / "split", *extra, "train.steps=2").fit()
+    _trainer("srgan-x4", tmp_path / "split", *extra, "train.steps=4", resume=True).fit()
+    for group in ("G", "D"):
+        a, b = _weights(tmp_path / "straight", group), _weights(tmp_path / "split", group)
+        assert all(torch.equal(a[k], b[k]) for k in a), group
+
+
+def test_a_damaged_or_missing_init_checkpoint_is_one_error(srresnet_run, tmp_path):
+    with pytest.raises(ConfigError, match="neither a run directory"):
+        _trainer("srgan-x4", tmp_path / "a", f"superres.init_g={tmp_path}")
+    broken = tmp_path / "broken"
+    ckpt = sorted((srresnet_run / "checkpoints").glob("step-*"))[-1]
+    broken.mkdir()
+    for f in ckpt.iterdir():
+        (broken / f.name).write_bytes(f.read_bytes())
+    data = bytearray((broken / "G.safetensors").read_bytes())
+    data[-1] ^= 0xFF
+    (broken / "G.safetensors").write_bytes(bytes(data))
+    with pytest.raises(CheckpointError, match="does not match its checksum"):
+        _trainer("srgan-x4", tmp_path / "b", f"superres.init_g={broken}")
+
+
+@pytest.mark.parametrize("setting,message", [("superres.hr_crop=7", "not a multiple of the scale"),
+                                             ("superres.hr_crop=16", "larger than the training images"),
+                                             ("model.g.arch=dcgan", "needs a super-resolution generator")])
+def test_configs_that_cannot_train_are_one_error(tmp_path, setting, message):
+    with pytest.raises(ConfigError, match=message):
+        _trainer("srresnet-x4", tmp_path / "r", setting)
+
+
+def test_real_pairs_are_cropped_at_the_same_place():
+    hr = torch.randint(0, 256, (6, 3, 24, 20), dtype=torch.uint8)
+    lr = hr[..., ::4, ::4].contiguous()  # any LR whose pixel (i, j) belongs to HR block (4i, 4j)
+    batches = CropBatches(hr, lr, 4, 8, 4, seed=0, device=torch.device("cpu"))
+    for _ in range(3):
+        small, big = batches.next()
+        assert small.shape == (4, 3, 2, 2) and big.shape == (4, 3, 8, 8)
+        assert torch.equal(small, big[..., ::4, ::4])
