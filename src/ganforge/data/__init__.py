@@ -6,6 +6,7 @@ Importing the loader modules below is what fills the registry.
 """
 
 from ganforge.data import digits, folder, mnist, npz, stacked_mnist, toy2d  # noqa: F401  (registers the datasets)
+from ganforge.data import anomaly_protocols  # noqa: F401  (registers the anomaly protocols)
 from ganforge.data.base import Dataset, LoadRequest
 from ganforge.data.paths import resolve_data_dir
 from ganforge.data.registry import list_datasets, load_dataset, register

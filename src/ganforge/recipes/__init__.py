@@ -14,6 +14,8 @@ from ganforge.errors import ConfigError, did_you_mean
 from ganforge.recipes.base import (DdpModule, Recipe, Stream, TrainedModel, TrainingEnv, TrainingParts,
                                    eval_mode)
 from ganforge.recipes.noise_to_image import NoiseToImage
+from ganforge.recipes.fanogan import FAnoGAN
+from ganforge.recipes.ganomaly import Ganomaly
 
 RECIPES: dict[str, Recipe] = {}
 
@@ -56,6 +58,8 @@ def _imported(path: str) -> Recipe:
 
 
 register(NoiseToImage())
+register(FAnoGAN())
+register(Ganomaly())
 
 __all__ = ["DdpModule", "RECIPES", "Recipe", "Stream", "TrainedModel", "TrainingEnv", "TrainingParts", "eval_mode",
            "get", "register"]
