@@ -17,12 +17,13 @@ import threading
 from typing import NoReturn
 
 from ganforge.cli import evaluate, figures, presets, sample, train
+from ganforge.cli import anomaly
 from ganforge.engine.signals import StopFlag
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.presets import DEFAULT_PRESET
 from ganforge.version import __version__
 
-COMMANDS = (train, sample, presets, evaluate, figures)
+COMMANDS = (train, sample, presets, evaluate, figures, anomaly)
 INTERRUPTED = {"SIGINT": "interrupted (Ctrl-C)", "SIGTERM": "terminated (SIGTERM)"}
 
 
