@@ -26,12 +26,16 @@ import sys
 from pathlib import Path
 
 PRESETS = {"fanogan": "fanogan-mnist", "ganomaly": "ganomaly-mnist", "anogan": "anogan-mnist"}
-# The CPU budget: tiny nets and few steps (stated with every result). f-AnoGAN: 400 WGAN-GP steps
-# (5 critic updates each) then 200 encoder steps; GANomaly and the DCGAN under AnoGAN: 400 steps.
+# The CPU budget: tiny nets and few steps (stated with every result). f-AnoGAN: 400 WGAN-GP steps of
+# 2 critic updates each (not the paper's 5) at Adam 5e-4 (not 1e-4), then 300 encoder steps: at the
+# paper's settings 400 steps left G's digits grey and AUROC at 0.58 for digit 0 (measured, seed 0).
+# GANomaly and the DCGAN under AnoGAN: 400 steps at the presets' settings.
 COMMON = ["model.g.base_channels=16", "model.d.base_channels=16", "train.batch_size=32", "log.every=50",
           "log.progress=false", "log.tensorboard=false", "log.sample_every=100000", "log.checkpoint_every=100000"]
 BUDGETS = {
-    "cpu-small": {"fanogan": (600, ["anomaly.encoder_steps=200"]), "ganomaly": (400, []), "anogan": (400, [])},
+    "cpu-small": {"fanogan": (700, ["anomaly.encoder_steps=300", "train.d_steps=2", "optim.g.lr=5e-4",
+                                    "optim.d.lr=5e-4"]),
+                  "ganomaly": (400, []), "anogan": (400, [])},
 }
 
 

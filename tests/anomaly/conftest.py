@@ -24,7 +24,8 @@ SMALL = ["model.g.base_channels=8", "model.d.base_channels=8", "model.z_dim=8", 
          "log.checkpoint_every=100000"]
 # preset, steps, extra overrides: small enough for CI, long enough for AUROC ~ 1 on the blobs
 MODELS = {
-    "fanogan": ("fanogan-mnist", 300, ["anomaly.encoder_steps=150", "train.d_steps=1"]),
+    "fanogan": ("fanogan-mnist", 300, ["anomaly.encoder_steps=150", "train.d_steps=1", "optim.g.lr=0.001",
+                                       "optim.d.lr=0.001"]),
     "ganomaly": ("ganomaly-mnist", 150, []),
     "anogan": ("anogan-mnist", 150, ["anomaly.anogan_steps=60", "anomaly.anogan_lr=0.05"]),
 }
