@@ -169,7 +169,8 @@ def evaluate_run(run: Run, metrics: str | list[str] | None = None, *, n: int | N
     cfg = run.config
     ev = Evaluator(cfg.data.name, metrics, n=n, data_dir=data_dir, seed=seed, device=run.device,
                    inception_weights=inception_weights, log_fn=log_fn,
-                   data_options={"resolution": cfg.data.resolution, "channels": cfg.data.channels})
+                   data_options={"resolution": cfg.data.resolution, "channels": cfg.data.channels,
+                                 "digit": cfg.data.digit})
     samples, labels = collect(progress.chunks(run.sample_chunks(ev.num_samples, seed), ev.num_samples, "sampling"))
     report = ev.run(samples, labels)
     report.samples = {"source": "generator", "run_dir": str(run.path), "checkpoint": run.checkpoint.name,

@@ -34,6 +34,9 @@ class DataConfig:
     size: int | None = None
     # Unreadable images are an error unless this is true (then they are listed and skipped).
     skip_unreadable: bool = False
+    # The digit an anomaly protocol is about (mnist-one-normal: the normal class; mnist-one-anomalous:
+    # the anomalous class); null for every other dataset. No default digit: a protocol needs one named.
+    digit: int | None = None
 
 
 @dataclass
@@ -298,6 +301,7 @@ class RunConfig:
     growth: GrowthConfig = field(default_factory=GrowthConfig)
     translation: TranslationConfig = field(default_factory=lambda: TranslationConfig())
     superres: SuperresConfig = field(default_factory=lambda: SuperresConfig())
+    anomaly: AnomalyConfig = field(default_factory=lambda: AnomalyConfig())
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(self)
@@ -372,6 +376,33 @@ class SuperresConfig:
     init_g: str | None = None
 
 
+@dataclass
+class AnomalyConfig:
+    """Anomaly detection (ganforge.anomaly, recipes fanogan and ganomaly); ignored by other recipes."""
+
+    # f-AnoGAN (Schlegl et al. 2019): the last N of train.steps train the encoder E ("izi_f") with G
+    # and D frozen; the steps before are the WGAN-GP. 0 = no encoder stage.
+    encoder_steps: int = 0
+    # f-AnoGAN's weight kappa of the feature residual MSE(f(x), f(G(E(x)))) in izi_f (and in its
+    # score); 1.0 in the paper.
+    kappa: float = 1.0
+    # GANomaly (Akcay et al. 2018) generator loss weights: adversarial (feature matching on D's
+    # features), contextual (L1 of x - x^) and encoder (L2 of z - z^); 1, 50, 1 in the paper.
+    w_adv: float = 1.0
+    w_con: float = 50.0
+    w_enc: float = 1.0
+    # AnoGAN (Schlegl et al. 2017) scoring: gradient steps on z per image (500 in the reference
+    # code), the weight lambda of the discrimination loss in (1 - lambda) * residual + lambda *
+    # discrimination (0.1 in the paper), and the Adam learning rate of the search on z (the paper
+    # does not give one; 0.01 kept the search stable on MNIST here).
+    anogan_steps: int = 500
+    anogan_lambda: float = 0.1
+    anogan_lr: float = 0.01
+    # The F1 threshold is this quantile of the validation (normal-only) scores: 0.95 flags 5% of
+    # normal images, a false-positive rate chosen without seeing any anomaly.
+    threshold_quantile: float = 0.95
+
+
 def _to_plain(obj: Any) -> Any:
     if isinstance(obj, NetSpec):
         return {"arch": obj.arch, **{k: _to_plain(v) for k, v in obj.options.items()}}
@@ -384,6 +415,6 @@ def _to_plain(obj: Any) -> Any:
     return obj
 
 
-__all__ = ["AugmentConfig", "DataConfig", "EmaConfig", "EvalConfig", "GuardConfig", "LogConfig", "LossConfig",
+__all__ = ["AnomalyConfig", "AugmentConfig", "DataConfig", "EmaConfig", "EvalConfig", "GuardConfig", "LogConfig", "LossConfig",
            "ModelConfig", "NetSpec", "OptimConfig", "OptimPair", "RegConfig", "RunConfig", "SpeedConfig",
            "TrainConfig", "GrowthConfig", "TranslationConfig", "SuperresConfig"]

@@ -115,6 +115,7 @@ def validate(cfg: RunConfig) -> None:
     registry.check_spec("generator", cfg.model.g, "model.g")
     registry.check_spec("discriminator", cfg.model.d, "model.d")
     _validate_superres(cfg)
+    _check_anomaly(cfg)
 
 
 SR_PIXEL_LOSSES = ("mse", "l1")
@@ -134,6 +135,24 @@ def _validate_superres(cfg: RunConfig) -> None:
                                  f"{did_you_mean(str(value), choices)}")
     for name in ("pixel_weight", "adversarial_weight", "feature_weight"):
         _check(getattr(s, name) >= 0, f"superres.{name} must be >= 0, got {getattr(s, name)}")
+
+
+def _check_anomaly(cfg: RunConfig) -> None:
+    """The anomaly section's ranges (ganforge.anomaly and its recipes) and data.digit."""
+    a = cfg.anomaly
+    if cfg.data.digit is not None:
+        _check(0 <= cfg.data.digit <= 9, f"data.digit must be a digit 0-9 or null, got {cfg.data.digit}")
+    _check(a.encoder_steps >= 0, f"anomaly.encoder_steps must be >= 0, got {a.encoder_steps}")
+    _check(a.encoder_steps < cfg.train.steps or cfg.train.steps == 0 or a.encoder_steps == 0,
+           f"anomaly.encoder_steps ({a.encoder_steps}) must be less than train.steps ({cfg.train.steps}): the "
+           f"steps before it train the GAN; raise train.steps or lower anomaly.encoder_steps")
+    for name in ("kappa", "w_adv", "w_con", "w_enc"):
+        _check(getattr(a, name) >= 0, f"anomaly.{name} must be >= 0, got {getattr(a, name)}")
+    _check(a.anogan_steps >= 1, f"anomaly.anogan_steps must be >= 1, got {a.anogan_steps}")
+    _check(0 <= a.anogan_lambda <= 1, f"anomaly.anogan_lambda must be in [0, 1], got {a.anogan_lambda}")
+    _check(a.anogan_lr > 0, f"anomaly.anogan_lr must be > 0, got {a.anogan_lr}")
+    _check(0 < a.threshold_quantile < 1,
+           f"anomaly.threshold_quantile must be in (0, 1), got {a.threshold_quantile}")
 
 
 __all__ = ["validate"]

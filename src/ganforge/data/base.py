@@ -82,6 +82,7 @@ class LoadRequest:
     seed: int = 0
     size: int | None = None
     skip_unreadable: bool = False
+    digit: int | None = None  # the class an anomaly protocol is about (data.digit)
 
     def reject(self, *options: str, why: str) -> None:
         """Refuse options this dataset cannot honour instead of silently ignoring them.

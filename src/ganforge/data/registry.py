@@ -27,6 +27,7 @@ class Entry:
 
 
 REGISTRY: dict[str, Entry] = {}
+DIGIT_DATASETS: set[str] = set()  # datasets that take data.digit (the anomaly protocols add themselves)
 
 
 def register(name: str, *, splits: Sequence[str] = ("train",)) -> Callable[[Loader], Loader]:
@@ -89,6 +90,7 @@ def load_dataset(
     seed: int = 0,
     size: int | None = None,
     skip_unreadable: bool = False,
+    digit: int | None = None,
 ) -> Dataset:
     """Load dataset ``name`` fully into memory (see ``list_datasets()`` for names)."""
     entry, canonical, path = _lookup(name)
@@ -107,5 +109,9 @@ def load_dataset(
         seed=_check_int("seed", 0 if seed is None else seed, 0),
         size=_check_int("size", size, 1),
         skip_unreadable=bool(skip_unreadable),
+        digit=_check_int("digit", digit, 0, tuple(range(10))),
     )
+    if req.digit is not None and entry.name not in DIGIT_DATASETS:
+        raise DataError(f"data.digit={req.digit} does not apply to dataset '{name}' (only the anomaly protocols "
+                        f"{', '.join(sorted(DIGIT_DATASETS))} take a digit); remove data.digit from the config")
     return entry.loader(req)

@@ -26,7 +26,8 @@ def make_evaluator(trainer, data_dir: str | None) -> Evaluator | None:
         return None
     return Evaluator(c.data.name, c.eval.metrics or trainer.recipe.default_metrics(), n=c.eval.n, data_dir=data_dir,
                      seed=c.seed, device=trainer.built.device,
-                     data_options={"resolution": c.data.resolution, "channels": c.data.channels})
+                     data_options={"resolution": c.data.resolution, "channels": c.data.channels,
+                                   "digit": c.data.digit})
 
 
 def save_samples(trainer) -> Path | None:

@@ -24,7 +24,8 @@ the reference split and its features are loaded and computed once)::
 
     from ganforge.metrics import Evaluator
     ev = Evaluator(cfg.data.name, ["fid_valid", "pr_valid"], n=5000, data_dir=data_dir,
-                   data_options={"resolution": cfg.data.resolution, "channels": cfg.data.channels})
+                   data_options={"resolution": cfg.data.resolution, "channels": cfg.data.channels,
+                                 "digit": cfg.data.digit})
     ev.names        # resolved, protocol-labelled metric names (validated before training starts)
     ev.directions   # {value key: "higher" | "lower" | None}
     ev.primary      # the key to keep a best checkpoint by (first directed value)

@@ -19,6 +19,8 @@ from ganforge.recipes.style_based import StyleBased
 from ganforge.recipes.paired_translation import PairedTranslation
 from ganforge.recipes.cycle_translation import CycleTranslation
 from ganforge.recipes.superres import SRGANRecipe, SRResNetRecipe
+from ganforge.recipes.fanogan import FAnoGAN
+from ganforge.recipes.ganomaly import Ganomaly
 
 RECIPES: dict[str, Recipe] = {}
 
@@ -67,6 +69,8 @@ register(PairedTranslation())
 register(CycleTranslation())
 register(SRResNetRecipe())
 register(SRGANRecipe())
+register(FAnoGAN())
+register(Ganomaly())
 
 __all__ = ["DdpModule", "RECIPES", "Recipe", "Stream", "TrainedModel", "TrainingEnv", "TrainingParts", "eval_mode",
            "get", "register"]

@@ -1,0 +1,127 @@
+"""Anomaly detection measured on a protocol: AUROC, PR-AUC and F1, with a threshold chosen blind.
+
+The test split is scored once and only measured: nothing is chosen on it. The F1 threshold is
+the ``anomaly.threshold_quantile`` quantile of the scores of the protocol's *validation*
+split, which holds normal images only, so it is fixed before any anomaly is seen (0.95: 5%
+of normal images flagged). AUROC and PR-AUC need no threshold; PR-AUC is the average
+precision with anomalies as the positive class (scikit-learn's ``average_precision_score``,
+as EGBAD reports it), so its chance level is the share of anomalies in the test split.
+
+The report has one overall row and one row per class of the test split (its size, mean
+score, and for an anomalous class the AUROC of that class against the normal images).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+import numpy as np
+from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
+
+from ganforge.anomaly.scoring import AnomalyError, scorer
+from ganforge.data import Dataset, list_datasets, load_dataset
+from ganforge.data.anomaly_protocols import PROTOCOLS, is_anomaly
+from ganforge.errors import DataError, did_you_mean
+from ganforge.runs.run import Run
+
+SUBSET_SEED = 7  # the fixed subset drawn by --limit: the same images for every run and method
+
+
+def detection_metrics(scores: np.ndarray, anomalous: np.ndarray, threshold: float) -> dict[str, float]:
+    """AUROC, PR-AUC (anomalies positive) and F1 of ``scores > threshold``."""
+    if anomalous.all() or not anomalous.any():
+        raise AnomalyError("the test images are all normal or all anomalous; AUROC needs both kinds")
+    return {"auroc": float(roc_auc_score(anomalous, scores)),
+            "pr_auc": float(average_precision_score(anomalous, scores)),
+            "f1": float(f1_score(anomalous, scores > threshold)),
+            "threshold": float(threshold),
+            "anomaly_share": float(anomalous.mean())}
+
+
+def per_class(scores: np.ndarray, data: Dataset, anomalous: np.ndarray) -> list[dict[str, Any]]:
+    """One row per class of the test split: role, count, mean score, AUROC against the normal images."""
+    names = data.meta.get("class_names") or [str(c) for c in range(int(data.y.max()) + 1)]
+    y = data.y.numpy()
+    normal = ~anomalous
+    rows = []
+    for c in np.unique(y):
+        mine = y == c
+        role = "anomalous" if anomalous[mine].all() else "normal"
+        row = {"class": names[c], "role": role, "n": int(mine.sum()), "mean_score": float(scores[mine].mean())}
+        if role == "anomalous":
+            both = mine | normal
+            row["auroc_vs_normal"] = float(roc_auc_score(anomalous[both], scores[both]))
+        rows.append(row)
+    return rows
+
+
+def _subset(n: int, limit: int | None) -> np.ndarray:
+    if limit is None or limit >= n:
+        return np.arange(n)
+    return np.sort(np.random.default_rng(SUBSET_SEED).choice(n, limit, replace=False))
+
+
+def _is_protocol(name: str) -> bool:
+    return name in PROTOCOLS or name.startswith("anomaly-folder:")
+
+
+def _protocol_name(run: Run, protocol: str | None) -> str:
+    """The protocol to evaluate on: the run's own training data, which must be a labelled protocol."""
+    trained_on, known = run.config.data.name, ", ".join([*PROTOCOLS, "anomaly-folder:PATH"])
+    name = protocol or trained_on
+    if not _is_protocol(name):
+        plain = [n.removesuffix(":PATH") for n in list_datasets()]
+        if name.partition(":")[0] in plain:
+            raise AnomalyError(f"dataset '{name}' has no anomaly labels, so eval has nothing to measure against; "
+                               f"train and evaluate on a protocol whose test split is labelled: {known}")
+        raise AnomalyError(f"unknown anomaly protocol '{name}'{did_you_mean(name, PROTOCOLS)}; valid protocols: "
+                           f"{known}")
+    if name != trained_on:
+        raise AnomalyError(f"{run.path} was trained on '{trained_on}', not '{name}', so its training images may be "
+                           f"test images of '{name}'; evaluate a run trained on '{name}' instead")
+    return name
+
+
+def evaluate(run: Run, protocol: str | None = None, *, method: str | None = None, seed: int = 0,
+             data_dir: str | None = None, limit: int | None = None) -> dict[str, Any]:
+    """Score ``run`` on its protocol's validation and test splits and measure the test split."""
+    name = _protocol_name(run, protocol)
+    cfg = run.config
+    options = {"resolution": cfg.data.resolution, "channels": cfg.data.channels, "digit": cfg.data.digit,
+               "data_dir": data_dir}
+    try:
+        valid, test = (load_dataset(name, split=split, **options) for split in ("valid", "test"))
+    except DataError as e:
+        raise AnomalyError(f"cannot load protocol '{name}': {e}") from None
+    anomalous = is_anomaly(test)
+    sc = scorer(run, method, seed)
+    keep_valid, keep_test = _subset(len(valid), limit), _subset(len(test), limit)
+    valid_scores = sc.score(valid.x.numpy()[keep_valid], where=f"{name} valid").score
+    t0 = time.perf_counter()
+    test_scores = sc.score(test.x.numpy()[keep_test], where=f"{name} test").score
+    seconds = time.perf_counter() - t0
+    threshold = float(np.quantile(valid_scores, cfg.anomaly.threshold_quantile))
+    test_sub = Dataset(name=test.name, kind="image", x=test.x[keep_test], y=test.y[keep_test],
+                       num_classes=test.num_classes, meta=test.meta)
+    return {"protocol": name, "digit": cfg.data.digit, "method": sc.method, "run": str(run.path),
+            "checkpoint": run.checkpoint.name, "step": run.step, "train_seed": cfg.seed, "seed": seed,
+            "n_valid": len(keep_valid), "n_test": len(keep_test), "test_subset": limit is not None and
+            len(keep_test) < len(test), "threshold_rule": f"quantile {cfg.anomaly.threshold_quantile} of the "
+            f"valid (normal-only) scores", **detection_metrics(test_scores, anomalous[keep_test], threshold),
+            "test_images_per_s": len(keep_test) / max(seconds, 1e-9),
+            "classes": per_class(test_scores, test_sub, anomalous[keep_test])}
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """The report as Markdown: the overall figures, then the per-class table."""
+    digit = f", digit {report['digit']}" if report.get("digit") is not None else ""
+    head = (f"{report['method']} on {report['protocol']}{digit} ({report['n_test']} test images"
+            f"{', a fixed subset' if report['test_subset'] else ''}; step {report['step']})\n\n"
+            f"AUROC {report['auroc']:.4f} | PR-AUC {report['pr_auc']:.4f} (chance {report['anomaly_share']:.3f}) | "
+            f"F1 {report['f1']:.4f} at threshold {report['threshold']:.5g} ({report['threshold_rule']})\n\n"
+            "| class | role | n | mean score | AUROC vs normal |\n|---|---|---:|---:|---:|\n")
+    rows = [f"| {r['class']} | {r['role']} | {r['n']} | {r['mean_score']:.5g} | "
+            f"{r['auroc_vs_normal']:.4f} |" if "auroc_vs_normal" in r else
+            f"| {r['class']} | {r['role']} | {r['n']} | {r['mean_score']:.5g} | |" for r in report["classes"]]
+    return head + "\n".join(rows) + "\n"

@@ -1,0 +1,70 @@
+"""Residual maps as pictures: where in an image the model could not reproduce it.
+
+An overlay is the image and the same image with its residual laid over it in a heat colour
+(matplotlib's ``inferno``), side by side. The colour scale is absolute (0 to 1 of the
+image's range) and never stretched to the images at hand: a min-max stretch over a test set
+would make one image's picture depend on the others, so it is not offered.
+
+Files go through :mod:`ganforge.outputs`: every path checked before any is written, an
+existing file refused unless ``force``, each PNG written whole or not at all.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import numpy as np
+from matplotlib import colormaps
+from PIL import Image
+
+from ganforge import outputs
+from ganforge.viz import image_grid, save_image_grid
+
+ALPHA = 0.6  # weight of the heat colour over the grey image where the residual is largest
+
+
+def overlay(image: np.ndarray, residual: np.ndarray) -> np.ndarray:
+    """uint8 (C, H, W) image + (H, W) residual in [0, 1] -> uint8 (3, H, 2W): the image | the overlay."""
+    rgb = np.repeat(image, 3, axis=0) if image.shape[0] == 1 else image[:3]
+    rgb = rgb.astype(np.float32) / 255.0
+    heat = colormaps["inferno"](np.clip(residual, 0.0, 1.0))[..., :3].transpose(2, 0, 1)
+    weight = ALPHA * np.clip(residual, 0.0, 1.0)[None] ** 0.5  # faint residuals stay visible
+    mixed = (1 - weight) * rgb + weight * heat
+    both = np.concatenate([rgb, mixed], axis=2)
+    return (both * 255).round().clip(0, 255).astype(np.uint8)
+
+
+def save_overlays(images: np.ndarray, residuals: np.ndarray, directory: str | os.PathLike, *, force: bool = False,
+                  flag: str = "--maps") -> list[Path]:
+    """One PNG per image, ``00000.png`` ... in ``directory``; all paths are checked before the first write."""
+    directory = outputs.check_dir_writable(directory, flag=flag)
+    width = max(5, len(str(len(images) - 1)))
+    paths = [outputs.check_file(Path(directory) / f"{i:0{width}d}.png", flag=flag, force=force)
+             for i in range(len(images))]
+    for path, image, residual in zip(paths, images, residuals):
+        picture = overlay(image, residual)
+        scale = max(1, 128 // picture.shape[1])  # 28 px digits would be unreadably small
+        picture = picture.repeat(scale, axis=1).repeat(scale, axis=2)
+        with outputs.atomic(path, flag=flag) as (temp,):
+            Image.fromarray(picture.transpose(1, 2, 0)).save(temp)
+    return paths
+
+
+def save_residual_figure(normal: Sequence[tuple[np.ndarray, np.ndarray]],
+                         anomalous: Sequence[tuple[np.ndarray, np.ndarray]], path: str | os.PathLike,
+                         title: str) -> Path:
+    """Rows of (image | overlay) pairs: normal test images on the left, anomalies on the right."""
+    left = [overlay(i, r) for i, r in normal]
+    right = [overlay(i, r) for i, r in anomalous]
+    rows = max(len(left), len(right))
+    blank = np.zeros_like((left or right)[0])
+    cells = []
+    for k in range(rows):
+        cells.append(left[k] if k < len(left) else blank)
+        cells.append(right[k] if k < len(right) else blank)
+    image_grid(np.stack(cells), nrow=2)  # checks the cells' form before anything is written
+    with outputs.atomic(path, flag="the figure path") as (temp,):
+        save_image_grid(np.stack(cells), temp, nrow=2, title=title)
+    return Path(path)

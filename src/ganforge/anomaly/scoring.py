@@ -1,0 +1,209 @@
+"""Anomaly scores from a trained run: one number and one residual map per image.
+
+Three methods, each a :class:`Scorer` over an opened run (:func:`ganforge.runs.run.load_run`):
+
+- ``anogan`` (Schlegl et al. 2017): for each image, search G's latent space for the code whose
+  image is closest: Adam on z for ``anomaly.anogan_steps`` steps (500 in the reference code)
+  on (1 - lambda) * residual + lambda * discrimination, residual = sum |x - G(z)|,
+  discrimination = sum |f(x) - f(G(z))| on D's penultimate features, lambda = 0.1. The final
+  value of that loss is the score. Works on any unconditional noise-to-image run (a DCGAN,
+  the WGAN-GP inside an f-AnoGAN run, ...). All images of a batch are searched at once: the
+  loss is a sum of per-image terms and Adam is element-wise, so each z moves as if alone.
+- ``fanogan`` (Schlegl et al. 2019): z = E(x) in one pass; score = MSE(x, G(z)) + kappa *
+  MSE(f(x), f(G(z))), the izi_f loss the encoder was trained on.
+- ``ganomaly`` (Akcay et al. 2018): score = ||E1(x) - E2(G(E1(x)))||^2 (mean over the code).
+
+The residual map is |x - reconstruction| averaged over channels, in units of the image's
+range (0 = identical, 1 = black where white was): an absolute scale, the same for every set
+of images. Networks run in eval mode, so a score never depends on the other images of its
+batch, and AnoGAN's starting codes come from ``seed``, so scores repeat exactly.
+"""
+
+from __future__ import annotations
+
+import abc
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from ganforge.errors import DataError, GanforgeError, did_you_mean
+from ganforge.recipes.fanogan import FAnoGANModel
+from ganforge.recipes.ganomaly import GanomalyModel
+from ganforge.recipes.noise_to_image import NoiseToImageModel
+from ganforge.runs.run import Run
+from ganforge.sampling import sample_noise
+
+Tensor = torch.Tensor
+BATCH = 500  # images scored at once: AnoGAN's search holds a batch's codes and activations
+
+
+class AnomalyError(GanforgeError):
+    """Anomaly scoring or evaluation was asked for something the run or the input cannot give."""
+
+
+@dataclass
+class Scores:
+    score: np.ndarray  # (N,) float64: higher = more anomalous
+    residual: np.ndarray  # (N, H, W) float32 in [0, 1]: |x - reconstruction|, channel mean
+
+
+def check_images(x: np.ndarray, shape: tuple[int, ...], where: str) -> np.ndarray:
+    """``x`` as uint8 (N, C, H, W) matching the run's image shape ``shape``, or one line saying why not."""
+    c, h, w = shape
+    if x.dtype != np.uint8:
+        raise DataError(f"{where} holds {x.dtype} values; give uint8 images (N, C, H, W) with values 0-255, as "
+                        f"`ganforge sample` writes them")
+    if x.ndim == 3 and c == 1:
+        x = x[:, None]
+    if x.ndim != 4 or len(x) == 0:
+        raise DataError(f"{where} has shape {x.shape}; give a non-empty stack of images (N, {c}, {h}, {w})")
+    if tuple(x.shape[1:]) != (c, h, w):
+        raise DataError(f"{where} holds {x.shape[1]}x{x.shape[2]}x{x.shape[3]} images (channels x height x width) "
+                        f"but the run was trained on {c}x{h}x{w}; convert and resize them to {c}x{h}x{w} first")
+    return x
+
+
+class Scorer(abc.ABC):
+    """Scores images with one trained run; subclasses say which runs they can use."""
+
+    method = ""
+
+    def __init__(self, run: Run, seed: int = 0):
+        self.check(run)
+        self.run, self.seed = run, seed
+        self.G = run.model.generator
+        self.lo, self.hi = self.G.output_range
+        self.shape = tuple(run.state["net_context"]["data_shape"])
+
+    @classmethod
+    @abc.abstractmethod
+    def check(cls, run: Run) -> None:
+        """One-line AnomalyError when this method cannot score with ``run``."""
+
+    @abc.abstractmethod
+    def score_batch(self, x: Tensor, start: int) -> tuple[Tensor, Tensor]:
+        """(scores (N,), reconstructions in the model's range) of the batch of scaled images ``x``."""
+
+    def to_model(self, x: np.ndarray) -> Tensor:
+        t = torch.from_numpy(np.ascontiguousarray(x)).to(self.run.device).float()
+        return t * ((self.hi - self.lo) / 255.0) + self.lo
+
+    def batches(self, x: np.ndarray, batch_size: int) -> Iterator[tuple[int, np.ndarray]]:
+        for start in range(0, len(x), batch_size):
+            yield start, x[start:start + batch_size]
+
+    def score(self, images: np.ndarray, *, where: str = "the input", batch_size: int = BATCH) -> Scores:
+        x = check_images(images, self.shape, where)
+        scores, maps = [], []
+        for start, chunk in self.batches(x, batch_size):
+            t = self.to_model(chunk)
+            s, rec = self.score_batch(t, start)
+            scores.append(s.detach().double().cpu().numpy())
+            maps.append(((t - rec).abs().mean(1) / (self.hi - self.lo)).clamp(0, 1).detach().cpu().numpy())
+        return Scores(np.concatenate(scores), np.concatenate(maps).astype(np.float32))
+
+
+def _features(D: torch.nn.Module, x: Tensor) -> Tensor:
+    return D.features(x).flatten(1)
+
+
+class AnoGANScorer(Scorer):
+    method = "anogan"
+
+    @classmethod
+    def check(cls, run: Run) -> None:
+        if not isinstance(run.model, NoiseToImageModel):
+            raise AnomalyError(f"AnoGAN scoring searches the latent space of a noise-to-image G, and {run.path} is a "
+                               f"'{run.config.recipe}' run with no G(z) to invert; use --method "
+                               f"{default_method(run)} for it")
+        if run.model.conditional:
+            raise AnomalyError(f"AnoGAN scoring needs an unconditional G, and {run.path} is class-conditional; "
+                               f"train an unconditional preset (e.g. anogan-mnist)")
+
+    def score_batch(self, x: Tensor, start: int) -> tuple[Tensor, Tensor]:
+        cfg, D = self.run.config, self.run.model.nets["D"]
+        a = cfg.anomaly
+        gen = torch.Generator(device=x.device).manual_seed(self.seed * 1_000_003 + start)
+        z = sample_noise(len(x), cfg.model.z_dim, cfg.model.z_dist, x.device, gen).requires_grad_(True)
+        limit = math.sqrt(3.0) if cfg.model.z_dist == "uniform" else None  # stay inside U's support
+        opt = torch.optim.Adam([z], lr=a.anogan_lr)
+        with torch.no_grad():
+            fx = _features(D, x)
+        for net in (self.G, D):
+            net.requires_grad_(False)
+        for _ in range(a.anogan_steps):
+            loss = self._loss(x, fx, z, D, a.anogan_lambda)
+            opt.zero_grad(set_to_none=True)
+            loss.sum().backward()
+            opt.step()
+            if limit is not None:
+                with torch.no_grad():
+                    z.clamp_(-limit, limit)
+        with torch.no_grad():
+            return self._loss(x, fx, z, D, a.anogan_lambda), self.G(z)
+
+    def _loss(self, x: Tensor, fx: Tensor, z: Tensor, D: torch.nn.Module, lam: float) -> Tensor:
+        rec = self.G(z)
+        residual = (x - rec).abs().flatten(1).sum(1)
+        discrimination = (fx - _features(D, rec)).abs().sum(1)
+        return (1 - lam) * residual + lam * discrimination
+
+
+class FAnoGANScorer(Scorer):
+    method = "fanogan"
+
+    @classmethod
+    def check(cls, run: Run) -> None:
+        if not isinstance(run.model, FAnoGANModel):
+            raise AnomalyError(f"f-AnoGAN scoring needs the encoder of an f-AnoGAN run (recipe fanogan), and "
+                               f"{run.path} is a '{run.config.recipe}' run; use --method {default_method(run)}")
+
+    @torch.no_grad()
+    def score_batch(self, x: Tensor, start: int) -> tuple[Tensor, Tensor]:
+        D, E = self.run.model.nets["D"], self.run.model.encoder
+        rec = self.G(E(x))
+        image = (x - rec).pow(2).flatten(1).mean(1)
+        feature = (_features(D, x) - _features(D, rec)).pow(2).mean(1)
+        return image + self.run.config.anomaly.kappa * feature, rec
+
+
+class GanomalyScorer(Scorer):
+    method = "ganomaly"
+
+    @classmethod
+    def check(cls, run: Run) -> None:
+        if not isinstance(run.model, GanomalyModel):
+            raise AnomalyError(f"GANomaly scoring needs a GANomaly run (recipe ganomaly), and {run.path} is a "
+                               f"'{run.config.recipe}' run; use --method {default_method(run)}")
+
+    @torch.no_grad()
+    def score_batch(self, x: Tensor, start: int) -> tuple[Tensor, Tensor]:
+        rec, z, z_hat = self.G(x)
+        return F.mse_loss(z_hat, z, reduction="none").mean(1), rec
+
+
+METHODS: dict[str, type[Scorer]] = {"anogan": AnoGANScorer, "fanogan": FAnoGANScorer, "ganomaly": GanomalyScorer}
+
+
+def default_method(run: Run) -> str:
+    """The run's own method: its encoder when it has one, else AnoGAN's search."""
+    if isinstance(run.model, FAnoGANModel):
+        return "fanogan"
+    if isinstance(run.model, GanomalyModel):
+        return "ganomaly"
+    return "anogan"
+
+
+def scorer(run: Run, method: str | None = None, seed: int = 0) -> Scorer:
+    """The scorer for ``run`` (``method`` None: the run's own), or one line saying why it cannot be."""
+    if run.state.get("net_context", {}).get("kind") != "image":
+        raise AnomalyError(f"{run.path} was trained on points, not images; anomaly scoring needs an image run")
+    name = method or default_method(run)
+    if name not in METHODS:
+        raise AnomalyError(f"unknown scoring method '{name}'{did_you_mean(name, METHODS)}; choose one of "
+                           f"{', '.join(METHODS)}")
+    return METHODS[name](run, seed)

@@ -1,0 +1,105 @@
+"""``ganforge anomaly``: score images with a run trained on normal data, or measure it on its protocol.
+
+``score`` writes one score per image (higher = more anomalous) to a .npy and, with
+``--maps``, one residual overlay PNG per image; ``eval`` scores the protocol's validation
+(normal only, for the threshold) and test splits and prints the per-class table (``--out``
+also writes it as JSON). Scoring methods and protocols: :mod:`ganforge.anomaly`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+import numpy as np
+
+from ganforge import outputs
+from ganforge.anomaly import METHODS, evaluate, format_table, save_overlays, scorer
+from ganforge.cli.device import device_option
+from ganforge.cli.help import examples
+from ganforge.data import load_dataset
+from ganforge.errors import DataError, GanforgeError
+from ganforge.runs.run import load_run
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    a = sub.add_parser("anomaly", help="anomaly scores and protocol metrics from a run trained on normal data",
+                       **examples("ganforge anomaly score runs/fano3 --input x.npy --out scores.npy --maps maps/",
+                                  "ganforge anomaly eval runs/fano3 --out fano3.json",
+                                  "ganforge anomaly eval runs/dcgan3 --method anogan --limit 1000"))
+    commands = a.add_subparsers(dest="anomaly_command", required=True, metavar="{score,eval}")
+    s = commands.add_parser("score", help="one anomaly score (and residual map) per image")
+    s.add_argument("run_dir", help="a run directory written by `ganforge train`")
+    s.add_argument("--input", required=True, help="uint8 images (N, C, H, W) in a .npy, or a folder of images")
+    s.add_argument("--out", required=True, help="output .npy of float64 scores, one per image")
+    s.add_argument("--maps", help="also write one residual overlay PNG per image into this folder")
+    _common(s)
+    s.add_argument("--force", action="store_true", help="overwrite --out and existing PNGs in --maps")
+    s.set_defaults(func=run_score, on_interrupt="no output file was written (an existing one is unchanged)")
+    e = commands.add_parser("eval", help="AUROC, PR-AUC, F1 and the per-class table on the run's protocol")
+    e.add_argument("run_dir", help="a run directory trained on an anomaly protocol")
+    e.add_argument("--protocol", help="mnist-one-normal, mnist-one-anomalous or anomaly-folder:PATH (default: the "
+                                      "run's data.name; it must be the protocol the run was trained on)")
+    e.add_argument("--limit", type=int, help="score a fixed random subset of this many test (and valid) images, "
+                                             "for slow methods (AnoGAN); the report says so")
+    e.add_argument("--out", help="also write the report as JSON here")
+    e.add_argument("--data-dir", help="dataset cache (default: $GANFORGE_DATA or ~/.cache/ganforge/data)")
+    _common(e)
+    e.add_argument("--force", action="store_true", help="overwrite --out if it exists")
+    e.set_defaults(func=run_eval, on_interrupt="no report file was written")
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--method", choices=list(METHODS), metavar="{" + ",".join(METHODS) + "}",
+                   help="scoring method (default: the run's own: fanogan, ganomaly, or anogan for a plain GAN)")
+    p.add_argument("--seed", type=int, default=0, help="AnoGAN's starting codes (default 0)")
+    p.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
+    p.add_argument("--device", help="cpu (default) or cuda")
+
+
+def _read_input(path: str) -> np.ndarray:
+    p = Path(path)
+    if p.is_dir():
+        return load_dataset(f"folder:{p}", split="all").x.numpy()
+    if p.suffix.lower() != ".npy":
+        raise DataError(f"--input {path} must be a .npy file of uint8 images (N, C, H, W) or a folder of images")
+    if not p.is_file():
+        raise DataError(f"--input {path} does not exist; give a .npy of images or a folder of images")
+    try:
+        return np.load(p, allow_pickle=False)
+    except (ValueError, OSError) as e:
+        raise DataError(f"--input {path} is not a readable .npy array ({str(e).splitlines()[0]})") from None
+
+
+def run_score(args: argparse.Namespace) -> int:
+    out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".npy",))
+    if args.maps:
+        outputs.check_dir_writable(args.maps, flag="--maps")
+    opened = load_run(args.run_dir, args.checkpoint, device=device_option(args.device))
+    sc = scorer(opened, args.method, args.seed)
+    images = _read_input(args.input)
+    result = sc.score(images, where=f"--input {args.input}")
+    if args.maps:
+        save_overlays(images if images.ndim == 4 else images[:, None], result.residual, args.maps, force=args.force)
+    outputs.check_space(out, outputs.npy_bytes(len(result.score), (), np.float64), flag="--out")
+    with outputs.atomic(out, flag="--out") as (temp,):
+        np.save(temp, result.score)
+    print(f"{out}: {len(result.score)} {sc.method} scores (higher = more anomalous) from step {opened.step}")
+    if args.maps:
+        print(f"{args.maps}: {len(result.score)} residual overlays (image | residual)")
+    return 0
+
+
+def run_eval(args: argparse.Namespace) -> int:
+    if args.limit is not None and args.limit < 2:
+        raise GanforgeError(f"--limit must be at least 2 images, got {args.limit}")
+    out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".json",)) if args.out else None
+    opened = load_run(args.run_dir, args.checkpoint, device=device_option(args.device))
+    report = evaluate(opened, args.protocol, method=args.method, seed=args.seed, data_dir=args.data_dir,
+                      limit=args.limit)
+    print(format_table(report), end="")
+    if out is not None:
+        outputs.write_text(out, json.dumps(report, indent=2) + "\n", flag="--out")
+        print(f"{out}: the report as JSON")
+    return 0

@@ -1,0 +1,96 @@
+"""f-AnoGAN (Schlegl et al. 2019): a GAN on normal data, then an encoder into its latent space.
+
+Stage 1 is the noise-to-image recipe unchanged (the preset makes it a WGAN-GP); stage 2, the
+last ``anomaly.encoder_steps`` steps, trains an encoder E with G and D frozen, on the paper's
+"izi_f" loss: MSE(x, G(E(x))) + kappa * MSE(f(x), f(G(E(x)))), f being D's penultimate
+features. Scoring is then one forward pass (:mod:`ganforge.anomaly`) instead of AnoGAN's
+500-step search for z.
+
+The stages are :class:`ganforge.training.stages.Window` phases, so the loop has no branch for
+them. G and D are run in eval mode in stage 2 (G's batch-norm statistics would otherwise
+drift with every forward pass): both stay bitwise as stage 1 left them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import partial
+from typing import Any
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganforge.config import OptimConfig, RunConfig
+from ganforge.data import Dataset
+from ganforge.errors import ConfigError
+from ganforge.nets import NetContext
+from ganforge.nets import registry as net_registry
+from ganforge.nets.encoder import ConvEncoder
+from ganforge.recipes.base import DdpModule, TrainingEnv, TrainingParts, eval_mode
+from ganforge.recipes.noise_to_image import AdversarialContext, NoiseToImage, NoiseToImageModel
+from ganforge.training.phases import Phase
+from ganforge.training.stages import staged
+
+
+def build_encoder(cfg: RunConfig, record: dict[str, Any]) -> nn.Module:
+    """E mirrors D's width (its ``base_channels``, or the builder's default) and codes into z's space."""
+    width = cfg.model.d.options.get("base_channels",
+                                    net_registry.options("discriminator", cfg.model.d.arch).get("base_channels", 64))
+    ctx = NetContext(data_shape=tuple(record["data_shape"]), z_dim=cfg.model.z_dim, kind=record["kind"])
+    try:
+        return ConvEncoder(ctx, base_channels=width)
+    except ValueError as e:
+        raise ConfigError(f"the encoder cannot be built for this data: {e}") from None
+
+
+def izi_f_term(kappa: float, ctx: AdversarialContext) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """MSE(x, G(E(x))) + kappa * MSE(f(x), f(G(E(x)))), with G and D frozen and in eval mode."""
+    x, _ = ctx.real.next()
+    G, D = ctx.nets["G"], ctx.nets["D"]
+    with eval_mode({"G": G, "D": D}):
+        x_rec = G(ctx.forward_net("E")(x))
+        image = F.mse_loss(x_rec, x)
+        feature = F.mse_loss(D.features(x_rec), D.features(x).detach())
+    return image + kappa * feature, {"izi_residual": image.detach(), "izi_feature": feature.detach()}
+
+
+@dataclass
+class FAnoGANModel(NoiseToImageModel):
+    """The trained G (samples as any noise-to-image run) plus the encoder ``nets["E"]``."""
+
+    @property
+    def encoder(self) -> nn.Module:
+        return self.nets["E"]
+
+
+class FAnoGAN(NoiseToImage):
+    name = "fanogan"
+    description = "f-AnoGAN: a (WGAN-GP) noise-to-image GAN, then an encoder into its latent space (izi_f)"
+
+    def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
+        if cfg.anomaly.encoder_steps < 1:
+            raise ConfigError("recipe fanogan trains its encoder in the last anomaly.encoder_steps steps, and that is "
+                              "0; set anomaly.encoder_steps (e.g. 1000) below train.steps")
+        nets, record = super().networks(cfg, data)  # G, then D: the same weights as the plain GAN with this seed
+        nets["E"] = build_encoder(cfg, record)
+        return nets, record
+
+    def rebuild(self, cfg: RunConfig, record: dict[str, Any]) -> dict[str, nn.Module]:
+        return {**super().rebuild(cfg, record), "E": build_encoder(cfg, record)}
+
+    def optimized(self, cfg: RunConfig) -> dict[str, OptimConfig]:
+        return {**super().optimized(cfg), "E": cfg.optim.g}  # E learns with G's optimiser settings
+
+    def model(self, cfg: RunConfig, record: dict[str, Any], nets: dict[str, nn.Module]) -> FAnoGANModel:
+        return FAnoGANModel(cfg, nets, record.get("num_classes"))
+
+    def training(self, env: TrainingEnv) -> TrainingParts:
+        parts = super().training(env)
+        cfg = env.cfg
+        gan_steps = cfg.train.steps - cfg.anomaly.encoder_steps
+        encoder = Phase("E", "E", [partial(izi_f_term, cfg.anomaly.kappa)])
+        parts.phases = staged([(parts.phases, gan_steps), ([encoder], cfg.anomaly.encoder_steps)])
+        gan_ddp = parts.ddp
+        parts.ddp = lambda: {**gan_ddp(), "E": DdpModule(env.nets["E"])}
+        return parts
