@@ -16,8 +16,10 @@ from ganforge.config.loading import diff, from_dict, load_yaml, merge, parse_ove
 from ganforge.config.schema import (AugmentConfig, DataConfig, EmaConfig, EvalConfig, GuardConfig, LogConfig,
                                     LossConfig, ModelConfig, NetSpec, OptimConfig, OptimPair, RegConfig, RunConfig,
                                     SpeedConfig, TrainConfig)
+from ganforge.config.schema import DpConfig
 from ganforge.config.validation import validate
 
 __all__ = ["AugmentConfig", "DataConfig", "EmaConfig", "EvalConfig", "GuardConfig", "LogConfig", "LossConfig",
            "ModelConfig", "NetSpec", "OptimConfig", "OptimPair", "RegConfig", "RunConfig", "SpeedConfig",
-           "TrainConfig", "diff", "from_dict", "load_yaml", "merge", "parse_override", "resolve", "validate"]
+           "TrainConfig", "diff", "from_dict", "load_yaml", "merge", "parse_override", "resolve", "validate",
+           "DpConfig"]

@@ -270,12 +270,31 @@ class RunConfig:
     log: LogConfig = field(default_factory=LogConfig)
     eval: EvalConfig = field(default_factory=EvalConfig)
     guard: GuardConfig = field(default_factory=GuardConfig)
+    dp: DpConfig = field(default_factory=lambda: DpConfig())
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(self)
 
     def to_yaml(self) -> str:
         return yaml.safe_dump(self.to_dict(), sort_keys=False)
+
+
+@dataclass
+class DpConfig:
+    """DP-SGD for D (Abadi et al. 2016) through Opacus; read by the ``dp-noise-to-image`` recipe only.
+
+    Only D sees real data, so only D's updates are made private; G learns from D alone and is
+    covered by post-processing. (epsilon, delta) come from Opacus's RDP accountant.
+    """
+
+    # sigma: std of the Gaussian noise added to D's summed clipped per-sample gradients, in units
+    # of max_grad_norm. 1.0 is Opacus's DCGAN example; larger = more private, less useful.
+    noise_multiplier: float = 1.0
+    # C: each sample's gradient (real and generated pair) is clipped to this L2 norm; 1.0 as in
+    # Opacus's examples.
+    max_grad_norm: float = 1.0
+    # delta of (epsilon, delta)-DP; 1e-5 is below 1/N for MNIST's 50k images, the usual rule.
+    delta: float = 1e-5
 
 
 def _to_plain(obj: Any) -> Any:
@@ -290,6 +309,6 @@ def _to_plain(obj: Any) -> Any:
     return obj
 
 
-__all__ = ["AugmentConfig", "DataConfig", "EmaConfig", "EvalConfig", "GuardConfig", "LogConfig", "LossConfig",
+__all__ = ["AugmentConfig", "DataConfig", "DpConfig", "EmaConfig", "EvalConfig", "GuardConfig", "LogConfig", "LossConfig",
            "ModelConfig", "NetSpec", "OptimConfig", "OptimPair", "RegConfig", "RunConfig", "SpeedConfig",
            "TrainConfig"]

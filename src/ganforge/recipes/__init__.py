@@ -14,6 +14,7 @@ from ganforge.errors import ConfigError, did_you_mean
 from ganforge.recipes.base import (DdpModule, Recipe, Stream, TrainedModel, TrainingEnv, TrainingParts,
                                    eval_mode)
 from ganforge.recipes.noise_to_image import NoiseToImage
+from ganforge.recipes.dp_noise_to_image import DpNoiseToImage
 
 RECIPES: dict[str, Recipe] = {}
 
@@ -56,6 +57,7 @@ def _imported(path: str) -> Recipe:
 
 
 register(NoiseToImage())
+register(DpNoiseToImage())
 
 __all__ = ["DdpModule", "RECIPES", "Recipe", "Stream", "TrainedModel", "TrainingEnv", "TrainingParts", "eval_mode",
            "get", "register"]

@@ -12,6 +12,7 @@ PREVIEW = 3  # the fixed z of the sample grids, so grids at different steps are 
 RANK = 7919  # added per process under torchrun, so dropout masks differ between processes
 RETRY = 7919  # added per divergence-guard retry, for fresh streams after a rollback
 RETRY_RANK = 104729  # per process within a retry
+DP_NOISE = 11  # the Gaussian noise DP-SGD adds to D's clipped gradients (dp-noise-to-image)
 
 
 def stream(seed: int, offset: int) -> int:
