@@ -27,11 +27,11 @@ from ganforge.synthetic import classifier, scores
 from ganforge.synthetic.sources import labelled_samples, reference_split, training_data
 from ganforge.viz import nn_sheet
 
-SMALL = ["model.g.base_channels=32", "model.d.base_channels=32", "train.batch_size=64", "log.every=200",
+SMALL = ["model.g.base_channels=16", "model.d.base_channels=16", "train.batch_size=64", "log.every=200",
          "log.tensorboard=false", "log.sample_every=1000", "log.checkpoint_every=1000"]
-GAN_STEPS = 2000
-OVERFIT_IMAGES, OVERFIT_STEPS = 500, 4000
-DP_STEPS, DP_NOISE = 1500, (0.5, 1.0, 2.0)
+GAN_STEPS = 1000
+OVERFIT_IMAGES, OVERFIT_STEPS = 500, 2000
+DP_STEPS, DP_NOISE = 800, (0.5, 1.0, 2.0)
 N_SYNTH = 50_000  # CAS: as many samples as MNIST's training split
 
 

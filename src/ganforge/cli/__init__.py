@@ -17,12 +17,14 @@ import threading
 from typing import NoReturn
 
 from ganforge.cli import evaluate, figures, presets, sample, train
+from ganforge.cli import audit, downstream, export
 from ganforge.engine.signals import StopFlag
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.presets import DEFAULT_PRESET
 from ganforge.version import __version__
 
 COMMANDS = (train, sample, presets, evaluate, figures)
+COMMANDS += (export, audit, downstream)
 INTERRUPTED = {"SIGINT": "interrupted (Ctrl-C)", "SIGTERM": "terminated (SIGTERM)"}
 
 

@@ -109,3 +109,8 @@ def load_dataset(
         skip_unreadable=bool(skip_unreadable),
     )
     return entry.loader(req)
+
+
+def dataset_splits(name: str) -> tuple[str, ...]:
+    """The split names dataset ``name`` accepts (e.g. for picking a held-out split), or a DataError."""
+    return _lookup(name)[0].splits

@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.stats import binom
 
 NEAR_COPY_QUANTILE = 0.01  # the share of held-out real images the near-copy threshold lets through
 QUERY_CHUNK = 256
@@ -82,6 +83,8 @@ class DcrReport:
                 "median_holdout": float(np.median(self.holdout)), "threshold": self.threshold,
                 "threshold_quantile": self.quantile, "near_copies": self.near_copies,
                 "near_copy_rate": self.near_copies / n, "expected_rate_if_independent": self.quantile,
+                # P(at least this many near-copies) for samples as independent of the training set as new real data
+                "near_copy_p_value": float(binom.sf(self.near_copies - 1, n, self.quantile)),
                 "exact_copies": self.exact_copies, "n_synthetic": n, "n_holdout": int(len(self.holdout))}
 
 
