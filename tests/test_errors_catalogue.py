@@ -415,6 +415,58 @@ def test_interrupted(capsys, tmp_path, monkeypatch):
     assert not [p for p in tmp_path.iterdir() if "partial" in p.name]  # no half-written file left
 
 
+# --- synthetic data: export, audit, DP-SGD (issue 17) ---------------------------------------------
+
+DIGITS_CGAN = ["--set", "model.g.arch=dcgan", "--set", "model.g.base_channels=8", "--set", "model.g.conditioning=cbn",
+               "--set", "model.d.arch=dcgan", "--set", "model.d.base_channels=8", "--set", "model.d.norm=layer",
+               "--set", "model.z_dim=8"]
+
+
+def test_export_class_balanced(capsys, tmp_path):
+    assert main(_train("--out", "r")) == 0
+    _fails(capsys, ["export", "r", "--n", "10", "--out", "s.npz", "--class-balanced"],
+           "--class-balanced needs a class-conditional run", "leave --class-balanced out")
+    assert not list(tmp_path.glob("s*"))
+
+
+def test_export_count(capsys, tmp_path):
+    _fails(capsys, ["export", "r", "--n", "0", "--out", "s.npz"], "--n must be a positive number of samples")
+
+
+def test_export_disk_full(capsys, tmp_path, monkeypatch):
+    from ganforge.synthetic import export as ex
+
+    assert main(_train("--out", "r")) == 0
+    calls = []
+
+    def full(image, path):
+        calls.append(path)
+        if len(calls) > 20:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        Image.fromarray(image[0]).save(path, format="PNG")
+
+    monkeypatch.setattr(ex, "save_png", full)
+    _fails(capsys, ["export", "r", "--n", "50", "--out", "pngs"], "no space left", "partial export was removed")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["r"]  # no folder that looks complete, no partial one
+
+
+def test_audit_no_training_data(capsys, tmp_path):
+    x = (np.arange(40 * 64) % 251).astype(np.uint8).reshape(40, 1, 8, 8)
+    np.savez(tmp_path / "d.npz", x=x)
+    assert main(_train("--out", "r", "--set", f"data.name=npz:{tmp_path / 'd.npz'}", "--set",
+                       "train.batch_size=8")) == 0
+    (tmp_path / "d.npz").unlink()
+    _fails(capsys, ["audit", "r", "--holdout-data", "digits", "--holdout-split", "test"],
+           "needs the run's training data", "d.npz")
+
+
+def test_dp_batch_norm(capsys, tmp_path):
+    _fails(capsys, ["train", "gan2014-digits", "--out", "r", "--steps", "2", *DIGITS_CGAN, "--set",
+                    "recipe=dp-noise-to-image", "--set", "model.d.norm=batch", "--set", "data.resolution=16"],
+           "batch norm", "set model.d.norm=layer")
+    assert not (tmp_path / "r" / "checkpoints").exists()
+
+
 def test_pairs_no_match(capsys, tmp_path):
     _images(tmp_path / "edges")
     for i in range(4):

@@ -20,12 +20,13 @@ from ganforge.cli import evaluate, figures, presets, sample, train
 from ganforge.cli import translate
 from ganforge.cli import upscale
 from ganforge.cli import anomaly
+from ganforge.cli import audit, downstream, export
 from ganforge.engine.signals import StopFlag
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.presets import DEFAULT_PRESET
 from ganforge.version import __version__
 
-COMMANDS = (train, sample, presets, evaluate, figures, translate, upscale, anomaly)
+COMMANDS = (train, sample, presets, evaluate, figures, translate, upscale, anomaly, export, audit, downstream)
 INTERRUPTED = {"SIGINT": "interrupted (Ctrl-C)", "SIGTERM": "terminated (SIGTERM)"}
 
 

@@ -19,9 +19,10 @@ from ganforge.config.schema import (AugmentConfig, DataConfig, EmaConfig, EvalCo
 from ganforge.config.schema import TranslationConfig
 from ganforge.config.schema import SuperresConfig
 from ganforge.config.schema import AnomalyConfig
+from ganforge.config.schema import DpConfig
 from ganforge.config.validation import validate
 
 __all__ = ["AugmentConfig", "DataConfig", "EmaConfig", "EvalConfig", "GuardConfig", "LogConfig", "LossConfig",
            "ModelConfig", "NetSpec", "OptimConfig", "OptimPair", "RegConfig", "RunConfig", "SpeedConfig",
            "TrainConfig", "diff", "from_dict", "load_yaml", "merge", "parse_override", "resolve", "validate",
-           "TranslationConfig", "SuperresConfig", "AnomalyConfig"]
+           "TranslationConfig", "SuperresConfig", "AnomalyConfig", "DpConfig"]

@@ -302,6 +302,7 @@ class RunConfig:
     translation: TranslationConfig = field(default_factory=lambda: TranslationConfig())
     superres: SuperresConfig = field(default_factory=lambda: SuperresConfig())
     anomaly: AnomalyConfig = field(default_factory=lambda: AnomalyConfig())
+    dp: DpConfig = field(default_factory=lambda: DpConfig())
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(self)
@@ -403,6 +404,24 @@ class AnomalyConfig:
     threshold_quantile: float = 0.95
 
 
+@dataclass
+class DpConfig:
+    """DP-SGD for D (Abadi et al. 2016) through Opacus; read by the ``dp-noise-to-image`` recipe only.
+
+    Only D sees real data, so only D's updates are made private; G learns from D alone and is
+    covered by post-processing. (epsilon, delta) come from Opacus's RDP accountant.
+    """
+
+    # sigma: std of the Gaussian noise added to D's summed clipped per-sample gradients, in units
+    # of max_grad_norm. 1.0 is Opacus's DCGAN example; larger = more private, less useful.
+    noise_multiplier: float = 1.0
+    # C: each sample's gradient (real and generated pair) is clipped to this L2 norm; 1.0 as in
+    # Opacus's examples.
+    max_grad_norm: float = 1.0
+    # delta of (epsilon, delta)-DP; 1e-5 is below 1/N for MNIST's 50k images, the usual rule.
+    delta: float = 1e-5
+
+
 def _to_plain(obj: Any) -> Any:
     if isinstance(obj, NetSpec):
         return {"arch": obj.arch, **{k: _to_plain(v) for k, v in obj.options.items()}}
@@ -416,5 +435,6 @@ def _to_plain(obj: Any) -> Any:
 
 
 __all__ = ["AnomalyConfig", "AugmentConfig", "DataConfig", "EmaConfig", "EvalConfig", "GuardConfig", "LogConfig", "LossConfig",
+__all__ = ["AugmentConfig", "DataConfig", "DpConfig", "EmaConfig", "EvalConfig", "GuardConfig", "LogConfig", "LossConfig",
            "ModelConfig", "NetSpec", "OptimConfig", "OptimPair", "RegConfig", "RunConfig", "SpeedConfig",
            "TrainConfig", "GrowthConfig", "TranslationConfig", "SuperresConfig"]

@@ -112,6 +112,10 @@ def validate(cfg: RunConfig) -> None:
     _check(tr.test_mode in ("eval", "train"), f"translation.test_mode must be eval or train, got '{tr.test_mode}'")
     _check(tr.l1 > 0 or tr.gan > 0, "translation.l1 and translation.gan are both 0, so G has no loss; "
                                     "set one of them above 0")
+    dp = cfg.dp
+    _check(dp.noise_multiplier >= 0, f"dp.noise_multiplier must be >= 0, got {dp.noise_multiplier}")
+    _check(dp.max_grad_norm > 0, f"dp.max_grad_norm must be > 0, got {dp.max_grad_norm}")
+    _check(0 < dp.delta < 1, f"dp.delta must be in (0, 1), got {dp.delta}")
     registry.check_spec("generator", cfg.model.g, "model.g")
     registry.check_spec("discriminator", cfg.model.d, "model.d")
     _validate_superres(cfg)

@@ -115,3 +115,8 @@ def load_dataset(
         raise DataError(f"data.digit={req.digit} does not apply to dataset '{name}' (only the anomaly protocols "
                         f"{', '.join(sorted(DIGIT_DATASETS))} take a digit); remove data.digit from the config")
     return entry.loader(req)
+
+
+def dataset_splits(name: str) -> tuple[str, ...]:
+    """The split names dataset ``name`` accepts (e.g. for picking a held-out split), or a DataError."""
+    return _lookup(name)[0].splits

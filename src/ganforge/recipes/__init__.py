@@ -21,6 +21,7 @@ from ganforge.recipes.cycle_translation import CycleTranslation
 from ganforge.recipes.superres import SRGANRecipe, SRResNetRecipe
 from ganforge.recipes.fanogan import FAnoGAN
 from ganforge.recipes.ganomaly import Ganomaly
+from ganforge.recipes.dp_noise_to_image import DpNoiseToImage
 
 RECIPES: dict[str, Recipe] = {}
 
@@ -71,6 +72,7 @@ register(SRResNetRecipe())
 register(SRGANRecipe())
 register(FAnoGAN())
 register(Ganomaly())
+register(DpNoiseToImage())
 
 __all__ = ["DdpModule", "RECIPES", "Recipe", "Stream", "TrainedModel", "TrainingEnv", "TrainingParts", "eval_mode",
            "get", "register"]

@@ -1,0 +1,108 @@
+"""``ganforge audit``: does a run's synthetic data leak its training set?
+
+Distances to closest records (pixels and a judge's features) against a held-out real split,
+near-copies below a threshold calibrated on that real split, and membership inference
+(white-box through D, black-box through distances) as AUROC with a bootstrap interval. It
+needs the run's training data exactly as trained on (checked against the run's fingerprint)
+and a held-out split; both missing cases end in one line. See :mod:`ganforge.privacy.audit`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+from ganforge import outputs
+from ganforge.cli.device import device_option
+from ganforge.cli.help import examples
+from ganforge.data.registry import dataset_splits
+from ganforge.errors import DataError, GanforgeError
+from ganforge.metrics.judges import default_judge, load_judge
+from ganforge.privacy import audit as privacy_audit
+from ganforge.privacy.distances import NEAR_COPY_QUANTILE
+from ganforge.runs.run import load_run
+from ganforge.synthetic.sources import reference_split, training_data
+from ganforge.viz import nn_sheet
+
+HOLDOUT_SPLITS = ("valid", "test")  # the first of these the dataset has is the default non-member split
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("audit", help="privacy audit of a run: distances to closest records, membership inference",
+                       **examples("ganforge audit runs/cgan --out audit.json --figure pairs.png",
+                                  "ganforge audit runs/small --holdout-data mnist --holdout-split valid"))
+    s.add_argument("run_dir", help="a run directory written by `ganforge train`")
+    s.add_argument("--n", type=int, default=privacy_audit.N_SYNTHETIC,
+                   help=f"synthetic samples drawn (default {privacy_audit.N_SYNTHETIC})")
+    s.add_argument("--members", type=int, default=privacy_audit.N_MEMBERS,
+                   help=f"training images and held-out images the attacks are scored on (default "
+                        f"{privacy_audit.N_MEMBERS})")
+    s.add_argument("--holdout-data", help="dataset of the held-out real images (default: the run's own dataset)")
+    s.add_argument("--holdout-split", help="its split (default: valid, else test)")
+    s.add_argument("--judge", help="judge for the feature distances (default: the dataset's; 'none' = pixels only)")
+    s.add_argument("--quantile", type=float, default=NEAR_COPY_QUANTILE,
+                   help=f"near-copy threshold: this quantile of held-out distances (default {NEAR_COPY_QUANTILE})")
+    s.add_argument("--seed", type=int, default=0, help="seed of the samples and the subsets (default 0)")
+    s.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
+    s.add_argument("--data-dir", help="where datasets are cached")
+    s.add_argument("--device", help="cpu (default) or cuda")
+    s.add_argument("--out", help="write the full audit here (.json)")
+    s.add_argument("--figure", help="write the closest synthetic/training pairs here (.png)")
+    s.add_argument("--force", action="store_true", help="overwrite --out and --figure")
+    s.set_defaults(func=run, on_interrupt="nothing was written")
+
+
+def _holdout_split(name: str, given: str | None, run_data: str) -> str:
+    if given is not None:
+        return given
+    splits = dataset_splits(name)
+    for split in HOLDOUT_SPLITS:
+        if split in splits:
+            return split
+    raise DataError(f"the dataset {name} has no held-out split ({', '.join(splits)} only), and the audit needs real "
+                    f"images the run never saw; pass --holdout-data NAME --holdout-split SPLIT (e.g. mnist valid "
+                    f"for a run trained on a slice of mnist train)" if name == run_data else
+                    f"dataset {name} has no split {'/'.join(HOLDOUT_SPLITS)}; pass --holdout-split")
+
+
+def run(args: argparse.Namespace) -> int:
+    if args.n < 2 or args.members < 2:
+        raise GanforgeError(f"--n and --members must be at least 2, got {args.n} and {args.members}")
+    if not 0 < args.quantile < 0.5:
+        raise GanforgeError(f"--quantile must be in (0, 0.5), got {args.quantile}")
+    out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".json",)) if args.out else None
+    fig = outputs.check_file(args.figure, flag="--figure", force=args.force, suffixes=(".png",)) if args.figure else None
+    opened = load_run(args.run_dir, args.checkpoint, device=device_option(args.device))
+    train = training_data(opened, args.data_dir)
+    name = args.holdout_data or opened.config.data.name
+    split = _holdout_split(name, args.holdout_split, opened.config.data.name)
+    if name == opened.config.data.name and split == opened.config.data.split:
+        raise GanforgeError(f"--holdout-split {split} is the split the run trained on; held-out images must be "
+                            f"unseen (e.g. --holdout-split valid)")
+    holdout = reference_split(opened, split, args.data_dir, dataset=args.holdout_data)
+    if holdout.shape != train.shape:
+        raise GanforgeError(f"held-out images are {holdout.shape}, training images {train.shape}; pick held-out "
+                            f"data of the same kind")
+    judge_name = args.judge or default_judge(name)
+    judge = load_judge(judge_name, args.data_dir) if judge_name and judge_name != "none" else None
+    result, synthetic, report = privacy_audit.audit_run(opened, train, holdout, judge=judge, n_synthetic=args.n,
+                                                        n_members=args.members, quantile=args.quantile,
+                                                        seed=args.seed)
+    result["holdout_data"] = f"{name} ({split})"
+    for space, r in result["dcr"].items():
+        print(f"DCR {space}: ratio {r['ratio']:.3f} (synthetic/held-out median), near-copies {r['near_copies']}/"
+              f"{r['n_synthetic']} (independent data: ~{r['threshold_quantile']:.0%}), exact copies "
+              f"{r['exact_copies']}")
+    for attack, r in result["membership"].items():
+        print(f"membership {attack}: AUROC {r['auroc']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] (0.5 = no leak)")
+    print("findings: " + ("; ".join(result["flags"]) if result["flags"] else "none crossed a line"))
+    if out is not None:
+        outputs.write_text(out, json.dumps(result, indent=1) + "\n", flag="--out")
+        print(f"{out}: the full audit")
+    if fig is not None:
+        s, nb, d = privacy_audit.closest_pairs(synthetic, train, report)
+        with outputs.atomic(fig, flag="--figure") as (temp,):
+            nn_sheet(s, nb, d, title=f"{opened.path.name}, step {opened.step}: the samples closest to a training "
+                                     f"image").save(temp)
+        print(f"{fig}: the closest pairs")
+    return 0

@@ -1,0 +1,99 @@
+"""``ganforge downstream``: train-on-synthetic scores of a class-conditional run.
+
+``cas``: a fixed classifier trained only on the run's samples (as many as the real training
+set, classes balanced), tested on the real test split, beside the same classifier trained on
+the real data (CAS / TSTR / GAN-train). ``gan-test``: the real-trained classifier's accuracy on
+the samples. ``augment``: real data at 1%, 10% and 100%, with and without the samples added.
+Every number is a mean over classifier seeds with its spread; the classifier recipe is fixed
+per image shape (:mod:`ganforge.synthetic.classifier`) and written into the report.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+
+import numpy as np
+
+from ganforge import outputs
+from ganforge.cli.device import device_option
+from ganforge.cli.help import examples
+from ganforge.errors import GanforgeError
+from ganforge.runs.run import load_run
+from ganforge.synthetic import classifier, scores
+from ganforge.synthetic.sources import labelled_samples, reference_split, training_data
+
+WHAT = ("cas", "gan-test", "augment")
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("downstream", help="train-on-synthetic scores: CAS (TSTR), GAN-test, augmentation",
+                       **examples("ganforge downstream runs/cgan --what cas,gan-test --out cas.json",
+                                  "ganforge downstream runs/cgan --what augment --seeds 0,1,2,3,4"))
+    s.add_argument("run_dir", help="a class-conditional run directory written by `ganforge train`")
+    s.add_argument("--what", default="cas,gan-test", help=f"comma-separated: {', '.join(WHAT)} (default cas,gan-test)")
+    s.add_argument("--n", type=int, help="synthetic samples (default: as many as the real training set)")
+    s.add_argument("--seeds", default=",".join(map(str, classifier.SEEDS)),
+                   help="classifier seeds, at least 3 (default 0,1,2)")
+    s.add_argument("--test-split", default="test", help="real split the classifiers are tested on (default test)")
+    s.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
+    s.add_argument("--data-dir", help="where datasets are cached")
+    s.add_argument("--device", help="device that generates the samples: cpu (default) or cuda")
+    s.add_argument("--out", help="write the report here (.json)")
+    s.add_argument("--force", action="store_true", help="overwrite --out")
+    s.set_defaults(func=run, on_interrupt="nothing was written")
+
+
+def _seeds(text: str) -> list[int]:
+    try:
+        seeds = [int(s) for s in text.split(",") if s.strip()]
+    except ValueError:
+        raise GanforgeError(f"--seeds must be integers separated by commas, got '{text}'") from None
+    if len(set(seeds)) < 3:
+        raise GanforgeError(f"--seeds needs at least 3 different classifier seeds (their spread is part of the "
+                            f"figure), got {len(set(seeds))}")
+    return seeds
+
+
+def run(args: argparse.Namespace) -> int:
+    what = [w.strip() for w in args.what.split(",") if w.strip()]
+    bad = [w for w in what if w not in WHAT]
+    if bad or not what:
+        raise GanforgeError(f"--what '{args.what}' is not a list of {', '.join(WHAT)}")
+    seeds = _seeds(args.seeds)
+    if args.n is not None and args.n <= 0:
+        raise GanforgeError(f"--n must be a positive number of samples, got {args.n}")
+    out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".json",)) if args.out else None
+    opened = load_run(args.run_dir, args.checkpoint, device=device_option(args.device))
+    train = training_data(opened, args.data_dir)
+    recipe = classifier.recipe_for(train.shape, train.num_classes)
+    test = reference_split(opened, args.test_split, args.data_dir)
+    sx, sy = labelled_samples(opened, args.n or len(train), seed=0)
+    rx, ry, tx, ty = train.x.numpy(), train.y.numpy(), test.x.numpy(), test.y.numpy()
+    report: dict = {"run": str(opened.path), "checkpoint": str(opened.checkpoint), "step": opened.step,
+                    "test": f"{opened.config.data.name} ({args.test_split}, {len(tx)} images)",
+                    "recipe": recipe.describe(), "seeds": seeds}
+    if "cas" in what:
+        r = report["cas"] = scores.cas(sx, sy, rx, ry, tx, ty, recipe, seeds)
+        print(f"{r['name']}: {_pm(r['synthetic'])} trained on synthetic, {_pm(r['real'])} on real "
+              f"({len(rx)} images); gap {r['gap'] * 100:.2f} points")
+    if "gan-test" in what:
+        r = report["gan_test"] = scores.gan_test(sx, sy, rx, ry, recipe, seeds)
+        print(f"{r['name']}: {_pm(r)} of samples classified as their requested class by real-trained classifiers")
+    if "augment" in what:
+        r = report["augment"] = scores.augmentation(sx, sy, rx, ry, tx, ty, recipe, seeds=seeds)
+        for row in r["rows"]:
+            print(f"{r['name']} real {row['fraction']:.0%}: {_pm(row['real_only'])} real only, "
+                  f"{_pm(row['with_synthetic'])} with {len(sx)} synthetic ({row['change'] * 100:+.2f} points)")
+    if out is not None:
+        outputs.write_text(out, json.dumps(report, indent=1, default=_plain) + "\n", flag="--out")
+        print(f"{out}: the full report (per-class accuracies, every seed)")
+    return 0
+
+
+def _pm(r: dict) -> str:
+    return f"{r['top1_mean'] * 100:.2f}% +- {r['top1_std'] * 100:.2f}"
+
+
+def _plain(value):
+    return value.item() if isinstance(value, np.generic) else str(value)

@@ -1,0 +1,105 @@
+"""``ganforge export``: a run's samples as a dataset (an .npz or PNG folders by class) with a datasheet.
+
+The samples stream to disk a chunk at a time (memory: one chunk, however large ``--n``), with a
+progress bar and ETA on a terminal. Everything is checked first (``--n``, the output paths,
+``--class-balanced`` and ``--truncation`` against what the run's model can do, the free space);
+the output appears under its name only when complete, datasheet included, and a full disk or
+Ctrl-C removes what was written (see :mod:`ganforge.synthetic.export`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+
+from ganforge import outputs, progress
+from ganforge.cli.device import device_option
+from ganforge.cli.help import examples
+from ganforge.errors import GanforgeError
+from ganforge.runs.lock import still_training
+from ganforge.runs.run import load_run
+from ganforge.synthetic import datasheet
+from ganforge.synthetic import export as ex
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    s = sub.add_parser("export", help="export a run's samples as a dataset (.npz or PNG folders) with a datasheet",
+                       **examples("ganforge export runs/cgan --n 50000 --out synth.npz --class-balanced",
+                                  "ganforge export runs/cgan --n 1000 --out synth_png/ --truncation 1.5",
+                                  "ganforge export runs/cgan --n 1000000 --out big.npz   # streamed, one chunk in memory"))
+    s.add_argument("run_dir", help="a run directory written by `ganforge train`")
+    s.add_argument("--n", type=int, required=True, help="number of samples")
+    s.add_argument("--out", required=True, help="FILE.npz (arrays x, y) or a folder (PNG files in one folder per class)")
+    s.add_argument("--class-balanced", action="store_true",
+                   help="conditional runs: the same number of samples of every class (classes cycled)")
+    s.add_argument("--truncation", type=float, metavar="PSI", help="truncation trick, for models that take it")
+    s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
+    s.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
+    s.add_argument("--device", help="cpu (default) or cuda")
+    s.add_argument("--chunk", type=int, default=ex.CHUNK, help=f"samples generated at a time (default {ex.CHUNK})")
+    s.add_argument("--audit", help="an audit JSON from `ganforge audit --out` to include in the datasheet")
+    s.add_argument("--force", action="store_true", help="replace an existing export at --out")
+    s.set_defaults(func=run, on_interrupt="the partial export was removed (an earlier one is unchanged)")
+
+
+def _audit(path: str | None) -> dict | None:
+    if path is None:
+        return None
+    try:
+        audit = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise GanforgeError(f"--audit {path} cannot be read as an audit JSON ({e}); write it with "
+                            f"`ganforge audit RUN --out audit.json`") from None
+    if not isinstance(audit, dict) or "dcr" not in audit:
+        raise GanforgeError(f"--audit {path} is not an audit written by `ganforge audit --out`")
+    return audit
+
+
+def run(args: argparse.Namespace) -> int:
+    req = ex.ExportRequest(Path(args.out), args.n, seed=args.seed, class_balanced=args.class_balanced,
+                           truncation=args.truncation, force=args.force, chunk=args.chunk)
+    ex.check_request(req)
+    audit = _audit(args.audit)
+    device = device_option(args.device)
+    opened = load_run(args.run_dir, args.checkpoint, device=device)
+    if args.checkpoint == "latest" and (note := still_training(args.run_dir)):
+        print(f"ganforge: note: {note}, {opened.checkpoint.name}", file=sys.stderr)
+    options = ex.sampling_options(opened, req)
+    first, first_labels = next(iter(opened.sample_chunks(1, req.seed, **options)))
+    if first.ndim != 4 or first.dtype != np.uint8:
+        raise GanforgeError(f"{args.run_dir} makes {first.dtype} points, not images; export images, or use "
+                            f"`ganforge sample` for points")
+    shape, labelled = tuple(first.shape[1:]), first_labels is not None
+    need = ex.bytes_needed(req, shape, first.dtype, labelled, ex.block_size(req.out))
+    outputs.check_space(req.out if req.kind == "npz" else req.out / "x", need, flag="--out")
+
+    chunks = opened.sample_chunks(req.n, req.seed, batch_size=req.chunk, **options)
+    with progress.bar(req.n, desc=f"exporting {req.out.name}") as bar:
+        if req.kind == "npz":
+            json_path, md_path = req.datasheet_paths()
+            with outputs.atomic(req.out, json_path, md_path, flag="--out") as (temp, temp_json, temp_md):
+                labels = ex.write_npz(temp, req.n, shape, first.dtype, chunks, labelled, on_chunk=bar.update)
+                sheet = _sheet(opened, req, shape, labels, audit)
+                temp_json.write_text(json.dumps(sheet, indent=1) + "\n")
+                temp_md.write_text(datasheet.markdown(sheet))
+        else:
+            with ex.folder_in_place(req.out, req.force) as temp:
+                labels = ex.write_folder(temp, req.n, chunks, on_chunk=bar.update)
+                sheet = _sheet(opened, req, shape, labels, audit)
+                (temp / f"{ex.DATASHEET}.md").write_text(datasheet.markdown(sheet))
+                (temp / f"{ex.DATASHEET}.json").write_text(json.dumps(sheet, indent=1) + "\n")
+    counts = sheet["output"]["class_counts"]
+    what = f", {len(counts)} classes" if counts else ""
+    print(f"{req.out}: {req.n} samples of {'x'.join(map(str, shape))}{what} from step {opened.step}; datasheet "
+          f"{req.datasheet_paths()[0]}")
+    return 0
+
+
+def _sheet(opened, req: ex.ExportRequest, shape: tuple[int, ...], labels, audit: dict | None) -> dict:
+    return datasheet.build(opened, output=req.out, kind=req.kind, n=req.n, seed=req.seed, shape=shape,
+                           dtype="uint8", classes=ex.class_counts(labels, opened.num_classes),
+                           class_balanced=req.class_balanced, truncation=req.truncation, audit=audit)

@@ -1,0 +1,152 @@
+"""Noise-to-image with a differentially private D: DP-SGD through Opacus (Abadi et al. 2016).
+
+Only D touches real data, so only D's updates are made private: each D update clips every
+sample's gradient (a real image together with the generated image beside it in the batch,
+as in Opacus's DCGAN example) to ``dp.max_grad_norm`` and adds Gaussian noise of std
+``dp.noise_multiplier * dp.max_grad_norm`` to the sum. G learns only through D, so G and its
+samples are private by post-processing. Opacus does all of it (per-sample gradients through
+``GradSampleModule``'s hooks, clipping and noise in ``DPOptimizer``, the RDP accountant); this
+module only fits it into the recipe: the D optimiser is wrapped, a D term reports
+``dp_epsilon`` and ``dp_delta`` at every log step (stats.jsonl), and the accountant's history
+and the noise generator are checkpointed by name (``dp_D``), so a resumed run continues
+bitwise and keeps counting.
+
+Two limits, stated rather than hidden:
+
+- The accountant assumes Poisson sampling at rate batch/N; ganforge draws shuffled
+  fixed-size batches, as most DP-SGD code does in practice. The epsilon is that standard
+  approximation, not a proof for shuffling.
+- Per-sample gradients do not exist under batch norm (it mixes the samples of a batch), nor
+  through a gradient penalty's double backward: D must use ``norm: layer`` or ``none``, and
+  reg.gp / reg.r1 must be 0. Both are refused with one line before training.
+
+Opacus is imported where it is used: it takes about a second to import, which every
+``ganforge`` command would otherwise pay.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import torch
+from torch import nn
+
+from ganforge.config import RunConfig
+from ganforge.data import Dataset
+from ganforge.errors import ConfigError
+from ganforge.recipes.base import TrainingEnv, TrainingParts
+from ganforge.recipes.noise_to_image import NoiseToImage
+from ganforge.training import seeds
+
+def _first_sentence(error: object) -> str:
+    text = str(error).splitlines()[0] if str(error) else type(error).__name__
+    return text.split(". ")[0].rstrip(".")[:160]
+
+
+def check_private(D: nn.Module, cfg: RunConfig) -> None:
+    """One line if D or the config cannot be trained with per-sample gradients."""
+    from opacus.validators import ModuleValidator
+
+    if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules()):
+        raise ConfigError("dp-noise-to-image cannot make a D with batch norm private (it mixes the samples of a "
+                          "batch, so per-sample gradients do not exist); set model.d.norm=layer (or none)")
+    if any(nn.utils.parametrize.is_parametrized(m) for m in D.modules()):
+        raise ConfigError("dp-noise-to-image cannot compute per-sample gradients through spectral norm's "
+                          "parametrisation; set model.d.spectral_norm=false")
+    errors = ModuleValidator.validate(D, strict=False)
+    if errors:
+        raise ConfigError(f"dp-noise-to-image cannot make this D private ({_first_sentence(errors[0])}); use a D "
+                          f"made of standard layers, e.g. dcgan with norm: layer")
+    for name in ("gp", "r1"):
+        if getattr(cfg.reg, name) > 0:
+            raise ConfigError(f"dp-noise-to-image cannot clip per-sample gradients of a gradient penalty; "
+                              f"set reg.{name}=0")
+
+
+class DpState:
+    """The accountant's history and the noise generator: what a checkpoint keeps as ``dp_D``."""
+
+    def __init__(self, cfg: RunConfig, data_size: int, batch_size: int):
+        from opacus.accountants import RDPAccountant
+
+        self.cfg = cfg
+        self.sample_rate = batch_size / data_size
+        self.accountant = RDPAccountant()
+        self.generator = torch.Generator().manual_seed(seeds.stream(cfg.seed, seeds.DP_NOISE))
+
+    def epsilon(self) -> float:
+        if not self.accountant.history:
+            return 0.0
+        if self.cfg.dp.noise_multiplier == 0:
+            return float("inf")
+        return float(self.accountant.get_epsilon(self.cfg.dp.delta))
+
+    def term(self, ctx) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        """Counts the D update about to happen; at log steps, reports (epsilon, delta) after it."""
+        self.accountant.step(noise_multiplier=self.cfg.dp.noise_multiplier, sample_rate=self.sample_rate)
+        zero = torch.zeros(())
+        step, log = ctx.step + 1, self.cfg.log.every
+        if step % log == 0 or step == self.cfg.train.steps:  # one value per log interval: the mean is that value
+            return zero, {"dp_epsilon": torch.tensor(self.epsilon()), "dp_delta": torch.tensor(self.cfg.dp.delta)}
+        return zero, {}
+
+    def state_tensors(self) -> dict[str, torch.Tensor]:
+        history = torch.tensor([list(h) for h in self.accountant.history], dtype=torch.float64).reshape(-1, 3)
+        return {"history": history, "noise_rng": self.generator.get_state()}
+
+    def load_state_tensors(self, tensors: dict[str, torch.Tensor]) -> None:
+        self.accountant.history = [(float(a), float(b), int(c)) for a, b, c in tensors["history"].tolist()]
+        self.generator.set_state(tensors["noise_rng"])
+
+
+def _hooks_switch(hooks, on: bool):
+    """A term that turns the per-sample-gradient hooks on (D's update) or off (any other), adding nothing."""
+
+    def term(ctx) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+        hooks.enable_hooks() if on else hooks.disable_hooks()
+        return torch.zeros(()), {}
+
+    return term
+
+
+class DpNoiseToImage(NoiseToImage):
+    name = "dp-noise-to-image"
+    description = "noise-to-image with D trained by DP-SGD (Opacus); (epsilon, delta) in stats.jsonl"
+
+    def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
+        nets, record = super().networks(cfg, data)
+        check_private(nets["D"], cfg)
+        return nets, record
+
+    def training(self, env: TrainingEnv) -> TrainingParts:
+        from opacus import GradSampleModule
+        from opacus.optimizers import DPOptimizer
+
+        if env.world.distributed:
+            raise ConfigError("dp-noise-to-image runs in one process (Opacus's per-sample clipping is not wired "
+                              "into DDP here); run it without torchrun")
+        parts = super().training(env)
+        cfg = env.cfg
+        state = DpState(cfg, len(env.data), env.local_batch)
+        # Hooks on D's layers record per-sample gradients; the wrapper itself is never called.
+        try:
+            self._hooks = GradSampleModule(env.nets["D"], batch_first=True, loss_reduction="mean", strict=True)
+        except NotImplementedError as e:
+            raise ConfigError(f"dp-noise-to-image cannot compute per-sample gradients for this D "
+                              f"({_first_sentence(e)}); use a D made of standard layers") from None
+        env.optimizers["D"] = DPOptimizer(env.optimizers["D"], noise_multiplier=cfg.dp.noise_multiplier,
+                                          max_grad_norm=cfg.dp.max_grad_norm, expected_batch_size=env.local_batch,
+                                          loss_reduction="mean", generator=state.generator)
+        hooks = self._hooks
+        for phase in parts.phases:
+            # Opacus's backward hooks must run only in D's own update: in G's, gradients flow through
+            # D's layers with no per-sample activations recorded, and the hooks would fail.
+            switch = _hooks_switch(hooks, on=phase.net == "D" and phase.name == "D")
+            phase.terms.insert(0, switch)
+            if phase.net == "D" and phase.name == "D":
+                phase.terms.append(state.term)
+        parts.stateful["dp_D"] = state
+        return parts
+
+
+__all__ = ["DpNoiseToImage", "DpState", "check_private"]

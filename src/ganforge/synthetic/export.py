@@ -1,0 +1,211 @@
+"""Exporting a run's samples as a dataset: an .npz with ``x``/``y``, or PNG folders by class.
+
+Samples are generated and written a chunk at a time, so memory holds one chunk (plus 8 bytes
+a label) whether ``n`` is a thousand or a million:
+
+- **npz**: the ``x.npy`` member of the zip archive is written as a stream (``zipfile``'s
+  writable member, stored uncompressed): the .npy header with the final shape first, then each
+  chunk's bytes as it comes. ``y.npy`` follows from the labels kept in memory. ``np.load``
+  reads the result like any ``np.savez`` file (and ``npz:FILE`` trains on it).
+- **folder**: ``DIR/<class>/<index>.png`` (flat ``DIR/<index>.png`` for an unconditional run),
+  the layout ``folder:DIR`` reads back with the same labels.
+
+The rules of :mod:`ganforge.outputs` hold: every path and the free space are checked before
+the first sample, an existing output is refused without ``--force`` (and a folder is replaced
+only if it is an earlier export, never a folder holding other files), and the output appears
+under its name only when complete: an .npz through a temporary file and ``os.replace``, a folder
+built under a hidden ``.NAME.partial-PID`` name and renamed at the end. A full disk or Ctrl-C
+removes the partial output, so nothing half-written ever looks complete; the datasheet
+(:mod:`.datasheet`), written last, is the mark of a finished export.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import inspect
+import os
+import shutil
+import zipfile
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ganforge import outputs
+from ganforge.errors import GanforgeError
+from ganforge.runs.run import Run
+
+CHUNK = 1000  # samples generated and written at a time
+DATASHEET = "datasheet"  # datasheet.json / datasheet.md inside a folder export; FILE.datasheet.* beside an npz
+PNG_OVERHEAD = 200  # bytes of PNG framing at most beyond the raw pixels, for the free-space check
+Chunks = Iterable[tuple[np.ndarray, np.ndarray | None]]
+
+
+@dataclass
+class ExportRequest:
+    """What to export, checked before any sample is drawn."""
+
+    out: Path
+    n: int
+    seed: int = 0
+    class_balanced: bool = False
+    truncation: float | None = None
+    force: bool = False
+    chunk: int = CHUNK
+
+    @property
+    def kind(self) -> str:
+        return "npz" if self.out.suffix.lower() == ".npz" else "folder"
+
+    def datasheet_paths(self) -> tuple[Path, Path]:
+        if self.kind == "npz":
+            stem = self.out.with_suffix("")
+            return Path(f"{stem}.{DATASHEET}.json"), Path(f"{stem}.{DATASHEET}.md")
+        return self.out / f"{DATASHEET}.json", self.out / f"{DATASHEET}.md"
+
+
+def check_request(req: ExportRequest) -> None:
+    """The one-line refusals that need no run: sample count, paths."""
+    if req.n <= 0:
+        raise GanforgeError(f"--n must be a positive number of samples, got {req.n}")
+    if req.chunk <= 0:
+        raise GanforgeError(f"--chunk must be a positive number of samples, got {req.chunk}")
+    if req.truncation is not None and req.truncation <= 0:
+        raise GanforgeError(f"--truncation must be > 0 (a threshold on |z|), got {req.truncation}")
+    if req.kind == "npz":
+        outputs.check_file(req.out, flag="--out", force=req.force, suffixes=(".npz",))
+        for path in req.datasheet_paths():
+            outputs.check_file(path, flag="--out", force=req.force)
+        return
+    out = req.out
+    if out.exists() and not out.is_dir():
+        raise GanforgeError(f"--out {out} is a file; give a folder name (or a .npz file name) for the export")
+    if out.is_dir() and any(out.iterdir()):
+        if not req.force:
+            raise GanforgeError(f"{out} already exists; pass --force to replace it or choose another --out")
+        if not (out / f"{DATASHEET}.json").is_file():
+            raise GanforgeError(f"{out} holds files that are not a ganforge export (no {DATASHEET}.json), so "
+                                f"--force will not delete it; choose another --out")
+    outputs.check_dir_writable(out.parent, flag="--out")
+
+
+def sampling_options(run: Run, req: ExportRequest) -> dict:
+    """The keywords for the run's ``sample_chunks``: one line for what this run's model cannot do."""
+    options: dict = {}
+    if req.class_balanced:
+        if not run.config.model.g.conditional or not run.num_classes:
+            raise GanforgeError(f"--class-balanced needs a class-conditional run, and {run.path} was trained "
+                                f"unconditionally (model.g has no conditioning); leave --class-balanced out")
+        options["classes"] = list(range(run.num_classes))
+    if req.truncation is not None:
+        params = inspect.signature(run.model.sample_chunks).parameters
+        if "truncation" not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
+            raise GanforgeError(f"--truncation: the {run.config.recipe} model of {run.path} does not take a "
+                                f"truncation; leave --truncation out")
+        options["truncation"] = req.truncation
+    return options
+
+
+def bytes_needed(req: ExportRequest, shape: tuple[int, ...], dtype: np.dtype, labels: bool, block: int) -> int:
+    raw = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if req.kind == "npz":
+        return outputs.npy_bytes(req.n, shape, dtype) + (8 * req.n + 128 if labels else 0) + 4096
+    return req.n * max(block, raw + PNG_OVERHEAD)  # a small file still takes a whole block
+
+
+def block_size(path: Path) -> int:
+    """The file system's block size where ``path`` will go (a PNG smaller than it still uses one)."""
+    for parent in (path, *path.parents):
+        if parent.exists():
+            with contextlib.suppress(OSError, AttributeError):
+                return os.statvfs(parent).f_frsize or 4096
+            break
+    return 4096
+
+
+def write_npz(path: Path, n: int, shape: tuple[int, ...], dtype: np.dtype, chunks: Chunks, labels: bool,
+              on_chunk: Callable[[int], None] | None = None) -> np.ndarray | None:
+    """Stream ``n`` samples into ``path`` as an .npz (x, and y when ``labels``); returns the labels."""
+    y_all = np.empty(n, np.int64) if labels else None
+    header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": (n, *shape)}
+    done = 0
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
+        with archive.open("x.npy", "w", force_zip64=True) as member:
+            np.lib.format.write_array_header_1_0(member, header)
+            for x, y in chunks:
+                member.write(np.ascontiguousarray(x, dtype=dtype).tobytes())
+                if y_all is not None:
+                    y_all[done:done + len(x)] = y
+                done += len(x)
+                if on_chunk is not None:
+                    on_chunk(len(x))
+        if done != n:
+            raise RuntimeError(f"expected {n} samples, the generator gave {done}")
+        if y_all is not None:
+            with archive.open("y.npy", "w", force_zip64=True) as member:
+                np.lib.format.write_array(member, y_all)
+    return y_all
+
+
+def save_png(image: np.ndarray, path: Path) -> None:
+    """One uint8 (C, H, W) image as PNG (grey for one channel)."""
+    Image.fromarray(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)).save(path, format="PNG")
+
+
+def write_folder(root: Path, n: int, chunks: Chunks, on_chunk: Callable[[int], None] | None = None
+                 ) -> np.ndarray | None:
+    """``root/<class>/<index>.png`` (or ``root/<index>.png`` without labels); returns the labels."""
+    y_all, done, made = None, 0, set()
+    width = max(7, len(str(n - 1)))
+    for x, y in chunks:
+        if y is not None and y_all is None:
+            y_all = np.empty(n, np.int64)
+        for i, image in enumerate(x):
+            folder = root / str(int(y[i])) if y is not None else root
+            if folder not in made:
+                folder.mkdir(parents=True, exist_ok=True)
+                made.add(folder)
+            save_png(image, folder / f"{done + i:0{width}d}.png")
+        if y_all is not None:
+            y_all[done:done + len(x)] = y
+        done += len(x)
+        if on_chunk is not None:
+            on_chunk(len(x))
+    return y_all
+
+
+@contextlib.contextmanager
+def folder_in_place(out: Path, force: bool) -> Iterator[Path]:
+    """A hidden folder to fill, renamed to ``out`` when the block ends without error, removed otherwise.
+
+    An earlier export at ``out`` (with --force) is moved aside first and deleted only once the new
+    one is in place, so a failure leaves the old export as it was.
+    """
+    temp = out.with_name(f".{out.name}.partial-{os.getpid()}")
+    aside = out.with_name(f".{out.name}.old-{os.getpid()}")
+    try:
+        out.parent.mkdir(parents=True, exist_ok=True)
+        temp.mkdir()
+        yield temp
+        if out.exists():
+            if not force:
+                raise GanforgeError(f"{out} appeared while exporting; nothing was replaced. Choose another --out")
+            os.replace(out, aside)
+        os.replace(temp, out)
+    except OSError as exc:
+        raise GanforgeError(outputs.describe_os_error(exc, out, "--out") + "; the partial export was removed") from None
+    finally:
+        shutil.rmtree(temp, ignore_errors=True)
+        shutil.rmtree(aside, ignore_errors=True)
+
+
+def class_counts(labels: np.ndarray | None, num_classes: int | None) -> dict[str, int] | None:
+    if labels is None:
+        return None
+    return {str(c): int(k) for c, k in enumerate(np.bincount(labels, minlength=num_classes or 0))}
+
+
+__all__ = ["CHUNK", "DATASHEET", "ExportRequest", "block_size", "bytes_needed", "check_request", "class_counts",
+           "folder_in_place", "sampling_options", "save_png", "write_folder", "write_npz"]

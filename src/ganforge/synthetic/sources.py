@@ -1,0 +1,60 @@
+"""Where train-on-synthetic and audit numbers get their arrays: a run's samples and its real data.
+
+Real data are loaded exactly as the run trained on them (its config's dataset, split and
+resizing), and checked against the fingerprint recorded in the run's ``options.json``: an audit
+or a CAS baseline on different data than the run saw would measure nothing.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+
+from ganforge.data import Dataset, load_dataset
+from ganforge.engine.resume_checks import fingerprint
+from ganforge.errors import DataError, GanforgeError
+from ganforge.runs import rundir
+from ganforge.runs.run import Run
+
+
+def training_data(run: Run, data_dir: str | os.PathLike | None = None) -> Dataset:
+    """The run's training data, as it saw them; one line if they are missing or differ."""
+    d = run.config.data
+    try:
+        data = load_dataset(d.name, split=d.split, resolution=d.resolution, channels=d.channels, data_dir=data_dir,
+                            seed=run.config.seed, size=d.size, skip_unreadable=d.skip_unreadable)
+    except DataError as e:
+        raise DataError(f"this needs the run's training data ({d.name}, split {d.split}), which cannot be loaded: "
+                        f"{e}") from None
+    try:
+        recorded = (json.loads((Path(run.path) / rundir.OPTIONS).read_text()).get("data") or {}).get("fingerprint")
+    except (OSError, ValueError):
+        recorded = None
+    if recorded and recorded != fingerprint(data):
+        raise DataError(f"the data loaded as {d.name} (split {d.split}) differ from those {run.path} was trained on "
+                        f"(fingerprint mismatch); restore the original data or pass --data-dir where they are")
+    return data
+
+
+def reference_split(run: Run, split: str, data_dir: str | os.PathLike | None = None,
+                    dataset: str | None = None) -> Dataset:
+    """Another split of the run's dataset (or of ``dataset``), resized like the training data."""
+    d = run.config.data
+    name = dataset or d.name
+    return load_dataset(name, split=split, resolution=d.resolution, channels=d.channels, data_dir=data_dir,
+                        seed=run.config.seed, size=d.size if dataset is None else None)
+
+
+def labelled_samples(run: Run, n: int, seed: int = 0, **options) -> tuple[np.ndarray, np.ndarray]:
+    """``n`` class-balanced samples (classes cycled 0..K-1) and the class each was generated for."""
+    if not run.config.model.g.conditional or not run.num_classes:
+        raise GanforgeError(f"{run.path} is not class-conditional (model.g has no conditioning), so its samples "
+                            f"have no labels to train a classifier on; use a conditional run such as cgan-mnist")
+    x, y = run.sample_with_labels(n, seed, classes=list(range(run.num_classes)), **options)
+    return x, y
+
+
+__all__ = ["labelled_samples", "reference_split", "training_data"]

@@ -1,0 +1,76 @@
+"""The audit on data whose answer is known: an independent real split leaks nothing (ratio ~1,
+AUROC ~0.5, ~1% near-copies); copies of training images are flagged."""
+
+import numpy as np
+import pytest
+import torch
+
+from ganforge.data import Dataset, load_dataset
+from ganforge.nets import NetContext, build_discriminator
+from ganforge.config import NetSpec
+from ganforge.privacy import audit, membership
+from ganforge.privacy.distances import nearest, pixels
+
+
+def _part(d: Dataset, idx) -> Dataset:
+    return Dataset("digits", "image", d.x[idx], d.y[idx], 10)
+
+
+@pytest.fixture(scope="module")
+def splits():
+    all_ = load_dataset("digits", split="all")
+    perm = np.random.default_rng(0).permutation(len(all_))
+    return _part(all_, perm[:900]), _part(all_, perm[900:1350]), _part(all_, perm[1350:])
+
+
+def _untrained_d():
+    torch.manual_seed(0)
+    return build_discriminator(NetSpec("dcgan", {"base_channels": 8, "norm": "layer"}),
+                               NetContext(data_shape=(1, 8, 8), z_dim=8, num_classes=10)).eval()
+
+
+def test_an_independent_real_split_shows_no_leak(splits):
+    train, holdout, independent = splits
+    result, _ = audit.audit_arrays(independent.x.numpy(), train, holdout, d=_untrained_d(), output_range=(-1, 1),
+                                   n_members=400, seed=0)
+    px = result["dcr"]["pixels"]
+    assert 0.85 < px["ratio"] < 1.15, px
+    assert px["exact_copies"] == 0 and px["near_copy_rate"] < 0.04
+    for attack, r in result["membership"].items():
+        assert abs(r["auroc"] - 0.5) < 0.08, (attack, r)
+        assert r["ci_low"] < 0.5 < r["ci_high"] or abs(r["auroc"] - 0.5) < 0.05, (attack, r)
+    assert result["flags"] == []
+
+
+def test_copies_of_training_images_are_flagged(splits):
+    train, holdout, independent = splits
+    synthetic = independent.x.numpy().copy()
+    synthetic[:60] = train.x.numpy()[:60]  # 60 exact copies among 447 samples
+    result, report = audit.audit_arrays(synthetic, train, holdout, n_members=400, seed=0)
+    px = result["dcr"]["pixels"]
+    assert px["exact_copies"] == 60 and px["near_copies"] >= 60
+    assert any("60 synthetic samples are exact copies" in f for f in result["flags"])
+    s, nb, d = audit.closest_pairs(synthetic, train, report, count=10)
+    assert np.array_equal(s, nb) and (d == 0).all()  # the figure shows the copies first
+
+
+def test_members_copied_into_the_samples_are_found_by_the_black_box_attack(splits):
+    train, holdout, _ = splits
+    members, nonmembers = pixels(train.x[:200]), pixels(holdout.x[:200])
+    leaky = membership.black_box(members, nonmembers, pixels(train.x[:300]))  # every member was published
+    assert leaky["auroc"] > 0.95 and leaky["ci_low"] > 0.9
+
+
+def test_auroc_interval_covers_its_estimate_and_separation_gives_one():
+    r = membership.auroc_ci(np.arange(50) + 100.0, np.arange(50), boot=200)
+    assert r["auroc"] == 1.0 and r["ci_low"] == pytest.approx(1.0)
+    rng = np.random.default_rng(1)
+    r = membership.auroc_ci(rng.normal(size=300), rng.normal(size=300), boot=200)
+    assert r["ci_low"] <= r["auroc"] <= r["ci_high"] and r["ci_high"] - r["ci_low"] < 0.2
+
+
+def test_nearest_finds_exact_copies_at_distance_zero():
+    refs = torch.rand(500, 64)
+    queries = torch.cat([refs[[7, 300]], torch.rand(3, 64) + 2])
+    d, idx = nearest(queries, refs, chunk=2)
+    assert d[0] == 0 and d[1] == 0 and list(idx[:2]) == [7, 300] and (d[2:] > 1).all()
