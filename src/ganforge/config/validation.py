@@ -88,6 +88,7 @@ def validate(cfg: RunConfig) -> None:
     for name in ("channels_last", "tf32", "cudnn_benchmark"):
         value = getattr(sp, name)
         _check(value in (True, False, "auto"), f"speed.{name} must be true, false or auto, got {value!r}")
+    _check(sp.graphs in (True, False, "auto"), f"speed.graphs must be true, false or auto, got {sp.graphs!r}")
     registry.check_spec("generator", cfg.model.g, "model.g")
     registry.check_spec("discriminator", cfg.model.d, "model.d")
 
