@@ -193,3 +193,18 @@ def halvings(size: int, stop: int) -> int:
         size //= 2
         n += 1
     return n
+
+
+def in_layout_of(h: torch.Tensor, conv: nn.Module) -> torch.Tensor:
+    """``h`` in the memory layout of ``conv``'s weight: channels_last once speed.channels_last has
+    converted the net, else ``h`` itself.
+
+    A generator's first map is a view of a linear layer's output, so it is NCHW whatever the net's
+    layout; cuDNN then converted it (``nchwToNhwcKernel`` in issue 16's profile) for the first batch
+    norm and convolution, forward and backward. Converting it here, once, keeps the net channels_last
+    end to end.
+    """
+    if conv.weight.is_contiguous(memory_format=torch.channels_last) and conv.weight.dim() == 4:
+        return h.contiguous(memory_format=torch.channels_last)
+    return h
+
