@@ -204,7 +204,10 @@ def in_layout_of(h: torch.Tensor, conv: nn.Module) -> torch.Tensor:
     norm and convolution, forward and backward. Converting it here, once, keeps the net channels_last
     end to end.
     """
-    if conv.weight.is_contiguous(memory_format=torch.channels_last) and conv.weight.dim() == 4:
+    w = conv.weight
+    # Only a weight that is channels_last and not also plain-contiguous was converted (a weight with a
+    # single input or output channel is both, and then the layouts cannot be told apart: leave h).
+    if w.dim() == 4 and w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous():
         return h.contiguous(memory_format=torch.channels_last)
     return h
 
