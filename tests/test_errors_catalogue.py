@@ -413,3 +413,7 @@ def test_interrupted(capsys, tmp_path, monkeypatch):
     assert err.startswith("ganforge: interrupted") and len(err.splitlines()) == 1
     assert (tmp_path / "s.npy").read_bytes() == b"old"
     assert not [p for p in tmp_path.iterdir() if "partial" in p.name]  # no half-written file left
+
+
+def test_speed_graphs(capsys):
+    _fails(capsys, _train("--set", "speed.graphs=sometimes"), "speed.graphs must be true, false or auto, got 'sometimes'")
