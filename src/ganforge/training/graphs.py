@@ -102,6 +102,9 @@ def prepare_optimizer(optimizer: torch.optim.Optimizer, device: torch.device) ->
     Idempotent; run again after a checkpoint load replaced the groups and state."""
     if device.type != "cuda":
         return
+    # Eager warm-up steps of a capturable optimiser are expected here; torch's once-per-optimiser
+    # advice against them ("capturable=True can impair performance") would be a second warning.
+    optimizer._warned_capturable_if_run_uncaptured = True
     for group in optimizer.param_groups:
         if "capturable" in group:
             group["capturable"] = True
