@@ -140,7 +140,8 @@ class Check:
         if bench is None:
             raise RuntimeError("part dcgan128 has no figure to compare with")
         run = tmp / "train"
-        extra = [f"train.batch_size={self.s['b_small']}", f"log.every={self.s['log_every']}", *self.s["dcgan_set"]]
+        extra = [f"train.batch_size={self.s['b_small']}", f"log.every={self.s['log_every']}", *self.s["dcgan_set"],
+                 "log.sample_every=1000000", "log.checkpoint_every=1000000"]  # only the final ones
         proc = self.train(run, self.s["dcgan"], self.s["train_steps"], extra, self.s["timeout"])
         self.wait([proc], self.s["timeout"])
         rates = [json.loads(line)["img_per_s"] for line in (run / "stats.jsonl").read_text().splitlines()][1:]
