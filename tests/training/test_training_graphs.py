@@ -232,6 +232,21 @@ def test_a_stream_without_a_graph_safe_form_keeps_the_run_eager():
     assert len(caught) == 1 and "input stream 'mine' (Plain) has no graph-safe form" in str(caught[0].message)
 
 
+def test_a_phase_class_without_the_capture_parts_runs_eagerly():
+    class Custom:
+        name, every = "mine", 1
+
+        def run(self, ctx):
+            return {"ran": torch.tensor(1.0)}
+
+    ctx = StepContext(nets={}, optimizers={}, schedules={})
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        graphed = graphs.GraphedPhase(Custom(), ctx, {}, torch.device("cpu"), graphs.EagerRecorder())
+    assert len(caught) == 1 and "phase mine runs eagerly: Custom has no begin, update" in str(caught[0].message)
+    assert [graphed.run(ctx)["ran"].item() for _ in range(5)] == [1.0] * 5
+
+
 @pytest.mark.parametrize("case, reason", [("ddp", "DDP"), ("reduce-overhead", "cannot be nested")])
 def test_ddp_and_per_network_cuda_graphs_keep_the_run_eager(case, reason):
     ctx = StepContext(nets={}, optimizers={}, schedules={}, ddp={"N": nn.Linear(1, 1)} if case == "ddp" else {})

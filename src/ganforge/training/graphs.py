@@ -133,8 +133,15 @@ def run_blocker(ctx: Any, streams: dict[str, Any], plan: Any) -> str | None:
     return None
 
 
+PHASE_PROTOCOL = ("begin", "update", "end_update", "graph_key", "repeat")
+
+
 def phase_blocker(phase: Any) -> str | None:
-    """Why this phase cannot be captured (a term or hook marked ``graph_unsafe``), or None."""
+    """Why this phase cannot be captured (a phase class of a recipe's own without the parts a capture
+    needs, or a term or hook marked ``graph_unsafe``), or None."""
+    missing = [m for m in PHASE_PROTOCOL if not hasattr(phase, m)]
+    if missing:
+        return f"{type(phase).__name__} has no {', '.join(missing)} (training.phases.Phase has them)"
     for part in [*getattr(phase, "terms", []), *getattr(phase, "after_update", [])]:
         reason = getattr(part, "graph_unsafe", None)
         if reason:
