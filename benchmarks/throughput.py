@@ -11,11 +11,21 @@ fake batches through D in separate passes, BCE losses. Both loops run the same n
 updates per step (``train.d_steps`` and one G update).
 
 images/s = steps x batch size / seconds, as in ganforge's stats.jsonl.
+
+``--profile N`` then traces N of ganforge's steps with torch.profiler and prints where a step's
+time goes: wall time per step against GPU kernel time per step (the GPU's busy share), kernels per
+step, and the top kernels by GPU time -- on the CPU, operator time and the top operators instead.
+``--json PATH`` writes the figures for scripts (benchmarks/gpu_graphs_check.py).
+
+With whole-step CUDA graphs (speed.graphs) the first ``graphs.WARMUP`` calls of each phase run
+eagerly and the next one captures; the FLOP count is taken on the second step, an eager one, since
+a replay dispatches no operators to count.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import platform
 import resource
 import shlex
@@ -28,6 +38,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 from torch.utils.data import DataLoader, TensorDataset
+from torch.autograd import DeviceType
+from torch.profiler import ProfilerActivity, profile
 from torch.utils.flop_counter import FlopCounterMode
 
 from ganforge import config, presets
@@ -115,6 +127,48 @@ def plain_loop(cfg, x: torch.Tensor, net_ctx, device: torch.device, workers: int
     return step
 
 
+def profile_steps(step, steps: int, device: torch.device, top: int = 8) -> dict:
+    """Trace ``steps`` calls of ``step``: wall ms/step, busy ms/step (GPU kernels on CUDA, operator
+    self time on the CPU), events per step and the top ``top`` by time."""
+    cuda = device.type == "cuda"
+    activities = [ProfilerActivity.CPU] + ([ProfilerActivity.CUDA] if cuda else [])
+    step()
+    _sync(device)
+    with profile(activities=activities) as prof:
+        t0 = time.perf_counter()
+        for _ in range(steps):
+            step()
+        _sync(device)
+        wall = time.perf_counter() - t0
+    kind = DeviceType.CUDA if cuda else DeviceType.CPU
+    rows = []
+    for e in prof.key_averages():
+        if e.device_type != kind:
+            continue
+        busy = (getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0)) if cuda \
+            else e.self_cpu_time_total
+        if busy > 0:
+            rows.append((e.key, busy / 1e3 / steps, e.count / steps))
+    if not cuda:  # operators nest on the CPU: count the top-level aten ops only, by self time
+        rows = [r for r in rows if r[0].startswith("aten::")]
+    total = sum(r[1] for r in rows)
+    rows.sort(key=lambda r: -r[1])
+    return {"device": "gpu kernels" if cuda else "cpu operators", "wall_ms": wall * 1e3 / steps,
+            "busy_ms": total, "events_per_step": sum(r[2] for r in rows),
+            "top": [{"name": n, "ms": ms, "share": ms / total if total else 0.0, "per_step": c}
+                    for n, ms, c in rows[:top]]}
+
+
+def profile_table(p: dict) -> str:
+    what = "GPU kernel time" if p["device"] == "gpu kernels" else "CPU operator self time"
+    busy = p["busy_ms"] / p["wall_ms"] if p["wall_ms"] else 0.0
+    lines = [f"profile of ganforge's step: {p['wall_ms']:.3f} ms wall per step, {p['busy_ms']:.3f} ms {what} "
+             f"per step ({busy:.0%} busy), {p['events_per_step']:.0f} {p['device']} per step", "",
+             f"| top {p['device']} | ms/step | share | calls/step |", "|---|---|---|---|"]
+    lines += [f"| `{t['name'][:90]}` | {t['ms']:.4f} | {t['share']:.1%} | {t['per_step']:.1f} |" for t in p["top"]]
+    return "\n".join(lines)
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("preset")
@@ -127,6 +181,9 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--plain-workers", type=int, default=0,
                    help="DataLoader workers of the plain loop (the example scripts use 2-8 on a GPU machine)")
     p.add_argument("--append", help="append the table, device and command to this markdown file")
+    p.add_argument("--profile", type=int, default=0, metavar="STEPS",
+                   help="then trace this many of ganforge's steps: wall vs GPU (or CPU) time, top kernels")
+    p.add_argument("--json", help="write the figures to this JSON file")
     args = p.parse_args(argv)
 
     overrides = ["log.tensorboard=false", "log.progress=false", *args.set]
@@ -145,6 +202,10 @@ def main(argv: list[str] | None = None) -> int:
             torch.cuda.reset_peak_memory_stats(device)
         ours = _timed(step, args.steps, args.windows, args.warmup, bs, device)
         ours_mem = _peak_memory_mib(device)
+        prof = profile_steps(step, args.profile, device) if args.profile else None
+        graphed = [f"{ph.name}: {ph.replays} replays, {ph.eager_updates} eager"
+                   + (f" ({ph.eager_reason})" if ph.eager_reason else "")
+                   for ph in trainer.built.phases if hasattr(ph, "replays")]
         fell_back = [fn.name for fn in trainer.built.compiled if fn.failed]
         x, record = trainer.built.data.x, trainer.built.record
         net_ctx = NetContext(tuple(record["data_shape"]), cfg.model.z_dim, record["kind"], record["num_classes"],
@@ -173,10 +234,20 @@ def main(argv: list[str] | None = None) -> int:
         f"{flops * med_plain / bs / 1e12:.3f} | {'' if plain_mem is None else f'{plain_mem:,.0f}'} |",
         f"| ratio | {med_ours / med_plain:.2f}x | | | | |",
     ])
+    if graphed:
+        table += "\n\nCUDA-graph phases (updates after warm-up): " + "; ".join(graphed)
+    if prof is not None:
+        table += "\n\n" + profile_table(prof)
     print(table)
     if args.append:
         with open(args.append, "a") as f:
             f.write("\n" + table + "\n")
+    if args.json:
+        Path(args.json).write_text(json.dumps({
+            "command": command, "device": name, "switches": speed, "batch": bs, "img_per_s": med_ours,
+            "plain_img_per_s": med_plain, "ratio": med_ours / med_plain, "gflop_per_step": flops / 1e9,
+            "tflop_per_s": flops * steps_per_s / 1e12, "windows": ours, "plain_windows": plain,
+            "graphed": graphed, "profile": prof}, indent=1))
     return 0
 
 

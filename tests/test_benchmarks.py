@@ -27,3 +27,48 @@ def test_throughput_prints_and_appends_both_loops_with_the_command(tmp_path, cap
     assert {"ganforge", "plain reference", "ratio"} <= rows.keys()
     gflop = float(rows["ganforge"].split("|")[4])
     assert gflop > 0
+
+
+def test_throughput_profiles_the_step_and_writes_json_through_the_graph_path(tmp_path, capsys):
+    """--profile splits a step's wall time from its busy time (CPU operators here, GPU kernels on
+    CUDA) with the top entries; --json keeps the figures; the graph path's phases are reported."""
+    import json
+    import warnings
+
+    out = tmp_path / "bench.json"
+    argv = ["gan2014-digits", "--batch", "16", "--steps", "4", "--windows", "1", "--warmup", "1",
+            "--set", "speed.graphs=true", "--profile", "3", "--json", str(out)]
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the graph path on the CPU says once that it runs eagerly
+        assert _throughput().main(argv) == 0
+    printed = capsys.readouterr().out
+    assert "profile of ganforge's step" in printed and "| top cpu operators |" in printed
+    figures = json.loads(out.read_text())
+    prof = figures["profile"]
+    assert 0 < prof["busy_ms"] <= prof["wall_ms"] * 1.05 and prof["events_per_step"] > 10
+    assert prof["top"] and all(t["name"].startswith("aten::") for t in prof["top"])
+    assert any(t["name"] in ("aten::addmm", "aten::mm", "aten::linear") for t in prof["top"])  # an MLP GAN
+    assert figures["ratio"] == figures["img_per_s"] / figures["plain_img_per_s"]
+    assert [g.split(":")[0] for g in figures["graphed"]] == ["D", "G"]
+    assert all("replays" in g and "eager" in g for g in figures["graphed"])
+
+
+def test_the_gpu_graphs_check_runs_every_part_at_toy_size_on_the_cpu(tmp_path):
+    """benchmarks/gpu_graphs_check.py --cpu-smoke: the same code the GPU run takes, each part done,
+    at most 8 files in OUT (what the device tool returns)."""
+    import json
+
+    spec = importlib.util.spec_from_file_location("gpu_graphs_check", ROOT / "benchmarks" / "gpu_graphs_check.py")
+    check = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(check)
+    out = tmp_path / "out"
+    assert check.main([str(out), "--cpu-smoke"]) == 0
+    results = json.loads((out / "results.json").read_text())
+    assert list(results) == ["dcgan128", "mlp100", "dcgan512", "train", "fid"]
+    assert all(r["status"] == "done" for r in results.values()), results
+    assert results["dcgan128"]["ratio"] > 0 and results["train"]["stats_img_per_s"] > 0
+    fid = results["fid"]
+    assert fid["metric"].startswith("fid") and len(fid["fid"]["fast"]) == len(fid["fid"]["plain"]) == 3
+    assert fid["fid"]["fast"] == fid["fid"]["plain"]  # on the CPU auto is the plain path: the same runs
+    assert "| train |" in (out / "summary.md").read_text()
+    assert len(list(out.iterdir())) <= 8

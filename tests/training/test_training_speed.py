@@ -158,3 +158,27 @@ def test_bad_speed_values_are_refused_with_the_choices(one_line):
     with pytest.raises(ConfigError) as e:
         config.resolve(None, ["speed.optimizer=fusd"])
     assert "did you mean 'fused'" in one_line(e)
+
+
+@pytest.mark.parametrize("arch", ["dcgan"])
+def test_channels_last_nets_see_no_nchw_map_in_a_training_step(tmp_path, arch):
+    """Every 4-D tensor into or out of every layer of G and D, in a D and a G update, is channels_last
+    (a map in the other layout is what cuDNN converts with nchwToNhwcKernel on the GPU)."""
+    nets = f"{{arch: {arch}, base_channels: 8}}"
+    tr = Trainer(config.resolve(presets.load_preset("dcgan-digits")[0],
+                                [*QUIET, "speed.channels_last=true", f"model.g={nets}", f"model.d={nets}",
+                                 "data.resolution=16"]), tmp_path / arch)
+    nchw = []
+
+    def check(module, inputs, output):
+        for t in [*inputs, output]:
+            if torch.is_tensor(t) and t.dim() == 4 and not t.is_contiguous(memory_format=torch.channels_last):
+                nchw.append((type(module).__name__, tuple(t.shape)))
+
+    for net in tr.built.nets.values():
+        for m in net.modules():
+            if not list(m.children()):
+                m.register_forward_hook(check)
+    for phase in tr.built.phases:
+        phase.run(tr.built.parts.context)
+    assert nchw == []

@@ -116,6 +116,7 @@ def validate(cfg: RunConfig) -> None:
     _check(dp.noise_multiplier >= 0, f"dp.noise_multiplier must be >= 0, got {dp.noise_multiplier}")
     _check(dp.max_grad_norm > 0, f"dp.max_grad_norm must be > 0, got {dp.max_grad_norm}")
     _check(0 < dp.delta < 1, f"dp.delta must be in (0, 1), got {dp.delta}")
+    _check(sp.graphs in (True, False, "auto"), f"speed.graphs must be true, false or auto, got {sp.graphs!r}")
     registry.check_spec("generator", cfg.model.g, "model.g")
     registry.check_spec("discriminator", cfg.model.d, "model.d")
     _validate_superres(cfg)

@@ -18,7 +18,7 @@ from ganforge.data import Dataset, load_dataset
 from ganforge.devices import parse_device
 from ganforge.errors import ConfigError
 from ganforge.recipes import Recipe, TrainingEnv, TrainingParts
-from ganforge.training import distributed, rng, seeds, speed
+from ganforge.training import distributed, graphs, rng, seeds, speed
 from ganforge.training.distributed import World
 from ganforge.training.ema import EmaModel
 from ganforge.training.phases import EmaPhase, Phase
@@ -46,7 +46,7 @@ class Built:
     parts: TrainingParts
     emas: dict[str, EmaModel]  # by checkpoint name, e.g. "G_ema"
     averaged: dict[str, str]  # network -> checkpoint name of its moving average
-    phases: list[Phase | EmaPhase] = field(default_factory=list)
+    phases: list[Phase | EmaPhase | graphs.GraphedPhase] = field(default_factory=list)
     compiled: list[Any] = field(default_factory=list)
 
     def sampling_nets(self) -> dict[str, nn.Module]:
@@ -66,6 +66,7 @@ def build(cfg: RunConfig, recipe: Recipe, world: World, data_dir: str | None) ->
     speed.apply_backend_flags(plan)
     nets, record = recipe.networks(cfg, data)
     nets = {name: net.to(device).train() for name, net in nets.items()}
+    plan = speed.choose_precision(plan, cfg.speed, nets)
     if cfg.train.sync_batchnorm:
         distributed.sync_batchnorm(nets, device)
     if world.rank > 0:
@@ -84,4 +85,5 @@ def build(cfg: RunConfig, recipe: Recipe, world: World, data_dir: str | None) ->
     if world.distributed:
         parts.context.ddp = {name: distributed.wrap(m.module, device, find_unused=m.find_unused)
                              for name, m in parts.ddp().items()}
+    phases = graphs.wrap(phases, parts.context, parts.streams, plan, device)
     return Built(device, data, record, plan, nets, optimizers, schedules, parts, emas, dict(averaged), phases, compiled)

@@ -20,7 +20,8 @@ from torch import nn
 
 from ganforge.nets.base import (D_CONDITIONING, G_CONDITIONING, Discriminator, Generator, check_attention_res,
                                 check_choice, check_width, image_plan)
-from ganforge.nets.layers import INITS, MinibatchStd, SelfAttention, apply_norm, batch_norm2d, init_weights_
+from ganforge.nets.layers import (INITS, MinibatchStd, SelfAttention, apply_norm, batch_norm2d, in_layout_of,
+                                  init_weights_)
 from ganforge.nets.registry import NetContext, register
 
 _OUTPUTS = {"tanh": (torch.tanh, (-1.0, 1.0)), "sigmoid": (torch.sigmoid, (0.0, 1.0))}
@@ -53,7 +54,7 @@ class DCGANGenerator(Generator):
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         y = self.labels(y)
-        h = self.project(self.with_labels(z, y)).view(z.shape[0], -1, self.start, self.start)
+        h = in_layout_of(self.project(self.with_labels(z, y)).view(z.shape[0], -1, self.start, self.start), self.ups[0])
         for i, (norm, up) in enumerate(zip(self.norms, self.ups)):
             h = F.relu(apply_norm(norm, h, y))
             if i == self.attention_index:

@@ -193,3 +193,21 @@ def halvings(size: int, stop: int) -> int:
         size //= 2
         n += 1
     return n
+
+
+def in_layout_of(h: torch.Tensor, conv: nn.Module) -> torch.Tensor:
+    """``h`` in the memory layout of ``conv``'s weight: channels_last once speed.channels_last has
+    converted the net, else ``h`` itself.
+
+    A generator's first map is a view of a linear layer's output, so it is NCHW whatever the net's
+    layout; cuDNN then converted it (``nchwToNhwcKernel`` in issue 16's profile) for the first batch
+    norm and convolution, forward and backward. Converting it here, once, keeps the net channels_last
+    end to end.
+    """
+    w = conv.weight
+    # Only a weight that is channels_last and not also plain-contiguous was converted (a weight with a
+    # single input or output channel is both, and then the layouts cannot be told apart: leave h).
+    if w.dim() == 4 and w.is_contiguous(memory_format=torch.channels_last) and not w.is_contiguous():
+        return h.contiguous(memory_format=torch.channels_last)
+    return h
+

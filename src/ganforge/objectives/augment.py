@@ -111,4 +111,6 @@ def input_transform(cfg: RunConfig, generator: torch.Generator | None = None) ->
             x = x + sigma * torch.randn(x.shape, device=x.device, generator=generator)
         return x
 
+    if sigma0 > 0:  # sigma is a host number that changes with the step (training/graphs.py)
+        transform.graph_unsafe = "instance noise's sigma decays with the step"
     return transform

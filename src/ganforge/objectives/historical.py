@@ -57,5 +57,8 @@ def attach(cfg: RunConfig, plan: TermPlan) -> None:
     for name in (plan.d, plan.g):
         average = HistoricalAverage(plan.nets[name])
         plan.stateful[f"historical_{name}"] = average
-        plan.add_term(name, partial(historical_term, cfg.reg.historical, average))
+        term = partial(historical_term, cfg.reg.historical, average)
+        # Its running mean's weight 1/count is a host number that changes every update.
+        term.graph_unsafe = "historical averaging's weight 1/count changes every update"  # (training/graphs.py)
+        plan.add_term(name, term)
         plan.add_hook(name, average.update)

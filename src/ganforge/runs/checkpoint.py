@@ -156,7 +156,16 @@ def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch
                 tensors[f"{pid}.{key}"] = value
             else:
                 scalars[f"{pid}.{key}"] = value
-    return tensors, {"param_groups": sd["param_groups"], "scalars": scalars}
+    return tensors, {"param_groups": [_portable_group(g) for g in sd["param_groups"]], "scalars": scalars}
+
+
+def _portable_group(group: dict[str, Any]) -> dict[str, Any]:
+    """A param group as JSON that loads on any device: a CUDA graph's device learning rate as a number,
+    and ``capturable`` off (training/graphs.py turns it on again where it captures)."""
+    out = {k: (v.item() if torch.is_tensor(v) else v) for k, v in group.items()}
+    if out.get("capturable"):
+        out["capturable"] = False
+    return out
 
 
 def load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Tensor], meta: dict) -> None:

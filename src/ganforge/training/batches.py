@@ -45,11 +45,18 @@ class RealBatches:
         self._gen = torch.Generator().manual_seed(seed)
         self.epoch = 0
         self.position = 0  # batches already drawn in this epoch
+        self.draws = 0  # batches drawn in all (how training/graphs.py counts a phase's draws)
+        self._static: torch.Tensor | None = None  # the device-side position, once static (see to_static)
         self._epoch_state = self._gen.get_state()
         self._perm = self._permutation()
 
     def _permutation(self) -> torch.Tensor:
-        return torch.randperm(len(self.x), generator=self._gen).to(self.device)
+        perm = torch.randperm(len(self.x), generator=self._gen).to(self.device)
+        if self._static is None:
+            return perm
+        self._perm.copy_(perm)  # in place: a captured graph reads this buffer
+        self._static.fill_(self.position)
+        return self._perm
 
     def scale(self, x: torch.Tensor) -> torch.Tensor:
         """uint8 images -> floats in the generator's output range; points pass through."""
@@ -59,18 +66,51 @@ class RealBatches:
         return x.float().mul_((hi - lo) / 255.0).add_(lo)
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        self._new_epoch_if_due()
+        if self._static is None:
+            start = self.position * self.batch_size
+            idx = self._perm[start:start + self.batch_size][self.share]
+        else:  # the same indices, from the device-side position, so a graph replay reads the next batch
+            idx = self._perm[self._window + self._static * self.batch_size]
+            self._static.add_(1)
+        self.position += 1
+        self.draws += 1
+        x = self.scale(self.x[idx])
+        if self.channels_last:
+            x = to_channels_last(x)
+        return x, (self.y[idx] if self.y is not None else None)
+
+    def _new_epoch_if_due(self) -> None:
         if self.position == self.batches_per_epoch:
             self.epoch += 1
             self.position = 0
             self._epoch_state = self._gen.get_state()
             self._perm = self._permutation()
-        start = self.position * self.batch_size
-        idx = self._perm[start:start + self.batch_size][self.share]
-        self.position += 1
-        x = self.scale(self.x[idx])
-        if self.channels_last:
-            x = to_channels_last(x)
-        return x, (self.y[idx] if self.y is not None else None)
+
+    # The graph-safe form (training/graphs.py). A captured step cannot run the host code above, so
+    # the position also lives on the device and advances inside the graph; the host keeps its copy
+    # in step (skip) and starts each epoch between replays (room).
+    def to_static(self) -> None:
+        """Index batches from a device-side position from now on (the same batches as before)."""
+        if self._static is None:
+            self._window = torch.arange(self.batch_size, device=self.device)[self.share]
+            self._static = torch.tensor(self.position, device=self.device)
+
+    def room(self) -> int:
+        """Batches left in this epoch, after starting a new one if this one is used up."""
+        self._new_epoch_if_due()
+        return self.batches_per_epoch - self.position
+
+    def host_state(self) -> tuple[int, int, int]:
+        return self.epoch, self.position, self.draws
+
+    def set_host_state(self, state: tuple[int, int, int]) -> None:
+        self.epoch, self.position, self.draws = state
+
+    def skip(self, n: int) -> None:
+        """The host's account of ``n`` batches a graph replay drew on the device."""
+        self.position += n
+        self.draws += n
 
     @property
     def epochs_done(self) -> float:
@@ -82,8 +122,8 @@ class RealBatches:
     def load_state_dict(self, state: dict) -> None:
         self._gen.set_state(decode_rng(state["epoch_rng"]))
         self._epoch_state = self._gen.get_state()
-        self._perm = self._permutation()
         self.epoch, self.position = int(state["epoch"]), int(state["position"])
+        self._perm = self._permutation()
 
 
 class Noise:
@@ -123,6 +163,28 @@ class Noise:
     def generator(self) -> torch.Generator:
         """The stream behind z (fake class labels are drawn from it too)."""
         return self._gen
+
+    # The graph-safe form (training/graphs.py): z is drawn on the device from a generator that a
+    # CUDA graph registers, so each replay draws the next numbers and the state stays exact.
+    draws = 0
+
+    def to_static(self) -> None:
+        """Nothing to move: the generator already lives on the training device."""
+
+    def room(self) -> int:
+        return 2**62  # no epochs
+
+    def host_state(self) -> tuple:
+        return ()
+
+    def set_host_state(self, state: tuple) -> None:
+        """No host-side position."""
+
+    def skip(self, n: int) -> None:
+        """No host-side position."""
+
+    def graph_generators(self) -> list[torch.Generator]:
+        return [self._gen] if self._gen.device.type == "cuda" else []
 
     def state_dict(self) -> dict:
         return {"rng": encode_rng(self._gen.get_state())}

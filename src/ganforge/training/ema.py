@@ -18,9 +18,13 @@ class EmaModel:
         self.source, self.beta, self.start = G, beta, start
         self.model = copy.deepcopy(G).eval().requires_grad_(False)
 
+    def beta_at(self, step: int) -> float:
+        """The blend weight at ``step``: 0 (a plain copy) before ``start``."""
+        return self.beta if step >= self.start else 0.0
+
     @torch.no_grad()
     def update(self, step: int) -> None:
-        beta = self.beta if step >= self.start else 0.0
+        beta = self.beta_at(step)
         # One batched kernel for all parameters rather than one launch each (it matters on a GPU).
         torch._foreach_lerp_(list(self.model.parameters()), [p.detach() for p in self.source.parameters()],
                              1.0 - beta)

@@ -19,12 +19,41 @@ import torch
 _now = time.perf_counter  # the ETA's clock (a name of its own, so a test can set it)
 
 
+class RunningSums:
+    """Statistics their producer already sums on the device, in one static buffer.
+
+    A phase replayed as a CUDA graph (:mod:`ganforge.training.graphs`) cannot hand back fresh
+    tensors each step: its outputs live at fixed addresses that the next replay overwrites. It
+    adds them into ``sums`` instead (one kernel per phase and step rather than two per statistic)
+    and counts the additions here; :class:`StatsAccumulator` reads the sums at the next flush.
+    """
+
+    def __init__(self, keys: list[str], device: torch.device):
+        self.keys = list(keys)
+        self.sums = torch.zeros(len(self.keys), device=device)
+        self.count = 0
+
+    def add_(self, values: torch.Tensor) -> None:
+        self.sums.add_(values)
+        self.count += 1
+
+
 class StatsAccumulator:
     def __init__(self) -> None:
         self._sums: dict[str, torch.Tensor] = {}
         self._counts: dict[str, int] = {}
+        self._running: dict[int, RunningSums] = {}
+        self._carried: dict[str, int] = {}  # counts of plain sums folded into a RunningSums buffer
 
-    def add(self, stats: dict[str, torch.Tensor]) -> None:
+    def add(self, stats: dict[str, torch.Tensor] | RunningSums) -> None:
+        if isinstance(stats, RunningSums):  # summed by its producer: remember where, read at flush
+            if id(stats) not in self._running:
+                self._running[id(stats)] = stats
+                for i, key in enumerate(stats.keys):
+                    if key in self._sums:  # plain sums from earlier in this period carry on in the buffer,
+                        stats.sums[i].add_(self._sums.pop(key))  # added in the order a plain sum would be
+                        self._carried[key] = self._counts.pop(key)
+            return
         for key, value in stats.items():
             value = value.detach().float()
             self._sums[key] = self._sums[key] + value if key in self._sums else value.clone()
@@ -32,12 +61,21 @@ class StatsAccumulator:
 
     def flush(self) -> dict[str, float]:
         """Means since the last flush (one device read-back), then reset."""
-        if not self._sums:
+        sums, counts = dict(self._sums), dict(self._counts)
+        running = [r for r in self._running.values() if r.count]
+        for r in running:
+            for key, total in zip(r.keys, r.sums.unbind()):
+                sums[key] = sums[key] + total if key in sums else total
+                counts[key] = counts.get(key, 0) + r.count + self._carried.pop(key, 0)
+        if not sums:
             return {}
-        keys = list(self._sums)
-        counts = torch.tensor([self._counts[k] for k in keys], dtype=torch.float32)
-        values = (torch.stack([self._sums[k] for k in keys]).cpu() / counts).tolist()
-        self._sums, self._counts = {}, {}
+        keys = list(sums)
+        divisors = torch.tensor([counts[k] for k in keys], dtype=torch.float32)
+        values = (torch.stack([sums[k] for k in keys]).cpu() / divisors).tolist()
+        self._sums, self._counts, self._running, self._carried = {}, {}, {}, {}
+        for r in running:
+            r.sums.zero_()
+            r.count = 0
         return dict(zip(keys, values))
 
 

@@ -70,31 +70,59 @@ class Phase:
 
     def run(self, ctx: StepContext) -> dict[str, Tensor]:
         """Returns the last repeat's loss and statistics (detached, still on the device)."""
-        optimizer = ctx.optimizers[self.net]
+        self.begin(ctx)
+        out: dict[str, Tensor] = {}
+        for _ in range(self.repeat):
+            out = self.update(ctx)
+            self.end_update(ctx)
+        ctx.cache.clear()
+        return out
+
+    # run() in three parts, so that a CUDA graph (training/graphs.py) can capture the device work
+    # of one update and leave the host bookkeeping around it.
+    def begin(self, ctx: StepContext) -> None:
+        """Host only: freeze the other networks and say which one is trained."""
         for name, other in ctx.nets.items():
             other.requires_grad_(name == self.net)  # no wasted gradients for the frozen nets
         ctx.training = self.net
-        out: dict[str, Tensor] = {}
-        for _ in range(self.repeat):
-            ctx.cache.clear()
-            total = None
-            out = {}
-            for term in self.terms:
-                with ctx.autocast():
-                    loss, stats = term(ctx)
-                loss = loss.float()
-                total = loss if total is None else total + loss
-                out.update(stats)
-            optimizer.zero_grad(set_to_none=True)
-            total.backward()
-            optimizer.step()
-            for hook in self.after_update:
-                hook()
-            ctx.schedules[self.net].after_update(ctx.epoch)
-            if self.log_loss:
-                out[f"loss_{self.name}"] = total.detach()
+
+    def update(self, ctx: StepContext) -> dict[str, Tensor]:
+        """The device work of one update: terms, backward, optimiser step, after-update hooks."""
+        optimizer = ctx.optimizers[self.net]
         ctx.cache.clear()
+        total = None
+        out: dict[str, Tensor] = {}
+        for term in self.terms:
+            with ctx.autocast():
+                loss, stats = term(ctx)
+            loss = loss.float()
+            total = loss if total is None else total + loss
+            out.update(stats)
+        optimizer.zero_grad(set_to_none=True)
+        total.backward()
+        optimizer.step()
+        for hook in self.after_update:
+            hook()
+        if self.log_loss:
+            out[f"loss_{self.name}"] = total.detach()
         return out
+
+    def end_update(self, ctx: StepContext) -> None:
+        """Host only: advance the network's schedule (learning rate, momentum) by one update."""
+        ctx.schedules[self.net].after_update(ctx.epoch)
+
+    def graph_key(self, ctx: StepContext) -> tuple:
+        """The host values a captured update bakes in (the optimiser's hyperparameters as numbers)."""
+        return optimizer_key(ctx.optimizers[self.net])
+
+
+def optimizer_key(optimizer: torch.optim.Optimizer) -> tuple:
+    """What a CUDA graph of ``optimizer.step()`` bakes in: the non-tensor hyperparameters (a float
+    learning rate, momentum, betas) and which tensors it reads (a device learning rate, the state;
+    a checkpoint load replaces them)."""
+    groups = tuple(tuple((k, id(v) if torch.is_tensor(v) else v) for k, v in sorted(g.items()) if k != "params")
+                   for g in optimizer.param_groups)
+    return groups, tuple(id(t) for s in optimizer.state.values() for t in s.values() if torch.is_tensor(t))
 
 
 @dataclass
@@ -105,6 +133,21 @@ class EmaPhase:
     name: str
     every: int = 1
 
+    repeat = 1
+
     def run(self, ctx: StepContext) -> dict[str, Tensor]:
         self.ema.update(ctx.step)
         return {}
+
+    def begin(self, ctx: StepContext) -> None:
+        """Nothing to set up on the host (the same parts as :class:`Phase`, for training/graphs.py)."""
+
+    def update(self, ctx: StepContext) -> dict[str, Tensor]:
+        return self.run(ctx)
+
+    def end_update(self, ctx: StepContext) -> None:
+        """No schedule to advance."""
+
+    def graph_key(self, ctx: StepContext) -> tuple:
+        """The blend weight, which changes once: at ``ema.start``."""
+        return (self.ema.beta_at(ctx.step),)

@@ -46,7 +46,10 @@ class OptimSchedule:
     def apply(self, epoch: int) -> None:
         lr, mom = self.lr(), self.momentum(epoch)
         for group in self.optimizer.param_groups:
-            group["lr"] = lr
+            if torch.is_tensor(group["lr"]):  # a CUDA graph's optimiser step reads it in place
+                group["lr"].fill_(lr)
+            else:
+                group["lr"] = lr
             if "momentum" in group:
                 group["momentum"] = mom
 

@@ -19,10 +19,11 @@ import functools
 import inspect
 import warnings
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import torch
+import torch.utils._pytree
 from torch import nn
 
 from ganforge.config import SpeedConfig
@@ -38,9 +39,13 @@ class SpeedPlan:
     compile: str | None = None  # a torch.compile mode, or None
     tf32: bool = False
     cudnn_benchmark: bool = False
+    graphs: bool = False  # whole-step CUDA graphs (training/graphs.py)
+    precision_why: str = ""  # how speed.precision=auto chose, when it did
 
     def describe(self) -> str:
-        parts = ["bf16 autocast" if self.bf16 else "fp32", f"{self.optimizer} optimiser"]
+        precision = "bf16 autocast" if self.bf16 else "fp32"
+        parts = [f"{precision} ({self.precision_why})" if self.precision_why else precision,
+                 f"{self.optimizer} optimiser"]
         if self.channels_last:
             parts.append("channels_last")
         if self.compile:
@@ -49,6 +54,8 @@ class SpeedPlan:
             parts.append("TF32")
         if self.cudnn_benchmark:
             parts.append("cudnn.benchmark")
+        if self.graphs:
+            parts.append("whole-step CUDA graphs")
         return ", ".join(parts)
 
 
@@ -67,7 +74,26 @@ def plan(cfg: SpeedConfig, device: torch.device, image_data: bool) -> SpeedPlan:
     compile_mode = None if mode is False else ("default" if mode is True else str(mode))
     return SpeedPlan(bf16=bf16, channels_last=image_data and _auto(cfg.channels_last, cuda), optimizer=optimizer,
                      compile=compile_mode, tf32=cuda and _auto(cfg.tf32, True),
-                     cudnn_benchmark=cuda and _auto(cfg.cudnn_benchmark, True))
+                     cudnn_benchmark=cuda and _auto(cfg.cudnn_benchmark, True), graphs=_auto(cfg.graphs, cuda))
+
+
+CONVOLUTIONS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
+
+
+def choose_precision(p: SpeedPlan, cfg: SpeedConfig, nets: dict[str, nn.Module]) -> SpeedPlan:
+    """``speed.precision=auto`` per model, once the networks exist: bf16 only for convolutional nets.
+
+    The rule is measured (issue 16, an H100): a DCGAN's convolutions are tensor-core bound and gain
+    from bf16, while the 2014 MLP GAN ran 4.90 ms/step in fp32 against 5.24 ms in bf16 -- its
+    matrices are small, and the casts (20% of its GPU time) cost more than bf16 saves. So: any
+    convolution in any network -> bf16 autocast where the GPU has it; none -> fp32 (with TF32
+    matmuls on CUDA, speed.tf32). Where auto already means fp32 (the CPU) nothing changes.
+    """
+    if cfg.precision != "auto" or not p.bf16:
+        return p
+    if any(isinstance(m, CONVOLUTIONS) for net in nets.values() for m in net.modules()):
+        return replace(p, precision_why="auto: convolutional nets, bf16 pays")
+    return replace(p, bf16=False, precision_why="auto: no convolutions, an MLP's bf16 casts cost more than they save")
 
 
 def apply_backend_flags(p: SpeedPlan) -> None:
@@ -80,9 +106,12 @@ def apply_backend_flags(p: SpeedPlan) -> None:
 
 
 def autocast(p: SpeedPlan, device: torch.device) -> contextlib.AbstractContextManager:
-    """bf16 autocast around G and D; a no-op context for fp32."""
+    """bf16 autocast around G and D; a no-op context for fp32. Under CUDA graphs without the cast
+    cache, as torch requires for capture (the casts are the same, only not kept between calls)."""
     if not p.bf16:
         return contextlib.nullcontext()
+    if p.graphs:
+        return torch.autocast(device_type=device.type, dtype=torch.bfloat16, cache_enabled=False)
     return torch.autocast(device_type=device.type, dtype=torch.bfloat16)
 
 
@@ -108,7 +137,7 @@ class CompiledWithFallback:
     """
 
     def __init__(self, eager: Callable, mode: str, name: str):
-        self.eager, self.name = eager, name
+        self.eager, self.name, self.mode = eager, name, mode
         self.compiled: Callable | None = torch.compile(eager, mode=mode)
         self.failed: str | None = None
         functools.update_wrapper(self, eager)
@@ -116,13 +145,22 @@ class CompiledWithFallback:
     def __call__(self, *args: Any, **kwargs: Any) -> Any:
         if self.compiled is not None:
             try:
-                return self.compiled(*args, **kwargs)
+                out = self.compiled(*args, **kwargs)
+                return own_outputs(out) if self.mode == "reduce-overhead" else out
             except Exception as e:  # noqa: BLE001 - any compiler failure means: run eagerly
                 self.failed = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
                 self.compiled = None
                 warnings.warn(f"torch.compile of {self.name} failed ({self.failed}); training goes on without it",
                               stacklevel=2)
         return self.eager(*args, **kwargs)
+
+
+def own_outputs(out: Any) -> Any:
+    """Copies of a reduce-overhead call's tensors. That mode replays a CUDA graph whose outputs live
+    in its memory pool and are overwritten by the next replay; G's fake batch of the D update is still
+    read after G ran again (issue 16: "accessing tensor output of CUDAGraphs that has been overwritten
+    by a subsequent run"), so every output that leaves the call is the caller's own."""
+    return torch.utils._pytree.tree_map(lambda t: t.clone() if isinstance(t, torch.Tensor) else t, out)
 
 
 def compile_nets(nets: dict[str, nn.Module], mode: str,
