@@ -576,5 +576,7 @@ def test_sr_init_damaged(capsys, tmp_path):
     g.write_bytes(bytes(data))
     _fails(capsys, ["train", "srgan-x4", "--out", "r", "--steps", "1", *SR_TINY, "--set", f"superres.init_g={run}"],
            "does not match its checksum", "give another checkpoint as superres.init_g")
+
+
 def test_speed_graphs(capsys):
     _fails(capsys, _train("--set", "speed.graphs=sometimes"), "speed.graphs must be true, false or auto, got 'sometimes'")

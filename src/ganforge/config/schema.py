@@ -440,7 +440,6 @@ def _to_plain(obj: Any) -> Any:
     return obj
 
 
-__all__ = ["AnomalyConfig", "AugmentConfig", "DataConfig", "EmaConfig", "EvalConfig", "GuardConfig", "LogConfig", "LossConfig",
-__all__ = ["AugmentConfig", "DataConfig", "DpConfig", "EmaConfig", "EvalConfig", "GuardConfig", "LogConfig", "LossConfig",
-           "ModelConfig", "NetSpec", "OptimConfig", "OptimPair", "RegConfig", "RunConfig", "SpeedConfig",
-           "TrainConfig", "GrowthConfig", "TranslationConfig", "SuperresConfig"]
+__all__ = ["AnomalyConfig", "AugmentConfig", "DataConfig", "DpConfig", "EmaConfig", "EvalConfig", "GrowthConfig",
+           "GuardConfig", "LogConfig", "LossConfig", "ModelConfig", "NetSpec", "OptimConfig", "OptimPair",
+           "RegConfig", "RunConfig", "SpeedConfig", "SuperresConfig", "TrainConfig", "TranslationConfig"]
