@@ -15,6 +15,8 @@ from ganforge.nets.layers import WEIGHTED, ConditionalBatchNorm2d, SelfAttention
 CTX = NetContext(data_shape=(3, 16, 16), z_dim=8, num_classes=3, data_mean=torch.full((3, 16, 16), 0.5))
 TINY = {"dcgan": {"base_channels": 4}, "resnet": {"channels": 8}, "mlp": {"hidden": [16]},
         "maxout": {"hidden": [16], "pieces": 2}}
+TINY.update({"biggan": {"channels": 4, "hierarchical": False}, "mlp-deconv": {"hidden": [8], "deconv_channels": 0},
+             "maxout-conv": {"units": [2, 2, 2], "hidden": [4]}})
 
 
 def _parametrized(net):

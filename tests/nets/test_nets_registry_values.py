@@ -31,6 +31,8 @@ def _resolve(preset, *overrides):
     ("sngan-mnist", "model.d.channels=-8", "model.d.channels must be an integer >= 1"),
     ("gan2014-digits", "optim.g.betas=[2,0.9]", "optim.g.betas must both be in [0, 1)"),
     ("gan2014-digits", "data.size=0", "data.size must be an integer >= 1"),
+    ("biggan-cifar", "model.g.shared_dim=0", "model.g.shared_dim must be an integer >= 1"),
+    ("gan2014-cifar10-conv", "model.d.pads=[4,-3,3]", "model.d.pads must be a list of paddings"),
 ])
 def test_bad_values_fail_when_the_config_is_resolved(preset, override, expected, one_line):
     with pytest.raises(ConfigError, match=expected.replace("(", r"\(").replace(")", r"\)")
@@ -49,6 +51,7 @@ def test_every_option_of_every_builder_is_checked(role):
     """A string option needs its allowed values declared; a number (or list of numbers) a range, unless it
     is a switch or a count whose type check already says everything. A new option must be added here."""
     unchecked_ok = {"bias_from_data", "batch_norm", "aux_classifier", "minibatch_std"}  # booleans
+    unchecked_ok |= {"hierarchical"}
     for arch in registry.list_archs(role):
         fn = registry._REGISTRIES[role][arch]
         hints = typing.get_type_hints(fn)

@@ -67,6 +67,18 @@ RANGES: dict[str, tuple[Callable[[Any], bool], str]] = {
     "irange": (lambda v: v > 0, "a number > 0 (weights are drawn from U(-irange, irange))"),
     "attention_res": (lambda v: v is None or v >= 1, "a feature-map size >= 1, or null for none"),
 }
+RANGES.update({  # BigGAN's G and the 2014 paper's CIFAR-10 nets
+    "shared_dim": (lambda v: v >= 1, "an integer >= 1"),
+    "deconv_channels": (lambda v: v >= 0, "an integer >= 0 (0 = a fully connected output)"),
+    "kernel": (lambda v: v >= 1, "an integer >= 1"),
+    "stride": (lambda v: v >= 1, "an integer >= 1"),
+    "units": (_widths, "a list of layer widths, each an integer >= 1"),
+    "kernels": (_widths, "a list of kernel sizes, each an integer >= 1"),
+    "pads": (lambda v: all(isinstance(p, int) and p >= 0 for p in v), "a list of paddings, each an integer >= 0"),
+    "pools": (_widths, "a list of pooling windows, each an integer >= 1"),
+    "pool_strides": (_widths, "a list of pooling strides, each an integer >= 1"),
+    "hidden_pieces": (lambda v: v >= 1, "an integer >= 1"),
+})
 
 
 def generic_options(
