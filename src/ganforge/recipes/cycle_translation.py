@@ -152,7 +152,7 @@ class CycleTranslation(Recipe):
             x = fixed.to(env.device).float().mul(2 / 255).sub(1)
             out = to_uint8(nets["G_AB"](x), RANGE).cpu().numpy()
             back = to_uint8(nets["G_BA"](nets["G_AB"](x)), RANGE).cpu().numpy()
-            return save_sheet(fixed.numpy(), out, back, path, title=f"step {step}: A | A->B | A->B->A")
+            return save_sheet(fixed.numpy(), out, back, path, title=f"step {step}", heading="A | A->B | A->B->A")
 
         return TrainingParts(context=ctx, phases=phases, streams={"real_a": real["A"], "real_b": real["B"]},
                              epochs_done=lambda: real["A"].epochs_done, save_preview=save_preview,
