@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from ganforge import config
+from ganforge.data.translation_tasks import canny_edges
 from ganforge.engine.loop import Trainer
 from ganforge.errors import ConfigError, DataError, GanforgeError
 from ganforge.runs.run import load_run
@@ -43,7 +44,6 @@ def test_pix2pix_learns_the_mapping_and_translates(tmp_path):
     assert log[-1]["l1"] < 0.6 * log[0]["l1"], (log[0]["l1"], log[-1]["l1"])
     run = load_run(tmp_path / "run")
     x, _ = digits16(200)
-    from ganforge.data.translation_tasks import canny_edges
     out = run.model.translate(canny_edges(x[:16]))
     assert out.shape == (16, 1, 16, 16) and out.dtype == np.uint8
     assert np.abs(out.astype(float) - x[:16]).mean() < np.abs(255 - x[:16].astype(float) - x[:16]).mean()

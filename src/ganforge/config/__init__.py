@@ -21,4 +21,5 @@ from ganforge.config.validation import validate
 
 __all__ = ["AugmentConfig", "DataConfig", "EmaConfig", "EvalConfig", "GuardConfig", "LogConfig", "LossConfig",
            "ModelConfig", "NetSpec", "OptimConfig", "OptimPair", "RegConfig", "RunConfig", "SpeedConfig",
-           "TrainConfig", "TranslationConfig", "diff", "from_dict", "load_yaml", "merge", "parse_override", "resolve", "validate"]
+           "TrainConfig", "diff", "from_dict", "load_yaml", "merge", "parse_override", "resolve", "validate"]
+__all__ += ["TranslationConfig"]

@@ -144,7 +144,8 @@ class TranslationModel:
         out = []
         with test_mode(G, self.cfg.translation.test_mode, seed):
             for start in range(0, len(x), batch_size):
-                chunk = scale(torch.from_numpy(np.array(x[start:start + batch_size])).to(device))  # a copy: inputs may be read-only
+                chunk = np.array(x[start:start + batch_size])  # a copy: the input may be read-only
+                chunk = scale(torch.from_numpy(chunk).to(device))
                 out.append(to_uint8(G(chunk), RANGE).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0,), np.uint8)
 
