@@ -108,7 +108,8 @@ def cycle(args, preset: str = "cyclegan-inverted") -> None:
     for label in ("", "-no-identity"):
         chosen = [r for name, r in rows.items() if name.startswith(preset + label + "-s")]
         if len(chosen) > 1:
-            print(f"{preset}{label}: over seeds {args.seeds}: SSIM vs truth {mean_se([r['ssim_test_truth'] for r in chosen])}, "
+            ssims = [r["ssim_test_truth"] for r in chosen]
+            print(f"{preset}{label}: over seeds {args.seeds}: SSIM vs truth {mean_se(ssims)}, "
                   f"{acc} {mean_se([r[acc] for r in chosen])}")
     collapsed = [name for name, r in rows.items() if r["ssim_test_input"] > r["ssim_test_truth"]]
     print("collapsed to the identity map (output closer to the input than to the truth):", collapsed or "none")

@@ -580,3 +580,63 @@ def test_sr_init_damaged(capsys, tmp_path):
 
 def test_speed_graphs(capsys):
     _fails(capsys, _train("--set", "speed.graphs=sometimes"), "speed.graphs must be true, false or auto, got 'sometimes'")
+
+
+# --- translation (issue 12) ------------------------------------------------------------------------
+
+TRANSLATION = ["--set", "recipe=paired-translation", "--set", "model.g.arch=unet", "--set", "model.g.depth=3",
+               "--set", "model.g.base_channels=4", "--set", "model.d.arch=patchgan", "--set", "model.d.layers=1",
+               "--set", "model.d.base_channels=4", "--set", "train.batch_size=4", "--set", "log.tensorboard=false"]
+
+
+def _translation_run(tmp_path, channels=1, paired=True):
+    """A 2-step pix2pix run on random 8x8 pairs with `channels` channels."""
+    a = np.random.RandomState(0).randint(0, 256, (8, channels, 8, 8)).astype(np.uint8)
+    np.savez(tmp_path / "pairs.npz", a=a, b=a, paired=paired)
+    assert main(["train", "gan2014-digits", "--steps", "2", "--out", "tr", *TRANSLATION,
+                 "--set", f"data.name=npz:{tmp_path / 'pairs.npz'}"]) == 0
+    return "tr"
+
+
+def test_translate_wrong_channels(tmp_path, capsys):
+    run = _translation_run(tmp_path, channels=3)
+    Image.new("L", (8, 8)).save("grey.png")
+    capsys.readouterr()
+    _fails(capsys, ["translate", run, "--input", "grey.png", "--out", "c.png"], "1 channel(s) (grey)",
+           "takes 3 (RGB)")
+    assert not Path("c.png").exists()
+
+
+def test_translate_not_a_multiple(tmp_path, capsys):
+    run = _translation_run(tmp_path)
+    np.save("odd.npy", np.zeros((2, 1, 10, 10), np.uint8))
+    capsys.readouterr()
+    _fails(capsys, ["translate", run, "--input", "odd.npy", "--out", "y.npy"], "multiples of 8",
+           "nearest valid size is 8x8")
+    np.savez("odd.npz", a=np.zeros((8, 1, 10, 10), np.uint8), b=np.zeros((8, 1, 10, 10), np.uint8))
+    _fails(capsys, ["train", "gan2014-digits", "--out", "odd", *TRANSLATION, "--set", "data.name=npz:odd.npz"],
+           "size_policy=pad")
+
+
+def test_sample_class_translation(tmp_path, capsys):
+    run = _translation_run(tmp_path)
+    capsys.readouterr()
+    _fails(capsys, ["sample", run, "--n", "4", "--out", "s.npy", "--class", "3"], "--class does not apply")
+    assert not Path("s.npy").exists()
+
+
+def test_translate_noise_run(capsys):
+    assert main(_train("--out", "noise")) == 0
+    np.save("x.npy", np.zeros((2, 1, 8, 8), np.uint8))
+    capsys.readouterr()
+    _fails(capsys, ["translate", "noise", "--input", "x.npy", "--out", "y.npy"], "has no input to translate",
+           "ganforge sample")
+    assert not Path("y.npy").exists()
+
+
+def test_pix2pix_unpaired_data(tmp_path, capsys):
+    rng = np.random.RandomState(0)
+    np.savez("u.npz", a=rng.randint(0, 256, (8, 1, 8, 8)).astype(np.uint8),
+             b=rng.randint(0, 256, (6, 1, 8, 8)).astype(np.uint8), paired=False)
+    _fails(capsys, ["train", "gan2014-digits", "--out", "u", *TRANSLATION, "--set", "data.name=npz:u.npz"],
+           "needs paired data", "cycle-translation")

@@ -49,7 +49,8 @@ def _read_image(path: Path) -> np.ndarray:
     try:
         x, _ = _decode(path.read_bytes(), None, None)
     except (OSError, ValueError) as exc:  # PIL's UnidentifiedImageError is an OSError
-        raise DataError(f"cannot read the image {path} ({str(exc).splitlines()[0]}); give a .png or .jpg file") from None
+        raise DataError(f"cannot read the image {path} ({str(exc).splitlines()[0]}); "
+                        f"give a .png or .jpg file") from None
     return x
 
 

@@ -31,8 +31,8 @@ from ganforge.nets import build_discriminator, build_generator
 from ganforge.objectives.translation import d_patch_loss, g_patch_loss, l1, patch_logits, shown
 from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
 from ganforge.recipes.paired_translation import PatchForward, d_patches
-from ganforge.recipes.translation import (RANGE, SHEET_ITEMS, TranslationModel, describe_d, domains, image_context, record_for,
-                                          save_sheet, with_out_channels)
+from ganforge.recipes.translation import (RANGE, SHEET_ITEMS, TranslationModel, describe_d, domains, image_context,
+                                          record_for, save_sheet, with_out_channels)
 from ganforge.sampling import to_uint8
 from ganforge.training import seeds
 from ganforge.training.batches import RealBatches
@@ -152,7 +152,7 @@ class CycleTranslation(Recipe):
             x = fixed.to(env.device).float().mul(2 / 255).sub(1)
             out = to_uint8(nets["G_AB"](x), RANGE).cpu().numpy()
             back = to_uint8(nets["G_BA"](nets["G_AB"](x)), RANGE).cpu().numpy()
-            return save_sheet(fixed.numpy(), out, back, path, title=f"step {step}: A | A->B | A->B->A")
+            return save_sheet(fixed.numpy(), out, back, path, title=f"step {step}", heading="A | A->B | A->B->A")
 
         return TrainingParts(context=ctx, phases=phases, streams={"real_a": real["A"], "real_b": real["B"]},
                              epochs_done=lambda: real["A"].epochs_done, save_preview=save_preview,

@@ -144,7 +144,8 @@ class TranslationModel:
         out = []
         with test_mode(G, self.cfg.translation.test_mode, seed):
             for start in range(0, len(x), batch_size):
-                chunk = scale(torch.from_numpy(np.array(x[start:start + batch_size])).to(device))  # a copy: inputs may be read-only
+                chunk = np.array(x[start:start + batch_size])  # a copy: the input may be read-only
+                chunk = scale(torch.from_numpy(chunk).to(device))
                 out.append(to_uint8(G(chunk), RANGE).cpu().numpy())
         return np.concatenate(out) if out else np.zeros((0,), np.uint8)
 
@@ -187,12 +188,12 @@ def as_rgb(x: np.ndarray, channels: int) -> np.ndarray:
 
 
 def save_sheet(inputs: np.ndarray, outputs: np.ndarray, targets: np.ndarray | None, path: Path,
-               title: str | None = None, columns: int = 4) -> Path:
+               title: str | None = None, columns: int = 4, heading: str | None = None) -> Path:
     """Rows of (input, output[, target]) triples, ``columns`` triples a row, grey shown as RGB beside colour."""
     parts = [inputs, outputs] + ([targets] if targets is not None else [])
     channels = max(p.shape[1] for p in parts)
     parts = [as_rgb(p, channels) for p in parts]
     cells = np.stack(parts, 1).reshape(-1, channels, *inputs.shape[2:])
-    heading = "input | output" + (" | target" if targets is not None else "")
+    heading = heading or "input | output" + (" | target" if targets is not None else "")
     return save_image_grid(cells, path, nrow=len(parts) * columns,
                            title=f"{title + ': ' if title else ''}{heading}")

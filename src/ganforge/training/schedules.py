@@ -2,8 +2,8 @@
 
 The learning rate after ``n`` updates is ``max(lr / lr_decay**n, lr_min)``
 (ExponentialDecay), or, with ``linear_decay_start`` set, constant until then and falling
-linearly to 0 over ``linear_decay_steps`` (the pix2pix/CycleGAN reference), computed in closed form from the update count so a resumed
-run needs only that count. Momentum rises linearly from ``momentum`` at epoch 1
+linearly to 0 over ``linear_decay_steps`` (the pix2pix/CycleGAN reference); both are
+computed in closed form from the update count, so a resumed run needs only that count. Momentum rises linearly from ``momentum`` at epoch 1
 to ``momentum_final`` at ``momentum_ramp_epochs`` (MomentumAdjustor), stepping
 at whole epochs as pylearn2 did.
 """

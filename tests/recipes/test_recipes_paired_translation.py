@@ -1,0 +1,98 @@
+"""pix2pix as a recipe: one step of each network, learning (L1 falls), the ablation switches, the trained
+model (translate, BatchNorm/dropout at test time) and the one-line refusals."""
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from ganforge import config
+from ganforge.data.translation_tasks import canny_edges
+from ganforge.engine.loop import Trainer
+from ganforge.errors import ConfigError, DataError, GanforgeError
+from ganforge.runs.run import load_run
+from translation_data import QUIET, TINY_D, TINY_G, digits16, edges_npz, inverted_npz, write
+
+PIX2PIX = ["recipe=paired-translation", *TINY_G, *TINY_D, *QUIET]
+
+
+def trainer(tmp_path, data, *extra, name="run"):
+    return Trainer(config.resolve(None, [*PIX2PIX, f"data.name={data}", *extra]), tmp_path / name)
+
+
+def stats(run):
+    return [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+
+
+def test_one_step_updates_g_and_d(tmp_path, capsys):
+    tr = trainer(tmp_path, edges_npz(tmp_path), "train.steps=1")
+    assert list(tr.built.nets) == ["G", "D"]
+    assert "receptive field 16x16" in capsys.readouterr().err  # printed at build ...
+    assert tr.built.record["d_receptive_field"] == 16  # ... and recorded
+    before = {n: [p.detach().clone() for p in net.parameters()] for n, net in tr.built.nets.items()}
+    tr.fit()
+    for name, net in tr.built.nets.items():
+        assert any(not torch.equal(a, b) for a, b in zip(before[name], net.parameters())), name
+    assert {"D_real", "D_fake", "l1", "g_adv", "loss_D", "loss_G"} <= stats(tmp_path / "run")[-1].keys()
+
+
+def test_pix2pix_learns_the_mapping_and_translates(tmp_path):
+    data = edges_npz(tmp_path)
+    trainer(tmp_path, data, "train.steps=60").fit()
+    log = stats(tmp_path / "run")
+    assert log[-1]["l1"] < 0.6 * log[0]["l1"], (log[0]["l1"], log[-1]["l1"])
+    run = load_run(tmp_path / "run")
+    x, _ = digits16(200)
+    out = run.model.translate(canny_edges(x[:16]))
+    assert out.shape == (16, 1, 16, 16) and out.dtype == np.uint8
+    assert np.abs(out.astype(float) - x[:16]).mean() < np.abs(255 - x[:16].astype(float) - x[:16]).mean()
+    with pytest.raises(GanforgeError) as e:
+        run.model.translate(out, "BA")
+    assert "no B -> A generator" in str(e.value)
+
+
+def test_the_ablation_switches(tmp_path):
+    l1_only = trainer(tmp_path, edges_npz(tmp_path), "translation.gan=0", "train.steps=2", name="l1")
+    assert list(l1_only.built.nets) == ["G"] and [p.name for p in l1_only.built.parts.phases] == ["G"]
+    l1_only.fit()
+    assert "g_adv" not in stats(tmp_path / "l1")[-1]
+    gan_only = trainer(tmp_path, edges_npz(tmp_path), "translation.l1=0", "train.steps=2", name="gan")
+    gan_only.fit()
+    assert stats(tmp_path / "gan")[-1]["loss_G"] == pytest.approx(stats(tmp_path / "gan")[-1]["g_adv"], rel=1e-5)
+    with pytest.raises(ConfigError):
+        config.resolve(None, ["translation.l1=0", "translation.gan=0"])
+
+
+def test_batchnorm_and_dropout_at_test_time_is_a_switch(tmp_path):
+    trainer(tmp_path, edges_npz(tmp_path), "train.steps=3").fit()
+    x, _ = digits16(32)
+    model = load_run(tmp_path / "run").model
+    G = model.generator
+    running = [b.clone() for b in G.buffers()]
+    alone, batched = model.translate(x[:1]), model.translate(x)[:1]
+    assert np.array_equal(alone, batched)  # eval: an image's translation never depends on its batch
+    model.cfg.translation.test_mode = "train"
+    a, b = model.translate(x, seed=1), model.translate(x, seed=1)
+    assert np.array_equal(a, b) and not np.array_equal(a, model.translate(x, seed=2))  # seeded dropout
+    assert not np.array_equal(model.translate(x[:1], seed=1), a[:1])  # batch statistics
+    assert all(torch.equal(r, b) for r, b in zip(running, G.buffers()))  # running statistics untouched
+
+
+def test_refusals_are_one_line(tmp_path, one_line):
+    with pytest.raises(ConfigError) as e:
+        trainer(tmp_path, inverted_npz(tmp_path), "train.steps=1", name="u")
+    assert "needs paired data" in one_line(e)
+    with pytest.raises(ConfigError) as e:
+        trainer(tmp_path, "digits", "train.steps=1", name="one")
+    assert "two-domain dataset" in one_line(e)
+    x, y = digits16(40)
+    odd = write(tmp_path / "odd.npz", x[:, :, :12, :12], x[:, :, :12, :12], y)
+    with pytest.raises(ConfigError) as e:
+        trainer(tmp_path, f"npz:{odd}", "train.steps=1", name="odd")
+    assert "nearest valid size is 16x16" in one_line(e)
+    trainer(tmp_path, edges_npz(tmp_path), "train.steps=1", name="ok").fit()
+    rgb = np.zeros((2, 3, 16, 16), np.uint8)
+    with pytest.raises(DataError) as e:
+        load_run(tmp_path / "ok").model.translate(rgb)
+    assert "3 channel(s) (RGB) but this model takes 1 (grey)" in one_line(e)
