@@ -1,9 +1,10 @@
 """The super-resolution figures of docs/benchmarks.md: scores on held-out data and crop pictures.
 
-    python benchmarks/superres_figures.py photos RUN_SRRESNET [RUN_SRGAN] --out docs/img/superres_crops.png
+    python benchmarks/superres_figures.py photos SRResNet=RUN1 SRGAN=RUN2@CHECKPOINT --out docs/img/superres_crops.png
     python benchmarks/superres_figures.py mnist RUN_MNIST --out docs/img/superres_mnist.png
 
-``photos``: every run and bicubic on skimage-photos (each photo mod-cropped to the scale, shrunk
+A run is ``[LABEL=]RUN_DIR[@CHECKPOINT_DIR]`` (default label: the directory's name; default
+checkpoint: the latest). ``photos``: every run and bicubic on skimage-photos (each photo mod-cropped to the scale, shrunk
 with ganforge.data.superres.downsample), the metrics of ganforge.metrics.superres, averaged over
 the photos; the picture shows one crop per photo: bicubic | each run | truth.
 ``mnist``: the MNIST test split (10,000 digits), 28 -> 7 -> 28 (x4): Y-PSNR/SSIM with crop_border 4
@@ -33,8 +34,16 @@ CROP = 96  # HR pixels of each photo's crop in the picture
 ZOOM = 2  # each crop shown at twice its size (nearest), so single pixels can be seen
 
 
-def _upscaler(run_dir: str):
-    model = load_run(run_dir).model
+def _parse(spec: str) -> tuple[str, str, str]:
+    """``[LABEL=]RUN_DIR[@CHECKPOINT_DIR]`` -> (label, run directory, checkpoint)."""
+    label, _, rest = spec.rpartition("=")
+    run_dir, _, ckpt = rest.partition("@")
+    return label or Path(run_dir).name, run_dir, ckpt or "latest"
+
+
+def _upscaler(spec: str):
+    _, run_dir, ckpt = _parse(spec)
+    model = load_run(run_dir, ckpt).model
     return lambda lr: tiled(model.upscale, lr, model.scale, 256, model.receptive_radius).float().div(255), model
 
 
@@ -42,7 +51,7 @@ def photos_figure(runs: list[str], out: Path, json_out: Path | None) -> dict:
     fns, scale = {}, None
     for run in runs:
         fn, model = _upscaler(run)
-        fns[Path(run).name] = fn
+        fns[_parse(run)[0]] = fn
         scale = model.scale
     kept: dict[tuple[str, str], np.ndarray] = {}
     upscalers = {"bicubic": m.bicubic(scale), **fns}
@@ -66,8 +75,9 @@ def photos_figure(runs: list[str], out: Path, json_out: Path | None) -> dict:
     return report
 
 
-def mnist_figure(run: str, out: Path, json_out: Path | None, n: int) -> dict:
-    model = load_run(run).model
+def mnist_figure(spec: str, out: Path, json_out: Path | None, n: int) -> dict:
+    label, run, ckpt = _parse(spec)
+    model = load_run(run, ckpt).model
     hr = load_dataset("mnist", split="test").x[:n].float().div(255)
     lr = downsample(hr, model.scale)
     with torch.no_grad():
@@ -78,14 +88,14 @@ def mnist_figure(run: str, out: Path, json_out: Path | None, n: int) -> dict:
     b = model.scale
     scores = {name: {f"psnr_y_crop{b}": float(np.mean([m.psnr_y(x, t, b) for x, t in zip(imgs, hr8)])),
                      f"ssim_y_crop{b}": float(np.mean([m.ssim_y(x, t, b) for x, t in zip(imgs, hr8)]))}
-              for name, imgs in (("bicubic", bic8), (Path(run).name, sr8))}
+              for name, imgs in (("bicubic", bic8), (label, sr8))}
     cols = []
     for i in range(8):
         small = np.asarray(Image.fromarray(lr8[i]).resize((28, 28), Image.NEAREST))
         cols.append(np.concatenate([np.pad(c, 1, constant_values=255) for c in (small, bic8[i], sr8[i], hr8[i])], 0))
     grid = np.concatenate(cols, 1).repeat(4, 0).repeat(4, 1)
     out.parent.mkdir(parents=True, exist_ok=True)
-    with_caption(np.repeat(grid[..., None], 3, 2), ["rows: 7x7 input | bicubic | " + Path(run).name + " | truth"]).save(out)
+    with_caption(np.repeat(grid[..., None], 3, 2), ["rows: 7x7 input | bicubic | " + label + " | truth"]).save(out)
     report = {"dataset": f"mnist test[:{n}]", "scale": b, "run": run, "scores": scores}
     if json_out:
         json_out.write_text(json.dumps(report, indent=1) + "\n")
