@@ -14,7 +14,8 @@ from ganforge.errors import ConfigError
 from ganforge.runs.run import load_run
 
 SMALL = ["data.name=digits", "data.digit=null", "model.g.base_channels=8", "model.d.base_channels=8",
-         "model.z_dim=8", "train.batch_size=32", "train.d_steps=1", "optim.g.lr=0.001", "optim.d.lr=0.001", "log.tensorboard=false", "log.progress=false",
+         "model.z_dim=8", "train.batch_size=32", "train.d_steps=1", "optim.g.lr=0.001", "optim.d.lr=0.001",
+         "log.tensorboard=false", "log.progress=false",
          "log.every=5", "log.sample_every=100000", "log.checkpoint_every=30", "log.keep_checkpoints=10"]
 
 
