@@ -23,7 +23,15 @@ import math
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
+
+import numpy as np
+
+from ganforge.anomaly import save_residual_figure, scorer
+from ganforge.data import load_dataset
+from ganforge.data.anomaly_protocols import is_anomaly
+from ganforge.runs.run import load_run
 
 PRESETS = {"fanogan": "fanogan-mnist", "ganomaly": "ganomaly-mnist", "anogan": "anogan-mnist"}
 # The CPU budget: tiny nets and few steps (stated with every result). f-AnoGAN: 400 WGAN-GP steps of
@@ -86,18 +94,54 @@ def summary(out: Path) -> str:
     lines = []
     for (method, protocol, n_test), by_digit in sorted(groups.items()):
         lines += [f"\n{method} on {protocol} ({n_test} test images per digit)\n",
-                  "| digit | seeds | AUROC | PR-AUC | F1 (valid threshold) | test images/s |",
-                  "|---:|---:|---:|---:|---:|---:|"]
+                  "| digit | seeds | AUROC | PR-AUC | F1 (valid threshold) |",
+                  "|---:|---:|---:|---:|---:|"]
         means = []
         for digit in sorted(by_digit):
             rs = by_digit[digit]
             aurocs = [r["auroc"] for r in rs]
             means.append(sum(aurocs) / len(aurocs))
             lines.append(f"| {digit} | {','.join(str(r['train_seed']) for r in rs)} | {mean_se(aurocs)} | "
-                         f"{mean_se([r['pr_auc'] for r in rs])} | {mean_se([r['f1'] for r in rs])} | "
-                         f"{sum(r['test_images_per_s'] for r in rs) / len(rs):.1f} |")
-        lines.append(f"| mean over {len(means)} digits | | {sum(means) / len(means):.3f} | | | |")
+                         f"{mean_se([r['pr_auc'] for r in rs])} | {mean_se([r['f1'] for r in rs])} |")
+        lines.append(f"| mean over {len(means)} digits | | {sum(means) / len(means):.3f} | | |")
     return "\n".join(lines) + "\n"
+
+
+def speed(run_dir: Path, n: int) -> str:
+    """Images per CPU-second of f-AnoGAN's encoder pass and AnoGAN's search, on the same run's G and D.
+
+    CPU time (``time.process_time``, one thread) rather than wall time: this machine is shared, and
+    CPU time is what one image costs whoever else is running.
+    """
+    run = load_run(run_dir)
+    x = load_dataset(run.config.data.name, split="test", digit=run.config.data.digit).x.numpy()[:n]
+    lines = ["| method | images | CPU s | images per CPU-second |", "|---|---:|---:|---:|"]
+    rates = {}
+    for method in ("fanogan", "anogan"):
+        sc = scorer(run, method)
+        t0 = time.process_time()
+        sc.score(x, batch_size=n)
+        cpu = time.process_time() - t0
+        rates[method] = n / cpu
+        lines.append(f"| {method} | {n} | {cpu:.2f} | {rates[method]:.1f} |")
+    lines.append(f"\nf-AnoGAN / AnoGAN: {rates['fanogan'] / rates['anogan']:.0f}x "
+                 f"(AnoGAN: {run.config.anomaly.anogan_steps} steps per image)")
+    return "\n".join(lines) + "\n"
+
+
+def figure(run_dir: Path, path: Path, n: int = 6) -> None:
+    """Test images with their residual maps: the first ``n`` normal ones beside the first ``n`` anomalies."""
+    run = load_run(run_dir)
+    test = load_dataset(run.config.data.name, split="test", digit=run.config.data.digit)
+    anomalous = is_anomaly(test)
+    picked = {k: np.flatnonzero(anomalous == k)[:: max(1, int((anomalous == k).sum()) // n)][:n] for k in (False, True)}
+    sc = scorer(run)
+    pairs = {}
+    for k, idx in picked.items():
+        images = test.x.numpy()[idx]
+        pairs[k] = list(zip(images, sc.score(images).residual))
+    title = f"{sc.method}, {run.config.data.name} digit {run.config.data.digit}: normal | anomalous"
+    save_residual_figure(pairs[False], pairs[True], path, title)
 
 
 def main() -> None:
@@ -110,8 +154,16 @@ def main() -> None:
     p.add_argument("--budget", default="cpu-small", choices=list(BUDGETS))
     p.add_argument("--limit", type=int, help="evaluate on a fixed subset of this many test images (AnoGAN)")
     p.add_argument("--summary-only", action="store_true", help="print the tables of the reports done so far")
+    p.add_argument("--speed", metavar="RUN", help="only time f-AnoGAN against AnoGAN scoring on this f-AnoGAN run")
+    p.add_argument("--figure", nargs=2, metavar=("RUN", "PNG"), help="only draw the residual-map figure of RUN")
     args = p.parse_args()
     out = Path(args.out)
+    if args.speed:
+        print(speed(Path(args.speed), 200), end="")
+        return
+    if args.figure:
+        figure(Path(args.figure[0]), Path(args.figure[1]))
+        return
     if not args.summary_only:
         for digit in args.digits:  # digit-major: each digit gets all its seeds before the next digit starts
             for seed in args.seeds:

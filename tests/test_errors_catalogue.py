@@ -640,3 +640,46 @@ def test_pix2pix_unpaired_data(tmp_path, capsys):
              b=rng.randint(0, 256, (6, 1, 8, 8)).astype(np.uint8), paired=False)
     _fails(capsys, ["train", "gan2014-digits", "--out", "u", *TRANSLATION, "--set", "data.name=npz:u.npz"],
            "needs paired data", "cycle-translation")
+
+
+# ---- anomaly detection (ganforge anomaly; docs/anomaly.md) ---------------------------------------
+
+ANOMALY_TINY = ["--set", "data.name=digits", "--set", "data.digit=null", "--set", "model.g.base_channels=4",
+                "--set", "model.d.base_channels=4", "--set", "model.z_dim=4", "--set", "log.tensorboard=false",
+                "--set", "train.batch_size=16"]
+
+
+def _ganomaly_run(tmp_path):
+    run = tmp_path / "gano"
+    assert main(["train", "ganomaly-mnist", "--steps", "2", "--out", str(run), *ANOMALY_TINY]) == 0
+    return str(run)
+
+
+def test_protocol_needs_digit(capsys):
+    _fails(capsys, ["train", "ganomaly-mnist", "--steps", "2", "--set", "data.digit=null"],
+           "dataset 'mnist-one-normal' needs the digit", "set data.digit")
+    _fails(capsys, ["train", "dcgan-mnist", "--steps", "2", "--set", "data.digit=3"], "remove data.digit")
+
+
+def test_anomaly_image_shape(capsys, tmp_path):
+    run = _ganomaly_run(tmp_path)
+    np.save(tmp_path / "rgb.npy", np.zeros((2, 3, 32, 32), np.uint8))
+    _fails(capsys, ["anomaly", "score", run, "--input", str(tmp_path / "rgb.npy"), "--out", "s.npy"],
+           "holds 3x32x32 images", "trained on 1x8x8")
+    assert not Path("s.npy").exists()
+
+
+def test_anomaly_wrong_method(capsys, tmp_path):
+    run = _ganomaly_run(tmp_path)
+    np.save(tmp_path / "x.npy", np.zeros((2, 1, 8, 8), np.uint8))
+    _fails(capsys, ["anomaly", "score", run, "--method", "anogan", "--input", str(tmp_path / "x.npy"),
+                    "--out", "s.npy"], "'ganomaly' run", "use --method ganomaly")
+
+
+def test_anomaly_unknown_protocol(capsys, tmp_path):
+    _fails(capsys, ["anomaly", "eval", _ganomaly_run(tmp_path), "--protocol", "mnist-one-normall"],
+           "unknown anomaly protocol", "did you mean 'mnist-one-normal'")
+
+
+def test_anomaly_eval_no_labels(capsys, tmp_path):
+    _fails(capsys, ["anomaly", "eval", _ganomaly_run(tmp_path)], "'digits' has no anomaly labels")

@@ -14,7 +14,9 @@ def test_perfectly_separated_scores_give_one_and_chance_is_the_anomaly_share():
     assert m["auroc"] == m["pr_auc"] == m["f1"] == 1.0 and m["anomaly_share"] == 3 / 8
     flipped = detection_metrics(np.where(anomalous, 1.0, 5.0), anomalous, threshold=3.0)
     assert flipped["auroc"] == 0.0 and flipped["f1"] == 0.0
-    assert detection_metrics(np.arange(8.0), anomalous, threshold=3.5)["f1"] == pytest.approx(2 * (1 / 2) * (2 / 3) / (1 / 2 + 2 / 3))  # 4..7 flagged: TP 2, FP 2, FN 1
+    # arange(8) > 3.5 flags images 4..7: 2 true positives, 2 false positives, 1 anomaly missed
+    f1 = detection_metrics(np.arange(8.0), anomalous, threshold=3.5)["f1"]
+    assert f1 == pytest.approx(2 * (1 / 2) * (2 / 3) / (1 / 2 + 2 / 3))
 
 
 def test_the_threshold_comes_from_validation_not_test(opened):

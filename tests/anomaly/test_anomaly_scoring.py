@@ -4,7 +4,7 @@ a method cannot take."""
 
 import numpy as np
 import pytest
-from conftest import ANOMALY_AT, NORMAL_AT, blobs
+from blob_case import ANOMALY_AT, NORMAL_AT, blobs
 
 from ganforge.anomaly import AnomalyError, evaluate, scorer
 from ganforge.errors import DataError

@@ -23,6 +23,7 @@ from ganforge import outputs
 from ganforge.viz import image_grid, save_image_grid
 
 ALPHA = 0.6  # weight of the heat colour over the grey image where the residual is largest
+FIGURE_PX = 84  # images in the figure are enlarged to about this height (28 px digits, 3x)
 
 
 def overlay(image: np.ndarray, residual: np.ndarray) -> np.ndarray:
@@ -52,12 +53,17 @@ def save_overlays(images: np.ndarray, residuals: np.ndarray, directory: str | os
     return paths
 
 
+def _enlarged(picture: np.ndarray, scale: int) -> np.ndarray:
+    return picture.repeat(scale, axis=1).repeat(scale, axis=2)
+
+
 def save_residual_figure(normal: Sequence[tuple[np.ndarray, np.ndarray]],
                          anomalous: Sequence[tuple[np.ndarray, np.ndarray]], path: str | os.PathLike,
                          title: str) -> Path:
     """Rows of (image | overlay) pairs: normal test images on the left, anomalies on the right."""
-    left = [overlay(i, r) for i, r in normal]
-    right = [overlay(i, r) for i, r in anomalous]
+    scale = max(1, FIGURE_PX // normal[0][0].shape[-1]) if normal else 1
+    left = [_enlarged(overlay(i, r), scale) for i, r in normal]
+    right = [_enlarged(overlay(i, r), scale) for i, r in anomalous]
     rows = max(len(left), len(right))
     blank = np.zeros_like((left or right)[0])
     cells = []

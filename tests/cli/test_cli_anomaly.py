@@ -1,0 +1,71 @@
+"""``ganforge anomaly score`` and ``eval`` from the command line: files by the output rule, one line
+(exit 2) for every input they cannot take."""
+
+import json
+import sys
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "anomaly"))
+from blob_case import ANOMALY_AT, NORMAL_AT, blob_folder, blob_runs, blobs  # noqa: E402,F401  (tests/anomaly)
+
+from ganforge.cli import main  # noqa: E402
+
+
+def _fails(capsys, argv, *expected):
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    for text in expected:
+        assert text in err, (text, err)
+
+
+def test_score_writes_scores_and_overlays_and_refuses_to_overwrite(blob_runs, tmp_path, capsys):
+    rng = np.random.default_rng(0)
+    x = np.concatenate([blobs(3, NORMAL_AT, rng), blobs(3, ANOMALY_AT, rng)])[:, None]
+    np.save(tmp_path / "x.npy", x)
+    run = str(blob_runs("ganomaly"))
+    out, maps = tmp_path / "s.npy", tmp_path / "maps"
+    assert main(["anomaly", "score", run, "--input", str(tmp_path / "x.npy"), "--out", str(out),
+                 "--maps", str(maps)]) == 0
+    scores = np.load(out)
+    assert scores.shape == (6,) and scores[3:].min() > scores[:3].max()
+    pngs = sorted(maps.glob("*.png"))
+    assert len(pngs) == 6 and Image.open(pngs[0]).size == (2 * 128, 128)  # image | overlay, enlarged
+    before = out.read_bytes()
+    _fails(capsys, ["anomaly", "score", run, "--input", str(tmp_path / "x.npy"), "--out", str(out)],
+           "already exists", "--force")
+    assert out.read_bytes() == before
+    folder = tmp_path / "imgs"
+    folder.mkdir()
+    for i, img in enumerate(x[:, 0]):
+        Image.fromarray(img).save(folder / f"{i}.png")
+    assert main(["anomaly", "score", run, "--input", str(folder), "--out", str(tmp_path / "f.npy")]) == 0
+    assert np.allclose(np.load(tmp_path / "f.npy"), scores)  # a folder of PNGs scores as the array does
+
+
+def test_eval_prints_the_table_and_writes_json(blob_runs, tmp_path, capsys):
+    assert main(["anomaly", "eval", str(blob_runs("ganomaly")), "--out", str(tmp_path / "r.json")]) == 0
+    printed = capsys.readouterr().out
+    assert "| shifted | anomalous | 40 |" in printed
+    assert json.loads((tmp_path / "r.json").read_text())["method"] == "ganomaly"
+
+
+def test_bad_input_is_one_line(blob_runs, tmp_path, capsys):
+    run = str(blob_runs("ganomaly"))
+    np.save(tmp_path / "rgb.npy", np.zeros((2, 3, 16, 16), np.uint8))
+    _fails(capsys, ["anomaly", "score", run, "--input", str(tmp_path / "rgb.npy"), "--out", str(tmp_path / "o.npy")],
+           "3x16x16", "trained on 1x16x16")
+    np.save(tmp_path / "big.npy", np.zeros((2, 1, 28, 28), np.uint8))
+    _fails(capsys, ["anomaly", "score", run, "--input", str(tmp_path / "big.npy"), "--out", str(tmp_path / "o.npy")],
+           "1x28x28")
+    _fails(capsys, ["anomaly", "score", run, "--method", "anogan", "--input", str(tmp_path / "big.npy"),
+                    "--out", str(tmp_path / "o.npy")], "'ganomaly' run", "--method ganomaly")
+    _fails(capsys, ["anomaly", "eval", run, "--protocol", "mnist-one-normall"], "unknown anomaly protocol",
+           "did you mean 'mnist-one-normal'")
+    _fails(capsys, ["anomaly", "eval", run, "--protocol", "mnist"], "has no anomaly labels")
+    _fails(capsys, ["anomaly", "score", run, "--input", str(tmp_path / "none.npy"), "--out", str(tmp_path / "o.npy")],
+           "does not exist")
+    assert not (tmp_path / "o.npy").exists()
