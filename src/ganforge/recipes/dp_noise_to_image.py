@@ -26,6 +26,7 @@ Opacus is imported where it is used: it takes about a second to import, which ev
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -128,7 +129,10 @@ class DpNoiseToImage(NoiseToImage):
         parts = super().training(env)
         cfg = env.cfg
         state = DpState(cfg, len(env.data), env.local_batch)
-        # Hooks on D's layers record per-sample gradients; the wrapper itself is never called.
+        # Hooks on D's layers record per-sample gradients; the wrapper itself is never called. torch warns
+        # that the first layer's hook fires with no input gradient (the images need none): expected here.
+        warnings.filterwarnings("ignore", message="Full backward hook is firing when gradients are computed",
+                                category=UserWarning)
         try:
             self._hooks = GradSampleModule(env.nets["D"], batch_first=True, loss_reduction="mean", strict=True)
         except NotImplementedError as e:
