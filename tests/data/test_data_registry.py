@@ -111,4 +111,4 @@ def test_resolve_data_dir_rejects_a_file(tmp_path, one_line):
 
 def test_dataset_splits_names_each_datasets_splits():
     assert dataset_splits("digits") == ("train", "test", "all")
-    assert "valid" in dataset_splits("mnist") and dataset_splits("npz:/any/file.npz") == ("train",)
+    assert "valid" in dataset_splits("mnist") and "valid" not in dataset_splits("npz:/any/file.npz")
