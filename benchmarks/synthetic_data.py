@@ -136,9 +136,9 @@ def part_dp(out: Path) -> None:
 
 def part_augment(out: Path) -> None:
     rx, ry, tx, ty = real_sets()
-    synth = np.load(out / "cgan_synth.npz")
+    sx, sy = labelled_samples(ganforge.load_run(out / "runs" / "cgan"), N_SYNTH, seed=0)  # as in part_scores
     recipe = classifier.RECIPES["cnn-mnist"]
-    result = scores.augmentation(synth["x"], synth["y"], rx, ry, tx, ty, recipe, log=log)
+    result = scores.augmentation(sx, sy, rx, ry, tx, ty, recipe, log=log)
     save(out, "augment", result)
 
 

@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from ganforge.data import Dataset, list_datasets, load_dataset, register, resolve_data_dir
-from ganforge.data.registry import REGISTRY
+from ganforge.data.registry import REGISTRY, dataset_splits
 from ganforge.errors import DataError, GanforgeError
 
 
@@ -107,3 +107,8 @@ def test_resolve_data_dir_rejects_a_file(tmp_path, one_line):
         resolve_data_dir(f)
     one_line(e)
     assert isinstance(resolve_data_dir(Path(tmp_path)), Path)
+
+
+def test_dataset_splits_names_each_datasets_splits():
+    assert dataset_splits("digits") == ("train", "test", "all")
+    assert "valid" in dataset_splits("mnist") and "valid" not in dataset_splits("npz:/any/file.npz")

@@ -5,7 +5,6 @@ import numpy as np
 import pytest
 
 from ganforge.data import load_dataset
-from ganforge.errors import GanforgeError
 from ganforge.synthetic import classifier, scores
 
 
@@ -52,21 +51,3 @@ def test_gan_test_scores_samples_against_their_requested_class(digits):
     good = scores.gan_test(tx, ty, rx, ry, RECIPE, seeds=(0, 1, 2))
     wrong = scores.gan_test(tx, (ty + 1) % 10, rx, ry, RECIPE, seeds=(0, 1, 2))
     assert good["top1_mean"] > 0.9 and wrong["top1_mean"] < 0.1
-
-
-def test_no_recipe_for_an_unknown_shape_is_one_line():
-    with pytest.raises(GanforgeError, match="no downstream classifier recipe for 10-class images of shape 3x32x32"):
-        classifier.recipe_for((3, 32, 32), 10)
-
-
-def test_training_is_seeded_and_leaves_the_global_rng_alone(digits):
-    import torch
-
-    rx, ry, tx, ty = digits
-    torch.manual_seed(123)
-    before = torch.rand(1)
-    torch.manual_seed(123)
-    a = classifier.predict(classifier.train(RECIPE, rx[:300], ry[:300], seed=4), tx)
-    after = torch.rand(1)
-    b = classifier.predict(classifier.train(RECIPE, rx[:300], ry[:300], seed=4), tx)
-    assert torch.equal(before, after) and np.array_equal(a, b)

@@ -26,6 +26,7 @@ Opacus is imported where it is used: it takes about a second to import, which ev
 
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import torch
@@ -66,13 +67,14 @@ def check_private(D: nn.Module, cfg: RunConfig) -> None:
 class DpState:
     """The accountant's history and the noise generator: what a checkpoint keeps as ``dp_D``."""
 
-    def __init__(self, cfg: RunConfig, data_size: int, batch_size: int):
+    def __init__(self, cfg: RunConfig, data_size: int, batch_size: int, device: torch.device):
         from opacus.accountants import RDPAccountant
 
         self.cfg = cfg
         self.sample_rate = batch_size / data_size
         self.accountant = RDPAccountant()
-        self.generator = torch.Generator().manual_seed(seeds.stream(cfg.seed, seeds.DP_NOISE))
+        # On the training device: Opacus draws the noise where the gradients are, with this generator.
+        self.generator = torch.Generator(device=device).manual_seed(seeds.stream(cfg.seed, seeds.DP_NOISE))
 
     def epsilon(self) -> float:
         if not self.accountant.history:
@@ -84,10 +86,12 @@ class DpState:
     def term(self, ctx) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Counts the D update about to happen; at log steps, reports (epsilon, delta) after it."""
         self.accountant.step(noise_multiplier=self.cfg.dp.noise_multiplier, sample_rate=self.sample_rate)
-        zero = torch.zeros(())
+        device = ctx.real.device  # statistics are summed on the training device with the others
+        zero = torch.zeros((), device=device)
         step, log = ctx.step + 1, self.cfg.log.every
         if step % log == 0 or step == self.cfg.train.steps:  # one value per log interval: the mean is that value
-            return zero, {"dp_epsilon": torch.tensor(self.epsilon()), "dp_delta": torch.tensor(self.cfg.dp.delta)}
+            return zero, {"dp_epsilon": torch.tensor(self.epsilon(), device=device),
+                          "dp_delta": torch.tensor(self.cfg.dp.delta, device=device)}
         return zero, {}
 
     def state_tensors(self) -> dict[str, torch.Tensor]:
@@ -104,7 +108,7 @@ def _hooks_switch(hooks, on: bool):
 
     def term(ctx) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         hooks.enable_hooks() if on else hooks.disable_hooks()
-        return torch.zeros(()), {}
+        return torch.zeros((), device=ctx.real.device), {}
 
     return term
 
@@ -127,8 +131,11 @@ class DpNoiseToImage(NoiseToImage):
                               "into DDP here); run it without torchrun")
         parts = super().training(env)
         cfg = env.cfg
-        state = DpState(cfg, len(env.data), env.local_batch)
-        # Hooks on D's layers record per-sample gradients; the wrapper itself is never called.
+        state = DpState(cfg, len(env.data), env.local_batch, env.device)
+        # Hooks on D's layers record per-sample gradients; the wrapper itself is never called. torch warns
+        # that the first layer's hook fires with no input gradient (the images need none): expected here.
+        warnings.filterwarnings("ignore", message="Full backward hook is firing when gradients are computed",
+                                category=UserWarning)
         try:
             self._hooks = GradSampleModule(env.nets["D"], batch_first=True, loss_reduction="mean", strict=True)
         except NotImplementedError as e:
