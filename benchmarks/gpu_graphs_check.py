@@ -184,7 +184,8 @@ class Check:
             if "ratio" in r:
                 fig = (f"{r['img_per_s']:,.0f} vs {r['plain_img_per_s']:,.0f} img/s = {r['ratio']:.2f}x, "
                        f"{r['tflop_per_s']:.1f} TFLOP/s"
-                       + (f", busy {r['busy_share']:.0%} of the wall time" if r["busy_share"] else ""))
+                       + (f", busy {r['busy_share']:.0%} of the wall time" if r["busy_share"] else "")
+                       + "".join(f"; {g}" for g in r["graphed"] if "(" in g))  # a phase that fell back, and why
             elif "relative" in r:
                 fig = f"stats.jsonl {r['stats_img_per_s']:,.0f} img/s = {r['relative']:.2f} of the benchmark"
             elif "mean" in r:
