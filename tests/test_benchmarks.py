@@ -62,9 +62,10 @@ def test_the_gpu_graphs_check_runs_every_part_at_toy_size_on_the_cpu(tmp_path):
     check = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(check)
     out = tmp_path / "out"
-    assert check.main([str(out), "--cpu-smoke"]) == 0
+    parts = "dcgan128,mlp100,dcgan512,train,fid"  # dcgan128_compile: part 1 again with a compile (minutes here)
+    assert check.main([str(out), "--cpu-smoke", "--only", parts]) == 0
     results = json.loads((out / "results.json").read_text())
-    assert list(results) == ["dcgan128", "mlp100", "dcgan512", "train", "fid"]
+    assert list(results) == parts.split(",")
     assert all(r["status"] == "done" for r in results.values()), results
     assert results["dcgan128"]["ratio"] > 0 and results["train"]["stats_img_per_s"] > 0
     fid = results["fid"]

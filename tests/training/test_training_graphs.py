@@ -232,6 +232,31 @@ def test_a_stream_without_a_graph_safe_form_keeps_the_run_eager():
     assert len(caught) == 1 and "input stream 'mine' (Plain) has no graph-safe form" in str(caught[0].message)
 
 
+def test_statistics_that_change_their_names_send_the_phase_back_to_eager():
+    calls = []
+
+    def term(ctx):
+        calls.append(1)
+        x, _ = ctx.real.next()
+        loss = ctx.nets["N"](x).pow(2).mean()
+        return loss, ({"late": loss.detach()} if len(calls) > 5 else {})
+
+    torch.manual_seed(0)
+    net = nn.Linear(2, 1)
+    opt = torch.optim.SGD(net.parameters(), lr=0.1)
+    real = RealBatches(torch.randn(40, 2), None, 4, seed=1, device=torch.device("cpu"), output_range=None)
+    cfg = config.OptimConfig(name="sgd", lr=0.1, momentum=0.0, lr_decay=1.0, momentum_final=None)
+    ctx = _TwoDraws(nets={"N": net}, optimizers={"N": opt}, schedules={"N": OptimSchedule(opt, cfg)}, real=real)
+    phase = graphs.GraphedPhase(Phase("N", "N", [term]), ctx, {"real": real}, torch.device("cpu"),
+                                graphs.EagerRecorder())
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        stats = [phase.run(ctx) for _ in range(8)]
+    assert len(caught) == 1 and "its statistics changed from ['loss_N'] to ['late', 'loss_N']" in str(caught[0].message)
+    assert phase.replays == 3  # calls 4-6 replayed (6 changed the names), 7-8 ran as plain phases
+    assert all("late" in s for s in stats[5:])
+
+
 def test_a_phase_class_without_the_capture_parts_runs_eagerly():
     class Custom:
         name, every = "mine", 1

@@ -183,6 +183,8 @@ class GraphedPhase:
         self.replays = self.eager_updates = 0  # updates replayed / run eagerly after warm-up (for tests, profiles)
         self.running: RunningSums | None = None
         self._static_out: Tensor | None = None
+        self._seen_keys: list[str] | None = None  # the statistics' names the captured update last returned
+        self._last_out: dict[str, Tensor] = {}
 
     def _warn(self, reason: str) -> None:
         warnings.warn(f"speed.graphs: phase {self.name} runs eagerly: {reason}", stacklevel=3)
@@ -202,10 +204,7 @@ class GraphedPhase:
         graphed = False
         out: dict[str, Tensor] = {}
         for _ in range(self.phase.repeat):
-            if self._fits_epoch():
-                graphed = self._replay(ctx)
-            else:
-                graphed = False
+            graphed = self.eager_reason is None and self._fits_epoch() and self._replay(ctx)
             if graphed:
                 self.replays += 1
             else:
@@ -215,6 +214,8 @@ class GraphedPhase:
         ctx.cache.clear()
         if not graphed:
             return self._summed(out)
+        if self._seen_keys != self.keys:  # the eager recorder's last replay changed the names: its own dict
+            return self._last_out
         self.running.add_(self._static_out)
         return self.running
 
@@ -246,11 +247,17 @@ class GraphedPhase:
     def _body(self, ctx: Any) -> Callable[[], None]:
         def update() -> None:
             out = self.phase.update(ctx)
-            if list(out) != self.keys:
-                raise RuntimeError(f"statistics {list(out)} differ from the eager ones {self.keys}")
-            if self.keys:
+            self._seen_keys, self._last_out = list(out), out
+            if self._seen_keys == self.keys and self.keys:
                 self._static_out.copy_(torch.stack([out[k].detach().float() for k in self.keys]))
         return update
+
+    def _keys_changed(self) -> bool:
+        """Whether the update's statistics are not the ones the static buffer holds: then eager from now."""
+        if self._seen_keys is None or self._seen_keys == self.keys:
+            return False
+        self._give_up(f"its statistics changed from {self.keys} to {self._seen_keys}")
+        return True
 
     def _replay(self, ctx: Any) -> bool:
         """One update as a replay (capturing first if needed); False if it must run eagerly."""
@@ -268,6 +275,7 @@ class GraphedPhase:
         for name, s in self.streams.items():  # the replay drew on the device: the host catches up
             s.set_host_state(host[name])
             s.skip(self.draws[name])
+        self._keys_changed()  # (the eager recorder runs Python at every replay; the update itself is done)
         return True
 
     def _capture(self, ctx: Any, key: Any) -> bool:
@@ -285,6 +293,8 @@ class GraphedPhase:
             for name, s in self.streams.items():  # a CUDA capture ran the host code but drew nothing
                 s.set_host_state(host[name])
             ctx.cache.clear()
+        if self._keys_changed():
+            return False
         self.key, self.captured_at = key, self.calls
         return True
 
