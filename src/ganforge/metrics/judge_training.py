@@ -4,7 +4,9 @@ A judge is trained once per content key and then reused for every metric, so
 its weights must depend on the spec and the data alone: the recipe's seed fixes
 initialisation, dropout and data order inside a forked RNG (the caller's random
 stream is left exactly where it was), and the thread count is pinned because
-PyTorch's CPU results differ between thread counts.
+PyTorch's CPU results differ between thread counts. A recipe with ``hflip: true`` mirrors a random
+half of every batch (the CIFAR judges); the draw comes from the data-order generator and only when
+asked for, so judges without the key train exactly as before it existed.
 """
 
 from __future__ import annotations
