@@ -193,7 +193,8 @@ def _fake_cifar(req):
 @pytest.fixture
 def fake_cifar_judge(monkeypatch):
     """The real cnn-cifar10jpeg architecture and recipe (1 epoch) on the fake colour data."""
-    monkeypatch.setitem(registry.REGISTRY, "cifar10-jpeg", registry.Entry("cifar10-jpeg", _fake_cifar, ("train", "test")))
+    entry = registry.Entry("cifar10-jpeg", _fake_cifar, ("train", "test"))
+    monkeypatch.setitem(registry.REGISTRY, "cifar10-jpeg", entry)
     spec = judges.JUDGES["cnn-cifar10jpeg"]
     monkeypatch.setitem(judges.JUDGES, "cnn-cifar10jpeg",
                         dataclasses.replace(spec, recipe={**spec.recipe, "epochs": 2, "batch_size": 20}))
@@ -204,7 +205,8 @@ def test_cifar_judges_are_named_for_their_training_data():
     for name, data in (("cnn-cifar10", "cifar10"), ("cnn-cifar10jpeg", "cifar10-jpeg")):
         spec = judges.JUDGES[name]
         assert spec.dataset == data and spec.input_shape == (3, 32, 32) and judges.default_judge(data) == name
-    assert judges.JUDGES["cnn-cifar10"].fingerprint()["dataset"] != judges.JUDGES["cnn-cifar10jpeg"].fingerprint()["dataset"]
+    official, jpeg = judges.JUDGES["cnn-cifar10"], judges.JUDGES["cnn-cifar10jpeg"]
+    assert official.fingerprint()["dataset"] != jpeg.fingerprint()["dataset"]  # so their cache keys differ
 
 
 def test_colour_judge_is_cached_and_its_accuracy_printed_beside_every_metric(fake_cifar_judge, isolated_data,

@@ -140,7 +140,7 @@ def biggan_generator(
     channels: int = 256,  # width of every block (BigGAN-PyTorch at 32 px: 4 x G_ch 64)
     shared_dim: int = 128,  # width of the shared class embedding (BigGAN: 128)
     hierarchical: bool = True,  # cut z into blocks + 1 chunks, one per block's BN (BigGAN's hierarchical z)
-    conditioning: str = "none",  # none: unconditional (z chunks alone) | cbn: class code into every block's BN (needs labels)
+    conditioning: str = "none",  # none: unconditional (z chunks alone) | cbn: class code into every BN (needs labels)
     attention_res: int | None = None,  # self-attention after the up-block giving this size; null = off
     init: str = "orthogonal",  # orthogonal as the BigGAN paper | normal N(0, 0.02) as the CIFAR script | xavier
 ) -> nn.Module:

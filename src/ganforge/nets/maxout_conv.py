@@ -124,7 +124,8 @@ class MaxoutConvDiscriminator(Discriminator):
         layers: list[nn.Module] = []
         height, width = size, ctx.data_shape[2]
         for i, spec in enumerate(zip(channels, kernels, pads, pools, pool_strides)):
-            layers += [nn.Dropout(input_dropout if i == 0 else hidden_dropout), MaxoutConv(c, spec[0], pieces, *spec[1:])]
+            drop = nn.Dropout(input_dropout if i == 0 else hidden_dropout)
+            layers += [drop, MaxoutConv(c, spec[0], pieces, *spec[1:])]
             c, (height, width) = spec[0], (_maxout_conv_size(s, *spec[1:]) for s in (height, width))
         if min(height, width) < 1:
             raise ValueError(f"the maxout convolutions shrink {size}x{ctx.data_shape[2]} images to nothing; "
