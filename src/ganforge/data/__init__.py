@@ -5,8 +5,8 @@ return a :class:`Dataset`; every user mistake raises :class:`ganforge.errors.Dat
 Importing the loader modules below is what fills the registry.
 """
 
-from ganforge.data import digits, folder, mnist, npz, stacked_mnist, toy2d  # noqa: F401  (registers the datasets)
-from ganforge.data import superres  # noqa: F401  (registers skimage-photos)
+from ganforge.data import cifar10, digits, folder, mnist, npz, pairs, stacked_mnist, toy2d  # noqa: F401  (registers the datasets)
+from ganforge.data import superres  # noqa: F401  (registers skimage-photos, sklearn-photos)
 from ganforge.data.base import Dataset, LoadRequest
 from ganforge.data.paths import resolve_data_dir
 from ganforge.data.registry import list_datasets, load_dataset, register
