@@ -4,6 +4,7 @@ from its checkpoint (checksum checked), both resume bitwise, and their runs upsc
 import json
 from pathlib import Path
 
+import numpy as np
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -111,3 +112,15 @@ def test_real_pairs_are_cropped_at_the_same_place():
         small, big = batches.next()
         assert small.shape == (4, 3, 2, 2) and big.shape == (4, 3, 8, 8)
         assert torch.equal(small, big[..., ::4, ::4])
+
+
+def test_real_pairs_from_a_paired_dataset_train_and_must_be_scale_apart(tmp_path):
+    rng = np.random.default_rng(0)
+    hr = rng.integers(0, 256, (20, 3, 16, 16), dtype=np.uint8)
+    np.savez(tmp_path / "pairs.npz", a=hr[:, :, ::2, ::2], b=hr)  # a: LR, b: its HR target
+    tr = _trainer("srresnet-x4", tmp_path / "r", f"data.name=npz:{tmp_path / 'pairs.npz'}", "train.steps=2")
+    assert tr.built.data.paired and tr.built.record["data_shape"] == [3, 8, 8]
+    tr.fit()
+    np.savez(tmp_path / "bad.npz", a=hr[:, :, :12, :12], b=hr)
+    with pytest.raises(ConfigError, match="not x2"):
+        _trainer("srresnet-x4", tmp_path / "b", f"data.name=npz:{tmp_path / 'bad.npz'}")
