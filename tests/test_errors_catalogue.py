@@ -415,6 +415,20 @@ def test_interrupted(capsys, tmp_path, monkeypatch):
     assert not [p for p in tmp_path.iterdir() if "partial" in p.name]  # no half-written file left
 
 
+def test_pairs_no_match(capsys, tmp_path):
+    _images(tmp_path / "edges")
+    for i in range(4):
+        Image.new("L", (8, 8)).save(_images(tmp_path / "photos", n=0) / f"other{i}.png")
+    _fails(capsys, _train("--set", "data.name=pairs:edges,photos"), "has a partner of the same name",
+           "extension ignored")
+
+
+def test_cifar10_jpeg_missing(capsys, tmp_path, monkeypatch):
+    monkeypatch.delenv("GANFORGE_CIFAR10_JPEG", raising=False)
+    _fails(capsys, _train("--data-dir", str(tmp_path / "data"), "--set", "data.name=cifar10-jpeg"),
+           "cifar10-jpeg archive was not found", "GANFORGE_CIFAR10_JPEG=")
+
+
 # ---- anomaly detection (ganforge anomaly; docs/anomaly.md) ---------------------------------------
 
 ANOMALY_TINY = ["--set", "data.name=digits", "--set", "data.digit=null", "--set", "model.g.base_channels=4",

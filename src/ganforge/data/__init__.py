@@ -5,7 +5,7 @@ return a :class:`Dataset`; every user mistake raises :class:`ganforge.errors.Dat
 Importing the loader modules below is what fills the registry.
 """
 
-from ganforge.data import digits, folder, mnist, npz, stacked_mnist, toy2d  # noqa: F401  (registers the datasets)
+from ganforge.data import cifar10, digits, folder, mnist, npz, pairs, stacked_mnist, toy2d  # noqa: F401  (registers the datasets)
 from ganforge.data import anomaly_protocols  # noqa: F401  (registers the anomaly protocols)
 from ganforge.data.base import Dataset, LoadRequest
 from ganforge.data.paths import resolve_data_dir

@@ -33,6 +33,11 @@ class Dataset:
     y: torch.Tensor | None = None
     num_classes: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
+    # A second domain, for models that map one kind of image to another (translation, super-resolution):
+    # its own images (and labels where known), possibly of another size or channel count.
+    b: Dataset | None = None
+    # True when b.x[i] is the target of x[i] (pix2pix-style pairs); False for unpaired domains (CycleGAN).
+    paired: bool = False
 
     def __post_init__(self) -> None:
         # A malformed Dataset is a bug in a loader, not a user error: fail loudly here
@@ -45,6 +50,10 @@ class Dataset:
             raise ValueError(f"point data must be float32 (N, D), got {self.x.dtype} {tuple(self.x.shape)}")
         if self.y is not None and (self.y.dtype != torch.int64 or tuple(self.y.shape) != (len(self),)):
             raise ValueError(f"labels must be int64 ({len(self)},), got {self.y.dtype} {tuple(self.y.shape)}")
+        if self.paired and (self.b is None or len(self.b) != len(self)):
+            raise ValueError("paired data need a domain b with one target per sample")
+        if self.b is not None and (self.kind != "image" or self.b.kind != "image" or self.b.b is not None):
+            raise ValueError("a second domain b is for image data, and holds no domain of its own")
 
     @property
     def shape(self) -> tuple[int, ...]:
@@ -56,7 +65,8 @@ class Dataset:
 
     def __repr__(self) -> str:  # the default would print the whole tensor
         labels = f", num_classes={self.num_classes}" if self.y is not None else ""
-        return f"Dataset(name={self.name!r}, kind={self.kind!r}, n={len(self)}, shape={self.shape}{labels})"
+        other = "" if self.b is None else f", b=(n={len(self.b)}, shape={self.b.shape}, paired={self.paired})"
+        return f"Dataset(name={self.name!r}, kind={self.kind!r}, n={len(self)}, shape={self.shape}{labels}{other})"
 
 
 @dataclass(frozen=True)

@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -90,11 +91,20 @@ def _named(paths: list[str], total: int) -> str:
     return f"{len(paths)} of {total} files could not be read: {', '.join(paths[:MAX_NAMED])}{more}"
 
 
-@register("folder:PATH", splits=("train", "all"))
-def load_folder(req: LoadRequest) -> Dataset:
-    """Images are resized (short side, Lanczos) and centre-cropped when a resolution is given."""
-    req.reject("size", why="it holds every image in the folder")
-    root = Path(req.path).expanduser()
+@dataclass
+class FolderImages:
+    """A folder read into memory: the images, their paths relative to the folder, labels from subfolders."""
+
+    x: torch.Tensor
+    names: list[str]
+    y: torch.Tensor | None
+    classes: list[str] | None
+    meta: dict
+
+
+def read_folder(path: str, req: LoadRequest) -> FolderImages:
+    """Every image under ``path`` (sorted), sized by ``req``; used by folder:, pairs: and unpaired:."""
+    root = Path(path).expanduser()
     if not root.exists():
         raise DataError(f"image folder {root.resolve()} does not exist; check the path in '{req.name}'")
     if not root.is_dir():
@@ -102,7 +112,7 @@ def load_folder(req: LoadRequest) -> Dataset:
     root = root.resolve()
     files = _find_images(root)
     if not files:
-        raise DataError(f"no .png/.jpg/.jpeg images found under {root}; point folder: at a folder of images")
+        raise DataError(f"no .png/.jpg/.jpeg images found under {root}; point {req.name.split(':')[0]}: at a folder of images")
 
     rel = [f.relative_to(root).as_posix() for f in files]
     # Classes only when every image is inside a subfolder; mixing loose and grouped images means "unlabelled".
@@ -139,11 +149,10 @@ def load_folder(req: LoadRequest) -> Dataset:
     if req.channels is None and any(a.shape[0] == 3 for a in arrays):
         arrays = [grey_to_rgb(a[None])[0] if a.shape[0] == 1 else a for a in arrays]
     x = torch.from_numpy(np.stack(arrays))
-    y = num_classes = None
+    y = None
     if classes is not None:
         index = {c: i for i, c in enumerate(classes)}
         y = torch.tensor([index[n.split("/", 1)[0]] for n in kept], dtype=torch.int64)
-        num_classes = len(classes)
     meta = {
         "source": str(root),
         "files_sha256": fingerprint.hexdigest(),
@@ -153,4 +162,13 @@ def load_folder(req: LoadRequest) -> Dataset:
     }
     if classes is not None:
         meta["classes"] = classes
-    return Dataset(name=req.name, kind="image", x=x, y=y, num_classes=num_classes, meta=meta)
+    return FolderImages(x=x, names=kept, y=y, classes=classes, meta=meta)
+
+
+@register("folder:PATH", splits=("train", "all"))
+def load_folder(req: LoadRequest) -> Dataset:
+    """Images are resized (short side, Lanczos) and centre-cropped when a resolution is given."""
+    req.reject("size", why="it holds every image in the folder")
+    found = read_folder(req.path, req)
+    num_classes = len(found.classes) if found.classes is not None else None
+    return Dataset(name=req.name, kind="image", x=found.x, y=found.y, num_classes=num_classes, meta=found.meta)

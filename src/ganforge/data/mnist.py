@@ -35,6 +35,7 @@ from ganforge.data.base import Dataset, LoadRequest
 from ganforge.data.images import BILINEAR, fit_array
 from ganforge.data.paths import resolve_data_dir
 from ganforge.data.registry import register
+from ganforge.data.safe_pickle import ArrayUnpickler
 from ganforge.download import DownloadError, fetch_url, offline, sha256_bytes, sha256_file
 from ganforge.errors import DataError
 
@@ -124,35 +125,11 @@ def _from_idx(files: dict[str, bytes]) -> Arrays:
     return x60, y60.astype(np.int64), xt, yt.astype(np.int64)
 
 
-def _reconstruct():
-    try:
-        from numpy._core.multiarray import _reconstruct as fn  # numpy >= 2
-    except ImportError:  # pragma: no cover - numpy 1.x
-        from numpy.core.multiarray import _reconstruct as fn
-    return fn
-
-
-class _ArrayUnpickler(pickle.Unpickler):
-    """Unpickles plain numpy arrays only: any other global (os.system, ...) is refused."""
-
-    ALLOWED = {
-        ("numpy.core.multiarray", "_reconstruct"),
-        ("numpy._core.multiarray", "_reconstruct"),
-        ("numpy", "ndarray"),
-        ("numpy", "dtype"),
-    }
-
-    def find_class(self, module: str, name: str):
-        if (module, name) not in self.ALLOWED:
-            raise pickle.UnpicklingError(f"refusing to load global {module}.{name}")
-        return _reconstruct() if name == "_reconstruct" else getattr(np, name)
-
-
 def _from_pkl(gz: bytes, origin: str) -> Arrays:
     """The deeplearning.net layout: ((x, y) train 50k, valid 10k, test 10k), x float32 = uint8 / 256."""
     bad = f"{origin} does not hold MNIST in the expected layout"
     try:
-        parts = _ArrayUnpickler(io.BytesIO(gzip.decompress(gz)), encoding="latin1").load()
+        parts = ArrayUnpickler(io.BytesIO(gzip.decompress(gz)), encoding="latin1").load()
     except (pickle.UnpicklingError, OSError, EOFError, ValueError, TypeError) as exc:
         raise DataError(f"{bad} ({exc}); delete it and let ganforge fetch MNIST again") from None
     if not (isinstance(parts, (tuple, list)) and len(parts) == 3 and all(len(p) == 2 for p in parts)):

@@ -1,4 +1,4 @@
-"""Arrays a user already has, in a .npz: images (any common layout) or points.
+"""Arrays a user already has, in a .npz: images (any common layout), points, or two image domains (a, b).
 
 Layout is inferred rather than configured because the common cases are
 unambiguous (a channel axis of 1 or 3 at position 1 or last); anything that
@@ -16,6 +16,7 @@ import torch
 
 from ganforge.data.base import Dataset, LoadRequest
 from ganforge.data.images import BILINEAR, fit_array
+from ganforge.data.pairs import from_arrays
 from ganforge.data.registry import register
 from ganforge.download import sha256_file
 from ganforge.errors import DataError
@@ -89,6 +90,27 @@ def _labels(z, n: int, where: str) -> tuple[np.ndarray | None, str | None]:
     return y.astype(np.int64), key
 
 
+def _two_domains(req: LoadRequest, z, path: Path, where: str) -> Dataset:
+    """Arrays ``a`` and ``b`` (images), optional ``y`` (labels of a) and ``paired`` (default: equal lengths)."""
+    try:
+        a, b = z["a"], z["b"]
+        y, y_key = _labels(z, len(a), where)
+        paired = bool(z["paired"]) if "paired" in z.files else None
+    except ValueError as exc:
+        raise DataError(f"{where}: {exc}; save plain numeric arrays (no dtype=object)") from None
+    except DAMAGED as exc:
+        raise DataError(f"{where} is damaged ({type(exc).__name__}); save it again with numpy.savez") from None
+    arrays = []
+    for key, arr in (("a", a), ("b", b)):
+        at = f"{where}['{key}']"
+        if arr.ndim not in (3, 4) or len(arr) == 0:
+            raise DataError(f"{at} has shape {arr.shape}; a and b must be non-empty images (N, H, W[, C])")
+        arrays.append(fit_array(_images_nchw(_to_uint8(arr, at), at), req.resolution, req.channels, BILINEAR))
+    meta = {"source": str(path.resolve()), "sha256": sha256_file(path), "split": req.split, "key": "a,b",
+            "label_key": y_key}
+    return from_arrays(req.name, arrays[0], arrays[1], y, paired, meta)
+
+
 @register("npz:PATH", splits=("train", "all"))
 def load_npz(req: LoadRequest) -> Dataset:
     """Images are resized with Pillow (bilinear, short side + centre crop) when resolution/channels differ."""
@@ -105,6 +127,8 @@ def load_npz(req: LoadRequest) -> Dataset:
     if not isinstance(z, np.lib.npyio.NpzFile):
         raise DataError(f"{where} holds a single array, not an .npz archive; save it with numpy.savez(path, x=array)")
     with z:
+        if "a" in z.files and "b" in z.files:
+            return _two_domains(req, z, path, where)
         key = next((k for k in X_KEYS if k in z.files), None)
         if key is None:
             raise DataError(

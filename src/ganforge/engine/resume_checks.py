@@ -46,6 +46,8 @@ def fingerprint(data: Dataset) -> str:
     h.update(data.x.contiguous().numpy().tobytes())
     if data.y is not None:
         h.update(data.y.contiguous().numpy().tobytes())
+    if data.b is not None:  # a second domain (absent before two-domain data existed: old fingerprints stand)
+        h.update(f"b:{data.paired}:{fingerprint(data.b)}".encode())
     return h.hexdigest()
 
 
