@@ -89,11 +89,12 @@ def summary(out: Path) -> str:
     groups: dict[tuple, dict[int, list[dict]]] = {}
     for path in sorted((out / "reports").glob("*.json")):
         r = json.loads(path.read_text())
-        key = (r["method"], r["protocol"], r["n_test"])
+        key = (r["method"], r["protocol"], r["n_test"] if r["test_subset"] else 0)
         groups.setdefault(key, {}).setdefault(r["digit"], []).append(r)
     lines = []
     for (method, protocol, n_test), by_digit in sorted(groups.items()):
-        lines += [f"\n{method} on {protocol} ({n_test} test images per digit)\n",
+        split = f"a fixed subset of {n_test} test images" if n_test else "the whole test split"
+        lines += [f"\n{method} on {protocol} ({split})\n",
                   "| digit | seeds | AUROC | PR-AUC | F1 (valid threshold) |",
                   "|---:|---:|---:|---:|---:|"]
         means = []
