@@ -35,7 +35,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("upscale", help="super-resolve images with a srresnet/srgan run (or bicubic)",
                        **examples("ganforge upscale runs/srresnet --input photo.png --out photo_x4.png",
                                   "ganforge upscale runs/srresnet --input photos/ --out big/ --tile 128",
-                                  "ganforge upscale --bicubic --scale 4 --input photo.png --out photo_bicubic.png",
                                   "ganforge upscale runs/srresnet --eval skimage-photos --json sr.json"))
     s.add_argument("run_dir", nargs="?", help="a srresnet or srgan run directory (optional with --bicubic --scale)")
     s.add_argument("--input", help="an image, a folder of images, or an .npy of uint8 (N, C, H, W)")

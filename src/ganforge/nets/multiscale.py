@@ -50,8 +50,15 @@ class MultiScaleDiscriminator(Discriminator):
 
 
 @register("discriminator", "multiscale", choices={"norm": NORMS})
-def build_multiscale(ctx: NetContext, *, scales: int = 3, layers: int = 3, base_channels: int = 64, max_mult: int = 8,
-                     norm: str = "batch") -> nn.Module:
+def build_multiscale(
+    ctx: NetContext,
+    *,
+    scales: int = 3,  # PatchGANs, each on the image halved once more (3 in pix2pixHD)
+    layers: int = 3,  # stride-2 layers of each PatchGAN (3: the 70x70 receptive field)
+    base_channels: int = 64,  # width of each PatchGAN's first conv
+    max_mult: int = 8,  # widths double per layer up to base_channels * max_mult
+    norm: str = "batch",  # batch, instance or none
+) -> nn.Module:
     """pix2pixHD uses 3 scales of 3-layer PatchGANs at 1024x512; small images take fewer of both."""
     check_width("scales", scales)
     check_width("layers", layers)

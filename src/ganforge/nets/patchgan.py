@@ -83,8 +83,14 @@ def check_patch_size(shape: tuple[int, ...], layers: int, what: str) -> None:
 
 
 @register("discriminator", "patchgan", choices={"norm": NORMS})
-def build_patchgan(ctx: NetContext, *, layers: int = 3, base_channels: int = 64, max_mult: int = 8,
-                   norm: str = "batch") -> nn.Module:
+def build_patchgan(
+    ctx: NetContext,
+    *,
+    layers: int = 3,  # stride-2 layers (3: the paper's 70x70 receptive field; 2: 34x34)
+    base_channels: int = 64,  # width of the first conv
+    max_mult: int = 8,  # widths double per layer up to base_channels * max_mult
+    norm: str = "batch",  # batch (pix2pix), instance or none
+) -> nn.Module:
     """The paper's 70x70 PatchGAN is layers=3; on 32 px MNIST layers=2 (34x34) covers a digit."""
     check_width("layers", layers)
     check_width("base_channels", base_channels)

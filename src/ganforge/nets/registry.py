@@ -79,6 +79,27 @@ RANGES.update({  # BigGAN's G and the 2014 paper's CIFAR-10 nets
     "pool_strides": (_widths, "a list of pooling strides, each an integer >= 1"),
     "hidden_pieces": (lambda v: v >= 1, "an integer >= 1"),
 })
+RANGES.update({  # the translation, super-resolution and style-based nets
+    "blocks": (lambda v: v >= 0, "an integer >= 0"),
+    "downsamplings": (lambda v: v >= 1, "an integer >= 1"),
+    "depth": (lambda v: v >= 1, "an integer >= 1"),
+    "max_mult": (lambda v: v >= 1, "an integer >= 1"),
+    "dropout": (lambda v: 0 <= v < 1, "a drop probability in [0, 1)"),
+    "dropout_layers": (lambda v: v >= 0, "an integer >= 0"),
+    "out_channels": (lambda v: v is None or v in (1, 3), "1 or 3, or null for the input's channels"),
+    "scale": (lambda v: v >= 2 and v & (v - 1) == 0, "a power of two >= 2 (2, 4, 8, ...)"),
+    "growth": (lambda v: v >= 1, "an integer >= 1"),
+    "scales": (lambda v: v >= 1, "an integer >= 1"),
+    "layers": (lambda v: v >= 1, "an integer >= 1"),
+    "stages": (lambda v: v >= 1, "an integer >= 1"),
+    "dense": (lambda v: v >= 1, "an integer >= 1"),
+    "w_dim": (lambda v: v >= 1, "an integer >= 1"),
+    "mapping_layers": (lambda v: v >= 1, "an integer >= 1"),
+    "mapping_lr": (lambda v: v > 0, "a number > 0"),
+    "mixing": (lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
+    "w_avg_beta": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
+    "mbstd_group": (lambda v: v >= 1, "an integer >= 1"),
+})
 
 
 def generic_options(
@@ -238,8 +259,9 @@ def _build(role: str, spec: Any, ctx: NetContext, path: str) -> nn.Module:
         net = fn(ctx, **own)
     except (TypeError, ValueError) as e:
         raise ConfigError(f"{path} ({spec.arch}) cannot be built with options {spec.options}: {e}") from None
-    if generic["spectral_norm"]:
-        spectral_norm_(net, generic["spectral_norm_iterations"])
+    if generic["spectral_norm"] and spectral_norm_(net, generic["spectral_norm_iterations"]) == 0:
+        raise ConfigError(f"{path}.spectral_norm: {spec.arch} has no Linear, Conv or Embedding layer to normalise "
+                          f"(its layers scale their own weights: equalised learning rate); set {path}.spectral_norm=false")
     return PackedDiscriminator(net, pack) if pack > 1 else net
 
 

@@ -63,9 +63,17 @@ class ResnetTranslator(nn.Module):
 
 
 @register("generator", "resnet-translator", choices={"norm": NORMS, "size_policy": SIZE_POLICIES})
-def build_resnet_translator(ctx: NetContext, *, blocks: int = 9, base_channels: int = 64, downsamplings: int = 2,
-                            norm: str = "instance", dropout: float = 0.0, out_channels: int | None = None,
-                            size_policy: str = "error") -> nn.Module:
+def build_resnet_translator(
+    ctx: NetContext,
+    *,
+    blocks: int = 9,  # residual blocks at the bottleneck (9 at 256 px, 6 at 128 px in CycleGAN)
+    base_channels: int = 64,  # width of the first conv; doubled at each downsampling
+    downsamplings: int = 2,  # stride-2 convs before the blocks (and as many upsamplings after)
+    norm: str = "instance",  # instance (CycleGAN), batch or none
+    dropout: float = 0.0,  # dropout inside each block (CycleGAN's --no_dropout default: 0)
+    out_channels: int | None = None,  # output channels; null: the input's
+    size_policy: str = "error",  # a size not a multiple of 2^downsamplings: error, or pad and crop back
+) -> nn.Module:
     """CycleGAN's G: 9 blocks at 256 px, 6 at 128 px (the paper); fewer for small images."""
     shape = image_to_image_only(ctx, "resnet-translator")
     check_width("blocks", blocks)

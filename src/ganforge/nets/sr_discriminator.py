@@ -54,8 +54,14 @@ class SRDiscriminator(nn.Module):
 
 
 @register("discriminator", "sr-vgg", choices={"norm": NORMS})
-def build_sr_discriminator(ctx: NetContext, *, base_channels: int = 64, stages: int = 4, dense: int = 1024,
-                           norm: str = "batch") -> nn.Module:
+def build_sr_discriminator(
+    ctx: NetContext,
+    *,
+    base_channels: int = 64,  # width of the first stage (64 in the paper), doubled per stage
+    stages: int = 4,  # conv stages, each ending in a stride-2 conv (4 in the paper)
+    dense: int = 1024,  # width of the dense layer before the logit (1024 in the paper)
+    norm: str = "batch",  # batch (the paper) or none
+) -> nn.Module:
     """Defaults are the published SRGAN D (4 stages from 64 channels, a dense layer of 1024, batch norm)."""
     if ctx.kind != "image" or len(ctx.data_shape) != 3:
         raise ValueError(f"sr-vgg needs image data (C, H, W), got {ctx.kind} of shape {tuple(ctx.data_shape)}")

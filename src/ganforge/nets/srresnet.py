@@ -123,9 +123,17 @@ class SRResNet(nn.Module):
 
 
 @register("generator", "srresnet", choices={"block": BLOCKS, "norm": NORMS})
-def build_srresnet(ctx: NetContext, *, scale: int = 4, channels: int = 64, blocks: int = 16,
-                   block: str = "residual", norm: str = "batch", growth: int = 32,
-                   bicubic_skip: bool = False) -> nn.Module:
+def build_srresnet(
+    ctx: NetContext,
+    *,
+    scale: int = 4,  # upscaling factor, a power of two (x4 in the paper)
+    channels: int = 64,  # feature width (64 in the paper)
+    blocks: int = 16,  # residual (or RRDB) blocks (16 in the paper)
+    block: str = "residual",  # residual (SRResNet) or rrdb (ESRGAN)
+    norm: str = "batch",  # batch (the paper) or none (EDSR, ESRGAN)
+    growth: int = 32,  # RRDB dense blocks' width (32 in ESRGAN)
+    bicubic_skip: bool = False,  # add the bicubic upscale to the output (not in the paper; starts at bicubic)
+) -> nn.Module:
     """Defaults are the published SRResNet's (x4, 16 blocks of 64 channels, batch norm, no bicubic skip);
     ``growth`` is the RRDB dense blocks' width (32 in ESRGAN)."""
     if ctx.kind != "image" or len(ctx.data_shape) != 3:

@@ -92,9 +92,19 @@ class UNetGenerator(nn.Module):
 
 
 @register("generator", "unet", choices={"norm": NORMS, "size_policy": SIZE_POLICIES})
-def build_unet(ctx: NetContext, *, depth: int = 5, base_channels: int = 64, max_mult: int = 8, norm: str = "batch",
-               dropout: float = 0.5, dropout_layers: int = 3, skips: bool = True, out_channels: int | None = None,
-               size_policy: str = "error") -> nn.Module:
+def build_unet(
+    ctx: NetContext,
+    *,
+    depth: int = 5,  # downsamplings (8 for 256 px in pix2pix; 5 takes 32 px to 1x1)
+    base_channels: int = 64,  # width of the first encoder conv
+    max_mult: int = 8,  # widths double per level up to base_channels * max_mult
+    norm: str = "batch",  # batch (pix2pix), instance or none
+    dropout: float = 0.5,  # dropout in the innermost decoder layers (pix2pix's noise: 0.5)
+    dropout_layers: int = 3,  # how many innermost decoder layers have dropout (3 in pix2pix)
+    skips: bool = True,  # U-Net skip connections; false gives the paper's encoder-decoder ablation
+    out_channels: int | None = None,  # output channels; null: the input's
+    size_policy: str = "error",  # a size not a multiple of 2^depth: error, or pad and crop back
+) -> nn.Module:
     """pix2pix's U-Net: depth 8 for 256 px in the paper; depth 5 takes 32 px down to 1x1."""
     shape = image_to_image_only(ctx, "unet")
     check_width("depth", depth)
