@@ -40,6 +40,7 @@ HERE = Path(__file__).resolve().parent
 PLAIN_SWITCHES = ["speed.precision=fp32", "speed.channels_last=false", "speed.optimizer=for-loop",
                   "speed.tf32=false", "speed.cudnn_benchmark=false", "speed.graphs=false"]
 QUIET = ["log.tensorboard=false", "log.progress=false"]
+FAST_SWITCHES = ["speed.graphs=auto"]  # graphs are opt-in until this check has passed; the rest is auto already
 
 # What each part runs, on the GPU and in the CPU smoke test (same code, smaller numbers).
 SETTINGS = {
@@ -106,6 +107,7 @@ class Check:
 
     def throughput(self, name: str, preset: str, sets: list[str], batch: str, profile: bool = True) -> dict:
         path = self.out / f"{name}.json"
+        sets = [*FAST_SWITCHES, *sets]
         cmd = [sys.executable, str(HERE / "throughput.py"), preset, *[a for kv in sets for a in ("--set", kv)],
                "--batch", batch, *self.s["timing"],
                "--json", str(path), *(["--profile", self.s["profile"]] if profile else [])]
@@ -143,7 +145,7 @@ class Check:
         if bench is None:
             raise RuntimeError("part dcgan128 has no figure to compare with")
         run = tmp / "train"
-        extra = [f"train.batch_size={self.s['b_small']}", f"log.every={self.s['log_every']}", *self.s["dcgan_set"],
+        extra = [*FAST_SWITCHES, f"train.batch_size={self.s['b_small']}", f"log.every={self.s['log_every']}", *self.s["dcgan_set"],
                  "log.sample_every=1000000", "log.checkpoint_every=1000000"]  # only the final ones
         proc = self.train(run, self.s["dcgan"], self.s["train_steps"], extra, self.s["timeout"])
         self.wait([proc], self.s["timeout"])
@@ -155,7 +157,7 @@ class Check:
     def fid(self, tmp: Path) -> dict:
         s, runs = self.s, {}
         procs = []
-        for path, extra in (("fast", []), ("plain", PLAIN_SWITCHES)):
+        for path, extra in (("fast", FAST_SWITCHES), ("plain", PLAIN_SWITCHES)):
             for seed in range(3):
                 runs[path, seed] = tmp / f"{path}-s{seed}"
                 procs.append(self.train(runs[path, seed], s["fid_preset"], s["fid_steps"],

@@ -352,4 +352,5 @@ def test_the_config_switch_is_checked(one_line):
     with pytest.raises(ConfigError) as e:
         config.resolve(None, ["speed.graphs=sometimes"])
     assert one_line(e) == "speed.graphs must be true, false or auto, got 'sometimes'"
-    assert speed.plan(config.SpeedConfig(), torch.device("cpu"), True).graphs is False  # auto: off on the CPU
+    assert speed.plan(config.SpeedConfig(), torch.device("cpu"), True).graphs is False  # the default: off
+    assert speed.plan(config.SpeedConfig(graphs="auto"), torch.device("cpu"), True).graphs is False  # CPU

@@ -14,7 +14,7 @@ RETRY = 7919  # added per divergence-guard retry, for fresh streams after a roll
 RETRY_RANK = 104729  # per process within a retry
 REAL_B = 11  # the order of domain-B minibatches (translation recipes; A uses REAL_BATCHES)
 IMAGE_POOL = 12  # the image pools' swap draws (CycleGAN); pool of D_B uses IMAGE_POOL + 1
-DP_NOISE = 11  # the Gaussian noise DP-SGD adds to D's clipped gradients (dp-noise-to-image)
+DP_NOISE = 14  # the Gaussian noise DP-SGD adds to D's clipped gradients (dp-noise-to-image)
 
 
 def stream(seed: int, offset: int) -> int:
