@@ -16,7 +16,8 @@ Two datasets, named apart on purpose:
 Either is decoded once into a pickle-free ``.npz`` cache whose own hash is
 checked on every load, like MNIST's. Splits: ``train`` (50,000) and ``test``
 (10,000), labels 0..9 in the standard class order. The JPEG copy is ordered by
-class, then file name, not in the official order.
+class, then file name, not in the official order: its first 10,000 training images are
+airplanes and cars only, so a subset must be drawn at random, never sliced off the front.
 """
 
 from __future__ import annotations
