@@ -8,10 +8,12 @@ be traced back to the bytes it was trained on.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
 import torch
 
 from ganforge.errors import DataError
@@ -67,6 +69,17 @@ class Dataset:
         labels = f", num_classes={self.num_classes}" if self.y is not None else ""
         other = "" if self.b is None else f", b=(n={len(self.b)}, shape={self.b.shape}, paired={self.paired})"
         return f"Dataset(name={self.name!r}, kind={self.kind!r}, n={len(self)}, shape={self.shape}{labels}{other})"
+
+
+def arrays_sha256(arrays: dict[str, np.ndarray], keys: tuple[str, ...]) -> str:
+    """A hash of the arrays themselves (names, dtypes, shapes, bytes): what a cached dataset records,
+    since the bytes of an .npz also hold zip timestamps."""
+    h = hashlib.sha256()
+    for k in keys:
+        a = np.ascontiguousarray(arrays[k])
+        h.update(f"{k}:{a.dtype.str}:{a.shape};".encode())
+        h.update(a.tobytes())
+    return h.hexdigest()
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,6 @@ airplanes and cars only, so a subset must be drawn at random, never sliced off t
 
 from __future__ import annotations
 
-import hashlib
 import io
 import json
 import os
@@ -35,7 +34,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ganforge.data.base import Dataset, LoadRequest
+from ganforge.data.base import Dataset, LoadRequest, arrays_sha256
 from ganforge.data.images import BILINEAR, fit_array
 from ganforge.data.paths import resolve_data_dir
 from ganforge.data.registry import register
@@ -149,15 +148,6 @@ SOURCES: dict[str, tuple[Callable[[Path], Path], str, Callable[[Path], Arrays]]]
 # --- the verified cache -------------------------------------------------------------------
 
 
-def _data_sha256(arrays: Arrays) -> str:
-    h = hashlib.sha256()
-    for k in CACHE_KEYS:
-        a = np.ascontiguousarray(arrays[k])
-        h.update(f"{k}:{a.dtype.str}:{a.shape};".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
-
-
 def _build_cache(name: str, root: Path) -> None:
     find, expected, decode = SOURCES[name]
     archive = find(root)
@@ -170,7 +160,7 @@ def _build_cache(name: str, root: Path) -> None:
     try:
         with open(tmp, "wb") as fh:
             np.savez(fh, **arrays)
-        record = {"format": 1, "sha256": sha256_file(tmp), "data_sha256": _data_sha256(arrays),
+        record = {"format": 1, "sha256": sha256_file(tmp), "data_sha256": arrays_sha256(arrays, CACHE_KEYS),
                   "source": str(archive), "source_sha256": expected}
         os.replace(tmp, cache)
         tmp_json = root / f".{sidecar.name}.{os.getpid()}.part"

@@ -16,7 +16,6 @@ official 10,000. Both sources yield identical uint8 arrays.
 from __future__ import annotations
 
 import gzip
-import hashlib
 import io
 import json
 import logging
@@ -31,7 +30,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ganforge.data.base import Dataset, LoadRequest
+from ganforge.data.base import Dataset, LoadRequest, arrays_sha256
 from ganforge.data.images import BILINEAR, fit_array
 from ganforge.data.paths import resolve_data_dir
 from ganforge.data.registry import register
@@ -223,12 +222,7 @@ def idx_payload_sha256(a: np.ndarray) -> str:
 
 def _data_sha256(arrays: dict[str, np.ndarray]) -> str:
     """A hash of the pixels and labels themselves (the .npz bytes also hold zip timestamps)."""
-    h = hashlib.sha256()
-    for k in CACHE_KEYS:
-        a = np.ascontiguousarray(arrays[k])
-        h.update(f"{k}:{a.dtype.str}:{a.shape};".encode())
-        h.update(a.tobytes())
-    return h.hexdigest()
+    return arrays_sha256(arrays, CACHE_KEYS)
 
 
 def _build_cache(root: Path) -> None:
