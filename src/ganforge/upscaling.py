@@ -24,6 +24,8 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from ganforge.data.folder import find_images as folder_images
+from ganforge.data.images import to_array
 from ganforge.errors import DataError
 
 Upscaler = Callable[[torch.Tensor], torch.Tensor]  # LR float (N, C, h, w) in [0, 1] -> SR float in [0, 1]
@@ -81,8 +83,7 @@ def read_image(path: Path, channels: int | None) -> np.ndarray:
     except (UnidentifiedImageError, OSError) as e:
         raise DataError(f"{path} cannot be read as an image ({str(e).splitlines()[0]}); give a PNG/JPEG/BMP/TIFF "
                         f"file") from None
-    a = np.asarray(img)
-    return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
+    return to_array(img)
 
 
 def read_npy(path: Path, channels: int | None) -> np.ndarray:
@@ -101,16 +102,11 @@ def read_npy(path: Path, channels: int | None) -> np.ndarray:
 
 
 def find_images(folder: Path) -> list[Path]:
-    found = sorted(p for p in folder.rglob("*") if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
+    found = folder_images(folder, IMAGE_SUFFIXES)
     if not found:
         raise DataError(f"no {'/'.join(IMAGE_SUFFIXES)} images found under {folder}; give an image, a folder of "
                         f"images or an .npy file as --input")
     return found
 
 
-def save_png(chw: np.ndarray, path: Path) -> None:
-    a = chw[0] if chw.shape[0] == 1 else chw.transpose(1, 2, 0)
-    Image.fromarray(np.ascontiguousarray(a)).save(path, format="PNG")
-
-
-__all__ = ["IMAGE_SUFFIXES", "find_images", "read_image", "read_npy", "save_png", "tiled"]
+__all__ = ["IMAGE_SUFFIXES", "find_images", "read_image", "read_npy", "tiled"]

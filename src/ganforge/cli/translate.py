@@ -17,13 +17,13 @@ import argparse
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from ganforge import outputs
 from ganforge.cli.device import device_option
 from ganforge.cli.evaluate import _load_samples
 from ganforge.cli.help import examples
-from ganforge.data.folder import EXTENSIONS, _decode, _find_images
+from ganforge.data.folder import EXTENSIONS, decode_image, find_images
+from ganforge.data.images import from_array
 from ganforge.errors import DataError, GanforgeError
 from ganforge.runs.run import load_run
 
@@ -47,22 +47,18 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def _read_image(path: Path) -> np.ndarray:
     try:
-        x, _ = _decode(path.read_bytes(), None, None)
+        x, _ = decode_image(path.read_bytes(), None, None)
     except (OSError, ValueError) as exc:  # PIL's UnidentifiedImageError is an OSError
         raise DataError(f"cannot read the image {path} ({str(exc).splitlines()[0]}); "
                         f"give a .png or .jpg file") from None
     return x
 
 
-def _save_image(x: np.ndarray, path: Path) -> None:
-    Image.fromarray(x[0] if x.shape[0] == 1 else x.transpose(1, 2, 0)).save(path)
-
-
 def _inputs(source: Path) -> tuple[str, list[Path]]:
     if not source.exists():
         raise GanforgeError(f"--input {source} does not exist; give a .npy, an image or a folder of images")
     if source.is_dir():
-        files = _find_images(source)
+        files = find_images(source)
         if not files:
             raise GanforgeError(f"--input {source} holds no images ({', '.join(sorted(EXTENSIONS))}); "
                                 f"point it at a folder of images")
@@ -117,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     outputs.check_space(targets[0], sum(r.nbytes for r in results) + 4096, flag="--out")
     with outputs.atomic(*targets, flag="--out") as temps:
         for r, temp in zip(results, temps):
-            np.save(temp, r[None]) if temp.suffix == ".npy" else _save_image(r, temp)
+            np.save(temp, r[None]) if temp.suffix == ".npy" else from_array(r).save(temp)
     where = targets[0] if kind == "image" else out
     print(f"{where}: {len(results)} image(s) translated {args.direction} from step {opened.step}")
     return 0

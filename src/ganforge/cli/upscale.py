@@ -22,6 +22,7 @@ import torch
 from ganforge import outputs, upscaling
 from ganforge.cli.device import device_option
 from ganforge.cli.help import examples
+from ganforge.data.images import save_png
 from ganforge.data.superres import bicubic_up, photos
 from ganforge.errors import DataError, GanforgeError
 from ganforge.metrics import superres as sr_metrics
@@ -108,7 +109,7 @@ def run(args: argparse.Namespace) -> int:
             x = torch.from_numpy(np.array(lr)).float().div(255).unsqueeze(0).to(device)
             out = upscaling.tiled(fn, x, scale, args.tile, overlap)[0].numpy()
             with outputs.atomic(target, flag="--out") as (temp,):
-                upscaling.save_png(out, temp)
+                save_png(out, temp)
         print(f"{target}: {name} x{scale}")
     return 0
 

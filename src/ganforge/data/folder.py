@@ -11,6 +11,7 @@ import hashlib
 import io
 import os
 import warnings
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -28,8 +29,9 @@ GREY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 MAX_NAMED = 10
 
 
-def _find_images(root: Path) -> list[Path]:
-    """Image files under ``root``, sorted; hidden files and folders (.git, .ipynb_checkpoints) are skipped.
+def find_images(root: Path, extensions: Iterable[str] = EXTENSIONS) -> list[Path]:
+    """Image files under ``root`` (by suffix, ``extensions``), sorted; hidden files and folders (.git,
+    .ipynb_checkpoints) are skipped. The one walk for every folder ganforge reads (datasets, translate, upscale).
 
     Symbolically linked subfolders are followed (a class kept elsewhere and linked in is a
     class, not silently lost, as with ``Path.rglob``); a link back to a folder already
@@ -46,7 +48,7 @@ def _find_images(root: Path) -> list[Path]:
         dirs[:] = sorted(d for d in dirs if not d.startswith("."))
         for name in files:
             p = Path(folder) / name
-            if p.suffix.lower() in EXTENSIONS and not name.startswith(".") and p.is_file():
+            if p.suffix.lower() in extensions and not name.startswith(".") and p.is_file():
                 found.append(p)
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
@@ -73,7 +75,7 @@ def _to_8bit(img: Image.Image) -> Image.Image:
     return Image.fromarray(np.round(a).astype(np.uint8))
 
 
-def _decode(data: bytes, channels: int | None, resolution: int | None) -> tuple[np.ndarray, tuple[int, int]]:
+def decode_image(data: bytes, channels: int | None, resolution: int | None) -> tuple[np.ndarray, tuple[int, int]]:
     """uint8 (C, H, W) and the original (W, H). Grey stays 1 channel unless ``channels`` is 3."""
     with Image.open(io.BytesIO(data)) as img:
         img.load()
@@ -110,7 +112,7 @@ def read_folder(path: str, req: LoadRequest) -> FolderImages:
     if not root.is_dir():
         raise DataError(f"{root.resolve()} is not a folder; use npz:PATH for .npz files or give a folder of images")
     root = root.resolve()
-    files = _find_images(root)
+    files = find_images(root)
     if not files:
         raise DataError(f"no .png/.jpg/.jpeg images found under {root}; point {req.name.split(':')[0]}: at a folder of images")
 
@@ -124,7 +126,7 @@ def read_folder(path: str, req: LoadRequest) -> FolderImages:
     for path, name in zip(files, rel):
         try:
             data = path.read_bytes()
-            arr, size = _decode(data, req.channels, req.resolution)
+            arr, size = decode_image(data, req.channels, req.resolution)
         except Exception:  # Pillow raises many types (OSError, SyntaxError, ValueError, ...) for broken files
             bad.append(name)
             continue

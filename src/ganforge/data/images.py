@@ -34,6 +34,16 @@ def to_array(img: Image.Image) -> np.ndarray:
     return a[None] if a.ndim == 2 else a.transpose(2, 0, 1)
 
 
+def from_array(x: np.ndarray) -> Image.Image:
+    """uint8 (C, H, W) as a Pillow "L" (one channel) or "RGB" image: the inverse of :func:`to_array`."""
+    return Image.fromarray(np.ascontiguousarray(x[0] if x.shape[0] == 1 else x.transpose(1, 2, 0)))
+
+
+def save_png(x: np.ndarray, path) -> None:
+    """One uint8 (C, H, W) image as a PNG file (grey for one channel)."""
+    from_array(x).save(path, format="PNG")
+
+
 def grey_to_rgb(x: np.ndarray) -> np.ndarray:
     """uint8 (N, 1, H, W) -> (N, 3, H, W), exactly as Pillow's L -> RGB."""
     return np.repeat(x, 3, axis=1)

@@ -31,9 +31,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image
 
 from ganforge import outputs
+from ganforge.data.images import save_png
 from ganforge.errors import GanforgeError
 from ganforge.runs.run import Run
 
@@ -147,11 +147,6 @@ def write_npz(path: Path, n: int, shape: tuple[int, ...], dtype: np.dtype, chunk
             with archive.open("y.npy", "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, y_all)
     return y_all
-
-
-def save_png(image: np.ndarray, path: Path) -> None:
-    """One uint8 (C, H, W) image as PNG (grey for one channel)."""
-    Image.fromarray(image[0] if image.shape[0] == 1 else image.transpose(1, 2, 0)).save(path, format="PNG")
 
 
 def write_folder(root: Path, n: int, chunks: Chunks, on_chunk: Callable[[int], None] | None = None
