@@ -17,6 +17,7 @@ import numpy as np
 from ganforge import outputs
 from ganforge.anomaly import METHODS, evaluate, format_table, save_overlays, scorer
 from ganforge.cli.device import device_option
+from ganforge.cli.evaluate import load_samples
 from ganforge.cli.help import examples
 from ganforge.data import load_dataset
 from ganforge.errors import DataError, GanforgeError
@@ -64,12 +65,7 @@ def _read_input(path: str) -> np.ndarray:
         return load_dataset(f"folder:{p}", split="all").x.numpy()
     if p.suffix.lower() != ".npy":
         raise DataError(f"--input {path} must be a .npy file of uint8 images (N, C, H, W) or a folder of images")
-    if not p.is_file():
-        raise DataError(f"--input {path} does not exist; give a .npy of images or a folder of images")
-    try:
-        return np.load(p, allow_pickle=False)
-    except (ValueError, OSError) as e:
-        raise DataError(f"--input {path} is not a readable .npy array ({str(e).splitlines()[0]})") from None
+    return load_samples(path, flag="--input")
 
 
 def run_score(args: argparse.Namespace) -> int:

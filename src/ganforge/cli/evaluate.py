@@ -24,7 +24,8 @@ def _say(text: str) -> None:
     print(text, file=sys.stderr, flush=True)
 
 
-def _load_samples(path: str, flag: str = "--samples") -> np.ndarray:
+def load_samples(path: str, flag: str = "--samples") -> np.ndarray:
+    """A non-empty array from a .npy file (the one reader of user .npy inputs: eval, translate, anomaly score)."""
     p = Path(path)
     if p.suffix != ".npy":
         raise GanforgeError(f"{flag} must name a .npy file (as `ganforge sample` writes), got '{p}'")
@@ -93,10 +94,10 @@ def run(args: argparse.Namespace) -> int:
             raise GanforgeError("give either RUN_DIR or --samples FILE.npy, not both")
         if not args.dataset:
             raise GanforgeError("--samples needs --dataset NAME, the data to measure against (e.g. --dataset mnist)")
-        x = _load_samples(args.samples)
+        x = load_samples(args.samples)
         ev = Evaluator(args.dataset, args.metrics, n=args.n, available=len(x), data_dir=args.data_dir,
                        seed=args.seed, device=device, inception_weights=args.inception_weights, log_fn=_say)
-        labels = _load_samples(args.labels, "--labels") if args.labels else None
+        labels = load_samples(args.labels, "--labels") if args.labels else None
         if labels is not None and (labels.ndim != 1 or len(labels) != len(x)):
             raise GanforgeError(f"--labels {args.labels} must hold one class per sample ({len(x)}), "
                                 f"got shape {tuple(labels.shape)}")

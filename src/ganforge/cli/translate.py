@@ -20,7 +20,7 @@ import numpy as np
 
 from ganforge import outputs
 from ganforge.cli.device import device_option
-from ganforge.cli.evaluate import _load_samples
+from ganforge.cli.evaluate import load_samples
 from ganforge.cli.help import examples
 from ganforge.data.folder import EXTENSIONS, decode_image, find_images
 from ganforge.data.images import from_array
@@ -96,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError(f"{args.run_dir} is a {opened.config.recipe} run: it draws samples from noise and has no "
                             f"input to translate; use `ganforge sample {args.run_dir} --n N --out samples.npy`")
     if kind == "npy":
-        x = _load_samples(str(source), flag="--input")
+        x = load_samples(str(source), flag="--input")
         y = model.translate(x, args.direction, seed=args.seed, device=device)
         outputs.check_space(targets[0], y.nbytes + 128, flag="--out")
         with outputs.atomic(targets[0], flag="--out") as (temp,):
