@@ -33,7 +33,7 @@ import numpy as np
 import torch
 
 from ganforge.data.base import Dataset, LoadRequest
-from ganforge.data.registry import DIGIT_DATASETS, load_dataset, register
+from ganforge.data.registry import load_dataset, register
 from ganforge.errors import DataError
 
 SPLITS = ("train", "valid", "test")
@@ -104,13 +104,13 @@ def _mnist_protocol(req: LoadRequest, protocol: str) -> Dataset:
                          "mnist_sha256": train.meta.get("sha256")})
 
 
-@register("mnist-one-normal", splits=SPLITS)
+@register("mnist-one-normal", splits=SPLITS, takes_digit=True)
 def load_mnist_one_normal(req: LoadRequest) -> Dataset:
     """One digit is normal (train on it), the official test set is the test split: AUROC."""
     return _mnist_protocol(req, "mnist-one-normal")
 
 
-@register("mnist-one-anomalous", splits=SPLITS)
+@register("mnist-one-anomalous", splits=SPLITS, takes_digit=True)
 def load_mnist_one_anomalous(req: LoadRequest) -> Dataset:
     """One digit is the anomaly; the nine others pooled and split 80/20: AUROC and PR-AUC."""
     return _mnist_protocol(req, "mnist-one-anomalous")
@@ -146,4 +146,3 @@ def load_anomaly_folder(req: LoadRequest) -> Dataset:
                    meta={**train.meta, "split": req.split, "protocol": "anomaly-folder", "anomalous_classes": []})
 
 
-DIGIT_DATASETS.update(PROTOCOLS)

@@ -24,19 +24,20 @@ class Entry:
     name: str
     loader: Loader
     splits: tuple[str, ...]
+    takes_digit: bool = False  # whether data.digit means something to it (the anomaly protocols)
 
 
 REGISTRY: dict[str, Entry] = {}
-DIGIT_DATASETS: set[str] = set()  # datasets that take data.digit (the anomaly protocols add themselves)
 
 
-def register(name: str, *, splits: Sequence[str] = ("train",)) -> Callable[[Loader], Loader]:
-    """Register ``loader`` under ``name`` ("x" or "x:PATH"); ``splits`` are the split names it accepts."""
+def register(name: str, *, splits: Sequence[str] = ("train",), takes_digit: bool = False) -> Callable[[Loader], Loader]:
+    """Register ``loader`` under ``name`` ("x" or "x:PATH"); ``splits`` are the split names it accepts,
+    ``takes_digit`` says whether it reads ``data.digit`` (any other dataset refuses one)."""
     if name in REGISTRY:
         raise ValueError(f"dataset {name!r} is registered twice")
 
     def decorate(loader: Loader) -> Loader:
-        REGISTRY[name] = Entry(name, loader, tuple(splits))
+        REGISTRY[name] = Entry(name, loader, tuple(splits), takes_digit)
         return loader
 
     return decorate
@@ -111,9 +112,10 @@ def load_dataset(
         skip_unreadable=bool(skip_unreadable),
         digit=_check_int("digit", digit, 0, tuple(range(10))),
     )
-    if req.digit is not None and entry.name not in DIGIT_DATASETS:
+    if req.digit is not None and not entry.takes_digit:
+        takers = sorted(e.name for e in REGISTRY.values() if e.takes_digit)
         raise DataError(f"data.digit={req.digit} does not apply to dataset '{name}' (only the anomaly protocols "
-                        f"{', '.join(sorted(DIGIT_DATASETS))} take a digit); remove data.digit from the config")
+                        f"{', '.join(takers)} take a digit); remove data.digit from the config")
     return entry.loader(req)
 
 
