@@ -139,3 +139,12 @@ def test_a_noise_to_image_run_is_refused(tmp_path, capsys):
     _rgb(tmp_path / "a.png", 4, 4)
     _fails(capsys, ["upscale", gan, "--input", tmp_path / "a.png", "--out", tmp_path / "o.png"],
            "is a noise-to-image run, which does not upscale images", "srresnet or srgan run")
+
+
+def test_train_suggests_upscale_not_sample_for_an_sr_run(tmp_path, capsys):
+    argv = ["train", "srresnet-x4", "--out", str(tmp_path / "r"), "--steps", "1",
+            *[a for s in [*TINY, "model.g.scale=2"] if not s.startswith("train.steps") for a in ("--set", s)]]
+    assert main(argv) == 0
+    next_line = [line for line in capsys.readouterr().out.splitlines() if line.startswith("next: ")]
+    assert next_line == [f"next: ganforge upscale {tmp_path / 'r'} --input IMAGE --out OUT.png   "
+                         "(or --eval skimage-photos for an RGB run)"]

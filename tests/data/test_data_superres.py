@@ -7,7 +7,7 @@ import torch
 from PIL import Image
 
 from ganforge.data import load_dataset
-from ganforge.data.superres import PHOTOS, bicubic_up, downsample, photos
+from ganforge.data.superres import PHOTOS, TILE, bicubic_up, downsample, photos, tiles, training_photos
 from ganforge.errors import DataError
 
 
@@ -61,3 +61,25 @@ def test_skimage_photos_is_a_test_split_only():
     assert data.x.shape == (len(PHOTOS), 3, 64, 64) and data.x.dtype == torch.uint8
     with pytest.raises(DataError, match="no split 'train'"):
         load_dataset("skimage-photos")
+
+
+def test_photo_tiles_are_training_photos_none_of_them_a_test_photo():
+    names = [name for name, _ in training_photos()]
+    assert not {n.split(":")[1] for n in names} & {*PHOTOS, "motorcycle_right", "clock_motion"}
+    test_pixels = {img.tobytes()[:4096] for _, img in photos()}
+    assert all(img.tobytes()[:4096] not in test_pixels for _, img in training_photos())
+    data = load_dataset("photo-tiles")
+    assert data.x.dtype == torch.uint8 and data.x.shape[1:] == (3, TILE, TILE)
+    assert len(data.x) == sum(data.meta["photos"].values()) > 400
+    grey = data.x[-1]  # the last photo is a grey one, repeated to three channels
+    assert torch.equal(grey[0], grey[1]) and torch.equal(grey[1], grey[2])
+    with pytest.raises(DataError, match="no split 'test'"):
+        load_dataset("photo-tiles", split="test")
+
+
+def test_tiles_overlap_by_the_stride_and_skip_small_images():
+    img = np.arange(5 * 7 * 3, dtype=np.uint8).reshape(5, 7, 3)
+    out = tiles(img, size=4, stride=2)
+    assert out.shape == (2, 3, 4, 4)  # one row of tiles (rows 0-3), columns 0-3 and 2-5
+    assert np.array_equal(out[1], img[0:4, 2:6].transpose(2, 0, 1))
+    assert tiles(img, size=8).shape == (0, 3, 8, 8)

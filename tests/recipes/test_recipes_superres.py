@@ -14,13 +14,13 @@ from ganforge.data import load_dataset
 from ganforge.data.superres import bicubic_up, downsample
 from ganforge.engine.loop import Trainer
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
-from ganforge.recipes.superres import CropBatches
+from ganforge.recipes.superres import CropBatches, dihedral
 from ganforge.runs.run import load_run
 
 TINY = ["data.name=digits", "superres.hr_crop=8", "model.g.scale=2", "model.g.channels=16", "model.g.blocks=2",
         "model.d.base_channels=8", "model.d.stages=2", "model.d.dense=16", "train.batch_size=16", "optim.g.lr=2e-3",
         "log.tensorboard=false", "log.progress=false", "log.every=10", "log.checkpoint_every=10",
-        "log.sample_every=1000"]
+        "log.sample_every=1000", "superres.augment=false"]  # turned digits are not digits; augment has its own test
 
 
 def _trainer(preset, path, *extra, resume=False):
@@ -112,6 +112,22 @@ def test_real_pairs_are_cropped_at_the_same_place():
         small, big = batches.next()
         assert small.shape == (4, 3, 2, 2) and big.shape == (4, 3, 8, 8)
         assert torch.equal(small, big[..., ::4, ::4])
+
+
+def test_augmentation_turns_pairs_together_and_draws_all_eight_ways():
+    lr = torch.randint(0, 256, (6, 3, 6, 5), dtype=torch.uint8)
+    hr = lr.repeat_interleave(4, -2).repeat_interleave(4, -1)  # 4x4 blocks: any flip keeps LR = HR[::4, ::4]
+    batches = CropBatches(hr, lr, 4, 8, 4, seed=0, device=torch.device("cpu"), augment=True)
+    plain = CropBatches(hr, lr, 4, 8, 4, seed=0, device=torch.device("cpu"))
+    (_, first), (_, first_plain) = batches.next(), plain.next()  # the same crops, drawn before the turns
+    ways = [dihedral(first_plain, torch.full((4,), k)) for k in range(8)]
+    assert all(any(torch.equal(first[i], w[i]) for w in ways) for i in range(4))
+    assert not torch.equal(first, first_plain)
+    for _ in range(5):
+        small, big = batches.next()
+        assert torch.equal(small, big[..., ::4, ::4])  # LR and HR turned the same way
+    square = torch.arange(4.0).view(1, 1, 2, 2).expand(8, 1, 2, 2)
+    assert len({tuple(t.flatten().tolist()) for t in dihedral(square, torch.arange(8))}) == 8
 
 
 def test_real_pairs_from_a_paired_dataset_train_and_must_be_scale_apart(tmp_path):

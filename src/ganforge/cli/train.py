@@ -103,7 +103,7 @@ def _train_locked(args: argparse.Namespace, world: distributed.World, cfg, run_d
     if result.interrupted:
         print(f"stopped early; continue with: {shlex.join(_resume_command(args, run_dir, world))}")
     else:
-        print(f"next: ganforge sample {shlex.quote(str(run_dir))} --n 1000 --out samples.npy")
+        print("next: " + trainer.recipe.next_command.format(run=shlex.quote(str(run_dir))))
     return code
 
 

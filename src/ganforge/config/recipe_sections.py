@@ -57,6 +57,9 @@ class SuperresConfig:
     # Side of the random high-res training crops, in pixels (96 in the SRGAN paper); must be a multiple
     # of the scale and fit the training images. null: the whole image (e.g. 32 for CIFAR-10).
     hr_crop: int | None = 96
+    # Each training crop under a random flip or quarter turn (8 ways, BasicSR's hflip + rot90): eight
+    # times the distinct crops of a small photo set; off keeps crops as they are in the photos.
+    augment: bool = False
     # Pixel loss between SR and HR: "mse" (SRResNet/SRGAN-MSE, the PSNR objective) or "l1" (EDSR, ESRGAN).
     pixel_loss: str = "mse"
     # Weight of the pixel loss in G's objective: 1 for SRResNet; the paper's SRGAN-VGG54 uses 0

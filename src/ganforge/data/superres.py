@@ -25,6 +25,8 @@ never used for training (the registry offers only a ``test`` split).
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import torch
 import torch.nn.functional as F
@@ -121,4 +123,56 @@ def load_sklearn_photos(req: LoadRequest) -> Dataset:
                                                 "photos": ["china.jpg", "flower.jpg"]})
 
 
-__all__ = ["PHOTOS", "bicubic_up", "crop_to_multiple", "downsample", "photos", "to_float", "to_uint8"]
+# Every other natural photo the installed libraries bundle, for SR *training* (never a test photo;
+# ``motorcycle_right`` is left out because it is the other half of the test set's stereo pair, and
+# ``clock_motion`` because its motion blur would teach blur). scikit-image's grey photos are
+# repeated to three channels: the SR metrics are on luma, which they train like any photo.
+TRAIN_PHOTOS_GREY = ("camera", "coins", "moon", "grass", "gravel", "brick", "cell", "page", "text")
+TILE, TILE_STRIDE = 128, 64  # overlapping tiles, so one tensor holds photos of different sizes
+
+
+def training_photos() -> list[tuple[str, np.ndarray]]:
+    """The training photos as (name, uint8 (H, W, 3)), whole; none of them is in :data:`PHOTOS`."""
+    import matplotlib.cbook
+    from PIL import Image
+    from sklearn.datasets import load_sample_images
+
+    try:
+        import skimage.data as sk_data
+    except ImportError:  # pragma: no cover - scikit-image is a dependency
+        raise DataError("photo-tiles needs scikit-image; install it with: pip install scikit-image") from None
+    sklearn_photos = load_sample_images()
+    out = [(f"sklearn:{Path(f).name}", img) for f, img in zip(sklearn_photos.filenames, sklearn_photos.images)]
+    with matplotlib.cbook.get_sample_data("grace_hopper.jpg") as f:
+        out.append(("matplotlib:grace_hopper.jpg", np.asarray(Image.open(f).convert("RGB"))))
+    for name in TRAIN_PHOTOS_GREY:
+        grey = getattr(sk_data, name)()
+        out.append((f"skimage:{name}", np.repeat(grey[..., None], 3, axis=2)))
+    return out
+
+
+def tiles(img: np.ndarray, size: int = TILE, stride: int = TILE_STRIDE) -> np.ndarray:
+    """Overlapping ``size`` tiles of an (H, W, 3) image as (N, 3, size, size); none for a smaller image."""
+    h, w = img.shape[:2]
+    found = [img[t:t + size, left:left + size] for t in range(0, h - size + 1, stride)
+             for left in range(0, w - size + 1, stride)]
+    return np.stack(found).transpose(0, 3, 1, 2) if found else np.zeros((0, 3, size, size), np.uint8)
+
+
+@register("photo-tiles", splits=("train",))
+def load_photo_tiles(req: LoadRequest) -> Dataset:
+    """128 px tiles (stride 64) of every bundled photo that is not a test photo: about 500 tiles of
+    12 photos (3 colour, 9 grey), the SR presets' training set. Two photos alone (``sklearn-photos``)
+    are learnt by heart within a few hundred steps (docs/benchmarks.md, issue 13)."""
+    req.reject("size", "resolution", why="its tiles are fixed; the SR recipes crop them")
+    if req.channels == 1:
+        raise DataError("photo-tiles are RGB tiles; remove data.channels=1")
+    found = training_photos()
+    per_photo = [tiles(np.ascontiguousarray(img)) for _, img in found]
+    x = torch.from_numpy(np.ascontiguousarray(np.concatenate(per_photo)))
+    return Dataset(req.name, "image", x, meta={
+        "source": "photos bundled with scikit-learn, matplotlib and scikit-image (not skimage-photos)",
+        "photos": {name: len(t) for (name, _), t in zip(found, per_photo)}, "tile": TILE, "stride": TILE_STRIDE})
+
+
+__all__ = ["PHOTOS", "TRAIN_PHOTOS_GREY", "bicubic_up", "crop_to_multiple", "downsample", "photos", "tiles", "to_float", "training_photos", "to_uint8"]

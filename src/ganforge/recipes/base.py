@@ -98,6 +98,8 @@ class Recipe(abc.ABC):
 
     name: str = ""
     description: str = ""
+    # What a user runs next on a finished run ({run}: its directory), printed by ``ganforge train``.
+    next_command: str = "ganforge sample {run} --n 1000 --out samples.npy"
 
     @abc.abstractmethod
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:

@@ -66,6 +66,7 @@ class FAnoGANModel(NoiseToImageModel):
 
 class FAnoGAN(NoiseToImage):
     name = "fanogan"
+    next_command = "ganforge anomaly eval {run}"
     description = "f-AnoGAN: a (WGAN-GP) noise-to-image GAN, then an encoder into its latent space (izi_f)"
 
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:

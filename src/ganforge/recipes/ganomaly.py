@@ -107,6 +107,7 @@ def _context(cfg: RunConfig, record: dict[str, Any]) -> NetContext:
 
 class Ganomaly(Recipe):
     name = "ganomaly"
+    next_command = "ganforge anomaly eval {run}"
     description = "GANomaly: encoder-decoder-encoder G against D; scored by ||z - z^||^2"
 
     def rebuild(self, cfg: RunConfig, record: dict[str, Any]) -> dict[str, nn.Module]:

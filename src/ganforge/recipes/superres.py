@@ -56,8 +56,9 @@ class CropBatches:
     """
 
     def __init__(self, hr: Tensor, lr: Tensor | None, batch_size: int, crop: int, scale: int, seed: int,
-                 device: torch.device, *, rank: int = 0, world_size: int = 1):
+                 device: torch.device, *, rank: int = 0, world_size: int = 1, augment: bool = False):
         self.hr, self.lr = hr.to(device), (lr.to(device) if lr is not None else None)
+        self.augment = augment
         self.batch_size, self.crop, self.scale, self.device = batch_size, crop, scale, device
         self.share = slice(rank * batch_size // world_size, (rank + 1) * batch_size // world_size)
         # Fewer images than a batch (a few large photos): an epoch visits each image this many times, in
@@ -89,9 +90,15 @@ class CropBatches:
         hr = torch.stack([self.hr[idx[i], :, tops[i] * s:(tops[i] + c) * s, lefts[i] * s:(lefts[i] + c) * s]
                           for i in keep]).float().div_(255)
         if self.lr is None:
+            if self.augment:  # on HR before shrinking: the same as transforming both
+                hr = dihedral(hr, torch.randint(0, 8, (len(idx),), generator=self._crops)[self.share])
             return downsample(hr, s), hr
         lr = torch.stack([self.lr[idx[i], :, tops[i]:tops[i] + c, lefts[i]:lefts[i] + c] for i in keep])
-        return lr.float().div_(255), hr
+        lr = lr.float().div_(255)
+        if self.augment:  # the same flip/transpose of each pair's LR and HR, so pairs stay aligned
+            ops = torch.randint(0, 8, (len(idx),), generator=self._crops)[self.share]
+            lr, hr = dihedral(lr, ops), dihedral(hr, ops)
+        return lr, hr
 
     @property
     def epochs_done(self) -> float:
@@ -107,6 +114,17 @@ class CropBatches:
         self._perm = self._permutation()
         self._crops.set_state(decode_rng(state["crop_rng"]))
         self.epoch, self.position = int(state["epoch"]), int(state["position"])
+
+
+def dihedral(x: Tensor, ops: Tensor) -> Tensor:
+    """Each image of (N, C, H, W) square crops under one of the 8 flips and quarter turns (ops in 0..7):
+    bit 0 flips left-right, bit 1 flips top-bottom, bit 2 transposes (BasicSR's hflip/vflip/rot90)."""
+    out = []
+    for img, op in zip(x, ops.tolist()):
+        img = img.flip(-1) if op & 1 else img
+        img = img.flip(-2) if op & 2 else img
+        out.append(img.transpose(-1, -2) if op & 4 else img)
+    return torch.stack(out)
 
 
 @dataclass
@@ -230,6 +248,7 @@ def load_pretrained_g(G: nn.Module, path: str) -> dict[str, Any]:
 
 class _SuperresRecipe(Recipe):
     adversarial = False
+    next_command = "ganforge upscale {run} --input IMAGE --out OUT.png   (or --eval skimage-photos for an RGB run)"
 
     def _context(self, cfg: RunConfig, record: dict[str, Any]) -> NetContext:
         return NetContext(data_shape=tuple(record["data_shape"]), z_dim=cfg.model.z_dim, kind="image")
@@ -290,7 +309,7 @@ class _SuperresRecipe(Recipe):
         paired_lr = data.x if _paired(data) else None
         batches = CropBatches(hr, paired_lr, cfg.train.batch_size, crop, G.scale,
                               seeds.stream(cfg.seed, seeds.REAL_BATCHES), device, rank=world.rank,
-                              world_size=world.size)
+                              world_size=world.size, augment=cfg.superres.augment)
         features = None
         if cfg.superres.feature_loss == "vgg19" and cfg.superres.feature_weight > 0:
             features = sr_loss.load_vgg19(cfg.superres.vgg19_weights, cfg.superres.vgg19_sha256)[0].to(device)
