@@ -642,6 +642,15 @@ def test_pix2pix_unpaired_data(tmp_path, capsys):
            "needs paired data", "cycle-translation")
 
 
+def test_eval_wrong_recipe(tmp_path, capsys):
+    run = _translation_run(tmp_path)
+    capsys.readouterr()
+    _fails(capsys, ["eval", run], "tr is a paired-translation run: measure it with ganforge translate tr --eval")
+    sr = _sr_run(tmp_path / "sr")
+    _fails(capsys, ["eval", str(sr)], f"srresnet run: measure it with ganforge upscale {sr} --eval skimage-photos")
+    assert not Path("tr/eval").exists() and not (sr / "eval").exists()
+
+
 # ---- anomaly detection (ganforge anomaly; docs/anomaly.md) ---------------------------------------
 
 ANOMALY_TINY = ["--set", "data.name=digits", "--set", "data.digit=null", "--set", "model.g.base_channels=4",
