@@ -8,7 +8,9 @@
 Each group trains its presets with `ganforge train PRESET --out RUNS/NAME` (skipped when the
 run's last checkpoint exists), translates the held-out *test* split with the final checkpoint
 (no model selection: nothing is chosen on it), and prints a markdown table; the numbers also
-go to RUNS/NAME/translation_scores.json. One thread (OMP_NUM_THREADS=1) on the CPU unless
+go to RUNS/NAME/translation_scores.json. The pix2pix, cycle and thick groups are measured by
+ganforge.metrics.translation_eval, the code behind `ganforge translate RUN --eval`, so a user
+reproduces any row with that command. One thread (OMP_NUM_THREADS=1) on the CPU unless
 the caller says otherwise.
 """
 
@@ -26,7 +28,7 @@ import numpy as np
 
 from ganforge.data import load_dataset
 from ganforge.metrics import translation as tm
-from ganforge.metrics.judges import load_judge
+from ganforge.metrics.translation_eval import evaluate_translation
 from ganforge.runs.run import load_run
 from ganforge.viz import save_image_grid
 
@@ -51,18 +53,11 @@ def wall(run: Path) -> float:
     return json.loads((run / "translation_trained.json").read_text())["wall_s"]
 
 
-def evaluate(run: Path, n: int, judge, **score_options) -> dict:
-    opened = load_run(run)
-    data = load_dataset(opened.config.data.name, split="test")
-    a, truth = data.x[:n].numpy(), data.b.x[:n].numpy()
-    out = opened.model.translate(a)
-    result = {"step": opened.step, "n": len(a), "wall_s": wall(run),
-              **tm.score(out, truth, split="test", labels=data.y[:n].numpy() if data.y is not None else None,
-                         judge=judge, **score_options)}
-    if "BA" in opened.model.directions:
-        back = opened.model.translate(out, "BA")
-        result["cycle_l1_test"] = round(tm.l1(back, a), 6)
-        result["ssim_test_input"] = round(tm.ssim(out, a), 6)  # high: collapsed to the identity map
+def evaluate(run: Path, n: int, judges: dict) -> dict:
+    """The library's measurement (what `ganforge translate RUN --eval` prints), plus the training wall time;
+    ``judges`` keeps each judge loaded once across the runs of a group."""
+    report = evaluate_translation(load_run(run), n, judges=judges)
+    result = {"step": report.step, "n": report.n, "wall_s": wall(run), **report.values}
     (run / "translation_scores.json").write_text(json.dumps(result, indent=1))
     return result
 
@@ -85,21 +80,19 @@ def mean_se(values: list[float]) -> str:
 
 
 def pix2pix(args) -> None:
-    judge = load_judge("lenet")
-    rows = {p: evaluate(train(args.runs, p, p), args.n, judge) for p in PIX2PIX}
+    judges = {}
+    rows = {p: evaluate(train(args.runs, p, p), args.n, judges) for p in PIX2PIX}
     n = f"{tm.format_count(args.n)}"
     print(table(rows, ["l1_test_truth", "ssim_test_truth", "labelacc_test_lenet", f"fid{n}_test_lenet", "wall_s"]))
 
 
 def cycle(args, preset: str = "cyclegan-inverted") -> None:
-    judge = load_judge("lenet")
-    view = ("uninverted", lambda x: 255 - x) if "inverted" in preset else None
+    judges = {}  # which judge (and view: mnist-inverted's _uninverted) is the task's own declaration
     rows = {}
     for label, extra in (("", []), ("-no-identity", ["translation.identity=0"])):
         for seed in (args.seeds if not label or args.ablation_all_seeds else args.seeds[:1]):
             name = f"{preset}{label}-s{seed}"
-            rows[name] = evaluate(train(args.runs, name, preset, f"seed={seed}", *extra), args.n, judge,
-                                  judge_view=view)
+            rows[name] = evaluate(train(args.runs, name, preset, f"seed={seed}", *extra), args.n, judges)
         if preset != "cyclegan-inverted":
             break
     acc = next(k for k in next(iter(rows.values())) if k.startswith("labelacc"))

@@ -4,8 +4,11 @@ import numpy as np
 import pytest
 
 import ganforge
+from ganforge import recipes
+from ganforge.api import check_eval_applies
 from ganforge.cli import main
-from ganforge.errors import GanforgeError
+from ganforge.config import RunConfig
+from ganforge.errors import GanforgeError, WrongCommandError
 
 QUIET = dict(log__progress=False, log__tensorboard=False)
 
@@ -64,3 +67,22 @@ def test_train_from_python_takes_the_run_lock_like_the_cli(tmp_path, one_line):
         assert "is being trained by process" in one_line(e)
     run = ganforge.train("gan2014-digits", out=tmp_path / "free", steps=2, **QUIET)
     assert not (run.path / LOCK_NAME).exists()  # released at the end
+
+
+@pytest.mark.parametrize("recipe,command", [
+    ("noise-to-image", None), ("progressive", None), ("style-based", None), ("fanogan", None),
+    ("dp-noise-to-image", None), ("paired-translation", "ganforge translate {run} --eval"),
+    ("cycle-translation", "ganforge translate {run} --eval"),
+    ("srresnet", "ganforge upscale {run} --eval skimage-photos"), ("srgan", "ganforge upscale {run} --eval skimage-photos"),
+    ("ganomaly", "ganforge anomaly eval {run}")])
+def test_each_recipe_says_what_measures_it(recipe, command, one_line):
+    """eval measures models that draw samples from noise (f-AnoGAN's G is one); the others name their command,
+    and evaluate refuses them with it before anything is opened or sampled."""
+    assert recipes.get(recipe).eval_command == command
+    cfg = RunConfig(recipe=recipe)
+    if command is None:
+        check_eval_applies("runs/x", cfg)
+        return
+    with pytest.raises(WrongCommandError) as e:
+        check_eval_applies("runs/x", cfg)
+    assert one_line(e) == f"runs/x is a {recipe} run: measure it with {command.format(run='runs/x')}"

@@ -632,6 +632,11 @@ def test_translate_noise_run(capsys):
     _fails(capsys, ["translate", "noise", "--input", "x.npy", "--out", "y.npy"], "has no input to translate",
            "ganforge sample")
     assert not Path("y.npy").exists()
+    _fails(capsys, ["translate", "noise", "--eval", "--json", "m.json"], "measure it with ganforge eval noise")
+    sr = _sr_run(Path("sr"))
+    _fails(capsys, ["translate", str(sr), "--eval"], "srresnet run, which has no input to translate",
+           "measure it with ganforge upscale sr --eval skimage-photos")
+    assert not Path("m.json").exists()
 
 
 def test_pix2pix_unpaired_data(tmp_path, capsys):
@@ -640,6 +645,33 @@ def test_pix2pix_unpaired_data(tmp_path, capsys):
              b=rng.randint(0, 256, (6, 1, 8, 8)).astype(np.uint8), paired=False)
     _fails(capsys, ["train", "gan2014-digits", "--out", "u", *TRANSLATION, "--set", "data.name=npz:u.npz"],
            "needs paired data", "cycle-translation")
+
+
+def test_translate_eval_or_files(tmp_path, capsys):
+    run = _translation_run(tmp_path)
+    np.save("x.npy", np.zeros((2, 1, 8, 8), np.uint8))
+    capsys.readouterr()
+    _fails(capsys, ["translate", run, "--eval", "--input", "x.npy"], "takes no --input", "give either --eval or")
+    _fails(capsys, ["translate", run], "give --input and --out", "or --eval")
+    _fails(capsys, ["translate", run, "--input", "x.npy", "--out", "y.npy", "--json", "m.json"],
+           "--json goes with --eval")
+    assert not Path("y.npy").exists() and not Path("m.json").exists()
+
+
+def test_translate_eval_no_test_split(tmp_path, capsys):
+    run = _translation_run(tmp_path)
+    capsys.readouterr()
+    _fails(capsys, ["translate", run, "--eval", "--json", "m.json"], "which has no test split", "--input/--out")
+    assert not Path("m.json").exists()
+
+
+def test_eval_wrong_recipe(tmp_path, capsys):
+    run = _translation_run(tmp_path)
+    capsys.readouterr()
+    _fails(capsys, ["eval", run], "tr is a paired-translation run: measure it with ganforge translate tr --eval")
+    sr = _sr_run(tmp_path / "sr")
+    _fails(capsys, ["eval", str(sr)], f"srresnet run: measure it with ganforge upscale {sr} --eval skimage-photos")
+    assert not Path("tr/eval").exists() and not (sr / "eval").exists()
 
 
 # ---- anomaly detection (ganforge anomaly; docs/anomaly.md) ---------------------------------------

@@ -25,13 +25,14 @@ from typing import Any
 import numpy as np
 import yaml
 
-from ganforge import config, outputs, presets, progress
+from ganforge import config, outputs, presets, progress, recipes
 from ganforge.config import RunConfig
 from ganforge.engine.loop import Trainer, TrainResult
-from ganforge.errors import GanforgeError
+from ganforge.errors import GanforgeError, WrongCommandError
 from ganforge.metrics.evaluation import Evaluator, Log, Report, evaluate as evaluate_samples, write_report
 from ganforge.runs import rundir
 from ganforge.runs.lock import LOCK_NAME, RunLock
+from ganforge.runs.rundir import read_config
 from ganforge.runs.run import Run, load_run
 from ganforge.sampling import collect
 from ganforge.training import distributed
@@ -162,11 +163,26 @@ def train(preset_or_config: str | os.PathLike | dict | RunConfig | None = None, 
     return load_run(result.run_dir, device=trainer.built.device)
 
 
+def check_eval_applies(run_dir: str | os.PathLike, cfg: RunConfig) -> None:
+    """Refuse, naming the right command, a run whose recipe ``ganforge eval`` does not measure.
+
+    eval's metrics score samples drawn from noise against the training data; a translation, super-
+    resolution or GANomaly run "samples" something else (translated test inputs, decoded codes), and
+    scoring that as noise samples gives numbers that look like results and mean nothing. Which
+    command measures a run is its recipe's ``eval_command``, so nothing here names a recipe.
+    Called before a checkpoint is opened or anything sampled.
+    """
+    command = recipes.get(cfg.recipe).eval_command
+    if command is not None:
+        raise WrongCommandError(f"{run_dir} is a {cfg.recipe} run: measure it with {command.format(run=run_dir)}")
+
+
 def evaluate_run(run: Run, metrics: str | list[str] | None = None, *, n: int | None = None, seed: int = 0,
                  data_dir: str | os.PathLike | None = None, inception_weights: str | os.PathLike | None = None,
                  log_fn: Log | None = None, write: bool = True) -> tuple[Report, Path | None]:
     """Measure a run's checkpoint against the data it was trained on; writes RUN_DIR/eval/<checkpoint>.json."""
     cfg = run.config
+    check_eval_applies(run.path, cfg)
     ev = Evaluator(cfg.data.name, metrics, n=n, data_dir=data_dir, seed=seed, device=run.device,
                    inception_weights=inception_weights, log_fn=log_fn,
                    data_options={"resolution": cfg.data.resolution, "channels": cfg.data.channels,
@@ -190,9 +206,11 @@ def evaluate(source: Run | str | os.PathLike | np.ndarray, metrics: str | list[s
             raise GanforgeError("evaluating an array of samples needs dataset=NAME, the data to measure against")
         return evaluate_samples(source, dataset, metrics, n=n, data_dir=data_dir, seed=seed, labels=labels,
                                 device=device, **options)
+    if not isinstance(source, Run):
+        check_eval_applies(source, read_config(Path(source)))  # before the checkpoint is opened
     run = source if isinstance(source, Run) else load_run(source, checkpoint, device=device)
     return evaluate_run(run, metrics, n=n, seed=seed, data_dir=data_dir, **options)[0].values
 
 
-__all__ = ["Run", "claimed", "evaluate", "evaluate_run", "load_run", "resolve_config", "run_directory", "start",
-           "train"]
+__all__ = ["Run", "check_eval_applies", "claimed", "evaluate", "evaluate_run", "load_run", "resolve_config",
+           "run_directory", "start", "train"]

@@ -28,6 +28,12 @@ class CheckpointError(GanforgeError):
     """A run directory or checkpoint is missing, corrupt or does not fit the config."""
 
 
+class WrongCommandError(GanforgeError):
+    """A run given to a command that does not apply to its kind of model (a translation run to
+    ``ganforge eval``): the message names the command that does, so the user is never handed a
+    number that measures nothing."""
+
+
 class JudgeError(GanforgeError):
     """A judge (the feature network metrics look through) cannot be found, trained, loaded or applied."""
 

@@ -69,3 +69,8 @@ def test_bad_input_is_one_line(blob_runs, tmp_path, capsys):
     _fails(capsys, ["anomaly", "score", run, "--input", str(tmp_path / "none.npy"), "--out", str(tmp_path / "o.npy")],
            "does not exist")
     assert not (tmp_path / "o.npy").exists()
+
+
+def test_ganforge_eval_sends_a_ganomaly_run_to_anomaly_eval(blob_runs, capsys):
+    run = str(blob_runs("ganomaly"))
+    _fails(capsys, ["eval", run], f"{run} is a ganomaly run: measure it with ganforge anomaly eval {run}")

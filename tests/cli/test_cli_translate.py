@@ -1,17 +1,27 @@
-"""``ganforge translate`` and ``sample`` on translation runs: .npy, image and folder in and out, and every
-bad input of issue 12 as one line with exit code 2 and nothing overwritten."""
+"""``ganforge translate`` and ``sample`` on translation runs: .npy, image and folder in and out, ``--eval``
+on the run's own test split, and every bad input of issue 12 as one line with exit code 2 and nothing
+overwritten; ``ganforge eval`` sends translation runs to ``translate --eval``."""
 
+import json
 import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
+import ganforge
 from ganforge.cli import main
+from ganforge.data import Dataset, load_dataset, translation_tasks as tt
+from ganforge.errors import WrongCommandError
+from ganforge.metrics import translation as tm, translation_eval
+from ganforge.runs.run import load_run
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from translation_data import QUIET, TINY_D, TINY_G, digits16, edges_npz  # noqa: E402
+from translation_digits import fake_mnist, stand_in_lenet  # noqa: E402
 
 SETTINGS = [f"--set={s}" for s in ["recipe=paired-translation", *TINY_G, *TINY_D, *QUIET]]
 
@@ -108,3 +118,126 @@ def test_mismatched_pairs_are_counted_and_no_match_is_one_line(tmp_path, capsys)
     assert main(["train", "gan2014-digits", "--steps", "1", "--out", str(tmp_path / "run2"), *SETTINGS,
                  f"--set=data.name=pairs:{tmp_path / 'A'},{tmp_path / 'B'}"]) == 2
     assert "pairs" in err(capsys) and not (tmp_path / "run2").exists()
+
+
+# --- translate --eval: the run's own task, test split ------------------------------------------------
+
+TASK_TINY = ["--set=model.g.base_channels=4", "--set=model.d.base_channels=4", "--set=train.batch_size=4",
+             "--set=log.tensorboard=false", "--set=log.progress=false", "--set=log.sample_every=1000",
+             "--set=log.checkpoint_every=1000"]
+TEST_IMAGES = 80
+
+
+def _stand_in_mnist(name, req, split):
+    """MNIST for the built-in tasks, from scikit-learn's digits (no download)."""
+    x, y = fake_mnist(TEST_IMAGES if split == "test" else 40)
+    return Dataset("mnist", "image", torch.from_numpy(x), torch.from_numpy(y), 10, {"sha256": "fake"})
+
+
+@pytest.fixture(scope="module")
+def task_runs(tmp_path_factory):
+    """Tiny pix2pix-edges and cyclegan-inverted runs (2 steps) on the built-in tasks made from stand-in digits."""
+    root = tmp_path_factory.mktemp("task-runs")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(tt, "_source", _stand_in_mnist)
+        assert main(["train", "pix2pix-edges", "--steps", "2", "--out", str(root / "pix2pix"), *TASK_TINY]) == 0
+        assert main(["train", "cyclegan-inverted", "--steps", "2", "--out", str(root / "cycle"), *TASK_TINY,
+                     "--set=model.g.blocks=1"]) == 0
+    return root
+
+
+@pytest.fixture
+def stand_ins(monkeypatch):
+    """The stand-in MNIST behind the tasks and the stand-in judge behind "lenet"; returns the judge names asked for."""
+    monkeypatch.setattr(tt, "_source", _stand_in_mnist)
+    judge, asked = stand_in_lenet(), []
+    monkeypatch.setattr(translation_eval, "load_judge", lambda name, *a, **k: asked.append(name) or judge)
+    return asked
+
+
+@pytest.mark.parametrize("run,names", [
+    ("pix2pix", {"l1_test_truth", "psnr_test_truth", "ssim_test_truth", "labelacc_test_lenet", "fid64_test_lenet"}),
+    ("cycle", {"l1_test_truth", "psnr_test_truth", "ssim_test_truth", "labelacc_test_lenet_uninverted",
+               "fid64_test_lenet", "cycle_l1_test", "ssim_test_input"})])
+def test_eval_prints_and_writes_the_protocol_named_metrics(task_runs, stand_ins, tmp_path, capsys, run, names):
+    out = tmp_path / "m.json"
+    capsys.readouterr()
+    assert main(["translate", str(task_runs / run), "--eval", "--n", "64", "--json", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "the first 64 test images of mnist-" in printed and "judge lenet" in printed
+    assert all(name in printed for name in names)
+    report = json.loads(out.read_text())
+    v = report["values"]
+    assert set(v) == names and stand_ins == ["lenet"]
+    assert (report["n"], report["split"], report["direction"], report["step"]) == (64, "test", "AB", 2)
+    assert -1 <= v["ssim_test_truth"] <= 1 and 0 <= v["l1_test_truth"] <= 1 and v["psnr_test_truth"] > 0
+    assert 0 <= next(v[k] for k in v if k.startswith("labelacc")) <= 1 and v["fid64_test_lenet"] >= -1e-6
+    if run == "cycle":
+        assert -1 <= v["ssim_test_input"] <= 1 and 0 <= v["cycle_l1_test"] <= 1 and report["judge_view"] == "uninverted"
+
+
+def test_eval_of_a_perfect_translator_is_perfect(task_runs, stand_ins, tmp_path, monkeypatch, capsys):
+    """The command's numbers come from the model: one that returns the truth scores L1 0, SSIM 1, and the
+    judge's own accuracy on the truth."""
+    data = load_dataset("mnist-edges", split="test")
+    truth, labels = data.b.x[:64].numpy(), data.y[:64].numpy()
+
+    def perfect(*args, **kwargs):
+        opened = load_run(*args, **kwargs)
+        monkeypatch.setattr(opened.model, "translate", lambda x, *a, **k: truth[:len(x)])
+        return opened
+    monkeypatch.setattr("ganforge.cli.translate.load_run", perfect)
+    argv = ["translate", str(task_runs / "pix2pix"), "--eval", "--n", "64", "--json", str(tmp_path / "p.json")]
+    assert main(argv) == 0
+    v = json.loads((tmp_path / "p.json").read_text())["values"]
+    judge = stand_in_lenet()
+    assert v["l1_test_truth"] == 0 and v["ssim_test_truth"] == 1
+    assert v["labelacc_test_lenet"] == pytest.approx(tm.label_accuracy(truth, labels, judge))
+
+
+def test_eval_and_input_out_are_either_or(task_runs, stand_ins, tmp_path, capsys):
+    run = str(task_runs / "pix2pix")
+    np.save(tmp_path / "in.npy", np.zeros((2, 1, 32, 32), np.uint8))
+    cases = [(["--eval", "--input", str(tmp_path / "in.npy")], "takes no --input"),
+             (["--eval", "--out", str(tmp_path / "o.npy")], "takes no --out"),
+             ([], "give --input and --out"),
+             (["--input", str(tmp_path / "in.npy")], "missing --out"),
+             (["--input", str(tmp_path / "in.npy"), "--out", str(tmp_path / "o.npy"), "--json",
+               str(tmp_path / "m.json")], "--json goes with --eval"),
+             (["--eval", "--n", "1"], "--n must be at least 2")]
+    for extra, want in cases:
+        capsys.readouterr()
+        assert main(["translate", run, *extra]) == 2
+        assert want in err(capsys)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.npy"]
+
+
+def test_eval_json_is_not_overwritten(task_runs, stand_ins, tmp_path, capsys):
+    out = tmp_path / "m.json"
+    out.write_text("mine")
+    capsys.readouterr()
+    assert main(["translate", str(task_runs / "pix2pix"), "--eval", "--n", "8", "--json", str(out)]) == 2
+    assert "m.json already exists; pass --force" in err(capsys) and out.read_text() == "mine"
+    assert stand_ins == []  # refused before anything was measured
+    assert main(["translate", str(task_runs / "pix2pix"), "--eval", "--n", "8", "--json", str(out), "--force"]) == 0
+    assert json.loads(out.read_text())["values"]["fid8_test_lenet"] >= -1e-6
+
+
+def test_eval_of_a_run_without_a_test_split_is_one_line(runs, capsys):
+    capsys.readouterr()
+    assert main(["translate", str(runs / "pix2pix"), "--eval"]) == 2
+    assert "has no test split" in err(capsys)
+
+
+@pytest.mark.parametrize("run,recipe", [("pix2pix", "paired-translation"), ("cycle", "cycle-translation")])
+def test_ganforge_eval_sends_a_translation_run_to_translate_eval(task_runs, tmp_path, capsys, run, recipe):
+    path = str(task_runs / run)
+    want = f"{path} is a {recipe} run: measure it with ganforge translate {path} --eval"
+    capsys.readouterr()
+    assert main(["eval", path, "--json", str(tmp_path / "e.json")]) == 2
+    assert err(capsys) == f"ganforge: error: {want}"
+    assert not (tmp_path / "e.json").exists() and not (task_runs / run / "eval").exists()
+    for source in (path, load_run(path)):  # the Python API refuses the same way
+        with pytest.raises(WrongCommandError) as e:
+            ganforge.evaluate(source)
+        assert str(e.value) == want

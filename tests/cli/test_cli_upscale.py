@@ -148,3 +148,10 @@ def test_train_suggests_upscale_not_sample_for_an_sr_run(tmp_path, capsys):
     next_line = [line for line in capsys.readouterr().out.splitlines() if line.startswith("next: ")]
     assert next_line == [f"next: ganforge upscale {tmp_path / 'r'} --input IMAGE --out OUT.png   "
                          "(or --eval skimage-photos for an RGB run)"]
+
+
+def test_ganforge_eval_sends_an_sr_run_to_upscale_eval(sr_run, capsys):
+    """eval's noise-sample metrics would score the decoded noise of an SR run: refused, naming the command."""
+    _fails(capsys, ["eval", sr_run], f"{sr_run} is a srresnet run: measure it with ganforge upscale {sr_run} "
+                                     f"--eval skimage-photos")
+    assert not (sr_run / "eval").exists()

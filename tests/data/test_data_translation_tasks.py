@@ -53,3 +53,17 @@ def test_options_a_task_cannot_honour_are_one_line(mnist, one_line):
     with pytest.raises(DataError) as e:
         load_dataset("mnist-edges", resolution=64)
     assert "remove data.resolution" in one_line(e)
+
+
+def test_each_task_declares_the_judge_that_reads_each_domain(mnist):
+    """The judge (and its view) is the task's declaration, read from the data: edges are read by no judge,
+    inverted digits through 255 - x, thick digits as they are."""
+    assert tt.domain_judge(load_dataset("mnist-edges", split="test"), "B") == ("lenet", None)
+    assert tt.domain_judge(load_dataset("mnist-edges", split="test"), "A") is None
+    inverted = load_dataset("mnist-inverted", split="test")
+    assert tt.domain_judge(inverted, "B") == ("lenet", "uninverted") and tt.domain_judge(inverted, "A") == ("lenet", None)
+    assert tt.domain_judge(load_dataset("mnist-inverted"), "B") == ("lenet", "uninverted")  # the train split says so too
+    assert tt.domain_judge(load_dataset("mnist-thick", split="test"), "B") == ("lenet", None)
+    x = inverted.b.x.numpy()
+    assert np.array_equal(tt.JUDGE_VIEWS["uninverted"](x), inverted.x.numpy())
+    assert tt.domain_judge(Dataset("user", "image", torch.zeros(1, 1, 4, 4, dtype=torch.uint8)), "B") is None

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from ganforge import outputs
-from ganforge.api import evaluate_run
+from ganforge.api import check_eval_applies, evaluate_run
 from ganforge.cli.device import device_option
 from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
@@ -17,6 +17,7 @@ from ganforge.metrics import describe
 from ganforge.metrics.evaluation import Evaluator, write_report
 from ganforge.metrics.judges import DEFAULT_JUDGE, INCEPTION, JUDGES
 from ganforge.runs.lock import still_training
+from ganforge.runs.rundir import read_config
 from ganforge.runs.run import load_run
 
 
@@ -114,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
     if args.dataset:
         raise GanforgeError("--dataset goes with --samples; a run is always measured against the data it was "
                             "trained on")
+    check_eval_applies(args.run_dir, read_config(Path(args.run_dir)))  # before any checkpoint is read
     opened = load_run(args.run_dir, args.checkpoint, device=device)
     if args.checkpoint == "latest" and (note := still_training(args.run_dir)):
         print(f"ganforge: note: {note}, {opened.checkpoint.name}", file=sys.stderr)

@@ -1,9 +1,12 @@
-"""``ganforge translate``: run a trained translation model on a .npy, an image or a folder.
+"""``ganforge translate``: run a trained translation model on a .npy, an image or a folder, or measure it.
 
 - ``--input X.npy`` (uint8 (N, C, H, W)) gives ``--out Y.npy`` of the same form.
 - ``--input photo.png`` gives ``--out out.png`` (or ``out.npy``).
 - ``--input DIR`` gives ``--out DIR`` with the same relative file names (images of any
   size the model takes; each is translated on its own, so sizes may differ).
+- ``--eval`` translates the test split of the run's own task and prints its metrics under
+  protocol names (:mod:`ganforge.metrics.translation_eval`); ``--json FILE`` also writes them.
+  ``ganforge eval`` measures noise-to-image runs only and sends translation runs here.
 
 Images are read as they are (a grey image stays grey): a grey image given to a model
 trained on colour is one line, not a silent conversion. Every output follows
@@ -14,34 +17,48 @@ without ``--force``, and files appear only when complete (a folder's all togethe
 from __future__ import annotations
 
 import argparse
+import json
+import sys
 from pathlib import Path
 
 import numpy as np
+import torch
 
-from ganforge import outputs
+from ganforge import outputs, recipes
 from ganforge.cli.device import device_option
 from ganforge.cli.evaluate import load_samples
 from ganforge.cli.help import examples
 from ganforge.data.folder import EXTENSIONS, decode_image, find_images
 from ganforge.data.images import from_array
 from ganforge.errors import DataError, GanforgeError
-from ganforge.runs.run import load_run
+from ganforge.metrics.translation_eval import DEFAULT_N, evaluate_translation
+from ganforge.runs.run import Run, load_run
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("translate", help="translate images with a trained translation run (pix2pix, CycleGAN)",
                        **examples("ganforge translate runs/edges --input edges.npy --out digits.npy",
                                   "ganforge translate runs/inverted --input in/ --out out/ --direction BA",
-                                  "ganforge translate runs/colour --input grey.png --out colour.png"))
+                                  "ganforge translate runs/colour --input grey.png --out colour.png",
+                                  "ganforge translate runs/inverted --eval --json inverted.json"))
     s.add_argument("run_dir", help="a run directory of recipe paired-translation or cycle-translation")
-    s.add_argument("--input", required=True, help="uint8 (N, C, H, W) .npy, one image (.png/.jpg), or a folder")
-    s.add_argument("--out", required=True, help=".npy for a .npy input; an image file or .npy for an image; a folder "
-                                                "for a folder")
+    s.add_argument("--input", help="uint8 (N, C, H, W) .npy, one image (.png/.jpg), or a folder")
+    s.add_argument("--out", help=".npy for a .npy input; an image file or .npy for an image; a folder for a folder")
+    s.add_argument("--eval", action="store_true",
+                   help="instead of --input/--out: translate the test split of the run's own dataset and print "
+                        "l1/psnr/ssim against the truth, judge label accuracy and FID, cycle error (see "
+                        "docs/translation.md)")
+    s.add_argument("--n", type=int, help=f"with --eval: the first N test images (default {DEFAULT_N:,}, or all if "
+                                         f"fewer)")
+    s.add_argument("--json", help="with --eval: also write the metrics to this .json file")
+    s.add_argument("--data-dir", help="with --eval: dataset and judge cache (default: $GANFORGE_DATA or "
+                                      "~/.cache/ganforge/data)")
     s.add_argument("--direction", default="AB", choices=("AB", "BA"), help="AB (default) or BA (CycleGAN runs)")
     s.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
     s.add_argument("--seed", type=int, default=0, help="seeds dropout when translation.test_mode is train")
     s.add_argument("--device", help="cpu (default) or cuda")
-    s.add_argument("--force", action="store_true", help="overwrite --out (or same-named files in an --out folder)")
+    s.add_argument("--force", action="store_true", help="overwrite --out (or same-named files in an --out folder), "
+                                                        "or --json")
     s.set_defaults(func=run, on_interrupt="no output was written (existing files are unchanged)")
 
 
@@ -85,16 +102,77 @@ def _targets(kind: str, source: Path, files: list[Path], out: Path, force: bool)
     return targets
 
 
+def _check_mode(args: argparse.Namespace) -> None:
+    """Translating files (--input and --out) and measuring (--eval, with --n/--json/--data-dir) are two
+    uses of the command: a mix of them, or neither, is one line rather than a guess at what was meant."""
+    files = [f for f, v in (("--input", args.input), ("--out", args.out)) if v is not None]
+    if args.eval and files:
+        raise GanforgeError(f"--eval measures the run on its dataset's test split and takes no {' or '.join(files)}; "
+                            f"give either --eval or --input and --out")
+    if args.eval:
+        return
+    evaluating = [f for f, v in (("--n", args.n), ("--json", args.json), ("--data-dir", args.data_dir))
+                  if v is not None]
+    if evaluating:
+        named = " and ".join(evaluating)
+        raise GanforgeError(f"{named} {'goes' if len(evaluating) == 1 else 'go'} with --eval; add --eval to measure "
+                            f"the run, or leave {named} out to translate --input")
+    if len(files) < 2:
+        missing = " and ".join(f for f in ("--input", "--out") if f not in files)
+        raise GanforgeError(f"give --input and --out to translate images (missing {missing}), or --eval to measure "
+                            f"the run on its test split")
+
+
+def _opened(args: argparse.Namespace, device: torch.device) -> Run:
+    """The run, or one line naming what to do with a run that does not translate: its recipe's own
+    commands (``next_command`` to use it, ``eval_command`` to measure it), never a guess by recipe name."""
+    opened = load_run(args.run_dir, args.checkpoint, device=device)
+    if not hasattr(opened.model, "translate"):
+        recipe = recipes.get(opened.config.recipe)
+        if args.eval:
+            command = (recipe.eval_command or "ganforge eval {run}").format(run=args.run_dir)
+            raise GanforgeError(f"{args.run_dir} is a {opened.config.recipe} run, which has no input to translate: "
+                                f"measure it with {command}")
+        raise GanforgeError(f"{args.run_dir} is a {opened.config.recipe} run, which has no input to translate; use "
+                            f"`{recipe.next_command.format(run=args.run_dir)}`")
+    return opened
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    """``--eval``: every path checked first, then the scores printed (and written whole to --json)."""
+    if args.n is not None and args.n < 2:
+        raise GanforgeError(f"--n must be at least 2 test images (the judge FID needs a spread), got {args.n}")
+    target = outputs.check_file(args.json, flag="--json", force=args.force, suffixes=(".json",)) if args.json else None
+    device = device_option(args.device)
+    opened = _opened(args, device)
+    report = evaluate_translation(opened, args.n, direction=args.direction, seed=args.seed, data_dir=args.data_dir,
+                                  log_fn=_say)
+    judge = report.judge
+    read_by = "" if judge is None else f", judge {judge['name']}" + (
+        f" (test accuracy {judge['test_accuracy']:.2%})" if judge.get("test_accuracy") is not None else "")
+    print(f"{args.run_dir}: {report.checkpoint} (step {report.step}), the first {report.n} test images of "
+          f"{report.dataset} translated {report.direction}{read_by}")
+    print(report.table(), flush=True)
+    if target is not None:
+        outputs.write_text(target, json.dumps(report.to_dict(), indent=1) + "\n", flag="--json")
+        print(f"report: {target}")
+    return 0
+
+
 def run(args: argparse.Namespace) -> int:
+    _check_mode(args)
+    if args.eval:
+        return _evaluate(args)
     source, out = Path(args.input), Path(args.out)
     kind, files = _inputs(source)
     targets = _targets(kind, source, files, out, args.force)
     device = device_option(args.device)
-    opened = load_run(args.run_dir, args.checkpoint, device=device)
+    opened = _opened(args, device)
     model = opened.model
-    if not hasattr(model, "translate"):
-        raise GanforgeError(f"{args.run_dir} is a {opened.config.recipe} run: it draws samples from noise and has no "
-                            f"input to translate; use `ganforge sample {args.run_dir} --n N --out samples.npy`")
     if kind == "npy":
         x = load_samples(str(source), flag="--input")
         y = model.translate(x, args.direction, seed=args.seed, device=device)

@@ -12,6 +12,14 @@
 MNIST digits are padded from 28 to 32 px (2 px of background each side) so translators
 that halve the image five times fit, and the judge reads the centre 28x28 back.
 
+Which judge reads a task's translations is part of the task, declared here in its ``meta``
+(``meta["judges"]``, read by :func:`domain_judge`): per domain, the judge that can read its
+images and the view it needs, e.g. ``mnist-inverted``'s B images are read by the MNIST LeNet
+through ``uninverted`` (255 - x), since that judge only knows white-on-black digits. Edge maps
+(``mnist-edges``' A) declare none, as no judge reads them; the CIFAR colourisation tasks declare
+none yet, so they are scored against the truth and by colourfulness only (a CIFAR judge declared
+here would add its label accuracy and FID, under its own name). Metric code never tests a task's name.
+
 Training splits of the unpaired tasks are unpaired (``paired=False``, A and B from disjoint
 halves); ``valid`` and ``test`` are *paired* with the truth (A -> its true translation), so
 metrics compare G_AB(a) with the truth generically. ``data.size`` keeps the first N images
@@ -71,6 +79,19 @@ def luma(x: np.ndarray) -> np.ndarray:
 
 TRANSFORMS = {"inverted": invert, "thick": dilate}
 
+# The views a judge may need to read a domain's images (by name, so meta stays plain JSON).
+JUDGE_VIEWS = {"uninverted": invert}
+DIGITS = {"judge": "lenet"}  # white-on-black digits, as the MNIST judge was trained on
+UNINVERTED = {"judge": "lenet", "view": "uninverted"}
+B_JUDGES = {"inverted": UNINVERTED, "thick": DIGITS}  # thick strokes are still digits the judge reads
+
+
+def domain_judge(data: Dataset, domain: str) -> tuple[str, str | None] | None:
+    """(judge name, view name or None) that reads domain ``domain`` ("A" or "B") of a task's images, as
+    the task declares in ``meta["judges"]``; None when no judge is declared (user data, edge maps)."""
+    declared = (data.meta.get("judges") or {}).get(domain)
+    return None if declared is None else (declared["judge"], declared.get("view"))
+
 
 def _source(name: str, req: LoadRequest, split: str) -> Dataset:
     """The dataset a task is made from (tests replace this with tiny data)."""
@@ -102,12 +123,14 @@ def paired(name: str, a: np.ndarray, b: np.ndarray, y: np.ndarray | None, meta: 
 @register("mnist-edges", splits=MNIST_SPLITS)
 def load_mnist_edges(req: LoadRequest) -> Dataset:
     x, y, meta = _mnist(req)
-    return paired(req.name, canny_edges(x), x, y, {**meta, "task": "canny edges (sigma 1) -> digit"})
+    return paired(req.name, canny_edges(x), x, y, {**meta, "task": "canny edges (sigma 1) -> digit",
+                                                   "judges": {"B": {**DIGITS}}})
 
 
 def _unpaired_mnist(req: LoadRequest, kind: str) -> Dataset:
     x, y, meta = _mnist(req)
-    meta = {**meta, "task": f"digit -> {kind} digit ({TRANSFORMS[kind].__name__})"}
+    meta = {**meta, "task": f"digit -> {kind} digit ({TRANSFORMS[kind].__name__})",
+            "judges": {"A": {**DIGITS}, "B": {**B_JUDGES[kind]}}}
     if req.split != "train":  # held-out splits are paired with the hidden truth, for scoring
         return paired(req.name, x, TRANSFORMS[kind](x), y, meta)
     half = len(x) // 2  # disjoint halves: no digit is ever seen in both domains

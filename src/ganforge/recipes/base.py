@@ -100,6 +100,11 @@ class Recipe(abc.ABC):
     description: str = ""
     # What a user runs next on a finished run ({run}: its directory), printed by ``ganforge train``.
     next_command: str = "ganforge sample {run} --n 1000 --out samples.npy"
+    # The command that measures a finished run ({run}: its directory), or None when ``ganforge eval``
+    # does: eval's metrics (FID, Parzen, modes...) score samples drawn from noise, so a model that maps
+    # inputs to outputs (translation, super-resolution) or scores images (GANomaly) names its own, and
+    # ``ganforge eval`` refuses it with that command rather than report numbers that measure nothing.
+    eval_command: str | None = None
 
     @abc.abstractmethod
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:

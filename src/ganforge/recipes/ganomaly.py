@@ -108,6 +108,7 @@ def _context(cfg: RunConfig, record: dict[str, Any]) -> NetContext:
 class Ganomaly(Recipe):
     name = "ganomaly"
     next_command = "ganforge anomaly eval {run}"
+    eval_command = "ganforge anomaly eval {run}"  # its G encodes and decodes images: nothing to sample from noise
     description = "GANomaly: encoder-decoder-encoder G against D; scored by ||z - z^||^2"
 
     def rebuild(self, cfg: RunConfig, record: dict[str, Any]) -> dict[str, nn.Module]:

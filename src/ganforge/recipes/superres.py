@@ -249,6 +249,7 @@ def load_pretrained_g(G: nn.Module, path: str) -> dict[str, Any]:
 class _SuperresRecipe(Recipe):
     adversarial = False
     next_command = "ganforge upscale {run} --input IMAGE --out OUT.png   (or --eval skimage-photos for an RGB run)"
+    eval_command = "ganforge upscale {run} --eval skimage-photos"
 
     def _context(self, cfg: RunConfig, record: dict[str, Any]) -> NetContext:
         return NetContext(data_shape=tuple(record["data_shape"]), z_dim=cfg.model.z_dim, kind="image")

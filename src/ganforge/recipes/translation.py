@@ -29,6 +29,8 @@ from ganforge.viz import save_image_grid
 
 SHEET_ITEMS = 16  # input | output | target triples on a sheet
 RANGE = (-1.0, 1.0)  # the translators' tanh output; inputs are scaled to it too
+# What measures a translation run (Recipe.eval_command): its test split translated and scored against the truth.
+EVAL_COMMAND = "ganforge translate {run} --eval"
 
 
 def domains(data: Dataset, recipe: str, *, need_pairs: bool) -> tuple[Dataset, Dataset]:
