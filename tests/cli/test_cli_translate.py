@@ -69,6 +69,25 @@ def test_a_folder_keeps_its_file_names(runs, tmp_path):
     assert np.asarray(Image.open(tmp_path / "out" / "sub" / "c.png")).shape == (16, 16)
 
 
+def test_train_suggests_translate_not_sample_for_a_translation_run(tmp_path, capsys):
+    """A translation G maps images to images: `ganforge sample` is not what a user runs next."""
+    assert main(["train", "gan2014-digits", "--steps", "1", "--out", str(tmp_path / "r"), *SETTINGS,
+                 f"--set=data.name={edges_npz(tmp_path)}"]) == 0
+    next_line = [line for line in capsys.readouterr().out.splitlines() if line.startswith("next: ")]
+    assert next_line == [f"next: ganforge translate {tmp_path / 'r'} --input X.npy|IMAGE|DIR --out OUT   "
+                         "(or --eval to score its test split)"]
+
+
+def test_eval_every_on_a_translation_run_is_one_line_naming_translate_eval(tmp_path, capsys):
+    """In-training eval scores samples drawn from noise: a translation run draws none, so it is refused."""
+    out = tmp_path / "r"
+    assert main(["train", "gan2014-digits", "--steps", "1", "--out", str(out), *SETTINGS,
+                 f"--set=data.name={edges_npz(tmp_path)}", "--set=eval.every=1"]) == 2
+    assert err(capsys).endswith(f"set eval.every=0 and measure the run after training with "
+                                f"`ganforge translate {out} --eval`")
+    assert not (out / "checkpoints").exists()
+
+
 def test_sample_writes_an_input_output_target_sheet(runs, tmp_path, capsys):
     assert main(["sample", str(runs / "pix2pix"), "--n", "12", "--out", str(tmp_path / "s.npy"), "--grid",
                  str(tmp_path / "s.png")]) == 0

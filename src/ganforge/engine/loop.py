@@ -43,6 +43,7 @@ class Trainer:
         self.run_dir, self.world = Path(run_dir), world
         changes = resume_checks.check_config(self.run_dir, cfg, allow_config_change) if resume else []
         self.cfg, self.recipe = cfg, recipes.get(cfg.recipe)
+        outputs.check_in_training_eval(cfg, self.recipe, self.run_dir)
         self.built = build(cfg, self.recipe, world, data_dir)
         self.evaluator = outputs.make_evaluator(self, data_dir)
         self.best: dict = {}  # {"key", "value", "step"} of the best evaluation so far

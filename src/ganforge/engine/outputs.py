@@ -12,12 +12,22 @@ from pathlib import Path
 import torch
 
 from ganforge.engine import state
+from ganforge.errors import ConfigError
 from ganforge.metrics import Evaluator
 from ganforge.recipes import eval_mode
 from ganforge.runs import checkpoint
 from ganforge.sampling import collect
 from ganforge.training import rng
 from ganforge.training.guard import nonfinite_weights
+
+
+def check_in_training_eval(cfg, recipe, run_dir: Path) -> None:
+    """Refuse ``eval.every`` for a recipe that ``ganforge eval`` refuses too (one that names its own
+    ``eval_command``): the evaluator scores samples drawn from noise, which such a model does not make."""
+    if cfg.eval.every > 0 and recipe.eval_command is not None:
+        command = recipe.eval_command.format(run=run_dir)
+        raise ConfigError(f"eval.every measures samples drawn from noise, which a {recipe.name} run does "
+                          f"not make: set eval.every=0 and measure the run after training with `{command}`")
 
 
 def make_evaluator(trainer, data_dir: str | None) -> Evaluator | None:

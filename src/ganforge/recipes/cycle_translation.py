@@ -31,8 +31,8 @@ from ganforge.nets import build_discriminator, build_generator
 from ganforge.objectives.translation import d_patch_loss, g_patch_loss, l1, patch_logits, shown
 from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
 from ganforge.recipes.paired_translation import PatchForward, d_patches
-from ganforge.recipes.translation import (EVAL_COMMAND, RANGE, SHEET_ITEMS, TranslationModel, describe_d, domains,
-                                          image_context, record_for, save_sheet, with_out_channels)
+from ganforge.recipes.translation import (EVAL_COMMAND, NEXT_COMMAND, RANGE, SHEET_ITEMS, TranslationModel,
+                                          describe_d, domains, image_context, record_for, save_sheet, with_out_channels)
 from ganforge.sampling import to_uint8
 from ganforge.training import seeds
 from ganforge.training.batches import RealBatches
@@ -103,6 +103,7 @@ def d_term(domain: str, ctx: CycleContext) -> tuple[Tensor, dict[str, Tensor]]:
 class CycleTranslation(Recipe):
     name = "cycle-translation"
     description = "CycleGAN: unpaired translation, two ResNet Gs, two PatchGAN Ds, cycle + identity, image pools"
+    next_command = NEXT_COMMAND
     eval_command = EVAL_COMMAND
 
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:

@@ -25,8 +25,8 @@ from ganforge.data import Dataset
 from ganforge.nets import build_discriminator, build_generator
 from ganforge.objectives.translation import (conditioned, d_patch_loss, g_patch_loss, l1, patch_logits, shown)
 from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
-from ganforge.recipes.translation import (EVAL_COMMAND, RANGE, SHEET_ITEMS, TranslationModel, describe_d, domains,
-                                          image_context, record_for, save_sheet, with_out_channels)
+from ganforge.recipes.translation import (EVAL_COMMAND, NEXT_COMMAND, RANGE, SHEET_ITEMS, TranslationModel,
+                                          describe_d, domains, image_context, record_for, save_sheet, with_out_channels)
 from ganforge.sampling import to_uint8
 from ganforge.training import seeds
 from ganforge.training.batches import RealBatches
@@ -102,6 +102,7 @@ def g_term(ctx: PairedContext) -> tuple[Tensor, dict[str, Tensor]]:
 class PairedTranslation(Recipe):
     name = "paired-translation"
     description = "pix2pix: paired image-to-image translation, U-Net G, conditional PatchGAN D, L1 + GAN"
+    next_command = NEXT_COMMAND
     eval_command = EVAL_COMMAND
 
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:

@@ -31,6 +31,8 @@ SHEET_ITEMS = 16  # input | output | target triples on a sheet
 RANGE = (-1.0, 1.0)  # the translators' tanh output; inputs are scaled to it too
 # What measures a translation run (Recipe.eval_command): its test split translated and scored against the truth.
 EVAL_COMMAND = "ganforge translate {run} --eval"
+# What a user runs next on a finished translation run (Recipe.next_command).
+NEXT_COMMAND = "ganforge translate {run} --input X.npy|IMAGE|DIR --out OUT   (or --eval to score its test split)"
 
 
 def domains(data: Dataset, recipe: str, *, need_pairs: bool) -> tuple[Dataset, Dataset]:
