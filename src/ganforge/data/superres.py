@@ -133,6 +133,7 @@ TILE, TILE_STRIDE = 128, 64  # overlapping tiles, so one tensor holds photos of 
 
 def training_photos() -> list[tuple[str, np.ndarray]]:
     """The training photos as (name, uint8 (H, W, 3)), whole; none of them is in :data:`PHOTOS`."""
+    # Imported here, as in photos(): these libraries take seconds to import and only this dataset needs them.
     import matplotlib.cbook
     from PIL import Image
     from sklearn.datasets import load_sample_images
@@ -175,4 +176,5 @@ def load_photo_tiles(req: LoadRequest) -> Dataset:
         "photos": {name: len(t) for (name, _), t in zip(found, per_photo)}, "tile": TILE, "stride": TILE_STRIDE})
 
 
-__all__ = ["PHOTOS", "TRAIN_PHOTOS_GREY", "bicubic_up", "crop_to_multiple", "downsample", "photos", "tiles", "to_float", "training_photos", "to_uint8"]
+__all__ = ["PHOTOS", "TRAIN_PHOTOS_GREY", "bicubic_up", "crop_to_multiple", "downsample", "photos", "tiles", "to_float",
+           "to_uint8", "training_photos"]
