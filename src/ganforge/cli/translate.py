@@ -39,7 +39,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("translate", help="translate images with a trained translation run (pix2pix, CycleGAN)",
                        **examples("ganforge translate runs/edges --input edges.npy --out digits.npy",
                                   "ganforge translate runs/inverted --input in/ --out out/ --direction BA",
-                                  "ganforge translate runs/colour --input grey.png --out colour.png",
                                   "ganforge translate runs/inverted --eval --json inverted.json"))
     s.add_argument("run_dir", help="a run directory of recipe paired-translation or cycle-translation")
     s.add_argument("--input", help="uint8 (N, C, H, W) .npy, one image (.png/.jpg), or a folder")
