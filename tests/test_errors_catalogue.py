@@ -674,12 +674,12 @@ def test_eval_wrong_recipe(tmp_path, capsys):
     assert not Path("tr/eval").exists() and not (sr / "eval").exists()
 
 
-
 def test_train_eval_every_without_noise_samples(tmp_path, capsys):
     _fails(capsys, ["train", "srresnet-x4", "--out", "sr", "--steps", "1", *SR_TINY, "--set", "eval.every=1"],
            "eval.every measures samples drawn from noise, which a srresnet run does not make",
            "set eval.every=0 and measure the run after training with `ganforge upscale sr --eval skimage-photos`")
     assert not Path("sr/checkpoints").exists()
+
 
 # ---- anomaly detection (ganforge anomaly; docs/anomaly.md) ---------------------------------------
 

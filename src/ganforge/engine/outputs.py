@@ -11,17 +11,19 @@ from pathlib import Path
 
 import torch
 
+from ganforge.config import RunConfig
 from ganforge.engine import state
 from ganforge.errors import ConfigError
 from ganforge.metrics import Evaluator
 from ganforge.recipes import eval_mode
+from ganforge.recipes.base import Recipe
 from ganforge.runs import checkpoint
 from ganforge.sampling import collect
 from ganforge.training import rng
 from ganforge.training.guard import nonfinite_weights
 
 
-def check_in_training_eval(cfg, recipe, run_dir: Path) -> None:
+def check_in_training_eval(cfg: RunConfig, recipe: Recipe, run_dir: Path) -> None:
     """Refuse ``eval.every`` for a recipe that ``ganforge eval`` refuses too (one that names its own
     ``eval_command``): the evaluator scores samples drawn from noise, which such a model does not make."""
     if cfg.eval.every > 0 and recipe.eval_command is not None:
