@@ -73,3 +73,32 @@ def test_the_gpu_graphs_check_runs_every_part_at_toy_size_on_the_cpu(tmp_path):
     assert fid["fid"]["fast"] == fid["fid"]["plain"]  # on the CPU auto is the plain path: the same runs
     assert "| train |" in (out / "summary.md").read_text()
     assert len(list(out.iterdir())) <= 8
+
+
+def _gpu_session():
+    spec = importlib.util.spec_from_file_location("gpu_session", ROOT / "benchmarks" / "gpu_session.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_gpu_session_stops_a_job_with_sigterm_at_its_deadline_and_skips_what_has_no_time(tmp_path):
+    """benchmarks/gpu_session.py: training jobs are stopped by SIGTERM at their deadline (so ganforge
+    writes a checkpoint), and a job whose deadline has passed is recorded as skipped, not run."""
+    import json
+    import sys
+    import time
+
+    gs = _gpu_session()
+    s = gs.Session(tmp_path / "work", tmp_path / "results", gs.Clock(1.0), smoke=True)
+    waits = ("import signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(143)); "
+             "print('started', flush=True); time.sleep(60)")
+    t0 = time.time()
+    assert s.run("train", [sys.executable, "-c", waits], until=3.0, term=True) == 143  # its own handler ran
+    assert time.time() - t0 < 30
+    assert s.run("eval", [sys.executable, "-c", "print('never')"], until=0.5) == -1  # the deadline has passed
+    summary = json.loads((tmp_path / "results" / "summary.json").read_text())
+    assert "no time left" in summary["eval"]["skipped"]
+    log = (tmp_path / "results" / "logs" / "train.log").read_text()
+    assert "started" in log and "rc=143" in log
+    assert not (tmp_path / "results" / "logs" / "eval.log").exists()

@@ -72,3 +72,29 @@ def test_batch_norm_and_spectral_norm_are_refused_in_one_line(tmp_path, override
     with pytest.raises(ConfigError, match=fix) as info:
         ganforge.train(cfg, out=tmp_path / "x", steps=1)
     assert "\n" not in str(info.value)
+
+
+def test_noised_gradients_take_the_layout_of_channels_last_weights():
+    """Opacus writes each noised gradient contiguous; for a channels_last conv weight (the CUDA default)
+    the fused Adam kernel refuses that, so ganforge's DP optimiser gives the gradient the weight's layout."""
+    from opacus import GradSampleModule
+    from opacus.optimizers import DPOptimizer
+
+    from ganforge.recipes.dp_noise_to_image import _dp_optimizer
+
+    def grads_after_one_step(make):
+        torch.manual_seed(0)
+        net = torch.nn.Sequential(torch.nn.Conv2d(3, 4, 3), torch.nn.Flatten(), torch.nn.Linear(4 * 6 * 6, 1))
+        net = net.to(memory_format=torch.channels_last)
+        model = GradSampleModule(net)
+        opt = make(torch.optim.SGD(net.parameters(), lr=0.1), noise_multiplier=1.0, max_grad_norm=1.0,
+                   expected_batch_size=4, generator=torch.Generator().manual_seed(1))
+        model(torch.randn(4, 3, 8, 8).to(memory_format=torch.channels_last)).sum().backward()
+        opt.pre_step()
+        return net[0].weight, net[0].weight.grad
+
+    w, g = grads_after_one_step(DPOptimizer)
+    assert g.stride() != w.stride()  # what Opacus alone gives
+    w2, g2 = grads_after_one_step(_dp_optimizer)
+    assert g2.stride() == w2.stride()
+    assert torch.equal(g2, g)  # the same noised values, only laid out differently

@@ -78,3 +78,21 @@ def test_optimizer_state_round_trips_without_pickle(tmp_path):
     assert opt.state[p].keys() == opt2.state[q].keys()
     for key, value in opt.state[p].items():
         assert torch.equal(torch.as_tensor(value), torch.as_tensor(opt2.state[q][key])), key
+
+
+def test_optimizer_moments_load_back_in_their_parameters_memory_layout():
+    """Moments are stored contiguous (safetensors); a channels_last weight gets them back channels_last,
+    since the fused CUDA Adam refuses state laid out unlike its parameter (a resumed CUDA run crashed)."""
+    conv = torch.nn.Conv2d(3, 4, 3).to(memory_format=torch.channels_last)
+    opt = torch.optim.Adam(conv.parameters())
+    conv(torch.randn(2, 3, 8, 8).to(memory_format=torch.channels_last)).sum().backward()
+    opt.step()
+    tensors, meta = checkpoint.optimizer_tensors(opt)
+    stored = {k: v.contiguous() for k, v in tensors.items()}
+    assert stored["0.exp_avg"].stride() != conv.weight.stride()  # the case being tested
+    fresh = torch.optim.Adam(conv.parameters())
+    checkpoint.load_optimizer(fresh, stored, meta)
+    for key in ("exp_avg", "exp_avg_sq"):
+        loaded = fresh.state[conv.weight][key]
+        assert loaded.stride() == conv.weight.stride()
+        assert torch.equal(loaded, opt.state[conv.weight][key])

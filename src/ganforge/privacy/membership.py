@@ -56,10 +56,13 @@ def d_scores(D: nn.Module, x: np.ndarray, y: np.ndarray | None, output_range: tu
     lo, hi = output_range or (0.0, 1.0)
     out = []
     D.eval()
+    device = next(D.parameters()).device  # a run loaded with --device cuda has its D there
     for start in range(0, len(x), batch_size):
-        xb = torch.as_tensor(np.asarray(x[start:start + batch_size])).float().mul_((hi - lo) / 255.0).add_(lo)
-        yb = torch.as_tensor(np.asarray(y[start:start + batch_size])) if conditional and y is not None else None
-        out.append(D.head(D.features(xb), yb).float().reshape(-1))
+        xb = torch.as_tensor(np.asarray(x[start:start + batch_size])).to(device)
+        xb = xb.float().mul_((hi - lo) / 255.0).add_(lo)
+        yb = (torch.as_tensor(np.asarray(y[start:start + batch_size])).to(device) if conditional and y is not None
+              else None)
+        out.append(D.head(D.features(xb), yb).float().reshape(-1).cpu())
     return torch.cat(out).numpy()
 
 

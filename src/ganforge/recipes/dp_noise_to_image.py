@@ -113,6 +113,26 @@ def _hooks_switch(hooks, on: bool):
     return term
 
 
+def _dp_optimizer(optimizer: torch.optim.Optimizer, **kwargs: Any) -> torch.optim.Optimizer:
+    """Opacus's DPOptimizer, with every noised gradient laid out like its parameter.
+
+    Opacus builds ``p.grad`` contiguous; a channels_last conv weight (speed.channels_last, on by
+    default on CUDA) then gets a gradient with other strides, which the fused CUDA Adam/SGD kernels
+    refuse ("params, grads, exp_avgs, and exp_avg_sqs must have same dtype, device, and layout").
+    Where the layouts already agree (every parameter without channels_last) nothing is copied.
+    """
+    from opacus.optimizers import DPOptimizer
+
+    class LayoutDPOptimizer(DPOptimizer):
+        def add_noise(self) -> None:
+            super().add_noise()
+            for p in self.params:
+                if p.grad is not None and p.grad.stride() != p.stride():
+                    p.grad = torch.empty_like(p).copy_(p.grad)
+
+    return LayoutDPOptimizer(optimizer, **kwargs)
+
+
 class DpNoiseToImage(NoiseToImage):
     name = "dp-noise-to-image"
     description = "noise-to-image with D trained by DP-SGD (Opacus); (epsilon, delta) in stats.jsonl"
@@ -124,7 +144,6 @@ class DpNoiseToImage(NoiseToImage):
 
     def training(self, env: TrainingEnv) -> TrainingParts:
         from opacus import GradSampleModule
-        from opacus.optimizers import DPOptimizer
 
         if env.world.distributed:
             raise ConfigError("dp-noise-to-image runs in one process (Opacus's per-sample clipping is not wired "
@@ -141,9 +160,9 @@ class DpNoiseToImage(NoiseToImage):
         except NotImplementedError as e:
             raise ConfigError(f"dp-noise-to-image cannot compute per-sample gradients for this D "
                               f"({_first_sentence(e)}); use a D made of standard layers") from None
-        env.optimizers["D"] = DPOptimizer(env.optimizers["D"], noise_multiplier=cfg.dp.noise_multiplier,
-                                          max_grad_norm=cfg.dp.max_grad_norm, expected_batch_size=env.local_batch,
-                                          loss_reduction="mean", generator=state.generator)
+        env.optimizers["D"] = _dp_optimizer(env.optimizers["D"], noise_multiplier=cfg.dp.noise_multiplier,
+                                            max_grad_norm=cfg.dp.max_grad_norm, expected_batch_size=env.local_batch,
+                                            loss_reduction="mean", generator=state.generator)
         hooks = self._hooks
         for phase in parts.phases:
             # Opacus's backward hooks must run only in D's own update: in G's, gradients flow through
