@@ -58,8 +58,8 @@ class NetSpec:
 class ModelConfig:
     # Dimensionality of the generator's input noise (100 in the 2014 paper).
     z_dim: int = 100
-    # "uniform": U[-sqrt(3), sqrt(3)] per dimension (unit variance, the paper's code);
-    # "normal": N(0, 1).
+    # "uniform": U[-sqrt(3), sqrt(3)] per dimension (unit variance);
+    # "normal": N(0, 1), what the 2014 paper's code (goodfeli/adversarial's Generator) draws by default.
     z_dist: str = "uniform"
     # Generator: the 2014 MLP (ReLU 1200-1200, sigmoid output) unless a preset says otherwise.
     g: NetSpec = field(default_factory=lambda: NetSpec("mlp"))
