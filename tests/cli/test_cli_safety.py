@@ -83,8 +83,11 @@ def test_signal_during_sample_leaves_no_partial_file(tmp_path, sig, code, word):
     assert main(["train", "gan2014-ring8", "--steps", "10", "--out", "r", *TINY]) == 0
     (tmp_path / "s.npy").write_bytes(b"old")
     env = {**os.environ, "PYTHONPATH": SRC, "OMP_NUM_THREADS": "1"}
+    # A suite started as a background job (`pytest ... &`) inherits SIGINT ignored, and Python then leaves it
+    # ignored: give the child the default disposition, as a terminal would, so that Ctrl-C is what is tested.
     proc = subprocess.Popen([sys.executable, "-m", "ganforge", "sample", "r", "--n", "20000000", "--out", "s.npy",
-                             "--force"], env=env, stderr=subprocess.PIPE, text=True)
+                             "--force"], env=env, stderr=subprocess.PIPE, text=True,
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     deadline = time.monotonic() + 60
     while not [p for p in tmp_path.iterdir() if "partial" in p.name]:  # the memory map exists: sampling
         assert proc.poll() is None and time.monotonic() < deadline, proc.stderr.read() if proc.poll() else "slow"
