@@ -86,6 +86,7 @@ def test_the_gpu_session_stops_a_job_with_sigterm_at_its_deadline_and_skips_what
     """benchmarks/gpu_session.py: training jobs are stopped by SIGTERM at their deadline (so ganforge
     writes a checkpoint), and a job whose deadline has passed is recorded as skipped, not run."""
     import json
+    import signal
     import sys
     import time
 
@@ -94,11 +95,11 @@ def test_the_gpu_session_stops_a_job_with_sigterm_at_its_deadline_and_skips_what
     waits = ("import signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(143)); "
              "print('started', flush=True); time.sleep(60)")
     t0 = time.time()
-    assert s.run("train", [sys.executable, "-c", waits], until=3.0, term=True) == 143  # its own handler ran
+    rc = s.run("train", [sys.executable, "-c", waits], until=5.0, term=True)
+    assert rc in (143, -signal.SIGTERM)  # SIGTERM (its handler's exit, or before it was installed), not SIGKILL
     assert time.time() - t0 < 30
     assert s.run("eval", [sys.executable, "-c", "print('never')"], until=0.5) == -1  # the deadline has passed
     summary = json.loads((tmp_path / "results" / "summary.json").read_text())
     assert "no time left" in summary["eval"]["skipped"]
-    log = (tmp_path / "results" / "logs" / "train.log").read_text()
-    assert "started" in log and "rc=143" in log
+    assert f"rc={rc}" in (tmp_path / "results" / "logs" / "train.log").read_text()
     assert not (tmp_path / "results" / "logs" / "eval.log").exists()
