@@ -38,6 +38,7 @@ from ganforge.errors import ConfigError
 from ganforge.recipes.base import TrainingEnv, TrainingParts
 from ganforge.recipes.noise_to_image import NoiseToImage
 from ganforge.training import seeds
+from ganforge.training.speed import in_layout_of
 
 def _first_sentence(error: object) -> str:
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -119,7 +120,6 @@ def _dp_optimizer(optimizer: torch.optim.Optimizer, **kwargs: Any) -> torch.opti
     Opacus builds ``p.grad`` contiguous; a channels_last conv weight (speed.channels_last, on by
     default on CUDA) then gets a gradient with other strides, which the fused CUDA Adam/SGD kernels
     refuse ("params, grads, exp_avgs, and exp_avg_sqs must have same dtype, device, and layout").
-    Where the layouts already agree (every parameter without channels_last) nothing is copied.
     """
     from opacus.optimizers import DPOptimizer
 
@@ -127,8 +127,8 @@ def _dp_optimizer(optimizer: torch.optim.Optimizer, **kwargs: Any) -> torch.opti
         def add_noise(self) -> None:
             super().add_noise()
             for p in self.params:
-                if p.grad is not None and p.grad.stride() != p.stride():
-                    p.grad = torch.empty_like(p).copy_(p.grad)
+                if p.grad is not None:
+                    p.grad = in_layout_of(p.grad, p)
 
     return LayoutDPOptimizer(optimizer, **kwargs)
 

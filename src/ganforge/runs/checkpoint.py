@@ -26,6 +26,7 @@ from safetensors.torch import load_file, save_file
 
 from ganforge.download import sha256_file
 from ganforge.errors import CheckpointError
+from ganforge.training.speed import in_layout_of
 
 PREFIX = "step-"
 
@@ -174,11 +175,9 @@ def load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Te
         pid, key = flat.split(".", 1)
         state.setdefault(int(pid), {})[key] = value
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
-    # Moments of channels_last parameters were saved contiguous (safetensors needs it) and load that way;
-    # the fused CUDA kernels refuse state laid out unlike its parameter, so give them the parameter's layout.
-    for group in optimizer.param_groups:
+    for group in optimizer.param_groups:  # moments were stored contiguous: give them their weight's layout
         for p in group["params"]:
             entries = optimizer.state.get(p, {})
             for key, value in list(entries.items()):
-                if torch.is_tensor(value) and value.shape == p.shape and value.stride() != p.stride():
-                    entries[key] = torch.empty_like(p, dtype=value.dtype).copy_(value)
+                if torch.is_tensor(value) and value.shape == p.shape:
+                    entries[key] = in_layout_of(value, p)

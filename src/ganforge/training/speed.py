@@ -129,6 +129,16 @@ def to_channels_last(x: torch.Tensor) -> torch.Tensor:
     return x.contiguous(memory_format=torch.channels_last) if x.dim() == 4 else x
 
 
+def in_layout_of(t: torch.Tensor, param: torch.Tensor) -> torch.Tensor:
+    """``t`` with ``param``'s strides, copied only where they differ.
+
+    The fused CUDA optimisers refuse a gradient or a moment laid out unlike its parameter, and two
+    producers hand a channels_last weight contiguous ones: Opacus's noised gradients, and optimiser
+    moments read back from safetensors (which stores tensors contiguous).
+    """
+    return t if t.stride() == param.stride() else torch.empty_like(param, dtype=t.dtype).copy_(t)
+
+
 class CompiledWithFallback:
     """A compiled function that falls back to the eager one, for good, the first time compiling fails.
 
