@@ -50,7 +50,7 @@ BUDGETS = {
                                       "optim.d.lr=5e-4"]),
                    "ganomaly": (2000, []), "anogan": (2000, [])},
     # cpu-medium's settings at 2.2 times its steps (5,000 GAN + 1,500 encoder): about 5 minutes per
-    # model on an idle CPU core, 3 to 4 on a GPU shared with 15 other jobs (benchmarks/gpu_session.py).
+    # model on an idle CPU core, 3 to 4 on a GPU shared with 16 other jobs (benchmarks/gpu_session.py).
     "long": {"fanogan": (6500, ["anomaly.encoder_steps=1500", "train.d_steps=2", "optim.g.lr=5e-4",
                                "optim.d.lr=5e-4"]),
              "ganomaly": (5000, []), "anogan": (5000, [])},

@@ -121,8 +121,8 @@ def run_summary(run: Path) -> dict:
 
 
 def keep(s: Session, run: Path, name: str) -> None:
-    """Copy a run's small records (config, stats) into the results."""
-    for f in ("config.yaml", "training_options.json", "stats.jsonl", "run.json"):
+    """Copy a run's small records (config, options with versions and fingerprints, stats) into the results."""
+    for f in ("config.yaml", "options.json", "stats.jsonl"):
         if (run / f).exists():
             shutil.copy(run / f, s.results / f"{name}.{f}")
 
