@@ -105,3 +105,14 @@ def test_figures_with_a_wrong_checkpoint_write_nothing(tmp_path, capsys):
     assert main(["figures", "r", "--checkpoint", "r/checkpoints/step-9999999"]) == 2
     assert "not a checkpoint directory" in capsys.readouterr().err
     assert not (tmp_path / "r" / "figures").exists()
+
+
+def test_a_reader_that_leaves_early_gets_no_traceback():
+    """`ganforge presets | head -1`: the pipe closes under the command; it stops quietly with 141 (128 + SIGPIPE)."""
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader has already left: the first write fails
+    env = {**os.environ, "PYTHONPATH": SRC}
+    proc = subprocess.run([sys.executable, "-m", "ganforge", "presets"], stdout=write_end, stderr=subprocess.PIPE,
+                          env=env, text=True, timeout=120)
+    os.close(write_end)
+    assert proc.returncode == 141 and proc.stderr == ""

@@ -11,6 +11,7 @@ with one line and the shell's codes, 130 and 143, leaving no partial output file
 from __future__ import annotations
 
 import argparse
+import os
 import signal
 import sys
 import threading
@@ -28,6 +29,7 @@ from ganforge.version import __version__
 
 COMMANDS = (train, sample, presets, evaluate, figures, translate, upscale, anomaly, export, audit, downstream)
 INTERRUPTED = {"SIGINT": "interrupted (Ctrl-C)", "SIGTERM": "terminated (SIGTERM)"}
+BROKEN_PIPE_EXIT = 141  # 128 + SIGPIPE, what a shell tool killed by a closed pipe returns
 
 
 class Parser(argparse.ArgumentParser):
@@ -81,6 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         signal_name = "SIGTERM" if isinstance(e, Terminated) else "SIGINT"
         print(f"ganforge: {INTERRUPTED[signal_name]}; {getattr(args, 'on_interrupt', 'stopped')}", file=sys.stderr)
         return StopFlag.EXIT_CODES[signal_name]  # the same codes train exits with
+    except BrokenPipeError:
+        # The reader left (`ganforge presets | head`): stop quietly, as a shell tool does. Point stdout at
+        # /dev/null so that the interpreter's own flush at exit does not raise the same error again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return BROKEN_PIPE_EXIT
     finally:
         if previous is not None:
             signal.signal(signal.SIGTERM, previous)
