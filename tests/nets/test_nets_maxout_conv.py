@@ -39,6 +39,24 @@ def test_fully_connected_variant_and_output_bias_from_the_data():
     assert torch.allclose(G(torch.randn(3, 10)), torch.full((3, 3, 8, 6), 0.25))  # every pixel starts at its mean
 
 
+def test_d_output_at_init_scales_as_the_fifth_power_of_irange():
+    """Why gan2014-cifar10-conv's D init matters: with zero biases, maxout and max pooling commute with
+    a positive scale, so D (four maxout layers and its output unit: five weight layers) is homogeneous
+    of degree 5 in its weights. Doubling irange multiplies every logit by 32, and the yaml's 0.005
+    against the preset's 0.02 divides it by 4**5 = 1024 (docs/cifar.md: the plateau this makes)."""
+    x = torch.rand(4, 3, 32, 32)
+    logits = {}
+    for irange in (0.005, 0.01, 0.02):
+        torch.manual_seed(0)
+        D = build_discriminator(NetSpec("maxout-conv", {"units": [8, 8, 16], "hidden": [16], "irange": irange}),
+                                _ctx()).eval()
+        with torch.no_grad():
+            logits[irange] = D(x)
+    assert logits[0.005].abs().max() > 0
+    torch.testing.assert_close(logits[0.01], 32 * logits[0.005], rtol=1e-4, atol=0)
+    torch.testing.assert_close(logits[0.02], 1024 * logits[0.005], rtol=1e-4, atol=0)
+
+
 def test_one_d_step_and_one_g_step():
     torch.manual_seed(0)
     G = build_generator(NetSpec("mlp-deconv", {"hidden": [16, 16]}), _ctx())
