@@ -115,8 +115,7 @@ def test_d_plateau_trains_d_alone_against_the_initial_samples_and_logs_the_gap(t
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     out = tmp_path / "plateau.jsonl"
-    argv = ["gan2014-digits", "--steps", "60", "--every", "20", "--pool", "4",
-            "--out", str(out)]
+    argv = ["gan2014-digits", "--steps", "60", "--every", "20", "--pool", "4", "--out", str(out)]
     assert module.main(argv) == 0
     assert "60 D steps" in capsys.readouterr().out
     lines = [json.loads(line) for line in out.read_text().splitlines()]
