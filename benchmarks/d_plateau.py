@@ -6,13 +6,14 @@ stays where it started and the only thing that decides when the game begins is h
 its init. Training D alone against the initial G's samples reproduces that phase at a third of a
 full step's cost (no G update, no G forward per step). Written for ``gan2014-cifar10-conv``, whose
 yaml init (U(-0.005, 0.005) on five weight layers) never left the plateau in 3,919 H200 steps;
-works for any noise-to-image preset.
+works for any unconditional noise-to-image preset.
 
     python benchmarks/d_plateau.py gan2014-cifar10-conv --set data.name=cifar10-jpeg \\
         --set model.d.irange=0.02 --minutes 15 --out d002.jsonl
 
-Each line of ``--out``: step, seconds, D's training loss (the sum of the real and fake BCE, as
-ganforge's D step has it), the mean logits of 512 held real images and 512 pool samples with
+D sees the run's own shuffled real batches and is trained on the preset's own D loss (for the 2014
+presets the sum of the real and fake cross-entropies, ln 4 at the plateau). Each line of ``--out``:
+step, seconds, that loss, the mean logits of 512 held real images and 512 pool samples with
 dropout off, their gap, and the norm of every weight matrix. The optimiser is the preset's own D
 optimiser at its initial learning rate and momentum, held constant (for ``gan2014-cifar10-conv`` the
 schedules would change them by under 1% over the steps this runs).
@@ -26,7 +27,6 @@ import sys
 import time
 
 import torch
-import torch.nn.functional as F
 
 from ganforge import recipes
 from ganforge.api import resolve_config
@@ -50,30 +50,25 @@ def main(argv: list[str] | None = None) -> int:
     a = parse(argv)
     cfg, _ = resolve_config(a.preset, a.set)
     built = build(cfg, recipes.get(cfg.recipe), distributed.SINGLE, None)
-    G, D, x = built.nets["G"], built.nets["D"], built.data.x
-    batch = cfg.train.batch_size
+    ctx = built.parts.context  # the run's own real-batch stream, noise and D loss
+    if ctx.labels_to_g or ctx.labels_to_d:
+        print(f"d_plateau.py: {a.preset} is class-conditional; pass an unconditional preset", file=sys.stderr)
+        return 2
+    G, D, opt = built.nets["G"], built.nets["D"], built.optimizers["D"]
     torch.manual_seed(1)
     with torch.no_grad():
         G.eval()
-        noise = built.parts.context.noise
-        fakes = torch.cat([G(noise(batch)) for _ in range(a.pool)])
-    opt = built.optimizers["D"]
-    lo, hi = G.output_range
-
-    def scale(images: torch.Tensor) -> torch.Tensor:  # real pixels on the scale of G's samples
-        return images.float() / 255 * (hi - lo) + lo
-
-    held_real = scale(x[torch.randperm(len(x))[:512]])
+        fakes = torch.cat([G(ctx.noise(ctx.batch_size)) for _ in range(a.pool)])
+    x = built.data.x
+    held_real = ctx.real.scale(x[torch.randperm(len(x))[:512]])
     held_fake = fakes[:512]
     start, step = time.time(), 0
     with open(a.out, "w") as log:
         while time.time() - start < a.minutes * 60 and (a.steps is None or step < a.steps):
-            real = scale(x[torch.randint(len(x), (batch,))])
-            fake = fakes[torch.randint(len(fakes), (batch,))]
+            real, _ = ctx.real.next()
+            fake = fakes[torch.randint(len(fakes), (ctx.batch_size,))]
             D.train()
-            on_real, on_fake = D(real), D(fake)
-            loss = (F.binary_cross_entropy_with_logits(on_real, torch.ones_like(on_real))
-                    + F.binary_cross_entropy_with_logits(on_fake, torch.zeros_like(on_fake)))
+            loss = ctx.d_loss(D(real), D(fake))
             opt.zero_grad()
             loss.backward()
             opt.step()

@@ -107,7 +107,8 @@ def test_the_gpu_session_stops_a_job_with_sigterm_at_its_deadline_and_skips_what
 
 def test_d_plateau_trains_d_alone_against_the_initial_samples_and_logs_the_gap(tmp_path, capsys):
     """benchmarks/d_plateau.py: D, trained alone against a fixed pool of the initial G's samples,
-    separates them from real images (its logged gap grows, its loss falls below ln 4)."""
+    separates them from real images (its logged gap grows, its loss falls below ln 4); a class-conditional
+    preset, whose pool would need labels, is refused with exit code 2 and no output file."""
     import json
     import math
 
@@ -123,3 +124,7 @@ def test_d_plateau_trains_d_alone_against_the_initial_samples_and_logs_the_gap(t
     assert lines[-1]["gap"] > lines[0]["gap"] + 0.5
     assert lines[-1]["loss"] < math.log(4) - 0.1
     assert len(lines[0]["wnorm"]) >= 3  # every weight matrix of the maxout D and its output
+    conditional = ["cgan-mnist", "--set", "data.name=digits", "--set", "model.g.base_channels=8", "--set",
+                   "model.d.base_channels=8", "--steps", "1", "--out", str(tmp_path / "no.jsonl")]
+    assert module.main(conditional) == 2
+    assert "class-conditional" in capsys.readouterr().err and not (tmp_path / "no.jsonl").exists()
