@@ -1,0 +1,256 @@
+"""Wiring of every recipe's own terms: each weight from the config multiplies its term in the loss a
+phase minimises, each network sees what its paper says it sees (D through the image pool, a
+conditional D the input beside the image), and G's and D's losses are the right way round.
+
+The learning tests (test_recipes_*.py) show each recipe trains; a term disconnected from the loss
+(its weight ignored, its output dropped) can still let a short run pass them. Here every term is
+called on a hand-built step context with 1x1-conv "networks", and the returned loss is compared with
+the same sum written out, so the file runs in a few seconds.
+"""
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from ganforge import config, presets
+from ganforge.objectives import D_LOSSES, G_LOSSES
+from ganforge.objectives import superres as sr_loss
+from ganforge.objectives.translation import D_HALF, l1
+from ganforge.recipes import cycle_translation, fanogan, ganomaly, paired_translation, superres
+from ganforge.training.image_pool import ImagePool
+
+
+def conv(c_in=1, c_out=1, seed=0):
+    torch.manual_seed(seed)
+    m = nn.Conv2d(c_in, c_out, 1)
+    with torch.no_grad():
+        m.weight.normal_(0, 1)
+        m.bias.normal_(0, 0.3)
+    return m
+
+
+class Recording(nn.Module):
+    """A 1x1-conv D that keeps every input it was shown."""
+
+    def __init__(self, c_in=1, seed=5):
+        super().__init__()
+        self.net, self.seen = conv(c_in, 1, seed), []
+
+    def forward(self, x):
+        self.seen.append(x.detach().clone())
+        return self.net(x)
+
+
+def images(n=4, c=1, seed=0):
+    return torch.rand(n, c, 4, 4, generator=torch.Generator().manual_seed(seed)) * 2 - 1
+
+
+def no_opt():
+    return {"optimizers": {}, "schedules": {}}
+
+
+# ---- cycle-translation (CycleGAN) ----
+
+def cycle_ctx(cycle, identity, pools=None):
+    nets = {"G_AB": conv(seed=1), "G_BA": conv(seed=2), "D_A": Recording(seed=3), "D_B": Recording(seed=4)}
+    ctx = cycle_translation.CycleContext(nets=nets, **no_opt(), pools=pools or {}, d_loss=D_LOSSES["least-squares"],
+                                         g_loss=G_LOSSES["least-squares"], cycle=cycle, identity=identity)
+    a, b = images(seed=10), images(seed=11)
+    ctx._step_batches = (0, {"A": a, "B": b})
+    return ctx, nets, a, b
+
+
+@pytest.mark.parametrize("cycle,identity", [(10.0, 0.5), (3.0, 0.0)])
+def test_cycle_g_loss_is_adversarial_plus_weighted_cycles_and_identity(cycle, identity):
+    ctx, nets, a, b = cycle_ctx(cycle, identity)
+    loss, stats = cycle_translation.g_term("A", ctx)
+    G, F_ = nets["G_AB"], nets["G_BA"]
+    with torch.no_grad():
+        fake = G(a)
+        adversarial = G_LOSSES["least-squares"](nets["D_B"].net(fake))
+        forward, backward = l1(F_(fake), a), l1(G(F_(b)), b)
+        expected = adversarial + cycle * (forward + backward) + cycle * identity * l1(G(b), b)
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert stats["cycle_A"].item() == pytest.approx(forward.item(), rel=1e-6)
+    assert torch.equal(ctx.fakes["B"], fake)  # what D_B will judge this step
+    assert ("identity_G_AB" in stats) == (identity > 0)
+
+
+def test_cycle_d_judges_real_images_against_the_pools_output():
+    """With swap 1 every new fake goes into the pool and a stored one comes out: D must see the stored ones."""
+    pool = ImagePool(4, 1.0, seed=0)
+    old = images(seed=20)
+    pool.query(old)  # fills the pool
+    ctx, nets, a, _ = cycle_ctx(10.0, 0.5, pools={"A": pool, "B": ImagePool(0, 0.5, seed=1)})
+    new = images(seed=21)
+    ctx.fakes["A"] = new
+    loss, stats = cycle_translation.d_term("A", ctx)
+    real_seen, fake_seen = nets["D_A"].seen
+    assert torch.equal(real_seen, a)
+    # Each fake went in and a stored one came out: never itself; the first can only be an old one.
+    assert not any(torch.equal(seen, n) for seen, n in zip(fake_seen, new))
+    assert any(torch.equal(fake_seen[0], o) for o in old)
+    expected = D_HALF * D_LOSSES["least-squares"](nets["D_A"].net(a), nets["D_A"].net(fake_seen))
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+# ---- paired-translation (pix2pix) ----
+
+def paired_ctx(l1_weight, gan_weight, conditional=True):
+    nets = {"G": conv(seed=1), "D": Recording(2 if conditional else 1)}
+    ctx = paired_translation.PairedContext(nets=nets, **no_opt(), a_channels=1, conditional=conditional,
+                                           d_loss=D_LOSSES["minimax"], g_loss=G_LOSSES["non-saturating"],
+                                           l1_weight=l1_weight, gan_weight=gan_weight)
+    a, b = images(seed=10), images(seed=11)
+    ctx._drawn = (0, a, b)
+    return ctx, nets, a, b
+
+
+@pytest.mark.parametrize("l1_weight,gan_weight", [(100.0, 1.0), (7.0, 0.25)])
+def test_pix2pix_g_loss_is_l1_weight_times_l1_plus_gan_weight_times_the_conditional_adversarial(l1_weight, gan_weight):
+    ctx, nets, a, b = paired_ctx(l1_weight, gan_weight)
+    loss, stats = paired_translation.g_term(ctx)
+    with torch.no_grad():
+        fake = nets["G"](a)
+        adversarial = G_LOSSES["non-saturating"](nets["D"].net(torch.cat([a, fake], 1)))
+        expected = l1_weight * l1(fake, b) + gan_weight * adversarial
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+    assert torch.equal(nets["D"].seen[0][:, :1], a)  # the conditional D sees the input beside the output
+
+
+def test_pix2pix_d_sees_input_with_target_as_real_and_input_with_output_as_fake():
+    ctx, nets, a, b = paired_ctx(100.0, 1.0)
+    loss, _ = paired_translation.d_term(ctx)
+    real_seen, fake_seen = nets["D"].seen
+    with torch.no_grad():
+        fake = nets["G"](a)
+    assert torch.equal(real_seen, torch.cat([a, b], 1)) and torch.allclose(fake_seen, torch.cat([a, fake], 1))
+    expected = D_HALF * D_LOSSES["minimax"](nets["D"].net(real_seen), nets["D"].net(fake_seen))
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_an_unconditional_pix2pix_d_sees_the_image_alone():
+    ctx, nets, a, b = paired_ctx(100.0, 1.0, conditional=False)
+    paired_translation.d_term(ctx)
+    assert torch.equal(nets["D"].seen[0], b)
+
+
+# ---- ganomaly ----
+
+class TinyEDE(nn.Module):
+    """Encoder-decoder-encoder with 1x1 convs: (x_hat, z, z_hat), as nets/encoder.py's."""
+
+    def __init__(self):
+        super().__init__()
+        self.e1, self.dec, self.e2 = conv(seed=1), conv(seed=2), conv(seed=3)
+
+    def forward(self, x):
+        z = self.e1(x)
+        x_hat = torch.tanh(self.dec(z))
+        return x_hat, z, self.e2(x_hat)
+
+
+class FeatureD(nn.Module):
+    def __init__(self, seed=4):
+        super().__init__()
+        self.body, self.out = conv(1, 2, seed), conv(2, 1, seed + 1)
+
+    def features(self, x):
+        return torch.tanh(self.body(x))
+
+    def forward(self, x):
+        return self.out(self.features(x)).mean((1, 2, 3))
+
+
+def test_ganomaly_g_loss_weighs_adversarial_contextual_and_encoder_terms():
+    nets = {"G": TinyEDE(), "D": FeatureD()}
+    x = images(seed=10)
+    ctx = ganomaly.GanomalyContext(nets=nets, **no_opt(), x=x, drawn_at=0)
+    loss, stats = ganomaly.g_term(2.0, 50.0, 3.0, ctx)
+    with torch.no_grad():
+        x_hat, z, z_hat = nets["G"](x)
+        adv = F.mse_loss(nets["D"].features(x_hat), nets["D"].features(x))
+        con = (x - x_hat).abs().mean()
+        enc = F.mse_loss(z_hat, z)
+    assert loss.item() == pytest.approx((2.0 * adv + 50.0 * con + 3.0 * enc).item(), rel=1e-5)
+    assert min(adv, con, enc) > 0
+
+
+def test_ganomaly_d_takes_images_as_real_and_reconstructions_as_fake():
+    nets = {"G": TinyEDE(), "D": FeatureD()}
+    x = images(seed=10)
+    ctx = ganomaly.GanomalyContext(nets=nets, **no_opt(), x=x, drawn_at=0)
+    loss, stats = ganomaly.d_term(ctx)
+    with torch.no_grad():
+        real, fake = nets["D"](x), nets["D"](nets["G"](x)[0])
+    assert loss.item() == pytest.approx((F.softplus(-real).mean() + F.softplus(fake).mean()).item(), rel=1e-5)
+    assert stats["D_real"].item() == pytest.approx(torch.sigmoid(real).mean().item(), rel=1e-6)
+
+
+# ---- fanogan ----
+
+def test_fanogan_encoder_loss_is_residual_plus_kappa_times_the_feature_residual():
+    G, D, E = conv(seed=1), FeatureD(), conv(seed=3)
+    x = images(seed=10)
+    ctx = SimpleNamespace(real=SimpleNamespace(next=lambda: (x, None)), nets={"G": G, "D": D, "E": E},
+                          forward_net=lambda name: {"E": E}[name])
+    loss, stats = fanogan.izi_f_term(0.4, ctx)
+    with torch.no_grad():
+        x_rec = G(E(x))
+        image = F.mse_loss(x_rec, x)
+        feature = F.mse_loss(D.features(x_rec), D.features(x))
+    assert loss.item() == pytest.approx((image + 0.4 * feature).item(), rel=1e-5)
+    assert stats["izi_feature"].item() == pytest.approx(feature.item(), rel=1e-5) and feature > 0
+
+
+# ---- srresnet / srgan ----
+
+class SRD(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.body, self.out = conv(1, 2, 7), conv(2, 1, 8)
+
+    def feature_maps(self, x):
+        return torch.tanh(self.body(x))
+
+    def forward(self, x):
+        return self.out(self.feature_maps(x)).mean((1, 2, 3))
+
+
+def sr_ctx(*overrides):
+    cfg = config.resolve(presets.load_preset("srgan-x4")[0], ["data.name=digits", *overrides])
+    G = nn.Sequential(nn.Upsample(scale_factor=2), conv(seed=1))
+    nets = {"G": G, "D": SRD()}
+    lr, hr = images(seed=10).add(1).div(2)[:, :, :2, :2], images(seed=11).add(1).div(2)
+    ctx = superres.SRContext(nets=nets, **no_opt(), cfg=cfg, drawn_at=0, pair=(lr, hr))
+    return ctx, nets, lr, hr
+
+
+@pytest.mark.parametrize("adversarial", ["plain", "relativistic"])
+def test_srgan_g_loss_weighs_pixel_feature_and_adversarial_terms(adversarial):
+    ctx, nets, lr, hr = sr_ctx("superres.pixel_weight=0.5", "superres.feature_loss=d-features",
+                               "superres.feature_weight=0.25", "superres.adversarial_weight=0.125",
+                               f"superres.adversarial={adversarial}")
+    loss, stats = superres.g_term(True, ctx)
+    D = nets["D"]
+    with torch.no_grad():
+        sr = nets["G"](lr)
+        pixel = F.mse_loss(sr, hr)
+        feature = F.mse_loss(D.feature_maps(sr), D.feature_maps(hr))
+        adv = sr_loss.g_adversarial(adversarial, D(hr), D(sr))
+    assert loss.item() == pytest.approx((0.5 * pixel + 0.25 * feature + 0.125 * adv).item(), rel=1e-5)
+    assert set(stats) == {"pixel_mse", "feat_dconv", "g_adversarial"}
+    srresnet_loss, _ = superres.g_term(False, ctx)  # srresnet: no adversarial term
+    assert srresnet_loss.item() == pytest.approx((0.5 * pixel + 0.25 * feature).item(), rel=1e-5)
+
+
+def test_srgan_d_takes_hr_as_real_and_sr_as_fake():
+    ctx, nets, lr, hr = sr_ctx("superres.adversarial=plain")
+    loss, _ = superres.d_term(ctx)
+    with torch.no_grad():
+        real, fake = nets["D"](hr), nets["D"](nets["G"](lr))
+    assert loss.item() == pytest.approx(sr_loss.d_loss("plain", real, fake).item(), rel=1e-5)
+    assert sr_loss.d_loss("plain", real, fake).item() != pytest.approx(sr_loss.d_loss("plain", fake, real).item())
