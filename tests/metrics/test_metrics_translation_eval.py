@@ -50,6 +50,8 @@ def judge(monkeypatch):
 class Truthful:
     """What a perfect model does: each test input's true translation (the other domain of the test split)."""
 
+    capabilities = frozenset({"translate"})  # declared, as TranslationModel does: evaluate reads the declaration
+
     def __init__(self, dataset: str, directions=("AB",), identity: bool = False):
         self.directions = {d: d for d in directions}
         self.data = load_dataset(dataset, split="test")

@@ -31,9 +31,7 @@ import torch
 import torch.nn.functional as F
 
 from ganforge.errors import DataError, GanforgeError, did_you_mean
-from ganforge.recipes.fanogan import FAnoGANModel
-from ganforge.recipes.ganomaly import GanomalyModel
-from ganforge.recipes.noise_to_image import NoiseToImageModel
+from ganforge import capabilities as cap
 from ganforge.runs.run import Run
 from ganforge.sampling import sample_noise
 
@@ -80,9 +78,13 @@ class Scorer(abc.ABC):
         self.shape = tuple(run.state["net_context"]["data_shape"])
 
     @classmethod
-    @abc.abstractmethod
     def check(cls, run: Run) -> None:
-        """One-line AnomalyError when this method cannot score with ``run``."""
+        """One-line AnomalyError when this method cannot score with ``run``: the run's model declares the
+        methods it scores by (``scoring_methods``, with the ``score`` capability), first its own."""
+        methods = _methods(run)
+        if cls.method not in methods:
+            raise AnomalyError(f"{cls.method} scoring cannot use {run.path}, a '{run.config.recipe}' run, which "
+                               f"scores by {' or '.join(methods)}; use --method {methods[0]}")
 
     @abc.abstractmethod
     def score_batch(self, x: Tensor, start: int) -> tuple[Tensor, Tensor]:
@@ -113,16 +115,6 @@ def _features(D: torch.nn.Module, x: Tensor) -> Tensor:
 
 class AnoGANScorer(Scorer):
     method = "anogan"
-
-    @classmethod
-    def check(cls, run: Run) -> None:
-        if not isinstance(run.model, NoiseToImageModel):
-            raise AnomalyError(f"AnoGAN scoring searches the latent space of a noise-to-image G, and {run.path} is a "
-                               f"'{run.config.recipe}' run with no G(z) to invert; use --method "
-                               f"{default_method(run)} for it")
-        if run.model.conditional:
-            raise AnomalyError(f"AnoGAN scoring needs an unconditional G, and {run.path} is class-conditional; "
-                               f"train an unconditional preset (e.g. anogan-mnist)")
 
     def score_batch(self, x: Tensor, start: int) -> tuple[Tensor, Tensor]:
         cfg, D = self.run.config, self.run.model.nets["D"]
@@ -156,12 +148,6 @@ class AnoGANScorer(Scorer):
 class FAnoGANScorer(Scorer):
     method = "fanogan"
 
-    @classmethod
-    def check(cls, run: Run) -> None:
-        if not isinstance(run.model, FAnoGANModel):
-            raise AnomalyError(f"f-AnoGAN scoring needs the encoder of an f-AnoGAN run (recipe fanogan), and "
-                               f"{run.path} is a '{run.config.recipe}' run; use --method {default_method(run)}")
-
     @torch.no_grad()
     def score_batch(self, x: Tensor, start: int) -> tuple[Tensor, Tensor]:
         D, E = self.run.model.nets["D"], self.run.model.encoder
@@ -174,12 +160,6 @@ class FAnoGANScorer(Scorer):
 class GanomalyScorer(Scorer):
     method = "ganomaly"
 
-    @classmethod
-    def check(cls, run: Run) -> None:
-        if not isinstance(run.model, GanomalyModel):
-            raise AnomalyError(f"GANomaly scoring needs a GANomaly run (recipe ganomaly), and {run.path} is a "
-                               f"'{run.config.recipe}' run; use --method {default_method(run)}")
-
     @torch.no_grad()
     def score_batch(self, x: Tensor, start: int) -> tuple[Tensor, Tensor]:
         rec, z, z_hat = self.G(x)
@@ -189,19 +169,25 @@ class GanomalyScorer(Scorer):
 METHODS: dict[str, type[Scorer]] = {"anogan": AnoGANScorer, "fanogan": FAnoGANScorer, "ganomaly": GanomalyScorer}
 
 
+def _methods(run: Run) -> tuple[str, ...]:
+    """The scoring methods the run's model declares, or one line naming what the run can do instead."""
+    if cap.SCORE not in cap.capabilities_of(run.model):
+        why = ("it was trained on points, not images" if cap.TOY2D in cap.capabilities_of(run.model) else
+               "a class-conditional G has no single latent search (train an unconditional preset, e.g. anogan-mnist)"
+               if cap.CLASSES in cap.capabilities_of(run.model) else "")
+        can = cap.refusal(run.model, cap.SCORE, run=str(run.path), recipe=f"'{run.config.recipe}'",
+                          doing="score anomalies")
+        raise AnomalyError(f"{can}{'; ' + why if why else ''}")
+    return tuple(run.model.scoring_methods)
+
+
 def default_method(run: Run) -> str:
-    """The run's own method: its encoder when it has one, else AnoGAN's search."""
-    if isinstance(run.model, FAnoGANModel):
-        return "fanogan"
-    if isinstance(run.model, GanomalyModel):
-        return "ganomaly"
-    return "anogan"
+    """The run's own method, the first it declares: its encoder when it has one, else AnoGAN's search."""
+    return _methods(run)[0]
 
 
 def scorer(run: Run, method: str | None = None, seed: int = 0) -> Scorer:
     """The scorer for ``run`` (``method`` None: the run's own), or one line saying why it cannot be."""
-    if run.state.get("net_context", {}).get("kind") != "image":
-        raise AnomalyError(f"{run.path} was trained on points, not images; anomaly scoring needs an image run")
     name = method or default_method(run)
     if name not in METHODS:
         raise AnomalyError(f"unknown scoring method '{name}'{did_you_mean(name, METHODS)}; choose one of "

@@ -22,12 +22,14 @@ from ganforge.cli import translate
 from ganforge.cli import upscale
 from ganforge.cli import anomaly
 from ganforge.cli import audit, downstream, export
+from ganforge.cli import serve
 from ganforge.engine.signals import StopFlag
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.presets import DEFAULT_PRESET
 from ganforge.version import __version__
 
-COMMANDS = (train, sample, presets, evaluate, figures, translate, upscale, anomaly, export, audit, downstream)
+COMMANDS = (train, sample, presets, evaluate, figures, translate, upscale, anomaly, export, audit, downstream,
+            serve)
 INTERRUPTED = {"SIGINT": "interrupted (Ctrl-C)", "SIGTERM": "terminated (SIGTERM)"}
 BROKEN_PIPE_EXIT = 141  # 128 + SIGPIPE, what a shell tool killed by a closed pipe returns
 

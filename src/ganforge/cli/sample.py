@@ -9,12 +9,12 @@ checked before work starts, and files appear only when complete.
 from __future__ import annotations
 
 import argparse
-import inspect
 import sys
 from pathlib import Path
 
 import numpy as np
 
+from ganforge import capabilities as cap
 from ganforge import outputs, progress
 from ganforge.cli.device import device_option
 from ganforge.cli.help import examples
@@ -88,15 +88,22 @@ def run(args: argparse.Namespace) -> int:
 
 
 FLAGS = {"classes": "--class", "truncation": "--truncation", "mix_seed": "--mix-seed", "mix_layer": "--mix-layer"}
+NEEDS = {"classes": cap.CLASSES, "truncation": cap.TRUNCATION, "mix_seed": cap.STYLE_MIX, "mix_layer": cap.STYLE_MIX}
 
 
 def _check_options(opened, options: dict) -> None:
-    """One line for an option the run's model does not take (e.g. style mixing on a DCGAN)."""
-    accepted = inspect.signature(opened.model.sample_chunks).parameters
+    """One line for a run that draws nothing (an upscaler) or an option its model does not declare (style
+    mixing on a DCGAN); a translation run samples by translating its held-out inputs."""
+    cap.require_any(opened.model, (cap.GENERATE, cap.TRANSLATE), run=str(opened.path),
+                    recipe=opened.config.recipe, doing="draw samples")
+    caps = cap.capabilities_of(opened.model)
+    if cap.GENERATE not in caps:
+        return  # a translation run's model names the options that do not apply to translating, itself
     for key in options:
-        if key not in accepted:
-            raise GanforgeError(f"this run's model (recipe {opened.config.recipe}) has no {FLAGS[key]} option; "
-                                f"drop it, or sample a run whose recipe takes it (style mixing: a stylegan2 preset)")
+        if NEEDS[key] not in caps:
+            raise GanforgeError(f"this run's model (recipe {opened.config.recipe}) has no {FLAGS[key]} option (it "
+                                f"can {cap.describe(caps)}); drop it, or sample a run whose recipe takes it "
+                                f"(style mixing: a stylegan2 preset; classes: a conditional one such as cgan-mnist)")
 
 
 def _picture(out: Path, grid: Path, opened, run_dir: str) -> None:

@@ -25,6 +25,7 @@ import numpy as np
 import torch
 
 from ganforge import outputs, recipes
+from ganforge.capabilities import TRANSLATE, capabilities_of, describe
 from ganforge.cli.device import device_option
 from ganforge.cli.evaluate import load_samples
 from ganforge.cli.help import examples
@@ -126,13 +127,14 @@ def _opened(args: argparse.Namespace, device: torch.device) -> Run:
     """The run, or one line naming what to do with a run that does not translate: its recipe's own
     commands (``next_command`` to use it, ``eval_command`` to measure it), never a guess by recipe name."""
     opened = load_run(args.run_dir, args.checkpoint, device=device)
-    if not hasattr(opened.model, "translate"):
+    if TRANSLATE not in capabilities_of(opened.model):
         recipe = recipes.get(opened.config.recipe)
         if args.eval:
             command = (recipe.eval_command or "ganforge eval {run}").format(run=args.run_dir)
             raise GanforgeError(f"{args.run_dir} is a {opened.config.recipe} run, which has no input to translate: "
                                 f"measure it with {command}")
-        raise GanforgeError(f"{args.run_dir} is a {opened.config.recipe} run, which has no input to translate; use "
+        raise GanforgeError(f"{args.run_dir} is a {opened.config.recipe} run, which has no input to translate (it can "
+                            f"{describe(capabilities_of(opened.model))}); use "
                             f"`{recipe.next_command.format(run=args.run_dir)}`")
     return opened
 

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ganforge import outputs, upscaling
+from ganforge.capabilities import UPSCALE, capabilities_of, describe
 from ganforge.cli.device import device_option
 from ganforge.cli.help import examples
 from ganforge.data.images import save_png
@@ -64,9 +65,9 @@ def _method(args: argparse.Namespace, device: torch.device) -> tuple[str, upscal
         return "bicubic", lambda x: bicubic_up(x, args.scale), args.scale, None, BICUBIC_RADIUS
     opened = load_run(args.run_dir, args.checkpoint, device=device)
     model = opened.model
-    if not hasattr(model, "upscale"):
-        raise GanforgeError(f"{args.run_dir} is a {opened.config.recipe} run, which does not upscale images; give a "
-                            f"srresnet or srgan run (or --bicubic --scale N)")
+    if UPSCALE not in capabilities_of(model):
+        raise GanforgeError(f"{args.run_dir} is a {opened.config.recipe} run, which does not upscale images (it can "
+                            f"{describe(capabilities_of(model))}); give a srresnet or srgan run (or --bicubic --scale N)")
     if args.scale is not None and args.scale != model.scale:
         raise GanforgeError(f"--scale {args.scale} differs from the run's scale x{model.scale}; leave --scale out")
     if args.bicubic:

@@ -26,6 +26,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 
+from ganforge.capabilities import TRANSLATE, capabilities_of, describe
 from ganforge.data import load_dataset
 from ganforge.data.registry import dataset_splits
 from ganforge.data.translation_tasks import JUDGE_VIEWS, domain_judge
@@ -114,9 +115,10 @@ def evaluate_translation(run: Run, n: int | None = None, *, direction: str = "AB
     name, reused and filled in (a caller scoring many runs loads each judge once); ``seed`` seeds
     dropout when the run's ``translation.test_mode`` is train."""
     model = run.model
-    if not hasattr(model, "translate"):
-        raise GanforgeError(f"{run.path} is a {run.config.recipe} run, which does not translate images; "
-                            f"--eval measures paired-translation (pix2pix) and cycle-translation (CycleGAN) runs")
+    if TRANSLATE not in capabilities_of(model):
+        raise GanforgeError(f"{run.path} is a {run.config.recipe} run, which does not translate images (it can "
+                            f"{describe(capabilities_of(model))}); --eval measures paired-translation (pix2pix) and "
+                            f"cycle-translation (CycleGAN) runs")
     if direction not in model.directions:
         raise GanforgeError(f"this run translates {' and '.join(model.directions)} only, not {direction}; "
                             f"a paired (pix2pix) run has no B -> A generator")

@@ -27,6 +27,7 @@ from ganforge.errors import ConfigError
 from ganforge.nets import NetContext
 from ganforge.nets import registry as net_registry
 from ganforge.nets.encoder import ConvEncoder
+from ganforge import capabilities as cap
 from ganforge.recipes.base import DdpModule, TrainingEnv, TrainingParts, eval_mode
 from ganforge.recipes.noise_to_image import AdversarialContext, NoiseToImage, NoiseToImageModel
 from ganforge.training.phases import Phase
@@ -58,6 +59,12 @@ def izi_f_term(kappa: float, ctx: AdversarialContext) -> tuple[torch.Tensor, dic
 @dataclass
 class FAnoGANModel(NoiseToImageModel):
     """The trained G (samples as any noise-to-image run) plus the encoder ``nets["E"]``."""
+
+    scoring_methods = ("fanogan", "anogan")  # its encoder first; AnoGAN's search works on its G too
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return super().capabilities | {cap.ENCODE}
 
     @property
     def encoder(self) -> nn.Module:

@@ -30,6 +30,7 @@ from ganforge.data import Dataset
 from ganforge.errors import ConfigError
 from ganforge.nets import NetContext, build_discriminator, build_generator
 from ganforge.nets.encoder import EncoderDecoderEncoder
+from ganforge import capabilities as cap
 from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
 from ganforge.recipes.fanogan import build_encoder
 from ganforge.training import seeds
@@ -86,6 +87,8 @@ class GanomalyModel:
 
     cfg: RunConfig
     nets: dict[str, nn.Module]
+    capabilities = frozenset({cap.GENERATE, cap.SCORE, cap.ENCODE})
+    scoring_methods = ("ganomaly",)
 
     @property
     def generator(self) -> nn.Module:

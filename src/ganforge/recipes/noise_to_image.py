@@ -24,6 +24,7 @@ from ganforge.data import Dataset
 from ganforge.errors import ConfigError
 from ganforge.nets import NetContext, build_discriminator, build_generator
 from ganforge.objectives.adversarial import d_adversarial, g_adversarial
+from ganforge import capabilities as cap
 from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
 from ganforge.training import seeds
 from ganforge.training.batches import Noise, RealBatches
@@ -110,6 +111,33 @@ class NoiseToImageModel:
     @property
     def conditional(self) -> bool:
         return self.cfg.model.g.conditional
+
+    scoring_methods = ("anogan",)  # anomaly scores by AnoGAN's latent search (any unconditional image G)
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        """generate and truncate; classes when G is conditional; 2D points (toy2d) or, unconditional, scores."""
+        points = self.generator.output_range is None
+        return frozenset({cap.GENERATE, cap.TRUNCATION} | ({cap.CLASSES} if self.conditional else set())
+                         | ({cap.TOY2D} if points else set())
+                         | ({cap.SCORE} if not points and not self.conditional else set()))
+
+    def latents(self, n: int, seed: int, *, classes: int | Sequence[int] | None = None,
+                truncation: float | None = None, device: str | torch.device = "cpu") -> dict[str, Tensor]:
+        """z (and y) of ``n`` samples from ``seed``, drawn as the first chunk of ``sample_chunks`` draws them."""
+        m = self.cfg.model
+        wanted = sampling.check_classes(classes, self.conditional, self.num_classes)
+        gen = torch.Generator(device=device).manual_seed(seed)
+        out = {"z": sampling.sample_noise(n, m.z_dim, m.z_dist, device, gen, truncation=truncation)}
+        if self.conditional:
+            out["y"] = (torch.randint(0, self.num_classes, (n,), device=device, generator=gen) if wanted is None
+                        else torch.tensor(wanted, device=device)[torch.arange(n, device=device) % len(wanted)])
+        return out
+
+    @torch.no_grad()
+    def render(self, latents: dict[str, Tensor]) -> np.ndarray:
+        """Images (uint8) or points (float32) of a batch of latents, in one forward pass."""
+        return sampling.to_output(self.generator(latents["z"], latents.get("y")), self.generator.output_range)
 
     def sample_chunks(self, n: int, *, seed: int = 0, device: str | torch.device = "cpu",
                       classes: int | Sequence[int] | None = None, truncation: float | None = None,

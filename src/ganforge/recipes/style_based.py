@@ -22,6 +22,7 @@ from ganforge import sampling
 from ganforge.config import RunConfig
 from ganforge.data import Dataset
 from ganforge.errors import ConfigError, GanforgeError
+from ganforge import capabilities as cap
 from ganforge.recipes.noise_to_image import NoiseToImage, NoiseToImageModel
 
 
@@ -40,6 +41,22 @@ class StyleModel(NoiseToImageModel):
         for start in range(0, n, 1000):
             z = sampling.sample_noise(min(1000, n - start), m.z_dim, m.z_dist, device, gen)
             yield self.generator.styles(z, psi)
+
+    @property
+    def capabilities(self) -> frozenset[str]:
+        return super().capabilities | {cap.STYLE_MIX}
+
+    @torch.no_grad()
+    def latents(self, n: int, seed: int, *, classes: int | Sequence[int] | None = None,
+                truncation: float | None = None, device: str | torch.device = "cpu") -> dict[str, torch.Tensor]:
+        """The per-layer styles w of ``n`` samples (psi = ``truncation``), as ``sample_chunks`` draws them."""
+        sampling.check_classes(classes, False, None)
+        return {"ws": next(self.styles(n, seed, device, truncation))}
+
+    @torch.no_grad()
+    def render(self, latents: dict[str, torch.Tensor]) -> np.ndarray:
+        G = self.generator
+        return sampling.to_output(G.synthesis(latents["ws"]), G.output_range)
 
     @torch.no_grad()
     def sample_chunks(self, n: int, *, seed: int = 0, device: str | torch.device = "cpu",

@@ -35,6 +35,7 @@ from ganforge.download import sha256_file
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
 from ganforge.nets import NetContext, build_discriminator, build_generator
 from ganforge.objectives import superres as sr_loss
+from ganforge import capabilities as cap
 from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
 from ganforge.training import seeds
 from ganforge.training.phases import Phase, StepContext
@@ -187,6 +188,7 @@ class SuperresModel:
     cfg: RunConfig
     nets: dict[str, nn.Module]
     record: dict[str, Any]
+    capabilities = frozenset({cap.UPSCALE})
 
     @property
     def generator(self) -> nn.Module:

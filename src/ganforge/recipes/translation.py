@@ -24,6 +24,7 @@ from ganforge.config import RunConfig
 from ganforge.data import Dataset, load_dataset
 from ganforge.errors import ConfigError, DataError, GanforgeError
 from ganforge.nets import NetContext
+from ganforge import capabilities as cap
 from ganforge.sampling import to_uint8
 from ganforge.viz import save_image_grid
 
@@ -128,6 +129,7 @@ class TranslationModel:
     record: dict[str, Any]
     nets: dict[str, nn.Module]
     directions: dict[str, str]  # "AB" -> network name (and "BA" when the recipe has it)
+    capabilities = frozenset({cap.TRANSLATE})  # sample_chunks translates held-out inputs: nothing from noise
 
     @property
     def generator(self) -> nn.Module:

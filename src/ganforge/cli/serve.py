@@ -1,0 +1,72 @@
+"""``ganforge serve``: one trained run as an HTTP image API (:mod:`ganforge.serve`), under uvicorn.
+
+Binds 127.0.0.1 unless told otherwise, and says so in one warning line when told otherwise: the
+API has no authentication, and a GAN's forward pass is cheap to ask for and dear to compute.
+SIGTERM and Ctrl-C stop accepting connections, let the requests in flight finish (uvicorn's
+graceful shutdown) and end with the shell's codes, 143 and 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+import uvicorn
+
+from ganforge.cli.device import device_option
+from ganforge.cli.help import examples
+from ganforge.errors import GanforgeError
+from ganforge.runs.run import load_run
+from ganforge.serve.app import build_app
+from ganforge.serve.requests import Limits
+
+LOOPBACK = ("127.0.0.1", "localhost", "::1")
+GRACE_S = 30  # seconds in-flight requests get to finish after SIGTERM before connections are closed
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    d = Limits()
+    s = sub.add_parser("serve", help="serve a trained run as an HTTP image API (generate, translate, upscale, score)",
+                       **examples("ganforge serve runs/dcgan-digits --port 8000",
+                                  "curl -s -X POST localhost:8000/v1/generate -d '{\"n\": 64, \"seed\": 1}' -o grid.png",
+                                  "ganforge serve runs/cgan --max-batch 1   # no batching"))
+    s.add_argument("run_dir", help="a run directory written by `ganforge train`")
+    s.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
+    s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    s.add_argument("--max-batch", type=int, default=d.max_batch,
+                   help=f"samples in one batched forward pass (default {d.max_batch}; 1 = no batching)")
+    s.add_argument("--max-n", type=int, default=d.max_n, help=f"images in one request (default {d.max_n})")
+    s.add_argument("--max-body", type=int, default=d.max_body, help=f"request body bytes (default {d.max_body})")
+    s.add_argument("--max-pixels", type=int, default=d.max_pixels,
+                   help=f"pixels of an upload or of one request's images (default {d.max_pixels})")
+    s.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
+    s.add_argument("--device", help="cpu (default) or cuda")
+    s.set_defaults(func=run, on_interrupt="the requests in flight were answered first")
+
+
+def limits(args: argparse.Namespace) -> Limits:
+    for flag, value in (("--max-batch", args.max_batch), ("--max-n", args.max_n), ("--max-body", args.max_body),
+                        ("--max-pixels", args.max_pixels)):
+        if value < 1:
+            raise GanforgeError(f"{flag} must be a positive number, got {value}")
+    return Limits(max_n=args.max_n, max_batch=args.max_batch, max_body=args.max_body, max_pixels=args.max_pixels)
+
+
+def check_bind(host: str, port: int) -> None:
+    """One line for a bad port; one warning line for an address other machines can reach."""
+    if not 0 <= port <= 65535:
+        raise GanforgeError(f"--port must be in 0..65535, got {port}")
+    if host not in LOOPBACK:
+        print(f"ganforge: warning: binding {host}: other machines can reach this server, which has no "
+              f"authentication; use --host 127.0.0.1 unless you mean it", file=sys.stderr)
+
+
+def run(args: argparse.Namespace) -> int:
+    bounds = limits(args)
+    check_bind(args.host, args.port)
+    opened = load_run(args.run_dir, args.checkpoint, device=device_option(args.device))
+    app = build_app(opened, bounds)
+    print(f"ganforge: serving {args.run_dir} (step {opened.step}) on http://{args.host}:{args.port}", file=sys.stderr)
+    uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
+                                  timeout_graceful_shutdown=GRACE_S)).run()
+    return 0

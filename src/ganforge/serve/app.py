@@ -1,0 +1,190 @@
+"""The image API over one opened run: the Starlette application ``ganforge serve`` runs under uvicorn.
+
+Endpoints (the OpenAPI schema at ``/openapi.json`` lists the ones this run has):
+
+- ``GET /health``, ``GET /v1/info`` (the run, its declared capabilities, the server's limits);
+- ``POST /v1/generate`` ``{n, seed, truncation, class, format}``: a PNG grid or a uint8 ``.npy``
+  (``format``, or ``Accept: application/x-npy``), through the batcher (:mod:`.batching`);
+- ``POST /v1/translate?direction=AB``, ``/v1/upscale``, ``/v1/score``: a PNG or JPEG body, where
+  the run declares ``translate``, ``upscale`` or ``score``.
+
+What a run can do comes from its model's declaration (:mod:`ganforge.capabilities`); an endpoint
+it lacks answers 404 with the line naming what it can do. Every refusal is ``{"error": one line}``
+with a 4xx status; the model runs in a worker thread behind one lock, so a request never waits
+on another's Python code and the CPU is not oversubscribed. No request names a file: the run is
+fixed when the server starts, uploads stay in memory and nothing from a request is unpickled.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import threading
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import numpy as np
+import torch
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from ganforge import capabilities as cap
+from ganforge.anomaly.scoring import scorer
+from ganforge.errors import GanforgeError
+from ganforge.runs.run import Run
+from ganforge.serve import images
+from ganforge.serve.batching import Batcher
+from ganforge.serve.openapi import schema
+from ganforge.serve.requests import ApiError, Limits, direction, parse_generate, read_body, to_json_error
+from ganforge.upscaling import tiled
+
+UPSCALE_TILE = 128  # LR pixels a side per tile: bounds the activations an upload can make the server hold
+
+
+class ServedRun:
+    """One run, opened once, with the lock its networks are used under and the generate batcher."""
+
+    def __init__(self, run: Run, limits: Limits):
+        self.run, self.limits = run, limits
+        self.model = run.model
+        self.caps = cap.capabilities_of(self.model)
+        self.lock = threading.Lock()
+        self.batcher = Batcher(self.model.render, limits.max_batch, self.lock) if cap.GENERATE in self.caps and \
+            isinstance(self.model, cap.Generates) else None
+        ctx = run.state.get("net_context") or {}
+        self.shape = tuple(ctx.get("data_shape") or ())
+        self.points = cap.TOY2D in self.caps
+
+    def info(self) -> dict[str, Any]:
+        return {"run": self.run.path.name, "recipe": self.run.config.recipe, "step": self.run.step,
+                "checkpoint": self.run.checkpoint.name, "capabilities": sorted(self.caps),
+                "sample_shape": list(self.shape), "num_classes": self.run.num_classes,
+                "limits": {"max_n": self.limits.max_n, "max_batch": self.limits.max_batch,
+                           "max_body_bytes": self.limits.max_body, "max_pixels": self.limits.max_pixels}}
+
+    def need(self, wanted: str, doing: str) -> None:
+        if wanted not in self.caps or (wanted == cap.GENERATE and self.batcher is None):
+            line = str(cap.refusal(self.model, wanted, run=self.run.path.name, recipe=self.run.config.recipe,
+                                   doing=doing))
+            raise ApiError(404, line.split("; try `")[0])  # the CLI hint names a command, not an endpoint
+
+    async def locked(self, fn: Callable[[], Any]) -> Any:
+        def call() -> Any:
+            with self.lock:
+                return fn()
+        return await asyncio.to_thread(call)
+
+
+async def _generate(request: Request) -> Response:
+    s: ServedRun = request.app.state.served
+    s.need(cap.GENERATE, "generate images")
+    ask = parse_generate(await read_body(request, s.limits.max_body), request.headers.get("accept", ""), s.limits)
+    if ask.classes is not None:
+        s.need(cap.CLASSES, "take a class")
+    if ask.truncation is not None:
+        s.need(cap.TRUNCATION, "take a truncation")
+    if not s.points and len(s.shape) == 3 and ask.n * s.shape[1] * s.shape[2] > s.limits.max_pixels:
+        raise ApiError(413, f"{ask.n} images of {s.shape[1]}x{s.shape[2]} are over this server's limit of "
+                            f"{s.limits.max_pixels} pixels; ask for fewer")
+    if s.points and ask.format == "png":
+        raise ApiError(422, "this run draws 2D points, not images; ask for \"format\": \"npy\"")
+    kwargs = {k: v for k, v in (("classes", ask.classes), ("truncation", ask.truncation)) if v is not None}
+    try:
+        latents = s.model.latents(ask.n, ask.seed, device=s.run.device, **kwargs)
+    except GanforgeError as e:
+        raise ApiError(422, str(e).replace("--class", "class").replace("--truncation", "truncation")) from None
+    out = await s.batcher.run(latents)
+    headers = {"X-Ganforge-Step": str(s.run.step), "X-Ganforge-Seed": str(ask.seed)}
+    if ask.format == "npy":
+        return Response(images.npy(out), media_type="application/x-npy", headers=headers)
+    return Response(await asyncio.to_thread(lambda: images.png(images.grid(out))), media_type="image/png",
+                    headers=headers)
+
+
+async def _upload(request: Request, s: ServedRun, channels: int | None) -> np.ndarray:
+    data = await read_body(request, s.limits.max_body)
+    try:
+        return await asyncio.to_thread(images.decode_upload, data, channels, s.limits.max_pixels)
+    except images.UploadError as e:
+        raise ApiError(e.status, str(e)) from None
+
+
+async def _translate(request: Request) -> Response:
+    s: ServedRun = request.app.state.served
+    s.need(cap.TRANSLATE, "translate images")
+    d = direction(request)
+    if d not in s.model.directions:
+        raise ApiError(422, f"this run translates {' and '.join(s.model.directions)} only, not {d}")
+    x = await _upload(request, s, s.model.input_channels(d))
+    try:
+        y = await s.locked(lambda: s.model.translate(x[None], d, device=s.run.device)[0])
+    except GanforgeError as e:
+        raise ApiError(422, str(e)) from None
+    return Response(images.chw_png(y), media_type="image/png")
+
+
+async def _upscale(request: Request) -> Response:
+    s: ServedRun = request.app.state.served
+    s.need(cap.UPSCALE, "upscale images")
+    x = await _upload(request, s, s.model.channels)
+    lr = torch.from_numpy(x[None]).to(s.run.device).float() / 255.0
+    sr = await s.locked(lambda: tiled(s.model.upscale, lr, s.model.scale, UPSCALE_TILE, s.model.receptive_radius))
+    return Response(images.chw_png(sr[0].numpy()), media_type="image/png", headers={"X-Ganforge-Scale":
+                                                                                    str(s.model.scale)})
+
+
+async def _score(request: Request) -> Response:
+    s: ServedRun = request.app.state.served
+    s.need(cap.SCORE, "score anomalies")
+    x = await _upload(request, s, s.shape[0] if s.shape else None)
+    try:
+        method = scorer(s.run)
+        result = await s.locked(lambda: method.score(x[None], where="the upload"))
+    except GanforgeError as e:
+        raise ApiError(422, str(e)) from None
+    residual = (result.residual[0] * 255).round().astype(np.uint8)[None]
+    return JSONResponse({"score": float(result.score[0]), "method": method.method,
+                         "residual_png_base64": base64.b64encode(images.chw_png(residual)).decode()})
+
+
+async def _health(request: Request) -> Response:
+    return JSONResponse({"status": "ok"})
+
+
+async def _info(request: Request) -> Response:
+    return JSONResponse(request.app.state.served.info())
+
+
+async def _openapi(request: Request) -> Response:
+    return JSONResponse(schema(request.app.state.served.caps, request.app.state.served.limits))
+
+
+async def _api_error(request: Request, e: ApiError) -> Response:
+    return JSONResponse(to_json_error(e), status_code=e.status)
+
+
+async def _http_error(request: Request, e: HTTPException) -> Response:
+    return JSONResponse({"error": f"{e.detail}: {request.method} {request.url.path[:100]}"}, status_code=e.status_code)
+
+
+def build_app(run: Run, limits: Limits = Limits()) -> Starlette:
+    """The API over ``run`` (opened by :func:`ganforge.runs.run.load_run`) within ``limits``."""
+    served = ServedRun(run, limits)
+    routes = [Route("/health", _health), Route("/v1/info", _info), Route("/openapi.json", _openapi),
+              Route("/v1/generate", _generate, methods=["POST"]), Route("/v1/translate", _translate, methods=["POST"]),
+              Route("/v1/upscale", _upscale, methods=["POST"]), Route("/v1/score", _score, methods=["POST"])]
+
+    @contextlib.asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        if served.batcher is not None:
+            await served.batcher.close()
+
+    app = Starlette(routes=routes, exception_handlers={ApiError: _api_error, HTTPException: _http_error},
+                    lifespan=lifespan)
+    app.state.served = served
+    return app

@@ -1,0 +1,67 @@
+"""The OpenAPI 3 schema of the API, written out by hand for the endpoints the served run has.
+
+Hand-written rather than generated from docstrings (Starlette's ``SchemaGenerator`` reads YAML out
+of each endpoint's docstring): a dict keeps the limits in the schema equal to the server's own,
+and it is what the schemathesis test fuzzes the server against.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ganforge import capabilities as cap
+from ganforge.serve.requests import SEED_MAX, TRUNCATION_MAX, Limits
+
+ERROR = {"description": "refused: one line saying why",
+         "content": {"application/json": {"schema": {"type": "object", "required": ["error"],
+                                                     "properties": {"error": {"type": "string"}}}}}}
+IMAGE_BODY = {"required": True, "content": {"image/png": {"schema": {"type": "string", "format": "binary"}},
+                                            "image/jpeg": {"schema": {"type": "string", "format": "binary"}}}}
+PNG = {"description": "a PNG image", "content": {"image/png": {"schema": {"type": "string", "format": "binary"}}}}
+
+
+def _errors(*codes: int) -> dict[str, Any]:
+    return {str(c): ERROR for c in codes}
+
+
+def _json(description: str) -> dict[str, Any]:
+    return {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}}
+
+
+def schema(caps: frozenset[str], limits: Limits) -> dict[str, Any]:
+    paths: dict[str, Any] = {
+        "/health": {"get": {"summary": "liveness", "responses": {"200": _json("ok")}}},
+        "/v1/info": {"get": {"summary": "the run, its capabilities and the server's limits",
+                             "responses": {"200": _json("the run")}}},
+    }
+    if cap.GENERATE in caps:
+        body = {"type": "object", "additionalProperties": False, "properties": {
+            "n": {"type": "integer", "minimum": 1, "maximum": limits.max_n, "default": 16},
+            "seed": {"type": "integer", "minimum": 0, "maximum": SEED_MAX, "default": 0},
+            "truncation": {"type": ["number", "null"], "minimum": 0, "maximum": TRUNCATION_MAX},
+            "class": {"oneOf": [{"type": "integer", "minimum": 0}, {"type": "null"},
+                                {"type": "array", "minItems": 1, "maxItems": limits.max_n,
+                                 "items": {"type": "integer", "minimum": 0}}]},
+            "format": {"type": "string", "enum": ["png", "npy"], "default": "png"}}}
+        paths["/v1/generate"] = {"post": {
+            "summary": "samples from seeds: a PNG grid or a uint8 .npy (N, C, H, W); batched with other requests",
+            "requestBody": {"required": False, "content": {"application/json": {"schema": body}}},
+            "responses": {"200": {"description": "the samples", "content": {
+                "image/png": {"schema": {"type": "string", "format": "binary"}},
+                "application/x-npy": {"schema": {"type": "string", "format": "binary"}}}},
+                **_errors(400, 404, 413, 422)}}}
+    if cap.TRANSLATE in caps:
+        paths["/v1/translate"] = {"post": {
+            "summary": "translate one image into the other domain",
+            "parameters": [{"name": "direction", "in": "query", "required": False,
+                            "schema": {"type": "string", "enum": ["AB", "BA"], "default": "AB"}}],
+            "requestBody": IMAGE_BODY, "responses": {"200": PNG, **_errors(413, 415, 422)}}}
+    if cap.UPSCALE in caps:
+        paths["/v1/upscale"] = {"post": {"summary": "super-resolve one image", "requestBody": IMAGE_BODY,
+                                         "responses": {"200": PNG, **_errors(413, 415, 422)}}}
+    if cap.SCORE in caps:
+        paths["/v1/score"] = {"post": {"summary": "anomaly score and residual map of one image",
+                                       "requestBody": IMAGE_BODY,
+                                       "responses": {"200": _json("score, method, residual_png_base64"),
+                                                     **_errors(413, 415, 422)}}}
+    return {"openapi": "3.1.0", "info": {"title": "ganforge serve", "version": "1"}, "paths": paths}

@@ -1,0 +1,111 @@
+"""What a request may ask, checked in one place before anything runs; every refusal is one line.
+
+:class:`ApiError` carries the HTTP status and the line the client reads (``{"error": "..."}``).
+The body is read in pieces and refused with 413 as soon as it passes the limit, before it is
+all in memory; a declared Content-Length over the limit is refused without reading at all.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+from typing import Any
+
+from starlette.requests import Request
+
+SEED_MAX = 2**63 - 1  # torch.Generator.manual_seed takes any 64-bit value; the signed range is what JSON tools keep
+TRUNCATION_MAX = 100.0  # beyond this the truncation trick no longer truncates anything
+
+
+class ApiError(Exception):
+    """A refused request: ``status`` (4xx) and one line saying what was wrong and what to send."""
+
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+@dataclass(frozen=True)
+class Limits:
+    """The server's limits (``ganforge serve`` flags); each is answered by a 4xx when passed."""
+
+    max_n: int = 256  # images in one generate request: a 16x16 grid
+    max_batch: int = 64  # samples in one batched forward pass (1: no batching)
+    max_body: int = 8 * 2**20  # bytes in a request body: an 8 MiB PNG or JPEG is already a large photo
+    max_pixels: int = 4 * 2**20  # pixels of an upload, and of the images a generate request asks for
+
+
+async def read_body(request: Request, limit: int) -> bytes:
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise ApiError(413, f"the request body is {declared} bytes, over this server's limit of {limit}")
+    chunks, size = [], 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise ApiError(413, f"the request body is over this server's limit of {limit} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+@dataclass(frozen=True)
+class GenerateRequest:
+    n: int = 16
+    seed: int = 0
+    truncation: float | None = None
+    classes: int | list[int] | None = None
+    format: str = "png"
+
+
+FIELDS = ("n", "seed", "truncation", "class", "format")
+FORMATS = ("png", "npy")
+NPY_TYPE = "application/x-npy"
+
+
+def _int(body: dict, key: str, lo: int, hi: int, default: int) -> int:
+    v = body.get(key, default)
+    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+        raise ApiError(422, f"'{key}' must be an integer in {lo}..{hi}, got {json.dumps(v)}")
+    return v
+
+
+def parse_generate(raw: bytes, accept: str, limits: Limits) -> GenerateRequest:
+    """The generate request in ``raw`` JSON (an empty body: every default), or :class:`ApiError`."""
+    try:
+        body = json.loads(raw) if raw.strip() else {}
+    except (ValueError, UnicodeDecodeError):
+        raise ApiError(400, "the body is not JSON; send an object such as {\"n\": 16, \"seed\": 0}") from None
+    if not isinstance(body, dict):
+        raise ApiError(422, "the body must be a JSON object such as {\"n\": 16, \"seed\": 0}")
+    unknown = [k for k in body if k not in FIELDS]
+    if unknown:
+        raise ApiError(422, f"unknown field '{unknown[0]}'; the fields are {', '.join(FIELDS)}")
+    n = _int(body, "n", 1, limits.max_n, 16)
+    seed = _int(body, "seed", 0, SEED_MAX, 0)
+    t = body.get("truncation")
+    if t is not None and (isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t)
+                          or not 0 <= t <= TRUNCATION_MAX):
+        raise ApiError(422, f"'truncation' must be a number in 0..{TRUNCATION_MAX:g} or null, got {json.dumps(t)}")
+    classes = body.get("class")
+    if classes is not None:
+        many = classes if isinstance(classes, list) else [classes]
+        if not many or len(many) > limits.max_n or any(isinstance(c, bool) or not isinstance(c, int) or c < 0
+                                                       for c in many):
+            raise ApiError(422, f"'class' must be a class number >= 0, or a list of 1..{limits.max_n} of them "
+                                f"(cycled), or null")
+    fmt = body.get("format", "npy" if NPY_TYPE in accept else "png")
+    if fmt not in FORMATS:
+        raise ApiError(422, f"'format' must be png or npy, got {json.dumps(fmt)}")
+    return GenerateRequest(n, seed, None if t is None else float(t), classes, fmt)
+
+
+def direction(request: Request) -> str:
+    d = request.query_params.get("direction", "AB")
+    if d not in ("AB", "BA"):
+        raise ApiError(422, f"direction must be AB or BA, got '{d[:20]}'")
+    return d
+
+
+def to_json_error(e: ApiError) -> dict[str, Any]:
+    return {"error": e.message}

@@ -1,0 +1,166 @@
+"""``ganforge serve``'s API through Starlette's TestClient: every endpoint, every limit as a 4xx with one
+JSON line, uploads (bad, oversized, bombs), no path from a request to a file, and batching that
+shares forward passes without changing a single pixel."""
+
+from __future__ import annotations
+
+import asyncio
+import io
+
+import httpx
+import numpy as np
+import pytest
+from PIL import Image
+from starlette.testclient import TestClient
+
+from ganforge.runs.run import load_run
+from ganforge.serve.app import build_app
+from ganforge.serve.requests import Limits
+
+
+def client(run_dir, **limits) -> TestClient:
+    return TestClient(build_app(load_run(run_dir), Limits(**limits)))
+
+
+def png_bytes(array: np.ndarray, fmt: str = "PNG") -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(array).save(buf, format=fmt)
+    return buf.getvalue()
+
+
+def refused(response, status: int, *words: str) -> str:
+    assert response.status_code == status, (response.status_code, response.text)
+    line = response.json()["error"]
+    assert "\n" not in line and all(w in line for w in words), line
+    return line
+
+
+@pytest.fixture(scope="module")
+def digits(served_runs):
+    with client(served_runs / "digits") as c:
+        yield c
+
+
+def test_health_info_and_schema(digits):
+    assert digits.get("/health").json() == {"status": "ok"}
+    info = digits.get("/v1/info").json()
+    assert info["recipe"] == "noise-to-image" and info["capabilities"] == ["generate", "score", "truncation"]
+    assert info["sample_shape"] == [1, 8, 8] and info["limits"]["max_n"] == 256
+    paths = digits.get("/openapi.json").json()["paths"]
+    assert set(paths) == {"/health", "/v1/info", "/v1/generate", "/v1/score"}  # only what the run can do
+
+
+def test_generate_png_and_npy_are_the_run_s_own_samples(digits, served_runs):
+    want = load_run(served_runs / "digits").sample(9, seed=5, truncation=1.0)
+    r = digits.post("/v1/generate", json={"n": 9, "seed": 5, "truncation": 1.0, "format": "npy"})
+    assert r.status_code == 200 and r.headers["content-type"] == "application/x-npy"
+    got = np.load(io.BytesIO(r.content), allow_pickle=False)
+    np.testing.assert_array_equal(got, want)
+    r = digits.post("/v1/generate", json={"n": 9, "seed": 5, "truncation": 1.0})  # PNG by default: a 3x3 grid
+    grid = np.asarray(Image.open(io.BytesIO(r.content)))
+    assert r.headers["content-type"] == "image/png" and grid.shape == (3 * 10 + 2, 3 * 10 + 2)
+    np.testing.assert_array_equal(grid[2:10, 2:10], want[0, 0])
+    r = digits.post("/v1/generate", json={"n": 2}, headers={"Accept": "application/x-npy"})
+    assert np.load(io.BytesIO(r.content)).shape == (2, 1, 8, 8)
+
+
+@pytest.mark.parametrize("body,status,word", [
+    ({"n": 0}, 422, "'n' must be an integer in 1..256"), ({"n": 257}, 422, "1..256"), ({"n": True}, 422, "'n'"),
+    ({"seed": -1}, 422, "'seed'"), ({"seed": 2**64}, 422, "'seed'"), ({"truncation": "high"}, 422, "'truncation'"),
+    ({"truncation": 0.01}, 422, "truncation must be >= 0.05"), ({"class": 3}, 404, "cannot take a class"),
+    ({"format": "gif"}, 422, "png or npy"), ({"path": "/etc/passwd"}, 422, "unknown field 'path'"),
+    ([1, 2], 422, "JSON object")])
+def test_bad_generate_requests_are_one_json_line(digits, body, status, word):
+    refused(digits.post("/v1/generate", json=body), status, word)
+
+
+def test_not_json_unknown_route_wrong_method_and_traversal(digits):
+    refused(digits.post("/v1/generate", content=b"{n: 3"), 400, "not JSON")
+    refused(digits.get("/v1/generate"), 405, "Method Not Allowed")
+    for path in ("/v1/../../etc/passwd", "/static/..%2f..%2fetc%2fpasswd", "/v1/generate/../../config.yaml",
+                 "/runs/0/checkpoints/latest"):
+        r = digits.get(path)
+        assert r.status_code in (404, 405) and "root:" not in r.text and "seed" not in r.text
+    refused(digits.post("/v1/translate", content=b"x"), 404, "cannot translate images", "it can generate")
+    refused(digits.post("/v1/upscale", content=b"x"), 404, "cannot upscale")
+
+
+def test_limits_on_body_and_pixels(served_runs):
+    with client(served_runs / "digits", max_body=100, max_pixels=8 * 8 * 4) as c:
+        refused(c.post("/v1/generate", json={"n": 5, "seed": 1, "format": "npy", "truncation": 1.5,
+                                             "class": None} | {"x" * 40: 1}), 413, "limit of 100")
+        refused(c.post("/v1/generate", json={"n": 5}), 413, "5 images of 8x8", "limit of 256 pixels")
+        assert c.post("/v1/generate", json={"n": 4}).status_code == 200
+        refused(c.post("/v1/score", content=png_bytes(np.zeros((64, 64), np.uint8))), 413, "over this server")
+
+
+def test_uploads_bad_image_wrong_format_and_decompression_bomb(digits):
+    refused(digits.post("/v1/score", content=b"not an image"), 415, "not a readable PNG or JPEG")
+    refused(digits.post("/v1/score", content=b""), 422, "empty")
+    refused(digits.post("/v1/score", content=png_bytes(np.zeros((8, 8), np.uint8), "BMP")), 415, "BMP image")
+    refused(digits.post("/v1/score", content=png_bytes(np.zeros((9, 8), np.uint8))), 422, "trained on 1x8x8")
+    truncated = png_bytes(np.zeros((8, 8), np.uint8))[:40]
+    refused(digits.post("/v1/score", content=truncated), 415, "not a readable")
+    # bombs: a few kB of PNG that would decode to 9 and 400 megapixels, refused from their headers (the
+    # server's limit of 4 MP; Pillow's own guard, which the server answers the same way)
+    for side, word in ((3000, "3000x3000 = 9000000 pixels"), (20000, "too many pixels")):
+        buf = io.BytesIO()
+        Image.new("L", (side, side)).save(buf, format="PNG")
+        assert len(buf.getvalue()) < 500_000
+        refused(digits.post("/v1/score", content=buf.getvalue()), 413, word)
+
+
+def test_score_an_upload(digits):
+    x = np.zeros((8, 8), np.uint8)
+    x[2:6, 3:5] = 255
+    r = digits.post("/v1/score", content=png_bytes(x))
+    assert r.status_code == 200, r.text
+    body = r.json()
+    assert body["method"] == "anogan" and np.isfinite(body["score"]) and body["residual_png_base64"]
+
+
+def test_classes_translate_upscale_and_points(served_runs):
+    with client(served_runs / "cgan") as c:
+        r = c.post("/v1/generate", json={"n": 4, "class": 3, "format": "npy"})
+        want = load_run(served_runs / "cgan").sample(4, seed=0, classes=3)
+        np.testing.assert_array_equal(np.load(io.BytesIO(r.content)), want)
+        refused(c.post("/v1/generate", json={"class": 10}), 422, "class 10 does not exist")
+        refused(c.post("/v1/score", content=b"x"), 404, "cannot score anomalies")
+    with client(served_runs / "pix2pix") as c:
+        x = np.zeros((16, 16), np.uint8)
+        r = c.post("/v1/translate", content=png_bytes(x))
+        assert r.status_code == 200 and np.asarray(Image.open(io.BytesIO(r.content))).shape == (16, 16)
+        refused(c.post("/v1/translate?direction=BA", content=png_bytes(x)), 422, "translates AB only")
+        refused(c.post("/v1/translate?direction=../x", content=png_bytes(x)), 422, "direction must be AB or BA")
+        refused(c.post("/v1/generate", json={}), 404, "cannot generate images", "it can translate")
+    with client(served_runs / "sr") as c:
+        r = c.post("/v1/upscale", content=png_bytes(np.full((6, 10), 200, np.uint8), "JPEG"))
+        assert r.status_code == 200 and np.asarray(Image.open(io.BytesIO(r.content))).shape == (12, 20)
+    with client(served_runs / "ring8") as c:
+        refused(c.post("/v1/generate", json={"n": 4}), 422, "2D points")
+        pts = np.load(io.BytesIO(c.post("/v1/generate", json={"n": 4, "format": "npy"}).content))
+        assert pts.shape == (4, 2) and pts.dtype == np.float32
+
+
+def test_concurrent_requests_share_forward_passes_and_get_their_own_samples(served_runs):
+    run = load_run(served_runs / "cgan")
+    app = build_app(run, Limits(max_batch=64))
+    seeds = list(range(12))
+
+    async def ask_all():
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+            rs = await asyncio.gather(*(c.post("/v1/generate", json={"n": 3, "seed": s, "class": s % 10,
+                                                                      "format": "npy"}) for s in seeds))
+        return [np.load(io.BytesIO(r.content)) for r in rs]
+
+    got = asyncio.run(ask_all())
+    for s, images in zip(seeds, got):
+        np.testing.assert_array_equal(images, run.sample(3, seed=s, classes=s % 10))  # as if served alone
+    passes = app.state.served.batcher.passes
+    assert passes < len(seeds), passes  # requests were batched together
+    alone = build_app(run, Limits(max_batch=1))
+    with TestClient(alone) as c:
+        for s in seeds[:3]:
+            c.post("/v1/generate", json={"n": 3, "seed": s, "format": "npy"})
+    assert alone.state.served.batcher.passes == 3

@@ -1,0 +1,31 @@
+"""schemathesis fuzzes the API from its own OpenAPI schema: whatever it sends, no answer is a 5xx.
+
+The schema is the one the server publishes for the run (``/openapi.json``), so every endpoint the run
+declares is fuzzed, with bodies inside and outside the schema (schemathesis's negative mode).
+"""
+
+from __future__ import annotations
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, settings
+from schemathesis.checks import not_a_server_error
+
+from ganforge.runs.run import load_run
+from ganforge.serve.app import build_app
+from ganforge.serve.requests import Limits
+
+
+@pytest.fixture(scope="module", params=["digits", "pix2pix"])
+def api_schema(request, served_runs):
+    app = build_app(load_run(served_runs / request.param), Limits(max_n=16))
+    return schemathesis.openapi.from_asgi("/openapi.json", app)
+
+
+schema = schemathesis.pytest.from_fixture("api_schema")
+
+
+@schema.parametrize()
+@settings(max_examples=12, deadline=None, suppress_health_check=list(HealthCheck))
+def test_no_request_gets_a_server_error(case):
+    case.call_and_validate(checks=[not_a_server_error])
