@@ -14,10 +14,13 @@ from ganforge.training import distributed
 
 # A step that exercises what DDP must get right: k=2 critic updates each with two D forwards
 # (real, fake) and a gradient penalty (a double backward through the wrapper), then G through
-# the frozen D, then the EMA of G. SGD keeps float rounding from being amplified (Adam's first
-# steps divide tiny gradients by their own size), so "equal" can mean within 1e-6.
+# the frozen D, then the EMA of G (a half-life in images, ramped up over the first 4 steps: its beta
+# counts the global batch's images, 0.71 a step after the ramp, where a rank's own 32 would give 0.84).
+# SGD keeps float rounding from being amplified (Adam's first steps divide tiny gradients by their own
+# size), so "equal" can mean within 1e-6.
 SETTINGS = ["train.batch_size=64", "optim.d.name=sgd", "optim.g.name=sgd", "optim.d.lr=0.05", "optim.g.lr=0.05",
-            "loss.d=wasserstein", "loss.g=wasserstein", "reg.gp=1.0", "train.d_steps=2", "ema.beta=0.9",
+            "loss.d=wasserstein", "loss.g=wasserstein", "reg.gp=1.0", "train.d_steps=2",
+            "ema.half_life_images=128", "ema.rampup=0.5",
             "log.every=2", "log.checkpoint_every=4", "log.tensorboard=false", "log.progress=false"]
 
 
@@ -71,6 +74,8 @@ def test_two_processes_end_where_one_process_with_the_global_batch_ends(single, 
     ddp_stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
     for s, d in zip(single_stats, ddp_stats):
         assert abs(s["loss_D"] - d["loss_D"]) < 1e-5 and abs(s["loss_G"] - d["loss_G"]) < 1e-5
+        assert s["ema_beta"] == d["ema_beta"]
+    assert ddp_stats[-1]["ema_beta"] == pytest.approx(0.5 ** (64 / 128))  # the global batch's images
 
 
 def test_resume_under_ddp_continues_the_same_run(single, tmp_path):

@@ -9,13 +9,13 @@ from torch import nn
 
 from ganforge import objectives
 from ganforge.runs.run import load_run
-from ganforge.training.ema import EmaModel
+from ganforge.training.ema import EmaModel, EmaSchedule
 
 def test_ema_matches_its_closed_form():
     G = nn.Linear(1, 1, bias=False)
     with torch.no_grad():
         G.weight.fill_(0.0)
-    ema = EmaModel(G, beta=0.9)
+    ema = EmaModel(G, EmaSchedule(beta=0.9))
     values = [1.0, 2.0, 3.0]
     for v in values:
         with torch.no_grad():
@@ -23,7 +23,7 @@ def test_ema_matches_its_closed_form():
         ema.update(step=10)
     expected = sum((1 - 0.9) * 0.9 ** (len(values) - 1 - i) * v for i, v in enumerate(values))
     assert abs(ema.model.weight.item() - expected) < 1e-6
-    ema_start = EmaModel(G, beta=0.9, start=5)
+    ema_start = EmaModel(G, EmaSchedule(beta=0.9, start=5))
     with torch.no_grad():
         G.weight.fill_(7.0)
     ema_start.update(step=0)  # before start: a plain copy

@@ -10,7 +10,8 @@ from ganforge.runs.run import load_run
 
 TINY = ["--set", "data.name=digits", "--set", "model.g.channels=8", "--set", "model.g.w_dim=16",
         "--set", "model.d.channels=8", "--set", "model.z_dim=8", "--set", "train.batch_size=8",
-        "--set", "log.tensorboard=false", "--set", "log.progress=false", "--set", "ema.beta=0.5"]
+        "--set", "log.tensorboard=false", "--set", "log.progress=false",
+        "--set", "ema.half_life_images=8", "--set", "ema.rampup=null"]  # beta 0.5 a step at batch 8
 
 
 @pytest.fixture(scope="module")

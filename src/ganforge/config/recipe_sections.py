@@ -16,6 +16,7 @@ class GrowthConfig:
     # resolution) fades in linearly over this many images (alpha 0 -> 1)... (the paper's 800k, its A.1).
     fade_images: int = 800_000
     # ... and then trains stable for this many; the first (4x4) stage trains this long too (800k).
+    # Images are steps x train.batch_size (the global batch), as for ema.half_life_images.
     stable_images: int = 800_000
 
 

@@ -86,7 +86,8 @@ class RegConfig:
     gp: float = 0.0
     # R1 (Mescheder et al. 2018): weight gamma of gamma/2 * ||grad D(x)||^2 on real data; 0 = off.
     r1: float = 0.0
-    # Lazy R1 (StyleGAN2): apply it every N steps, scaled by N, in its own D phase.
+    # Lazy R1 (StyleGAN2): apply it every N steps, scaled by N, in its own D phase. In steps (iterations),
+    # not D updates: with train.d_steps k it runs once per N*k D updates (StyleGAN2's 16 assumes k = 1).
     r1_every: int = 1
     # WGAN weight clipping (Arjovsky et al. 2017): D's parameters clamped to [-c, c] after each
     # update; 0.01 in the paper; null = off.
@@ -101,7 +102,7 @@ class RegConfig:
     # for both networks; 0 = off.
     historical: float = 0.0
     # Instance noise (Sonderby et al. 2016): std of Gaussian noise added to every input of D (real
-    # and fake), annealed linearly to 0 over instance_noise_steps; 0 = off.
+    # and fake), annealed linearly to 0 over instance_noise_steps (steps, i.e. iterations); 0 = off.
     instance_noise: float = 0.0
     instance_noise_steps: int = 10_000
     # ACGAN (Odena et al. 2017): weight of the auxiliary classification loss, used when D is built
@@ -116,9 +117,9 @@ class RegConfig:
     # Path-length regularisation (StyleGAN2, Karras et al. 2020): weight of (|J_w^T y| - a)^2 in
     # its own G phase; the paper's 2; 0 = off. Needs a style-based G (model.g.arch stylegan2).
     path_length: float = 0.0
-    # Lazy path-length regularisation: every N G steps, scaled by N (the paper's 4).
+    # Lazy path-length regularisation: every N steps (one G update each), scaled by N (the paper's 4).
     path_length_every: int = 4
-    # Decay of the running mean a of the path lengths (the paper's 0.01).
+    # Decay of the running mean a of the path lengths, per path-length phase (the paper's 0.01).
     path_length_decay: float = 0.01
     # ProGAN's drift penalty (Karras et al. 2018): epsilon * mean(D(x_real)^2) added to D's loss,
     # keeping a Wasserstein critic's outputs near 0; the paper's 0.001; 0 = off.
@@ -135,10 +136,22 @@ class AugmentConfig:
 @dataclass
 class EmaConfig:
     # Exponential moving average of G's weights (Karras et al. 2018; Yazici et al. 2019), used for
-    # samples, grids and evaluation: G_ema = beta * G_ema + (1 - beta) * G after each G update.
-    # e.g. 0.999; null = off.
+    # samples, grids and evaluation: G_ema = beta * G_ema + (1 - beta) * G after each step's G update.
+    # Say how fast it forgets with half_life_images or with beta, never both; both null = off (the
+    # 2014 paper kept none). "Images" are steps x train.batch_size (the global batch, all processes).
+    # The half-life in images: after this many an old weight's share has halved, so beta per step is
+    # 0.5 ** (batch / half_life_images) and the average means the same at any batch size
+    # (stylegan2-ada's ema_kimg; its default is 10,000 images per 32 of batch, 500k for CIFAR-10).
+    half_life_images: int | None = None
+    # With half_life_images: the half-life is min(half_life_images, rampup x images seen), so early on
+    # the average follows G instead of holding on to the random init (ada's ema_rampup, 0.05 where it
+    # uses one); null = the full half-life from step 0.
+    rampup: float | None = None
+    # A beta per step, for papers that state it so (ProGAN's 0.999, BigGAN's 0.9999): at a larger
+    # batch the same beta averages over more images (half-life = batch x ln 0.5 / ln beta images).
     beta: float | None = None
-    # Steps before averaging starts; until then G_ema simply copies G.
+    # Steps (G updates) before averaging starts; until then G_ema copies G (BigGAN-PyTorch's
+    # ema_start). 0: from the first step.
     start: int = 0
 
 
@@ -154,7 +167,8 @@ class OptimConfig:
     betas: tuple[float, float] = (0.5, 0.999)
     # L2 weight decay.
     weight_decay: float = 0.0
-    # The learning rate is divided by this after every update (pylearn2 ExponentialDecay); 1 = constant.
+    # The learning rate is divided by this after every update of this network (pylearn2 ExponentialDecay,
+    # per update as the 2014 paper sets it: D takes train.d_steps updates a step); 1 = constant.
     lr_decay: float = 1.000004
     # Floor of the decayed learning rate.
     lr_min: float = 1e-6
@@ -163,11 +177,12 @@ class OptimConfig:
     momentum_final: float | None = 0.7
     # Epoch at which momentum reaches momentum_final.
     momentum_ramp_epochs: int = 250
-    # pix2pix/CycleGAN's reference schedule: the learning rate stays constant for this many updates,
-    # then falls linearly to 0 over linear_decay_steps more (the papers: 100 epochs + 100 epochs).
-    # null = off (then lr_decay applies).
+    # pix2pix/CycleGAN's reference schedule: the learning rate stays constant for this many updates of
+    # this network, then falls linearly to 0 over linear_decay_steps more (the papers: 100 epochs + 100
+    # epochs, at batch 1 and one D update a step). null = off (then lr_decay applies).
     linear_decay_start: int | None = None
-    # Updates over which the linear decay takes the learning rate from lr to 0.
+    # Updates of this network (= steps for G; train.d_steps per step for D) over which the linear decay
+    # takes the learning rate from lr to 0.
     linear_decay_steps: int = 1
 
 
@@ -181,7 +196,8 @@ class OptimPair:
 class TrainConfig:
     # Training length in iterations; one iteration = d_steps D updates then one G update.
     steps: int = 10_000
-    # Minibatch size for real and generated samples (100 in the paper).
+    # Minibatch size for real and generated samples (100 in the paper), across all processes under
+    # torchrun. Schedules stated in images (ema.half_life_images, growth.*_images) count steps x this.
     batch_size: int = 100
     # k in Algorithm 1: discriminator updates per generator update (the paper used 1).
     d_steps: int = 1

@@ -19,6 +19,24 @@ def _check(cond: bool, message: str) -> None:
         raise ConfigError(message)
 
 
+def _check_ema(cfg: RunConfig) -> None:
+    """The moving average is stated one way: a half-life in images (with an optional ramp-up) or a beta per step."""
+    e = cfg.ema
+    _check(e.beta is None or e.half_life_images is None,
+           f"ema.beta ({e.beta} per step) and ema.half_life_images ({e.half_life_images}) both set the same "
+           f"average; keep one and set the other to null (e.g. --set ema.half_life_images=null)")
+    if e.beta is not None:
+        _check(0 < e.beta < 1, f"ema.beta must be in (0, 1) or null, got {e.beta}")
+    if e.half_life_images is not None:
+        _check(e.half_life_images > 0, f"ema.half_life_images must be > 0 or null, got {e.half_life_images}")
+    if e.rampup is not None:
+        _check(e.half_life_images is not None,
+               f"ema.rampup ({e.rampup}) ramps up ema.half_life_images, which is null; set ema.half_life_images "
+               f"or set ema.rampup=null")
+        _check(e.rampup > 0, f"ema.rampup must be > 0 or null, got {e.rampup}")
+    _check(e.start >= 0, f"ema.start must be >= 0, got {e.start}")
+
+
 def validate(cfg: RunConfig) -> None:
     """Range and choice checks that types alone cannot express."""
     t, lg = cfg.train, cfg.log
@@ -47,9 +65,7 @@ def validate(cfg: RunConfig) -> None:
            f"loss.real_label (label smoothing) needs a loss with targets (minimax or least-squares), "
            f"not '{cfg.loss.d}'; set loss.real_label=1.0")
     augment.parse_policy(cfg.augment.policy)
-    if cfg.ema.beta is not None:
-        _check(0 < cfg.ema.beta < 1, f"ema.beta must be in (0, 1) or null, got {cfg.ema.beta}")
-    _check(cfg.ema.start >= 0, f"ema.start must be >= 0, got {cfg.ema.start}")
+    _check_ema(cfg)
     g = cfg.guard
     _check(g.action in ("stop", "rollback"), f"guard.action must be stop or rollback, got '{g.action}'")
     _check(g.max_retries >= 0, f"guard.max_retries must be >= 0, got {g.max_retries}")

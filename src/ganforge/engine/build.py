@@ -20,7 +20,7 @@ from ganforge.errors import ConfigError
 from ganforge.recipes import Recipe, TrainingEnv, TrainingParts
 from ganforge.training import distributed, graphs, rng, seeds, speed
 from ganforge.training.distributed import World
-from ganforge.training.ema import EmaModel
+from ganforge.training.ema import EmaModel, EmaSchedule
 from ganforge.training.phases import EmaPhase, Phase
 from ganforge.training.schedules import OptimSchedule, make_optimizer
 
@@ -49,6 +49,11 @@ class Built:
     phases: list[Phase | EmaPhase | graphs.GraphedPhase] = field(default_factory=list)
     compiled: list[Any] = field(default_factory=list)
 
+    def ema_record(self, step: int) -> dict[str, float]:
+        """For the log: the blend weight the moving averages used at ``step`` (one schedule for all), so a
+        ramp-up can be seen; nothing when the run keeps none."""
+        return {"ema_beta": next(iter(self.emas.values())).beta_at(step)} if self.emas else {}
+
     def sampling_nets(self) -> dict[str, nn.Module]:
         """The networks with their moving averages in their place, as samples should come from."""
         return {name: self.emas[self.averaged[name]].model if self.averaged.get(name) in self.emas else net
@@ -76,8 +81,9 @@ def build(cfg: RunConfig, recipe: Recipe, world: World, data_dir: str | None) ->
     schedules = {name: OptimSchedule(opt, optimized[name]) for name, opt in optimizers.items()}
     parts = recipe.training(TrainingEnv(cfg, data, nets, optimizers, schedules, device, world, local_batch,
                                         channels_last=plan.channels_last))
-    averaged = recipe.averaged() if cfg.ema.beta is not None else {}
-    emas = {label: EmaModel(nets[name], cfg.ema.beta, cfg.ema.start) for name, label in averaged.items()}
+    ema_schedule = EmaSchedule.from_config(cfg.ema, cfg.train.batch_size)  # the global batch: images seen by all ranks
+    averaged = recipe.averaged() if ema_schedule is not None else {}
+    emas = {label: EmaModel(nets[name], ema_schedule) for name, label in averaged.items()}
     phases = [*parts.phases, *(EmaPhase(ema, name=label) for label, ema in emas.items())]
     # After the moving-average and historical copies are taken: compiled methods cannot be deep-copied.
     compiled = speed.prepare_nets(nets, plan, parts.compile_targets)

@@ -134,6 +134,7 @@ class Trainer:
         stats = self.world.mean(self.stats.flush())
         record = {"step": self.step, "epoch": round(self.built.parts.epochs_done(), 4), **stats,
                   **{f"lr_{name}": sched.lr() for name, sched in self.built.schedules.items()},
+                  **self.built.ema_record(self.step - 1),  # the last update's
                   "img_per_s": steps * self.cfg.train.batch_size / max(seconds, 1e-9)}
         self.writer.write(record)
         self.last = record

@@ -149,5 +149,6 @@ class EmaPhase:
         """No schedule to advance."""
 
     def graph_key(self, ctx: StepContext) -> tuple:
-        """The blend weight, which changes once: at ``ema.start``."""
+        """The blend weight: it changes at ``ema.start``, and at every step of a ramp-up (``ema.rampup``),
+        when the phase runs eagerly after a few captures (one batched kernel; the other phases stay captured)."""
         return (self.ema.beta_at(ctx.step),)
