@@ -3,6 +3,7 @@ its defining effect on the weights, its independence of the batch size, and an e
 
 import json
 import math
+import warnings
 
 import pytest
 import torch
@@ -42,7 +43,7 @@ def test_one_update_blends_old_and_new_with_beta_from_the_half_life():
     ema.update(step=6)
     assert ema.model.weight.item() == pytest.approx(beta * old + (1 - beta) * -2.0, rel=1e-12)
     # The half-life is what it says: after half_life images the initial weight's share is one half.
-    G, ema = _scalar_net(1.0), None
+    G = _scalar_net(1.0)
     ema = EmaModel(G, EmaSchedule(batch_images=50, half_life_images=1000))
     _set(G, 0.0)
     for step in range(1000 // 50):
@@ -174,3 +175,22 @@ def test_a_run_saved_before_half_lives_existed_loads_and_resumes(tmp_path, tiny_
     resumed = tiny_trainer("train.steps=15", "ema.beta=0.9", resume=True)  # no "config differs" refusal
     assert resumed.step == 10
     assert resumed.fit().step == 15 and math.isclose(resumed.built.emas["G_ema"].beta_at(12), 0.9)
+
+
+def test_a_ramped_average_under_graphs_goes_eager_alone_and_trains_the_same(tmp_path, tiny_trainer):
+    """The ramp changes beta, a number an update's graph bakes in, at every step: after two captures the
+    EMA phase runs eagerly (one warning naming why) while the other phases stay graphed, bit for bit."""
+    runs = {}
+    for flag in ("false", "true"):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            runs[flag] = tiny_trainer("train.steps=20", "ema.half_life_images=400", "ema.rampup=0.5",
+                                      f"speed.graphs={flag}", name=f"graphs-{flag}")
+            runs[flag].fit()
+        said = [str(w.message) for w in caught if "phase G_ema runs eagerly" in str(w.message)]
+        assert len(said) == (flag == "true"), said
+    assert "changes every few steps" in said[0]
+    phases = {p.name: p for p in runs["true"].built.phases}
+    assert phases["G_ema"].eager_reason and not phases["G"].eager_reason and not phases["D"].eager_reason
+    plain, fast = (runs[f].built.emas["G_ema"].model.state_dict() for f in ("false", "true"))
+    assert all(torch.equal(plain[k], fast[k]) for k in plain)

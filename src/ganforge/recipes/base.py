@@ -116,7 +116,8 @@ class Recipe(abc.ABC):
         """The networks that are trained, each with its optimiser settings, in creation order."""
 
     def averaged(self) -> dict[str, str]:
-        """{network: checkpoint name of its moving average}: kept when ``ema.half_life_images`` or ``ema.beta`` is set."""
+        """{network: checkpoint name of its moving average}: kept when ``ema.half_life_images`` or
+        ``ema.beta`` is set."""
         return {}
 
     @abc.abstractmethod
