@@ -21,6 +21,7 @@ from ganforge.cli import evaluate, figures, presets, sample, train
 from ganforge.cli import translate
 from ganforge.cli import upscale
 from ganforge.cli import anomaly
+from ganforge.cli import dataset
 from ganforge.cli import audit, downstream, export
 from ganforge.cli import serve
 from ganforge.engine.signals import StopFlag
@@ -29,7 +30,7 @@ from ganforge.presets import DEFAULT_PRESET
 from ganforge.version import __version__
 
 COMMANDS = (train, sample, presets, evaluate, figures, translate, upscale, anomaly, export, audit, downstream,
-            serve)
+            serve, dataset)
 INTERRUPTED = {"SIGINT": "interrupted (Ctrl-C)", "SIGTERM": "terminated (SIGTERM)"}
 BROKEN_PIPE_EXIT = 141  # 128 + SIGPIPE, what a shell tool killed by a closed pipe returns
 

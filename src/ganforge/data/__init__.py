@@ -9,6 +9,7 @@ from ganforge.data import cifar10, digits, folder, mnist, npz, pairs, stacked_mn
 from ganforge.data import translation_tasks  # noqa: F401  (mnist-edges, mnist-inverted, mnist-thick, colourisation)
 from ganforge.data import superres  # noqa: F401  (registers skimage-photos)
 from ganforge.data import anomaly_protocols  # noqa: F401  (registers the anomaly protocols)
+from ganforge.data import store_loaders  # noqa: F401  (store:PATH, and folder:PATH through a cached store)
 from ganforge.data.base import Dataset, LoadRequest
 from ganforge.data.paths import resolve_data_dir
 from ganforge.data.registry import list_datasets, load_dataset, register

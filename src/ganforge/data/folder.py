@@ -19,9 +19,8 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ganforge.data.base import Dataset, LoadRequest
+from ganforge.data.base import LoadRequest
 from ganforge.data.images import LANCZOS, crop_resize, grey_to_rgb, to_array
-from ganforge.data.registry import register
 from ganforge.errors import DataError
 
 EXTENSIONS = {".png", ".jpg", ".jpeg"}
@@ -165,12 +164,3 @@ def read_folder(path: str, req: LoadRequest) -> FolderImages:
     if classes is not None:
         meta["classes"] = classes
     return FolderImages(x=x, names=kept, y=y, classes=classes, meta=meta)
-
-
-@register("folder:PATH", splits=("train", "all"))
-def load_folder(req: LoadRequest) -> Dataset:
-    """Images are resized (short side, Lanczos) and centre-cropped when a resolution is given."""
-    req.reject("size", why="it holds every image in the folder")
-    found = read_folder(req.path, req)
-    num_classes = len(found.classes) if found.classes is not None else None
-    return Dataset(name=req.name, kind="image", x=found.x, y=found.y, num_classes=num_classes, meta=found.meta)

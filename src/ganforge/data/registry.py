@@ -62,9 +62,11 @@ def _lookup(name: str) -> tuple[Entry, str, str | None]:
     if entry is not None and not sep:
         return entry, entry.name, None
     plain = [n.removesuffix(PATH_SUFFIX) for n in REGISTRY]
-    hint = did_you_mean(prefix.lower(), plain)
-    if not hint and ("/" in name or "\\" in name or name.lower().endswith(".npz")):
-        hint = f" (for a folder of images write 'folder:{name}', for an .npz file 'npz:{name}')"
+    if "/" in name or "\\" in name or name.lower().endswith(".npz"):  # a bare path: which prefix, not a near name
+        hint = (f" (for a folder of images write 'folder:{name}', for an .npz file 'npz:{name}', "
+                f"for a store from ganforge dataset 'store:{name}')")
+    else:
+        hint = did_you_mean(prefix.lower(), plain)
     raise DataError(f"unknown dataset '{name}'{hint}; valid datasets: {', '.join(list_datasets())}")
 
 

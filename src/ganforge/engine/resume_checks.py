@@ -14,6 +14,7 @@ from pathlib import Path
 from ganforge import config as config_mod
 from ganforge.config import RunConfig
 from ganforge.data import Dataset
+from ganforge.data.store import stored
 from ganforge.errors import ConfigError
 from ganforge.runs import rundir
 from ganforge.runs.checkpoint import warn_line
@@ -43,6 +44,8 @@ def fingerprint(data: Dataset) -> str:
     """sha256 over the samples and labels exactly as training sees them (after resizing)."""
     h = hashlib.sha256()
     h.update(str((tuple(data.x.shape), str(data.x.dtype))).encode())
+    if stored(data.x) is not None:  # a store's images and labels are hashed once, when it is built
+        return hashlib.sha256(f"{h.hexdigest()}:store:{data.meta['content_sha256']}".encode()).hexdigest()
     h.update(data.x.contiguous().numpy().tobytes())
     if data.y is not None:
         h.update(data.y.contiguous().numpy().tobytes())

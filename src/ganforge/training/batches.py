@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import torch
 
+from ganforge.data.store import stored
 from ganforge.errors import ConfigError
 from ganforge.sampling import sample_noise
 from ganforge.training.rng import decode_rng, encode_rng
 from ganforge.training.speed import to_channels_last
+from ganforge.training.stream import StreamedBatches
 
 
 class RealBatches:
@@ -26,7 +28,17 @@ class RealBatches:
     Under torchrun ``batch_size`` is the global batch: every process draws the same
     permutation and keeps its ``1/world_size`` share of each batch, so together they
     see exactly the batches one process would (see :mod:`ganforge.training.distributed`).
+
+    Images of a store (``store:PATH``, ``folder:PATH``) are never moved whole: for those
+    ``RealBatches(...)`` is a :class:`~ganforge.training.stream.StreamedBatches`, the same batches
+    read through a DataLoader, so every recipe streams a store without knowing it.
     """
+
+    def __new__(cls, x: torch.Tensor, *args, **kwargs):
+        files = stored(x)
+        if files is not None:
+            return StreamedBatches(x, *args, files=files, **kwargs)
+        return super().__new__(cls)
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor | None, batch_size: int, seed: int,
                  device: torch.device, output_range: tuple[float, float] | None, *, rank: int = 0,

@@ -1,0 +1,217 @@
+"""What ``ganforge dataset`` (and the ``folder:`` cache) reads: a folder tree, a zip or an .npz, one item at a time.
+
+Every source is a sorted list of :class:`Item`\\ s that open lazily, so a pass over a source holds one
+image at a time whatever its size. Decoding is Pillow's, with the conversions users' files need:
+EXIF orientation applied (``ImageOps.exif_transpose``), transparency composited on white, 16-bit and
+palette images mapped to 8 bits, CMYK and YCbCr to RGB. A file that cannot be used is classified by
+:class:`Unusable` (its ``reason`` is one of :data:`REASONS`) rather than raised, so a build reports every
+bad file at the end instead of stopping at the first.
+"""
+
+from __future__ import annotations
+
+import io
+import warnings
+import zipfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image, ImageOps, UnidentifiedImageError
+
+from ganforge.data.folder import GREY_MODES, _flatten_alpha, _to_8bit, find_images
+from ganforge.data.images import LANCZOS, crop_resize, to_array
+from ganforge.data.npz import DAMAGED, X_KEYS, Y_KEYS, _check_magic, _images_nchw, _to_uint8
+from ganforge.errors import DataError
+
+# Why a file is skipped, in the order the report lists them.
+REASONS = ("not an image", "corrupt", "too small", "wrong mode", "decompression bomb")
+# Modes Pillow can bring to "L" or "RGB" without guessing; others (float "F", LAB, HSV, ...) are "wrong mode".
+USABLE_MODES = GREY_MODES - {"F"} | {"P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr"}
+ROTATED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
+EXIF_ORIENTATION = 0x0112
+IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+
+
+class Unusable(Exception):
+    """A file a build skips; ``reason`` is one of :data:`REASONS`."""
+
+    def __init__(self, reason: str, detail: str = ""):
+        super().__init__(detail or reason)
+        self.reason = reason
+
+
+@dataclass
+class Header:
+    """What a file's header says, read without decoding its pixels."""
+
+    size: tuple[int, int]  # (W, H) after EXIF rotation
+    channels: int  # 1 for grey modes, else 3
+
+
+@dataclass
+class Item:
+    """One image of a source: a name (its path inside the source), its class folder, and how to open it."""
+
+    name: str
+    folder: str | None  # the first path part, when the item sits inside a subfolder
+    opener: Callable[[], object]  # a binary file object, or a uint8 (C, H, W) array for .npz rows
+    label: int | None = None  # from the source itself (an .npz's y)
+
+    def raw(self) -> bytes:
+        """The bytes that identify the item (duplicates are exact matches of these)."""
+        obj = self.opener()
+        if isinstance(obj, np.ndarray):
+            return obj.tobytes()
+        with obj:
+            return obj.read()
+
+
+class _AnyName:
+    """Every file name (``find_images`` with this walks every non-hidden file)."""
+
+    def __contains__(self, suffix: str) -> bool:
+        return True
+
+
+def list_items(src: str | Path, *, every_file: bool = True) -> list[Item]:
+    """The items of a folder tree, a .zip or an .npz (sorted); ``every_file=False`` keeps image suffixes only."""
+    path = Path(src).expanduser()
+    if not path.exists():
+        raise DataError(f"{path} does not exist; give a folder of images, a .zip or an .npz")
+    if path.is_dir():
+        root = path.resolve()
+        files = find_images(root, _AnyName() if every_file else IMAGE_SUFFIXES)
+        items = []
+        for f in files:
+            parts = f.relative_to(root).parts
+            items.append(Item(f.relative_to(root).as_posix(), parts[0] if len(parts) > 1 else None,
+                              lambda f=f: open(f, "rb")))
+        return items
+    if path.suffix.lower() == ".npz":
+        return _npz_items(path)
+    if zipfile.is_zipfile(path):
+        return _zip_items(path, every_file)
+    raise DataError(f"{path} is neither a folder, a .zip nor an .npz; give one of those")
+
+
+def _zip_items(path: Path, every_file: bool) -> list[Item]:
+    with zipfile.ZipFile(path) as z:
+        names = sorted(i.filename for i in z.infolist() if not i.is_dir())
+    names = [n for n in names if not any(p.startswith(".") or p == "__MACOSX" for p in n.split("/"))
+             and (every_file or Path(n).suffix.lower() in IMAGE_SUFFIXES)]
+
+    def opener(name: str):
+        z = zipfile.ZipFile(path)  # one handle per read: items may be opened from any process
+        return _ClosingMember(z, z.open(name))
+
+    return [Item(n, n.split("/")[0] if "/" in n else None, lambda n=n: opener(n)) for n in names]
+
+
+class _ClosingMember(io.BufferedReader):
+    """A zip member that closes its archive with it."""
+
+    def __init__(self, archive: zipfile.ZipFile, member):
+        super().__init__(member)
+        self._archive = archive
+
+    def close(self) -> None:
+        super().close()
+        self._archive.close()
+
+
+def _npz_items(path: Path) -> list[Item]:
+    """Rows of an .npz's image array. A compressed .npz cannot be memory-mapped, so its array is read once
+    (the one source whose memory is not flat; a folder or a zip is)."""
+    where = str(path)
+    _check_magic(path, where)
+    try:
+        with np.load(path, allow_pickle=False) as z:
+            key = next((k for k in X_KEYS if k in z.files), None)
+            if key is None:
+                raise DataError(f"{where} has no array named {', '.join(X_KEYS)}; save the images as x=...")
+            x = z[key]
+            y_key = next((k for k in Y_KEYS if k in z.files), None)
+            y = z[y_key] if y_key else None
+    except DAMAGED as exc:
+        raise DataError(f"{where} is not a readable .npz ({exc}); save it with numpy.savez") from None
+    if x.ndim not in (3, 4) or len(x) == 0:
+        raise DataError(f"{where}['{key}'] has shape {x.shape}; expected images (N, H, W[, C])")
+    x = _images_nchw(_to_uint8(x, where), where)
+    if y is not None and (y.ndim != 1 or len(y) != len(x)):
+        raise DataError(f"{where}: labels '{y_key}' have shape {y.shape}, expected ({len(x)},)")
+    width = len(str(len(x) - 1))
+    return [Item(f"{key}[{i:0{width}d}]", None, lambda i=i: x[i], None if y is None else int(y[i]))
+            for i in range(len(x))]
+
+
+def _open(item: Item, max_pixels: int) -> Image.Image:
+    """The item as an unloaded Pillow image, or :class:`Unusable` (bombs are refused here, before decoding)."""
+    obj = item.opener()
+    if isinstance(obj, np.ndarray):
+        return Image.fromarray(np.ascontiguousarray(obj[0] if obj.shape[0] == 1 else obj.transpose(1, 2, 0)))
+    data = obj.read()
+    obj.close()
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img = Image.open(io.BytesIO(data))
+    except (Image.DecompressionBombError, Image.DecompressionBombWarning) as exc:
+        raise Unusable("decompression bomb", str(exc)) from None
+    except UnidentifiedImageError:
+        raise Unusable("not an image") from None
+    except Exception as exc:  # Pillow raises many types for a broken header
+        raise Unusable("corrupt", f"{type(exc).__name__}: {exc}") from None
+    if img.size[0] * img.size[1] > max_pixels:
+        raise Unusable("decompression bomb", f"{img.size[0]}x{img.size[1]} pixels, over the limit of {max_pixels}")
+    if img.mode not in USABLE_MODES:
+        raise Unusable("wrong mode", f"mode {img.mode}")
+    return img
+
+
+def read_header(item: Item, max_pixels: int) -> Header:
+    """Size (after EXIF rotation) and channel count, without decoding pixels."""
+    img = _open(item, max_pixels)
+    w, h = img.size
+    try:
+        if img.getexif().get(EXIF_ORIENTATION) in ROTATED:
+            w, h = h, w
+    except Exception:  # a malformed EXIF block: the decode pass decides
+        pass
+    return Header((w, h), 1 if img.mode in GREY_MODES else 3)
+
+
+def fit(img: Image.Image, resolution: int, crop: str) -> Image.Image:
+    """``center``: short side to ``resolution``, centre square (as folder: does). ``wide``: width to
+    ``resolution``, centre band of half that height, letterboxed on black (stylegan2-ada's wide crop).
+    ``none``: a square image resized."""
+    if crop == "wide":
+        w, h = img.size
+        band_h = resolution // 2
+        src_h = min(h, w / 2)
+        top = (h - src_h) / 2
+        band = img.resize((resolution, band_h), LANCZOS, box=(0, top, w, top + src_h))
+        canvas = Image.new(img.mode, (resolution, resolution), 0)
+        canvas.paste(band, (0, (resolution - band_h) // 2))
+        return canvas
+    return crop_resize(img, resolution, LANCZOS)
+
+
+def decode(item: Item, max_pixels: int, channels: int, resolution: int, crop: str) -> np.ndarray:
+    """uint8 (channels, resolution, resolution), or :class:`Unusable`."""
+    img = _open(item, max_pixels)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("error", Image.DecompressionBombWarning)
+            img.load()
+            img = ImageOps.exif_transpose(img)
+            img = _to_8bit(_flatten_alpha(img))
+            img = img.convert("L" if channels == 1 else "RGB")
+    except Unusable:
+        raise
+    except ValueError as exc:  # _to_8bit: values that cannot be mapped to 0..255
+        raise Unusable("wrong mode", str(exc)) from None
+    except Exception as exc:  # truncated data, bad EXIF, ...
+        raise Unusable("corrupt", f"{type(exc).__name__}: {exc}") from None
+    return to_array(fit(img, resolution, crop))

@@ -1,0 +1,138 @@
+"""A store: images decoded once, read by training without decoding (``store:PATH``; ``folder:PATH`` caches one).
+
+Layout of a store folder::
+
+    images.u8     uint8 (N, C, H, W), C order, no header   (read through numpy.memmap)
+    labels.i64    int64 (N,), when labelled
+    mean.npy      float32 (C, H, W), the mean image (so nothing has to read every image to get it)
+    dataset.json  format, shape, source, options, counts, classes, content hash; written last
+
+Why a raw numpy memmap rather than zarr, litdata or webdataset: no new dependency; a batch is a
+slice of the file mapped into memory, so reading is zero-copy and nothing is decoded; the mapped
+pages live in the OS page cache, shared by every DataLoader worker and every DDP rank on a
+machine instead of copied into each; random access per image (a GAN samples uniformly) is one
+seek. A multi-machine layout is the same files split by rows (one store per shard); not built yet.
+
+A store-backed :class:`~ganforge.data.base.Dataset` holds ``x`` as a tensor over the memory map (no
+bytes read until indexed) tagged with :class:`StoreFiles`; :class:`ganforge.training.batches.RealBatches`
+sees the tag and streams batches through a DataLoader instead of moving the tensor to the device.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganforge.data.base import Dataset, LoadRequest
+from ganforge.errors import DataError
+
+FORMAT = "ganforge-store"
+VERSION = 1
+IMAGES, LABELS, MEAN, MANIFEST = "images.u8", "labels.i64", "mean.npy", "dataset.json"
+TAG = "_ganforge_store"  # the attribute a store-backed x carries
+
+
+class StoreFiles:
+    """A store's arrays, opened lazily in whichever process reads them (a DataLoader worker maps the
+    file itself rather than receiving a pickled copy of it)."""
+
+    def __init__(self, path: str | Path, shape: tuple[int, int, int, int], labelled: bool):
+        self.path, self.shape, self.labelled = str(path), tuple(shape), labelled
+        self._x = self._y = None
+
+    def arrays(self) -> tuple[np.memmap, np.memmap | None]:
+        if self._x is None:
+            # "c" (copy-on-write): torch wants a writable array; writes would stay private, never reach the file.
+            self._x = np.memmap(Path(self.path) / IMAGES, np.uint8, "c", shape=self.shape)
+            if self.labelled:
+                self._y = np.memmap(Path(self.path) / LABELS, np.int64, "r", shape=(self.shape[0],))
+        return self._x, self._y
+
+    def rows(self, idx: np.ndarray) -> tuple[np.ndarray, np.ndarray | None]:
+        """Images (and labels) ``idx`` in that order, read in ascending file order."""
+        x, y = self.arrays()
+        order = np.argsort(idx, kind="stable")
+        back = np.empty_like(order)
+        back[order] = np.arange(len(order))
+        sorted_idx = idx[order]
+        xs = x[sorted_idx][back]
+        return xs, (np.asarray(y[sorted_idx][back]) if y is not None else None)
+
+    def __getstate__(self) -> dict:
+        return {"path": self.path, "shape": self.shape, "labelled": self.labelled}
+
+    def __setstate__(self, state: dict) -> None:
+        self.__init__(state["path"], state["shape"], state["labelled"])
+
+
+def stored(x: torch.Tensor) -> StoreFiles | None:
+    """The store behind ``x``, when ``x`` is a store's memory-mapped images."""
+    return getattr(x, TAG, None)
+
+
+def read_manifest(path: Path) -> dict:
+    manifest = path / MANIFEST
+    if not manifest.is_file():
+        partial = ".partial-" in path.name
+        raise DataError(f"{path} is not a finished ganforge store (no {MANIFEST}"
+                        f"{'; it is an interrupted build' if partial else ''}); build it with "
+                        f"ganforge dataset SRC --out {path}")
+    try:
+        meta = json.loads(manifest.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read {manifest} ({exc}); rebuild the store with ganforge dataset") from None
+    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise DataError(f"{path} is not a version-{VERSION} ganforge store; rebuild it with ganforge dataset")
+    return meta
+
+
+def open_store(path: str | Path, name: str, split: str = "train") -> Dataset:
+    """A store as a Dataset whose images stay on disk until indexed."""
+    path = Path(path).expanduser().resolve()
+    if not path.is_dir():
+        raise DataError(f"{path} is not a folder; give the --out folder of ganforge dataset")
+    meta = read_manifest(path)
+    shape = tuple(int(s) for s in meta["shape"])
+    expected = int(np.prod(shape))
+    if (path / IMAGES).stat().st_size != expected:
+        raise DataError(f"{path / IMAGES} has {(path / IMAGES).stat().st_size} bytes, expected {expected}; "
+                        "the store is damaged, rebuild it with ganforge dataset")
+    files = StoreFiles(path, shape, bool(meta["labels"]))
+    xs, ys = files.arrays()
+    x = torch.from_numpy(xs)
+    setattr(x, TAG, files)
+    y = torch.from_numpy(np.array(ys)) if ys is not None else None  # small: read, not mapped
+    classes = meta.get("classes")
+    info = {"source": meta.get("source"), "store": str(path), "content_sha256": meta["content_sha256"],
+            "split": split, "options": meta.get("options")}
+    if classes is not None:
+        info["classes"] = classes
+    return Dataset(name=name, kind="image", x=x, y=y, num_classes=len(classes) if classes else None, meta=info)
+
+
+def mean_image(path: str | Path) -> np.ndarray:
+    """The store's mean image, float32 (C, H, W) in 0..255."""
+    return np.load(Path(path) / MEAN)
+
+
+def check_request(req: LoadRequest, shape: tuple[int, ...], where: str) -> None:
+    """A store has one size and channel count: a different data.resolution/channels is an error, not a resize."""
+    for opt, have in (("resolution", shape[-1]), ("channels", shape[1])):
+        want = getattr(req, opt)
+        if want is not None and want != have:
+            raise DataError(f"data.{opt}={want} but the store {where} has {opt} {have}; remove data.{opt} "
+                            f"or rebuild the store with ganforge dataset --{opt} {want}")
+
+
+def pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

@@ -1,0 +1,293 @@
+"""Building a store (see :mod:`ganforge.data.store`) from a folder, a zip or an .npz, streaming.
+
+Two passes over the source, each holding one image at a time: the first reads headers only (sizes,
+modes, EXIF rotation, bombs) so that every refusal a whole dataset deserves (empty, one image, mixed
+channel counts, mixed sizes, non-square) comes before any pixel is decoded; the second decodes,
+converts and appends fixed-size chunks to the image file. Everything is written into
+``DEST.partial-<pid>`` and renamed to ``DEST`` only when complete, with ``dataset.json`` written
+last, so an interrupted build (Ctrl-C, SIGTERM, a kill) never leaves something that opens as a
+finished store; partial folders of dead processes are removed by the next build.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import shutil
+from collections import Counter
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from ganforge import progress
+from ganforge.data import sources
+from ganforge.data.store import FORMAT, IMAGES, LABELS, MANIFEST, VERSION, pid_alive
+from ganforge.errors import DataError
+
+CROPS = ("center", "wide", "none")
+CHUNK = 256  # images per write: big enough for sequential writes, small enough for flat memory
+# Pillow's own limit (about 89 M pixels): above it a file is refused as a decompression bomb.
+MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
+PARTIAL = ".partial-"
+
+
+@dataclass(frozen=True)
+class BuildOptions:
+    """How a source becomes a store; ``flags`` name the user's knobs in error messages (CLI or config)."""
+
+    resolution: int | None = None
+    crop: str = "none"
+    labels: str = "auto"  # auto (subfolders when every image is in one; an .npz's y) | subfolders | none | FILE.json
+    channels: int | None = None
+    min_images: int = 2  # a GAN needs more than one image; folder: (tests, demos) allows one
+    promote_grey: bool = False  # mixed grey/RGB: make RGB (folder:'s rule) instead of refusing
+    every_file: bool = True  # list non-image files as "not an image" (folder: looks at image suffixes only)
+    max_pixels: int = MAX_PIXELS
+    dedupe: bool = True  # drop exact duplicates (by bytes), keeping the first: a repeat over-weights an image
+    upscale_small: bool = False  # resize images smaller than the resolution up instead of skipping them
+    # How a message names each option: the CLI's flags here, folder: names its --set keys.
+    flags: tuple[tuple[str, str], ...] = (("resolution", "--resolution {}"), ("channels", "--channels {}"),
+                                          ("crop", "--crop {}"), ("labels", "--labels {}"))
+
+    def flag(self, name: str, value: object) -> str:
+        return dict(self.flags)[name].format(value)
+
+    def record(self) -> dict:
+        """The options that decide the store's bytes (recorded in dataset.json and in the cache key)."""
+        d = asdict(self)
+        d.pop("flags")
+        return d
+
+
+@dataclass
+class Report:
+    """What a build did: written, skipped by reason (each file named), duplicates, classes, source sizes."""
+
+    written: int = 0
+    skipped: dict[str, list[str]] = field(default_factory=lambda: {r: [] for r in sources.REASONS})
+    duplicates: list[tuple[str, str]] = field(default_factory=list)  # (dropped, the first copy kept)
+    classes: dict[str, int] = field(default_factory=dict)
+    sizes: dict[str, int] = field(default_factory=dict)  # "WxH" -> files
+
+    def lines(self) -> list[str]:
+        out = [f"images written: {self.written}"]
+        for reason, names in self.skipped.items():
+            if names:
+                out.append(f"skipped, {reason}: {len(names)}")
+                out += [f"  {n}" for n in names]
+        if self.duplicates:
+            out.append(f"exact duplicates dropped: {len(self.duplicates)}")
+            out += [f"  {a} (same bytes as {b})" for a, b in self.duplicates]
+        if self.classes:
+            out.append("classes: " + ", ".join(f"{c} {n}" for c, n in self.classes.items()))
+        top = sorted(self.sizes.items(), key=lambda kv: -kv[1])
+        shown = ", ".join(f"{s} x{n}" for s, n in top[:8]) + (f", ... ({len(top) - 8} more sizes)" if len(top) > 8 else "")
+        out.append(f"source sizes: {shown}")
+        return out
+
+
+def _labels(items: list[sources.Item], options: BuildOptions) -> tuple[list[int] | None, list[str] | None]:
+    """One label per item (None: unlabelled) and the class names, by ``options.labels``."""
+    mode = options.labels
+    if mode == "none":
+        return None, None
+    if mode == "auto":
+        if items and all(i.label is not None for i in items):
+            n = max(i.label for i in items) + 1
+            return [i.label for i in items], [str(c) for c in range(n)]
+        mode = "subfolders" if items and all(i.folder is not None for i in items) else "none"
+        if mode == "none":
+            return None, None
+    if mode == "subfolders":
+        loose = [i.name for i in items if i.folder is None]
+        if loose:
+            raise DataError(f"{options.flag('labels', 'subfolders')}, but {loose[0]} is not inside a class folder; "
+                            f"move every image into a class folder or use {options.flag('labels', 'none')}")
+        classes = sorted({i.folder for i in items})
+        index = {c: k for k, c in enumerate(classes)}
+        return [index[i.folder] for i in items], classes
+    return _labels_from_file(items, Path(mode).expanduser(), options)
+
+
+def _labels_from_file(items, path: Path, options: BuildOptions):
+    """A JSON file mapping each image's path in the source to a class (a name or an integer), or
+    stylegan2-ada's ``{"labels": [[path, int], ...]}``."""
+    try:
+        table = json.loads(path.read_text())
+    except (OSError, ValueError) as exc:
+        raise DataError(f"cannot read the labels file {path} ({exc}); give a JSON object "
+                        f"{{\"path/in/source.png\": label, ...}}") from None
+    if isinstance(table, dict) and isinstance(table.get("labels"), list):
+        table = {str(k): v for k, v in table["labels"]}
+    if not isinstance(table, dict):
+        raise DataError(f"the labels file {path} must hold a JSON object {{\"path/in/source.png\": label, ...}}")
+    missing = [i.name for i in items if i.name not in table]
+    if missing:
+        raise DataError(f"the labels file {path} has no label for {len(missing)} image(s), e.g. {missing[0]}; "
+                        "add them or remove those images")
+    values = [table[i.name] for i in items]
+    if all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
+        return values, [str(c) for c in range(max(values) + 1)]
+    classes = sorted({str(v) for v in values})
+    index = {c: k for k, c in enumerate(classes)}
+    return [index[str(v)] for v in values], classes
+
+
+def _plan(items, options: BuildOptions, report: Report, where: str):
+    """The header pass: (usable items with their labels, channels, resolution), or a one-line refusal."""
+    headers = {}
+    for item in progress.track(items, len(items), "reading headers", unit="file"):
+        try:
+            headers[item.name] = sources.read_header(item, options.max_pixels)
+        except sources.Unusable as why:
+            report.skipped[why.reason].append(item.name)
+    for h in headers.values():
+        key = f"{h.size[0]}x{h.size[1]}"
+        report.sizes[key] = report.sizes.get(key, 0) + 1
+    if not headers:
+        bad = sum(len(v) for v in report.skipped.values())
+        raise DataError(f"no usable images in {where}" + (f" ({bad} file(s) skipped: "
+                        f"{', '.join(f'{r} {len(v)}' for r, v in report.skipped.items() if v)})" if bad else "")
+                        + "; point it at a folder, zip or .npz of images")
+    channels = options.channels
+    if channels is None:
+        kinds = {h.channels for h in headers.values()}
+        if len(kinds) > 1 and not options.promote_grey:
+            grey = next(n for n, h in headers.items() if h.channels == 1)
+            rgb = next(n for n, h in headers.items() if h.channels == 3)
+            raise DataError(f"{where} mixes grey and colour images ({grey} is grey, {rgb} is colour); "
+                            f"pass {options.flag('channels', 1)} or {options.flag('channels', 3)}")
+        channels = max(kinds)
+    resolution = options.resolution
+    if resolution is not None and not options.upscale_small:
+        need = (lambda w, h: w >= resolution) if options.crop == "wide" else (lambda w, h: min(w, h) >= resolution)
+        for name, h in list(headers.items()):
+            if not need(*h.size):
+                report.skipped["too small"].append(name)
+                del headers[name]
+    if options.crop == "none":
+        odd = next((n for n, h in headers.items() if h.size[0] != h.size[1]), None)
+        if odd is not None:
+            w, h = headers[odd].size
+            raise DataError(f"{odd} is {w}x{h}, not square; pass {options.flag('crop', 'center')} (or wide) "
+                            "to crop every image to a square")
+    if resolution is None:
+        sides = {min(h.size) if options.crop == "center" else h.size[0] for h in headers.values()}
+        if len(sides) > 1:
+            eg = ", ".join(f"{n} is {h.size[0]}x{h.size[1]}" for n, h in list(headers.items())[:2])
+            raise DataError(f"images in {where} differ in size ({eg}); pass a resolution to resize them all, "
+                            f"e.g. {options.flag('resolution', 64)}")
+        resolution = sides.pop() if sides else None
+    kept = [i for i in items if i.name in headers]
+    if len(kept) < options.min_images:
+        raise DataError(f"{where} has {len(kept)} usable image(s); a dataset needs at least {options.min_images} "
+                        f"(see the skipped files above)" if kept else f"no usable images in {where}; "
+                        "every file was skipped (too small for the resolution?)")
+    return kept, channels, resolution
+
+
+def clean_stale(dest: Path) -> None:
+    """Remove ``DEST.partial-<pid>`` folders whose process is gone (an interrupted build's leftovers)."""
+    for p in dest.parent.glob(dest.name + PARTIAL + "*"):
+        pid = p.name.rsplit("-", 1)[-1]
+        if pid.isdigit() and not pid_alive(int(pid)):
+            shutil.rmtree(p, ignore_errors=True)
+
+
+def build_store(src: str | Path, dest: str | Path, options: BuildOptions, *, force: bool = False,
+                source_key: str | None = None) -> Report:
+    """Write the store ``dest`` from ``src`` and return the report; ``dest`` appears only when complete."""
+    if options.crop not in CROPS:
+        raise DataError(f"{options.flag('crop', repr(options.crop))} is not one of {', '.join(CROPS)}")
+    dest = Path(dest).expanduser().resolve()
+    if dest.exists() and not force:
+        raise DataError(f"{dest} already exists; choose another --out or pass --force to replace it")
+    if dest.exists() and not (dest / MANIFEST).is_file():
+        raise DataError(f"{dest} exists and is not a ganforge store; refusing to replace it, choose another --out")
+    where = str(src)
+    items = sources.list_items(src, every_file=options.every_file)
+    report = Report()
+    labels, classes = _labels(items, options)
+    label_of = dict(zip((i.name for i in items), labels)) if labels is not None else None
+    kept, channels, resolution = _plan(items, options, report, where)
+
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    clean_stale(dest)
+    partial = dest.parent / f"{dest.name}{PARTIAL}{os.getpid()}"
+    shutil.rmtree(partial, ignore_errors=True)
+    partial.mkdir()
+    try:
+        meta = _write(partial, kept, label_of, classes, channels, resolution, options, report)
+        meta.update(source=str(Path(src).expanduser().resolve()), options=options.record(), classes=classes,
+                    source_key=source_key, counts={"written": report.written,
+                                                   "skipped": {r: len(v) for r, v in report.skipped.items()},
+                                                   "duplicates": len(report.duplicates)},
+                    skipped_files=report.skipped, duplicate_files=report.duplicates,
+                    class_histogram=report.classes, size_histogram=report.sizes)
+        (partial / MANIFEST).write_text(json.dumps(meta, indent=1))  # last: its presence means complete
+        if dest.exists():
+            aside = dest.parent / f"{dest.name}{PARTIAL}old-{os.getpid()}"
+            dest.rename(aside)
+            partial.rename(dest)
+            shutil.rmtree(aside, ignore_errors=True)
+        else:
+            partial.rename(dest)
+    finally:
+        shutil.rmtree(partial, ignore_errors=True)
+    return report
+
+
+def _write(out: Path, items, label_of, classes, channels: int, resolution: int, options: BuildOptions, report: Report) -> dict:
+    """The decode pass: chunks appended to the image (and label) files, hashed as they go."""
+    content = hashlib.sha256()
+    seen: dict[bytes, str] = {}
+    mean = np.zeros((channels, resolution, resolution), np.float64)
+    chunk, ys, written = [], [], Counter()
+    with open(out / IMAGES, "wb") as fx, open(out / LABELS, "wb") as fy, \
+            progress.bar(len(items), "writing", unit="image") as bar:
+        def flush():
+            if chunk:
+                block = np.ascontiguousarray(np.stack(chunk))
+                fx.write(block.tobytes())
+                content.update(block.tobytes())
+                mean.__iadd__(block.sum(0, dtype=np.float64))
+                if label_of is not None:
+                    lab = np.asarray(ys, np.int64)
+                    fy.write(lab.tobytes())
+                    content.update(lab.tobytes())
+                chunk.clear()
+                ys.clear()
+
+        for item in items:
+            bar.update(1)
+            if options.dedupe:
+                digest = hashlib.blake2b(item.raw(), digest_size=16).digest()
+                if digest in seen:
+                    report.duplicates.append((item.name, seen[digest]))
+                    continue
+                seen[digest] = item.name
+            try:
+                chunk.append(sources.decode(item, options.max_pixels, channels, resolution, options.crop))
+            except sources.Unusable as why:
+                report.skipped[why.reason].append(item.name)
+                continue
+            report.written += 1
+            if label_of is not None:
+                ys.append(label_of[item.name])
+                written[label_of[item.name]] += 1
+            if len(chunk) == CHUNK:
+                flush()
+        flush()
+    if label_of is None:
+        (out / LABELS).unlink()
+    if report.written < options.min_images:
+        raise DataError(f"only {report.written} image(s) could be decoded; a dataset needs at least "
+                        f"{options.min_images} (see the skipped files)")
+    if label_of is not None:
+        report.classes = {classes[k]: written[k] for k in sorted(written)}
+    np.save(out / "mean.npy", (mean / report.written).astype(np.float32))
+    return {"format": FORMAT, "version": VERSION, "shape": [report.written, channels, resolution, resolution],
+            "labels": label_of is not None, "content_sha256": content.hexdigest()}
