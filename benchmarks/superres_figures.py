@@ -6,7 +6,8 @@
 A run is ``[LABEL=]RUN_DIR[@CHECKPOINT_DIR]`` (default label: the directory's name; default
 checkpoint: the latest). ``photos``: every run and bicubic on skimage-photos (each photo mod-cropped to the scale, shrunk
 with ganforge.data.superres.downsample), the metrics of ganforge.metrics.superres, averaged over
-the photos; the picture shows one crop per photo: bicubic | each run | truth.
+the photos (and the truth's own ``checkerboard_y_x{s}``); the picture shows one crop per photo:
+bicubic | each run | truth.
 ``mnist``: the MNIST test split (10,000 digits), 28 -> 7 -> 28 (x4): Y-PSNR/SSIM with crop_border 4
 (for grey images Y is the grey level mapped to [16, 235]), and a picture LR | bicubic | run | truth.
 Neither takes any choice from the held-out data: the runs are the ones given, at their latest checkpoint.
@@ -24,7 +25,7 @@ import torch
 from PIL import Image
 
 from ganforge.data import load_dataset
-from ganforge.data.superres import bicubic_up, downsample, photos
+from ganforge.data.superres import bicubic_up, crop_to_multiple, downsample, photos
 from ganforge.metrics import superres as m
 from ganforge.runs.run import load_run
 from ganforge.upscaling import tiled
@@ -57,6 +58,10 @@ def photos_figure(runs: list[str], out: Path, json_out: Path | None) -> dict:
     upscalers = {"bicubic": m.bicubic(scale), **fns}
     held_out = photos()
     scores = m.evaluate(upscalers, held_out, scale, keep=lambda method, photo, sr: kept.__setitem__((method, photo), sr))
+    # The truth's own no-reference figure, the level a photo has without any upsampler's cross-hatch.
+    checker = m.names(scale)["checker"]
+    scores["truth"] = {checker: float(np.mean([m.checkerboard(crop_to_multiple(img, scale), scale, scale)
+                                               for _, img in held_out]))}
     rows = []
     for photo, img in held_out[:4]:
         h, w = img.shape[:2]

@@ -65,3 +65,21 @@ def test_scores_of_bicubic_and_of_a_model_that_ignores_the_input(pair):
     assert bic[keys["psnr"]] > grey[keys["psnr"]] + 5 and bic[keys["ssim"]] > grey[keys["ssim"]]
     assert bic[keys["lr"]] > 25 > grey[keys["lr"]]  # bicubic shrinks back close to its LR; a flat image does not
     assert bic[keys["grad"]] < 1 and grey[keys["grad"]] < 1e-12  # bicubic is blurrier than the truth; flat is flat
+
+
+def test_checkerboard_reads_the_amplitude_of_an_added_sub_pixel_pattern_and_little_of_a_photo(pair):
+    _, hr = pair
+    photo = (hr // 2 + 64).astype(np.uint8)  # mid-range: the pattern below never clips
+    pattern = np.tile(np.array([[1, -1], [-1, 1]]) * 8, (photo.shape[0] // 2, photo.shape[1] // 2))
+    hatched = (photo.astype(int) + pattern[..., None]).astype(np.uint8)  # +-8 on R, G and B
+    dy = 8 * (65.481 + 128.553 + 24.966) / 255  # the Y amplitude of +-8 on R, G and B
+    assert m.checkerboard(photo, 4, 4) < 1.0 and m.checkerboard(np.roll(photo, 1, 1), 4, 4) < 1.0
+    assert m.checkerboard(hatched, 4, 4) == pytest.approx(dy, abs=0.5)
+    assert m.checkerboard(hatched[:, 1:-3], 4, 4) == pytest.approx(dy, abs=0.5)  # any phase of the grid
+
+
+def test_checkerboard_share_is_one_for_a_periodic_image_zero_for_a_flat_one_and_small_for_noise():
+    rng = np.random.default_rng(0)
+    assert m.checkerboard_share(np.tile(rng.normal(size=(4, 4)), (5, 6)), 4) == pytest.approx(1.0)
+    assert m.checkerboard_share(np.ones((8, 8)), 4) == 0.0
+    assert m.checkerboard_share(rng.normal(size=(400, 400)), 4) < 1e-3  # 15 of 160,000 frequencies

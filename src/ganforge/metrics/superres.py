@@ -17,6 +17,14 @@ No-reference proxy: ``gradenergy_y``: the mean squared Sobel gradient of Y (skim
 reported as a ratio to the truth's (1.0 = as much edge energy as the real photo). Blurry, MSE-trained
 outputs sit below 1; it does not say whether the added edges are *right* (PSNR does), and an output
 full of noise can exceed 1, so read it beside PSNR, never alone.
+
+No-reference artefact figure: ``checkerboard_y_x{r}``: the RMS, in grey levels of Y, of the image's
+r-periodic component (:func:`checkerboard`): average Y over every r x r block of the sub-pixel grid
+and take the spread of the r*r phase means. By Parseval this is the power at the spatial frequencies
+(k/r, l/r) cycles per pixel, (k, l) != (0, 0), the only frequencies where a pixel-shuffle x r upsampler's
+sub-pixel filters print their cross-hatch ("checkerboard"); image content averages out over the blocks
+(a photo's own value is a fraction of a grey level). :func:`checkerboard_share` gives the same power as
+a share of the image's variance.
 """
 
 from __future__ import annotations
@@ -59,6 +67,28 @@ def grad_energy(img: np.ndarray, border: int) -> float:
     return float(np.mean(sobel(_crop(luma(img), border)) ** 2))
 
 
+def subpixel_pattern(y: np.ndarray, r: int) -> np.ndarray:
+    """(H, W) -> the (r, r) mean over all r x r blocks minus the image mean: the image's r-periodic part.
+    Rows and columns past the last whole block are dropped."""
+    h, w = y.shape[0] // r * r, y.shape[1] // r * r
+    blocks = np.asarray(y, dtype=np.float64)[:h, :w].reshape(h // r, r, w // r, r)
+    phases = blocks.mean(axis=(0, 2))
+    return phases - phases.mean()
+
+
+def checkerboard(img: np.ndarray, r: int, border: int) -> float:
+    """``checkerboard_y_x{r}``: RMS in grey levels of Y's r-periodic component (uint8 HWC or HW image,
+    ``border`` pixels cut from every edge first, a multiple of r so the grid keeps its phase)."""
+    return float(np.sqrt(np.mean(subpixel_pattern(_crop(luma(img), border), r) ** 2)))
+
+
+def checkerboard_share(y: np.ndarray, r: int) -> float:
+    """The r-periodic power of a float (H, W) image as a share of its variance (0 when it is flat)."""
+    h, w = y.shape[0] // r * r, y.shape[1] // r * r
+    var = float(np.var(np.asarray(y, dtype=np.float64)[:h, :w]))
+    return float(np.mean(subpixel_pattern(y, r) ** 2)) / var if var > 0 else 0.0
+
+
 def hwc_to_tensor(img: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 (H, W, C) or (H, W) -> float (1, C, H, W) in [0, 1]."""
     chw = img[None] if img.ndim == 2 else img.transpose(2, 0, 1)
@@ -73,7 +103,7 @@ def tensor_to_hwc(x: torch.Tensor) -> np.ndarray:
 def names(scale: int) -> dict[str, str]:
     """The metric keys of one scale, protocol included."""
     return {"psnr": f"psnr_y_crop{scale}", "ssim": f"ssim_y_crop{scale}", "grad": f"gradenergy_y_crop{scale}",
-            "lr": "lrpsnr_rgb"}
+            "lr": "lrpsnr_rgb", "checker": f"checkerboard_y_x{scale}"}
 
 
 def score(sr: np.ndarray, hr: np.ndarray, lr: np.ndarray, scale: int) -> dict[str, float]:
@@ -82,7 +112,8 @@ def score(sr: np.ndarray, hr: np.ndarray, lr: np.ndarray, scale: int) -> dict[st
     lr_again = tensor_to_hwc(downsample(hwc_to_tensor(sr), scale))
     return {n["psnr"]: psnr_y(sr, hr, scale), n["ssim"]: ssim_y(sr, hr, scale),
             n["grad"]: grad_energy(sr, scale) / max(grad_energy(hr, scale), 1e-12),
-            n["lr"]: float(peak_signal_noise_ratio(lr, lr_again, data_range=255))}
+            n["lr"]: float(peak_signal_noise_ratio(lr, lr_again, data_range=255)),
+            n["checker"]: checkerboard(sr, scale, scale)}
 
 
 def evaluate(upscalers: dict[str, Upscaler], photos: list[tuple[str, np.ndarray]], scale: int,
@@ -109,4 +140,5 @@ def bicubic(scale: int) -> Upscaler:
     return lambda lr: bicubic_up(lr, scale)
 
 
-__all__ = ["bicubic", "evaluate", "grad_energy", "luma", "names", "psnr_y", "score", "ssim_y"]
+__all__ = ["bicubic", "checkerboard", "checkerboard_share", "evaluate", "grad_energy", "luma", "names", "psnr_y",
+           "score", "ssim_y", "subpixel_pattern"]

@@ -16,6 +16,14 @@ residual learning, Kim et al. 2016; not in the published SRResNet), with the tai
 tenth of its init: the untrained net is then close to bicubic instead of to a grey image, which is
 what lets a short CPU run end above the bicubic baseline rather than still climbing towards it.
 
+``upsample_init: icnr`` (the default) starts every conv before a pixel shuffle with ICNR (Aitken et
+al. 2017, "Checkerboard artifact free sub-pixel convolution"): the r*r filters that the shuffle
+spreads over one output channel's r x r block are one and the same filter, so at init the upsampler
+is a conv followed by a nearest-neighbour resize and the r x r sub-pixel positions of every block are
+equal. With the default (``upsample_init: default``: every filter drawn on its own) the positions
+differ from the first step, and the net starts with a fixed r-periodic pattern, the cross-hatch or
+"checkerboard", that training must first unlearn and that an adversarial phase can sharpen instead.
+
 Fully convolutional: any input size, any output ``scale`` that is a power of two. The output is
 not squashed (a sigmoid/tanh slows SR training near black and white); callers clamp it to [0, 1].
 :attr:`SRResNet.receptive_radius` is how far (in LR pixels) an output pixel sees, which is the
@@ -34,12 +42,33 @@ from ganforge.nets.registry import NetContext, register
 
 BLOCKS = ("residual", "rrdb")
 NORMS = ("batch", "none")
+UPSAMPLE_INITS = ("icnr", "default")
 
 
 def _shrink_init_(conv: nn.Conv2d, factor: float = 0.1) -> None:
     with torch.no_grad():
         conv.weight.mul_(factor)
         conv.bias.mul_(factor)
+
+
+def icnr_(conv: nn.Conv2d, r: int) -> None:
+    """ICNR (Aitken et al. 2017) for a conv whose output goes to ``PixelShuffle(r)``: each group of r*r
+    filters (and biases) that the shuffle lays out over one output channel's r x r block becomes a copy
+    of the group's first filter.
+
+    Written here because torch has no ICNR. The paper draws a conv with out/r^2 filters and repeats
+    each one r^2 times; keeping the first filter of each group of the conv's own default init is
+    the same thing (torch's default init is scaled by fan-in, which a conv with fewer filters shares)
+    and draws no extra random numbers, so a run with ``upsample_init: icnr`` and one with ``default``
+    differ in this init and nothing else.
+    """
+    n = r * r
+    if conv.out_channels % n:
+        raise ValueError(f"ICNR needs out_channels divisible by {n}, got {conv.out_channels}")
+    with torch.no_grad():  # PixelShuffle: input channel c*r*r + i*r + j -> output channel c, position (i, j)
+        conv.weight.copy_(conv.weight[::n].repeat_interleave(n, 0))
+        if conv.bias is not None:
+            conv.bias.copy_(conv.bias[::n].repeat_interleave(n, 0))
 
 
 class ResidualBlock(nn.Module):
@@ -95,7 +124,7 @@ class SRResNet(nn.Module):
     num_classes = None
 
     def __init__(self, image_channels: int, *, scale: int, channels: int, blocks: int, block: str, norm: str,
-                 growth: int, bicubic_skip: bool = False):
+                 growth: int, bicubic_skip: bool = False, upsample_init: str = "icnr"):
         super().__init__()
         self.scale, self.image_channels, self.bicubic_skip = scale, image_channels, bicubic_skip
         bn = (lambda: nn.BatchNorm2d(channels)) if norm == "batch" and block == "residual" else nn.Identity
@@ -105,6 +134,8 @@ class SRResNet(nn.Module):
         ups = []
         for _ in range(int(math.log2(scale))):
             ups += [nn.Conv2d(channels, 4 * channels, 3, 1, 1), nn.PixelShuffle(2), nn.PReLU(channels)]
+            if upsample_init == "icnr":
+                icnr_(ups[-3], 2)
         self.up = nn.Sequential(*ups)
         self.tail = nn.Conv2d(channels, image_channels, 9, 1, 4)
         if bicubic_skip:
@@ -122,7 +153,7 @@ class SRResNet(nn.Module):
         return out
 
 
-@register("generator", "srresnet", choices={"block": BLOCKS, "norm": NORMS})
+@register("generator", "srresnet", choices={"block": BLOCKS, "norm": NORMS, "upsample_init": UPSAMPLE_INITS})
 def build_srresnet(
     ctx: NetContext,
     *,
@@ -133,6 +164,11 @@ def build_srresnet(
     norm: str = "batch",  # batch (the paper) or none (EDSR, ESRGAN)
     growth: int = 32,  # RRDB dense blocks' width (32 in ESRGAN)
     bicubic_skip: bool = False,  # add the bicubic upscale to the output (not in the paper; starts at bicubic)
+    # icnr: each pixel shuffle starts as nearest-neighbour resize, so the net starts without the r-periodic
+    # cross-hatch that independently drawn sub-pixel filters print (Aitken et al. 2017; not in SRGAN's paper,
+    # which predates it). default: torch's own init, kept to reproduce runs made before ICNR (their
+    # checkpoints load either way: init does not touch loaded weights).
+    upsample_init: str = "icnr",
 ) -> nn.Module:
     """Defaults are the published SRResNet's (x4, 16 blocks of 64 channels, batch norm, no bicubic skip);
     ``growth`` is the RRDB dense blocks' width (32 in ESRGAN)."""
@@ -143,7 +179,7 @@ def build_srresnet(
     if blocks < 0 or growth < 1:
         raise ValueError(f"blocks must be >= 0 and growth >= 1, got blocks={blocks}, growth={growth}")
     return SRResNet(ctx.data_shape[0], scale=scale, channels=channels, blocks=blocks, block=block, norm=norm,
-                    growth=growth, bicubic_skip=bicubic_skip)
+                    growth=growth, bicubic_skip=bicubic_skip, upsample_init=upsample_init)
 
 
-__all__ = ["BLOCKS", "NORMS", "RRDB", "ResidualBlock", "SRResNet", "build_srresnet"]
+__all__ = ["BLOCKS", "NORMS", "RRDB", "UPSAMPLE_INITS", "ResidualBlock", "SRResNet", "build_srresnet", "icnr_"]
