@@ -21,7 +21,7 @@ from ganforge.objectives import (  # noqa: F401  (registration order matters: se
 )
 from ganforge.objectives.augment import DiffAugment, input_transform
 from ganforge.objectives.losses import D_LOSSES, G_LOSSES, DLoss
-from ganforge.objectives.registry import ExtraPhase, TermPlan, attach_all, registered
+from ganforge.objectives.registry import ExtraPhase, TermPlan, attach_all, lazy_corrected, registered
 
 __all__ = ["D_LOSSES", "G_LOSSES", "DLoss", "DiffAugment", "ExtraPhase", "TermPlan", "attach_all", "input_transform",
-           "registered"]
+           "lazy_corrected", "registered"]

@@ -22,7 +22,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ganforge.errors import ConfigError
-from ganforge.objectives.registry import ExtraPhase, TermPlan, register
+from ganforge.objectives.registry import ExtraPhase, TermPlan, lazy, register
 
 if TYPE_CHECKING:  # annotations only: the config imports objectives to validate itself
     from ganforge.config import RunConfig
@@ -75,3 +75,9 @@ def attach(cfg: RunConfig, plan: TermPlan) -> None:
     term = partial(path_length_term, r.path_length, r.path_length_every, r.path_length_decay, state, plan.g)
     plan.extra_phases.append(ExtraPhase(f"{plan.g}_pl", plan.g, [term], after=plan.g, every=r.path_length_every,
                                         log_loss=False))
+
+
+@lazy
+def interval(cfg: RunConfig) -> tuple[str, int] | None:
+    """The path-length phase runs on G every ``reg.path_length_every`` G steps."""
+    return ("g", cfg.reg.path_length_every) if cfg.reg.path_length > 0 else None

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import torch
 
 from ganforge.objectives.gradient_penalty import Logits, input_gradient
-from ganforge.objectives.registry import ExtraPhase, TermPlan, register
+from ganforge.objectives.registry import ExtraPhase, TermPlan, lazy, register
 
 if TYPE_CHECKING:  # annotations only: the config imports objectives to validate itself
     from ganforge.config import RunConfig
@@ -37,3 +37,9 @@ def attach(cfg: RunConfig, plan: TermPlan) -> None:
     if r.r1 > 0:
         plan.extra_phases.append(ExtraPhase(f"{plan.d}_r1", plan.d, [partial(r1_term, r.r1, r.r1_every)],
                                             after=plan.d, every=r.r1_every, log_loss=False))
+
+
+@lazy
+def interval(cfg: RunConfig) -> tuple[str, int] | None:
+    """R1 runs on D every ``reg.r1_every`` steps."""
+    return ("d", cfg.reg.r1_every) if cfg.reg.r1 > 0 else None

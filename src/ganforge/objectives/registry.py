@@ -14,14 +14,14 @@ different order is a different run.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import torch
 from torch import nn
 
 if TYPE_CHECKING:  # annotations only: the config imports objectives to validate itself
-    from ganforge.config import RunConfig
+    from ganforge.config import OptimConfig, RunConfig
 
 
 Tensor = torch.Tensor
@@ -89,3 +89,36 @@ def attach_all(cfg: RunConfig, plan: TermPlan) -> TermPlan:
 
 def registered() -> list[str]:
     return [name for name, _ in ATTACHERS]
+
+
+# A lazy regulariser (its own phase every k > 1 steps on one network) says which network, "d" or
+# "g", and k; None when the config leaves it off or not lazy.
+Lazy = Callable[["RunConfig"], "tuple[str, int] | None"]
+LAZY: list[Lazy] = []
+
+
+def lazy(fn: Lazy) -> Lazy:
+    """Decorator: declare a regulariser's lazy interval, so the optimiser settings can allow for it."""
+    LAZY.append(fn)
+    return fn
+
+
+def lazy_corrected(cfg: RunConfig, role: str, opt: OptimConfig) -> OptimConfig:
+    """``opt`` with StyleGAN2's correction for lazy regularisation (Karras et al. 2020, appendix B).
+
+    With a regulariser in its own phase every k steps, the network's optimiser takes k + 1 steps
+    per k training steps. The paper keeps the optimiser's behaviour per training step unchanged
+    by scaling with c = k / (k + 1): the learning rate to ``lr * c`` and Adam's betas to
+    ``beta ** c`` (so the moments still average over the same number of training steps). Without
+    it the lazily-regularised network learns about (k+1)/k times faster than the one configured.
+    Several lazy regularisers on one network add their extra steps.
+    """
+    extra = 0.0
+    for declared in LAZY:
+        got = declared(cfg)
+        if got is not None and got[0] == role and got[1] > 1:
+            extra += 1.0 / got[1]
+    if extra == 0:
+        return opt
+    c = 1.0 / (1.0 + extra)  # k / (k + 1) for one regulariser every k steps
+    return replace(opt, lr=opt.lr * c, betas=tuple(b ** c for b in opt.betas))

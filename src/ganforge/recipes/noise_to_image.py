@@ -181,7 +181,9 @@ class NoiseToImage(Recipe):
         return {"G": build_generator(cfg.model.g, ctx), "D": build_discriminator(cfg.model.d, ctx)}
 
     def optimized(self, cfg: RunConfig) -> dict[str, OptimConfig]:
-        return {"G": cfg.optim.g, "D": cfg.optim.d}
+        # Lazy regularisers (R1 every 16 D steps, path length every 4 G steps) add optimiser steps.
+        return {"G": objectives.lazy_corrected(cfg, "g", cfg.optim.g),
+                "D": objectives.lazy_corrected(cfg, "d", cfg.optim.d)}
 
     def averaged(self) -> dict[str, str]:
         return {"G": "G_ema"}
