@@ -183,9 +183,9 @@ def _plan(items, options: BuildOptions, report: Report, where: str):
         resolution = sides.pop() if sides else None
     kept = [i for i in items if i.name in headers]
     if len(kept) < options.min_images:
-        raise DataError(f"{where} has {len(kept)} usable image(s); a dataset needs at least {options.min_images} "
-                        f"(see the skipped files above)" if kept else f"no usable images in {where}; "
-                        "every file was skipped (too small for the resolution?)")
+        skipped = ", ".join(f"{r}: {', '.join(v[:3])}" for r, v in report.skipped.items() if v)
+        raise DataError(f"{where} has {len(kept)} usable image(s){f' (skipped {skipped})' if skipped else ''}; "
+                        f"a dataset needs at least {options.min_images}")
     return kept, channels, resolution
 
 

@@ -1,0 +1,161 @@
+"""ganforge dataset's store: conversions, the report's reasons, the folder cache key, streamed batches."""
+
+from __future__ import annotations
+
+import io
+import json
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from ganforge.data import load_dataset
+from ganforge.data.base import LoadRequest
+from ganforge.data.store import open_store
+from ganforge.data.store_build import BuildOptions, build_store
+from ganforge.data.store_loaders import cache_key, folder_options
+from ganforge.data.folder import EXTENSIONS, find_images
+from ganforge.training.batches import RealBatches
+
+CPU = torch.device("cpu")
+
+
+def _noise(path, size=(16, 16), seed=0, mode="RGB"):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    shape = (size[1], size[0], 3) if mode == "RGB" else (size[1], size[0])
+    a = np.random.default_rng(seed).integers(0, 256, shape, dtype=np.uint8)
+    Image.fromarray(a).convert(mode).save(path)
+    return a
+
+
+def test_every_skip_reason_is_reported_by_name(tmp_path):
+    src = tmp_path / "src"
+    for i in range(3):
+        _noise(src / f"ok{i}.png", seed=i)
+    _noise(src / "copy.png", seed=1)  # the same bytes as ok1.png
+    (src / "notes.txt").write_text("not an image")
+    good = io.BytesIO()
+    Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(good, format="JPEG")
+    (src / "cut.jpg").write_bytes(good.getvalue()[:200])  # truncated: identified, then fails to decode
+    _noise(src / "tiny.png", size=(4, 4), seed=5)
+    Image.fromarray(np.ones((16, 16), np.float32)).save(src / "float.tif")  # mode F: no 8-bit meaning
+    _noise(src / "huge.png", size=(40, 40), seed=6)
+    report = build_store(src, tmp_path / "out", BuildOptions(resolution=8, crop="center", max_pixels=1000))
+    assert report.skipped == {"not an image": ["notes.txt"], "corrupt": ["cut.jpg"], "too small": ["tiny.png"],
+                              "wrong mode": ["float.tif"], "decompression bomb": ["huge.png"]}
+    assert report.duplicates == [("ok1.png", "copy.png")]  # sorted order: copy.png is read first, and kept
+    assert report.written == 3 and report.sizes["4x4"] == 1 and report.sizes["16x16"] >= 4
+    text = "\n".join(report.lines())
+    for name in ("notes.txt", "cut.jpg", "tiny.png", "float.tif", "huge.png"):
+        assert name in text
+    meta = json.loads((tmp_path / "out" / "dataset.json").read_text())
+    assert meta["shape"] == [3, 3, 8, 8] and meta["counts"]["skipped"]["corrupt"] == 1
+
+
+def test_modes_and_exif_rotation_are_converted(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.fromarray(np.full((8, 8), 65535 // 2, np.uint16)).save(src / "a16.png")  # 16-bit grey
+    rgba = Image.new("RGBA", (8, 8), (255, 0, 0, 0))  # fully transparent red: white once composited
+    rgba.save(src / "b_rgba.png")
+    pal = Image.new("RGB", (8, 8), (0, 0, 255)).convert("P", palette=Image.Palette.ADAPTIVE)
+    pal.save(src / "c_pal.png")
+    Image.new("CMYK", (8, 8), (0, 255, 255, 0)).save(src / "d_cmyk.jpg", quality=100)  # red in CMYK
+    tall = Image.new("RGB", (8, 16), (0, 0, 0))
+    tall.paste((255, 255, 255), (0, 0, 8, 8))  # white top half as stored
+    exif = Image.Exif()
+    exif[0x0112] = 6  # rotate 90 clockwise when shown: the white half ends on the right
+    tall.save(src / "e_exif.jpg", exif=exif, quality=100)
+    build_store(src, tmp_path / "out", BuildOptions(resolution=8, crop="center", channels=3))
+    x = open_store(tmp_path / "out", "s").x.numpy().astype(int)
+    assert abs(x[0, :, 4, 4] - 128).max() <= 1  # 16-bit mid grey scaled, not clipped to 255
+    assert x[1, :, 4, 4].tolist() == [255, 255, 255]
+    assert x[2, 2, 4, 4] > 240 and x[2, :2, 4, 4].max() < 15
+    assert x[3, 0, 4, 4] > 230 and x[3, 1:, 4, 4].max() < 40
+    assert x[4, :, 4, 6].min() > 200 and x[4, :, 4, 1].max() < 50  # rotated by EXIF before the crop
+
+
+def test_wide_crop_letterboxes(tmp_path):
+    src = tmp_path / "src"
+    src.mkdir()
+    for i in range(2):
+        Image.new("L", (32, 16), 200).save(src / f"{i}.png")
+    build_store(src, tmp_path / "out", BuildOptions(resolution=16, crop="wide", dedupe=False))
+    x = open_store(tmp_path / "out", "s").x[0, 0]
+    assert x[:4].max() == 0 and x[12:].max() == 0 and x[5:11].min() > 190
+
+
+def test_cache_key_follows_every_file_and_option(tmp_path):
+    src = tmp_path / "src"
+    _noise(src / "a.png")
+    _noise(src / "b.png", seed=1)
+
+    def key(**req):
+        files = find_images(src, EXTENSIONS)
+        return cache_key(files, src, folder_options(LoadRequest(name="folder:x", **req)))
+
+    base = key(resolution=8)
+    assert key(resolution=8) == base
+    assert len({base, key(resolution=4), key(resolution=8, channels=1), key()}) == 4
+    _noise(src / "b.png", seed=2)  # same size, new content and mtime
+    import os
+    os.utime(src / "b.png", ns=(1, 1))
+    changed = key(resolution=8)
+    assert changed != base
+    _noise(src / "c.png", seed=3)
+    assert key(resolution=8) != changed
+
+
+def test_folder_reuses_its_store_until_a_file_changes(tmp_path, monkeypatch):
+    import ganforge.data.store_loaders as loaders
+    builds = []
+    real = loaders.build_store
+    monkeypatch.setattr(loaders, "build_store", lambda *a, **k: builds.append(1) or real(*a, **k))
+    src = tmp_path / "src"
+    _noise(src / "a.png")
+    _noise(src / "b.png", seed=1)
+    first = load_dataset(f"folder:{src}", resolution=8)
+    again = load_dataset(f"folder:{src}", resolution=8)
+    assert len(builds) == 1 and torch.equal(first.x, again.x)
+    _noise(src / "c.png", seed=2)
+    assert len(load_dataset(f"folder:{src}", resolution=8)) == 3 and len(builds) == 2
+
+
+def _indexed_store(tmp_path, n=24):
+    """Image i is filled with i and labelled i: a batch says which rows it read."""
+    x = np.repeat(np.arange(n, dtype=np.uint8)[:, None, None, None], 4 * 4, 1).reshape(n, 1, 4, 4)
+    np.savez(tmp_path / "idx.npz", x=x, y=np.arange(n))
+    build_store(tmp_path / "idx.npz", tmp_path / "store", BuildOptions(dedupe=False))
+    return load_dataset(f"store:{tmp_path / 'store'}")
+
+
+def test_streamed_batches_equal_in_memory_ones_and_resume_bitwise(tmp_path):
+    ds = _indexed_store(tmp_path)
+    streamed = RealBatches(ds.x, ds.y, 5, seed=3, device=CPU, output_range=(-1, 1), workers=1)
+    memory = RealBatches(ds.x.clone(), ds.y, 5, seed=3, device=CPU, output_range=(-1, 1))
+    assert type(streamed).__name__ == "StreamedBatches" and type(memory).__name__ == "RealBatches"
+    for _ in range(6):  # over an epoch boundary (4 batches per epoch)
+        (xs, ys), (xm, ym) = streamed.next(), memory.next()
+        assert torch.equal(xs, xm) and torch.equal(ys, ym)
+    resumed = RealBatches(ds.x, ds.y, 5, seed=99, device=CPU, output_range=(-1, 1), workers=0)
+    resumed.load_state_dict(streamed.state_dict())
+    for _ in range(5):
+        assert torch.equal(resumed.next()[1], streamed.next()[1])
+
+
+def test_two_ranks_read_disjoint_shares_of_each_global_batch(tmp_path):
+    ds = _indexed_store(tmp_path)
+    one = RealBatches(ds.x, ds.y, 6, seed=1, device=CPU, output_range=None, workers=0)
+    ranks = [RealBatches(ds.x, ds.y, 6, seed=1, device=CPU, output_range=None, rank=r, world_size=2, workers=0)
+             for r in range(2)]
+    for _ in range(5):
+        a, b = (set(r.next()[1].tolist()) for r in ranks)
+        assert len(a) == len(b) == 3 and not a & b and a | b == set(one.next()[1].tolist())
+
+
+def test_a_store_refuses_another_resolution(tmp_path):
+    _indexed_store(tmp_path)
+    from ganforge.errors import DataError
+    with pytest.raises(DataError, match="rebuild the store"):
+        load_dataset(f"store:{tmp_path / 'store'}", resolution=8)
