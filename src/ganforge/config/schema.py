@@ -261,6 +261,11 @@ class LogConfig:
     tensorboard: bool = True
     # Show a progress bar (also off automatically when stderr is not a terminal).
     progress: bool = True
+    # The collapse monitor (training/monitor.py), at every log step for recipes with a G(z): this many
+    # fixed z and as many fixed real samples through D's features give diversity_dfeat (their spread
+    # ratio: ~1 healthy, -> 0 collapse) in stats.jsonl and the progress line. 0 = off. 128 gives 8,128
+    # pairs, a steady mean, for one forward pass of G and two of D's features per log step.
+    diversity_n: int = 128
 
 
 @dataclass
@@ -293,6 +298,16 @@ class GuardConfig:
     collapse_d_fake: float | None = None
     collapse_d_loss: float = 0.05
     collapse_steps: int = 2000
+    # Diversity collapse: a one-line warning when the monitor's diversity_dfeat (log.diversity_n) falls
+    # below this. 0.2: healthy runs measured 0.5-1.5 and a G drawing one image reads 0 (docs/metrics.md).
+    collapse_diversity: float = 0.2
+    # Steps before diversity_dfeat is judged (it is logged from the start): a fresh G's samples are nearly
+    # alike by construction (DCGAN's N(0, 0.02) init and the 2014 G's start at the data mean read
+    # 0.004-0.09 at the first log step) and spread over the first few hundred steps.
+    diversity_warmup: int = 500
+    # Also act on it (guard.action: stop or roll back) once it has stayed below for collapse_steps
+    # steps. Off by default: a run can pass through a narrow phase and recover.
+    stop_on_diversity: bool = False
 
 
 @dataclass

@@ -71,6 +71,10 @@ def validate(cfg: RunConfig) -> None:
     _check(g.max_retries >= 0, f"guard.max_retries must be >= 0, got {g.max_retries}")
     _check(0 < g.lr_factor <= 1, f"guard.lr_factor must be in (0, 1], got {g.lr_factor}")
     _check(g.collapse_steps >= 1, f"guard.collapse_steps must be >= 1, got {g.collapse_steps}")
+    _check(g.collapse_diversity >= 0, f"guard.collapse_diversity must be >= 0, got {g.collapse_diversity}")
+    _check(g.diversity_warmup >= 0, f"guard.diversity_warmup must be >= 0, got {g.diversity_warmup}")
+    _check(lg.diversity_n == 0 or lg.diversity_n >= 2,
+           f"log.diversity_n must be 0 (off) or >= 2 (distances need pairs), got {lg.diversity_n}")
     _check(cfg.model.z_dim >= 1, f"model.z_dim must be >= 1, got {cfg.model.z_dim}")
     z_dists = ("uniform", "normal")
     _check(cfg.model.z_dist in z_dists,

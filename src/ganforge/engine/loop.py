@@ -131,14 +131,14 @@ class Trainer:
         """Read statistics back and write them; True if the guard rolled the run back."""
         steps, seconds = self._steps_since, time.perf_counter() - self._t0
         self._t0, self._steps_since = time.perf_counter(), 0
-        stats = self.world.mean(self.stats.flush())
+        stats = {**self.world.mean(self.stats.flush()), **outputs.monitor(self)}  # + G's diversity, when it has a G(z)
         record = {"step": self.step, "epoch": round(self.built.parts.epochs_done(), 4), **stats,
                   **{f"lr_{name}": sched.lr() for name, sched in self.built.schedules.items()},
                   **self.built.ema_record(self.step - 1),  # the last update's
                   "img_per_s": steps * self.cfg.train.batch_size / max(seconds, 1e-9)}
         self.writer.write(record)
         self.last = record
-        reason = self.guard.check(stats, self.built.nets, steps)
+        reason = self.guard.check(stats, self.built.nets, steps, self.step)
         return reason is not None and self.diverged(reason)
 
 

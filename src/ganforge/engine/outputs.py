@@ -1,4 +1,5 @@
-"""What a run shows while it trains: sample grids, evaluations (keeping the best checkpoint), checkpoints.
+"""What a run shows while it trains: sample grids, evaluations (keeping the best checkpoint), the collapse
+monitor's figures, checkpoints.
 
 All of it happens between steps and on the first process only (the others wait where a
 collective requires), through the recipe's sampling networks (moving averages in place)
@@ -69,6 +70,22 @@ def evaluate(trainer) -> dict[str, float]:
             trainer.best = {"key": key, "value": value, "step": trainer.step}
             save_checkpoint(trainer, label="best")
             trainer.writer.message(f"step {trainer.step}: best {key} so far ({value:.4g}), kept in checkpoints/best")
+    return values
+
+
+def monitor(trainer) -> dict[str, float]:
+    """The recipe's collapse monitor now (:mod:`ganforge.training.monitor`; {} for a recipe without a G(z)),
+    measured on the first process and shared, with a warning line the moment it reads a collapse."""
+    built = trainer.built
+    values: dict[str, float] = {}
+    if trainer.world.is_main:
+        rng_devices = [built.device] if built.device.type == "cuda" else []
+        with eval_mode(built.sampling_nets()) as nets, torch.random.fork_rng(devices=rng_devices):
+            values = built.parts.monitor(nets)
+    values = trainer.world.broadcast(values)
+    warning = trainer.guard.diversity_warning(values, trainer.step)
+    if warning is not None:
+        trainer.writer.event(trainer.step, "collapse_warning", warning)
     return values
 
 

@@ -32,6 +32,7 @@ from ganforge.config import OptimConfig, RunConfig
 from ganforge.data import Dataset
 from ganforge.errors import CheckpointError
 from ganforge.training.distributed import World
+from ganforge.training.monitor import no_monitor
 from ganforge.training.phases import Phase, StepContext
 
 
@@ -91,6 +92,8 @@ class TrainingParts:
     ddp: Callable[[], dict[str, DdpModule]] = dict  # what DDP wraps, by network name
     compile_targets: list[tuple[str, str]] | None = None  # (network, method) pairs for speed.compile
     reseed: Callable[[int], None] = lambda seed: None  # fresh input streams from a base seed (after a rollback)
+    # The collapse monitor (training/monitor.py): (sampling nets) -> figures for the log; none without a G(z).
+    monitor: Callable[[dict[str, nn.Module]], dict[str, float]] = no_monitor
 
 
 class Recipe(abc.ABC):

@@ -28,6 +28,7 @@ from ganforge import capabilities as cap
 from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
 from ganforge.training import seeds
 from ganforge.training.batches import Noise, RealBatches
+from ganforge.training.monitor import DiversityMonitor, fixed_real, no_monitor
 from ganforge.training.phases import Phase, StepContext
 from ganforge.viz import save_image_grid, save_points_plot
 
@@ -209,6 +210,7 @@ class NoiseToImage(Recipe):
                                                               terms={"D": [d_adversarial], "G": [g_adversarial]}))
         phases = _phases(cfg, plan)
         preview = _Preview(cfg, data, device, to_g)
+        watch = _monitor(cfg, real, data.num_classes if to_g else None, device)
         has_classifier = hasattr(env.nets["D"], "classify")
 
         def ddp() -> dict[str, DdpModule]:
@@ -219,7 +221,19 @@ class NoiseToImage(Recipe):
         return TrainingParts(context=ctx, phases=phases, streams={"real": real, "noise": noise},
                              epochs_done=lambda: real.epochs_done, save_preview=preview.save, stateful=plan.stateful,
                              ddp=ddp, compile_targets=[("G", "forward"), ("D", "features"), ("D", "head")],
-                             reseed=lambda base: noise.reseed(seeds.stream(base, seeds.NOISE)))
+                             reseed=lambda base: noise.reseed(seeds.stream(base, seeds.NOISE)), monitor=watch)
+
+
+def _monitor(cfg: RunConfig, real: RealBatches, num_classes: int | None, device: torch.device):
+    """The collapse monitor over G(z) from a fixed z (classes in turn for a conditional G) against a fixed
+    real batch, both from the run seed, so every reading and a resumed run's look at the same samples."""
+    n = cfg.log.diversity_n
+    if n == 0:
+        return no_monitor
+    z = Noise(cfg.model.z_dim, cfg.model.z_dist, device, seed=seeds.stream(cfg.seed, seeds.MONITOR))(n)
+    y = torch.arange(n, device=device) % num_classes if num_classes is not None else None
+    return DiversityMonitor(lambda nets: nets["G"](z, y),
+                            fixed_real(real.x, n, seeds.stream(cfg.seed, seeds.MONITOR), real.scale))
 
 
 def _phases(cfg: RunConfig, plan: objectives.TermPlan) -> list[Phase]:

@@ -200,9 +200,11 @@ def last_metrics(run_dir: Path) -> dict[str, float]:
 
 def _shown(record: dict) -> dict:
     """The statistics worth a place on the progress line: each network's loss (``loss_<phase>``) first,
-    then what a recipe reports about its critics' outputs (``D_real``, ``D_fake``), whatever it names them."""
+    then what a recipe reports about its critics' outputs (``D_real``, ``D_fake``), whatever it names them,
+    then the collapse monitor's diversity figure (``diversity_*``)."""
     losses = {k: v for k, v in record.items() if k.startswith("loss_")}
-    return losses | {k: v for k, v in record.items() if k.endswith(("_real", "_fake"))}
+    return (losses | {k: v for k, v in record.items() if k.endswith(("_real", "_fake"))}
+            | {k: v for k, v in record.items() if k.startswith("diversity_")})
 
 
 def summary_lines(*, wall_seconds: float, steps: int, batch_size: int, last: dict[str, float],

@@ -9,6 +9,7 @@ from __future__ import annotations
 REAL_BATCHES = 1  # the order of real minibatches
 NOISE = 2  # z, fake class labels, the gradient penalty's interpolation weights
 PREVIEW = 3  # the fixed z of the sample grids, so grids at different steps are comparable
+MONITOR = 4  # the collapse monitor's fixed z and fixed real batch (training/monitor.py)
 RANK = 7919  # added per process under torchrun, so dropout masks differ between processes
 RETRY = 7919  # added per divergence-guard retry, for fresh streams after a rollback
 RETRY_RANK = 104729  # per process within a retry
