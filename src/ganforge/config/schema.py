@@ -131,6 +131,13 @@ class AugmentConfig:
     # DiffAugment (Zhao et al. 2020): comma-separated differentiable augmentations applied to real
     # and fake images alike, in D's and G's phases: color, translation, cutout. "" = off.
     policy: str = ""
+    # ADA (Karras et al. 2020, objectives/ada.py): the r_t = E[sign(D(real))] that p is tuned towards;
+    # 0.6 is the paper's value; null = off (a big dataset does not need it).
+    ada_target: float | None = None
+    # D updates between two adjustments of p (the paper's 4: r_t averages over them).
+    ada_interval: int = 4
+    # Thousands of images over which p can go from 0 to 1 (the paper's 500: slow enough to track D).
+    ada_kimg: float = 500.0
 
 
 @dataclass

@@ -65,6 +65,11 @@ def validate(cfg: RunConfig) -> None:
            f"loss.real_label (label smoothing) needs a loss with targets (minimax or least-squares), "
            f"not '{cfg.loss.d}'; set loss.real_label=1.0")
     augment.parse_policy(cfg.augment.policy)
+    a = cfg.augment
+    if a.ada_target is not None:
+        _check(0 < a.ada_target < 1, f"augment.ada_target must be in (0, 1) or null, got {a.ada_target}")
+        _check(a.ada_interval >= 1 and a.ada_kimg > 0, "augment.ada_interval must be >= 1 and augment.ada_kimg > 0")
+        _check(cfg.speed.graphs is False, "augment.ada_target (ADA) adjusts p on the host; set speed.graphs=false")
     _check_ema(cfg)
     g = cfg.guard
     _check(g.action in ("stop", "rollback"), f"guard.action must be stop or rollback, got '{g.action}'")

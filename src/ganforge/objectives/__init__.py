@@ -18,6 +18,7 @@ from ganforge.objectives import (  # noqa: F401  (registration order matters: se
     r1,
     path_length,
     drift,
+    ada,
 )
 from ganforge.objectives.augment import DiffAugment, input_transform
 from ganforge.objectives.losses import D_LOSSES, G_LOSSES, DLoss

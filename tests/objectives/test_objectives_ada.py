@@ -1,0 +1,66 @@
+"""ADA: p rises while D overfits, stays at 0 while it does not; the operations are differentiable; it trains."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+
+from ganforge.cli import main
+from ganforge.objectives.ada import Ada, augment
+
+CPU = torch.device("cpu")
+
+
+def test_p_rises_on_an_overfitting_d_and_stays_at_zero_on_a_healthy_one():
+    torch.manual_seed(0)
+    overfit, healthy = (Ada(0.6, interval=4, kimg=10.0, batch=50, device=CPU) for _ in range(2))
+    ps = []
+    for _ in range(40):
+        overfit.observe(torch.randn(50) + 4.0)  # large positive logits on reals: r_t = 1
+        stats = healthy.observe(torch.randn(50))  # D cannot tell: r_t ~ 0
+        ps.append(float(overfit.p))
+    step = 50 * 4 / 10_000  # batch * interval / (kimg * 1000)
+    assert ps == sorted(ps) and float(overfit.p) == pytest.approx(10 * step)
+    assert float(healthy.p) == 0.0 and abs(float(stats["ada_rt"])) < 0.3
+    assert float(overfit.rt) == 1.0
+    for _ in range(400):  # clipped at 1
+        overfit.observe(torch.full((50,), 3.0))
+    assert float(overfit.p) == 1.0
+
+
+def test_p_falls_back_when_d_stops_overfitting():
+    ada = Ada(0.6, interval=1, kimg=1.0, batch=100, device=CPU)
+    for _ in range(5):
+        ada.observe(torch.full((100,), 2.0))
+    high = float(ada.p)
+    for _ in range(3):
+        ada.observe(torch.full((100,), -2.0))
+    assert high == pytest.approx(0.5) and float(ada.p) == pytest.approx(0.2)
+
+
+def test_operations_are_identity_at_p0_and_differentiable_at_p1():
+    torch.manual_seed(0)
+    x = torch.rand(16, 3, 8, 8, requires_grad=True)
+    assert torch.equal(augment(x, torch.tensor(0.0)), x)
+    y = augment(x, torch.tensor(1.0))
+    assert y.shape == x.shape and torch.isfinite(y).all()
+    changed = (y - x).flatten(1).abs().amax(1) > 1e-3
+    assert changed.all()  # every image got (at least) the colour operations
+    y.square().sum().backward()
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_a_run_with_ada_logs_p_and_rt(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    argv = ["train", "dcgan-digits", "--steps", "6", "--out", "r", "--set", "augment.ada_target=0.6",
+            "--set", "augment.ada_interval=1", "--set", "augment.ada_kimg=0.05", "--set", "log.every=1",
+            "--set", "log.tensorboard=false", "--set", "model.g.base_channels=8", "--set", "model.d.base_channels=8",
+            "--set", "train.batch_size=16", "--set", "log.sample_every=6", "--set", "log.checkpoint_every=6"]
+    assert main(argv) == 0
+    rows = [json.loads(line) for line in (tmp_path / "r" / "stats.jsonl").read_text().splitlines()]
+    rows = [r for r in rows if "ada_p" in r]
+    assert len(rows) == 6 and all(0.0 <= r["ada_p"] <= 1.0 and -1.0 <= r["ada_rt"] <= 1.0 for r in rows)
+    assert any(r["ada_rt"] != 0 for r in rows)  # r_t measured every D update (ada_interval=1)
+    assert (tmp_path / "r" / "checkpoints" / "step-0000006" / "ada.safetensors").is_file()  # p is checkpointed
