@@ -6,8 +6,8 @@
 A run is ``[LABEL=]RUN_DIR[@CHECKPOINT_DIR]`` (default label: the directory's name; default
 checkpoint: the latest). ``photos``: every run and bicubic on skimage-photos (each photo mod-cropped to the scale, shrunk
 with ganforge.data.superres.downsample), the metrics of ganforge.metrics.superres, averaged over
-the photos (and the truth's own ``checkerboard_y_x{s}``); the picture shows one crop per photo:
-bicubic | each run | truth.
+the photos (and the truth's own ``checkerboard_y_x{s}``), and each run's ``checkerboard_flat_y_x{s}`` (its
+output for a flat grey input); the picture shows one crop per photo: bicubic | each run | truth.
 ``mnist``: the MNIST test split (10,000 digits), 28 -> 7 -> 28 (x4): Y-PSNR/SSIM with crop_border 4
 (for grey images Y is the grey level mapped to [16, 235]), and a picture LR | bicubic | run | truth.
 Neither takes any choice from the held-out data: the runs are the ones given, at their latest checkpoint.
@@ -49,10 +49,11 @@ def _upscaler(spec: str):
 
 
 def photos_figure(runs: list[str], out: Path, json_out: Path | None) -> dict:
-    fns, scale = {}, None
+    fns, models, scale = {}, {}, None
     for run in runs:
         fn, model = _upscaler(run)
         fns[_parse(run)[0]] = fn
+        models[_parse(run)[0]] = model
         scale = model.scale
     kept: dict[tuple[str, str], np.ndarray] = {}
     upscalers = {"bicubic": m.bicubic(scale), **fns}
@@ -62,6 +63,9 @@ def photos_figure(runs: list[str], out: Path, json_out: Path | None) -> dict:
     checker = m.names(scale)["checker"]
     scores["truth"] = {checker: float(np.mean([m.checkerboard(crop_to_multiple(img, scale), scale, scale)
                                                for _, img in held_out]))}
+    for label, model in models.items():  # each net's own cross-hatch: a flat input, no tiling or 8-bit rounding
+        scores[label][f"checkerboard_flat_y_x{scale}"] = m.flat_checkerboard(
+            model.upscale, scale, model.channels, model.receptive_radius)
     rows = []
     for photo, img in held_out[:4]:
         h, w = img.shape[:2]

@@ -35,10 +35,10 @@ def test_bad_options_are_one_config_error(options):
         _g(**options)
 
 
-@pytest.mark.parametrize("block", ["residual", "rrdb"])
-def test_an_lr_pixel_reaches_no_further_than_the_receptive_radius(block):
+@pytest.mark.parametrize("block,blur", [("residual", False), ("rrdb", False), ("residual", True)])
+def test_an_lr_pixel_reaches_no_further_than_the_receptive_radius(block, blur):
     torch.manual_seed(0)
-    G = _g(scale=4, block=block, norm="batch", growth=4, blocks=1).eval().double()  # float64: no change rounds away
+    G = _g(scale=4, block=block, norm="batch", growth=4, blocks=1, upsample_blur=blur).eval().double()  # float64
     x = torch.rand(1, 3, 61, 61, dtype=torch.float64)
     y = x.clone()
     y[..., 30, 30] += 0.5
@@ -119,3 +119,12 @@ def test_after_a_few_mse_steps_icnr_still_prints_less_checkerboard_than_torchs_i
         assert loss.item() < first  # it trains
         results[init] = _flat_checkerboard(G)
     assert results["icnr"] < 0.7 * results["default"]  # 0.12 here; 0.11-0.58 over seeds 0-4
+
+
+def test_the_blur_after_each_shuffle_keeps_a_flat_input_flat_whatever_the_sub_pixel_filters_are():
+    torch.manual_seed(0)
+    G = _g(norm="none", upsample_init="default", upsample_blur=True)
+    with torch.no_grad():
+        for conv in (m for m in G.up if isinstance(m, torch.nn.Conv2d)):
+            conv.weight.normal_()  # four unrelated sub-pixel filters per channel, as training may leave them
+    assert _flat_checkerboard(G) < 1e-5 < 1e-3 < _flat_checkerboard(_g(norm="none", upsample_init="default"))

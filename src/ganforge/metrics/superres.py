@@ -89,6 +89,20 @@ def checkerboard_share(y: np.ndarray, r: int) -> float:
     return float(np.mean(subpixel_pattern(y, r) ** 2)) / var if var > 0 else 0.0
 
 
+def flat_checkerboard(fn: Upscaler, scale: int, channels: int, reach: int, level: float = 0.5) -> float:
+    """``checkerboard_flat_y_x{s}``: an upscaler's own cross-hatch. RMS, in grey levels of Y (float, not
+    rounded to 8 bits, so a pattern under half a level still counts), of the s-periodic part of its
+    output for a flat LR image at ``level``; ``reach`` (LR pixels, the receptive radius) is cut from
+    every edge so zero padding does not count. A flat input has no detail to draw: any such pattern is
+    the upsampler's. Bicubic (or any shift-invariant filter) scores 0."""
+    size = 2 * reach + 16
+    with torch.no_grad():
+        out = fn(torch.full((1, channels, size, size), level))[0].double().cpu().numpy()
+    y = 16.0 + 219.0 * out[0] if channels == 1 else 16.0 + np.tensordot(BT601, out, axes=1)
+    inner = y[reach * scale:-reach * scale, reach * scale:-reach * scale]
+    return float(np.sqrt(np.mean(subpixel_pattern(inner, scale) ** 2)))
+
+
 def hwc_to_tensor(img: np.ndarray, device: torch.device | str = "cpu") -> torch.Tensor:
     """uint8 (H, W, C) or (H, W) -> float (1, C, H, W) in [0, 1]."""
     chw = img[None] if img.ndim == 2 else img.transpose(2, 0, 1)
@@ -140,5 +154,5 @@ def bicubic(scale: int) -> Upscaler:
     return lambda lr: bicubic_up(lr, scale)
 
 
-__all__ = ["bicubic", "checkerboard", "checkerboard_share", "evaluate", "grad_energy", "luma", "names", "psnr_y",
+__all__ = ["bicubic", "checkerboard", "checkerboard_share", "evaluate", "flat_checkerboard", "grad_energy", "luma", "names", "psnr_y",
            "score", "ssim_y", "subpixel_pattern"]

@@ -71,6 +71,22 @@ def icnr_(conv: nn.Conv2d, r: int) -> None:
             conv.bias.copy_(conv.bias[::n].repeat_interleave(n, 0))
 
 
+class ShuffleBlur(nn.Module):
+    """Pixel shuffle x2, then a 2x2 box blur (replicate-padded on the top and left so the size stays).
+
+    Sugawara et al. 2019 ("Checkerboard artifacts free convolutional neural networks") and fastai's
+    ``PixelShuffle_ICNR(blur=True)``: the box is zero at every 2-periodic frequency, so whatever the
+    four sub-pixel filters learn, a flat input still gives a flat output; ICNR only starts there.
+    No parameters, so it takes the place of the plain shuffle without renaming any weights."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.shuffle, self.pad, self.blur = nn.PixelShuffle(2), nn.ReplicationPad2d((1, 0, 1, 0)), nn.AvgPool2d(2, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.blur(self.pad(self.shuffle(x)))
+
+
 class ResidualBlock(nn.Module):
     def __init__(self, channels: int, norm: str):
         super().__init__()
@@ -124,7 +140,7 @@ class SRResNet(nn.Module):
     num_classes = None
 
     def __init__(self, image_channels: int, *, scale: int, channels: int, blocks: int, block: str, norm: str,
-                 growth: int, bicubic_skip: bool = False, upsample_init: str = "icnr"):
+                 growth: int, bicubic_skip: bool = False, upsample_init: str = "icnr", upsample_blur: bool = False):
         super().__init__()
         self.scale, self.image_channels, self.bicubic_skip = scale, image_channels, bicubic_skip
         bn = (lambda: nn.BatchNorm2d(channels)) if norm == "batch" and block == "residual" else nn.Identity
@@ -133,7 +149,8 @@ class SRResNet(nn.Module):
         self.body = nn.Sequential(*(make() for _ in range(blocks)), nn.Conv2d(channels, channels, 3, 1, 1), bn())
         ups = []
         for _ in range(int(math.log2(scale))):
-            ups += [nn.Conv2d(channels, 4 * channels, 3, 1, 1), nn.PixelShuffle(2), nn.PReLU(channels)]
+            shuffle = ShuffleBlur() if upsample_blur else nn.PixelShuffle(2)
+            ups += [nn.Conv2d(channels, 4 * channels, 3, 1, 1), shuffle, nn.PReLU(channels)]
             if upsample_init == "icnr":
                 icnr_(ups[-3], 2)
         self.up = nn.Sequential(*ups)
@@ -141,8 +158,9 @@ class SRResNet(nn.Module):
         if bicubic_skip:
             _shrink_init_(self.tail)
         per_block = ResidualBlock.radius if block == "residual" else RRDB.radius
-        # head 4 + blocks + body conv 1, then each up conv 1 pixel at its own (growing) size, tail 4 HR pixels.
-        ups_radius = sum(1 / 2 ** i for i in range(int(math.log2(scale))))
+        # head 4 + blocks + body conv 1, then each up conv 1 pixel at its own (growing) size (and each blur 1
+        # pixel at the size after it), tail 4 HR pixels.
+        ups_radius = sum(1 / 2 ** i + upsample_blur / 2 ** (i + 1) for i in range(int(math.log2(scale))))
         self.receptive_radius = math.ceil(4 + blocks * per_block + 1 + ups_radius + 4 / scale)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
@@ -169,6 +187,10 @@ def build_srresnet(
     # which predates it). default: torch's own init, kept to reproduce runs made before ICNR (their
     # checkpoints load either way: init does not touch loaded weights).
     upsample_init: str = "icnr",
+    # a 2x2 box blur after each shuffle: no 2-periodic pattern survives whatever is learnt. Off here because
+    # it changes what loaded weights compute: a run made without it (its config has no such key) must load
+    # without it.
+    upsample_blur: bool = False,
 ) -> nn.Module:
     """Defaults are the published SRResNet's (x4, 16 blocks of 64 channels, batch norm, no bicubic skip);
     ``growth`` is the RRDB dense blocks' width (32 in ESRGAN)."""
@@ -179,7 +201,8 @@ def build_srresnet(
     if blocks < 0 or growth < 1:
         raise ValueError(f"blocks must be >= 0 and growth >= 1, got blocks={blocks}, growth={growth}")
     return SRResNet(ctx.data_shape[0], scale=scale, channels=channels, blocks=blocks, block=block, norm=norm,
-                    growth=growth, bicubic_skip=bicubic_skip, upsample_init=upsample_init)
+                    growth=growth, bicubic_skip=bicubic_skip, upsample_init=upsample_init, upsample_blur=upsample_blur)
 
 
-__all__ = ["BLOCKS", "NORMS", "RRDB", "UPSAMPLE_INITS", "ResidualBlock", "SRResNet", "build_srresnet", "icnr_"]
+__all__ = ["BLOCKS", "NORMS", "RRDB", "UPSAMPLE_INITS", "ResidualBlock", "SRResNet", "ShuffleBlur", "build_srresnet",
+           "icnr_"]
