@@ -159,3 +159,8 @@ def test_a_store_refuses_another_resolution(tmp_path):
     from ganforge.errors import DataError
     with pytest.raises(DataError, match="rebuild the store"):
         load_dataset(f"store:{tmp_path / 'store'}", resolution=8)
+
+
+def test_a_store_keeps_its_mean_image(tmp_path):
+    ds = _indexed_store(tmp_path)
+    assert torch.allclose(ds.mean_image(), ds.x.float().mean(0) / 255.0, atol=1e-6)

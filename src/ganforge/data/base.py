@@ -65,6 +65,13 @@ class Dataset:
     def __len__(self) -> int:
         return int(self.x.shape[0])
 
+    def mean_image(self) -> torch.Tensor:
+        """The mean image in [0, 1], float32 (C, H, W). A store (data/store.py) keeps it, computed while it was
+        written, so that asking never reads (nor copies as floats) every image of a large dataset."""
+        if "mean_image_file" in self.meta:
+            return torch.from_numpy(np.load(self.meta["mean_image_file"])) / 255.0
+        return self.x.float().mean(0) / 255.0
+
     def __repr__(self) -> str:  # the default would print the whole tensor
         labels = f", num_classes={self.num_classes}" if self.y is not None else ""
         other = "" if self.b is None else f", b=(n={len(self.b)}, shape={self.b.shape}, paired={self.paired})"

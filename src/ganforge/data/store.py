@@ -108,15 +108,10 @@ def open_store(path: str | Path, name: str, split: str = "train") -> Dataset:
     y = torch.from_numpy(np.array(ys)) if ys is not None else None  # small: read, not mapped
     classes = meta.get("classes")
     info = {"source": meta.get("source"), "store": str(path), "content_sha256": meta["content_sha256"],
-            "split": split, "options": meta.get("options")}
+            "split": split, "options": meta.get("options"), "mean_image_file": str(path / MEAN)}
     if classes is not None:
         info["classes"] = classes
     return Dataset(name=name, kind="image", x=x, y=y, num_classes=len(classes) if classes else None, meta=info)
-
-
-def mean_image(path: str | Path) -> np.ndarray:
-    """The store's mean image, float32 (C, H, W) in 0..255."""
-    return np.load(Path(path) / MEAN)
 
 
 def check_request(req: LoadRequest, shape: tuple[int, ...], where: str) -> None:

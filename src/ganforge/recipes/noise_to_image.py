@@ -171,7 +171,7 @@ class NoiseToImage(Recipe):
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
         record = {"data_shape": list(data.shape), "kind": data.kind, "num_classes": data.num_classes}
         # G's output layer may start at the data's marginals (the 2014 code did), so it sees the mean.
-        mean = data.x.float().mean(0) / 255.0 if data.kind == "image" else None
+        mean = data.mean_image() if data.kind == "image" else None
         ctx = _net_context(cfg, record, mean)
         G = build_generator(cfg.model.g, ctx)  # G first, then D: the order fixes their initial weights
         D = build_discriminator(cfg.model.d, ctx)
