@@ -83,3 +83,15 @@ def test_checkerboard_share_is_one_for_a_periodic_image_zero_for_a_flat_one_and_
     assert m.checkerboard_share(np.tile(rng.normal(size=(4, 4)), (5, 6)), 4) == pytest.approx(1.0)
     assert m.checkerboard_share(np.ones((8, 8)), 4) == 0.0
     assert m.checkerboard_share(rng.normal(size=(400, 400)), 4) < 1e-3  # 15 of 160,000 frequencies
+
+
+def test_flat_checkerboard_is_zero_for_bicubic_and_reads_an_upscalers_own_pattern():
+    pattern = torch.tensor([[1.0, -1.0], [-1.0, 1.0]]).repeat(2, 2) * (4 / 255)  # +-4 grey levels, 4-periodic
+
+    def hatched(lr):
+        up = lr.repeat_interleave(4, -1).repeat_interleave(4, -2)
+        return up + pattern.repeat(up.shape[-2] // 4, up.shape[-1] // 4)
+
+    assert m.flat_checkerboard(m.bicubic(4), 4, 3, reach=3) < 1e-9
+    assert m.flat_checkerboard(hatched, 4, 3, reach=3) == pytest.approx(4 * (65.481 + 128.553 + 24.966) / 255)
+    assert m.flat_checkerboard(hatched, 4, 1, reach=3) == pytest.approx(4 * 219 / 255)
