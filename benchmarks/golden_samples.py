@@ -1,13 +1,21 @@
-"""Golden samples: sha256 of ``ganforge sample`` output for fixed presets, seeds and budgets.
+"""Golden samples: sha256 of a trained run's output for fixed presets, seeds and budgets, one case per recipe.
 
 A refactor of the engine must not change a single sample. This script trains each case below
-through the real command line (``ganforge train``), samples it with ``--seed 1`` and hashes the
-``.npy`` file. ``--record`` writes the hashes to ``golden_samples.json`` beside this file;
-without it the script compares and exits 1 on any difference.
+through the real command line (``ganforge train``), then hashes the ``.npy`` its recipe's own output
+command writes: ``ganforge sample --seed 1`` for the noise-to-image recipes (style-based,
+progressive, DP and GANomaly's decoder included), ``ganforge translate`` of fixed digits for the
+translation recipes, ``ganforge upscale`` of fixed digits for the super-resolution recipes and
+``ganforge anomaly score`` of fixed digits for the anomaly recipes (which covers f-AnoGAN's encoder).
+The inputs are made here from scikit-learn's digits, so no case needs a download.
 
-    python benchmarks/golden_samples.py --record      # before a change
+    python benchmarks/golden_samples.py --record      # before a change: (re)write every hash
     python benchmarks/golden_samples.py               # after it: every case must say "same"
     python benchmarks/golden_samples.py --only gan2014-digits
+    python benchmarks/golden_samples.py --record --only stylegan2-digits   # one case; the others are kept
+
+Regenerate every hash (after a change that is *meant* to change samples, e.g. a fix to a net or to
+the EMA) with ``nice -n 10 python benchmarks/golden_samples.py --record`` on the machine the file was
+recorded on, and commit benchmarks/golden_samples.json with the change.
 
 PyTorch makes no bitwise promise across thread counts (a Linear layer already differs between
 1 and 2 threads), CPU instruction sets or torch versions, so the thread count is fixed here and
@@ -25,15 +33,18 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numpy as np
 import torch
+from sklearn.datasets import load_digits
 
 from ganforge.cli import main as ganforge
+from ganforge.data.translation_tasks import canny_edges
 
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "golden_samples.json"
 THREADS = 2
 
-# name -> (preset, steps, extra `--set` overrides). The first three are the issue's; the rest
+# name -> (preset, steps, extra `--set` overrides). The first three are the issue's; the next five
 # cover every loss term, phase and technique, so a change in the order of random draws shows.
 CASES: dict[str, tuple[str, int, list[str]]] = {
     "gan2014-digits": ("gan2014-digits", 1500, []),
@@ -51,7 +62,45 @@ CASES: dict[str, tuple[str, int, list[str]]] = {
                                              "model.d.base_channels=16", "train.batch_size=32"]),
     "acgan-digits": ("acgan-mnist", 20, ["data.name=digits", "model.z_dim=32", "model.g.base_channels=16",
                                          "model.d.base_channels=16", "train.batch_size=32", "reg.r1=0.5"]),
+    # One case for every other recipe, at tiny widths and budgets (a few seconds each). "{work}" is the
+    # folder the inputs are written to (see `prepare`), "{run:NAME}" the run directory of case NAME.
+    "stylegan2-digits": ("stylegan2-mnist", 12, ["data.name=digits", "model.z_dim=8", "model.g.channels=8",
+                                                 "model.g.w_dim=16", "model.g.mapping_layers=2", "model.d.channels=8",
+                                                 "train.batch_size=16", "reg.r1_every=4", "reg.path_length_every=2"]),
+    "progan-digits": ("progan-mnist", 12, ["data.name=digits", "model.z_dim=8", "model.g.channels=8",
+                                           "model.d.channels=8", "train.batch_size=8", "growth.fade_images=32",
+                                           "growth.stable_images=32"]),
+    "biggan-digits": ("biggan-cifar", 6, ["data.name=digits", "model.z_dim=20", "model.g.channels=16",
+                                          "model.g.shared_dim=8", "model.d.channels=16", "train.batch_size=16",
+                                          "reg.ortho=1e-4"]),
+    "dp-cgan-digits": ("dp-cgan-mnist", 10, ["data.name=digits", "model.z_dim=16", "model.g.base_channels=8",
+                                             "model.d.base_channels=8", "train.batch_size=32"]),
+    "pix2pix-edges-digits": ("pix2pix-edges", 10, ["data.name=npz:{work}/edges.npz", "model.g.depth=4",
+                                                   "model.g.base_channels=4", "model.d.layers=1",
+                                                   "model.d.base_channels=4", "train.batch_size=8"]),
+    "cyclegan-inverted-digits": ("cyclegan-inverted", 6, ["data.name=npz:{work}/inverted.npz", "model.g.blocks=1",
+                                                          "model.g.base_channels=4", "model.d.layers=1",
+                                                          "model.d.base_channels=4", "train.batch_size=4",
+                                                          "translation.pool_size=4"]),
+    "srresnet-digits": ("srresnet-x4", 20, ["data.name=digits", "superres.hr_crop=8", "model.g.scale=2",
+                                            "model.g.channels=8", "model.g.blocks=1", "train.batch_size=16"]),
+    "srgan-digits": ("srgan-x4", 10, ["data.name=digits", "superres.hr_crop=8", "model.g.scale=2",
+                                      "model.g.channels=8", "model.g.blocks=1", "model.d.base_channels=8",
+                                      "model.d.stages=2", "model.d.dense=16", "train.batch_size=16",
+                                      "superres.init_g={run:srresnet-digits}"]),
+    "fanogan-digits": ("fanogan-mnist", 16, ["data.name=digits", "data.digit=null", "model.z_dim=8",
+                                             "model.g.base_channels=8", "model.d.base_channels=8",
+                                             "train.batch_size=16", "anomaly.encoder_steps=8"]),
+    "ganomaly-digits": ("ganomaly-mnist", 10, ["data.name=digits", "data.digit=null", "model.z_dim=8",
+                                               "model.g.base_channels=8", "model.d.base_channels=8",
+                                               "train.batch_size=16"]),
+    "ssgan-digits": ("ssgan-mnist-100", 10, ["data.name=digits", "train.batch_size=30", "model.g.hidden=[32,32]",
+                                             "model.d.hidden=[32,16]"]),
 }
+# How a case's run is turned into the hashed .npy: "sample" (the default) or its recipe's own command.
+OUTPUT: dict[str, str] = {"pix2pix-edges-digits": "translate", "cyclegan-inverted-digits": "translate",
+                          "srresnet-digits": "upscale", "srgan-digits": "upscale", "fanogan-digits": "score",
+                          "ganomaly-digits": "score"}
 
 
 def machine() -> dict[str, str]:
@@ -66,17 +115,56 @@ def machine() -> dict[str, str]:
     return {"torch": torch.__version__, "machine": platform.machine(), "cpu": cpu, "threads": str(THREADS)}
 
 
+def prepare(work: Path) -> None:
+    """The fixed inputs: scikit-learn's digits at 8 px and doubled to 16 px, edge -> digit pairs and an
+    unpaired digit / inverted-digit set (as tests/recipes/translation_data.py makes them)."""
+    if (work / "digits8.npy").exists():
+        return
+    d = load_digits()
+    x8 = np.round(d.images[:200] * (255 / 16)).astype(np.uint8)[:, None]
+    x16 = np.kron(x8, np.ones((1, 1, 2, 2), np.uint8))
+    np.save(work / "digits8.npy", x8[:64])
+    np.save(work / "digits16.npy", x16[:64])
+    np.savez(work / "edges.npz", a=canny_edges(x16), b=x16, y=d.target[:200], paired=True)
+    np.savez(work / "inverted.npz", a=x16[:100], b=255 - x16[100:], y=d.target[:100], paired=False)
+
+
+def fill(item: str, work: Path) -> str:
+    """``item`` with ``{work}`` and ``{run:NAME}`` filled in; NAME is trained first if it has not been."""
+    item = item.replace("{work}", str(work))
+    while "{run:" in item:
+        start = item.index("{run:")
+        end = item.index("}", start)
+        dependency = item[start + 5:end]
+        if not (work / dependency).exists():
+            run_case(dependency, work)
+        item = item[:start] + str(work / dependency) + item[end + 1:]
+    return item
+
+
+def output_args(name: str, run: Path, out: Path, work: Path) -> list[str]:
+    kind = OUTPUT.get(name, "sample")
+    if kind == "sample":
+        return ["sample", str(run), "--n", "256", "--seed", "1", "--out", str(out)]
+    if kind == "translate":
+        return ["translate", str(run), "--input", str(work / "digits16.npy"), "--out", str(out)]
+    if kind == "upscale":
+        return ["upscale", str(run), "--input", str(work / "digits8.npy"), "--out", str(out)]
+    return ["anomaly", "score", str(run), "--input", str(work / "digits8.npy"), "--out", str(out)]
+
+
 def run_case(name: str, work: Path) -> str:
     preset, steps, sets = CASES[name]
+    prepare(work)
     run, out = work / name, work / f"{name}.npy"
     args = ["train", preset, "--out", str(run), "--steps", str(steps), "--device", "cpu", "--seed", "0",
             "--set", "log.progress=false", "--set", "log.tensorboard=false"]
     for item in sets:
-        args += ["--set", item]
+        args += ["--set", fill(item, work)]
     if ganforge(args) != 0:
         raise SystemExit(f"training {name} failed")
-    if ganforge(["sample", str(run), "--n", "256", "--seed", "1", "--out", str(out)]) != 0:
-        raise SystemExit(f"sampling {name} failed")
+    if ganforge(output_args(name, run, out, work)) != 0:
+        raise SystemExit(f"{OUTPUT.get(name, 'sampling')} {name} failed")
     return hashlib.sha256(out.read_bytes()).hexdigest()
 
 
@@ -87,24 +175,38 @@ def compute(names: list[str]) -> dict[str, str]:
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--record", action="store_true", help="write the hashes instead of comparing")
+    parser = argparse.ArgumentParser(
+        description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
+        epilog="regenerate every hash after an intended change (on the machine the file records):\n"
+               "  nice -n 10 python benchmarks/golden_samples.py --record\n"
+               "one case only, keeping the other hashes:\n"
+               "  nice -n 10 python benchmarks/golden_samples.py --record --only stylegan2-digits")
+    parser.add_argument("--record", action="store_true",
+                        help="write the hashes instead of comparing (with --only: those cases, the others kept)")
     parser.add_argument("--only", action="append", choices=sorted(CASES), help="run only these cases")
     args = parser.parse_args(argv)
     names = args.only or list(CASES)
     hashes = compute(names)
     if args.record:
+        if args.only and GOLDEN.exists():
+            kept = json.loads(GOLDEN.read_text())
+            if kept["machine"] != machine():
+                print(f"{GOLDEN} was recorded on {kept['machine']}, this is {machine()}: record every case "
+                      f"(no --only) to move it to this machine", file=sys.stderr)
+                return 2
+            hashes = {**kept["sha256"], **hashes}
         GOLDEN.write_text(json.dumps({"machine": machine(), "sha256": hashes}, indent=1) + "\n")
-        print(f"recorded {len(hashes)} cases in {GOLDEN}")
+        print(f"recorded {len(names)} cases in {GOLDEN}")
         return 0
     golden = json.loads(GOLDEN.read_text())
     if golden["machine"] != machine():
         print(f"note: recorded on {golden['machine']}, this is {machine()}: differences may be the machine's")
     bad = 0
     for name, digest in hashes.items():
-        same = golden["sha256"].get(name) == digest
+        recorded = golden["sha256"].get(name)
+        same = recorded == digest
         bad += not same
-        print(f"{name:<36} {'same' if same else 'DIFFERENT'}")
+        print(f"{name:<36} {'same' if same else 'DIFFERENT' if recorded else 'NOT RECORDED (run with --record)'}")
     return 1 if bad else 0
 
 

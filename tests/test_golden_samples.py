@@ -1,7 +1,9 @@
-"""Same preset, seed and steps give bitwise the same `ganforge sample` output as recorded before the
-engine became recipes (benchmarks/golden_samples.py; eight cases covering every loss term, phase and
-technique). PyTorch promises no bitwise equality across torch versions, CPUs or thread counts, so
-the check runs only on a machine like the one the hashes were recorded on, and says so otherwise."""
+"""Same preset, seed and steps give bitwise the same output as recorded (benchmarks/golden_samples.py:
+eight noise-to-image cases covering every loss term, phase and technique, and one case for every other
+recipe, hashed through its own output command: sample, translate, upscale or anomaly score).
+PyTorch promises no bitwise equality across torch versions, CPUs or thread counts, so the check runs
+only on a machine like the one the hashes were recorded on, and says so otherwise. After a change
+meant to change samples: ``nice -n 10 python benchmarks/golden_samples.py --record``."""
 
 import importlib.util
 import json
@@ -9,6 +11,8 @@ from pathlib import Path
 
 import pytest
 import torch
+
+from ganforge import config, presets, recipes
 
 SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "golden_samples.py"
 
@@ -31,8 +35,18 @@ def test_every_golden_case_samples_the_recorded_bits():
         hashes = golden.compute(list(golden.CASES))
     finally:
         torch.set_num_threads(threads)
-    different = [name for name, digest in hashes.items() if recorded["sha256"][name] != digest]
+    missing = sorted(set(golden.CASES) - set(recorded["sha256"]))
+    different = [name for name, digest in hashes.items() if recorded["sha256"].get(name, digest) != digest]
     assert not different, f"samples changed for {different}"
+    assert not missing, f"no hash recorded for {missing}: python benchmarks/golden_samples.py --record --only NAME"
+
+
+def test_every_recipe_has_a_golden_case():
+    """A new recipe without a golden case fails here."""
+    golden = _golden_module()
+
+    covered = {config.resolve(presets.load_preset(preset)[0]).recipe for preset, _, _ in golden.CASES.values()}
+    assert set(recipes.RECIPES) <= covered, set(recipes.RECIPES) - covered
 
 
 def test_a_changed_run_is_caught(tmp_path, monkeypatch):

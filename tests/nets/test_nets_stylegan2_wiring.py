@@ -3,7 +3,8 @@
 test_nets_stylegan2.py checks ``modulated_conv2d`` with ``demodulate=True`` as a function; here the
 *built* G must use it: with demodulation, scaling a conv's weight changes nothing downstream (each
 output channel is renormalised), while toRGB (not demodulated) passes the scale straight through.
-A G built with ``demodulate`` off, or with toRGB demodulated, fails. The path-length phase is also
+A G built with ``demodulate`` off, or with toRGB demodulated, fails; so do z fed to the mapping
+without pixel norm, a dropped toRGB skip and a D without minibatch std. The path-length phase is also
 checked here, on a tiny G: weight x interval x penalty, and its running mean moved by the decay.
 """
 
@@ -13,7 +14,7 @@ import pytest
 import torch
 
 from ganforge.config import NetSpec
-from ganforge.nets import NetContext, build_generator
+from ganforge.nets import NetContext, build_discriminator, build_generator
 from ganforge.objectives.path_length import PathLengthMean, path_length_term, path_lengths
 
 TINY = {"channels": 8, "w_dim": 16, "mapping_layers": 2, "mixing": 0.0}
@@ -57,6 +58,25 @@ def test_every_resolution_adds_its_to_rgb_to_the_image():
         rgb.weight.zero_(), rgb.bias.zero_()
         assert not torch.allclose(G(z), full)
         rgb.weight.copy_(saved[0]), rgb.bias.copy_(saved[1])
+
+
+@torch.no_grad()
+def test_z_is_pixel_normalised_before_the_mapping_so_its_scale_does_not_matter():
+    G = _g()
+    z = torch.randn(4, 8)
+    assert torch.allclose(G.map(z), G.map(5.0 * z), rtol=1e-4, atol=1e-6)
+
+
+@torch.no_grad()
+def test_d_sees_the_batch_through_minibatch_std():
+    """D's score of one image depends on the others in its group (and only through minibatch std)."""
+    torch.manual_seed(0)
+    D = build_discriminator(NetSpec("stylegan2", {"channels": 8, "mbstd_group": 4}),
+                            NetContext(data_shape=(1, 8, 8), z_dim=8))
+    x = torch.randn(4, 1, 8, 8)
+    other = x.clone()
+    other[1:] = torch.randn(3, 1, 8, 8) * 3
+    assert not torch.allclose(D(x)[0], D(other)[0])
 
 
 def test_the_path_length_term_is_weight_times_interval_times_the_penalty_and_moves_its_mean():

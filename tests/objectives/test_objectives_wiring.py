@@ -107,6 +107,14 @@ def test_the_gradient_penalty_joins_d_with_its_weight_on_the_cached_batches():
     assert nets["D"].body.weight.grad.abs().sum() > 0  # trained through (create_graph)
 
 
+def test_the_gradient_penalty_is_taken_at_the_interpolates_of_real_and_fake():
+    """For D(x) = |x|^2 / 2 the input gradient is x itself, so the penalty is (|eps real + (1-eps) fake| - 1)^2."""
+    real, fake = torch.tensor([[3.0, 0.0], [0.0, 1.0]]), torch.tensor([[1.0, 0.0], [0.0, 5.0]])
+    eps = torch.tensor([0.5, 0.25])
+    gp = gradient_penalty(lambda x, y: x.pow(2).sum(1) / 2, real, fake, eps=eps)
+    assert gp.item() == pytest.approx(((2.0 - 1) ** 2 + (4.0 - 1) ** 2) / 2)
+
+
 def test_r1_is_its_own_lazy_d_phase_weighted_gamma_over_two_times_its_interval():
     plan, ctx, _ = setup("reg.r1=2.0", "reg.r1_every=4")
     assert plan.terms == {}

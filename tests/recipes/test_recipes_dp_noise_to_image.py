@@ -1,6 +1,7 @@
 """DP-SGD for D through Opacus: a finite epsilon that grows with steps and shrinks with noise, the
 accountant and noise stream resumed bitwise, batch norm refused in one line, and DP's defining
-effect on the numbers (clipped, noised updates differ from plain ones)."""
+effect on the numbers (an update is a mean of gradients clipped to max_grad_norm, plus noise in proportion
+to noise_multiplier; plain updates differ)."""
 
 import json
 
@@ -8,6 +9,8 @@ import pytest
 import torch
 
 import ganforge
+from ganforge import config
+from ganforge.engine.loop import Trainer
 from ganforge.errors import ConfigError
 from ganforge.runs import checkpoint
 from ganforge.synthetic import datasheet
@@ -98,3 +101,27 @@ def test_noised_gradients_take_the_layout_of_channels_last_weights():
     w2, g2 = grads_after_one_step(_dp_optimizer)
     assert g2.stride() == w2.stride()
     assert torch.equal(g2, g)  # the same noised values, only laid out differently
+
+
+def _d_update_norm(tmp_path, name, recipe="dp-noise-to-image", **dp):
+    """The L2 norm of D's first update under plain SGD with lr 1: the (clipped, noised) gradient D used."""
+    cfg = _cfg(**dp)
+    cfg["recipe"] = recipe
+    cfg["optim"]["d"] = {"name": "sgd", "lr": 1.0, "momentum": 0.0, "momentum_final": None, "lr_decay": 1.0}
+    tr = Trainer(config.resolve(cfg, ["train.steps=1", "train.d_steps=1", "log.progress=false"]), tmp_path / name)
+    before = [p.detach().clone() for p in tr.built.nets["D"].parameters()]
+    tr.fit()
+    return torch.sqrt(sum((p.detach() - b).pow(2).sum() for p, b in zip(tr.built.nets["D"].parameters(), before)))
+
+
+@pytest.mark.filterwarnings("ignore:Optimal order is the:UserWarning")  # Opacus, on sigma 1e-3's huge epsilon
+def test_each_update_is_the_mean_of_gradients_clipped_to_max_grad_norm_plus_noise_of_its_multiple(tmp_path):
+    """Without noise a D update is a mean of per-sample gradients clipped to C, so its norm is at most C;
+    noise of std sigma * C / batch on every weight makes it far larger; a plain D's gradient is unclipped.
+    (sigma 0 would make epsilon infinite, which the guard stops; 1e-3 adds about 1e-4 C here.)"""
+    clip = 1e-3
+    clipped = _d_update_norm(tmp_path, "clipped", noise_multiplier=1e-3, max_grad_norm=clip)
+    assert 0 < clipped <= clip * 1.01
+    noised = _d_update_norm(tmp_path, "noised", noise_multiplier=10.0, max_grad_norm=clip)
+    assert noised > 5 * clip
+    assert _d_update_norm(tmp_path, "plain", recipe="noise-to-image") > 10 * clip

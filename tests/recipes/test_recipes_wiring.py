@@ -254,3 +254,72 @@ def test_srgan_d_takes_hr_as_real_and_sr_as_fake():
         real, fake = nets["D"](hr), nets["D"](nets["G"](lr))
     assert loss.item() == pytest.approx(sr_loss.d_loss("plain", real, fake).item(), rel=1e-5)
     assert sr_loss.d_loss("plain", real, fake).item() != pytest.approx(sr_loss.d_loss("plain", fake, real).item())
+
+
+# ---- the recipes read their weights from the config ----
+
+def built(tmp_path, preset, *overrides):
+    from ganforge.engine.loop import Trainer
+
+    quiet = ["log.tensorboard=false", "log.progress=false", "train.steps=1"]
+    return Trainer(config.resolve(presets.load_preset(preset)[0], [*quiet, *overrides]), tmp_path / "run").built
+
+
+def test_the_cycle_recipe_takes_its_weights_and_pool_from_the_config(tmp_path):
+    from translation_data import inverted_npz
+
+    b = built(tmp_path, "cyclegan-inverted", f"data.name={inverted_npz(tmp_path, 40)}", "model.g.blocks=1",
+              "model.g.base_channels=4", "model.d.layers=1", "model.d.base_channels=4", "translation.cycle=3",
+              "translation.identity=0.25", "translation.pool_size=7", "translation.pool_swap=0.3")
+    ctx = b.parts.context
+    assert (ctx.cycle, ctx.identity) == (3.0, 0.25)
+    assert {(p.size, p.swap) for p in ctx.pools.values()} == {(7, 0.3)}
+
+
+def test_the_pix2pix_recipe_takes_its_weights_from_the_config(tmp_path):
+    from translation_data import edges_npz
+
+    b = built(tmp_path, "pix2pix-edges", f"data.name={edges_npz(tmp_path, 40)}", "model.g.depth=4",
+              "model.g.base_channels=4", "model.d.layers=1", "model.d.base_channels=4", "translation.l1=7",
+              "translation.gan=0.5", "translation.conditional_d=false")
+    ctx = b.parts.context
+    assert (ctx.l1_weight, ctx.gan_weight, ctx.conditional) == (7.0, 0.5, False)
+
+
+def test_the_ganomaly_g_phase_weighs_its_terms_as_configured(tmp_path):
+    b = built(tmp_path, "ganomaly-mnist", "data.name=digits", "data.digit=null", "model.z_dim=8",
+              "model.g.base_channels=8", "model.d.base_channels=8", "train.batch_size=8", "anomaly.w_adv=2",
+              "anomaly.w_con=40", "anomaly.w_enc=3")
+    ctx = b.parts.context
+    (g_phase,) = [p for p in b.parts.phases if p.name == "G"]
+    loss, stats = g_phase.terms[0](ctx)
+    expected = 2 * stats["adv"] + 40 * stats["con"] + 3 * stats["enc"]
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+def test_the_fanogan_encoder_stage_takes_kappa_and_its_length_from_the_config(tmp_path):
+    b = built(tmp_path, "fanogan-mnist", "data.name=digits", "data.digit=null", "model.z_dim=8",
+              "model.g.base_channels=8", "model.d.base_channels=8", "train.batch_size=8", "train.steps=50",
+              "anomaly.encoder_steps=20", "anomaly.kappa=0.4")
+    (encoder,) = [w for w in b.parts.phases if w.name == "E"]
+    assert (encoder.start, encoder.stop) == (30, None)
+    loss, stats = encoder.phase.terms[0](b.parts.context)
+    expected = stats["izi_residual"] + 0.4 * stats["izi_feature"]
+    assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
+
+
+# ---- noise-to-image ----
+
+def test_noise_to_image_updates_d_train_d_steps_times_per_g_update(tiny_trainer):
+    tr = tiny_trainer("train.steps=2", "train.d_steps=3")
+    counts = {"D": 0, "G": 0}
+    for name in counts:
+        optimizer, step = tr.built.optimizers[name], tr.built.optimizers[name].step
+
+        def counted(*args, _name=name, _step=step, **kwargs):
+            counts[_name] += 1
+            return _step(*args, **kwargs)
+
+        optimizer.step = counted
+    tr.fit()
+    assert counts == {"D": 6, "G": 2}
