@@ -122,3 +122,29 @@ def test_path_length_needs_a_style_based_generator(tmp_path, one_line):
     with pytest.raises(ConfigError) as e:
         Trainer(cfg, tmp_path / "run")
     assert "style-based generator" in one_line(e)
+
+
+@torch.no_grad()
+def test_tanh_output_squashes_the_summed_to_rgbs_and_linear_is_the_paper_sum():
+    """``output: tanh`` is tanh of the very image the paper's linear output gives (same weights),
+    so it stays inside (-1, 1) however large the toRGB sum grows; linear is left unbounded."""
+    torch.manual_seed(0)
+    linear = _g(size=8, channels=1).eval()  # eval: each layer's fixed noise, so both see the same
+    torch.manual_seed(0)
+    squashed = _g(size=8, channels=1, output="tanh").eval()
+    for rgb in (*linear.rgbs, *squashed.rgbs):
+        rgb.weight.mul_(4.0)  # toRGB is not demodulated: this scales the image
+    z = torch.randn(16, 8)
+    img = linear(z)
+    assert img.abs().max() > 1.5
+    out = squashed(z)
+    assert torch.allclose(out, torch.tanh(img), atol=1e-6) and out.abs().max() <= 1
+
+
+def test_the_cpu_presets_learn_with_the_tanh_output_and_the_paper_size_moved_to_its_own_name():
+    """The plain names are what a CPU user tries first; -paper keeps the published widths."""
+    cpu = config.resolve(presets.load_preset("stylegan2-mnist")[0])
+    paper = config.resolve(presets.load_preset("stylegan2-mnist-paper")[0])
+    assert cpu.model.g.options["output"] == paper.model.g.options["output"] == "tanh"
+    assert (cpu.model.g.options["channels"], paper.model.g.options["channels"]) == (32, 128)
+    assert cpu.train.steps * cpu.train.batch_size < paper.train.steps * paper.train.batch_size

@@ -89,8 +89,9 @@ class StyleGAN2Generator(Generator):
     output_range = (-1.0, 1.0)
 
     def __init__(self, ctx: NetContext, channels: int, w_dim: int, mapping_layers: int, mapping_lr: float,
-                 mixing: float, w_avg_beta: float):
+                 mixing: float, w_avg_beta: float, output: str = "linear"):
         super().__init__(ctx, None)
+        self.squash = OUTPUTS[output]
         c, start, steps = image_plan(ctx, "stylegan2")
         self.z_dim, self.mixing, self.w_avg_beta = ctx.z_dim, mixing, w_avg_beta
         dims = [ctx.z_dim] + [w_dim] * mapping_layers
@@ -141,7 +142,7 @@ class StyleGAN2Generator(Generator):
             x = self.convs[2 * i](x, ws[:, 2 * i])
             img = F.interpolate(img, scale_factor=2, mode="bilinear", align_corners=False) + \
                 self.rgbs[i](x, ws[:, 2 * i + 1])
-        return img
+        return self.squash(img)
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None, psi: float | None = None,
                 return_styles: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
@@ -188,7 +189,16 @@ class StyleGAN2Discriminator(Discriminator):
         return self.out(f).squeeze(1)
 
 
-@register("generator", "stylegan2")
+def _linear(img: torch.Tensor) -> torch.Tensor:
+    return img
+
+
+# How the summed toRGB outputs become an image. "linear" is the paper's: the sum is the image, and
+# samples are clipped to the data's range only when they are saved. "tanh" squashes it into (-1, 1).
+OUTPUTS = {"linear": _linear, "tanh": torch.tanh}
+
+
+@register("generator", "stylegan2", choices={"output": tuple(OUTPUTS)})
 def build_generator(
     ctx: NetContext,
     *,
@@ -198,12 +208,13 @@ def build_generator(
     mapping_lr: float = 0.01,  # learning-rate multiplier of the mapping network (the paper's 0.01)
     mixing: float = 0.9,  # style-mixing probability per training batch (the paper's 0.9; 0 = off)
     w_avg_beta: float = 0.995,  # decay of the running mean of w that truncation pulls towards (the paper's)
+    output: str = "linear",  # linear: the paper's unbounded sum of toRGBs | tanh: squashed into (-1, 1)
 ) -> nn.Module:
     if not 0 <= mixing <= 1:
         raise ValueError(f"mixing must be a probability in [0, 1], got {mixing}")
     if not 0 < mapping_lr <= 1 or not 0 <= w_avg_beta < 1 or mapping_layers < 1 or w_dim < 1:
         raise ValueError("mapping_lr must be in (0, 1], w_avg_beta in [0, 1), mapping_layers and w_dim >= 1")
-    return StyleGAN2Generator(ctx, channels, w_dim, mapping_layers, mapping_lr, mixing, w_avg_beta)
+    return StyleGAN2Generator(ctx, channels, w_dim, mapping_layers, mapping_lr, mixing, w_avg_beta, output)
 
 
 @register("discriminator", "stylegan2", choices={"architecture": ("resnet", "orig")})
