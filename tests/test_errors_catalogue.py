@@ -722,3 +722,21 @@ def test_anomaly_unknown_protocol(capsys, tmp_path):
 
 def test_anomaly_eval_no_labels(capsys, tmp_path):
     _fails(capsys, ["anomaly", "eval", _ganomaly_run(tmp_path)], "'digits' has no anomaly labels")
+
+
+def test_dataset_unusable_source(capsys, tmp_path):
+    (tmp_path / "empty").mkdir()
+    _fails(capsys, ["dataset", "empty", "--out", "st"], "no usable images")
+    mixed = _images(tmp_path / "mixed", n=2)
+    Image.new("RGB", (8, 8), (9, 9, 9)).save(mixed / "colour.png")
+    _fails(capsys, ["dataset", "mixed", "--out", "st"], "mixes grey and colour", "pass --channels 1 or --channels 3")
+    _fails(capsys, ["dataset", str(_images(tmp_path / "one", n=1)), "--out", "st"], "a dataset needs at least 2")
+    _fails(capsys, ["dataset", str(_images(tmp_path / "wide", size=(12, 8))), "--out", "st"],
+           "not square; pass --crop center")
+    assert not Path("st").exists()
+
+
+def test_store_unfinished(capsys, tmp_path):
+    (tmp_path / "st.partial-123").mkdir()
+    _fails(capsys, _train("--set", f"data.name=store:{tmp_path / 'st.partial-123'}"), "not a finished ganforge store",
+           "interrupted build", "ganforge dataset SRC --out")
