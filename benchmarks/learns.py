@@ -1,0 +1,202 @@
+"""Learns to draw: does a preset's generator cover the data at its budget, by an independent judge?
+
+For each preset: train it (or open a run already trained), draw ``--n`` samples from the sampling
+generator (the moving average where the run keeps one) and let the dataset's judge (LeNet for
+MNIST, trained once and cached) read them:
+
+- ``fid{n}_test_{judge}``: the Frechet distance between the samples' and the test split's judge
+  features (a judge-feature FID, not Inception's; lower is better);
+- the share of samples in each class and how many classes hold at least 5% of them;
+- the confident share: samples the judge gives one class with probability above 0.9 (real test
+  digits: about 0.98);
+- the collapse flag: fewer than ten classes at 5% or more, or one class above 30%;
+- wall time of the training, and a grid of 100 samples (copied to ``--grid-dir``).
+
+A row passes when all ten classes hold at least 5% of the samples. Style-based runs add two checks
+of what makes StyleGAN StyleGAN: **style mixing** (the coarse styles of seed A with the fine styles
+of seed B: the judge should read A's class in at least 70% of cases) and **truncation** (psi 0.5
+should raise the confident share over psi 1). Progressive runs are trained stage by stage (resume is
+bitwise, so this is the same run) and leave a grid at the end of each stage.
+
+    python benchmarks/learns.py stylegan2-mnist progan-mnist --out /tmp/learns --seed 0 \\
+        --grid-dir docs/img/learns --markdown /tmp/learns/table.md
+
+``--run DIR`` measures a run trained elsewhere (a GPU run, say) instead of training one.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shutil
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from ganforge import api
+from ganforge.metrics.judges import default_judge, load_judge
+from ganforge.metrics.modes import format_count
+from ganforge.runs.run import Run, load_run
+from ganforge.viz import save_image_grid
+
+CONFIDENT = 0.9  # judge probability above which a sample counts as confidently one class
+MIN_SHARE = 0.05  # a class is covered when it holds at least this share of the samples
+MAX_SHARE = 0.30  # one class above this share flags a collapse even when all ten are covered
+MIXING_PASS = 0.70  # style mixing must keep the coarse seed's class this often
+
+
+def judge_read(judge, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The judge's class and its probability for every image."""
+    _, logits = judge(images)
+    p = logits.softmax(1)
+    conf, cls = p.max(1)
+    return cls.numpy(), conf.numpy()
+
+
+def coverage(cls: np.ndarray, conf: np.ndarray, num_classes: int) -> dict:
+    shares = np.bincount(cls, minlength=num_classes) / len(cls)
+    covered = int((shares >= MIN_SHARE).sum())
+    return {"shares": [round(float(s), 4) for s in shares], "classes_at_5pct": covered,
+            "max_share": round(float(shares.max()), 4), "confident": round(float((conf > CONFIDENT).mean()), 4),
+            "collapse": bool(covered < num_classes or shares.max() > MAX_SHARE)}
+
+
+def style_checks(run: Run, judge, n: int, seed: int) -> dict:
+    """Style mixing keeps the coarse seed's class; truncation psi 0.5 raises the confident share."""
+    model = run.model
+    coarse = np.concatenate([c for c, _ in model.sample_chunks(n, seed=seed)])
+    layer = max(1, model.num_ws // 2)
+    mixed = np.concatenate([c for c, _ in model.sample_chunks(n, seed=seed, mix_seed=seed + 1, mix_layer=layer)])
+    fine = np.concatenate([c for c, _ in model.sample_chunks(n, seed=seed + 1)])
+    c_cls, _ = judge_read(judge, coarse)
+    m_cls, _ = judge_read(judge, mixed)
+    f_cls, _ = judge_read(judge, fine)
+    differ = c_cls != f_cls  # only pairs whose sources differ say anything about which styles won
+    keeps = float((m_cls[differ] == c_cls[differ]).mean()) if differ.any() else float("nan")
+    _, conf1 = judge_read(judge, coarse)
+    trunc = np.concatenate([c for c, _ in model.sample_chunks(n, seed=seed, truncation=0.5)])
+    _, conf05 = judge_read(judge, trunc)
+    return {"mix_layer": layer, "mixing_keeps_coarse_class": round(keeps, 4),
+            "mixing_pairs_with_different_classes": int(differ.sum()),
+            "confident_psi1": round(float((conf1 > CONFIDENT).mean()), 4),
+            "confident_psi05": round(float((conf05 > CONFIDENT).mean()), 4),
+            "mixing_pass": bool(keeps >= MIXING_PASS),
+            "truncation_pass": bool((conf05 > CONFIDENT).mean() > (conf1 > CONFIDENT).mean())}
+
+
+def stage_end_steps(levels: int, fade_images: int, stable_images: int, batch: int, total: int) -> list[int]:
+    """The steps at which each of ``levels`` growth stages has finished (stage 0 after
+    ``stable_images``, each later one after its fade and its stable images), cut at ``total``,
+    which always ends the list."""
+    ends = [-(-(stable_images + k * (fade_images + stable_images)) // batch) for k in range(levels)]
+    return sorted({e for e in ends if e < total} | {total})
+
+
+def train(preset: str, out: Path, seed: int, sets: list[str], stage_grids: bool) -> tuple[Run, float, list[Path]]:
+    """Train ``preset`` into ``out``; a progressive preset in stages, a grid saved at each stage end."""
+    cfg, _ = api.resolve_config(preset, [*sets, f"seed={seed}"])
+    grids: list[Path] = []
+    t0 = time.perf_counter()
+    if stage_grids and cfg.recipe == "progressive":
+        g, batch, total = cfg.growth, cfg.train.batch_size, cfg.train.steps
+        ends = stage_end_steps(1, g.fade_images, g.stable_images, batch, total)
+        while ends:
+            end = ends.pop(0)
+            run = api.train(preset, out=out, set=[*sets, f"seed={seed}", f"train.steps={end}"], resume=bool(grids))
+            if not grids:  # the number of stages is the generator's, known once it is built
+                ends = stage_end_steps(run.generator.growth_levels, g.fade_images, g.stable_images, batch,
+                                       total)[1:]
+            level = float(run.generator.level)
+            x = run.sample(100, seed=seed)
+            grids.append(save_image_grid(x, out / "stage_grids" / f"step-{end:07d}.png",
+                                         title=f"{preset} step {end} (level {level:.2f})"))
+    else:
+        run = api.train(preset, out=out, set=[*sets, f"seed={seed}"])
+    return run, time.perf_counter() - t0, grids
+
+
+def measure(run: Run, n: int, seed: int, data_dir: str | None) -> dict:
+    cfg = run.config
+    judge_name = default_judge(cfg.data.name)
+    if judge_name is None:
+        raise SystemExit(f"no judge for dataset '{cfg.data.name}': learns.py measures datasets with a judge")
+    judge = load_judge(judge_name, data_dir)
+    x, _ = run.sample_with_labels(n, seed=seed)
+    cls, conf = judge_read(judge, x)
+    row = {"step": run.step, "judge": judge_name, **coverage(cls, conf, judge.num_classes)}
+    fid_name = f"fid{format_count(n)}_test_{judge_name}"
+    row[fid_name] = round(float(api.evaluate(x, fid_name, dataset=cfg.data.name, data_dir=data_dir)[fid_name]), 2)
+    row["fid_name"] = fid_name
+    if hasattr(run.model, "num_ws"):
+        row.update(style_checks(run, judge, min(n, 1000), seed))
+    return row
+
+
+def markdown(rows: list[dict]) -> str:
+    head = ("| preset | seed | steps | wall | judge-FID | classes >= 5% | max share | confident | collapse | "
+            "mixing keeps A | conf psi 0.5 / 1 | grid |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+    lines = []
+    for r in rows:
+        mix = f"{r['mixing_keeps_coarse_class']:.0%}" if "mixing_keeps_coarse_class" in r else "-"
+        trunc = f"{r['confident_psi05']:.0%} / {r['confident_psi1']:.0%}" if "confident_psi05" in r else "-"
+        lines.append(f"| {r['name']} | {r['seed']} | {r['step']:,} | {r['wall_s'] / 60:.1f} min | "
+                     f"{r[r['fid_name']]:.1f} ({r['fid_name']}) | {r['classes_at_5pct']} | {r['max_share']:.0%} | "
+                     f"{r['confident']:.0%} | {'yes' if r['collapse'] else 'no'} | {mix} | {trunc} | "
+                     f"{r.get('grid', '-')} |")
+    return head + "\n".join(lines) + "\n"
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("presets", nargs="*", help="presets to train and measure")
+    p.add_argument("--run", action="append", default=[], metavar="DIR", help="measure a trained run instead")
+    p.add_argument("--out", required=True, help="folder for the runs and results.json")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--n", type=int, default=2000, help="samples the judge reads (default 2000)")
+    p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="overrides for every preset")
+    p.add_argument("--grid-dir", default=None, help="copy each run's grid here as <preset>-seed<S>.png")
+    p.add_argument("--markdown", default=None, help="write the table here")
+    p.add_argument("--data-dir", default=None)
+    return p.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    a = parse(argv)
+    out = Path(a.out)
+    out.mkdir(parents=True, exist_ok=True)
+    torch.manual_seed(a.seed)
+    rows = []
+    jobs = [(p, None) for p in a.presets] + [(Path(r).name, r) for r in a.run]
+    for name, existing in jobs:
+        if existing is None:
+            run, wall, stage_grids = train(name, out / f"{name}-seed{a.seed}", a.seed, a.set, stage_grids=True)
+        else:
+            opts = json.loads((Path(existing) / "options.json").read_text()) if \
+                (Path(existing) / "options.json").exists() else {}
+            run, wall, stage_grids = load_run(existing), float(opts.get("train_seconds", float("nan"))), []
+        row = {"name": name, "seed": a.seed, "wall_s": wall, **measure(run, a.n, a.seed, a.data_dir),
+               "stage_grids": [str(g) for g in stage_grids]}
+        grid = save_image_grid(run.sample(100, seed=a.seed), out / f"{name}-seed{a.seed}.png",
+                               title=f"{name} seed {a.seed}, step {run.step}")
+        if a.grid_dir:
+            Path(a.grid_dir).mkdir(parents=True, exist_ok=True)
+            row["grid"] = str(shutil.copy(grid, Path(a.grid_dir) / grid.name))
+            for g in stage_grids:
+                shutil.copy(g, Path(a.grid_dir) / f"{name}-seed{a.seed}-{g.name}")
+        rows.append(row)
+        print(json.dumps(row), flush=True)
+    (out / "results.json").write_text(json.dumps(rows, indent=2))
+    table = markdown(rows)
+    command = "python benchmarks/learns.py " + " ".join(argv if argv is not None else sys.argv[1:])
+    text = f"{command}\n\n{table}"
+    print(text)
+    if a.markdown:
+        Path(a.markdown).write_text(text)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

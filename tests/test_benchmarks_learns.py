@@ -1,0 +1,70 @@
+"""benchmarks/learns.py: its figures computed by hand on small cases, and an end-to-end run at toy size."""
+
+import importlib.util
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="module")
+def learns():
+    spec = importlib.util.spec_from_file_location("learns", ROOT / "benchmarks" / "learns.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_coverage_counts_classes_at_5_percent_and_flags_collapse(learns):
+    even = np.repeat(np.arange(10), 10)  # ten classes, 10% each
+    row = learns.coverage(even, np.full(100, 0.95), 10)
+    assert row["classes_at_5pct"] == 10 and row["max_share"] == 0.1 and row["confident"] == 1.0
+    assert not row["collapse"]
+    skewed = np.array([0] * 40 + list(np.repeat(np.arange(1, 10), 6)) + [1] * 6)  # 0 holds 40%
+    row = learns.coverage(skewed, np.linspace(0, 1, 100), 10)
+    assert row["classes_at_5pct"] == 10 and row["collapse"]  # all covered, but one class above 30%
+    assert row["confident"] == pytest.approx(0.1, abs=0.011)  # probabilities above 0.9
+    one = np.zeros(100, dtype=int)
+    assert learns.coverage(one, np.ones(100), 10)["classes_at_5pct"] == 1
+
+
+def test_stage_ends_follow_the_growth_schedule(learns):
+    # stage 0 after 20k images, each later stage after 20k fade + 20k stable, at batch 32
+    assert learns.stage_end_steps(3, 20_000, 20_000, 32, 4000) == [625, 1875, 3125, 4000]
+    assert learns.stage_end_steps(3, 20_000, 20_000, 32, 1000) == [625, 1000]
+
+
+TOY = ["--n", "200", "--set", "data.name=digits", "--set", "model.z_dim=8", "--set", "model.g.channels=8",
+       "--set", "model.d.channels=8", "--set", "train.batch_size=16", "--set", "log.progress=false",
+       "--set", "log.tensorboard=false", "--set", "log.sample_every=0"]
+
+
+@pytest.mark.slow
+def test_a_style_based_run_gets_its_mixing_and_truncation_checks(learns, tmp_path):
+    out = tmp_path / "out"
+    argv = ["stylegan2-mnist", "--out", str(out), *TOY, "--set", "model.g.w_dim=16", "--set", "train.steps=6",
+            "--set", "model.d.mbstd_group=4", "--markdown", str(tmp_path / "t.md"), "--grid-dir", str(tmp_path / "g")]
+    assert learns.main(argv) == 0
+    row = json.loads((out / "results.json").read_text())[0]
+    assert row["judge"] == "lenet8" and row["fid_name"] == "fid200_test_lenet8" and row["step"] == 6
+    assert sum(row["shares"]) == pytest.approx(1.0, abs=1e-3)
+    assert 0 <= row["mixing_keeps_coarse_class"] <= 1 or np.isnan(row["mixing_keeps_coarse_class"])
+    assert {"confident_psi05", "confident_psi1", "mixing_pass", "truncation_pass"} <= row.keys()
+    assert Path(row["grid"]).exists()
+    table = (tmp_path / "t.md").read_text()
+    assert table.startswith("python benchmarks/learns.py stylegan2-mnist") and "| stylegan2-mnist | 0 | 6 |" in table
+
+
+@pytest.mark.slow
+def test_a_progressive_run_leaves_a_grid_at_the_end_of_every_stage(learns, tmp_path):
+    out = tmp_path / "out"
+    # digits are 8 px: stages 4 and 8 px; 32 + 32 images each at batch 16 -> ends at steps 2 and 6
+    argv = ["progan-mnist", "--out", str(out), *TOY, "--set", "growth.fade_images=32",
+            "--set", "growth.stable_images=32", "--set", "train.steps=8"]
+    assert learns.main(argv) == 0
+    row = json.loads((out / "results.json").read_text())[0]
+    assert [Path(g).name for g in row["stage_grids"]] == ["step-0000002.png", "step-0000006.png", "step-0000008.png"]
+    assert "mixing_keeps_coarse_class" not in row
