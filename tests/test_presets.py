@@ -15,6 +15,7 @@ NARROW.update({"stylegan2": "channels", "progan": "channels"})
 NARROW.update({"srresnet": "channels", "sr-vgg": "base_channels"})
 NARROW.update({"unet": "base_channels", "resnet-translator": "base_channels", "patchgan": "base_channels",
                "multiscale": "base_channels"})  # translation nets (issue 12)
+NARROW.update({"ssgan-mlp": "hidden"})  # the semi-supervised GAN (issue 28)
 
 
 def _narrow(spec, prefix):

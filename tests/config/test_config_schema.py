@@ -36,7 +36,7 @@ def test_plain_form_is_safe_yaml_with_net_options_beside_arch():
     assert yaml.safe_load(cfg.to_yaml()) == plain
     assert list(plain) == ["seed", "recipe", "data", "model", "loss", "optim", "train", "speed", "reg", "augment", "ema",
                            "log", "eval", "guard", "growth", "translation", "superres", "anomaly",
-                           "dp"]  # config.yaml keeps the schema's order
+                           "dp", "semi"]  # config.yaml keeps the schema's order
 
 
 def test_netspec_knows_when_it_is_conditional():

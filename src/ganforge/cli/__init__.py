@@ -23,14 +23,15 @@ from ganforge.cli import upscale
 from ganforge.cli import anomaly
 from ganforge.cli import dataset
 from ganforge.cli import audit, downstream, export
-from ganforge.cli import serve
+from ganforge.cli import classify, features
+from ganforge.cli import explore, serve
 from ganforge.engine.signals import StopFlag
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.presets import DEFAULT_PRESET
 from ganforge.version import __version__
 
 COMMANDS = (train, sample, presets, evaluate, figures, translate, upscale, anomaly, export, audit, downstream,
-            serve, dataset)
+            classify, features, serve, explore, dataset)
 INTERRUPTED = {"SIGINT": "interrupted (Ctrl-C)", "SIGTERM": "terminated (SIGTERM)"}
 BROKEN_PIPE_EXIT = 141  # 128 + SIGPIPE, what a shell tool killed by a closed pipe returns
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from ganforge.errors import GanforgeError
 from ganforge.metrics import describe
 from ganforge.metrics.evaluation import Evaluator, write_report
 from ganforge.metrics.judges import DEFAULT_JUDGE, INCEPTION, JUDGES
+from ganforge.representation.classification import SPLITS, evaluate_classifier
 from ganforge.runs.lock import still_training
 from ganforge.runs.rundir import read_config
 from ganforge.runs.run import load_run
@@ -119,6 +121,8 @@ def run(args: argparse.Namespace) -> int:
     opened = load_run(args.run_dir, args.checkpoint, device=device)
     if args.checkpoint == "latest" and (note := still_training(args.run_dir)):
         print(f"ganforge: note: {note}, {opened.checkpoint.name}", file=sys.stderr)
+    if hasattr(opened.model, "class_logits"):  # a D that classifies (semi-supervised): its accuracy
+        return _classifier_report(args, opened, json_path)
     report, _ = evaluate_run(opened, args.metrics, n=args.n, seed=args.seed, data_dir=args.data_dir,
                              inception_weights=args.inception_weights, log_fn=_say, write=False)
     s = report.samples
@@ -128,6 +132,31 @@ def run(args: argparse.Namespace) -> int:
     if json_path is not None:
         _write_json(report, json_path)
     print(f"report: {_keep_report(report, opened.path, opened.checkpoint.name, json_path is not None)}")
+    return 0
+
+
+def _classifier_report(args: argparse.Namespace, opened, json_path: Path | None) -> int:
+    """A classifying run's accuracy, named with its protocol (acc_test_100labels_seed0); --metrics may
+    name acc, acc_test or acc_valid (the split to select checkpoints on)."""
+    names = [m.strip() for m in (args.metrics or "acc").split(",") if m.strip()]
+    splits = []
+    for name in names:
+        split = next((s for s in SPLITS if f"_{s}" in name), "test")
+        if not name.startswith("acc"):
+            raise GanforgeError(f"{args.run_dir} is a classifier: its metric is acc (acc_test, acc_valid), not '{name}'")
+        splits += [split] if split not in splits else []
+    values = {}
+    for split in splits:
+        values.update(evaluate_classifier(opened, split, data_dir=args.data_dir))
+    print(f"{args.run_dir}: {opened.checkpoint.name} (step {opened.step}), D's classification of {opened.config.data.name}")
+    for key, value in values.items():
+        print(f"  {key:<36} {value:.4f}")
+    report = {"run_dir": str(opened.path), "checkpoint": opened.checkpoint.name, "step": opened.step, "metrics": values}
+    text = json.dumps(report, indent=2) + "\n"
+    if json_path is not None:
+        print(f"report: {outputs.write_text(json_path, text, flag='--json')}")
+    target = opened.path / "eval" / f"{opened.checkpoint.name}.json"
+    print(f"report: {outputs.write_text(target, text, flag='--json')}")
     return 0
 
 

@@ -1,5 +1,5 @@
 """The config sections that one family of recipes reads: growth, translation, super-resolution,
-anomaly detection and DP-SGD.
+anomaly detection, DP-SGD and the semi-supervised GAN.
 
 They live apart from ``schema`` (the sections every run reads) only to keep each file short; every
 default is still written once, with its reason, and ``RunConfig`` holds them all by name.
@@ -134,4 +134,13 @@ class DpConfig:
     delta: float = 1e-5
 
 
-__all__ = ["AnomalyConfig", "DpConfig", "GrowthConfig", "SuperresConfig", "TranslationConfig"]
+@dataclass
+class SemiSupervisedConfig:
+    """The ``semi-supervised`` recipe (Salimans et al. 2016): a K-class D that also tells real from fake."""
+
+    # Weight of D's unlabelled real/fake terms beside the labelled cross-entropy (the paper's 1).
+    # 0 trains D on the labelled subset alone: the supervised-only baseline with the same D.
+    unlabelled: float = 1.0
+
+
+__all__ = ["AnomalyConfig", "DpConfig", "GrowthConfig", "SemiSupervisedConfig", "SuperresConfig", "TranslationConfig"]

@@ -18,7 +18,8 @@ from typing import Any
 
 import yaml
 
-from ganforge.config.recipe_sections import AnomalyConfig, DpConfig, GrowthConfig, SuperresConfig, TranslationConfig
+from ganforge.config.recipe_sections import (AnomalyConfig, DpConfig, GrowthConfig, SemiSupervisedConfig,
+                                             SuperresConfig, TranslationConfig)
 
 
 @dataclass
@@ -39,6 +40,13 @@ class DataConfig:
     # The digit an anomaly protocol is about (mnist-one-normal: the normal class; mnist-one-anomalous:
     # the anomalous class); null for every other dataset. No default digit: a protocol needs one named.
     digit: int | None = None
+    # Semi-supervised learning (recipe semi-supervised): keep the labels of this many training images per
+    # class, drawn class-balanced, and use the rest without labels; null = every label (other recipes
+    # ignore it). The paper's MNIST setting is 10 (100 labels).
+    labels_per_class: int | None = None
+    # The seed of that labelled draw; null = the run's seed, so seeds 0..4 vary the split and the init
+    # together (the paper's protocol). Set it to hold the split fixed while the init varies.
+    label_seed: int | None = None
 
 
 @dataclass
@@ -342,6 +350,7 @@ class RunConfig:
     superres: SuperresConfig = field(default_factory=SuperresConfig)
     anomaly: AnomalyConfig = field(default_factory=AnomalyConfig)
     dp: DpConfig = field(default_factory=DpConfig)
+    semi: SemiSupervisedConfig = field(default_factory=SemiSupervisedConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(self)
@@ -364,4 +373,5 @@ def _to_plain(obj: Any) -> Any:
 
 __all__ = ["AnomalyConfig", "AugmentConfig", "DataConfig", "DpConfig", "EmaConfig", "EvalConfig", "GrowthConfig",
            "GuardConfig", "LogConfig", "LossConfig", "ModelConfig", "NetSpec", "OptimConfig", "OptimPair",
-           "RegConfig", "RunConfig", "SpeedConfig", "SuperresConfig", "TrainConfig", "TranslationConfig"]
+           "RegConfig", "RunConfig", "SemiSupervisedConfig", "SpeedConfig", "SuperresConfig", "TrainConfig",
+           "TranslationConfig"]

@@ -105,6 +105,9 @@ def validate(cfg: RunConfig) -> None:
     _check(cfg.data.size is None or cfg.data.size >= 1, f"data.size must be an integer >= 1 or null, got {cfg.data.size}")
     if cfg.data.resolution is not None:
         _check(cfg.data.resolution >= 1, f"data.resolution must be >= 1, got {cfg.data.resolution}")
+    _check(cfg.data.labels_per_class is None or cfg.data.labels_per_class >= 1,
+           f"data.labels_per_class must be an integer >= 1 or null (every label), got {cfg.data.labels_per_class}")
+    _check(cfg.semi.unlabelled >= 0, f"semi.unlabelled must be >= 0 (0 = labels only), got {cfg.semi.unlabelled}")
     sp = cfg.speed
     _check(sp.precision in ("auto", "fp32", "bf16"),
            f"speed.precision must be auto, fp32 or bf16, got '{sp.precision}'{did_you_mean(sp.precision, ('bf16', 'fp32'))}")

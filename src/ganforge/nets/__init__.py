@@ -9,6 +9,7 @@ from ganforge.nets import biggan, maxout_conv  # noqa: F401  (the BigGAN G; the 
 from ganforge.nets import stylegan2, progan  # noqa: F401  (register the builders)
 from ganforge.nets import multiscale, patchgan, resnet_translator, unet  # noqa: F401  (translation nets)
 from ganforge.nets import sr_discriminator, srresnet  # noqa: F401  (super-resolution G and D)
+from ganforge.nets import ssgan  # noqa: F401  (the semi-supervised GAN's MNIST G and K-output D)
 from ganforge.nets.registry import NetContext, build_discriminator, build_generator, list_archs, options
 
 __all__ = ["NetContext", "build_discriminator", "build_generator", "list_archs", "options"]

@@ -22,6 +22,7 @@ from ganforge.recipes.superres import SRGANRecipe, SRResNetRecipe
 from ganforge.recipes.fanogan import FAnoGAN
 from ganforge.recipes.ganomaly import Ganomaly
 from ganforge.recipes.dp_noise_to_image import DpNoiseToImage
+from ganforge.recipes.semi_supervised import SemiSupervised
 
 RECIPES: dict[str, Recipe] = {}
 
@@ -73,6 +74,7 @@ register(SRGANRecipe())
 register(FAnoGAN())
 register(Ganomaly())
 register(DpNoiseToImage())
+register(SemiSupervised())
 
 __all__ = ["DdpModule", "RECIPES", "Recipe", "Stream", "TrainedModel", "TrainingEnv", "TrainingParts", "eval_mode",
            "get", "register"]

@@ -16,6 +16,9 @@ RETRY_RANK = 104729  # per process within a retry
 REAL_B = 11  # the order of domain-B minibatches (translation recipes; A uses REAL_BATCHES)
 IMAGE_POOL = 12  # the image pools' swap draws (CycleGAN); pool of D_B uses IMAGE_POOL + 1
 DP_NOISE = 14  # the Gaussian noise DP-SGD adds to D's clipped gradients (dp-noise-to-image)
+LABEL_SPLIT = 15  # which training images keep their labels (semi-supervised; data.label_seed overrides)
+LABELLED = 16  # the order of labelled minibatches (semi-supervised)
+UNLABELLED_G = 17  # the second unlabelled stream, the real side of G's feature matching (semi-supervised)
 
 
 def stream(seed: int, offset: int) -> int:

@@ -1,0 +1,98 @@
+"""Linear probe: how good a representation is a GAN's D, against a random D and raw pixels?
+
+The DCGAN paper's protocol (Radford et al. 2015, section 5.1): D's features from every layer,
+max-pooled to a 4x4 grid, flattened and concatenated (``ganforge features``, i.e.
+:func:`ganforge.representation.d_features`), then a linear L2-SVM trained on N labelled images per
+class. Here scikit-learn's ``LinearSVC`` (squared hinge, L2) on standardised features; its C is
+chosen from a small grid on the MNIST *valid* split (never the test split), and the test split is
+scored once per (representation, N, label seed).
+
+Representations, all in the same run of this script:
+
+- ``D (trained)``: the run's D (``--run``, e.g. a short dcgan-mnist run; state its budget);
+- ``D (random init)``: the same architecture at its initialisation, the lower bound;
+- ``pixels``: the raw image, flattened, the baseline any feature must beat.
+
+    python benchmarks/linear_probe.py --run /tmp/dcgan-mnist --labels 10 100 1000 --json probe.json
+
+The labelled images are drawn class-balanced from the training split by the same function the
+semi-supervised recipe uses (:func:`ganforge.recipes.semi_supervised.labelled_subset`).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import time
+
+import numpy as np
+import torch
+from sklearn.preprocessing import StandardScaler
+from sklearn.svm import LinearSVC
+
+from ganforge import recipes
+from ganforge.data import load_dataset
+from ganforge.recipes.semi_supervised import labelled_subset
+from ganforge.representation import d_features, to_d_input
+from ganforge.runs.run import load_run
+
+C_GRID = (0.001, 0.01, 0.1)  # squared-hinge C, chosen on the valid split
+VALID_N = 2000  # valid images used to choose C (the first ones of MNIST's 10k valid split)
+
+
+def _fit_score(f_train, y_train, f_valid, y_valid, f_test, y_test) -> tuple[float, float]:
+    """(test accuracy, chosen C): C by valid accuracy, then test scored once."""
+    scaler = StandardScaler().fit(f_train)
+    tr, va, te = scaler.transform(f_train), scaler.transform(f_valid), scaler.transform(f_test)
+    best = max(C_GRID, key=lambda c: LinearSVC(C=c, dual="auto", max_iter=2000).fit(tr, y_train).score(va, y_valid))
+    return float(LinearSVC(C=best, dual="auto", max_iter=2000).fit(tr, y_train).score(te, y_test)), best
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    p.add_argument("--run", required=True, help="a run directory with a D (e.g. dcgan-mnist)")
+    p.add_argument("--labels", type=int, nargs="+", default=[10, 100, 1000], help="labelled images per class")
+    p.add_argument("--label-seed", type=int, default=0, help="seed of the class-balanced labelled draw")
+    p.add_argument("--pool", type=int, default=4, help="max-pool grid of conv maps (the DCGAN paper's 4)")
+    p.add_argument("--json", help="write the results here")
+    args = p.parse_args()
+    torch.set_grad_enabled(False)
+
+    run = load_run(args.run)
+    cfg = run.config
+    record = run.state.get("net_context") or {}
+    torch.manual_seed(cfg.seed)  # the random D: the same builder and seed, no training
+    random_d = recipes.get(cfg.recipe).rebuild(cfg, record)["D"].eval()
+    splits = {s: load_dataset(cfg.data.name, split=s) for s in ("train", "valid", "test")}
+    out_range = run.generator.output_range
+    x = {s: to_d_input(d.x.numpy(), record["data_shape"], out_range) for s, d in splits.items()}
+    y = {s: d.y.numpy() for s, d in splits.items()}
+    x["valid"], y["valid"] = x["valid"][:VALID_N], y["valid"][:VALID_N]
+    reps = {"D (trained)": lambda t: d_features(run.nets["D"], t, pool=args.pool),
+            "D (random init)": lambda t: d_features(random_d, t, pool=args.pool),
+            "pixels": lambda t: t.flatten(1).numpy()}
+    rows = []
+    for name, feat in reps.items():
+        t0 = time.time()
+        f_valid, f_test = feat(x["valid"]), feat(x["test"])
+        for n in args.labels:
+            pick = labelled_subset(y["train"], n, args.label_seed)
+            acc, c = _fit_score(feat(x["train"][pick]), y["train"][pick], f_valid, y["valid"], f_test, y["test"])
+            rows.append({"representation": name, "labels_per_class": n, "dim": int(f_test.shape[1]),
+                         "test_accuracy": acc, "C": c, "label_seed": args.label_seed})
+            print(f"{name:<16} {n:>5}/class  dim {f_test.shape[1]:>5}  test acc {acc:.4f}  (C={c}, "
+                  f"{time.time() - t0:.0f}s)", flush=True)
+    result = {"run": str(run.path), "recipe": cfg.recipe, "step": run.step, "dataset": cfg.data.name,
+              "pool": args.pool, "protocol": f"linear_svc_test_{cfg.data.name}_seed{args.label_seed}", "rows": rows}
+    if args.json:
+        with open(args.json, "w") as f:
+            json.dump(result, f, indent=2)
+    print("\n| representation | dim | " + " | ".join(f"{n}/class" for n in args.labels) + " |")
+    print("|---|---|" + "---|" * len(args.labels))
+    for name in reps:
+        mine = [r for r in rows if r["representation"] == name]
+        print(f"| {name} | {mine[0]['dim']} | " + " | ".join(f"{100 * r['test_accuracy']:.2f}%" for r in mine) + " |")
+
+
+if __name__ == "__main__":
+    main()

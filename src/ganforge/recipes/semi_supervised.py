@@ -1,0 +1,248 @@
+"""The semi-supervised GAN (Salimans et al. 2016): learning a classifier from a few labels and many unlabelled images.
+
+D is a K-class classifier whose "fake" class has its logit fixed at 0
+(:mod:`ganforge.objectives.semi_supervised`): it learns the labelled cross-entropy on the
+``data.labels_per_class`` labelled images plus the real/fake terms on the rest of the training
+set (unlabelled) and on G's samples. G is trained only by feature matching on D's last hidden
+layer, which the paper found best for classification (its samples look worse than a minimax G's).
+
+One step: D once on a class-balanced labelled batch, an unlabelled batch and a batch from G;
+then G once against a second, independent unlabelled batch (openai/improved-gan draws the two
+unlabelled streams apart too). With ``ema.beta`` set, ``D_ema`` (D's moving average) is what
+evaluation and ``ganforge classify`` use. ``semi.unlabelled: 0`` leaves the unlabelled terms out:
+the supervised-only baseline with the same D, data order and budget.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ganforge import sampling
+from ganforge.config import OptimConfig, RunConfig
+from ganforge.data import Dataset
+from ganforge.errors import ConfigError
+from ganforge.nets import NetContext, build_discriminator, build_generator
+from ganforge.objectives.feature_matching import feature_matching
+from ganforge.objectives.semi_supervised import labelled_loss, prob_real, unlabelled_loss
+from ganforge.recipes.base import Recipe, TrainingEnv, TrainingParts
+from ganforge.training import seeds
+from ganforge.training.batches import Noise, RealBatches
+from ganforge.training.phases import Phase, StepContext
+from ganforge.training.rng import decode_rng, encode_rng
+from ganforge.viz import save_image_grid
+
+Tensor = torch.Tensor
+INIT_BATCH = 500  # images D's data-dependent weight-norm init sees (improved-gan's trainx[:500])
+
+
+def label_seed(cfg: RunConfig) -> int:
+    """The seed of the labelled draw: ``data.label_seed``, else the run seed (split and init vary together)."""
+    return cfg.data.label_seed if cfg.data.label_seed is not None else cfg.seed
+
+
+def labelled_subset(y: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+    """Sorted indices of ``per_class`` images of every class, drawn without replacement by ``seed``.
+
+    Class-balanced by construction; the same (labels, per_class, seed) always gives the same subset.
+    """
+    rng = np.random.default_rng(seeds.stream(seed, seeds.LABEL_SPLIT))
+    picked = []
+    for c in np.unique(y):
+        members = np.flatnonzero(y == c)
+        if len(members) < per_class:
+            raise ConfigError(f"data.labels_per_class={per_class} but class {c} has only {len(members)} training "
+                              f"images; set data.labels_per_class to at most {len(members)}")
+        picked.append(rng.choice(members, size=per_class, replace=False))
+    return np.sort(np.concatenate(picked))
+
+
+class LabelledBatches:
+    """Class-balanced minibatches of the labelled subset: ``max(1, round(batch_size / K))`` images of each
+    class per batch (so the labelled batch is ``batch_size`` when K divides it, as for MNIST's 100 and 10).
+
+    Each class's share is a fresh random order of that class's labelled images (repeated when the
+    share is larger than the class), so every batch holds every class equally, as improved-gan's
+    balanced label split does. Its own generator, checkpointed, like :class:`RealBatches`.
+    """
+
+    def __init__(self, x: Tensor, y: Tensor, num_classes: int, batch_size: int, seed: int, device: torch.device):
+        self.x, self.y = x.to(device), y.to(device)
+        self.by_class = [torch.nonzero(y == c).flatten() for c in range(num_classes)]
+        self.share, self.device = max(1, round(batch_size / num_classes)), device
+        self._gen = torch.Generator().manual_seed(seed)
+
+    def _take(self, members: Tensor) -> Tensor:
+        rounds = math.ceil(self.share / len(members))
+        order = torch.cat([torch.randperm(len(members), generator=self._gen) for _ in range(rounds)])
+        return members[order[:self.share]]
+
+    def next(self) -> tuple[Tensor, Tensor]:
+        idx = torch.cat([self._take(m) for m in self.by_class]).to(self.device)
+        return self.x[idx].float() / 255.0, self.y[idx]
+
+    def state_dict(self) -> dict:
+        return {"rng": encode_rng(self._gen.get_state())}
+
+    def load_state_dict(self, state: dict) -> None:
+        self._gen.set_state(decode_rng(state["rng"]))
+
+
+@dataclass
+class SemiSupervisedContext(StepContext):
+    labelled: LabelledBatches | None = None
+    unlabelled: RealBatches | None = None  # D's real/fake term
+    unlabelled_g: RealBatches | None = None  # the real side of G's feature matching
+    noise: Noise | None = None
+    batch_size: int = 0
+    unlabelled_weight: float = 1.0
+
+    @property
+    def epoch(self) -> int:
+        return self.unlabelled.epoch
+
+
+def d_term(ctx: SemiSupervisedContext) -> tuple[Tensor, dict[str, Tensor]]:
+    """Labelled cross-entropy + the unlabelled real/fake terms (left out when their weight is 0)."""
+    D = ctx.nets["D"]
+    x_lab, y_lab = ctx.labelled.next()
+    logits_lab = D.classify(D.features(x_lab))
+    loss_lab = labelled_loss(logits_lab, y_lab)
+    stats = {"loss_lab": loss_lab.detach(), "acc_lab": (logits_lab.argmax(1) == y_lab).float().mean().detach()}
+    if ctx.unlabelled_weight == 0:
+        return loss_lab, stats
+    x_unl, _ = ctx.unlabelled.next()
+    with torch.no_grad():
+        fake = ctx.nets["G"](ctx.noise(ctx.batch_size))
+    logits_unl, logits_fake = D.classify(D.features(x_unl)), D.classify(D.features(fake))
+    loss_unl = unlabelled_loss(logits_unl, logits_fake)
+    stats.update(loss_unl=loss_unl.detach(), D_real=prob_real(logits_unl.detach()).mean(),
+                 D_fake=prob_real(logits_fake.detach()).mean())
+    return loss_lab + ctx.unlabelled_weight * loss_unl, stats
+
+
+def g_term(ctx: SemiSupervisedContext) -> tuple[Tensor, dict[str, Tensor]]:
+    """Feature matching on D's last hidden layer (D in training mode, its noise on, as in the reference)."""
+    D = ctx.nets["D"]
+    x_unl, _ = ctx.unlabelled_g.next()
+    with torch.no_grad():
+        f_real = D.features(x_unl)
+    fm = feature_matching(f_real, D.features(ctx.forward_net("G")(ctx.noise(ctx.batch_size))))
+    return fm, {"feature_matching": fm.detach()}
+
+
+@dataclass
+class SemiSupervisedModel:
+    """A trained semi-supervised GAN: ``classify`` (D, its moving average when kept) and G's samples."""
+
+    cfg: RunConfig
+    nets: dict[str, nn.Module]
+    num_classes: int
+
+    @property
+    def generator(self) -> nn.Module:
+        return self.nets["G"]
+
+    @property
+    def classifier(self) -> nn.Module:
+        return self.nets["D"]
+
+    @torch.no_grad()
+    def class_logits(self, x: Tensor, batch_size: int = 1000) -> Tensor:
+        """The K class logits of images ``x`` in [0, 1] (float) or 0..255 (uint8), in batches, D in eval mode."""
+        D = self.nets["D"]
+        device = next(D.parameters()).device
+        out = []
+        for chunk in torch.split(x, batch_size):
+            chunk = chunk.to(device)
+            chunk = chunk.float() / 255.0 if chunk.dtype == torch.uint8 else chunk.float()
+            out.append(D.classify(D.features(chunk)).float().cpu())
+        return torch.cat(out) if out else torch.zeros(0, self.num_classes)
+
+    def sample_chunks(self, n: int, *, seed: int = 0, device: str | torch.device = "cpu",
+                      batch_size: int = 1000, **_: Any) -> Iterator[tuple[np.ndarray, np.ndarray | None]]:
+        m = self.cfg.model
+        return sampling.generate_chunks(self.generator, n, z_dim=m.z_dim, z_dist=m.z_dist, seed=seed,
+                                        batch_size=batch_size, device=device, conditional=False)
+
+
+def _context(cfg: RunConfig, record: dict[str, Any]) -> NetContext:
+    return NetContext(data_shape=tuple(record["data_shape"]), z_dim=cfg.model.z_dim, kind=record["kind"],
+                      num_classes=record["num_classes"])
+
+
+class SemiSupervised(Recipe):
+    name = "semi-supervised"
+    description = "a K-class D that also tells real from fake, trained on few labels and many unlabelled images"
+    next_command = "ganforge classify {run} --input X.npy --out predictions.npy"
+
+    def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
+        if data.y is None or data.num_classes is None or data.kind != "image":
+            raise ConfigError(f"the semi-supervised recipe needs labelled images, and '{cfg.data.name}' has none; "
+                              f"use a dataset with classes (e.g. mnist)")
+        record = {"data_shape": list(data.shape), "kind": data.kind, "num_classes": data.num_classes,
+                  "labels_per_class": cfg.data.labels_per_class, "label_seed": label_seed(cfg)}
+        ctx = _context(cfg, record)
+        G, D = build_generator(cfg.model.g, ctx), build_discriminator(cfg.model.d, ctx)
+        if hasattr(D, "init_from_data"):  # weight norm's data-dependent init, on the first images
+            D.init_from_data(data.x[:INIT_BATCH].float() / 255.0)
+        return {"G": G, "D": D}, record
+
+    def rebuild(self, cfg: RunConfig, record: dict[str, Any]) -> dict[str, nn.Module]:
+        ctx = _context(cfg, record)
+        return {"G": build_generator(cfg.model.g, ctx), "D": build_discriminator(cfg.model.d, ctx)}
+
+    def optimized(self, cfg: RunConfig) -> dict[str, OptimConfig]:
+        return {"G": cfg.optim.g, "D": cfg.optim.d}
+
+    def averaged(self) -> dict[str, str]:
+        return {"D": "D_ema"}  # Polyak-style averaging of the classifier, for evaluation
+
+    def model(self, cfg: RunConfig, record: dict[str, Any], nets: dict[str, nn.Module]) -> SemiSupervisedModel:
+        return SemiSupervisedModel(cfg, nets, record["num_classes"])
+
+    def training(self, env: TrainingEnv) -> TrainingParts:
+        cfg, data, device = env.cfg, env.data, env.device
+        if env.world.size > 1:
+            raise ConfigError("the semi-supervised recipe runs in one process; start it with ganforge train, "
+                              "not torchrun")
+        if not hasattr(env.nets["D"], "classify"):
+            raise ConfigError(f"the semi-supervised recipe needs a classifying D (model.d.arch ssgan-mlp), and "
+                              f"'{cfg.model.d.arch}' has no class outputs")
+        y = data.y.numpy()
+        per_class = cfg.data.labels_per_class
+        lab = labelled_subset(y, per_class, label_seed(cfg)) if per_class else np.arange(len(y))
+        rest = np.setdiff1d(np.arange(len(y)), lab) if per_class else lab
+        lab_t, rest_t = torch.from_numpy(lab), torch.from_numpy(rest)
+        bs = cfg.train.batch_size
+        labelled = LabelledBatches(data.x[lab_t], data.y[lab_t], data.num_classes, bs,
+                                   seeds.stream(cfg.seed, seeds.LABELLED), device)
+        rng_out = env.nets["G"].output_range
+        unl = RealBatches(data.x[rest_t], None, bs, seed=seeds.stream(cfg.seed, seeds.REAL_BATCHES), device=device,
+                          output_range=rng_out)
+        unl_g = RealBatches(data.x[rest_t], None, bs, seed=seeds.stream(cfg.seed, seeds.UNLABELLED_G),
+                            device=device, output_range=rng_out)
+        noise = Noise(cfg.model.z_dim, cfg.model.z_dist, device, seed=seeds.stream(cfg.seed, seeds.NOISE))
+        ctx = SemiSupervisedContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules,
+                                    labelled=labelled, unlabelled=unl, unlabelled_g=unl_g, noise=noise,
+                                    batch_size=env.local_batch, unlabelled_weight=cfg.semi.unlabelled)
+        phases = [Phase("D", "D", [d_term]), Phase("G", "G", [g_term])]
+        preview_z = Noise(cfg.model.z_dim, cfg.model.z_dist, device,
+                          seed=seeds.stream(cfg.seed, seeds.PREVIEW))(cfg.log.sample_count)
+
+        @torch.no_grad()
+        def save_preview(nets: dict[str, nn.Module], path: Path, step: int) -> Path:
+            G = nets["G"]
+            return save_image_grid(sampling.to_output(G(preview_z), G.output_range), path)
+
+        return TrainingParts(context=ctx, phases=phases,
+                             streams={"real": unl, "real_g": unl_g, "labelled": labelled, "noise": noise},
+                             epochs_done=lambda: unl.epochs_done, save_preview=save_preview,
+                             reseed=lambda base: noise.reseed(seeds.stream(base, seeds.NOISE)))

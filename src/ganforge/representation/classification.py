@@ -1,0 +1,58 @@
+"""A semi-supervised run's D as a classifier: predictions and accuracy under a named protocol.
+
+The accuracy's name carries what makes two numbers comparable: the split measured, how many labels
+the run trained with, and the seed that drew them, e.g. ``acc_test_100labels_seed0`` (the MNIST test
+split, 10 labels per class, label seed 0). Nothing here selects a model: a choice between checkpoints
+belongs on the ``valid`` split, and the test split is only reported.
+"""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+from ganforge.data import load_dataset
+from ganforge.errors import GanforgeError
+from ganforge.representation.features import to_d_input
+from ganforge.runs.run import Run
+
+SPLITS = ("test", "valid")
+
+
+def _classifier(run: Run):
+    model = run.model
+    if not hasattr(model, "class_logits"):
+        raise GanforgeError(f"{run.path} is a {run.config.recipe} run, and its D does not classify; classify with a "
+                            f"semi-supervised run (e.g. ganforge train ssgan-mnist-100)")
+    return model
+
+
+def accuracy_name(split: str, labels: int | None, label_seed: int) -> str:
+    """``acc_<split>_<N>labels_seed<S>``, or ``acc_<split>_alllabels`` when every training label was used."""
+    return f"acc_{split}_alllabels" if labels is None else f"acc_{split}_{labels}labels_seed{label_seed}"
+
+
+def predict(run: Run, x: np.ndarray, flag: str = "--input") -> tuple[np.ndarray, np.ndarray]:
+    """(predicted classes int64, class probabilities over the K real classes float32) for images ``x``."""
+    model = _classifier(run)
+    record = run.state.get("net_context") or {}
+    t = to_d_input(x, record["data_shape"], run.generator.output_range, flag)
+    logits = model.class_logits(t)
+    return logits.argmax(1).numpy().astype(np.int64), logits.softmax(1).numpy().astype(np.float32)
+
+
+def evaluate_classifier(run: Run, split: str = "test", data_dir: str | os.PathLike | None = None) -> dict[str, float]:
+    """{protocol name: accuracy, protocol name + '.error': 1 - accuracy} on ``split`` of the run's dataset."""
+    if split not in SPLITS:
+        raise GanforgeError(f"accuracy is measured on the test or valid split, not '{split}'")
+    model = _classifier(run)
+    cfg = run.config
+    data = load_dataset(cfg.data.name, split=split, data_dir=data_dir, resolution=cfg.data.resolution,
+                        channels=cfg.data.channels)
+    hits = (model.class_logits(data.x).argmax(1) == data.y).float().mean().item()
+    record = run.state.get("net_context") or {}
+    per_class = record.get("labels_per_class")
+    labels = None if per_class is None else per_class * record["num_classes"]
+    name = accuracy_name(split, labels, int(record.get("label_seed", cfg.seed)))
+    return {name: hits, f"{name}.error": 1.0 - hits}

@@ -1,0 +1,77 @@
+"""The semi-supervised recipe: a class-balanced labelled subset fixed by its seed, class-balanced labelled
+batches, an unlabelled term blind to labels, one D and one G step end to end."""
+
+import numpy as np
+import pytest
+import torch
+
+import ganforge
+from ganforge.errors import ConfigError
+from ganforge.recipes.semi_supervised import LabelledBatches, SemiSupervisedContext, d_term, labelled_subset
+from ganforge.representation import evaluate_classifier
+from ganforge.training.batches import Noise, RealBatches
+
+
+def _cfg(unlabelled=1.0, seed=0, per_class=2, steps=2, **train):
+    return {"recipe": "semi-supervised", "seed": seed, "data": {"name": "digits", "labels_per_class": per_class},
+            "model": {"z_dim": 16, "g": {"arch": "ssgan-mlp", "hidden": [64, 64]},
+                      "d": {"arch": "ssgan-mlp", "hidden": [100, 50]}},
+            "optim": {r: {"name": "adam", "lr": 3e-3, "betas": [0.5, 0.999], "lr_decay": 1.0, "momentum_final": None}
+                      for r in ("g", "d")},
+            "semi": {"unlabelled": unlabelled}, "ema": {"beta": 0.99},
+            "train": {"batch_size": 50, "steps": steps, **train},
+            "log": {"every": 1, "tensorboard": False, "progress": False, "checkpoint_every": 100000,
+                    "sample_every": 100000}}
+
+
+def test_labelled_subset_is_class_balanced_and_fixed_by_its_seed():
+    y = np.random.default_rng(0).integers(0, 10, 5000)
+    a = labelled_subset(y, 10, seed=0)
+    assert len(a) == 100 and len(set(a)) == 100
+    assert np.array_equal(np.bincount(y[a], minlength=10), np.full(10, 10))
+    assert np.array_equal(a, labelled_subset(y, 10, seed=0))
+    assert not np.array_equal(a, labelled_subset(y, 10, seed=1))
+    with pytest.raises(ConfigError, match="labels_per_class"):
+        labelled_subset(np.array([0, 0, 1]), 2, seed=0)
+
+
+def test_every_labelled_batch_is_class_balanced():
+    x = torch.randint(0, 256, (30, 1, 8, 8), dtype=torch.uint8)
+    y = torch.arange(30) % 3
+    batches = LabelledBatches(x, y, 3, batch_size=12, seed=0, device=torch.device("cpu"))
+    for _ in range(5):
+        xb, yb = batches.next()
+        assert xb.shape == (12, 1, 8, 8) and torch.equal(torch.bincount(yb, minlength=3), torch.full((3,), 4))
+    uneven = LabelledBatches(x, y, 3, batch_size=10, seed=0, device=torch.device("cpu"))  # 3 of each class
+    assert torch.equal(torch.bincount(uneven.next()[1], minlength=3), torch.full((3,), 3))
+
+
+def test_the_unlabelled_term_does_not_depend_on_the_labels(tmp_path):
+    run = ganforge.train(_cfg(), out=tmp_path / "r", steps=1)
+
+    def unlabelled_stats(relabel):
+        torch.manual_seed(0)
+        x = torch.randint(0, 256, (40, 1, 8, 8), dtype=torch.uint8)
+        y = relabel(torch.arange(40) % 10)
+        ctx = SemiSupervisedContext(nets=run.nets, optimizers={}, schedules={}, batch_size=10,
+                                    labelled=LabelledBatches(x, y, 10, 10, 0, torch.device("cpu")),
+                                    unlabelled=RealBatches(x, None, 10, 0, torch.device("cpu"), (0.0, 1.0)),
+                                    noise=Noise(16, "uniform", torch.device("cpu"), 0))
+        return d_term(ctx)[1]
+
+    plain, shuffled = unlabelled_stats(lambda y: y), unlabelled_stats(lambda y: (y * 7 + 3) % 10)
+    assert not torch.equal(plain["loss_lab"], shuffled["loss_lab"])  # the labels did change
+    assert torch.equal(plain["loss_unl"], shuffled["loss_unl"])  # ... and the unlabelled term did not
+
+
+def test_one_step_trains_both_nets_and_the_run_classifies(tmp_path):
+    run = ganforge.train(_cfg(steps=1), out=tmp_path / "r")
+    two = ganforge.train(_cfg(steps=2), out=tmp_path / "two")
+    for name in ("G", "D"):  # the second step moved both networks
+        assert any(not torch.equal(a, b) for a, b in zip(run.nets[name].parameters(), two.nets[name].parameters()))
+    stats = (tmp_path / "r" / "stats.jsonl").read_text()
+    for key in ("loss_lab", "loss_unl", "D_real", "D_fake", "feature_matching", "loss_G"):
+        assert f'"{key}"' in stats
+    acc = evaluate_classifier(run, "test")
+    assert set(acc) == {"acc_test_20labels_seed0", "acc_test_20labels_seed0.error"}
+    assert 0 <= acc["acc_test_20labels_seed0"] <= 1
