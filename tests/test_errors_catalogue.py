@@ -720,6 +720,15 @@ def test_anomaly_unknown_protocol(capsys, tmp_path):
            "unknown anomaly protocol", "did you mean 'mnist-one-normal'")
 
 
+def test_run_cannot_classify(capsys):
+    assert main(_train("--out", "r")) == 0
+    np.save("x.npy", np.zeros((2, 1, 8, 8), np.uint8))
+    capsys.readouterr()
+    _fails(capsys, ["classify", "r", "--input", "x.npy", "--out", "p.npy"], "its D does not classify",
+           "ganforge train ssgan-mnist-100")
+    assert not Path("p.npy").exists()
+
+
 def test_anomaly_eval_no_labels(capsys, tmp_path):
     _fails(capsys, ["anomaly", "eval", _ganomaly_run(tmp_path)], "'digits' has no anomaly labels")
 
