@@ -1,0 +1,44 @@
+"""D's features for a linear probe: every activation layer max-pooled to a pool x pool grid and
+concatenated (the DCGAN paper's protocol), layers named or refused, user arrays checked on the way in."""
+
+import numpy as np
+import pytest
+import torch
+
+from ganforge.config import NetSpec
+from ganforge.errors import GanforgeError
+from ganforge.nets import NetContext, build_discriminator
+from ganforge.representation import d_features, feature_layers, to_d_input
+
+CTX = NetContext(data_shape=(1, 28, 28), z_dim=8, num_classes=10)
+
+
+def test_dcgan_d_features_are_each_layer_pooled_to_the_grid_and_concatenated():
+    torch.manual_seed(0)
+    D = build_discriminator(NetSpec("dcgan"), CTX)  # LeakyReLU maps: 64 x 14 x 14, 128 x 7 x 7
+    x = torch.rand(5, 1, 28, 28) * 2 - 1
+    assert feature_layers(D) == ["blocks.0.1", "blocks.1.2"]
+    assert d_features(D, x, pool=4).shape == (5, 64 * 16 + 128 * 16)
+    assert d_features(D, x, pool=2).shape == (5, 64 * 4 + 128 * 4)
+    one = d_features(D, x, layers=["blocks.1.2"], pool=1)
+    maps = torch.nn.functional.leaky_relu(D.blocks[1][1].eval()(D.blocks[1][0](D.blocks[0](x))), 0.2)
+    assert np.allclose(one, maps.amax((2, 3)).detach().numpy(), atol=1e-6)  # pool 1 = the global max per channel
+    assert D.training  # left as it was
+
+
+def test_an_mlp_d_without_activation_modules_gives_its_features():
+    D = build_discriminator(NetSpec("ssgan-mlp", {"hidden": [32, 16]}), CTX)
+    assert feature_layers(D) == [] and d_features(D, torch.rand(3, 1, 28, 28)).shape == (3, 16)
+
+
+def test_unknown_layers_and_bad_inputs_are_one_line_errors():
+    D = build_discriminator(NetSpec("dcgan"), CTX)
+    with pytest.raises(GanforgeError, match="no layer 'blocks.9'"):
+        feature_layers(D, ["blocks.9"])
+    with pytest.raises(GanforgeError, match="pool must be an integer >= 1"):
+        d_features(D, torch.rand(2, 1, 28, 28), pool=0)
+    assert to_d_input(np.full((2, 28, 28), 255, np.uint8), (1, 28, 28), (-1.0, 1.0)).shape == (2, 1, 28, 28)
+    with pytest.raises(GanforgeError, match="takes \\(1, 28, 28\\)"):
+        to_d_input(np.zeros((2, 3, 28, 28), np.uint8), (1, 28, 28), (-1.0, 1.0))
+    with pytest.raises(GanforgeError, match="outside"):
+        to_d_input(np.full((2, 1, 28, 28), 2.0, np.float32), (1, 28, 28), (-1.0, 1.0))
