@@ -25,7 +25,6 @@ import argparse
 import json
 import time
 
-import numpy as np
 import torch
 from sklearn.preprocessing import StandardScaler
 from sklearn.svm import LinearSVC
