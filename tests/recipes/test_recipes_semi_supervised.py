@@ -1,12 +1,15 @@
 """The semi-supervised recipe: a class-balanced labelled subset fixed by its seed, class-balanced labelled
-batches, an unlabelled term blind to labels, one D and one G step end to end."""
+batches, an unlabelled term blind to labels, one D and one G step end to end, and
+the wiring: with the unlabelled term disconnected, D no longer tells real digits from G's samples."""
 
 import numpy as np
 import pytest
 import torch
 
 import ganforge
+from ganforge.data import load_dataset
 from ganforge.errors import ConfigError
+from ganforge.objectives.semi_supervised import prob_real
 from ganforge.recipes.semi_supervised import LabelledBatches, SemiSupervisedContext, d_term, labelled_subset
 from ganforge.representation import evaluate_classifier
 from ganforge.training.batches import Noise, RealBatches
@@ -75,3 +78,21 @@ def test_one_step_trains_both_nets_and_the_run_classifies(tmp_path):
     acc = evaluate_classifier(run, "test")
     assert set(acc) == {"acc_test_20labels_seed0", "acc_test_20labels_seed0.error"}
     assert 0 <= acc["acc_test_20labels_seed0"] <= 1
+
+
+def _realness_gap(run) -> float:
+    """Mean D(x) on held-out real digits minus mean D(G(z)), D in eval mode (its moving average)."""
+    D, G = run.nets["D"], run.nets["G"]
+    real = load_dataset("digits", split="test").x.float() / 255.0
+    z = torch.rand(len(real), 16, generator=torch.Generator().manual_seed(0)) * 2 * 3 ** 0.5 - 3 ** 0.5
+    with torch.no_grad():
+        return (prob_real(D.classify(D.features(real))).mean() - prob_real(D.classify(D.features(G(z)))).mean()).item()
+
+
+def test_disconnecting_the_unlabelled_term_leaves_d_blind_to_fakes(tmp_path):
+    """The unlabelled term is what teaches the K-class D to tell real from generated (D(x) = Z/(Z+1));
+    measured 0.36 with it and 0.02 without. Test accuracy from 2 labels per class did not separate the
+    two at a test-sized budget (74.4% vs 75.4% here; docs/semi-supervised.md), so that is not asserted."""
+    gaps = {w: _realness_gap(ganforge.train(_cfg(unlabelled=w, steps=150), out=tmp_path / f"w{w}"))
+            for w in (1.0, 0.0)}
+    assert gaps[1.0] > 0.2 and gaps[0.0] < 0.1, gaps
