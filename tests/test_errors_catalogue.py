@@ -749,3 +749,17 @@ def test_store_unfinished(capsys, tmp_path):
     (tmp_path / "st.partial-123").mkdir()
     _fails(capsys, _train("--set", f"data.name=store:{tmp_path / 'st.partial-123'}"), "not a finished ganforge store",
            "interrupted build", "ganforge dataset SRC --out")
+
+
+def test_run_lacks_capability(capsys):
+    assert main(_train("--out", "r")) == 0
+    capsys.readouterr()
+    _fails(capsys, ["sample", "r", "--n", "4", "--out", "s.npy", "--class", "3"], "has no --class option",
+           "it can generate, truncation, score")
+    assert not Path("s.npy").exists()
+
+
+def test_serve_bad_limit(capsys):
+    _fails(capsys, ["serve", "r", "--max-batch", "0"], "--max-batch must be a positive number, got 0")
+    _fails(capsys, ["serve", "r", "--port", "70000"], "--port must be in 0..65535")
+    _fails(capsys, ["explore", "no-such-run"], "is not a directory")

@@ -1,0 +1,250 @@
+// ganforge explore: plain JS and canvas, no library and no request off this server.
+"use strict";
+
+const $ = (id) => document.getElementById(id);
+const gf = (window.gf = { runs: [], seeds: [], locked: new Set(), grid: null, live: null, busy: 0 });
+const CELL = 72; // grid cell: image area, in CSS pixels
+const LABEL = 14; // seed label under each image
+
+function showError(message) { $("error").textContent = message || ""; }
+
+async function getJSON(url, options) {
+  gf.busy++;
+  try {
+    const r = await fetch(url, options);
+    const body = await r.json();
+    if (!r.ok) throw new Error(body.error || r.statusText);
+    showError("");
+    return body;
+  } finally { gf.busy--; }
+}
+
+function decode(b64, shape) {
+  const raw = atob(b64);
+  const bytes = new Uint8Array(raw.length);
+  for (let i = 0; i < raw.length; i++) bytes[i] = raw.charCodeAt(i);
+  const [c, h, w] = shape;
+  const img = new ImageData(w, h);
+  for (let p = 0; p < h * w; p++) {
+    const r = bytes[p], g = c === 3 ? bytes[h * w + p] : r, b = c === 3 ? bytes[2 * h * w + p] : r;
+    img.data.set([r, g, b, 255], 4 * p);
+  }
+  return img;
+}
+
+function drawImage(ctx, imageData, x, y, size) {
+  const tmp = document.createElement("canvas");
+  tmp.width = imageData.width; tmp.height = imageData.height;
+  tmp.getContext("2d").putImageData(imageData, 0, 0);
+  ctx.imageSmoothingEnabled = false;
+  ctx.drawImage(tmp, x, y, size, size);
+}
+
+function run() { return gf.runs[Number($("run").value)]; }
+function can(name) { const r = run(); return !!r && (r.capabilities || []).includes(name); }
+
+function query(extra) {
+  const q = new URLSearchParams(extra);
+  if ($("ckpt").value) q.set("checkpoint", $("ckpt").value);
+  const t = Number($("trunc").value);
+  if (can("truncation") && t < 3) q.set("truncation", t.toFixed(2));
+  if (can("classes") && $("class").value !== "") q.set("class", $("class").value);
+  return q.toString();
+}
+
+// ---- run and checkpoint pickers -------------------------------------------------------------
+async function loadRuns() {
+  const body = await getJSON("/api/runs");
+  gf.runs = body.runs;
+  $("run").innerHTML = gf.runs.map((r) => `<option value="${r.id}">${r.id}: ${r.name}</option>`).join("");
+  if (gf.runs.length) await pickRun();
+  else $("runinfo").textContent = "no runs given: the live 2D view only";
+}
+
+async function pickRun() {
+  const r = run();
+  $("ckpt").innerHTML = r.checkpoints.map((c) => `<option>${c}</option>`).join("");
+  const steps = r.checkpoints.filter((c) => c !== "best");
+  if (steps.length) $("ckpt").value = steps[steps.length - 1];
+  $("runinfo").textContent = `${r.recipe || ""} · step ${r.step ?? "?"} · can ${(r.capabilities || []).join(", ")}`;
+  $("classbox").hidden = !can("classes");
+  $("class").innerHTML = '<option value="">any</option>' +
+    Array.from({ length: r.num_classes || 0 }, (_, i) => `<option>${i}</option>`).join("");
+  gf.locked.clear();
+  gf.seeds = [];
+  await Promise.all([drawGrid(), drawInterp(), loadCurves()]);
+}
+
+// ---- the seed grid --------------------------------------------------------------------------
+function freshSeeds() {
+  const n = Number($("count").value), first = Number($("seed0").value) || 0;
+  const seeds = [];
+  let next = first;
+  for (let i = 0; i < n; i++) {
+    if (gf.locked.has(gf.seeds[i])) { seeds.push(gf.seeds[i]); continue; }
+    while (gf.locked.has(next)) next++;
+    seeds.push(next++);
+  }
+  gf.seeds = seeds;
+}
+
+async function drawGrid() {
+  const canvas = $("grid"), ctx = canvas.getContext("2d");
+  const note = $("gridnote");
+  if (!can("generate") || can("toy2d")) {
+    note.hidden = false;
+    note.textContent = can("toy2d") ? "This run draws 2D points: see the live 2D view." : "This run does not generate from seeds.";
+    ctx.clearRect(0, 0, canvas.width, canvas.height);
+    return;
+  }
+  note.hidden = true;
+  if (gf.seeds.length !== Number($("count").value)) freshSeeds();
+  const body = await getJSON(`/api/runs/${run().id}/samples?` + query({ seeds: gf.seeds.join(",") }));
+  const cols = Math.ceil(Math.sqrt(body.images.length)), rows = Math.ceil(body.images.length / cols);
+  canvas.width = cols * CELL; canvas.height = rows * (CELL + LABEL);
+  ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, canvas.width, canvas.height);
+  ctx.font = "11px system-ui, sans-serif"; ctx.textAlign = "center";
+  body.images.forEach((b64, i) => {
+    const x = (i % cols) * CELL, y = Math.floor(i / cols) * (CELL + LABEL);
+    drawImage(ctx, decode(b64, body.shape), x + 4, y + 4, CELL - 8);
+    const locked = gf.locked.has(body.seeds[i]);
+    if (locked) { ctx.strokeStyle = "#e06000"; ctx.lineWidth = 3; ctx.strokeRect(x + 2, y + 2, CELL - 4, CELL - 4); }
+    ctx.fillStyle = locked ? "#e06000" : "#444";
+    ctx.fillText((locked ? "[" : "") + "seed " + body.seeds[i] + (locked ? "]" : ""), x + CELL / 2, y + CELL + 10);
+  });
+  gf.grid = { cols, cell: CELL, label: LABEL, inset: 4, seeds: body.seeds, shape: body.shape, query: query({}) };
+  canvas.dataset.version = String((Number(canvas.dataset.version) || 0) + 1);
+}
+
+$("grid").addEventListener("click", (e) => {
+  if (!gf.grid) return;
+  const rect = e.target.getBoundingClientRect();
+  const col = Math.floor((e.clientX - rect.left) / CELL), row = Math.floor((e.clientY - rect.top) / (CELL + LABEL));
+  const seed = gf.grid.seeds[row * gf.grid.cols + col];
+  if (seed === undefined) return;
+  if (gf.locked.has(seed)) gf.locked.delete(seed); else gf.locked.add(seed);
+  $("seedA").value = $("seedB").value; $("seedB").value = seed; // the last two clicked are interpolated
+  drawGrid(); drawInterp();
+});
+
+$("reseed").addEventListener("click", () => {
+  $("seed0").value = String((Number($("seed0").value) || 0) + Number($("count").value));
+  freshSeeds(); drawGrid();
+});
+$("count").addEventListener("change", () => { freshSeeds(); drawGrid(); });
+$("seed0").addEventListener("change", () => { freshSeeds(); drawGrid(); });
+$("trunc").addEventListener("input", () => {
+  const t = Number($("trunc").value);
+  $("truncval").textContent = t >= 3 ? "off" : t.toFixed(2);
+});
+$("trunc").addEventListener("change", () => { drawGrid(); drawInterp(); });
+$("class").addEventListener("change", () => { drawGrid(); drawInterp(); });
+$("run").addEventListener("change", pickRun);
+$("ckpt").addEventListener("change", () => { drawGrid(); drawInterp(); });
+
+// ---- interpolation --------------------------------------------------------------------------
+async function drawInterp() {
+  const canvas = $("interp"), ctx = canvas.getContext("2d");
+  if (!can("generate") || can("toy2d")) { ctx.clearRect(0, 0, canvas.width, canvas.height); return; }
+  const steps = Math.min(16, Math.max(2, Number($("isteps").value) || 8));
+  const body = await getJSON(`/api/runs/${run().id}/interpolate?` +
+    query({ a: $("seedA").value || 0, b: $("seedB").value || 1, steps }));
+  const size = Math.min(72, Math.floor(600 / steps));
+  canvas.width = size * steps; canvas.height = size;
+  body.images.forEach((b64, i) => drawImage(ctx, decode(b64, body.shape), i * size, 0, size));
+  $("interppath").textContent = `${body.path} from seed ${body.a} to seed ${body.b}`;
+}
+["seedA", "seedB", "isteps"].forEach((id) => $(id).addEventListener("change", drawInterp));
+
+// ---- curves ---------------------------------------------------------------------------------
+function plot(canvas, series, options = {}) {
+  const ctx = canvas.getContext("2d"), W = canvas.width, H = canvas.height, pad = 34;
+  ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, W, H);
+  const pts = series.flatMap((s) => s.points).filter((p) => p[1] !== null && p[1] !== undefined);
+  if (!pts.length) return;
+  let [x0, x1] = [Math.min(...pts.map((p) => p[0])), Math.max(...pts.map((p) => p[0]))];
+  let [y0, y1] = options.y || [Math.min(...pts.map((p) => p[1])), Math.max(...pts.map((p) => p[1]))];
+  if (x1 === x0) x1 = x0 + 1; if (y1 === y0) y1 = y0 + 1;
+  const X = (x) => pad + (x - x0) / (x1 - x0) * (W - pad - 8), Y = (y) => H - pad + 8 - (y - y0) / (y1 - y0) * (H - pad - 8);
+  ctx.strokeStyle = "#999"; ctx.lineWidth = 1; ctx.strokeRect(pad, 8, W - pad - 8, H - pad);
+  ctx.fillStyle = "#444"; ctx.font = "10px system-ui, sans-serif";
+  ctx.fillText(String(+y1.toPrecision(4)), 2, 14); ctx.fillText(String(+y0.toPrecision(4)), 2, H - pad + 8);
+  ctx.fillText(`step ${x0}`, pad, H - 12); ctx.fillText(`${x1}`, W - 40, H - 12);
+  series.forEach((s, j) => {
+    ctx.strokeStyle = s.color; ctx.lineWidth = 2; ctx.beginPath();
+    s.points.filter((p) => p[1] !== null).forEach((p, i) => (i ? ctx.lineTo(X(p[0]), Y(p[1])) : ctx.moveTo(X(p[0]), Y(p[1]))));
+    ctx.stroke();
+    ctx.fillStyle = s.color; ctx.fillText(s.name, pad + 6 + j * 110, H - 2);
+  });
+}
+
+async function loadCurves() {
+  const body = await getJSON(`/api/runs/${run().id}/stats`);
+  gf.curves = body.curves;
+  const keys = Object.keys(body.curves);
+  $("curvekey").innerHTML = keys.map((k) => `<option>${k}</option>`).join("");
+  const preferred = keys.find((k) => /^loss_D|^D_loss|loss/.test(k));
+  if (preferred) $("curvekey").value = preferred;
+  drawCurves();
+}
+function drawCurves() {
+  const k = $("curvekey").value;
+  plot($("curves"), k ? [{ name: k, color: "#2a6fdb", points: gf.curves[k] }] : []);
+}
+$("curvekey").addEventListener("change", drawCurves);
+
+// ---- the live 2D view -----------------------------------------------------------------------
+function drawLive(f) {
+  gf.live = f;
+  const canvas = $("live"), ctx = canvas.getContext("2d"), S = canvas.width, n = f.heat_size;
+  const [lo, hi] = f.extent, px = (v) => (v - lo) / (hi - lo) * S, py = (v) => S - (v - lo) / (hi - lo) * S;
+  const cell = S / n;
+  for (let i = 0; i < n * n; i++) {
+    const v = f.heat[i], r = Math.round(40 + 200 * v), g = Math.round(50 + 150 * v), b = Math.round(90 + 60 * (1 - v));
+    ctx.fillStyle = `rgb(${r},${g},${b})`;
+    ctx.fillRect((i % n) * cell, Math.floor(i / n) * cell, cell + 1, cell + 1);
+  }
+  ctx.fillStyle = "#1fa33a";
+  f.real.forEach(([x, y]) => ctx.fillRect(px(x) - 1.5, py(y) - 1.5, 3, 3));
+  ctx.fillStyle = "#d62dc8"; ctx.strokeStyle = "rgba(255,255,255,.8)"; ctx.lineWidth = 1;
+  f.fake.forEach(([x, y], i) => {
+    ctx.fillRect(px(x) - 2, py(y) - 2, 4, 4);
+    if (i < f.arrows.length) {
+      const [dx, dy] = f.arrows[i];
+      ctx.beginPath(); ctx.moveTo(px(x), py(y)); ctx.lineTo(px(x) + dx * 25, py(y) - dy * 25); ctx.stroke();
+    }
+  });
+  const h = f.history;
+  const chart = $("livechart");
+  const half = document.createElement("canvas"); half.width = chart.width; half.height = chart.height / 2;
+  plot(half, [{ name: `modes (<${f.live_radius})`, color: "#e06000", points: h.map((r) => [r.step, r.modes_live]) },
+    { name: "modes3std", color: "#2a6fdb", points: h.map((r) => [r.step, r.modes3std]) }], { y: [0, f.num_modes] });
+  const half2 = document.createElement("canvas"); half2.width = chart.width; half2.height = chart.height / 2;
+  plot(half2, [{ name: "D loss", color: "#444", points: h.map((r) => [r.step, r.d_loss]) },
+    { name: "G loss", color: "#d62dc8", points: h.map((r) => [r.step, r.g_loss]) }]);
+  const cctx = chart.getContext("2d");
+  cctx.drawImage(half, 0, 0); cctx.drawImage(half2, 0, chart.height / 2);
+  $("lstatus").textContent = `G step ${f.step} · D steps ${f.d_steps} · ${f.modes_live}/${f.num_modes} modes · ${f.playing ? "playing" : "paused"}`;
+  chart.dataset.modes = String(f.modes_live);
+}
+
+async function liveControl(body) {
+  try { drawLive(await getJSON("/api/live", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })); }
+  catch (e) { showError(e.message); }
+}
+const settings = () => ({ lr: Number($("llr").value), k: Number($("lk").value), loss: $("lloss").value });
+$("lplay").addEventListener("click", () => liveControl({ action: "play", ...settings() }));
+$("lpause").addEventListener("click", () => liveControl({ action: "pause" }));
+$("lstepd").addEventListener("click", () => liveControl({ action: "step_d", ...settings() }));
+$("lstepg").addEventListener("click", () => liveControl({ action: "step_g", ...settings() }));
+$("lreset").addEventListener("click", () => liveControl({ action: "reset", dataset: $("ldata").value, ...settings() }));
+$("ldata").addEventListener("change", () => liveControl({ dataset: $("ldata").value }));
+["llr", "lk", "lloss"].forEach((id) => $(id).addEventListener("change", () => liveControl(settings())));
+
+function startLive() {
+  const source = new EventSource("/api/live/stream");
+  source.onmessage = (e) => drawLive(JSON.parse(e.data));
+}
+
+loadRuns().catch((e) => showError(e.message));
+startLive();

@@ -1,0 +1,109 @@
+"""The explorer's JSON API through Starlette's TestClient: each seed's image is the run's own sample for
+that seed, truncation and class reach the model, interpolation ends at its two seeds, curves come
+from stats.jsonl, and no request reaches a file by its path."""
+
+from __future__ import annotations
+
+import base64
+import time
+
+import numpy as np
+import pytest
+import torch
+from starlette.testclient import TestClient
+
+from ganforge.explore.app import build_app, slerp
+from ganforge.runs.run import load_run
+
+
+@pytest.fixture(scope="module")
+def client(explore_runs):
+    with TestClient(build_app([explore_runs / "digits", explore_runs / "cgan"])) as c:
+        yield c
+
+
+def images(body) -> np.ndarray:
+    return np.stack([np.frombuffer(base64.b64decode(b), np.uint8).reshape(body["shape"]) for b in body["images"]])
+
+
+def test_runs_list_their_checkpoints_and_capabilities(client):
+    runs = client.get("/api/runs").json()["runs"]
+    assert [r["name"] for r in runs] == ["digits", "cgan"]
+    assert runs[0]["checkpoints"] == ["step-0000005", "step-0000010"]
+    assert runs[1]["capabilities"] == ["classes", "generate", "truncation"] and runs[1]["num_classes"] == 10
+
+
+def test_each_seed_shows_the_run_s_own_sample(client, explore_runs):
+    run = load_run(explore_runs / "cgan")
+    body = client.get("/api/runs/1/samples?seeds=4,9,2&truncation=0.8&class=3").json()
+    assert body["seeds"] == [4, 9, 2]
+    for seed, got in zip(body["seeds"], images(body)):
+        np.testing.assert_array_equal(got, run.sample(1, seed=seed, truncation=0.8, classes=3)[0])
+    plain = images(client.get("/api/runs/1/samples?seeds=4,9,2&class=3").json())
+    assert not np.array_equal(plain, images(body))  # truncation reached the model
+    other = client.get("/api/runs/0/samples?seeds=4&checkpoint=step-0000005").json()
+    np.testing.assert_array_equal(images(other)[0], load_run(explore_runs / "digits",
+                                  explore_runs / "digits/checkpoints/step-0000005").sample(1, seed=4)[0])
+
+
+def test_interpolation_ends_at_its_seeds_and_slerp_keeps_the_norm(client, explore_runs):
+    body = client.get("/api/runs/1/interpolate?a=3&b=7&steps=5&class=2").json()
+    strip, run = images(body), load_run(explore_runs / "cgan")
+    assert body["path"] == "slerp" and len(strip) == 5
+    np.testing.assert_array_equal(strip[0], run.sample(1, seed=3, classes=2)[0])
+    np.testing.assert_array_equal(strip[-1], run.sample(1, seed=7, classes=2)[0])
+    a, b = torch_pair()
+    mid = slerp(a, b, 0.5)
+    assert abs(float(mid.norm()) - float(a.norm())) < 1e-4  # a straight line would cut inside the shell
+
+
+def torch_pair():
+    a = torch.randn(1, 64, generator=torch.Generator().manual_seed(0))
+    b = torch.randn(1, 64, generator=torch.Generator().manual_seed(1))
+    return a, b / b.norm() * a.norm()
+
+
+def test_curves_come_from_stats_jsonl(client):
+    curves = client.get("/api/runs/0/stats").json()["curves"]
+    assert curves and all(len(p) == 2 for k in curves for p in curves[k])
+    assert [p[0] for p in next(iter(curves.values()))] == [5, 10]
+
+
+@pytest.mark.parametrize("url,status,word", [
+    ("/api/runs/2/samples", 404, "runs 0..1"), ("/api/runs/0/samples?checkpoint=../../config.yaml", 404, "no checkpoint"),
+    ("/api/runs/0/samples?checkpoint=%2Fetc%2Fpasswd", 404, "no checkpoint"), ("/api/runs/0/samples?seeds=a", 422, "seeds"),
+    ("/api/runs/0/samples?seeds=" + ",".join(["1"] * 65), 422, "1..64 seeds"),
+    ("/api/runs/0/samples?seeds=1&truncation=0.01", 422, "truncation must be >= 0.05"),
+    ("/api/runs/1/samples?class=10", 422, "class must be in 0..9"), ("/api/runs/0/interpolate?steps=99", 422, "2..16"),
+    ("/static/../../../etc/passwd", 404, ""), ("/static/..%2f..%2fapp.py", 404, ""), ("/api/runs/-1/stats", 404, "")])
+def test_bad_requests_and_traversal_are_one_json_line(client, url, status, word):
+    r = client.get(url)
+    assert r.status_code == status and word in r.json()["error"] and "root:" not in r.text
+
+
+def test_page_and_assets_are_all_served_from_the_package(client):
+    page = client.get("/").text
+    assert "/static/app.js" in page and "/static/style.css" in page
+    for asset in ("/static/app.js", "/static/style.css"):
+        text = client.get(asset).text
+        assert "http://" not in text and "https://" not in text and "@import" not in text  # nothing off this server
+    assert "http" not in page.replace("http-equiv", "")
+
+
+def test_live_view_steps_and_refuses_bad_settings(client):
+    f0 = client.get("/api/live").json()
+    assert f0["step"] == 0 and len(f0["heat"]) == f0["heat_size"] ** 2 and f0["num_modes"] == 8
+    f1 = client.post("/api/live", json={"action": "step_g"}).json()
+    f2 = client.post("/api/live", json={"action": "step_d", "lr": 0.002, "k": 2, "loss": "hinge"}).json()
+    assert (f1["step"], f2["d_steps"], f2["settings"]["loss"], f2["settings"]["k"]) == (1, 1, "hinge", 2)
+    for body, word in (({"lr": -1}, "lr must be"), ({"k": 0}, "k (D steps"), ({"loss": "l2"}, "loss must be"),
+                       ({"dataset": "../x"}, "dataset must be"), ({"path": "/"}, "unknown field")):
+        r = client.post("/api/live", json=body)
+        assert r.status_code == 422 and word in r.json()["error"]
+    client.post("/api/live", json={"action": "reset", "loss": "minimax", "k": 1, "lr": 0.001})
+    client.post("/api/live", json={"action": "play"})
+    deadline = time.monotonic() + 60
+    while client.get("/api/live").json()["step"] < 30 and time.monotonic() < deadline:
+        time.sleep(0.2)
+    f3 = client.post("/api/live", json={"action": "pause"}).json()
+    assert f3["step"] >= 30 and not f3["playing"]
