@@ -77,6 +77,11 @@ def _explanations(raw, seen, max_shift, cutout_side):
     return (candidates == seen.unsqueeze(0)).flatten(2).all(2)
 
 
+# The collapse monitor runs D's features on its own fixed batches at every log step; the tests that
+# count what D sees in training switch it off.
+NO_MONITOR = ("log.diversity_n=0",)
+
+
 def _spy_on_what_d_sees(tr):
     """Record (input to the augmentation, what D's first layer got) for every D evaluation, and the real
     batches drawn."""
@@ -103,7 +108,7 @@ def _spy_on_what_d_sees(tr):
 
 
 def test_diffaugment_sees_real_and_fake_alike(tmp_path, tiny_trainer):
-    tr = tiny_trainer("train.steps=1", "augment.policy=translation,cutout", "log.every=1")
+    tr = tiny_trainer("train.steps=1", "augment.policy=translation,cutout", "log.every=1", *NO_MONITOR)
     seen = []
     inner = tr.built.parts.context.d_input
 
@@ -130,7 +135,7 @@ def test_diffaugment_sees_real_and_fake_alike(tmp_path, tiny_trainer):
 
 
 def test_diffaugment_color_moves_each_image_mean_and_scales_its_contrast(tmp_path, tiny_trainer):
-    tr = tiny_trainer("train.steps=1", "augment.policy=color", "log.every=1")
+    tr = tiny_trainer("train.steps=1", "augment.policy=color", "log.every=1", *NO_MONITOR)
     record = _spy_on_what_d_sees(tr)
     tr.fit()
     assert len(record["seen"]) == 3
@@ -148,7 +153,7 @@ def test_diffaugment_color_moves_each_image_mean_and_scales_its_contrast(tmp_pat
 
 
 def test_without_a_policy_d_sees_the_raw_batches(tmp_path, tiny_trainer):
-    tr = tiny_trainer("train.steps=2", "log.every=1")
+    tr = tiny_trainer("train.steps=2", "log.every=1", *NO_MONITOR)
     assert tr.cfg.augment.policy == ""  # the default: no augmentation
     record = _spy_on_what_d_sees(tr)
     tr.fit()
