@@ -51,7 +51,7 @@ def test_every_option_of_every_builder_is_checked(role):
     """A string option needs its allowed values declared; a number (or list of numbers) a range, unless it
     is a switch or a count whose type check already says everything. A new option must be added here."""
     unchecked_ok = {"bias_from_data", "batch_norm", "aux_classifier", "minibatch_std"}  # booleans
-    unchecked_ok |= {"hierarchical", "skips", "bicubic_skip"}
+    unchecked_ok |= {"hierarchical", "skips", "bicubic_skip", "upsample_blur"}
     for arch in registry.list_archs(role):
         fn = registry._REGISTRIES[role][arch]
         hints = typing.get_type_hints(fn)

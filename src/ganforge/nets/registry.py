@@ -99,6 +99,8 @@ RANGES.update({  # the translation, super-resolution and style-based nets
     "mixing": (lambda v: 0 <= v <= 1, "a probability in [0, 1]"),
     "w_avg_beta": (lambda v: 0 <= v < 1, "a number in [0, 1)"),
     "mbstd_group": (lambda v: v >= 1, "an integer >= 1"),
+    "input_noise": (lambda v: v >= 0, "a standard deviation >= 0 (0 = no noise)"),
+    "hidden_noise": (lambda v: v >= 0, "a standard deviation >= 0 (0 = no noise)"),
 })
 
 

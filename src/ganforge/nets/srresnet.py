@@ -186,11 +186,11 @@ def build_srresnet(
     # cross-hatch that independently drawn sub-pixel filters print (Aitken et al. 2017; not in SRGAN's paper,
     # which predates it). default: torch's own init, kept to reproduce runs made before ICNR (their
     # checkpoints load either way: init does not touch loaded weights).
-    upsample_init: str = "icnr",
+    upsample_init: str = "icnr",  # icnr: sub-pixel phases equal at init (no checkerboard) | default
     # a 2x2 box blur after each shuffle: no 2-periodic pattern survives whatever is learnt. Off here because
     # it changes what loaded weights compute: a run made without it (its config has no such key) must load
     # without it.
-    upsample_blur: bool = False,
+    upsample_blur: bool = False,  # 2x2 box blur after each pixel shuffle (off: old runs load as trained)
 ) -> nn.Module:
     """Defaults are the published SRResNet's (x4, 16 blocks of 64 channels, batch norm, no bicubic skip);
     ``growth`` is the RRDB dense blocks' width (32 in ESRGAN)."""

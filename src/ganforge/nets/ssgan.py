@@ -132,11 +132,20 @@ class SSGANGenerator(Generator):
 
 
 @register("discriminator", "ssgan-mlp")
-def ssgan_discriminator(ctx: NetContext, *, hidden: tuple[int, ...] = (1000, 500, 250, 250, 250),
-                        input_noise: float = 0.3, hidden_noise: float = 0.5) -> nn.Module:
+def ssgan_discriminator(
+    ctx: NetContext,
+    *,
+    hidden: tuple[int, ...] = (1000, 500, 250, 250, 250),  # the improved-gan MNIST D's widths
+    input_noise: float = 0.3,  # std of the Gaussian noise added to D's input in training (the paper's code)
+    hidden_noise: float = 0.5,  # std of the Gaussian noise added after every hidden layer in training
+) -> nn.Module:
     return SSGANDiscriminator(ctx, tuple(hidden), input_noise, hidden_noise)
 
 
 @register("generator", "ssgan-mlp")
-def ssgan_generator(ctx: NetContext, *, hidden: tuple[int, ...] = (500, 500)) -> nn.Module:
+def ssgan_generator(
+    ctx: NetContext,
+    *,
+    hidden: tuple[int, ...] = (500, 500),  # the improved-gan MNIST G's widths (batch norm, softplus)
+) -> nn.Module:
     return SSGANGenerator(ctx, tuple(hidden))
