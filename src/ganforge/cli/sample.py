@@ -89,6 +89,8 @@ def run(args: argparse.Namespace) -> int:
 
 FLAGS = {"classes": "--class", "truncation": "--truncation", "mix_seed": "--mix-seed", "mix_layer": "--mix-layer"}
 NEEDS = {"classes": cap.CLASSES, "truncation": cap.TRUNCATION, "mix_seed": cap.STYLE_MIX, "mix_layer": cap.STYLE_MIX}
+WHY = {"classes": "is not class-conditional", "truncation": "takes no truncation",
+       "mix_seed": "has no style inputs to mix", "mix_layer": "has no style inputs to mix"}
 
 
 def _check_options(opened, options: dict) -> None:
@@ -101,8 +103,8 @@ def _check_options(opened, options: dict) -> None:
         return  # a translation run's model names the options that do not apply to translating, itself
     for key in options:
         if NEEDS[key] not in caps:
-            raise GanforgeError(f"this run's model (recipe {opened.config.recipe}) has no {FLAGS[key]} option (it "
-                                f"can {cap.describe(caps)}); drop it, or sample a run whose recipe takes it "
+            raise GanforgeError(f"this run's model (recipe {opened.config.recipe}) {WHY[key]}, so it has no "
+                                f"{FLAGS[key]} option (it can {cap.describe(caps)}); drop it, or sample a run whose recipe takes it "
                                 f"(style mixing: a stylegan2 preset; classes: a conditional one such as cgan-mnist)")
 
 

@@ -28,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     d = Limits()
     s = sub.add_parser("serve", help="serve a trained run as an HTTP image API (generate, translate, upscale, score)",
                        **examples("ganforge serve runs/dcgan-digits --port 8000",
-                                  "curl -s -X POST localhost:8000/v1/generate -d '{\"n\": 64, \"seed\": 1}' -o grid.png",
+                                  "ganforge serve runs/sr-x4 --max-pixels 4000000   # larger uploads to upscale",
                                   "ganforge serve runs/cgan --max-batch 1   # no batching"))
     s.add_argument("run_dir", help="a run directory written by `ganforge train`")
     s.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
