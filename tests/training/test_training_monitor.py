@@ -8,8 +8,10 @@ import torch
 from scipy.spatial.distance import pdist
 from torch import nn
 
+from ganforge.data import load_dataset
 from ganforge.engine.rollback import TrainingDiverged
-from ganforge.training.monitor import KEY, DiversityMonitor, mean_pairwise_distance
+from ganforge.metrics.judges import load_judge
+from ganforge.training.monitor import KEY, DiversityMonitor, judge_figures, mean_pairwise_distance
 
 
 class _Critic(nn.Module):
@@ -116,3 +118,19 @@ def test_a_resumed_run_reads_the_same_figures(tmp_path, tiny_trainer):
     whole = {r["step"]: r[KEY] for r in _records(tmp_path / "whole") if KEY in r}
     split = {r["step"]: r[KEY] for r in _records(tmp_path / "split") if KEY in r}
     assert whole == split and sorted(whole) == [5, 10, 15, 20]
+
+
+def test_with_the_judge_a_constant_g_is_one_class(tmp_path, tiny_trainer):
+    tr = tiny_trainer("train.steps=10", "log.diversity_judge=true")
+    _constant_g(tr)
+    tr.fit()
+    records = [r for r in _records(tmp_path / "run") if KEY in r]
+    assert [(r["diversity_judge"], r["top_class_share"]) for r in records] == [(0.0, 1.0)] * 2
+
+
+def test_the_judge_figures_of_real_digits_read_spread_and_several_classes():
+    """The real batch against itself reads 1 in the judge's features, and no class holds most of it."""
+    real = load_dataset("digits", split="train").x[:128].float() / 255.0
+    figures = judge_figures(load_judge("lenet8"), real.flip(0), real, (0.0, 1.0))
+    assert figures["diversity_judge"] == pytest.approx(1.0, rel=1e-5)
+    assert figures["top_class_share"] < 0.3

@@ -281,6 +281,10 @@ class LogConfig:
     # ratio: ~1 healthy, -> 0 collapse) in stats.jsonl and the progress line. 0 = off. 128 gives 8,128
     # pairs, a steady mean, for one forward pass of G and two of D's features per log step.
     diversity_n: int = 128
+    # Also read the fixed batch with the dataset's judge (mnist, digits, cifar10...; trained on first use,
+    # about 100 s for LeNet): diversity_judge and top_class_share. Off by default for that cost; D's
+    # features miss a G that draws one class in many styles, which top_class_share shows (docs/metrics.md).
+    diversity_judge: bool = False
 
 
 @dataclass
@@ -314,7 +318,8 @@ class GuardConfig:
     collapse_d_loss: float = 0.05
     collapse_steps: int = 2000
     # Diversity collapse: a one-line warning when the monitor's diversity_dfeat (log.diversity_n) falls
-    # below this. 0.2: healthy runs measured 0.5-1.5 and a G drawing one image reads 0 (docs/metrics.md).
+    # below this. 0.2: runs with several classes read 0.68-1.0 after a few hundred steps, a G drawing one
+    # image reads 0, one digit in many styles 0.34-1.16 (so read top_class_share for that; docs/metrics.md).
     collapse_diversity: float = 0.2
     # Steps before diversity_dfeat is judged (it is logged from the start): a fresh G's samples are nearly
     # alike by construction (DCGAN's N(0, 0.02) init and the 2014 G's start at the data mean read

@@ -46,6 +46,7 @@ class Trainer:
         outputs.check_in_training_eval(cfg, self.recipe, self.run_dir)
         self.built = build(cfg, self.recipe, world, data_dir)
         self.evaluator = outputs.make_evaluator(self, data_dir)
+        self.monitor_judge = outputs.make_monitor_judge(self, data_dir)  # log.diversity_judge
         self.best: dict = {}  # {"key", "value", "step"} of the best evaluation so far
         self.guard = DivergenceGuard(cfg.guard)
         self.step, self.resumed_from = 0, None

@@ -16,6 +16,7 @@ from ganforge.config import RunConfig
 from ganforge.engine import state
 from ganforge.errors import ConfigError
 from ganforge.metrics import Evaluator
+from ganforge.metrics.judges import Judge, default_judge, load_judge
 from ganforge.recipes import eval_mode
 from ganforge.recipes.base import Recipe
 from ganforge.runs import checkpoint
@@ -73,6 +74,23 @@ def evaluate(trainer) -> dict[str, float]:
     return values
 
 
+def make_monitor_judge(trainer, data_dir: str | None) -> Judge | None:
+    """With ``log.diversity_judge``: the dataset's judge for the collapse monitor (trained on first use), or
+    None with one line saying why not (no judge for this dataset, or not at its resolution)."""
+    c, data = trainer.cfg, trainer.built.data
+    if not (c.log.diversity_judge and c.log.diversity_n and trainer.world.is_main):
+        return None
+    name = default_judge(c.data.name)
+    judge = load_judge(name, data_dir, log_fn=print, device=trainer.built.device) if name else None
+    fits = judge is not None and data.kind == "image" and (
+        judge.input_shape is None or tuple(judge.input_shape[1:]) == tuple(data.shape[1:]))
+    if not fits:
+        print(f"log.diversity_judge: no judge reads {c.data.name} at {'x'.join(map(str, data.shape[1:]))}; "
+              f"only diversity_dfeat is logged", flush=True)
+        return None
+    return judge
+
+
 def monitor(trainer) -> dict[str, float]:
     """The recipe's collapse monitor now (:mod:`ganforge.training.monitor`; {} for a recipe without a G(z)),
     measured on the first process and shared, with a warning line the moment it reads a collapse."""
@@ -81,7 +99,7 @@ def monitor(trainer) -> dict[str, float]:
     if trainer.world.is_main:
         rng_devices = [built.device] if built.device.type == "cuda" else []
         with eval_mode(built.sampling_nets()) as nets, torch.random.fork_rng(devices=rng_devices):
-            values = built.parts.monitor(nets)
+            values = built.parts.monitor(nets, trainer.monitor_judge)
     values = trainer.world.broadcast(values)
     warning = trainer.guard.diversity_warning(values, trainer.step)
     if warning is not None:

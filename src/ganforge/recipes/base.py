@@ -92,8 +92,9 @@ class TrainingParts:
     ddp: Callable[[], dict[str, DdpModule]] = dict  # what DDP wraps, by network name
     compile_targets: list[tuple[str, str]] | None = None  # (network, method) pairs for speed.compile
     reseed: Callable[[int], None] = lambda seed: None  # fresh input streams from a base seed (after a rollback)
-    # The collapse monitor (training/monitor.py): (sampling nets) -> figures for the log; none without a G(z).
-    monitor: Callable[[dict[str, nn.Module]], dict[str, float]] = no_monitor
+    # The collapse monitor (training/monitor.py): (sampling nets, judge or None) -> figures for the log;
+    # none without a G(z).
+    monitor: Callable[..., dict[str, float]] = no_monitor
 
 
 class Recipe(abc.ABC):

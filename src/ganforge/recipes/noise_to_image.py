@@ -233,7 +233,8 @@ def _monitor(cfg: RunConfig, real: RealBatches, num_classes: int | None, device:
     z = Noise(cfg.model.z_dim, cfg.model.z_dist, device, seed=seeds.stream(cfg.seed, seeds.MONITOR))(n)
     y = torch.arange(n, device=device) % num_classes if num_classes is not None else None
     return DiversityMonitor(lambda nets: nets["G"](z, y),
-                            fixed_real(real.x, n, seeds.stream(cfg.seed, seeds.MONITOR), real.scale))
+                            fixed_real(real.x, n, seeds.stream(cfg.seed, seeds.MONITOR), real.scale),
+                            output_range=real.output_range)
 
 
 def _phases(cfg: RunConfig, plan: objectives.TermPlan) -> list[Phase]:
