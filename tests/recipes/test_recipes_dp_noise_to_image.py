@@ -125,3 +125,19 @@ def test_each_update_is_the_mean_of_gradients_clipped_to_max_grad_norm_plus_nois
     noised = _d_update_norm(tmp_path, "noised", noise_multiplier=10.0, max_grad_norm=clip)
     assert noised > 5 * clip
     assert _d_update_norm(tmp_path, "plain", recipe="noise-to-image") > 10 * clip
+
+
+def test_a_private_run_logs_no_collapse_figure_of_its_private_records(tmp_path):
+    """The monitor's figure is computed on a fixed batch of training records, outside the accountant."""
+    import json
+
+    from ganforge.cli import main
+
+    assert main(["train", "dp-cgan-mnist", "--steps", "2", "--out", str(tmp_path / "r"), "--set", "data.name=digits",
+                 "--set", "log.every=1", "--set", "log.progress=false", "--set", "log.tensorboard=false",
+                 "--set", "train.batch_size=16", "--set", "model.g.base_channels=8",
+                 "--set", "model.d.base_channels=8"]) == 0
+    records = [json.loads(line) for line in (tmp_path / "r" / "stats.jsonl").read_text().splitlines()]
+    logged = [r for r in records if "loss_D" in r]
+    assert logged and not any("diversity_dfeat" in r for r in logged)
+    assert any("dp_epsilon" in r for r in logged)  # it is a private run, logging as one

@@ -38,6 +38,7 @@ from ganforge.errors import ConfigError
 from ganforge.recipes.base import TrainingEnv, TrainingParts
 from ganforge.recipes.noise_to_image import NoiseToImage
 from ganforge.training import seeds
+from ganforge.training.monitor import no_monitor
 from ganforge.training.speed import in_layout_of
 
 def _first_sentence(error: object) -> str:
@@ -172,6 +173,10 @@ class DpNoiseToImage(NoiseToImage):
             if phase.net == "D" and phase.name == "D":
                 phase.terms.append(state.term)
         parts.stateful["dp_D"] = state
+        # The collapse monitor reads a fixed batch of training records through D at every log step: its
+        # figure is a statistic of private data that the accountant does not count, so a private run
+        # logs none.
+        parts.monitor = no_monitor
         return parts
 
 
