@@ -46,7 +46,9 @@ def test_every_recipe_has_a_golden_case():
     golden = _golden_module()
 
     covered = {config.resolve(presets.load_preset(preset)[0]).recipe for preset, _, _ in golden.CASES.values()}
-    assert set(recipes.RECIPES) <= covered, set(recipes.RECIPES) - covered
+    # ganforge's own recipes; tests register toy ones of their own (tests/recipes/cycle_recipe.py)
+    ours = {name for name, recipe in recipes.RECIPES.items() if type(recipe).__module__.startswith("ganforge.")}
+    assert ours and ours <= covered, ours - covered
 
 
 def test_a_changed_run_is_caught(tmp_path, monkeypatch):
