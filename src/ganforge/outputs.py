@@ -7,9 +7,17 @@ and ``figures --out`` all go through here, so they behave the same way:
 * every path is checked before any work starts (extension, a directory in the way, a
   parent that is a file, a read-only folder, too little free disk space), so a bad
   second output never leaves a good first one half-done;
-* files are written to a temporary name beside the target and moved into place with
-  ``os.replace`` only when complete: a crash, a full disk or Ctrl-C leaves either the
-  old file or nothing, never a truncated one;
+* files are written to a temporary name beside the target and put in place only when
+  complete: a crash, a full disk or Ctrl-C leaves either the old file or nothing, never a
+  truncated one;
+* putting in place is atomic **and exclusive** unless ``--force``: a target that was absent
+  is claimed with ``os.link`` (which fails if it appeared meanwhile), so of two processes
+  racing for one output exactly one wins and the other says so in one line; only a target
+  the user allowed to be replaced (``--force``) goes through ``os.replace``. Every message
+  after that is true: a run that says it wrote 300 samples wrote the file that holds them;
+* a folder ganforge fills (an export, residual maps) carries a manifest of the files it
+  wrote (:data:`MANIFEST`), and ``--force`` replaces only those, never a file of the user's;
+* an output path that names no file (``''``, ``.``, ``..``, the current folder) is refused;
 * every OS error becomes one line naming the path and the fix (a :class:`GanforgeError`).
 """
 
@@ -17,8 +25,10 @@ from __future__ import annotations
 
 import contextlib
 import errno
+import json
 import os
 import shutil
+import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 
@@ -28,6 +38,8 @@ from ganforge.errors import GanforgeError
 
 # Room left free beyond what a file needs: filling a disk to the last byte breaks other programs.
 SPARE_BYTES = 64 * 2**20
+# The list of files ganforge wrote into a folder output: what --force may replace there, and nothing else.
+MANIFEST = "ganforge-manifest.json"
 
 
 def _existing_ancestor(path: Path) -> Path:
@@ -45,13 +57,31 @@ def _human(nbytes: float) -> str:
     return f"{nbytes:.1f} TB"
 
 
+def named(path: str | os.PathLike, *, flag: str) -> Path:
+    """``path`` as a Path, or one line when it names no new file or folder: ``''`` (which ``Path`` would
+    silently read as ``.``), ``.``, ``..``, a root, or the current folder or one above it."""
+    text = os.fspath(path)
+    if not str(text).strip():
+        raise GanforgeError(f"{flag} is empty; give a file or folder name, e.g. {flag} out.npz")
+    p = Path(text)
+    if p.name in ("", ".", "..") or p == Path(p.anchor):
+        raise GanforgeError(f"{flag} {text} is an existing folder ganforge did not make (a current, parent or root "
+                            f"folder), not a new output; give a new name inside it, e.g. {flag} {Path(text) / 'out'}")
+    with contextlib.suppress(OSError):
+        here = Path.cwd().resolve()
+        if p.resolve() in (here, *here.parents):
+            raise GanforgeError(f"{flag} {text} is the current folder or one above it; give a new name inside it, "
+                                f"e.g. {flag} {Path(text) / 'out'}")
+    return p
+
+
 def check_file(path: str | os.PathLike, *, flag: str, force: bool = False,
                suffixes: Sequence[str] | None = None) -> Path:
     """Check that ``path`` may be written as a new file (or replaced, with ``force``); return it.
 
     Nothing is created. ``flag`` is the option that named the path, for the message.
     """
-    path = Path(path)
+    path = named(path, flag=flag)
     if suffixes is not None and path.suffix.lower() not in suffixes:
         raise GanforgeError(f"{flag} must name a {' or '.join(suffixes)} file, got '{path}'")
     if path.is_dir():
@@ -71,15 +101,27 @@ def check_dir_writable(directory: str | os.PathLike, *, flag: str) -> Path:
     base = _existing_ancestor(directory)
     if not base.is_dir():
         raise GanforgeError(f"{flag}: {base} is a file, so {directory} cannot be a folder; choose another {flag}")
-    if not os.access(base, os.W_OK | os.X_OK):
+    if not os.access(base, os.W_OK | os.X_OK) or not _can_create_in(base):
         raise GanforgeError(f"{flag}: cannot write in {base} (permission denied or read-only); choose a writable "
                             f"place for {flag}")
     return directory
 
 
+def _can_create_in(folder: Path) -> bool:
+    """Whether a file can really be made in ``folder``: ``os.access`` says yes to root everywhere, even in
+    /sys or /proc, so an unnamed temporary file is made and dropped (nothing is left behind)."""
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            return True
+    except OSError:
+        return False
+
+
 def check_space(path: str | os.PathLike, nbytes: int, *, flag: str, free: int | None = None) -> None:
     """Refuse before starting if ``nbytes`` (plus a margin) will not fit where ``path`` goes
-    (``free`` overrides the measured free space, for tests)."""
+    (``free`` overrides the measured free space, for tests). A folder that cannot be written is reported
+    as that first: a read-only file system such as /sys reports 0 bytes free, which would mislead."""
+    check_dir_writable(Path(path).parent, flag=flag)
     base = _existing_ancestor(Path(path).parent)
     if free is None:
         try:
@@ -106,36 +148,139 @@ def _temp_for(path: Path) -> Path:
     return path.with_name(f".{path.stem}.{os.getpid()}.partial{path.suffix}")
 
 
-@contextlib.contextmanager
-def atomic(*paths: str | os.PathLike, flag: str = "--out") -> Iterator[list[Path]]:
-    """Yield temporary paths to write; on success move each onto its target, else delete them all.
+def appeared(path: str | os.PathLike, flag: str) -> str:
+    """The line for an output another process wrote while this one worked (the race this module settles)."""
+    return (f"{path} appeared while this command ran (another process wrote it); it was left as it is and this "
+            f"result was not kept. Choose another {flag}, or pass --force to replace it")
 
-    The targets appear together at the end (never one without the others); Ctrl-C, an
-    exception or a full disk leaves the targets as they were.
+
+def _put_in_place(temp: Path, target: Path, replace: bool) -> None:
+    """``temp`` becomes ``target``: replacing it (``replace``), or only if it is still absent.
+
+    "Only if absent" is ``os.link`` (atomic, fails with EEXIST if the target exists) and then the
+    temporary name is dropped. On a file system without hard links, the target is claimed with
+    ``O_CREAT | O_EXCL`` (equally exclusive) and the finished file renamed over the claim.
+    """
+    if replace:
+        os.replace(temp, target)
+        return
+    try:
+        os.link(temp, target)
+    except FileExistsError:
+        raise
+    except OSError as exc:
+        if exc.errno not in (errno.EPERM, errno.ENOTSUP, errno.EOPNOTSUPP, errno.EMLINK, errno.EXDEV):
+            raise
+        os.close(os.open(target, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644))
+        os.replace(temp, target)
+        return
+    temp.unlink()
+
+
+@contextlib.contextmanager
+def atomic(*paths: str | os.PathLike, flag: str = "--out", force: bool | None = None) -> Iterator[list[Path]]:
+    """Yield temporary paths to write; on success put each onto its target, else delete them all.
+
+    ``force`` True: targets are replaced. False: a target must be absent when it is put in place (one
+    that appeared meanwhile is left alone and the block ends in one line, :func:`appeared`). None (the
+    callers that checked with :func:`check_file` before): a target that existed when the block began
+    was allowed by that check and is replaced, one that did not must still be absent.
+
+    The targets appear together at the end (never one without the others: if one cannot be claimed,
+    those already put in place by this block are taken back); Ctrl-C, an exception or a full disk
+    leaves the targets as they were.
     """
     targets = [Path(p) for p in paths]
     temps = [_temp_for(p) for p in targets]
+    replace = [bool(force) if force is not None else (t.exists() or t.is_symlink()) for t in targets]
+    made: list[Path] = []  # folders this block created, removed again if it fails
+    placed: list[tuple[Path, Path]] = []
     current = targets[0] if targets else Path(".")
+    done = False
     try:
         for target in targets:
             current = target
-            target.parent.mkdir(parents=True, exist_ok=True)
+            for folder in reversed([target.parent, *target.parent.parents]):
+                if not folder.exists():
+                    with contextlib.suppress(FileExistsError):  # another process made it: not ours to remove
+                        folder.mkdir()
+                        made.append(folder)
         current = targets[0] if targets else current
         yield temps
-        for temp, target in zip(temps, targets):
+        for temp, target, rep in zip(temps, targets, replace):
             current = target
-            os.replace(temp, target)
+            try:
+                _put_in_place(temp, target, rep)
+            except FileExistsError:
+                raise GanforgeError(appeared(target, flag)) from None
+            placed.append((temp, target))
+        done = True
     except OSError as exc:
         raise GanforgeError(describe_os_error(exc, current, flag)) from None
     finally:
+        if not done:
+            for _, target in placed:  # claimed by this block a moment ago: take them back
+                if not replace[targets.index(target)]:
+                    with contextlib.suppress(OSError):
+                        target.unlink()
         for temp in temps:
             with contextlib.suppress(OSError):
                 temp.unlink()
+        if not done:
+            for folder in reversed(made):
+                with contextlib.suppress(OSError):
+                    folder.rmdir()
 
 
-def write_text(path: str | os.PathLike, text: str, *, flag: str) -> Path:
+def write_manifest(folder: Path, files: Iterable[str | os.PathLike], *, what: str) -> Path:
+    """``folder/MANIFEST``: the files (relative to ``folder``) and their sizes that ganforge wrote there."""
+    folder = Path(folder)
+    entries = {str(Path(f)): (folder / f).stat().st_size for f in files}
+    path = folder / MANIFEST
+    path.write_text(json.dumps({"written_by": "ganforge", "what": what, "files": entries}, indent=0) + "\n")
+    return path
+
+
+def read_manifest(folder: Path) -> dict[str, int] | None:
+    """The files ganforge's manifest lists in ``folder`` (name -> size), or None when there is none."""
+    try:
+        data = json.loads((Path(folder) / MANIFEST).read_text())
+        files = data["files"]
+        return {str(k): int(v) for k, v in files.items()} if isinstance(files, dict) else None
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return None
+
+
+def foreign_files(folder: Path) -> list[str]:
+    """Files in ``folder`` that its manifest does not list as ganforge's (or that changed size since), in
+    order: what ``--force`` must never delete. Everything is foreign when there is no manifest."""
+    folder = Path(folder)
+    listed = read_manifest(folder) or {}
+    out = []
+    for path in sorted(folder.rglob("*")):
+        rel = str(path.relative_to(folder))
+        if path.is_dir() and not path.is_symlink():
+            continue
+        if rel == MANIFEST and listed:
+            continue
+        if rel not in listed or path.is_symlink() or path.stat().st_size != listed[rel]:
+            out.append(rel)
+    return out
+
+
+def check_replaceable(folder: Path, *, flag: str) -> None:
+    """One line unless every file in ``folder`` is one ganforge wrote there (listed in its manifest)."""
+    foreign = foreign_files(folder)
+    if foreign:
+        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
+        why = "files ganforge did not write" if read_manifest(folder) else f"files and no {MANIFEST} of ganforge's"
+        raise GanforgeError(f"--force will not delete {folder}: it holds {why} ({shown}); move those files away or "
+                            f"choose another {flag}")
+
+
+def write_text(path: str | os.PathLike, text: str, *, flag: str, force: bool | None = None) -> Path:
     """Write a small text file by the rule (checked by the caller with :func:`check_file`)."""
-    with atomic(path, flag=flag) as (temp,):
+    with atomic(path, flag=flag, force=force) as (temp,):
         temp.write_text(text)
     return Path(path)
 
@@ -147,12 +292,12 @@ def npy_bytes(n: int, shape: Sequence[int], dtype: np.dtype | type) -> int:
 
 def stream_npy(path: Path, n: int, shape: Sequence[int], dtype: np.dtype | type,
                chunks: Iterable[tuple[np.ndarray, np.ndarray | None]], *, labels_path: Path | None = None,
-               flag: str = "--out", on_chunk: Callable[[int], None] | None = None) -> int:
+               flag: str = "--out", on_chunk: Callable[[int], None] | None = None, force: bool | None = None) -> int:
     """Write ``n`` samples arriving in chunks straight to disk (``np.lib.format.open_memmap``), so memory
     holds one chunk however large ``n`` is; labels, when given, go to ``labels_path``. Both files appear
     only when complete (see :func:`atomic`). Returns the number written."""
     targets = [path] + ([labels_path] if labels_path is not None else [])
-    with atomic(*targets, flag=flag) as temps:
+    with atomic(*targets, flag=flag, force=force) as temps:
         out = np.lib.format.open_memmap(temps[0], mode="w+", dtype=dtype, shape=(n, *shape))
         labels = (np.lib.format.open_memmap(temps[1], mode="w+", dtype=np.int64, shape=(n,))
                   if labels_path is not None else None)

@@ -12,7 +12,10 @@ output, whatever the image size.
 **Files.** 8-bit PNG/JPEG/BMP/TIFF images, folders of them, and ``.npy`` arrays of uint8
 (N, C, H, W) (ganforge's own image form). What upscale cannot take faithfully is refused with one
 line: a 16-bit image (it would lose its low byte silently), a grey image for an RGB model (or the
-reverse), anything that is not uint8.
+reverse), anything that is not uint8, an empty array. Transparency is kept: an RGBA (or grey+alpha,
+or a palette image with a transparent colour) is split into its colours, which the model upscales,
+and its alpha channel, which is upscaled apart by bicubic (a model trained on photos knows no alpha),
+and written back as RGBA (LA).
 """
 
 from __future__ import annotations
@@ -25,12 +28,13 @@ import torch
 from PIL import Image, UnidentifiedImageError
 
 from ganforge.data.folder import find_images as folder_images
-from ganforge.data.images import to_array
+from ganforge.data.images import save_png, to_array
 from ganforge.errors import DataError
 
 Upscaler = Callable[[torch.Tensor], torch.Tensor]  # LR float (N, C, h, w) in [0, 1] -> SR float in [0, 1]
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
 SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
+WITH_ALPHA = ("RGBA", "RGBa", "LA", "La", "PA")
 
 
 def tiled(fn: Upscaler, lr: torch.Tensor, scale: int, tile: int | None, overlap: int) -> torch.Tensor:
@@ -60,8 +64,9 @@ def _png_bit_depth(path: Path) -> int | None:
     return None
 
 
-def read_image(path: Path, channels: int | None) -> np.ndarray:
-    """uint8 (C, H, W) of an 8-bit image file; ``channels`` is what the model takes (None: keep the file's)."""
+def read_image(path: Path, channels: int | None) -> tuple[np.ndarray, np.ndarray | None]:
+    """uint8 (C, H, W) of an 8-bit image file and its alpha channel (1, H, W), or None when it has none;
+    ``channels`` is what the model takes (None: keep the file's)."""
     try:
         depth = _png_bit_depth(path)
         with Image.open(path) as img:
@@ -72,6 +77,9 @@ def read_image(path: Path, channels: int | None) -> np.ndarray:
                                 f"byte silently: convert it to 8 bits first (e.g. ImageMagick: convert {path.name} "
                                 f"-depth 8 out.png)")
             grey = mode in ("1", "L", "LA", "La")
+            alpha = None
+            if mode in WITH_ALPHA or (mode == "P" and "transparency" in img.info):
+                alpha = to_array(img.convert("RGBA").getchannel("A"))
             if channels == 3 and grey:
                 raise DataError(f"{path} is a greyscale image and the run's model takes RGB; convert it to RGB first "
                                 f"(e.g. PIL: Image.open(p).convert('RGB').save(q)) or use a model trained on grey "
@@ -83,7 +91,16 @@ def read_image(path: Path, channels: int | None) -> np.ndarray:
     except (UnidentifiedImageError, OSError) as e:
         raise DataError(f"{path} cannot be read as an image ({str(e).splitlines()[0]}); give a PNG/JPEG/BMP/TIFF "
                         f"file") from None
-    return to_array(img)
+    return to_array(img), alpha
+
+
+def save_with_alpha(x: np.ndarray, path: Path) -> None:
+    """uint8 (C, H, W) as a PNG: 1 grey, 2 grey + alpha, 3 RGB, 4 RGBA."""
+    if x.shape[0] in (2, 4):
+        Image.fromarray(np.ascontiguousarray(x.transpose(1, 2, 0)), "LA" if x.shape[0] == 2 else "RGBA").save(
+            path, format="PNG")
+    else:
+        save_png(x, path)
 
 
 def read_npy(path: Path, channels: int | None) -> np.ndarray:
@@ -92,6 +109,9 @@ def read_npy(path: Path, channels: int | None) -> np.ndarray:
         x = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as e:
         raise DataError(f"{path} cannot be read as an .npy array ({str(e).splitlines()[0]})") from None
+    if x.size == 0:
+        raise DataError(f"{path} holds no images (shape {tuple(x.shape)}); give uint8 images (N, C, H, W), as "
+                        f"ganforge sample writes them")
     if x.dtype != np.uint8 or x.ndim != 4:
         raise DataError(f"{path} holds {x.dtype} {tuple(x.shape)}; upscale takes uint8 images (N, C, H, W), "
                         f"as ganforge sample writes them")
@@ -109,4 +129,4 @@ def find_images(folder: Path) -> list[Path]:
     return found
 
 
-__all__ = ["IMAGE_SUFFIXES", "find_images", "read_image", "read_npy", "tiled"]
+__all__ = ["IMAGE_SUFFIXES", "find_images", "read_image", "read_npy", "save_with_alpha", "tiled"]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import sys
 
 from ganforge import outputs
 from ganforge.cli.device import device_option
@@ -21,7 +22,7 @@ from ganforge.metrics.judges import default_judge, load_judge
 from ganforge.privacy import audit as privacy_audit
 from ganforge.privacy.distances import NEAR_COPY_QUANTILE
 from ganforge.runs.run import load_run
-from ganforge.synthetic.sources import reference_split, training_data
+from ganforge.synthetic.sources import check_memory, reference_split, training_data
 from ganforge.viz import nn_sheet
 
 HOLDOUT_SPLITS = ("valid", "test")  # the first of these the dataset has is the default non-member split
@@ -34,9 +35,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("run_dir", help="a run directory written by `ganforge train`")
     s.add_argument("--n", type=int, default=privacy_audit.N_SYNTHETIC,
                    help=f"synthetic samples drawn (default {privacy_audit.N_SYNTHETIC})")
-    s.add_argument("--members", type=int, default=privacy_audit.N_MEMBERS,
+    s.add_argument("--members", type=int,
                    help=f"training images and held-out images the attacks are scored on (default "
-                        f"{privacy_audit.N_MEMBERS})")
+                        f"{privacy_audit.N_MEMBERS}, or all there are when fewer; more than there are is refused)")
     s.add_argument("--holdout-data", help="dataset of the held-out real images (default: the run's own dataset)")
     s.add_argument("--holdout-split", help="its split (default: valid, else test)")
     s.add_argument("--judge", help="judge for the feature distances (default: the dataset's; 'none' = pixels only)")
@@ -65,8 +66,24 @@ def _holdout_split(name: str, given: str | None, run_data: str) -> str:
                     f"dataset {name} has no split {'/'.join(HOLDOUT_SPLITS)}; pass --holdout-split")
 
 
+def _members(asked: int | None, train: int, holdout: int) -> int:
+    """How many members (and as many non-members) the attacks use: all there are, or fewer when asked; a
+    number above what exists is refused rather than quietly capped."""
+    there = min(train, holdout)
+    if asked is None:
+        if there < privacy_audit.N_MEMBERS:
+            print(f"ganforge: note: membership attacks use {there} training and {there} held-out images (all the "
+                  f"{'held-out' if holdout <= train else 'training'} images there are; the default is "
+                  f"{privacy_audit.N_MEMBERS})", file=sys.stderr)
+        return min(there, privacy_audit.N_MEMBERS)
+    if asked > there:
+        raise GanforgeError(f"--members {asked} is more than there are: {train} training and {holdout} held-out "
+                            f"images; use --members {there} or less")
+    return asked
+
+
 def run(args: argparse.Namespace) -> int:
-    if args.n < 2 or args.members < 2:
+    if args.n < 2 or (args.members is not None and args.members < 2):
         raise GanforgeError(f"--n and --members must be at least 2, got {args.n} and {args.members}")
     if not 0 < args.quantile < 0.5:
         raise GanforgeError(f"--quantile must be in (0, 0.5), got {args.quantile}")
@@ -83,10 +100,12 @@ def run(args: argparse.Namespace) -> int:
     if holdout.shape != train.shape:
         raise GanforgeError(f"held-out images are {holdout.shape}, training images {train.shape}; pick held-out "
                             f"data of the same kind")
+    members = _members(args.members, len(train), len(holdout))
+    check_memory(args.n, privacy_audit.audit_bytes(1, tuple(train.shape)), flag="--n")
     judge_name = args.judge or default_judge(name)
     judge = load_judge(judge_name, args.data_dir) if judge_name and judge_name != "none" else None
     result, synthetic, report = privacy_audit.audit_run(opened, train, holdout, judge=judge, n_synthetic=args.n,
-                                                        n_members=args.members, quantile=args.quantile,
+                                                        n_members=members, quantile=args.quantile,
                                                         seed=args.seed)
     result["holdout_data"] = f"{name} ({split})"
     for space, r in result["dcr"].items():
@@ -97,11 +116,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"membership {attack}: AUROC {r['auroc']:.3f} [{r['ci_low']:.3f}, {r['ci_high']:.3f}] (0.5 = no leak)")
     print("findings: " + ("; ".join(result["flags"]) if result["flags"] else "none crossed a line"))
     if out is not None:
-        outputs.write_text(out, json.dumps(result, indent=1) + "\n", flag="--out")
+        outputs.write_text(out, json.dumps(result, indent=1) + "\n", flag="--out", force=args.force)
         print(f"{out}: the full audit")
     if fig is not None:
         s, nb, d = privacy_audit.closest_pairs(synthetic, train, report)
-        with outputs.atomic(fig, flag="--figure") as (temp,):
+        with outputs.atomic(fig, flag="--figure", force=args.force) as (temp,):
             nn_sheet(s, nb, d, title=f"{opened.path.name}, step {opened.step}: the samples closest to a training "
                                      f"image").save(temp)
         print(f"{fig}: the closest pairs")

@@ -21,9 +21,13 @@ from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
 from ganforge.runs.run import load_run
 from ganforge.synthetic import classifier, scores
-from ganforge.synthetic.sources import labelled_samples, reference_split, training_data
+from ganforge.synthetic.sources import (check_labelled, check_memory, labelled_samples, reference_split,
+                                       training_data)
 
 WHAT = ("cas", "gan-test", "augment")
+# Bytes per pixel value the synthetic set costs: the uint8 samples, the real+synthetic copy the
+# augmentation table concatenates, and the float32 batch the generator makes them from.
+BYTES_PER_VALUE = 1 + 1 + 4
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -65,10 +69,16 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError(f"--n must be a positive number of samples, got {args.n}")
     out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".json",)) if args.out else None
     opened = load_run(args.run_dir, args.checkpoint, device=device_option(args.device))
+    check_labelled(opened)
+    if args.test_split == opened.config.data.split:
+        raise GanforgeError(f"--test-split {args.test_split} is the split the run trained on; the classifiers must "
+                            f"be tested on images the run never saw (e.g. --test-split test)")
     train = training_data(opened, args.data_dir)
     recipe = classifier.recipe_for(train.shape, train.num_classes)
+    n = args.n or len(train)
+    check_memory(n, int(np.prod(train.shape)) * BYTES_PER_VALUE + 8, flag="--n")
     test = reference_split(opened, args.test_split, args.data_dir)
-    sx, sy = labelled_samples(opened, args.n or len(train), seed=0)
+    sx, sy = labelled_samples(opened, n, seed=0)
     rx, ry, tx, ty = train.x.numpy(), train.y.numpy(), test.x.numpy(), test.y.numpy()
     report: dict = {"run": str(opened.path), "checkpoint": str(opened.checkpoint), "step": opened.step,
                     "test": f"{opened.config.data.name} ({args.test_split}, {len(tx)} images)",
@@ -86,7 +96,7 @@ def run(args: argparse.Namespace) -> int:
             print(f"{r['name']} real {row['fraction']:.0%}: {_pm(row['real_only'])} real only, "
                   f"{_pm(row['with_synthetic'])} with {len(sx)} synthetic ({row['change'] * 100:+.2f} points)")
     if out is not None:
-        outputs.write_text(out, json.dumps(report, indent=1, default=_plain) + "\n", flag="--out")
+        outputs.write_text(out, json.dumps(report, indent=1, default=_plain) + "\n", flag="--out", force=args.force)
         print(f"{out}: the full report (per-class accuracies, every seed)")
     return 0
 

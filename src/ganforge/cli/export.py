@@ -20,6 +20,7 @@ from ganforge import outputs, progress
 from ganforge.cli.device import device_option
 from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
+from ganforge.privacy.audit import run_identity
 from ganforge.runs.lock import still_training
 from ganforge.runs.run import load_run
 from ganforge.synthetic import datasheet
@@ -59,13 +60,32 @@ def _audit(path: str | None) -> dict | None:
     return audit
 
 
+def _check_audit_is_of(audit: dict | None, path: str | None, opened, run_dir: str, checkpoint: str) -> None:
+    """The audit must be of this run and this checkpoint (its ``run.id`` and ``run.checkpoint_sha256``):
+    another run's verdict written into this run's datasheet would be a false statement about it."""
+    if audit is None:
+        return
+    named, here = audit.get("run") if isinstance(audit.get("run"), dict) else {}, run_identity(opened)
+    fix = f"audit this one: ganforge audit {run_dir} --checkpoint {checkpoint} --out audit.json"
+    if not named.get("id") or not named.get("checkpoint_sha256"):
+        raise GanforgeError(f"--audit {path} does not name the run and checkpoint it audited (written by an older "
+                            f"ganforge); {fix}")
+    if named["id"] != here["id"]:
+        raise GanforgeError(f"--audit {path} is an audit of another run ({named.get('path', '?')}, id {named['id']}), "
+                            f"not of {run_dir} (id {here['id']}); {fix}")
+    if named["checkpoint_sha256"] != here["checkpoint_sha256"]:
+        raise GanforgeError(f"--audit {path} audited another checkpoint of this run (step {named.get('step', '?')}), "
+                            f"not the one exported (step {opened.step}); {fix}")
+
+
 def run(args: argparse.Namespace) -> int:
-    req = ex.ExportRequest(Path(args.out), args.n, seed=args.seed, class_balanced=args.class_balanced,
+    req = ex.ExportRequest(outputs.named(args.out, flag="--out"), args.n, seed=args.seed, class_balanced=args.class_balanced,
                            truncation=args.truncation, force=args.force, chunk=args.chunk)
     ex.check_request(req)
     audit = _audit(args.audit)
     device = device_option(args.device)
     opened = load_run(args.run_dir, args.checkpoint, device=device)
+    _check_audit_is_of(audit, args.audit, opened, args.run_dir, args.checkpoint)
     if args.checkpoint == "latest" and (note := still_training(args.run_dir)):
         print(f"ganforge: note: {note}, {opened.checkpoint.name}", file=sys.stderr)
     options = ex.sampling_options(opened, req)
@@ -81,20 +101,25 @@ def run(args: argparse.Namespace) -> int:
     with progress.bar(req.n, desc=f"exporting {req.out.name}") as bar:
         if req.kind == "npz":
             json_path, md_path = req.datasheet_paths()
-            with outputs.atomic(req.out, json_path, md_path, flag="--out") as (temp, temp_json, temp_md):
+            with outputs.atomic(req.out, json_path, md_path, flag="--out", force=req.force) as (temp, temp_json,
+                                                                                                 temp_md):
                 labels = ex.write_npz(temp, req.n, shape, first.dtype, chunks, labelled, on_chunk=bar.update)
                 sheet = _sheet(opened, req, shape, labels, audit)
                 temp_json.write_text(json.dumps(sheet, indent=1) + "\n")
                 temp_md.write_text(datasheet.markdown(sheet))
         else:
             with ex.folder_in_place(req.out, req.force) as temp:
-                labels = ex.write_folder(temp, req.n, chunks, on_chunk=bar.update)
+                written: list[str] = []
+                labels = ex.write_folder(temp, req.n, chunks, on_chunk=bar.update, written=written)
                 sheet = _sheet(opened, req, shape, labels, audit)
                 (temp / f"{ex.DATASHEET}.md").write_text(datasheet.markdown(sheet))
                 (temp / f"{ex.DATASHEET}.json").write_text(json.dumps(sheet, indent=1) + "\n")
+                written += [f"{ex.DATASHEET}.md", f"{ex.DATASHEET}.json"]
+                outputs.write_manifest(temp, written, what=f"ganforge export of {args.run_dir}")
     counts = sheet["output"]["class_counts"]
     what = f", {len(counts)} classes" if counts else ""
-    print(f"{req.out}: {req.n} samples of {'x'.join(map(str, shape))}{what} from step {opened.step}; datasheet "
+    kind = "translated held-out images" if sheet.get("title") == "translated real images" else "samples"
+    print(f"{req.out}: {req.n} {kind} of {'x'.join(map(str, shape))}{what} from step {opened.step}; datasheet "
           f"{req.datasheet_paths()[0]}")
     return 0
 

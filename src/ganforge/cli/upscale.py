@@ -23,7 +23,6 @@ from ganforge import outputs, upscaling
 from ganforge.capabilities import UPSCALE, capabilities_of, describe
 from ganforge.cli.device import device_option
 from ganforge.cli.help import examples
-from ganforge.data.images import save_png
 from ganforge.data.superres import bicubic_up, photos
 from ganforge.errors import DataError, GanforgeError
 from ganforge.metrics import superres as sr_metrics
@@ -58,7 +57,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _method(args: argparse.Namespace, device: torch.device) -> tuple[str, upscaling.Upscaler, int, int | None, int]:
     """(name, LR -> SR function, scale, channels the model takes or None, default overlap)."""
     if args.run_dir is None:
-        if not (args.bicubic and args.scale):
+        if not (args.bicubic and args.scale is not None):
             raise GanforgeError("give a run directory, or --bicubic with --scale N for the baseline alone")
         if args.scale < 2:
             raise GanforgeError(f"--scale must be an integer >= 2, got {args.scale}")
@@ -75,14 +74,32 @@ def _method(args: argparse.Namespace, device: torch.device) -> tuple[str, upscal
     return opened.config.recipe, model.upscale, model.scale, model.channels, model.receptive_radius
 
 
-def run(args: argparse.Namespace) -> int:
+def _check_options(args: argparse.Namespace) -> None:
+    """Options that would be ignored in this combination are refused, so nothing is silently dropped."""
     if (args.tile is not None and args.tile < 0) or (args.overlap is not None and args.overlap < 0):
         raise GanforgeError("--tile and --overlap must be >= 0 (--tile 0: no tiling)")
+    if args.scale is not None and args.scale < 2:
+        raise GanforgeError(f"--scale must be an integer >= 2, got {args.scale}")
+    if args.tile == 0 and args.overlap is not None:
+        raise GanforgeError("--overlap is the context around each tile, and --tile 0 makes no tiles; drop --overlap "
+                            "or give --tile N")
+    if args.eval:
+        given = [f for f, v in (("--input", args.input), ("--out", args.out), ("--bicubic", args.bicubic)) if v]
+        if given:
+            raise GanforgeError(f"--eval scores the run and bicubic on the held-out photos and takes no "
+                                f"{' or '.join(given)}; drop {given[0]}, or drop --eval to upscale files")
+    elif args.json is not None:
+        raise GanforgeError("--json writes the scores of --eval; add --eval skimage-photos, or drop --json")
+
+
+def run(args: argparse.Namespace) -> int:
+    _check_options(args)
     asked_tile, args.tile = args.tile, DEFAULT_TILE if args.tile is None else args.tile
     if args.eval:
         return _evaluate(args)
     if not args.input or not args.out:
         raise GanforgeError("give --input and --out (or --eval skimage-photos)")
+    outputs.named(args.out, flag="--out")
     src = Path(args.input)
     if not src.exists():
         raise DataError(f"--input {src} does not exist; give an image, a folder of images or an .npy file")
@@ -98,25 +115,39 @@ def run(args: argparse.Namespace) -> int:
         jobs = [(src, outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(suffix,)))]
     name, fn, scale, channels, radius = _method(args, device)
     overlap = radius if args.overlap is None else args.overlap
-    for source, target in jobs:
-        if source.suffix.lower() == ".npy":
-            _upscale_npy(source, target, fn, scale, channels, args.tile, overlap, device)
-        else:
-            lr = upscaling.read_image(source, channels)
-            h, w = lr.shape[-2:]
+    if len(jobs) == 1 and jobs[0][0].suffix.lower() == ".npy":
+        _upscale_npy(jobs[0][0], jobs[0][1], fn, scale, channels, args.tile, overlap, device, args.force)
+        print(f"{jobs[0][1]}: {name} x{scale}")
+        return 0
+    # A folder is written whole or not at all: every image goes to a temporary name first, and the names
+    # appear together only when the last one is done (a failure on file k leaves none of them).
+    with outputs.atomic(*(t for _, t in jobs), flag="--out", force=args.force) as temps:
+        for k, ((source, target), temp) in enumerate(zip(jobs, temps)):
+            try:
+                rgb, alpha = upscaling.read_image(source, channels)
+            except GanforgeError as e:
+                if len(jobs) == 1:
+                    raise
+                raise type(e)(f"{e}; nothing was written to {args.out} (file {k + 1} of {len(jobs)}, a folder is "
+                              f"written whole or not at all)") from None
+            h, w = rgb.shape[-2:]
             if asked_tile and max(h, w) <= asked_tile:  # said when the user chose the tile, not for the default
                 print(f"ganforge: note: {source} ({w}x{h}) fits in one --tile {args.tile}; upscaled whole",
                       file=sys.stderr)
-            x = torch.from_numpy(np.array(lr)).float().div(255).unsqueeze(0).to(device)
+            x = torch.from_numpy(np.array(rgb)).float().div(255).unsqueeze(0).to(device)
             out = upscaling.tiled(fn, x, scale, args.tile, overlap)[0].numpy()
-            with outputs.atomic(target, flag="--out") as (temp,):
-                save_png(out, temp)
+            if alpha is not None:  # transparency kept: upscaled apart, by bicubic (a model knows no alpha)
+                a = torch.from_numpy(np.array(alpha)).float().div(255).unsqueeze(0)
+                out = np.concatenate([out, upscaling.tiled(lambda t: bicubic_up(t, scale), a, scale, args.tile,
+                                                           max(overlap, BICUBIC_RADIUS))[0].numpy()])
+            upscaling.save_with_alpha(out, temp)
+    for (source, target) in jobs:
         print(f"{target}: {name} x{scale}")
     return 0
 
 
 def _upscale_npy(source: Path, target: Path, fn, scale: int, channels: int | None, tile: int, overlap: int,
-                 device: torch.device) -> None:
+                 device: torch.device, force: bool) -> None:
     x = upscaling.read_npy(source, channels)
     n, c, h, w = x.shape
     outputs.check_space(target, outputs.npy_bytes(n, (c, h * scale, w * scale), np.uint8), flag="--out")
@@ -126,7 +157,7 @@ def _upscale_npy(source: Path, target: Path, fn, scale: int, channels: int | Non
             lr = torch.from_numpy(np.array(x[i:i + 1])).float().div(255).to(device)
             yield upscaling.tiled(fn, lr, scale, tile, overlap).numpy(), None
 
-    outputs.stream_npy(target, n, (c, h * scale, w * scale), np.uint8, chunks())
+    outputs.stream_npy(target, n, (c, h * scale, w * scale), np.uint8, chunks(), force=force)
 
 
 def _evaluate(args: argparse.Namespace) -> int:
@@ -151,6 +182,6 @@ def _evaluate(args: argparse.Namespace) -> int:
     for method, values in scores.items():
         print(f"{method:>10}: " + "  ".join(f"{k} {v:.4f}" for k, v in values.items()))
     if target is not None:
-        outputs.write_text(target, json.dumps(report, indent=1) + "\n", flag="--json")
+        outputs.write_text(target, json.dumps(report, indent=1) + "\n", flag="--json", force=args.force)
         print(f"{target}: scores")
     return 0

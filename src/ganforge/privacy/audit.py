@@ -13,7 +13,10 @@ docs/benchmarks.md shows what a leak looks like.
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -21,9 +24,11 @@ import torch
 from torch import nn
 
 from ganforge.data import Dataset
+from ganforge.download import sha256_file
 from ganforge.metrics.judges import Judge
 from ganforge.privacy import membership
 from ganforge.privacy.distances import NEAR_COPY_QUANTILE, DcrReport, dcr, pixels
+from ganforge.runs import rundir
 from ganforge.runs.run import Run
 
 N_SYNTHETIC = 2000  # synthetic samples drawn for the distances and the black-box attack
@@ -33,6 +38,32 @@ Features = Callable[[np.ndarray], torch.Tensor]
 # data (binomial tail) and they are over 3x the expected rate: the threshold, a quantile estimated from a
 # few hundred held-out images, is itself noisy, and the margin keeps that noise from raising alarms.
 FLAG_P_VALUE = 1e-3
+# Bytes of memory one synthetic sample costs the audit, per pixel value: the uint8 image and its float32
+# copy in pixel space (features add a judge's embedding, bounded by FEATURE_BYTES a sample).
+AUDIT_BYTES_PER_VALUE = 1 + 4
+FEATURE_BYTES = 4 * 4096
+
+
+def audit_bytes(n_synthetic: int, shape: tuple[int, ...]) -> int:
+    """The memory an audit of ``n_synthetic`` samples of ``shape`` holds at once (for the up-front check)."""
+    values = int(np.prod(shape, dtype=np.int64))
+    return int(n_synthetic) * (values * AUDIT_BYTES_PER_VALUE + FEATURE_BYTES)
+
+
+def run_identity(run: Run) -> dict[str, Any]:
+    """What names a run and its checkpoint beyond its path (which moves): ``id`` is a hash of the run's
+    config and its start time (two runs of one config differ), ``checkpoint_sha256`` the hash of the
+    checkpoint's manifest, which lists every weight file's sha256. An audit carries it, and an export
+    refuses an audit whose identity is not its own run's."""
+    path = Path(run.path)
+    try:
+        started = json.loads((path / rundir.OPTIONS).read_text()).get("started")
+    except (OSError, ValueError, AttributeError):
+        started = None
+    config_sha = sha256_file(path / rundir.CONFIG)
+    manifest = Path(run.checkpoint) / "manifest.json"
+    return {"id": hashlib.sha256(f"{config_sha}:{started}".encode()).hexdigest()[:16],
+            "checkpoint_sha256": sha256_file(manifest) if manifest.is_file() else None, "step": run.step}
 
 
 def _pick(n: int, k: int, rng: np.random.Generator) -> np.ndarray:
@@ -86,7 +117,7 @@ def audit_run(run: Run, train: Dataset, holdout: Dataset, *, judge: Judge | None
                                   d_conditional=run.config.model.d.conditional, n_members=n_members,
                                   quantile=quantile, seed=seed)
     result["run"] = {"path": str(run.path), "checkpoint": str(run.checkpoint), "step": run.step,
-                     "train_data": f"{run.config.data.name} ({run.config.data.split})"}
+                     **run_identity(run), "train_data": f"{run.config.data.name} ({run.config.data.split})"}
     if judge is not None:
         result["judge"] = judge.summary()
     return result, synthetic, report
@@ -118,4 +149,5 @@ def closest_pairs(synthetic: np.ndarray, train: Dataset, report: DcrReport, coun
     return synthetic[order], train.x.numpy()[report.nearest_index[order]], report.synthetic[order]
 
 
-__all__ = ["N_MEMBERS", "N_SYNTHETIC", "audit_arrays", "audit_run", "closest_pairs", "flags"]
+__all__ = ["N_MEMBERS", "N_SYNTHETIC", "audit_arrays", "audit_bytes", "audit_run", "closest_pairs", "flags",
+           "run_identity"]

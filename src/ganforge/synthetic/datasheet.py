@@ -15,6 +15,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from ganforge import capabilities as cap
 from ganforge.download import sha256_file
 from ganforge.runs import rundir
 from ganforge.runs.run import Run
@@ -51,6 +52,17 @@ def run_measurements(run: Run) -> dict[str, Any]:
     return {"metrics": metrics, "differential_privacy": privacy}
 
 
+def what_it_holds(run: Run, n: int) -> dict[str, str]:
+    """What the exported images are, said truthfully for the run's kind of model: a translator's export
+    is real held-out images put through it, not samples drawn from noise."""
+    if cap.TRANSLATE in cap.capabilities_of(run.model) and cap.GENERATE not in cap.capabilities_of(run.model):
+        return {"what": f"translated real images: the first {n} held-out inputs of '{run.config.data.name}' "
+                        f"(its test split where it has one) put through the run's A-to-B translator; derived from "
+                        f"real data, not synthetic samples drawn from noise",
+                "title": "translated real images"}
+    return {"what": "synthetic samples from a generative model; not real data", "title": "synthetic data"}
+
+
 def build(run: Run, *, output: Path, kind: str, n: int, seed: int, shape: tuple[int, ...], dtype: str,
           classes: dict[str, int] | None, class_balanced: bool, truncation: float | None,
           audit: dict[str, Any] | None = None) -> dict[str, Any]:
@@ -58,13 +70,16 @@ def build(run: Run, *, output: Path, kind: str, n: int, seed: int, shape: tuple[
         options = json.loads((Path(run.path) / rundir.OPTIONS).read_text())
     except (OSError, ValueError):
         options = {}
+    holds = what_it_holds(run, n)
     return {
         "format": FORMAT,
-        "what": "synthetic samples from a generative model; not real data",
+        "what": holds["what"],
+        "title": holds["title"],
         "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
         "ganforge": __version__,
         "output": {"path": str(output), "kind": kind, "n": n, "shape": list(shape), "dtype": dtype,
-                   "labels": "the class each sample was generated for" if classes else "none (unconditional run)",
+                   "labels": "the class each sample was generated for" if classes else
+                   "none (unconditional run)" if cap.GENERATE in cap.capabilities_of(run.model) else "none",
                    "class_counts": classes},
         "sampling": {"seed": seed, "class_balanced": class_balanced, "truncation": truncation},
         "run": {"path": str(run.path), "checkpoint": str(run.checkpoint), "step": run.step,
@@ -89,7 +104,7 @@ def _value(v: Any) -> str:
 
 def markdown(sheet: dict[str, Any]) -> str:
     """The same facts for a reader: one section per part, the audit's flags first among its lines."""
-    out = ["# Datasheet: synthetic data", "", f"_{sheet['what']}_", ""]
+    out = [f"# Datasheet: {sheet.get('title', 'synthetic data')}", "", f"_{sheet['what']}_", ""]
     for section in ("output", "sampling", "run", "training_data", "metrics", "differential_privacy"):
         body = sheet[section]
         out += [f"## {section.replace('_', ' ')}", ""]
@@ -117,4 +132,4 @@ def markdown(sheet: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-__all__ = ["FORMAT", "NOT_MEASURED", "build", "markdown", "run_measurements"]
+__all__ = ["FORMAT", "NOT_MEASURED", "build", "markdown", "run_measurements", "what_it_holds"]

@@ -11,17 +11,23 @@ a label) whether ``n`` is a thousand or a million:
   the layout ``folder:DIR`` reads back with the same labels.
 
 The rules of :mod:`ganforge.outputs` hold: every path and the free space are checked before
-the first sample, an existing output is refused without ``--force`` (and a folder is replaced
-only if it is an earlier export, never a folder holding other files), and the output appears
-under its name only when complete: an .npz through a temporary file and ``os.replace``, a folder
-built under a hidden ``.NAME.partial-PID`` name and renamed at the end. A full disk or Ctrl-C
-removes the partial output, so nothing half-written ever looks complete; the datasheet
-(:mod:`.datasheet`), written last, is the mark of a finished export.
+the first sample, an existing output is refused without ``--force``, and the output appears
+under its name only when complete: an .npz through a temporary file put in place only if the
+name is still free (or replaced, with ``--force``), a folder built under a hidden
+``.NAME.partial-PID`` name and renamed at the end. A folder export lists every file it wrote in
+its manifest (:data:`ganforge.outputs.MANIFEST`); ``--force`` replaces an earlier folder only when
+everything in it is listed there, so a file the user put inside is never deleted. A full disk or
+Ctrl-C removes the partial output, so nothing half-written ever looks complete; the datasheet
+(:mod:`.datasheet`) and the manifest, written last, mark a finished export.
+
+``--out x.npy`` (or another file name ganforge does not write as an export) is refused: an export
+is an .npz or a folder, and a folder named like a file would mislead whoever finds it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import inspect
 import os
 import shutil
@@ -41,6 +47,9 @@ CHUNK = 1000  # samples generated and written at a time
 DATASHEET = "datasheet"  # datasheet.json / datasheet.md inside a folder export; FILE.datasheet.* beside an npz
 PNG_OVERHEAD = 200  # bytes of PNG framing at most beyond the raw pixels, for the free-space check
 Chunks = Iterable[tuple[np.ndarray, np.ndarray | None]]
+# Names that say "a file": a folder export under such a name would mislead (`--out x.npy` is a folder otherwise).
+FILE_SUFFIXES = (".npy", ".png", ".jpg", ".jpeg", ".json", ".zip", ".tar", ".gz", ".pt", ".pth", ".safetensors",
+                 ".csv", ".txt", ".h5", ".pkl")
 
 
 @dataclass
@@ -74,20 +83,22 @@ def check_request(req: ExportRequest) -> None:
         raise GanforgeError(f"--chunk must be a positive number of samples, got {req.chunk}")
     if req.truncation is not None and req.truncation <= 0:
         raise GanforgeError(f"--truncation must be > 0 (a threshold on |z|), got {req.truncation}")
+    out = outputs.named(req.out, flag="--out")
     if req.kind == "npz":
         outputs.check_file(req.out, flag="--out", force=req.force, suffixes=(".npz",))
         for path in req.datasheet_paths():
             outputs.check_file(path, flag="--out", force=req.force)
         return
-    out = req.out
+    if out.suffix.lower() in FILE_SUFFIXES:
+        raise GanforgeError(f"--out {out}: export writes an .npz file (arrays x and y) or a folder of PNGs, not a "
+                            f"{out.suffix} file; use --out {out.with_suffix('.npz')} or a folder name such as "
+                            f"{out.with_suffix('')}/ (`ganforge sample` writes a bare .npy)")
     if out.exists() and not out.is_dir():
         raise GanforgeError(f"--out {out} is a file; give a folder name (or a .npz file name) for the export")
     if out.is_dir() and any(out.iterdir()):
         if not req.force:
             raise GanforgeError(f"{out} already exists; pass --force to replace it or choose another --out")
-        if not (out / f"{DATASHEET}.json").is_file():
-            raise GanforgeError(f"{out} holds files that are not a ganforge export (no {DATASHEET}.json), so "
-                                f"--force will not delete it; choose another --out")
+        outputs.check_replaceable(out, flag="--out")
     outputs.check_dir_writable(out.parent, flag="--out")
 
 
@@ -149,9 +160,10 @@ def write_npz(path: Path, n: int, shape: tuple[int, ...], dtype: np.dtype, chunk
     return y_all
 
 
-def write_folder(root: Path, n: int, chunks: Chunks, on_chunk: Callable[[int], None] | None = None
-                 ) -> np.ndarray | None:
-    """``root/<class>/<index>.png`` (or ``root/<index>.png`` without labels); returns the labels."""
+def write_folder(root: Path, n: int, chunks: Chunks, on_chunk: Callable[[int], None] | None = None,
+                 written: list[str] | None = None) -> np.ndarray | None:
+    """``root/<class>/<index>.png`` (or ``root/<index>.png`` without labels); returns the labels. Each
+    file's name relative to ``root`` is appended to ``written`` (for the manifest)."""
     y_all, done, made = None, 0, set()
     width = max(7, len(str(n - 1)))
     for x, y in chunks:
@@ -163,6 +175,8 @@ def write_folder(root: Path, n: int, chunks: Chunks, on_chunk: Callable[[int], N
                 folder.mkdir(parents=True, exist_ok=True)
                 made.add(folder)
             save_png(image, folder / f"{done + i:0{width}d}.png")
+            if written is not None:
+                written.append(str((folder / f"{done + i:0{width}d}.png").relative_to(root)))
         if y_all is not None:
             y_all[done:done + len(x)] = y
         done += len(x)
@@ -175,25 +189,46 @@ def write_folder(root: Path, n: int, chunks: Chunks, on_chunk: Callable[[int], N
 def folder_in_place(out: Path, force: bool) -> Iterator[Path]:
     """A hidden folder to fill, renamed to ``out`` when the block ends without error, removed otherwise.
 
-    An earlier export at ``out`` (with --force) is moved aside first and deleted only once the new
-    one is in place, so a failure leaves the old export as it was.
+    An earlier export at ``out`` (with --force) is moved aside first, checked again there against its
+    manifest (a file the user added meanwhile puts it back and ends in one line), and deleted only once
+    the new one is in place, so a failure leaves the old export as it was. Without --force, a folder
+    that appeared at ``out`` meanwhile is left alone: the rename onto a non-empty folder fails, and
+    that is said in one line.
     """
+    out = outputs.named(out, flag="--out")
     temp = out.with_name(f".{out.name}.partial-{os.getpid()}")
     aside = out.with_name(f".{out.name}.old-{os.getpid()}")
+    moved = placed = False
     try:
         out.parent.mkdir(parents=True, exist_ok=True)
         temp.mkdir()
         yield temp
-        if out.exists():
+        if out.exists() and any(out.iterdir()):
             if not force:
-                raise GanforgeError(f"{out} appeared while exporting; nothing was replaced. Choose another --out")
+                raise GanforgeError(outputs.appeared(out, "--out"))
+            outputs.check_replaceable(out, flag="--out")
             os.replace(out, aside)
-        os.replace(temp, out)
+            moved = True
+            if outputs.foreign_files(aside):  # a file added between the check and the move
+                os.replace(aside, out)
+                moved = False
+                outputs.check_replaceable(out, flag="--out")
+        try:
+            os.replace(temp, out)
+            placed = True
+        except OSError as exc:
+            if exc.errno in (errno.ENOTEMPTY, errno.EEXIST):
+                raise GanforgeError(outputs.appeared(out, "--out")) from None
+            raise
     except OSError as exc:
         raise GanforgeError(outputs.describe_os_error(exc, out, "--out") + "; the partial export was removed") from None
     finally:
         shutil.rmtree(temp, ignore_errors=True)
-        shutil.rmtree(aside, ignore_errors=True)
+        if moved and placed:
+            shutil.rmtree(aside, ignore_errors=True)
+        elif moved:  # the new one never arrived: the old export goes back
+            with contextlib.suppress(OSError):
+                os.replace(aside, out)
 
 
 def class_counts(labels: np.ndarray | None, num_classes: int | None) -> dict[str, int] | None:
@@ -202,5 +237,5 @@ def class_counts(labels: np.ndarray | None, num_classes: int | None) -> dict[str
     return {str(c): int(k) for c, k in enumerate(np.bincount(labels, minlength=num_classes or 0))}
 
 
-__all__ = ["CHUNK", "DATASHEET", "ExportRequest", "block_size", "bytes_needed", "check_request", "class_counts",
+__all__ = ["CHUNK", "DATASHEET", "FILE_SUFFIXES", "ExportRequest", "block_size", "bytes_needed", "check_request", "class_counts",
            "folder_in_place", "sampling_options", "save_png", "write_folder", "write_npz"]
