@@ -6,7 +6,10 @@ image's range) and never stretched to the images at hand: a min-max stretch over
 would make one image's picture depend on the others, so it is not offered.
 
 Files go through :mod:`ganforge.outputs`: every path checked before any is written, an
-existing file refused unless ``force``, each PNG written whole or not at all.
+existing file refused unless ``force``, the PNGs put in place together or not at all. The folder
+keeps a manifest of the maps written (:data:`ganforge.outputs.MANIFEST`): with ``force``, the maps
+of an earlier run listed there are removed (no stale ``00007.png`` beside six new maps), and a
+file ganforge did not write is never replaced or removed.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from matplotlib import colormaps
 from PIL import Image
 
 from ganforge import outputs
+from ganforge.errors import GanforgeError
 from ganforge.viz import image_grid, save_image_grid
 
 ALPHA = 0.6  # weight of the heat colour over the grey image where the residual is largest
@@ -40,16 +44,29 @@ def overlay(image: np.ndarray, residual: np.ndarray) -> np.ndarray:
 def save_overlays(images: np.ndarray, residuals: np.ndarray, directory: str | os.PathLike, *, force: bool = False,
                   flag: str = "--maps") -> list[Path]:
     """One PNG per image, ``00000.png`` ... in ``directory``; all paths are checked before the first write."""
-    directory = outputs.check_dir_writable(directory, flag=flag)
+    directory = outputs.check_dir_writable(outputs.named(directory, flag=flag), flag=flag)
     width = max(5, len(str(len(images) - 1)))
-    paths = [outputs.check_file(Path(directory) / f"{i:0{width}d}.png", flag=flag, force=force)
-             for i in range(len(images))]
-    for path, image, residual in zip(paths, images, residuals):
-        picture = overlay(image, residual)
-        scale = max(1, 128 // picture.shape[1])  # 28 px digits would be unreadably small
-        picture = picture.repeat(scale, axis=1).repeat(scale, axis=2)
-        with outputs.atomic(path, flag=flag) as (temp,):
-            Image.fromarray(picture.transpose(1, 2, 0)).save(temp)
+    names = [f"{i:0{width}d}.png" for i in range(len(images))]
+    earlier = outputs.read_manifest(directory) or {}
+    if earlier and not force:
+        raise GanforgeError(f"{directory} already holds residual maps; pass --force to replace them or choose "
+                            f"another {flag}")
+    foreign = [n for n in names if (Path(directory) / n).exists() and n not in earlier]
+    if foreign:
+        raise GanforgeError(f"{flag} {directory} holds {foreign[0]}, which ganforge did not write there; move it "
+                            f"away or choose another {flag}")
+    paths = [outputs.check_file(Path(directory) / n, flag=flag, force=force) for n in names]
+    with outputs.atomic(*paths, flag=flag, force=force) as temps:
+        for temp, image, residual in zip(temps, images, residuals):
+            picture = overlay(image, residual)
+            scale = max(1, 128 // picture.shape[1])  # 28 px digits would be unreadably small
+            picture = picture.repeat(scale, axis=1).repeat(scale, axis=2)
+            Image.fromarray(picture.transpose(1, 2, 0)).save(temp, format="PNG")
+    for stale in set(earlier) - set(names) - {outputs.MANIFEST}:  # an earlier run's maps, listed as ganforge's
+        path = Path(directory) / stale
+        if path.is_file() and path.stat().st_size == earlier[stale]:
+            path.unlink()
+    outputs.write_manifest(Path(directory), names, what="ganforge anomaly score residual maps")
     return paths
 
 

@@ -70,8 +70,8 @@ def _read_input(path: str) -> np.ndarray:
 
 def run_score(args: argparse.Namespace) -> int:
     out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".npy",))
-    if args.maps:
-        outputs.check_dir_writable(args.maps, flag="--maps")
+    if args.maps is not None:
+        outputs.check_dir_writable(outputs.named(args.maps, flag="--maps"), flag="--maps")
     opened = load_run(args.run_dir, args.checkpoint, device=device_option(args.device))
     sc = scorer(opened, args.method, args.seed)
     images = _read_input(args.input)
@@ -79,7 +79,7 @@ def run_score(args: argparse.Namespace) -> int:
     if args.maps:
         save_overlays(images if images.ndim == 4 else images[:, None], result.residual, args.maps, force=args.force)
     outputs.check_space(out, outputs.npy_bytes(len(result.score), (), np.float64), flag="--out")
-    with outputs.atomic(out, flag="--out") as (temp,):
+    with outputs.atomic(out, flag="--out", force=args.force) as (temp,):
         np.save(temp, result.score)
     print(f"{out}: {len(result.score)} {sc.method} scores (higher = more anomalous) from step {opened.step}")
     if args.maps:
@@ -96,6 +96,6 @@ def run_eval(args: argparse.Namespace) -> int:
                       limit=args.limit)
     print(format_table(report), end="")
     if out is not None:
-        outputs.write_text(out, json.dumps(report, indent=2) + "\n", flag="--out")
+        outputs.write_text(out, json.dumps(report, indent=2) + "\n", flag="--out", force=args.force)
         print(f"{out}: the report as JSON")
     return 0

@@ -100,8 +100,8 @@ def run(args: argparse.Namespace) -> int:
     if holdout.shape != train.shape:
         raise GanforgeError(f"held-out images are {holdout.shape}, training images {train.shape}; pick held-out "
                             f"data of the same kind")
-    members = _members(args.members, len(train), len(holdout))
     check_memory(args.n, privacy_audit.audit_bytes(1, tuple(train.shape)), flag="--n")
+    members = _members(args.members, len(train), len(holdout))
     judge_name = args.judge or default_judge(name)
     judge = load_judge(judge_name, args.data_dir) if judge_name and judge_name != "none" else None
     result, synthetic, report = privacy_audit.audit_run(opened, train, holdout, judge=judge, n_synthetic=args.n,
