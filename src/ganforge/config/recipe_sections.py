@@ -143,4 +143,23 @@ class SemiSupervisedConfig:
     unlabelled: float = 1.0
 
 
-__all__ = ["AnomalyConfig", "DpConfig", "GrowthConfig", "SemiSupervisedConfig", "SuperresConfig", "TranslationConfig"]
+@dataclass
+class TabularConfig:
+    """The ``tabular`` recipe (CTGAN, Xu et al. 2019; recipes/tabular.py); ignored by other recipes."""
+
+    # Weight of G's conditional cross-entropy: G's softmax block for the conditioned column against the
+    # category the conditional vector asked for (the paper adds it with weight 1); 0 = off (ablation).
+    cond: float = 1.0
+    # Training-by-sampling picks a category with probability proportional to log(1 + its count) (the
+    # paper's log frequency), so rare categories are asked for more often than they occur; false: by count.
+    log_frequency: bool = True
+    # The paper counts training in epochs (300): when set, train.steps becomes epochs x (rows // batch)
+    # (at least one step per epoch), printed at the start; null = train.steps as given.
+    epochs: int | None = None
+    # The convergence figure in stats.jsonl at every log step: column shapes (KS / TV complement) of this
+    # many generated rows against as many fixed training rows (all rows when fewer); 0 = off.
+    score_rows: int = 1000
+
+
+__all__ = ["AnomalyConfig", "DpConfig", "GrowthConfig", "SemiSupervisedConfig", "SuperresConfig", "TabularConfig",
+           "TranslationConfig"]

@@ -19,7 +19,7 @@ from typing import Any
 import yaml
 
 from ganforge.config.recipe_sections import (AnomalyConfig, DpConfig, GrowthConfig, SemiSupervisedConfig,
-                                             SuperresConfig, TranslationConfig)
+                                             SuperresConfig, TabularConfig, TranslationConfig)
 
 
 @dataclass
@@ -356,6 +356,7 @@ class RunConfig:
     anomaly: AnomalyConfig = field(default_factory=AnomalyConfig)
     dp: DpConfig = field(default_factory=DpConfig)
     semi: SemiSupervisedConfig = field(default_factory=SemiSupervisedConfig)
+    tabular: TabularConfig = field(default_factory=TabularConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return _to_plain(self)

@@ -44,6 +44,9 @@ class NetContext:
     # Per-feature mean of the real data scaled to [0, 1] (images only): lets a sigmoid
     # output start at the data's marginals, as the 2014 code did.
     data_mean: torch.Tensor | None = field(default=None, repr=False)
+    # Tables (nets/ctgan.py): G's output blocks as (start, width, activation "tanh" | "softmax"), so its
+    # head applies each block's own activation; empty for every other kind of data.
+    spans: tuple[tuple[int, int, str], ...] = ()
 
 
 Builder = Callable[..., nn.Module]
