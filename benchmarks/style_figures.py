@@ -19,7 +19,7 @@ import torch
 
 from ganforge import sampling
 from ganforge.runs.run import load_run
-from ganforge.viz import save_image_grid
+from ganforge.figures.drawing import save_image_grid
 
 PSIS = (1.0, 0.7, 0.5, 0.0)
 

@@ -30,7 +30,7 @@ from ganforge.data.superres import bicubic_up, crop_to_multiple, downsample, pho
 from ganforge.metrics import superres as m
 from ganforge.runs.run import load_run
 from ganforge.upscaling import tiled
-from ganforge.viz import with_caption
+from ganforge.figures.drawing import with_caption
 
 CROP = 96  # HR pixels of each photo's crop in the picture
 ZOOM = 2  # each crop shown at twice its size (nearest), so single pixels can be seen

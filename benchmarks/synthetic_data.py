@@ -25,7 +25,7 @@ from ganforge.metrics.judges import load_judge
 from ganforge.privacy.audit import audit_run, closest_pairs
 from ganforge.synthetic import classifier, scores
 from ganforge.synthetic.sources import labelled_samples, reference_split, training_data
-from ganforge.viz import nn_sheet
+from ganforge.figures.drawing import nn_sheet
 
 SMALL = ["model.g.base_channels=16", "model.d.base_channels=16", "train.batch_size=64", "log.every=200",
          "log.tensorboard=false", "log.sample_every=1000", "log.checkpoint_every=1000"]

@@ -30,7 +30,7 @@ from ganforge.data import load_dataset
 from ganforge.metrics import translation as tm
 from ganforge.metrics.translation_eval import evaluate_translation
 from ganforge.runs.run import load_run
-from ganforge.viz import save_image_grid
+from ganforge.figures.drawing import save_image_grid
 
 PIX2PIX = ["pix2pix-edges-l1", "pix2pix-edges-gan", "pix2pix-edges"]
 

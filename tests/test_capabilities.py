@@ -12,7 +12,7 @@ from ganforge.cli import main
 from ganforge.errors import GanforgeError
 from ganforge.recipes.ganomaly import GanomalyModel
 from ganforge.recipes.superres import SuperresModel
-from ganforge.recipes.translation import TranslationModel
+from ganforge.recipes.translation_model import TranslationModel
 from ganforge.runs.run import load_run
 
 TINY = ["log.tensorboard=false", "log.progress=false", "model.z_dim=8", "model.g.hidden=[16]",

@@ -95,7 +95,8 @@ def test_sample_writes_an_input_output_target_sheet(runs, tmp_path, capsys):
     assert Image.open(tmp_path / "s.png").width > 3 * 4 * 16  # 4 triples a row
 
 
-@pytest.mark.parametrize("case", ["rgb-to-grey", "bad-size", "sample-class", "noise-run", "direction"])
+@pytest.mark.parametrize("case", ["rgb-to-grey", "bad-size", "sample-class", "noise-run", "direction", "uint8-3d",
+                                  "float"])
 def test_bad_input_is_one_line_and_writes_nothing(runs, tmp_path, capsys, case):
     out = tmp_path / "out.npy"
     out.write_bytes(b"keep")
@@ -108,6 +109,13 @@ def test_bad_input_is_one_line_and_writes_nothing(runs, tmp_path, capsys, case):
             "nearest valid size is 16x16"
     elif case == "sample-class":
         argv, want = ["sample", str(runs / "pix2pix"), "--n", "4", "--class", "3"], "--class does not apply"
+    elif case == "uint8-3d":  # issue 31: the fix is an axis, not a type
+        np.save(tmp_path / "in.npy", np.zeros((2, 16, 16), np.uint8))
+        argv, want = ["translate", str(runs / "pix2pix"), "--input", str(tmp_path / "in.npy")], \
+            "3 dimensions, not 4; add the channel axis"
+    elif case == "float":
+        np.save(tmp_path / "in.npy", np.zeros((2, 1, 16, 16), np.float32))
+        argv, want = ["translate", str(runs / "pix2pix"), "--input", str(tmp_path / "in.npy")], "convert them to uint8"
     elif case == "noise-run":
         np.save(tmp_path / "in.npy", np.zeros((2, 1, 8, 8), np.uint8))
         argv, want = ["translate", str(runs / "noise"), "--input", str(tmp_path / "in.npy")], "has no input to translate"
@@ -116,7 +124,9 @@ def test_bad_input_is_one_line_and_writes_nothing(runs, tmp_path, capsys, case):
         argv, want = ["translate", str(runs / "pix2pix"), "--input", str(tmp_path / "in.npy"), "--direction", "BA"], \
             "no B -> A generator"
     assert main([*argv, "--out", str(out), "--force"]) == 2
-    assert want in err(capsys)
+    line = err(capsys)
+    assert want in line, line
+    assert case == "float" or "convert them to uint8" not in line
     assert out.read_bytes() == b"keep"
 
 

@@ -219,6 +219,18 @@ def test_anomaly_maps_force_clears_only_its_own_maps(blob_runs, tmp_path, capsys
                     ""], "--maps is empty")
 
 
+def test_anomaly_advice_names_a_method_the_run_has(blob_runs, tmp_path, capsys):
+    """The refusal of a method the run cannot score by advises the run's own method: never the one that just
+    failed, and never ``--set``, which ``anomaly`` does not take."""
+    np.save(tmp_path / "x.npy", blobs(2, NORMAL_AT, np.random.default_rng(0))[:, None])
+    run = blob_runs("ganomaly")
+    for method in ("anogan", "fanogan"):
+        err = _fails(capsys, ["anomaly", "score", run, "--method", method, "--input", tmp_path / "x.npy", "--out",
+                              tmp_path / "s.npy"], "use --method ganomaly")
+        assert f"--method {method}" not in err and "--set" not in err
+    assert not (tmp_path / "s.npy").exists()
+
+
 # --- traceback and no end ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize("out", [".", ""])
@@ -295,6 +307,39 @@ def test_verbs_never_trace_back(cgan_run, sr_run, tmp_path_factory, verb, opts, 
         argv += ["--n", "1000000000"]  # refused before any work: the property is about the refusals' form
     if verb == "export" and "--n" not in argv:
         argv += ["--n", "3"]
+    argv += flags
+    cwd = os.getcwd()
+    os.chdir(where)
+    try:
+        code = main(argv)
+    finally:
+        os.chdir(cwd)
+    assert code in (0, 2, 130)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
+@given(sub=st.sampled_from(["score", "eval"]),
+       opts=st.lists(st.tuples(st.sampled_from(["--method", "--out", "--maps", "--input", "--limit", "--seed",
+                                                "--checkpoint"]),
+                               st.sampled_from(["anogan", "fanogan", "ganomaly", "0", "-1", "2", "", ".", "x"])),
+                     max_size=3),
+       flags=st.lists(st.sampled_from(["--force"]), max_size=1),
+       shape=st.sampled_from([(0,), (2, 16, 16), (2, 1, 16, 16), (1, 3, 16, 16), (2, 1, 8, 8)]),
+       dtype=st.sampled_from([np.uint8, np.float32]))
+def test_anomaly_never_traces_back(blob_runs, tmp_path_factory, sub, opts, flags, shape, dtype):
+    """The property above, for ``anomaly score`` and ``anomaly eval``: any mix of options and input arrays
+    ends in exit 0, 2 or 130, never a traceback."""
+    where = tmp_path_factory.mktemp("prop-anomaly")
+    np.save(where / "in.npy", np.zeros(shape, dtype))
+    argv = ["anomaly", sub, str(blob_runs("ganomaly"))]
+    for flag, value in opts:
+        if flag == "--input":
+            value = str(where / "in.npy")
+        elif flag in ("--out", "--maps") and value == "x":
+            value = str(where / {"score": "s.npy", "eval": "r.json"}[sub] if flag == "--out" else where / "maps")
+        argv += [flag, value]
+    if sub == "score" and "--input" not in argv:
+        argv += ["--input", str(where / "in.npy")]
     argv += flags
     cwd = os.getcwd()
     os.chdir(where)

@@ -29,7 +29,7 @@ from ganforge.recipes import DdpModule, Recipe, TrainingEnv, TrainingParts
 from ganforge.training import seeds
 from ganforge.training.batches import RealBatches
 from ganforge.training.phases import Phase, StepContext
-from ganforge.viz import save_points_plot
+from ganforge.figures.drawing import save_points_plot
 
 CYCLE_WEIGHT = 10.0
 ROTATE = torch.tensor([[0.0, -1.0], [1.0, 0.0]])  # B = A rotated by 90 degrees

@@ -24,7 +24,7 @@ from PIL import Image
 
 from ganforge import outputs
 from ganforge.errors import GanforgeError
-from ganforge.viz import image_grid, save_image_grid
+from ganforge.figures.drawing import image_grid, save_image_grid
 
 ALPHA = 0.6  # weight of the heat colour over the grey image where the residual is largest
 FIGURE_PX = 84  # images in the figure are enlarged to about this height (28 px digits, 3x)

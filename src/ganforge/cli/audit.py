@@ -23,7 +23,7 @@ from ganforge.privacy import audit as privacy_audit
 from ganforge.privacy.distances import NEAR_COPY_QUANTILE
 from ganforge.runs.run import load_run
 from ganforge.synthetic.sources import check_memory, reference_split, training_data
-from ganforge.viz import nn_sheet
+from ganforge.figures.drawing import nn_sheet
 
 HOLDOUT_SPLITS = ("valid", "test")  # the first of these the dataset has is the default non-member split
 

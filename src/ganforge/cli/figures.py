@@ -8,7 +8,7 @@ from functools import partial
 from ganforge.cli.device import device_option
 from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
-from ganforge.figures import make_figures
+from ganforge.figures.run_figures import make_figures
 from ganforge.runs.rundir import read_config
 from ganforge.runs.run import checkpoint_path, load_run
 

@@ -19,10 +19,10 @@ from ganforge import outputs, progress
 from ganforge.cli.device import device_option
 from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
-from ganforge.figures import figure_title
+from ganforge.figures.run_figures import figure_title
 from ganforge.runs.lock import still_training
 from ganforge.runs.run import load_run
-from ganforge.viz import save_image_grid, save_points_plot
+from ganforge.figures.drawing import save_image_grid, save_points_plot
 
 GRID_SAMPLES = 100  # images in a --grid picture (a points plot shows up to POINTS_SHOWN)
 POINTS_SHOWN = 10_000

@@ -18,7 +18,7 @@ from ganforge.cli.help import examples
 from ganforge.engine.signals import StopFlag
 from ganforge.runs.lock import RunLock
 from ganforge.training import distributed
-from ganforge.training.logging import last_metrics, summary_lines
+from ganforge.engine.stats_log import last_metrics, summary_lines
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -18,7 +18,8 @@ from ganforge.data import Dataset, load_dataset
 from ganforge.devices import parse_device
 from ganforge.errors import ConfigError
 from ganforge.recipes import Recipe, TrainingEnv, TrainingParts
-from ganforge.training import distributed, graphs, rng, seeds, speed
+from ganforge.engine import graphs
+from ganforge.training import distributed, rng, seeds, speed
 from ganforge.training.distributed import World
 from ganforge.training.ema import EmaModel, EmaSchedule
 from ganforge.training.phases import EmaPhase, Phase

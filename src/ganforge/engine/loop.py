@@ -15,14 +15,14 @@ from pathlib import Path
 
 from ganforge import recipes
 from ganforge.config import RunConfig
-from ganforge.engine import outputs, resume_checks, rollback, state
+from ganforge.engine import periodic, resume_checks, rollback, state
 from ganforge.engine.build import build
 from ganforge.engine.signals import StopFlag
 from ganforge.runs import checkpoint, rundir
 from ganforge.training import distributed
 from ganforge.training.distributed import World
-from ganforge.training.guard import DivergenceGuard
-from ganforge.training.logging import NullWriter, StatsAccumulator, StatsWriter
+from ganforge.engine.guard import DivergenceGuard
+from ganforge.engine.stats_log import NullWriter, StatsAccumulator, StatsWriter
 
 
 @dataclass
@@ -43,10 +43,10 @@ class Trainer:
         self.run_dir, self.world = Path(run_dir), world
         changes = resume_checks.check_config(self.run_dir, cfg, allow_config_change) if resume else []
         self.cfg, self.recipe = cfg, recipes.get(cfg.recipe)
-        outputs.check_in_training_eval(cfg, self.recipe, self.run_dir)
+        periodic.check_in_training_eval(cfg, self.recipe, self.run_dir)
         self.built = build(cfg, self.recipe, world, data_dir)
-        self.evaluator = outputs.make_evaluator(self, data_dir)
-        self.monitor_judge = outputs.make_monitor_judge(self, data_dir)  # log.diversity_judge
+        self.evaluator = periodic.make_evaluator(self, data_dir)
+        self.monitor_judge = periodic.make_monitor_judge(self, data_dir)  # log.diversity_judge
         self.best: dict = {}  # {"key", "value", "step"} of the best evaluation so far
         self.guard = DivergenceGuard(cfg.guard)
         self.step, self.resumed_from = 0, None
@@ -64,7 +64,7 @@ class Trainer:
         world.barrier()
 
     def save_checkpoint(self, label: str | None = None) -> Path | None:
-        return outputs.save_checkpoint(self, label)
+        return periodic.save_checkpoint(self, label)
 
     def diverged(self, reason: str) -> bool:
         return rollback.diverged(self, reason)
@@ -86,7 +86,7 @@ class Trainer:
                 while True:
                     interrupted = self._run_until(cfg.train.steps, stop)
                     if self.step % log.sample_every != 0 or interrupted:
-                        outputs.save_samples(self)
+                        periodic.save_samples(self)
                     needs_save = self.step % log.checkpoint_every != 0 or interrupted or self.step == 0
                     if needs_save and self.save_checkpoint() is None:
                         continue  # the final weights were NaN and the guard rolled back: train on
@@ -110,9 +110,9 @@ class Trainer:
             if at_log and self._log():
                 continue  # rolled back: the step counter moved back to the checkpoint
             if self.step % log.sample_every == 0:
-                outputs.save_samples(self)
+                periodic.save_samples(self)
             if self.evaluator is not None and self.step % self.cfg.eval.every == 0:
-                outputs.evaluate(self)
+                periodic.evaluate(self)
             if self.step % log.checkpoint_every == 0 and self.save_checkpoint() is None:
                 continue
             if self._stopping(stop, at_log):
@@ -132,7 +132,7 @@ class Trainer:
         """Read statistics back and write them; True if the guard rolled the run back."""
         steps, seconds = self._steps_since, time.perf_counter() - self._t0
         self._t0, self._steps_since = time.perf_counter(), 0
-        stats = {**self.world.mean(self.stats.flush()), **outputs.monitor(self)}  # + G's diversity, when it has a G(z)
+        stats = {**self.world.mean(self.stats.flush()), **periodic.monitor(self)}  # + G's diversity, when it has a G(z)
         record = {"step": self.step, "epoch": round(self.built.parts.epochs_done(), 4), **stats,
                   **{f"lr_{name}": sched.lr() for name, sched in self.built.schedules.items()},
                   **self.built.ema_record(self.step - 1),  # the last update's

@@ -20,7 +20,7 @@ from ganforge.errors import GanforgeError
 from ganforge.runs import checkpoint
 from ganforge.training import rng, seeds
 from ganforge.training.distributed import World
-from ganforge.training.guard import DivergenceGuard
+from ganforge.engine.guard import DivergenceGuard
 
 
 def capture(built: Built, step: int, guard: DivergenceGuard, best: dict, rng_ranks: list[dict], world: World

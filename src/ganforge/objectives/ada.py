@@ -168,7 +168,7 @@ def _observe(ada: Ada, d: str, ctx) -> tuple[Tensor, dict[str, Tensor]]:
     return torch.zeros((), device=ada.p.device), ada.observe(logits)
 
 
-@register("ada")
+@register("ada", reads={"augment": {"ada_target", "ada_interval", "ada_kimg"}})
 def attach(cfg: RunConfig, plan: TermPlan) -> None:
     a = cfg.augment
     if a.ada_target is None:

@@ -98,6 +98,10 @@ class DiffAugment:
         return x
 
 
+# The config keys input_transform reads (config/reads.py): a recipe that calls it reads them.
+READS = {"augment": frozenset({"policy"}), "reg": frozenset({"instance_noise", "instance_noise_steps"})}
+
+
 def input_transform(cfg: RunConfig, generator: torch.Generator | None = None) -> Callable[[Tensor, int], Tensor]:
     """``fn(x, step)``: the config's augmentation and instance noise, for real and fake alike."""
     augment = DiffAugment(cfg.augment.policy, generator) if cfg.augment.policy else None
@@ -111,6 +115,6 @@ def input_transform(cfg: RunConfig, generator: torch.Generator | None = None) ->
             x = x + sigma * torch.randn(x.shape, device=x.device, generator=generator)
         return x
 
-    if sigma0 > 0:  # sigma is a host number that changes with the step (training/graphs.py)
+    if sigma0 > 0:  # sigma is a host number that changes with the step (engine/graphs.py)
         transform.graph_unsafe = "instance noise's sigma decays with the step"
     return transform

@@ -36,7 +36,7 @@ def aux_classifier_g(weight: float, ctx) -> tuple[Tensor, dict[str, Tensor]]:
     return weight * loss, {"aux_G": loss.detach()}
 
 
-@register("aux_classifier")
+@register("aux_classifier", reads={"reg": {"aux_weight", "aux_on_fake"}})
 def attach(cfg: RunConfig, plan: TermPlan) -> None:
     if hasattr(plan.nets[plan.d], "classify"):
         plan.add_term(plan.d, partial(aux_classifier_d, cfg.reg.aux_weight, cfg.reg.aux_on_fake))

@@ -28,7 +28,7 @@ def drift_term(weight: float, ctx) -> tuple[Tensor, dict[str, Tensor]]:
     return weight * drift, {"drift": drift.detach()}
 
 
-@register("drift")
+@register("drift", reads={"reg": {"drift"}})
 def attach(cfg: RunConfig, plan: TermPlan) -> None:
     if cfg.reg.drift > 0:
         plan.add_term(plan.d, partial(drift_term, cfg.reg.drift))

@@ -32,7 +32,7 @@ def feature_matching_term(weight: float, ctx) -> tuple[Tensor, dict[str, Tensor]
     return weight * fm, {"feature_matching": fm.detach()}
 
 
-@register("feature_matching")
+@register("feature_matching", reads={"reg": {"feature_matching"}})
 def attach(cfg: RunConfig, plan: TermPlan) -> None:
     if cfg.reg.feature_matching > 0:
         plan.add_term(plan.g, partial(feature_matching_term, cfg.reg.feature_matching))

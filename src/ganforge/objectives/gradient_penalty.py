@@ -52,7 +52,7 @@ def gradient_penalty_term(weight: float, ctx) -> tuple[Tensor, dict[str, Tensor]
     return weight * gp, {"gp": gp.detach()}
 
 
-@register("gradient_penalty")
+@register("gradient_penalty", reads={"reg": {"gp"}})
 def attach(cfg: RunConfig, plan: TermPlan) -> None:
     if cfg.reg.gp > 0:
         plan.add_term(plan.d, partial(gradient_penalty_term, cfg.reg.gp))

@@ -50,7 +50,7 @@ def historical_term(weight: float, average: HistoricalAverage, ctx) -> tuple[Ten
     return weight * average.penalty(), {}
 
 
-@register("historical")
+@register("historical", reads={"reg": {"historical"}})
 def attach(cfg: RunConfig, plan: TermPlan) -> None:
     if cfg.reg.historical <= 0:
         return
@@ -59,6 +59,6 @@ def attach(cfg: RunConfig, plan: TermPlan) -> None:
         plan.stateful[f"historical_{name}"] = average
         term = partial(historical_term, cfg.reg.historical, average)
         # Its running mean's weight 1/count is a host number that changes every update.
-        term.graph_unsafe = "historical averaging's weight 1/count changes every update"  # (training/graphs.py)
+        term.graph_unsafe = "historical averaging's weight 1/count changes every update"  # (engine/graphs.py)
         plan.add_term(name, term)
         plan.add_hook(name, average.update)

@@ -52,7 +52,7 @@ def orthogonal_term(weight: float, net: str, ctx) -> tuple[Tensor, dict[str, Ten
     return weight * ortho, {"ortho": ortho.detach()}
 
 
-@register("orthogonal")
+@register("orthogonal", reads={"reg": {"ortho"}})
 def attach(cfg: RunConfig, plan: TermPlan) -> None:
     if cfg.reg.ortho > 0:
         plan.add_term(plan.g, partial(orthogonal_term, cfg.reg.ortho, plan.g))

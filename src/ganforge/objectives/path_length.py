@@ -61,7 +61,7 @@ def path_length_term(weight: float, every: int, decay: float, state: PathLengthM
     return weight * every * penalty, {"path_length": lengths.mean().detach(), "pl_penalty": penalty.detach()}
 
 
-@register("path_length")
+@register("path_length", reads={"reg": {"path_length", "path_length_every", "path_length_decay"}})
 def attach(cfg: RunConfig, plan: TermPlan) -> None:
     r = cfg.reg
     if r.path_length <= 0:

@@ -31,7 +31,7 @@ def r1_term(weight: float, every: int, ctx) -> tuple[Tensor, dict[str, Tensor]]:
     return (weight / 2) * every * r1, {"r1": r1.detach()}
 
 
-@register("r1")
+@register("r1", reads={"reg": {"r1", "r1_every"}})
 def attach(cfg: RunConfig, plan: TermPlan) -> None:
     r = cfg.reg
     if r.r1 > 0:

@@ -6,9 +6,12 @@ term (or a hook, or a phase) to the :class:`TermPlan` a recipe is assembling. Th
 turns the plan into phases. Nothing else names a regulariser: a new one is one new file here
 plus its import in ``objectives/__init__.py``.
 
-Order matters and is fixed by registration (import) order: terms of one update are summed in
-that order and some draw their own data (feature matching takes a fresh real batch), so a
-different order is a different run.
+Order matters, so it is declared here (:data:`ORDER`), not left to import order: terms of one
+update are summed in that order and some draw their own data (feature matching takes a fresh real
+batch), so a different order is a different run. A new objective adds its name at the end of
+``ORDER`` (existing runs stay bitwise the same) and declares the config keys it reads
+(``register(name, reads={"reg": {...}})``): a recipe that attaches the objectives reads them all
+(:func:`reads`), so ``--set`` refuses them on a recipe that does not (config/reads.py).
 """
 
 from __future__ import annotations
@@ -66,29 +69,52 @@ class TermPlan:
 
 
 Attach = Callable[["RunConfig", TermPlan], None]
-ATTACHERS: list[tuple[str, Attach]] = []
+# The order in which objectives attach: their terms are added to an update, summed and draw data in this
+# order (ADA's first term goes in front of D's others: it installs the augmentation before D sees an
+# image). The order the golden samples were recorded with; a new objective goes last.
+ORDER = ("gradient_penalty", "aux_classifier", "feature_matching", "orthogonal", "historical", "weight_clipping",
+         "r1", "path_length", "drift", "ada")
+ATTACHERS: dict[str, Attach] = {}
+READS: dict[str, dict[str, frozenset[str]]] = {}
 
 
-def register(name: str) -> Callable[[Attach], Attach]:
-    """Decorator: ``attach`` joins every adversarial recipe's plan, in registration order."""
+def register(name: str, *, reads: dict[str, set[str]]) -> Callable[[Attach], Attach]:
+    """Decorator: ``attach`` joins every adversarial recipe's plan at its place in :data:`ORDER`;
+    ``reads`` is every config key it reads, ``{section: {key, ...}}``."""
+    if name not in ORDER:
+        raise ValueError(f"objective '{name}' has no place in objectives.registry.ORDER; add it there (at the end, "
+                         f"so existing runs keep their order)")
+
     def add(fn: Attach) -> Attach:
-        if any(n == name for n, _ in ATTACHERS):
+        if name in ATTACHERS:
             raise ValueError(f"objective '{name}' is registered twice")
-        ATTACHERS.append((name, fn))
+        ATTACHERS[name] = fn
+        READS[name] = {section: frozenset(keys) for section, keys in reads.items()}
         return fn
 
     return add
 
 
 def attach_all(cfg: RunConfig, plan: TermPlan) -> TermPlan:
-    """Let every registered objective add what ``cfg`` asks of it to ``plan``."""
-    for _, attach in ATTACHERS:
-        attach(cfg, plan)
+    """Let every registered objective add what ``cfg`` asks of it to ``plan``, in :data:`ORDER`."""
+    for name in registered():
+        ATTACHERS[name](cfg, plan)
     return plan
 
 
 def registered() -> list[str]:
-    return [name for name, _ in ATTACHERS]
+    """The registered objectives in the order they attach (:data:`ORDER`, whatever the import order)."""
+    return [name for name in ORDER if name in ATTACHERS]
+
+
+def reads() -> dict[str, frozenset[str]]:
+    """The config keys the registered objectives read, by section: what a recipe that calls
+    :func:`attach_all` reads through them."""
+    out: dict[str, set[str]] = {}
+    for declared in READS.values():
+        for section, keys in declared.items():
+            out.setdefault(section, set()).update(keys)
+    return {section: frozenset(keys) for section, keys in out.items()}
 
 
 # A lazy regulariser (its own phase every k > 1 steps on one network) says which network, "d" or

@@ -26,7 +26,7 @@ def clipper(net: nn.Module, bound: float) -> Callable[[], None]:
     return clip
 
 
-@register("weight_clipping")
+@register("weight_clipping", reads={"reg": {"clip"}})
 def attach(cfg: RunConfig, plan: TermPlan) -> None:
     if cfg.reg.clip is not None:
         plan.add_hook(plan.d, clipper(plan.nets[plan.d], cfg.reg.clip))

@@ -50,6 +50,12 @@ def get(name: str) -> Recipe:
     return RECIPES[name]
 
 
+def reads_of(name: str) -> dict[str, frozenset[str]]:
+    """The config keys recipe ``name`` reads (``Recipe.config_reads``): what ``config.resolve(...,
+    reads=reads_of)`` checks a preset and ``--set`` against."""
+    return get(name).config_reads()
+
+
 def _imported(path: str) -> Recipe:
     module_name, _, class_name = path.partition(":")
     try:
@@ -77,4 +83,4 @@ register(DpNoiseToImage())
 register(SemiSupervised())
 
 __all__ = ["DdpModule", "RECIPES", "Recipe", "Stream", "TrainedModel", "TrainingEnv", "TrainingParts", "eval_mode",
-           "get", "register"]
+           "get", "reads_of", "register"]

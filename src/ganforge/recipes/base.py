@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import abc
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Protocol
@@ -29,6 +29,7 @@ import torch
 from torch import nn
 
 from ganforge.config import OptimConfig, RunConfig
+from ganforge.config import reads as config_reads
 from ganforge.data import Dataset
 from ganforge.errors import CheckpointError
 from ganforge.training.distributed import World
@@ -109,6 +110,20 @@ class Recipe(abc.ABC):
     # inputs to outputs (translation, super-resolution) or scores images (GANomaly) names its own, and
     # ``ganforge eval`` refuses it with that command rather than report numbers that measure nothing.
     eval_command: str | None = None
+    # The config keys this recipe reads beyond the engine's own, {section: {key, ...}}, built from the
+    # groups in ganforge.config.reads (MONITOR, D_COLLAPSE, every(section), union, minus). A preset or
+    # --set that states any other key is refused in one line, config.yaml keeps only what is read, and
+    # `ganforge train --dry-run` prints only that. A key counts as read when some code path of the recipe
+    # uses its value, even if only under a condition (reg.r1_every when reg.r1 > 0). See config/reads.py.
+    reads: Mapping[str, Iterable[str]] = {}
+
+    def config_reads(self) -> dict[str, frozenset[str]]:
+        """Every config key a run of this recipe reads: the engine's (with in-training evaluation when
+        ``ganforge eval`` measures this recipe's samples, and the moving average when it keeps one) and
+        its own :attr:`reads`."""
+        return config_reads.union(config_reads.ENGINE, self.reads,
+                                  config_reads.SAMPLED_EVAL if self.eval_command is None else {},
+                                  config_reads.MOVING_AVERAGE if self.averaged() else {})
 
     @abc.abstractmethod
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:

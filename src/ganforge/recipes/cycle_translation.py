@@ -25,13 +25,14 @@ from torch import nn
 
 from ganforge import objectives
 from ganforge.config import OptimConfig, RunConfig
+from ganforge.config import reads as config_reads
 from ganforge.data import Dataset
 from ganforge.errors import ConfigError
 from ganforge.nets import build_discriminator, build_generator
 from ganforge.objectives.translation import d_patch_loss, g_patch_loss, l1, patch_logits, shown
 from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
 from ganforge.recipes.paired_translation import PatchForward, d_patches
-from ganforge.recipes.translation import (EVAL_COMMAND, NEXT_COMMAND, RANGE, SHEET_ITEMS, TranslationModel,
+from ganforge.recipes.translation_model import (EVAL_COMMAND, NEXT_COMMAND, RANGE, SHEET_ITEMS, TranslationModel,
                                           describe_d, domains, image_context, record_for, save_sheet, with_out_channels)
 from ganforge.sampling import to_uint8
 from ganforge.training import seeds
@@ -103,6 +104,8 @@ def d_term(domain: str, ctx: CycleContext) -> tuple[Tensor, dict[str, Tensor]]:
 class CycleTranslation(Recipe):
     name = "cycle-translation"
     description = "CycleGAN: unpaired translation, two ResNet Gs, two PatchGAN Ds, cycle + identity, image pools"
+    reads = {"model": {"g", "d"}, "loss": config_reads.every("loss"), "train": {"d_steps"}, "optim": {"g", "d"},
+             "translation": {"cycle", "identity", "pool_size", "pool_swap", "test_mode"}}
     next_command = NEXT_COMMAND
     eval_command = EVAL_COMMAND
 

@@ -33,6 +33,7 @@ import torch
 from torch import nn
 
 from ganforge.config import RunConfig
+from ganforge.config import reads as config_reads
 from ganforge.data import Dataset
 from ganforge.errors import ConfigError
 from ganforge.recipes.base import TrainingEnv, TrainingParts
@@ -137,6 +138,9 @@ def _dp_optimizer(optimizer: torch.optim.Optimizer, **kwargs: Any) -> torch.opti
 class DpNoiseToImage(NoiseToImage):
     name = "dp-noise-to-image"
     description = "noise-to-image with D trained by DP-SGD (Opacus); (epsilon, delta) in stats.jsonl"
+    # noise-to-image's keys but the collapse monitor's (it would read training records outside the accountant)
+    reads = config_reads.union(config_reads.minus(NoiseToImage.reads, config_reads.MONITOR), config_reads.D_COLLAPSE,
+                               {"dp": config_reads.every("dp")})
 
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
         nets, record = super().networks(cfg, data)

@@ -22,6 +22,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.config import OptimConfig, RunConfig
+from ganforge.config import reads as config_reads
 from ganforge.data import Dataset
 from ganforge.errors import ConfigError
 from ganforge.nets import NetContext
@@ -75,6 +76,7 @@ class FAnoGAN(NoiseToImage):
     name = "fanogan"
     next_command = "ganforge anomaly eval {run}"
     description = "f-AnoGAN: a (WGAN-GP) noise-to-image GAN, then an encoder into its latent space (izi_f)"
+    reads = config_reads.union(NoiseToImage.reads, {"anomaly": {"encoder_steps", "kappa"}})
 
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
         if cfg.anomaly.encoder_steps < 1:

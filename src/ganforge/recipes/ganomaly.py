@@ -26,6 +26,7 @@ from torch import nn
 
 from ganforge import sampling
 from ganforge.config import OptimConfig, RunConfig
+from ganforge.config import reads as config_reads
 from ganforge.data import Dataset
 from ganforge.errors import ConfigError
 from ganforge.nets import NetContext, build_discriminator, build_generator
@@ -36,7 +37,7 @@ from ganforge.recipes.fanogan import build_encoder
 from ganforge.training import seeds
 from ganforge.training.batches import RealBatches
 from ganforge.training.phases import Phase, StepContext
-from ganforge.viz import save_image_grid
+from ganforge.figures.drawing import save_image_grid
 
 Tensor = torch.Tensor
 PREVIEW_IMAGES = 32  # training images shown with their reconstructions in each preview grid
@@ -113,6 +114,8 @@ class Ganomaly(Recipe):
     next_command = "ganforge anomaly eval {run}"
     eval_command = "ganforge anomaly eval {run}"  # its G encodes and decodes images: nothing to sample from noise
     description = "GANomaly: encoder-decoder-encoder G against D; scored by ||z - z^||^2"
+    reads = config_reads.union({"model": {"z_dim", "g", "d"}, "optim": {"g", "d"},
+                                "anomaly": {"w_adv", "w_con", "w_enc", "threshold_quantile"}}, config_reads.D_COLLAPSE)
 
     def rebuild(self, cfg: RunConfig, record: dict[str, Any]) -> dict[str, nn.Module]:
         if record["kind"] != "image":

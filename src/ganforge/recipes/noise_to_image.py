@@ -20,6 +20,7 @@ from torch import nn
 
 from ganforge import objectives, sampling
 from ganforge.config import OptimConfig, RunConfig
+from ganforge.config import reads as config_reads
 from ganforge.data import Dataset
 from ganforge.errors import ConfigError
 from ganforge.nets import NetContext, build_discriminator, build_generator
@@ -30,7 +31,7 @@ from ganforge.training import seeds
 from ganforge.training.batches import Noise, RealBatches
 from ganforge.training.monitor import DiversityMonitor, fixed_real, no_monitor
 from ganforge.training.phases import Phase, StepContext
-from ganforge.viz import save_image_grid, save_points_plot
+from ganforge.figures.drawing import save_image_grid, save_points_plot
 
 Tensor = torch.Tensor
 
@@ -167,6 +168,12 @@ def _labels(cfg: RunConfig, data: Dataset) -> tuple[bool, bool]:
 class NoiseToImage(Recipe):
     name = "noise-to-image"
     description = "G(z) against D(x): the 2014 GAN, DCGAN, WGAN(-GP), LSGAN, SNGAN, conditional GANs"
+    # G(z) and D(x) with every loss, regulariser and augmentation the objectives declare; ganforge anomaly's
+    # AnoGAN search (and threshold rule) on an unconditional G; the collapse monitor and D_fake.
+    reads = config_reads.union(
+        {"model": config_reads.every("model"), "loss": config_reads.every("loss"), "train": {"d_steps"},
+         "optim": {"g", "d"}, "anomaly": {"anogan_steps", "anogan_lambda", "anogan_lr", "threshold_quantile"}},
+        objectives.READS, config_reads.MONITOR, config_reads.D_COLLAPSE)
 
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
         record = {"data_shape": list(data.shape), "kind": data.kind, "num_classes": data.num_classes}

@@ -21,11 +21,12 @@ from torch import nn
 
 from ganforge import objectives
 from ganforge.config import OptimConfig, RunConfig
+from ganforge.config import reads as config_reads
 from ganforge.data import Dataset
 from ganforge.nets import build_discriminator, build_generator
 from ganforge.objectives.translation import (conditioned, d_patch_loss, g_patch_loss, l1, patch_logits, shown)
 from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
-from ganforge.recipes.translation import (EVAL_COMMAND, NEXT_COMMAND, RANGE, SHEET_ITEMS, TranslationModel,
+from ganforge.recipes.translation_model import (EVAL_COMMAND, NEXT_COMMAND, RANGE, SHEET_ITEMS, TranslationModel,
                                           describe_d, domains, image_context, record_for, save_sheet, with_out_channels)
 from ganforge.sampling import to_uint8
 from ganforge.training import seeds
@@ -102,6 +103,8 @@ def g_term(ctx: PairedContext) -> tuple[Tensor, dict[str, Tensor]]:
 class PairedTranslation(Recipe):
     name = "paired-translation"
     description = "pix2pix: paired image-to-image translation, U-Net G, conditional PatchGAN D, L1 + GAN"
+    reads = config_reads.union({"model": {"g", "d"}, "loss": config_reads.every("loss"), "train": {"d_steps"},
+                                "optim": {"g", "d"}, "translation": {"l1", "gan", "conditional_d", "test_mode"}}, config_reads.D_COLLAPSE)
     next_command = NEXT_COMMAND
     eval_command = EVAL_COMMAND
 

@@ -15,6 +15,7 @@ from typing import Any
 from torch import nn
 
 from ganforge.config import RunConfig
+from ganforge.config import reads as config_reads
 from ganforge.data import Dataset
 from ganforge.recipes.base import DdpModule, TrainingEnv, TrainingParts
 from ganforge.recipes.noise_to_image import NoiseToImage
@@ -24,6 +25,7 @@ from ganforge.training.growth import Growth
 class Progressive(NoiseToImage):
     name = "progressive"
     description = "G(z) against D(x) with networks that grow stage by stage, each faded in linearly (ProGAN)"
+    reads = config_reads.union(NoiseToImage.reads, {"growth": config_reads.every("growth")})
 
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
         nets, record = super().networks(cfg, data)

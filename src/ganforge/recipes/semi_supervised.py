@@ -27,6 +27,7 @@ from torch import nn
 
 from ganforge import sampling
 from ganforge.config import OptimConfig, RunConfig
+from ganforge.config import reads as config_reads
 from ganforge.data import Dataset
 from ganforge.errors import ConfigError
 from ganforge.nets import NetContext, build_discriminator, build_generator
@@ -37,7 +38,7 @@ from ganforge.training import seeds
 from ganforge.training.batches import Noise, RealBatches
 from ganforge.training.phases import Phase, StepContext
 from ganforge.training.rng import decode_rng, encode_rng
-from ganforge.viz import save_image_grid
+from ganforge.figures.drawing import save_image_grid
 
 Tensor = torch.Tensor
 INIT_BATCH = 500  # images D's data-dependent weight-norm init sees (improved-gan's trainx[:500])
@@ -181,6 +182,8 @@ def _context(cfg: RunConfig, record: dict[str, Any]) -> NetContext:
 class SemiSupervised(Recipe):
     name = "semi-supervised"
     description = "a K-class D that also tells real from fake, trained on few labels and many unlabelled images"
+    reads = config_reads.union({"model": config_reads.every("model"), "semi": config_reads.every("semi"), "optim": {"g", "d"},
+                                "data": {"labels_per_class", "label_seed"}}, config_reads.D_COLLAPSE)
     next_command = "ganforge classify {run} --input X.npy --out predictions.npy"
 
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:

@@ -29,6 +29,7 @@ from safetensors.torch import load_file
 from torch import nn
 
 from ganforge.config import OptimConfig, RunConfig
+from ganforge.config import reads as config_reads
 from ganforge.data import Dataset
 from ganforge.data.superres import bicubic_up, downsample, to_uint8
 from ganforge.download import sha256_file
@@ -40,7 +41,7 @@ from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
 from ganforge.training import seeds
 from ganforge.training.phases import Phase, StepContext
 from ganforge.training.rng import decode_rng, encode_rng
-from ganforge.viz import save_image_grid
+from ganforge.figures.drawing import save_image_grid
 
 Tensor = torch.Tensor
 CROPS = 101  # seed offset of the crop positions (own stream: the batch order stays RealBatches-like)
@@ -380,11 +381,15 @@ def _preview_batch(hr: Tensor, lr: Tensor | None, crop: int, scale: int, device:
 class SRResNetRecipe(_SuperresRecipe):
     name = "srresnet"
     description = "super-resolution G trained on a pixel loss (SRResNet, Ledig et al. 2017)"
+    # no D: no adversarial term, no D updates; the scale is model.g's own, so no z or loss section
+    reads = {"model": {"g"}, "optim": {"g"}, "superres": config_reads.every("superres") - {"adversarial", "adversarial_weight"}}
 
 
 class SRGANRecipe(_SuperresRecipe):
     name = "srgan"
     description = "super-resolution G against a D, from a trained SRResNet (SRGAN, Ledig et al. 2017)"
+    reads = {"model": {"g", "d"}, "optim": {"g", "d"}, "superres": config_reads.every("superres"),
+             "train": {"d_steps"}}
     adversarial = True
 
 

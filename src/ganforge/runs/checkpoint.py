@@ -162,7 +162,7 @@ def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch
 
 def _portable_group(group: dict[str, Any]) -> dict[str, Any]:
     """A param group as JSON that loads on any device: a CUDA graph's device learning rate as a number,
-    and ``capturable`` off (training/graphs.py turns it on again where it captures)."""
+    and ``capturable`` off (engine/graphs.py turns it on again where it captures)."""
     out = {k: (v.item() if torch.is_tensor(v) else v) for k, v in group.items()}
     if out.get("capturable"):
         out["capturable"] = False

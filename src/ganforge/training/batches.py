@@ -57,7 +57,7 @@ class RealBatches:
         self._gen = torch.Generator().manual_seed(seed)
         self.epoch = 0
         self.position = 0  # batches already drawn in this epoch
-        self.draws = 0  # batches drawn in all (how training/graphs.py counts a phase's draws)
+        self.draws = 0  # batches drawn in all (how engine/graphs.py counts a phase's draws)
         self._static: torch.Tensor | None = None  # the device-side position, once static (see to_static)
         self._epoch_state = self._gen.get_state()
         self._perm = self._permutation()
@@ -99,7 +99,7 @@ class RealBatches:
             self._epoch_state = self._gen.get_state()
             self._perm = self._permutation()
 
-    # The graph-safe form (training/graphs.py). A captured step cannot run the host code above, so
+    # The graph-safe form (engine/graphs.py). A captured step cannot run the host code above, so
     # the position also lives on the device and advances inside the graph; the host keeps its copy
     # in step (skip) and starts each epoch between replays (room).
     def to_static(self) -> None:
@@ -176,7 +176,7 @@ class Noise:
         """The stream behind z (fake class labels are drawn from it too)."""
         return self._gen
 
-    # The graph-safe form (training/graphs.py): z is drawn on the device from a generator that a
+    # The graph-safe form (engine/graphs.py): z is drawn on the device from a generator that a
     # CUDA graph registers, so each replay draws the next numbers and the state stays exact.
     draws = 0
 

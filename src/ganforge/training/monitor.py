@@ -23,7 +23,7 @@ judge in and the same ratio in its features (``diversity_judge``) and the share 
 class (``top_class_share``) are logged too.
 
 The engine calls the monitor between steps, with the sampling networks (G's moving average in
-G's place) in eval mode and under a forked RNG, like the evaluation in ``engine/outputs.py``:
+G's place) in eval mode and under a forked RNG, like the evaluation in ``engine/periodic.py``:
 nothing here draws from a training stream or updates a buffer, so a run trains bitwise the same
 with the monitor on or off. The figure is what the guard (:mod:`.guard`) warns and can stop on.
 """

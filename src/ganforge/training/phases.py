@@ -78,7 +78,7 @@ class Phase:
         ctx.cache.clear()
         return out
 
-    # run() in three parts, so that a CUDA graph (training/graphs.py) can capture the device work
+    # run() in three parts, so that a CUDA graph (engine/graphs.py) can capture the device work
     # of one update and leave the host bookkeeping around it.
     def begin(self, ctx: StepContext) -> None:
         """Host only: freeze the other networks and say which one is trained."""
@@ -140,7 +140,7 @@ class EmaPhase:
         return {}
 
     def begin(self, ctx: StepContext) -> None:
-        """Nothing to set up on the host (the same parts as :class:`Phase`, for training/graphs.py)."""
+        """Nothing to set up on the host (the same parts as :class:`Phase`, for engine/graphs.py)."""
 
     def update(self, ctx: StepContext) -> dict[str, Tensor]:
         return self.run(ctx)

@@ -39,7 +39,7 @@ class SpeedPlan:
     compile: str | None = None  # a torch.compile mode, or None
     tf32: bool = False
     cudnn_benchmark: bool = False
-    graphs: bool = False  # whole-step CUDA graphs (training/graphs.py)
+    graphs: bool = False  # whole-step CUDA graphs (engine/graphs.py)
     precision_why: str = ""  # how speed.precision=auto chose, when it did
 
     def describe(self) -> str:

@@ -1,4 +1,4 @@
-"""The whole-step graph path (training/graphs.py), exercised on the CPU as far as it goes without CUDA.
+"""The whole-step graph path (engine/graphs.py), exercised on the CPU as far as it goes without CUDA.
 
 With ``speed.graphs=true`` on the CPU every phase runs through :class:`GraphedPhase` with the
 eager recorder: warm-up, capture, "replay" (the captured function called again), streams in their
@@ -19,9 +19,10 @@ from torch import nn
 from ganforge import config, presets
 from ganforge.engine.loop import Trainer
 from ganforge.runs import checkpoint
-from ganforge.training import graphs, speed
+from ganforge.engine import graphs
+from ganforge.training import speed
 from ganforge.training.batches import RealBatches
-from ganforge.training.logging import RunningSums, StatsAccumulator
+from ganforge.engine.stats_log import RunningSums, StatsAccumulator
 from ganforge.training.phases import Phase, StepContext
 from ganforge.training.schedules import OptimSchedule
 

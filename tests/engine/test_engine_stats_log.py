@@ -2,7 +2,7 @@
 
 import json
 
-from ganforge.training import logging as tlog
+from ganforge.engine import stats_log as tlog
 
 
 def test_format_duration():

@@ -25,7 +25,7 @@ in each phase's place, which the loop calls like any phase):
   tensors, the EMA's weight); when they change the update is captured again, and if they change
   every few steps the phase goes back to eager. Terms or hooks that bake in values without saying so
   are marked ``graph_unsafe`` (a reason) and run eagerly.
-- **Statistics** are summed into a static buffer (:class:`~ganforge.training.logging.RunningSums`),
+- **Statistics** are summed into a static buffer (:class:`~ganforge.engine.stats_log.RunningSums`),
   read at log steps as before.
 
 Anything that cannot be captured runs eagerly with one warning naming the reason. On the CPU
@@ -42,7 +42,7 @@ from typing import Any
 
 import torch
 
-from ganforge.training.logging import RunningSums
+from ganforge.engine.stats_log import RunningSums
 
 Tensor = torch.Tensor
 

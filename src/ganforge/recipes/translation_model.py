@@ -26,7 +26,7 @@ from ganforge.errors import ConfigError, DataError, GanforgeError
 from ganforge.nets import NetContext
 from ganforge import capabilities as cap
 from ganforge.sampling import to_uint8
-from ganforge.viz import save_image_grid
+from ganforge.figures.drawing import save_image_grid
 
 SHEET_ITEMS = 16  # input | output | target triples on a sheet
 RANGE = (-1.0, 1.0)  # the translators' tanh output; inputs are scaled to it too
@@ -109,10 +109,14 @@ def test_mode(G: nn.Module, mode: str, seed: int) -> Iterator[None]:
 
 def check_images(x: np.ndarray, channels: int, size: tuple[int, int] | None, what: str) -> np.ndarray:
     """The model's input check: uint8 (N, C, H, W) with the channels the run was trained on."""
-    if not isinstance(x, np.ndarray) or x.dtype != np.uint8 or x.ndim != 4:
-        shape = getattr(x, "shape", None)
-        raise DataError(f"{what} must be uint8 images (N, C, H, W), got {getattr(x, 'dtype', type(x).__name__)} "
-                        f"{tuple(shape) if shape is not None else ''}; convert them to uint8 first")
+    shape = getattr(x, "shape", None)
+    got = f"got {getattr(x, 'dtype', type(x).__name__)} {tuple(shape) if shape is not None else ''}".rstrip()
+    if not isinstance(x, np.ndarray) or x.dtype != np.uint8:
+        raise DataError(f"{what} must be uint8 images (N, C, H, W), {got}; convert them to uint8 first")
+    if x.ndim != 4:  # the fix for a uint8 array of the wrong rank is its axes, not its type
+        fix = ("add the channel axis, e.g. x[:, None] for grey images" if x.ndim == 3 else
+               "stack the images into one array of shape (N, C, H, W)")
+        raise DataError(f"{what} must be uint8 images (N, C, H, W), {got}: {x.ndim} dimensions, not 4; {fix}")
     if x.shape[1] != channels:
         kind = {1: "grey", 3: "RGB"}
         raise DataError(f"{what} has {x.shape[1]} channel(s) ({kind.get(x.shape[1], '?')}) but this model takes "

@@ -10,7 +10,7 @@ import torch
 from PIL import Image
 
 from ganforge.cli import main
-from ganforge.figures import lerp, nearest_neighbours, read_curves, slerp
+from ganforge.figures.run_figures import lerp, nearest_neighbours, read_curves, slerp
 
 
 @pytest.fixture(autouse=True)
@@ -42,7 +42,7 @@ def test_nearest_neighbours_match_brute_force(monkeypatch):
     rng = np.random.default_rng(0)
     pool = rng.integers(0, 256, (60, 1, 5, 5), dtype=np.uint8)
     queries = np.concatenate([pool[[7, 3]], rng.integers(0, 256, (20, 1, 5, 5), dtype=np.uint8)])
-    monkeypatch.setattr("ganforge.figures.BLOCK", 4)
+    monkeypatch.setattr("ganforge.figures.run_figures.BLOCK", 4)
     dist, idx = nearest_neighbours(queries, pool)
     flat_q, flat_p = queries.reshape(len(queries), -1) / 255.0, pool.reshape(len(pool), -1) / 255.0
     full = np.linalg.norm(flat_q[:, None] - flat_p[None], axis=2)

@@ -33,7 +33,7 @@ from ganforge import outputs, progress
 from ganforge.data import load_dataset, registry
 from ganforge.errors import CheckpointError, GanforgeError
 from ganforge.sampling import collect, sample_noise, to_output
-from ganforge.viz import nn_sheet, save_image_grid, save_points_plot
+from ganforge.figures.drawing import nn_sheet, save_image_grid, save_points_plot
 
 TRAIN_KEYS = ("step", "epoch", "img_per_s", "event", "message")  # and every network's lr_<name>
 SPREADS = (".std", ".se", ".sigma")  # metric values that are spreads or settings, not curves

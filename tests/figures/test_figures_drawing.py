@@ -4,7 +4,7 @@ import matplotlib
 import numpy as np
 from PIL import Image
 
-from ganforge import figures, viz
+from ganforge.figures import drawing as viz, run_figures as figures
 
 
 def _captured(monkeypatch):

@@ -22,7 +22,7 @@ from ganforge.recipes.base import Recipe
 from ganforge.runs import checkpoint
 from ganforge.sampling import collect
 from ganforge.training import rng
-from ganforge.training.guard import nonfinite_weights
+from ganforge.engine.guard import nonfinite_weights
 
 
 def check_in_training_eval(cfg: RunConfig, recipe: Recipe, run_dir: Path) -> None:

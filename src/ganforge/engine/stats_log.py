@@ -22,7 +22,7 @@ _now = time.perf_counter  # the ETA's clock (a name of its own, so a test can se
 class RunningSums:
     """Statistics their producer already sums on the device, in one static buffer.
 
-    A phase replayed as a CUDA graph (:mod:`ganforge.training.graphs`) cannot hand back fresh
+    A phase replayed as a CUDA graph (:mod:`ganforge.engine.graphs`) cannot hand back fresh
     tensors each step: its outputs live at fixed addresses that the next replay overwrites. It
     adds them into ``sums`` instead (one kernel per phase and step rather than two per statistic)
     and counts the additions here; :class:`StatsAccumulator` reads the sums at the next flush.
