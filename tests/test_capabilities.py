@@ -55,7 +55,7 @@ def test_latents_then_render_is_the_first_chunk_of_sample_chunks(runs, name, kw)
 def test_a_missing_capability_is_one_line_naming_what_the_run_can_do(runs, one_line):
     model = load_run(runs / "cgan").model
     with pytest.raises(GanforgeError) as e:
-        cap.require(model, cap.UPSCALE, run="runs/cgan", recipe="noise-to-image", doing="upscale images")
+        cap.require_any(model, (cap.UPSCALE,), run="runs/cgan", recipe="noise-to-image", doing="upscale images")
     msg = one_line(e)
     assert "cannot upscale images" in msg and "it can generate, classes, truncation" in msg
     assert "ganforge sample runs/cgan" in msg

@@ -5,8 +5,9 @@ to know whether a run can do what they are asked. They used to find out by probi
 (``hasattr(model, "translate")``, ``isinstance(model, FAnoGANModel)``), so each front end kept its
 own guess and its own refusal. Now each trained-model class declares a ``capabilities`` set
 (a class attribute, or a property where it depends on the run: a conditional G adds
-``classes``, a G of 2D points adds ``toy2d``), and a front end calls :func:`require`, which
-refuses in one line naming what the run *can* do and the command for it.
+``classes``, a G of 2D points adds ``toy2d``), and a front end calls :func:`require_any` (or builds
+:func:`refusal` into its own error kind), which refuses in one line naming what the run *can*
+do and the command for it.
 
 The names, and the method each promises:
 
@@ -94,12 +95,6 @@ def refusal(model: Any, wanted: str, *, run: str, recipe: str, doing: str = "") 
     hint = f"; try `{USES[main[0]].replace('RUN', run)}`" if main else ""
     what = doing or wanted
     return GanforgeError(f"{run} is a {recipe} run, which cannot {what}: it can {describe(caps)}{hint}")
-
-
-def require(model: Any, wanted: str, *, run: str, recipe: str, doing: str = "") -> None:
-    """Raise :func:`refusal` unless the model declares ``wanted``."""
-    if wanted not in capabilities_of(model):
-        raise refusal(model, wanted, run=run, recipe=recipe, doing=doing)
 
 
 def require_any(model: Any, wanted: Iterable[str], *, run: str, recipe: str, doing: str) -> None:

@@ -38,7 +38,7 @@ def image_grid(images: np.ndarray, nrow: int | None = None, pad: int = 1, min_ce
         h, w = h * scale, w * scale
     nrow = nrow or math.ceil(math.sqrt(n))
     rows = math.ceil(n / nrow)
-    grid = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad, c), 64, dtype=np.uint8)
+    grid = np.full((rows * (h + pad) + pad, nrow * (w + pad) + pad, c), BACKGROUND, dtype=np.uint8)
     for i in range(n):
         r, col = divmod(i, nrow)
         y, x = pad + r * (h + pad), pad + col * (w + pad)

@@ -26,10 +26,6 @@ def format_count(n: int) -> str:
     return f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n)
 
 
-def protocol_name(n: int, threshold: float = 3.0) -> str:
-    return f"modes{format_count(n)}_{threshold:g}std"
-
-
 def mode_coverage(samples: np.ndarray, centers: np.ndarray | list, std: float, threshold: float = 3.0) -> dict:
     """``{"modes": captured, "num_modes": K, "high_quality": fraction, "reverse_kl": nats, "counts": [...]}``.
 

@@ -60,13 +60,6 @@ def pixel_norm(x: torch.Tensor, eps: float = 1e-8) -> torch.Tensor:
     return x * torch.rsqrt(x.pow(2).mean(dim=1, keepdim=True) + eps)
 
 
-class PixelNorm(nn.Module):
-    """Pixelwise feature normalisation (ProGAN): stops G's magnitudes escalating, in place of batch norm."""
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return pixel_norm(x)
-
-
 def lrelu(x: torch.Tensor) -> torch.Tensor:
     """Leaky ReLU(0.2) times sqrt(2), so equalised layers keep their unit-variance outputs."""
     return F.leaky_relu(x, 0.2) * LRELU_GAIN
