@@ -41,7 +41,7 @@ from ganforge import api
 from ganforge.metrics.judges import default_judge, load_judge
 from ganforge.metrics.modes import format_count
 from ganforge.runs.run import Run, load_run
-from ganforge.viz import save_image_grid
+from ganforge.figures.drawing import save_image_grid
 
 CONFIDENT = 0.9  # judge probability above which a sample counts as confidently one class
 MIN_SHARE = 0.05  # a class is covered when it holds at least this share of the samples
@@ -128,9 +128,11 @@ def measure(run: Run, n: int, seed: int, data_dir: str | None) -> dict:
     if judge_name is None:
         raise SystemExit(f"no judge for dataset '{cfg.data.name}': learns.py measures datasets with a judge")
     judge = load_judge(judge_name, data_dir)
-    x, _ = run.sample_with_labels(n, seed=seed)
+    x, labels = run.sample_with_labels(n, seed=seed)
     cls, conf = judge_read(judge, x)
     row = {"step": run.step, "judge": judge_name, **coverage(cls, conf, judge.num_classes)}
+    if labels is not None:  # a conditional G: covering the classes is given, drawing the asked-for one is not
+        row["label_match"] = round(float((cls == np.asarray(labels)).mean()), 4)
     fid_name = f"fid{format_count(n)}_test_{judge_name}"
     row[fid_name] = round(float(api.evaluate(x, fid_name, dataset=cfg.data.name, data_dir=data_dir)[fid_name]), 2)
     row["fid_name"] = fid_name

@@ -763,3 +763,46 @@ def test_serve_bad_limit(capsys):
     _fails(capsys, ["serve", "r", "--max-batch", "0"], "--max-batch must be a positive number, got 0")
     _fails(capsys, ["serve", "r", "--port", "70000"], "--port must be in 0..65535")
     _fails(capsys, ["explore", "no-such-run"], "is not a directory")
+
+
+def test_export_force_foreign_files(capsys):
+    assert main(_train("--out", "r")) == 0
+    assert main(["export", "r", "--n", "6", "--out", "out"]) == 0
+    Path("out/mine.txt").write_text("mine")
+    capsys.readouterr()
+    _fails(capsys, ["export", "r", "--n", "4", "--out", "out", "--force"], "--force will not delete", "mine.txt")
+    assert Path("out/mine.txt").read_text() == "mine"
+
+
+def test_out_empty_or_dot(capsys):
+    assert main(_train("--out", "r")) == 0
+    capsys.readouterr()
+    for out in ("", "."):
+        err = _fails(capsys, ["export", "r", "--n", "4", "--out", out, "--force"], "--out")
+        assert "already exists" not in err
+    assert sorted(p.name for p in Path(".").iterdir()) == ["r"]
+
+
+def test_n_over_memory(capsys):
+    assert main(_train("--out", "r")) == 0
+    capsys.readouterr()
+    _fails(capsys, ["audit", "r", "--judge", "none", "--n", "1000000000"], "of memory",
+           "the most this machine takes now is --n")
+
+
+def test_audit_of_another_run(capsys):
+    assert main(_train("--out", "a")) == 0 and main(_train("--out", "b", "--seed", "1")) == 0
+    assert main(["audit", "a", "--n", "40", "--members", "40", "--judge", "none", "--out", "a.json"]) == 0
+    capsys.readouterr()
+    _fails(capsys, ["export", "b", "--n", "4", "--out", "b.npz", "--audit", "a.json"], "a.json")
+    assert not Path("b.npz").exists()
+
+
+def test_translate_not_4d(tmp_path, capsys):
+    run = _translation_run(tmp_path)
+    np.save("flat.npy", np.zeros((2, 8, 8), np.uint8))
+    capsys.readouterr()
+    err = _fails(capsys, ["translate", run, "--input", "flat.npy", "--out", "y.npy"], "3 dimensions, not 4",
+                 "add the channel axis")
+    assert "convert them to uint8" not in err
+    assert not Path("y.npy").exists()
