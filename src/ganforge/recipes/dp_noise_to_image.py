@@ -47,23 +47,23 @@ def _first_sentence(error: object) -> str:
     return text.split(". ")[0].rstrip(".")[:160]
 
 
-def check_private(D: nn.Module, cfg: RunConfig) -> None:
+def check_private(D: nn.Module, cfg: RunConfig, recipe: str = "dp-noise-to-image") -> None:
     """One line if D or the config cannot be trained with per-sample gradients."""
     from opacus.validators import ModuleValidator
 
     if any(isinstance(m, nn.modules.batchnorm._BatchNorm) for m in D.modules()):
-        raise ConfigError("dp-noise-to-image cannot make a D with batch norm private (it mixes the samples of a "
+        raise ConfigError(f"{recipe} cannot make a D with batch norm private (it mixes the samples of a "
                           "batch, so per-sample gradients do not exist); set model.d.norm=layer (or none)")
     if any(nn.utils.parametrize.is_parametrized(m) for m in D.modules()):
-        raise ConfigError("dp-noise-to-image cannot compute per-sample gradients through spectral norm's "
+        raise ConfigError(f"{recipe} cannot compute per-sample gradients through spectral norm's "
                           "parametrisation; set model.d.spectral_norm=false")
     errors = ModuleValidator.validate(D, strict=False)
     if errors:
-        raise ConfigError(f"dp-noise-to-image cannot make this D private ({_first_sentence(errors[0])}); use a D "
+        raise ConfigError(f"{recipe} cannot make this D private ({_first_sentence(errors[0])}); use a D "
                           f"made of standard layers, e.g. dcgan with norm: layer")
     for name in ("gp", "r1"):
         if getattr(cfg.reg, name) > 0:
-            raise ConfigError(f"dp-noise-to-image cannot clip per-sample gradients of a gradient penalty; "
+            raise ConfigError(f"{recipe} cannot clip per-sample gradients of a gradient penalty; "
                               f"set reg.{name}=0")
 
 
@@ -73,7 +73,7 @@ class DpState:
     def __init__(self, cfg: RunConfig, data_size: int, batch_size: int, device: torch.device):
         from opacus.accountants import RDPAccountant
 
-        self.cfg = cfg
+        self.cfg, self.device = cfg, device
         self.sample_rate = batch_size / data_size
         self.accountant = RDPAccountant()
         # On the training device: Opacus draws the noise where the gradients are, with this generator.
@@ -89,7 +89,7 @@ class DpState:
     def term(self, ctx) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Counts the D update about to happen; at log steps, reports (epsilon, delta) after it."""
         self.accountant.step(noise_multiplier=self.cfg.dp.noise_multiplier, sample_rate=self.sample_rate)
-        device = ctx.real.device  # statistics are summed on the training device with the others
+        device = self.device  # statistics are summed on the training device with the others
         zero = torch.zeros((), device=device)
         step, log = ctx.step + 1, self.cfg.log.every
         if step % log == 0 or step == self.cfg.train.steps:  # one value per log interval: the mean is that value
@@ -106,12 +106,12 @@ class DpState:
         self.generator.set_state(tensors["noise_rng"])
 
 
-def _hooks_switch(hooks, on: bool):
+def _hooks_switch(hooks, on: bool, device: torch.device):
     """A term that turns the per-sample-gradient hooks on (D's update) or off (any other), adding nothing."""
 
     def term(ctx) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         hooks.enable_hooks() if on else hooks.disable_hooks()
-        return torch.zeros((), device=ctx.real.device), {}
+        return torch.zeros((), device=device), {}
 
     return term
 
@@ -148,40 +148,45 @@ class DpNoiseToImage(NoiseToImage):
         return nets, record
 
     def training(self, env: TrainingEnv) -> TrainingParts:
-        from opacus import GradSampleModule
-
-        if env.world.distributed:
-            raise ConfigError("dp-noise-to-image runs in one process (Opacus's per-sample clipping is not wired "
-                              "into DDP here); run it without torchrun")
-        parts = super().training(env)
-        cfg = env.cfg
-        state = DpState(cfg, len(env.data), env.local_batch, env.device)
-        # Hooks on D's layers record per-sample gradients; the wrapper itself is never called. torch warns
-        # that the first layer's hook fires with no input gradient (the images need none): expected here.
-        warnings.filterwarnings("ignore", message="Full backward hook is firing when gradients are computed",
-                                category=UserWarning)
-        try:
-            self._hooks = GradSampleModule(env.nets["D"], batch_first=True, loss_reduction="mean", strict=True)
-        except NotImplementedError as e:
-            raise ConfigError(f"dp-noise-to-image cannot compute per-sample gradients for this D "
-                              f"({_first_sentence(e)}); use a D made of standard layers") from None
-        env.optimizers["D"] = _dp_optimizer(env.optimizers["D"], noise_multiplier=cfg.dp.noise_multiplier,
-                                            max_grad_norm=cfg.dp.max_grad_norm, expected_batch_size=env.local_batch,
-                                            loss_reduction="mean", generator=state.generator)
-        hooks = self._hooks
-        for phase in parts.phases:
-            # Opacus's backward hooks must run only in D's own update: in G's, gradients flow through
-            # D's layers with no per-sample activations recorded, and the hooks would fail.
-            switch = _hooks_switch(hooks, on=phase.net == "D" and phase.name == "D")
-            phase.terms.insert(0, switch)
-            if phase.net == "D" and phase.name == "D":
-                phase.terms.append(state.term)
-        parts.stateful["dp_D"] = state
-        # The collapse monitor reads a fixed batch of training records through D at every log step: its
-        # figure is a statistic of private data that the accountant does not count, so a private run
-        # logs none.
-        parts.monitor = no_monitor
-        return parts
+        return make_private(env, super().training(env), self.name)
 
 
-__all__ = ["DpNoiseToImage", "DpState", "check_private"]
+def make_private(env: TrainingEnv, parts: TrainingParts, recipe: str) -> TrainingParts:
+    """The recipe's training parts with D's updates made private (DP-SGD through Opacus): D's optimiser
+    wrapped, the per-sample-gradient hooks on in D's phase only, (epsilon, delta) reported by a D term and
+    the accountant checkpointed as ``dp_D``. Shared by every recipe with a private D (dp-noise-to-image,
+    dp-tabular)."""
+    from opacus import GradSampleModule
+
+    if env.world.distributed:
+        raise ConfigError(f"{recipe} runs in one process (Opacus's per-sample clipping is not wired "
+                          f"into DDP here); run it without torchrun")
+    cfg = env.cfg
+    state = DpState(cfg, len(env.data), env.local_batch, env.device)
+    # Hooks on D's layers record per-sample gradients; the wrapper itself is never called. torch warns
+    # that the first layer's hook fires with no input gradient (the inputs need none): expected here.
+    warnings.filterwarnings("ignore", message="Full backward hook is firing when gradients are computed",
+                            category=UserWarning)
+    try:
+        hooks = GradSampleModule(env.nets["D"], batch_first=True, loss_reduction="mean", strict=True)
+    except NotImplementedError as e:
+        raise ConfigError(f"{recipe} cannot compute per-sample gradients for this D "
+                          f"({_first_sentence(e)}); use a D made of standard layers") from None
+    env.optimizers["D"] = _dp_optimizer(env.optimizers["D"], noise_multiplier=cfg.dp.noise_multiplier,
+                                        max_grad_norm=cfg.dp.max_grad_norm, expected_batch_size=env.local_batch,
+                                        loss_reduction="mean", generator=state.generator)
+    for phase in parts.phases:
+        # Opacus's backward hooks must run only in D's own update: in G's, gradients flow through
+        # D's layers with no per-sample activations recorded, and the hooks would fail.
+        own = phase.net == "D" and phase.name == "D"
+        phase.terms.insert(0, _hooks_switch(hooks, own, env.device))
+        if own:
+            phase.terms.append(state.term)
+    parts.stateful["dp_D"] = state
+    # A monitor reads training records (through D, or decoded for a score) at every log step: a statistic
+    # of private data that the accountant does not count, so a private run logs none.
+    parts.monitor = no_monitor
+    return parts
+
+
+__all__ = ["DpNoiseToImage", "DpState", "check_private", "make_private"]
