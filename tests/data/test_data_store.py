@@ -16,7 +16,7 @@ from ganforge.data.store import open_store
 from ganforge.data.store_build import BuildOptions, build_store
 from ganforge.data.store_loaders import cache_key, folder_options
 from ganforge.data.folder import EXTENSIONS, find_images
-from ganforge.training.batches import RealBatches
+from ganforge.training.batches import real_batches
 
 CPU = torch.device("cpu")
 
@@ -132,13 +132,13 @@ def _indexed_store(tmp_path, n=24):
 
 def test_streamed_batches_equal_in_memory_ones_and_resume_bitwise(tmp_path):
     ds = _indexed_store(tmp_path)
-    streamed = RealBatches(ds.x, ds.y, 5, seed=3, device=CPU, output_range=(-1, 1), workers=1)
-    memory = RealBatches(ds.x.clone(), ds.y, 5, seed=3, device=CPU, output_range=(-1, 1))
+    streamed = real_batches(ds.x, ds.y, 5, seed=3, device=CPU, output_range=(-1, 1), workers=1)
+    memory = real_batches(ds.x.clone(), ds.y, 5, seed=3, device=CPU, output_range=(-1, 1))
     assert type(streamed).__name__ == "StreamedBatches" and type(memory).__name__ == "RealBatches"
     for _ in range(6):  # over an epoch boundary (4 batches per epoch)
         (xs, ys), (xm, ym) = streamed.next(), memory.next()
         assert torch.equal(xs, xm) and torch.equal(ys, ym)
-    resumed = RealBatches(ds.x, ds.y, 5, seed=99, device=CPU, output_range=(-1, 1), workers=0)
+    resumed = real_batches(ds.x, ds.y, 5, seed=99, device=CPU, output_range=(-1, 1), workers=0)
     resumed.load_state_dict(streamed.state_dict())
     for _ in range(5):
         assert torch.equal(resumed.next()[1], streamed.next()[1])
@@ -146,8 +146,8 @@ def test_streamed_batches_equal_in_memory_ones_and_resume_bitwise(tmp_path):
 
 def test_two_ranks_read_disjoint_shares_of_each_global_batch(tmp_path):
     ds = _indexed_store(tmp_path)
-    one = RealBatches(ds.x, ds.y, 6, seed=1, device=CPU, output_range=None, workers=0)
-    ranks = [RealBatches(ds.x, ds.y, 6, seed=1, device=CPU, output_range=None, rank=r, world_size=2, workers=0)
+    one = real_batches(ds.x, ds.y, 6, seed=1, device=CPU, output_range=None, workers=0)
+    ranks = [real_batches(ds.x, ds.y, 6, seed=1, device=CPU, output_range=None, rank=r, world_size=2, workers=0)
              for r in range(2)]
     for _ in range(5):
         a, b = (set(r.next()[1].tolist()) for r in ranks)

@@ -27,7 +27,8 @@ from ganforge.config import OptimConfig, RunConfig
 from ganforge.data import Dataset
 from ganforge.recipes import DdpModule, Recipe, TrainingEnv, TrainingParts
 from ganforge.training import seeds
-from ganforge.training.batches import RealBatches
+from ganforge.training.batches import real_batches
+from ganforge.training.shuffled import ShuffledBatches
 from ganforge.training.phases import Phase, StepContext
 from ganforge.figures.drawing import save_points_plot
 
@@ -50,14 +51,14 @@ def critic(width: int = 32) -> nn.Module:
 
 @dataclass
 class CycleContext(StepContext):
-    real_a: RealBatches | None = None
-    real_b: RealBatches | None = None
+    real_a: ShuffledBatches | None = None
+    real_b: ShuffledBatches | None = None
 
     @property
     def epoch(self) -> int:
         return self.real_a.epoch
 
-    def stream(self, domain: str) -> RealBatches:
+    def stream(self, domain: str) -> ShuffledBatches:
         return self.real_a if domain == "A" else self.real_b
 
 
@@ -123,9 +124,9 @@ class CycleRecipe(Recipe):
     def training(self, env: TrainingEnv) -> TrainingParts:
         cfg, data, world = env.cfg, env.data, env.world
         half = len(data.x) // 2  # unpaired: A and B come from disjoint halves of the data
-        real_a = RealBatches(data.x[:half], None, cfg.train.batch_size, seed=seeds.stream(cfg.seed, 1),
+        real_a = real_batches(data.x[:half], None, cfg.train.batch_size, seed=seeds.stream(cfg.seed, 1),
                              device=env.device, output_range=None, rank=world.rank, world_size=world.size)
-        real_b = RealBatches(rotate(data.x[half:]), None, cfg.train.batch_size, seed=seeds.stream(cfg.seed, 11),
+        real_b = real_batches(rotate(data.x[half:]), None, cfg.train.batch_size, seed=seeds.stream(cfg.seed, 11),
                              device=env.device, output_range=None, rank=world.rank, world_size=world.size)
         ctx = CycleContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules, real_a=real_a,
                            real_b=real_b)

@@ -14,7 +14,7 @@ machine instead of copied into each; random access per image (a GAN samples unif
 seek. A multi-machine layout is the same files split by rows (one store per shard); not built yet.
 
 A store-backed :class:`~ganforge.data.base.Dataset` holds ``x`` as a tensor over the memory map (no
-bytes read until indexed) tagged with :class:`StoreFiles`; :class:`ganforge.training.batches.RealBatches`
+bytes read until indexed) tagged with :class:`StoreFiles`; :func:`ganforge.training.batches.real_batches`
 sees the tag and streams batches through a DataLoader instead of moving the tensor to the device.
 """
 

@@ -36,7 +36,8 @@ from ganforge.recipes.translation_model import (EVAL_COMMAND, NEXT_COMMAND, RANG
                                           describe_d, domains, image_context, record_for, save_sheet, with_out_channels)
 from ganforge.sampling import to_uint8
 from ganforge.training import seeds
-from ganforge.training.batches import RealBatches
+from ganforge.training.batches import real_batches
+from ganforge.training.shuffled import ShuffledBatches
 from ganforge.training.image_pool import ImagePool
 from ganforge.training.phases import Phase, StepContext
 
@@ -46,7 +47,7 @@ OTHER = {"A": "B", "B": "A"}
 
 @dataclass
 class CycleContext(StepContext):
-    real: dict[str, RealBatches] = field(default_factory=dict)  # by domain
+    real: dict[str, ShuffledBatches] = field(default_factory=dict)  # by domain
     pools: dict[str, ImagePool] = field(default_factory=dict)  # fakes of each domain, for its D
     d_loss: objectives.DLoss | None = None
     g_loss: Any = None
@@ -136,7 +137,7 @@ class CycleTranslation(Recipe):
     def training(self, env: TrainingEnv) -> TrainingParts:
         cfg, data, world = env.cfg, env.data, env.world
         a, b = domains(data, self.name, need_pairs=False)
-        stream = partial(RealBatches, batch_size=cfg.train.batch_size, device=env.device, output_range=RANGE,
+        stream = partial(real_batches, batch_size=cfg.train.batch_size, device=env.device, output_range=RANGE,
                          rank=world.rank, world_size=world.size, channels_last=env.channels_last)
         real = {"A": stream(a.x, None, seed=seeds.stream(cfg.seed, seeds.REAL_BATCHES)),
                 "B": stream(b.x, None, seed=seeds.stream(cfg.seed, seeds.REAL_B))}

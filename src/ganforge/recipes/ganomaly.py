@@ -35,7 +35,8 @@ from ganforge import capabilities as cap
 from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
 from ganforge.recipes.fanogan import build_encoder
 from ganforge.training import seeds
-from ganforge.training.batches import RealBatches
+from ganforge.training.batches import real_batches
+from ganforge.training.shuffled import ShuffledBatches
 from ganforge.training.phases import Phase, StepContext
 from ganforge.figures.drawing import save_image_grid
 
@@ -47,7 +48,7 @@ PREVIEW_IMAGES = 32  # training images shown with their reconstructions in each 
 class GanomalyContext(StepContext):
     """One batch per step, shared by G's and D's updates (drawn at the step's first use)."""
 
-    real: RealBatches | None = None
+    real: ShuffledBatches | None = None
     drawn_at: int = -1
     x: Tensor | None = None
 
@@ -139,7 +140,7 @@ class Ganomaly(Recipe):
     def training(self, env: TrainingEnv) -> TrainingParts:
         cfg, data, world, a = env.cfg, env.data, env.world, env.cfg.anomaly
         G = env.nets["G"]
-        real = RealBatches(data.x, None, cfg.train.batch_size, seed=seeds.stream(cfg.seed, seeds.REAL_BATCHES),
+        real = real_batches(data.x, None, cfg.train.batch_size, seed=seeds.stream(cfg.seed, seeds.REAL_BATCHES),
                            device=env.device, output_range=G.output_range, rank=world.rank, world_size=world.size,
                            channels_last=env.channels_last)
         ctx = GanomalyContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules, real=real)

@@ -28,7 +28,8 @@ from ganforge.objectives.adversarial import d_adversarial, g_adversarial
 from ganforge import capabilities as cap
 from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
 from ganforge.training import seeds
-from ganforge.training.batches import Noise, RealBatches
+from ganforge.training.batches import Noise, real_batches
+from ganforge.training.shuffled import ShuffledBatches
 from ganforge.training.monitor import DiversityMonitor, fixed_real, no_monitor
 from ganforge.training.phases import Phase, StepContext
 from ganforge.figures.drawing import save_image_grid, save_points_plot
@@ -40,7 +41,7 @@ Tensor = torch.Tensor
 class AdversarialContext(StepContext):
     """A noise-to-image step: real batches, noise, the adversarial losses and what D sees."""
 
-    real: RealBatches | None = None
+    real: ShuffledBatches | None = None
     noise: Noise | None = None
     batch_size: int = 0
     d_loss: objectives.DLoss | None = None
@@ -202,7 +203,7 @@ class NoiseToImage(Recipe):
     def training(self, env: TrainingEnv) -> TrainingParts:
         cfg, data, world, device = env.cfg, env.data, env.world, env.device
         G = env.nets["G"]
-        real = RealBatches(data.x, data.y, cfg.train.batch_size, seed=seeds.stream(cfg.seed, seeds.REAL_BATCHES),
+        real = real_batches(data.x, data.y, cfg.train.batch_size, seed=seeds.stream(cfg.seed, seeds.REAL_BATCHES),
                            device=device, output_range=G.output_range, rank=world.rank, world_size=world.size,
                            channels_last=env.channels_last)
         noise = Noise(cfg.model.z_dim, cfg.model.z_dist, device, seed=seeds.stream(cfg.seed, seeds.NOISE),
@@ -231,7 +232,7 @@ class NoiseToImage(Recipe):
                              reseed=lambda base: noise.reseed(seeds.stream(base, seeds.NOISE)), monitor=watch)
 
 
-def _monitor(cfg: RunConfig, real: RealBatches, num_classes: int | None, device: torch.device):
+def _monitor(cfg: RunConfig, real: ShuffledBatches, num_classes: int | None, device: torch.device):
     """The collapse monitor over G(z) from a fixed z (classes in turn for a conditional G) against a fixed
     real batch, both from the run seed, so every reading and a resumed run's look at the same samples."""
     n = cfg.log.diversity_n

@@ -30,7 +30,8 @@ from ganforge.recipes.translation_model import (EVAL_COMMAND, NEXT_COMMAND, RANG
                                           describe_d, domains, image_context, record_for, save_sheet, with_out_channels)
 from ganforge.sampling import to_uint8
 from ganforge.training import seeds
-from ganforge.training.batches import RealBatches
+from ganforge.training.batches import real_batches
+from ganforge.training.shuffled import ShuffledBatches
 from ganforge.training.phases import Phase, StepContext
 
 Tensor = torch.Tensor
@@ -56,7 +57,7 @@ def d_patches(ctx: StepContext, name: str, x: Tensor) -> list[Tensor]:
 
 @dataclass
 class PairedContext(StepContext):
-    pairs: RealBatches | None = None
+    pairs: ShuffledBatches | None = None
     a_channels: int = 1
     conditional: bool = True
     d_loss: objectives.DLoss | None = None
@@ -138,7 +139,7 @@ class PairedTranslation(Recipe):
         cfg, data, world = env.cfg, env.data, env.world
         a, b = domains(data, self.name, need_pairs=True)
         stacked = torch.cat([a.x, b.x], 1)  # one stream keeps every pair together
-        pairs = RealBatches(stacked, None, cfg.train.batch_size, seed=seeds.stream(cfg.seed, seeds.REAL_BATCHES),
+        pairs = real_batches(stacked, None, cfg.train.batch_size, seed=seeds.stream(cfg.seed, seeds.REAL_BATCHES),
                             device=env.device, output_range=RANGE, rank=world.rank, world_size=world.size,
                             channels_last=env.channels_last)
         tr = cfg.translation

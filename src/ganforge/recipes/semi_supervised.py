@@ -35,7 +35,8 @@ from ganforge.objectives.feature_matching import feature_matching
 from ganforge.objectives.semi_supervised import labelled_loss, prob_real, unlabelled_loss
 from ganforge.recipes.base import Recipe, TrainingEnv, TrainingParts
 from ganforge.training import seeds
-from ganforge.training.batches import Noise, RealBatches
+from ganforge.training.batches import Noise, real_batches
+from ganforge.training.shuffled import ShuffledBatches
 from ganforge.training.phases import Phase, StepContext
 from ganforge.training.rng import decode_rng, encode_rng
 from ganforge.figures.drawing import save_image_grid
@@ -99,8 +100,8 @@ class LabelledBatches:
 @dataclass
 class SemiSupervisedContext(StepContext):
     labelled: LabelledBatches | None = None
-    unlabelled: RealBatches | None = None  # D's real/fake term
-    unlabelled_g: RealBatches | None = None  # the real side of G's feature matching
+    unlabelled: ShuffledBatches | None = None  # D's real/fake term
+    unlabelled_g: ShuffledBatches | None = None  # the real side of G's feature matching
     noise: Noise | None = None
     batch_size: int = 0
     unlabelled_weight: float = 1.0
@@ -228,9 +229,9 @@ class SemiSupervised(Recipe):
         labelled = LabelledBatches(data.x[lab_t], data.y[lab_t], data.num_classes, bs,
                                    seeds.stream(cfg.seed, seeds.LABELLED), device)
         rng_out = env.nets["G"].output_range
-        unl = RealBatches(data.x[rest_t], None, bs, seed=seeds.stream(cfg.seed, seeds.REAL_BATCHES), device=device,
+        unl = real_batches(data.x[rest_t], None, bs, seed=seeds.stream(cfg.seed, seeds.REAL_BATCHES), device=device,
                           output_range=rng_out)
-        unl_g = RealBatches(data.x[rest_t], None, bs, seed=seeds.stream(cfg.seed, seeds.UNLABELLED_G),
+        unl_g = real_batches(data.x[rest_t], None, bs, seed=seeds.stream(cfg.seed, seeds.UNLABELLED_G),
                             device=device, output_range=rng_out)
         noise = Noise(cfg.model.z_dim, cfg.model.z_dist, device, seed=seeds.stream(cfg.seed, seeds.NOISE))
         ctx = SemiSupervisedContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules,

@@ -10,14 +10,26 @@ from __future__ import annotations
 import torch
 
 from ganforge.data.store import stored
-from ganforge.errors import ConfigError
 from ganforge.sampling import sample_noise
 from ganforge.training.rng import decode_rng, encode_rng
-from ganforge.training.speed import to_channels_last
+from ganforge.training.shuffled import ShuffledBatches
 from ganforge.training.stream import StreamedBatches
 
 
-class RealBatches:
+def real_batches(x: torch.Tensor, y: torch.Tensor | None, batch_size: int, seed: int, device: torch.device,
+                 output_range: tuple[float, float] | None, **kwargs) -> ShuffledBatches:
+    """The real minibatches of ``x``: a :class:`RealBatches` on the device, or, when ``x`` is a store's
+    images (``store:PATH``, ``folder:PATH``), never moved whole, a :class:`StreamedBatches` handing out
+    the same batches through a DataLoader. Every recipe calls this, so every recipe streams a store
+    without knowing it. (``workers`` applies to a store only.)"""
+    files = stored(x)
+    if files is not None:
+        return StreamedBatches(x, y, batch_size, seed, device, output_range, files=files, **kwargs)
+    kwargs.pop("workers", None)
+    return RealBatches(x, y, batch_size, seed, device, output_range, **kwargs)
+
+
+class RealBatches(ShuffledBatches):
     """Shuffled minibatches of a dataset held on the training device.
 
     The data are moved to the device once, as stored (uint8 images stay uint8), and
@@ -28,54 +40,24 @@ class RealBatches:
     Under torchrun ``batch_size`` is the global batch: every process draws the same
     permutation and keeps its ``1/world_size`` share of each batch, so together they
     see exactly the batches one process would (see :mod:`ganforge.training.distributed`).
-
-    Images of a store (``store:PATH``, ``folder:PATH``) are never moved whole: for those
-    ``RealBatches(...)`` is a :class:`~ganforge.training.stream.StreamedBatches`, the same batches
-    read through a DataLoader, so every recipe streams a store without knowing it.
     """
-
-    def __new__(cls, x: torch.Tensor, *args, **kwargs):
-        files = stored(x)
-        if files is not None:
-            return StreamedBatches(x, *args, files=files, **kwargs)
-        return super().__new__(cls)
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor | None, batch_size: int, seed: int,
                  device: torch.device, output_range: tuple[float, float] | None, *, rank: int = 0,
                  world_size: int = 1, channels_last: bool = False):
-        if batch_size > len(x):
-            raise ConfigError(f"train.batch_size={batch_size} is larger than the dataset ({len(x)} samples); "
-                              f"set train.batch_size to at most {len(x)}")
         self.x = x.to(device)
         self.y = y.to(device) if y is not None else None
-        self.batch_size = batch_size
-        self.share = slice(rank * batch_size // world_size, (rank + 1) * batch_size // world_size)
-        self.channels_last = channels_last
-        self.device = device
-        self.output_range = output_range
-        self.batches_per_epoch = len(x) // batch_size
-        self._gen = torch.Generator().manual_seed(seed)
-        self.epoch = 0
-        self.position = 0  # batches already drawn in this epoch
-        self.draws = 0  # batches drawn in all (how engine/graphs.py counts a phase's draws)
         self._static: torch.Tensor | None = None  # the device-side position, once static (see to_static)
-        self._epoch_state = self._gen.get_state()
-        self._perm = self._permutation()
+        super().__init__(len(x), batch_size, seed, device, output_range, rank=rank, world_size=world_size,
+                         channels_last=channels_last)
 
-    def _permutation(self) -> torch.Tensor:
+    def _shuffle(self) -> None:
         perm = torch.randperm(len(self.x), generator=self._gen).to(self.device)
         if self._static is None:
-            return perm
+            self._perm = perm
+            return
         self._perm.copy_(perm)  # in place: a captured graph reads this buffer
         self._static.fill_(self.position)
-        return self._perm
-
-    def scale(self, x: torch.Tensor) -> torch.Tensor:
-        """uint8 images -> floats in the generator's output range; points pass through."""
-        if x.dtype != torch.uint8:
-            return x.float()
-        lo, hi = self.output_range or (0.0, 1.0)
-        return x.float().mul_((hi - lo) / 255.0).add_(lo)
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         self._new_epoch_if_due()
@@ -85,19 +67,7 @@ class RealBatches:
         else:  # the same indices, from the device-side position, so a graph replay reads the next batch
             idx = self._perm[self._window + self._static * self.batch_size]
             self._static.add_(1)
-        self.position += 1
-        self.draws += 1
-        x = self.scale(self.x[idx])
-        if self.channels_last:
-            x = to_channels_last(x)
-        return x, (self.y[idx] if self.y is not None else None)
-
-    def _new_epoch_if_due(self) -> None:
-        if self.position == self.batches_per_epoch:
-            self.epoch += 1
-            self.position = 0
-            self._epoch_state = self._gen.get_state()
-            self._perm = self._permutation()
+        return self._drawn(self.x[idx]), (self.y[idx] if self.y is not None else None)
 
     # The graph-safe form (engine/graphs.py). A captured step cannot run the host code above, so
     # the position also lives on the device and advances inside the graph; the host keeps its copy
@@ -123,19 +93,6 @@ class RealBatches:
         """The host's account of ``n`` batches a graph replay drew on the device."""
         self.position += n
         self.draws += n
-
-    @property
-    def epochs_done(self) -> float:
-        return self.epoch + self.position / self.batches_per_epoch
-
-    def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "position": self.position, "epoch_rng": encode_rng(self._epoch_state)}
-
-    def load_state_dict(self, state: dict) -> None:
-        self._gen.set_state(decode_rng(state["epoch_rng"]))
-        self._epoch_state = self._gen.get_state()
-        self.epoch, self.position = int(state["epoch"]), int(state["position"])
-        self._perm = self._permutation()
 
 
 class Noise:

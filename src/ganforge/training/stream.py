@@ -23,9 +23,7 @@ import torch
 from torch.utils.data import DataLoader
 
 from ganforge.data.store import StoreFiles
-from ganforge.errors import ConfigError
-from ganforge.training.rng import decode_rng, encode_rng
-from ganforge.training.speed import to_channels_last
+from ganforge.training.shuffled import ShuffledBatches
 
 # Loader processes: enough to keep a step fed (decoding is done; a worker copies rows), few enough to leave
 # cores for the step itself. 0 on a one-core machine (rows are then read in the training process).
@@ -71,25 +69,20 @@ class _Order:
             position += 1
 
 
-class StreamedBatches:
+class StreamedBatches(ShuffledBatches):
     """Shuffled minibatches of a store, read by DataLoader workers and pinned on CUDA."""
 
     def __init__(self, x: torch.Tensor, y: torch.Tensor | None, batch_size: int, seed: int, device: torch.device,
                  output_range: tuple[float, float] | None, *, files: StoreFiles, rank: int = 0,
                  world_size: int = 1, channels_last: bool = False, workers: int = WORKERS):
-        if batch_size > len(x):
-            raise ConfigError(f"train.batch_size={batch_size} is larger than the dataset ({len(x)} samples); "
-                              f"set train.batch_size to at most {len(x)}")
         self.x, self.files = x, files  # x: the store's mapped images (the monitor picks its fixed batch from it)
-        self.batch_size, self.device, self.output_range = batch_size, device, output_range
-        self.channels_last, self.workers = channels_last, workers
-        self.share = slice(rank * batch_size // world_size, (rank + 1) * batch_size // world_size)
-        self.batches_per_epoch = len(x) // batch_size
-        self._gen = torch.Generator().manual_seed(seed)
-        self.epoch = self.position = self.draws = 0
-        self._epoch_state = self._gen.get_state()
-        torch.randperm(len(x), generator=self._gen)  # the twin: the generator advances as the sampler's does
+        self.workers = workers
         self._batches = None
+        super().__init__(len(x), batch_size, seed, device, output_range, rank=rank, world_size=world_size,
+                         channels_last=channels_last)
+
+    def _shuffle(self) -> None:
+        torch.randperm(len(self.x), generator=self._gen)  # the twin: the generator advances as the sampler's does
 
     def _start(self) -> None:
         """A loader reading from the current position (its workers replace any earlier ones)."""
@@ -99,37 +92,14 @@ class StreamedBatches:
             kw.update(prefetch_factor=PREFETCH, persistent_workers=False)
         self._batches = iter(DataLoader(_Rows(self.files), batch_sampler=order, **kw))
 
-    def scale(self, x: torch.Tensor) -> torch.Tensor:
-        """uint8 images -> floats in the generator's output range, as RealBatches.scale."""
-        lo, hi = self.output_range or (0.0, 1.0)
-        return x.float().mul_((hi - lo) / 255.0).add_(lo)
-
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self._batches is None:
             self._start()
-        if self.position == self.batches_per_epoch:
-            self.epoch += 1
-            self.position = 0
-            self._epoch_state = self._gen.get_state()
-            torch.randperm(len(self.x), generator=self._gen)
+        self._new_epoch_if_due()
         x, y = next(self._batches)
-        self.position += 1
-        self.draws += 1
-        x = self.scale(x.to(self.device, non_blocking=True))
-        if self.channels_last:
-            x = to_channels_last(x)
-        return x, (y.to(self.device, non_blocking=True) if y is not None else None)
-
-    @property
-    def epochs_done(self) -> float:
-        return self.epoch + self.position / self.batches_per_epoch
-
-    def state_dict(self) -> dict:
-        return {"epoch": self.epoch, "position": self.position, "epoch_rng": encode_rng(self._epoch_state)}
+        return (self._drawn(x.to(self.device, non_blocking=True)),
+                y.to(self.device, non_blocking=True) if y is not None else None)
 
     def load_state_dict(self, state: dict) -> None:
-        self._gen.set_state(decode_rng(state["epoch_rng"]))
-        self._epoch_state = self._gen.get_state()
-        torch.randperm(len(self.x), generator=self._gen)
-        self.epoch, self.position = int(state["epoch"]), int(state["position"])
+        super().load_state_dict(state)
         self._batches = None  # restart the loader (and its workers) at the restored position
