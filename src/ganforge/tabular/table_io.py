@@ -1,0 +1,128 @@
+"""Reading a table from CSV or Parquet, and writing one for the user.
+
+Every way a table can be unreadable is found here and said in one line naming the file and the
+fix (a :class:`~ganforge.errors.DataError`): a missing file, an empty one, a row with more or fewer
+fields than the header, a file that is not UTF-8, a column of only nulls, a table of one row, a
+Parquet file without pyarrow. pandas would read a short row silently (filling nulls), so the
+number of fields per row is checked by the csv module while the file is read in chunks.
+
+A large CSV is read in chunks of rows (:func:`iter_table`), so nothing here needs the whole file
+in memory; :func:`read_table` is the same reading, concatenated.
+"""
+
+from __future__ import annotations
+
+import csv
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pandas as pd
+
+from ganforge import outputs
+from ganforge.errors import DataError
+
+MIN_ROWS = 2  # a table of one row has no distribution to learn (no spread, no frequencies)
+CHUNK_ROWS = 100_000  # rows per chunk when a table is streamed (a few tens of MB of pandas per chunk)
+SUFFIXES = (".csv", ".parquet", ".pq")
+
+
+def _check_path(path: str | os.PathLike) -> Path:
+    p = Path(path)
+    if not p.exists():
+        raise DataError(f"table {p} does not exist; check the path given to data.name (csv:PATH or parquet:PATH)")
+    if p.is_dir():
+        raise DataError(f"table {p} is a folder; name a .csv or .parquet file")
+    if p.stat().st_size == 0:
+        raise DataError(f"table {p} is empty; it needs a header row and at least {MIN_ROWS} rows")
+    return p
+
+
+def _parquet(p: Path) -> pd.DataFrame:
+    try:
+        import pyarrow  # noqa: F401  (an optional dependency: checked, never required)
+    except ImportError:
+        raise DataError(f"reading {p} needs pyarrow; install it with pip install 'ganforge[parquet]' "
+                        f"or save the table as CSV") from None
+    try:
+        return pd.read_parquet(p)
+    except Exception as exc:  # noqa: BLE001  (pyarrow raises its own kinds for a damaged file)
+        raise DataError(f"table {p} is not a readable Parquet file ({type(exc).__name__}: "
+                        f"{str(exc).splitlines()[0][:120]}); check the file") from None
+
+
+def _check_fields(p: Path) -> None:
+    """Every row has the header's number of fields, and the file is UTF-8 (one pass of the csv module)."""
+    try:
+        with open(p, newline="", encoding="utf-8") as f:
+            reader = csv.reader(f)
+            header = next(reader, None)
+            if header is None:
+                raise DataError(f"table {p} is empty; it needs a header row and at least {MIN_ROWS} rows")
+            for row in reader:
+                if row and len(row) != len(header):
+                    raise DataError(f"table {p}: line {reader.line_num} has {len(row)} fields but the header has "
+                                    f"{len(header)}; fix that row (a missing or extra comma, or an unquoted comma "
+                                    f"inside a value)")
+    except UnicodeDecodeError as exc:
+        raise DataError(f"table {p} is not UTF-8 text (byte {exc.object[exc.start:exc.start + 1]!r} at offset "
+                        f"{exc.start}); save it as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
+    except csv.Error as exc:
+        raise DataError(f"table {p} is not valid CSV ({exc}); fix the file") from None
+
+
+def iter_table(path: str | os.PathLike, *, chunk_rows: int = CHUNK_ROWS,
+               dtype: dict | None = None) -> Iterator[pd.DataFrame]:
+    """The table in chunks of ``chunk_rows`` rows (a Parquet file: one chunk). Checks the file first."""
+    p = _check_path(path)
+    if p.suffix.lower() in (".parquet", ".pq"):
+        yield _parquet(p)
+        return
+    _check_fields(p)
+    try:
+        reader = pd.read_csv(p, chunksize=chunk_rows, encoding="utf-8", dtype=dtype)
+        yield from reader
+    except pd.errors.EmptyDataError:
+        raise DataError(f"table {p} is empty; it needs a header row and at least {MIN_ROWS} rows") from None
+    except (pd.errors.ParserError, ValueError) as exc:
+        raise DataError(f"table {p} cannot be read as CSV ({str(exc).splitlines()[0][:160]}); fix the file") from None
+
+
+def check_table(df: pd.DataFrame, path: str | os.PathLike) -> pd.DataFrame:
+    """The checks on a whole table: enough rows, no column of only nulls, no blank column name."""
+    if len(df) < MIN_ROWS:
+        raise DataError(f"table {path} has {len(df)} row{'s' * (len(df) != 1)}; a table to learn needs at least "
+                        f"{MIN_ROWS} rows")
+    empty = [str(c) for c in df.columns if df[c].isna().all()]
+    if empty:
+        raise DataError(f"table {path}: column(s) {', '.join(empty)} hold only nulls; drop them (there is "
+                        f"nothing to learn from them)")
+    return df
+
+
+def read_table(path: str | os.PathLike) -> pd.DataFrame:
+    """A CSV or Parquet file as a DataFrame, or a one-line DataError saying what is wrong with it."""
+    chunks = list(iter_table(path))
+    df = chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+    return check_table(df, path)
+
+
+def write_table(df: pd.DataFrame, path: str | os.PathLike, *, force: bool = False, flag: str = "--out") -> Path:
+    """Write ``df`` as CSV or Parquet (by the suffix) through :mod:`ganforge.outputs`: checked first,
+    written whole or not at all, an existing file refused unless ``force``."""
+    target = outputs.check_file(path, flag=flag, force=force, suffixes=SUFFIXES)
+    if target.suffix.lower() != ".csv":
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise DataError(f"writing {target} needs pyarrow; install it with pip install 'ganforge[parquet]' "
+                            f"or write a .csv") from None
+    with outputs.atomic(target, flag=flag, force=force) as (temp,):
+        if target.suffix.lower() == ".csv":
+            df.to_csv(temp, index=False, encoding="utf-8")
+        else:
+            df.to_parquet(temp, index=False)
+    return target
+
+
+__all__ = ["CHUNK_ROWS", "MIN_ROWS", "check_table", "iter_table", "read_table", "write_table"]
