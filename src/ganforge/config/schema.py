@@ -47,6 +47,15 @@ class DataConfig:
     # The seed of that labelled draw; null = the run's seed, so seeds 0..4 vary the split and the init
     # together (the paper's protocol). Set it to hold the split fixed while the init varies.
     label_seed: int | None = None
+    # Tables (csv:PATH, parquet:PATH): columns learned as categories whatever their values (integer codes
+    # such as 1/2/3 would otherwise be numbers); empty = the inferred kinds (printed when the table loads).
+    # A list, or one string of comma-separated names (--set data.discrete=a,b).
+    discrete: list[str] | str = field(default_factory=list)
+    # Tables: the column a downstream model predicts (learned as a category); null = none.
+    target: str | None = None
+    # Tables: row identifiers, not learned and regenerated unique; empty = those inferred (unique text on
+    # every row, or unique integers in a column named like an ID). A list or "a,b", as data.discrete.
+    ids: list[str] | str = field(default_factory=list)
 
 
 @dataclass

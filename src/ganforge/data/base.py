@@ -18,7 +18,7 @@ import torch
 
 from ganforge.errors import DataError
 
-KINDS = ("image", "points")
+KINDS = ("image", "points", "table")
 
 
 @dataclass
@@ -26,7 +26,8 @@ class Dataset:
     """Samples plus what is needed to reproduce and label them.
 
     Images are uint8 (N, C, H, W) so they are stored and compared exactly; the
-    training code scales them. Points are float32 (N, D).
+    training code scales them. Points are float32 (N, D). Tables are float32 (N, D) rows of the
+    reversible transform in ``meta["transformer"]`` (ganforge.tabular), possibly memory-mapped.
     """
 
     name: str
@@ -48,7 +49,7 @@ class Dataset:
             raise ValueError(f"Dataset.kind must be one of {KINDS}, got {self.kind!r}")
         if self.kind == "image" and (self.x.dtype != torch.uint8 or self.x.ndim != 4):
             raise ValueError(f"image data must be uint8 (N, C, H, W), got {self.x.dtype} {tuple(self.x.shape)}")
-        if self.kind == "points" and (self.x.dtype != torch.float32 or self.x.ndim != 2):
+        if self.kind in ("points", "table") and (self.x.dtype != torch.float32 or self.x.ndim != 2):
             raise ValueError(f"point data must be float32 (N, D), got {self.x.dtype} {tuple(self.x.shape)}")
         if self.y is not None and (self.y.dtype != torch.int64 or tuple(self.y.shape) != (len(self),)):
             raise ValueError(f"labels must be int64 ({len(self)},), got {self.y.dtype} {tuple(self.y.shape)}")
@@ -103,6 +104,10 @@ class LoadRequest:
     size: int | None = None
     skip_unreadable: bool = False
     digit: int | None = None  # the class an anomaly protocol is about (data.digit)
+    # Tables (csv:PATH, parquet:PATH): columns forced categorical, the target column, row-ID columns.
+    discrete: tuple[str, ...] = ()
+    target: str | None = None
+    ids: tuple[str, ...] = ()
 
     def reject(self, *options: str, why: str) -> None:
         """Refuse options this dataset cannot honour instead of silently ignoring them.

@@ -83,6 +83,13 @@ def _check_int(opt: str, value: object, lo: int, allowed: tuple[int, ...] | None
     return value
 
 
+def _names(value: Sequence[str] | str | None) -> tuple[str, ...]:
+    """Column names from a list or from one comma-separated string (``--set data.discrete=a,b``)."""
+    if isinstance(value, str):
+        return tuple(n.strip() for n in value.split(",") if n.strip())
+    return tuple(str(n) for n in value or ())
+
+
 def load_dataset(
     name: str,
     *,
@@ -94,6 +101,9 @@ def load_dataset(
     size: int | None = None,
     skip_unreadable: bool = False,
     digit: int | None = None,
+    discrete: Sequence[str] = (),
+    target: str | None = None,
+    ids: Sequence[str] = (),
 ) -> Dataset:
     """Load dataset ``name`` fully into memory (see ``list_datasets()`` for names)."""
     entry, canonical, path = _lookup(name)
@@ -113,6 +123,9 @@ def load_dataset(
         size=_check_int("size", size, 1),
         skip_unreadable=bool(skip_unreadable),
         digit=_check_int("digit", digit, 0, tuple(range(10))),
+        discrete=_names(discrete),
+        target=target,
+        ids=_names(ids),
     )
     if req.digit is not None and not entry.takes_digit:
         takers = sorted(e.name for e in REGISTRY.values() if e.takes_digit)
