@@ -46,13 +46,16 @@ def resolve_config(preset_or_config: str | os.PathLike | dict | RunConfig | None
     """(the validated config, a label for the run directory) from a preset name, a YAML file, a dict
     of differences or a RunConfig, plus overrides (``"a.b=v"`` strings, or ``a__b=v`` keywords)."""
     items = list(overrides) + [f"{k.replace('__', '.')}={_yaml_value(v)}" for k, v in keys.items()]
+    # A key the chosen recipe never reads is refused, whichever layer states it (config/reads.py); a
+    # RunConfig states the keys whose values differ from the defaults.
     if isinstance(preset_or_config, RunConfig):
-        return config.resolve(preset_or_config.to_dict(), items), "run"
+        return config.resolve(config.differences(preset_or_config), items, reads=recipes.reads_of,
+                              preset_label="the RunConfig"), "run"
     if isinstance(preset_or_config, dict):
-        return config.resolve(preset_or_config, items), "run"
+        return config.resolve(preset_or_config, items, reads=recipes.reads_of, preset_label="the config dict"), "run"
     name = str(preset_or_config) if preset_or_config is not None else presets.DEFAULT_PRESET
     preset, _ = presets.load_preset(name)
-    return config.resolve(preset, items), Path(name).stem
+    return config.resolve(preset, items, reads=recipes.reads_of, preset_label=f"preset {name}"), Path(name).stem
 
 
 def _yaml_value(value: Any) -> str:

@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from ganforge import api, recipes
+from ganforge import api, config, presets, recipes
 from ganforge.cli.help import examples
 from ganforge.engine.signals import StopFlag
 from ganforge.runs.lock import RunLock
@@ -37,7 +37,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--allow-config-change", action="store_true", help="with --resume: accept a config that differs")
     t.add_argument("--force", action="store_true",
                    help="delete the ganforge run in --out and start over (never a folder holding other files)")
-    t.add_argument("--dry-run", action="store_true", help="print the resolved config and the run directory, then stop")
+    t.add_argument("--dry-run", action="store_true", help="print the run directory and the keys the recipe reads, each with its value's source, then stop")
     t.set_defaults(func=run, argv=None)
 
 
@@ -72,10 +72,33 @@ def _train(args: argparse.Namespace, world: distributed.World) -> int:
     run_dir = Path(world.broadcast(str(api.run_directory(args.out, label, args.resume))))
     if args.dry_run:
         if world.is_main:
-            print(f"# run directory: {run_dir}\n{cfg.to_yaml()}", end="")
+            print(dry_run_text(args, cfg, run_dir), end="")
         return 0
+    if cfg.auto and world.is_main:
+        print(config.loading.auto_printout(_layers(args)), end="", flush=True)
     with api.claimed(run_dir, world) as lock:  # rank 0 alone writes the run, so it alone locks it
         return _train_locked(args, world, cfg, run_dir, lock)
+
+
+def dry_run_text(args: argparse.Namespace, cfg, run_dir: Path) -> str:
+    """The run directory and the effective config: only the keys the recipe reads (config/reads.py),
+    each with where its value comes from (default, the preset or the preset it extends, --set)."""
+    layers = config.loading.with_auto(_layers(args))
+    reads = recipes.reads_of(cfg.recipe)
+    return (f"# run directory: {run_dir}\n# the keys recipe {cfg.recipe} reads, each with where its value comes "
+            f"from; every other key is refused\n"
+            + "".join(f"# {line}\n" for line in config.loading.auto_printout(_layers(args)).splitlines())
+            + config.reads.annotated(config.reads.effective(cfg.to_dict(), reads), config.sources(layers)))
+
+
+def _layers(args: argparse.Namespace) -> list[tuple[str, dict]]:
+    """The preset's layers, then --set's, then the flags', each labelled with where it came from."""
+    preset = args.preset if args.preset is not None else presets.DEFAULT_PRESET
+    flags = [(f"--{flag} {value}", layer) for flag, key, value in (("steps", "train.steps", args.steps),
+                                                                   ("seed", "seed", args.seed),
+                                                                   ("device", "train.device", args.device))
+             if value is not None for _, layer in config.override_layers([f"{key}={value}"])]
+    return presets.layers(preset) + config.override_layers(args.set or []) + flags
 
 
 def _train_locked(args: argparse.Namespace, world: distributed.World, cfg, run_dir: Path,

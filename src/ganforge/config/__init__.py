@@ -12,7 +12,9 @@ but validated against the builder's signature, so a misspelt option fails
 before any training starts.
 """
 
-from ganforge.config.loading import diff, from_dict, load_yaml, merge, parse_override, resolve
+from ganforge.config import reads
+from ganforge.config.loading import (diff, differences, from_dict, load_yaml, merge, override_layers, parse_override,
+                                     resolve, sources)
 from ganforge.config.schema import (AugmentConfig, DataConfig, EmaConfig, EvalConfig, GuardConfig, LogConfig,
                                     LossConfig, ModelConfig, NetSpec, OptimConfig, OptimPair, RegConfig, RunConfig,
                                     SpeedConfig, TrainConfig)
@@ -24,5 +26,5 @@ from ganforge.config.validation import validate
 
 __all__ = ["AugmentConfig", "DataConfig", "EmaConfig", "EvalConfig", "GuardConfig", "LogConfig", "LossConfig",
            "ModelConfig", "NetSpec", "OptimConfig", "OptimPair", "RegConfig", "RunConfig", "SpeedConfig",
-           "TrainConfig", "diff", "from_dict", "load_yaml", "merge", "parse_override", "resolve", "validate",
+           "TrainConfig", "diff", "differences", "from_dict", "load_yaml", "merge", "override_layers", "parse_override", "reads", "resolve", "sources", "validate",
            "TranslationConfig", "SuperresConfig", "AnomalyConfig", "DpConfig"]

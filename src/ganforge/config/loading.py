@@ -15,10 +15,13 @@ import dataclasses
 import re
 import types
 import typing
+from collections.abc import Callable
 from typing import Any
 
 import yaml
 
+from ganforge.config import auto
+from ganforge.config.reads import Reads, check_stated
 from ganforge.config.schema import NetSpec, RunConfig
 from ganforge.config.validation import validate
 from ganforge.errors import ConfigError, did_you_mean
@@ -164,16 +167,93 @@ def _nest(keys: list[str], value: Any) -> dict:
     return out
 
 
-def resolve(preset: dict | None = None, overrides: list[str] | tuple[str, ...] = ()) -> RunConfig:
-    """Defaults <- preset dict <- ``key=value`` overrides, validated into a RunConfig."""
-    raw = RunConfig().to_dict()
-    if preset:
-        raw = merge(raw, preset)
+def override_layers(overrides: list[str] | tuple[str, ...]) -> list[tuple[str, dict]]:
+    """("--set key=value", the nested difference) for each override, in order."""
+    out = []
     for text in overrides:
         keys, value = parse_override(text)
-        raw = merge(raw, _nest(keys, value))
+        out.append((f"--set {text}", _nest(keys, value)))
+    return out
+
+
+def resolve(preset: dict | None = None, overrides: list[str] | tuple[str, ...] = (), *,
+            reads: Callable[[str], Reads] | None = None, preset_label: str = "the preset") -> RunConfig:
+    """Defaults <- preset dict <- ``key=value`` overrides, validated into a RunConfig.
+
+    With ``reads`` (recipe name -> the keys that recipe reads: ``ganforge.recipes.reads_of``), a key the
+    preset or an override states that the chosen recipe never reads is a one-line ConfigError naming
+    it, where it came from (``preset_label`` or ``--set``) and the keys of its section that are read.
+    """
+    raw = RunConfig().to_dict()
+    layers = with_auto(([(preset_label, preset)] if preset else []) + override_layers(overrides))
+    for _, layer in layers:
+        raw = merge(raw, layer)
     cfg = from_dict(raw)
+    if reads is not None:
+        check_stated(layers, cfg.recipe, reads(cfg.recipe))
     return cfg
+
+
+def with_auto(layers: list[tuple[str, dict]], devices: int | None = None) -> list[tuple[str, dict]]:
+    """``layers`` with auto configuration's picks (config/auto.py) inserted before the first explicit
+    layer (--set, a flag: labels starting with "--"), when the merged layers say ``auto: true``: so the
+    user's keys win and ``--dry-run`` names auto as the source of the rest."""
+    first, found = _auto(layers, devices)
+    return layers if found is None else [*layers[:first], found[:2], *layers[first:]]
+
+
+def auto_printout(layers: list[tuple[str, dict]], devices: int | None = None) -> str:
+    """What auto configuration picked for these layers, one key a line ("" when auto is off)."""
+    found = _auto(layers, devices)[1]
+    return "" if found is None else "\n".join(found[2]) + "\n"
+
+
+def _auto(layers: list[tuple[str, dict]], devices: int | None) -> tuple[int, tuple[str, dict, list[str]] | None]:
+    raw = RunConfig().to_dict()
+    for _, layer in layers:
+        raw = merge(raw, layer)
+    first = next((i for i, (label, _) in enumerate(layers) if label.startswith("--")), len(layers))
+    return first, auto.plan(raw, [layer for _, layer in layers[first:]], devices)
+
+
+def differences(cfg: RunConfig) -> dict:
+    """The keys of ``cfg`` whose values differ from the defaults, nested as a preset writes them (a net
+    spec whole, when its arch or any option differs): what a RunConfig passed as a whole states."""
+    def diff(value: Any, default: Any) -> Any:
+        if isinstance(value, dict) and isinstance(default, dict) and "arch" not in value:
+            out = {k: d for k, v in value.items() if (d := diff(v, default.get(k, _MISSING))) is not _MISSING}
+            return out or _MISSING
+        return _MISSING if value == default else value
+
+    found = diff(cfg.to_dict(), RunConfig().to_dict())
+    return {} if found is _MISSING else found
+
+
+_MISSING = object()
+
+
+def sources(layers: list[tuple[str, dict]]) -> dict[str, str]:
+    """Dotted key -> the label of the last layer that wrote it (``--dry-run``'s "where from"). A layer
+    that replaces a mapping whole (a net spec with a new arch) writes every key under it."""
+    out: dict[str, str] = {}
+    archs: dict[str, Any] = {}
+
+    def walk(value: Any, path: str, label: str) -> None:
+        if isinstance(value, dict):
+            if "arch" in value and archs.get(path, value["arch"]) != value["arch"]:
+                # a net spec with a new arch replaces the old one's options (see merge)
+                for key in [k for k in out if k.startswith(path + ".")]:
+                    del out[key]
+            if "arch" in value:
+                archs[path] = value["arch"]
+            for key, sub in value.items():
+                walk(sub, f"{path}.{key}" if path else key, label)
+        else:
+            out[path] = label
+
+    for label, layer in layers:
+        walk(layer, "", label)
+    return out
 
 
 def from_dict(raw: dict) -> RunConfig:
@@ -198,4 +278,5 @@ def diff(a: RunConfig, b: RunConfig) -> list[str]:
     return out
 
 
-__all__ = ["diff", "from_dict", "load_yaml", "merge", "parse_override", "resolve"]
+__all__ = ["diff", "differences", "with_auto", "auto_printout", "from_dict", "load_yaml", "merge", "override_layers", "parse_override", "resolve",
+           "sources"]

@@ -36,7 +36,7 @@ def record_changes(run_dir: Path, cfg: RunConfig, step: int, changes: list[str])
     if not changes:
         return
     print(f"resuming at step {step} with a changed config: {'; '.join(changes)}", flush=True)
-    (run_dir / rundir.CONFIG).write_text(cfg.to_yaml())
+    (run_dir / rundir.CONFIG).write_text(rundir.saved_config(cfg))
     rundir.add_option(run_dir, "config_changes", {"step": step, "changes": changes})
 
 

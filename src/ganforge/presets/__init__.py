@@ -42,6 +42,22 @@ def _read(label: str, path: Any) -> dict:
     return data
 
 
+def layers(name: str) -> list[tuple[str, dict]]:
+    """("preset NAME", its own differences) for the preset and each preset it extends, the furthest
+    ancestor first: where each value of a preset comes from (``ganforge train --dry-run``)."""
+    chain = [name]
+    while (parent := _own(chain[-1]).get("extends")) is not None and parent not in chain:
+        chain.append(parent)
+    return [(f"preset {n}", {k: v for k, v in _own(n).items() if k not in ("description", "extends")})
+            for n in reversed(chain)]
+
+
+def _own(name: str) -> dict:
+    """A preset file's own keys, before ``extends`` (its errors are load_preset's, which runs first)."""
+    files = _files()
+    return copy.deepcopy(_read(name, files[name] if name in files else Path(name)))
+
+
 def load_preset(name: str, _seen: tuple[str, ...] = ()) -> tuple[dict, str]:
     """The preset's config differences (with ``extends`` applied) and its description."""
     files = _files()

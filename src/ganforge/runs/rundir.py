@@ -21,7 +21,8 @@ import torch
 import yaml
 
 from ganforge.version import __version__
-from ganforge.config import RunConfig, from_dict, load_yaml
+from ganforge import recipes
+from ganforge.config import RunConfig, from_dict, load_yaml, reads
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
 
 CONFIG, OPTIONS, STATS = "config.yaml", "options.json", "stats.jsonl"
@@ -96,7 +97,7 @@ def write_new(run_dir: Path, cfg: RunConfig, *, device: str, preset: str | None,
     run_dir.mkdir(parents=True, exist_ok=True)
     for sub in ("checkpoints", "samples"):
         (run_dir / sub).mkdir(exist_ok=True)
-    (run_dir / CONFIG).write_text(cfg.to_yaml())
+    (run_dir / CONFIG).write_text(saved_config(cfg))
     options = {
         "preset": preset,
         "seed": cfg.seed,
@@ -118,6 +119,12 @@ def add_option(run_dir: Path, key: str, entry: dict) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(options, indent=1))
     tmp.replace(path)
+
+
+def saved_config(cfg: RunConfig) -> str:
+    """config.yaml's text: only the keys the run's recipe reads (config/reads.py), so a section it never
+    reads is not kept as if it mattered. Left-out keys load as their defaults, which is what the run used."""
+    return reads.saved_yaml(cfg, recipes.reads_of(cfg.recipe))
 
 
 def read_config(run_dir: Path) -> RunConfig:
