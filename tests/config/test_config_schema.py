@@ -34,9 +34,9 @@ def test_plain_form_is_safe_yaml_with_net_options_beside_arch():
     assert plain["model"]["g"] == {"arch": "mlp", "hidden": [8, 8]}
     assert plain["optim"]["g"]["betas"] == [0.5, 0.999]  # tuples become lists
     assert yaml.safe_load(cfg.to_yaml()) == plain
-    assert list(plain) == ["seed", "recipe", "data", "model", "loss", "optim", "train", "speed", "reg", "augment", "ema",
-                           "log", "eval", "guard", "growth", "translation", "superres", "anomaly",
-                           "dp", "semi"]  # config.yaml keeps the schema's order
+    assert list(plain) == ["seed", "recipe", "auto", "data", "model", "loss", "optim", "train", "speed", "reg", "augment",
+                           "ema", "log", "eval", "guard", "growth", "translation", "superres", "anomaly",
+                           "dp", "semi", "tabular"]  # config.yaml keeps the schema's order
 
 
 def test_netspec_knows_when_it_is_conditional():

@@ -346,6 +346,10 @@ class RunConfig:
     # What kind of model the run is (ganforge.recipes): which networks it has, its phases and what
     # sampling means. noise-to-image is G(z) against D(x); `ganforge presets` shows each preset's.
     recipe: str = "noise-to-image"
+    # Auto configuration (config/auto.py): batch, widths, R1 gamma, EMA half-life and mapping depth picked
+    # from the resolution and the device count for a dcgan or stylegan2 run, as stylegan2-ada's cfg=auto;
+    # a --set of one of those keys wins. Off by default: a preset's numbers are its paper's.
+    auto: bool = False
     data: DataConfig = field(default_factory=DataConfig)
     model: ModelConfig = field(default_factory=ModelConfig)
     loss: LossConfig = field(default_factory=LossConfig)

@@ -203,13 +203,13 @@ def _load(req: LoadRequest, name: str) -> Dataset:
                    y=torch.from_numpy(np.ascontiguousarray(y, dtype=np.int64)), num_classes=10, meta=meta)
 
 
-@register("cifar10", splits=SPLITS)
+@register("cifar10", splits=SPLITS, resolution=32)
 def load_cifar10(req: LoadRequest) -> Dataset:
     """The official CIFAR-10 (downloaded once, sha256-checked)."""
     return _load(req, "cifar10")
 
 
-@register("cifar10-jpeg", splits=SPLITS)
+@register("cifar10-jpeg", splits=SPLITS, resolution=32)
 def load_cifar10_jpeg(req: LoadRequest) -> Dataset:
     """The JPEG copy of CIFAR-10, for machines without internet; never reported as CIFAR-10."""
     return _load(req, "cifar10-jpeg")

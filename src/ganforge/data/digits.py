@@ -26,7 +26,7 @@ def _source_sha256() -> str | None:
         return None
 
 
-@register("digits", splits=("train", "test", "all"))
+@register("digits", splits=("train", "test", "all"), resolution=8)
 def load_digits(req: LoadRequest) -> Dataset:
     """Resolution/channels other than 8/1 are honoured by resizing with Pillow (bilinear)."""
     from sklearn.datasets import load_digits as sk_load_digits

@@ -298,7 +298,7 @@ def _load_cache(root: Path) -> tuple[dict[str, np.ndarray], dict]:
     return arrays, record
 
 
-@register("mnist", splits=SPLITS)
+@register("mnist", splits=SPLITS, resolution=28)
 def load_mnist(req: LoadRequest) -> Dataset:
     """Resolution/channels other than 28/1 are honoured by resizing with Pillow (bilinear)."""
     req.reject("size", why="its size is fixed; pick a split (train, valid, test, train60k) instead")

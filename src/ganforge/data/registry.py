@@ -25,19 +25,23 @@ class Entry:
     loader: Loader
     splits: tuple[str, ...]
     takes_digit: bool = False  # whether data.digit means something to it (the anomaly protocols)
+    # The images' own size, known without loading them (auto configuration reads it); None: not known.
+    resolution: int | None = None
 
 
 REGISTRY: dict[str, Entry] = {}
 
 
-def register(name: str, *, splits: Sequence[str] = ("train",), takes_digit: bool = False) -> Callable[[Loader], Loader]:
+def register(name: str, *, splits: Sequence[str] = ("train",), takes_digit: bool = False,
+             resolution: int | None = None) -> Callable[[Loader], Loader]:
     """Register ``loader`` under ``name`` ("x" or "x:PATH"); ``splits`` are the split names it accepts,
-    ``takes_digit`` says whether it reads ``data.digit`` (any other dataset refuses one)."""
+    ``takes_digit`` says whether it reads ``data.digit`` (any other dataset refuses one), ``resolution``
+    the images' own size when every split has one."""
     if name in REGISTRY:
         raise ValueError(f"dataset {name!r} is registered twice")
 
     def decorate(loader: Loader) -> Loader:
-        REGISTRY[name] = Entry(name, loader, tuple(splits), takes_digit)
+        REGISTRY[name] = Entry(name, loader, tuple(splits), takes_digit, resolution)
         return loader
 
     return decorate
@@ -132,6 +136,11 @@ def load_dataset(
         raise DataError(f"data.digit={req.digit} does not apply to dataset '{name}' (only the anomaly protocols "
                         f"{', '.join(takers)} take a digit); remove data.digit from the config")
     return entry.loader(req)
+
+
+def native_resolution(name: str) -> int | None:
+    """The images' own size of dataset ``name`` without loading it, when its loader declares one."""
+    return _lookup(name)[0].resolution
 
 
 def dataset_splits(name: str) -> tuple[str, ...]:

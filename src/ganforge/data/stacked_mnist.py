@@ -34,7 +34,7 @@ def stack_digits(pool_x: np.ndarray, pool_y: np.ndarray, size: int, rng: np.rand
     return np.ascontiguousarray(x), (100 * y[:, 0] + 10 * y[:, 1] + y[:, 2]).astype(np.int64)
 
 
-@register("stacked-mnist", splits=("train", "test"))
+@register("stacked-mnist", splits=("train", "test"), resolution=28)
 def load_stacked_mnist(req: LoadRequest) -> Dataset:
     """Resolution other than 28 is honoured by resizing with Pillow (bilinear); channels stay 3."""
     if req.channels not in (None, 3):
