@@ -16,12 +16,11 @@ import numpy as np
 
 from ganforge import outputs
 from ganforge.anomaly import METHODS, evaluate, format_table, save_overlays, scorer
-from ganforge.cli.device import device_option
+from ganforge.cli import options
 from ganforge.cli.evaluate import load_samples
 from ganforge.cli.help import examples
 from ganforge.data import load_dataset
 from ganforge.errors import DataError, GanforgeError
-from ganforge.runs.run import load_run
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -31,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                   "ganforge anomaly eval runs/dcgan3 --method anogan --limit 1000"))
     commands = a.add_subparsers(dest="anomaly_command", required=True, metavar="{score,eval}")
     s = commands.add_parser("score", help="one anomaly score (and residual map) per image")
-    s.add_argument("run_dir", help="a run directory written by `ganforge train`")
+    options.run_dir(s)
     s.add_argument("--input", required=True, help="uint8 images (N, C, H, W) in a .npy, or a folder of images")
     s.add_argument("--out", required=True, help="output .npy of float64 scores, one per image")
     s.add_argument("--maps", help="also write one residual overlay PNG per image into this folder")
@@ -39,13 +38,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--force", action="store_true", help="overwrite --out and existing PNGs in --maps")
     s.set_defaults(func=run_score, on_interrupt="no output file was written (an existing one is unchanged)")
     e = commands.add_parser("eval", help="AUROC, PR-AUC, F1 and the per-class table on the run's protocol")
-    e.add_argument("run_dir", help="a run directory trained on an anomaly protocol")
+    options.run_dir(e, "a run directory trained on an anomaly protocol")
     e.add_argument("--protocol", help="mnist-one-normal, mnist-one-anomalous or anomaly-folder:PATH (default: the "
                                       "run's data.name; it must be the protocol the run was trained on)")
     e.add_argument("--limit", type=int, help="score a fixed random subset of this many test (and valid) images, "
                                              "for slow methods (AnoGAN); the report says so")
     e.add_argument("--out", help="also write the report as JSON here")
-    e.add_argument("--data-dir", help="dataset cache (default: $GANFORGE_DATA or ~/.cache/ganforge/data)")
+    options.data_dir(e)
     _common(e)
     e.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     e.set_defaults(func=run_eval, on_interrupt="no report file was written")
@@ -54,9 +53,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", choices=list(METHODS), metavar="{" + ",".join(METHODS) + "}",
                    help="scoring method (default: the run's own: fanogan, ganomaly, or anogan for a plain GAN)")
-    p.add_argument("--seed", type=int, default=0, help="AnoGAN's starting codes (default 0)")
-    p.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
-    p.add_argument("--device", help="cpu (default) or cuda")
+    options.seed(p, "AnoGAN's starting codes (default 0)")
+    options.checkpoint(p)
+    options.device(p)
 
 
 def _read_input(path: str) -> np.ndarray:
@@ -72,7 +71,7 @@ def run_score(args: argparse.Namespace) -> int:
     out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".npy",))
     if args.maps is not None:
         outputs.check_dir_writable(outputs.named(args.maps, flag="--maps"), flag="--maps")
-    opened = load_run(args.run_dir, args.checkpoint, device=device_option(args.device))
+    opened = options.open_run(args)
     sc = scorer(opened, args.method, args.seed)
     images = _read_input(args.input)
     result = sc.score(images, where=f"--input {args.input}")
@@ -91,7 +90,7 @@ def run_eval(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 2:
         raise GanforgeError(f"--limit must be at least 2 images, got {args.limit}")
     out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".json",)) if args.out else None
-    opened = load_run(args.run_dir, args.checkpoint, device=device_option(args.device))
+    opened = options.open_run(args)
     report = evaluate(opened, args.protocol, method=args.method, seed=args.seed, data_dir=args.data_dir,
                       limit=args.limit)
     print(format_table(report), end="")

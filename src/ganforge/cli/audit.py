@@ -14,14 +14,13 @@ import json
 import sys
 
 from ganforge import outputs
-from ganforge.cli.device import device_option
+from ganforge.cli import options
 from ganforge.cli.help import examples
 from ganforge.data.registry import dataset_splits
 from ganforge.errors import DataError, GanforgeError
 from ganforge.metrics.judges import default_judge, load_judge
 from ganforge.privacy import audit as privacy_audit
 from ganforge.privacy.distances import NEAR_COPY_QUANTILE
-from ganforge.runs.run import load_run
 from ganforge.synthetic.sources import check_memory, reference_split, training_data
 from ganforge.figures.drawing import nn_sheet
 
@@ -32,7 +31,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("audit", help="privacy audit of a run: distances to closest records, membership inference",
                        **examples("ganforge audit runs/cgan --out audit.json --figure pairs.png",
                                   "ganforge audit runs/small --holdout-data mnist --holdout-split valid"))
-    s.add_argument("run_dir", help="a run directory written by `ganforge train`")
+    options.run_dir(s)
     s.add_argument("--n", type=int, default=privacy_audit.N_SYNTHETIC,
                    help=f"synthetic samples drawn (default {privacy_audit.N_SYNTHETIC})")
     s.add_argument("--members", type=int,
@@ -43,10 +42,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--judge", help="judge for the feature distances (default: the dataset's; 'none' = pixels only)")
     s.add_argument("--quantile", type=float, default=NEAR_COPY_QUANTILE,
                    help=f"near-copy threshold: this quantile of held-out distances (default {NEAR_COPY_QUANTILE})")
-    s.add_argument("--seed", type=int, default=0, help="seed of the samples and the subsets (default 0)")
-    s.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
-    s.add_argument("--data-dir", help="where datasets are cached")
-    s.add_argument("--device", help="cpu (default) or cuda")
+    options.seed(s, "seed of the samples and the subsets (default 0)")
+    options.checkpoint(s)
+    options.data_dir(s)
+    options.device(s)
     s.add_argument("--out", help="write the full audit here (.json)")
     s.add_argument("--figure", help="write the closest synthetic/training pairs here (.png)")
     s.add_argument("--force", action="store_true", help="overwrite --out and --figure")
@@ -89,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError(f"--quantile must be in (0, 0.5), got {args.quantile}")
     out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".json",)) if args.out else None
     fig = outputs.check_file(args.figure, flag="--figure", force=args.force, suffixes=(".png",)) if args.figure else None
-    opened = load_run(args.run_dir, args.checkpoint, device=device_option(args.device))
+    opened = options.open_run(args)
     train = training_data(opened, args.data_dir)
     name = args.holdout_data or opened.config.data.name
     split = _holdout_split(name, args.holdout_split, opened.config.data.name)

@@ -15,12 +15,11 @@ from pathlib import Path
 import numpy as np
 
 from ganforge import outputs
-from ganforge.cli.device import device_option
+from ganforge.cli import options
 from ganforge.cli.evaluate import load_samples
 from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
 from ganforge.representation import predict
-from ganforge.runs.run import load_run
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -28,13 +27,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        **examples("ganforge classify runs/ssgan --input test.npy --out pred.npy",
                                   "ganforge classify runs/ssgan --input test.npy --out pred.npy --probs",
                                   "ganforge eval runs/ssgan                 # acc_test_100labels_seed0"))
-    s.add_argument("run_dir", help="a run directory of recipe semi-supervised")
+    options.run_dir(s, "a run directory of recipe semi-supervised")
     s.add_argument("--input", required=True, help="uint8 (N, C, H, W) or (N, H, W) images in a .npy")
     s.add_argument("--out", help="write the predicted classes (int64, (N,)) here; default: print class counts")
     s.add_argument("--probs", action="store_true", help="with --out: also write OUT.probs.npy, the class "
                                                        "probabilities (float32, (N, K))")
-    s.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
-    s.add_argument("--device", help="cpu (default) or cuda")
+    options.checkpoint(s)
+    options.device(s)
     s.add_argument("--force", action="store_true", help="overwrite --out (and its .probs.npy)")
     s.set_defaults(func=run, on_interrupt="no output was written (existing files are unchanged)")
 
@@ -55,7 +54,7 @@ def _targets(args: argparse.Namespace) -> list[Path]:
 def run(args: argparse.Namespace) -> int:
     targets = _targets(args)  # every output path checked before any work
     x = load_samples(args.input, "--input")
-    opened = load_run(args.run_dir, args.checkpoint, device=device_option(args.device))
+    opened = options.open_run(args)
     classes, probs = predict(opened, x)
     if not targets:
         counts = np.bincount(classes, minlength=probs.shape[1])

@@ -16,10 +16,9 @@ import json
 import numpy as np
 
 from ganforge import outputs
-from ganforge.cli.device import device_option
+from ganforge.cli import options
 from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
-from ganforge.runs.run import load_run
 from ganforge.synthetic import classifier, scores
 from ganforge.synthetic.sources import (check_labelled, check_memory, labelled_samples, reference_split,
                                        training_data)
@@ -34,15 +33,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("downstream", help="train-on-synthetic scores: CAS (TSTR), GAN-test, augmentation",
                        **examples("ganforge downstream runs/cgan --what cas,gan-test --out cas.json",
                                   "ganforge downstream runs/cgan --what augment --seeds 0,1,2,3,4"))
-    s.add_argument("run_dir", help="a class-conditional run directory written by `ganforge train`")
+    options.run_dir(s, "a class-conditional run directory written by `ganforge train`")
     s.add_argument("--what", default="cas,gan-test", help=f"comma-separated: {', '.join(WHAT)} (default cas,gan-test)")
     s.add_argument("--n", type=int, help="synthetic samples (default: as many as the real training set)")
     s.add_argument("--seeds", default=",".join(map(str, classifier.SEEDS)),
                    help="classifier seeds, at least 3 (default 0,1,2)")
     s.add_argument("--test-split", default="test", help="real split the classifiers are tested on (default test)")
-    s.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
-    s.add_argument("--data-dir", help="where datasets are cached")
-    s.add_argument("--device", help="device that generates the samples: cpu (default) or cuda")
+    options.checkpoint(s)
+    options.data_dir(s)
+    options.device(s, "device that generates the samples: cpu (default) or cuda")
     s.add_argument("--out", help="write the report here (.json)")
     s.add_argument("--force", action="store_true", help="overwrite --out")
     s.set_defaults(func=run, on_interrupt="nothing was written")
@@ -68,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     if args.n is not None and args.n <= 0:
         raise GanforgeError(f"--n must be a positive number of samples, got {args.n}")
     out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".json",)) if args.out else None
-    opened = load_run(args.run_dir, args.checkpoint, device=device_option(args.device))
+    opened = options.open_run(args)
     check_labelled(opened)
     if args.test_split == opened.config.data.split:
         raise GanforgeError(f"--test-split {args.test_split} is the split the run trained on; the classifiers must "

@@ -11,6 +11,7 @@ import numpy as np
 
 from ganforge import outputs
 from ganforge.api import check_eval_applies, evaluate_run
+from ganforge.cli import options
 from ganforge.cli.device import device_option
 from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
@@ -168,7 +169,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        **examples("ganforge eval runs/ring8                                # modes2500_3std",
                                   "ganforge eval runs/cgan --metrics acc,fid --json cgan.json",
                                   "ganforge eval --samples s.npy --dataset ring8"))
-    e.add_argument("run_dir", nargs="?", help="a run directory written by `ganforge train`")
+    options.run_dir(e, "a run directory written by `ganforge train`", nargs="?")
     e.add_argument("--samples", help="measure this .npy instead (uint8 (N, C, H, W) images or float (N, D) points)")
     e.add_argument("--dataset", help="with --samples: the dataset to measure against (e.g. mnist, digits)")
     e.add_argument("--labels", help="with --samples: the class of each sample (FILE.labels.npy from "
@@ -177,12 +178,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                      "fid_train); default: the dataset's set")
     e.add_argument("--n", type=int, help="samples for metrics whose name gives no count (default 10k; "
                                          "2500 for 2-D modes, 26k for Stacked MNIST modes)")
-    e.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
+    options.checkpoint(e)
     e.add_argument("--json", help="also write the report to this file")
     e.add_argument("--force", action="store_true", help="overwrite the --json file if it exists")
-    e.add_argument("--seed", type=int, default=0, help="noise seed for the samples (default 0)")
-    e.add_argument("--data-dir", help="dataset and judge cache (default: $GANFORGE_DATA or ~/.cache/ganforge/data)")
+    options.seed(e, "noise seed for the samples (default 0)")
+    options.data_dir(e)
     e.add_argument("--inception-weights", help="pt_inception-2015-12-05-6726825d.pth for *_inception metrics")
-    e.add_argument("--device", help="cpu (default) or cuda")
+    options.device(e)
     e.add_argument("--list-metrics", action="store_true", help="list metric families and judges, then stop")
     e.set_defaults(func=run, on_interrupt="nothing was written")

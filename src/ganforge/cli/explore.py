@@ -12,6 +12,7 @@ from pathlib import Path
 
 import uvicorn
 
+from ganforge.cli import options
 from ganforge.cli.device import device_option
 from ganforge.cli.help import examples
 from ganforge.cli.serve import check_bind
@@ -27,7 +28,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("run_dirs", nargs="*", metavar="RUN_DIR", help="run directories written by `ganforge train`")
     s.add_argument("--port", type=int, default=8001, help="TCP port (default 8001)")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
-    s.add_argument("--device", help="cpu (default) or cuda")
+    options.device(s)
     s.set_defaults(func=run, on_interrupt="stopped")
 
 

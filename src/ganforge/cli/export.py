@@ -17,6 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from ganforge import outputs, progress
+from ganforge.cli import options
 from ganforge.cli.device import device_option
 from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
@@ -32,15 +33,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        **examples("ganforge export runs/cgan --n 50000 --out synth.npz --class-balanced",
                                   "ganforge export runs/cgan --n 1000 --out synth_png/ --truncation 1.5",
                                   "ganforge export runs/cgan --n 1000000 --out big.npz   # streamed, one chunk in memory"))
-    s.add_argument("run_dir", help="a run directory written by `ganforge train`")
+    options.run_dir(s)
     s.add_argument("--n", type=int, required=True, help="number of samples")
     s.add_argument("--out", required=True, help="FILE.npz (arrays x, y) or a folder (PNG files in one folder per class)")
     s.add_argument("--class-balanced", action="store_true",
                    help="conditional runs: the same number of samples of every class (classes cycled)")
     s.add_argument("--truncation", type=float, metavar="PSI", help="truncation trick, for models that take it")
-    s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
-    s.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
-    s.add_argument("--device", help="cpu (default) or cuda")
+    options.seed(s)
+    options.checkpoint(s)
+    options.device(s)
     s.add_argument("--chunk", type=int, default=ex.CHUNK, help=f"samples generated at a time (default {ex.CHUNK})")
     s.add_argument("--audit", help="an audit JSON from `ganforge audit --out` to include in the datasheet")
     s.add_argument("--force", action="store_true", help="replace an existing export at --out")

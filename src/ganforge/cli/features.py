@@ -13,7 +13,7 @@ import argparse
 import numpy as np
 
 from ganforge import outputs
-from ganforge.cli.device import device_option
+from ganforge.cli import options
 from ganforge.cli.evaluate import load_samples
 from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
@@ -27,14 +27,14 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        **examples("ganforge features runs/dcgan --input test.npy --out feats.npy",
                                   "ganforge features runs/dcgan --input test.npy --out f.npy --layers blocks.1.2 --pool 2",
                                   "ganforge features runs/dcgan --list-layers"))
-    s.add_argument("run_dir", help="a run directory whose recipe has a D (noise-to-image, semi-supervised, ...)")
+    options.run_dir(s, "a run directory whose recipe has a D (noise-to-image, semi-supervised, ...)")
     s.add_argument("--input", help="uint8 (N, C, H, W) or (N, H, W) images in a .npy")
     s.add_argument("--out", help="write the features (float32, (N, F)) here")
     s.add_argument("--layers", help="comma-separated module names of D (default: every activation module)")
     s.add_argument("--pool", type=int, default=4, help="max-pool conv maps to POOL x POOL (default 4)")
     s.add_argument("--list-layers", action="store_true", help="print D's module names and the default layers")
-    s.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
-    s.add_argument("--device", help="cpu (default) or cuda")
+    options.checkpoint(s)
+    options.device(s)
     s.add_argument("--force", action="store_true", help="overwrite --out")
     s.set_defaults(func=run, on_interrupt="no output was written (existing files are unchanged)")
 
@@ -64,7 +64,7 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError(f"--out must name a .npy file, got '{args.out}'")
     out = outputs.check_file(args.out, flag="--out", force=args.force)
     x = load_samples(args.input, "--input")
-    opened = load_run(args.run_dir, args.checkpoint, device=device_option(args.device))
+    opened = options.open_run(args)
     D = _discriminator(opened)
     layers = [n.strip() for n in args.layers.split(",") if n.strip()] if args.layers else None
     record = opened.state.get("net_context") or {}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from functools import partial
 
+from ganforge.cli import options
 from ganforge.cli.device import device_option
 from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
@@ -20,12 +21,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        **examples("ganforge figures runs/ring8                  # PNGs in runs/ring8/figures/",
                                   "ganforge figures runs/digits --n 2000 --out figs/digits",
                                   "ganforge figures runs/cgan --checkpoint best"))
-    f.add_argument("run_dir", help="a run directory written by `ganforge train`")
-    f.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
+    options.run_dir(f)
+    options.checkpoint(f)
     f.add_argument("--n", type=int, default=1000, help="samples for the nearest-neighbour histogram (default 1000)")
-    f.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
-    f.add_argument("--data-dir", help="dataset cache (default: $GANFORGE_DATA or ~/.cache/ganforge/data)")
-    f.add_argument("--device", help="cpu (default) or cuda")
+    options.seed(f)
+    options.data_dir(f)
+    options.device(f)
     f.add_argument("--out", help="folder for the figures (default: RUN_DIR/figures)")
     f.add_argument("--force", action="store_true", help="with --out: overwrite figures already in that folder")
     f.set_defaults(func=run, on_interrupt="figures already drawn are kept; none is half-written")

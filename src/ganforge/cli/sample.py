@@ -16,12 +16,14 @@ import numpy as np
 
 from ganforge import capabilities as cap
 from ganforge import outputs, progress
+from ganforge.cli import options
 from ganforge.cli.device import device_option
 from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
 from ganforge.figures.run_figures import figure_title
 from ganforge.runs.lock import still_training
 from ganforge.runs.run import load_run
+from ganforge.tabular.sampling import write_table_samples
 from ganforge.figures.drawing import save_image_grid, save_points_plot
 
 GRID_SAMPLES = 100  # images in a --grid picture (a points plot shows up to POINTS_SHOWN)
@@ -32,13 +34,15 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("sample", help="draw samples from a trained run into a .npy file",
                        **examples("ganforge sample runs/ring8 --n 2500 --out s.npy --grid s.png",
                                   "ganforge sample runs/cgan --n 100 --out sevens.npy --class 7 --truncation 1.0",
-                                  "ganforge sample runs/digits --n 10000000 --out big.npy   # streamed to disk"))
-    s.add_argument("run_dir", help="a run directory written by `ganforge train`")
+                                  "ganforge sample runs/digits --n 10000000 --out big.npy   # streamed to disk",
+                                  "ganforge sample runs/adult --n 5000 --out syn.csv --condition income='>50K'"))
+    options.run_dir(s)
     s.add_argument("--n", type=int, required=True, help="number of samples")
-    s.add_argument("--out", required=True, help="output .npy: uint8 (N, C, H, W) images or float32 (N, 2) points")
-    s.add_argument("--seed", type=int, default=0, help="noise seed (default 0)")
-    s.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
-    s.add_argument("--device", help="cpu (default) or cuda")
+    s.add_argument("--out", required=True, help="output .npy: uint8 (N, C, H, W) images or float32 (N, 2) points; "
+                                                "a table run (recipe tabular) writes .csv")
+    options.seed(s)
+    options.checkpoint(s)
+    options.device(s)
     s.add_argument("--class", dest="classes", type=int, action="append", metavar="C",
                    help="class-conditional runs: generate class C (repeat for several, cycled)")
     s.add_argument("--truncation", type=float,
@@ -48,6 +52,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="style-based runs (stylegan2-*): the fine styles come from the noise of seed S")
     s.add_argument("--mix-layer", type=int, metavar="K",
                    help="with --mix-seed: style inputs K and above come from seed S (default: half of them)")
+    s.add_argument("--condition", metavar="COL=VALUE",
+                   help="table runs: every row has this category, by G's conditional vector (not rejection)")
     s.add_argument("--grid", help="also save a PNG picture of the samples here")
     s.add_argument("--force", action="store_true", help="overwrite --out, its .labels.npy and --grid if they exist")
     s.set_defaults(func=run, on_interrupt="no output file was written (an existing one is unchanged)")
@@ -56,7 +62,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.n <= 0:
         raise GanforgeError(f"--n must be a positive number of samples, got {args.n}")
-    out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".npy",))
+    out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".npy", ".csv"))
     grid = outputs.check_file(args.grid, flag="--grid", force=args.force, suffixes=(".png",)) if args.grid else None
     if grid is not None and grid.resolve() == out.resolve():
         raise GanforgeError("--grid and --out name the same file; give the picture its own name")
@@ -64,6 +70,12 @@ def run(args: argparse.Namespace) -> int:
     opened = load_run(args.run_dir, args.checkpoint, device=device)
     if args.checkpoint == "latest" and (note := still_training(args.run_dir)):
         print(f"ganforge: note: {note}, {opened.checkpoint.name}", file=sys.stderr)
+    if hasattr(opened.model, "sample_table"):  # a table run writes rows in the table's own columns
+        return write_table_samples(opened, args, out)
+    if args.condition is not None or out.suffix == ".csv":
+        raise GanforgeError(f"{'--condition' if args.condition is not None else '--out *.csv'} is for table runs "
+                            f"(recipe tabular), and this run's recipe is {opened.config.recipe}; drop it "
+                            f"(write .npy)")
     options = {k: v for k, v in (("classes", args.classes), ("truncation", args.truncation)) if v is not None}
     options.update({k: v for k, v in (("mix_seed", args.mix_seed), ("mix_layer", args.mix_layer)) if v is not None})
     _check_options(opened, options)

@@ -13,10 +13,9 @@ import sys
 
 import uvicorn
 
-from ganforge.cli.device import device_option
+from ganforge.cli import options
 from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
-from ganforge.runs.run import load_run
 from ganforge.serve.app import build_app
 from ganforge.serve.requests import Limits
 
@@ -30,7 +29,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        **examples("ganforge serve runs/dcgan-digits --port 8000",
                                   "ganforge serve runs/sr-x4 --max-pixels 4000000   # larger uploads to upscale",
                                   "ganforge serve runs/cgan --max-batch 1   # no batching"))
-    s.add_argument("run_dir", help="a run directory written by `ganforge train`")
+    options.run_dir(s)
     s.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
     s.add_argument("--max-batch", type=int, default=d.max_batch,
@@ -39,8 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--max-body", type=int, default=d.max_body, help=f"request body bytes (default {d.max_body})")
     s.add_argument("--max-pixels", type=int, default=d.max_pixels,
                    help=f"pixels of an upload or of one request's images (default {d.max_pixels})")
-    s.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
-    s.add_argument("--device", help="cpu (default) or cuda")
+    options.checkpoint(s)
+    options.device(s)
     s.set_defaults(func=run, on_interrupt="the requests in flight were answered first")
 
 
@@ -64,7 +63,7 @@ def check_bind(host: str, port: int) -> None:
 def run(args: argparse.Namespace) -> int:
     bounds = limits(args)
     check_bind(args.host, args.port)
-    opened = load_run(args.run_dir, args.checkpoint, device=device_option(args.device))
+    opened = options.open_run(args)
     app = build_app(opened, bounds)
     print(f"ganforge: serving {args.run_dir} (step {opened.step}) on http://{args.host}:{args.port}", file=sys.stderr)
     uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",

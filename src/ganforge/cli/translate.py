@@ -26,6 +26,7 @@ import torch
 
 from ganforge import outputs, recipes
 from ganforge.capabilities import TRANSLATE, capabilities_of, describe
+from ganforge.cli import options
 from ganforge.cli.device import device_option
 from ganforge.cli.evaluate import load_samples
 from ganforge.cli.help import examples
@@ -41,7 +42,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        **examples("ganforge translate runs/edges --input edges.npy --out digits.npy",
                                   "ganforge translate runs/inverted --input in/ --out out/ --direction BA",
                                   "ganforge translate runs/inverted --eval --json inverted.json"))
-    s.add_argument("run_dir", help="a run directory of recipe paired-translation or cycle-translation")
+    options.run_dir(s, "a run directory of recipe paired-translation or cycle-translation")
     s.add_argument("--input", help="uint8 (N, C, H, W) .npy, one image (.png/.jpg), or a folder")
     s.add_argument("--out", help=".npy for a .npy input; an image file or .npy for an image; a folder for a folder")
     s.add_argument("--eval", action="store_true",
@@ -51,12 +52,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--n", type=int, help=f"with --eval: the first N test images (default {DEFAULT_N:,}, or all if "
                                          f"fewer)")
     s.add_argument("--json", help="with --eval: also write the metrics to this .json file")
-    s.add_argument("--data-dir", help="with --eval: dataset and judge cache (default: $GANFORGE_DATA or "
-                                      "~/.cache/ganforge/data)")
+    options.data_dir(s, when="with --eval: ")
     s.add_argument("--direction", default="AB", choices=("AB", "BA"), help="AB (default) or BA (CycleGAN runs)")
-    s.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
-    s.add_argument("--seed", type=int, default=0, help="seeds dropout when translation.test_mode is train")
-    s.add_argument("--device", help="cpu (default) or cuda")
+    options.checkpoint(s)
+    options.seed(s, "seeds dropout when translation.test_mode is train")
+    options.device(s)
     s.add_argument("--force", action="store_true", help="overwrite --out (or same-named files in an --out folder), "
                                                         "or --json")
     s.set_defaults(func=run, on_interrupt="no output was written (existing files are unchanged)")

@@ -21,6 +21,7 @@ import torch
 
 from ganforge import outputs, upscaling
 from ganforge.capabilities import UPSCALE, capabilities_of, describe
+from ganforge.cli import options
 from ganforge.cli.device import device_option
 from ganforge.cli.help import examples
 from ganforge.data.superres import bicubic_up, photos
@@ -37,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        **examples("ganforge upscale runs/srresnet --input photo.png --out photo_x4.png",
                                   "ganforge upscale runs/srresnet --input photos/ --out big/ --tile 128",
                                   "ganforge upscale runs/srresnet --eval skimage-photos --json sr.json"))
-    s.add_argument("run_dir", nargs="?", help="a srresnet or srgan run directory (optional with --bicubic --scale)")
+    options.run_dir(s, "a srresnet or srgan run directory (optional with --bicubic --scale)", nargs="?")
     s.add_argument("--input", help="an image, a folder of images, or an .npy of uint8 (N, C, H, W)")
     s.add_argument("--out", help="output: a .png for an image, a folder for a folder, a .npy for an .npy")
     s.add_argument("--tile", type=int,
@@ -48,8 +49,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--scale", type=int, help="with --bicubic and no run: the upscaling factor")
     s.add_argument("--eval", choices=("skimage-photos",), help="score the model and bicubic on held-out photos")
     s.add_argument("--json", help="with --eval: also write the scores to this .json file")
-    s.add_argument("--checkpoint", default="latest", help="latest (default), best, or a checkpoint directory")
-    s.add_argument("--device", help="cpu (default) or cuda")
+    options.checkpoint(s)
+    options.device(s)
     s.add_argument("--force", action="store_true", help="overwrite outputs that exist")
     s.set_defaults(func=run, on_interrupt="no output file was left half-written")
 
