@@ -25,13 +25,14 @@ from ganforge.cli import dataset
 from ganforge.cli import audit, downstream, export
 from ganforge.cli import classify, features
 from ganforge.cli import explore, serve
+from ganforge.cli import table_report
 from ganforge.engine.signals import StopFlag
 from ganforge.errors import ConfigError, GanforgeError
 from ganforge.presets import DEFAULT_PRESET
 from ganforge.version import __version__
 
 COMMANDS = (train, sample, presets, evaluate, figures, translate, upscale, anomaly, export, audit, downstream,
-            classify, features, serve, explore, dataset)
+            classify, features, serve, explore, dataset, table_report)
 INTERRUPTED = {"SIGINT": "interrupted (Ctrl-C)", "SIGTERM": "terminated (SIGTERM)"}
 BROKEN_PIPE_EXIT = 141  # 128 + SIGPIPE, what a shell tool killed by a closed pipe returns
 
