@@ -65,7 +65,7 @@ def minus(reads: Mapping[str, Iterable[str]], drop: Mapping[str, Iterable[str]])
 # What the engine reads for every recipe: building and running the loop, logging, checkpoints, the guard.
 ENGINE: Reads = union({
     # data.digit is read by the datasets that take one (the anomaly protocols); the loader gets it for any recipe.
-    "data": {"name", "split", "resolution", "channels", "size", "skip_unreadable", "digit"},
+    "data": {"name", "split", "resolution", "channels", "size", "skip_unreadable", "digit", "limit"},
     "train": {"steps", "batch_size", "device", "sync_batchnorm"},
     "log": {"every", "sample_every", "sample_count", "checkpoint_every", "keep_checkpoints", "tensorboard",
             "progress"},

@@ -44,6 +44,9 @@ class DataConfig:
     # class, drawn class-balanced, and use the rest without labels; null = every label (other recipes
     # ignore it). The paper's MNIST setting is 10 (100 labels).
     labels_per_class: int | None = None
+    # Train on only this many images of the split (a random subset, the same for every run seed, so seeds
+    # vary the init and not the data): the small-data setting ADA is for, e.g. 1000 MNIST digits. null = all.
+    limit: int | None = None
     # The seed of that labelled draw; null = the run's seed, so seeds 0..4 vary the split and the init
     # together (the paper's protocol). Set it to hold the split fixed while the init varies.
     label_seed: int | None = None

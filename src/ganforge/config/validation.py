@@ -103,6 +103,8 @@ def validate(cfg: RunConfig) -> None:
     if cfg.data.channels is not None:
         _check(cfg.data.channels in (1, 3), f"data.channels must be 1, 3 or null, got {cfg.data.channels}")
     _check(cfg.data.size is None or cfg.data.size >= 1, f"data.size must be an integer >= 1 or null, got {cfg.data.size}")
+    _check(cfg.data.limit is None or cfg.data.limit >= 1,
+           f"data.limit must be an integer >= 1 or null (every image), got {cfg.data.limit}")
     if cfg.data.resolution is not None:
         _check(cfg.data.resolution >= 1, f"data.resolution must be >= 1, got {cfg.data.resolution}")
     _check(cfg.data.labels_per_class is None or cfg.data.labels_per_class >= 1,

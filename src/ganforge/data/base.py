@@ -79,6 +79,26 @@ class Dataset:
         return f"Dataset(name={self.name!r}, kind={self.kind!r}, n={len(self)}, shape={self.shape}{labels}{other})"
 
 
+# The subset data.limit keeps is drawn with this seed, not the run's: every run seed trains on the same images.
+LIMIT_SEED = 0
+
+
+def limited(ds: Dataset, limit: int | None) -> Dataset:
+    """The first ``limit`` samples of a fixed random permutation of ``ds`` (kept in their stored order), or
+    ``ds`` itself when ``limit`` is None or not smaller. A random subset rather than the first rows, because
+    a folder's order is its class order. A store's subset is read into memory (it is meant to be small)."""
+    if limit is None or limit >= len(ds):
+        return ds
+    idx = np.sort(np.random.default_rng(LIMIT_SEED).permutation(len(ds))[:limit])
+    index = torch.from_numpy(idx)
+    x = torch.from_numpy(np.ascontiguousarray(ds.x.numpy()[idx]))  # also reads a store's rows into memory
+    meta = {**ds.meta, "limit": limit, "limit_of": len(ds)}
+    meta.pop("mean_image_file", None)  # a store's mean is of every image, not of the subset
+    return Dataset(name=ds.name, kind=ds.kind, x=x, y=ds.y[index] if ds.y is not None else None,
+                   num_classes=ds.num_classes, meta=meta, b=None if ds.b is None else limited(ds.b, limit),
+                   paired=ds.paired)
+
+
 def arrays_sha256(arrays: dict[str, np.ndarray], keys: tuple[str, ...]) -> str:
     """A hash of the arrays themselves (names, dtypes, shapes, bytes): what a cached dataset records,
     since the bytes of an .npz also hold zip timestamps."""

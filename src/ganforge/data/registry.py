@@ -12,7 +12,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ganforge.data.base import Dataset, LoadRequest
+from ganforge.data.base import Dataset, LoadRequest, limited
 from ganforge.errors import DataError, did_you_mean
 
 Loader = Callable[[LoadRequest], Dataset]
@@ -108,6 +108,7 @@ def load_dataset(
     discrete: Sequence[str] = (),
     target: str | None = None,
     ids: Sequence[str] = (),
+    limit: int | None = None,
 ) -> Dataset:
     """Load dataset ``name`` fully into memory (see ``list_datasets()`` for names)."""
     entry, canonical, path = _lookup(name)
@@ -135,7 +136,7 @@ def load_dataset(
         takers = sorted(e.name for e in REGISTRY.values() if e.takes_digit)
         raise DataError(f"data.digit={req.digit} does not apply to dataset '{name}' (only the anomaly protocols "
                         f"{', '.join(takers)} take a digit); remove data.digit from the config")
-    return entry.loader(req)
+    return limited(entry.loader(req), _check_int("limit", limit, 1))
 
 
 def native_resolution(name: str) -> int | None:

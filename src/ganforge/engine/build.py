@@ -68,7 +68,7 @@ def build(cfg: RunConfig, recipe: Recipe, world: World, data_dir: str | None) ->
     data = load_dataset(cfg.data.name, split=cfg.data.split, resolution=cfg.data.resolution,
                         channels=cfg.data.channels, data_dir=data_dir, seed=cfg.seed, size=cfg.data.size,
                         skip_unreadable=cfg.data.skip_unreadable, digit=cfg.data.digit,
-                        discrete=cfg.data.discrete, target=cfg.data.target, ids=cfg.data.ids)
+                        discrete=cfg.data.discrete, target=cfg.data.target, ids=cfg.data.ids, limit=cfg.data.limit)
     plan = speed.plan(cfg.speed, device, data.kind == "image")
     speed.apply_backend_flags(plan)
     nets, record = recipe.networks(cfg, data)
