@@ -49,10 +49,10 @@ def _text_columns(path: Path, chunk_rows: int) -> dict[str, type]:
                     or pd.api.types.is_datetime64_any_dtype(first[c]))}
 
 
-def scan(path: str | os.PathLike, *, seed: int, discrete=(), ids=(), target=None, chunk_rows: int = CHUNK_ROWS,
+def scan(path: str | os.PathLike, *, seed: int, discrete=(), ids=(), target=None, chunk_rows: int | None = None,
          gmm_rows: int = GMM_ROWS) -> tuple[list[ColumnSpec], pd.DataFrame, int, dict]:
     """Pass 1: (specs, a uniform subsample of at most ``gmm_rows`` rows, the number of rows, text dtypes)."""
-    path = Path(path)
+    path, chunk_rows = Path(path), chunk_rows or CHUNK_ROWS
     dtype = _text_columns(path, chunk_rows) if path.suffix.lower() == ".csv" else None
     rng = np.random.default_rng(seed)
     profiles, kept, keys, n = None, None, None, 0
@@ -78,9 +78,9 @@ def _key(sha: str, req: LoadRequest) -> str:
 
 
 def build_rows(path: str | os.PathLike, out: Path, transformer: TableTransformer, *, seed: int, n: int,
-               dtype: dict, chunk_rows: int = CHUNK_ROWS) -> None:
+               dtype: dict, chunk_rows: int | None = None) -> None:
     """Pass 2: every chunk transformed and appended to ``out`` (float32, no header)."""
-    written = 0
+    written, chunk_rows = 0, chunk_rows or CHUNK_ROWS
     with open(out, "wb") as f:
         for i, chunk in enumerate(iter_table(path, chunk_rows=chunk_rows, dtype=dtype or None)):
             rows = transformer.transform(chunk, rng=np.random.default_rng([seed, i]))

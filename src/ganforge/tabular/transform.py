@@ -88,7 +88,7 @@ class _Categories:
     def encode(self, s: pd.Series, categories: tuple) -> np.ndarray:
         keys = _keys(s, categories)
         cats = [k for k in self.keys if k is not None]
-        codes = pd.Categorical(keys.where(keys.notna(), None), categories=cats).codes.astype(np.int64)
+        codes = pd.Index(cats, dtype=object).get_indexer(keys.astype(object)).astype(np.int64)  # -1: null or unseen
         known = np.asarray([self.index[k] for k in cats], np.int64)
         out = np.where(codes >= 0, known[np.maximum(codes, 0)], self.index.get(None, -1))
         bad = (codes < 0) & keys.notna().to_numpy()

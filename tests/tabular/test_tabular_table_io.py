@@ -1,0 +1,68 @@
+"""Reading tables: each bad file is one line naming it and the fix; writing goes through ganforge.outputs."""
+
+from __future__ import annotations
+
+import importlib.util
+
+import pandas as pd
+import pytest
+
+from ganforge.errors import DataError, GanforgeError
+from ganforge.tabular.table_io import read_table, write_table
+
+BAD = {
+    "empty": (b"", "is empty"),
+    "header_only": (b"a,b\n", "has 0 rows"),
+    "ragged_long": (b"a,b\n1,2\n3,4,5\n6,7\n", "line 3 has 3 fields but the header has 2"),
+    "ragged_short": (b"a,b\n1,2\n3\n6,7\n", "line 3 has 1 fields but the header has 2"),
+    "only_nulls": (b"a,b\n1,\n2,\n3,\n", "column(s) b hold only nulls"),
+    "latin1": ("name,town\nJos\u00e9,M\u00e1laga\nAnn,York\n".encode("latin-1"), "is not UTF-8"),
+    "one_row": (b"a,b\n1,2\n", "has 1 row;"),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_csv_is_one_line(tmp_path, case):
+    content, message = BAD[case]
+    path = tmp_path / f"{case}.csv"
+    path.write_bytes(content)
+    with pytest.raises(DataError) as err:
+        read_table(path)
+    text = str(err.value)
+    assert message in text and str(path) in text and "\n" not in text
+
+
+def test_missing_file_and_folder(tmp_path):
+    with pytest.raises(DataError, match="does not exist"):
+        read_table(tmp_path / "nope.csv")
+    with pytest.raises(DataError, match="is a folder"):
+        read_table(tmp_path)
+
+
+@pytest.mark.skipif(importlib.util.find_spec("pyarrow") is not None, reason="pyarrow is installed here")
+def test_parquet_without_pyarrow_says_how_to_get_it(tmp_path):
+    path = tmp_path / "t.parquet"
+    path.write_bytes(b"PAR1 not really")
+    with pytest.raises(DataError, match=r"ganforge\[parquet\]"):
+        read_table(path)
+
+
+def test_good_csv_reads_with_its_types(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("id,x,name\n1,0.5,a\n2,,b\n3,1.25,\n")
+    df = read_table(path)
+    assert list(df.columns) == ["id", "x", "name"] and len(df) == 3
+    assert df["x"].isna().sum() == 1 and df["name"].isna().sum() == 1
+
+
+def test_write_table_refuses_to_overwrite_unless_forced(tmp_path):
+    df = pd.DataFrame({"a": [1, 2], "b": ["x", "y"]})
+    out = write_table(df, tmp_path / "out.csv")
+    assert read_table(out).equals(df)
+    with pytest.raises(GanforgeError, match="already exists; pass --force"):
+        write_table(df.iloc[::-1], out)
+    assert read_table(out).equals(df)  # untouched
+    write_table(df.iloc[::-1], out, force=True)
+    assert read_table(out)["a"].tolist() == [2, 1]
+    with pytest.raises(GanforgeError, match=r"\.csv"):
+        write_table(df, tmp_path / "out.txt")
