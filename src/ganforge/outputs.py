@@ -290,6 +290,22 @@ def npy_bytes(n: int, shape: Sequence[int], dtype: np.dtype | type) -> int:
     return int(n) * int(np.prod(shape, dtype=np.int64)) * np.dtype(dtype).itemsize + 128
 
 
+def numbered(chunks: Iterable[tuple[np.ndarray, np.ndarray | None]], n: int,
+             on_chunk: Callable[[int], None] | None = None) -> Iterator[tuple[int, np.ndarray, np.ndarray | None]]:
+    """``(start, x, y)`` for each chunk of samples, ``start`` the index of its first sample; each chunk's
+    size is reported to ``on_chunk`` once written, and a total other than ``n`` is an error (a file that
+    promised ``n`` samples must hold them). Every writer of streamed samples (.npy, .npz, PNG folders)
+    loops through this."""
+    done = 0
+    for x, y in chunks:
+        yield done, x, y
+        done += len(x)
+        if on_chunk is not None:
+            on_chunk(len(x))
+    if done != n:
+        raise RuntimeError(f"expected {n} samples, the generator gave {done}")
+
+
 def stream_npy(path: Path, n: int, shape: Sequence[int], dtype: np.dtype | type,
                chunks: Iterable[tuple[np.ndarray, np.ndarray | None]], *, labels_path: Path | None = None,
                flag: str = "--out", on_chunk: Callable[[int], None] | None = None, force: bool | None = None) -> int:
@@ -301,20 +317,14 @@ def stream_npy(path: Path, n: int, shape: Sequence[int], dtype: np.dtype | type,
         out = np.lib.format.open_memmap(temps[0], mode="w+", dtype=dtype, shape=(n, *shape))
         labels = (np.lib.format.open_memmap(temps[1], mode="w+", dtype=np.int64, shape=(n,))
                   if labels_path is not None else None)
-        done = 0
         try:
-            for x, y in chunks:
-                out[done:done + len(x)] = x
+            for start, x, y in numbered(chunks, n, on_chunk):
+                out[start:start + len(x)] = x
                 if labels is not None and y is not None:
-                    labels[done:done + len(x)] = y
-                done += len(x)
-                if on_chunk is not None:
-                    on_chunk(len(x))
-            if done != n:
-                raise RuntimeError(f"expected {n} samples, the generator gave {done}")
+                    labels[start:start + len(x)] = y
             out.flush()
             if labels is not None:
                 labels.flush()
         finally:
             del out, labels  # close the maps before the files are moved or removed
-    return done
+    return n

@@ -11,7 +11,7 @@ stay finite where D saturates.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import torch
 import torch.nn.functional as F
@@ -93,3 +93,9 @@ G_LOSSES: dict[str, Callable[[Tensor], Tensor]] = {
     "minimax": g_minimax, "non-saturating": g_non_saturating, "wasserstein": g_wasserstein, "hinge": g_hinge,
     "least-squares": g_least_squares,
 }
+
+
+def d_loss_for(d: str, real_label: float) -> DLoss:
+    """The D loss ``loss.d`` names, with ``loss.real_label`` as its real target: what every recipe with an
+    adversarial D uses (one place, so label smoothing cannot be forgotten by one of them)."""
+    return replace(D_LOSSES[d], real_label=real_label)

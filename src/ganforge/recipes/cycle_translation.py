@@ -14,8 +14,7 @@ so the D phases judge the same translations the reference code's would.
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any
@@ -33,7 +32,7 @@ from ganforge.objectives.translation import d_patch_loss, g_patch_loss, l1, patc
 from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
 from ganforge.recipes.paired_translation import PatchForward, d_patches
 from ganforge.recipes.translation_model import (EVAL_COMMAND, NEXT_COMMAND, RANGE, SHEET_ITEMS, TranslationModel,
-                                          describe_d, domains, image_context, record_for, save_sheet, with_out_channels)
+                                          domains, image_context, note_d, record_for, save_sheet, with_out_channels)
 from ganforge.sampling import to_uint8
 from ganforge.training import seeds
 from ganforge.training.batches import real_batches
@@ -117,8 +116,7 @@ class CycleTranslation(Recipe):
             raise ConfigError(f"translation.identity needs both domains to have the same channels, and '{data.name}' "
                               f"has {a.shape[0]} and {b.shape[0]}; set translation.identity=0")
         nets = self.rebuild(cfg, record)
-        record["d_receptive_field"] = getattr(nets["D_B"], "receptive_field", None)
-        print(f"{self.name}: D_A and D_B: {describe_d(nets['D_B'])}", file=sys.stderr, flush=True)
+        note_d(self.name, record, nets["D_B"], which="D_A and D_B")
         return nets, record
 
     def rebuild(self, cfg: RunConfig, record: dict[str, Any]) -> dict[str, nn.Module]:
@@ -145,7 +143,7 @@ class CycleTranslation(Recipe):
         pools = {d: ImagePool(tr.pool_size, tr.pool_swap, seeds.stream(cfg.seed, seeds.IMAGE_POOL + i), env.device)
                  for i, d in enumerate("AB")}
         ctx = CycleContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules, real=real, pools=pools,
-                           d_loss=replace(objectives.D_LOSSES[cfg.loss.d], real_label=cfg.loss.real_label),
+                           d_loss=objectives.d_loss_for(cfg.loss.d, cfg.loss.real_label),
                            g_loss=objectives.G_LOSSES[cfg.loss.g], cycle=tr.cycle, identity=tr.identity)
         phases = [Phase("G_AB", "G_AB", [partial(g_term, "A")]), Phase("G_BA", "G_BA", [partial(g_term, "B")]),
                   Phase("D_A", "D_A", [partial(d_term, "A")], repeat=cfg.train.d_steps),

@@ -10,7 +10,7 @@ objectives add (:mod:`ganforge.objectives`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -211,7 +211,7 @@ class NoiseToImage(Recipe):
         to_g, to_d = _labels(cfg, data)
         ctx = AdversarialContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules, real=real,
                                  noise=noise, batch_size=env.local_batch,
-                                 d_loss=replace(objectives.D_LOSSES[cfg.loss.d], real_label=cfg.loss.real_label),
+                                 d_loss=objectives.d_loss_for(cfg.loss.d, cfg.loss.real_label),
                                  g_loss=objectives.G_LOSSES[cfg.loss.g], d_input=objectives.input_transform(cfg),
                                  num_classes=data.num_classes, labels_to_g=to_g, labels_to_d=to_d)
         plan = objectives.attach_all(cfg, objectives.TermPlan(env.nets, d="D", g="G",

@@ -11,8 +11,7 @@ engine's shuffled-batch stream keeps them aligned and checkpoints their position
 
 from __future__ import annotations
 
-import sys
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +26,7 @@ from ganforge.nets import build_discriminator, build_generator
 from ganforge.objectives.translation import (conditioned, d_patch_loss, g_patch_loss, l1, patch_logits, shown)
 from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
 from ganforge.recipes.translation_model import (EVAL_COMMAND, NEXT_COMMAND, RANGE, SHEET_ITEMS, TranslationModel,
-                                          describe_d, domains, image_context, record_for, save_sheet, with_out_channels)
+                                          domains, image_context, note_d, record_for, save_sheet, with_out_channels)
 from ganforge.sampling import to_uint8
 from ganforge.training import seeds
 from ganforge.training.batches import real_batches
@@ -114,8 +113,7 @@ class PairedTranslation(Recipe):
         record = record_for(a, b)
         nets = self.rebuild(cfg, record)
         if "D" in nets:
-            record["d_receptive_field"] = getattr(nets["D"], "receptive_field", None)
-            print(f"{self.name}: {describe_d(nets['D'])}", file=sys.stderr, flush=True)
+            note_d(self.name, record, nets["D"])
         return nets, record
 
     def rebuild(self, cfg: RunConfig, record: dict[str, Any]) -> dict[str, nn.Module]:
@@ -145,7 +143,7 @@ class PairedTranslation(Recipe):
         tr = cfg.translation
         ctx = PairedContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules, pairs=pairs,
                             a_channels=a.shape[0], conditional=tr.conditional_d,
-                            d_loss=replace(objectives.D_LOSSES[cfg.loss.d], real_label=cfg.loss.real_label),
+                            d_loss=objectives.d_loss_for(cfg.loss.d, cfg.loss.real_label),
                             g_loss=objectives.G_LOSSES[cfg.loss.g], l1_weight=tr.l1, gan_weight=tr.gan)
         phases = ([Phase("D", "D", [d_term], repeat=cfg.train.d_steps)] if tr.gan > 0 else []) + \
             [Phase("G", "G", [g_term])]

@@ -11,6 +11,7 @@ picture is an input | output | target sheet. Class labels mean nothing to it, so
 from __future__ import annotations
 
 import contextlib
+import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -71,12 +72,14 @@ def with_out_channels(spec: Any, channels: int) -> Any:
     return type(spec)(spec.arch, options)
 
 
-def describe_d(D: nn.Module) -> str:
+def note_d(recipe: str, record: dict[str, Any], D: nn.Module, which: str = "D") -> None:
+    """Record D's receptive field (None: one logit per image) and say on stderr what D is."""
     field = getattr(D, "receptive_field", None)
+    record["d_receptive_field"] = field
     scales = len(getattr(D, "scales", [])) or 1
-    if field is None:
-        return f"D: {type(D).__name__}, one logit per image"
-    return f"D: {type(D).__name__}, {scales} scale(s), receptive field {field}x{field} px per patch logit"
+    what = (f"{type(D).__name__}, one logit per image" if field is None else
+            f"{type(D).__name__}, {scales} scale(s), receptive field {field}x{field} px per patch logit")
+    print(f"{recipe}: {which}: {what}", file=sys.stderr, flush=True)
 
 
 def scale(x: torch.Tensor) -> torch.Tensor:

@@ -141,19 +141,13 @@ def write_npz(path: Path, n: int, shape: tuple[int, ...], dtype: np.dtype, chunk
     """Stream ``n`` samples into ``path`` as an .npz (x, and y when ``labels``); returns the labels."""
     y_all = np.empty(n, np.int64) if labels else None
     header = {"descr": np.lib.format.dtype_to_descr(np.dtype(dtype)), "fortran_order": False, "shape": (n, *shape)}
-    done = 0
     with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as archive:
         with archive.open("x.npy", "w", force_zip64=True) as member:
             np.lib.format.write_array_header_1_0(member, header)
-            for x, y in chunks:
+            for start, x, y in outputs.numbered(chunks, n, on_chunk):
                 member.write(np.ascontiguousarray(x, dtype=dtype).tobytes())
                 if y_all is not None:
-                    y_all[done:done + len(x)] = y
-                done += len(x)
-                if on_chunk is not None:
-                    on_chunk(len(x))
-        if done != n:
-            raise RuntimeError(f"expected {n} samples, the generator gave {done}")
+                    y_all[start:start + len(x)] = y
         if y_all is not None:
             with archive.open("y.npy", "w", force_zip64=True) as member:
                 np.lib.format.write_array(member, y_all)
@@ -164,9 +158,9 @@ def write_folder(root: Path, n: int, chunks: Chunks, on_chunk: Callable[[int], N
                  written: list[str] | None = None) -> np.ndarray | None:
     """``root/<class>/<index>.png`` (or ``root/<index>.png`` without labels); returns the labels. Each
     file's name relative to ``root`` is appended to ``written`` (for the manifest)."""
-    y_all, done, made = None, 0, set()
+    y_all, made = None, set()
     width = max(7, len(str(n - 1)))
-    for x, y in chunks:
+    for start, x, y in outputs.numbered(chunks, n, on_chunk):
         if y is not None and y_all is None:
             y_all = np.empty(n, np.int64)
         for i, image in enumerate(x):
@@ -174,14 +168,11 @@ def write_folder(root: Path, n: int, chunks: Chunks, on_chunk: Callable[[int], N
             if folder not in made:
                 folder.mkdir(parents=True, exist_ok=True)
                 made.add(folder)
-            save_png(image, folder / f"{done + i:0{width}d}.png")
+            save_png(image, folder / f"{start + i:0{width}d}.png")
             if written is not None:
-                written.append(str((folder / f"{done + i:0{width}d}.png").relative_to(root)))
+                written.append(str((folder / f"{start + i:0{width}d}.png").relative_to(root)))
         if y_all is not None:
-            y_all[done:done + len(x)] = y
-        done += len(x)
-        if on_chunk is not None:
-            on_chunk(len(x))
+            y_all[start:start + len(x)] = y
     return y_all
 
 
