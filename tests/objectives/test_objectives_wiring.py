@@ -16,13 +16,15 @@ from torch import nn
 
 from ganforge import config, objectives, presets
 from ganforge.objectives import TermPlan, attach_all
-from ganforge.objectives.adversarial import d_adversarial, g_adversarial
+from ganforge.objectives.adversarial import AdversarialShared, d_adversarial, g_adversarial
 from ganforge.objectives.feature_matching import feature_matching
 from ganforge.objectives.gradient_penalty import gradient_penalty
 from ganforge.objectives.losses import D_LOSSES, G_LOSSES
 from ganforge.objectives.orthogonal import orthogonal_penalty
 from ganforge.objectives.r1 import r1_penalty
 from ganforge.objectives.registry import lazy_corrected
+from ganforge.recipes.noise_to_image import AdversarialContext
+from ganforge.training.phases import Phase
 
 
 class PlainD(nn.Module):
@@ -76,8 +78,8 @@ def setup(*overrides, labels_to_d=False, classifier=False):
         return f, D.head(f, y_)
 
     ctx = SimpleNamespace(
-        nets=nets, cache={"real": real, "fake": fake.detach(), "y_real": y, "y_fake": (y + 1) % 3,
-                          "f_real": D.features(real), "f_fake": D.features(fake)},  # as d/g_adversarial leave them
+        nets=nets, shared=AdversarialShared(real=real, fake=fake.detach(), y_real=y, y_fake=(y + 1) % 3,
+                                            f_real=D.features(real), f_fake=D.features(fake)),  # as the terms leave them
         labels_to_d=labels_to_d, real=Batches(real, y), batch_size=8,
         noise=SimpleNamespace(uniform=lambda n: torch.linspace(0.1, 0.9, n)),
         d_logits=lambda x, y_: discriminate(x, y_)[1], discriminate=discriminate,
@@ -100,7 +102,7 @@ def test_the_gradient_penalty_joins_d_with_its_weight_on_the_cached_batches():
     plan, ctx, nets = setup("reg.gp=3.5")
     loss, stats = only_term(plan, "D")(ctx)
     eps = torch.linspace(0.1, 0.9, 8)
-    expected = gradient_penalty(ctx.d_logits, ctx.cache["real"], ctx.cache["fake"], None, eps=eps)
+    expected = gradient_penalty(ctx.d_logits, ctx.shared.real, ctx.shared.fake, None, eps=eps)
     assert stats["gp"].item() == pytest.approx(expected.item(), rel=1e-5) and stats["gp"] > 0
     assert loss.item() == pytest.approx(3.5 * expected.item(), rel=1e-5)
     loss.backward()
@@ -121,7 +123,7 @@ def test_r1_is_its_own_lazy_d_phase_weighted_gamma_over_two_times_its_interval()
     (phase,) = plan.extra_phases
     assert (phase.net, phase.after, phase.every) == ("D", "D", 4)
     loss, stats = phase.terms[0](ctx)
-    expected = r1_penalty(ctx.d_logits, ctx.cache["real"])
+    expected = r1_penalty(ctx.d_logits, ctx.shared.real)
     assert stats["r1"].item() == pytest.approx(expected.item(), rel=1e-5) and expected > 0
     assert loss.item() == pytest.approx(2.0 / 2 * 4 * expected.item(), rel=1e-5)
 
@@ -136,7 +138,7 @@ def test_lazy_regularisation_corrects_lr_and_betas_of_that_network_only():
 def test_drift_joins_d_as_epsilon_times_the_mean_squared_real_logit():
     plan, ctx, _ = setup("reg.drift=0.25")
     loss, stats = only_term(plan, "D")(ctx)
-    expected = ctx.d_logits(ctx.cache["real"], None).pow(2).mean()
+    expected = ctx.d_logits(ctx.shared.real, None).pow(2).mean()
     assert stats["drift"].item() == pytest.approx(expected.item(), rel=1e-6)
     assert loss.item() == pytest.approx(0.25 * expected.item(), rel=1e-6)
 
@@ -144,7 +146,7 @@ def test_drift_joins_d_as_epsilon_times_the_mean_squared_real_logit():
 def test_feature_matching_joins_g_with_its_weight_and_pulls_only_the_fakes():
     plan, ctx, nets = setup("reg.feature_matching=0.7")
     loss, stats = only_term(plan, "G")(ctx)
-    expected = feature_matching(nets["D"].features(ctx.cache["real"]), ctx.cache["f_fake"])
+    expected = feature_matching(nets["D"].features(ctx.shared.real), ctx.shared.f_fake)
     assert stats["feature_matching"].item() == pytest.approx(expected.item(), rel=1e-5) and expected > 0
     assert loss.item() == pytest.approx(0.7 * expected.item(), rel=1e-5)
     loss.backward()
@@ -195,9 +197,9 @@ def test_weight_clipping_clamps_d_after_its_update_and_leaves_g():
 @pytest.mark.parametrize("on_fake", [True, False])
 def test_the_aux_classifier_joins_both_networks_with_its_weight(on_fake):
     plan, ctx, nets = setup("reg.aux_weight=0.3", f"reg.aux_on_fake={str(on_fake).lower()}", classifier=True)
-    D, c = nets["D"], ctx.cache
-    real_ce = F.cross_entropy(D.classify(c["f_real"]), c["y_real"])
-    fake_ce = F.cross_entropy(D.classify(c["f_fake"]), c["y_fake"])
+    D, s = nets["D"], ctx.shared
+    real_ce = F.cross_entropy(D.classify(s.f_real), s.y_real)
+    fake_ce = F.cross_entropy(D.classify(s.f_fake), s.y_fake)
     d_loss, _ = only_term(plan, "D")(ctx)
     g_loss, _ = only_term(plan, "G")(ctx)
     assert d_loss.item() == pytest.approx(0.3 * (real_ce + fake_ce * on_fake).item(), rel=1e-5)
@@ -213,11 +215,11 @@ def test_the_adversarial_terms_give_d_real_and_fake_logits_the_right_way_round()
         return x, x[:, 0] * 2.0
 
     ctx = SimpleNamespace(real=Batches(real, None), generate=lambda n: (fake[:n], None), batch_size=4,
-                          discriminate=discriminate, cache={}, d_loss=D_LOSSES["hinge"], g_loss=G_LOSSES["hinge"])
+                          discriminate=discriminate, shared=AdversarialShared(), d_loss=D_LOSSES["hinge"], g_loss=G_LOSSES["hinge"])
     loss, stats = d_adversarial(ctx)
     assert loss.item() == 0.0
     assert stats["D_real"].item() == logits["real"] and stats["D_fake"].item() == logits["fake"]
-    assert torch.equal(ctx.cache["real"], real) and torch.equal(ctx.cache["fake"], fake)
+    assert torch.equal(ctx.shared.real, real) and torch.equal(ctx.shared.fake, fake)
     g_loss, _ = g_adversarial(ctx)
     assert g_loss.item() == 2.0  # hinge G: -mean(fake logit)
 
@@ -228,3 +230,30 @@ def test_every_registered_regulariser_has_a_wiring_test_here():
               "weight_clipping", "path_length",  # path_length: tests/nets/test_nets_stylegan2_wiring.py
               "ada"}  # ada: tests/objectives/test_objectives_ada.py (p rises on an overfitting D, D's inputs change)
     assert set(objectives.registered()) <= tested, set(objectives.registered()) - tested
+
+
+def test_terms_share_typed_fields_and_a_misspelt_one_is_an_error():
+    """ctx.shared is a slots dataclass: writing or reading a name it does not declare fails at once,
+    where a string-keyed cache would have kept the typo and handed a later term nothing."""
+    shared = AdversarialShared(real=torch.ones(2))
+    with pytest.raises(AttributeError):
+        shared.f_reel = torch.zeros(2)
+    with pytest.raises(AttributeError):
+        shared.reel  # noqa: B018
+    assert shared.fake is None  # declared, not yet left by this update's terms
+
+
+def test_each_update_starts_with_nothing_shared():
+    net = nn.Linear(2, 1)
+    seen = []
+
+    def term(ctx):
+        seen.append(ctx.shared.real)
+        ctx.shared.real = torch.ones(1)
+        return net(torch.ones(1, 2)).sum(), {}
+
+    ctx = AdversarialContext(nets={"D": net}, optimizers={"D": torch.optim.SGD(net.parameters(), lr=0.1)},
+                             schedules={"D": SimpleNamespace(after_update=lambda epoch: None)},
+                             real=SimpleNamespace(epoch=0))
+    Phase("D", "D", [term], repeat=2).run(ctx)
+    assert seen == [None, None] and ctx.shared.real is None and isinstance(ctx.shared, AdversarialShared)

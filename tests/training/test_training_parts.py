@@ -4,6 +4,7 @@ import torch
 
 from ganforge.config import OptimConfig
 from ganforge.training.batches import Noise, RealBatches
+from ganforge.objectives.adversarial import AdversarialShared
 from ganforge.objectives.aux_classifier import aux_classifier_d
 from ganforge.training.schedules import OptimSchedule
 
@@ -75,7 +76,7 @@ def test_acgan_classifier_learns_from_fakes_only_when_asked():
     f_real, f_fake = torch.randn(5, 4), torch.randn(5, 4, requires_grad=True)
     y_real, y_fake = torch.tensor([0, 1, 2, 0, 1]), torch.tensor([2, 2, 1, 0, 0])
     ctx = SimpleNamespace(nets={"D": SimpleNamespace(classify=classify)},
-                          cache={"f_real": f_real, "f_fake": f_fake, "y_real": y_real, "y_fake": y_fake})
+                          shared=AdversarialShared(f_real=f_real, f_fake=f_fake, y_real=y_real, y_fake=y_fake))
     real_only = F.cross_entropy(classify(f_real), y_real)
     both, _ = aux_classifier_d(1.0, True, ctx)
     assert torch.allclose(both, real_only + F.cross_entropy(classify(f_fake), y_fake))

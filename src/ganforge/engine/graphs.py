@@ -211,7 +211,7 @@ class GraphedPhase:
                 out = self.phase.update(ctx)
                 self.eager_updates += 1
             self.phase.end_update(ctx)
-        ctx.cache.clear()
+        ctx.clear_shared()
         if not graphed:
             return self._summed(out)
         if self._seen_keys != self.keys:  # the eager recorder's last replay changed the names: its own dict
@@ -292,7 +292,7 @@ class GraphedPhase:
         finally:
             for name, s in self.streams.items():  # a CUDA capture ran the host code but drew nothing
                 s.set_host_state(host[name])
-            ctx.cache.clear()
+            ctx.clear_shared()
         if self._keys_changed():
             return False
         self.key, self.captured_at = key, self.calls

@@ -18,7 +18,7 @@ flow through them. They use the global RNG (checkpointed by the engine), so resu
 
 Config: ``augment.ada_target`` (0.6 in the paper; null = off), ``augment.ada_interval``, ``augment.ada_kimg``.
 p and the running sums are checkpointed (``ada``) and logged (``ada_p``, ``ada_rt`` in stats.jsonl).
-It works for any recipe whose D term leaves ``f_real`` in ``ctx.cache`` and reads D through
+It works for any recipe whose D term leaves ``f_real`` in ``ctx.shared`` and reads D through
 ``ctx.d_input`` (noise-to-image and the recipes built on it), beside the DiffAugment policies.
 """
 
@@ -161,8 +161,8 @@ def _install(ada: Ada, ctx) -> tuple[Tensor, dict[str, Tensor]]:
 
 def _observe(ada: Ada, d: str, ctx) -> tuple[Tensor, dict[str, Tensor]]:
     """After D's adversarial term: r_t from D's logits on this update's (augmented) real batch."""
-    f_real = ctx.cache["f_real"].detach()
-    y = ctx.cache.get("y_real") if getattr(ctx, "labels_to_d", False) else None
+    f_real = ctx.shared.f_real.detach()
+    y = ctx.shared.y_real if getattr(ctx, "labels_to_d", False) else None
     with torch.no_grad():
         logits = ctx.nets[d].head(f_real, y).float()
     return torch.zeros((), device=ada.p.device), ada.observe(logits)

@@ -1,15 +1,32 @@
 """The adversarial terms of a noise-to-image GAN: D on a real and a generated batch, G through D.
 
-They leave the batches, labels and D's features in ``ctx.cache`` so later terms of the same
-update (the gradient penalty, the ACGAN classifier) reuse them instead of running D again.
+They leave the batches, labels and D's features in ``ctx.shared`` (an :class:`AdversarialShared`)
+so later terms of the same update (the gradient penalty, the ACGAN classifier, feature matching,
+drift, ADA) reuse them instead of running D again.
 The losses themselves are pure functions of logits (:mod:`ganforge.objectives.losses`).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import torch
 
+
 Tensor = torch.Tensor
+
+
+@dataclass(slots=True)
+class AdversarialShared:
+    """What D's and G's adversarial terms leave for the other terms of the same update: the
+    ``ctx.shared`` of a noise-to-image step (training/phases.py). Slots: a misspelt field is an error."""
+
+    real: Tensor | None = None  # the real batch D judged
+    fake: Tensor | None = None  # the generated batch D (or G's term) judged
+    y_real: Tensor | None = None  # their labels (None for unlabelled data)
+    y_fake: Tensor | None = None
+    f_real: Tensor | None = None  # D's penultimate features of each
+    f_fake: Tensor | None = None
 
 
 def d_adversarial(ctx) -> tuple[Tensor, dict[str, Tensor]]:
@@ -19,7 +36,8 @@ def d_adversarial(ctx) -> tuple[Tensor, dict[str, Tensor]]:
         fake, y_fake = ctx.generate(ctx.batch_size)
     f_real, real_logits = ctx.discriminate(real, y_real)
     f_fake, fake_logits = ctx.discriminate(fake, y_fake)
-    ctx.cache.update(real=real, fake=fake, y_real=y_real, y_fake=y_fake, f_real=f_real, f_fake=f_fake)
+    s = ctx.shared
+    s.real, s.fake, s.y_real, s.y_fake, s.f_real, s.f_fake = real, fake, y_real, y_fake, f_real, f_fake
     return ctx.d_loss(real_logits, fake_logits), {"D_real": ctx.d_loss.shown(real_logits.detach()).mean(),
                                                   "D_fake": ctx.d_loss.shown(fake_logits.detach()).mean()}
 
@@ -28,5 +46,5 @@ def g_adversarial(ctx) -> tuple[Tensor, dict[str, Tensor]]:
     """G's objective: how D judges a fresh batch of samples, gradients through D into G."""
     fake, y_fake = ctx.generate(ctx.batch_size)
     f_fake, fake_logits = ctx.discriminate(fake, y_fake)
-    ctx.cache.update(fake=fake, y_fake=y_fake, f_fake=f_fake)
+    ctx.shared.fake, ctx.shared.y_fake, ctx.shared.f_fake = fake, y_fake, f_fake
     return ctx.g_loss(fake_logits), {}

@@ -22,17 +22,17 @@ Tensor = torch.Tensor
 
 
 def aux_classifier_d(weight: float, on_fake: bool, ctx) -> tuple[Tensor, dict[str, Tensor]]:
-    """Cross-entropy of D's class head on the real (and generated) features the adversarial term cached."""
-    D, c = ctx.nets["D"], ctx.cache
-    loss = F.cross_entropy(D.classify(c["f_real"]), c["y_real"])
+    """Cross-entropy of D's class head on the real (and generated) features the adversarial term shared."""
+    D, s = ctx.nets["D"], ctx.shared
+    loss = F.cross_entropy(D.classify(s.f_real), s.y_real)
     if on_fake:
-        loss = loss + F.cross_entropy(D.classify(c["f_fake"]), c["y_fake"])
+        loss = loss + F.cross_entropy(D.classify(s.f_fake), s.y_fake)
     return weight * loss, {"aux_D": loss.detach()}
 
 
 def aux_classifier_g(weight: float, ctx) -> tuple[Tensor, dict[str, Tensor]]:
     """G is rewarded when D recognises the class it was asked for."""
-    loss = F.cross_entropy(ctx.nets["D"].classify(ctx.cache["f_fake"]), ctx.cache["y_fake"])
+    loss = F.cross_entropy(ctx.nets["D"].classify(ctx.shared.f_fake), ctx.shared.y_fake)
     return weight * loss, {"aux_G": loss.detach()}
 
 

@@ -22,9 +22,9 @@ Tensor = torch.Tensor
 
 
 def drift_term(weight: float, ctx) -> tuple[Tensor, dict[str, Tensor]]:
-    """On the real batch the adversarial term left in ``ctx.cache`` (D run again: DDP sees the forward)."""
-    y = ctx.cache["y_real"] if ctx.labels_to_d else None
-    drift = ctx.d_logits(ctx.cache["real"], y).pow(2).mean()
+    """On the real batch the adversarial term left in ``ctx.shared`` (D run again: DDP sees the forward)."""
+    y = ctx.shared.y_real if ctx.labels_to_d else None
+    drift = ctx.d_logits(ctx.shared.real, y).pow(2).mean()
     return weight * drift, {"drift": drift.detach()}
 
 

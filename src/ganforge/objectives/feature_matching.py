@@ -24,11 +24,11 @@ def feature_matching(real_features: Tensor, fake_features: Tensor) -> Tensor:
 
 
 def feature_matching_term(weight: float, ctx) -> tuple[Tensor, dict[str, Tensor]]:
-    """On a fresh real batch and the generated batch G's adversarial term cached."""
+    """On a fresh real batch and the generated batch G's adversarial term shared."""
     real, y = ctx.real.next()
     with torch.no_grad():
         f_real, _ = ctx.discriminate(real, y)
-    fm = feature_matching(f_real.float(), ctx.cache["f_fake"].float())
+    fm = feature_matching(f_real.float(), ctx.shared.f_fake.float())
     return weight * fm, {"feature_matching": fm.detach()}
 
 

@@ -44,11 +44,11 @@ def gradient_penalty(D: Logits, real: Tensor, fake: Tensor, y: Tensor | None = N
 
 
 def gradient_penalty_term(weight: float, ctx) -> tuple[Tensor, dict[str, Tensor]]:
-    """On the real and fake batches the adversarial term left in ``ctx.cache``."""
-    c = ctx.cache
-    y = c["y_real"] if ctx.labels_to_d else None  # interpolates carry the real batch's labels
+    """On the real and fake batches the adversarial term left in ``ctx.shared``."""
+    s = ctx.shared
+    y = s.y_real if ctx.labels_to_d else None  # interpolates carry the real batch's labels
     # The interpolation weights come from the noise stream, so they are resumed and shared out like z.
-    gp = gradient_penalty(ctx.d_logits, c["real"], c["fake"], y, eps=ctx.noise.uniform(len(c["real"])))
+    gp = gradient_penalty(ctx.d_logits, s.real, s.fake, y, eps=ctx.noise.uniform(len(s.real)))
     return weight * gp, {"gp": gp.detach()}
 
 

@@ -10,7 +10,7 @@ objectives add (:mod:`ganforge.objectives`).
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from ganforge.config import reads as config_reads
 from ganforge.data import Dataset
 from ganforge.errors import ConfigError
 from ganforge.nets import NetContext, build_discriminator, build_generator
-from ganforge.objectives.adversarial import d_adversarial, g_adversarial
+from ganforge.objectives.adversarial import AdversarialShared, d_adversarial, g_adversarial
 from ganforge import capabilities as cap
 from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
 from ganforge.training import seeds
@@ -50,6 +50,7 @@ class AdversarialContext(StepContext):
     num_classes: int | None = None
     labels_to_g: bool = False  # G is class-conditional
     labels_to_d: bool = False  # D's realness logit is class-conditional
+    shared: AdversarialShared = field(default_factory=AdversarialShared)  # what this update's terms hand on
 
     @property
     def epoch(self) -> int:

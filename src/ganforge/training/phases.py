@@ -5,8 +5,11 @@ is more terms (a gradient penalty, feature matching, an auxiliary classifier) or
 phases (lazy R1 every 16 steps, a moving average); a recipe assembles them, and the loop
 only runs them in order. Nothing here knows what the networks are.
 
-Terms of one update share ``ctx.cache``: an adversarial term leaves its batches and D's
-features there, so a later term reuses them instead of running D again.
+Terms of one update share ``ctx.shared``, a dataclass with one typed field per thing they hand
+each other (an adversarial term leaves its batches and D's features there, so a later term reuses
+them instead of running D again). A recipe's context declares which :class:`Shared` subclass it
+uses; its fields are slots, so a misspelt name is an AttributeError, never a silent new key. Each
+update starts from a fresh one (:meth:`StepContext.clear_shared`).
 """
 
 from __future__ import annotations
@@ -27,6 +30,14 @@ Tensor = torch.Tensor
 Term = Callable[[Any], tuple[Tensor, dict[str, Tensor]]]
 
 
+@dataclass(slots=True)
+class Shared:
+    """What the terms of one update hand each other: nothing, for a recipe whose terms share nothing.
+    A recipe whose terms share data gives its context a dataclass of its own with typed fields
+    (``@dataclass(slots=True)``, each defaulting to None: not yet left by this update's terms), e.g.
+    ``objectives.adversarial.AdversarialShared``."""
+
+
 @dataclass
 class StepContext:
     """What every phase and term may use during one step; a recipe subclasses it with its own data."""
@@ -35,7 +46,8 @@ class StepContext:
     optimizers: dict[str, torch.optim.Optimizer]
     schedules: dict[str, OptimSchedule]
     step: int = 0
-    cache: dict[str, Any] = field(default_factory=dict)
+    # This update's data shared between its terms (a slots dataclass); a subclass gives its own as the default.
+    shared: Any = field(default_factory=Shared)
     # bf16 autocast around the terms (speed.precision); losses are taken on fp32 logits.
     autocast: Callable[[], contextlib.AbstractContextManager] = contextlib.nullcontext
     # Under torchrun: the DDP wrappers by network name. The network being updated runs through
@@ -47,6 +59,10 @@ class StepContext:
     def epoch(self) -> int:
         """Epochs of data seen so far (schedules decay per epoch); a recipe says what its data are."""
         raise NotImplementedError(f"{type(self).__name__} must say what an epoch is")
+
+    def clear_shared(self) -> None:
+        """A fresh, empty :attr:`shared` of the same type: terms never see another update's data."""
+        self.shared = type(self.shared)()
 
     def forward_net(self, name: str) -> nn.Module:
         """The module to call for network ``name``: its DDP wrapper while that network is updated."""
@@ -75,7 +91,7 @@ class Phase:
         for _ in range(self.repeat):
             out = self.update(ctx)
             self.end_update(ctx)
-        ctx.cache.clear()
+        ctx.clear_shared()
         return out
 
     # run() in three parts, so that a CUDA graph (engine/graphs.py) can capture the device work
@@ -89,7 +105,7 @@ class Phase:
     def update(self, ctx: StepContext) -> dict[str, Tensor]:
         """The device work of one update: terms, backward, optimiser step, after-update hooks."""
         optimizer = ctx.optimizers[self.net]
-        ctx.cache.clear()
+        ctx.clear_shared()
         total = None
         out: dict[str, Tensor] = {}
         for term in self.terms:
