@@ -7,6 +7,7 @@ import importlib.util
 import pandas as pd
 import pytest
 
+from ganforge.cli import main
 from ganforge.errors import DataError, GanforgeError
 from ganforge.tabular.table_io import read_table, write_table
 
@@ -15,7 +16,7 @@ BAD = {
     "header_only": (b"a,b\n", "has 0 rows"),
     "ragged_long": (b"a,b\n1,2\n3,4,5\n6,7\n", "line 3 has 3 fields but the header has 2"),
     "ragged_short": (b"a,b\n1,2\n3\n6,7\n", "line 3 has 1 fields but the header has 2"),
-    "only_nulls": (b"a,b\n1,\n2,\n3,\n", "column(s) b hold only nulls"),
+    "only_nulls": (b"a,b\n1,\n2,\n3,\n", "only nulls; drop"),
     "latin1": ("name,town\nJos\u00e9,M\u00e1laga\nAnn,York\n".encode("latin-1"), "is not UTF-8"),
     "one_row": (b"a,b\n1,2\n", "has 1 row;"),
 }
@@ -66,3 +67,14 @@ def test_write_table_refuses_to_overwrite_unless_forced(tmp_path):
     assert read_table(out)["a"].tolist() == [2, 1]
     with pytest.raises(GanforgeError, match=r"\.csv"):
         write_table(df, tmp_path / "out.txt")
+
+
+@pytest.mark.parametrize("case", sorted(BAD))
+def test_bad_csv_through_train_is_one_line_and_exit_2(tmp_path, case, capsys):
+    content, message = BAD[case]
+    path = tmp_path / f"{case}.csv"
+    path.write_bytes(content)
+    code = main(["train", "ctgan-fast", "--set", f"data.name=csv:{path}", "--out", str(tmp_path / "run")])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and message in err and len(err.splitlines()) == 1
+    assert not (tmp_path / "run").exists()  # nothing left behind
