@@ -104,7 +104,7 @@ class ToyGAN:
         self.last_d = loss.item()
         return self.last_d
 
-    def step_g(self) -> float:
+    def step_g(self) -> float:  # the mirror of step_d, deliberately plain: the page shows these two updates
         g_loss = G_LOSSES[LOSSES[self.settings.loss][1]]
         loss = g_loss(self.D(self.G(self._z())).flatten())
         self.opt_g.zero_grad(set_to_none=True)

@@ -99,20 +99,22 @@ def _paired_reference(ctx, spec):
                                "features, n samples against n reference items",
                  params=("ref", "judge"), parts={"precision": HIGHER, "recall": HIGHER}, paired=True)
 def _pr(spec, ctx):
-    fake, _ = ctx.fake_features(spec.judge, spec.count)
-    real = _paired_reference(ctx, spec)
-    return prdc.precision_recall(real, fake, PR_K), {"reference": _ref_desc(ctx, spec.ref, len(real)), "k": PR_K,
-                                                     **_judge_info(ctx, spec.judge)}
+    return _neighbourhoods(spec, ctx, prdc.precision_recall, PR_K)
 
 
 @register_family("dc", summary="density and coverage (Naeem et al. 2020, k=5) in judge features, n samples "
                                "against n reference items",
                  params=("ref", "judge"), parts={"density": HIGHER, "coverage": HIGHER}, paired=True)
 def _dc(spec, ctx):
+    return _neighbourhoods(spec, ctx, prdc.density_coverage, DC_K)
+
+
+def _neighbourhoods(spec, ctx, measure, k: int):
+    """pr and dc: a k-nearest-neighbour measure of samples against as many reference items, in judge features."""
     fake, _ = ctx.fake_features(spec.judge, spec.count)
     real = _paired_reference(ctx, spec)
-    return prdc.density_coverage(real, fake, DC_K), {"reference": _ref_desc(ctx, spec.ref, len(real)), "k": DC_K,
-                                                     **_judge_info(ctx, spec.judge)}
+    return measure(real, fake, k), {"reference": _ref_desc(ctx, spec.ref, len(real)), "k": k,
+                                    **_judge_info(ctx, spec.judge)}
 
 
 @register_family("acc", summary="class-conditional generators: the judge's accuracy on samples generated for a "

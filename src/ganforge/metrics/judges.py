@@ -45,6 +45,7 @@ from ganforge.metrics.judge_training import train_classifier
 
 Log = Callable[[str], None]
 
+# One entry per judge, each spelled out in full (a deliberate mirror: a judge's recipe is its protocol).
 JUDGES: dict[str, JudgeSpec] = {
     "lenet": JudgeSpec(
         name="lenet", dataset="mnist", input_shape=(1, 28, 28),

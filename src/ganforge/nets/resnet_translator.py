@@ -76,6 +76,7 @@ def build_resnet_translator(
 ) -> nn.Module:
     """CycleGAN's G: 9 blocks at 256 px, 6 at 128 px (the paper); fewer for small images."""
     shape = image_to_image_only(ctx, "resnet-translator")
+    # Deliberately the same checks as unet's: each builder validates its own keywords, by name.
     check_width("blocks", blocks)
     check_width("base_channels", base_channels)
     check_width("downsamplings", downsamplings)

@@ -107,6 +107,7 @@ def build_unet(
 ) -> nn.Module:
     """pix2pix's U-Net: depth 8 for 256 px in the paper; depth 5 takes 32 px down to 1x1."""
     shape = image_to_image_only(ctx, "unet")
+    # Deliberately the same checks as resnet_translator's: each builder validates its own keywords, by name.
     check_width("depth", depth)
     check_width("base_channels", base_channels)
     check_width("max_mult", max_mult)
