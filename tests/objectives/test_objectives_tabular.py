@@ -62,7 +62,7 @@ def _ctx(G, D, pack: int, n: int = 8, seed: int = 0):
         torch.manual_seed(seed)  # the Gumbel noise
         return G(torch.cat([z, c], 1), with_logits=with_logits)
 
-    return SimpleNamespace(draw=lambda real=True: draw(real), generate=generate, cache={}, pack=pack,
+    return SimpleNamespace(draw=lambda real=True: draw(real), generate=generate, shared=terms.TableShared(), pack=pack,
                            with_cond=lambda x, c: torch.cat([x, c], 1), critic=lambda x: D(x).float(),
                            noise=SimpleNamespace(uniform=lambda m: eps[:m]), cond_blocks=BLOCKS,
                            d_loss=D_LOSSES["wasserstein"], g_loss=G_LOSSES["wasserstein"])

@@ -4,7 +4,7 @@ over packed groups, and G's conditional cross-entropy.
 The terms are functions of a step context (:class:`ganforge.recipes.tabular.TableContext`), as
 every term in :mod:`ganforge.objectives` is; they read the context's ``draw`` (a conditional
 vector, its mask and the real rows that match it), ``generate`` and ``critic``, and leave what
-later terms of the same update need in ``ctx.cache``.
+later terms of the same update need in ``ctx.shared`` (a :class:`TableShared`).
 
 - **Conditional cross-entropy** (the paper's section 4.3): G is asked for a category through
   the conditional vector and is penalised by the cross-entropy between its (pre-activation)
@@ -20,6 +20,7 @@ later terms of the same update need in ``ctx.cache``.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import torch
 import torch.nn.functional as F
@@ -27,6 +28,17 @@ import torch.nn.functional as F
 from ganforge.objectives.gradient_penalty import gradient_penalty
 
 Tensor = torch.Tensor
+
+
+@dataclass(slots=True)
+class TableShared:
+    """What CTGAN's terms leave for the later terms of the same update (``ctx.shared``, training/phases.py)."""
+
+    real_in: Tensor | None = None  # real rows ++ their conditions, as D judged them (the GP's real side)
+    fake_in: Tensor | None = None  # G's rows ++ their conditions (the GP's fake side)
+    raw: Tensor | None = None  # G's output before its activations (the conditional CE reads its blocks)
+    cond: Tensor | None = None  # the conditions G was asked for ...
+    mask: Tensor | None = None  # ... and which column each is about
 
 
 def conditional_cross_entropy(raw: Tensor, cond: Tensor, mask: Tensor, blocks: Sequence[tuple[int, int]]) -> Tensor:
@@ -68,14 +80,14 @@ def d_term(ctx) -> tuple[Tensor, dict[str, Tensor]]:
         fake = ctx.generate(draw.cond)
     real_in, fake_in = ctx.with_cond(draw.real, draw.real_cond), ctx.with_cond(fake, draw.cond)
     real_logits, fake_logits = ctx.critic(real_in), ctx.critic(fake_in)
-    ctx.cache.update(real_in=real_in, fake_in=fake_in)
+    ctx.shared.real_in, ctx.shared.fake_in = real_in, fake_in
     return ctx.d_loss(real_logits, fake_logits), {"D_real": ctx.d_loss.shown(real_logits.detach()).mean(),
                                                   "D_fake": ctx.d_loss.shown(fake_logits.detach()).mean()}
 
 
 def gp_term(weight: float, ctx) -> tuple[Tensor, dict[str, Tensor]]:
-    """WGAN-GP on the packed real and fake inputs D's term left in the cache (weights from the noise stream)."""
-    real, fake = ctx.cache["real_in"], ctx.cache["fake_in"]
+    """WGAN-GP on the packed real and fake inputs D's term left in ``ctx.shared`` (weights from the noise stream)."""
+    real, fake = ctx.shared.real_in, ctx.shared.fake_in
     gp = packed_gradient_penalty(ctx.critic, real, fake, ctx.pack, ctx.noise.uniform(real.shape[0] // ctx.pack))
     return weight * gp, {"gp": gp.detach()}
 
@@ -84,16 +96,16 @@ def g_term(ctx) -> tuple[Tensor, dict[str, Tensor]]:
     """G's adversarial loss (ctx.g_loss) on a fresh draw of conditions; keeps G's logits for the CE term."""
     draw = ctx.draw(real=False)
     fake, raw = ctx.generate(draw.cond, with_logits=True)
-    ctx.cache.update(raw=raw, cond=draw.cond, mask=draw.mask)
+    ctx.shared.raw, ctx.shared.cond, ctx.shared.mask = raw, draw.cond, draw.mask
     return ctx.g_loss(ctx.critic(ctx.with_cond(fake, draw.cond))), {}
 
 
 def cond_term(weight: float, ctx) -> tuple[Tensor, dict[str, Tensor]]:
     """The conditional cross-entropy on G's update (after :func:`g_term`, whose logits it reads)."""
-    c = ctx.cache
-    ce = conditional_cross_entropy(c["raw"], c["cond"], c["mask"], ctx.cond_blocks)
+    c = ctx.shared
+    ce = conditional_cross_entropy(c.raw, c.cond, c.mask, ctx.cond_blocks)
     return weight * ce, {"cond_ce": ce.detach()}
 
 
-__all__ = ["cond_term", "conditional_cross_entropy", "d_term", "g_term", "gp_term", "packed",
+__all__ = ["TableShared", "cond_term", "conditional_cross_entropy", "d_term", "g_term", "gp_term", "packed",
            "packed_gradient_penalty"]

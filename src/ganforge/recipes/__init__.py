@@ -23,6 +23,7 @@ from ganforge.recipes.fanogan import FAnoGAN
 from ganforge.recipes.ganomaly import Ganomaly
 from ganforge.recipes.dp_noise_to_image import DpNoiseToImage
 from ganforge.recipes.semi_supervised import SemiSupervised
+from ganforge.recipes.tabular import DpTabular, Tabular
 
 RECIPES: dict[str, Recipe] = {}
 
@@ -81,6 +82,8 @@ register(FAnoGAN())
 register(Ganomaly())
 register(DpNoiseToImage())
 register(SemiSupervised())
+register(Tabular())
+register(DpTabular())
 
 __all__ = ["DdpModule", "RECIPES", "Recipe", "Stream", "TrainedModel", "TrainingEnv", "TrainingParts", "eval_mode",
            "get", "reads_of", "register"]

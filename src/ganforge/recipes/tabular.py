@@ -1,0 +1,312 @@
+"""The ``tabular`` recipe: CTGAN (Xu et al., NeurIPS 2019) on a table's transformed rows.
+
+What the paper puts together, and where each piece lives:
+
+- mode-specific normalisation and the one-hot categories: the data (``csv:PATH``,
+  ``parquet:PATH``: :mod:`ganforge.tabular.transform`) arrive as float rows with their spans;
+- the conditional vector with training-by-sampling (log frequency): :class:`TableBatches`, a
+  checkpointed stream over :class:`ganforge.tabular.conditional.ConditionalSampler`;
+- G's residual blocks, Gumbel-softmax outputs, D's PacGAN packing: :mod:`ganforge.nets.ctgan`
+  and the registry's generic ``pack`` option;
+- WGAN-GP on packed inputs and the conditional cross-entropy: :mod:`ganforge.objectives.tabular`.
+
+Beyond the paper: sampling always runs G in eval mode (batch norm's running statistics), so a
+row never depends on the batch it was drawn in; every random draw of sampling comes from the
+seed (z, conditions, Gumbel noise, the inverse transform), so the same seed writes the same
+CSV; and at every log step the run logs a convergence figure, ``column_shapes_1000syn_vs_1000train``
+(the mean over columns of 1 - KS for numeric and datetime columns and 1 - TV for categorical
+ones, 1000 generated rows against 1000 fixed training rows; fewer when the table is smaller, and
+the name says how many). Nothing in the engine names this recipe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from ganforge import objectives
+from ganforge.config import OptimConfig, RunConfig
+from ganforge.config import reads as config_reads
+from ganforge.data import Dataset
+from ganforge.errors import ConfigError
+from ganforge.nets import NetContext, build_discriminator, build_generator
+from ganforge.objectives import tabular as terms
+from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
+from ganforge.recipes.dp_noise_to_image import check_private, make_private
+from ganforge.tabular.conditional import ConditionalSampler
+from ganforge.tabular.sampling import TableModel, column_shapes, save_table_preview
+from ganforge.tabular.transform import TableTransformer
+from ganforge.training import seeds
+from ganforge.training.batches import Noise
+from ganforge.training.phases import Phase, StepContext
+
+Tensor = torch.Tensor
+
+
+def score_name(n: int) -> str:
+    """The convergence figure's name in stats.jsonl, which states its protocol: n generated against n training rows."""
+    return f"column_shapes_{n}syn_vs_{n}train"
+
+
+@dataclass
+class Draw:
+    """One training-by-sampling draw: conditions for G, and real rows (with theirs) for D."""
+
+    cond: Tensor  # (n, cond_dim): the conditional vectors G is asked for
+    mask: Tensor  # (n, discrete columns): which column each condition is about
+    real: Tensor | None = None  # (n, D): real rows having those categories, in shuffled order...
+    real_cond: Tensor | None = None  # ... with their own conditional vectors
+
+
+class TableBatches:
+    """The real-row stream of training-by-sampling, with its position checkpointed by name.
+
+    Each draw picks, per row, a discrete column uniformly and a category of it by log frequency
+    (the sampler's ``sample_train``), and real rows that have those categories; the real rows are
+    shuffled against G's conditions (the paper's code does the same), so a packed group of D never
+    pairs a real row with the fake row asked for the same category. Under torchrun every process
+    draws the global batch and keeps its share, as :class:`~ganforge.training.batches.RealBatches`.
+    """
+
+    def __init__(self, x: Tensor, sampler: ConditionalSampler, seed: int, device: torch.device, *, rank: int = 0,
+                 world_size: int = 1):
+        self.x, self.sampler, self.device = x.to(device), sampler, device
+        self.rank, self.world_size = rank, world_size
+        self.rng = np.random.default_rng(seed)
+        self.rows_drawn = 0  # real rows drawn so far (global): what an epoch counts
+
+    def draw(self, n: int, real: bool = True) -> Draw:
+        total = n * self.world_size
+        mine = slice(self.rank * n, (self.rank + 1) * n)
+        if self.sampler.cond_dim:
+            cond, mask, rows = self.sampler.sample_train(total, self.rng)
+        else:  # no discrete column: nothing to condition on, real rows uniformly
+            cond, mask = np.zeros((total, 0), np.float32), np.zeros((total, 0), np.float32)
+            rows = self.rng.integers(0, len(self.x), total)
+        out = Draw(self._t(cond[mine]), self._t(mask[mine]))
+        if real:
+            perm = self.rng.permutation(total)
+            out.real = self.x[torch.as_tensor(rows[perm][mine], device=self.device)]
+            out.real_cond = self._t(cond[perm][mine])
+            self.rows_drawn += total
+        return out
+
+    def _t(self, a: np.ndarray) -> Tensor:
+        return torch.as_tensor(np.ascontiguousarray(a), dtype=torch.float32, device=self.device)
+
+    @property
+    def epochs_done(self) -> float:
+        return self.rows_drawn / len(self.x)
+
+    def state_dict(self) -> dict:
+        state = self.rng.bit_generator.state
+        return {"rows_drawn": self.rows_drawn, "bit_generator": state["bit_generator"],
+                "state": {k: str(v) for k, v in state["state"].items()},
+                "has_uint32": state["has_uint32"], "uinteger": state["uinteger"]}
+
+    def load_state_dict(self, state: dict) -> None:
+        self.rows_drawn = int(state["rows_drawn"])
+        self.rng.bit_generator.state = {"bit_generator": state["bit_generator"],
+                                        "state": {k: int(v) for k, v in state["state"].items()},
+                                        "has_uint32": state["has_uint32"], "uinteger": state["uinteger"]}
+
+    def reseed(self, seed: int) -> None:
+        self.rng = np.random.default_rng(seed)
+
+
+@dataclass
+class TableContext(StepContext):
+    """A CTGAN step: the conditional stream, z, the losses, D's packing and the CE's blocks."""
+
+    shared: terms.TableShared = field(default_factory=terms.TableShared)
+    batches: TableBatches | None = None
+    noise: Noise | None = None
+    batch_size: int = 0  # this process's share of the batch
+    pack: int = 1
+    cond_blocks: tuple[tuple[int, int], ...] = ()  # (start, width) in G's output of each conditioned column
+    d_loss: objectives.DLoss | None = None
+    g_loss: Any = None
+
+    @property
+    def epoch(self) -> int:
+        return int(self.batches.epochs_done)
+
+    def draw(self, real: bool = True) -> Draw:
+        return self.batches.draw(self.batch_size, real)
+
+    def generate(self, cond: Tensor, with_logits: bool = False):
+        return self.forward_net("G")(torch.cat([self.noise(len(cond)), cond], dim=1), with_logits=with_logits)
+
+    @staticmethod
+    def with_cond(x: Tensor, cond: Tensor) -> Tensor:
+        return torch.cat([x, cond], dim=1)
+
+    def critic(self, x: Tensor) -> Tensor:
+        return self.forward_net("D")(x).float()
+
+
+def _spans(transformer: TableTransformer) -> tuple[tuple[int, int, str], ...]:
+    return tuple((int(s.start), int(s.width), str(s.activation)) for s in transformer.spans)
+
+
+def _record(cfg: RunConfig, data: Dataset, sampler: ConditionalSampler, transformer: TableTransformer
+            ) -> dict[str, Any]:
+    """What sampling needs without the data: the transform, the spans, the conditioned blocks and the
+    categories' counts (conditions for unconditional sampling are drawn by their real frequency)."""
+    x = data.x.numpy() if isinstance(data.x, Tensor) else np.asarray(data.x)
+    blocks = [(int(s.start), int(s.width)) for s in transformer.discrete_spans]
+    counts = [np.asarray(x[:, a:a + w].sum(axis=0), dtype=np.float64).round().astype(int).tolist() for a, w in blocks]
+    return {"data_shape": [int(x.shape[1])], "kind": data.kind, "num_classes": None, "cond_dim": int(sampler.cond_dim),
+            "spans": [list(s) for s in _spans(transformer)], "cond_blocks": [list(b) for b in blocks],
+            "cond_columns": [s.column for s in transformer.discrete_spans], "category_counts": counts,
+            "transformer": data.meta["transformer"], "columns": data.meta.get("columns")}
+
+
+def _check(cfg: RunConfig, data: Dataset) -> None:
+    if data.kind != "table":
+        raise ConfigError(f"recipe tabular trains on tables, and '{cfg.data.name}' is {data.kind} data; "
+                          f"set data.name=csv:PATH or parquet:PATH")
+    t = cfg.tabular
+    if t.cond < 0:
+        raise ConfigError(f"tabular.cond must be >= 0 (0 = no conditional cross-entropy), got {t.cond}")
+    if t.epochs is not None and t.epochs < 1:
+        raise ConfigError(f"tabular.epochs must be >= 1, or null to train for train.steps, got {t.epochs}")
+    if t.score_rows < 0:
+        raise ConfigError(f"tabular.score_rows must be >= 0 (0 = no convergence figure), got {t.score_rows}")
+    pack = cfg.model.d.options.get("pack", 1)
+    if cfg.train.batch_size % pack:
+        raise ConfigError(f"train.batch_size={cfg.train.batch_size} must be a multiple of model.d.pack={pack} "
+                          f"(D scores groups of {pack} rows); e.g. set train.batch_size="
+                          f"{max(pack, cfg.train.batch_size // pack * pack)}")
+
+
+class Tabular(Recipe):
+    name = "tabular"
+    description = "CTGAN on a table (csv:PATH, parquet:PATH): conditional G, packed WGAN-GP D"
+    next_command = "ganforge sample {run} --n 1000 --out synthetic.csv"
+    eval_command = "ganforge sample {run} --n 1000 --out synthetic.csv && ganforge table-report REAL.csv synthetic.csv"
+    reads = config_reads.union({"model": {"z_dim", "g", "d"}, "loss": config_reads.every("loss"),
+                                "train": {"d_steps"}, "optim": {"g", "d"}, "reg": {"gp"},
+                                "data": {"discrete", "target", "ids"},
+                                "tabular": config_reads.every("tabular")}, config_reads.D_COLLAPSE)
+
+    def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
+        _check(cfg, data)
+        transformer = TableTransformer.from_state_dict(data.meta["transformer"])
+        x = data.x.numpy() if isinstance(data.x, Tensor) else np.asarray(data.x)
+        sampler = ConditionalSampler(x, transformer, log_frequency=cfg.tabular.log_frequency)
+        if cfg.tabular.epochs is not None:  # the paper's unit: resolved here, the first place the rows are known
+            per_epoch = max(len(x) // cfg.train.batch_size, 1)
+            cfg.train.steps = cfg.tabular.epochs * per_epoch
+            print(f"tabular.epochs={cfg.tabular.epochs}: {cfg.train.steps} steps ({per_epoch} per epoch of "
+                  f"{len(x)} rows at batch {cfg.train.batch_size}); set tabular.epochs=null to give train.steps",
+                  flush=True)
+        record = _record(cfg, data, sampler, transformer)
+        return self.rebuild(cfg, record), record
+
+    def rebuild(self, cfg: RunConfig, record: dict[str, Any]) -> dict[str, nn.Module]:
+        width, cond = record["data_shape"][0], record["cond_dim"]
+        spans = tuple(tuple(s) for s in record["spans"])
+        g_ctx = NetContext(data_shape=(width,), z_dim=cfg.model.z_dim + cond, kind="table", spans=spans)
+        d_ctx = NetContext(data_shape=(width + cond,), z_dim=cfg.model.z_dim, kind="table")
+        G = build_generator(cfg.model.g, g_ctx)  # G first, then D: the order fixes their initial weights
+        return {"G": G, "D": build_discriminator(cfg.model.d, d_ctx)}
+
+    def optimized(self, cfg: RunConfig) -> dict[str, OptimConfig]:
+        return {"G": cfg.optim.g, "D": cfg.optim.d}
+
+    def model(self, cfg: RunConfig, record: dict[str, Any], nets: dict[str, nn.Module]) -> TableModel:
+        return TableModel(nets, record, z_dim=cfg.model.z_dim)
+
+    def training(self, env: TrainingEnv) -> TrainingParts:
+        cfg, data, world, device = env.cfg, env.data, env.world, env.device
+        transformer = TableTransformer.from_state_dict(data.meta["transformer"])
+        x = data.x if isinstance(data.x, Tensor) else torch.as_tensor(np.asarray(data.x))
+        sampler = ConditionalSampler(x.numpy(), transformer, log_frequency=cfg.tabular.log_frequency)
+        batches = TableBatches(x, sampler, seeds.stream(cfg.seed, seeds.REAL_BATCHES), device, rank=world.rank,
+                               world_size=world.size)
+        noise = Noise(cfg.model.z_dim, "normal", device, seed=seeds.stream(cfg.seed, seeds.NOISE), rank=world.rank,
+                      world_size=world.size)  # z ~ N(0, I), as the paper's code draws it
+        D = env.nets["D"]
+        ctx = TableContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules, batches=batches,
+                           noise=noise, batch_size=env.local_batch, pack=getattr(D, "pack", 1),
+                           cond_blocks=tuple((int(s.start), int(s.width)) for s in transformer.discrete_spans),
+                           d_loss=objectives.D_LOSSES[cfg.loss.d], g_loss=objectives.G_LOSSES[cfg.loss.g])
+        if env.local_batch % ctx.pack:
+            raise ConfigError(f"each process's batch ({env.local_batch}) must be a multiple of model.d.pack={ctx.pack}")
+        d_terms = [terms.d_term] + ([partial(terms.gp_term, cfg.reg.gp)] if cfg.reg.gp > 0 else [])
+        g_terms = [terms.g_term] + ([partial(terms.cond_term, cfg.tabular.cond)] if cfg.tabular.cond > 0 else [])
+        phases = [Phase("D", "D", d_terms, repeat=cfg.train.d_steps), Phase("G", "G", g_terms)]
+        record = _record(cfg, data, sampler, transformer)
+        watch = _Score(cfg, record, x, transformer, device)
+
+        def save_preview(nets: dict[str, nn.Module], path: Path, step: int) -> Path:
+            return save_table_preview(watch.real, watch.synthetic(nets), path, title=f"{cfg.data.name}, step {step}",
+                                      columns=record.get("columns"))
+
+        return TrainingParts(context=ctx, phases=phases, streams={"real": batches, "noise": noise},
+                             epochs_done=lambda: batches.epochs_done, save_preview=save_preview,
+                             ddp=lambda: {"G": DdpModule(env.nets["G"]), "D": DdpModule(D)},
+                             reseed=lambda base: (noise.reseed(seeds.stream(base, seeds.NOISE)),
+                                                  batches.reseed(seeds.stream(base, seeds.REAL_BATCHES))),
+                             monitor=watch if cfg.tabular.score_rows else _no_score)
+
+
+class DpTabular(Tabular):
+    """CTGAN with D trained by DP-SGD (Opacus), through dp-noise-to-image's path (:func:`make_private`).
+
+    The guarantee is per row only when D scores one row at a time (``model.d.pack`` 1: a packed group's
+    gradient is clipped as one, which would protect groups, not rows) and without a gradient penalty
+    (no per-sample gradients through its double backward). Its limits, stated in docs/tabular.md: the
+    transform (modes, categories, ranges) is fitted on the real table outside the accountant, and
+    training-by-sampling picks rows by category, not by the Poisson sampling the accountant assumes.
+    """
+
+    name = "dp-tabular"
+    description = "tabular (CTGAN) with D trained by DP-SGD (Opacus); (epsilon, delta) in stats.jsonl"
+    reads = config_reads.union(Tabular.reads, {"dp": config_reads.every("dp")})
+
+    def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
+        pack = cfg.model.d.options.get("pack", 1)
+        if pack != 1:
+            raise ConfigError(f"dp-tabular clips each row's gradient, and model.d.pack={pack} makes D score groups "
+                              f"of {pack} rows (the guarantee would be per group); set model.d.pack=1")
+        nets, record = super().networks(cfg, data)
+        check_private(nets["D"], cfg, self.name)
+        return nets, record
+
+    def training(self, env: TrainingEnv) -> TrainingParts:
+        return make_private(env, super().training(env), self.name)
+
+
+def _no_score(nets: dict[str, nn.Module], judge: Any = None) -> dict[str, float]:
+    return {}
+
+
+class _Score:
+    """The convergence figure: column shapes of ``tabular.score_rows`` rows sampled from a fixed seed against
+    as many fixed training rows (decoded once), at every log step (the engine calls it in eval mode)."""
+
+    def __init__(self, cfg: RunConfig, record: dict[str, Any], x: Tensor, transformer: TableTransformer,
+                 device: torch.device):
+        n = min(cfg.tabular.score_rows or 1000, len(x))
+        rows = np.random.default_rng(seeds.stream(cfg.seed, seeds.MONITOR)).choice(len(x), n, replace=False)
+        self.real: pd.DataFrame = transformer.inverse(x[np.sort(rows)].numpy(),
+                                                      rng=np.random.default_rng(seeds.stream(cfg.seed, seeds.MONITOR)))
+        self.record, self.z_dim, self.n, self.seed, self.device = record, cfg.model.z_dim, n, cfg.seed, device
+
+    def synthetic(self, nets: dict[str, nn.Module]) -> pd.DataFrame:
+        return TableModel(nets, self.record, z_dim=self.z_dim).sample_table(self.n, seed=self.seed, device=self.device)
+
+    def __call__(self, nets: dict[str, nn.Module], judge: Any = None) -> dict[str, float]:
+        return {score_name(self.n): column_shapes(self.real, self.synthetic(nets), self.record.get("columns"))}
+
+
+__all__ = ["DpTabular", "Draw", "TableBatches", "TableContext", "Tabular", "score_name"]

@@ -1,0 +1,226 @@
+"""A trained table model: rows from G in eval mode, decoded back into the table's own columns.
+
+Sampling draws three things, each from the seed, so the same seed writes the same CSV byte for
+byte: the conditional vectors (unconditionally, a discrete column uniformly and one of its
+categories by its real frequency, as CTGAN's sampling does; with ``--condition col=value``, that
+category for every row: conditional sampling through the vector G was trained on, never
+rejection; the asked column is written as the asked value, since it is given, and every other
+column comes from G conditioned on it), z with the Gumbel noise of the one-hot outputs (a torch generator), and the draws of
+the inverse transform (a numpy generator). G runs in eval mode throughout, so batch norm uses
+its running statistics and a row never depends on the other rows of its batch.
+
+Also here: the quick column-shapes figure the recipe logs while training, and the preview
+picture of real against generated marginals.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+import pandas as pd  # noqa: E402
+import torch  # noqa: E402
+from torch import nn  # noqa: E402
+
+from ganforge.errors import ConfigError  # noqa: E402
+from ganforge.tabular.table_io import write_table  # noqa: E402
+from ganforge.tabular.transform import TableTransformer  # noqa: E402
+
+CHUNK = 1000  # rows per forward pass of G when sampling (memory holds one chunk of G's activations)
+INVERSE_SEED_OFFSET = 1  # the inverse transform's numpy stream is seed + this (z and conditions use the seed)
+PREVIEW_COLUMNS = 6  # marginals shown in a training preview picture
+
+
+def parse_condition(text: str) -> tuple[str, str]:
+    """``col=value`` -> (col, value); one line when there is no '='."""
+    column, sep, value = text.partition("=")
+    if not sep or not column:
+        raise ConfigError(f"--condition takes COLUMN=VALUE (e.g. --condition income=>50K), got {text!r}")
+    return column, value
+
+
+class TableModel:
+    """G over a table's record (transform, spans, conditioned columns and their categories' counts)."""
+
+    def __init__(self, nets: dict[str, nn.Module], record: dict[str, Any], *, z_dim: int):
+        self.nets, self.record, self.z_dim = nets, record, z_dim
+        self.transformer = TableTransformer.from_state_dict(record["transformer"])
+        self.blocks = [tuple(b) for b in record["cond_blocks"]]
+        self.columns = list(record["cond_columns"])
+        self.counts = [np.asarray(c, dtype=np.float64) for c in record["category_counts"]]
+
+    @property
+    def generator(self) -> nn.Module:
+        return self.nets["G"]
+
+    @property
+    def cond_dim(self) -> int:
+        return int(self.record["cond_dim"])
+
+    def condition_vector(self, column: str, value: str) -> np.ndarray:
+        """The one conditional vector asking for ``column == value``; one line naming the valid choices."""
+        if column not in self.columns:
+            which = ", ".join(self.columns) or "none (this table has no categorical column)"
+            raise ConfigError(f"--condition: '{column}' is not a categorical column of this run; conditions can "
+                              f"name {which}")
+        try:
+            slot = self.transformer.category_slot(column, value)
+        except ConfigError as e:
+            raise ConfigError(f"--condition: {e}") from None
+        cond = np.zeros(self.cond_dim, np.float32)
+        cond[self._cond_offset(column) + slot] = 1.0
+        return cond
+
+    def _cond_offset(self, column: str) -> int:
+        """Where ``column``'s block starts in the conditional vector."""
+        return sum(w for _, w in self.blocks[:self.columns.index(column)])
+
+    def conditions(self, n: int, rng: np.random.Generator, condition: tuple[str, str] | None = None) -> np.ndarray:
+        """(n, cond_dim): the asked-for category on every row, or a column uniformly and a category of it by
+        its real frequency per row."""
+        if condition is not None:
+            return np.repeat(self.condition_vector(*condition)[None], n, axis=0)
+        cond = np.zeros((n, self.cond_dim), np.float32)
+        if not self.blocks:
+            return cond
+        picked = rng.integers(0, len(self.blocks), n)
+        offsets = np.cumsum([0] + [w for _, w in self.blocks])
+        for k in range(len(self.blocks)):
+            rows = np.flatnonzero(picked == k)
+            p = self.counts[k] / self.counts[k].sum()
+            cond[rows, offsets[k] + rng.choice(len(p), size=len(rows), p=p)] = 1.0
+        return cond
+
+    @torch.no_grad()
+    def sample_chunks(self, n: int, *, seed: int = 0, device: str | torch.device = "cpu", batch_size: int = CHUNK,
+                      condition: tuple[str, str] | None = None) -> Iterator[tuple[np.ndarray, None]]:
+        """Transformed rows (float32, the training data's form), ``batch_size`` at a time, G in eval mode."""
+        G = self.generator
+        was_training = G.training
+        G.eval()
+        gen = torch.Generator(device=device).manual_seed(seed)
+        rng = np.random.default_rng(seed)
+        try:
+            for start in range(0, n, batch_size):
+                m = min(batch_size, n - start)
+                cond = torch.as_tensor(self.conditions(m, rng, condition), device=device)
+                z = torch.randn(m, self.z_dim, device=device, generator=gen)
+                rows = G.activate(G.logits(torch.cat([z, cond], dim=1)), generator=gen).float().cpu().numpy()
+                if condition is not None:  # the asked column is the asked value; G gives the rest, conditioned on it
+                    start, width = self.blocks[self.columns.index(condition[0])]
+                    at = self._cond_offset(condition[0])
+                    rows[:, start:start + width] = cond[:, at:at + width].cpu().numpy()
+                yield rows, None
+        finally:
+            G.train(was_training)
+
+    def sample_table(self, n: int, *, seed: int = 0, device: str | torch.device = "cpu",
+                     condition: tuple[str, str] | None = None) -> pd.DataFrame:
+        """``n`` rows in the table's own columns, order and types (the transform's inverse)."""
+        rows = np.concatenate([x for x, _ in self.sample_chunks(n, seed=seed, device=device, condition=condition)])
+        return self.transformer.inverse(rows, rng=np.random.default_rng(seed + INVERSE_SEED_OFFSET))
+
+
+def write_table_samples(opened: Any, args: Any, out: Path) -> int:
+    """``ganforge sample`` for a table run: ``--n`` rows (``--condition`` by the conditional vector) into
+    ``--out`` (.csv), written whole or not at all (through ganforge.outputs)."""
+    unused = [flag for flag, value in (("--class", args.classes), ("--truncation", args.truncation),
+                                       ("--mix-seed", args.mix_seed), ("--mix-layer", args.mix_layer),
+                                       ("--grid", args.grid)) if value is not None]
+    if unused:
+        raise ConfigError(f"{unused[0]} does not apply to a table run (recipe tabular), which draws rows; drop it "
+                          f"(--condition COL=VALUE picks a category)")
+    if out.suffix != ".csv":
+        raise ConfigError(f"--out {out}: a table run writes rows as .csv; name the output e.g. synthetic.csv")
+    condition = parse_condition(args.condition) if args.condition is not None else None
+    model = opened.model
+    if condition is not None:
+        model.condition_vector(*condition)  # a bad column or value is refused before any work
+    table = model.sample_table(args.n, seed=args.seed, device=opened.device, condition=condition)
+    write_table(table, out, force=args.force)
+    asked = f", {condition[0]}={condition[1]}" if condition else ""
+    print(f"{out}: {len(table)} rows x {table.shape[1]} columns from step {opened.step}{asked}")
+    return 0
+
+
+def _text(value: Any) -> str:
+    return "" if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA else str(value)
+
+
+def _kinds(columns: Any, df: pd.DataFrame) -> dict[str, str]:
+    """Column name -> kind, from the recorded specs (dicts with name/kind) or, without them, from dtypes."""
+    if columns:
+        return {c["name"]: c["kind"] for c in columns}
+    return {c: "numeric" if pd.api.types.is_numeric_dtype(df[c]) and not pd.api.types.is_bool_dtype(df[c])
+            else "categorical" for c in df.columns}
+
+
+def _numeric(s: pd.Series) -> np.ndarray:
+    if pd.api.types.is_datetime64_any_dtype(s):
+        return s.dropna().astype("int64").to_numpy(dtype=np.float64)
+    return pd.to_numeric(s, errors="coerce").dropna().to_numpy(dtype=np.float64)
+
+
+def ks_complement(real: pd.Series, synthetic: pd.Series) -> float:
+    """1 - the two-sample Kolmogorov-Smirnov statistic (nulls dropped): 1 when the distributions match."""
+    a, b = np.sort(_numeric(real)), np.sort(_numeric(synthetic))
+    if not len(a) or not len(b):
+        return float(len(a) == len(b))
+    grid = np.concatenate([a, b])
+    gap = np.abs(np.searchsorted(a, grid, side="right") / len(a) - np.searchsorted(b, grid, side="right") / len(b))
+    return float(1.0 - gap.max())
+
+
+def tv_complement(real: pd.Series, synthetic: pd.Series) -> float:
+    """1 - the total variation distance of the category frequencies (null is a category of its own)."""
+    p = real.map(_text).value_counts(normalize=True)
+    q = synthetic.map(_text).value_counts(normalize=True)
+    return float(1.0 - 0.5 * p.sub(q, fill_value=0.0).abs().sum())
+
+
+def column_shapes(real: pd.DataFrame, synthetic: pd.DataFrame, columns: Any = None) -> float:
+    """Mean over the learned columns of the KS complement (numeric, datetime) or TV complement (others);
+    ID-like columns are not learned and not scored."""
+    kinds = _kinds(columns, real)
+    scores = [ks_complement(real[c], synthetic[c]) if kinds.get(c) in ("numeric", "datetime")
+              else tv_complement(real[c], synthetic[c]) for c in real.columns if kinds.get(c) != "id"]
+    return float(np.mean(scores)) if scores else float("nan")
+
+
+def save_table_preview(real: pd.DataFrame, synthetic: pd.DataFrame, path: str | Path, *, title: str,
+                       columns: Any = None) -> Path:
+    """The first few learned columns' real and generated marginals side by side (histograms or bar charts)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    kinds = _kinds(columns, real)
+    cols = [c for c in real.columns if kinds.get(c) != "id"][:PREVIEW_COLUMNS]
+    fig, axes = plt.subplots(1, max(len(cols), 1), figsize=(3 * max(len(cols), 1), 2.6), squeeze=False)
+    for ax, c in zip(axes[0], cols):
+        a, b = _numeric(real[c]), _numeric(synthetic[c])
+        if pd.api.types.is_numeric_dtype(real[c]) and not pd.api.types.is_bool_dtype(real[c]) and len(a) and len(b):
+            bins = np.histogram_bin_edges(np.concatenate([a, b]), bins=20)
+            ax.hist(a, bins=bins, alpha=0.5, density=True, label="real")
+            ax.hist(b, bins=bins, alpha=0.5, density=True, label="generated")
+        else:
+            p = real[c].map(_text).value_counts(normalize=True).head(8)
+            q = synthetic[c].map(_text).value_counts(normalize=True).reindex(p.index, fill_value=0.0)
+            x = np.arange(len(p))
+            ax.bar(x - 0.2, p.to_numpy(), 0.4, label="real")
+            ax.bar(x + 0.2, q.to_numpy(), 0.4, label="generated")
+            ax.set_xticks(x, [s[:8] for s in p.index], rotation=45, fontsize=7)
+        ax.set_title(str(c)[:20], fontsize=9)
+    axes[0][0].legend(fontsize=7)
+    fig.suptitle(title, fontsize=9)
+    fig.tight_layout()
+    fig.savefig(path, dpi=80)
+    plt.close(fig)
+    return path
+
+
+__all__ = ["TableModel", "column_shapes", "write_table_samples", "ks_complement", "parse_condition", "save_table_preview", "tv_complement"]
