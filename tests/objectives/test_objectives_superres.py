@@ -1,5 +1,5 @@
-"""SR objectives: the relativistic D loss's defining property (only logit differences count), pixel
-losses, and the VGG19 feature loss's weights file checked before use (hash, keys)."""
+"""SR objectives: pixel losses, and the VGG19 feature loss's weights file checked before use (hash, keys).
+SRGAN's adversarial losses are entries of the one registry (tests/objectives/test_objectives_losses.py)."""
 
 import pytest
 import torch
@@ -7,20 +7,6 @@ from safetensors.torch import save_file
 
 from ganforge.errors import ConfigError
 from ganforge.objectives import superres as sr
-
-
-def test_relativistic_losses_see_only_differences_between_real_and_fake_logits():
-    real, fake = torch.randn(8), torch.randn(8)
-    for loss in (sr.d_loss, sr.g_adversarial):
-        rel = loss("relativistic", real, fake)
-        assert torch.allclose(rel, loss("relativistic", real + 3.0, fake + 3.0))
-        assert not torch.allclose(loss("plain", real, fake), loss("plain", real + 3.0, fake + 3.0))
-
-
-def test_plain_g_loss_is_non_saturating_and_ignores_real_logits():
-    fake = torch.tensor([-5.0, 0.0])
-    assert torch.allclose(sr.g_adversarial("plain", torch.zeros(2), fake), torch.nn.functional.softplus(-fake).mean())
-    assert torch.equal(sr.g_adversarial("plain", torch.randn(2), fake), sr.g_adversarial("plain", torch.randn(2), fake))
 
 
 def test_pixel_losses():

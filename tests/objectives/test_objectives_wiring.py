@@ -257,3 +257,24 @@ def test_each_update_starts_with_nothing_shared():
                              real=SimpleNamespace(epoch=0))
     Phase("D", "D", [term], repeat=2).run(ctx)
     assert seen == [None, None] and ctx.shared.real is None and isinstance(ctx.shared, AdversarialShared)
+
+
+def test_a_relativistic_g_loss_is_given_d_s_logits_on_a_fresh_real_batch():
+    """G's relativistic term compares its samples with a real batch D also judges (no gradient into G
+    from it); the other G losses draw no real batch."""
+    real, fake = torch.full((4, 1), 1.0), torch.full((4, 1), -1.0)
+    drawn = []
+
+    def next_real():
+        drawn.append(1)
+        return real, None
+
+    ctx = SimpleNamespace(real=SimpleNamespace(next=next_real), generate=lambda n: (fake[:n], None), batch_size=4,
+                          discriminate=lambda x, y: (x, x[:, 0] * 2.0), shared=AdversarialShared(),
+                          g_loss=G_LOSSES["relativistic"])
+    loss, _ = g_adversarial(ctx)
+    assert drawn == [1]
+    assert torch.equal(loss, G_LOSSES["relativistic"](fake[:, 0] * 2.0, real[:, 0] * 2.0))
+    ctx.g_loss = G_LOSSES["hinge"]
+    g_adversarial(ctx)
+    assert drawn == [1]

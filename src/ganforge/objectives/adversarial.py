@@ -47,4 +47,9 @@ def g_adversarial(ctx) -> tuple[Tensor, dict[str, Tensor]]:
     fake, y_fake = ctx.generate(ctx.batch_size)
     f_fake, fake_logits = ctx.discriminate(fake, y_fake)
     ctx.shared.fake, ctx.shared.y_fake, ctx.shared.f_fake = fake, y_fake, f_fake
-    return ctx.g_loss(fake_logits), {}
+    real_logits = None
+    if ctx.g_loss.needs_real:  # a relativistic G loss also needs D's view of a real batch (no gradient to G)
+        real, y_real = ctx.real.next()
+        with torch.no_grad():
+            real_logits = ctx.discriminate(real, y_real)[1]
+    return ctx.g_loss(fake_logits, real_logits), {}

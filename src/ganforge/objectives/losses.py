@@ -16,6 +16,8 @@ from dataclasses import dataclass, replace
 import torch
 import torch.nn.functional as F
 
+from ganforge.errors import ConfigError
+
 Tensor = torch.Tensor
 
 
@@ -69,6 +71,20 @@ def g_least_squares(fake_logits: Tensor) -> Tensor:
     return 0.5 * ((fake_logits - 1) ** 2).mean()
 
 
+def d_relativistic(real_logits: Tensor, fake_logits: Tensor, real_label: float = 1.0) -> Tensor:
+    """The relativistic average D loss (Jolicoeur-Martineau 2018; ESRGAN's RaGAN): each logit is judged
+    against the mean logit of the other kind, -log sigma(C(x) - E C(G(z))) - log(1 - sigma(C(G(z)) - E C(x))),
+    so only differences between real and fake logits count."""
+    real, fake = real_logits - fake_logits.mean(), fake_logits - real_logits.mean()
+    return F.softplus(-real).mean() + F.softplus(fake).mean()
+
+
+def g_relativistic(fake_logits: Tensor, real_logits: Tensor) -> Tensor:
+    """G's relativistic average loss: D's with the roles swapped, so G gets gradient from how its samples
+    compare with real ones (real logits carry no gradient into G; they are taken under no_grad)."""
+    return d_relativistic(fake_logits, real_logits)
+
+
 def _identity(logits: Tensor) -> Tensor:
     return logits
 
@@ -85,13 +101,34 @@ class DLoss:
         return self.fn(real_logits, fake_logits, real_label=self.real_label if real_label is None else real_label)
 
 
+@dataclass(frozen=True)
+class GLoss:
+    """G's side of an adversarial objective: a function of D's logits on G's samples, and for a loss that
+    compares them with real data (``needs_real``, the relativistic one) of D's logits on a real batch too."""
+
+    fn: Callable[..., Tensor]
+    needs_real: bool = False
+
+    def __call__(self, fake_logits: Tensor, real_logits: Tensor | None = None) -> Tensor:
+        if not self.needs_real:
+            return self.fn(fake_logits)
+        if real_logits is None:
+            raise ConfigError(f"the G loss {self.fn.__name__} compares G's samples with real data, and this recipe's "
+                              f"G term gives it no real logits; choose another loss.g")
+        return self.fn(fake_logits, real_logits)
+
+
+# The one registry of adversarial losses every recipe uses (loss.d / loss.g; super-resolution's
+# superres.adversarial names a pair of them: recipes/superres.py).
 D_LOSSES: dict[str, DLoss] = {
     "minimax": DLoss(d_minimax, shown=torch.sigmoid), "wasserstein": DLoss(d_wasserstein), "hinge": DLoss(d_hinge),
     "least-squares": DLoss(d_least_squares),
+    "relativistic": DLoss(d_relativistic),  # its probability is of a logit difference, so the logit is shown raw
 }
-G_LOSSES: dict[str, Callable[[Tensor], Tensor]] = {
-    "minimax": g_minimax, "non-saturating": g_non_saturating, "wasserstein": g_wasserstein, "hinge": g_hinge,
-    "least-squares": g_least_squares,
+G_LOSSES: dict[str, GLoss] = {
+    "minimax": GLoss(g_minimax), "non-saturating": GLoss(g_non_saturating), "wasserstein": GLoss(g_wasserstein),
+    "hinge": GLoss(g_hinge), "least-squares": GLoss(g_least_squares),
+    "relativistic": GLoss(g_relativistic, needs_real=True),
 }
 
 

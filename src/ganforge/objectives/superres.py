@@ -1,10 +1,11 @@
-"""Super-resolution objectives: pixel loss, SRGAN's adversarial terms, feature ("perceptual") losses.
+"""Super-resolution objectives: pixel loss and feature ("perceptual") losses.
 
 G's loss is ``pixel_weight * pixel + feature_weight * feature + adversarial_weight * adversarial``
 (:class:`ganforge.config.schema.SuperresConfig`): SRResNet is the pixel term alone; the published
-SRGAN is VGG54 features + 1e-3 x adversarial. D's loss is the 2014 GAN's on HR against SR
-(``plain``) or ESRGAN's relativistic average form (``relativistic``: real logits are judged
-against the mean fake logit and vice versa, so G gets gradient from real images too).
+SRGAN is VGG54 features + 1e-3 x adversarial. The adversarial losses are not here: they are entries
+of the one registry every recipe uses (:mod:`ganforge.objectives.losses`): ``superres.adversarial``
+``plain`` is the 2014 GAN's (``minimax`` D, ``non-saturating`` G) on HR against SR, ``relativistic``
+ESRGAN's relativistic average pair (recipes/superres.py maps the names).
 
 Feature losses are named for the network that gives the features:
 
@@ -40,21 +41,6 @@ IMAGENET_STD = (0.229, 0.224, 0.225)
 
 def pixel_loss(kind: str, sr: Tensor, hr: Tensor) -> Tensor:
     return F.mse_loss(sr, hr) if kind == "mse" else F.l1_loss(sr, hr)
-
-
-def d_loss(kind: str, real: Tensor, fake: Tensor) -> Tensor:
-    """D's loss on HR logits ``real`` and SR logits ``fake``."""
-    if kind == "relativistic":
-        real, fake = real - fake.mean(), fake - real.mean()
-    return F.softplus(-real).mean() + F.softplus(fake).mean()
-
-
-def g_adversarial(kind: str, real: Tensor, fake: Tensor) -> Tensor:
-    """G's adversarial loss: non-saturating -log D(SR) (SRGAN), or the relativistic pair with roles swapped."""
-    if kind == "relativistic":
-        real, fake = real - fake.mean(), fake - real.mean()
-        return F.softplus(real).mean() + F.softplus(-fake).mean()
-    return F.softplus(-fake).mean()
 
 
 class VGG19Features(nn.Module):
@@ -124,5 +110,4 @@ def feature_loss(features: nn.Module, sr: Tensor, hr: Tensor) -> Tensor:
     return F.mse_loss(features(sr), target)
 
 
-__all__ = ["VGG19Features", "VGG19_URL", "check_vgg19_file", "d_loss", "feature_loss", "g_adversarial",
-           "load_vgg19", "pixel_loss"]
+__all__ = ["VGG19Features", "VGG19_URL", "check_vgg19_file", "feature_loss", "load_vgg19", "pixel_loss"]

@@ -35,6 +35,7 @@ from ganforge.data.superres import bicubic_up, downsample, to_uint8
 from ganforge.download import sha256_file
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
 from ganforge.nets import NetContext, build_discriminator, build_generator
+from ganforge import objectives
 from ganforge.objectives import superres as sr_loss
 from ganforge import capabilities as cap
 from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
@@ -129,11 +130,18 @@ def dihedral(x: Tensor, ops: Tensor) -> Tensor:
     return torch.stack(out)
 
 
+# superres.adversarial -> (loss.d, loss.g) entries of the one adversarial-loss registry (objectives/losses.py):
+# SRGAN's plain GAN losses, or ESRGAN's relativistic average pair.
+ADVERSARIAL = {"plain": ("minimax", "non-saturating"), "relativistic": ("relativistic", "relativistic")}
+
+
 @dataclass
 class SRContext(StepContext):
     batches: CropBatches | None = None
     cfg: RunConfig | None = None
     features: nn.Module | None = None  # VGG19 for feature_loss=vgg19
+    d_loss: objectives.DLoss | None = None  # superres.adversarial's pair, from the one registry
+    g_loss: objectives.GLoss | None = None
     drawn_at: int = -1
     pair: tuple[Tensor, Tensor] | None = field(default=None, repr=False)
 
@@ -163,10 +171,11 @@ def g_term(adversarial: bool, ctx: SRContext) -> tuple[Tensor, dict[str, Tensor]
         stats[name] = feat.detach()
     if adversarial:
         D = ctx.nets["D"]
-        fake = D(sr).float()
-        with torch.no_grad():
-            real = D(hr).float() if s.adversarial == "relativistic" else fake.detach()
-        adv = sr_loss.g_adversarial(s.adversarial, real, fake)
+        fake, real = D(sr).float(), None
+        if ctx.g_loss.needs_real:  # relativistic: judged against D's view of HR (no gradient into G from it)
+            with torch.no_grad():
+                real = D(hr).float()
+        adv = ctx.g_loss(fake, real)
         loss = loss + s.adversarial_weight * adv
         stats["g_adversarial"] = adv.detach()
     return loss, stats
@@ -178,7 +187,7 @@ def d_term(ctx: SRContext) -> tuple[Tensor, dict[str, Tensor]]:
         sr = ctx.nets["G"](lr)
     D = ctx.forward_net("D")
     real, fake = D(hr).float(), D(sr).float()
-    loss = sr_loss.d_loss(ctx.cfg.superres.adversarial, real, fake)
+    loss = ctx.d_loss(real, fake)
     return loss, {"D(x)": torch.sigmoid(real).mean().detach(), "D(G(z))": torch.sigmoid(fake).mean().detach()}
 
 
@@ -317,8 +326,9 @@ class _SuperresRecipe(Recipe):
         features = None
         if cfg.superres.feature_loss == "vgg19" and cfg.superres.feature_weight > 0:
             features = sr_loss.load_vgg19(cfg.superres.vgg19_weights, cfg.superres.vgg19_sha256)[0].to(device)
+        d_name, g_name = ADVERSARIAL[cfg.superres.adversarial]
         ctx = SRContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules, batches=batches, cfg=cfg,
-                        features=features)
+                        features=features, d_loss=objectives.D_LOSSES[d_name], g_loss=objectives.G_LOSSES[g_name])
         phases = [Phase("G", "G", [partial(g_term, self.adversarial)])]
         if self.adversarial:
             phases.insert(0, Phase("D", "D", [d_term], repeat=cfg.train.d_steps))
