@@ -84,7 +84,8 @@ def test_bad_requests_and_traversal_are_one_json_line(client, url, status, word)
 def test_page_and_assets_are_all_served_from_the_package(client):
     page = client.get("/").text
     assert "/static/app.js" in page and "/static/style.css" in page
-    for asset in ("/static/app.js", "/static/style.css"):
+    assert "/static/panels.js" in page
+    for asset in ("/static/app.js", "/static/panels.js", "/static/style.css"):
         text = client.get(asset).text
         assert "http://" not in text and "https://" not in text and "@import" not in text  # nothing off this server
     assert "http" not in page.replace("http-equiv", "")

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 import ganforge
-from ganforge.cli import main
+from ganforge import config
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "recipes"))
 from translation_data import QUIET, TINY_D, TINY_G, edges_npz  # noqa: E402
@@ -20,7 +20,7 @@ CGAN = {"data": {"name": "digits"}, "log": {"every": 10, "tensorboard": False, "
                   "d": {"arch": "dcgan", "base_channels": 8, "conditioning": "projection", "norm": "none"}},
         "loss": {"d": "hinge", "g": "hinge"}, "train": {"batch_size": 16}}
 SR = ["data.name=digits", "superres.hr_crop=8", "model.g.scale=2", "model.g.channels=8", "model.g.blocks=1",
-      "model.d.base_channels=4", "model.d.stages=2", "model.d.dense=8", "train.batch_size=8",
+      "train.batch_size=8",
       "log.tensorboard=false", "log.progress=false", "log.every=5", "log.checkpoint_every=5", "log.sample_every=1000"]
 
 
@@ -31,7 +31,6 @@ def served_runs(tmp_path_factory):
     ganforge.train("gan2014-ring8", out=root / "ring8", steps=10, set=TINY)
     ganforge.train(CGAN, out=root / "cgan", steps=10)
     ganforge.train("srresnet-x4", out=root / "sr", steps=5, set=SR)
-    settings = [f"--set={s}" for s in ["recipe=paired-translation", *TINY_G, *TINY_D, *QUIET]]
-    assert main(["train", "gan2014-digits", "--steps", "2", "--out", str(root / "pix2pix"), *settings,
-                 f"--set=data.name={edges_npz(root)}"]) == 0
+    pix2pix = config.resolve(None, ["recipe=paired-translation", *TINY_G, *TINY_D, *QUIET, f"data.name={edges_npz(root)}"])
+    ganforge.train(pix2pix, out=root / "pix2pix", steps=2)
     return root

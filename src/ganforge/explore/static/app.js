@@ -2,7 +2,7 @@
 "use strict";
 
 const $ = (id) => document.getElementById(id);
-const gf = (window.gf = { runs: [], seeds: [], locked: new Set(), grid: null, live: null, busy: 0 });
+const gf = (window.gf = { runs: [], seeds: [], locked: new Set(), grid: null, live: null, busy: 0, panels: [] });
 const CELL = 72; // grid cell: image area, in CSS pixels
 const LABEL = 14; // seed label under each image
 
@@ -72,7 +72,7 @@ async function pickRun() {
     Array.from({ length: r.num_classes || 0 }, (_, i) => `<option>${i}</option>`).join("");
   gf.locked.clear();
   gf.seeds = [];
-  await Promise.all([drawGrid(), drawInterp(), loadCurves()]);
+  await Promise.all([drawGrid(), drawInterp(), loadCurves(), ...gf.panels.map((f) => f("run"))]);
 }
 
 // ---- the seed grid --------------------------------------------------------------------------
@@ -124,6 +124,7 @@ $("grid").addEventListener("click", (e) => {
   if (seed === undefined) return;
   if (gf.locked.has(seed)) gf.locked.delete(seed); else gf.locked.add(seed);
   $("seedA").value = $("seedB").value; $("seedB").value = seed; // the last two clicked are interpolated
+  gf.panels.forEach((f) => f("seed", seed));
   drawGrid(); drawInterp();
 });
 
@@ -137,10 +138,10 @@ $("trunc").addEventListener("input", () => {
   const t = Number($("trunc").value);
   $("truncval").textContent = t >= 3 ? "off" : t.toFixed(2);
 });
-$("trunc").addEventListener("change", () => { drawGrid(); drawInterp(); });
-$("class").addEventListener("change", () => { drawGrid(); drawInterp(); });
+$("trunc").addEventListener("change", () => { drawGrid(); drawInterp(); gf.panels.forEach((f) => f("options")); });
+$("class").addEventListener("change", () => { drawGrid(); drawInterp(); gf.panels.forEach((f) => f("options")); });
 $("run").addEventListener("change", pickRun);
-$("ckpt").addEventListener("change", () => { drawGrid(); drawInterp(); });
+$("ckpt").addEventListener("change", () => { drawGrid(); drawInterp(); gf.panels.forEach((f) => f("options")); });
 
 // ---- interpolation --------------------------------------------------------------------------
 async function drawInterp() {

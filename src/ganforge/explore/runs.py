@@ -1,0 +1,148 @@
+"""The explorer's runs and the request helpers every panel shares.
+
+Runs are addressed by their position in the command line's list and checkpoints by a name from
+that run's own list: no request names a path. A panel's handler gets its run through
+:func:`generating` (or :meth:`Runs.get`), its query values through :func:`int_param` and
+:func:`options`, and refuses with :class:`Refused`, which the app answers as one JSON line.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import math
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import torch
+from starlette.requests import Request
+
+from ganforge import capabilities as cap
+from ganforge.errors import GanforgeError
+from ganforge.runs import checkpoint as ckpt
+from ganforge.runs.run import Run, load_run
+
+OPEN_RUNS = 4  # (run, checkpoint) pairs kept open: switching back is instant, memory stays bounded
+
+
+class Refused(Exception):
+    def __init__(self, status: int, message: str):
+        super().__init__(message)
+        self.status, self.message = status, message
+
+
+class Runs:
+    """The command line's runs, opened lazily, a few (run, checkpoint) pairs at a time."""
+
+    def __init__(self, paths: list[Path], device: torch.device):
+        self.paths, self.device = paths, device
+        self.open: OrderedDict[tuple[int, str], Run] = OrderedDict()
+        self.lock = threading.Lock()
+        self.memo_lock = threading.Lock()
+        self.memo: dict[tuple, Any] = {}
+
+    def path(self, rid: int) -> Path:
+        if not 0 <= rid < len(self.paths):
+            raise Refused(404, f"no run {rid}: this explorer has runs 0..{len(self.paths) - 1}")
+        return self.paths[rid]
+
+    def checkpoints(self, rid: int) -> list[str]:
+        root = self.path(rid) / "checkpoints"
+        names = [p.name for p in ckpt.list_checkpoints(root)]
+        return names + (["best"] if (root / "best" / "manifest.json").exists() else [])
+
+    def get(self, rid: int, name: str | None) -> Run:
+        names = self.checkpoints(rid)
+        if not names:
+            raise Refused(404, f"run {rid} has no checkpoint yet")
+        name = name or names[-1 if names[-1] != "best" else -2 if len(names) > 1 else -1]
+        if name not in names:
+            raise Refused(404, f"run {rid} has no checkpoint '{name[:40]}'; it has {', '.join(names[-5:])}")
+        key = (rid, name)
+        with self.lock:
+            if key not in self.open:
+                self.open[key] = load_run(self.path(rid), self.path(rid) / "checkpoints" / name, device=self.device)
+                if len(self.open) > OPEN_RUNS:
+                    self.open.popitem(last=False)
+            self.open.move_to_end(key)
+            return self.open[key]
+
+    def summary(self, rid: int) -> dict[str, Any]:
+        names = self.checkpoints(rid)
+        entry: dict[str, Any] = {"id": rid, "name": self.path(rid).name, "checkpoints": names}
+        if names:
+            run = self.get(rid, None)
+            caps = cap.capabilities_of(run.model)
+            entry.update(recipe=run.config.recipe, step=run.step, num_classes=run.num_classes,
+                         capabilities=sorted(caps), z_dist=run.config.model.z_dist)
+            if cap.STYLE_MIX in caps:
+                entry["num_ws"] = run.model.num_ws  # the mixing panel's layer range
+            if cap.TRANSLATE in caps:
+                entry["directions"] = list(run.model.directions)
+            if cap.UPSCALE in caps:
+                entry["scale"] = run.model.scale
+        return entry
+
+    def cached(self, key: tuple, make: Callable[[], Any]) -> Any:
+        """``make()`` once per key (a run's training set, its judge features, its test images)."""
+        with self.memo_lock:  # not self.lock: a judge trained here must not hold up the grid
+            if key not in self.memo:
+                self.memo[key] = make()
+            return self.memo[key]
+
+
+def int_param(request: Request, key: str, default: int, lo: int, hi: int) -> int:
+    raw = request.query_params.get(key)
+    if raw is None or raw == "":
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise Refused(422, f"{key} must be an integer, got '{raw[:20]}'") from None
+    if not lo <= value <= hi:
+        raise Refused(422, f"{key} must be in {lo}..{hi}, got {value}")
+    return value
+
+
+def options(request: Request, run: Run) -> dict[str, Any]:
+    caps = cap.capabilities_of(run.model)
+    options: dict[str, Any] = {}
+    raw = request.query_params.get("truncation", "")
+    if raw not in ("", "off"):
+        try:
+            t = float(raw)
+        except ValueError:
+            raise Refused(422, f"truncation must be a number, got '{raw[:20]}'") from None
+        if cap.TRUNCATION in caps and math.isfinite(t):
+            options["truncation"] = t
+    if cap.CLASSES in caps and request.query_params.get("class", "") != "":
+        options["classes"] = int_param(request, "class", 0, 0, (run.num_classes or 1) - 1)
+    return options
+
+
+def encode(images) -> dict[str, Any]:
+    return {"shape": list(images.shape[1:]), "dtype": str(images.dtype),
+            "images": [base64.b64encode(x.tobytes()).decode() for x in images]}
+
+
+def render(run: Run, latents: dict[str, torch.Tensor]) -> dict[str, Any]:
+    return encode(run.model.render(latents))
+
+
+def generating(runs: Runs, request: Request) -> Run:
+    rid = int(request.path_params["rid"])
+    run = runs.get(rid, request.query_params.get("checkpoint") or None)
+    if cap.GENERATE not in cap.capabilities_of(run.model) or not isinstance(run.model, cap.Generates):
+        raise Refused(404, str(cap.refusal(run.model, cap.GENERATE, run=run.path.name, recipe=run.config.recipe,
+                                           doing="draw samples")))
+    return run
+
+
+async def in_thread(fn, *args):
+    try:
+        return await asyncio.to_thread(fn, *args)
+    except GanforgeError as e:
+        raise Refused(422, str(e)) from None
