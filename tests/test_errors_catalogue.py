@@ -69,6 +69,24 @@ def test_unknown_net_option(capsys):
     _fails(capsys, _train("--set", "model.d.piece=3"), "'model.d.piece'", "did you mean 'pieces'")
 
 
+def test_unread_key(capsys):
+    _fails(capsys, ["train", "cyclegan-inverted", "--set", "reg.gp=10", "--dry-run"], "reg.gp (from --set reg.gp=10)",
+           "not read by recipe 'cycle-translation'", "the reg keys cycle-translation reads: none")
+    _fails(capsys, ["train", "srresnet-x4", "--set", "superres.adversarial=relativistic", "--dry-run"],
+           "superres.adversarial", "the superres keys srresnet reads: hr_crop, augment, pixel_loss, pixel_weight,")
+
+
+def test_g_loss_needs_real_logits(capsys, tmp_path):
+    x = np.random.RandomState(0).randint(0, 256, (8, 1, 16, 16)).astype(np.uint8)
+    np.savez(tmp_path / "ab.npz", a=x, b=255 - x, paired=False)
+    _fails(capsys, ["train", "cyclegan-inverted", "--out", "r", "--steps", "1", "--set", "data.name=npz:ab.npz",
+                    "--set", "model.g.blocks=1", "--set", "model.g.base_channels=4", "--set", "model.d.base_channels=4",
+                    "--set", "train.batch_size=4", "--set", "log.tensorboard=false", "--set", "loss.g=relativistic"],
+           "loss.g=relativistic compares G's samples with D's view of real data", "cycle-translation",
+           "non-saturating")
+    assert not list((tmp_path / "r" / "checkpoints").glob("step-*"))  # refused before the first step
+
+
 def test_unknown_dataset(capsys):
     _fails(capsys, _train("--set", "data.name=mnsit"), "unknown dataset 'mnsit'", "did you mean 'mnist'")
 

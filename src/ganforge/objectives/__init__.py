@@ -24,12 +24,12 @@ from ganforge.objectives import (  # noqa: F401  (imported to register them; ORD
 )
 from ganforge.objectives import augment as _augment
 from ganforge.objectives.augment import DiffAugment, input_transform
-from ganforge.objectives.losses import D_LOSSES, G_LOSSES, DLoss, GLoss, d_loss_for
+from ganforge.objectives.losses import D_LOSSES, G_LOSSES, DLoss, GLoss, d_loss_for, g_loss_without_real
 from ganforge.objectives.registry import ExtraPhase, TermPlan, attach_all, lazy_corrected, reads, registered
 
 # Every config key the objectives read when a recipe attaches them all and feeds D through input_transform.
 READS = {section: reads().get(section, frozenset()) | _augment.READS.get(section, frozenset())
          for section in {*reads(), *_augment.READS}}
 
-__all__ = ["D_LOSSES", "G_LOSSES", "DLoss", "DiffAugment", "GLoss", "ExtraPhase", "READS", "TermPlan", "attach_all", "d_loss_for",
-           "input_transform", "lazy_corrected", "reads", "registered"]
+__all__ = ["D_LOSSES", "G_LOSSES", "DLoss", "DiffAugment", "ExtraPhase", "GLoss", "READS", "TermPlan", "attach_all",
+           "d_loss_for", "g_loss_without_real", "input_transform", "lazy_corrected", "reads", "registered"]

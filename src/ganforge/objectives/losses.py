@@ -136,3 +136,14 @@ def d_loss_for(d: str, real_label: float) -> DLoss:
     """The D loss ``loss.d`` names, with ``loss.real_label`` as its real target: what every recipe with an
     adversarial D uses (one place, so label smoothing cannot be forgotten by one of them)."""
     return replace(D_LOSSES[d], real_label=real_label)
+
+
+def g_loss_without_real(g: str, recipe: str) -> GLoss:
+    """The G loss ``loss.g`` names, for a recipe whose G term has no real logits to give it: one line before
+    training starts, rather than at its first G step, when the loss needs them."""
+    loss = G_LOSSES[g]
+    if loss.needs_real:
+        usable = ", ".join(name for name, entry in G_LOSSES.items() if not entry.needs_real)
+        raise ConfigError(f"loss.g={g} compares G's samples with D's view of real data, which recipe {recipe}'s G "
+                          f"term does not give it; choose one of {usable}")
+    return loss

@@ -110,6 +110,7 @@ class CycleTranslation(Recipe):
     eval_command = EVAL_COMMAND
 
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
+        objectives.g_loss_without_real(cfg.loss.g, self.name)  # refused before anything is built or printed
         a, b = domains(data, self.name, need_pairs=False)
         record = record_for(a, b)
         if cfg.translation.identity > 0 and a.shape[0] != b.shape[0]:
@@ -144,7 +145,8 @@ class CycleTranslation(Recipe):
                  for i, d in enumerate("AB")}
         ctx = CycleContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules, real=real, pools=pools,
                            d_loss=objectives.d_loss_for(cfg.loss.d, cfg.loss.real_label),
-                           g_loss=objectives.G_LOSSES[cfg.loss.g], cycle=tr.cycle, identity=tr.identity)
+                           g_loss=objectives.g_loss_without_real(cfg.loss.g, self.name),
+                           cycle=tr.cycle, identity=tr.identity)
         phases = [Phase("G_AB", "G_AB", [partial(g_term, "A")]), Phase("G_BA", "G_BA", [partial(g_term, "B")]),
                   Phase("D_A", "D_A", [partial(d_term, "A")], repeat=cfg.train.d_steps),
                   Phase("D_B", "D_B", [partial(d_term, "B")], repeat=cfg.train.d_steps)]

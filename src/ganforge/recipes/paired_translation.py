@@ -109,6 +109,7 @@ class PairedTranslation(Recipe):
     eval_command = EVAL_COMMAND
 
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
+        objectives.g_loss_without_real(cfg.loss.g, self.name)  # refused before anything is built or printed
         a, b = domains(data, self.name, need_pairs=True)
         record = record_for(a, b)
         nets = self.rebuild(cfg, record)
@@ -144,7 +145,8 @@ class PairedTranslation(Recipe):
         ctx = PairedContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules, pairs=pairs,
                             a_channels=a.shape[0], conditional=tr.conditional_d,
                             d_loss=objectives.d_loss_for(cfg.loss.d, cfg.loss.real_label),
-                            g_loss=objectives.G_LOSSES[cfg.loss.g], l1_weight=tr.l1, gan_weight=tr.gan)
+                            g_loss=objectives.g_loss_without_real(cfg.loss.g, self.name),
+                            l1_weight=tr.l1, gan_weight=tr.gan)
         phases = ([Phase("D", "D", [d_term], repeat=cfg.train.d_steps)] if tr.gan > 0 else []) + \
             [Phase("G", "G", [g_term])]
         k = min(SHEET_ITEMS, len(a))
