@@ -17,7 +17,7 @@ from ganforge.cli import build_parser
 ROOT = Path(__file__).resolve().parents[2]
 README = ROOT / "README.md"
 DOCS = sorted((ROOT / "docs").glob("*.md"))
-SHELL_LANGS = {"bash", "sh", "console", "shell"}
+SHELL_LANGS = {"bash", "sh", "console", "shell", ""}  # "": a bare fence, read for its ganforge lines only
 
 
 def section(text: str, heading: str) -> str:
