@@ -20,7 +20,7 @@ BLOCKS = ((1, 3), (4, 2))
 
 def test_conditional_cross_entropy_by_hand():
     raw = torch.tensor([[0.0, 2.0, 0.0, -1.0, 0.5, 0.0], [0.0, 0.0, 1.0, 0.0, 0.0, 3.0]], requires_grad=True)
-    cond = torch.tensor([[0.0, 1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0, 0.0]])  # row 0: col A cat 1; row 1: col B cat 0
+    cond = torch.tensor([[0.0, 1.0, 0.0, 0.0, 0.0], [0.0, 0.0, 0.0, 1.0, 0.0]])  # row 0: A = cat 1; row 1: B = cat 0
     mask = torch.tensor([[1.0, 0.0], [0.0, 1.0]])
     ce = terms.conditional_cross_entropy(raw, cond, mask, BLOCKS)
     want = (F.cross_entropy(raw[:1, 1:4], torch.tensor([1])) + F.cross_entropy(raw[1:, 4:6], torch.tensor([0]))) / 2

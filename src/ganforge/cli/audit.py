@@ -20,7 +20,11 @@ from ganforge.data.registry import dataset_splits
 from ganforge.errors import DataError, GanforgeError
 from ganforge.metrics.judges import default_judge, load_judge
 from ganforge.privacy import audit as privacy_audit
-from ganforge.privacy.distances import NEAR_COPY_QUANTILE
+from ganforge.privacy.distances import NEAR_COPY_QUANTILE, nearest
+from ganforge.privacy.membership import black_box
+from ganforge.tabular.report import Measures
+from ganforge.tabular.report.privacy import privacy as table_privacy
+from ganforge.tabular.sampling import run_tables
 from ganforge.synthetic.sources import check_memory, reference_split, training_data
 from ganforge.figures.drawing import nn_sheet
 
@@ -89,6 +93,8 @@ def run(args: argparse.Namespace) -> int:
     out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".json",)) if args.out else None
     fig = outputs.check_file(args.figure, flag="--figure", force=args.force, suffixes=(".png",)) if args.figure else None
     opened = options.open_run(args)
+    if hasattr(opened.model, "sample_table"):  # a table run: its rows, on the table report's encoding
+        return _table_audit(opened, args, out)
     train = training_data(opened, args.data_dir)
     name = args.holdout_data or opened.config.data.name
     split = _holdout_split(name, args.holdout_split, opened.config.data.name)
@@ -123,4 +129,33 @@ def run(args: argparse.Namespace) -> int:
             nn_sheet(s, nb, d, title=f"{opened.path.name}, step {opened.step}: the samples closest to a training "
                                      f"image").save(temp)
         print(f"{fig}: the closest pairs")
+    return 0
+
+
+def _table_audit(opened, args: argparse.Namespace, out) -> int:
+    """A table run (recipe tabular): exact copies, DCR against a uniform baseline, the closer-to-train share
+    and the black-box membership AUROC, on the normalised encoding of :mod:`ganforge.tabular.report.privacy`
+    (the same measures as ``ganforge table-report``), between ``--n`` sampled rows, the training table and
+    ``--holdout-data csv:PATH`` (real rows never trained on)."""
+    if args.holdout_data is None:
+        raise GanforgeError("a table run's audit needs real rows it never trained on; pass --holdout-data "
+                            "csv:HOLDOUT.csv (the same columns as the training table)")
+    if args.figure is not None or args.judge is not None or args.holdout_split is not None:
+        raise GanforgeError("--figure, --judge and --holdout-split are for image runs; a table run's audit takes "
+                            "--holdout-data csv:PATH, --n, --seed and --out")
+    t = run_tables(opened, args.holdout_data, args.n, args.seed)
+    result = table_privacy(t["real"], t["synthetic"], t["kinds"], Measures(nearest=nearest, black_box=black_box),
+                           holdout=t["holdout"], seed=args.seed)
+    result["run"] = {"path": str(opened.path), "checkpoint": str(opened.checkpoint),
+                     **privacy_audit.run_identity(opened), "train_data": opened.config.data.name}
+    result["holdout_data"], result["n_synthetic"] = args.holdout_data, args.n
+    mia = result["membership"]
+    print(f"exact copies of training rows: {result['exact_copy_rate']:.2%} of {args.n} synthetic rows")
+    print(f"DCR baseline protection {result['dcr_baseline_protection']:.3f} (median distance to the closest training "
+          f"row, over that of uniform random rows; 1 = no nearer than random); closer to train than to holdout: "
+          f"{result['closer_to_train_share']:.3f} (0.5 = no lean)")
+    print(f"membership black_box: AUROC {mia['auroc']:.3f} [{mia['ci_low']:.3f}, {mia['ci_high']:.3f}] (0.5 = no leak)")
+    if out is not None:
+        outputs.write_text(out, json.dumps(result, indent=1, default=float) + "\n", flag="--out", force=args.force)
+        print(f"{out}: the full audit")
     return 0

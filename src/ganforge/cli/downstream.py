@@ -22,6 +22,8 @@ from ganforge.errors import GanforgeError
 from ganforge.synthetic import classifier, scores
 from ganforge.synthetic.sources import (check_labelled, check_memory, labelled_samples, reference_split,
                                        training_data)
+from ganforge.tabular.report.utility import check_target, utility
+from ganforge.tabular.sampling import run_tables
 
 WHAT = ("cas", "gan-test", "augment")
 # Bytes per pixel value the synthetic set costs: the uint8 samples, the real+synthetic copy the
@@ -39,6 +41,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--seeds", default=",".join(map(str, classifier.SEEDS)),
                    help="classifier seeds, at least 3 (default 0,1,2)")
     s.add_argument("--test-split", default="test", help="real split the classifiers are tested on (default test)")
+    s.add_argument("--holdout-data", metavar="csv:PATH",
+                   help="table runs: real rows never trained on, the test set (default: a seeded 30%% of the "
+                        "training table, which the generator saw, so the figure is optimistic)")
     options.checkpoint(s)
     options.data_dir(s)
     options.device(s, "device that generates the samples: cpu (default) or cuda")
@@ -68,6 +73,8 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError(f"--n must be a positive number of samples, got {args.n}")
     out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".json",)) if args.out else None
     opened = options.open_run(args)
+    if hasattr(opened.model, "sample_table"):  # a table run: a fixed scikit-learn model on data.target
+        return _table_downstream(opened, args, out)
     check_labelled(opened)
     if args.test_split == opened.config.data.split:
         raise GanforgeError(f"--test-split {args.test_split} is the split the run trained on; the classifiers must "
@@ -106,3 +113,25 @@ def _pm(r: dict) -> str:
 
 def _plain(value):
     return value.item() if isinstance(value, np.generic) else str(value)
+
+
+def _table_downstream(opened, args: argparse.Namespace, out) -> int:
+    """A table run (recipe tabular): train on synthetic, test on real (TSTR) against train on real (TRTR), one
+    fixed scikit-learn model (:mod:`ganforge.tabular.report.utility`, as ``ganforge table-report``) predicting
+    the run's ``data.target`` (else the last categorical column) from the other columns."""
+    if args.what != "cas,gan-test" or args.test_split != "test":
+        raise GanforgeError("--what and --test-split are for image runs; a table run's downstream score is TSTR "
+                            "against TRTR on data.target, tested on --holdout-data csv:PATH")
+    t = run_tables(opened, args.holdout_data, args.n, 0)  # --n: as many synthetic rows as the real table by default
+    target = check_target(opened.config.data.target, t["kinds"])
+    report = utility(t["real"], t["synthetic"], t["kinds"], target, holdout=t["holdout"], seed=0)
+    report.update({"run": str(opened.path), "checkpoint": str(opened.checkpoint), "step": opened.step,
+                   "synthetic_rows": len(t["synthetic"])})
+    trtr, tstr = report["trtr"], report["tstr"]
+    print(f"tstr_accuracy {tstr['accuracy']:.4f} (macro-F1 {tstr['macro_f1']:.4f}) trained on {len(t['synthetic'])} "
+          f"synthetic rows; trtr_accuracy {trtr['accuracy']:.4f} (macro-F1 {trtr['macro_f1']:.4f}) on real; target "
+          f"{target}, {report['model']}; {report['protocol']}")
+    if out is not None:
+        outputs.write_text(out, json.dumps(report, indent=1, default=_plain) + "\n", flag="--out", force=args.force)
+        print(f"{out}: the full report")
+    return 0

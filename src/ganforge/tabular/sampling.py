@@ -5,9 +5,10 @@ byte: the conditional vectors (unconditionally, a discrete column uniformly and 
 categories by its real frequency, as CTGAN's sampling does; with ``--condition col=value``, that
 category for every row: conditional sampling through the vector G was trained on, never
 rejection; the asked column is written as the asked value, since it is given, and every other
-column comes from G conditioned on it), z with the Gumbel noise of the one-hot outputs (a torch generator), and the draws of
-the inverse transform (a numpy generator). G runs in eval mode throughout, so batch norm uses
-its running statistics and a row never depends on the other rows of its batch.
+column comes from G conditioned on it), z with the Gumbel noise of the one-hot outputs (a torch
+generator), and the draws of the inverse transform (a numpy generator). G runs in eval mode
+throughout, so batch norm uses its running statistics and a row never depends on the other rows
+of its batch.
 
 Also here: the quick column-shapes figure the recipe logs while training, and the preview
 picture of real against generated marginals.
@@ -29,7 +30,7 @@ import torch  # noqa: E402
 from torch import nn  # noqa: E402
 
 from ganforge.errors import ConfigError  # noqa: E402
-from ganforge.tabular.table_io import write_table  # noqa: E402
+from ganforge.tabular.table_io import read_table, write_table  # noqa: E402
 from ganforge.tabular.transform import TableTransformer  # noqa: E402
 
 CHUNK = 1000  # rows per forward pass of G when sampling (memory holds one chunk of G's activations)
@@ -149,6 +150,33 @@ def write_table_samples(opened: Any, args: Any, out: Path) -> int:
     return 0
 
 
+def table_path(name: str, flag: str) -> str:
+    """The file of a ``csv:PATH`` / ``parquet:PATH`` data name; one line for anything else."""
+    kind, sep, path = str(name).partition(":")
+    if not sep or kind not in ("csv", "parquet") or not path:
+        raise ConfigError(f"{flag} {name}: a table run's real rows are a table file; give csv:PATH or parquet:PATH")
+    return path
+
+
+def run_tables(opened: Any, holdout: str | None, n: int | None, seed: int) -> dict[str, Any]:
+    """What ``ganforge audit`` and ``downstream`` measure a table run on: its training table (as read from
+    the file it trained on), ``n`` rows sampled with ``seed`` (None: as many as the training table has), the
+    held-out table (``csv:PATH``, or None) and every column's kind as training inferred it."""
+    real = read_table(table_path(opened.config.data.name, "the run's data.name"))
+    model = opened.model
+    kinds = {c["name"]: c["kind"] for c in model.record["columns"]}
+    if list(real.columns) != list(kinds):
+        raise ConfigError(f"the run's table {opened.config.data.name} no longer has the columns it was trained on; "
+                          f"restore the file the run trained on")
+    held = read_table(table_path(holdout, "--holdout-data")) if holdout is not None else None
+    if held is not None and list(held.columns) != list(kinds):
+        raise ConfigError(f"--holdout-data {holdout} has columns {', '.join(map(str, held.columns))}; the run's "
+                          f"table has {', '.join(kinds)}")
+    n = len(real) if n is None else n
+    return {"real": real, "synthetic": model.sample_table(n, seed=seed, device=opened.device), "holdout": held,
+            "kinds": kinds}
+
+
 def _text(value: Any) -> str:
     return "" if value is None or (isinstance(value, float) and np.isnan(value)) or value is pd.NA else str(value)
 
@@ -223,4 +251,5 @@ def save_table_preview(real: pd.DataFrame, synthetic: pd.DataFrame, path: str | 
     return path
 
 
-__all__ = ["TableModel", "column_shapes", "write_table_samples", "ks_complement", "parse_condition", "save_table_preview", "tv_complement"]
+__all__ = ["TableModel", "column_shapes", "ks_complement", "parse_condition", "run_tables", "save_table_preview",
+           "table_path", "tv_complement", "write_table_samples"]
