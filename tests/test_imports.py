@@ -18,6 +18,7 @@ synthetic packages that each one finds what it is for.
 from __future__ import annotations
 
 import ast
+import re
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -428,3 +429,63 @@ def test_imports_inside_functions_are_listed_with_file_and_line(tmp_path):
                                           "fakepkg/a.py:18 fakepkg.a -> fakepkg.b"]
     assert ("fakepkg.a", "fakepkg.b") in {(e.importer, e.target) for e in scan.edges}  # the class body's
     assert lazy_imports(scan, {("fakepkg/a.py", "fakepkg.b")}) == []
+
+
+# docs/architecture.md's dependency order, checked against the imports (issue 30: the drawing had drifted).
+ARCHITECTURE = SRC.parents[1] / "docs" / "architecture.md"
+
+
+def documented_order(text: str) -> tuple[list[set[str]], dict[str, set[str]]]:
+    """(groups of the ``a, b ← c ← ...`` chain, lowest first; ``{package: what it "needs only"}``) from
+    the paragraph that starts "Packages depend downwards only"."""
+    para = text[text.index("Packages depend downwards only"):]
+    para = para[:para.index("\n## ")] if "\n## " in para else para
+    chain = next(line for line in para.split("\n\n") if "←" in line)
+    groups = [{name.strip() for name in part.strip().strip("`").split(",")} for part in chain.split("←")]
+    needs = {m.group(1): set(re.findall(r"`(\w+)`", m.group(2)))
+             for m in re.finditer(r"`(\w+)` (?:\([^)]*\) )?needs only (.*?)(?:;|\.\s|\(|$)", para, re.S)}
+    return groups, needs
+
+
+def package_deps(scan: Scan) -> dict[str, set[str]]:
+    """Top-level package (or module) -> the others it imports at module level; the root re-export left out."""
+    deps: dict[str, set[str]] = {}
+    for e in scan.edges:
+        a, b = e.importer.split(".")[1:2], e.target.split(".")[1:2]
+        if a and b and a != b and a[0] != "__main__":
+            deps.setdefault(a[0], set()).add(b[0])
+    return deps
+
+
+def order_violations(groups: list[set[str]], needs: dict[str, set[str]], deps: dict[str, set[str]],
+                     present: set[str]) -> list[str]:
+    rank = {name: i for i, group in enumerate(groups) for name in group}
+    wrong = [f"{name} is not in docs/architecture.md's order" for name in sorted(present - rank.keys())]
+    wrong += [f"the order names {name}, which is not a package" for name in sorted(rank.keys() - present)]
+    for a, targets in sorted(deps.items()):
+        for b in sorted(targets):
+            if a in rank and b in rank and rank[b] > rank[a]:
+                wrong.append(f"{a} imports {b}, which the order puts after it")
+    for a, allowed in sorted(needs.items()):
+        if deps.get(a, set()) - allowed:
+            wrong.append(f"{a} 'needs only' {sorted(allowed)} but imports {sorted(deps[a] - allowed)}")
+    return wrong
+
+
+def test_architecture_md_dependency_order_is_the_imports(scan):
+    groups, needs = documented_order(ARCHITECTURE.read_text())
+    present = {p.stem if p.is_file() else p.name for p in SRC.iterdir()
+               if (p.suffix == ".py" and p.stem not in ("__init__", "__main__")) or (p / "__init__.py").exists()}
+    assert len(groups) > 5 and needs, "the order was not found in docs/architecture.md"
+    assert not (wrong := order_violations(groups, needs, package_deps(scan), present)), "\n".join(wrong)
+
+
+def test_an_import_against_the_documented_order_is_found():
+    text = ("Packages depend downwards only:\n\n`errors` ← `data` ← `cli`\n\n`data` needs only `errors`.\n")
+    groups, needs = documented_order(text)
+    assert groups == [{"errors"}, {"data"}, {"cli"}] and needs == {"data": {"errors"}}
+    present = {"errors", "data", "cli"}
+    assert order_violations(groups, needs, {"data": {"errors"}, "cli": {"data"}}, present) == []
+    assert order_violations(groups, needs, {"data": {"errors", "cli"}}, present) == [
+        "data imports cli, which the order puts after it", "data 'needs only' ['errors'] but imports ['cli']"]
+    assert order_violations(groups, needs, {}, present | {"serve"}) == ["serve is not in docs/architecture.md's order"]
