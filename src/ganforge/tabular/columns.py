@@ -30,7 +30,7 @@ from pandas.tseries.api import guess_datetime_format
 from ganforge.errors import ConfigError, DataError, did_you_mean
 
 KINDS = ("numeric", "categorical", "boolean", "datetime", "id")
-MAX_DECIMALS = 6  # precision kept for a decimal column at most; beyond that a float is treated as continuous
+MAX_DECIMALS = 6  # decimals a column is rounded to at most; a column written with more is not rounded at all
 ID_NAME = re.compile(r"(^|[_\W])(id|key|uuid|guid)$|^id([_\W]|$)|Id$|ID$", re.IGNORECASE)
 DISTINCT_CAP = 50_000  # distinct values counted for a numeric column at most (an ID-named one: all)
 MIN_ID_ROWS = 10  # below this a column of distinct strings may just be a small categorical, not an ID
@@ -45,7 +45,7 @@ class ColumnSpec:
     kind: str
     dtype: str = "float64"  # the pandas dtype it was read with (restored at sampling)
     is_integer: bool = False  # whole numbers: rounded at sampling
-    decimals: int | None = None  # decimal places seen (numeric); values are rounded to them
+    decimals: int | None = None  # decimal places seen (numeric); values are rounded to them (None: not rounded)
     min: float | None = None  # range seen (numeric, datetime in its unit): samples are clipped to it
     max: float | None = None
     has_nulls: bool = False  # nulls seen: a mode (numeric) or a category (categorical) of their own
@@ -57,7 +57,7 @@ class ColumnSpec:
     id_prefix: str = ""  # ID: the text before the number ("S" of S0001), or "" for plain integers
     id_width: int = 0  # ID: digits of the number, zero-padded (0: not padded)
     id_numeric: bool = True  # ID: prefix + number; False: a fixed-length template of character classes
-    id_template: str = ""  # ID (not numeric): per position 9 digit, a lower, A upper, x hex, else itself
+    id_template: str = ""  # ID (not numeric): per position 9 digit, a lower, A upper, x hex, \\c the character c
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -96,10 +96,11 @@ def _python(v: Any) -> Any:
 
 
 def _decimals(v: np.ndarray) -> int:
+    """Decimal places the values are written with; MAX_DECIMALS + 1 when more (full precision: not rounded)."""
     for d in range(MAX_DECIMALS + 1):
         if np.all(np.abs(v * 10**d - np.round(v * 10**d)) <= 1e-6 * np.maximum(1.0, np.abs(v * 10**d))):
             return d
-    return MAX_DECIMALS
+    return MAX_DECIMALS + 1
 
 
 def _finest_unit(ns: np.ndarray) -> str:
@@ -185,7 +186,7 @@ def _id_form(values: Sequence[str]) -> dict[str, Any]:
         for chars in zip(*values[:1000]):
             cs = set(chars)
             if len(cs) == 1:
-                template.append(chars[0] if chars[0] not in "9aAx" else "9")
+                template.append("\\" + chars[0] if chars[0] in "9aAx\\" else chars[0])  # a constant, literal
             elif all(c.isdigit() for c in cs):
                 template.append("9")
             elif all(c in "0123456789abcdef" for c in cs):
@@ -225,7 +226,8 @@ def decide(p: Profile, *, discrete: bool = False, is_id: bool = False) -> Column
         kind = "boolean" if boolean else "categorical"
         return ColumnSpec(kind=kind, categories=tuple(_python(k) for k, _ in order),
                           counts=tuple(int(c) for _, c in order), **base)
-    return ColumnSpec(kind="numeric", is_integer=p.integral, decimals=0 if p.integral else p.decimals,
+    decimals = 0 if p.integral else (p.decimals if p.decimals <= MAX_DECIMALS else None)
+    return ColumnSpec(kind="numeric", is_integer=p.integral, decimals=decimals,
                       min=p.lo, max=p.hi, **base)
 
 
@@ -260,7 +262,7 @@ def decide_all(profiles: Sequence[Profile], *, discrete: Iterable[str] = (), ids
 def _example(spec: ColumnSpec) -> str:
     if spec.id_numeric:
         return f"{spec.id_prefix}{'0' * max(spec.id_width - 1, 0)}1"
-    return spec.id_template
+    return re.sub(r"\\(.)", r"\1", spec.id_template)
 
 
 def describe(specs: Sequence[ColumnSpec]) -> str:
@@ -271,7 +273,8 @@ def describe(specs: Sequence[ColumnSpec]) -> str:
         nulls = f", {s.null_count} nulls (learned as their own {'category' if s.kind in ('categorical', 'boolean') else 'mode'})" if s.has_nulls else ""
         if s.kind == "numeric":
             what = (f"integer {s.min:g}..{s.max:g}" if s.is_integer
-                    else f"decimal {s.min:g}..{s.max:g}, {s.decimals} decimals")
+                    else f"decimal {s.min:g}..{s.max:g}, "
+                         + (f"{s.decimals} decimals" if s.decimals is not None else "full precision"))
         elif s.kind in ("categorical", "boolean"):
             shown = ", ".join(map(str, s.categories[:5])) + (", ..." if len(s.categories) > 5 else "")
             what = f"{len(s.categories)} categories ({shown})"

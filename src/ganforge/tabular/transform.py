@@ -53,6 +53,10 @@ class Span:
 
 def _keys(s: pd.Series, categories: tuple) -> pd.Series:
     """The text key of each value (NaN for null), computed the same way for a chunk and the categories."""
+    if pd.api.types.is_bool_dtype(s.dtype):
+        return s.astype(str).astype(object)
+    if categories and all(isinstance(c, str) for c in categories) and isinstance(s.dtype, pd.StringDtype):
+        return s.astype(object)  # text already: no per-value Python call (a 1M-row column is one pass in C)
     if categories and all(isinstance(c, bool) for c in categories):
         return s.map(lambda v: v if pd.isna(v) else str(bool(v) if not isinstance(v, str) else v))
     if categories and all(isinstance(c, int) and not isinstance(c, bool) for c in categories):
@@ -230,7 +234,10 @@ class TableTransformer:
             if spec.datetime_format:
                 return dt.dt.strftime(spec.datetime_format).astype(spec.dtype)
             return dt.astype(spec.dtype) if spec.dtype.startswith("datetime64") else dt
-        v = np.round(v) if spec.is_integer else np.round(v, spec.decimals or 0)
+        if spec.is_integer:
+            v = np.round(v)
+        elif spec.decimals is not None:
+            v = np.round(v, spec.decimals)
         v[null] = np.nan
         if spec.is_integer and (spec.has_nulls or not spec.dtype.startswith(("int", "uint"))):
             return pd.Series(v).astype("Int64")  # whole numbers with gaps: written as 3, not 3.0
@@ -294,11 +301,14 @@ def _new_ids(spec: ColumnSpec, n: int, rng: np.random.Generator) -> pd.Series:
         return pd.Series([f"{spec.id_prefix}{v:0{width}d}" for v in nums], dtype=spec.dtype)
     pools = {"9": "0123456789", "a": "abcdefghijklmnopqrstuvwxyz", "A": "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
              "x": "0123456789abcdef"}
+    tokens, chars = [], iter(spec.id_template)
+    for c in chars:  # a backslash makes the next character literal (a constant "x" or "9" of the IDs)
+        tokens.append(("lit", next(chars)) if c == "\\" else ("cls", c) if c in pools else ("lit", c))
     out: set[str] = set()
     while len(out) < n:
         m = n - len(out)
-        parts = [np.asarray(list(pools[c]))[rng.integers(0, len(pools[c]), m)] if c in pools else np.full(m, c)
-                 for c in spec.id_template]
+        parts = [np.asarray(list(pools[c]))[rng.integers(0, len(pools[c]), m)] if kind == "cls" else np.full(m, c)
+                 for kind, c in tokens]
         out.update("".join(t) for t in zip(*parts))
     return pd.Series(sorted(out)[:n], dtype=spec.dtype)
 
