@@ -29,8 +29,8 @@ WEIGHT_THRESHOLD = 0.005  # the paper's cut: modes lighter than this are dropped
 WEIGHT_PRIOR = 1e-3  # Dirichlet concentration per component: small, so unneeded components empty out (CTGAN's value)
 MEAN_PRECISION_PRIOR = 1.0  # beta_0: the prior on a mode's mean counts as one observation at the column's mean
 BINS = 2048  # equal-count slices the updates run over: far finer than any mode, ~25x fewer than 50k values
-MAX_ITER = 100  # variational updates at most; the quantile start usually converges in 20-40
-TOL = 1e-5  # stop when the mean log-likelihood per value moves by less than this (standardised units)
+MAX_ITER = 100  # variational updates at most (scikit-learn's default, which CTGAN keeps)
+TOL = 1e-4  # stop when the mean log-likelihood per value moves by less than this (nats, standardised units)
 MIN_STD = 1e-3  # a mode's standard deviation is at least this fraction of the column's (spikes stay finite)
 
 
