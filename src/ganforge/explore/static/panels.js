@@ -94,7 +94,7 @@ async function drawNearest() {
     ctx.fillText(`distance ${m.distance.toFixed(3)}`, x + cell / 2, cell + 24);
   });
   $("nearnote").textContent = `Nearest of ${body.train_size} training images. ` +
-    body.nearest.map((m) => `${m.space}: ${m.metric} = ${m.distance.toFixed(4)} (#${m.index})`).join("; ") +
+    body.nearest.map((m) => `${m.space}: #${m.index} at distance ${m.distance.toFixed(4)} (${m.metric})`).join("; ") +
     (body.judge ? ` (judge ${body.judge.name}, test accuracy ${(100 * body.judge.test_accuracy).toFixed(1)}%)` : " (no judge for this dataset: pixels only)");
   gf.nearest = body;
   bump(canvas);
