@@ -66,7 +66,9 @@ def _lookup(name: str) -> tuple[Entry, str, str | None]:
     if entry is not None and not sep:
         return entry, entry.name, None
     plain = [n.removesuffix(PATH_SUFFIX) for n in REGISTRY]
-    if "/" in name or "\\" in name or name.lower().endswith(".npz"):  # a bare path: which prefix, not a near name
+    if name.lower().endswith((".csv", ".parquet", ".pq")):  # a bare table: its prefix
+        hint = f" (for a table write '{'csv' if name.lower().endswith('.csv') else 'parquet'}:{name}')"
+    elif "/" in name or "\\" in name or name.lower().endswith(".npz"):  # a bare path: which prefix, not a near name
         hint = (f" (for a folder of images write 'folder:{name}', for an .npz file 'npz:{name}', "
                 f"for a store from ganforge dataset 'store:{name}')")
     else:
