@@ -8,7 +8,7 @@ profiles and subsamples, the modes are fitted, pass 2 transforms chunk by chunk 
 float32 file) and indexed for training (``ConditionalSampler``, which reads the mapped rows in chunks),
 and measured: seconds of each part, rows per second of the whole, width of a transformed row, size of
 the rows file, and the process's peak resident memory (``resource.getrusage``: ru_maxrss, which counts
-the mapped file's pages that were read as well as the heap).
+the mapped file's pages that were read as well as the heap; the split at the end is printed too).
 
     python benchmarks/tabular_scale.py --rows 10000 100000 [1000000] [--dir DIR] [--json out.json]
 """
@@ -80,12 +80,25 @@ def measure_one(path: Path, data_dir: Path) -> dict:
     batch = data.x[torch.as_tensor(rows)]  # one training batch of real rows, read from the mapped file
     t2 = time.perf_counter()
     n = len(data)
+    status = _status()
     return {"rows": n, "columns": len(data.meta["columns"]), "width": int(data.x.shape[1]),
             "cond_dim": int(sampler.cond_dim), "load_seconds": round(t1 - t0, 2), "index_seconds": round(t2 - t1, 2),
             "rows_per_second": round(n / (t2 - t0)), "rows_file_mb": round(os.path.getsize(
                 Path(data.meta["cache"]) / "rows.f32") / 2**20, 1), "csv_mb": round(os.path.getsize(path) / 2**20, 1),
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1),
+            "rss_anon_mb_at_end": status.get("RssAnon"), "rss_file_mb_at_end": status.get("RssFile"),
             "batch_ok": bool(batch.shape == (500, data.x.shape[1]))}
+
+
+def _status() -> dict[str, float]:
+    """Resident memory now, split into the heap (RssAnon) and mapped files' pages (RssFile), in MB (Linux)."""
+    out = {}
+    with open("/proc/self/status") as f:
+        for line in f:
+            key, _, value = line.partition(":")
+            if key in ("RssAnon", "RssFile"):
+                out[key] = round(int(value.split()[0]) / 1024, 1)
+    return out
 
 
 def main() -> None:
@@ -111,11 +124,13 @@ def main() -> None:
                              capture_output=True, text=True, check=True)
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(json.dumps(results[-1]), flush=True)
-    print("\n| rows | columns | row width | load (s) | index (s) | rows/s | CSV (MB) | rows file (MB) | peak RSS (MB) |")
-    print("|---|---|---|---|---|---|---|---|---|")
+    print("\n| rows | columns | row width | load (s) | index (s) | rows/s | CSV (MB) | rows file (MB) | peak RSS (MB) "
+          "| at the end: heap / mapped file (MB) |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     for r in results:
         print(f"| {r['rows']:,} | {r['columns']} | {r['width']} | {r['load_seconds']} | {r['index_seconds']} | "
-              f"{r['rows_per_second']:,} | {r['csv_mb']} | {r['rows_file_mb']} | {r['peak_rss_mb']} |")
+              f"{r['rows_per_second']:,} | {r['csv_mb']} | {r['rows_file_mb']} | {r['peak_rss_mb']} | "
+              f"{r['rss_anon_mb_at_end']} / {r['rss_file_mb_at_end']} |")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
 

@@ -89,3 +89,8 @@ def test_image_options_and_bad_files_are_refused(csv, tmp_path):
     assert "\n" not in str(err.value)
     with pytest.raises(ConfigError, match="data.discrete: 'nope' is not a column"):
         load_dataset(f"csv:{csv}", discrete=["nope"])
+
+
+def test_a_bare_table_path_is_told_its_prefix(csv):
+    with pytest.raises(DataError, match=f"for a table write 'csv:{csv}'"):
+        load_dataset(str(csv))
