@@ -3,12 +3,18 @@
 from __future__ import annotations
 
 import io
+import sys
+from pathlib import Path
 
 import pytest
 
+import ganforge
 from ganforge import config, download, presets
 from ganforge.data import mnist
 from ganforge.engine.loop import Trainer
+
+sys.path.insert(0, str(Path(__file__).resolve().parent / "recipes"))
+from translation_data import QUIET, TINY_D, TINY_G, edges_npz  # noqa: E402  (tests/recipes: the edges task)
 
 
 @pytest.fixture(autouse=True)
@@ -112,3 +118,58 @@ def read_only(monkeypatch):
     yield make
     for path in frozen:
         path.chmod(0o755)
+
+
+# Tiny runs shared by the tests of the verbs and apps that open a run (serve, explore, capabilities, the
+# hardened CLI): each trained once per session, on first use, a few steps on the embedded digits (the
+# interfaces are tested, not the models). They used to be trained again in four conftests.
+RUN_TINY = [*TINY[:-3], "log.checkpoint_every=5", *TINY[-2:]]  # checkpoints at steps 5 and 10: two to pick
+CGAN = {"data": {"name": "digits"}, "log": {"every": 5, "tensorboard": False, "progress": False},
+        "model": {"z_dim": 8, "z_dist": "normal", "g": {"arch": "dcgan", "base_channels": 8, "conditioning": "cbn"},
+                  "d": {"arch": "dcgan", "base_channels": 8, "conditioning": "projection", "norm": "none"}},
+        "loss": {"d": "hinge", "g": "hinge"}, "train": {"batch_size": 16}}
+QUIET_RUN = ["log.tensorboard=false", "log.progress=false", "log.every=5", "log.checkpoint_every=5",
+             "log.sample_every=1000"]
+SR = ["data.name=digits", "superres.hr_crop=8", "model.g.scale=2", "model.g.channels=8", "model.g.blocks=1",
+      "train.batch_size=8", *QUIET_RUN]
+STYLE = ["data.name=digits", "model.g.channels=8", "model.g.w_dim=16", "model.d.channels=8", "model.z_dim=8",
+         "train.batch_size=8", "log.tensorboard=false", "log.progress=false", "ema.half_life_images=8",
+         "ema.rampup=null", "log.sample_every=1000"]
+
+
+def _pix2pix(root):
+    return config.resolve(None, ["recipe=paired-translation", *TINY_G, *TINY_D, *QUIET,
+                                 f"data.name={edges_npz(root)}"])
+
+
+# name -> (preset or config, steps, --set items); a callable builds the config from the runs' folder.
+TINY_RUNS = {
+    "digits": ("gan2014-digits", 10, RUN_TINY),
+    "ring8": ("gan2014-ring8", 10, RUN_TINY),
+    "cgan": (CGAN, 10, []),
+    "sr": ("srresnet-x4", 5, SR),
+    "sr-rgb": ("srresnet-x4", 2, [*SR, "data.channels=3"]),  # RGB: upscale's alpha channel
+    "style": ("stylegan2-mnist", 3, STYLE),
+    "pix2pix": (_pix2pix, 2, []),
+}
+
+
+class TinyRuns:
+    """``tiny_runs / "cgan"`` (or ``"digits/checkpoints/step-0000005"``): the path, its run trained on first use."""
+
+    def __init__(self, root):
+        self.root = root
+
+    def __truediv__(self, name: str):
+        run = str(name).split("/")[0]
+        if not (self.root / run / "config.yaml").exists():
+            preset, steps, settings = TINY_RUNS[run]
+            if callable(preset):
+                preset = preset(self.root)
+            ganforge.train(preset, out=self.root / run, steps=steps, set=settings)
+        return self.root / name
+
+
+@pytest.fixture(scope="session")
+def tiny_runs(tmp_path_factory):
+    return TinyRuns(tmp_path_factory.mktemp("tiny-runs"))

@@ -5,7 +5,6 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-import ganforge
 from ganforge import capabilities as cap
 from ganforge.anomaly.scoring import AnomalyError, scorer
 from ganforge.cli import main
@@ -15,22 +14,9 @@ from ganforge.recipes.superres import SuperresModel
 from ganforge.recipes.translation_model import TranslationModel
 from ganforge.runs.run import load_run
 
-TINY = ["log.tensorboard=false", "log.progress=false", "model.z_dim=8", "model.g.hidden=[16]",
-        "model.d.hidden=[8]", "model.d.pieces=2", "log.every=5", "log.checkpoint_every=10",
-        "log.sample_every=1000", "train.batch_size=16"]
-CGAN = {"data": {"name": "digits"}, "log": {"every": 10, "tensorboard": False, "progress": False},
-        "model": {"z_dim": 8, "z_dist": "normal", "g": {"arch": "dcgan", "base_channels": 8, "conditioning": "cbn"},
-                  "d": {"arch": "dcgan", "base_channels": 8, "conditioning": "projection", "norm": "none"}},
-        "loss": {"d": "hinge", "g": "hinge"}, "train": {"batch_size": 16}}
-
-
 @pytest.fixture(scope="module")
-def runs(tmp_path_factory):
-    root = tmp_path_factory.mktemp("caps")
-    ganforge.train("gan2014-digits", out=root / "digits", steps=10, set=TINY)
-    ganforge.train("gan2014-ring8", out=root / "ring8", steps=10, set=TINY)
-    ganforge.train(CGAN, out=root / "cgan", steps=10)
-    return root
+def runs(tiny_runs):
+    return tiny_runs  # digits, ring8 and a conditional G (tests/conftest.py)
 
 
 def test_each_model_declares_what_it_can_do(runs):

@@ -15,24 +15,18 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from ganforge import capabilities as cap
-from ganforge import config, outputs, presets
+from ganforge import outputs
 from ganforge.cli import main
-from ganforge.engine.loop import Trainer
 from ganforge.errors import GanforgeError
 from ganforge.synthetic import datasheet, sources
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "anomaly"))
 from blob_case import ANOMALY_AT, NORMAL_AT, blob_folder, blob_runs, blobs  # noqa: E402,F401  (tests/anomaly)
 
-SR_TINY = ["data.name=digits", "data.channels=3", "superres.hr_crop=8", "model.g.channels=8", "model.g.blocks=1",
-           "train.batch_size=8", "train.steps=2", "log.tensorboard=false", "log.progress=false", "model.g.scale=2"]
-
 
 @pytest.fixture(scope="module")
-def sr_run(tmp_path_factory):
-    path = tmp_path_factory.mktemp("hard-sr") / "sr"
-    Trainer(config.resolve(presets.load_preset("srresnet-x4")[0], SR_TINY), path).fit()
-    return path
+def sr_run(tiny_runs):
+    return tiny_runs / "sr-rgb"  # an RGB SRResNet (tests/conftest.py)
 
 
 def _fails(capsys, argv, *expected):

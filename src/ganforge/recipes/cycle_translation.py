@@ -29,10 +29,10 @@ from ganforge.data import Dataset
 from ganforge.errors import ConfigError
 from ganforge.nets import build_discriminator, build_generator
 from ganforge.objectives.translation import d_patch_loss, g_patch_loss, l1, patch_logits, shown
-from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
+from ganforge.recipes.base import DdpModule, TrainingEnv, TrainingParts
 from ganforge.recipes.paired_translation import PatchForward, d_patches
-from ganforge.recipes.translation_model import (EVAL_COMMAND, NEXT_COMMAND, RANGE, SHEET_ITEMS, TranslationModel,
-                                          domains, image_context, note_d, record_for, save_sheet, with_out_channels)
+from ganforge.recipes.translation_model import (RANGE, SHEET_ITEMS, TranslationModel, TranslationRecipe, domains,
+                                                image_context, save_sheet, with_out_channels)
 from ganforge.sampling import to_uint8
 from ganforge.training import seeds
 from ganforge.training.batches import real_batches
@@ -101,24 +101,18 @@ def d_term(domain: str, ctx: CycleContext) -> tuple[Tensor, dict[str, Tensor]]:
                   f"D_fake_{domain}": shown(ctx.d_loss, fake_logits)}
 
 
-class CycleTranslation(Recipe):
+class CycleTranslation(TranslationRecipe):
     name = "cycle-translation"
     description = "CycleGAN: unpaired translation, two ResNet Gs, two PatchGAN Ds, cycle + identity, image pools"
     reads = {"model": {"g", "d"}, "loss": config_reads.every("loss"), "train": {"d_steps"}, "optim": {"g", "d"},
              "translation": {"cycle", "identity", "pool_size", "pool_swap", "test_mode"}}
-    next_command = NEXT_COMMAND
-    eval_command = EVAL_COMMAND
+    paired = False
+    shown_d, d_label = "D_B", "D_A and D_B"  # built alike: one message for both
 
-    def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
-        objectives.g_loss_without_real(cfg.loss.g, self.name)  # refused before anything is built or printed
-        a, b = domains(data, self.name, need_pairs=False)
-        record = record_for(a, b)
+    def check_domains(self, cfg: RunConfig, data: Dataset, a: Dataset, b: Dataset) -> None:
         if cfg.translation.identity > 0 and a.shape[0] != b.shape[0]:
             raise ConfigError(f"translation.identity needs both domains to have the same channels, and '{data.name}' "
                               f"has {a.shape[0]} and {b.shape[0]}; set translation.identity=0")
-        nets = self.rebuild(cfg, record)
-        note_d(self.name, record, nets["D_B"], which="D_A and D_B")
-        return nets, record
 
     def rebuild(self, cfg: RunConfig, record: dict[str, Any]) -> dict[str, nn.Module]:
         a, b = record["data_shape"], record["b_shape"]

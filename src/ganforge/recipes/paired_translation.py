@@ -21,12 +21,11 @@ from torch import nn
 from ganforge import objectives
 from ganforge.config import OptimConfig, RunConfig
 from ganforge.config import reads as config_reads
-from ganforge.data import Dataset
 from ganforge.nets import build_discriminator, build_generator
 from ganforge.objectives.translation import (conditioned, d_patch_loss, g_patch_loss, l1, patch_logits, shown)
-from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
-from ganforge.recipes.translation_model import (EVAL_COMMAND, NEXT_COMMAND, RANGE, SHEET_ITEMS, TranslationModel,
-                                          domains, image_context, note_d, record_for, save_sheet, with_out_channels)
+from ganforge.recipes.base import DdpModule, TrainingEnv, TrainingParts
+from ganforge.recipes.translation_model import (RANGE, SHEET_ITEMS, TranslationModel, TranslationRecipe, domains,
+                                                image_context, save_sheet, with_out_channels)
 from ganforge.sampling import to_uint8
 from ganforge.training import seeds
 from ganforge.training.batches import real_batches
@@ -100,22 +99,12 @@ def g_term(ctx: PairedContext) -> tuple[Tensor, dict[str, Tensor]]:
     return loss, stats
 
 
-class PairedTranslation(Recipe):
+class PairedTranslation(TranslationRecipe):
     name = "paired-translation"
     description = "pix2pix: paired image-to-image translation, U-Net G, conditional PatchGAN D, L1 + GAN"
     reads = config_reads.union({"model": {"g", "d"}, "loss": config_reads.every("loss"), "train": {"d_steps"},
                                 "optim": {"g", "d"}, "translation": {"l1", "gan", "conditional_d", "test_mode"}}, config_reads.D_COLLAPSE)
-    next_command = NEXT_COMMAND
-    eval_command = EVAL_COMMAND
-
-    def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
-        objectives.g_loss_without_real(cfg.loss.g, self.name)  # refused before anything is built or printed
-        a, b = domains(data, self.name, need_pairs=True)
-        record = record_for(a, b)
-        nets = self.rebuild(cfg, record)
-        if "D" in nets:
-            note_d(self.name, record, nets["D"])
-        return nets, record
+    paired = True
 
     def rebuild(self, cfg: RunConfig, record: dict[str, Any]) -> dict[str, nn.Module]:
         a_shape, b_shape = record["data_shape"], record["b_shape"]

@@ -21,10 +21,12 @@ import numpy as np
 import torch
 from torch import nn
 
+from ganforge import objectives
 from ganforge.config import RunConfig
 from ganforge.data import Dataset, load_dataset
 from ganforge.errors import ConfigError, DataError, GanforgeError
 from ganforge.nets import NetContext
+from ganforge.recipes.base import Recipe
 from ganforge import capabilities as cap
 from ganforge.sampling import to_uint8
 from ganforge.figures.drawing import save_image_grid
@@ -70,6 +72,35 @@ def with_out_channels(spec: Any, channels: int) -> Any:
     options = dict(spec.options)
     options.setdefault("out_channels", channels)
     return type(spec)(spec.arch, options)
+
+
+class TranslationRecipe(Recipe):
+    """What pix2pix and CycleGAN share in building: the loss refused before anything is built, the two
+    domains checked, the networks made from the record (``rebuild``, also used to load a checkpoint),
+    and what D is said on stderr. A subclass says whether its domains are paired, adds its own checks
+    of them (``check_domains``) and builds its networks (``rebuild``)."""
+
+    paired: bool = True  # image i of domain B is the target of image i of domain A
+    shown_d = "D"  # the discriminator described on stderr (and whose receptive field is recorded) ...
+    d_label = "D"  # ... and how the message names it
+    next_command = NEXT_COMMAND
+    eval_command = EVAL_COMMAND
+
+    def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
+        objectives.g_loss_without_real(cfg.loss.g, self.name)  # refused before anything is built or printed
+        a, b = domains(data, self.name, need_pairs=self.paired)
+        self.check_domains(cfg, data, a, b)
+        record = record_for(a, b)
+        nets = self.rebuild(cfg, record)
+        if self.shown_d in nets:
+            note_d(self.name, record, nets[self.shown_d], which=self.d_label)
+        return nets, record
+
+    def check_domains(self, cfg: RunConfig, data: Dataset, a: Dataset, b: Dataset) -> None:
+        """Refuse a pair of domains this recipe cannot train on (nothing by default)."""
+
+    def rebuild(self, cfg: RunConfig, record: dict[str, Any]) -> dict[str, nn.Module]:
+        raise NotImplementedError
 
 
 def note_d(recipe: str, record: dict[str, Any], D: nn.Module, which: str = "D") -> None:
