@@ -20,3 +20,4 @@ _.benchmark  # training/speed.py: torch.backends.cudnn.benchmark, read by torch
 _.test_accuracy  # metrics/judges.py: Judge.test_accuracy, read by tests, benchmarks and docs/benchmarks.md's command
 spectral_sigma  # nets/layers.py: sigma of a spectrally normalised weight, what tests/nets check is ~1
 spectral_norm_iterations  # nets/registry.py: generic_options' keywords are the documented defaults, read by name
+_.to_yaml  # config/schema.py: RunConfig.to_yaml, the saved form of a config (public API, used by the config tests)
