@@ -69,7 +69,7 @@ ENGINE: Reads = union({
     "train": {"steps", "batch_size", "device", "sync_batchnorm"},
     "log": {"every", "sample_every", "sample_count", "checkpoint_every", "keep_checkpoints", "tensorboard",
             "progress"},
-    # eval.every is read by every run: the recipes that name their own eval_command refuse it (engine/outputs).
+    # eval.every is read by every run: the recipes that name their own eval_command refuse it (engine/periodic).
     "eval": {"every"},
     "guard": {"action", "max_retries", "lr_factor", "reseed"},
     "speed": every("speed"),
