@@ -105,6 +105,9 @@ class CycleModel:
 class CycleRecipe(Recipe):
     name = "cycle-test"
     description = "two generators, two discriminators, a cycle term (test recipe)"
+    # Beyond the engine's keys (config/reads.py) it reads only the optimiser settings: any other key is refused,
+    # and its config.yaml keeps these (an undeclared optim would be dropped there and the run resumed on defaults).
+    reads = {"optim": {"g", "d"}}
 
     def rebuild(self, cfg: RunConfig, record: dict[str, Any]) -> dict[str, nn.Module]:
         return {"G_AB": mlp(), "G_BA": mlp(), "D_A": critic(), "D_B": critic()}

@@ -17,7 +17,6 @@ from torch import nn
 
 from ganforge import config, presets
 from ganforge.objectives import D_LOSSES, G_LOSSES
-from ganforge.objectives import superres as sr_loss
 from ganforge.objectives.translation import D_HALF, l1
 from ganforge.recipes import cycle_translation, fanogan, ganomaly, paired_translation, superres
 from ganforge.training.image_pool import ImagePool
@@ -225,7 +224,9 @@ def sr_ctx(*overrides):
     G = nn.Sequential(nn.Upsample(scale_factor=2), conv(seed=1))
     nets = {"G": G, "D": SRD()}
     lr, hr = images(seed=10).add(1).div(2)[:, :, :2, :2], images(seed=11).add(1).div(2)
-    ctx = superres.SRContext(nets=nets, **no_opt(), cfg=cfg, drawn_at=0, pair=(lr, hr))
+    d_name, g_name = superres.ADVERSARIAL[cfg.superres.adversarial]  # the recipe's own pick from the one registry
+    ctx = superres.SRContext(nets=nets, **no_opt(), cfg=cfg, drawn_at=0, pair=(lr, hr), d_loss=D_LOSSES[d_name],
+                             g_loss=G_LOSSES[g_name])
     return ctx, nets, lr, hr
 
 
@@ -240,7 +241,7 @@ def test_srgan_g_loss_weighs_pixel_feature_and_adversarial_terms(adversarial):
         sr = nets["G"](lr)
         pixel = F.mse_loss(sr, hr)
         feature = F.mse_loss(D.feature_maps(sr), D.feature_maps(hr))
-        adv = sr_loss.g_adversarial(adversarial, D(hr), D(sr))
+        adv = G_LOSSES[superres.ADVERSARIAL[adversarial][1]](D(sr), D(hr))
     assert loss.item() == pytest.approx((0.5 * pixel + 0.25 * feature + 0.125 * adv).item(), rel=1e-5)
     assert set(stats) == {"pixel_mse", "feat_dconv", "g_adversarial"}
     srresnet_loss, _ = superres.g_term(False, ctx)  # srresnet: no adversarial term
@@ -252,8 +253,9 @@ def test_srgan_d_takes_hr_as_real_and_sr_as_fake():
     loss, _ = superres.d_term(ctx)
     with torch.no_grad():
         real, fake = nets["D"](hr), nets["D"](nets["G"](lr))
-    assert loss.item() == pytest.approx(sr_loss.d_loss("plain", real, fake).item(), rel=1e-5)
-    assert sr_loss.d_loss("plain", real, fake).item() != pytest.approx(sr_loss.d_loss("plain", fake, real).item())
+    plain = D_LOSSES[superres.ADVERSARIAL["plain"][0]]
+    assert loss.item() == pytest.approx(plain(real, fake).item(), rel=1e-5)
+    assert plain(real, fake).item() != pytest.approx(plain(fake, real).item())
 
 
 # ---- the recipes read their weights from the config ----
