@@ -16,6 +16,7 @@ NARROW.update({"srresnet": "channels", "sr-vgg": "base_channels"})
 NARROW.update({"unet": "base_channels", "resnet-translator": "base_channels", "patchgan": "base_channels",
                "multiscale": "base_channels"})  # translation nets (issue 12)
 NARROW.update({"ssgan-mlp": "hidden"})  # the semi-supervised GAN (issue 28)
+NARROW.update({"ctgan": "hidden"})  # the CTGAN nets for tables (issue 29)
 
 
 def _narrow(spec, prefix):
@@ -45,6 +46,7 @@ def test_preset_takes_a_step(tmp_path, name):
     if cfg.anomaly.encoder_steps:
         overrides += ["anomaly.encoder_steps=1"]
     overrides += _offline_pairs(cfg, tmp_path)
+    overrides += _table(cfg, tmp_path)
     cfg = config.resolve(raw, overrides, reads=recipes.reads_of)  # none of these keys is a silent no-op
     result = Trainer(cfg, tmp_path / "run").fit()
     assert result.step == 2
@@ -60,6 +62,18 @@ def _offline_pairs(cfg, tmp_path):
     b = np.repeat(a, 3, 1) if "colour" in cfg.data.name else 255 - a
     np.savez(tmp_path / "pairs.npz", a=a, b=b, paired=cfg.recipe == "paired-translation")
     return [f"data.name=npz:{tmp_path / 'pairs.npz'}"]
+
+
+def _table(cfg, tmp_path):
+    """Table presets (ctgan...) step on a tiny generated CSV, two steps (not their epochs), D packing 2 rows
+    (1 for the private one) so the 8-row batch divides."""
+    if cfg.recipe not in ("tabular", "dp-tabular"):
+        return []
+    rng = np.random.RandomState(0)
+    rows = ["x,c"] + [f"{rng.normal():.3f},{'ab'[rng.randint(2)]}" for _ in range(40)]
+    (tmp_path / "t.csv").write_text("\n".join(rows) + "\n")
+    return [f"data.name=csv:{tmp_path / 't.csv'}", "tabular.epochs=null", "tabular.score_rows=16",
+            f"model.d.pack={1 if cfg.recipe == 'dp-tabular' else 2}"]
 
 
 def _leaves(tree: dict, prefix: str = ""):
