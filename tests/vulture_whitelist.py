@@ -21,3 +21,5 @@ _.test_accuracy  # metrics/judges.py: Judge.test_accuracy, read by tests, benchm
 spectral_sigma  # nets/layers.py: sigma of a spectrally normalised weight, what tests/nets check is ~1
 spectral_norm_iterations  # nets/registry.py: generic_options' keywords are the documented defaults, read by name
 _.to_yaml  # config/schema.py: RunConfig.to_yaml, the saved form of a config (public API, used by the config tests)
+_.sample_original  # tabular/conditional.py: the training-by-sampling reference, read by tests/tabular/test_tabular_conditional.py
+_.mean_log_likelihood  # tabular/modes.py: the mode fit's figure, read by tests/tabular and benchmarks/tabular_gmm.py
