@@ -9,6 +9,7 @@ import yaml
 
 from ganforge import api, config, objectives, presets, recipes
 from ganforge.config import RunConfig, reads
+from ganforge.engine import resume_checks
 from ganforge.errors import ConfigError
 from ganforge.runs import rundir
 
@@ -155,3 +156,14 @@ def test_every_section_of_the_schema_is_known_to_the_declarations():
     assert set(reads.sections()) | set(reads.TOP_LEVEL) == {f.name for f in dataclasses.fields(RunConfig)}
     with pytest.raises(KeyError):
         reads.every("no-such-section")
+
+
+def test_resume_compares_only_the_keys_the_recipe_reads(tmp_path):
+    """A config built without the check (config.resolve, no reads=) may carry an unread key; config.yaml
+    drops it, and --resume must not call that a change. A changed key that is read is still refused."""
+    cfg = config.resolve(presets.load_preset("cyclegan-inverted")[0], ["reg.gp=10"])  # unread, unchecked
+    (tmp_path / rundir.CONFIG).write_text(rundir.saved_config(cfg))
+    assert resume_checks.check_config(tmp_path, cfg, allow_change=False) == []
+    changed = config.resolve(presets.load_preset("cyclegan-inverted")[0], ["translation.cycle=3"])
+    with pytest.raises(ConfigError, match=r"translation.cycle: 10.0 -> 3.0"):
+        resume_checks.check_config(tmp_path, changed, allow_change=False)

@@ -12,6 +12,7 @@ import json
 from pathlib import Path
 
 from ganforge import config as config_mod
+from ganforge import recipes
 from ganforge.config import RunConfig
 from ganforge.data import Dataset
 from ganforge.data.store import stored
@@ -23,12 +24,19 @@ from ganforge.runs.checkpoint import warn_line
 def check_config(run_dir: Path, cfg: RunConfig, allow_change: bool) -> list[str]:
     """The differences from the config the run was started with (raising unless allowed)."""
     saved = rundir.read_config(run_dir)
-    changes = [d for d in config_mod.diff(saved, cfg) if not d.startswith("train.steps:")]
+    declared = recipes.reads_of(cfg.recipe)  # a key the recipe never reads cannot make the run differ
+    changes = [d for d in config_mod.diff(saved, cfg) if not d.startswith("train.steps:") and _read(d, declared)]
     if changes and not allow_change:
         raise ConfigError(f"the config differs from the one {run_dir} was trained with "
                           f"({'; '.join(changes)}); resume with the same preset and --set values, "
                           f"or pass --allow-config-change to accept the differences")
     return changes
+
+
+def _read(change: str, declared: dict[str, frozenset[str]]) -> bool:
+    """Whether a ``diff`` line ("section.key...: old -> new") is about a key the recipe reads."""
+    parts = change.split(":", 1)[0].split(".")
+    return parts[0] in config_mod.reads.TOP_LEVEL or len(parts) < 2 or parts[1] in declared.get(parts[0], ())
 
 
 def record_changes(run_dir: Path, cfg: RunConfig, step: int, changes: list[str]) -> None:
