@@ -37,7 +37,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("--allow-config-change", action="store_true", help="with --resume: accept a config that differs")
     t.add_argument("--force", action="store_true",
                    help="delete the ganforge run in --out and start over (never a folder holding other files)")
-    t.add_argument("--dry-run", action="store_true", help="print the run directory and the keys the recipe reads, each with its value's source, then stop")
+    t.add_argument("--dry-run", action="store_true",
+                   help="print the run directory and the keys the recipe reads, each with its value's source, then stop")
     t.set_defaults(func=run, argv=None)
 
 

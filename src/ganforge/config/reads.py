@@ -169,5 +169,6 @@ def unread(reads: Reads) -> list[str]:
     return [f"{s}.{k}" for s in sections() for k in _schema_order(s) if k not in reads.get(s, frozenset())]
 
 
-__all__ = ["D_COLLAPSE", "ENGINE", "annotated", "MONITOR", "MOVING_AVERAGE", "Reads", "SAMPLED_EVAL", "TOP_LEVEL", "check_stated",
+__all__ = ["D_COLLAPSE", "ENGINE", "MONITOR", "MOVING_AVERAGE", "Reads", "SAMPLED_EVAL", "TOP_LEVEL", "annotated",
+           "check_stated",
            "effective", "every", "minus", "saved_yaml", "sections", "stated_keys", "union", "unread"]

@@ -103,7 +103,8 @@ class PairedTranslation(TranslationRecipe):
     name = "paired-translation"
     description = "pix2pix: paired image-to-image translation, U-Net G, conditional PatchGAN D, L1 + GAN"
     reads = config_reads.union({"model": {"g", "d"}, "loss": config_reads.every("loss"), "train": {"d_steps"},
-                                "optim": {"g", "d"}, "translation": {"l1", "gan", "conditional_d", "test_mode"}}, config_reads.D_COLLAPSE)
+                                "optim": {"g", "d"}, "translation": {"l1", "gan", "conditional_d", "test_mode"}},
+                               config_reads.D_COLLAPSE)
     paired = True
 
     def rebuild(self, cfg: RunConfig, record: dict[str, Any]) -> dict[str, nn.Module]:

@@ -183,8 +183,9 @@ def _context(cfg: RunConfig, record: dict[str, Any]) -> NetContext:
 class SemiSupervised(Recipe):
     name = "semi-supervised"
     description = "a K-class D that also tells real from fake, trained on few labels and many unlabelled images"
-    reads = config_reads.union({"model": config_reads.every("model"), "semi": config_reads.every("semi"), "optim": {"g", "d"},
-                                "data": {"labels_per_class", "label_seed"}}, config_reads.D_COLLAPSE)
+    reads = config_reads.union({"model": config_reads.every("model"), "semi": config_reads.every("semi"),
+                                "optim": {"g", "d"}, "data": {"labels_per_class", "label_seed"}},
+                               config_reads.D_COLLAPSE)
     next_command = "ganforge classify {run} --input X.npy --out predictions.npy"
 
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:

@@ -392,7 +392,8 @@ class SRResNetRecipe(_SuperresRecipe):
     name = "srresnet"
     description = "super-resolution G trained on a pixel loss (SRResNet, Ledig et al. 2017)"
     # no D: no adversarial term, no D updates; the scale is model.g's own, so no z or loss section
-    reads = {"model": {"g"}, "optim": {"g"}, "superres": config_reads.every("superres") - {"adversarial", "adversarial_weight"}}
+    reads = {"model": {"g"}, "optim": {"g"},
+             "superres": config_reads.every("superres") - {"adversarial", "adversarial_weight"}}
 
 
 class SRGANRecipe(_SuperresRecipe):
