@@ -42,11 +42,14 @@ def _continuous_panel(ax, real: pd.Series, syn: pd.Series, kind: str) -> None:
         return
     lo, hi = float(both.min()), float(both.max())
     distinct = np.unique(both.to_numpy())
-    if 1 < len(distinct) <= HIST_BINS:  # few values (counts, codes): one bar per value, not empty bins between
-        mid = (distinct[1:] + distinct[:-1]) / 2
-        edges = np.r_[distinct[0] - (mid[0] - distinct[0]), mid, distinct[-1] + (distinct[-1] - mid[-1])]
-    else:
-        edges = np.linspace(lo, hi if hi > lo else lo + 1.0, HIST_BINS + 1)
+    if 1 < len(distinct) <= HIST_BINS and kind == "numeric":  # few values (counts, codes): a pair of bars per value
+        width = 0.4 * float(np.diff(distinct).min())
+        for values, colour, label, shift in ((r, REAL, "real", -0.5), (s, SYNTHETIC, "synthetic", 0.5)):
+            share = values.value_counts(normalize=True).reindex(distinct, fill_value=0.0)
+            ax.bar(distinct + shift * width, share.to_numpy(), width, color=colour, label=label)
+        ax.set_ylabel("share", fontsize=7)
+        return
+    edges = np.linspace(lo, hi if hi > lo else lo + 1.0, HIST_BINS + 1)
     scale = 1e9 * 86400 if kind == "datetime" else 1.0  # datetimes drawn as days since 1970, labelled as dates
     for values, colour, label in ((r, REAL, "real"), (s, SYNTHETIC, "synthetic")):
         if len(values):
