@@ -13,6 +13,7 @@ in memory; :func:`read_table` is the same reading, concatenated.
 from __future__ import annotations
 
 import csv
+import importlib.util
 import os
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,12 +39,15 @@ def _check_path(path: str | os.PathLike) -> Path:
     return p
 
 
+def _has_pyarrow() -> bool:
+    """Whether the optional pyarrow (pandas' Parquet engine) is installed; looked up, never imported here."""
+    return importlib.util.find_spec("pyarrow") is not None
+
+
 def _parquet(p: Path) -> pd.DataFrame:
-    try:
-        import pyarrow  # noqa: F401  (an optional dependency: checked, never required)
-    except ImportError:
+    if not _has_pyarrow():
         raise DataError(f"reading {p} needs pyarrow; install it with pip install 'ganforge[parquet]' "
-                        f"or save the table as CSV") from None
+                        f"or save the table as CSV")
     try:
         return pd.read_parquet(p)
     except Exception as exc:  # noqa: BLE001  (pyarrow raises its own kinds for a damaged file)
@@ -112,11 +116,9 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike, *, force: bool = Fals
     written whole or not at all, an existing file refused unless ``force``."""
     target = outputs.check_file(path, flag=flag, force=force, suffixes=SUFFIXES)
     if target.suffix.lower() != ".csv":
-        try:
-            import pyarrow  # noqa: F401
-        except ImportError:
+        if not _has_pyarrow():
             raise DataError(f"writing {target} needs pyarrow; install it with pip install 'ganforge[parquet]' "
-                            f"or write a .csv") from None
+                            f"or write a .csv")
     with outputs.atomic(target, flag=flag, force=force) as (temp,):
         if target.suffix.lower() == ".csv":
             df.to_csv(temp, index=False, encoding="utf-8")
