@@ -8,6 +8,7 @@ import pytest
 import yaml
 
 from ganforge import api, config, objectives, presets, recipes
+from ganforge.cli import main
 from ganforge.config import RunConfig, reads
 from ganforge.engine import resume_checks
 from ganforge.errors import ConfigError
@@ -167,3 +168,18 @@ def test_resume_compares_only_the_keys_the_recipe_reads(tmp_path):
     changed = config.resolve(presets.load_preset("cyclegan-inverted")[0], ["translation.cycle=3"])
     with pytest.raises(ConfigError, match=r"translation.cycle: 10.0 -> 3.0"):
         resume_checks.check_config(tmp_path, changed, allow_change=False)
+
+
+def test_dry_run_prints_only_read_keys_each_with_its_source(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "cyclegan-inverted", "--dry-run", "--steps", "7", "--set", "translation.cycle=3"]) == 0
+    out = capsys.readouterr().out
+    lines = {line.split(":")[0].strip(): line for line in out.splitlines() if not line.startswith("#")}
+    assert lines["cycle"].endswith("# --set translation.cycle=3") and "cycle: 3.0" in lines["cycle"]
+    assert lines["steps"].endswith("# --steps 7") and lines["recipe"].endswith("# preset cyclegan-inverted")
+    assert lines["d_steps"].endswith("# default")
+    assert not {"reg", "augment", "superres", "anomaly", "dp", "semi", "growth", "ema", "l1", "metrics"} & set(lines)
+    body = yaml.safe_load("\n".join(line for line in out.splitlines() if not line.startswith("#")))
+    assert body == reads.effective(api.resolve_config("cyclegan-inverted", ["translation.cycle=3", "train.steps=7"])[0]
+                                   .to_dict(), recipes.reads_of("cycle-translation"))
+    assert not (tmp_path / "runs").exists()  # a dry run writes nothing
