@@ -139,3 +139,20 @@ def test_a_csv_round_trip_writes_the_same_text(tmp_path):
     # full precision comes back as near as the float32 rows allow (alpha is 1e-7 of 4 standard deviations)
     assert np.allclose(back["ratio"], read["ratio"], atol=1e-5)
     assert all(re.fullmatch(r"[0-9a-f]{6}-x9", ln.split(",")[0]) for ln in lines[1:])  # constant "-x9" kept literal
+
+
+def test_day_first_dates_and_datetime64_with_gaps_round_trip():
+    n = 40
+    day_first = pd.Series(pd.date_range("2020-01-01", periods=n, freq="D").strftime("%d/%m/%Y"))
+    day_first[::5] = None  # and the most frequent value, 01/02/2020, reads either way
+    stamps = pd.Series(pd.date_range("2020-01-01 08:00", periods=n, freq="h"))
+    stamps[::4] = pd.NaT
+    df = pd.DataFrame({"day": day_first, "at": stamps, "v": np.arange(n)})
+    t, specs = _fit(df)
+    assert [(s.kind, s.datetime_format, s.datetime_unit) for s in specs[:2]] == [
+        ("datetime", "%d/%m/%Y", "D"), ("datetime", None, "s")]
+    back = t.inverse(t.transform(df), rng=np.random.default_rng(0))
+    assert back["day"].isna().tolist() == df["day"].isna().tolist()
+    assert back["day"].dropna().tolist() == df["day"].dropna().tolist()
+    assert back["at"].dtype == df["at"].dtype and back["at"].isna().tolist() == df["at"].isna().tolist()
+    assert (back["at"].dropna() == df["at"].dropna()).all()

@@ -137,13 +137,16 @@ def profile(s: pd.Series) -> Profile:
         text = values.astype(str)
         p.counts = {str(k): int(c) for k, c in text.value_counts().items()}
         first = next(iter(p.counts), None)
-        fmt = guess_datetime_format(first) if first is not None else None
-        if fmt is not None:
+        # month first, then day first (01/02/2020 is ambiguous; 13/01/2020 settles it): the format that
+        # parses every value wins
+        formats = [] if first is None else [guess_datetime_format(first, dayfirst=d) for d in (False, True)]
+        for fmt in dict.fromkeys(f for f in formats if f):
             parsed = pd.to_datetime(text, format=fmt, errors="coerce")
             if parsed.notna().all():
                 ns = parsed.astype("datetime64[ns]").astype("int64").to_numpy()
                 p.dt_format, p.dt_ok, p.dt_unit = fmt, True, _finest_unit(ns)
                 p.lo, p.hi = float(ns.min()), float(ns.max())
+                break
     return p
 
 
