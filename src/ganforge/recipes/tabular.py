@@ -238,7 +238,8 @@ class Tabular(Recipe):
         ctx = TableContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules, batches=batches,
                            noise=noise, batch_size=env.local_batch, pack=getattr(D, "pack", 1),
                            cond_blocks=tuple((int(s.start), int(s.width)) for s in transformer.discrete_spans),
-                           d_loss=objectives.D_LOSSES[cfg.loss.d], g_loss=objectives.G_LOSSES[cfg.loss.g])
+                           d_loss=objectives.d_loss_for(cfg.loss.d, cfg.loss.real_label),
+                           g_loss=objectives.g_loss_without_real(cfg.loss.g, self.name))
         if env.local_batch % ctx.pack:
             raise ConfigError(f"each process's batch ({env.local_batch}) must be a multiple of model.d.pack={ctx.pack}")
         d_terms = [terms.d_term] + ([partial(terms.gp_term, cfg.reg.gp)] if cfg.reg.gp > 0 else [])
