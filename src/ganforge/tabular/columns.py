@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import math
 import re
+import warnings
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field, fields
 from typing import Any
@@ -139,7 +140,9 @@ def profile(s: pd.Series) -> Profile:
         first = next(iter(p.counts), None)
         # month first, then day first (01/02/2020 is ambiguous; 13/01/2020 settles it): the format that
         # parses every value wins
-        formats = [] if first is None else [guess_datetime_format(first, dayfirst=d) for d in (False, True)]
+        with warnings.catch_warnings():  # pandas warns that an ISO date ignores dayfirst: it is only a second guess
+            warnings.simplefilter("ignore", UserWarning)
+            formats = [] if first is None else [guess_datetime_format(first, dayfirst=d) for d in (False, True)]
         for fmt in dict.fromkeys(f for f in formats if f):
             parsed = pd.to_datetime(text, format=fmt, errors="coerce")
             if parsed.notna().all():
