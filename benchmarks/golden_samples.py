@@ -5,8 +5,9 @@ through the real command line (``ganforge train``), then hashes the ``.npy`` its
 command writes: ``ganforge sample --seed 1`` for the noise-to-image recipes (style-based,
 progressive, DP and GANomaly's decoder included), ``ganforge translate`` of fixed digits for the
 translation recipes, ``ganforge upscale`` of fixed digits for the super-resolution recipes and
-``ganforge anomaly score`` of fixed digits for the anomaly recipes (which covers f-AnoGAN's encoder).
-The inputs are made here from scikit-learn's digits, so no case needs a download.
+``ganforge anomaly score`` of fixed digits for the anomaly recipes (which covers f-AnoGAN's encoder),
+and the ``.csv`` of ``ganforge sample --seed 1`` for the table recipes (tabular, dp-tabular). The inputs
+are made here from scikit-learn's digits and wine, so no case needs a download.
 
     python benchmarks/golden_samples.py --record      # before a change: (re)write every hash
     python benchmarks/golden_samples.py               # after it: every case must say "same"
@@ -34,8 +35,9 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
-from sklearn.datasets import load_digits
+from sklearn.datasets import load_digits, load_wine
 
 from ganforge.cli import main as ganforge
 from ganforge.data.translation_tasks import canny_edges
@@ -96,11 +98,16 @@ CASES: dict[str, tuple[str, int, list[str]]] = {
                                                "train.batch_size=16"]),
     "ssgan-digits": ("ssgan-mnist-100", 10, ["data.name=digits", "train.batch_size=30", "model.g.hidden=[32,32]",
                                              "model.d.hidden=[32,16]"]),
+    "ctgan-wine": ("ctgan-fast", 20, ["data.name=csv:{work}/wine.csv", "data.target=target", "model.g.hidden=[32,32]",
+                                      "model.d.hidden=[32,32]", "train.batch_size=50", "model.d.pack=5",
+                                      "tabular.score_rows=50", "log.every=10"]),
+    "dp-ctgan-wine": ("dp-ctgan", 10, ["data.name=csv:{work}/wine.csv", "data.target=target", "tabular.epochs=null",
+                                       "model.g.hidden=[32,32]", "model.d.hidden=[32,32]", "train.batch_size=50"]),
 }
 # How a case's run is turned into the hashed .npy: "sample" (the default) or its recipe's own command.
 OUTPUT: dict[str, str] = {"pix2pix-edges-digits": "translate", "cyclegan-inverted-digits": "translate",
                           "srresnet-digits": "upscale", "srgan-digits": "upscale", "fanogan-digits": "score",
-                          "ganomaly-digits": "score"}
+                          "ganomaly-digits": "score", "ctgan-wine": "table", "dp-ctgan-wine": "table"}
 
 
 def machine() -> dict[str, str]:
@@ -117,7 +124,13 @@ def machine() -> dict[str, str]:
 
 def prepare(work: Path) -> None:
     """The fixed inputs: scikit-learn's digits at 8 px and doubled to 16 px, edge -> digit pairs and an
-    unpaired digit / inverted-digit set (as tests/recipes/translation_data.py makes them)."""
+    unpaired digit / inverted-digit set (as tests/recipes/translation_data.py makes them); scikit-learn's wine
+    as a CSV table, its target the class names."""
+    if not (work / "wine.csv").exists():
+        wine = load_wine()
+        table = pd.DataFrame(wine.data, columns=wine.feature_names)
+        table["target"] = [str(wine.target_names[t]) for t in wine.target]
+        table.to_csv(work / "wine.csv", index=False)
     if (work / "digits8.npy").exists():
         return
     d = load_digits()
@@ -144,7 +157,7 @@ def fill(item: str, work: Path) -> str:
 
 def output_args(name: str, run: Path, out: Path, work: Path) -> list[str]:
     kind = OUTPUT.get(name, "sample")
-    if kind == "sample":
+    if kind in ("sample", "table"):
         return ["sample", str(run), "--n", "256", "--seed", "1", "--out", str(out)]
     if kind == "translate":
         return ["translate", str(run), "--input", str(work / "digits16.npy"), "--out", str(out)]
@@ -156,7 +169,7 @@ def output_args(name: str, run: Path, out: Path, work: Path) -> list[str]:
 def run_case(name: str, work: Path) -> str:
     preset, steps, sets = CASES[name]
     prepare(work)
-    run, out = work / name, work / f"{name}.npy"
+    run, out = work / name, work / f"{name}.{'csv' if OUTPUT.get(name) == 'table' else 'npy'}"
     args = ["train", preset, "--out", str(run), "--steps", str(steps), "--device", "cpu", "--seed", "0",
             "--set", "log.progress=false", "--set", "log.tensorboard=false"]
     for item in sets:
