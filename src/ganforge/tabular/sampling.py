@@ -20,18 +20,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import matplotlib
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-import torch  # noqa: E402
-from torch import nn  # noqa: E402
-
-from ganforge.errors import ConfigError  # noqa: E402
-from ganforge.tabular.table_io import read_table, write_table  # noqa: E402
-from ganforge.tabular.transform import TableTransformer  # noqa: E402
+from ganforge.errors import ConfigError
+from ganforge.tabular.table_io import read_table, write_table
+from ganforge.tabular.transform import TableTransformer
 
 CHUNK = 1000  # rows per forward pass of G when sampling (memory holds one chunk of G's activations)
 INVERSE_SEED_OFFSET = 1  # the inverse transform's numpy stream is seed + this (z and conditions use the seed)
@@ -223,7 +219,13 @@ def column_shapes(real: pd.DataFrame, synthetic: pd.DataFrame, columns: Any = No
 
 def save_table_preview(real: pd.DataFrame, synthetic: pd.DataFrame, path: str | Path, *, title: str,
                        columns: Any = None) -> Path:
-    """The first few learned columns' real and generated marginals side by side (histograms or bar charts)."""
+    """The first few learned columns' real and generated marginals side by side (histograms or bar charts).
+    matplotlib is imported here, as figures/drawing.py does: every ganforge command imports this module."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     kinds = _kinds(columns, real)
