@@ -124,6 +124,8 @@ COLUMNS = (("quality", "quality", 100), ("dcr_baseline_protection", "DCR protect
 def table(rows: list[dict]) -> str:
     """Markdown: one row per (dataset, model), mean ± sd (sample sd, n-1) over the seeds."""
     df = pd.DataFrame(rows)
+    order = {name: i for i, name in enumerate([*TARGETS, "resample", "copula", "ctgan-fast", "ctgan"])}
+    df = df.sort_values(["dataset", "model"], key=lambda col: col.map(order), kind="stable")
     lines = ["| dataset | model | seeds | " + " | ".join(title for _, title, _ in COLUMNS) + " | TRTR acc |",
              "|---" * (len(COLUMNS) + 4) + "|"]
     for (dataset, model), g in df.groupby(["dataset", "model"], sort=False):
