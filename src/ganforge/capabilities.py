@@ -19,7 +19,9 @@ The names, and the method each promises:
 - ``upscale``: ``upscale(lr)``, floats in [0, 1] to ``scale`` times the size;
 - ``score``: anomaly scores through :mod:`ganforge.anomaly.scoring`, by ``scoring_methods[0]``;
 - ``encode``: the model holds an encoder from images to its latent space;
-- ``toy2d``: G draws 2D points (ring8, grid25), what explore's live 2D view trains.
+- ``toy2d``: G draws 2D points (ring8, grid25), what explore's live 2D view trains;
+- ``table``: ``sample_table(n, seed=, condition=)``, rows of a table in its own columns (a table run:
+  ``ganforge sample --out x.csv``, ``audit`` and ``downstream`` measure it as a table).
 
 A model from a user's own recipe that declares nothing is taken at the word of
 :class:`~ganforge.recipes.base.TrainedModel`, whose one promise is ``sample_chunks``: it
@@ -45,6 +47,7 @@ UPSCALE = "upscale"
 SCORE = "score"
 ENCODE = "encode"
 TOY2D = "toy2d"
+TABLE = "table"
 
 # What each capability is for, and the command that uses it (RUN is the run directory): the refusal's fix.
 USES = {
@@ -57,6 +60,7 @@ USES = {
     SCORE: "ganforge anomaly score RUN --input X.npy --out scores.npy",
     ENCODE: "ganforge anomaly score RUN --input X.npy --out scores.npy",
     TOY2D: "ganforge explore RUN",
+    TABLE: "ganforge sample RUN --n 1000 --out synthetic.csv",
 }
 ORDER = tuple(USES)
 UNDECLARED = frozenset({GENERATE})

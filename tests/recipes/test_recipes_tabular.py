@@ -185,3 +185,16 @@ def test_a_resumed_run_is_bitwise_the_uninterrupted_one(table, tmp_path):
     assert a.keys() == b.keys() and {"G.out.weight", "D.inner.linear.weight"} <= a.keys()
     for key in a:
         assert torch.equal(a[key], b[key]), key
+
+
+def test_image_verbs_refuse_a_table_run_in_one_line(run, tmp_path, capsys):
+    """The model declares one capability, ``table``: export refuses it, figures draws the curves and skips the
+    sample figures, each naming the command that does apply."""
+    capsys.readouterr()
+    assert main(["export", str(run), "--n", "5", "--out", str(tmp_path / "x.npz")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and not (tmp_path / "x.npz").exists()
+    assert main(["figures", str(run), "--out", str(tmp_path / "figs")]) == 0
+    said = capsys.readouterr().out
+    assert "sample figures: skipped (a table run" in said and "--out synthetic.csv" in said
+    assert sorted(p.name for p in (tmp_path / "figs").iterdir() if p.suffix == ".png") == ["curves.png"]

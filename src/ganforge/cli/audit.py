@@ -13,6 +13,7 @@ import argparse
 import json
 import sys
 
+from ganforge import capabilities as cap
 from ganforge import outputs
 from ganforge.cli import options
 from ganforge.cli.help import examples
@@ -93,7 +94,7 @@ def run(args: argparse.Namespace) -> int:
     out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".json",)) if args.out else None
     fig = outputs.check_file(args.figure, flag="--figure", force=args.force, suffixes=(".png",)) if args.figure else None
     opened = options.open_run(args)
-    if hasattr(opened.model, "sample_table"):  # a table run: its rows, on the table report's encoding
+    if cap.TABLE in cap.capabilities_of(opened.model):  # a table run: its rows, on the table report's encoding
         return _table_audit(opened, args, out)
     train = training_data(opened, args.data_dir)
     name = args.holdout_data or opened.config.data.name

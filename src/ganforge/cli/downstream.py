@@ -15,6 +15,7 @@ import json
 
 import numpy as np
 
+from ganforge import capabilities as cap
 from ganforge import outputs
 from ganforge.cli import options
 from ganforge.cli.help import examples
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError(f"--n must be a positive number of samples, got {args.n}")
     out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".json",)) if args.out else None
     opened = options.open_run(args)
-    if hasattr(opened.model, "sample_table"):  # a table run: a fixed scikit-learn model on data.target
+    if cap.TABLE in cap.capabilities_of(opened.model):  # a table run: a fixed scikit-learn model on data.target
         return _table_downstream(opened, args, out)
     check_labelled(opened)
     if args.test_split == opened.config.data.split:

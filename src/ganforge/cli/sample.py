@@ -70,7 +70,7 @@ def run(args: argparse.Namespace) -> int:
     opened = load_run(args.run_dir, args.checkpoint, device=device)
     if args.checkpoint == "latest" and (note := still_training(args.run_dir)):
         print(f"ganforge: note: {note}, {opened.checkpoint.name}", file=sys.stderr)
-    if hasattr(opened.model, "sample_table"):  # a table run writes rows in the table's own columns
+    if cap.TABLE in cap.capabilities_of(opened.model):  # a table run writes rows in the table's own columns
         return write_table_samples(opened, args, out)
     if args.condition is not None or out.suffix == ".csv":
         raise GanforgeError(f"{'--condition' if args.condition is not None else '--out *.csv'} is for table runs "

@@ -29,6 +29,7 @@ from typing import Any
 import numpy as np
 import torch
 
+from ganforge import capabilities as cap
 from ganforge import outputs, progress
 from ganforge.data import load_dataset, registry
 from ganforge.errors import CheckpointError, GanforgeError
@@ -297,6 +298,10 @@ def make_figures(run_dir: str | os.PathLike, open_run: Callable[[], Any], *, n: 
         if not written:
             raise
         say(f"sample figures: skipped ({exc})")
+        return written
+    if cap.TABLE in cap.capabilities_of(run.model):  # rows of a table: its own report draws them
+        say(f"sample figures: skipped (a table run: `{cap.USES[cap.TABLE].replace('RUN', str(run_dir))}` then "
+            f"`ganforge table-report REAL.csv synthetic.csv --html report.html`)")
         return written
     cfg, state = run.config, run.state
     title = figure_title(run_dir, state.get("step"), run.checkpoint)

@@ -31,6 +31,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ganforge import capabilities as cap
 from ganforge import objectives
 from ganforge.config import OptimConfig, RunConfig
 from ganforge.config import reads as config_reads
@@ -53,6 +54,13 @@ Tensor = torch.Tensor
 def score_name(n: int) -> str:
     """The convergence figure's name in stats.jsonl, which states its protocol: n generated against n training rows."""
     return f"column_shapes_{n}syn_vs_{n}train"
+
+
+class TrainedTable(TableModel):
+    """The trained model of a table run: it declares the one capability front ends read (``table``), so
+    ``sample --out x.csv``, ``audit`` and ``downstream`` treat it as a table and image verbs refuse it."""
+
+    capabilities = frozenset({cap.TABLE})
 
 
 @dataclass
@@ -222,8 +230,8 @@ class Tabular(Recipe):
     def optimized(self, cfg: RunConfig) -> dict[str, OptimConfig]:
         return {"G": cfg.optim.g, "D": cfg.optim.d}
 
-    def model(self, cfg: RunConfig, record: dict[str, Any], nets: dict[str, nn.Module]) -> TableModel:
-        return TableModel(nets, record, z_dim=cfg.model.z_dim)
+    def model(self, cfg: RunConfig, record: dict[str, Any], nets: dict[str, nn.Module]) -> TrainedTable:
+        return TrainedTable(nets, record, z_dim=cfg.model.z_dim)
 
     def training(self, env: TrainingEnv) -> TrainingParts:
         cfg, data, world, device = env.cfg, env.data, env.world, env.device
@@ -310,4 +318,4 @@ class _Score:
         return {score_name(self.n): column_shapes(self.real, self.synthetic(nets), self.record.get("columns"))}
 
 
-__all__ = ["DpTabular", "Draw", "TableBatches", "TableContext", "Tabular", "score_name"]
+__all__ = ["DpTabular", "Draw", "TableBatches", "TableContext", "Tabular", "TrainedTable", "score_name"]
