@@ -133,7 +133,8 @@ def table(rows: list[dict]) -> str:
         for key, _, scale in COLUMNS:
             v = g[key].to_numpy(np.float64) * scale
             digits = 1 if scale == 100 or key == "wall_s" else 3
-            cells.append(f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}" if len(v) > 1 else f"{v.mean():.{digits}f}")
+            cells.append(f"{v.mean():.{digits}f} ± {v.std(ddof=1):.{digits}f}" if len(v) > 1
+                         else f"{v.mean():.{digits}f}")
         trtr = g["trtr_accuracy"].to_numpy() * 100
         lines.append(f"| {dataset} | {model} | {len(g)} | " + " | ".join(cells) + f" | {trtr.mean():.1f} |")
     return "\n".join(lines)

@@ -79,7 +79,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"{out}: every per-column and per-pair score")
     if page is not None:
         shapes = {c["column"]: c["score"] for c in report["quality"]["columns"]}
-        text = render(report, columns_figure(real, synthetic, kinds, shapes), correlation_figure(real, synthetic, kinds))
+        text = render(report, columns_figure(real, synthetic, kinds, shapes),
+                      correlation_figure(real, synthetic, kinds))
         outputs.write_text(page, text, flag="--html", force=args.force)
         print(f"{page}: the report with its figures")
     return 0

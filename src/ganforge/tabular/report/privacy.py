@@ -157,7 +157,8 @@ def privacy(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: Mapping[str, str
     if holdout is None:
         out["closer_to_train_share"] = None
         out["membership"] = None
-        out["without_holdout"] = "closer-to-train share and membership AUROC need --holdout (real rows never trained on)"
+        out["without_holdout"] = ("closer-to-train share and membership AUROC need --holdout (real rows never "
+                                  "trained on)")
         return out
     hold = enc.encode(holdout)
     k = min(len(train), len(hold))  # the same number of rows on both sides
