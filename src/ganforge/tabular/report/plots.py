@@ -25,6 +25,7 @@ HIST_BINS = 30  # shared by real and synthetic so the bars line up
 TOP_CATEGORIES = 12  # bars per categorical panel, by real frequency; the rest are summed as "(other)"
 LABEL_CHARS = 14  # a category's label is cut to this many characters so bars stay readable
 DPI = 90  # about 360 px per panel: sharp in a browser, small inline
+MAX_SIDE = 9.0  # inches per correlation matrix: 30 columns still take 7-point labels, the page stays < 2,600 px
 
 
 def _png(fig) -> bytes:
@@ -125,7 +126,7 @@ def correlation_figure(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: Mappi
         return None
     cs = cs.reindex(index=cr.index, columns=cr.columns)
     n = cr.shape[0]
-    side = max(3.2, 0.42 * n + 1.5)
+    side = min(MAX_SIDE, max(3.2, 0.42 * n + 1.5))
     fig, axes = plt.subplots(1, 3, figsize=(3 * side + 1.0, side))
     panels = ((cr, "real", "RdBu_r", (-1, 1)), (cs, "synthetic", "RdBu_r", (-1, 1)),
               ((cr - cs).abs(), "|real - synthetic|", "Greys", (0, 1)))
