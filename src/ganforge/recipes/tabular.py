@@ -164,15 +164,14 @@ def _spans(transformer: TableTransformer) -> tuple[tuple[int, int, str], ...]:
     return tuple((int(s.start), int(s.width), str(s.activation)) for s in transformer.spans)
 
 
-def _record(cfg: RunConfig, data: Dataset, sampler: ConditionalSampler, transformer: TableTransformer
-            ) -> dict[str, Any]:
+def _record(data: Dataset, sampler: ConditionalSampler, transformer: TableTransformer) -> dict[str, Any]:
     """What sampling needs without the data: the transform, the spans, the conditioned blocks and the
     categories' counts (conditions for unconditional sampling are drawn by their real frequency)."""
-    x = data.x.numpy() if isinstance(data.x, Tensor) else np.asarray(data.x)
     blocks = [(int(s.start), int(s.width)) for s in transformer.discrete_spans]
-    counts = [np.asarray(x[:, a:a + w].sum(axis=0), dtype=np.float64).round().astype(int).tolist() for a, w in blocks]
-    return {"data_shape": [int(x.shape[1])], "kind": data.kind, "num_classes": None, "cond_dim": int(sampler.cond_dim),
-            "spans": [list(s) for s in _spans(transformer)], "cond_blocks": [list(b) for b in blocks],
+    counts = [np.asarray(c, dtype=np.int64).tolist() for c in sampler.counts]  # rows per slot, in block order
+    return {"data_shape": [int(data.x.shape[1])], "kind": data.kind, "num_classes": None,
+            "cond_dim": int(sampler.cond_dim), "spans": [list(s) for s in _spans(transformer)],
+            "cond_blocks": [list(b) for b in blocks],
             "cond_columns": [s.column for s in transformer.discrete_spans], "category_counts": counts,
             "transformer": data.meta["transformer"], "columns": data.meta.get("columns")}
 
@@ -216,7 +215,7 @@ class Tabular(Recipe):
             print(f"tabular.epochs={cfg.tabular.epochs}: {cfg.train.steps} steps ({per_epoch} per epoch of "
                   f"{len(x)} rows at batch {cfg.train.batch_size}); set tabular.epochs=null to give train.steps",
                   flush=True)
-        record = _record(cfg, data, sampler, transformer)
+        record = _record(data, sampler, transformer)
         return self.rebuild(cfg, record), record
 
     def rebuild(self, cfg: RunConfig, record: dict[str, Any]) -> dict[str, nn.Module]:
@@ -253,7 +252,7 @@ class Tabular(Recipe):
         d_terms = [terms.d_term] + ([partial(terms.gp_term, cfg.reg.gp)] if cfg.reg.gp > 0 else [])
         g_terms = [terms.g_term] + ([partial(terms.cond_term, cfg.tabular.cond)] if cfg.tabular.cond > 0 else [])
         phases = [Phase("D", "D", d_terms, repeat=cfg.train.d_steps), Phase("G", "G", g_terms)]
-        record = _record(cfg, data, sampler, transformer)
+        record = _record(data, sampler, transformer)
         watch = _Score(cfg, record, x, transformer, device)
 
         def save_preview(nets: dict[str, nn.Module], path: Path, step: int) -> Path:
