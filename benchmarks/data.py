@@ -246,8 +246,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--memory-steps", type=int, default=MEMORY_STEPS, help=f"steps of each memory run ({MEMORY_STEPS})")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--parts", default="speed,memory",
-                   help="speed (source, build, loader, step), memory, or both (default); memory reads the 64 px "
-                        "store the speed part built in --work")
+                   help="speed (source, build, loader, step), memory, or both (default); loader alone; loader and "
+                        "memory read the stores the speed part built in --work")
     p.add_argument("--json", type=Path, help="write the results here (and the table beside it, .md)")
     args = p.parse_args(argv)
     work, parts = args.work, set(args.parts.split(","))
@@ -262,6 +262,9 @@ def main(argv: list[str] | None = None) -> int:
         print("loader:", r["loader"], flush=True)
         r["step"] = {res: step_speed(work / f"store{res}", work, args.step_steps) for res in (64, 256)}
         print("step:", r["step"], flush=True)
+    if "loader" in parts:  # the loader alone, on the stores the speed part built
+        r["loader"] = {res: loader_speed(work / f"store{res}") for res in (64, 256)}
+        print("loader:", r["loader"], flush=True)
     r["memory"] = {}
     for name, repeats in REPEATS.items() if "memory" in parts else ():
         store = repeated_store(work / "store64", work / f"store64-{name}", repeats)

@@ -7,11 +7,11 @@ Layout of a store folder::
     mean.npy      float32 (C, H, W), the mean image (so nothing has to read every image to get it)
     dataset.json  format, shape, source, options, counts, classes, content hash; written last
 
-Why a raw numpy memmap rather than zarr, litdata or webdataset: no new dependency; a batch is a
-slice of the file mapped into memory, so reading is zero-copy and nothing is decoded; the mapped
-pages live in the OS page cache, shared by every DataLoader worker and every DDP rank on a
-machine instead of copied into each; random access per image (a GAN samples uniformly) is one
-seek. A multi-machine layout is the same files split by rows (one store per shard); not built yet.
+Why a raw uint8 array (a numpy memmap for whole-array use, ``pread`` for the loader's rows) rather than
+zarr, litdata or webdataset: no new dependency; a batch is one read per image into its buffer and
+nothing is decoded; the pages live in the OS page cache, shared by every DataLoader worker and every
+DDP rank on a machine instead of copied into each; random access per image (a GAN samples uniformly)
+is one seek. A multi-machine layout is the same files split by rows (one store per shard); not built yet.
 
 A store-backed :class:`~ganforge.data.base.Dataset` holds ``x`` as a tensor over the memory map (no
 bytes read until indexed) tagged with :class:`StoreFiles`; :func:`ganforge.training.batches.real_batches`
