@@ -23,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "data"))
 from translation_data import QUIET, TINY_D, TINY_G, digits16, edges_npz  # noqa: E402
 from translation_digits import fake_mnist, stand_in_lenet  # noqa: E402
 
+# with pix2pix-edges (a noise-to-image preset states model keys the translation recipe never reads, refused)
 SETTINGS = [f"--set={s}" for s in ["recipe=paired-translation", *TINY_G, *TINY_D, *QUIET]]
 
 
@@ -33,7 +34,7 @@ def runs(tmp_path_factory):
     data = edges_npz(root)
     assert main(["train", "gan2014-digits", "--steps", "2", "--out", str(root / "noise"), "--set=log.progress=false",
                  "--set=log.tensorboard=false", "--set=model.g.hidden=[16]", "--set=model.d.hidden=[8]"]) == 0
-    assert main(["train", "gan2014-digits", "--steps", "2", "--out", str(root / "pix2pix"), *SETTINGS,
+    assert main(["train", "pix2pix-edges", "--steps", "2", "--out", str(root / "pix2pix"), *SETTINGS,
                  f"--set=data.name={data}"]) == 0
     return root
 
@@ -71,7 +72,7 @@ def test_a_folder_keeps_its_file_names(runs, tmp_path):
 
 def test_train_suggests_translate_not_sample_for_a_translation_run(tmp_path, capsys):
     """A translation G maps images to images: `ganforge sample` is not what a user runs next."""
-    assert main(["train", "gan2014-digits", "--steps", "1", "--out", str(tmp_path / "r"), *SETTINGS,
+    assert main(["train", "pix2pix-edges", "--steps", "1", "--out", str(tmp_path / "r"), *SETTINGS,
                  f"--set=data.name={edges_npz(tmp_path)}"]) == 0
     next_line = [line for line in capsys.readouterr().out.splitlines() if line.startswith("next: ")]
     assert next_line == [f"next: ganforge translate {tmp_path / 'r'} --input X.npy|IMAGE|DIR --out OUT   "
@@ -81,7 +82,7 @@ def test_train_suggests_translate_not_sample_for_a_translation_run(tmp_path, cap
 def test_eval_every_on_a_translation_run_is_one_line_naming_translate_eval(tmp_path, capsys):
     """In-training eval scores samples drawn from noise: a translation run draws none, so it is refused."""
     out = tmp_path / "r"
-    assert main(["train", "gan2014-digits", "--steps", "1", "--out", str(out), *SETTINGS,
+    assert main(["train", "pix2pix-edges", "--steps", "1", "--out", str(out), *SETTINGS,
                  f"--set=data.name={edges_npz(tmp_path)}", "--set=eval.every=1"]) == 2
     assert err(capsys).endswith(f"set eval.every=0 and measure the run after training with "
                                 f"`ganforge translate {out} --eval`")
@@ -139,12 +140,12 @@ def test_mismatched_pairs_are_counted_and_no_match_is_one_line(tmp_path, capsys)
         Image.fromarray(im[0]).save(tmp_path / "B" / f"{i + 2}.png")  # only 2 and 3 have partners
     run = tmp_path / "run"
     with pytest.warns(UserWarning, match="2 in A .* no partner"):  # unmatched files are reported with a count
-        assert main(["train", "gan2014-digits", "--steps", "1", "--out", str(run), *SETTINGS,
+        assert main(["train", "pix2pix-edges", "--steps", "1", "--out", str(run), *SETTINGS,
                      f"--set=data.name=pairs:{tmp_path / 'A'},{tmp_path / 'B'}", "--set=train.batch_size=2"]) == 0
     capsys.readouterr()
     for f in (tmp_path / "B").iterdir():
         f.rename(f.with_name("x" + f.name))
-    assert main(["train", "gan2014-digits", "--steps", "1", "--out", str(tmp_path / "run2"), *SETTINGS,
+    assert main(["train", "pix2pix-edges", "--steps", "1", "--out", str(tmp_path / "run2"), *SETTINGS,
                  f"--set=data.name=pairs:{tmp_path / 'A'},{tmp_path / 'B'}"]) == 2
     assert "pairs" in err(capsys) and not (tmp_path / "run2").exists()
 
