@@ -24,7 +24,9 @@ import uvicorn
 from PIL import Image
 
 from ganforge.explore.app import build_app
+from ganforge.data.paths import DEFAULT_DIR
 from ganforge.metrics.judges import load_judge
+from ganforge.runs.run import load_run
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "img" / "explore"
@@ -252,6 +254,8 @@ def test_upscale_compares_bicubic_and_the_model_with_a_slider(page):
     changed(page, "upOut", "() => { const s = document.getElementById('upSlider'); s.value = '0'; "
                            "s.dispatchEvent(new Event('input')); }")
     assert not np.array_equal(before, canvas_pixels(page, "upOut"))  # the line moved: more of the model shows
+    changed(page, "upOut", "() => { const s = document.getElementById('upSlider'); s.value = '50'; "
+                           "s.dispatchEvent(new Event('input')); }")  # half and half, for the picture
     shoot(page, "upscale")
 
 
@@ -284,7 +288,11 @@ def test_picking_class_3_gives_images_the_judge_reads_as_3(page):
         redraw(page, f"() => {{ const c = document.getElementById('class'); c.value = '{wanted}'; "
                      "c.dispatchEvent(new Event('change')); }")
         imgs = source_pixels(page)
-        judge = load_judge("lenet8" if imgs.shape[-1] == 8 else "lenet")
+        seeds = page.evaluate("() => window.gf.grid.seeds")
+        for seed, img in list(zip(seeds, imgs))[:4]:  # what is judged is the model's own sample, read back exactly
+            np.testing.assert_array_equal(img, load_run(CGAN_RUN).sample(1, seed=seed, classes=wanted)[0, 0])
+        # the user's data cache (each test's own is empty and offline): MNIST and the judge as `ganforge` keeps them
+        judge = load_judge("lenet8" if imgs.shape[-1] == 8 else "lenet", data_dir=DEFAULT_DIR.expanduser())
         read[wanted] = (judge(imgs[:, None].copy())[1].argmax(1).numpy() == 3).mean()
     assert read[3] >= 0.8 and read[5] < read[3] - 0.5, read  # class 3 reads as 3; class 5 does not
     shoot(page, "grid-class3")
