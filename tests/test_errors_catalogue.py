@@ -76,6 +76,17 @@ def test_unread_key(capsys):
            "superres.adversarial", "the superres keys srresnet reads: hr_crop, augment, pixel_loss, pixel_weight,")
 
 
+def test_auto_arch(capsys):
+    _fails(capsys, ["train", "gan2014-mnist", "--set", "auto=true", "--dry-run"], "auto=true sizes",
+           "choose a dcgan- or stylegan2- preset")
+
+
+def test_auto_resolution(capsys):
+    Path("photos").mkdir()
+    _fails(capsys, ["train", "dcgan-mnist", "--set", "auto=true", "--set", "data.name=folder:photos", "--dry-run"],
+           "not known before its images are read", "set data.resolution=R")
+
+
 def test_g_loss_needs_real_logits(capsys, tmp_path):
     x = np.random.RandomState(0).randint(0, 256, (8, 1, 16, 16)).astype(np.uint8)
     np.savez(tmp_path / "ab.npz", a=x, b=255 - x, paired=False)
