@@ -164,3 +164,16 @@ def test_a_store_refuses_another_resolution(tmp_path):
 def test_a_store_keeps_its_mean_image(tmp_path):
     ds = _indexed_store(tmp_path)
     assert torch.allclose(ds.mean_image(), ds.x.float().mean(0) / 255.0, atol=1e-6)
+
+
+def test_rows_are_read_into_the_batch_not_mapped_and_a_short_file_is_named(tmp_path):
+    ds = _indexed_store(tmp_path)
+    files = ds.x._ganforge_store
+    x, y = files.rows(np.array([5, 2, 9]))
+    assert x[:, 0, 0, 0].tolist() == [5, 2, 9] and y.tolist() == [5, 2, 9]
+    assert not isinstance(x, np.memmap) and x.base is None  # its own buffer: nothing of the file stays mapped
+    images = tmp_path / "store" / "images.u8"
+    images.write_bytes(images.read_bytes()[:-16])  # the last row cut short
+    from ganforge.errors import DataError
+    with pytest.raises(DataError, match="ended before row 23"):
+        files.rows(np.array([23]))
