@@ -34,7 +34,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("sample", help="draw samples from a trained run into a .npy file",
                        **examples("ganforge sample runs/ring8 --n 2500 --out s.npy --grid s.png",
                                   "ganforge sample runs/cgan --n 100 --out sevens.npy --class 7 --truncation 1.0",
-                                  "ganforge sample runs/digits --n 10000000 --out big.npy   # streamed to disk",
                                   "ganforge sample runs/adult --n 5000 --out syn.csv --condition income='>50K'"))
     options.run_dir(s)
     s.add_argument("--n", type=int, required=True, help="number of samples")
