@@ -275,6 +275,16 @@ def test_downstream_does_not_call_a_non_conditional_run_10_class(tmp_path, capsy
 
 # --- property: no traceback, exit in {0, 2, 130} -----------------------------------------------------------
 
+def _exit_code_in(where, argv):
+    """``ganforge ARGV`` run with ``where`` as the current folder (relative outputs land there), its exit code."""
+    cwd = os.getcwd()
+    os.chdir(where)
+    try:
+        return main(argv)
+    finally:
+        os.chdir(cwd)
+
+
 VALUES = st.sampled_from(["0", "-1", "2", "3", "1000000000", "", ".", "x"])
 
 
@@ -302,13 +312,7 @@ def test_verbs_never_trace_back(cgan_run, sr_run, tmp_path_factory, verb, opts, 
     if verb == "export" and "--n" not in argv:
         argv += ["--n", "3"]
     argv += flags
-    cwd = os.getcwd()
-    os.chdir(where)
-    try:
-        code = main(argv)
-    finally:
-        os.chdir(cwd)
-    assert code in (0, 2, 130)
+    assert _exit_code_in(where, argv) in (0, 2, 130)
 
 
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
@@ -335,10 +339,4 @@ def test_anomaly_never_traces_back(blob_runs, tmp_path_factory, sub, opts, flags
     if sub == "score" and "--input" not in argv:
         argv += ["--input", str(where / "in.npy")]
     argv += flags
-    cwd = os.getcwd()
-    os.chdir(where)
-    try:
-        code = main(argv)
-    finally:
-        os.chdir(cwd)
-    assert code in (0, 2, 130)
+    assert _exit_code_in(where, argv) in (0, 2, 130)
