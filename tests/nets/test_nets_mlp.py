@@ -71,7 +71,7 @@ def test_one_d_and_one_g_step_each_loss(g_loss):
     opt_d.zero_grad(); loss_d.backward(); opt_d.step()
     assert any(not torch.equal(a, b) for a, b in zip(d_before, D.parameters()))
     g_before = [p.clone() for p in G.parameters()]
-    loss_g = losses.G_LOSSES[g_loss](D(G(z)))
+    loss_g = losses.G_LOSSES[g_loss](D(G(z)), D(real) if losses.G_LOSSES[g_loss].needs_real else None)
     opt_g.zero_grad(); loss_g.backward(); opt_g.step()
     assert torch.isfinite(loss_g)
     assert any(not torch.equal(a, b) for a, b in zip(g_before, G.parameters()))

@@ -24,6 +24,9 @@ TINY.update({"unet": {"base_channels": 4, "depth": 3}, "resnet-translator": {"ba
 # Image-to-image nets take an image, not z, and the patch discriminators want room for their layers.
 CTX_BY_ARCH = {arch: NetContext(data_shape=(3, 32, 32), z_dim=0) for arch in ("unet", "resnet-translator")}
 CTX_BY_ARCH["multiscale"] = NetContext(data_shape=(3, 32, 32), z_dim=8)
+# The table nets build their output head from the transform's spans: a tanh value and a 3-way one-hot.
+CTX_BY_ARCH["ctgan"] = NetContext(data_shape=(4,), z_dim=8, kind="table", spans=((0, 1, "tanh"), (1, 3, "softmax")))
+TINY["ctgan"] = {"hidden": [8]}
 
 
 def _parametrized(net):

@@ -105,6 +105,10 @@ RANGES.update({  # the translation, super-resolution and style-based nets
     "input_noise": (lambda v: v >= 0, "a standard deviation >= 0 (0 = no noise)"),
     "hidden_noise": (lambda v: v >= 0, "a standard deviation >= 0 (0 = no noise)"),
 })
+RANGES.update({  # the table nets (CTGAN)
+    "tau": (lambda v: v > 0, "a Gumbel-softmax temperature > 0"),
+    "slope": (lambda v: 0 <= v < 1, "a LeakyReLU slope in [0, 1)"),
+})
 
 
 def generic_options(
