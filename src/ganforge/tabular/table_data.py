@@ -36,7 +36,9 @@ from ganforge.tabular.columns import ColumnSpec, decide_all, describe, merge_pro
 from ganforge.tabular.table_io import CHUNK_ROWS, MIN_ROWS, iter_table
 from ganforge.tabular.transform import GMM_ROWS, TableTransformer
 
-FORMAT, VERSION = "ganforge-table", 1
+# VERSION is part of every cache key: bump it whenever the transform or the file layout changes, so a cache
+# written by older code is never read as if this code had written it (2: the pooled-category transform).
+FORMAT, VERSION = "ganforge-table", 2
 ROWS, MANIFEST = "rows.f32", "table.json"
 
 
