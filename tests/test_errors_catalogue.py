@@ -836,3 +836,22 @@ def test_translate_not_4d(tmp_path, capsys):
                  "add the channel axis")
     assert "convert them to uint8" not in err
     assert not Path("y.npy").exists()
+
+
+def test_bad_table(capsys):
+    cases = {"empty.csv": (b"", "is empty"), "ragged.csv": (b"a,b\n1,2\n3,4,5\n6,7\n", "line 3 has 3 fields"),
+             "nulls.csv": (b"a,b\n1,\n2,\n3,\n", "only nulls"), "one.csv": (b"a,b\n1,2\n", "has 1 row"),
+             "latin1.csv": ("t\nM\u00e1laga\nYork\n".encode("latin-1"), "is not UTF-8")}
+    for name, (content, message) in cases.items():
+        Path(name).write_bytes(content)
+        # the streamed check of a column names the column, the others the file
+        named = "column 'b'" if name == "nulls.csv" else name
+        _fails(capsys, ["train", "ctgan-fast", "--set", f"data.name=csv:{name}", "--out", "run"], message, named)
+        assert not Path("run").exists()
+
+
+def test_table_report_columns_differ(capsys):
+    Path("real.csv").write_text("age,town\n" + "".join(f"{20 + i},{'ab'[i % 2]}\n" for i in range(20)))
+    Path("syn.csv").write_text("years,town\n" + "".join(f"{30 + i},{'ab'[i % 2]}\n" for i in range(20)))
+    _fails(capsys, ["table-report", "real.csv", "syn.csv", "--out", "r.json"], "missing: age", "not in REAL: years")
+    assert not Path("r.json").exists()
