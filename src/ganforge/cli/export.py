@@ -28,6 +28,8 @@ from ganforge.synthetic import datasheet
 from ganforge.synthetic import export as ex
 
 
+# The declaration has sample's shape (examples, run_dir, --n, --out): a deliberate mirror, as each verb states
+# its own options and help; the options shared word for word live once in cli/options.py.
 def add_parser(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("export", help="export a run's samples as a dataset (.npz or PNG folders) with a datasheet",
                        **examples("ganforge export runs/cgan --n 50000 --out synth.npz --class-balanced",

@@ -67,6 +67,8 @@ def build_resnet_translator(
     ctx: NetContext,
     *,
     blocks: int = 9,  # residual blocks at the bottleneck (9 at 256 px, 6 at 128 px in CycleGAN)
+    # The options shared with unet.py (widths, norm, dropout, out_channels, size_policy) read alike on purpose: a
+    # builder's keyword defaults are its documented defaults (nets/registry.py), one per builder.
     base_channels: int = 64,  # width of the first conv; doubled at each downsampling
     downsamplings: int = 2,  # stride-2 convs before the blocks (and as many upsamplings after)
     norm: str = "instance",  # instance (CycleGAN), batch or none
