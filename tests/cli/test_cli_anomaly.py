@@ -12,14 +12,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "anomaly"))
 from blob_case import ANOMALY_AT, NORMAL_AT, blob_folder, blob_runs, blobs  # noqa: E402,F401  (tests/anomaly)
 
 from ganforge.cli import main  # noqa: E402
-
-
-def _fails(capsys, argv, *expected):
-    assert main(argv) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
-    for text in expected:
-        assert text in err, (text, err)
+from one_line import fails  # noqa: E402  (tests/cli/one_line.py: the one-line refusal check)
 
 
 def test_score_writes_scores_and_overlays_and_refuses_to_overwrite(blob_runs, tmp_path, capsys):
@@ -35,7 +28,7 @@ def test_score_writes_scores_and_overlays_and_refuses_to_overwrite(blob_runs, tm
     pngs = sorted(maps.glob("*.png"))
     assert len(pngs) == 6 and Image.open(pngs[0]).size == (2 * 128, 128)  # image | overlay, enlarged
     before = out.read_bytes()
-    _fails(capsys, ["anomaly", "score", run, "--input", str(tmp_path / "x.npy"), "--out", str(out)],
+    fails(capsys, ["anomaly", "score", run, "--input", str(tmp_path / "x.npy"), "--out", str(out)],
            "already exists", "--force")
     assert out.read_bytes() == before
     folder = tmp_path / "imgs"
@@ -56,21 +49,21 @@ def test_eval_prints_the_table_and_writes_json(blob_runs, tmp_path, capsys):
 def test_bad_input_is_one_line(blob_runs, tmp_path, capsys):
     run = str(blob_runs("ganomaly"))
     np.save(tmp_path / "rgb.npy", np.zeros((2, 3, 16, 16), np.uint8))
-    _fails(capsys, ["anomaly", "score", run, "--input", str(tmp_path / "rgb.npy"), "--out", str(tmp_path / "o.npy")],
+    fails(capsys, ["anomaly", "score", run, "--input", str(tmp_path / "rgb.npy"), "--out", str(tmp_path / "o.npy")],
            "3x16x16", "trained on 1x16x16")
     np.save(tmp_path / "big.npy", np.zeros((2, 1, 28, 28), np.uint8))
-    _fails(capsys, ["anomaly", "score", run, "--input", str(tmp_path / "big.npy"), "--out", str(tmp_path / "o.npy")],
+    fails(capsys, ["anomaly", "score", run, "--input", str(tmp_path / "big.npy"), "--out", str(tmp_path / "o.npy")],
            "1x28x28")
-    _fails(capsys, ["anomaly", "score", run, "--method", "anogan", "--input", str(tmp_path / "big.npy"),
+    fails(capsys, ["anomaly", "score", run, "--method", "anogan", "--input", str(tmp_path / "big.npy"),
                     "--out", str(tmp_path / "o.npy")], "'ganomaly' run", "--method ganomaly")
-    _fails(capsys, ["anomaly", "eval", run, "--protocol", "mnist-one-normall"], "unknown anomaly protocol",
+    fails(capsys, ["anomaly", "eval", run, "--protocol", "mnist-one-normall"], "unknown anomaly protocol",
            "did you mean 'mnist-one-normal'")
-    _fails(capsys, ["anomaly", "eval", run, "--protocol", "mnist"], "has no anomaly labels")
-    _fails(capsys, ["anomaly", "score", run, "--input", str(tmp_path / "none.npy"), "--out", str(tmp_path / "o.npy")],
+    fails(capsys, ["anomaly", "eval", run, "--protocol", "mnist"], "has no anomaly labels")
+    fails(capsys, ["anomaly", "score", run, "--input", str(tmp_path / "none.npy"), "--out", str(tmp_path / "o.npy")],
            "does not exist")
     assert not (tmp_path / "o.npy").exists()
 
 
 def test_ganforge_eval_sends_a_ganomaly_run_to_anomaly_eval(blob_runs, capsys):
     run = str(blob_runs("ganomaly"))
-    _fails(capsys, ["eval", run], f"{run} is a ganomaly run: measure it with ganforge anomaly eval {run}")
+    fails(capsys, ["eval", run], f"{run} is a ganomaly run: measure it with ganforge anomaly eval {run}")

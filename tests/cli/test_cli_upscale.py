@@ -12,6 +12,7 @@ from PIL import Image
 
 from ganforge import config, presets
 from ganforge.cli import main
+from one_line import fails  # tests/cli/one_line.py: the one-line refusal check
 from ganforge.config import NetSpec
 from ganforge.data.superres import bicubic_up
 from ganforge.engine.loop import Trainer
@@ -28,14 +29,6 @@ def sr_run(tmp_path_factory):
     path = tmp_path_factory.mktemp("up") / "sr"
     Trainer(config.resolve(presets.load_preset("srresnet-x4")[0], [*TINY, "model.g.scale=2"]), path).fit()
     return path
-
-
-def _fails(capsys, argv, *expected):
-    assert main([str(a) for a in argv]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("ganforge: ") and "Traceback" not in err, err
-    for text in expected:
-        assert text in err, (text, err)
 
 
 def _rgb(path, w, h, seed=0):
@@ -94,7 +87,7 @@ def test_upscale_an_image_a_folder_and_an_npy(sr_run, tmp_path, capsys):
     assert main(["upscale", str(sr_run), "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "y.npy")]) == 0
     assert np.load(tmp_path / "y.npy").shape == (3, 3, 12, 10)
     capsys.readouterr()
-    _fails(capsys, ["upscale", sr_run, "--input", tmp_path / "a.png", "--out", tmp_path / "a2.png"], "already exists")
+    fails(capsys, ["upscale", sr_run, "--input", tmp_path / "a.png", "--out", tmp_path / "a2.png"], "already exists")
 
 
 def test_bicubic_baseline_under_the_same_command(sr_run, tmp_path):
@@ -118,16 +111,16 @@ def test_an_image_smaller_than_the_tile_is_upscaled_whole_with_a_note(sr_run, tm
 def test_bad_inputs_are_one_line(sr_run, tmp_path, capsys):
     grey16 = tmp_path / "g16.png"
     Image.fromarray(np.full((6, 6), 40000, np.uint16)).save(grey16)
-    _fails(capsys, ["upscale", sr_run, "--input", grey16, "--out", tmp_path / "o.png"], "16-bit image")
-    _fails(capsys, ["upscale", sr_run, "--input", _png_rgb16(tmp_path / "c16.png", 5, 4), "--out", tmp_path / "o.png"],
+    fails(capsys, ["upscale", sr_run, "--input", grey16, "--out", tmp_path / "o.png"], "16-bit image")
+    fails(capsys, ["upscale", sr_run, "--input", _png_rgb16(tmp_path / "c16.png", 5, 4), "--out", tmp_path / "o.png"],
            "16-bit image")
     Image.fromarray(np.zeros((6, 6), np.uint8)).save(tmp_path / "grey.png")
-    _fails(capsys, ["upscale", sr_run, "--input", tmp_path / "grey.png", "--out", tmp_path / "o.png"],
+    fails(capsys, ["upscale", sr_run, "--input", tmp_path / "grey.png", "--out", tmp_path / "o.png"],
            "greyscale image and the run's model takes RGB", "convert it to RGB")
     np.save(tmp_path / "f.npy", np.zeros((1, 3, 4, 4), np.float32))
-    _fails(capsys, ["upscale", sr_run, "--input", tmp_path / "f.npy", "--out", tmp_path / "o.npy"], "takes uint8")
-    _fails(capsys, ["upscale", sr_run, "--input", tmp_path / "none.png", "--out", tmp_path / "o.png"], "does not exist")
-    _fails(capsys, ["upscale", "--bicubic", "--input", tmp_path / "grey.png", "--out", tmp_path / "o.png"], "--scale")
+    fails(capsys, ["upscale", sr_run, "--input", tmp_path / "f.npy", "--out", tmp_path / "o.npy"], "takes uint8")
+    fails(capsys, ["upscale", sr_run, "--input", tmp_path / "none.png", "--out", tmp_path / "o.png"], "does not exist")
+    fails(capsys, ["upscale", "--bicubic", "--input", tmp_path / "grey.png", "--out", tmp_path / "o.png"], "--scale")
     assert not (tmp_path / "o.png").exists() and not (tmp_path / "o.npy").exists()
 
 
@@ -137,7 +130,7 @@ def test_a_noise_to_image_run_is_refused(tmp_path, capsys):
                            ["train.steps=1", "model.g.hidden=[8]", "model.d.hidden=[8]", "log.tensorboard=false",
                             "log.progress=false"]), gan).fit()
     _rgb(tmp_path / "a.png", 4, 4)
-    _fails(capsys, ["upscale", gan, "--input", tmp_path / "a.png", "--out", tmp_path / "o.png"],
+    fails(capsys, ["upscale", gan, "--input", tmp_path / "a.png", "--out", tmp_path / "o.png"],
            "is a noise-to-image run, which does not upscale images", "srresnet or srgan run")
 
 
@@ -152,6 +145,6 @@ def test_train_suggests_upscale_not_sample_for_an_sr_run(tmp_path, capsys):
 
 def test_ganforge_eval_sends_an_sr_run_to_upscale_eval(sr_run, capsys):
     """eval's noise-sample metrics would score the decoded noise of an SR run: refused, naming the command."""
-    _fails(capsys, ["eval", sr_run], f"{sr_run} is a srresnet run: measure it with ganforge upscale {sr_run} "
+    fails(capsys, ["eval", sr_run], f"{sr_run} is a srresnet run: measure it with ganforge upscale {sr_run} "
                                      f"--eval skimage-photos")
     assert not (sr_run / "eval").exists()

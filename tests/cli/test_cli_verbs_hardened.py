@@ -17,6 +17,7 @@ from PIL import Image
 from ganforge import capabilities as cap
 from ganforge import outputs
 from ganforge.cli import main
+from one_line import fails  # tests/cli/one_line.py: the one-line refusal check
 from ganforge.errors import GanforgeError
 from ganforge.synthetic import datasheet, sources
 
@@ -27,15 +28,6 @@ from blob_case import ANOMALY_AT, NORMAL_AT, blob_folder, blob_runs, blobs  # no
 @pytest.fixture(scope="module")
 def sr_run(tiny_runs):
     return tiny_runs / "sr-rgb"  # an RGB SRResNet (tests/conftest.py)
-
-
-def _fails(capsys, argv, *expected):
-    assert main([str(a) for a in argv]) == 2
-    err = capsys.readouterr().err.strip()
-    assert len(err.splitlines()) == 1 and err.startswith("ganforge: ") and "Traceback" not in err, err
-    for text in expected:
-        assert text in err, (text, err)
-    return err
 
 
 def _rgba(path, w=7, h=5):
@@ -51,7 +43,7 @@ def test_export_force_keeps_the_users_own_file(cgan_run, tmp_path, capsys):
     assert main(["export", str(cgan_run), "--n", "30", "--out", str(out)]) == 0
     assert (out / outputs.MANIFEST).is_file()
     (out / "0" / "my_own.txt").write_text("mine")
-    _fails(capsys, ["export", cgan_run, "--n", "20", "--out", out, "--force"], "--force will not delete",
+    fails(capsys, ["export", cgan_run, "--n", "20", "--out", out, "--force"], "--force will not delete",
            "my_own.txt")
     assert (out / "0" / "my_own.txt").read_text() == "mine" and len(list(out.rglob("*.png"))) == 30
     (out / "0" / "my_own.txt").unlink()
@@ -62,7 +54,7 @@ def test_export_force_keeps_the_users_own_file(cgan_run, tmp_path, capsys):
 def test_a_folder_without_a_manifest_is_never_replaced(cgan_run, tmp_path, capsys):
     (tmp_path / "old").mkdir()
     (tmp_path / "old" / "datasheet.json").write_text("{}")  # looks like an export, but lists nothing
-    _fails(capsys, ["export", cgan_run, "--n", "5", "--out", tmp_path / "old", "--force"], "--force will not delete")
+    fails(capsys, ["export", cgan_run, "--n", "5", "--out", tmp_path / "old", "--force"], "--force will not delete")
     assert (tmp_path / "old" / "datasheet.json").read_text() == "{}"
 
 
@@ -119,11 +111,11 @@ def test_audit_names_its_run_and_export_refuses_another_runs_audit(cgan_run, tmp
     other = json.loads(audit.read_text())
     other["run"]["id"] = "0" * 16
     (tmp_path / "other.json").write_text(json.dumps(other))
-    _fails(capsys, ["export", cgan_run, "--n", "5", "--out", tmp_path / "s.npz", "--audit", tmp_path / "other.json"],
+    fails(capsys, ["export", cgan_run, "--n", "5", "--out", tmp_path / "s.npz", "--audit", tmp_path / "other.json"],
            "an audit of another run")
     other["run"] = {**named, "checkpoint_sha256": "f" * 64}
     (tmp_path / "other.json").write_text(json.dumps(other))
-    _fails(capsys, ["export", cgan_run, "--n", "5", "--out", tmp_path / "s.npz", "--audit", tmp_path / "other.json"],
+    fails(capsys, ["export", cgan_run, "--n", "5", "--out", tmp_path / "s.npz", "--audit", tmp_path / "other.json"],
            "another checkpoint of this run")
     assert not (tmp_path / "s.npz").exists()
     assert main(["export", str(cgan_run), "--n", "5", "--out", str(tmp_path / "s.npz"), "--audit", str(audit)]) == 0
@@ -143,7 +135,7 @@ def test_a_translation_datasheet_says_translated_real_images():
 
 
 def test_export_out_npy_is_refused(cgan_run, tmp_path, capsys):
-    _fails(capsys, ["export", cgan_run, "--n", "5", "--out", tmp_path / "x.npy"], "not a .npy file", "x.npz")
+    fails(capsys, ["export", cgan_run, "--n", "5", "--out", tmp_path / "x.npy"], "not a .npy file", "x.npz")
     assert not (tmp_path / "x.npy").exists()
 
 
@@ -159,17 +151,17 @@ def test_upscale_keeps_the_alpha_channel(sr_run, tmp_path):
 
 def test_upscale_options_that_would_be_ignored_are_refused(sr_run, tmp_path, capsys):
     img = _rgba(tmp_path / "a.png")
-    _fails(capsys, ["upscale", sr_run, "--eval", "skimage-photos", "--input", img], "--eval", "--input")
-    _fails(capsys, ["upscale", sr_run, "--input", img, "--out", tmp_path / "o.png", "--json", tmp_path / "s.json"],
+    fails(capsys, ["upscale", sr_run, "--eval", "skimage-photos", "--input", img], "--eval", "--input")
+    fails(capsys, ["upscale", sr_run, "--input", img, "--out", tmp_path / "o.png", "--json", tmp_path / "s.json"],
            "--json writes the scores of --eval")
-    _fails(capsys, ["upscale", sr_run, "--input", img, "--out", tmp_path / "o.png", "--tile", "0", "--overlap", "5"],
+    fails(capsys, ["upscale", sr_run, "--input", img, "--out", tmp_path / "o.png", "--tile", "0", "--overlap", "5"],
            "--tile 0 makes no tiles")
-    _fails(capsys, ["upscale", "--bicubic", "--scale", "0", "--input", img, "--out", tmp_path / "o.png"],
+    fails(capsys, ["upscale", "--bicubic", "--scale", "0", "--input", img, "--out", tmp_path / "o.png"],
            "--scale must be an integer >= 2, got 0")
-    _fails(capsys, ["upscale", sr_run, "--scale", "0", "--input", img, "--out", tmp_path / "o.png"],
+    fails(capsys, ["upscale", sr_run, "--scale", "0", "--input", img, "--out", tmp_path / "o.png"],
            "--scale must be an integer >= 2, got 0")
     np.save(tmp_path / "e.npy", np.zeros((0, 1, 4, 4), np.uint8))
-    err = _fails(capsys, ["upscale", sr_run, "--input", tmp_path / "e.npy", "--out", tmp_path / "o.npy"],
+    err = fails(capsys, ["upscale", sr_run, "--input", tmp_path / "e.npy", "--out", tmp_path / "o.npy"],
                  "holds no images")
     assert "channel" not in err
     assert not (tmp_path / "o.png").exists() and not (tmp_path / "o.npy").exists()
@@ -179,19 +171,19 @@ def test_a_folder_upscale_that_fails_on_a_file_writes_nothing(sr_run, tmp_path, 
     (tmp_path / "in").mkdir()
     Image.fromarray(np.zeros((4, 4, 3), np.uint8)).save(tmp_path / "in" / "a.png")
     Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "in" / "b.png")  # grey: refused by an RGB model
-    _fails(capsys, ["upscale", sr_run, "--input", tmp_path / "in", "--out", tmp_path / "out"],
+    fails(capsys, ["upscale", sr_run, "--input", tmp_path / "in", "--out", tmp_path / "out"],
            "b.png", "nothing was written", "file 2 of 2")
     assert not (tmp_path / "out").exists()
 
 
 def test_audit_members_over_the_count_is_refused(cgan_run, tmp_path, capsys):
-    _fails(capsys, ["audit", cgan_run, "--n", "20", "--members", "100000000", "--judge", "none", "--out",
+    fails(capsys, ["audit", cgan_run, "--n", "20", "--members", "100000000", "--judge", "none", "--out",
                     tmp_path / "a.json"], "--members 100000000 is more than there are")
     assert not (tmp_path / "a.json").exists()
 
 
 def test_downstream_refuses_the_training_split(cgan_run, capsys):
-    _fails(capsys, ["downstream", cgan_run, "--test-split", "train"], "--test-split train is the split the run "
+    fails(capsys, ["downstream", cgan_run, "--test-split", "train"], "--test-split train is the split the run "
                                                                        "trained on")
 
 
@@ -204,12 +196,12 @@ def test_anomaly_maps_force_clears_only_its_own_maps(blob_runs, tmp_path, capsys
     assert main(["anomaly", "score", run, "--input", str(tmp_path / "six.npy"), "--out", str(tmp_path / "s.npy"),
                  "--maps", str(maps)]) == 0
     (maps / "notes.txt").write_text("mine")
-    _fails(capsys, ["anomaly", "score", run, "--input", tmp_path / "two.npy", "--out", tmp_path / "t.npy", "--maps",
+    fails(capsys, ["anomaly", "score", run, "--input", tmp_path / "two.npy", "--out", tmp_path / "t.npy", "--maps",
                     maps], "already holds residual maps", "--force")
     assert main(["anomaly", "score", run, "--input", str(tmp_path / "two.npy"), "--out", str(tmp_path / "t.npy"),
                  "--maps", str(maps), "--force"]) == 0
     assert sorted(p.name for p in maps.iterdir()) == ["00000.png", "00001.png", outputs.MANIFEST, "notes.txt"]
-    _fails(capsys, ["anomaly", "score", run, "--input", tmp_path / "two.npy", "--out", tmp_path / "u.npy", "--maps",
+    fails(capsys, ["anomaly", "score", run, "--input", tmp_path / "two.npy", "--out", tmp_path / "u.npy", "--maps",
                     ""], "--maps is empty")
 
 
@@ -219,7 +211,7 @@ def test_anomaly_advice_names_a_method_the_run_has(blob_runs, tmp_path, capsys):
     np.save(tmp_path / "x.npy", blobs(2, NORMAL_AT, np.random.default_rng(0))[:, None])
     run = blob_runs("ganomaly")
     for method in ("anogan", "fanogan"):
-        err = _fails(capsys, ["anomaly", "score", run, "--method", method, "--input", tmp_path / "x.npy", "--out",
+        err = fails(capsys, ["anomaly", "score", run, "--method", method, "--input", tmp_path / "x.npy", "--out",
                               tmp_path / "s.npy"], "use --method ganomaly")
         assert f"--method {method}" not in err and "--set" not in err
     assert not (tmp_path / "s.npy").exists()
@@ -231,14 +223,14 @@ def test_anomaly_advice_names_a_method_the_run_has(blob_runs, tmp_path, capsys):
 @pytest.mark.parametrize("force", [[], ["--force"]])
 def test_out_dot_or_empty_is_one_line(cgan_run, tmp_path, monkeypatch, capsys, out, force):
     monkeypatch.chdir(tmp_path)
-    err = _fails(capsys, ["export", cgan_run, "--n", "5", "--out", out, *force], "--out")
+    err = fails(capsys, ["export", cgan_run, "--n", "5", "--out", out, *force], "--out")
     assert "already exists" not in err
     assert list(tmp_path.iterdir()) == []
 
 
 def test_huge_n_is_refused_up_front_by_memory(cgan_run, capsys):
     for verb in (["audit", cgan_run, "--judge", "none"], ["downstream", cgan_run]):
-        err = _fails(capsys, [*verb, "--n", "1000000000"], "of memory", "the most this machine takes now is --n")
+        err = fails(capsys, [*verb, "--n", "1000000000"], "of memory", "the most this machine takes now is --n")
         assert "ask for fewer" in err
 
 
@@ -261,7 +253,7 @@ def test_a_read_only_folder_is_not_called_full(tmp_path):
 def test_audit_checks_out_before_working(cgan_run, capsys):
     if not Path("/sys").is_dir():
         pytest.skip("no /sys")
-    _fails(capsys, ["audit", cgan_run, "--n", "20", "--judge", "none", "--out", "/sys/a.json"], "cannot write in /sys")
+    fails(capsys, ["audit", cgan_run, "--n", "20", "--judge", "none", "--out", "/sys/a.json"], "cannot write in /sys")
     assert "findings" not in capsys.readouterr().out
 
 
@@ -269,7 +261,7 @@ def test_downstream_does_not_call_a_non_conditional_run_10_class(tmp_path, capsy
     assert main(["train", "gan2014-digits", "--steps", "1", "--out", str(tmp_path / "u"), "--set",
                  "log.tensorboard=false", "--set", "model.g.hidden=[8]", "--set", "model.d.hidden=[8]"]) == 0
     capsys.readouterr()
-    err = _fails(capsys, ["downstream", tmp_path / "u"], "not class-conditional")
+    err = fails(capsys, ["downstream", tmp_path / "u"], "not class-conditional")
     assert "10-class" not in err
 
 
