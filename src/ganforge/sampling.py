@@ -19,6 +19,13 @@ import torch
 from torch import nn
 
 from ganforge.errors import ConfigError, GanforgeError
+from ganforge.training import seeds
+
+
+def sample_generator(seed: int, device: torch.device | str) -> torch.Generator:
+    """The torch generator every sampling path draws z and labels from for the user's ``seed``
+    (:func:`ganforge.training.seeds.for_sampling`: hashed, so never the stream a run initialised from)."""
+    return torch.Generator(device=device).manual_seed(seeds.for_sampling(seed))
 
 
 def _draw(n: int, z_dim: int, dist: str, device: torch.device | str, generator: torch.Generator | None) -> torch.Tensor:
@@ -88,7 +95,7 @@ def generate_chunks(G: nn.Module, n: int, *, z_dim: int, z_dist: str = "uniform"
     if n <= 0:
         raise GanforgeError(f"the number of samples must be positive, got {n}; pass --n 1000 for example")
     wanted = check_classes(classes, conditional, num_classes)
-    gen = torch.Generator(device=device).manual_seed(seed)
+    gen = sample_generator(seed, device)
     for start in range(0, n, batch_size):
         m = min(batch_size, n - start)
         z = sample_noise(m, z_dim, z_dist, device, gen, truncation=truncation)

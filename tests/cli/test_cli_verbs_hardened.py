@@ -42,11 +42,12 @@ def test_export_force_keeps_the_users_own_file(cgan_run, tmp_path, capsys):
     out = tmp_path / "out"
     assert main(["export", str(cgan_run), "--n", "30", "--out", str(out)]) == 0
     assert (out / outputs.MANIFEST).is_file()
-    (out / "0" / "my_own.txt").write_text("mine")
+    mine = next(p for p in sorted(out.iterdir()) if p.is_dir()) / "my_own.txt"  # a class folder the export made
+    mine.write_text("mine")
     fails(capsys, ["export", cgan_run, "--n", "20", "--out", out, "--force"], "--force will not delete",
            "my_own.txt")
-    assert (out / "0" / "my_own.txt").read_text() == "mine" and len(list(out.rglob("*.png"))) == 30
-    (out / "0" / "my_own.txt").unlink()
+    assert mine.read_text() == "mine" and len(list(out.rglob("*.png"))) == 30
+    mine.unlink()
     assert main(["export", str(cgan_run), "--n", "20", "--out", str(out), "--force"]) == 0
     assert len(list(out.rglob("*.png"))) == 20  # only ganforge's files were replaced
 

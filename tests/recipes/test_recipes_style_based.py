@@ -68,3 +68,15 @@ def test_mixing_on_a_model_without_styles_is_one_line(tmp_path, capsys):
     assert main(["sample", str(run), "--n", "5", "--out", str(tmp_path / "x.npy"), "--mix-seed", "3"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "has no --mix-seed option" in err
+
+
+def test_samples_of_the_run_seed_are_not_the_initial_weights(run_dir):
+    """A run of seed S builds its nets after torch.manual_seed(S); sampling seed S from that same state drew
+    z_i = row i of the first mapping layer (every pre-activation |W_i|^2), so the run's own seed gave w far
+    from the others' and malformed digits (docs/stylegan.md). Its w must look like any other seed's."""
+    run = load_run(run_dir)
+    assert run.config.seed == 0
+    with torch.no_grad():
+        norms = {s: float(next(run.model.styles(16, s, "cpu", None))[:, 0].norm(dim=1).median()) for s in range(6)}
+    others = np.median([norms[s] for s in range(1, 6)])
+    assert 0.7 < norms[0] / others < 1.4, norms

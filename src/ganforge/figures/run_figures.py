@@ -33,7 +33,7 @@ from ganforge import capabilities as cap
 from ganforge import outputs, progress
 from ganforge.data import load_dataset, registry
 from ganforge.errors import CheckpointError, GanforgeError
-from ganforge.sampling import collect, sample_noise, to_output
+from ganforge.sampling import collect, sample_generator, sample_noise, to_output
 from ganforge.figures.drawing import nn_sheet, save_image_grid, save_points_plot
 
 TRAIN_KEYS = ("step", "epoch", "img_per_s", "event", "message")  # and every network's lr_<name>
@@ -349,7 +349,7 @@ def _interpolations(run: Any, kind: str, samples: np.ndarray, centers, out_dir: 
                     title: str) -> list[Path]:
     """Rows of G along straight lines and great circles between pairs of latent vectors."""
     cfg, G, device = run.config, run.generator, run.device
-    gen = torch.Generator(device=device).manual_seed(seed + 1)
+    gen = sample_generator(seed + 1, device)
     z0, z1 = (sample_noise(INTERP_ROWS, cfg.model.z_dim, cfg.model.z_dist, device, gen) for _ in range(2))
     t = torch.linspace(0, 1, INTERP_STEPS, device=device)
     y = None  # a class-conditional G gets one class per row (row i: class i mod K)

@@ -99,7 +99,7 @@ class GanomalyModel:
     def sample_chunks(self, n: int, *, seed: int = 0, device: str | torch.device = "cpu",
                       batch_size: int = 1000) -> Iterator[tuple[np.ndarray, None]]:
         G = self.generator
-        gen = torch.Generator(device=device).manual_seed(seed)
+        gen = sampling.sample_generator(seed, device)
         for start in range(0, n, batch_size):
             z = sampling.sample_noise(min(batch_size, n - start), self.cfg.model.z_dim, "normal", device, gen)
             with torch.no_grad():

@@ -131,7 +131,7 @@ class NoiseToImageModel:
         """z (and y) of ``n`` samples from ``seed``, drawn as the first chunk of ``sample_chunks`` draws them."""
         m = self.cfg.model
         wanted = sampling.check_classes(classes, self.conditional, self.num_classes)
-        gen = torch.Generator(device=device).manual_seed(seed)
+        gen = sampling.sample_generator(seed, device)
         out = {"z": sampling.sample_noise(n, m.z_dim, m.z_dist, device, gen, truncation=truncation)}
         if self.conditional:
             out["y"] = (torch.randint(0, self.num_classes, (n,), device=device, generator=gen) if wanted is None

@@ -36,7 +36,7 @@ class StyleModel(NoiseToImageModel):
 
     def styles(self, n: int, seed: int, device: str | torch.device, psi: float | None) -> Iterator[torch.Tensor]:
         """The per-layer latents of ``n`` samples from ``seed``, 1000 at a time (the same z as sample_chunks)."""
-        gen = torch.Generator(device=device).manual_seed(seed)
+        gen = sampling.sample_generator(seed, device)
         m = self.cfg.model
         for start in range(0, n, 1000):
             z = sampling.sample_noise(min(1000, n - start), m.z_dim, m.z_dist, device, gen)

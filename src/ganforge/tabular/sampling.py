@@ -26,6 +26,7 @@ import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
+from ganforge.sampling import sample_generator
 from ganforge.tabular.table_io import read_table, write_table
 from ganforge.tabular.transform import TableTransformer
 
@@ -101,7 +102,7 @@ class TableModel:
         G = self.generator
         was_training = G.training
         G.eval()
-        gen = torch.Generator(device=device).manual_seed(seed)
+        gen = sample_generator(seed, device)
         rng = np.random.default_rng(seed)
         try:
             for start in range(0, n, batch_size):
