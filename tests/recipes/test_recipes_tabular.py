@@ -19,6 +19,7 @@ from ganforge.api import resolve_config
 from ganforge.cli import main
 from ganforge.engine.loop import Trainer
 from ganforge.runs.run import load_run
+from ganforge.synthetic.sources import training_data
 from ganforge.tabular.sampling import column_shapes
 
 CATS, P = ["a", "b", "c", "rare"], [0.55, 0.25, 0.15, 0.05]
@@ -198,3 +199,13 @@ def test_image_verbs_refuse_a_table_run_in_one_line(run, tmp_path, capsys):
     said = capsys.readouterr().out
     assert "sample figures: skipped (a table run" in said and "--out synthetic.csv" in said
     assert sorted(p.name for p in (tmp_path / "figs").iterdir() if p.suffix == ".png") == ["curves.png"]
+
+
+def test_a_reloaded_table_keeps_its_target_and_discrete_columns(table, tmp_path):
+    """audit and downstream reload the run's training table with the data options it was trained with
+    (data.discrete, data.target, data.ids); they once dropped them and read x as a number again."""
+    run = load_run(_train(table, tmp_path / "ct", 20, "data.target=flag", "data.discrete=[x]"))
+    reloaded = training_data(run)
+    kinds = {c["name"]: c["kind"] for c in reloaded.meta["columns"]}
+    assert kinds["x"] == "categorical", kinds  # as trained: data.discrete=[x]
+    assert reloaded.meta["sha256"] and len(reloaded.x) == 600

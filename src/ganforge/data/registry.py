@@ -7,6 +7,8 @@ dataset fails the same helpful way.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numbers
 import os
 from collections.abc import Callable, Sequence
@@ -94,6 +96,19 @@ def _names(value: Sequence[str] | str | None) -> tuple[str, ...]:
     if isinstance(value, str):
         return tuple(n.strip() for n in value.split(",") if n.strip())
     return tuple(str(n) for n in value or ())
+
+
+def run_data_options(data: Any, seed: int) -> dict[str, Any]:
+    """``load_dataset``'s keyword arguments for a run's ``data`` config section (``RunConfig.data``).
+
+    The one list of them: training (engine/build.py) and every command that reloads a run's training
+    data (audit, downstream, export's datasheet) take it from here, so a reloaded table keeps the
+    discrete columns, target and id columns it was trained with (it once lost them and was refused
+    as different data).
+    """
+    return {"resolution": data.resolution, "channels": data.channels, "seed": seed, "size": data.size,
+            "skip_unreadable": data.skip_unreadable, "digit": data.digit, "discrete": data.discrete,
+            "target": data.target, "ids": data.ids, "limit": data.limit}
 
 
 def load_dataset(

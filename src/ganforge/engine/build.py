@@ -15,6 +15,7 @@ from torch import nn
 
 from ganforge.config import RunConfig
 from ganforge.data import Dataset, load_dataset
+from ganforge.data.registry import run_data_options
 from ganforge.devices import parse_device
 from ganforge.errors import ConfigError
 from ganforge.recipes import Recipe, TrainingEnv, TrainingParts
@@ -65,10 +66,8 @@ def build(cfg: RunConfig, recipe: Recipe, world: World, data_dir: str | None) ->
     rng.seed_all(cfg.seed)  # the same on every process: the networks start identical
     device = distributed.device_for(world, pick_device(cfg.train.device))
     local_batch = distributed.local_batch(world, cfg.train.batch_size)
-    data = load_dataset(cfg.data.name, split=cfg.data.split, resolution=cfg.data.resolution,
-                        channels=cfg.data.channels, data_dir=data_dir, seed=cfg.seed, size=cfg.data.size,
-                        skip_unreadable=cfg.data.skip_unreadable, digit=cfg.data.digit,
-                        discrete=cfg.data.discrete, target=cfg.data.target, ids=cfg.data.ids, limit=cfg.data.limit)
+    data = load_dataset(cfg.data.name, split=cfg.data.split, data_dir=data_dir,
+                        **run_data_options(cfg.data, cfg.seed))
     plan = speed.plan(cfg.speed, device, data.kind == "image")
     speed.apply_backend_flags(plan)
     nets, record = recipe.networks(cfg, data)

@@ -15,6 +15,7 @@ import numpy as np
 
 from ganforge import capabilities as cap
 from ganforge.data import Dataset, load_dataset
+from ganforge.data.registry import run_data_options
 from ganforge.engine.resume_checks import fingerprint
 from ganforge.errors import DataError, GanforgeError
 from ganforge.runs import rundir
@@ -74,8 +75,7 @@ def training_data(run: Run, data_dir: str | os.PathLike | None = None) -> Datase
     """The run's training data, as it saw them; one line if they are missing or differ."""
     d = run.config.data
     try:
-        data = load_dataset(d.name, split=d.split, resolution=d.resolution, channels=d.channels, data_dir=data_dir,
-                            seed=run.config.seed, size=d.size, skip_unreadable=d.skip_unreadable)
+        data = load_dataset(d.name, split=d.split, data_dir=data_dir, **run_data_options(d, run.config.seed))
     except DataError as e:
         raise DataError(f"this needs the run's training data ({d.name}, split {d.split}), which cannot be loaded: "
                         f"{e}") from None
@@ -94,8 +94,10 @@ def reference_split(run: Run, split: str, data_dir: str | os.PathLike | None = N
     """Another split of the run's dataset (or of ``dataset``), resized like the training data."""
     d = run.config.data
     name = dataset or d.name
-    return load_dataset(name, split=split, resolution=d.resolution, channels=d.channels, data_dir=data_dir,
-                        seed=run.config.seed, size=d.size if dataset is None else None)
+    options = run_data_options(d, run.config.seed) if dataset is None else \
+        {"resolution": d.resolution, "channels": d.channels, "seed": run.config.seed}
+    options["limit"] = None  # data.limit cuts the training split only
+    return load_dataset(name, split=split, data_dir=data_dir, **options)
 
 
 def labelled_samples(run: Run, n: int, seed: int = 0, **options) -> tuple[np.ndarray, np.ndarray]:
