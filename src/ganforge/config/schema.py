@@ -267,10 +267,11 @@ class SpeedConfig:
     cudnn_benchmark: bool | str = "auto"
     # Capture each whole update (forward, backward, optimiser step; EMA; lazy R1) as a CUDA graph and
     # replay it: one launch per update instead of hundreds (issue 16 measured the GPU idle 58-89% of a
-    # step waiting for Python and launches). Off by default until the capture has been checked on a GPU
-    # (benchmarks/gpu_graphs_check.sh: no GPU was lent to the session that built it); true or auto (on
-    # for CUDA) opt in. A part that cannot be captured (DDP, per-step host values) runs eagerly with
-    # one warning. true on the CPU runs the same static-buffer step eagerly (how the tests check it).
+    # step waiting for Python and launches). Off by default; "auto" (on for CUDA) in the presets where
+    # the H100 check measured it winning (dcgan-mnist 2.94x and gan2014-mnist 8.48x the plain loop,
+    # docs/benchmarks.md section 12) and their children; true or auto opt in elsewhere. A part that
+    # cannot be captured (DDP, per-step host values) runs eagerly with one warning. true on the CPU
+    # runs the same static-buffer step eagerly (how the tests check it).
     graphs: bool | str = False
 
 
