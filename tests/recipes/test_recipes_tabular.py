@@ -6,6 +6,9 @@ batch, ``ganforge audit`` and ``downstream`` measure a table run, and dp-tabular
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -209,3 +212,22 @@ def test_a_reloaded_table_keeps_its_target_and_discrete_columns(table, tmp_path)
     kinds = {c["name"]: c["kind"] for c in reloaded.meta["columns"]}
     assert kinds["x"] == "categorical", kinds  # as trained: data.discrete=[x]
     assert reloaded.meta["sha256"] and len(reloaded.x) == 600
+
+
+def test_two_processes_under_torchrun_train_a_table(table, tmp_path):
+    """DDP (gloo, 2 CPU processes): the global batch of conditions and rows shared out, D's update (its
+    gradient penalty's double backward included) through the wrapper; the run then samples a CSV."""
+    run = tmp_path / "ddp"
+    env = dict(os.environ, OMP_NUM_THREADS="1", PYTHONUNBUFFERED="1")
+    env.pop("RANK", None)
+    cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2", "-m", "ganforge",
+           "train", "ctgan-fast", "--out", str(run), "--steps", "6", "--device", "cpu",
+           *[a for s in [f"data.name=csv:{table}", *FAST, "train.batch_size=100", "log.every=3"] for a in ("--set", s)]]
+    out = subprocess.run(cmd, capture_output=True, text=True, env=env, timeout=240)
+    assert out.returncode == 0, out.stdout[-2000:] + out.stderr[-3000:]
+    rows = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines() if '"loss_D"' in line]
+    assert [r["step"] for r in rows] == [3, 6] and all(np.isfinite(r["loss_D"]) for r in rows)
+    assert json.loads((run / "options.json").read_text())["world_size"] == 2
+    csv = tmp_path / "s.csv"
+    assert main(["sample", str(run), "--n", "50", "--out", str(csv)]) == 0
+    assert list(pd.read_csv(csv).columns) == list(pd.read_csv(table).columns)
