@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import importlib.util
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -40,12 +41,38 @@ def test_missing_file_and_folder(tmp_path):
         read_table(tmp_path)
 
 
-@pytest.mark.skipif(importlib.util.find_spec("pyarrow") is not None, reason="pyarrow is installed here")
-def test_parquet_without_pyarrow_says_how_to_get_it(tmp_path):
+def test_parquet_without_pyarrow_says_how_to_get_it(tmp_path, monkeypatch):
+    real_find_spec = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "pyarrow" else
+                        real_find_spec(name, *a))  # as on a machine without the [parquet] extra
     path = tmp_path / "t.parquet"
     path.write_bytes(b"PAR1 not really")
     with pytest.raises(DataError, match=r"ganforge\[parquet\]"):
         read_table(path)
+    with pytest.raises(DataError, match=r"ganforge\[parquet\]"):
+        write_table(pd.DataFrame({"a": [1, 2]}), tmp_path / "out.parquet")
+
+
+def test_a_parquet_table_trains_and_samples_parquet(tmp_path):
+    """parquet:PATH in, ``ganforge sample --out x.parquet`` out, with the columns and their types."""
+    pytest.importorskip("pyarrow", reason="the [parquet] extra is not installed")
+    rng = np.random.default_rng(0)
+    src = tmp_path / "t.parquet"
+    pd.DataFrame({"x": rng.normal(size=200).round(3), "c": rng.choice(["a", "b"], 200),
+                  "n": rng.integers(0, 5, 200), "flag": rng.random(200) < 0.5}).to_parquet(src, index=False)
+    bad = tmp_path / "bad.parquet"
+    bad.write_bytes(b"PAR1 not really")
+    with pytest.raises(DataError, match="not a readable Parquet file"):
+        read_table(bad)
+    run = tmp_path / "run"
+    assert main(["train", "ctgan-fast", "--out", str(run), "--steps", "3", "--set", f"data.name=parquet:{src}",
+                 "--set", "train.batch_size=50", "--set", "model.d.pack=5", "--set", "log.tensorboard=false",
+                 "--set", "log.progress=false"]) == 0
+    out = tmp_path / "s.parquet"
+    assert main(["sample", str(run), "--n", "30", "--out", str(out)]) == 0
+    df = pd.read_parquet(out)
+    assert list(df.columns) == ["x", "c", "n", "flag"] and len(df) == 30
+    assert set(df["c"].dropna()) <= {"a", "b"} and df["flag"].dtype.kind == "b" and df["n"].dtype.kind in "iu"
 
 
 def test_good_csv_reads_with_its_types(tmp_path):

@@ -38,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     options.run_dir(s)
     s.add_argument("--n", type=int, required=True, help="number of samples")
     s.add_argument("--out", required=True, help="output .npy: uint8 (N, C, H, W) images or float32 (N, 2) points; "
-                                                "a table run (recipe tabular) writes .csv")
+                                                "a table run (recipe tabular) writes .csv or .parquet")
     options.seed(s)
     options.checkpoint(s)
     options.device(s)
@@ -61,7 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.n <= 0:
         raise GanforgeError(f"--n must be a positive number of samples, got {args.n}")
-    out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".npy", ".csv"))
+    out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".npy", ".csv", ".parquet", ".pq"))
     grid = outputs.check_file(args.grid, flag="--grid", force=args.force, suffixes=(".png",)) if args.grid else None
     if grid is not None and grid.resolve() == out.resolve():
         raise GanforgeError("--grid and --out name the same file; give the picture its own name")
@@ -71,8 +71,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"ganforge: note: {note}, {opened.checkpoint.name}", file=sys.stderr)
     if cap.TABLE in cap.capabilities_of(opened.model):  # a table run writes rows in the table's own columns
         return write_table_samples(opened, args, out)
-    if args.condition is not None or out.suffix == ".csv":
-        raise GanforgeError(f"{'--condition' if args.condition is not None else '--out *.csv'} is for table runs "
+    if args.condition is not None or out.suffix != ".npy":
+        raise GanforgeError(f"{'--condition' if args.condition is not None else f'--out *{out.suffix}'} is for table runs "
                             f"(recipe tabular), and this run's recipe is {opened.config.recipe}; drop it "
                             f"(write .npy)")
     options = {k: v for k, v in (("classes", args.classes), ("truncation", args.truncation)) if v is not None}

@@ -127,15 +127,16 @@ class TableModel:
 
 def write_table_samples(opened: Any, args: Any, out: Path) -> int:
     """``ganforge sample`` for a table run: ``--n`` rows (``--condition`` by the conditional vector) into
-    ``--out`` (.csv), written whole or not at all (through ganforge.outputs)."""
+    ``--out`` (.csv, or .parquet with the [parquet] extra), written whole or not at all (ganforge.outputs)."""
     unused = [flag for flag, value in (("--class", args.classes), ("--truncation", args.truncation),
                                        ("--mix-seed", args.mix_seed), ("--mix-layer", args.mix_layer),
                                        ("--grid", args.grid)) if value is not None]
     if unused:
         raise ConfigError(f"{unused[0]} does not apply to a table run (recipe tabular), which draws rows; drop it "
                           f"(--condition COL=VALUE picks a category)")
-    if out.suffix != ".csv":
-        raise ConfigError(f"--out {out}: a table run writes rows as .csv; name the output e.g. synthetic.csv")
+    if out.suffix.lower() not in (".csv", ".parquet", ".pq"):
+        raise ConfigError(f"--out {out}: a table run writes rows as .csv or .parquet; name the output e.g. "
+                          f"synthetic.csv")
     condition = parse_condition(args.condition) if args.condition is not None else None
     model = opened.model
     if condition is not None:
