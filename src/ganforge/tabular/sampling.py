@@ -27,10 +27,11 @@ from torch import nn
 
 from ganforge.errors import ConfigError
 from ganforge.sampling import sample_generator
-from ganforge.tabular.table_io import read_table, write_table
+from ganforge.tabular.table_io import read_table, write_table_chunks
 from ganforge.tabular.transform import TableTransformer
 
 CHUNK = 1000  # rows per forward pass of G when sampling (memory holds one chunk of G's activations)
+TABLE_CHUNK = 100 * CHUNK  # rows inverted and written at a time (a multiple of CHUNK: G's chunks fill it exactly)
 INVERSE_SEED_OFFSET = 1  # the inverse transform's numpy stream is seed + this (z and conditions use the seed)
 PREVIEW_COLUMNS = 6  # marginals shown in a training preview picture
 
@@ -118,11 +119,26 @@ class TableModel:
         finally:
             G.train(was_training)
 
+    def sample_table_chunks(self, n: int, *, seed: int = 0, device: str | torch.device = "cpu",
+                            condition: tuple[str, str] | None = None) -> Iterator[pd.DataFrame]:
+        """``n`` rows in the table's own columns, order and types, ``TABLE_CHUNK`` rows at a time.
+
+        Memory holds one chunk, not the whole output (a million rows of 323 floats were 1.3 GB before
+        the inverse); the ID columns are drawn once for all ``n`` rows, so they stay unique over the output.
+        """
+        rng = np.random.default_rng(seed + INVERSE_SEED_OFFSET)
+        ids = self.transformer.new_ids(n, rng)
+        rows = self.sample_chunks(n, seed=seed, device=device, condition=condition)
+        for start in range(0, n, TABLE_CHUNK):
+            m = min(TABLE_CHUNK, n - start)
+            x = np.concatenate([next(rows)[0] for _ in range(-(-m // CHUNK))])
+            yield self.transformer.inverse(x, rng=rng, ids={k: v.iloc[start:start + m] for k, v in ids.items()})
+
     def sample_table(self, n: int, *, seed: int = 0, device: str | torch.device = "cpu",
                      condition: tuple[str, str] | None = None) -> pd.DataFrame:
-        """``n`` rows in the table's own columns, order and types (the transform's inverse)."""
-        rows = np.concatenate([x for x, _ in self.sample_chunks(n, seed=seed, device=device, condition=condition)])
-        return self.transformer.inverse(rows, rng=np.random.default_rng(seed + INVERSE_SEED_OFFSET))
+        """``n`` rows in the table's own columns, order and types (the chunks of :meth:`sample_table_chunks`)."""
+        return pd.concat(list(self.sample_table_chunks(n, seed=seed, device=device, condition=condition)),
+                         ignore_index=True)
 
 
 def write_table_samples(opened: Any, args: Any, out: Path) -> int:
@@ -141,10 +157,10 @@ def write_table_samples(opened: Any, args: Any, out: Path) -> int:
     model = opened.model
     if condition is not None:
         model.condition_vector(*condition)  # a bad column or value is refused before any work
-    table = model.sample_table(args.n, seed=args.seed, device=opened.device, condition=condition)
-    write_table(table, out, force=args.force)
+    chunks = model.sample_table_chunks(args.n, seed=args.seed, device=opened.device, condition=condition)
+    write_table_chunks(chunks, out, force=args.force)
     asked = f", {condition[0]}={condition[1]}" if condition else ""
-    print(f"{out}: {len(table)} rows x {table.shape[1]} columns from step {opened.step}{asked}")
+    print(f"{out}: {args.n} rows x {len(model.transformer.specs)} columns from step {opened.step}{asked}")
     return 0
 
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 import csv
 import importlib.util
 import os
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 import pandas as pd
@@ -127,4 +127,18 @@ def write_table(df: pd.DataFrame, path: str | os.PathLike, *, force: bool = Fals
     return target
 
 
-__all__ = ["CHUNK_ROWS", "MIN_ROWS", "check_table", "iter_table", "read_table", "write_table"]
+def write_table_chunks(chunks: Iterable[pd.DataFrame], path: str | os.PathLike, *, force: bool = False,
+                       flag: str = "--out") -> Path:
+    """:func:`write_table` for a table that arrives in chunks: a CSV is written chunk by chunk (one header),
+    so memory holds one chunk; Parquet is gathered and written whole (pyarrow writes one file at once)."""
+    target = outputs.check_file(path, flag=flag, force=force, suffixes=SUFFIXES)
+    if target.suffix.lower() != ".csv":
+        return write_table(pd.concat(list(chunks), ignore_index=True), target, force=force, flag=flag)
+    with outputs.atomic(target, flag=flag, force=force) as (temp,):
+        with open(temp, "w", encoding="utf-8", newline="") as f:
+            for i, df in enumerate(chunks):
+                df.to_csv(f, index=False, header=i == 0)
+    return target
+
+
+__all__ = ["CHUNK_ROWS", "MIN_ROWS", "check_table", "iter_table", "read_table", "write_table", "write_table_chunks"]

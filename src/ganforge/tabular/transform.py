@@ -198,8 +198,14 @@ class TableTransformer:
         return out
 
     # ---- inverse ----
-    def inverse(self, x: np.ndarray, *, rng: np.random.Generator) -> pd.DataFrame:
-        """Rows of floats -> the table's columns, in its order and dtypes (see the module docstring)."""
+    def new_ids(self, n: int, rng: np.random.Generator) -> dict[str, pd.Series]:
+        """``n`` unique values of every ID column, drawn once for a whole output that is inverted in chunks."""
+        return {s.name: _new_ids(s, n, rng) for s in self.specs if s.kind == "id"}
+
+    def inverse(self, x: np.ndarray, *, rng: np.random.Generator,
+                ids: dict[str, pd.Series] | None = None) -> pd.DataFrame:
+        """Rows of floats -> the table's columns, in its order and dtypes (see the module docstring).
+        ``ids``: the ID columns' values for these rows (from :meth:`new_ids`), else drawn here."""
         x = np.asarray(x, np.float32)
         if x.ndim != 2 or x.shape[1] != self.output_dim:
             raise DataError(f"rows to invert must be (N, {self.output_dim}), got {x.shape}")
@@ -217,7 +223,8 @@ class TableTransformer:
                 values = pd.Series([cats.values[i] for i in idx], dtype=object)
                 cols[spec.name] = _restore_dtype(values, spec)
             else:
-                cols[spec.name] = _new_ids(spec, n, rng)
+                cols[spec.name] = (ids[spec.name].reset_index(drop=True) if ids is not None
+                                   else _new_ids(spec, n, rng))
         return pd.DataFrame(cols, columns=[s.name for s in self.specs])
 
     def _inverse_number(self, spec: ColumnSpec, alpha: np.ndarray, onehot: np.ndarray) -> pd.Series:
