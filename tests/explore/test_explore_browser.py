@@ -32,7 +32,7 @@ CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SHOTS = Path(__file__).resolve().parents[2] / "docs" / "img" / "explore"
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
-CGAN_RUN = os.environ.get("GANFORGE_TEST_CGAN_RUN")  # a trained class-conditional digits/MNIST run (see below)
+CGAN_RUN = os.environ.get("GANFORGE_TEST_CGAN_RUN")  # a trained class-conditional digits/MNIST run (conftest)
 LAST = "5" if CGAN_RUN else "1"  # the run the pictures show: the given one, else the tiny conditional run
 
 playwright = pytest.importorskip("playwright.sync_api", reason="playwright is not installed (pip install playwright)")
@@ -115,9 +115,10 @@ def redraw(pg, action: str) -> None:
     pg.wait_for_function(f"() => document.getElementById('grid').dataset.version !== '{version}' && window.gf.busy === 0")
 
 
-def shoot(pg, panel: str) -> None:
+def shoot(pg, panel: str, name: str | None = None) -> None:
+    """Save panel ``panel``'s screenshot as docs/img/explore/``name`` (the panel's name by default).png."""
     SHOTS.mkdir(parents=True, exist_ok=True)
-    pg.locator(f"#panel-{panel}").screenshot(path=str(SHOTS / f"{panel}.png"))
+    pg.locator(f"#panel-{panel}").screenshot(path=str(SHOTS / f"{name or panel}.png"))
 
 
 def test_the_grid_renders_and_a_click_locks_a_seed(page):
@@ -277,12 +278,21 @@ def source_pixels(pg) -> np.ndarray:
     return cells(pg)[:, at][:, :, at]
 
 
-@pytest.mark.skipif(not CGAN_RUN, reason="needs a trained class-conditional MNIST or digits run in "
-                    "GANFORGE_TEST_CGAN_RUN: cgan-mnist cut to a CPU minute does not yet draw digits the judge "
-                    "reads (docs/explore.md: measured at 331 and 600 steps)")
-def test_picking_class_3_gives_images_the_judge_reads_as_3(page):
-    page.select_option("#run", "5")
+@pytest.fixture
+def class_page(browser, class_run):
+    """The explorer over the class-conditional run that draws its classes (conftest's ``class_run``) alone."""
+    with serving([class_run]) as url:
+        pg, offsite = open_page(browser, url)
+        yield pg
+        assert not offsite, offsite
+        pg.close()
+
+
+def test_picking_class_3_gives_images_the_judge_reads_as_3(class_page, class_run, judge_dir):
+    page = class_page
+    page.select_option("#run", "0")
     page.wait_for_function("() => window.gf.busy === 0 && document.getElementById('classbox').hidden === false")
+    run = load_run(class_run)
     read = {}
     for wanted in (5, 3):  # 3 last: its grid is the picture
         redraw(page, f"() => {{ const c = document.getElementById('class'); c.value = '{wanted}'; "
@@ -290,9 +300,10 @@ def test_picking_class_3_gives_images_the_judge_reads_as_3(page):
         imgs = source_pixels(page)
         seeds = page.evaluate("() => window.gf.grid.seeds")
         for seed, img in list(zip(seeds, imgs))[:4]:  # what is judged is the model's own sample, read back exactly
-            np.testing.assert_array_equal(img, load_run(CGAN_RUN).sample(1, seed=seed, classes=wanted)[0, 0])
-        # the user's data cache (each test's own is empty and offline): MNIST and the judge as `ganforge` keeps them
-        judge = load_judge("lenet8" if imgs.shape[-1] == 8 else "lenet", data_dir=DEFAULT_DIR.expanduser())
+            np.testing.assert_array_equal(img, run.sample(1, seed=seed, classes=wanted)[0, 0])
+        # digits: lenet8, trained for the session (no download); MNIST (a given run): lenet from the user's cache
+        judge = (load_judge("lenet8", data_dir=judge_dir) if imgs.shape[-1] == 8
+                 else load_judge("lenet", data_dir=DEFAULT_DIR.expanduser()))
         read[wanted] = (judge(imgs[:, None].copy())[1].argmax(1).numpy() == 3).mean()
     assert read[3] >= 0.8 and read[5] < read[3] - 0.5, read  # class 3 reads as 3; class 5 does not
-    shoot(page, "grid-class3")
+    shoot(page, "grid", "grid-class3")
