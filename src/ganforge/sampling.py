@@ -19,13 +19,28 @@ import torch
 from torch import nn
 
 from ganforge.errors import ConfigError, GanforgeError
-from ganforge.training import seeds
+
+
+SAMPLING_TAG = 0x5A4D  # mixed with the user's seed for samples (for_sampling), never added to a run seed
+
+
+def for_sampling(seed: int) -> int:
+    """The torch seed of the z (and labels) drawn for samples of the user's ``seed``: hashed, not ``seed``.
+
+    A run of seed S builds its networks right after ``torch.manual_seed(S)``, so ``manual_seed(S)``
+    draws would repeat the initial weights: z_i of a StyleGAN2 run's own seed was row i of its first
+    mapping layer, every pre-activation |W_i|^2 ~ 512, w three times its usual norm and malformed
+    digits wherever the sampling seed equalled the run seed (docs/stylegan.md). numpy's SeedSequence
+    mixes (seed, tag) into 64 bits, so no small run or stream seed (``seed + offset``,
+    ganforge.training.seeds) meets a sampling seed.
+    """
+    return int(np.random.SeedSequence([seed, SAMPLING_TAG]).generate_state(1, np.uint64)[0])
 
 
 def sample_generator(seed: int, device: torch.device | str) -> torch.Generator:
     """The torch generator every sampling path draws z and labels from for the user's ``seed``
-    (:func:`ganforge.training.seeds.for_sampling`: hashed, so never the stream a run initialised from)."""
-    return torch.Generator(device=device).manual_seed(seeds.for_sampling(seed))
+    (:func:`for_sampling`: hashed, so never the stream a run initialised from)."""
+    return torch.Generator(device=device).manual_seed(for_sampling(seed))
 
 
 def _draw(n: int, z_dim: int, dist: str, device: torch.device | str, generator: torch.Generator | None) -> torch.Tensor:

@@ -1,12 +1,12 @@
 """The seed arithmetic: one run seed, distinct reproducible streams derived from it.
 
 Every random stream a run uses is ``seed + offset``; the offsets live here once, because
-changing any of them changes every run (tests/benchmarks/golden_samples.py would say so).
+changing any of them changes every run (tests/benchmarks/golden_samples.py would say so). Samples drawn
+from a trained run are not a training stream: their seed is hashed (``ganforge.sampling.for_sampling``).
 """
 
 from __future__ import annotations
 
-import numpy as np
 
 REAL_BATCHES = 1  # the order of real minibatches
 NOISE = 2  # z, fake class labels, the gradient penalty's interpolation weights
@@ -20,24 +20,11 @@ IMAGE_POOL = 12  # the image pools' swap draws (CycleGAN); pool of D_B uses IMAG
 DP_NOISE = 14  # the Gaussian noise DP-SGD adds to D's clipped gradients (dp-noise-to-image)
 LABEL_SPLIT = 15  # which training images keep their labels (semi-supervised; data.label_seed overrides)
 LABELLED = 16  # the order of labelled minibatches (semi-supervised)
-SAMPLING_TAG = 0x5A4D  # mixed with the user's seed for samples (for_sampling), never added to a run seed
 UNLABELLED_G = 17  # the second unlabelled stream, the real side of G's feature matching (semi-supervised)
 
 
 def stream(seed: int, offset: int) -> int:
     return seed + offset
-
-
-def for_sampling(seed: int) -> int:
-    """The torch seed of the z (and labels) drawn for samples of the user's ``seed``: hashed, not ``seed``.
-
-    A run of seed S builds its networks right after ``torch.manual_seed(S)``, so ``manual_seed(S)``
-    draws would repeat the initial weights: z_i of a StyleGAN2 run's own seed was row i of its first
-    mapping layer, every pre-activation |W_i|^2 ~ 512, w three times its usual norm and malformed
-    digits wherever the sampling seed equalled the run seed (docs/stylegan.md). numpy's SeedSequence
-    mixes (seed, tag) into 64 bits, so no small run or stream seed meets a sampling seed.
-    """
-    return int(np.random.SeedSequence([seed, SAMPLING_TAG]).generate_state(1, np.uint64)[0])
 
 
 def for_rank(seed: int, rank: int) -> int:
