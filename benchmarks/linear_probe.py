@@ -4,8 +4,9 @@ The DCGAN paper's protocol (Radford et al. 2015, section 5.1): D's features from
 max-pooled to a 4x4 grid, flattened and concatenated (``ganforge features``, i.e.
 :func:`ganforge.representation.d_features`), then a linear L2-SVM trained on N labelled images per
 class. Here scikit-learn's ``LinearSVC`` (squared hinge, L2) on standardised features; its C is
-chosen from a small grid on the MNIST *valid* split (never the test split), and the test split is
-scored once per (representation, N, label seed).
+chosen from a small grid on 2,000 images of the *valid* split (never the test split; a dataset without
+one, such as cifar10-jpeg, gives its last 2,000 training images, which are then never labelled), and
+the test split is scored once per (representation, N, label seed).
 
 Representations, all in the same run of this script:
 
@@ -31,6 +32,7 @@ from sklearn.svm import LinearSVC
 
 from ganforge import recipes
 from ganforge.data import load_dataset
+from ganforge.data.registry import dataset_splits
 from ganforge.recipes.semi_supervised import labelled_subset
 from ganforge.representation import d_features, to_d_input
 from ganforge.runs.run import load_run
@@ -62,10 +64,14 @@ def main() -> None:
     record = run.state.get("net_context") or {}
     torch.manual_seed(cfg.seed)  # the random D: the same builder and seed, no training
     random_d = recipes.get(cfg.recipe).rebuild(cfg, record)["D"].eval()
-    splits = {s: load_dataset(cfg.data.name, split=s) for s in ("train", "valid", "test")}
+    has_valid = "valid" in dataset_splits(cfg.data.name)
+    splits = {s: load_dataset(cfg.data.name, split=s) for s in ("train", "test") + (("valid",) if has_valid else ())}
     out_range = run.generator.output_range
     x = {s: to_d_input(d.x.numpy(), record["data_shape"], out_range) for s, d in splits.items()}
     y = {s: d.y.numpy() for s, d in splits.items()}
+    if not has_valid:  # e.g. cifar10-jpeg: the last VALID_N training images choose C, and are never labelled
+        x["valid"], y["valid"] = x["train"][-VALID_N:], y["train"][-VALID_N:]
+        x["train"], y["train"] = x["train"][:-VALID_N], y["train"][:-VALID_N]
     x["valid"], y["valid"] = x["valid"][:VALID_N], y["valid"][:VALID_N]
     reps = {"D (trained)": lambda t: d_features(run.nets["D"], t, pool=args.pool),
             "D (random init)": lambda t: d_features(random_d, t, pool=args.pool),
