@@ -64,3 +64,13 @@ def test_a_run_with_ada_logs_p_and_rt(tmp_path, monkeypatch):
     assert len(rows) == 6 and all(0.0 <= r["ada_p"] <= 1.0 and -1.0 <= r["ada_rt"] <= 1.0 for r in rows)
     assert any(r["ada_rt"] != 0 for r in rows)  # r_t measured every D update (ada_interval=1)
     assert (tmp_path / "r" / "checkpoints" / "step-0000006" / "ada.safetensors").is_file()  # p is checkpointed
+
+
+def test_ada_refuses_graphs_true_but_takes_auto(tmp_path, capsys):
+    """ADA's p moves on the host, so a captured D update is refused outright (true); auto, the dcgan-mnist
+    family's default, is accepted (on CUDA the phase falls back to eager with a warning)."""
+    base = ["train", "dcgan-digits", "--steps", "1", "--set", "augment.ada_target=0.6", "--set", "log.tensorboard=false",
+            "--set", "model.g.base_channels=8", "--set", "model.d.base_channels=8", "--set", "train.batch_size=16"]
+    assert main([*base, "--out", str(tmp_path / "t"), "--set", "speed.graphs=true"]) == 2
+    assert "cannot be captured; set speed.graphs=auto or false" in capsys.readouterr().err
+    assert main([*base, "--out", str(tmp_path / "a"), "--set", "speed.graphs=auto"]) == 0
