@@ -45,12 +45,14 @@ class GaussianNoise(nn.Module):
         return x
 
 
-class WNLinear(nn.Module):
-    """y = (g / ||v||) * (v x) + b, per output unit. ``train_scale=False`` keeps g as a buffer."""
+class WeightNormed(nn.Module):
+    """y = (g / ||v||) * (v * x) + b per output channel (dim 1 of y), with the data-dependent init of
+    :meth:`init_scale`. Subclasses give ``direction`` (the product with unit-norm v); ``train_scale=False``
+    keeps g as a buffer (the reference's hidden layers)."""
 
-    def __init__(self, n_in: int, n_out: int, train_scale: bool = False, init_std: float = 0.05):
+    def __init__(self, v_shape: tuple[int, ...], n_out: int, train_scale: bool, init_std: float):
         super().__init__()
-        self.v = nn.Parameter(torch.randn(n_out, n_in) * init_std)
+        self.v = nn.Parameter(torch.randn(v_shape) * init_std)
         self.b = nn.Parameter(torch.zeros(n_out))
         g = torch.ones(n_out)
         if train_scale:
@@ -59,20 +61,36 @@ class WNLinear(nn.Module):
             self.register_buffer("g", g)
 
     def direction(self, x: Tensor) -> Tensor:
-        """(v / ||v||) x without the scale or bias: what the data-dependent init measures."""
-        return F.linear(x, self.v / self.v.norm(dim=1, keepdim=True).clamp_min(1e-12))
+        raise NotImplementedError
+
+    def _per_channel(self, p: Tensor, t: Tensor) -> Tensor:
+        return p.view(1, -1, *[1] * (t.dim() - 2))
 
     def forward(self, x: Tensor) -> Tensor:
-        return self.direction(x) * self.g + self.b
+        t = self.direction(x)
+        return t * self._per_channel(self.g, t) + self._per_channel(self.b, t)
 
     @torch.no_grad()
     def init_scale(self, x: Tensor) -> Tensor:
-        """Data-dependent init: pre-activations get zero mean and unit variance on batch ``x``."""
+        """Data-dependent init: each output channel gets zero mean and unit variance on batch ``x`` (over
+        the batch and, for maps, space)."""
         t = self.direction(x)
-        mean, std = t.mean(0), t.std(0, unbiased=False).clamp_min(1e-6)
+        dims = (0, *range(2, t.dim()))
+        mean, std = t.mean(dims), t.std(dims, unbiased=False).clamp_min(1e-6)
         self.g.copy_(1.0 / std)
         self.b.copy_(-mean / std)
         return self.forward(x)
+
+
+class WNLinear(WeightNormed):
+    """The weight-normalised linear layer: ||v|| per output unit."""
+
+    def __init__(self, n_in: int, n_out: int, train_scale: bool = False, init_std: float = 0.05):
+        super().__init__((n_out, n_in), n_out, train_scale, init_std)
+
+    def direction(self, x: Tensor) -> Tensor:
+        """(v / ||v||) x without the scale or bias: what the data-dependent init measures."""
+        return F.linear(x, self.v / self.v.norm(dim=1, keepdim=True).clamp_min(1e-12))
 
 
 class SSGANDiscriminator(Discriminator):

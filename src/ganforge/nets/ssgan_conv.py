@@ -27,26 +27,19 @@ from torch.nn import functional as F
 
 from ganforge.nets.base import Discriminator, Generator, image_plan
 from ganforge.nets.registry import NetContext, register
-from ganforge.nets.ssgan import GaussianNoise, WNLinear
+from ganforge.nets.ssgan import GaussianNoise, WeightNormed, WNLinear
 
 Tensor = torch.Tensor
 
 
-class WNConv2d(nn.Module):
-    """The convolutional :class:`~ganforge.nets.ssgan.WNLinear`: y = (g / ||v||) * (v * x) + b per output
-    channel, ||v|| over the channel's whole kernel. ``transposed`` makes it a transposed conv (G's output)."""
+class WNConv2d(WeightNormed):
+    """The convolutional :class:`~ganforge.nets.ssgan.WNLinear`: ||v|| over each output channel's whole
+    kernel. ``transposed`` makes it a transposed conv (G's output)."""
 
     def __init__(self, n_in: int, n_out: int, kernel: int, stride: int = 1, padding: int = 0, *,
                  transposed: bool = False, train_scale: bool = False, init_std: float = 0.05):
-        super().__init__()
         shape = (n_in, n_out, kernel, kernel) if transposed else (n_out, n_in, kernel, kernel)
-        self.v = nn.Parameter(torch.randn(shape) * init_std)
-        self.b = nn.Parameter(torch.zeros(n_out))
-        g = torch.ones(n_out)
-        if train_scale:
-            self.g = nn.Parameter(g)
-        else:
-            self.register_buffer("g", g)
+        super().__init__(shape, n_out, train_scale, init_std)
         self.stride, self.padding, self.transposed = stride, padding, transposed
 
     def direction(self, x: Tensor) -> Tensor:
@@ -57,18 +50,6 @@ class WNConv2d(nn.Module):
             return F.conv_transpose2d(x, w, stride=self.stride, padding=self.padding,
                                       output_padding=self.stride - 1)
         return F.conv2d(x, w, stride=self.stride, padding=self.padding)
-
-    def forward(self, x: Tensor) -> Tensor:
-        return self.direction(x) * self.g.view(1, -1, 1, 1) + self.b.view(1, -1, 1, 1)
-
-    @torch.no_grad()
-    def init_scale(self, x: Tensor) -> Tensor:
-        """Data-dependent init: each output channel gets zero mean and unit variance over batch and space."""
-        t = self.direction(x)
-        mean, std = t.mean((0, 2, 3)), t.std((0, 2, 3), unbiased=False).clamp_min(1e-6)
-        self.g.copy_(1.0 / std)
-        self.b.copy_(-mean / std)
-        return self.forward(x)
 
 
 class ShiftBatchNorm(nn.Module):
