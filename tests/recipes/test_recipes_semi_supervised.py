@@ -1,6 +1,7 @@
 """The semi-supervised recipe: a class-balanced labelled subset fixed by its seed, class-balanced labelled
 batches, an unlabelled term blind to labels, one D and one G step end to end, and
-the wiring: with the unlabelled term disconnected, D no longer tells real digits from G's samples."""
+the wiring: with the unlabelled term disconnected, D no longer tells real digits from G's samples, and its
+test accuracy from 2 labels per class falls."""
 
 import numpy as np
 import pytest
@@ -91,8 +92,26 @@ def _realness_gap(run) -> float:
 
 def test_disconnecting_the_unlabelled_term_leaves_d_blind_to_fakes(tmp_path):
     """The unlabelled term is what teaches the K-class D to tell real from generated (D(x) = Z/(Z+1));
-    measured 0.36 with it and 0.02 without. Test accuracy from 2 labels per class did not separate the
-    two at a test-sized budget (74.4% vs 75.4% here; docs/semi-supervised.md), so that is not asserted."""
+    measured 0.36 with it and 0.02 without, after 150 steps. What that buys in accuracy takes longer to
+    show: the next test."""
     gaps = {w: _realness_gap(ganforge.train(_cfg(unlabelled=w, steps=150), out=tmp_path / f"w{w}"))
             for w in (1.0, 0.0)}
     assert gaps[1.0] > 0.2 and gaps[0.0] < 0.1, gaps
+
+
+def _test_accuracy(run) -> float:
+    (value,) = [v for k, v in evaluate_classifier(run, "test").items() if not k.endswith(".error")]
+    return value
+
+
+def test_disconnecting_the_unlabelled_term_lowers_test_accuracy(tmp_path):
+    """The recipe's point: unlabelled digits raise the accuracy of a classifier taught by 2 labels per
+    class. Measured at 1,500 steps (seeds 0-4): 78.1/85.5/87.2/82.8/83.2% with the term against
+    75.1/77.8/74.4/78.8/77.4% without, a gain on every seed (+3.0 to +12.8 points; 297 test digits).
+    Asserted on the mean of three seeds, whose gain is 7.8 points."""
+    log = {"every": 100000, "tensorboard": False, "progress": False, "checkpoint_every": 100000,
+           "sample_every": 100000}
+    acc = {w: np.mean([_test_accuracy(ganforge.train({**_cfg(unlabelled=w, seed=s, steps=1500), "log": log},
+                                                     out=tmp_path / f"w{w}-s{s}")) for s in (0, 1, 2)])
+           for w in (1.0, 0.0)}
+    assert acc[1.0] - acc[0.0] > 0.03, acc
