@@ -54,18 +54,23 @@ def start_server(run_dir: Path, max_batch: int | None, threads: int) -> tuple[su
         cmd += ["--max-batch", str(max_batch)]
     env = {**os.environ, "OMP_NUM_THREADS": str(threads)}
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    return proc, wait_healthy(proc, port)
+
+
+def wait_healthy(proc: subprocess.Popen, port: int) -> str:
+    """The server's URL once ``GET /health`` answers 200; the server's last words if it exits first."""
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         if proc.poll() is not None:
-            raise SystemExit(f"ganforge serve exited: {proc.stderr.read()[-500:]}")
+            raise SystemExit(f"the server exited: {proc.stderr.read()[-500:]}")
         try:
             if httpx.get(url + "/health", timeout=1).status_code == 200:
-                return proc, url
+                return url
         except httpx.HTTPError:
             time.sleep(0.2)
     proc.terminate()
-    raise SystemExit("ganforge serve did not answer /health within 120 s")
+    raise SystemExit("the server did not answer /health within 120 s")
 
 
 class RawClient:

@@ -16,11 +16,8 @@ import json
 import os
 import subprocess
 import sys
-import time
 
-import httpx
-
-from serve import free_port, load
+from serve import free_port, load, wait_healthy
 
 SERVER = """
 import sys, uvicorn
@@ -45,15 +42,10 @@ def main() -> None:
             for max_batch in (1, 64):
                 port = free_port()
                 server = subprocess.Popen([sys.executable, "-c", SERVER, args.run_dir, str(max_batch), str(port), http,
-                                           loop], env={**os.environ, "OMP_NUM_THREADS": str(threads)})
-                url = f"http://127.0.0.1:{port}"
+                                           loop], env={**os.environ, "OMP_NUM_THREADS": str(threads)},
+                                          stderr=subprocess.PIPE, text=True)
                 try:
-                    for _ in range(600):
-                        try:
-                            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                                break
-                        except httpx.HTTPError:
-                            time.sleep(0.2)
+                    url = wait_healthy(server, port)
                     for c in args.clients:
                         r = asyncio.run(load(url, c, args.seconds, 1.5))
                         print(json.dumps({"http": http, "loop": loop, "threads": threads, "max_batch": max_batch,
