@@ -27,59 +27,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
+
+from gpu_jobs import Clock, JobRunner, last_stats
 
 HERE = Path(__file__).resolve().parent
 GF = [sys.executable, "-m", "ganforge"]
 QUIET = ["log.progress=false", "log.tensorboard=false"]
 
 
-class Session:
-    """Deadlines from the start, logs per job, and a summary rewritten after every change."""
+class Session(JobRunner):
+    """gpu_jobs.JobRunner writing into OUT, with the work folder and the finished jobs' durations."""
 
     def __init__(self, out: Path, work: Path, smoke: bool):
-        self.out, self.work, self.smoke, self.t0 = out, work, smoke, time.monotonic()
-        self.lock = threading.Lock()
-        self.summary: dict[str, dict] = {}
+        super().__init__(out, Clock())
+        self.out, self.work, self.smoke = out, work, smoke
         self.durations: list[float] = []
-        (out / "logs").mkdir(parents=True, exist_ok=True)
-
-    def now(self) -> float:
-        return time.monotonic() - self.t0
-
-    def note(self, job: str, **kv) -> None:
-        with self.lock:
-            self.summary.setdefault(job, {}).update(kv)
-            (self.out / "summary.json").write_text(json.dumps(self.summary, indent=1))
-
-    def run(self, job: str, argv: list[str], until: float, term: bool = False) -> int:
-        """Run argv into logs/JOB.log; at ``until`` send SIGTERM (training writes a checkpoint) or SIGKILL."""
-        left = until - self.now()
-        if left < 2:
-            self.note(job, skipped=f"no time left at {self.now():.0f} s for {' '.join(argv[2:5])}")
-            return -1
-        with open(self.out / "logs" / f"{job}.log", "a") as log:
-            log.write(f"[{self.now():.0f}s] $ {' '.join(argv)}\n")
-            log.flush()
-            p = subprocess.Popen(argv, stdout=log, stderr=subprocess.STDOUT,
-                                 env={**os.environ, "PYTHONUNBUFFERED": "1"})
-            try:
-                rc = p.wait(timeout=left)
-            except subprocess.TimeoutExpired:
-                p.send_signal(signal.SIGTERM if term else signal.SIGKILL)
-                try:
-                    rc = p.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    rc = p.wait()
-            log.write(f"[{self.now():.0f}s] rc={rc}\n")
-        return rc
 
 
 def graphs(s: Session, until: float) -> None:
@@ -111,14 +76,6 @@ def stylegan(s: Session, train_until: float, hard_end: float) -> None:
                                  "--out", str(s.out / "learns"), "--markdown", str(s.out / "learns" / "table.md")],
                    hard_end)
         s.note("stylegan2", learns_rc=rc)
-
-
-def last_stats(run: Path) -> dict:
-    stats = run / "stats.jsonl"
-    if not stats.exists():
-        return {}
-    rows = [json.loads(line) for line in stats.read_text().splitlines() if line.strip()]
-    return {"last_stats": rows[-1] if rows else None}
 
 
 def semi_job(s: Session, name: str, seed: int, baseline: bool, hard_end: float) -> None:

@@ -18,21 +18,24 @@ the step and writes a checkpoint), then the job measures whatever step it reache
     python benchmarks/gpu_session.py --work /tmp/gs --results /tmp/gs/res --smoke   # CPU rehearsal
 
 Run through benchmarks/gpu_session.sh, which stages the data and packs the results.
+
+This is the record of round 3's session (4 December 2026), kept so its figures in docs/benchmarks.md
+can be traced: it runs far more than two training processes at once, which left models near their
+initial weights. New GPU measurements go through benchmarks/gpu_decisive.py (at most two at once);
+both share the deadline runner in benchmarks/gpu_jobs.py.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import os
 import queue
 import shutil
-import signal
-import subprocess
 import sys
 import threading
-import time
 from pathlib import Path
+
+from gpu_jobs import Clock, JobRunner, last_stats
 
 PY = [sys.executable]
 GF = [sys.executable, "-m", "ganforge"]
@@ -50,74 +53,15 @@ QUIET = ["log.every=100", "log.progress=false", "log.tensorboard=false", "log.sa
 DP_BATCH, DP_WIDTH, DP_NOISE, DP_STEPS = 512, 16, (0.5, 1.0, 2.0), 3000
 
 
-class Clock:
-    """Deadlines in seconds from the start, scaled down for the CPU rehearsal."""
+class Session(JobRunner):
+    """gpu_jobs.JobRunner with the work folder, the device and one thread per job (a CPU core each in
+    the rehearsal; on the GPU machine the data loading of several jobs shares 16 cores)."""
 
-    def __init__(self, scale: float):
-        self.t0, self.scale = time.time(), scale
-
-    def left(self, at: float) -> float:
-        return at * self.scale - (time.time() - self.t0)
-
-    def now(self) -> float:
-        return time.time() - self.t0
-
-
-class Session:
     def __init__(self, work: Path, results: Path, clock: Clock, smoke: bool):
-        self.work, self.results, self.clock, self.smoke = work, results, clock, smoke
+        super().__init__(results, clock, env={"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"},
+                         term_grace=90 * clock.scale)
+        self.work, self.smoke = work, smoke
         self.dev = ["--device", "cpu" if smoke else "cuda"]
-        self.lock = threading.Lock()
-        self.procs: set[subprocess.Popen] = set()
-        self.summary: dict[str, dict] = {}
-        (results / "logs").mkdir(parents=True, exist_ok=True)
-
-    def note(self, job: str, **kv) -> None:
-        with self.lock:
-            self.summary.setdefault(job, {}).update(kv)
-            (self.results / "summary.json").write_text(json.dumps(self.summary, indent=1))
-
-    def run(self, job: str, argv: list[str], until: float, term: bool = False) -> int:
-        """Run argv, logging to logs/JOB.log; at ``until`` send SIGTERM (training) or SIGKILL."""
-        left = self.clock.left(until)
-        if left < 1:
-            self.note(job, skipped=f"no time left for: {' '.join(argv[:6])}")
-            return -1
-        log = self.results / "logs" / f"{job}.log"
-        env = dict(os.environ, OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", PYTHONUNBUFFERED="1")
-        with open(log, "a") as f:
-            f.write(f"[{self.clock.now():.0f}s] $ {' '.join(argv)}\n")
-            f.flush()
-            p = subprocess.Popen(argv, stdout=f, stderr=subprocess.STDOUT, env=env)
-            with self.lock:
-                self.procs.add(p)
-            try:
-                rc = p.wait(timeout=left)
-            except subprocess.TimeoutExpired:
-                p.send_signal(signal.SIGTERM if term else signal.SIGKILL)
-                try:  # a stopped run writes its checkpoint within a step
-                    rc = p.wait(timeout=90 * self.clock.scale if term else 10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
-                    rc = p.wait()
-            with self.lock:
-                self.procs.discard(p)
-            f.write(f"[{self.clock.now():.0f}s] rc={rc}\n")
-        return rc
-
-    def kill_all(self) -> None:
-        with self.lock:
-            for p in self.procs:
-                p.kill()
-
-
-def run_summary(run: Path) -> dict:
-    """The last logged row of a run's stats.jsonl (its step, or why it stopped) and the row count."""
-    stats = run / "stats.jsonl"
-    if not stats.exists():
-        return {}
-    rows = [json.loads(line) for line in stats.read_text().splitlines() if line.strip()]
-    return {"last_stats": rows[-1] if rows else None, "rows": len(rows)}
 
 
 def keep(s: Session, run: Path, name: str) -> None:
@@ -134,7 +78,7 @@ def cifar_job(s: Session, preset: str, train_end: float, hard_end: float, n: int
         sets += ["model.g.channels=8", "model.d.channels=8"] if "gan2014" not in preset and "dcgan" not in preset else []
     rc = s.run(preset, [*GF, "train", preset, "--out", str(run), "--force", "--steps", "100000000",
                         *[a for x in sets for a in ("--set", x)]], train_end, term=True)
-    s.note(preset, train_rc=rc, **run_summary(run))
+    s.note(preset, train_rc=rc, **last_stats(run))
     keep(s, run, preset)
     if not (run / "checkpoints").is_dir():
         return
@@ -174,7 +118,7 @@ def train_mnist(s: Session, name: str, preset: str, sets: list[str], until: floa
     run = s.work / "runs" / name
     rc = s.run(name, [*GF, "train", preset, "--out", str(run), "--force", "--steps", str(steps),
                       *[a for x in [*QUIET, *sets] for a in ("--set", x)]], until, term=True)
-    s.note(name, train_rc=rc, **run_summary(run))
+    s.note(name, train_rc=rc, **last_stats(run))
     keep(s, run, name)
     return run
 

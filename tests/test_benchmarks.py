@@ -75,14 +75,15 @@ def test_the_gpu_graphs_check_runs_every_part_at_toy_size_on_the_cpu(tmp_path):
     assert len(list(out.iterdir())) <= 8
 
 
-def _gpu_session():
+def _gpu_session(monkeypatch):
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # its sibling gpu_jobs.py, as when run as a script
     spec = importlib.util.spec_from_file_location("gpu_session", ROOT / "benchmarks" / "gpu_session.py")
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
 
 
-def test_the_gpu_session_stops_a_job_with_sigterm_at_its_deadline_and_skips_what_has_no_time(tmp_path):
+def test_the_gpu_session_stops_a_job_with_sigterm_at_its_deadline_and_skips_what_has_no_time(tmp_path, monkeypatch):
     """benchmarks/gpu_session.py: training jobs are stopped by SIGTERM at their deadline (so ganforge
     writes a checkpoint), and a job whose deadline has passed is recorded as skipped, not run."""
     import json
@@ -90,7 +91,7 @@ def test_the_gpu_session_stops_a_job_with_sigterm_at_its_deadline_and_skips_what
     import sys
     import time
 
-    gs = _gpu_session()
+    gs = _gpu_session(monkeypatch)
     s = gs.Session(tmp_path / "work", tmp_path / "results", gs.Clock(1.0), smoke=True)
     waits = ("import signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(143)); "
              "print('started', flush=True); time.sleep(60)")
