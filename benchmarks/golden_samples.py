@@ -90,7 +90,7 @@ CASES: dict[str, tuple[str, int, list[str]]] = {
                                       "model.g.channels=8", "model.g.blocks=1", "model.d.base_channels=8",
                                       "model.d.stages=2", "model.d.dense=16", "train.batch_size=16",
                                       "superres.init_g={run:srresnet-digits}"]),
-    "fanogan-digits": ("fanogan-mnist", 16, ["data.name=digits", "data.digit=null", "model.z_dim=8",
+    "fanogan-digits": ("fanogan-mnist-paper", 16, ["data.name=digits", "data.digit=null", "model.z_dim=8",
                                              "model.g.base_channels=8", "model.d.base_channels=8",
                                              "train.batch_size=16", "anomaly.encoder_steps=8"]),
     "ganomaly-digits": ("ganomaly-mnist", 10, ["data.name=digits", "data.digit=null", "model.z_dim=8",

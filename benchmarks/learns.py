@@ -15,7 +15,9 @@ MNIST, trained once and cached) read them:
 A row passes when all ten classes hold at least 5% of the samples. Style-based runs add two checks
 of what makes StyleGAN StyleGAN: **style mixing** (the coarse styles of seed A with the fine styles
 of seed B: the judge should read A's class in at least 70% of cases) and **truncation** (psi 0.5
-should raise the confident share over psi 1 by at least 2 points). Progressive runs are trained
+should raise the confident share over psi 1 by at least 2 points; its defining effect, precision
+up and recall down in the judge's features (Kynkaenniemi et al. 2019, k = 3, against as many test
+images), is reported beside it). Progressive runs are trained
 stage by stage (resume is bitwise, so this is the same run) and leave a grid at the end of each
 stage.
 
@@ -39,7 +41,9 @@ import torch
 
 from ganforge import api
 from ganforge.metrics.judges import default_judge, load_judge
+from ganforge.data import load_dataset
 from ganforge.metrics.modes import format_count
+from ganforge.metrics.prdc import precision_recall
 from ganforge.runs.run import Run, load_run
 from ganforge.figures.drawing import save_image_grid
 
@@ -68,8 +72,9 @@ def coverage(cls: np.ndarray, conf: np.ndarray, num_classes: int) -> dict:
             "collapse": bool(covered < num_classes or shares.max() > MAX_SHARE)}
 
 
-def style_checks(run: Run, judge, n: int, seed: int) -> dict:
-    """Style mixing keeps the coarse seed's class; truncation psi 0.5 raises the confident share."""
+def style_checks(run: Run, judge, n: int, seed: int, data_dir: str | None = None) -> dict:
+    """Style mixing keeps the coarse seed's class; truncation psi 0.5 raises the confident share, and
+    (its defining effect) raises precision and lowers recall against ``n`` test images."""
     model = run.model
     coarse = np.concatenate([c for c, _ in model.sample_chunks(n, seed=seed)])
     layer = max(1, model.num_ws // 2)
@@ -83,7 +88,14 @@ def style_checks(run: Run, judge, n: int, seed: int) -> dict:
     _, conf1 = judge_read(judge, coarse)
     trunc = np.concatenate([c for c, _ in model.sample_chunks(n, seed=seed, truncation=0.5)])
     _, conf05 = judge_read(judge, trunc)
-    return {"mix_layer": layer, "mixing_keeps_coarse_class": round(keeps, 4),
+    data = run.config.data
+    reals = load_dataset(data.name, split="test", resolution=data.resolution, channels=data.channels,
+                         data_dir=data_dir).x[:n].numpy()
+    real_f = judge(reals)[0]
+    pr1, pr05 = (precision_recall(real_f, judge(x)[0]) for x in (coarse, trunc))
+    return {"precision_psi1": round(pr1["precision"], 4), "recall_psi1": round(pr1["recall"], 4),
+            "precision_psi05": round(pr05["precision"], 4), "recall_psi05": round(pr05["recall"], 4),
+            "mix_layer": layer, "mixing_keeps_coarse_class": round(keeps, 4),
             "mixing_pairs_with_different_classes": int(differ.sum()),
             "confident_psi1": round(float((conf1 > CONFIDENT).mean()), 4),
             "confident_psi05": round(float((conf05 > CONFIDENT).mean()), 4),
@@ -137,7 +149,7 @@ def measure(run: Run, n: int, seed: int, data_dir: str | None) -> dict:
     row[fid_name] = round(float(api.evaluate(x, fid_name, dataset=cfg.data.name, data_dir=data_dir)[fid_name]), 2)
     row["fid_name"] = fid_name
     if hasattr(run.model, "num_ws"):
-        row.update(style_checks(run, judge, min(n, 1000), seed))
+        row.update(style_checks(run, judge, min(n, 1000), seed, data_dir))
     return row
 
 

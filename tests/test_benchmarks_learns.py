@@ -53,6 +53,7 @@ def test_a_style_based_run_gets_its_mixing_and_truncation_checks(learns, tmp_pat
     assert sum(row["shares"]) == pytest.approx(1.0, abs=1e-3)
     assert 0 <= row["mixing_keeps_coarse_class"] <= 1 or np.isnan(row["mixing_keeps_coarse_class"])
     assert {"confident_psi05", "confident_psi1", "mixing_pass", "truncation_pass"} <= row.keys()
+    assert all(0 <= row[f"{m}_psi{p}"] <= 1 for m in ("precision", "recall") for p in ("1", "05"))
     assert Path(row["grid"]).exists()
     table = (tmp_path / "t.md").read_text()
     assert table.startswith("python benchmarks/learns.py stylegan2-mnist") and "| stylegan2-mnist | 0 | 6 |" in table

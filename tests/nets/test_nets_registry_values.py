@@ -28,7 +28,7 @@ def _resolve(preset, *overrides):
     ("dcgan-digits", "model.d.norm=btach", "did you mean 'batch'"),
     ("dcgan-digits", "model.g.init=he", "model.g.init must be one of normal, xavier, orthogonal, default"),
     ("dcgan-digits", "model.g.attention_res=0", "model.g.attention_res must be a feature-map size >= 1"),
-    ("sngan-mnist", "model.d.channels=-8", "model.d.channels must be an integer >= 1"),
+    ("sngan-mnist-paper", "model.d.channels=-8", "model.d.channels must be an integer >= 1"),
     ("gan2014-digits", "optim.g.betas=[2,0.9]", "optim.g.betas must both be in [0, 1)"),
     ("gan2014-digits", "data.size=0", "data.size must be an integer >= 1"),
     ("biggan-cifar", "model.g.shared_dim=0", "model.g.shared_dim must be an integer >= 1"),

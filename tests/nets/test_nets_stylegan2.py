@@ -146,5 +146,5 @@ def test_the_cpu_presets_learn_with_the_tanh_output_and_the_paper_size_moved_to_
     cpu = config.resolve(presets.load_preset("stylegan2-mnist")[0])
     paper = config.resolve(presets.load_preset("stylegan2-mnist-paper")[0])
     assert cpu.model.g.options["output"] == paper.model.g.options["output"] == "tanh"
-    assert (cpu.model.g.options["channels"], paper.model.g.options["channels"]) == (32, 128)
+    assert (cpu.model.g.options["channels"], paper.model.g.options["channels"]) == (48, 128)
     assert cpu.train.steps * cpu.train.batch_size < paper.train.steps * paper.train.batch_size
