@@ -40,8 +40,8 @@ import numpy as np
 import torch
 
 from ganforge import api
-from ganforge.metrics.judges import default_judge, load_judge
 from ganforge.data import load_dataset
+from ganforge.metrics.judges import default_judge, load_judge
 from ganforge.metrics.modes import format_count
 from ganforge.metrics.prdc import precision_recall
 from ganforge.runs.run import Run, load_run
@@ -56,12 +56,12 @@ MIXING_PASS = 0.70  # style mixing must keep the coarse seed's class this often
 TRUNCATION_GAIN = 0.02
 
 
-def judge_read(judge, images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """The judge's class and its probability for every image."""
-    _, logits = judge(images)
+def judge_read(judge, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
+    """The judge's class and its probability for every image, and its features (one pass)."""
+    features, logits = judge(images)
     p = logits.softmax(1)
     conf, cls = p.max(1)
-    return cls.numpy(), conf.numpy()
+    return cls.numpy(), conf.numpy(), features
 
 
 def coverage(cls: np.ndarray, conf: np.ndarray, num_classes: int) -> dict:
@@ -80,19 +80,18 @@ def style_checks(run: Run, judge, n: int, seed: int, data_dir: str | None = None
     layer = max(1, model.num_ws // 2)
     mixed = np.concatenate([c for c, _ in model.sample_chunks(n, seed=seed, mix_seed=seed + 1, mix_layer=layer)])
     fine = np.concatenate([c for c, _ in model.sample_chunks(n, seed=seed + 1)])
-    c_cls, _ = judge_read(judge, coarse)
-    m_cls, _ = judge_read(judge, mixed)
-    f_cls, _ = judge_read(judge, fine)
+    c_cls, conf1, c_feat = judge_read(judge, coarse)
+    m_cls, _, _ = judge_read(judge, mixed)
+    f_cls, _, _ = judge_read(judge, fine)
     differ = c_cls != f_cls  # only pairs whose sources differ say anything about which styles won
     keeps = float((m_cls[differ] == c_cls[differ]).mean()) if differ.any() else float("nan")
-    _, conf1 = judge_read(judge, coarse)
     trunc = np.concatenate([c for c, _ in model.sample_chunks(n, seed=seed, truncation=0.5)])
-    _, conf05 = judge_read(judge, trunc)
+    _, conf05, t_feat = judge_read(judge, trunc)
     data = run.config.data
     reals = load_dataset(data.name, split="test", resolution=data.resolution, channels=data.channels,
                          data_dir=data_dir).x[:n].numpy()
     real_f = judge(reals)[0]
-    pr1, pr05 = (precision_recall(real_f, judge(x)[0]) for x in (coarse, trunc))
+    pr1, pr05 = (precision_recall(real_f, feat) for feat in (c_feat, t_feat))
     return {"precision_psi1": round(pr1["precision"], 4), "recall_psi1": round(pr1["recall"], 4),
             "precision_psi05": round(pr05["precision"], 4), "recall_psi05": round(pr05["recall"], 4),
             "mix_layer": layer, "mixing_keeps_coarse_class": round(keeps, 4),
@@ -141,7 +140,7 @@ def measure(run: Run, n: int, seed: int, data_dir: str | None) -> dict:
         raise SystemExit(f"no judge for dataset '{cfg.data.name}': learns.py measures datasets with a judge")
     judge = load_judge(judge_name, data_dir)
     x, labels = run.sample_with_labels(n, seed=seed)
-    cls, conf = judge_read(judge, x)
+    cls, conf, _ = judge_read(judge, x)
     row = {"step": run.step, "judge": judge_name, **coverage(cls, conf, judge.num_classes)}
     if labels is not None:  # a conditional G: covering the classes is given, drawing the asked-for one is not
         row["label_match"] = round(float((cls == np.asarray(labels)).mean()), 4)
