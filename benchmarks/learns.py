@@ -17,7 +17,10 @@ of what makes StyleGAN StyleGAN: **style mixing** (the coarse styles of seed A w
 of seed B: the judge should read A's class in at least 70% of cases) and **truncation** (psi 0.5
 should raise the confident share over psi 1 by at least 2 points; its defining effect, precision
 up and recall down in the judge's features (Kynkaenniemi et al. 2019, k = 3, against as many test
-images), is reported beside it). Progressive runs are trained
+images), is reported beside it), and how the styles w = mapping(z) spread, trained and at freshly drawn
+initial weights (``w_directions``: the participation ratio of w's covariance, the number of directions
+the styles fill; ``w_cosine``: how alike two independent samples' w are), which showed why a deep
+mapping fails on a short budget (docs/stylegan.md, 'The fourth limit'). Progressive runs are trained
 stage by stage (resume is bitwise, so this is the same run) and leave a grid at the end of each
 stage.
 
@@ -30,6 +33,7 @@ stage.
 from __future__ import annotations
 
 import argparse
+import copy
 import json
 import shutil
 import sys
@@ -38,12 +42,14 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from torch import nn
 
 from ganforge import api
 from ganforge.data import load_dataset
 from ganforge.metrics.judges import default_judge, load_judge
 from ganforge.metrics.modes import format_count
 from ganforge.metrics.prdc import precision_recall
+from ganforge.nets.equalized import EqualizedLinear
 from ganforge.runs.run import Run, load_run
 from ganforge.figures.drawing import save_image_grid
 
@@ -72,6 +78,30 @@ def coverage(cls: np.ndarray, conf: np.ndarray, num_classes: int) -> dict:
             "collapse": bool(covered < num_classes or shares.max() > MAX_SHARE)}
 
 
+def _spread(w: torch.Tensor) -> tuple[float, float]:
+    """(participation ratio of w's covariance, mean cosine between the first and second half's w)."""
+    ev = torch.linalg.eigvalsh(torch.cov((w - w.mean(0)).T.double())).clamp_min(0)
+    unit = nn.functional.normalize(w, dim=1)
+    half = w.shape[0] // 2
+    return float(ev.sum() ** 2 / (ev ** 2).sum()), float((unit[:half] * unit[half:2 * half]).sum(1).mean())
+
+
+@torch.no_grad()
+def style_spread(generator: nn.Module, seed: int, n: int = 4096) -> dict:
+    """How w = mapping(z) spreads for ``n`` fixed z, for the trained mapping and for the same mapping
+    at freshly drawn initial weights (``seed``): at lr x0.01 a short run barely moves the mapping, so
+    the two agree and the initial map's geometry is what the synthesis network gets."""
+    trained = copy.deepcopy(generator).cpu().eval()
+    fresh = copy.deepcopy(trained)
+    torch.manual_seed(seed)
+    fresh.mapping = nn.ModuleList(EqualizedLinear(layer.weight.shape[1], layer.weight.shape[0], lr_mul=layer.lr_mul)
+                                  for layer in trained.mapping)
+    z = torch.randn(n, trained.z_dim, generator=torch.Generator().manual_seed(seed))
+    (d, c), (d0, c0) = _spread(trained.map(z)), _spread(fresh.map(z))
+    return {"mapping_layers": len(trained.mapping), "w_directions": round(d, 1), "w_cosine": round(c, 3),
+            "w_directions_initial": round(d0, 1), "w_cosine_initial": round(c0, 3)}
+
+
 def style_checks(run: Run, judge, n: int, seed: int, data_dir: str | None = None) -> dict:
     """Style mixing keeps the coarse seed's class; truncation psi 0.5 raises the confident share, and
     (its defining effect) raises precision and lowers recall against ``n`` test images."""
@@ -98,6 +128,7 @@ def style_checks(run: Run, judge, n: int, seed: int, data_dir: str | None = None
             "mixing_pairs_with_different_classes": int(differ.sum()),
             "confident_psi1": round(float((conf1 > CONFIDENT).mean()), 4),
             "confident_psi05": round(float((conf05 > CONFIDENT).mean()), 4),
+            **style_spread(run.generator, seed),
             "mixing_pass": bool(keeps >= MIXING_PASS),
             "truncation_pass": bool((conf05 > CONFIDENT).mean() - (conf1 > CONFIDENT).mean() >= TRUNCATION_GAIN)}
 

@@ -31,6 +31,27 @@ def test_coverage_counts_classes_at_5_percent_and_flags_collapse(learns):
     assert learns.coverage(one, np.ones(100), 10)["classes_at_5pct"] == 1
 
 
+def test_style_spread_reads_an_untrained_mapping_as_its_initial_one_and_a_deep_map_as_narrower(learns):
+    """An untrained G is at initial weights, so its figures and the freshly drawn ones agree; 8 random
+    layers fill fewer directions, with more alike samples, than 2 (the effect docs/stylegan.md reports)."""
+    import torch
+
+    from ganforge.config import NetSpec
+    from ganforge.nets import NetContext, build_generator
+
+    rows = {}
+    for layers in (2, 8):
+        torch.manual_seed(3)
+        G = build_generator(NetSpec("stylegan2", {"channels": 4, "w_dim": 32, "mapping_layers": layers}),
+                            NetContext(data_shape=(1, 8, 8), z_dim=32))
+        rows[layers] = learns.style_spread(G, seed=0, n=2048)
+        assert rows[layers]["mapping_layers"] == layers
+        assert rows[layers]["w_directions"] == pytest.approx(rows[layers]["w_directions_initial"], rel=0.3)
+        assert G.w_avg.abs().sum() == 0  # read in eval mode: the running mean of w is left alone
+    assert rows[2]["w_directions"] > 1.5 * rows[8]["w_directions"]
+    assert rows[8]["w_cosine"] > rows[2]["w_cosine"] + 0.15
+
+
 def test_stage_ends_follow_the_growth_schedule(learns):
     # stage 0 after 20k images, each later stage after 20k fade + 20k stable, at batch 32
     assert learns.stage_end_steps(3, 20_000, 20_000, 32, 4000) == [625, 1875, 3125, 4000]
@@ -54,6 +75,9 @@ def test_a_style_based_run_gets_its_mixing_and_truncation_checks(learns, tmp_pat
     assert 0 <= row["mixing_keeps_coarse_class"] <= 1 or np.isnan(row["mixing_keeps_coarse_class"])
     assert {"confident_psi05", "confident_psi1", "mixing_pass", "truncation_pass"} <= row.keys()
     assert all(0 <= row[f"{m}_psi{p}"] <= 1 for m in ("precision", "recall") for p in ("1", "05"))
+    assert row["mapping_layers"] == 2  # the preset's (w_dim 16 here)
+    assert all(1 <= row[k] <= 16 for k in ("w_directions", "w_directions_initial"))
+    assert all(-1 <= row[k] <= 1 for k in ("w_cosine", "w_cosine_initial"))
     assert Path(row["grid"]).exists()
     table = (tmp_path / "t.md").read_text()
     assert table.startswith("python benchmarks/learns.py stylegan2-mnist") and "| stylegan2-mnist | 0 | 6 |" in table

@@ -64,13 +64,14 @@ def test_dcgan_widest_layer_is_512_when_built(res):
 
 
 def test_resolve_applies_auto_over_the_preset():
-    cfg, _ = api.resolve_config("stylegan2-mnist", ["auto=true", "data.resolution=64"])
-    assert cfg.auto and cfg.train.batch_size == 32  # the preset's 48 channels and mapping 8 replaced
+    cfg, _ = api.resolve_config("stylegan2-mnist-paper", ["auto=true", "data.resolution=64"])
+    assert cfg.auto and cfg.train.batch_size == 32  # the preset's batch 64, 128 channels and mapping 8 replaced
     assert cfg.model.g.options["channels"] == cfg.model.d.options["channels"] == 256
     assert cfg.model.g.options["mapping_layers"] == 2
     assert cfg.reg.r1 == pytest.approx(0.0256) and cfg.ema.half_life_images == 10000
-    off, _ = api.resolve_config("stylegan2-mnist", ["data.resolution=64"])
-    assert off.model.g.options["channels"] == 48 and off.model.g.options["mapping_layers"] == 8
+    off, _ = api.resolve_config("stylegan2-mnist-paper", ["data.resolution=64"])
+    assert off.model.g.options["channels"] == 128 and off.model.g.options["mapping_layers"] == 8
+    assert off.train.batch_size == 64 and off.ema.half_life_images == 20000
 
 
 def test_explicit_set_wins_and_the_rest_follows_it():

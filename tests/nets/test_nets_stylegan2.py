@@ -101,20 +101,24 @@ def test_w_avg_tracks_the_mean_w_in_training_and_truncation_pulls_towards_it():
     assert torch.equal(G.styles(z, psi=1.0), G.styles(z))
 
 
-def test_stylegan2_mnist_takes_one_d_and_one_g_step(tmp_path):
-    cfg = config.resolve(presets.load_preset("stylegan2-mnist")[0],
+@pytest.mark.parametrize("preset,phases", [
+    ("stylegan2-mnist", ["D", "D_r1", "G", "G_ema"]),  # the CPU size: no path length (ada's small-image config)
+    ("stylegan2-mnist-paper", ["D", "D_r1", "G", "G_pl", "G_ema"]),
+])
+def test_stylegan2_mnist_takes_one_d_and_one_g_step(tmp_path, preset, phases):
+    cfg = config.resolve(presets.load_preset(preset)[0],
                          ["data.name=digits", "model.g.channels=8", "model.g.w_dim=16", "model.d.channels=8",
                           "model.z_dim=8", "train.batch_size=8", "train.steps=1", "log.progress=false",
                           "log.tensorboard=false", "reg.r1_every=1", "reg.path_length_every=1"])
     tr = Trainer(cfg, tmp_path / "run")
     before = {k: {n: p.detach().clone() for n, p in net.named_parameters()} for k, net in tr.built.nets.items()}
     tr.fit()
-    assert [p.name for p in tr.built.phases] == ["D", "D_r1", "G", "G_pl", "G_ema"]
+    assert [p.name for p in tr.built.phases] == phases
     for name, net in tr.built.nets.items():
         moved = [n for n, p in net.named_parameters() if not torch.equal(p, before[name][n])]
         assert moved, name
     stats = tr.last
-    assert stats["path_length"] > 0 and stats["r1"] >= 0
+    assert stats["r1"] >= 0 and (stats.get("path_length", 0) > 0) == ("G_pl" in phases)
 
 
 def test_path_length_needs_a_style_based_generator(tmp_path, one_line):
@@ -147,4 +151,30 @@ def test_the_cpu_presets_learn_with_the_tanh_output_and_the_paper_size_moved_to_
     paper = config.resolve(presets.load_preset("stylegan2-mnist-paper")[0])
     assert cpu.model.g.options["output"] == paper.model.g.options["output"] == "tanh"
     assert (cpu.model.g.options["channels"], paper.model.g.options["channels"]) == (48, 128)
+    assert (cpu.model.g.options["mapping_layers"], paper.model.g.options["mapping_layers"]) == (2, 8)
     assert cpu.train.steps * cpu.train.batch_size < paper.train.steps * paper.train.batch_size
+
+
+def _participation_ratio(w: torch.Tensor) -> float:
+    """How many directions the styles spread over: (sum of the covariance's eigenvalues)^2 / sum of squares."""
+    ev = torch.linalg.eigvalsh(torch.cov((w - w.mean(0)).T)).clamp_min(0)
+    return float(ev.sum() ** 2 / (ev ** 2).sum())
+
+
+@torch.no_grad()
+def test_a_deep_mapping_at_its_initial_weights_squeezes_z_which_is_why_the_cpu_preset_maps_with_two_layers():
+    """At lr x0.01 a 3,000-step run leaves the mapping near its initial weights, so the initial map's
+    geometry is what G gets: 8 random leaky-ReLU layers spread w over under half the directions that
+    2 layers do and make independent samples' w alike (docs/stylegan.md, the mapping depth)."""
+    z = torch.randn(4096, 64, generator=torch.Generator().manual_seed(0))
+    spread, cosine = {}, {}
+    for layers in (2, 8):
+        torch.manual_seed(1)
+        ctx = NetContext(data_shape=(1, 8, 8), z_dim=64)
+        G = build_generator(NetSpec("stylegan2", {**TINY, "w_dim": 64, "mapping_layers": layers}), ctx).eval()
+        w = G.map(z)
+        spread[layers] = _participation_ratio(w)
+        unit = torch.nn.functional.normalize(w, dim=1)
+        cosine[layers] = float((unit[:2048] * unit[2048:]).sum(1).mean())
+    assert spread[2] > 2 * spread[8]
+    assert cosine[8] > cosine[2] + 0.2

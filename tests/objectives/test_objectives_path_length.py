@@ -14,7 +14,7 @@ TINY = ["data.name=digits", "model.g.channels=4", "model.g.w_dim=8", "model.d.ch
 
 
 def test_r1_runs_every_16_d_steps_and_path_length_every_4_g_steps_each_scaled_by_its_interval(tmp_path):
-    cfg = config.resolve(presets.load_preset("stylegan2-mnist")[0], [*TINY, "train.steps=32"])
+    cfg = config.resolve(presets.load_preset("stylegan2-mnist-paper")[0], [*TINY, "train.steps=32"])
     assert (cfg.reg.r1_every, cfg.reg.path_length_every) == (16, 4)
     tr = Trainer(cfg, tmp_path / "run")
     ran: dict[str, list[int]] = {}
@@ -32,12 +32,12 @@ def test_r1_runs_every_16_d_steps_and_path_length_every_4_g_steps_each_scaled_by
 
 
 def test_the_path_length_mean_is_checkpointed_and_resumed(tmp_path):
-    cfg = config.resolve(presets.load_preset("stylegan2-mnist")[0], [*TINY, "train.steps=8"])
+    cfg = config.resolve(presets.load_preset("stylegan2-mnist-paper")[0], [*TINY, "train.steps=8"])
     tr = Trainer(cfg, tmp_path / "run")
     tr.fit()
     mean = tr.built.parts.stateful["path_length_G"].mean.item()
     assert mean > 0
-    again = Trainer(config.resolve(presets.load_preset("stylegan2-mnist")[0], [*TINY, "train.steps=8"]),
+    again = Trainer(config.resolve(presets.load_preset("stylegan2-mnist-paper")[0], [*TINY, "train.steps=8"]),
                     tmp_path / "run", resume=True)
     assert again.built.parts.stateful["path_length_G"].mean.item() == mean
 
