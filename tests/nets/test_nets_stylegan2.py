@@ -165,7 +165,7 @@ def _participation_ratio(w: torch.Tensor) -> float:
 def test_a_deep_mapping_at_its_initial_weights_squeezes_z_which_is_why_the_cpu_preset_maps_with_two_layers():
     """At lr x0.01 a 3,000-step run leaves the mapping near its initial weights, so the initial map's
     geometry is what G gets: 8 random leaky-ReLU layers spread w over under half the directions that
-    2 layers do and make independent samples' w alike (docs/stylegan.md, the mapping depth)."""
+    2 layers do and make independent samples' w alike (docs/stylegan.md, 'The fourth limit')."""
     z = torch.randn(4096, 64, generator=torch.Generator().manual_seed(0))
     spread, cosine = {}, {}
     for layers in (2, 8):
