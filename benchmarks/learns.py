@@ -44,12 +44,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganforge import api
+from ganforge import api, recipes
 from ganforge.data import load_dataset
 from ganforge.metrics.judges import default_judge, load_judge
 from ganforge.metrics.modes import format_count
 from ganforge.metrics.prdc import precision_recall
-from ganforge.nets.equalized import EqualizedLinear
 from ganforge.runs.run import Run, load_run
 from ganforge.figures.drawing import save_image_grid
 
@@ -87,19 +86,22 @@ def _spread(w: torch.Tensor) -> tuple[float, float]:
 
 
 @torch.no_grad()
-def style_spread(generator: nn.Module, seed: int, n: int = 4096) -> dict:
-    """How w = mapping(z) spreads for ``n`` fixed z, for the trained mapping and for the same mapping
-    at freshly drawn initial weights (``seed``): at lr x0.01 a short run barely moves the mapping, so
-    the two agree and the initial map's geometry is what the synthesis network gets."""
-    trained = copy.deepcopy(generator).cpu().eval()
-    fresh = copy.deepcopy(trained)
-    torch.manual_seed(seed)
-    fresh.mapping = nn.ModuleList(EqualizedLinear(layer.weight.shape[1], layer.weight.shape[0], lr_mul=layer.lr_mul)
-                                  for layer in trained.mapping)
+def style_spread(trained: nn.Module, initial: nn.Module, seed: int, n: int = 4096) -> dict:
+    """How w = mapping(z) spreads for ``n`` fixed z (drawn from ``seed``), for the trained generator and
+    for the same generator at ``initial`` weights: at lr x0.01 a short run barely moves the mapping, so
+    the two agree and the initial map's geometry is what the synthesis network gets. Read in eval mode
+    on copies, so neither generator's running mean of w moves."""
+    trained, initial = (copy.deepcopy(g).cpu().eval() for g in (trained, initial))
     z = torch.randn(n, trained.z_dim, generator=torch.Generator().manual_seed(seed))
-    (d, c), (d0, c0) = _spread(trained.map(z)), _spread(fresh.map(z))
+    (d, c), (d0, c0) = _spread(trained.map(z)), _spread(initial.map(z))
     return {"mapping_layers": len(trained.mapping), "w_directions": round(d, 1), "w_cosine": round(c, 3),
             "w_directions_initial": round(d0, 1), "w_cosine_initial": round(c0, 3)}
+
+
+def initial_generator(run: Run, seed: int) -> nn.Module:
+    """The run's generator at freshly drawn initial weights, built by its recipe as a checkpoint is."""
+    torch.manual_seed(seed)
+    return recipes.get(run.config.recipe).rebuild(run.config, dict(run.state.get("net_context") or {}))["G"]
 
 
 def style_checks(run: Run, judge, n: int, seed: int, data_dir: str | None = None) -> dict:
@@ -128,7 +130,7 @@ def style_checks(run: Run, judge, n: int, seed: int, data_dir: str | None = None
             "mixing_pairs_with_different_classes": int(differ.sum()),
             "confident_psi1": round(float((conf1 > CONFIDENT).mean()), 4),
             "confident_psi05": round(float((conf05 > CONFIDENT).mean()), 4),
-            **style_spread(run.generator, seed),
+            **style_spread(run.generator, initial_generator(run, seed), seed),
             "mixing_pass": bool(keeps >= MIXING_PASS),
             "truncation_pass": bool((conf05 > CONFIDENT).mean() - (conf1 > CONFIDENT).mean() >= TRUNCATION_GAIN)}
 

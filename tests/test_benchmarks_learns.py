@@ -35,15 +35,19 @@ def test_coverage_counts_classes_at_5_percent_and_flags_collapse(learns):
     assert learns.coverage(one, np.ones(100), 10)["classes_at_5pct"] == 1
 
 
+def _tiny_style_g(layers: int, seed: int):
+    torch.manual_seed(seed)
+    return build_generator(NetSpec("stylegan2", {"channels": 4, "w_dim": 32, "mapping_layers": layers}),
+                           NetContext(data_shape=(1, 8, 8), z_dim=32))
+
+
 def test_style_spread_reads_an_untrained_mapping_as_its_initial_one_and_a_deep_map_as_narrower(learns):
     """An untrained G is at initial weights, so its figures and the freshly drawn ones agree; 8 random
     layers fill fewer directions, with more alike samples, than 2 (the effect docs/stylegan.md reports)."""
     rows = {}
     for layers in (2, 8):
-        torch.manual_seed(3)
-        G = build_generator(NetSpec("stylegan2", {"channels": 4, "w_dim": 32, "mapping_layers": layers}),
-                            NetContext(data_shape=(1, 8, 8), z_dim=32))
-        rows[layers] = learns.style_spread(G, seed=0, n=2048)
+        G, fresh = (_tiny_style_g(layers, seed) for seed in (3, 0))
+        rows[layers] = learns.style_spread(G, fresh, seed=0, n=2048)
         assert rows[layers]["mapping_layers"] == layers
         assert rows[layers]["w_directions"] == pytest.approx(rows[layers]["w_directions_initial"], rel=0.3)
         assert G.w_avg.abs().sum() == 0 and G.training  # the run's own G is left as it was
