@@ -151,8 +151,21 @@ def validate(cfg: RunConfig) -> None:
     _check(sp.graphs in (True, False, "auto"), f"speed.graphs must be true, false or auto, got {sp.graphs!r}")
     registry.check_spec("generator", cfg.model.g, "model.g")
     registry.check_spec("discriminator", cfg.model.d, "model.d")
+    _check_mbstd_group(cfg)
     _validate_superres(cfg)
     _check_anomaly(cfg)
+
+
+def _check_mbstd_group(cfg: RunConfig) -> None:
+    """A D with a minibatch-std layer splits each batch into groups: refuse a batch that does not split
+    before the run directory is made (the layer itself checks the batches it is given, for the builders'
+    defaults and for batches split among processes)."""
+    group, batch = cfg.model.d.options.get("mbstd_group"), cfg.train.batch_size
+    if isinstance(group, int) and group >= 1 and batch % min(group, batch):
+        fits = max(d for d in range(1, group + 1) if batch % d == 0)
+        raise ConfigError(f"train.batch_size={batch} does not split into groups of model.d.mbstd_group={group} for "
+                          f"the minibatch std; set train.batch_size to a multiple of {group} or "
+                          f"model.d.mbstd_group to {fits}")
 
 
 SR_PIXEL_LOSSES = ("mse", "l1")

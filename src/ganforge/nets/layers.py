@@ -5,6 +5,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
+from ganforge.errors import ConfigError
+
 # Modules whose ``weight`` is a linear map: what spectral norm and the init schemes act on.
 WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d,
             nn.ConvTranspose3d, nn.Embedding)
@@ -75,8 +77,11 @@ class MinibatchStd(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
         g = n if self.group_size is None else min(self.group_size, n)
-        if n % g:
-            raise ValueError(f"minibatch std: batch size {n} is not a multiple of the group size {g}")
+        if n % g:  # a user's batch size, so a config error (one line, exit 2), not a traceback
+            divisors = [d for d in range(1, g + 1) if n % d == 0]
+            raise ConfigError(f"model.d.mbstd_group={g}: the minibatch std splits D's batch into groups of {g}, and "
+                              f"a batch of {n} is not a multiple of {g}; set train.batch_size to a multiple of {g} "
+                              f"(per process under torchrun) or model.d.mbstd_group to {divisors[-1]}")
         groups = x.reshape(g, n // g, *x.shape[1:])  # sample i belongs to group i % (n // g)
         std = (groups.var(0, unbiased=False) + self.eps).sqrt()
         stat = std.flatten(1).mean(1).repeat(g)  # (N,)
