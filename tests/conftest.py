@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import io
 import sys
 from pathlib import Path
@@ -15,6 +16,20 @@ from ganforge.engine.loop import Trainer
 
 sys.path.insert(0, str(Path(__file__).resolve().parent / "recipes"))
 from translation_data import QUIET, TINY_D, TINY_G, edges_npz  # noqa: E402  (tests/recipes: the edges task)
+
+
+BENCHMARKS = Path(__file__).resolve().parents[1] / "benchmarks"
+
+
+@pytest.fixture(scope="session")
+def benchmark_script():
+    """``load(name)``: the script benchmarks/<name>.py as a module (the scripts are not a package)."""
+    def load(name: str):
+        spec = importlib.util.spec_from_file_location(name, BENCHMARKS / f"{name}.py")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        return module
+    return load
 
 
 @pytest.fixture(autouse=True)

@@ -1,8 +1,5 @@
 """benchmarks/ema_from_snapshots.py: replayed over a snapshot at every step, it is the loop's own average."""
 
-import importlib.util
-from pathlib import Path
-
 import pytest
 import torch
 from safetensors.torch import load_file
@@ -10,18 +7,14 @@ from safetensors.torch import load_file
 from ganforge import api
 from ganforge.training.ema import EmaSchedule
 
-ROOT = Path(__file__).resolve().parents[1]
 TINY = ["data.name=digits", "model.z_dim=8", "model.g.channels=8", "model.g.w_dim=16", "model.d.channels=8",
         "train.batch_size=16", "log.progress=false", "log.tensorboard=false", "log.sample_every=1000",
         "ema.half_life_images=200", "ema.rampup=0.5"]
 
 
 @pytest.fixture(scope="module")
-def replay_tool():
-    spec = importlib.util.spec_from_file_location("ema_from_snapshots", ROOT / "benchmarks" / "ema_from_snapshots.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def replay_tool(benchmark_script):
+    return benchmark_script("ema_from_snapshots")
 
 
 @pytest.fixture(scope="module")

@@ -1,6 +1,5 @@
 """benchmarks/learns.py: its figures computed by hand on small cases, and an end-to-end run at toy size."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -11,15 +10,10 @@ import torch
 from ganforge.config import NetSpec
 from ganforge.nets import NetContext, build_generator
 
-ROOT = Path(__file__).resolve().parents[1]
-
 
 @pytest.fixture(scope="module")
-def learns():
-    spec = importlib.util.spec_from_file_location("learns", ROOT / "benchmarks" / "learns.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+def learns(benchmark_script):
+    return benchmark_script("learns")
 
 
 def test_coverage_counts_classes_at_5_percent_and_flags_collapse(learns):
