@@ -1,23 +1,15 @@
 """benchmarks/throughput.py runs end to end and writes its table (the figures themselves are measured, not tested)."""
 
-import importlib.util
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def _throughput():
-    spec = importlib.util.spec_from_file_location("throughput", ROOT / "benchmarks" / "throughput.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_throughput_prints_and_appends_both_loops_with_the_command(tmp_path, capsys):
+def test_throughput_prints_and_appends_both_loops_with_the_command(tmp_path, capsys, benchmark_script):
     out = tmp_path / "bench.md"
     argv = ["gan2014-digits", "--batch", "16", "--steps", "2", "--windows", "2", "--warmup", "1",
             "--set", "speed.optimizer=foreach", "--append", str(out)]
-    assert _throughput().main(argv) == 0
+    assert benchmark_script("throughput").main(argv) == 0
     printed = capsys.readouterr().out
     text = out.read_text()
     assert printed.strip() in text
@@ -29,7 +21,7 @@ def test_throughput_prints_and_appends_both_loops_with_the_command(tmp_path, cap
     assert gflop > 0
 
 
-def test_throughput_profiles_the_step_and_writes_json_through_the_graph_path(tmp_path, capsys):
+def test_throughput_profiles_the_step_and_writes_json_through_the_graph_path(tmp_path, capsys, benchmark_script):
     """--profile splits a step's wall time from its busy time (CPU operators here, GPU kernels on
     CUDA) with the top entries; --json keeps the figures; the graph path's phases are reported."""
     import json
@@ -40,7 +32,7 @@ def test_throughput_profiles_the_step_and_writes_json_through_the_graph_path(tmp
             "--set", "speed.graphs=true", "--profile", "3", "--json", str(out)]
     with warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the graph path on the CPU says once that it runs eagerly
-        assert _throughput().main(argv) == 0
+        assert benchmark_script("throughput").main(argv) == 0
     printed = capsys.readouterr().out
     assert "profile of ganforge's step" in printed and "| top cpu operators |" in printed
     figures = json.loads(out.read_text())
@@ -53,14 +45,12 @@ def test_throughput_profiles_the_step_and_writes_json_through_the_graph_path(tmp
     assert all("replays" in g and "eager" in g for g in figures["graphed"])
 
 
-def test_the_gpu_graphs_check_runs_every_part_at_toy_size_on_the_cpu(tmp_path):
+def test_the_gpu_graphs_check_runs_every_part_at_toy_size_on_the_cpu(tmp_path, benchmark_script):
     """benchmarks/gpu_graphs_check.py --cpu-smoke: the same code the GPU run takes, each part done,
     at most 8 files in OUT (what the device tool returns)."""
     import json
 
-    spec = importlib.util.spec_from_file_location("gpu_graphs_check", ROOT / "benchmarks" / "gpu_graphs_check.py")
-    check = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(check)
+    check = benchmark_script("gpu_graphs_check")
     out = tmp_path / "out"
     parts = "dcgan128,mlp100,dcgan512,train,fid"  # dcgan128_compile: part 1 again with a compile (minutes here)
     assert check.main([str(out), "--cpu-smoke", "--only", parts, "--budget", "3600"]) == 0  # a loaded CI box is slow
@@ -75,15 +65,8 @@ def test_the_gpu_graphs_check_runs_every_part_at_toy_size_on_the_cpu(tmp_path):
     assert len(list(out.iterdir())) <= 8
 
 
-def _gpu_session(monkeypatch):
-    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # its sibling gpu_jobs.py, as when run as a script
-    spec = importlib.util.spec_from_file_location("gpu_session", ROOT / "benchmarks" / "gpu_session.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_the_gpu_session_stops_a_job_with_sigterm_at_its_deadline_and_skips_what_has_no_time(tmp_path, monkeypatch):
+def test_the_gpu_session_stops_a_job_with_sigterm_at_its_deadline_and_skips_what_has_no_time(tmp_path, monkeypatch,
+                                                                                             benchmark_script):
     """benchmarks/gpu_session.py: training jobs are stopped by SIGTERM at their deadline (so ganforge
     writes a checkpoint), and a job whose deadline has passed is recorded as skipped, not run."""
     import json
@@ -91,7 +74,8 @@ def test_the_gpu_session_stops_a_job_with_sigterm_at_its_deadline_and_skips_what
     import sys
     import time
 
-    gs = _gpu_session(monkeypatch)
+    monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # its sibling gpu_jobs.py, as when run as a script
+    gs = benchmark_script("gpu_session")
     s = gs.Session(tmp_path / "work", tmp_path / "results", gs.Clock(1.0), smoke=True)
     waits = ("import signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(143)); "
              "print('started', flush=True); time.sleep(60)")
@@ -106,16 +90,14 @@ def test_the_gpu_session_stops_a_job_with_sigterm_at_its_deadline_and_skips_what
     assert not (tmp_path / "results" / "logs" / "eval.log").exists()
 
 
-def test_d_plateau_trains_d_alone_against_the_initial_samples_and_logs_the_gap(tmp_path, capsys):
+def test_d_plateau_trains_d_alone_against_the_initial_samples_and_logs_the_gap(tmp_path, capsys, benchmark_script):
     """benchmarks/d_plateau.py: D, trained alone against a fixed pool of the initial G's samples,
     separates them from real images (its logged gap grows, its loss falls below ln 4); a class-conditional
     preset, whose pool would need labels, is refused with exit code 2 and no output file."""
     import json
     import math
 
-    spec = importlib.util.spec_from_file_location("d_plateau", ROOT / "benchmarks" / "d_plateau.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    module = benchmark_script("d_plateau")
     out = tmp_path / "plateau.jsonl"
     argv = ["gan2014-digits", "--steps", "60", "--every", "20", "--pool", "4", "--out", str(out)]
     assert module.main(argv) == 0

@@ -1,20 +1,9 @@
 """benchmarks/tabular.py at toy size: a row per (dataset, model, seed) and the docs table of mean ± sd."""
 
-import importlib.util
-from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
-def _bench():
-    spec = importlib.util.spec_from_file_location("tabular_bench", ROOT / "benchmarks" / "tabular.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def test_copula_and_the_copying_control_on_wine(tmp_path):
-    bench = _bench()
+def test_copula_and_the_copying_control_on_wine(tmp_path, benchmark_script):
+    bench = benchmark_script("tabular")
     rows = [bench.measure("wine", model, seed, tmp_path / f"{model}-{seed}")
             for model in ("resample", "copula") for seed in (0, 1)]
     by = {(r["model"], r["seed"]): r for r in rows}

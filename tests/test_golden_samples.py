@@ -5,7 +5,6 @@ PyTorch promises no bitwise equality across torch versions, CPUs or thread count
 only on a machine like the one the hashes were recorded on, and says so otherwise. After a change
 meant to change samples: ``nice -n 10 python benchmarks/golden_samples.py --record``."""
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -14,19 +13,15 @@ import torch
 
 from ganforge import config, presets, recipes
 
-SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "golden_samples.py"
 
-
-def _golden_module():
-    spec = importlib.util.spec_from_file_location("golden_samples", SCRIPT)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+@pytest.fixture
+def golden(benchmark_script):
+    """benchmarks/golden_samples.py as a module."""
+    return benchmark_script("golden_samples")
 
 
 @pytest.mark.slow
-def test_every_golden_case_samples_the_recorded_bits():
-    golden = _golden_module()
+def test_every_golden_case_samples_the_recorded_bits(golden):
     recorded = json.loads(golden.GOLDEN.read_text())
     if recorded["machine"] != golden.machine():
         pytest.skip(f"hashes recorded on {recorded['machine']}, this machine is {golden.machine()}")
@@ -41,9 +36,8 @@ def test_every_golden_case_samples_the_recorded_bits():
     assert not missing, f"no hash recorded for {missing}: python benchmarks/golden_samples.py --record --only NAME"
 
 
-def test_every_recipe_has_a_golden_case():
+def test_every_recipe_has_a_golden_case(golden):
     """A new recipe without a golden case fails here."""
-    golden = _golden_module()
 
     covered = {config.resolve(presets.load_preset(preset)[0]).recipe for preset, _, _ in golden.CASES.values()}
     # ganforge's own recipes; tests register toy ones of their own (tests/recipes/cycle_recipe.py)
@@ -51,9 +45,8 @@ def test_every_recipe_has_a_golden_case():
     assert ours and ours <= covered, ours - covered
 
 
-def test_a_changed_run_is_caught(tmp_path, monkeypatch):
+def test_a_changed_run_is_caught(golden, tmp_path, monkeypatch):
     """The comparison can fail: one step more is a different hash."""
-    golden = _golden_module()
     threads = torch.get_num_threads()
     try:
         monkeypatch.setitem(golden.CASES, "dcgan-digits", ("dcgan-digits", 3, []))
