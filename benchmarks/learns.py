@@ -17,12 +17,13 @@ of what makes StyleGAN StyleGAN: **style mixing** (the coarse styles of seed A w
 of seed B: the judge should read A's class in at least 70% of cases) and **truncation** (psi 0.5
 should raise the confident share over psi 1 by at least 2 points; its defining effect, precision
 up and recall down in the judge's features (Kynkaenniemi et al. 2019, k = 3, against as many test
-images), is reported beside it), and how the styles w = mapping(z) spread, trained and at freshly drawn
-initial weights (``w_directions``: the participation ratio of w's covariance, the number of directions
-the styles fill; ``w_cosine``: how alike two independent samples' w are), which showed why a deep
-mapping fails on a short budget (docs/stylegan.md, 'The fourth limit'). Progressive runs are trained
-stage by stage (resume is bitwise, so this is the same run) and leave a grid at the end of each
-stage.
+images), is reported beside it, as is ``truncation_keeps_class``, the share of the same z that the
+judge reads as the same class at psi 0.5 and at psi 1, and ``shares_psi05``, the class shares at psi
+0.5), and how the styles w = mapping(z) spread, trained and at freshly drawn initial weights
+(``w_directions``: the participation ratio of w's covariance, the number of directions the styles
+fill; ``w_cosine``: how alike two independent samples' w are), which showed why a deep mapping fails
+on a short budget (docs/stylegan.md, 'The fourth limit'). Progressive runs are trained stage by
+stage (resume is bitwise, so this is the same run) and leave a grid at the end of each stage.
 
     python benchmarks/learns.py stylegan2-mnist progan-mnist --out /tmp/learns --seed 0 \\
         --grid-dir docs/img/learns --markdown /tmp/learns/table.md
@@ -118,7 +119,7 @@ def style_checks(run: Run, judge, n: int, seed: int, data_dir: str | None = None
     differ = c_cls != f_cls  # only pairs whose sources differ say anything about which styles won
     keeps = float((m_cls[differ] == c_cls[differ]).mean()) if differ.any() else float("nan")
     trunc = np.concatenate([c for c, _ in model.sample_chunks(n, seed=seed, truncation=0.5)])
-    _, conf05, t_feat = judge_read(judge, trunc)
+    t_cls, conf05, t_feat = judge_read(judge, trunc)
     data = run.config.data
     reals = load_dataset(data.name, split="test", resolution=data.resolution, channels=data.channels,
                          data_dir=data_dir).x[:n].numpy()
@@ -130,6 +131,8 @@ def style_checks(run: Run, judge, n: int, seed: int, data_dir: str | None = None
             "mixing_pairs_with_different_classes": int(differ.sum()),
             "confident_psi1": round(float((conf1 > CONFIDENT).mean()), 4),
             "confident_psi05": round(float((conf05 > CONFIDENT).mean()), 4),
+            "truncation_keeps_class": round(float((t_cls == c_cls).mean()), 4),
+            "shares_psi05": [round(float(x), 4) for x in np.bincount(t_cls, minlength=judge.num_classes) / n],
             **style_spread(run.generator, initial_generator(run, seed), seed),
             "mixing_pass": bool(keeps >= MIXING_PASS),
             "truncation_pass": bool((conf05 > CONFIDENT).mean() - (conf1 > CONFIDENT).mean() >= TRUNCATION_GAIN)}

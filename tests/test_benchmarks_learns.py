@@ -72,6 +72,7 @@ def test_a_style_based_run_gets_its_mixing_and_truncation_checks(learns, tmp_pat
     assert 0 <= row["mixing_keeps_coarse_class"] <= 1 or np.isnan(row["mixing_keeps_coarse_class"])
     assert {"confident_psi05", "confident_psi1", "mixing_pass", "truncation_pass"} <= row.keys()
     assert all(0 <= row[f"{m}_psi{p}"] <= 1 for m in ("precision", "recall") for p in ("1", "05"))
+    assert 0 <= row["truncation_keeps_class"] <= 1 and sum(row["shares_psi05"]) == pytest.approx(1.0, abs=1e-3)
     assert row["mapping_layers"] == 2  # the preset's (w_dim 16 here)
     assert all(1 <= row[k] <= 16 for k in ("w_directions", "w_directions_initial"))
     assert all(-1 <= row[k] <= 1 for k in ("w_cosine", "w_cosine_initial"))

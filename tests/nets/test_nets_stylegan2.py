@@ -153,8 +153,8 @@ def test_the_cpu_presets_learn_with_the_tanh_output_and_the_paper_size_moved_to_
     assert (cpu.model.g.options["channels"], paper.model.g.options["channels"]) == (48, 128)
     assert (cpu.model.g.options["mapping_layers"], paper.model.g.options["mapping_layers"]) == (2, 8)
     # R1 at 0.01 (ada's small-image weight) left a digit under 5% on seeds 1 and 3 of 0-3 at the CPU budget, 0.1 on
-    # seed 0 only (docs/stylegan.md, 'The fifth limit')
-    assert (cpu.reg.r1, paper.reg.r1) == (0.1, 0.01) and cpu.reg.path_length == 0 < paper.reg.path_length
+    # seed 0; 0.5 on none (docs/stylegan.md, 'The fifth limit')
+    assert (cpu.reg.r1, paper.reg.r1) == (0.5, 0.01) and cpu.reg.path_length == 0 < paper.reg.path_length
     assert cpu.train.steps * cpu.train.batch_size < paper.train.steps * paper.train.batch_size
 
 
