@@ -1,7 +1,6 @@
 """benchmarks/tabular.py at toy size: a row per (dataset, model, seed) and the docs table of mean ± sd."""
 
 
-
 def test_copula_and_the_copying_control_on_wine(tmp_path, benchmark_script):
     bench = benchmark_script("tabular")
     rows = [bench.measure("wine", model, seed, tmp_path / f"{model}-{seed}")

@@ -6,7 +6,6 @@ only on a machine like the one the hashes were recorded on, and says so otherwis
 meant to change samples: ``nice -n 10 python benchmarks/golden_samples.py --record``."""
 
 import json
-from pathlib import Path
 
 import pytest
 import torch
