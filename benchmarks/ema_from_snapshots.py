@@ -73,14 +73,14 @@ def replay(run_dir: Path, schedule: EmaSchedule, buffers: set[str]) -> tuple[dic
     previous = first_step
     for step, path in found[1:]:
         weight = 1.0 - math.prod(schedule.beta_at(j) for j in range(previous, step))
-        for name, value in load_file(str(path / "G.safetensors")).items():
+        last = load_file(str(path / "G.safetensors"))
+        for name, value in last.items():
             if value.is_floating_point():
                 average[name].lerp_(value, weight)
             else:
                 average[name] = value
         previous = step
     # buffers (w_avg, batch-norm statistics) are copied, not averaged (training/ema.py): the last snapshot's
-    last = load_file(str(found[-1][1] / "G.safetensors"))
     average.update({name: last[name] for name in buffers if name in last})
     return average, left_out
 

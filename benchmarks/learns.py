@@ -125,17 +125,17 @@ def style_checks(run: Run, judge, n: int, seed: int, data_dir: str | None = None
                          data_dir=data_dir).x[:n].numpy()
     real_f = judge(reals)[0]
     pr1, pr05 = (precision_recall(real_f, feat) for feat in (c_feat, t_feat))
+    confident1, confident05 = (float((conf > CONFIDENT).mean()) for conf in (conf1, conf05))
     return {"precision_psi1": round(pr1["precision"], 4), "recall_psi1": round(pr1["recall"], 4),
             "precision_psi05": round(pr05["precision"], 4), "recall_psi05": round(pr05["recall"], 4),
             "mix_layer": layer, "mixing_keeps_coarse_class": round(keeps, 4),
             "mixing_pairs_with_different_classes": int(differ.sum()),
-            "confident_psi1": round(float((conf1 > CONFIDENT).mean()), 4),
-            "confident_psi05": round(float((conf05 > CONFIDENT).mean()), 4),
+            "confident_psi1": round(confident1, 4), "confident_psi05": round(confident05, 4),
             "truncation_keeps_class": round(float((t_cls == c_cls).mean()), 4),
-            "shares_psi05": [round(float(x), 4) for x in np.bincount(t_cls, minlength=judge.num_classes) / n],
+            "shares_psi05": coverage(t_cls, conf05, judge.num_classes)["shares"],
             **style_spread(run.generator, initial_generator(run, seed), seed),
             "mixing_pass": bool(keeps >= MIXING_PASS),
-            "truncation_pass": bool((conf05 > CONFIDENT).mean() - (conf1 > CONFIDENT).mean() >= TRUNCATION_GAIN)}
+            "truncation_pass": bool(confident05 - confident1 >= TRUNCATION_GAIN)}
 
 
 def stage_end_steps(levels: int, fade_images: int, stable_images: int, batch: int, total: int) -> list[int]:
