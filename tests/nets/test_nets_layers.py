@@ -59,7 +59,7 @@ def test_minibatch_std_groups():
     for g in (0, 1):
         expected = x[g::2].std(0, unbiased=False).mean()
         assert torch.allclose(out[g::2, 2], expected.expand(4, 3, 3), atol=1e-5)
-    with pytest.raises(ConfigError, match=r"a batch of 4 is not a multiple of 3; .* model.d.mbstd_group to 2"):
+    with pytest.raises(ConfigError, match=r"train.batch_size=4 does not split into groups of model.d.mbstd_group=3 .* model.d.mbstd_group to 2"):
         MinibatchStd(group_size=3)(torch.randn(4, 2, 3, 3))
 
 

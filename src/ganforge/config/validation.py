@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from ganforge.config.schema import OptimConfig, RunConfig
 from ganforge.errors import ConfigError, did_you_mean
-from ganforge.nets import registry
+from ganforge.nets import layers, registry
 from ganforge.objectives import augment, losses
 
 
@@ -160,12 +160,10 @@ def _check_mbstd_group(cfg: RunConfig) -> None:
     """A D with a minibatch-std layer splits each batch into groups: refuse a batch that does not split
     before the run directory is made (the layer itself checks the batches it is given, for the builders'
     defaults and for batches split among processes)."""
-    group, batch = cfg.model.d.options.get("mbstd_group"), cfg.train.batch_size
-    if isinstance(group, int) and group >= 1 and batch % min(group, batch):
-        fits = max(d for d in range(1, group + 1) if batch % d == 0)
-        raise ConfigError(f"train.batch_size={batch} does not split into groups of model.d.mbstd_group={group} for "
-                          f"the minibatch std; set train.batch_size to a multiple of {group} or "
-                          f"model.d.mbstd_group to {fits}")
+    group = cfg.model.d.options.get("mbstd_group")
+    if isinstance(group, int) and group >= 1:
+        problem = layers.mbstd_group_problem(group, cfg.train.batch_size)
+        _check(problem is None, problem or "")
 
 
 SR_PIXEL_LOSSES = ("mse", "l1")

@@ -59,6 +59,19 @@ class SelfAttention(nn.Module):
         return x + self.gamma * self.out(o)
 
 
+def mbstd_group_problem(group: int, batch: int) -> str | None:
+    """Why a batch of ``batch`` cannot split into minibatch-std groups of ``group`` (one line naming the fix),
+    or None when it splits. One wording for the config check (before a run directory is made) and the
+    layer (for builders' defaults and for batches split among processes under torchrun)."""
+    g = min(group, batch)
+    if batch % g == 0:
+        return None
+    fits = max(d for d in range(1, g + 1) if batch % d == 0)
+    return (f"train.batch_size={batch} does not split into groups of model.d.mbstd_group={g} for the minibatch "
+            f"std; set train.batch_size to a multiple of {g} (per process under torchrun) or "
+            f"model.d.mbstd_group to {fits}")
+
+
 class MinibatchStd(nn.Module):
     """Minibatch standard deviation (Karras et al. 2018): one extra feature map.
 
@@ -77,11 +90,9 @@ class MinibatchStd(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
         g = n if self.group_size is None else min(self.group_size, n)
-        if n % g:  # a user's batch size, so a config error (one line, exit 2), not a traceback
-            divisors = [d for d in range(1, g + 1) if n % d == 0]
-            raise ConfigError(f"model.d.mbstd_group={g}: the minibatch std splits D's batch into groups of {g}, and "
-                              f"a batch of {n} is not a multiple of {g}; set train.batch_size to a multiple of {g} "
-                              f"(per process under torchrun) or model.d.mbstd_group to {divisors[-1]}")
+        problem = mbstd_group_problem(g, n)
+        if problem:  # a user's batch size, so a config error (one line, exit 2), not a traceback
+            raise ConfigError(problem)
         groups = x.reshape(g, n // g, *x.shape[1:])  # sample i belongs to group i % (n // g)
         std = (groups.var(0, unbiased=False) + self.eps).sqrt()
         stat = std.flatten(1).mean(1).repeat(g)  # (N,)
