@@ -41,6 +41,7 @@ from sklearn.datasets import load_digits, load_wine
 
 from ganforge.cli import main as ganforge
 from ganforge.data.translation_tasks import canny_edges
+from ganforge.runs.rundir import cpu_name
 
 HERE = Path(__file__).resolve().parent
 GOLDEN = HERE / "golden_samples.json"
@@ -112,15 +113,7 @@ OUTPUT: dict[str, str] = {"pix2pix-edges-digits": "translate", "cyclegan-inverte
 
 
 def machine() -> dict[str, str]:
-    cpu = "unknown"
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    return {"torch": torch.__version__, "machine": platform.machine(), "cpu": cpu, "threads": str(THREADS)}
+    return {"torch": torch.__version__, "machine": platform.machine(), "cpu": cpu_name(), "threads": str(THREADS)}
 
 
 def prepare(work: Path) -> None:

@@ -19,7 +19,10 @@ should raise the confident share over psi 1 by at least 2 points; its defining e
 up and recall down in the judge's features (Kynkaenniemi et al. 2019, k = 3, against as many test
 images), is reported beside it, as is ``truncation_keeps_class``, the share of the same z that the
 judge reads as the same class at psi 0.5 and at psi 1, and ``shares_psi05``, the class shares at psi
-0.5), and how the styles w = mapping(z) spread, trained and at freshly drawn initial weights
+0.5); the same figures, suffixed ``_centres``, for psi 0.5 towards the nearest of 64 clusters of the
+generator's own images instead of the one mean w (multi-modal truncation, Mokady et al. 2022:
+``ganforge.recipes.truncation_centres``; ``truncation_pass_centres`` asks it the same 2 points), and
+how the styles w = mapping(z) spread, trained and at freshly drawn initial weights
 (``w_directions``: the participation ratio of w's covariance, the number of directions the styles
 fill; ``w_cosine``: how alike two independent samples' w are), which showed why a deep mapping fails
 on a short budget (docs/stylegan.md, 'The fourth limit'). Progressive runs are trained stage by
@@ -50,6 +53,7 @@ from ganforge.data import load_dataset
 from ganforge.metrics.judges import default_judge, load_judge
 from ganforge.metrics.modes import format_count
 from ganforge.metrics.prdc import precision_recall
+from ganforge.recipes.truncation_centres import DEFAULT_CENTRES
 from ganforge.runs.run import Run, load_run
 from ganforge.figures.drawing import save_image_grid
 
@@ -60,6 +64,8 @@ MIXING_PASS = 0.70  # style mixing must keep the coarse seed's class this often
 # Truncation must raise the confident share by at least this much (2 points): a share measured on 1,000
 # samples moves by about 1.4 points from sampling alone, so a smaller rise shows nothing.
 TRUNCATION_GAIN = 0.02
+# Multi-modal truncation's K (ganforge.recipes.truncation_centres): image clusters psi pulls towards.
+TRUNCATION_CENTRES = DEFAULT_CENTRES
 
 
 def judge_read(judge, images: np.ndarray) -> tuple[np.ndarray, np.ndarray, torch.Tensor]:
@@ -105,9 +111,24 @@ def initial_generator(run: Run, seed: int) -> nn.Module:
     return recipes.get(run.config.recipe).rebuild(run.config, dict(run.state.get("net_context") or {}))["G"]
 
 
+def truncation_reading(model, judge, n: int, seed: int, real_f: torch.Tensor, cls1: np.ndarray,
+                       conf1: np.ndarray, **options) -> dict:
+    """What psi 0.5 (with ``options``: towards centres) does against psi 1: the confident share, the class
+    each z keeps, the class shares, and precision/recall against the test images' features."""
+    x = np.concatenate([c for c, _ in model.sample_chunks(n, seed=seed, truncation=0.5, **options)])
+    cls, conf, feat = judge_read(judge, x)
+    pr = precision_recall(real_f, feat)
+    confident, confident1 = (float((c > CONFIDENT).mean()) for c in (conf, conf1))
+    return {"precision_psi05": round(pr["precision"], 4), "recall_psi05": round(pr["recall"], 4),
+            "confident_psi05": round(confident, 4), "truncation_keeps_class": round(float((cls == cls1).mean()), 4),
+            "shares_psi05": coverage(cls, conf, judge.num_classes)["shares"],
+            "truncation_pass": bool(confident - confident1 >= TRUNCATION_GAIN)}
+
+
 def style_checks(run: Run, judge, n: int, seed: int, data_dir: str | None = None) -> dict:
     """Style mixing keeps the coarse seed's class; truncation psi 0.5 raises the confident share, and
-    (its defining effect) raises precision and lowers recall against ``n`` test images."""
+    (its defining effect) raises precision and lowers recall against ``n`` test images; the same
+    reading for psi 0.5 towards the nearest of TRUNCATION_CENTRES image clusters (``*_centres``)."""
     model = run.model
     coarse = np.concatenate([c for c, _ in model.sample_chunks(n, seed=seed)])
     layer = max(1, model.num_ws // 2)
@@ -118,24 +139,22 @@ def style_checks(run: Run, judge, n: int, seed: int, data_dir: str | None = None
     f_cls, _, _ = judge_read(judge, fine)
     differ = c_cls != f_cls  # only pairs whose sources differ say anything about which styles won
     keeps = float((m_cls[differ] == c_cls[differ]).mean()) if differ.any() else float("nan")
-    trunc = np.concatenate([c for c, _ in model.sample_chunks(n, seed=seed, truncation=0.5)])
-    t_cls, conf05, t_feat = judge_read(judge, trunc)
     data = run.config.data
     reals = load_dataset(data.name, split="test", resolution=data.resolution, channels=data.channels,
                          data_dir=data_dir).x[:n].numpy()
     real_f = judge(reals)[0]
-    pr1, pr05 = (precision_recall(real_f, feat) for feat in (c_feat, t_feat))
-    confident1, confident05 = (float((conf > CONFIDENT).mean()) for conf in (conf1, conf05))
+    pr1 = precision_recall(real_f, c_feat)
+    towards_mean = truncation_reading(model, judge, n, seed, real_f, c_cls, conf1)
+    towards_centres = truncation_reading(model, judge, n, seed, real_f, c_cls, conf1,
+                                         truncation_centres=TRUNCATION_CENTRES)
     return {"precision_psi1": round(pr1["precision"], 4), "recall_psi1": round(pr1["recall"], 4),
-            "precision_psi05": round(pr05["precision"], 4), "recall_psi05": round(pr05["recall"], 4),
             "mix_layer": layer, "mixing_keeps_coarse_class": round(keeps, 4),
             "mixing_pairs_with_different_classes": int(differ.sum()),
-            "confident_psi1": round(confident1, 4), "confident_psi05": round(confident05, 4),
-            "truncation_keeps_class": round(float((t_cls == c_cls).mean()), 4),
-            "shares_psi05": coverage(t_cls, conf05, judge.num_classes)["shares"],
+            "confident_psi1": round(float((conf1 > CONFIDENT).mean()), 4), **towards_mean,
+            "truncation_centres": TRUNCATION_CENTRES,
+            **{f"{key}_centres": value for key, value in towards_centres.items()},
             **style_spread(run.generator, initial_generator(run, seed), seed),
-            "mixing_pass": bool(keeps >= MIXING_PASS),
-            "truncation_pass": bool(confident05 - confident1 >= TRUNCATION_GAIN)}
+            "mixing_pass": bool(keeps >= MIXING_PASS)}
 
 
 def stage_end_steps(levels: int, fade_images: int, stable_images: int, batch: int, total: int) -> list[int]:
@@ -190,14 +209,16 @@ def measure(run: Run, n: int, seed: int, data_dir: str | None) -> dict:
 
 def markdown(rows: list[dict]) -> str:
     head = ("| preset | seed | steps | wall | judge-FID | classes >= 5% | max share | confident | collapse | "
-            "mixing keeps A | conf psi 0.5 / 1 | grid |\n|---|---|---|---|---|---|---|---|---|---|---|---|\n")
+            "mixing keeps A | conf psi 0.5 / 1 | conf psi 0.5 to centres | grid |\n"
+            "|---|---|---|---|---|---|---|---|---|---|---|---|---|\n")
     lines = []
     for r in rows:
         mix = f"{r['mixing_keeps_coarse_class']:.0%}" if "mixing_keeps_coarse_class" in r else "-"
         trunc = f"{r['confident_psi05']:.0%} / {r['confident_psi1']:.0%}" if "confident_psi05" in r else "-"
+        centres = f"{r['confident_psi05_centres']:.0%}" if "confident_psi05_centres" in r else "-"
         lines.append(f"| {r['name']} | {r['seed']} | {r['step']:,} | {r['wall_s'] / 60:.1f} min | "
                      f"{r[r['fid_name']]:.1f} ({r['fid_name']}) | {r['classes_at_5pct']} | {r['max_share']:.0%} | "
-                     f"{r['confident']:.0%} | {'yes' if r['collapse'] else 'no'} | {mix} | {trunc} | "
+                     f"{r['confident']:.0%} | {'yes' if r['collapse'] else 'no'} | {mix} | {trunc} | {centres} | "
                      f"{r.get('grid', '-')} |")
     return head + "\n".join(lines) + "\n"
 

@@ -1,12 +1,14 @@
-"""The StyleGAN2 figures in docs/benchmarks.md: a truncation sweep and a style-mixing grid from a trained run.
+"""The StyleGAN2 figures in docs/: a truncation sweep, a style-mixing grid and truncation towards centres.
 
-    python benchmarks/style_figures.py RUN_DIR --out docs/img/stylegan [--layer K] [--n 8]
+    python benchmarks/style_figures.py RUN_DIR --out docs/img/stylegan [--layer K] [--n 8] [--centres 64]
 
 Truncation sweep: the same ``n`` z (seed 0) in every row, psi = 1, 0.7, 0.5, 0 from top to
 bottom (the last row is the mean-w image, the same for every z). Style mixing: the top row
 holds ``n`` sources B (seed 2) and the left column sources A (seed 1); the cell in row i and
 column j has A_i's coarse styles (style inputs below ``K``, default half of them) and B_j's
-fine styles (K and above).
+fine styles (K and above). Truncation towards centres: the same z, rows psi = 1, psi 0.5 towards
+the mean w, psi 0.5 towards the nearest of ``--centres`` K image clusters, and psi 0 towards them
+(each z's own cluster centre; compare the sweep's last row, one image for every z).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import numpy as np
 import torch
 
 from ganforge import sampling
+from ganforge.recipes.truncation_centres import DEFAULT_CENTRES
 from ganforge.runs.run import load_run
 from ganforge.figures.drawing import save_image_grid
 
@@ -26,6 +29,12 @@ PSIS = (1.0, 0.7, 0.5, 0.0)
 
 def truncation_sweep(run, n: int) -> np.ndarray:
     return np.concatenate([run.sample_with_labels(n, 0, truncation=psi)[0] for psi in PSIS])
+
+
+def centres_sweep(run, n: int, k: int) -> np.ndarray:
+    rows = [run.sample_with_labels(n, 0)[0], run.sample_with_labels(n, 0, truncation=0.5)[0]]
+    rows += [run.sample_with_labels(n, 0, truncation=psi, truncation_centres=k)[0] for psi in (0.5, 0.0)]
+    return np.concatenate(rows)
 
 
 @torch.no_grad()
@@ -47,6 +56,7 @@ def main() -> None:
     parser.add_argument("--out", required=True, help="folder for truncation.png and mixing.png")
     parser.add_argument("--n", type=int, default=8)
     parser.add_argument("--layer", type=int, help="first style input taken from B (default: half of them)")
+    parser.add_argument("--centres", type=int, default=DEFAULT_CENTRES, help="K of the truncation-centres figure")
     args = parser.parse_args()
     run = load_run(args.run_dir)
     layer = args.layer or run.generator.num_ws // 2
@@ -55,7 +65,9 @@ def main() -> None:
                     title=f"step {run.step}: rows psi = 1, 0.7, 0.5, 0")
     save_image_grid(mixing_grid(run, args.n, layer), out / "mixing.png", nrow=args.n + 1,
                     title=f"step {run.step}: rows A (coarse, inputs < {layer}), columns B (fine)")
-    print(out / "truncation.png", out / "mixing.png")
+    save_image_grid(centres_sweep(run, args.n, args.centres), out / "truncation-centres.png", nrow=args.n,
+                    title=f"step {run.step}: psi 1; 0.5 to mean w; 0.5 and 0 to {args.centres} centres")
+    print(out / "truncation.png", out / "mixing.png", out / "truncation-centres.png")
 
 
 if __name__ == "__main__":

@@ -73,12 +73,19 @@ def test_a_style_based_run_gets_its_mixing_and_truncation_checks(learns, tmp_pat
     assert {"confident_psi05", "confident_psi1", "mixing_pass", "truncation_pass"} <= row.keys()
     assert all(0 <= row[f"{m}_psi{p}"] <= 1 for m in ("precision", "recall") for p in ("1", "05"))
     assert 0 <= row["truncation_keeps_class"] <= 1 and sum(row["shares_psi05"]) == pytest.approx(1.0, abs=1e-3)
+    centres = {f"{k}_centres" for k in ("confident_psi05", "truncation_keeps_class", "precision_psi05",
+                                        "recall_psi05", "truncation_pass")}
+    assert centres <= row.keys() and row["truncation_centres"] == 64
+    assert sum(row["shares_psi05_centres"]) == pytest.approx(1.0, abs=1e-3)
+    # the two truncations read the same z differently: towards 64 centres is not towards the mean
+    assert row["shares_psi05_centres"] != row["shares_psi05"] or row["precision_psi05_centres"] != row["precision_psi05"]
     assert row["mapping_layers"] == 2  # the preset's (w_dim 16 here)
     assert all(1 <= row[k] <= 16 for k in ("w_directions", "w_directions_initial"))
     assert all(-1 <= row[k] <= 1 for k in ("w_cosine", "w_cosine_initial"))
     assert Path(row["grid"]).exists()
     table = (tmp_path / "t.md").read_text()
     assert table.startswith("python benchmarks/learns.py stylegan2-mnist") and "| stylegan2-mnist | 0 | 6 |" in table
+    assert "conf psi 0.5 to centres" in table
 
 
 @pytest.mark.slow

@@ -546,6 +546,10 @@ def test_sample_bad_style_option(capsys, tmp_path):
            "mix layer must be in 1..3", "got 99")
     _fails(capsys, ["sample", "r", "--n", "5", "--out", "t.npy", "--mix-layer", "2"], "--mix-layer needs --mix-seed")
     _fails(capsys, ["sample", "r", "--n", "5", "--out", "t.npy", "--truncation", "-1"], "psi must be >= 0")
+    _fails(capsys, ["sample", "r", "--n", "5", "--out", "t.npy", "--truncation-centres", "8"],
+           "--truncation-centres needs --truncation PSI")
+    _fails(capsys, ["sample", "r", "--n", "5", "--out", "t.npy", "--truncation", "0.5", "--truncation-centres", "0"],
+           "truncation centres must be between 2 and 1000", "got 0")
     assert (tmp_path / "s.npy").read_bytes() == b"old" and not (tmp_path / "t.npy").exists()
 
 

@@ -15,6 +15,8 @@ The names, and the method each promises:
   ``sample_chunks`` (``serve`` batches many requests' latents into one ``render``);
 - ``classes``: ``generate`` takes a class (a conditional G); ``truncation``: it takes a truncation;
 - ``style_mix``: ``sample_chunks(mix_seed=, mix_layer=)`` (a style-based G);
+- ``truncation_centres``: ``sample_chunks(truncation=, truncation_centres=)``, psi towards the nearest of K
+  image clusters (multi-modal truncation, a style-based G);
 - ``translate``: ``translate(x, direction)``, uint8 images between two domains;
 - ``upscale``: ``upscale(lr)``, floats in [0, 1] to ``scale`` times the size;
 - ``score``: anomaly scores through :mod:`ganforge.anomaly.scoring`, by ``scoring_methods[0]``;
@@ -42,6 +44,7 @@ GENERATE = "generate"
 CLASSES = "classes"
 TRUNCATION = "truncation"
 STYLE_MIX = "style_mix"
+TRUNCATION_CENTRES = "truncation_centres"
 TRANSLATE = "translate"
 UPSCALE = "upscale"
 SCORE = "score"
@@ -55,6 +58,7 @@ USES = {
     CLASSES: "ganforge sample RUN --n 64 --out s.npy --class 3",
     TRUNCATION: "ganforge sample RUN --n 64 --out s.npy --truncation 0.7",
     STYLE_MIX: "ganforge sample RUN --n 64 --out s.npy --mix-seed 1",
+    TRUNCATION_CENTRES: "ganforge sample RUN --n 64 --out s.npy --truncation 0.5 --truncation-centres 64",
     TRANSLATE: "ganforge translate RUN --input IMAGE --out OUT",
     UPSCALE: "ganforge upscale RUN --input IMAGE --out OUT",
     SCORE: "ganforge anomaly score RUN --input X.npy --out scores.npy",

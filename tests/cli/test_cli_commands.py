@@ -1,12 +1,15 @@
 """The `ganforge` command end to end, in a temporary directory."""
 
+import json
 import subprocess
 import sys
 
 import numpy as np
 import pytest
+import torch
 
 from ganforge.cli import main
+from ganforge.runs import rundir
 
 TINY = ["--set", "log.tensorboard=false", "--set", "model.g.hidden=[16]", "--set", "model.d.hidden=[8]",
         "--set", "log.checkpoint_every=10", "--set", "log.sample_every=10", "--set", "log.every=10"]
@@ -32,6 +35,9 @@ def test_train_then_sample_images(tmp_path, capsys):
                  "checkpoints/step-0000020/G.safetensors", "checkpoints/step-0000020/state.json"):
         assert (run / name).exists(), name
     assert "seed: 3" in (run / "config.yaml").read_text()
+    recorded = json.loads((run / "options.json").read_text())["versions"]
+    assert recorded["cpu_threads"] == str(torch.get_num_threads())  # a seed is bitwise only at one thread count
+    assert recorded["cpu"] == rundir.cpu_name() != ""  # ... and on one CPU model
     assert main(["sample", str(run), "--n", "30", "--out", "s.npy", "--seed", "1"]) == 0
     s = np.load("s.npy")
     assert s.dtype == np.uint8 and s.shape == (30, 1, 8, 8)

@@ -68,6 +68,10 @@ def test_mixing_on_a_model_without_styles_is_one_line(tmp_path, capsys):
     assert main(["sample", str(run), "--n", "5", "--out", str(tmp_path / "x.npy"), "--mix-seed", "3"]) == 2
     err = capsys.readouterr().err.strip()
     assert len(err.splitlines()) == 1 and "has no --mix-seed option" in err
+    assert main(["sample", str(run), "--n", "5", "--out", str(tmp_path / "x.npy"), "--truncation", "0.5",
+                 "--truncation-centres", "8"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "has no --truncation-centres option" in err
 
 
 def test_samples_of_the_run_seed_are_not_the_initial_weights(run_dir):
@@ -80,3 +84,36 @@ def test_samples_of_the_run_seed_are_not_the_initial_weights(run_dir):
         norms = {s: float(next(run.model.styles(16, s, "cpu", None))[:, 0].norm(dim=1).median()) for s in range(6)}
     others = np.median([norms[s] for s in range(1, 6)])
     assert 0.7 < norms[0] / others < 1.4, norms
+
+
+def test_truncation_centres_pull_each_w_to_its_own_clusters_centre(run_dir):
+    """psi 0 with K centres: every w lands on one of the K W centres (the mean w would give one image);
+    psi 0.5 halves each w's distance to its centre; psi 1 leaves the samples as they were."""
+    run = load_run(run_dir)
+    model = run.model
+    centres = model.truncation_centres(3, "cpu").w
+    ws = model.latents(30, 1, truncation=0.0, truncation_centres=3)["ws"]
+    hit = (ws[:, 0].unsqueeze(1) - centres.unsqueeze(0)).norm(dim=2).min(1).values
+    assert float(hit.max()) < 1e-5 and torch.equal(ws[:, 0], ws[:, -1])
+    assert len(torch.unique(ws[:, 0], dim=0)) > 1
+    w1 = model.latents(30, 1)["ws"]
+    half = model.latents(30, 1, truncation=0.5, truncation_centres=3)["ws"]
+    assert torch.allclose(half - ws, 0.5 * (w1 - ws), atol=1e-5)
+    x = run.sample_with_labels(30, 1, truncation=0.5, truncation_centres=3)[0]
+    assert np.array_equal(x, model.render({"ws": half}))
+    assert np.array_equal(run.sample_with_labels(4, 1, truncation=1.0, truncation_centres=3)[0], run.sample(4, seed=1))
+
+
+def test_sample_cli_takes_truncation_centres_and_refuses_them_alone(run_dir, tmp_path, capsys):
+    out = tmp_path / "c.npy"
+    assert main(["sample", str(run_dir), "--n", "6", "--out", str(out), "--truncation", "0.5",
+                 "--truncation-centres", "3"]) == 0
+    expected = load_run(run_dir).sample_with_labels(6, 0, truncation=0.5, truncation_centres=3)[0]
+    assert np.array_equal(np.load(out), expected)
+    capsys.readouterr()
+    for extra, message in ((["--truncation-centres", "3"], "--truncation-centres needs --truncation PSI"),
+                           (["--truncation", "0.5", "--truncation-centres", "1"], "between 2 and 1000")):
+        assert main(["sample", str(run_dir), "--n", "6", "--out", str(tmp_path / "d.npy"), *extra]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and message in err
+    assert not (tmp_path / "d.npy").exists()

@@ -47,6 +47,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--truncation", type=float,
                    help="truncation trick: redraw noise components beyond this |z|; for a style-based run "
                         "(stylegan2-*), psi: pull w towards the mean w (1 = off, 0 = the mean image)")
+    s.add_argument("--truncation-centres", type=int, metavar="K",
+                   help="style-based runs, with --truncation: psi pulls each w towards the nearest of K clusters "
+                        "of the run's images instead of the one mean w (multi-modal truncation; for data of "
+                        "several classes, whose mean w draws a blend of them; 64 is a good start)")
     s.add_argument("--mix-seed", type=int, metavar="S",
                    help="style-based runs (stylegan2-*): the fine styles come from the noise of seed S")
     s.add_argument("--mix-layer", type=int, metavar="K",
@@ -76,7 +80,8 @@ def run(args: argparse.Namespace) -> int:
                             f"(recipe tabular), and this run's recipe is {opened.config.recipe}; drop it "
                             f"(write .npy)")
     options = {k: v for k, v in (("classes", args.classes), ("truncation", args.truncation)) if v is not None}
-    options.update({k: v for k, v in (("mix_seed", args.mix_seed), ("mix_layer", args.mix_layer)) if v is not None})
+    options.update({k: v for k, v in (("truncation_centres", args.truncation_centres), ("mix_seed", args.mix_seed),
+                                      ("mix_layer", args.mix_layer)) if v is not None})
     _check_options(opened, options)
     first, first_labels = next(iter(opened.sample_chunks(1, args.seed, **options)))  # shape, dtype; bad --class
     labels = out.with_name(out.name.removesuffix(".npy") + ".labels.npy") if first_labels is not None else None
@@ -98,10 +103,13 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-FLAGS = {"classes": "--class", "truncation": "--truncation", "mix_seed": "--mix-seed", "mix_layer": "--mix-layer"}
-NEEDS = {"classes": cap.CLASSES, "truncation": cap.TRUNCATION, "mix_seed": cap.STYLE_MIX, "mix_layer": cap.STYLE_MIX}
+FLAGS = {"classes": "--class", "truncation": "--truncation", "truncation_centres": "--truncation-centres",
+         "mix_seed": "--mix-seed", "mix_layer": "--mix-layer"}
+NEEDS = {"classes": cap.CLASSES, "truncation": cap.TRUNCATION, "truncation_centres": cap.TRUNCATION_CENTRES,
+         "mix_seed": cap.STYLE_MIX, "mix_layer": cap.STYLE_MIX}
 WHY = {"classes": "is not class-conditional", "truncation": "takes no truncation",
-       "mix_seed": "has no style inputs to mix", "mix_layer": "has no style inputs to mix"}
+       "truncation_centres": "has no style space to cluster", "mix_seed": "has no style inputs to mix",
+       "mix_layer": "has no style inputs to mix"}
 
 
 def _check_options(opened, options: dict) -> None:

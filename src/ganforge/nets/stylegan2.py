@@ -117,9 +117,13 @@ class StyleGAN2Generator(Generator):
                 self.w_avg.lerp_(w.detach().mean(0).to(self.w_avg.dtype), 1 - self.w_avg_beta)
         return w
 
-    def truncate(self, ws: torch.Tensor, psi: float | None) -> torch.Tensor:
-        """The truncation trick in W: ``w_avg + psi * (w - w_avg)``; psi 1 (or None) leaves w, 0 gives the mean."""
-        return ws if psi is None or psi == 1 else self.w_avg.to(ws.dtype).lerp(ws, psi)
+    def truncate(self, ws: torch.Tensor, psi: float | None, centre: torch.Tensor | None = None) -> torch.Tensor:
+        """The truncation trick in W: ``c + psi * (w - c)``, c the tracked mean w or, given, a ``centre`` per
+        sample (N, w_dim) (multi-modal truncation); psi 1 (or None) leaves w, 0 gives the centre."""
+        if psi is None or psi == 1:
+            return ws
+        c = self.w_avg if centre is None else centre.unsqueeze(1)
+        return c.to(ws).lerp(ws, psi)
 
     def styles(self, z: torch.Tensor, psi: float | None = None) -> torch.Tensor:
         """The per-layer latents (N, num_ws, w_dim); in training mode, mixed with probability ``mixing``."""

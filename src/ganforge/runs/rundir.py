@@ -87,9 +87,24 @@ def git_commit() -> str | None:
     return out.stdout.strip() or None if out.returncode == 0 else None
 
 
+def cpu_name() -> str:
+    """The CPU's model name from /proc/cpuinfo (``platform.processor()`` is empty on most Linux systems),
+    or ``unknown``."""
+    try:
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return "unknown"
+
+
 def versions() -> dict[str, str]:
+    """What a bitwise rerun must match: versions, the CPU and its thread count (PyTorch's CPU kernels differ
+    between CPU models and thread counts, so one seed's runs differ when either does: docs/architecture.md)."""
     return {"ganforge": __version__, "python": platform.python_version(), "torch": torch.__version__,
-            "numpy": numpy.__version__, "cuda": torch.version.cuda or "none", "platform": platform.platform()}
+            "numpy": numpy.__version__, "cuda": torch.version.cuda or "none", "platform": platform.platform(),
+            "cpu": cpu_name(), "cpu_threads": str(torch.get_num_threads())}
 
 
 def write_new(run_dir: Path, cfg: RunConfig, *, device: str, preset: str | None, argv: list[str] | None,
