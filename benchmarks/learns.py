@@ -112,13 +112,13 @@ def initial_generator(run: Run, seed: int) -> nn.Module:
 
 
 def truncation_reading(model, judge, n: int, seed: int, real_f: torch.Tensor, cls1: np.ndarray,
-                       conf1: np.ndarray, **options) -> dict:
+                       confident1: float, **options) -> dict:
     """What psi 0.5 (with ``options``: towards centres) does against psi 1: the confident share, the class
     each z keeps, the class shares, and precision/recall against the test images' features."""
     x = np.concatenate([c for c, _ in model.sample_chunks(n, seed=seed, truncation=0.5, **options)])
     cls, conf, feat = judge_read(judge, x)
     pr = precision_recall(real_f, feat)
-    confident, confident1 = (float((c > CONFIDENT).mean()) for c in (conf, conf1))
+    confident = float((conf > CONFIDENT).mean())
     return {"precision_psi05": round(pr["precision"], 4), "recall_psi05": round(pr["recall"], 4),
             "confident_psi05": round(confident, 4), "truncation_keeps_class": round(float((cls == cls1).mean()), 4),
             "shares_psi05": coverage(cls, conf, judge.num_classes)["shares"],
@@ -144,13 +144,14 @@ def style_checks(run: Run, judge, n: int, seed: int, data_dir: str | None = None
                          data_dir=data_dir).x[:n].numpy()
     real_f = judge(reals)[0]
     pr1 = precision_recall(real_f, c_feat)
-    towards_mean = truncation_reading(model, judge, n, seed, real_f, c_cls, conf1)
-    towards_centres = truncation_reading(model, judge, n, seed, real_f, c_cls, conf1,
+    confident1 = float((conf1 > CONFIDENT).mean())
+    towards_mean = truncation_reading(model, judge, n, seed, real_f, c_cls, confident1)
+    towards_centres = truncation_reading(model, judge, n, seed, real_f, c_cls, confident1,
                                          truncation_centres=TRUNCATION_CENTRES)
     return {"precision_psi1": round(pr1["precision"], 4), "recall_psi1": round(pr1["recall"], 4),
             "mix_layer": layer, "mixing_keeps_coarse_class": round(keeps, 4),
             "mixing_pairs_with_different_classes": int(differ.sum()),
-            "confident_psi1": round(float((conf1 > CONFIDENT).mean()), 4), **towards_mean,
+            "confident_psi1": round(confident1, 4), **towards_mean,
             "truncation_centres": TRUNCATION_CENTRES,
             **{f"{key}_centres": value for key, value in towards_centres.items()},
             **style_spread(run.generator, initial_generator(run, seed), seed),
