@@ -805,6 +805,9 @@ def test_serve_bad_limit(capsys):
     _fails(capsys, ["serve", "r", "--max-batch", "0"], "--max-batch must be a positive number, got 0")
     _fails(capsys, ["serve", "r", "--port", "70000"], "--port must be in 0..65535")
     _fails(capsys, ["explore", "no-such-run"], "is not a directory")
+    assert main(_train("--out", "r")) == 0
+    capsys.readouterr()
+    _fails(capsys, ["serve", "r", "--truncation-centres", "8"], "noise-to-image run, which cannot fit truncation centres")
 
 
 def test_export_force_foreign_files(capsys):

@@ -13,6 +13,7 @@ import pytest
 from PIL import Image
 from starlette.testclient import TestClient
 
+from ganforge.errors import GanforgeError
 from ganforge.runs.run import load_run
 from ganforge.serve.app import build_app
 from ganforge.serve.requests import Limits
@@ -164,3 +165,35 @@ def test_concurrent_requests_share_forward_passes_and_get_their_own_samples(serv
         for s in seeds[:3]:
             c.post("/v1/generate", json={"n": 3, "seed": s, "format": "npy"})
     assert alone.state.served.batcher.passes == 3
+
+
+def test_truncation_centres_are_fitted_at_start_and_requests_use_them(served_runs):
+    """A request with the K the server fitted gets the run's own multi-modal truncated samples; any other K,
+    a server that fitted none, and a run with no style space are each refused with one line."""
+    style = served_runs / "style"
+    want = load_run(style).sample_with_labels(4, 2, truncation=0.5, truncation_centres=3)[0]
+    with client(style) as plain:
+        assert plain.get("/v1/info").json()["truncation_centres"] is None
+        refused(plain.post("/v1/generate", json={"truncation": 0.5, "truncation_centres": 3}), 422,
+                "fitted none", "--truncation-centres 3")
+    app = build_app(load_run(style), Limits(), truncation_centres=3)
+    with TestClient(app) as c:
+        assert c.get("/v1/info").json()["truncation_centres"] == 3
+        body = c.get("/openapi.json").json()["paths"]["/v1/generate"]["post"]["requestBody"]
+        assert body["content"]["application/json"]["schema"]["properties"]["truncation_centres"] == {"enum": [3, None]}
+        r = c.post("/v1/generate", json={"n": 4, "seed": 2, "truncation": 0.5, "truncation_centres": 3, "format": "npy"})
+        assert r.status_code == 200, r.text
+        np.testing.assert_array_equal(np.load(io.BytesIO(r.content)), want)
+        plain_half = load_run(style).sample(4, seed=2, truncation=0.5)
+        assert not np.array_equal(want, plain_half)  # the centres moved the samples off the one mean w
+        refused(c.post("/v1/generate", json={"truncation": 0.5, "truncation_centres": 4}), 422,
+                "no 4 truncation centres", "'truncation_centres': 3")
+        refused(c.post("/v1/generate", json={"truncation_centres": 3}), 422, "truncation_centres needs truncation PSI")
+        refused(c.post("/v1/generate", json={"truncation_centres": 1}), 422, "'truncation_centres' must be an integer")
+    with client(served_runs / "digits") as digits:
+        refused(digits.post("/v1/generate", json={"truncation": 0.5, "truncation_centres": 3}), 404,
+                "cannot take truncation centres")
+    with pytest.raises(GanforgeError, match="cannot fit truncation centres"):
+        build_app(load_run(served_runs / "digits"), Limits(), truncation_centres=3)
+    with pytest.raises(GanforgeError, match="between 2 and 1000"):
+        build_app(load_run(style), Limits(), truncation_centres=1)

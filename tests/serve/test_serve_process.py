@@ -79,3 +79,9 @@ def test_other_hosts_are_warned_about_and_bad_flags_are_one_line(capsys):
     assert "warning: binding 0.0.0.0" in err and "--host 127.0.0.1" in err
     assert main(["serve", "no-such-run", "--max-batch", "0"]) == 2
     assert "--max-batch must be a positive number" in capsys.readouterr().err
+
+
+def test_truncation_centres_flag_on_a_run_without_a_style_space_is_one_line(served_runs, capsys):
+    assert main(["serve", str(served_runs / "digits"), "--truncation-centres", "8"]) == 2
+    err = capsys.readouterr().err
+    assert "cannot fit truncation centres" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1

@@ -16,7 +16,7 @@ import uvicorn
 from ganforge.cli import options
 from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
-from ganforge.serve.app import build_app
+from ganforge.serve.app import build_app, check_truncation_centres
 from ganforge.serve.requests import Limits
 
 LOOPBACK = ("127.0.0.1", "localhost", "::1")
@@ -28,7 +28,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("serve", help="serve a trained run as an HTTP image API (generate, translate, upscale, score)",
                        **examples("ganforge serve runs/dcgan-digits --port 8000",
                                   "ganforge serve runs/sr-x4 --max-pixels 4000000   # larger uploads to upscale",
-                                  "ganforge serve runs/cgan --max-batch 1   # no batching"))
+                                  "ganforge serve runs/cgan --max-batch 1   # no batching",
+                                  "ganforge serve runs/stylegan2 --truncation-centres 64   # then {\"truncation\": 0.5, "
+                                  "\"truncation_centres\": 64}"))
     options.run_dir(s)
     s.add_argument("--port", type=int, default=8000, help="TCP port (default 8000)")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
@@ -38,6 +40,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--max-body", type=int, default=d.max_body, help=f"request body bytes (default {d.max_body})")
     s.add_argument("--max-pixels", type=int, default=d.max_pixels,
                    help=f"pixels of an upload or of one request's images (default {d.max_pixels})")
+    s.add_argument("--truncation-centres", type=int, metavar="K",
+                   help="style-based runs: fit K truncation centres before serving (minutes on a CPU), so that "
+                        "a request may send truncation_centres K with its truncation psi (docs/serve.md)")
     options.checkpoint(s)
     options.device(s)
     s.set_defaults(func=run, on_interrupt="the requests in flight were answered first")
@@ -64,7 +69,11 @@ def run(args: argparse.Namespace) -> int:
     bounds = limits(args)
     check_bind(args.host, args.port)
     opened = options.open_run(args)
-    app = build_app(opened, bounds)
+    if args.truncation_centres is not None:
+        check_truncation_centres(opened, args.truncation_centres)
+        print(f"ganforge: fitting {args.truncation_centres} truncation centres of {args.run_dir} before serving",
+              file=sys.stderr)
+    app = build_app(opened, bounds, args.truncation_centres)
     print(f"ganforge: serving {args.run_dir} (step {opened.step}) on http://{args.host}:{args.port}", file=sys.stderr)
     uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
                                   timeout_graceful_shutdown=GRACE_S)).run()

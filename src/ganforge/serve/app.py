@@ -3,8 +3,10 @@
 Endpoints (the OpenAPI schema at ``/openapi.json`` lists the ones this run has):
 
 - ``GET /health``, ``GET /v1/info`` (the run, its declared capabilities, the server's limits);
-- ``POST /v1/generate`` ``{n, seed, truncation, class, format}``: a PNG grid or a uint8 ``.npy``
-  (``format``, or ``Accept: application/x-npy``), through the batcher (:mod:`.batching`);
+- ``POST /v1/generate`` ``{n, seed, truncation, class, format, truncation_centres}``: a PNG grid or a
+  uint8 ``.npy`` (``format``, or ``Accept: application/x-npy``), through the batcher (:mod:`.batching`);
+  ``truncation_centres`` only as the K the server fitted at start (``serve --truncation-centres K``),
+  since a fit takes far longer than a request should;
 - ``POST /v1/translate?direction=AB``, ``/v1/upscale``, ``/v1/score``: a PNG or JPEG body, where
   the run declares ``translate``, ``upscale`` or ``score``.
 
@@ -35,6 +37,7 @@ from starlette.routing import Route
 from ganforge import capabilities as cap
 from ganforge.anomaly.scoring import scorer
 from ganforge.errors import GanforgeError
+from ganforge.recipes.truncation_centres import check_centres
 from ganforge.runs.run import Run
 from ganforge.serve import images
 from ganforge.serve.batching import Batcher
@@ -45,13 +48,25 @@ from ganforge.upscaling import tiled
 UPSCALE_TILE = 128  # LR pixels a side per tile: bounds the activations an upload can make the server hold
 
 
-class ServedRun:
-    """One run, opened once, with the lock its networks are used under and the generate batcher."""
+def check_truncation_centres(run: Run, k: int) -> None:
+    """One line unless ``run`` can fit ``k`` truncation centres (checked before minutes of fitting start)."""
+    if cap.TRUNCATION_CENTRES not in cap.capabilities_of(run.model):
+        raise cap.refusal(run.model, cap.TRUNCATION_CENTRES, run=run.path.name, recipe=run.config.recipe,
+                          doing="fit truncation centres")
+    check_centres(k)
 
-    def __init__(self, run: Run, limits: Limits):
-        self.run, self.limits = run, limits
+
+class ServedRun:
+    """One run, opened once, with the lock its networks are used under, the generate batcher and the
+    truncation centres fitted before the first request (``centres`` K, or None)."""
+
+    def __init__(self, run: Run, limits: Limits, centres: int | None = None):
+        self.run, self.limits, self.centres = run, limits, centres
         self.model = run.model
         self.caps = cap.capabilities_of(self.model)
+        if centres is not None:
+            check_truncation_centres(run, centres)
+            self.model.truncation_centres(centres, run.device)  # cached by the model: every request reuses it
         self.lock = threading.Lock()
         self.batcher = Batcher(self.model.render, limits.max_batch, self.lock) if cap.GENERATE in self.caps and \
             isinstance(self.model, cap.Generates) else None
@@ -63,6 +78,7 @@ class ServedRun:
         return {"run": self.run.path.name, "recipe": self.run.config.recipe, "step": self.run.step,
                 "checkpoint": self.run.checkpoint.name, "capabilities": sorted(self.caps),
                 "sample_shape": list(self.shape), "num_classes": self.run.num_classes,
+                "truncation_centres": self.centres,
                 "limits": {"max_n": self.limits.max_n, "max_batch": self.limits.max_batch,
                            "max_body_bytes": self.limits.max_body, "max_pixels": self.limits.max_pixels}}
 
@@ -87,22 +103,38 @@ async def _generate(request: Request) -> Response:
         s.need(cap.CLASSES, "take a class")
     if ask.truncation is not None:
         s.need(cap.TRUNCATION, "take a truncation")
+    if ask.truncation_centres is not None:
+        s.need(cap.TRUNCATION_CENTRES, "take truncation centres")
+        if ask.truncation_centres != s.centres:
+            fitted = f"fitted {s.centres}, so send 'truncation_centres': {s.centres}" if s.centres else "fitted none"
+            raise ApiError(422, f"this server has no {ask.truncation_centres} truncation centres (it {fitted}); "
+                                f"a fit takes minutes, so it happens at start: ganforge serve RUN "
+                                f"--truncation-centres {ask.truncation_centres}")
     if not s.points and len(s.shape) == 3 and ask.n * s.shape[1] * s.shape[2] > s.limits.max_pixels:
         raise ApiError(413, f"{ask.n} images of {s.shape[1]}x{s.shape[2]} are over this server's limit of "
                             f"{s.limits.max_pixels} pixels; ask for fewer")
     if s.points and ask.format == "png":
         raise ApiError(422, "this run draws 2D points, not images; ask for \"format\": \"npy\"")
-    kwargs = {k: v for k, v in (("classes", ask.classes), ("truncation", ask.truncation)) if v is not None}
+    kwargs = {k: v for k, v in (("classes", ask.classes), ("truncation", ask.truncation),
+                                ("truncation_centres", ask.truncation_centres)) if v is not None}
     try:
         latents = s.model.latents(ask.n, ask.seed, device=s.run.device, **kwargs)
     except GanforgeError as e:
-        raise ApiError(422, str(e).replace("--class", "class").replace("--truncation", "truncation")) from None
+        raise ApiError(422, _request_words(str(e))) from None
     out = await s.batcher.run(latents)
     headers = {"X-Ganforge-Step": str(s.run.step), "X-Ganforge-Seed": str(ask.seed)}
     if ask.format == "npy":
         return Response(images.npy(out), media_type="application/x-npy", headers=headers)
     return Response(await asyncio.to_thread(lambda: images.png(images.grid(out))), media_type="image/png",
                     headers=headers)
+
+
+def _request_words(line: str) -> str:
+    """A model's refusal in the request's field names rather than the CLI's flags."""
+    for flag, field in (("--truncation-centres", "truncation_centres"), ("--truncation", "truncation"),
+                        ("--class", "class")):
+        line = line.replace(flag, field)
+    return line
 
 
 async def _upload(request: Request, s: ServedRun, channels: int | None) -> np.ndarray:
@@ -160,7 +192,8 @@ async def _info(request: Request) -> Response:
 
 
 async def _openapi(request: Request) -> Response:
-    return JSONResponse(schema(request.app.state.served.caps, request.app.state.served.limits))
+    served = request.app.state.served
+    return JSONResponse(schema(served.caps, served.limits, served.centres))
 
 
 async def _api_error(request: Request, e: ApiError) -> Response:
@@ -171,9 +204,10 @@ async def _http_error(request: Request, e: HTTPException) -> Response:
     return JSONResponse({"error": f"{e.detail}: {request.method} {request.url.path[:100]}"}, status_code=e.status_code)
 
 
-def build_app(run: Run, limits: Limits = Limits()) -> Starlette:
-    """The API over ``run`` (opened by :func:`ganforge.runs.run.load_run`) within ``limits``."""
-    served = ServedRun(run, limits)
+def build_app(run: Run, limits: Limits = Limits(), truncation_centres: int | None = None) -> Starlette:
+    """The API over ``run`` (opened by :func:`ganforge.runs.run.load_run`) within ``limits``; with
+    ``truncation_centres`` K, the run's K centres are fitted now (:mod:`ganforge.recipes.truncation_centres`)."""
+    served = ServedRun(run, limits, truncation_centres)
     routes = [Route("/health", _health), Route("/v1/info", _info), Route("/openapi.json", _openapi),
               Route("/v1/generate", _generate, methods=["POST"]), Route("/v1/translate", _translate, methods=["POST"]),
               Route("/v1/upscale", _upscale, methods=["POST"]), Route("/v1/score", _score, methods=["POST"])]

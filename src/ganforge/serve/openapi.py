@@ -28,7 +28,8 @@ def _json(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}}
 
 
-def schema(caps: frozenset[str], limits: Limits) -> dict[str, Any]:
+def schema(caps: frozenset[str], limits: Limits, centres: int | None = None) -> dict[str, Any]:
+    """The schema of the endpoints in ``caps``; ``centres``: the K of truncation centres the server fitted."""
     paths: dict[str, Any] = {
         "/health": {"get": {"summary": "liveness", "responses": {"200": _json("ok")}}},
         "/v1/info": {"get": {"summary": "the run, its capabilities and the server's limits",
@@ -43,6 +44,8 @@ def schema(caps: frozenset[str], limits: Limits) -> dict[str, Any]:
                                 {"type": "array", "minItems": 1, "maxItems": limits.max_n,
                                  "items": {"type": "integer", "minimum": 0}}]},
             "format": {"type": "string", "enum": ["png", "npy"], "default": "png"}}}
+        if cap.TRUNCATION_CENTRES in caps:  # only the K fitted at start; a style-based run without them: null
+            body["properties"]["truncation_centres"] = {"enum": [None] if centres is None else [centres, None]}
         paths["/v1/generate"] = {"post": {
             "summary": "samples from seeds: a PNG grid or a uint8 .npy (N, C, H, W); batched with other requests",
             "requestBody": {"required": False, "content": {"application/json": {"schema": body}}},

@@ -14,6 +14,8 @@ from typing import Any
 
 from starlette.requests import Request
 
+from ganforge.recipes.truncation_centres import MAX_CENTRES
+
 SEED_MAX = 2**63 - 1  # torch.Generator.manual_seed takes any 64-bit value; the signed range is what JSON tools keep
 TRUNCATION_MAX = 100.0  # beyond this the truncation trick no longer truncates anything
 
@@ -56,9 +58,10 @@ class GenerateRequest:
     truncation: float | None = None
     classes: int | list[int] | None = None
     format: str = "png"
+    truncation_centres: int | None = None
 
 
-FIELDS = ("n", "seed", "truncation", "class", "format")
+FIELDS = ("n", "seed", "truncation", "class", "format", "truncation_centres")
 FORMATS = ("png", "npy")
 NPY_TYPE = "application/x-npy"
 
@@ -97,7 +100,8 @@ def parse_generate(raw: bytes, accept: str, limits: Limits) -> GenerateRequest:
     fmt = body.get("format", "npy" if NPY_TYPE in accept else "png")
     if fmt not in FORMATS:
         raise ApiError(422, f"'format' must be png or npy, got {json.dumps(fmt)}")
-    return GenerateRequest(n, seed, None if t is None else float(t), classes, fmt)
+    centres = None if body.get("truncation_centres") is None else _int(body, "truncation_centres", 2, MAX_CENTRES, 0)
+    return GenerateRequest(n, seed, None if t is None else float(t), classes, fmt, centres)
 
 
 def direction(request: Request) -> str:
