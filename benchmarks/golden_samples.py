@@ -71,7 +71,8 @@ CASES: dict[str, tuple[str, int, list[str]]] = {
                                                  "model.g.w_dim=16", "model.g.mapping_layers=2", "model.d.channels=8",
                                                  "train.batch_size=16", "reg.r1=0.01", "reg.r1_every=4",
                                                  "reg.path_length=2", "reg.path_length_every=2"]),
-    "progan-digits": ("progan-mnist", 12, ["data.name=digits", "model.z_dim=8", "model.g.channels=8",
+    # the paper's WGAN-GP form (progan-mnist, the CPU size, is non-saturating + R1); same hash as before round 10
+    "progan-digits": ("progan-mnist-paper", 12, ["data.name=digits", "model.z_dim=8", "model.g.channels=8",
                                            "model.d.channels=8", "train.batch_size=8", "growth.fade_images=32",
                                            "growth.stable_images=32"]),
     "biggan-digits": ("biggan-cifar", 6, ["data.name=digits", "model.z_dim=20", "model.g.channels=16",

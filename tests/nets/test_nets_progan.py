@@ -11,10 +11,10 @@ from ganforge.nets import NetContext, build_discriminator, build_generator
 from ganforge.nets.progan import stage_and_alpha
 
 
-def _nets(size=32, channels=3):
+def _nets(size=32, channels=3, **g_options):
     ctx = NetContext(data_shape=(channels, size, size), z_dim=8)
     torch.manual_seed(0)
-    return (build_generator(NetSpec("progan", {"channels": 8}), ctx),
+    return (build_generator(NetSpec("progan", {"channels": 8, **g_options}), ctx),
             build_discriminator(NetSpec("progan", {"channels": 8}), ctx))
 
 
@@ -29,6 +29,23 @@ def test_shapes_at_every_level(size, channels, levels):
         x = G(z)
         assert x.shape == (4, channels, size, size) and G.output_range == (-1.0, 1.0)
         assert D.features(x).shape == (4, 8) and D(x).shape == (4,)
+
+
+@pytest.mark.parametrize("level", [0.0, 1.4, 2.0])
+def test_tanh_output_squashes_the_paper_s_linear_image_at_every_level(level):
+    """``output: tanh`` is tanh of the image the paper's linear output gives with the same weights, mid-fade
+    included, so it stays inside the data's range where the linear one goes past it."""
+    (linear, _), (squashed, _) = _nets(28, 1), _nets(28, 1, output="tanh")
+    for G in (linear, squashed):
+        G.set_growth(level)
+    with torch.no_grad():
+        squashed.load_state_dict(linear.state_dict())
+        z = torch.randn(16, 8)
+        for G in (linear, squashed):  # a wider last layer, so the linear image leaves [-1, 1]
+            G.to_rgb[G.stage_and_alpha()[0]].weight.mul_(4)
+        raw, out = linear(z), squashed(z)
+    assert raw.abs().max() > 1.5 and out.abs().max() <= 1
+    torch.testing.assert_close(out, torch.tanh(raw))
 
 
 def test_levels_map_to_stage_and_alpha():
@@ -64,15 +81,19 @@ def test_fade_in_at_alpha_0_is_the_low_resolution_path_upsampled_and_at_alpha_1_
                               atol=1e-6)
 
 
-def test_progan_mnist_takes_one_d_and_one_g_step(tmp_path):
-    cfg = config.resolve(presets.load_preset("progan-mnist")[0],
+@pytest.mark.parametrize("preset,phases,stats", [
+    ("progan-mnist-paper", ["growth", "D", "G", "G_ema"], {"gp", "drift"}),  # the paper's WGAN-GP + drift
+    ("progan-mnist", ["growth", "D", "D_r1", "G", "G_ema"], {"r1"}),  # the CPU size: non-saturating + lazy R1
+])
+def test_progan_presets_take_one_d_and_one_g_step(tmp_path, preset, phases, stats):
+    cfg = config.resolve(presets.load_preset(preset)[0],
                          ["data.name=digits", "model.g.channels=8", "model.d.channels=8", "model.z_dim=8",
                           "train.batch_size=8", "train.steps=1", "log.progress=false", "log.tensorboard=false"])
     tr = Trainer(cfg, tmp_path / "run")
     before = {k: {n: p.detach().clone() for n, p in net.named_parameters()} for k, net in tr.built.nets.items()}
     tr.fit()
-    assert [p.name for p in tr.built.phases] == ["growth", "D", "G", "G_ema"]
+    assert [p.name for p in tr.built.phases] == phases
     for name, net in tr.built.nets.items():
         moved = [n for n, p in net.named_parameters() if not torch.equal(p, before[name][n])]
         assert any(n.startswith("to_rgb.0") or n.startswith("from_rgb.0") for n in moved), name
-    assert tr.last["gp"] >= 0 and tr.last["drift"] >= 0
+    assert all(tr.last[k] >= 0 for k in stats) and not {"gp", "drift", "r1"} - stats & tr.last.keys()

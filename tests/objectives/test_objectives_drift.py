@@ -11,7 +11,7 @@ SETTINGS = ["data.name=digits", "model.g.channels=4", "model.d.channels=4", "mod
 
 
 def _real_logit(tmp_path, name, drift):
-    cfg = config.resolve(presets.load_preset("progan-mnist")[0], [*SETTINGS, f"reg.drift={drift}"])
+    cfg = config.resolve(presets.load_preset("progan-mnist-paper")[0], [*SETTINGS, f"reg.drift={drift}"])
     tr = Trainer(cfg, tmp_path / name)
     tr.fit()
     D = tr.built.nets["D"].eval()

@@ -12,6 +12,17 @@ WEIGHTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.C
             nn.ConvTranspose3d, nn.Embedding)
 
 
+def _linear(img: torch.Tensor) -> torch.Tensor:
+    return img
+
+
+# How an equalised-lr generator's last layer becomes an image (StyleGAN2, ProGAN). "linear" is the papers':
+# the sum is the image, clipped to the data's range only when saved. "tanh" squashes it into (-1, 1): on
+# data that sits at its own floor (MNIST's background) a linear output let StyleGAN2's G drop its z
+# (docs/stylegan.md, 'Why StyleGAN2 collapsed on MNIST').
+IMAGE_OUTPUTS = {"linear": _linear, "tanh": torch.tanh}
+
+
 class Maxout(nn.Module):
     """Maxout unit (Goodfellow et al. 2013): ``pieces`` affine maps per unit, keep the largest.
 

@@ -13,7 +13,8 @@ the metrics and the rest of ganforge never see the resolution change. Real image
 low-resolution stages the same way (average-pooled), the paper's downsampled training data.
 
 G: pixel-normalised z, a dense layer to 4x4, then per stage two 3x3 convs (after a nearest 2x
-upsample), each with a leaky ReLU(0.2) and pixelnorm; a 1x1 toRGB per stage, linear output.
+upsample), each with a leaky ReLU(0.2) and pixelnorm; a 1x1 toRGB per stage, linear output
+(the paper's; ``output: tanh`` squashes it, as StyleGAN2's MNIST presets do, for the same reason).
 D: a 1x1 fromRGB per stage, per stage two 3x3 convs and 2x average pooling, and at 4x4 the
 minibatch standard deviation, a 3x3 conv, a dense layer and the linear logit. Every layer has
 an equalised learning rate. Our own implementation from the paper.
@@ -29,7 +30,7 @@ from torch import nn
 
 from ganforge.nets.base import Discriminator, Generator, image_plan
 from ganforge.nets.equalized import LRELU_GAIN, EqualizedConv2d, EqualizedLinear, pixel_norm
-from ganforge.nets.layers import MinibatchStd
+from ganforge.nets.layers import IMAGE_OUTPUTS, MinibatchStd
 from ganforge.nets.registry import NetContext, register
 
 
@@ -60,10 +61,11 @@ def _act(x: torch.Tensor) -> torch.Tensor:
 class ProGANGenerator(Generator, Growing):
     output_range = (-1.0, 1.0)
 
-    def __init__(self, ctx: NetContext, channels: int):
+    def __init__(self, ctx: NetContext, channels: int, output: str = "linear"):
         super().__init__(ctx, None)
         c, start, steps = image_plan(ctx, "progan")
         self.channels, self.start, self.growth_levels = channels, start, steps + 1
+        self.squash = IMAGE_OUTPUTS[output]
         self.register_buffer("level", torch.zeros(()))
         # The paper's first layer is a 4x4 transposed conv from z: a dense layer, gain sqrt(2)/4 as in its code.
         self.dense = EqualizedLinear(ctx.z_dim, channels * start * start, gain=LRELU_GAIN / 4)
@@ -101,7 +103,7 @@ class ProGANGenerator(Generator, Growing):
 
     def forward(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         stage, alpha = self.stage_and_alpha()
-        img = self.render(z, stage, alpha)
+        img = self.squash(self.render(z, stage, alpha))
         factor = 2 ** (self.growth_levels - 1 - stage)
         return F.interpolate(img, scale_factor=factor, mode="nearest") if factor > 1 else img
 
@@ -149,13 +151,14 @@ class ProGANDiscriminator(Discriminator, Growing):
         return self.out(f).squeeze(1)
 
 
-@register("generator", "progan")
+@register("generator", "progan", choices={"output": tuple(IMAGE_OUTPUTS)})
 def build_generator(
     ctx: NetContext,
     *,
     channels: int = 512,  # feature maps at every stage (the paper's 512 up to 32 px)
+    output: str = "linear",  # linear: the paper's (clipped when saved) | tanh: squashed into (-1, 1)
 ) -> nn.Module:
-    return ProGANGenerator(ctx, channels)
+    return ProGANGenerator(ctx, channels, output)
 
 
 @register("discriminator", "progan")

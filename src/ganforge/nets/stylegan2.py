@@ -38,7 +38,7 @@ from torch import nn
 
 from ganforge.nets.base import Discriminator, Generator, image_plan
 from ganforge.nets.equalized import EqualizedConv2d, EqualizedLinear, lrelu, pixel_norm
-from ganforge.nets.layers import MinibatchStd
+from ganforge.nets.layers import IMAGE_OUTPUTS, MinibatchStd
 from ganforge.nets.registry import NetContext, register
 
 
@@ -91,7 +91,7 @@ class StyleGAN2Generator(Generator):
     def __init__(self, ctx: NetContext, channels: int, w_dim: int, mapping_layers: int, mapping_lr: float,
                  mixing: float, w_avg_beta: float, output: str = "linear"):
         super().__init__(ctx, None)
-        self.squash = OUTPUTS[output]
+        self.squash = IMAGE_OUTPUTS[output]
         c, start, steps = image_plan(ctx, "stylegan2")
         self.z_dim, self.mixing, self.w_avg_beta = ctx.z_dim, mixing, w_avg_beta
         dims = [ctx.z_dim] + [w_dim] * mapping_layers
@@ -193,16 +193,7 @@ class StyleGAN2Discriminator(Discriminator):
         return self.out(f).squeeze(1)
 
 
-def _linear(img: torch.Tensor) -> torch.Tensor:
-    return img
-
-
-# How the summed toRGB outputs become an image. "linear" is the paper's: the sum is the image, and
-# samples are clipped to the data's range only when they are saved. "tanh" squashes it into (-1, 1).
-OUTPUTS = {"linear": _linear, "tanh": torch.tanh}
-
-
-@register("generator", "stylegan2", choices={"output": tuple(OUTPUTS)})
+@register("generator", "stylegan2", choices={"output": tuple(IMAGE_OUTPUTS)})
 def build_generator(
     ctx: NetContext,
     *,
