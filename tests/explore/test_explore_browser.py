@@ -125,7 +125,8 @@ def test_the_grid_renders_and_a_click_locks_a_seed(page):
     imgs = cells(page)
     assert imgs.std() > 10 and all(c.std() > 1 for c in imgs)  # not blank, and each cell holds an image
     page.locator("#grid").click(position={"x": 36, "y": 36})
-    page.wait_for_function("() => window.gf.locked.size === 1")
+    # the click redraws the grid too: wait for that draw, or its new version could pass for the reseed's
+    page.wait_for_function("() => window.gf.locked.size === 1 && window.gf.busy === 0")
     redraw(page, "() => document.getElementById('reseed').click()")
     g = page.evaluate("() => window.gf.grid")
     assert g["seeds"][:2] == [0, 36]  # the locked seed stayed; the others moved on to the next 36

@@ -28,7 +28,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("serve", help="serve a trained run as an HTTP image API (generate, translate, upscale, score)",
                        **examples("ganforge serve runs/dcgan-digits --port 8000",
                                   "ganforge serve runs/sr-x4 --max-pixels 4000000   # larger uploads to upscale",
-                                  "ganforge serve runs/cgan --max-batch 1   # no batching",
                                   "ganforge serve runs/stylegan2 --truncation-centres 64   # then {\"truncation\": 0.5, "
                                   "\"truncation_centres\": 64}"))
     options.run_dir(s)
