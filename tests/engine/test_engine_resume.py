@@ -45,6 +45,16 @@ def test_resume_is_bitwise_equal_to_an_uninterrupted_run(tmp_path, optim):
     assert steps == sorted(set(steps)) and steps[-1] == 30
 
 
+def test_resume_with_more_steps_records_the_new_budget(tmp_path):
+    Trainer(_cfg("train.steps=10"), tmp_path / "r").fit()
+    Trainer(_cfg("train.steps=20"), tmp_path / "r", resume=True).fit()
+    assert config.load_yaml((tmp_path / "r" / "config.yaml").read_text())["train"]["steps"] == 20
+    options = json.loads((tmp_path / "r" / "options.json").read_text())
+    assert options["steps_changes"] == [{"step": 10, "from": 10, "to": 20}]
+    Trainer(_cfg("train.steps=20"), tmp_path / "r", resume=True)  # the same budget again: nothing to record
+    assert json.loads((tmp_path / "r" / "options.json").read_text())["steps_changes"] == options["steps_changes"]
+
+
 def test_resume_drops_stats_logged_after_the_checkpoint(tmp_path):
     Trainer(_cfg("train.steps=15", "log.checkpoint_every=10"), tmp_path / "r").fit()
     # Simulate a kill between step 10's checkpoint and the final save.

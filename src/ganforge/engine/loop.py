@@ -55,6 +55,7 @@ class Trainer:
                                                                     cfg.seed)
             if world.is_main:
                 rundir.truncate_stats(self.run_dir, self.step)
+                resume_checks.record_steps(self.run_dir, cfg, self.step)
                 resume_checks.record_changes(self.run_dir, cfg, self.step, changes)
                 resume_checks.check_data(self.run_dir, self.built.data)
         elif world.is_main:

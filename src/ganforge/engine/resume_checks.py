@@ -39,6 +39,20 @@ def _read(change: str, declared: dict[str, frozenset[str]]) -> bool:
     return parts[0] in config_mod.reads.TOP_LEVEL or len(parts) < 2 or parts[1] in declared.get(parts[0], ())
 
 
+def record_steps(run_dir: Path, cfg: RunConfig, step: int) -> None:
+    """A run continued to another budget (``--resume --steps N``, the one change resume takes without
+    asking): config.yaml takes the new train.steps, so it says how far the run trains, and options.json
+    keeps each change as ``{"step", "from", "to"}`` under ``steps_changes``. Without this a run grown
+    by resumes (learns.py trains a progressive run stage by stage) kept its first leg's budget."""
+    saved = rundir.read_config(run_dir)
+    if saved.train.steps == cfg.train.steps:
+        return
+    entry = {"step": step, "from": saved.train.steps, "to": cfg.train.steps}
+    saved.train.steps = cfg.train.steps
+    (run_dir / rundir.CONFIG).write_text(rundir.saved_config(saved))
+    rundir.add_option(run_dir, "steps_changes", entry)
+
+
 def record_changes(run_dir: Path, cfg: RunConfig, step: int, changes: list[str]) -> None:
     """With --allow-config-change: say what changed, and keep the record in the run directory."""
     if not changes:
