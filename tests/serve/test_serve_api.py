@@ -43,7 +43,7 @@ def digits(served_runs):
 
 
 def test_health_info_and_schema(digits):
-    assert digits.get("/health").json() == {"status": "ok"}
+    assert digits.get("/health").json() == {"status": "ok", "in_flight": 0}
     info = digits.get("/v1/info").json()
     assert info["recipe"] == "noise-to-image" and info["capabilities"] == ["generate", "score", "truncation"]
     assert info["sample_shape"] == [1, 8, 8] and info["limits"]["max_n"] == 256

@@ -39,6 +39,16 @@ def wait_up(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
     raise AssertionError("the server did not come up")
 
 
+def wait_in_flight(url: str, n: int, asking: threading.Thread, seconds: float = 60) -> bool:
+    """Whether the server reports ``n`` requests in flight while ``asking`` still waits for its answer."""
+    end = time.monotonic() + seconds
+    while time.monotonic() < end and asking.is_alive():
+        if httpx.get(f"{url}/health", timeout=5).json()["in_flight"] >= n:
+            return asking.is_alive()
+        time.sleep(0.05)
+    return False
+
+
 def test_sigterm_finishes_the_request_in_flight(served_runs, tmp_path):
     run = tmp_path / "slow"
     shutil.copytree(served_runs / "digits", run)
@@ -60,8 +70,7 @@ def test_sigterm_finishes_the_request_in_flight(served_runs, tmp_path):
             answer["r"] = httpx.post(f"{url}/v1/score", content=buf.getvalue(), timeout=120)
         t = threading.Thread(target=ask)
         t.start()
-        time.sleep(1.0)  # the request is being scored
-        assert t.is_alive()
+        assert wait_in_flight(url, 1, t)  # the request is being scored (a fixed sleep lost this race under load)
         proc.send_signal(signal.SIGTERM)
         t.join(120)
         assert answer["r"].status_code == 200 and np.isfinite(answer["r"].json()["score"])

@@ -2,7 +2,8 @@
 
 Endpoints (the OpenAPI schema at ``/openapi.json`` lists the ones this run has):
 
-- ``GET /health``, ``GET /v1/info`` (the run, its declared capabilities, the server's limits);
+- ``GET /health`` (``{"status": "ok", "in_flight": N}``, N the other requests being answered), ``GET
+  /v1/info`` (the run, its declared capabilities, the server's limits);
 - ``POST /v1/generate`` ``{n, seed, truncation, class, format, truncation_centres}``: a PNG grid or a
   uint8 ``.npy`` (``format``, or ``Accept: application/x-npy``), through the batcher (:mod:`.batching`);
   ``truncation_centres`` only as the K the server fitted at start (``serve --truncation-centres K``),
@@ -30,9 +31,11 @@ import numpy as np
 import torch
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
+from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from ganforge import capabilities as cap
 from ganforge.anomaly.scoring import scorer
@@ -73,6 +76,7 @@ class ServedRun:
         ctx = run.state.get("net_context") or {}
         self.shape = tuple(ctx.get("data_shape") or ())
         self.points = cap.TOY2D in self.caps
+        self.in_flight = 0  # requests being answered, /health aside (counted by InFlight)
 
     def info(self) -> dict[str, Any]:
         return {"run": self.run.path.name, "recipe": self.run.config.recipe, "step": self.run.step,
@@ -183,8 +187,27 @@ async def _score(request: Request) -> Response:
                          "residual_png_base64": base64.b64encode(images.chw_png(residual)).decode()})
 
 
+class InFlight:
+    """ASGI middleware that counts the requests being answered into ``served.in_flight``, which
+    ``/health`` reports: whoever is about to stop or drain the server (a load balancer, the SIGTERM
+    test) can see that work is in progress. Runs in the event loop's thread, so the count needs no lock."""
+
+    def __init__(self, app: ASGIApp, served: ServedRun):
+        self.app, self.served = app, served
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] == "/health":
+            await self.app(scope, receive, send)
+            return
+        self.served.in_flight += 1
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            self.served.in_flight -= 1
+
+
 async def _health(request: Request) -> Response:
-    return JSONResponse({"status": "ok"})
+    return JSONResponse({"status": "ok", "in_flight": request.app.state.served.in_flight})
 
 
 async def _info(request: Request) -> Response:
@@ -219,6 +242,6 @@ def build_app(run: Run, limits: Limits = Limits(), truncation_centres: int | Non
             await served.batcher.close()
 
     app = Starlette(routes=routes, exception_handlers={ApiError: _api_error, HTTPException: _http_error},
-                    lifespan=lifespan)
+                    middleware=[Middleware(InFlight, served=served)], lifespan=lifespan)
     app.state.served = served
     return app

@@ -31,7 +31,8 @@ def _json(description: str) -> dict[str, Any]:
 def schema(caps: frozenset[str], limits: Limits, centres: int | None = None) -> dict[str, Any]:
     """The schema of the endpoints in ``caps``; ``centres``: the K of truncation centres the server fitted."""
     paths: dict[str, Any] = {
-        "/health": {"get": {"summary": "liveness", "responses": {"200": _json("ok")}}},
+        "/health": {"get": {"summary": "liveness, and the requests in flight",
+                             "responses": {"200": _json("status ok, in_flight")}}},
         "/v1/info": {"get": {"summary": "the run, its capabilities and the server's limits",
                              "responses": {"200": _json("the run")}}},
     }
