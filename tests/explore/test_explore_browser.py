@@ -47,10 +47,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def serving(runs):
-    """The explorer over ``runs`` under uvicorn on a free loopback port, in a thread; yields its URL."""
+def serving(runs, **app_options):
+    """The explorer over ``runs`` (``build_app``'s ``app_options``) under uvicorn on a free loopback port,
+    in a thread; yields its URL."""
     port = free_port()
-    srv = uvicorn.Server(uvicorn.Config(build_app(runs), host="127.0.0.1", port=port, log_level="warning"))
+    srv = uvicorn.Server(uvicorn.Config(build_app(runs, **app_options), host="127.0.0.1", port=port,
+                                        log_level="warning"))
     thread = threading.Thread(target=srv.run, daemon=True)
     thread.start()
     while not srv.started:
@@ -146,6 +148,29 @@ def test_moving_the_truncation_slider_changes_the_images(page):
     page.wait_for_function("() => window.gf.locked.size === 1 && window.gf.busy === 0")
     shoot(page, "grid")
     shoot(page, "interp")
+
+
+def test_the_centres_box_pulls_the_grid_towards_the_run_s_centres(browser, panel_runs):
+    """With ``explore --truncation-centres 3`` a style-based run shows the box; ticking it at psi 0.5
+    asks for those centres and redraws the grid with other images (the API test checks they are the
+    model's own)."""
+    with serving([panel_runs / "style"], truncation_centres=3) as url:
+        pg, offsite = open_page(browser, url)
+        asked = []
+        pg.on("request", lambda r: asked.append(r.url))
+        pg.wait_for_function("() => window.gf.busy === 0 && !document.getElementById('centresbox').hidden")
+        assert pg.evaluate("() => document.getElementById('centresk').textContent") == "3"
+        redraw(pg, "() => { const s = document.getElementById('trunc'); s.value = '0.5'; "
+                   "s.dispatchEvent(new Event('input')); s.dispatchEvent(new Event('change')); }")
+        before = cells(pg)
+        redraw(pg, "() => { const c = document.getElementById('centres'); c.checked = true; "
+                   "c.dispatchEvent(new Event('change')); }")
+        after = cells(pg)
+        assert any("centres=3" in u and "truncation=0.50" in u for u in asked), asked
+        changed = [not np.array_equal(a, b) for a, b in zip(before, after)]
+        assert sum(changed) >= len(changed) // 2, sum(changed)
+        assert not offsite, offsite
+        pg.close()
 
 
 def test_curves_are_drawn_from_stats(page):

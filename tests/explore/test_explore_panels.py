@@ -15,6 +15,8 @@ from PIL import Image
 from starlette.testclient import TestClient
 
 from ganforge.anomaly.scoring import scorer
+from ganforge.cli import main
+from ganforge.errors import GanforgeError
 from ganforge.explore.app import build_app
 from ganforge.metrics.judges import load_judge
 from ganforge.runs.run import load_run
@@ -156,3 +158,44 @@ def test_oversized_and_bomb_uploads_are_refused_unread(client):
     Image.new("L", (3000, 3000)).save(buf, format="PNG")  # a few kB that would decode to 9 megapixels
     r = client.post("/api/runs/4/apps/upscale", content=buf.getvalue())
     assert r.status_code == 413 and "9000000 pixels" in r.json()["error"]
+
+
+def test_truncation_centres_reach_the_grid_and_the_mixing_table(explore_runs, panel_runs):
+    """With ``explore --truncation-centres 3`` a style-based run's grid and mixing table are the model's own
+    samples pulled towards its 3 centres; a run without a style space, another K, no K fitted, and centres
+    without a psi are each one JSON line, and a flag that no run can use is refused before any fit."""
+    style = load_run(panel_runs / "style")
+    want = style.sample_with_labels(1, 7, truncation=0.5, truncation_centres=3)[0]
+    with TestClient(build_app([explore_runs / "digits", panel_runs / "style"], truncation_centres=3)) as c:
+        runs = c.get("/api/runs").json()["runs"]
+        assert [r["truncation_centres"] for r in runs] == [None, 3]
+        grid = images(ok(c.get("/api/runs/1/samples", params={"seeds": "7", "truncation": 0.5, "centres": 3})))
+        np.testing.assert_array_equal(grid[0], want[0])
+        assert not np.array_equal(grid[0], style.sample(1, seed=7, truncation=0.5)[0])  # not the one mean w
+        mixed = images(ok(c.get("/api/runs/1/mix", params={"rows": "7", "cols": "8", "layer": 2, "truncation": 0.5,
+                                                            "centres": 3})))
+        np.testing.assert_array_equal(mixed[0], want[0])
+        chunk = next(style.model.sample_chunks(1, seed=7, truncation=0.5, truncation_centres=3, mix_seed=8,
+                                               mix_layer=2))[0]
+        np.testing.assert_array_equal(mixed[2], chunk[0])
+        for params, word in (({"truncation": 0.5, "centres": 4}, "no 4 truncation centres"),
+                             ({"centres": 3}, "centres needs truncation=PSI")):
+            r = c.get("/api/runs/1/samples", params={"seeds": "1", **params})
+            assert r.status_code == 422 and word in r.json()["error"], r.text
+        r = c.get("/api/runs/0/samples", params={"seeds": "1", "truncation": 0.5, "centres": 3})
+        assert r.status_code == 422 and "has no style space" in r.json()["error"]
+    with TestClient(build_app([panel_runs / "style"])) as plain:
+        assert plain.get("/api/runs").json()["runs"][0]["truncation_centres"] is None
+        r = plain.get("/api/runs/0/samples", params={"seeds": "1", "truncation": 0.5, "centres": 3})
+        assert r.status_code == 422 and "it fitted none" in r.json()["error"]
+    with pytest.raises(GanforgeError, match="none of these runs has a style space"):
+        build_app([explore_runs / "digits"], truncation_centres=3)
+
+
+def test_the_truncation_centres_flag_without_a_style_run_is_one_line(explore_runs, capsys):
+    assert main(["explore", str(explore_runs / "digits"), "--truncation-centres", "8"]) == 2
+    err = capsys.readouterr().err
+    assert "none of these runs has a style space" in err and "Traceback" not in err
+    assert len(err.strip().splitlines()) == 1
+    assert main(["explore", str(explore_runs / "digits"), "--truncation-centres", "1"]) == 2
+    assert "between 2 and 1000" in capsys.readouterr().err

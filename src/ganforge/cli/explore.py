@@ -24,10 +24,15 @@ from ganforge.runs.rundir import read_config
 def add_parser(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("explore", help="look at runs in the browser; watch a 2D GAN train live",
                        **examples("ganforge explore runs/dcgan-digits runs/cgan --port 8001",
+                                  "ganforge explore runs/stylegan2 --truncation-centres 64   # psi towards 64 "
+                                  "clusters",
                                   "ganforge explore   # the live 2D training view alone"))
     s.add_argument("run_dirs", nargs="*", metavar="RUN_DIR", help="run directories written by `ganforge train`")
     s.add_argument("--port", type=int, default=8001, help="TCP port (default 8001)")
     s.add_argument("--host", default="127.0.0.1", help="address to bind (default 127.0.0.1: this machine only)")
+    s.add_argument("--truncation-centres", type=int, metavar="K",
+                   help="style-based runs: fit K truncation centres at start (a minute or more each on a CPU), "
+                        "so the page's truncation can pull towards them (docs/explore.md)")
     options.device(s)
     s.set_defaults(func=run, on_interrupt="stopped")
 
@@ -39,7 +44,8 @@ def run(args: argparse.Namespace) -> int:
         if not p.is_dir():
             raise GanforgeError(f"{p} is not a directory; give run directories written by `ganforge train`")
         read_config(p)  # one line now for a directory that is not a run, rather than an error in the page
-    app = build_app(paths, device_option(args.device))
+    app = build_app(paths, device_option(args.device), args.truncation_centres,
+                    log=lambda line: print(f"ganforge: {line}", file=sys.stderr, flush=True))
     print(f"ganforge: exploring {len(paths)} run(s) on http://{args.host}:{args.port}", file=sys.stderr)
     uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")).run()
     return 0

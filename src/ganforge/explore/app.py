@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import json
 import math
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
 
@@ -133,8 +133,13 @@ async def _http_error(request: Request, e: HTTPException) -> Response:
     return JSONResponse({"error": f"{e.detail}: {request.method} {request.url.path[:100]}"}, status_code=e.status_code)
 
 
-def build_app(paths: list[Path], device: str | torch.device = "cpu") -> Starlette:
-    """The explorer over ``paths`` (run directories; none: the live 2D view alone)."""
+def build_app(paths: list[Path], device: str | torch.device = "cpu", truncation_centres: int | None = None,
+              log: Callable[[str], None] | None = None) -> Starlette:
+    """The explorer over ``paths`` (run directories; none: the live 2D view alone); with
+    ``truncation_centres`` K, the style-based runs' K centres are fitted now (:meth:`Runs.fit_centres`,
+    each announced through ``log``)."""
+    runs = Runs([Path(p) for p in paths], torch.device(device), truncation_centres)
+    runs.fit_centres(log)
     live = LiveTraining()
 
     @contextlib.asynccontextmanager
@@ -150,5 +155,5 @@ def build_app(paths: list[Path], device: str | torch.device = "cpu") -> Starlett
     app = Starlette(routes=routes, exception_handlers={Refused: _refused, ApiError: _api_error,
                                                        HTTPException: _http_error},
                     lifespan=lifespan)
-    app.state.runs = Runs([Path(p) for p in paths], torch.device(device))
+    app.state.runs = runs
     return app

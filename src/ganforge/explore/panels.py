@@ -114,10 +114,10 @@ async def mix(request: Request) -> Response:
     cols = _seeds(request, "cols", "3,4,5", MAX_MIX)
     num_ws = run.model.num_ws
     layer = int_param(request, "layer", num_ws // 2, 1, num_ws - 1)
-    truncation = options(request, run).get("truncation")
+    opts = options(request, run)  # truncation (and its centres); a style-based run takes no class
 
     def one(seed: int, mix_seed: int | None) -> np.ndarray:
-        chunk, _ = next(run.model.sample_chunks(1, seed=seed, device=run.device, truncation=truncation,
+        chunk, _ = next(run.model.sample_chunks(1, seed=seed, device=run.device, **opts,
                                                 mix_seed=mix_seed, mix_layer=layer if mix_seed is not None else None))
         return chunk
 

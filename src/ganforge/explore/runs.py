@@ -22,6 +22,7 @@ from starlette.requests import Request
 
 from ganforge import capabilities as cap
 from ganforge.errors import GanforgeError
+from ganforge.recipes.truncation_centres import check_centres
 from ganforge.runs import checkpoint as ckpt
 from ganforge.runs.run import Run, load_run
 
@@ -35,10 +36,11 @@ class Refused(Exception):
 
 
 class Runs:
-    """The command line's runs, opened lazily, a few (run, checkpoint) pairs at a time."""
+    """The command line's runs, opened lazily, a few (run, checkpoint) pairs at a time; ``centres``: the K
+    of truncation centres the style-based runs offer (``explore --truncation-centres K``), or None."""
 
-    def __init__(self, paths: list[Path], device: torch.device):
-        self.paths, self.device = paths, device
+    def __init__(self, paths: list[Path], device: torch.device, centres: int | None = None):
+        self.paths, self.device, self.centres = paths, device, centres
         self.open: OrderedDict[tuple[int, str], Run] = OrderedDict()
         self.lock = threading.Lock()
         self.memo_lock = threading.Lock()
@@ -70,6 +72,25 @@ class Runs:
             self.open.move_to_end(key)
             return self.open[key]
 
+    def fit_centres(self, log: Callable[[str], None] | None = None) -> list[str]:
+        """Fit the K truncation centres of every style-based run's latest checkpoint now, before the page
+        asks (a fit draws 10,000 samples: a minute or more on a CPU); another checkpoint fits on its first
+        use. One line, before any fit, when no run has a style space for them. Returns the runs fitted."""
+        if self.centres is None:
+            return []
+        check_centres(self.centres)
+        styled = [run for run in (self.get(rid, None) for rid in range(len(self.paths)) if self.checkpoints(rid))
+                  if cap.TRUNCATION_CENTRES in cap.capabilities_of(run.model)]
+        if not styled:
+            raise GanforgeError(f"--truncation-centres {self.centres}: none of these runs has a style space to "
+                                f"fit truncation centres in (only style-based runs, StyleGAN2, take them); "
+                                f"leave the flag out")
+        for run in styled:
+            if log is not None:
+                log(f"fitting {self.centres} truncation centres of {run.path.name}")
+            run.model.truncation_centres(self.centres, run.device)  # cached by the model
+        return [run.path.name for run in styled]
+
     def summary(self, rid: int) -> dict[str, Any]:
         names = self.checkpoints(rid)
         entry: dict[str, Any] = {"id": rid, "name": self.path(rid).name, "checkpoints": names}
@@ -80,6 +101,7 @@ class Runs:
                          capabilities=sorted(caps), z_dist=run.config.model.z_dist)
             if cap.STYLE_MIX in caps:
                 entry["num_ws"] = run.model.num_ws  # the mixing panel's layer range
+            entry["truncation_centres"] = self.centres if cap.TRUNCATION_CENTRES in caps else None
             if cap.TRANSLATE in caps:
                 entry["directions"] = list(run.model.directions)
             if cap.UPSCALE in caps:
@@ -120,7 +142,25 @@ def options(request: Request, run: Run) -> dict[str, Any]:
             options["truncation"] = t
     if cap.CLASSES in caps and request.query_params.get("class", "") != "":
         options["classes"] = int_param(request, "class", 0, 0, (run.num_classes or 1) - 1)
+    if request.query_params.get("centres", "") != "":
+        options["truncation_centres"] = centres(request, run, caps, "truncation" in options)
     return options
+
+
+def centres(request: Request, run: Run, caps: frozenset[str], truncated: bool) -> int:
+    """The ``centres`` K of a request, refused unless the run takes centres, the explorer fitted that K,
+    and a truncation psi is there for them to pull by."""
+    fitted = request.app.state.runs.centres
+    k = int_param(request, "centres", 0, 2, 10**6)
+    if cap.TRUNCATION_CENTRES not in caps:
+        raise Refused(422, f"run {run.path.name} has no style space: truncation centres apply to style-based runs")
+    if k != fitted:
+        has = f"it fitted {fitted}, so ask centres={fitted}" if fitted else "it fitted none"
+        raise Refused(422, f"this explorer has no {k} truncation centres ({has}); restart it with "
+                           f"--truncation-centres {k}")
+    if not truncated:
+        raise Refused(422, "centres needs truncation=PSI: the centres are what psi pulls towards (try 0.5)")
+    return k
 
 
 def encode(images) -> dict[str, Any]:

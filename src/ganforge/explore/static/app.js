@@ -48,6 +48,7 @@ function query(extra) {
   if ($("ckpt").value) q.set("checkpoint", $("ckpt").value);
   const t = Number($("trunc").value);
   if (can("truncation") && t < 3) q.set("truncation", t.toFixed(2));
+  if (t < 3 && run().truncation_centres && $("centres").checked) q.set("centres", String(run().truncation_centres));
   if (can("classes") && $("class").value !== "") q.set("class", $("class").value);
   return q.toString();
 }
@@ -68,6 +69,8 @@ async function pickRun() {
   if (steps.length) $("ckpt").value = steps[steps.length - 1];
   $("runinfo").textContent = `${r.recipe || ""} · step ${r.step ?? "?"} · can ${(r.capabilities || []).join(", ")}`;
   $("classbox").hidden = !can("classes");
+  $("centresbox").hidden = !r.truncation_centres; // only where the explorer fitted centres for this run
+  $("centresk").textContent = r.truncation_centres || "";
   $("class").innerHTML = '<option value="">any</option>' +
     Array.from({ length: r.num_classes || 0 }, (_, i) => `<option>${i}</option>`).join("");
   gf.locked.clear();
@@ -140,6 +143,7 @@ $("trunc").addEventListener("input", () => {
 });
 $("trunc").addEventListener("change", () => { drawGrid(); drawInterp(); gf.panels.forEach((f) => f("options")); });
 $("class").addEventListener("change", () => { drawGrid(); drawInterp(); gf.panels.forEach((f) => f("options")); });
+$("centres").addEventListener("change", () => { drawGrid(); drawInterp(); gf.panels.forEach((f) => f("options")); });
 $("run").addEventListener("change", pickRun);
 $("ckpt").addEventListener("change", () => { drawGrid(); drawInterp(); gf.panels.forEach((f) => f("options")); });
 
