@@ -160,9 +160,11 @@ def test_the_centres_box_pulls_the_grid_towards_the_run_s_centres(browser, panel
         pg.on("request", lambda r: asked.append(r.url))
         pg.wait_for_function("() => window.gf.busy === 0 && !document.getElementById('centresbox').hidden")
         assert pg.evaluate("() => document.getElementById('centresk').textContent") == "3"
+        assert pg.evaluate("() => document.getElementById('centres').disabled")  # truncation is off
         redraw(pg, "() => { const s = document.getElementById('trunc'); s.value = '0.5'; "
                    "s.dispatchEvent(new Event('input')); s.dispatchEvent(new Event('change')); }")
         before = cells(pg)
+        assert not pg.evaluate("() => document.getElementById('centres').disabled")
         redraw(pg, "() => { const c = document.getElementById('centres'); c.checked = true; "
                    "c.dispatchEvent(new Event('change')); }")
         after = cells(pg)

@@ -140,6 +140,7 @@ $("seed0").addEventListener("change", () => { freshSeeds(); drawGrid(); });
 $("trunc").addEventListener("input", () => {
   const t = Number($("trunc").value);
   $("truncval").textContent = t >= 3 ? "off" : t.toFixed(2);
+  $("centres").disabled = t >= 3; // the centres are what psi pulls towards: nothing to do with truncation off
 });
 $("trunc").addEventListener("change", () => { drawGrid(); drawInterp(); gf.panels.forEach((f) => f("options")); });
 $("class").addEventListener("change", () => { drawGrid(); drawInterp(); gf.panels.forEach((f) => f("options")); });
