@@ -22,7 +22,7 @@ from starlette.requests import Request
 
 from ganforge import capabilities as cap
 from ganforge.errors import GanforgeError
-from ganforge.recipes.truncation_centres import check_centres
+from ganforge.recipes.truncation_centres import MAX_CENTRES, check_centres
 from ganforge.runs import checkpoint as ckpt
 from ganforge.runs.run import Run, load_run
 
@@ -151,7 +151,7 @@ def centres(request: Request, run: Run, caps: frozenset[str], truncated: bool) -
     """The ``centres`` K of a request, refused unless the run takes centres, the explorer fitted that K,
     and a truncation psi is there for them to pull by."""
     fitted = request.app.state.runs.centres
-    k = int_param(request, "centres", 0, 2, 10**6)
+    k = int_param(request, "centres", 0, 2, MAX_CENTRES)
     if cap.TRUNCATION_CENTRES not in caps:
         raise Refused(422, f"run {run.path.name} has no style space: truncation centres apply to style-based runs")
     if k != fitted:
