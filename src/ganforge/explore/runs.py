@@ -72,12 +72,12 @@ class Runs:
             self.open.move_to_end(key)
             return self.open[key]
 
-    def fit_centres(self, log: Callable[[str], None] | None = None) -> list[str]:
+    def fit_centres(self, log: Callable[[str], None] | None = None) -> None:
         """Fit the K truncation centres of every style-based run's latest checkpoint now, before the page
         asks (a fit draws 10,000 samples: a minute or more on a CPU); another checkpoint fits on its first
-        use. One line, before any fit, when no run has a style space for them. Returns the runs fitted."""
+        use. One line, before any fit, when no run has a style space for them."""
         if self.centres is None:
-            return []
+            return
         check_centres(self.centres)
         styled = [run for run in (self.get(rid, None) for rid in range(len(self.paths)) if self.checkpoints(rid))
                   if cap.TRUNCATION_CENTRES in cap.capabilities_of(run.model)]
@@ -89,7 +89,6 @@ class Runs:
             if log is not None:
                 log(f"fitting {self.centres} truncation centres of {run.path.name}")
             run.model.truncation_centres(self.centres, run.device)  # cached by the model
-        return [run.path.name for run in styled]
 
     def summary(self, rid: int) -> dict[str, Any]:
         names = self.checkpoints(rid)
