@@ -30,7 +30,7 @@ import tempfile
 import time
 from pathlib import Path
 
-import httpx
+import httpx2
 
 import ganforge
 
@@ -65,9 +65,9 @@ def wait_healthy(proc: subprocess.Popen, port: int) -> str:
         if proc.poll() is not None:
             raise SystemExit(f"the server exited: {proc.stderr.read()[-500:]}")
         try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
+            if httpx2.get(url + "/health", timeout=1).status_code == 200:
                 return url
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             time.sleep(0.2)
     proc.terminate()
     raise SystemExit("the server did not answer /health within 120 s")
@@ -143,7 +143,7 @@ async def load(url: str, clients: int, seconds: float, warmup: float) -> dict:
 def grid_latency(url: str) -> dict:
     """One client, a PNG grid of 64 images: median and worst of ``GRID_REPEATS`` requests after one warm-up."""
     times = []
-    with httpx.Client(base_url=url, timeout=60) as client:
+    with httpx2.Client(base_url=url, timeout=60) as client:
         for i in range(GRID_REPEATS + 1):
             t0 = time.perf_counter()
             r = client.post("/v1/generate", json={"n": GRID_N, "seed": i})

@@ -7,7 +7,7 @@ from __future__ import annotations
 import asyncio
 import io
 
-import httpx
+import httpx2
 import numpy as np
 import pytest
 from PIL import Image
@@ -149,8 +149,8 @@ def test_concurrent_requests_share_forward_passes_and_get_their_own_samples(serv
     seeds = list(range(12))
 
     async def ask_all():
-        transport = httpx.ASGITransport(app=app)
-        async with httpx.AsyncClient(transport=transport, base_url="http://test") as c:
+        transport = httpx2.ASGITransport(app=app)
+        async with httpx2.AsyncClient(transport=transport, base_url="http://test") as c:
             rs = await asyncio.gather(*(c.post("/v1/generate", json={"n": 3, "seed": s, "class": s % 10,
                                                                       "format": "npy"}) for s in seeds))
         return [np.load(io.BytesIO(r.content)) for r in rs]

@@ -13,7 +13,7 @@ import sys
 import threading
 import time
 
-import httpx
+import httpx2
 import numpy as np
 import yaml
 from PIL import Image
@@ -32,9 +32,9 @@ def wait_up(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
     while time.monotonic() < end:
         assert proc.poll() is None, proc.stderr.read()
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+            if httpx2.get(f"{url}/health", timeout=1).status_code == 200:
                 return
-        except httpx.HTTPError:
+        except httpx2.HTTPError:
             time.sleep(0.2)
     raise AssertionError("the server did not come up")
 
@@ -43,7 +43,7 @@ def wait_in_flight(url: str, n: int, asking: threading.Thread, seconds: float = 
     """Whether the server reports ``n`` requests in flight while ``asking`` still waits for its answer."""
     end = time.monotonic() + seconds
     while time.monotonic() < end and asking.is_alive():
-        if httpx.get(f"{url}/health", timeout=5).json()["in_flight"] >= n:
+        if httpx2.get(f"{url}/health", timeout=5).json()["in_flight"] >= n:
             return asking.is_alive()
         time.sleep(0.05)
     return False
@@ -67,7 +67,7 @@ def test_sigterm_finishes_the_request_in_flight(served_runs, tmp_path):
         Image.fromarray(x).save(buf, format="PNG")
 
         def ask():
-            answer["r"] = httpx.post(f"{url}/v1/score", content=buf.getvalue(), timeout=120)
+            answer["r"] = httpx2.post(f"{url}/v1/score", content=buf.getvalue(), timeout=120)
         t = threading.Thread(target=ask)
         t.start()
         assert wait_in_flight(url, 1, t)  # the request is being scored (a fixed sleep lost this race under load)
