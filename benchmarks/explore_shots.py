@@ -21,7 +21,6 @@ from playwright.sync_api import sync_playwright
 from ganforge.explore.app import build_app
 
 CHROMIUM = "/usr/bin/chromium"
-PORT = 8765
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,15 +34,17 @@ def main(argv: list[str] | None = None) -> int:
     t0 = time.perf_counter()
     app = build_app([a.run], truncation_centres=a.centres, log=print)
     print(f"fitted in {time.perf_counter() - t0:.1f} s", flush=True)
-    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=PORT, log_level="warning"))
+    # Port 0: the system picks a free one (a fixed port clashes with any server already on it).
+    server = uvicorn.Server(uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning"))
     threading.Thread(target=server.run, daemon=True).start()
     while not server.started:
         time.sleep(0.05)
+    port = server.servers[0].sockets[0].getsockname()[1]
     tag = f"psi{a.psi:g}".replace(".", "")
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox", "--disable-gpu"])
         page = browser.new_page(viewport={"width": 1400, "height": 1100})
-        page.goto(f"http://127.0.0.1:{PORT}")
+        page.goto(f"http://127.0.0.1:{port}")
         page.wait_for_function("() => window.gf && window.gf.grid !== null && window.gf.busy === 0")
 
         def redraw(action: str) -> None:
