@@ -21,6 +21,7 @@ from torch import nn
 from ganforge.errors import ConfigError, GanforgeError
 
 
+MIN_Z_TRUNCATION = 0.05  # the least |z| threshold of the truncation trick: below it redrawing barely ends
 SAMPLING_TAG = 0x5A4D  # mixed with the user's seed for samples (for_sampling), never added to a run seed
 
 
@@ -59,8 +60,8 @@ def sample_noise(n: int, z_dim: int, dist: str, device: torch.device | str,
     z = _draw(n, z_dim, dist, device, generator)
     if truncation is None:
         return z
-    if truncation < 0.05:
-        raise ConfigError(f"truncation must be >= 0.05 (it is the |z| threshold), got {truncation}")
+    if truncation < MIN_Z_TRUNCATION:
+        raise ConfigError(f"truncation must be >= {MIN_Z_TRUNCATION} (it is the |z| threshold), got {truncation}")
     outside = z.abs() > truncation
     while outside.any():
         z = torch.where(outside, _draw(n, z_dim, dist, device, generator), z)

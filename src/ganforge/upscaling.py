@@ -37,13 +37,21 @@ SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 WITH_ALPHA = ("RGBA", "RGBa", "LA", "La", "PA")
 
 
-def tiled(fn: Upscaler, lr: torch.Tensor, scale: int, tile: int | None, overlap: int) -> torch.Tensor:
-    """``fn`` over ``lr`` (N, C, h, w) tile by tile; uint8 (N, C, h*scale, w*scale) on the CPU."""
+class Stopped(Exception):
+    """``tiled``'s ``stop`` said to stop between two tiles (the HTTP client that asked has gone)."""
+
+
+def tiled(fn: Upscaler, lr: torch.Tensor, scale: int, tile: int | None, overlap: int,
+          stop: Callable[[], bool] | None = None) -> torch.Tensor:
+    """``fn`` over ``lr`` (N, C, h, w) tile by tile; uint8 (N, C, h*scale, w*scale) on the CPU. ``stop`` is
+    asked before each tile and raises :class:`Stopped` when true."""
     n, c, h, w = lr.shape
     out = torch.empty((n, c, h * scale, w * scale), dtype=torch.uint8)
     tile = tile or max(h, w)
     for top in range(0, h, tile):
         for left in range(0, w, tile):
+            if stop is not None and stop():
+                raise Stopped
             bottom, right = min(top + tile, h), min(left + tile, w)
             t0, l0 = max(top - overlap, 0), max(left - overlap, 0)
             t1, l1 = min(bottom + overlap, h), min(right + overlap, w)

@@ -5,14 +5,18 @@ from stats.jsonl, and no request reaches a file by its path."""
 from __future__ import annotations
 
 import base64
+import shutil
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 from starlette.testclient import TestClient
 
+from ganforge.errors import GanforgeError
 from ganforge.explore.app import build_app, slerp
+from ganforge.explore.runs import Runs
 from ganforge.runs.run import load_run
 
 
@@ -73,8 +77,12 @@ def test_curves_come_from_stats_jsonl(client):
     ("/api/runs/2/samples", 404, "runs 0..1"), ("/api/runs/0/samples?checkpoint=../../config.yaml", 404, "no checkpoint"),
     ("/api/runs/0/samples?checkpoint=%2Fetc%2Fpasswd", 404, "no checkpoint"), ("/api/runs/0/samples?seeds=a", 422, "seeds"),
     ("/api/runs/0/samples?seeds=" + ",".join(["1"] * 65), 422, "1..64 seeds"),
-    ("/api/runs/0/samples?seeds=1&truncation=0.01", 422, "truncation must be >= 0.05"),
+    ("/api/runs/0/samples?seeds=1&truncation=0.01", 422, "truncation must be a number in 0.05..100"),
     ("/api/runs/1/samples?class=10", 422, "class must be in 0..9"), ("/api/runs/0/interpolate?steps=99", 422, "2..16"),
+    # 1e300 overflowed to a 500 on a style-based G; nan and inf were dropped without a word
+    ("/api/runs/1/samples?truncation=1e300", 422, "0.05..100"), ("/api/runs/1/samples?truncation=nan", 422, "0.05..100"),
+    ("/api/runs/1/samples?truncation=inf", 422, "0.05..100"),
+    ("/api/runs/0/samples?class=3", 404, "cannot take a class"),  # was ignored: serve answers this 404 too
     ("/static/../../../etc/passwd", 404, ""), ("/static/..%2f..%2fapp.py", 404, ""), ("/api/runs/-1/stats", 404, "")])
 def test_bad_requests_and_traversal_are_one_json_line(client, url, status, word):
     r = client.get(url)
@@ -98,9 +106,15 @@ def test_live_view_steps_and_refuses_bad_settings(client):
     f2 = client.post("/api/live", json={"action": "step_d", "lr": 0.002, "k": 2, "loss": "hinge"}).json()
     assert (f1["step"], f2["d_steps"], f2["settings"]["loss"], f2["settings"]["k"]) == (1, 1, "hinge", 2)
     for body, word in (({"lr": -1}, "lr must be"), ({"k": 0}, "k (D steps"), ({"loss": "l2"}, "loss must be"),
-                       ({"dataset": "../x"}, "dataset must be"), ({"path": "/"}, "unknown field")):
+                       ({"dataset": "../x"}, "dataset must be"), ({"path": "/"}, "unknown field"),
+                       ({"loss": ["hinge"]}, "loss must be"), ({"dataset": {"a": 1}}, "dataset must be"),
+                       ({"action": ["play"]}, "action must be")):  # a list or object was a 500 (unhashable)
         r = client.post("/api/live", json=body)
         assert r.status_code == 422 and word in r.json()["error"]
+    r = client.post("/api/live", content=b"{action: play}")
+    assert r.status_code == 422 and r.json()["error"].startswith("the body is not JSON; send an object")
+    r = client.post("/api/live", content=b"x" * 100_000)  # refused from its length, not read into memory
+    assert r.status_code == 413 and "limit of 4096" in r.json()["error"]
     client.post("/api/live", json={"action": "reset", "loss": "minimax", "k": 1, "lr": 0.001})
     client.post("/api/live", json={"action": "play"})
     deadline = time.monotonic() + 60
@@ -108,3 +122,37 @@ def test_live_view_steps_and_refuses_bad_settings(client):
         time.sleep(0.2)
     f3 = client.post("/api/live", json={"action": "pause"}).json()
     assert f3["step"] >= 30 and not f3["playing"]
+
+
+def damage(checkpoint: Path) -> None:
+    (checkpoint / "G.safetensors").write_bytes(b"not a safetensors file")
+
+
+def test_a_damaged_checkpoint_is_one_line_at_start_and_a_422_later(explore_runs, tmp_path):
+    bad = tmp_path / "bad"
+    shutil.copytree(explore_runs / "digits", bad)
+    damage(bad / "checkpoints" / "step-0000010")
+    with pytest.raises(GanforgeError, match="step-0000010"):  # serve says it at start; so does explore now
+        build_app([bad, explore_runs / "cgan"])
+    shutil.rmtree(bad)
+    shutil.copytree(explore_runs / "digits", bad)
+    damage(bad / "checkpoints" / "step-0000005")  # an older one, opened only when asked for
+    with TestClient(build_app([bad, explore_runs / "cgan"])) as c:
+        r = c.get("/api/runs/0/samples?checkpoint=step-0000005")
+        assert r.status_code == 422 and "step-0000005" in r.json()["error"]  # was a 500
+        assert c.get("/api/runs").status_code == 200
+    runs = Runs([bad, explore_runs / "cgan"], torch.device("cpu"))
+    damage(bad / "checkpoints" / "step-0000010")
+    listed = [runs.summary(0), runs.summary(1)]  # the damaged run's line; the other run stays usable
+    assert "step-0000010" in listed[0]["error"] and listed[0]["capabilities"] == []
+    assert listed[1]["capabilities"] == ["classes", "generate", "truncation"]
+
+
+def test_curves_skip_lines_that_are_not_objects(explore_runs, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(explore_runs / "digits", run)
+    with open(run / "stats.jsonl", "a") as f:
+        f.write("[1, 2]\n")  # AttributeError, a 500, before
+    with TestClient(build_app([run])) as c:
+        r = c.get("/api/runs/0/stats")
+    assert r.status_code == 200 and [p[0] for p in next(iter(r.json()["curves"].values()))] == [5, 10]

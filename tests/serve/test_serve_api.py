@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import io
+import time
 
 import httpx2
 import numpy as np
@@ -15,6 +16,7 @@ from starlette.testclient import TestClient
 
 from ganforge.errors import GanforgeError
 from ganforge.runs.run import load_run
+from ganforge.serve import app as serve_app
 from ganforge.serve.app import build_app
 from ganforge.serve.requests import Limits
 
@@ -68,7 +70,7 @@ def test_generate_png_and_npy_are_the_run_s_own_samples(digits, served_runs):
 @pytest.mark.parametrize("body,status,word", [
     ({"n": 0}, 422, "'n' must be an integer in 1..256"), ({"n": 257}, 422, "1..256"), ({"n": True}, 422, "'n'"),
     ({"seed": -1}, 422, "'seed'"), ({"seed": 2**64}, 422, "'seed'"), ({"truncation": "high"}, 422, "'truncation'"),
-    ({"truncation": 0.01}, 422, "truncation must be >= 0.05"), ({"class": 3}, 404, "cannot take a class"),
+    ({"truncation": 0.01}, 422, "'truncation' must be a number in 0.05..100"), ({"class": 3}, 404, "cannot take a class"),
     ({"format": "gif"}, 422, "png or npy"), ({"path": "/etc/passwd"}, 422, "unknown field 'path'"),
     ([1, 2], 422, "JSON object")])
 def test_bad_generate_requests_are_one_json_line(digits, body, status, word):
@@ -138,9 +140,11 @@ def test_classes_translate_upscale_and_points(served_runs):
         r = c.post("/v1/upscale", content=png_bytes(np.full((6, 10), 200, np.uint8), "JPEG"))
         assert r.status_code == 200 and np.asarray(Image.open(io.BytesIO(r.content))).shape == (12, 20)
     with client(served_runs / "ring8") as c:
-        refused(c.post("/v1/generate", json={"n": 4}), 422, "2D points")
+        refused(c.post("/v1/generate", json={"n": 4, "format": "png"}), 422, "2D points")
         pts = np.load(io.BytesIO(c.post("/v1/generate", json={"n": 4, "format": "npy"}).content))
         assert pts.shape == (4, 2) and pts.dtype == np.float32
+        # points have no picture, so an answer without "format" is the .npy (the schema's only format)
+        np.testing.assert_array_equal(np.load(io.BytesIO(c.post("/v1/generate", json={"n": 4}).content)), pts)
 
 
 def test_concurrent_requests_share_forward_passes_and_get_their_own_samples(served_runs):
@@ -197,3 +201,91 @@ def test_truncation_centres_are_fitted_at_start_and_requests_use_them(served_run
         build_app(load_run(served_runs / "digits"), Limits(), truncation_centres=3)
     with pytest.raises(GanforgeError, match="between 2 and 1000"):
         build_app(load_run(style), Limits(), truncation_centres=1)
+
+
+def test_query_parameters_an_endpoint_does_not_read_are_refused(digits, served_runs):
+    # ?n=4 used to be ignored: 16 images came back as if it had been heard
+    refused(digits.post("/v1/generate?n=4", json={}), 422, "unknown query parameter 'n'", "JSON body")
+    refused(digits.post("/v1/score?x=1", content=png_bytes(np.zeros((8, 8), np.uint8))), 422,
+            "unknown query parameter 'x'", "takes no query parameters")
+    with client(served_runs / "pix2pix") as c:
+        refused(c.post("/v1/translate?direction=AB&size=3", content=b"x"), 422, "'size'", "takes only direction")
+
+
+def test_a_wrong_method_names_the_one_to_use_in_the_line_and_in_allow(digits):
+    r = digits.get("/v1/generate")
+    refused(r, 405, "Method Not Allowed", "use POST")
+    assert r.headers["allow"] == "POST"
+
+
+def asgi_post(app, path: str, parts: list[bytes], complete: bool) -> list[dict]:
+    """POST ``parts`` of a body straight through ASGI, then the client hangs up: before the body is
+    complete (``complete`` False), or after it; returns the messages the app sent."""
+    incoming = [{"type": "http.request", "body": b, "more_body": not complete or i < len(parts) - 1}
+                for i, b in enumerate(parts)] + [{"type": "http.disconnect"}]
+    sent: list[dict] = []
+
+    async def receive():
+        return incoming.pop(0) if len(incoming) > 1 else incoming[0]
+
+    async def send(message):
+        sent.append(message)
+
+    scope = {"type": "http", "method": "POST", "path": path, "raw_path": path.encode(), "query_string": b"",
+             "headers": [(b"content-type", b"application/octet-stream")], "scheme": "http", "http_version": "1.1",
+             "server": ("test", 80), "client": ("test", 1), "root_path": "", "app": app}
+    asyncio.run(app(scope, receive, send))
+    return sent
+
+
+def test_a_client_that_hangs_up_mid_body_is_answered_without_a_traceback(served_runs):
+    app = build_app(load_run(served_runs / "digits"))
+    sent = asgi_post(app, "/v1/generate", [b'{"n": '], complete=False)  # raised ClientDisconnect before
+    assert sent[0]["type"] == "http.response.start" and sent[0]["status"] == 400
+
+
+def test_an_upscale_stops_between_tiles_when_its_client_hangs_up(served_runs, monkeypatch):
+    """A large upload is many tiles (minutes on a CPU at the default pixel limit): once the client has gone
+    the work stops at the next tile, and the model lock is free for the next request."""
+    monkeypatch.setattr(serve_app, "UPSCALE_TILE", 16)
+    run = load_run(served_runs / "sr")
+    upscale, calls = run.model.upscale, []
+
+    def slow(lr):
+        calls.append(lr.shape)
+        time.sleep(0.05)
+        return upscale(lr)
+    run.model.upscale = slow
+    app = build_app(run)
+    tiles = 4 * 4  # a 64x64 upload in 16-pixel tiles
+    sent = asgi_post(app, "/v1/upscale", [png_bytes(np.full((64, 64), 90, np.uint8))], complete=True)
+    assert sent[0]["status"] == 400 and b"stopped" in sent[1]["body"]
+    assert 0 < len(calls) < tiles, len(calls)
+    assert app.state.served.lock.acquire(timeout=5)  # released: the next request can run
+    app.state.served.lock.release()
+    calls.clear()  # the same upload from a client that waits gets every tile
+    with TestClient(app) as c:
+        r = c.post("/v1/upscale", content=png_bytes(np.full((64, 64), 90, np.uint8)))
+    assert r.status_code == 200 and len(calls) == tiles
+
+
+def test_the_schema_offers_only_what_this_run_takes(digits, served_runs):
+    body = digits.get("/openapi.json").json()["paths"]["/v1/generate"]["post"]
+    props = body["requestBody"]["content"]["application/json"]["schema"]["properties"]
+    assert props["class"] == {"type": "null"}  # not conditional: a class is answered 404
+    assert props["truncation"]["minimum"] == 0.05  # a |z| threshold: below it is refused with 422
+    assert props["truncation_centres"] == {"enum": [None]}
+    with client(served_runs / "ring8") as c:
+        post = c.get("/openapi.json").json()["paths"]["/v1/generate"]["post"]
+        fmt = post["requestBody"]["content"]["application/json"]["schema"]["properties"]["format"]
+        assert fmt == {"type": "string", "enum": ["npy"], "default": "npy"}
+        assert list(post["responses"]["200"]["content"]) == ["application/x-npy"]
+    with client(served_runs / "style") as c:
+        props = c.get("/openapi.json").json()["paths"]["/v1/generate"]["post"]["requestBody"]["content"][
+            "application/json"]["schema"]["properties"]
+        assert props["truncation"]["minimum"] == 0  # psi 0 is the mean w
+        assert c.post("/v1/generate", json={"n": 1, "truncation": 0}).status_code == 200
+    with client(served_runs / "cgan") as c:
+        props = c.get("/openapi.json").json()["paths"]["/v1/generate"]["post"]["requestBody"]["content"][
+            "application/json"]["schema"]["properties"]
+        assert props["class"]["oneOf"][0] == {"type": "integer", "minimum": 0}

@@ -15,16 +15,11 @@ import time
 
 import httpx2
 import numpy as np
+import pandas as pd
 import yaml
 from PIL import Image
 
 from ganforge.cli import main
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 def wait_up(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
@@ -55,11 +50,13 @@ def test_sigterm_finishes_the_request_in_flight(served_runs, tmp_path):
     cfg = yaml.safe_load((run / "config.yaml").read_text())
     cfg["anomaly"]["anogan_steps"] = 4000  # a scoring request that takes a few seconds: one to be in flight
     (run / "config.yaml").write_text(yaml.safe_dump(cfg))
-    port = free_port()
-    url = f"http://127.0.0.1:{port}"
-    proc = subprocess.Popen([sys.executable, "-m", "ganforge", "serve", str(run), "--port", str(port)],
+    # --port 0: the system picks a free port, and the "serving" line names it (it used to say :0)
+    proc = subprocess.Popen([sys.executable, "-m", "ganforge", "serve", str(run), "--port", "0"],
                             stderr=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"})
     try:
+        line = proc.stderr.readline()
+        assert "serving" in line and not line.rstrip().endswith(":0"), line
+        url = line.rstrip().rsplit(" ", 1)[1]
         wait_up(url, proc)
         answer = {}
         x = np.zeros((8, 8), np.uint8)
@@ -94,3 +91,36 @@ def test_truncation_centres_flag_on_a_run_without_a_style_space_is_one_line(serv
     assert main(["serve", str(served_runs / "digits"), "--truncation-centres", "8"]) == 2
     err = capsys.readouterr().err
     assert "cannot fit truncation centres" in err and "Traceback" not in err and len(err.strip().splitlines()) == 1
+
+
+def test_a_port_in_use_is_one_line_before_any_serving_line(served_runs, capsys):
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        assert main(["serve", str(served_runs / "digits"), "--port", str(port)]) == 2
+        err = capsys.readouterr().err
+        assert main(["explore", str(served_runs / "digits"), "--port", str(port)]) == 2
+        err_explore = capsys.readouterr().err
+    for e in (err, err_explore):  # uvicorn's log and its exit code 3 came after a false "serving" line
+        assert f"cannot listen on 127.0.0.1:{port}" in e and "--port 0" in e, e
+        assert "serving" not in e and "exploring" not in e and len(e.strip().splitlines()) == 1
+
+
+def test_a_file_is_named_as_a_file_and_a_table_run_has_nothing_to_serve(served_runs, tmp_path, capsys):
+    note = tmp_path / "notes.txt"
+    note.write_text("x")
+    assert main(["serve", str(note)]) == 2
+    assert "is a file, not a run directory" in capsys.readouterr().err  # it said "does not exist"
+    rng = np.random.default_rng(0)
+    table = tmp_path / "t.csv"
+    pd.DataFrame({"x": rng.normal(size=200).round(3), "c": rng.choice(["a", "b"], 200)}).to_csv(table, index=False)
+    run = tmp_path / "table"
+    assert main(["train", "ctgan-fast", "--out", str(run), "--steps", "2", "--set", f"data.name=csv:{table}",
+                 "--set", "train.batch_size=50", "--set", "model.d.pack=5", "--set", "log.tensorboard=false",
+                 "--set", "log.progress=false"]) == 0
+    capsys.readouterr()
+    assert main(["serve", str(run), "--port", "0"]) == 2  # it served /health alone, every POST a 404
+    err = capsys.readouterr().err
+    assert f"{run} is a tabular run, which cannot be served" in err and f"ganforge sample {run}" in err, err
+    assert len(err.strip().splitlines()) == 1

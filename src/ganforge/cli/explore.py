@@ -15,7 +15,7 @@ import uvicorn
 from ganforge.cli import options
 from ganforge.cli.device import device_option
 from ganforge.cli.help import examples
-from ganforge.cli.serve import check_bind
+from ganforge.cli.serve import bind, check_bind, url
 from ganforge.errors import GanforgeError
 from ganforge.explore.app import build_app
 from ganforge.runs.rundir import read_config
@@ -44,8 +44,10 @@ def run(args: argparse.Namespace) -> int:
         if not p.is_dir():
             raise GanforgeError(f"{p} is not a directory; give run directories written by `ganforge train`")
         read_config(p)  # one line now for a directory that is not a run, rather than an error in the page
+    sock = bind(args.host, args.port)  # before the runs are opened and centres fitted (minutes, wasted on a
+    # port in use)
     app = build_app(paths, device_option(args.device), args.truncation_centres,
                     log=lambda line: print(f"ganforge: {line}", file=sys.stderr, flush=True))
-    print(f"ganforge: exploring {len(paths)} run(s) on http://{args.host}:{args.port}", file=sys.stderr)
-    uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning")).run()
+    print(f"ganforge: exploring {len(paths)} run(s) on {url(sock)}", file=sys.stderr)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
     return 0

@@ -9,6 +9,7 @@ graceful shutdown) and end with the shell's codes, 143 and 130.
 from __future__ import annotations
 
 import argparse
+import socket
 import sys
 
 import uvicorn
@@ -64,16 +65,42 @@ def check_bind(host: str, port: int) -> None:
               f"authentication; use --host 127.0.0.1 unless you mean it", file=sys.stderr)
 
 
+def bind(host: str, port: int) -> socket.socket:
+    """The server's socket, bound before anything says it is serving: a port in use or a host that does
+    not resolve is one line here, not uvicorn's log and exit code 3 after a "serving" line. Port 0 binds
+    a free port, which :func:`url` then names."""
+    try:
+        family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
+    except socket.gaierror as e:
+        raise GanforgeError(f"--host {host} is not an address of this machine ({e.strerror}); "
+                            f"use 127.0.0.1, or this machine's own address") from None
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # as uvicorn does: a restart reuses the port
+    try:
+        sock.bind(address)
+    except OSError as e:
+        sock.close()
+        raise GanforgeError(f"cannot listen on {host}:{port} ({e.strerror}); pick another --port "
+                            f"(or --port 0 for any free one)") from None
+    return sock
+
+
+def url(sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
 def run(args: argparse.Namespace) -> int:
     bounds = limits(args)
     check_bind(args.host, args.port)
     opened = options.open_run(args)
     if args.truncation_centres is not None:
         check_truncation_centres(opened, args.truncation_centres)
+    sock = bind(args.host, args.port)  # before minutes of fitting, which a port in use would waste
+    if args.truncation_centres is not None:
         print(f"ganforge: fitting {args.truncation_centres} truncation centres of {args.run_dir} before serving",
               file=sys.stderr)
     app = build_app(opened, bounds, args.truncation_centres)
-    print(f"ganforge: serving {args.run_dir} (step {opened.step}) on http://{args.host}:{args.port}", file=sys.stderr)
-    uvicorn.Server(uvicorn.Config(app, host=args.host, port=args.port, log_level="warning",
-                                  timeout_graceful_shutdown=GRACE_S)).run()
+    print(f"ganforge: serving {args.run_dir} (step {opened.step}) on {url(sock)}", file=sys.stderr)
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=GRACE_S)).run(sockets=[sock])
     return 0

@@ -32,6 +32,7 @@ from starlette.staticfiles import StaticFiles
 from ganforge.explore import apps, panels
 from ganforge.explore.live import LiveTraining
 from ganforge.explore.runs import Refused, Runs, generating, in_thread, int_param, options, render
+from ganforge.serve.app import http_error
 from ganforge.serve.requests import ApiError
 
 STATIC = Path(__file__).parent / "static"
@@ -102,6 +103,8 @@ async def stats(request: Request) -> Response:
         for line in path.read_text().splitlines():
             with contextlib.suppress(ValueError):
                 row = json.loads(line)
+                if not isinstance(row, dict):  # not a line ganforge wrote
+                    continue
                 step = row.get("step")
                 for k, v in row.items():
                     if k != "step" and isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
@@ -130,7 +133,7 @@ async def _api_error(request: Request, e: ApiError) -> Response:
 
 
 async def _http_error(request: Request, e: HTTPException) -> Response:
-    return JSONResponse({"error": f"{e.detail}: {request.method} {request.url.path[:100]}"}, status_code=e.status_code)
+    return http_error(request, e)
 
 
 def build_app(paths: list[Path], device: str | torch.device = "cpu", truncation_centres: int | None = None,
@@ -139,6 +142,7 @@ def build_app(paths: list[Path], device: str | torch.device = "cpu", truncation_
     ``truncation_centres`` K, the style-based runs' K centres are fitted now (:meth:`Runs.fit_centres`,
     each announced through ``log``)."""
     runs = Runs([Path(p) for p in paths], torch.device(device), truncation_centres)
+    runs.open_latest()
     runs.fit_centres(log)
     live = LiveTraining()
 

@@ -20,6 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from ganforge.explore.toy2d import DATASETS, LOSSES, Settings, ToyGAN
+from ganforge.serve.requests import read_body
 
 CHUNK = 20  # G steps between frames while playing
 MAX_BODY = 4096
@@ -81,16 +82,17 @@ class LiveTraining:
         self._ensure()
         if request.method == "GET":
             return JSONResponse(self.frame)
-        body = await request.body()
+        body = await read_body(request, MAX_BODY)  # 413 unread when over it (ApiError, answered by the app)
         try:
-            if len(body) > MAX_BODY:
-                raise LiveError(f"the body is over {MAX_BODY} bytes")
-            ask = json.loads(body or b"{}")
+            try:
+                ask = json.loads(body or b"{}")
+            except (ValueError, UnicodeDecodeError):
+                raise LiveError("the body is not JSON; send an object such as {\"action\": \"play\"}") from None
             if not isinstance(ask, dict):
                 raise LiveError("send a JSON object such as {\"action\": \"play\"}")
             await asyncio.to_thread(self._apply, ask)
             await self._publish()
-        except (LiveError, ValueError) as e:
+        except LiveError as e:
             return JSONResponse({"error": str(e).splitlines()[0]}, status_code=422)
         return JSONResponse(self.frame)
 
@@ -104,12 +106,13 @@ class LiveTraining:
             raise LiveError("lr must be a number in (0, 1]")
         if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 20):
             raise LiveError("k (D steps per G step) must be an integer in 1..20")
-        if loss is not None and loss not in LOSSES:
+        if loss is not None and (not isinstance(loss, str) or loss not in LOSSES):  # a list is not hashable
             raise LiveError(f"loss must be one of {', '.join(LOSSES)}")
-        if dataset is not None and dataset not in DATASETS:
+        if dataset is not None and (not isinstance(dataset, str) or dataset not in DATASETS):
             raise LiveError(f"dataset must be one of {', '.join(DATASETS)}")
         action = ask.get("action")
-        if action not in (None, "play", "pause", "step_d", "step_g", "reset"):
+        if action is not None and (not isinstance(action, str)
+                                   or action not in ("play", "pause", "step_d", "step_g", "reset")):
             raise LiveError("action must be play, pause, step_d, step_g or reset")
         with self.lock:
             if action == "reset" or (dataset is not None and dataset != self.toy.settings.dataset):

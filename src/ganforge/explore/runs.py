@@ -25,6 +25,8 @@ from ganforge.errors import GanforgeError
 from ganforge.recipes.truncation_centres import MAX_CENTRES, check_centres
 from ganforge.runs import checkpoint as ckpt
 from ganforge.runs.run import Run, load_run
+from ganforge.sampling import MIN_Z_TRUNCATION
+from ganforge.serve.requests import TRUNCATION_MAX
 
 OPEN_RUNS = 4  # (run, checkpoint) pairs kept open: switching back is instant, memory stays bounded
 
@@ -63,6 +65,12 @@ class Runs:
         name = name or names[-1 if names[-1] != "best" else -2 if len(names) > 1 else -1]
         if name not in names:
             raise Refused(404, f"run {rid} has no checkpoint '{name[:40]}'; it has {', '.join(names[-5:])}")
+        try:
+            return self._open(rid, name)
+        except GanforgeError as e:  # a checkpoint damaged or deleted after start: this run's line, not a 500
+            raise Refused(422, str(e)) from None
+
+    def _open(self, rid: int, name: str) -> Run:
         key = (rid, name)
         with self.lock:
             if key not in self.open:
@@ -71,6 +79,14 @@ class Runs:
                     self.open.popitem(last=False)
             self.open.move_to_end(key)
             return self.open[key]
+
+    def open_latest(self) -> None:
+        """Open every run's latest checkpoint now, so that a damaged one is one line at start (as ``serve``
+        says it) rather than an error in the page. A run with no checkpoint yet is left for later."""
+        for rid in range(len(self.paths)):
+            names = [n for n in self.checkpoints(rid) if n != "best"]
+            if names:
+                self._open(rid, names[-1])
 
     def fit_centres(self, log: Callable[[str], None] | None = None) -> None:
         """Fit the K truncation centres of every style-based run's latest checkpoint now, before the page
@@ -94,7 +110,10 @@ class Runs:
         names = self.checkpoints(rid)
         entry: dict[str, Any] = {"id": rid, "name": self.path(rid).name, "checkpoints": names}
         if names:
-            run = self.get(rid, None)
+            try:
+                run = self.get(rid, None)
+            except Refused as e:  # this run's line; the other runs stay usable
+                return {**entry, "error": e.message, "capabilities": []}
             caps = cap.capabilities_of(run.model)
             entry.update(recipe=run.config.recipe, step=run.step, num_classes=run.num_classes,
                          capabilities=sorted(caps), z_dist=run.config.model.z_dist)
@@ -128,18 +147,32 @@ def int_param(request: Request, key: str, default: int, lo: int, hi: int) -> int
     return value
 
 
+def lacks(run: Run, wanted: str, doing: str) -> Refused:
+    """404 for an option the run's model does not take (as ``serve`` answers it), without the CLI hint."""
+    line = str(cap.refusal(run.model, wanted, run=run.path.name, recipe=run.config.recipe, doing=doing))
+    return Refused(404, line.split("; try `")[0])
+
+
 def options(request: Request, run: Run) -> dict[str, Any]:
+    """The sampling options of a request (truncation, class, centres), each refused unless the run takes it,
+    within the bounds ``serve`` uses."""
     caps = cap.capabilities_of(run.model)
     options: dict[str, Any] = {}
     raw = request.query_params.get("truncation", "")
     if raw not in ("", "off"):
+        if cap.TRUNCATION not in caps:
+            raise lacks(run, cap.TRUNCATION, "take a truncation")
+        least = 0.0 if cap.STYLE_MIX in caps else MIN_Z_TRUNCATION  # psi may be 0; a |z| threshold needs room
         try:
             t = float(raw)
         except ValueError:
             raise Refused(422, f"truncation must be a number, got '{raw[:20]}'") from None
-        if cap.TRUNCATION in caps and math.isfinite(t):
-            options["truncation"] = t
-    if cap.CLASSES in caps and request.query_params.get("class", "") != "":
+        if not (math.isfinite(t) and least <= t <= TRUNCATION_MAX):
+            raise Refused(422, f"truncation must be a number in {least:g}..{TRUNCATION_MAX:g}, got '{raw[:20]}'")
+        options["truncation"] = t
+    if request.query_params.get("class", "") != "":
+        if cap.CLASSES not in caps:
+            raise lacks(run, cap.CLASSES, "take a class")
         options["classes"] = int_param(request, "class", 0, 0, (run.num_classes or 1) - 1)
     if request.query_params.get("centres", "") != "":
         options["truncation_centres"] = centres(request, run, caps, "truncation" in options)

@@ -45,16 +45,19 @@ from ganforge.runs.run import Run
 from ganforge.serve import images
 from ganforge.serve.batching import Batcher
 from ganforge.serve.openapi import schema
-from ganforge.serve.requests import ApiError, Limits, direction, parse_generate, read_body, to_json_error
-from ganforge.upscaling import tiled
+from ganforge.sampling import MIN_Z_TRUNCATION
+from ganforge.serve.requests import (ApiError, Limits, check_query, direction, parse_generate, read_body,
+                                     to_json_error)
+from ganforge.upscaling import Stopped, tiled
 
 UPSCALE_TILE = 128  # LR pixels a side per tile: bounds the activations an upload can make the server hold
+ENDPOINTS = (cap.GENERATE, cap.TRANSLATE, cap.UPSCALE, cap.SCORE)  # what a run needs one of to be served
 
 
 def check_truncation_centres(run: Run, k: int) -> None:
     """One line unless ``run`` can fit ``k`` truncation centres (checked before minutes of fitting start)."""
     if cap.TRUNCATION_CENTRES not in cap.capabilities_of(run.model):
-        raise cap.refusal(run.model, cap.TRUNCATION_CENTRES, run=run.path.name, recipe=run.config.recipe,
+        raise cap.refusal(run.model, cap.TRUNCATION_CENTRES, run=str(run.path), recipe=run.config.recipe,
                           doing="fit truncation centres")
     check_centres(k)
 
@@ -67,6 +70,10 @@ class ServedRun:
         self.run, self.limits, self.centres = run, limits, centres
         self.model = run.model
         self.caps = cap.capabilities_of(self.model)
+        if not self.caps & set(ENDPOINTS) or (self.caps & set(ENDPOINTS) == {cap.GENERATE}
+                                              and not isinstance(self.model, cap.Generates)):
+            raise cap.refusal(self.model, cap.GENERATE, run=str(run.path), recipe=run.config.recipe,
+                              doing="be served (the API generates, translates, upscales and scores images)")
         if centres is not None:
             check_truncation_centres(run, centres)
             self.model.truncation_centres(centres, run.device)  # cached by the model: every request reuses it
@@ -76,6 +83,8 @@ class ServedRun:
         ctx = run.state.get("net_context") or {}
         self.shape = tuple(ctx.get("data_shape") or ())
         self.points = cap.TOY2D in self.caps
+        # psi of a style-based G may be 0 (the mean w); a |z| threshold needs room (sampling.truncated_z)
+        self.min_truncation = 0.0 if cap.STYLE_MIX in self.caps else MIN_Z_TRUNCATION
         self.in_flight = 0  # requests being answered, /health aside (counted by InFlight)
 
     def info(self) -> dict[str, Any]:
@@ -102,7 +111,9 @@ class ServedRun:
 async def _generate(request: Request) -> Response:
     s: ServedRun = request.app.state.served
     s.need(cap.GENERATE, "generate images")
-    ask = parse_generate(await read_body(request, s.limits.max_body), request.headers.get("accept", ""), s.limits)
+    check_query(request)
+    ask = parse_generate(await read_body(request, s.limits.max_body), request.headers.get("accept", ""), s.limits,
+                         "npy" if s.points else "png", s.min_truncation)
     if ask.classes is not None:
         s.need(cap.CLASSES, "take a class")
     if ask.truncation is not None:
@@ -142,6 +153,8 @@ def _request_words(line: str) -> str:
 
 
 async def _upload(request: Request, s: ServedRun, channels: int | None) -> np.ndarray:
+    if request.url.path != "/v1/translate":  # translate's direction is checked by direction()
+        check_query(request)
     data = await read_body(request, s.limits.max_body)
     try:
         return await asyncio.to_thread(images.decode_upload, data, channels, s.limits.max_pixels)
@@ -168,9 +181,25 @@ async def _upscale(request: Request) -> Response:
     s.need(cap.UPSCALE, "upscale images")
     x = await _upload(request, s, s.model.channels)
     lr = torch.from_numpy(x[None]).to(s.run.device).float() / 255.0
-    sr = await s.locked(lambda: tiled(s.model.upscale, lr, s.model.scale, UPSCALE_TILE, s.model.receptive_radius))
+    gone = threading.Event()  # set when the client hangs up: a large upload is minutes of tiles
+    watcher = asyncio.create_task(_watch_disconnect(request, gone))
+    try:
+        sr = await s.locked(lambda: tiled(s.model.upscale, lr, s.model.scale, UPSCALE_TILE, s.model.receptive_radius,
+                                          stop=gone.is_set))
+    except Stopped:
+        raise ApiError(400, "the client closed the connection; the upscale was stopped") from None
+    finally:
+        watcher.cancel()
     return Response(images.chw_png(sr[0].numpy()), media_type="image/png", headers={"X-Ganforge-Scale":
                                                                                     str(s.model.scale)})
+
+
+async def _watch_disconnect(request: Request, gone: threading.Event) -> None:
+    """Set ``gone`` when the client disconnects. The body has been read, so the next ASGI message is the
+    disconnect (cancelled once the answer is ready)."""
+    while (await request.receive())["type"] != "http.disconnect":
+        pass
+    gone.set()
 
 
 async def _score(request: Request) -> Response:
@@ -224,7 +253,16 @@ async def _api_error(request: Request, e: ApiError) -> Response:
 
 
 async def _http_error(request: Request, e: HTTPException) -> Response:
-    return JSONResponse({"error": f"{e.detail}: {request.method} {request.url.path[:100]}"}, status_code=e.status_code)
+    return http_error(request, e)
+
+
+def http_error(request: Request, e: HTTPException) -> Response:
+    """Starlette's own refusals (404 no route, 405 wrong method) as one JSON line, keeping their headers
+    (405's ``Allow``), and naming the method to use."""
+    allow = (e.headers or {}).get("Allow")
+    use = f"; use {allow}" if allow else ""
+    return JSONResponse({"error": f"{e.detail}: {request.method} {request.url.path[:100]}{use}"},
+                        status_code=e.status_code, headers=e.headers)
 
 
 def build_app(run: Run, limits: Limits = Limits(), truncation_centres: int | None = None) -> Starlette:

@@ -10,6 +10,7 @@ from __future__ import annotations
 from typing import Any
 
 from ganforge import capabilities as cap
+from ganforge.sampling import MIN_Z_TRUNCATION
 from ganforge.serve.requests import SEED_MAX, TRUNCATION_MAX, Limits
 
 ERROR = {"description": "refused: one line saying why",
@@ -28,6 +29,37 @@ def _json(description: str) -> dict[str, Any]:
     return {"description": description, "content": {"application/json": {"schema": {"type": "object"}}}}
 
 
+NULL = {"type": "null"}  # a field this run does not take: only null (left out) is accepted
+
+
+def _generate(caps: frozenset[str], limits: Limits, centres: int | None) -> dict[str, Any]:
+    """``/v1/generate`` as this run answers it: the options it lacks are null only, a style-based psi may be 0
+    while a |z| threshold may not, and 2D points come as .npy alone."""
+    points = cap.TOY2D in caps
+    formats = ["npy"] if points else ["png", "npy"]
+    least = 0 if cap.STYLE_MIX in caps else MIN_Z_TRUNCATION
+    truncation = {"type": ["number", "null"], "minimum": least, "maximum": TRUNCATION_MAX}
+    classes = {"oneOf": [{"type": "integer", "minimum": 0}, NULL,
+                         {"type": "array", "minItems": 1, "maxItems": limits.max_n,
+                          "items": {"type": "integer", "minimum": 0}}]}
+    body = {"type": "object", "additionalProperties": False, "properties": {
+        "n": {"type": "integer", "minimum": 1, "maximum": limits.max_n, "default": 16},
+        "seed": {"type": "integer", "minimum": 0, "maximum": SEED_MAX, "default": 0},
+        "truncation": truncation if cap.TRUNCATION in caps else NULL,
+        "class": classes if cap.CLASSES in caps else NULL,
+        "format": {"type": "string", "enum": formats, "default": formats[0]},
+        # only the K fitted at start; a style-based run without them, and any other run: null
+        "truncation_centres": {"enum": [None] if centres is None or cap.TRUNCATION_CENTRES not in caps
+                               else [centres, None]}}}
+    answers = {"application/x-npy": {"schema": {"type": "string", "format": "binary"}}}
+    if not points:
+        answers = {"image/png": {"schema": {"type": "string", "format": "binary"}}, **answers}
+    return {"post": {
+        "summary": "samples from seeds: a PNG grid or a uint8 .npy (N, C, H, W); batched with other requests",
+        "requestBody": {"required": False, "content": {"application/json": {"schema": body}}},
+        "responses": {"200": {"description": "the samples", "content": answers}, **_errors(400, 404, 413, 422)}}}
+
+
 def schema(caps: frozenset[str], limits: Limits, centres: int | None = None) -> dict[str, Any]:
     """The schema of the endpoints in ``caps``; ``centres``: the K of truncation centres the server fitted."""
     paths: dict[str, Any] = {
@@ -37,35 +69,19 @@ def schema(caps: frozenset[str], limits: Limits, centres: int | None = None) -> 
                              "responses": {"200": _json("the run")}}},
     }
     if cap.GENERATE in caps:
-        body = {"type": "object", "additionalProperties": False, "properties": {
-            "n": {"type": "integer", "minimum": 1, "maximum": limits.max_n, "default": 16},
-            "seed": {"type": "integer", "minimum": 0, "maximum": SEED_MAX, "default": 0},
-            "truncation": {"type": ["number", "null"], "minimum": 0, "maximum": TRUNCATION_MAX},
-            "class": {"oneOf": [{"type": "integer", "minimum": 0}, {"type": "null"},
-                                {"type": "array", "minItems": 1, "maxItems": limits.max_n,
-                                 "items": {"type": "integer", "minimum": 0}}]},
-            "format": {"type": "string", "enum": ["png", "npy"], "default": "png"}}}
-        if cap.TRUNCATION_CENTRES in caps:  # only the K fitted at start; a style-based run without them: null
-            body["properties"]["truncation_centres"] = {"enum": [None] if centres is None else [centres, None]}
-        paths["/v1/generate"] = {"post": {
-            "summary": "samples from seeds: a PNG grid or a uint8 .npy (N, C, H, W); batched with other requests",
-            "requestBody": {"required": False, "content": {"application/json": {"schema": body}}},
-            "responses": {"200": {"description": "the samples", "content": {
-                "image/png": {"schema": {"type": "string", "format": "binary"}},
-                "application/x-npy": {"schema": {"type": "string", "format": "binary"}}}},
-                **_errors(400, 404, 413, 422)}}}
+        paths["/v1/generate"] = _generate(caps, limits, centres)
     if cap.TRANSLATE in caps:
         paths["/v1/translate"] = {"post": {
             "summary": "translate one image into the other domain",
             "parameters": [{"name": "direction", "in": "query", "required": False,
                             "schema": {"type": "string", "enum": ["AB", "BA"], "default": "AB"}}],
-            "requestBody": IMAGE_BODY, "responses": {"200": PNG, **_errors(413, 415, 422)}}}
+            "requestBody": IMAGE_BODY, "responses": {"200": PNG, **_errors(400, 413, 415, 422)}}}
     if cap.UPSCALE in caps:
         paths["/v1/upscale"] = {"post": {"summary": "super-resolve one image", "requestBody": IMAGE_BODY,
-                                         "responses": {"200": PNG, **_errors(413, 415, 422)}}}
+                                         "responses": {"200": PNG, **_errors(400, 413, 415, 422)}}}
     if cap.SCORE in caps:
         paths["/v1/score"] = {"post": {"summary": "anomaly score and residual map of one image",
                                        "requestBody": IMAGE_BODY,
                                        "responses": {"200": _json("score, method, residual_png_base64"),
-                                                     **_errors(413, 415, 422)}}}
+                                                     **_errors(400, 413, 415, 422)}}}
     return {"openapi": "3.1.0", "info": {"title": "ganforge serve", "version": "1"}, "paths": paths}

@@ -2,7 +2,9 @@
 
 :class:`ApiError` carries the HTTP status and the line the client reads (``{"error": "..."}``).
 The body is read in pieces and refused with 413 as soon as it passes the limit, before it is
-all in memory; a declared Content-Length over the limit is refused without reading at all.
+all in memory; a declared Content-Length over the limit is refused without reading at all. A query
+parameter an endpoint does not read is refused too (``POST /v1/generate?n=4`` would otherwise answer
+16 images as if ``n`` had been heard).
 """
 
 from __future__ import annotations
@@ -12,9 +14,10 @@ import math
 from dataclasses import dataclass
 from typing import Any
 
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 
 from ganforge.recipes.truncation_centres import MAX_CENTRES
+from ganforge.sampling import MIN_Z_TRUNCATION
 
 SEED_MAX = 2**63 - 1  # torch.Generator.manual_seed takes any 64-bit value; the signed range is what JSON tools keep
 TRUNCATION_MAX = 100.0  # beyond this the truncation trick no longer truncates anything
@@ -43,12 +46,24 @@ async def read_body(request: Request, limit: int) -> bytes:
     if declared.isdigit() and int(declared) > limit:
         raise ApiError(413, f"the request body is {declared} bytes, over this server's limit of {limit}")
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:
-            raise ApiError(413, f"the request body is over this server's limit of {limit} bytes")
-        chunks.append(chunk)
+    try:
+        async for chunk in request.stream():
+            size += len(chunk)
+            if size > limit:
+                raise ApiError(413, f"the request body is over this server's limit of {limit} bytes")
+            chunks.append(chunk)
+    except ClientDisconnect:  # nobody will read the answer; what matters is no traceback in the log
+        raise ApiError(400, "the client closed the connection before the body was complete") from None
     return b"".join(chunks)
+
+
+def check_query(request: Request, *allowed: str) -> None:
+    """422 for a query parameter the endpoint does not read (the JSON body carries generate's fields)."""
+    unknown = [k for k in request.query_params if k not in allowed]
+    if unknown:
+        takes = f"takes only {', '.join(allowed)}" if allowed else "takes no query parameters"
+        where = "; send generate's fields in the JSON body" if request.url.path == "/v1/generate" else ""
+        raise ApiError(422, f"unknown query parameter '{unknown[0][:40]}': {request.url.path} {takes}{where}")
 
 
 @dataclass(frozen=True)
@@ -73,8 +88,11 @@ def _int(body: dict, key: str, lo: int, hi: int, default: int) -> int:
     return v
 
 
-def parse_generate(raw: bytes, accept: str, limits: Limits) -> GenerateRequest:
-    """The generate request in ``raw`` JSON (an empty body: every default), or :class:`ApiError`."""
+def parse_generate(raw: bytes, accept: str, limits: Limits, default_format: str = "png",
+                   min_truncation: float = 0.0) -> GenerateRequest:
+    """The generate request in ``raw`` JSON (an empty body: every default), or :class:`ApiError`.
+    ``default_format``: what an answer without ``format`` or an npy ``Accept`` is (npy for 2D points,
+    which have no picture); ``min_truncation``: the run's least truncation (a z threshold needs room)."""
     try:
         body = json.loads(raw) if raw.strip() else {}
     except (ValueError, UnicodeDecodeError):
@@ -88,8 +106,9 @@ def parse_generate(raw: bytes, accept: str, limits: Limits) -> GenerateRequest:
     seed = _int(body, "seed", 0, SEED_MAX, 0)
     t = body.get("truncation")
     if t is not None and (isinstance(t, bool) or not isinstance(t, int | float) or not math.isfinite(t)
-                          or not 0 <= t <= TRUNCATION_MAX):
-        raise ApiError(422, f"'truncation' must be a number in 0..{TRUNCATION_MAX:g} or null, got {json.dumps(t)}")
+                          or not min_truncation <= t <= TRUNCATION_MAX):
+        raise ApiError(422, f"'truncation' must be a number in {min_truncation:g}..{TRUNCATION_MAX:g} or null, "
+                            f"got {json.dumps(t)}")
     classes = body.get("class")
     if classes is not None:
         many = classes if isinstance(classes, list) else [classes]
@@ -97,7 +116,7 @@ def parse_generate(raw: bytes, accept: str, limits: Limits) -> GenerateRequest:
                                                        for c in many):
             raise ApiError(422, f"'class' must be a class number >= 0, or a list of 1..{limits.max_n} of them "
                                 f"(cycled), or null")
-    fmt = body.get("format", "npy" if NPY_TYPE in accept else "png")
+    fmt = body.get("format", "npy" if NPY_TYPE in accept else default_format)
     if fmt not in FORMATS:
         raise ApiError(422, f"'format' must be png or npy, got {json.dumps(fmt)}")
     centres = None if body.get("truncation_centres") is None else _int(body, "truncation_centres", 2, MAX_CENTRES, 0)
@@ -105,6 +124,7 @@ def parse_generate(raw: bytes, accept: str, limits: Limits) -> GenerateRequest:
 
 
 def direction(request: Request) -> str:
+    check_query(request, "direction")
     d = request.query_params.get("direction", "AB")
     if d not in ("AB", "BA"):
         raise ApiError(422, f"direction must be AB or BA, got '{d[:20]}'")

@@ -67,7 +67,8 @@ async function pickRun() {
   $("ckpt").innerHTML = r.checkpoints.map((c) => `<option>${c}</option>`).join("");
   const steps = r.checkpoints.filter((c) => c !== "best");
   if (steps.length) $("ckpt").value = steps[steps.length - 1];
-  $("runinfo").textContent = `${r.recipe || ""} · step ${r.step ?? "?"} · can ${(r.capabilities || []).join(", ")}`;
+  $("runinfo").textContent = r.error ? r.error // a checkpoint that no longer opens: its line, the others still work
+    : `${r.recipe || ""} · step ${r.step ?? "?"} · can ${(r.capabilities || []).join(", ")}`;
   $("classbox").hidden = !can("classes");
   $("centresbox").hidden = !r.truncation_centres; // only where the explorer fitted centres for this run
   $("centresk").textContent = r.truncation_centres || "";
