@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import os
+import re
+import shlex
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
 from PIL import Image
 
-from ganforge.cli import main
+from ganforge.cli import build_parser, main
+
+DOCS = Path(__file__).resolve().parents[2] / "docs" / "data.md"
 
 
 @pytest.fixture(autouse=True)
@@ -87,3 +92,58 @@ def test_train_from_a_store_then_sample(tmp_path, capsys):
     assert "12 images of 3x8x8" in capsys.readouterr().out
     assert main(["sample", "r", "--n", "4", "--out", "s.npy"]) == 0
     assert np.load(tmp_path / "s.npy").shape == (4, 3, 8, 8)
+
+
+def _examples() -> list[str]:
+    """Every ganforge command shown in ``ganforge dataset --help`` and in the code blocks of docs/data.md."""
+    sub = next(a for a in build_parser()._actions if a.dest == "command").choices["dataset"]
+    lines = [line.strip() for line in sub.epilog.splitlines()[1:]]
+    blocks = re.findall(r"```\n(.*?)```", DOCS.read_text(), flags=re.S)
+    lines += [line.strip().removeprefix("$ ") for block in blocks for line in block.splitlines()]
+    return [line for line in lines if line.startswith("ganforge ")]
+
+
+def test_every_example_of_the_help_and_the_docs_parses(capsys):
+    examples = _examples()
+    assert any(e.startswith("ganforge train") for e in examples) and len(examples) >= 5
+    for example in examples:
+        try:
+            build_parser().parse_args(shlex.split(example, comments=True)[1:])
+        except SystemExit:
+            pytest.fail(f"{example!r} does not parse: {capsys.readouterr().err.strip()}")
+
+
+def test_force_never_deletes_files_of_the_user(tmp_path, capsys):
+    _images(tmp_path / "src", 2)
+    assert main(["dataset", "src", "--out", "st"]) == 0
+    (tmp_path / "st" / "NOTES.txt").write_text("my notes")
+    capsys.readouterr()
+    _one_line_exit_2(capsys, ["dataset", "src", "--out", "st", "--force"], "it holds NOTES.txt")
+    assert (tmp_path / "st" / "NOTES.txt").read_text() == "my notes"
+    # a folder or file of the user's at --out: --force is not suggested, and refused when given
+    (tmp_path / "mine").mkdir()
+    (tmp_path / "mine" / "thesis.txt").write_text("four years")
+    (tmp_path / "notes.txt").write_text("notes")
+    for out in ("mine", "notes.txt"):
+        for force in ([], ["--force"]):
+            assert main(["dataset", "src", "--out", out, *force]) == 2
+            err = capsys.readouterr().err.strip()
+            assert "\n" not in err and "not a ganforge store" in err and "--force" not in err, err
+    assert (tmp_path / "mine" / "thesis.txt").read_text() == "four years"
+    assert (tmp_path / "notes.txt").read_text() == "notes"
+
+
+def test_an_out_that_cannot_be_written_is_one_line(tmp_path, capsys, read_only):
+    _images(tmp_path / "src", 2)
+    (tmp_path / "notes.txt").write_text("notes")
+    _one_line_exit_2(capsys, ["dataset", "src", "--out", "notes.txt/sub"], "notes.txt/sub cannot be a folder")
+    read_only(tmp_path / "ro")
+    _one_line_exit_2(capsys, ["dataset", "src", "--out", "ro/st"], "cannot write in")
+    assert list((tmp_path / "ro").iterdir()) == []
+
+
+def test_bad_npz_labels_are_one_line(tmp_path, capsys):
+    x = np.random.default_rng(0).integers(0, 256, (4, 8, 8, 3)).astype(np.uint8)
+    np.savez(tmp_path / "ystr.npz", x=x, y=np.array(["cat", "dog"] * 2))
+    _one_line_exit_2(capsys, ["dataset", "ystr.npz", "--out", "st"], "labels 'y' must be whole numbers")
+    assert not (tmp_path / "st").exists()

@@ -1,11 +1,15 @@
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pytest
 import torch
 from PIL import Image
 
 from ganforge.data import load_dataset
+from ganforge.data.base import LoadRequest
+from ganforge.data.folder import read_folder
 from ganforge.errors import DataError
 
 
@@ -122,11 +126,14 @@ def test_many_corrupt_files_are_summarised(tmp_path, one_line):
     assert "12 of 14" in msg and "bad09.png" in msg and "bad10.png" not in msg and "+2 more" in msg
 
 
-def test_skip_unreadable_warns_and_keeps_the_rest(tmp_path):
+def test_skip_unreadable_warns_in_one_line_and_keeps_the_rest(tmp_path, capsys):
     _with_corrupt(tmp_path)
-    with pytest.warns(UserWarning, match="1 of 3 files could not be read: bad00.png"):
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a Python warning prints its source line: never for a user
         ds = load_dataset(f"folder:{tmp_path}", skip_unreadable=True)
     assert len(ds) == 2 and ds.meta["skipped"] == ["bad00.png"]
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ganforge: warning: 1 of 3 files could not be read: bad00.png") and "\n" not in err, err
 
 
 @pytest.mark.parametrize("case", ["empty", "only_text", "missing", "file"])
@@ -179,3 +186,27 @@ def test_symlink_loops_are_walked_once(tmp_path):
     ds = load_dataset(f"folder:{root}")
     # a/x, a/tob/y, b/y, b/toa/x: every link into a folder already on the path is left out
     assert ds.meta["num_files"] == 4 and ds.meta["classes"] == ["a", "b"]
+
+
+def test_folder_reads_every_suffix_the_store_build_reads(tmp_path, one_line):
+    """One list of image suffixes: a folder of only .webp/.bmp/.gif/.tif is not "empty" (it used to be, while
+    the same files beside one .png were used), and the message for an empty one names the whole list."""
+    for suffix in (".webp", ".bmp", ".gif", ".tif", ".TIFF"):
+        _img(tmp_path / "only" / f"a{suffix}", colour=(200, 200, 200))
+    ds = load_dataset(f"folder:{tmp_path / 'only'}", data_dir=tmp_path / "cache")
+    assert len(ds) == 5
+    (tmp_path / "none").mkdir()
+    (tmp_path / "none" / "a.txt").write_text("x")
+    with pytest.raises(DataError) as e:
+        load_dataset(f"folder:{tmp_path / 'none'}", data_dir=tmp_path / "cache")
+    msg = one_line(e)
+    assert "no .png/.jpg/.jpeg images found" in msg and all(s in msg for s in (".webp", ".bmp", ".gif", ".tiff"))
+
+
+def test_mixed_sizes_name_two_that_differ_in_read_folder(tmp_path, one_line):
+    """read_folder (pairs:, unpaired:) names the first image of each size, so two that differ."""
+    for name, size in (("a", (8, 8)), ("b", (8, 8)), ("c", (12, 12))):
+        _img(tmp_path / f"{name}.png", size=size)
+    with pytest.raises(DataError) as e:
+        read_folder(str(tmp_path), LoadRequest(name="pairs:x"))
+    assert "(a.png is 8x8, c.png is 12x12)" in one_line(e)

@@ -16,6 +16,7 @@ from ganforge.data.store import open_store
 from ganforge.data.store_build import BuildOptions, build_store
 from ganforge.data.store_loaders import cache_key, folder_options
 from ganforge.data.folder import EXTENSIONS, find_images
+from ganforge.errors import DataError
 from ganforge.training.batches import real_batches
 
 CPU = torch.device("cpu")
@@ -177,3 +178,60 @@ def test_rows_are_read_into_the_batch_not_mapped_and_a_short_file_is_named(tmp_p
     from ganforge.errors import DataError
     with pytest.raises(DataError, match="ended before row 23"):
         files.rows(np.array([23]))
+
+
+# -- a store: or folder: pointed at the wrong kind of thing is told which prefix it is for -------------------
+
+def test_a_wrong_prefix_gets_the_prefix_that_fits(tmp_path, one_line):
+    src = tmp_path / "photos"
+    _noise(src / "a.png")
+    _noise(src / "b.png", seed=1)
+    with pytest.raises(DataError) as e:
+        load_dataset(f"store:{src}")
+    assert f"is a folder of images, not a ganforge store (no dataset.json); train on it with " \
+           f"--set data.name=folder:{src}" in one_line(e)
+    build_store(src, tmp_path / "st", BuildOptions())
+    with pytest.raises(DataError) as e:
+        load_dataset(f"folder:{tmp_path / 'st'}", data_dir=tmp_path / "cache")
+    assert f"is a ganforge store, not a folder of images; train on it with --set data.name=store:{tmp_path / 'st'}" \
+        in one_line(e)
+    np.savez(tmp_path / "x.npz", x=np.zeros((2, 8, 8), np.uint8))
+    with pytest.raises(DataError) as e:
+        load_dataset(f"store:{tmp_path / 'x.npz'}")
+    assert f"train on it with --set data.name=npz:{tmp_path / 'x.npz'}" in one_line(e)
+    (tmp_path / "st.partial-99999").mkdir()
+    with pytest.raises(DataError) as e:
+        load_dataset(f"store:{tmp_path / 'st.partial-99999'}")
+    msg = one_line(e)
+    assert "interrupted build" in msg and msg.endswith(f"ganforge dataset SRC --out {tmp_path / 'st'}")
+
+
+# -- a store missing one of its files is damaged, and says how to rebuild it ------------------------------
+
+@pytest.mark.parametrize("missing", ["labels.i64", "mean.npy"])
+def test_a_store_missing_a_file_is_named_damaged(tmp_path, missing, one_line):
+    _indexed_store(tmp_path)
+    (tmp_path / "store" / missing).unlink()
+    with pytest.raises(DataError) as e:
+        load_dataset(f"store:{tmp_path / 'store'}")
+    assert f"has no {missing}; the store is damaged, rebuild it with ganforge dataset {tmp_path / 'idx.npz'} " \
+           f"--out {tmp_path / 'store'} --force" in one_line(e)
+
+
+def test_a_damaged_folder_cache_is_to_be_deleted_not_rebuilt_by_hand(tmp_path, one_line):
+    _noise(tmp_path / "src" / "a.png")
+    load_dataset(f"folder:{tmp_path / 'src'}", data_dir=tmp_path / "cache")
+    (cached,) = (tmp_path / "cache" / "stores").iterdir()
+    (cached / "mean.npy").unlink()
+    with pytest.raises(DataError) as e:
+        load_dataset(f"folder:{tmp_path / 'src'}", data_dir=tmp_path / "cache")
+    assert f"the store is damaged, delete {cached} (folder:'s cache) and the next run builds it again" in one_line(e)
+
+
+def test_a_cut_off_labels_file_is_named_damaged(tmp_path, one_line):
+    _indexed_store(tmp_path)
+    labels = tmp_path / "store" / "labels.i64"
+    labels.write_bytes(labels.read_bytes()[:-8])
+    with pytest.raises(DataError, match="labels.i64 has 184 bytes, expected 192; the store is damaged") as e:
+        load_dataset(f"store:{tmp_path / 'store'}")
+    one_line(e)

@@ -19,7 +19,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s = sub.add_parser("dataset", help="prepare a folder, zip or .npz of images as a store for training",
                        **examples("ganforge dataset photos/ --out photos64 --resolution 64 --crop center",
                                   "ganforge dataset faces.zip --out faces256 --resolution 256 --channels 3",
-                                  "ganforge train --preset dcgan-mnist --set data.name=store:photos64"))
+                                  "ganforge train dcgan-mnist --set data.name=store:photos64"))
     s.add_argument("src", help="a folder tree (subfolders may be classes), a .zip of images, or an .npz (x, y)")
     s.add_argument("--out", required=True, help="the store folder to write (must not exist unless --force)")
     s.add_argument("--resolution", type=int, metavar="R", help="resize every image to RxR (default: keep the one size)")
@@ -30,7 +30,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="classes from the first subfolder, from a JSON {path: label}, or none "
                         "(default auto: subfolders when every image is in one, an .npz's y)")
     s.add_argument("--channels", type=int, choices=(1, 3), help="1 (grey) or 3 (RGB); needed when a source mixes them")
-    s.add_argument("--force", action="store_true", help="replace an existing store at --out")
+    s.add_argument("--force", action="store_true",
+                   help="replace an existing store at --out (refused if it holds anything a build does not write)")
     s.set_defaults(func=run, on_interrupt="the partial store was removed (an earlier one is unchanged)")
 
 

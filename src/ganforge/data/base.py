@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -19,6 +20,13 @@ import torch
 from ganforge.errors import DataError
 
 KINDS = ("image", "points", "table")
+
+
+def warn(message: str) -> None:
+    """One ``ganforge: warning:`` line on stderr, the form of every ganforge warning (runs.checkpoint.warn_line
+    prints the same; data cannot import it, runs imports data). Never a Python warning: that prints the
+    source file and line of the call, which tell a user nothing."""
+    print(f"ganforge: warning: {message}", file=sys.stderr, flush=True)
 
 
 @dataclass
@@ -70,7 +78,12 @@ class Dataset:
         """The mean image in [0, 1], float32 (C, H, W). A store (data/store.py) keeps it, computed while it was
         written, so that asking never reads (nor copies as floats) every image of a large dataset."""
         if "mean_image_file" in self.meta:
-            return torch.from_numpy(np.load(self.meta["mean_image_file"])) / 255.0
+            try:
+                mean = np.load(self.meta["mean_image_file"], allow_pickle=False)
+            except (OSError, ValueError, EOFError) as exc:  # the store was damaged after it was opened
+                raise DataError(f"cannot read {self.meta['mean_image_file']} ({exc}); the store is damaged, "
+                                "rebuild it with ganforge dataset") from None
+            return torch.from_numpy(mean) / 255.0
         return self.x.float().mean(0) / 255.0
 
     def __repr__(self) -> str:  # the default would print the whole tensor

@@ -10,7 +10,6 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-import warnings
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,11 +18,15 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ganforge.data.base import LoadRequest
+from ganforge.data.base import LoadRequest, warn
 from ganforge.data.images import LANCZOS, crop_resize, grey_to_rgb, to_array
 from ganforge.errors import DataError
 
-EXTENSIONS = {".png", ".jpg", ".jpeg"}
+EXTENSIONS = {".png", ".jpg", ".jpeg"}  # what pairs:, unpaired: and translate read
+# What folder: and ganforge dataset read as images: the one list of both (folder:'s emptiness check, its cache
+# key and the store it builds), so a suffix cannot count in one place and not in another. Ordered as messages
+# name them: the three common ones first.
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 GREY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 MAX_NAMED = 10
 
@@ -63,11 +66,20 @@ def _flatten_alpha(img: Image.Image) -> Image.Image:
 
 
 def _to_8bit(img: Image.Image) -> Image.Image:
-    """16-bit / integer / float grey to "L" by scaling: Pillow's own conversion clips everything above 255."""
+    """16-bit / integer / float grey to "L" by scaling: Pillow's own conversion clips everything above 255.
+
+    One fixed mapping per mode, never one chosen from an image's own values (an all-300 image must not come
+    out darker than an all-200 one): "I;16*" and 32-bit "I" are both read as 16-bit, 0..65535 to 0..255,
+    since "I" is how older Pillows (and some writers) hold 16-bit grey. "I" values outside 0..65535
+    have no 16-bit meaning and are clipped to it (a 32-bit image scaled by its own range would again make
+    the mapping depend on the image). "F" keeps its old rule (0..255 as is, up to 65535 as 16-bit).
+    """
     if img.mode not in ("I", "F") and not img.mode.startswith("I;16"):
         return img
     a = np.asarray(img).astype(np.float64)
-    if img.mode.startswith("I;16") or (a.max() > 255 and a.max() <= 65535):
+    if img.mode == "I":
+        a = np.clip(a, 0, 65535) / 257.0
+    elif img.mode.startswith("I;16") or (a.max() > 255 and a.max() <= 65535):
         a = a / 257.0
     if not np.isfinite(a).all() or a.min() < 0 or a.max() > 255:
         raise ValueError(f"cannot map {img.mode} pixel values to 0..255")
@@ -140,7 +152,7 @@ def read_folder(path: str, req: LoadRequest) -> FolderImages:
             raise DataError(f"{message}. Fix or remove them, or set data.skip_unreadable=true to skip them")
         if not arrays:
             raise DataError(f"{message}, which leaves no images; fix the files")
-        warnings.warn(f"{message}; skipping them (data.skip_unreadable=true)", stacklevel=2)
+        warn(f"{message}; skipping them (data.skip_unreadable=true)")
     if req.resolution is None and len(sizes) > 1:
         eg = ", ".join(f"{n} is {w}x{h}" for (w, h), n in list(sizes.items())[:3])
         raise DataError(

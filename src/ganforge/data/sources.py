@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import warnings
 import zipfile
+import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -20,9 +21,9 @@ from pathlib import Path
 import numpy as np
 from PIL import Image, ImageOps, UnidentifiedImageError
 
-from ganforge.data.folder import GREY_MODES, _flatten_alpha, _to_8bit, find_images
+from ganforge.data.folder import GREY_MODES, IMAGE_SUFFIXES, _flatten_alpha, _to_8bit, find_images
 from ganforge.data.images import LANCZOS, crop_resize, to_array
-from ganforge.data.npz import DAMAGED, X_KEYS, Y_KEYS, _check_magic, _images_nchw, _to_uint8
+from ganforge.data.npz import DAMAGED, X_KEYS, _check_magic, _images_nchw, _labels, _to_uint8
 from ganforge.errors import DataError
 
 # Why a file is skipped, in the order the report lists them.
@@ -31,7 +32,10 @@ REASONS = ("not an image", "corrupt", "too small", "wrong mode", "decompression 
 USABLE_MODES = GREY_MODES - {"F"} | {"P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr"}
 ROTATED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 EXIF_ORIENTATION = 0x0112
-IMAGE_SUFFIXES = {".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".gif"}
+ZIP_MAGIC = b"PK\x03\x04"
+# What reading one damaged member of a zip raises (bad CRC, a broken deflate stream, a cut-off member; an
+# encrypted or unsupported-compression member too): that member is skipped as corrupt, the others are used.
+MEMBER_DAMAGED = (zipfile.BadZipFile, zlib.error, EOFError, RuntimeError, NotImplementedError)
 
 
 class Unusable(Exception):
@@ -60,12 +64,21 @@ class Item:
     label: int | None = None  # from the source itself (an .npz's y)
 
     def raw(self) -> bytes:
-        """The bytes that identify the item (duplicates are exact matches of these)."""
-        obj = self.opener()
+        """The bytes that identify the item (duplicates are exact matches of these), or :class:`Unusable`."""
+        data = _read(self)
+        return data.tobytes() if isinstance(data, np.ndarray) else data
+
+
+def _read(item: Item) -> bytes | np.ndarray:
+    """The item's bytes (an .npz row as its array); a damaged zip member is :class:`Unusable` ("corrupt")."""
+    try:
+        obj = item.opener()
         if isinstance(obj, np.ndarray):
-            return obj.tobytes()
+            return obj
         with obj:
             return obj.read()
+    except MEMBER_DAMAGED as exc:
+        raise Unusable("corrupt", f"{type(exc).__name__}: {exc}") from None
 
 
 class _AnyName:
@@ -91,20 +104,38 @@ def list_items(src: str | Path, *, every_file: bool = True) -> list[Item]:
         return items
     if path.suffix.lower() == ".npz":
         return _npz_items(path)
-    if zipfile.is_zipfile(path):
+    if zipfile.is_zipfile(path) or path.suffix.lower() == ".zip" or _starts_like_a_zip(path):
         return _zip_items(path, every_file)
     raise DataError(f"{path} is neither a folder, a .zip nor an .npz; give one of those")
 
 
+def _starts_like_a_zip(path: Path) -> bool:
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == ZIP_MAGIC
+    except OSError:
+        return False
+
+
 def _zip_items(path: Path, every_file: bool) -> list[Item]:
-    with zipfile.ZipFile(path) as z:
-        names = sorted(i.filename for i in z.infolist() if not i.is_dir())
+    """A zip's members; an archive whose directory cannot be read (truncated, damaged) is refused as that,
+    rather than as "not a zip" (which is what ``zipfile.is_zipfile`` answers for a cut-off download)."""
+    try:
+        with zipfile.ZipFile(path) as z:
+            names = sorted(i.filename for i in z.infolist() if not i.is_dir())
+    except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
+        raise DataError(f"{path} is a damaged zip archive (its list of files cannot be read: {exc}); "
+                        "re-create or re-download it") from None
     names = [n for n in names if not any(p.startswith(".") or p == "__MACOSX" for p in n.split("/"))
              and (every_file or Path(n).suffix.lower() in IMAGE_SUFFIXES)]
 
     def opener(name: str):
         z = zipfile.ZipFile(path)  # one handle per read: items may be opened from any process
-        return _ClosingMember(z, z.open(name))
+        try:
+            return _ClosingMember(z, z.open(name))
+        except BaseException:  # a damaged member header: do not leak the archive's handle
+            z.close()
+            raise
 
     return [Item(n, n.split("/")[0] if "/" in n else None, lambda n=n: opener(n)) for n in names]
 
@@ -132,15 +163,12 @@ def _npz_items(path: Path) -> list[Item]:
             if key is None:
                 raise DataError(f"{where} has no array named {', '.join(X_KEYS)}; save the images as x=...")
             x = z[key]
-            y_key = next((k for k in Y_KEYS if k in z.files), None)
-            y = z[y_key] if y_key else None
+            if x.ndim not in (3, 4) or len(x) == 0:
+                raise DataError(f"{where}['{key}'] has shape {x.shape}; expected images (N, H, W[, C])")
+            y, _ = _labels(z, len(x), where)  # npz:'s own check: whole numbers >= 0, one per image
     except DAMAGED as exc:
         raise DataError(f"{where} is not a readable .npz ({exc}); save it with numpy.savez") from None
-    if x.ndim not in (3, 4) or len(x) == 0:
-        raise DataError(f"{where}['{key}'] has shape {x.shape}; expected images (N, H, W[, C])")
     x = _images_nchw(_to_uint8(x, where), where)
-    if y is not None and (y.ndim != 1 or len(y) != len(x)):
-        raise DataError(f"{where}: labels '{y_key}' have shape {y.shape}, expected ({len(x)},)")
     width = len(str(len(x) - 1))
     return [Item(f"{key}[{i:0{width}d}]", None, lambda i=i: x[i], None if y is None else int(y[i]))
             for i in range(len(x))]
@@ -148,11 +176,9 @@ def _npz_items(path: Path) -> list[Item]:
 
 def _open(item: Item, max_pixels: int) -> Image.Image:
     """The item as an unloaded Pillow image, or :class:`Unusable` (bombs are refused here, before decoding)."""
-    obj = item.opener()
-    if isinstance(obj, np.ndarray):
-        return Image.fromarray(np.ascontiguousarray(obj[0] if obj.shape[0] == 1 else obj.transpose(1, 2, 0)))
-    data = obj.read()
-    obj.close()
+    data = _read(item)
+    if isinstance(data, np.ndarray):
+        return Image.fromarray(np.ascontiguousarray(data[0] if data.shape[0] == 1 else data.transpose(1, 2, 0)))
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)

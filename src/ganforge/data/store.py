@@ -28,12 +28,14 @@ import numpy as np
 import torch
 
 from ganforge.data.base import Dataset, LoadRequest
+from ganforge.data.folder import IMAGE_SUFFIXES
 from ganforge.errors import DataError
 
 FORMAT = "ganforge-store"
 VERSION = 1
 IMAGES, LABELS, MEAN, MANIFEST = "images.u8", "labels.i64", "mean.npy", "dataset.json"
 TAG = "_ganforge_store"  # the attribute a store-backed x carries
+PARTIAL = ".partial-"  # DEST.partial-<pid>: a build in progress (or an interrupted one)
 
 
 class StoreFiles:
@@ -93,12 +95,27 @@ def stored(x: torch.Tensor) -> StoreFiles | None:
     return getattr(x, TAG, None)
 
 
+def _holds_images(folder: Path) -> bool:
+    """Whether any image file lies under ``folder`` (stops at the first: only a hint depends on it)."""
+    for _, dirs, files in os.walk(folder):
+        dirs[:] = [d for d in dirs if not d.startswith(".")]
+        if any(Path(f).suffix.lower() in IMAGE_SUFFIXES and not f.startswith(".") for f in files):
+            return True
+    return False
+
+
 def read_manifest(path: Path) -> dict:
     manifest = path / MANIFEST
     if not manifest.is_file():
-        partial = ".partial-" in path.name
-        raise DataError(f"{path} is not a finished ganforge store (no {MANIFEST}"
-                        f"{'; it is an interrupted build' if partial else ''}); build it with "
+        if PARTIAL in path.name:  # the store it was meant to become is named without the suffix
+            meant = path.with_name(path.name.split(PARTIAL)[0])
+            raise DataError(f"{path} is not a finished ganforge store (no {MANIFEST}; it is an interrupted build, "
+                            f"which can be deleted); build the store again with ganforge dataset SRC --out {meant}")
+        if _holds_images(path):
+            raise DataError(f"{path} is a folder of images, not a ganforge store (no {MANIFEST}); train on it with "
+                            f"--set data.name=folder:{path}, or build a store from it with "
+                            f"ganforge dataset {path} --out {path}-store")
+        raise DataError(f"{path} is not a finished ganforge store (no {MANIFEST}); build one with "
                         f"ganforge dataset SRC --out {path}")
     try:
         meta = json.loads(manifest.read_text())
@@ -112,14 +129,26 @@ def read_manifest(path: Path) -> dict:
 def open_store(path: str | Path, name: str, split: str = "train") -> Dataset:
     """A store as a Dataset whose images stay on disk until indexed."""
     path = Path(path).expanduser().resolve()
+    if path.is_file() and path.suffix.lower() == ".npz":
+        raise DataError(f"{path} is an .npz file, not a store; train on it with --set data.name=npz:{path}, "
+                        f"or build a store from it with ganforge dataset {path} --out {path.with_suffix('')}-store")
     if not path.is_dir():
         raise DataError(f"{path} is not a folder; give the --out folder of ganforge dataset")
     meta = read_manifest(path)
     shape = tuple(int(s) for s in meta["shape"])
-    expected = int(np.prod(shape))
-    if (path / IMAGES).stat().st_size != expected:
-        raise DataError(f"{path / IMAGES} has {(path / IMAGES).stat().st_size} bytes, expected {expected}; "
-                        "the store is damaged, rebuild it with ganforge dataset")
+    fix = f"rebuild it with ganforge dataset {meta.get('source') or 'SRC'} --out {path} --force"
+    if meta.get("source_key"):  # folder:'s cache: built with folder:'s own options, so deleted, not rebuilt by hand
+        fix = f"delete {path} (folder:'s cache) and the next run builds it again"
+    sizes = {IMAGES: int(np.prod(shape)), MEAN: None}
+    if meta["labels"]:
+        sizes[LABELS] = shape[0] * np.dtype(np.int64).itemsize
+    for name, expected in sizes.items():  # a missing or cut-off file is a damaged store, not a crash in training
+        f = path / name
+        if not f.is_file():
+            raise DataError(f"{path} has no {name}; the store is damaged, {fix}")
+        if expected is not None and f.stat().st_size != expected:
+            raise DataError(f"{f} has {f.stat().st_size} bytes, expected {expected}; the store is damaged, "
+                            f"{fix}")
     files = StoreFiles(path, shape, bool(meta["labels"]))
     xs, ys = files.arrays()
     x = torch.from_numpy(xs)

@@ -6,7 +6,12 @@ channel counts, mixed sizes, non-square) comes before any pixel is decoded; the 
 converts and appends fixed-size chunks to the image file. Everything is written into
 ``DEST.partial-<pid>`` and renamed to ``DEST`` only when complete, with ``dataset.json`` written
 last, so an interrupted build (Ctrl-C, SIGTERM, a kill) never leaves something that opens as a
-finished store; partial folders of dead processes are removed by the next build.
+finished store; partial folders of dead processes are removed by the next build (only when they hold
+nothing but what a build writes: a folder of the user's that happens to share the name is left alone).
+
+Nothing of the user's is ever replaced: ``--force`` replaces a store only when DEST holds nothing but the
+files a build writes (:data:`STORE_FILES`), and where DEST goes is checked for writing before the source
+is read, so a bad ``--out`` costs one line, not a header pass over the whole source.
 """
 
 from __future__ import annotations
@@ -24,14 +29,16 @@ from PIL import Image
 
 from ganforge import progress
 from ganforge.data import sources
-from ganforge.data.store import FORMAT, IMAGES, LABELS, MANIFEST, VERSION, pid_alive
+from ganforge.data.base import warn
+from ganforge.data.store import FORMAT, IMAGES, LABELS, MANIFEST, MEAN, PARTIAL, VERSION, pid_alive
 from ganforge.errors import DataError
+from ganforge.outputs import check_dir_writable, named
 
 CROPS = ("center", "wide", "none")
 CHUNK = 256  # images per write: big enough for sequential writes, small enough for flat memory
 # Pillow's own limit (about 89 M pixels): above it a file is refused as a decompression bomb.
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
-PARTIAL = ".partial-"
+STORE_FILES = frozenset({IMAGES, LABELS, MEAN, MANIFEST})  # everything a build writes, and all --force may replace
 
 
 @dataclass(frozen=True)
@@ -121,19 +128,41 @@ def _labels_from_file(items, path: Path, options: BuildOptions):
         raise DataError(f"cannot read the labels file {path} ({exc}); give a JSON object "
                         f"{{\"path/in/source.png\": label, ...}}") from None
     if isinstance(table, dict) and isinstance(table.get("labels"), list):
-        table = {str(k): v for k, v in table["labels"]}
+        pairs = {}
+        for k, entry in enumerate(table["labels"]):
+            if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
+                raise DataError(f'{path}: entry {k} of "labels" must be [path, label], got {_shown(entry)}; '
+                                "fix that entry")
+            pairs[entry[0]] = entry[1]
+        table = pairs
     if not isinstance(table, dict):
         raise DataError(f"the labels file {path} must hold a JSON object {{\"path/in/source.png\": label, ...}}")
     missing = [i.name for i in items if i.name not in table]
     if missing:
         raise DataError(f"the labels file {path} has no label for {len(missing)} image(s), e.g. {missing[0]}; "
                         "add them or remove those images")
-    values = [table[i.name] for i in items]
+    values = [_label_value(table[i.name], i.name, path) for i in items]
     if all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
         return values, [str(c) for c in range(max(values) + 1)]
     classes = sorted({str(v) for v in values})
     index = {c: k for k, c in enumerate(classes)}
     return [index[str(v)] for v in values], classes
+
+
+def _shown(value: object, limit: int = 60) -> str:
+    text = json.dumps(value)
+    return text if len(text) <= limit else text[:limit] + "..."
+
+
+def _label_value(value: object, name: str, path: Path) -> int | str:
+    """A class index (an integer; a whole float such as 2.0 too, as npz: takes it) or a class name (a string).
+    Anything else (a list, an object, null, true, 1.5) is refused: as a name it would make a class nobody meant."""
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
+        return value
+    raise DataError(f"{path}: the label of {name} must be a class name (a string) or index (an integer), "
+                    f"got {_shown(value)}; fix that entry")
 
 
 def _plan(items, options: BuildOptions, report: Report, where: str):
@@ -175,9 +204,14 @@ def _plan(items, options: BuildOptions, report: Report, where: str):
             raise DataError(f"{odd} is {w}x{h}, not square; pass {options.flag('crop', 'center')} (or wide) "
                             "to crop every image to a square")
     if resolution is None:
-        sides = {min(h.size) if options.crop == "center" else h.size[0] for h in headers.values()}
-        if len(sides) > 1:
-            eg = ", ".join(f"{n} is {h.size[0]}x{h.size[1]}" for n, h in list(headers.items())[:2])
+        def side(h):
+            return min(h.size) if options.crop == "center" else h.size[0]
+
+        sides = {side(h) for h in headers.values()}
+        if len(sides) > 1:  # name the first image and the first that really differs from it
+            first = next(iter(headers.items()))
+            other = next((n, h) for n, h in headers.items() if side(h) != side(first[1]))
+            eg = ", ".join(f"{n} is {h.size[0]}x{h.size[1]}" for n, h in (first, other))
             raise DataError(f"images in {where} differ in size ({eg}); pass a resolution to resize them all, "
                             f"e.g. {options.flag('resolution', 64)}")
         resolution = sides.pop() if sides else None
@@ -189,12 +223,50 @@ def _plan(items, options: BuildOptions, report: Report, where: str):
     return kept, channels, resolution
 
 
+def foreign_file(folder: Path) -> str | None:
+    """The first entry of ``folder`` (sorted) that a build does not write, e.g. ``notes.txt`` or ``originals/``;
+    None when the folder holds store files only (what may be deleted without losing anything of the user's)."""
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        if entry.name not in STORE_FILES or entry.is_symlink() or not entry.is_file():
+            return entry.name + ("/" if entry.is_dir() and not entry.is_symlink() else "")
+    return None
+
+
 def clean_stale(dest: Path) -> None:
-    """Remove ``DEST.partial-<pid>`` folders whose process is gone (an interrupted build's leftovers)."""
-    for p in dest.parent.glob(dest.name + PARTIAL + "*"):
+    """Remove ``DEST.partial-<pid>`` folders whose process is gone (an interrupted build's leftovers), but only
+    those holding nothing but store files: the name alone does not prove a folder is ours (``photos.partial-2019``)."""
+    for p in sorted(dest.parent.glob(dest.name + PARTIAL + "*")):
         pid = p.name.rsplit("-", 1)[-1]
-        if pid.isdigit() and not pid_alive(int(pid)):
+        if not pid.isdigit() or pid_alive(int(pid)):
+            continue
+        other = foreign_file(p) if p.is_dir() and not p.is_symlink() else "no folder"
+        if other is None:
             shutil.rmtree(p, ignore_errors=True)
+        else:
+            warn(f"left {p} in place: it is named like an interrupted build's leftovers, but holds {other}, "
+                 "which a build does not write; delete it yourself if it is not needed")
+
+
+def check_dest(dest: str | Path, force: bool) -> Path:
+    """DEST resolved, or one line: an existing folder that is not a store (or a store holding files of the
+    user's, even with ``force``), a store without ``force``, or a place that cannot be written. Reads nothing
+    of the source, so a bad ``--out`` is refused at once."""
+    dest = named(dest, flag="--out").expanduser().resolve()
+    if dest.exists() or dest.is_symlink():
+        if not dest.is_dir() or not (dest / MANIFEST).is_file():
+            kind = "a folder" if dest.is_dir() else "a file"
+            raise DataError(f"{dest} already exists and is {kind}, not a ganforge store, which ganforge dataset "
+                            "never replaces; choose another --out")
+        if not force:
+            raise DataError(f"{dest} already exists; choose another --out or pass --force to replace it")
+        other = foreign_file(dest)
+        if other is not None:
+            raise DataError(f"--force will not replace {dest}: it holds {other}, which ganforge dataset did not "
+                            "write; move that out of the store or choose another --out")
+        check_dir_writable(dest.parent, flag="--out")
+    else:
+        check_dir_writable(dest, flag="--out")
+    return dest
 
 
 def build_store(src: str | Path, dest: str | Path, options: BuildOptions, *, force: bool = False,
@@ -202,11 +274,7 @@ def build_store(src: str | Path, dest: str | Path, options: BuildOptions, *, for
     """Write the store ``dest`` from ``src`` and return the report; ``dest`` appears only when complete."""
     if options.crop not in CROPS:
         raise DataError(f"{options.flag('crop', repr(options.crop))} is not one of {', '.join(CROPS)}")
-    dest = Path(dest).expanduser().resolve()
-    if dest.exists() and not force:
-        raise DataError(f"{dest} already exists; choose another --out or pass --force to replace it")
-    if dest.exists() and not (dest / MANIFEST).is_file():
-        raise DataError(f"{dest} exists and is not a ganforge store; refusing to replace it, choose another --out")
+    dest = check_dest(dest, force)
     where = str(src)
     items = sources.list_items(src, every_file=options.every_file)
     report = Report()
@@ -264,7 +332,11 @@ def _write(out: Path, items, label_of, classes, channels: int, resolution: int, 
         for item in items:
             bar.update(1)
             if options.dedupe:
-                digest = hashlib.blake2b(item.raw(), digest_size=16).digest()
+                try:
+                    digest = hashlib.blake2b(item.raw(), digest_size=16).digest()
+                except sources.Unusable as why:  # read fine in the header pass, not now (a zip member)
+                    report.skipped[why.reason].append(item.name)
+                    continue
                 if digest in seen:
                     report.duplicates.append((item.name, seen[digest]))
                     continue
@@ -288,6 +360,6 @@ def _write(out: Path, items, label_of, classes, channels: int, resolution: int, 
                         f"{options.min_images} (see the skipped files)")
     if label_of is not None:
         report.classes = {classes[k]: written[k] for k in sorted(written)}
-    np.save(out / "mean.npy", (mean / report.written).astype(np.float32))
+    np.save(out / MEAN, (mean / report.written).astype(np.float32))
     return {"format": FORMAT, "version": VERSION, "shape": [report.written, channels, resolution, resolution],
             "labels": label_of is not None, "content_sha256": content.hexdigest()}

@@ -10,16 +10,17 @@ from __future__ import annotations
 
 import hashlib
 import json
-import warnings
+import os
 from pathlib import Path
 
-from ganforge.data.base import Dataset, LoadRequest
-from ganforge.data.folder import EXTENSIONS, _named, find_images
-from ganforge.data.paths import resolve_data_dir
+from ganforge.data.base import Dataset, LoadRequest, warn
+from ganforge.data.folder import IMAGE_SUFFIXES, _named, find_images
+from ganforge.data.paths import ENV_VAR, resolve_data_dir
 from ganforge.data.registry import register
 from ganforge.data.store import MANIFEST, VERSION, check_request, open_store, read_manifest
 from ganforge.data.store_build import BuildOptions, build_store
-from ganforge.errors import DataError
+from ganforge.errors import DataError, GanforgeError
+from ganforge.outputs import check_dir_writable
 
 CONFIG_FLAGS = (("resolution", "--set data.resolution={}"), ("channels", "--set data.channels={}"),
                 ("crop", "--set data.crop={}"), ("labels", "--set data.labels={}"))
@@ -42,12 +43,26 @@ def folder_options(req: LoadRequest) -> BuildOptions:
 
 
 def cache_key(files: list[Path], root: Path, options: BuildOptions) -> str:
-    """sha256 of (path, size, mtime) of every file and the options: any change is another store."""
+    """sha256 of (path, size, mtime) of every file and the options: any change is another store.
+
+    Names are hashed as the bytes the file system holds (``os.fsencode``): a name that is not valid UTF-8
+    (common in old archives unpacked on Linux) is a str with surrogates, which ``str.encode`` refuses."""
     h = hashlib.sha256(f"v{VERSION};{json.dumps(options.record(), sort_keys=True)};".encode())
     for f in files:
         st = f.stat()
-        h.update(f"{f.relative_to(root).as_posix()}\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
+        h.update(os.fsencode(f.relative_to(root).as_posix()) + f"\0{st.st_size}\0{st.st_mtime_ns}\n".encode())
     return h.hexdigest()
+
+
+def _check_cache_writable(stores: Path) -> None:
+    """A new cached store must be writable where it goes, checked before any file is read (a data dir that
+    exists but is read-only would otherwise fail in the middle of the build)."""
+    try:
+        check_dir_writable(stores, flag="--data-dir")
+    except GanforgeError:
+        raise DataError(f"cannot write the folder cache in the data directory {stores.parent} (permission denied, "
+                        f"read-only or not a folder); pass --data-dir or set {ENV_VAR} to a writable "
+                        "directory") from None
 
 
 @register("folder:PATH", splits=("train", "all"))
@@ -61,13 +76,18 @@ def load_folder(req: LoadRequest) -> Dataset:
     if not root.is_dir():
         raise DataError(f"{root.resolve()} is not a folder; use npz:PATH for .npz files or give a folder of images")
     root = root.resolve()
-    files = find_images(root, EXTENSIONS)
+    files = find_images(root, IMAGE_SUFFIXES)
     if not files:
-        raise DataError(f"no .png/.jpg/.jpeg images found under {root}; point folder: at a folder of images")
+        if (root / MANIFEST).is_file():
+            raise DataError(f"{root} is a ganforge store, not a folder of images; train on it with "
+                            f"--set data.name=store:{root}")
+        common, other = "/".join(IMAGE_SUFFIXES[:3]), ", ".join(IMAGE_SUFFIXES[3:])
+        raise DataError(f"no {common} images found under {root} (nor {other}); point folder: at a folder of images")
     options = folder_options(req)
     key = cache_key(files, root, options)
     dest = resolve_data_dir(req.data_dir) / "stores" / f"folder-{key[:24]}"
     if not (dest / MANIFEST).is_file():
+        _check_cache_writable(dest.parent)
         try:
             build_store(root, dest, options, force=dest.exists(), source_key=key)
         except DataError as exc:
@@ -80,7 +100,7 @@ def load_folder(req: LoadRequest) -> Dataset:
         message = _named(bad, len(files))
         if not req.skip_unreadable:
             raise DataError(f"{message}. Fix or remove them, or set data.skip_unreadable=true to skip them")
-        warnings.warn(f"{message}; skipping them (data.skip_unreadable=true)", stacklevel=2)
+        warn(f"{message}; skipping them (data.skip_unreadable=true)")
     ds = open_store(dest, req.name, req.split)
     ds.meta.update(source=str(root), files_sha256=key, num_files=len(ds), skipped=bad)
     return ds
