@@ -4,6 +4,7 @@ nothing already written lost."""
 import errno
 import os
 import re
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -189,6 +190,26 @@ def test_resume_changed_config(capsys, tmp_path):
     assert "config_changes" in (tmp_path / "r" / "options.json").read_text()
 
 
+def test_resume_steps_behind(capsys, tmp_path):
+    assert main(_train("--out", "r")) == 0
+    before = _snapshot(tmp_path / "r")
+    _fails(capsys, _train("--out", "r", "--resume", "--steps", "4"), "r is already at step 10, past --steps 4",
+           "--steps above 10")
+    assert _snapshot(tmp_path / "r") == before
+
+
+def test_resume_data_reshaped(capsys, tmp_path):
+    rng = np.random.default_rng(0)
+    np.savez(tmp_path / "d.npz", x=rng.integers(0, 256, (20, 1, 8, 8)).astype(np.uint8))
+    assert main(_train("--out", "r", "--set", "data.name=npz:d.npz", "--set", "train.batch_size=4")) == 0
+    before = _snapshot(tmp_path / "r")
+    np.savez(tmp_path / "d.npz", x=rng.integers(0, 256, (20, 1, 6, 6)).astype(np.uint8))  # re-saved smaller
+    err = _fails(capsys, _train("--out", "r", "--resume", "--steps", "20", "--set", "data.name=npz:d.npz", "--set",
+                                "train.batch_size=4"), "training data changed", "from 1x8x8 to 1x6x6")
+    assert "resume with the config" not in err
+    assert _snapshot(tmp_path / "r") == before
+
+
 def test_foreign_checkpoint(capsys, tmp_path):
     assert main(_train("--out", "a")) == 0
     assert main(_train("--out", "b", "--set", "model.g.hidden=[24]")) == 0
@@ -277,6 +298,10 @@ def test_force_not_a_run(capsys, tmp_path):
     _fails(capsys, _train("--out", "runs/r", "--force"), "notes.txt")
     _fails(capsys, _train("--out", "runs", "--force"), "did not write (r)")
     assert (tmp_path / "runs" / "r" / "notes.txt").read_text() == "keep"
+    (tmp_path / "runs" / "r" / "notes.txt").unlink()  # one level down counts too
+    (tmp_path / "runs" / "r" / "samples" / "my_notes.txt").write_text("keep")
+    _fails(capsys, _train("--out", "runs/r", "--force"), "did not write (samples/my_notes.txt)")
+    assert (tmp_path / "runs" / "r" / "samples" / "my_notes.txt").read_text() == "keep"
 
 
 def test_force_cwd(capsys, tmp_path, monkeypatch):
@@ -808,6 +833,11 @@ def test_serve_bad_limit(capsys):
     assert main(_train("--out", "r")) == 0
     capsys.readouterr()
     _fails(capsys, ["serve", "r", "--truncation-centres", "8"], "noise-to-image run, which cannot fit truncation centres")
+    with socket.socket() as held:
+        held.bind(("127.0.0.1", 0))
+        held.listen()
+        port = held.getsockname()[1]
+        _fails(capsys, ["serve", "r", "--port", str(port)], f"cannot listen on 127.0.0.1:{port}", "--port 0")
 
 
 def test_export_force_foreign_files(capsys):

@@ -3,6 +3,7 @@
 import pytest
 
 from ganforge import config, presets
+from ganforge.api import resolve_config
 from ganforge.errors import ConfigError
 
 
@@ -105,3 +106,30 @@ def test_diff_names_each_changed_key():
     a = config.resolve()
     b = config.resolve(None, ["train.steps=5", "model.g.hidden=[8]"])
     assert config.diff(a, b) == ["model.g.hidden: None -> [8]", "train.steps: 10000 -> 5"]
+
+
+@pytest.mark.parametrize("value", ["store:my photos #2", "folder:a: b", "folder:x #1: y", "store:runs/[x]",
+                                   "npz:data {v2}.npz", "folder:~/a, b"])
+def test_a_string_key_takes_its_value_as_written(value):
+    """data.name is a path more often than not: ' #' is not a YAML comment there and 'a: b' not a mapping."""
+    assert config.parse_override(f"data.name={value}") == (["data", "name"], value)
+    assert config.resolve(None, [f"data.name={value}"]).data.name == value
+
+
+def test_a_quoted_string_value_still_loses_its_quotes():
+    # the YAML quoting users were told about, and how ganforge.train(data__name=...) writes a keyword
+    assert config.parse_override('data.name="store:my photos #2"')[1] == "store:my photos #2"
+    assert config.parse_override("data.name='yes'")[1] == "yes"
+    assert config.parse_override("recipe= noise-to-image ")[1] == "noise-to-image"
+    assert config.parse_override("model.g.arch=mlp #x")[1] == "mlp #x"
+    for name in ("store:my photos #2", "yes", "folder:a: b", "it's"):
+        assert resolve_config("gan2014-digits", data__name=name)[0].data.name == name
+
+
+def test_keys_of_other_types_are_still_yaml():
+    assert config.parse_override("model.g.hidden=[8, 4]")[1] == [8, 4]  # a net option (any type)
+    assert config.parse_override("model.g={arch: mlp, hidden: [8]}")[1] == {"arch": "mlp", "hidden": [8]}
+    assert config.parse_override("speed.graphs=true")[1] is True  # bool | str
+    assert config.parse_override("data.target=null")[1] is None  # str | None
+    assert config.parse_override("train.steps=20 # twenty")[1] == 20
+    assert config.parse_override("no.such=key #b")[1] == "key"  # unknown: refused later, as before

@@ -6,7 +6,7 @@ import pytest
 import torch
 
 from ganforge import config, presets
-from ganforge.errors import CheckpointError, ConfigError
+from ganforge.errors import CheckpointError, ConfigError, GanforgeError
 from ganforge.runs import checkpoint
 from ganforge.engine.loop import Trainer
 
@@ -79,3 +79,12 @@ def test_resume_with_a_changed_config_is_refused_unless_allowed(tmp_path):
         Trainer(_cfg("train.steps=20", "optim.d.lr=0.002"), tmp_path / "r", resume=True)
     tr = Trainer(_cfg("train.steps=20", "optim.d.lr=0.002"), tmp_path / "r", resume=True, allow_config_change=True)
     assert tr.step == 10
+
+
+def test_resume_with_steps_below_the_runs_step_is_refused_and_records_nothing(tmp_path):
+    Trainer(_cfg("train.steps=10"), tmp_path / "r").fit()
+    before = {name: (tmp_path / "r" / name).read_bytes() for name in ("config.yaml", "options.json", "stats.jsonl")}
+    with pytest.raises(GanforgeError, match=r"already at step 10, past --steps 4 .*--steps above 10"):
+        Trainer(_cfg("train.steps=4"), tmp_path / "r", resume=True)
+    assert {name: (tmp_path / "r" / name).read_bytes() for name in before} == before
+    assert config.load_yaml(before["config.yaml"].decode())["train"]["steps"] == 10

@@ -143,3 +143,13 @@ def test_real_pairs_from_a_paired_dataset_train_and_must_be_scale_apart(tmp_path
     np.savez(tmp_path / "bad.npz", a=hr[:, :, :12, :12], b=hr)
     with pytest.raises(ConfigError, match="not x2"):
         _trainer("srresnet-x4", tmp_path / "b", f"data.name=npz:{tmp_path / 'bad.npz'}")
+
+
+def test_crop_batches_past_the_end_of_a_shrunk_epoch_start_a_new_one():
+    """A resume on fewer images restores a position past the new epoch's end: the next batch is a full one
+    from a new epoch (it was an empty stack, an error)."""
+    hr = torch.randint(0, 256, (8, 1, 16, 16), dtype=torch.uint8)
+    batches = CropBatches(hr, None, batch_size=4, crop=8, scale=2, seed=0, device=torch.device("cpu"))
+    batches.position = 5  # restored from a run on 20 images; 8 images make 2 batches an epoch
+    lr, out = batches.next()
+    assert out.shape == (4, 1, 8, 8) and lr.shape == (4, 1, 4, 4) and batches.epoch == 1 and batches.position == 1

@@ -1,11 +1,14 @@
 """--force may delete only a ganforge run directory: marker files present, nothing foreign."""
 
+import re
 from pathlib import Path
 
 import pytest
 
+from ganforge.cli import main
 from ganforge.errors import GanforgeError
-from ganforge.runs.rundir import check_replaceable, is_run_directory
+from ganforge.figures.run_figures import IMAGE_FIGURES, POINT_FIGURES
+from ganforge.runs.rundir import check_replaceable, foreign_entries, is_run_directory
 
 
 def _run(path: Path) -> Path:
@@ -58,3 +61,54 @@ def test_cwd_home_and_root_are_refused_even_if_they_look_like_runs(tmp_path, mon
 def test_a_symlink_to_a_run_is_not_a_run(tmp_path):
     (tmp_path / "link").symlink_to(_run(tmp_path / "r"))
     assert not is_run_directory(tmp_path / "link")
+
+
+@pytest.mark.parametrize("foreign", ["samples/my_notes.txt", "samples/keep.npy", "checkpoints/step-0000003/README",
+                                     "checkpoints/mine.txt", "checkpoints/old/G.safetensors", "eval/notes.json",
+                                     "figures/plot.py", "tb/notes.txt", "samples/sub/step-0000001.png"])
+def test_a_users_file_in_a_subfolder_is_foreign(tmp_path, foreign):
+    run = _run(tmp_path / "r")
+    (run / foreign).parent.mkdir(parents=True, exist_ok=True)
+    (run / foreign).write_text("mine")
+    assert not is_run_directory(run)
+    # a file in a folder of its own is named by the folder (the part of the path ganforge did not write)
+    named = foreign if foreign.count("/") == 1 or foreign.startswith("checkpoints/step-") else \
+        foreign.rsplit("/", 1)[0]
+    with pytest.raises(GanforgeError, match=f"files ganforge did not write \\({re.escape(named)}\\)"):
+        check_replaceable(run)
+
+
+def test_everything_ganforge_writes_in_a_run_is_its_own(tmp_path):
+    run = _run(tmp_path / "r")
+    written = ["samples/step-0000003.png", "tb/events.out.tfevents.1700000000.host.123.0", "eval/step-0000003.json",
+               "eval/best.json", "eval/.best.4242.partial.json", "checkpoints/step-0000003/G.safetensors",
+               "checkpoints/step-0000003/optim_G.safetensors", "checkpoints/step-0000003/state.json",
+               "checkpoints/step-0000003/manifest.json", "checkpoints/best/G_ema.safetensors",
+               "checkpoints/.step-0000006.tmp/D.safetensors", "figures/.curves.99.partial.png", ".lock",
+               "options.tmp", *(f"figures/{name}" for name in {*IMAGE_FIGURES, *POINT_FIGURES})]
+    for rel in written:
+        (run / rel).parent.mkdir(parents=True, exist_ok=True)
+        (run / rel).write_text("")
+    assert foreign_entries(run) == []
+    assert is_run_directory(run)
+    check_replaceable(run)
+
+
+def test_force_keeps_a_users_file_in_samples(tmp_path, monkeypatch, capsys):
+    """The probe's case end to end: a real run (tensorboard on) is replaceable; one file of the user's in
+    samples/ makes --force refuse in one line naming it, and the whole run stays as it was."""
+    monkeypatch.chdir(tmp_path)
+    train = ["train", "gan2014-digits", "--steps", "2", "--out", "r", "--set", "model.g.hidden=[16]",
+             "--set", "model.d.hidden=[8]", "--set", "log.tensorboard=true"]
+    assert main(train) == 0
+    assert any((tmp_path / "r" / "tb").iterdir()) and is_run_directory(tmp_path / "r")
+    (tmp_path / "r" / "samples" / "my_notes.txt").write_text("mine")
+    before = {p: p.read_bytes() for p in (tmp_path / "r").rglob("*") if p.is_file()}
+    capsys.readouterr()
+    assert main([*train, "--force"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "--force will not delete r" in err and "samples/my_notes.txt" in err, err
+    assert {p: p.read_bytes() for p in (tmp_path / "r").rglob("*") if p.is_file()} == before
+    (tmp_path / "r" / "samples" / "my_notes.txt").unlink()
+    assert main([*train, "--force"]) == 0  # without it the run is ganforge's own and is replaced

@@ -4,6 +4,8 @@ import torch
 
 from ganforge.config import OptimConfig
 from ganforge.training.batches import Noise, RealBatches
+from ganforge.training.rng import decode_rng
+from ganforge.training.stream import _Order
 from ganforge.objectives.adversarial import AdversarialShared
 from ganforge.objectives.aux_classifier import aux_classifier_d
 from ganforge.training.schedules import OptimSchedule
@@ -84,3 +86,22 @@ def test_acgan_classifier_learns_from_fakes_only_when_asked():
     assert torch.allclose(loss, 2 * real_only) and torch.allclose(stats["aux_D"], real_only)
     loss.backward()
     assert f_fake.grad is None  # generated samples play no part in D's classifier
+
+
+def test_a_position_past_a_shrunk_epoch_starts_a_new_epoch_in_memory_and_streamed():
+    """A run resumed after its data shrank restores a position past the new epoch's end (3 of 5 batches
+    saved, 2 batches per epoch now). Both forms start a new epoch there with full batches, and the same
+    ones: the streamed order's twin generator stays in step with the in-memory one."""
+    big = torch.arange(20, dtype=torch.uint8).view(20, 1, 1, 1)
+    before = RealBatches(big, None, 4, seed=1, device=torch.device("cpu"), output_range=(0.0, 255.0))
+    for _ in range(3):
+        before.next()
+    saved = before.state_dict()
+    small = big[:9]
+    after = RealBatches(small, None, 4, seed=7, device=torch.device("cpu"), output_range=(0.0, 255.0))
+    after.load_state_dict(saved)
+    drawn = [after.next()[0].flatten().long().tolist() for _ in range(5)]
+    assert all(len(batch) == 4 and len(set(batch)) == 4 and max(batch) < 9 for batch in drawn), drawn
+    assert after.epoch == saved["epoch"] + 3 and after.position == 1
+    order = iter(_Order(9, 4, slice(0, 4), decode_rng(saved["epoch_rng"]), saved["position"]))
+    assert [next(order) for _ in range(5)] == drawn

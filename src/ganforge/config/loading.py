@@ -146,18 +146,54 @@ def merge(base: dict, update: dict) -> dict:
 
 
 def parse_override(text: str) -> tuple[list[str], Any]:
-    """``"train.lr=4e-4"`` -> (["train", "lr"], 0.0004); the value is read as YAML."""
+    """``"train.lr=4e-4"`` -> (["train", "lr"], 0.0004); the value is read as YAML, except for a key whose
+    schema type is a plain string (:func:`_plain_string`), whose value is taken as written."""
     if "=" not in text:
         raise ConfigError(f"override '{text}' must look like key=value, e.g. train.steps=2000")
     key, raw = text.split("=", 1)
     key = key.strip()
     if not key:
         raise ConfigError(f"override '{text}' has no key; write it as key=value")
+    keys = key.split(".")
+    if raw.strip() and _plain_string(keys):
+        return keys, _literal(raw.strip())
     try:
         value = load_yaml(raw) if raw.strip() else None
     except yaml.YAMLError:
         value = raw
-    return key.split("."), value
+    return keys, value
+
+
+def _plain_string(keys: list[str]) -> bool:
+    """Whether the schema types the key ``keys`` as ``str`` (data.name, recipe, optim.g.name, model.g.arch).
+
+    Such a value is often a path (``data.name=store:my photos #2``, ``folder:a: b``), and YAML would
+    silently cut it at `` #`` (a comment) or turn it into a mapping; a string key wants no YAML anyway.
+    Every other key (numbers, lists, unions such as ``str | None``, a net's options) is still YAML."""
+    tp: Any = RunConfig
+    for i, key in enumerate(keys):
+        if tp is NetSpec:  # its arch is a string; the rest of a net spec are its builder's options (Any)
+            return key == "arch" and i == len(keys) - 1
+        if not (isinstance(tp, type) and dataclasses.is_dataclass(tp)):
+            return False
+        hints = typing.get_type_hints(tp)
+        if key not in hints or key not in {f.name for f in dataclasses.fields(tp)}:
+            return False
+        tp = hints[key]
+    return tp is str
+
+
+def _literal(raw: str) -> str:
+    """A string key's value as written; one quoted whole in YAML (``"store:x #2"``, as the quoting workaround
+    and the Python API's keywords write it) loses its quotes."""
+    if raw[0] in "'\"" and raw[-1] == raw[0] and len(raw) > 1:
+        try:
+            value = load_yaml(raw)
+        except yaml.YAMLError:
+            return raw
+        if isinstance(value, str):
+            return value
+    return raw
 
 
 def _nest(keys: list[str], value: Any) -> dict:

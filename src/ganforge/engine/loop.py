@@ -53,6 +53,7 @@ class Trainer:
         if resume:
             self.resumed_from, self.step, self.best = state.restore(self.built, self.run_dir, self.guard, world,
                                                                     cfg.seed)
+            resume_checks.check_steps(self.run_dir, cfg, self.step)  # before anything in the run is rewritten
             if world.is_main:
                 rundir.truncate_stats(self.run_dir, self.step)
                 resume_checks.record_steps(self.run_dir, cfg, self.step)

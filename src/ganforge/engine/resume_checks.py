@@ -16,7 +16,7 @@ from ganforge import recipes
 from ganforge.config import RunConfig
 from ganforge.data import Dataset
 from ganforge.data.store import stored
-from ganforge.errors import ConfigError
+from ganforge.errors import ConfigError, GanforgeError
 from ganforge.runs import rundir
 from ganforge.runs.checkpoint import warn_line
 
@@ -37,6 +37,14 @@ def _read(change: str, declared: dict[str, frozenset[str]]) -> bool:
     """Whether a ``diff`` line ("section.key...: old -> new") is about a key the recipe reads."""
     parts = change.split(":", 1)[0].split(".")
     return parts[0] in config_mod.reads.TOP_LEVEL or len(parts) < 2 or parts[1] in declared.get(parts[0], ())
+
+
+def check_steps(run_dir: Path, cfg: RunConfig, step: int) -> None:
+    """Refuse a budget below the step the run already reached: it would train nothing and record a
+    train.steps the checkpoints have already passed. (The same budget again is a harmless no-op.)"""
+    if cfg.train.steps < step:
+        raise GanforgeError(f"{run_dir} is already at step {step}, past --steps {cfg.train.steps} (train.steps); "
+                            f"nothing to train: give --steps above {step} to train it further")
 
 
 def record_steps(run_dir: Path, cfg: RunConfig, step: int) -> None:
@@ -89,5 +97,8 @@ def check_data(run_dir: Path, data: Dataset) -> None:
     except (OSError, ValueError):
         return
     if recorded.get("fingerprint") and recorded["fingerprint"] != fingerprint(data):
+        shape = list(data.shape)
+        reshaped = (f", samples {'x'.join(map(str, recorded['shape']))} -> {'x'.join(map(str, shape))}"
+                    if isinstance(recorded.get("shape"), list) and recorded["shape"] != shape else "")
         warn_line(f"the training data differ from those {run_dir} was started on ({recorded.get('samples')} -> "
-                  f"{len(data.x)} samples, fingerprint changed); the run continues on the new data")
+                  f"{len(data.x)} samples{reshaped}, fingerprint changed); the run continues on the new data")

@@ -58,6 +58,12 @@ def restore(built: Built, run_dir: Path, guard: DivergenceGuard, world: World, s
         try:
             net.load_state_dict(tensors[name])
         except (KeyError, RuntimeError) as e:
+            changed = data_change(state.get("net_context") or {}, built.record)
+            if changed:  # the config is the run's own (resume checked it): the data are what moved
+                raise GanforgeError(f"the training data changed since {run_dir} was trained: {changed} "
+                                    f"({built.data.name}), so checkpoint {path} does not fit networks built for "
+                                    f"them; restore the data as they were (e.g. rebuild the store at the old "
+                                    f"size and channels) or train a new run") from None
             raise GanforgeError(f"checkpoint {path} does not fit the configured {name} "
                                 f"({str(e).splitlines()[0]}); resume with the config the run was started "
                                 f"with") from None
@@ -79,6 +85,23 @@ def restore(built: Built, run_dir: Path, guard: DivergenceGuard, world: World, s
         rng.seed_all(seeds.for_rank(seed, world.rank) + int(state["step"]))
     guard.load_state_dict(state.get("guard", {}))
     return path, int(state["step"]), dict(state.get("best", {}))
+
+
+def _shape(shape: Any) -> str:
+    return "x".join(map(str, shape)) if isinstance(shape, (list, tuple)) else str(shape)
+
+
+def data_change(saved: dict[str, Any], now: dict[str, Any]) -> str:
+    """How the data the networks are built for differ from those a checkpoint's were (its ``net_context``):
+    "the sample shape changed from 3x32x32 to 3x16x16", or "" when they agree. This tells a rebuilt store
+    (another resolution, channel count or class count) from an edited config when a checkpoint does not fit."""
+    changes = []
+    for key, what in (("data_shape", "the sample shape"), ("b_shape", "the second domain's sample shape")):
+        if saved.get(key) is not None and now.get(key) is not None and list(saved[key]) != list(now[key]):
+            changes.append(f"{what} changed from {_shape(saved[key])} to {_shape(now[key])}")
+    if "num_classes" in saved and saved.get("num_classes") != now.get("num_classes"):
+        changes.append(f"the number of classes changed from {saved.get('num_classes')} to {now.get('num_classes')}")
+    return " and ".join(changes)
 
 
 def _rng_state_for_rank(state: dict[str, Any], world: World) -> dict | None:

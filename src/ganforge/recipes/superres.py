@@ -78,7 +78,7 @@ class CropBatches:
         return torch.cat([torch.randperm(len(self.hr), generator=self._order) for _ in range(self.repeats)])
 
     def next(self) -> tuple[Tensor, Tensor]:
-        if self.position == self.batches_per_epoch:
+        if self.position >= self.batches_per_epoch:  # past it too: a resume on data that shrank (training/shuffled.py)
             self.epoch, self.position = self.epoch + 1, 0
             self._epoch_state = self._order.get_state()
             self._perm = self._permutation()

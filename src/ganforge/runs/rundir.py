@@ -26,10 +26,32 @@ from ganforge.config import RunConfig, from_dict, load_yaml, reads
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
 
 CONFIG, OPTIONS, STATS = "config.yaml", "options.json", "stats.jsonl"
-# Everything ganforge itself puts in a run directory. --force may delete a directory only when it
-# holds ganforge's marker files and nothing but these: a user's own file in it means it is not ours.
-RUN_ENTRIES = {CONFIG, OPTIONS, STATS, "stats.tmp", "options.tmp", "tb", "samples", "checkpoints", "eval",
-               "figures", ".lock"}
+
+_STEP = r"step-\d{7}"
+_CHECKPOINT = rf"(?:{_STEP}|best)"  # checkpoint.step_dir_name, or the label evaluation keeps the best under
+
+
+def _written(stem: str, suffix: str) -> str:
+    """A file ganforge writes through ganforge.outputs: its name, or the hidden temporary one beside it
+    (``.{stem}.{pid}.partial{suffix}``) that a killed process leaves behind."""
+    return rf"(?:(?:{stem})|\.(?:{stem})\.\d+\.partial){re.escape(suffix)}"
+
+
+# Everything ganforge itself writes in a run directory, folder by folder ("" is the run directory, "*" a
+# checkpoint folder), as (files, folders) name patterns. This is the one list --force checks the whole tree
+# against: a run is deleted only when every file and folder in it, at any depth, is one of these, so a
+# user's own file anywhere (samples/my_notes.txt, checkpoints/step-0000100/README) means it is not ours.
+# The figure names are figures/run_figures.py's IMAGE_FIGURES and POINT_FIGURES (a test holds them equal).
+RUN_LAYOUT: dict[str, tuple[str, str]] = {
+    "": (r"config\.yaml|options\.json|stats\.jsonl|stats\.tmp|options\.tmp|\.lock",
+         r"tb|samples|checkpoints|eval|figures"),
+    "tb": (r"events\.out\.tfevents\..+", ""),  # torch's SummaryWriter, one file per writer
+    "samples": (rf"{_STEP}\.png", ""),  # engine/periodic.save_samples
+    "eval": (_written(_CHECKPOINT, ".json"), ""),  # RUN_DIR/eval/<checkpoint>.json of `ganforge eval`
+    "figures": (_written(r"curves|nn_distances|interp_linear|interp_slerp|nearest_neighbours|samples", ".png"), ""),
+    "checkpoints": ("", rf"{_CHECKPOINT}|\.{_CHECKPOINT}\.tmp"),  # a .tmp one is a save cut short
+    "*": (r"\w[\w.-]*\.safetensors|state\.json|manifest\.json", ""),  # runs/checkpoint._write
+}
 
 
 def next_run_dir(root: Path, label: str) -> Path:
@@ -46,18 +68,42 @@ def latest_run_dir(root: Path, label: str) -> Path | None:
     return runs[-1] if runs else None
 
 
+def foreign_entries(path: str | Path) -> list[str]:
+    """What in the run directory ``path`` ganforge did not write (:data:`RUN_LAYOUT`), as paths relative to it
+    (``samples/my_notes.txt``), sorted; a foreign folder is named once, not each file in it. A link is
+    foreign wherever it is: ganforge writes none."""
+    path = Path(path)
+    found: list[str] = []
+
+    def walk(folder: Path, kind: str, rel: str) -> None:
+        files, folders = RUN_LAYOUT[kind]
+        for entry in sorted(folder.iterdir()):
+            name = f"{rel}{entry.name}"
+            is_dir = entry.is_dir() and not entry.is_symlink()
+            pattern = folders if is_dir else files
+            if entry.is_symlink() or not (pattern and re.fullmatch(pattern, entry.name)):
+                found.append(name)
+            elif is_dir:
+                walk(entry, "*" if kind == "checkpoints" else entry.name, f"{name}/")
+
+    walk(path, "", "")
+    return found
+
+
 def is_run_directory(path: str | Path) -> bool:
-    """Whether ``path`` is a directory ganforge wrote: both marker files, and nothing ganforge does not write.
+    """Whether ``path`` is a directory ganforge wrote: both marker files, and nothing ganforge does not write,
+    at any depth.
 
     This is what stands between ``--force`` and the user's files: a folder holding notes, a
-    home directory or a parent of runs all fail it, so they are never deleted.
+    home directory, a parent of runs, or a run with a file of the user's in ``samples/`` all fail it,
+    so they are never deleted.
     """
     path = Path(path)
     if not path.is_dir() or path.is_symlink():
         return False
     if not ((path / CONFIG).is_file() and (path / OPTIONS).is_file()):
         return False
-    return all(entry.name in RUN_ENTRIES for entry in path.iterdir())
+    return not foreign_entries(path)
 
 
 def check_replaceable(run_dir: Path) -> None:
@@ -69,7 +115,7 @@ def check_replaceable(run_dir: Path) -> None:
         raise GanforgeError(f"--force will not delete {run_dir} ({resolved}): it is the current, home or a parent "
                             f"directory; pass a run directory such as runs/my-run as --out")
     if not is_run_directory(run_dir):
-        foreign = sorted(e.name for e in run_dir.iterdir() if e.name not in RUN_ENTRIES) if run_dir.is_dir() else []
+        foreign = foreign_entries(run_dir) if run_dir.is_dir() and not run_dir.is_symlink() else []
         what = f"it holds files ganforge did not write ({', '.join(foreign[:3])}{', ...' if len(foreign) > 3 else ''})" \
             if foreign else f"it is not a ganforge run directory (no {CONFIG} and {OPTIONS})"
         raise GanforgeError(f"--force will not delete {run_dir}: {what}; move those files away or choose "
@@ -144,6 +190,8 @@ def saved_config(cfg: RunConfig) -> str:
 
 def read_config(run_dir: Path) -> RunConfig:
     path = Path(run_dir) / CONFIG
+    if Path(run_dir).exists() and not Path(run_dir).is_dir():
+        raise CheckpointError(f"{run_dir} is a file, not a run directory; pass the directory `ganforge train` wrote")
     if not Path(run_dir).is_dir():
         raise CheckpointError(f"run directory {run_dir} does not exist; pass the directory `ganforge train` wrote")
     if not path.is_file():
@@ -168,7 +216,7 @@ def truncate_stats(run_dir: Path, step: int) -> None:
             record = json.loads(line)
         except ValueError:
             continue  # a line cut short by the kill
-        if record.get("step", 0) <= step:
+        if isinstance(record, dict) and record.get("step", 0) <= step:
             kept.append(line)
     tmp = path.with_suffix(".tmp")
     tmp.write_text("".join(line + "\n" for line in kept))

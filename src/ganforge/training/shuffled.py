@@ -53,7 +53,10 @@ class ShuffledBatches:
         return x.float().mul_((hi - lo) / 255.0).add_(lo)
 
     def _new_epoch_if_due(self) -> None:
-        if self.position == self.batches_per_epoch:
+        # >=, not ==: a run resumed on data that shrank (images removed, a store rebuilt) restores a position
+        # past the new, shorter epoch, and its batches would be empty slices (a NaN mean) for ever. Such a
+        # position starts a new epoch; with the data unchanged it never exceeds the epoch, so resume stays bitwise.
+        if self.position >= self.batches_per_epoch:
             self.epoch += 1
             self.position = 0
             self._epoch_state = self._gen.get_state()

@@ -62,7 +62,7 @@ class _Order:
         position, per_epoch = self.position, self.n // self.batch_size
         perm = torch.randperm(self.n, generator=gen)
         while True:
-            if position == per_epoch:
+            if position >= per_epoch:  # past the end too: data that shrank since the checkpoint (shuffled.py)
                 perm, position = torch.randperm(self.n, generator=gen), 0
             start = position * self.batch_size
             yield perm[start:start + self.batch_size][self.share].tolist()
