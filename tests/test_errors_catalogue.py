@@ -4,6 +4,7 @@ nothing already written lost."""
 import errno
 import os
 import re
+import shutil
 import socket
 import subprocess
 import sys
@@ -900,3 +901,73 @@ def test_table_report_columns_differ(capsys):
     Path("syn.csv").write_text("years,town\n" + "".join(f"{30 + i},{'ab'[i % 2]}\n" for i in range(20)))
     _fails(capsys, ["table-report", "real.csv", "syn.csv", "--out", "r.json"], "missing: age", "not in REAL: years")
     assert not Path("r.json").exists()
+
+
+def test_table_non_finite(capsys):
+    rows = "".join(f"{20 + i},{'inf' if i == 3 else 40.5 + i}\n" for i in range(20))
+    Path("inf.csv").write_text("age,income\n" + rows)
+    _fails(capsys, ["train", "ctgan-fast", "--set", "data.name=csv:inf.csv", "--out", "run"],
+           "column 'income' holds inf at row 4", "replace it with a finite number")
+    assert not Path("run").exists()
+
+
+def test_table_separator(capsys):
+    Path("semi.csv").write_text("age;town\n" + "".join(f"{20 + i};{'ab'[i % 2]}\n" for i in range(20)))
+    _fails(capsys, ["table-report", "semi.csv", "semi.csv", "--out", "r.json"], "one column named 'age;town'",
+           "it looks ';'-separated: save it comma-separated")
+    assert not Path("r.json").exists()
+    _fails(capsys, ["train", "ctgan-fast", "--set", "data.name=csv:semi.csv", "--out", "run"], "';'-separated")
+    assert not Path("run").exists()
+
+
+def test_out_is_input(capsys):
+    np.save("x.npy", np.zeros((2, 1, 8, 8), np.uint8))
+    _images(Path("pics"))
+    before = _snapshot(".")
+    _fails(capsys, ["classify", "r", "--input", "x.npy", "--out", "x.npy", "--force"], "--out is the --input file",
+           "choose another --out")
+    _fails(capsys, ["translate", "r", "--input", "pics", "--out", "pics", "--force"], "--out is the --input folder")
+    assert _snapshot(".") == before
+
+
+def test_folder_input_file_out(capsys):
+    _images(Path("pics"))
+    _fails(capsys, ["translate", "r", "--input", "pics", "--out", "td.npy"], "a folder --input needs a folder --out")
+    _fails(capsys, ["upscale", "r", "--input", "pics", "--out", "up.png"], "got up.png")
+    assert not Path("td.npy").exists() and not Path("up.png").exists()
+
+
+def _copied(tiny_runs, name="digits"):
+
+    return Path(shutil.copytree(tiny_runs / name, "r"))
+
+
+def test_checkpoint_no_manifest(capsys, tiny_runs):
+    run = _copied(tiny_runs)
+    for manifest in run.glob("checkpoints/step-*/manifest.json"):
+        manifest.unlink()
+    capsys.readouterr()
+    err = _fails(capsys, ["sample", "r", "--n", "2", "--out", "s.npy"], "is damaged (no manifest.json",
+                 "move that folder out of checkpoints/")
+    assert "train longer" not in err and not Path("s.npy").exists()
+
+
+def test_empty_config(capsys, tiny_runs):
+    run = _copied(tiny_runs)
+    (run / "config.yaml").write_text("")
+    capsys.readouterr()
+    _fails(capsys, ["sample", "r", "--n", "2", "--out", "s.npy"], "r/config.yaml is empty", "restore it")
+
+
+def test_figures_no_noise_samples(capsys, tiny_runs):
+    run = tiny_runs / "pix2pix"
+    capsys.readouterr()
+    _fails(capsys, ["figures", str(run), "--out", "f"], "draws no samples from noise", "nothing was written")
+    assert not Path("f").exists()
+
+
+def test_holdout_data_image_run(capsys, tiny_runs):
+    run = tiny_runs / "cgan"
+    capsys.readouterr()
+    _fails(capsys, ["downstream", str(run), "--holdout-data", "csv:h.csv", "--n", "20"],
+           "--holdout-data is for table runs")

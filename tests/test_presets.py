@@ -8,6 +8,7 @@ import pytest
 
 from ganforge import config, presets, recipes
 from ganforge.engine.loop import Trainer
+from ganforge.errors import ConfigError
 
 NARROW = {"dcgan": "base_channels", "resnet": "channels", "mlp": "hidden", "maxout": "hidden"}
 NARROW.update({"biggan": "channels", "mlp-deconv": "hidden", "maxout-conv": "hidden"})
@@ -100,3 +101,13 @@ def test_preset_changes_exactly_what_it_states(name):
     new_arch = {f"model.{r}" for r in ("g", "d") if getattr(cfg.model, r).arch != getattr(base.model, r).arch}
     unstated = {key for key in changed - stated if key.rsplit(".", 1)[0] not in new_arch}
     assert not unstated, f"{name} changes keys it does not state: {sorted(unstated)}"
+
+
+@pytest.mark.parametrize("parent", ["3", "[gan2014-digits]", "{a: 1}", "''"])
+def test_extends_must_name_a_preset(tmp_path, parent, one_line):
+    # probe C, item 7: `extends: 3` was an AttributeError traceback ('int' object has no attribute 'endswith')
+    path = tmp_path / "mine.yaml"
+    path.write_text(f"extends: {parent}\n")
+    with pytest.raises(ConfigError) as e:
+        presets.load_preset(str(path))
+    assert "extends must be a preset name or a YAML file path (a string)" in one_line(e)

@@ -57,22 +57,73 @@ def _human(nbytes: float) -> str:
     return f"{nbytes:.1f} TB"
 
 
-def named(path: str | os.PathLike, *, flag: str) -> Path:
-    """``path`` as a Path, or one line when it names no new file or folder: ``''`` (which ``Path`` would
-    silently read as ``.``), ``.``, ``..``, a root, or the current folder or one above it."""
+def nonempty(path: str | os.PathLike, *, flag: str, example: str = "out") -> str:
+    """``path`` as text, or one line when it is empty: ``Path('')`` is ``.``, which would silently name
+    the current folder (``train --out ''`` would then read as ``train --out .``)."""
     text = os.fspath(path)
     if not str(text).strip():
-        raise GanforgeError(f"{flag} is empty; give a file or folder name, e.g. {flag} out.npz")
+        raise GanforgeError(f"{flag} is empty; name a new file or folder, e.g. {flag} {example}")
+    return str(text)
+
+
+def named(path: str | os.PathLike, *, flag: str, suffix: str = "") -> Path:
+    """``path`` as a Path, or one line when it names no new file or folder: ``''`` (which ``Path`` would
+    silently read as ``.``), ``.``, ``..``, a root, or the current folder or one above it. ``suffix`` is the
+    extension the command writes, so the suggested name is one the command accepts."""
+    text = nonempty(path, flag=flag, example=f"out{suffix}")
     p = Path(text)
+    example = Path(text) / f"out{suffix}"
     if p.name in ("", ".", "..") or p == Path(p.anchor):
         raise GanforgeError(f"{flag} {text} is an existing folder ganforge did not make (a current, parent or root "
-                            f"folder), not a new output; give a new name inside it, e.g. {flag} {Path(text) / 'out'}")
+                            f"folder), not a new output; name a new file or folder inside it, e.g. {flag} {example}")
     with contextlib.suppress(OSError):
         here = Path.cwd().resolve()
         if p.resolve() in (here, *here.parents):
-            raise GanforgeError(f"{flag} {text} is the current folder or one above it; give a new name inside it, "
-                                f"e.g. {flag} {Path(text) / 'out'}")
+            raise GanforgeError(f"{flag} {text} is the current folder or one above it; name a new file or folder "
+                                f"inside it, e.g. {flag} {example}")
     return p
+
+
+# Names that read as a file, not a folder: a folder --out named so would surprise (a "x.npy" directory).
+FILE_SUFFIXES = (".npy", ".npz", ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".json", ".csv")
+
+
+def check_folder_out(out: str | os.PathLike, *, flag: str = "--out", input_flag: str = "--input") -> Path:
+    """One line when a folder output is named like a file (``out.npy``, ``big.png``) and is not already a
+    folder: a folder input gives one file per image, so such a name would become a folder of that name."""
+    out = Path(out)
+    if out.suffix.lower() in FILE_SUFFIXES and not out.is_dir():
+        raise GanforgeError(f"a folder {input_flag} needs a folder {flag}, got {out}; name a folder, e.g. "
+                            f"{flag} {out.with_suffix('')}")
+    return out
+
+
+def _same(a: Path, b: Path) -> bool:
+    with contextlib.suppress(OSError):
+        return a.resolve() == b.resolve() or (a.exists() and b.exists() and os.path.samefile(a, b))
+    return False
+
+
+def check_not_input(out: str | os.PathLike, source: str | os.PathLike, *, targets: Iterable[str | os.PathLike] = (),
+                    inputs: Iterable[str | os.PathLike] = (), flag: str = "--out", input_flag: str = "--input") -> None:
+    """One line when writing ``out`` (and ``targets``, the files it stands for) would replace what the
+    command reads: ``out`` is ``source``, a folder holding it, or one of its files (``inputs``). Checked
+    before ``--force`` is looked at: --force allows replacing an old output, never the input being read."""
+    out, source = Path(out), Path(source)
+    kind = "folder" if source.is_dir() else "file"
+    if _same(out, source):
+        raise GanforgeError(f"{flag} is the {input_flag} {kind} {source}; writing there would replace what is being "
+                            f"read, so choose another {flag}")
+    with contextlib.suppress(OSError):
+        if out.resolve() in source.resolve().parents:
+            raise GanforgeError(f"{flag} is the folder holding the {input_flag} {kind} {source}; writing there could "
+                                f"replace what is being read, so choose another {flag}")
+    read = [Path(p) for p in inputs]
+    for target in targets:
+        for p in read:
+            if _same(Path(target), p):
+                raise GanforgeError(f"{flag} {out} would write {target}, which is an {input_flag} file being read; "
+                                    f"choose another {flag}")
 
 
 def check_file(path: str | os.PathLike, *, flag: str, force: bool = False,
@@ -81,11 +132,12 @@ def check_file(path: str | os.PathLike, *, flag: str, force: bool = False,
 
     Nothing is created. ``flag`` is the option that named the path, for the message.
     """
-    path = named(path, flag=flag)
+    path = named(path, flag=flag, suffix=suffixes[0] if suffixes else Path(os.fspath(path)).suffix)
     if suffixes is not None and path.suffix.lower() not in suffixes:
         raise GanforgeError(f"{flag} must name a {' or '.join(suffixes)} file, got '{path}'")
     if path.is_dir():
-        raise GanforgeError(f"{flag} {path} is a directory; give a file name inside it, e.g. {path / ('out' + (suffixes[0] if suffixes else ''))}")
+        example = path / ("out" + (suffixes[0] if suffixes else path.suffix))  # a name this command accepts
+        raise GanforgeError(f"{flag} {path} is a directory; give a file name inside it, e.g. {example}")
     if path.exists() or path.is_symlink():
         if not force:
             raise GanforgeError(f"{path} already exists; pass --force to overwrite it or choose another {flag}")

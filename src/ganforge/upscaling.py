@@ -114,6 +114,13 @@ def save_with_alpha(x: np.ndarray, path: Path) -> None:
 def read_npy(path: Path, channels: int | None) -> np.ndarray:
     """uint8 (N, C, H, W) from an .npy file, memory-mapped (read a slice at a time)."""
     try:
+        with open(path, "rb") as f:
+            head = f.read(6)
+    except OSError as e:
+        raise DataError(f"cannot read --input {path}: {e.strerror}; check its permissions") from None
+    if head != b"\x93NUMPY":  # numpy calls any other file "pickled data" and hints at allow_pickle: never that
+        raise DataError(f"--input {path} is not a .npy file (no numpy header); save the array with numpy.save")
+    try:
         x = np.load(path, mmap_mode="r", allow_pickle=False)
     except (OSError, ValueError) as e:
         raise DataError(f"{path} cannot be read as an .npy array ({str(e).splitlines()[0]})") from None

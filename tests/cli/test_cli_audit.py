@@ -2,6 +2,8 @@
 
 import json
 
+from one_line import fails
+
 from ganforge.cli import main
 
 
@@ -15,3 +17,13 @@ def test_audit_writes_its_report_and_figure(cgan_run, tmp_path, capsys):
     assert fig.stat().st_size > 0 and "membership white_box_d: AUROC" in capsys.readouterr().out
     assert main(["export", str(cgan_run), "--n", "20", "--out", str(tmp_path / "s.npz"), "--audit", str(out)]) == 0
     assert "DCR (pixels)" in (tmp_path / "s.datasheet.md").read_text()
+
+
+def test_audit_refuses_runs_that_draw_nothing_from_noise(tiny_runs, tmp_path, capsys):
+    # probe C, item 4: a pix2pix run crashed with a conv-channel RuntimeError inside the attacks
+    for name, can in (("pix2pix", "it can translate; try `ganforge translate"), ("sr", "it can upscale")):
+        run = tiny_runs / name
+        capsys.readouterr()  # what training it on first use printed
+        fails(capsys, ["audit", run, "--n", "10", "--members", "10", "--judge", "none",
+                       "--out", tmp_path / "a.json"], "run, which cannot be audited", can)
+    assert not (tmp_path / "a.json").exists()

@@ -54,3 +54,24 @@ def test_npz_export_on_a_full_disk_leaves_nothing(cgan_run, tmp_path):
     assert proc.returncode == 2, proc.stderr
     assert len(proc.stderr.strip().splitlines()) == 1 and "could not write" in proc.stderr
     assert list(tmp_path.iterdir()) == []  # no .npz, no datasheet, no temporary file
+
+def test_a_table_run_is_refused_by_export_and_features_in_one_line(tmp_path, capsys):
+    """A table run used to be described as one that "makes float32 points" (export) and asked for (N, width)
+    arrays that nothing writes (features); both now say it is a table run, export pointing to sample."""
+    src = tmp_path / "t.csv"
+    src.write_text("x,cat\n" + "".join(f"{i * 0.37:.2f},{'abc'[i % 3]}\n" for i in range(100)))
+    run = tmp_path / "run"
+    assert main(["train", "ctgan-fast", "--out", str(run), "--set", f"data.name=csv:{src}", "--steps", "2",
+                 "--set", "train.batch_size=50", "--set", "model.d.pack=5", "--set", "log.tensorboard=false",
+                 "--set", "log.progress=false"]) == 0
+    np.save(tmp_path / "in.npy", np.zeros((2, 1, 8, 8), np.uint8))
+    capsys.readouterr()
+    for argv, expected in ((["export", str(run), "--n", "5", "--out", str(tmp_path / "e.npz")],
+                            f"ganforge sample {run} --n N --out rows.csv"),
+                           (["features", str(run), "--input", str(tmp_path / "in.npy"), "--out",
+                             str(tmp_path / "f.npy")], "features reads images")):
+        assert main(argv) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+        assert f"{run} is a table run (recipe tabular)" in err and expected in err, err
+    assert not (tmp_path / "e.npz").exists() and not (tmp_path / "f.npy").exists()

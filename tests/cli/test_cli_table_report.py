@@ -87,3 +87,34 @@ def test_existing_output_is_refused_without_force(tables, tmp_path, capsys):
     assert "already exists" in _err(capsys) and out.read_text() == "keep me"
     assert main(["table-report", str(tables["real"]), str(tables["syn"]), "--out", str(out), "--force"]) == 0
     assert json.loads(out.read_text())["rows"]["synthetic"] == 120
+
+
+def test_an_inf_or_a_semicolon_file_is_one_line_not_a_traceback(tables, tmp_path, capsys):
+    real, syn = tables["real"], str(tables["syn"])
+    df = pd.read_csv(real)
+    df.loc[3, "x"] = np.inf
+    df.to_csv(tmp_path / "inf.csv", index=False)
+    assert main(["table-report", str(tmp_path / "inf.csv"), syn]) == 2
+    assert "column 'x' holds inf at row 4" in _err(capsys)
+    pd.read_csv(real).to_csv(tmp_path / "semi.csv", sep=";", index=False)
+    assert main(["table-report", str(tmp_path / "semi.csv"), syn]) == 2
+    assert "one column named 'id;x;age;when;label'; it looks ';'-separated" in _err(capsys)
+
+
+def test_ids_naming_every_column_is_one_line(tables, capsys):
+    real = str(tables["real"])
+    assert main(["table-report", real, real, "--ids", "id,x,age,when,label"]) == 2
+    assert "--ids names every column of REAL" in _err(capsys)
+
+
+def test_a_holdout_of_one_row_is_refused_and_real_itself_is_warned(tables, tmp_path, capsys):
+    real, syn = str(tables["real"]), str(tables["syn"])
+    pd.read_csv(tables["holdout"]).head(1).to_csv(tmp_path / "one.csv", index=False)
+    out = tmp_path / "r.json"
+    assert main(["table-report", real, syn, "--holdout", str(tmp_path / "one.csv"), "--out", str(out)]) == 2
+    assert "has 1 row; a holdout needs at least 2" in _err(capsys) and not out.exists()
+    assert main(["table-report", real, syn, "--holdout", real]) == 0
+    err = _err(capsys)
+    assert err.startswith("ganforge: warning: --holdout") and "is REAL itself" in err
+    assert main(["table-report", real, syn, "--holdout", str(tables["holdout"])]) == 0
+    assert _err(capsys) == ""  # a real holdout: no warning

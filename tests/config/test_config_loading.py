@@ -133,3 +133,22 @@ def test_keys_of_other_types_are_still_yaml():
     assert config.parse_override("data.target=null")[1] is None  # str | None
     assert config.parse_override("train.steps=20 # twenty")[1] == 20
     assert config.parse_override("no.such=key #b")[1] == "key"  # unknown: refused later, as before
+
+
+@pytest.mark.parametrize("override, message", [
+    ("train=3", "train must be a mapping, got 3"),
+    ("optim=3", "optim must be a mapping, got 3"),
+    ("optim.d=3", "optim.d must be a mapping, got 3"),
+    ("data=null", "data must be a mapping, got None"),
+    ("model.g=3", "model.g must be a mapping with an 'arch' key"),
+])
+def test_a_section_set_to_a_scalar_is_refused_even_when_a_later_key_sets_into_it(override, message, one_line):
+    # probe C, item 8: `--set train=3` with `--steps` (train.steps, a later layer) silently reset the whole
+    # train section to the defaults (batch_size 100, not the preset's 64), while `optim=3` was refused
+    section = override.split("=")[0]
+    with pytest.raises(ConfigError) as e:
+        resolve_config("gan2014-digits", [override, f"{section}.nothing=1"])
+    assert message in one_line(e)
+    with pytest.raises(ConfigError) as e:
+        config.resolve({section.split(".")[0]: 3}, ["train.steps=20"])  # a preset dict likewise
+    assert "must be a mapping" in one_line(e)

@@ -47,3 +47,26 @@ def test_validate_checks_a_config_built_in_python():
     cfg.model.d.options["pices"] = 3
     with pytest.raises(ConfigError, match="unknown config key 'model.d.pices' .*did you mean 'pieces'"):
         config.validate(cfg)
+
+
+@pytest.mark.parametrize("override, message", [
+    ("optim.d.lr=.inf", "optim.d.lr must be a finite number, got inf"),
+    ("optim.g.lr=-.inf", "optim.g.lr must be a finite number, got -inf"),
+    ("optim.d.lr=.nan", "optim.d.lr must be a finite number, got nan"),
+    ("reg.gp=.inf", "reg.gp must be a finite number, got inf"),
+    ("optim.g.betas=[0.5, .inf]", "optim.g.betas[1] must be a finite number, got inf"),
+    ("model.d.dropout=.inf", "model.d.dropout must be a finite number, got inf"),
+])
+def test_non_finite_numbers_are_refused(override, message, one_line):
+    # probe C, item 18: nan failed the range checks (every comparison with it is false) but inf passed
+    # `lr > 0`, and `optim.d.lr=.inf` trained straight into NaN with no checkpoint to go back to
+    with pytest.raises(ConfigError) as e:
+        config.resolve({}, [override])
+    assert one_line(e) == message
+
+
+def test_a_negative_seed_is_refused_by_its_own_name(one_line):
+    # probe C, item 26: `--set seed=-1` said "data.seed=-1 is invalid", a key the user never wrote
+    with pytest.raises(ConfigError) as e:
+        config.resolve({}, ["seed=-1"])
+    assert one_line(e) == "seed must be an integer >= 0, got -1"

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import numpy as np
 import pytest
 import torch
+import yaml
 from PIL import Image
 
 from ganforge.cli import main
+from ganforge.figures import run_figures as rf
 from ganforge.figures.run_figures import lerp, nearest_neighbours, read_curves, slerp
 
 
@@ -120,3 +123,49 @@ def test_figures_out_dir_follows_the_output_rule(tmp_path, capsys):
     assert (tmp_path / "figs" / "curves.png").read_bytes() == before
     assert main(["figures", str(run), "--n", "100", "--out", str(tmp_path / "figs"), "--force"]) == 0
     assert not [p for p in (tmp_path / "figs").iterdir() if p.name.startswith(".")]  # no temporary left
+
+
+def _fails_writing_nothing(capsys, argv, out, *expected):
+    capsys.readouterr()
+    assert main([str(a) for a in argv]) == 2
+    captured = capsys.readouterr()
+    err = captured.err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err and "figure:" not in captured.out, err
+    for text in expected:
+        assert text in err, (text, err)
+    assert not out.exists()
+
+
+def test_figures_of_a_run_whose_every_checkpoint_is_damaged_fail_writing_nothing(tmp_path, tiny_runs, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_runs / "digits", run)
+    for weights in run.glob("checkpoints/step-*/G.safetensors"):
+        weights.write_bytes(weights.read_bytes()[:100])
+    _fails_writing_nothing(capsys, ["figures", run, "--n", "20", "--out", tmp_path / "f"], tmp_path / "f",
+                           "every checkpoint in", "is damaged")
+
+
+@pytest.mark.parametrize("name,use", [("pix2pix", "ganforge translate"), ("sr", "ganforge upscale")])
+def test_figures_of_a_run_without_noise_samples_are_refused_before_writing(tmp_path, tiny_runs, capsys, name, use):
+    _fails_writing_nothing(capsys, ["figures", tiny_runs / name, "--n", "20", "--out", tmp_path / "f"],
+                           tmp_path / "f", "draws no samples from noise", "nn_distances.png", "nothing was written",
+                           use)
+
+
+def test_figures_load_the_data_as_the_run_trained_on_it(tmp_path, tiny_runs, capsys, monkeypatch):
+    """An anomaly protocol's digit (data.digit) comes from the run's config, as for training: figures has no --set."""
+    seen = []
+    real = rf.load_dataset
+
+    def load(name, **kwargs):
+        seen.append(kwargs)
+        return real(name, **{k: v for k, v in kwargs.items() if k != "digit"})
+
+    monkeypatch.setattr(rf, "load_dataset", load)
+    run = tmp_path / "run"
+    shutil.copytree(tiny_runs / "digits", run)
+    config = yaml.safe_load((run / "config.yaml").read_text())
+    config["data"]["digit"] = 3
+    (run / "config.yaml").write_text(yaml.safe_dump(config))
+    assert main(["figures", str(run), "--n", "20", "--out", str(tmp_path / "f")]) == 0
+    assert seen and all(kwargs["digit"] == 3 for kwargs in seen)

@@ -127,3 +127,38 @@ def test_samples_and_labels_that_are_not_npy_are_one_line(tmp_path, capsys):
     assert main(["eval", "--samples", str(tmp_path / "p.npy"), "--dataset", "ring8", "--labels",
                  str(tmp_path / "junk.npy")]) == 2
     assert capsys.readouterr().err.startswith("ganforge: error: --labels ")
+
+
+def test_eval_with_fewer_samples_than_pr_and_dc_need_is_one_line(tiny_runs, tmp_path, capsys):
+    # probe C, item 2: `eval --n 3` and `eval --samples` of 5 images were tracebacks from prdc.knn_radii
+    assert main(["eval", str(tiny_runs / "digits"), "--n", "3"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("ganforge: error: --n 3 is too few for the default metrics pr and dc") and "\n" not in err
+    assert "pass --n 6 or more" in err
+    np.save(tmp_path / "five.npy", np.zeros((5, 1, 8, 8), np.uint8))
+    assert main(["eval", "--samples", str(tmp_path / "five.npy"), "--dataset", "digits"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "5 samples are too few for the default metric dc" in err and "\n" not in err
+
+
+SSGAN = ["--steps", "2", "--set", "data.name=digits", "--set", "data.labels_per_class=3", "--set",
+         "train.batch_size=30", "--set", "model.g.hidden=[16]", "--set", "model.d.hidden=[32,16]", "--set",
+         "log.tensorboard=false", "--set", "log.progress=false"]
+
+
+def test_eval_refuses_an_accuracy_protocol_the_run_was_not_trained_with(tmp_path, capsys):
+    # probe C, item 10: acc_test_100labels_seed1 on a seed-0 run printed acc_test_100labels_seed0's number
+    run = tmp_path / "ss"
+    assert main(["train", "ssgan-mnist-100", "--out", str(run), *SSGAN]) == 0
+    capsys.readouterr()
+    for asked, own in (("acc_test_30labels_seed1", "acc_test_30labels_seed0"),
+                       ("acc_valid_100labels_seed0", "acc_valid_30labels_seed0"),
+                       ("acc_alllabels", "acc_test_30labels_seed0")):
+        assert main(["eval", str(run), "--metrics", asked]) == 2
+        err = capsys.readouterr().err.strip()
+        assert err == (f"ganforge: error: {run} drew its 30 labels with seed 0, so it cannot measure {asked}; ask "
+                       f"for {own} (another protocol needs a run trained with it)"), err
+    assert main(["eval", str(run), "--metrics", "acc_tset"]) == 2
+    assert "'acc_tset' is not an accuracy name" in capsys.readouterr().err
+    assert main(["eval", str(run), "--metrics", "acc_test_30labels_seed0"]) == 0  # its own name (digits: no valid)
+    assert "acc_test_30labels_seed0" in capsys.readouterr().out

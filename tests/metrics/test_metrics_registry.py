@@ -124,3 +124,31 @@ def test_no_default_metrics_for_unlabelled_points(tmp_path, one_line):
     with pytest.raises(MetricError, match="no default metrics") as e:
         Evaluator(f"npz:{tmp_path / 'p.npz'}")
     one_line(e)
+
+
+@pytest.mark.parametrize("name, n, available, fragment", [
+    ("pr", 3, None, "metric 'pr' needs at least 4 samples (each sample's 3 nearest neighbours besides itself), "
+                    "got --n 3; pass --n 4 or more"),
+    ("dc", None, 5, "metric 'dc' needs at least 6 samples (each sample's 5 nearest neighbours besides itself), "
+                    "got 5 samples; give at least 6 samples"),
+    ("pr3", None, None, "metric 'pr3' needs at least 4 samples"),
+])
+def test_nearest_neighbour_metrics_refuse_too_few_samples(name, n, available, fragment, one_line):
+    # probe C, item 2: these crashed in prdc.knn_radii (a ValueError traceback) with 2..k samples
+    with pytest.raises(MetricError) as e:
+        resolve(name, DIGITS, n=n, available=available)
+    assert fragment in one_line(e)
+    assert resolve("pr", DIGITS, n=4).count == 4 and resolve("dc", DIGITS, available=6).count == 6
+
+
+def test_default_metrics_on_too_few_samples_name_the_least_count(one_line):
+    with pytest.raises(MetricError) as e:
+        Evaluator("digits", n=3)
+    assert ("--n 3 is too few for the default metrics pr and dc, which compare each sample with its nearest "
+            "neighbours and need at least 6 samples; pass --n 6 or more, or leave pr and dc out with "
+            "--metrics parzen,fid,kid,is") in one_line(e)
+    with pytest.raises(MetricError) as e:
+        Evaluator("digits", available=5)
+    assert "5 samples are too few for the default metric dc, which compares" in one_line(e)
+    assert "give at least 6 samples, or leave dc out with --metrics parzen,fid,kid,is,pr" in one_line(e)
+    assert Evaluator("digits", n=6).names[-2:] == ["pr6_test_lenet8", "dc6_test_lenet8"]

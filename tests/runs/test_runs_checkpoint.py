@@ -96,3 +96,21 @@ def test_optimizer_moments_load_back_in_their_parameters_memory_layout():
         loaded = fresh.state[conv.weight][key]
         assert loaded.stride() == conv.weight.stride()
         assert torch.equal(loaded, opt.state[conv.weight][key])
+
+
+def test_a_checkpoint_without_its_manifest_is_damaged_not_absent(tmp_path, capsys):
+    only = _save(tmp_path, 10, 1.0)
+    (only / "manifest.json").unlink()
+    (tmp_path / ".step-0000020.tmp").mkdir()  # one being written stays invisible
+    assert [p.name for p in checkpoint.list_checkpoints(tmp_path)] == ["step-0000010"]
+    with pytest.raises(CheckpointError, match=r"step-0000010 is damaged \(no manifest.json"):
+        checkpoint.load_latest(tmp_path)
+    good = _save(tmp_path, 5, 1.0)  # with an older good one, that one is used and the bad one named
+    path, _, _ = checkpoint.load_latest(tmp_path)
+    assert path == good and "step-0000010 is damaged (no manifest.json" in capsys.readouterr().err
+
+
+def test_an_empty_checkpoint_folder_is_not_a_checkpoint(tmp_path):
+    _save(tmp_path, 10, 1.0)
+    (tmp_path / "step-0000020").mkdir()  # nothing in it to load or to report
+    assert [p.name for p in checkpoint.list_checkpoints(tmp_path)] == ["step-0000010"]

@@ -1,6 +1,7 @@
 """--force may delete only a ganforge run directory: marker files present, nothing foreign."""
 
 import re
+import shutil
 from pathlib import Path
 
 import pytest
@@ -112,3 +113,24 @@ def test_force_keeps_a_users_file_in_samples(tmp_path, monkeypatch, capsys):
     assert {p: p.read_bytes() for p in (tmp_path / "r").rglob("*") if p.is_file()} == before
     (tmp_path / "r" / "samples" / "my_notes.txt").unlink()
     assert main([*train, "--force"]) == 0  # without it the run is ganforge's own and is replaced
+
+
+@pytest.mark.parametrize("text,said", [("", "is empty"), ("[1, 2]\n", "holds a list")])
+def test_an_empty_config_names_the_file_and_the_fix(tmp_path, tiny_runs, capsys, text, said):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_runs / "digits", run)
+    (run / "config.yaml").write_text(text)
+    assert main(["sample", str(run), "--n", "2", "--out", str(tmp_path / "s.npy")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and f"{run / 'config.yaml'} {said}" in err and "restore it" in err, err
+
+
+def test_a_missing_manifest_is_reported_as_damage_by_the_commands(tmp_path, tiny_runs, capsys):
+    run = tmp_path / "run"
+    shutil.copytree(tiny_runs / "digits", run)
+    for manifest in (run / "checkpoints").glob("step-*/manifest.json"):
+        manifest.unlink()
+    assert main(["sample", str(run), "--n", "2", "--out", str(tmp_path / "s.npy")]) == 2
+    err = capsys.readouterr().err
+    assert "is damaged (no manifest.json" in err and "train longer" not in err
+    assert not (tmp_path / "s.npy").exists()

@@ -7,6 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from ganforge.cli import main
 from ganforge.data import load_dataset
 from ganforge.errors import ConfigError, DataError
 from ganforge.tabular import table_data
@@ -94,3 +95,13 @@ def test_image_options_and_bad_files_are_refused(csv, tmp_path):
 def test_a_bare_table_path_is_told_its_prefix(csv):
     with pytest.raises(DataError, match=f"for a table write 'csv:{csv}'"):
         load_dataset(str(csv))
+
+
+def test_a_table_of_inferred_ids_is_not_blamed_on_data_ids(tmp_path, capsys):
+    """With no data.ids set, "drop them from data.ids" pointed at a setting the user never made."""
+    src = tmp_path / "codes.csv"
+    src.write_text("code\n" + "".join(f"P{i:04d}\n" for i in range(30)))
+    assert main(["train", "ctgan-fast", "--set", f"data.name=csv:{src}", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert "no column to learn" in err and "data.discrete" in err and "data.ids" not in err
+    assert not (tmp_path / "run").exists()

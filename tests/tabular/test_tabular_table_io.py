@@ -10,7 +10,7 @@ import pytest
 
 from ganforge.cli import main
 from ganforge.errors import DataError, GanforgeError
-from ganforge.tabular.table_io import read_table, write_table
+from ganforge.tabular.table_io import iter_table, read_table, write_table
 
 BAD = {
     "empty": (b"", "is empty"),
@@ -20,6 +20,14 @@ BAD = {
     "only_nulls": (b"a,b\n1,\n2,\n3,\n", "only nulls; drop"),
     "latin1": ("name,town\nJos\u00e9,M\u00e1laga\nAnn,York\n".encode("latin-1"), "is not UTF-8"),
     "one_row": (b"a,b\n1,2\n", "has 1 row;"),
+    # an inf is read by pandas as a float, and crashed the transform after the run folder was made
+    "inf": (b"a,b\n1,2.5\n2,inf\n3,4.5\n", "column 'b' holds inf at row 2; replace it with a finite number"),
+    "minus_inf": (b"a,b\n1,2.5\n2,3.5\n3,-inf\n", "column 'b' holds -inf at row 3"),
+    # another separator read with ',' is one column named after the whole header
+    "semicolon": (b"age;town;label\n30;York;a\n40;Hull;b\n", "one column named 'age;town;label'; it looks "
+                                                              "';'-separated: save it comma-separated"),
+    "tab": (b"age\ttown\n30\tYork\n40\tHull\n", "it looks tab-separated"),
+    "pipe": (b"age|town\n30|York\n40|Hull\n", "it looks '|'-separated"),
 }
 
 
@@ -105,3 +113,16 @@ def test_bad_csv_through_train_is_one_line_and_exit_2(tmp_path, case, capsys):
     err = capsys.readouterr().err.strip()
     assert code == 2 and message in err and len(err.splitlines()) == 1
     assert not (tmp_path / "run").exists()  # nothing left behind
+
+
+def test_an_inf_is_found_in_a_later_chunk_with_its_row(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("x\n" + "".join(f"{i}.5\n" for i in range(9)) + "inf\n")
+    with pytest.raises(DataError, match="column 'x' holds inf at row 10;"):
+        list(iter_table(path, chunk_rows=4))  # the row counts on across chunks
+
+
+def test_one_column_without_another_separator_is_read(tmp_path):
+    path = tmp_path / "t.csv"
+    path.write_text("name\nYork\nHull\n")  # a one-column table is a table
+    assert read_table(path)["name"].tolist() == ["York", "Hull"]

@@ -68,6 +68,9 @@ def _read_input(path: str) -> np.ndarray:
 
 
 def run_score(args: argparse.Namespace) -> int:
+    outputs.check_not_input(args.out, args.input)  # before --force is looked at: it never replaces the input
+    if args.maps is not None:
+        outputs.check_not_input(args.maps, args.input, flag="--maps")
     out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".npy",))
     if args.maps is not None:
         outputs.check_dir_writable(outputs.named(args.maps, flag="--maps"), flag="--maps")

@@ -96,6 +96,10 @@ def run(args: argparse.Namespace) -> int:
     opened = options.open_run(args)
     if cap.TABLE in cap.capabilities_of(opened.model):  # a table run: its rows, on the table report's encoding
         return _table_audit(opened, args, out)
+    # The audit compares samples drawn from noise with the training images; a translation run's D takes
+    # (input, output) pairs and an upscaler draws nothing, so both crashed deep inside the attacks.
+    cap.require_any(opened.model, (cap.GENERATE,), run=args.run_dir, recipe=opened.config.recipe,
+                    doing="be audited (the audit compares samples drawn from noise with the training images)")
     train = training_data(opened, args.data_dir)
     name = args.holdout_data or opened.config.data.name
     split = _holdout_split(name, args.holdout_split, opened.config.data.name)

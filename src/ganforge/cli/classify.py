@@ -45,15 +45,22 @@ def _targets(args: argparse.Namespace) -> list[Path]:
         return []
     if not args.out.endswith(".npy"):
         raise GanforgeError(f"--out must name a .npy file, got '{args.out}'")
-    out = outputs.check_file(args.out, flag="--out", force=args.force)
+    outputs.check_not_input(args.out, args.input)
+    probs = args.out[:-4] + ".probs.npy"
+    if args.probs:
+        outputs.check_not_input(probs, args.input)
+    out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".npy",))
     if not args.probs:
         return [out]
-    return [out, outputs.check_file(str(out)[:-4] + ".probs.npy", flag="--out", force=args.force)]
+    return [out, outputs.check_file(probs, flag="--out", force=args.force, suffixes=(".npy",))]
 
 
 def run(args: argparse.Namespace) -> int:
     targets = _targets(args)  # every output path checked before any work
     x = load_samples(args.input, "--input")
+    if x.ndim < 3:  # one value per sample: D's shape check would call each sample "of shape ()"
+        raise GanforgeError(f"--input {args.input} holds a {x.ndim}-D array {tuple(x.shape)}, not images; pass "
+                            f"uint8 images (N, C, H, W) or (N, H, W), as `ganforge sample` writes them")
     opened = options.open_run(args)
     classes, probs = predict(opened, x)
     if not targets:

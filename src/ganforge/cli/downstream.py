@@ -76,6 +76,9 @@ def run(args: argparse.Namespace) -> int:
     opened = options.open_run(args)
     if cap.TABLE in cap.capabilities_of(opened.model):  # a table run: a fixed scikit-learn model on data.target
         return _table_downstream(opened, args, out)
+    if args.holdout_data is not None:  # an image run tests on --test-split: a silently unused option misleads
+        raise GanforgeError(f"--holdout-data is for table runs, and {args.run_dir} is an image run "
+                            f"({opened.config.recipe}), tested on its dataset's --test-split; drop --holdout-data")
     check_labelled(opened)
     if args.test_split == opened.config.data.split:
         raise GanforgeError(f"--test-split {args.test_split} is the split the run trained on; the classifiers must "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import re
 import sys
 from pathlib import Path
 
@@ -18,7 +19,7 @@ from ganforge.errors import GanforgeError
 from ganforge.metrics import describe
 from ganforge.metrics.evaluation import Evaluator, write_report
 from ganforge.metrics.judges import DEFAULT_JUDGE, INCEPTION, JUDGES
-from ganforge.representation.classification import SPLITS, evaluate_classifier
+from ganforge.representation.classification import SPLITS, accuracy_name, evaluate_classifier
 from ganforge.runs.lock import still_training
 from ganforge.runs.rundir import read_config
 from ganforge.runs.run import load_run
@@ -91,6 +92,8 @@ def run(args: argparse.Namespace) -> int:
         return _list_metrics()
     if args.n is not None and args.n < 2:
         raise GanforgeError(f"--n must be at least 2 samples, got {args.n}")
+    if args.json and args.samples:  # --force must not replace the samples being read
+        outputs.check_not_input(args.json, args.samples, flag="--json", input_flag="--samples")
     json_path = outputs.check_file(args.json, flag="--json", force=args.force) if args.json else None
     device = device_option(args.device)
     if args.samples:
@@ -142,9 +145,7 @@ def _classifier_report(args: argparse.Namespace, opened, json_path: Path | None)
     names = [m.strip() for m in (args.metrics or "acc").split(",") if m.strip()]
     splits = []
     for name in names:
-        split = next((s for s in SPLITS if f"_{s}" in name), "test")
-        if not name.startswith("acc"):
-            raise GanforgeError(f"{args.run_dir} is a classifier: its metric is acc (acc_test, acc_valid), not '{name}'")
+        split = _accuracy_split(name, args.run_dir, opened)
         splits += [split] if split not in splits else []
     values = {}
     for split in splits:
@@ -159,6 +160,35 @@ def _classifier_report(args: argparse.Namespace, opened, json_path: Path | None)
     target = opened.path / "eval" / f"{opened.checkpoint.name}.json"
     print(f"report: {outputs.write_text(target, text, flag='--json')}")
     return 0
+
+
+# acc[_split][_<N>labels|_alllabels][_seed<S>]: the protocol parts a user may name (docs/semi-supervised.md)
+_ACC_NAME = re.compile(rf"acc(?:_(?P<split>{'|'.join(SPLITS)}))?(?:_(?P<labels>\d+|all)labels)?"
+                       rf"(?:_seed(?P<seed>\d+))?")
+
+
+def _accuracy_split(name: str, run_dir: str, opened) -> str:
+    """The split an accuracy name asks for. The labels and seed it names must be the run's own: D is
+    measured as trained, and a name naming another protocol was reported under the run's name instead."""
+    if not name.startswith("acc"):
+        raise GanforgeError(f"{run_dir} is a classifier: its metric is acc (acc_test, acc_valid), not '{name}'")
+    m = _ACC_NAME.fullmatch(name.lower())
+    if m is None:
+        raise GanforgeError(f"'{name}' is not an accuracy name; write acc, acc_test or acc_valid (or the full "
+                            f"name, e.g. acc_test_100labels_seed0)")
+    split = m["split"] or "test"
+    record = opened.state.get("net_context") or {}  # what evaluate_classifier names the accuracy by
+    per_class = record.get("labels_per_class")
+    labels = None if per_class is None else per_class * record["num_classes"]
+    seed = int(record.get("label_seed", opened.config.seed))
+    own = accuracy_name(split, labels, seed)
+    asked_labels = None if m["labels"] in (None, "all") else int(m["labels"])
+    if (m["labels"] is not None and asked_labels != labels) or (m["seed"] is not None and labels is not None
+                                                                and int(m["seed"]) != seed):
+        drew = "trained with every label" if labels is None else f"drew its {labels} labels with seed {seed}"
+        raise GanforgeError(f"{run_dir} {drew}, so it cannot measure {name}; ask for {own} (another protocol "
+                            f"needs a run trained with it)")
+    return split
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 
+from ganforge import capabilities as cap
 from ganforge import outputs, progress
 from ganforge.cli import options
 from ganforge.cli.device import device_option
@@ -82,12 +83,18 @@ def _check_audit_is_of(audit: dict | None, path: str | None, opened, run_dir: st
 
 
 def run(args: argparse.Namespace) -> int:
-    req = ex.ExportRequest(outputs.named(args.out, flag="--out"), args.n, seed=args.seed, class_balanced=args.class_balanced,
+    out = outputs.named(args.out, flag="--out", suffix=".npz")
+    if out.is_dir() and not args.force and outputs.foreign_files(out):  # --force would not replace those files
+        raise GanforgeError(f"{out} already exists and holds files ganforge did not write; choose another --out")
+    req = ex.ExportRequest(out, args.n, seed=args.seed, class_balanced=args.class_balanced,
                            truncation=args.truncation, force=args.force, chunk=args.chunk)
     ex.check_request(req)
     audit = _audit(args.audit)
     device = device_option(args.device)
     opened = load_run(args.run_dir, args.checkpoint, device=device)
+    if cap.TABLE in cap.capabilities_of(opened.model):  # its G's output is transformed rows, not points or images
+        raise GanforgeError(f"{args.run_dir} is a table run (recipe {opened.config.recipe}), and export writes images; "
+                            f"write its rows with ganforge sample {args.run_dir} --n N --out rows.csv")
     _check_audit_is_of(audit, args.audit, opened, args.run_dir, args.checkpoint)
     if args.checkpoint == "latest" and (note := still_training(args.run_dir)):
         print(f"ganforge: note: {note}, {opened.checkpoint.name}", file=sys.stderr)

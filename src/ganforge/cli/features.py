@@ -12,6 +12,7 @@ import argparse
 
 import numpy as np
 
+from ganforge import capabilities as cap
 from ganforge import outputs
 from ganforge.cli import options
 from ganforge.cli.evaluate import load_samples
@@ -62,9 +63,16 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError("give --input X.npy and --out F.npy (or --list-layers)")
     if not args.out.endswith(".npy"):
         raise GanforgeError(f"--out must name a .npy file, got '{args.out}'")
+    outputs.check_not_input(args.out, args.input)  # --force must not replace the images being read
     out = outputs.check_file(args.out, flag="--out", force=args.force)
     x = load_samples(args.input, "--input")
     opened = options.open_run(args)
+    if cap.TABLE in cap.capabilities_of(opened.model):  # its D reads transformed rows, which no .npy here holds
+        raise GanforgeError(f"{args.run_dir} is a table run (recipe {opened.config.recipe}); features reads images "
+                            f"through an image or point run's D, so give one of those")
+    if cap.TRANSLATE in cap.capabilities_of(opened.model):  # its D judges (input, output) pairs, not one image
+        raise cap.refusal(opened.model, cap.TRANSLATE, run=args.run_dir, recipe=opened.config.recipe,
+                          doing="give D's features of single images (its D judges input-output pairs)")
     D = _discriminator(opened)
     layers = [n.strip() for n in args.layers.split(",") if n.strip()] if args.layers else None
     record = opened.state.get("net_context") or {}

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import argparse
 from functools import partial
+from pathlib import Path
 
 from ganforge.cli import options
 from ganforge.cli.device import device_option
 from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
 from ganforge.figures.run_figures import make_figures
+from ganforge.runs.checkpoint import list_checkpoints
 from ganforge.runs.rundir import read_config
 from ganforge.runs.run import checkpoint_path, load_run
 
@@ -40,8 +42,10 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoint not in ("latest", "best"):
         checkpoint_path(args.run_dir, args.checkpoint)  # a wrong path is an error, not a skipped figure
     opener = partial(load_run, args.run_dir, args.checkpoint, device=device)
+    # only a run with no checkpoint saved yet gets its curves alone; a damaged one is an error, as everywhere
+    none_saved = args.checkpoint == "latest" and not list_checkpoints(Path(args.run_dir) / "checkpoints")
     paths = make_figures(args.run_dir, opener, n=args.n, seed=args.seed, data_dir=args.data_dir, log_fn=print,
-                         out=args.out, force=args.force)
+                         out=args.out, force=args.force, none_saved=none_saved)
     for p in paths:
         print(f"figure: {p}")
     return 0

@@ -33,8 +33,24 @@ def device(p: argparse.ArgumentParser, help: str = "cpu (default) or cuda") -> N
     p.add_argument("--device", help=help)
 
 
-def seed(p: argparse.ArgumentParser, help: str = f"noise seed (default {DEFAULT_SEED})") -> None:
-    p.add_argument("--seed", type=int, default=DEFAULT_SEED, help=help)
+class SeedAction(argparse.Action):
+    """``--seed N`` with N an integer >= 0, refused at parse time: numpy's generators raise a traceback
+    deep inside sampling on a negative seed, after the run is already loaded. A usage error (one line,
+    exit 2) names the flag the user typed; ``train`` uses it too, so it never says ``seed=-1``."""
+
+    def __call__(self, parser, namespace, values, option_string=None) -> None:
+        try:
+            value = int(values)
+        except ValueError:
+            value = -1
+        if value < 0:
+            parser.error(f"{option_string} must be an integer >= 0, got {values}")
+        setattr(namespace, self.dest, value)
+
+
+def seed(p: argparse.ArgumentParser, help: str = f"noise seed (default {DEFAULT_SEED})",
+         default: int | None = DEFAULT_SEED) -> None:
+    p.add_argument("--seed", action=SeedAction, default=default, help=help)
 
 
 def data_dir(p: argparse.ArgumentParser, when: str = "") -> None:

@@ -55,8 +55,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="style-based runs (stylegan2-*): the fine styles come from the noise of seed S")
     s.add_argument("--mix-layer", type=int, metavar="K",
                    help="with --mix-seed: style inputs K and above come from seed S (default: half of them)")
-    s.add_argument("--condition", metavar="COL=VALUE",
-                   help="table runs: every row has this category, by G's conditional vector (not rejection)")
+    s.add_argument("--condition", metavar="COL=VALUE", action="append",  # append: a second one is refused, not lost
+                   help="table runs: every row has this category, by G's conditional vector (not rejection); "
+                        "one --condition at a time")
     s.add_argument("--grid", help="also save a PNG picture of the samples here")
     s.add_argument("--force", action="store_true", help="overwrite --out, its .labels.npy and --grid if they exist")
     s.set_defaults(func=run, on_interrupt="no output file was written (an existing one is unchanged)")
@@ -65,6 +66,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.n <= 0:
         raise GanforgeError(f"--n must be a positive number of samples, got {args.n}")
+    # G was trained with one column's category asked at a time, so two conditions cannot both be honoured
+    if args.condition is not None and len(args.condition) > 1:
+        raise GanforgeError(f"--condition was given {len(args.condition)} times ({', '.join(args.condition)}); a table "
+                            f"run's G is conditioned on one column at a time: give one --condition (the other columns "
+                            f"follow it as in the real table)")
+    args.condition = args.condition[0] if args.condition else None
     out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".npy", ".csv", ".parquet", ".pq"))
     grid = outputs.check_file(args.grid, flag="--grid", force=args.force, suffixes=(".png",)) if args.grid else None
     if grid is not None and grid.resolve() == out.resolve():

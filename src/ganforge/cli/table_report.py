@@ -14,6 +14,7 @@ import json
 import math
 
 from ganforge import outputs
+from ganforge.cli import options
 from ganforge.cli.help import examples
 from ganforge.errors import DataError
 from ganforge.privacy.distances import nearest
@@ -21,7 +22,7 @@ from ganforge.privacy.membership import black_box
 from ganforge.tabular.report import Measures, build, summary
 from ganforge.tabular.report.html import render
 from ganforge.tabular.report.plots import columns_figure, correlation_figure
-from ganforge.tabular.report.tables import kinds_of, read
+from ganforge.tabular.report.tables import check_holdout, kinds_of, read
 
 MEASURES = Measures(nearest=nearest, black_box=black_box)
 
@@ -37,7 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--target", help="the column utility predicts (default: the last categorical column)")
     s.add_argument("--discrete", default="", help="comma-separated columns to treat as categorical")
     s.add_argument("--ids", default="", help="comma-separated ID columns (not scored)")
-    s.add_argument("--seed", type=int, default=0, help="seed of the subsets, random rows and splits (default 0)")
+    options.seed(s, help="seed of the subsets, random rows and splits (default 0)")
     s.add_argument("--out", help="write the full report here (.json)")
     s.add_argument("--html", help="write a one-file HTML report with the figures here (.html)")
     s.add_argument("--force", action="store_true", help="overwrite --out and --html")
@@ -67,6 +68,8 @@ def run(args: argparse.Namespace) -> int:
     real = read(args.real, "REAL", strict=True)
     synthetic = read(args.synthetic, "SYN", strict=False)
     holdout = read(args.holdout, "--holdout", strict=False) if args.holdout else None
+    if holdout is not None:
+        check_holdout(holdout, real, args.holdout, args.real)
     kinds, described = kinds_of(real, discrete=_names(args.discrete), ids=_names(args.ids))
     if args.target is not None and args.target not in kinds:
         raise DataError(f"--target {args.target} is not a column of REAL; its columns: {', '.join(kinds)}")

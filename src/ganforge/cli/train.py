@@ -13,7 +13,8 @@ import sys
 import time
 from pathlib import Path
 
-from ganforge import api, config, presets, recipes
+from ganforge import api, config, outputs, presets, recipes
+from ganforge.cli import options
 from ganforge.cli.help import examples
 from ganforge.engine.signals import StopFlag
 from ganforge.runs.lock import RunLock
@@ -29,7 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     t.add_argument("preset", nargs="?", default=None, help="preset name (see `ganforge presets`) or a YAML file")
     t.add_argument("--out", help="run directory (default: runs/NNNNN-PRESET, numbered)")
     t.add_argument("--steps", type=int, help="training steps (one step = k D updates + one G update)")
-    t.add_argument("--seed", type=int, help="random seed (default 0)")
+    options.seed(t, "random seed (default 0)", default=None)  # None: the preset's seed, unless given
     t.add_argument("--device", help="auto (default), cpu, cuda, cuda:N")
     t.add_argument("--data-dir", help="where datasets are cached (default: $GANFORGE_DATA or ~/.cache/ganforge/data)")
     t.add_argument("--set", action="append", metavar="KEY=VALUE", help="override a config value, e.g. train.batch_size=64")
@@ -68,6 +69,8 @@ def _overrides(args: argparse.Namespace) -> list[str]:
 
 
 def _train(args: argparse.Namespace, world: distributed.World) -> int:
+    if args.out is not None:  # '' would be read as '.', the current folder (out-empty-or-dot)
+        outputs.nonempty(args.out, flag="--out", example="runs/mine")
     cfg, label = api.resolve_config(args.preset, _overrides(args))
     recipes.get(cfg.recipe)  # an unknown recipe is a config error, caught by --dry-run too
     run_dir = Path(world.broadcast(str(api.run_directory(args.out, label, args.resume))))

@@ -88,15 +88,18 @@ def _inputs(source: Path) -> tuple[str, list[Path]]:
 
 
 def _targets(kind: str, source: Path, files: list[Path], out: Path, force: bool) -> list[Path]:
-    """Every file to write, checked before any work."""
+    """Every file to write, checked before any work (the input first: --force never replaces it)."""
+    outputs.check_not_input(out, source)
     if kind == "npy":
         return [outputs.check_file(out, flag="--out", force=force, suffixes=(".npy",))]
     if kind == "image":
         return [outputs.check_file(out, flag="--out", force=force, suffixes=(".npy", *sorted(EXTENSIONS)))]
     if out.exists() and not out.is_dir():
         raise GanforgeError(f"--out {out} is a file, and a folder --input needs a folder --out; choose a folder name")
+    outputs.check_folder_out(out)
     outputs.check_dir_writable(out, flag="--out")
     targets = [out / f.relative_to(source) for f in files]
+    outputs.check_not_input(out, source, targets=targets, inputs=files)
     for t in targets:
         outputs.check_file(t, flag="--out", force=force)
     return targets

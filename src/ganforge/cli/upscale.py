@@ -100,19 +100,23 @@ def run(args: argparse.Namespace) -> int:
         return _evaluate(args)
     if not args.input or not args.out:
         raise GanforgeError("give --input and --out (or --eval skimage-photos)")
-    outputs.named(args.out, flag="--out")
     src = Path(args.input)
+    suffix = "" if src.is_dir() else ".npy" if src.suffix.lower() == ".npy" else ".png"
+    outputs.named(args.out, flag="--out", suffix=suffix)
     if not src.exists():
         raise DataError(f"--input {src} does not exist; give an image, a folder of images or an .npy file")
+    outputs.check_not_input(args.out, src)  # before --force is looked at: it never replaces the input
     device = device_option(args.device)
     if src.is_dir():
-        jobs = [(p, Path(args.out) / p.relative_to(src).with_suffix(".png")) for p in upscaling.find_images(src)]
+        images = upscaling.find_images(src)
+        jobs = [(p, Path(args.out) / p.relative_to(src).with_suffix(".png")) for p in images]
         if Path(args.out).is_file():
             raise GanforgeError(f"--out {args.out} is a file; a folder --input needs a folder --out")
+        outputs.check_folder_out(args.out)
+        outputs.check_not_input(args.out, src, targets=[t for _, t in jobs], inputs=images)
         for _, target in jobs:  # every path checked before any work
             outputs.check_file(target, flag="--out", force=args.force, suffixes=(".png",))
     else:
-        suffix = ".npy" if src.suffix.lower() == ".npy" else ".png"
         jobs = [(src, outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(suffix,)))]
     name, fn, scale, channels, radius = _method(args, device)
     overlap = radius if args.overlap is None else args.overlap

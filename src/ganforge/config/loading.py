@@ -130,6 +130,25 @@ def _build(cls: type, raw: Any, path: str) -> Any:
     return cls(**kwargs)
 
 
+def check_sections(layer: Any, cls: type = RunConfig, path: str = "") -> None:
+    """Refuse a layer that sets a section (``train``, ``model.g``) to a non-mapping, as :func:`_build` does.
+
+    Checked per layer, before merging: merged first, a later layer's key (``--steps`` is train.steps)
+    would replace ``--set train=3`` with a mapping of that key alone, and the section would silently go
+    back to the defaults. Unknown keys and values inside a section are left to :func:`_build`."""
+    if not isinstance(layer, dict):
+        return
+    hints = typing.get_type_hints(cls)
+    for key, value in layer.items():
+        tp, sub = hints.get(key), f"{path}.{key}" if path else key
+        if tp is NetSpec and not isinstance(value, dict):
+            _build(NetSpec, value, sub)  # raises its own line, naming the 'arch' key
+        elif isinstance(tp, type) and dataclasses.is_dataclass(tp):
+            if not isinstance(value, dict):
+                raise ConfigError(f"{sub} must be a mapping, got {value!r}")
+            check_sections(value, tp, sub)
+
+
 def merge(base: dict, update: dict) -> dict:
     """Recursive dict merge; a net spec whose ``arch`` changes is replaced whole,
     so options of the old architecture never leak into the new one."""
@@ -223,6 +242,7 @@ def resolve(preset: dict | None = None, overrides: list[str] | tuple[str, ...] =
     raw = RunConfig().to_dict()
     layers = with_auto(([(preset_label, preset)] if preset else []) + override_layers(overrides))
     for _, layer in layers:
+        check_sections(layer)
         raw = merge(raw, layer)
     cfg = from_dict(raw)
     if reads is not None:

@@ -8,7 +8,11 @@ means a new loss or builder is accepted without editing the config code.
 
 from __future__ import annotations
 
-from ganforge.config.schema import OptimConfig, RunConfig
+import dataclasses
+import math
+from typing import Any
+
+from ganforge.config.schema import NetSpec, OptimConfig, RunConfig
 from ganforge.errors import ConfigError, did_you_mean
 from ganforge.nets import layers, registry
 from ganforge.objectives import augment, losses
@@ -37,8 +41,29 @@ def _check_ema(cfg: RunConfig) -> None:
     _check(e.start >= 0, f"ema.start must be >= 0, got {e.start}")
 
 
+def _check_finite(value: Any, path: str) -> None:
+    """Every number in the config is finite. The range checks below refuse NaN (every comparison with it
+    is false) but pass inf (``optim.d.lr=.inf`` > 0), which trains straight into NaN; no key means inf."""
+    if isinstance(value, NetSpec):  # its options are written model.d.dropout, not model.d.options.dropout
+        _check_finite(value.options, path)
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        for f in dataclasses.fields(value):
+            _check_finite(getattr(value, f.name), f"{path}.{f.name}" if path else f.name)
+    elif isinstance(value, dict):
+        for key, item in value.items():
+            _check_finite(item, f"{path}.{key}")
+    elif isinstance(value, list | tuple):
+        for i, item in enumerate(value):
+            _check_finite(item, f"{path}[{i}]")
+    elif isinstance(value, float):
+        _check(math.isfinite(value), f"{path} must be a finite number, got {value}")
+
+
 def validate(cfg: RunConfig) -> None:
     """Range and choice checks that types alone cannot express."""
+    _check_finite(cfg, "")
+    # numpy's generators refuse a negative seed; the data registry did, as "data.seed=-1 is invalid"
+    _check(cfg.seed >= 0, f"seed must be an integer >= 0, got {cfg.seed}")
     t, lg = cfg.train, cfg.log
     _check(t.steps >= 0, f"train.steps must be >= 0, got {t.steps}")
     _check(t.batch_size >= 1, f"train.batch_size must be >= 1, got {t.batch_size}")

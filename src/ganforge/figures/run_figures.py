@@ -273,18 +273,28 @@ def figure_title(run_dir: Path, step: int | None, checkpoint: str | os.PathLike)
 
 def make_figures(run_dir: str | os.PathLike, open_run: Callable[[], Any], *, n: int = 1000, seed: int = 0,
                  data_dir: str | os.PathLike | None = None, log_fn: Callable[[str], None] | None = print,
-                 out: str | os.PathLike | None = None, force: bool = False) -> list[Path]:
+                 out: str | os.PathLike | None = None, force: bool = False, none_saved: bool = True) -> list[Path]:
     """Write the run's figures (see the module docstring) to ``out`` (default ``RUN_DIR/figures``);
     returns their paths.
 
     ``open_run()`` gives the run opened at a checkpoint (``ganforge.load_run``): its ``config``,
-    ``state``, ``generator``, ``num_classes`` and ``sample_with_labels``. It is called after the
-    curves are drawn, so a run with no checkpoint yet still gets its curves.
+    ``state``, ``generator``, ``num_classes`` and ``sample_with_labels``. It is called before anything is
+    drawn; a run with no checkpoint yet (``none_saved``, said by the caller) still gets its curves.
     """
     say = log_fn or (lambda _: None)
     run_dir = Path(run_dir)
     out_dir = Path(out) if out is not None else run_dir / "figures"
     check_out_dir(out_dir, force=force, user_given=out is not None)
+    # The run is opened before anything is drawn: a damaged checkpoint, or a run that draws no samples,
+    # is one line with nothing written, never a curves.png left behind by a command that then failed.
+    try:
+        run, missing = open_run(), None
+    except CheckpointError as exc:
+        if not none_saved:
+            raise  # damaged, or not the checkpoint asked for: an error in every command
+        run, missing = None, exc  # none saved yet: the curves so far are still worth drawing
+    if run is not None:
+        check_drawable(run, run_dir)
     written: list[Path] = []
     series = read_curves(run_dir)
     if series:
@@ -292,12 +302,10 @@ def make_figures(run_dir: str | os.PathLike, open_run: Callable[[], Any], *, n: 
                              lambda p: plot_curves(series, p, title=f"{run_dir.resolve().name} · training curves")))
     else:
         say("curves: skipped (stats.jsonl has no records yet)")
-    try:
-        run = open_run()
-    except CheckpointError as exc:
+    if run is None:
         if not written:
-            raise
-        say(f"sample figures: skipped ({exc})")
+            raise missing
+        say(f"sample figures: skipped ({missing})")
         return written
     if cap.TABLE in cap.capabilities_of(run.model):  # rows of a table: its own report draws them
         say(f"sample figures: skipped (a table run: `{cap.USES[cap.TABLE].replace('RUN', str(run_dir))}` then "
@@ -306,8 +314,8 @@ def make_figures(run_dir: str | os.PathLike, open_run: Callable[[], Any], *, n: 
     cfg, state = run.config, run.state
     title = figure_title(run_dir, state.get("step"), run.checkpoint)
 
-    opts = {"resolution": cfg.data.resolution, "channels": cfg.data.channels, "seed": cfg.seed,
-            "size": cfg.data.size, "data_dir": data_dir}
+    # the run's own data options (an anomaly protocol's digit among them), as training read them
+    opts = {**registry.run_data_options(cfg.data, cfg.seed), "data_dir": data_dir}
     train = load_dataset(cfg.data.name, split=cfg.data.split, **opts)
     held_split = None if cfg.data.split == "all" else next(
         (s for s in ("test", "valid") if s != cfg.data.split and _has_split(cfg.data.name, s)), None)
@@ -343,6 +351,18 @@ def make_figures(run_dir: str | os.PathLike, open_run: Callable[[], Any], *, n: 
             samples, p, centers=centers, real=train_x, std=train.meta.get("std"),
             title=f"{title}\n{n} samples over the real data")))
     return written
+
+
+def check_drawable(run: Any, run_dir: Path) -> None:
+    """One line for a run drawing no samples from noise (translation, SR): every figure but curves is of them."""
+    caps = cap.capabilities_of(run.model)
+    if cap.GENERATE in caps or cap.TABLE in caps:
+        return
+    main = [c for c in cap.ORDER if c in caps]
+    hint = f"; use `{cap.USES[main[0]].replace('RUN', str(run_dir))}` instead" if main else ""
+    raise GanforgeError(f"{run_dir} is a {run.config.recipe} run, which draws no samples from noise, so figures "
+                        f"cannot draw its nn_distances.png, interp_linear.png, interp_slerp.png or "
+                        f"nearest_neighbours.png; nothing was written{hint}")
 
 
 def _interpolations(run: Any, kind: str, samples: np.ndarray, centers, out_dir: Path, seed: int,

@@ -29,7 +29,8 @@ from ganforge.errors import GanforgeError
 from ganforge.version import __version__
 from ganforge.metrics import families  # noqa: F401  (registers the metric families)
 from ganforge.metrics.judges import Judge, Log, default_judge, load_judge
-from ganforge.metrics.registry import FAMILIES, DatasetInfo, MetricError, MetricSpec, default_metrics, resolve
+from ganforge.metrics.registry import (FAMILIES, DatasetInfo, MetricError, MetricSpec, check_default_counts,
+                                       default_metrics, resolve)
 
 REPORT_FORMAT = 1
 Samples = np.ndarray | torch.Tensor
@@ -186,10 +187,13 @@ class Evaluator:
                                 default_judge=default_judge(first.name), num_classes=first.num_classes,
                                 meta=first.meta, reference_size=lambda split: len(self.reference(split)))
         self.sample_shape = first.shape
-        names = _names(metrics) or default_metrics(self.info)
-        if not names:
-            raise MetricError(f"dataset '{self.info.name}' has no default metrics; name some with --metrics "
-                              f"(see `ganforge eval --list-metrics`)")
+        names = _names(metrics)
+        if names is None:
+            names = default_metrics(self.info)
+            if not names:
+                raise MetricError(f"dataset '{self.info.name}' has no default metrics; name some with --metrics "
+                                  f"(see `ganforge eval --list-metrics`)")
+            check_default_counts(names, n=n, available=available)
         specs: dict[str, MetricSpec] = {}
         for name in names:
             spec = resolve(name, self.info, n=n, available=available)

@@ -97,14 +97,16 @@ def _paired_reference(ctx, spec):
 
 @register_family("pr", summary="improved precision and recall (Kynkäänniemi et al. 2019, k=3) in judge "
                                "features, n samples against n reference items",
-                 params=("ref", "judge"), parts={"precision": HIGHER, "recall": HIGHER}, paired=True)
+                 params=("ref", "judge"), parts={"precision": HIGHER, "recall": HIGHER}, paired=True,
+                 min_count=PR_K + 1, why_min=f" (each sample's {PR_K} nearest neighbours besides itself)")
 def _pr(spec, ctx):
     return _neighbourhoods(spec, ctx, prdc.precision_recall, PR_K)
 
 
 @register_family("dc", summary="density and coverage (Naeem et al. 2020, k=5) in judge features, n samples "
                                "against n reference items",
-                 params=("ref", "judge"), parts={"density": HIGHER, "coverage": HIGHER}, paired=True)
+                 params=("ref", "judge"), parts={"density": HIGHER, "coverage": HIGHER}, paired=True,
+                 min_count=DC_K + 1, why_min=f" (each sample's {DC_K} nearest neighbours besides itself)")
 def _dc(spec, ctx):
     return _neighbourhoods(spec, ctx, prdc.density_coverage, DC_K)
 

@@ -57,6 +57,8 @@ class Family:
     compute: Callable[..., tuple[dict[str, float], dict[str, Any]]]
     paired: bool = False  # compares `count` samples with `count` reference items (pr, dc)
     requires: dict[str, str] = field(default_factory=dict)  # part -> spec field it exists only with
+    min_count: int = 2  # fewest samples it is defined for (pr, dc: k nearest neighbours need k + 1)
+    why_min: str = ""  # the reason for a min_count above 2, for the refusal
 
 
 FAMILIES: dict[str, Family] = {}
@@ -64,7 +66,7 @@ FAMILIES: dict[str, Family] = {}
 
 def register_family(name: str, *, summary: str, params: tuple[str, ...], parts: dict[str, str | None],
                     kinds: tuple[str, ...] = ("image",), paired: bool = False,
-                    requires: dict[str, str] | None = None):
+                    requires: dict[str, str] | None = None, min_count: int = 2, why_min: str = ""):
     """Decorator: register ``compute(spec, ctx) -> (values by part, info)`` as metric family ``name``."""
     if not re.fullmatch(r"[a-z]+", name):
         raise ValueError(f"metric family names are lowercase letters only, got {name!r}")
@@ -72,7 +74,8 @@ def register_family(name: str, *, summary: str, params: tuple[str, ...], parts: 
         raise ValueError(f"metric family {name!r} is registered twice")
 
     def deco(fn):
-        FAMILIES[name] = Family(name, summary, params, dict(parts), kinds, fn, paired, dict(requires or {}))
+        FAMILIES[name] = Family(name, summary, params, dict(parts), kinds, fn, paired, dict(requires or {}),
+                                min_count, why_min)
         return fn
 
     return deco
@@ -153,6 +156,27 @@ def default_metrics(info: DatasetInfo) -> list[str]:
     return ["parzen", "fid", "kid", "is", "pr", "dc"]
 
 
+def check_default_counts(names: list[str], *, n: int | None, available: int | None) -> None:
+    """The dataset's default metrics (``names``) on too few samples: one refusal naming the fewest
+    samples they all take and the metrics that work with fewer, rather than the first one's."""
+    counts = [c for c in (n, available) if c is not None]
+    if not counts:
+        return
+    given = min(counts)
+    short = [name for name in names if given < FAMILIES[name].min_count]
+    if not short:
+        return
+    need = max(FAMILIES[name].min_count for name in short)
+    what, fix = ((f"--n {given} is", f"pass --n {need} or more") if given == n else
+                 (f"{given} samples are", f"give at least {need} samples"))
+    others = [name for name in names if name not in short]
+    rest = f", or leave {' and '.join(short)} out with --metrics {','.join(others)}" if others else ""
+    plural = len(short) > 1
+    raise MetricError(f"{what} too few for the default metric{'s' * plural} {' and '.join(short)}, which "
+                      f"compare{'s' * (not plural)} each sample with its nearest neighbours and need"
+                      f"{'s' * (not plural)} at least {need} samples; {fix}{rest}")
+
+
 def _default_count(fam: Family, info: DatasetInfo) -> int:
     if fam.name == "modes":
         return DEFAULT_MODES_N.get(info.kind if info.kind == "points" else info.name, DEFAULT_N)
@@ -217,8 +241,9 @@ def resolve(text: str, info: DatasetInfo, *, n: int | None = None, available: in
     ref_size = info.reference_size(ref) if (fam.paired and info.reference_size and ref) else None
     if m["count"]:
         count = parse_count(m["count"])
-        if count < 2:
-            raise MetricError(f"metric '{raw}' needs at least 2 samples")
+        if count < fam.min_count:
+            raise MetricError(f"metric '{raw}' needs at least {fam.min_count} samples{fam.why_min}; write "
+                              f"{fam.name}{format_count(fam.min_count)} or a larger count")
         if available is not None and count > available:
             raise MetricError(f"metric '{raw}' needs {count} samples, and only {available} were given; "
                               f"give more samples or write a smaller count (e.g. {fam.name}{format_count(available)})")
@@ -232,6 +257,11 @@ def resolve(text: str, info: DatasetInfo, *, n: int | None = None, available: in
             count = min(count, available)
         if ref_size is not None:
             count = min(count, ref_size)
+        if count < fam.min_count:  # a count from --n or the samples given: k-NN metrics crashed on it
+            given, fix = ((f"--n {n}", f"pass --n {fam.min_count} or more") if count == n else
+                          (f"{count} samples", f"give at least {fam.min_count} samples"))
+            raise MetricError(f"metric '{raw}' needs at least {fam.min_count} samples{fam.why_min}, got {given}; "
+                              f"{fix}")
     return MetricSpec(fam.name, count, ref=ref, judge=judge, std=std)
 
 

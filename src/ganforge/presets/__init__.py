@@ -77,6 +77,9 @@ def load_preset(name: str, _seen: tuple[str, ...] = ()) -> tuple[dict, str]:
     data = copy.deepcopy(data)
     description = data.pop("description", "")
     parent = data.pop("extends", None)
+    if parent is not None and (not isinstance(parent, str) or not parent.strip()):  # `extends: 3` was a traceback
+        raise ConfigError(f"preset '{name}': extends must be a preset name or a YAML file path (a string), got "
+                          f"{parent!r}; write e.g. extends: {DEFAULT_PRESET}")
     if parent is not None:
         base, _ = load_preset(parent, (*_seen, name))
         data = merge(base, data)

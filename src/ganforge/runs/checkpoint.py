@@ -84,16 +84,30 @@ def _write(tmp: Path, tensors: dict[str, dict[str, torch.Tensor]], state: dict[s
 
 
 def list_checkpoints(root: Path) -> list[Path]:
-    """Complete checkpoint directories (with a manifest), oldest first."""
+    """Checkpoint directories, oldest first. A checkpoint being written is ``.step-NNNNNNN.tmp`` (hidden,
+    never listed), and only a finished one is renamed to ``step-NNNNNNN``: so a ``step-`` folder holding
+    files but no manifest is a damaged checkpoint, listed so that loading names it (:func:`verify`) rather
+    than reporting "no checkpoint yet"."""
     if not root.is_dir():
         return []
-    dirs = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(PREFIX) and (p / "manifest.json").exists()]
+    # an empty one holds nothing to load or report (e.g. the last moment of a pruning rmtree): not listed
+    dirs = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(PREFIX) and _not_empty(p)]
     return sorted(dirs, key=lambda p: p.name)
+
+
+def _not_empty(folder: Path) -> bool:
+    try:
+        return any(folder.iterdir())
+    except OSError:  # unreadable: listed, so that loading it says what is wrong
+        return True
 
 
 def verify(path: Path) -> dict:
     """The manifest, after checking every file it lists; CheckpointError names what is wrong."""
     manifest_path = path / "manifest.json"
+    if not manifest_path.exists() and not manifest_path.is_symlink():
+        raise CheckpointError(f"checkpoint {path} is damaged (no manifest.json, so its files cannot be checked); "
+                              f"move that folder out of checkpoints/ to use an older one, or train again")
     try:
         manifest = json.loads(manifest_path.read_text())
         files = manifest["files"]

@@ -201,6 +201,9 @@ def read_config(run_dir: Path) -> RunConfig:
         raw = load_yaml(path.read_text())
     except yaml.YAMLError as e:
         raise ConfigError(f"{path} is not valid YAML ({str(e).splitlines()[0]}); restore it from a backup") from None
+    if not isinstance(raw, dict):  # e.g. an emptied file: from_dict's message would not name the file
+        what = "is empty" if raw is None else f"holds a {type(raw).__name__}, not a mapping of settings"
+        raise ConfigError(f"{path} {what}; restore it from a backup (`ganforge train` wrote it)")
     return from_dict(raw)
 
 

@@ -16,6 +16,8 @@ picture of real against generated marginals.
 
 from __future__ import annotations
 
+import contextlib
+import warnings
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -235,6 +237,17 @@ def column_shapes(real: pd.DataFrame, synthetic: pd.DataFrame, columns: Any = No
     return float(np.mean(scores)) if scores else float("nan")
 
 
+@contextlib.contextmanager
+def quiet_missing_glyphs() -> Iterator[None]:
+    """matplotlib's "Glyph N (...) missing from font(s)" UserWarnings silenced while a figure is drawn. A column
+    name or category in a script the font lacks (CJK with DejaVu Sans) is drawn as boxes, which is all the warning
+    says, but it prints two lines per character with a source line on stderr, on a run or report that succeeded
+    (docs/errors.md: stderr carries one line, for a problem). Only these warnings: any other still shows."""
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from", category=UserWarning)
+        yield
+
+
 def save_table_preview(real: pd.DataFrame, synthetic: pd.DataFrame, path: str | Path, *, title: str,
                        columns: Any = None) -> Path:
     """The first few learned columns' real and generated marginals side by side (histograms or bar charts).
@@ -265,11 +278,13 @@ def save_table_preview(real: pd.DataFrame, synthetic: pd.DataFrame, path: str | 
         ax.set_title(str(c)[:20], fontsize=9)
     axes[0][0].legend(fontsize=7)
     fig.suptitle(title, fontsize=9)
-    fig.tight_layout()
-    fig.savefig(path, dpi=80)
+    with quiet_missing_glyphs():  # drawing happens here, and the glyphs are looked up then
+        fig.tight_layout()
+        fig.savefig(path, dpi=80)
     plt.close(fig)
     return path
 
 
-__all__ = ["TableModel", "column_shapes", "ks_complement", "parse_condition", "run_tables", "save_table_preview",
+__all__ = ["TableModel", "column_shapes", "ks_complement", "parse_condition", "quiet_missing_glyphs", "run_tables",
+           "save_table_preview",
            "table_path", "tv_complement", "write_table_samples"]

@@ -113,8 +113,9 @@ def load_table(req: LoadRequest) -> Dataset:
     if not (folder / MANIFEST).exists():
         transformer = TableTransformer().fit(sub, specs, seed=req.seed)
         if transformer.output_dim == 0:
-            raise DataError(f"table {path} has no column to learn (every column is an ID); name the columns to "
-                            f"learn, or drop them from data.ids")
+            why = ("learn, or drop them from data.ids" if req.ids else  # the user's data.ids, or inference's
+                   "learn as categories with data.discrete (every column holds a value unique to each row)")
+            raise DataError(f"table {path} has no column to learn (every column is an ID); name the columns to {why}")
         partial = folder.with_name(f"{folder.name}.partial-{os.getpid()}")
         partial.mkdir(parents=True, exist_ok=True)
         build_rows(path, partial / ROWS, transformer, seed=req.seed, n=n, dtype=dtype)

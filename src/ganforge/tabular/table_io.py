@@ -3,8 +3,9 @@
 Every way a table can be unreadable is found here and said in one line naming the file and the
 fix (a :class:`~ganforge.errors.DataError`): a missing file, an empty one, a row with more or fewer
 fields than the header, a file that is not UTF-8, a column of only nulls, a table of one row, a
-Parquet file without pyarrow. pandas would read a short row silently (filling nulls), so the
-number of fields per row is checked by the csv module while the file is read in chunks.
+Parquet file without pyarrow, a file separated by ';', tabs or '|' (read as one column), an inf in
+a numeric column. pandas would read a short row silently (filling nulls), so the number of fields
+per row is checked by the csv module while the file is read in chunks.
 
 A large CSV is read in chunks of rows (:func:`iter_table`), so nothing here needs the whole file
 in memory; :func:`read_table` is the same reading, concatenated.
@@ -18,6 +19,7 @@ import os
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
 from ganforge import outputs
@@ -26,6 +28,10 @@ from ganforge.errors import DataError
 MIN_ROWS = 2  # a table of one row has no distribution to learn (no spread, no frequencies)
 CHUNK_ROWS = 100_000  # rows per chunk when a table is streamed (a few tens of MB of pandas per chunk)
 SUFFIXES = (".csv", ".parquet", ".pq")
+# Separators other than a comma that a spreadsheet export uses. A CSV read with ',' whose header is one field
+# holding one of these is such a file read as one column: refused with the fix (save it comma-separated) rather
+# than sniffed, so every command (train, sample's written rows, table-report) reads a table the same one way.
+OTHER_SEPARATORS = {";": "';'", "\t": "tab", "|": "'|'"}
 
 
 def _check_path(path: str | os.PathLike) -> Path:
@@ -63,6 +69,7 @@ def _check_fields(p: Path) -> None:
             header = next(reader, None)
             if header is None:
                 raise DataError(f"table {p} is empty; it needs a header row and at least {MIN_ROWS} rows")
+            _check_separator(p, header)
             for row in reader:
                 if row and len(row) != len(header):
                     raise DataError(f"table {p}: line {reader.line_num} has {len(row)} fields but the header has "
@@ -75,17 +82,50 @@ def _check_fields(p: Path) -> None:
         raise DataError(f"table {p} is not valid CSV ({exc}); fix the file") from None
 
 
+def _check_separator(p: Path, header: list[str]) -> None:
+    """A header of one field that splits on ';', a tab or '|' is another separator's file read with ','."""
+    if len(header) != 1:
+        return
+    for sep, name in OTHER_SEPARATORS.items():
+        if len([part for part in header[0].split(sep) if part.strip()]) > 1:
+            raise DataError(f"table {p} has one column named {header[0]!r}; it looks {name}-separated: save it "
+                            f"comma-separated (e.g. pandas.read_csv(path, sep={sep!r}).to_csv(new_path, "
+                            f"index=False))")
+
+
+def _check_finite(df: pd.DataFrame, p: Path, first_row: int) -> None:
+    """No inf in a numeric column: pandas reads 'inf' as a float, and no transform, range or histogram has a
+    place for it (it would crash training after the run folder is made). ``first_row``: the chunk's first row
+    number (data rows counted from 1, the header not counted)."""
+    for name in df.columns:
+        column = df[name]
+        if not pd.api.types.is_float_dtype(column):
+            continue
+        bad = np.flatnonzero(np.isinf(column.to_numpy(dtype=np.float64, na_value=np.nan)))
+        if len(bad):
+            value = column.iloc[bad[0]]
+            more = f" (and at least {len(bad) - 1} more)" if len(bad) > 1 else ""  # counted in this chunk
+            raise DataError(f"table {p}: column {str(name)!r} holds {value} at row {first_row + int(bad[0])}"
+                            f"{more}; replace it with a finite number, or leave the cell empty (a null)")
+
+
 def iter_table(path: str | os.PathLike, *, chunk_rows: int = CHUNK_ROWS,
                dtype: dict | None = None) -> Iterator[pd.DataFrame]:
     """The table in chunks of ``chunk_rows`` rows (a Parquet file: one chunk). Checks the file first."""
     p = _check_path(path)
     if p.suffix.lower() in (".parquet", ".pq"):
-        yield _parquet(p)
+        df = _parquet(p)
+        _check_finite(df, p, 1)
+        yield df
         return
     _check_fields(p)
     try:
         reader = pd.read_csv(p, chunksize=chunk_rows, encoding="utf-8", dtype=dtype)
-        yield from reader
+        first_row = 1
+        for chunk in reader:
+            _check_finite(chunk, p, first_row)
+            first_row += len(chunk)
+            yield chunk
     except pd.errors.EmptyDataError:
         raise DataError(f"table {p} is empty; it needs a header row and at least {MIN_ROWS} rows") from None
     except (pd.errors.ParserError, ValueError) as exc:

@@ -18,6 +18,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 
 from ganforge.tabular.report.quality import CONTINUOUS, DISCRETE, numeric_values  # noqa: E402
+from ganforge.tabular.sampling import quiet_missing_glyphs  # noqa: E402
 
 REAL, SYNTHETIC = "#1f77b4", "#ff7f0e"  # matplotlib's first two colours: blue real, orange synthetic
 PANELS_PER_ROW = 4
@@ -30,7 +31,8 @@ MAX_SIDE = 9.0  # inches per correlation matrix: 30 columns still take 7-point l
 
 def _png(fig) -> bytes:
     buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
+    with quiet_missing_glyphs():  # a CJK column name is drawn as boxes: no reason for warnings on stderr
+        fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return buf.getvalue()
 
@@ -102,7 +104,8 @@ def columns_figure(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: Mapping[s
     if handles:
         fig.legend(handles, labels, loc="upper right", ncol=2, fontsize=9)
     fig.suptitle("Each column: real (blue) against synthetic (orange)", fontsize=11, x=0.02, ha="left")
-    fig.tight_layout(rect=(0, 0, 1, 0.97))
+    with quiet_missing_glyphs():  # tight_layout measures the text, so it draws the glyphs too
+        fig.tight_layout(rect=(0, 0, 1, 0.97))
     return _png(fig)
 
 
@@ -138,7 +141,8 @@ def correlation_figure(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: Mappi
         ax.set_xticklabels([c[:LABEL_CHARS] for c in cr.columns], rotation=90, fontsize=7)
         ax.set_yticklabels([c[:LABEL_CHARS] for c in cr.index] if ax is axes[0] else [], fontsize=7)
         fig.colorbar(image, ax=ax, fraction=0.046, pad=0.03)
-    fig.tight_layout()
+    with quiet_missing_glyphs():  # tight_layout measures the text, so it draws the glyphs too
+        fig.tight_layout()
     return _png(fig)
 
 

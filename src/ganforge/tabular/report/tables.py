@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pandas as pd
 
+from ganforge.data.base import warn
 from ganforge.errors import DataError, did_you_mean
 from ganforge.tabular.columns import describe, infer_columns
-from ganforge.tabular.table_io import iter_table, read_table
+from ganforge.tabular.table_io import MIN_ROWS, iter_table, read_table
 
 
 def read(path: str, flag: str, *, strict: bool) -> pd.DataFrame:
@@ -33,6 +34,19 @@ def read(path: str, flag: str, *, strict: bool) -> pd.DataFrame:
     return df
 
 
+def check_holdout(holdout: pd.DataFrame, real: pd.DataFrame, path: str, real_path: str) -> None:
+    """A holdout is real rows the generator never saw: at least REAL's minimum of rows (one row gives a
+    membership AUROC and a utility score of nothing), and a warning when it is REAL itself, whose rows the
+    generator did see (every holdout score then reads as no leak)."""
+    if len(holdout) < MIN_ROWS:
+        raise DataError(f"--holdout {path} has {len(holdout)} row{'s' * (len(holdout) != 1)}; a holdout needs at "
+                        f"least {MIN_ROWS} (as REAL does), and far more for a membership AUROC worth reading")
+    same = Path(path).resolve() == Path(real_path).resolve() or holdout.equals(real)
+    if same:
+        warn(f"--holdout {path} is REAL itself, rows the generator was trained on; the closer-to-train share, the "
+             f"membership AUROC and utility then measure nothing: give real rows left out of training")
+
+
 def kinds_of(df: pd.DataFrame, *, discrete=(), ids=()) -> tuple[dict[str, str], str]:
     """(column -> kind, the printout of the inferred columns). The utility target is not forced to a
     category here (training does that): a numeric target is refused by the report, not turned into
@@ -44,7 +58,13 @@ def kinds_of(df: pd.DataFrame, *, discrete=(), ids=()) -> tuple[dict[str, str], 
                 raise DataError(f"{flag} {name} is not a column of REAL{did_you_mean(name, columns)}; its columns: "
                                 f"{', '.join(columns)}")
     specs = infer_columns(df, discrete=discrete, ids=ids)
+    if all(s.kind == "id" for s in specs):  # nothing to score: every measure would get zero columns
+        if set(ids) >= set(columns):
+            raise DataError(f"--ids names every column of REAL ({', '.join(columns)}); an ID is not scored, so leave "
+                            f"at least one column out of --ids")
+        raise DataError(f"REAL has no column to score: every column ({', '.join(columns)}) was inferred as an ID (a "
+                        f"value unique to each row); name the categorical ones with --discrete")
     return {s.name: s.kind for s in specs}, "columns of REAL (as training infers them):\n" + describe(specs)
 
 
-__all__ = ["kinds_of", "read"]
+__all__ = ["check_holdout", "kinds_of", "read"]
