@@ -43,7 +43,7 @@ def test_a_missing_capability_is_one_line_naming_what_the_run_can_do(runs, one_l
     with pytest.raises(GanforgeError) as e:
         cap.require_any(model, (cap.UPSCALE,), run="runs/cgan", recipe="noise-to-image", doing="upscale images")
     msg = one_line(e)
-    assert "cannot upscale images" in msg and "it can generate, classes, truncation" in msg
+    assert "cannot upscale images" in msg and "it offers generate, classes, truncation" in msg
     assert "ganforge sample runs/cgan" in msg
     with pytest.raises(AnomalyError) as e:  # a conditional G declares no score
         scorer(load_run(runs / "cgan"))
@@ -56,5 +56,5 @@ def test_a_missing_capability_is_one_line_naming_what_the_run_can_do(runs, one_l
 def test_sample_refuses_an_option_the_run_does_not_declare(runs, capsys, tmp_path):
     assert main(["sample", str(runs / "digits"), "--n", "4", "--out", str(tmp_path / "s.npy"), "--class", "3"]) == 2
     err = capsys.readouterr().err
-    assert len(err.strip().splitlines()) == 1 and "has no --class option" in err and "it can generate" in err
+    assert len(err.strip().splitlines()) == 1 and "has no --class option" in err and "it offers generate" in err
     assert not (tmp_path / "s.npy").exists()

@@ -823,7 +823,7 @@ def test_run_lacks_capability(capsys):
     assert main(_train("--out", "r")) == 0
     capsys.readouterr()
     _fails(capsys, ["sample", "r", "--n", "4", "--out", "s.npy", "--class", "3"], "has no --class option",
-           "it can generate, truncation, score")
+           "it offers generate, truncation, score")
     assert not Path("s.npy").exists()
 
 

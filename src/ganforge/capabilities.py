@@ -13,7 +13,8 @@ The names, and the method each promises:
 
 - ``generate``: ``latents(n, seed, classes=, truncation=)`` and ``render(latents)``, the two halves of
   ``sample_chunks`` (``serve`` batches many requests' latents into one ``render``);
-- ``classes``: ``generate`` takes a class (a conditional G); ``truncation``: it takes a truncation;
+- ``classes``: ``generate`` takes a class (a conditional G); ``truncation``: it takes a truncation, no less
+  than the model's ``min_truncation`` (:func:`least_truncation`);
 - ``style_mix``: ``sample_chunks(mix_seed=, mix_layer=)`` (a style-based G);
 - ``truncation_centres``: ``sample_chunks(truncation=, truncation_centres=)``, psi towards the nearest of K
   image clusters (multi-modal truncation, a style-based G);
@@ -90,19 +91,31 @@ def capabilities_of(model: Any) -> frozenset[str]:
     return UNDECLARED if declared is None else frozenset(declared)
 
 
+def least_truncation(model: Any) -> float:
+    """The least truncation the model takes, as every front end bounds it: its ``min_truncation`` (a |z|
+    threshold needs room above 0, :data:`ganforge.sampling.MIN_Z_TRUNCATION`), or 0 where it declares none
+    (psi of a style-based G may be 0: every w at the centre)."""
+    return float(getattr(model, "min_truncation", 0.0))
+
+
 def describe(caps: Iterable[str]) -> str:
     """``generate, classes, truncation``: in a fixed order, or ``nothing ganforge knows``."""
     names = [c for c in ORDER if c in set(caps)]
     return ", ".join(names) if names else "nothing ganforge knows"
 
 
-def refusal(model: Any, wanted: str, *, run: str, recipe: str, doing: str = "") -> GanforgeError:
-    """One line: what the run cannot do, what it can, and the command for the first thing it can."""
+def refusal(model: Any, wanted: str, *, run: str, recipe: str, doing: str = "",
+            command_hint: bool = True) -> GanforgeError:
+    """One line: what the run cannot do, what it offers, and the command for the first thing it offers.
+
+    ``command_hint=False`` leaves the command out: ``serve`` and ``explore`` answer over HTTP, where a
+    CLI command is not the fix.
+    """
     caps = capabilities_of(model)
     main = [c for c in ORDER if c in caps]
-    hint = f"; try `{USES[main[0]].replace('RUN', run)}`" if main else ""
+    hint = f"; try `{USES[main[0]].replace('RUN', run)}`" if main and command_hint else ""
     what = doing or wanted
-    return GanforgeError(f"{run} is a {recipe} run, which cannot {what}: it can {describe(caps)}{hint}")
+    return GanforgeError(f"{run} is a {recipe} run, which cannot {what}: it offers {describe(caps)}{hint}")
 
 
 def require_any(model: Any, wanted: Iterable[str], *, run: str, recipe: str, doing: str) -> None:

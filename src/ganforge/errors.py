@@ -9,6 +9,7 @@ other exception is a bug in ganforge and keeps its traceback.
 from __future__ import annotations
 
 import difflib
+import sys
 from collections.abc import Iterable
 
 
@@ -36,6 +37,12 @@ class WrongCommandError(GanforgeError):
 
 class JudgeError(GanforgeError):
     """A judge (the feature network metrics look through) cannot be found, trained, loaded or applied."""
+
+
+def warn(message: str) -> None:
+    """One ``ganforge: warning:`` line on stderr, the form of every ganforge warning. Never a Python
+    warning: that prints the source file and line of the call, which tell a user nothing."""
+    print(f"ganforge: warning: {message}", file=sys.stderr, flush=True)
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:

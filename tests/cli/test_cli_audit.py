@@ -21,7 +21,7 @@ def test_audit_writes_its_report_and_figure(cgan_run, tmp_path, capsys):
 
 def test_audit_refuses_runs_that_draw_nothing_from_noise(tiny_runs, tmp_path, capsys):
     # probe C, item 4: a pix2pix run crashed with a conv-channel RuntimeError inside the attacks
-    for name, can in (("pix2pix", "it can translate; try `ganforge translate"), ("sr", "it can upscale")):
+    for name, can in (("pix2pix", "it offers translate; try `ganforge translate"), ("sr", "it offers upscale")):
         run = tiny_runs / name
         capsys.readouterr()  # what training it on first use printed
         fails(capsys, ["audit", run, "--n", "10", "--members", "10", "--judge", "none",

@@ -11,6 +11,6 @@ def test_features_refuses_a_translation_run(tiny_runs, tmp_path, capsys):
     capsys.readouterr()  # what training it on first use printed
     np.save(tmp_path / "x.npy", np.zeros((3, 1, 8, 8), np.uint8))
     fails(capsys, ["features", run, "--input", tmp_path / "x.npy", "--out", tmp_path / "f.npy"],
-          "is a paired-translation run, which cannot give D's features of single images", "it can translate",
+          "is a paired-translation run, which cannot give D's features of single images", "it offers translate",
           f"ganforge translate {run}")
     assert not (tmp_path / "f.npy").exists()

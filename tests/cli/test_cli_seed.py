@@ -30,3 +30,11 @@ def test_seed_zero_and_default_still_work(capsys, tmp_path, tiny_runs):
     assert main(["sample", str(tiny_runs / "digits"), "--n", "4", "--out", str(tmp_path / "a.npy"), "--seed", "0"]) == 0
     assert main(["sample", str(tiny_runs / "digits"), "--n", "4", "--out", str(tmp_path / "b.npy")]) == 0
     assert (tmp_path / "a.npy").read_bytes() == (tmp_path / "b.npy").read_bytes()
+
+
+@pytest.mark.parametrize("value", ["-1", "abc"])
+def test_negative_mix_seed_is_a_usage_error(capsys, tmp_path, tiny_runs, value):
+    """``--mix-seed`` is a seed too: refused at parse time, before the run is opened."""
+    argv = ["sample", str(tiny_runs / "digits"), "--n", "4", "--out", str(tmp_path / "s.npy"), "--mix-seed", value]
+    fails(capsys, argv, f"--mix-seed must be an integer >= 0, got {value}")
+    assert list(tmp_path.iterdir()) == []

@@ -126,11 +126,19 @@ def test_a_quoted_string_value_still_loses_its_quotes():
         assert resolve_config("gan2014-digits", data__name=name)[0].data.name == name
 
 
+@pytest.mark.parametrize("value", ["yes", "1", "income #2", "a: b"])
+def test_an_optional_string_key_takes_any_other_value_as_written(value):
+    """data.target is a column name: 'yes' is not a bool, '1' not a number, ' #' not a comment."""
+    assert config.parse_override(f"data.target={value}") == (["data", "target"], value)
+    assert config.resolve(None, [f"data.target={value}"]).data.target == value
+
+
 def test_keys_of_other_types_are_still_yaml():
     assert config.parse_override("model.g.hidden=[8, 4]")[1] == [8, 4]  # a net option (any type)
     assert config.parse_override("model.g={arch: mlp, hidden: [8]}")[1] == {"arch": "mlp", "hidden": [8]}
     assert config.parse_override("speed.graphs=true")[1] is True  # bool | str
-    assert config.parse_override("data.target=null")[1] is None  # str | None
+    assert config.parse_override("data.target=null")[1] is None  # str | None: null and ~ are None
+    assert config.parse_override("data.target=~")[1] is None
     assert config.parse_override("train.steps=20 # twenty")[1] == 20
     assert config.parse_override("no.such=key #b")[1] == "key"  # unknown: refused later, as before
 

@@ -56,6 +56,28 @@ def test_keep_last_n(tmp_path):
     assert [p.name for p in checkpoint.list_checkpoints(tmp_path)] == ["step-0000004", "step-0000005"]
 
 
+def test_a_reader_never_sees_a_checkpoint_half_deleted(tmp_path, monkeypatch):
+    """Pruning (and saving a step again) renames the old folder out of sight before deleting its files: a
+    reader listing checkpoints meanwhile (`sample` while training runs) sees each one whole or not at all."""
+    real_rmtree, seen = checkpoint.shutil.rmtree, []
+
+    def rmtree(path, *args, **kwargs):
+        (path / "manifest.json").unlink(missing_ok=True)  # the moment a plain rmtree would leave behind
+        seen.append([p.name for p in checkpoint.list_checkpoints(tmp_path)])
+        for listed in checkpoint.list_checkpoints(tmp_path):
+            checkpoint.verify(listed)
+        real_rmtree(path, *args, **kwargs)
+
+    for step in range(1, 4):
+        checkpoint.save(tmp_path, step, {"G": {"w": torch.zeros(1)}}, {"step": step}, keep=2)
+    monkeypatch.setattr(checkpoint.shutil, "rmtree", rmtree)
+    checkpoint.save(tmp_path, 4, {"G": {"w": torch.zeros(1)}}, {"step": 4}, keep=2)  # prunes step 2
+    checkpoint.save(tmp_path, 4, {"G": {"w": torch.ones(1)}}, {"step": 4}, keep=2)  # step 4 again
+    assert seen == [["step-0000003", "step-0000004"], ["step-0000003", "step-0000004"]]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["step-0000003", "step-0000004"]
+    assert torch.equal(checkpoint.load(tmp_path / "step-0000004")[0]["G"]["w"], torch.ones(1))
+
+
 def test_all_damaged_is_a_clear_error(tmp_path):
     path = _save(tmp_path, 10, 1.0)
     (path / "state.json").write_text("{}")

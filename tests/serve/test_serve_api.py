@@ -84,7 +84,7 @@ def test_not_json_unknown_route_wrong_method_and_traversal(digits):
                  "/runs/0/checkpoints/latest"):
         r = digits.get(path)
         assert r.status_code in (404, 405) and "root:" not in r.text and "seed" not in r.text
-    refused(digits.post("/v1/translate", content=b"x"), 404, "cannot translate images", "it can generate")
+    refused(digits.post("/v1/translate", content=b"x"), 404, "cannot translate images", "it offers generate")
     refused(digits.post("/v1/upscale", content=b"x"), 404, "cannot upscale")
 
 
@@ -135,7 +135,7 @@ def test_classes_translate_upscale_and_points(served_runs):
         assert r.status_code == 200 and np.asarray(Image.open(io.BytesIO(r.content))).shape == (16, 16)
         refused(c.post("/v1/translate?direction=BA", content=png_bytes(x)), 422, "translates AB only")
         refused(c.post("/v1/translate?direction=../x", content=png_bytes(x)), 422, "direction must be AB or BA")
-        refused(c.post("/v1/generate", json={}), 404, "cannot generate images", "it can translate")
+        refused(c.post("/v1/generate", json={}), 404, "cannot generate images", "it offers translate")
     with client(served_runs / "sr") as c:
         r = c.post("/v1/upscale", content=png_bytes(np.full((6, 10), 200, np.uint8), "JPEG"))
         assert r.status_code == 200 and np.asarray(Image.open(io.BytesIO(r.content))).shape == (12, 20)

@@ -58,6 +58,8 @@ def _seeds(text: str) -> list[int]:
         seeds = [int(s) for s in text.split(",") if s.strip()]
     except ValueError:
         raise GanforgeError(f"--seeds must be integers separated by commas, got '{text}'") from None
+    if any(s < 0 for s in seeds):
+        raise GanforgeError(f"--seeds must be integers >= 0, got '{text}'")
     if len(set(seeds)) < 3:
         raise GanforgeError(f"--seeds needs at least 3 different classifier seeds (their spread is part of the "
                             f"figure), got {len(set(seeds))}")

@@ -51,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="style-based runs, with --truncation: psi pulls each w towards the nearest of K clusters "
                         "of the run's images instead of the one mean w (multi-modal truncation; for data of "
                         "several classes, whose mean w draws a blend of them; 64 is a good start)")
-    s.add_argument("--mix-seed", type=int, metavar="S",
+    s.add_argument("--mix-seed", action=options.SeedAction, metavar="S",
                    help="style-based runs (stylegan2-*): the fine styles come from the noise of seed S")
     s.add_argument("--mix-layer", type=int, metavar="K",
                    help="with --mix-seed: style inputs K and above come from seed S (default: half of them)")
@@ -130,7 +130,7 @@ def _check_options(opened, options: dict) -> None:
     for key in options:
         if NEEDS[key] not in caps:
             raise GanforgeError(f"this run's model (recipe {opened.config.recipe}) {WHY[key]}, so it has no "
-                                f"{FLAGS[key]} option (it can {cap.describe(caps)}); drop it, or sample a run whose recipe takes it "
+                                f"{FLAGS[key]} option (it offers {cap.describe(caps)}); drop it, or sample a run whose recipe takes it "
                                 f"(style mixing: a stylegan2 preset; classes: a conditional one such as cgan-mnist)")
 
 

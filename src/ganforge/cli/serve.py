@@ -16,7 +16,7 @@ import uvicorn
 
 from ganforge.cli import options
 from ganforge.cli.help import examples
-from ganforge.errors import GanforgeError
+from ganforge.errors import GanforgeError, warn
 from ganforge.serve.app import build_app, check_truncation_centres
 from ganforge.serve.requests import Limits
 
@@ -61,8 +61,8 @@ def check_bind(host: str, port: int) -> None:
     if not 0 <= port <= 65535:
         raise GanforgeError(f"--port must be in 0..65535, got {port}")
     if host not in LOOPBACK:
-        print(f"ganforge: warning: binding {host}: other machines can reach this server, which has no "
-              f"authentication; use --host 127.0.0.1 unless you mean it", file=sys.stderr)
+        warn(f"binding {host}: other machines can reach this server, which has no "
+             f"authentication; use --host 127.0.0.1 unless you mean it")
 
 
 def bind(host: str, port: int) -> socket.socket:

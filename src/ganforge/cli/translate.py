@@ -136,7 +136,7 @@ def _opened(args: argparse.Namespace, device: torch.device) -> Run:
             command = (recipe.eval_command or "ganforge eval {run}").format(run=args.run_dir)
             raise GanforgeError(f"{args.run_dir} is a {opened.config.recipe} run, which has no input to translate: "
                                 f"measure it with {command}")
-        raise GanforgeError(f"{args.run_dir} is a {opened.config.recipe} run, which has no input to translate (it can "
+        raise GanforgeError(f"{args.run_dir} is a {opened.config.recipe} run, which has no input to translate (it offers "
                             f"{describe(capabilities_of(opened.model))}); use "
                             f"`{recipe.next_command.format(run=args.run_dir)}`")
     return opened

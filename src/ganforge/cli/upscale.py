@@ -66,7 +66,7 @@ def _method(args: argparse.Namespace, device: torch.device) -> tuple[str, upscal
     opened = load_run(args.run_dir, args.checkpoint, device=device)
     model = opened.model
     if UPSCALE not in capabilities_of(model):
-        raise GanforgeError(f"{args.run_dir} is a {opened.config.recipe} run, which does not upscale images (it can "
+        raise GanforgeError(f"{args.run_dir} is a {opened.config.recipe} run, which does not upscale images (it offers "
                             f"{describe(capabilities_of(model))}); give a srresnet or srgan run (or --bicubic --scale N)")
     if args.scale is not None and args.scale != model.scale:
         raise GanforgeError(f"--scale {args.scale} differs from the run's scale x{model.scale}; leave --scale out")

@@ -166,7 +166,8 @@ def merge(base: dict, update: dict) -> dict:
 
 def parse_override(text: str) -> tuple[list[str], Any]:
     """``"train.lr=4e-4"`` -> (["train", "lr"], 0.0004); the value is read as YAML, except for a key whose
-    schema type is a plain string (:func:`_plain_string`), whose value is taken as written."""
+    schema type is a string (:func:`_string_kind`), whose value is taken as written (``str | None``:
+    ``null`` or ``~`` is None)."""
     if "=" not in text:
         raise ConfigError(f"override '{text}' must look like key=value, e.g. train.steps=2000")
     key, raw = text.split("=", 1)
@@ -174,7 +175,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     if not key:
         raise ConfigError(f"override '{text}' has no key; write it as key=value")
     keys = key.split(".")
-    if raw.strip() and _plain_string(keys):
+    kind = _string_kind(keys)
+    if raw.strip() and (kind is str or (kind == OPTIONAL_STR and raw.strip() not in NULLS)):
         return keys, _literal(raw.strip())
     try:
         value = load_yaml(raw) if raw.strip() else None
@@ -183,23 +185,29 @@ def parse_override(text: str) -> tuple[list[str], Any]:
     return keys, value
 
 
-def _plain_string(keys: list[str]) -> bool:
-    """Whether the schema types the key ``keys`` as ``str`` (data.name, recipe, optim.g.name, model.g.arch).
+OPTIONAL_STR = str | None
+NULLS = ("null", "~")  # what a ``str | None`` key reads as None; any other value is the string as written
 
-    Such a value is often a path (``data.name=store:my photos #2``, ``folder:a: b``), and YAML would
-    silently cut it at `` #`` (a comment) or turn it into a mapping; a string key wants no YAML anyway.
-    Every other key (numbers, lists, unions such as ``str | None``, a net's options) is still YAML."""
+
+def _string_kind(keys: list[str]) -> Any:
+    """``str`` or ``str | None`` where the schema types the key ``keys`` so (data.name, recipe, optim.g.name,
+    model.g.arch; data.target), else None.
+
+    Such a value is often a path or a column name (``data.name=store:my photos #2``, ``folder:a: b``,
+    ``data.target=yes``), and YAML would silently cut it at `` #`` (a comment), turn it into a mapping or
+    a bool; a string key wants no YAML anyway. Every other key (numbers, lists, other unions, a net's
+    options) is still YAML."""
     tp: Any = RunConfig
     for i, key in enumerate(keys):
         if tp is NetSpec:  # its arch is a string; the rest of a net spec are its builder's options (Any)
-            return key == "arch" and i == len(keys) - 1
+            return str if key == "arch" and i == len(keys) - 1 else None
         if not (isinstance(tp, type) and dataclasses.is_dataclass(tp)):
-            return False
+            return None
         hints = typing.get_type_hints(tp)
         if key not in hints or key not in {f.name for f in dataclasses.fields(tp)}:
-            return False
+            return None
         tp = hints[key]
-    return tp is str
+    return tp if tp is str or tp == OPTIONAL_STR else None
 
 
 def _literal(raw: str) -> str:

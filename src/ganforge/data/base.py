@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import os
-import sys
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -20,13 +19,6 @@ import torch
 from ganforge.errors import DataError
 
 KINDS = ("image", "points", "table")
-
-
-def warn(message: str) -> None:
-    """One ``ganforge: warning:`` line on stderr, the form of every ganforge warning (runs.checkpoint.warn_line
-    prints the same; data cannot import it, runs imports data). Never a Python warning: that prints the
-    source file and line of the call, which tell a user nothing."""
-    print(f"ganforge: warning: {message}", file=sys.stderr, flush=True)
 
 
 @dataclass

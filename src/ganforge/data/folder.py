@@ -18,9 +18,9 @@ import numpy as np
 import torch
 from PIL import Image
 
-from ganforge.data.base import LoadRequest, warn
+from ganforge.data.base import LoadRequest
 from ganforge.data.images import LANCZOS, crop_resize, grey_to_rgb, to_array
-from ganforge.errors import DataError
+from ganforge.errors import DataError, warn
 
 EXTENSIONS = {".png", ".jpg", ".jpeg"}  # what pairs:, unpaired: and translate read
 # What folder: and ganforge dataset read as images: the one list of both (folder:'s emptiness check, its cache

@@ -29,7 +29,7 @@ from PIL import Image
 
 from ganforge import progress
 from ganforge.data import sources
-from ganforge.data.base import warn
+from ganforge.errors import warn
 from ganforge.data.store import FORMAT, IMAGES, LABELS, MANIFEST, MEAN, PARTIAL, VERSION, pid_alive
 from ganforge.errors import DataError
 from ganforge.outputs import check_dir_writable, named

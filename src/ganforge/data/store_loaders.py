@@ -13,13 +13,13 @@ import json
 import os
 from pathlib import Path
 
-from ganforge.data.base import Dataset, LoadRequest, warn
+from ganforge.data.base import Dataset, LoadRequest
 from ganforge.data.folder import IMAGE_SUFFIXES, _named, find_images
 from ganforge.data.paths import ENV_VAR, resolve_data_dir
 from ganforge.data.registry import register
 from ganforge.data.store import MANIFEST, VERSION, check_request, open_store, read_manifest
 from ganforge.data.store_build import BuildOptions, build_store
-from ganforge.errors import DataError, GanforgeError
+from ganforge.errors import DataError, GanforgeError, warn
 from ganforge.outputs import check_dir_writable
 
 CONFIG_FLAGS = (("resolution", "--set data.resolution={}"), ("channels", "--set data.channels={}"),

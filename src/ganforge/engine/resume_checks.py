@@ -16,9 +16,8 @@ from ganforge import recipes
 from ganforge.config import RunConfig
 from ganforge.data import Dataset
 from ganforge.data.store import stored
-from ganforge.errors import ConfigError, GanforgeError
+from ganforge.errors import ConfigError, GanforgeError, warn
 from ganforge.runs import rundir
-from ganforge.runs.checkpoint import warn_line
 
 
 def check_config(run_dir: Path, cfg: RunConfig, allow_change: bool) -> list[str]:
@@ -100,5 +99,5 @@ def check_data(run_dir: Path, data: Dataset) -> None:
         shape = list(data.shape)
         reshaped = (f", samples {'x'.join(map(str, recorded['shape']))} -> {'x'.join(map(str, shape))}"
                     if isinstance(recorded.get("shape"), list) and recorded["shape"] != shape else "")
-        warn_line(f"the training data differ from those {run_dir} was started on ({recorded.get('samples')} -> "
+        warn(f"the training data differ from those {run_dir} was started on ({recorded.get('samples')} -> "
                   f"{len(data.x)} samples{reshaped}, fingerprint changed); the run continues on the new data")

@@ -30,7 +30,7 @@ from ganforge import capabilities as cap
 from ganforge.metrics.judges import default_judge, load_judge
 from ganforge.privacy.distances import nearest, pixels
 from ganforge.runs.run import Run
-from ganforge.explore.runs import Refused, Runs, encode, generating, in_thread, int_param, options, render
+from ganforge.explore.runs import Refused, Runs, encode, generating, in_thread, int_param, lacks, options, render
 from ganforge.synthetic.sources import training_data
 
 MAX_PLANE = 9  # cells a side of the seed plane (81 images: one forward pass of a small G)
@@ -108,8 +108,7 @@ async def mix(request: Request) -> Response:
     runs: Runs = request.app.state.runs
     run = generating(runs, request)
     if cap.STYLE_MIX not in cap.capabilities_of(run.model):
-        raise Refused(404, str(cap.refusal(run.model, cap.STYLE_MIX, run=run.path.name, recipe=run.config.recipe,
-                                           doing="mix styles (it has no per-layer style inputs)")).split("; try")[0])
+        raise lacks(run, cap.STYLE_MIX, "mix styles (it has no per-layer style inputs)")
     rows = _seeds(request, "rows", "0,1,2", MAX_MIX)
     cols = _seeds(request, "cols", "3,4,5", MAX_MIX)
     num_ws = run.model.num_ws

@@ -25,7 +25,6 @@ from ganforge.errors import GanforgeError
 from ganforge.recipes.truncation_centres import MAX_CENTRES, check_centres
 from ganforge.runs import checkpoint as ckpt
 from ganforge.runs.run import Run, load_run
-from ganforge.sampling import MIN_Z_TRUNCATION
 from ganforge.serve.requests import TRUNCATION_MAX
 
 OPEN_RUNS = 4  # (run, checkpoint) pairs kept open: switching back is instant, memory stays bounded
@@ -149,8 +148,8 @@ def int_param(request: Request, key: str, default: int, lo: int, hi: int) -> int
 
 def lacks(run: Run, wanted: str, doing: str) -> Refused:
     """404 for an option the run's model does not take (as ``serve`` answers it), without the CLI hint."""
-    line = str(cap.refusal(run.model, wanted, run=run.path.name, recipe=run.config.recipe, doing=doing))
-    return Refused(404, line.split("; try `")[0])
+    return Refused(404, str(cap.refusal(run.model, wanted, run=run.path.name, recipe=run.config.recipe,
+                                        doing=doing, command_hint=False)))
 
 
 def options(request: Request, run: Run) -> dict[str, Any]:
@@ -162,7 +161,7 @@ def options(request: Request, run: Run) -> dict[str, Any]:
     if raw not in ("", "off"):
         if cap.TRUNCATION not in caps:
             raise lacks(run, cap.TRUNCATION, "take a truncation")
-        least = 0.0 if cap.STYLE_MIX in caps else MIN_Z_TRUNCATION  # psi may be 0; a |z| threshold needs room
+        least = cap.least_truncation(run.model)
         try:
             t = float(raw)
         except ValueError:

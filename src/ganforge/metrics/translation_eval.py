@@ -116,7 +116,7 @@ def evaluate_translation(run: Run, n: int | None = None, *, direction: str = "AB
     dropout when the run's ``translation.test_mode`` is train."""
     model = run.model
     if TRANSLATE not in capabilities_of(model):
-        raise GanforgeError(f"{run.path} is a {run.config.recipe} run, which does not translate images (it can "
+        raise GanforgeError(f"{run.path} is a {run.config.recipe} run, which does not translate images (it offers "
                             f"{describe(capabilities_of(model))}); --eval measures paired-translation (pix2pix) and "
                             f"cycle-translation (CycleGAN) runs")
     if direction not in model.directions:

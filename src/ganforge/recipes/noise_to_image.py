@@ -116,6 +116,7 @@ class NoiseToImageModel:
     def conditional(self) -> bool:
         return self.cfg.model.g.conditional
 
+    min_truncation = sampling.MIN_Z_TRUNCATION  # truncation is a |z| threshold: redrawing needs room above 0
     scoring_methods = ("anogan",)  # anomaly scores by AnoGAN's latent search (any unconditional image G)
 
     @property

@@ -34,6 +34,8 @@ from ganforge.recipes.truncation_centres import TruncationCentres, check_centres
 class StyleModel(NoiseToImageModel):
     """A trained style-based G: ``sample_chunks`` with truncation psi and style mixing."""
 
+    min_truncation = 0.0  # psi may be 0: every w at the mean (or its nearest centre)
+
     @property
     def num_ws(self) -> int:
         return self.generator.num_ws

@@ -15,7 +15,6 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -25,7 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load_file, save_file
 
 from ganforge.download import sha256_file
-from ganforge.errors import CheckpointError
+from ganforge.errors import CheckpointError, warn as warn_line
 from ganforge.training.speed import in_layout_of
 
 PREFIX = "step-"
@@ -51,10 +50,12 @@ def save(root: Path, step: int, tensors: dict[str, dict[str, torch.Tensor]], sta
     try:
         root.mkdir(parents=True, exist_ok=True)
         _write(tmp, tensors, state, step)
-        if final.exists():  # the same step saved again (e.g. the final save right after a periodic one)
-            shutil.rmtree(final)
+        # the same step saved again (e.g. the final save right after a periodic one): set the old one aside
+        old = _set_aside(final) if final.exists() else None
         os.replace(tmp, final)
         _fsync(root)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
     except OSError as e:
         shutil.rmtree(tmp, ignore_errors=True)
         previous = list_checkpoints(root)
@@ -63,8 +64,27 @@ def save(root: Path, step: int, tensors: dict[str, dict[str, torch.Tensor]], sta
                               f"Free disk space (or fix permissions), then continue with --resume") from None
     if keep is not None:
         for old in list_checkpoints(root)[:-keep]:
-            shutil.rmtree(old, ignore_errors=True)
+            _remove(old)
     return final
+
+
+def _set_aside(path: Path) -> Path:
+    """Rename a checkpoint to a hidden ``.NAME.old`` in one step, so that a reader listing checkpoints at
+    that moment sees it whole or not at all, never half-deleted (which would read as damaged)."""
+    aside = path.with_name(f".{path.name}.old")
+    if aside.exists():  # left by a run killed while removing it
+        shutil.rmtree(aside, ignore_errors=True)
+    os.replace(path, aside)
+    return aside
+
+
+def _remove(path: Path) -> None:
+    """Delete a pruned checkpoint without a reader ever seeing it part-deleted (see :func:`_set_aside`)."""
+    try:
+        path = _set_aside(path)
+    except OSError:
+        pass  # a checkpoint that cannot be renamed is deleted where it is
+    shutil.rmtree(path, ignore_errors=True)
 
 
 def _write(tmp: Path, tensors: dict[str, dict[str, torch.Tensor]], state: dict[str, Any], step: int) -> None:
@@ -85,12 +105,12 @@ def _write(tmp: Path, tensors: dict[str, dict[str, torch.Tensor]], state: dict[s
 
 def list_checkpoints(root: Path) -> list[Path]:
     """Checkpoint directories, oldest first. A checkpoint being written is ``.step-NNNNNNN.tmp`` (hidden,
-    never listed), and only a finished one is renamed to ``step-NNNNNNN``: so a ``step-`` folder holding
-    files but no manifest is a damaged checkpoint, listed so that loading names it (:func:`verify`) rather
-    than reporting "no checkpoint yet"."""
+    never listed), and only a finished one is renamed to ``step-NNNNNNN``; one being pruned is first renamed
+    to a hidden ``.step-NNNNNNN.old``. So a ``step-`` folder holding files but no manifest is a damaged
+    checkpoint, listed so that loading names it (:func:`verify`) rather than reporting "no checkpoint yet"."""
     if not root.is_dir():
         return []
-    # an empty one holds nothing to load or report (e.g. the last moment of a pruning rmtree): not listed
+    # an empty one holds nothing to load or report (e.g. one emptied by hand): not listed
     dirs = [p for p in root.iterdir() if p.is_dir() and p.name.startswith(PREFIX) and _not_empty(p)]
     return sorted(dirs, key=lambda p: p.name)
 
@@ -134,11 +154,6 @@ def load(path: Path) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]
     except (SafetensorError, OSError, ValueError) as e:
         raise CheckpointError(f"checkpoint {path} cannot be read: {e}") from None
     return tensors, state
-
-
-def warn_line(message: str) -> None:
-    """One line on stderr, as every ganforge warning is shown (never a Python warning with a source line)."""
-    print(f"ganforge: warning: {message}", file=sys.stderr, flush=True)
 
 
 def load_latest(root: Path, warn: Callable[[str], None] = warn_line

@@ -21,7 +21,7 @@ from torch import nn
 
 from ganforge import recipes
 from ganforge.config import RunConfig
-from ganforge.errors import CheckpointError
+from ganforge.errors import CheckpointError, warn as warn_line
 from ganforge.runs import checkpoint
 from ganforge.runs.rundir import read_config
 from ganforge.sampling import collect
@@ -105,7 +105,7 @@ class Run:
 
 
 def load_run(path: str | os.PathLike, checkpoint: Which = "latest", *, device: str | torch.device = "cpu",
-             warn: Callable[[str], None] = checkpoint.warn_line) -> Run:
+             warn: Callable[[str], None] = warn_line) -> Run:
     """Open a run directory written by ``ganforge train`` at one checkpoint (``latest``, ``best`` or a path)."""
     run_dir = Path(path)
     cfg = read_config(run_dir)

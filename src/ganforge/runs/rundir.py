@@ -49,7 +49,7 @@ RUN_LAYOUT: dict[str, tuple[str, str]] = {
     "samples": (rf"{_STEP}\.png", ""),  # engine/periodic.save_samples
     "eval": (_written(_CHECKPOINT, ".json"), ""),  # RUN_DIR/eval/<checkpoint>.json of `ganforge eval`
     "figures": (_written(r"curves|nn_distances|interp_linear|interp_slerp|nearest_neighbours|samples", ".png"), ""),
-    "checkpoints": ("", rf"{_CHECKPOINT}|\.{_CHECKPOINT}\.tmp"),  # a .tmp one is a save cut short
+    "checkpoints": ("", rf"{_CHECKPOINT}|\.{_CHECKPOINT}\.(tmp|old)"),  # a save or prune cut short
     "*": (r"\w[\w.-]*\.safetensors|state\.json|manifest\.json", ""),  # runs/checkpoint._write
 }
 

@@ -12,7 +12,7 @@ Endpoints (the OpenAPI schema at ``/openapi.json`` lists the ones this run has):
   the run declares ``translate``, ``upscale`` or ``score``.
 
 What a run can do comes from its model's declaration (:mod:`ganforge.capabilities`); an endpoint
-it lacks answers 404 with the line naming what it can do. Every refusal is ``{"error": one line}``
+it lacks answers 404 with the line naming what it offers. Every refusal is ``{"error": one line}``
 with a 4xx status; the model runs in a worker thread behind one lock, so a request never waits
 on another's Python code and the CPU is not oversubscribed. No request names a file: the run is
 fixed when the server starts, uploads stay in memory and nothing from a request is unpickled.
@@ -45,7 +45,6 @@ from ganforge.runs.run import Run
 from ganforge.serve import images
 from ganforge.serve.batching import Batcher
 from ganforge.serve.openapi import schema
-from ganforge.sampling import MIN_Z_TRUNCATION
 from ganforge.serve.requests import (ApiError, Limits, check_query, direction, parse_generate, read_body,
                                      to_json_error)
 from ganforge.upscaling import Stopped, tiled
@@ -83,8 +82,7 @@ class ServedRun:
         ctx = run.state.get("net_context") or {}
         self.shape = tuple(ctx.get("data_shape") or ())
         self.points = cap.TOY2D in self.caps
-        # psi of a style-based G may be 0 (the mean w); a |z| threshold needs room (sampling.truncated_z)
-        self.min_truncation = 0.0 if cap.STYLE_MIX in self.caps else MIN_Z_TRUNCATION
+        self.min_truncation = cap.least_truncation(self.model)
         self.in_flight = 0  # requests being answered, /health aside (counted by InFlight)
 
     def info(self) -> dict[str, Any]:
@@ -97,9 +95,8 @@ class ServedRun:
 
     def need(self, wanted: str, doing: str) -> None:
         if wanted not in self.caps or (wanted == cap.GENERATE and self.batcher is None):
-            line = str(cap.refusal(self.model, wanted, run=self.run.path.name, recipe=self.run.config.recipe,
-                                   doing=doing))
-            raise ApiError(404, line.split("; try `")[0])  # the CLI hint names a command, not an endpoint
+            raise ApiError(404, str(cap.refusal(self.model, wanted, run=self.run.path.name,
+                                                recipe=self.run.config.recipe, doing=doing, command_hint=False)))
 
     async def locked(self, fn: Callable[[], Any]) -> Any:
         def call() -> Any:
@@ -245,7 +242,7 @@ async def _info(request: Request) -> Response:
 
 async def _openapi(request: Request) -> Response:
     served = request.app.state.served
-    return JSONResponse(schema(served.caps, served.limits, served.centres))
+    return JSONResponse(schema(served.caps, served.limits, served.centres, served.min_truncation))
 
 
 async def _api_error(request: Request, e: ApiError) -> Response:

@@ -10,7 +10,6 @@ from __future__ import annotations
 from typing import Any
 
 from ganforge import capabilities as cap
-from ganforge.sampling import MIN_Z_TRUNCATION
 from ganforge.serve.requests import SEED_MAX, TRUNCATION_MAX, Limits
 
 ERROR = {"description": "refused: one line saying why",
@@ -32,12 +31,11 @@ def _json(description: str) -> dict[str, Any]:
 NULL = {"type": "null"}  # a field this run does not take: only null (left out) is accepted
 
 
-def _generate(caps: frozenset[str], limits: Limits, centres: int | None) -> dict[str, Any]:
-    """``/v1/generate`` as this run answers it: the options it lacks are null only, a style-based psi may be 0
-    while a |z| threshold may not, and 2D points come as .npy alone."""
+def _generate(caps: frozenset[str], limits: Limits, centres: int | None, least: float) -> dict[str, Any]:
+    """``/v1/generate`` as this run answers it: the options it lacks are null only, truncation from the
+    model's least, and 2D points come as .npy alone."""
     points = cap.TOY2D in caps
     formats = ["npy"] if points else ["png", "npy"]
-    least = 0 if cap.STYLE_MIX in caps else MIN_Z_TRUNCATION
     truncation = {"type": ["number", "null"], "minimum": least, "maximum": TRUNCATION_MAX}
     classes = {"oneOf": [{"type": "integer", "minimum": 0}, NULL,
                          {"type": "array", "minItems": 1, "maxItems": limits.max_n,
@@ -60,8 +58,10 @@ def _generate(caps: frozenset[str], limits: Limits, centres: int | None) -> dict
         "responses": {"200": {"description": "the samples", "content": answers}, **_errors(400, 404, 413, 422)}}}
 
 
-def schema(caps: frozenset[str], limits: Limits, centres: int | None = None) -> dict[str, Any]:
-    """The schema of the endpoints in ``caps``; ``centres``: the K of truncation centres the server fitted."""
+def schema(caps: frozenset[str], limits: Limits, centres: int | None = None,
+           min_truncation: float = 0.0) -> dict[str, Any]:
+    """The schema of the endpoints in ``caps``; ``centres``: the K of truncation centres the server fitted;
+    ``min_truncation``: the model's least truncation (:func:`ganforge.capabilities.least_truncation`)."""
     paths: dict[str, Any] = {
         "/health": {"get": {"summary": "liveness, and the requests in flight",
                              "responses": {"200": _json("status ok, in_flight")}}},
@@ -69,7 +69,7 @@ def schema(caps: frozenset[str], limits: Limits, centres: int | None = None) -> 
                              "responses": {"200": _json("the run")}}},
     }
     if cap.GENERATE in caps:
-        paths["/v1/generate"] = _generate(caps, limits, centres)
+        paths["/v1/generate"] = _generate(caps, limits, centres, min_truncation)
     if cap.TRANSLATE in caps:
         paths["/v1/translate"] = {"post": {
             "summary": "translate one image into the other domain",

@@ -17,7 +17,6 @@ from typing import Any
 from starlette.requests import ClientDisconnect, Request
 
 from ganforge.recipes.truncation_centres import MAX_CENTRES
-from ganforge.sampling import MIN_Z_TRUNCATION
 
 SEED_MAX = 2**63 - 1  # torch.Generator.manual_seed takes any 64-bit value; the signed range is what JSON tools keep
 TRUNCATION_MAX = 100.0  # beyond this the truncation trick no longer truncates anything

@@ -66,7 +66,7 @@ def _human(nbytes: float) -> str:
 def check_labelled(run: Run) -> None:
     """One line unless the run draws class-conditional samples (checked before any data are loaded)."""
     if cap.CLASSES not in cap.capabilities_of(run.model) or not run.config.model.g.conditional or not run.num_classes:
-        raise GanforgeError(f"{run.path} is a {run.config.recipe} run, not class-conditional (it can "
+        raise GanforgeError(f"{run.path} is a {run.config.recipe} run, not class-conditional (it offers "
                             f"{cap.describe(cap.capabilities_of(run.model))}), so it draws no labelled samples to "
                             f"train a classifier on; use a class-conditional run such as cgan-mnist")
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from ganforge.data.base import warn
+from ganforge.errors import warn
 from ganforge.errors import DataError, did_you_mean
 from ganforge.tabular.columns import describe, infer_columns
 from ganforge.tabular.table_io import MIN_ROWS, iter_table, read_table
