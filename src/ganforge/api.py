@@ -1,11 +1,11 @@
 """ganforge from Python: train, open and measure runs from a notebook or a script.
 
-The ``ganforge`` command is a thin shell over these three functions::
+``ganforge train`` and ``ganforge eval`` are thin shells over these three functions::
 
     import ganforge
     run = ganforge.train("gan2014-digits", out="runs/demo", steps=2000, optim__d__lr=5e-4)
     images = run.sample(64, seed=1)                    # uint8 (64, 1, 8, 8)
-    values = ganforge.evaluate(run, metrics="fid,pr")  # {"fid10k_test_lenet": ..., ...}
+    values = ganforge.evaluate(run, metrics="fid,pr")  # {"fid10k_test_lenet8": ..., ...}
     same = ganforge.load_run("runs/demo", checkpoint="latest")
 
 Overrides are config keys with ``__`` for the dots (``train__batch_size=32``) or a list of

@@ -354,3 +354,24 @@ def test_evaluation_during_training_logs_and_keeps_the_best_checkpoint(tmp_path,
     higher = tr.evaluator.directions[key] == "higher"
     assert tr.best["value"] == (max(values) if higher else min(values))
     assert load_run(tmp_path / "run", "best").step == tr.best["step"]
+
+
+def test_what_a_run_shows_between_steps_never_changes_it(tiny_trainer):
+    """A preview that draws random numbers (a recipe's own ``save_preview`` may) leaves the training after it
+    the same: previews run under a forked RNG, as evaluation and the monitor do (engine/periodic.measuring).
+    gan2014-digits' D has dropout, which draws from the global generator every step."""
+    plain = tiny_trainer("train.steps=12", name="plain")
+    plain.fit()
+    shown = tiny_trainer("train.steps=12", "log.sample_every=3", name="shown")
+    original, drawn = shown.built.parts.save_preview, []
+
+    def preview(*args):
+        drawn.append(torch.rand(100))
+        return original(*args)
+
+    shown.built.parts.save_preview = preview
+    shown.fit()
+    assert len(drawn) >= 3
+    for name in ("G", "D"):
+        for p, q in zip(plain.built.nets[name].state_dict().values(), shown.built.nets[name].state_dict().values()):
+            assert torch.equal(p, q)

@@ -2,7 +2,7 @@
 
 The loop knows no network, loss or recipe by name: the recipe's phases say what is updated
 and how; the loop schedules them, reads statistics back every ``log.every`` steps, writes
-sample grids, evaluations and checkpoints between steps (:mod:`.outputs`), rolls back or
+sample grids, evaluations and checkpoints between steps (:mod:`.periodic`), rolls back or
 stops on divergence (:mod:`.rollback`) and stops cleanly on SIGINT/SIGTERM with a checkpoint
 to resume from (:mod:`.signals`).
 """

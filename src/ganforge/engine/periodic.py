@@ -8,6 +8,8 @@ in eval mode, under a forked RNG so that measuring never changes the training ru
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from pathlib import Path
 
 import torch
@@ -44,11 +46,20 @@ def make_evaluator(trainer, data_dir: str | None) -> Evaluator | None:
                                    "digit": c.data.digit})
 
 
+@contextlib.contextmanager
+def measuring(built) -> Iterator[dict[str, torch.nn.Module]]:
+    """The sampling networks in eval mode under a forked RNG: whatever a preview, an evaluation or the
+    monitor draws, the training run after it is the same as without it."""
+    rng_devices = [built.device] if built.device.type == "cuda" else []
+    with eval_mode(built.sampling_nets()) as nets, torch.random.fork_rng(devices=rng_devices):
+        yield nets
+
+
 def save_samples(trainer) -> Path | None:
     if not trainer.world.is_main:
         return None
     path = trainer.run_dir / "samples" / f"step-{trainer.step:07d}.png"
-    with eval_mode(trainer.built.sampling_nets()) as nets:
+    with measuring(trainer.built) as nets:
         return trainer.built.parts.save_preview(nets, path, trainer.step)
 
 
@@ -57,8 +68,7 @@ def evaluate(trainer) -> dict[str, float]:
     built, cfg, evaluator = trainer.built, trainer.cfg, trainer.evaluator
     values: dict[str, float] = {}
     if trainer.world.is_main:  # one process measures; the others wait for its figures
-        rng_devices = [built.device] if built.device.type == "cuda" else []
-        with eval_mode(built.sampling_nets()) as nets, torch.random.fork_rng(devices=rng_devices):
+        with measuring(built) as nets:
             model = trainer.recipe.model(cfg, built.record, nets)
             values = evaluator(lambda n: collect(model.sample_chunks(n, seed=cfg.seed, device=built.device)))
     values = trainer.world.broadcast(values)
@@ -97,8 +107,7 @@ def monitor(trainer) -> dict[str, float]:
     built = trainer.built
     values: dict[str, float] = {}
     if trainer.world.is_main:
-        rng_devices = [built.device] if built.device.type == "cuda" else []
-        with eval_mode(built.sampling_nets()) as nets, torch.random.fork_rng(devices=rng_devices):
+        with measuring(built) as nets:
             values = built.parts.monitor(nets, trainer.monitor_judge)
     values = trainer.world.broadcast(values)
     warning = trainer.guard.diversity_warning(values, trainer.step)
