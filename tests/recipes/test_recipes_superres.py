@@ -14,7 +14,7 @@ from ganforge.data import load_dataset
 from ganforge.data.superres import bicubic_up, downsample
 from ganforge.engine.loop import Trainer
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
-from ganforge.recipes.superres import CropBatches, dihedral
+from ganforge.training.crops import CropBatches, dihedral
 from ganforge.runs.run import load_run
 
 TINY = ["data.name=digits", "superres.hr_crop=8", "model.g.scale=2", "model.g.channels=16", "model.g.blocks=2",
