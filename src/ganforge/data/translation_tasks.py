@@ -30,8 +30,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from scipy import ndimage
-from skimage.feature import canny
 
 from ganforge.data.base import Dataset, LoadRequest
 from ganforge.data.registry import load_dataset, register
@@ -56,6 +54,8 @@ def unpad_mnist(x: np.ndarray) -> np.ndarray:
 
 def canny_edges(x: np.ndarray, sigma: float = 1.0) -> np.ndarray:
     """uint8 (N, 1, H, W) -> uint8 edge maps (255 on an edge), skimage's Canny per image."""
+    from skimage.feature import canny  # here, not at the top: every command imports this module (plotting.py)
+
     out = np.zeros_like(x)
     for i, image in enumerate(x[:, 0]):
         out[i, 0] = canny(image.astype(np.float64) / 255.0, sigma=sigma) * 255
@@ -68,6 +68,8 @@ def invert(x: np.ndarray) -> np.ndarray:
 
 def dilate(x: np.ndarray) -> np.ndarray:
     """Grey-level dilation with a 3x3 cross: every stroke one pixel thicker each side."""
+    from scipy import ndimage  # as canny_edges' import
+
     return ndimage.grey_dilation(x, footprint=CROSS[None, None])
 
 

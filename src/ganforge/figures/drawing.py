@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, ImageDraw, ImageFont
 
 from ganforge.metrics.modes import mode_coverage
+from ganforge.plotting import pyplot
 
 TITLE_PX = 14  # font size of titles and labels on image sheets
 BACKGROUND = 64  # grey between cells; titles are drawn on white
@@ -135,11 +136,7 @@ def save_points_plot(points: np.ndarray, path: str | Path, centers: list | None 
     with no generated points on it. With the modes' ``std``, a mode no sample comes within 3 std
     of (the ``modes`` metric's rule) is crossed out and the title counts the modes hit.
     """
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
     if real is not None:
         ax.scatter(real[:, 0], real[:, 1], s=2, color="0.6", alpha=0.5, zorder=1, label="real data",

@@ -35,21 +35,13 @@ from ganforge.data import load_dataset, registry
 from ganforge.errors import CheckpointError, GanforgeError
 from ganforge.sampling import collect, sample_generator, sample_noise, to_output
 from ganforge.figures.drawing import nn_sheet, save_image_grid, save_points_plot
+from ganforge.plotting import pyplot
 
 TRAIN_KEYS = ("step", "epoch", "img_per_s", "event", "message")  # and every network's lr_<name>
 SPREADS = (".std", ".se", ".sigma")  # metric values that are spreads or settings, not curves
 SHEET_ROWS = 16
 INTERP_ROWS, INTERP_STEPS = 8, 10
 BLOCK = 512
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 def _flat(x: np.ndarray | torch.Tensor) -> torch.Tensor:
@@ -137,7 +129,7 @@ def plot_curves(series: dict[str, list[tuple[int, float]]], path: Path, title: s
     used = {k for ks in groups.values() for k in ks}
     metrics = [k for k in series if k not in used]
     panels = [(title, keys) for title, keys in groups.items() if keys] + [(k, [k]) for k in metrics]
-    plt = _plt()
+    plt = pyplot()
     cols = min(3, len(panels))
     rows = math.ceil(len(panels) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.2 * rows), dpi=100, squeeze=False)
@@ -195,7 +187,7 @@ def histogram_bins(distances: np.ndarray) -> tuple[np.ndarray, bool]:
 
 def plot_nn_histogram(sample_d: np.ndarray, real_d: np.ndarray | None, path: Path, unit: str,
                       title: str | None = None) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(6, 4), dpi=100)
     both = np.concatenate([sample_d, real_d]) if real_d is not None else sample_d
     bins, log = histogram_bins(both)
@@ -224,7 +216,7 @@ def plot_nn_histogram(sample_d: np.ndarray, real_d: np.ndarray | None, path: Pat
 
 
 def _interp_points_plot(paths: np.ndarray, samples: np.ndarray, centers, path: Path, title: str) -> Path:
-    plt = _plt()
+    plt = pyplot()
     fig, ax = plt.subplots(figsize=(5, 5), dpi=100)
     if centers is not None:  # under the samples, so an empty mode stays visible
         c = np.asarray(centers)

@@ -25,14 +25,17 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
-from sklearn.cluster import KMeans
 from torch import nn
 from torch.nn import functional as F
 
 from ganforge import sampling
+
+if TYPE_CHECKING:
+    from sklearn.cluster import KMeans
 from ganforge.errors import GanforgeError
 
 FIT_SAMPLES = 10_000  # generated samples the clusters are fitted on (a thousand per class for ten classes)
@@ -95,6 +98,8 @@ def fit_centres(generator: nn.Module, k: int, z_dim: int, z_dist: str, device: s
     if generator.training:
         raise ValueError("fit_centres needs the generator in eval mode (training mode moves w_avg and mixes styles)")
     styles = generator.styles(sampling.sample_noise(n, z_dim, z_dist, device, sampling.sample_generator(seed, device)))
+    from sklearn.cluster import KMeans  # here, not at the top: every command imports this module (plotting.py)
+
     w = styles[:, 0].float().cpu()
     kmeans = KMeans(k, n_init=KMEANS_RESTARTS, random_state=seed).fit(features_of(generator, styles))
     labels = torch.from_numpy(kmeans.labels_).long()

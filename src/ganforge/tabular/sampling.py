@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ganforge.errors import ConfigError
+from ganforge.plotting import pyplot
 from ganforge.sampling import sample_generator
 from ganforge.tabular.table_io import read_table, write_table_chunks
 from ganforge.tabular.transform import TableTransformer
@@ -251,11 +252,8 @@ def quiet_missing_glyphs() -> Iterator[None]:
 def save_table_preview(real: pd.DataFrame, synthetic: pd.DataFrame, path: str | Path, *, title: str,
                        columns: Any = None) -> Path:
     """The first few learned columns' real and generated marginals side by side (histograms or bar charts).
-    matplotlib is imported here, as figures/drawing.py does: every ganforge command imports this module."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    pyplot is imported on first use (:mod:`ganforge.plotting`): every ganforge command imports this module."""
+    plt = pyplot()
 
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -10,15 +10,12 @@ from __future__ import annotations
 import io
 from collections.abc import Mapping
 
-import matplotlib
+import numpy as np
+import pandas as pd
 
-matplotlib.use("Agg")  # files only, never a window (also on machines with no display)
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
-import pandas as pd  # noqa: E402
-
-from ganforge.tabular.report.quality import CONTINUOUS, DISCRETE, numeric_values  # noqa: E402
-from ganforge.tabular.sampling import quiet_missing_glyphs  # noqa: E402
+from ganforge.plotting import pyplot
+from ganforge.tabular.report.quality import CONTINUOUS, DISCRETE, numeric_values
+from ganforge.tabular.sampling import quiet_missing_glyphs
 
 REAL, SYNTHETIC = "#1f77b4", "#ff7f0e"  # matplotlib's first two colours: blue real, orange synthetic
 PANELS_PER_ROW = 4
@@ -33,7 +30,7 @@ def _png(fig) -> bytes:
     buf = io.BytesIO()
     with quiet_missing_glyphs():  # a CJK column name is drawn as boxes: no reason for warnings on stderr
         fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight")
-    plt.close(fig)
+    pyplot().close(fig)
     return buf.getvalue()
 
 
@@ -89,7 +86,7 @@ def columns_figure(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: Mapping[s
     """One panel per scored column (histogram or bars), titled with its column-shape score: PNG bytes."""
     names = [c for c, k in kinds.items() if k in CONTINUOUS + DISCRETE]
     rows = max(1, -(-len(names) // PANELS_PER_ROW))
-    fig, axes = plt.subplots(rows, PANELS_PER_ROW, figsize=(4 * PANELS_PER_ROW, 3.1 * rows), squeeze=False)
+    fig, axes = pyplot().subplots(rows, PANELS_PER_ROW, figsize=(4 * PANELS_PER_ROW, 3.1 * rows), squeeze=False)
     for ax, name in zip(axes.flat, names):
         if kinds[name] in CONTINUOUS:
             _continuous_panel(ax, real[name], synthetic[name], kinds[name])
@@ -130,7 +127,7 @@ def correlation_figure(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: Mappi
     cs = cs.reindex(index=cr.index, columns=cr.columns)
     n = cr.shape[0]
     side = min(MAX_SIDE, max(3.2, 0.42 * n + 1.5))
-    fig, axes = plt.subplots(1, 3, figsize=(3 * side + 1.0, side))
+    fig, axes = pyplot().subplots(1, 3, figsize=(3 * side + 1.0, side))
     panels = ((cr, "real", "RdBu_r", (-1, 1)), (cs, "synthetic", "RdBu_r", (-1, 1)),
               ((cr - cs).abs(), "|real - synthetic|", "Greys", (0, 1)))
     for ax, (m, title, cmap, (vmin, vmax)) in zip(axes, panels):
