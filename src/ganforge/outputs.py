@@ -108,8 +108,9 @@ def check_not_input(out: str | os.PathLike, source: str | os.PathLike, *, target
                     inputs: Iterable[str | os.PathLike] = (), flag: str = "--out", input_flag: str = "--input") -> None:
     """One line when writing ``out`` (and ``targets``, the files it stands for) would replace what the
     command reads: ``out`` is ``source``, a folder holding it, or one of its files (``inputs``). Checked
-    before ``--force`` is looked at: --force allows replacing an old output, never the input being read."""
-    out, source = Path(out), Path(source)
+    before ``--force`` is looked at: --force allows replacing an old output, never the input being read.
+    An empty ``out`` is named as such first (``Path('')`` would read as the current folder)."""
+    out, source = Path(nonempty(out, flag=flag)), Path(source)
     kind = "folder" if source.is_dir() else "file"
     if _same(out, source):
         raise GanforgeError(f"{flag} is the {input_flag} {kind} {source}; writing there would replace what is being "

@@ -127,3 +127,30 @@ def test_features_and_eval_json_never_replace_what_they_read(images, capsys):
 
 def test_table_report_seed_is_checked_like_every_other_seed(images, capsys):
     fails(capsys, ["table-report", "real.csv", "syn.csv", "--seed", "-1"], "--seed must be an integer >= 0")
+
+
+@pytest.mark.parametrize("run,argv,flag", [
+    ("digits", ["eval", "RUN", "--n", "100", "--json", ""], "--json"),
+    ("digits", ["sample", "RUN", "--n", "4", "--out", "s.npy", "--grid", ""], "--grid"),
+    ("digits", ["figures", "RUN", "--n", "20", "--out", ""], "--out"),
+    ("sr", ["upscale", "RUN", "--eval", "skimage-photos", "--json", ""], "--json"),
+    ("pix2pix", ["translate", "RUN", "--eval", "--n", "10", "--json", ""], "--json"),
+    ("cgan", ["downstream", "RUN", "--n", "20", "--out", ""], "--out"),
+    ("digits", ["audit", "RUN", "--n", "20", "--members", "20", "--out", ""], "--out"),
+    ("digits", ["audit", "RUN", "--n", "20", "--members", "20", "--figure", ""], "--figure"),
+    ("digits", ["anomaly", "score", "RUN", "--input", "x.npy", "--out", ""], "--out"),
+])
+def test_an_empty_output_name_is_refused_not_skipped(images, capsys, tiny_runs, run, argv, flag):
+    """An output named '' was taken as not asked for (exit 0, nothing written): refused as every --out is."""
+    path = tiny_runs / run
+    capsys.readouterr()  # the run's training lines, when this test trained it
+    before = _snapshot(images)
+    fails(capsys, [path if a == "RUN" else a for a in argv], f"{flag} is empty; name a new file or folder")
+    assert _snapshot(images) == before
+
+
+def test_figures_out_dot_is_not_the_current_folder(images, capsys, tiny_runs):
+    path = tiny_runs / "digits"
+    capsys.readouterr()
+    fails(capsys, ["figures", path, "--n", "20", "--out", "."], "--out . is an existing folder", "--out out")
+    assert not (images / "samples.png").exists()

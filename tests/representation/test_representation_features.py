@@ -37,6 +37,9 @@ def test_unknown_layers_and_bad_inputs_are_one_line_errors():
         feature_layers(D, ["blocks.9"])
     with pytest.raises(GanforgeError, match="pool must be an integer >= 1"):
         d_features(D, torch.rand(2, 1, 28, 28), pool=0)
+    assert d_features(D, torch.rand(2, 1, 28, 28), pool=14).shape[0] == 2  # the largest map's side: allowed
+    with pytest.raises(GanforgeError, match="--pool 15 is larger than D's largest feature map \\(14 a side\\)"):
+        d_features(D, torch.rand(2, 1, 28, 28), pool=15)  # would copy each value, not pool
     assert to_d_input(np.full((2, 28, 28), 255, np.uint8), (1, 28, 28), (-1.0, 1.0)).shape == (2, 1, 28, 28)
     with pytest.raises(GanforgeError, match="takes \\(1, 28, 28\\)"):
         to_d_input(np.zeros((2, 3, 28, 28), np.uint8), (1, 28, 28), (-1.0, 1.0))

@@ -92,7 +92,7 @@ def run_score(args: argparse.Namespace) -> int:
 def run_eval(args: argparse.Namespace) -> int:
     if args.limit is not None and args.limit < 2:
         raise GanforgeError(f"--limit must be at least 2 images, got {args.limit}")
-    out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".json",)) if args.out else None
+    out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".json",)) if args.out is not None else None
     opened = options.open_run(args)
     report = evaluate(opened, args.protocol, method=args.method, seed=args.seed, data_dir=args.data_dir,
                       limit=args.limit)

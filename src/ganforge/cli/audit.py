@@ -91,8 +91,8 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError(f"--n and --members must be at least 2, got {args.n} and {args.members}")
     if not 0 < args.quantile < 0.5:
         raise GanforgeError(f"--quantile must be in (0, 0.5), got {args.quantile}")
-    out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".json",)) if args.out else None
-    fig = outputs.check_file(args.figure, flag="--figure", force=args.force, suffixes=(".png",)) if args.figure else None
+    out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".json",)) if args.out is not None else None
+    fig = outputs.check_file(args.figure, flag="--figure", force=args.force, suffixes=(".png",)) if args.figure is not None else None
     opened = options.open_run(args)
     if cap.TABLE in cap.capabilities_of(opened.model):  # a table run: its rows, on the table report's encoding
         return _table_audit(opened, args, out)

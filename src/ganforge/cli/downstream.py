@@ -74,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
     seeds = _seeds(args.seeds)
     if args.n is not None and args.n <= 0:
         raise GanforgeError(f"--n must be a positive number of samples, got {args.n}")
-    out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".json",)) if args.out else None
+    out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".json",)) if args.out is not None else None
     opened = options.open_run(args)
     if cap.TABLE in cap.capabilities_of(opened.model):  # a table run: a fixed scikit-learn model on data.target
         return _table_downstream(opened, args, out)

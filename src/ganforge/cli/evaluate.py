@@ -92,9 +92,9 @@ def run(args: argparse.Namespace) -> int:
         return _list_metrics()
     if args.n is not None and args.n < 2:
         raise GanforgeError(f"--n must be at least 2 samples, got {args.n}")
-    if args.json and args.samples:  # --force must not replace the samples being read
+    if args.json is not None and args.samples:  # --force must not replace the samples being read
         outputs.check_not_input(args.json, args.samples, flag="--json", input_flag="--samples")
-    json_path = outputs.check_file(args.json, flag="--json", force=args.force) if args.json else None
+    json_path = outputs.check_file(args.json, flag="--json", force=args.force) if args.json is not None else None
     device = device_option(args.device)
     if args.samples:
         if args.run_dir:

@@ -6,6 +6,7 @@ import argparse
 from functools import partial
 from pathlib import Path
 
+from ganforge import outputs
 from ganforge.cli import options
 from ganforge.cli.device import device_option
 from ganforge.cli.help import examples
@@ -38,6 +39,7 @@ def run(args: argparse.Namespace) -> int:
     if args.n < 2:
         raise GanforgeError(f"--n must be at least 2 samples, got {args.n}")
     read_config(args.run_dir)  # not a run directory: say so before anything is written
+    out = None if args.out is None else outputs.named(args.out, flag="--out")  # '' or . is no new folder
     device = device_option(args.device)
     if args.checkpoint not in ("latest", "best"):
         checkpoint_path(args.run_dir, args.checkpoint)  # a wrong path is an error, not a skipped figure
@@ -45,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     # only a run with no checkpoint saved yet gets its curves alone; a damaged one is an error, as everywhere
     none_saved = args.checkpoint == "latest" and not list_checkpoints(Path(args.run_dir) / "checkpoints")
     paths = make_figures(args.run_dir, opener, n=args.n, seed=args.seed, data_dir=args.data_dir, log_fn=print,
-                         out=args.out, force=args.force, none_saved=none_saved)
+                         out=out, force=args.force, none_saved=none_saved)
     for p in paths:
         print(f"figure: {p}")
     return 0

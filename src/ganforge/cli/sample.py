@@ -73,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
                             f"follow it as in the real table)")
     args.condition = args.condition[0] if args.condition else None
     out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".npy", ".csv", ".parquet", ".pq"))
-    grid = outputs.check_file(args.grid, flag="--grid", force=args.force, suffixes=(".png",)) if args.grid else None
+    grid = outputs.check_file(args.grid, flag="--grid", force=args.force, suffixes=(".png",)) if args.grid is not None else None
     if grid is not None and grid.resolve() == out.resolve():
         raise GanforgeError("--grid and --out name the same file; give the picture its own name")
     device = device_option(args.device)

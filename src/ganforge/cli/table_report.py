@@ -61,8 +61,8 @@ def _json_safe(value):
 
 
 def run(args: argparse.Namespace) -> int:
-    out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".json",)) if args.out else None
-    page = outputs.check_file(args.html, flag="--html", force=args.force, suffixes=(".html",)) if args.html else None
+    out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".json",)) if args.out is not None else None
+    page = outputs.check_file(args.html, flag="--html", force=args.force, suffixes=(".html",)) if args.html is not None else None
     if out is not None and page is not None and out.resolve() == page.resolve():
         raise DataError("--out and --html name the same file; give two names")
     real = read(args.real, "REAL", strict=True)

@@ -150,7 +150,7 @@ def _evaluate(args: argparse.Namespace) -> int:
     """``--eval``: every path checked first, then the scores printed (and written whole to --json)."""
     if args.n is not None and args.n < 2:
         raise GanforgeError(f"--n must be at least 2 test images (the judge FID needs a spread), got {args.n}")
-    target = outputs.check_file(args.json, flag="--json", force=args.force, suffixes=(".json",)) if args.json else None
+    target = outputs.check_file(args.json, flag="--json", force=args.force, suffixes=(".json",)) if args.json is not None else None
     device = device_option(args.device)
     opened = _opened(args, device)
     report = evaluate_translation(opened, args.n, direction=args.direction, seed=args.seed, data_dir=args.data_dir,

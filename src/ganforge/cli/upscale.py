@@ -168,7 +168,7 @@ def _upscale_npy(source: Path, target: Path, fn, scale: int, channels: int | Non
 def _evaluate(args: argparse.Namespace) -> int:
     if args.run_dir is None:
         raise GanforgeError("--eval needs a srresnet or srgan run directory (bicubic is scored beside it)")
-    target = outputs.check_file(args.json, flag="--json", force=args.force, suffixes=(".json",)) if args.json else None
+    target = outputs.check_file(args.json, flag="--json", force=args.force, suffixes=(".json",)) if args.json is not None else None
     device = device_option(args.device)
     name, fn, scale, channels, radius = _method(argparse.Namespace(**{**vars(args), "bicubic": False}), device)
     if channels != 3:

@@ -66,6 +66,15 @@ def to_d_input(x: np.ndarray, data_shape: Sequence[int], value_range: tuple[floa
     return t
 
 
+def _check_pool(pool: int, maps: Sequence[Tensor]) -> None:
+    """One line for a grid larger than every conv map: adaptive pooling would then copy each value into
+    many cells (features that are not a pool, and can run out of memory), not pool anything."""
+    sides = [max(t.shape[-2:]) for t in maps if t.dim() == 4]
+    if sides and pool > max(sides):
+        raise GanforgeError(f"--pool {pool} is larger than D's largest feature map ({max(sides)} a side), so it "
+                            f"would copy values, not pool them; use --pool {min(4, max(sides))} (at most {max(sides)})")
+
+
 @torch.no_grad()
 def d_features(D: nn.Module, x: Tensor, *, layers: Sequence[str] | None = None, pool: int = 4,
                batch_size: int = 500) -> np.ndarray:
@@ -85,6 +94,8 @@ def d_features(D: nn.Module, x: Tensor, *, layers: Sequence[str] | None = None, 
         for chunk in torch.split(x, batch_size):
             captured.clear()
             f = D.features(chunk.to(device))
+            if not out:
+                _check_pool(pool, [captured[n] for n in names if n in captured])
             parts = [pool_flat(captured[n], pool) for n in names if n in captured] if names else [f.flatten(1)]
             if names and len(parts) != len(names):
                 missing = [n for n in names if n not in captured]
