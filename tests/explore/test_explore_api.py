@@ -128,11 +128,18 @@ def damage(checkpoint: Path) -> None:
     (checkpoint / "G.safetensors").write_bytes(b"not a safetensors file")
 
 
-def test_a_damaged_checkpoint_is_one_line_at_start_and_a_422_later(explore_runs, tmp_path):
+def test_a_damaged_latest_checkpoint_is_passed_over_as_serve_and_sample_do(explore_runs, tmp_path, capsys):
     bad = tmp_path / "bad"
     shutil.copytree(explore_runs / "digits", bad)
     damage(bad / "checkpoints" / "step-0000010")
-    with pytest.raises(GanforgeError, match="step-0000010"):  # serve says it at start; so does explore now
+    with TestClient(build_app([bad, explore_runs / "cgan"])) as c:  # one warning line, and the previous one
+        err = capsys.readouterr().err
+        assert err.count("ganforge: warning: skipping checkpoint") == 1 and "step-0000010" in err, err
+        assert c.get("/api/runs").json()["runs"][0]["step"] == 5
+        assert c.get("/api/runs/0/samples", params={"seeds": "1"}).status_code == 200
+        assert "warning" not in capsys.readouterr().err  # said once, not per request
+    damage(bad / "checkpoints" / "step-0000005")
+    with pytest.raises(GanforgeError, match="every checkpoint of .*bad is damaged"):  # none opens: one line at start
         build_app([bad, explore_runs / "cgan"])
     shutil.rmtree(bad)
     shutil.copytree(explore_runs / "digits", bad)
@@ -142,9 +149,9 @@ def test_a_damaged_checkpoint_is_one_line_at_start_and_a_422_later(explore_runs,
         assert r.status_code == 422 and "step-0000005" in r.json()["error"]  # was a 500
         assert c.get("/api/runs").status_code == 200
     runs = Runs([bad, explore_runs / "cgan"], torch.device("cpu"))
-    damage(bad / "checkpoints" / "step-0000010")
+    damage(bad / "checkpoints" / "step-0000010")  # both now: after start, the run's line in the list
     listed = [runs.summary(0), runs.summary(1)]  # the damaged run's line; the other run stays usable
-    assert "step-0000010" in listed[0]["error"] and listed[0]["capabilities"] == []
+    assert "every checkpoint" in listed[0]["error"] and listed[0]["capabilities"] == []
     assert listed[1]["capabilities"] == ["classes", "generate", "truncation"]
 
 

@@ -199,3 +199,13 @@ def test_the_truncation_centres_flag_without_a_style_run_is_one_line(explore_run
     assert len(err.strip().splitlines()) == 1
     assert main(["explore", str(explore_runs / "digits"), "--truncation-centres", "1"]) == 2
     assert "between 2 and 1000" in capsys.readouterr().err
+
+
+def test_a_run_that_draws_no_samples_names_its_command_by_the_path_given(client, panel_runs):
+    """The samples panel of a pix2pix run: 404 with the command that run takes, its path as the explorer was
+    given it (not only its folder name, which works from no folder but its parent)."""
+    r = client.get("/api/runs/3/samples", params={"seeds": "1"})
+    assert r.status_code == 404, r.text
+    assert f"try `ganforge translate {panel_runs / 'pix2pix'} --input IMAGE --out OUT`" in r.json()["error"]
+    r = client.get("/api/runs/0/apps/translate/inputs")  # a panel the run lacks: no command, as serve answers
+    assert r.status_code == 404 and "cannot translate" in r.json()["error"] and "try `" not in r.text

@@ -99,6 +99,14 @@ def test_a_damaged_or_missing_init_checkpoint_is_one_error(srresnet_run, tmp_pat
         _trainer("srgan-x4", tmp_path / "b", f"superres.init_g={broken}")
 
 
+def test_an_init_g_trained_with_other_g_options_is_refused_not_loaded_into_another_g(srresnet_run, tmp_path):
+    """upsample_blur has no weights: the SRResNet's G loaded into a G with the blur on would load without a
+    complaint and compute something else. Its run's model.g is checked first."""
+    with pytest.raises(ConfigError, match="model.g.upsample_blur=False, and this run builds model.g.upsample_blur=True"):
+        _trainer("srgan-x4", tmp_path / "a", f"superres.init_g={srresnet_run}", "model.g.upsample_blur=true")
+    assert not (tmp_path / "a" / "checkpoints").exists()
+
+
 @pytest.mark.parametrize("setting,message", [("superres.hr_crop=7", "not a multiple of the scale"),
                                              ("superres.hr_crop=16", "larger than the training images"),
                                              ("model.g.arch=dcgan", "needs a super-resolution generator")])

@@ -16,10 +16,12 @@ import time
 import httpx2
 import numpy as np
 import pandas as pd
+import pytest
 import yaml
 from PIL import Image
 
 from ganforge.cli import main
+from ganforge.errors import GanforgeError
 
 
 def wait_up(url: str, proc: subprocess.Popen, seconds: float = 60) -> None:
@@ -79,10 +81,17 @@ def test_sigterm_finishes_the_request_in_flight(served_runs, tmp_path):
             proc.kill()
 
 
-def test_other_hosts_are_warned_about_and_bad_flags_are_one_line(capsys):
-    assert main(["serve", "no-such-run", "--host", "0.0.0.0"]) == 2
-    err = capsys.readouterr().err
+def test_other_hosts_are_warned_about_once_bound_and_bad_flags_are_one_line(capsys):
+    from ganforge.cli.serve import bind
+
+    with bind("0.0.0.0", 0):
+        err = capsys.readouterr().err
     assert "warning: binding 0.0.0.0" in err and "--host 127.0.0.1" in err
+    assert main(["serve", "no-such-run", "--host", "192.0.2.1"]) == 2  # not opened yet: the run's error alone
+    assert "warning" not in capsys.readouterr().err
+    with pytest.raises(GanforgeError, match="--host 192.0.2.1 is not an address of this machine"):
+        bind("192.0.2.1", 0)  # TEST-NET-1: an address, but no machine's; not blamed on the port
+    assert "warning" not in capsys.readouterr().err
     assert main(["serve", "no-such-run", "--max-batch", "0"]) == 2
     assert "--max-batch must be a positive number" in capsys.readouterr().err
 

@@ -9,6 +9,7 @@ graceful shutdown) and end with the shell's codes, 143 and 130.
 from __future__ import annotations
 
 import argparse
+import errno
 import socket
 import sys
 
@@ -57,18 +58,16 @@ def limits(args: argparse.Namespace) -> Limits:
 
 
 def check_bind(host: str, port: int) -> None:
-    """One line for a bad port; one warning line for an address other machines can reach."""
+    """One line for a bad port, before the run is opened (the host is checked by binding it, :func:`bind`)."""
     if not 0 <= port <= 65535:
         raise GanforgeError(f"--port must be in 0..65535, got {port}")
-    if host not in LOOPBACK:
-        warn(f"binding {host}: other machines can reach this server, which has no "
-             f"authentication; use --host 127.0.0.1 unless you mean it")
 
 
 def bind(host: str, port: int) -> socket.socket:
     """The server's socket, bound before anything says it is serving: a port in use or a host that does
     not resolve is one line here, not uvicorn's log and exit code 3 after a "serving" line. Port 0 binds
-    a free port, which :func:`url` then names."""
+    a free port, which :func:`url` then names. An address other machines can reach gets one warning line,
+    once it is bound (a host that cannot be bound is the one line of the error alone)."""
     try:
         family, _, _, _, address = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)[0]
     except socket.gaierror as e:
@@ -80,8 +79,14 @@ def bind(host: str, port: int) -> socket.socket:
         sock.bind(address)
     except OSError as e:
         sock.close()
+        if e.errno == errno.EADDRNOTAVAIL:  # an address, but none of this machine's
+            raise GanforgeError(f"--host {host} is not an address of this machine ({e.strerror}); "
+                                f"use 127.0.0.1, or this machine's own address") from None
         raise GanforgeError(f"cannot listen on {host}:{port} ({e.strerror}); pick another --port "
                             f"(or --port 0 for any free one)") from None
+    if host not in LOOPBACK:
+        warn(f"binding {host}: other machines can reach this server, which has no "
+             f"authentication; use --host 127.0.0.1 unless you mean it")
     return sock
 
 

@@ -19,7 +19,6 @@ own channel count (edges may be grey and photos colour) unless
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from pathlib import PurePosixPath
 
 import numpy as np
@@ -28,7 +27,7 @@ import torch
 from ganforge.data.base import Dataset, LoadRequest
 from ganforge.data.folder import FolderImages, read_folder
 from ganforge.data.registry import register
-from ganforge.errors import DataError
+from ganforge.errors import DataError, warn
 
 MAX_NAMED = 5
 
@@ -77,8 +76,8 @@ def load_pairs(req: LoadRequest) -> Dataset:
                         "path relative to each folder, extension ignored")
     unmatched = [_unmatched(side, names) for side, names in (("A", only_a), ("B", only_b)) if names]
     if unmatched:
-        warnings.warn(f"{' and '.join(unmatched)} files have no partner of the same name and are left out; "
-                      f"{len(keep_a)} pairs are used", stacklevel=2)
+        warn(f"{' and '.join(unmatched)} files have no partner of the same name and are left out; "
+             f"{len(keep_a)} pairs are used")
     a = _domain(req.name, found_a, keep_a)
     meta = {**a.meta, "unmatched_a": len(only_a), "unmatched_b": len(only_b), "pairs": len(keep_a)}
     return dataclasses.replace(a, meta=meta, b=_domain(req.name, found_b, keep_b), paired=True)

@@ -152,7 +152,8 @@ def load_dataset(
     if req.digit is not None and not entry.takes_digit:
         takers = sorted(e.name for e in REGISTRY.values() if e.takes_digit)
         raise DataError(f"data.digit={req.digit} does not apply to dataset '{name}' (only the anomaly protocols "
-                        f"{', '.join(takers)} take a digit); remove data.digit from the config")
+                        f"{', '.join(takers)} take a digit); remove data.digit from the config, or "
+                        f"--set data.digit=null where a preset sets it")
     return limited(entry.loader(req), _check_int("limit", limit, 1))
 
 

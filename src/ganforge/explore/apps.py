@@ -30,7 +30,7 @@ from ganforge.anomaly.maps import overlay
 from ganforge.anomaly.scoring import scorer
 from ganforge.data import superres
 from ganforge.errors import DataError
-from ganforge.explore.runs import Refused, Runs, encode, in_thread, int_param
+from ganforge.explore.runs import Refused, Runs, encode, in_thread, int_param, lacks
 from ganforge.runs.run import Run
 from ganforge.serve.images import UploadError, decode_upload
 from ganforge.serve.requests import read_body
@@ -51,9 +51,7 @@ def _task(runs: Runs, request: Request) -> tuple[Run, str]:
         raise Refused(404, f"no panel '{task[:20]}': the panels are {', '.join(TASKS)}")
     run = runs.get(int(request.path_params["rid"]), request.query_params.get("checkpoint") or None)
     if TASKS[task] not in cap.capabilities_of(run.model):
-        line = str(cap.refusal(run.model, TASKS[task], run=run.path.name, recipe=run.config.recipe,
-                               doing=DOING[task]))
-        raise Refused(404, line.split("; try `")[0])
+        raise lacks(run, TASKS[task], DOING[task])
     return run, task
 
 

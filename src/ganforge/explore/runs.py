@@ -21,7 +21,7 @@ import torch
 from starlette.requests import Request
 
 from ganforge import capabilities as cap
-from ganforge.errors import GanforgeError
+from ganforge.errors import GanforgeError, warn
 from ganforge.recipes.truncation_centres import MAX_CENTRES, check_centres
 from ganforge.runs import checkpoint as ckpt
 from ganforge.runs.run import Run, load_run
@@ -43,6 +43,7 @@ class Runs:
     def __init__(self, paths: list[Path], device: torch.device, centres: int | None = None):
         self.paths, self.device, self.centres = paths, device, centres
         self.open: OrderedDict[tuple[int, str], Run] = OrderedDict()
+        self.skipped: dict[tuple[int, str], str] = {}  # checkpoints "latest" passed over: why, said once
         self.lock = threading.Lock()
         self.memo_lock = threading.Lock()
         self.memo: dict[tuple, Any] = {}
@@ -61,7 +62,8 @@ class Runs:
         names = self.checkpoints(rid)
         if not names:
             raise Refused(404, f"run {rid} has no checkpoint yet")
-        name = name or names[-1 if names[-1] != "best" else -2 if len(names) > 1 else -1]
+        if name is None:
+            return self._latest(rid, [n for n in names if n != "best"] or names)
         if name not in names:
             raise Refused(404, f"run {rid} has no checkpoint '{name[:40]}'; it has {', '.join(names[-5:])}")
         try:
@@ -79,13 +81,31 @@ class Runs:
             self.open.move_to_end(key)
             return self.open[key]
 
+    def _latest(self, rid: int, names: list[str]) -> Run:
+        """The newest checkpoint that opens: a damaged newer one is passed over with one warning line, as
+        ``serve``, ``sample`` and ``--resume`` pass it over (runs/checkpoint.load_latest)."""
+        for name in reversed(names):
+            if (rid, name) in self.skipped:
+                continue
+            try:
+                return self._open(rid, name)
+            except GanforgeError as e:
+                self.skipped[(rid, name)] = str(e)
+                warn(f"skipping checkpoint: {e}; falling back to the previous one")
+        first = self.skipped[(rid, names[-1])]
+        raise Refused(422, f"every checkpoint of {self.path(rid)} is damaged (the newest: {first}); "
+                           f"train it again, or restore its checkpoints/")
+
     def open_latest(self) -> None:
-        """Open every run's latest checkpoint now, so that a damaged one is one line at start (as ``serve``
-        says it) rather than an error in the page. A run with no checkpoint yet is left for later."""
+        """Open every run's latest checkpoint now, so that a damaged one is said at start (a warning line and
+        the previous one, or one line and exit 2 when none opens) rather than in the page. A run with no
+        checkpoint yet is left for later."""
         for rid in range(len(self.paths)):
-            names = [n for n in self.checkpoints(rid) if n != "best"]
-            if names:
-                self._open(rid, names[-1])
+            if self.checkpoints(rid):
+                try:
+                    self.get(rid, None)
+                except Refused as e:
+                    raise GanforgeError(e.message) from None
 
     def fit_centres(self, log: Callable[[str], None] | None = None) -> None:
         """Fit the K truncation centres of every style-based run's latest checkpoint now, before the page
@@ -207,7 +227,8 @@ def generating(runs: Runs, request: Request) -> Run:
     rid = int(request.path_params["rid"])
     run = runs.get(rid, request.query_params.get("checkpoint") or None)
     if cap.GENERATE not in cap.capabilities_of(run.model) or not isinstance(run.model, cap.Generates):
-        raise Refused(404, str(cap.refusal(run.model, cap.GENERATE, run=run.path.name, recipe=run.config.recipe,
+        # the one refusal here with a command: a whole panel the run cannot fill, named as the user gave the run
+        raise Refused(404, str(cap.refusal(run.model, cap.GENERATE, run=str(run.path), recipe=run.config.recipe,
                                            doing="draw samples")))
     return run
 

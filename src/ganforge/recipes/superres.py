@@ -25,16 +25,19 @@ from typing import Any
 
 import numpy as np
 import torch
+import yaml
 from safetensors.torch import load_file
 from torch import nn
 
-from ganforge.config import OptimConfig, RunConfig
+from ganforge.config import NetSpec, OptimConfig, RunConfig, load_yaml
+from ganforge.config import from_dict as config_from_dict
 from ganforge.config import reads as config_reads
 from ganforge.data import Dataset
 from ganforge.data.superres import bicubic_up, downsample, to_uint8
 from ganforge.download import sha256_file
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
 from ganforge.nets import NetContext, build_discriminator, build_generator
+from ganforge.nets.registry import options as registry_options
 from ganforge import objectives
 from ganforge.objectives import superres as sr_loss
 from ganforge import capabilities as cap
@@ -156,9 +159,32 @@ def resolve_checkpoint(path: str) -> Path:
     return steps[-1]
 
 
-def load_pretrained_g(G: nn.Module, path: str) -> dict[str, Any]:
-    """Load G's weights from a trained run's checkpoint (checksum checked); what was loaded, for the record."""
+def _check_same_g(ckpt: Path, spec: NetSpec) -> None:
+    """One line when the run ``ckpt`` belongs to built its G with other ``model.g`` options than ``spec``:
+    options without weights (``upsample_blur``) load silently into a G that computes something else."""
+    try:
+        source = config_from_dict(load_yaml((ckpt.parent.parent / "config.yaml").read_text())).model.g
+    except (OSError, GanforgeError, yaml.YAMLError, AttributeError, TypeError):
+        return  # a bare checkpoint directory, or no readable config: the weights' shapes are still checked
+    if source.arch != spec.arch:
+        raise ConfigError(f"superres.init_g: {ckpt} holds a model.g.arch={source.arch} G, and this run builds "
+                          f"{spec.arch}; set --set model.g.arch={source.arch}")
+    defaults = registry_options("generator", spec.arch)
+    theirs, ours = {**defaults, **source.options}, {**defaults, **spec.options}
+    differ = [k for k in sorted(set(theirs) | set(ours)) if theirs.get(k) != ours.get(k)]
+    if differ:
+        k = differ[0]
+        raise ConfigError(f"superres.init_g: {ckpt}'s G was trained with model.g.{k}={theirs.get(k)}, and this run "
+                          f"builds model.g.{k}={ours.get(k)}" + (f" (and {len(differ) - 1} more)" if differ[1:] else "")
+                          + f"; --set model.g.{k}={theirs.get(k)} so that the weights mean what they meant")
+
+
+def load_pretrained_g(G: nn.Module, path: str, spec: NetSpec | None = None) -> dict[str, Any]:
+    """Load G's weights from a trained run's checkpoint (checksum checked; with ``spec``, the run's ``model.g``
+    checked against it first); what was loaded, for the record."""
     ckpt = resolve_checkpoint(path)
+    if spec is not None:
+        _check_same_g(ckpt, spec)
     weights = ckpt / "G.safetensors"
     try:
         expected = json.loads((ckpt / "manifest.json").read_text())["files"]["G.safetensors"]
@@ -217,7 +243,7 @@ class _SuperresRecipe(Recipe):
         if vgg_sha:
             record["vgg19_sha256"] = vgg_sha
         if cfg.superres.init_g:
-            record["init_g"] = load_pretrained_g(nets["G"], cfg.superres.init_g)
+            record["init_g"] = load_pretrained_g(nets["G"], cfg.superres.init_g, cfg.model.g)
         elif self.adversarial:
             print("ganforge: note: srgan starts from random weights; the published SRGAN starts from a trained "
                   "SRResNet: set superres.init_g=RUN_DIR of a srresnet run", file=sys.stderr)
