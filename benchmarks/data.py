@@ -250,6 +250,10 @@ def main(argv: list[str] | None = None) -> int:
                         "memory read the stores the speed part built in --work")
     p.add_argument("--json", type=Path, help="write the results here (and the table beside it, .md)")
     args = p.parse_args(argv)
+    if args.n < max(BATCH, 128):  # the loader's batch, and auto's batch at 64 px: fewer images is no batch
+        p.error(f"--n must be at least {max(BATCH, 128)} (a batch of the loader and of the 64 px DCGAN), got {args.n}")
+    if args.step_steps < 2:  # the first interval's rate holds the start-up and is left out
+        p.error(f"--step-steps must be at least 2 (the first interval is start-up, left out), got {args.step_steps}")
     work, parts = args.work, set(args.parts.split(","))
     r: dict = {"uptime_start": uptime(), "argv": sys.argv}
     if "speed" in parts:

@@ -32,7 +32,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        **examples("ganforge table-report real.csv syn.csv --holdout holdout.csv --out report.json",
                                   "ganforge table-report real.csv syn.csv --html report.html --target label"))
     s.add_argument("real", help="the real table the generator was trained on (.csv or .parquet)")
-    s.add_argument("synthetic", help="the synthetic table, with REAL's columns in REAL's order")
+    s.add_argument("synthetic", help="the synthetic table, with REAL's columns (in any order)")
     s.add_argument("--holdout", help="real rows the generator never saw: enables the closer-to-train share and "
                                      "the membership AUROC, and is the utility test set")
     s.add_argument("--target", help="the column utility predicts (default: the last categorical column)")
