@@ -8,13 +8,13 @@ one, bit for bit, or checks a fallback and its single warning.
 """
 
 import json
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 import torch
 from torch import nn
+from warned import warned
 
 from ganforge import config, presets
 from ganforge.engine.loop import Trainer
@@ -39,11 +39,10 @@ def _dcgan(tmp_path, name, *extra):
 
 def _fit(make, *args):
     """(trainer, its warnings) after training."""
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warned() as caught:
         tr = make(*args)
         tr.fit()
-    return tr, [str(w.message) for w in caught if "speed.graphs" in str(w.message)]
+    return tr, [m for m in caught if "speed.graphs" in m]
 
 
 def _weights(obj):
@@ -226,11 +225,10 @@ def test_a_stream_without_a_graph_safe_form_keeps_the_run_eager():
 
     ctx = StepContext(nets={}, optimizers={}, schedules={})
     phases = [Phase("N", "N", [])]
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warned() as caught:
         out = graphs.wrap(phases, ctx, {"mine": Plain()}, speed.SpeedPlan(graphs=True), torch.device("cpu"))
     assert out is phases
-    assert len(caught) == 1 and "input stream 'mine' (Plain) has no graph-safe form" in str(caught[0].message)
+    assert len(caught) == 1 and "input stream 'mine' (Plain) has no graph-safe form" in caught[0]
 
 
 def test_statistics_that_change_their_names_send_the_phase_back_to_eager():
@@ -250,10 +248,9 @@ def test_statistics_that_change_their_names_send_the_phase_back_to_eager():
     ctx = _TwoDraws(nets={"N": net}, optimizers={"N": opt}, schedules={"N": OptimSchedule(opt, cfg)}, real=real)
     phase = graphs.GraphedPhase(Phase("N", "N", [term]), ctx, {"real": real}, torch.device("cpu"),
                                 graphs.EagerRecorder())
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warned() as caught:
         stats = [phase.run(ctx) for _ in range(8)]
-    assert len(caught) == 1 and "its statistics changed from ['loss_N'] to ['late', 'loss_N']" in str(caught[0].message)
+    assert len(caught) == 1 and "its statistics changed from ['loss_N'] to ['late', 'loss_N']" in caught[0]
     assert phase.replays == 3  # calls 4-6 replayed (6 changed the names), 7-8 ran as plain phases
     assert all("late" in s for s in stats[5:])
 
@@ -266,10 +263,9 @@ def test_a_phase_class_without_the_capture_parts_runs_eagerly():
             return {"ran": torch.tensor(1.0)}
 
     ctx = StepContext(nets={}, optimizers={}, schedules={})
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warned() as caught:
         graphed = graphs.GraphedPhase(Custom(), ctx, {}, torch.device("cpu"), graphs.EagerRecorder())
-    assert len(caught) == 1 and "phase mine runs eagerly: Custom has no begin, update" in str(caught[0].message)
+    assert len(caught) == 1 and "phase mine runs eagerly: Custom has no begin, update" in caught[0]
     assert [graphed.run(ctx)["ran"].item() for _ in range(5)] == [1.0] * 5
 
 
@@ -277,11 +273,10 @@ def test_a_phase_class_without_the_capture_parts_runs_eagerly():
 def test_ddp_and_per_network_cuda_graphs_keep_the_run_eager(case, reason):
     ctx = StepContext(nets={}, optimizers={}, schedules={}, ddp={"N": nn.Linear(1, 1)} if case == "ddp" else {})
     plan = speed.SpeedPlan(graphs=True, compile="reduce-overhead" if case != "ddp" else None)
-    with warnings.catch_warnings(record=True) as caught:
-        warnings.simplefilter("always")
+    with warned() as caught:
         phases = graphs.wrap([Phase("N", "N", [])], ctx, {}, plan, torch.device("cpu"))
     assert not isinstance(phases[0], graphs.GraphedPhase)
-    assert len(caught) == 1 and reason in str(caught[0].message)
+    assert len(caught) == 1 and reason in caught[0]
 
 
 def test_a_failed_capture_goes_on_eagerly_with_one_warning(tmp_path, monkeypatch):

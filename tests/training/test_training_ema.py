@@ -3,12 +3,12 @@ its defining effect on the weights, its independence of the batch size, and an e
 
 import json
 import math
-import warnings
 
 import pytest
 import torch
 import yaml
 from torch import nn
+from warned import warned
 
 from ganforge import config, presets
 from ganforge.cli import main
@@ -182,12 +182,11 @@ def test_a_ramped_average_under_graphs_goes_eager_alone_and_trains_the_same(tmp_
     EMA phase runs eagerly (one warning naming why) while the other phases stay graphed, bit for bit."""
     runs = {}
     for flag in ("false", "true"):
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always")
+        with warned() as caught:
             runs[flag] = tiny_trainer("train.steps=20", "ema.half_life_images=400", "ema.rampup=0.5",
                                       f"speed.graphs={flag}", name=f"graphs-{flag}")
             runs[flag].fit()
-        said = [str(w.message) for w in caught if "phase G_ema runs eagerly" in str(w.message)]
+        said = [w for w in caught if "phase G_ema runs eagerly" in w]
         assert len(said) == (flag == "true"), said
     assert "changes every few steps" in said[0]
     phases = {p.name: p for p in runs["true"].built.phases}

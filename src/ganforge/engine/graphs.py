@@ -36,13 +36,13 @@ captured function again: that is how the tests hold the static-buffer step to th
 from __future__ import annotations
 
 import dataclasses
-import warnings
 from collections.abc import Callable
 from typing import Any
 
 import torch
 
 from ganforge.engine.stats_log import RunningSums
+from ganforge.errors import warn
 
 Tensor = torch.Tensor
 
@@ -155,11 +155,11 @@ def wrap(phases: list, ctx: Any, streams: dict[str, Any], plan: Any, device: tor
         return phases
     reason = run_blocker(ctx, streams, plan)
     if reason is not None:
-        warnings.warn(f"speed.graphs: training runs eagerly: {reason}", stacklevel=2)
+        warn(f"speed.graphs: training runs eagerly: {reason}")
         return phases
     if device.type != "cuda":
-        warnings.warn(f"speed.graphs: CUDA graphs need a CUDA device; on {device.type} the graph path's "
-                      f"static-buffer step runs eagerly (the same numbers, no speed-up)", stacklevel=2)
+        warn(f"speed.graphs: CUDA graphs need a CUDA device; on {device.type} the graph path's "
+             f"static-buffer step runs eagerly (the same numbers, no speed-up)")
     make = CudaGraphRecorder if device.type == "cuda" else EagerRecorder
     return [GraphedPhase(phase, ctx, streams, device, make()) for phase in phases]
 
@@ -187,7 +187,7 @@ class GraphedPhase:
         self._last_out: dict[str, Tensor] = {}
 
     def _warn(self, reason: str) -> None:
-        warnings.warn(f"speed.graphs: phase {self.name} runs eagerly: {reason}", stacklevel=3)
+        warn(f"speed.graphs: phase {self.name} runs eagerly: {reason}")
 
     def run(self, ctx: Any) -> dict[str, Tensor] | RunningSums:
         if self.eager_reason:

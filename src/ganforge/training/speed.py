@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import functools
 import inspect
-import warnings
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Any
@@ -27,6 +26,7 @@ import torch.utils._pytree
 from torch import nn
 
 from ganforge.config import SpeedConfig
+from ganforge.errors import warn
 
 
 @dataclass(frozen=True)
@@ -160,8 +160,7 @@ class CompiledWithFallback:
             except Exception as e:  # noqa: BLE001 - any compiler failure means: run eagerly
                 self.failed = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"
                 self.compiled = None
-                warnings.warn(f"torch.compile of {self.name} failed ({self.failed}); training goes on without it",
-                              stacklevel=2)
+                warn(f"torch.compile of {self.name} failed ({self.failed}); training goes on without it")
         return self.eager(*args, **kwargs)
 
 
