@@ -19,7 +19,7 @@ from ganforge import outputs
 from ganforge.cli import main
 from one_line import fails  # tests/cli/one_line.py: the one-line refusal check
 from ganforge.errors import GanforgeError
-from ganforge.synthetic import datasheet, sources
+from ganforge.synthetic import datasheet
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "anomaly"))
 from blob_case import ANOMALY_AT, NORMAL_AT, blob_folder, blob_runs, blobs  # noqa: E402,F401  (tests/anomaly)
@@ -237,8 +237,8 @@ def test_huge_n_is_refused_up_front_by_memory(cgan_run, capsys):
 
 def test_memory_bound_names_the_maximum():
     with pytest.raises(GanforgeError, match=r"--n 101 needs about .* the most this machine takes now is --n 100"):
-        sources.check_memory(101, 10, available=2000)
-    sources.check_memory(100, 10, available=2000)
+        outputs.check_memory(101, 10, available=2000)
+    outputs.check_memory(100, 10, available=2000)
 
 
 # --- misleading wording -----------------------------------------------------------------------------------

@@ -163,6 +163,53 @@ def test_label_names_integers_and_whole_floats_are_accepted(tmp_path):
     assert report.classes == {"cat": 2, "dog": 1}
 
 
+# -- a labels JSON's integers stay class indices: a negative one, or integers mixed with names, is refused ----
+
+@pytest.mark.parametrize("table, message", [
+    ({"0.png": 2, "1.png": 10, "2.png": -1}, "labels.json: the label of 2.png is -1, but a class index must be >= 0"),
+    ({"0.png": 0, "1.png": -3.0, "2.png": 1}, "the label of 1.png is -3, but a class index must be >= 0"),
+    ({"labels": [["0.png", 0], ["1.png", 1], ["2.png", -2]]}, "the label of 2.png is -2"),
+    ({"0.png": "cat", "1.png": -1, "2.png": "dog"}, "the label of 1.png is -1"),
+    ({"0.png": 2, "1.png": 10, "2.png": "cat"}, 'mixes class indices and class names (0.png is 2, 2.png is "cat")'),
+    ({"0.png": "dog", "1.png": 1.0, "2.png": "cat"}, 'mixes class indices and class names (1.png is 1.0, 0.png is "dog")'),
+    ({"0.png": 0, "1.png": "3", "2.png": 1}, 'mixes class indices and class names (0.png is 0, 1.png is "3")'),
+])
+def test_negative_or_mixed_integer_labels_are_refused_not_renumbered(tmp_path, table, message, one_line):
+    _source(tmp_path)
+    (tmp_path / "labels.json").write_text(json.dumps(table))
+    with pytest.raises(DataError) as e:
+        build_store(tmp_path / "src", tmp_path / "st", BuildOptions(labels=str(tmp_path / "labels.json")))
+    assert message in one_line(e)
+    assert not (tmp_path / "st").exists()
+
+
+def test_integer_labels_are_kept_as_class_indices_and_names_are_sorted(tmp_path):
+    _source(tmp_path)
+    (tmp_path / "ints.json").write_text(json.dumps({"0.png": 2, "1.png": 10, "2.png": 0}))
+    build_store(tmp_path / "src", tmp_path / "st", BuildOptions(labels=str(tmp_path / "ints.json")))
+    ds = load_dataset(f"store:{tmp_path / 'st'}")
+    assert ds.y.tolist() == [2, 10, 0] and ds.meta["classes"] == [str(c) for c in range(11)]
+    (tmp_path / "names.json").write_text(json.dumps({"0.png": "2", "1.png": "10", "2.png": "x"}))
+    build_store(tmp_path / "src", tmp_path / "st2", BuildOptions(labels=str(tmp_path / "names.json")))
+    ds = load_dataset(f"store:{tmp_path / 'st2'}")  # strings are names, "2" and "10" too: sorted as text
+    assert ds.meta["classes"] == ["10", "2", "x"] and ds.y.tolist() == [1, 0, 2]
+
+
+def test_a_negative_label_is_one_line_exit_2_from_the_cli(tmp_path, capsys):
+    from ganforge.cli import main
+    src = tmp_path / "photos"
+    src.mkdir()
+    for i, size in enumerate(((40, 48), (48, 40), (40, 40))):  # not square: the build needs --crop center
+        Image.fromarray(np.random.default_rng(i).integers(0, 256, (*size, 3), dtype=np.uint8)).save(src / f"{i}.png")
+    (tmp_path / "lab.json").write_text(json.dumps({"0.png": 2, "1.png": 10, "2.png": -1}))
+    argv = ["dataset", str(src), "--out", str(tmp_path / "o"), "--resolution", "32", "--crop", "center",
+            "--labels", str(tmp_path / "lab.json")]
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert "\n" not in err and "Traceback" not in err and "the label of 2.png is -1" in err, err
+    assert not (tmp_path / "o").exists()
+
+
 # -- 9: a damaged zip member is a corrupt file; a damaged archive says so --------------------------------
 
 def test_a_zip_member_with_a_bad_crc_is_skipped_as_corrupt(tmp_path):

@@ -141,3 +141,14 @@ def test_a_private_run_logs_no_collapse_figure_of_its_private_records(tmp_path):
     logged = [r for r in records if "loss_D" in r]
     assert logged and not any("diversity_dfeat" in r for r in logged)
     assert any("dp_epsilon" in r for r in logged)  # it is a private run, logging as one
+
+
+def test_a_batch_larger_than_the_images_is_refused_before_the_run_is_written(tmp_path):
+    """batch/N above 1 is a sampling rate Opacus's accountant cannot count (a math domain error at the first
+    log step, after the run directory was written)."""
+    cfg = _cfg()
+    cfg["data"]["limit"] = 20  # 20 images, batch 32
+    with pytest.raises(ConfigError, match=r"train.batch_size=32 is more than the 20 images") as info:
+        ganforge.train(cfg, out=tmp_path / "x", steps=2)
+    assert "\n" not in str(info.value) and "--set train.batch_size=20" in str(info.value)
+    assert not (tmp_path / "x").exists()

@@ -253,3 +253,75 @@ def test_chunked_sampling_is_the_whole_table_and_ids_stay_unique(run, monkeypatc
     chunked = pd.concat(chunks, ignore_index=True)
     pd.testing.assert_frame_equal(chunked, whole)
     assert chunked["id"].is_unique
+
+
+def _one_line(capsys) -> str:
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    return err
+
+
+def test_dp_ctgan_refuses_a_batch_larger_than_the_table_before_writing_the_run(table, tmp_path, capsys):
+    """The accountant's sampling rate batch/rows above 1 was a math domain error from Opacus at the first log step,
+    after the run directory was written."""
+    out = tmp_path / "dpt"
+    capsys.readouterr()
+    assert main(["train", "dp-ctgan", "--set", f"data.name=csv:{table}", "--steps", "4", "--set", "tabular.epochs=null",
+                 "--set", "train.batch_size=700", "--set", "train.device=cpu", "--set", "log.every=2",
+                 "--set", "log.checkpoint_every=4", "--set", "log.sample_every=4", "--out", str(out)]) == 2
+    err = _one_line(capsys)
+    assert "train.batch_size=700" in err and "600 rows" in err and "--set train.batch_size=600" in err
+    assert not out.exists()
+
+
+def test_epochs_say_they_replace_the_steps_given(table, tmp_path, capsys):
+    capsys.readouterr()
+    _train(table, tmp_path / "ep", 4, "tabular.epochs=1")  # 600 rows at batch 50: 12 steps, not 4
+    said = capsys.readouterr().out
+    assert "tabular.epochs=1: 12 steps" in said and "this replaces train.steps=4 (--steps)" in said
+    _train(table, tmp_path / "ep2", 12, "tabular.epochs=1")  # the same number: nothing replaced
+    assert "replaces" not in capsys.readouterr().out
+
+
+HUGE = str(100_000_000_000)
+
+
+def test_a_huge_n_is_refused_in_one_line_before_any_work(run, holdout, tmp_path, capsys):
+    """--n 100000000000 ended in numpy's _ArrayMemoryError (1.46 TiB of IDs drawn at once) on all three."""
+    capsys.readouterr()
+    for argv in (["downstream", str(run), "--n", HUGE, "--holdout-data", f"csv:{holdout}"],
+                 ["audit", str(run), "--n", HUGE, "--holdout-data", f"csv:{holdout}", "--out", str(tmp_path / "a.json")],
+                 ["sample", str(run), "--n", HUGE, "--out", str(tmp_path / "huge.parquet")]):
+        assert main(argv) == 2, argv
+        err = _one_line(capsys)
+        assert f"--n {HUGE} needs about" in err and "the most this machine takes now is --n" in err, err
+    assert main(["sample", str(run), "--n", HUGE, "--out", str(tmp_path / "huge.csv")]) == 2  # streamed: the disk
+    err = _one_line(capsys)
+    assert "--out" in err and "huge.csv needs" in err and "is free" in err, err
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_csv_output_is_checked_against_the_free_space(run, tmp_path):
+    from ganforge.errors import GanforgeError
+
+    model = load_run(run).model
+    out = tmp_path / "s.csv"
+    table_sampling.check_table_output(model, 1000, out, free=10**9)  # fits
+    with pytest.raises(GanforgeError, match="s.csv needs") as info:
+        table_sampling.check_table_output(model, 1000, out, free=64 * 2**20 + 1000)  # 1000 rows of ~25 bytes do not
+    assert "\n" not in str(info.value) and not out.exists()
+
+
+@pytest.mark.parametrize("argv", [["downstream", "--test-split", "test"], ["downstream", "--what", "cas,gan-test"],
+                                  ["downstream", "--seeds", "5,6,7"], ["audit", "--members", "5"],
+                                  ["audit", "--quantile", "0.05"], ["audit", "--judge", "none"],
+                                  ["audit", "--figure", "f.png"], ["audit", "--holdout-split", "valid"]])
+def test_image_options_are_refused_for_a_table_run_even_at_their_default(argv, run, holdout, tmp_path, capsys):
+    command, flag, value = argv
+    out = tmp_path / "r.json"
+    capsys.readouterr()
+    assert main([command, str(run), flag, value, "--holdout-data", f"csv:{holdout}", "--n", "50",
+                 "--out", str(out)]) == 2
+    err = _one_line(capsys)
+    assert err.startswith(f"ganforge: {flag} is for image runs") or f"{flag} is for image runs" in err, err
+    assert f"drop {flag}" in err and not out.exists()

@@ -41,3 +41,27 @@ def test_folder_layout_by_class(tmp_path):
     labels = ex.write_folder(tmp_path / "d", 30, _chunks(30, 7, (1, 4, 4)))
     assert sorted(p.name for p in (tmp_path / "d").iterdir()) == [str(c) for c in range(10)]
     assert len(list((tmp_path / "d").rglob("*.png"))) == 30 and list(labels) == [i % 10 for i in range(30)]
+
+
+def test_an_audit_of_another_run_is_named_as_such(tmp_path):
+    """export --audit with a table run's audit said the file was no audit at all; it is one, of another run."""
+    import json
+
+    import pytest
+
+    from ganforge.errors import GanforgeError
+
+    table = tmp_path / "audit.json"
+    table.write_text(json.dumps({"run": {"path": "runs/tab", "id": "abc123", "checkpoint_sha256": "f" * 64},
+                                 "exact_copy_rate": 0.1, "membership": {"auroc": 0.5}}))
+    with pytest.raises(GanforgeError, match=r"is an audit of another run \(runs/tab, id abc123\)") as info:
+        ex.read_audit(str(table), "runs/cd")
+    assert "\n" not in str(info.value) and "ganforge audit runs/cd --out audit.json" in str(info.value)
+    other = tmp_path / "other.json"
+    other.write_text(json.dumps({"hello": 1}))
+    with pytest.raises(GanforgeError, match="is not an audit written by `ganforge audit --out`"):
+        ex.read_audit(str(other), "runs/cd")
+    image = tmp_path / "image.json"
+    image.write_text(json.dumps({"dcr": {}, "run": {"path": "runs/cd", "id": "x"}}))
+    assert ex.read_audit(str(image), "runs/cd")["dcr"] == {}
+    assert ex.read_audit(None) is None

@@ -26,7 +26,7 @@ from ganforge.privacy.membership import black_box
 from ganforge.tabular.report import Measures
 from ganforge.tabular.report.privacy import privacy as table_privacy
 from ganforge.tabular.sampling import run_tables
-from ganforge.synthetic.sources import check_memory, reference_split, training_data
+from ganforge.synthetic.sources import reference_split, training_data
 from ganforge.figures.drawing import nn_sheet
 
 HOLDOUT_SPLITS = ("valid", "test")  # the first of these the dataset has is the default non-member split
@@ -45,7 +45,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--holdout-data", help="dataset of the held-out real images (default: the run's own dataset)")
     s.add_argument("--holdout-split", help="its split (default: valid, else test)")
     s.add_argument("--judge", help="judge for the feature distances (default: the dataset's; 'none' = pixels only)")
-    s.add_argument("--quantile", type=float, default=NEAR_COPY_QUANTILE,
+    s.add_argument("--quantile", type=float,
                    help=f"near-copy threshold: this quantile of held-out distances (default {NEAR_COPY_QUANTILE})")
     options.seed(s, "seed of the samples and the subsets (default 0)")
     options.checkpoint(s)
@@ -86,7 +86,15 @@ def _members(asked: int | None, train: int, holdout: int) -> int:
     return asked
 
 
+# Image runs' options, None by default (the real defaults are filled in after the check), so a table run
+# refuses one whenever it is given, even with its default value.
+IMAGE_ONLY = (("--members", "members"), ("--quantile", "quantile"), ("--figure", "figure"), ("--judge", "judge"),
+              ("--holdout-split", "holdout_split"))
+
+
 def run(args: argparse.Namespace) -> int:
+    given = [flag for flag, key in IMAGE_ONLY if getattr(args, key, None) is not None]
+    args.quantile = NEAR_COPY_QUANTILE if args.quantile is None else args.quantile
     if args.n < 2 or (args.members is not None and args.members < 2):
         raise GanforgeError(f"--n and --members must be at least 2, got {args.n} and {args.members}")
     if not 0 < args.quantile < 0.5:
@@ -95,7 +103,7 @@ def run(args: argparse.Namespace) -> int:
     fig = outputs.check_file(args.figure, flag="--figure", force=args.force, suffixes=(".png",)) if args.figure is not None else None
     opened = options.open_run(args)
     if cap.TABLE in cap.capabilities_of(opened.model):  # a table run: its rows, on the table report's encoding
-        return _table_audit(opened, args, out)
+        return _table_audit(opened, args, out, given)
     # The audit compares samples drawn from noise with the training images; a translation run's D takes
     # (input, output) pairs and an upscaler draws nothing, so both crashed deep inside the attacks.
     cap.require_any(opened.model, (cap.GENERATE,), run=args.run_dir, recipe=opened.config.recipe,
@@ -110,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     if holdout.shape != train.shape:
         raise GanforgeError(f"held-out images are {holdout.shape}, training images {train.shape}; pick held-out "
                             f"data of the same kind")
-    check_memory(args.n, privacy_audit.audit_bytes(1, tuple(train.shape)), flag="--n")
+    outputs.check_memory(args.n, privacy_audit.audit_bytes(1, tuple(train.shape)), flag="--n")
     members = _members(args.members, len(train), len(holdout))
     judge_name = args.judge or default_judge(name)
     judge = load_judge(judge_name, args.data_dir) if judge_name and judge_name != "none" else None
@@ -137,17 +145,18 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def _table_audit(opened, args: argparse.Namespace, out) -> int:
+def _table_audit(opened, args: argparse.Namespace, out, given: list[str]) -> int:
     """A table run (recipe tabular): exact copies, DCR against a uniform baseline, the closer-to-train share
     and the black-box membership AUROC, on the normalised encoding of :mod:`ganforge.tabular.report.privacy`
     (the same measures as ``ganforge table-report``), between ``--n`` sampled rows, the training table and
     ``--holdout-data csv:PATH`` (real rows never trained on)."""
+    if given:
+        raise GanforgeError(f"{given[0]} is for image runs, and {args.run_dir} is a table run "
+                            f"({opened.config.recipe}); a table run's audit takes --holdout-data csv:PATH, --n, "
+                            f"--seed and --out: drop {given[0]}")
     if args.holdout_data is None:
         raise GanforgeError("a table run's audit needs real rows it never trained on; pass --holdout-data "
                             "csv:HOLDOUT.csv (the same columns as the training table)")
-    if args.figure is not None or args.judge is not None or args.holdout_split is not None:
-        raise GanforgeError("--figure, --judge and --holdout-split are for image runs; a table run's audit takes "
-                            "--holdout-data csv:PATH, --n, --seed and --out")
     t = run_tables(opened, args.holdout_data, args.n, args.seed)
     result = table_privacy(t["real"], t["synthetic"], t["kinds"], Measures(nearest=nearest, black_box=black_box),
                            holdout=t["holdout"], seed=args.seed)

@@ -21,12 +21,16 @@ from ganforge.cli import options
 from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
 from ganforge.synthetic import classifier, scores
-from ganforge.synthetic.sources import (check_labelled, check_memory, labelled_samples, reference_split,
-                                       training_data)
+from ganforge.synthetic.sources import check_labelled, labelled_samples, reference_split, training_data
 from ganforge.tabular.report.utility import check_target, utility
 from ganforge.tabular.sampling import run_tables
 
 WHAT = ("cas", "gan-test", "augment")
+DEFAULT_WHAT, DEFAULT_TEST_SPLIT = "cas,gan-test", "test"
+DEFAULT_SEEDS = ",".join(map(str, classifier.SEEDS))
+# Image runs' options: None by default (the real defaults above are filled in after a table run refused any of
+# them), so a table run refuses the option whenever it is given, even with its default value.
+IMAGE_ONLY = (("--what", "what"), ("--seeds", "seeds"), ("--test-split", "test_split"))
 # Bytes per pixel value the synthetic set costs: the uint8 samples, the real+synthetic copy the
 # augmentation table concatenates, and the float32 batch the generator makes them from.
 BYTES_PER_VALUE = 1 + 1 + 4
@@ -37,11 +41,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                        **examples("ganforge downstream runs/cgan --what cas,gan-test --out cas.json",
                                   "ganforge downstream runs/cgan --what augment --seeds 0,1,2,3,4"))
     options.run_dir(s, "a class-conditional run directory written by `ganforge train`")
-    s.add_argument("--what", default="cas,gan-test", help=f"comma-separated: {', '.join(WHAT)} (default cas,gan-test)")
+    s.add_argument("--what", help=f"image runs: comma-separated {', '.join(WHAT)} (default {DEFAULT_WHAT})")
     s.add_argument("--n", type=int, help="synthetic samples (default: as many as the real training set)")
-    s.add_argument("--seeds", default=",".join(map(str, classifier.SEEDS)),
-                   help="classifier seeds, at least 3 (default 0,1,2)")
-    s.add_argument("--test-split", default="test", help="real split the classifiers are tested on (default test)")
+    s.add_argument("--seeds", help=f"image runs: classifier seeds, at least 3 (default {DEFAULT_SEEDS})")
+    s.add_argument("--test-split", help=f"image runs: real split the classifiers are tested on (default "
+                                        f"{DEFAULT_TEST_SPLIT})")
     s.add_argument("--holdout-data", metavar="csv:PATH",
                    help="table runs: real rows never trained on, the test set (default: a seeded 30%% of the "
                         "training table, which the generator saw, so the figure is optimistic)")
@@ -67,6 +71,10 @@ def _seeds(text: str) -> list[int]:
 
 
 def run(args: argparse.Namespace) -> int:
+    given = [flag for flag, key in IMAGE_ONLY if getattr(args, key, None) is not None]
+    args.what = DEFAULT_WHAT if args.what is None else args.what
+    args.seeds = DEFAULT_SEEDS if args.seeds is None else args.seeds
+    args.test_split = DEFAULT_TEST_SPLIT if args.test_split is None else args.test_split
     what = [w.strip() for w in args.what.split(",") if w.strip()]
     bad = [w for w in what if w not in WHAT]
     if bad or not what:
@@ -77,6 +85,10 @@ def run(args: argparse.Namespace) -> int:
     out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".json",)) if args.out is not None else None
     opened = options.open_run(args)
     if cap.TABLE in cap.capabilities_of(opened.model):  # a table run: a fixed scikit-learn model on data.target
+        if given:
+            raise GanforgeError(f"{given[0]} is for image runs, and {args.run_dir} is a table run "
+                                f"({opened.config.recipe}), whose downstream score is TSTR against TRTR on "
+                                f"data.target, tested on --holdout-data csv:PATH; drop {given[0]}")
         return _table_downstream(opened, args, out)
     if args.holdout_data is not None:  # an image run tests on --test-split: a silently unused option misleads
         raise GanforgeError(f"--holdout-data is for table runs, and {args.run_dir} is an image run "
@@ -88,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     train = training_data(opened, args.data_dir)
     recipe = classifier.recipe_for(train.shape, train.num_classes)
     n = args.n or len(train)
-    check_memory(n, int(np.prod(train.shape)) * BYTES_PER_VALUE + 8, flag="--n")
+    outputs.check_memory(n, int(np.prod(train.shape)) * BYTES_PER_VALUE + 8, flag="--n")
     test = reference_split(opened, args.test_split, args.data_dir)
     sx, sy = labelled_samples(opened, n, seed=0)
     rx, ry, tx, ty = train.x.numpy(), train.y.numpy(), test.x.numpy(), test.y.numpy()
@@ -125,9 +137,6 @@ def _table_downstream(opened, args: argparse.Namespace, out) -> int:
     """A table run (recipe tabular): train on synthetic, test on real (TSTR) against train on real (TRTR), one
     fixed scikit-learn model (:mod:`ganforge.tabular.report.utility`, as ``ganforge table-report``) predicting
     the run's ``data.target`` (else the last categorical column) from the other columns."""
-    if args.what != "cas,gan-test" or args.test_split != "test":
-        raise GanforgeError("--what and --test-split are for image runs; a table run's downstream score is TSTR "
-                            "against TRTR on data.target, tested on --holdout-data csv:PATH")
     t = run_tables(opened, args.holdout_data, args.n, 0)  # --n: as many synthetic rows as the real table by default
     target = check_target(opened.config.data.target, t["kinds"])
     report = utility(t["real"], t["synthetic"], t["kinds"], target, holdout=t["holdout"], seed=0)

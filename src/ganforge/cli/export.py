@@ -12,7 +12,6 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-from pathlib import Path
 
 import numpy as np
 
@@ -51,19 +50,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=run, on_interrupt="the partial export was removed (an earlier one is unchanged)")
 
 
-def _audit(path: str | None) -> dict | None:
-    if path is None:
-        return None
-    try:
-        audit = json.loads(Path(path).read_text())
-    except (OSError, ValueError) as e:
-        raise GanforgeError(f"--audit {path} cannot be read as an audit JSON ({e}); write it with "
-                            f"`ganforge audit RUN --out audit.json`") from None
-    if not isinstance(audit, dict) or "dcr" not in audit:
-        raise GanforgeError(f"--audit {path} is not an audit written by `ganforge audit --out`")
-    return audit
-
-
 def _check_audit_is_of(audit: dict | None, path: str | None, opened, run_dir: str, checkpoint: str) -> None:
     """The audit must be of this run and this checkpoint (its ``run.id`` and ``run.checkpoint_sha256``):
     another run's verdict written into this run's datasheet would be a false statement about it."""
@@ -89,7 +75,7 @@ def run(args: argparse.Namespace) -> int:
     req = ex.ExportRequest(out, args.n, seed=args.seed, class_balanced=args.class_balanced,
                            truncation=args.truncation, force=args.force, chunk=args.chunk)
     ex.check_request(req)
-    audit = _audit(args.audit)
+    audit = ex.read_audit(args.audit, args.run_dir)
     device = device_option(args.device)
     opened = load_run(args.run_dir, args.checkpoint, device=device)
     if cap.TABLE in cap.capabilities_of(opened.model):  # its G's output is transformed rows, not points or images

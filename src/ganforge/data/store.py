@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import json
 import os
+import shlex
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -36,14 +38,16 @@ VERSION = 1
 IMAGES, LABELS, MEAN, MANIFEST = "images.u8", "labels.i64", "mean.npy", "dataset.json"
 TAG = "_ganforge_store"  # the attribute a store-backed x carries
 PARTIAL = ".partial-"  # DEST.partial-<pid>: a build in progress (or an interrupted one)
+REBUILD = "rebuild it with ganforge dataset"  # a damaged store's fix when nothing more is known (see damaged_fix)
 
 
 class StoreFiles:
     """A store's arrays, opened lazily in whichever process reads them (a DataLoader worker maps the
     file itself rather than receiving a pickled copy of it)."""
 
-    def __init__(self, path: str | Path, shape: tuple[int, int, int, int], labelled: bool):
-        self.path, self.shape, self.labelled = str(path), tuple(shape), labelled
+    def __init__(self, path: str | Path, shape: tuple[int, int, int, int], labelled: bool,
+                 fix: str = REBUILD):
+        self.path, self.shape, self.labelled, self.fix = str(path), tuple(shape), labelled, fix
         self._x = self._y = None
         self._fd: int | None = None
 
@@ -76,18 +80,18 @@ class StoreFiles:
         for slot, i in zip(order, sorted_idx):
             if os.preadv(self._fd, [flat[slot]], int(i) * row) != row:
                 raise DataError(f"{Path(self.path) / IMAGES} ended before row {int(i)}; the store is damaged, "
-                                "rebuild it with ganforge dataset")
+                                f"{self.fix}")
         return xs, (np.asarray(y[sorted_idx][np.argsort(order)]) if y is not None else None)
 
     def __getstate__(self) -> dict:
-        return {"path": self.path, "shape": self.shape, "labelled": self.labelled}
+        return {"path": self.path, "shape": self.shape, "labelled": self.labelled, "fix": self.fix}
 
     def __del__(self) -> None:
         if getattr(self, "_fd", None) is not None:
             os.close(self._fd)
 
     def __setstate__(self, state: dict) -> None:
-        self.__init__(state["path"], state["shape"], state["labelled"])
+        self.__init__(state["path"], state["shape"], state["labelled"], state.get("fix", REBUILD))
 
 
 def stored(x: torch.Tensor) -> StoreFiles | None:
@@ -102,6 +106,23 @@ def _holds_images(folder: Path) -> bool:
         if any(Path(f).suffix.lower() in IMAGE_SUFFIXES and not f.startswith(".") for f in files):
             return True
     return False
+
+
+def _fix_unknown(path: Path) -> str:
+    """How to rebuild a store whose dataset.json cannot be read: what it was built from is not known here."""
+    return f"{REBUILD} SRC --out {shlex.quote(str(path))} --force, giving the source and options it was built with"
+
+
+def damaged_fix(path: Path, meta: dict, rebuild: Callable[[Path, dict], str] | None = None) -> str:
+    """What to do about a damaged store: folder:'s cache is deleted (the next run builds it again with folder:'s
+    own options); a store of ``ganforge dataset`` is rebuilt with the command ``rebuild(path, meta)`` gives
+    (:func:`ganforge.data.store_build.rebuild_command`: the one that built it, from its dataset.json)."""
+    if meta.get("source_key"):  # folder:'s cache: built with folder:'s own options, so deleted, not rebuilt by hand
+        return f"delete {path} (folder:'s cache) and the next run builds it again"
+    if rebuild is None:
+        return (f"{REBUILD} {shlex.quote(str(meta.get('source') or 'SRC'))} --out {shlex.quote(str(path))} --force, "
+                "giving the options it was built with")
+    return f"rebuild it with {rebuild(path, meta)}"
 
 
 def read_manifest(path: Path) -> dict:
@@ -120,14 +141,16 @@ def read_manifest(path: Path) -> dict:
     try:
         meta = json.loads(manifest.read_text())
     except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read {manifest} ({exc}); rebuild the store with ganforge dataset") from None
-    if meta.get("format") != FORMAT or meta.get("version") != VERSION:
-        raise DataError(f"{path} is not a version-{VERSION} ganforge store; rebuild it with ganforge dataset")
+        raise DataError(f"cannot read {manifest} ({exc}); the store is damaged, {_fix_unknown(path)}") from None
+    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise DataError(f"{path} is not a version-{VERSION} ganforge store; {_fix_unknown(path)}")
     return meta
 
 
-def open_store(path: str | Path, name: str, split: str = "train") -> Dataset:
-    """A store as a Dataset whose images stay on disk until indexed."""
+def open_store(path: str | Path, name: str, split: str = "train",
+               rebuild: Callable[[Path, dict], str] | None = None) -> Dataset:
+    """A store as a Dataset whose images stay on disk until indexed; a damaged one is refused with the command
+    ``rebuild(path, meta)`` gives (see :func:`damaged_fix`)."""
     path = Path(path).expanduser().resolve()
     if path.is_file() and path.suffix.lower() == ".npz":
         raise DataError(f"{path} is an .npz file, not a store; train on it with --set data.name=npz:{path}, "
@@ -136,9 +159,7 @@ def open_store(path: str | Path, name: str, split: str = "train") -> Dataset:
         raise DataError(f"{path} is not a folder; give the --out folder of ganforge dataset")
     meta = read_manifest(path)
     shape = tuple(int(s) for s in meta["shape"])
-    fix = f"rebuild it with ganforge dataset {meta.get('source') or 'SRC'} --out {path} --force"
-    if meta.get("source_key"):  # folder:'s cache: built with folder:'s own options, so deleted, not rebuilt by hand
-        fix = f"delete {path} (folder:'s cache) and the next run builds it again"
+    fix = damaged_fix(path, meta, rebuild)
     sizes = {IMAGES: int(np.prod(shape)), MEAN: None}
     if meta["labels"]:
         sizes[LABELS] = shape[0] * np.dtype(np.int64).itemsize
@@ -149,7 +170,7 @@ def open_store(path: str | Path, name: str, split: str = "train") -> Dataset:
         if expected is not None and f.stat().st_size != expected:
             raise DataError(f"{f} has {f.stat().st_size} bytes, expected {expected}; the store is damaged, "
                             f"{fix}")
-    files = StoreFiles(path, shape, bool(meta["labels"]))
+    files = StoreFiles(path, shape, bool(meta["labels"]), fix)
     xs, ys = files.arrays()
     x = torch.from_numpy(xs)
     setattr(x, TAG, files)

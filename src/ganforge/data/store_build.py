@@ -19,6 +19,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import shlex
 import shutil
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -39,6 +40,9 @@ CHUNK = 256  # images per write: big enough for sequential writes, small enough 
 # Pillow's own limit (about 89 M pixels): above it a file is refused as a decompression bomb.
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 STORE_FILES = frozenset({IMAGES, LABELS, MEAN, MANIFEST})  # everything a build writes, and all --force may replace
+CLI_OPTIONS = ("resolution", "crop", "channels", "labels")  # the options ganforge dataset takes, each as --NAME VALUE
+LABEL_MODES = ("auto", "subfolders", "none")  # any other --labels is a JSON file
+MAX_CLASS_INDEX = 100_000  # a labels file's largest index: ImageNet-21k has 21,841 classes; 10**9 would be a typo
 
 
 @dataclass(frozen=True)
@@ -67,6 +71,31 @@ class BuildOptions:
         d = asdict(self)
         d.pop("flags")
         return d
+
+
+def rebuild_command(dest: str | Path, meta: dict) -> str:
+    """The ``ganforge dataset`` command that builds the store ``dest`` again as it was built, from its
+    dataset.json (``meta``): its source and every option the command takes that was not the default, each
+    quoted for a shell. A store built (through :func:`build_store`) with an option the command does not take
+    gets a note naming it, since the command would then make another store."""
+    recorded = meta.get("options") if isinstance(meta.get("options"), dict) else {}
+    default = BuildOptions().record()
+    source = meta.get("source")
+    argv = ["ganforge", "dataset", str(source) if source else "SRC", "--out", str(dest)]
+    for name in CLI_OPTIONS:
+        value = recorded.get(name, default[name])
+        if value is not None and value != default[name]:
+            argv += [f"--{name}", str(value)]
+    command = shlex.join(argv + ["--force"])
+    shape = meta.get("shape")
+    n = shape[0] if isinstance(shape, list) and shape and isinstance(shape[0], int) else 0
+    other = [f"{name}={json.dumps(recorded[name])}" for name in default
+             if name not in CLI_OPTIONS and name in recorded and recorded[name] != default[name]
+             and not (name == "min_images" and n >= default[name])]  # min_images only refuses a source
+    if other:
+        command += (f" (note: it was built with {', '.join(other)}, which ganforge dataset does not set; "
+                    f"build_store with the options in {Path(dest) / MANIFEST} makes the same store)")
+    return command
 
 
 @dataclass
@@ -142,11 +171,22 @@ def _labels_from_file(items, path: Path, options: BuildOptions):
         raise DataError(f"the labels file {path} has no label for {len(missing)} image(s), e.g. {missing[0]}; "
                         "add them or remove those images")
     values = [_label_value(table[i.name], i.name, path) for i in items]
-    if all(isinstance(v, int) and not isinstance(v, bool) and v >= 0 for v in values):
-        return values, [str(c) for c in range(max(values) + 1)]
-    classes = sorted({str(v) for v in values})
+    index_of = next((i.name for i, v in zip(items, values) if isinstance(v, int)), None)
+    name_of = next((i.name for i, v in zip(items, values) if isinstance(v, str)), None)
+    if index_of is not None and name_of is not None:  # as names, the indices would be renumbered as sorted text
+        raise DataError(f"{path} mixes class indices and class names ({index_of} is {_shown(table[index_of])}, "
+                        f"{name_of} is {_shown(table[name_of])}); give every label as an index (an integer) "
+                        "or every label as a name (a string)")
+    if index_of is not None:  # indices are kept as they are: class k is k
+        top = max(values)
+        if top > MAX_CLASS_INDEX:  # classes 0..top would each get a name (and a slot in every class table)
+            where = next(i.name for i, v in zip(items, values) if v == top)
+            raise DataError(f"{path}: the label of {where} is {top}, above the largest class index ganforge takes "
+                            f"({MAX_CLASS_INDEX:,}); number the classes 0..K-1, or give them as names (strings)")
+        return values, [str(c) for c in range(top + 1)]
+    classes = sorted(set(values))
     index = {c: k for k, c in enumerate(classes)}
-    return [index[str(v)] for v in values], classes
+    return [index[v] for v in values], classes
 
 
 def _shown(value: object, limit: int = 60) -> str:
@@ -155,10 +195,14 @@ def _shown(value: object, limit: int = 60) -> str:
 
 
 def _label_value(value: object, name: str, path: Path) -> int | str:
-    """A class index (an integer; a whole float such as 2.0 too, as npz: takes it) or a class name (a string).
-    Anything else (a list, an object, null, true, 1.5) is refused: as a name it would make a class nobody meant."""
+    """A class index (an integer >= 0; a whole float such as 2.0 too, as npz: takes it) or a class name (a string,
+    "3" included). Anything else (a list, an object, null, true, 1.5, -1) is refused: as a name it would make a
+    class nobody meant, and a negative index is refused as npz: refuses it."""
     if isinstance(value, float) and value.is_integer():
         value = int(value)
+    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
+        raise DataError(f"{path}: the label of {name} is {value}, but a class index must be >= 0; fix that entry "
+                        "(or give every label as a class name, a string)")
     if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
         return value
     raise DataError(f"{path}: the label of {name} must be a class name (a string) or index (an integer), "
@@ -289,7 +333,10 @@ def build_store(src: str | Path, dest: str | Path, options: BuildOptions, *, for
     partial.mkdir()
     try:
         meta = _write(partial, kept, label_of, classes, channels, resolution, options, report)
-        meta.update(source=str(Path(src).expanduser().resolve()), options=options.record(), classes=classes,
+        recorded = options.record()
+        if options.labels not in LABEL_MODES:  # a labels file, as a path that works from anywhere (rebuild_command)
+            recorded["labels"] = str(Path(options.labels).expanduser().resolve())
+        meta.update(source=str(Path(src).expanduser().resolve()), options=recorded, classes=classes,
                     source_key=source_key, counts={"written": report.written,
                                                    "skipped": {r: len(v) for r, v in report.skipped.items()},
                                                    "duplicates": len(report.duplicates)},

@@ -18,7 +18,7 @@ from ganforge.data.folder import IMAGE_SUFFIXES, _named, find_images
 from ganforge.data.paths import ENV_VAR, resolve_data_dir
 from ganforge.data.registry import register
 from ganforge.data.store import MANIFEST, VERSION, check_request, open_store, read_manifest
-from ganforge.data.store_build import BuildOptions, build_store
+from ganforge.data.store_build import BuildOptions, build_store, rebuild_command
 from ganforge.errors import DataError, GanforgeError, warn
 from ganforge.outputs import check_dir_writable
 
@@ -30,7 +30,7 @@ CONFIG_FLAGS = (("resolution", "--set data.resolution={}"), ("channels", "--set 
 def load_store(req: LoadRequest) -> Dataset:
     """A store written by ``ganforge dataset``: nothing is decoded, images stay on disk until read."""
     req.reject("size", why="it holds every image in the store")
-    ds = open_store(req.path, req.name, req.split)
+    ds = open_store(req.path, req.name, req.split, rebuild=rebuild_command)
     check_request(req, tuple(ds.x.shape), req.path)
     return ds
 

@@ -67,6 +67,17 @@ def check_private(D: nn.Module, cfg: RunConfig, recipe: str = "dp-noise-to-image
                               f"set reg.{name}=0")
 
 
+def check_batch_fits(cfg: RunConfig, data: Dataset, recipe: str = "dp-noise-to-image") -> None:
+    """One line, before the run directory is written, when a batch is larger than the data: the accountant's
+    sampling rate batch/N would exceed 1, which Opacus's RDP accountant cannot count (a math domain error)."""
+    rows, batch = len(data), cfg.train.batch_size
+    if batch > rows:
+        what = "rows" if data.kind == "table" else "images" if data.kind == "image" else "samples"
+        raise ConfigError(f"{recipe}: train.batch_size={batch} is more than the {rows} {what} of {cfg.data.name} "
+                          f"(the privacy accountant's sampling rate batch/{what} must be at most 1); set "
+                          f"--set train.batch_size={rows} or less")
+
+
 class DpState:
     """The accountant's history and the noise generator: what a checkpoint keeps as ``dp_D``."""
 
@@ -143,6 +154,7 @@ class DpNoiseToImage(NoiseToImage):
                                {"dp": config_reads.every("dp")})
 
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
+        check_batch_fits(cfg, data, self.name)
         nets, record = super().networks(cfg, data)
         check_private(nets["D"], cfg)
         return nets, record
@@ -189,4 +201,4 @@ def make_private(env: TrainingEnv, parts: TrainingParts, recipe: str) -> Trainin
     return parts
 
 
-__all__ = ["DpNoiseToImage", "DpState", "check_private", "make_private"]
+__all__ = ["DpNoiseToImage", "DpState", "check_batch_fits", "check_private", "make_private"]

@@ -40,7 +40,7 @@ from ganforge.errors import ConfigError
 from ganforge.nets import NetContext, build_discriminator, build_generator
 from ganforge.objectives import tabular as terms
 from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
-from ganforge.recipes.dp_noise_to_image import check_private, make_private
+from ganforge.recipes.dp_noise_to_image import check_batch_fits, check_private, make_private
 from ganforge.tabular.conditional import ConditionalSampler
 from ganforge.tabular.sampling import TableModel, column_shapes, save_table_preview
 from ganforge.tabular.transform import TableTransformer
@@ -211,10 +211,12 @@ class Tabular(Recipe):
         sampler = ConditionalSampler(x, transformer, log_frequency=cfg.tabular.log_frequency)
         if cfg.tabular.epochs is not None:  # the paper's unit: resolved here, the first place the rows are known
             per_epoch = max(len(x) // cfg.train.batch_size, 1)
-            cfg.train.steps = cfg.tabular.epochs * per_epoch
+            given, cfg.train.steps = cfg.train.steps, cfg.tabular.epochs * per_epoch
+            replaced = (f"; this replaces train.steps={given} (--steps)" if given is not None and given != cfg.train.steps
+                        else "")
             print(f"tabular.epochs={cfg.tabular.epochs}: {cfg.train.steps} steps ({per_epoch} per epoch of "
-                  f"{len(x)} rows at batch {cfg.train.batch_size}); set tabular.epochs=null to give train.steps",
-                  flush=True)
+                  f"{len(x)} rows at batch {cfg.train.batch_size}){replaced}; set tabular.epochs=null to give "
+                  f"train.steps", flush=True)
         record = _record(data, sampler, transformer)
         return self.rebuild(cfg, record), record
 
@@ -286,6 +288,8 @@ class DpTabular(Tabular):
         if pack != 1:
             raise ConfigError(f"dp-tabular clips each row's gradient, and model.d.pack={pack} makes D score groups "
                               f"of {pack} rows (the guarantee would be per group); set model.d.pack=1")
+        _check(cfg, data)  # a table first: the batch is then measured against its rows
+        check_batch_fits(cfg, data, self.name)
         nets, record = super().networks(cfg, data)
         check_private(nets["D"], cfg, self.name)
         return nets, record

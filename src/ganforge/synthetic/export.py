@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import inspect
+import json
 import os
 import shutil
 import zipfile
@@ -228,5 +229,27 @@ def class_counts(labels: np.ndarray | None, num_classes: int | None) -> dict[str
     return {str(c): int(k) for c, k in enumerate(np.bincount(labels, minlength=num_classes or 0))}
 
 
+def read_audit(path: str | None, run_dir: str | None = None) -> dict | None:
+    """``export --audit PATH``: the image audit ``ganforge audit --out`` wrote, or one line saying what the file is
+    instead. An audit written for another (a table) run has no ``dcr`` for images but names its run: the line
+    names that run, rather than calling the file no audit at all."""
+    if path is None:
+        return None
+    fix = f"ganforge audit {run_dir or 'RUN'} --out audit.json"
+    try:
+        audit = json.loads(Path(path).read_text())
+    except (OSError, ValueError) as e:
+        raise GanforgeError(f"--audit {path} cannot be read as an audit JSON ({e}); write it with `{fix}`") from None
+    if isinstance(audit, dict) and "dcr" not in audit and isinstance(audit.get("run"), dict) \
+            and (audit["run"].get("path") or audit["run"].get("id")):
+        named = audit["run"]
+        kind = " (a table run's audit: rows, not images)" if "exact_copy_rate" in audit else ""
+        raise GanforgeError(f"--audit {path} is an audit of another run ({named.get('path', '?')}, id "
+                            f"{named.get('id', '?')}){kind}, not of {run_dir or 'this run'}; audit this one: {fix}")
+    if not isinstance(audit, dict) or "dcr" not in audit:
+        raise GanforgeError(f"--audit {path} is not an audit written by `ganforge audit --out`; write one with `{fix}`")
+    return audit
+
+
 __all__ = ["CHUNK", "DATASHEET", "FILE_SUFFIXES", "ExportRequest", "block_size", "bytes_needed", "check_request", "class_counts",
-           "folder_in_place", "sampling_options", "save_png", "write_folder", "write_npz"]
+           "folder_in_place", "read_audit", "sampling_options", "save_png", "write_folder", "write_npz"]

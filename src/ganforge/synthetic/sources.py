@@ -21,48 +21,6 @@ from ganforge.errors import DataError, GanforgeError
 from ganforge.runs import rundir
 from ganforge.runs.run import Run
 
-# The share of the memory available now that one command may plan to hold: the rest is for the process
-# itself (torch, the networks, the real data) and for everything else running on the machine.
-MEMORY_SHARE = 0.5
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation now (Linux ``MemAvailable``), or None if unknown."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def check_memory(n: int, bytes_per_sample: int, *, flag: str = "--n", available: int | None = None) -> None:
-    """Refuse ``n`` samples before any work when they would hold more than :data:`MEMORY_SHARE` of the memory
-    available, naming the need, the largest ``n`` that fits and the fix (``available`` overrides the
-    measured figure, for tests). Unknown available memory: no check."""
-    available = available_memory() if available is None else available
-    if available is None:
-        return
-    budget = int(available * MEMORY_SHARE)
-    if n * bytes_per_sample > budget:
-        most = max(budget // max(bytes_per_sample, 1), 0)
-        raise GanforgeError(f"{flag} {n} needs about {_human(n * bytes_per_sample)} of memory and "
-                            f"{_human(available)} is available; the most this machine takes now is {flag} {most} "
-                            f"(half of what is free): ask for fewer")
-
-
-def _human(nbytes: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB", "PB"):
-        if nbytes < 1024 or unit == "PB":
-            return f"{nbytes:.1f} {unit}"
-        nbytes /= 1024
-    return f"{nbytes:.1f} PB"
-
-
 def check_labelled(run: Run) -> None:
     """One line unless the run draws class-conditional samples (checked before any data are loaded)."""
     if cap.CLASSES not in cap.capabilities_of(run.model) or not run.config.model.g.conditional or not run.num_classes:
@@ -107,5 +65,5 @@ def labelled_samples(run: Run, n: int, seed: int = 0, **options) -> tuple[np.nda
     return x, y
 
 
-__all__ = ["MEMORY_SHARE", "available_memory", "check_labelled", "check_memory", "labelled_samples",
+__all__ = ["check_labelled", "labelled_samples",
            "reference_split", "training_data"]

@@ -27,6 +27,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ganforge import outputs
 from ganforge.errors import ConfigError
 from ganforge.plotting import pyplot
 from ganforge.sampling import sample_generator
@@ -36,6 +37,9 @@ from ganforge.tabular.transform import TableTransformer
 CHUNK = 1000  # rows per forward pass of G when sampling (memory holds one chunk of G's activations)
 TABLE_CHUNK = 100 * CHUNK  # rows inverted and written at a time (a multiple of CHUNK: G's chunks fill it exactly)
 INVERSE_SEED_OFFSET = 1  # the inverse transform's numpy stream is seed + this (z and conditions use the seed)
+ID_SEED_OFFSET = 1  # ... and the regenerated IDs' streams are seeded from seed + INVERSE_SEED_OFFSET + this
+TEXT_VALUE_BYTES = 64  # about what one short Python string in a pandas object column costs
+CSV_PROBE_ROWS = 200  # rows written to measure a CSV row's size before ``sample --out x.csv`` checks the disk
 PREVIEW_COLUMNS = 6  # marginals shown in a training preview picture
 
 
@@ -127,15 +131,23 @@ class TableModel:
         """``n`` rows in the table's own columns, order and types, ``TABLE_CHUNK`` rows at a time.
 
         Memory holds one chunk, not the whole output (a million rows of 323 floats were 1.3 GB before
-        the inverse); the ID columns are drawn once for all ``n`` rows, so they stay unique over the output.
+        the inverse); the ID columns are drawn a block at a time from their own stream, unique over the
+        whole output (:meth:`TableTransformer.new_ids`), so they too hold one block, not ``n`` values.
         """
         rng = np.random.default_rng(seed + INVERSE_SEED_OFFSET)
-        ids = self.transformer.new_ids(n, rng)
+        ids = self.transformer.new_ids(n, seed + INVERSE_SEED_OFFSET + ID_SEED_OFFSET)
         rows = self.sample_chunks(n, seed=seed, device=device, condition=condition)
         for start in range(0, n, TABLE_CHUNK):
             m = min(TABLE_CHUNK, n - start)
             x = np.concatenate([next(rows)[0] for _ in range(-(-m // CHUNK))])
-            yield self.transformer.inverse(x, rng=rng, ids={k: v.iloc[start:start + m] for k, v in ids.items()})
+            yield self.transformer.inverse(x, rng=rng, ids=ids.rows(start, m))
+
+    def row_bytes(self) -> int:
+        """About the bytes one sampled row holds in memory as a table (pandas objects for text and categories,
+        8 bytes for numbers) and once encoded for the measures of ``audit`` and ``downstream``."""
+        specs = self.transformer.specs
+        table = sum(8 if s.kind in ("numeric", "datetime") else 8 + TEXT_VALUE_BYTES for s in specs)
+        return table + 8 * (self.transformer.output_dim + len(specs)) + 4 * self.transformer.output_dim
 
     def sample_table(self, n: int, *, seed: int = 0, device: str | torch.device = "cpu",
                      condition: tuple[str, str] | None = None) -> pd.DataFrame:
@@ -160,11 +172,27 @@ def write_table_samples(opened: Any, args: Any, out: Path) -> int:
     model = opened.model
     if condition is not None:
         model.condition_vector(*condition)  # a bad column or value is refused before any work
+    check_table_output(model, args.n, out, seed=args.seed, device=opened.device, condition=condition)
     chunks = model.sample_table_chunks(args.n, seed=args.seed, device=opened.device, condition=condition)
     write_table_chunks(chunks, out, force=args.force)
     asked = f", {condition[0]}={condition[1]}" if condition else ""
     print(f"{out}: {args.n} rows x {len(model.transformer.specs)} columns from step {opened.step}{asked}")
     return 0
+
+
+def check_table_output(model: TableModel, n: int, out: Path, *, seed: int = 0, device: str | torch.device = "cpu",
+                       condition: tuple[str, str] | None = None, free: int | None = None,
+                       available: int | None = None) -> None:
+    """One line before any row is written when ``n`` rows will not fit: a CSV streams chunk by chunk, so its
+    size (measured on a few rows drawn with the same seed) is checked against the free disk space, as
+    ``sample`` checks an .npy; a Parquet file is gathered whole first, so its rows are checked against the
+    memory available as well (``free`` and ``available`` override the measured figures, for tests)."""
+    if out.suffix.lower() != ".csv":
+        outputs.check_memory(n, model.row_bytes(), flag="--n", available=available)
+    probe = model.sample_table(min(n, CSV_PROBE_ROWS), seed=seed, device=device, condition=condition)
+    header, body = len(probe.head(0).to_csv(index=False).encode()), len(probe.to_csv(index=False).encode())
+    per_row = (body - header) / max(len(probe), 1)
+    outputs.check_space(out, int(header + per_row * n * 1.1), flag="--out", free=free)
 
 
 def table_path(name: str, flag: str) -> str:
@@ -190,6 +218,7 @@ def run_tables(opened: Any, holdout: str | None, n: int | None, seed: int) -> di
         raise ConfigError(f"--holdout-data {holdout} has columns {', '.join(map(str, held.columns))}; the run's "
                           f"table has {', '.join(kinds)}")
     n = len(real) if n is None else n
+    outputs.check_memory(n, model.row_bytes(), flag="--n")  # the rows are held, and encoded, whole
     return {"real": real, "synthetic": model.sample_table(n, seed=seed, device=opened.device), "holdout": held,
             "kinds": kinds}
 
@@ -283,6 +312,6 @@ def save_table_preview(real: pd.DataFrame, synthetic: pd.DataFrame, path: str | 
     return path
 
 
-__all__ = ["TableModel", "column_shapes", "ks_complement", "parse_condition", "quiet_missing_glyphs", "run_tables",
+__all__ = ["TableModel", "check_table_output", "column_shapes", "ks_complement", "parse_condition", "quiet_missing_glyphs", "run_tables",
            "save_table_preview",
            "table_path", "tv_complement", "write_table_samples"]

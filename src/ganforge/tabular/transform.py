@@ -36,6 +36,7 @@ from ganforge.tabular.modes import MAX_MODES, Modes, fit_modes, sample_modes
 MAX_ONEHOT = 50  # categories (null included) a column may have and still be one-hot: the issue's threshold
 HEAD = 40  # above it, the most frequent categories that keep a slot of their own ...
 BANDS = 10  # ... and the shared slots the others are pooled into by frequency rank (HEAD + BANDS = MAX_ONEHOT)
+ID_BLOCK = 100_000  # rows of regenerated IDs drawn at a time for an output inverted in chunks
 GMM_ROWS = 50_000  # values a column's modes are fitted on (a random subsample; measured in docs/tabular.md)
 ALPHA_CLIP = 0.99  # the paper's clip of alpha, inside tanh's open range
 STATE_VERSION = 1
@@ -198,14 +199,15 @@ class TableTransformer:
         return out
 
     # ---- inverse ----
-    def new_ids(self, n: int, rng: np.random.Generator) -> dict[str, pd.Series]:
-        """``n`` unique values of every ID column, drawn once for a whole output that is inverted in chunks."""
-        return {s.name: _new_ids(s, n, rng) for s in self.specs if s.kind == "id"}
+    def new_ids(self, n: int, seed: int) -> NewIds:
+        """The ID columns of an output of ``n`` rows that is inverted in chunks: unique over all ``n`` rows,
+        drawn a block at a time (:class:`NewIds`), so memory holds one block, not ``n`` IDs."""
+        return NewIds(self.specs, n, seed)
 
     def inverse(self, x: np.ndarray, *, rng: np.random.Generator,
                 ids: dict[str, pd.Series] | None = None) -> pd.DataFrame:
         """Rows of floats -> the table's columns, in its order and dtypes (see the module docstring).
-        ``ids``: the ID columns' values for these rows (from :meth:`new_ids`), else drawn here."""
+        ``ids``: the ID columns' values for these rows (from :meth:`new_ids`'s ``rows``), else drawn here."""
         x = np.asarray(x, np.float32)
         if x.ndim != 2 or x.shape[1] != self.output_dim:
             raise DataError(f"rows to invert must be (N, {self.output_dim}), got {x.shape}")
@@ -295,29 +297,83 @@ def _restore_dtype(values: pd.Series, spec: ColumnSpec) -> pd.Series:
         return values
 
 
-def _new_ids(spec: ColumnSpec, n: int, rng: np.random.Generator) -> pd.Series:
-    """``n`` unique IDs of the column's form, drawn from ``rng`` (and sorted, as row keys usually are)."""
+_ID_POOLS = {"9": "0123456789", "a": "abcdefghijklmnopqrstuvwxyz", "A": "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
+             "x": "0123456789abcdef"}  # each in ascending character order: a template's IDs sort as their numbers
+_INT64_SAFE = 2 ** 62  # value spaces above this are drawn in Python integers (object arrays)
+
+
+def _id_space(spec: ColumnSpec, n: int):
+    """(size C >= n, decode): the IDs of the column's form are decode(k) for k in [0, C), in sorted order."""
     if spec.id_numeric and spec.id_prefix == "" and spec.min is not None:
         lo, hi = int(spec.min), int(spec.max)
-        span = max(hi - lo + 1, 2 * n)
-        return pd.Series(np.sort(lo + rng.choice(span, n, replace=False))).astype(spec.dtype)
+        return max(hi - lo + 1, 2 * n), lambda k: pd.Series(lo + k).astype(spec.dtype)
     if spec.id_numeric:
-        top = 10 ** spec.id_width if spec.id_width and 10 ** spec.id_width >= 2 * n else max(2 * n, 10)
-        nums = np.sort(rng.choice(top, n, replace=False))
         width = spec.id_width
-        return pd.Series([f"{spec.id_prefix}{v:0{width}d}" for v in nums], dtype=spec.dtype)
-    pools = {"9": "0123456789", "a": "abcdefghijklmnopqrstuvwxyz", "A": "ABCDEFGHIJKLMNOPQRSTUVWXYZ",
-             "x": "0123456789abcdef"}
+        top = 10 ** width if width and 10 ** width >= 2 * n else max(2 * n, 10)
+        return top, lambda k: pd.Series([f"{spec.id_prefix}{int(v):0{width}d}" for v in k], dtype=spec.dtype)
     tokens, chars = [], iter(spec.id_template)
     for c in chars:  # a backslash makes the next character literal (a constant "x" or "9" of the IDs)
-        tokens.append(("lit", next(chars)) if c == "\\" else ("cls", c) if c in pools else ("lit", c))
-    out: set[str] = set()
-    while len(out) < n:
-        m = n - len(out)
-        parts = [np.asarray(list(pools[c]))[rng.integers(0, len(pools[c]), m)] if kind == "cls" else np.full(m, c)
-                 for kind, c in tokens]
-        out.update("".join(t) for t in zip(*parts))
-    return pd.Series(sorted(out)[:n], dtype=spec.dtype)
+        tokens.append(("lit", next(chars)) if c == "\\" else ("cls", c) if c in _ID_POOLS else ("lit", c))
+    size = int(np.prod([len(_ID_POOLS[c]) for kind, c in tokens if kind == "cls"], dtype=object))
+    while size < n:  # fewer IDs of this form than rows: more digits at the end keep them unique
+        tokens.append(("cls", "9"))
+        size *= 10
+
+    def decode(k: np.ndarray) -> pd.Series:
+        parts = []
+        for kind, c in reversed(tokens):  # the last position is the least significant digit
+            if kind == "lit":
+                parts.append(np.full(len(k), c))
+            else:
+                pool = np.asarray(list(_ID_POOLS[c]))
+                parts.append(pool[(k % len(pool)).astype(np.int64)])
+                k = k // len(pool)
+        return pd.Series(["".join(t) for t in zip(*reversed(parts))], dtype=spec.dtype)
+
+    return size, decode
 
 
-__all__ = ["BANDS", "GMM_ROWS", "HEAD", "MAX_ONEHOT", "Span", "TableTransformer"]
+def _new_ids(spec: ColumnSpec, n: int, rng: np.random.Generator, start: int = 0, m: int | None = None) -> pd.Series:
+    """Rows ``start..start+m`` (all ``n`` by default) of ``n`` unique IDs of the column's form, sorted (as row keys
+    usually are). Rows ``start..start+m`` take distinct values from their own share of the value space, so any
+    part of an output is drawn without the rest, and the parts together are unique and sorted."""
+    m = n - start if m is None else m
+    size, decode = _id_space(spec, n)
+    lo, hi = size * start // n, size * (start + m) // n  # Python integers: exact for any size
+    span = hi - lo  # >= m, since size >= n
+    drawn = min(span, _INT64_SAFE)
+    offsets = np.sort(rng.choice(drawn, m, replace=False))
+    if size <= _INT64_SAFE:
+        return decode(lo + offsets)
+    return decode(lo + offsets.astype(object) * (span // drawn))
+
+
+class NewIds:
+    """The ID columns of an output of ``n`` rows, drawn :data:`ID_BLOCK` rows at a time from ``seed`` (each
+    block from its own stream), so memory holds one block and the values do not depend on how the output
+    is cut into chunks; unique and sorted over all ``n`` rows."""
+
+    def __init__(self, specs: list[ColumnSpec], n: int, seed: int):
+        self.specs, self.n, self.seed = [s for s in specs if s.kind == "id"], n, seed
+        self._block: tuple[int, dict[str, pd.Series]] | None = None
+
+    def _draw(self, b: int) -> dict[str, pd.Series]:
+        if self._block is None or self._block[0] != b:
+            start = b * ID_BLOCK
+            m = min(ID_BLOCK, self.n - start)
+            self._block = (b, {s.name: _new_ids(s, self.n, np.random.default_rng([self.seed, b, j]), start, m)
+                               for j, s in enumerate(self.specs)})
+        return self._block[1]
+
+    def rows(self, start: int, m: int) -> dict[str, pd.Series]:
+        """The ID columns' values of rows ``start..start+m``."""
+        parts: dict[str, list[pd.Series]] = {s.name: [] for s in self.specs}
+        for b in range(start // ID_BLOCK, (start + m - 1) // ID_BLOCK + 1) if m > 0 else ():
+            first = b * ID_BLOCK
+            block = self._draw(b)
+            for name, values in block.items():
+                parts[name].append(values.iloc[max(start, first) - first:min(start + m, first + ID_BLOCK) - first])
+        return {name: pd.concat(p, ignore_index=True) for name, p in parts.items() if p}
+
+
+__all__ = ["BANDS", "GMM_ROWS", "HEAD", "ID_BLOCK", "MAX_ONEHOT", "NewIds", "Span", "TableTransformer"]
