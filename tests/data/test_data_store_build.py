@@ -173,6 +173,7 @@ def test_label_names_integers_and_whole_floats_are_accepted(tmp_path):
     ({"0.png": 2, "1.png": 10, "2.png": "cat"}, 'mixes class indices and class names (0.png is 2, 2.png is "cat")'),
     ({"0.png": "dog", "1.png": 1.0, "2.png": "cat"}, 'mixes class indices and class names (1.png is 1.0, 0.png is "dog")'),
     ({"0.png": 0, "1.png": "3", "2.png": 1}, 'mixes class indices and class names (0.png is 0, 1.png is "3")'),
+    ({"0.png": 0, "1.png": 10**9, "2.png": 1}, "the label of 1.png is 1000000000, above the largest class index"),
 ])
 def test_negative_or_mixed_integer_labels_are_refused_not_renumbered(tmp_path, table, message, one_line):
     _source(tmp_path)
