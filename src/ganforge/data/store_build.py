@@ -30,6 +30,7 @@ from PIL import Image
 
 from ganforge import progress
 from ganforge.data import sources
+from ganforge.data.labels_file import read_labels_file
 from ganforge.errors import warn
 from ganforge.data.store import FORMAT, IMAGES, LABELS, MANIFEST, MEAN, PARTIAL, VERSION, pid_alive
 from ganforge.errors import DataError
@@ -42,7 +43,6 @@ MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
 STORE_FILES = frozenset({IMAGES, LABELS, MEAN, MANIFEST})  # everything a build writes, and all --force may replace
 CLI_OPTIONS = ("resolution", "crop", "channels", "labels")  # the options ganforge dataset takes, each as --NAME VALUE
 LABEL_MODES = ("auto", "subfolders", "none")  # any other --labels is a JSON file
-MAX_CLASS_INDEX = 100_000  # a labels file's largest index: ImageNet-21k has 21,841 classes; 10**9 would be a typo
 
 
 @dataclass(frozen=True)
@@ -145,68 +145,7 @@ def _labels(items: list[sources.Item], options: BuildOptions) -> tuple[list[int]
         classes = sorted({i.folder for i in items})
         index = {c: k for k, c in enumerate(classes)}
         return [index[i.folder] for i in items], classes
-    return _labels_from_file(items, Path(mode).expanduser(), options)
-
-
-def _labels_from_file(items, path: Path, options: BuildOptions):
-    """A JSON file mapping each image's path in the source to a class (a name or an integer), or
-    stylegan2-ada's ``{"labels": [[path, int], ...]}``."""
-    try:
-        table = json.loads(path.read_text())
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read the labels file {path} ({exc}); give a JSON object "
-                        f"{{\"path/in/source.png\": label, ...}}") from None
-    if isinstance(table, dict) and isinstance(table.get("labels"), list):
-        pairs = {}
-        for k, entry in enumerate(table["labels"]):
-            if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
-                raise DataError(f'{path}: entry {k} of "labels" must be [path, label], got {_shown(entry)}; '
-                                "fix that entry")
-            pairs[entry[0]] = entry[1]
-        table = pairs
-    if not isinstance(table, dict):
-        raise DataError(f"the labels file {path} must hold a JSON object {{\"path/in/source.png\": label, ...}}")
-    missing = [i.name for i in items if i.name not in table]
-    if missing:
-        raise DataError(f"the labels file {path} has no label for {len(missing)} image(s), e.g. {missing[0]}; "
-                        "add them or remove those images")
-    values = [_label_value(table[i.name], i.name, path) for i in items]
-    index_of = next((i.name for i, v in zip(items, values) if isinstance(v, int)), None)
-    name_of = next((i.name for i, v in zip(items, values) if isinstance(v, str)), None)
-    if index_of is not None and name_of is not None:  # as names, the indices would be renumbered as sorted text
-        raise DataError(f"{path} mixes class indices and class names ({index_of} is {_shown(table[index_of])}, "
-                        f"{name_of} is {_shown(table[name_of])}); give every label as an index (an integer) "
-                        "or every label as a name (a string)")
-    if index_of is not None:  # indices are kept as they are: class k is k
-        top = max(values)
-        if top > MAX_CLASS_INDEX:  # classes 0..top would each get a name (and a slot in every class table)
-            where = next(i.name for i, v in zip(items, values) if v == top)
-            raise DataError(f"{path}: the label of {where} is {top}, above the largest class index ganforge takes "
-                            f"({MAX_CLASS_INDEX:,}); number the classes 0..K-1, or give them as names (strings)")
-        return values, [str(c) for c in range(top + 1)]
-    classes = sorted(set(values))
-    index = {c: k for k, c in enumerate(classes)}
-    return [index[v] for v in values], classes
-
-
-def _shown(value: object, limit: int = 60) -> str:
-    text = json.dumps(value)
-    return text if len(text) <= limit else text[:limit] + "..."
-
-
-def _label_value(value: object, name: str, path: Path) -> int | str:
-    """A class index (an integer >= 0; a whole float such as 2.0 too, as npz: takes it) or a class name (a string,
-    "3" included). Anything else (a list, an object, null, true, 1.5, -1) is refused: as a name it would make a
-    class nobody meant, and a negative index is refused as npz: refuses it."""
-    if isinstance(value, float) and value.is_integer():
-        value = int(value)
-    if isinstance(value, int) and not isinstance(value, bool) and value < 0:
-        raise DataError(f"{path}: the label of {name} is {value}, but a class index must be >= 0; fix that entry "
-                        "(or give every label as a class name, a string)")
-    if isinstance(value, str) or (isinstance(value, int) and not isinstance(value, bool)):
-        return value
-    raise DataError(f"{path}: the label of {name} must be a class name (a string) or index (an integer), "
-                    f"got {_shown(value)}; fix that entry")
+    return read_labels_file(items, Path(mode).expanduser())
 
 
 def _plan(items, options: BuildOptions, report: Report, where: str):
