@@ -571,7 +571,10 @@ def test_sample_bad_style_option(capsys, tmp_path):
     _fails(capsys, ["sample", "r", "--n", "5", "--out", "s.npy", "--force", "--mix-seed", "7", "--mix-layer", "99"],
            "mix layer must be in 1..3", "got 99")
     _fails(capsys, ["sample", "r", "--n", "5", "--out", "t.npy", "--mix-layer", "2"], "--mix-layer needs --mix-seed")
-    _fails(capsys, ["sample", "r", "--n", "5", "--out", "t.npy", "--truncation", "-1"], "psi must be >= 0")
+    _fails(capsys, ["sample", "r", "--n", "5", "--out", "t.npy", "--truncation", "-1"], "psi must be a number >= 0")
+    for value in ("nan", "inf"):  # they passed `psi < 0` and drew all-black images
+        _fails(capsys, ["sample", "r", "--n", "5", "--out", "t.npy", "--truncation", value],
+               f"psi must be a number >= 0 (1 = off, 0 = the mean image), got {value}")
     _fails(capsys, ["sample", "r", "--n", "5", "--out", "t.npy", "--truncation-centres", "8"],
            "--truncation-centres needs --truncation PSI")
     _fails(capsys, ["sample", "r", "--n", "5", "--out", "t.npy", "--truncation", "0.5", "--truncation-centres", "0"],

@@ -60,8 +60,9 @@ def sample_noise(n: int, z_dim: int, dist: str, device: torch.device | str,
     z = _draw(n, z_dim, dist, device, generator)
     if truncation is None:
         return z
-    if truncation < MIN_Z_TRUNCATION:
-        raise ConfigError(f"truncation must be >= {MIN_Z_TRUNCATION} (it is the |z| threshold), got {truncation}")
+    if not math.isfinite(truncation) or truncation < MIN_Z_TRUNCATION:  # nan passes a plain `<`: it is no threshold
+        raise ConfigError(f"truncation must be a number >= {MIN_Z_TRUNCATION} (it is the |z| threshold), "
+                          f"got {truncation}")
     outside = z.abs() > truncation
     while outside.any():
         z = torch.where(outside, _draw(n, z_dim, dist, device, generator), z)

@@ -110,6 +110,28 @@ def test_native_size_and_store_size(tmp_path):
     assert np.isclose(auto.picks("stylegan2", auto.resolution_of({"name": f"store:{store}"}), 1)["reg.r1"], 0.8192)
 
 
+def test_auto_batch_is_never_more_than_the_images(tmp_path):
+    """24 photos at 64 px: auto's DCGAN batch (128) would be refused as larger than the data; it is 24, whole
+    per device, and data.limit caps it the same way. A --set batch is the user's, and kept."""
+    store = tmp_path / "photos64"
+    store.mkdir()
+    (store / "dataset.json").write_text(json.dumps({"format": "ganforge-store", "version": 1,
+                                                    "shape": [24, 3, 64, 64]}))
+    assert auto.samples_of({"name": f"store:{store}"}) == 24
+    assert auto.picks("dcgan", 64, 1)["train.batch_size"] == 128
+    assert auto.picks("dcgan", 64, 1, samples=24)["train.batch_size"] == 24
+    assert auto.picks("dcgan", 64, 2, samples=25)["train.batch_size"] == 24  # whole per device
+    sg = auto.picks("stylegan2", 64, 1, samples=10)  # whole minibatch-std groups of 4
+    assert sg["train.batch_size"] == 8 and sg["model.d.mbstd_group"] == 4
+    assert auto.picks("stylegan2", 64, 1, samples=3)["model.d.mbstd_group"] == 3
+    cfg, _ = api.resolve_config("dcgan-mnist", ["auto=true", f"data.name=store:{store}"])
+    assert cfg.train.batch_size == 24
+    cfg, _ = api.resolve_config("dcgan-mnist", ["auto=true", "data.limit=20"])
+    assert cfg.train.batch_size == 20
+    cfg, _ = api.resolve_config("dcgan-mnist", ["auto=true", f"data.name=store:{store}", "train.batch_size=8"])
+    assert cfg.train.batch_size == 8
+
+
 def test_refusals():
     with pytest.raises(ConfigError, match="auto=true sizes stylegan2 and dcgan nets.*'mlp'"):
         api.resolve_config("gan2014-mnist", ["auto=true"])

@@ -8,6 +8,7 @@ import torch
 from torch import nn
 
 from ganforge import objectives
+from ganforge.errors import ConfigError
 from ganforge.runs.run import load_run
 from ganforge.training.ema import EmaModel, EmaSchedule
 
@@ -338,6 +339,9 @@ def test_truncation_keeps_noise_inside_the_threshold():
 
     z = sample_noise(500, 16, "normal", "cpu", torch.Generator().manual_seed(0), truncation=0.5)
     assert z.abs().max() <= 0.5 and z.std() > 0.2
+    for bad in (0.01, float("nan"), float("inf")):  # nan and inf passed a plain `<` and truncated nothing
+        with pytest.raises(ConfigError, match="truncation must be a number >= 0.05"):
+            sample_noise(4, 16, "normal", "cpu", torch.Generator().manual_seed(0), truncation=bad)
 
 
 def test_evaluation_during_training_logs_and_keeps_the_best_checkpoint(tmp_path, tiny_trainer):

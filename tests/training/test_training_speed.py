@@ -54,6 +54,18 @@ def test_auto_is_the_plain_path_on_the_cpu_and_the_fast_path_on_cuda(monkeypatch
     assert not points.channels_last
 
 
+def test_the_banner_says_graphs_run_eagerly_on_the_cpu(monkeypatch):
+    """speed.graphs=true on a CPU takes the graph path's static buffers but captures nothing: the banner and
+    options.json say so, rather than claim CUDA graphs."""
+    on_cpu = speed.plan(config.SpeedConfig(graphs=True), torch.device("cpu"), image_data=True)
+    assert on_cpu.graphs and "eager on the CPU (no CUDA graphs)" in on_cpu.describe()
+    assert "whole-step CUDA graphs" not in on_cpu.describe()
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda: True)
+    on_gpu = speed.plan(config.SpeedConfig(graphs=True), torch.device("cuda"), image_data=True)
+    assert "whole-step CUDA graphs" in on_gpu.describe()
+
+
 def test_optimizer_kwargs_fall_back_to_foreach_where_there_is_no_fused_kernel():
     assert speed.optimizer_kwargs(torch.optim.Adam, "fused") == {"fused": True}
     assert speed.optimizer_kwargs(torch.optim.RMSprop, "fused") == {"foreach": True}

@@ -69,11 +69,14 @@ def _halvings(res: int) -> int:
     return max(steps, 1)
 
 
-def picks(arch: str, res: int, devices: int, *, batch: int | None = None, r1_on: bool = True) -> dict[str, Any]:
+def picks(arch: str, res: int, devices: int, *, batch: int | None = None, r1_on: bool = True,
+          samples: int | None = None) -> dict[str, Any]:
     """Dotted key -> value auto picks for ``arch`` at ``res`` px on ``devices`` devices.
 
     ``batch``: the global batch the user stated, from which gamma, the EMA and the minibatch-std
     group are then derived (None: auto's own batch). ``r1_on``: whether the run uses R1 (DCGAN only).
+    ``samples``: the images the run trains on, where known before loading them (a store's count,
+    ``data.limit``): auto's batch is never more than them (a batch larger than the data is refused).
     """
     if arch == "stylegan2":
         per, cap, total = STYLEGAN2_BATCH
@@ -81,6 +84,10 @@ def picks(arch: str, res: int, devices: int, *, batch: int | None = None, r1_on:
     else:
         per, cap = DCGAN_BATCH
         auto_batch = devices * max(1, min(per // res, cap))
+    if samples is not None and auto_batch > samples:  # 24 photos: a batch of 24 at most, whole per device,
+        # and whole minibatch-std groups for a StyleGAN2 D
+        unit = devices * (MBSTD_GROUP if arch == "stylegan2" and samples >= devices * MBSTD_GROUP else 1)
+        auto_batch = max(devices, samples // unit * unit)
     b = batch if batch is not None else auto_batch
     out: dict[str, Any] = {"train.batch_size": auto_batch}
     if arch == "stylegan2":
@@ -118,6 +125,19 @@ def resolution_of(data: Mapping[str, Any]) -> int:
                           f"before its images are read; set data.resolution=R (e.g. 64), or train from a store "
                           f"(ganforge dataset ... --out DIR, then data.name=store:DIR)")
     return found
+
+
+def samples_of(data: Mapping[str, Any]) -> int | None:
+    """How many images the run trains on, where that is known without loading them: a store's count (its
+    dataset.json) and ``data.limit``; None otherwise (a built-in dataset is far larger than any batch)."""
+    counts = [int(data["limit"])] if data.get("limit") else []
+    prefix, _, path = str(data.get("name", "")).partition(":")
+    if prefix.lower() == "store" and path:
+        try:
+            counts.append(int(read_manifest(Path(path).expanduser().resolve())["shape"][0]))
+        except (DataError, KeyError, TypeError, ValueError, IndexError):
+            pass  # resolution_of has already named an unreadable store
+    return min(counts) if counts else None
 
 
 def _arch(raw: Mapping[str, Any]) -> str:
@@ -172,7 +192,8 @@ def plan(raw: Mapping[str, Any], explicit: Iterable[Mapping[str, Any]] = (), dev
     arch, res = _arch(raw), resolution_of(raw.get("data", {}))
     stated = _stated(explicit)
     user_batch = _get(raw, "train.batch_size") if "train.batch_size" in stated else None
-    chosen = picks(arch, res, devices, batch=user_batch, r1_on=bool(_get(raw, "reg.r1")))
+    chosen = picks(arch, res, devices, batch=user_batch, r1_on=bool(_get(raw, "reg.r1")),
+                   samples=samples_of(raw.get("data", {})))
     label = f"auto ({res} px, {devices} device{'s' if devices != 1 else ''})"
     lines = [f"auto configuration for {arch} at {res} px on {devices} device{'s' if devices != 1 else ''}:"]
     layer = {}
@@ -190,4 +211,4 @@ def plan(raw: Mapping[str, Any], explicit: Iterable[Mapping[str, Any]] = (), dev
     return label, _nest(layer), lines
 
 
-__all__ = ["ARCHS", "device_count", "picks", "plan", "resolution_of"]
+__all__ = ["ARCHS", "device_count", "picks", "plan", "resolution_of", "samples_of"]

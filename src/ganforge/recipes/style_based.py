@@ -13,6 +13,7 @@ noise draw of that seed.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -107,8 +108,8 @@ class StyleModel(NoiseToImageModel):
 
 def _check_truncation(psi: float | None, centres: int | None) -> None:
     """One line for a psi below 0, or truncation centres without a psi for them to pull by."""
-    if psi is not None and psi < 0:
-        raise GanforgeError(f"truncation psi must be >= 0 (1 = off, 0 = the mean image), got {psi}")
+    if psi is not None and (not math.isfinite(psi) or psi < 0):  # nan and inf drew all-black images
+        raise GanforgeError(f"truncation psi must be a number >= 0 (1 = off, 0 = the mean image), got {psi}")
     if centres is not None:
         check_centres(centres)
         if psi is None:

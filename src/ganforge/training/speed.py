@@ -41,6 +41,7 @@ class SpeedPlan:
     cudnn_benchmark: bool = False
     graphs: bool = False  # whole-step CUDA graphs (engine/graphs.py)
     precision_why: str = ""  # how speed.precision=auto chose, when it did
+    cuda: bool = False  # the device is a GPU: graphs are captured (on the CPU the graph path runs eagerly)
 
     def describe(self) -> str:
         precision = "bf16 autocast" if self.bf16 else "fp32"
@@ -55,7 +56,7 @@ class SpeedPlan:
         if self.cudnn_benchmark:
             parts.append("cudnn.benchmark")
         if self.graphs:
-            parts.append("whole-step CUDA graphs")
+            parts.append("whole-step CUDA graphs" if self.cuda else "graph path, eager on the CPU (no CUDA graphs)")
         return ", ".join(parts)
 
 
@@ -74,7 +75,8 @@ def plan(cfg: SpeedConfig, device: torch.device, image_data: bool) -> SpeedPlan:
     compile_mode = None if mode is False else ("default" if mode is True else str(mode))
     return SpeedPlan(bf16=bf16, channels_last=image_data and _auto(cfg.channels_last, cuda), optimizer=optimizer,
                      compile=compile_mode, tf32=cuda and _auto(cfg.tf32, True),
-                     cudnn_benchmark=cuda and _auto(cfg.cudnn_benchmark, True), graphs=_auto(cfg.graphs, cuda))
+                     cudnn_benchmark=cuda and _auto(cfg.cudnn_benchmark, True), graphs=_auto(cfg.graphs, cuda),
+                     cuda=cuda)
 
 
 CONVOLUTIONS = (nn.Conv1d, nn.Conv2d, nn.Conv3d, nn.ConvTranspose1d, nn.ConvTranspose2d, nn.ConvTranspose3d)
