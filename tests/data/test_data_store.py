@@ -155,11 +155,13 @@ def test_two_ranks_read_disjoint_shares_of_each_global_batch(tmp_path):
         assert len(a) == len(b) == 3 and not a & b and a | b == set(one.next()[1].tolist())
 
 
-def test_a_store_refuses_another_resolution(tmp_path):
+def test_a_store_refuses_another_resolution_naming_a_build_from_its_source(tmp_path):
     _indexed_store(tmp_path)
     from ganforge.errors import DataError
-    with pytest.raises(DataError, match="rebuild the store"):
+    with pytest.raises(DataError) as e:
         load_dataset(f"store:{tmp_path / 'store'}", resolution=8)
+    assert "data.resolution=8 but the store" in str(e.value) and "has resolution 4" in str(e.value)
+    assert f"ganforge dataset {tmp_path / 'idx.npz'} --out store-resolution8 --resolution 8" in str(e.value)
 
 
 def test_a_store_keeps_its_mean_image(tmp_path):

@@ -183,13 +183,16 @@ def open_store(path: str | Path, name: str, split: str = "train",
     return Dataset(name=name, kind="image", x=x, y=y, num_classes=len(classes) if classes else None, meta=info)
 
 
-def check_request(req: LoadRequest, shape: tuple[int, ...], where: str) -> None:
-    """A store has one size and channel count: a different data.resolution/channels is an error, not a resize."""
+def check_request(req: LoadRequest, shape: tuple[int, ...], where: str, source: str | None = None) -> None:
+    """A store has one size and channel count: a different data.resolution/channels is an error, not a resize.
+    The fix names a second store built from the first one's ``source`` at the size asked for."""
     for opt, have in (("resolution", shape[-1]), ("channels", shape[1])):
         want = getattr(req, opt)
         if want is not None and want != have:
-            raise DataError(f"data.{opt}={want} but the store {where} has {opt} {have}; remove data.{opt} "
-                            f"or rebuild the store with ganforge dataset --{opt} {want}")
+            build = shlex.join(["ganforge", "dataset", source or "SRC", "--out", f"{Path(where).name}-{opt}{want}",
+                                f"--{opt}", str(want)])
+            raise DataError(f"data.{opt}={want} but the store {where} has {opt} {have}; remove data.{opt}, "
+                            f"or build a store at that {opt} with {build} (and the other options it was built with)")
 
 
 def pid_alive(pid: int) -> bool:

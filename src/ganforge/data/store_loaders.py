@@ -31,7 +31,7 @@ def load_store(req: LoadRequest) -> Dataset:
     """A store written by ``ganforge dataset``: nothing is decoded, images stay on disk until read."""
     req.reject("size", why="it holds every image in the store")
     ds = open_store(req.path, req.name, req.split, rebuild=rebuild_command)
-    check_request(req, tuple(ds.x.shape), req.path)
+    check_request(req, tuple(ds.x.shape), req.path, ds.meta.get("source"))
     return ds
 
 
