@@ -35,6 +35,7 @@ from pathlib import Path
 import numpy as np
 
 from ganforge.errors import GanforgeError
+from ganforge.memory import human_bytes
 
 # Room left free beyond what a file needs: filling a disk to the last byte breaks other programs.
 SPARE_BYTES = 64 * 2**20
@@ -47,48 +48,6 @@ def _existing_ancestor(path: Path) -> Path:
         if parent.exists():
             return parent
     return Path(path.anchor or ".")
-
-
-def _human(nbytes: float) -> str:
-    for unit in ("B", "KB", "MB", "GB", "TB"):
-        if nbytes < 1024 or unit == "TB":
-            return f"{nbytes:.0f} {unit}" if unit == "B" else f"{nbytes:.1f} {unit}"
-        nbytes /= 1024
-    return f"{nbytes:.1f} TB"
-
-
-# The share of the memory available now that one command may plan to hold: the rest is for the process
-# itself (torch, the networks, the real data) and for everything else running on the machine.
-MEMORY_SHARE = 0.5
-
-
-def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation now (Linux ``MemAvailable``), or None if unknown."""
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
-                return int(line.split()[1]) * 1024
-    except (OSError, ValueError, IndexError):
-        pass
-    try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (OSError, ValueError, AttributeError):
-        return None
-
-
-def check_memory(n: int, bytes_per_sample: int, *, flag: str = "--n", available: int | None = None) -> None:
-    """Refuse ``n`` samples before any work when they would hold more than :data:`MEMORY_SHARE` of the memory
-    available, naming the need, the largest ``n`` that fits and the fix (``available`` overrides the
-    measured figure, for tests). Unknown available memory: no check."""
-    available = available_memory() if available is None else available
-    if available is None:
-        return
-    budget = int(available * MEMORY_SHARE)
-    if n * bytes_per_sample > budget:
-        most = max(budget // max(bytes_per_sample, 1), 0)
-        raise GanforgeError(f"{flag} {n} needs about {_human(n * bytes_per_sample)} of memory and "
-                            f"{_human(available)} is available; the most this machine takes now is {flag} {most} "
-                            f"(half of what is free): ask for fewer")
 
 
 def nonempty(path: str | os.PathLike, *, flag: str, example: str = "out") -> str:
@@ -216,7 +175,7 @@ def check_space(path: str | os.PathLike, nbytes: int, *, flag: str, free: int | 
         except OSError:
             return  # cannot tell; the write itself will report a full disk
     if nbytes + SPARE_BYTES > free:
-        raise GanforgeError(f"{flag} {path} needs {_human(nbytes)} but only {_human(free)} is free on {base}; free "
+        raise GanforgeError(f"{flag} {path} needs {human_bytes(nbytes)} but only {human_bytes(free)} is free on {base}; free "
                             f"space, choose another {flag}, or ask for fewer samples")
 
 

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from PIL import Image
 
 from ganforge import capabilities as cap
-from ganforge import outputs
+from ganforge import memory, outputs
 from ganforge.cli import main
 from one_line import fails  # tests/cli/one_line.py: the one-line refusal check
 from ganforge.errors import GanforgeError
@@ -237,8 +237,8 @@ def test_huge_n_is_refused_up_front_by_memory(cgan_run, capsys):
 
 def test_memory_bound_names_the_maximum():
     with pytest.raises(GanforgeError, match=r"--n 101 needs about .* the most this machine takes now is --n 100"):
-        outputs.check_memory(101, 10, available=2000)
-    outputs.check_memory(100, 10, available=2000)
+        memory.check_memory(101, 10, available=2000)
+    memory.check_memory(100, 10, available=2000)
 
 
 # --- misleading wording -----------------------------------------------------------------------------------

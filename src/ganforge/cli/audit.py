@@ -14,7 +14,7 @@ import json
 import sys
 
 from ganforge import capabilities as cap
-from ganforge import outputs
+from ganforge import memory, outputs
 from ganforge.cli import options
 from ganforge.cli.help import examples
 from ganforge.data.registry import dataset_splits
@@ -118,7 +118,7 @@ def run(args: argparse.Namespace) -> int:
     if holdout.shape != train.shape:
         raise GanforgeError(f"held-out images are {holdout.shape}, training images {train.shape}; pick held-out "
                             f"data of the same kind")
-    outputs.check_memory(args.n, privacy_audit.audit_bytes(1, tuple(train.shape)), flag="--n")
+    memory.check_memory(args.n, privacy_audit.audit_bytes(1, tuple(train.shape)), flag="--n")
     members = _members(args.members, len(train), len(holdout))
     judge_name = args.judge or default_judge(name)
     judge = load_judge(judge_name, args.data_dir) if judge_name and judge_name != "none" else None

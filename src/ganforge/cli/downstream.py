@@ -16,7 +16,7 @@ import json
 import numpy as np
 
 from ganforge import capabilities as cap
-from ganforge import outputs
+from ganforge import memory, outputs
 from ganforge.cli import options
 from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
@@ -100,7 +100,7 @@ def run(args: argparse.Namespace) -> int:
     train = training_data(opened, args.data_dir)
     recipe = classifier.recipe_for(train.shape, train.num_classes)
     n = args.n or len(train)
-    outputs.check_memory(n, int(np.prod(train.shape)) * BYTES_PER_VALUE + 8, flag="--n")
+    memory.check_memory(n, int(np.prod(train.shape)) * BYTES_PER_VALUE + 8, flag="--n")
     test = reference_split(opened, args.test_split, args.data_dir)
     sx, sy = labelled_samples(opened, n, seed=0)
     rx, ry, tx, ty = train.x.numpy(), train.y.numpy(), test.x.numpy(), test.y.numpy()

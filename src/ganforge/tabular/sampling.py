@@ -27,7 +27,7 @@ import pandas as pd
 import torch
 from torch import nn
 
-from ganforge import outputs
+from ganforge import memory, outputs
 from ganforge.errors import ConfigError
 from ganforge.plotting import pyplot
 from ganforge.sampling import sample_generator
@@ -188,7 +188,7 @@ def check_table_output(model: TableModel, n: int, out: Path, *, seed: int = 0, d
     ``sample`` checks an .npy; a Parquet file is gathered whole first, so its rows are checked against the
     memory available as well (``free`` and ``available`` override the measured figures, for tests)."""
     if out.suffix.lower() != ".csv":
-        outputs.check_memory(n, model.row_bytes(), flag="--n", available=available)
+        memory.check_memory(n, model.row_bytes(), flag="--n", available=available)
     probe = model.sample_table(min(n, CSV_PROBE_ROWS), seed=seed, device=device, condition=condition)
     header, body = len(probe.head(0).to_csv(index=False).encode()), len(probe.to_csv(index=False).encode())
     per_row = (body - header) / max(len(probe), 1)
@@ -218,7 +218,7 @@ def run_tables(opened: Any, holdout: str | None, n: int | None, seed: int) -> di
         raise ConfigError(f"--holdout-data {holdout} has columns {', '.join(map(str, held.columns))}; the run's "
                           f"table has {', '.join(kinds)}")
     n = len(real) if n is None else n
-    outputs.check_memory(n, model.row_bytes(), flag="--n")  # the rows are held, and encoded, whole
+    memory.check_memory(n, model.row_bytes(), flag="--n")  # the rows are held, and encoded, whole
     return {"real": real, "synthetic": model.sample_table(n, seed=seed, device=opened.device), "holdout": held,
             "kinds": kinds}
 
