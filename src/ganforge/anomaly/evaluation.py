@@ -17,7 +17,6 @@ import time
 from typing import Any
 
 import numpy as np
-from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
 from ganforge.anomaly.scoring import AnomalyError, scorer
 from ganforge.data import Dataset, list_datasets, load_dataset
@@ -30,6 +29,9 @@ SUBSET_SEED = 7  # the fixed subset drawn by --limit: the same images for every 
 
 def detection_metrics(scores: np.ndarray, anomalous: np.ndarray, threshold: float) -> dict[str, float]:
     """AUROC, PR-AUC (anomalies positive) and F1 of ``scores > threshold``."""
+    # imported here, on first use: every ganforge command imports this module (plotting.py)
+    from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
+
     if anomalous.all() or not anomalous.any():
         raise AnomalyError("the test images are all normal or all anomalous; AUROC needs both kinds")
     return {"auroc": float(roc_auc_score(anomalous, scores)),
@@ -41,6 +43,8 @@ def detection_metrics(scores: np.ndarray, anomalous: np.ndarray, threshold: floa
 
 def per_class(scores: np.ndarray, data: Dataset, anomalous: np.ndarray) -> list[dict[str, Any]]:
     """One row per class of the test split: role, count, mean score, AUROC against the normal images."""
+    from sklearn.metrics import roc_auc_score
+
     names = data.meta.get("class_names") or [str(c) for c in range(int(data.y.max()) + 1)]
     y = data.y.numpy()
     normal = ~anomalous

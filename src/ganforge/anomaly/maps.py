@@ -19,7 +19,6 @@ from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
-from matplotlib import colormaps
 from PIL import Image
 
 from ganforge import outputs
@@ -34,6 +33,8 @@ def overlay(image: np.ndarray, residual: np.ndarray) -> np.ndarray:
     """uint8 (C, H, W) image + (H, W) residual in [0, 1] -> uint8 (3, H, 2W): the image | the overlay."""
     rgb = np.repeat(image, 3, axis=0) if image.shape[0] == 1 else image[:3]
     rgb = rgb.astype(np.float32) / 255.0
+    from matplotlib import colormaps  # on first use: every ganforge command imports this module (plotting.py)
+
     heat = colormaps["inferno"](np.clip(residual, 0.0, 1.0))[..., :3].transpose(2, 0, 1)
     weight = ALPHA * np.clip(residual, 0.0, 1.0)[None] ** 0.5  # faint residuals stay visible
     mixed = (1 - weight) * rgb + weight * heat

@@ -33,8 +33,6 @@ from collections.abc import Callable
 
 import numpy as np
 import torch
-from skimage.filters import sobel
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from ganforge.data.superres import bicubic_up, crop_to_multiple, downsample, to_uint8
 
@@ -55,15 +53,22 @@ def _crop(img: np.ndarray, border: int) -> np.ndarray:
 
 
 def psnr_y(sr: np.ndarray, hr: np.ndarray, border: int) -> float:
+    # imported here, on first use: every ganforge command imports this module (plotting.py)
+    from skimage.metrics import peak_signal_noise_ratio
+
     return float(peak_signal_noise_ratio(_crop(luma(hr), border), _crop(luma(sr), border), data_range=255))
 
 
 def ssim_y(sr: np.ndarray, hr: np.ndarray, border: int) -> float:
+    from skimage.metrics import structural_similarity
+
     return float(structural_similarity(_crop(luma(hr), border), _crop(luma(sr), border), data_range=255,
                                        gaussian_weights=True, sigma=1.5, use_sample_covariance=False))
 
 
 def grad_energy(img: np.ndarray, border: int) -> float:
+    from skimage.filters import sobel
+
     return float(np.mean(sobel(_crop(luma(img), border)) ** 2))
 
 
@@ -122,6 +127,8 @@ def names(scale: int) -> dict[str, str]:
 
 def score(sr: np.ndarray, hr: np.ndarray, lr: np.ndarray, scale: int) -> dict[str, float]:
     """Every metric of one SR image against its truth ``hr`` and its input ``lr`` (uint8 HWC or HW)."""
+    from skimage.metrics import peak_signal_noise_ratio
+
     n = names(scale)
     lr_again = tensor_to_hwc(downsample(hwc_to_tensor(sr), scale))
     return {n["psnr"]: psnr_y(sr, hr, scale), n["ssim"]: ssim_y(sr, hr, scale),

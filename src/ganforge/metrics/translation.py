@@ -19,7 +19,6 @@ from collections.abc import Callable
 from typing import Any
 
 import numpy as np
-from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
 from ganforge.data.translation_tasks import unpad_mnist
 from ganforge.metrics.frechet import frechet_distance
@@ -42,6 +41,9 @@ def l1(out: np.ndarray, truth: np.ndarray) -> float:
 
 def psnr(out: np.ndarray, truth: np.ndarray) -> float:
     """Mean per-image PSNR in dB (peak 255), each capped at :data:`PSNR_CAP`."""
+    # imported here, on first use: every ganforge command imports this module (plotting.py)
+    from skimage.metrics import peak_signal_noise_ratio
+
     _check(out, truth)
     values = []
     for o, t in zip(out, truth):
@@ -54,6 +56,8 @@ def psnr(out: np.ndarray, truth: np.ndarray) -> float:
 
 def ssim(out: np.ndarray, truth: np.ndarray) -> float:
     """Mean per-image SSIM (7x7 windows, peak 255; colour channels averaged)."""
+    from skimage.metrics import structural_similarity
+
     _check(out, truth)
     values = [structural_similarity(t, o, data_range=255, channel_axis=0) for o, t in zip(out, truth)]
     return float(np.mean(values))

@@ -23,7 +23,6 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
-from scipy.stats import binom
 
 NEAR_COPY_QUANTILE = 0.01  # the share of held-out real images the near-copy threshold lets through
 QUERY_CHUNK = 256
@@ -78,6 +77,9 @@ class DcrReport:
         return int((self.synthetic == 0).sum())
 
     def summary(self) -> dict:
+        # imported here, on first use: every ganforge command imports this module (plotting.py)
+        from scipy.stats import binom
+
         n = len(self.synthetic)
         return {"space": self.space, "ratio": self.ratio, "median_synthetic": float(np.median(self.synthetic)),
                 "median_holdout": float(np.median(self.holdout)), "threshold": self.threshold,

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import numpy as np
 import torch
-from sklearn.metrics import roc_auc_score
 from torch import nn
 
 from ganforge.privacy.distances import nearest
@@ -28,6 +27,9 @@ LEVEL = 0.95
 def auroc_ci(members: np.ndarray, nonmembers: np.ndarray, *, boot: int = BOOTSTRAP, level: float = LEVEL,
              seed: int = 0) -> dict:
     """AUROC of scores (higher = "member") with a bootstrap interval."""
+    # imported here, on first use: every ganforge command imports this module (plotting.py)
+    from sklearn.metrics import roc_auc_score
+
     members, nonmembers = np.asarray(members, np.float64), np.asarray(nonmembers, np.float64)
     labels = np.r_[np.ones(len(members)), np.zeros(len(nonmembers))]
     auc = float(roc_auc_score(labels, np.r_[members, nonmembers]))

@@ -22,7 +22,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import digamma
 
 MAX_MODES = 10  # the paper's number of components
 WEIGHT_THRESHOLD = 0.005  # the paper's cut: modes lighter than this are dropped
@@ -100,6 +99,9 @@ def fit_modes(values: np.ndarray, *, max_modes: int = MAX_MODES, init: str = "qu
     of the sorted values (each slice's count, mean and spread: the sums a mode needs), not over every
     value; None runs them over every value (the reference fit measured against in docs/tabular.md).
     """
+    # imported here, on first use: every ganforge command imports this module (plotting.py)
+    from scipy.special import digamma
+
     x = np.asarray(values, np.float64)
     centre, scale = float(x.mean()), float(x.std())
     if not np.isfinite(scale) or scale == 0.0:  # one value: one mode of (almost) no width

@@ -31,8 +31,6 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from scipy.stats import ks_2samp
-from scipy.stats.contingency import association
 
 CONTINUOUS = ("numeric", "datetime")  # scored by KS and Pearson; binned in mixed pairs
 DISCRETE = ("categorical", "boolean")  # scored by TV and contingency tables
@@ -60,6 +58,9 @@ def numeric_values(column: pd.Series, kind: str) -> pd.Series:
 
 def ks_complement(real: pd.Series, synthetic: pd.Series) -> float:
     """1 - the KS statistic between two numeric samples, nulls left out; NaN when either is all null."""
+    # imported here, on first use: every ganforge command imports this module (plotting.py)
+    from scipy.stats import ks_2samp
+
     a, b = real.dropna().round(KS_DECIMALS), synthetic.dropna().round(KS_DECIMALS)
     if len(a) == 0 or len(b) == 0:
         return float("nan")
@@ -111,6 +112,8 @@ def contingency_similarity(real: pd.DataFrame, synthetic: pd.DataFrame) -> float
 
 def cramers_v(pair: pd.DataFrame) -> float:
     """Cramér's V (no bias correction) of two discrete columns' contingency table; NaN when one is constant."""
+    from scipy.stats.contingency import association
+
     table = pair.groupby(list(pair.columns), dropna=False).size().unstack(fill_value=0)
     if table.to_numpy().sum() == 0 or min(table.shape) < 2:
         return float("nan")

@@ -20,8 +20,6 @@ from collections.abc import Mapping
 
 import numpy as np
 import pandas as pd
-from sklearn.ensemble import HistGradientBoostingClassifier
-from sklearn.metrics import accuracy_score, f1_score
 
 from ganforge.errors import DataError
 from ganforge.tabular.report.privacy import Encoding
@@ -62,6 +60,10 @@ def _labels(df: pd.DataFrame, target: str) -> pd.Series:
 
 
 def _fit_score(x_train, y_train, x_test, y_test) -> dict:
+    # imported here, on first use: every ganforge command imports this module (plotting.py)
+    from sklearn.ensemble import HistGradientBoostingClassifier
+    from sklearn.metrics import accuracy_score, f1_score
+
     classes = np.unique(y_train)
     if len(classes) < 2:  # a classifier cannot be fitted; the only honest model predicts that class
         pred = np.full(len(y_test), classes[0] if len(classes) else "<none>", dtype=object)
