@@ -141,6 +141,7 @@ def test_a_damaged_latest_checkpoint_is_passed_over_as_serve_and_sample_do(explo
     damage(bad / "checkpoints" / "step-0000005")
     with pytest.raises(GanforgeError, match="every checkpoint of .*bad is damaged"):  # none opens: one line at start
         build_app([bad, explore_runs / "cgan"])
+    assert "warning" not in capsys.readouterr().err  # nothing to fall back to: the error's line alone
     shutil.rmtree(bad)
     shutil.copytree(explore_runs / "digits", bad)
     damage(bad / "checkpoints" / "step-0000005")  # an older one, opened only when asked for

@@ -83,15 +83,21 @@ class Runs:
 
     def _latest(self, rid: int, names: list[str]) -> Run:
         """The newest checkpoint that opens: a damaged newer one is passed over with one warning line, as
-        ``serve``, ``sample`` and ``--resume`` pass it over (runs/checkpoint.load_latest)."""
+        ``serve``, ``sample`` and ``--resume`` pass it over (runs/checkpoint.load_latest): said only when
+        there is one to fall back to, so a run none of whose checkpoints opens is the one line of the error."""
+        problems = []
         for name in reversed(names):
             if (rid, name) in self.skipped:
                 continue
             try:
-                return self._open(rid, name)
+                run = self._open(rid, name)
             except GanforgeError as e:
                 self.skipped[(rid, name)] = str(e)
-                warn(f"skipping checkpoint: {e}; falling back to the previous one")
+                problems.append(str(e))
+                continue
+            for problem in problems:
+                warn(ckpt.skipping(problem))
+            return run
         first = self.skipped[(rid, names[-1])]
         raise Refused(422, f"every checkpoint of {self.path(rid)} is damaged (the newest: {first}); "
                            f"train it again, or restore its checkpoints/")

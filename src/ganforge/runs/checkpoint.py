@@ -156,6 +156,11 @@ def load(path: Path) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]
     return tensors, state
 
 
+def skipping(problem: str) -> str:
+    """The warning for a damaged newer checkpoint passed over for an older one (load_latest, explore)."""
+    return f"skipping checkpoint: {problem}; falling back to the previous one"
+
+
 def load_latest(root: Path, warn: Callable[[str], None] = warn_line
                 ) -> tuple[Path, dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
     """The newest checkpoint that verifies; a corrupt newer one is skipped with a warning naming it."""
@@ -171,7 +176,7 @@ def load_latest(root: Path, warn: Callable[[str], None] = warn_line
             problems.append(str(e))
             continue
         for problem in problems:  # said only when there is something to fall back to
-            warn(f"skipping checkpoint: {problem}; falling back to the previous one")
+            warn(skipping(problem))
         return path, tensors, state
     raise CheckpointError(f"every checkpoint in {root} is damaged: {'; '.join(problems)}")
 
