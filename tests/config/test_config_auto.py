@@ -105,7 +105,7 @@ def test_native_size_and_store_size(tmp_path):
     store = tmp_path / "s"
     store.mkdir()
     (store / "dataset.json").write_text(json.dumps({"format": "ganforge-store", "version": 1,
-                                                    "shape": [10, 3, 256, 256]}))
+                                                    "shape": [10, 3, 256, 256], "labels": False}))
     assert auto.resolution_of({"name": f"store:{store}"}) == 256
     assert np.isclose(auto.picks("stylegan2", auto.resolution_of({"name": f"store:{store}"}), 1)["reg.r1"], 0.8192)
 
@@ -116,7 +116,7 @@ def test_auto_batch_is_never_more_than_the_images(tmp_path):
     store = tmp_path / "photos64"
     store.mkdir()
     (store / "dataset.json").write_text(json.dumps({"format": "ganforge-store", "version": 1,
-                                                    "shape": [24, 3, 64, 64]}))
+                                                    "shape": [24, 3, 64, 64], "labels": False}))
     assert auto.samples_of({"name": f"store:{store}"}) == 24
     assert auto.picks("dcgan", 64, 1)["train.batch_size"] == 128
     assert auto.picks("dcgan", 64, 1, samples=24)["train.batch_size"] == 24

@@ -230,6 +230,20 @@ def test_a_damaged_folder_cache_is_to_be_deleted_not_rebuilt_by_hand(tmp_path, o
     assert f"the store is damaged, delete {cached} (folder:'s cache) and the next run builds it again" in one_line(e)
 
 
+@pytest.mark.parametrize("edit", [lambda m: m.pop("shape"), lambda m: m.update(shape=[24, 1, 8]),
+                                  lambda m: m.update(shape=[24, 1, "8", 8]), lambda m: m.pop("labels")])
+def test_a_manifest_without_a_shape_or_labels_flag_is_named_damaged(tmp_path, edit, one_line):
+    _indexed_store(tmp_path)
+    manifest = tmp_path / "store" / "dataset.json"
+    meta = json.loads(manifest.read_text())
+    edit(meta)
+    manifest.write_text(json.dumps(meta))
+    with pytest.raises(DataError, match=r"gives no image shape \(N, C, H, W\) or labels flag; the store is "
+                                        r"damaged") as e:
+        load_dataset(f"store:{tmp_path / 'store'}")
+    one_line(e)
+
+
 def test_a_cut_off_labels_file_is_named_damaged(tmp_path, one_line):
     _indexed_store(tmp_path)
     labels = tmp_path / "store" / "labels.i64"

@@ -315,7 +315,8 @@ def test_a_csv_output_is_checked_against_the_free_space(run, tmp_path):
 @pytest.mark.parametrize("argv", [["downstream", "--test-split", "test"], ["downstream", "--what", "cas,gan-test"],
                                   ["downstream", "--seeds", "5,6,7"], ["audit", "--members", "5"],
                                   ["audit", "--quantile", "0.05"], ["audit", "--judge", "none"],
-                                  ["audit", "--figure", "f.png"], ["audit", "--holdout-split", "valid"]])
+                                  ["audit", "--figure", "f.png"], ["audit", "--holdout-split", "valid"],
+                                  ["audit", "--data-dir", "cache"], ["downstream", "--data-dir", "cache"]])
 def test_image_options_are_refused_for_a_table_run_even_at_their_default(argv, run, holdout, tmp_path, capsys):
     command, flag, value = argv
     out = tmp_path / "r.json"

@@ -49,7 +49,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help=f"near-copy threshold: this quantile of held-out distances (default {NEAR_COPY_QUANTILE})")
     options.seed(s, "seed of the samples and the subsets (default 0)")
     options.checkpoint(s)
-    options.data_dir(s)
+    options.data_dir(s, "image runs: ")
     options.device(s)
     s.add_argument("--out", help="write the full audit here (.json)")
     s.add_argument("--figure", help="write the closest synthetic/training pairs here (.png)")
@@ -89,7 +89,7 @@ def _members(asked: int | None, train: int, holdout: int) -> int:
 # Image runs' options, None by default (the real defaults are filled in after the check), so a table run
 # refuses one whenever it is given, even with its default value.
 IMAGE_ONLY = (("--members", "members"), ("--quantile", "quantile"), ("--figure", "figure"), ("--judge", "judge"),
-              ("--holdout-split", "holdout_split"))
+              ("--holdout-split", "holdout_split"), ("--data-dir", "data_dir"))  # a table is csv:PATH, no cache
 
 
 def run(args: argparse.Namespace) -> int:

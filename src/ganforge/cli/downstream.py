@@ -30,7 +30,8 @@ DEFAULT_WHAT, DEFAULT_TEST_SPLIT = "cas,gan-test", "test"
 DEFAULT_SEEDS = ",".join(map(str, classifier.SEEDS))
 # Image runs' options: None by default (the real defaults above are filled in after a table run refused any of
 # them), so a table run refuses the option whenever it is given, even with its default value.
-IMAGE_ONLY = (("--what", "what"), ("--seeds", "seeds"), ("--test-split", "test_split"))
+IMAGE_ONLY = (("--what", "what"), ("--seeds", "seeds"), ("--test-split", "test_split"),
+              ("--data-dir", "data_dir"))  # a table is read from csv:PATH, with no dataset or judge cache
 # Bytes per pixel value the synthetic set costs: the uint8 samples, the real+synthetic copy the
 # augmentation table concatenates, and the float32 batch the generator makes them from.
 BYTES_PER_VALUE = 1 + 1 + 4
@@ -50,7 +51,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="table runs: real rows never trained on, the test set (default: a seeded 30%% of the "
                         "training table, which the generator saw, so the figure is optimistic)")
     options.checkpoint(s)
-    options.data_dir(s)
+    options.data_dir(s, "image runs: ")
     options.device(s, "device that generates the samples: cpu (default) or cuda")
     s.add_argument("--out", help="write the report here (.json)")
     s.add_argument("--force", action="store_true", help="overwrite --out")

@@ -106,19 +106,28 @@ def picks(arch: str, res: int, devices: int, *, batch: int | None = None, r1_on:
     return out
 
 
-def resolution_of(data: Mapping[str, Any]) -> int:
-    """The images' size without loading them: data.resolution, a store's dataset.json, or the dataset's own."""
+def _store_manifest(data: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """A ``store:DIR`` dataset's dataset.json, read once per plan; None for any other dataset."""
+    prefix, _, path = str(data.get("name", "")).partition(":")
+    if prefix.lower() != "store" or not path:
+        return None
+    try:
+        return read_manifest(Path(path).expanduser().resolve())
+    except DataError as exc:
+        raise ConfigError(f"auto=true reads the store's size: {exc}") from None
+
+
+def resolution_of(data: Mapping[str, Any], manifest: Mapping[str, Any] | None = None) -> int:
+    """The images' size without loading them: data.resolution, a store's dataset.json (``manifest``, read
+    here when not given), or the dataset's own."""
     if data.get("resolution"):
         return int(data["resolution"])
     name = str(data.get("name", ""))
-    prefix, _, path = name.partition(":")
+    manifest = _store_manifest(data) if manifest is None else manifest
     found = None
-    if prefix.lower() == "store" and path:
-        try:
-            found = int(read_manifest(Path(path).expanduser().resolve())["shape"][-1])
-        except DataError as exc:
-            raise ConfigError(f"auto=true reads the store's size: {exc}") from None
-    elif not path:
+    if manifest is not None:
+        found = int(manifest["shape"][-1])
+    elif ":" not in name:
         found = native_resolution(name)
     if not found:
         raise ConfigError(f"auto=true sizes the nets for a resolution, and the size of '{name}' is not known "
@@ -127,16 +136,14 @@ def resolution_of(data: Mapping[str, Any]) -> int:
     return found
 
 
-def samples_of(data: Mapping[str, Any]) -> int | None:
+def samples_of(data: Mapping[str, Any], manifest: Mapping[str, Any] | None = None) -> int | None:
     """How many images the run trains on, where that is known without loading them: a store's count (its
-    dataset.json) and ``data.limit``; None otherwise (a built-in dataset is far larger than any batch)."""
+    dataset.json, ``manifest`` when already read) and ``data.limit``; None otherwise (a built-in dataset is
+    far larger than any batch)."""
     counts = [int(data["limit"])] if data.get("limit") else []
-    prefix, _, path = str(data.get("name", "")).partition(":")
-    if prefix.lower() == "store" and path:
-        try:
-            counts.append(int(read_manifest(Path(path).expanduser().resolve())["shape"][0]))
-        except (DataError, KeyError, TypeError, ValueError, IndexError):
-            pass  # resolution_of has already named an unreadable store
+    manifest = _store_manifest(data) if manifest is None else manifest
+    if manifest is not None:
+        counts.append(int(manifest["shape"][0]))
     return min(counts) if counts else None
 
 
@@ -189,11 +196,13 @@ def plan(raw: Mapping[str, Any], explicit: Iterable[Mapping[str, Any]] = (), dev
     if not raw.get("auto"):
         return None
     devices = device_count() if devices is None else devices
-    arch, res = _arch(raw), resolution_of(raw.get("data", {}))
+    data = raw.get("data", {})
+    manifest = _store_manifest(data)
+    arch, res = _arch(raw), resolution_of(data, manifest)
     stated = _stated(explicit)
     user_batch = _get(raw, "train.batch_size") if "train.batch_size" in stated else None
     chosen = picks(arch, res, devices, batch=user_batch, r1_on=bool(_get(raw, "reg.r1")),
-                   samples=samples_of(raw.get("data", {})))
+                   samples=samples_of(data, manifest))
     label = f"auto ({res} px, {devices} device{'s' if devices != 1 else ''})"
     lines = [f"auto configuration for {arch} at {res} px on {devices} device{'s' if devices != 1 else ''}:"]
     layer = {}

@@ -144,6 +144,11 @@ def read_manifest(path: Path) -> dict:
         raise DataError(f"cannot read {manifest} ({exc}); the store is damaged, {_fix_unknown(path)}") from None
     if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
         raise DataError(f"{path} is not a version-{VERSION} ganforge store; {_fix_unknown(path)}")
+    shape = meta.get("shape")
+    if not (isinstance(shape, list) and len(shape) == 4 and all(type(n) is int and n > 0 for n in shape)
+            and isinstance(meta.get("labels"), bool)):
+        raise DataError(f"{manifest} gives no image shape (N, C, H, W) or labels flag; the store is damaged, "
+                        f"{_fix_unknown(path)}")
     return meta
 
 
