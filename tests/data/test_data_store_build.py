@@ -245,3 +245,14 @@ def test_32_bit_grey_has_one_mapping_whatever_the_image_holds(tmp_path):
     build_store(src, tmp_path / "st", BuildOptions(dedupe=False))
     x = load_dataset(f"store:{tmp_path / 'st'}").x[:, 0, 0, 0].tolist()
     assert x == [1, 1, 100, 255, 0, 100]  # 200 and 300 both near black (not 200 and 1); outside 0..65535 clipped
+
+
+def test_too_few_distinct_images_names_the_duplicates_and_writes_nothing(tmp_path, one_line):
+    """Twenty copies of one image are one image once deduplicated: the line says so (it used to say 'could
+    be decoded ... see the skipped files', a report that is never printed after an error)."""
+    np.savez(tmp_path / "same.npz", x=np.zeros((20, 8, 8), np.uint8))
+    with pytest.raises(DataError) as e:
+        build_store(tmp_path / "same.npz", tmp_path / "st", BuildOptions())
+    assert one_line(e).startswith("only 1 distinct image(s) could be written (19 exact duplicate(s) dropped, "
+                                  "e.g. x[01] (same bytes as x[00])); a dataset needs at least 2")
+    assert not (tmp_path / "st").exists()

@@ -341,9 +341,14 @@ def _write(out: Path, items, label_of, classes, channels: int, resolution: int, 
         flush()
     if label_of is None:
         (out / LABELS).unlink()
-    if report.written < options.min_images:
-        raise DataError(f"only {report.written} image(s) could be decoded; a dataset needs at least "
-                        f"{options.min_images} (see the skipped files)")
+    if report.written < options.min_images:  # the report is not printed after an error: the line says why
+        why = [f"{r}: {', '.join(v[:3])}{', ...' if len(v) > 3 else ''}" for r, v in report.skipped.items() if v]
+        if report.duplicates:
+            a, b = report.duplicates[0]
+            why.append(f"{len(report.duplicates)} exact duplicate(s) dropped, e.g. {a} (same bytes as {b})")
+        because = f" ({'; '.join(why)})" if why else ""
+        raise DataError(f"only {report.written} distinct image(s) could be written{because}; a dataset needs at "
+                        f"least {options.min_images}")
     if label_of is not None:
         report.classes = {classes[k]: written[k] for k in sorted(written)}
     np.save(out / MEAN, (mean / report.written).astype(np.float32))
