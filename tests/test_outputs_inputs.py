@@ -23,11 +23,20 @@ def test_an_output_that_is_the_input_is_refused(tmp_path):
     with pytest.raises(GanforgeError, match="--out is the --input file"):
         outputs.check_not_input(tmp_path / "hard.npy", tmp_path / "x.npy")
     with pytest.raises(GanforgeError, match="an --input file being read"):
-        outputs.check_not_input(tmp_path / "dir" / "sub", tmp_path / "dir", targets=[tmp_path / "dir" / "a.png"],
+        outputs.check_not_input(tmp_path / "out", tmp_path / "dir", targets=[tmp_path / "dir" / "a.png"],
                                 inputs=[tmp_path / "dir" / "a.png"])
     outputs.check_not_input(tmp_path / "y.npy", tmp_path / "x.npy")  # another file: fine
-    outputs.check_not_input(tmp_path / "dir" / "out", tmp_path / "dir", targets=[tmp_path / "dir" / "out" / "a.png"],
+    outputs.check_not_input(tmp_path / "out", tmp_path / "dir", targets=[tmp_path / "out" / "a.png"],
                             inputs=[tmp_path / "dir" / "a.png"])
+
+
+def test_a_folder_output_inside_the_input_folder_is_refused(tmp_path):
+    """Folder inputs are read with their subfolders, so outputs written inside one joined the images it
+    holds: the next translate of the same folder read 4 images where there were 2."""
+    (tmp_path / "dir").mkdir()
+    with pytest.raises(GanforgeError, match="--out .*out is inside the --input folder .*dir, so the outputs would "
+                                            "join the images it holds"):
+        outputs.check_not_input(tmp_path / "dir" / "out", tmp_path / "dir")
 
 
 def test_a_folder_output_named_like_a_file_is_refused(tmp_path):

@@ -18,6 +18,9 @@ and ``figures --out`` all go through here, so they behave the same way:
 * a folder ganforge fills (an export, residual maps) carries a manifest of the files it
   wrote (:data:`MANIFEST`), and ``--force`` replaces only those, never a file of the user's;
 * an output path that names no file (``''``, ``.``, ``..``, the current folder) is refused;
+* a run's records (config.yaml, options.json, stats.jsonl, checkpoints, ...: :mod:`ganforge.run_layout`)
+  are never an output, even with ``--force``: ``eval --json RUN/options.json --force`` would have replaced
+  the record of how the run was made;
 * every OS error becomes one line naming the path and the fix (a :class:`GanforgeError`).
 """
 
@@ -36,6 +39,7 @@ import numpy as np
 
 from ganforge.errors import GanforgeError
 from ganforge.memory import human_bytes
+from ganforge.run_layout import record_of
 
 # Room left free beyond what a file needs: filling a disk to the last byte breaks other programs.
 SPARE_BYTES = 64 * 2**20
@@ -81,10 +85,20 @@ def named(path: str | os.PathLike, *, flag: str, suffix: str = "") -> Path:
 FILE_SUFFIXES = (".npy", ".npz", ".png", ".jpg", ".jpeg", ".bmp", ".gif", ".tif", ".tiff", ".webp", ".json", ".csv")
 
 
+def check_not_record(path: str | os.PathLike, *, flag: str) -> None:
+    """One line when ``path`` is one of a run's records, or would be (:func:`ganforge.run_layout.record_of`)."""
+    run = record_of(path)
+    if run is not None:
+        raise GanforgeError(f"{flag} {path} is part of the run {run} (ganforge keeps its records there, and "
+                            f"--force does not replace them); write it outside the run's records")
+
+
 def check_folder_out(out: str | os.PathLike, *, flag: str = "--out", input_flag: str = "--input") -> Path:
     """One line when a folder output is named like a file (``out.npy``, ``big.png``) and is not already a
-    folder: a folder input gives one file per image, so such a name would become a folder of that name."""
+    folder: a folder input gives one file per image, so such a name would become a folder of that name;
+    and when it is one of a run's records."""
     out = Path(out)
+    check_not_record(out, flag=flag)
     if out.suffix.lower() in FILE_SUFFIXES and not out.is_dir():
         raise GanforgeError(f"a folder {input_flag} needs a folder {flag}, got {out}; name a folder, e.g. "
                             f"{flag} {out.with_suffix('')}")
@@ -112,6 +126,9 @@ def check_not_input(out: str | os.PathLike, source: str | os.PathLike, *, target
         if out.resolve() in source.resolve().parents:
             raise GanforgeError(f"{flag} is the folder holding the {input_flag} {kind} {source}; writing there could "
                                 f"replace what is being read, so choose another {flag}")
+        if source.is_dir() and source.resolve() in out.resolve().parents:
+            raise GanforgeError(f"{flag} {out} is inside the {input_flag} folder {source}, so the outputs would join "
+                                f"the images it holds (and be read as inputs next time); choose a {flag} outside it")
     read = [Path(p) for p in inputs]
     for target in targets:
         for p in read:
@@ -129,6 +146,7 @@ def check_file(path: str | os.PathLike, *, flag: str, force: bool = False,
     path = named(path, flag=flag, suffix=suffixes[0] if suffixes else Path(os.fspath(path)).suffix)
     if suffixes is not None and path.suffix.lower() not in suffixes:
         raise GanforgeError(f"{flag} must name a {' or '.join(suffixes)} file, got '{path}'")
+    check_not_record(path, flag=flag)
     if path.is_dir():
         example = path / ("out" + (suffixes[0] if suffixes else path.suffix))  # a name this command accepts
         raise GanforgeError(f"{flag} {path} is a directory; give a file name inside it, e.g. {example}")

@@ -31,3 +31,16 @@ def test_classify_features_and_eval_on_a_semi_supervised_run(tmp_path, monkeypat
     assert "acc_test_30labels_seed0" in capsys.readouterr().out
     report = json.loads(next(Path("r/eval").glob("*.json")).read_text())
     assert 0 <= report["metrics"]["acc_test_30labels_seed0"] <= 1
+    kept = next(Path("r/eval").glob("*.json"))  # digits has no valid split: an earlier valid figure, as written
+    kept.write_text(json.dumps({**report, "metrics": {**report["metrics"], "acc_valid_30labels_seed0": 0.5}}))
+    assert main(["eval", "r", "--metrics", "ACC_TEST"]) == 0  # names are read in any case
+    merged = json.loads(kept.read_text())["metrics"]
+    assert merged["acc_valid_30labels_seed0"] == 0.5  # an accuracy not measured again stays (it was dropped)
+    assert merged["acc_test_30labels_seed0"] == report["metrics"]["acc_test_30labels_seed0"]
+    capsys.readouterr()
+    for argv, said in ((["--metrics", ","], "--metrics names no metric"), (["--n", "50"], "draws no samples; drop --n"),
+                       (["--seed", "3"], "drop --seed"), (["--inception-weights", "w.pth"], "drop --inception-weights")):
+        assert main(["eval", "r", *argv]) == 2, argv
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and said in err, err
+    assert json.loads(next(Path("r/eval").glob("*.json")).read_text())["metrics"] == merged  # untouched

@@ -3,6 +3,7 @@
 import pytest
 
 from ganforge import config
+from ganforge.api import resolve_config
 from ganforge.config import RunConfig
 from ganforge.errors import ConfigError
 
@@ -70,3 +71,11 @@ def test_a_negative_seed_is_refused_by_its_own_name(one_line):
     with pytest.raises(ConfigError) as e:
         config.resolve({}, ["seed=-1"])
     assert one_line(e) == "seed must be an integer >= 0, got -1"
+
+
+def test_a_negative_label_seed_is_refused_like_a_negative_seed():
+    """numpy refuses a negative seed: -20 was a ValueError traceback in training, and -3 trained under the
+    name acc_test_100labels_seed-3, which eval --metrics could not then name."""
+    with pytest.raises(ConfigError, match="data.label_seed must be an integer >= 0 or null"):
+        resolve_config("ssgan-mnist-100", ["data.label_seed=-3"])
+    resolve_config("ssgan-mnist-100", ["data.label_seed=3"])

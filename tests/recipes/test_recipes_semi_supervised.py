@@ -3,6 +3,8 @@ batches, an unlabelled term blind to labels, one D and one G step end to end, an
 the wiring: with the unlabelled term disconnected, D no longer tells real digits from G's samples, and its
 test accuracy from 2 labels per class falls."""
 
+import json
+
 import numpy as np
 import pytest
 import torch
@@ -12,7 +14,7 @@ from ganforge.data import load_dataset
 from ganforge.errors import ConfigError
 from ganforge.objectives.semi_supervised import prob_real
 from ganforge.recipes.semi_supervised import LabelledBatches, SemiSupervisedContext, d_term, labelled_subset
-from ganforge.representation import evaluate_classifier
+from ganforge.representation import evaluate_classifier, predict
 from ganforge.training.batches import Noise, RealBatches
 
 
@@ -42,11 +44,11 @@ def test_labelled_subset_is_class_balanced_and_fixed_by_its_seed():
 def test_every_labelled_batch_is_class_balanced():
     x = torch.randint(0, 256, (30, 1, 8, 8), dtype=torch.uint8)
     y = torch.arange(30) % 3
-    batches = LabelledBatches(x, y, 3, batch_size=12, seed=0, device=torch.device("cpu"))
+    batches = LabelledBatches(x, y, 3, batch_size=12, seed=0, device=torch.device("cpu"), output_range=(0.0, 1.0))
     for _ in range(5):
         xb, yb = batches.next()
         assert xb.shape == (12, 1, 8, 8) and torch.equal(torch.bincount(yb, minlength=3), torch.full((3,), 4))
-    uneven = LabelledBatches(x, y, 3, batch_size=10, seed=0, device=torch.device("cpu"))  # 3 of each class
+    uneven = LabelledBatches(x, y, 3, batch_size=10, seed=0, device=torch.device("cpu"), output_range=(0.0, 1.0))  # 3 of each class
     assert torch.equal(torch.bincount(uneven.next()[1], minlength=3), torch.full((3,), 3))
 
 
@@ -58,7 +60,7 @@ def test_the_unlabelled_term_does_not_depend_on_the_labels(tmp_path):
         x = torch.randint(0, 256, (40, 1, 8, 8), dtype=torch.uint8)
         y = relabel(torch.arange(40) % 10)
         ctx = SemiSupervisedContext(nets=run.nets, optimizers={}, schedules={}, batch_size=10,
-                                    labelled=LabelledBatches(x, y, 10, 10, 0, torch.device("cpu")),
+                                    labelled=LabelledBatches(x, y, 10, 10, 0, torch.device("cpu"), (0.0, 1.0)),
                                     unlabelled=RealBatches(x, None, 10, 0, torch.device("cpu"), (0.0, 1.0)),
                                     noise=Noise(16, "uniform", torch.device("cpu"), 0))
         return d_term(ctx)[1]
@@ -115,3 +117,40 @@ def test_disconnecting_the_unlabelled_term_lowers_test_accuracy(tmp_path):
                                                      out=tmp_path / f"w{w}-s{s}")) for s in (0, 1, 2)])
            for w in (1.0, 0.0)}
     assert acc[1.0] - acc[0.0] > 0.03, acc
+
+
+def test_a_run_trains_on_the_train_split_only(tmp_path):
+    """Its accuracy is reported on test and valid: a run trained on either would be measured on its own
+    training images (data.split=test was accepted, and eval printed acc_test on them)."""
+    cfg = _cfg(steps=1)
+    cfg["data"]["split"] = "test"
+    with pytest.raises(ConfigError, match="data.split=test would train on images it is then measured on; set "
+                                          "data.split=train"):
+        ganforge.train(cfg, out=tmp_path / "r")
+
+
+def test_d_sees_one_scale_whatever_g_s_output_range(tmp_path):
+    """A tanh G ([-1, 1]): the labelled batches, the unlabelled ones and every image classified afterwards
+    are scaled alike (the labelled batches and eval used [0, 1] while classify used [-1, 1], and the two
+    agreed on 0% of a run's predictions)."""
+    cfg = _cfg(steps=3)
+    cfg["model"]["g"] = {"arch": "mlp", "hidden": [64], "out": "tanh"}
+    run = ganforge.train(cfg, out=tmp_path / "r")
+    assert run.generator.output_range == (-1.0, 1.0)
+    x = load_dataset("digits", split="test").x
+    from_eval = run.model.class_logits(x).argmax(1).numpy()  # what evaluate_classifier reads
+    from_classify, _ = predict(run, x.numpy())  # what ganforge classify reads
+    assert np.array_equal(from_eval, from_classify)
+    labelled = LabelledBatches(x, torch.arange(len(x)) % 10, 10, 20, 0, torch.device("cpu"), (-1.0, 1.0))
+    xb, _ = labelled.next()
+    assert xb.min() >= -1 and xb.max() <= 1 and xb.min() < -0.99
+
+
+def test_the_labels_only_baseline_counts_epochs_as_the_recipe_does(tmp_path):
+    """semi.unlabelled=0 still draws the unlabelled stream (unused), so its data order and epoch count,
+    which per-epoch schedules read, are the full recipe's (it logged epoch 0 at every step)."""
+    epochs = {}
+    for w in (1.0, 0.0):
+        ganforge.train(_cfg(unlabelled=w, steps=40), out=tmp_path / f"w{w}")
+        epochs[w] = json.loads((tmp_path / f"w{w}" / "stats.jsonl").read_text().splitlines()[-1])["epoch"]
+    assert epochs[0.0] == epochs[1.0] > 1, epochs

@@ -45,3 +45,26 @@ def test_unknown_layers_and_bad_inputs_are_one_line_errors():
         to_d_input(np.zeros((2, 3, 28, 28), np.uint8), (1, 28, 28), (-1.0, 1.0))
     with pytest.raises(GanforgeError, match="outside"):
         to_d_input(np.full((2, 1, 28, 28), 2.0, np.float32), (1, 28, 28), (-1.0, 1.0))
+
+
+def test_layers_named_once_and_a_pool_that_pools_something():
+    """An empty --layers fell back to the default layers, a layer named twice gave its features twice, and
+    --pool on a D that reads only vectors was accepted and changed nothing."""
+    D = build_discriminator(NetSpec("dcgan"), CTX)
+    with pytest.raises(GanforgeError, match="--layers names no layer"):
+        feature_layers(D, [])
+    with pytest.raises(GanforgeError, match="names blocks.1.2 more than once"):
+        feature_layers(D, ["blocks.1.2", "blocks.0.1", "blocks.1.2"])
+    mlp = build_discriminator(NetSpec("ssgan-mlp", {"hidden": [32, 16]}), CTX)
+    with pytest.raises(GanforgeError, match="--pool 2 pools conv maps, and every layer read here is a vector"):
+        d_features(mlp, torch.rand(3, 1, 28, 28), pool=2)
+    assert d_features(mlp, torch.rand(3, 1, 28, 28)).shape == (3, 16)  # no --pool: fine
+
+
+def test_a_point_runs_own_samples_are_its_ds_input():
+    """ring8's G has no output range: its samples (about +-0.01 early on, +-2 later) were refused as
+    'floats outside [0, 1]'."""
+    points = np.array([[-2.0, 0.01], [1.5, -1.9]], np.float32)
+    assert torch.equal(to_d_input(points, (2,), None), torch.from_numpy(points))
+    with pytest.raises(GanforgeError, match="finite float points"):
+        to_d_input(np.array([[np.nan, 0.0]], np.float32), (2,), None)

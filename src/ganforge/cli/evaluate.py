@@ -19,7 +19,7 @@ from ganforge.errors import GanforgeError
 from ganforge.metrics import describe
 from ganforge.metrics.evaluation import Evaluator, write_report
 from ganforge.metrics.judges import DEFAULT_JUDGE, INCEPTION, JUDGES
-from ganforge.representation.classification import SPLITS, accuracy_name, evaluate_classifier
+from ganforge.representation.classification import SPLITS, accuracy_name, evaluate_classifier, label_protocol
 from ganforge.runs.lock import still_training
 from ganforge.runs.rundir import read_config
 from ganforge.runs.run import load_run
@@ -92,6 +92,10 @@ def run(args: argparse.Namespace) -> int:
         return _list_metrics()
     if args.n is not None and args.n < 2:
         raise GanforgeError(f"--n must be at least 2 samples, got {args.n}")
+    if args.metrics is not None and not [m for m in args.metrics.split(",") if m.strip()]:
+        raise GanforgeError("--metrics names no metric; name some (e.g. --metrics fid,prdc; --list-metrics shows "
+                            "them), or leave it out for the dataset's default set")
+    given_seed, args.seed = args.seed is not None, options.DEFAULT_SEED if args.seed is None else args.seed
     if args.json is not None and args.samples:  # --force must not replace the samples being read
         outputs.check_not_input(args.json, args.samples, flag="--json", input_flag="--samples")
     json_path = outputs.check_file(args.json, flag="--json", force=args.force) if args.json is not None else None
@@ -126,6 +130,11 @@ def run(args: argparse.Namespace) -> int:
     if args.checkpoint == "latest" and (note := still_training(args.run_dir)):
         print(f"ganforge: note: {note}, {opened.checkpoint.name}", file=sys.stderr)
     if hasattr(opened.model, "class_logits"):  # a D that classifies (semi-supervised): its accuracy
+        unused = [flag for flag, given in (("--n", args.n is not None), ("--seed", given_seed),
+                                           ("--inception-weights", args.inception_weights is not None)) if given]
+        if unused:  # the accuracy reads the whole split through D, with no samples drawn
+            raise GanforgeError(f"{args.run_dir} is a classifier, whose accuracy reads every image of the split "
+                                f"through D and draws no samples; drop {unused[0]}")
         return _classifier_report(args, opened, json_path)
     report, _ = evaluate_run(opened, args.metrics, n=args.n, seed=args.seed, data_dir=args.data_dir,
                              inception_weights=args.inception_weights, log_fn=_say, write=False)
@@ -154,12 +163,25 @@ def _classifier_report(args: argparse.Namespace, opened, json_path: Path | None)
     for key, value in values.items():
         print(f"  {key:<36} {value:.4f}")
     report = {"run_dir": str(opened.path), "checkpoint": opened.checkpoint.name, "step": opened.step, "metrics": values}
-    text = json.dumps(report, indent=2) + "\n"
     if json_path is not None:
-        print(f"report: {outputs.write_text(json_path, text, flag='--json')}")
+        written = outputs.write_text(json_path, json.dumps(report, indent=2) + "\n", flag="--json")
+        print(f"report: {written}")
     target = opened.path / "eval" / f"{opened.checkpoint.name}.json"
-    print(f"report: {outputs.write_text(target, text, flag='--json')}")
+    kept = _earlier_accuracies(target, opened.checkpoint.name)  # as image runs' reports merge: a split
+    merged = {**report, "metrics": {**kept, **values}}  # measured now replaces its old figure; the others stay
+    written = outputs.write_text(target, json.dumps(merged, indent=2) + "\n", flag="--json")
+    print(f"report: {written}")
     return 0
+
+
+def _earlier_accuracies(path: Path, checkpoint: str) -> dict[str, float]:
+    """The accuracies the run's copy of this checkpoint's report already holds ({} when none can be read)."""
+    try:
+        old = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+    metrics = old.get("metrics") if isinstance(old, dict) and old.get("checkpoint") == checkpoint else None
+    return {k: v for k, v in metrics.items() if k.startswith("acc_")} if isinstance(metrics, dict) else {}
 
 
 # acc[_split][_<N>labels|_alllabels][_seed<S>]: the protocol parts a user may name (docs/semi-supervised.md)
@@ -170,17 +192,14 @@ _ACC_NAME = re.compile(rf"acc(?:_(?P<split>{'|'.join(SPLITS)}))?(?:_(?P<labels>\
 def _accuracy_split(name: str, run_dir: str, opened) -> str:
     """The split an accuracy name asks for. The labels and seed it names must be the run's own: D is
     measured as trained, and a name naming another protocol was reported under the run's name instead."""
-    if not name.startswith("acc"):
+    if not name.lower().startswith("acc"):
         raise GanforgeError(f"{run_dir} is a classifier: its metric is acc (acc_test, acc_valid), not '{name}'")
     m = _ACC_NAME.fullmatch(name.lower())
     if m is None:
         raise GanforgeError(f"'{name}' is not an accuracy name; write acc, acc_test or acc_valid (or the full "
                             f"name, e.g. acc_test_100labels_seed0)")
     split = m["split"] or "test"
-    record = opened.state.get("net_context") or {}  # what evaluate_classifier names the accuracy by
-    per_class = record.get("labels_per_class")
-    labels = None if per_class is None else per_class * record["num_classes"]
-    seed = int(record.get("label_seed", opened.config.seed))
+    labels, seed = label_protocol(opened)  # what evaluate_classifier names the accuracy by
     own = accuracy_name(split, labels, seed)
     asked_labels = None if m["labels"] in (None, "all") else int(m["labels"])
     if (m["labels"] is not None and asked_labels != labels) or (m["seed"] is not None and labels is not None
@@ -211,7 +230,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     options.checkpoint(e)
     e.add_argument("--json", help="also write the report to this file")
     e.add_argument("--force", action="store_true", help="overwrite the --json file if it exists")
-    options.seed(e, "noise seed for the samples (default 0)")
+    options.seed(e, f"noise seed for the samples (default {options.DEFAULT_SEED})", default=None)
     options.data_dir(e)
     e.add_argument("--inception-weights", help="pt_inception-2015-12-05-6726825d.pth for *_inception metrics")
     options.device(e)

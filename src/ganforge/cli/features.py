@@ -19,6 +19,7 @@ from ganforge.cli.evaluate import load_samples
 from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
 from ganforge.representation import d_features, feature_layers, to_d_input
+from ganforge.representation.features import POOL
 from ganforge.runs.run import load_run
 
 
@@ -32,7 +33,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--input", help="uint8 (N, C, H, W) or (N, H, W) images in a .npy")
     s.add_argument("--out", help="write the features (float32, (N, F)) here")
     s.add_argument("--layers", help="comma-separated module names of D (default: every activation module)")
-    s.add_argument("--pool", type=int, default=4, help="max-pool conv maps to POOL x POOL (default 4)")
+    s.add_argument("--pool", type=int, help=f"max-pool conv maps to POOL x POOL (default {POOL})")
     s.add_argument("--list-layers", action="store_true", help="print D's module names and the default layers")
     options.checkpoint(s)
     options.device(s)
@@ -50,6 +51,11 @@ def _discriminator(opened):
 
 def run(args: argparse.Namespace) -> int:
     if args.list_layers:
+        extra = [flag for flag, value in (("--input", args.input), ("--out", args.out), ("--layers", args.layers),
+                                          ("--pool", args.pool)) if value is not None]
+        if extra:
+            raise GanforgeError(f"--list-layers prints D's layer names and reads no images; drop {extra[0]} (or "
+                                f"drop --list-layers to write features)")
         opened = load_run(args.run_dir, args.checkpoint)
         D = _discriminator(opened)
         default = feature_layers(D)
@@ -74,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
         raise cap.refusal(opened.model, cap.TRANSLATE, run=args.run_dir, recipe=opened.config.recipe,
                           doing="give D's features of single images (its D judges input-output pairs)")
     D = _discriminator(opened)
-    layers = [n.strip() for n in args.layers.split(",") if n.strip()] if args.layers else None
+    layers = [n.strip() for n in args.layers.split(",") if n.strip()] if args.layers is not None else None
     record = opened.state.get("net_context") or {}
     t = to_d_input(x, record["data_shape"], opened.generator.output_range)
     feats = d_features(D, t, layers=layers, pool=args.pool)

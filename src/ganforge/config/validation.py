@@ -136,6 +136,8 @@ def validate(cfg: RunConfig) -> None:
         _check(cfg.data.resolution >= 1, f"data.resolution must be >= 1, got {cfg.data.resolution}")
     _check(cfg.data.labels_per_class is None or cfg.data.labels_per_class >= 1,
            f"data.labels_per_class must be an integer >= 1 or null (every label), got {cfg.data.labels_per_class}")
+    _check(cfg.data.label_seed is None or cfg.data.label_seed >= 0,  # numpy refuses a negative seed
+           f"data.label_seed must be an integer >= 0 or null (the run's seed), got {cfg.data.label_seed}")
     _check(cfg.semi.unlabelled >= 0, f"semi.unlabelled must be >= 0 (0 = labels only), got {cfg.semi.unlabelled}")
     sp = cfg.speed
     _check(sp.precision in ("auto", "fp32", "bf16"),

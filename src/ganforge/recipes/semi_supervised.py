@@ -43,6 +43,15 @@ from ganforge.figures.drawing import save_image_grid
 
 Tensor = torch.Tensor
 INIT_BATCH = 500  # images D's data-dependent weight-norm init sees (improved-gan's trainx[:500])
+TRAIN_SPLIT = "train"  # the only split a run trains on: it holds neither of the splits accuracy is reported on
+
+
+def to_range(x: Tensor, output_range: tuple[float, float] | None) -> Tensor:
+    """uint8 images -> floats in G's output range, the one scale D sees: labelled and unlabelled batches,
+    its data-dependent init and every image it classifies afterwards (a [-1, 1] G with a [0, 1] D input
+    was a D trained on two scales at once)."""
+    lo, hi = output_range or (0.0, 1.0)
+    return x.float().mul_((hi - lo) / 255.0).add_(lo)
 
 
 def label_seed(cfg: RunConfig) -> int:
@@ -75,8 +84,10 @@ class LabelledBatches:
     balanced label split does. Its own generator, checkpointed, like :class:`RealBatches`.
     """
 
-    def __init__(self, x: Tensor, y: Tensor, num_classes: int, batch_size: int, seed: int, device: torch.device):
+    def __init__(self, x: Tensor, y: Tensor, num_classes: int, batch_size: int, seed: int, device: torch.device,
+                 output_range: tuple[float, float] | None):
         self.x, self.y = x.to(device), y.to(device)
+        self.output_range = output_range
         self.by_class = [torch.nonzero(y == c).flatten() for c in range(num_classes)]
         self.share, self.device = max(1, round(batch_size / num_classes)), device
         self._gen = torch.Generator().manual_seed(seed)
@@ -88,7 +99,7 @@ class LabelledBatches:
 
     def next(self) -> tuple[Tensor, Tensor]:
         idx = torch.cat([self._take(m) for m in self.by_class]).to(self.device)
-        return self.x[idx].float() / 255.0, self.y[idx]
+        return to_range(self.x[idx], self.output_range), self.y[idx]
 
     def state_dict(self) -> dict:
         return {"rng": encode_rng(self._gen.get_state())}
@@ -118,9 +129,9 @@ def d_term(ctx: SemiSupervisedContext) -> tuple[Tensor, dict[str, Tensor]]:
     logits_lab = D.classify(D.features(x_lab))
     loss_lab = labelled_loss(logits_lab, y_lab)
     stats = {"loss_lab": loss_lab.detach(), "acc_lab": (logits_lab.argmax(1) == y_lab).float().mean().detach()}
+    x_unl, _ = ctx.unlabelled.next()  # drawn in the baseline too: the same data order, and epochs that count
     if ctx.unlabelled_weight == 0:
         return loss_lab, stats
-    x_unl, _ = ctx.unlabelled.next()
     with torch.no_grad():
         fake = ctx.nets["G"](ctx.noise(ctx.batch_size))
     logits_unl, logits_fake = D.classify(D.features(x_unl)), D.classify(D.features(fake))
@@ -158,13 +169,14 @@ class SemiSupervisedModel:
 
     @torch.no_grad()
     def class_logits(self, x: Tensor, batch_size: int = 1000) -> Tensor:
-        """The K class logits of images ``x`` in [0, 1] (float) or 0..255 (uint8), in batches, D in eval mode."""
+        """The K class logits of images ``x``: uint8 (0..255), or floats already in G's output range (what
+        :func:`ganforge.representation.features.to_d_input` gives), in batches, D in eval mode."""
         D = self.nets["D"]
         device = next(D.parameters()).device
         out = []
         for chunk in torch.split(x, batch_size):
             chunk = chunk.to(device)
-            chunk = chunk.float() / 255.0 if chunk.dtype == torch.uint8 else chunk.float()
+            chunk = to_range(chunk, self.generator.output_range) if chunk.dtype == torch.uint8 else chunk.float()
             out.append(D.classify(D.features(chunk)).float().cpu())
         return torch.cat(out) if out else torch.zeros(0, self.num_classes)
 
@@ -192,12 +204,16 @@ class SemiSupervised(Recipe):
         if data.y is None or data.num_classes is None or data.kind != "image":
             raise ConfigError(f"the semi-supervised recipe needs labelled images, and '{cfg.data.name}' has none; "
                               f"use a dataset with classes (e.g. mnist)")
+        if cfg.data.split != TRAIN_SPLIT:  # accuracy is reported on valid and test, which train holds neither of
+            raise ConfigError(f"the semi-supervised recipe trains on the train split and reports its accuracy on "
+                              f"valid and test, and data.split={cfg.data.split} would train on images it is then "
+                              f"measured on; set data.split={TRAIN_SPLIT}")
         record = {"data_shape": list(data.shape), "kind": data.kind, "num_classes": data.num_classes,
                   "labels_per_class": cfg.data.labels_per_class, "label_seed": label_seed(cfg)}
         ctx = _context(cfg, record)
         G, D = build_generator(cfg.model.g, ctx), build_discriminator(cfg.model.d, ctx)
         if hasattr(D, "init_from_data"):  # weight norm's data-dependent init, on the first images
-            D.init_from_data(data.x[:INIT_BATCH].float() / 255.0)
+            D.init_from_data(to_range(data.x[:INIT_BATCH], G.output_range))
         return {"G": G, "D": D}, record
 
     def rebuild(self, cfg: RunConfig, record: dict[str, Any]) -> dict[str, nn.Module]:
@@ -208,7 +224,7 @@ class SemiSupervised(Recipe):
         return {"G": cfg.optim.g, "D": cfg.optim.d}
 
     def averaged(self) -> dict[str, str]:
-        return {"D": "D_ema"}  # Polyak-style averaging of the classifier, for evaluation
+        return {"D": "D_ema"}  # an exponential moving average of the classifier, for evaluation
 
     def model(self, cfg: RunConfig, record: dict[str, Any], nets: dict[str, nn.Module]) -> SemiSupervisedModel:
         return SemiSupervisedModel(cfg, nets, record["num_classes"])
@@ -219,17 +235,17 @@ class SemiSupervised(Recipe):
             raise ConfigError("the semi-supervised recipe runs in one process; start it with ganforge train, "
                               "not torchrun")
         if not hasattr(env.nets["D"], "classify"):
-            raise ConfigError(f"the semi-supervised recipe needs a classifying D (model.d.arch ssgan-mlp), and "
-                              f"'{cfg.model.d.arch}' has no class outputs")
+            raise ConfigError(f"the semi-supervised recipe needs a classifying D (model.d.arch ssgan-mlp or "
+                              f"ssgan-conv), and '{cfg.model.d.arch}' has no class outputs")
         y = data.y.numpy()
         per_class = cfg.data.labels_per_class
         lab = labelled_subset(y, per_class, label_seed(cfg)) if per_class else np.arange(len(y))
         rest = np.setdiff1d(np.arange(len(y)), lab) if per_class else lab
         lab_t, rest_t = torch.from_numpy(lab), torch.from_numpy(rest)
         bs = cfg.train.batch_size
-        labelled = LabelledBatches(data.x[lab_t], data.y[lab_t], data.num_classes, bs,
-                                   seeds.stream(cfg.seed, seeds.LABELLED), device)
         rng_out = env.nets["G"].output_range
+        labelled = LabelledBatches(data.x[lab_t], data.y[lab_t], data.num_classes, bs,
+                                   seeds.stream(cfg.seed, seeds.LABELLED), device, rng_out)
         unl = real_batches(data.x[rest_t], None, bs, seed=seeds.stream(cfg.seed, seeds.REAL_BATCHES), device=device,
                           output_range=rng_out)
         unl_g = real_batches(data.x[rest_t], None, bs, seed=seeds.stream(cfg.seed, seeds.UNLABELLED_G),

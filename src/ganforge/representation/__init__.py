@@ -6,7 +6,7 @@ per the DCGAN paper, for a linear probe (``benchmarks/linear_probe.py``). Sits b
 it opens runs and reads datasets, and ``cli`` uses it.
 """
 
-from ganforge.representation.classification import accuracy_name, evaluate_classifier, predict
+from ganforge.representation.classification import accuracy_name, evaluate_classifier, label_protocol, predict
 from ganforge.representation.features import d_features, feature_layers, to_d_input
 
-__all__ = ["accuracy_name", "d_features", "evaluate_classifier", "feature_layers", "predict", "to_d_input"]
+__all__ = ["accuracy_name", "d_features", "evaluate_classifier", "feature_layers", "label_protocol", "predict", "to_d_input"]

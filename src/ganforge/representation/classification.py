@@ -33,6 +33,15 @@ def accuracy_name(split: str, labels: int | None, label_seed: int) -> str:
     return f"acc_{split}_alllabels" if labels is None else f"acc_{split}_{labels}labels_seed{label_seed}"
 
 
+def label_protocol(run: Run) -> tuple[int | None, int]:
+    """(labels the run trained with, None for every label; the seed that drew them), as its checkpoint
+    records them: what an accuracy's name says, in the one place both eval and the name check read."""
+    record = run.state.get("net_context") or {}
+    per_class = record.get("labels_per_class")
+    labels = None if per_class is None else per_class * record["num_classes"]
+    return labels, int(record.get("label_seed", run.config.seed))
+
+
 def predict(run: Run, x: np.ndarray, flag: str = "--input") -> tuple[np.ndarray, np.ndarray]:
     """(predicted classes int64, class probabilities over the K real classes float32) for images ``x``."""
     model = _classifier(run)
@@ -51,8 +60,5 @@ def evaluate_classifier(run: Run, split: str = "test", data_dir: str | os.PathLi
     data = load_dataset(cfg.data.name, split=split, data_dir=data_dir, resolution=cfg.data.resolution,
                         channels=cfg.data.channels)
     hits = (model.class_logits(data.x).argmax(1) == data.y).float().mean().item()
-    record = run.state.get("net_context") or {}
-    per_class = record.get("labels_per_class")
-    labels = None if per_class is None else per_class * record["num_classes"]
-    name = accuracy_name(split, labels, int(record.get("label_seed", cfg.seed)))
+    name = accuracy_name(split, *label_protocol(run))
     return {name: hits, f"{name}.error": 1.0 - hits}

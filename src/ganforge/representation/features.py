@@ -20,6 +20,7 @@ from torch.nn import functional as F
 from ganforge.errors import GanforgeError, did_you_mean
 
 Tensor = torch.Tensor
+POOL = 4  # the side of the max-pooling grid conv maps are reduced to: the DCGAN paper's 4x4
 ACTIVATIONS = (nn.ReLU, nn.LeakyReLU, nn.ELU, nn.GELU, nn.SiLU, nn.Softplus, nn.Tanh)
 
 
@@ -27,7 +28,14 @@ def feature_layers(D: nn.Module, layers: Sequence[str] | None = None) -> list[st
     """The module names whose outputs are read: ``layers`` checked, else every activation module
     (an empty list means D's ``features`` output alone)."""
     named = dict(D.named_modules())
-    if layers:
+    if layers is not None:
+        if not layers:
+            raise GanforgeError("--layers names no layer; name some (see --list-layers), or leave it out for the "
+                                "default layers")
+        twice = sorted({n for n in layers if list(layers).count(n) > 1})
+        if twice:
+            raise GanforgeError(f"--layers names {', '.join(twice)} more than once, which would repeat its "
+                                f"features; name each layer once")
         for name in layers:
             if name not in named or name == "":
                 choices = [n for n in named if n]
@@ -47,14 +55,20 @@ def pool_flat(t: Tensor, pool: int) -> Tensor:
 def to_d_input(x: np.ndarray, data_shape: Sequence[int], value_range: tuple[float, float] | None,
                flag: str = "--input") -> Tensor:
     """User images -> D's input: uint8 (0..255) scaled to the range D was trained on; floats must
-    already be in that range; (N, H, W) grey images get their channel axis. One-line errors."""
+    already be in that range; (N, H, W) grey images get their channel axis. A point run (``value_range``
+    None: G's output has no range) takes finite floats as they are. One-line errors."""
     shape = tuple(data_shape)
     if x.ndim == len(shape) and shape[0] == 1:
         x = x[:, None]
     if tuple(x.shape[1:]) != shape:
         raise GanforgeError(f"{flag} holds samples of shape {tuple(x.shape[1:])}, and this run's D takes {shape}; "
                             f"pass images shaped (N, {', '.join(map(str, shape))}) as `ganforge sample` writes them")
-    lo, hi = value_range or (0.0, 1.0)
+    if value_range is None:  # points in data coordinates (ring8, grid25): no range to check against
+        if not np.issubdtype(x.dtype, np.floating) or not np.isfinite(x).all():
+            raise GanforgeError(f"{flag} must hold finite float points (as `ganforge sample` writes them for this "
+                                f"run), got dtype {x.dtype}{'' if x.dtype.kind != 'f' else ' with NaN or inf'}")
+        return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
+    lo, hi = value_range
     if x.dtype == np.uint8:
         return torch.from_numpy(x).float().mul_((hi - lo) / 255.0).add_(lo)
     if not np.issubdtype(x.dtype, np.floating):
@@ -66,20 +80,26 @@ def to_d_input(x: np.ndarray, data_shape: Sequence[int], value_range: tuple[floa
     return t
 
 
-def _check_pool(pool: int, maps: Sequence[Tensor]) -> None:
+def _check_pool(pool: int, maps: Sequence[Tensor], given: bool) -> None:
     """One line for a grid larger than every conv map: adaptive pooling would then copy each value into
-    many cells (features that are not a pool, and can run out of memory), not pool anything."""
+    many cells (features that are not a pool, and can run out of memory), not pool anything; and for a
+    ``--pool`` ``given`` where every layer read is a vector, which it would not change."""
     sides = [max(t.shape[-2:]) for t in maps if t.dim() == 4]
+    if given and not sides:
+        raise GanforgeError(f"--pool {pool} pools conv maps, and every layer read here is a vector (nothing to "
+                            f"pool); drop --pool")
     if sides and pool > max(sides):
         raise GanforgeError(f"--pool {pool} is larger than D's largest feature map ({max(sides)} a side), so it "
                             f"would copy values, not pool them; use --pool {min(4, max(sides))} (at most {max(sides)})")
 
 
 @torch.no_grad()
-def d_features(D: nn.Module, x: Tensor, *, layers: Sequence[str] | None = None, pool: int = 4,
+def d_features(D: nn.Module, x: Tensor, *, layers: Sequence[str] | None = None, pool: int | None = None,
                batch_size: int = 500) -> np.ndarray:
-    """(N, F) float32: the named layers' outputs (default :func:`feature_layers`), pooled and concatenated,
-    D in eval mode (no dropout or noise, batch norm's running statistics)."""
+    """(N, F) float32: the named layers' outputs (default :func:`feature_layers`), pooled to ``pool``
+    (default :data:`POOL`) and concatenated, D in eval mode (no dropout or noise, batch norm's running
+    statistics)."""
+    given, pool = pool is not None, POOL if pool is None else pool
     if pool < 1:
         raise GanforgeError(f"--pool must be an integer >= 1 (the side of the max-pooling grid), got {pool}")
     names = feature_layers(D, layers)
@@ -95,7 +115,7 @@ def d_features(D: nn.Module, x: Tensor, *, layers: Sequence[str] | None = None, 
             captured.clear()
             f = D.features(chunk.to(device))
             if not out:
-                _check_pool(pool, [captured[n] for n in names if n in captured])
+                _check_pool(pool, [captured[n] for n in names if n in captured], given)  # none: D.features, unpooled
             parts = [pool_flat(captured[n], pool) for n in names if n in captured] if names else [f.flatten(1)]
             if names and len(parts) != len(names):
                 missing = [n for n in names if n not in captured]

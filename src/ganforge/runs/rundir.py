@@ -24,34 +24,7 @@ from ganforge.version import __version__
 from ganforge import recipes
 from ganforge.config import RunConfig, from_dict, load_yaml, reads
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
-
-CONFIG, OPTIONS, STATS = "config.yaml", "options.json", "stats.jsonl"
-
-_STEP = r"step-\d{7}"
-_CHECKPOINT = rf"(?:{_STEP}|best)"  # checkpoint.step_dir_name, or the label evaluation keeps the best under
-
-
-def _written(stem: str, suffix: str) -> str:
-    """A file ganforge writes through ganforge.outputs: its name, or the hidden temporary one beside it
-    (``.{stem}.{pid}.partial{suffix}``) that a killed process leaves behind."""
-    return rf"(?:(?:{stem})|\.(?:{stem})\.\d+\.partial){re.escape(suffix)}"
-
-
-# Everything ganforge itself writes in a run directory, folder by folder ("" is the run directory, "*" a
-# checkpoint folder), as (files, folders) name patterns. This is the one list --force checks the whole tree
-# against: a run is deleted only when every file and folder in it, at any depth, is one of these, so a
-# user's own file anywhere (samples/my_notes.txt, checkpoints/step-0000100/README) means it is not ours.
-# The figure names are figures/run_figures.py's IMAGE_FIGURES and POINT_FIGURES (a test holds them equal).
-RUN_LAYOUT: dict[str, tuple[str, str]] = {
-    "": (r"config\.yaml|options\.json|stats\.jsonl|stats\.tmp|options\.tmp|\.lock",
-         r"tb|samples|checkpoints|eval|figures"),
-    "tb": (r"events\.out\.tfevents\..+", ""),  # torch's SummaryWriter, one file per writer
-    "samples": (rf"{_STEP}\.png", ""),  # engine/periodic.save_samples
-    "eval": (_written(_CHECKPOINT, ".json"), ""),  # RUN_DIR/eval/<checkpoint>.json of `ganforge eval`
-    "figures": (_written(r"curves|nn_distances|interp_linear|interp_slerp|nearest_neighbours|samples", ".png"), ""),
-    "checkpoints": ("", rf"{_CHECKPOINT}|\.{_CHECKPOINT}\.(tmp|old)"),  # a save or prune cut short
-    "*": (r"\w[\w.-]*\.safetensors|state\.json|manifest\.json", ""),  # runs/checkpoint._write
-}
+from ganforge.run_layout import CONFIG, OPTIONS, RUN_LAYOUT, STATS
 
 
 def next_run_dir(root: Path, label: str) -> Path:
