@@ -13,7 +13,8 @@ the test split is scored once per (representation, N, label seed).
 Representations, all in the same run of this script:
 
 - ``D (trained)``: the run's D (``--run``, e.g. a short dcgan-mnist run; state its budget);
-- ``D (random init)``: the same architecture at its initialisation, the lower bound;
+- ``D (random init)``: the run's D as its training started (the engine's seeding, data and the recipe's
+  ``networks()``, so a weight-normalised D has its data-dependent init), the lower bound;
 - ``pixels``: the raw image, flattened, the baseline any feature must beat.
 
     python benchmarks/linear_probe.py --run /tmp/dcgan-mnist --labels 10 100 1000 --json probe.json
@@ -32,12 +33,14 @@ import torch
 from sklearn.linear_model import LogisticRegression
 from sklearn.preprocessing import StandardScaler
 
-from ganforge import recipes
+from ganforge import outputs, recipes
+from ganforge.config import RunConfig
 from ganforge.data import load_dataset
-from ganforge.data.registry import dataset_splits
+from ganforge.data.registry import dataset_splits, run_data_options
 from ganforge.recipes.semi_supervised import labelled_subset
 from ganforge.representation import d_features, to_d_input
 from ganforge.runs.run import load_run
+from ganforge.training import rng
 
 # Inverse L2 strength, chosen on the valid split; 1e-4 joined when cifar10-jpeg chose 1e-3, then the grid's edge.
 C_GRID = (1e-4, 1e-3, 1e-2, 0.1, 1.0)
@@ -54,23 +57,41 @@ def _fit_score(f_train, y_train, f_valid, y_valid, f_test, y_test) -> tuple[floa
     return float(fits[best].score(te, y_test)), best
 
 
+def initial_d(cfg: RunConfig, data_dir: str | None = None) -> torch.nn.Module:
+    """The run's D as training started, built as engine/build.py builds it: the run seed, its training data,
+    the recipe's networks() (``rebuild`` leaves out a weight-norm D's data-dependent init, so the semi-
+    supervised D it gave was not the run's starting point)."""
+    rng.seed_all(cfg.seed)
+    data = load_dataset(cfg.data.name, split=cfg.data.split, data_dir=data_dir, **run_data_options(cfg.data, cfg.seed))
+    return recipes.get(cfg.recipe).networks(cfg, data)[0]["D"].eval()
+
+
+def _at_least_one(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be at least 1 labelled image per class, got {value}")
+    return value
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", required=True, help="a run directory with a D (e.g. dcgan-mnist)")
-    p.add_argument("--labels", type=int, nargs="+", default=[10, 100, 1000], help="labelled images per class")
+    p.add_argument("--labels", type=_at_least_one, nargs="+", default=[10, 100, 1000],
+                   help="labelled images per class")
     p.add_argument("--label-seed", type=int, default=0, help="seed of the class-balanced labelled draw")
     p.add_argument("--pool", type=int, default=4, help="max-pool grid of conv maps (the DCGAN paper's 4)")
     p.add_argument("--json", help="write the results here")
+    p.add_argument("--force", action="store_true", help="overwrite --json")
     args = p.parse_args()
-    torch.set_grad_enabled(False)
-
+    json_path = outputs.check_file(args.json, flag="--json", force=args.force, suffixes=(".json",)) if args.json else None
     run = load_run(args.run)
     cfg = run.config
     record = run.state.get("net_context") or {}
-    torch.manual_seed(cfg.seed)  # the random D: the same builder and seed, no training
-    random_d = recipes.get(cfg.recipe).rebuild(cfg, record)["D"].eval()
+    random_d = initial_d(cfg)
+    torch.set_grad_enabled(False)
     has_valid = "valid" in dataset_splits(cfg.data.name)
-    splits = {s: load_dataset(cfg.data.name, split=s) for s in ("train", "test") + (("valid",) if has_valid else ())}
+    shape = {"resolution": cfg.data.resolution, "channels": cfg.data.channels}  # as the run's D saw them
+    splits = {s: load_dataset(cfg.data.name, split=s, **shape) for s in ("train", "test") + (("valid",) if has_valid else ())}
     out_range = run.generator.output_range
     x = {s: to_d_input(d.x.numpy(), record["data_shape"], out_range) for s, d in splits.items()}
     y = {s: d.y.numpy() for s, d in splits.items()}
@@ -94,9 +115,8 @@ def main() -> None:
                   f"{time.time() - t0:.0f}s)", flush=True)
     result = {"run": str(run.path), "recipe": cfg.recipe, "step": run.step, "dataset": cfg.data.name,
               "pool": args.pool, "protocol": f"logreg_test_{cfg.data.name}_seed{args.label_seed}", "rows": rows}
-    if args.json:
-        with open(args.json, "w") as f:
-            json.dump(result, f, indent=2)
+    if json_path is not None:
+        outputs.write_text(json_path, json.dumps(result, indent=2) + "\n", flag="--json", force=args.force)
     print("\n| representation | dim | " + " | ".join(f"{n}/class" for n in args.labels) + " |")
     print("|---|---|" + "---|" * len(args.labels))
     for name in reps:

@@ -75,3 +75,15 @@ def test_a_table_run_is_refused_by_export_and_features_in_one_line(tmp_path, cap
         assert len(err.splitlines()) == 1 and "Traceback" not in err, err
         assert f"{run} is a table run (recipe tabular)" in err and expected in err, err
     assert not (tmp_path / "e.npz").exists() and not (tmp_path / "f.npy").exists()
+
+
+def test_an_export_into_the_run_directory_is_refused_even_with_force(cgan_run, capsys):
+    """A folder export with --force into the run itself filled it with class folders of PNGs (and the run was
+    no longer one `train --force` recognises)."""
+    before = sorted(p.name for p in cgan_run.iterdir())
+    for out in (cgan_run, cgan_run / "checkpoints"):
+        capsys.readouterr()
+        assert main(["export", str(cgan_run), "--n", "10", "--out", str(out), "--force"]) == 2
+        err = capsys.readouterr().err.strip()
+        assert "\n" not in err and "is part of the run" in err, err
+    assert sorted(p.name for p in cgan_run.iterdir()) == before

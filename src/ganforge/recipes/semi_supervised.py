@@ -51,7 +51,7 @@ def to_range(x: Tensor, output_range: tuple[float, float] | None) -> Tensor:
     its data-dependent init and every image it classifies afterwards (a [-1, 1] G with a [0, 1] D input
     was a D trained on two scales at once)."""
     lo, hi = output_range or (0.0, 1.0)
-    return x.float().mul_((hi - lo) / 255.0).add_(lo)
+    return x.float().div_(255.0).mul_(hi - lo).add_(lo)  # for [0, 1] bitwise the x / 255 it was
 
 
 def label_seed(cfg: RunConfig) -> int:

@@ -96,6 +96,7 @@ def check_request(req: ExportRequest) -> None:
                             f"{out.with_suffix('')}/ (`ganforge sample` writes a bare .npy)")
     if out.exists() and not out.is_dir():
         raise GanforgeError(f"--out {out} is a file; give a folder name (or a .npz file name) for the export")
+    outputs.check_not_record(out, flag="--out")  # a run directory (or its checkpoints/) is never an export
     if out.is_dir() and any(out.iterdir()):
         if not req.force:
             raise GanforgeError(f"{out} already exists; pass --force to replace it or choose another --out")

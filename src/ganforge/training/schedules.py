@@ -21,6 +21,9 @@ from ganforge.training.speed import optimizer_kwargs
 class OptimSchedule:
     def __init__(self, optimizer: torch.optim.Optimizer, cfg: OptimConfig):
         self.optimizer, self.cfg = optimizer, cfg
+        # Only SGD's momentum is the 2014 paper's schedule. torch's RMSprop also has a "momentum" setting
+        # (0 by default), which this used to set to 0.5 -> 0.7: WGAN's critic optimiser is momentum-free.
+        self.sets_momentum = cfg.name == "sgd"
         self.updates = 0
         self.scale = 1.0  # lowered by the divergence guard's rollbacks
         self.apply(epoch=0)
@@ -50,7 +53,7 @@ class OptimSchedule:
                 group["lr"].fill_(lr)
             else:
                 group["lr"] = lr
-            if "momentum" in group:
+            if self.sets_momentum:
                 group["momentum"] = mom
 
     def after_update(self, epoch: int) -> None:
