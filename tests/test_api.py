@@ -5,7 +5,7 @@ import pytest
 
 import ganforge
 from ganforge import recipes
-from ganforge.api import check_eval_applies
+from ganforge.api import check_eval_applies, resolve_config
 from ganforge.cli import main
 from ganforge.config import RunConfig
 from ganforge.errors import GanforgeError, WrongCommandError
@@ -70,14 +70,16 @@ def test_train_from_python_takes_the_run_lock_like_the_cli(tmp_path, one_line):
 
 
 @pytest.mark.parametrize("recipe,command", [
-    ("noise-to-image", None), ("progressive", None), ("style-based", None), ("fanogan", None),
+    ("noise-to-image", None), ("progressive", None), ("style-based", None),
+    ("fanogan", "ganforge anomaly eval {run}"),
     ("dp-noise-to-image", None), ("paired-translation", "ganforge translate {run} --eval"),
     ("cycle-translation", "ganforge translate {run} --eval"),
     ("srresnet", "ganforge upscale {run} --eval skimage-photos"), ("srgan", "ganforge upscale {run} --eval skimage-photos"),
     ("ganomaly", "ganforge anomaly eval {run}")])
 def test_each_recipe_says_what_measures_it(recipe, command, one_line):
-    """eval measures models that draw samples from noise (f-AnoGAN's G is one); the others name their command,
-    and evaluate refuses them with it before anything is opened or sampled."""
+    """eval measures models that draw samples from noise; the others name their command, and evaluate refuses
+    them with it before anything is opened or sampled. f-AnoGAN's G draws from noise, but its data is an
+    anomaly protocol, whose test split is mostly anomalies: it is measured by anomaly eval."""
     assert recipes.get(recipe).eval_command == command
     cfg = RunConfig(recipe=recipe)
     if command is None:
@@ -86,3 +88,12 @@ def test_each_recipe_says_what_measures_it(recipe, command, one_line):
     with pytest.raises(WrongCommandError) as e:
         check_eval_applies("runs/x", cfg)
     assert one_line(e) == f"runs/x is a {recipe} run: measure it with {command.format(run='runs/x')}"
+
+
+def test_a_plain_gan_on_an_anomaly_protocol_is_measured_by_anomaly_eval(one_line):
+    """AnoGAN is a noise-to-image run on mnist-one-normal: eval's parzen against a test split that is 90%
+    anomalies (its sigma chosen on the normal-only valid split) measured nothing and said so nowhere."""
+    cfg, _ = resolve_config("anogan-mnist")
+    with pytest.raises(WrongCommandError) as e:
+        check_eval_applies("runs/a", cfg)
+    assert one_line(e).endswith("measure it with ganforge anomaly eval runs/a")

@@ -27,6 +27,7 @@ import yaml
 
 from ganforge import config, outputs, presets, progress, recipes
 from ganforge.config import RunConfig
+from ganforge.data.anomaly_protocols import is_protocol
 from ganforge.engine.loop import Trainer, TrainResult
 from ganforge.errors import GanforgeError, WrongCommandError
 from ganforge.metrics.evaluation import Evaluator, Log, Report, evaluate as evaluate_samples, write_report
@@ -178,6 +179,10 @@ def check_eval_applies(run_dir: str | os.PathLike, cfg: RunConfig) -> None:
     command = recipes.get(cfg.recipe).eval_command
     if command is not None:
         raise WrongCommandError(f"{run_dir} is a {cfg.recipe} run: measure it with {command.format(run=run_dir)}")
+    if is_protocol(cfg.data.name):  # AnoGAN: a plain GAN on one class, whose test split is mostly anomalies
+        raise WrongCommandError(f"{run_dir} was trained on the anomaly protocol {cfg.data.name}, whose test split "
+                                f"is mostly anomalies: sample quality against it means nothing; measure it with "
+                                f"ganforge anomaly eval {run_dir}")
 
 
 def evaluate_run(run: Run, metrics: str | list[str] | None = None, *, n: int | None = None, seed: int = 0,

@@ -9,13 +9,19 @@ in the untiled image: tiled equals untiled up to float summation order (tested).
 trades exactness at the seams for speed. Memory holds one tile's activations plus the uint8
 output, whatever the image size.
 
-**Files.** 8-bit PNG/JPEG/BMP/TIFF images, folders of them, and ``.npy`` arrays of uint8
-(N, C, H, W) (ganforge's own image form). What upscale cannot take faithfully is refused with one
-line: a 16-bit image (it would lose its low byte silently), a grey image for an RGB model (or the
-reverse), anything that is not uint8, an empty array. Transparency is kept: an RGBA (or grey+alpha,
-or a palette image with a transparent colour) is split into its colours, which the model upscales,
-and its alpha channel, which is upscaled apart by bicubic (a model trained on photos knows no alpha),
-and written back as RGBA (LA).
+**Files.** 8-bit images of the suffixes every ganforge folder reader takes
+(:data:`ganforge.data.folder.IMAGE_SUFFIXES`: PNG, JPEG, WebP, BMP, GIF, TIFF), folders of them, and
+``.npy`` arrays of uint8 (N, C, H, W) (ganforge's own image form). What upscale cannot take
+faithfully is refused with one line: a 16-bit image (it would lose its low byte silently), a grey
+image for an RGB model (or the reverse), anything that is not uint8, an empty array. Transparency is
+kept: an RGBA (or grey+alpha, or a palette image with a transparent colour) is split into its
+colours, which the model upscales, and its alpha channel, which is upscaled apart by bicubic (a model
+trained on photos knows no alpha), and written back as RGBA (LA).
+
+**Limits.** Both are checked from the file headers before any work: an image over Pillow's
+decompression-bomb limit is one line naming its pixel count and the limit, and an output that would
+not fit in memory (:func:`check_output_memory`: ``--scale 1000000`` asks for terabytes) is one line
+naming the size it needs, instead of an allocation that fails (or swaps the machine) halfway.
 """
 
 from __future__ import annotations
@@ -27,12 +33,16 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
+from ganforge.data.folder import IMAGE_SUFFIXES
 from ganforge.data.folder import find_images as folder_images
 from ganforge.data.images import save_png, to_array
-from ganforge.errors import DataError
+from ganforge.errors import DataError, GanforgeError
+from ganforge.memory import MEMORY_SHARE, available_memory, human_bytes
 
 Upscaler = Callable[[torch.Tensor], torch.Tensor]  # LR float (N, C, h, w) in [0, 1] -> SR float in [0, 1]
-IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".bmp", ".tif", ".tiff")
+# Copies of the uint8 output held at once at the end: the tiled tensor, its numpy view made contiguous
+# (HWC) for Pillow, and Pillow's own image while it encodes the PNG.
+OUTPUT_COPIES = 3
 SIXTEEN_BIT = ("I;16", "I;16B", "I;16L", "I;16N", "I", "F")
 WITH_ALPHA = ("RGBA", "RGBa", "LA", "La", "PA")
 
@@ -72,6 +82,46 @@ def _png_bit_depth(path: Path) -> int | None:
     return None
 
 
+def too_many_pixels(path: Path, exc: Exception) -> DataError:
+    """Pillow's decompression-bomb refusal as one line: the file, its pixel count and the limit (Pillow's own
+    words carry both), and the fix. Its message alone names neither the file nor what to do."""
+    said = str(exc).split(", could be")[0].rstrip(".")
+    return DataError(f"{path} is too large to decode safely ({said}); give a smaller image, e.g. cut it into "
+                     f"parts first")
+
+
+def image_size(path: Path) -> tuple[int, int]:
+    """(width, height) from the header alone, so sizes (and bombs) are known before any work."""
+    try:
+        with Image.open(path) as img:
+            return img.size
+    except Image.DecompressionBombError as e:
+        raise too_many_pixels(path, e) from None
+    except (UnidentifiedImageError, OSError) as e:
+        raise DataError(f"{path} cannot be read as an image ({str(e).splitlines()[0]}); give a PNG/JPEG/WebP/BMP/"
+                        f"GIF/TIFF file") from None
+
+
+def output_bytes(channels: int, h: int, w: int, scale: int, tile: int, overlap: int) -> int:
+    """Memory one image's upscaling holds at its peak (channels counting alpha): :data:`OUTPUT_COPIES` of the
+    uint8 output, the float LR input and one tile's float SR output (twice: clamped and scaled). A model's
+    own activations come on top; the default tile keeps those small."""
+    side_h, side_w = (h, w) if not tile else (min(tile + 2 * overlap, h), min(tile + 2 * overlap, w))
+    return (OUTPUT_COPIES * channels * h * w * scale * scale + 4 * channels * h * w
+            + 2 * 4 * channels * side_h * side_w * scale * scale)
+
+
+def check_output_memory(what: str, channels: int, h: int, w: int, scale: int, tile: int, overlap: int, *,
+                        fix: str, available: int | None = None) -> None:
+    """Refuse an upscaling whose output would not fit in :data:`ganforge.memory.MEMORY_SHARE` of the memory
+    available now, before anything is allocated (``available`` overrides the measured figure, for tests)."""
+    available = available_memory() if available is None else available
+    need = output_bytes(channels, h, w, scale, tile, overlap)
+    if available is not None and need > available * MEMORY_SHARE:
+        raise GanforgeError(f"{what} ({w}x{h}) upscaled x{scale} is {w * scale}x{h * scale} pixels and needs about "
+                            f"{human_bytes(need)} of memory, and {human_bytes(available)} is available; {fix}")
+
+
 def read_image(path: Path, channels: int | None) -> tuple[np.ndarray, np.ndarray | None]:
     """uint8 (C, H, W) of an 8-bit image file and its alpha channel (1, H, W), or None when it has none;
     ``channels`` is what the model takes (None: keep the file's)."""
@@ -96,9 +146,11 @@ def read_image(path: Path, channels: int | None) -> tuple[np.ndarray, np.ndarray
                 raise DataError(f"{path} is a colour image and the run's model takes greyscale; convert it to grey "
                                 f"first (e.g. PIL: Image.open(p).convert('L').save(q))")
             img = img.convert("L" if grey else "RGB")
+    except Image.DecompressionBombError as e:
+        raise too_many_pixels(path, e) from None
     except (UnidentifiedImageError, OSError) as e:
-        raise DataError(f"{path} cannot be read as an image ({str(e).splitlines()[0]}); give a PNG/JPEG/BMP/TIFF "
-                        f"file") from None
+        raise DataError(f"{path} cannot be read as an image ({str(e).splitlines()[0]}); give a PNG/JPEG/WebP/BMP/"
+                        f"GIF/TIFF file") from None
     return to_array(img), alpha
 
 
@@ -144,4 +196,5 @@ def find_images(folder: Path) -> list[Path]:
     return found
 
 
-__all__ = ["IMAGE_SUFFIXES", "find_images", "read_image", "read_npy", "save_with_alpha", "tiled"]
+__all__ = ["IMAGE_SUFFIXES", "check_output_memory", "find_images", "image_size", "output_bytes", "read_image",
+           "read_npy", "save_with_alpha", "tiled", "too_many_pixels"]

@@ -1,6 +1,7 @@
 """``ganforge anomaly score`` and ``eval`` from the command line: files by the output rule, one line
 (exit 2) for every input they cannot take."""
 
+import errno
 import json
 import sys
 from pathlib import Path
@@ -11,6 +12,7 @@ from PIL import Image
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "anomaly"))
 from blob_case import ANOMALY_AT, NORMAL_AT, blob_folder, blob_runs, blobs  # noqa: E402,F401  (tests/anomaly)
 
+from ganforge.anomaly import Scorer  # noqa: E402
 from ganforge.cli import main  # noqa: E402
 from one_line import fails  # noqa: E402  (tests/cli/one_line.py: the one-line refusal check)
 
@@ -67,3 +69,39 @@ def test_bad_input_is_one_line(blob_runs, tmp_path, capsys):
 def test_ganforge_eval_sends_a_ganomaly_run_to_anomaly_eval(blob_runs, capsys):
     run = str(blob_runs("ganomaly"))
     fails(capsys, ["eval", run], f"{run} is a ganomaly run: measure it with ganforge anomaly eval {run}")
+
+
+def _score_must_not_run(*args, **kwargs):
+    raise AssertionError("scored before the outputs were checked")
+
+
+def test_maps_folder_is_checked_before_scoring(blob_runs, tmp_path, capsys, monkeypatch):
+    """A --maps folder that holds earlier maps (no --force) or a file ganforge did not write is refused before
+    the scoring (minutes with AnoGAN), not after it."""
+    run = str(blob_runs("ganomaly"))
+    np.save(tmp_path / "x.npy", blobs(2, NORMAL_AT, np.random.default_rng(0))[:, None])
+    maps = tmp_path / "maps"
+    assert main(["anomaly", "score", run, "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "s.npy"),
+                 "--maps", str(maps)]) == 0
+    monkeypatch.setattr(Scorer, "score", _score_must_not_run)
+    fails(capsys, ["anomaly", "score", run, "--input", tmp_path / "x.npy", "--out", tmp_path / "t.npy", "--maps",
+                   maps], "already holds residual maps", "--force")
+    (tmp_path / "mine").mkdir()
+    Image.fromarray(np.zeros((4, 4), np.uint8)).save(tmp_path / "mine" / "00000.png")
+    fails(capsys, ["anomaly", "score", run, "--input", tmp_path / "x.npy", "--out", tmp_path / "t.npy", "--maps",
+                   tmp_path / "mine"], "holds 00000.png, which ganforge did not write there")
+    assert not (tmp_path / "t.npy").exists()
+
+
+def test_maps_never_appear_without_their_scores(blob_runs, tmp_path, capsys, monkeypatch):
+    """The scores and the maps are put in place in one step: if the scores cannot be written, no map is left."""
+    run = str(blob_runs("ganomaly"))
+    np.save(tmp_path / "x.npy", blobs(2, NORMAL_AT, np.random.default_rng(0))[:, None])
+
+    def disk_full(*args, **kwargs):
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    monkeypatch.setattr(np, "save", disk_full)
+    fails(capsys, ["anomaly", "score", run, "--input", tmp_path / "x.npy", "--out", tmp_path / "s.npy", "--maps",
+                   tmp_path / "maps"], "no space left", "nothing was written")
+    assert not (tmp_path / "s.npy").exists() and not list(tmp_path.glob("maps/*.png"))

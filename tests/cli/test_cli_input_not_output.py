@@ -56,7 +56,8 @@ def test_a_folder_output_inside_the_input_folder_may_not_overwrite_an_input(imag
     run = images / "no-run"  # refused before the run is opened
     shutil.copytree(images / "dir", images / "dir" / "sub")  # dir/sub/a.png is an input and would be an output
     before = _snapshot(images)
-    fails(capsys, ["translate", run, "--input", "dir", "--out", "dir/sub", "--force"], "--input file being read")
+    fails(capsys, ["translate", run, "--input", "dir", "--out", "dir/sub", "--force"],
+          "is inside the --input folder dir, so the outputs would join the images it holds")
     assert _snapshot(images) == before
 
 

@@ -4,7 +4,9 @@ overwritten; ``ganforge eval`` sends translation runs to ``translate --eval``.""
 
 import json
 import re
+import struct
 import sys
+import zlib
 from pathlib import Path
 
 import numpy as np
@@ -271,3 +273,65 @@ def test_ganforge_eval_sends_a_translation_run_to_translate_eval(task_runs, tmp_
         with pytest.raises(WrongCommandError) as e:
             ganforge.evaluate(source)
         assert str(e.value) == want
+
+
+def _bomb_png(path, side=20000):
+    """A PNG whose header claims side x side pixels and holds none: Pillow refuses it at open."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_a_folder_is_read_for_every_image_suffix_and_other_formats_are_written_as_png(runs, tmp_path, capsys):
+    """.gif/.tif/.bmp/.webp were skipped without a word; they are read as upscale and the folder readers read
+    them, and written as .png (a GIF would quantise, a WebP be lossy). Two inputs that would share a name: one
+    line naming both."""
+    x, _ = digits16(4)
+    (tmp_path / "in").mkdir()
+    for name, im in zip(["a.png", "b.jpg", "c.tif", "d.bmp"], x):  # grey stays grey in these (a GIF is a palette)
+        Image.fromarray(im[0]).save(tmp_path / "in" / name)
+    assert main(["translate", str(runs / "pix2pix"), "--input", str(tmp_path / "in"), "--out",
+                 str(tmp_path / "out")]) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png", "b.jpg", "c.png", "d.png"]
+    capsys.readouterr()
+    Image.fromarray(x[0, 0]).save(tmp_path / "in" / "c.png")
+    assert main(["translate", str(runs / "pix2pix"), "--input", str(tmp_path / "in"), "--out",
+                 str(tmp_path / "out2")]) == 2
+    line = err(capsys)
+    assert "c.png and " in line and "c.tif would both be written to" in line, line
+    assert not (tmp_path / "out2").exists()
+
+
+def test_an_unreadable_or_oversized_image_is_named_in_one_line(runs, tmp_path, capsys):
+    """Pillow's own words name an in-memory buffer (<_io.BytesIO object at 0x...>) and a bomb was a traceback:
+    the line names the file, and asks a folder's user to fix the file, not to give another format."""
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "bad.png").write_bytes(b"not an image")
+    for source, fix in ((tmp_path / "in" / "bad.png", "give a .png/.jpg"), (tmp_path / "in", "fix or remove it")):
+        assert main(["translate", str(runs / "pix2pix"), "--input", str(source), "--out",
+                     str(tmp_path / ("o.png" if source.suffix else "out"))]) == 2
+        line = err(capsys)
+        assert "bad.png is not an image Pillow can read" in line and fix in line and "BytesIO" not in line, line
+        assert source.suffix or "give a" not in line
+    _bomb_png(tmp_path / "bomb.png")
+    assert main(["translate", str(runs / "pix2pix"), "--input", str(tmp_path / "bomb.png"), "--out",
+                 str(tmp_path / "o.png")]) == 2
+    line = err(capsys)
+    assert "bomb.png is too large to decode safely" in line and "400000000 pixels" in line, line
+    assert not (tmp_path / "o.png").exists() and not (tmp_path / "out").exists()
+
+
+def test_a_super_resolution_run_is_refused_with_its_next_command_readable(tmp_path, capsys):
+    """The recipe's next command carries an aside, "   (or --eval ...)": not quoted as part of the command."""
+    sr = tmp_path / "sr"
+    assert main(["train", "srresnet-x4", "--steps", "1", "--out", str(sr), "--set=data.name=digits",
+                 "--set=data.channels=3", "--set=superres.hr_crop=8", "--set=model.g.channels=8",
+                 "--set=model.g.blocks=1", "--set=model.g.scale=2", "--set=train.batch_size=8",
+                 "--set=log.tensorboard=false", "--set=log.progress=false"]) == 0
+    capsys.readouterr()
+    Image.fromarray(np.zeros((8, 8, 3), np.uint8)).save(tmp_path / "a.png")
+    assert main(["translate", str(sr), "--input", str(tmp_path / "a.png"), "--out", str(tmp_path / "o.png")]) == 2
+    assert err(capsys).endswith(f"(it offers upscale); use ganforge upscale {sr} --input IMAGE --out OUT.png (or "
+                                f"--eval skimage-photos for an RGB run)")

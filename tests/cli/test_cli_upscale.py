@@ -15,6 +15,7 @@ from ganforge.cli import main
 from one_line import fails  # tests/cli/one_line.py: the one-line refusal check
 from ganforge.config import NetSpec
 from ganforge.data.superres import bicubic_up
+from ganforge.errors import GanforgeError
 from ganforge.engine.loop import Trainer
 from ganforge.nets import NetContext, build_generator
 from ganforge.runs.run import load_run
@@ -148,3 +149,76 @@ def test_ganforge_eval_sends_an_sr_run_to_upscale_eval(sr_run, capsys):
     fails(capsys, ["eval", sr_run], f"{sr_run} is a srresnet run: measure it with ganforge upscale {sr_run} "
                                      f"--eval skimage-photos")
     assert not (sr_run / "eval").exists()
+
+
+def _bomb_png(path, side=20000):
+    """A PNG whose header claims side x side pixels (over Pillow's decompression-bomb limit at 20000) and
+    holds no pixel data: Pillow refuses it at open, from the header alone."""
+    def chunk(kind, data):
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+    path.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", side, side, 8, 0, 0, 0, 0))
+                     + chunk(b"IEND", b""))
+    return path
+
+
+def test_two_inputs_with_one_output_name_are_refused_before_any_work(tmp_path, capsys):
+    """a.png and a.jpg both become out/a.png: one would replace the other (and with --force the first was left
+    behind under a message saying nothing was written). Refused up front, naming both."""
+    (tmp_path / "in").mkdir()
+    _rgb(tmp_path / "in" / "a.png", 4, 4)
+    _rgb(tmp_path / "in" / "a.jpg", 4, 4)
+    _rgb(tmp_path / "in" / "b.png", 4, 4)
+    for force in ([], ["--force"]):
+        fails(capsys, ["upscale", "--bicubic", "--scale", "2", "--input", tmp_path / "in", "--out", tmp_path / "out",
+                       *force], "a.jpg and ", "a.png would both be written to", "rename one")
+        assert not (tmp_path / "out").exists() or not any((tmp_path / "out").iterdir())
+        (tmp_path / "out").mkdir(exist_ok=True)
+
+
+def test_a_decompression_bomb_is_one_line_naming_its_pixels_and_the_limit(tmp_path, capsys):
+    bomb = _bomb_png(tmp_path / "bomb.png")
+    fails(capsys, ["upscale", "--bicubic", "--scale", "2", "--input", bomb, "--out", tmp_path / "o.png"],
+          "bomb.png is too large to decode safely", "400000000 pixels", "limit of", "give a smaller image")
+    (tmp_path / "in").mkdir()
+    _rgb(tmp_path / "in" / "a.png", 4, 4)
+    _bomb_png(tmp_path / "in" / "b.png")
+    fails(capsys, ["upscale", "--bicubic", "--scale", "2", "--input", tmp_path / "in", "--out", tmp_path / "out"],
+          "b.png is too large to decode safely")
+    assert not (tmp_path / "o.png").exists() and not (tmp_path / "out").exists()
+
+
+def test_an_output_too_large_for_memory_is_refused_before_it_is_allocated(tmp_path, capsys):
+    """--scale 1000000 on a 5x3 image asks for 5000000x3000000 pixels (hundreds of TB): one line, not a
+    RuntimeError from torch.empty."""
+    from ganforge.upscaling import check_output_memory
+
+    _rgb(tmp_path / "a.png", 5, 3)
+    fails(capsys, ["upscale", "--bicubic", "--scale", "1000000", "--input", tmp_path / "a.png", "--out",
+                   tmp_path / "o.png"], "upscaled x1000000 is 5000000x3000000 pixels", "of memory",
+          "give a smaller --scale")
+    np.save(tmp_path / "x.npy", np.zeros((2, 3, 4, 4), np.uint8))
+    fails(capsys, ["upscale", "--bicubic", "--scale", "1000000", "--input", tmp_path / "x.npy", "--out",
+                   tmp_path / "o.npy"], "of memory")
+    assert not (tmp_path / "o.png").exists() and not (tmp_path / "o.npy").exists()
+    check_output_memory("a.png", 3, 100, 100, 4, 0, 0, fix="-", available=10 ** 9)  # 5.1 MB of 1 GB: fine
+    with pytest.raises(GanforgeError, match="needs about 5.1 MB of memory, and 1.0 MB is available"):
+        check_output_memory("a.png", 3, 100, 100, 4, 0, 0, fix="-", available=2 ** 20)
+
+
+def test_bicubic_refuses_a_checkpoint_it_would_ignore(sr_run, tmp_path, capsys):
+    _rgb(tmp_path / "a.png", 4, 4)
+    for argv in (["upscale", "--bicubic", "--scale", "2"], ["upscale", sr_run, "--bicubic"]):
+        fails(capsys, [*argv, "--checkpoint", "best", "--input", tmp_path / "a.png", "--out", tmp_path / "o.png"],
+              "--bicubic takes no weights, so --checkpoint would be ignored")
+    assert not (tmp_path / "o.png").exists()
+
+
+def test_a_folder_is_read_for_the_suffixes_every_folder_reader_takes(tmp_path):
+    """One list of image suffixes (data.folder.IMAGE_SUFFIXES) for upscale, translate and folder: — a GIF or
+    WebP in the folder is upscaled, not skipped without a word."""
+    (tmp_path / "in").mkdir()
+    _rgb(tmp_path / "in" / "a.gif", 4, 3)
+    _rgb(tmp_path / "in" / "b.webp", 5, 2)
+    assert main(["upscale", "--bicubic", "--scale", "2", "--input", str(tmp_path / "in"), "--out",
+                 str(tmp_path / "out")]) == 0
+    assert {p.name: Image.open(p).size for p in (tmp_path / "out").iterdir()} == {"a.png": (8, 6), "b.png": (10, 4)}

@@ -1,5 +1,6 @@
-"""The one SR degradation: antialiased bicubic shrinking (Pillow's BICUBIC within a grey level), a bicubic
-baseline whose LR-consistency is exact where a cubic kernel must be exact, and the held-out photos."""
+"""The one SR degradation: antialiased bicubic shrinking (Pillow's BICUBIC within a grey level almost
+everywhere: data/superres.py), a bicubic baseline whose LR-consistency is exact where a cubic kernel must
+be exact, and the held-out photos."""
 
 import numpy as np
 import pytest

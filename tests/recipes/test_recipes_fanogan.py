@@ -76,3 +76,20 @@ def test_fanogan_without_an_encoder_stage_is_one_line(tmp_path, one_line):
     with pytest.raises(ConfigError) as e:
         _trainer(tmp_path, "train.steps=10", "anomaly.encoder_steps=10")
     assert "must be less than train.steps" in one_line(e)
+
+
+def test_ganforge_eval_sends_a_fanogan_run_to_anomaly_eval(tmp_path, one_line):
+    """A run on a protocol's normal class scored by eval against that protocol's test split (mostly anomalies)
+    measures nothing: eval refuses it with the recipe's own command, and train names that command next."""
+    from ganforge import recipes
+    from ganforge.api import check_eval_applies
+    from ganforge.config import RunConfig
+    from ganforge.errors import WrongCommandError
+
+    recipe = recipes.get("fanogan")
+    assert recipe.eval_command == recipe.next_command == "ganforge anomaly eval {run}"
+    with pytest.raises(WrongCommandError) as e:
+        check_eval_applies("runs/f", RunConfig(recipe="fanogan"))
+    assert one_line(e) == "runs/f is a fanogan run: measure it with ganforge anomaly eval runs/f"
+    with pytest.raises(ConfigError, match="eval.every"):  # in-training eval would score the same mixture
+        _trainer(tmp_path, "train.steps=4", "anomaly.encoder_steps=2", "eval.every=2")

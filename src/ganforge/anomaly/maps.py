@@ -9,13 +9,15 @@ Files go through :mod:`ganforge.outputs`: every path checked before any is writt
 existing file refused unless ``force``, the PNGs put in place together or not at all. The folder
 keeps a manifest of the maps written (:data:`ganforge.outputs.MANIFEST`): with ``force``, the maps
 of an earlier run listed there are removed (no stale ``00007.png`` beside six new maps), and a
-file ganforge did not write is never replaced or removed.
+file ganforge did not write is never replaced or removed. :func:`check_overlays` makes those checks
+alone, so a command can make them before its work; ``beside`` puts another file (the scores) in place
+in the same step, so maps never appear without the scores they picture.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -42,12 +44,14 @@ def overlay(image: np.ndarray, residual: np.ndarray) -> np.ndarray:
     return (both * 255).round().clip(0, 255).astype(np.uint8)
 
 
-def save_overlays(images: np.ndarray, residuals: np.ndarray, directory: str | os.PathLike, *, force: bool = False,
-                  flag: str = "--maps") -> list[Path]:
-    """One PNG per image, ``00000.png`` ... in ``directory``; all paths are checked before the first write."""
+def check_overlays(n: int, directory: str | os.PathLike, *, force: bool = False,
+                   flag: str = "--maps") -> tuple[Path, list[Path], dict[str, int]]:
+    """Every check :func:`save_overlays` makes for ``n`` maps, before anything is scored or written: the
+    folder, its earlier maps (replaced only with ``force``), files ganforge did not write. (folder, the
+    paths of the maps, the earlier run's manifest)."""
     directory = outputs.check_dir_writable(outputs.named(directory, flag=flag), flag=flag)
-    width = max(5, len(str(len(images) - 1)))
-    names = [f"{i:0{width}d}.png" for i in range(len(images))]
+    width = max(5, len(str(n - 1)))
+    names = [f"{i:0{width}d}.png" for i in range(n)]
     earlier = outputs.read_manifest(directory) or {}
     if earlier and not force:
         raise GanforgeError(f"{directory} already holds residual maps; pass --force to replace them or choose "
@@ -56,13 +60,22 @@ def save_overlays(images: np.ndarray, residuals: np.ndarray, directory: str | os
     if foreign:
         raise GanforgeError(f"{flag} {directory} holds {foreign[0]}, which ganforge did not write there; move it "
                             f"away or choose another {flag}")
-    paths = [outputs.check_file(Path(directory) / n, flag=flag, force=force) for n in names]
-    with outputs.atomic(*paths, flag=flag, force=force) as temps:
+    return directory, [outputs.check_file(Path(directory) / name, flag=flag, force=force) for name in names], earlier
+
+
+def save_overlays(images: np.ndarray, residuals: np.ndarray, directory: str | os.PathLike, *, force: bool = False,
+                  flag: str = "--maps", beside: tuple[Path, Callable[[Path], None]] | None = None) -> list[Path]:
+    """One PNG per image, ``00000.png`` ... in ``directory``; all paths are checked before the first write.
+    ``beside`` (path, writer of a temporary path): one more file, put in place together with the maps."""
+    directory, paths, earlier = check_overlays(len(images), directory, force=force, flag=flag)
+    names = [p.name for p in paths]
+    with outputs.atomic(*paths, *([beside[0]] if beside else []), flag=flag, force=force) as temps:
         for temp, image, residual in zip(temps, images, residuals):
             picture = overlay(image, residual)
             scale = max(1, 128 // picture.shape[1])  # 28 px digits would be unreadably small
-            picture = picture.repeat(scale, axis=1).repeat(scale, axis=2)
-            Image.fromarray(picture.transpose(1, 2, 0)).save(temp, format="PNG")
+            Image.fromarray(_enlarged(picture, scale).transpose(1, 2, 0)).save(temp, format="PNG")
+        if beside:
+            beside[1](temps[-1])
     for stale in set(earlier) - set(names) - {outputs.MANIFEST}:  # an earlier run's maps, listed as ganforge's
         path = Path(directory) / stale
         if path.is_file() and path.stat().st_size == earlier[stale]:
@@ -72,6 +85,7 @@ def save_overlays(images: np.ndarray, residuals: np.ndarray, directory: str | os
 
 
 def _enlarged(picture: np.ndarray, scale: int) -> np.ndarray:
+    """Each pixel as a ``scale`` x ``scale`` block (C, H, W): nearest neighbour, so residuals stay sharp."""
     return picture.repeat(scale, axis=1).repeat(scale, axis=2)
 
 

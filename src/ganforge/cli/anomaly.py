@@ -15,7 +15,8 @@ from pathlib import Path
 import numpy as np
 
 from ganforge import outputs
-from ganforge.anomaly import METHODS, evaluate, format_table, save_overlays, scorer
+from ganforge.anomaly import METHODS, evaluate, format_table, scorer
+from ganforge.anomaly.maps import check_overlays, save_overlays
 from ganforge.cli import options
 from ganforge.cli.evaluate import load_samples
 from ganforge.cli.help import examples
@@ -77,12 +78,18 @@ def run_score(args: argparse.Namespace) -> int:
     opened = options.open_run(args)
     sc = scorer(opened, args.method, args.seed)
     images = _read_input(args.input)
-    result = sc.score(images, where=f"--input {args.input}")
+    # Every output checked before the scoring (minutes, with AnoGAN): the maps folder's earlier maps and
+    # foreign files, and room for the scores.
     if args.maps:
-        save_overlays(images if images.ndim == 4 else images[:, None], result.residual, args.maps, force=args.force)
-    outputs.check_space(out, outputs.npy_bytes(len(result.score), (), np.float64), flag="--out")
-    with outputs.atomic(out, flag="--out", force=args.force) as (temp,):
-        np.save(temp, result.score)
+        check_overlays(len(images), args.maps, force=args.force)
+    outputs.check_space(out, outputs.npy_bytes(len(images), (), np.float64), flag="--out")
+    result = sc.score(images, where=f"--input {args.input}")
+    if args.maps:  # the scores go in place with the maps, in one step: never maps without their scores
+        save_overlays(images if images.ndim == 4 else images[:, None], result.residual, args.maps, force=args.force,
+                      beside=(out, lambda temp: np.save(temp, result.score)))
+    else:
+        with outputs.atomic(out, flag="--out", force=args.force) as (temp,):
+            np.save(temp, result.score)
     print(f"{out}: {len(result.score)} {sc.method} scores (higher = more anomalous) from step {opened.step}")
     if args.maps:
         print(f"{args.maps}: {len(result.score)} residual overlays (image | residual)")

@@ -11,8 +11,11 @@ module instead.
 from __future__ import annotations
 
 import argparse
+from collections.abc import Iterable
+from pathlib import Path
 
 from ganforge.cli.device import device_option
+from ganforge.errors import GanforgeError
 from ganforge.runs.run import Run, load_run
 
 DEFAULT_CHECKPOINT = "latest"  # the newest checkpoint: what a run that just finished holds
@@ -57,6 +60,17 @@ def data_dir(p: argparse.ArgumentParser, when: str = "") -> None:
     """``when``: the condition under which the verb reads data (``"with --eval: "``), if not always."""
     p.add_argument("--data-dir", help=f"{when}where datasets and judges are cached "
                                       "(default: $GANFORGE_DATA or ~/.cache/ganforge/data)")
+
+
+def one_output_each(jobs: Iterable[tuple[Path, Path]], why: str) -> None:
+    """One line, before any work, when two inputs of a folder would be written to one output (``a.png`` and
+    ``a.jpg`` both become ``a.png``), which would replace one with the other; ``why`` says how names map."""
+    first: dict[Path, Path] = {}
+    for source, target in jobs:
+        if target in first:
+            raise GanforgeError(f"--input {first[target]} and {source} would both be written to {target} ({why}); "
+                                f"rename one of them or move it out of the folder")
+        first[target] = source
 
 
 def open_run(args: argparse.Namespace) -> Run:

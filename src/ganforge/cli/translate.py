@@ -3,7 +3,10 @@
 - ``--input X.npy`` (uint8 (N, C, H, W)) gives ``--out Y.npy`` of the same form.
 - ``--input photo.png`` gives ``--out out.png`` (or ``out.npy``).
 - ``--input DIR`` gives ``--out DIR`` with the same relative file names (images of any
-  size the model takes; each is translated on its own, so sizes may differ).
+  size the model takes; each is translated on its own, so sizes may differ). A folder is read
+  for the image suffixes every ganforge folder reader takes (:data:`ganforge.data.folder.IMAGE_SUFFIXES`),
+  so no image is skipped without a word; outputs keep a .png/.jpg/.jpeg name and are written as
+  .png otherwise (GIF would quantise to 256 colours, WebP is lossy by default).
 - ``--eval`` translates the test split of the run's own task and prints its metrics under
   protocol names (:mod:`ganforge.metrics.translation_eval`); ``--json FILE`` also writes them.
   ``ganforge eval`` measures noise-to-image runs only and sends translation runs here.
@@ -23,6 +26,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image, UnidentifiedImageError
 
 from ganforge import outputs, recipes
 from ganforge.capabilities import TRANSLATE, capabilities_of, describe
@@ -30,11 +34,12 @@ from ganforge.cli import options
 from ganforge.cli.device import device_option
 from ganforge.cli.evaluate import load_samples
 from ganforge.cli.help import examples
-from ganforge.data.folder import EXTENSIONS, decode_image, find_images
+from ganforge.data.folder import EXTENSIONS, IMAGE_SUFFIXES, decode_image, find_images
 from ganforge.data.images import from_array
 from ganforge.errors import DataError, GanforgeError
 from ganforge.metrics.translation_eval import DEFAULT_N, evaluate_translation
 from ganforge.runs.run import Run, load_run
+from ganforge.upscaling import too_many_pixels
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -43,7 +48,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                   "ganforge translate runs/inverted --input in/ --out out/ --direction BA",
                                   "ganforge translate runs/inverted --eval --json inverted.json"))
     options.run_dir(s, "a run directory of recipe paired-translation or cycle-translation")
-    s.add_argument("--input", help="uint8 (N, C, H, W) .npy, one image (.png/.jpg), or a folder")
+    s.add_argument("--input", help="uint8 (N, C, H, W) .npy, one image (.png/.jpg/...), or a folder")
     s.add_argument("--out", help=".npy for a .npy input; an image file or .npy for an image; a folder for a folder")
     s.add_argument("--eval", action="store_true",
                    help="instead of --input/--out: translate the test split of the run's own dataset and print "
@@ -62,12 +67,21 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=run, on_interrupt="no output was written (existing files are unchanged)")
 
 
-def _read_image(path: Path) -> np.ndarray:
+def _read_image(path: Path, in_folder: bool) -> np.ndarray:
+    """uint8 (C, H, W), or one line naming the file (Pillow's own message names an in-memory buffer)."""
+    fix = "fix or remove it" if in_folder else f"give a {'/'.join(IMAGE_SUFFIXES)} image"
     try:
-        x, _ = decode_image(path.read_bytes(), None, None)
-    except (OSError, ValueError) as exc:  # PIL's UnidentifiedImageError is an OSError
-        raise DataError(f"cannot read the image {path} ({str(exc).splitlines()[0]}); "
-                        f"give a .png or .jpg file") from None
+        data = path.read_bytes()
+    except OSError as exc:
+        raise DataError(f"cannot read {path}: {exc.strerror}; check its permissions") from None
+    try:
+        x, _ = decode_image(data, None, None)
+    except Image.DecompressionBombError as exc:
+        raise too_many_pixels(path, exc) from None
+    except UnidentifiedImageError:
+        raise DataError(f"{path} is not an image Pillow can read (damaged, or another format); {fix}") from None
+    except (OSError, ValueError, SyntaxError) as exc:  # truncated data, modes with no 8-bit meaning, bad headers
+        raise DataError(f"cannot read the image {path} ({str(exc).splitlines()[0]}); {fix}") from None
     return x
 
 
@@ -75,16 +89,21 @@ def _inputs(source: Path) -> tuple[str, list[Path]]:
     if not source.exists():
         raise GanforgeError(f"--input {source} does not exist; give a .npy, an image or a folder of images")
     if source.is_dir():
-        files = find_images(source)
+        files = find_images(source, IMAGE_SUFFIXES)
         if not files:
-            raise GanforgeError(f"--input {source} holds no images ({', '.join(sorted(EXTENSIONS))}); "
+            raise GanforgeError(f"--input {source} holds no images ({', '.join(IMAGE_SUFFIXES)}); "
                                 f"point it at a folder of images")
         return "dir", files
     if source.suffix.lower() == ".npy":
         return "npy", [source]
-    if source.suffix.lower() in EXTENSIONS:
+    if source.suffix.lower() in IMAGE_SUFFIXES:
         return "image", [source]
-    raise GanforgeError(f"--input {source} is neither a .npy, an image ({', '.join(sorted(EXTENSIONS))}) nor a folder")
+    raise GanforgeError(f"--input {source} is neither a .npy, an image ({', '.join(IMAGE_SUFFIXES)}) nor a folder")
+
+
+def _target_name(relative: Path) -> Path:
+    """The output's name in an --out folder: the input's, as .png when its format is not .png/.jpg/.jpeg."""
+    return relative if relative.suffix.lower() in EXTENSIONS else relative.with_suffix(".png")
 
 
 def _targets(kind: str, source: Path, files: list[Path], out: Path, force: bool) -> list[Path]:
@@ -98,7 +117,8 @@ def _targets(kind: str, source: Path, files: list[Path], out: Path, force: bool)
         raise GanforgeError(f"--out {out} is a file, and a folder --input needs a folder --out; choose a folder name")
     outputs.check_folder_out(out)
     outputs.check_dir_writable(out, flag="--out")
-    targets = [out / f.relative_to(source) for f in files]
+    targets = [out / _target_name(f.relative_to(source)) for f in files]
+    options.one_output_each(zip(files, targets), "a .gif/.tif/.bmp/.webp is written as .png")
     outputs.check_not_input(out, source, targets=targets, inputs=files)
     for t in targets:
         outputs.check_file(t, flag="--out", force=force)
@@ -136,9 +156,11 @@ def _opened(args: argparse.Namespace, device: torch.device) -> Run:
             command = (recipe.eval_command or "ganforge eval {run}").format(run=args.run_dir)
             raise GanforgeError(f"{args.run_dir} is a {opened.config.recipe} run, which has no input to translate: "
                                 f"measure it with {command}")
+        # next_command is written for ``train``'s "next:" line, aside included ("   (or --eval ...)"): spaced
+        # as a sentence here, not quoted as one command, so the aside does not read as part of it.
+        use = " ".join(recipe.next_command.format(run=args.run_dir).split())
         raise GanforgeError(f"{args.run_dir} is a {opened.config.recipe} run, which has no input to translate (it offers "
-                            f"{describe(capabilities_of(opened.model))}); use "
-                            f"`{recipe.next_command.format(run=args.run_dir)}`")
+                            f"{describe(capabilities_of(opened.model))}); use {use}")
     return opened
 
 
@@ -185,7 +207,7 @@ def run(args: argparse.Namespace) -> int:
             np.save(temp, y)
         print(f"{targets[0]}: uint8 {y.shape} ({args.direction}) from step {opened.step}")
         return 0
-    images = [_read_image(f) for f in files]
+    images = [_read_image(f, kind == "dir") for f in files]
     results = []
     for f, x in zip(files, images):
         try:

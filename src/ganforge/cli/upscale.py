@@ -91,6 +91,17 @@ def _check_options(args: argparse.Namespace) -> None:
                                 f"{' or '.join(given)}; drop {given[0]}, or drop --eval to upscale files")
     elif args.json is not None:
         raise GanforgeError("--json writes the scores of --eval; add --eval skimage-photos, or drop --json")
+    if args.bicubic and args.checkpoint != options.DEFAULT_CHECKPOINT:
+        raise GanforgeError("--bicubic takes no weights, so --checkpoint would be ignored; drop --checkpoint, or "
+                            "drop --bicubic to upscale with that checkpoint")
+
+
+def _check_memory(jobs: list[tuple[Path, Path]], scale: int, tile: int, overlap: int, fix: str) -> None:
+    """Every image's size from its header (a decompression bomb is refused here) and the memory its output
+    needs (four channels: colour and alpha), checked before the first one is upscaled."""
+    for source, _ in jobs:
+        w, h = upscaling.image_size(source)
+        upscaling.check_output_memory(str(source), 4, h, w, scale, tile, overlap, fix=fix)
 
 
 def run(args: argparse.Namespace) -> int:
@@ -110,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
     if src.is_dir():
         images = upscaling.find_images(src)
         jobs = [(p, Path(args.out) / p.relative_to(src).with_suffix(".png")) for p in images]
+        options.one_output_each(jobs, "outputs are PNG with the input's name")
         if Path(args.out).is_file():
             raise GanforgeError(f"--out {args.out} is a file; a folder --input needs a folder --out")
         outputs.check_folder_out(args.out)
@@ -120,10 +132,12 @@ def run(args: argparse.Namespace) -> int:
         jobs = [(src, outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(suffix,)))]
     name, fn, scale, channels, radius = _method(args, device)
     overlap = radius if args.overlap is None else args.overlap
+    fix = "give a smaller --scale or smaller images" if args.run_dir is None else "give smaller images"
     if len(jobs) == 1 and jobs[0][0].suffix.lower() == ".npy":
-        _upscale_npy(jobs[0][0], jobs[0][1], fn, scale, channels, args.tile, overlap, device, args.force)
+        _upscale_npy(jobs[0][0], jobs[0][1], fn, scale, channels, args.tile, overlap, device, args.force, fix)
         print(f"{jobs[0][1]}: {name} x{scale}")
         return 0
+    _check_memory(jobs, scale, args.tile, overlap, fix)
     # A folder is written whole or not at all: every image goes to a temporary name first, and the names
     # appear together only when the last one is done (a failure on file k leaves none of them).
     with outputs.atomic(*(t for _, t in jobs), flag="--out", force=args.force) as temps:
@@ -152,9 +166,10 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _upscale_npy(source: Path, target: Path, fn, scale: int, channels: int | None, tile: int, overlap: int,
-                 device: torch.device, force: bool) -> None:
+                 device: torch.device, force: bool, fix: str) -> None:
     x = upscaling.read_npy(source, channels)
     n, c, h, w = x.shape
+    upscaling.check_output_memory(f"each image of {source}", c, h, w, scale, tile, overlap, fix=fix)
     outputs.check_space(target, outputs.npy_bytes(n, (c, h * scale, w * scale), np.uint8), flag="--out")
 
     def chunks():

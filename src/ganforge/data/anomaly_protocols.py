@@ -47,6 +47,12 @@ PROTOCOLS = ("mnist-one-normal", "mnist-one-anomalous")
 NORMAL_FOLDERS = ("good", "normal")
 
 
+def is_protocol(name: str) -> bool:
+    """Whether the dataset ``name`` is an anomaly protocol: its test split mixes normal images and anomalies,
+    so it is a reference for anomaly scores (``ganforge anomaly eval``), not for sample quality."""
+    return name in PROTOCOLS or name.partition(":")[0] == "anomaly-folder"
+
+
 def _split_off(indices: np.ndarray, fraction: float) -> tuple[np.ndarray, np.ndarray]:
     """(the rest, the first ceil(fraction * n)) of ``indices`` after the protocol's fixed shuffle."""
     perm = np.random.default_rng(PROTOCOL_SEED).permutation(len(indices))

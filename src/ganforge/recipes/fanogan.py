@@ -75,6 +75,10 @@ class FAnoGANModel(NoiseToImageModel):
 class FAnoGAN(NoiseToImage):
     name = "fanogan"
     next_command = "ganforge anomaly eval {run}"
+    # Its G samples from noise, but the run is trained on a protocol's normal class and its data's test split
+    # is mostly anomalies (mnist-one-normal: 90%): ganforge eval would score G against that mixture and
+    # report a number that measures nothing. The protocol's own table (AUROC, per class) measures it.
+    eval_command = "ganforge anomaly eval {run}"
     description = "f-AnoGAN: a (WGAN-GP) noise-to-image GAN, then an encoder into its latent space (izi_f)"
     reads = config_reads.union(NoiseToImage.reads, {"anomaly": {"encoder_steps", "kappa"}})
 

@@ -109,7 +109,7 @@ def d_term(ctx: SRContext) -> tuple[Tensor, dict[str, Tensor]]:
     D = ctx.forward_net("D")
     real, fake = D(hr).float(), D(sr).float()
     loss = ctx.d_loss(real, fake)
-    return loss, {"D(x)": torch.sigmoid(real).mean().detach(), "D(G(z))": torch.sigmoid(fake).mean().detach()}
+    return loss, {"D(x)": torch.sigmoid(real).mean().detach(), "D(G(lr))": torch.sigmoid(fake).mean().detach()}
 
 
 @dataclass

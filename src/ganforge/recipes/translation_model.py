@@ -141,7 +141,7 @@ def test_mode(G: nn.Module, mode: str, seed: int) -> Iterator[None]:
                     m.num_batches_tracked.copy_(tracked)
 
 
-def check_images(x: np.ndarray, channels: int, size: tuple[int, int] | None, what: str) -> np.ndarray:
+def check_images(x: np.ndarray, channels: int, what: str) -> np.ndarray:
     """The model's input check: uint8 (N, C, H, W) with the channels the run was trained on."""
     shape = getattr(x, "shape", None)
     got = f"got {getattr(x, 'dtype', type(x).__name__)} {tuple(shape) if shape is not None else ''}".rstrip()
@@ -183,7 +183,7 @@ class TranslationModel:
         if direction not in self.directions:
             raise GanforgeError(f"this run translates {' and '.join(self.directions)} only, not {direction}; "
                                 f"a paired (pix2pix) run has no B -> A generator")
-        x = check_images(x, self.input_channels(direction), None, "the input")
+        x = check_images(x, self.input_channels(direction), "the input")
         G = self.nets[self.directions[direction]]
         out = []
         with test_mode(G, self.cfg.translation.test_mode, seed):
