@@ -71,6 +71,15 @@ def test_all_targets_appear_together(tmp_path):
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["a.npy", "b.png", "sub"]
 
 
+def test_one_target_twice_is_refused_before_anything_is_written(tmp_path):
+    """Both would share one temporary name, and with --force the first put in place was left behind while
+    the block said nothing was written (upscale of a.png and a.jpg, both to a.png)."""
+    with pytest.raises(GanforgeError, match="the same file twice"):
+        with outputs.atomic(tmp_path / "a.png", tmp_path / "x" / ".." / "a.png", force=True):
+            pass
+    assert list(tmp_path.iterdir()) == []
+
+
 def test_disk_space_checked_first(tmp_path):
     with pytest.raises(GanforgeError, match=r"needs 1\.0 TB but only .* is free on .*fewer samples"):
         outputs.check_space(tmp_path / "x.npy", 2**40, flag="--out", free=2**30)

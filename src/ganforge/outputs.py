@@ -255,6 +255,8 @@ def atomic(*paths: str | os.PathLike, flag: str = "--out", force: bool | None = 
     leaves the targets as they were.
     """
     targets = [Path(p) for p in paths]
+    if len({os.path.abspath(t) for t in targets}) < len(targets):  # one temp name twice: a file lost
+        raise GanforgeError(f"{flag} would write the same file twice in one step; give each output its own name")
     temps = [_temp_for(p) for p in targets]
     replace = [bool(force) if force is not None else (t.exists() or t.is_symlink()) for t in targets]
     made: list[Path] = []  # folders this block created, removed again if it fails
