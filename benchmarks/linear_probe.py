@@ -39,6 +39,7 @@ from ganforge.data import load_dataset
 from ganforge.data.registry import dataset_splits, run_data_options
 from ganforge.recipes.semi_supervised import labelled_subset
 from ganforge.representation import d_features, to_d_input
+from ganforge.representation.features import POOL
 from ganforge.runs.run import load_run
 from ganforge.training import rng
 
@@ -73,16 +74,17 @@ def _at_least_one(text: str) -> int:
     return value
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--run", required=True, help="a run directory with a D (e.g. dcgan-mnist)")
     p.add_argument("--labels", type=_at_least_one, nargs="+", default=[10, 100, 1000],
                    help="labelled images per class")
     p.add_argument("--label-seed", type=int, default=0, help="seed of the class-balanced labelled draw")
-    p.add_argument("--pool", type=int, default=4, help="max-pool grid of conv maps (the DCGAN paper's 4)")
+    p.add_argument("--pool", type=int, help=f"max-pool grid of conv maps (default {POOL}, the DCGAN paper's; a D "
+                                            f"with no conv maps takes none)")
     p.add_argument("--json", help="write the results here")
     p.add_argument("--force", action="store_true", help="overwrite --json")
-    args = p.parse_args()
+    args = p.parse_args(argv)
     json_path = outputs.check_file(args.json, flag="--json", force=args.force, suffixes=(".json",)) if args.json else None
     run = load_run(args.run)
     cfg = run.config
@@ -95,9 +97,10 @@ def main() -> None:
     out_range = run.generator.output_range
     x = {s: to_d_input(d.x.numpy(), record["data_shape"], out_range) for s, d in splits.items()}
     y = {s: d.y.numpy() for s, d in splits.items()}
-    if not has_valid:  # e.g. cifar10-jpeg: the last VALID_N training images choose C, and are never labelled
-        x["valid"], y["valid"] = x["train"][-VALID_N:], y["train"][-VALID_N:]
-        x["train"], y["train"] = x["train"][:-VALID_N], y["train"][:-VALID_N]
+    if not has_valid:  # e.g. cifar10-jpeg: the last VALID_N training images (a fifth of a small set, such as
+        held = min(VALID_N, len(y["train"]) // 5)  # digits) choose C, and are never labelled
+        x["valid"], y["valid"] = x["train"][-held:], y["train"][-held:]
+        x["train"], y["train"] = x["train"][:-held], y["train"][:-held]
     x["valid"], y["valid"] = x["valid"][:VALID_N], y["valid"][:VALID_N]
     reps = {"D (trained)": lambda t: d_features(run.nets["D"], t, pool=args.pool),
             "D (random init)": lambda t: d_features(random_d, t, pool=args.pool),

@@ -1,6 +1,7 @@
 """Every preset changes exactly what it states, builds and takes a training step (on the embedded digits,
 at tiny widths, on the CPU)."""
 
+import copy
 from importlib import resources
 
 import numpy as np
@@ -111,3 +112,47 @@ def test_extends_must_name_a_preset(tmp_path, parent, one_line):
     with pytest.raises(ConfigError) as e:
         presets.load_preset(str(path))
     assert "extends must be a preset name or a YAML file path (a string)" in one_line(e)
+
+
+def _without(tree: dict, path: tuple) -> dict:
+    out = copy.deepcopy(tree)
+    node = out
+    for key in path[:-1]:
+        node = node[key]
+    del node[path[-1]]
+    return out
+
+
+def _resolves_to(raw: dict) -> dict | None:
+    """The resolved config of ``raw``; None where it does not resolve (a new arch's options without it)."""
+    try:
+        return config.resolve(raw).to_dict()
+    except ConfigError:
+        return None
+
+
+def _own_leaves(tree: dict, prefix: tuple = ()):
+    for key, value in tree.items():
+        if isinstance(value, dict):
+            yield from _own_leaves(value, (*prefix, key))
+        else:
+            yield (*prefix, key)
+
+
+@pytest.mark.parametrize("name", sorted(presets.list_presets()))
+def test_preset_states_nothing_it_would_inherit(name):
+    """A preset holds only its differences: every value it states must change the resolved config, so a
+    leaf equal to what it would inherit (the default, or the preset it extends) fails here. Decided by the
+    resolved config, not by comparing text: dropping the leaf and resolving again must give another config.
+    That covers ``arch`` too: a net spec restating its parent's arch merges into the parent's spec (only a
+    new arch replaces it), so a restated arch is as redundant as any other value; one that changes the
+    arch is kept, and so are the options stated with it, which the parent's spec no longer supplies."""
+    chain = presets.layers(name)
+    inherited: dict = {}
+    for _, layer in chain[:-1]:
+        inherited = config.merge(inherited, layer)
+    own = chain[-1][1]
+    resolved = config.resolve(config.merge(inherited, own)).to_dict()
+    redundant = [".".join(path) for path in _own_leaves(own) if _resolves_to(config.merge(inherited, _without(own, path)))
+                 == resolved]
+    assert not redundant, f"{name} restates values it inherits: {redundant}"

@@ -46,6 +46,7 @@ def warn(message: str) -> None:
 
 
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
-    """A ' (did you mean X?)' hint for a misspelt name, or '' if nothing is close."""
-    close = difflib.get_close_matches(name, list(choices), n=1, cutoff=0.5)
+    """A ' (did you mean X?)' hint for a misspelt name, or '' if nothing is close. Any name or choice
+    is compared as text: a YAML key can be a number or null, and the hint must never be the error."""
+    close = difflib.get_close_matches(str(name), [str(c) for c in choices], n=1, cutoff=0.5)
     return f" (did you mean '{close[0]}'?)" if close else ""

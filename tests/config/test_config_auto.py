@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from torch import nn
 
-from ganforge import api, config
+from ganforge import api, config, presets, recipes
 from ganforge.cli import main
 from ganforge.config import auto
 from ganforge.errors import ConfigError
@@ -146,3 +146,38 @@ def test_dry_run_names_auto_as_the_source(capsys, tmp_path):
     assert "# auto configuration for dcgan at 128 px on 1 device:" in out
     assert any(line.strip().startswith("batch_size: 64") and "# auto (128 px, 1 device)" in line
                for line in out.splitlines())
+
+
+@pytest.mark.parametrize("overrides, message", [
+    (["data=3"], "data must be a mapping, got 3"),
+    (["model=3"], "model must be a mapping, got 3"),
+    (["model.g=3"], "model.g must be a mapping with an 'arch' key"),
+    (["data.resolution=abc"], "data.resolution must be an integer, got 'abc'"),
+    (["data.resolution=[64]"], "data.resolution must be an integer, got [64]"),
+    (["data.limit=abc"], "data.limit must be an integer, got 'abc'"),
+])
+def test_auto_reads_values_only_after_their_type_checks(overrides, message, one_line):
+    """auto read the raw values first: data=3 was an AttributeError traceback, resolution=abc a ValueError."""
+    with pytest.raises(ConfigError) as e:
+        api.resolve_config("dcgan-mnist", ["auto=true", *overrides])
+    assert one_line(e).startswith(message)
+
+
+def test_auto_must_be_a_bool(one_line):
+    with pytest.raises(ConfigError) as e:
+        api.resolve_config("dcgan-mnist", ["auto=1"])
+    assert one_line(e) == "auto must be true or false, got 1"
+    with pytest.raises(ConfigError) as e:
+        api.resolve_config({"auto": 1, "model": {"g": 3}})
+    assert "model.g must be a mapping" in one_line(e)
+
+
+def test_auto_picks_only_keys_the_recipe_reads():
+    """ganomaly keeps no moving average: auto picked ema.half_life_images and the user was told to remove it."""
+    cfg, _ = api.resolve_config("ganomaly-mnist", ["auto=true", "data.resolution=32"])
+    assert cfg.train.batch_size == 128 and cfg.model.g.options["base_channels"] == 64
+    assert cfg.ema.half_life_images is None
+    layers = [("preset ganomaly-mnist", presets.load_preset("ganomaly-mnist")[0]),
+              ("--set auto=true", {"auto": True, "data": {"resolution": 32}})]
+    printout = config.loading.auto_printout(layers, 1, reads=recipes.reads_of)
+    assert "ema." not in printout and "train.batch_size = 128" in printout

@@ -160,3 +160,82 @@ def test_a_section_set_to_a_scalar_is_refused_even_when_a_later_key_sets_into_it
     with pytest.raises(ConfigError) as e:
         config.resolve({section.split(".")[0]: 3}, ["train.steps=20"])  # a preset dict likewise
     assert "must be a mapping" in one_line(e)
+
+
+@pytest.mark.parametrize("text, value", [("010", 10), ("0x10", 16), ("0o10", 8), ("1_000", 1000), ("-7", -7),
+                                         ("1:30", "1:30"), ("0b11", "0b11"), ("1:30.5", "1:30.5")])
+def test_numbers_read_as_yaml_1_2(text, value):
+    """YAML 1.1 (PyYAML) read 010 as 8, 1:30 as 90 and 0b11 as 3, silently; here an integer is decimal,
+    0x and 0o are spelled out, and base 60 and binary stay strings (refused by a number key)."""
+    assert config.load_yaml(f"n: {text}") == {"n": value}
+    assert config.parse_override(f"train.steps={text}")[1] == value
+
+
+def test_a_base_60_number_is_refused_by_its_key(one_line):
+    with pytest.raises(ConfigError) as e:
+        config.resolve(config.load_yaml("train: {steps: 1:30}"))
+    assert one_line(e) == "train.steps must be an integer, got '1:30'"
+    assert config.resolve(config.load_yaml("train: {steps: 010}")).train.steps == 10
+
+
+@pytest.mark.parametrize("text, where", [("train: {steps: 1}\nlog: {every: 2}\ntrain: {batch_size: 3}\n",
+                                          "'train' is stated twice (lines 1 and 3)"),
+                                         ("train:\n  steps: 1\n  steps: 2\n", "'steps' is stated twice (lines 2 and 3)"),
+                                         ("model: {g: {arch: mlp, arch: dcgan}}\n", "'arch' is stated twice (line 1)")])
+def test_a_key_stated_twice_is_refused(tmp_path, text, where, one_line):
+    """YAML keeps the last of two equal keys silently: a second `train:` reset the first."""
+    path = tmp_path / "dup.yaml"
+    path.write_text(text)
+    with pytest.raises(ConfigError) as e:
+        presets.load_preset(str(path))
+    assert where in one_line(e) and "keep one" in one_line(e)
+    with pytest.raises(ConfigError) as e:
+        config.parse_override("model.g={arch: mlp, hidden: [1], hidden: [2]}")
+    assert "'hidden' is stated twice" in one_line(e)
+    assert config.load_yaml("a: &x {b: 1}\nc:\n  <<: *x\n  b: 2") == {"a": {"b": 1}, "c": {"b": 2}}  # a merge
+
+
+@pytest.mark.parametrize("layer, overrides, message", [
+    ({1: 2}, [], "the config dict has the key 1 at the top level"),
+    ({None: 2}, [], "the config dict has the key null at the top level"),
+    ({"train": {1: 2}}, [], "the config dict has the key 1 under 'train'"),
+    (None, ["model.g={arch: mlp, 1: 2}"], "--set model.g={arch: mlp, 1: 2} has the key 1 under 'model.g'"),
+    (None, ["data={1: 2}"], "--set data={1: 2} has the key 1 under 'data'"),
+])
+def test_a_key_that_is_not_a_name_is_refused(layer, overrides, message, one_line):
+    """A number or null as a key reached did_you_mean and was a TypeError traceback."""
+    with pytest.raises(ConfigError) as e:
+        resolve_config(layer, overrides) if layer is not None else resolve_config("gan2014-digits", overrides)
+    assert one_line(e).startswith(message)
+
+
+def test_an_option_typed_before_an_arch_change_is_never_dropped(one_line):
+    """A later --set of a new arch replaces the net spec whole: base_channels, typed by the user, vanished."""
+    with pytest.raises(ConfigError) as e:
+        resolve_config("dcgan-mnist", ["model.g.base_channels=32", "model.g.arch=mlp"])
+    assert one_line(e).startswith("model.g.base_channels (from --set model.g.base_channels=32) would be dropped")
+    cfg, _ = resolve_config("dcgan-mnist", ["model.g.base_channels=32", "model.g.arch=dcgan"])  # same arch: kept
+    assert cfg.model.g.options["base_channels"] == 32
+    assert resolve_config("dcgan-mnist", ["model.g.arch=mlp"])[0].model.g.options == {}  # a preset's options go
+
+
+@pytest.mark.parametrize("content, message", [(b"\xff\xfe: 1\n", "is not UTF-8 text (byte 0xff at offset 0)"),
+                                              (None, "is a directory")])
+def test_an_unreadable_config_file_says_why(tmp_path, content, message, one_line):
+    path = tmp_path / "x.yaml"
+    path.mkdir() if content is None else path.write_bytes(content)
+    with pytest.raises(ConfigError) as e:
+        presets.load_preset(str(path))
+    assert message in one_line(e)
+
+
+def test_extends_is_read_relative_to_the_extending_file(tmp_path, monkeypatch):
+    """`extends: base.yaml` looked in the folder the command ran in, not beside the file."""
+    (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "base.yaml").write_text("extends: gan2014-ring8\nmodel: {z_dim: 3}\n")
+    (tmp_path / "sub" / "child.yaml").write_text("extends: base.yaml\ntrain: {steps: 5}\n")
+    monkeypatch.chdir(tmp_path)
+    raw, _ = presets.load_preset("sub/child.yaml")
+    assert raw["model"]["z_dim"] == 3 and raw["train"]["steps"] == 5 and raw["data"]["name"] == "ring8"
+    assert [label for label, _ in presets.layers("sub/child.yaml")] == [
+        "preset gan2014-ring8", "preset sub/base.yaml", "preset sub/child.yaml"]

@@ -79,3 +79,46 @@ def test_a_negative_label_seed_is_refused_like_a_negative_seed():
     with pytest.raises(ConfigError, match="data.label_seed must be an integer >= 0 or null"):
         resolve_config("ssgan-mnist-100", ["data.label_seed=-3"])
     resolve_config("ssgan-mnist-100", ["data.label_seed=3"])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("seed=1e30", "seed must be at most 2**63-1 (torch's limit), got 1000000000000000019884624838656"),
+    (f"seed={10**23}", f"seed must be at most 2**63-1 (torch's limit), got {10**23}"),
+    (f"seed={2**63}", f"seed must be at most 2**63-1 (torch's limit), got {2**63}"),
+    (f"data.label_seed={2**64}", f"data.label_seed must be at most 2**63-1 (torch's limit), got {2**64}"),
+])
+def test_a_seed_torch_cannot_take_is_refused(override, message, one_line):
+    """seed=1e30 passed validation and was an OverflowError traceback in torch.manual_seed (training/rng.py);
+    torch takes at most 2**64-1 and the run adds small stream offsets (training/seeds.py) to 2**63-1 at most."""
+    with pytest.raises(ConfigError) as e:
+        config.resolve({}, [override])
+    assert one_line(e) == message
+    assert config.resolve({}, [f"seed={2**63 - 1}"]).seed == 2**63 - 1
+
+
+@pytest.mark.parametrize("override, message", [
+    ("optim.g.weight_decay=-1", "optim.g.weight_decay must be >= 0 (0 = off), got -1.0"),
+    ("optim.d.momentum_final=5", "optim.d.momentum_final must be in [0, 1) or null (constant momentum), got 5.0"),
+    ("optim.g.momentum_final=-0.1", "optim.g.momentum_final must be in [0, 1) or null (constant momentum), got -0.1"),
+    ("optim.d.lr_min=-1", "optim.d.lr_min (the decayed learning rate's floor) must be >= 0, got -1.0"),
+    ("train.device=banana", "train.device 'banana' is not a device; use auto, cpu, cuda or cuda:N"),
+])
+def test_optimiser_and_device_values_torch_refuses_fail_with_the_config(override, message, one_line):
+    """Each passed validation and failed only once training had started (torch's optimiser, torch.device)."""
+    with pytest.raises(ConfigError) as e:
+        config.resolve({}, [override])
+    assert one_line(e) == message
+    config.resolve({}, ["optim.g.weight_decay=0", "optim.g.momentum_final=null", "optim.g.lr_min=0",
+                        "train.device=cuda:1"])  # whether the device exists is the run's check
+
+
+@pytest.mark.parametrize("override, message", [
+    ("tabular.epochs=0", "tabular.epochs must be >= 1, or null to train for train.steps, got 0"),
+    ("tabular.score_rows=-1", "tabular.score_rows must be >= 0 (0 = no convergence figure), got -1"),
+    ("tabular.cond=-1", "tabular.cond must be >= 0 (0 = no conditional cross-entropy), got -1.0"),
+])
+def test_tabular_ranges_are_refused_with_the_config(override, message, one_line):
+    """These were checked in recipes/tabular.py once the table had loaded: --dry-run let them through."""
+    with pytest.raises(ConfigError) as e:
+        resolve_config("ctgan", [override])
+    assert one_line(e) == message

@@ -79,7 +79,7 @@ def _train(args: argparse.Namespace, world: distributed.World) -> int:
             print(dry_run_text(args, cfg, run_dir), end="")
         return 0
     if cfg.auto and world.is_main:
-        print(config.loading.auto_printout(_layers(args)), end="", flush=True)
+        print(config.loading.auto_printout(_layers(args), reads=recipes.reads_of), end="", flush=True)
     with api.claimed(run_dir, world) as lock:  # rank 0 alone writes the run, so it alone locks it
         return _train_locked(args, world, cfg, run_dir, lock)
 
@@ -87,12 +87,23 @@ def _train(args: argparse.Namespace, world: distributed.World) -> int:
 def dry_run_text(args: argparse.Namespace, cfg, run_dir: Path) -> str:
     """The run directory and the effective config: only the keys the recipe reads (config/reads.py),
     each with where its value comes from (default, the preset or the preset it extends, --set)."""
-    layers = config.loading.with_auto(_layers(args))
+    layers = config.loading.with_auto(_layers(args), reads=recipes.reads_of)
     reads = recipes.reads_of(cfg.recipe)
+    picked = config.loading.auto_printout(_layers(args), reads=recipes.reads_of)
     return (f"# run directory: {run_dir}\n# the keys recipe {cfg.recipe} reads, each with where its value comes "
             f"from; every other key is refused\n"
-            + "".join(f"# {line}\n" for line in config.loading.auto_printout(_layers(args)).splitlines())
+            + "".join(f"# {line}\n" for line in picked.splitlines())
+            + _epochs_note(cfg, reads)
             + config.reads.annotated(config.reads.effective(cfg.to_dict(), reads), config.sources(layers)))
+
+
+def _epochs_note(cfg, reads) -> str:
+    """A recipe that counts training in epochs (tabular.epochs) sets train.steps once it has read the data,
+    which a dry run does not: say so, or the train.steps printed below reads as the run's length."""
+    if cfg.tabular.epochs is None or "epochs" not in reads.get("tabular", ()):
+        return ""
+    return (f"# train.steps below is not used: tabular.epochs={cfg.tabular.epochs} makes it epochs x (rows // "
+            f"train.batch_size), counted once the table is read; set tabular.epochs=null to train for train.steps\n")
 
 
 def _layers(args: argparse.Namespace) -> list[tuple[str, dict]]:

@@ -189,10 +189,13 @@ def _nest(flat: Mapping[str, Any]) -> dict:
     return out
 
 
-def plan(raw: Mapping[str, Any], explicit: Iterable[Mapping[str, Any]] = (), devices: int | None = None
-         ) -> tuple[str, dict, list[str]] | None:
+def plan(raw: Mapping[str, Any], explicit: Iterable[Mapping[str, Any]] = (), devices: int | None = None, *,
+         reads: Mapping[str, Iterable[str]] | None = None) -> tuple[str, dict, list[str]] | None:
     """(the layer's label, the layer of picks, the printout lines) for a merged config ``raw`` that says
-    ``auto: true``; None when it does not. ``explicit``: the --set and flag layers, whose keys win."""
+    ``auto: true``; None when it does not. ``explicit``: the --set and flag layers, whose keys win.
+    ``reads`` ({section: keys}, the recipe's ``config_reads``): only those keys are picked, since a key the
+    recipe never reads is refused, and the user would be told to remove a key they never wrote (ganomaly
+    keeps no moving average, so auto sizes no EMA for it). ``raw`` has been type-checked (loading._auto)."""
     if not raw.get("auto"):
         return None
     devices = device_count() if devices is None else devices
@@ -203,6 +206,8 @@ def plan(raw: Mapping[str, Any], explicit: Iterable[Mapping[str, Any]] = (), dev
     user_batch = _get(raw, "train.batch_size") if "train.batch_size" in stated else None
     chosen = picks(arch, res, devices, batch=user_batch, r1_on=bool(_get(raw, "reg.r1")),
                    samples=samples_of(data, manifest))
+    if reads is not None:
+        chosen = {k: v for k, v in chosen.items() if k.split(".")[1] in reads.get(k.split(".")[0], ())}
     label = f"auto ({res} px, {devices} device{'s' if devices != 1 else ''})"
     lines = [f"auto configuration for {arch} at {res} px on {devices} device{'s' if devices != 1 else ''}:"]
     layer = {}
@@ -213,7 +218,7 @@ def plan(raw: Mapping[str, Any], explicit: Iterable[Mapping[str, Any]] = (), dev
             layer[key] = value
             if value is not None:
                 lines.append(f"  {key} = {value!r}")
-    if arch == "dcgan" and "reg.r1" not in chosen:
+    if arch == "dcgan" and "reg.r1" not in chosen and (reads is None or "r1" in reads.get("reg", ())):
         lines.append("  reg.r1 left at 0: this run uses no R1, and auto sizes gamma only where R1 is on")
     if arch == "dcgan":
         lines.append("  (no mapping network: a DCGAN G maps z directly)")

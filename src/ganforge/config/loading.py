@@ -23,20 +23,59 @@ import yaml
 from ganforge.config import auto
 from ganforge.config.reads import Reads, check_stated
 from ganforge.config.schema import NetSpec, RunConfig
-from ganforge.config.validation import validate
+from ganforge.config.validation import check_keys, check_kept, validate
 from ganforge.errors import ConfigError, did_you_mean
 
 
+_INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+
+
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A mapping states a key twice: YAML keeps the last silently, so a second ``train:`` would reset the first."""
+
+
 class _Loader(yaml.SafeLoader):
-    """YAML 1.1 reads ``2e-4`` as a string (it wants ``2.0e-4``); here it is a float, as users mean it."""
+    """YAML whose numbers read as YAML 1.2 reads them, refusing a key stated twice.
+
+    PyYAML follows YAML 1.1, which silently misreads what users write: ``2e-4`` is a string (it wants
+    ``2.0e-4``), ``010`` is 8 (octal), ``1:30`` is 90 (base 60), ``0b11`` is 3. Here, as in YAML 1.2's core
+    schema, an integer is decimal (``010`` is 10; ``_`` separators as in Python), ``0x10`` is 16 and ``0o10``
+    is 8 (spelled out, never a leading zero); ``1:30`` and ``0b11`` are strings, which a number key refuses."""
+
+    def construct_mapping(self, node, deep=False):
+        seen: dict[Any, int] = {}
+        for key_node, _ in node.value if isinstance(node, yaml.MappingNode) else ():
+            if key_node.tag == "tag:yaml.org,2002:merge":
+                continue  # `<<: *base` may restate keys: that is what a merge is
+            key, line = self.construct_object(key_node, deep=True), key_node.start_mark.line + 1
+            if not isinstance(key, typing.Hashable):
+                continue  # PyYAML's own error refuses it
+            if key in seen:
+                where = f"line {line}" if seen[key] == line else f"lines {seen[key]} and {line}"
+                raise DuplicateKeyError(None, None, f"the key {key!r} is stated twice ({where}), and only the "
+                                                    f"last would count; keep one", key_node.start_mark)
+            seen[key] = line
+        return super().construct_mapping(node, deep=deep)
 
 
+def _construct_int(loader: yaml.SafeLoader, node: yaml.Node) -> int:
+    text = str(loader.construct_scalar(node)).replace("_", "")
+    sign, digits = (-1, text[1:]) if text[0] == "-" else (1, text.lstrip("+"))
+    base = {"0x": 16, "0o": 8}.get(digits[:2], 10)
+    return sign * int(digits[2:] if base != 10 else digits, base)
+
+
+_Loader.yaml_implicit_resolvers = {first: [(tag, rx) for tag, rx in resolvers if tag not in (_INT, _FLOAT)]
+                                   for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver(_INT, re.compile(r"^[-+]?[0-9][0-9_]*$|^0x[0-9a-fA-F][0-9a-fA-F_]*$|^0o[0-7][0-7_]*$"),
+                              list("-+0123456789"))
 _Loader.add_implicit_resolver(
-    "tag:yaml.org,2002:float",
+    _FLOAT,
     re.compile(r"""^[-+]?(?:[0-9][0-9_]*)(?:\.[0-9_]*)?[eE][-+]?[0-9]+$|^[-+]?\.[0-9_]+(?:[eE][-+]?[0-9]+)?$|"""
                r"""^[-+]?[0-9][0-9_]*\.[0-9_]*(?:[eE][-+]?[0-9]+)?$|^[-+]?\.(?:inf|Inf|INF)$|^\.(?:nan|NaN|NAN)$"""),
     list("-+0123456789."),
 )
+_Loader.add_constructor(_INT, _construct_int)
 
 
 def load_yaml(text: str):
@@ -180,6 +219,8 @@ def parse_override(text: str) -> tuple[list[str], Any]:
         return keys, _literal(raw.strip())
     try:
         value = load_yaml(raw) if raw.strip() else None
+    except DuplicateKeyError as e:
+        raise ConfigError(f"--set {text}: {e.problem}") from None
     except yaml.YAMLError:
         value = raw
     return keys, value
@@ -247,10 +288,13 @@ def resolve(preset: dict | None = None, overrides: list[str] | tuple[str, ...] =
     preset or an override states that the chosen recipe never reads is a one-line ConfigError naming
     it, where it came from (``preset_label`` or ``--set``) and the keys of its section that are read.
     """
-    raw = RunConfig().to_dict()
-    layers = with_auto(([(preset_label, preset)] if preset else []) + override_layers(overrides))
-    for _, layer in layers:
+    layers, raw = ([(preset_label, preset)] if preset else []) + override_layers(overrides), RunConfig().to_dict()
+    for label, layer in layers:
+        check_keys(layer, label)
         check_sections(layer)
+    check_kept(layers)
+    layers = with_auto(layers, reads=reads)
+    for _, layer in layers:
         raw = merge(raw, layer)
     cfg = from_dict(raw)
     if reads is not None:
@@ -258,26 +302,35 @@ def resolve(preset: dict | None = None, overrides: list[str] | tuple[str, ...] =
     return cfg
 
 
-def with_auto(layers: list[tuple[str, dict]], devices: int | None = None) -> list[tuple[str, dict]]:
+def with_auto(layers: list[tuple[str, dict]], devices: int | None = None, *,
+              reads: Callable[[str], Reads] | None = None) -> list[tuple[str, dict]]:
     """``layers`` with auto configuration's picks (config/auto.py) inserted before the first explicit
     layer (--set, a flag: labels starting with "--"), when the merged layers say ``auto: true``: so the
-    user's keys win and ``--dry-run`` names auto as the source of the rest."""
-    first, found = _auto(layers, devices)
+    user's keys win and ``--dry-run`` names auto as the source of the rest. With ``reads`` (as for
+    :func:`resolve`), auto picks only keys the recipe reads: the user is never told to remove one."""
+    first, found = _auto(layers, devices, reads)
     return layers if found is None else [*layers[:first], found[:2], *layers[first:]]
 
 
-def auto_printout(layers: list[tuple[str, dict]], devices: int | None = None) -> str:
+def auto_printout(layers: list[tuple[str, dict]], devices: int | None = None, *,
+                  reads: Callable[[str], Reads] | None = None) -> str:
     """What auto configuration picked for these layers, one key a line ("" when auto is off)."""
-    found = _auto(layers, devices)[1]
+    found = _auto(layers, devices, reads)[1]
     return "" if found is None else "\n".join(found[2]) + "\n"
 
 
-def _auto(layers: list[tuple[str, dict]], devices: int | None) -> tuple[int, tuple[str, dict, list[str]] | None]:
+def _auto(layers: list[tuple[str, dict]], devices: int | None, reads: Callable[[str], Reads] | None
+          ) -> tuple[int, tuple[str, dict, list[str]] | None]:
+    """Auto's plan, read from the merged layers' typed form: ``data=3`` fails its type check, not auto."""
     raw = RunConfig().to_dict()
     for _, layer in layers:
         raw = merge(raw, layer)
     first = next((i for i, (label, _) in enumerate(layers) if label.startswith("--")), len(layers))
-    return first, auto.plan(raw, [layer for _, layer in layers[first:]], devices)
+    typed = _build(RunConfig, raw, "")
+    if not typed.auto:
+        return first, None
+    return first, auto.plan(typed.to_dict(), [layer for _, layer in layers[first:]], devices,
+                            reads=reads(typed.recipe) if reads is not None else None)
 
 
 def differences(cfg: RunConfig) -> dict:
@@ -322,6 +375,7 @@ def sources(layers: list[tuple[str, dict]]) -> dict[str, str]:
 
 def from_dict(raw: dict) -> RunConfig:
     """Build and fully validate a RunConfig (keys, types, ranges, net options)."""
+    check_keys(raw, "the config")
     cfg = _build(RunConfig, raw, "")
     validate(cfg)
     return cfg

@@ -1,6 +1,7 @@
 """Checks on a RunConfig that its types cannot express: ranges, choices, net options.
 
-Kept apart from the schema because the valid choices belong to other packages
+Also the checks on the layers before they are merged (:func:`check_keys`, :func:`check_kept`), where a
+merge would hide what the user wrote. Kept apart from the schema because the valid choices belong to other packages
 (the loss names to ``losses``, augmentation policies to ``augment``, each
 architecture's options to its builder in ``nets.registry``): asking them
 means a new loss or builder is accepted without editing the config code.
@@ -11,6 +12,8 @@ from __future__ import annotations
 import dataclasses
 import math
 from typing import Any
+
+import torch
 
 from ganforge.config.schema import NetSpec, OptimConfig, RunConfig
 from ganforge.errors import ConfigError, did_you_mean
@@ -64,6 +67,7 @@ def validate(cfg: RunConfig) -> None:
     _check_finite(cfg, "")
     # numpy's generators refuse a negative seed; the data registry did, as "data.seed=-1 is invalid"
     _check(cfg.seed >= 0, f"seed must be an integer >= 0, got {cfg.seed}")
+    _check(cfg.seed <= SEED_MAX, f"seed must be at most 2**63-1 (torch's limit), got {cfg.seed}")
     t, lg = cfg.train, cfg.log
     _check(t.steps >= 0, f"train.steps must be >= 0, got {t.steps}")
     _check(t.batch_size >= 1, f"train.batch_size must be >= 1, got {t.batch_size}")
@@ -127,6 +131,11 @@ def validate(cfg: RunConfig) -> None:
         _check(all(0 <= b < 1 for b in o.betas), f"optim.{role}.betas must both be in [0, 1), got {list(o.betas)}")
         _check(o.momentum_ramp_epochs >= 2,
                f"optim.{role}.momentum_ramp_epochs must be >= 2, got {o.momentum_ramp_epochs}")
+        # torch's optimisers refuse a negative decay, and momentum_final is the momentum the ramp ends at
+        _check(o.weight_decay >= 0, f"optim.{role}.weight_decay must be >= 0 (0 = off), got {o.weight_decay}")
+        _check(o.momentum_final is None or 0 <= o.momentum_final < 1,
+               f"optim.{role}.momentum_final must be in [0, 1) or null (constant momentum), got {o.momentum_final}")
+        _check(o.lr_min >= 0, f"optim.{role}.lr_min (the decayed learning rate's floor) must be >= 0, got {o.lr_min}")
     if cfg.data.channels is not None:
         _check(cfg.data.channels in (1, 3), f"data.channels must be 1, 3 or null, got {cfg.data.channels}")
     _check(cfg.data.size is None or cfg.data.size >= 1, f"data.size must be an integer >= 1 or null, got {cfg.data.size}")
@@ -138,6 +147,8 @@ def validate(cfg: RunConfig) -> None:
            f"data.labels_per_class must be an integer >= 1 or null (every label), got {cfg.data.labels_per_class}")
     _check(cfg.data.label_seed is None or cfg.data.label_seed >= 0,  # numpy refuses a negative seed
            f"data.label_seed must be an integer >= 0 or null (the run's seed), got {cfg.data.label_seed}")
+    _check(cfg.data.label_seed is None or cfg.data.label_seed <= SEED_MAX,
+           f"data.label_seed must be at most 2**63-1 (torch's limit), got {cfg.data.label_seed}")
     _check(cfg.semi.unlabelled >= 0, f"semi.unlabelled must be >= 0 (0 = labels only), got {cfg.semi.unlabelled}")
     sp = cfg.speed
     _check(sp.precision in ("auto", "fp32", "bf16"),
@@ -176,11 +187,38 @@ def validate(cfg: RunConfig) -> None:
     _check(dp.max_grad_norm > 0, f"dp.max_grad_norm must be > 0, got {dp.max_grad_norm}")
     _check(0 < dp.delta < 1, f"dp.delta must be in (0, 1), got {dp.delta}")
     _check(sp.graphs in (True, False, "auto"), f"speed.graphs must be true, false or auto, got {sp.graphs!r}")
+    _check_device(cfg.train.device)
+    _check_tabular(cfg)
     registry.check_spec("generator", cfg.model.g, "model.g")
     registry.check_spec("discriminator", cfg.model.d, "model.d")
     _check_mbstd_group(cfg)
     _validate_superres(cfg)
     _check_anomaly(cfg)
+
+
+# The largest seed: torch.manual_seed takes an int64 (the run adds small stream offsets to it, training/seeds.py,
+# which stay inside torch's uint64 range from here), numpy any integer >= 0.
+SEED_MAX = 2**63 - 1
+
+
+def _check_device(name: str) -> None:
+    """train.device must be a name torch knows ("banana" failed only once the run had started); whether a
+    CUDA device exists is the run's check (engine/build.py), so a GPU run can be dry-run on a laptop."""
+    if name == "auto":
+        return
+    try:
+        torch.device(name)
+    except (RuntimeError, ValueError):
+        raise ConfigError(f"train.device '{name}' is not a device; use auto, cpu, cuda or cuda:N") from None
+
+
+def _check_tabular(cfg: RunConfig) -> None:
+    """The tabular section's ranges (recipes/tabular.py reads it), here so --dry-run refuses them too."""
+    t = cfg.tabular
+    _check(t.cond >= 0, f"tabular.cond must be >= 0 (0 = no conditional cross-entropy), got {t.cond}")
+    _check(t.epochs is None or t.epochs >= 1,
+           f"tabular.epochs must be >= 1, or null to train for train.steps, got {t.epochs}")
+    _check(t.score_rows >= 0, f"tabular.score_rows must be >= 0 (0 = no convergence figure), got {t.score_rows}")
 
 
 def _check_mbstd_group(cfg: RunConfig) -> None:
@@ -230,4 +268,51 @@ def _check_anomaly(cfg: RunConfig) -> None:
            f"anomaly.threshold_quantile must be in (0, 1), got {a.threshold_quantile}")
 
 
-__all__ = ["validate"]
+def check_keys(layer: Any, label: str, path: str = "") -> None:
+    """Refuse a key that is not a name (YAML's ``1: 2``, ``null: 2``): config keys are strings, and any
+    other would reach the did-you-mean of an unknown key as a TypeError."""
+    if isinstance(layer, list):
+        for item in layer:
+            check_keys(item, label, path)
+    if not isinstance(layer, dict):
+        return
+    for key, value in layer.items():
+        if not isinstance(key, str):
+            where = f"under '{path}'" if path else "at the top level"
+            shown = "null" if key is None else repr(key)
+            raise ConfigError(f"{label} has the key {shown} {where}, and config keys are names; write the key "
+                              f"as a name (e.g. steps), or quote it if it is one")
+        check_keys(value, label, f"{path}.{key}" if path else key)
+
+
+def check_kept(layers: list[tuple[str, dict]]) -> None:
+    """A key the user typed never vanishes: a later layer that switches a net to a new ``arch`` replaces its
+    spec whole (:func:`merge`), so an option an earlier ``--set`` or flag gave the old arch would silently
+    be dropped; refuse it instead. (A preset's options for its own arch are meant to go with it.)"""
+    typed: dict[str, str] = {}  # dotted key -> the explicit layer that wrote it
+    archs: dict[str, Any] = {}
+    for label, layer in layers:
+        specs = {path: spec for path, spec in _net_specs(layer)}
+        for path, spec in specs.items():
+            if "arch" in spec and path in archs and spec["arch"] != archs[path]:
+                lost = [k for k in typed if k.startswith(path + ".") and k[len(path) + 1:] not in spec]
+                if lost:
+                    raise ConfigError(f"{lost[0]} (from {typed[lost[0]]}) would be dropped: {label} then switches "
+                                      f"{path} from arch '{archs[path]}' to '{spec['arch']}', whose spec starts "
+                                      f"from its own defaults; set the arch first, then the options it takes")
+                typed = {k: v for k, v in typed.items() if not k.startswith(path + ".")}
+            if "arch" in spec:
+                archs[path] = spec["arch"]
+            if label.startswith("--"):
+                typed.update({f"{path}.{k}": label for k in spec if k != "arch"})
+
+
+def _net_specs(layer: Any) -> list[tuple[str, dict]]:
+    """(model.g, its mapping), (model.d, ...) for the net specs a layer writes."""
+    model = layer.get("model") if isinstance(layer, dict) else None
+    if not isinstance(model, dict):
+        return []
+    return [(f"model.{role}", model[role]) for role in ("g", "d") if isinstance(model.get(role), dict)]
+
+
+__all__ = ["check_keys", "check_kept", "validate"]

@@ -62,12 +62,24 @@ class Built:
                 for name, net in self.nets.items()}
 
 
+def _check_augment_applies(cfg: RunConfig, data: Dataset) -> None:
+    """Augmentation transforms images; on points it was skipped without a word (objectives/augment.py
+    leaves anything that is not (N, C, H, W) alone), which a config that refuses what it will not read
+    must not do. The data's kind is known only once it is loaded, so this is the first place to say it."""
+    a = cfg.augment
+    given = [f"augment.{k}" for k, on in (("policy", bool(a.policy)), ("ada_target", a.ada_target is not None)) if on]
+    if given and data.kind != "image":
+        raise ConfigError(f"{given[0]} augments images, and '{cfg.data.name}' is {data.kind} data; remove it "
+                          f"(--set {given[0]}={'' if given[0].endswith('policy') else 'null'})")
+
+
 def build(cfg: RunConfig, recipe: Recipe, world: World, data_dir: str | None) -> Built:
     rng.seed_all(cfg.seed)  # the same on every process: the networks start identical
     device = distributed.device_for(world, pick_device(cfg.train.device))
     local_batch = distributed.local_batch(world, cfg.train.batch_size)
     data = load_dataset(cfg.data.name, split=cfg.data.split, data_dir=data_dir,
                         **run_data_options(cfg.data, cfg.seed))
+    _check_augment_applies(cfg, data)
     plan = speed.plan(cfg.speed, device, data.kind == "image")
     speed.apply_backend_flags(plan)
     nets, record = recipe.networks(cfg, data)

@@ -32,7 +32,16 @@ def list_presets() -> dict[str, str]:
 
 def _read(label: str, path: Any) -> dict:
     try:
-        data = load_yaml(path.read_text())
+        text = path.read_bytes().decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise ConfigError(f"preset '{label}' is not UTF-8 text (byte {e.object[e.start]:#04x} at offset {e.start}); "
+                          f"save it as UTF-8") from None
+    except IsADirectoryError:
+        raise ConfigError(f"preset file '{label}' is a directory; give a path to a YAML file") from None
+    except OSError as e:
+        raise ConfigError(f"preset file '{label}' cannot be read ({e.strerror}); give a readable YAML file") from None
+    try:
+        data = load_yaml(text)
     except yaml.YAMLError as e:
         raise ConfigError(f"preset '{label}' is not valid YAML: {e}".splitlines()[0]) from None
     if data is None:
@@ -46,10 +55,19 @@ def layers(name: str) -> list[tuple[str, dict]]:
     """("preset NAME", its own differences) for the preset and each preset it extends, the furthest
     ancestor first: where each value of a preset comes from (``ganforge train --dry-run``)."""
     chain = [name]
-    while (parent := _own(chain[-1]).get("extends")) is not None and parent not in chain:
-        chain.append(parent)
+    while (parent := _own(chain[-1]).get("extends")) is not None and _parent(chain[-1], parent) not in chain:
+        chain.append(_parent(chain[-1], parent))
     return [(f"preset {n}", {k: v for k, v in _own(n).items() if k not in ("description", "extends")})
             for n in reversed(chain)]
+
+
+def _parent(name: str, parent: Any) -> Any:
+    """What ``extends: parent`` in preset ``name`` names: a preset name as it is; a file path, when ``name``
+    is a file, relative to that file's folder (as a YAML file's own references are read), not to the
+    folder the command runs in."""
+    if not isinstance(parent, str) or parent in _files() or name in _files() or Path(parent).is_absolute():
+        return parent
+    return str(Path(name).parent / parent)
 
 
 def _own(name: str) -> dict:
@@ -63,8 +81,11 @@ def load_preset(name: str, _seen: tuple[str, ...] = ()) -> tuple[dict, str]:
     files = _files()
     if name in files:
         data = _read(name, files[name])
-    elif name.endswith((".yaml", ".yml")) or Path(name).is_file():
+    elif name.endswith((".yaml", ".yml")) or Path(name).exists():
         path = Path(name)
+        if path.is_dir():
+            raise ConfigError(f"preset file '{name}' is a directory; give a path to a YAML file in it, or a "
+                              f"preset name (see `ganforge presets`)")
         if not path.is_file():
             raise ConfigError(f"preset file '{name}' does not exist; give a preset name "
                               f"(see `ganforge presets`) or a path to a YAML file")
@@ -81,6 +102,6 @@ def load_preset(name: str, _seen: tuple[str, ...] = ()) -> tuple[dict, str]:
         raise ConfigError(f"preset '{name}': extends must be a preset name or a YAML file path (a string), got "
                           f"{parent!r}; write e.g. extends: {DEFAULT_PRESET}")
     if parent is not None:
-        base, _ = load_preset(parent, (*_seen, name))
+        base, _ = load_preset(_parent(name, parent), (*_seen, name))
         data = merge(base, data)
     return data, description

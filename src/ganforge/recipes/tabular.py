@@ -180,13 +180,7 @@ def _check(cfg: RunConfig, data: Dataset) -> None:
     if data.kind != "table":
         raise ConfigError(f"recipe tabular trains on tables, and '{cfg.data.name}' is {data.kind} data; "
                           f"set data.name=csv:PATH or parquet:PATH")
-    t = cfg.tabular
-    if t.cond < 0:
-        raise ConfigError(f"tabular.cond must be >= 0 (0 = no conditional cross-entropy), got {t.cond}")
-    if t.epochs is not None and t.epochs < 1:
-        raise ConfigError(f"tabular.epochs must be >= 1, or null to train for train.steps, got {t.epochs}")
-    if t.score_rows < 0:
-        raise ConfigError(f"tabular.score_rows must be >= 0 (0 = no convergence figure), got {t.score_rows}")
+    # tabular.cond, epochs and score_rows are range-checked with the config (config/validation.py)
     pack = cfg.model.d.options.get("pack", 1)
     if cfg.train.batch_size % pack:
         raise ConfigError(f"train.batch_size={cfg.train.batch_size} must be a multiple of model.d.pack={pack} "
