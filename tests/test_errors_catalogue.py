@@ -974,3 +974,23 @@ def test_holdout_data_image_run(capsys, tiny_runs):
     capsys.readouterr()
     _fails(capsys, ["downstream", str(run), "--holdout-data", "csv:h.csv", "--n", "20"],
            "--holdout-data is for table runs")
+
+
+def test_duplicate_key(capsys):
+    Path("my.yaml").write_text("extends: gan2014-digits\ntrain: {steps: 10}\ntrain: {batch_size: 5}\n")
+    _fails(capsys, ["train", "./my.yaml", "--dry-run"], "the key 'train' is stated twice (lines 2 and 3)", "keep one")
+
+
+def test_augment_not_images(capsys):
+    _fails(capsys, ["train", "gan2014-ring8", "--steps", "2", "--set", "augment.policy=color", "--out", "rr"],
+           "augment.policy augments images, and 'ring8' is points data", "--set augment.policy=")
+    assert not Path("rr/checkpoints").exists()
+
+
+def test_output_is_run_record(capsys, tiny_runs):
+    run = _copied(tiny_runs)
+    before = _snapshot(run)
+    capsys.readouterr()
+    _fails(capsys, ["eval", "r", "--metrics", "parzen", "--n", "20", "--json", "r/options.json", "--force"],
+           "is part of the run", "write it outside the run's records")
+    assert _snapshot(run) == before
