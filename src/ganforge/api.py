@@ -28,6 +28,7 @@ import yaml
 from ganforge import config, outputs, presets, progress, recipes
 from ganforge.config import RunConfig
 from ganforge.data.anomaly_protocols import is_protocol
+from ganforge.engine import resume_checks
 from ganforge.engine.loop import Trainer, TrainResult
 from ganforge.errors import GanforgeError, WrongCommandError
 from ganforge.metrics.evaluation import Evaluator, Log, Report, evaluate as evaluate_samples, write_report
@@ -109,6 +110,41 @@ def _lock(run_dir: Path) -> RunLock:
     return lock
 
 
+def check_resume(run_dir: Path, *, resume: bool, force: bool) -> None:
+    """``--resume`` needs a run to continue, and is not ``--force`` (which would replace that run)."""
+    if resume and force:
+        raise GanforgeError(f"--resume continues the run in {run_dir} and --force deletes it to start over; give "
+                            f"one of them")
+    if resume and not (run_dir / rundir.CONFIG).exists():
+        raise GanforgeError(f"cannot resume {run_dir}: it is not a run directory (no {rundir.CONFIG}); "
+                            f"start a new run without --resume")
+
+
+def _occupied(run_dir: Path, resume: bool) -> bool:
+    """A new run's directory already holds something (the caller's own lock file aside)."""
+    return not resume and run_dir.exists() and any(p.name != LOCK_NAME for p in run_dir.iterdir())
+
+
+def check_replace(run_dir: Path, force: bool) -> None:
+    """An occupied directory is refused, or with ``force`` accepted only when it is a ganforge run."""
+    if not force:
+        hint = ("pass --resume to continue that run, --force to delete it and start over, or another --out"
+                if rundir.is_run_directory(run_dir) else
+                "it is not a ganforge run, so choose another --out (or empty it yourself)")
+        raise GanforgeError(f"output directory {run_dir} already exists and is not empty; {hint}")
+    rundir.check_replaceable(run_dir)  # --force deletes nothing but a ganforge run
+
+
+def check_start(cfg: RunConfig, run_dir: Path, *, resume: bool, force: bool, allow_config_change: bool) -> None:
+    """Everything :func:`start` and the resume checks refuse that needs neither data nor networks, touching
+    nothing: what ``train --dry-run`` checks, so a dry run that passes is a run that starts."""
+    check_resume(run_dir, resume=resume, force=force)
+    if _occupied(run_dir, resume):
+        check_replace(run_dir, force)
+    if resume:
+        resume_checks.check_config(run_dir, cfg, allow_config_change)
+
+
 def start(cfg: RunConfig, run_dir: Path, *, resume: bool = False, force: bool = False, world: World = distributed.SINGLE,
           lock: RunLock | None = None, **trainer_options: Any) -> Trainer:
     """A Trainer for ``run_dir``, refusing (or, with ``force``, setting aside) a non-empty directory.
@@ -117,19 +153,11 @@ def start(cfg: RunConfig, run_dir: Path, *, resume: bool = False, force: bool = 
     dataset must not cost the user the old run. ``lock`` (from :func:`claimed`) moves with the old
     contents, so it is taken again on the new directory.
     """
-    if resume and not (run_dir / rundir.CONFIG).exists():
-        raise GanforgeError(f"cannot resume {run_dir}: it is not a run directory (no {rundir.CONFIG}); "
-                            f"start a new run without --resume")
+    check_resume(run_dir, resume=resume, force=force)
     backup = None
-    occupied = world.broadcast(not resume and run_dir.exists()
-                               and any(p.name != LOCK_NAME for p in run_dir.iterdir()))  # the caller's lock
+    occupied = world.broadcast(_occupied(run_dir, resume))
     if occupied and world.is_main:
-        if not force:
-            hint = ("pass --resume to continue that run, --force to delete it and start over, or another --out"
-                    if rundir.is_run_directory(run_dir) else
-                    "it is not a ganforge run, so choose another --out (or empty it yourself)")
-            raise GanforgeError(f"output directory {run_dir} already exists and is not empty; {hint}")
-        rundir.check_replaceable(run_dir)  # --force deletes nothing but a ganforge run
+        check_replace(run_dir, force)
         backup = run_dir.with_name(f".{run_dir.name}.replaced")
         shutil.rmtree(backup, ignore_errors=True)
         run_dir.rename(backup)

@@ -3,6 +3,7 @@
 import json
 import os
 import random
+import shlex
 import signal
 import subprocess
 import sys
@@ -10,6 +11,8 @@ import time
 
 import pytest
 from safetensors.torch import load_file
+
+from ganforge.cli import main
 
 ARGS = ["gan2014-digits", "--set", "log.tensorboard=false", "--set", "model.g.hidden=[64]",
         "--set", "model.d.hidden=[32]", "--set", "log.checkpoint_every=50", "--set", "log.every=50",
@@ -73,12 +76,16 @@ def test_sigkill_at_random_moments_then_resume_is_bitwise_equal(tmp_path):
 
 def test_sigterm_writes_a_checkpoint_and_prints_the_resume_command(tmp_path):
     run = tmp_path / "r"
-    proc = subprocess.Popen(_cmd(run, 100_000), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(_cmd(run, 100_000, "--seed", "3"), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                            text=True)
     _wait_for_checkpoint(run)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=60)
     assert proc.returncode == 143, err  # the shell's convention for SIGTERM, so `train && eval` stops
     assert "continue with: ganforge train gan2014-digits --out" in out and "--resume" in out
+    # the printed command continues this run: its --seed was left out, and it was refused (seed: 3 -> 0)
+    printed = shlex.split(out.split("continue with: ")[1].splitlines()[0])
+    assert "--seed" in printed and main([*printed[1:], "--dry-run"]) == 0
     events = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines() if "event" in line]
     step = events[-1]["step"]
     assert events[-1]["event"] == "interrupted"

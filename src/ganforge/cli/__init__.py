@@ -74,7 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     if argv is not None and args.command == "train":
         args.argv = ["ganforge", *argv]
     previous = None
-    if args.command != "train" and threading.current_thread() is threading.main_thread():
+    # SIGTERM raises where the program is, as Ctrl-C does, so clean-up runs: temporary files go, a run that
+    # never started leaves no directory, and --force puts the old run back. Training itself takes SIGTERM
+    # over (engine/signals.StopFlag) to stop at a step with a checkpoint; before that it was the default
+    # action, which killed `train` during start-up with the old run left aside as .NAME.replaced.
+    if threading.current_thread() is threading.main_thread():
         previous = signal.signal(signal.SIGTERM, _raise_terminated)
     try:
         return args.func(args)

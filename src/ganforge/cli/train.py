@@ -76,6 +76,8 @@ def _train(args: argparse.Namespace, world: distributed.World) -> int:
     run_dir = Path(world.broadcast(str(api.run_directory(args.out, label, args.resume))))
     if args.dry_run:
         if world.is_main:
+            api.check_start(cfg, run_dir, resume=args.resume, force=args.force,
+                            allow_config_change=args.allow_config_change)
             print(dry_run_text(args, cfg, run_dir), end="")
         return 0
     if cfg.auto and world.is_main:
@@ -169,7 +171,8 @@ def _resume_command(args: argparse.Namespace, run_dir: Path, world: distributed.
         launcher = ["torchrun", "--nproc_per_node", os.environ.get("LOCAL_WORLD_SIZE", str(world.size)),
                     "-m", "ganforge"]
     resume = [*launcher, "train", args.preset, "--out", str(run_dir), "--resume"]
-    for flag, value in (("--steps", args.steps), ("--data-dir", args.data_dir), ("--device", args.device)):
+    for flag, value in (("--steps", args.steps), ("--seed", args.seed), ("--data-dir", args.data_dir),
+                        ("--device", args.device)):
         if value is not None:
             resume += [flag, str(value)]
     for item in args.set or []:
