@@ -122,3 +122,11 @@ def test_tabular_ranges_are_refused_with_the_config(override, message, one_line)
     with pytest.raises(ConfigError) as e:
         resolve_config("ctgan", [override])
     assert one_line(e) == message
+
+
+def test_the_d_collapse_threshold_needs_a_probability():
+    """Under a Wasserstein or hinge loss D(G(z)) is a raw critic score: a threshold of 0.05 on it fired or not
+    by the scores' offset, not by D winning (ctgan, wgan-gp read the key and accepted it)."""
+    with pytest.raises(ConfigError, match="shows raw scores\\); set guard.collapse_d_fake=null"):
+        resolve_config("wgan-gp-mnist", ["guard.collapse_d_fake=0.05"])
+    resolve_config("dcgan-mnist", ["guard.collapse_d_fake=0.05"])  # minimax: a probability

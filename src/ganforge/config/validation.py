@@ -107,6 +107,10 @@ def validate(cfg: RunConfig) -> None:
     _check(g.max_retries >= 0, f"guard.max_retries must be >= 0, got {g.max_retries}")
     _check(0 < g.lr_factor <= 1, f"guard.lr_factor must be in (0, 1], got {g.lr_factor}")
     _check(g.collapse_steps >= 1, f"guard.collapse_steps must be >= 1, got {g.collapse_steps}")
+    _check(g.collapse_d_fake is None or cfg.loss.d == "minimax",  # losses.D_LOSSES' `shown`: sigmoid for minimax
+           f"guard.collapse_d_fake is a threshold on mean D(G(z)) as a probability, which D shows only under "
+           f"loss.d=minimax ('{cfg.loss.d}' shows raw scores); set guard.collapse_d_fake=null, or watch G's "
+           f"variety with guard.stop_on_diversity=true")
     _check(g.collapse_diversity >= 0, f"guard.collapse_diversity must be >= 0, got {g.collapse_diversity}")
     _check(g.diversity_warmup >= 0, f"guard.diversity_warmup must be >= 0, got {g.diversity_warmup}")
     _check(lg.diversity_n == 0 or lg.diversity_n >= 2,
