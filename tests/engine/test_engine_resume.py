@@ -88,3 +88,40 @@ def test_resume_with_steps_below_the_runs_step_is_refused_and_records_nothing(tm
         Trainer(_cfg("train.steps=4"), tmp_path / "r", resume=True)
     assert {name: (tmp_path / "r" / name).read_bytes() for name in before} == before
     assert config.load_yaml(before["config.yaml"].decode())["train"]["steps"] == 10
+
+
+def _records_of(run):
+    return {name: (run / name).read_bytes() for name in ("config.yaml", "options.json", "stats.jsonl")}
+
+
+def test_an_optimiser_of_another_kind_is_refused_before_anything_is_recorded(tmp_path):
+    """optim.d.name adam -> sgd was accepted with --allow-config-change, recorded in config.yaml, and the
+    first step failed with a KeyError: the checkpoint's moments are another optimiser's."""
+    Trainer(_cfg("train.steps=10"), tmp_path / "r").fit()
+    before = _records_of(tmp_path / "r")
+    with pytest.raises(ConfigError, match=r"optim.d.name .*another kind.*train a new run"):
+        Trainer(_cfg("train.steps=20", "optim.d.name=sgd"), tmp_path / "r", resume=True, allow_config_change=True)
+    assert _records_of(tmp_path / "r") == before
+
+
+@pytest.mark.parametrize("added, label, key", [
+    ("ema.half_life_images=500", "G_ema", "ema.half_life_images"),
+    ("reg.historical=0.1", "historical_D", "reg.historical"),
+])
+def test_a_component_added_on_resume_is_refused_in_one_line(tmp_path, added, label, key):
+    """Its state is not in the checkpoint (a KeyError traceback before): refused, naming it and the key."""
+    Trainer(_cfg("train.steps=10"), tmp_path / "r").fit()
+    before = _records_of(tmp_path / "r")
+    with pytest.raises(GanforgeError, match=rf"holds no {label} state.*{key}") as e:
+        Trainer(_cfg("train.steps=20", added), tmp_path / "r", resume=True, allow_config_change=True)
+    assert "\n" not in str(e.value)
+    assert _records_of(tmp_path / "r") == before
+
+
+def test_a_changed_weight_decay_is_the_one_training_uses(tmp_path):
+    """--allow-config-change recorded optim.d.weight_decay but the loaded param groups kept the old one."""
+    Trainer(_cfg("train.steps=10"), tmp_path / "r").fit()
+    tr = Trainer(_cfg("train.steps=20", "optim.d.weight_decay=0.01"), tmp_path / "r", resume=True,
+                 allow_config_change=True)
+    assert all(g["weight_decay"] == 0.01 for g in tr.built.optimizers["D"].param_groups)
+    assert all(g["weight_decay"] == 0.0 for g in tr.built.optimizers["G"].param_groups)

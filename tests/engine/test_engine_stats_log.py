@@ -35,3 +35,23 @@ def test_summary_lines(tmp_path):
     assert lines[1] == "last losses:   loss_D 1.25  loss_G 0.75  (step 1000)"
     assert lines[2] == "last metrics:  modes2500_3std 8"
     assert tlog.last_metrics(tmp_path / "none") == {}
+
+
+def test_stats_jsonl_is_strict_json_when_a_loss_is_nan(tmp_path):
+    """A diverged loss was written as a bare NaN, which strict JSON readers (jq, a browser) reject."""
+    import math
+
+    from ganforge.engine.stats_log import StatsWriter
+    from ganforge.figures.run_figures import read_curves
+
+    w = StatsWriter(tmp_path, 10, 0, tensorboard=False, progress=False)
+    w.write({"step": 5, "loss_D": float("nan"), "loss_G": float("inf"), "D_real": 0.5})
+    w.write({"step": 10, "loss_D": 0.7, "loss_G": 0.9, "D_real": 0.5})
+
+    def refuse(name):
+        raise ValueError(name)
+
+    records = [json.loads(line, parse_constant=refuse) for line in (tmp_path / "stats.jsonl").read_text().splitlines()]
+    assert records[0]["loss_D"] is None and records[0]["loss_G"] is None and records[0]["D_real"] == 0.5
+    curves = read_curves(tmp_path)
+    assert curves["loss_D"] == [(10, 0.7)] and all(math.isfinite(v) for _, v in curves["D_real"])

@@ -136,3 +136,32 @@ def test_an_empty_checkpoint_folder_is_not_a_checkpoint(tmp_path):
     _save(tmp_path, 10, 1.0)
     (tmp_path / "step-0000020").mkdir()  # nothing in it to load or to report
     assert [p.name for p in checkpoint.list_checkpoints(tmp_path)] == ["step-0000010"]
+
+
+def test_pruning_never_deletes_good_checkpoints_for_a_damaged_newer_one(tmp_path):
+    """By name alone, a damaged step-99 (a run resumed from step 10 past it) counted as the newest: saving step
+    20 with keep=1 deleted step 10 and the step 20 just written, leaving only the damaged one."""
+    _save(tmp_path, 10, 1.0)
+    damaged = tmp_path / "step-0000099"
+    damaged.mkdir()
+    (damaged / "G.safetensors").write_bytes(b"\0" * 10)  # no manifest: does not open
+    checkpoint.save(tmp_path, 20, {"G": {"w": torch.zeros(1)}}, {"step": 20}, keep=2)
+    assert [p.name for p in checkpoint.list_checkpoints(tmp_path)] == ["step-0000010", "step-0000020", "step-0000099"]
+    checkpoint.save(tmp_path, 30, {"G": {"w": torch.zeros(1)}}, {"step": 30}, keep=1)
+    assert [p.name for p in checkpoint.list_checkpoints(tmp_path)] == ["step-0000030", "step-0000099"]
+    assert checkpoint.load_latest(tmp_path, warn=lambda line: None)[0].name == "step-0000030"
+
+
+def test_loaded_optimizer_takes_the_configured_betas_and_weight_decay():
+    """--allow-config-change records new optimiser settings: the loaded param groups must use them, not the
+    checkpoint's, while the moments and the step count carry over."""
+    w = torch.nn.Parameter(torch.ones(3))
+    old = torch.optim.Adam([w], lr=0.1, betas=(0.5, 0.999), weight_decay=0.0)
+    w.grad = torch.ones(3)
+    old.step()
+    tensors, meta = checkpoint.optimizer_tensors(old)
+    new = torch.optim.Adam([w], lr=0.1, betas=(0.0, 0.99), weight_decay=0.01)
+    checkpoint.load_optimizer(new, tensors, meta)
+    group = new.param_groups[0]
+    assert tuple(group["betas"]) == (0.0, 0.99) and group["weight_decay"] == 0.01
+    assert torch.equal(new.state[w]["exp_avg"], old.state[w]["exp_avg"])

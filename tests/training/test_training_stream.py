@@ -52,3 +52,22 @@ def test_trains_from_a_store_at_each_resolution(tmp_path, source, arch, res):
     losses = [s["loss_D"] for s in stats if "loss_D" in s]
     assert len(losses) >= STEPS - 1 and all(np.isfinite(losses))
     assert max(abs(v - losses[0]) for v in losses[1:]) > 1e-3  # D's loss moved: the steps trained on the store
+
+
+def test_a_resumed_store_run_with_augmentation_is_bitwise_the_straight_one(tmp_path, source):
+    """Creating the DataLoader's iterator drew its workers' seed from the global RNG (the one augmentation
+    draws from), and a resumed run creates it again at the resumed step: the weights drifted apart."""
+    from safetensors.torch import load_file
+    import torch
+
+    store = tmp_path / "store"
+    build_store(source, store, BuildOptions(resolution=64, crop="center", labels="none", channels=3))
+    opts = [f"data.name=store:{store}", "train.batch_size=4", "log.every=2", "log.sample_every=1000",
+            "log.checkpoint_every=2", "log.tensorboard=false", "log.progress=false", "log.diversity_n=0",
+            "augment.policy=translation,cutout", *NETS["dcgan"]]
+    api.train(None, out=tmp_path / "a", steps=4, device="cpu", set=opts)
+    api.train(None, out=tmp_path / "b", steps=2, device="cpu", set=opts)
+    api.train(None, out=tmp_path / "b", steps=4, device="cpu", set=opts, resume=True)
+    last = "checkpoints/step-0000004/G.safetensors"
+    a, b = load_file(str(tmp_path / "a" / last)), load_file(str(tmp_path / "b" / last))
+    assert all(torch.equal(a[k], b[k]) for k in a)

@@ -113,8 +113,8 @@ class Trainer:
                 continue  # rolled back: the step counter moved back to the checkpoint
             if self.step % log.sample_every == 0:
                 periodic.save_samples(self)
-            if self.evaluator is not None and self.step % self.cfg.eval.every == 0:
-                periodic.evaluate(self)
+            if self.evaluator is not None and self.step % self.cfg.eval.every == 0 and periodic.evaluate(self) is None:
+                continue  # the weights had turned NaN: rolled back to the checkpoint's step
             if self.step % log.checkpoint_every == 0 and self.save_checkpoint() is None:
                 continue
             if self._stopping(stop, at_log):

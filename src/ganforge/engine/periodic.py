@@ -63,9 +63,16 @@ def save_samples(trainer) -> Path | None:
         return trainer.built.parts.save_preview(nets, path, trainer.step)
 
 
-def evaluate(trainer) -> dict[str, float]:
-    """Measure the sampling networks now; log the values and keep the best checkpoint."""
+def evaluate(trainer) -> dict[str, float] | None:
+    """Measure the sampling networks now; log the values and keep the best checkpoint. None if the weights
+    had turned NaN/inf and the guard rolled back instead: between log steps (``eval.every`` not a multiple
+    of ``log.every``) the guard has not looked yet, and scoring NaN samples would log and keep nonsense.
+    (The check reads the weights only: no RNG is drawn, so a healthy run is unchanged.)"""
     built, cfg, evaluator = trainer.built, trainer.cfg, trainer.evaluator
+    broken = nonfinite_weights(built.nets)
+    if broken:
+        trainer.diverged(f"the weights of {' and '.join(broken)} became NaN/inf")
+        return None
     values: dict[str, float] = {}
     if trainer.world.is_main:  # one process measures; the others wait for its figures
         with measuring(built) as nets:
@@ -79,7 +86,8 @@ def evaluate(trainer) -> dict[str, float]:
         value, best = values[key], trainer.best
         if not best or (value > best["value"] if higher else value < best["value"]):
             trainer.best = {"key": key, "value": value, "step": trainer.step}
-            save_checkpoint(trainer, label="best")
+            if save_checkpoint(trainer, label="best") is None:
+                return None  # rolled back instead (the weights turned NaN): nothing was kept
             trainer.writer.message(f"step {trainer.step}: best {key} so far ({value:.4g}), kept in checkpoints/best")
     return values
 

@@ -25,6 +25,12 @@ def check_config(run_dir: Path, cfg: RunConfig, allow_change: bool) -> list[str]
     saved = rundir.read_config(run_dir)
     declared = recipes.reads_of(cfg.recipe)  # a key the recipe never reads cannot make the run differ
     changes = [d for d in config_mod.diff(saved, cfg) if not d.startswith("train.steps:") and _read(d, declared)]
+    kinds = [d.split(":", 1)[0] for d in changes if d.startswith("optim.") and d.split(":", 1)[0].endswith(".name")]
+    if kinds:  # refused even with --allow-config-change, and before anything in the run is rewritten
+        raise ConfigError(f"{', '.join(kinds)} differs from the one {run_dir} was trained with ("
+                          f"{'; '.join(d for d in changes if d.split(':', 1)[0] in kinds)}): an optimiser of "
+                          f"another kind cannot continue the checkpoint's (its moments do not carry over); "
+                          f"resume with the run's optimiser, or train a new run")
     if changes and not allow_change:
         raise ConfigError(f"the config differs from the one {run_dir} was trained with "
                           f"({'; '.join(changes)}); resume with the same preset and --set values, "

@@ -54,6 +54,9 @@ def restore(built: Built, run_dir: Path, guard: DivergenceGuard, world: World, s
             ) -> tuple[Path, int, dict]:
     """Load the newest good checkpoint into ``built``: (its path, its step, the best evaluation)."""
     path, tensors, state = checkpoint.load_latest(run_dir / "checkpoints")
+    for label in [*built.emas, *built.parts.stateful]:  # before anything is loaded
+        if label not in tensors:
+            raise GanforgeError(_not_in_checkpoint(path, label, label in built.emas))
     for name, net in built.nets.items():
         try:
             net.load_state_dict(tensors[name])
@@ -69,9 +72,9 @@ def restore(built: Built, run_dir: Path, guard: DivergenceGuard, world: World, s
                                 f"with") from None
     for name, opt in built.optimizers.items():
         checkpoint.load_optimizer(opt, tensors.get(f"optim_{name}", {}), state["optimizers"][name])
+    parts = built.parts
     for label, ema in built.emas.items():
         ema.model.load_state_dict(tensors[label])
-    parts = built.parts
     for name, component in parts.stateful.items():
         component.load_state_tensors(tensors[name])
     for name, stream in parts.streams.items():
@@ -85,6 +88,21 @@ def restore(built: Built, run_dir: Path, guard: DivergenceGuard, world: World, s
         rng.seed_all(seeds.for_rank(seed, world.rank) + int(state["step"]))
     guard.load_state_dict(state.get("guard", {}))
     return path, int(state["step"]), dict(state.get("best", {}))
+
+
+# What turns on a component whose state a checkpoint may lack (its name's start -> the config key).
+_ADDED_BY = (("historical_", "reg.historical"), ("ada", "augment.ada_target"), ("path_length_", "reg.path_length"),
+             ("dp_", "dp.*"))
+
+
+def _not_in_checkpoint(path: Path, label: str, is_ema: bool) -> str:
+    """Why a component added on resume (``--allow-config-change``) is refused: it has no state to continue
+    from. It is refused rather than started fresh, since a fresh moving average or statistic would silently
+    mean something else than the run's (an EMA of the initial weights, ADA's p back at 0)."""
+    key = "ema.half_life_images / ema.beta" if is_ema else next(
+        (k for start, k in _ADDED_BY if label.startswith(start)), "the changed config")
+    return (f"checkpoint {path} holds no {label} state: the run was trained without it ({key} adds it), and it "
+            f"cannot be added on resume; resume with the run's own {key}, or train a new run with it")
 
 
 def _shape(shape: Any) -> str:

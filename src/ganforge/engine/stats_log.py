@@ -103,7 +103,7 @@ class StatsWriter:
 
     def write(self, record: dict) -> None:
         with open(self.path, "a") as f:
-            f.write(json.dumps(record) + "\n")
+            f.write(json.dumps(strict(record), allow_nan=False) + "\n")
         step = record["step"]
         if self._tb is not None:
             for key, value in record.items():
@@ -133,6 +133,23 @@ class StatsWriter:
             return None
         return max(self.total - step, 0) * elapsed / done
 
+    def rewind(self, step: int) -> None:
+        """Drop the records logged after ``step`` (a rollback's failed attempt, which the retry logs again),
+        so each step appears once, as a resumed run's log has it; events (why it rolled back) stay."""
+        if not self.path.exists():
+            return
+        kept = []
+        for line in self.path.read_text().splitlines():
+            try:
+                record = json.loads(line)
+            except ValueError:
+                continue
+            if not isinstance(record, dict) or "event" in record or record.get("step", 0) <= step:
+                kept.append(line)
+        tmp = self.path.with_suffix(".tmp")
+        tmp.write_text("".join(line + "\n" for line in kept))
+        tmp.replace(self.path)
+
     def event(self, step: int, kind: str, message: str) -> None:
         """A line such as a divergence or an interruption, in the log and on screen."""
         with open(self.path, "a") as f:
@@ -152,10 +169,30 @@ class StatsWriter:
             self._bar.close()
 
 
+def strict(record: dict) -> dict:
+    """``record`` as strict JSON takes it: a NaN or infinite value (a diverged loss) as null. Python's json
+    writes them as bare ``NaN``/``Infinity``, which other JSON readers (jq, browsers) reject; the package's
+    readers take numbers only, so they skip a null as they skipped a NaN."""
+    return {k: _finite_or_none(v) for k, v in record.items()}
+
+
+def _finite_or_none(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_none(v) for v in value]
+    return value
+
+
 class NullWriter:
     """What processes other than rank 0 log to under torchrun: nothing (rank 0 writes the run)."""
 
     def advance(self, steps: int) -> None:
+        pass
+
+    def rewind(self, step: int) -> None:
         pass
 
     def write(self, record: dict) -> None:

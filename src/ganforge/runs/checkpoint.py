@@ -28,6 +28,9 @@ from ganforge.errors import CheckpointError, warn as warn_line
 from ganforge.training.speed import in_layout_of
 
 PREFIX = "step-"
+# Param-group settings a config sets (optim.*): taken from the optimiser as built, not from the checkpoint.
+# The learning rate and SGD's momentum are the schedules' (restored with them).
+CONFIGURED = ("betas", "weight_decay")
 
 
 def _fsync(path: Path) -> None:
@@ -63,9 +66,29 @@ def save(root: Path, step: int, tensors: dict[str, dict[str, torch.Tensor]], sta
         raise CheckpointError(f"could not write checkpoint {final}: {e.strerror or e}{kept}. "
                               f"Free disk space (or fix permissions), then continue with --resume") from None
     if keep is not None:
-        for old in list_checkpoints(root)[:-keep]:
-            _remove(old)
+        _prune(root, final, keep)
     return final
+
+
+def _prune(root: Path, final: Path, keep: int) -> None:
+    """Remove all but the newest ``keep`` checkpoints that open, the one just written (``final``) among them.
+
+    By name alone a damaged checkpoint with a higher step (left by a run killed or resumed past it) counted
+    as one of the newest, and the only good ones, the one just written too, were deleted in its favour.
+    A damaged one is left where it is (loading names it and falls back), and only a checkpoint older than
+    ``keep`` good ones is removed; each survivor is checked only while fewer than ``keep`` are known good.
+    """
+    good = 0
+    for path in reversed(list_checkpoints(root)):
+        if good >= keep:
+            _remove(path)
+            continue
+        if path != final:
+            try:
+                verify(path)
+            except CheckpointError:
+                continue  # damaged: neither counted nor pruned
+        good += 1
 
 
 def _set_aside(path: Path) -> Path:
@@ -208,7 +231,13 @@ def load_optimizer(optimizer: torch.optim.Optimizer, tensors: dict[str, torch.Te
     for flat, value in [*tensors.items(), *meta["scalars"].items()]:
         pid, key = flat.split(".", 1)
         state.setdefault(int(pid), {})[key] = value
+    configured = [{k: g[k] for k in CONFIGURED if k in g} for g in optimizer.param_groups]
     optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+    # The settings the config gives (as built for this run) win over the checkpoint's: a resume with
+    # --allow-config-change records new betas or weight_decay, and they must be the ones training uses.
+    # Unchanged, they are the same values, so an ordinary resume is untouched.
+    for group, settings in zip(optimizer.param_groups, configured):
+        group.update(settings)
     for group in optimizer.param_groups:  # moments were stored contiguous: give them their weight's layout
         for p in group["params"]:
             entries = optimizer.state.get(p, {})

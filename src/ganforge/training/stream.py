@@ -77,6 +77,7 @@ class StreamedBatches(ShuffledBatches):
                  world_size: int = 1, channels_last: bool = False, workers: int = WORKERS):
         self.x, self.files = x, files  # x: the store's mapped images (the monitor picks its fixed batch from it)
         self.workers = workers
+        self._loader_seed = seed
         self._batches = None
         super().__init__(len(x), batch_size, seed, device, output_range, rank=rank, world_size=world_size,
                          channels_last=channels_last)
@@ -90,7 +91,12 @@ class StreamedBatches(ShuffledBatches):
         kw = {"num_workers": self.workers, "collate_fn": _as_is, "pin_memory": self.device.type == "cuda"}
         if self.workers:
             kw.update(prefetch_factor=PREFETCH, persistent_workers=False)
-        self._batches = iter(DataLoader(_Rows(self.files), batch_sampler=order, **kw))
+        # A generator of its own: without one, creating the iterator draws its workers' base seed from the
+        # global RNG, which augmentation and dropout also draw from. The loader starts at step 0 in a straight
+        # run but again at the resumed step after --resume, so that extra draw made resume non-bitwise.
+        # Workers only copy rows (the order is decided here), so the seed they get changes no batch.
+        loader_gen = torch.Generator().manual_seed(self._loader_seed)
+        self._batches = iter(DataLoader(_Rows(self.files), batch_sampler=order, generator=loader_gen, **kw))
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         if self._batches is None:
