@@ -52,7 +52,11 @@ def test_resume_with_more_steps_records_the_new_budget(tmp_path):
     options = json.loads((tmp_path / "r" / "options.json").read_text())
     assert options["steps_changes"] == [{"step": 10, "from": 10, "to": 20}]
     Trainer(_cfg("train.steps=20"), tmp_path / "r", resume=True)  # the same budget again: nothing to record
-    assert json.loads((tmp_path / "r" / "options.json").read_text())["steps_changes"] == options["steps_changes"]
+    again = json.loads((tmp_path / "r" / "options.json").read_text())
+    assert again["steps_changes"] == options["steps_changes"]
+    # each leg's own command, commit and versions (the first leg's alone described a run resumed elsewhere)
+    assert [leg["step"] for leg in again["resumes"]] == [10, 20]
+    assert again["resumes"][0]["versions"]["torch"] == torch.__version__ and "git_commit" in again["resumes"][0]
 
 
 def test_resume_drops_stats_logged_after_the_checkpoint(tmp_path):

@@ -58,6 +58,7 @@ class Trainer:
                 rundir.truncate_stats(self.run_dir, self.step)
                 resume_checks.record_steps(self.run_dir, cfg, self.step)
                 resume_checks.record_changes(self.run_dir, cfg, self.step, changes)
+                rundir.record_resume(self.run_dir, self.step, device=str(self.built.device), argv=argv)
                 resume_checks.check_data(self.run_dir, self.built.data)
         elif world.is_main:
             rundir.write_new(self.run_dir, cfg, device=str(self.built.device), preset=preset, argv=argv,

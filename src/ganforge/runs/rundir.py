@@ -145,6 +145,15 @@ def write_new(run_dir: Path, cfg: RunConfig, *, device: str, preset: str | None,
     (run_dir / OPTIONS).write_text(json.dumps(options, indent=1))
 
 
+def record_resume(run_dir: Path, step: int, *, device: str, argv: list[str] | None) -> None:
+    """Each resumed leg's own command, device, commit and versions under ``resumes`` in options.json: a run
+    continued on another machine or after an upgrade is no longer bitwise the first leg's, and the record
+    of the first leg alone said nothing of it."""
+    add_option(run_dir, "resumes", {"step": step, "command": argv if argv is not None else sys.argv, "device": device,
+                                    "git_commit": git_commit(), "versions": versions(),
+                                    "started": datetime.now(timezone.utc).isoformat(timespec="seconds")})
+
+
 def add_option(run_dir: Path, key: str, entry: dict) -> None:
     """Append ``entry`` to the list ``key`` in options.json (e.g. config changes accepted on resume)."""
     path = run_dir / OPTIONS
