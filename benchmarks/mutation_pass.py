@@ -66,6 +66,11 @@ T_REC = "tests/recipes/test_recipes_wiring.py"
 T_SG2 = "tests/nets/test_nets_stylegan2.py"
 T_SG2W = "tests/nets/test_nets_stylegan2_wiring.py"
 T_PL = "tests/objectives/test_objectives_path_length.py"
+T_FRECHET = "tests/metrics/test_metrics_frechet.py"
+T_SCORE = "tests/anomaly/test_anomaly_scoring.py"
+T_DCR = "tests/privacy/test_privacy_distances.py"
+T_AUDIT_NEAR = ("tests/privacy/test_privacy_audit.py::"
+                "test_near_copies_of_training_images_raise_the_near_copy_and_ratio_flags")
 
 
 def _rec(*tests: str) -> tuple[str, ...]:
@@ -254,6 +259,61 @@ MUTATIONS: list[Mutation] = [
     M("logan-members-swapped", "privacy/membership.py", "**auroc_ci(s_mem, s_non, seed=seed)}",
       "**auroc_ci(s_non, s_mem, seed=seed)}", "LOGAN: members and non-members swapped (the issue's)",
       ("tests/privacy/test_privacy_membership.py::test_logan_calls_the_training_images_members_for_an_overfit_d",)),
+    # ---- round 14: metrics, EMA, anomaly scores, the privacy audit, the guard, tabular, the monitor ----
+    M("kid-seed-ignored", "metrics/frechet.py",
+      "torch.manual_seed(seed)\n        mean, std = metric.compute()\n    return float(mean), float(std)\n",
+      "mean, std = metric.compute()\n    return float(mean), float(std)\n",
+      "KID: seed ignored (the subsets follow the global RNG state)",
+      (f"{T_FRECHET}::test_kid_depends_on_its_seed_and_not_on_the_global_rng_state",)),
+    M("prdc-coverage-le", "metrics/prdc.py", "(_nearest(real, fake) < radii)", "(_nearest(real, fake) <= radii)",
+      "coverage: a fake on a ball's edge counts as inside (<= for the strict <)",
+      ("tests/metrics/test_metrics_prdc.py::"
+       "test_a_real_whose_nearest_fake_is_exactly_on_its_ball_edge_is_not_covered",)),
+    M("ema-buffers-not-copied", "training/ema.py", "            e.copy_(b)", "            pass",
+      "EMA: buffers (batch-norm running statistics) not copied",
+      ("tests/training/test_training_ema.py::test_buffers_such_as_batch_norm_running_stats_are_copied_not_averaged",)),
+    M("fanogan-score-kappa-dropped", "anomaly/scoring.py",
+      "return image + self.run.config.anomaly.kappa * feature, rec", "return image, rec",
+      "f-AnoGAN score: the kappa * feature term dropped",
+      (f"{T_SCORE}::test_fanogan_kappa_adds_kappa_times_the_feature_term",)),
+    M("anogan-lambda-ignored", "anomaly/scoring.py", "return (1 - lam) * residual + lam * discrimination",
+      "return residual", "AnoGAN: anomaly.anogan_lambda ignored (residual only)",
+      (f"{T_SCORE}::test_the_anogan_score_is_the_lambda_weighted_loss_at_the_found_code",)),
+    M("anogan-seed-ignored", "anomaly/scoring.py", "manual_seed(self.seed * 1_000_003 + start)",
+      "manual_seed(start)", "AnoGAN: the scorer's seed ignored (the same starting codes for every seed)",
+      (f"{T_SCORE}::test_anogan_scores_depend_on_the_seed",)),
+    M("residual-map-unscaled", "anomaly/scoring.py", ".abs().mean(1) / (self.hi - self.lo))", ".abs().mean(1))",
+      "anomaly residual map: not divided by the image range",
+      (f"{T_SCORE}::test_the_residual_map_is_the_pixel_difference_in_units_of_the_image_range",)),
+    M("audit-ratio-flag-never", "privacy/audit.py", 'if r["ratio"] < 0.9:', 'if r["ratio"] < 0.0:',
+      "privacy audit: the DCR ratio flag never raised", (T_AUDIT_NEAR,)),
+    M("audit-nearcopy-flag-never", "privacy/audit.py", 'if r["near_copy_p_value"] < FLAG_P_VALUE and',
+      'if False and r["near_copy_p_value"] < FLAG_P_VALUE and', "privacy audit: the near-copy flag never raised",
+      (T_AUDIT_NEAR,)),
+    M("dcr-pvalue-off-by-one", "privacy/distances.py", "binom.sf(self.near_copies - 1, n",
+      "binom.sf(self.near_copies, n", "DCR near-copy p-value: P(X > k) for P(X >= k)",
+      (f"{T_DCR}::test_the_near_copy_p_value_is_the_binomial_tail_at_or_above_the_count",)),
+    M("dcr-ratio-mean", "privacy/distances.py",
+      "return float(np.median(self.synthetic) / max(np.median(self.holdout), 1e-12))",
+      "return float(np.mean(self.synthetic) / max(np.mean(self.holdout), 1e-12))", "DCR ratio: means for medians",
+      (f"{T_DCR}::test_the_ratio_is_of_medians_not_means",)),
+    M("guard-collapse-or", "engine/guard.py", 'collapsed = stats["D_fake"] < c.collapse_d_fake and stats["loss_D"]',
+      'collapsed = stats["D_fake"] < c.collapse_d_fake or stats["loss_D"]',
+      "divergence guard: collapse on either signal (or for and)",
+      ("tests/engine/test_engine_guard.py::test_collapse_needs_both_a_low_d_fake_and_a_low_d_loss",)),
+    M("guard-collapse-never-reset", "engine/guard.py",
+      "self.collapse_steps = self.collapse_steps + steps if collapsed else 0",
+      "self.collapse_steps = self.collapse_steps + steps",
+      "divergence guard: a healthy reading does not reset the count",
+      ("tests/engine/test_engine_guard.py::"
+       "test_collapse_must_hold_for_consecutive_steps_a_healthy_reading_resets_the_count",)),
+    M("transform-inverse-alpha-unclipped", "tabular/transform.py",
+      "v = np.clip(alpha.astype(np.float64), -1, 1) * 4", "v = alpha.astype(np.float64) * 4",
+      "tabular inverse: alpha not clipped to [-1, 1]",
+      ("tests/tabular/test_tabular_transform.py::test_alpha_beyond_one_inverts_as_alpha_one",)),
+    M("monitor-fixed-real-seed-ignored", "training/monitor.py", "generator=torch.Generator().manual_seed(seed))[:n]",
+      "generator=torch.Generator().manual_seed(0))[:n]", "collapse monitor: the fixed real batch ignores its seed",
+      ("tests/training/test_training_monitor.py::test_the_fixed_real_batch_is_chosen_by_its_seed",)),
 ]
 
 

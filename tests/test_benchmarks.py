@@ -72,17 +72,16 @@ def test_the_gpu_session_stops_a_job_with_sigterm_at_its_deadline_and_skips_what
     import json
     import signal
     import sys
-    import time
 
     monkeypatch.syspath_prepend(str(ROOT / "benchmarks"))  # its sibling gpu_jobs.py, as when run as a script
     gs = benchmark_script("gpu_session")
     s = gs.Session(tmp_path / "work", tmp_path / "results", gs.Clock(1.0), smoke=True)
     waits = ("import signal, sys, time; signal.signal(signal.SIGTERM, lambda *a: sys.exit(143)); "
              "print('started', flush=True); time.sleep(60)")
-    t0 = time.time()
     rc = s.run("train", [sys.executable, "-c", waits], until=5.0, term=True)
-    assert rc in (143, -signal.SIGTERM)  # SIGTERM (its handler's exit, or before it was installed), not SIGKILL
-    assert time.time() - t0 < 30
+    # Stopped at its deadline by SIGTERM (its handler's exit, or before it was installed), not SIGKILL, and not
+    # left to finish its 60 s sleep (that would exit 0).
+    assert rc in (143, -signal.SIGTERM)
     assert s.run("eval", [sys.executable, "-c", "print('never')"], until=0.5) == -1  # the deadline has passed
     summary = json.loads((tmp_path / "results" / "summary.json").read_text())
     assert "no time left" in summary["eval"]["skipped"]

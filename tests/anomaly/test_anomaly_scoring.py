@@ -4,6 +4,7 @@ a method cannot take."""
 
 import numpy as np
 import pytest
+import torch
 from blob_case import ANOMALY_AT, NORMAL_AT, blobs
 
 from ganforge.anomaly import AnomalyError, evaluate, scorer
@@ -40,14 +41,18 @@ def test_the_residual_map_lights_up_where_the_anomaly_is(opened):
     assert shifted[region].mean() > 2 * normal[region].mean(), (shifted[region].mean(), normal[region].mean())
 
 
+def _scorer_with(run, **anomaly):
+    """The run's scorer after setting these anomaly.* keys on its config (the scorer reads them when made)."""
+    for key, value in anomaly.items():
+        setattr(run.config.anomaly, key, value)
+    return scorer(run)
+
+
 def test_anogan_inverts_better_than_a_random_code(opened):
     """AnoGAN's search is what makes its score: more steps, closer reconstructions of normal images."""
     run = opened("anogan")
     x = blobs(8, NORMAL_AT, np.random.default_rng(3))
-    run.config.anomaly.anogan_steps = 1
-    one = scorer(run).score(x).score
-    run.config.anomaly.anogan_steps = 60
-    sixty = scorer(run).score(x).score
+    one, sixty = (_scorer_with(run, anogan_steps=n).score(x).score for n in (1, 60))
     assert sixty.mean() < 0.7 * one.mean(), (one.mean(), sixty.mean())
 
 
@@ -68,3 +73,64 @@ def test_a_ganomaly_run_given_to_anogan_scoring_is_one_line(opened, one_line):
     with pytest.raises(AnomalyError) as e:
         scorer(opened("anogan"), "fanogan")
     assert "--method anogan" in one_line(e)
+
+
+def _features(D, x):
+    return D.features(x).flatten(1)
+
+
+def test_fanogan_kappa_adds_kappa_times_the_feature_term(opened):
+    """score(kappa) - score(0) = kappa * MSE(f(x), f(G(E(x)))), the feature term computed here from the nets."""
+    run = opened("fanogan")
+    x = blobs(5, ANOMALY_AT, np.random.default_rng(4))
+    plain = _scorer_with(run, kappa=0.0).score(x).score
+    sc = _scorer_with(run, kappa=2.5)
+    weighted = sc.score(x).score
+    D, E, G = run.model.nets["D"], run.model.encoder, run.model.generator
+    with torch.no_grad():
+        t = sc.to_model(x[:, None])
+        feature = (_features(D, t) - _features(D, G(E(t)))).pow(2).mean(1).double().numpy()
+    assert (feature > 0).all()
+    np.testing.assert_allclose(weighted - plain, 2.5 * feature, rtol=1e-4, atol=1e-7)
+
+
+@pytest.mark.parametrize("lam", [0.0, 1.0])
+def test_the_anogan_score_is_the_lambda_weighted_loss_at_the_found_code(opened, lam):
+    """lambda 0: the residual sum |x - G(z)| alone; lambda 1: the discrimination sum |f(x) - f(G(z))| alone."""
+    run = opened("anogan")
+    run.config.anomaly.anogan_steps, run.config.anomaly.anogan_lambda = 2, lam
+    sc = scorer(run)
+    t = sc.to_model(blobs(4, ANOMALY_AT, np.random.default_rng(5))[:, None])
+    loss, rec = sc.score_batch(t, 0)
+    D = run.model.nets["D"]
+    with torch.no_grad():
+        residual = (t - rec).abs().flatten(1).sum(1)
+        discrimination = (_features(D, t) - _features(D, rec)).abs().sum(1)
+    expected = (1 - lam) * residual + lam * discrimination
+    assert not torch.allclose(residual, discrimination, rtol=1e-2)
+    torch.testing.assert_close(loss, expected, rtol=1e-5, atol=1e-5)
+
+
+def test_anogan_scores_depend_on_the_seed(opened):
+    """The starting codes come from ``seed``: another seed starts (and so ends) the search elsewhere."""
+    run = opened("anogan")
+    run.config.anomaly.anogan_steps = 2
+    x = blobs(4, NORMAL_AT, np.random.default_rng(6))
+    a, b = scorer(run, seed=1).score(x).score, scorer(run, seed=2).score(x).score
+    assert not np.allclose(a, b), (a, b)
+
+
+def test_the_residual_map_is_the_pixel_difference_in_units_of_the_image_range(opened):
+    """residual = |x/255 - (rec - lo)/(hi - lo)| averaged over channels, computed here from G(E(x))."""
+    run = opened("fanogan")
+    x = blobs(5, ANOMALY_AT, np.random.default_rng(7))
+    sc = scorer(run)
+    res = sc.score(x).residual
+    lo, hi = run.model.generator.output_range
+    with torch.no_grad():
+        t = sc.to_model(x[:, None])
+        rec = run.model.generator(run.model.encoder(t))
+    rec01 = ((rec - lo) / (hi - lo)).double().numpy()
+    expected = np.abs(x[:, None] / 255.0 - rec01).mean(1)
+    assert expected.max() > 0.2  # the shifted blob is not reconstructed: a residual to measure
+    np.testing.assert_allclose(res, expected, atol=1 / 255)

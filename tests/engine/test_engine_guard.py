@@ -76,3 +76,34 @@ def test_collapse_signal(tmp_path, tiny_trainer):
     with pytest.raises(TrainingDiverged, match="collapse: mean D\\(G\\(z\\)\\)"):
         tr.fit()
     assert tr.step == 10
+
+
+def _guard(**kw):
+    from ganforge.config.schema import GuardConfig
+    from ganforge.engine.guard import DivergenceGuard
+
+    return DivergenceGuard(GuardConfig(collapse_d_fake=0.1, collapse_d_loss=0.05, collapse_steps=20, **kw))
+
+
+NETS = {"G": torch.nn.Linear(1, 1)}
+COLLAPSED = {"D_fake": 0.01, "loss_D": 0.01}
+HEALTHY = {"D_fake": 0.4, "loss_D": 1.2}
+
+
+def test_collapse_needs_both_a_low_d_fake_and_a_low_d_loss():
+    for mixed in ({"D_fake": 0.01, "loss_D": 1.2}, {"D_fake": 0.4, "loss_D": 0.01}):
+        guard = _guard()
+        assert all(guard.check(mixed, NETS, steps=10) is None for _ in range(10)), mixed
+        assert guard.collapse_steps == 0
+    guard = _guard()
+    assert guard.check(COLLAPSED, NETS, steps=10) is None and guard.collapse_steps == 10
+    assert "collapse: mean D(G(z)) < 0.1 and D loss < 0.05 for 20 steps" in guard.check(COLLAPSED, NETS, steps=10)
+    assert guard.collapse_steps == 0  # counted afresh after firing
+
+
+def test_collapse_must_hold_for_consecutive_steps_a_healthy_reading_resets_the_count():
+    guard = _guard()
+    for _ in range(10):  # 10 collapsed steps, 10 healthy, ...: never 20 in a row
+        assert guard.check(COLLAPSED, NETS, steps=10) is None
+        assert guard.check(HEALTHY, NETS, steps=10) is None
+        assert guard.collapse_steps == 0

@@ -79,3 +79,15 @@ def test_classifier_score_bounds():
 def test_features_must_be_a_matrix():
     with pytest.raises(ValueError, match="features"):
         frechet_distance(torch.zeros(10), torch.zeros(10, 2))
+
+
+def test_kid_depends_on_its_seed_and_not_on_the_global_rng_state():
+    """The subsets KID averages over are drawn from ``seed``: the same seed after any global seeding gives
+    the same value, and another seed draws other subsets (another value)."""
+    g = torch.Generator().manual_seed(1)
+    a, b = torch.randn(300, 4, generator=g), torch.randn(300, 4, generator=g) + 0.5
+    torch.manual_seed(1)
+    first = kernel_distance(a, b, subsets=5, subset_size=50, seed=7)
+    torch.manual_seed(999)
+    assert kernel_distance(a, b, subsets=5, subset_size=50, seed=7) == first
+    assert kernel_distance(a, b, subsets=5, subset_size=50, seed=8) != first

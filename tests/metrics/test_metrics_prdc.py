@@ -93,3 +93,12 @@ def test_too_few_samples_for_k():
         prdc.knn_radii(torch.zeros(3, 2), 3)
 
 
+
+
+def test_a_real_whose_nearest_fake_is_exactly_on_its_ball_edge_is_not_covered():
+    """'Inside' is strict: a fake at distance exactly NND_k(r) from a real does not cover it."""
+    real = torch.tensor([[0.0], [1.0], [3.0]])
+    fake = torch.tensor([[2.0], [50.0]])
+    # k=1 radii: 1, 1, 2; the nearest fake (2) is at 2 (> 1), exactly 1 (on the edge) and 1 (< 2) from the reals
+    assert prdc.density_coverage(real, fake, k=1)["coverage"] == pytest.approx(1 / 3)
+    assert brute(real, fake, k=1)[3] == pytest.approx(1 / 3)

@@ -117,6 +117,13 @@ def test_a_dataset_without_a_judge_defaults_to_parzen(tmp_path):
     assert ev.names == ["parzen40_train"]
     values = ev(x[:, None])
     assert np.isfinite(values["parzen40_train"]) and values["parzen40_train.sigma"] == 0.1
+    # the value is the Parzen log-likelihood of the 40 images (uint8 / 255) under kernels at the 40 samples
+    from ganforge.metrics import parzen
+
+    flat = x.reshape(40, -1).astype(np.float32) / 255
+    mean, se = parzen.parzen_log_likelihood(flat, flat, 0.1)
+    assert values["parzen40_train"] == pytest.approx(mean, rel=1e-5)
+    assert values["parzen40_train.se"] == pytest.approx(se, rel=1e-4)
 
 
 def test_no_default_metrics_for_unlabelled_points(tmp_path, one_line):

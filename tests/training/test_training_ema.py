@@ -193,3 +193,16 @@ def test_a_ramped_average_under_graphs_goes_eager_alone_and_trains_the_same(tmp_
     assert phases["G_ema"].eager_reason and not phases["G"].eager_reason and not phases["D"].eager_reason
     plain, fast = (runs[f].built.emas["G_ema"].model.state_dict() for f in ("false", "true"))
     assert all(torch.equal(plain[k], fast[k]) for k in plain)
+
+
+def test_buffers_such_as_batch_norm_running_stats_are_copied_not_averaged():
+    torch.manual_seed(0)
+    G = nn.Sequential(nn.Linear(3, 4), nn.BatchNorm1d(4))
+    ema = EmaModel(G, EmaSchedule(batch_images=1, beta=0.9))
+    G.train()
+    G(torch.randn(16, 3) * 5 + 3)  # moves the source's running statistics
+    bn, ebn = G[1], ema.model[1]
+    assert not torch.equal(bn.running_mean, ebn.running_mean)
+    ema.update(step=1)
+    assert torch.equal(ebn.running_mean, bn.running_mean) and torch.equal(ebn.running_var, bn.running_var)
+    assert ebn.num_batches_tracked.item() == bn.num_batches_tracked.item() == 1

@@ -134,3 +134,14 @@ def test_the_judge_figures_of_real_digits_read_spread_and_several_classes():
     figures = judge_figures(load_judge("lenet8"), real.flip(0), real, (0.0, 1.0))
     assert figures["diversity_judge"] == pytest.approx(1.0, rel=1e-5)
     assert figures["top_class_share"] < 0.3
+
+
+def test_the_fixed_real_batch_is_chosen_by_its_seed():
+    from ganforge.training.monitor import fixed_real
+
+    x = torch.arange(200.0)[:, None]
+    double = lambda t: 2 * t  # noqa: E731
+    a, again, b = fixed_real(x, 16, 1, double), fixed_real(x, 16, 1, double), fixed_real(x, 16, 2, double)
+    assert a.shape == (16, 1) and torch.equal(a, again)
+    assert not torch.equal(a, b)
+    assert set((a / 2).flatten().tolist()) <= set(range(200)) and len(set(a.flatten().tolist())) == 16
