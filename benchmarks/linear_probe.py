@@ -87,10 +87,15 @@ def main(argv: list[str] | None = None) -> None:
     args = p.parse_args(argv)
     json_path = outputs.check_file(args.json, flag="--json", force=args.force, suffixes=(".json",)) if args.json else None
     run = load_run(args.run)
+    random_d = initial_d(run.config)
+    with torch.no_grad():  # a context, not set_grad_enabled(False): main() is also called in-process (tests)
+        _probe(args, run, random_d, json_path)
+
+
+def _probe(args: argparse.Namespace, run, random_d: torch.nn.Module, json_path) -> None:
+    """Features of every representation, the fits and the table (no gradients: the caller's context)."""
     cfg = run.config
     record = run.state.get("net_context") or {}
-    random_d = initial_d(cfg)
-    torch.set_grad_enabled(False)
     has_valid = "valid" in dataset_splits(cfg.data.name)
     shape = {"resolution": cfg.data.resolution, "channels": cfg.data.channels}  # as the run's D saw them
     splits = {s: load_dataset(cfg.data.name, split=s, **shape) for s in ("train", "test") + (("valid",) if has_valid else ())}

@@ -29,3 +29,4 @@ def test_the_probe_runs_on_a_d_without_conv_maps(benchmark_script, tmp_path):
     rows = json.loads((tmp_path / "p.json").read_text())["rows"]
     assert [r["representation"] for r in rows] == ["D (trained)", "D (random init)", "pixels"]
     assert all(0 <= r["test_accuracy"] <= 1 for r in rows) and rows[0]["dim"] == 50
+    assert torch.is_grad_enabled()  # it switched gradients off for the whole process, and 135 later tests failed
