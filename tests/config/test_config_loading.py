@@ -178,6 +178,17 @@ def test_a_base_60_number_is_refused_by_its_key(one_line):
     assert config.resolve(config.load_yaml("train: {steps: 010}")).train.steps == 10
 
 
+def test_booleans_are_true_and_false_only(one_line):
+    """YAML 1.1 read yes/no/on/off as booleans: a table's columns named yes and no became True and False,
+    and log.progress=yes passed as true; here they are strings, names where names are meant."""
+    assert config.load_yaml("discrete: [yes, no, on, off]\nx: true\ny: False") == {
+        "discrete": ["yes", "no", "on", "off"], "x": True, "y": False}
+    assert config.parse_override("log.progress=false")[1] is False
+    with pytest.raises(ConfigError) as e:
+        config.resolve(None, ["log.progress=yes"])
+    assert one_line(e) == "log.progress must be true or false, got 'yes'"
+
+
 @pytest.mark.parametrize("text, where", [("train: {steps: 1}\nlog: {every: 2}\ntrain: {batch_size: 3}\n",
                                           "'train' is stated twice (lines 1 and 3)"),
                                          ("train:\n  steps: 1\n  steps: 2\n", "'steps' is stated twice (lines 2 and 3)"),

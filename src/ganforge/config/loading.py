@@ -27,7 +27,7 @@ from ganforge.config.validation import check_keys, check_kept, validate
 from ganforge.errors import ConfigError, did_you_mean
 
 
-_INT, _FLOAT = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float"
+_INT, _FLOAT, _BOOL = "tag:yaml.org,2002:int", "tag:yaml.org,2002:float", "tag:yaml.org,2002:bool"
 
 
 class DuplicateKeyError(yaml.constructor.ConstructorError):
@@ -40,7 +40,9 @@ class _Loader(yaml.SafeLoader):
     PyYAML follows YAML 1.1, which silently misreads what users write: ``2e-4`` is a string (it wants
     ``2.0e-4``), ``010`` is 8 (octal), ``1:30`` is 90 (base 60), ``0b11`` is 3. Here, as in YAML 1.2's core
     schema, an integer is decimal (``010`` is 10; ``_`` separators as in Python), ``0x10`` is 16 and ``0o10``
-    is 8 (spelled out, never a leading zero); ``1:30`` and ``0b11`` are strings, which a number key refuses."""
+    is 8 (spelled out, never a leading zero); ``1:30`` and ``0b11`` are strings, which a number key refuses.
+    A boolean is ``true``/``false`` only: ``yes``, ``no``, ``on``, ``off`` are strings (table columns named
+    ``yes``/``no`` stay names; a bool key given ``yes`` is refused in one line)."""
 
     def construct_mapping(self, node, deep=False):
         seen: dict[Any, int] = {}
@@ -65,8 +67,9 @@ def _construct_int(loader: yaml.SafeLoader, node: yaml.Node) -> int:
     return sign * int(digits[2:] if base != 10 else digits, base)
 
 
-_Loader.yaml_implicit_resolvers = {first: [(tag, rx) for tag, rx in resolvers if tag not in (_INT, _FLOAT)]
+_Loader.yaml_implicit_resolvers = {first: [(tag, rx) for tag, rx in resolvers if tag not in (_INT, _FLOAT, _BOOL)]
                                    for first, resolvers in yaml.SafeLoader.yaml_implicit_resolvers.items()}
+_Loader.add_implicit_resolver(_BOOL, re.compile(r"^(?:true|True|TRUE|false|False|FALSE)$"), list("tTfF"))
 _Loader.add_implicit_resolver(_INT, re.compile(r"^[-+]?[0-9][0-9_]*$|^0x[0-9a-fA-F][0-9a-fA-F_]*$|^0o[0-7][0-7_]*$"),
                               list("-+0123456789"))
 _Loader.add_implicit_resolver(
