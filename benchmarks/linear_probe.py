@@ -36,12 +36,12 @@ from sklearn.preprocessing import StandardScaler
 from ganforge import outputs, recipes
 from ganforge.config import RunConfig
 from ganforge.data import load_dataset
-from ganforge.data.registry import dataset_splits, run_data_options
+from ganforge.data.registry import dataset_splits
+from ganforge.engine.build import initial_networks
 from ganforge.recipes.semi_supervised import labelled_subset
 from ganforge.representation import d_features, to_d_input
 from ganforge.representation.features import POOL
 from ganforge.runs.run import load_run
-from ganforge.training import rng
 
 # Inverse L2 strength, chosen on the valid split; 1e-4 joined when cifar10-jpeg chose 1e-3, then the grid's edge.
 C_GRID = (1e-4, 1e-3, 1e-2, 0.1, 1.0)
@@ -59,12 +59,9 @@ def _fit_score(f_train, y_train, f_valid, y_valid, f_test, y_test) -> tuple[floa
 
 
 def initial_d(cfg: RunConfig, data_dir: str | None = None) -> torch.nn.Module:
-    """The run's D as training started, built as engine/build.py builds it: the run seed, its training data,
-    the recipe's networks() (``rebuild`` leaves out a weight-norm D's data-dependent init, so the semi-
-    supervised D it gave was not the run's starting point)."""
-    rng.seed_all(cfg.seed)
-    data = load_dataset(cfg.data.name, split=cfg.data.split, data_dir=data_dir, **run_data_options(cfg.data, cfg.seed))
-    return recipes.get(cfg.recipe).networks(cfg, data)[0]["D"].eval()
+    """The run's D as training started (:func:`ganforge.engine.build.initial_networks`; ``rebuild`` leaves
+    out a weight-norm D's data-dependent init, so the semi-supervised D it gave was not the starting point)."""
+    return initial_networks(cfg, recipes.get(cfg.recipe), data_dir)[1]["D"].eval()
 
 
 def _at_least_one(text: str) -> int:

@@ -73,16 +73,26 @@ def _check_augment_applies(cfg: RunConfig, data: Dataset) -> None:
                           f"(--set {given[0]}={'' if given[0].endswith('policy') else 'null'})")
 
 
-def build(cfg: RunConfig, recipe: Recipe, world: World, data_dir: str | None) -> Built:
+def initial_networks(cfg: RunConfig, recipe: Recipe, data_dir: str | None = None
+                     ) -> tuple[Dataset, dict[str, nn.Module], dict[str, Any]]:
+    """The run's training data and its networks (on the CPU) exactly as its training starts them: the run
+    seed, then the data, then the recipe's ``networks()`` (a weight-norm D's data-dependent init included).
+    The one place: :func:`build` and benchmarks/linear_probe.py's "D at step 0" both read it (the probe
+    once rebuilt D its own way and left that init out)."""
     rng.seed_all(cfg.seed)  # the same on every process: the networks start identical
-    device = distributed.device_for(world, pick_device(cfg.train.device))
-    local_batch = distributed.local_batch(world, cfg.train.batch_size)
     data = load_dataset(cfg.data.name, split=cfg.data.split, data_dir=data_dir,
                         **run_data_options(cfg.data, cfg.seed))
     _check_augment_applies(cfg, data)
-    plan = speed.plan(cfg.speed, device, data.kind == "image")
-    speed.apply_backend_flags(plan)
     nets, record = recipe.networks(cfg, data)
+    return data, nets, record
+
+
+def build(cfg: RunConfig, recipe: Recipe, world: World, data_dir: str | None) -> Built:
+    device = distributed.device_for(world, pick_device(cfg.train.device))
+    local_batch = distributed.local_batch(world, cfg.train.batch_size)
+    data, nets, record = initial_networks(cfg, recipe, data_dir)
+    plan = speed.plan(cfg.speed, device, data.kind == "image")
+    speed.apply_backend_flags(plan)  # CUDA-wide settings: nothing the CPU-built networks above depend on
     nets = {name: net.to(device).train() for name, net in nets.items()}
     plan = speed.choose_precision(plan, cfg.speed, nets)
     if cfg.train.sync_batchnorm:
