@@ -46,6 +46,12 @@ OWNED_FOLDERS = ("checkpoints", "tb")
 DEEPEST = 3
 
 
+def child_kind(kind: str, folder: str) -> str:
+    """The :data:`RUN_LAYOUT` entry for ``folder`` inside a folder of entry ``kind``: every checkpoint folder
+    shares ``"*"``, any other folder is its own name."""
+    return "*" if kind == "checkpoints" else folder
+
+
 def _matches(pattern: str, name: str) -> bool:
     return bool(pattern) and re.fullmatch(pattern, name) is not None
 
@@ -68,8 +74,8 @@ def record_of(path: str | os.PathLike) -> Path | None:
                 return run if _matches(files, part) or _matches(folders, part) else None
             if not _matches(folders, part):
                 return None
-            kind = "*" if kind == "checkpoints" else part
+            kind = child_kind(kind, part)
     return None
 
 
-__all__ = ["CONFIG", "DEEPEST", "OPTIONS", "STATS", "OWNED_FOLDERS", "RUN_LAYOUT", "record_of"]
+__all__ = ["CONFIG", "DEEPEST", "OPTIONS", "STATS", "child_kind", "OWNED_FOLDERS", "RUN_LAYOUT", "record_of"]

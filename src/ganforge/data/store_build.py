@@ -108,6 +108,11 @@ class Report:
     classes: dict[str, int] = field(default_factory=dict)
     sizes: dict[str, int] = field(default_factory=dict)  # "WxH" -> files
 
+    def skipped_examples(self, shown: int = 3) -> list[str]:
+        """One "reason: a.png, b.png, c.png, ..." per reason that skipped files, for an error line (after an
+        error the report itself is never printed)."""
+        return [f"{r}: {', '.join(v[:shown])}{', ...' if len(v) > shown else ''}" for r, v in self.skipped.items() if v]
+
     def lines(self) -> list[str]:
         out = [f"images written: {self.written}"]
         for reason, names in self.skipped.items():
@@ -200,7 +205,7 @@ def _plan(items, options: BuildOptions, report: Report, where: str):
         resolution = sides.pop() if sides else None
     kept = [i for i in items if i.name in headers]
     if len(kept) < options.min_images:
-        skipped = ", ".join(f"{r}: {', '.join(v[:3])}" for r, v in report.skipped.items() if v)
+        skipped = ", ".join(report.skipped_examples())
         raise DataError(f"{where} has {len(kept)} usable image(s){f' (skipped {skipped})' if skipped else ''}; "
                         f"a dataset needs at least {options.min_images}")
     return kept, channels, resolution
@@ -342,7 +347,7 @@ def _write(out: Path, items, label_of, classes, channels: int, resolution: int, 
     if label_of is None:
         (out / LABELS).unlink()
     if report.written < options.min_images:  # the report is not printed after an error: the line says why
-        why = [f"{r}: {', '.join(v[:3])}{', ...' if len(v) > 3 else ''}" for r, v in report.skipped.items() if v]
+        why = report.skipped_examples()
         if report.duplicates:
             a, b = report.duplicates[0]
             why.append(f"{len(report.duplicates)} exact duplicate(s) dropped, e.g. {a} (same bytes as {b})")

@@ -24,7 +24,7 @@ from ganforge.version import __version__
 from ganforge import recipes
 from ganforge.config import RunConfig, from_dict, load_yaml, reads
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
-from ganforge.run_layout import CONFIG, OPTIONS, RUN_LAYOUT, STATS
+from ganforge.run_layout import CONFIG, OPTIONS, RUN_LAYOUT, STATS, child_kind
 
 
 def next_run_dir(root: Path, label: str) -> Path:
@@ -57,7 +57,7 @@ def foreign_entries(path: str | Path) -> list[str]:
             if entry.is_symlink() or not (pattern and re.fullmatch(pattern, entry.name)):
                 found.append(name)
             elif is_dir:
-                walk(entry, "*" if kind == "checkpoints" else entry.name, f"{name}/")
+                walk(entry, child_kind(kind, entry.name), f"{name}/")
 
     walk(path, "", "")
     return found
