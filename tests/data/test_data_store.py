@@ -42,13 +42,16 @@ def test_every_skip_reason_is_reported_by_name(tmp_path):
     _noise(src / "tiny.png", size=(4, 4), seed=5)
     Image.fromarray(np.ones((16, 16), np.float32)).save(src / "float.tif")  # mode F: no 8-bit meaning
     _noise(src / "huge.png", size=(40, 40), seed=6)
+    (src / "mem.png").symlink_to("/proc/self/mem")  # opens, then the read is an I/O error
+    (src / "link.png").symlink_to(src / "gone.png")
     report = build_store(src, tmp_path / "out", BuildOptions(resolution=8, crop="center", max_pixels=1000))
     assert report.skipped == {"not an image": ["notes.txt"], "corrupt": ["cut.jpg"], "too small": ["tiny.png"],
-                              "wrong mode": ["float.tif"], "decompression bomb": ["huge.png"]}
+                              "wrong mode": ["float.tif"], "decompression bomb": ["huge.png"],
+                              "unreadable": ["mem.png"], "broken link": ["link.png"]}
     assert report.duplicates == [("ok1.png", "copy.png")]  # sorted order: copy.png is read first, and kept
     assert report.written == 3 and report.sizes["4x4"] == 1 and report.sizes["16x16"] >= 4
     text = "\n".join(report.lines())
-    for name in ("notes.txt", "cut.jpg", "tiny.png", "float.tif", "huge.png"):
+    for name in ("notes.txt", "cut.jpg", "tiny.png", "float.tif", "huge.png", "mem.png", "link.png"):
         assert name in text
     meta = json.loads((tmp_path / "out" / "dataset.json").read_text())
     assert meta["shape"] == [3, 3, 8, 8] and meta["counts"]["skipped"]["corrupt"] == 1

@@ -9,6 +9,7 @@ reason (each named), exact duplicates, the class histogram and the sizes of the 
 from __future__ import annotations
 
 import argparse
+import sys
 
 from ganforge.cli.help import examples
 from ganforge.data.store_build import CROPS, BuildOptions, build_store
@@ -24,7 +25,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("--out", required=True, help="the store folder to write (must not exist unless --force)")
     s.add_argument("--resolution", type=int, metavar="R", help="resize every image to RxR (default: keep the one size)")
     s.add_argument("--crop", choices=CROPS, default="none",
-                   help="center: short side to R, centre square; wide: width to R, centre band letterboxed; "
+                   help="center: short side to R, centre square; wide: the centre 2:1 band to R x R/2, letterboxed; "
                         "none (default): images must already be square")
     s.add_argument("--labels", default="auto", metavar="subfolders|FILE.json|none",
                    help="classes from the first subfolder, from a JSON {path: label}, or none "
@@ -40,7 +41,18 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError(f"--resolution {args.resolution} is too small; give at least 4 (e.g. 64)")
     options = BuildOptions(resolution=args.resolution, crop=args.crop, labels=args.labels, channels=args.channels)
     report = build_store(args.src, args.out, options, force=args.force)
-    for line in report.lines():
-        print(line)
-    print(f"store: {args.out}  (train on it with --set data.name=store:{args.out})")
+    for line in report.lines() + [f"store: {args.out}  (train on it with --set data.name=store:{args.out})"]:
+        print(shown(line))
     return 0
+
+
+def shown(line: str) -> str:
+    """``line`` as any terminal can print it: a file name that is not valid UTF-8 (held by Python with
+    surrogates) shows its odd bytes as ``\\xfe``, and a character the output's encoding lacks as an escape, so
+    printing the report of a store already written never fails."""
+    try:
+        text = line.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+    except UnicodeEncodeError:  # a surrogate no file system byte makes
+        text = line.encode("utf-8", "backslashreplace").decode("utf-8")
+    encoding = getattr(sys.stdout, "encoding", None) or "utf-8"
+    return text.encode(encoding, "backslashreplace").decode(encoding)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import io
 import os
-from collections.abc import Iterable
+from collections.abc import Collection, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,27 +31,44 @@ GREY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 MAX_NAMED = 10
 
 
-def find_images(root: Path, extensions: Iterable[str] = EXTENSIONS) -> list[Path]:
+def find_images(root: Path, extensions: Iterable[str] = EXTENSIONS, *, leave_out: Collection[str] = (),
+                broken: list[Path] | None = None) -> list[Path]:
     """Image files under ``root`` (by suffix, ``extensions``), sorted; hidden files and folders (.git,
     .ipynb_checkpoints) are skipped. The one walk for every folder ganforge reads (datasets, translate, upscale).
 
     Symbolically linked subfolders are followed (a class kept elsewhere and linked in is a
     class, not silently lost, as with ``Path.rglob``); a link back to a folder already
     being walked (a loop) is not entered again; two links to one folder are two classes.
+    ``leave_out``: real paths of files and folders not to walk (a store being written inside the folder).
+    ``broken``: when given, links to nothing (or loops) with a matching name are appended to it, so a caller
+    that reports skipped files can name them instead of losing them.
     """
     found = []
     real: dict[str, str] = {}  # walked path -> its real path
+    leave_names = {os.path.basename(p) for p in leave_out}  # a real path is looked up for these names only
+
+    def left_out(path: str) -> bool:
+        return os.path.basename(path) in leave_names and os.path.realpath(path) in leave_out
+
     for folder, dirs, files in os.walk(root, followlinks=True):
         real[folder] = os.path.realpath(folder)
         ancestors = Path(folder).relative_to(root).parents
         if any(real.get(str(root / a)) == real[folder] for a in ancestors if str(root / a) != folder):
             dirs[:] = []  # a link back to a folder on this very path: a loop, walked once already
             continue
-        dirs[:] = sorted(d for d in dirs if not d.startswith("."))
+        dirs[:] = sorted(d for d in dirs if not d.startswith(".") and not left_out(os.path.join(folder, d)))
         for name in files:
             p = Path(folder) / name
-            if p.suffix.lower() in extensions and not name.startswith(".") and p.is_file():
+            if p.suffix.lower() not in extensions or name.startswith("."):
+                continue
+            if left_out(str(p)):
+                continue
+            if p.is_file():
                 found.append(p)
+            elif broken is not None and p.is_symlink():
+                broken.append(p)
+    if broken is not None:
+        broken.sort(key=lambda p: p.relative_to(root).as_posix())
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
@@ -128,10 +145,6 @@ def read_folder(path: str, req: LoadRequest) -> FolderImages:
         raise DataError(f"no .png/.jpg/.jpeg images found under {root}; point {req.name.split(':')[0]}: at a folder of images")
 
     rel = [f.relative_to(root).as_posix() for f in files]
-    # Classes only when every image is inside a subfolder; mixing loose and grouped images means "unlabelled".
-    labelled = all(len(f.relative_to(root).parts) >= 2 for f in files)
-    classes = sorted({f.relative_to(root).parts[0] for f in files}) if labelled else None
-
     fingerprint = hashlib.sha256()
     arrays, sizes, kept, bad = [], {}, [], []
     for path, name in zip(files, rel):
@@ -162,6 +175,10 @@ def read_folder(path: str, req: LoadRequest) -> FolderImages:
     if req.channels is None and any(a.shape[0] == 3 for a in arrays):
         arrays = [grey_to_rgb(a[None])[0] if a.shape[0] == 1 else a for a in arrays]
     x = torch.from_numpy(np.stack(arrays))
+    # Classes from the images kept (a folder whose every file was skipped is no class), and only when every
+    # one is inside a subfolder: mixing loose and grouped images means "unlabelled".
+    labelled = all("/" in n for n in kept)
+    classes = sorted({n.split("/", 1)[0] for n in kept}) if labelled else None
     y = None
     if classes is not None:
         index = {c: i for i, c in enumerate(classes)}

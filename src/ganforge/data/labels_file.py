@@ -17,21 +17,43 @@ from ganforge.errors import DataError
 MAX_CLASS_INDEX = 100_000  # a labels file's largest index: ImageNet-21k has 21,841 classes; 10**9 would be a typo
 
 
-def read_labels_file(items: Sequence[Item], path: Path) -> tuple[list[int], list[str]]:
-    """The label of each of ``items`` and the class names, from a JSON file mapping each image's path in the
-    source to a class (a name or an integer), or stylegan2-ada's ``{"labels": [[path, int], ...]}``."""
+class _Repeated(ValueError):
+    """A key given twice in one JSON object (``json`` would keep the last one silently)."""
+
+
+def _no_repeats(pairs: list[tuple[str, object]]) -> dict:
+    table = {}
+    for key, value in pairs:
+        if key in table:
+            raise _Repeated(key)
+        table[key] = value
+    return table
+
+
+def read_labels_file(items: Sequence[Item], path: Path,
+                     listed: Sequence[Item] = ()) -> tuple[list[int], list[str], bool]:
+    """The label of each of ``items`` (the usable images), the class names, and whether the labels are names
+    (else indices), from a JSON file mapping each image's path in the source to a class (a name or an integer),
+    or stylegan2-ada's ``{"labels": [[path, int], ...]}``. A path given twice is refused, naming it: which of
+    two labels the user meant is not ours to guess. Indices are kept as they are (class k is k), their number
+    being one above the largest the file gives a file of ``listed`` (every file of the source)."""
     try:
-        table = json.loads(path.read_text())
+        table = json.loads(path.read_text(), object_pairs_hook=_no_repeats)
+    except _Repeated as exc:
+        raise DataError(f"the labels file {path} gives {_shown(exc.args[0])} twice; keep one entry for it") from None
     except (OSError, ValueError) as exc:
         raise DataError(f"cannot read the labels file {path} ({exc}); give a JSON object "
                         f"{{\"path/in/source.png\": label, ...}}") from None
     if isinstance(table, dict) and isinstance(table.get("labels"), list):
-        pairs = {}
+        pairs, first = {}, {}
         for k, entry in enumerate(table["labels"]):
             if not (isinstance(entry, list) and len(entry) == 2 and isinstance(entry[0], str)):
                 raise DataError(f'{path}: entry {k} of "labels" must be [path, label], got {_shown(entry)}; '
                                 "fix that entry")
-            pairs[entry[0]] = entry[1]
+            if entry[0] in pairs:
+                raise DataError(f'{path}: {_shown(entry[0])} is in "labels" twice (entries {first[entry[0]]} and '
+                                f"{k}); keep one entry for it")
+            pairs[entry[0]], first[entry[0]] = entry[1], k
         table = pairs
     if not isinstance(table, dict):
         raise DataError(f"the labels file {path} must hold a JSON object {{\"path/in/source.png\": label, ...}}")
@@ -47,15 +69,17 @@ def read_labels_file(items: Sequence[Item], path: Path) -> tuple[list[int], list
                         f"{name_of} is {_shown(table[name_of])}); give every label as an index (an integer) "
                         "or every label as a name (a string)")
     if index_of is not None:  # indices are kept as they are: class k is k
-        top = max(values)
+        others = [table[i.name] for i in listed if i.name in table]  # a skipped file's class is still class k
+        top = max(values + [v for v in others if isinstance(v, int) and not isinstance(v, bool)
+                            and 0 <= v <= MAX_CLASS_INDEX])
         if top > MAX_CLASS_INDEX:  # classes 0..top would each get a name (and a slot in every class table)
             where = next(i.name for i, v in zip(items, values) if v == top)
             raise DataError(f"{path}: the label of {where} is {top}, above the largest class index ganforge takes "
                             f"({MAX_CLASS_INDEX:,}); number the classes 0..K-1, or give them as names (strings)")
-        return values, [str(c) for c in range(top + 1)]
+        return values, [str(c) for c in range(top + 1)], False
     classes = sorted(set(values))
     index = {c: k for k, c in enumerate(classes)}
-    return [index[v] for v in values], classes
+    return [index[v] for v in values], classes, True
 
 
 def _shown(value: object, limit: int = 60) -> str:

@@ -11,10 +11,11 @@ bad file at the end instead of stopping at the first.
 from __future__ import annotations
 
 import io
+import os
 import warnings
 import zipfile
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -26,8 +27,9 @@ from ganforge.data.images import LANCZOS, crop_resize, to_array
 from ganforge.data.npz import DAMAGED, X_KEYS, _check_magic, _images_nchw, _labels, _to_uint8
 from ganforge.errors import DataError
 
-# Why a file is skipped, in the order the report lists them.
-REASONS = ("not an image", "corrupt", "too small", "wrong mode", "decompression bomb")
+# Why a file is skipped, in the order the report lists them. "unreadable": the system refused the read (an I/O
+# error, no permission, deleted between the passes); "broken link": a symbolic link to nothing, or a loop.
+REASONS = ("not an image", "corrupt", "too small", "wrong mode", "decompression bomb", "unreadable", "broken link")
 # Modes Pillow can bring to "L" or "RGB" without guessing; others (float "F", LAB, HSV, ...) are "wrong mode".
 USABLE_MODES = GREY_MODES - {"F"} | {"P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr"}
 ROTATED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
@@ -70,7 +72,9 @@ class Item:
 
 
 def _read(item: Item) -> bytes | np.ndarray:
-    """The item's bytes (an .npz row as its array); a damaged zip member is :class:`Unusable` ("corrupt")."""
+    """The item's bytes (an .npz row as its array); a damaged zip member is :class:`Unusable` ("corrupt"), a file
+    the system will not read (an I/O error, no permission, deleted since it was listed) is "unreadable": one
+    bad file is reported with the others, not a traceback that loses the whole build."""
     try:
         obj = item.opener()
         if isinstance(obj, np.ndarray):
@@ -79,6 +83,12 @@ def _read(item: Item) -> bytes | np.ndarray:
             return obj.read()
     except MEMBER_DAMAGED as exc:
         raise Unusable("corrupt", f"{type(exc).__name__}: {exc}") from None
+    except OSError as exc:
+        raise Unusable("unreadable", f"{type(exc).__name__}: {exc}") from None
+
+
+def _broken(name: str):
+    raise Unusable("broken link", f"{name} is a symbolic link to nothing (or a loop)")
 
 
 class _AnyName:
@@ -88,20 +98,29 @@ class _AnyName:
         return True
 
 
-def list_items(src: str | Path, *, every_file: bool = True) -> list[Item]:
-    """The items of a folder tree, a .zip or an .npz (sorted); ``every_file=False`` keeps image suffixes only."""
+def list_items(src: str | Path, *, every_file: bool = True, leave_out: Collection[Path] = ()) -> list[Item]:
+    """The items of a folder tree, a .zip or an .npz (sorted); ``every_file=False`` keeps image suffixes only.
+
+    ``leave_out``: files and folders of a folder tree not to list (the store being built, when DEST is inside
+    SRC: its files are no images of the user's, and its folder no class). With ``every_file``, broken links
+    are items too, each skipped as "broken link", so the report names them rather than losing them."""
     path = Path(src).expanduser()
     if not path.exists():
         raise DataError(f"{path} does not exist; give a folder of images, a .zip or an .npz")
     if path.is_dir():
         root = path.resolve()
-        files = find_images(root, _AnyName() if every_file else IMAGE_SUFFIXES)
+        broken: list[Path] | None = [] if every_file else None
+        files = find_images(root, _AnyName() if every_file else IMAGE_SUFFIXES,
+                            leave_out={os.path.realpath(p) for p in leave_out}, broken=broken)
         items = []
         for f in files:
             parts = f.relative_to(root).parts
             items.append(Item(f.relative_to(root).as_posix(), parts[0] if len(parts) > 1 else None,
                               lambda f=f: open(f, "rb")))
-        return items
+        for f in broken or ():
+            name = f.relative_to(root).as_posix()
+            items.append(Item(name, None, lambda name=name: _broken(name)))
+        return sorted(items, key=lambda i: i.name)
     if path.suffix.lower() == ".npz":
         return _npz_items(path)
     if zipfile.is_zipfile(path) or path.suffix.lower() == ".zip" or _starts_like_a_zip(path):
@@ -128,28 +147,49 @@ def _zip_items(path: Path, every_file: bool) -> list[Item]:
                         "re-create or re-download it") from None
     names = [n for n in names if not any(p.startswith(".") or p == "__MACOSX" for p in n.split("/"))
              and (every_file or Path(n).suffix.lower() in IMAGE_SUFFIXES)]
+    archive = _Archive(path)
+    root = _common_root(names)
+    return [Item(n, _class_folder(n, root), lambda n=n: archive.open(n)) for n in names]
 
-    def opener(name: str):
-        z = zipfile.ZipFile(path)  # one handle per read: items may be opened from any process
-        try:
-            return _ClosingMember(z, z.open(name))
-        except BaseException:  # a damaged member header: do not leak the archive's handle
+
+def _common_root(names: list[str]) -> str | None:
+    """The one top folder holding every image file of a zip (``photos`` in what ``zip -r p.zip photos`` makes),
+    or None. It is left out when classes are worked out: otherwise every image would be in one class named
+    after it. Other files (a README beside the folder) do not decide it."""
+    images = [n.split("/") for n in names if Path(n).suffix.lower() in IMAGE_SUFFIXES]
+    tops = {parts[0] for parts in images if len(parts) > 1}
+    return tops.pop() if images and len(tops) == 1 and all(len(parts) > 1 for parts in images) else None
+
+
+def _class_folder(name: str, root: str | None) -> str | None:
+    """The folder a zip member's class is named after: its first folder, below ``root`` when there is one."""
+    parts = name.split("/")
+    if root is not None and parts[0] == root:
+        parts = parts[1:]
+    return parts[0] if len(parts) > 1 else None
+
+
+class _Archive:
+    """One open ``ZipFile`` per process, reused for every member read: opening one parses the whole central
+    directory, so a handle per read made a build quadratic in the number of members (140 ms an image at 20,000).
+    Keyed by the process id, since items may be read in worker processes (a forked child must not share the
+    parent's file offset)."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self.handles: dict[int, zipfile.ZipFile] = {}
+
+    def open(self, name: str):
+        pid = os.getpid()
+        z = self.handles.get(pid)
+        if z is None:
+            z = self.handles[pid] = zipfile.ZipFile(self.path)
+        return z.open(name)
+
+    def __del__(self):
+        z = self.handles.get(os.getpid())
+        if z is not None:
             z.close()
-            raise
-
-    return [Item(n, n.split("/")[0] if "/" in n else None, lambda n=n: opener(n)) for n in names]
-
-
-class _ClosingMember(io.BufferedReader):
-    """A zip member that closes its archive with it."""
-
-    def __init__(self, archive: zipfile.ZipFile, member):
-        super().__init__(member)
-        self._archive = archive
-
-    def close(self) -> None:
-        super().close()
-        self._archive.close()
 
 
 def _npz_items(path: Path) -> list[Item]:
@@ -208,16 +248,24 @@ def read_header(item: Item, max_pixels: int) -> Header:
     return Header((w, h), 1 if img.mode in GREY_MODES else 3)
 
 
+def wide_width(w: int, h: int) -> int:
+    """The width of an image that ``--crop wide`` uses: all of it, or twice its height when the image is wider
+    than 2:1 (the band is 2:1, so a wider image is cropped to it rather than squeezed); it must reach R."""
+    return min(w, 2 * h)
+
+
 def fit(img: Image.Image, resolution: int, crop: str) -> Image.Image:
-    """``center``: short side to ``resolution``, centre square (as folder: does). ``wide``: width to
-    ``resolution``, centre band of half that height, letterboxed on black (stylegan2-ada's wide crop).
-    ``none``: a square image resized."""
+    """``center``: short side to ``resolution``, centre square (as folder: does). ``wide``: the centre 2:1 band
+    (of height w/2, or for an image wider than 2:1 of width 2h) to ``resolution`` x ``resolution // 2``,
+    letterboxed on black (stylegan2-ada's wide crop, which skips images wider than 2:1 instead); the aspect
+    is kept, never stretched. ``none``: a square image resized."""
     if crop == "wide":
         w, h = img.size
         band_h = resolution // 2
+        src_w = wide_width(w, h)
         src_h = min(h, w / 2)
-        top = (h - src_h) / 2
-        band = img.resize((resolution, band_h), LANCZOS, box=(0, top, w, top + src_h))
+        left, top = (w - src_w) / 2, (h - src_h) / 2
+        band = img.resize((resolution, band_h), LANCZOS, box=(left, top, left + src_w, top + src_h))
         canvas = Image.new(img.mode, (resolution, resolution), 0)
         canvas.paste(band, (0, (resolution - band_h) // 2))
         return canvas

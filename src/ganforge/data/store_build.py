@@ -130,27 +130,32 @@ class Report:
         return out
 
 
-def _labels(items: list[sources.Item], options: BuildOptions) -> tuple[list[int] | None, list[str] | None]:
-    """One label per item (None: unlabelled) and the class names, by ``options.labels``."""
+def _labels(kept: list[sources.Item], items: list[sources.Item],
+            options: BuildOptions) -> tuple[list[int] | None, list[str] | None, bool]:
+    """One label per usable image of ``kept`` (None: unlabelled), the class names, and whether the classes are
+    names (a name no image was written under is then dropped, see :func:`_compact`) rather than indices (class k
+    is k). Worked out on the usable images only: a README, the labels file or an unreadable file beside the
+    images is no class and needs no label. ``items`` (every listed file) decides only the number of classes of
+    indices, which are kept as they are."""
     mode = options.labels
     if mode == "none":
-        return None, None
+        return None, None, False
     if mode == "auto":
         if items and all(i.label is not None for i in items):
             n = max(i.label for i in items) + 1
-            return [i.label for i in items], [str(c) for c in range(n)]
-        mode = "subfolders" if items and all(i.folder is not None for i in items) else "none"
+            return [i.label for i in kept], [str(c) for c in range(n)], False
+        mode = "subfolders" if kept and all(i.folder is not None for i in kept) else "none"
         if mode == "none":
-            return None, None
+            return None, None, False
     if mode == "subfolders":
-        loose = [i.name for i in items if i.folder is None]
+        loose = [i.name for i in kept if i.folder is None]
         if loose:
             raise DataError(f"{options.flag('labels', 'subfolders')}, but {loose[0]} is not inside a class folder; "
                             f"move every image into a class folder or use {options.flag('labels', 'none')}")
-        classes = sorted({i.folder for i in items})
+        classes = sorted({i.folder for i in kept})
         index = {c: k for k, c in enumerate(classes)}
-        return [index[i.folder] for i in items], classes
-    return read_labels_file(items, Path(mode).expanduser())
+        return [index[i.folder] for i in kept], classes, True
+    return read_labels_file(kept, Path(mode).expanduser(), listed=items)
 
 
 def _plan(items, options: BuildOptions, report: Report, where: str):
@@ -180,11 +185,7 @@ def _plan(items, options: BuildOptions, report: Report, where: str):
         channels = max(kinds)
     resolution = options.resolution
     if resolution is not None and not options.upscale_small:
-        need = (lambda w, h: w >= resolution) if options.crop == "wide" else (lambda w, h: min(w, h) >= resolution)
-        for name, h in list(headers.items()):
-            if not need(*h.size):
-                report.skipped["too small"].append(name)
-                del headers[name]
+        _drop_small(headers, resolution, options.crop, report)
     if options.crop == "none":
         odd = next((n for n, h in headers.items() if h.size[0] != h.size[1]), None)
         if odd is not None:
@@ -203,12 +204,26 @@ def _plan(items, options: BuildOptions, report: Report, where: str):
             raise DataError(f"images in {where} differ in size ({eg}); pass a resolution to resize them all, "
                             f"e.g. {options.flag('resolution', 64)}")
         resolution = sides.pop() if sides else None
+        if options.crop == "wide" and resolution is not None:  # one width, but a band lower than R/2 is upsampled
+            _drop_small(headers, resolution, options.crop, report)
     kept = [i for i in items if i.name in headers]
     if len(kept) < options.min_images:
         skipped = ", ".join(report.skipped_examples())
         raise DataError(f"{where} has {len(kept)} usable image(s){f' (skipped {skipped})' if skipped else ''}; "
                         f"a dataset needs at least {options.min_images}")
     return kept, channels, resolution
+
+
+def _drop_small(headers: dict, resolution: int, crop: str, report: Report) -> None:
+    """Skip as "too small" what would be upsampled to ``resolution``: a short side below R (``center``), or for
+    ``wide`` a width below R or a height below R/2 (:func:`sources.wide_width`)."""
+    def side(w, h):
+        return sources.wide_width(w, h) if crop == "wide" else min(w, h)
+
+    for name, h in list(headers.items()):
+        if side(*h.size) < resolution:
+            report.skipped["too small"].append(name)
+            del headers[name]
 
 
 def foreign_file(folder: Path) -> str | None:
@@ -262,13 +277,22 @@ def build_store(src: str | Path, dest: str | Path, options: BuildOptions, *, for
     """Write the store ``dest`` from ``src`` and return the report; ``dest`` appears only when complete."""
     if options.crop not in CROPS:
         raise DataError(f"{options.flag('crop', repr(options.crop))} is not one of {', '.join(CROPS)}")
+    labels_file = None
+    if options.labels not in LABEL_MODES:
+        labels_file = Path(options.labels).expanduser()
+        if not labels_file.exists():  # a typo of a mode ("subfolder") more often than a missing file
+            raise DataError(f"{options.flag('labels', options.labels)} is neither a labels file (there is no such "
+                            f"file) nor one of the modes {', '.join(LABEL_MODES)}; give one of those or the path "
+                            "of a JSON file of labels")
     dest = check_dest(dest, force)
     where = str(src)
-    items = sources.list_items(src, every_file=options.every_file)
+    # DEST inside SRC (and its partial folders) is no part of the source, nor is the labels file.
+    leave_out = [dest, *dest.parent.glob(dest.name + PARTIAL + "*"), *([labels_file] if labels_file else [])]
+    items = sources.list_items(src, every_file=options.every_file, leave_out=leave_out)
     report = Report()
-    labels, classes = _labels(items, options)
-    label_of = dict(zip((i.name for i in items), labels)) if labels is not None else None
     kept, channels, resolution = _plan(items, options, report, where)
+    labels, classes, named = _labels(kept, items, options)
+    label_of = dict(zip((i.name for i in kept), labels)) if labels is not None else None
 
     dest.parent.mkdir(parents=True, exist_ok=True)
     clean_stale(dest)
@@ -277,6 +301,8 @@ def build_store(src: str | Path, dest: str | Path, options: BuildOptions, *, for
     partial.mkdir()
     try:
         meta = _write(partial, kept, label_of, classes, channels, resolution, options, report)
+        if label_of is not None and named and len(report.classes) < len(classes):
+            classes = _compact(partial, classes, meta, report)
         recorded = options.record()
         if options.labels not in LABEL_MODES:  # a labels file, as a path that works from anywhere (rebuild_command)
             recorded["labels"] = str(Path(options.labels).expanduser().resolve())
@@ -359,3 +385,22 @@ def _write(out: Path, items, label_of, classes, channels: int, resolution: int, 
     np.save(out / MEAN, (mean / report.written).astype(np.float32))
     return {"format": FORMAT, "version": VERSION, "shape": [report.written, channels, resolution, resolution],
             "labels": label_of is not None, "content_sha256": content.hexdigest()}
+
+
+def _compact(out: Path, classes: list[str], meta: dict, report: Report) -> list[str]:
+    """Drop the class names no image was written under (every image of a class folder a duplicate or failing to
+    decode), renumbering the labels and hashing the store again as a build would have, chunk by chunk: a class
+    with no image would be a class a conditional model is asked to draw and never saw."""
+    used = [k for k, c in enumerate(classes) if c in report.classes]
+    remap = np.full(len(classes), -1, np.int64)
+    remap[used] = np.arange(len(used))
+    y = remap[np.fromfile(out / LABELS, np.int64)]
+    y.tofile(out / LABELS)
+    n, c, r, _ = meta["shape"]
+    content = hashlib.sha256()
+    with open(out / IMAGES, "rb") as fx:
+        for start in range(0, n, CHUNK):
+            content.update(fx.read(c * r * r * min(CHUNK, n - start)))
+            content.update(y[start:start + CHUNK].tobytes())
+    meta["content_sha256"] = content.hexdigest()
+    return [classes[k] for k in used]
