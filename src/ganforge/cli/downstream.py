@@ -137,7 +137,7 @@ def _plain(value):
 def _table_downstream(opened, args: argparse.Namespace, out) -> int:
     """A table run (recipe tabular): train on synthetic, test on real (TSTR) against train on real (TRTR), one
     fixed scikit-learn model (:mod:`ganforge.tabular.report.utility`, as ``ganforge table-report``) predicting
-    the run's ``data.target`` (else the last categorical column) from the other columns."""
+    the run's ``data.target`` (else the last categorical, else boolean, column) from the other columns."""
     t = run_tables(opened, args.holdout_data, args.n, 0)  # --n: as many synthetic rows as the real table by default
     target = check_target(opened.config.data.target, t["kinds"])
     report = utility(t["real"], t["synthetic"], t["kinds"], target, holdout=t["holdout"], seed=0)

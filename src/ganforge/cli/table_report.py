@@ -35,7 +35,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.add_argument("synthetic", help="the synthetic table, with REAL's columns (in any order)")
     s.add_argument("--holdout", help="real rows the generator never saw: enables the closer-to-train share and "
                                      "the membership AUROC, and is the utility test set")
-    s.add_argument("--target", help="the column utility predicts (default: the last categorical column)")
+    s.add_argument("--target", help="the column utility predicts (default: the last categorical column, else the last boolean)")
     s.add_argument("--discrete", default="", help="comma-separated columns to treat as categorical")
     s.add_argument("--ids", default="", help="comma-separated ID columns (not scored)")
     options.seed(s, help="seed of the subsets, random rows and splits (default 0)")

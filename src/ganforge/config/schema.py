@@ -248,7 +248,7 @@ class SpeedConfig:
     """
 
     # Matrix precision inside G and D: "fp32", or "bf16" autocast (weights, optimiser state and
-    # losses stay fp32). auto: bf16 on a CUDA GPU that supports it, fp32 elsewhere (CPU bf16 is slow).
+    # losses stay fp32). auto: bf16 on a bf16 CUDA GPU if any net has convolutions, else fp32 (speed.py).
     precision: str = "auto"
     # channels_last memory layout for image nets and batches (what tensor-core convolutions read).
     # auto: on for image data on CUDA.

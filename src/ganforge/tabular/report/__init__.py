@@ -61,7 +61,7 @@ def build(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: Mapping[str, str],
         report["utility"], report["utility_skipped"] = None, str(e)
         return report
     report["utility"] = utility(real, synthetic, kinds, chosen, holdout=holdout, seed=seed)
-    report["utility"]["target_chosen"] = "given (--target)" if target else "default: the last categorical column"
+    report["utility"]["target_chosen"] = "given (--target)" if target else "default: the last categorical column (else the last boolean)"
     return report
 
 
