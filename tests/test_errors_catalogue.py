@@ -1,6 +1,7 @@
 """One test per row of docs/errors.md: exit code 2, one line naming problem and fix, no traceback,
 nothing already written lost."""
 
+import difflib
 import errno
 import os
 import re
@@ -19,16 +20,52 @@ from ganforge.cli import main
 TINY = ["--set", "log.tensorboard=false", "--set", "model.g.hidden=[16]", "--set", "model.d.hidden=[8]",
         "--set", "log.checkpoint_every=10", "--set", "log.every=10"]
 DOC = Path(__file__).resolve().parents[1] / "docs" / "errors.md"
+QUOTED_SHARE = 0.8  # of a row's quoted words the printed line holds in order (example values may differ)
+
+
+def _words(text: str) -> list[str]:
+    return re.findall(r"[a-z]{2,}", text.lower())
+
+
+def _row_messages() -> dict[str, list[list[str]]]:
+    """Each row's quoted messages (the backticked spans of its last cell), as their words."""
+    found = {}
+    for line in DOC.read_text().splitlines():
+        m = re.match(r"^\| `([a-z-]+)` \|", line)
+        if m:
+            found[m.group(1)] = [_words(span) for span in re.findall(r"`([^`]+)`", line.rstrip(" |").rsplit(" | ", 1)[-1])]
+    return found
+
+
+def quoted_share(quoted: list[str], err: str) -> float:
+    """The share of a quoted message's words that the printed line holds in the same order: example values
+    (paths, numbers) may differ and ``...`` may stand for a clause, but a reworded message falls short."""
+    matcher = difflib.SequenceMatcher(None, quoted, _words(err), autojunk=False)
+    return sum(b.size for b in matcher.get_matching_blocks()) / max(1, len(quoted))
+
+
+ROW_MESSAGES = _row_messages()
+_SEEN: list[str] = []  # the error lines _fails saw in the running test
 
 
 @pytest.fixture(autouse=True)
-def _in_tmp(tmp_path, monkeypatch):
+def _in_tmp(tmp_path, monkeypatch, request):
     monkeypatch.chdir(tmp_path)
+    _SEEN.clear()
+    yield
+    row = request.node.name.removeprefix("test_").split("[")[0].replace("_", "-")
+    quoted = ROW_MESSAGES.get(row)
+    if quoted and _SEEN:  # the row's quoted text is what the command prints (five rows had drifted from it)
+        best = max(quoted_share(q, err) for q in quoted for err in _SEEN)
+        if os.environ.get("SHOW_SHARE"):
+            print(f"\nSHARE {best:.2f} {row}")
+        assert best >= QUOTED_SHARE, (row, best, quoted, _SEEN)
 
 
 def _fails(capsys, argv, *expected):
     assert main(argv) == 2
     err = capsys.readouterr().err.strip()
+    _SEEN.append(err)
     assert len(err.splitlines()) == 1, err
     assert err.startswith("ganforge: ") and "Traceback" not in err
     for text in expected:
@@ -428,6 +465,7 @@ def test_eval_read_only(capsys, tmp_path, read_only):
     captured = capsys.readouterr()
     assert "modes50_3std" in captured.out  # the metrics are shown before the write fails
     assert captured.err.count("\n") == 1 and "cannot write in" in captured.err and "--json" in captured.err
+    _SEEN.append(captured.err.strip())
 
 
 def test_sample_read_only(capsys, tmp_path, read_only):
