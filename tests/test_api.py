@@ -97,3 +97,59 @@ def test_a_plain_gan_on_an_anomaly_protocol_is_measured_by_anomaly_eval(one_line
     with pytest.raises(WrongCommandError) as e:
         check_eval_applies("runs/a", cfg)
     assert one_line(e).endswith("measure it with ganforge anomaly eval runs/a")
+
+
+def _files(path):
+    return {p.relative_to(path): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file() and p.name != ".lock"}
+
+
+@pytest.mark.parametrize("swap", [True, False], ids=["exchange", "two-renames"])
+def test_force_keeps_the_run_locked_while_the_new_run_builds(tiny_runs, tmp_path, monkeypatch, swap):
+    """--force set the old run aside with its lock, so a second `train --out NAME` could claim NAME while the
+    new run built; the first then deleted the old run and failed to lock NAME: the old run was lost."""
+    import shutil
+
+    from ganforge import api
+    from ganforge.runs import lock as lock_mod
+
+    if not swap:
+        monkeypatch.setattr(api, "exchange", lambda a, b: False)
+    run = shutil.copytree(tiny_runs / "digits", tmp_path / "old")
+    before = _files(run)
+    real_trainer, seen = api.Trainer, []
+
+    def building(*args, **kwargs):  # a second `ganforge train --out old` while the first builds
+        with pytest.raises(GanforgeError, match="is being trained by process"):
+            with api.claimed(run):
+                pass
+        seen.append(_files(tmp_path / ".old.replaced"))
+        if len(seen) == 1:
+            raise GanforgeError("the new run could not start")
+        return real_trainer(*args, **kwargs)
+
+    monkeypatch.setattr(api, "Trainer", building)
+    cfg, _ = resolve_config("gan2014-digits", ["train.steps=5", *[f"{k.replace('__', '.')}=false" for k in QUIET]])
+    with api.claimed(run) as held:
+        with pytest.raises(GanforgeError, match="could not start"):
+            api.start(cfg, run, force=True, lock=held)
+        assert _files(run) == before and held.guards(run)  # the old run back, under its lock
+        assert not (tmp_path / ".old.replaced").exists() and not (tmp_path / ".old.starting").exists()
+        api.start(cfg, run, force=True, lock=held)
+        assert held.guards(run) and lock_mod.is_locked(run)  # the new run holds NAME's lock
+        assert not (tmp_path / ".old.replaced").exists()
+    assert seen == [before, before]
+    assert not lock_mod.is_locked(run)
+
+
+def test_force_refuses_to_delete_a_run_an_earlier_force_set_aside(tiny_runs, tmp_path, one_line):
+    import shutil
+
+    from ganforge import api
+
+    run = shutil.copytree(tiny_runs / "digits", tmp_path / "old")
+    aside = shutil.copytree(tiny_runs / "digits", tmp_path / ".old.replaced")
+    before = _files(aside)
+    cfg, _ = resolve_config("gan2014-digits", ["train.steps=5"])
+    with api.claimed(run) as held, pytest.raises(GanforgeError) as e:
+        api.start(cfg, run, force=True, lock=held)
+    assert ".old.replaced exists" in one_line(e) and _files(aside) == before and (run / "config.yaml").exists()

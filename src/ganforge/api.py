@@ -33,7 +33,7 @@ from ganforge.engine.loop import Trainer, TrainResult
 from ganforge.errors import GanforgeError, WrongCommandError
 from ganforge.metrics.evaluation import Evaluator, Log, Report, evaluate as evaluate_samples, write_report
 from ganforge.runs import rundir
-from ganforge.runs.lock import LOCK_NAME, RunLock
+from ganforge.runs.lock import LOCK_NAME, RunLock, exchange
 from ganforge.runs.rundir import read_config
 from ganforge.runs.run import Run, load_run
 from ganforge.sampling import collect
@@ -150,31 +150,88 @@ def start(cfg: RunConfig, run_dir: Path, *, resume: bool = False, force: bool = 
     """A Trainer for ``run_dir``, refusing (or, with ``force``, setting aside) a non-empty directory.
 
     The old contents are set aside, not deleted, until the new run has started: a bad config or
-    dataset must not cost the user the old run. ``lock`` (from :func:`claimed`) moves with the old
-    contents, so it is taken again on the new directory.
+    dataset must not cost the user the old run. ``run_dir`` stays locked throughout (a fresh directory,
+    locked before it takes the old one's place), so a second ``train --out`` there is refused while this
+    one builds; the old run is deleted only once the new one holds the lock, and put back otherwise.
     """
     check_resume(run_dir, resume=resume, force=force)
-    backup = None
+    aside = None
     occupied = world.broadcast(_occupied(run_dir, resume))
     if occupied and world.is_main:
         check_replace(run_dir, force)
-        backup = run_dir.with_name(f".{run_dir.name}.replaced")
-        shutil.rmtree(backup, ignore_errors=True)
-        run_dir.rename(backup)
+        aside = _SetAside(run_dir, lock)
     try:
         world.barrier()
         trainer = Trainer(cfg, run_dir, resume=resume, world=world, **trainer_options)
     except BaseException:
-        if backup is not None:
-            shutil.rmtree(run_dir, ignore_errors=True)
-            backup.rename(run_dir)
+        if aside is not None:
+            aside.put_back()
         raise
-    if backup is not None:
-        shutil.rmtree(backup)
-    if lock is not None and not lock.guards(run_dir):  # --force moved the old run (and its lock) aside
-        lock.release()
-        lock.acquire_path(run_dir)
+    if aside is not None:
+        aside.discard()
     return trainer
+
+
+class _SetAside:
+    """The old run moved to ``.NAME.replaced`` and a fresh, locked directory in its place.
+
+    With a lock, the fresh directory is made and locked as ``.NAME.starting`` first and then swapped
+    with the old run in one step (two renames where the system cannot swap), so NAME is never
+    unlocked. The old run keeps its own lock (``lock``) until it is deleted or put back."""
+
+    def __init__(self, run_dir: Path, lock: RunLock | None):
+        self.run_dir, self.lock, self.new = run_dir, lock, None
+        self.backup = run_dir.with_name(f".{run_dir.name}.replaced")
+        if self.backup.exists() or self.backup.is_symlink():
+            raise GanforgeError(f"{self.backup} exists: a run set aside by an earlier --force that did not "
+                                f"finish; move it back to {run_dir} or delete it, then run again")
+        if lock is None:
+            run_dir.rename(self.backup)
+            return
+        staging = run_dir.with_name(f".{run_dir.name}.starting")
+        self.new = _locked_staging(staging)
+        try:
+            if exchange(staging, run_dir):
+                staging.rename(self.backup)
+            else:
+                run_dir.rename(self.backup)
+                staging.rename(run_dir)
+        except BaseException:
+            self.new.release()
+            shutil.rmtree(staging, ignore_errors=True)
+            raise
+        self.new.moved_to(run_dir)
+
+    def discard(self) -> None:
+        """The new run started: it takes over the lock, and the old run goes."""
+        if self.lock is not None and self.new is not None:
+            self.lock.take_over(self.new)
+        shutil.rmtree(self.backup)
+
+    def put_back(self) -> None:
+        """The new run did not start: the old run returns to its place, still locked."""
+        if self.new is not None and exchange(self.backup, self.run_dir):
+            self.new.release()
+            shutil.rmtree(self.backup, ignore_errors=True)
+            return
+        if self.new is not None:
+            self.new.release()
+        shutil.rmtree(self.run_dir, ignore_errors=True)
+        self.backup.rename(self.run_dir)
+
+
+def _locked_staging(staging: Path) -> RunLock:
+    """``staging`` made and locked; one left by a process that died while starting (nothing in it but its
+    lock) is taken over, one in use refused."""
+    try:
+        staging.mkdir()
+    except FileExistsError:
+        if staging.is_symlink() or not staging.is_dir() or any(p.name != LOCK_NAME for p in staging.iterdir()):
+            raise GanforgeError(f"{staging} is in the way of --force (left by an earlier start?); delete it "
+                                f"and run again") from None
+    except OSError as exc:
+        raise GanforgeError(outputs.describe_os_error(exc, staging, "--out")) from None
+    return RunLock(staging).acquire()
 
 
 def train(preset_or_config: str | os.PathLike | dict | RunConfig | None = None, *, out: str | os.PathLike | None = None,

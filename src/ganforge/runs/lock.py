@@ -10,6 +10,7 @@ network filesystems) the PID in the file is checked instead.
 
 from __future__ import annotations
 
+import ctypes
 import errno
 import fcntl
 import json
@@ -161,6 +162,18 @@ class RunLock:
         self.path = self.run_dir / LOCK_NAME
         return self.acquire()
 
+    def moved_to(self, run_dir: str | Path) -> RunLock:
+        """The locked directory was renamed to ``run_dir``: the lock (the same open file) goes with it."""
+        self.run_dir = Path(run_dir)
+        self.path = self.run_dir / LOCK_NAME
+        return self
+
+    def take_over(self, other: RunLock) -> RunLock:
+        """Hold what ``other`` holds, in its place (this lock, released first, is what callers keep)."""
+        self.release()
+        self._fd, other._fd = other._fd, None
+        return self.moved_to(other.run_dir)
+
     @property
     def held(self) -> bool:
         return self._fd is not None
@@ -170,3 +183,23 @@ class RunLock:
 
     def __exit__(self, *exc: object) -> None:
         self.release()
+
+
+_AT_FDCWD, _RENAME_EXCHANGE = -100, 2
+
+
+def exchange(a: str | Path, b: str | Path) -> bool:
+    """Swap two existing directories in one step (Linux renameat2 RENAME_EXCHANGE), so neither name is ever
+    missing; False where the system cannot (then the caller renames twice)."""
+    try:
+        renameat2 = ctypes.CDLL(None, use_errno=True).renameat2
+    except (OSError, AttributeError):
+        return False
+    renameat2.argtypes = [ctypes.c_int, ctypes.c_char_p, ctypes.c_int, ctypes.c_char_p, ctypes.c_uint]
+    renameat2.restype = ctypes.c_int
+    if renameat2(_AT_FDCWD, os.fsencode(a), _AT_FDCWD, os.fsencode(b), _RENAME_EXCHANGE) == 0:
+        return True
+    err = ctypes.get_errno()
+    if err in (errno.EINVAL, errno.ENOSYS, errno.EOPNOTSUPP, errno.EPERM):
+        return False
+    raise OSError(err, os.strerror(err), str(a))
