@@ -33,7 +33,7 @@ from ganforge.engine.loop import Trainer, TrainResult
 from ganforge.errors import GanforgeError, WrongCommandError
 from ganforge.metrics.evaluation import Evaluator, Log, Report, evaluate as evaluate_samples, write_report
 from ganforge.runs import rundir
-from ganforge.runs.lock import LOCK_NAME, RunLock, exchange
+from ganforge.runs.lock import LOCK_NAME, RunLock, check_unlocked, exchange
 from ganforge.runs.rundir import read_config
 from ganforge.runs.run import Run, load_run
 from ganforge.sampling import collect
@@ -82,8 +82,7 @@ def claimed(run_dir: Path, world: World = distributed.SINGLE) -> Iterator[RunLoc
     """``run_dir``, created if needed and locked for the duration by rank 0 (the one process that writes
     it): a second trainer there is refused in one line naming the first. A run that never started
     leaves no empty directory behind. Yields the lock (None on the other ranks)."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise GanforgeError(f"--out {run_dir} is a file, not a directory; choose another --out")
+    check_is_directory(run_dir)
     created = not run_dir.exists()
     lock = _lock(run_dir) if world.is_main else None
     try:
@@ -93,6 +92,11 @@ def claimed(run_dir: Path, world: World = distributed.SINGLE) -> Iterator[RunLoc
             lock.release()
             if created and run_dir.is_dir() and not any(run_dir.iterdir()):
                 run_dir.rmdir()
+
+
+def check_is_directory(run_dir: Path) -> None:
+    if run_dir.exists() and not run_dir.is_dir():
+        raise GanforgeError(f"--out {run_dir} is a file, not a directory; choose another --out")
 
 
 def _lock(run_dir: Path) -> RunLock:
@@ -139,10 +143,15 @@ def check_start(cfg: RunConfig, run_dir: Path, *, resume: bool, force: bool, all
     """Everything :func:`start` and the resume checks refuse that needs neither data nor networks, touching
     nothing: what ``train --dry-run`` checks, so a dry run that passes is a run that starts."""
     check_resume(run_dir, resume=resume, force=force)
+    check_is_directory(run_dir)
+    if run_dir.is_dir():
+        check_unlocked(run_dir)  # without taking the lock: a dry run changes nothing
     if _occupied(run_dir, resume):
         check_replace(run_dir, force)
+        _SetAside.check_free(run_dir)
     if resume:
         resume_checks.check_config(run_dir, cfg, allow_config_change)
+        resume_checks.check_checkpoint(run_dir, cfg)
 
 
 def start(cfg: RunConfig, run_dir: Path, *, resume: bool = False, force: bool = False, world: World = distributed.SINGLE,
@@ -181,10 +190,7 @@ class _SetAside:
 
     def __init__(self, run_dir: Path, lock: RunLock | None):
         self.run_dir, self.lock, self.new = run_dir, lock, None
-        self.backup = run_dir.with_name(f".{run_dir.name}.replaced")
-        if self.backup.exists() or self.backup.is_symlink():
-            raise GanforgeError(f"{self.backup} exists: a run set aside by an earlier --force that did not "
-                                f"finish; move it back to {run_dir} or delete it, then run again")
+        self.backup = self.check_free(run_dir)
         if lock is None:
             run_dir.rename(self.backup)
             return
@@ -201,6 +207,15 @@ class _SetAside:
             shutil.rmtree(staging, ignore_errors=True)
             raise
         self.new.moved_to(run_dir)
+
+    @staticmethod
+    def check_free(run_dir: Path) -> Path:
+        """The place the old run goes, refused while a run an earlier --force set aside is still there."""
+        backup = run_dir.with_name(f".{run_dir.name}.replaced")
+        if backup.exists() or backup.is_symlink():
+            raise GanforgeError(f"{backup} exists: a run set aside by an earlier --force that did not "
+                                f"finish; move it back to {run_dir} or delete it, then run again")
+        return backup
 
     def discard(self) -> None:
         """The new run started: it takes over the lock, and the old run goes."""

@@ -85,3 +85,91 @@ def test_sigterm_while_a_forced_run_starts_puts_the_old_run_back(tiny_runs, tmp_
         signal.signal(signal.SIGTERM, previous)
     assert "SIGTERM" in capsys.readouterr().err
     assert _snapshot(run) == before and not (tmp_path / ".old.replaced").exists()
+
+
+SMALL = ["--set", "log.tensorboard=false", "--set", "log.progress=false", "--set", "model.z_dim=8",
+         "--set", "model.g.hidden=[16]", "--set", "model.d.hidden=[8]", "--set", "model.d.pieces=2",
+         "--set", "log.every=5", "--set", "log.checkpoint_every=5", "--set", "log.sample_every=1000",
+         "--set", "train.batch_size=16"]
+
+
+@pytest.fixture(scope="module")
+def trained(tmp_path_factory):
+    """A run at step 10 (checkpoints at 5 and 10) trained with SMALL on the CPU."""
+    run = tmp_path_factory.mktemp("trained") / "run"
+    assert main(["train", "gan2014-digits", "--out", str(run), "--steps", "10", "--device", "cpu", *SMALL]) == 0
+    return run
+
+
+def _resume(run, *extra):
+    return ["train", "gan2014-digits", "--out", str(run), "--resume", "--device", "cpu", *SMALL, *extra]
+
+
+@pytest.mark.parametrize("damage, message", [
+    ("{not json", "options.json is not valid JSON"),
+    ("[1, 2]", "options.json holds a list, not the run's record"),
+    (None, "its options.json is missing"),
+])
+def test_resume_with_a_damaged_options_json_is_refused_before_anything_is_written(trained, tmp_path, capsys,
+                                                                                   damage, message):
+    """A corrupt options.json was a JSONDecodeError traceback, after config.yaml had taken the new train.steps
+    unrecorded; a deleted one resumed silently, with a new options.json lacking seed, versions and data."""
+    run = shutil.copytree(trained, tmp_path / "run")
+    if damage is None:
+        (run / "options.json").unlink()
+    else:
+        (run / "options.json").write_text(damage)
+    before = _snapshot(run)
+    for dry in (["--dry-run"], []):
+        fails(capsys, _resume(run, "--steps", "15", *dry), "cannot resume", message,
+              "restore it from a backup, or start a new run without --resume")
+        assert _snapshot(run) == before
+
+
+def test_resume_without_stats_jsonl_says_the_log_starts_again(trained, tmp_path, capsys):
+    run = shutil.copytree(trained, tmp_path / "run")
+    (run / "stats.jsonl").unlink()
+    capsys.readouterr()
+    assert main(_resume(run, "--steps", "15")) == 0
+    warned = [line for line in capsys.readouterr().err.splitlines() if "stats.jsonl is missing" in line]
+    assert len(warned) == 1 and warned[0].startswith("ganforge: warning: ") and "restore the file" in warned[0]
+
+
+def test_a_dry_run_refuses_what_the_run_refuses(trained, tmp_path, capsys):
+    """--dry-run passed a file as --out (NotADirectoryError traceback), a --resume to a budget the run had
+    passed, a --resume of a run with no checkpoint, and a run another process trains; the run refuses each."""
+    from ganforge.runs.lock import RunLock
+
+    (tmp_path / "f").write_text("mine")
+    for dry in (["--dry-run"], []):
+        fails(capsys, ["train", "gan2014-digits", "--out", tmp_path / "f", *dry], "is a file, not a directory")
+    assert (tmp_path / "f").read_text() == "mine"
+    run = shutil.copytree(trained, tmp_path / "run")
+    before = _snapshot(run)
+    for dry in (["--dry-run"], []):
+        fails(capsys, _resume(run, "--steps", "5", *dry), "is already at step 10, past --steps 5")
+    with RunLock(run):
+        for dry in (["--dry-run"], []):
+            fails(capsys, _resume(run, "--steps", "15", *dry), f"is being trained by process {os.getpid()}")
+    assert _snapshot(run) == before
+    empty = shutil.copytree(trained, tmp_path / "empty", ignore=shutil.ignore_patterns("step-*"))
+    for dry in (["--dry-run"], []):
+        fails(capsys, _resume(empty, "--steps", "15", *dry), "no checkpoint in", "without --resume")
+    assert main(_resume(run, "--steps", "15", "--dry-run")) == 0
+
+
+def test_resume_takes_display_and_device_changes_and_records_them(trained, tmp_path, capsys):
+    """log.progress, log.tensorboard and train.device change how a run is shown and where it runs, not what it
+    computes: resume refused them without --allow-config-change. Now recorded as config changes."""
+    import json
+
+    run = shutil.copytree(trained, tmp_path / "run")
+    changed = [*_resume(run, "--steps", "15"), "--set", "log.progress=true", "--set", "log.tensorboard=true",
+               "--device", "auto"]
+    assert main([*changed, "--dry-run"]) == 0
+    assert main(changed) == 0
+    options = json.loads((run / "options.json").read_text())
+    recorded = options["config_changes"][-1]
+    assert recorded["step"] == 10 and {c.split(":")[0] for c in recorded["changes"]} == {
+        "log.progress", "log.tensorboard", "train.device"}
+    fails(capsys, [*_resume(run, "--steps", "20"), "--set", "optim.d.lr=0.5"], "--allow-config-change")

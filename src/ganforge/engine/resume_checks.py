@@ -17,14 +17,48 @@ from ganforge.config import RunConfig
 from ganforge.data import Dataset
 from ganforge.data.store import stored
 from ganforge.errors import ConfigError, GanforgeError, warn
-from ganforge.runs import rundir
+from ganforge.runs import checkpoint, rundir
+
+
+def check_records(run_dir: Path) -> dict:
+    """options.json as resume will extend it, refused in one line when missing or unreadable (before anything
+    is written: a resume would otherwise rewrite config.yaml and then fail, or start a new options.json
+    without the run's seed, versions and data fingerprint); a missing stats.jsonl is warned about."""
+    path = run_dir / rundir.OPTIONS
+    fix = "restore it from a backup, or start a new run without --resume"
+    try:
+        options = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise GanforgeError(f"cannot resume {run_dir}: its {rundir.OPTIONS} is missing (the run's seed, versions "
+                            f"and data fingerprint, which resume checks and extends); {fix}") from None
+    except (OSError, UnicodeDecodeError) as e:
+        raise GanforgeError(f"cannot resume {run_dir}: {path} cannot be read ({getattr(e, 'strerror', None) or e}); "
+                            f"{fix}") from None
+    except ValueError as e:
+        raise GanforgeError(f"cannot resume {run_dir}: {path} is not valid JSON ({str(e).splitlines()[0]}); "
+                            f"{fix}") from None
+    if not isinstance(options, dict):
+        raise GanforgeError(f"cannot resume {run_dir}: {path} holds a {type(options).__name__}, not the run's "
+                            f"record; {fix}")
+    if not (run_dir / rundir.STATS).is_file() and (checkpoint.newest_step(run_dir / "checkpoints") or 0) > 0:
+        warn(f"{run_dir / rundir.STATS} is missing: the resumed run starts a new log from its checkpoint's step, "
+             f"and the statistics logged before it are gone; restore the file first to keep them")
+    return options
+
+
+# What a resume may change without --allow-config-change, as it may train.steps: how the run is shown and
+# where it runs, not what it computes (still recorded under config_changes in options.json).
+ACCEPTED = frozenset({"log.progress", "log.tensorboard", "train.device"})
 
 
 def check_config(run_dir: Path, cfg: RunConfig, allow_change: bool) -> list[str]:
     """The differences from the config the run was started with (raising unless allowed)."""
     saved = rundir.read_config(run_dir)
+    check_records(run_dir)
     declared = recipes.reads_of(cfg.recipe)  # a key the recipe never reads cannot make the run differ
     changes = [d for d in config_mod.diff(saved, cfg) if not d.startswith("train.steps:") and _read(d, declared)]
+    free = [d for d in changes if d.split(":", 1)[0] in ACCEPTED]
+    changes = [d for d in changes if d not in free]
     kinds = [d.split(":", 1)[0] for d in changes if d.startswith("optim.") and d.split(":", 1)[0].endswith(".name")]
     if kinds:  # refused even with --allow-config-change, and before anything in the run is rewritten
         raise ConfigError(f"{', '.join(kinds)} differs from the one {run_dir} was trained with ("
@@ -35,7 +69,7 @@ def check_config(run_dir: Path, cfg: RunConfig, allow_change: bool) -> list[str]
         raise ConfigError(f"the config differs from the one {run_dir} was trained with "
                           f"({'; '.join(changes)}); resume with the same preset and --set values, "
                           f"or pass --allow-config-change to accept the differences")
-    return changes
+    return free + changes
 
 
 def _read(change: str, declared: dict[str, frozenset[str]]) -> bool:
@@ -52,6 +86,17 @@ def check_steps(run_dir: Path, cfg: RunConfig, step: int) -> None:
                             f"nothing to train: give --steps above {step} to train it further")
 
 
+def check_checkpoint(run_dir: Path, cfg: RunConfig) -> None:
+    """What restoring the newest checkpoint refuses, read from its manifest alone (``--dry-run``): no
+    checkpoint to resume, or a budget the run has already passed."""
+    root = run_dir / "checkpoints"
+    if not checkpoint.list_checkpoints(root):
+        raise checkpoint.none_to_resume(root)
+    step = checkpoint.newest_step(root)
+    if step is not None:
+        check_steps(run_dir, cfg, step)
+
+
 def record_steps(run_dir: Path, cfg: RunConfig, step: int) -> None:
     """A run continued to another budget (``--resume --steps N``, the one change resume takes without
     asking): config.yaml takes the new train.steps, so it says how far the run trains, and options.json
@@ -62,8 +107,8 @@ def record_steps(run_dir: Path, cfg: RunConfig, step: int) -> None:
         return
     entry = {"step": step, "from": saved.train.steps, "to": cfg.train.steps}
     saved.train.steps = cfg.train.steps
+    rundir.add_option(run_dir, "steps_changes", entry)  # the record first: config.yaml never changes unrecorded
     (run_dir / rundir.CONFIG).write_text(rundir.saved_config(saved))
-    rundir.add_option(run_dir, "steps_changes", entry)
 
 
 def record_changes(run_dir: Path, cfg: RunConfig, step: int, changes: list[str]) -> None:
@@ -71,8 +116,8 @@ def record_changes(run_dir: Path, cfg: RunConfig, step: int, changes: list[str])
     if not changes:
         return
     print(f"resuming at step {step} with a changed config: {'; '.join(changes)}", flush=True)
-    (run_dir / rundir.CONFIG).write_text(rundir.saved_config(cfg))
     rundir.add_option(run_dir, "config_changes", {"step": step, "changes": changes})
+    (run_dir / rundir.CONFIG).write_text(rundir.saved_config(cfg))
 
 
 def fingerprint(data: Dataset) -> str:

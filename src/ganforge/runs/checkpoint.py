@@ -184,13 +184,30 @@ def skipping(problem: str) -> str:
     return f"skipping checkpoint: {problem}; falling back to the previous one"
 
 
+def none_to_resume(root: Path) -> CheckpointError:
+    return CheckpointError(f"no checkpoint in {root}: the run has not saved one yet, so there is "
+                           f"nothing to resume; start it again without --resume")
+
+
+def newest_step(root: Path) -> int | None:
+    """The step the newest checkpoint with a readable manifest records, read without loading or hashing
+    anything (what ``--dry-run`` checks a resume against); None when there is none."""
+    for path in reversed(list_checkpoints(root)):
+        try:
+            step = json.loads((path / "manifest.json").read_text()).get("step")
+        except (OSError, ValueError, AttributeError):
+            continue
+        if isinstance(step, int):
+            return step
+    return None
+
+
 def load_latest(root: Path, warn: Callable[[str], None] = warn_line
                 ) -> tuple[Path, dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
     """The newest checkpoint that verifies; a corrupt newer one is skipped with a warning naming it."""
     candidates = list_checkpoints(root)
     if not candidates:
-        raise CheckpointError(f"no checkpoint in {root}: the run has not saved one yet, so there is "
-                              f"nothing to resume; start it again without --resume")
+        raise none_to_resume(root)
     problems = []
     for path in reversed(candidates):
         try:

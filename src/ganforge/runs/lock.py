@@ -72,6 +72,12 @@ def still_training(run_dir: str | Path) -> str | None:
     return f"{run_dir} is still being trained (process {owner.get('pid', '?')}); using its newest complete checkpoint"
 
 
+def check_unlocked(run_dir: str | Path) -> None:
+    """Refuse, as taking the lock would, a run directory a live process holds (without taking it)."""
+    if is_locked(run_dir):
+        RunLock(run_dir)._refuse()
+
+
 class RunLock:
     """``with RunLock(run_dir):`` holds the run directory exclusively; a second holder is refused.
 
