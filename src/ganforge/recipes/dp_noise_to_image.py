@@ -13,9 +13,10 @@ bitwise and keeps counting.
 
 Two limits, stated rather than hidden:
 
-- The accountant assumes Poisson sampling at rate batch/N; ganforge draws shuffled
+- The accountant assumes Poisson sampling at rate batch/N; dp-noise-to-image draws shuffled
   fixed-size batches, as most DP-SGD code does in practice. The epsilon is that standard
-  approximation, not a proof for shuffling.
+  approximation, not a proof for shuffling. (dp-tabular, which shares :func:`make_private`,
+  draws D's rows by Poisson sampling at that rate: ``PoissonTableBatches`` in recipes/tabular.py.)
 - Per-sample gradients do not exist under batch norm (it mixes the samples of a batch), nor
   through a gradient penalty's double backward: D must use ``norm: layer`` or ``none``, and
   reg.gp / reg.r1 must be 0. Both are refused with one line before training.

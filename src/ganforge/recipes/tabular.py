@@ -17,6 +17,10 @@ CSV; and at every log step the run logs a convergence figure, ``column_shapes_10
 (the mean over columns of 1 - KS for numeric and datetime columns and 1 - TV for categorical
 ones, 1000 generated rows against 1000 fixed training rows; fewer when the table is smaller, and
 the name says how many). Nothing in the engine names this recipe.
+
+``dp-tabular`` (:class:`DpTabular`) trains D by DP-SGD and so draws D's real rows by Poisson sampling
+(:class:`PoissonTableBatches`), the sampling its accountant counts; only G's conditions keep
+training-by-sampling there.
 """
 
 from __future__ import annotations
@@ -81,6 +85,10 @@ class TableBatches:
     shuffled against G's conditions (the paper's code does the same), so a packed group of D never
     pairs a real row with the fake row asked for the same category. Under torchrun every process
     draws the global batch and keeps its share, as :class:`~ganforge.training.batches.RealBatches`.
+
+    This picks real rows through their category, with replacement: a rare category's few rows are in
+    most batches, several times each. That is CTGAN's intent, and no privacy accountant's sampling, so
+    dp-tabular draws D's real rows with :class:`PoissonTableBatches` instead.
     """
 
     def __init__(self, x: Tensor, sampler: ConditionalSampler, seed: int, device: torch.device, *, rank: int = 0,
@@ -127,6 +135,72 @@ class TableBatches:
 
     def reseed(self, seed: int) -> None:
         self.rng = np.random.default_rng(seed)
+
+
+MIN_FAKE = 2  # G runs in training mode in D's update, and batch norm needs two rows for batch statistics
+
+
+class PoissonTableBatches(TableBatches):
+    """dp-tabular's stream: D's real rows by Poisson sampling, the sampling its privacy accountant counts.
+
+    Each D update takes every row of the table independently with probability ``sample_rate`` (q =
+    train.batch_size / rows: the rate :class:`~ganforge.recipes.dp_noise_to_image.DpState` gives Opacus's
+    RDP accountant), so a row is in a batch at most once and in a fraction q of the batches, whatever its
+    categories; the batch size varies (Binomial(rows, q), possibly 0). It is drawn as a Binomial count and
+    that many distinct rows uniformly, which is the same distribution over subsets as one coin per row and
+    costs the batch, not the table. Each real row's conditional vector is read from the row itself (a
+    discrete column uniformly, the row's own category: :meth:`ConditionalSampler.own_conditions`), so
+    what D is given for sample i depends on row i alone. G's conditions for the fake rows of that update
+    (as many as the real rows, so that real row i and fake row i are one sample of Opacus's per-sample
+    gradient) are drawn by training-by-sampling from the categories' frequencies; at least
+    :data:`MIN_FAKE` are generated, the extra ones dropped by :func:`private_d_term`. G's own update
+    draws conditions as the parent class does. One process only (dp-tabular refuses torchrun).
+    Everything comes from the one checkpointed numpy generator, so a resumed run stays bitwise.
+    """
+
+    def __init__(self, x: Tensor, sampler: ConditionalSampler, seed: int, device: torch.device, *,
+                 sample_rate: float):
+        super().__init__(x, sampler, seed, device)
+        self.host = x  # the rows on the host: conditions are read from them with numpy
+        self.sample_rate = float(sample_rate)
+
+    def poisson_rows(self) -> np.ndarray:
+        """The indices of one Poisson sample of the table's rows (distinct, in random order, maybe none)."""
+        n = len(self.x)
+        return self.rng.choice(n, int(self.rng.binomial(n, self.sample_rate)), replace=False)
+
+    def draw(self, n: int, real: bool = True) -> Draw:
+        if not real:
+            return super().draw(n, real=False)
+        rows = self.poisson_rows()
+        cond, mask = self.sampler.sample_conditions(max(len(rows), MIN_FAKE), self.rng)
+        out = Draw(self._t(cond), self._t(mask))
+        host = self.host[torch.as_tensor(rows, dtype=torch.long)]
+        out.real = self.x[torch.as_tensor(rows, dtype=torch.long, device=self.device)]
+        out.real_cond = self._t(self.sampler.own_conditions(np.asarray(host), self.rng)[0])
+        self.rows_drawn += len(rows)
+        return out
+
+
+def private_d_term(ctx) -> tuple[Tensor, dict[str, Tensor]]:
+    """dp-tabular's D term: :func:`ganforge.objectives.tabular.d_term` on a Poisson draw, real row i paired
+    with fake row i (one per-sample gradient each). An empty draw is an update with no row: the loss is a
+    zero still on D's graph, so Opacus records empty per-sample gradients and its optimiser steps on the
+    noise alone (as Opacus does for an empty batch of its Poisson data loader), and the accountant counts it."""
+    draw = ctx.draw()
+    k = len(draw.real)
+    with torch.no_grad():
+        fake = ctx.generate(draw.cond)[:k]
+    cond = draw.cond[:k]
+    real_in, fake_in = ctx.with_cond(draw.real, draw.real_cond), ctx.with_cond(fake, cond)
+    real_logits, fake_logits = ctx.critic(real_in), ctx.critic(fake_in)
+    if k == 0:
+        return real_logits.sum() + fake_logits.sum(), {}
+    return ctx.d_loss(real_logits, fake_logits), {"D_real": ctx.d_loss.shown(real_logits.detach()).mean(),
+                                                  "D_fake": ctx.d_loss.shown(fake_logits.detach()).mean()}
+
+
+private_d_term.graph_unsafe = "a Poisson draw's batch size changes from one D update to the next"
 
 
 @dataclass
@@ -228,13 +302,18 @@ class Tabular(Recipe):
     def model(self, cfg: RunConfig, record: dict[str, Any], nets: dict[str, nn.Module]) -> TrainedTable:
         return TrainedTable(nets, record, z_dim=cfg.model.z_dim)
 
+    _d_term = staticmethod(terms.d_term)
+
+    def _batches(self, env: TrainingEnv, x: Tensor, sampler: ConditionalSampler) -> TableBatches:
+        return TableBatches(x, sampler, seeds.stream(env.cfg.seed, seeds.REAL_BATCHES), env.device,
+                            rank=env.world.rank, world_size=env.world.size)
+
     def training(self, env: TrainingEnv) -> TrainingParts:
         cfg, data, world, device = env.cfg, env.data, env.world, env.device
         transformer = TableTransformer.from_state_dict(data.meta["transformer"])
         x = data.x if isinstance(data.x, Tensor) else torch.as_tensor(np.asarray(data.x))
         sampler = ConditionalSampler(x.numpy(), transformer, log_frequency=cfg.tabular.log_frequency)
-        batches = TableBatches(x, sampler, seeds.stream(cfg.seed, seeds.REAL_BATCHES), device, rank=world.rank,
-                               world_size=world.size)
+        batches = self._batches(env, x, sampler)
         noise = Noise(cfg.model.z_dim, "normal", device, seed=seeds.stream(cfg.seed, seeds.NOISE), rank=world.rank,
                       world_size=world.size)  # z ~ N(0, I), as the paper's code draws it
         D = env.nets["D"]
@@ -245,7 +324,7 @@ class Tabular(Recipe):
                            g_loss=objectives.g_loss_without_real(cfg.loss.g, self.name))
         if env.local_batch % ctx.pack:
             raise ConfigError(f"each process's batch ({env.local_batch}) must be a multiple of model.d.pack={ctx.pack}")
-        d_terms = [terms.d_term] + ([partial(terms.gp_term, cfg.reg.gp)] if cfg.reg.gp > 0 else [])
+        d_terms = [self._d_term] + ([partial(terms.gp_term, cfg.reg.gp)] if cfg.reg.gp > 0 else [])
         g_terms = [terms.g_term] + ([partial(terms.cond_term, cfg.tabular.cond)] if cfg.tabular.cond > 0 else [])
         phases = [Phase("D", "D", d_terms, repeat=cfg.train.d_steps), Phase("G", "G", g_terms)]
         record = _record(data, sampler, transformer)
@@ -266,11 +345,20 @@ class Tabular(Recipe):
 class DpTabular(Tabular):
     """CTGAN with D trained by DP-SGD (Opacus), through dp-noise-to-image's path (:func:`make_private`).
 
+    D's real rows are a Poisson sample of the table at rate q = train.batch_size / rows in every D update
+    (:class:`PoissonTableBatches`), each with a conditional vector read from the row itself, and Opacus's
+    RDP accountant counts exactly that: sigma = dp.noise_multiplier, rate q, one step per D update.
+    Opacus's optimiser averages the noised sum of clipped per-sample gradients over the expected batch
+    (train.batch_size), whatever the drawn size. Training-by-sampling (rows picked through their category,
+    with replacement, so a rare row would be in almost every batch, several times) is not used for real
+    rows; it still draws G's conditions, from category frequencies fitted outside the accountant.
+
     The guarantee is per row only when D scores one row at a time (``model.d.pack`` 1: a packed group's
     gradient is clipped as one, which would protect groups, not rows) and without a gradient penalty
-    (no per-sample gradients through its double backward). Its limits, stated in docs/tabular.md: the
-    transform (modes, categories, ranges) is fitted on the real table outside the accountant, and
-    training-by-sampling picks rows by category, not by the Poisson sampling the accountant assumes.
+    (no per-sample gradients through its double backward). One process only: the Poisson sample is of the
+    whole table, not shared out under torchrun. What the epsilon does not cover, stated in docs/tabular.md:
+    the transform (modes, categories, ranges) and the category frequencies are fitted on the real table
+    outside the accountant.
     """
 
     name = "dp-tabular"
@@ -288,8 +376,21 @@ class DpTabular(Tabular):
         check_private(nets["D"], cfg, self.name)
         return nets, record
 
+    _d_term = staticmethod(private_d_term)
+
+    def _batches(self, env: TrainingEnv, x: Tensor, sampler: ConditionalSampler) -> TableBatches:
+        return PoissonTableBatches(x, sampler, seeds.stream(env.cfg.seed, seeds.REAL_BATCHES), env.device,
+                                   sample_rate=env.local_batch / len(env.data))
+
     def training(self, env: TrainingEnv) -> TrainingParts:
-        return make_private(env, super().training(env), self.name)
+        if env.world.distributed:
+            raise ConfigError(f"{self.name} runs in one process (D's rows are one Poisson sample of the whole table "
+                              f"per update, the sampling its accountant counts, and it is not shared out between "
+                              f"processes); run it without torchrun")
+        parts = make_private(env, super().training(env), self.name)
+        rate = parts.stateful["dp_D"].sample_rate
+        assert parts.context.batches.sample_rate == rate, (parts.context.batches.sample_rate, rate)
+        return parts
 
 
 def _no_score(nets: dict[str, nn.Module], judge: Any = None) -> dict[str, float]:
@@ -315,4 +416,5 @@ class _Score:
         return {score_name(self.n): column_shapes(self.real, self.synthetic(nets), self.record.get("columns"))}
 
 
-__all__ = ["DpTabular", "Draw", "TableBatches", "TableContext", "Tabular", "TrainedTable", "score_name"]
+__all__ = ["DpTabular", "Draw", "PoissonTableBatches", "TableBatches", "TableContext", "Tabular", "TrainedTable",
+           "score_name", "private_d_term"]

@@ -7,6 +7,11 @@ category handed to D. The vector is the one-hot of that category over every disc
 block (``transformer.discrete_spans``: categorical and boolean columns; a continuous column's modes
 are not conditions); the mask says which column was picked, for the conditional cross-entropy.
 
+dp-tabular asks only for G's conditions this way (:meth:`ConditionalSampler.sample_conditions`): its
+real rows are a Poisson sample, each with a condition read from the row itself
+(:meth:`ConditionalSampler.own_conditions`), since picking rows through rare categories would put those
+rows in most batches, which the privacy accountant does not count.
+
 The rows having each category are found once, from the transformed rows themselves (the argmax of
 each block), and kept as one sorted index per column, so a draw is a lookup, and a table streamed
 to a memory map on disk is read once, in chunks.
@@ -77,6 +82,30 @@ class ConditionalSampler:
             hi = self.starts[j][category[rows] + 1]
             row_index[rows] = self.order[j][lo + (rng.random(len(rows)) * (hi - lo)).astype(np.int64)]
         return cond, mask, row_index
+
+    def sample_conditions(self, n: int, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """``n`` training conditions without rows: (cond, mask), a column uniformly and a category by the
+        training frequencies (log frequency by default), for G alone (dp-tabular's fake rows)."""
+        cond, mask, _ = self._draw(n, rng, self.train_p)
+        return cond, mask
+
+    def own_conditions(self, x_rows: np.ndarray, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+        """Conditions read from given transformed rows themselves: per row a discrete column uniformly and that
+        row's own category of it (the argmax of its block, as the index above reads it), so row i's vector
+        depends on row i alone (dp-tabular's real rows). (cond (k, cond_dim), mask (k, n_discrete))."""
+        k = len(x_rows)
+        cond = np.zeros((k, self.cond_dim), np.float32)
+        mask = np.zeros((k, self.n_discrete), np.float32)
+        if not self.spans or not k:
+            return cond, mask
+        column = rng.integers(0, self.n_discrete, k)
+        category = np.empty(k, np.int64)
+        for j, s in enumerate(self.spans):
+            rows = np.flatnonzero(column == j)
+            category[rows] = np.asarray(x_rows[rows, s.start:s.start + s.width]).argmax(1)
+        cond[np.arange(k), self.offsets[column] + category] = 1.0
+        mask[np.arange(k), column] = 1.0
+        return cond, mask
 
     def sample_original(self, n: int, rng: np.random.Generator) -> np.ndarray:
         """Conditions for unconditional sampling: a column uniformly, a category by its real frequency."""
