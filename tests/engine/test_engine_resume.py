@@ -129,3 +129,25 @@ def test_a_changed_weight_decay_is_the_one_training_uses(tmp_path):
                  allow_config_change=True)
     assert all(g["weight_decay"] == 0.01 for g in tr.built.optimizers["D"].param_groups)
     assert all(g["weight_decay"] == 0.0 for g in tr.built.optimizers["G"].param_groups)
+
+
+def _logged(run):
+    """stats.jsonl's records, less the one timing field (img_per_s) and the event lines (an interruption)."""
+    records = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    return [{k: v for k, v in r.items() if k != "img_per_s"} for r in records if "event" not in r]
+
+
+def test_stats_log_lines_after_a_resume_are_the_uninterrupted_runs(tmp_path, monkeypatch):
+    """A run stopped between log lines lost the sums since the last one: its first line after the resume
+    averaged only the steps trained after it. The checkpoint now keeps the running sums and their counts."""
+    opts = ["log.every=7", "log.checkpoint_every=100", "train.d_steps=2"]
+    full = Trainer(_cfg("train.steps=30", *opts), tmp_path / "full")
+    full.fit()
+    monkeypatch.setattr(Trainer, "_stopping", lambda self, stop, at_log: self.step == 17)  # a SIGINT at step 17
+    first = Trainer(_cfg("train.steps=30", *opts), tmp_path / "split")
+    result = first.fit()
+    assert result.interrupted and result.step == 17
+    monkeypatch.undo()
+    Trainer(_cfg("train.steps=30", *opts), tmp_path / "split", resume=True).fit()
+    a, b = _logged(tmp_path / "full"), _logged(tmp_path / "split")
+    assert [r["step"] for r in a] == [7, 14, 21, 28, 30] and a == b

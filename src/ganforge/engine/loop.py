@@ -50,9 +50,10 @@ class Trainer:
         self.best: dict = {}  # {"key", "value", "step"} of the best evaluation so far
         self.guard = DivergenceGuard(cfg.guard)
         self.step, self.resumed_from = 0, None
+        self.stats, self.last = StatsAccumulator(), {}  # a resume continues the checkpoint's sums
         if resume:
             self.resumed_from, self.step, self.best = state.restore(self.built, self.run_dir, self.guard, world,
-                                                                    cfg.seed)
+                                                                    cfg.seed, self.stats)
             resume_checks.check_steps(self.run_dir, cfg, self.step)  # before anything in the run is rewritten
             if world.is_main:
                 rundir.truncate_stats(self.run_dir, self.step)
@@ -76,13 +77,12 @@ class Trainer:
         cfg, log = self.cfg, self.cfg.log
         self.writer = (StatsWriter(self.run_dir, cfg.train.steps, self.step, log.tensorboard, log.progress)
                        if self.world.is_main else NullWriter())
-        self.stats, self.last = StatsAccumulator(), {}
         if self.resumed_from is not None:
             self.writer.message(f"resumed from {self.resumed_from} at step {self.step}")
         no_checkpoint = self.world.broadcast(not checkpoint.list_checkpoints(self.run_dir / "checkpoints"))
         if cfg.guard.action == "rollback" and no_checkpoint:
             self.save_checkpoint()  # something to roll back to before the first periodic checkpoint
-        self._t0, self._steps_since = time.perf_counter(), 0
+        self._t0, self._timed = time.perf_counter(), 0  # img_per_s: the steps timed in this process
         interrupted = False
         try:
             with StopFlag() as stop:
@@ -107,7 +107,8 @@ class Trainer:
                 if self.step % phase.every == 0:
                     self.stats.add(phase.run(ctx))
             self.step += 1
-            self._steps_since += 1
+            self.stats.steps += 1
+            self._timed += 1
             self.writer.advance(1)
             at_log = self.step % log.every == 0 or self.step == total
             if at_log and self._log():
@@ -133,13 +134,13 @@ class Trainer:
 
     def _log(self) -> bool:
         """Read statistics back and write them; True if the guard rolled the run back."""
-        steps, seconds = self._steps_since, time.perf_counter() - self._t0
-        self._t0, self._steps_since = time.perf_counter(), 0
+        steps, timed, seconds = self.stats.steps, self._timed, time.perf_counter() - self._t0
+        self._t0, self.stats.steps, self._timed = time.perf_counter(), 0, 0
         stats = {**self.world.mean(self.stats.flush()), **periodic.monitor(self)}  # + G's diversity, when it has a G(z)
         record = {"step": self.step, "epoch": round(self.built.parts.epochs_done(), 4), **stats,
                   **{f"lr_{name}": sched.lr() for name, sched in self.built.schedules.items()},
                   **self.built.ema_record(self.step - 1),  # the last update's
-                  "img_per_s": steps * self.cfg.train.batch_size / max(seconds, 1e-9)}
+                  "img_per_s": timed * self.cfg.train.batch_size / max(seconds, 1e-9)}
         self.writer.write(record)
         self.last = record
         reason = self.guard.check(stats, self.built.nets, steps, self.step)

@@ -132,10 +132,12 @@ def save_checkpoint(trainer, label: str | None = None) -> Path | None:
         return None
     world = trainer.world
     rng_ranks = world.gather(rng.capture())  # a collective: every process reaches this line
+    stats_ranks = world.gather(trainer.stats.state_dict())  # the same: each process's sums since the last log
     if not world.is_main:
         world.barrier()  # wait until rank 0 has written it (a rollback may read it next)
         return trainer.run_dir / "checkpoints"
-    tensors, saved = state.capture(trainer.built, trainer.step, trainer.guard, trainer.best, rng_ranks, world)
+    tensors, saved = state.capture(trainer.built, trainer.step, trainer.guard, trainer.best, rng_ranks, world,
+                                  stats_ranks)
     try:
         return checkpoint.save(trainer.run_dir / "checkpoints", trainer.step, tensors, saved,
                                keep=trainer.cfg.log.keep_checkpoints, name=label)

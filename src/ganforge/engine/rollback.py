@@ -32,7 +32,8 @@ def diverged(trainer, reason: str) -> bool:
     # (none was written since the last retry), and restoring it then multiplying once ran every retry at
     # lr_factor**1 instead of compounding as guard.lr_factor says ("multiplied by this at each retry").
     scales = {name: sched.scale for name, sched in trainer.built.schedules.items()}
-    path, trainer.step, trainer.best = state.restore(trainer.built, trainer.run_dir, g, world, cfg.seed)
+    path, trainer.step, trainer.best = state.restore(trainer.built, trainer.run_dir, g, world, cfg.seed,
+                                                     trainer.stats)  # the sums since the checkpoint's last log
     epoch = trainer.built.parts.context.epoch
     for name, sched in trainer.built.schedules.items():
         sched.scale = scales[name] * cfg.guard.lr_factor
@@ -41,7 +42,6 @@ def diverged(trainer, reason: str) -> bool:
         seed = seeds.for_retry(cfg.seed, g.retries)
         torch.manual_seed(seed + seeds.RETRY_RANK * world.rank)
         trainer.built.parts.reseed(seed)
-    trainer.stats.flush()
     trainer.writer.rewind(trainer.step)  # the failed attempt's records: the retry logs those steps again
     scale = next(iter(scales.values())) * cfg.guard.lr_factor if scales else 1.0
     trainer.writer.event(failed_at, "rollback",

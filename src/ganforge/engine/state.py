@@ -21,11 +21,13 @@ from ganforge.runs import checkpoint
 from ganforge.training import rng, seeds
 from ganforge.training.distributed import World
 from ganforge.engine.guard import DivergenceGuard
+from ganforge.engine.stats_log import StatsAccumulator
 
 
-def capture(built: Built, step: int, guard: DivergenceGuard, best: dict, rng_ranks: list[dict], world: World
-            ) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
-    """(tensor groups, JSON state) of the current step."""
+def capture(built: Built, step: int, guard: DivergenceGuard, best: dict, rng_ranks: list[dict], world: World,
+            stats_ranks: list[dict] | None = None) -> tuple[dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
+    """(tensor groups, JSON state) of the current step. ``stats_ranks``: each process's statistics since the
+    last log line (:meth:`StatsAccumulator.state_dict`)."""
     parts = built.parts
     tensors = {name: net.state_dict() for name, net in built.nets.items()}
     for label, ema in built.emas.items():
@@ -44,15 +46,18 @@ def capture(built: Built, step: int, guard: DivergenceGuard, best: dict, rng_ran
         "rng": rng_ranks[0],
         **({"rng_ranks": rng_ranks} if world.distributed else {}),
         "guard": guard.state_dict(),
+        **({"stats": stats_ranks[0]} if stats_ranks else {}),
+        **({"stats_ranks": stats_ranks} if stats_ranks and world.distributed else {}),
         "best": best,
         "net_context": built.record,
     }
     return tensors, state
 
 
-def restore(built: Built, run_dir: Path, guard: DivergenceGuard, world: World, seed: int
-            ) -> tuple[Path, int, dict]:
-    """Load the newest good checkpoint into ``built``: (its path, its step, the best evaluation)."""
+def restore(built: Built, run_dir: Path, guard: DivergenceGuard, world: World, seed: int,
+            stats: StatsAccumulator | None = None) -> tuple[Path, int, dict]:
+    """Load the newest good checkpoint into ``built`` (and ``stats``: the statistics since the last log line):
+    (its path, its step, the best evaluation)."""
     path, tensors, state = checkpoint.load_latest(run_dir / "checkpoints")
     for label in [*built.emas, *built.parts.stateful]:  # before anything is loaded
         if label not in tensors:
@@ -87,6 +92,8 @@ def restore(built: Built, run_dir: Path, guard: DivergenceGuard, world: World, s
     else:  # a different number of processes: fresh, distinct streams for the extra ranks
         rng.seed_all(seeds.for_rank(seed, world.rank) + int(state["step"]))
     guard.load_state_dict(state.get("guard", {}))
+    if stats is not None:
+        stats.load_state_dict(_own(state, "stats", world), built.device)
     return path, int(state["step"]), dict(state.get("best", {}))
 
 
@@ -120,6 +127,15 @@ def data_change(saved: dict[str, Any], now: dict[str, Any]) -> str:
     if "num_classes" in saved and saved.get("num_classes") != now.get("num_classes"):
         changes.append(f"the number of classes changed from {saved.get('num_classes')} to {now.get('num_classes')}")
     return " and ".join(changes)
+
+
+def _own(state: dict[str, Any], key: str, world: World) -> Any:
+    """This process's entry of a per-process record (``key``, and ``key_ranks`` under torchrun); None when
+    the checkpoint has none for it (saved by another number of processes, or before it was recorded)."""
+    if world.rank == 0:
+        return state.get(key)
+    per_rank = state.get(f"{key}_ranks")
+    return per_rank[world.rank] if per_rank and len(per_rank) == world.size else None
 
 
 def _rng_state_for_rank(state: dict[str, Any], world: World) -> dict | None:

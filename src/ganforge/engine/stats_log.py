@@ -44,6 +44,7 @@ class StatsAccumulator:
         self._counts: dict[str, int] = {}
         self._running: dict[int, RunningSums] = {}
         self._carried: dict[str, int] = {}  # counts of plain sums folded into a RunningSums buffer
+        self.steps = 0  # training steps since the last log line (the trainer counts and resets them)
 
     def add(self, stats: dict[str, torch.Tensor] | RunningSums) -> None:
         if isinstance(stats, RunningSums):  # summed by its producer: remember where, read at flush
@@ -59,14 +60,35 @@ class StatsAccumulator:
             self._sums[key] = self._sums[key] + value if key in self._sums else value.clone()
             self._counts[key] = self._counts.get(key, 0) + 1
 
-    def flush(self) -> dict[str, float]:
-        """Means since the last flush (one device read-back), then reset."""
+    def _totals(self) -> tuple[dict[str, torch.Tensor], dict[str, int], list[RunningSums]]:
+        """(sums, counts) since the last flush, wherever they are kept, and the buffers holding some."""
         sums, counts = dict(self._sums), dict(self._counts)
         running = [r for r in self._running.values() if r.count]
         for r in running:
             for key, total in zip(r.keys, r.sums.unbind()):
                 sums[key] = sums[key] + total if key in sums else total
-                counts[key] = counts.get(key, 0) + r.count + self._carried.pop(key, 0)
+                counts[key] = counts.get(key, 0) + r.count + self._carried.get(key, 0)
+        return sums, counts, running
+
+    def state_dict(self) -> dict:
+        """What a checkpoint keeps of the period since the last flush (the running sums, exactly, their counts
+        and ``steps``), so a resumed run's next log line averages the same steps as an uninterrupted run's."""
+        sums, counts, _ = self._totals()
+        return {"sums": {k: v.detach().float().cpu().tolist() for k, v in sums.items()}, "counts": counts,
+                "steps": self.steps}
+
+    def load_state_dict(self, state: dict | None, device: torch.device | str = "cpu") -> None:
+        """Continue the period a checkpoint was saved in (an older checkpoint without it: a new period)."""
+        state = state or {}
+        self._sums = {k: torch.tensor(v, dtype=torch.float32, device=device)
+                      for k, v in (state.get("sums") or {}).items()}
+        self._counts = {k: int(v) for k, v in (state.get("counts") or {}).items()}
+        self._running, self._carried = {}, {}
+        self.steps = int(state.get("steps", 0))
+
+    def flush(self) -> dict[str, float]:
+        """Means since the last flush (one device read-back), then reset."""
+        sums, counts, running = self._totals()
         if not sums:
             return {}
         keys = list(sums)
