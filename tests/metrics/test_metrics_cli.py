@@ -62,7 +62,7 @@ def test_eval_digits_run_with_judges(digits_run, capsys):
                                        "pr297_test_lenet8", "dc297_test_lenet8"]
     acc = report["metrics"]["fid300_test_lenet8"]["protocol"]["judge"]["test_accuracy"]
     assert 0 < acc <= 1 and f"lenet8 ({acc:.2%})" in captured.out
-    assert report["metrics"]["parzen300_test"]["protocol"]["sigma_selected_on"] == "digits/test[:297]"
+    assert report["metrics"]["parzen300_test"]["protocol"]["sigma_selected_on"].startswith("digits/train[1200:1500]")
     protocol = {name: m["protocol"] for name, m in report["metrics"].items()}
     assert protocol["pr297_test_lenet8"]["k"] == 3 and protocol["dc297_test_lenet8"]["k"] == 5  # the papers' k
     assert protocol["pr297_test_lenet8"]["reference"] == "digits/test (297)"

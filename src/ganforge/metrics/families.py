@@ -9,6 +9,8 @@ protocol as run (sizes, sigma, the judge's record).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 import torch
 
@@ -17,6 +19,7 @@ from ganforge.metrics.modes import class_coverage, mode_coverage
 from ganforge.metrics.registry import HIGHER, LOWER, MetricError, register_family
 
 PARZEN_VALID = 1000  # validation images used to choose sigma (the paper's limit_size)
+PARZEN_TAIL_DIVISOR = 5  # without a disjoint valid split: sigma on the last 1/5 of train (at most PARZEN_VALID)
 PR_K, DC_K = 3, 5
 KID_SUBSETS, KID_SUBSET_SIZE = 100, 1000
 IS_SPLITS = 10
@@ -30,23 +33,94 @@ def _ref_desc(ctx, split: str, n: int | None = None) -> str:
 
 @register_family(
     "parzen", summary="Parzen-window log-likelihood in nats (Goodfellow et al. 2014, Table 1): samples are "
-                      "kernel centres, sigma from logspace(-1, 0, 10) by the likelihood of 1,000 validation "
-                      "images, mean over the reference split with its standard error",
+                      "kernel centres, sigma from logspace(-1, 0, 10) by the likelihood of up to 1,000 images "
+                      "disjoint from the reported ones (the valid split's first 1,000, else the last 20% of "
+                      "the training split, held out of the report when that is the reported split), mean "
+                      "over the reported images with its standard error",
     params=("ref",), parts={"": HIGHER, "se": None, "sigma": None})
 def _parzen(spec, ctx):
     centres = ctx.samples(spec.count)
-    test = ctx.reference(spec.ref).x
-    if "valid" in ctx.info.splits:
-        valid_split = "valid"
-    else:  # e.g. digits: no held-out split besides the reference; say so in the record
-        valid_split = spec.ref
-    valid = ctx.reference(valid_split).x[:PARZEN_VALID]
-    sigma, curve = parzen.select_sigma(centres, valid)
-    mean, se = parzen.parzen_log_likelihood(centres, test, sigma)
-    info = {"reference": _ref_desc(ctx, spec.ref), "sigma_selected_on": f"{ctx.info.name}/{valid_split}"
-            f"[:{len(valid)}]", "sigmas": list(parzen.SIGMAS), "valid_ll_by_sigma": curve,
-            "pixels": "uint8 / 255"}
+    choice = parzen_split(ctx, spec.ref)
+    sigma, curve = parzen.select_sigma(centres, choice.sigma_x)
+    mean, se = parzen.parzen_log_likelihood(centres, choice.report_x, sigma)
+    info = {"reference": choice.report_desc, "sigma_selected_on": choice.sigma_desc,
+            "sigmas": list(parzen.SIGMAS), "valid_ll_by_sigma": curve, "pixels": "uint8 / 255"}
+    if choice.dropped:
+        info["sigma_images_dropped"] = (f"{choice.dropped} images identical to reported ones left out of the "
+                                        f"sigma images")
     return {"": mean, "se": se, "sigma": sigma}, info
+
+
+@dataclass
+class ParzenSplit:
+    """Where the Parzen sigma is chosen and what the likelihood is reported on: never the same images."""
+
+    sigma_x: np.ndarray
+    sigma_desc: str
+    report_x: np.ndarray
+    report_desc: str
+    dropped: int = 0
+
+
+def _row_keys(x: np.ndarray) -> list[bytes]:
+    flat = np.ascontiguousarray(x.reshape(len(x), -1))
+    return [row.tobytes() for row in flat]
+
+
+def _disjoint(pool: np.ndarray, reported: np.ndarray) -> tuple[np.ndarray, int]:
+    """``pool`` without the images byte-identical to one of ``reported``, and how many were left out."""
+    keys = _row_keys(pool)
+    wanted = set(keys)
+    seen = {k for k in _row_keys(reported) if k in wanted}
+    keep = np.array([k not in seen for k in keys], dtype=bool)
+    return pool[keep], int((~keep).sum())
+
+
+def _tail(n: int) -> int:
+    """Images held out at the end of a split to choose sigma: 20% of it, at most PARZEN_VALID."""
+    return min(PARZEN_VALID, n // PARZEN_TAIL_DIVISOR)
+
+
+def parzen_split(ctx, ref: str) -> ParzenSplit:
+    """Sigma is chosen on images disjoint from the reported ones (choosing it on the reported split is
+    model selection on that split). In order: the first 1,000 of ``valid`` (MNIST: the paper's protocol);
+    else the last 20% (at most 1,000) of ``train``; else (the reported split is train, or holds the
+    candidates, as digits/all and mnist/train60k do) the last 20% of the reported split, which is then
+    reported without them. Candidate images byte-identical to a reported image are left out."""
+    name = ctx.info.name
+    report_x = _numpy(ctx.reference(ref).x)
+    total = len(report_x)
+    candidates = []
+    if "valid" in ctx.info.splits and ref != "valid":
+        valid = _numpy(ctx.reference("valid").x)
+        candidates.append((valid[:PARZEN_VALID], f"{name}/valid[:{min(PARZEN_VALID, len(valid))}]"))
+    if "train" in ctx.info.splits and ref != "train":
+        train = _numpy(ctx.reference("train").x)
+        h = _tail(len(train))
+        if h:
+            candidates.append((train[len(train) - h:], f"{name}/train[{len(train) - h}:{len(train)}] (the last "
+                                                        f"{h} training images)"))
+    for pool, desc in candidates:
+        kept, dropped = _disjoint(pool, report_x)
+        if len(kept):
+            return ParzenSplit(kept, desc, report_x, f"{name}/{ref} ({total})", dropped)
+    h = _tail(total)
+    if h == 0:
+        raise MetricError(f"parzen on {name}/{ref} needs images disjoint from the reported ones to choose "
+                          f"sigma: {name} has no other split to take them from and {ref} has {total} images, "
+                          f"too few to hold out 20%; give at least {PARZEN_TAIL_DIVISOR} images")
+    report_x, pool = report_x[:total - h], report_x[total - h:]
+    kept, dropped = _disjoint(pool, report_x)
+    if not len(kept):
+        raise MetricError(f"parzen on {name}/{ref}: the last {h} images, held out to choose sigma, all repeat "
+                          f"reported ones; no disjoint images to choose sigma on")
+    return ParzenSplit(kept, f"{name}/{ref}[{total - h}:{total}] (held out of the report)", report_x,
+                       f"{name}/{ref}[:{total - h}] ({total - h} of {total}; the last {h} held out to choose "
+                       f"sigma)", dropped)
+
+
+def _numpy(x) -> np.ndarray:
+    return x.numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
 
 
 def _judge_info(ctx, judge_name: str) -> dict:
