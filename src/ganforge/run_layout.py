@@ -40,8 +40,10 @@ RUN_LAYOUT: dict[str, tuple[str, str]] = {
     "*": (r"\w[\w.-]*\.safetensors|state\.json|manifest\.json", ""),  # runs/checkpoint._write
 }
 
-# Folders only ganforge fills: anything written inside them is taken for part of the run.
-OWNED_FOLDERS = ("checkpoints", "tb")
+# Folders only ganforge fills: anything written inside them is taken for part of the run, so no output a user
+# names may go there (one file of the user's in them would also make `train --force` refuse the run). A
+# command that fills one by design (eval's RUN/eval/, figures' RUN/figures/) writes there without this check.
+OWNED_FOLDERS = ("checkpoints", "tb", "eval", "samples", "figures")
 # How deep a record sits below its run directory (RUN/checkpoints/step-0000100/G.safetensors).
 DEEPEST = 3
 

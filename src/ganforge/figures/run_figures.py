@@ -251,6 +251,10 @@ def check_out_dir(out: Path, *, force: bool, user_given: bool) -> None:
                                 f"or choose another --out")
 
 
+def _same_place(a: Path, b: Path) -> bool:
+    return os.path.abspath(a) == os.path.abspath(b) or (a.exists() and b.exists() and os.path.samefile(a, b))
+
+
 def _save(path: Path, draw: Callable[[Path], object]) -> Path:
     """Draw into a temporary file beside ``path`` and move it into place (see :mod:`ganforge.outputs`)."""
     with outputs.atomic(path, flag="--out") as (temp,):
@@ -275,7 +279,12 @@ def make_figures(run_dir: str | os.PathLike, open_run: Callable[[], Any], *, n: 
     """
     say = log_fn or (lambda _: None)
     run_dir = Path(run_dir)
-    out_dir = Path(out) if out is not None else run_dir / "figures"
+    own = run_dir / "figures"
+    if out is not None and _same_place(Path(out), own):
+        out = None  # the run's own figures/ named explicitly: the default
+    out_dir = Path(out) if out is not None else own
+    if out is not None:  # a run's records and folders are ganforge's: only the run's own figures/ takes figures
+        outputs.check_not_record(out_dir, flag="--out")
     check_out_dir(out_dir, force=force, user_given=out is not None)
     # The run is opened before anything is drawn: a damaged checkpoint, or a run that draws no samples,
     # is one line with nothing written, never a curves.png left behind by a command that then failed.
