@@ -87,3 +87,14 @@ def test_an_export_into_the_run_directory_is_refused_even_with_force(cgan_run, c
         err = capsys.readouterr().err.strip()
         assert "\n" not in err and "is part of the run" in err, err
     assert sorted(p.name for p in cgan_run.iterdir()) == before
+
+
+def test_class_balanced_refuses_an_n_the_classes_do_not_divide(cgan_run, tmp_path, capsys):
+    """--n 7 on a 10-class run gave labels 0..6 (classes 7-9 none) and recorded class_balanced: true."""
+    from one_line import fails
+
+    fails(capsys, ["export", cgan_run, "--n", "7", "--out", tmp_path / "r7.npz", "--class-balanced"],
+          "--n 7 is not a multiple of the 10 classes", "use e.g. --n 10")
+    fails(capsys, ["export", cgan_run, "--n", "23", "--out", tmp_path / "r23", "--class-balanced"], "use e.g. --n 30")
+    assert not list(tmp_path.iterdir())
+    assert main(["export", str(cgan_run), "--n", "7", "--out", str(tmp_path / "r7.npz")]) == 0  # not balanced: any n

@@ -111,7 +111,11 @@ def sampling_options(run: Run, req: ExportRequest) -> dict:
         if not run.config.model.g.conditional or not run.num_classes:
             raise GanforgeError(f"--class-balanced needs a class-conditional run, and {run.path} was trained "
                                 f"unconditionally (model.g has no conditioning); leave --class-balanced out")
-        options["classes"] = list(range(run.num_classes))
+        k = run.num_classes
+        if req.n % k:  # classes cycled 0..k-1: the last ones would get one sample fewer (or none)
+            raise GanforgeError(f"--n {req.n} is not a multiple of the {k} classes, so --class-balanced cannot "
+                                f"give each class as many samples; use e.g. --n {-(-req.n // k) * k}")
+        options["classes"] = list(range(k))
     if req.truncation is not None:
         params = inspect.signature(run.model.sample_chunks).parameters
         if "truncation" not in params and not any(p.kind is p.VAR_KEYWORD for p in params.values()):
