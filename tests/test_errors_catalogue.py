@@ -236,6 +236,28 @@ def test_resume_steps_behind(capsys, tmp_path):
     assert _snapshot(tmp_path / "r") == before
 
 
+def test_resume_records_damaged(capsys, tmp_path):
+    assert main(_train("--out", "r")) == 0
+    (tmp_path / "r" / "options.json").unlink()
+    before = _snapshot(tmp_path / "r")
+    _fails(capsys, _train("--out", "r", "--resume", "--steps", "20"), "its options.json is missing",
+           "restore it from a backup, or start a new run without --resume")
+    (tmp_path / "r" / "options.json").write_text("{not json")
+    before = _snapshot(tmp_path / "r")
+    _fails(capsys, _train("--out", "r", "--resume", "--steps", "20"), "options.json is not valid JSON")
+    assert _snapshot(tmp_path / "r") == before  # config.yaml kept its train.steps
+
+
+def test_force_set_aside_left(capsys, tmp_path):
+    assert main(_train("--out", "r")) == 0
+    shutil.copytree(tmp_path / "r", tmp_path / ".r.replaced")
+    before = _snapshot(tmp_path / ".r.replaced"), _snapshot(tmp_path / "r")
+    for dry in (["--dry-run"], []):
+        _fails(capsys, _train("--out", "r", "--force", *dry), ".r.replaced exists",
+               "move it back to r or delete it")
+    assert (_snapshot(tmp_path / ".r.replaced"), _snapshot(tmp_path / "r")) == before
+
+
 def test_resume_data_reshaped(capsys, tmp_path):
     rng = np.random.default_rng(0)
     np.savez(tmp_path / "d.npz", x=rng.integers(0, 256, (20, 1, 8, 8)).astype(np.uint8))
@@ -253,7 +275,12 @@ def test_foreign_checkpoint(capsys, tmp_path):
     assert main(_train("--out", "b", "--set", "model.g.hidden=[24]")) == 0
     foreign = next((tmp_path / "b" / "checkpoints").iterdir())
     _fails(capsys, ["sample", "a", "--n", "4", "--out", "s.npy", "--checkpoint", str(foreign)],
-           "does not fit the network G")
+           f"is one of the run {tmp_path / 'b'}'s, not in a/checkpoints", "give that run as RUN_DIR")
+    assert not (tmp_path / "s.npy").exists()
+    # the same architecture: sampled and labelled as run a's (one of b's checkpoints), now refused the same way
+    assert main(_train("--out", "c")) == 0
+    same = next((tmp_path / "c" / "checkpoints").iterdir())
+    _fails(capsys, ["sample", "a", "--n", "4", "--out", "s.npy", "--checkpoint", str(same)], "not in a/checkpoints")
     assert not (tmp_path / "s.npy").exists()
 
 
@@ -520,6 +547,12 @@ def test_export_class_balanced(capsys, tmp_path):
     _fails(capsys, ["export", "r", "--n", "10", "--out", "s.npz", "--class-balanced"],
            "--class-balanced needs a class-conditional run", "leave --class-balanced out")
     assert not list(tmp_path.glob("s*"))
+
+
+def test_export_class_balanced_count(capsys, tmp_path, tiny_runs):
+    _fails(capsys, ["export", str(tiny_runs / "cgan"), "--n", "7", "--out", "r7.npz", "--class-balanced"],
+           "--n 7 is not a multiple of the 10 classes", "use e.g. --n 10")
+    assert not list(tmp_path.glob("r7*"))
 
 
 def test_export_count(capsys, tmp_path):
@@ -1012,6 +1045,55 @@ def test_holdout_data_image_run(capsys, tiny_runs):
     capsys.readouterr()
     _fails(capsys, ["downstream", str(run), "--holdout-data", "csv:h.csv", "--n", "20"],
            "--holdout-data is for table runs")
+
+
+def test_table_header(capsys):
+    Path("dup.csv").write_text("a,a,c\n" + "".join(f"{i},{i + 1},{i % 2}\n" for i in range(20)))
+    _fails(capsys, ["train", "ctgan-fast", "--set", "data.name=csv:dup.csv", "--out", "run"],
+           "table dup.csv: columns 1 and 2 are both named 'a'; give every column its own name")
+    assert not Path("run").exists()
+    Path("idx.csv").write_text(",a,c\n" + "".join(f"{i},{i + 1},{i % 2}\n" for i in range(20)))
+    _fails(capsys, ["table-report", "idx.csv", "idx.csv", "--out", "r.json"], "column 1 of the header has no name",
+           "index=False")
+    assert not Path("r.json").exists()
+
+
+def test_table_datetime_offsets(capsys):
+    import pandas as pd
+
+    stamps = pd.date_range("2020-03-20", periods=30, freq="D", tz="Europe/London").strftime("%Y-%m-%d %H:%M:%S%z")
+    pd.DataFrame({"when": stamps, "x": range(30)}).to_csv("local.csv", index=False)
+    _fails(capsys, ["train", "ctgan-fast", "--set", "data.name=csv:local.csv", "--out", "run"],
+           "column 'when' holds datetimes in more than one UTC offset (+0000, +0100")
+    assert not Path("run").exists()
+
+
+def _table_run(capsys):
+    rows = lambda seed, n: "x,y,label\n" + "".join(  # noqa: E731
+        f"{v:.3f},{seed * 1000 + i},{'pq'[i % 2]}\n" for i, v in enumerate(np.random.default_rng(seed).normal(size=n)))
+    Path("pt.csv").write_text(rows(0, 150))
+    Path("hold.csv").write_text(rows(1, 50))
+    assert main(["train", "ctgan-fast", "--set", "data.name=csv:pt.csv", "--set", "data.target=label", "--steps", "10",
+                 "--set", "log.tensorboard=false", "--out", "runs/pt"]) == 0
+    capsys.readouterr()
+    return rows
+
+
+def test_table_changed(capsys):
+    rows = _table_run(capsys)
+    Path("pt.csv").write_text(rows(7, 50))
+    _fails(capsys, ["audit", "runs/pt", "--holdout-data", "csv:hold.csv", "--out", "a.json"],
+           "the table loaded as csv:pt.csv differs from the one runs/pt was trained on (fingerprint mismatch)")
+    _fails(capsys, ["downstream", "runs/pt", "--holdout-data", "csv:hold.csv"], "(fingerprint mismatch)")
+    assert not Path("a.json").exists()
+
+
+def test_holdout_is_training(capsys):
+    _table_run(capsys)
+    for verb in ("downstream", "audit"):
+        _fails(capsys, [verb, "runs/pt", "--holdout-data", "csv:pt.csv"],
+               "150 of its 150 rows (100%) are rows of the training table csv:pt.csv", "never saw")
+    _fails(capsys, ["table-report", "pt.csv", "hold.csv", "--holdout", "pt.csv"], "is REAL itself")
 
 
 def test_duplicate_key(capsys):

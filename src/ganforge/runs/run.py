@@ -23,6 +23,7 @@ from ganforge import recipes
 from ganforge.config import RunConfig
 from ganforge.errors import CheckpointError, warn as warn_line
 from ganforge.runs import checkpoint
+from ganforge.run_layout import CONFIG
 from ganforge.runs.rundir import read_config
 from ganforge.sampling import collect
 
@@ -47,6 +48,12 @@ def checkpoint_path(run_dir: Path, which: Which = "latest") -> Path:
     if not (path / "manifest.json").exists():
         raise CheckpointError(f"{which} is not a checkpoint directory (no manifest.json); "
                               f"use latest, best, or a path like RUN/checkpoints/step-0001000")
+    if path.resolve().parent != root.resolve():  # another run's: its outputs would be labelled as this run's
+        owner = path.resolve().parent.parent
+        whose = (f"one of the run {owner}'s" if path.resolve().parent.name == "checkpoints"
+                 and (owner / CONFIG).is_file() else "not one of this run's")
+        raise CheckpointError(f"checkpoint {which} is {whose}, not in {root}; give that run as RUN_DIR to use "
+                              f"it, or latest, best or a checkpoint in {root}")
     return path
 
 
