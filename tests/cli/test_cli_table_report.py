@@ -107,14 +107,20 @@ def test_ids_naming_every_column_is_one_line(tables, capsys):
     assert "--ids names every column of REAL" in _err(capsys)
 
 
-def test_a_holdout_of_one_row_is_refused_and_real_itself_is_warned(tables, tmp_path, capsys):
+def test_a_holdout_of_one_row_or_of_real_rows_is_refused(tables, tmp_path, capsys):
     real, syn = str(tables["real"]), str(tables["syn"])
     pd.read_csv(tables["holdout"]).head(1).to_csv(tmp_path / "one.csv", index=False)
     out = tmp_path / "r.json"
     assert main(["table-report", real, syn, "--holdout", str(tmp_path / "one.csv"), "--out", str(out)]) == 2
     assert "has 1 row; a holdout needs at least 2" in _err(capsys) and not out.exists()
-    assert main(["table-report", real, syn, "--holdout", real]) == 0
+    assert main(["table-report", real, syn, "--holdout", real, "--out", str(out)]) == 2
+    assert "is REAL itself" in _err(capsys) and not out.exists()
+    # a copy of some of REAL's rows under another name, mixed with true holdout rows: 40 of 100 are REAL's
+    mixed = pd.concat([pd.read_csv(tables["real"]).head(40), pd.read_csv(tables["holdout"]).head(60)])
+    mixed.to_csv(tmp_path / "mixed.csv", index=False)
+    assert main(["table-report", real, syn, "--holdout", str(tmp_path / "mixed.csv"), "--out", str(out)]) == 2
     err = _err(capsys)
-    assert err.startswith("ganforge: warning: --holdout") and "is REAL itself" in err
+    assert "40 of its 100 rows (40%) are rows of the training table" in err and "never saw" in err
+    assert not out.exists()
     assert main(["table-report", real, syn, "--holdout", str(tables["holdout"])]) == 0
     assert _err(capsys) == ""  # a real holdout: no warning

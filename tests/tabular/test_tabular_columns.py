@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numpy as np
 import pandas as pd
 import pytest
 
@@ -69,3 +70,19 @@ def test_chunked_profiles_give_the_whole_table_specs(table):
 def test_spec_dict_round_trip(table):
     for s in infer_columns(table):
         assert ColumnSpec.from_dict(s.to_dict()) == s
+
+
+def test_decimals_are_not_rounded_to_zero():
+    from ganforge.tabular.columns import _decimals
+
+    assert _decimals(np.array([1.5e-9, -2.25e-9])) == 7  # more than 6: full precision, never 0 decimals
+    assert _decimals(np.array([0.0, 1.25, 3.5])) == 2
+    assert _decimals(np.array([1.0000004, 2.0])) == 0  # float noise on whole numbers is still whole
+    assert _decimals(np.array([0.12, 4e-7])) == 7  # a value 6 places would round to 0 keeps full precision
+
+
+def test_boolean_text_in_any_one_spelling():
+    specs = infer_columns(pd.DataFrame({"a": ["true", "false", "true"], "b": ["TRUE", "FALSE", None],
+                                        "c": ["True", "false", "x"]}))
+    assert [s.kind for s in specs] == ["boolean", "boolean", "categorical"]
+    assert set(specs[0].categories) == {"true", "false"}

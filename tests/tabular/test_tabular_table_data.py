@@ -105,3 +105,23 @@ def test_a_table_of_inferred_ids_is_not_blamed_on_data_ids(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert "no column to learn" in err and "data.discrete" in err and "data.ids" not in err
     assert not (tmp_path / "run").exists()
+
+
+def test_codes_with_leading_zeros_and_lowercase_booleans_keep_their_text(tmp_path, capsys):
+    """pandas reads 000..004 as 0..4 and true/false as True/False: they came back as 0, 2 and True."""
+    rng = np.random.default_rng(0)
+    path = tmp_path / "codes.csv"
+    rows = [f"{rng.integers(0, 5):03d},{'true' if rng.random() < 0.5 else 'false'},{rng.normal():.2f}" for _ in range(60)]
+    path.write_text("code,flag,x\n" + "\n".join(rows) + "\n")
+    specs, _, _, dtype = table_data.scan(path, seed=0)
+    kinds = {s.name: (s.kind, tuple(sorted(map(str, s.categories)))) for s in specs}
+    assert kinds["code"] == ("categorical", ("000", "001", "002", "003", "004"))
+    assert kinds["flag"] == ("boolean", ("false", "true")) and set(dtype) == {"code", "flag"}
+    data = load_dataset(f"csv:{path}", seed=0)
+    t = TableTransformer.from_state_dict(data.meta["transformer"])
+    back = t.inverse(data.x.numpy(), rng=np.random.default_rng(0))
+    assert set(back["code"]) <= {"000", "001", "002", "003", "004"} and set(back["flag"]) <= {"true", "false"}
+    # True/False and plain numbers are read as before (their samples are unchanged)
+    plain = tmp_path / "plain.csv"
+    plain.write_text("n,ok\n" + "\n".join(f"{i},{'True' if i % 2 else 'False'}" for i in range(20)) + "\n")
+    assert table_data.scan(plain, seed=0)[3] == {}

@@ -28,6 +28,12 @@ BAD = {
                                                               "';'-separated: save it comma-separated"),
     "tab": (b"age\ttown\n30\tYork\n40\tHull\n", "it looks tab-separated"),
     "pipe": (b"age|town\n30|York\n40|Hull\n", "it looks '|'-separated"),
+    # pandas renamed a second 'a' to 'a.1' and a nameless column to 'Unnamed: 0', learned under those names
+    "duplicate_header": (b"a,a,c\n1,2,3\n4,5,6\n", "columns 1 and 2 are both named 'a'; give every column its own"),
+    "index_column": (b",a,c\n0,2,3\n1,5,6\n", "column 1 of the header has no name (a nameless first column is "
+                                               "usually the row index pandas writes: re-save the table with "
+                                               "DataFrame.to_csv(path, index=False)"),
+    "empty_name": (b"a,,c\n1,2,3\n4,5,6\n", "column 2 of the header has no name; name it, or drop the column"),
 }
 
 

@@ -170,3 +170,48 @@ def test_alpha_beyond_one_inverts_as_alpha_one():
     x[:, tanh.start] = [1.5, 1.0]
     back = t.inverse(x, rng=np.random.default_rng(0))["v"].to_numpy(float)
     assert back[0] == back[1] and back[1] < 50  # mean + 4 std of the mode near 0, not clipped by max
+
+
+def test_zone_aware_datetimes_round_trip_in_their_zone(tmp_path):
+    """Text with a UTC offset and a zone-aware datetime64 column are learned in UTC and written back in their
+    own zone (they raised "Cannot use .astype to convert from timezone-aware dtype to timezone-naive")."""
+    n = 40
+    utc = pd.date_range("2020-01-01", periods=n, freq="h", tz="UTC")
+    df = pd.DataFrame({"t": utc.strftime("%Y-%m-%d %H:%M:%S+00:00"), "z": utc.strftime("%Y-%m-%dT%H:%M:%SZ"),
+                       "p": pd.Series(utc.tz_convert("+01:00").strftime("%Y-%m-%d %H:%M:%S+0100")),
+                       "london": pd.date_range("2020-03-20", periods=n, freq="D", tz="Europe/London")})
+    df.loc[3, "t"] = None
+    t, specs = _fit(df)
+    assert [(s.kind, s.datetime_tz) for s in specs] == [("datetime", "+00:00"), ("datetime", "Z"),
+                                                        ("datetime", "+0100"), ("datetime", "Europe/London")]
+    back = t.inverse(t.transform(df), rng=np.random.default_rng(0))
+    for c in ("t", "z", "p"):
+        assert back[c].isna().tolist() == df[c].isna().tolist(), c
+        assert back[c].dropna().tolist() == df[c].dropna().tolist(), c  # the same text, offset included
+    assert str(back["london"].dtype) == str(df["london"].dtype) and (back["london"] == df["london"]).all()
+
+
+def test_datetimes_in_several_offsets_are_one_line():
+    stamps = pd.date_range("2020-03-20", periods=30, freq="D", tz="Europe/London")  # summer time starts
+    df = pd.DataFrame({"when": stamps.strftime("%Y-%m-%d %H:%M:%S%z")})
+    with pytest.raises(DataError) as err:
+        infer_columns(df)
+    text = str(err.value)
+    assert "column 'when' holds datetimes in more than one UTC offset (+0000, +0100" in text and "\n" not in text
+
+
+@pytest.mark.filterwarnings("ignore:overflow encountered:RuntimeWarning")  # the mode fit's squares of 1e300
+def test_huge_and_tiny_numbers_come_back_as_numbers():
+    """A column of normal x 1e300 was 'integer' and its inverse raised (cannot safely cast to int64); a column
+    of normal x 1e-9 was '0 decimals' and came back as zeros."""
+    rng = np.random.default_rng(0)
+    df = pd.DataFrame({"huge": rng.normal(size=60) * 1e300, "tiny": rng.normal(size=60) * 1e-9,
+                       "big_int": rng.integers(2**60, 2**62, 60)})
+    t, specs = _fit(df)
+    huge, tiny, big = specs
+    assert not huge.is_integer and tiny.decimals is None and not tiny.is_integer
+    assert big.is_integer  # an int64 column stays integers, however large
+    back = t.inverse(t.transform(df), rng=np.random.default_rng(0))
+    assert back["huge"].dtype == np.float64 and np.isfinite(back["huge"]).all()
+    assert (back["tiny"] != 0).all() and np.allclose(back["tiny"], df["tiny"], rtol=1e-4, atol=0)
+    assert str(back["big_int"].dtype) == "int64"

@@ -139,7 +139,9 @@ def _table_downstream(opened, args: argparse.Namespace, out) -> int:
     fixed scikit-learn model (:mod:`ganforge.tabular.report.utility`, as ``ganforge table-report``) predicting
     the run's ``data.target`` (else the last categorical, else boolean, column) from the other columns."""
     t = run_tables(opened, args.holdout_data, args.n, 0)  # --n: as many synthetic rows as the real table by default
-    target = check_target(opened.config.data.target, t["kinds"])
+    target = check_target(opened.config.data.target, t["kinds"],
+                          how=f"{opened.path} learned none; train again with --set data.target=COLUMN (a column of "
+                              f"class codes is learned as categories then), and run downstream on that run")
     report = utility(t["real"], t["synthetic"], t["kinds"], target, holdout=t["holdout"], seed=0)
     report.update({"run": str(opened.path), "checkpoint": str(opened.checkpoint), "step": opened.step,
                    "synthetic_rows": len(t["synthetic"])})

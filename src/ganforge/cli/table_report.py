@@ -68,9 +68,9 @@ def run(args: argparse.Namespace) -> int:
     real = read(args.real, "REAL", strict=True)
     synthetic = read(args.synthetic, "SYN", strict=False)
     holdout = read(args.holdout, "--holdout", strict=False) if args.holdout else None
-    if holdout is not None:
-        check_holdout(holdout, real, args.holdout, args.real)
     kinds, described = kinds_of(real, discrete=_names(args.discrete), ids=_names(args.ids))
+    if holdout is not None:
+        check_holdout(holdout, real, args.holdout, args.real, kinds)
     if args.target is not None and args.target not in kinds:
         raise DataError(f"--target {args.target} is not a column of REAL; its columns: {', '.join(kinds)}")
     print(described)

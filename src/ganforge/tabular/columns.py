@@ -36,6 +36,10 @@ ID_NAME = re.compile(r"(^|[_\W])(id|key|uuid|guid)$|^id([_\W]|$)|Id$|ID$", re.IG
 DISTINCT_CAP = 50_000  # distinct values counted for a numeric column at most (an ID-named one: all)
 MIN_ID_ROWS = 10  # below this a column of distinct strings may just be a small categorical, not an ID
 DATETIME_UNITS = {"D": 86_400_000_000_000, "s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+EXACT_INTEGERS = 2.0 ** 53  # a float column is integral only below this: beyond it every float64 is a whole number
+BOOLEAN_TEXTS = ({"True", "False"}, {"true", "false"}, {"TRUE", "FALSE"})  # text of a boolean column, spelled one way
+# The zone text a datetime ends with: Z, +01:00, -0500, or a name (UTC, GMT).
+ZONE_TEXT = re.compile(r"(Z|[+-]\d\d:?\d\d|[A-Z]{3,5})$")
 
 
 @dataclass(frozen=True)
@@ -55,6 +59,8 @@ class ColumnSpec:
     counts: tuple = ()  # their counts, same order
     datetime_format: str | None = None  # strftime format of datetime text; None: stored as datetime64
     datetime_unit: str = "s"  # the finest unit seen (D, s, ms, us, ns): what a datetime is learned in
+    datetime_tz: str | None = None  # a zone-aware datetime, learned in UTC: the zone of a datetime64 column
+    # (Europe/London), or the offset text every value of a text column ends with (+00:00, Z), written back with it
     id_prefix: str = ""  # ID: the text before the number ("S" of S0001), or "" for plain integers
     id_width: int = 0  # ID: digits of the number, zero-padded (0: not padded)
     id_numeric: bool = True  # ID: prefix + number; False: a fixed-length template of character classes
@@ -88,6 +94,7 @@ class Profile:
     dt_format: str | None = None
     dt_ok: bool = False  # every non-null value parsed with dt_format (text) or is datetime64
     dt_unit: str = "D"
+    dt_tz: str | None = None  # the zone (datetime64) or the one offset text (text) of zone-aware datetimes
     many: bool = False  # more distinct values than are counted (a continuous column): counts dropped
 
 
@@ -97,9 +104,14 @@ def _python(v: Any) -> Any:
 
 
 def _decimals(v: np.ndarray) -> int:
-    """Decimal places the values are written with; MAX_DECIMALS + 1 when more (full precision: not rounded)."""
+    """Decimal places the values are written with; MAX_DECIMALS + 1 when more (full precision: not rounded).
+    A value that rounds to 0 at ``d`` decimals and is not 0 is not written with ``d`` decimals, however small
+    the difference (a column of 1e-9s would otherwise be "0 decimals" and come back as zeros)."""
     for d in range(MAX_DECIMALS + 1):
-        if np.all(np.abs(v * 10**d - np.round(v * 10**d)) <= 1e-6 * np.maximum(1.0, np.abs(v * 10**d))):
+        scaled = v * 10**d
+        rounded = np.round(scaled)
+        if (np.all(np.abs(scaled - rounded) <= 1e-6 * np.maximum(1.0, np.abs(scaled)))
+                and not np.any((rounded == 0) & (v != 0))):
             return d
     return MAX_DECIMALS + 1
 
@@ -111,6 +123,26 @@ def _finest_unit(ns: np.ndarray) -> str:
     return "ns"
 
 
+def utc_naive(stamps: pd.Series) -> pd.Series:
+    """Datetimes as naive UTC (a zone-aware column converted to UTC, its zone dropped); naive ones as they are."""
+    if getattr(stamps.dtype, "tz", None) is not None:
+        return stamps.dt.tz_convert("UTC").dt.tz_localize(None)
+    return stamps
+
+
+def zone_of_text(name: str, fmt: str, text: pd.Series) -> str:
+    """The one zone text (+01:00, Z, UTC) every value of a zone-aware datetime text column ends with; one line
+    when they differ, since one column is written back in one form."""
+    zones = text.str.strip().str.extract(ZONE_TEXT, expand=False)
+    seen = list(dict.fromkeys(zones.dropna()))
+    if zones.isna().any() or len(seen) != 1:
+        shown = ", ".join(seen[:3]) or "none"
+        raise DataError(f"column '{name}' holds datetimes in more than one UTC offset ({shown}, format {fmt}); "
+                        f"write them in one offset (e.g. all converted to UTC), or learn its text as categories "
+                        f"(data.discrete, or table-report's --discrete)")
+    return seen[0]
+
+
 def profile(s: pd.Series) -> Profile:
     """What a chunk of column ``s`` says about it."""
     values = s.dropna()
@@ -118,7 +150,9 @@ def profile(s: pd.Series) -> Profile:
     if pd.api.types.is_bool_dtype(s.dtype):
         p.counts = {bool(k): int(c) for k, c in values.value_counts().items()}
     elif pd.api.types.is_datetime64_any_dtype(s.dtype):
-        ns = values.astype("datetime64[ns]").astype("int64").to_numpy()
+        tz = getattr(s.dtype, "tz", None)
+        p.dt_tz = None if tz is None else str(tz)
+        ns = utc_naive(values).astype("datetime64[ns]").astype("int64").to_numpy()
         p.dt_ok, p.dt_unit = True, _finest_unit(ns)
         p.lo, p.hi = (float(ns.min()), float(ns.max())) if len(ns) else (math.inf, -math.inf)
         p.counts = {int(k): int(c) for k, c in pd.Series(ns).value_counts().items()}
@@ -126,7 +160,9 @@ def profile(s: pd.Series) -> Profile:
         v = values.to_numpy(np.float64)
         if len(v):
             p.lo, p.hi = float(v.min()), float(v.max())
-        p.integral = bool(np.all(v == np.round(v)))
+        # a float column beyond 2**53 is whole numbers only because float64 has no fractions there
+        p.integral = bool(np.all(v == np.round(v))) and (pd.api.types.is_integer_dtype(s.dtype)
+                                                         or not np.any(np.abs(v) >= EXACT_INTEGERS))
         p.decimals = 0 if p.integral else _decimals(v[:100_000])
         vc = values.value_counts()
         if len(vc) <= DISTINCT_CAP or (p.integral and ID_NAME.search(p.name)):
@@ -144,9 +180,12 @@ def profile(s: pd.Series) -> Profile:
             warnings.simplefilter("ignore", UserWarning)
             formats = [] if first is None else [guess_datetime_format(first, dayfirst=d) for d in (False, True)]
         for fmt in dict.fromkeys(f for f in formats if f):
-            parsed = pd.to_datetime(text, format=fmt, errors="coerce")
+            zoned = "%z" in fmt or "%Z" in fmt  # zone-aware text: learned in UTC, written back in its offset
+            parsed = pd.to_datetime(text, format=fmt, errors="coerce", **({"utc": True} if zoned else {}))
             if parsed.notna().all():
-                ns = parsed.astype("datetime64[ns]").astype("int64").to_numpy()
+                if zoned:
+                    p.dt_tz = zone_of_text(p.name, fmt, text)
+                ns = utc_naive(parsed).astype("datetime64[ns]").astype("int64").to_numpy()
                 p.dt_format, p.dt_ok, p.dt_unit = fmt, True, _finest_unit(ns)
                 p.lo, p.hi = float(ns.min()), float(ns.max())
                 break
@@ -175,6 +214,10 @@ def merge_profiles(a: Profile, b: Profile) -> Profile:
     a.n, a.nulls = a.n + b.n, a.nulls + b.nulls
     a.lo, a.hi = min(a.lo, b.lo), max(a.hi, b.hi)
     a.integral, a.decimals = a.integral and b.integral, max(a.decimals, b.decimals)
+    if a.dt_ok and b.dt_ok and a.dt_format == b.dt_format and a.dt_tz != b.dt_tz:
+        raise DataError(f"column '{a.name}' holds datetimes in more than one UTC offset ({a.dt_tz}, {b.dt_tz}); "
+                        f"write them in one offset (e.g. all converted to UTC), or learn its text as categories "
+                        f"(data.discrete, or table-report's --discrete)")
     a.dt_ok = a.dt_ok and b.dt_ok and a.dt_format == b.dt_format
     a.dt_unit = min(a.dt_unit, b.dt_unit, key=lambda u: -DATETIME_UNITS[u])
     return a
@@ -225,8 +268,8 @@ def decide(p: Profile, *, discrete: bool = False, is_id: bool = False) -> Column
                           **base, **form)
     if p.dt_ok and not discrete:
         return ColumnSpec(kind="datetime", min=p.lo / DATETIME_UNITS[p.dt_unit], max=p.hi / DATETIME_UNITS[p.dt_unit],
-                          datetime_format=p.dt_format, datetime_unit=p.dt_unit, **base)
-    boolean = p.dtype.startswith("bool") or (is_text and set(p.counts) <= {"True", "False"})
+                          datetime_format=p.dt_format, datetime_unit=p.dt_unit, datetime_tz=p.dt_tz, **base)
+    boolean = p.dtype.startswith("bool") or (is_text and any(set(p.counts) <= b for b in BOOLEAN_TEXTS))
     if discrete or is_text or boolean:
         order = sorted(p.counts.items(), key=lambda kv: (-kv[1], str(kv[0])))
         kind = "boolean" if boolean else "categorical"
@@ -286,6 +329,8 @@ def describe(specs: Sequence[ColumnSpec]) -> str:
             what = f"{len(s.categories)} categories ({shown})"
         elif s.kind == "datetime":
             what = f"{s.datetime_format or 'datetime64'}, unit {s.datetime_unit}"
+            if s.datetime_tz:
+                what += f", learned in UTC, written in {s.datetime_tz}"
         else:
             what = f"not learned, regenerated unique (form {_example(s)})"
         lines.append(f"  {s.name:<{width}}  {s.kind:<11}  {what}{nulls}")

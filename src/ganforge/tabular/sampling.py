@@ -28,10 +28,10 @@ import torch
 from torch import nn
 
 from ganforge import memory, outputs
-from ganforge.errors import ConfigError
+from ganforge.errors import ConfigError, DataError
 from ganforge.plotting import pyplot
 from ganforge.sampling import sample_generator
-from ganforge.tabular.table_io import read_table, write_table_chunks
+from ganforge.tabular.table_io import MIN_ROWS, iter_table, read_table, write_table_chunks
 from ganforge.tabular.transform import TableTransformer
 
 CHUNK = 1000  # rows per forward pass of G when sampling (memory holds one chunk of G's activations)
@@ -203,22 +203,76 @@ def table_path(name: str, flag: str) -> str:
     return path
 
 
+def check_fingerprint(opened: Any) -> None:
+    """One line when the run's table file no longer holds the rows the run trained on: the table is loaded as
+    training loaded it (``csv:PATH`` with the run's data options, its transformed rows cached in the data
+    directory) and its fingerprint compared with the one ``options.json`` recorded, as the image audit does
+    (:func:`ganforge.synthetic.sources.training_data`). A run that recorded none (older runs) is not checked."""
+    import io
+    import json
+
+    from ganforge.data.base import LoadRequest
+    from ganforge.data.registry import _lookup, _names
+    from ganforge.runs import rundir
+    from ganforge.tabular.table_data import fingerprint_table
+
+    try:
+        recorded = (json.loads((Path(opened.path) / rundir.OPTIONS).read_text()).get("data") or {}).get("fingerprint")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    if not recorded:
+        return
+    d = opened.config.data
+    _, name, path = _lookup(d.name)  # the request load_dataset makes, as training made it (run_data_options)
+    req = LoadRequest(name=name, path=path, seed=opened.config.seed, discrete=_names(d.discrete), target=d.target,
+                      ids=_names(d.ids))
+    with contextlib.redirect_stdout(io.StringIO()):  # loading prints the table's columns, as training did
+        found = fingerprint_table(req, d.limit)
+    if found != recorded:
+        raise DataError(f"the table loaded as {d.name} differs from the one {opened.path} was trained on "
+                        f"(fingerprint mismatch); restore the original file (a holdout and the measures need the "
+                        f"rows the run saw)")
+
+
+def read_holdout(holdout: str, text: dict | None = None) -> pd.DataFrame:
+    """``--holdout-data csv:PATH`` read as a table, its problems said about --holdout-data (not data.name);
+    ``text``: columns read as text (as training read them)."""
+    path = table_path(holdout, "--holdout-data")
+    if not Path(path).is_file():
+        raise DataError(f"--holdout-data {holdout}: {path} does not exist (or is not a file); check the path "
+                        f"given to --holdout-data")
+    chunks = list(iter_table(path, dtype=text if path.lower().endswith(".csv") and text else None))
+    held = chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
+    if len(held) < MIN_ROWS:
+        raise DataError(f"--holdout-data {holdout} has {len(held)} row{'s' * (len(held) != 1)}; a holdout needs at "
+                        f"least {MIN_ROWS} rows, and far more for a membership AUROC worth reading")
+    return held
+
+
 def run_tables(opened: Any, holdout: str | None, n: int | None, seed: int) -> dict[str, Any]:
     """What ``ganforge audit`` and ``downstream`` measure a table run on: its training table (as read from
     the file it trained on), ``n`` rows sampled with ``seed`` (None: as many as the training table has), the
     held-out table (``csv:PATH``, or None) and every column's kind as training inferred it."""
-    real = read_table(table_path(opened.config.data.name, "the run's data.name"))
     model = opened.model
     kinds = {c["name"]: c["kind"] for c in model.record["columns"]}
+    text = {c["name"]: str for c in model.record["columns"]  # text as training read it (codes such as 007)
+            if not pd.api.types.is_numeric_dtype(c["dtype"]) and not c["dtype"].startswith(("bool", "datetime"))}
+    real_path = table_path(opened.config.data.name, "the run's data.name")
+    real = read_table(real_path, dtype=text if real_path.lower().endswith(".csv") else None)
     if list(real.columns) != list(kinds):
         raise ConfigError(f"the run's table {opened.config.data.name} no longer has the columns it was trained on; "
                           f"restore the file the run trained on")
-    held = read_table(table_path(holdout, "--holdout-data")) if holdout is not None else None
+    n = len(real) if n is None else n
+    memory.check_memory(n, model.row_bytes(), flag="--n")  # the rows are held, and encoded, whole
+    check_fingerprint(opened)
+    held = read_holdout(holdout, text) if holdout is not None else None
     if held is not None and list(held.columns) != list(kinds):
         raise ConfigError(f"--holdout-data {holdout} has columns {', '.join(map(str, held.columns))}; the run's "
                           f"table has {', '.join(kinds)}")
-    n = len(real) if n is None else n
-    memory.check_memory(n, model.row_bytes(), flag="--n")  # the rows are held, and encoded, whole
+    if held is not None:
+        from ganforge.tabular.report.tables import check_overlap  # the report imports this module
+
+        check_overlap(held, real, kinds, flag=f"--holdout-data {holdout}", real_name=opened.config.data.name)
     return {"real": real, "synthetic": model.sample_table(n, seed=seed, device=opened.device), "holdout": held,
             "kinds": kinds}
 

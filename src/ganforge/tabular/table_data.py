@@ -43,12 +43,24 @@ ROWS, MANIFEST = "rows.f32", "table.json"
 
 
 def _text_columns(path: Path, chunk_rows: int) -> dict[str, type]:
-    """Columns read as text in the first chunk: read as text in every chunk, so that a later chunk of
-    digits ("0042") is not turned into numbers (42) and keys stay the same across chunks."""
+    """Columns read as text in every chunk: those read as text in the first chunk, so that a later chunk of
+    digits ("0042") is not turned into numbers (42) and keys stay the same across chunks, and those whose
+    text pandas would not write back as it was (:func:`kept_as_text`)."""
     first = next(iter_table(path, chunk_rows=chunk_rows))
+    raw = pd.read_csv(path, nrows=chunk_rows, dtype=str, encoding="utf-8")
     return {c: str for c in first.columns
             if not (pd.api.types.is_numeric_dtype(first[c]) or pd.api.types.is_bool_dtype(first[c])
-                    or pd.api.types.is_datetime64_any_dtype(first[c]))}
+                    or pd.api.types.is_datetime64_any_dtype(first[c])) or kept_as_text(first[c], raw[c])}
+
+
+def kept_as_text(parsed: pd.Series, raw: pd.Series) -> bool:
+    """Whether a column pandas read as numbers or booleans is text to keep as it is written: codes with leading
+    zeros (000, 0042: read as 0 and 42, they would come back as such, so the column is learned as text, a
+    categorical or an ID) and booleans spelled true/false or TRUE/FALSE (pandas writes True/False)."""
+    text = raw.dropna().str.strip()
+    if pd.api.types.is_bool_dtype(parsed):
+        return not set(text) <= {"True", "False"}
+    return bool(text.str.fullmatch(r"[+-]?0\d+").any())
 
 
 def scan(path: str | os.PathLike, *, seed: int, discrete=(), ids=(), target=None, chunk_rows: int | None = None,
@@ -100,6 +112,24 @@ def open_rows(folder: Path) -> tuple[np.memmap, dict]:
 
 def load_table(req: LoadRequest) -> Dataset:
     """The loader of csv:PATH and parquet:PATH (see the module docstring)."""
+    return _load(req)
+
+
+def fingerprint_table(req: LoadRequest, limit: int | None = None) -> str:
+    """The fingerprint (:func:`ganforge.engine.resume_checks.fingerprint`, as ``options.json`` records it) of the
+    rows ``load_dataset`` gives for ``req`` and ``limit``: read from the data directory's cache when training's
+    is there, else built in a temporary folder and removed, so checking a run leaves nothing behind."""
+    import tempfile
+
+    from ganforge.data.base import limited
+    from ganforge.engine.resume_checks import fingerprint
+
+    with tempfile.TemporaryDirectory(prefix="ganforge-table-") as scratch:
+        return fingerprint(limited(_load(req, scratch=Path(scratch)), limit))
+
+
+def _load(req: LoadRequest, scratch: Path | None = None) -> Dataset:
+    """:func:`load_table`; with ``scratch``, rows not in the cache are built there instead of in the cache."""
     req.reject("resolution", "channels", "size", "digit", why="a table has rows and columns, not images")
     path = Path(req.path).expanduser()
     kind = req.name.partition(":")[0]
@@ -109,6 +139,8 @@ def load_table(req: LoadRequest) -> Dataset:
     specs, sub, n, dtype = scan(path, seed=req.seed, discrete=req.discrete, ids=req.ids, target=req.target)
     sha = sha256_file(path)
     folder = resolve_data_dir(req.data_dir) / "tables" / _key(sha, req)
+    if scratch is not None and not (folder / MANIFEST).exists():
+        folder = scratch / folder.name
     print(f"table {path}: {n} rows, {len(specs)} columns\n{describe(specs)}", flush=True)
     if not (folder / MANIFEST).exists():
         transformer = TableTransformer().fit(sub, specs, seed=req.seed)
@@ -137,4 +169,4 @@ def load_table(req: LoadRequest) -> Dataset:
 register("csv:PATH")(load_table)
 register("parquet:PATH")(load_table)
 
-__all__ = ["load_table", "open_rows", "scan"]
+__all__ = ["fingerprint_table", "load_table", "open_rows", "scan"]

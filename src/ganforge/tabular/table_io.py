@@ -70,6 +70,7 @@ def _check_fields(p: Path) -> None:
             if header is None:
                 raise DataError(f"table {p} is empty; it needs a header row and at least {MIN_ROWS} rows")
             _check_separator(p, header)
+            check_header(p, header)
             for row in reader:
                 if row and len(row) != len(header):
                     raise DataError(f"table {p}: line {reader.line_num} has {len(row)} fields but the header has "
@@ -80,6 +81,24 @@ def _check_fields(p: Path) -> None:
                         f"{exc.start}); save it as UTF-8 (e.g. iconv -f latin1 -t utf-8)") from None
     except csv.Error as exc:
         raise DataError(f"table {p} is not valid CSV ({exc}); fix the file") from None
+
+
+def check_header(p: Path, header: list) -> None:
+    """Every column has a name of its own: pandas would rename a second 'a' to 'a.1' and call a nameless column
+    'Unnamed: 0', and both would be learned and written back under names the file does not have."""
+    names = [str(h) for h in header]
+    empty = [i + 1 for i, h in enumerate(names) if h == ""]
+    if empty:
+        index = (" (a nameless first column is usually the row index pandas writes: re-save the table with "
+                 "DataFrame.to_csv(path, index=False), or drop that column)" if empty[0] == 1 else
+                 "; name it, or drop the column")
+        raise DataError(f"table {p}: column {empty[0]} of the header has no name{index}")
+    seen: dict[str, int] = {}
+    for i, name in enumerate(names):
+        if name in seen:
+            raise DataError(f"table {p}: columns {seen[name] + 1} and {i + 1} are both named {name!r}; give every "
+                            f"column its own name (rename one, or drop it if it is a copy)")
+        seen[name] = i
 
 
 def _check_separator(p: Path, header: list[str]) -> None:
@@ -115,6 +134,7 @@ def iter_table(path: str | os.PathLike, *, chunk_rows: int = CHUNK_ROWS,
     p = _check_path(path)
     if p.suffix.lower() in (".parquet", ".pq"):
         df = _parquet(p)
+        check_header(p, list(df.columns))
         _check_finite(df, p, 1)
         yield df
         return
@@ -144,9 +164,10 @@ def check_table(df: pd.DataFrame, path: str | os.PathLike) -> pd.DataFrame:
     return df
 
 
-def read_table(path: str | os.PathLike) -> pd.DataFrame:
-    """A CSV or Parquet file as a DataFrame, or a one-line DataError saying what is wrong with it."""
-    chunks = list(iter_table(path))
+def read_table(path: str | os.PathLike, *, dtype: dict | None = None) -> pd.DataFrame:
+    """A CSV or Parquet file as a DataFrame, or a one-line DataError saying what is wrong with it (``dtype``:
+    columns of a CSV read as given, e.g. text columns as str, as training read them)."""
+    chunks = list(iter_table(path, dtype=dtype))
     df = chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
     return check_table(df, path)
 

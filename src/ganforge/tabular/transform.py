@@ -25,12 +25,13 @@ The state is JSON (specs and modes), saved in checkpoints without pickle.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 
 import numpy as np
 import pandas as pd
 
 from ganforge.errors import ConfigError, DataError
-from ganforge.tabular.columns import DATETIME_UNITS, ColumnSpec
+from ganforge.tabular.columns import DATETIME_UNITS, ColumnSpec, utc_naive
 from ganforge.tabular.modes import MAX_MODES, Modes, fit_modes, sample_modes
 
 MAX_ONEHOT = 50  # categories (null included) a column may have and still be one-hot: the issue's threshold
@@ -162,8 +163,10 @@ class TableTransformer:
     def _numbers(s: pd.Series, spec: ColumnSpec) -> np.ndarray:
         """A numeric/datetime column as float64 in its learned unit (NaN for null)."""
         if spec.kind == "datetime":
-            dt = (pd.to_datetime(s, format=spec.datetime_format, errors="coerce") if spec.datetime_format
-                  else pd.to_datetime(s, errors="coerce"))
+            utc = {"utc": True} if spec.datetime_tz else {}  # zone-aware: learned in UTC
+            dt = (pd.to_datetime(s, format=spec.datetime_format, errors="coerce", **utc) if spec.datetime_format
+                  else pd.to_datetime(s, errors="coerce", **utc))
+            dt = utc_naive(dt)
             ns = dt.astype("datetime64[ns]").astype("int64").to_numpy().astype(np.float64)
             ns[dt.isna().to_numpy()] = np.nan
             return ns / DATETIME_UNITS[spec.datetime_unit]
@@ -240,6 +243,8 @@ class TableTransformer:
             size = DATETIME_UNITS[spec.datetime_unit]
             ns = np.round(v).astype(np.int64) * size
             dt = pd.Series(pd.to_datetime(ns, unit="ns")).mask(null)
+            if spec.datetime_tz:
+                return _zoned(dt, spec)
             if spec.datetime_format:
                 return dt.dt.strftime(spec.datetime_format).astype(spec.dtype)
             return dt.astype(spec.dtype) if spec.dtype.startswith("datetime64") else dt
@@ -284,6 +289,21 @@ class TableTransformer:
             raise ConfigError(f"'{value}' is not a value of column '{column}' that can be asked for{pooled}; "
                               f"valid values: {shown}")
         return int(cats.slot[cats.index[key]])
+
+
+def _zoned(dt: pd.Series, spec: ColumnSpec) -> pd.Series:
+    """Naive UTC datetimes back in the column's zone: a datetime64 column in its zone (Europe/London), text in
+    its format with the offset text every input value ended with (+00:00 stays +00:00, Z stays Z)."""
+    aware = dt.dt.tz_localize("UTC")
+    if not spec.datetime_format:
+        return aware.dt.tz_convert(spec.datetime_tz).astype(spec.dtype)
+    try:  # an offset (+01:00, -0500, Z): the values shifted into it
+        zone = datetime.strptime(spec.datetime_tz, "%z").tzinfo
+    except ValueError:  # a name (UTC, GMT)
+        zone = spec.datetime_tz
+    local = aware.dt.tz_convert(zone).dt.tz_localize(None)
+    text = local.dt.strftime(spec.datetime_format.replace("%z", "{zone}").replace("%Z", "{zone}"))
+    return text.str.replace("{zone}", spec.datetime_tz, regex=False).astype(spec.dtype)
 
 
 def _restore_dtype(values: pd.Series, spec: ColumnSpec) -> pd.Series:

@@ -45,11 +45,21 @@ PROTOCOL = ("sdmetrics-0.32 QualityReport: KS/TV complement per column; correlat
             "per pair, counted when |r_real|>0.5 or Cramer's V_real>0.3; 10 equal-width bins per table")
 
 
+def _parsed(column: pd.Series) -> pd.Series:
+    """Datetime text parsed value by value; text with UTC offsets (2020-01-01 00:00:00+01:00), in one offset or
+    several, in UTC (pandas refuses mixed offsets unless asked for UTC)."""
+    try:
+        return pd.to_datetime(column, errors="coerce", format="mixed")
+    except ValueError:  # mixed offsets
+        return pd.to_datetime(column, errors="coerce", format="mixed", utc=True)
+
+
 def numeric_values(column: pd.Series, kind: str) -> pd.Series:
     """A continuous column as float64 (datetimes as nanoseconds since 1970), nulls as NaN."""
     if kind == "datetime":
-        stamps = column if pd.api.types.is_datetime64_any_dtype(column) else pd.to_datetime(
-            column, errors="coerce", format="mixed")
+        stamps = column if pd.api.types.is_datetime64_any_dtype(column) else _parsed(column)
+        if getattr(stamps.dtype, "tz", None) is not None:  # zone-aware: compared in UTC
+            stamps = stamps.dt.tz_convert("UTC").dt.tz_localize(None)
         values = stamps.astype("datetime64[ns]").astype("int64").astype(np.float64)
         values[stamps.isna().to_numpy()] = np.nan
         return pd.Series(values, index=column.index)

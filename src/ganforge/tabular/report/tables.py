@@ -10,14 +10,18 @@ column as the model learned it.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 import pandas as pd
 
-from ganforge.errors import warn
 from ganforge.errors import DataError, did_you_mean
 from ganforge.tabular.columns import describe, infer_columns
 from ganforge.tabular.table_io import MIN_ROWS, iter_table, read_table
+
+# A holdout may share with the training table the share of rows the training table repeats itself (real
+# tables hold duplicate rows), plus this much; more is refused as training rows given as a holdout.
+OVERLAP_MARGIN = 0.05
 
 
 def read(path: str, flag: str, *, strict: bool) -> pd.DataFrame:
@@ -34,17 +38,47 @@ def read(path: str, flag: str, *, strict: bool) -> pd.DataFrame:
     return df
 
 
-def check_holdout(holdout: pd.DataFrame, real: pd.DataFrame, path: str, real_path: str) -> None:
+def overlap(holdout: pd.DataFrame, real: pd.DataFrame, kinds: Mapping[str, str]) -> tuple[int, float, float]:
+    """(holdout rows equal to a training row, their share, the share of training rows that equal another
+    training row). Rows are compared on every column of ``kinds`` (IDs as text too: a row with another ID is
+    another record) by :func:`~ganforge.tabular.report.privacy.row_keys`."""
+    from ganforge.tabular.report.privacy import row_keys  # privacy imports torch: on first use only
+
+    keyed = {c: "categorical" if k == "id" else k for c, k in kinds.items()}
+    train_keys = row_keys(real, keyed)
+    shared = int(row_keys(holdout, keyed).isin(set(train_keys)).sum())
+    own = float(train_keys.duplicated(keep=False).mean()) if len(train_keys) else 0.0
+    return shared, shared / max(len(holdout), 1), own
+
+
+def check_overlap(holdout: pd.DataFrame, real: pd.DataFrame, kinds: Mapping[str, str], *, flag: str,
+                  real_name: str) -> None:
+    """One line when the holdout is (largely) training rows: more than :data:`OVERLAP_MARGIN` of its rows
+    beyond the training table's own share of duplicated rows equal a training row. Real tables repeat rows (a
+    few categorical columns, people with the same answers), so a true holdout shares about that share with
+    the training table; a copy, or a holdout cut with the training rows in it, shares far more, and every
+    holdout measure (closer-to-train share, membership AUROC, utility's test set) then reads as no leak."""
+    shared, share, own = overlap(holdout, real, kinds)
+    if shared and share > own + OVERLAP_MARGIN:
+        raise DataError(f"{flag}: {shared} of its {len(holdout)} rows ({share:.0%}) are rows of the training table "
+                        f"{real_name} (which repeats {own:.0%} of its own rows); a holdout must be real rows left "
+                        f"out of training: give rows the generator never saw")
+
+
+def check_holdout(holdout: pd.DataFrame, real: pd.DataFrame, path: str, real_path: str,
+                  kinds: Mapping[str, str] | None = None) -> None:
     """A holdout is real rows the generator never saw: at least REAL's minimum of rows (one row gives a
-    membership AUROC and a utility score of nothing), and a warning when it is REAL itself, whose rows the
-    generator did see (every holdout score then reads as no leak)."""
+    membership AUROC and a utility score of nothing), and not REAL itself nor largely REAL's rows
+    (:func:`check_overlap`; ``kinds``: REAL's column kinds, else every column compared as text)."""
     if len(holdout) < MIN_ROWS:
         raise DataError(f"--holdout {path} has {len(holdout)} row{'s' * (len(holdout) != 1)}; a holdout needs at "
                         f"least {MIN_ROWS} (as REAL does), and far more for a membership AUROC worth reading")
-    same = Path(path).resolve() == Path(real_path).resolve() or holdout.equals(real)
-    if same:
-        warn(f"--holdout {path} is REAL itself, rows the generator was trained on; the closer-to-train share, the "
-             f"membership AUROC and utility then measure nothing: give real rows left out of training")
+    if Path(path).resolve() == Path(real_path).resolve():
+        raise DataError(f"--holdout {path} is REAL itself, rows the generator was trained on; give real rows left "
+                        f"out of training")
+    if set(real.columns) <= set(holdout.columns):  # other columns are refused by the report (same_columns)
+        kinds = kinds if kinds is not None else {str(c): "categorical" for c in real.columns}
+        check_overlap(holdout, real, kinds, flag=f"--holdout {path}", real_name=f"REAL {real_path}")
 
 
 def kinds_of(df: pd.DataFrame, *, discrete=(), ids=()) -> tuple[dict[str, str], str]:
@@ -67,4 +101,4 @@ def kinds_of(df: pd.DataFrame, *, discrete=(), ids=()) -> tuple[dict[str, str], 
     return {s.name: s.kind for s in specs}, "columns of REAL (as training infers them):\n" + describe(specs)
 
 
-__all__ = ["check_holdout", "kinds_of", "read"]
+__all__ = ["OVERLAP_MARGIN", "check_holdout", "check_overlap", "kinds_of", "overlap", "read"]

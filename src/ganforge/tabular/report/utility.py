@@ -38,13 +38,13 @@ def default_target(kinds: Mapping[str, str]) -> str | None:
     return None
 
 
-def check_target(target: str | None, kinds: Mapping[str, str]) -> str:
-    """The target column, or one line saying why there is none."""
+def check_target(target: str | None, kinds: Mapping[str, str], *, how: str = "name one with --target COLUMN") -> str:
+    """The target column, or one line saying why there is none (``how``: the fix, which differs between
+    ``table-report``, which takes --target, and ``downstream``, which predicts the run's data.target)."""
     if target is None:
         target = default_target(kinds)
         if target is None:
-            raise DataError("no categorical or boolean column to predict, so utility cannot be measured; name one "
-                            "with --target COLUMN")
+            raise DataError(f"no categorical or boolean column to predict, so utility cannot be measured; {how}")
         return target
     if target not in kinds:
         raise DataError(f"--target {target} is not a column of the table; columns: {', '.join(kinds)}")
