@@ -99,6 +99,13 @@ def test_a_plain_gan_on_an_anomaly_protocol_is_measured_by_anomaly_eval(one_line
     assert one_line(e).endswith("measure it with ganforge anomaly eval runs/a")
 
 
+def _guards(lock, run):
+    """``lock`` holds ``run``'s own lock file (not one moved away with a renamed directory)."""
+    import os
+
+    return lock.held and os.stat(run / ".lock").st_ino == os.fstat(lock._fd).st_ino
+
+
 def _files(path):
     return {p.relative_to(path): p.read_bytes() for p in sorted(path.rglob("*")) if p.is_file() and p.name != ".lock"}
 
@@ -132,10 +139,10 @@ def test_force_keeps_the_run_locked_while_the_new_run_builds(tiny_runs, tmp_path
     with api.claimed(run) as held:
         with pytest.raises(GanforgeError, match="could not start"):
             api.start(cfg, run, force=True, lock=held)
-        assert _files(run) == before and held.guards(run)  # the old run back, under its lock
+        assert _files(run) == before and _guards(held, run)  # the old run back, under its lock
         assert not (tmp_path / ".old.replaced").exists() and not (tmp_path / ".old.starting").exists()
         api.start(cfg, run, force=True, lock=held)
-        assert held.guards(run) and lock_mod.is_locked(run)  # the new run holds NAME's lock
+        assert _guards(held, run) and lock_mod.is_locked(run)  # the new run holds NAME's lock
         assert not (tmp_path / ".old.replaced").exists()
     assert seen == [before, before]
     assert not lock_mod.is_locked(run)

@@ -152,22 +152,6 @@ class RunLock:
         os.close(self._fd)  # closing drops the flock
         self._fd = None
 
-    def guards(self, run_dir: str | Path) -> bool:
-        """Whether this lock is held and its file is still ``run_dir``'s (not moved away with a renamed
-        directory)."""
-        if self._fd is None:
-            return False
-        try:
-            return os.stat(Path(run_dir) / LOCK_NAME).st_ino == os.fstat(self._fd).st_ino
-        except OSError:
-            return False
-
-    def acquire_path(self, run_dir: str | Path) -> RunLock:
-        """Lock another directory with this object (after :meth:`release`)."""
-        self.run_dir = Path(run_dir)
-        self.path = self.run_dir / LOCK_NAME
-        return self.acquire()
-
     def moved_to(self, run_dir: str | Path) -> RunLock:
         """The locked directory was renamed to ``run_dir``: the lock (the same open file) goes with it."""
         self.run_dir = Path(run_dir)
