@@ -91,3 +91,71 @@ def test_kid_depends_on_its_seed_and_not_on_the_global_rng_state():
     torch.manual_seed(999)
     assert kernel_distance(a, b, subsets=5, subset_size=50, seed=7) == first
     assert kernel_distance(a, b, subsets=5, subset_size=50, seed=8) != first
+
+
+def test_kid_of_two_whole_sets_has_no_spread():
+    """Both sets no larger than the subset size: every subset is the whole of both (MMD^2 ignores order),
+    so the 100 'subsets' are one value; its std was float noise (3.9e-14). It is NaN now."""
+    g = torch.Generator().manual_seed(4)
+    a, b = torch.randn(297, 8, generator=g), torch.randn(297, 8, generator=g) + 0.3
+    mean, std = kernel_distance(a, b, subsets=10, subset_size=1000)
+    assert np.isnan(std) and mean > 0
+    _, std = kernel_distance(a, torch.cat([b, b[:50] + 0.1]), subsets=10, subset_size=1000)
+    assert std > 0  # the larger set is resampled: a spread
+
+
+def _torchmetrics_is(logits, splits, seed):
+    import warnings
+
+    from torchmetrics.image.inception import InceptionScore
+
+    from ganforge.metrics.frechet import Precomputed
+
+    with warnings.catch_warnings():
+        warnings.filterwarnings("ignore")
+        metric = InceptionScore(feature=Precomputed(logits.shape[1]), splits=splits)
+        metric.update(logits)
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            mean, std = metric.compute()
+    return float(mean), float(std)
+
+
+@pytest.mark.parametrize("n", [1000, 300, 20])
+def test_classifier_score_equals_torchmetrics_on_equal_splits(n):
+    """Where torch.chunk splits equally (n divisible by 10) the score is torchmetrics' to the last bit;
+    the std is the ddof=0 one of Salimans et al.'s np.std: torchmetrics' (ddof=1) times sqrt(9/10)."""
+    logits = torch.randn(n, 10, generator=torch.Generator().manual_seed(n), dtype=torch.float64) * 3
+    mean, std = classifier_score(logits, 10, seed=5)
+    tm_mean, tm_std = _torchmetrics_is(logits, 10, 5)
+    assert mean == tm_mean
+    assert std == pytest.approx(tm_std * (9 / 10) ** 0.5, rel=1e-12)
+
+
+def test_classifier_score_splits_are_balanced():
+    """torch.chunk made 91 items nine splits of 10 and one of 1, and 12 items 6 splits of 2 (while the
+    protocol said 10). The splits are Salimans et al.'s i*n//10 boundaries: sizes differ by at most one."""
+    from ganforge.metrics.frechet import split_bounds
+
+    assert [b - a for a, b in split_bounds(91, 10)] == [9, 9, 9, 9, 9, 9, 9, 9, 9, 10]
+    assert [b - a for a, b in split_bounds(12, 10)] == [1, 1, 1, 1, 2, 1, 1, 1, 1, 2]
+    logits = torch.randn(91, 10, generator=torch.Generator().manual_seed(0), dtype=torch.float64) * 3
+    mean, std = classifier_score(logits, 10, seed=0)
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(0)
+        idx = torch.randperm(91)
+    p = logits[idx].softmax(1).numpy()
+    scores = []
+    for a, b in split_bounds(91, 10):  # Salimans et al.'s inception_score.py, in numpy
+        part = p[a:b]
+        py = part.mean(0, keepdims=True)
+        scores.append(np.exp(np.mean(np.sum(part * (np.log(part) - np.log(py)), 1))))
+    assert (mean, std) == pytest.approx((np.mean(scores), np.std(scores)), rel=1e-10)
+
+
+def test_classifier_score_refuses_fewer_than_two_items_per_split(one_line):
+    from ganforge.metrics.registry import MetricError
+
+    with pytest.raises(MetricError, match="needs at least 20 samples") as e:
+        classifier_score(torch.zeros(12, 10), 10)
+    one_line(e)

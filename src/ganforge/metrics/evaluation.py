@@ -25,6 +25,7 @@ import torch
 from ganforge import outputs
 from ganforge.data import load_dataset, registry
 from ganforge.data.base import Dataset
+from ganforge.engine.stats_log import strict
 from ganforge.errors import GanforgeError
 from ganforge.version import __version__
 from ganforge.metrics import families  # noqa: F401  (registers the metric families)
@@ -88,15 +89,20 @@ class Report:
         return {k: v for r in self.results for k, v in r.better.items()}
 
     def to_dict(self) -> dict[str, Any]:
-        return {"format": REPORT_FORMAT, "dataset": self.dataset, "samples": self.samples,
-                "ganforge": __version__, "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
-                "values": self.values, "metrics": {r.name: r.to_dict() for r in self.results}}
+        """As written to JSON: a NaN or infinite value (a spread with nothing to spread over, an undefined
+        KL) is null, as in stats.jsonl; the metric's ``protocol.note`` says why."""
+        return strict({"format": REPORT_FORMAT, "dataset": self.dataset, "samples": self.samples,
+                       "ganforge": __version__,
+                       "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
+                       "values": self.values, "metrics": {r.name: r.to_dict() for r in self.results}})
 
     def table(self) -> str:
         return format_table(self.to_dict()["metrics"])
 
 
-def _fmt(v: float) -> str:
+def _fmt(v: float | None) -> str:
+    if v is None or (isinstance(v, float) and not math.isfinite(v)):
+        return "n/a"
     if isinstance(v, int) or (isinstance(v, float) and v.is_integer() and abs(v) < 1e6):
         return str(int(v))
     return f"{v:.4g}" if math.isfinite(v) else str(v)
@@ -122,7 +128,10 @@ def format_table(metrics: dict[str, dict]) -> str:
                     text += f" ± {_fmt(vals[f'{name}.{spread}'])}"
             rows.append((key, text, better.get(key) or "-", judge_text))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
+    lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows]
+    notes = [f"note: {name}: {m['protocol']['note']}" for name, m in metrics.items()
+             if m.get("protocol", {}).get("note")]
+    return "\n".join(lines + notes)
 
 
 class MetricContext:
@@ -306,4 +315,4 @@ def write_report(report: Report, path: Path, merge: bool = True) -> Path:
             metrics = {**old.get("metrics", {}), **data["metrics"]}
             data["metrics"] = metrics
             data["values"] = {k: v for m in metrics.values() for k, v in m["values"].items()}
-    return outputs.write_text(path, json.dumps(data, indent=1) + "\n", flag="--json")  # whole or not at all
+    return outputs.write_text(path, json.dumps(strict(data), indent=1, allow_nan=False) + "\n", flag="--json")  # whole or not at all

@@ -138,25 +138,35 @@ def _fid(spec, ctx):
 
 
 @register_family("kid", summary="kernel inception distance (unbiased MMD^2, cubic kernel; torchmetrics) in "
-                                "judge features: mean and std over 100 subsets of min(1000, n)",
+                                "judge features: mean and std over 100 subsets of min(1000, n_samples, "
+                                "n_reference) of each set; std is null when a subset is the whole of both sets",
                  params=("ref", "judge"), parts={"": LOWER, "std": None})
 def _kid(spec, ctx):
     fake, _ = ctx.fake_features(spec.judge, spec.count)
     real, _ = ctx.real_features(spec.judge, spec.ref)
     mean, std = frechet.kernel_distance(real, fake, KID_SUBSETS, KID_SUBSET_SIZE, seed=ctx.seed)
     size = min(KID_SUBSET_SIZE, len(real), len(fake))
-    return {"": mean, "std": std}, {"reference": _ref_desc(ctx, spec.ref), "subsets": KID_SUBSETS,
-                                    "subset_size": size, **_judge_info(ctx, spec.judge)}
+    resampled = [side for side, n in (("samples", len(fake)), ("reference", len(real))) if n > size]
+    info = {"reference": _ref_desc(ctx, spec.ref), "subsets": KID_SUBSETS, "subset_size": size,
+            "resampled": resampled}
+    if not resampled:
+        info["note"] = (f"every subset is the whole of both sets ({size} samples, {size} reference items): "
+                        f"no spread to report, std is null")
+    return {"": mean, "std": std}, {**info, **_judge_info(ctx, spec.judge)}
 
 
 @register_family("is", summary="Inception-Score formula exp(E KL(p(y|x) || p(y))) on the judge's class "
-                               "logits (10 splits); not comparable with Inception Scores unless the judge "
-                               "is inception",
-                 params=("judge",), parts={"": HIGHER, "std": None})
+                               "logits: mean and std (ddof=0, as Salimans et al.'s code) over 10 balanced "
+                               "splits of the samples after a seeded permutation; not comparable with "
+                               "Inception Scores unless the judge is inception",
+                 params=("judge",), parts={"": HIGHER, "std": None}, min_count=2 * IS_SPLITS,
+                 why_min=f" ({IS_SPLITS} splits of at least 2)")
 def _is(spec, ctx):
     _, logits = ctx.fake_features(spec.judge, spec.count)
     mean, std = frechet.classifier_score(logits, IS_SPLITS, seed=ctx.seed)
-    return {"": mean, "std": std}, {"splits": IS_SPLITS, "classes": int(logits.shape[1]),
+    sizes = [b - a for a, b in frechet.split_bounds(len(logits), IS_SPLITS)]
+    return {"": mean, "std": std}, {"splits": IS_SPLITS, "split_sizes": sizes, "std_ddof": 0,
+                                    "permuted_with_seed": ctx.seed, "classes": int(logits.shape[1]),
                                     **_judge_info(ctx, spec.judge)}
 
 
@@ -202,7 +212,17 @@ def _acc(spec, ctx):
         raise MetricError("acc needs the class each sample was generated for: evaluate a class-conditional run "
                           "(ganforge eval RUN), or pass --labels FILE.labels.npy (written by ganforge sample) "
                           "with --samples")
+    labels = np.asarray(labels)
+    if len(labels) < spec.count:
+        raise MetricError(f"{spec.name} needs a class label for each of its {spec.count} samples, and "
+                          f"{len(labels)} were given; pass the labels written with the samples")
     _, logits = ctx.fake_features(spec.judge, spec.count)
+    classes = int(logits.shape[1])
+    outside = (labels < 0) | (labels >= classes)
+    if outside.any():
+        raise MetricError(f"{spec.name}: {int(outside.sum())} labels lie outside the classes 0..{classes - 1} "
+                          f"judge '{spec.judge}' tells apart (e.g. {int(labels[outside][0])}); pass the labels "
+                          f"the samples were generated for, on this judge's classes")
     hits = logits.argmax(1).numpy() == labels
     per_class = {int(c): float(hits[labels == c].mean()) for c in np.unique(labels)}
     return ({"": float(hits.mean()), "worst_class": min(per_class.values())},
@@ -218,8 +238,11 @@ def _modes(spec, ctx):
     if ctx.info.kind == "points":
         meta = ctx.info.meta
         out = mode_coverage(ctx.samples(spec.count), meta["centers"], meta["std"], spec.std)
-        return ({"": out["modes"], "reverse_kl": out["reverse_kl"], "high_quality": out["high_quality"]},
-                {"num_modes": out["num_modes"], "threshold_std": spec.std, "counts": out["counts"]})
+        info = {"num_modes": out["num_modes"], "threshold_std": spec.std, "counts": out["counts"]}
+        if not sum(out["counts"]):
+            info["note"] = (f"no sample lies within {spec.std:g} std of a centre: reverse_kl (KL of an empty "
+                            f"histogram) is undefined, written as null")
+        return ({"": out["modes"], "reverse_kl": out["reverse_kl"], "high_quality": out["high_quality"]}, info)
     _, logits = ctx.fake_features(spec.judge, spec.count)
     num_modes = ctx.info.num_classes or logits.shape[1]
     if logits.shape[1] != num_modes:

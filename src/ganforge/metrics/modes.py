@@ -29,12 +29,20 @@ def format_count(n: int) -> str:
 def mode_coverage(samples: np.ndarray, centers: np.ndarray | list, std: float, threshold: float = 3.0) -> dict:
     """``{"modes": captured, "num_modes": K, "high_quality": fraction, "reverse_kl": nats, "counts": [...]}``.
 
-    ``reverse_kl`` is ``inf`` when no sample is of high quality.
+    ``reverse_kl`` is ``inf`` when no sample is of high quality (KL of an empty histogram: undefined;
+    a report writes it as null with a note). NaN or infinite samples are refused (MetricError): they
+    were counted as low quality.
     """
     x = np.asarray(samples, dtype=np.float64)
     c = np.asarray(centers, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != c.shape[1]:
         raise ValueError(f"samples must be (N, {c.shape[1]}), got {x.shape}")
+    if not np.isfinite(x).all():
+        from ganforge.metrics.registry import MetricError
+
+        rows = int((~np.isfinite(x)).any(1).sum())
+        raise MetricError(f"samples hold NaN or infinite values ({rows} of {len(x)} rows); the generator has "
+                          f"diverged: mode coverage is not defined for them")
     dist = np.linalg.norm(x[:, None, :] - c[None, :, :], axis=-1)
     nearest = dist.argmin(1)
     good = dist[np.arange(len(x)), nearest] <= threshold * std

@@ -172,9 +172,9 @@ def check_default_counts(names: list[str], *, n: int | None, available: int | No
     others = [name for name in names if name not in short]
     rest = f", or leave {' and '.join(short)} out with --metrics {','.join(others)}" if others else ""
     plural = len(short) > 1
+    reasons = [f"{name} at least {FAMILIES[name].min_count}{FAMILIES[name].why_min}" for name in short]
     raise MetricError(f"{what} too few for the default metric{'s' * plural} {' and '.join(short)}, which "
-                      f"compare{'s' * (not plural)} each sample with its nearest neighbours and need"
-                      f"{'s' * (not plural)} at least {need} samples; {fix}{rest}")
+                      f"need{'s' * (not plural)} {'; '.join(reasons)}; {fix}{rest}")
 
 
 def _default_count(fam: Family, info: DatasetInfo) -> int:
