@@ -152,3 +152,17 @@ def test_a_batch_larger_than_the_images_is_refused_before_the_run_is_written(tmp
         ganforge.train(cfg, out=tmp_path / "x", steps=2)
     assert "\n" not in str(info.value) and "--set train.batch_size=20" in str(info.value)
     assert not (tmp_path / "x").exists()
+
+
+def test_a_delta_not_below_one_over_n_is_refused_before_the_run_is_written(tmp_path):
+    """At delta >= 1/N, releasing one whole record at random is (0, delta)-DP: such an (epsilon, delta) promises
+    nothing per record (dp.delta=0.5 on 1,000 rows was accepted)."""
+    cfg = _cfg()
+    cfg["data"]["limit"] = 40
+    cfg["dp"] = {**cfg.get("dp", {}), "delta": 0.03}  # 1/40 = 0.025
+    with pytest.raises(ConfigError, match=r"dp.delta=0.03 is not below 1/N = 1/40") as info:
+        ganforge.train(cfg, out=tmp_path / "x", steps=2)
+    assert "\n" not in str(info.value) and "--set dp.delta=0.001" in str(info.value)
+    assert not (tmp_path / "x").exists()
+    cfg["dp"]["delta"] = 0.02  # below 1/40: trains
+    ganforge.train(cfg, out=tmp_path / "ok", steps=1)

@@ -27,6 +27,7 @@ Opacus is imported where it is used: it takes about a second to import, which ev
 
 from __future__ import annotations
 
+import math
 import warnings
 from typing import Any
 
@@ -69,14 +70,19 @@ def check_private(D: nn.Module, cfg: RunConfig, recipe: str = "dp-noise-to-image
 
 
 def check_batch_fits(cfg: RunConfig, data: Dataset, recipe: str = "dp-noise-to-image") -> None:
-    """One line, before the run directory is written, when a batch is larger than the data: the accountant's
-    sampling rate batch/N would exceed 1, which Opacus's RDP accountant cannot count (a math domain error)."""
+    """One line, before the run directory is written, when a batch is larger than the data (the accountant's
+    sampling rate batch/N would exceed 1, which Opacus's RDP accountant cannot count: a math domain error), or
+    when dp.delta is not below 1/N (the usual rule: a delta that large is no guarantee for a record)."""
     rows, batch = len(data), cfg.train.batch_size
     if batch > rows:
         what = "rows" if data.kind == "table" else "images" if data.kind == "image" else "samples"
         raise ConfigError(f"{recipe}: train.batch_size={batch} is more than the {rows} {what} of {cfg.data.name} "
                           f"(the privacy accountant's sampling rate batch/{what} must be at most 1); set "
                           f"--set train.batch_size={rows} or less")
+    if cfg.dp.delta >= 1 / rows:  # at delta >= 1/N, publishing one whole record at random is (0, delta)-DP
+        raise ConfigError(f"{recipe}: dp.delta={cfg.dp.delta:g} is not below 1/N = 1/{rows} for {cfg.data.name}, "
+                          f"so (epsilon, delta) would allow a whole record to leak; set --set dp.delta="
+                          f"{10 ** math.floor(math.log10(0.1 / rows)):g} or less")
 
 
 class DpState:
