@@ -49,6 +49,7 @@ def test_health_info_and_schema(digits):
     info = digits.get("/v1/info").json()
     assert info["recipe"] == "noise-to-image" and info["capabilities"] == ["generate", "score", "truncation"]
     assert info["sample_shape"] == [1, 8, 8] and info["limits"]["max_n"] == 256
+    assert info["num_classes"] is None  # unconditional: no class to name (the data's 10 classes were reported)
     paths = digits.get("/openapi.json").json()["paths"]
     assert set(paths) == {"/health", "/v1/info", "/v1/generate", "/v1/score"}  # only what the run can do
 
@@ -128,6 +129,7 @@ def test_classes_translate_upscale_and_points(served_runs):
         want = load_run(served_runs / "cgan").sample(4, seed=0, classes=3)
         np.testing.assert_array_equal(np.load(io.BytesIO(r.content)), want)
         refused(c.post("/v1/generate", json={"class": 10}), 422, "class 10 does not exist")
+        assert c.get("/v1/info").json()["num_classes"] == 10  # the classes a request may name
         refused(c.post("/v1/score", content=b"x"), 404, "cannot score anomalies")
     with client(served_runs / "pix2pix") as c:
         x = np.zeros((16, 16), np.uint8)
@@ -289,3 +291,46 @@ def test_the_schema_offers_only_what_this_run_takes(digits, served_runs):
         props = c.get("/openapi.json").json()["paths"]["/v1/generate"]["post"]["requestBody"]["content"][
             "application/json"]["schema"]["properties"]
         assert props["class"]["oneOf"][0] == {"type": "integer", "minimum": 0}
+
+
+def test_a_body_nested_thousands_deep_is_not_json_rather_than_a_500(digits):
+    # json.loads raises RecursionError past ~1000 levels: a 500 and a traceback in the log before
+    for body in (b"[" * 100_000, b"[" * 1_000, b'{"n": ' + b"[" * 5_000):
+        refused(digits.post("/v1/generate", content=body), 400, "the body is not JSON")
+
+
+def test_integral_floats_are_integers_as_the_schema_s_integer_admits(digits):
+    # OpenAPI 3.1 (JSON Schema) "type: integer" admits 4.0: the schema and the server agree
+    want = digits.post("/v1/generate", json={"n": 4, "seed": 3, "format": "npy"})
+    got = digits.post("/v1/generate", json={"n": 4.0, "seed": 3.0, "format": "npy"})
+    assert got.status_code == 200 and got.content == want.content
+    refused(digits.post("/v1/generate", json={"n": 4.5}), 422, "'n' must be an integer", "4.5")
+    refused(digits.post("/v1/generate", content=b'{"seed": 1e400}'), 422, "'seed'")  # inf
+    refused(digits.post("/v1/generate", json={"seed": 1e19}), 422, "'seed'")  # integral, past SEED_MAX
+
+
+def test_integral_float_classes_are_classes(served_runs):
+    with client(served_runs / "cgan") as c:
+        want = c.post("/v1/generate", json={"n": 3, "class": [1, 2], "format": "npy"})
+        got = c.post("/v1/generate", json={"n": 3, "class": [1.0, 2.0], "format": "npy"})
+        assert got.status_code == 200 and got.content == want.content
+        refused(c.post("/v1/generate", json={"class": 1.5}), 422, "'class'")
+
+
+def test_the_score_schema_names_the_image_size_it_takes(digits):
+    post = digits.get("/openapi.json").json()["paths"]["/v1/score"]["post"]
+    assert "8x8 pixels (C x H x W = 1 x 8 x 8)" in post["description"]
+    assert "1 x 8 x 8" in post["requestBody"]["description"]
+
+
+def test_an_uncaught_exception_is_one_json_500_and_one_log_line(served_runs, monkeypatch, capsys):
+    def broken(self):
+        raise RuntimeError("a bug\nsecond line")
+    monkeypatch.setattr(serve_app.ServedRun, "info", broken)
+    with client(served_runs / "digits") as c:
+        r = c.get("/v1/info")
+        assert c.get("/health").status_code == 200  # the server still answers
+    refused(r, 500, "internal error (RuntimeError)")
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and err.count("\n") == 1, err
+    assert "internal error answering GET /v1/info: RuntimeError: a bug at test_serve_api.py:" in err

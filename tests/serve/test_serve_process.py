@@ -133,3 +133,15 @@ def test_a_file_is_named_as_a_file_and_a_table_run_has_nothing_to_serve(served_r
     err = capsys.readouterr().err
     assert f"{run} is a tabular run, which cannot be served" in err and f"ganforge sample {run}" in err, err
     assert len(err.strip().splitlines()) == 1
+
+
+def test_an_empty_host_is_named_as_empty(capsys):
+    assert main(["serve", "no-such-run", "--host", ""]) == 2
+    err = capsys.readouterr().err
+    assert "--host is empty; give an address to bind" in err and "--host  " not in err
+
+
+def test_truncation_centres_on_a_run_without_a_style_space_names_the_flag_not_a_sample_command(served_runs, capsys):
+    assert main(["serve", str(served_runs / "digits"), "--truncation-centres", "64"]) == 2
+    err = capsys.readouterr().err
+    assert "leave --truncation-centres out" in err and "ganforge sample" not in err and "--n 64" not in err

@@ -59,6 +59,8 @@ def limits(args: argparse.Namespace) -> Limits:
 
 def check_bind(host: str, port: int) -> None:
     """One line for a bad port, before the run is opened (the host is checked by binding it, :func:`bind`)."""
+    if not host.strip():
+        raise GanforgeError("--host is empty; give an address to bind, such as 127.0.0.1 (this machine only)")
     if not 0 <= port <= 65535:
         raise GanforgeError(f"--port must be in 0..65535, got {port}")
 

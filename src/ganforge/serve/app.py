@@ -23,8 +23,11 @@ from __future__ import annotations
 import asyncio
 import base64
 import contextlib
+import sys
 import threading
+import traceback
 from collections.abc import AsyncIterator, Callable
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -56,8 +59,10 @@ ENDPOINTS = (cap.GENERATE, cap.TRANSLATE, cap.UPSCALE, cap.SCORE)  # what a run 
 def check_truncation_centres(run: Run, k: int) -> None:
     """One line unless ``run`` can fit ``k`` truncation centres (checked before minutes of fitting start)."""
     if cap.TRUNCATION_CENTRES not in cap.capabilities_of(run.model):
-        raise cap.refusal(run.model, cap.TRUNCATION_CENTRES, run=str(run.path), recipe=run.config.recipe,
-                          doing="fit truncation centres")
+        line = cap.refusal(run.model, cap.TRUNCATION_CENTRES, run=str(run.path), recipe=run.config.recipe,
+                           doing="fit truncation centres", command_hint=False)  # a sampling hint is beside the point
+        raise GanforgeError(f"{line}; only style-based runs (StyleGAN2) have a style space to fit them in: "
+                            f"leave --truncation-centres out")
     check_centres(k)
 
 
@@ -88,7 +93,10 @@ class ServedRun:
     def info(self) -> dict[str, Any]:
         return {"run": self.run.path.name, "recipe": self.run.config.recipe, "step": self.run.step,
                 "checkpoint": self.run.checkpoint.name, "capabilities": sorted(self.caps),
-                "sample_shape": list(self.shape), "num_classes": self.run.num_classes,
+                "sample_shape": list(self.shape),
+                # the classes a request's 'class' may name: null where the run takes no class (the data's
+                # classes of an unconditional run are no option of this API)
+                "num_classes": self.run.num_classes if cap.CLASSES in self.caps else None,
                 "truncation_centres": self.centres,
                 "limits": {"max_n": self.limits.max_n, "max_batch": self.limits.max_batch,
                            "max_body_bytes": self.limits.max_body, "max_pixels": self.limits.max_pixels}}
@@ -213,6 +221,40 @@ async def _score(request: Request) -> Response:
                          "residual_png_base64": base64.b64encode(images.chw_png(residual)).decode()})
 
 
+class Backstop:
+    """ASGI middleware, outermost: an exception no handler turned into a refusal (a bug in ganforge, never
+    the client's input, which :mod:`.requests` checks) is answered as one JSON line with status 500, and
+    logged as one line on stderr naming the request, the exception and where it was raised; no traceback
+    is printed (uvicorn would print one for an exception that reached it). A response already under way
+    cannot be replaced: it is cut off, and the line is logged all the same."""
+
+    def __init__(self, app: ASGIApp, name: str = "serve"):
+        self.app, self.name = app, name
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def watch(message: dict) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+        try:
+            await self.app(scope, receive, watch)
+        except Exception as e:  # noqa: BLE001 - the backstop: whatever it was, one line each side
+            where = traceback.extract_tb(e.__traceback__)[-1] if e.__traceback__ else None
+            at = f" at {Path(where.filename).name}:{where.lineno}" if where else ""
+            what = (str(e).splitlines() or [""])[0][:200]
+            print(f"ganforge {self.name}: internal error answering {scope.get('method', '')} "
+                  f"{scope.get('path', '')[:100]}: {type(e).__name__}: {what}{at}", file=sys.stderr, flush=True)
+            if not started:
+                await JSONResponse({"error": f"internal error ({type(e).__name__}); the server's log has the line, "
+                                             f"please report it"}, status_code=500)(scope, receive, send)
+
+
 class InFlight:
     """ASGI middleware that counts the requests being answered into ``served.in_flight``, which
     ``/health`` reports: whoever is about to stop or drain the server (a load balancer, the SIGTERM
@@ -242,7 +284,8 @@ async def _info(request: Request) -> Response:
 
 async def _openapi(request: Request) -> Response:
     served = request.app.state.served
-    return JSONResponse(schema(served.caps, served.limits, served.centres, served.min_truncation))
+    return JSONResponse(schema(served.caps, served.limits, served.centres, served.min_truncation,
+                               served.shape))
 
 
 async def _api_error(request: Request, e: ApiError) -> Response:
@@ -277,6 +320,6 @@ def build_app(run: Run, limits: Limits = Limits(), truncation_centres: int | Non
             await served.batcher.close()
 
     app = Starlette(routes=routes, exception_handlers={ApiError: _api_error, HTTPException: _http_error},
-                    middleware=[Middleware(InFlight, served=served)], lifespan=lifespan)
+                    middleware=[Middleware(Backstop), Middleware(InFlight, served=served)], lifespan=lifespan)
     app.state.served = served
     return app

@@ -58,10 +58,20 @@ def _generate(caps: frozenset[str], limits: Limits, centres: int | None, least: 
         "responses": {"200": {"description": "the samples", "content": answers}, **_errors(400, 404, 413, 422)}}}
 
 
+def image_size(shape: tuple[int, ...]) -> str:
+    """``shape`` (C, H, W) in words for a schema's description: what an upload to score must be."""
+    if len(shape) != 3:
+        return "the run's image size"
+    c, h, w = shape
+    colour = {1: "greyscale (a colour upload is converted)", 3: "RGB (a greyscale upload is converted)"}
+    return f"{w}x{h} pixels (C x H x W = {c} x {h} x {w}), {colour.get(c, f'{c} channels')}"
+
+
 def schema(caps: frozenset[str], limits: Limits, centres: int | None = None,
-           min_truncation: float = 0.0) -> dict[str, Any]:
+           min_truncation: float = 0.0, shape: tuple[int, ...] = ()) -> dict[str, Any]:
     """The schema of the endpoints in ``caps``; ``centres``: the K of truncation centres the server fitted;
-    ``min_truncation``: the model's least truncation (:func:`ganforge.capabilities.least_truncation`)."""
+    ``min_truncation``: the model's least truncation (:func:`ganforge.capabilities.least_truncation`);
+    ``shape``: the run's (C, H, W), the size ``/v1/score`` takes."""
     paths: dict[str, Any] = {
         "/health": {"get": {"summary": "liveness, and the requests in flight",
                              "responses": {"200": _json("status ok, in_flight")}}},
@@ -80,8 +90,11 @@ def schema(caps: frozenset[str], limits: Limits, centres: int | None = None,
         paths["/v1/upscale"] = {"post": {"summary": "super-resolve one image", "requestBody": IMAGE_BODY,
                                          "responses": {"200": PNG, **_errors(400, 413, 415, 422)}}}
     if cap.SCORE in caps:
+        size = image_size(shape)
         paths["/v1/score"] = {"post": {"summary": "anomaly score and residual map of one image",
-                                       "requestBody": IMAGE_BODY,
+                                       "description": f"The upload must be this run's image size: {size}; "
+                                                      f"any other size is a 422 naming it.",
+                                       "requestBody": {**IMAGE_BODY, "description": f"a PNG or JPEG of {size}"},
                                        "responses": {"200": _json("score, method, residual_png_base64"),
                                                      **_errors(400, 413, 415, 422)}}}
     return {"openapi": "3.1.0", "info": {"title": "ganforge serve", "version": "1"}, "paths": paths}

@@ -80,11 +80,23 @@ FORMATS = ("png", "npy")
 NPY_TYPE = "application/x-npy"
 
 
+def integral(v: Any) -> int | None:
+    """``v`` as an int when JSON Schema calls it an integer (OpenAPI 3.1: 235 and 235.0 alike), else None."""
+    if isinstance(v, bool):
+        return None
+    if isinstance(v, int):
+        return v
+    if isinstance(v, float) and math.isfinite(v) and v.is_integer():
+        return int(v)
+    return None
+
+
 def _int(body: dict, key: str, lo: int, hi: int, default: int) -> int:
     v = body.get(key, default)
-    if isinstance(v, bool) or not isinstance(v, int) or not lo <= v <= hi:
+    i = integral(v)
+    if i is None or not lo <= i <= hi:
         raise ApiError(422, f"'{key}' must be an integer in {lo}..{hi}, got {json.dumps(v)}")
-    return v
+    return i
 
 
 def parse_generate(raw: bytes, accept: str, limits: Limits, default_format: str = "png",
@@ -94,7 +106,7 @@ def parse_generate(raw: bytes, accept: str, limits: Limits, default_format: str 
     which have no picture); ``min_truncation``: the run's least truncation (a z threshold needs room)."""
     try:
         body = json.loads(raw) if raw.strip() else {}
-    except (ValueError, UnicodeDecodeError):
+    except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested thousands deep
         raise ApiError(400, "the body is not JSON; send an object such as {\"n\": 16, \"seed\": 0}") from None
     if not isinstance(body, dict):
         raise ApiError(422, "the body must be a JSON object such as {\"n\": 16, \"seed\": 0}")
@@ -110,11 +122,11 @@ def parse_generate(raw: bytes, accept: str, limits: Limits, default_format: str 
                             f"got {json.dumps(t)}")
     classes = body.get("class")
     if classes is not None:
-        many = classes if isinstance(classes, list) else [classes]
-        if not many or len(many) > limits.max_n or any(isinstance(c, bool) or not isinstance(c, int) or c < 0
-                                                       for c in many):
+        many = [integral(c) for c in (classes if isinstance(classes, list) else [classes])]
+        if not many or len(many) > limits.max_n or any(c is None or c < 0 for c in many):
             raise ApiError(422, f"'class' must be a class number >= 0, or a list of 1..{limits.max_n} of them "
                                 f"(cycled), or null")
+        classes = many if isinstance(classes, list) else many[0]
     fmt = body.get("format", "npy" if NPY_TYPE in accept else default_format)
     if fmt not in FORMATS:
         raise ApiError(422, f"'format' must be png or npy, got {json.dumps(fmt)}")
