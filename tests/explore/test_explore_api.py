@@ -35,6 +35,7 @@ def test_runs_list_their_checkpoints_and_capabilities(client):
     assert [r["name"] for r in runs] == ["digits", "cgan"]
     assert runs[0]["checkpoints"] == ["step-0000005", "step-0000010"]
     assert runs[1]["capabilities"] == ["classes", "generate", "truncation"] and runs[1]["num_classes"] == 10
+    assert runs[0]["num_classes"] is None  # unconditional: no class picker, whatever the data's classes
 
 
 def test_each_seed_shows_the_run_s_own_sample(client, explore_runs):
@@ -164,3 +165,61 @@ def test_curves_skip_lines_that_are_not_objects(explore_runs, tmp_path):
     with TestClient(build_app([run])) as c:
         r = c.get("/api/runs/0/stats")
     assert r.status_code == 200 and [p[0] for p in next(iter(r.json()["curves"].values()))] == [5, 10]
+
+
+def test_a_live_body_nested_thousands_deep_is_one_422_line(client):
+    r = client.post("/api/live", content=b"[" * 4000)  # under the 4096-byte limit: a RecursionError, a 500, before
+    assert r.status_code == 422 and r.json() == {"error": "the body is not JSON; send an object such as "
+                                                          "{\"action\": \"play\"}"}
+
+
+def test_the_live_view_s_k_takes_an_integral_number_as_serve_s_fields_do(client):
+    r = client.post("/api/live", json={"k": 2.0})  # was a 422
+    assert r.status_code == 200 and r.json()["settings"]["k"] == 2
+    r = client.post("/api/live", json={"k": 2.5})
+    assert r.status_code == 422 and "k (D steps per G step) must be an integer" in r.json()["error"]
+    client.post("/api/live", json={"k": 1})
+
+
+def test_curves_skip_undecodable_lines_and_rows_without_a_finite_step(explore_runs, tmp_path):
+    run = tmp_path / "run"
+    shutil.copytree(explore_runs / "digits", run)
+    with open(run / "stats.jsonl", "ab") as f:
+        f.write(b"\xff\xfe garbage\n")  # not UTF-8: a UnicodeDecodeError, a 500, before
+        f.write(b'{"step": null, "loss_D": 1.0}\n{"step": "x", "loss_D": 2.0}\n{"loss_D": 3.0}\n')
+        f.write(b'{"step": NaN, "loss_D": 4.0}\n{"step": 20, "loss_D": 5.0}\n' + b"[" * 5000 + b"\n")
+    with TestClient(build_app([run])) as c:
+        r = c.get("/api/runs/0/stats")
+    assert r.status_code == 200, r.text
+    assert [p[0] for p in r.json()["curves"]["loss_D"]] == [5, 10, 20]  # the bad rows left out, the rest drawn
+
+
+def test_a_run_directory_deleted_while_exploring_is_listed_with_its_error(explore_runs, tmp_path):
+    gone = tmp_path / "gone"
+    shutil.copytree(explore_runs / "digits", gone)
+    with TestClient(build_app([gone, explore_runs / "cgan"])) as c:
+        shutil.rmtree(gone)
+        listed = c.get("/api/runs").json()["runs"]
+        assert listed[0]["error"].startswith(f"run directory {gone} no longer exists")
+        assert listed[0]["capabilities"] == [] and listed[1]["capabilities"] == ["classes", "generate", "truncation"]
+        for url in ("/api/runs/0/samples?seeds=1", "/api/runs/0/stats", "/api/runs/0/plane"):
+            r = c.get(url)
+            assert r.status_code == 422 and "no longer exists" in r.json()["error"], (url, r.text)
+        assert c.get("/api/runs/1/samples?seeds=1").status_code == 200  # the other run stays usable
+
+
+def test_an_uncaught_exception_is_one_json_500_and_one_log_line(explore_runs, monkeypatch, capsys):
+    def broken(self, rid):
+        raise RuntimeError("a bug")
+    monkeypatch.setattr(Runs, "summary", broken)
+    with TestClient(build_app([explore_runs / "digits"])) as c:
+        r = c.get("/api/runs")
+    assert r.status_code == 500 and r.json() == {"error": "internal error (RuntimeError); the server's log has "
+                                                          "the line, please report it"}
+    err = capsys.readouterr().err
+    assert "Traceback" not in err and "ganforge explore: internal error answering GET /api/runs: RuntimeError" in err
+
+
+def test_the_browser_s_favicon_request_is_answered_empty(client):
+    r = client.get("/favicon.ico")
+    assert r.status_code == 204 and r.content == b""

@@ -335,3 +335,62 @@ def test_picking_class_3_gives_images_the_judge_reads_as_3(class_page, class_run
         read[wanted] = (judge(imgs[:, None].copy())[1].argmax(1).numpy() == 3).mean()
     assert read[3] >= 0.8 and read[5] < read[3] - 0.5, read  # class 3 reads as 3; class 5 does not
     shoot(page, "grid", "grid-class3")
+
+
+def test_a_refused_plane_request_shows_the_server_s_line_and_raises_no_page_error(browser, server):
+    pg = browser.new_page(viewport={"width": 1400, "height": 1100})
+    page_errors, console_errors = [], []
+    pg.on("pageerror", lambda e: page_errors.append(str(e)))
+    pg.on("console", lambda m: console_errors.append(m.text) if m.type == "error" else None)
+    pg.goto(server)
+    pg.wait_for_function("() => window.gf && window.gf.grid !== null && window.gf.busy === 0")
+    pick_run(pg, "1", "plane")
+    pg.fill("#planeSpan", "50")
+    pg.press("#planeSpan", "Enter")  # the server refuses span 50 with a 422 (was an uncaught page error)
+    pg.wait_for_function("() => document.getElementById('error').textContent !== ''", timeout=60_000)
+    assert pg.locator("#error").text_content().startswith("span must be in 0.05..3")
+    pg.fill("#isteps", "99")
+    pg.press("#isteps", "Enter")
+    pg.wait_for_function("() => document.getElementById('isteps').value === '16' && window.gf.busy === 0")
+    assert not page_errors, page_errors
+    assert not [m for m in console_errors if "422" not in m], console_errors  # the refusal's own line only: no
+    pg.close()  # favicon 404
+
+
+def test_a_run_deleted_while_exploring_shows_its_error_line(browser, explore_runs, tmp_path):
+    gone = tmp_path / "gone"
+    shutil.copytree(explore_runs / "digits", gone)
+    with serving([explore_runs / "digits", gone]) as url:
+        shutil.rmtree(gone)
+        pg, offsite = open_page(browser, url)
+        page_errors = []
+        pg.on("pageerror", lambda e: page_errors.append(str(e)))
+        pg.select_option("#run", "1")
+        pg.wait_for_function("() => window.gf.busy === 0 && document.getElementById('runinfo').textContent"
+                             ".includes('no longer exists')", timeout=60_000)
+        assert "step ?" not in pg.locator("#runinfo").text_content()
+        assert "no longer exists" in pg.locator("#gridnote").text_content()  # not "does not generate from seeds"
+        assert not page_errors and not offsite, (page_errors, offsite)
+        pg.close()
+
+
+def test_the_anomaly_strip_wraps_inside_its_panel_and_a_one_point_curve_is_a_dot(browser, server):
+    pg = browser.new_page(viewport={"width": 1300, "height": 1000})
+    pg.goto(server)
+    pg.wait_for_function("() => window.gf && window.gf.grid !== null && window.gf.busy === 0 "
+                         "&& document.getElementById('scInputs').dataset.count")
+    strip, panel = (pg.evaluate(f"() => document.getElementById('{i}').getBoundingClientRect().toJSON()")
+                    for i in ("scInputs", "panel-score"))
+    assert strip["right"] <= panel["right"], (strip, panel)  # ran past the panel's edge at 1300 px
+    cols = int(pg.evaluate("() => document.getElementById('scInputs').dataset.cols"))
+    changed(pg, "scOut", "() => { const c = document.getElementById('scInputs'), r = c.getBoundingClientRect(); "
+                         "c.dispatchEvent(new MouseEvent('click', {clientX: r.left + 20, clientY: r.top + 60})); }")
+    assert cols < int(pg.evaluate("() => document.getElementById('scInputs').dataset.count"))  # wrapped
+    # a curve of one point: a line of one point draws nothing, so it is a dot
+    blue = pg.evaluate("""() => { const c = document.createElement('canvas'); c.width = 300; c.height = 150;
+        plot(c, [{ name: '', color: '#2a6fdb', points: [[5, 1.0]] }]);
+        const d = c.getContext('2d').getImageData(0, 0, 300, 150).data; let n = 0;
+        for (let i = 0; i < d.length; i += 4) if (d[i + 2] > 180 && d[i] < 120) n++;
+        return n; }""")
+    assert blue >= 9, blue
+    pg.close()

@@ -26,13 +26,14 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import FileResponse, JSONResponse, Response
+from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from ganforge.explore import apps, panels
 from ganforge.explore.live import LiveTraining
 from ganforge.explore.runs import Refused, Runs, generating, in_thread, int_param, options, render
-from ganforge.serve.app import http_error
+from ganforge.serve.app import Backstop, http_error
 from ganforge.serve.requests import ApiError
 
 STATIC = Path(__file__).parent / "static"
@@ -95,23 +96,44 @@ async def interpolate(request: Request) -> Response:
     return JSONResponse(await in_thread(work))
 
 
-async def stats(request: Request) -> Response:
-    runs: Runs = request.app.state.runs
-    path = runs.path(int(request.path_params["rid"])) / "stats.jsonl"
+def read_curves(path: Path) -> dict[str, list[list[float]]]:
+    """The curves of a ``stats.jsonl``, each thinned to about ``CURVE_POINTS`` points. A line that is not
+    a JSON object ganforge could have written (bytes that are not UTF-8, a torn last line, a row whose
+    ``step`` is missing or not a finite number) is skipped: the rest of the file is still drawn."""
     curves: dict[str, list[list[float]]] = {}
-    if path.is_file():
-        for line in path.read_text().splitlines():
-            with contextlib.suppress(ValueError):
-                row = json.loads(line)
+    if not path.is_file():
+        return curves
+    with path.open("rb") as f:
+        for raw in f:
+            with contextlib.suppress(ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
+                row = json.loads(raw.decode("utf-8"))
                 if not isinstance(row, dict):  # not a line ganforge wrote
                     continue
                 step = row.get("step")
+                if not finite(step):
+                    continue
                 for k, v in row.items():
-                    if k != "step" and isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v):
+                    if k != "step" and finite(v):
                         curves.setdefault(k, []).append([step, v])
     for k, pts in curves.items():
         stride = max(1, len(pts) // CURVE_POINTS)
         curves[k] = pts[::stride]
+    return curves
+
+
+def finite(v: Any) -> bool:
+    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
+
+
+async def stats(request: Request) -> Response:
+    runs: Runs = request.app.state.runs
+    rid = int(request.path_params["rid"])
+    await in_thread(runs.checkpoints, rid)  # a run whose directory has gone: its line, not an empty chart
+    path = runs.path(rid) / "stats.jsonl"
+    try:
+        curves = await in_thread(read_curves, path)
+    except OSError as e:  # unreadable (permissions, a directory named stats.jsonl): this run's line
+        raise Refused(422, f"cannot read {path} ({e.strerror or e}); the other panels still work") from None
     return JSONResponse({"curves": curves})
 
 
@@ -122,6 +144,11 @@ async def run_list(request: Request) -> Response:
 
 async def index(request: Request) -> Response:
     return FileResponse(STATIC / "index.html", headers={"Cache-Control": "no-store"})
+
+
+async def favicon(request: Request) -> Response:
+    """No icon: an empty answer, so the browser's own request for one is not a 404 in its console."""
+    return Response(status_code=204, headers={"Cache-Control": "max-age=86400"})
 
 
 async def _refused(request: Request, e: Refused) -> Response:
@@ -151,13 +178,13 @@ def build_app(paths: list[Path], device: str | torch.device = "cpu", truncation_
         yield
         await live.close()
 
-    routes = [Route("/", index), Route("/api/runs", run_list),
+    routes = [Route("/", index), Route("/favicon.ico", favicon), Route("/api/runs", run_list),
               Route("/api/runs/{rid:int}/samples", samples), Route("/api/runs/{rid:int}/interpolate", interpolate),
               Route("/api/runs/{rid:int}/stats", stats), *panels.ROUTES, *apps.ROUTES,
               Route("/api/live", live.control, methods=["GET", "POST"]), Route("/api/live/stream", live.stream),
               Mount("/static", app=StaticFiles(directory=STATIC), name="static")]
     app = Starlette(routes=routes, exception_handlers={Refused: _refused, ApiError: _api_error,
                                                        HTTPException: _http_error},
-                    lifespan=lifespan)
+                    middleware=[Middleware(Backstop, name="explore")], lifespan=lifespan)
     app.state.runs = runs
     return app

@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
 
 from ganforge.explore.toy2d import DATASETS, LOSSES, Settings, ToyGAN
-from ganforge.serve.requests import read_body
+from ganforge.serve.requests import integral, read_body
 
 CHUNK = 20  # G steps between frames while playing
 MAX_BODY = 4096
@@ -86,7 +86,7 @@ class LiveTraining:
         try:
             try:
                 ask = json.loads(body or b"{}")
-            except (ValueError, UnicodeDecodeError):
+            except (ValueError, UnicodeDecodeError, RecursionError):  # RecursionError: nested thousands deep
                 raise LiveError("the body is not JSON; send an object such as {\"action\": \"play\"}") from None
             if not isinstance(ask, dict):
                 raise LiveError("send a JSON object such as {\"action\": \"play\"}")
@@ -104,8 +104,10 @@ class LiveTraining:
         if lr is not None and (isinstance(lr, bool) or not isinstance(lr, int | float) or not math.isfinite(lr)
                                or not 0 < lr <= 1):
             raise LiveError("lr must be a number in (0, 1]")
-        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or not 1 <= k <= 20):
-            raise LiveError("k (D steps per G step) must be an integer in 1..20")
+        if k is not None:
+            k = integral(k)  # 2.0 is an integer, as JSON Schema and serve take it
+            if k is None or not 1 <= k <= 20:
+                raise LiveError("k (D steps per G step) must be an integer in 1..20")
         if loss is not None and (not isinstance(loss, str) or loss not in LOSSES):  # a list is not hashable
             raise LiveError(f"loss must be one of {', '.join(LOSSES)}")
         if dataset is not None and (not isinstance(dataset, str) or dataset not in DATASETS):

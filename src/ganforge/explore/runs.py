@@ -54,6 +54,11 @@ class Runs:
         return self.paths[rid]
 
     def checkpoints(self, rid: int) -> list[str]:
+        """The run's checkpoint names; 422 when its directory has gone since the explorer started (deleted
+        or moved away): that run's line, the others stay usable."""
+        if not self.path(rid).is_dir():
+            raise Refused(422, f"run directory {self.path(rid)} no longer exists (deleted or moved since the explorer "
+                               f"started); restore it, or restart the explorer without it")
         root = self.path(rid) / "checkpoints"
         names = [p.name for p in ckpt.list_checkpoints(root)]
         return names + (["best"] if (root / "best" / "manifest.json").exists() else [])
@@ -107,11 +112,11 @@ class Runs:
         the previous one, or one line and exit 2 when none opens) rather than in the page. A run with no
         checkpoint yet is left for later."""
         for rid in range(len(self.paths)):
-            if self.checkpoints(rid):
-                try:
+            try:
+                if self.checkpoints(rid):
                     self.get(rid, None)
-                except Refused as e:
-                    raise GanforgeError(e.message) from None
+            except Refused as e:
+                raise GanforgeError(e.message) from None
 
     def fit_centres(self, log: Callable[[str], None] | None = None) -> None:
         """Fit the K truncation centres of every style-based run's latest checkpoint now, before the page
@@ -132,15 +137,20 @@ class Runs:
             run.model.truncation_centres(self.centres, run.device)  # cached by the model
 
     def summary(self, rid: int) -> dict[str, Any]:
-        names = self.checkpoints(rid)
-        entry: dict[str, Any] = {"id": rid, "name": self.path(rid).name, "checkpoints": names}
+        entry: dict[str, Any] = {"id": rid, "name": self.path(rid).name, "checkpoints": []}
+        try:
+            names = self.checkpoints(rid)
+        except Refused as e:  # the run's directory has gone: its line, the other runs stay usable
+            return {**entry, "error": e.message, "capabilities": []}
+        entry["checkpoints"] = names
         if names:
             try:
                 run = self.get(rid, None)
             except Refused as e:  # this run's line; the other runs stay usable
                 return {**entry, "error": e.message, "capabilities": []}
             caps = cap.capabilities_of(run.model)
-            entry.update(recipe=run.config.recipe, step=run.step, num_classes=run.num_classes,
+            entry.update(recipe=run.config.recipe, step=run.step,  # classes: what the class picker offers
+                         num_classes=run.num_classes if cap.CLASSES in caps else None,
                          capabilities=sorted(caps), z_dist=run.config.model.z_dist)
             if cap.STYLE_MIX in caps:
                 entry["num_ws"] = run.model.num_ws  # the mixing panel's layer range

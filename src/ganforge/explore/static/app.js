@@ -7,12 +7,16 @@ const CELL = 72; // grid cell: image area, in CSS pixels
 const LABEL = 14; // seed label under each image
 
 function showError(message) { $("error").textContent = message || ""; }
+// every async handler ends in .catch(failed): a refused request (the server's one line) is shown, never an
+// uncaught page error
+function failed(e) { showError(e && e.message ? e.message : String(e)); }
 
 async function getJSON(url, options) {
   gf.busy++;
   try {
     const r = await fetch(url, options);
-    const body = await r.json();
+    let body;
+    try { body = await r.json(); } catch (e) { throw new Error(`${url.split("?")[0]}: ${r.status} ${r.statusText}, not JSON`); }
     if (!r.ok) throw new Error(body.error || r.statusText);
     showError("");
     return body;
@@ -76,7 +80,9 @@ async function pickRun() {
     Array.from({ length: r.num_classes || 0 }, (_, i) => `<option>${i}</option>`).join("");
   gf.locked.clear();
   gf.seeds = [];
-  await Promise.all([drawGrid(), drawInterp(), loadCurves(), ...gf.panels.map((f) => f("run"))]);
+  // a run listed with its error (a directory gone, no checkpoint that opens) has no curves to ask for: its
+  // line is in the header and under the grid, and the last run's curves are cleared
+  await Promise.all([drawGrid(), drawInterp(), r.error ? clearCurves() : loadCurves(), ...gf.panels.map((f) => f("run"))]);
 }
 
 // ---- the seed grid --------------------------------------------------------------------------
@@ -97,7 +103,8 @@ async function drawGrid() {
   const note = $("gridnote");
   if (!can("generate") || can("toy2d")) {
     note.hidden = false;
-    note.textContent = can("toy2d") ? "This run draws 2D points: see the live 2D view." : "This run does not generate from seeds.";
+    note.textContent = run() && run().error ? run().error // a run that no longer opens, or whose directory has gone
+      : can("toy2d") ? "This run draws 2D points: see the live 2D view." : "This run does not generate from seeds.";
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     return;
   }
@@ -129,31 +136,33 @@ $("grid").addEventListener("click", (e) => {
   if (gf.locked.has(seed)) gf.locked.delete(seed); else gf.locked.add(seed);
   $("seedA").value = $("seedB").value; $("seedB").value = seed; // the last two clicked are interpolated
   gf.panels.forEach((f) => f("seed", seed));
-  drawGrid(); drawInterp();
+  drawGrid().catch(failed); drawInterp().catch(failed);
 });
 
 $("reseed").addEventListener("click", () => {
   $("seed0").value = String((Number($("seed0").value) || 0) + Number($("count").value));
-  freshSeeds(); drawGrid();
+  freshSeeds(); drawGrid().catch(failed);
 });
-$("count").addEventListener("change", () => { freshSeeds(); drawGrid(); });
-$("seed0").addEventListener("change", () => { freshSeeds(); drawGrid(); });
+$("count").addEventListener("change", () => { freshSeeds(); drawGrid().catch(failed); });
+$("seed0").addEventListener("change", () => { freshSeeds(); drawGrid().catch(failed); });
 $("trunc").addEventListener("input", () => {
   const t = Number($("trunc").value);
   $("truncval").textContent = t >= 3 ? "off" : t.toFixed(2);
   $("centres").disabled = t >= 3; // the centres are what psi pulls towards: nothing to do with truncation off
 });
-$("trunc").addEventListener("change", () => { drawGrid(); drawInterp(); gf.panels.forEach((f) => f("options")); });
-$("class").addEventListener("change", () => { drawGrid(); drawInterp(); gf.panels.forEach((f) => f("options")); });
-$("centres").addEventListener("change", () => { drawGrid(); drawInterp(); gf.panels.forEach((f) => f("options")); });
-$("run").addEventListener("change", pickRun);
-$("ckpt").addEventListener("change", () => { drawGrid(); drawInterp(); gf.panels.forEach((f) => f("options")); });
+function redrawAll() { drawGrid().catch(failed); drawInterp().catch(failed); gf.panels.forEach((f) => f("options")); }
+$("trunc").addEventListener("change", redrawAll);
+$("class").addEventListener("change", redrawAll);
+$("centres").addEventListener("change", redrawAll);
+$("run").addEventListener("change", () => pickRun().catch(failed));
+$("ckpt").addEventListener("change", redrawAll);
 
 // ---- interpolation --------------------------------------------------------------------------
 async function drawInterp() {
   const canvas = $("interp"), ctx = canvas.getContext("2d");
-  if (!can("generate") || can("toy2d")) { ctx.clearRect(0, 0, canvas.width, canvas.height); return; }
-  const steps = Math.min(16, Math.max(2, Number($("isteps").value) || 8));
+  if (!can("generate") || can("toy2d")) { ctx.clearRect(0, 0, canvas.width, canvas.height); $("interppath").textContent = ""; return; }
+  const steps = Math.min(16, Math.max(2, Math.round(Number($("isteps").value)) || 8));
+  $("isteps").value = String(steps); // the box says what is drawn: 2..16 steps
   const body = await getJSON(`/api/runs/${run().id}/interpolate?` +
     query({ a: $("seedA").value || 0, b: $("seedB").value || 1, steps }));
   const size = Math.min(72, Math.floor(600 / steps));
@@ -161,7 +170,7 @@ async function drawInterp() {
   body.images.forEach((b64, i) => drawImage(ctx, decode(b64, body.shape), i * size, 0, size));
   $("interppath").textContent = `${body.path} from seed ${body.a} to seed ${body.b}`;
 }
-["seedA", "seedB", "isteps"].forEach((id) => $(id).addEventListener("change", drawInterp));
+["seedA", "seedB", "isteps"].forEach((id) => $(id).addEventListener("change", () => drawInterp().catch(failed)));
 
 // ---- curves ---------------------------------------------------------------------------------
 function plot(canvas, series, options = {}) {
@@ -171,7 +180,8 @@ function plot(canvas, series, options = {}) {
   if (!pts.length) return;
   let [x0, x1] = [Math.min(...pts.map((p) => p[0])), Math.max(...pts.map((p) => p[0]))];
   let [y0, y1] = options.y || [Math.min(...pts.map((p) => p[1])), Math.max(...pts.map((p) => p[1]))];
-  if (x1 === x0) x1 = x0 + 1; if (y1 === y0) y1 = y0 + 1;
+  if (x1 === x0) { x0 -= 1; x1 += 1; } // one step, or one value: the point in the middle, not on the frame
+  if (y1 === y0) { const d = Math.abs(y0) / 10 || 1; y0 -= d; y1 += d; }
   const X = (x) => pad + (x - x0) / (x1 - x0) * (W - pad - 8), Y = (y) => H - pad + 8 - (y - y0) / (y1 - y0) * (H - pad - 8);
   ctx.strokeStyle = "#999"; ctx.lineWidth = 1; ctx.strokeRect(pad, 8, W - pad - 8, H - pad);
   ctx.fillStyle = "#444"; ctx.font = "10px system-ui, sans-serif";
@@ -181,7 +191,10 @@ function plot(canvas, series, options = {}) {
     ctx.strokeStyle = s.color; ctx.lineWidth = 2; ctx.beginPath();
     s.points.filter((p) => p[1] !== null).forEach((p, i) => (i ? ctx.lineTo(X(p[0]), Y(p[1])) : ctx.moveTo(X(p[0]), Y(p[1]))));
     ctx.stroke();
-    ctx.fillStyle = s.color; ctx.fillText(s.name, pad + 6 + j * 110, H - 2);
+    ctx.fillStyle = s.color;
+    const shown = s.points.filter((p) => p[1] !== null && p[1] !== undefined);
+    if (shown.length === 1) { ctx.beginPath(); ctx.arc(X(shown[0][0]), Y(shown[0][1]), 3.5, 0, 2 * Math.PI); ctx.fill(); } // a line of one point draws nothing
+    ctx.fillText(s.name, pad + 6 + j * 110, H - 2);
   });
 }
 
@@ -194,11 +207,12 @@ async function loadCurves() {
   if (preferred) $("curvekey").value = preferred;
   drawCurves();
 }
+function clearCurves() { gf.curves = {}; $("curvekey").innerHTML = ""; drawCurves(); }
 function drawCurves() {
   const k = $("curvekey").value;
   plot($("curves"), k ? [{ name: k, color: "#2a6fdb", points: gf.curves[k] }] : []);
 }
-$("curvekey").addEventListener("change", drawCurves);
+$("curvekey").addEventListener("change", () => { try { drawCurves(); } catch (e) { failed(e); } });
 
 // ---- the live 2D view -----------------------------------------------------------------------
 function drawLive(f) {
@@ -237,7 +251,7 @@ function drawLive(f) {
 
 async function liveControl(body) {
   try { drawLive(await getJSON("/api/live", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })); }
-  catch (e) { showError(e.message); }
+  catch (e) { failed(e); }
 }
 const settings = () => ({ lr: Number($("llr").value), k: Number($("lk").value), loss: $("lloss").value });
 $("lplay").addEventListener("click", () => liveControl({ action: "play", ...settings() }));
@@ -250,8 +264,8 @@ $("ldata").addEventListener("change", () => liveControl({ dataset: $("ldata").va
 
 function startLive() {
   const source = new EventSource("/api/live/stream");
-  source.onmessage = (e) => drawLive(JSON.parse(e.data));
+  source.onmessage = (e) => { try { drawLive(JSON.parse(e.data)); } catch (err) { failed(err); } };
 }
 
-loadRuns().catch((e) => showError(e.message));
+loadRuns().catch(failed);
 startLive();

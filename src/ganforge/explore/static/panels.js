@@ -41,7 +41,7 @@ $("plane").addEventListener("click", (e) => {
   $("planecell").textContent = `cell u=${u}, v=${v}: seed A ${p.a}, seed B ${p.b}; reproduce it with ` +
     `/api/runs/${run().id}/plane?a=${p.a}&b=${p.b}&size=${p.size}&span=${p.span}` + (gf.grid && gf.grid.query ? "&" + gf.grid.query : "");
 });
-["planeA", "planeB", "planeSize", "planeSpan"].forEach((id) => $(id).addEventListener("change", drawPlane));
+["planeA", "planeB", "planeSize", "planeSpan"].forEach((id) => $(id).addEventListener("change", () => drawPlane().catch(failed)));
 
 // ---- style mixing ---------------------------------------------------------------------------
 async function drawMix() {
@@ -72,7 +72,7 @@ async function drawMix() {
   bump(canvas);
 }
 $("mixLayer").addEventListener("input", () => { $("mixLayerVal").textContent = $("mixLayer").value; });
-["mixRows", "mixCols", "mixLayer"].forEach((id) => $(id).addEventListener("change", drawMix));
+["mixRows", "mixCols", "mixLayer"].forEach((id) => $(id).addEventListener("change", () => drawMix().catch(failed)));
 
 // ---- nearest training image -----------------------------------------------------------------
 async function drawNearest() {
@@ -99,7 +99,7 @@ async function drawNearest() {
   gf.nearest = body;
   bump(canvas);
 }
-$("nearGo").addEventListener("click", () => drawNearest().catch((e) => showError(e.message)));
+$("nearGo").addEventListener("click", () => drawNearest().catch(failed));
 
 // ---- app panels: translate, upscale, score --------------------------------------------------
 const APPS = { translate: "tr", upscale: "up", score: "sc" };
@@ -114,10 +114,13 @@ function appQuery(task) {
 async function loadInputs(task) {
   const p = APPS[task], canvas = $(p + "Inputs"), ctx = canvas.getContext("2d");
   const body = await getJSON(`/api/runs/${run().id}/apps/${task}/inputs?` + appQuery(task));
-  const cell = 40;
-  canvas.width = body.images.length * cell; canvas.height = cell;
-  body.images.forEach((b64, i) => drawImage(ctx, decode(b64, body.shape), i * cell + 1, 1, cell - 2));
-  canvas.dataset.count = String(body.images.length);
+  // as many a row as the panel is wide, then the next row: the strip never runs past the panel's edge
+  const cell = 40, room = canvas.parentElement.clientWidth - 32, n = body.images.length;
+  const cols = Math.max(1, Math.min(n, Math.floor(room / cell)));
+  canvas.width = cols * cell; canvas.height = Math.ceil(n / cols) * cell;
+  body.images.forEach((b64, i) => drawImage(ctx, decode(b64, body.shape), (i % cols) * cell + 1, Math.floor(i / cols) * cell + 1, cell - 2));
+  canvas.dataset.count = String(n);
+  canvas.dataset.cols = String(cols);
 }
 
 function row(ctx, items, cell) {
@@ -181,14 +184,15 @@ $("upSlider").addEventListener("input", drawUpscale);
 
 Object.entries(APPS).forEach(([task, p]) => {
   $(p + "Inputs").addEventListener("click", (e) => {
-    const i = Math.floor((e.clientX - e.target.getBoundingClientRect().left) / 40);
-    applyApp(task, i).catch((err) => showError(err.message));
+    const r = e.target.getBoundingClientRect(), cols = Number(e.target.dataset.cols) || 1;
+    const col = Math.floor((e.clientX - r.left) / 40), i = Math.floor((e.clientY - r.top) / 40) * cols + col;
+    if (col < cols && i < Number(e.target.dataset.count)) applyApp(task, i).catch(failed);
   });
   $(p + "File").addEventListener("change", (e) => {
-    if (e.target.files.length) applyApp(task, 0, e.target.files[0]).catch((err) => showError(err.message));
+    if (e.target.files.length) applyApp(task, 0, e.target.files[0]).catch(failed);
   });
 });
-$("trDir").addEventListener("change", () => loadInputs("translate").then(() => applyApp("translate", 0)).catch((e) => showError(e.message)));
+$("trDir").addEventListener("change", () => loadInputs("translate").then(() => applyApp("translate", 0)).catch(failed));
 
 async function showApps() {
   const r = run();
@@ -197,7 +201,8 @@ async function showApps() {
   Object.keys(APPS).forEach((task) => {
     const section = $("panel-" + task);
     section.hidden = !can(task);
-    if (can(task)) jobs.push(loadInputs(task).then(() => applyApp(task, 0)));
+    // applied only while this run is still the one picked: a switch meanwhile would send it to the new run
+    if (can(task)) jobs.push(loadInputs(task).then(() => (run() === r ? applyApp(task, 0) : null)));
   });
   await Promise.all(jobs);
 }
@@ -207,5 +212,5 @@ gf.panels.push(async (why, seed) => {
   const jobs = [drawPlane(), drawMix()];
   if (why === "run") { gf.upscale = null; jobs.push(showApps()); }
   $("panel-nearest").hidden = !generates(); // searched on "find" only: the first search reads the training set
-  try { await Promise.all(jobs); } catch (e) { showError(e.message); }
+  try { await Promise.all(jobs); } catch (e) { failed(e); }
 });
