@@ -88,6 +88,8 @@ def test_mode_coverage_refuses_nan_samples(one_line):
     with pytest.raises(MetricError, match=r"NaN or infinite values \(1 of 10 rows\)") as e:
         modes.mode_coverage(x, [[0.0, 0.0], [1.0, 1.0]], 0.1)
     one_line(e)
+    out = modes.mode_coverage(x, [[0.0, 0.0], [1.0, 1.0]], 0.1, nonfinite="low_quality")  # a live view's choice
+    assert out["nonfinite"] == 1 and out["high_quality"] == 0.9 and out["counts"] == [9, 0]
 
 
 def test_acc_refuses_labels_it_cannot_read(fast_judges, one_line):

@@ -26,26 +26,31 @@ def format_count(n: int) -> str:
     return f"{n // 1000}k" if n >= 1000 and n % 1000 == 0 else str(n)
 
 
-def mode_coverage(samples: np.ndarray, centers: np.ndarray | list, std: float, threshold: float = 3.0) -> dict:
+def mode_coverage(samples: np.ndarray, centers: np.ndarray | list, std: float, threshold: float = 3.0,
+                  nonfinite: str = "raise") -> dict:
     """``{"modes": captured, "num_modes": K, "high_quality": fraction, "reverse_kl": nats, "counts": [...]}``.
 
     ``reverse_kl`` is ``inf`` when no sample is of high quality (KL of an empty histogram: undefined;
     a report writes it as null with a note). NaN or infinite samples are refused (MetricError): they
-    were counted as low quality.
+    were counted as low quality silently. A live view of a diverging G that wants the old reading passes
+    ``nonfinite="low_quality"``: they count as low quality, and ``"nonfinite"`` in the result says how many.
     """
     x = np.asarray(samples, dtype=np.float64)
     c = np.asarray(centers, dtype=np.float64)
     if x.ndim != 2 or x.shape[1] != c.shape[1]:
         raise ValueError(f"samples must be (N, {c.shape[1]}), got {x.shape}")
-    if not np.isfinite(x).all():
+    if nonfinite not in ("raise", "low_quality"):
+        raise ValueError(f"nonfinite must be 'raise' or 'low_quality', got {nonfinite!r}")
+    finite = np.isfinite(x).all(1)
+    if not finite.all() and nonfinite == "raise":
         from ganforge.metrics.registry import MetricError
 
-        rows = int((~np.isfinite(x)).any(1).sum())
+        rows = int((~finite).sum())
         raise MetricError(f"samples hold NaN or infinite values ({rows} of {len(x)} rows); the generator has "
                           f"diverged: mode coverage is not defined for them")
     dist = np.linalg.norm(x[:, None, :] - c[None, :, :], axis=-1)
     nearest = dist.argmin(1)
-    good = dist[np.arange(len(x)), nearest] <= threshold * std
+    good = (dist[np.arange(len(x)), nearest] <= threshold * std) & finite
     counts = np.bincount(nearest[good], minlength=len(c))
     k = len(c)
     if counts.sum() == 0:
@@ -54,8 +59,11 @@ def mode_coverage(samples: np.ndarray, centers: np.ndarray | list, std: float, t
         p = counts / counts.sum()
         nz = p > 0
         kl = float(np.sum(p[nz] * np.log(p[nz] * k)))
-    return {"modes": int((counts > 0).sum()), "num_modes": k, "high_quality": float(good.mean()),
-            "reverse_kl": kl, "counts": counts.tolist()}
+    out = {"modes": int((counts > 0).sum()), "num_modes": k, "high_quality": float(good.mean()),
+           "reverse_kl": kl, "counts": counts.tolist()}
+    if nonfinite == "low_quality":
+        out["nonfinite"] = int((~finite).sum())
+    return out
 
 
 def class_coverage(predicted: np.ndarray, num_modes: int) -> dict:
