@@ -39,6 +39,11 @@ class JudgeError(GanforgeError):
     """A judge (the feature network metrics look through) cannot be found, trained, loaded or applied."""
 
 
+class MetricError(GanforgeError):
+    """A metric name or its parameters do not fit the request, or its inputs cannot be measured (NaN rows).
+    Here rather than in metrics/registry.py: the formulas below the registry (frechet, prdc, modes) raise it."""
+
+
 def warn(message: str) -> None:
     """One ``ganforge: warning:`` line on stderr, the form of every ganforge warning. Never a Python
     warning: that prints the source file and line of the call, which tell a user nothing."""

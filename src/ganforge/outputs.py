@@ -29,6 +29,7 @@ from __future__ import annotations
 import contextlib
 import errno
 import json
+import math
 import os
 import shutil
 import tempfile
@@ -394,3 +395,20 @@ def stream_npy(path: Path, n: int, shape: Sequence[int], dtype: np.dtype | type,
         finally:
             del out, labels  # close the maps before the files are moved or removed
     return n
+
+
+def strict_json(record: dict) -> dict:
+    """``record`` as strict JSON takes it: a NaN or infinite value (a diverged loss, an undefined KID spread) as
+    null. Python's json writes them as bare ``NaN``/``Infinity``, which other JSON readers (jq, browsers)
+    reject; the package's readers take numbers only, so they skip a null as they skipped a NaN."""
+    return {k: _finite_or_none(v) for k, v in record.items()}
+
+
+def _finite_or_none(value):
+    if isinstance(value, float):
+        return value if math.isfinite(value) else None
+    if isinstance(value, dict):
+        return {k: _finite_or_none(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_finite_or_none(v) for v in value]
+    return value

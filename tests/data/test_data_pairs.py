@@ -12,7 +12,7 @@ import torch
 from PIL import Image
 
 from ganforge.data import Dataset, load_dataset
-from ganforge.engine.resume_checks import fingerprint
+from ganforge.data.fingerprint import fingerprint
 from ganforge.errors import DataError
 
 

@@ -7,7 +7,6 @@ since a dataset may legitimately move (a new cache directory) while staying the 
 
 from __future__ import annotations
 
-import hashlib
 import json
 from pathlib import Path
 
@@ -15,7 +14,7 @@ from ganforge import config as config_mod
 from ganforge import recipes
 from ganforge.config import RunConfig
 from ganforge.data import Dataset
-from ganforge.data.store import stored
+from ganforge.data.fingerprint import fingerprint
 from ganforge.errors import ConfigError, GanforgeError, warn
 from ganforge.runs import checkpoint, rundir
 
@@ -118,20 +117,6 @@ def record_changes(run_dir: Path, cfg: RunConfig, step: int, changes: list[str])
     print(f"resuming at step {step} with a changed config: {'; '.join(changes)}", flush=True)
     rundir.add_option(run_dir, "config_changes", {"step": step, "changes": changes})
     (run_dir / rundir.CONFIG).write_text(rundir.saved_config(cfg))
-
-
-def fingerprint(data: Dataset) -> str:
-    """sha256 over the samples and labels exactly as training sees them (after resizing)."""
-    h = hashlib.sha256()
-    h.update(str((tuple(data.x.shape), str(data.x.dtype))).encode())
-    if stored(data.x) is not None:  # a store's images and labels are hashed once, when it is built
-        return hashlib.sha256(f"{h.hexdigest()}:store:{data.meta['content_sha256']}".encode()).hexdigest()
-    h.update(data.x.contiguous().numpy().tobytes())
-    if data.y is not None:
-        h.update(data.y.contiguous().numpy().tobytes())
-    if data.b is not None:  # a second domain (absent before two-domain data existed: old fingerprints stand)
-        h.update(f"b:{data.paired}:{fingerprint(data.b)}".encode())
-    return h.hexdigest()
 
 
 def describe_data(data: Dataset) -> dict:

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import torch
 
+from ganforge import outputs
+
 _now = time.perf_counter  # the ETA's clock (a name of its own, so a test can set it)
 
 
@@ -125,7 +127,7 @@ class StatsWriter:
 
     def write(self, record: dict) -> None:
         with open(self.path, "a") as f:
-            f.write(json.dumps(strict(record), allow_nan=False) + "\n")
+            f.write(json.dumps(outputs.strict_json(record), allow_nan=False) + "\n")
         step = record["step"]
         if self._tb is not None:
             for key, value in record.items():
@@ -189,23 +191,6 @@ class StatsWriter:
             self._tb.close()
         if self._bar is not None:
             self._bar.close()
-
-
-def strict(record: dict) -> dict:
-    """``record`` as strict JSON takes it: a NaN or infinite value (a diverged loss) as null. Python's json
-    writes them as bare ``NaN``/``Infinity``, which other JSON readers (jq, browsers) reject; the package's
-    readers take numbers only, so they skip a null as they skipped a NaN."""
-    return {k: _finite_or_none(v) for k, v in record.items()}
-
-
-def _finite_or_none(value):
-    if isinstance(value, float):
-        return value if math.isfinite(value) else None
-    if isinstance(value, dict):
-        return {k: _finite_or_none(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [_finite_or_none(v) for v in value]
-    return value
 
 
 class NullWriter:

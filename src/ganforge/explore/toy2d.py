@@ -133,8 +133,9 @@ class ToyGAN:
     @torch.no_grad()
     def record(self) -> None:
         fake = self.G(self.fixed_z).numpy()
-        live = mode_coverage(fake, self.centers, LIVE_RADIUS / 3.0)
-        strict = mode_coverage(fake, self.centers, self.std)
+        # A live view goes on drawing a G that diverged: its NaN points count as covering no mode.
+        live = mode_coverage(fake, self.centers, LIVE_RADIUS / 3.0, nonfinite="low_quality")
+        strict = mode_coverage(fake, self.centers, self.std, nonfinite="low_quality")
         self.history.append({"step": self.step, "d_loss": getattr(self, "last_d", None),
                              "g_loss": getattr(self, "last_g", None), "modes_live": live["modes"],
                              "modes3std": strict["modes"]})

@@ -151,7 +151,7 @@ def save_points_plot(points: np.ndarray, path: str | Path, centers: list | None 
     ax.scatter(points[:, 0], points[:, 1], s=3, alpha=0.6, color="tab:blue", zorder=3, label="generated",
                rasterized=True)
     if centers is not None and std is not None and len(points):
-        cover = mode_coverage(points, c, std)
+        cover = mode_coverage(points, c, std, nonfinite="low_quality")  # a diverged G still gets its picture
         missed = c[np.asarray(cover["counts"]) == 0]
         if len(missed):
             ax.scatter(missed[:, 0], missed[:, 1], marker="x", s=220, color="red", linewidths=2.5, zorder=4,

@@ -25,7 +25,6 @@ import torch
 from ganforge import outputs
 from ganforge.data import load_dataset, registry
 from ganforge.data.base import Dataset
-from ganforge.engine.stats_log import strict
 from ganforge.errors import GanforgeError
 from ganforge.version import __version__
 from ganforge.metrics import families  # noqa: F401  (registers the metric families)
@@ -91,7 +90,7 @@ class Report:
     def to_dict(self) -> dict[str, Any]:
         """As written to JSON: a NaN or infinite value (a spread with nothing to spread over, an undefined
         KL) is null, as in stats.jsonl; the metric's ``protocol.note`` says why."""
-        return strict({"format": REPORT_FORMAT, "dataset": self.dataset, "samples": self.samples,
+        return outputs.strict_json({"format": REPORT_FORMAT, "dataset": self.dataset, "samples": self.samples,
                        "ganforge": __version__,
                        "created": datetime.now(timezone.utc).isoformat(timespec="seconds"),
                        "values": self.values, "metrics": {r.name: r.to_dict() for r in self.results}})
@@ -315,4 +314,4 @@ def write_report(report: Report, path: Path, merge: bool = True) -> Path:
             metrics = {**old.get("metrics", {}), **data["metrics"]}
             data["metrics"] = metrics
             data["values"] = {k: v for m in metrics.values() for k, v in m["values"].items()}
-    return outputs.write_text(path, json.dumps(strict(data), indent=1, allow_nan=False) + "\n", flag="--json")  # whole or not at all
+    return outputs.write_text(path, json.dumps(outputs.strict_json(data), indent=1, allow_nan=False) + "\n", flag="--json")  # whole or not at all

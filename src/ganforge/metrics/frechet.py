@@ -24,6 +24,8 @@ import warnings
 import torch
 from torch import nn
 
+from ganforge.errors import MetricError
+
 
 class Precomputed(nn.Module):
     """The identity, declaring its width so torchmetrics need not probe it with a dummy image."""
@@ -48,8 +50,6 @@ def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:
     a LAPACK message, coverage 0)."""
     bad = ~torch.isfinite(x)
     if bad.any():
-        from ganforge.metrics.registry import MetricError
-
         rows = int(bad.reshape(len(x), -1).any(1).sum()) if x.ndim else 1
         raise MetricError(f"{name} hold NaN or infinite values ({rows} of {len(x) if x.ndim else 1} rows); "
                           f"a diverged generator or a broken feature extractor: check them before measuring")
@@ -108,8 +108,6 @@ def classifier_score(logits: torch.Tensor, splits: int = 10, seed: int = 0) -> t
     varied classes as that judge sees them (10 is the maximum for 10 classes). Fewer than 2 items per
     split are refused; one split has no spread (std NaN).
     """
-    from ganforge.metrics.registry import MetricError
-
     logits = _features(logits, "logits")
     n = len(logits)
     if splits < 1 or n < 2 * splits:

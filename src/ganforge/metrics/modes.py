@@ -20,6 +20,8 @@ import math
 
 import numpy as np
 
+from ganforge.errors import MetricError
+
 
 def format_count(n: int) -> str:
     """Sample counts in metric names: 10000 -> "10k", 2500 -> "2500"."""
@@ -43,8 +45,6 @@ def mode_coverage(samples: np.ndarray, centers: np.ndarray | list, std: float, t
         raise ValueError(f"nonfinite must be 'raise' or 'low_quality', got {nonfinite!r}")
     finite = np.isfinite(x).all(1)
     if not finite.all() and nonfinite == "raise":
-        from ganforge.metrics.registry import MetricError
-
         rows = int((~finite).sum())
         raise MetricError(f"samples hold NaN or infinite values ({rows} of {len(x)} rows); the generator has "
                           f"diverged: mode coverage is not defined for them")

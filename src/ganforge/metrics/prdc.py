@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import torch
 
+from ganforge.metrics.frechet import check_finite
+
 BLOCK = 1024
 
 
@@ -84,8 +86,6 @@ def _nearest(points: torch.Tensor, others: torch.Tensor) -> torch.Tensor:
 
 
 def _prep(x, name: str = "features") -> torch.Tensor:
-    from ganforge.metrics.frechet import check_finite
-
     t = torch.as_tensor(x).double()  # float64: exact-enough distances even for duplicated points
     if t.ndim != 2:
         raise ValueError(f"features must be (N, D), got {tuple(t.shape)}")

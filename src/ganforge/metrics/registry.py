@@ -33,7 +33,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from ganforge.errors import GanforgeError, did_you_mean
+from ganforge.errors import MetricError, did_you_mean
 from ganforge.metrics.judges import INCEPTION, judge_names
 from ganforge.metrics.modes import format_count
 
@@ -41,10 +41,6 @@ HIGHER, LOWER = "higher", "lower"
 DEFAULT_N = 10_000
 DEFAULT_THRESHOLD = 3.0
 DEFAULT_MODES_N = {"points": 2500, "stacked-mnist": 26_000}
-
-
-class MetricError(GanforgeError):
-    """A metric name or its parameters do not fit the request."""
 
 
 @dataclass(frozen=True)

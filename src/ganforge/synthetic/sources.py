@@ -16,7 +16,7 @@ import numpy as np
 from ganforge import capabilities as cap
 from ganforge.data import Dataset, load_dataset
 from ganforge.data.registry import run_data_options
-from ganforge.engine.resume_checks import fingerprint
+from ganforge.data.fingerprint import fingerprint
 from ganforge.errors import DataError, GanforgeError
 from ganforge.runs import rundir
 from ganforge.runs.run import Run

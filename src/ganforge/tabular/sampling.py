@@ -17,6 +17,8 @@ picture of real against generated marginals.
 from __future__ import annotations
 
 import contextlib
+import io
+import json
 import warnings
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,9 +30,14 @@ import torch
 from torch import nn
 
 from ganforge import memory, outputs
+from ganforge.data.base import LoadRequest
+from ganforge.data.registry import _lookup, _names
 from ganforge.errors import ConfigError, DataError
 from ganforge.plotting import pyplot
+from ganforge.run_layout import OPTIONS
 from ganforge.sampling import sample_generator
+from ganforge.tabular.report.tables import check_overlap
+from ganforge.tabular.table_data import fingerprint_table
 from ganforge.tabular.table_io import MIN_ROWS, iter_table, read_table, write_table_chunks
 from ganforge.tabular.transform import TableTransformer
 
@@ -208,16 +215,8 @@ def check_fingerprint(opened: Any) -> None:
     training loaded it (``csv:PATH`` with the run's data options, its transformed rows cached in the data
     directory) and its fingerprint compared with the one ``options.json`` recorded, as the image audit does
     (:func:`ganforge.synthetic.sources.training_data`). A run that recorded none (older runs) is not checked."""
-    import io
-    import json
-
-    from ganforge.data.base import LoadRequest
-    from ganforge.data.registry import _lookup, _names
-    from ganforge.runs import rundir
-    from ganforge.tabular.table_data import fingerprint_table
-
     try:
-        recorded = (json.loads((Path(opened.path) / rundir.OPTIONS).read_text()).get("data") or {}).get("fingerprint")
+        recorded = (json.loads((Path(opened.path) / OPTIONS).read_text()).get("data") or {}).get("fingerprint")
     except (OSError, ValueError, AttributeError):
         recorded = None
     if not recorded:
@@ -270,8 +269,6 @@ def run_tables(opened: Any, holdout: str | None, n: int | None, seed: int) -> di
         raise ConfigError(f"--holdout-data {holdout} has columns {', '.join(map(str, held.columns))}; the run's "
                           f"table has {', '.join(kinds)}")
     if held is not None:
-        from ganforge.tabular.report.tables import check_overlap  # the report imports this module
-
         check_overlap(held, real, kinds, flag=f"--holdout-data {holdout}", real_name=opened.config.data.name)
     return {"real": real, "synthetic": model.sample_table(n, seed=seed, device=opened.device), "holdout": held,
             "kinds": kinds}

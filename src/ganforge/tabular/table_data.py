@@ -21,13 +21,15 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
 
-from ganforge.data.base import Dataset, LoadRequest
+from ganforge.data.base import Dataset, LoadRequest, limited
+from ganforge.data.fingerprint import fingerprint
 from ganforge.data.paths import resolve_data_dir
 from ganforge.data.registry import register
 from ganforge.download import sha256_file
@@ -116,14 +118,9 @@ def load_table(req: LoadRequest) -> Dataset:
 
 
 def fingerprint_table(req: LoadRequest, limit: int | None = None) -> str:
-    """The fingerprint (:func:`ganforge.engine.resume_checks.fingerprint`, as ``options.json`` records it) of the
+    """The fingerprint (:func:`ganforge.data.fingerprint.fingerprint`, as ``options.json`` records it) of the
     rows ``load_dataset`` gives for ``req`` and ``limit``: read from the data directory's cache when training's
     is there, else built in a temporary folder and removed, so checking a run leaves nothing behind."""
-    import tempfile
-
-    from ganforge.data.base import limited
-    from ganforge.engine.resume_checks import fingerprint
-
     with tempfile.TemporaryDirectory(prefix="ganforge-table-") as scratch:
         return fingerprint(limited(_load(req, scratch=Path(scratch)), limit))
 

@@ -17,6 +17,7 @@ import pandas as pd
 
 from ganforge.errors import DataError, did_you_mean
 from ganforge.tabular.columns import describe, infer_columns
+from ganforge.tabular.report.privacy import row_keys
 from ganforge.tabular.table_io import MIN_ROWS, iter_table, read_table
 
 # A holdout may share with the training table the share of rows the training table repeats itself (real
@@ -42,8 +43,6 @@ def overlap(holdout: pd.DataFrame, real: pd.DataFrame, kinds: Mapping[str, str])
     """(holdout rows equal to a training row, their share, the share of training rows that equal another
     training row). Rows are compared on every column of ``kinds`` (IDs as text too: a row with another ID is
     another record) by :func:`~ganforge.tabular.report.privacy.row_keys`."""
-    from ganforge.tabular.report.privacy import row_keys  # privacy imports torch: on first use only
-
     keyed = {c: "categorical" if k == "id" else k for c, k in kinds.items()}
     train_keys = row_keys(real, keyed)
     shared = int(row_keys(holdout, keyed).isin(set(train_keys)).sum())
