@@ -14,14 +14,18 @@ are made here from scikit-learn's digits and wine, so no case needs a download.
     python benchmarks/golden_samples.py --only gan2014-digits
     python benchmarks/golden_samples.py --record --only stylegan2-digits   # one case; the others are kept
 
-Regenerate every hash (after a change that is *meant* to change samples, e.g. a fix to a net or to
-the EMA) with ``nice -n 10 python benchmarks/golden_samples.py --record`` on the machine the file was
-recorded on, and commit benchmarks/golden_samples.json with the change.
+Regenerate a hash (after a change that is *meant* to change samples, e.g. a fix to a net or to
+the EMA) with ``nice -n 10 python benchmarks/golden_samples.py --record [--only NAME]``, and commit
+benchmarks/golden_samples.json with the change.
 
 PyTorch makes no bitwise promise across thread counts (a Linear layer already differs between
 1 and 2 threads), CPU instruction sets or torch versions, so the thread count is fixed here and
-the file records the torch version and CPU it was made with; ``tests/test_golden_samples.py``
-skips (saying why) on a machine that differs.
+the file keeps one record per machine (torch version, architecture, CPU name and, where recorded, the
+instruction set torch dispatches to). ``tests/test_golden_samples.py`` compares with the record of a
+machine like this one and skips (saying why) where there is none. Recording a case whose hash
+*changed* on this machine drops that case from the other machines' records: their old hash is stale,
+and only their own machine can record the new one (until then the case is checked where it was
+recorded, and the test says which cases it leaves to other machines).
 """
 
 from __future__ import annotations
@@ -114,7 +118,44 @@ OUTPUT: dict[str, str] = {"pix2pix-edges-digits": "translate", "cyclegan-inverte
 
 
 def machine() -> dict[str, str]:
-    return {"torch": torch.__version__, "machine": platform.machine(), "cpu": cpu_name(), "threads": str(THREADS)}
+    return {"torch": torch.__version__, "machine": platform.machine(), "cpu": cpu_name(), "threads": str(THREADS),
+            "isa": torch.backends.cpu.get_cpu_capability()}
+
+
+def is_like(recorded: dict[str, str], here: dict[str, str]) -> bool:
+    """A record made on a machine like ``here``: every key it states agrees (a record older than the ``isa`` key
+    does not state it)."""
+    return all(here.get(key) == value for key, value in recorded.items())
+
+
+def load_records() -> list[dict]:
+    """The file's per-machine records, ``[{"machine": ..., "sha256": {case: hash}}, ...]`` (a file of the
+    older one-machine form is one record)."""
+    if not GOLDEN.exists():
+        return []
+    kept = json.loads(GOLDEN.read_text())
+    return kept["records"] if "records" in kept else [kept]
+
+
+def record_for(records: list[dict], here: dict[str, str]) -> dict | None:
+    return next((r for r in records if is_like(r["machine"], here)), None)
+
+
+def recorded(records: list[dict], hashes: dict[str, str], here: dict[str, str]) -> tuple[list[dict], list[str]]:
+    """``records`` with ``hashes`` recorded for this machine, and the notes on what that dropped elsewhere: a case
+    whose hash changed here is stale on every other machine."""
+    mine = record_for(records, here)
+    others = [r for r in records if r is not mine]
+    before = mine["sha256"] if mine else {}
+    changed = [name for name, digest in hashes.items() if name in before and before[name] != digest]
+    notes = []
+    for other in others:
+        dropped = [name for name in changed if other["sha256"].pop(name, None) is not None]
+        if dropped:
+            notes.append(f"dropped {', '.join(dropped)} from the record of {other['machine']['cpu']} (changed here; "
+                         f"record them there)")
+    machine_now = {**(mine["machine"] if mine else {}), **here}
+    return [*others, {"machine": machine_now, "sha256": {**before, **hashes}}], notes
 
 
 def prepare(work: Path) -> None:
@@ -185,36 +226,35 @@ def compute(names: list[str]) -> dict[str, str]:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         description=__doc__.splitlines()[0], formatter_class=argparse.RawDescriptionHelpFormatter,
-        epilog="regenerate every hash after an intended change (on the machine the file records):\n"
+        epilog="regenerate every hash of this machine after an intended change:\n"
                "  nice -n 10 python benchmarks/golden_samples.py --record\n"
                "one case only, keeping the other hashes:\n"
                "  nice -n 10 python benchmarks/golden_samples.py --record --only stylegan2-digits")
     parser.add_argument("--record", action="store_true",
-                        help="write the hashes instead of comparing (with --only: those cases, the others kept)")
+                        help="write this machine's hashes instead of comparing (with --only: those cases, the "
+                             "others kept)")
     parser.add_argument("--only", action="append", choices=sorted(CASES), help="run only these cases")
     args = parser.parse_args(argv)
     names = args.only or list(CASES)
     hashes = compute(names)
+    records, here = load_records(), machine()
     if args.record:
-        if args.only and GOLDEN.exists():
-            kept = json.loads(GOLDEN.read_text())
-            if kept["machine"] != machine():
-                print(f"{GOLDEN} was recorded on {kept['machine']}, this is {machine()}: record every case "
-                      f"(no --only) to move it to this machine", file=sys.stderr)
-                return 2
-            hashes = {**kept["sha256"], **hashes}
-        GOLDEN.write_text(json.dumps({"machine": machine(), "sha256": hashes}, indent=1) + "\n")
-        print(f"recorded {len(names)} cases in {GOLDEN}")
+        records, notes = recorded(records, hashes, here)
+        GOLDEN.write_text(json.dumps({"records": records}, indent=1) + "\n")
+        print(f"recorded {len(names)} cases for {here} in {GOLDEN}")
+        for note in notes:
+            print(note)
         return 0
-    golden = json.loads(GOLDEN.read_text())
-    if golden["machine"] != machine():
-        print(f"note: recorded on {golden['machine']}, this is {machine()}: differences may be the machine's")
+    golden = record_for(records, here)
+    if golden is None:
+        golden = records[0]
+        print(f"note: no record for {here}; comparing with {golden['machine']}: differences may be the machine's")
     bad = 0
     for name, digest in hashes.items():
-        recorded = golden["sha256"].get(name)
-        same = recorded == digest
+        kept = golden["sha256"].get(name)
+        same = kept == digest
         bad += not same
-        print(f"{name:<36} {'same' if same else 'DIFFERENT' if recorded else 'NOT RECORDED (run with --record)'}")
+        print(f"{name:<36} {'same' if same else 'DIFFERENT' if kept else 'NOT RECORDED (run with --record)'}")
     return 1 if bad else 0
 
 
