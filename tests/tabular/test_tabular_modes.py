@@ -40,3 +40,16 @@ def test_a_value_draws_the_mode_it_belongs_to():
 def test_a_constant_column_has_one_mode():
     m = fit_modes(np.full(100, 7.0))
     assert m.k == 1 and m.means[0] == 7.0 and m.stds[0] > 0
+
+
+def test_values_near_float64_s_limit_get_the_modes_of_their_scaled_copy():
+    """A column of 1e300s: its squares overflow, so its spread was inf and it collapsed to one mode (every
+    synthetic value the same, with overflow warnings). Fitted on values / max|x|, its modes are the unit
+    column's scaled back."""
+    unit = np.random.default_rng(0).normal(size=2000)
+    with np.errstate(over="raise"):  # no overflow warning printed to the user either
+        huge = fit_modes(unit * 1e300)
+    small = fit_modes(unit)
+    assert huge.k == small.k > 1
+    assert np.allclose(np.array(huge.means) / 1e300, small.means) and np.allclose(np.array(huge.stds) / 1e300,
+                                                                                   small.stds)

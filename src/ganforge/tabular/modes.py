@@ -103,7 +103,12 @@ def fit_modes(values: np.ndarray, *, max_modes: int = MAX_MODES, init: str = "qu
     from scipy.special import digamma
 
     x = np.asarray(values, np.float64)
-    centre, scale = float(x.mean()), float(x.std())
+    with np.errstate(over="ignore"):
+        centre, scale = float(x.mean()), float(x.std())
+    if not (np.isfinite(centre) and np.isfinite(scale)) and np.isfinite(x).all():
+        # values near float64's limit (1e300s): their sum or squares overflow, so take both on values / max|x|
+        f = float(np.abs(x).max())
+        centre, scale = float((x / f).mean()) * f, float((x / f).std()) * f
     if not np.isfinite(scale) or scale == 0.0:  # one value: one mode of (almost) no width
         return Modes((1.0,), (centre,), (max(abs(centre) * MIN_STD, MIN_STD),))
     z = (x - centre) / scale  # standardised: the priors below are in units of the column's spread
