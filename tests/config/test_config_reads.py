@@ -164,6 +164,7 @@ def test_resume_compares_only_the_keys_the_recipe_reads(tmp_path):
     drops it, and --resume must not call that a change. A changed key that is read is still refused."""
     cfg = config.resolve(presets.load_preset("cyclegan-inverted")[0], ["reg.gp=10"])  # unread, unchecked
     (tmp_path / rundir.CONFIG).write_text(rundir.saved_config(cfg))
+    (tmp_path / rundir.OPTIONS).write_text("{}")  # a run's record, which resume also reads
     assert resume_checks.check_config(tmp_path, cfg, allow_change=False) == []
     changed = config.resolve(presets.load_preset("cyclegan-inverted")[0], ["translation.cycle=3"])
     with pytest.raises(ConfigError, match=r"translation.cycle: 10.0 -> 3.0"):
