@@ -40,3 +40,15 @@ def test_the_noise_to_image_recipe_builds_its_optimisers_with_the_correction():
     cfg = _cfg(r1=0.01, r1_every=16, path_length=0.0)
     opt = recipes.get("noise-to-image").optimized(cfg)
     assert math.isclose(opt["D"].lr, 0.0025 * 16 / 17) and opt["G"].lr == 0.0025
+
+
+def test_the_d_correction_counts_d_steps_updates_per_step():
+    """R1 every 16 steps with train.d_steps 2: 32 D updates and one R1 update, so c = 32/33 (not 16/17)."""
+    cfg = resolve({"optim": {"d": {"name": "adam", "lr": 0.0025, "betas": [0.0, 0.99]},
+                             "g": {"name": "adam", "lr": 0.0025, "betas": [0.0, 0.99]}},
+                   "reg": {"r1": 0.01, "r1_every": 16, "path_length": 2.0, "path_length_every": 4},
+                   "train": {"d_steps": 2}})
+    d = lazy_corrected(cfg, "d", cfg.optim.d)
+    assert math.isclose(d.lr, 0.0025 * 32 / 33) and math.isclose(d.betas[1], 0.99 ** (32 / 33))
+    g = lazy_corrected(cfg, "g", cfg.optim.g)  # G updates once a step whatever d_steps is
+    assert math.isclose(g.lr, 0.002) and math.isclose(g.betas[1], 0.99 ** 0.8)

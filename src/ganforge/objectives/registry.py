@@ -132,19 +132,22 @@ def lazy(fn: Lazy) -> Lazy:
 def lazy_corrected(cfg: RunConfig, role: str, opt: OptimConfig) -> OptimConfig:
     """``opt`` with StyleGAN2's correction for lazy regularisation (Karras et al. 2020, appendix B).
 
-    With a regulariser in its own phase every k steps, the network's optimiser takes k + 1 steps
-    per k training steps. The paper keeps the optimiser's behaviour per training step unchanged
-    by scaling with c = k / (k + 1): the learning rate to ``lr * c`` and Adam's betas to
-    ``beta ** c`` (so the moments still average over the same number of training steps). Without
-    it the lazily-regularised network learns about (k+1)/k times faster than the one configured.
-    Several lazy regularisers on one network add their extra steps.
+    With a regulariser in its own phase every k steps, the network's optimiser takes n + 1 steps
+    where it would take n: n = k for G, n = k * ``train.d_steps`` for D (D updates d_steps times a
+    step). The paper keeps the optimiser's behaviour per update unchanged by scaling with
+    c = n / (n + 1): the learning rate to ``lr * c`` and Adam's betas to ``beta ** c`` (so the
+    moments still average over the same number of updates). Without it the lazily-regularised
+    network learns about (n+1)/n times faster than the one configured. Several lazy regularisers on
+    one network add their extra steps. k = 1 is not lazy and left uncorrected (R1's phase form at
+    interval 1, objectives/r1.py).
     """
+    per_step = cfg.train.d_steps if role == "d" else 1  # the network's own updates per training step
     extra = 0.0
     for declared in LAZY:
         got = declared(cfg)
         if got is not None and got[0] == role and got[1] > 1:
-            extra += 1.0 / got[1]
+            extra += 1.0 / (got[1] * per_step)
     if extra == 0:
         return opt
-    c = 1.0 / (1.0 + extra)  # k / (k + 1) for one regulariser every k steps
+    c = 1.0 / (1.0 + extra)  # n / (n + 1) for one regulariser every k steps, n = k * (updates per step)
     return replace(opt, lr=opt.lr * c, betas=tuple(b ** c for b in opt.betas))
