@@ -74,3 +74,18 @@ def test_ada_refuses_graphs_true_but_takes_auto(tmp_path, capsys):
     assert main([*base, "--out", str(tmp_path / "t"), "--set", "speed.graphs=true"]) == 2
     assert "cannot be captured; set speed.graphs=auto or false" in capsys.readouterr().err
     assert main([*base, "--out", str(tmp_path / "a"), "--set", "speed.graphs=auto"]) == 0
+
+
+def test_xflip_and_rotation_draw_as_the_paper_at_p1():
+    """Karras et al. 2020, appendix B: a chosen x-flip draws i ~ U{0, 1} (half the images flipped at p = 1),
+    a chosen rotation k ~ U{0, 3} quarter turns (a quarter keep their orientation)."""
+    from ganforge.objectives.ada import rotate90, xflip
+    torch.manual_seed(0)
+    n = 4000
+    x = torch.arange(16.0).view(1, 1, 4, 4).expand(n, 1, 4, 4)
+    one = torch.tensor(1.0)
+    flipped = (xflip(x, one) == x.flip(3)).flatten(1).all(1).float().mean()
+    kept = (rotate90(x, one) == x).flatten(1).all(1).float().mean()
+    assert float(flipped) == pytest.approx(0.5, abs=0.04)
+    assert float(kept) == pytest.approx(0.25, abs=0.04)
+    assert torch.equal(xflip(x, torch.tensor(0.0)), x) and torch.equal(rotate90(x, torch.tensor(0.0)), x)

@@ -10,9 +10,11 @@ with one probability ``p``, and tunes ``p`` so that D stays just short of overfi
   clipped to [0, 1]: p can go from 0 to 1 in ``ada_kimg`` thousand images (the paper's 500k);
 - because every operation is applied to fakes too, with p < ~0.8 it does not leak into G's samples.
 
-Operations (each independently with probability p, fresh parameters per image): x-flip, 90-degree
-rotation, integer translation (up to 1/8 of the size, reflected), isotropic scale (log-normal,
-sigma 0.2 ln 2, reflected), brightness (+N(0, 0.2)), contrast (x lognormal(0, 0.5 ln 2)) and
+Operations (each independently with probability p, fresh parameters per image, drawn as the paper's
+appendix B): x-flip (i ~ U{0, 1}: a chosen image is flipped half the time), 90-degree rotation
+(k ~ U{0, 3} quarter turns: a chosen image keeps its orientation a quarter of the time), integer
+translation (up to 1/8 of the size, reflected), isotropic scale (log-normal, sigma 0.2 ln 2,
+reflected), brightness (+N(0, 0.2)), contrast (x lognormal(0, 0.5 ln 2)) and
 saturation (x lognormal(0, ln 2), RGB only). All are differentiable in the image, so G's gradients
 flow through them. They use the global RNG (checkpointed by the engine), so resume is exact.
 
@@ -52,15 +54,20 @@ def _reflect(i: Tensor, n: int) -> Tensor:
 
 
 def xflip(x: Tensor, p: Tensor) -> Tensor:
-    return torch.where(_chosen(x, p), x.flip(3), x)
+    """The paper's x-flip (appendix B): chosen with probability p, it then draws i ~ U{0, 1} and flips
+    when i = 1, so at p = 1 half the images are flipped (a flip of all of them would be no augmentation)."""
+    i = torch.randint(0, 2, (x.shape[0], 1, 1, 1), device=x.device)
+    return torch.where(_chosen(x, p) & (i == 1), x.flip(3), x)
 
 
 def rotate90(x: Tensor, p: Tensor) -> Tensor:
+    """The paper's 90-degree rotation (appendix B): chosen with probability p, it then draws k ~ U{0, 3}
+    and turns by k * 90 degrees, so at p = 1 a quarter of the images keep their orientation."""
     m = _chosen(x, p)
-    k = torch.randint(1, 4, (x.shape[0], 1, 1, 1), device=x.device)
+    k = torch.randint(0, 4, (x.shape[0], 1, 1, 1), device=x.device)
     turned = torch.where(k == 1, x.rot90(1, dims=(2, 3)), torch.where(k == 2, x.rot90(2, dims=(2, 3)),
                                                                        x.rot90(3, dims=(2, 3))))
-    return torch.where(m, turned, x)
+    return torch.where(m & (k != 0), turned, x)
 
 
 def translate(x: Tensor, p: Tensor, ratio: float = 0.125) -> Tensor:
