@@ -130,3 +130,33 @@ def test_the_d_collapse_threshold_needs_a_probability():
     with pytest.raises(ConfigError, match="shows raw scores\\); set guard.collapse_d_fake=null"):
         resolve_config("wgan-gp-mnist", ["guard.collapse_d_fake=0.05"])
     resolve_config("dcgan-mnist", ["guard.collapse_d_fake=0.05"])  # minimax: a probability
+
+
+def test_weight_clipping_and_r1_together_are_refused():
+    """R1 runs as a D update of its own, after which WGAN's clipping does not run: D's weights left [-c, c]
+    (0.0205 at clip 0.01). The two are alternatives, so the pair is refused before the run."""
+    with pytest.raises(ConfigError, match="set reg.r1=0 or reg.clip=null"):
+        resolve_config("wgan-mnist", ["reg.r1=1.0"])
+    resolve_config("wgan-mnist")
+    resolve_config("wgan-mnist", ["reg.r1=1.0", "reg.clip=null"])
+
+
+@pytest.mark.parametrize("override, message", [
+    ("guard.collapse_d_fake=2", "guard.collapse_d_fake must be in (0, 1] or null, got 2"),
+    ("guard.collapse_d_fake=-1", "guard.collapse_d_fake must be in (0, 1] or null, got -1"),
+    ("guard.collapse_d_fake=0", "guard.collapse_d_fake must be in (0, 1] or null, got 0"),
+    ("guard.collapse_d_loss=-1", "guard.collapse_d_loss must be > 0, got -1"),
+    ("guard.collapse_d_loss=0", "guard.collapse_d_loss must be > 0, got 0"),
+    ("augment.ada_interval=0", "augment.ada_interval must be >= 1, got 0"),
+    ("augment.ada_kimg=0", "augment.ada_kimg must be > 0, got 0"),
+    ("augment.ada_kimg=-5", "augment.ada_kimg must be > 0, got -5"),
+])
+def test_guard_and_ada_ranges_are_refused_whatever_else_is_set(override, message):
+    """The collapse thresholds were accepted out of range (a probability of 2, a loss of -1), and ADA's
+    interval and speed only when ADA was on, without the value."""
+    with pytest.raises(ConfigError) as e:
+        resolve_config("dcgan-mnist", [override])
+    assert message in str(e.value)
+    with pytest.raises(ConfigError, match="augment.ada_interval must be >= 1, got 0"):
+        resolve_config("dcgan-mnist", ["augment.ada_target=0.6", "augment.ada_interval=0"])
+    resolve_config("dcgan-mnist", ["guard.collapse_d_fake=1.0", "guard.collapse_d_loss=100"])

@@ -89,15 +89,20 @@ def validate(cfg: RunConfig) -> None:
     _check(r.instance_noise_steps >= 1, f"reg.instance_noise_steps must be >= 1, got {r.instance_noise_steps}")
     if r.clip is not None:
         _check(r.clip > 0, f"reg.clip must be > 0 or null, got {r.clip}")
+        # R1 runs in a D phase of its own, after which no clipping runs (objectives/r1.py); WGAN's clipping and
+        # R1 are alternatives anyway
+        _check(r.r1 == 0, f"reg.clip ({r.clip}) and reg.r1 ({r.r1}) together: R1's own D update is not clipped, "
+                          f"so D's weights would leave [-clip, clip]; set reg.r1=0 or reg.clip=null")
     _check(0 < cfg.loss.real_label <= 1, f"loss.real_label must be in (0, 1], got {cfg.loss.real_label}")
     _check(cfg.loss.real_label == 1.0 or cfg.loss.d in ("minimax", "least-squares"),
            f"loss.real_label (label smoothing) needs a loss with targets (minimax or least-squares), "
            f"not '{cfg.loss.d}'; set loss.real_label=1.0")
     augment.parse_policy(cfg.augment.policy)
     a = cfg.augment
+    _check(a.ada_interval >= 1, f"augment.ada_interval must be >= 1, got {a.ada_interval}")
+    _check(a.ada_kimg > 0, f"augment.ada_kimg must be > 0, got {a.ada_kimg}")
     if a.ada_target is not None:
         _check(0 < a.ada_target < 1, f"augment.ada_target must be in (0, 1) or null, got {a.ada_target}")
-        _check(a.ada_interval >= 1 and a.ada_kimg > 0, "augment.ada_interval must be >= 1 and augment.ada_kimg > 0")
         # auto (the dcgan-mnist family's default) leaves ADA's D phase eager on CUDA with one warning
         _check(cfg.speed.graphs is not True, "augment.ada_target (ADA) adjusts p on the host, so its D update "
                                              "cannot be captured; set speed.graphs=auto or false")
@@ -107,6 +112,10 @@ def validate(cfg: RunConfig) -> None:
     _check(g.max_retries >= 0, f"guard.max_retries must be >= 0, got {g.max_retries}")
     _check(0 < g.lr_factor <= 1, f"guard.lr_factor must be in (0, 1], got {g.lr_factor}")
     _check(g.collapse_steps >= 1, f"guard.collapse_steps must be >= 1, got {g.collapse_steps}")
+    # a threshold on a probability, mean D(G(z)) < collapse_d_fake: 1 fires on any step D's loss allows
+    _check(g.collapse_d_fake is None or 0 < g.collapse_d_fake <= 1,
+           f"guard.collapse_d_fake must be in (0, 1] or null, got {g.collapse_d_fake}")
+    _check(g.collapse_d_loss > 0, f"guard.collapse_d_loss must be > 0, got {g.collapse_d_loss}")
     _check(g.collapse_d_fake is None or cfg.loss.d == "minimax",  # losses.D_LOSSES' `shown`: sigmoid for minimax
            f"guard.collapse_d_fake is a threshold on mean D(G(z)) as a probability, which D shows only under "
            f"loss.d=minimax ('{cfg.loss.d}' shows raw scores); set guard.collapse_d_fake=null, or watch G's "
