@@ -2,6 +2,13 @@
 
 Config: ``reg.r1`` (gamma; 0 = off) and ``reg.r1_every`` (lazy regularisation, StyleGAN2:
 a phase of its own every k steps, weighted by k so the average strength is unchanged).
+
+Known deviation, kept for now: R1 is always a D phase of its own, also at ``reg.r1_every=1`` (the
+default). There D takes two optimiser steps per D step, the adversarial one and then R1's, with no
+lr/beta correction (``registry.lazy_corrected`` corrects k > 1 only): stylegan2-ada's phase form at
+interval 1 uncorrected, not Mescheder et al.'s single loss L_D + gamma/2 * R1 (nor stylegan2-ada's
+non-lazy 'Dboth'). Runs measured with it keep it until they are re-measured; the lazy form (k > 1,
+every StyleGAN/ProGAN preset) is StyleGAN2's own.
 """
 
 from __future__ import annotations
@@ -41,5 +48,6 @@ def attach(cfg: RunConfig, plan: TermPlan) -> None:
 
 @lazy
 def interval(cfg: RunConfig) -> tuple[str, int] | None:
-    """R1 runs on D every ``reg.r1_every`` steps."""
+    """R1 runs on D every ``reg.r1_every`` steps (with ``train.d_steps`` D updates each, which
+    ``registry.lazy_corrected`` counts)."""
     return ("d", cfg.reg.r1_every) if cfg.reg.r1 > 0 else None
