@@ -261,8 +261,8 @@ MUTATIONS: list[Mutation] = [
       ("tests/privacy/test_privacy_membership.py::test_logan_calls_the_training_images_members_for_an_overfit_d",)),
     # ---- round 14: metrics, EMA, anomaly scores, the privacy audit, the guard, tabular, the monitor ----
     M("kid-seed-ignored", "metrics/frechet.py",
-      "torch.manual_seed(seed)\n        mean, std = metric.compute()\n    return float(mean), float(std)\n",
-      "mean, std = metric.compute()\n    return float(mean), float(std)\n",
+      "torch.manual_seed(seed)\n        mean, std = metric.compute()\n",
+      "mean, std = metric.compute()\n",
       "KID: seed ignored (the subsets follow the global RNG state)",
       (f"{T_FRECHET}::test_kid_depends_on_its_seed_and_not_on_the_global_rng_state",)),
     M("prdc-coverage-le", "metrics/prdc.py", "(_nearest(real, fake) < radii)", "(_nearest(real, fake) <= radii)",
