@@ -495,6 +495,13 @@ def test_eval_read_only(capsys, tmp_path, read_only):
     _SEEN.append(captured.err.strip())
 
 
+def test_sample_stale_labels(capsys):
+    assert main(_train("--out", "r")) == 0
+    np.save("s.labels.npy", np.ones(5, np.int64))
+    _fails(capsys, ["sample", "r", "--n", "5", "--out", "s.npy"], "holds the classes of earlier samples", "--force")
+    assert np.load("s.labels.npy").tolist() == [1] * 5 and not Path("s.npy").exists()
+
+
 def test_sample_read_only(capsys, tmp_path, read_only):
     assert main(_train("--out", "r")) == 0
     read_only(tmp_path / "ro")

@@ -91,9 +91,17 @@ def run(args: argparse.Namespace) -> int:
                                       ("mix_layer", args.mix_layer)) if v is not None})
     _check_options(opened, options)
     first, first_labels = next(iter(opened.sample_chunks(1, args.seed, **options)))  # shape, dtype; bad --class
-    labels = out.with_name(out.name.removesuffix(".npy") + ".labels.npy") if first_labels is not None else None
+    beside = out.with_name(out.name.removesuffix(".npy") + ".labels.npy")
+    labels = beside if first_labels is not None else None
+    stale = None
     if labels is not None:
         outputs.check_file(labels, flag="--out", force=args.force)
+    elif beside.exists() or beside.is_symlink():  # another run's classes, which eval --labels would read as these
+        if not args.force:
+            raise GanforgeError(f"{beside} is beside --out and holds the classes of earlier samples, and this run "
+                                f"draws no classes; pass --force to remove it with the old --out, or choose another "
+                                f"--out")
+        stale = outputs.check_file(beside, flag="--out", force=True)
     shape, dtype = first.shape[1:], first.dtype
     need = outputs.npy_bytes(args.n, shape, dtype) + (outputs.npy_bytes(args.n, (), np.int64) if labels else 0)
     outputs.check_space(out, need, flag="--out")
@@ -104,6 +112,9 @@ def run(args: argparse.Namespace) -> int:
     print(f"{out}: {np.dtype(dtype)} {(args.n, *shape)} from step {opened.step}")
     if labels is not None:
         print(f"{labels}: the class each sample was generated for")
+    if stale is not None:
+        stale.unlink()
+        print(f"{stale}: removed (the classes of the samples --out replaced; this run draws none)")
     if grid is not None:
         _picture(out, grid, opened, args.run_dir)
         print(f"{grid}: picture of the samples")
