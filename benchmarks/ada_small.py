@@ -155,6 +155,8 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--figures", type=Path, help="folder for the curve and the two sample grids")
     p.add_argument("--json", type=Path, help="write the results here")
     args = p.parse_args(argv)
+    if args.steps < 1:
+        p.error(f"--steps must be at least 1, got {args.steps}")
     wall = {} if args.measure_only else train(args.out, args.steps, args.seed, args.resume)
     results = measure(args.out, args.seed)
     for name, seconds in wall.items():
@@ -169,4 +171,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from bench_cli import run_main  # benchmarks/ is on sys.path when a script runs
+
+    raise SystemExit(run_main(main))

@@ -63,8 +63,12 @@ def _run(cmd: list[str], log: Path) -> None:
         f.write("$ " + " ".join(cmd) + "\n")
         f.flush()
         done = subprocess.run(cmd, stdout=f, stderr=subprocess.STDOUT, env=env)
-    if done.returncode != 0:
-        raise SystemExit(f"failed ({done.returncode}): {' '.join(cmd)}; see {log}")
+    if done.returncode != 0:  # one line, on a line of its own, with the child's own last line (its error)
+        lines = [line for line in log.read_text().splitlines() if line.strip()]
+        sys.stdout.flush()
+        print(f"\nanomaly_protocol.py: error: {' '.join(cmd[2:4])} failed (exit code {done.returncode}): "
+              f"{lines[-1] if lines else ''}; command and output in {log}", file=sys.stderr, flush=True)
+        raise SystemExit(2 if done.returncode == 2 else 1)  # the child's 2 is the user's input: pass it on
 
 
 def one(out: Path, budget: str, method: str, protocol: str, digit: int, seed: int, limit: int | None) -> dict:
@@ -168,6 +172,10 @@ def main() -> None:
     p.add_argument("--speed", metavar="RUN", help="only time f-AnoGAN against AnoGAN scoring on this f-AnoGAN run")
     p.add_argument("--figure", nargs=2, metavar=("RUN", "PNG"), help="only draw the residual-map figure of RUN")
     args = p.parse_args()
+    if bad := [d for d in args.digits if not 0 <= d <= 9]:
+        p.error(f"--digits must be MNIST digits 0-9, got {', '.join(map(str, bad))}")
+    if args.limit is not None and args.limit < 1:
+        p.error(f"--limit must be at least 1, got {args.limit}")
     out = Path(args.out)
     if args.speed:
         print(speed(Path(args.speed), 200), end="")

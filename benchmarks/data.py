@@ -56,6 +56,7 @@ SHORT_SIDE = (256, 384)  # random short side of the generated files: photo-like 
 ASPECT = (0.75, 4 / 3)
 BATCH = 64  # the loader's batch
 LOADER_BATCHES = 60  # batches timed after the warm-up
+PARTS = {"speed", "loader", "memory"}  # --parts' choices
 STEP_SETS = ["auto=true", "log.every=1", "log.tensorboard=false", "log.progress=false", "log.diversity_n=0",
              "log.sample_every=1000", "log.checkpoint_every=1000"]
 MEMORY_SETS = ["model.g={arch: dcgan, base_channels: 16}", "model.d={arch: dcgan, base_channels: 16}",
@@ -255,6 +256,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.step_steps < 2:  # the first interval's rate holds the start-up and is left out
         p.error(f"--step-steps must be at least 2 (the first interval is start-up, left out), got {args.step_steps}")
     work, parts = args.work, set(args.parts.split(","))
+    if unknown := sorted(parts - PARTS):
+        p.error(f"--parts: unknown part(s) {', '.join(map(repr, unknown))}; choose from {', '.join(sorted(PARTS))}, "
+                "comma-separated (e.g. speed,memory)")
     r: dict = {"uptime_start": uptime(), "argv": sys.argv}
     if "speed" in parts:
         r["source"] = make_source(work / "src", args.n, args.seed)

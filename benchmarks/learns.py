@@ -50,6 +50,7 @@ from torch import nn
 
 from ganforge import api, recipes
 from ganforge.data import load_dataset
+from ganforge.errors import ConfigError
 from ganforge.metrics.judges import default_judge, load_judge
 from ganforge.metrics.modes import format_count
 from ganforge.metrics.prdc import precision_recall
@@ -208,6 +209,11 @@ def measure(run: Run, n: int, seed: int, data_dir: str | None) -> dict:
     return row
 
 
+def _wall(seconds: float | None) -> str:
+    """The wall column: minutes of training, or n/a for a run trained elsewhere (a run does not record it)."""
+    return "n/a" if seconds is None else f"{seconds / 60:.1f} min"
+
+
 def markdown(rows: list[dict]) -> str:
     head = ("| preset | seed | steps | wall | judge-FID | classes >= 5% | max share | confident | collapse | "
             "mixing keeps A | conf psi 0.5 / 1 | conf psi 0.5 to centres | grid |\n"
@@ -217,7 +223,7 @@ def markdown(rows: list[dict]) -> str:
         mix = f"{r['mixing_keeps_coarse_class']:.0%}" if "mixing_keeps_coarse_class" in r else "-"
         trunc = f"{r['confident_psi05']:.0%} / {r['confident_psi1']:.0%}" if "confident_psi05" in r else "-"
         centres = f"{r['confident_psi05_centres']:.0%}" if "confident_psi05_centres" in r else "-"
-        lines.append(f"| {r['name']} | {r['seed']} | {r['step']:,} | {r['wall_s'] / 60:.1f} min | "
+        lines.append(f"| {r['name']} | {r['seed']} | {r['step']:,} | {_wall(r['wall_s'])} | "
                      f"{r[r['fid_name']]:.1f} ({r['fid_name']}) | {r['classes_at_5pct']} | {r['max_share']:.0%} | "
                      f"{r['confident']:.0%} | {'yes' if r['collapse'] else 'no'} | {mix} | {trunc} | {centres} | "
                      f"{r.get('grid', '-')} |")
@@ -229,38 +235,55 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("presets", nargs="*", help="presets to train and measure")
     p.add_argument("--run", action="append", default=[], metavar="DIR", help="measure a trained run instead")
     p.add_argument("--out", required=True, help="folder for the runs and results.json")
-    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--seed", type=int, default=None,
+                   help="seed of the presets' training and of the samples (default 0; with --run: the run's own)")
     p.add_argument("--n", type=int, default=2000, help="samples the judge reads (default 2000)")
     p.add_argument("--set", action="append", default=[], metavar="KEY=VALUE", help="overrides for every preset")
     p.add_argument("--grid-dir", default=None, help="copy each run's grid here as <preset>-seed<S>.png")
     p.add_argument("--markdown", default=None, help="write the table here")
     p.add_argument("--data-dir", default=None)
-    return p.parse_args(argv)
+    a = p.parse_args(argv)
+    if not a.presets and not a.run:
+        p.error("nothing to measure: name a preset or pass --run DIR")
+    if a.n < 2:
+        p.error(f"--n must be at least 2 (a Frechet distance needs a covariance), got {a.n}")
+    return a
 
 
 def main(argv: list[str] | None = None) -> int:
     a = parse(argv)
+    # Every input is checked before anything trains: a preset name or --set that ganforge refuses, a --run
+    # directory that is no run, or a --seed that is not the run's (its row, grid and style checks would carry
+    # a seed the run was never trained with) is one line, not a traceback an hour in.
+    for preset in a.presets:
+        api.resolve_config(preset, a.set)
+    trained = {r: load_run(r) for r in a.run}
+    for r, run in trained.items():
+        if a.seed is not None and a.seed != run.config.seed:
+            raise ConfigError(f"--seed {a.seed} is not the seed of --run {r} (it was trained with seed "
+                              f"{run.config.seed}); leave --seed out to use the run's")
+    seed = 0 if a.seed is None else a.seed
     out = Path(a.out)
     out.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(a.seed)
+    torch.manual_seed(seed)
     rows = []
     jobs = [(p, None) for p in a.presets] + [(Path(r).name, r) for r in a.run]
     for name, existing in jobs:
         if existing is None:
-            run, wall, stage_grids = train(name, out / f"{name}-seed{a.seed}", a.seed, a.set, stage_grids=True)
-        else:
-            opts = json.loads((Path(existing) / "options.json").read_text()) if \
-                (Path(existing) / "options.json").exists() else {}
-            run, wall, stage_grids = load_run(existing), float(opts.get("train_seconds", float("nan"))), []
-        row = {"name": name, "seed": a.seed, "wall_s": wall, **measure(run, a.n, a.seed, a.data_dir),
+            run_seed = seed
+            run, wall, stage_grids = train(name, out / f"{name}-seed{run_seed}", run_seed, a.set, stage_grids=True)
+        else:  # a run trained elsewhere: its own seed; its training time is not recorded in the run, so no wall
+            run = trained[existing]
+            run_seed, wall, stage_grids = run.config.seed, None, []
+        row = {"name": name, "seed": run_seed, "wall_s": wall, **measure(run, a.n, run_seed, a.data_dir),
                "stage_grids": [str(g) for g in stage_grids]}
-        grid = save_image_grid(run.sample(100, seed=a.seed), out / f"{name}-seed{a.seed}.png",
-                               title=f"{name} seed {a.seed}, step {run.step}")
+        grid = save_image_grid(run.sample(100, seed=run_seed), out / f"{name}-seed{run_seed}.png",
+                               title=f"{name} seed {run_seed}, step {run.step}")
         if a.grid_dir:
             Path(a.grid_dir).mkdir(parents=True, exist_ok=True)
             row["grid"] = str(shutil.copy(grid, Path(a.grid_dir) / grid.name))
             for g in stage_grids:
-                shutil.copy(g, Path(a.grid_dir) / f"{name}-seed{a.seed}-{g.name}")
+                shutil.copy(g, Path(a.grid_dir) / f"{name}-seed{run_seed}-{g.name}")
         rows.append(row)
         print(json.dumps(row), flush=True)
     (out / "results.json").write_text(json.dumps(rows, indent=2))
@@ -274,4 +297,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from bench_cli import run_main  # benchmarks/ is on sys.path when a script runs
+
+    raise SystemExit(run_main(main))

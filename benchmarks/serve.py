@@ -33,6 +33,7 @@ from pathlib import Path
 import httpx2
 
 import ganforge
+from ganforge.run_layout import CONFIG, OPTIONS
 
 PRESETS = ("dcgan-digits", "cgan-mnist")
 TRAIN_STEPS = 2  # serving speed depends on the nets' size, not their training: a checkpoint is all it needs
@@ -177,6 +178,17 @@ def main(argv: list[str] | None = None) -> None:
     p.add_argument("--threads", type=int, default=2, help="OMP_NUM_THREADS of the server")
     p.add_argument("--json", help="also write the figures here")
     args = p.parse_args(argv)
+    for item in args.run:  # checked before anything trains or serves
+        name, _, run_dir = item.partition("=")
+        if not name or not run_dir:
+            p.error(f"--run {item!r}: give NAME=DIR, e.g. --run dcgan=runs/dcgan-mnist")
+        if not ((Path(run_dir) / CONFIG).is_file() and (Path(run_dir) / OPTIONS).is_file()):
+            p.error(f"--run {item!r}: {run_dir} is not a run directory (no config.yaml and options.json); "
+                    "pass the directory `ganforge train` wrote")
+    if min(args.clients) < 1 or args.threads < 1 or args.seconds <= 0 or args.warmup < 0:
+        p.error("--clients and --threads must be at least 1, --seconds above 0 and --warmup 0 or more")
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        p.error(f"--json {args.json}: folder {Path(args.json).resolve().parent} does not exist; create it first")
     with tempfile.TemporaryDirectory() as tmp:
         runs = dict(item.split("=", 1) for item in args.run) if args.run else train_runs(Path(tmp))
         rows, grids = [], []
@@ -215,4 +227,6 @@ def main(argv: list[str] | None = None) -> None:
 
 
 if __name__ == "__main__":
-    main()
+    from bench_cli import run_main  # benchmarks/ is on sys.path when a script runs
+
+    raise SystemExit(run_main(main))

@@ -21,11 +21,25 @@ from pathlib import Path
 SRC = Path(__file__).resolve().parents[1] / "src"
 
 
+# The timed child: ``ganforge --help`` as ``python -m ganforge`` runs it, then the file it imported, so a
+# PYTHONPATH that does not reach the checkout (an installed ganforge imported instead) is caught, not timed.
+CHILD = "import runpy, sys, ganforge; sys.argv = ['ganforge', '--help']\n" \
+        "try:\n    runpy.run_module('ganforge', run_name='__main__')\n" \
+        "except SystemExit:\n    pass\nprint('GANFORGE_FILE=' + ganforge.__file__)"
+
+
 def once(src: Path) -> float:
+    """Seconds of one fresh ``ganforge --help`` process importing ganforge from ``src``."""
     env = {**os.environ, "PYTHONPATH": str(src)}
     t0 = time.perf_counter()
-    subprocess.run([sys.executable, "-m", "ganforge", "--help"], env=env, check=True, capture_output=True)
-    return time.perf_counter() - t0
+    out = subprocess.run([sys.executable, "-c", CHILD], env=env, check=True, capture_output=True, text=True).stdout
+    seconds = time.perf_counter() - t0
+    imported = Path(out.rsplit("GANFORGE_FILE=", 1)[-1].strip()).resolve()
+    if not imported.is_relative_to(src.resolve()):
+        print(f"startup.py: error: PYTHONPATH={src} imported ganforge from {imported}, not from {src}; "
+              "pass a checkout's src/ folder", file=sys.stderr)
+        raise SystemExit(2)
+    return seconds
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -35,6 +49,9 @@ def main(argv: list[str] | None = None) -> int:
     args = p.parse_args(argv)
     if args.runs < 1:
         p.error(f"--runs must be at least 1, got {args.runs}")
+    if args.other and not (args.other / "ganforge" / "__init__.py").exists():
+        p.error(f"--other {args.other} holds no ganforge/__init__.py: pass the other checkout's src/ folder "
+                "(e.g. /tmp/old/src)")
     versions = {"this": SRC, **({"other": args.other} if args.other else {})}
     times: dict[str, list[float]] = {name: [] for name in versions}
     for _ in range(args.runs):

@@ -159,4 +159,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from bench_cli import run_main  # benchmarks/ is on sys.path when a script runs
+
+    raise SystemExit(run_main(main))

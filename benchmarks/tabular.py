@@ -49,6 +49,7 @@ from ganforge.tabular.report.demo import student_placements
 HOLDOUT_SHARE = 0.2  # of each real table, never seen by a model: the privacy and utility reference
 TARGETS = {"student_placements": "placed", "breast_cancer": "diagnosis", "wine": "cultivar"}
 MEASURES = Measures(nearest=nearest, black_box=black_box)
+MODELS = ("resample", "copula", "ctgan-fast", "ctgan", "dp-ctgan")  # --models' choices: two baselines, then presets
 GAN_TIMEOUT_S = 3600  # one training run; the budget note in docs/tabular.md says which were run
 
 
@@ -140,7 +141,7 @@ def table(rows: list[dict]) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--datasets", default=",".join(TARGETS))
     ap.add_argument("--models", default="resample,copula,ctgan-fast")
@@ -148,6 +149,15 @@ def main() -> None:
     ap.add_argument("--work", help="folder for the CSVs and runs (default: a temporary one)")
     ap.add_argument("--json", help="append each result here as a JSON line (a rerun resumes from it)")
     args = ap.parse_args()
+    for flag, names, choices in (("--datasets", args.datasets, TARGETS), ("--models", args.models, MODELS)):
+        if unknown := [n for n in names.split(",") if n not in choices]:
+            ap.error(f"{flag}: unknown {', '.join(map(repr, unknown))}; choose from {', '.join(choices)} (comma-separated)")
+    try:
+        seeds = [int(s) for s in args.seeds.split(",")]
+    except ValueError:
+        ap.error(f"--seeds must be whole numbers, comma-separated (e.g. 0,1,2), got {args.seeds!r}")
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        ap.error(f"--json {args.json}: folder {Path(args.json).resolve().parent} does not exist; create it first")
     done: list[dict] = []
     if args.json and Path(args.json).exists():
         done = [json.loads(line) for line in Path(args.json).read_text().splitlines() if line.strip()]
@@ -157,7 +167,7 @@ def main() -> None:
         work.mkdir(parents=True, exist_ok=True)
         for dataset in args.datasets.split(","):
             for model in args.models.split(","):
-                for seed in map(int, args.seeds.split(",")):
+                for seed in seeds:
                     if (dataset, model, seed) in have:
                         continue
                     row = measure(dataset, model, seed, work / f"{dataset}-{model}-{seed}")
@@ -168,8 +178,11 @@ def main() -> None:
                             f.write(json.dumps(row) + "\n")
     print(table([d for d in done if d["dataset"] in args.datasets.split(",")
                  and d["model"] in args.models.split(",")]))
+    return 0
 
 
 if __name__ == "__main__":
     os.environ.setdefault("OMP_NUM_THREADS", "1")  # the machine's cores are shared; threads only contend
-    main()
+    from bench_cli import run_main  # benchmarks/ is on sys.path when a script runs
+
+    raise SystemExit(run_main(main))

@@ -60,6 +60,9 @@ def round_trip(m: Modes, x: np.ndarray, seed: int) -> tuple[float, float]:
     return float(np.mean(np.abs(raw) > ALPHA_CLIP)), float(np.mean(np.abs(back - x)) / x.std())
 
 
+MIN_ROWS = 10  # the mixtures' 10 components need at least as many values
+
+
 def measure(rows: int, seed: int = 0) -> list[dict]:
     out = []
     for name, x in columns(rows, seed).items():
@@ -85,6 +88,8 @@ def main() -> None:
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--json", default=None, help="also write the rows here")
     args = ap.parse_args()
+    if args.rows < MIN_ROWS:
+        ap.error(f"--rows must be at least {MIN_ROWS} (a mixture of up to 10 modes needs rows to fit), got {args.rows}")
     rows = measure(args.rows, args.seed)
     print("\n| column | fit | seconds | modes | mean log-lik (nats/value) | alpha clipped | round-trip MAE / sd |")
     print("|---|---|---|---|---|---|---|")

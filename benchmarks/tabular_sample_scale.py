@@ -66,25 +66,33 @@ def measure_one(path: Path, work: Path, steps: int) -> dict:
             "peak_rss_mb": round(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, 1)}
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--steps", type=int, default=20)
     ap.add_argument("--dir", default=None, help="where the tables, runs and samples go (default: a temporary folder)")
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)  # internal: measure one table in this process
     args = ap.parse_args()
+    if min(args.rows) < 1:
+        ap.error(f"--rows must all be at least 1, got {min(args.rows)}")
+    if args.steps < 1:
+        ap.error(f"--steps must be at least 1, got {args.steps}")
     base = Path(args.dir or tempfile.mkdtemp(prefix="tabular-sample-scale-"))
     base.mkdir(parents=True, exist_ok=True)
     if args.one:
         print(json.dumps(measure_one(Path(args.one), base, args.steps)), flush=True)
-        return
+        return 0
     results = []
     for n in args.rows:
         path = base / f"table-{n}.csv"
         if not path.exists():
             _generate(path, n)
         out = subprocess.run([sys.executable, __file__, "--one", str(path), "--dir", str(base), "--steps",
-                              str(args.steps)], capture_output=True, text=True, check=True)
+                              str(args.steps)], capture_output=True, text=True)
+        if out.returncode:  # the child's own one-line error (or the last line of its traceback), not a CalledProcessError
+            lines = out.stderr.strip().splitlines() or [f"exit code {out.returncode}"]
+            print(f"{Path(__file__).name}: error: measuring {path} failed: {lines[-1]}", file=sys.stderr)
+            return 2
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(json.dumps(results[-1]), flush=True)
     print("\n| rows | row width | load (s) | training rows/s | sample + CSV (s) | sample rows/s | CSV (MB) | peak RSS (MB) |")
@@ -92,7 +100,10 @@ def main() -> None:
     for r in results:
         print(f"| {r['rows']:,} | {r['width']} | {r['load_seconds']} | {r['train_rows_per_second']:,} | "
               f"{r['sample_seconds']} | {r['sample_rows_per_second']:,} | {r['csv_mb']} | {r['peak_rss_mb']} |")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    from bench_cli import run_main  # benchmarks/ is on sys.path when a script runs
+
+    raise SystemExit(run_main(main))

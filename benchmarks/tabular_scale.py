@@ -101,16 +101,20 @@ def _status() -> dict[str, float]:
     return out
 
 
-def main() -> None:
+def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
     ap.add_argument("--dir", default=None, help="where the tables and rows files go (default: a temporary folder)")
     ap.add_argument("--json", default=None)
     ap.add_argument("--one", default=None, help=argparse.SUPPRESS)  # internal: measure one table in this process
     args = ap.parse_args()
+    if min(args.rows) < 1:
+        ap.error(f"--rows must all be at least 1, got {min(args.rows)}")
+    if args.json and not Path(args.json).resolve().parent.is_dir():
+        ap.error(f"--json {args.json}: folder {Path(args.json).resolve().parent} does not exist; create it first")
     if args.one:
         print(json.dumps(measure_one(Path(args.one), Path(args.dir))), flush=True)
-        return
+        return 0
     base = Path(args.dir or tempfile.mkdtemp(prefix="tabular-scale-"))
     base.mkdir(parents=True, exist_ok=True)
     results = []
@@ -121,7 +125,11 @@ def main() -> None:
             generate(path, n)
             print(f"generated {path} ({n} rows) in {time.perf_counter() - t:.1f}s", flush=True)
         out = subprocess.run([sys.executable, __file__, "--one", str(path), "--dir", str(base / "data")],
-                             capture_output=True, text=True, check=True)
+                             capture_output=True, text=True)
+        if out.returncode:  # the child's own one-line error (or the last line of its traceback), not a CalledProcessError
+            lines = out.stderr.strip().splitlines() or [f"exit code {out.returncode}"]
+            print(f"{Path(__file__).name}: error: measuring {path} failed: {lines[-1]}", file=sys.stderr)
+            return 2
         results.append(json.loads(out.stdout.strip().splitlines()[-1]))
         print(json.dumps(results[-1]), flush=True)
     print("\n| rows | columns | row width | load (s) | index (s) | rows/s | CSV (MB) | rows file (MB) | peak RSS (MB) "
@@ -133,7 +141,10 @@ def main() -> None:
               f"{r['rss_anon_mb_at_end']} / {r['rss_file_mb_at_end']} |")
     if args.json:
         Path(args.json).write_text(json.dumps(results, indent=1))
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    from bench_cli import run_main  # benchmarks/ is on sys.path when a script runs
+
+    raise SystemExit(run_main(main))

@@ -185,9 +185,20 @@ def main(argv: list[str] | None = None) -> int:
                    help="then trace this many of ganforge's steps: wall vs GPU (or CPU) time, top kernels")
     p.add_argument("--json", help="write the figures to this JSON file")
     args = p.parse_args(argv)
+    for flag, value in (("--steps", args.steps), ("--windows", args.windows)):
+        if value < 1:
+            p.error(f"{flag} must be at least 1, got {value}")
+    for flag, value in (("--warmup", args.warmup), ("--profile", args.profile), ("--plain-workers", args.plain_workers)):
+        if value < 0:
+            p.error(f"{flag} must be 0 or more, got {value}")
+    if args.batch is not None and args.batch < 1:
+        p.error(f"--batch must be at least 1, got {args.batch} (leave it out for the preset's batch size)")
+    for flag, path in (("--json", args.json), ("--append", args.append)):
+        if path and not Path(path).resolve().parent.is_dir():
+            p.error(f"{flag} {path}: folder {Path(path).resolve().parent} does not exist; create it first")
 
     overrides = ["log.tensorboard=false", "log.progress=false", *args.set]
-    if args.batch:
+    if args.batch is not None:
         overrides.append(f"train.batch_size={args.batch}")
     cfg = config.resolve(presets.load_preset(args.preset)[0], overrides)
     with tempfile.TemporaryDirectory() as tmp:
@@ -252,4 +263,6 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    from bench_cli import run_main  # benchmarks/ is on sys.path when a script runs
+
+    raise SystemExit(run_main(main))

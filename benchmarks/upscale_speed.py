@@ -65,10 +65,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--repeats", type=int, default=2)
     p.add_argument("--one", help=argparse.SUPPRESS)  # internal: one measurement, in this process
     args = p.parse_args(argv)
+    if min(args.tiles) < 0:
+        p.error(f"--tiles must be LR tile sides of 1 px or more, or 0 for untiled; got {min(args.tiles)}")
+    if args.threads < 1 or args.repeats < 1:
+        p.error(f"--threads and --repeats must be at least 1, got {args.threads} and {args.repeats}")
     if args.one:
         preset, tile = args.one.split(",")
         print(json.dumps(measure(preset, int(tile), args.device, args.threads, args.repeats)))
         return 0
+    for preset in args.presets:  # an unknown name is one line here, before any table
+        presets.load_preset(preset)
     print(f"torch {torch.__version__}, {platform.processor() or platform.machine()}, {args.threads} thread(s), "
           f"{args.device}; input {SIZE}x{SIZE} RGB, x4")
     print("| G | tile (LR px) | output | seconds | output MP/s | peak memory of upscaling |")
@@ -77,11 +83,18 @@ def main(argv: list[str] | None = None) -> int:
         for tile in args.tiles:
             cmd = [sys.executable, __file__, "--one", f"{preset},{tile}", "--device", args.device, "--threads",
                    str(args.threads), "--repeats", str(args.repeats)]
-            r = json.loads(subprocess.run(cmd, check=True, capture_output=True, text=True).stdout.splitlines()[-1])
+            out = subprocess.run(cmd, capture_output=True, text=True)
+            if out.returncode:  # the child's own one-line error (or its traceback's last line), not a CalledProcessError
+                lines = out.stderr.strip().splitlines() or [f"exit code {out.returncode}"]
+                print(f"upscale_speed.py: error: measuring {preset} at tile {tile} failed: {lines[-1]}", file=sys.stderr)
+                return 2
+            r = json.loads(out.stdout.splitlines()[-1])
             print(f"| {preset} | {tile or 'untiled'} | {r['output'][0]}x{r['output'][1]} | {r['seconds']:.2f} | "
                   f"{r['mpix_per_s']:.3f} | {r['peak_mb']:.0f} MB |")
     return 0
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    from bench_cli import run_main  # benchmarks/ is on sys.path when a script runs
+
+    raise SystemExit(run_main(main))
