@@ -72,3 +72,34 @@ def test_histogram_goes_log_when_distances_span_decades(tmp_path, monkeypatch):
     figures.plot_nn_histogram(wide, None, tmp_path / "h.png", "data units", title="run · step 1")
     ax = figs[-1].axes[0]
     assert ax.get_xscale() == "log" and "1 exact copies at 0" in ax.get_legend().get_texts()[0].get_text()
+
+
+def test_single_points_of_one_panel_are_all_inside_it_with_labels_apart(tmp_path, monkeypatch):
+    # probe, item 1: limits were set once per key (the last won, loss_D fell outside), the labels of the two
+    # points overlapped and the suptitle sat on the top row's panel titles
+    figs = _captured(monkeypatch)
+    series = {"loss_D": [(100, 1.15)], "loss_G": [(100, -0.054)], "D_real": [(100, 1.04)], "D_fake": [(100, 1.03)],
+              "diversity_dfeat": [(100, 0.31)]}
+    figures.plot_curves(series, tmp_path / "c.png", title="cg · training curves · step 100")
+    fig = figs[-1]
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+
+    renderer = FigureCanvasAgg(fig).get_renderer()  # closed: measure the texts as saved
+    for ax in fig.axes[:3]:
+        lo, hi = ax.get_ylim()
+        x_lo, x_hi = ax.get_xlim()
+        for line in ax.lines:
+            (x,), (y,) = line.get_xdata(), line.get_ydata()
+            assert lo < y < hi and x_lo < x < x_hi, (ax.get_title(), line.get_label())
+        boxes = [t.get_window_extent(renderer) for t in ax.texts]
+        assert all(not a.overlaps(b) for i, a in enumerate(boxes) for b in boxes[i + 1:]), ax.get_title()
+    assert {t.get_text() for t in fig.axes[0].texts} == {"loss_D: 1.15 at step 100", "loss_G: -0.054 at step 100"}
+    top = fig._suptitle.get_window_extent(renderer)
+    assert all(not top.overlaps(ax.title.get_window_extent(renderer)) for ax in fig.axes[:3])
+
+
+def test_curves_title_names_the_steps():
+    assert figures.curves_title(__import__("pathlib").Path("runs/cg"), {"a": [(100, 1.0)]}).endswith(
+        "cg · training curves · step 100")
+    assert figures.curves_title(__import__("pathlib").Path("runs/cg"), {"a": [(0, 1.0), (500, 2.0)],
+                                                                        "b": [(2000, 1.0)]}).endswith("steps 0–2000")

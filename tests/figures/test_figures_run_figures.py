@@ -89,6 +89,11 @@ def test_figures_of_an_image_run(tmp_path, capsys):
     # 10 steps of 8x8 digits enlarged to 32 px with 1 px gaps, under a title band
     assert strip.size[0] >= 10 * 33 + 1 and strip.size[1] > 8 * 33 + 1
     assert np.asarray(strip.convert("L"))[:10].min() < 100  # the title's text is dark on white
+    # probe, item 4: --n 2 drew 2 pairs instead of the documented 16 without a word
+    assert "pairs of sample" not in out
+    assert main(["figures", str(run), "--n", "2"]) == 0
+    out = capsys.readouterr().out
+    assert "nearest_neighbours.png: 2 pairs of sample and nearest training image, not 16: --n 2 draws only 2" in out
 
 
 def test_figures_of_a_point_run(tmp_path, capsys):

@@ -133,13 +133,13 @@ def test_eval_with_fewer_samples_than_pr_and_dc_need_is_one_line(tiny_runs, tmp_
     # probe C, item 2: `eval --n 3` and `eval --samples` of 5 images were tracebacks from prdc.knn_radii
     assert main(["eval", str(tiny_runs / "digits"), "--n", "3"]) == 2
     err = capsys.readouterr().err.strip()
-    assert err.startswith("ganforge: error: --n 3 is too few for the default metrics is and pr and dc") \
+    assert err.startswith("ganforge: error: --n 3 is too few for the default metrics 'is', 'pr' and 'dc'") \
         and "\n" not in err
     assert "pass --n 20 or more" in err
     np.save(tmp_path / "five.npy", np.zeros((5, 1, 8, 8), np.uint8))
     assert main(["eval", "--samples", str(tmp_path / "five.npy"), "--dataset", "digits"]) == 2
     err = capsys.readouterr().err.strip()
-    assert "5 samples are too few for the default metrics is and dc" in err and "\n" not in err
+    assert "5 samples are too few for the default metrics 'is' and 'dc'" in err and "\n" not in err
 
 
 SSGAN = ["--steps", "2", "--set", "data.name=digits", "--set", "data.labels_per_class=3", "--set",

@@ -153,13 +153,14 @@ def test_nearest_neighbour_metrics_refuse_too_few_samples(name, n, available, fr
 def test_default_metrics_on_too_few_samples_name_the_least_count(one_line):
     with pytest.raises(MetricError) as e:
         Evaluator("digits", n=3)
-    assert ("--n 3 is too few for the default metrics is and pr and dc, which need is at least 20 (10 splits "
-            "of at least 2); pr at least 4 (each sample's 3 nearest neighbours besides itself); dc at least 6 "
-            "(each sample's 5 nearest neighbours besides itself); pass --n 20 or more, or leave is and pr and dc "
+    assert ("--n 3 is too few for the default metrics 'is', 'pr' and 'dc': 'is' needs at least 20 (10 splits "
+            "of at least 2); 'pr' needs at least 4 (each sample's 3 nearest neighbours besides itself); 'dc' needs "
+            "at least 6 "
+            "(each sample's 5 nearest neighbours besides itself); pass --n 20 or more, or leave 'is', 'pr' and 'dc' "
             "out with --metrics parzen,fid,kid") in one_line(e)
     with pytest.raises(MetricError) as e:
         Evaluator("digits", available=19)
-    assert "19 samples are too few for the default metric is, which needs is at least 20" in one_line(e)
-    assert "give at least 20 samples, or leave is out with --metrics parzen,fid,kid,pr,dc" in one_line(e)
+    assert "19 samples are too few for the default metric 'is': 'is' needs at least 20" in one_line(e)
+    assert "give at least 20 samples, or leave 'is' out with --metrics parzen,fid,kid,pr,dc" in one_line(e)
     assert Evaluator("digits", n=20).names[-2:] == ["pr20_test_lenet8", "dc20_test_lenet8"]
     assert Evaluator("digits", ["fid", "pr", "dc"], n=6).names[-2:] == ["pr6_test_lenet8", "dc6_test_lenet8"]

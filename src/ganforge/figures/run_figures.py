@@ -1,7 +1,7 @@
 """The figures of a run, written to ``RUN_DIR/figures/`` by ``ganforge figures``.
 
-* ``nearest_neighbours.png`` — samples, each row one sample followed (last column)
-  by its nearest training image in pixel L2: does G copy its training set?
+* ``nearest_neighbours.png`` — a 4x4 grid of 16 pairs "sample | its nearest training image" (pixel
+  L2), the distance under each pair: does G copy its training set? (``--n`` below 16: that many pairs.)
 * ``nn_distances.png`` — histogram of each sample's distance to its nearest
   training image beside the same for held-out real images. If samples sit much
   closer to the training set than unseen real images do, G is memorising; the
@@ -134,12 +134,13 @@ def plot_curves(series: dict[str, list[tuple[int, float]]], path: Path, title: s
     rows = math.ceil(len(panels) / cols)
     fig, axes = plt.subplots(rows, cols, figsize=(4.5 * cols, 3.2 * rows), dpi=100, squeeze=False)
     for ax, (panel, keys) in zip(axes.flat, panels):
+        singles = [k for k in keys if len(series[k]) == 1]
         for k in keys:
-            steps, vals = zip(*series[k])
-            if len(steps) == 1:
-                _single_point(ax, steps[0], vals[0], k)
-            else:
+            if k not in singles:
+                steps, vals = zip(*series[k])
                 ax.plot(steps, vals, marker="o" if len(steps) < 30 else None, ms=3, label=k)
+        if singles:
+            _single_points(ax, {k: series[k][0] for k in singles}, window=len(singles) == len(keys))
         ax.set_title(panel, fontsize=9)
         ax.set_xlabel("step", fontsize=8)
         ax.tick_params(labelsize=7)
@@ -149,27 +150,46 @@ def plot_curves(series: dict[str, list[tuple[int, float]]], path: Path, title: s
         ax.axis("off")
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    # the suptitle gets its own strip above the panels (plain tight_layout put it over the top row's titles)
+    fig.tight_layout(rect=(0, 0, 1, 1 - 0.3 / (3.2 * rows)) if title else None)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path)
     plt.close(fig)
     return path
 
 
-def _single_point(ax, step: float, value: float, label: str) -> None:
-    """One measurement: a large labelled marker in a window around it, not a lone dot at an axis corner.
-    A value that cannot be drawn (inf: e.g. a reverse KL with a mode missed entirely) is written out."""
-    span = max(abs(step) * 0.5, 1.0)
-    ax.set_xlim(step - span, step + span)
-    if not math.isfinite(value):
-        ax.text(0.5, 0.5, f"{value} at step {step:g}", transform=ax.transAxes, ha="center", fontsize=9)
+LABEL_GAP = 13  # points between the labels of single measurements in one panel
+
+
+def _single_points(ax, points: dict[str, tuple[int, float]], window: bool) -> None:
+    """Measurements made once: large labelled markers, not lone dots at an axis corner. With ``window``
+    (every key of the panel measured once) the panel's limits are set once, from all of its points, so
+    each of them is inside; the labels are stacked in the order of the values, one LABEL_GAP apart, so
+    they never overlap. A value that cannot be drawn (inf: e.g. a reverse KL with a mode missed entirely)
+    is written out."""
+    finite = {k: sv for k, sv in points.items() if math.isfinite(sv[1])}
+    named = len(points) > 1
+    for i, (k, (step, value)) in enumerate(sorted(finite.items(), key=lambda kv: (kv[1][1], kv[0]))):
+        ax.plot([step], [value], marker="o", ms=8, ls="none", label=k)
+        offset = LABEL_GAP * (i - (len(finite) - 1) / 2)
+        ax.annotate(f"{k}: " * named + f"{value:.4g} at step {step:g}", (step, value), textcoords="offset points",
+                    xytext=(10, offset), ha="left", va="center", fontsize=8)
+    for i, (k, (step, value)) in enumerate(kv for kv in points.items() if kv[0] not in finite):
+        ax.text(0.5, 0.5 - 0.1 * i, f"{k}: " * named + f"{value} at step {step:g}", transform=ax.transAxes,
+                ha="center", fontsize=9)
+    if not window:
+        return
+    steps = [s for s, _ in points.values()]
+    lo_s, hi_s = min(steps), max(steps)
+    span = max(abs(hi_s) * 0.5, hi_s - lo_s, 1.0)
+    ax.set_xlim(lo_s - 0.6 * span, hi_s + 1.4 * span)  # room on the right for the labels
+    if not finite:
         ax.set_yticks([])
         return
-    ax.plot([step], [value], marker="o", ms=8, ls="none", label=label)
-    ax.annotate(f"{value:.4g} at step {step:g}", (step, value), textcoords="offset points", xytext=(0, 10),
-                ha="center", fontsize=8)
-    pad = max(abs(value) * 0.5, 1e-3)
-    ax.set_ylim(value - pad, value + pad)
+    vals = [v for _, v in finite.values()]
+    lo, hi = min(vals), max(vals)
+    pad = max((hi - lo) * 0.5, max(abs(lo), abs(hi)) * 0.5, 1e-3)
+    ax.set_ylim(lo - pad, hi + pad)
 
 
 DECADES_FOR_LOG = 2  # distances spanning more than 100x get log-spaced bins and a log axis
@@ -262,6 +282,14 @@ def _save(path: Path, draw: Callable[[Path], object]) -> Path:
     return path
 
 
+def curves_title(run_dir: Path, series: dict[str, list[tuple[int, float]]]) -> str:
+    """"run · training curves · steps A–B": the curves come from the run's records, not from a checkpoint,
+    so the title names the steps they cover."""
+    steps = [s for pts in series.values() for s, _ in pts]
+    span = f"step {min(steps)}" if min(steps) == max(steps) else f"steps {min(steps)}–{max(steps)}"
+    return f"{Path(run_dir).resolve().name} · training curves · {span}"
+
+
 def figure_title(run_dir: Path, step: int | None, checkpoint: str | os.PathLike) -> str:
     """"run · step N · checkpoint": what every grid, strip and sheet says about itself."""
     return f"{Path(run_dir).resolve().name} · step {step} · checkpoint {Path(checkpoint).name}"
@@ -300,7 +328,7 @@ def make_figures(run_dir: str | os.PathLike, open_run: Callable[[], Any], *, n: 
     series = read_curves(run_dir)
     if series:
         written.append(_save(out_dir / "curves.png",
-                             lambda p: plot_curves(series, p, title=f"{run_dir.resolve().name} · training curves")))
+                             lambda p: plot_curves(series, p, title=curves_title(run_dir, series))))
     else:
         say("curves: skipped (stats.jsonl has no records yet)")
     if run is None:
@@ -344,6 +372,9 @@ def make_figures(run_dir: str | os.PathLike, open_run: Callable[[], Any], *, n: 
     written += _interpolations(run, train.kind, samples, centers, out_dir, seed, title)
     if train.kind == "image":
         k = min(SHEET_ROWS, len(samples))
+        if k < SHEET_ROWS:
+            say(f"nearest_neighbours.png: {k} pair{'s' * (k != 1)} of sample and nearest training image, not "
+                f"{SHEET_ROWS}: --n {n} draws only {len(samples)} sample{'s' * (len(samples) != 1)}")
         sheet = nn_sheet(samples[:k], train_x[sample_i[:k]], sample_d[:k], title=title)
         written.append(_save(out_dir / "nearest_neighbours.png", sheet.save))
     else:

@@ -166,11 +166,14 @@ def check_default_counts(names: list[str], *, n: int | None, available: int | No
     what, fix = ((f"--n {given} is", f"pass --n {need} or more") if given == n else
                  (f"{given} samples are", f"give at least {need} samples"))
     others = [name for name in names if name not in short]
-    rest = f", or leave {' and '.join(short)} out with --metrics {','.join(others)}" if others else ""
     plural = len(short) > 1
-    reasons = [f"{name} at least {FAMILIES[name].min_count}{FAMILIES[name].why_min}" for name in short]
-    raise MetricError(f"{what} too few for the default metric{'s' * plural} {' and '.join(short)}, which "
-                      f"need{'s' * (not plural)} {'; '.join(reasons)}; {fix}{rest}")
+    # names quoted: 'is' (Inception score) read as a verb ("the default metric is, which needs is at least 20")
+    reasons = [f"'{name}' needs at least {FAMILIES[name].min_count}{FAMILIES[name].why_min}" for name in short]
+    quoted = [f"'{name}'" for name in short]
+    listed = quoted[0] if not plural else f"{', '.join(quoted[:-1])} and {quoted[-1]}"
+    rest = f", or leave {listed} out with --metrics {','.join(others)}" if others else ""
+    raise MetricError(f"{what} too few for the default metric{'s' * plural} {listed}: {'; '.join(reasons)}; "
+                      f"{fix}{rest}")
 
 
 def _default_count(fam: Family, info: DatasetInfo) -> int:
