@@ -300,10 +300,23 @@ def evaluate(samples: SampleSource, dataset: str, metrics: str | Sequence[str] |
     return ev(samples, labels)
 
 
+SAMPLES_OF = ("the last evaluation written to this file; each metric's own samples (n, seed, created) are in "
+              "metrics.<name>.samples")
+
+
 def write_report(report: Report, path: Path, merge: bool = True) -> Path:
     """Write ``report`` as JSON, atomically; with ``merge``, metrics already in the file and not re-measured
-    stay. An OS error is one line (a GanforgeError)."""
+    stay. An OS error is one line (a GanforgeError).
+
+    With ``merge`` (a run's ``eval/<checkpoint>.json``, written by one evaluation after another) each metric
+    carries its own ``samples`` ({n, seed, created}) and the top-level ``samples`` is the last evaluation's
+    (``samples_of`` says so), so a metric measured earlier on other samples is not misdescribed."""
     data = report.to_dict()
+    if merge:
+        own = {k: data["samples"][k] for k in ("n", "seed") if k in data["samples"]}
+        for m in data["metrics"].values():
+            m["samples"] = {**own, "created": data["created"]}
+        data["samples_of"] = SAMPLES_OF
     if merge and path.is_file():
         try:
             old = json.loads(path.read_text())
@@ -311,7 +324,11 @@ def write_report(report: Report, path: Path, merge: bool = True) -> Path:
             old = {}
         if old.get("format") == REPORT_FORMAT and old.get("samples", {}).get("checkpoint") == \
                 data["samples"].get("checkpoint"):
-            metrics = {**old.get("metrics", {}), **data["metrics"]}
+            # a file from before per-metric samples: its header was its last evaluation's, the best known
+            before = {k: old["samples"][k] for k in ("n", "seed") if k in old["samples"]}
+            kept = {name: m if "samples" in m else {**m, "samples": {**before, "created": old.get("created")}}
+                    for name, m in old.get("metrics", {}).items() if isinstance(m, dict)}
+            metrics = {**kept, **data["metrics"]}
             data["metrics"] = metrics
             data["values"] = {k: v for m in metrics.values() for k, v in m["values"].items()}
     return outputs.write_text(path, json.dumps(outputs.strict_json(data), indent=1, allow_nan=False) + "\n", flag="--json")  # whole or not at all
