@@ -108,6 +108,13 @@ def generate_chunks(G: nn.Module, n: int, *, z_dim: int, z_dist: str = "uniform"
     A class-conditional G draws labels uniformly unless ``classes`` names one class or a list to
     cycle through. ``truncation`` is the truncation trick (Brock et al. 2019): noise components
     beyond the threshold are redrawn, trading variety for fidelity.
+
+    Prefixes: every chunk's noise and then its labels come from one stream seeded by ``seed``. With
+    neither random labels nor ``truncation``, the first k of ``n`` samples are the samples of ``n=k``.
+    They are not when labels are drawn at random (a class-conditional G without ``classes``: the
+    labels of each chunk are drawn after its noise, so the stream's split depends on the chunks) or
+    with ``truncation`` (the redraws use up a number of values that depends on the noise): there,
+    ``n=k`` gives other samples than the first k of ``n``. See docs/figures.md.
     """
     if n <= 0:
         raise GanforgeError(f"the number of samples must be positive, got {n}; pass --n 1000 for example")
