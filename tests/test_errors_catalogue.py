@@ -502,6 +502,18 @@ def test_sample_stale_labels(capsys):
     assert np.load("s.labels.npy").tolist() == [1] * 5 and not Path("s.npy").exists()
 
 
+def test_figures_force_without_out(capsys):
+    assert main(_train("--out", "r")) == 0
+    _fails(capsys, ["figures", "r", "--force"], "--force needs --out", "drop --force")
+    assert not Path("r/figures").exists()
+
+
+def test_eval_force_without_json(capsys):
+    assert main(_train("--out", "r")) == 0
+    _fails(capsys, ["eval", "r", "--force", "--n", "50"], "--force needs --json", "drop --force")
+    assert not Path("r/eval").exists()
+
+
 def test_sample_read_only(capsys, tmp_path, read_only):
     assert main(_train("--out", "r")) == 0
     read_only(tmp_path / "ro")

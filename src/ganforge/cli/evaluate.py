@@ -92,7 +92,7 @@ def run(args: argparse.Namespace) -> int:
         return _list_metrics()
     if args.force and args.json is None:
         raise GanforgeError("--force needs --json: it lets eval replace the --json file you name; a run's "
-                            "RUN_DIR/eval/<checkpoint>.json is merged into without it")
+                            "RUN_DIR/eval/<checkpoint>.json is merged into without it; drop --force, or name a file with --json")
     if args.n is not None and args.n < 2:
         raise GanforgeError(f"--n must be at least 2 samples, got {args.n}")
     if args.metrics is not None and not [m for m in args.metrics.split(",") if m.strip()]:

@@ -38,7 +38,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.force and args.out is None:
         raise GanforgeError(f"--force needs --out: it lets figures replace files in a folder you name; "
-                            f"{Path(args.run_dir) / 'figures'} is always redrawn without it")
+                            f"{Path(args.run_dir) / 'figures'} is always redrawn without it; drop --force, or name a folder "
+                            f"with --out")
     if args.n < 2:
         raise GanforgeError(f"--n must be at least 2 samples, got {args.n}")
     read_config(args.run_dir)  # not a run directory: say so before anything is written
