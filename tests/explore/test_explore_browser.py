@@ -3,7 +3,9 @@ package; ``playwright install`` is never run, it downloads browsers). Skipped, w
 either is missing; CI installs chromium (.ci/run).
 
 Each test reads what the page drew (canvas pixels, the live view's chart data) and saves a
-screenshot of its panel into docs/img/explore/, which docs/explore.md shows.
+screenshot of its panel: into a temporary folder, so that a test run never rewrites a tracked file,
+or into the folder ``GANFORGE_EXPLORE_SHOTS`` names (``docs/img/explore`` to refresh the pictures
+docs/explore.md shows).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from ganforge.metrics.judges import load_judge
 from ganforge.runs.run import load_run
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SHOTS = Path(__file__).resolve().parents[2] / "docs" / "img" / "explore"
+SHOTS_ENV = os.environ.get("GANFORGE_EXPLORE_SHOTS")  # where the screenshots go; a temporary folder if unset
 ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
         "--disable-sync", "--no-first-run"]
 CGAN_RUN = os.environ.get("GANFORGE_TEST_CGAN_RUN")  # a trained class-conditional digits/MNIST run (conftest)
@@ -71,6 +73,11 @@ def server(explore_runs, panel_runs):
 
 
 @pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    return Path(SHOTS_ENV) if SHOTS_ENV else tmp_path_factory.mktemp("explore-shots")
+
+
+@pytest.fixture(scope="module")
 def browser():
     with playwright.sync_playwright() as p:
         b = p.chromium.launch(executable_path=CHROMIUM, headless=True, args=ARGS)
@@ -88,8 +95,9 @@ def open_page(browser, url):
 
 
 @pytest.fixture
-def page(browser, server):
+def page(browser, server, shots):
     pg, offsite = open_page(browser, server)
+    pg.shots = shots  # shoot() saves here
     yield pg
     assert not offsite, offsite  # every asset and request stays on this server
     pg.close()
@@ -118,9 +126,9 @@ def redraw(pg, action: str) -> None:
 
 
 def shoot(pg, panel: str, name: str | None = None) -> None:
-    """Save panel ``panel``'s screenshot as docs/img/explore/``name`` (the panel's name by default).png."""
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    pg.locator(f"#panel-{panel}").screenshot(path=str(SHOTS / f"{name or panel}.png"))
+    """Save panel ``panel``'s screenshot as ``name`` (the panel's name by default).png in the page's shots folder."""
+    pg.shots.mkdir(parents=True, exist_ok=True)
+    pg.locator(f"#panel-{panel}").screenshot(path=str(pg.shots / f"{name or panel}.png"))
 
 
 def test_the_grid_renders_and_a_click_locks_a_seed(page):
@@ -307,10 +315,11 @@ def source_pixels(pg) -> np.ndarray:
 
 
 @pytest.fixture
-def class_page(browser, class_run):
+def class_page(browser, class_run, shots):
     """The explorer over the class-conditional run that draws its classes (conftest's ``class_run``) alone."""
     with serving([class_run]) as url:
         pg, offsite = open_page(browser, url)
+        pg.shots = shots  # shoot() saves here
         yield pg
         assert not offsite, offsite
         pg.close()
