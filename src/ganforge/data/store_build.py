@@ -325,6 +325,13 @@ def build_store(src: str | Path, dest: str | Path, options: BuildOptions, *, for
     return report
 
 
+def _hash_chunk(content, images: bytes, labels: bytes) -> None:
+    """The store's content hash, one chunk at a time: its images' bytes, then its labels' (empty if unlabelled).
+    The one definition for the build and for ``_compact``'s rehash, so the two can never disagree."""
+    content.update(images)
+    content.update(labels)
+
+
 def _write(out: Path, items, label_of, classes, channels: int, resolution: int, options: BuildOptions, report: Report) -> dict:
     """The decode pass: chunks appended to the image (and label) files, hashed as they go."""
     content = hashlib.sha256()
@@ -337,12 +344,10 @@ def _write(out: Path, items, label_of, classes, channels: int, resolution: int, 
             if chunk:
                 block = np.ascontiguousarray(np.stack(chunk))
                 fx.write(block.tobytes())
-                content.update(block.tobytes())
                 mean.__iadd__(block.sum(0, dtype=np.float64))
-                if label_of is not None:
-                    lab = np.asarray(ys, np.int64)
-                    fy.write(lab.tobytes())
-                    content.update(lab.tobytes())
+                lab = np.asarray(ys, np.int64).tobytes() if label_of is not None else b""
+                fy.write(lab)
+                _hash_chunk(content, block.tobytes(), lab)
                 chunk.clear()
                 ys.clear()
 
@@ -400,7 +405,6 @@ def _compact(out: Path, classes: list[str], meta: dict, report: Report) -> list[
     content = hashlib.sha256()
     with open(out / IMAGES, "rb") as fx:
         for start in range(0, n, CHUNK):
-            content.update(fx.read(c * r * r * min(CHUNK, n - start)))
-            content.update(y[start:start + CHUNK].tobytes())
+            _hash_chunk(content, fx.read(c * r * r * min(CHUNK, n - start)), y[start:start + CHUNK].tobytes())
     meta["content_sha256"] = content.hexdigest()
     return [classes[k] for k in used]
