@@ -42,7 +42,7 @@ def test_stats_jsonl_is_strict_json_when_a_loss_is_nan(tmp_path):
     import math
 
     from ganforge.engine.stats_log import StatsWriter
-    from ganforge.figures.run_figures import read_curves
+    from ganforge.figures.curves import read_curves
 
     w = StatsWriter(tmp_path, 10, 0, tensorboard=False, progress=False)
     w.write({"step": 5, "loss_D": float("nan"), "loss_G": float("inf"), "D_real": 0.5})

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import shutil
 
 import numpy as np
@@ -13,7 +12,7 @@ from PIL import Image
 
 from ganforge.cli import main
 from ganforge.figures import run_figures as rf
-from ganforge.figures.run_figures import lerp, nearest_neighbours, read_curves, slerp
+from ganforge.figures.run_figures import lerp, nearest_neighbours, slerp
 
 
 @pytest.fixture(autouse=True)
@@ -51,21 +50,6 @@ def test_nearest_neighbours_match_brute_force(monkeypatch):
     full = np.linalg.norm(flat_q[:, None] - flat_p[None], axis=2)
     assert np.array_equal(idx, full.argmin(1)) and np.allclose(dist, full.min(1), atol=1e-3)
     assert idx[0] == 7 and idx[1] == 3 and dist[0] < 1e-3  # a copied training image is found at distance 0
-
-
-def test_curves_read_stats_and_eval_reports(tmp_path):
-    lines = [{"step": 10, "loss_D": 1.0, "loss_G": 2.0, "D_real": 0.6, "lr_D": 1e-3, "img_per_s": 5.0},
-             {"step": 20, "event": "interrupted", "message": "x"},
-             {"step": 20, "loss_D": 0.9, "loss_G": 2.1, "D_real": 0.5, "eval/fid1k_test_lenet": 30.0,
-              "eval/kid1k_test_lenet.std": 0.2}]
-    (tmp_path / "stats.jsonl").write_text("\n".join(json.dumps(r) for r in lines) + "\n{cut sh")
-    (tmp_path / "eval").mkdir()
-    (tmp_path / "eval" / "step-0000030.json").write_text(json.dumps(
-        {"samples": {"step": 30}, "values": {"fid1k_test_lenet": 20.0, "kid1k_test_lenet.std": 0.1}}))
-    series = read_curves(tmp_path)
-    assert series["loss_D"] == [(10, 1.0), (20, 0.9)]
-    assert series["fid1k_test_lenet"] == [(20, 30.0), (30, 20.0)]
-    assert "lr_D" not in series and "img_per_s" not in series and "kid1k_test_lenet.std" not in series
 
 
 def _train(preset, out, steps=20):
