@@ -23,7 +23,8 @@ from safetensors.torch import load_file
 from ganforge.api import resolve_config
 from ganforge.engine.loop import Trainer
 from ganforge.errors import ConfigError
-from ganforge.recipes.tabular import DpTabular, PoissonTableBatches
+from ganforge.recipes.tabular import DpTabular
+from ganforge.tabular.batches import PoissonTableBatches
 from ganforge.runs.run import load_run
 from ganforge.tabular.sampling import column_shapes
 
