@@ -484,6 +484,13 @@ def test_eval_zero_samples(capsys, tmp_path):
     _fails(capsys, ["eval", "--samples", "none.npy", "--dataset", "ring8"], "none.npy holds no samples")
 
 
+def test_eval_non_finite_samples(capsys, tmp_path):
+    x = np.random.default_rng(0).normal(size=(100, 2)).astype(np.float32)
+    x[3, 1] = np.nan
+    np.save(tmp_path / "diverged.npy", x)
+    _fails(capsys, ["eval", "--samples", "diverged.npy", "--dataset", "ring8"], "(1 of 100 rows)", "--checkpoint")
+
+
 def test_eval_read_only(capsys, tmp_path, read_only):
     assert main(["train", "gan2014-ring8", "--steps", "10", *TINY, "--out", "r"]) == 0
     capsys.readouterr()

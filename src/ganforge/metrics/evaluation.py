@@ -259,7 +259,10 @@ class Evaluator:
                 raise GanforgeError(f"samples must be float points (N, {want[0]}) like {self.info.name}'s, "
                                     f"got {x.dtype} {tuple(x.shape)}")
             if not np.isfinite(x).all():
-                raise GanforgeError("samples contain NaN or infinite values; the generator has diverged")
+                rows = int((~np.isfinite(x)).any(1).sum())
+                raise GanforgeError(f"samples contain NaN or infinite values ({rows} of {len(x)} rows): the generator "
+                                    f"that drew them had diverged; measure an earlier checkpoint (--checkpoint), or "
+                                    f"retrain it with a lower lr")
             x = x.astype(np.float32, copy=False)
         if len(x) < self.num_samples:
             raise GanforgeError(f"{', '.join(self.names)} need {self.num_samples} samples, got {len(x)}; pass "
