@@ -45,6 +45,7 @@ from torch.utils.flop_counter import FlopCounterMode
 from ganforge import config, presets
 from ganforge.nets import NetContext, build_discriminator, build_generator
 from ganforge.engine.loop import Trainer
+from ganforge.runs.rundir import git_commit
 from ganforge.training.schedules import make_optimizer
 
 
@@ -233,8 +234,9 @@ def main(argv: list[str] | None = None) -> int:
     steps_per_s = med_ours / bs
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else f"CPU ({platform.processor() or 'x86_64'}, {torch.get_num_threads()} threads)"
     command = "python benchmarks/throughput.py " + shlex.join(argv if argv is not None else sys.argv[1:])
+    when, commit = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), git_commit() or "no git"
     table = "\n".join([
-        f"`{command}` on {name}, torch {torch.__version__}; ganforge's switches: {speed}"
+        f"`{command}` on {name}, torch {torch.__version__}, {when}, commit {commit[:12]}; ganforge's switches: {speed}"
         + (f" (torch.compile failed for {', '.join(fell_back)}: eager)" if fell_back else ""),
         "",
         "| loop | images/s (median of windows) | spread (min-max) | model GFLOP/step | achieved TFLOP/s | peak memory (MiB) |",
@@ -255,7 +257,7 @@ def main(argv: list[str] | None = None) -> int:
             f.write("\n" + table + "\n")
     if args.json:
         Path(args.json).write_text(json.dumps({
-            "command": command, "device": name, "switches": speed, "batch": bs, "img_per_s": med_ours,
+            "command": command, "device": name, "date": when, "commit": commit, "switches": speed, "batch": bs, "img_per_s": med_ours,
             "plain_img_per_s": med_plain, "ratio": med_ours / med_plain, "gflop_per_step": flops / 1e9,
             "tflop_per_s": flops * steps_per_s / 1e12, "windows": ours, "plain_windows": plain,
             "graphed": graphed, "profile": prof}, indent=1))

@@ -1,5 +1,6 @@
 """benchmarks/throughput.py runs end to end and writes its table (the figures themselves are measured, not tested)."""
 
+import re
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -15,6 +16,7 @@ def test_throughput_prints_and_appends_both_loops_with_the_command(tmp_path, cap
     assert printed.strip() in text
     assert "python benchmarks/throughput.py gan2014-digits --batch 16" in text
     assert "foreach optimiser" in text  # the switches in force are part of the record
+    assert re.search(r", 20\d\d-\d\d-\d\d \d\d:\d\d UTC, commit (?:[0-9a-f]{12}|no git)", text), text  # when, and of which code
     rows = {line.split("|")[1].strip(): line for line in text.splitlines() if line.startswith("| ")}
     assert {"ganforge", "plain reference", "ratio"} <= rows.keys()
     gflop = float(rows["ganforge"].split("|")[4])
@@ -41,6 +43,7 @@ def test_throughput_profiles_the_step_and_writes_json_through_the_graph_path(tmp
     assert prof["top"] and all(t["name"].startswith("aten::") for t in prof["top"])
     assert any(t["name"] in ("aten::addmm", "aten::mm", "aten::linear") for t in prof["top"])  # an MLP GAN
     assert figures["ratio"] == figures["img_per_s"] / figures["plain_img_per_s"]
+    assert figures["date"].endswith("UTC") and figures["commit"]
     assert [g.split(":")[0] for g in figures["graphed"]] == ["D", "G"]
     assert all("replays" in g and "eager" in g for g in figures["graphed"])
 
