@@ -619,6 +619,13 @@ def test_dp_batch_norm(capsys, tmp_path):
     assert not (tmp_path / "r" / "checkpoints").exists()
 
 
+def test_dp_real_outside_d(capsys, tmp_path):
+    _fails(capsys, ["train", "gan2014-digits", "--out", "r", "--steps", "2", *DIGITS_CGAN, "--set",
+                    "recipe=dp-noise-to-image", "--set", "reg.feature_matching=1", "--set", "dp.delta=1e-4"],
+           "reg.feature_matching does not", "set reg.feature_matching=0")
+    assert not (tmp_path / "r").exists()
+
+
 def test_pairs_no_match(capsys, tmp_path):
     _images(tmp_path / "edges")
     for i in range(4):

@@ -4,6 +4,7 @@ effect on the numbers (an update is a mean of gradients clipped to max_grad_norm
 to noise_multiplier; plain updates differ)."""
 
 import json
+import re
 
 import pytest
 import torch
@@ -75,6 +76,29 @@ def test_batch_norm_and_spectral_norm_are_refused_in_one_line(tmp_path, override
     with pytest.raises(ConfigError, match=fix) as info:
         ganforge.train(cfg, out=tmp_path / "x", steps=1)
     assert "\n" not in str(info.value)
+
+
+@pytest.mark.parametrize("section, key, value, fix", [
+    ("reg", "feature_matching", 1.0, "set reg.feature_matching=0"),
+    ("loss", "g", "relativistic", "set loss.g=non-saturating"),
+    ("augment", "ada_target", 0.6, "set augment.ada_target= (off"),
+])
+def test_settings_that_feed_real_data_outside_d_s_private_updates_are_refused(tmp_path, section, key, value, fix):
+    """Feature matching and a relativistic G loss put D's view of a real batch into G's loss, and ADA tunes p from
+    D's outputs on real batches: none of it clipped or noised, so the epsilon reported would not cover the run (a
+    run with feature matching trained and logged dp_epsilon 1.22). Refused before the run directory is written."""
+    cfg = _cfg()
+    cfg.setdefault(section, {})[key] = value
+    with pytest.raises(ConfigError, match=re.escape(fix)) as info:
+        ganforge.train(cfg, out=tmp_path / "x", steps=1)
+    assert "\n" not in str(info.value) and f"{section}.{key}" in str(info.value)
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_diffaugment_policy_drawn_independently_of_the_data_is_allowed(tmp_path):
+    cfg = _cfg()
+    cfg["augment"] = {"policy": "translation"}
+    assert ganforge.train(cfg, out=tmp_path / "x", steps=1).step == 1
 
 
 def test_noised_gradients_take_the_layout_of_channels_last_weights():

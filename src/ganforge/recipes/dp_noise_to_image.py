@@ -38,6 +38,7 @@ from ganforge.config import RunConfig
 from ganforge.config import reads as config_reads
 from ganforge.data import Dataset
 from ganforge.errors import ConfigError
+from ganforge.objectives.losses import G_LOSSES
 from ganforge.recipes.base import TrainingEnv, TrainingParts
 from ganforge.recipes.noise_to_image import NoiseToImage
 from ganforge.training import seeds
@@ -67,6 +68,27 @@ def check_private(D: nn.Module, cfg: RunConfig, recipe: str = "dp-noise-to-image
         if getattr(cfg.reg, name) > 0:
             raise ConfigError(f"{recipe} cannot clip per-sample gradients of a gradient penalty; "
                               f"set reg.{name}=0")
+    check_real_only_in_d(cfg, recipe)
+
+
+def check_real_only_in_d(cfg: RunConfig, recipe: str = "dp-noise-to-image") -> None:
+    """One line for a setting that lets real data reach training outside D's private updates, where no clipping
+    or noise covers it: the privacy argument (only D sees real data; G and its samples are post-processing) would
+    not hold, and the epsilon reported would describe a run that leaks more than it says."""
+    leaks = []
+    if cfg.reg.feature_matching > 0:  # G's loss holds the mean of D's features on a fresh real batch
+        leaks.append(("reg.feature_matching", "G's loss matches D's features of a real batch",
+                      "reg.feature_matching=0"))
+    if G_LOSSES[cfg.loss.g].needs_real:  # G's loss holds D's mean logit on a real batch
+        leaks.append(("loss.g=relativistic", "G's loss compares its samples with D's logits on a real batch",
+                      "loss.g=non-saturating"))
+    if cfg.augment.ada_target is not None:  # p follows sign(D(x)) summed over real batches, with no noise
+        leaks.append(("augment.ada_target", "ADA tunes its probability from D's outputs on real batches",
+                      "augment.ada_target= (off; a DiffAugment augment.policy, drawn independently of the data, is allowed)"))
+    if leaks:
+        key, why, fix = leaks[0]
+        raise ConfigError(f"{recipe} keeps real data inside D's private updates, and {key} does not: {why} with "
+                          f"no clipping or noise, so the reported epsilon would not cover it; set {fix}")
 
 
 def check_batch_fits(cfg: RunConfig, data: Dataset, recipe: str = "dp-noise-to-image") -> None:
@@ -208,4 +230,4 @@ def make_private(env: TrainingEnv, parts: TrainingParts, recipe: str) -> Trainin
     return parts
 
 
-__all__ = ["DpNoiseToImage", "DpState", "check_batch_fits", "check_private", "make_private"]
+__all__ = ["DpNoiseToImage", "DpState", "check_batch_fits", "check_private", "check_real_only_in_d", "make_private"]
