@@ -6,6 +6,9 @@ them; this script forces each stack in turn (a server started here, not through 
 such switch) so the two can be compared on one machine.
 
     python benchmarks/serve_stacks.py RUN_DIR --threads 1 2
+
+``--warmup`` (seconds before each measured window, default 1.5 as serve.py's) can be cut to 0 for a quick
+end-to-end check of the script (tests/test_benchmarks_serve_stacks.py).
 """
 
 from __future__ import annotations
@@ -30,13 +33,14 @@ uvicorn.run(app, host="127.0.0.1", port=int(sys.argv[3]), http=sys.argv[4], loop
 STACKS = (("h11", "asyncio"), ("httptools", "uvloop"))
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("run_dir")
     p.add_argument("--threads", type=int, nargs="+", default=[1, 2], help="OMP_NUM_THREADS of the server")
     p.add_argument("--clients", type=int, nargs="+", default=[1, 64])
     p.add_argument("--seconds", type=float, default=5.0)
-    args = p.parse_args()
+    p.add_argument("--warmup", type=float, default=1.5, help="seconds of load before each measured window")
+    args = p.parse_args(argv)
     for threads in args.threads:
         for http, loop in STACKS:
             for max_batch in (1, 64):
@@ -47,7 +51,7 @@ def main() -> None:
                 try:
                     url = wait_healthy(server, port)
                     for c in args.clients:
-                        r = asyncio.run(load(url, c, args.seconds, 1.5))
+                        r = asyncio.run(load(url, c, args.seconds, args.warmup))
                         print(json.dumps({"http": http, "loop": loop, "threads": threads, "max_batch": max_batch,
                                           "load": round(os.getloadavg()[0], 1), **r}), flush=True)
                 finally:
