@@ -11,8 +11,9 @@ PR-AUC) as mean +- standard error over the seeds done, with the number of seeds.
         --protocol mnist-one-normal --digits 0 1 2 --seeds 0 1 2
 
 The default budget (``--budget cpu-small``) is what fits a shared CPU: 16-channel nets, a
-few hundred steps. It is written into every table's heading; say it wherever a figure is
-quoted.
+few hundred steps. It is recorded in each run (its ``DONE`` file) and report (``"budget"``) and
+written into every table's heading; say it wherever a figure is quoted. An ``--out`` holding a
+model or report of another budget is refused, never reused: give each budget its own ``--out``.
 """
 
 from __future__ import annotations
@@ -45,7 +46,8 @@ BUDGETS = {
                                     "optim.d.lr=5e-4"]),
                   "ganomaly": (400, []), "anogan": (400, [])},
     # Five times the GAN steps and three times the encoder's: what an idle CPU core gives f-AnoGAN in
-    # about a minute and a half per model. Use its own --out folder (run names do not carry the budget).
+    # about a minute and a half per model. Use its own --out folder (a finished model of another budget
+    # there is refused, by the budget its DONE file and report record).
     "cpu-medium": {"fanogan": (2900, ["anomaly.encoder_steps=900", "train.d_steps=2", "optim.g.lr=5e-4",
                                       "optim.d.lr=5e-4"]),
                    "ganomaly": (2000, []), "anogan": (2000, [])},
@@ -71,22 +73,47 @@ def _run(cmd: list[str], log: Path) -> None:
         raise SystemExit(2 if done.returncode == 2 else 1)  # the child's 2 is the user's input: pass it on
 
 
+DONE_PREFIX = "trained at budget "
+
+
+def done_budget(run: Path) -> str | None:
+    """The budget a finished run's DONE file records; None when it was written before budgets were recorded."""
+    text = (run / "DONE").read_text().strip()
+    return text.removeprefix(DONE_PREFIX) if text.startswith(DONE_PREFIX) else None
+
+
+def _refuse_other_budget(what: Path, found: str | None, budget: str) -> None:
+    """One line, exit 2, when a finished model or report in --out is of another budget than --budget: reusing
+    it would print another budget's figures under this one's name."""
+    if found != budget:
+        was = f"at --budget {found}" if found else "before budgets were recorded (budget unknown)"
+        print(f"anomaly_protocol.py: error: {what} was made {was}, not --budget {budget}; give each budget its own "
+              f"--out (results of two budgets are never mixed)", file=sys.stderr, flush=True)
+        raise SystemExit(2)
+
+
 def one(out: Path, budget: str, method: str, protocol: str, digit: int, seed: int, limit: int | None) -> dict:
-    """Train (unless done) and evaluate (unless done) one model; returns its report."""
+    """Train (unless done) and evaluate (unless done) one model; returns its report (with its budget)."""
     name = f"{method}-{protocol}-d{digit}-s{seed}"
     run, report, log = out / "runs" / name, out / "reports" / f"{name}.json", out / "logs" / f"{name}.log"
     for folder in (run.parent, report.parent, log.parent):
         folder.mkdir(parents=True, exist_ok=True)
     steps, extra = BUDGETS[budget][method]
     ganforge = [sys.executable, "-m", "ganforge"]
-    if not (run / "DONE").exists():
+    if report.exists():  # checked first: a report is reused only at its own budget
+        _refuse_other_budget(report, json.loads(report.read_text()).get("budget"), budget)
+    if (run / "DONE").exists():
+        _refuse_other_budget(run, done_budget(run), budget)
+    else:
         sets = [f"data.name={protocol}", f"data.digit={digit}", f"seed={seed}", *COMMON, *extra]
         _run([*ganforge, "train", PRESETS[method], "--out", str(run), "--force", "--steps", str(steps),
               *[a for s in sets for a in ("--set", s)]], log)
-        (run / "DONE").write_text("trained\n")
+        (run / "DONE").write_text(f"{DONE_PREFIX}{budget}\n")
     if not report.exists():
         cmd = [*ganforge, "anomaly", "eval", str(run), "--method", method, "--out", str(report)]
         _run(cmd + (["--limit", str(limit)] if limit else []), log)
+        r = json.loads(report.read_text())
+        report.write_text(json.dumps({**r, "budget": budget}, indent=2) + "\n")
     return json.loads(report.read_text())
 
 
@@ -99,16 +126,17 @@ def mean_se(values: list[float]) -> str:
 
 
 def summary(out: Path) -> str:
-    """Tables from every report under ``out/reports``, one per (method, protocol, test subset)."""
+    """Tables from every report under ``out/reports``, one per (method, protocol, test subset, budget); the
+    budget is in each heading ("not recorded" for a report written before budgets were)."""
     groups: dict[tuple, dict[int, list[dict]]] = {}
     for path in sorted((out / "reports").glob("*.json")):
         r = json.loads(path.read_text())
-        key = (r["method"], r["protocol"], r["n_test"] if r["test_subset"] else 0)
+        key = (r["method"], r["protocol"], r["n_test"] if r["test_subset"] else 0, r.get("budget") or "not recorded")
         groups.setdefault(key, {}).setdefault(r["digit"], []).append(r)
     lines = []
-    for (method, protocol, n_test), by_digit in sorted(groups.items()):
+    for (method, protocol, n_test, budget), by_digit in sorted(groups.items()):
         split = f"a fixed subset of {n_test} test images" if n_test else "the whole test split"
-        lines += [f"\n{method} on {protocol} ({split})\n",
+        lines += [f"\n{method} on {protocol} ({split}; budget {budget})\n",
                   "| digit | seeds | AUROC | PR-AUC | F1 (valid threshold) |",
                   "|---:|---:|---:|---:|---:|"]
         means = []
@@ -174,8 +202,8 @@ def main() -> None:
     args = p.parse_args()
     if bad := [d for d in args.digits if not 0 <= d <= 9]:
         p.error(f"--digits must be MNIST digits 0-9, got {', '.join(map(str, bad))}")
-    if args.limit is not None and args.limit < 1:
-        p.error(f"--limit must be at least 1, got {args.limit}")
+    if args.limit is not None and args.limit < 2:  # as `ganforge anomaly eval --limit`, which it runs
+        p.error(f"--limit must be at least 2 images, got {args.limit}")
     out = Path(args.out)
     if args.speed:
         print(speed(Path(args.speed), 200), end="")

@@ -73,3 +73,34 @@ def test_learns_shows_no_wall_time_for_a_run_trained_elsewhere(benchmark_script)
            "max_share": 0.1, "confident": 0.9, "collapse": False}
     table = learns.markdown([row, {**row, "wall_s": 90.0}])
     assert "| r | 3 | 1 | n/a |" in table and "| 1.5 min |" in table and "nan" not in table
+
+
+def test_anomaly_protocol_never_reuses_another_budgets_results(benchmark_script, tmp_path, capsys):
+    """--budget long into an --out holding cpu-small results reused the cpu-small models and printed them under
+    the same heading; each run and report now records its budget, a mismatch is refused, and every heading
+    names the budget."""
+    bench = benchmark_script("anomaly_protocol")
+    name = "ganomaly-mnist-one-normal-d0-s0"
+    (tmp_path / "runs" / name).mkdir(parents=True)
+    (tmp_path / "runs" / name / "DONE").write_text("trained at budget cpu-small\n")
+    (tmp_path / "reports").mkdir()
+    report = {"method": "ganomaly", "protocol": "mnist-one-normal", "digit": 0, "train_seed": 0, "n_test": 100,
+              "test_subset": False, "auroc": 0.9, "pr_auc": 0.95, "f1": 0.5, "budget": "cpu-small"}
+    (tmp_path / "reports" / f"{name}.json").write_text(__import__("json").dumps(report))
+    assert bench.one(tmp_path, "cpu-small", "ganomaly", "mnist-one-normal", 0, 0, None)["auroc"] == 0.9
+    with pytest.raises(SystemExit) as e:
+        bench.one(tmp_path, "long", "ganomaly", "mnist-one-normal", 0, 0, None)
+    err = capsys.readouterr().err
+    assert e.value.code == 2 and "made at --budget cpu-small, not --budget long" in err and "own --out" in err
+    (tmp_path / "reports" / f"{name}.json").unlink()  # the run alone, or one from before budgets were recorded
+    with pytest.raises(SystemExit):
+        bench.one(tmp_path, "long", "ganomaly", "mnist-one-normal", 0, 0, None)
+    (tmp_path / "runs" / name / "DONE").write_text("trained\n")
+    with pytest.raises(SystemExit):
+        bench.one(tmp_path, "cpu-small", "ganomaly", "mnist-one-normal", 0, 0, None)
+    assert "before budgets were recorded" in capsys.readouterr().err
+    (tmp_path / "reports" / f"{name}.json").write_text(__import__("json").dumps(report))
+    (tmp_path / "reports" / "other.json").write_text(__import__("json").dumps({**report, "budget": "long"}))
+    table = bench.summary(tmp_path)
+    assert "ganomaly on mnist-one-normal (the whole test split; budget cpu-small)" in table
+    assert "ganomaly on mnist-one-normal (the whole test split; budget long)" in table  # never merged

@@ -908,6 +908,107 @@ def test_anomaly_eval_no_labels(capsys, tmp_path):
     _fails(capsys, ["anomaly", "eval", _ganomaly_run(tmp_path)], "'digits' has no anomaly labels")
 
 
+def _poison(run, *groups):
+    """Write the run's last checkpoint again, through runs/checkpoint.py's own writer (so its manifest holds),
+    with every bias of the named nets NaN: a run whose weights diverged."""
+    from ganforge.runs import checkpoint
+
+    last = checkpoint.list_checkpoints(Path(run) / "checkpoints")[-1]
+    tensors, state = checkpoint.load(last)
+    for group in groups:
+        for key, value in tensors[group].items():
+            if value.is_floating_point() and (key.endswith("bias") or key.endswith(".b")):
+                value.fill_(float("nan"))
+    checkpoint.save(last.parent, int(state["step"]), tensors, state)
+
+
+def _protocol_run(tmp_path):
+    """A tiny GANomaly run on an MVTec-style folder protocol: normal images dark, anomalies bright."""
+    root = tmp_path / "parts"
+    _images(root / "train", n=20)
+    _images(root / "test" / "good", n=4)
+    for i in range(4):
+        Image.new("L", (8, 8), color=250).save(_images(root / "test" / "bright", n=0) / f"b{i}.png")
+    run = tmp_path / "proto"
+    assert main(["train", "ganomaly-mnist", "--steps", "2", "--out", str(run), *ANOMALY_TINY,
+                 "--set", f"data.name=anomaly-folder:{root}"]) == 0
+    return str(run)
+
+
+def test_train_eval_every_anomaly_protocol(capsys):
+    _fails(capsys, ["train", "anogan-mnist", "--out", "ano", "--steps", "10", "--set", "eval.every=5"],
+           "ano is trained on the anomaly protocol mnist-one-normal, whose test split is mostly anomalies",
+           "set eval.every=0", "ganforge anomaly eval ano")
+    assert not Path("ano/checkpoints").exists() and not Path("ano/config.yaml").exists()
+
+
+def test_anomaly_eval_best_checkpoint(capsys, tmp_path):
+    run = _protocol_run(tmp_path)
+    shutil.copytree(next(Path(run, "checkpoints").glob("step-*")), Path(run, "checkpoints", "best"))
+    capsys.readouterr()
+    _fails(capsys, ["anomaly", "eval", run, "--checkpoint", "best", "--out", "r.json"],
+           "chosen by the in-training evaluation (eval.every)", "--checkpoint latest")
+    assert not Path("r.json").exists()
+
+
+def test_anomaly_non_finite_scores(capsys, tmp_path):
+    run = _protocol_run(tmp_path)
+    _poison(run, "G")
+    np.save("x.npy", np.zeros((3, 1, 8, 8), np.uint8))
+    capsys.readouterr()
+    _fails(capsys, ["anomaly", "score", run, "--input", "x.npy", "--out", "s.npy", "--maps", "maps"],
+           "3 of 3 ganomaly scores", "NaN or infinite", "score an earlier checkpoint with --checkpoint")
+    assert not Path("s.npy").exists() and not (Path("maps").exists() and any(Path("maps").iterdir()))
+    _fails(capsys, ["anomaly", "eval", run, "--out", "r.json"], "NaN or infinite", "--checkpoint")
+    assert not Path("r.json").exists()
+
+
+SEMI_TINY = ["--steps", "2", "--set", "model.g.hidden=[16]", "--set", "model.d.hidden=[32,16]",
+             "--set", "train.batch_size=20", "--set", "log.tensorboard=false"]
+
+
+def test_semi_supervised_missing_class(capsys):
+    np.savez("miss.npz", x=np.zeros((60, 1, 8, 8), np.uint8), y=np.array([0, 1, 3] * 20))
+    _fails(capsys, ["train", "ssgan-mnist-100", "--out", "sm", "--set", "data.name=npz:miss.npz",
+                    "--set", "data.labels_per_class=null", *SEMI_TINY],
+           "needs training images of every class", "has none of class 2", "choose a dataset")
+    assert not Path("sm/config.yaml").exists() and not Path("sm/checkpoints").exists()
+    _images(Path("parts/train"), n=20)
+    _images(Path("parts/test/good"), n=2)
+    _fails(capsys, ["train", "ssgan-mnist-100", "--out", "sp", "--set", "data.name=anomaly-folder:parts",
+                    "--set", "data.labels_per_class=null", *SEMI_TINY], "is an anomaly protocol",
+           "--set data.name=mnist")
+    assert not Path("sp/config.yaml").exists()
+    _fails(capsys, ["train", "ssgan-mnist-100", "--out", "sl", "--set", "data.name=digits",
+                    "--set", "data.labels_per_class=160", *SEMI_TINY], "the smallest", "at most")
+    assert not Path("sl/config.yaml").exists()
+
+
+def test_classify_non_finite_logits(capsys):
+    assert main(["train", "ssgan-mnist-100", "--out", "r", "--set", "data.name=digits",
+                 "--set", "data.labels_per_class=3", *SEMI_TINY]) == 0
+    _poison("r", "D", "D_ema")
+    np.save("x.npy", np.zeros((4, 1, 8, 8), np.uint8))
+    capsys.readouterr()
+    _fails(capsys, ["classify", "r", "--input", "x.npy", "--out", "p.npy", "--probs"],
+           "gives NaN or infinite class logits for 4 of 4 images", "--checkpoint")
+    assert not Path("p.npy").exists() and not Path("p.probs.npy").exists()
+    _fails(capsys, ["eval", "r"], "NaN or infinite class logits", "--checkpoint")
+    assert not Path("r/eval").exists() or not any(Path("r/eval").iterdir())
+
+
+def test_d_input_non_finite(capsys):
+    assert main(["train", "ssgan-mnist-100", "--out", "r", "--set", "data.name=digits",
+                 "--set", "data.labels_per_class=3", *SEMI_TINY]) == 0
+    x = np.full((2, 1, 8, 8), 0.5, np.float32)
+    x[1, 0, 2, 2] = np.nan
+    np.save("x.npy", x)
+    capsys.readouterr()
+    _fails(capsys, ["classify", "r", "--input", "x.npy", "--out", "p.npy"], "holds NaN or infinite values (1 of 128)",
+           "pass finite images")
+    assert not Path("p.npy").exists()
+
+
 def test_dataset_unusable_source(capsys, tmp_path):
     (tmp_path / "empty").mkdir()
     _fails(capsys, ["dataset", "empty", "--out", "st"], "no usable images")

@@ -50,3 +50,40 @@ def test_eval_without_labels_or_on_an_unknown_or_other_protocol_is_one_line(open
     with pytest.raises(AnomalyError) as e:
         evaluate(run)
     assert "'digits' has no anomaly labels" in one_line(e)
+
+
+def test_non_finite_scores_are_one_line_not_scikit_learns_traceback(one_line):
+    anomalous = np.array([0, 1, 0, 1], bool)
+    with pytest.raises(AnomalyError) as e:
+        detection_metrics(np.array([0.1, np.nan, 0.2, 0.3]), anomalous, threshold=0.5)
+    assert "NaN or infinite" in one_line(e) and "--checkpoint" in one_line(e)
+
+
+def test_a_limit_holding_one_kind_names_the_fix(one_line):
+    with pytest.raises(AnomalyError) as e:
+        detection_metrics(np.array([0.1, 0.2]), np.array([1, 1], bool), threshold=0.5, limit=2)
+    assert "raise --limit (this subset of 2 test images holds only anomalous ones)" in one_line(e)
+    with pytest.raises(AnomalyError) as e:  # no --limit: nothing to raise
+        detection_metrics(np.array([0.1, 0.2]), np.array([1, 1], bool), threshold=0.5)
+    assert "--limit" not in one_line(e)
+
+
+def test_a_small_limit_holds_both_kinds_and_a_large_one_is_the_plain_draw():
+    """--limit 3 on a test split 90% anomalies drew anomalies only (and AUROC was refused); the subset is drawn
+    per kind when the plain draw holds one kind only. A draw that holds both is the same as before the rule,
+    so every limited figure measured before it (AnoGAN's --limit 300 in benchmarks.md) is unchanged."""
+    from ganforge.anomaly.evaluation import SUBSET_SEED, _subset
+
+    anomalous = np.zeros(1000, bool)
+    anomalous[100:] = True
+    for limit in range(2, 40):
+        picked = _subset(1000, limit, anomalous)
+        assert len(picked) == len(set(picked)) == limit and anomalous[picked].any() and not anomalous[picked].all()
+        assert np.array_equal(picked, _subset(1000, limit, anomalous))  # fixed
+    plain = np.sort(np.random.default_rng(SUBSET_SEED).choice(1000, 300, replace=False))
+    assert np.array_equal(_subset(1000, 300, anomalous), plain) and np.array_equal(_subset(1000, 300), plain)
+
+
+def test_eval_with_a_limit_of_two_measures(opened):
+    report = evaluate(opened("ganomaly"), limit=2)
+    assert report["n_test"] == 2 and 0 <= report["auroc"] <= 1

@@ -134,3 +134,17 @@ def test_the_residual_map_is_the_pixel_difference_in_units_of_the_image_range(op
     expected = np.abs(x[:, None] / 255.0 - rec01).mean(1)
     assert expected.max() > 0.2  # the shifted blob is not reconstructed: a residual to measure
     np.testing.assert_allclose(res, expected, atol=1 / 255)
+
+
+def test_anogan_leaves_the_runs_requires_grad_as_it_found_it(opened):
+    """The search freezes G and D to optimise z only; an API user's nets keep their own flags afterwards
+    (they were left frozen)."""
+    run = opened("anogan")
+    run.config.anomaly.anogan_steps = 2
+    G, D = run.model.generator, run.model.nets["D"]
+    G.requires_grad_(True)
+    D.requires_grad_(True)
+    next(D.parameters()).requires_grad_(False)  # a mixed state comes back as it was, too
+    before = [p.requires_grad for net in (G, D) for p in net.parameters()]
+    scorer(run, "anogan").score(blobs(2, NORMAL_AT, np.random.default_rng(0)))
+    assert [p.requires_grad for net in (G, D) for p in net.parameters()] == before

@@ -105,3 +105,48 @@ def test_maps_never_appear_without_their_scores(blob_runs, tmp_path, capsys, mon
     fails(capsys, ["anomaly", "score", run, "--input", tmp_path / "x.npy", "--out", tmp_path / "s.npy", "--maps",
                    tmp_path / "maps"], "no space left", "nothing was written")
     assert not (tmp_path / "s.npy").exists() and not list(tmp_path.glob("maps/*.png"))
+
+
+def _nan_copy(run, dest, net):
+    """A copy of ``run`` whose last checkpoint has every bias of ``net`` NaN, rewritten by runs/checkpoint.py's
+    own writer (its manifest holds, so the run opens): a run whose weights diverged."""
+    import shutil
+
+    from ganforge.runs import checkpoint
+
+    shutil.copytree(run, dest)
+    last = checkpoint.list_checkpoints(dest / "checkpoints")[-1]
+    tensors, state = checkpoint.load(last)
+    for key, value in tensors[net].items():
+        if key.endswith("bias"):
+            value.fill_(float("nan"))
+    checkpoint.save(last.parent, int(state["step"]), tensors, state)
+    return dest
+
+
+def test_nan_weights_are_one_line_and_write_nothing(blob_runs, tmp_path, capsys):
+    """An f-AnoGAN run whose encoder turned NaN: `anomaly score` wrote NaN scores with exit 0, and `anomaly
+    eval` ended in scikit-learn's traceback ("Input contains NaN")."""
+    run = _nan_copy(blob_runs("fanogan"), tmp_path / "fnan", "E")
+    np.save(tmp_path / "x.npy", blobs(3, NORMAL_AT, np.random.default_rng(0))[:, None])
+    fails(capsys, ["anomaly", "score", run, "--input", tmp_path / "x.npy", "--out", tmp_path / "s.npy", "--maps",
+                   tmp_path / "maps"], "3 of 3 fanogan scores", "NaN or infinite", "at step 300",
+          "score an earlier checkpoint with --checkpoint")
+    assert not (tmp_path / "s.npy").exists() and not list(tmp_path.glob("maps/*"))
+    fails(capsys, ["anomaly", "eval", run, "--limit", "10", "--out", tmp_path / "r.json"], "NaN or infinite",
+          "--checkpoint")
+    assert not (tmp_path / "r.json").exists()
+
+
+def test_a_folder_input_is_read_at_the_runs_resolution(blob_folder, tmp_path, capsys):
+    """`anomaly score --input DIR` reads the folder as training and `anomaly eval` do, at the run's
+    data.resolution and data.channels (it read the images at their own size and refused them)."""
+    run = tmp_path / "r8"
+    assert main(["train", "ganomaly-mnist", "--out", str(run), "--steps", "2", "--set",
+                 f"data.name=anomaly-folder:{blob_folder}", "--set", "data.digit=null", "--set", "data.resolution=8",
+                 "--set", "data.channels=1", "--set", "model.g.base_channels=4", "--set", "model.d.base_channels=4",
+                 "--set", "model.z_dim=4", "--set", "train.batch_size=16", "--set", "log.tensorboard=false",
+                 "--set", "log.progress=false"]) == 0
+    folder = blob_folder / "test" / "shifted"  # 16x16 PNGs
+    assert main(["anomaly", "score", str(run), "--input", str(folder), "--out", str(tmp_path / "s.npy")]) == 0
+    assert np.load(tmp_path / "s.npy").shape == (40,)

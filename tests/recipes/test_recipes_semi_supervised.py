@@ -13,7 +13,7 @@ import ganforge
 from ganforge.data import load_dataset
 from ganforge.errors import ConfigError
 from ganforge.objectives.semi_supervised import prob_real
-from ganforge.recipes.semi_supervised import LabelledBatches, SemiSupervisedContext, d_term, labelled_subset
+from ganforge.recipes.semi_supervised import LabelledBatches, SemiSupervisedContext, d_term, g_term, labelled_subset
 from ganforge.representation import evaluate_classifier, predict
 from ganforge.training.batches import Noise, RealBatches
 
@@ -39,6 +39,15 @@ def test_labelled_subset_is_class_balanced_and_fixed_by_its_seed():
     assert not np.array_equal(a, labelled_subset(y, 10, seed=1))
     with pytest.raises(ConfigError, match="labels_per_class"):
         labelled_subset(np.array([0, 0, 1]), 2, seed=0)
+
+
+def test_too_many_labels_per_class_suggests_what_the_smallest_class_has():
+    """Checked class by class, the error suggested class 0's count, and that failed on the next class."""
+    y = np.repeat([0, 1, 2, 3], [50, 45, 30, 40])
+    with pytest.raises(ConfigError, match="class 2, the smallest, has only 30 training images; set "
+                                          "data.labels_per_class to at most 30"):
+        labelled_subset(y, 48, seed=0)
+    assert len(labelled_subset(y, 30, seed=0)) == 120  # the suggestion works
 
 
 def test_every_labelled_batch_is_class_balanced():
@@ -81,6 +90,32 @@ def test_one_step_trains_both_nets_and_the_run_classifies(tmp_path):
     acc = evaluate_classifier(run, "test")
     assert set(acc) == {"acc_test_20labels_seed0", "acc_test_20labels_seed0.error"}
     assert 0 <= acc["acc_test_20labels_seed0"] <= 1
+
+
+def test_g_is_trained_by_feature_matching_on_d_s_last_hidden_layer(tmp_path):
+    """G's loss is ||mean f(x) - mean f(G(z))||^2 with f D's last hidden layer (50 wide here), computed from
+    the nets: a G matching D's logits (10 wide) or a minimax G gives another number."""
+    cfg = _cfg(steps=1)
+    for role in ("g", "d"):
+        cfg["optim"][role].pop("momentum_final")  # the default, for Adam
+    run = ganforge.train(cfg, out=tmp_path / "r")
+    G, D = run.nets["G"], run.nets["D"]
+    for net in (G, D):
+        net.eval()  # D's Gaussian noise off: the two computations below see the same features
+    x, cpu = load_dataset("digits").x[:40], torch.device("cpu")
+    ctx = SemiSupervisedContext(nets=run.nets, optimizers={}, schedules={}, batch_size=10,
+                                unlabelled_g=RealBatches(x, None, 10, 0, cpu, (0.0, 1.0)),
+                                noise=Noise(16, "uniform", cpu, 0))
+    with torch.no_grad():
+        loss, stats = g_term(ctx)
+        real, _ = RealBatches(x, None, 10, 0, cpu, (0.0, 1.0)).next()
+        fake = G(Noise(16, "uniform", cpu, 0)(10))
+        f_real, f_fake = D.features(real), D.features(fake)
+        logits = (D.classify(f_real).mean(0) - D.classify(f_fake).mean(0)).pow(2).sum()
+    assert f_real.shape == (10, 50)  # the last hidden layer of hidden=[100, 50], not the K=10 logits
+    expected = (f_real.mean(0) - f_fake.mean(0)).pow(2).sum()
+    assert torch.allclose(loss, expected, rtol=1e-5) and torch.equal(stats["feature_matching"], loss)
+    assert not torch.allclose(loss, logits, rtol=1e-3)
 
 
 def _realness_gap(run) -> float:

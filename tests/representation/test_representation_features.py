@@ -68,3 +68,14 @@ def test_a_point_runs_own_samples_are_its_ds_input():
     assert torch.equal(to_d_input(points, (2,), None), torch.from_numpy(points))
     with pytest.raises(GanforgeError, match="finite float points"):
         to_d_input(np.array([[np.nan, 0.0]], np.float32), (2,), None)
+
+
+def test_non_finite_floats_have_their_own_message():
+    """A NaN was reported as "floats outside [0, 1]", and rescaling would not have helped."""
+    x = np.full((2, 1, 4, 4), 0.5, np.float32)
+    x[0, 0, 1, 1] = np.nan
+    x[1, 0, 0, 0] = np.inf
+    with pytest.raises(GanforgeError, match=r"--input holds NaN or infinite values \(2 of 32\); pass finite images"):
+        to_d_input(x, (1, 4, 4), (0.0, 1.0))
+    with pytest.raises(GanforgeError, match=r"outside \[0, 1\]"):
+        to_d_input(np.full((1, 1, 4, 4), 2.0, np.float32), (1, 4, 4), (0.0, 1.0))

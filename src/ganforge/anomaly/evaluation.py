@@ -27,13 +27,22 @@ from ganforge.runs.run import Run
 SUBSET_SEED = 7  # the fixed subset drawn by --limit: the same images for every run and method
 
 
-def detection_metrics(scores: np.ndarray, anomalous: np.ndarray, threshold: float) -> dict[str, float]:
-    """AUROC, PR-AUC (anomalies positive) and F1 of ``scores > threshold``."""
+def detection_metrics(scores: np.ndarray, anomalous: np.ndarray, threshold: float,
+                      limit: int | None = None) -> dict[str, float]:
+    """AUROC, PR-AUC (anomalies positive) and F1 of ``scores > threshold``; ``limit``: the ``--limit`` that
+    drew these test images, named in the error when they hold one kind only."""
     # imported here, on first use: every ganforge command imports this module (plotting.py)
     from sklearn.metrics import average_precision_score, f1_score, roc_auc_score
 
+    bad = int((~np.isfinite(scores)).sum()) + int(not np.isfinite(threshold))
+    if bad:  # scikit-learn would raise a traceback ("Input contains NaN")
+        raise AnomalyError(f"{bad} of the scores (or the threshold) are NaN or infinite: the run's weights do not "
+                           f"give finite scores; measure an earlier checkpoint with --checkpoint")
     if anomalous.all() or not anomalous.any():
-        raise AnomalyError("the test images are all normal or all anomalous; AUROC needs both kinds")
+        kind = "anomalous" if anomalous.all() else "normal"
+        fix = (f"; raise --limit (this subset of {len(anomalous)} test images holds only {kind} ones)"
+               if limit is not None else "")
+        raise AnomalyError(f"the test images are all normal or all anomalous; AUROC needs both kinds{fix}")
     return {"auroc": float(roc_auc_score(anomalous, scores)),
             "pr_auc": float(average_precision_score(anomalous, scores)),
             "f1": float(f1_score(anomalous, scores > threshold)),
@@ -60,10 +69,24 @@ def per_class(scores: np.ndarray, data: Dataset, anomalous: np.ndarray) -> list[
     return rows
 
 
-def _subset(n: int, limit: int | None) -> np.ndarray:
+def _subset(n: int, limit: int | None, anomalous: np.ndarray | None = None) -> np.ndarray:
+    """The fixed subset ``--limit`` scores: ``limit`` of ``n`` images drawn by SUBSET_SEED. With ``anomalous``
+    (the test split's labels), a draw that would hold one kind only while the split holds both (a small
+    limit) is drawn per kind instead, in proportion and at least one of each, so that AUROC can be measured.
+    A draw holding both kinds is kept as it is: every subset measured before this rule is unchanged."""
     if limit is None or limit >= n:
         return np.arange(n)
-    return np.sort(np.random.default_rng(SUBSET_SEED).choice(n, limit, replace=False))
+    picked = np.sort(np.random.default_rng(SUBSET_SEED).choice(n, limit, replace=False))
+    if anomalous is None or limit < 2 or anomalous.all() or not anomalous.any():
+        return picked
+    if anomalous[picked].any() and not anomalous[picked].all():
+        return picked
+    rng = np.random.default_rng(SUBSET_SEED)
+    members = [np.flatnonzero(~anomalous), np.flatnonzero(anomalous)]
+    k_anom = min(len(members[1]), max(1, round(limit * anomalous.mean())), limit - 1)
+    k_anom = max(k_anom, limit - len(members[0]))
+    counts = [limit - k_anom, k_anom]
+    return np.sort(np.concatenate([rng.choice(m, k, replace=False) for m, k in zip(members, counts)]))
 
 
 def _is_protocol(name: str) -> bool:
@@ -92,6 +115,10 @@ def evaluate(run: Run, protocol: str | None = None, *, method: str | None = None
     """Score ``run`` on its protocol's validation and test splits and measure the test split."""
     name = _protocol_name(run, protocol)
     cfg = run.config
+    if run.checkpoint.name == "best":  # only in-training eval (eval.every) keeps one, on the test split
+        raise AnomalyError(f"{run.checkpoint} was chosen by the in-training evaluation (eval.every) against "
+                           f"{name}'s test split, so measuring it there reports a choice made on the test images; "
+                           f"evaluate --checkpoint latest (or a step-NNNNNNN checkpoint) instead")
     options = {"resolution": cfg.data.resolution, "channels": cfg.data.channels, "digit": cfg.data.digit,
                "data_dir": data_dir}
     try:
@@ -100,7 +127,7 @@ def evaluate(run: Run, protocol: str | None = None, *, method: str | None = None
         raise AnomalyError(f"cannot load protocol '{name}': {e}") from None
     anomalous = is_anomaly(test)
     sc = scorer(run, method, seed)
-    keep_valid, keep_test = _subset(len(valid), limit), _subset(len(test), limit)
+    keep_valid, keep_test = _subset(len(valid), limit), _subset(len(test), limit, anomalous)
     valid_scores = sc.score(valid.x.numpy()[keep_valid], where=f"{name} valid").score
     t0 = time.perf_counter()
     test_scores = sc.score(test.x.numpy()[keep_test], where=f"{name} test").score
@@ -112,7 +139,7 @@ def evaluate(run: Run, protocol: str | None = None, *, method: str | None = None
             "checkpoint": run.checkpoint.name, "step": run.step, "train_seed": cfg.seed, "seed": seed,
             "n_valid": len(keep_valid), "n_test": len(keep_test), "test_subset": limit is not None and
             len(keep_test) < len(test), "threshold_rule": f"quantile {cfg.anomaly.threshold_quantile} of the "
-            f"valid (normal-only) scores", **detection_metrics(test_scores, anomalous[keep_test], threshold),
+            f"valid (normal-only) scores", **detection_metrics(test_scores, anomalous[keep_test], threshold, limit),
             "test_images_per_s": len(keep_test) / max(seconds, 1e-9),
             "classes": per_class(test_scores, test_sub, anomalous[keep_test])}
 

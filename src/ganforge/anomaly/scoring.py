@@ -105,8 +105,21 @@ class Scorer(abc.ABC):
             t = self.to_model(chunk)
             s, rec = self.score_batch(t, start)
             scores.append(s.detach().double().cpu().numpy())
+            self._check_finite(scores[-1], where, start)
             maps.append(((t - rec).abs().mean(1) / (self.hi - self.lo)).clamp(0, 1).detach().cpu().numpy())
         return Scores(np.concatenate(scores), np.concatenate(maps).astype(np.float32))
+
+
+    def _check_finite(self, s: np.ndarray, where: str, start: int) -> None:
+        """One line, before any output is written, when a batch's scores are NaN/inf: the networks gave them
+        (the images are uint8, always finite), so the run's weights at this checkpoint have diverged."""
+        bad = int((~np.isfinite(s)).sum())
+        if bad:
+            run = self.run
+            raise AnomalyError(f"{bad} of {len(s)} {self.method} scores of {where} (images {start}-{start + len(s) - 1}) "
+                               f"are NaN or infinite: the networks of {run.path} at step {run.step} "
+                               f"({run.checkpoint.name}) do not give finite values; score an earlier checkpoint "
+                               f"with --checkpoint {run.path}/checkpoints/step-NNNNNNN, or retrain with a lower lr")
 
 
 def _features(D: torch.nn.Module, x: Tensor) -> Tensor:
@@ -125,18 +138,25 @@ class AnoGANScorer(Scorer):
         opt = torch.optim.Adam([z], lr=a.anogan_lr)
         with torch.no_grad():
             fx = _features(D, x)
-        for net in (self.G, D):
-            net.requires_grad_(False)
-        for _ in range(a.anogan_steps):
-            loss = self._loss(x, fx, z, D, a.anogan_lambda)
-            opt.zero_grad(set_to_none=True)
-            loss.sum().backward()
-            opt.step()
-            if limit is not None:
-                with torch.no_grad():
-                    z.clamp_(-limit, limit)
-        with torch.no_grad():
-            return self._loss(x, fx, z, D, a.anogan_lambda), self.G(z)
+        # only z is optimised: G's and D's parameters are frozen for the search and given back as they were
+        # (an API user's run keeps training afterwards with its own requires_grad flags)
+        frozen = [(p, p.requires_grad) for net in (self.G, D) for p in net.parameters()]
+        try:
+            for p, _ in frozen:
+                p.requires_grad_(False)
+            for _ in range(a.anogan_steps):
+                loss = self._loss(x, fx, z, D, a.anogan_lambda)
+                opt.zero_grad(set_to_none=True)
+                loss.sum().backward()
+                opt.step()
+                if limit is not None:
+                    with torch.no_grad():
+                        z.clamp_(-limit, limit)
+            with torch.no_grad():
+                return self._loss(x, fx, z, D, a.anogan_lambda), self.G(z)
+        finally:
+            for p, flag in frozen:
+                p.requires_grad_(flag)
 
     def _loss(self, x: Tensor, fx: Tensor, z: Tensor, D: torch.nn.Module, lam: float) -> Tensor:
         rec = self.G(z)

@@ -59,10 +59,12 @@ def _common(p: argparse.ArgumentParser) -> None:
     options.device(p)
 
 
-def _read_input(path: str) -> np.ndarray:
+def _read_input(path: str, data) -> np.ndarray:
+    """The images of ``--input``: a folder is read at the run's ``data.resolution`` and ``data.channels``
+    (``data``: its config's data section), as training and ``anomaly eval`` read it."""
     p = Path(path)
     if p.is_dir():
-        return load_dataset(f"folder:{p}", split="all").x.numpy()
+        return load_dataset(f"folder:{p}", split="all", resolution=data.resolution, channels=data.channels).x.numpy()
     if p.suffix.lower() != ".npy":
         raise DataError(f"--input {path} must be a .npy file of uint8 images (N, C, H, W) or a folder of images")
     return load_samples(path, flag="--input")
@@ -77,7 +79,7 @@ def run_score(args: argparse.Namespace) -> int:
         outputs.check_dir_writable(outputs.named(args.maps, flag="--maps"), flag="--maps")
     opened = options.open_run(args)
     sc = scorer(opened, args.method, args.seed)
-    images = _read_input(args.input)
+    images = _read_input(args.input, opened.config.data)
     # Every output checked before the scoring (minutes, with AnoGAN): the maps folder's earlier maps and
     # foreign files, and room for the scores.
     if args.maps:

@@ -29,6 +29,7 @@ from ganforge import sampling
 from ganforge.config import OptimConfig, RunConfig
 from ganforge.config import reads as config_reads
 from ganforge.data import Dataset
+from ganforge.data.anomaly_protocols import is_protocol
 from ganforge.errors import ConfigError
 from ganforge.nets import NetContext, build_discriminator, build_generator
 from ganforge.objectives.feature_matching import feature_matching
@@ -64,13 +65,15 @@ def labelled_subset(y: np.ndarray, per_class: int, seed: int) -> np.ndarray:
 
     Class-balanced by construction; the same (labels, per_class, seed) always gives the same subset.
     """
+    classes, counts = np.unique(y, return_counts=True)
+    if counts.min() < per_class:  # the smallest class bounds them all: suggest what every class can give
+        c = classes[counts.argmin()]
+        raise ConfigError(f"data.labels_per_class={per_class} but class {c}, the smallest, has only "
+                          f"{counts.min()} training images; set data.labels_per_class to at most {counts.min()}")
     rng = np.random.default_rng(seeds.stream(seed, seeds.LABEL_SPLIT))
     picked = []
-    for c in np.unique(y):
+    for c in classes:
         members = np.flatnonzero(y == c)
-        if len(members) < per_class:
-            raise ConfigError(f"data.labels_per_class={per_class} but class {c} has only {len(members)} training "
-                              f"images; set data.labels_per_class to at most {len(members)}")
         picked.append(rng.choice(members, size=per_class, replace=False))
     return np.sort(np.concatenate(picked))
 
@@ -192,6 +195,26 @@ def _context(cfg: RunConfig, record: dict[str, Any]) -> NetContext:
                       num_classes=record["num_classes"])
 
 
+def check_classes(cfg: RunConfig, data: Dataset) -> None:
+    """Refuse, before anything is written, training data that does not hold every class D learns: an anomaly
+    protocol (its train split is one kind of image, the normal class) or a dataset where a class has no
+    training image (its labelled batches would be empty)."""
+    if is_protocol(cfg.data.name):
+        raise ConfigError(f"the semi-supervised recipe learns every class from labelled training images, and "
+                          f"'{cfg.data.name}' is an anomaly protocol whose train split holds normal images only; "
+                          f"train it on a dataset with classes (e.g. --set data.name=mnist)")
+    if data.y is None or data.num_classes is None:
+        return  # no labels at all: networks() names that
+    counts = np.bincount(data.y.numpy(), minlength=data.num_classes)
+    missing = np.flatnonzero(counts == 0)
+    if len(missing):
+        names = data.meta.get("class_names") or [str(c) for c in range(data.num_classes)]
+        which = ", ".join(str(names[c]) for c in missing)
+        raise ConfigError(f"the semi-supervised recipe needs training images of every class, and "
+                          f"'{cfg.data.name}' has none of class {which} ({len(missing)} of {data.num_classes} "
+                          f"classes); choose a dataset with training images of every class")
+
+
 class SemiSupervised(Recipe):
     name = "semi-supervised"
     description = "a K-class D that also tells real from fake, trained on few labels and many unlabelled images"
@@ -201,6 +224,7 @@ class SemiSupervised(Recipe):
     next_command = "ganforge classify {run} --input X.npy --out predictions.npy"
 
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
+        check_classes(cfg, data)
         if data.y is None or data.num_classes is None or data.kind != "image":
             raise ConfigError(f"the semi-supervised recipe needs labelled images, and '{cfg.data.name}' has none; "
                               f"use a dataset with classes (e.g. mnist)")

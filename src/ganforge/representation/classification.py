@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import torch
 
 from ganforge.data import load_dataset
 from ganforge.errors import GanforgeError
@@ -26,6 +27,18 @@ def _classifier(run: Run):
         raise GanforgeError(f"{run.path} is a {run.config.recipe} run, and its D does not classify; classify with a "
                             f"semi-supervised run (e.g. ganforge train ssgan-mnist-100)")
     return model
+
+
+def _logits(run: Run, model, x) -> torch.Tensor:
+    """The class logits of ``x``, or one line when any is NaN/inf: argmax would read them as class 0 and
+    report a plausible accuracy (the share of class 0) from a diverged D."""
+    logits = model.class_logits(x)
+    bad = int((~logits.isfinite().all(1)).sum())
+    if bad:
+        raise GanforgeError(f"{run.path}'s D at step {run.step} ({run.checkpoint.name}) gives NaN or infinite class "
+                            f"logits for {bad} of {len(logits)} images (its weights have diverged); classify with an "
+                            f"earlier checkpoint: --checkpoint {run.path}/checkpoints/step-NNNNNNN")
+    return logits
 
 
 def accuracy_name(split: str, labels: int | None, label_seed: int) -> str:
@@ -47,7 +60,7 @@ def predict(run: Run, x: np.ndarray, flag: str = "--input") -> tuple[np.ndarray,
     model = _classifier(run)
     record = run.state.get("net_context") or {}
     t = to_d_input(x, record["data_shape"], run.generator.output_range, flag)
-    logits = model.class_logits(t)
+    logits = _logits(run, model, t)
     return logits.argmax(1).numpy().astype(np.int64), logits.softmax(1).numpy().astype(np.float32)
 
 
@@ -59,6 +72,6 @@ def evaluate_classifier(run: Run, split: str = "test", data_dir: str | os.PathLi
     cfg = run.config
     data = load_dataset(cfg.data.name, split=split, data_dir=data_dir, resolution=cfg.data.resolution,
                         channels=cfg.data.channels)
-    hits = (model.class_logits(data.x).argmax(1) == data.y).float().mean().item()
+    hits = (_logits(run, model, data.x).argmax(1) == data.y).float().mean().item()
     name = accuracy_name(split, *label_protocol(run))
     return {name: hits, f"{name}.error": 1.0 - hits}

@@ -74,7 +74,11 @@ def to_d_input(x: np.ndarray, data_shape: Sequence[int], value_range: tuple[floa
     if not np.issubdtype(x.dtype, np.floating):
         raise GanforgeError(f"{flag} has dtype {x.dtype}; pass uint8 images (0..255) or floats in [{lo:g}, {hi:g}]")
     t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
-    if not torch.isfinite(t).all() or t.min() < lo - 1e-3 or t.max() > hi + 1e-3:
+    bad = int((~torch.isfinite(t)).sum())
+    if bad:  # not "outside the range": a NaN is no value at all, and rescaling would not help
+        raise GanforgeError(f"{flag} holds NaN or infinite values ({bad} of {t.numel()}); pass finite images: uint8 "
+                            f"(0..255) or floats in [{lo:g}, {hi:g}]")
+    if t.min() < lo - 1e-3 or t.max() > hi + 1e-3:
         raise GanforgeError(f"{flag} holds floats outside [{lo:g}, {hi:g}], the range this run's D was trained on; "
                             f"pass uint8 images (0..255) or rescale them")
     return t
