@@ -1248,3 +1248,61 @@ def test_output_is_run_record(capsys, tiny_runs):
     _fails(capsys, ["eval", "r", "--metrics", "parzen", "--n", "20", "--json", "r/options.json", "--force"],
            "is part of the run", "write it outside the run's records")
     assert _snapshot(run) == before
+def test_invalid_yaml(capsys):
+    for text, problem in [
+            ("train:\n  steps: 3\n\t batch: 2\n", "found character '\\t' that cannot start any token (line 3, column 1)"),
+            ("train: {steps: 3\n", "expected ',' or '}', but got '<stream end>' (line 2, column 1)"),
+            ("train:\n  steps: 3\n  ? [a, b]\n  : 1\n", "found unhashable key (line 3, column 5)")]:
+        Path("my.yaml").write_text(text)
+        _fails(capsys, ["train", "my.yaml", "--dry-run"], f"preset 'my.yaml' is not valid YAML: {problem}")
+
+
+@pytest.mark.parametrize("text", ["", "\n\n", "# only a comment\n"])
+def test_empty_preset(capsys, text):
+    Path("my.yaml").write_text(text)
+    _fails(capsys, ["train", "my.yaml", "--out", "rr"], "preset 'my.yaml' is empty",
+           "state at least one key, e.g. extends: gan2014-digits")
+    assert not Path("rr").exists()
+
+
+def test_speed_switch_does_nothing(capsys):
+    _fails(capsys, ["train", "gan2014-ring8", "--steps", "2", "--set", "speed.channels_last=true", "--out", "rr"],
+           "speed.channels_last=true lays out images, and 'ring8' is points data", "--set speed.channels_last=auto")
+    _fails(capsys, _train("--set", "speed.tf32=true", "--set", "train.device=cpu", "--out", "rr"),
+           "speed.tf32=true is a CUDA setting", "device is cpu", "--set speed.tf32=auto")
+    _fails(capsys, _train("--set", "speed.cudnn_benchmark=true", "--set", "train.device=cpu", "--out", "rr"),
+           "speed.cudnn_benchmark=true is a CUDA setting")
+    assert not Path("rr").exists()  # refused before the run directory is written
+
+
+def test_aux_without_classifier(capsys):
+    _fails(capsys, _train("--set", "reg.aux_weight=7", "--out", "rr"), "reg.aux_weight=7.0 sets ACGAN's classifier",
+           "has no classifier head", "set model.d.aux_classifier=true, or remove reg.aux_weight")
+    _fails(capsys, _train("--set", "reg.aux_on_fake=false", "--out", "rr"), "reg.aux_on_fake=false sets ACGAN's")
+    assert not Path("rr").exists()
+
+
+SWITCHED_OFF = [("optim.g.momentum=0.9", "optim.g.name=adam"), ("optim.d.momentum_final=0.9", "optim.d.name=adam"),
+                ("optim.d.momentum_ramp_epochs=5", "optim.d.name=adam"),
+                ("augment.ada_kimg=100", "augment.ada_target=null"), ("augment.ada_interval=8", "augment.ada_target=null"),
+                ("guard.max_retries=5", "guard.action=stop"), ("guard.lr_factor=0.3", "guard.action=stop"),
+                ("guard.reseed=false", "guard.action=stop"), ("guard.collapse_d_loss=0.1", "guard.collapse_d_fake=null")]
+
+
+def test_key_switched_off(capsys):
+    for setting, switch in SWITCHED_OFF:
+        _fails(capsys, ["train", "gan2014-digits", "--set", setting, "--dry-run", "--out", "rr"],
+               f"{setting.split('=')[0]}=", f"(from --set {setting}) is read only when",
+               f"this run has {switch}, so it would change nothing")
+    _fails(capsys, ["train", "gan2014-mnist", "--set", "optim.g.betas=[0.9, 0.99]", "--dry-run"],
+           "optim.g.betas=[0.9, 0.99]", "optim.g.name=sgd", "set optim.g.name=adam")
+    _fails(capsys, ["train", "cyclegan-inverted", "--set", "translation.pool_size=0", "--set", "translation.pool_swap=0.2",
+                    "--dry-run"], "translation.pool_swap=0.2", "translation.pool_size=0")
+    # the same key with its switch on is taken, and so is the default with the switch off
+    assert main(["train", "gan2014-mnist", "--set", "optim.g.momentum=0.9", "--dry-run", "--out", "rr"]) == 0
+    assert main(["train", "gan2014-digits", "--set", "guard.action=rollback", "--set", "guard.lr_factor=0.3",
+                 "--dry-run", "--out", "rr"]) == 0
+    assert main(["train", "gan2014-digits", "--set", "optim.g.momentum=0.5", "--dry-run", "--out", "rr"]) == 0
+    assert not Path("rr").exists()
+
+

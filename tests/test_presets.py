@@ -10,6 +10,7 @@ import pytest
 from ganforge import config, presets, recipes
 from ganforge.engine.loop import Trainer
 from ganforge.errors import ConfigError
+from ganforge.nets import registry as net_registry
 
 NARROW = {"dcgan": "base_channels", "resnet": "channels", "mlp": "hidden", "maxout": "hidden"}
 NARROW.update({"biggan": "channels", "mlp-deconv": "hidden", "maxout-conv": "hidden"})
@@ -123,12 +124,22 @@ def _without(tree: dict, path: tuple) -> dict:
     return out
 
 
+def _plain(value):
+    return [_plain(v) for v in value] if isinstance(value, list | tuple) else value
+
+
 def _resolves_to(raw: dict) -> dict | None:
-    """The resolved config of ``raw``; None where it does not resolve (a new arch's options without it)."""
+    """The resolved config of ``raw``, each net spec filled in with its builder's defaults (so an option stated
+    at the value its builder would use anyway, e.g. maxout's pieces: 5, resolves as if left out); None where
+    it does not resolve (a new arch's options without it)."""
     try:
-        return config.resolve(raw).to_dict()
+        resolved = config.resolve(raw).to_dict()
     except ConfigError:
         return None
+    for role, key in (("generator", "g"), ("discriminator", "d")):
+        spec = resolved["model"][key]
+        resolved["model"][key] = {k: _plain(v) for k, v in {**net_registry.options(role, spec["arch"]), **spec}.items()}
+    return resolved
 
 
 def _own_leaves(tree: dict, prefix: tuple = ()):
@@ -146,13 +157,18 @@ def test_preset_states_nothing_it_would_inherit(name):
     resolved config, not by comparing text: dropping the leaf and resolving again must give another config.
     That covers ``arch`` too: a net spec restating its parent's arch merges into the parent's spec (only a
     new arch replaces it), so a restated arch is as redundant as any other value; one that changes the
-    arch is kept, and so are the options stated with it, which the parent's spec no longer supplies."""
+    arch is kept, and so are the options stated with it, which the parent's spec no longer supplies. Net specs
+    are compared with their builder's defaults filled in, so an option restated at its builder's default
+    (maxout's pieces: 5) is as redundant as a restated schema value."""
     chain = presets.layers(name)
     inherited: dict = {}
     for _, layer in chain[:-1]:
         inherited = config.merge(inherited, layer)
     own = chain[-1][1]
-    resolved = config.resolve(config.merge(inherited, own)).to_dict()
-    redundant = [".".join(path) for path in _own_leaves(own) if _resolves_to(config.merge(inherited, _without(own, path)))
-                 == resolved]
+    resolved = _resolves_to(config.merge(inherited, own))
+    parent_model = config.resolve(inherited).to_dict()["model"]
+    new_arch = {("model", role) for role in ("g", "d")
+                if own.get("model", {}).get(role, {}).get("arch", parent_model[role]["arch"]) != parent_model[role]["arch"]}
+    redundant = [".".join(path) for path in _own_leaves(own) if path[:2] not in new_arch
+                 and _resolves_to(config.merge(inherited, _without(own, path))) == resolved]
     assert not redundant, f"{name} restates values it inherits: {redundant}"

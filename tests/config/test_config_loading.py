@@ -52,7 +52,7 @@ def test_overrides_apply_after_the_preset():
 
 
 def test_values_are_coerced_to_the_annotated_types():
-    cfg = config.resolve(None, ["optim.d.lr=1", "train.steps=7.0", "optim.g.betas=[0, 0.9]", "data.resolution=null"])
+    cfg = config.resolve(None, ["optim.d.lr=1", "train.steps=7.0", "optim.g.name=adam", "optim.g.betas=[0, 0.9]", "data.resolution=null"])
     assert cfg.optim.d.lr == 1.0 and isinstance(cfg.optim.d.lr, float)  # an int is a valid float
     assert cfg.train.steps == 7 and isinstance(cfg.train.steps, int)  # 7.0 is a valid int
     assert cfg.optim.g.betas == (0.0, 0.9) and isinstance(cfg.optim.g.betas, tuple)

@@ -112,3 +112,33 @@ def test_resolve_data_dir_rejects_a_file(tmp_path, one_line):
 def test_dataset_splits_names_each_datasets_splits():
     assert dataset_splits("digits") == ("train", "test", "all")
     assert "valid" in dataset_splits("mnist") and "valid" not in dataset_splits("npz:/any/file.npz")
+
+
+def test_check_options_reads_no_data_and_refuses_what_loading_refuses(tmp_path, monkeypatch):
+    """``train --dry-run``'s data check (registry.check_options): every loader calls req.reject before it reads
+    anything, so the check passes with no data at all (a missing path, an empty data dir), and refuses what
+    the loader would (data.size on digits, data.resolution on points)."""
+    import ganforge.tabular  # noqa: F401 - registers csv:PATH and parquet:PATH
+    from ganforge.data import registry
+
+    monkeypatch.setenv("GANFORGE_DATA", str(tmp_path / "no-data"))
+    for name, entry in registry.REGISTRY.items():
+        given = name.replace(registry.PATH_SUFFIX, ":/no/such/path")
+        registry.check_options(given, split=entry.splits[0], data_dir=tmp_path / "no-data")
+    assert not (tmp_path / "no-data").exists()
+    with pytest.raises(DataError, match="data.size=50 does not apply to dataset 'digits'"):
+        registry.check_options("digits", size=50)
+    with pytest.raises(DataError, match="data.resolution=8 does not apply to dataset 'ring8'"):
+        registry.check_options("ring8", resolution=8)
+    with pytest.raises(DataError, match="data.channels=1 does not apply to dataset 'stacked-mnist'"):
+        registry.check_options("stacked-mnist", channels=1)
+
+
+def test_train_dry_run_refuses_a_data_option_the_run_would(capsys, tmp_path, monkeypatch):
+    from ganforge.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    assert main(["train", "gan2014-digits", "--set", "data.size=50", "--dry-run", "--out", "r"]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and "data.size=50 does not apply to dataset 'digits'" in err
+    assert not (tmp_path / "r").exists()

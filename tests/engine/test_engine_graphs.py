@@ -91,8 +91,7 @@ def test_the_graph_path_runs_the_cycle_recipe(tmp_path, monkeypatch):
     """Four networks, two streams, a moving average: the second recipe through the graph path."""
     monkeypatch.syspath_prepend(str(HERE))
     settings = ["recipe=cycle_recipe:CycleRecipe", "data.name=ring8", "train.batch_size=64", "optim.g.name=adam",
-                "optim.d.name=adam", "optim.g.lr_decay=1.0", "optim.d.lr_decay=1.0", "optim.g.momentum_final=null",
-                "optim.d.momentum_final=null", "ema.beta=0.9", "log.every=10", "log.checkpoint_every=1000",
+                "optim.d.name=adam", "optim.g.lr_decay=1.0", "optim.d.lr_decay=1.0", "ema.beta=0.9", "log.every=10", "log.checkpoint_every=1000",
                 "log.sample_every=1000", "log.tensorboard=false", "log.progress=false", "train.steps=20"]
 
     def make(name, flag):

@@ -25,7 +25,7 @@ HERE = Path(__file__).resolve().parent
 RECIPE = "cycle_recipe:CycleRecipe"
 SETTINGS = [f"recipe={RECIPE}", "data.name=ring8", "train.batch_size=64", "optim.g.name=adam", "optim.d.name=adam",
             "optim.g.lr=1e-3", "optim.d.lr=1e-3", "optim.g.lr_decay=1.0", "optim.d.lr_decay=1.0",
-            "optim.g.momentum_final=null", "optim.d.momentum_final=null", "ema.beta=0.9", "log.every=10",
+            "ema.beta=0.9", "log.every=10",
             "log.checkpoint_every=10", "log.sample_every=1000", "log.tensorboard=false", "log.progress=false"]
 
 

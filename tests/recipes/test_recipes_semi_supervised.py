@@ -22,7 +22,7 @@ def _cfg(unlabelled=1.0, seed=0, per_class=2, steps=2, **train):
     return {"recipe": "semi-supervised", "seed": seed, "data": {"name": "digits", "labels_per_class": per_class},
             "model": {"z_dim": 16, "g": {"arch": "ssgan-mlp", "hidden": [64, 64]},
                       "d": {"arch": "ssgan-mlp", "hidden": [100, 50]}},
-            "optim": {r: {"name": "adam", "lr": 3e-3, "betas": [0.5, 0.999], "lr_decay": 1.0, "momentum_final": None}
+            "optim": {r: {"name": "adam", "lr": 3e-3, "betas": [0.5, 0.999], "lr_decay": 1.0}
                       for r in ("g", "d")},
             "semi": {"unlabelled": unlabelled}, "ema": {"beta": 0.99},
             "train": {"batch_size": 50, "steps": steps, **train},
@@ -95,10 +95,7 @@ def test_one_step_trains_both_nets_and_the_run_classifies(tmp_path):
 def test_g_is_trained_by_feature_matching_on_d_s_last_hidden_layer(tmp_path):
     """G's loss is ||mean f(x) - mean f(G(z))||^2 with f D's last hidden layer (50 wide here), computed from
     the nets: a G matching D's logits (10 wide) or a minimax G gives another number."""
-    cfg = _cfg(steps=1)
-    for role in ("g", "d"):
-        cfg["optim"][role].pop("momentum_final")  # the default, for Adam
-    run = ganforge.train(cfg, out=tmp_path / "r")
+    run = ganforge.train(_cfg(steps=1), out=tmp_path / "r")
     G, D = run.nets["G"], run.nets["D"]
     for net in (G, D):
         net.eval()  # D's Gaussian noise off: the two computations below see the same features

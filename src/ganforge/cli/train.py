@@ -16,6 +16,7 @@ from pathlib import Path
 from ganforge import api, config, outputs, presets, recipes
 from ganforge.cli import options
 from ganforge.cli.help import examples
+from ganforge.data.registry import check_options, run_data_options
 from ganforge.engine.signals import StopFlag
 from ganforge.runs.lock import RunLock
 from ganforge.training import distributed
@@ -78,6 +79,8 @@ def _train(args: argparse.Namespace, world: distributed.World) -> int:
         if world.is_main:
             api.check_start(cfg, run_dir, resume=args.resume, force=args.force,
                             allow_config_change=args.allow_config_change)
+            # what loading the data would refuse about data.* (data.size on digits), without loading it
+            check_options(cfg.data.name, split=cfg.data.split, **run_data_options(cfg.data, cfg.seed))
             print(dry_run_text(args, cfg, run_dir), end="")
         return 0
     if cfg.auto and world.is_main:

@@ -23,7 +23,7 @@ import yaml
 from ganforge.config import auto
 from ganforge.config.reads import Reads, check_stated
 from ganforge.config.schema import NetSpec, RunConfig
-from ganforge.config.validation import check_keys, check_kept, validate
+from ganforge.config.validation import check_dormant, check_keys, check_kept, validate
 from ganforge.errors import ConfigError, did_you_mean
 
 
@@ -79,6 +79,17 @@ _Loader.add_implicit_resolver(
     list("-+0123456789."),
 )
 _Loader.add_constructor(_INT, _construct_int)
+
+
+def yaml_problem(e: yaml.YAMLError) -> str:
+    """One line for a YAML error: what is wrong and where (PyYAML's first line is only its context,
+    e.g. "while scanning for the next token"); the context where PyYAML names no problem."""
+    problem, mark = getattr(e, "problem", None), getattr(e, "problem_mark", None)
+    if not problem:
+        return str(e).splitlines()[0] if str(e) else type(e).__name__
+    if mark is None or isinstance(e, DuplicateKeyError):  # its problem names the lines already
+        return str(problem)
+    return f"{problem} (line {mark.line + 1}, column {mark.column + 1})"
 
 
 def load_yaml(text: str):
@@ -302,6 +313,7 @@ def resolve(preset: dict | None = None, overrides: list[str] | tuple[str, ...] =
     cfg = from_dict(raw)
     if reads is not None:
         check_stated(layers, cfg.recipe, reads(cfg.recipe))
+    check_dormant(layers, cfg)
     return cfg
 
 

@@ -247,15 +247,17 @@ class TrainConfig:
 class SpeedConfig:
     """How fast a step runs, never what it computes (bf16 changes only its rounding).
 
-    "auto" turns a switch on where it pays: on a CUDA GPU. On the CPU every switch can be
-    forced on, which is how the tests check each one against the plain path.
+    "auto" turns a switch on where it pays: on a CUDA GPU. On the CPU every switch but the CUDA
+    flags tf32 and cudnn_benchmark can be forced on, which is how the tests check each one against
+    the plain path. A switch forced on (true) where it cannot act is refused when the run is built:
+    tf32 or cudnn_benchmark off CUDA, channels_last on data that is not images.
     """
 
     # Matrix precision inside G and D: "fp32", or "bf16" autocast (weights, optimiser state and
     # losses stay fp32). auto: bf16 on a bf16 CUDA GPU if any net has convolutions, else fp32 (speed.py).
     precision: str = "auto"
     # channels_last memory layout for image nets and batches (what tensor-core convolutions read).
-    # auto: on for image data on CUDA.
+    # auto: on for image data on CUDA; true on points or tables is refused.
     channels_last: bool | str = "auto"
     # Optimiser kernels: "fused" (one kernel for all parameters, Adam and SGD), "foreach" (batched
     # ops), or "for-loop" (one parameter at a time, the reference). auto: fused on CUDA where the
@@ -265,9 +267,10 @@ class SpeedConfig:
     # (adds CUDA graphs) or "max-autotune". Off by default: compiling costs a minute at start-up and
     # has not been measured against eager on a GPU here. If compiling fails, training goes on eagerly.
     compile: bool | str = False
-    # TF32 matmuls/convolutions for fp32 work on Ampere+ GPUs. auto: on for CUDA.
+    # TF32 matmuls/convolutions for fp32 work on Ampere+ GPUs. auto: on for CUDA; true off CUDA is refused.
     tf32: bool | str = "auto"
-    # cudnn.benchmark: time the convolution algorithms once per shape and keep the fastest. auto: on for CUDA.
+    # cudnn.benchmark: time the convolution algorithms once per shape and keep the fastest. auto: on for
+    # CUDA; true off CUDA is refused.
     cudnn_benchmark: bool | str = "auto"
     # Capture each whole update (forward, backward, optimiser step; EMA; lazy R1) as a CUDA graph and
     # replay it: one launch per update instead of hundreds (issue 16 measured the GPU idle 58-89% of a

@@ -133,6 +133,9 @@ class LoadRequest:
     discrete: tuple[str, ...] = ()
     target: str | None = None
     ids: tuple[str, ...] = ()
+    # Only check the options (``registry.check_options``, ``train --dry-run``): reject() stops the loader
+    # once they pass, before it reads anything. Every loader calls reject() first (tests/data walk them).
+    check_only: bool = False
 
     def reject(self, *options: str, why: str) -> None:
         """Refuse options this dataset cannot honour instead of silently ignoring them.
@@ -145,3 +148,9 @@ class LoadRequest:
                     f"data.{opt}={getattr(self, opt)!r} does not apply to dataset '{self.name}' ({why}); "
                     f"remove data.{opt} from the config"
                 )
+        if self.check_only:
+            raise OptionsChecked(self.name)
+
+
+class OptionsChecked(Exception):  # noqa: N818 - not an error: a check-only request's options passed
+    """Raised by :meth:`LoadRequest.reject` of a check-only request once its options passed."""

@@ -14,7 +14,7 @@ import os
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
-from ganforge.data.base import Dataset, LoadRequest, limited
+from ganforge.data.base import Dataset, LoadRequest, OptionsChecked, limited
 from ganforge.errors import DataError, did_you_mean
 
 Loader = Callable[[LoadRequest], Dataset]
@@ -111,7 +111,7 @@ def run_data_options(data: Any, seed: int) -> dict[str, Any]:
             "target": data.target, "ids": data.ids, "limit": data.limit}
 
 
-def load_dataset(
+def _request(
     name: str,
     *,
     split: str = "train",
@@ -125,9 +125,9 @@ def load_dataset(
     discrete: Sequence[str] = (),
     target: str | None = None,
     ids: Sequence[str] = (),
-    limit: int | None = None,
-) -> Dataset:
-    """Load dataset ``name`` fully into memory (see ``list_datasets()`` for names)."""
+    check_only: bool = False,
+) -> tuple[Entry, LoadRequest]:
+    """The entry and the checked request for ``load_dataset``'s arguments (a one-line DataError if not)."""
     entry, canonical, path = _lookup(name)
     if split not in entry.splits:
         raise DataError(
@@ -148,13 +148,33 @@ def load_dataset(
         discrete=_names(discrete),
         target=target,
         ids=_names(ids),
+        check_only=check_only,
     )
     if req.digit is not None and not entry.takes_digit:
         takers = sorted(e.name for e in REGISTRY.values() if e.takes_digit)
         raise DataError(f"data.digit={req.digit} does not apply to dataset '{name}' (only the anomaly protocols "
                         f"{', '.join(takers)} take a digit); remove data.digit from the config, or "
                         f"--set data.digit=null where a preset sets it")
+    return entry, req
+
+
+def load_dataset(name: str, *, split: str = "train", limit: int | None = None, **options: Any) -> Dataset:
+    """Load dataset ``name`` fully into memory (see ``list_datasets()`` for names; ``options`` are
+    :func:`_request`'s: resolution, channels, data_dir, seed, size, skip_unreadable, digit, discrete, target, ids)."""
+    entry, req = _request(name, split=split, **options)
     return limited(entry.loader(req), _check_int("limit", limit, 1))
+
+
+def check_options(name: str, *, split: str = "train", limit: int | None = None, **options: Any) -> None:
+    """What ``load_dataset`` refuses about its options, without reading the data (``train --dry-run``): the
+    name, split and values here, then the loader's own ``req.reject``, which stops it once they pass."""
+    entry, req = _request(name, split=split, check_only=True, **options)
+    _check_int("limit", limit, 1)
+    try:
+        entry.loader(req)
+    except OptionsChecked:
+        return
+    raise RuntimeError(f"the loader of dataset '{entry.name}' read its data before calling req.reject")
 
 
 def native_resolution(name: str) -> int | None:

@@ -37,8 +37,8 @@ def stack_digits(pool_x: np.ndarray, pool_y: np.ndarray, size: int, rng: np.rand
 @register("stacked-mnist", splits=("train", "test"), resolution=28)
 def load_stacked_mnist(req: LoadRequest) -> Dataset:
     """Resolution other than 28 is honoured by resizing with Pillow (bilinear); channels stay 3."""
-    if req.channels not in (None, 3):
-        req.reject("channels", why="its three channels are three digits; use mnist for grey images")
+    req.reject(*(("channels",) if req.channels not in (None, 3) else ()),
+               why="its three channels are three digits; use mnist for grey images")
     size = req.size or DEFAULT_SIZES[req.split]
     mnist = load_dataset("mnist", split=POOLS[req.split], data_dir=req.data_dir)
     # Train uses the plain seed; test mixes in a constant so it is an independent draw (as toy2d).

@@ -91,6 +91,7 @@ def build(cfg: RunConfig, recipe: Recipe, world: World, data_dir: str | None) ->
     device = distributed.device_for(world, pick_device(cfg.train.device))
     local_batch = distributed.local_batch(world, cfg.train.batch_size)
     data, nets, record = initial_networks(cfg, recipe, data_dir)
+    speed.check_forced(cfg.speed, device, data.kind, cfg.data.name)
     plan = speed.plan(cfg.speed, device, data.kind == "image")
     speed.apply_backend_flags(plan)  # CUDA-wide settings: nothing the CPU-built networks above depend on
     nets = {name: net.to(device).train() for name, net in nets.items()}

@@ -59,7 +59,7 @@ def _act(x: torch.Tensor) -> torch.Tensor:
 
 
 class ProGANGenerator(Generator, Growing):
-    output_range = (-1.0, 1.0)
+    output_range = (-1.0, 1.0)  # output: linear overshoots it; sampling.to_output clamps every sample into it
 
     def __init__(self, ctx: NetContext, channels: int, output: str = "linear"):
         super().__init__(ctx, None)

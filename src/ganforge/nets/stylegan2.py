@@ -86,7 +86,7 @@ class ModulatedConv(nn.Module):
 
 
 class StyleGAN2Generator(Generator):
-    output_range = (-1.0, 1.0)
+    output_range = (-1.0, 1.0)  # output: linear overshoots it; sampling.to_output clamps every sample into it
 
     def __init__(self, ctx: NetContext, channels: int, w_dim: int, mapping_layers: int, mapping_lr: float,
                  mixing: float, w_avg_beta: float, output: str = "linear"):

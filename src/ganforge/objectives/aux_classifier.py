@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 import torch
 import torch.nn.functional as F
 
+from ganforge.errors import ConfigError
 from ganforge.objectives.registry import TermPlan, register
 
 if TYPE_CHECKING:  # annotations only: the config imports objectives to validate itself
@@ -38,6 +39,15 @@ def aux_classifier_g(weight: float, ctx) -> tuple[Tensor, dict[str, Tensor]]:
 
 @register("aux_classifier", reads={"reg": {"aux_weight", "aux_on_fake"}})
 def attach(cfg: RunConfig, plan: TermPlan) -> None:
-    if hasattr(plan.nets[plan.d], "classify"):
-        plan.add_term(plan.d, partial(aux_classifier_d, cfg.reg.aux_weight, cfg.reg.aux_on_fake))
-        plan.add_term(plan.g, partial(aux_classifier_g, cfg.reg.aux_weight))
+    if not hasattr(plan.nets[plan.d], "classify"):
+        r = cfg.reg
+        stated = [(k, v) for k, v, default in (("aux_weight", r.aux_weight, 1.0), ("aux_on_fake", r.aux_on_fake, True))
+                  if v != default]
+        if stated:  # the terms below are never added, so the setting would change nothing
+            key, value = stated[0]
+            raise ConfigError(f"reg.{key}={str(value).lower()} sets ACGAN's classifier terms, and D (arch "
+                              f"'{cfg.model.d.arch}') has no classifier head, so it would change nothing; set "
+                              f"model.d.aux_classifier=true, or remove reg.{key}")
+        return
+    plan.add_term(plan.d, partial(aux_classifier_d, cfg.reg.aux_weight, cfg.reg.aux_on_fake))
+    plan.add_term(plan.g, partial(aux_classifier_g, cfg.reg.aux_weight))

@@ -15,6 +15,7 @@ from typing import Any
 import yaml
 
 from ganforge.config import load_yaml, merge
+from ganforge.config.loading import yaml_problem
 from ganforge.errors import ConfigError, did_you_mean
 
 DEFAULT_PRESET = "gan2014-digits"
@@ -43,9 +44,10 @@ def _read(label: str, path: Any) -> dict:
     try:
         data = load_yaml(text)
     except yaml.YAMLError as e:
-        raise ConfigError(f"preset '{label}' is not valid YAML: {e}".splitlines()[0]) from None
-    if data is None:
-        return {}
+        raise ConfigError(f"preset '{label}' is not valid YAML: {yaml_problem(e)}") from None
+    if data is None:  # an empty or comment-only file would silently train the defaults
+        raise ConfigError(f"preset '{label}' is empty (no keys, only blank lines or comments); state at least one "
+                          f"key, e.g. extends: {DEFAULT_PRESET}, or give no preset to train the default {DEFAULT_PRESET}")
     if not isinstance(data, dict):
         raise ConfigError(f"preset '{label}' must be a YAML mapping of config keys")
     return data

@@ -23,6 +23,7 @@ import yaml
 from ganforge.version import __version__
 from ganforge import recipes
 from ganforge.config import RunConfig, from_dict, load_yaml, reads
+from ganforge.config.loading import yaml_problem
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
 from ganforge.run_layout import CONFIG, OPTIONS, RUN_LAYOUT, STATS, child_kind
 
@@ -182,7 +183,7 @@ def read_config(run_dir: Path) -> RunConfig:
     try:
         raw = load_yaml(path.read_text())
     except yaml.YAMLError as e:
-        raise ConfigError(f"{path} is not valid YAML ({str(e).splitlines()[0]}); restore it from a backup") from None
+        raise ConfigError(f"{path} is not valid YAML ({yaml_problem(e)}); restore it from a backup") from None
     if not isinstance(raw, dict):  # e.g. an emptied file: from_dict's message would not name the file
         what = "is empty" if raw is None else f"holds a {type(raw).__name__}, not a mapping of settings"
         raise ConfigError(f"{path} {what}; restore it from a backup (`ganforge train` wrote it)")

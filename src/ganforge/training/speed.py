@@ -2,9 +2,10 @@
 
 The config's ``speed`` section says "auto" for most switches; :func:`plan` turns it
 into concrete choices for the device at hand, once, so the rest of the engine sees
-plain booleans. Every switch can be forced on the CPU, which is how the tests hold
-each one to the plain path (bit-for-bit where the arithmetic is the same, within
-bf16 rounding for autocast).
+plain booleans. Every switch but the two CUDA backend flags (``tf32``, ``cudnn_benchmark``)
+can be forced on the CPU, which is how the tests hold each one to the plain path (bit-for-bit
+where the arithmetic is the same, within bf16 rounding for autocast); a switch forced on where
+it cannot act is refused (:func:`check_forced`), not dropped.
 
 What is deliberately *not* here: the data already live on the training device and
 are batched there (:class:`~ganforge.training.batches.RealBatches`), and statistics
@@ -26,7 +27,7 @@ import torch.utils._pytree
 from torch import nn
 
 from ganforge.config import SpeedConfig
-from ganforge.errors import warn
+from ganforge.errors import ConfigError, warn
 
 
 @dataclass(frozen=True)
@@ -62,6 +63,24 @@ class SpeedPlan:
 
 def _auto(value: bool | str, default: bool) -> bool:
     return default if value == "auto" else bool(value)
+
+
+def _forced(value: bool | str) -> bool:
+    return value != "auto" and bool(value)
+
+
+def check_forced(cfg: SpeedConfig, device: torch.device, data_kind: str, data_name: str) -> None:
+    """Refuse a switch forced on (``true``) where it would do nothing, as a config refuses what it will
+    not read: channels_last on data that is not images, and the CUDA backend flags off CUDA. Here, at
+    build, because ``train.device=auto`` and the data's kind are known only once the run starts."""
+    if _forced(cfg.channels_last) and data_kind != "image":
+        raise ConfigError(f"speed.channels_last=true lays out images, and '{data_name}' is {data_kind} data; "
+                          f"remove it (--set speed.channels_last=auto)")
+    if device.type != "cuda":
+        for key in ("tf32", "cudnn_benchmark"):
+            if _forced(getattr(cfg, key)):
+                raise ConfigError(f"speed.{key}=true is a CUDA setting, and this run's device is {device}, where it "
+                                  f"does nothing; remove it (--set speed.{key}=auto: on for CUDA)")
 
 
 def plan(cfg: SpeedConfig, device: torch.device, image_data: bool) -> SpeedPlan:
