@@ -1,6 +1,7 @@
 """Translation metrics: their fixed points, what each one is sensitive to, and their protocol names."""
 
 import numpy as np
+import pytest
 import torch
 from torch import nn
 
@@ -46,8 +47,14 @@ def test_label_accuracy_fid_and_names():
     x = (np.stack([np.full((1, 32, 32), int(25.5 * k + 12)) for k in labels]) + texture).astype(np.uint8)
     result = tm.score(x, x, split="test", labels=labels, judge=judge)
     assert result["labelacc_test_mean"] == 1.0 and abs(result["fid60_test_mean"]) < 1e-6
-    view = tm.score(255 - x, x, split="test", labels=labels, judge=judge, judge_view=("uninverted", lambda a: 255 - a))
+    view = tm.score(255 - x, 255 - x, split="test", labels=labels, judge=judge,
+                    judge_view=("uninverted", lambda a: 255 - a))
     assert view["labelacc_test_mean_uninverted"] == 1.0
+    # The FID reads outputs and reference through the view too, and says so: through it, the mean judge sees
+    # x against x (0); without it, it would compare the inverted images' features, a different feature space.
+    assert abs(view["fid60_test_mean_uninverted"]) < 1e-6
+    dark = tm.score(255 - x // 2, 255 - x, split="test", judge=judge, judge_view=("uninverted", lambda a: 255 - a))
+    assert dark["fid60_test_mean_uninverted"] == pytest.approx(tm.judge_fid(x // 2, x, judge), abs=1e-6)
     assert tm.score(x // 2, x, split="test", judge=judge)["fid60_test_mean"] > 0.1  # darker than the target domain
     assert set(view) == {"l1_test_truth", "psnr_test_truth", "ssim_test_truth", "labelacc_test_mean_uninverted",
-                         "fid60_test_mean"}
+                         "fid60_test_mean_uninverted"}

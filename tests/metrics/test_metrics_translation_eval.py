@@ -105,6 +105,9 @@ def test_inverted_digits_are_read_uninverted_and_a_cycle_is_scored_both_ways(jud
     digits, labels = data.x[:64].numpy(), data.y[:64].numpy()
     assert v["labelacc_test_lenet_uninverted"] == pytest.approx(tm.label_accuracy(digits, labels, judge))
     assert v["labelacc_test_lenet_uninverted"] > 0.6 and "labelacc_test_lenet" not in v
+    # the judge FID reads outputs and truth through the same view, and its name says so
+    assert v["fid64_test_lenet_uninverted"] == pytest.approx(tm.judge_fid(digits, digits, judge), abs=1e-6)
+    assert "fid64_test_lenet" not in v
     assert v["ssim_test_truth"] == 1 and v["cycle_l1_test"] == 0 and v["ssim_test_input"] < 0.5
     back = translation_eval.evaluate_translation(run, 64, direction="BA")  # domain A: plain digits, no view
     assert back.values["labelacc_test_lenet"] > 0.6 and back.judge_view is None and back.values["l1_test_truth"] == 0

@@ -17,7 +17,7 @@ from torch import nn
 
 from ganforge import config, presets
 from ganforge.objectives import D_LOSSES, G_LOSSES
-from ganforge.objectives.translation import D_HALF, l1
+from ganforge.objectives.translation import D_HALF, TRANSLATION_D, TRANSLATION_G, l1
 from ganforge.recipes import cycle_translation, fanogan, ganomaly, paired_translation, superres
 from ganforge.training.image_pool import ImagePool
 
@@ -55,8 +55,9 @@ def no_opt():
 
 def cycle_ctx(cycle, identity, pools=None):
     nets = {"G_AB": conv(seed=1), "G_BA": conv(seed=2), "D_A": Recording(seed=3), "D_B": Recording(seed=4)}
-    ctx = cycle_translation.CycleContext(nets=nets, **no_opt(), pools=pools or {}, d_loss=D_LOSSES["least-squares"],
-                                         g_loss=G_LOSSES["least-squares"], cycle=cycle, identity=identity)
+    ctx = cycle_translation.CycleContext(nets=nets, **no_opt(), pools=pools or {},
+                                         d_loss=TRANSLATION_D["least-squares"], g_loss=TRANSLATION_G["least-squares"],
+                                         cycle=cycle, identity=identity)
     a, b = images(seed=10), images(seed=11)
     ctx._step_batches = (0, {"A": a, "B": b})
     return ctx, nets, a, b
@@ -69,11 +70,12 @@ def test_cycle_g_loss_is_adversarial_plus_weighted_cycles_and_identity(cycle, id
     G, F_ = nets["G_AB"], nets["G_BA"]
     with torch.no_grad():
         fake = G(a)
-        adversarial = G_LOSSES["least-squares"](nets["D_B"].net(fake))
+        adversarial = ((nets["D_B"].net(fake) - 1) ** 2).mean()  # the reference's MSELoss(D(G(a)), 1), no 1/2
         forward, backward = l1(F_(fake), a), l1(G(F_(b)), b)
         expected = adversarial + cycle * (forward + backward) + cycle * identity * l1(G(b), b)
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
     assert stats["cycle_A"].item() == pytest.approx(forward.item(), rel=1e-6)
+    assert stats["backward_cycle_G_AB"].item() == pytest.approx(backward.item(), rel=1e-6)
     assert torch.equal(ctx.fakes["B"], fake)  # what D_B will judge this step
     assert ("identity_G_AB" in stats) == (identity > 0)
 
@@ -92,7 +94,9 @@ def test_cycle_d_judges_real_images_against_the_pools_output():
     # Each fake went in and a stored one came out: never itself; the first can only be an old one.
     assert not any(torch.equal(seen, n) for seen, n in zip(fake_seen, new))
     assert any(torch.equal(fake_seen[0], o) for o in old)
-    expected = D_HALF * D_LOSSES["least-squares"](nets["D_A"].net(a), nets["D_A"].net(fake_seen))
+    real_logits, fake_logits = nets["D_A"].net(a), nets["D_A"].net(fake_seen)
+    expected = 0.5 * (((real_logits - 1) ** 2).mean() + (fake_logits ** 2).mean())  # the reference's MSE pair
+    assert expected.item() == pytest.approx((D_HALF * TRANSLATION_D["least-squares"](real_logits, fake_logits)).item())
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
 
 

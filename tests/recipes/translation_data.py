@@ -11,8 +11,7 @@ TINY_G = ["model.g.arch=unet", "model.g.depth=4", "model.g.base_channels=4"]
 TINY_D = ["model.d.arch=patchgan", "model.d.layers=1", "model.d.base_channels=4"]
 QUIET = ["log.tensorboard=false", "log.progress=false", "log.every=5", "log.sample_every=1000",
          "log.checkpoint_every=1000", "train.batch_size=8", "optim.g.name=adam", "optim.d.name=adam",
-         "optim.g.lr=2e-3", "optim.d.lr=2e-4", "optim.g.lr_decay=1.0", "optim.d.lr_decay=1.0",
-         "optim.g.momentum_final=null", "optim.d.momentum_final=null"]
+         "optim.g.lr=2e-3", "optim.d.lr=2e-4", "optim.g.lr_decay=1.0", "optim.d.lr_decay=1.0"]
 
 
 def digits16(n: int = 200) -> tuple[np.ndarray, np.ndarray]:

@@ -5,7 +5,14 @@ with, and the judge whose features or labels it uses, e.g. ``ssim_test_truth`` (
 G(a) against the hidden truth, test split), ``labelacc_test_lenet`` (the MNIST LeNet judge's
 accuracy on translated digits against the *source* digit's label), ``fid10k_test_lenet``
 (Fréchet distance in LeNet-judge features between translations and the target domain's real
-test images; not the Inception FID). Images are uint8 (N, C, H, W) throughout.
+test images; not the Inception FID). A judge that must read a domain through a view (e.g.
+``uninverted``: 255 - x for inverted digits) reads translations and references alike through it,
+and both judge metrics then carry the view's name (``labelacc_test_lenet_uninverted``,
+``fid10k_test_lenet_uninverted``). Images are uint8 (N, C, H, W) throughout.
+
+L1, PSNR and SSIM against the truth compare the images as the task gives them: on the padded
+MNIST tasks (mnist-edges, mnist-inverted, mnist-thick) that is the 32-px image, its 2-px border
+(23% of the pixels) included; only the judge reads the centre 28 px back.
 
 The per-image maths comes from scikit-image (``peak_signal_noise_ratio``,
 ``structural_similarity``); colourfulness (Hasler and Süsstrunk 2003) is four moments of two
@@ -34,13 +41,15 @@ def _check(a: np.ndarray, b: np.ndarray) -> None:
 
 
 def l1(out: np.ndarray, truth: np.ndarray) -> float:
-    """Mean absolute difference in [0, 1] units (pixel / 255)."""
+    """Mean absolute difference in [0, 1] units (pixel / 255), over every pixel given (on the padded MNIST
+    tasks the 32-px image, 2-px border included)."""
     _check(out, truth)
     return float(np.abs(out.astype(np.float64) - truth).mean() / 255.0)
 
 
 def psnr(out: np.ndarray, truth: np.ndarray) -> float:
-    """Mean per-image PSNR in dB (peak 255), each capped at :data:`PSNR_CAP`."""
+    """Mean per-image PSNR in dB (peak 255), each capped at :data:`PSNR_CAP`; over the whole image given (on
+    the padded MNIST tasks the 32-px image, 2-px border included)."""
     # imported here, on first use: every ganforge command imports this module (plotting.py)
     from skimage.metrics import peak_signal_noise_ratio
 
@@ -55,7 +64,8 @@ def psnr(out: np.ndarray, truth: np.ndarray) -> float:
 
 
 def ssim(out: np.ndarray, truth: np.ndarray) -> float:
-    """Mean per-image SSIM (7x7 windows, peak 255; colour channels averaged)."""
+    """Mean per-image SSIM (7x7 windows, peak 255; colour channels averaged), over the whole image given (on
+    the padded MNIST tasks the 32-px image, 2-px border included)."""
     from skimage.metrics import structural_similarity
 
     _check(out, truth)
@@ -102,19 +112,21 @@ def score(out: np.ndarray, truth: np.ndarray | None, *, split: str, labels: np.n
           judge_view: tuple[str, Callable[[np.ndarray], np.ndarray]] | None = None) -> dict[str, Any]:
     """Every metric that applies, under its protocol name. ``truth``: the true translations (paired);
     ``reference``: real images of the target domain for the judge FID (default: ``truth``);
-    ``judge_view``: (name, f) when the judge must read ``f(out)`` for the label accuracy, e.g.
-    inverted digits turned back (the MNIST judge reads white-on-black digits only), named in the metric."""
+    ``judge_view``: (name, f) when the judge must read ``f(images)``, e.g. inverted digits turned back (the
+    MNIST judge reads white-on-black digits only): applied to the outputs for the label accuracy, and to the
+    outputs and the reference alike for the judge FID; both metric names then end in ``_`` + the view's name."""
     result: dict[str, Any] = {}
     if truth is not None:
         result.update({f"l1_{split}_truth": l1(out, truth), f"psnr_{split}_truth": psnr(out, truth),
                        f"ssim_{split}_truth": ssim(out, truth)})
     if judge is not None:
+        view, f = judge_view or ("", lambda x: x)
+        read_as = f"{judge.name}{'_' + view if view else ''}"  # the judge, and the view it read through
         if labels is not None:
-            view, f = judge_view or ("", lambda x: x)
-            result[f"labelacc_{split}_{judge.name}{'_' + view if view else ''}"] = label_accuracy(f(out), labels, judge)
+            result[f"labelacc_{split}_{read_as}"] = label_accuracy(f(out), labels, judge)
         ref = truth if reference is None else reference
         if ref is not None:
-            result[f"fid{format_count(len(out))}_{split}_{judge.name}"] = judge_fid(out, ref, judge)
+            result[f"fid{format_count(len(out))}_{split}_{read_as}"] = judge_fid(f(out), f(ref), judge)
     if colour:
         result[f"colourfulness_hs_{split}"] = colourfulness(out)
     return {k: (round(v, 6) if isinstance(v, float) and math.isfinite(v) else v) for k, v in result.items()}

@@ -28,7 +28,8 @@ from ganforge.config import reads as config_reads
 from ganforge.data import Dataset
 from ganforge.errors import ConfigError
 from ganforge.nets import build_discriminator, build_generator
-from ganforge.objectives.translation import d_patch_loss, g_patch_loss, l1, patch_logits, shown
+from ganforge.objectives.translation import (d_patch_loss, g_patch_loss, l1, patch_logits, shown, translation_d_loss,
+                                             translation_g_loss)
 from ganforge.recipes.base import DdpModule, TrainingEnv, TrainingParts
 from ganforge.recipes.paired_translation import PatchForward, d_patches
 from ganforge.recipes.translation_model import (RANGE, SHEET_ITEMS, TranslationModel, TranslationRecipe, domains,
@@ -78,7 +79,8 @@ def g_term(source: str, ctx: CycleContext) -> tuple[Tensor, dict[str, Tensor]]:
     forward_cycle = l1(ctx.nets[inverse](fake), x)  # source -> target -> source
     backward_cycle = l1(G(ctx.nets[inverse](y)), y)  # target -> source -> target, G second
     loss = adversarial + ctx.cycle * (forward_cycle + backward_cycle)
-    stats = {f"g_adv_{g}": adversarial.detach(), f"cycle_{source}": forward_cycle.detach()}
+    stats = {f"g_adv_{g}": adversarial.detach(), f"cycle_{source}": forward_cycle.detach(),
+             f"backward_cycle_{g}": backward_cycle.detach()}
     if ctx.identity > 0:
         same = l1(G(y), y)
         loss = loss + ctx.cycle * ctx.identity * same
@@ -138,8 +140,8 @@ class CycleTranslation(TranslationRecipe):
         pools = {d: ImagePool(tr.pool_size, tr.pool_swap, seeds.stream(cfg.seed, seeds.IMAGE_POOL + i), env.device)
                  for i, d in enumerate("AB")}
         ctx = CycleContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules, real=real, pools=pools,
-                           d_loss=objectives.d_loss_for(cfg.loss.d, cfg.loss.real_label),
-                           g_loss=objectives.g_loss_without_real(cfg.loss.g, self.name),
+                           d_loss=translation_d_loss(cfg.loss.d, cfg.loss.real_label),
+                           g_loss=translation_g_loss(cfg.loss.g, self.name),
                            cycle=tr.cycle, identity=tr.identity)
         phases = [Phase("G_AB", "G_AB", [partial(g_term, "A")]), Phase("G_BA", "G_BA", [partial(g_term, "B")]),
                   Phase("D_A", "D_A", [partial(d_term, "A")], repeat=cfg.train.d_steps),

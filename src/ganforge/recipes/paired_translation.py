@@ -22,7 +22,8 @@ from ganforge import objectives
 from ganforge.config import OptimConfig, RunConfig
 from ganforge.config import reads as config_reads
 from ganforge.nets import build_discriminator, build_generator
-from ganforge.objectives.translation import (conditioned, d_patch_loss, g_patch_loss, l1, patch_logits, shown)
+from ganforge.objectives.translation import (conditioned, d_patch_loss, g_patch_loss, l1, patch_logits, shown,
+                                             translation_d_loss, translation_g_loss)
 from ganforge.recipes.base import DdpModule, TrainingEnv, TrainingParts
 from ganforge.recipes.translation_model import (RANGE, SHEET_ITEMS, TranslationModel, TranslationRecipe, domains,
                                                 image_context, save_sheet, with_out_channels)
@@ -134,8 +135,8 @@ class PairedTranslation(TranslationRecipe):
         tr = cfg.translation
         ctx = PairedContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules, pairs=pairs,
                             a_channels=a.shape[0], conditional=tr.conditional_d,
-                            d_loss=objectives.d_loss_for(cfg.loss.d, cfg.loss.real_label),
-                            g_loss=objectives.g_loss_without_real(cfg.loss.g, self.name),
+                            d_loss=translation_d_loss(cfg.loss.d, cfg.loss.real_label),
+                            g_loss=translation_g_loss(cfg.loss.g, self.name),
                             l1_weight=tr.l1, gan_weight=tr.gan)
         phases = ([Phase("D", "D", [d_term], repeat=cfg.train.d_steps)] if tr.gan > 0 else []) + \
             [Phase("G", "G", [g_term])]
