@@ -13,8 +13,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+import yaml
 from PIL import Image
 
+from ganforge import config, presets, recipes
 from ganforge.cli import main
 
 TINY = ["--set", "log.tensorboard=false", "--set", "model.g.hidden=[16]", "--set", "model.d.hidden=[8]",
@@ -742,6 +744,19 @@ def test_vgg19_wrong_hash(capsys, tmp_path):
                     "--set", f"superres.vgg19_weights={weights}"], "not the expected dcbb9e9d", "download")
 
 
+def test_sr_init_not_super_resolution(capsys, tmp_path):
+    """A pix2pix run as init_g: the line names the run to give, not model.g.arch=unet (which cannot build)."""
+    other = tmp_path / "p2p"
+    (other / "checkpoints" / "step-0000020").mkdir(parents=True)
+    (other / "checkpoints" / "step-0000020" / "manifest.json").write_text('{"files": {}}')
+    cfg = config.resolve(presets.load_preset("pix2pix-edges")[0], [], reads=recipes.reads_of)
+    (other / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    err = _fails(capsys, ["train", "srgan-x4", "--out", "r", "--steps", "1", *SR_TINY, "--set",
+                          f"superres.init_g={other}"],
+                 "is from a paired-translation run (model.g.arch=unet)", "give a srresnet (or srgan) run")
+    assert "model.g.arch=unet;" not in err and not Path("r").exists()
+
+
 def test_sr_init_damaged(capsys, tmp_path):
     run = _sr_run(tmp_path / "sr")
     g = next((run / "checkpoints").glob("step-*")) / "G.safetensors"
@@ -777,9 +792,22 @@ def test_translate_wrong_channels(tmp_path, capsys):
     run = _translation_run(tmp_path, channels=3)
     Image.new("L", (8, 8)).save("grey.png")
     capsys.readouterr()
-    _fails(capsys, ["translate", run, "--input", "grey.png", "--out", "c.png"], "1 channel(s) (grey)",
+    _fails(capsys, ["translate", run, "--input", "grey.png", "--out", "c.png"], "grey.png is a grey image",
+           "takes 3 channel(s) (RGB)")
+    np.save("grey.npy", np.zeros((2, 1, 8, 8), np.uint8))
+    _fails(capsys, ["translate", run, "--input", "grey.npy", "--out", "c.npy"], "1 channel(s) (grey)",
            "takes 3 (RGB)")
-    assert not Path("c.png").exists()
+    assert not Path("c.png").exists() and not Path("c.npy").exists()
+
+
+def test_translate_16_bit(tmp_path, capsys):
+    run = _translation_run(tmp_path)
+    Image.fromarray(np.full((8, 8), 40000, np.uint16)).save("scan16.png")
+    Path("o.png").write_bytes(b"keep")
+    capsys.readouterr()
+    _fails(capsys, ["translate", run, "--input", "scan16.png", "--out", "o.png", "--force"], "is a 16-bit image",
+           "translate reads 8-bit images", "convert it to 8 bits")
+    assert Path("o.png").read_bytes() == b"keep"
 
 
 def test_translate_not_a_multiple(tmp_path, capsys):

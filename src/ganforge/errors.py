@@ -50,6 +50,12 @@ def warn(message: str) -> None:
     print(f"ganforge: warning: {message}", file=sys.stderr, flush=True)
 
 
+def note(message: str) -> None:
+    """One ``ganforge: note:`` line on stderr: something the user should know about what was done, which is
+    not a fault (the form of every ganforge note, as :func:`warn` is of every warning)."""
+    print(f"ganforge: note: {message}", file=sys.stderr, flush=True)
+
+
 def did_you_mean(name: str, choices: Iterable[str]) -> str:
     """A ' (did you mean X?)' hint for a misspelt name, or '' if nothing is close. Any name or choice
     is compared as text: a YAML key can be a number or null, and the hint must never be the error."""

@@ -11,7 +11,9 @@ output, whatever the image size.
 
 **Files.** 8-bit images of the suffixes every ganforge folder reader takes
 (:data:`ganforge.data.folder.IMAGE_SUFFIXES`: PNG, JPEG, WebP, BMP, GIF, TIFF), folders of them, and
-``.npy`` arrays of uint8 (N, C, H, W) (ganforge's own image form). What upscale cannot take
+``.npy`` arrays of uint8 (N, C, H, W) (ganforge's own image form). An image is turned by its EXIF
+orientation first (:func:`ganforge.data.folder.upright`, as every ganforge reader does: a phone photo
+comes out the way up it is shown, not as its sensor stored it). What upscale cannot take
 faithfully is refused with one line: a 16-bit image (it would lose its low byte silently), a grey
 image for an RGB model (or the reverse), anything that is not uint8, an empty array. Transparency is
 kept: an RGBA (or grey+alpha, or a palette image with a transparent colour) is split into its
@@ -33,7 +35,7 @@ import numpy as np
 import torch
 from PIL import Image, UnidentifiedImageError
 
-from ganforge.data.folder import IMAGE_SUFFIXES
+from ganforge.data.folder import IMAGE_SUFFIXES, upright, upright_size
 from ganforge.data.folder import find_images as folder_images
 from ganforge.data.images import save_png, to_array
 from ganforge.errors import DataError, GanforgeError
@@ -82,6 +84,16 @@ def _png_bit_depth(path: Path) -> int | None:
     return None
 
 
+def check_8_bit(path: Path, mode: str, verb: str) -> None:
+    """One line for a 16-bit image (grey ``I;16``, or a 48-bit RGB PNG, which Pillow opens as 8-bit without a
+    word; ``mode`` is Pillow's): ``verb`` (upscale, translate) reads 8-bit images and does not drop the low
+    byte silently."""
+    if mode in SIXTEEN_BIT or _png_bit_depth(path) == 16:
+        raise DataError(f"{path} is a 16-bit image; {verb} reads 8-bit images and will not drop the low "
+                        f"byte silently: convert it to 8 bits first (e.g. ImageMagick: convert {path.name} "
+                        f"-depth 8 out.png)")
+
+
 def too_many_pixels(path: Path, exc: Exception) -> DataError:
     """Pillow's decompression-bomb refusal as one line: the file, its pixel count and the limit (Pillow's own
     words carry both), and the fix. Its message alone names neither the file nor what to do."""
@@ -91,10 +103,11 @@ def too_many_pixels(path: Path, exc: Exception) -> DataError:
 
 
 def image_size(path: Path) -> tuple[int, int]:
-    """(width, height) from the header alone, so sizes (and bombs) are known before any work."""
+    """(width, height) from the header alone (after EXIF orientation), so sizes (and bombs) are known before
+    any work."""
     try:
         with Image.open(path) as img:
-            return img.size
+            return upright_size(img)
     except Image.DecompressionBombError as e:
         raise too_many_pixels(path, e) from None
     except (UnidentifiedImageError, OSError) as e:
@@ -126,14 +139,11 @@ def read_image(path: Path, channels: int | None) -> tuple[np.ndarray, np.ndarray
     """uint8 (C, H, W) of an 8-bit image file and its alpha channel (1, H, W), or None when it has none;
     ``channels`` is what the model takes (None: keep the file's)."""
     try:
-        depth = _png_bit_depth(path)
         with Image.open(path) as img:
+            check_8_bit(path, img.mode, "upscale")
             img.load()
+            img = upright(img)
             mode = img.mode
-            if depth == 16 or mode in SIXTEEN_BIT:
-                raise DataError(f"{path} is a 16-bit image; upscale reads 8-bit images and will not drop the low "
-                                f"byte silently: convert it to 8 bits first (e.g. ImageMagick: convert {path.name} "
-                                f"-depth 8 out.png)")
             grey = mode in ("1", "L", "LA", "La")
             alpha = None
             if mode in WITH_ALPHA or (mode == "P" and "transparency" in img.info):
@@ -196,5 +206,5 @@ def find_images(folder: Path) -> list[Path]:
     return found
 
 
-__all__ = ["IMAGE_SUFFIXES", "check_output_memory", "find_images", "image_size", "output_bytes", "read_image",
-           "read_npy", "save_with_alpha", "tiled", "too_many_pixels"]
+__all__ = ["IMAGE_SUFFIXES", "check_8_bit", "check_output_memory", "find_images", "image_size", "output_bytes",
+           "read_image", "read_npy", "save_with_alpha", "tiled", "too_many_pixels"]

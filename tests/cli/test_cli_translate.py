@@ -99,14 +99,23 @@ def test_sample_writes_an_input_output_target_sheet(runs, tmp_path, capsys):
     assert Image.open(tmp_path / "s.png").width > 3 * 4 * 16  # 4 triples a row
 
 
-@pytest.mark.parametrize("case", ["rgb-to-grey", "bad-size", "sample-class", "noise-run", "direction", "uint8-3d",
-                                  "float"])
+@pytest.mark.parametrize("case", ["rgb-to-grey", "rgba-to-grey", "16-bit", "bad-size", "sample-class", "noise-run",
+                                  "direction", "uint8-3d", "float"])
 def test_bad_input_is_one_line_and_writes_nothing(runs, tmp_path, capsys, case):
     out = tmp_path / "out.npy"
     out.write_bytes(b"keep")
     if case == "rgb-to-grey":
         Image.fromarray(np.zeros((16, 16, 3), np.uint8)).save(tmp_path / "rgb.png")
-        argv, want = ["translate", str(runs / "pix2pix"), "--input", str(tmp_path / "rgb.png")], "3 channel(s) (RGB)"
+        argv, want = ["translate", str(runs / "pix2pix"), "--input", str(tmp_path / "rgb.png")], \
+            "rgb.png is an RGB image but this model takes 1 channel(s) (grey); convert it to grey first"
+    elif case == "rgba-to-grey":  # the file's own mode, not the RGB it was flattened to ("3 channel(s) (RGB)")
+        Image.fromarray(np.zeros((16, 16, 4), np.uint8)).save(tmp_path / "rgba.png")
+        argv, want = ["translate", str(runs / "pix2pix"), "--input", str(tmp_path / "rgba.png")], \
+            "rgba.png is an RGBA image but this model takes 1 channel(s) (grey)"
+    elif case == "16-bit":  # was reduced to 8 bits without a word, while upscale refused it: refused as upscale does
+        Image.fromarray(np.full((16, 16), 40000, np.uint16)).save(tmp_path / "scan16.png")
+        argv, want = ["translate", str(runs / "pix2pix"), "--input", str(tmp_path / "scan16.png")], \
+            "scan16.png is a 16-bit image; translate reads 8-bit images and will not drop the low byte silently"
     elif case == "bad-size":
         np.save(tmp_path / "odd.npy", np.zeros((2, 1, 12, 12), np.uint8))
         argv, want = ["translate", str(runs / "pix2pix"), "--input", str(tmp_path / "odd.npy")], \
@@ -336,3 +345,52 @@ def test_a_super_resolution_run_is_refused_with_its_next_command_readable(tmp_pa
     assert main(["translate", str(sr), "--input", str(tmp_path / "a.png"), "--out", str(tmp_path / "o.png")]) == 2
     assert err(capsys).endswith(f"(it offers upscale); use ganforge upscale {sr} --input IMAGE --out OUT.png (or "
                                 f"--eval skimage-photos for an RGB run)")
+
+
+def test_an_exif_rotated_photo_is_translated_the_way_up_it_is_shown(runs, tmp_path):
+    """A phone stores a portrait photo as landscape pixels and an EXIF rotation: translate read it as stored (the
+    dataset builder turned it), so the output came out on its side. It reads it as shown now."""
+    stored = Image.fromarray(np.zeros((16, 32), np.uint8))  # 32 wide as stored, 16 wide once turned
+    exif = stored.getexif()
+    exif[0x0112] = 6  # rotate 90 degrees clockwise when shown
+    stored.save(tmp_path / "phone.jpg", exif=exif.tobytes())
+    assert main(["translate", str(runs / "pix2pix"), "--input", str(tmp_path / "phone.jpg"), "--out",
+                 str(tmp_path / "out.npy")]) == 0
+    assert np.load(tmp_path / "out.npy").shape == (1, 1, 32, 16)
+
+
+def test_transparency_is_composited_on_white_with_one_note(runs, tmp_path, capsys):
+    """Alpha was dropped without a word: it still is (a translator knows no alpha), with one note saying so."""
+    (tmp_path / "in").mkdir()
+    for name in ("a.png", "b.png"):
+        Image.fromarray(np.zeros((16, 16, 2), np.uint8), "LA").save(tmp_path / "in" / name)  # transparent black
+    capsys.readouterr()
+    assert main(["translate", str(runs / "pix2pix"), "--input", str(tmp_path / "in" / "a.png"), "--out",
+                 str(tmp_path / "a.png")]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("ganforge: note:")]
+    assert notes == [f"ganforge: note: {tmp_path / 'in' / 'a.png'} has transparency: translated composited on "
+                     f"white, and the output has no alpha"]
+    assert Image.open(tmp_path / "a.png").mode == "L"
+    assert main(["translate", str(runs / "pix2pix"), "--input", str(tmp_path / "in"), "--out",
+                 str(tmp_path / "out")]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if line.startswith("ganforge: note:")]
+    assert len(notes) == 1 and "2 inputs have (e.g. " in notes[0], notes
+    x, _ = digits16(1)
+    Image.fromarray(x[0, 0]).save(tmp_path / "opaque.png")
+    assert main(["translate", str(runs / "pix2pix"), "--input", str(tmp_path / "opaque.png"), "--out",
+                 str(tmp_path / "o.png")]) == 0
+    assert "transparency" not in capsys.readouterr().err
+
+
+def test_sample_notes_training_inputs_only_when_the_data_has_no_test_split(runs, task_runs, stand_ins, tmp_path,
+                                                                           capsys):
+    """sample translates held-out inputs; npz:/pairs:/unpaired: data have none, and the training inputs it
+    translates instead (which flatter the model) were used without a word. One note says so, only then."""
+    capsys.readouterr()
+    assert main(["sample", str(runs / "pix2pix"), "--n", "4", "--out", str(tmp_path / "a.npy"), "--grid",
+                 str(tmp_path / "a.png")]) == 0
+    notes = [line for line in capsys.readouterr().err.splitlines() if "no test split" in line]
+    assert len(notes) == 1 and notes[0].startswith("ganforge: note: ") and "own training inputs" in notes[0], notes
+    assert main(["sample", str(task_runs / "pix2pix"), "--n", "4", "--out", str(tmp_path / "b.npy"), "--grid",
+                 str(tmp_path / "b.png")]) == 0
+    assert "no test split" not in capsys.readouterr().err

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import io
 import warnings
 
 import numpy as np
@@ -7,10 +8,12 @@ import pytest
 import torch
 from PIL import Image
 
-from ganforge.data import load_dataset
+from ganforge.data import load_dataset, sources
 from ganforge.data.base import LoadRequest
-from ganforge.data.folder import read_folder
+from ganforge.data.folder import decode_image, read_folder
 from ganforge.errors import DataError
+from ganforge.serve.images import decode_upload
+from ganforge.upscaling import image_size, read_image
 
 
 def _img(path, size=(8, 8), colour=(200, 30, 90), mode="RGB"):
@@ -210,3 +213,30 @@ def test_mixed_sizes_name_two_that_differ_in_read_folder(tmp_path, one_line):
     with pytest.raises(DataError) as e:
         read_folder(str(tmp_path), LoadRequest(name="pairs:x"))
     assert "(a.png is 8x8, c.png is 12x12)" in one_line(e)
+
+
+def test_every_image_reader_turns_a_photo_by_its_exif_orientation(tmp_path):
+    """A phone stores a portrait photo as landscape pixels and an EXIF rotation. The dataset builder turned it,
+    while translate (decode_image), upscale (read_image, and its size check) and serve read it as stored: the
+    same photo came out on its side from some commands. All read it as shown now, through one helper."""
+    stored = np.zeros((16, 32, 3), np.uint8)
+    stored[:, :16] = 255  # white on the left as stored, on top once turned (orientation 6: 90 degrees clockwise)
+    im = Image.fromarray(stored)
+    exif = im.getexif()
+    exif[0x0112] = 6
+    im.save(tmp_path / "phone.jpg", exif=exif.tobytes(), quality=100)
+    data = (tmp_path / "phone.jpg").read_bytes()
+    shown = np.asarray(Image.open(tmp_path / "phone.jpg").transpose(Image.Transpose.ROTATE_270)).transpose(2, 0, 1)
+    assert shown.shape == (3, 32, 16) and shown[:, :8].min() > 200 and shown[:, 24:].max() < 50
+    item = sources.Item("phone.jpg", None, lambda: io.BytesIO(data))
+    readers = {"decode_image": decode_image(data, None, None)[0],
+               "read_image": read_image(tmp_path / "phone.jpg", 3)[0],
+               "serve": decode_upload(data, 3, 10_000),
+               "sources": sources.decode(item, 10_000, 3, 16, "none")}
+    for name, x in readers.items():
+        if name == "sources":  # resized to a square: only which way up it is can be compared
+            assert x[:, :4].min() > 200 and x[:, 12:].max() < 50, name
+        else:
+            assert np.abs(x.astype(int) - shown).max() <= 2, name  # JPEG
+    assert decode_image(data, None, None)[1] == (16, 32) and image_size(tmp_path / "phone.jpg") == (16, 32)
+    assert sources.read_header(item, 10_000).size == (16, 32)

@@ -7,6 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+import yaml
 from safetensors.torch import load_file
 
 from ganforge import config, presets, recipes
@@ -164,3 +165,19 @@ def test_crop_batches_past_the_end_of_a_shrunk_epoch_start_a_new_one():
     batches.position = 5  # restored from a run on 20 images; 8 images make 2 batches an epoch
     lr, out = batches.next()
     assert out.shape == (4, 1, 8, 8) and lr.shape == (4, 1, 4, 4) and batches.epoch == 1 and batches.position == 1
+
+
+def test_an_init_g_from_a_run_that_is_not_super_resolution_names_the_run_to_give(tmp_path):
+    """init_g pointing at a pix2pix run suggested --set model.g.arch=unet, which cannot build here: the fix is
+    another init_g (a srresnet run), and model.g.arch=X is suggested only when X upscales."""
+    other = tmp_path / "p2p"
+    (other / "checkpoints" / "step-0000002").mkdir(parents=True)
+    (other / "checkpoints" / "step-0000002" / "manifest.json").write_text('{"files": {}}')
+    cfg = config.resolve(presets.load_preset("pix2pix-edges")[0], [], reads=recipes.reads_of)
+    (other / "config.yaml").write_text(yaml.safe_dump(cfg.to_dict(), sort_keys=False))
+    with pytest.raises(ConfigError) as raised:
+        _trainer("srgan-x4", tmp_path / "gan", f"superres.init_g={other}")
+    message = str(raised.value)
+    assert "is from a paired-translation run (model.g.arch=unet), not a super-resolution one" in message, message
+    assert message.endswith("give a srresnet (or srgan) run as superres.init_g") and "--set model.g.arch" not in message
+    assert not (tmp_path / "gan" / "checkpoints").exists()

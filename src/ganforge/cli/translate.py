@@ -11,8 +11,12 @@
   protocol names (:mod:`ganforge.metrics.translation_eval`); ``--json FILE`` also writes them.
   ``ganforge eval`` measures noise-to-image runs only and sends translation runs here.
 
-Images are read as they are (a grey image stays grey): a grey image given to a model
-trained on colour is one line, not a silent conversion. Every output follows
+Images are read as they are shown (turned by their EXIF orientation, as every ganforge reader does)
+and as they are (a grey image stays grey): a grey image given to a model trained on colour (or the
+reverse) is one line naming the file's own mode (RGBA, grey+alpha, ...), not a silent conversion. A
+16-bit image is refused in one line, as ``upscale`` refuses it (the model works on 8 bits; convert it
+first). Transparency is composited on white before translating (a translator knows no alpha), and
+a ``ganforge: note:`` line says so: the outputs have no alpha channel. Every output follows
 :mod:`ganforge.outputs`: all paths are checked before any work, existing files are refused
 without ``--force``, and files appear only when complete (a folder's all together).
 """
@@ -20,6 +24,7 @@ without ``--force``, and files appear only when complete (a folder's all togethe
 from __future__ import annotations
 
 import argparse
+import io
 import json
 import sys
 from pathlib import Path
@@ -36,10 +41,10 @@ from ganforge.cli.evaluate import load_samples
 from ganforge.cli.help import examples
 from ganforge.data.folder import EXTENSIONS, IMAGE_SUFFIXES, decode_image, find_images
 from ganforge.data.images import from_array
-from ganforge.errors import DataError, GanforgeError
+from ganforge.errors import DataError, GanforgeError, note
 from ganforge.metrics.translation_eval import DEFAULT_N, evaluate_translation
 from ganforge.runs.run import Run, load_run
-from ganforge.upscaling import too_many_pixels
+from ganforge.upscaling import WITH_ALPHA, check_8_bit, too_many_pixels
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -67,14 +72,31 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=run, on_interrupt="no output was written (existing files are unchanged)")
 
 
-def _read_image(path: Path, in_folder: bool) -> np.ndarray:
-    """uint8 (C, H, W), or one line naming the file (Pillow's own message names an in-memory buffer)."""
+def _kind(mode: str, info: dict) -> str:
+    """What an image file holds, in the words a channel refusal names it by (Pillow's ``mode``)."""
+    if mode in ("1", "L"):
+        return "grey"
+    if mode in ("LA", "La"):
+        return "grey+alpha"
+    if mode in ("RGBA", "RGBa"):
+        return "RGBA"
+    if mode == "PA" or (mode == "P" and "transparency" in info):
+        return "palette+alpha"
+    return "RGB" if mode == "RGB" else f"colour ({mode})"
+
+
+def _read_image(path: Path, in_folder: bool, channels: int | None) -> tuple[np.ndarray, bool]:
+    """uint8 (C, H, W) and whether the file had transparency (composited on white), or one line naming the
+    file (Pillow's own message names an in-memory buffer). ``channels``: what the model takes (None: any)."""
     fix = "fix or remove it" if in_folder else f"give a {'/'.join(IMAGE_SUFFIXES)} image"
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise DataError(f"cannot read {path}: {exc.strerror}; check its permissions") from None
     try:
+        with Image.open(io.BytesIO(data)) as img:
+            mode, info = img.mode, dict(img.info)
+        check_8_bit(path, mode, "translate")
         x, _ = decode_image(data, None, None)
     except Image.DecompressionBombError as exc:
         raise too_many_pixels(path, exc) from None
@@ -82,7 +104,13 @@ def _read_image(path: Path, in_folder: bool) -> np.ndarray:
         raise DataError(f"{path} is not an image Pillow can read (damaged, or another format); {fix}") from None
     except (OSError, ValueError, SyntaxError) as exc:  # truncated data, modes with no 8-bit meaning, bad headers
         raise DataError(f"cannot read the image {path} ({str(exc).splitlines()[0]}); {fix}") from None
-    return x
+    if channels is not None and x.shape[0] != channels:
+        want, pil = ("grey", "L") if channels == 1 else ("RGB", "RGB")
+        held = _kind(mode, info)
+        raise DataError(f"{path} is {'an' if held.startswith('R') else 'a'} {held} image but this model takes "
+                        f"{channels} channel(s) ({want}); convert it to {want} first (e.g. PIL: "
+                        f"Image.open(p).convert('{pil}').save(q))")
+    return x, mode in WITH_ALPHA or (mode == "P" and "transparency" in info)
 
 
 def _inputs(source: Path) -> tuple[str, list[Path]]:
@@ -207,7 +235,17 @@ def run(args: argparse.Namespace) -> int:
             np.save(temp, y)
         print(f"{targets[0]}: uint8 {y.shape} ({args.direction}) from step {opened.step}")
         return 0
-    images = [_read_image(f, kind == "dir") for f in files]
+    channels = model.input_channels(args.direction) if args.direction in model.directions else None
+    images, transparent = [], []
+    for f in files:
+        x, alpha = _read_image(f, kind == "dir", channels)
+        images.append(x)
+        if alpha:
+            transparent.append(f)
+    if transparent:
+        which = (f"{transparent[0]} has" if len(transparent) == 1 else
+                 f"{len(transparent)} inputs have (e.g. {transparent[0]})")
+        note(f"{which} transparency: translated composited on white, and the output has no alpha")
     results = []
     for f, x in zip(files, images):
         try:

@@ -71,7 +71,7 @@ class SuperresConfig:
     # D's loss: "plain" (SRGAN: -log D(HR) - log(1 - D(SR))) or "relativistic" (ESRGAN's RaGAN: each
     # logit relative to the mean logit of the other kind).
     adversarial: str = "plain"
-    # Feature ("perceptual") content loss: "none"; "vgg19" (VGG19 conv5_4 features before ReLU, the
+    # Feature ("perceptual") content loss: "none"; "vgg19" (VGG19 conv5_4 features after its ReLU, the
     # paper's VGG54, from the weights file below); "d-features" (the srgan D's own last conv maps:
     # needs no download, and is named for what it is, never "VGG").
     feature_loss: str = "none"

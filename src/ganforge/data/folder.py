@@ -16,7 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 from ganforge.data.base import LoadRequest
 from ganforge.data.images import LANCZOS, crop_resize, grey_to_rgb, to_array
@@ -29,6 +29,8 @@ EXTENSIONS = {".png", ".jpg", ".jpeg"}  # what pairs:, unpaired: and translate r
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".gif", ".tif", ".tiff")
 GREY_MODES = {"1", "L", "LA", "La", "I", "I;16", "I;16B", "I;16L", "I;16N", "F"}
 MAX_NAMED = 10
+EXIF_ORIENTATION = 0x0112  # the EXIF tag a camera records the way up of its photo in
+ROTATED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
 
 
 def find_images(root: Path, extensions: Iterable[str] = EXTENSIONS, *, leave_out: Collection[str] = (),
@@ -72,6 +74,24 @@ def find_images(root: Path, extensions: Iterable[str] = EXTENSIONS, *, leave_out
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
 
+def upright(img: Image.Image) -> Image.Image:
+    """A loaded image turned the way viewers show it: its EXIF orientation applied (a phone stores a portrait
+    photo as landscape pixels plus a rotation tag). Every ganforge image reader goes through it (datasets,
+    pairs:/unpaired:, translate, upscale, serve), so one photo is the same way up wherever it is read; a
+    malformed EXIF block raises, as a damaged file does."""
+    return ImageOps.exif_transpose(img)
+
+
+def upright_size(img: Image.Image) -> tuple[int, int]:
+    """(width, height) as :func:`upright` will turn the image, from the header alone (a malformed EXIF block:
+    the stored size, and the decode decides)."""
+    w, h = img.size
+    try:
+        return (h, w) if img.getexif().get(EXIF_ORIENTATION) in ROTATED else (w, h)
+    except Exception:  # Pillow raises many types for a broken EXIF block
+        return w, h
+
+
 def _flatten_alpha(img: Image.Image) -> Image.Image:
     """Composite transparent images on white: dropping alpha would expose arbitrary hidden colours."""
     if img.mode in ("RGBA", "LA", "PA") or (img.mode == "P" and "transparency" in img.info):
@@ -104,9 +124,11 @@ def _to_8bit(img: Image.Image) -> Image.Image:
 
 
 def decode_image(data: bytes, channels: int | None, resolution: int | None) -> tuple[np.ndarray, tuple[int, int]]:
-    """uint8 (C, H, W) and the original (W, H). Grey stays 1 channel unless ``channels`` is 3."""
+    """uint8 (C, H, W) and the original (W, H), after its EXIF orientation (:func:`upright`). Grey stays 1
+    channel unless ``channels`` is 3."""
     with Image.open(io.BytesIO(data)) as img:
         img.load()
+        img = upright(img)
         size = img.size
         grey = img.mode in GREY_MODES
         img = _to_8bit(_flatten_alpha(img))

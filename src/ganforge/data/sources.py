@@ -2,8 +2,8 @@
 
 Every source is a sorted list of :class:`Item`\\ s that open lazily, so a pass over a source holds one
 image at a time whatever its size. Decoding is Pillow's, with the conversions users' files need:
-EXIF orientation applied (``ImageOps.exif_transpose``), transparency composited on white, 16-bit and
-palette images mapped to 8 bits, CMYK and YCbCr to RGB. A file that cannot be used is classified by
+EXIF orientation applied (:func:`ganforge.data.folder.upright`, as every ganforge image reader does),
+transparency composited on white, 16-bit and palette images mapped to 8 bits, CMYK and YCbCr to RGB. A file that cannot be used is classified by
 :class:`Unusable` (its ``reason`` is one of :data:`REASONS`) rather than raised, so a build reports every
 bad file at the end instead of stopping at the first.
 """
@@ -20,9 +20,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
-from PIL import Image, ImageOps, UnidentifiedImageError
+from PIL import Image, UnidentifiedImageError
 
-from ganforge.data.folder import GREY_MODES, IMAGE_SUFFIXES, _flatten_alpha, _to_8bit, find_images
+from ganforge.data.folder import GREY_MODES, IMAGE_SUFFIXES, _flatten_alpha, _to_8bit, find_images, upright, upright_size
 from ganforge.data.images import LANCZOS, crop_resize, to_array
 from ganforge.data.npz import DAMAGED, X_KEYS, _check_magic, _images_nchw, _labels, _to_uint8
 from ganforge.errors import DataError
@@ -32,8 +32,6 @@ from ganforge.errors import DataError
 REASONS = ("not an image", "corrupt", "too small", "wrong mode", "decompression bomb", "unreadable", "broken link")
 # Modes Pillow can bring to "L" or "RGB" without guessing; others (float "F", LAB, HSV, ...) are "wrong mode".
 USABLE_MODES = GREY_MODES - {"F"} | {"P", "PA", "RGB", "RGBA", "RGBa", "RGBX", "CMYK", "YCbCr"}
-ROTATED = (5, 6, 7, 8)  # EXIF orientations that swap width and height
-EXIF_ORIENTATION = 0x0112
 ZIP_MAGIC = b"PK\x03\x04"
 # What reading one damaged member of a zip raises (bad CRC, a broken deflate stream, a cut-off member; an
 # encrypted or unsupported-compression member too): that member is skipped as corrupt, the others are used.
@@ -239,13 +237,7 @@ def _open(item: Item, max_pixels: int) -> Image.Image:
 def read_header(item: Item, max_pixels: int) -> Header:
     """Size (after EXIF rotation) and channel count, without decoding pixels."""
     img = _open(item, max_pixels)
-    w, h = img.size
-    try:
-        if img.getexif().get(EXIF_ORIENTATION) in ROTATED:
-            w, h = h, w
-    except Exception:  # a malformed EXIF block: the decode pass decides
-        pass
-    return Header((w, h), 1 if img.mode in GREY_MODES else 3)
+    return Header(upright_size(img), 1 if img.mode in GREY_MODES else 3)
 
 
 def wide_width(w: int, h: int) -> int:
@@ -279,7 +271,7 @@ def decode(item: Item, max_pixels: int, channels: int, resolution: int, crop: st
         with warnings.catch_warnings():
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             img.load()
-            img = ImageOps.exif_transpose(img)
+            img = upright(img)
             img = _to_8bit(_flatten_alpha(img))
             img = img.convert("L" if channels == 1 else "RGB")
     except Unusable:

@@ -163,10 +163,15 @@ def _check_same_g(ckpt: Path, spec: NetSpec) -> None:
     """One line when the run ``ckpt`` belongs to built its G with other ``model.g`` options than ``spec``:
     options without weights (``upsample_blur``) load silently into a G that computes something else."""
     try:
-        source = config_from_dict(load_yaml((ckpt.parent.parent / "config.yaml").read_text())).model.g
+        source_cfg = config_from_dict(load_yaml((ckpt.parent.parent / "config.yaml").read_text()))
+        source, source_recipe = source_cfg.model.g, source_cfg.recipe
     except (OSError, GanforgeError, yaml.YAMLError, AttributeError, TypeError):
         return  # a bare checkpoint directory, or no readable config: the weights' shapes are still checked
     if source.arch != spec.arch:
+        if source_recipe not in {r.name for r in _SuperresRecipe.__subclasses__()}:
+            # not a super-resolution G at all: model.g.arch=<it> could not build here, so name the input to change
+            raise ConfigError(f"superres.init_g: {ckpt} is from a {source_recipe} run (model.g.arch={source.arch}), "
+                              f"not a super-resolution one; give a srresnet (or srgan) run as superres.init_g")
         raise ConfigError(f"superres.init_g: {ckpt} holds a model.g.arch={source.arch} G, and this run builds "
                           f"{spec.arch}; set --set model.g.arch={source.arch}")
     defaults = registry_options("generator", spec.arch)

@@ -13,7 +13,7 @@ from __future__ import annotations
 import contextlib
 import sys
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ from torch import nn
 from ganforge import objectives
 from ganforge.config import RunConfig
 from ganforge.data import Dataset, load_dataset
-from ganforge.errors import ConfigError, DataError, GanforgeError
+from ganforge.errors import ConfigError, DataError, GanforgeError, note
 from ganforge.nets import NetContext
 from ganforge.recipes.base import Recipe
 from ganforge import capabilities as cap
@@ -168,6 +168,7 @@ class TranslationModel:
     nets: dict[str, nn.Module]
     directions: dict[str, str]  # "AB" -> network name (and "BA" when the recipe has it)
     capabilities = frozenset({cap.TRANSLATE})  # sample_chunks translates held-out inputs: nothing from noise
+    _heldout: dict[str | None, Dataset] = field(default_factory=dict, init=False, repr=False)  # by data_dir
 
     @property
     def generator(self) -> nn.Module:
@@ -194,13 +195,20 @@ class TranslationModel:
         return np.concatenate(out) if out else np.zeros((0,), np.uint8)
 
     def heldout(self, data_dir: str | None = None) -> Dataset:
-        """The data ``sample`` translates: the test split where the dataset has one, else the run's own."""
-        name = self.cfg.data.name
-        try:
-            return load_dataset(name, split="test", data_dir=data_dir, size=None)
-        except DataError:
-            return load_dataset(name, split=self.cfg.data.split, data_dir=data_dir, seed=self.cfg.seed,
-                                size=self.cfg.data.size)
+        """The data ``sample`` translates: the test split where the dataset has one, else the run's own
+        training split, with one ``ganforge: note:`` saying so (training inputs flatter the model). Loaded
+        once per model: ``sample`` reads it for the samples and again for the sheet."""
+        if data_dir not in self._heldout:
+            name = self.cfg.data.name
+            try:
+                self._heldout[data_dir] = load_dataset(name, split="test", data_dir=data_dir, size=None)
+            except DataError:
+                self._heldout[data_dir] = load_dataset(name, split=self.cfg.data.split, data_dir=data_dir,
+                                                       seed=self.cfg.seed, size=self.cfg.data.size)
+                note(f"'{name}' has no test split: the inputs translated are the run's own training inputs "
+                     f"(split {self.cfg.data.split}), which flatter the model; for held-out inputs use "
+                     f"ganforge translate RUN --input IMAGES --out OUT")
+        return self._heldout[data_dir]
 
     def sample_chunks(self, n: int, *, seed: int = 0, device: str | torch.device = "cpu", classes: Any = None,
                       truncation: Any = None, batch_size: int = 256
