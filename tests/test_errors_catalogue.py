@@ -1263,19 +1263,6 @@ def test_duplicate_key(capsys):
     _fails(capsys, ["train", "./my.yaml", "--dry-run"], "the key 'train' is stated twice (lines 2 and 3)", "keep one")
 
 
-def test_augment_not_images(capsys):
-    _fails(capsys, ["train", "gan2014-ring8", "--steps", "2", "--set", "augment.policy=color", "--out", "rr"],
-           "augment.policy augments images, and 'ring8' is points data", "--set augment.policy=")
-    assert not Path("rr/checkpoints").exists()
-
-
-def test_output_is_run_record(capsys, tiny_runs):
-    run = _copied(tiny_runs)
-    before = _snapshot(run)
-    capsys.readouterr()
-    _fails(capsys, ["eval", "r", "--metrics", "parzen", "--n", "20", "--json", "r/options.json", "--force"],
-           "is part of the run", "write it outside the run's records")
-    assert _snapshot(run) == before
 def test_invalid_yaml(capsys):
     for text, problem in [
             ("train:\n  steps: 3\n\t batch: 2\n", "found character '\\t' that cannot start any token (line 3, column 1)"),
@@ -1291,6 +1278,12 @@ def test_empty_preset(capsys, text):
     _fails(capsys, ["train", "my.yaml", "--out", "rr"], "preset 'my.yaml' is empty",
            "state at least one key, e.g. extends: gan2014-digits")
     assert not Path("rr").exists()
+
+
+def test_augment_not_images(capsys):
+    _fails(capsys, ["train", "gan2014-ring8", "--steps", "2", "--set", "augment.policy=color", "--out", "rr"],
+           "augment.policy augments images, and 'ring8' is points data", "--set augment.policy=")
+    assert not Path("rr/checkpoints").exists()
 
 
 def test_speed_switch_does_nothing(capsys):
@@ -1334,3 +1327,10 @@ def test_key_switched_off(capsys):
     assert not Path("rr").exists()
 
 
+def test_output_is_run_record(capsys, tiny_runs):
+    run = _copied(tiny_runs)
+    before = _snapshot(run)
+    capsys.readouterr()
+    _fails(capsys, ["eval", "r", "--metrics", "parzen", "--n", "20", "--json", "r/options.json", "--force"],
+           "is part of the run", "write it outside the run's records")
+    assert _snapshot(run) == before
