@@ -143,6 +143,10 @@ MUTATIONS: list[Mutation] = [
     M("translation-d-unconditional", "objectives/translation.py",
       "return torch.cat([a, image], 1) if conditional else image", "return image",
       "pix2pix: conditional D does not see the input", ("tests/objectives/test_objectives_translation.py",)),
+    M("translation-g-lsgan-halved", "objectives/translation.py", "    return ((fake_logits - 1) ** 2).mean()",
+      "    return 0.5 * ((fake_logits - 1) ** 2).mean()",
+      "CycleGAN: G's LSGAN term halved (cycle and identity then weigh twice the paper's)",
+      ("tests/objectives/test_objectives_translation.py",)),
     M("relativistic-g-plain", "objectives/losses.py", "    return d_relativistic(fake_logits, real_logits)",
       "    return g_non_saturating(fake_logits)", "ESRGAN G loss: not relativistic", (T_LOSS,)),
     # ---- recipes/: each recipe's own weights, flags and data flow ----
@@ -211,6 +215,11 @@ MUTATIONS: list[Mutation] = [
       "noise_multiplier=1e-3,\n", "DP: dp.noise_multiplier ignored by the optimiser (the accountant still reads it)",
       ("tests/recipes/test_recipes_dp_noise_to_image.py::"
        "test_each_update_is_the_mean_of_gradients_clipped_to_max_grad_norm_plus_noise_of_its_multiple",)),
+    M("dp-feature-matching-allowed", "recipes/dp_noise_to_image.py", "    if cfg.reg.feature_matching > 0:",
+      "    if cfg.reg.feature_matching > 1e9:",
+      "DP: feature matching (a real batch in G's loss, outside DP-SGD) accepted",
+      ("tests/recipes/test_recipes_dp_noise_to_image.py::"
+       "test_settings_that_feed_real_data_outside_d_s_private_updates_are_refused",)),
     M("progressive-no-growth", "recipes/progressive.py", "phases=[growth, *parts.phases]", "phases=parts.phases",
       "ProGAN: the growth phase is dropped (the nets never grow)",
       ("tests/nets/test_nets_progan.py::test_progan_presets_take_one_d_and_one_g_step",)),
