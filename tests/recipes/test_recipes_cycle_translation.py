@@ -15,7 +15,7 @@ from translation_data import QUIET, TINY_D, digits16, inverted_npz, write
 
 CYCLE = ["recipe=cycle-translation", "model.g.arch=resnet-translator", "model.g.blocks=1", "model.g.base_channels=4",
          *TINY_D, *QUIET, "loss.d=least-squares", "loss.g=least-squares", "translation.pool_size=8"]
-RATIO_TO_CONSTANT = 0.9  # a learnt G's L1 error, at most this share of the best constant image's (0.83 measured)
+MIN_CORRELATION = 0.4  # a learnt G's outputs against the true translations (0.75-0.77 measured, seed 0, one thread)
 
 
 def trainer(tmp_path, data, *extra, name="run", resume=False):
@@ -66,27 +66,48 @@ def test_resume_is_exact_pools_included(tmp_path):
         assert torch.equal(a[key], b[key]), key
 
 
+def correlation_with(out: np.ndarray, truth: np.ndarray) -> float:
+    """Mean per-image Pearson correlation of ``out`` with ``truth``: 1 for the right mapping (whatever its
+    contrast), -1 for the input handed back untouched, 0 for an output that ignores its input (a constant image
+    has no variance, counted 0)."""
+    o = out.reshape(len(out), -1).astype(float)
+    t = truth.reshape(len(truth), -1).astype(float)
+    o, t = o - o.mean(1, keepdims=True), t - t.mean(1, keepdims=True)
+    norm = np.sqrt((o ** 2).sum(1) * (t ** 2).sum(1))
+    return float(np.where(norm > 0, (o * t).sum(1) / np.where(norm > 0, norm, 1.0), 0.0).mean())
+
+
+def test_correlation_scores_the_mapping_and_not_a_constant():
+    x, _ = digits16(200)
+    x = x[150:]
+    truth = 255 - x
+    assert correlation_with(truth, truth) == pytest.approx(1.0)
+    assert correlation_with(x, truth) == pytest.approx(-1.0)  # the input handed back
+    assert correlation_with(np.full_like(x, 128), truth) == 0.0  # a constant grey
+    assert correlation_with(np.broadcast_to(np.median(truth, 0), x.shape).copy(), truth) < 0.9  # the best constant
+
+
 def test_cyclegan_learns_inversion_both_ways(tmp_path):
     """Without the identity term: at this size (one block of width 4, 16 px, 100 images a domain) it keeps G
-    from telling the domains apart (inverting a B image costs 5 * |2b| of identity loss), and runs with it stay
-    anti-correlated with the truth after 300 steps; the presets' wider Gs learn with it (docs/benchmarks.md)."""
+    from telling the domains apart (inverting a B image costs 5 * |2b| of identity loss); the presets' wider Gs
+    learn with it (docs/benchmarks.md). Judged by the correlation of each output with its true translation, which
+    a G that ignores its input (0) or hands it back (-1) cannot reach. The L1 error against the best constant
+    image was tried first: 300 steps of this tiny CycleGAN are at 0.83-0.86 of it on one thread and 1.03-1.08 on
+    two (seed 0), so that bound passed or failed with the thread count; the correlation was 0.75-0.77 and 0.61-0.66
+    (seeds 1 and 2: 0.41-0.58 on one thread; seed 2 on two threads learnt the untouched copy, -0.31). The test runs
+    on one thread, as measured."""
     data = inverted_npz(tmp_path)
-    trainer(tmp_path, data, "train.steps=300", "translation.identity=0").fit()
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        trainer(tmp_path, data, "train.steps=300", "translation.identity=0").fit()
+    finally:
+        torch.set_num_threads(threads)
     model = load_run(tmp_path / "run").model
     x, _ = digits16(200)
     x = x[150:]
-    out = model.translate(x)
-    # Measured against the best input-blind answer (one constant image for every input: the per-pixel median of
-    # the truth, the constant with the least L1), not the untouched input, which a constant grey beats by half:
-    # a G that ignores its input fails.
-    truth = 255 - x.astype(float)
-    constant = np.abs(np.median(truth, 0, keepdims=True) - truth).mean()
-    err = np.abs(out.astype(float) - truth).mean()
-    assert err < RATIO_TO_CONSTANT * constant, (err, constant)
-    back = model.translate(255 - x, "BA")  # B -> A from true B images, against the same constant baseline
-    constant_a = np.abs(np.median(x, 0, keepdims=True) - x.astype(float)).mean()
-    err_a = np.abs(back.astype(float) - x).mean()
-    assert err_a < RATIO_TO_CONSTANT * constant_a, (err_a, constant_a)
+    ab, ba = correlation_with(model.translate(x), 255 - x), correlation_with(model.translate(255 - x, "BA"), x)
+    assert ab > MIN_CORRELATION and ba > MIN_CORRELATION, (ab, ba)
 
 
 def test_identity_needs_equal_channels(tmp_path, one_line):
