@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 import torch
 
-from ganforge.data import Dataset, list_datasets, load_dataset, register, resolve_data_dir
+import ganforge.tabular  # noqa: F401 - registers csv:PATH and parquet:PATH
+from ganforge.data import Dataset, list_datasets, load_dataset, register, registry, resolve_data_dir
 from ganforge.data.registry import REGISTRY, dataset_splits
 from ganforge.errors import DataError, GanforgeError
 
@@ -118,13 +119,10 @@ def test_check_options_reads_no_data_and_refuses_what_loading_refuses(tmp_path, 
     """``train --dry-run``'s data check (registry.check_options): every loader calls req.reject before it reads
     anything, so the check passes with no data at all (a missing path, an empty data dir), and refuses what
     the loader would (data.size on digits, data.resolution on points)."""
-    import ganforge.tabular  # noqa: F401 - registers csv:PATH and parquet:PATH
-    from ganforge.data import registry
-
     monkeypatch.setenv("GANFORGE_DATA", str(tmp_path / "no-data"))
     for name, entry in registry.REGISTRY.items():
         given = name.replace(registry.PATH_SUFFIX, ":/no/such/path")
-        registry.check_options(given, split=entry.splits[0], data_dir=tmp_path / "no-data")
+        assert registry.check_options(given, split=entry.splits[0], data_dir=tmp_path / "no-data"), name
     assert not (tmp_path / "no-data").exists()
     with pytest.raises(DataError, match="data.size=50 does not apply to dataset 'digits'"):
         registry.check_options("digits", size=50)
