@@ -4,20 +4,9 @@ values that cannot be drawn are shown."""
 import json
 from pathlib import Path
 
-import matplotlib
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
 from ganforge.figures import curves
-
-
-def _captured(monkeypatch):
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    figs = []
-    real_close = plt.close
-    monkeypatch.setattr(plt, "close", lambda fig=None: figs.append(fig) or real_close(fig))
-    return figs
 
 
 def test_curves_read_stats_and_eval_reports(tmp_path):
@@ -35,11 +24,10 @@ def test_curves_read_stats_and_eval_reports(tmp_path):
     assert "lr_D" not in series and "img_per_s" not in series and "kid1k_test_lenet.std" not in series
 
 
-def test_a_single_point_curve_is_a_labelled_marker(tmp_path, monkeypatch):
-    figs = _captured(monkeypatch)
+def test_a_single_point_curve_is_a_labelled_marker(tmp_path, closed_figures):
     curves.plot_curves({"fid1k_test_lenet": [(500, 42.0)]}, tmp_path / "c.png", title="run · training curves")
-    assert figs[-1].get_suptitle() == "run · training curves"
-    ax = figs[-1].axes[0]
+    assert closed_figures[-1].get_suptitle() == "run · training curves"
+    ax = closed_figures[-1].axes[0]
     assert ax.get_title() == "fid1k_test_lenet"
     (line,) = ax.lines
     assert line.get_marker() == "o" and line.get_markersize() >= 6
@@ -47,17 +35,16 @@ def test_a_single_point_curve_is_a_labelled_marker(tmp_path, monkeypatch):
     lo, hi = ax.get_xlim()
     assert lo < 500 < hi and hi - lo < 2000
     curves.plot_curves({"modes_rkl": [(500, float("inf"))], "loss_D": [(500, float("nan"))]}, tmp_path / "c.png")
-    assert {t.get_text() for ax in figs[-1].axes for t in ax.texts} == {"inf at step 500", "nan at step 500"}
+    assert {t.get_text() for ax in closed_figures[-1].axes for t in ax.texts} == {"inf at step 500", "nan at step 500"}
 
 
-def test_single_points_of_one_panel_are_all_inside_it_with_labels_apart(tmp_path, monkeypatch):
+def test_single_points_of_one_panel_are_all_inside_it_with_labels_apart(tmp_path, closed_figures):
     # probe, item 1: limits were set once per key (the last won, loss_D fell outside), the labels of the two
     # points overlapped and the suptitle sat on the top row's panel titles
-    figs = _captured(monkeypatch)
     series = {"loss_D": [(100, 1.15)], "loss_G": [(100, -0.054)], "D_real": [(100, 1.04)], "D_fake": [(100, 1.03)],
               "diversity_dfeat": [(100, 0.31)]}
     curves.plot_curves(series, tmp_path / "c.png", title="cg · training curves · step 100")
-    fig = figs[-1]
+    fig = closed_figures[-1]
     renderer = FigureCanvasAgg(fig).get_renderer()  # closed: measure the texts as saved
     for ax in fig.axes[:3]:
         lo, hi = ax.get_ylim()
