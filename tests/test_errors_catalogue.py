@@ -879,8 +879,9 @@ def test_eval_wrong_recipe(tmp_path, capsys):
 
 def test_train_eval_every_without_noise_samples(tmp_path, capsys):
     _fails(capsys, ["train", "srresnet-x4", "--out", "sr", "--steps", "1", *SR_TINY, "--set", "eval.every=1"],
-           "eval.every measures samples drawn from noise, which a srresnet run does not make",
-           "set eval.every=0 and measure the run after training with `ganforge upscale sr --eval skimage-photos`")
+           "eval.every scores samples drawn from noise (and keeps checkpoints/best by that score), which does not "
+           "measure this run: sr is a srresnet run; set eval.every=0 and measure the run after training with "
+           "`ganforge upscale sr --eval skimage-photos`")
     assert not Path("sr/checkpoints").exists()
 
 
@@ -965,8 +966,9 @@ def _protocol_run(tmp_path):
 
 def test_train_eval_every_anomaly_protocol(capsys):
     _fails(capsys, ["train", "anogan-mnist", "--out", "ano", "--steps", "10", "--set", "eval.every=5"],
-           "ano is trained on the anomaly protocol mnist-one-normal, whose test split is mostly anomalies",
-           "set eval.every=0", "ganforge anomaly eval ano")
+           "which does not measure this run: ano was trained on the anomaly protocol mnist-one-normal, whose test "
+           "split is mostly anomalies, so sample quality against it means nothing; set eval.every=0 and measure "
+           "the run after training with `ganforge anomaly eval ano`")
     assert not Path("ano/checkpoints").exists() and not Path("ano/config.yaml").exists()
 
 

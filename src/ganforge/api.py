@@ -27,11 +27,11 @@ import yaml
 
 from ganforge import config, outputs, presets, progress, recipes
 from ganforge.config import RunConfig
-from ganforge.data.anomaly_protocols import is_protocol
 from ganforge.engine import resume_checks
 from ganforge.engine.loop import Trainer, TrainResult
 from ganforge.errors import GanforgeError, WrongCommandError
 from ganforge.metrics.evaluation import Evaluator, Log, Report, evaluate as evaluate_samples, write_report
+from ganforge.recipes.base import measured_elsewhere
 from ganforge.runs import rundir
 from ganforge.runs.lock import LOCK_NAME, RunLock, check_unlocked, exchange
 from ganforge.runs.rundir import read_config
@@ -272,17 +272,15 @@ def check_eval_applies(run_dir: str | os.PathLike, cfg: RunConfig) -> None:
 
     eval's metrics score samples drawn from noise against the training data; a translation, super-
     resolution or GANomaly run "samples" something else (translated test inputs, decoded codes), and
-    scoring that as noise samples gives numbers that look like results and mean nothing. Which
-    command measures a run is its recipe's ``eval_command``, so nothing here names a recipe.
-    Called before a checkpoint is opened or anything sampled.
+    scoring that as noise samples gives numbers that look like results and mean nothing; so does a plain
+    GAN's scored against an anomaly protocol's test split. The answer is
+    :func:`~ganforge.recipes.base.measured_elsewhere`, which in-training eval asks too, so nothing here
+    names a recipe. Called before a checkpoint is opened or anything sampled.
     """
-    command = recipes.get(cfg.recipe).eval_command
-    if command is not None:
-        raise WrongCommandError(f"{run_dir} is a {cfg.recipe} run: measure it with {command.format(run=run_dir)}")
-    if is_protocol(cfg.data.name):  # AnoGAN: a plain GAN on one class, whose test split is mostly anomalies
-        raise WrongCommandError(f"{run_dir} was trained on the anomaly protocol {cfg.data.name}, whose test split "
-                                f"is mostly anomalies: sample quality against it means nothing; measure it with "
-                                f"ganforge anomaly eval {run_dir}")
+    refusal = measured_elsewhere(recipes.get(cfg.recipe), cfg.data.name, run_dir)
+    if refusal is not None:
+        why, command = refusal
+        raise WrongCommandError(f"{why}: measure it with {command}")
 
 
 def evaluate_run(run: Run, metrics: str | list[str] | None = None, *, n: int | None = None, seed: int = 0,

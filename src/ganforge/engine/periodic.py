@@ -15,13 +15,12 @@ from pathlib import Path
 import torch
 
 from ganforge.config import RunConfig
-from ganforge.data.anomaly_protocols import is_protocol
 from ganforge.engine import state
 from ganforge.errors import ConfigError
 from ganforge.metrics import Evaluator
 from ganforge.metrics.judges import Judge, default_judge, load_judge
 from ganforge.recipes import eval_mode
-from ganforge.recipes.base import Recipe
+from ganforge.recipes.base import Recipe, measured_elsewhere
 from ganforge.runs import checkpoint
 from ganforge.sampling import collect
 from ganforge.training import rng
@@ -29,21 +28,17 @@ from ganforge.engine.guard import nonfinite_weights
 
 
 def check_in_training_eval(cfg: RunConfig, recipe: Recipe, run_dir: Path) -> None:
-    """Refuse ``eval.every`` for a run that ``ganforge eval`` refuses too: a recipe that names its own
-    ``eval_command`` (the evaluator scores samples drawn from noise, which such a model does not make), and a
-    run on an anomaly protocol (AnoGAN), whose test split, mostly anomalies, would both be measured against
-    and choose ``checkpoints/best``: a choice made on the test images that ``anomaly eval`` then reports."""
+    """Refuse ``eval.every`` for a run that ``ganforge eval`` refuses too (:func:`measured_elsewhere`, which
+    both ask): for an anomaly protocol the figure would also choose ``checkpoints/best`` on test images
+    that ``anomaly eval`` then reports."""
     if cfg.eval.every <= 0:
         return
-    if recipe.eval_command is not None:
-        command = recipe.eval_command.format(run=run_dir)
-        raise ConfigError(f"eval.every measures samples drawn from noise, which a {recipe.name} run does "
-                          f"not make: set eval.every=0 and measure the run after training with `{command}`")
-    if is_protocol(cfg.data.name):  # the wording of api.check_eval_applies, which refuses `ganforge eval` here
-        raise ConfigError(f"{run_dir} is trained on the anomaly protocol {cfg.data.name}, whose test split is "
-                          f"mostly anomalies: sample quality against it means nothing, and eval.every would choose "
-                          f"checkpoints/best on those test images; set eval.every=0 and measure the run after "
-                          f"training with `ganforge anomaly eval {run_dir}`")
+    refusal = measured_elsewhere(recipe, cfg.data.name, run_dir)
+    if refusal is not None:
+        why, command = refusal
+        raise ConfigError(f"eval.every scores samples drawn from noise (and keeps checkpoints/best by that score), "
+                          f"which does not measure this run: {why}; set eval.every=0 and measure the run after "
+                          f"training with `{command}`")
 
 
 def make_evaluator(trainer, data_dir: str | None) -> Evaluator | None:

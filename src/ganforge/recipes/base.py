@@ -31,6 +31,7 @@ from torch import nn
 from ganforge.config import OptimConfig, RunConfig
 from ganforge.config import reads as config_reads
 from ganforge.data import Dataset
+from ganforge.data.anomaly_protocols import is_protocol
 from ganforge.errors import CheckpointError
 from ganforge.training.distributed import World
 from ganforge.training.monitor import no_monitor
@@ -174,6 +175,20 @@ class Recipe(abc.ABC):
     @abc.abstractmethod
     def rebuild(self, cfg: RunConfig, record: dict[str, Any]) -> dict[str, nn.Module]:
         """The networks a checkpoint holds, built from the config and the saved record (no data needed)."""
+
+
+def measured_elsewhere(recipe: Recipe, data_name: str, run_dir: str | Path) -> tuple[str, str] | None:
+    """Why the noise-sample metrics (``ganforge eval``, and ``eval.every`` in training) do not measure a run,
+    and the command that does; None when they do. One answer for both places that ask, so that they
+    cannot drift apart: a recipe whose model does not draw from noise, or scores rather than draws, names
+    its ``eval_command``; a plain GAN trained on an anomaly protocol (AnoGAN) would be measured against a
+    test split that is mostly anomalies, so ``anomaly eval`` measures it."""
+    if recipe.eval_command is not None:
+        return f"{run_dir} is a {recipe.name} run", recipe.eval_command.format(run=run_dir)
+    if is_protocol(data_name):
+        return (f"{run_dir} was trained on the anomaly protocol {data_name}, whose test split is mostly anomalies, "
+                f"so sample quality against it means nothing"), f"ganforge anomaly eval {run_dir}"
+    return None
 
 
 @contextlib.contextmanager
