@@ -71,6 +71,17 @@ def test_resume_drops_stats_logged_after_the_checkpoint(tmp_path):
     assert max(steps) == 10
 
 
+def test_resume_over_a_damaged_log_keeps_its_good_records(tmp_path):
+    """A byte that is not UTF-8, a step that is not a number, a torn line: the resume drops those lines and
+    the records after the checkpoint, keeps the rest; it stopped with a UnicodeDecodeError before."""
+    Trainer(_cfg("train.steps=10", "log.checkpoint_every=10"), tmp_path / "r").fit()
+    log = tmp_path / "r" / "stats.jsonl"
+    log.write_bytes(log.read_bytes() + b'{"step": "x", "loss": 1}\n\xff\xfe\n{"step": 15, "loss_D": 1}\n{"step": 9')
+    Trainer(_cfg("train.steps=20", "log.checkpoint_every=10"), tmp_path / "r", resume=True)
+    steps = [json.loads(line)["step"] for line in log.read_text().splitlines()]
+    assert steps == [5, 10]
+
+
 def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
     Trainer(_cfg("train.steps=0"), tmp_path / "r")  # writes the run dir, never trains
     with pytest.raises(CheckpointError, match="no checkpoint .* start it again without --resume"):

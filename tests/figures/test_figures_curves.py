@@ -14,10 +14,12 @@ def test_curves_read_stats_and_eval_reports(tmp_path):
              {"step": 20, "event": "interrupted", "message": "x"},
              {"step": 20, "loss_D": 0.9, "loss_G": 2.1, "D_real": 0.5, "eval/fid1k_test_lenet": 30.0,
               "eval/kid1k_test_lenet.std": 0.2}]
-    (tmp_path / "stats.jsonl").write_text("\n".join(json.dumps(r) for r in lines) + "\n{cut sh")
+    damaged = b'\xff\xfe\n{"step": "x", "loss_D": 5}\n[1]\n{cut sh'  # not UTF-8, a string step, a list, torn
+    (tmp_path / "stats.jsonl").write_bytes("\n".join(json.dumps(r) for r in lines).encode() + b"\n" + damaged)
     (tmp_path / "eval").mkdir()
     (tmp_path / "eval" / "step-0000030.json").write_text(json.dumps(
         {"samples": {"step": 30}, "values": {"fid1k_test_lenet": 20.0, "kid1k_test_lenet.std": 0.1}}))
+    (tmp_path / "eval" / "step-0000040.json").write_text("[]")  # not a report: skipped like a bad line
     series = curves.read_curves(tmp_path)
     assert series["loss_D"] == [(10, 1.0), (20, 0.9)]
     assert series["fid1k_test_lenet"] == [(20, 30.0), (30, 20.0)]

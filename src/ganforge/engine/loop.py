@@ -13,11 +13,12 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from ganforge import recipes
+from ganforge import recipes, run_stats
 from ganforge.config import RunConfig
 from ganforge.engine import periodic, resume_checks, rollback, state
 from ganforge.engine.build import build
 from ganforge.engine.signals import StopFlag
+from ganforge.run_layout import STATS
 from ganforge.runs import checkpoint, rundir
 from ganforge.training import distributed
 from ganforge.training.distributed import World
@@ -56,7 +57,7 @@ class Trainer:
                                                                     cfg.seed, self.stats)
             resume_checks.check_steps(self.run_dir, cfg, self.step)  # before anything in the run is rewritten
             if world.is_main:
-                rundir.truncate_stats(self.run_dir, self.step)
+                run_stats.keep_until(self.run_dir / STATS, self.step, later_events=False)
                 resume_checks.record_steps(self.run_dir, cfg, self.step)
                 resume_checks.record_changes(self.run_dir, cfg, self.step, changes)
                 rundir.record_resume(self.run_dir, self.step, device=str(self.built.device), argv=argv)

@@ -16,6 +16,7 @@ from ganforge.config import RunConfig
 from ganforge.data import Dataset
 from ganforge.data.fingerprint import fingerprint
 from ganforge.errors import ConfigError, GanforgeError, warn
+from ganforge.run_layout import STATS
 from ganforge.runs import checkpoint, rundir
 
 
@@ -39,8 +40,8 @@ def check_records(run_dir: Path) -> dict:
     if not isinstance(options, dict):
         raise GanforgeError(f"cannot resume {run_dir}: {path} holds a {type(options).__name__}, not the run's "
                             f"record; {fix}")
-    if not (run_dir / rundir.STATS).is_file() and (checkpoint.newest_step(run_dir / "checkpoints") or 0) > 0:
-        warn(f"{run_dir / rundir.STATS} is missing: the resumed run starts a new log from its checkpoint's step, "
+    if not (run_dir / STATS).is_file() and (checkpoint.newest_step(run_dir / "checkpoints") or 0) > 0:
+        warn(f"{run_dir / STATS} is missing: the resumed run starts a new log from its checkpoint's step, "
              f"and the statistics logged before it are gone; restore the file first to keep them")
     return options
 

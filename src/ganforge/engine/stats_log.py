@@ -16,7 +16,8 @@ from pathlib import Path
 
 import torch
 
-from ganforge import outputs
+from ganforge import outputs, run_stats
+from ganforge.run_layout import STATS
 
 _now = time.perf_counter  # the ETA's clock (a name of its own, so a test can set it)
 
@@ -107,7 +108,7 @@ class StatsWriter:
     """stats.jsonl + TensorBoard + progress display."""
 
     def __init__(self, run_dir: Path, total_steps: int, start_step: int, tensorboard: bool, progress: bool):
-        self.path = run_dir / "stats.jsonl"
+        self.path = run_dir / STATS
         self.total = total_steps
         self._tb = None
         if tensorboard:
@@ -160,19 +161,7 @@ class StatsWriter:
     def rewind(self, step: int) -> None:
         """Drop the records logged after ``step`` (a rollback's failed attempt, which the retry logs again),
         so each step appears once, as a resumed run's log has it; events (why it rolled back) stay."""
-        if not self.path.exists():
-            return
-        kept = []
-        for line in self.path.read_text().splitlines():
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if not isinstance(record, dict) or "event" in record or record.get("step", 0) <= step:
-                kept.append(line)
-        tmp = self.path.with_suffix(".tmp")
-        tmp.write_text("".join(line + "\n" for line in kept))
-        tmp.replace(self.path)
+        run_stats.keep_until(self.path, step, later_events=True)
 
     def event(self, step: int, kind: str, message: str) -> None:
         """A line such as a divergence or an interruption, in the log and on screen."""
@@ -227,16 +216,10 @@ def format_duration(seconds: float) -> str:
 
 def last_metrics(run_dir: Path) -> dict[str, float]:
     """The most recent evaluation during training (``eval/*`` values in stats.jsonl), or {}."""
-    path = Path(run_dir) / "stats.jsonl"
     found: dict[str, float] = {}
-    if not path.is_file():
-        return found
-    for line in path.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue
-        values = {k[5:]: v for k, v in record.items() if k.startswith("eval/") and isinstance(v, int | float)}
+    for record in run_stats.records(Path(run_dir) / STATS):
+        values = {k.removeprefix("eval/"): v for k, v in record.items()
+                  if k.startswith("eval/") and run_stats.is_number(v)}
         if values:
             found = values
     return found

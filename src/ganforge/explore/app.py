@@ -15,8 +15,6 @@ as they are: no image codec on either side, so the pixels the tests read are the
 from __future__ import annotations
 
 import contextlib
-import json
-import math
 from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any
@@ -30,6 +28,7 @@ from starlette.middleware import Middleware
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from ganforge import run_stats
 from ganforge.explore import apps, panels
 from ganforge.explore.live import LiveTraining
 from ganforge.explore.runs import Refused, Runs, generating, in_thread, int_param, options, render
@@ -97,32 +96,18 @@ async def interpolate(request: Request) -> Response:
 
 
 def read_curves(path: Path) -> dict[str, list[list[float]]]:
-    """The curves of a ``stats.jsonl``, each thinned to about ``CURVE_POINTS`` points. A line that is not
-    a JSON object ganforge could have written (bytes that are not UTF-8, a torn last line, a row whose
-    ``step`` is missing or not a finite number) is skipped: the rest of the file is still drawn."""
+    """The curves of a ``stats.jsonl`` (its statistics, read by :mod:`ganforge.run_stats`, which skips
+    a line ganforge could not have written: the rest of the file is still drawn), each thinned to about
+    ``CURVE_POINTS`` points."""
     curves: dict[str, list[list[float]]] = {}
-    if not path.is_file():
-        return curves
-    with path.open("rb") as f:
-        for raw in f:
-            with contextlib.suppress(ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
-                row = json.loads(raw.decode("utf-8"))
-                if not isinstance(row, dict):  # not a line ganforge wrote
-                    continue
-                step = row.get("step")
-                if not finite(step):
-                    continue
-                for k, v in row.items():
-                    if k != "step" and finite(v):
-                        curves.setdefault(k, []).append([step, v])
+    for row in run_stats.records(path):
+        for k, v in row.items():
+            if k != "step" and run_stats.is_number(v):
+                curves.setdefault(k, []).append([row["step"], v])
     for k, pts in curves.items():
         stride = max(1, len(pts) // CURVE_POINTS)
         curves[k] = pts[::stride]
     return curves
-
-
-def finite(v: Any) -> bool:
-    return isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)
 
 
 async def stats(request: Request) -> Response:

@@ -11,37 +11,33 @@ import json
 import math
 from pathlib import Path
 
+from ganforge import run_stats
 from ganforge.plotting import pyplot
+from ganforge.run_layout import STATS
 
 TRAIN_KEYS = ("step", "epoch", "img_per_s", "event", "message")  # and every network's lr_<name>
 SPREADS = (".std", ".se", ".sigma")  # metric values that are spreads or settings, not curves
 
 
 def read_curves(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
-    """``{key: [(step, value), ...]}`` from stats.jsonl (events and unreadable lines skipped) and eval/*.json."""
+    """``{key: [(step, value), ...]}`` from stats.jsonl (its statistics, read by :mod:`ganforge.run_stats`)
+    and eval/*.json."""
     series: dict[str, list[tuple[int, float]]] = {}
-    stats = run_dir / "stats.jsonl"
-    if stats.is_file():
-        for line in stats.read_text().splitlines():
-            try:
-                rec = json.loads(line)
-            except ValueError:
-                continue
-            if "event" in rec or "step" not in rec:
-                continue
-            for k, v in rec.items():
-                k = k.removeprefix("eval/")  # the training loop logs metric values as eval/<key>
-                if (k not in TRAIN_KEYS and not k.startswith("lr_") and isinstance(v, int | float) and not isinstance(v, bool)
-                        and not k.endswith(SPREADS)):
-                    series.setdefault(k, []).append((int(rec["step"]), float(v)))
+    for rec in run_stats.records(run_dir / STATS):
+        for k, v in rec.items():
+            k = k.removeprefix("eval/")  # the training loop logs metric values as eval/<key>
+            if (k not in TRAIN_KEYS and not k.startswith("lr_") and run_stats.is_number(v)
+                    and not k.endswith(SPREADS)):
+                series.setdefault(k, []).append((int(rec["step"]), float(v)))
     for path in sorted((run_dir / "eval").glob("*.json")):
         try:
             rep = json.loads(path.read_text())
             step = int(rep["samples"]["step"])
-        except (ValueError, KeyError, TypeError):
+            values = dict(rep["values"])
+        except (ValueError, KeyError, TypeError, OverflowError):  # not a report eval wrote: skipped, like a bad line
             continue
-        for k, v in rep.get("values", {}).items():
-            if isinstance(v, int | float) and not k.endswith(SPREADS):
+        for k, v in values.items():
+            if run_stats.is_number(v) and not k.endswith(SPREADS):
                 pts = series.setdefault(k, [])
                 if all(s != step for s, _ in pts):
                     pts.append((step, float(v)))

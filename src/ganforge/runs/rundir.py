@@ -25,7 +25,7 @@ from ganforge import recipes
 from ganforge.config import RunConfig, from_dict, load_yaml, reads
 from ganforge.config.loading import yaml_problem
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
-from ganforge.run_layout import CONFIG, OPTIONS, RUN_LAYOUT, STATS, child_kind
+from ganforge.run_layout import CONFIG, OPTIONS, RUN_LAYOUT, child_kind
 
 
 def next_run_dir(root: Path, label: str) -> Path:
@@ -188,22 +188,3 @@ def read_config(run_dir: Path) -> RunConfig:
         what = "is empty" if raw is None else f"holds a {type(raw).__name__}, not a mapping of settings"
         raise ConfigError(f"{path} {what}; restore it from a backup (`ganforge train` wrote it)")
     return from_dict(raw)
-
-
-def truncate_stats(run_dir: Path, step: int) -> None:
-    """Drop stats lines logged after ``step`` (by a run killed after its last checkpoint), so a
-    resumed run's log has each step once."""
-    path = run_dir / STATS
-    if not path.exists():
-        return
-    kept = []
-    for line in path.read_text().splitlines():
-        try:
-            record = json.loads(line)
-        except ValueError:
-            continue  # a line cut short by the kill
-        if isinstance(record, dict) and record.get("step", 0) <= step:
-            kept.append(line)
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text("".join(line + "\n" for line in kept))
-    tmp.replace(path)

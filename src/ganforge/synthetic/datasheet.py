@@ -15,8 +15,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from ganforge import capabilities as cap
+from ganforge import capabilities as cap, run_stats
 from ganforge.download import sha256_file
+from ganforge.run_layout import STATS
 from ganforge.runs import rundir
 from ganforge.runs.run import Run
 from ganforge.version import __version__
@@ -26,24 +27,19 @@ NOT_MEASURED = "not measured"
 
 
 def _stats(run_dir: Path) -> list[dict[str, Any]]:
+    """The run's logged statistics; none when its stats.jsonl cannot be read (the datasheet then says
+    "not measured" rather than failing the export)."""
     try:
-        lines = (run_dir / rundir.STATS).read_text().splitlines()
+        return list(run_stats.records(run_dir / STATS))
     except OSError:
         return []
-    out = []
-    for line in lines:
-        try:
-            out.append(json.loads(line))
-        except ValueError:
-            continue
-    return out
 
 
 def run_measurements(run: Run) -> dict[str, Any]:
     """The run's last evaluation (metrics named with their protocol) and its DP accounting, if any."""
     stats = _stats(Path(run.path))
-    evals = [r for r in stats if any(k.startswith("eval/") for k in r) and r.get("step", 0) <= run.step]
-    dp = [r for r in stats if "dp_epsilon" in r and r.get("step", 0) <= run.step]
+    evals = [r for r in stats if any(k.startswith("eval/") for k in r) and r["step"] <= run.step]
+    dp = [r for r in stats if "dp_epsilon" in r and r["step"] <= run.step]
     metrics = ({"step": evals[-1]["step"], **{k.removeprefix("eval/"): v for k, v in evals[-1].items()
                                               if k.startswith("eval/")}} if evals else NOT_MEASURED)
     privacy = ({"epsilon": dp[-1]["dp_epsilon"], "delta": run.config.dp.delta, "step": dp[-1]["step"],
