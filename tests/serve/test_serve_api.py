@@ -136,6 +136,8 @@ def test_classes_translate_upscale_and_points(served_runs):
         r = c.post("/v1/translate", content=png_bytes(x))
         assert r.status_code == 200 and np.asarray(Image.open(io.BytesIO(r.content))).shape == (16, 16)
         refused(c.post("/v1/translate?direction=BA", content=png_bytes(x)), 422, "translates AB only")
+        (direction,) = c.get("/openapi.json").json()["paths"]["/v1/translate"]["post"]["parameters"]
+        assert direction["schema"]["enum"] == ["AB"]  # the schema offered BA, which is a 422 here
         refused(c.post("/v1/translate?direction=../x", content=png_bytes(x)), 422, "direction must be AB or BA")
         refused(c.post("/v1/generate", json={}), 404, "cannot generate images", "it offers translate")
     with client(served_runs / "sr") as c:
@@ -290,7 +292,10 @@ def test_the_schema_offers_only_what_this_run_takes(digits, served_runs):
     with client(served_runs / "cgan") as c:
         props = c.get("/openapi.json").json()["paths"]["/v1/generate"]["post"]["requestBody"]["content"][
             "application/json"]["schema"]["properties"]
-        assert props["class"]["oneOf"][0] == {"type": "integer", "minimum": 0}
+        assert props["class"]["oneOf"][0] == {"type": "integer", "minimum": 0, "maximum": 9}  # classes 0..9
+        assert props["class"]["oneOf"][2]["items"]["maximum"] == 9
+        assert c.post("/v1/generate", json={"n": 1, "class": 9}).status_code == 200
+        assert c.post("/v1/generate", json={"n": 1, "class": 10}).status_code == 422
 
 
 def test_a_body_nested_thousands_deep_is_not_json_rather_than_a_500(digits):

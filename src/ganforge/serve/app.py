@@ -285,7 +285,8 @@ async def _info(request: Request) -> Response:
 async def _openapi(request: Request) -> Response:
     served = request.app.state.served
     return JSONResponse(schema(served.caps, served.limits, served.centres, served.min_truncation,
-                               served.shape))
+                               served.shape, served.run.num_classes,
+                               tuple(served.model.directions) if cap.TRANSLATE in served.caps else ()))
 
 
 async def _api_error(request: Request, e: ApiError) -> Response:

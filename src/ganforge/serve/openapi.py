@@ -31,15 +31,15 @@ def _json(description: str) -> dict[str, Any]:
 NULL = {"type": "null"}  # a field this run does not take: only null (left out) is accepted
 
 
-def _generate(caps: frozenset[str], limits: Limits, centres: int | None, least: float) -> dict[str, Any]:
+def _generate(caps: frozenset[str], limits: Limits, centres: int | None, least: float,
+              num_classes: int | None) -> dict[str, Any]:
     """``/v1/generate`` as this run answers it: the options it lacks are null only, truncation from the
-    model's least, and 2D points come as .npy alone."""
+    model's least, classes up to the run's last, and 2D points come as .npy alone."""
     points = cap.TOY2D in caps
     formats = ["npy"] if points else ["png", "npy"]
     truncation = {"type": ["number", "null"], "minimum": least, "maximum": TRUNCATION_MAX}
-    classes = {"oneOf": [{"type": "integer", "minimum": 0}, NULL,
-                         {"type": "array", "minItems": 1, "maxItems": limits.max_n,
-                          "items": {"type": "integer", "minimum": 0}}]}
+    label = {"type": "integer", "minimum": 0, "maximum": (num_classes or 1) - 1}
+    classes = {"oneOf": [label, NULL, {"type": "array", "minItems": 1, "maxItems": limits.max_n, "items": label}]}
     body = {"type": "object", "additionalProperties": False, "properties": {
         "n": {"type": "integer", "minimum": 1, "maximum": limits.max_n, "default": 16},
         "seed": {"type": "integer", "minimum": 0, "maximum": SEED_MAX, "default": 0},
@@ -68,10 +68,13 @@ def image_size(shape: tuple[int, ...]) -> str:
 
 
 def schema(caps: frozenset[str], limits: Limits, centres: int | None = None,
-           min_truncation: float = 0.0, shape: tuple[int, ...] = ()) -> dict[str, Any]:
+           min_truncation: float = 0.0, shape: tuple[int, ...] = (), num_classes: int | None = None,
+           directions: tuple[str, ...] = ()) -> dict[str, Any]:
     """The schema of the endpoints in ``caps``; ``centres``: the K of truncation centres the server fitted;
     ``min_truncation``: the model's least truncation (:func:`ganforge.capabilities.least_truncation`);
-    ``shape``: the run's (C, H, W), the size ``/v1/score`` takes."""
+    ``shape``: the run's (C, H, W), the size ``/v1/score`` takes; ``num_classes``: a conditional run's
+    classes (a class beyond the last is a 422, so the schema says so); ``directions``: the ways a translator
+    translates (pix2pix: AB only)."""
     paths: dict[str, Any] = {
         "/health": {"get": {"summary": "liveness, and the requests in flight",
                              "responses": {"200": _json("status ok, in_flight")}}},
@@ -79,12 +82,12 @@ def schema(caps: frozenset[str], limits: Limits, centres: int | None = None,
                              "responses": {"200": _json("the run")}}},
     }
     if cap.GENERATE in caps:
-        paths["/v1/generate"] = _generate(caps, limits, centres, min_truncation)
+        paths["/v1/generate"] = _generate(caps, limits, centres, min_truncation, num_classes)
     if cap.TRANSLATE in caps:
         paths["/v1/translate"] = {"post": {
             "summary": "translate one image into the other domain",
             "parameters": [{"name": "direction", "in": "query", "required": False,
-                            "schema": {"type": "string", "enum": ["AB", "BA"], "default": "AB"}}],
+                            "schema": {"type": "string", "enum": list(directions), "default": "AB"}}],
             "requestBody": IMAGE_BODY, "responses": {"200": PNG, **_errors(400, 413, 415, 422)}}}
     if cap.UPSCALE in caps:
         paths["/v1/upscale"] = {"post": {"summary": "super-resolve one image", "requestBody": IMAGE_BODY,
