@@ -28,11 +28,25 @@ def test_is_number_refuses_bools_and_non_finite_values():
     assert not any(run_stats.is_number(v) for v in (True, float("nan"), float("inf"), "1", None))
 
 
-def test_keep_until_drops_later_records_and_bad_lines(tmp_path):
-    path = _log(tmp_path / "stats.jsonl", *GOOD[:1], *BAD, *GOOD[1:], b'{"step": 5, "event": "rolled back"}')
+def test_keep_until_drops_later_records_and_a_torn_last_line_only(tmp_path):
+    """A line that is not a record stays (readers skip it; a resume is no reason to delete a user's bytes),
+    except a last line without its newline, which a kill cut short."""
+    path = tmp_path / "stats.jsonl"
+    path.write_bytes(b"\n".join([GOOD[0], *BAD[:-1], *GOOD[1:], b'{"step": 5, "event": "rolled back"}', BAD[-1]]))
     run_stats.keep_until(path, 2, later_events=False)
-    assert [json.loads(line)["step"] for line in path.read_text().splitlines()] == [1, 2]
+    assert path.read_bytes().splitlines() == [GOOD[0], *BAD[:-1], GOOD[1]]
     assert not (tmp_path / "stats.tmp").exists()
+
+
+def test_a_partial_record_at_the_step_is_logged_again(tmp_path):
+    """A leg that ended between log steps wrote a partial record; the run continued from that step logs
+    those steps again in its next full record, so the partial one goes (a full record at the step stays)."""
+    path = _log(tmp_path / "stats.jsonl", b'{"step": 4, "loss_D": 1}', b'{"step": 6, "loss_D": 2, "partial": true}')
+    run_stats.keep_until(path, 6, later_events=False)
+    assert [json.loads(line)["step"] for line in path.read_text().splitlines()] == [4]
+    path = _log(tmp_path / "stats.jsonl", b'{"step": 4, "loss_D": 1}', b'{"step": 6, "loss_D": 2}')
+    run_stats.keep_until(path, 6, later_events=False)
+    assert [json.loads(line)["step"] for line in path.read_text().splitlines()] == [4, 6]
 
 
 def test_a_rollback_keeps_the_events_after_its_step(tmp_path):

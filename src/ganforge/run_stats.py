@@ -47,16 +47,30 @@ def records(path: Path, *, events: bool = False) -> Iterator[dict]:
                 yield record
 
 
+def logged_again(record: dict, step: int, later_events: bool) -> bool:
+    """Whether a run continuing from ``step`` logs this record again: a record after it, or the partial
+    record written at it when a leg ended between log steps (its steps are in the next full record)."""
+    if later_events and "event" in record:
+        return False
+    return record["step"] > step or (record["step"] == step and record.get("partial") is True)
+
+
 def keep_until(path: Path, step: int, *, later_events: bool) -> None:
-    """Drop the records logged after ``step``, so that each step appears once when it is logged again.
-    ``later_events`` keeps the events after it (a rollback's: why the run went back), which a resume after
-    a kill drops with the rest. Lines that are not records go too. Replaced atomically (``stats.tmp``)."""
+    """Drop what a run continuing from ``step`` logs again (:func:`logged_again`), so that each step appears
+    once and a resumed run's file is the uninterrupted run's. ``later_events`` keeps the events after it
+    (a rollback's: why the run went back), which a resume after a kill drops with the rest. A line that is
+    not a record is kept (every reader skips it; it is not ours to delete), except a last line without its
+    newline: a write cut short by the kill. Replaced atomically (``stats.tmp``)."""
     if not path.is_file():
         return
+    data = path.read_bytes()
+    lines = data.splitlines()
+    if lines and not data.endswith(b"\n"):
+        lines.pop()
     kept = []
-    for line in path.read_bytes().splitlines():
+    for line in lines:
         record = parse(line)
-        if record is not None and (record["step"] <= step or (later_events and "event" in record)):
+        if record is None or not logged_again(record, step, later_events):
             kept.append(line + b"\n")
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(b"".join(kept))

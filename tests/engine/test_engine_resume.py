@@ -72,14 +72,16 @@ def test_resume_drops_stats_logged_after_the_checkpoint(tmp_path):
 
 
 def test_resume_over_a_damaged_log_keeps_its_good_records(tmp_path):
-    """A byte that is not UTF-8, a step that is not a number, a torn line: the resume drops those lines and
-    the records after the checkpoint, keeps the rest; it stopped with a UnicodeDecodeError before."""
+    """A byte that is not UTF-8, a step that is not a number, a torn last line: the resume drops the torn
+    line and the records after the checkpoint, and keeps the rest (the bad lines too, which every reader
+    skips); it stopped with a UnicodeDecodeError before."""
     Trainer(_cfg("train.steps=10", "log.checkpoint_every=10"), tmp_path / "r").fit()
     log = tmp_path / "r" / "stats.jsonl"
     log.write_bytes(log.read_bytes() + b'{"step": "x", "loss": 1}\n\xff\xfe\n{"step": 15, "loss_D": 1}\n{"step": 9')
     Trainer(_cfg("train.steps=20", "log.checkpoint_every=10"), tmp_path / "r", resume=True)
-    steps = [json.loads(line)["step"] for line in log.read_text().splitlines()]
-    assert steps == [5, 10]
+    lines = log.read_bytes().splitlines()
+    assert [json.loads(line)["step"] for line in lines[:2]] == [5, 10]
+    assert lines[2:] == [b'{"step": "x", "loss": 1}', b"\xff\xfe"]
 
 
 def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
@@ -162,3 +164,18 @@ def test_stats_log_lines_after_a_resume_are_the_uninterrupted_runs(tmp_path, mon
     Trainer(_cfg("train.steps=30", *opts), tmp_path / "split", resume=True).fit()
     a, b = _logged(tmp_path / "full"), _logged(tmp_path / "split")
     assert [r["step"] for r in a] == [7, 14, 21, 28, 30] and a == b
+
+
+def test_a_leg_that_ends_between_log_steps_resumes_to_the_uninterrupted_runs_log(tmp_path):
+    """train.steps=17 with log.every=7: the leg's last record (step 17) emptied the running sums before the
+    final checkpoint, so the resumed run's step-21 line averaged 4 steps instead of 7. The leg's record is
+    now partial: the checkpoint keeps the period's sums and the resume drops the record."""
+    opts = ["log.every=7", "log.checkpoint_every=100", "train.d_steps=2"]
+    Trainer(_cfg("train.steps=30", *opts), tmp_path / "full").fit()
+    Trainer(_cfg("train.steps=17", *opts), tmp_path / "split").fit()
+    first_leg = _logged(tmp_path / "split")
+    assert [r["step"] for r in first_leg] == [7, 14, 17] and first_leg[-1]["partial"] is True
+    Trainer(_cfg("train.steps=30", *opts), tmp_path / "split", resume=True).fit()
+    a, b = _logged(tmp_path / "full"), _logged(tmp_path / "split")
+    assert [r["step"] for r in a] == [7, 14, 21, 28, 30] and a == b
+    assert a[-1]["partial"] is True and "partial" not in a[-2]

@@ -39,14 +39,19 @@ class DivergenceGuard:
         self.diversity_steps = 0  # consecutive steps the diversity figure has stayed below its threshold
         self._diversity_low = False  # warned already (again once the figure has recovered)
 
-    def check(self, stats: dict[str, float], nets: dict[str, nn.Module], steps: int, step: int = 0) -> str | None:
-        """Why the run has diverged, or None. ``steps``: how many steps ``stats`` average over; ``step``: now."""
+    def check(self, stats: dict[str, float], nets: dict[str, nn.Module], steps: int, step: int = 0, *,
+              partial: bool = False) -> str | None:
+        """Why the run has diverged, or None. ``steps``: how many steps ``stats`` average over; ``step``: now;
+        ``partial``: the record that ends a leg between log steps, whose steps the next full record counts
+        again (a resumed run's), so only NaN/inf is checked and the collapse counters are left as they are."""
         bad = [k for k, v in stats.items() if not math.isfinite(v)]
         if bad:
             return f"{', '.join(bad)} became NaN/inf"
         broken = nonfinite_weights(nets)
         if broken:
             return f"the weights of {' and '.join(broken)} became NaN/inf"
+        if partial:
+            return None
         c = self.cfg
         if c.collapse_d_fake is not None and "D_fake" in stats and "loss_D" in stats:
             collapsed = stats["D_fake"] < c.collapse_d_fake and stats["loss_D"] < c.collapse_d_loss

@@ -112,7 +112,7 @@ class Trainer:
             self._timed += 1
             self.writer.advance(1)
             at_log = self.step % log.every == 0 or self.step == total
-            if at_log and self._log():
+            if at_log and self._log(partial=self.step % log.every != 0):
                 continue  # rolled back: the step counter moved back to the checkpoint
             if self.step % log.sample_every == 0:
                 periodic.save_samples(self)
@@ -133,18 +133,25 @@ class Trainer:
             return stop.raised is not None
         return at_log and self.world.any(stop.raised is not None)
 
-    def _log(self) -> bool:
-        """Read statistics back and write them; True if the guard rolled the run back."""
+    def _log(self, partial: bool = False) -> bool:
+        """Read statistics back and write them; True if the guard rolled the run back. ``partial``: the
+        leg ends between log steps; its record (marked ``"partial": true``) is written, but the period goes
+        on in the checkpoint, and a resume drops the record (:func:`ganforge.run_stats.keep_until`), so a
+        resumed run's stats.jsonl is the uninterrupted run's."""
         steps, timed, seconds = self.stats.steps, self._timed, time.perf_counter() - self._t0
-        self._t0, self.stats.steps, self._timed = time.perf_counter(), 0, 0
-        stats = {**self.world.mean(self.stats.flush()), **periodic.monitor(self)}  # + G's diversity, when it has a G(z)
+        self._t0, self._timed = time.perf_counter(), 0
+        if not partial:
+            self.stats.steps = 0
+        stats = {**self.world.mean(self.stats.flush(reset=not partial)),
+                 **periodic.monitor(self)}  # + G's diversity, when it has a G(z)
         record = {"step": self.step, "epoch": round(self.built.parts.epochs_done(), 4), **stats,
                   **{f"lr_{name}": sched.lr() for name, sched in self.built.schedules.items()},
                   **self.built.ema_record(self.step - 1),  # the last update's
-                  "img_per_s": timed * self.cfg.train.batch_size / max(seconds, 1e-9)}
+                  "img_per_s": timed * self.cfg.train.batch_size / max(seconds, 1e-9),
+                  **({"partial": True} if partial else {})}
         self.writer.write(record)
         self.last = record
-        reason = self.guard.check(stats, self.built.nets, steps, self.step)
+        reason = self.guard.check(stats, self.built.nets, steps, self.step, partial=partial)
         return reason is not None and self.diverged(reason)
 
 

@@ -9,7 +9,6 @@ TensorBoard and the progress bar.
 from __future__ import annotations
 
 import json
-import math
 import sys
 import time
 from pathlib import Path
@@ -89,14 +88,19 @@ class StatsAccumulator:
         self._running, self._carried = {}, {}
         self.steps = int(state.get("steps", 0))
 
-    def flush(self) -> dict[str, float]:
-        """Means since the last flush (one device read-back), then reset."""
+    def flush(self, *, reset: bool = True) -> dict[str, float]:
+        """Means since the last flush (one device read-back), then reset; ``reset=False`` reads them and
+        keeps the period going (the partial record at the end of a leg between log steps: the checkpoint
+        then keeps these sums, and the resumed run's next record averages the same steps as an
+        uninterrupted run's)."""
         sums, counts, running = self._totals()
         if not sums:
             return {}
         keys = list(sums)
         divisors = torch.tensor([counts[k] for k in keys], dtype=torch.float32)
         values = (torch.stack([sums[k] for k in keys]).cpu() / divisors).tolist()
+        if not reset:
+            return dict(zip(keys, values))
         self._sums, self._counts, self._running, self._carried = {}, {}, {}, {}
         for r in running:
             r.sums.zero_()
@@ -132,7 +136,7 @@ class StatsWriter:
         step = record["step"]
         if self._tb is not None:
             for key, value in record.items():
-                if key != "step" and isinstance(value, int | float) and math.isfinite(value):
+                if key != "step" and run_stats.is_number(value):
                     self._tb.add_scalar(key.replace("_", "/", 1) if key.startswith(("loss_", "D_")) else key,
                                         value, step)
         shown = _shown(record) | ({"img_per_s": record["img_per_s"]} if "img_per_s" in record else {})
