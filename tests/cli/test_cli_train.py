@@ -158,6 +158,22 @@ def test_a_dry_run_refuses_what_the_run_refuses(trained, tmp_path, capsys):
     assert main(_resume(run, "--steps", "15", "--dry-run")) == 0
 
 
+def test_a_dry_run_resumes_from_the_checkpoint_the_run_would(trained, tmp_path, capsys):
+    """A truncated newest checkpoint: the run falls back to step 5 and trains to --steps 8; by the damaged
+    one's manifest alone the dry run refused it ("already at step 10, past --steps 8")."""
+    run = shutil.copytree(trained, tmp_path / "run")
+    weights = run / "checkpoints" / "step-0000010" / "G.safetensors"
+    weights.write_bytes(weights.read_bytes()[:100])
+    capsys.readouterr()
+    for dry in (["--dry-run"], []):
+        assert main(_resume(run, "--steps", "8", *dry)) == 0
+        assert "skipping checkpoint: checkpoint file" in capsys.readouterr().err
+    for manifest in (run / "checkpoints").glob("step-*/manifest.json"):  # every one damaged: both refuse
+        manifest.write_text("[]")
+    for dry in (["--dry-run"], []):
+        fails(capsys, _resume(run, "--steps", "15", *dry), "every checkpoint in", "is damaged")
+
+
 def test_resume_takes_display_and_device_changes_and_records_them(trained, tmp_path, capsys):
     """log.progress, log.tensorboard and train.device change how a run is shown and where it runs, not what it
     computes: resume refused them without --allow-config-change. Now recorded as config changes."""

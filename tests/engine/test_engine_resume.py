@@ -86,7 +86,7 @@ def test_resume_over_a_damaged_log_keeps_its_good_records(tmp_path):
 
 def test_resume_without_a_checkpoint_is_a_clear_error(tmp_path):
     Trainer(_cfg("train.steps=0"), tmp_path / "r")  # writes the run dir, never trains
-    with pytest.raises(CheckpointError, match="no checkpoint .* start it again without --resume"):
+    with pytest.raises(CheckpointError, match="no checkpoint .* start it again without --resume, with --force .* or another --out"):
         Trainer(_cfg("train.steps=5"), tmp_path / "r", resume=True)
 
 

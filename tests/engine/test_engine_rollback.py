@@ -38,7 +38,7 @@ def test_stopping_with_no_checkpoint_does_not_claim_one_is_kept(tmp_path, tiny_t
     _always_nan(tr)
     with pytest.raises(TrainingDiverged) as e:
         tr.fit()
-    assert "No checkpoint was written" in str(e.value) and "without --resume" in str(e.value)
+    assert "No checkpoint was written" in str(e.value) and "train again with --force" in str(e.value)
     assert "checkpoint is kept" not in str(e.value)
 
 

@@ -132,6 +132,16 @@ def test_a_checkpoint_without_its_manifest_is_damaged_not_absent(tmp_path, capsy
     assert path == good and "step-0000010 is damaged (no manifest.json" in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("manifest", ['[]', '{"files": []}', '{"step": 20, "files": {}}', '{"files": {"state.json": 1}}'])
+def test_a_manifest_of_the_wrong_shape_is_damaged_and_an_older_checkpoint_used(tmp_path, manifest, capsys):
+    """A list for a manifest stopped resume and sample with a TypeError; one with no files passed the check
+    and was then blamed on the config ("does not fit the configured G")."""
+    good = _save(tmp_path, 10, 1.0)
+    (_save(tmp_path, 20, 2.0) / "manifest.json").write_text(manifest)
+    path, _, _ = checkpoint.load_latest(tmp_path)
+    assert path == good and "step-0000020 has no readable manifest" in capsys.readouterr().err
+
+
 def test_an_empty_checkpoint_folder_is_not_a_checkpoint(tmp_path):
     _save(tmp_path, 10, 1.0)
     (tmp_path / "step-0000020").mkdir()  # nothing in it to load or to report

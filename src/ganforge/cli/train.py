@@ -134,7 +134,9 @@ def _train_locked(args: argparse.Namespace, world: distributed.World, cfg, run_d
     code = StopFlag.EXIT_CODES.get(result.signal, 0) if result.interrupted else 0
     if not world.is_main:
         return code
-    samples = sorted((run_dir / "samples").glob("step-*.png"))
+    # this run's newest grid: one named after a later step is an earlier leg's (a resume to a lower --steps
+    # after a fallback past a damaged checkpoint), which the summary named as this run's
+    samples = sorted(p for p in (run_dir / "samples").glob("step-*.png") if p.name <= f"step-{result.step:07d}.png")
     print(f"run directory: {run_dir}")
     if samples:
         print(f"samples:       {samples[-1]}")

@@ -90,13 +90,13 @@ def check_steps(run_dir: Path, cfg: RunConfig, step: int) -> None:
 
 
 def check_checkpoint(run_dir: Path, cfg: RunConfig) -> None:
-    """What restoring the newest checkpoint refuses, read from its manifest alone (``--dry-run``): no
-    checkpoint to resume, or a budget the run has already passed."""
-    root = run_dir / "checkpoints"
-    if not checkpoint.list_checkpoints(root):
-        raise checkpoint.none_to_resume(root)
-    step = checkpoint.newest_step(root)
-    if step is not None:
+    """What restoring the newest checkpoint refuses, checked on the one the run would load (its files
+    hashed, not loaded: ``--dry-run``): no checkpoint to resume, every one damaged, or a budget the run
+    has already passed. A damaged newest one is skipped with the run's warning; by its manifest alone it
+    had set the step, and a dry run refused what the run then did."""
+    _, manifest = checkpoint.newest_verified(run_dir / "checkpoints")
+    step = manifest.get("step")
+    if isinstance(step, int):
         check_steps(run_dir, cfg, step)
 
 

@@ -63,6 +63,7 @@ def _stop_message(trainer, reason: str) -> str:
         advice = "lower optim.d.lr / optim.g.lr, or set guard.action=rollback"
     if not saved:
         return (f"training diverged at step {trainer.step}{tried}: {reason}. No checkpoint was written before it, "
-                f"so there is nothing to resume: {advice}, then train again without --resume")
+                f"so there is nothing to resume: {advice}, then train again with --force (the run has no "
+                f"checkpoint to lose) or another --out")
     return (f"training diverged at step {trainer.step}{tried}: {reason}. The last good checkpoint is kept; "
             f"{advice}, then resume (with --allow-config-change for changed settings)")

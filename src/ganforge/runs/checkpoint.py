@@ -154,8 +154,13 @@ def verify(path: Path) -> dict:
     try:
         manifest = json.loads(manifest_path.read_text())
         files = manifest["files"]
-    except (OSError, ValueError, KeyError) as e:
+    except (OSError, ValueError, KeyError, TypeError) as e:  # TypeError: a manifest that is not an object
         raise CheckpointError(f"checkpoint {path} has no readable manifest ({e})") from None
+    # a manifest edited or damaged into the wrong shape: a CheckpointError too, so an older one is used
+    if not (isinstance(files, dict) and "state.json" in files
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in files.items())):
+        raise CheckpointError(f"checkpoint {path} has no readable manifest (its files are not a list of "
+                              f"file names and checksums including state.json)")
     for name, digest in files.items():
         f = path / name
         if not f.is_file():
@@ -186,12 +191,13 @@ def skipping(problem: str) -> str:
 
 def none_to_resume(root: Path) -> CheckpointError:
     return CheckpointError(f"no checkpoint in {root}: the run has not saved one yet, so there is "
-                           f"nothing to resume; start it again without --resume")
+                           f"nothing to resume; start it again without --resume, with --force (the run has "
+                           f"no checkpoint to lose) or another --out")
 
 
 def newest_step(root: Path) -> int | None:
     """The step the newest checkpoint with a readable manifest records, read without loading or hashing
-    anything (what ``--dry-run`` checks a resume against); None when there is none."""
+    anything (whether a run has trained at all); None when there is none."""
     for path in reversed(list_checkpoints(root)):
         try:
             step = json.loads((path / "manifest.json").read_text()).get("step")
@@ -202,23 +208,37 @@ def newest_step(root: Path) -> int | None:
     return None
 
 
-def load_latest(root: Path, warn: Callable[[str], None] = warn_line
-                ) -> tuple[Path, dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
-    """The newest checkpoint that verifies; a corrupt newer one is skipped with a warning naming it."""
+def _newest(root: Path, open_one: Callable[[Path], Any], warn: Callable[[str], None]) -> tuple[Path, Any]:
+    """The newest checkpoint that ``open_one`` opens, and what it gave; a damaged newer one is skipped with
+    a warning naming it."""
     candidates = list_checkpoints(root)
     if not candidates:
         raise none_to_resume(root)
     problems = []
     for path in reversed(candidates):
         try:
-            tensors, state = load(path)
+            opened = open_one(path)
         except CheckpointError as e:
             problems.append(str(e))
             continue
         for problem in problems:  # said only when there is something to fall back to
             warn(skipping(problem))
-        return path, tensors, state
+        return path, opened
     raise CheckpointError(f"every checkpoint in {root} is damaged: {'; '.join(problems)}")
+
+
+def load_latest(root: Path, warn: Callable[[str], None] = warn_line
+                ) -> tuple[Path, dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
+    """The newest checkpoint that verifies; a corrupt newer one is skipped with a warning naming it."""
+    path, (tensors, state) = _newest(root, load, warn)
+    return path, tensors, state
+
+
+def newest_verified(root: Path, warn: Callable[[str], None] = warn_line) -> tuple[Path, dict]:
+    """The checkpoint :func:`load_latest` would load, and its manifest, found by checking every file's
+    checksum without loading any (what ``--dry-run`` checks a resume against, so that it names the same
+    checkpoint, warnings included, as the run)."""
+    return _newest(root, verify, warn)
 
 
 def optimizer_tensors(optimizer: torch.optim.Optimizer) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
