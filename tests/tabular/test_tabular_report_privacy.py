@@ -39,6 +39,17 @@ def test_exact_copies_ignore_ids_and_number_spelling():
     assert exact_copy_rate(as_int, as_float, {"v": "numeric"}) == pytest.approx(0.5)
 
 
+def test_integer_codes_read_as_floats_are_copies_of_their_rows():
+    real = _table(300, 0).assign(g=lambda t: np.arange(len(t)) % 3 + 1)
+    syn = real.astype({"g": float})
+    syn.loc[5, "g"] = np.nan  # one blank cell: pandas reads the column as floats (1.0, 2.0, ...)
+    kinds = {**KINDS, "g": "categorical"}
+    assert exact_copy_rate(real, syn, kinds) == pytest.approx(299 / 300)
+    enc = Encoding(real, kinds)
+    np.testing.assert_array_equal(enc.encode(syn.drop(index=5)), enc.encode(real.drop(index=5)))
+    assert privacy(real, syn, kinds, MEASURES)["dcr_baseline_protection"] == 0.0
+
+
 def test_encoding_scales_by_the_real_range_and_one_hots_categories():
     real = pd.DataFrame({"x": [0.0, 10.0, np.nan], "c": ["a", "b", "a"]})
     enc = Encoding(real, {"x": "numeric", "c": "categorical"})

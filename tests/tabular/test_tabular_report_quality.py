@@ -10,7 +10,7 @@ import pytest
 
 from ganforge.errors import DataError
 from ganforge.tabular.report import demo
-from ganforge.tabular.report.quality import (binned, column_pair_trends, contingency_similarity,
+from ganforge.tabular.report.quality import (binned, category_text, column_pair_trends, contingency_similarity,
                                              correlation_similarity, cramers_v, ks_complement, quality,
                                              tv_complement)
 
@@ -33,6 +33,30 @@ def test_tv_complement_by_hand():
     assert tv_complement(pd.Series(list("aabb")), pd.Series(list("abbb"))) == pytest.approx(0.75)
     # a category only the synthetic table has counts fully; nulls are left out
     assert tv_complement(pd.Series(list("aa")), pd.Series(["a", "c", None])) == pytest.approx(0.5)
+
+
+def test_category_text_writes_whole_floats_as_integers_and_keeps_nulls():
+    # pandas reads an integer column with one blank cell as floats: 1.0 must still be the category "1"
+    assert category_text(pd.Series([1.0, np.nan, 3.0, 2.5])).tolist() == ["1", None, "3", "2.5"]
+    assert category_text(pd.Series([1, 3])).tolist() == ["1", "3"]
+    assert category_text(pd.Series(["007", "1.0", None])).tolist() == ["007", "1.0", None]  # text stays as read
+    assert category_text(pd.Series([True, np.nan], dtype=object)).tolist() == ["True", None]
+
+
+def _grades(n: int = 300) -> tuple[pd.DataFrame, pd.DataFrame]:
+    """REAL with integer grades, and SYN the same rows with one grade blank (so pandas holds it as floats)."""
+    real = pd.DataFrame({"grade": np.random.default_rng(0).integers(1, 4, n)})
+    syn = real.astype({"grade": float})
+    syn.loc[5, "grade"] = np.nan
+    return real, syn
+
+
+def test_integer_codes_read_as_floats_are_the_same_categories():
+    real, syn = _grades()
+    # the one blank cell is left out: the other 299 rows hold the same grades, so TV is at most 1/300
+    assert tv_complement(real["grade"], syn["grade"]) > 0.99
+    (shape,) = quality(real, syn, {"grade": "categorical"})["columns"]
+    assert shape["score"] > 0.99
 
 
 def test_correlation_similarity_by_hand():

@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+import warnings
+
 import numpy as np
 import pandas as pd
 import pytest
 
 from ganforge.errors import DataError
+from ganforge.privacy.distances import nearest
+from ganforge.privacy.membership import black_box
+from ganforge.tabular.report import Measures, build, summary
+from ganforge.tabular.report.html import render
 from ganforge.tabular.report.utility import check_target, default_target, utility
 
 KINDS = {"x": "numeric", "colour": "categorical", "label": "categorical"}
@@ -38,6 +44,32 @@ def test_one_class_synthetic_predicts_it_and_says_so():
     real, syn = _table(200, 0), _table(200, 1).assign(label="yes")
     u = utility(real, syn, KINDS, "label")
     assert "one class" in u["tstr"]["note"] and u["tstr"]["accuracy"] < 0.7
+
+
+def test_integer_classes_read_as_floats_are_the_same_classes():
+    real = _table(400, 0).assign(label=lambda t: np.where(t.x > 0, 1, 2))
+    syn = _table(400, 2).assign(label=lambda t: np.where(t.x > 0, 1.0, 2.0))
+    syn.loc[7, "label"] = np.nan  # one blank cell: pandas reads the codes as 1.0 and 2.0
+    u = utility(real, syn, KINDS, "label", holdout=_table(200, 1).assign(label=lambda t: np.where(t.x > 0, 1, 2)))
+    assert u["tstr"]["accuracy"] > 0.95  # "1.0" is class "1", not a class the test rows never hold
+
+
+def _many_classes(n: int, seed: int) -> pd.DataFrame:
+    return _table(n, seed).assign(label=[f"c{i % 150}" for i in range(n)])
+
+
+def test_many_classes_are_one_note_not_a_scikit_learn_warning():
+    real, syn = _many_classes(300, 0), _many_classes(300, 1)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        report = build(real, syn, KINDS, Measures(nearest=nearest, black_box=black_box), target="label")
+    assert not [w for w in caught if "unique classes" in str(w.message)]
+    u = report["utility"]
+    assert "135 classes over 210 real training rows" in u["note"] and "unreliable" in u["note"]
+    assert "note" not in u["trtr"] and "note" not in u["tstr"]  # said once, for the section
+    assert [line for line in summary(report).splitlines() if "unreliable" in line] == [f"  note: {u['note']}"]
+    assert "unreliable" in render(report, None, None)
+    assert "note" not in utility(_table(300, 0), _table(300, 1), KINDS, "label")  # two classes: no note
 
 
 def test_target_choice_and_refusals(one_line):

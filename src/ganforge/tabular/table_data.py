@@ -44,6 +44,14 @@ FORMAT, VERSION = "ganforge-table", 2
 ROWS, MANIFEST = "rows.f32", "table.json"
 
 
+def text_dtypes(path: str | os.PathLike, chunk_rows: int | None = None) -> dict[str, type] | None:
+    """The ``dtype`` a table is read with (``iter_table(path, dtype=...)``): a CSV's :func:`_text_columns`, read
+    as text; None for Parquet, whose columns carry their types. ``ganforge table-report`` reads its tables by this
+    rule too, so it scores each column as training learns it (a code column 007, 012 as categories, not numbers)."""
+    path = Path(path)
+    return _text_columns(path, chunk_rows or CHUNK_ROWS) if path.suffix.lower() == ".csv" else None
+
+
 def _text_columns(path: Path, chunk_rows: int) -> dict[str, type]:
     """Columns read as text in every chunk: those read as text in the first chunk, so that a later chunk of
     digits ("0042") is not turned into numbers (42) and keys stay the same across chunks, and those whose
@@ -69,7 +77,7 @@ def scan(path: str | os.PathLike, *, seed: int, discrete=(), ids=(), target=None
          gmm_rows: int = GMM_ROWS) -> tuple[list[ColumnSpec], pd.DataFrame, int, dict]:
     """Pass 1: (specs, a uniform subsample of at most ``gmm_rows`` rows, the number of rows, text dtypes)."""
     path, chunk_rows = Path(path), chunk_rows or CHUNK_ROWS
-    dtype = _text_columns(path, chunk_rows) if path.suffix.lower() == ".csv" else None
+    dtype = text_dtypes(path, chunk_rows)
     rng = np.random.default_rng(seed)
     profiles, kept, keys, n = None, None, None, 0
     for chunk in iter_table(path, chunk_rows=chunk_rows, dtype=dtype):
@@ -166,4 +174,4 @@ def _load(req: LoadRequest, scratch: Path | None = None) -> Dataset:
 register("csv:PATH")(load_table)
 register("parquet:PATH")(load_table)
 
-__all__ = ["fingerprint_table", "load_table", "open_rows", "scan"]
+__all__ = ["fingerprint_table", "load_table", "open_rows", "scan", "text_dtypes"]

@@ -98,6 +98,8 @@ def summary(report: dict) -> str:
         lines.append(f"utility on '{u['target']}' ({u['target_chosen']}): accuracy train-on-synthetic "
                      f"{_f(u['tstr']['accuracy'])} vs train-on-real {_f(u['trtr']['accuracy'])} "
                      f"({u['test_rows']} real test rows; {u['model']})")
+        if u.get("note"):
+            lines.append(f"  note: {u['note']}")
     if report["not_scored"]:
         lines.append(f"not scored (ID columns): {', '.join(report['not_scored'])}")
     return "\n".join(lines)

@@ -83,6 +83,8 @@ def render(report: dict, columns_png: bytes | None, correlation_png: bytes | Non
                               u["tstr"]["macro_f1"], u["tstr"]["train_rows"]]]))
         parts.append(f"<p class='note'>target <b>{html.escape(u['target'])}</b>; {html.escape(u['model'])}; "
                      f"{html.escape(u['protocol'])}; {u['test_rows']} test rows.</p>")
+        if u.get("note"):
+            parts.append(f"<p class='note'>{html.escape(u['note'])}.</p>")
     parts.append("</body></html>\n")
     return "\n".join(parts)
 

@@ -14,7 +14,7 @@ import numpy as np
 import pandas as pd
 
 from ganforge.plotting import pyplot
-from ganforge.tabular.report.quality import CONTINUOUS, DISCRETE, numeric_values
+from ganforge.tabular.report.quality import CONTINUOUS, DISCRETE, category_text, numeric_values
 from ganforge.tabular.sampling import quiet_missing_glyphs
 
 REAL, SYNTHETIC = "#1f77b4", "#ff7f0e"  # matplotlib's first two colours: blue real, orange synthetic
@@ -63,7 +63,7 @@ def _continuous_panel(ax, real: pd.Series, syn: pd.Series, kind: str) -> None:
 
 def _discrete_panel(ax, real: pd.Series, syn: pd.Series) -> None:
     def freq(col: pd.Series) -> pd.Series:
-        text = col.astype(str).where(col.notna(), "(null)")
+        text = category_text(col).fillna("(null)")
         return text.value_counts(normalize=True)
 
     pr, ps = freq(real), freq(syn)
@@ -113,7 +113,7 @@ def correlation_matrix(df: pd.DataFrame, kinds: Mapping[str, str]) -> pd.DataFra
         if kind in CONTINUOUS:
             cols[name] = numeric_values(df[name], kind)
         elif kind == "boolean":
-            text = df[name].astype(str).str.lower()
+            text = category_text(df[name]).str.lower()
             cols[name] = text.map({"true": 1.0, "false": 0.0, "1": 1.0, "0": 0.0, "yes": 1.0, "no": 0.0})
     return pd.DataFrame(cols).corr()
 

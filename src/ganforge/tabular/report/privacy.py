@@ -34,7 +34,7 @@ import numpy as np
 import pandas as pd
 import torch
 
-from ganforge.tabular.report.quality import CONTINUOUS, DISCRETE, numeric_values
+from ganforge.tabular.report.quality import CONTINUOUS, DISCRETE, category_text, numeric_values
 
 MAX_ONE_HOT = 100  # one-hot slots per categorical column; rarer categories share one slot (distances stay cheap)
 DCR_ROWS = 5_000  # synthetic (and uniform) rows whose DCR is measured: the median is stable well before that
@@ -111,13 +111,15 @@ class Encoding:
 
 
 def _text(column: pd.Series) -> pd.Series:
-    """A discrete column as text, nulls as None (one category of their own)."""
-    return column.astype(str).where(column.notna(), None).reset_index(drop=True)
+    """A discrete column as its category text (:func:`~ganforge.tabular.report.quality.category_text`), nulls as
+    None (one category of their own)."""
+    return category_text(column).reset_index(drop=True)
 
 
 def row_keys(df: pd.DataFrame, kinds: Mapping[str, str]) -> pd.Series:
     """A hashable key per row over the scored columns, equal exactly when the rows are: continuous values
-    as float64 (so 3 and 3.0 agree; datetimes as nanoseconds), discrete values as text."""
+    as float64 (so 3 and 3.0 agree; datetimes as nanoseconds), discrete values as their category text (so a
+    category 3 read as 3.0, from a column with a blank cell, is still 3)."""
     parts = {}
     for name, kind in kinds.items():
         if kind in CONTINUOUS:

@@ -66,6 +66,23 @@ def numeric_values(column: pd.Series, kind: str) -> pd.Series:
     return pd.to_numeric(column, errors="coerce").astype(np.float64)
 
 
+def _value_text(value) -> str:
+    """One category's text: a float that is a whole number as its integer (1.0 -> "1"), any other value as str."""
+    if isinstance(value, (float, np.floating)) and np.isfinite(value) and float(value).is_integer():
+        return str(int(value))
+    return str(value)
+
+
+def category_text(column: pd.Series) -> pd.Series:
+    """A discrete column as the text of its categories, nulls as None, index kept: the one form every measure of
+    the report (TV, contingency tables, exact copies, one-hot, utility labels, overlap) compares categories in.
+    pandas reads an integer column with a blank cell as floats, so grade 1 is 1 in one table and 1.0 in another;
+    a whole-number float is therefore written as its integer, so both read "1" and stay the same category."""
+    codes, uniques = pd.factorize(column, use_na_sentinel=True)
+    texts = np.array([_value_text(u) for u in uniques] + [None], dtype=object)  # code -1 (a null) -> None
+    return pd.Series(texts[codes], index=column.index, dtype=object)
+
+
 def ks_complement(real: pd.Series, synthetic: pd.Series) -> float:
     """1 - the KS statistic between two numeric samples, nulls left out; NaN when either is all null."""
     # imported here, on first use: every ganforge command imports this module (plotting.py)
@@ -94,10 +111,10 @@ def total_variation(real, synthetic) -> float:
 
 def tv_complement(real: pd.Series, synthetic: pd.Series) -> float:
     """1 - TV between the category frequencies of two columns, nulls left out."""
-    a, b = real.dropna(), synthetic.dropna()
+    a, b = category_text(real).dropna(), category_text(synthetic).dropna()
     if len(a) == 0 or len(b) == 0:
         return float("nan")
-    return 1.0 - total_variation(a.astype(str), b.astype(str))
+    return 1.0 - total_variation(a, b)
 
 
 def correlation_similarity(real: pd.DataFrame, synthetic: pd.DataFrame) -> tuple[float, float, float]:
@@ -149,8 +166,7 @@ def _prepared(df: pd.DataFrame, kinds: Mapping[str, str]) -> tuple[dict, dict]:
             values[name] = numeric_values(df[name], kind).reset_index(drop=True)
             bins[name] = binned(values[name])
         elif kind in DISCRETE:
-            col = df[name].reset_index(drop=True)
-            values[name] = col.astype(str).where(col.notna(), None)
+            values[name] = category_text(df[name]).reset_index(drop=True)
     return values, bins
 
 
@@ -219,5 +235,5 @@ def quality(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: Mapping[str, str
 
 
 __all__ = ["BINS", "CONTINUOUS", "DISCRETE", "PROTOCOL", "REAL_ASSOCIATION_THRESHOLD", "REAL_CORRELATION_THRESHOLD",
-           "binned", "column_pair_trends", "column_shapes", "contingency_similarity", "correlation_similarity",
+           "binned", "category_text", "column_pair_trends", "column_shapes", "contingency_similarity", "correlation_similarity",
            "cramers_v", "ks_complement", "numeric_values", "quality", "total_variation", "tv_complement"]

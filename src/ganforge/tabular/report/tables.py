@@ -1,11 +1,13 @@
 """The report's tables and their column kinds, read as ``ganforge train`` reads ``csv:PATH``.
 
-REAL goes through :func:`ganforge.tabular.table_io.read_table` with all its checks (a column of only
-nulls is refused: there is nothing to compare it with). The synthetic table and the holdout are read
-by the same reader but keep an all-null column, which is a finding about them (a synthesizer that
-lost a column), not a broken file. Column kinds come from REAL by
-:func:`ganforge.tabular.columns.infer_columns`, the inference training uses, so a report scores each
-column as the model learned it.
+Every table is read with training's dtype rule (:func:`ganforge.tabular.table_data.text_dtypes`): a CSV
+column read as text in its first chunk, or written with leading zeros (codes 007, 012), is read as text,
+so such codes stay categories and are not parsed as the numbers 7 and 12. REAL goes through
+:func:`ganforge.tabular.table_io.read_table` with all its checks (a column of only nulls is refused:
+there is nothing to compare it with). The synthetic table and the holdout are read by the same reader
+but keep an all-null column, which is a finding about them (a synthesizer that lost a column), not a
+broken file. Column kinds come from REAL by :func:`ganforge.tabular.columns.infer_columns`, the
+inference training uses, so a report scores each column as the model learned it.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import pandas as pd
 from ganforge.errors import DataError, did_you_mean
 from ganforge.tabular.columns import describe, infer_columns
 from ganforge.tabular.report.privacy import row_keys
+from ganforge.tabular.table_data import text_dtypes
 from ganforge.tabular.table_io import MIN_ROWS, iter_table, read_table
 
 # A holdout may share with the training table the share of rows the training table repeats itself (real
@@ -26,13 +29,14 @@ OVERLAP_MARGIN = 0.05
 
 
 def read(path: str, flag: str, *, strict: bool) -> pd.DataFrame:
-    """A table, or one line naming ``flag`` and what is wrong. ``strict``: REAL's checks (rows, all-null
-    columns); else only that there is at least one row."""
+    """A table read with training's text columns (see the module notes), or one line naming ``flag`` and what
+    is wrong. ``strict``: REAL's checks (rows, all-null columns); else only that there is at least one row."""
     if not Path(path).is_file():
         raise DataError(f"{flag} {path} does not exist (or is not a file); check the path")
+    dtype = text_dtypes(path)
     if strict:
-        return read_table(path)
-    chunks = list(iter_table(path))
+        return read_table(path, dtype=dtype)
+    chunks = list(iter_table(path, dtype=dtype))
     df = chunks[0] if len(chunks) == 1 else pd.concat(chunks, ignore_index=True)
     if len(df) == 0:
         raise DataError(f"{flag} {path} has a header but no rows; give a table with data rows")

@@ -11,11 +11,13 @@ tuning to be a fair yardstick), learns to predict the target column from the oth
 The test rows are ``--holdout`` when it is given (TRTR then trains on all of REAL). Without it, a
 seeded :data:`TEST_SHARE` of REAL's rows is the test set and TRTR trains on the rest; TSTR's model never
 sees those rows either, but the *generator* may have (it was trained on REAL), so that TSTR figure is
-optimistic, and the report says which protocol it used.
+optimistic, and the report says which protocol it used. A target with more classes than half the training
+rows gets a one-line note that the accuracies are unreliable (scikit-learn's warning of it is silenced).
 """
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Mapping
 
 import numpy as np
@@ -23,10 +25,14 @@ import pandas as pd
 
 from ganforge.errors import DataError
 from ganforge.tabular.report.privacy import Encoding
-from ganforge.tabular.report.quality import DISCRETE
+from ganforge.tabular.report.quality import DISCRETE, category_text
 
 TEST_SHARE = 0.3  # of REAL's rows held out for testing when no --holdout is given (a common 70/30 split)
 MODEL = "HistGradientBoostingClassifier(random_state=0), scikit-learn defaults"
+# More classes than this share of the training rows leaves most classes a row or two to learn from: the accuracies
+# then say little, and the report says so in a note (scikit-learn's own warning, the same test, is silenced).
+MANY_CLASSES_SHARE = 0.5
+SKLEARN_MANY_CLASSES = "The number of unique classes is greater than 50% of the number of samples"
 
 
 def default_target(kinds: Mapping[str, str]) -> str | None:
@@ -55,8 +61,8 @@ def check_target(target: str | None, kinds: Mapping[str, str], *, how: str = "na
 
 
 def _labels(df: pd.DataFrame, target: str) -> pd.Series:
-    col = df[target].reset_index(drop=True)
-    return col.astype(str).where(col.notna(), "<null>")
+    """The target's classes as category text (a class 1 read as 1.0 is still "1"), a null as a class of its own."""
+    return category_text(df[target]).reset_index(drop=True).fillna("<null>")
 
 
 def _fit_score(x_train, y_train, x_test, y_test) -> dict:
@@ -69,11 +75,25 @@ def _fit_score(x_train, y_train, x_test, y_test) -> dict:
         pred = np.full(len(y_test), classes[0] if len(classes) else "<none>", dtype=object)
         note = f"one class in the training labels ({classes[0] if len(classes) else 'none'}): predicted it always"
     else:
-        model = HistGradientBoostingClassifier(random_state=0).fit(x_train, y_train)
+        with warnings.catch_warnings():  # said once, in the report's words, by _many_classes_note
+            warnings.filterwarnings("ignore", message=SKLEARN_MANY_CLASSES, category=UserWarning)
+            model = HistGradientBoostingClassifier(random_state=0).fit(x_train, y_train)
         pred, note = model.predict(x_test), None
     return {"accuracy": float(accuracy_score(y_test, pred)),
             "macro_f1": float(f1_score(y_test, pred, average="macro", zero_division=0)),
             "train_rows": int(len(y_train)), **({"note": note} if note else {})}
+
+
+def _many_classes_note(target: str, labels: Mapping[str, np.ndarray]) -> str | None:
+    """One line when a training set has more than :data:`MANY_CLASSES_SHARE` as many classes as rows (``labels``:
+    the training labels by what they are, e.g. REAL's and the synthetic table's), else None."""
+    many = [(what, len(np.unique(y)), len(y)) for what, y in labels.items()
+            if len(y) and len(np.unique(y)) > MANY_CLASSES_SHARE * len(y)]
+    if not many:
+        return None
+    counts = "; ".join(f"{k} classes over {n} {what} training rows" for what, k, n in many)
+    return (f"target {target} has {counts} (more classes than half the rows): most classes have a row or two to "
+            f"learn from, so these accuracies are unreliable")
 
 
 def utility(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: Mapping[str, str], target: str, *,
@@ -91,11 +111,14 @@ def utility(real: pd.DataFrame, synthetic: pd.DataFrame, kinds: Mapping[str, str
     features = {c: k for c, k in kinds.items() if c != target}
     enc = Encoding(train_real, features)
     y_test = _labels(test, target).to_numpy()
-    trtr = _fit_score(enc.encode(train_real), _labels(train_real, target).to_numpy(), enc.encode(test), y_test)
-    tstr = _fit_score(enc.encode(synthetic), _labels(synthetic, target).to_numpy(), enc.encode(test), y_test)
+    y_real, y_syn = _labels(train_real, target).to_numpy(), _labels(synthetic, target).to_numpy()
+    trtr = _fit_score(enc.encode(train_real), y_real, enc.encode(test), y_test)
+    tstr = _fit_score(enc.encode(synthetic), y_syn, enc.encode(test), y_test)
+    note = _many_classes_note(target, {"real": y_real, "synthetic": y_syn})
     return {"target": target, "model": MODEL, "protocol": protocol, "test_rows": int(len(test)),
             "trtr": trtr, "tstr": tstr,
-            "tstr_over_trtr_accuracy": tstr["accuracy"] / trtr["accuracy"] if trtr["accuracy"] > 0 else float("nan")}
+            "tstr_over_trtr_accuracy": tstr["accuracy"] / trtr["accuracy"] if trtr["accuracy"] > 0 else float("nan"),
+            **({"note": note} if note else {})}
 
 
-__all__ = ["MODEL", "TEST_SHARE", "check_target", "default_target", "utility"]
+__all__ = ["MANY_CLASSES_SHARE", "MODEL", "TEST_SHARE", "check_target", "default_target", "utility"]
