@@ -693,6 +693,8 @@ def test_a_batch_that_does_not_split_into_minibatch_std_groups(capsys, tmp_path)
     it is given as well, for builders' defaults and per-process batches: tests/nets/test_nets_layers.py)."""
     _fails(capsys, [*STYLE, "--out", "r", "--set", "model.d.mbstd_group=3"],
            "train.batch_size=4 does not split into groups of model.d.mbstd_group=3", "model.d.mbstd_group to 2")
+    _fails(capsys, [*STYLE, "--out", "r", "--set", "log.diversity_n=130"],
+           "log.diversity_n=130 does not split into groups of model.d.mbstd_group=4", "multiple of 4 (e.g. 128)")
     assert not (tmp_path / "r").exists()
 
 
@@ -1055,6 +1057,11 @@ def test_store_unfinished(capsys, tmp_path):
     (tmp_path / "st.partial-123").mkdir()
     _fails(capsys, _train("--set", f"data.name=store:{tmp_path / 'st.partial-123'}"), "not a finished ganforge store",
            "interrupted build", "ganforge dataset SRC --out")
+    (tmp_path / "empty").mkdir()
+    _fails(capsys, _train("--set", f"data.name=store:{tmp_path / 'empty'}"), "(it is empty); build one with "
+           f"ganforge dataset SRC --out {tmp_path / 'empty'}")
+    _fails(capsys, _train("--set", f"data.name=store:{tmp_path / 'nosuch'}"), "nosuch does not exist; build a store "
+           f"there with ganforge dataset SRC --out {tmp_path / 'nosuch'}")
 
 
 def test_run_lacks_capability(capsys):

@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 import torch
 
-from ganforge import sampling
+from ganforge import run_stats, sampling
 from ganforge.cli import main
 from ganforge.runs.run import load_run
 
@@ -19,6 +19,17 @@ def run_dir(tmp_path_factory):
     out = tmp_path_factory.mktemp("style") / "run"
     assert main(["train", "stylegan2-mnist", "--steps", "3", "--out", str(out), *TINY]) == 0
     return out
+
+
+def test_a_dataset_that_does_not_split_into_minibatch_std_groups_trains(tmp_path):
+    """30 images and the monitor's 128: its fixed real batch was all 30, which D's minibatch std (groups
+    of 4) refused at the first log step, so StyleGAN2 could not train on such a store at any batch size."""
+    images = np.random.default_rng(5).integers(0, 256, (30, 8, 8), dtype=np.uint8)
+    np.savez(tmp_path / "thirty.npz", x=images)
+    out = tmp_path / "run"
+    assert main(["train", "stylegan2-mnist", "--steps", "2", "--out", str(out), *TINY,
+                 "--set", f"data.name=npz:{tmp_path / 'thirty.npz'}", "--set", "log.every=1"]) == 0
+    assert all("diversity_dfeat" in r for r in run_stats.records(out / "stats.jsonl"))
 
 
 def test_truncation_psi_0_gives_the_mean_w_image_for_every_z(run_dir):

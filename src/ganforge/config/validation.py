@@ -242,6 +242,11 @@ def _check_mbstd_group(cfg: RunConfig) -> None:
     if isinstance(group, int) and group >= 1:
         problem = layers.mbstd_group_problem(group, cfg.train.batch_size)
         _check(problem is None, problem or "")
+        n = cfg.log.diversity_n  # the collapse monitor passes its fixed batch of G's samples through D at once
+        _check(n <= group or n % group == 0,
+               f"log.diversity_n={n} does not split into groups of model.d.mbstd_group={group} for the minibatch "
+               f"std (the collapse monitor passes its fixed batch through D at once); set log.diversity_n to a "
+               f"multiple of {group} (e.g. {max(group, n - n % group)}), or 0 to turn the monitor off")
 
 
 SR_PIXEL_LOSSES = ("mse", "l1")

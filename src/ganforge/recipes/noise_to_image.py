@@ -243,8 +243,21 @@ def _monitor(cfg: RunConfig, real: ShuffledBatches, num_classes: int | None, dev
     z = Noise(cfg.model.z_dim, cfg.model.z_dist, device, seed=seeds.stream(cfg.seed, seeds.MONITOR))(n)
     y = torch.arange(n, device=device) % num_classes if num_classes is not None else None
     return DiversityMonitor(lambda nets: nets["G"](z, y),
-                            fixed_real(real.x, n, seeds.stream(cfg.seed, seeds.MONITOR), real.scale),
+                            fixed_real(real.x, _real_count(cfg, n, len(real.x)), seeds.stream(cfg.seed, seeds.MONITOR),
+                                       real.scale),
                             output_range=real.output_range)
+
+
+def _real_count(cfg: RunConfig, n: int, available: int) -> int:
+    """How many real samples the monitor holds: ``n``, or all the data when it is smaller, rounded down to
+    whole groups of D's minibatch std (``model.d.mbstd_group``), which D refuses a batch it cannot split
+    into. A store of 30 images stopped every StyleGAN2 run at its first log step (30 does not split into
+    groups of 4); ``n`` itself is checked against the group with the config."""
+    m = min(n, available)
+    group = cfg.model.d.options.get("mbstd_group")
+    if isinstance(group, int) and 1 <= group < m:
+        m -= m % group
+    return m
 
 
 def _phases(cfg: RunConfig, plan: objectives.TermPlan) -> list[Phase]:
