@@ -688,7 +688,7 @@ def test_sample_bad_style_option(capsys, tmp_path):
     assert (tmp_path / "s.npy").read_bytes() == b"old" and not (tmp_path / "t.npy").exists()
 
 
-def test_a_batch_that_does_not_split_into_minibatch_std_groups(capsys, tmp_path):
+def test_mbstd_group_split(capsys, tmp_path):
     """Refused before the run directory exists, naming a group size that fits (the layer checks the batches
     it is given as well, for builders' defaults and per-process batches: tests/nets/test_nets_layers.py)."""
     _fails(capsys, [*STYLE, "--out", "r", "--set", "model.d.mbstd_group=3"],

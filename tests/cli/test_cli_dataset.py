@@ -147,3 +147,17 @@ def test_bad_npz_labels_are_one_line(tmp_path, capsys):
     np.savez(tmp_path / "ystr.npz", x=x, y=np.array(["cat", "dog"] * 2))
     _one_line_exit_2(capsys, ["dataset", "ystr.npz", "--out", "st"], "labels 'y' must be whole numbers")
     assert not (tmp_path / "st").exists()
+
+
+def test_the_closing_hint_is_quoted_for_a_shell(tmp_path, capsys):
+    """The last line is pasted into a shell: an --out with spaces or a quote must come back as one word."""
+    _images(tmp_path / "src", 2)
+    out = "sp dir ü/it's st"
+    assert main(["dataset", "src", "--out", out]) == 0
+    last = capsys.readouterr().out.strip().splitlines()[-1]
+    assert last == f"store: {shlex.quote(out)}  (train on it with --set {shlex.quote(f'data.name=store:{out}')})"
+    words = shlex.split(last)
+    assert words[1] == out and words[-1] == f"data.name=store:{out})"
+    assert main(["dataset", "src", "--out", "plain"]) == 0  # nothing to quote: as it was
+    assert capsys.readouterr().out.strip().splitlines()[-1] == \
+        "store: plain  (train on it with --set data.name=store:plain)"

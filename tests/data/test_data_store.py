@@ -254,3 +254,15 @@ def test_a_cut_off_labels_file_is_named_damaged(tmp_path, one_line):
     with pytest.raises(DataError, match="labels.i64 has 184 bytes, expected 192; the store is damaged") as e:
         load_dataset(f"store:{tmp_path / 'store'}")
     one_line(e)
+
+
+def test_a_store_and_a_folder_dataset_are_named_as_given(tmp_path):
+    """open_store reused its ``name`` argument as a loop variable: every store was named mean.npy or labels.i64,
+    the name every message about the data (resume's "data changed", translation's) then showed."""
+    for i in range(3):
+        _noise(tmp_path / "src" / "a" / f"{i}.png", seed=i)  # in a class folder: labelled, labels.i64 checked last
+    build_store(tmp_path / "src", tmp_path / "st", BuildOptions())
+    assert load_dataset(f"store:{tmp_path / 'st'}").name == f"store:{tmp_path / 'st'}"
+    assert open_store(tmp_path / "st", "mine").name == "mine"
+    folder = load_dataset(f"folder:{tmp_path / 'src'}", data_dir=tmp_path / "cache")
+    assert folder.name == f"folder:{tmp_path / 'src'}"

@@ -256,3 +256,57 @@ def test_too_few_distinct_images_names_the_duplicates_and_writes_nothing(tmp_pat
     assert one_line(e).startswith("only 1 distinct image(s) could be written (19 exact duplicate(s) dropped, "
                                   "e.g. x[01] (same bytes as x[00])); a dataset needs at least 2")
     assert not (tmp_path / "st").exists()
+
+
+# -- a later probe: what makes DEST a store --force may replace, and an empty folder as DEST ----------------
+
+def test_force_never_replaces_a_folder_whose_dataset_json_is_another_tools(tmp_path, one_line):
+    """stylegan2-ada's labels file is named dataset.json too: the name alone made the folder a store that
+    --force replaced, labels file and all. A damaged store (a dataset.json that cannot be read, beside
+    images.u8) is still replaced, as store:'s message for it says."""
+    _source(tmp_path)
+    mine = tmp_path / "mylabels"
+    mine.mkdir()
+    labels = '{"labels": [["a/odd.png", 0]]}'
+    (mine / "dataset.json").write_text(labels)
+    for force in (False, True):
+        with pytest.raises(DataError) as e:
+            build_store(tmp_path / "src", mine, BuildOptions(), force=force)
+        assert "whose dataset.json is another tool's file, not a ganforge store" in one_line(e)
+        assert "--force" not in str(e.value)
+    assert [p.name for p in mine.iterdir()] == ["dataset.json"] and (mine / "dataset.json").read_text() == labels
+    with pytest.raises(DataError) as e:
+        load_dataset(f"store:{mine}")
+    assert one_line(e).endswith(f"build one in a new folder with ganforge dataset SRC --out {mine}-store")
+    damaged = _store(tmp_path)
+    (damaged / "dataset.json").write_text("{not json")
+    assert build_store(tmp_path / "src", damaged, BuildOptions(), force=True).written == 3
+
+
+def test_an_empty_folder_is_a_dest_as_store_says(tmp_path, one_line):
+    """store: on an empty folder says to build there; ganforge dataset then refused that very folder. A folder
+    holding anything, a hidden file included, is still refused (nothing of the user's is replaced)."""
+    _source(tmp_path)
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    with pytest.raises(DataError) as e:
+        load_dataset(f"store:{empty}")
+    assert one_line(e).endswith(f"(it is empty); build one with ganforge dataset SRC --out {empty}")
+    assert build_store(tmp_path / "src", empty, BuildOptions()).written == 3
+    assert len(load_dataset(f"store:{empty}")) == 3
+    hidden = tmp_path / "hidden"
+    hidden.mkdir()
+    (hidden / ".keep").write_text("mine")
+    with pytest.raises(DataError, match="already exists and is a folder, not a ganforge store"):
+        build_store(tmp_path / "src", hidden, BuildOptions(), force=True)
+    assert (hidden / ".keep").read_text() == "mine"
+    with pytest.raises(DataError) as e:
+        load_dataset(f"store:{hidden}")
+    assert one_line(e).endswith(f"build one in a new folder with ganforge dataset SRC --out {hidden}-store")
+
+
+def test_a_store_that_does_not_exist_says_so_with_the_build_command(tmp_path, one_line):
+    with pytest.raises(DataError) as e:
+        load_dataset(f"store:{tmp_path / 'nosuch'}")
+    assert one_line(e) == (f"{tmp_path / 'nosuch'} does not exist; build a store there with "
+                           f"ganforge dataset SRC --out {tmp_path / 'nosuch'}")

@@ -225,3 +225,27 @@ def test_a_mistyped_labels_mode_names_the_modes(tmp_path, one_line):
         build_store(src, tmp_path / "st", BuildOptions(labels="subfolder"))
     assert one_line(e) == ("--labels subfolder is neither a labels file (there is no such file) nor one of the "
                            "modes auto, subfolders, none; give one of those or the path of a JSON file of labels")
+
+
+def test_a_zip_with_two_members_of_one_name_keeps_both(tmp_path, capsys):
+    """Members were opened by name, which gives the last of a repeated name each time: one image was lost and
+    the report called the pair duplicates. Each is read by its entry; the later one is named a.png#2."""
+    path = tmp_path / "dup.zip"
+    pngs = []
+    for seed in range(3):
+        _noise(tmp_path / f"{seed}.png", size=(8, 8), seed=seed)
+        pngs.append((tmp_path / f"{seed}.png").read_bytes())
+    with zipfile.ZipFile(path, "w") as z, pytest.warns(UserWarning, match="Duplicate name"):
+        z.writestr("a.png", pngs[0])
+        z.writestr("b.png", pngs[1])
+        z.writestr("a.png", pngs[2])
+        z.writestr("a.png#2", pngs[1])  # a member really so named: the repeat takes the next free name
+    report = build_store(path, tmp_path / "st", BuildOptions())
+    assert report.written == 3 and report.duplicates == [("b.png", "a.png#2")], report.lines()
+    assert sum(report.sizes.values()) == 4
+    x = load_dataset(f"store:{tmp_path / 'st'}").x.numpy()
+    expect = [np.asarray(Image.open(io.BytesIO(b))).transpose(2, 0, 1) for b in pngs]
+    # a.png, a.png#3 (the second a.png: a member is already named a.png#2), a.png#2; b.png is a.png#2's bytes
+    assert [(x[k] == expect[i]).all() for k, i in enumerate((0, 2, 1))] == [True] * 3
+    err = capsys.readouterr().err
+    assert "holds 1 name(s) given to more than one member, e.g. a.png" in err and "e.g. a.png#3" in err

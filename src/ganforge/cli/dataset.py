@@ -9,6 +9,7 @@ reason (each named), exact duplicates, the class histogram and the sizes of the 
 from __future__ import annotations
 
 import argparse
+import shlex
 import sys
 
 from ganforge.cli.help import examples
@@ -22,7 +23,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                   "ganforge dataset faces.zip --out faces256 --resolution 256 --channels 3",
                                   "ganforge train dcgan-mnist --set data.name=store:photos64"))
     s.add_argument("src", help="a folder tree (subfolders may be classes), a .zip of images, or an .npz (x, y)")
-    s.add_argument("--out", required=True, help="the store folder to write (must not exist unless --force)")
+    s.add_argument("--out", required=True,
+                   help="the store folder to write (new or empty; an existing store only with --force)")
     s.add_argument("--resolution", type=int, metavar="R", help="resize every image to RxR (default: keep the one size)")
     s.add_argument("--crop", choices=CROPS, default="none",
                    help="center: short side to R, centre square; wide: the centre 2:1 band to R x R/2, letterboxed; "
@@ -41,7 +43,9 @@ def run(args: argparse.Namespace) -> int:
         raise GanforgeError(f"--resolution {args.resolution} is too small; give at least 4 (e.g. 64)")
     options = BuildOptions(resolution=args.resolution, crop=args.crop, labels=args.labels, channels=args.channels)
     report = build_store(args.src, args.out, options, force=args.force)
-    for line in report.lines() + [f"store: {args.out}  (train on it with --set data.name=store:{args.out})"]:
+    # Both are pasted into a shell: a space or a quote in --out must survive that.
+    hint = f"store: {shlex.quote(args.out)}  (train on it with --set {shlex.quote(f'data.name=store:{args.out}')})"
+    for line in report.lines() + [hint]:
         print(shown(line))
     return 0
 

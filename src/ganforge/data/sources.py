@@ -25,7 +25,7 @@ from PIL import Image, UnidentifiedImageError
 from ganforge.data.folder import GREY_MODES, IMAGE_SUFFIXES, _flatten_alpha, _to_8bit, find_images, upright, upright_size
 from ganforge.data.images import LANCZOS, crop_resize, to_array
 from ganforge.data.npz import DAMAGED, X_KEYS, _check_magic, _images_nchw, _labels, _to_uint8
-from ganforge.errors import DataError
+from ganforge.errors import DataError, warn
 
 # Why a file is skipped, in the order the report lists them. "unreadable": the system refused the read (an I/O
 # error, no permission, deleted between the passes); "broken link": a symbolic link to nothing, or a loop.
@@ -136,18 +136,49 @@ def _starts_like_a_zip(path: Path) -> bool:
 
 def _zip_items(path: Path, every_file: bool) -> list[Item]:
     """A zip's members; an archive whose directory cannot be read (truncated, damaged) is refused as that,
-    rather than as "not a zip" (which is what ``zipfile.is_zipfile`` answers for a cut-off download)."""
+    rather than as "not a zip" (which is what ``zipfile.is_zipfile`` answers for a cut-off download).
+
+    Each member is opened by its own entry, not by name: a zip may hold two members of one name (``zip``
+    appends, unzip then overwrites one) and opening by name gives the last of them every time. Each is kept,
+    a repeated name being told apart as ``NAME#2``, ``NAME#3`` (see :func:`_unique_names`)."""
     try:
         with zipfile.ZipFile(path) as z:
-            names = sorted(i.filename for i in z.infolist() if not i.is_dir())
+            infos = sorted((i for i in z.infolist() if not i.is_dir()), key=lambda i: i.filename)  # stable
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as exc:
         raise DataError(f"{path} is a damaged zip archive (its list of files cannot be read: {exc}); "
                         "re-create or re-download it") from None
-    names = [n for n in names if not any(p.startswith(".") or p == "__MACOSX" for p in n.split("/"))
-             and (every_file or Path(n).suffix.lower() in IMAGE_SUFFIXES)]
+    infos = [i for i in infos if not any(p.startswith(".") or p == "__MACOSX" for p in i.filename.split("/"))
+             and (every_file or Path(i.filename).suffix.lower() in IMAGE_SUFFIXES)]
     archive = _Archive(path)
-    root = _common_root(names)
-    return [Item(n, _class_folder(n, root), lambda n=n: archive.open(n)) for n in names]
+    root = _common_root([i.filename for i in infos])
+    return [Item(name, _class_folder(i.filename, root), lambda i=i: archive.open(i))
+            for name, i in zip(_unique_names(path, [i.filename for i in infos]), infos)]
+
+
+def _unique_names(path: Path, names: list[str]) -> list[str]:
+    """``names`` (sorted) with each repeat of a name after its first made distinct as ``NAME#k`` (k from 2, past any
+    member already so named), so that the report, the duplicates and a labels file can name every member; the
+    repeats are named in one warning, since a labels file must then give ``NAME#k`` its own label."""
+    taken = set(names)
+    seen: dict[str, int] = {}
+    out, renamed = [], []
+    for name in names:
+        if name not in seen:
+            seen[name] = 1
+            out.append(name)
+            continue
+        k = seen[name] + 1
+        while f"{name}#{k}" in taken:
+            k += 1
+        seen[name] = k
+        taken.add(f"{name}#{k}")
+        out.append(f"{name}#{k}")
+        renamed.append((name, out[-1]))
+    if renamed:
+        repeated = {name for name, _ in renamed}
+        warn(f"{path} holds {len(repeated)} name(s) given to more than one member, e.g. {renamed[0][0]}; every "
+             f"member is read, the later ones named apart, e.g. {renamed[0][1]} (in the report and in a labels file)")
+    return out
 
 
 def _common_root(names: list[str]) -> str | None:
@@ -177,12 +208,13 @@ class _Archive:
         self.path = path
         self.handles: dict[int, zipfile.ZipFile] = {}
 
-    def open(self, name: str):
+    def open(self, member: zipfile.ZipInfo):
+        """The member's bytes, by its entry (by name a repeated name would open its last member)."""
         pid = os.getpid()
         z = self.handles.get(pid)
         if z is None:
             z = self.handles[pid] = zipfile.ZipFile(self.path)
-        return z.open(name)
+        return z.open(member)
 
     def __del__(self):
         z = self.handles.get(os.getpid())

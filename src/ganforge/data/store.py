@@ -13,6 +13,9 @@ nothing is decoded; the pages live in the OS page cache, shared by every DataLoa
 DDP rank on a machine instead of copied into each; random access per image (a GAN samples uniformly)
 is one seek. A multi-machine layout is the same files split by rows (one store per shard); not built yet.
 
+What may be replaced is decided here too (:func:`check_dest`): a folder is a store by its dataset.json's
+``format``, not by the name dataset.json, which other tools' files have; an empty folder can become one.
+
 A store-backed :class:`~ganforge.data.base.Dataset` holds ``x`` as a tensor over the memory map (no
 bytes read until indexed) tagged with :class:`StoreFiles`; :func:`ganforge.training.batches.real_batches`
 sees the tag and streams batches through a DataLoader instead of moving the tensor to the device.
@@ -23,6 +26,7 @@ from __future__ import annotations
 import json
 import os
 import shlex
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -31,13 +35,15 @@ import torch
 
 from ganforge.data.base import Dataset, LoadRequest
 from ganforge.data.folder import IMAGE_SUFFIXES
-from ganforge.errors import DataError
+from ganforge.errors import DataError, warn
+from ganforge.outputs import check_dir_writable, named
 
 FORMAT = "ganforge-store"
 VERSION = 1
 IMAGES, LABELS, MEAN, MANIFEST = "images.u8", "labels.i64", "mean.npy", "dataset.json"
 TAG = "_ganforge_store"  # the attribute a store-backed x carries
 PARTIAL = ".partial-"  # DEST.partial-<pid>: a build in progress (or an interrupted one)
+STORE_FILES = frozenset({IMAGES, LABELS, MEAN, MANIFEST})  # everything a build writes, and all --force may replace
 REBUILD = "rebuild it with ganforge dataset"  # a damaged store's fix when nothing more is known (see damaged_fix)
 
 
@@ -125,24 +131,77 @@ def damaged_fix(path: Path, meta: dict, rebuild: Callable[[Path, dict], str] | N
     return f"rebuild it with {rebuild(path, meta)}"
 
 
+def _load(manifest: Path) -> tuple[dict | None, str]:
+    """``manifest`` as a mapping, or None and why it cannot be read as one."""
+    try:
+        meta = json.loads(manifest.read_text())
+    except (OSError, ValueError) as exc:
+        return None, str(exc)
+    return (meta, "") if isinstance(meta, dict) else (None, "not a JSON object")
+
+
+def _is_store(path: Path, meta: dict | None) -> bool:
+    """Whether ``path`` (whose dataset.json reads as ``meta``) is a store, finished or damaged: the name
+    dataset.json alone proves nothing (stylegan2-ada's labels file has it), so its ``format`` must be ours; one
+    that cannot be read at all is a damaged store's only beside ``images.u8``, which only a build writes."""
+    return meta.get("format") == FORMAT if meta is not None else (path / IMAGES).is_file()
+
+
+def is_store(path: Path) -> bool:
+    """Whether the folder ``path`` is a ganforge store (of any version, damaged or not), which ``ganforge dataset
+    --force`` may replace; a folder holding someone else's dataset.json is not."""
+    manifest = path / MANIFEST
+    return manifest.is_file() and _is_store(path, _load(manifest)[0])
+
+
+def is_empty(folder: Path) -> bool:
+    """Whether ``folder`` holds nothing at all, not even a hidden file (one that cannot be listed is not empty):
+    the one kind of existing folder a build may be written to, since nothing in it can be lost."""
+    try:
+        with os.scandir(folder) as entries:
+            return next(entries, None) is None
+    except OSError:
+        return False
+
+
+def _not_a_store(path: Path, why: str) -> DataError:
+    """The refusal of a folder that is no store (``why``: what it lacks), with a build command that works: a
+    folder of images is trained on or built from, an empty folder can be the --out, any other needs a new one."""
+    if _holds_images(path):
+        return DataError(f"{path} is a folder of images, not a ganforge store ({why}); train on it with "
+                         f"--set data.name=folder:{path}, or build a store from it with "
+                         f"ganforge dataset {path} --out {path}-store")
+    if is_empty(path):
+        return DataError(f"{path} is not a finished ganforge store (it is empty); build one with "
+                         f"ganforge dataset SRC --out {shlex.quote(str(path))}")
+    return DataError(f"{path} is not a finished ganforge store ({why}); build one in a new folder with "
+                     f"ganforge dataset SRC --out {shlex.quote(f'{path}-store')}")
+
+
 def read_manifest(path: Path) -> dict:
+    """The dataset.json of the store ``path`` (resolved), checked; anything else at ``path`` is one line naming
+    what it is and the command that fits it (config/auto.py reads a store's size with this alone)."""
+    if path.is_file() and path.suffix.lower() == ".npz":
+        raise DataError(f"{path} is an .npz file, not a store; train on it with --set data.name=npz:{path}, "
+                        f"or build a store from it with ganforge dataset {path} --out {path.with_suffix('')}-store")
+    if not path.exists():
+        raise DataError(f"{path} does not exist; build a store there with "
+                        f"ganforge dataset SRC --out {shlex.quote(str(path))}")
+    if not path.is_dir():
+        raise DataError(f"{path} is not a folder; give the --out folder of ganforge dataset")
     manifest = path / MANIFEST
     if not manifest.is_file():
         if PARTIAL in path.name:  # the store it was meant to become is named without the suffix
             meant = path.with_name(path.name.split(PARTIAL)[0])
             raise DataError(f"{path} is not a finished ganforge store (no {MANIFEST}; it is an interrupted build, "
                             f"which can be deleted); build the store again with ganforge dataset SRC --out {meant}")
-        if _holds_images(path):
-            raise DataError(f"{path} is a folder of images, not a ganforge store (no {MANIFEST}); train on it with "
-                            f"--set data.name=folder:{path}, or build a store from it with "
-                            f"ganforge dataset {path} --out {path}-store")
-        raise DataError(f"{path} is not a finished ganforge store (no {MANIFEST}); build one with "
-                        f"ganforge dataset SRC --out {path}")
-    try:
-        meta = json.loads(manifest.read_text())
-    except (OSError, ValueError) as exc:
-        raise DataError(f"cannot read {manifest} ({exc}); the store is damaged, {_fix_unknown(path)}") from None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT or meta.get("version") != VERSION:
+        raise _not_a_store(path, f"no {MANIFEST}")
+    meta, why = _load(manifest)
+    if not _is_store(path, meta):
+        raise _not_a_store(path, f"its {MANIFEST} is another tool's file, not a store's")
+    if meta is None:
+        raise DataError(f"cannot read {manifest} ({why}); the store is damaged, {_fix_unknown(path)}")
+    if meta.get("version") != VERSION:
         raise DataError(f"{path} is not a version-{VERSION} ganforge store; {_fix_unknown(path)}")
     shape = meta.get("shape")
     if not (isinstance(shape, list) and len(shape) == 4 and all(type(n) is int and n > 0 for n in shape)
@@ -157,21 +216,16 @@ def open_store(path: str | Path, name: str, split: str = "train",
     """A store as a Dataset whose images stay on disk until indexed; a damaged one is refused with the command
     ``rebuild(path, meta)`` gives (see :func:`damaged_fix`)."""
     path = Path(path).expanduser().resolve()
-    if path.is_file() and path.suffix.lower() == ".npz":
-        raise DataError(f"{path} is an .npz file, not a store; train on it with --set data.name=npz:{path}, "
-                        f"or build a store from it with ganforge dataset {path} --out {path.with_suffix('')}-store")
-    if not path.is_dir():
-        raise DataError(f"{path} is not a folder; give the --out folder of ganforge dataset")
     meta = read_manifest(path)
     shape = tuple(int(s) for s in meta["shape"])
     fix = damaged_fix(path, meta, rebuild)
     sizes = {IMAGES: int(np.prod(shape)), MEAN: None}
     if meta["labels"]:
         sizes[LABELS] = shape[0] * np.dtype(np.int64).itemsize
-    for name, expected in sizes.items():  # a missing or cut-off file is a damaged store, not a crash in training
-        f = path / name
+    for file, expected in sizes.items():  # a missing or cut-off file is a damaged store, not a crash in training
+        f = path / file
         if not f.is_file():
-            raise DataError(f"{path} has no {name}; the store is damaged, {fix}")
+            raise DataError(f"{path} has no {file}; the store is damaged, {fix}")
         if expected is not None and f.stat().st_size != expected:
             raise DataError(f"{f} has {f.stat().st_size} bytes, expected {expected}; the store is damaged, "
                             f"{fix}")
@@ -208,3 +262,75 @@ def pid_alive(pid: int) -> bool:
     except PermissionError:
         return True
     return True
+
+
+def foreign_file(folder: Path) -> str | None:
+    """The first entry of ``folder`` (sorted) that a build does not write, e.g. ``notes.txt`` or ``originals/``;
+    None when the folder holds store files only (what may be deleted without losing anything of the user's)."""
+    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
+        if entry.name not in STORE_FILES or entry.is_symlink() or not entry.is_file():
+            return entry.name + ("/" if entry.is_dir() and not entry.is_symlink() else "")
+    return None
+
+
+def clean_stale(dest: Path) -> None:
+    """Remove ``DEST.partial-<pid>`` folders whose process is gone (an interrupted build's leftovers), but only
+    those holding nothing but store files: the name alone does not prove a folder is ours (``photos.partial-2019``)."""
+    for p in sorted(dest.parent.glob(dest.name + PARTIAL + "*")):
+        pid = p.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or pid_alive(int(pid)):
+            continue
+        other = foreign_file(p) if p.is_dir() and not p.is_symlink() else "no folder"
+        if other is None:
+            shutil.rmtree(p, ignore_errors=True)
+        else:
+            warn(f"left {p} in place: it is named like an interrupted build's leftovers, but holds {other}, "
+                 "which a build does not write; delete it yourself if it is not needed")
+
+
+def check_dest(dest: str | Path, force: bool) -> Path:
+    """DEST resolved, or one line: an existing file or folder that is not a store (a folder holding a
+    dataset.json of another tool's, such as stylegan2-ada's labels file, included), a store holding files of
+    the user's (even with ``force``), a store without ``force``, or a place that cannot be written. An empty
+    folder is taken as if DEST did not exist: nothing in it can be lost (and ``store:`` on one says to build
+    there). Reads nothing of the source, so a bad ``--out`` is refused at once."""
+    dest = named(dest, flag="--out").expanduser().resolve()
+    if dest.exists() or dest.is_symlink():
+        if dest.is_dir() and is_empty(dest):
+            check_dir_writable(dest.parent, flag="--out")
+            return dest
+        if not dest.is_dir() or not is_store(dest):
+            kind = "a folder" if dest.is_dir() else "a file"
+            if dest.is_dir() and (dest / MANIFEST).is_file():  # stylegan2-ada's labels file has the name too
+                kind += f" whose {MANIFEST} is another tool's file"
+            raise DataError(f"{dest} already exists and is {kind}, not a ganforge store, which ganforge dataset "
+                            "never replaces; choose another --out")
+        if not force:
+            raise DataError(f"{dest} already exists; choose another --out or pass --force to replace it")
+        other = foreign_file(dest)
+        if other is not None:
+            raise DataError(f"--force will not replace {dest}: it holds {other}, which ganforge dataset did not "
+                            "write; move that out of the store or choose another --out")
+        check_dir_writable(dest.parent, flag="--out")
+    else:
+        check_dir_writable(dest, flag="--out")
+    return dest
+
+
+def put_in_place(partial: Path, dest: Path) -> None:
+    """Rename the finished ``partial`` to ``dest``: a store there (which check_dest let ``--force`` replace) is
+    moved aside first and deleted after, so DEST is never missing a store; the empty folder check_dest took is
+    removed with ``rmdir``, which refuses if anything was put in it since (that is then the one line)."""
+    if dest.is_dir() and is_store(dest):  # not "not empty": a folder empty at the start, filled since, is not ours
+        aside = dest.parent / f"{dest.name}{PARTIAL}old-{os.getpid()}"
+        dest.rename(aside)
+        partial.rename(dest)
+        shutil.rmtree(aside, ignore_errors=True)
+        return
+    if dest.is_dir():
+        try:
+            dest.rmdir()
+        except OSError:
+            raise DataError(f"{dest} was empty when the build began and is not now; the store was not written, "
+                            "nothing in it was touched; choose another --out") from None
+    partial.rename(dest)

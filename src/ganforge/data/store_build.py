@@ -9,9 +9,10 @@ last, so an interrupted build (Ctrl-C, SIGTERM, a kill) never leaves something t
 finished store; partial folders of dead processes are removed by the next build (only when they hold
 nothing but what a build writes: a folder of the user's that happens to share the name is left alone).
 
-Nothing of the user's is ever replaced: ``--force`` replaces a store only when DEST holds nothing but the
-files a build writes (:data:`STORE_FILES`), and where DEST goes is checked for writing before the source
-is read, so a bad ``--out`` costs one line, not a header pass over the whole source.
+Nothing of the user's is ever replaced (:func:`ganforge.data.store.check_dest`): ``--force`` replaces a store
+only when DEST holds nothing but the files a build writes (:data:`~ganforge.data.store.STORE_FILES`), and where
+DEST goes is checked for writing before the source is read, so a bad ``--out`` costs one line, not a header
+pass over the whole source.
 """
 
 from __future__ import annotations
@@ -31,16 +32,14 @@ from PIL import Image
 from ganforge import progress
 from ganforge.data import sources
 from ganforge.data.labels_file import read_labels_file
-from ganforge.errors import warn
-from ganforge.data.store import FORMAT, IMAGES, LABELS, MANIFEST, MEAN, PARTIAL, VERSION, pid_alive
+from ganforge.data.store import (FORMAT, IMAGES, LABELS, MANIFEST, MEAN, PARTIAL, VERSION, check_dest, clean_stale,
+                                 put_in_place)
 from ganforge.errors import DataError
-from ganforge.outputs import check_dir_writable, named
 
 CROPS = ("center", "wide", "none")
 CHUNK = 256  # images per write: big enough for sequential writes, small enough for flat memory
 # Pillow's own limit (about 89 M pixels): above it a file is refused as a decompression bomb.
 MAX_PIXELS = Image.MAX_IMAGE_PIXELS or 89_478_485
-STORE_FILES = frozenset({IMAGES, LABELS, MEAN, MANIFEST})  # everything a build writes, and all --force may replace
 CLI_OPTIONS = ("resolution", "crop", "channels", "labels")  # the options ganforge dataset takes, each as --NAME VALUE
 LABEL_MODES = ("auto", "subfolders", "none")  # any other --labels is a JSON file
 
@@ -226,52 +225,6 @@ def _drop_small(headers: dict, resolution: int, crop: str, report: Report) -> No
             del headers[name]
 
 
-def foreign_file(folder: Path) -> str | None:
-    """The first entry of ``folder`` (sorted) that a build does not write, e.g. ``notes.txt`` or ``originals/``;
-    None when the folder holds store files only (what may be deleted without losing anything of the user's)."""
-    for entry in sorted(folder.iterdir(), key=lambda p: p.name):
-        if entry.name not in STORE_FILES or entry.is_symlink() or not entry.is_file():
-            return entry.name + ("/" if entry.is_dir() and not entry.is_symlink() else "")
-    return None
-
-
-def clean_stale(dest: Path) -> None:
-    """Remove ``DEST.partial-<pid>`` folders whose process is gone (an interrupted build's leftovers), but only
-    those holding nothing but store files: the name alone does not prove a folder is ours (``photos.partial-2019``)."""
-    for p in sorted(dest.parent.glob(dest.name + PARTIAL + "*")):
-        pid = p.name.rsplit("-", 1)[-1]
-        if not pid.isdigit() or pid_alive(int(pid)):
-            continue
-        other = foreign_file(p) if p.is_dir() and not p.is_symlink() else "no folder"
-        if other is None:
-            shutil.rmtree(p, ignore_errors=True)
-        else:
-            warn(f"left {p} in place: it is named like an interrupted build's leftovers, but holds {other}, "
-                 "which a build does not write; delete it yourself if it is not needed")
-
-
-def check_dest(dest: str | Path, force: bool) -> Path:
-    """DEST resolved, or one line: an existing folder that is not a store (or a store holding files of the
-    user's, even with ``force``), a store without ``force``, or a place that cannot be written. Reads nothing
-    of the source, so a bad ``--out`` is refused at once."""
-    dest = named(dest, flag="--out").expanduser().resolve()
-    if dest.exists() or dest.is_symlink():
-        if not dest.is_dir() or not (dest / MANIFEST).is_file():
-            kind = "a folder" if dest.is_dir() else "a file"
-            raise DataError(f"{dest} already exists and is {kind}, not a ganforge store, which ganforge dataset "
-                            "never replaces; choose another --out")
-        if not force:
-            raise DataError(f"{dest} already exists; choose another --out or pass --force to replace it")
-        other = foreign_file(dest)
-        if other is not None:
-            raise DataError(f"--force will not replace {dest}: it holds {other}, which ganforge dataset did not "
-                            "write; move that out of the store or choose another --out")
-        check_dir_writable(dest.parent, flag="--out")
-    else:
-        check_dir_writable(dest, flag="--out")
-    return dest
-
-
 def build_store(src: str | Path, dest: str | Path, options: BuildOptions, *, force: bool = False,
                 source_key: str | None = None) -> Report:
     """Write the store ``dest`` from ``src`` and return the report; ``dest`` appears only when complete."""
@@ -313,13 +266,7 @@ def build_store(src: str | Path, dest: str | Path, options: BuildOptions, *, for
                     skipped_files=report.skipped, duplicate_files=report.duplicates,
                     class_histogram=report.classes, size_histogram=report.sizes)
         (partial / MANIFEST).write_text(json.dumps(meta, indent=1))  # last: its presence means complete
-        if dest.exists():
-            aside = dest.parent / f"{dest.name}{PARTIAL}old-{os.getpid()}"
-            dest.rename(aside)
-            partial.rename(dest)
-            shutil.rmtree(aside, ignore_errors=True)
-        else:
-            partial.rename(dest)
+        put_in_place(partial, dest)
     finally:
         shutil.rmtree(partial, ignore_errors=True)
     return report
