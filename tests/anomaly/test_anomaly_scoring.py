@@ -120,6 +120,19 @@ def test_anogan_scores_depend_on_the_seed(opened):
     assert not np.allclose(a, b), (a, b)
 
 
+def test_an_anogan_score_is_the_images_own_wherever_it_stands(opened):
+    """The search's starting codes were drawn per batch from its start index, so an image scored alone (as
+    serve's /v1/score does), in another batch size or at another place got another score."""
+    run = opened("anogan")
+    run.config.anomaly.anogan_steps = 2
+    x = blobs(5, NORMAL_AT, np.random.default_rng(8))
+    sc = scorer(run, seed=3)
+    together = sc.score(x).score
+    np.testing.assert_allclose(sc.score(x, batch_size=2).score, together, rtol=1e-5)
+    np.testing.assert_allclose(sc.score(x[3:4]).score, together[3:4], rtol=1e-5)
+    np.testing.assert_allclose(sc.score(x[::-1]).score, together[::-1], rtol=1e-5)
+
+
 def test_the_residual_map_is_the_pixel_difference_in_units_of_the_image_range(opened):
     """residual = |x/255 - (rec - lo)/(hi - lo)| averaged over channels, computed here from G(E(x))."""
     run = opened("fanogan")

@@ -16,7 +16,10 @@ Three methods, each a :class:`Scorer` over an opened run (:func:`ganforge.runs.r
 The residual map is |x - reconstruction| averaged over channels, in units of the image's
 range (0 = identical, 1 = black where white was): an absolute scale, the same for every set
 of images. Networks run in eval mode, so a score never depends on the other images of its
-batch, and AnoGAN's starting codes come from ``seed``, so scores repeat exactly.
+batch, and AnoGAN's search starts every image from one code drawn from ``seed``, so scores repeat
+exactly and an image's score is its own: the same alone (``serve``'s /v1/score), in a ``--limit``
+subset or at any place of any batch. (Codes drawn per batch from its start index had made the score
+of an image depend on where it stood among the others.)
 """
 
 from __future__ import annotations
@@ -132,8 +135,9 @@ class AnoGANScorer(Scorer):
     def score_batch(self, x: Tensor, start: int) -> tuple[Tensor, Tensor]:
         cfg, D = self.run.config, self.run.model.nets["D"]
         a = cfg.anomaly
-        gen = torch.Generator(device=x.device).manual_seed(self.seed * 1_000_003 + start)
-        z = sample_noise(len(x), cfg.model.z_dim, cfg.model.z_dist, x.device, gen).requires_grad_(True)
+        gen = torch.Generator(device=x.device).manual_seed(self.seed)
+        start_code = sample_noise(1, cfg.model.z_dim, cfg.model.z_dist, x.device, gen)  # every image's (see above)
+        z = start_code.expand(len(x), -1).clone().requires_grad_(True)
         limit = math.sqrt(3.0) if cfg.model.z_dist == "uniform" else None  # stay inside U's support
         opt = torch.optim.Adam([z], lr=a.anogan_lr)
         with torch.no_grad():

@@ -54,7 +54,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def _common(p: argparse.ArgumentParser) -> None:
     p.add_argument("--method", choices=list(METHODS), metavar="{" + ",".join(METHODS) + "}",
                    help="scoring method (default: the run's own: fanogan, ganomaly, or anogan for a plain GAN)")
-    options.seed(p, "AnoGAN's starting codes (default 0)")
+    options.seed(p, "AnoGAN's starting code, the same for every image (default 0)")
     options.checkpoint(p)
     options.device(p)
 
