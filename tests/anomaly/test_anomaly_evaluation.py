@@ -6,6 +6,7 @@ import pytest
 
 from ganforge.anomaly import AnomalyError, detection_metrics, evaluate, format_table
 from ganforge.anomaly.evaluation import _protocol_name
+from ganforge.runs.checkpoint import CHOSEN_BY_EVAL
 
 
 def test_perfectly_separated_scores_give_one_and_chance_is_the_anomaly_share():
@@ -28,6 +29,16 @@ def test_the_threshold_comes_from_validation_not_test(opened):
     assert "valid (normal-only)" in report["threshold_rule"]
     text = format_table(report)
     assert "| shifted | anomalous | 40 |" in text and "AUROC" in text
+
+
+def test_a_checkpoint_chosen_by_in_training_eval_is_refused_under_any_name(opened, one_line):
+    """Only the name "best" was checked: the same checkpoint copied to checkpoints/step-0000099 was measured
+    on the test split it had been chosen on. The choice is recorded inside it (state.json)."""
+    run = opened("ganomaly")
+    run.state[CHOSEN_BY_EVAL] = {"key": "fid", "value": 1.0, "step": 4}
+    with pytest.raises(AnomalyError) as e:
+        evaluate(run, limit=20)
+    assert "was chosen by the in-training evaluation (eval.every)" in one_line(e)
 
 
 def test_a_limit_scores_a_fixed_subset(opened):

@@ -9,6 +9,7 @@ from torch import nn
 
 from ganforge import objectives
 from ganforge.errors import ConfigError
+from ganforge.runs import checkpoint
 from ganforge.runs.run import load_run
 from ganforge.training.ema import EmaModel, EmaSchedule
 
@@ -358,6 +359,11 @@ def test_evaluation_during_training_logs_and_keeps_the_best_checkpoint(tmp_path,
     higher = tr.evaluator.directions[key] == "higher"
     assert tr.best["value"] == (max(values) if higher else min(values))
     assert load_run(tmp_path / "run", "best").step == tr.best["step"]
+    # the choice is said inside the checkpoint, so a copy under another name is still known as one
+    chosen = json.loads((best / "state.json").read_text())[checkpoint.CHOSEN_BY_EVAL]
+    assert chosen == {"key": key, "value": tr.best["value"], "step": tr.best["step"]}
+    latest = sorted((tmp_path / "run" / "checkpoints").glob("step-*"))[-1]
+    assert checkpoint.CHOSEN_BY_EVAL not in json.loads((latest / "state.json").read_text())
 
 
 def test_what_a_run_shows_between_steps_never_changes_it(tiny_trainer):

@@ -22,6 +22,7 @@ from ganforge.anomaly.scoring import AnomalyError, scorer
 from ganforge.data import Dataset, list_datasets, load_dataset
 from ganforge.data.anomaly_protocols import PROTOCOLS, is_anomaly
 from ganforge.errors import DataError, did_you_mean
+from ganforge.runs.checkpoint import CHOSEN_BY_EVAL
 from ganforge.runs.run import Run
 
 SUBSET_SEED = 7  # the fixed subset drawn by --limit: the same images for every run and method
@@ -115,7 +116,8 @@ def evaluate(run: Run, protocol: str | None = None, *, method: str | None = None
     """Score ``run`` on its protocol's validation and test splits and measure the test split."""
     name = _protocol_name(run, protocol)
     cfg = run.config
-    if run.checkpoint.name == "best":  # only in-training eval (eval.every) keeps one, on the test split
+    # only in-training eval (eval.every) keeps one, on the test split; a copy elsewhere still says so inside
+    if run.checkpoint.name == "best" or CHOSEN_BY_EVAL in run.state:
         raise AnomalyError(f"{run.checkpoint} was chosen by the in-training evaluation (eval.every) against "
                            f"{name}'s test split, so measuring it there reports a choice made on the test images; "
                            f"evaluate --checkpoint latest (or a step-NNNNNNN checkpoint) instead")

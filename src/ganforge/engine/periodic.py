@@ -143,6 +143,8 @@ def save_checkpoint(trainer, label: str | None = None) -> Path | None:
         return trainer.run_dir / "checkpoints"
     tensors, saved = state.capture(trainer.built, trainer.step, trainer.guard, trainer.best, rng_ranks, world,
                                   stats_ranks)
+    if label == "best":  # said inside it, so that a copy under another name is still known as eval's choice
+        saved[checkpoint.CHOSEN_BY_EVAL] = dict(trainer.best)
     try:
         return checkpoint.save(trainer.run_dir / "checkpoints", trainer.step, tensors, saved,
                                keep=trainer.cfg.log.keep_checkpoints, name=label)

@@ -28,6 +28,9 @@ from ganforge.errors import CheckpointError, warn as warn_line
 from ganforge.training.speed import in_layout_of
 
 PREFIX = "step-"
+# The state.json key of the checkpoint in-training eval kept as best ({key, value, step}): a copy of it under
+# another name is still known as a choice made by a metric (anomaly eval refuses one chosen on its test split).
+CHOSEN_BY_EVAL = "chosen_by_eval"
 # Param-group settings a config sets (optim.*): taken from the optimiser as built, not from the checkpoint.
 # The learning rate and SGD's momentum are the schedules' (restored with them).
 CONFIGURED = ("betas", "weight_decay")
