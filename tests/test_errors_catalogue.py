@@ -1328,6 +1328,16 @@ def test_key_switched_off(capsys):
            "optim.g.betas=[0.9, 0.99]", "optim.g.name=sgd", "set optim.g.name=adam")
     _fails(capsys, ["train", "cyclegan-inverted", "--set", "translation.pool_size=0", "--set", "translation.pool_swap=0.2",
                     "--dry-run"], "translation.pool_swap=0.2", "translation.pool_size=0")
+    for setting in ("superres.vgg19_weights=w.pth", "superres.feature_weight=0.1"):  # srresnet: feature_loss none
+        _fails(capsys, ["train", "srresnet-x4", "--set", setting, "--dry-run"], f"(from --set {setting})",
+               "this run has superres.feature_loss=none")
+    # pix2pix's L1-alone ablation inherits its parent's D settings; a D setting the user gives it is refused
+    for setting in ("optim.d.lr=0.01", "train.d_steps=2", "loss.d=hinge", "translation.conditional_d=false"):
+        _fails(capsys, ["train", "pix2pix-edges-l1", "--set", setting, "--dry-run"], f"(from --set {setting})",
+               "this run has translation.gan=0")
+    assert main(["train", "pix2pix-edges-l1", "--dry-run", "--out", "rr"]) == 0
+    # a preset's key whose switch the user turns off is inherited, not stated: srgan-x4 sets feature_weight
+    assert main(["train", "srgan-x4", "--set", "superres.feature_loss=none", "--dry-run", "--out", "rr"]) == 0
     # the same key with its switch on is taken, and so is the default with the switch off
     assert main(["train", "gan2014-mnist", "--set", "optim.g.momentum=0.9", "--dry-run", "--out", "rr"]) == 0
     assert main(["train", "gan2014-digits", "--set", "guard.action=rollback", "--set", "guard.lr_factor=0.3",

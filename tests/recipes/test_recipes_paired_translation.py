@@ -88,7 +88,12 @@ def test_pix2pix_learns_the_mapping_and_translates(tmp_path):
 
 
 def test_the_ablation_switches(tmp_path):
-    l1_only = trainer(tmp_path, edges_npz(tmp_path), "translation.gan=0", "train.steps=2", name="l1")
+    # without its GAN term pix2pix reads no D setting, and one stated with --set is refused (config/dormant.py)
+    with pytest.raises(ConfigError, match=r"model.d.arch=patchgan .* this run has translation.gan=0"):
+        trainer(tmp_path, edges_npz(tmp_path), "translation.gan=0", name="l1")
+    no_d = [s for s in PIX2PIX if not s.startswith(("model.d.", "optim.d."))]
+    l1_only = Trainer(config.resolve(None, [*no_d, f"data.name={edges_npz(tmp_path)}", "translation.gan=0",
+                                            "train.steps=2"]), tmp_path / "l1")
     assert list(l1_only.built.nets) == ["G"] and [p.name for p in l1_only.built.parts.phases] == ["G"]
     l1_only.fit()
     assert "g_adv" not in stats(tmp_path / "l1")[-1]

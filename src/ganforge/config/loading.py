@@ -23,7 +23,8 @@ import yaml
 from ganforge.config import auto
 from ganforge.config.reads import Reads, check_stated
 from ganforge.config.schema import NetSpec, RunConfig
-from ganforge.config.validation import check_dormant, check_keys, check_kept, validate
+from ganforge.config.dormant import check_dormant
+from ganforge.config.validation import check_keys, check_kept, validate
 from ganforge.errors import ConfigError, did_you_mean
 
 

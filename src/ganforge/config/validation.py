@@ -325,74 +325,6 @@ def check_kept(layers: list[tuple[str, dict]]) -> None:
                 typed.update({f"{path}.{k}": label for k in spec if k != "arch"})
 
 
-@dataclasses.dataclass(frozen=True)
-class _Switch:
-    """Keys read only while a switch is on: ``state(cfg)`` is the setting that has it off, or None when on."""
-
-    keys: tuple[str, ...]
-    when: str  # when the keys are read, e.g. "optim.g.name=sgd"
-    fix: str  # how to turn it on
-    state: Any  # Callable[[RunConfig], str | None]
-
-
-def _switches() -> list[_Switch]:
-    out = []
-    for role in ("g", "d"):
-        name = lambda c, role=role: getattr(c.optim, role).name  # noqa: E731
-        out.append(_Switch(tuple(f"optim.{role}.{k}" for k in ("momentum", "momentum_final", "momentum_ramp_epochs")),
-                           f"optim.{role}.name=sgd (SGD's momentum)", f"set optim.{role}.name=sgd",
-                           lambda c, name=name, role=role: None if name(c) == "sgd" else f"optim.{role}.name={name(c)}"))
-        out.append(_Switch((f"optim.{role}.betas",), f"optim.{role}.name=adam (Adam's betas)",
-                           f"set optim.{role}.name=adam",
-                           lambda c, name=name, role=role: None if name(c) == "adam" else f"optim.{role}.name={name(c)}"))
-    return out + [
-        _Switch(("augment.ada_interval", "augment.ada_kimg"), "ADA is on (augment.ada_target set)",
-                "set augment.ada_target (the paper's 0.6)",
-                lambda c: "augment.ada_target=null" if c.augment.ada_target is None else None),
-        _Switch(("guard.max_retries", "guard.lr_factor", "guard.reseed"), "guard.action=rollback",
-                "set guard.action=rollback", lambda c: "guard.action=stop" if c.guard.action != "rollback" else None),
-        _Switch(("guard.collapse_d_loss",), "the collapse signal is on (guard.collapse_d_fake set)",
-                "set guard.collapse_d_fake (its threshold on mean D(G(z)))",
-                lambda c: "guard.collapse_d_fake=null" if c.guard.collapse_d_fake is None else None),
-        _Switch(("translation.pool_swap",), "the image pool is on (translation.pool_size above 0)",
-                "set translation.pool_size (the papers' 50)",
-                lambda c: "translation.pool_size=0" if c.translation.pool_size == 0 else None),
-    ]
-
-
-def dormant(cfg: RunConfig) -> dict[str, tuple[_Switch, str]]:
-    """Dotted key -> (its switch, the setting that has it off) for each key ``cfg``'s switches leave unread."""
-    return {key: (sw, state) for sw in _switches() if (state := sw.state(cfg)) is not None for key in sw.keys}
-
-
-def _value(obj: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        obj = getattr(obj, part)
-    return obj
-
-
-def _states(layer: Any, dotted: str) -> bool:
-    for part in dotted.split("."):
-        if not isinstance(layer, dict) or part not in layer:
-            return False
-        layer = layer[part]
-    return True
-
-
-def check_dormant(layers: list[tuple[str, dict]], cfg: RunConfig) -> None:
-    """A key a layer states that the run reads only while a switch is on, given a value other than its default
-    while the switch is off (SGD's momentum with Adam, ADA's interval with ADA off): a one-line ConfigError,
-    as for a key the recipe never reads. The default is let through, so a saved or restated config loads."""
-    off, default = dormant(cfg), RunConfig()
-    for label, layer in layers:
-        for key, (sw, state) in off.items():
-            if _states(layer, key) and _value(cfg, key) != _value(default, key):
-                value = _value(cfg, key)
-                shown = "null" if value is None else str(list(value) if isinstance(value, tuple) else value).lower()
-                raise ConfigError(f"{key}={shown} (from {label}) is read only when {sw.when}, and this run has "
-                                  f"{state}, so it would change nothing; remove it, or {sw.fix}")
-
-
 def _net_specs(layer: Any) -> list[tuple[str, dict]]:
     """(model.g, its mapping), (model.d, ...) for the net specs a layer writes."""
     model = layer.get("model") if isinstance(layer, dict) else None
@@ -401,4 +333,4 @@ def _net_specs(layer: Any) -> list[tuple[str, dict]]:
     return [(f"model.{role}", model[role]) for role in ("g", "d") if isinstance(model.get(role), dict)]
 
 
-__all__ = ["check_dormant", "check_keys", "check_kept", "dormant", "validate"]
+__all__ = ["check_keys", "check_kept", "validate"]

@@ -13,6 +13,7 @@ from pathlib import Path
 from ganforge import config as config_mod
 from ganforge import recipes
 from ganforge.config import RunConfig
+from ganforge.config.dormant import dormant
 from ganforge.data import Dataset
 from ganforge.data.fingerprint import fingerprint
 from ganforge.errors import ConfigError, GanforgeError, warn
@@ -57,7 +58,7 @@ def check_config(run_dir: Path, cfg: RunConfig, allow_change: bool) -> list[str]
     check_records(run_dir)
     declared = recipes.reads_of(cfg.recipe)  # a key the recipe never reads cannot make the run differ
     # nor can a key both configs leave unread by a switch (Adam's run, saved with momentum_final: null)
-    unread = config_mod.validation.dormant(saved).keys() & config_mod.validation.dormant(cfg).keys()
+    unread = dormant(saved).keys() & dormant(cfg).keys()
     changes = [d for d in config_mod.diff(saved, cfg) if not d.startswith("train.steps:") and _read(d, declared)
                and d.split(":", 1)[0] not in unread]
     free = [d for d in changes if d.split(":", 1)[0] in ACCEPTED]
