@@ -220,6 +220,10 @@ MUTATIONS: list[Mutation] = [
       "DP: feature matching (a real batch in G's loss, outside DP-SGD) accepted",
       ("tests/recipes/test_recipes_dp_noise_to_image.py::"
        "test_settings_that_feed_real_data_outside_d_s_private_updates_are_refused",)),
+    M("dp-g-sees-data-mean", "recipes/dp_noise_to_image.py", "        starts where a G without it does.\"\"\"\n        return None",
+      "        starts where a G without it does.\"\"\"\n        return super().data_mean(data)",
+      "DP: G's output bias starts at the training images' mean, outside DP-SGD",
+      ("tests/recipes/test_recipes_dp_noise_to_image.py::test_g_s_output_bias_never_starts_at_the_training_images_mean",)),
     M("progressive-no-growth", "recipes/progressive.py", "phases=[growth, *parts.phases]", "phases=parts.phases",
       "ProGAN: the growth phase is dropped (the nets never grow)",
       ("tests/nets/test_nets_progan.py::test_progan_presets_take_one_d_and_one_g_step",)),

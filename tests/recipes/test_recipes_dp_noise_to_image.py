@@ -95,6 +95,28 @@ def test_settings_that_feed_real_data_outside_d_s_private_updates_are_refused(tm
     assert not (tmp_path / "x").exists()
 
 
+def test_g_s_output_bias_never_starts_at_the_training_images_mean(tmp_path):
+    """An MLP G's output bias was set to the logit of the training images' mean (bias_from_data, the 2014
+    code's start), which every sample and G's weights then carried with no clipping or noise: a 2-step private
+    run's bias matched that logit to a correlation of 0.99999995. It now starts where a G without it does,
+    and model.g.bias_from_data=true is refused with the other settings that leak."""
+    tiny = ["model.g.hidden=[16]", "model.d.hidden=[8]", "model.d.pieces=2", "train.batch_size=32",
+            "log.tensorboard=false", "log.progress=false"]
+    plain = Trainer(config.resolve(ganforge.presets.load_preset("gan2014-digits")[0], tiny), tmp_path / "plain")
+    private = Trainer(config.resolve(ganforge.presets.load_preset("gan2014-digits")[0],
+                                     [*tiny, "recipe=dp-noise-to-image", "dp.delta=1e-4"]), tmp_path / "dp")
+    p = plain.built.data.mean_image().reshape(-1).clamp(1e-7, 1 - 1e-7)
+    logit = torch.log(p / (1 - p))
+    torch.testing.assert_close(plain.built.nets["G"].head.bias.detach(), logit)  # the plain recipe keeps the start
+    private_bias = private.built.nets["G"].head.bias.detach()
+    assert torch.count_nonzero(private_bias) == 0  # a plain Linear's bias under the 2014 init: no data in it
+    with pytest.raises(ConfigError, match="set model.g.bias_from_data=false") as info:
+        Trainer(config.resolve(ganforge.presets.load_preset("gan2014-digits")[0],
+                               [*tiny, "recipe=dp-noise-to-image", "dp.delta=1e-4", "model.g.bias_from_data=true"]),
+                tmp_path / "x")
+    assert "\n" not in str(info.value)
+
+
 def test_a_diffaugment_policy_drawn_independently_of_the_data_is_allowed(tmp_path):
     cfg = _cfg()
     cfg["augment"] = {"policy": "translation"}

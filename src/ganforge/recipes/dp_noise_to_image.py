@@ -85,6 +85,9 @@ def check_real_only_in_d(cfg: RunConfig, recipe: str = "dp-noise-to-image") -> N
     if cfg.augment.ada_target is not None:  # p follows sign(D(x)) summed over real batches, with no noise
         leaks.append(("augment.ada_target", "ADA tunes its probability from D's outputs on real batches",
                       "augment.ada_target= (off; a DiffAugment augment.policy, drawn independently of the data, is allowed)"))
+    if cfg.model.g.options.get("bias_from_data") is True:  # the recipe gives G no mean (data_mean): said, not ignored
+        leaks.append(("model.g.bias_from_data", "G's output bias would start at the training images' mean",
+                      "model.g.bias_from_data=false"))
     if leaks:
         key, why, fix = leaks[0]
         raise ConfigError(f"{recipe} keeps real data inside D's private updates, and {key} does not: {why} with "
@@ -187,6 +190,12 @@ class DpNoiseToImage(NoiseToImage):
         nets, record = super().networks(cfg, data)
         check_private(nets["D"], cfg)
         return nets, record
+
+    def data_mean(self, data: Dataset) -> None:
+        """None: G's output bias set from the training images' mean (an MLP or maxout G's ``bias_from_data``)
+        would carry that statistic into G's weights and every sample, with no clipping or noise; the bias
+        starts where a G without it does."""
+        return None
 
     def training(self, env: TrainingEnv) -> TrainingParts:
         return make_private(env, super().training(env), self.name)

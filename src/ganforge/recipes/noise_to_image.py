@@ -180,12 +180,15 @@ class NoiseToImage(Recipe):
 
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
         record = {"data_shape": list(data.shape), "kind": data.kind, "num_classes": data.num_classes}
-        # G's output layer may start at the data's marginals (the 2014 code did), so it sees the mean.
-        mean = data.mean_image() if data.kind == "image" else None
-        ctx = _net_context(cfg, record, mean)
+        ctx = _net_context(cfg, record, self.data_mean(data))
         G = build_generator(cfg.model.g, ctx)  # G first, then D: the order fixes their initial weights
         D = build_discriminator(cfg.model.d, ctx)
         return {"G": G, "D": D}, record
+
+    def data_mean(self, data: Dataset) -> Tensor | None:
+        """The mean image G's output layer may start from (the 2014 code set its sigmoid bias to the logit of
+        each pixel's mean: ``bias_from_data``); None for points."""
+        return data.mean_image() if data.kind == "image" else None
 
     def rebuild(self, cfg: RunConfig, record: dict[str, Any]) -> dict[str, nn.Module]:
         ctx = _net_context(cfg, record)
