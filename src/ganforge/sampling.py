@@ -71,8 +71,17 @@ def sample_noise(n: int, z_dim: int, dist: str, device: torch.device | str,
 
 
 def to_uint8(x: torch.Tensor, output_range: tuple[float, float]) -> torch.Tensor:
+    """Generator output in ``output_range`` -> uint8 images (clamped and rounded)."""
     lo, hi = output_range
     return ((x.float() - lo) / (hi - lo)).clamp_(0, 1).mul_(255).round_().to(torch.uint8)
+
+
+def from_uint8(x: torch.Tensor, output_range: tuple[float, float]) -> torch.Tensor:
+    """uint8 images -> floats in ``output_range`` (to_uint8's inverse up to rounding): the one scaling of
+    real images for every network that reads them (training batches, translators, scorers, probes), so
+    that none sees images scaled another way than the ones it was trained on."""
+    lo, hi = output_range
+    return x.float().mul((hi - lo) / 255.0).add(lo)  # not in place: .float() of a float tensor is the tensor
 
 
 def to_output(x: torch.Tensor, output_range: tuple[float, float] | None) -> np.ndarray:

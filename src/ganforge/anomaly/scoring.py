@@ -36,7 +36,7 @@ import torch.nn.functional as F
 from ganforge.errors import DataError, GanforgeError, did_you_mean
 from ganforge import capabilities as cap
 from ganforge.runs.run import Run
-from ganforge.sampling import sample_noise
+from ganforge.sampling import from_uint8, sample_noise
 
 Tensor = torch.Tensor
 BATCH = 500  # images scored at once: AnoGAN's search holds a batch's codes and activations
@@ -94,8 +94,7 @@ class Scorer(abc.ABC):
         """(scores (N,), reconstructions in the model's range) of the batch of scaled images ``x``."""
 
     def to_model(self, x: np.ndarray) -> Tensor:
-        t = torch.from_numpy(np.ascontiguousarray(x)).to(self.run.device).float()
-        return t * ((self.hi - self.lo) / 255.0) + self.lo
+        return from_uint8(torch.from_numpy(np.ascontiguousarray(x)).to(self.run.device), (self.lo, self.hi))
 
     def batches(self, x: np.ndarray, batch_size: int) -> Iterator[tuple[int, np.ndarray]]:
         for start in range(0, len(x), batch_size):

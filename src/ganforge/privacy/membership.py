@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from ganforge.privacy.distances import nearest
+from ganforge.sampling import from_uint8
 
 BOOTSTRAP = 1000
 LEVEL = 0.95
@@ -61,7 +62,7 @@ def d_scores(D: nn.Module, x: np.ndarray, y: np.ndarray | None, output_range: tu
     device = next(D.parameters()).device  # a run loaded with --device cuda has its D there
     for start in range(0, len(x), batch_size):
         xb = torch.as_tensor(np.asarray(x[start:start + batch_size])).to(device)
-        xb = xb.float().mul_((hi - lo) / 255.0).add_(lo)
+        xb = from_uint8(xb, (lo, hi))
         yb = (torch.as_tensor(np.asarray(y[start:start + batch_size])).to(device) if conditional and y is not None
               else None)
         out.append(D.head(D.features(xb), yb).float().reshape(-1).cpu())

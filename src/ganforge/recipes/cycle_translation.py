@@ -33,7 +33,7 @@ from ganforge.objectives.translation import (d_patch_loss, g_patch_loss, l1, pat
 from ganforge.recipes.base import DdpModule, TrainingEnv, TrainingParts
 from ganforge.recipes.paired_translation import PatchForward, d_patches
 from ganforge.recipes.translation_model import (RANGE, SHEET_ITEMS, TranslationModel, TranslationRecipe, domains,
-                                                image_context, save_sheet, with_out_channels)
+                                                image_context, save_sheet, scale, with_out_channels)
 from ganforge.sampling import to_uint8
 from ganforge.training import seeds
 from ganforge.training.batches import real_batches
@@ -151,7 +151,7 @@ class CycleTranslation(TranslationRecipe):
 
         @torch.no_grad()
         def save_preview(nets: dict[str, nn.Module], path: Path, step: int) -> Path:
-            x = fixed.to(env.device).float().mul(2 / 255).sub(1)
+            x = scale(fixed.to(env.device))
             out = to_uint8(nets["G_AB"](x), RANGE).cpu().numpy()
             back = to_uint8(nets["G_BA"](nets["G_AB"](x)), RANGE).cpu().numpy()
             return save_sheet(fixed.numpy(), out, back, path, title=f"step {step}", heading="A | A->B | A->B->A")

@@ -26,7 +26,7 @@ from ganforge.objectives.translation import (conditioned, d_patch_loss, g_patch_
                                              translation_d_loss, translation_g_loss)
 from ganforge.recipes.base import DdpModule, TrainingEnv, TrainingParts
 from ganforge.recipes.translation_model import (RANGE, SHEET_ITEMS, TranslationModel, TranslationRecipe, domains,
-                                                image_context, save_sheet, with_out_channels)
+                                                image_context, save_sheet, scale, with_out_channels)
 from ganforge.sampling import to_uint8
 from ganforge.training import seeds
 from ganforge.training.batches import real_batches
@@ -145,7 +145,7 @@ class PairedTranslation(TranslationRecipe):
 
         @torch.no_grad()
         def save_preview(nets: dict[str, nn.Module], path: Path, step: int) -> Path:
-            out = to_uint8(nets["G"](fixed_a.to(env.device).float().mul(2 / 255).sub(1)), RANGE).cpu().numpy()
+            out = to_uint8(nets["G"](scale(fixed_a.to(env.device))), RANGE).cpu().numpy()
             return save_sheet(fixed_a.numpy(), out, fixed_b.numpy(), path, title=f"step {step}")
 
         def ddp() -> dict[str, DdpModule]:

@@ -28,7 +28,7 @@ from ganforge.errors import ConfigError, DataError, GanforgeError, note
 from ganforge.nets import NetContext
 from ganforge.recipes.base import Recipe
 from ganforge import capabilities as cap
-from ganforge.sampling import to_uint8
+from ganforge.sampling import from_uint8, to_uint8
 from ganforge.figures.drawing import save_image_grid
 
 SHEET_ITEMS = 16  # input | output | target triples on a sheet
@@ -115,7 +115,7 @@ def note_d(recipe: str, record: dict[str, Any], D: nn.Module, which: str = "D") 
 
 def scale(x: torch.Tensor) -> torch.Tensor:
     """uint8 images -> floats in (-1, 1)."""
-    return x.float().mul(2.0 / 255.0).sub(1.0)
+    return from_uint8(x, RANGE)
 
 
 @contextlib.contextmanager

@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ganforge.errors import GanforgeError, did_you_mean
+from ganforge.sampling import from_uint8
 
 Tensor = torch.Tensor
 POOL = 4  # the side of the max-pooling grid conv maps are reduced to: the DCGAN paper's 4x4
@@ -70,7 +71,7 @@ def to_d_input(x: np.ndarray, data_shape: Sequence[int], value_range: tuple[floa
         return torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))
     lo, hi = value_range
     if x.dtype == np.uint8:
-        return torch.from_numpy(x).float().mul_((hi - lo) / 255.0).add_(lo)
+        return from_uint8(torch.from_numpy(x), value_range)
     if not np.issubdtype(x.dtype, np.floating):
         raise GanforgeError(f"{flag} has dtype {x.dtype}; pass uint8 images (0..255) or floats in [{lo:g}, {hi:g}]")
     t = torch.from_numpy(np.ascontiguousarray(x, dtype=np.float32))

@@ -14,6 +14,7 @@ from __future__ import annotations
 import torch
 
 from ganforge.errors import ConfigError
+from ganforge.sampling import from_uint8
 from ganforge.training.rng import decode_rng, encode_rng
 from ganforge.training.speed import to_channels_last
 
@@ -49,8 +50,7 @@ class ShuffledBatches:
         """uint8 images -> floats in the generator's output range; points pass through."""
         if x.dtype != torch.uint8:
             return x.float()
-        lo, hi = self.output_range or (0.0, 1.0)
-        return x.float().mul_((hi - lo) / 255.0).add_(lo)
+        return from_uint8(x, self.output_range or (0.0, 1.0))
 
     def _new_epoch_if_due(self) -> None:
         # >=, not ==: a run resumed on data that shrank (images removed, a store rebuilt) restores a position
