@@ -966,6 +966,16 @@ def _protocol_run(tmp_path):
     return str(run)
 
 
+def test_train_eval_every_test_split(capsys):
+    for dry in (["--dry-run"], []):  # the dry run resolves in-training eval's names too (an unknown one as well)
+        _fails(capsys, _train("--out", "te", "--set", "eval.every=5", "--set", "eval.metrics=[fid_test]", *dry),
+               "eval.every keeps checkpoints/best by fid10k_test_lenet8, measured against the test split",
+               "name a metric on train first (e.g. fid_train)")
+    _fails(capsys, _train("--out", "te", "--set", "eval.every=5", "--set", "eval.metrics=[fidd]", "--dry-run"),
+           "unknown metric 'fidd' (did you mean 'fid'?)")
+    assert not Path("te").exists()
+
+
 def test_train_eval_every_anomaly_protocol(capsys):
     _fails(capsys, ["train", "anogan-mnist", "--out", "ano", "--steps", "10", "--set", "eval.every=5"],
            "which does not measure this run: ano was trained on the anomaly protocol mnist-one-normal, whose test "

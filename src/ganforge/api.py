@@ -27,7 +27,7 @@ import yaml
 
 from ganforge import config, outputs, presets, progress, recipes
 from ganforge.config import RunConfig
-from ganforge.engine import resume_checks
+from ganforge.engine import periodic, resume_checks
 from ganforge.engine.loop import Trainer, TrainResult
 from ganforge.errors import GanforgeError, WrongCommandError
 from ganforge.metrics.evaluation import Evaluator, Log, Report, evaluate as evaluate_samples, write_report
@@ -139,9 +139,11 @@ def check_replace(run_dir: Path, force: bool) -> None:
     rundir.check_replaceable(run_dir)  # --force deletes nothing but a ganforge run
 
 
-def check_start(cfg: RunConfig, run_dir: Path, *, resume: bool, force: bool, allow_config_change: bool) -> None:
-    """Everything :func:`start` and the resume checks refuse that needs neither data nor networks, touching
-    nothing: what ``train --dry-run`` checks, so a dry run that passes is a run that starts."""
+def check_start(cfg: RunConfig, run_dir: Path, *, resume: bool, force: bool, allow_config_change: bool,
+                data_dir: str | None = None) -> None:
+    """Everything :func:`start` and the resume checks refuse that needs no networks, touching nothing: what
+    ``train --dry-run`` checks, so a dry run that passes is a run that starts. (In-training eval's metric
+    names are resolved against the dataset, which loads its reference split.)"""
     check_resume(run_dir, resume=resume, force=force)
     check_is_directory(run_dir)
     if run_dir.is_dir():
@@ -152,6 +154,10 @@ def check_start(cfg: RunConfig, run_dir: Path, *, resume: bool, force: bool, all
     if resume:
         resume_checks.check_config(run_dir, cfg, allow_config_change)
         resume_checks.check_checkpoint(run_dir, cfg)
+    if cfg.eval.every > 0:
+        recipe = recipes.get(cfg.recipe)
+        periodic.check_in_training_eval(cfg, recipe, run_dir)
+        periodic.in_training_evaluator(cfg, recipe, data_dir)
 
 
 def start(cfg: RunConfig, run_dir: Path, *, resume: bool = False, force: bool = False, world: World = distributed.SINGLE,

@@ -88,6 +88,24 @@ def test_evaluator_exposes_what_it_will_measure():
     assert ev.directions["modes1k_2std.reverse_kl"] == "lower"
 
 
+def test_metrics_that_choose_a_checkpoint_never_choose_it_on_the_test_split(one_line):
+    """In-training eval kept checkpoints/best by the dataset's first default, Parzen, on the test split: the
+    split the final figures are reported on. Selecting metrics default to valid (else train), a test-split
+    first metric is refused, and the best is kept by the first directed metric other than Parzen."""
+    mnist = DatasetInfo(name="mnist", kind="image", splits=("train", "valid", "test", "train60k"), default_judge="lenet")
+    assert resolve("fid", DatasetInfo(**{**vars(mnist), "selecting": True})).ref == "valid"
+    assert resolve("fid", DatasetInfo(**{**vars(DIGITS), "selecting": True})).ref == "train"
+    assert resolve("fid", DIGITS).ref == "test"  # ganforge eval, after training: the test split
+    chosen = Evaluator("digits", None, n=100, selecting=True)
+    assert not [name for name in chosen.names if "_test" in name]
+    assert chosen.primary == "fid100_train_lenet8" and chosen.names[0].startswith("parzen")
+    with pytest.raises(MetricError) as e:
+        Evaluator("digits", ["fid_test", "kid"], n=100, selecting=True)
+    assert "keeps checkpoints/best by fid100_test_lenet8, measured against the test split" in one_line(e)
+    assert "e.g. fid_train" in one_line(e)
+    assert Evaluator("digits", ["kid", "fid_test"], n=100, selecting=True).primary == "kid100_train_lenet8"
+
+
 def test_evaluator_checks_the_samples(one_line):
     ev = Evaluator("ring8", "modes100")
     with pytest.raises(GanforgeError, match=r"float points \(N, 2\)") as e:

@@ -78,7 +78,7 @@ def _train(args: argparse.Namespace, world: distributed.World) -> int:
     if args.dry_run:
         if world.is_main:
             api.check_start(cfg, run_dir, resume=args.resume, force=args.force,
-                            allow_config_change=args.allow_config_change)
+                            allow_config_change=args.allow_config_change, data_dir=args.data_dir)
             # what loading the data would refuse about data.* (data.size on digits), without loading it
             check_options(cfg.data.name, split=cfg.data.split, **run_data_options(cfg.data, cfg.seed))
             print(dry_run_text(args, cfg, run_dir), end="")

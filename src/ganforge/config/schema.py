@@ -313,7 +313,9 @@ class LogConfig:
 @dataclass
 class EvalConfig:
     # Evaluate during training every N steps: metrics go to stats.jsonl and TensorBoard, and the
-    # checkpoint that scores best on the first metric is kept in checkpoints/best. 0 = off.
+    # checkpoint that scores best on the first directed metric (Parzen's last) is kept in checkpoints/best.
+    # A name without a split is measured against valid (else train), and a test-split first metric is
+    # refused: the test split is for the figures reported after training. 0 = off.
     every: int = 0
     # Metric names or families, e.g. [fid, pr] or [modes2500_3std]; empty = the dataset's defaults
     # (see `ganforge eval --list-metrics`).

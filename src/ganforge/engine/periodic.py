@@ -45,8 +45,15 @@ def make_evaluator(trainer, data_dir: str | None) -> Evaluator | None:
     c = trainer.cfg
     if c.eval.every <= 0:
         return None
-    return Evaluator(c.data.name, c.eval.metrics or trainer.recipe.default_metrics(), n=c.eval.n, data_dir=data_dir,
-                     seed=c.seed, device=trainer.built.device,
+    return in_training_evaluator(c, trainer.recipe, data_dir, trainer.built.device)
+
+
+def in_training_evaluator(c: RunConfig, recipe: Recipe, data_dir: str | None,
+                          device: torch.device | str = "cpu") -> Evaluator:
+    """The evaluator of ``eval.every``, whose metrics choose checkpoints/best (``selecting``: never on the
+    test split); built by the run, and by ``train --dry-run`` to check the names before a run starts."""
+    return Evaluator(c.data.name, c.eval.metrics or recipe.default_metrics(), n=c.eval.n, data_dir=data_dir,
+                     seed=c.seed, device=device, selecting=True,
                      data_options={"resolution": c.data.resolution, "channels": c.data.channels,
                                    "digit": c.data.digit})
 

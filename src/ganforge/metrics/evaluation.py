@@ -180,7 +180,7 @@ class Evaluator:
     def __init__(self, dataset: str, metrics: str | Iterable[str] | None = None, *, n: int | None = None,
                  available: int | None = None, data_dir: str | os.PathLike | None = None, seed: int = 0,
                  device: str | torch.device = "cpu", inception_weights: str | os.PathLike | None = None,
-                 log_fn: Log | None = None, data_options: dict[str, Any] | None = None):
+                 log_fn: Log | None = None, data_options: dict[str, Any] | None = None, selecting: bool = False):
         if n is not None and n < 2:
             raise MetricError(f"the number of samples must be at least 2, got {n}")
         self.data_dir, self.seed, self.device = data_dir, seed, torch.device(device)
@@ -193,7 +193,8 @@ class Evaluator:
         first = self.reference("test" if "test" in splits else splits[0], dataset)
         self.info = DatasetInfo(name=first.name, kind=first.kind, splits=splits,
                                 default_judge=default_judge(first.name), num_classes=first.num_classes,
-                                meta=first.meta, reference_size=lambda split: len(self.reference(split)))
+                                meta=first.meta, reference_size=lambda split: len(self.reference(split)),
+                                selecting=selecting)
         self.sample_shape = first.shape
         names = _names(metrics)
         if names is None:
@@ -207,6 +208,20 @@ class Evaluator:
             spec = resolve(name, self.info, n=n, available=available)
             specs.setdefault(spec.name, spec)
         self.specs = list(specs.values())
+        if selecting:
+            self._check_selection()
+
+    def _check_selection(self) -> None:
+        """Metrics that choose a checkpoint (``selecting``: in-training eval's best) must not choose it on the
+        test split, which the final figures are reported on; said in one line, naming a name that works."""
+        key = self.primary
+        spec = next(s for s in self.specs if key in s.keys)
+        if spec.ref == "test":
+            other = self.info.default_ref
+            raise MetricError(f"eval.every keeps checkpoints/best by {key}, measured against the test split, so the "
+                              f"figures reported on that split would be of a checkpoint chosen on it; name a metric "
+                              f"on {other} first (e.g. {spec.family}_{other}), and measure the test split after "
+                              f"training with ganforge eval")
 
     # -- what will be measured ----------------------------------------------------------------
     @property
@@ -220,8 +235,10 @@ class Evaluator:
 
     @property
     def primary(self) -> str:
-        """The first directed value of the first metric: the one to keep a best checkpoint by."""
-        return next(k for k, b in self.directions.items() if b is not None)
+        """The first directed value, Parzen's last (it ranks models poorly: Theis et al. 2016, and
+        metrics.md): the one to keep a best checkpoint by."""
+        ranked = sorted(self.specs, key=lambda s: s.family == "parzen")  # stable: the given order otherwise
+        return next(k for s in ranked for k, b in s.better.items() if b is not None)
 
     @property
     def num_samples(self) -> int:

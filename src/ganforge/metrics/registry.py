@@ -124,9 +124,14 @@ class DatasetInfo:
     num_classes: int | None = None
     meta: dict[str, Any] = field(default_factory=dict)
     reference_size: Callable[[str], int] | None = None  # split -> number of items
+    # The metrics choose a checkpoint (in-training eval keeps checkpoints/best by them): a name without a split
+    # is then measured against valid (else train), never the test split the final figures are reported on.
+    selecting: bool = False
 
     @property
     def default_ref(self) -> str:
+        if self.selecting:
+            return next(s for s in ("valid", "train", *self.splits) if s in self.splits and s != "test")
         return "test" if "test" in self.splits else self.splits[0]
 
 
