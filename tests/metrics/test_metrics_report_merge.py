@@ -33,3 +33,21 @@ def test_a_file_from_before_per_metric_samples_keeps_its_header_for_its_metrics(
     write_report(_report("kid500", 3.0, 500, 7), path)
     data = json.loads(path.read_text())
     assert data["metrics"]["fid1000"]["samples"]["n"] == 1000 and data["metrics"]["kid500"]["samples"]["seed"] == 7
+
+
+def test_a_checkpoint_label_that_moved_to_another_step_starts_a_new_file(tmp_path):
+    """eval/best.json held fid of step 20's best beside kid of step 30's (a resumed run kept a new best), all
+    under step 30, and curves.png plotted both there: only figures of the same step are merged."""
+    path = tmp_path / "best.json"
+    first = _report("fid1000", 2.0, 1000, 0)
+    first.samples |= {"checkpoint": "best", "step": 20}
+    write_report(first, path)
+    moved = _report("kid500", 3.0, 500, 0)
+    moved.samples |= {"checkpoint": "best", "step": 30}
+    write_report(moved, path)
+    data = json.loads(path.read_text())
+    assert data["values"] == {"kid500": 3.0} and data["metrics"]["kid500"]["samples"]["step"] == 30
+    again = _report("fid1000", 1.5, 1000, 0)
+    again.samples |= {"checkpoint": "best", "step": 30}
+    write_report(again, path)
+    assert json.loads(path.read_text())["values"] == {"kid500": 3.0, "fid1000": 1.5}

@@ -329,11 +329,14 @@ def write_report(report: Report, path: Path, merge: bool = True) -> Path:
     stay. An OS error is one line (a GanforgeError).
 
     With ``merge`` (a run's ``eval/<checkpoint>.json``, written by one evaluation after another) each metric
-    carries its own ``samples`` ({n, seed, created}) and the top-level ``samples`` is the last evaluation's
-    (``samples_of`` says so), so a metric measured earlier on other samples is not misdescribed."""
+    carries its own ``samples`` ({n, seed, step, created}) and the top-level ``samples`` is the last evaluation's
+    (``samples_of`` says so), so a metric measured earlier on other samples is not misdescribed. Metrics are
+    merged only from a file of the same checkpoint at the same step: ``best`` is a label that moves (a
+    resumed run keeps a new best), and an older best's figures beside the new one's were all shown at its
+    step (curves.png plotted them there). Each metric's ``samples`` holds its step."""
     data = report.to_dict()
     if merge:
-        own = {k: data["samples"][k] for k in ("n", "seed") if k in data["samples"]}
+        own = {k: data["samples"][k] for k in ("n", "seed", "step") if k in data["samples"]}
         for m in data["metrics"].values():
             m["samples"] = {**own, "created": data["created"]}
         data["samples_of"] = SAMPLES_OF
@@ -342,8 +345,9 @@ def write_report(report: Report, path: Path, merge: bool = True) -> Path:
             old = json.loads(path.read_text())
         except ValueError:
             old = {}
-        if old.get("format") == REPORT_FORMAT and old.get("samples", {}).get("checkpoint") == \
-                data["samples"].get("checkpoint"):
+        same = ("checkpoint", "step")
+        if old.get("format") == REPORT_FORMAT and isinstance(old.get("samples"), dict) and all(
+                old["samples"].get(k) == data["samples"].get(k) for k in same):
             # a file from before per-metric samples: its header was its last evaluation's, the best known
             before = {k: old["samples"][k] for k in ("n", "seed") if k in old["samples"]}
             kept = {name: m if "samples" in m else {**m, "samples": {**before, "created": old.get("created")}}
