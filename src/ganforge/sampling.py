@@ -49,7 +49,11 @@ def _draw(n: int, z_dim: int, dist: str, device: torch.device | str, generator: 
         bound = math.sqrt(3.0)
         return torch.rand(n, z_dim, device=device, generator=generator).mul_(2 * bound).sub_(bound)
     if dist == "normal":
-        return torch.randn(n, z_dim, device=device, generator=generator)
+        # torch's CPU randn fills whole blocks of 16 values (16 uniforms each), but a count below 16 or not a
+        # multiple of it another way, so randn(k) was not the start of randn(N): the first k samples of --n N
+        # were not those of --n k for a normal z (docs/figures.md). Drawn in whole blocks and cut, they are.
+        count = n * z_dim
+        return torch.randn(-(-count // 16) * 16, device=device, generator=generator)[:count].reshape(n, z_dim)
     raise ConfigError(f"model.z_dist must be uniform or normal, got '{dist}'")
 
 
