@@ -1277,6 +1277,15 @@ def test_holdout_is_training(capsys):
     _fails(capsys, ["table-report", "pt.csv", "hold.csv", "--holdout", "pt.csv"], "is REAL itself")
 
 
+def test_split_holds_training_images(capsys, tiny_runs):
+    run = tiny_runs / "cgan"  # trained on digits' train split, which `all` holds
+    _fails(capsys, ["audit", str(run), "--n", "20", "--judge", "none", "--holdout-split", "all"],
+           "the held-out split digits (all): 1500 of its 1797 images (83%) are images", "pass another --holdout-split")
+    _fails(capsys, ["downstream", str(run), "--what", "cas", "--n", "20", "--test-split", "all", "--out", "c.json"],
+           "the test split digits (all): 1500 of its 1797 images (83%) are images", "pass another --test-split")
+    assert not Path("c.json").exists()
+
+
 def test_duplicate_key(capsys):
     Path("my.yaml").write_text("extends: gan2014-digits\ntrain: {steps: 10}\ntrain: {batch_size: 5}\n")
     _fails(capsys, ["train", "./my.yaml", "--dry-run"], "the key 'train' is stated twice (lines 2 and 3)", "keep one")

@@ -3,9 +3,11 @@
 import json
 import os
 import resource
+import shutil
 import signal
 import subprocess
 import sys
+from pathlib import Path
 
 import numpy as np
 
@@ -98,3 +100,26 @@ def test_class_balanced_refuses_an_n_the_classes_do_not_divide(cgan_run, tmp_pat
     fails(capsys, ["export", cgan_run, "--n", "23", "--out", tmp_path / "r23", "--class-balanced"], "use e.g. --n 30")
     assert not list(tmp_path.iterdir())
     assert main(["export", str(cgan_run), "--n", "7", "--out", str(tmp_path / "r7.npz")]) == 0  # not balanced: any n
+
+
+def test_too_little_space_names_the_output_itself(cgan_run, tmp_path, capsys):
+    """A folder export's free-space refusal named `--out DIR/x`, a placeholder path inside the folder."""
+    from one_line import fails
+
+    for out in (tmp_path / "bigdir", tmp_path / "big.npz"):
+        err = fails(capsys, ["export", cgan_run, "--n", "100000000000", "--out", out], f"--out {out} needs ")
+        assert f"{out}/x" not in err
+    assert not list(tmp_path.iterdir())
+
+
+def test_the_datasheet_records_the_eval_report_of_the_exported_checkpoint(cgan_run, tmp_path, capsys):
+    """`ganforge eval` measured the checkpoint, and the datasheet said "metrics: not measured" (only stats.jsonl's
+    in-training evaluation was read)."""
+    run = Path(shutil.copytree(cgan_run, tmp_path / "run"))
+    assert main(["eval", str(run), "--metrics", "fid", "--n", "100"]) == 0
+    assert main(["export", str(run), "--n", "10", "--out", str(tmp_path / "s.npz")]) == 0
+    metrics = json.loads((tmp_path / "s.datasheet.json").read_text())["metrics"]
+    assert metrics["source"] == f"ganforge eval of this checkpoint ({run / 'eval' / 'step-0000020.json'})"
+    assert metrics["step"] == 20 and list(metrics["values"]) == ["fid100_test_lenet8"]
+    assert metrics["protocol"]["fid100_test_lenet8"]["samples"]["n"] == 100
+    assert "fid100_test_lenet8" in (tmp_path / "s.datasheet.md").read_text()

@@ -1,6 +1,19 @@
-"""The datasheet's Markdown: an audit's findings come first; what was not measured says so."""
+"""The datasheet: every figure is of the checkpoint exported (its ``ganforge eval`` report, else the in-training
+evaluation with its step; DP-SGD's epsilon from the checkpoint's own accountant); in the Markdown an audit's
+findings come first and what was not measured says so."""
 
+import json
+from types import SimpleNamespace
+
+import ganforge
 from ganforge.synthetic import datasheet
+
+# A private D on the embedded digits: log steps 5 and 6, checkpoints at 3 and 6 (3 falls between log steps).
+DP = {"recipe": "dp-noise-to-image", "data": {"name": "digits"}, "train": {"batch_size": 32},
+      "model": {"z_dim": 8, "g": {"arch": "dcgan", "base_channels": 8, "conditioning": "cbn"},
+                "d": {"arch": "dcgan", "base_channels": 8, "conditioning": "projection", "norm": "layer"}},
+      "dp": {"noise_multiplier": 1.0, "delta": 1e-4},
+      "log": {"every": 5, "checkpoint_every": 3, "tensorboard": False, "progress": False, "sample_every": 100}}
 
 
 def _sheet(audit):
@@ -25,3 +38,60 @@ def test_markdown_puts_the_audit_findings_first():
 def test_markdown_without_an_audit_says_how_to_run_one():
     text = datasheet.markdown(_sheet("not run (ganforge audit RUN --out audit.json, then export --audit audit.json)"))
     assert "ganforge audit RUN --out audit.json" in text[text.index("## privacy audit"):]
+
+
+def _run(path, step=10):
+    """What the datasheet reads of an opened run, for a run directory written by hand."""
+    return SimpleNamespace(path=path, checkpoint=path / "checkpoints" / f"step-{step:07d}", step=step,
+                           config=SimpleNamespace(dp=None))
+
+
+def _eval_report(path, step):
+    (path / "eval").mkdir(parents=True, exist_ok=True)
+    name = f"step-{step:07d}"
+    metric = {"family": "fid", "values": {"fid300_test_lenet8": 41.5}, "protocol": {"reference": "digits/test (297)"},
+              "samples": {"n": 300, "seed": 0, "created": "then"}}
+    (path / "eval" / f"{name}.json").write_text(json.dumps({
+        "format": 1, "samples": {"checkpoint": name, "step": step, "n": 300, "seed": 0},
+        "values": metric["values"], "metrics": {"fid300_test_lenet8": metric}}))
+
+
+def test_metrics_are_the_eval_report_of_the_exported_checkpoint(tmp_path):
+    (tmp_path / "stats.jsonl").write_text(json.dumps({"step": 5, "eval/fid1k_test_lenet8": 90.0}) + "\n")
+    _eval_report(tmp_path, 10)
+    metrics = datasheet.run_measurements(_run(tmp_path))["metrics"]
+    assert metrics["source"] == f"ganforge eval of this checkpoint ({tmp_path / 'eval' / 'step-0000010.json'})"
+    assert metrics["step"] == 10 and metrics["values"] == {"fid300_test_lenet8": 41.5}
+    assert metrics["protocol"]["fid300_test_lenet8"] == {"reference": "digits/test (297)",
+                                                         "samples": {"n": 300, "seed": 0, "created": "then"}}
+
+
+def test_an_in_training_evaluation_of_another_step_says_so(tmp_path):
+    (tmp_path / "stats.jsonl").write_text(json.dumps({"step": 5, "eval/fid1k_test_lenet8": 90.0}) + "\n")
+    _eval_report(tmp_path, 7)  # eval/step-0000007.json: another checkpoint's report, never this one's
+    (tmp_path / "eval" / "step-0000007.json").rename(tmp_path / "eval" / "step-0000010.json")
+    metrics = datasheet.run_measurements(_run(tmp_path))["metrics"]
+    assert metrics["step"] == 5 and metrics["values"] == {"fid1k_test_lenet8": 90.0}
+    assert "at step 5, not at the exported checkpoint's step 10" in metrics["source"]
+    (tmp_path / "stats.jsonl").write_text(json.dumps({"step": 10, "eval/fid1k_test_lenet8": 80.0}) + "\n")
+    assert datasheet.run_measurements(_run(tmp_path))["metrics"]["source"] == "in-training evaluation (stats.jsonl)"
+
+
+def test_epsilon_is_the_exported_checkpoints_own_between_log_steps(tmp_path):
+    """A checkpoint between two log steps got the epsilon of the log step before it (or, before the first log
+    step, "not trained with DP-SGD"): an understatement of what was spent."""
+    from opacus.accountants import RDPAccountant
+
+    final = ganforge.train(DP, out=tmp_path / "dp", steps=6)
+    logged = {r["step"]: r["dp_epsilon"] for r in map(json.loads, (final.path / "stats.jsonl").read_text().splitlines())
+              if "dp_epsilon" in r}
+    assert sorted(logged) == [5, 6]
+    early = ganforge.load_run(final.path, final.path / "checkpoints" / "step-0000003")
+    sheet = datasheet.run_measurements(early)["differential_privacy"]
+    accountant = RDPAccountant()  # three D updates at rate 32/1500, counted independently of the run
+    for _ in range(3):
+        accountant.step(noise_multiplier=1.0, sample_rate=32 / 1500)
+    assert sheet["step"] == 3 and sheet["d_updates_counted"] == 3 and sheet["delta"] == 1e-4
+    assert abs(sheet["epsilon"] - accountant.get_epsilon(1e-4)) < 1e-5 and sheet["epsilon"] < logged[5]
+    at_end = datasheet.run_measurements(ganforge.load_run(final.path))["differential_privacy"]
+    assert at_end["epsilon"] == logged[6] and at_end["step"] == 6  # stats.jsonl and the datasheet agree

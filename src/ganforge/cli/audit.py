@@ -4,7 +4,9 @@ Distances to closest records (pixels and a judge's features) against a held-out 
 near-copies below a threshold calibrated on that real split, and membership inference
 (white-box through D, black-box through distances) as AUROC with a bootstrap interval. It
 needs the run's training data exactly as trained on (checked against the run's fingerprint)
-and a held-out split; both missing cases end in one line. See :mod:`ganforge.privacy.audit`.
+and a held-out split that shares no images with them (checked by content:
+:mod:`ganforge.data.split_overlap`); each missing case ends in one line. See
+:mod:`ganforge.privacy.audit`.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from ganforge import memory, outputs
 from ganforge.cli import options
 from ganforge.cli.help import examples
 from ganforge.data.registry import dataset_splits
+from ganforge.data.split_overlap import check_unseen
 from ganforge.errors import DataError, GanforgeError
 from ganforge.metrics.judges import default_judge, load_judge
 from ganforge.privacy import audit as privacy_audit
@@ -118,6 +121,11 @@ def run(args: argparse.Namespace) -> int:
     if holdout.shape != train.shape:
         raise GanforgeError(f"held-out images are {holdout.shape}, training images {train.shape}; pick held-out "
                             f"data of the same kind")
+    # by content, not by name: digits' `all` holds its `test`, mnist's `train60k` its `train`
+    check_unseen(holdout, train, what=f"the held-out split {name} ({split})",
+                 trained=f"{args.run_dir} trained on ({opened.config.data.name}, split {opened.config.data.split})",
+                 fix="held-out images must be ones the run never saw: pass another --holdout-split (or "
+                     "--holdout-data), or train the run on a split that leaves them out")
     memory.check_memory(args.n, privacy_audit.audit_bytes(1, tuple(train.shape)), flag="--n")
     members = _members(args.members, len(train), len(holdout))
     judge_name = args.judge or default_judge(name)

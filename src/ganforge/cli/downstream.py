@@ -2,7 +2,8 @@
 
 ``cas``: a fixed classifier trained only on the run's samples (as many as the real training
 set, classes balanced), tested on the real test split, beside the same classifier trained on
-the real data (CAS / TSTR / GAN-train). ``gan-test``: the real-trained classifier's accuracy on
+the real data (CAS / TSTR / GAN-train); a test split that shares images with the training split
+is refused (by content: :mod:`ganforge.data.split_overlap`). ``gan-test``: the real-trained classifier's accuracy on
 the samples. ``augment``: real data at 1%, 10% and 100%, with and without the samples added.
 Every number is a mean over classifier seeds with its spread; the classifier recipe is fixed
 per image shape (:mod:`ganforge.synthetic.classifier`) and written into the report.
@@ -19,6 +20,7 @@ from ganforge import capabilities as cap
 from ganforge import memory, outputs
 from ganforge.cli import options
 from ganforge.cli.help import examples
+from ganforge.data.split_overlap import check_unseen
 from ganforge.errors import GanforgeError
 from ganforge.synthetic import classifier, scores
 from ganforge.synthetic.sources import check_labelled, labelled_samples, reference_split, training_data
@@ -103,6 +105,11 @@ def run(args: argparse.Namespace) -> int:
     n = args.n or len(train)
     memory.check_memory(n, int(np.prod(train.shape)) * BYTES_PER_VALUE + 8, flag="--n")
     test = reference_split(opened, args.test_split, args.data_dir)
+    # by content, not by name: a run trained on digits' `all` has seen every image of its `test`
+    check_unseen(test, train, what=f"the test split {opened.config.data.name} ({args.test_split})",
+                 trained=f"{args.run_dir} trained on ({opened.config.data.name}, split {opened.config.data.split})",
+                 fix="the classifiers must be tested on images the run never saw: pass another --test-split, or "
+                     "train the run on a split that leaves them out")
     sx, sy = labelled_samples(opened, n, seed=0)
     rx, ry, tx, ty = train.x.numpy(), train.y.numpy(), test.x.numpy(), test.y.numpy()
     report: dict = {"run": str(opened.path), "checkpoint": str(opened.checkpoint), "step": opened.step,

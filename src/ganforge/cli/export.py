@@ -91,7 +91,9 @@ def run(args: argparse.Namespace) -> int:
                             f"`ganforge sample` for points")
     shape, labelled = tuple(first.shape[1:]), first_labels is not None
     need = ex.bytes_needed(req, shape, first.dtype, labelled, ex.block_size(req.out))
-    outputs.check_space(req.out if req.kind == "npz" else req.out / "x", need, flag="--out")
+    # Both kinds are written beside --out (a temporary file, or a hidden folder renamed at the end), so the space
+    # is checked in --out's parent, under --out's own name (a made-up path inside it would only mislead).
+    outputs.check_space(req.out, need, flag="--out")
 
     chunks = opened.sample_chunks(req.n, req.seed, batch_size=req.chunk, **options)
     with progress.bar(req.n, desc=f"exporting {req.out.name}") as bar:

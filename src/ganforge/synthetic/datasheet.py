@@ -4,16 +4,28 @@ Synthetic data separated from its provenance is a privacy and quality risk: nobo
 which model made it, how good that model was, or whether it leaks its training set. So every
 export carries where it came from (run, checkpoint, step, seed, the config's sha256, the data
 the run was trained on), how it was drawn (count, classes, truncation), what was measured
-about the run (its last evaluation, DP-SGD's (epsilon, delta)) and, when given, the privacy
-audit. Fields that were not measured say so rather than being left out.
+about the exported checkpoint and, when given, the privacy audit. Fields that were not measured
+say so rather than being left out.
+
+Every figure is of the checkpoint exported, not of a nearby log step: the metrics are that
+checkpoint's ``ganforge eval`` report when there is one (an in-training evaluation from
+stats.jsonl otherwise, its step named when it is another one), and DP-SGD's epsilon is
+computed by Opacus from the accountant history saved in the checkpoint itself, since
+stats.jsonl logs epsilon only every ``log.every`` steps and a checkpoint between two of them
+would be described by an earlier, smaller epsilon.
 """
 
 from __future__ import annotations
 
 import json
+import math
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
+
+import numpy as np
+from safetensors import SafetensorError
+from safetensors.torch import load_file
 
 from ganforge import capabilities as cap, run_stats
 from ganforge.download import sha256_file
@@ -35,17 +47,101 @@ def _stats(run_dir: Path) -> list[dict[str, Any]]:
         return []
 
 
+# The checkpoint group a private D's accountant history is saved under (recipes/dp_noise_to_image.make_private).
+DP_STATE = "dp_D"
+# Where `ganforge eval` keeps its report of a checkpoint: RUN/eval/<checkpoint name>.json (cli/evaluate.py).
+EVAL_FOLDER = "eval"
+NOT_PRIVATE = "not trained with DP-SGD"
+
+
+def _eval_report(run: Run) -> dict[str, Any] | None:
+    """The metrics of ``ganforge eval``'s report of exactly this checkpoint (its name and step), each named
+    with its protocol, with the reference, judge and samples (n, seed) it was measured on; None when there
+    is no such report or it cannot be read (the in-training evaluation is used then)."""
+    path = Path(run.path) / EVAL_FOLDER / f"{Path(run.checkpoint).name}.json"
+    try:
+        report = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(report, dict) or not isinstance(report.get("metrics"), dict):
+        return None
+    samples = report["samples"] if isinstance(report.get("samples"), dict) else report  # a classifier's report
+    if samples.get("checkpoint") != Path(run.checkpoint).name or samples.get("step") != run.step:
+        return None  # a report of an earlier checkpoint of that name (a run trained again) describes another G
+    values: dict[str, float] = {}
+    protocol: dict[str, Any] = {}
+    for name, metric in report["metrics"].items():
+        if isinstance(metric, dict):  # an image run's report: a family's values, protocol and samples
+            values.update(metric.get("values") or {})
+            protocol[name] = {**(metric.get("protocol") or {}),
+                              "samples": metric.get("samples") or {k: samples.get(k) for k in ("n", "seed")}}
+        elif isinstance(metric, int | float):  # a classifier's accuracies, named with their split and labels
+            values[name] = metric
+    if not values:
+        return None
+    return {"source": f"ganforge eval of this checkpoint ({path})", "step": run.step, "values": values,
+            **({"protocol": protocol} if protocol else {})}
+
+
+def _training_eval(run: Run) -> dict[str, Any] | str:
+    """The last evaluation logged during training up to the checkpoint's step, saying so when it was made
+    at an earlier step than the checkpoint's (it then describes another G)."""
+    evals = [r for r in _stats(Path(run.path)) if any(k.startswith("eval/") for k in r) and r["step"] <= run.step]
+    if not evals:
+        return NOT_MEASURED
+    step = evals[-1]["step"]
+    source = "in-training evaluation (stats.jsonl)" + ("" if step == run.step else
+                                                        f" at step {step}, not at the exported checkpoint's step "
+                                                        f"{run.step}: run ganforge eval {run.path} --checkpoint "
+                                                        f"{run.checkpoint} to measure that one")
+    return {"source": source, "step": step,
+            "values": {k.removeprefix("eval/"): v for k, v in evals[-1].items() if k.startswith("eval/")}}
+
+
+def _accountant_history(checkpoint: Path) -> list[tuple[float, float, int]] | str | None:
+    """The RDP accountant's history (noise multiplier, sample rate, updates) saved in the checkpoint; None
+    when the checkpoint holds none (a run without DP-SGD); a sentence when it holds one that cannot be read
+    (damaged after the checkpoint was verified): "not trained with DP-SGD" would then be false."""
+    path = checkpoint / f"{DP_STATE}.safetensors"
+    if not path.is_file():
+        return None
+    try:
+        history = load_file(str(path))["history"]
+    except (SafetensorError, OSError, KeyError) as e:
+        return f"trained with DP-SGD, epsilon unknown: the checkpoint's accountant history {path} cannot be read ({e})"
+    return [(float(sigma), float(rate), int(updates)) for sigma, rate, updates in history.tolist()]
+
+
+def checkpoint_epsilon(history: list[tuple[float, float, int]], delta: float) -> float:
+    """Epsilon at ``delta`` after the updates in ``history``, by Opacus's RDP accountant as training computes
+    it, rounded to float32 as stats.jsonl logs it, so the two records agree wherever both exist."""
+    from opacus.accountants import RDPAccountant  # heavy (about a second): only an export of a private run pays
+
+    if not history:
+        return 0.0
+    if any(sigma == 0 for sigma, _, _ in history):
+        return math.inf
+    accountant = RDPAccountant()
+    accountant.history = list(history)
+    return float(np.float32(accountant.get_epsilon(delta)))
+
+
+def _privacy(run: Run) -> dict[str, Any] | str:
+    history = _accountant_history(Path(run.checkpoint))
+    if history is None or isinstance(history, str):
+        return history or NOT_PRIVATE
+    dp = run.config.dp
+    epsilon = checkpoint_epsilon(history, dp.delta)
+    return {"epsilon": epsilon if math.isfinite(epsilon) else "infinite (dp.noise_multiplier 0: no privacy)",
+            "delta": dp.delta, "step": run.step, "d_updates_counted": sum(updates for _, _, updates in history),
+            "noise_multiplier": dp.noise_multiplier, "max_grad_norm": dp.max_grad_norm,
+            "accountant": "Opacus RDP, from the checkpoint's accountant history"}
+
+
 def run_measurements(run: Run) -> dict[str, Any]:
-    """The run's last evaluation (metrics named with their protocol) and its DP accounting, if any."""
-    stats = _stats(Path(run.path))
-    evals = [r for r in stats if any(k.startswith("eval/") for k in r) and r["step"] <= run.step]
-    dp = [r for r in stats if "dp_epsilon" in r and r["step"] <= run.step]
-    metrics = ({"step": evals[-1]["step"], **{k.removeprefix("eval/"): v for k, v in evals[-1].items()
-                                              if k.startswith("eval/")}} if evals else NOT_MEASURED)
-    privacy = ({"epsilon": dp[-1]["dp_epsilon"], "delta": run.config.dp.delta, "step": dp[-1]["step"],
-                "noise_multiplier": run.config.dp.noise_multiplier, "max_grad_norm": run.config.dp.max_grad_norm,
-                "accountant": "Opacus RDP"} if dp else "not trained with DP-SGD")
-    return {"metrics": metrics, "differential_privacy": privacy}
+    """What was measured about the exported checkpoint: its metrics (named with their protocol) and its DP
+    accounting, if any."""
+    return {"metrics": _eval_report(run) or _training_eval(run), "differential_privacy": _privacy(run)}
 
 
 def what_it_holds(run: Run, n: int) -> dict[str, str]:
@@ -128,4 +224,4 @@ def markdown(sheet: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-__all__ = ["FORMAT", "NOT_MEASURED", "build", "markdown", "run_measurements", "what_it_holds"]
+__all__ = ["DP_STATE", "EVAL_FOLDER", "FORMAT", "NOT_MEASURED", "NOT_PRIVATE", "build", "checkpoint_epsilon", "markdown", "run_measurements", "what_it_holds"]
