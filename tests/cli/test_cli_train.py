@@ -189,3 +189,12 @@ def test_resume_takes_display_and_device_changes_and_records_them(trained, tmp_p
     assert recorded["step"] == 10 and {c.split(":")[0] for c in recorded["changes"]} == {
         "log.progress", "log.tensorboard", "train.device"}
     fails(capsys, [*_resume(run, "--steps", "20"), "--set", "optim.d.lr=0.5"], "--allow-config-change")
+    # a GPU run with tf32 forced on, resumed on the CPU: dropping the flag its message names is enough (it had
+    # needed --allow-config-change too), and the change is recorded like the device's
+    saved = (run / "config.yaml").read_text()
+    (run / "config.yaml").write_text(saved.replace("tf32: auto", "tf32: true"))
+    fails(capsys, _resume(run, "--steps", "20", "--set", "speed.tf32=true"), "speed.tf32=true is a CUDA setting",
+          "--set speed.tf32=auto")
+    assert main(_resume(run, "--steps", "20", "--set", "speed.tf32=auto")) == 0
+    assert any(c.startswith("speed.tf32") for c in json.loads((run / "options.json").read_text())
+               ["config_changes"][-1]["changes"])

@@ -48,8 +48,10 @@ def check_records(run_dir: Path) -> dict:
 
 
 # What a resume may change without --allow-config-change, as it may train.steps: how the run is shown and
-# where it runs, not what it computes (still recorded under config_changes in options.json).
-ACCEPTED = frozenset({"log.progress", "log.tensorboard", "train.device"})
+# where it runs, not what it computes (still recorded under config_changes in options.json). The CUDA backend
+# flags go with the device: a GPU run with speed.tf32=true resumed on the CPU must drop it (it does nothing
+# there, and is refused: training/speed.check_forced), and needed --allow-config-change as well.
+ACCEPTED = frozenset({"log.progress", "log.tensorboard", "train.device", "speed.tf32", "speed.cudnn_benchmark"})
 
 
 def check_config(run_dir: Path, cfg: RunConfig, allow_change: bool) -> list[str]:
