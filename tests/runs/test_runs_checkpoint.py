@@ -175,3 +175,19 @@ def test_loaded_optimizer_takes_the_configured_betas_and_weight_decay():
     group = new.param_groups[0]
     assert tuple(group["betas"]) == (0.0, 0.99) and group["weight_decay"] == 0.01
     assert torch.equal(new.state[w]["exp_avg"], old.state[w]["exp_avg"])
+
+
+def test_pruning_hashes_a_kept_checkpoint_once(tmp_path, monkeypatch):
+    """Every save re-hashed each kept checkpoint (keep=5: four of them, hundreds of MB for StyleGAN2); a
+    checkpoint this process wrote or already verified is not hashed again, unless its manifest was replaced."""
+    for step in (10, 20, 30):
+        _save(tmp_path, step, 1.0)
+    hashed = []
+    real_verify = checkpoint.verify
+    monkeypatch.setattr(checkpoint, "verify", lambda path: hashed.append(path.name) or real_verify(path))
+    _save(tmp_path, 40, 1.0)
+    assert hashed == []
+    manifest = tmp_path / "step-0000030" / "manifest.json"
+    manifest.write_text(manifest.read_text())  # a replaced manifest (another inode or time): hashed again
+    _save(tmp_path, 50, 1.0)
+    assert hashed == ["step-0000030"]

@@ -44,6 +44,32 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+# Checkpoints this process has hashed (written, or verified while pruning): path -> its manifest's (inode,
+# mtime). Pruning checks the survivors, and without this it hashed every kept checkpoint again at every save
+# (keep=5 StyleGAN2 checkpoints: four re-hashed per save). A manifest replaced since is hashed again; loading
+# always verifies.
+_known_good: dict[Path, tuple[int, int]] = {}
+
+
+def _manifest_id(path: Path) -> tuple[int, int] | None:
+    try:
+        st = (path / "manifest.json").stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _verified_before(path: Path) -> bool:
+    ident = _manifest_id(path)
+    return ident is not None and _known_good.get(path.resolve()) == ident
+
+
+def _remember_good(path: Path) -> None:
+    ident = _manifest_id(path)
+    if ident is not None:
+        _known_good[path.resolve()] = ident
+
+
 def step_dir_name(step: int) -> str:
     return f"{PREFIX}{step:07d}"
 
@@ -60,6 +86,7 @@ def save(root: Path, step: int, tensors: dict[str, dict[str, torch.Tensor]], sta
         old = _set_aside(final) if final.exists() else None
         os.replace(tmp, final)
         _fsync(root)
+        _remember_good(final)  # every file was hashed into its manifest just now
         if old is not None:
             shutil.rmtree(old, ignore_errors=True)
     except OSError as e:
@@ -86,11 +113,12 @@ def _prune(root: Path, final: Path, keep: int) -> None:
         if good >= keep:
             _remove(path)
             continue
-        if path != final:
+        if path != final and not _verified_before(path):
             try:
                 verify(path)
             except CheckpointError:
                 continue  # damaged: neither counted nor pruned
+            _remember_good(path)
         good += 1
 
 
