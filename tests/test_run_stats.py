@@ -2,6 +2,8 @@
 
 import json
 
+import pytest
+
 from ganforge import run_stats
 
 
@@ -21,6 +23,9 @@ def test_only_records_ganforge_could_have_written_are_read(tmp_path):
     assert [r["step"] for r in run_stats.records(path)] == [1, 3]
     assert [r["step"] for r in run_stats.records(path, events=True)] == [1, 2, 3]
     assert list(run_stats.records(tmp_path / "missing.jsonl")) == []
+    (tmp_path / "dir.jsonl").mkdir()  # unreadable, not empty: the explorer's chart says so (a 422), not "no curves"
+    with pytest.raises(OSError):
+        list(run_stats.records(tmp_path / "dir.jsonl"))
 
 
 def test_is_number_refuses_bools_and_non_finite_values():

@@ -38,9 +38,9 @@ def parse(line: bytes) -> dict | None:
 def records(path: Path, *, events: bool = False) -> Iterator[dict]:
     """The file's records in order: statistics only, or events as well. Nothing when the file is missing;
     an unreadable one (permissions, a directory of that name) raises OSError for the caller to name."""
-    if not path.is_file():
+    if not path.exists():
         return
-    with path.open("rb") as f:
+    with path.open("rb") as f:  # a directory of that name: IsADirectoryError, an OSError the caller names
         for line in f:
             record = parse(line)
             if record is not None and (events or "event" not in record):

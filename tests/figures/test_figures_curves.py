@@ -4,8 +4,10 @@ values that cannot be drawn are shown."""
 import json
 from pathlib import Path
 
+import pytest
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 
+from ganforge.errors import GanforgeError
 from ganforge.figures import curves
 
 
@@ -66,3 +68,9 @@ def test_curves_title_names_the_steps():
         "cg · training curves · step 100")
     assert curves.curves_title(Path("runs/cg"), {"a": [(0, 1.0), (500, 2.0)],
                                                                         "b": [(2000, 1.0)]}).endswith("steps 0–2000")
+
+
+def test_an_unreadable_log_is_one_line_not_no_curves(tmp_path):
+    (tmp_path / "stats.jsonl").mkdir()  # a folder of that name: read as "no records yet" before
+    with pytest.raises(GanforgeError, match=r"cannot read .*stats.jsonl .*restore the file"):
+        curves.read_curves(tmp_path)

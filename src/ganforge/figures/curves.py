@@ -12,6 +12,7 @@ import math
 from pathlib import Path
 
 from ganforge import run_stats
+from ganforge.errors import GanforgeError
 from ganforge.plotting import pyplot
 from ganforge.run_layout import STATS
 
@@ -23,12 +24,16 @@ def read_curves(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     """``{key: [(step, value), ...]}`` from stats.jsonl (its statistics, read by :mod:`ganforge.run_stats`)
     and eval/*.json."""
     series: dict[str, list[tuple[int, float]]] = {}
-    for rec in run_stats.records(run_dir / STATS):
-        for k, v in rec.items():
-            k = k.removeprefix("eval/")  # the training loop logs metric values as eval/<key>
-            if (k not in TRAIN_KEYS and not k.startswith("lr_") and run_stats.is_number(v)
-                    and not k.endswith(SPREADS)):
-                series.setdefault(k, []).append((int(rec["step"]), float(v)))
+    try:
+        for rec in run_stats.records(run_dir / STATS):
+            for k, v in rec.items():
+                k = k.removeprefix("eval/")  # the training loop logs metric values as eval/<key>
+                if (k not in TRAIN_KEYS and not k.startswith("lr_") and run_stats.is_number(v)
+                        and not k.endswith(SPREADS)):
+                    series.setdefault(k, []).append((int(rec["step"]), float(v)))
+    except OSError as e:  # unreadable (permissions, a folder of that name): not "no records yet"
+        raise GanforgeError(f"cannot read {run_dir / STATS} ({e.strerror or e}); curves.png is drawn from it: "
+                            f"restore the file (or move it away to draw the other figures)") from None
     for path in sorted((run_dir / "eval").glob("*.json")):
         try:
             rep = json.loads(path.read_text())
