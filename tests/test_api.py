@@ -160,3 +160,35 @@ def test_force_refuses_to_delete_a_run_an_earlier_force_set_aside(tiny_runs, tmp
     with api.claimed(run) as held, pytest.raises(GanforgeError) as e:
         api.start(cfg, run, force=True, lock=held)
     assert ".old.replaced exists" in one_line(e) and _files(aside) == before and (run / "config.yaml").exists()
+
+
+def test_evaluate_takes_a_tensor_and_refuses_dataset_with_a_run(tmp_path, one_line):
+    # probe F: a tensor raised "expected str, bytes or os.PathLike object, not Tensor"; dataset= with a run
+    # was ignored without a word (the CLI refuses --dataset with a RUN_DIR)
+    import torch
+    run = ganforge.train("gan2014-ring8", out=tmp_path / "r", steps=20, **QUIET)
+    points = run.sample(500, seed=0)
+    from_array = ganforge.evaluate(points, dataset="ring8", metrics="modes")
+    assert ganforge.evaluate(torch.from_numpy(points).requires_grad_(), dataset="ring8", metrics="modes") == from_array
+    assert ganforge.evaluate(points.tolist(), dataset="ring8", metrics="modes") == \
+        ganforge.evaluate(points.astype(np.float64), dataset="ring8", metrics="modes")
+    for kwargs in ({"dataset": "mnist"}, {"labels": np.zeros(10, np.int64)}):
+        with pytest.raises(GanforgeError) as e:
+            ganforge.evaluate(run, metrics="modes", **kwargs)
+        name = next(iter(kwargs))
+        assert f"{name}= goes with an array of samples" in one_line(e) and f"drop {name}=" in one_line(e)
+    assert not (tmp_path / "r" / "eval").exists()
+
+
+def test_evaluate_refuses_labels_that_are_not_whole_classes(one_line):
+    from ganforge.api import check_labels
+    with pytest.raises(GanforgeError) as e:
+        ganforge.evaluate(np.zeros((20, 1, 8, 8), np.uint8), "acc", dataset="digits", labels=np.full(20, 3.7))
+    assert "labels must hold whole class numbers, got float64 values such as 3.7" in one_line(e)
+    assert check_labels(np.full(4, 3.0), 4).tolist() == [3, 3, 3, 3]  # whole floats are classes
+    with pytest.raises(GanforgeError) as e:
+        check_labels(np.array([1.0, np.nan]), 2)
+    assert "such as nan" in one_line(e)
+    with pytest.raises(GanforgeError) as e:
+        check_labels(np.zeros(3, np.int64), 4)
+    assert "one class per sample (4), got shape (3,)" in one_line(e)

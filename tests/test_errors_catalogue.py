@@ -1372,3 +1372,39 @@ def test_output_is_run_record(capsys, tiny_runs):
     _fails(capsys, ["eval", "r", "--metrics", "parzen", "--n", "20", "--json", "r/options.json", "--force"],
            "is part of the run", "write it outside the run's records")
     assert _snapshot(run) == before
+
+
+def test_eval_n_over_memory(capsys):
+    assert main(_train("--out", "r")) == 0
+    capsys.readouterr()
+    for verb in ("eval", "figures"):
+        _fails(capsys, [verb, "r", "--n", "1000000000"], "--n 1000000000 needs about", "of memory",
+               "the most this machine takes now is --n")
+    assert not Path("r/eval").exists() and not Path("r/figures").exists()
+
+
+def test_judge_cannot_read_data(capsys):
+    assert main(_train("--out", "r")) == 0
+    capsys.readouterr()
+    _fails(capsys, ["eval", "r", "--metrics", "fid_lenet"], "judge 'lenet' reads 1x28x28 images",
+           "write fid_lenet8 (the judge for digits)")
+    assert not Path("r/eval").exists()
+
+
+def test_eval_labels_not_classes(capsys):
+    np.save("s.npy", np.zeros((30, 1, 8, 8), np.uint8))
+    np.save("y.npy", np.full(30, 3.7))
+    np.save("z.npy", np.full(30, 3))
+    capsys.readouterr()
+    base = ["eval", "--samples", "s.npy", "--dataset", "digits"]
+    _fails(capsys, [*base, "--metrics", "acc", "--labels", "y.npy"], "must hold whole class numbers", "3.7")
+    _fails(capsys, [*base, "--metrics", "fid", "--labels", "z.npy"], "--labels is read by the acc metric only",
+           "drop --labels")
+
+
+def test_checkpoint_bare_name(capsys):
+    assert main(_train("--out", "r")) == 0
+    capsys.readouterr()
+    for verb in ("eval", "figures"):
+        _fails(capsys, [verb, "r", "--checkpoint", "step-0000010"], "--checkpoint step-0000010 does not exist here",
+               "pass --checkpoint r/checkpoints/step-0000010")

@@ -23,14 +23,16 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import torch
 import yaml
 
-from ganforge import config, outputs, presets, progress, recipes
+from ganforge import config, memory, outputs, presets, progress, recipes
 from ganforge.config import RunConfig
 from ganforge.engine import periodic, resume_checks
 from ganforge.engine.loop import Trainer, TrainResult
 from ganforge.errors import GanforgeError, WrongCommandError
 from ganforge.metrics.evaluation import Evaluator, Log, Report, evaluate as evaluate_samples, write_report
+from ganforge.metrics.registry import bytes_per_sample
 from ganforge.recipes.base import measured_elsewhere
 from ganforge.runs import rundir
 from ganforge.runs.lock import LOCK_NAME, RunLock, check_unlocked, exchange
@@ -299,6 +301,10 @@ def evaluate_run(run: Run, metrics: str | list[str] | None = None, *, n: int | N
                    inception_weights=inception_weights, log_fn=log_fn,
                    data_options={"resolution": cfg.data.resolution, "channels": cfg.data.channels,
                                  "digit": cfg.data.digit})
+    # every sample is held at once, and the metrics hold their features: a count beyond memory is one line
+    # now, not an allocation failing (or the machine swapping) after the sampling
+    memory.check_memory(ev.num_samples, bytes_per_sample(ev.specs, ev.info),
+                        flag="--n" if n == ev.num_samples else "the sample count")
     samples, labels = collect(progress.chunks(run.sample_chunks(ev.num_samples, seed), ev.num_samples, "sampling"))
     report = ev.run(samples, labels)
     report.samples = {"source": "generator", "run_dir": str(run.path), "checkpoint": run.checkpoint.name,
@@ -307,22 +313,49 @@ def evaluate_run(run: Run, metrics: str | list[str] | None = None, *, n: int | N
     return report, path
 
 
-def evaluate(source: Run | str | os.PathLike | np.ndarray, metrics: str | list[str] | None = None, *,
+def evaluate(source: Run | str | os.PathLike | np.ndarray | torch.Tensor, metrics: str | list[str] | None = None, *,
              dataset: str | None = None, checkpoint: str = "latest", n: int | None = None, seed: int = 0,
-             labels: np.ndarray | None = None, data_dir: str | os.PathLike | None = None,
+             labels: np.ndarray | torch.Tensor | None = None, data_dir: str | os.PathLike | None = None,
              device: str = "cpu", **options: Any) -> dict[str, float]:
-    """Protocol-labelled metric values of a run (a Run or its directory) or of an array of samples
-    (then ``dataset`` names the data to measure against)."""
-    if isinstance(source, np.ndarray):
+    """Protocol-labelled metric values of a run (a Run or its directory) or of samples: an array, a tensor,
+    anything ``numpy.asarray`` reads, or ``fn(n)`` (then ``dataset`` names the data to measure against)."""
+    if not isinstance(source, Run | str | os.PathLike):
         if dataset is None:
             raise GanforgeError("evaluating an array of samples needs dataset=NAME, the data to measure against")
-        return evaluate_samples(source, dataset, metrics, n=n, data_dir=data_dir, seed=seed, labels=labels,
+        x = source if callable(source) else as_array(source)
+        if labels is not None and not callable(source):
+            labels = check_labels(labels, len(x), "labels")
+        return evaluate_samples(x, dataset, metrics, n=n, data_dir=data_dir, seed=seed, labels=labels,
                                 device=device, **options)
+    given = [name for name, value in (("dataset", dataset), ("labels", labels)) if value is not None]
+    if given:  # as the CLI refuses --dataset with a RUN_DIR: silently ignored, it read as measured
+        raise GanforgeError(f"{given[0]}= goes with an array of samples; a run is measured against the data it was "
+                            f"trained on, with its generator's own labels: drop {given[0]}=")
     if not isinstance(source, Run):
         check_eval_applies(source, read_config(Path(source)))  # before the checkpoint is opened
     run = source if isinstance(source, Run) else load_run(source, checkpoint, device=device)
     return evaluate_run(run, metrics, n=n, seed=seed, data_dir=data_dir, **options)[0].values
 
 
-__all__ = ["Run", "check_eval_applies", "claimed", "evaluate", "evaluate_run", "load_run", "resolve_config",
-           "run_directory", "start", "train"]
+def as_array(x: Any) -> np.ndarray:
+    """Samples as a numpy array: a tensor (on any device, with or without grad) or anything numpy reads."""
+    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
+
+
+def check_labels(labels: Any, n: int, flag: str = "--labels") -> np.ndarray:
+    """Class labels, one integer per sample, as int64. Floats that are not whole numbers are refused: they
+    were truncated silently (3.7 read as class 3) and measured as if right."""
+    y = as_array(labels)
+    if y.ndim != 1 or len(y) != n:
+        raise GanforgeError(f"{flag} must hold one class per sample ({n}), got shape {tuple(y.shape)}")
+    if y.dtype.kind not in "iu":
+        whole = y.dtype.kind == "f" and bool(np.isfinite(y).all()) and bool((y == np.round(y)).all())
+        if not whole:
+            bad = y[~np.isfinite(y) | (y != np.round(y))][0] if y.dtype.kind == "f" else y[0]
+            raise GanforgeError(f"{flag} must hold whole class numbers, got {y.dtype} values such as {bad}; "
+                                f"save the classes as integers (labels.astype(np.int64))")
+    return y.astype(np.int64)
+
+
+__all__ = ["Run", "check_eval_applies", "check_labels", "claimed", "evaluate", "evaluate_run", "load_run",
+           "resolve_config", "run_directory", "start", "train"]

@@ -9,6 +9,11 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+try:
+    import resource  # POSIX only
+except ImportError:  # pragma: no cover - Windows
+    resource = None
+
 from ganforge.errors import GanforgeError
 
 
@@ -27,7 +32,15 @@ MEMORY_SHARE = 0.5
 
 
 def available_memory() -> int | None:
-    """Bytes of memory available to a new allocation now (Linux ``MemAvailable``), or None if unknown."""
+    """Bytes of memory available to a new allocation now (Linux ``MemAvailable``, or less where the process's
+    address space is capped, ``ulimit -v``: the machine's free memory cannot be had past it), or None if
+    unknown."""
+    free = _free_memory()
+    room = _address_space_left()
+    return room if free is None else free if room is None else min(free, room)
+
+
+def _free_memory() -> int | None:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
             if line.startswith("MemAvailable:"):
@@ -38,6 +51,26 @@ def available_memory() -> int | None:
         return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
     except (OSError, ValueError, AttributeError):
         return None
+
+
+# Address space a command takes after its check without holding samples: a judge loaded, and the
+# threads' stacks and malloc arenas, reserved rather than used (eval of digits: about 250 MB after the check).
+ADDRESS_SPACE_RESERVE = 256 * 1024 * 1024
+
+
+def _address_space_left() -> int | None:
+    """Bytes the address-space limit (RLIMIT_AS) leaves above the process's size now, less
+    :data:`ADDRESS_SPACE_RESERVE`; None without a limit."""
+    limit = resource.getrlimit(resource.RLIMIT_AS)[0] if resource is not None else -1
+    if limit < 0 or limit == getattr(resource, "RLIM_INFINITY", -1):
+        return None
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmSize:"):
+                return max(limit - int(line.split()[1]) * 1024 - ADDRESS_SPACE_RESERVE, 0)
+    except (OSError, ValueError, IndexError):
+        pass
+    return limit
 
 
 def check_memory(n: int, bytes_per_sample: int, *, flag: str = "--n", available: int | None = None) -> None:

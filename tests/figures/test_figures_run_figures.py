@@ -158,3 +158,27 @@ def test_figures_load_the_data_as_the_run_trained_on_it(tmp_path, tiny_runs, cap
     (run / "config.yaml").write_text(yaml.safe_dump(config))
     assert main(["figures", str(run), "--n", "20", "--out", str(tmp_path / "f")]) == 0
     assert seen and all(kwargs["digit"] == 3 for kwargs in seen)
+
+
+def test_figures_n_beyond_memory_is_refused_before_anything_is_drawn(tmp_path, capsys, monkeypatch):
+    # probe F: figures --n 1000000000 ran on silently into an N x K x 2 float64 array
+    from ganforge import memory
+    from ganforge.runs.run import Run
+    run = tmp_path / "ring"
+    _train("gan2014-ring8", run)
+    monkeypatch.setattr(memory, "available_memory", lambda: 10 ** 9)
+    monkeypatch.setattr(Run, "sample_chunks", lambda *a, **k: pytest.fail("sampled before the memory check"))
+    capsys.readouterr()
+    assert main(["figures", str(run), "--n", "1000000000"]) == 2
+    err = capsys.readouterr().err.strip()
+    per = rf.bytes_per_sample(rf.load_dataset("ring8", split="train"))
+    assert len(err.splitlines()) == 1 and "--n 1000000000 needs about" in err, err
+    assert f"the most this machine takes now is --n {(10 ** 9 // 2) // per}" in err
+    assert not (run / "figures").exists()  # not even curves.png: the check comes first
+
+
+def test_figures_bytes_per_sample_grow_with_the_modes_and_the_pixels():
+    ring, grid = rf.load_dataset("ring8", split="train"), rf.load_dataset("grid25", split="train")
+    assert rf.bytes_per_sample(grid) - rf.bytes_per_sample(ring) == 8 * 17 * 3  # N x K x 2 and N x K float64
+    digits = rf.load_dataset("digits", split="train")
+    assert rf.bytes_per_sample(digits) == 2 * 64 + 4 * 64 + 16  # uint8 twice, float32 copy, distance and index

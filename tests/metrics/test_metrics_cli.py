@@ -163,3 +163,69 @@ def test_eval_refuses_an_accuracy_protocol_the_run_was_not_trained_with(tmp_path
     assert "'acc_tset' is not an accuracy name" in capsys.readouterr().err
     assert main(["eval", str(run), "--metrics", "acc_test_30labels_seed0"]) == 0  # its own name (digits: no valid)
     assert "acc_test_30labels_seed0" in capsys.readouterr().out
+
+
+# --- probe F: a count beyond memory, labels that are not classes, a bare checkpoint name ----------------
+
+
+def _refused(capsys, argv, *expected) -> str:
+    assert main(argv) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("ganforge: error: "), err
+    for text in expected:
+        assert text in err, (text, err)
+    return err
+
+
+def test_eval_n_beyond_memory_is_refused_before_sampling(ring_run, capsys, monkeypatch):
+    from ganforge import memory
+    from ganforge.runs.run import Run
+    monkeypatch.setattr(memory, "available_memory", lambda: 10 ** 9)
+    monkeypatch.setattr(Run, "sample_chunks", lambda *a, **k: pytest.fail("sampled before the memory check"))
+    capsys.readouterr()
+    # ring8's modes: 2 x 2 float32 values held twice, and 8 centres x 3 float64 (differences and distance) + 2
+    _refused(capsys, ["eval", str(ring_run), "--n", "100000000"], "--n 100000000 needs about",
+             f"the most this machine takes now is --n {(10 ** 9 // 2) // (16 + 8 * (8 * 3 + 2))}")
+    assert not (ring_run / "eval").exists()
+
+
+def test_eval_labels_must_be_whole_classes_and_asked_for(tmp_path, capsys):
+    x = np.zeros((20, 1, 8, 8), np.uint8)
+    np.save(tmp_path / "x.npy", x)
+    np.save(tmp_path / "frac.npy", np.full(20, 3.7))
+    np.save(tmp_path / "whole.npy", np.full(20, 3.0))
+    capsys.readouterr()
+    base = ["eval", "--samples", str(tmp_path / "x.npy"), "--dataset", "digits"]
+    # 3.7 was read as class 3 and measured
+    _refused(capsys, [*base, "--metrics", "acc", "--labels", str(tmp_path / "frac.npy")],
+             "must hold whole class numbers, got float64 values such as 3.7", "astype(np.int64)")
+    # labels with no acc metric were dropped without a word
+    _refused(capsys, [*base, "--metrics", "fid", "--labels", str(tmp_path / "whole.npy")],
+             "--labels is read by the acc metric only", "fid20_test_lenet8 is measured without labels",
+             "add acc to --metrics, or drop --labels")
+
+
+def test_eval_labels_with_a_run_are_refused(ring_run, tmp_path, capsys):
+    np.save(tmp_path / "y.npy", np.zeros(10, np.int64))
+    capsys.readouterr()
+    _refused(capsys, ["eval", str(ring_run), "--labels", str(tmp_path / "y.npy")], "--labels goes with --samples")
+
+
+def test_eval_judge_that_cannot_read_the_run_is_refused_before_sampling(digits_run, capsys, monkeypatch):
+    from ganforge.runs.run import Run
+    monkeypatch.setattr(Run, "sample_chunks", lambda *a, **k: pytest.fail("sampled before the judge was checked"))
+    capsys.readouterr()
+    _refused(capsys, ["eval", str(digits_run), "--metrics", "fid_lenet"], "judge 'lenet' reads 1x28x28 images",
+             "write fid_lenet8")
+
+
+def test_eval_bare_checkpoint_name_says_it_does_not_exist(ring_run, tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    capsys.readouterr()
+    run = ring_run.name  # relative, as typed
+    _refused(capsys, ["eval", run, "--checkpoint", "step-0000020"], "--checkpoint step-0000020 does not exist here",
+             f"pass --checkpoint {run}/checkpoints/step-0000020")
+    err = _refused(capsys, ["eval", run, "--checkpoint", "step-0000050"], "--checkpoint step-0000050 does not exist",
+                   f"a path like {run}/checkpoints/step-0000020")
+    assert "manifest.json" not in err
+    assert main(["eval", run, "--checkpoint", f"{run}/checkpoints/step-0000020", "--n", "100"]) == 0

@@ -182,3 +182,54 @@ def test_default_metrics_on_too_few_samples_name_the_least_count(one_line):
     assert "give at least 20 samples, or leave 'is' out with --metrics parzen,fid,kid,pr,dc" in one_line(e)
     assert Evaluator("digits", n=20).names[-2:] == ["pr20_test_lenet8", "dc20_test_lenet8"]
     assert Evaluator("digits", ["fid", "pr", "dc"], n=6).names[-2:] == ["pr6_test_lenet8", "dc6_test_lenet8"]
+
+
+# --- a judge that cannot read the data, refused by name before any sample is drawn (probe F) ---------------
+
+MNIST = DatasetInfo(name="mnist", kind="image", splits=("train", "valid", "test"), default_judge="lenet",
+                    shape=(1, 28, 28))
+
+
+@pytest.mark.parametrize("info, name, fix", [
+    (DatasetInfo(**{**vars(DIGITS), "shape": (1, 8, 8)}), "fid_lenet", "write fid_lenet8 (the judge for digits)"),
+    (MNIST, "fid_cnn-cifar10jpeg", "write fid_lenet (the judge for mnist)"),
+    (MNIST, "pr2k_cnn-cifar10", "write pr_lenet (the judge for mnist)"),
+    # mnist resized to 32x32 (data.resolution): its own judge reads 28x28, so only the InceptionV3 fits
+    (DatasetInfo(**{**vars(MNIST), "shape": (1, 32, 32)}), "kid", "write kid_inception (the FID InceptionV3"),
+])
+def test_a_judge_that_cannot_read_the_data_is_refused_naming_one_that_can(info, name, fix):
+    with pytest.raises(MetricError) as e:
+        resolve(name, info)
+    msg = str(e.value)
+    assert "\n" not in msg and fix in msg and f"metric '{name}'" in msg
+    assert f"holds {'x'.join(map(str, info.shape))} images" in msg
+
+
+def test_judges_that_read_the_data_resolve_as_before():
+    stacked = DatasetInfo(name="stacked-mnist", kind="image", splits=("train", "test"), default_judge="lenet",
+                          shape=(3, 28, 28))
+    assert resolve("modes", stacked).judge == "lenet"  # a 1-channel judge reads each channel
+    assert resolve("fid_inception", DatasetInfo(**{**vars(DIGITS), "shape": (1, 8, 8)})).judge == "inception"
+    assert resolve("fid_lenet", DIGITS).judge == "lenet"  # shape unknown: not checked
+
+
+def test_a_count_beyond_the_samples_suggests_one_the_split_also_holds():
+    # probe F item 5: pr1k on 500 samples suggested pr500, which digits' 297 test images then refused
+    with pytest.raises(MetricError, match=r"\(e\.g\. pr297\)"):
+        resolve("pr1k", DIGITS, available=500)
+    with pytest.raises(MetricError, match=r"\(e\.g\. fid500\)"):  # an unpaired metric: the samples alone
+        resolve("fid1k", DIGITS, available=500)
+
+
+def test_bytes_per_sample_counts_what_the_metrics_hold():
+    from ganforge.metrics.registry import bytes_per_sample
+    digits = DatasetInfo(**{**vars(DIGITS), "shape": (1, 8, 8)})
+    samples = 2 * 64  # the drawn chunks and their concatenation, uint8
+    judged = bytes_per_sample([resolve("is", digits)], digits)
+    assert judged == samples + 2 * 4 * (64 + 10)  # lenet8: 64 features and 10 logits, float32, twice
+    assert bytes_per_sample([resolve("fid", digits)], digits) == judged + 2 * 8 * 64  # float64 copies
+    assert bytes_per_sample([resolve("parzen", digits)], digits) > 10 * judged  # a block of distances per centre
+    ring = DatasetInfo(**{**vars(RING), "shape": (2,), "meta": {"centers": [[1, 0]] * 8, "std": 0.01}})
+    grid = DatasetInfo(**{**vars(ring), "meta": {"centers": [[1, 0]] * 25, "std": 0.01}})
+    assert bytes_per_sample([resolve("modes", grid)], grid) - bytes_per_sample([resolve("modes", ring)], ring) \
+        == 8 * 17 * 3  # N x K x D differences and N x K distances, float64

@@ -11,7 +11,7 @@ from pathlib import Path
 import numpy as np
 
 from ganforge import outputs
-from ganforge.api import check_eval_applies, evaluate_run
+from ganforge.api import check_eval_applies, check_labels, evaluate_run
 from ganforge.cli import options
 from ganforge.cli.device import device_option
 from ganforge.cli.help import examples
@@ -20,6 +20,7 @@ from ganforge.metrics import describe
 from ganforge.metrics.evaluation import Evaluator, write_report
 from ganforge.metrics.judges import DEFAULT_JUDGE, INCEPTION, JUDGES
 from ganforge.representation.classification import SPLITS, accuracy_name, evaluate_classifier, label_protocol
+from ganforge.runs.checkpoint import list_checkpoints
 from ganforge.runs.lock import still_training
 from ganforge.runs.rundir import read_config
 from ganforge.runs.run import load_run
@@ -53,6 +54,23 @@ def load_samples(path: str, flag: str = "--samples") -> np.ndarray:
         raise GanforgeError(f"{flag} {p} holds no samples (shape {shape}); write some with "
                             f"`ganforge sample RUN --n N --out {p}`")
     return x
+
+
+def check_checkpoint_named(run_dir: str, which: str) -> None:
+    """``--checkpoint`` is latest, best or a checkpoint directory's path. A bare name (step-0000050) that is
+    no path here was called "not a checkpoint directory (no manifest.json)", as if a folder were there:
+    say it does not exist and give the path it may mean, or the run's checkpoints."""
+    if which in ("latest", "best") or Path(which).exists():
+        return
+    inside = Path(run_dir) / "checkpoints" / which
+    if (inside / "manifest.json").is_file():
+        raise GanforgeError(f"--checkpoint {which} does not exist here; for the run's checkpoint of that name "
+                            f"pass --checkpoint {inside}")
+    saved = list_checkpoints(Path(run_dir) / "checkpoints")
+    have = (f"{run_dir}'s are {', '.join(p.name for p in saved[-3:])}" + (" (the last 3)" if len(saved) > 3 else "")
+            if saved else f"{run_dir} has none saved yet")
+    raise GanforgeError(f"--checkpoint {which} does not exist ({have}); pass latest, best or a path like "
+                        f"{Path(run_dir) / 'checkpoints' / (saved[-1].name if saved else which)}")
 
 
 def _write_json(report, path: Path) -> None:
@@ -111,10 +129,12 @@ def run(args: argparse.Namespace) -> int:
         x = load_samples(args.samples)
         ev = Evaluator(args.dataset, args.metrics, n=args.n, available=len(x), data_dir=args.data_dir,
                        seed=args.seed, device=device, inception_weights=args.inception_weights, log_fn=_say)
-        labels = load_samples(args.labels, "--labels") if args.labels else None
-        if labels is not None and (labels.ndim != 1 or len(labels) != len(x)):
-            raise GanforgeError(f"--labels {args.labels} must hold one class per sample ({len(x)}), "
-                                f"got shape {tuple(labels.shape)}")
+        labels = check_labels(load_samples(args.labels, "--labels"), len(x), f"--labels {args.labels}") \
+            if args.labels else None
+        if labels is not None and not any(s.family == "acc" for s in ev.specs):  # read by acc alone
+            raise GanforgeError(f"--labels is read by the acc metric only, and {', '.join(ev.names)} "
+                                f"{'is' if len(ev.names) == 1 else 'are'} measured without labels; add acc to "
+                                f"--metrics, or drop --labels")
         report = ev.run(x, labels)
         report.samples = {"source": "file", "path": str(Path(args.samples).resolve()), "n": int(len(x)),
                           "seed": args.seed}
@@ -128,7 +148,11 @@ def run(args: argparse.Namespace) -> int:
     if args.dataset:
         raise GanforgeError("--dataset goes with --samples; a run is always measured against the data it was "
                             "trained on")
+    if args.labels:
+        raise GanforgeError("--labels goes with --samples; a run's samples carry the labels its generator drew "
+                            "them for: drop --labels")
     check_eval_applies(args.run_dir, read_config(Path(args.run_dir)))  # before any checkpoint is read
+    check_checkpoint_named(args.run_dir, args.checkpoint)
     opened = load_run(args.run_dir, args.checkpoint, device=device)
     if args.checkpoint == "latest" and (note := still_training(args.run_dir)):
         print(f"ganforge: note: {note}, {opened.checkpoint.name}", file=sys.stderr)

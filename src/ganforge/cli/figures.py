@@ -6,8 +6,9 @@ import argparse
 from functools import partial
 from pathlib import Path
 
-from ganforge import outputs
+from ganforge import memory, outputs
 from ganforge.cli import options
+from ganforge.cli.evaluate import check_checkpoint_named
 from ganforge.cli.device import device_option
 from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
@@ -46,12 +47,13 @@ def run(args: argparse.Namespace) -> int:
     out = None if args.out is None else outputs.named(args.out, flag="--out")  # '' or . is no new folder
     device = device_option(args.device)
     if args.checkpoint not in ("latest", "best"):
+        check_checkpoint_named(args.run_dir, args.checkpoint)  # a bare name: it does not exist, and what it may mean
         checkpoint_path(args.run_dir, args.checkpoint)  # a wrong path is an error, not a skipped figure
     opener = partial(load_run, args.run_dir, args.checkpoint, device=device)
     # only a run with no checkpoint saved yet gets its curves alone; a damaged one is an error, as everywhere
     none_saved = args.checkpoint == "latest" and not list_checkpoints(Path(args.run_dir) / "checkpoints")
     paths = make_figures(args.run_dir, opener, n=args.n, seed=args.seed, data_dir=args.data_dir, log_fn=print,
-                         out=out, force=args.force, none_saved=none_saved)
+                         out=out, force=args.force, none_saved=none_saved, check_memory=memory.check_memory)
     for p in paths:
         print(f"figure: {p}")
     return 0

@@ -182,13 +182,16 @@ def figure_title(run_dir: Path, step: int | None, checkpoint: str | os.PathLike)
 
 def make_figures(run_dir: str | os.PathLike, open_run: Callable[[], Any], *, n: int = 1000, seed: int = 0,
                  data_dir: str | os.PathLike | None = None, log_fn: Callable[[str], None] | None = print,
-                 out: str | os.PathLike | None = None, force: bool = False, none_saved: bool = True) -> list[Path]:
+                 out: str | os.PathLike | None = None, force: bool = False, none_saved: bool = True,
+                 check_memory: Callable[[int, int], None] | None = None) -> list[Path]:
     """Write the run's figures (see the module docstring) to ``out`` (default ``RUN_DIR/figures``);
     returns their paths.
 
     ``open_run()`` gives the run opened at a checkpoint (``ganforge.load_run``): its ``config``,
     ``state``, ``generator``, ``num_classes`` and ``sample_with_labels``. It is called before anything is
     drawn; a run with no checkpoint yet (``none_saved``, said by the caller) still gets its curves.
+    ``check_memory(n, bytes_per_sample)`` (the CLI's ``memory.check_memory``) may refuse ``n`` once the data's
+    shape is known, before anything is drawn.
     """
     say = log_fn or (lambda _: None)
     run_dir = Path(run_dir)
@@ -207,8 +210,13 @@ def make_figures(run_dir: str | os.PathLike, open_run: Callable[[], Any], *, n: 
         if not none_saved:
             raise  # damaged, or not the checkpoint asked for: an error in every command
         run, missing = None, exc  # none saved yet: the curves so far are still worth drawing
+    data = None
     if run is not None:
         check_drawable(run, run_dir)
+        if cap.TABLE not in cap.capabilities_of(run.model):  # the data first: --n is checked before any drawing
+            data = _load_data(run.config, data_dir)
+            if check_memory is not None:
+                check_memory(n, bytes_per_sample(data[0]))
     written: list[Path] = []
     series = read_curves(run_dir)
     if series:
@@ -227,13 +235,7 @@ def make_figures(run_dir: str | os.PathLike, open_run: Callable[[], Any], *, n: 
         return written
     cfg, state = run.config, run.state
     title = figure_title(run_dir, state.get("step"), run.checkpoint)
-
-    # the run's own data options (an anomaly protocol's digit among them), as training read them
-    opts = {**registry.run_data_options(cfg.data, cfg.seed), "data_dir": data_dir}
-    train = load_dataset(cfg.data.name, split=cfg.data.split, **opts)
-    held_split = None if cfg.data.split == "all" else next(
-        (s for s in ("test", "valid") if s != cfg.data.split and _has_split(cfg.data.name, s)), None)
-    held = load_dataset(cfg.data.name, split=held_split, **opts) if held_split else None
+    train, held, held_split = data
     samples, _ = collect(progress.chunks(run.sample_chunks(n, seed), n, "sampling"))
     train_x = train.x.numpy()
 
@@ -268,6 +270,34 @@ def make_figures(run_dir: str | os.PathLike, open_run: Callable[[], Any], *, n: 
             samples, p, centers=centers, real=train_x, std=train.meta.get("std"),
             title=f"{title}\n{n} samples over the real data")))
     return written
+
+
+def _load_data(cfg: Any, data_dir: str | os.PathLike | None) -> tuple[Any, Any, str | None]:
+    """(the training split, a held-out split or None, its name), with the run's own data options (an anomaly
+    protocol's digit among them), as training read them."""
+    opts = {**registry.run_data_options(cfg.data, cfg.seed), "data_dir": data_dir}
+    train = load_dataset(cfg.data.name, split=cfg.data.split, **opts)
+    held_split = None if cfg.data.split == "all" else next(
+        (s for s in ("test", "valid") if s != cfg.data.split and _has_split(cfg.data.name, s)), None)
+    held = load_dataset(cfg.data.name, split=held_split, **opts) if held_split else None
+    return train, held, held_split
+
+
+PLOT_BYTES = 64  # matplotlib's copies of one scattered point (offsets, colours, the rasterised path)
+
+
+def bytes_per_sample(train: Any) -> int:
+    """What the figures hold per sample drawn, for the memory check before sampling: the samples twice (the
+    drawn chunks and their concatenation), their float32 copy for the nearest-neighbour search, the distance
+    and index found, and for 2-D points samples.png's mode count (N x K x D float64 differences to the K
+    centres, and the N x K distances) and matplotlib's copies of the scatter."""
+    values = int(np.prod(train.shape))
+    per = 2 * values * (1 if train.kind == "image" else 4) + 4 * values + 16
+    if train.kind != "image":
+        centers = train.meta.get("centers")
+        modes = 0 if centers is None else len(centers)
+        per += 8 * (modes * (values + 1) + values) + PLOT_BYTES
+    return per
 
 
 def check_drawable(run: Any, run_dir: Path) -> None:

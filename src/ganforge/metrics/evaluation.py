@@ -194,7 +194,7 @@ class Evaluator:
         self.info = DatasetInfo(name=first.name, kind=first.kind, splits=splits,
                                 default_judge=default_judge(first.name), num_classes=first.num_classes,
                                 meta=first.meta, reference_size=lambda split: len(self.reference(split)),
-                                selecting=selecting)
+                                selecting=selecting, shape=tuple(first.shape))
         self.sample_shape = first.shape
         names = _names(metrics)
         if names is None:
