@@ -108,7 +108,7 @@ def test_signal_during_sample_leaves_no_partial_file(tmp_path, sig, code, word):
 def test_figures_with_a_wrong_checkpoint_write_nothing(tmp_path, capsys):
     assert main(["train", "gan2014-digits", "--steps", "10", "--out", "r", *TINY]) == 0
     assert main(["figures", "r", "--checkpoint", "r/checkpoints/step-9999999"]) == 2
-    assert "not a checkpoint directory" in capsys.readouterr().err
+    assert "--checkpoint r/checkpoints/step-9999999 does not exist (r's are step-0000010)" in capsys.readouterr().err
     assert not (tmp_path / "r" / "figures").exists()
 
 
