@@ -223,3 +223,47 @@ def test_an_uncaught_exception_is_one_json_500_and_one_log_line(explore_runs, mo
 def test_the_browser_s_favicon_request_is_answered_empty(client):
     r = client.get("/favicon.ico")
     assert r.status_code == 204 and r.content == b""
+
+
+def test_the_list_names_the_checkpoint_opened_and_a_repaired_one_is_opened_again(explore_runs, tmp_path):
+    """The page selects ``opened`` (it selected the newest, so every panel asked for the damaged one and was
+    refused), and a newest checkpoint repaired while the explorer runs is opened on the next listing (it stayed
+    skipped for the life of the server)."""
+    bad = tmp_path / "bad"
+    shutil.copytree(explore_runs / "digits", bad)
+    weights = bad / "checkpoints" / "step-0000010" / "G.safetensors"
+    good = weights.read_bytes()
+    weights.write_bytes(good[:50])
+    with TestClient(build_app([bad])) as c:
+        listed = c.get("/api/runs").json()["runs"][0]
+        assert (listed["opened"], listed["step"]) == ("step-0000005", 5)
+        assert list(listed["skipped"]) == ["step-0000010"] and "checksum" in listed["skipped"]["step-0000010"]
+        assert c.get("/api/runs/0/samples", params={"seeds": "1", "checkpoint": listed["opened"]}).status_code == 200
+        weights.write_bytes(good)  # repaired (or its copy finished)
+        listed = c.get("/api/runs").json()["runs"][0]
+        assert (listed["opened"], listed["step"], listed["skipped"]) == ("step-0000010", 10, {})
+
+
+def labels_of(run, seeds) -> dict[int, int]:
+    return {s: int(run.model.latents(1, s)["y"][0]) for s in seeds}
+
+
+def test_with_no_class_picked_the_strip_holds_seed_a_s_class_and_says_b_s_end_is_not_b_s_sample(client, explore_runs):
+    """Labels are not blended: with no class, the strip is in seed A's class, so its B end is B's z in A's class.
+    It was claimed to be B's own sample; the answer now says which it is."""
+    run = load_run(explore_runs / "cgan")
+    drawn = labels_of(run, range(60))
+    a = 0
+    b = next(s for s in drawn if drawn[s] != drawn[a])
+    body = client.get(f"/api/runs/1/interpolate?a={a}&b={b}&steps=3").json()
+    strip = images(body)
+    assert (body["class"], body["b_is_sample"]) == (drawn[a], False)
+    np.testing.assert_array_equal(strip[0], run.sample(1, seed=a)[0])
+    np.testing.assert_array_equal(strip[-1], run.sample(1, seed=b, classes=drawn[a])[0])
+    assert not np.array_equal(strip[-1], run.sample(1, seed=b)[0])
+    picked = client.get(f"/api/runs/1/interpolate?a={a}&b={b}&steps=3&class=4").json()
+    assert (picked["class"], picked["b_is_sample"]) == (4, True)
+    same = next(s for s in drawn if s != a and drawn[s] == drawn[a])  # B draws A's class: its own sample
+    assert client.get(f"/api/runs/1/interpolate?a={a}&b={same}&steps=3").json()["b_is_sample"] is True
+    plain = client.get("/api/runs/0/interpolate?a=1&b=2&steps=3").json()  # unconditional: no class to hold
+    assert (plain["class"], plain["b_is_sample"]) == (None, True)

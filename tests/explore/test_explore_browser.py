@@ -403,3 +403,109 @@ def test_the_anomaly_strip_wraps_inside_its_panel_and_a_one_point_curve_is_a_dot
         return n; }""")
     assert blue >= 9, blue
     pg.close()
+
+
+def settle(pg, script: str = "true") -> None:
+    pg.wait_for_function(f"() => window.gf && window.gf.busy === 0 && ({script})", timeout=120_000)
+
+
+def test_the_page_opens_the_checkpoint_the_server_opened_not_a_damaged_newer_one(browser, explore_runs, tmp_path):
+    """The newest checkpoint is damaged and the server passed it over: the page selected it anyway, so every
+    panel asked for it and was refused, with the header saying step 5 and the picker step 10."""
+    bad = tmp_path / "bad"
+    shutil.copytree(explore_runs / "digits", bad)
+    weights = bad / "checkpoints" / "step-0000010" / "G.safetensors"
+    weights.write_bytes(weights.read_bytes()[:50])
+    with serving([bad]) as url:
+        pg, offsite = open_page(browser, url)
+        settle(pg, "document.getElementById('interppath').textContent !== ''")
+        assert pg.evaluate("() => document.getElementById('ckpt').value") == "step-0000005"
+        assert "(damaged: skipped)" in pg.locator("#ckpt option[value='step-0000010']").text_content()
+        assert pg.locator("#error").text_content() == "" and "step 5" in pg.locator("#runinfo").text_content()
+        assert all(c.std() > 1 for c in cells(pg))
+        assert not offsite, offsite
+        pg.close()
+
+
+def test_a_refusal_s_line_outlives_the_other_panels_successes_until_the_next_action(browser, server):
+    """One change redraws the grid, the strip and the plane at once; the plane's refusal came back first and
+    the grid's success wiped its line. It now stays until the user does something else."""
+    pg = browser.new_page(viewport={"width": 1400, "height": 1100})
+    pg.goto(server)
+    settle(pg, "window.gf.grid !== null")
+    pick_run(pg, "1", "plane")
+    versions = pg.evaluate("() => [document.getElementById('grid').dataset.version, "
+                           "document.getElementById('interp').dataset.version]")
+    pg.evaluate("() => { document.getElementById('planeSpan').value = '50'; "  # refused by the server: 422
+                "const c = document.getElementById('ckpt'); c.dispatchEvent(new Event('change')); }")
+    settle(pg, f"document.getElementById('grid').dataset.version !== '{versions[0]}' && "
+               f"document.getElementById('interp').dataset.version !== '{versions[1]}'")  # both succeeded
+    assert pg.locator("#error").text_content().startswith("span must be in 0.05..3")
+    pg.fill("#planeSpan", "1")
+    pg.press("#planeSpan", "Enter")  # a new action: the old line goes, and this one is not refused
+    settle(pg)
+    assert pg.locator("#error").text_content() == ""
+    pg.close()
+
+
+def test_the_live_controls_follow_the_server_and_a_button_sends_only_what_was_changed(browser, server):
+    """Another tab (here: a request from outside) sets hinge and k 3: this tab's controls show them, and its
+    step G keeps them (it sent every control's value, putting back minimax and k 1)."""
+    pg = browser.new_page(viewport={"width": 1400, "height": 1100})
+    pg.goto(server)
+    settle(pg, "window.gf.live !== null")
+    post = ("(body) => fetch('/api/live', {method: 'POST', headers: {'Content-Type': 'application/json'}, "
+            "body: JSON.stringify(body)}).then((r) => r.json())")
+    pg.evaluate(post, {"action": "pause", "loss": "hinge", "k": 3, "lr": 0.002})
+    settle(pg, "document.getElementById('lloss').value === 'hinge' && document.getElementById('lk').value === '3' "
+               "&& Number(document.getElementById('llr').value) === 0.002")
+    step = pg.evaluate("() => window.gf.live.step")
+    pg.click("#lstepg")
+    settle(pg, f"window.gf.live.step === {step + 1}")
+    assert pg.evaluate("() => window.gf.live.settings") == {"dataset": "ring8", "loss": "hinge", "k": 3, "lr": 0.002,
+                                                            "seed": 0}
+    pg.select_option("#lloss", "least-squares")  # a change made here is sent, alone
+    settle(pg, "window.gf.live.settings.loss === 'least-squares'")
+    assert pg.evaluate("() => window.gf.live.settings.k") == 3
+    pg.evaluate(post, {"action": "reset", "loss": "minimax", "k": 1, "lr": 0.001})  # as the other tests found it
+    pg.close()
+
+
+def test_panels_a_run_cannot_fill_are_not_shown(browser, server):
+    """pix2pix: the grid's note alone (no empty canvas, no seed or truncation controls) and no interpolation
+    strip; with no runs at all (the live view alone), no run panel shows."""
+    pg = browser.new_page(viewport={"width": 1400, "height": 1100})
+    pg.goto(server)
+    settle(pg, "window.gf.grid !== null")
+    pick_run(pg, "3", "translate")
+    assert pg.is_visible("#gridnote") and "does not generate" in pg.locator("#gridnote").text_content()
+    for hidden in ("#grid", "#gridcontrols", "#truncbox", "#panel-interp", "#panel-plane", "#panel-nearest"):
+        assert not pg.is_visible(hidden), hidden
+    pick_run(pg, "2", "mix")  # a style-based run: everything back
+    for shown in ("#grid", "#truncbox", "#panel-interp"):
+        assert pg.is_visible(shown), shown
+    pg.close()
+    with serving([]) as url:
+        pg = browser.new_page(viewport={"width": 1400, "height": 1100})
+        pg.goto(url)
+        pg.wait_for_function("() => document.getElementById('runinfo').textContent.includes('no runs given')")
+        for panel in ("grid", "interp", "plane", "nearest", "curves", "mix", "translate", "upscale", "score"):
+            assert not pg.is_visible(f"#panel-{panel}"), panel
+        assert pg.is_visible("#panel-live") and not pg.is_visible("#ckpt")
+        pg.close()
+
+
+def test_seed_boxes_stop_at_2_53_where_a_page_number_stops_being_exact(page):
+    """Past 2^53 - 1 a JS number cannot hold every integer: seed 2^53 + 1 was asked as 2^53 + 1 but labelled
+    2^53, and a first seed there gave 36 copies of one seed."""
+    top = 2**53 - 1
+    page.select_option("#run", LAST)
+    settle(page)
+    page.fill("#seedA", str(2**53 + 1))
+    page.press("#seedA", "Enter")
+    settle(page, f"document.getElementById('interppath').textContent.includes('seed {top} ')")
+    assert page.evaluate("() => document.getElementById('seedA').value") == str(top)
+    redraw(page, f"() => {{ const s = document.getElementById('seed0'); s.value = '{2**53 + 1}'; "
+                 "s.dispatchEvent(new Event('change')); }")
+    seeds = page.evaluate("() => window.gf.grid.seeds")
+    assert len(set(seeds)) == len(seeds) == 36 and max(seeds) <= top, seeds

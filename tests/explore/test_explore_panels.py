@@ -209,3 +209,28 @@ def test_a_run_that_draws_no_samples_names_its_command_by_the_path_given(client,
     assert f"try `ganforge translate {panel_runs / 'pix2pix'} --input IMAGE --out OUT`" in r.json()["error"]
     r = client.get("/api/runs/0/apps/translate/inputs")  # a panel the run lacks: no command, as serve answers
     assert r.status_code == 404 and "cannot translate" in r.json()["error"] and "try `" not in r.text
+
+
+def test_a_style_based_run_s_interpolation_is_a_line_in_w_and_says_so(client, panel_runs):
+    """Its latents are w ("ws"), interpolated in a straight line: the answer said "slerp" because its z is
+    Gaussian."""
+    run = load_run(panel_runs / "style")
+    body = ok(client.get("/api/runs/2/interpolate", params={"a": 3, "b": 8, "steps": 4}))
+    assert body["path"] == "lerp" and body["b_is_sample"] is True
+    strip = images(body)
+    np.testing.assert_array_equal(strip[0], run.sample(1, seed=3)[0])
+    np.testing.assert_array_equal(strip[-1], run.sample(1, seed=8)[0])
+    assert ok(client.get("/api/runs/1/interpolate", params={"a": 3, "b": 8, "class": 1}))["path"] == "slerp"
+
+
+def test_with_no_class_picked_the_plane_s_0_1_cell_is_b_s_latent_in_a_s_class(client, explore_runs):
+    run = load_run(explore_runs / "cgan")
+    drawn = {s: int(run.model.latents(1, s)["y"][0]) for s in range(20)}
+    b = next(s for s in drawn if drawn[s] != drawn[0])
+    body = ok(client.get("/api/runs/1/plane", params={"a": 0, "b": b, "size": 3}))
+    at = {tuple(c): i for i, c in enumerate(body["coords"])}
+    assert (body["class"], body["b_is_sample"]) == (drawn[0], False)  # the page outlines (0, 1) only when True
+    cells = images(body)
+    np.testing.assert_array_equal(cells[at[(1.0, 0.0)]], run.sample(1, seed=0)[0])
+    np.testing.assert_array_equal(cells[at[(0.0, 1.0)]], run.sample(1, seed=b, classes=drawn[0])[0])
+    assert ok(client.get("/api/runs/1/plane", params={"a": 0, "b": b, "size": 3, "class": 2}))["b_is_sample"] is True

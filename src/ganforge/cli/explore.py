@@ -15,7 +15,7 @@ import uvicorn
 from ganforge.cli import options
 from ganforge.cli.device import device_option
 from ganforge.cli.help import examples
-from ganforge.cli.serve import bind, check_bind, url
+from ganforge.cli.serve import GRACE_S, bind, check_bind, url
 from ganforge.errors import GanforgeError
 from ganforge.explore.app import build_app
 from ganforge.runs.rundir import read_config
@@ -49,5 +49,6 @@ def run(args: argparse.Namespace) -> int:
     app = build_app(paths, device_option(args.device), args.truncation_centres,
                     log=lambda line: print(f"ganforge: {line}", file=sys.stderr, flush=True))
     print(f"ganforge: exploring {len(paths)} run(s) on {url(sock)}", file=sys.stderr)
-    uvicorn.Server(uvicorn.Config(app, log_level="warning")).run(sockets=[sock])
+    # the backstop of explore.live's signal hook: a response still open after GRACE_S is cut at Ctrl-C
+    uvicorn.Server(uvicorn.Config(app, log_level="warning", timeout_graceful_shutdown=GRACE_S)).run(sockets=[sock])
     return 0

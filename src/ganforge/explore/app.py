@@ -30,8 +30,8 @@ from starlette.staticfiles import StaticFiles
 
 from ganforge import run_stats
 from ganforge.explore import apps, panels
-from ganforge.explore.live import LiveTraining
-from ganforge.explore.runs import Refused, Runs, generating, in_thread, int_param, options, render
+from ganforge.explore.live import LiveTraining, on_exit_signals
+from ganforge.explore.runs import Refused, Runs, generating, held_labels, in_thread, int_param, options, render
 from ganforge.serve.app import Backstop, http_error
 from ganforge.serve.requests import ApiError
 
@@ -77,21 +77,26 @@ async def interpolate(request: Request) -> Response:
     a, b = int_param(request, "a", 0, 0, 2**63 - 1), int_param(request, "b", 1, 0, 2**63 - 1)
     steps = int_param(request, "steps", 8, 2, MAX_STEPS)
     opts = options(request, run)
-    spherical = run.config.model.z_dist == "normal"
+    gaussian = run.config.model.z_dist == "normal"
 
     def work() -> dict[str, Any]:
         with runs.lock:
             la = run.model.latents(1, a, device=run.device, **opts)
             lb = run.model.latents(1, b, device=run.device, **opts)
             ts = [i / (steps - 1) for i in range(steps)]
-            batch = {}
+            batch, slerped = {}, False
             for k in la:
                 if la[k].is_floating_point():
-                    mix = slerp if spherical and k == "z" else torch.lerp
+                    # only z itself is Gaussian: a style-based run's w (its "ws") is interpolated in a line
+                    spherical = gaussian and k == "z"
+                    slerped |= spherical
+                    mix = slerp if spherical else torch.lerp
                     batch[k] = torch.cat([mix(la[k], lb[k], t) for t in ts])
                 else:  # labels: the class of seed a (or the picked class) throughout
                     batch[k] = la[k].repeat(steps, *([1] * (la[k].dim() - 1)))
-            return {"a": a, "b": b, "t": ts, "path": "slerp" if spherical else "lerp", **render(run, batch)}
+            # path: what was done to the latents the images come from, not what their z distribution suggests
+            return {"a": a, "b": b, "t": ts, "path": "slerp" if slerped else "lerp", **held_labels(la, lb),
+                    **render(run, batch)}
     return JSONResponse(await in_thread(work))
 
 
@@ -160,8 +165,14 @@ def build_app(paths: list[Path], device: str | torch.device = "cpu", truncation_
 
     @contextlib.asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        await live.close()
+        # uvicorn waits for every response before this shutdown runs, and a live stream never ends by
+        # itself: its Ctrl-C (and SIGTERM) end the streams first, or they would hold the server up for good
+        restore = on_exit_signals(live.end_streams)
+        try:
+            yield
+        finally:
+            restore()
+            await live.close()
 
     routes = [Route("/", index), Route("/favicon.ico", favicon), Route("/api/runs", run_list),
               Route("/api/runs/{rid:int}/samples", samples), Route("/api/runs/{rid:int}/interpolate", interpolate),

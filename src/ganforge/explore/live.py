@@ -6,6 +6,11 @@ is a server-sent-event stream of frames, one per chunk of training while playing
 change while paused. Training runs in a worker thread a chunk (``CHUNK`` G steps) at a time, so
 pause, a new lr or a new loss take effect within a chunk, and the event loop keeps serving.
 One toy model per explorer: it is a local tool, and every tab sees the same training.
+
+A stream never ends by itself, and uvicorn's graceful shutdown waits for every response to finish
+before it runs the app's lifespan shutdown: so the explorer hooks the server's own Ctrl-C and SIGTERM
+handlers (:func:`on_exit_signals`) and ends every stream on them (:meth:`LiveTraining.end_streams`),
+or Ctrl-C would wait for as long as a tab or ``curl -N`` stayed open.
 """
 
 from __future__ import annotations
@@ -13,8 +18,9 @@ from __future__ import annotations
 import asyncio
 import json
 import math
+import signal
 import threading
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 
 from starlette.requests import Request
 from starlette.responses import JSONResponse, Response, StreamingResponse
@@ -39,6 +45,7 @@ class LiveTraining:
         self.lock = threading.Lock()
         self.changed: asyncio.Event | None = None
         self.task: asyncio.Task | None = None
+        self.closing = False  # set on shutdown: every stream ends, and a new one ends at once
 
     def _ensure(self) -> None:
         if self.changed is None:
@@ -73,7 +80,14 @@ class LiveTraining:
             await asyncio.to_thread(chunk)
             await self._publish()
 
+    def end_streams(self) -> None:
+        """End every open stream within a moment (the server is stopping): in the event loop's thread."""
+        self.closing = True
+        if self.changed is not None:
+            self.changed.set()  # wakes the streams waiting for a frame
+
     async def close(self) -> None:
+        self.end_streams()
         if self.task is not None:
             self.task.cancel()
             self.task = None
@@ -136,7 +150,7 @@ class LiveTraining:
 
         async def events() -> AsyncIterator[str]:
             seen = 0
-            while not await request.is_disconnected():
+            while not self.closing and not await request.is_disconnected():
                 if self.version != seen and self.frame is not None:
                     seen = self.version
                     yield f"data: {json.dumps(self.frame)}\n\n"
@@ -146,3 +160,30 @@ class LiveTraining:
                 except TimeoutError:
                     yield ": keep-alive\n\n"
         return StreamingResponse(events(), media_type="text/event-stream", headers={"Cache-Control": "no-store"})
+
+
+def on_exit_signals(callback: Callable[[], None]) -> Callable[[], None]:
+    """Have SIGINT and SIGTERM call ``callback`` in the running event loop, then the handler that was there
+    (uvicorn's, which starts its graceful shutdown); returns what puts the old handlers back. Only in the
+    main thread (the only one Python lets set a handler), and only over a handler that is a function: an
+    ignored or default signal is left as it is."""
+    if threading.current_thread() is not threading.main_thread():
+        return lambda: None
+    loop = asyncio.get_running_loop()
+    installed = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        previous = signal.getsignal(sig)
+        if not callable(previous):
+            continue
+
+        def handler(signum, frame, previous=previous):
+            loop.call_soon_threadsafe(callback)  # a signal handler may run mid-way through the loop's own code
+            previous(signum, frame)
+        signal.signal(sig, handler)
+        installed[sig] = (previous, handler)
+
+    def restore() -> None:
+        for sig, (previous, handler) in installed.items():
+            if signal.getsignal(sig) is handler:  # not replaced since: put the server's back
+                signal.signal(sig, previous)
+    return restore

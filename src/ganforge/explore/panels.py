@@ -4,8 +4,11 @@
   mean latent ``o`` (zero for z; the tracked mean w of a style-based G, which is its psi = 0
   latent): the cell at (u, v) is ``o + u (l_A - o) + v (l_B - o)``. So (1, 0) is seed A's own
   sample and (0, 1) seed B's, (0, 0) the mean, and any cell is reproduced from (A, B, u, v)
-  alone. A straight plane (not a sphere): for Gaussian z the cells off the unit circle
-  u^2 + v^2 = 1 leave the shell where z's mass lies, which is part of what the plane shows.
+  alone. Labels cannot be blended: every cell has the picked class, or seed A's when none is
+  picked, so on a conditional run with no class (0, 1) is seed B's latent in A's class, seed B's
+  own sample only when B draws that class too (``b_is_sample`` says which). A straight plane (not a
+  sphere): for Gaussian z the cells off the unit circle u^2 + v^2 = 1 leave the shell where z's
+  mass lies, which is part of what the plane shows.
 - **Style mixing** (``/mix``): for a style-based run, rows of source seeds whose coarse styles
   (layers below ``layer``) are kept and columns of seeds whose fine styles (``layer`` and up)
   replace them; each cell is ``ganforge sample RUN --n 1 --seed ROW --mix-seed COL
@@ -30,7 +33,8 @@ from ganforge import capabilities as cap
 from ganforge.metrics.judges import default_judge, load_judge
 from ganforge.privacy.distances import nearest, pixels
 from ganforge.runs.run import Run
-from ganforge.explore.runs import Refused, Runs, encode, generating, in_thread, int_param, lacks, options, render
+from ganforge.explore.runs import (Refused, Runs, encode, generating, held_labels, in_thread, int_param, lacks,
+                                   options, render)
 from ganforge.synthetic.sources import training_data
 
 MAX_PLANE = 9  # cells a side of the seed plane (81 images: one forward pass of a small G)
@@ -99,7 +103,9 @@ async def plane(request: Request) -> Response:
 
     def work() -> dict[str, Any]:
         with runs.lock:
-            return {"a": a, "b": b, "size": size, "span": span, "coords": coords,
+            labels = held_labels(run.model.latents(1, a, device=run.device, **opts),
+                                 run.model.latents(1, b, device=run.device, **opts))
+            return {"a": a, "b": b, "size": size, "span": span, "coords": coords, **labels,
                     **render(run, plane_latents(run, a, b, coords, **opts))}
     return JSONResponse(await in_thread(work))
 

@@ -43,7 +43,9 @@ class Runs:
     def __init__(self, paths: list[Path], device: torch.device, centres: int | None = None):
         self.paths, self.device, self.centres = paths, device, centres
         self.open: OrderedDict[tuple[int, str], Run] = OrderedDict()
-        self.skipped: dict[tuple[int, str], str] = {}  # checkpoints "latest" passed over: why, said once
+        # checkpoints "latest" passed over: (their files' stamp, why), said once while the files stay as they were
+        self.skipped: dict[tuple[int, str], tuple[tuple, str]] = {}
+        self.opened: dict[int, str] = {}  # the checkpoint "latest" last opened for each run (the page selects it)
         self.lock = threading.Lock()
         self.memo_lock = threading.Lock()
         self.memo: dict[tuple, Any] = {}
@@ -86,24 +88,39 @@ class Runs:
             self.open.move_to_end(key)
             return self.open[key]
 
+    def _stamp(self, rid: int, name: str) -> tuple:
+        """What a skip is keyed on: each file of the checkpoint with its size and modification time. A
+        checkpoint rewritten since it was passed over (repaired, or its copy finished) is tried again on
+        the next "latest", rather than staying skipped for the life of the server."""
+        folder = self.path(rid) / "checkpoints" / name
+        try:
+            return tuple(sorted((p.name, st.st_size, st.st_mtime_ns)
+                                for p in folder.iterdir() for st in [p.stat()]))
+        except OSError:  # gone meanwhile: a stamp of its own, so that its reappearance is tried again
+            return ("unreadable",)
+
     def _latest(self, rid: int, names: list[str]) -> Run:
         """The newest checkpoint that opens: a damaged newer one is passed over with one warning line, as
         ``serve``, ``sample`` and ``--resume`` pass it over (runs/checkpoint.load_latest): said only when
-        there is one to fall back to, so a run none of whose checkpoints opens is the one line of the error."""
+        there is one to fall back to, so a run none of whose checkpoints opens is the one line of the error.
+        The name opened is kept in ``opened`` (the page must ask for that one, not the newest)."""
         problems = []
         for name in reversed(names):
-            if (rid, name) in self.skipped:
+            stamp = self._stamp(rid, name) if (rid, name) in self.skipped else None  # the usual case: no listing
+            if stamp is not None and self.skipped[(rid, name)][0] == stamp:
                 continue
             try:
                 run = self._open(rid, name)
             except GanforgeError as e:
-                self.skipped[(rid, name)] = str(e)
+                self.skipped[(rid, name)] = (stamp or self._stamp(rid, name), str(e))
                 problems.append(str(e))
                 continue
+            self.skipped.pop((rid, name), None)
             for problem in problems:
                 warn(ckpt.skipping(problem))
+            self.opened[rid] = name
             return run
-        first = self.skipped[(rid, names[-1])]
+        first = self.skipped[(rid, names[-1])][1]
         raise Refused(422, f"every checkpoint of {self.path(rid)} is damaged (the newest: {first}); "
                            f"train it again, or restore its checkpoints/")
 
@@ -149,6 +166,10 @@ class Runs:
             except Refused as e:  # this run's line; the other runs stay usable
                 return {**entry, "error": e.message, "capabilities": []}
             caps = cap.capabilities_of(run.model)
+            # opened: the checkpoint the step and capabilities are of, and the one the page selects; skipped:
+            # the newer ones passed over as damaged (the picker marks them), each with its line
+            entry.update(opened=self.opened[rid], skipped={n: self.skipped[(rid, n)][1] for n in names
+                                                           if (rid, n) in self.skipped})
             entry.update(recipe=run.config.recipe, step=run.step,  # classes: what the class picker offers
                          num_classes=run.num_classes if cap.CLASSES in caps else None,
                          capabilities=sorted(caps), z_dist=run.config.model.z_dist)
@@ -237,6 +258,16 @@ def encode(images) -> dict[str, Any]:
 
 def render(run: Run, latents: dict[str, torch.Tensor]) -> dict[str, Any]:
     return encode(run.model.render(latents))
+
+
+def held_labels(la: dict[str, torch.Tensor], lb: dict[str, torch.Tensor]) -> dict[str, Any]:
+    """What the interpolation and the plane say about their labels, which they cannot blend: the class held
+    in every image (the picked one, or seed A's own draw; None for an unconditional run), and whether seed
+    B's end is seed B's own sample, which it is only when B's label is that class too (a class picked, or
+    B drawing the same one). Otherwise B's end is B's latent drawn in A's class, and the page says so."""
+    labels = [k for k in la if not la[k].is_floating_point()]
+    held = int(la[labels[0]].flatten()[0]) if labels and la[labels[0]].numel() == 1 else None
+    return {"class": held, "b_is_sample": all(torch.equal(la[k], lb[k]) for k in labels)}
 
 
 def generating(runs: Runs, request: Request) -> Run:

@@ -10,6 +10,11 @@ function showError(message) { $("error").textContent = message || ""; }
 // every async handler ends in .catch(failed): a refused request (the server's one line) is shown, never an
 // uncaught page error
 function failed(e) { showError(e && e.message ? e.message : String(e)); }
+// The line is cleared when the user starts something new (a changed control, a button or image clicked),
+// before that action's handlers run, and never by a request that succeeds: one action starts several
+// panels' requests at once, and the one refused is not always the last to come back.
+document.addEventListener("change", () => showError(""), true);
+document.addEventListener("click", (e) => { if (e.target.closest("button, canvas")) showError(""); }, true);
 
 async function getJSON(url, options) {
   gf.busy++;
@@ -18,7 +23,6 @@ async function getJSON(url, options) {
     let body;
     try { body = await r.json(); } catch (e) { throw new Error(`${url.split("?")[0]}: ${r.status} ${r.statusText}, not JSON`); }
     if (!r.ok) throw new Error(body.error || r.statusText);
-    showError("");
     return body;
   } finally { gf.busy--; }
 }
@@ -46,6 +50,28 @@ function drawImage(ctx, imageData, x, y, size) {
 
 function run() { return gf.runs[Number($("run").value)]; }
 function can(name) { const r = run(); return !!r && (r.capabilities || []).includes(name); }
+const generates = () => can("generate") && !can("toy2d"); // images from seeds: grid, interpolation, plane, nearest
+
+// Seeds go up to 2^63-1 on the server, but a JS number holds integers exactly only up to 2^53-1: past it,
+// 2^53+1 reads as 2^53 and seed + 1 is seed again. So a seed box is held at 2^53-1 (the box says what is
+// drawn), compared as a BigInt so that the check itself loses nothing; anything else is left for the
+// server's own line.
+const SEED_MAX = Number.MAX_SAFE_INTEGER;
+const FIRST_SEED_MAX = SEED_MAX - 128; // the grid counts on from its first seed: room for 64 images and 64 locked
+function capSeed(text, most = SEED_MAX) {
+  const t = String(text).trim();
+  return /^\d+$/.test(t) && BigInt(t) > BigInt(most) ? String(most) : t;
+}
+function seedBox(id, fallback, most = SEED_MAX) {
+  const el = $(id), capped = capSeed(el.value, most);
+  if (capped !== el.value) el.value = capped;
+  return capped === "" ? String(fallback) : capped;
+}
+function seedList(id) { // "0,1,2": each seed held as one box is
+  const el = $(id), capped = el.value.split(",").map((t) => capSeed(t)).join(",");
+  if (capped !== el.value.replace(/\s/g, "")) el.value = capped;
+  return capped;
+}
 
 function query(extra) {
   const q = new URLSearchParams(extra);
@@ -63,17 +89,27 @@ async function loadRuns() {
   gf.runs = body.runs;
   $("run").innerHTML = gf.runs.map((r) => `<option value="${r.id}">${r.id}: ${r.name}</option>`).join("");
   if (gf.runs.length) await pickRun();
-  else $("runinfo").textContent = "no runs given: the live 2D view only";
+  else { // the live view alone: no run panel shows empty with controls that ask for nothing
+    $("runinfo").textContent = "no runs given: the live 2D view only";
+    ["runbox", "ckptbox", "panel-grid", "panel-interp", "panel-plane", "panel-nearest", "panel-curves"]
+      .forEach((id) => { $(id).hidden = true; });
+  }
 }
 
 async function pickRun() {
   const r = run();
-  $("ckpt").innerHTML = r.checkpoints.map((c) => `<option>${c}</option>`).join("");
+  // a checkpoint the server passed over as damaged is marked, and the one it opened is selected: every panel
+  // asks for the picked one, so picking the newest would have each of them refused
+  const skipped = r.skipped || {};
+  $("ckpt").innerHTML = r.checkpoints.map((c) => `<option value="${c}"${skipped[c] ? ` title="${skipped[c].replace(/"/g, "&quot;")}"` : ""}>` +
+    `${c}${skipped[c] ? " (damaged: skipped)" : ""}</option>`).join("");
   const steps = r.checkpoints.filter((c) => c !== "best");
-  if (steps.length) $("ckpt").value = steps[steps.length - 1];
+  if (r.opened) $("ckpt").value = r.opened;
+  else if (steps.length) $("ckpt").value = steps[steps.length - 1];
   $("runinfo").textContent = r.error ? r.error // a checkpoint that no longer opens: its line, the others still work
     : `${r.recipe || ""} · step ${r.step ?? "?"} · can ${(r.capabilities || []).join(", ")}`;
   $("classbox").hidden = !can("classes");
+  $("truncbox").hidden = !can("truncation"); // an image-to-image or upscaling run takes none
   $("centresbox").hidden = !r.truncation_centres; // only where the explorer fitted centres for this run
   $("centresk").textContent = r.truncation_centres || "";
   $("class").innerHTML = '<option value="">any</option>' +
@@ -87,7 +123,7 @@ async function pickRun() {
 
 // ---- the seed grid --------------------------------------------------------------------------
 function freshSeeds() {
-  const n = Number($("count").value), first = Number($("seed0").value) || 0;
+  const n = Number($("count").value), first = Number(seedBox("seed0", 0, FIRST_SEED_MAX)) || 0;
   const seeds = [];
   let next = first;
   for (let i = 0; i < n; i++) {
@@ -101,14 +137,16 @@ function freshSeeds() {
 async function drawGrid() {
   const canvas = $("grid"), ctx = canvas.getContext("2d");
   const note = $("gridnote");
-  if (!can("generate") || can("toy2d")) {
-    note.hidden = false;
+  // a run that draws no images from seeds gets the note alone: no empty canvas, no controls that ask nothing
+  const drawing = generates();
+  ["grid", "gridcontrols", "gridhint"].forEach((id) => { $(id).hidden = !drawing; });
+  note.hidden = drawing;
+  if (!drawing) {
     note.textContent = run() && run().error ? run().error // a run that no longer opens, or whose directory has gone
       : can("toy2d") ? "This run draws 2D points: see the live 2D view." : "This run does not generate from seeds.";
     ctx.clearRect(0, 0, canvas.width, canvas.height);
     return;
   }
-  note.hidden = true;
   if (gf.seeds.length !== Number($("count").value)) freshSeeds();
   const body = await getJSON(`/api/runs/${run().id}/samples?` + query({ seeds: gf.seeds.join(",") }));
   const cols = Math.ceil(Math.sqrt(body.images.length)), rows = Math.ceil(body.images.length / cols);
@@ -140,7 +178,7 @@ $("grid").addEventListener("click", (e) => {
 });
 
 $("reseed").addEventListener("click", () => {
-  $("seed0").value = String((Number($("seed0").value) || 0) + Number($("count").value));
+  $("seed0").value = String((Number(seedBox("seed0", 0, FIRST_SEED_MAX)) || 0) + Number($("count").value));
   freshSeeds(); drawGrid().catch(failed);
 });
 $("count").addEventListener("change", () => { freshSeeds(); drawGrid().catch(failed); });
@@ -160,16 +198,27 @@ $("ckpt").addEventListener("change", redrawAll);
 // ---- interpolation --------------------------------------------------------------------------
 async function drawInterp() {
   const canvas = $("interp"), ctx = canvas.getContext("2d");
-  if (!can("generate") || can("toy2d")) { ctx.clearRect(0, 0, canvas.width, canvas.height); $("interppath").textContent = ""; return; }
+  $("panel-interp").hidden = !generates(); // nothing to interpolate: no empty strip (as the plane's panel)
+  if (!generates()) { ctx.clearRect(0, 0, canvas.width, canvas.height); $("interppath").textContent = ""; return; }
   const steps = Math.min(16, Math.max(2, Math.round(Number($("isteps").value)) || 8));
   $("isteps").value = String(steps); // the box says what is drawn: 2..16 steps
   const body = await getJSON(`/api/runs/${run().id}/interpolate?` +
-    query({ a: $("seedA").value || 0, b: $("seedB").value || 1, steps }));
+    query({ a: seedBox("seedA", 0), b: seedBox("seedB", 1), steps }));
   const size = Math.min(72, Math.floor(600 / steps));
   canvas.width = size * steps; canvas.height = size;
   body.images.forEach((b64, i) => drawImage(ctx, decode(b64, body.shape), i * size, 0, size));
-  $("interppath").textContent = `${body.path} from seed ${body.a} to seed ${body.b}`;
+  $("interppath").textContent = `${body.path} from seed ${body.a} to seed ${body.b}` + heldClass(body);
+  gf.interp = { ...body, images: undefined };
+  bump(canvas);
 }
+// what a strip or plane says of its class: labels are not blended, so with no class picked on a conditional
+// run the class is seed A's throughout, and B's end is B's own sample only where B draws that class too
+function heldClass(body) {
+  if (body.class === null || body.class === undefined) return "";
+  return body.b_is_sample ? `, class ${body.class} throughout`
+    : `, class ${body.class} (seed A's) throughout: seed B's end is seed B's latent in that class, not its own sample (pick a class to hold both)`;
+}
+function bump(canvas) { canvas.dataset.version = String((Number(canvas.dataset.version) || 0) + 1); }
 ["seedA", "seedB", "isteps"].forEach((id) => $(id).addEventListener("change", () => drawInterp().catch(failed)));
 
 // ---- curves ---------------------------------------------------------------------------------
@@ -247,20 +296,43 @@ function drawLive(f) {
   cctx.drawImage(half, 0, 0); cctx.drawImage(half2, 0, chart.height / 2);
   $("lstatus").textContent = `G step ${f.step} · D steps ${f.d_steps} · ${f.modes_live}/${f.num_modes} modes · ${f.playing ? "playing" : "paused"}`;
   chart.dataset.modes = String(f.modes_live);
+  syncLive(f.settings);
 }
 
-async function liveControl(body) {
-  try { drawLive(await getJSON("/api/live", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) })); }
-  catch (e) { failed(e); }
+// The live view's controls show the server's training (one per explorer: another tab, or this one reloaded,
+// may have changed it), except a control the user is editing; and a request carries only what the user
+// changed, so play or step in one tab never puts back the settings another tab has just set.
+const LIVE = { ldata: "dataset", lloss: "loss", llr: "lr", lk: "k" };
+const edited = new Set(); // controls changed here whose value the server has not answered yet
+function liveValue(id) { return id === "llr" || id === "lk" ? Number($(id).value) : $(id).value; }
+function syncLive(settings) {
+  if (!settings) return;
+  Object.entries(LIVE).forEach(([id, key]) => {
+    if (edited.has(id) || document.activeElement === $(id) || settings[key] === undefined) return;
+    if ($(id).value !== String(settings[key])) $(id).value = String(settings[key]);
+  });
 }
-const settings = () => ({ lr: Number($("llr").value), k: Number($("lk").value), loss: $("lloss").value });
-$("lplay").addEventListener("click", () => liveControl({ action: "play", ...settings() }));
+async function liveControl(body) {
+  const sent = [...edited].map((id) => [id, $(id).value]);
+  sent.forEach(([id]) => { body[LIVE[id]] = liveValue(id); });
+  try {
+    const frame = await getJSON("/api/live", { method: "POST", headers: { "Content-Type": "application/json" }, body: JSON.stringify(body) });
+    sent.forEach(([id, value]) => { if ($(id).value === value) edited.delete(id); }); // changed again since: still edited
+    drawLive(frame);
+  } catch (e) {
+    sent.forEach(([id, value]) => { if ($(id).value === value) edited.delete(id); }); // refused: the next frame shows the server's
+    failed(e);
+  }
+}
+$("lplay").addEventListener("click", () => liveControl({ action: "play" }));
 $("lpause").addEventListener("click", () => liveControl({ action: "pause" }));
-$("lstepd").addEventListener("click", () => liveControl({ action: "step_d", ...settings() }));
-$("lstepg").addEventListener("click", () => liveControl({ action: "step_g", ...settings() }));
-$("lreset").addEventListener("click", () => liveControl({ action: "reset", dataset: $("ldata").value, ...settings() }));
-$("ldata").addEventListener("change", () => liveControl({ dataset: $("ldata").value }));
-["llr", "lk", "lloss"].forEach((id) => $(id).addEventListener("change", () => liveControl(settings())));
+$("lstepd").addEventListener("click", () => liveControl({ action: "step_d" }));
+$("lstepg").addEventListener("click", () => liveControl({ action: "step_g" }));
+$("lreset").addEventListener("click", () => liveControl({ action: "reset" }));
+Object.keys(LIVE).forEach((id) => {
+  $(id).addEventListener("input", () => edited.add(id));
+  $(id).addEventListener("change", () => { edited.add(id); liveControl({}); });
+});
 
 function startLive() {
   const source = new EventSource("/api/live/stream");

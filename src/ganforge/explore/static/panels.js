@@ -3,8 +3,6 @@
 "use strict";
 
 function sizeFor(shape, most) { return Math.max(16, Math.min(most, shape[1] * 8)); }
-function bump(canvas) { canvas.dataset.version = String((Number(canvas.dataset.version) || 0) + 1); }
-const generates = () => can("generate") && !can("toy2d");
 
 // ---- the seed plane -------------------------------------------------------------------------
 async function drawPlane() {
@@ -12,7 +10,7 @@ async function drawPlane() {
   $("panel-plane").hidden = !generates();
   if (!generates()) return;
   const body = await getJSON(`/api/runs/${run().id}/plane?` + query({
-    a: $("planeA").value || 0, b: $("planeB").value || 1, size: $("planeSize").value || 5, span: $("planeSpan").value || 1 }));
+    a: seedBox("planeA", 0), b: seedBox("planeB", 1), size: $("planeSize").value || 5, span: $("planeSpan").value || 1 }));
   const cell = Math.min(72, Math.floor(540 / body.size)), label = 12;
   canvas.width = body.size * cell + 30; canvas.height = body.size * (cell + label) + 16;
   ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, canvas.width, canvas.height);
@@ -21,7 +19,8 @@ async function drawPlane() {
     const col = i % body.size, row = Math.floor(i / body.size), [u, v] = body.coords[i];
     const x = 30 + col * cell, y = row * (cell + label);
     drawImage(ctx, decode(b64, body.shape), x + 2, y + 2, cell - 4);
-    const axis = (u === 1 && v === 0) || (u === 0 && v === 1);
+    // outlined: the cells that are a seed's own sample ((0, 1) only where B's class is the one held)
+    const axis = (u === 1 && v === 0) || (u === 0 && v === 1 && body.b_is_sample);
     if (axis) { ctx.strokeStyle = "#e06000"; ctx.lineWidth = 2; ctx.strokeRect(x + 1, y + 1, cell - 2, cell - 2); }
     ctx.fillStyle = axis ? "#e06000" : "#555";
     ctx.fillText(`${+u.toFixed(2)}, ${+v.toFixed(2)}`, x + cell / 2, y + cell + 9);
@@ -29,6 +28,9 @@ async function drawPlane() {
   ctx.save(); ctx.fillStyle = "#222"; ctx.font = "11px system-ui, sans-serif";
   ctx.translate(12, canvas.height / 2); ctx.rotate(-Math.PI / 2); ctx.fillText(`v: seed ${body.b}`, 0, 0); ctx.restore();
   ctx.fillText(`u: seed ${body.a}  (cells labelled u, v)`, canvas.width / 2, canvas.height - 3);
+  $("planenote").hidden = body.b_is_sample;
+  $("planenote").textContent = body.b_is_sample ? "" : `Every cell has class ${body.class}, seed A's (labels are not ` +
+    `blended): (0, 1) is seed B's latent in that class, not seed B's own sample. Pick a class to hold both.`;
   gf.plane = { ...body, cell, label, left: 30, images: undefined };
   bump(canvas);
 }
@@ -51,7 +53,7 @@ async function drawMix() {
   const slider = $("mixLayer");
   if (Number(slider.max) !== r.num_ws - 1) { slider.max = String(r.num_ws - 1); slider.value = String(Math.floor(r.num_ws / 2)); }
   $("mixLayerVal").textContent = `${slider.value}..${r.num_ws - 1} of 0..${r.num_ws - 1}`;
-  const q = new URLSearchParams(query({ rows: $("mixRows").value, cols: $("mixCols").value, layer: slider.value }));
+  const q = new URLSearchParams(query({ rows: seedList("mixRows"), cols: seedList("mixCols"), layer: slider.value }));
   q.delete("class");
   const body = await getJSON(`/api/runs/${r.id}/mix?` + q.toString());
   const nr = body.rows.length, nc = body.cols.length, cell = Math.min(72, Math.floor(520 / (nc + 1))), label = 12;
@@ -80,7 +82,7 @@ async function drawNearest() {
   $("panel-nearest").hidden = !generates();
   if (!generates()) return;
   $("nearnote").textContent = "searching the training set (the first time, its judge features are computed)...";
-  const body = await getJSON(`/api/runs/${run().id}/nearest?` + query({ seed: $("nearSeed").value || 0 }));
+  const body = await getJSON(`/api/runs/${run().id}/nearest?` + query({ seed: seedBox("nearSeed", 0) }));
   const cell = 96, label = 28, n = 1 + body.nearest.length;
   canvas.width = n * (cell + 12); canvas.height = cell + label;
   ctx.fillStyle = "#fff"; ctx.fillRect(0, 0, canvas.width, canvas.height);
