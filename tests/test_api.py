@@ -192,3 +192,16 @@ def test_evaluate_refuses_labels_that_are_not_whole_classes(one_line):
     with pytest.raises(GanforgeError) as e:
         check_labels(np.zeros(3, np.int64), 4)
     assert "one class per sample (4), got shape (3,)" in one_line(e)
+
+
+def test_a_run_trained_on_split_all_is_told_its_test_figures_are_of_training_images(tmp_path, capsys):
+    """digits' split all holds its test images: eval's parzen..._test of such a run compared with images it
+    trained on, and said nothing. It says so, and the report records it."""
+    run = ganforge.train("gan2014-digits", out=tmp_path / "all", steps=2, set=["data.split=all"], **QUIET)
+    capsys.readouterr()
+    report, _ = ganforge.api.evaluate_run(run, "parzen50", write=False)
+    assert report.samples["references_trained_on"] == ["test"]
+    err = capsys.readouterr().err
+    assert "trained on split all of digits, which holds its test images" in err and err.count("\n") == 1
+    plain = ganforge.train("gan2014-digits", out=tmp_path / "train", steps=2, **QUIET)
+    assert "references_trained_on" not in ganforge.api.evaluate_run(plain, "parzen50", write=False)[0].samples

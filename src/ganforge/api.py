@@ -30,7 +30,7 @@ from ganforge import config, memory, outputs, presets, progress, recipes
 from ganforge.config import RunConfig
 from ganforge.engine import periodic, resume_checks
 from ganforge.engine.loop import Trainer, TrainResult
-from ganforge.errors import GanforgeError, WrongCommandError
+from ganforge.errors import GanforgeError, WrongCommandError, warn
 from ganforge.metrics.evaluation import Evaluator, Log, Report, evaluate as evaluate_samples, write_report
 from ganforge.metrics.registry import bytes_per_sample
 from ganforge.recipes.base import measured_elsewhere
@@ -309,6 +309,11 @@ def evaluate_run(run: Run, metrics: str | list[str] | None = None, *, n: int | N
     report = ev.run(samples, labels)
     report.samples = {"source": "generator", "run_dir": str(run.path), "checkpoint": run.checkpoint.name,
                       "checkpoint_path": str(run.checkpoint), "step": run.step, "n": int(len(samples)), "seed": seed}
+    seen = sorted({s.ref for s in ev.specs if s.ref is not None and s.ref != "all"}) if cfg.data.split == "all" else []
+    if seen:  # data.split=all holds every split: a figure named _test then compares with images trained on
+        report.samples["references_trained_on"] = seen
+        warn(f"{run.path} was trained on split all of {cfg.data.name}, which holds its {' and '.join(seen)} images: "
+             f"the figures named _{seen[0]} compare with images the run trained on, not held-out ones")
     path = write_report(report, run.path / "eval" / f"{run.checkpoint.name}.json") if write else None
     return report, path
 
