@@ -47,20 +47,23 @@ def records(path: Path, *, events: bool = False) -> Iterator[dict]:
                 yield record
 
 
-def logged_again(record: dict, step: int, later_events: bool) -> bool:
+def logged_again(record: dict, step: int, later_events: bool, continuing: bool = True) -> bool:
     """Whether a run continuing from ``step`` logs this record again: a record after it, or the partial
-    record written at it when a leg ended between log steps (its steps are in the next full record)."""
+    record written at it when a leg ended between log steps (its steps are in the next full record, when
+    the run trains on: ``continuing``)."""
     if later_events and "event" in record:
         return False
-    return record["step"] > step or (record["step"] == step and record.get("partial") is True)
+    return record["step"] > step or (continuing and record["step"] == step and record.get("partial") is True)
 
 
-def keep_until(path: Path, step: int, *, later_events: bool) -> None:
+def keep_until(path: Path, step: int, *, later_events: bool, continuing: bool = True) -> None:
     """Drop what a run continuing from ``step`` logs again (:func:`logged_again`), so that each step appears
     once and a resumed run's file is the uninterrupted run's. ``later_events`` keeps the events after it
-    (a rollback's: why the run went back), which a resume after a kill drops with the rest. A line that is
-    not a record is kept (every reader skips it; it is not ours to delete), except a last line without its
-    newline: a write cut short by the kill. Replaced atomically (``stats.tmp``)."""
+    (a rollback's: why the run went back), which a resume after a kill drops with the rest. ``continuing``
+    False (a resume to the budget already reached, which trains nothing) keeps the partial record at
+    ``step``: nothing would log its steps again. A line that is not a record is kept (every reader skips
+    it; it is not ours to delete), except a last line without its newline: a write cut short by the kill.
+    Replaced atomically (``stats.tmp``)."""
     if not path.is_file():
         return
     data = path.read_bytes()
@@ -70,7 +73,7 @@ def keep_until(path: Path, step: int, *, later_events: bool) -> None:
     kept = []
     for line in lines:
         record = parse(line)
-        if record is None or not logged_again(record, step, later_events):
+        if record is None or not logged_again(record, step, later_events, continuing):
             kept.append(line + b"\n")
     tmp = path.with_suffix(".tmp")
     tmp.write_bytes(b"".join(kept))

@@ -179,3 +179,6 @@ def test_a_leg_that_ends_between_log_steps_resumes_to_the_uninterrupted_runs_log
     a, b = _logged(tmp_path / "full"), _logged(tmp_path / "split")
     assert [r["step"] for r in a] == [7, 14, 21, 28, 30] and a == b
     assert a[-1]["partial"] is True and "partial" not in a[-2]
+    # resumed to the budget it has reached, the run trains nothing: its last record, partial, stays
+    Trainer(_cfg("train.steps=30", *opts), tmp_path / "split", resume=True).fit()
+    assert _logged(tmp_path / "split") == b

@@ -57,7 +57,8 @@ class Trainer:
                                                                     cfg.seed, self.stats)
             resume_checks.check_steps(self.run_dir, cfg, self.step)  # before anything in the run is rewritten
             if world.is_main:
-                run_stats.keep_until(self.run_dir / STATS, self.step, later_events=False)
+                run_stats.keep_until(self.run_dir / STATS, self.step, later_events=False,
+                                     continuing=cfg.train.steps > self.step)
                 resume_checks.record_steps(self.run_dir, cfg, self.step)
                 resume_checks.record_changes(self.run_dir, cfg, self.step, changes)
                 rundir.record_resume(self.run_dir, self.step, device=str(self.built.device), argv=argv)
