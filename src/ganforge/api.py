@@ -31,9 +31,10 @@ from ganforge.config import RunConfig
 from ganforge.engine import periodic, resume_checks
 from ganforge.engine.loop import Trainer, TrainResult
 from ganforge.errors import GanforgeError, WrongCommandError, warn
-from ganforge.metrics.evaluation import Evaluator, Log, Report, evaluate as evaluate_samples, write_report
+from ganforge.metrics.evaluation import Evaluator, Log, Report, as_numpy, evaluate as evaluate_samples, write_report
 from ganforge.metrics.registry import bytes_per_sample
 from ganforge.recipes.base import measured_elsewhere
+from ganforge.run_layout import eval_report
 from ganforge.runs import rundir
 from ganforge.runs.lock import LOCK_NAME, RunLock, check_unlocked, exchange
 from ganforge.runs.rundir import read_config
@@ -314,7 +315,7 @@ def evaluate_run(run: Run, metrics: str | list[str] | None = None, *, n: int | N
         report.samples["references_trained_on"] = seen
         warn(f"{run.path} was trained on split all of {cfg.data.name}, which holds its {' and '.join(seen)} images: "
              f"the figures named _{seen[0]} compare with images the run trained on, not held-out ones")
-    path = write_report(report, run.path / "eval" / f"{run.checkpoint.name}.json") if write else None
+    path = write_report(report, eval_report(run.path, run.checkpoint.name)) if write else None
     return report, path
 
 
@@ -327,7 +328,7 @@ def evaluate(source: Run | str | os.PathLike | np.ndarray | torch.Tensor, metric
     if not isinstance(source, Run | str | os.PathLike):
         if dataset is None:
             raise GanforgeError("evaluating an array of samples needs dataset=NAME, the data to measure against")
-        x = source if callable(source) else as_array(source)
+        x = source if callable(source) else as_numpy(source)
         if labels is not None and not callable(source):
             labels = check_labels(labels, len(x), "labels")
         return evaluate_samples(x, dataset, metrics, n=n, data_dir=data_dir, seed=seed, labels=labels,
@@ -342,15 +343,10 @@ def evaluate(source: Run | str | os.PathLike | np.ndarray | torch.Tensor, metric
     return evaluate_run(run, metrics, n=n, seed=seed, data_dir=data_dir, **options)[0].values
 
 
-def as_array(x: Any) -> np.ndarray:
-    """Samples as a numpy array: a tensor (on any device, with or without grad) or anything numpy reads."""
-    return x.detach().cpu().numpy() if isinstance(x, torch.Tensor) else np.asarray(x)
-
-
 def check_labels(labels: Any, n: int, flag: str = "--labels") -> np.ndarray:
     """Class labels, one integer per sample, as int64. Floats that are not whole numbers are refused: they
     were truncated silently (3.7 read as class 3) and measured as if right."""
-    y = as_array(labels)
+    y = as_numpy(labels)
     if y.ndim != 1 or len(y) != n:
         raise GanforgeError(f"{flag} must hold one class per sample ({n}), got shape {tuple(y.shape)}")
     if y.dtype.kind not in "iu":

@@ -48,6 +48,12 @@ OWNED_FOLDERS = ("checkpoints", "tb", "eval", "samples", "figures")
 DEEPEST = 3
 
 
+def eval_report(run_dir: str | os.PathLike, checkpoint: str) -> Path:
+    """``RUN/eval/<checkpoint>.json``: where ``ganforge eval`` keeps its report of a checkpoint (its name:
+    ``step-NNNNNNN`` or ``best``), and where the export datasheet and curves.png read it."""
+    return Path(run_dir) / "eval" / f"{checkpoint}.json"
+
+
 def child_kind(kind: str, folder: str) -> str:
     """The :data:`RUN_LAYOUT` entry for ``folder`` inside a folder of entry ``kind``: every checkpoint folder
     shares ``"*"``, any other folder is its own name."""

@@ -84,6 +84,12 @@ def _png_bit_depth(path: Path) -> int | None:
     return None
 
 
+def has_alpha(mode: str, info: dict) -> bool:
+    """Whether an image of Pillow ``mode`` (with its ``info``) is transparent somewhere: an alpha channel, or a
+    palette with a transparent colour (what upscale keeps, and translate composites on white and says)."""
+    return mode in WITH_ALPHA or (mode == "P" and "transparency" in info)
+
+
 def check_8_bit(path: Path, mode: str, verb: str) -> None:
     """One line for a 16-bit image (grey ``I;16``, or a 48-bit RGB PNG, which Pillow opens as 8-bit without a
     word; ``mode`` is Pillow's): ``verb`` (upscale, translate) reads 8-bit images and does not drop the low
@@ -146,7 +152,7 @@ def read_image(path: Path, channels: int | None) -> tuple[np.ndarray, np.ndarray
             mode = img.mode
             grey = mode in ("1", "L", "LA", "La")
             alpha = None
-            if mode in WITH_ALPHA or (mode == "P" and "transparency" in img.info):
+            if has_alpha(mode, img.info):
                 alpha = to_array(img.convert("RGBA").getchannel("A"))
             if channels == 3 and grey:
                 raise DataError(f"{path} is a greyscale image and the run's model takes RGB; convert it to RGB first "
@@ -206,5 +212,5 @@ def find_images(folder: Path) -> list[Path]:
     return found
 
 
-__all__ = ["IMAGE_SUFFIXES", "check_8_bit", "check_output_memory", "find_images", "image_size", "output_bytes",
+__all__ = ["IMAGE_SUFFIXES", "check_8_bit", "has_alpha", "check_output_memory", "find_images", "image_size", "output_bytes",
            "read_image", "read_npy", "save_with_alpha", "tiled", "too_many_pixels"]

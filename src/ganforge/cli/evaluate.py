@@ -20,6 +20,7 @@ from ganforge.metrics import describe
 from ganforge.metrics.evaluation import Evaluator, write_report
 from ganforge.metrics.judges import DEFAULT_JUDGE, INCEPTION, JUDGES
 from ganforge.representation.classification import SPLITS, accuracy_name, evaluate_classifier, label_protocol
+from ganforge.run_layout import eval_report
 from ganforge.runs.checkpoint import list_checkpoints
 from ganforge.runs.lock import still_training
 from ganforge.runs.rundir import read_config
@@ -81,7 +82,7 @@ def _write_json(report, path: Path) -> None:
 def _keep_report(report, run_dir: Path, name: str, json_given: bool) -> Path:
     """RUN_DIR/eval/<checkpoint>.json, after the metrics were printed: a run that cannot be written
     costs the user the file, not the measurement."""
-    target = run_dir / "eval" / f"{name}.json"
+    target = eval_report(run_dir, name)
     try:
         outputs.check_dir_writable(target.parent, flag="--json")
         return write_report(report, target)
@@ -193,7 +194,7 @@ def _classifier_report(args: argparse.Namespace, opened, json_path: Path | None)
     if json_path is not None:
         written = outputs.write_text(json_path, json.dumps(report, indent=2) + "\n", flag="--json")
         print(f"report: {written}")
-    target = opened.path / "eval" / f"{opened.checkpoint.name}.json"
+    target = eval_report(opened.path, opened.checkpoint.name)
     kept = _earlier_accuracies(target, opened.checkpoint.name)  # as image runs' reports merge: a split
     merged = {**report, "metrics": {**kept, **values}}  # measured now replaces its old figure; the others stay
     written = outputs.write_text(target, json.dumps(merged, indent=2) + "\n", flag="--json")

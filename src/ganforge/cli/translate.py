@@ -44,7 +44,7 @@ from ganforge.data.images import from_array
 from ganforge.errors import DataError, GanforgeError, note
 from ganforge.metrics.translation_eval import DEFAULT_N, evaluate_translation
 from ganforge.runs.run import Run, load_run
-from ganforge.upscaling import WITH_ALPHA, check_8_bit, too_many_pixels
+from ganforge.upscaling import check_8_bit, has_alpha, too_many_pixels
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -80,7 +80,7 @@ def _kind(mode: str, info: dict) -> str:
         return "grey+alpha"
     if mode in ("RGBA", "RGBa"):
         return "RGBA"
-    if mode == "PA" or (mode == "P" and "transparency" in info):
+    if mode in ("P", "PA") and has_alpha(mode, info):
         return "palette+alpha"
     return "RGB" if mode == "RGB" else f"colour ({mode})"
 
@@ -110,7 +110,7 @@ def _read_image(path: Path, in_folder: bool, channels: int | None) -> tuple[np.n
         raise DataError(f"{path} is {'an' if held.startswith('R') else 'a'} {held} image but this model takes "
                         f"{channels} channel(s) ({want}); convert it to {want} first (e.g. PIL: "
                         f"Image.open(p).convert('{pil}').save(q))")
-    return x, mode in WITH_ALPHA or (mode == "P" and "transparency" in info)
+    return x, has_alpha(mode, info)
 
 
 def _inputs(source: Path) -> tuple[str, list[Path]]:

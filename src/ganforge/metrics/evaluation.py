@@ -51,7 +51,8 @@ def _names(metrics: str | Iterable[str] | None) -> list[str] | None:
     return names or None
 
 
-def _as_numpy(x: Samples) -> np.ndarray:
+def as_numpy(x: Samples) -> np.ndarray:
+    """Samples or labels as a numpy array: a tensor (on any device, with or without grad) or anything numpy reads."""
     if isinstance(x, torch.Tensor):
         return x.detach().cpu().numpy()
     return np.asarray(x)
@@ -292,8 +293,8 @@ class Evaluator:
         if callable(samples):
             out = samples(self.num_samples)
             samples, labels = (out if isinstance(out, tuple) else (out, labels))
-        x = self._check(_as_numpy(samples))
-        y = None if labels is None else _as_numpy(labels).astype(np.int64)
+        x = self._check(as_numpy(samples))
+        y = None if labels is None else as_numpy(labels).astype(np.int64)
         ctx = MetricContext(self, x, y)
         results = []
         for spec in self.specs:

@@ -71,6 +71,11 @@ def check_private(D: nn.Module, cfg: RunConfig, recipe: str = "dp-noise-to-image
     check_real_only_in_d(cfg, recipe)
 
 
+# The checkpoint group of a private D's accountant (history, noise stream): read back by dp-tabular and the
+# export datasheet, which computes epsilon at the exported checkpoint from it.
+DP_STATE = "dp_D"
+
+
 def check_real_only_in_d(cfg: RunConfig, recipe: str = "dp-noise-to-image") -> None:
     """One line for a setting that lets real data reach training outside D's private updates, where no clipping
     or noise covers it: the privacy argument (only D sees real data; G and its samples are post-processing) would
@@ -232,7 +237,7 @@ def make_private(env: TrainingEnv, parts: TrainingParts, recipe: str) -> Trainin
         phase.terms.insert(0, _hooks_switch(hooks, own, env.device))
         if own:
             phase.terms.append(state.term)
-    parts.stateful["dp_D"] = state
+    parts.stateful[DP_STATE] = state
     # A monitor reads training records (through D, or decoded for a score) at every log step: a statistic
     # of private data that the accountant does not count, so a private run logs none.
     parts.monitor = no_monitor

@@ -45,7 +45,7 @@ from ganforge.errors import ConfigError
 from ganforge.nets import NetContext, build_discriminator, build_generator
 from ganforge.objectives import tabular as terms
 from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
-from ganforge.recipes.dp_noise_to_image import check_batch_fits, check_private, make_private
+from ganforge.recipes.dp_noise_to_image import DP_STATE, check_batch_fits, check_private, make_private
 from ganforge.tabular.batches import Draw, PoissonTableBatches, TableBatches
 from ganforge.tabular.conditional import ConditionalSampler
 from ganforge.tabular.sampling import TableModel, column_shapes, save_table_preview
@@ -275,7 +275,7 @@ class DpTabular(Tabular):
                               f"per update, the sampling its accountant counts, and it is not shared out between "
                               f"processes); run it without torchrun")
         parts = make_private(env, super().training(env), self.name)
-        rate = parts.stateful["dp_D"].sample_rate
+        rate = parts.stateful[DP_STATE].sample_rate
         assert parts.context.batches.sample_rate == rate, (parts.context.batches.sample_rate, rate)
         return parts
 

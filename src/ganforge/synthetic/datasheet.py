@@ -29,7 +29,8 @@ from safetensors.torch import load_file
 
 from ganforge import capabilities as cap, run_stats
 from ganforge.download import sha256_file
-from ganforge.run_layout import STATS
+from ganforge.recipes.dp_noise_to_image import DP_STATE
+from ganforge.run_layout import STATS, eval_report
 from ganforge.runs import rundir
 from ganforge.runs.run import Run
 from ganforge.version import __version__
@@ -47,10 +48,6 @@ def _stats(run_dir: Path) -> list[dict[str, Any]]:
         return []
 
 
-# The checkpoint group a private D's accountant history is saved under (recipes/dp_noise_to_image.make_private).
-DP_STATE = "dp_D"
-# Where `ganforge eval` keeps its report of a checkpoint: RUN/eval/<checkpoint name>.json (cli/evaluate.py).
-EVAL_FOLDER = "eval"
 NOT_PRIVATE = "not trained with DP-SGD"
 
 
@@ -58,7 +55,7 @@ def _eval_report(run: Run) -> dict[str, Any] | None:
     """The metrics of ``ganforge eval``'s report of exactly this checkpoint (its name and step), each named
     with its protocol, with the reference, judge and samples (n, seed) it was measured on; None when there
     is no such report or it cannot be read (the in-training evaluation is used then)."""
-    path = Path(run.path) / EVAL_FOLDER / f"{Path(run.checkpoint).name}.json"
+    path = eval_report(run.path, Path(run.checkpoint).name)
     try:
         report = json.loads(path.read_text())
     except (OSError, ValueError):
@@ -224,4 +221,4 @@ def markdown(sheet: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-__all__ = ["DP_STATE", "EVAL_FOLDER", "FORMAT", "NOT_MEASURED", "NOT_PRIVATE", "build", "checkpoint_epsilon", "markdown", "run_measurements", "what_it_holds"]
+__all__ = ["FORMAT", "NOT_MEASURED", "NOT_PRIVATE", "build", "checkpoint_epsilon", "markdown", "run_measurements", "what_it_holds"]
