@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from ganforge.config.labels import typed_by_user
 from ganforge.config.schema import LossConfig, OptimConfig, RunConfig
 from ganforge.errors import ConfigError
 
@@ -84,10 +85,6 @@ def _states(layer: Any, dotted: str) -> bool:
     return True
 
 
-def _explicit(label: str) -> bool:
-    return label.startswith("--")  # --set and the flags; a preset's or a config file's label does not
-
-
 def check_dormant(layers: list[tuple[str, dict]], cfg: RunConfig) -> None:
     """A key a layer states that the run reads only while a switch is on, given a value other than its default
     while the switch is off (SGD's momentum with Adam, ADA's interval with ADA off): a one-line ConfigError,
@@ -99,8 +96,8 @@ def check_dormant(layers: list[tuple[str, dict]], cfg: RunConfig) -> None:
     for label, layer in layers:
         for key, (sw, state) in off.items():
             switch_key = state.split("=", 1)[0]
-            turned_off_by_user = any(_explicit(lbl) and _states(lyr, switch_key) for lbl, lyr in layers)
-            if not _explicit(label) and (sw.explicit_only or turned_off_by_user):
+            turned_off_by_user = any(typed_by_user(lbl) and _states(lyr, switch_key) for lbl, lyr in layers)
+            if not typed_by_user(label) and (sw.explicit_only or turned_off_by_user):
                 continue
             if _states(layer, key) and _value(cfg, key) != _value(default, key):
                 value = _value(cfg, key)

@@ -24,6 +24,7 @@ from ganforge.config import auto
 from ganforge.config.reads import Reads, check_stated
 from ganforge.config.schema import NetSpec, RunConfig
 from ganforge.config.dormant import check_dormant
+from ganforge.config.labels import typed_by_user
 from ganforge.config.validation import check_keys, check_kept, validate
 from ganforge.errors import ConfigError, did_you_mean
 
@@ -341,7 +342,7 @@ def _auto(layers: list[tuple[str, dict]], devices: int | None, reads: Callable[[
     raw = RunConfig().to_dict()
     for _, layer in layers:
         raw = merge(raw, layer)
-    first = next((i for i, (label, _) in enumerate(layers) if label.startswith("--")), len(layers))
+    first = next((i for i, (label, _) in enumerate(layers) if typed_by_user(label)), len(layers))
     typed = _build(RunConfig, raw, "")
     if not typed.auto:
         return first, None

@@ -15,6 +15,7 @@ from typing import Any
 
 import torch
 
+from ganforge.config.labels import typed_by_user
 from ganforge.config.schema import NetSpec, OptimConfig, RunConfig
 from ganforge.errors import ConfigError, did_you_mean
 from ganforge.nets import layers, registry
@@ -321,7 +322,7 @@ def check_kept(layers: list[tuple[str, dict]]) -> None:
                 typed = {k: v for k, v in typed.items() if not k.startswith(path + ".")}
             if "arch" in spec:
                 archs[path] = spec["arch"]
-            if label.startswith("--"):
+            if typed_by_user(label):
                 typed.update({f"{path}.{k}": label for k in spec if k != "arch"})
 
 
