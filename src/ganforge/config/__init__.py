@@ -13,7 +13,7 @@ before any training starts.
 """
 
 from ganforge.config import reads
-from ganforge.config.loading import (diff, differences, from_dict, load_yaml, merge, override_layers, parse_override,
+from ganforge.config.loading import (diff, differences, from_dict, merge, override_layers, parse_override,
                                      resolve, sources)
 from ganforge.config.schema import (AugmentConfig, DataConfig, EmaConfig, EvalConfig, GuardConfig, LogConfig,
                                     LossConfig, ModelConfig, NetSpec, OptimConfig, OptimPair, RegConfig, RunConfig,
@@ -23,6 +23,7 @@ from ganforge.config.schema import SuperresConfig
 from ganforge.config.schema import AnomalyConfig
 from ganforge.config.schema import DpConfig
 from ganforge.config.validation import validate
+from ganforge.config.yaml_reader import load_yaml
 
 __all__ = ["AugmentConfig", "DataConfig", "EmaConfig", "EvalConfig", "GuardConfig", "LogConfig", "LossConfig",
            "ModelConfig", "NetSpec", "OptimConfig", "OptimPair", "RegConfig", "RunConfig", "SpeedConfig",

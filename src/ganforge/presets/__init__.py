@@ -15,7 +15,7 @@ from typing import Any
 import yaml
 
 from ganforge.config import load_yaml, merge
-from ganforge.config.loading import yaml_problem
+from ganforge.config.yaml_reader import yaml_problem
 from ganforge.errors import ConfigError, did_you_mean
 
 DEFAULT_PRESET = "gan2014-digits"

@@ -23,7 +23,7 @@ import yaml
 from ganforge.version import __version__
 from ganforge import recipes
 from ganforge.config import RunConfig, from_dict, load_yaml, reads
-from ganforge.config.loading import yaml_problem
+from ganforge.config.yaml_reader import yaml_problem
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
 from ganforge.run_layout import CONFIG, OPTIONS, RUN_LAYOUT, child_kind
 
