@@ -160,3 +160,11 @@ def test_guard_and_ada_ranges_are_refused_whatever_else_is_set(override, message
     with pytest.raises(ConfigError, match="augment.ada_interval must be >= 1, got 0"):
         resolve_config("dcgan-mnist", ["augment.ada_target=0.6", "augment.ada_interval=0"])
     resolve_config("dcgan-mnist", ["guard.collapse_d_fake=1.0", "guard.collapse_d_loss=100"])
+
+
+def test_a_growth_schedule_with_no_images_per_stage_is_refused(one_line):
+    """fade_images=0 and stable_images=0 each pass alone; together the schedule divided by zero at step 0."""
+    with pytest.raises(ConfigError) as e:
+        config.resolve(None, ["growth.fade_images=0", "growth.stable_images=0"])
+    assert one_line(e).startswith("growth.fade_images and growth.stable_images are both 0")
+    assert config.resolve(None, ["growth.fade_images=0", "growth.stable_images=5"]).growth.fade_images == 0

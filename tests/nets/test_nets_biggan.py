@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 import torch
 import torch.nn.functional as F
+from torch.nn.utils import parametrize
 
 from ganforge.config import NetSpec, RunConfig
 from ganforge.errors import ConfigError
@@ -50,13 +51,24 @@ def test_one_d_step_and_one_g_step_with_spectral_norm_and_attention():
     loss_d.backward()
     opt_d.step()
     assert any(not torch.equal(a, b) for a, b in zip(d_before, D.parameters()))
-    g_before = G.shared.parametrizations.weight.original.detach().clone()
+    g_before = G.shared.weight.detach().clone()
     loss_g = -D(G(z, y), y).mean()
     opt_g.zero_grad()
     loss_g.backward()
     opt_g.step()
-    assert not torch.equal(g_before, G.shared.parametrizations.weight.original)  # the class code learns
+    assert not torch.equal(g_before, G.shared.weight)  # the class code learns
     assert torch.isfinite(loss_d) and torch.isfinite(loss_g)
+
+
+def test_spectral_norm_leaves_g_s_class_embedding_plain_and_d_s_projection_normalised():
+    """BigGAN-PyTorch keeps G's shared embedding unnormalised; D's projection embedding is normalised."""
+    ctx = _ctx()
+    G = _g(ctx, spectral_norm=True)
+    D = build_discriminator(NetSpec("resnet", {"channels": 4, "conditioning": "projection", "spectral_norm": True}), ctx)
+    assert not parametrize.is_parametrized(G.shared, "weight")
+    assert parametrize.is_parametrized(G.project, "weight") and parametrize.is_parametrized(G.blocks[0].norm1.gain, "weight")
+    embeddings = [m for m in D.modules() if isinstance(m, torch.nn.Embedding)]
+    assert embeddings and all(parametrize.is_parametrized(m, "weight") for m in embeddings)
 
 
 def test_hierarchical_z_splits_as_specified():

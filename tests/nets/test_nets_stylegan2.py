@@ -86,6 +86,18 @@ def test_style_mixing_in_training_and_none_in_eval():
     assert torch.equal(ws[:, 0], ws[:, -1])
 
 
+def test_a_mixed_batch_moves_w_avg_once_at_its_beta():
+    """Mapping the mixing latent again moved w_avg twice a call (decay beta^2, 0.990 for 0.995)."""
+    torch.manual_seed(0)
+    G = _g(mixing=1.0, w_avg_beta=0.5).train()
+    G.w_avg.zero_()
+    z = torch.randn(4, 8)
+    ws = G.styles(z)
+    w = G.eval().map(z)
+    assert torch.allclose(G.w_avg, 0.5 * w.mean(0), atol=1e-6)
+    assert not torch.equal(ws[:, 0], ws[:, -1]) and torch.allclose(ws[:, -1], w.roll(1, 0), atol=1e-6)
+
+
 def test_w_avg_tracks_the_mean_w_in_training_and_truncation_pulls_towards_it():
     torch.manual_seed(0)
     G = _g(mixing=0.0, w_avg_beta=0.5).train()

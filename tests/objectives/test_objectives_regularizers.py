@@ -55,6 +55,17 @@ def test_orthogonal_penalty_is_zero_for_orthogonal_rows_only():
     assert orthogonal_penalty(lin) > 0.1
 
 
+def test_orthogonal_penalty_reads_the_parameter_under_spectral_norm():
+    """Under spectral norm ``weight`` is W / sigma: the penalty is on W, as the paper's and BigGAN-PyTorch's."""
+    torch.manual_seed(0)
+    lin = nn.Linear(16, 8)
+    plain = orthogonal_penalty(lin).item()
+    nn.utils.parametrizations.spectral_norm(lin)
+    u = lin.parametrizations.weight[0]._u.clone()
+    assert math.isclose(orthogonal_penalty(lin).item(), plain, rel_tol=1e-6)
+    assert torch.equal(u, lin.parametrizations.weight[0]._u)  # no extra power iteration
+
+
 def test_feature_matching_is_zero_at_equal_means():
     f = torch.randn(32, 6)
     assert feature_matching(f, f[torch.randperm(32)]) < 1e-10

@@ -179,6 +179,9 @@ def validate(cfg: RunConfig) -> None:
     gr = cfg.growth
     _check(gr.fade_images >= 0, f"growth.fade_images must be >= 0, got {gr.fade_images}")
     _check(gr.stable_images >= 0, f"growth.stable_images must be >= 0, got {gr.stable_images}")
+    _check(gr.fade_images + gr.stable_images > 0, "growth.fade_images and growth.stable_images are both 0, which "
+                                                 "leaves no images for any stage; set growth.stable_images to "
+                                                 "the images each stage trains on (progan-mnist: 10000)")
     for role in ("g", "d"):
         o = getattr(cfg.optim, role)
         if o.linear_decay_start is not None:

@@ -7,7 +7,9 @@ condition reaches the blocks. Every block's batch norm takes its gain and bias f
 
 * **shared embedding** -- one ``nn.Embedding(classes, shared_dim)`` serves every block, instead of a
   separate per-class table in each BN (``resnet``'s ``cbn``), so the class code is learned once and
-  the per-layer maps are linear (and can be spectrally normalised) rather than lookup tables;
+  the per-layer maps are linear (and can be spectrally normalised) rather than lookup tables; the
+  embedding itself stays plain under ``spectral_norm`` (BigGAN-PyTorch's G: SN on it "seems to randomly
+  cripple G"), while D's projection embedding is normalised;
 * **hierarchical z** -- z is cut into ``blocks + 1`` equal chunks: the first goes through the linear
   map to the 4x4 start, chunk ``i + 1`` joins the class code of block ``i``, so noise acts at every
   resolution, not only at the start. ``hierarchical: false`` gives the whole z to the linear map and
@@ -31,7 +33,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from ganforge.nets.base import Generator, check_attention_res, check_choice, check_width, image_plan
-from ganforge.nets.layers import INITS, SelfAttention, init_weights_
+from ganforge.nets.layers import INITS, SelfAttention, init_weights_, without_spectral_norm
 from ganforge.nets.registry import NetContext, register
 
 CONDITIONING = ("cbn", "none")
@@ -95,7 +97,7 @@ class BigGANGenerator(Generator):
         self.chunk = ctx.z_dim // (steps + 1) if self.hierarchical else 0
         if self.conditional:
             check_width("shared_dim", shared_dim)
-            self.shared = nn.Embedding(self.num_classes, shared_dim)
+            self.shared = without_spectral_norm(nn.Embedding(self.num_classes, shared_dim))  # as BigGAN-PyTorch
         cond_dim = (shared_dim if self.conditional else 0) + self.chunk
         self.project = nn.Linear(ctx.z_dim - steps * self.chunk, channels * start * start)
         self.blocks = nn.ModuleList([BigGANBlock(channels, channels, cond_dim) for _ in range(steps)])

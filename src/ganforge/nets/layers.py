@@ -188,8 +188,21 @@ def init_uniform_(module: nn.Module, irange: float) -> None:
             nn.init.uniform_(m.weight, -irange, irange)
 
 
+# The attribute :func:`spectral_norm_` reads to leave a layer plain (set by :func:`without_spectral_norm`).
+_PLAIN = "ganforge_without_spectral_norm"
+
+
+def without_spectral_norm(module: nn.Module) -> nn.Module:
+    """Mark a layer that :func:`spectral_norm_` leaves plain, whatever the net's ``spectral_norm`` option says:
+    BigGAN's shared class embedding in G, which BigGAN-PyTorch keeps unnormalised ("applying SN to G's
+    embedding seems to randomly cripple G"). Returns the module, so a builder writes it inline."""
+    setattr(module, _PLAIN, True)
+    return module
+
+
 def spectral_norm_(module: nn.Module, n_power_iterations: int = 1) -> int:
-    """Spectral normalisation (Miyato et al. 2018) on every Linear, Conv, ConvTranspose and Embedding.
+    """Spectral normalisation (Miyato et al. 2018) on every Linear, Conv, ConvTranspose and Embedding
+    (but a layer marked :func:`without_spectral_norm`).
 
     Each such weight W is used as W / sigma(W), sigma estimated by power iteration
     (``n_power_iterations`` per training-mode forward; the estimate is kept in buffers).
@@ -199,7 +212,8 @@ def spectral_norm_(module: nn.Module, n_power_iterations: int = 1) -> int:
     """
     count = 0
     for m in list(module.modules()):
-        if isinstance(m, WEIGHTED) and not nn.utils.parametrize.is_parametrized(m, "weight"):
+        if (isinstance(m, WEIGHTED) and not getattr(m, _PLAIN, False)
+                and not nn.utils.parametrize.is_parametrized(m, "weight")):
             nn.utils.parametrizations.spectral_norm(m, n_power_iterations=n_power_iterations)
             count += 1
     return count

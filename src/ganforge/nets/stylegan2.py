@@ -8,8 +8,8 @@ Generator = mapping network + synthesis network:
 - **synthesis**: a learned constant 4x4 input, then per resolution two 3x3 *modulated* convs
   (the first after a 2x bilinear upsample), each followed by per-pixel noise with a learned
   strength, a bias and a leaky ReLU; a "skip" output: each resolution's 1x1 toRGB is added to
-  the upsampled image so far. Each conv and toRGB reads its own copy of w (``num_ws`` of them),
-  which is what makes style mixing possible.
+  the upsampled image so far. Each conv reads its own copy of w, and each toRGB shares the copy of
+  the next block's first conv (``num_ws`` = convs + 1, as in stylegan2-ada): style mixing exchanges them.
 - **modulation/demodulation**: the conv weight is scaled per input channel by the style
   ``s = affine(w)``, then each output channel's weight is divided by its L2 norm
   (``demodulate``), which restores unit output variance for unit-variance input without the
@@ -132,7 +132,9 @@ class StyleGAN2Generator(Generator):
         if self.training and self.mixing > 0 and z.shape[0] > 1:
             cutoff = int(torch.randint(1, self.num_ws, ()))
             if float(torch.rand(())) < self.mixing:
-                w2 = self.map(z.roll(1, 0))  # the next sample's z: an independent draw already made
+                # the next sample's w: an independent draw already made and mapped (the mapping is per sample),
+                # so w_avg moves once per call, at w_avg_beta, as stylegan2-ada's skip_w_avg_update keeps it
+                w2 = w.roll(1, 0)
                 ws = torch.cat([ws[:, :cutoff], w2.unsqueeze(1).expand(-1, self.num_ws - cutoff, -1)], 1)
         return self.truncate(ws, psi)
 

@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 
 import torch
 from torch import nn
+from torch.nn.utils import parametrize
 
 from ganforge.objectives.registry import TermPlan, register
 
@@ -20,11 +21,14 @@ Tensor = torch.Tensor
 
 
 def weight_matrices(module: nn.Module) -> list[Tensor]:
-    """Weights of the linear and convolutional layers, as (out, in * k * k) matrices."""
+    """Weights of the linear and convolutional layers, as (out, in * k * k) matrices: the parameters
+    themselves, under spectral norm too. ``m.weight`` would be W / sigma, which changes the penalty (about
+    20x at BigGAN's widths), sends its gradient through sigma, and steps the power iteration once more per
+    call; BigGAN-PyTorch's ``ortho`` reads the raw parameter, as the paper's R_beta(W) is on W."""
     mats = []
     for m in module.modules():
         if isinstance(m, nn.Linear | nn.Conv1d | nn.Conv2d | nn.ConvTranspose2d):
-            w = m.weight
+            w = m.parametrizations.weight.original if parametrize.is_parametrized(m, "weight") else m.weight
             if isinstance(m, nn.ConvTranspose2d):
                 w = w.transpose(0, 1)
             mats.append(w.reshape(w.shape[0], -1))

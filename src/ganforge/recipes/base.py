@@ -163,18 +163,35 @@ class Recipe(abc.ABC):
             weights = averaged.get(name, name)
             weights = weights if weights in tensors else name  # the moving average samples better when kept
             if weights not in tensors:
-                raise CheckpointError(f"has no weights for network {name}")
+                raise CheckpointError(f"has no weights for network {name}; was the config edited after training?")
             try:
                 net.load_state_dict(tensors[weights])
             except RuntimeError as e:
                 raise CheckpointError(f"does not fit the network {name} described by the run's config.yaml "
-                                      f"({str(e).splitlines()[0]})") from None
+                                      f"({_misfit(net, tensors[weights]) or str(e).splitlines()[0]}); was the "
+                                      f"config edited after training, or the run made by a ganforge whose "
+                                      f"{name} differs (the run's options.json records its versions and git commit)?"
+                                      ) from None
             net.to(device).eval()
         return self.model(cfg, record, nets)
 
     @abc.abstractmethod
     def rebuild(self, cfg: RunConfig, record: dict[str, Any]) -> dict[str, nn.Module]:
         """The networks a checkpoint holds, built from the config and the saved record (no data needed)."""
+
+
+def _misfit(net: nn.Module, tensors: dict[str, torch.Tensor]) -> str:
+    """The first way a checkpoint's tensors differ from a net's: a key it lacks, one it has extra, a shape."""
+    want = net.state_dict()
+    lacks, extra = sorted(set(want) - set(tensors)), sorted(set(tensors) - set(want))
+    shapes = [k for k in want if k in tensors and tuple(want[k].shape) != tuple(tensors[k].shape)]
+    parts = ([f"it lacks {lacks[0]}" + (f" and {len(lacks) - 1} more" if len(lacks) > 1 else "")] if lacks else []) + \
+        ([f"it holds {extra[0]}, which the network has no place for" + (f" (and {len(extra) - 1} more)"
+                                                                       if len(extra) > 1 else "")] if extra else [])
+    if shapes:
+        k = shapes[0]
+        parts.append(f"{k} is {tuple(tensors[k].shape)} there and {tuple(want[k].shape)} here")
+    return "; ".join(parts)
 
 
 def measured_elsewhere(recipe: Recipe, data_name: str, run_dir: str | Path) -> tuple[str, str] | None:

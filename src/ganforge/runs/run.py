@@ -121,5 +121,5 @@ def load_run(path: str | os.PathLike, checkpoint: Which = "latest", *, device: s
     try:
         model = recipes.get(cfg.recipe).trained(cfg, state, tensors, device)
     except CheckpointError as e:
-        raise CheckpointError(f"{ckpt} {e}; was the config edited after training?") from None
+        raise CheckpointError(f"{ckpt} {e}") from None
     return Run(run_dir, cfg, ckpt, state, model, device)
