@@ -11,7 +11,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from ganforge.tabular import transform
+from ganforge.tabular import ids as id_module
 from ganforge.tabular.columns import infer_columns
 from ganforge.tabular.transform import TableTransformer
 
@@ -28,7 +28,7 @@ def _transformer(values) -> TableTransformer:
 
 @pytest.mark.parametrize("form", sorted(FORMS))
 def test_ids_are_unique_sorted_and_independent_of_the_chunks(form, monkeypatch):
-    monkeypatch.setattr(transform, "ID_BLOCK", 300)
+    monkeypatch.setattr(id_module, "ID_BLOCK", 300)
     t = _transformer(FORMS[form])
     n = 1000
     whole = t.new_ids(n, 7).rows(0, n)["key"]

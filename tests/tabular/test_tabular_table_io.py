@@ -10,6 +10,7 @@ import pytest
 
 from ganforge.cli import main
 from ganforge.errors import DataError, GanforgeError
+from ganforge.tabular.table_data import text_dtypes
 from ganforge.tabular.table_io import iter_table, read_table, write_table
 
 BAD = {
@@ -34,6 +35,11 @@ BAD = {
                                                "usually the row index pandas writes: re-save the table with "
                                                "DataFrame.to_csv(path, index=False)"),
     "empty_name": (b"a,,c\n1,2,3\n4,5,6\n", "column 2 of the header has no name; name it, or drop the column"),
+    # a UTF-8 byte-order mark (Excel's "CSV UTF-8") hid both from the checks, which saw '\ufeff' and '\ufeffa',
+    # while pandas, which drops the mark, renamed the columns 'Unnamed: 0' and 'a.1'
+    "bom_index_column": (b"\xef\xbb\xbf,b\n0,x\n1,y\n2,x\n", "column 1 of the header has no name (a nameless "
+                                                               "first column is usually the row index"),
+    "bom_duplicate_header": (b"\xef\xbb\xbfa,a\n1,2\n3,4\n5,6\n", "columns 1 and 2 are both named 'a'; give every"),
 }
 
 
@@ -132,3 +138,13 @@ def test_one_column_without_another_separator_is_read(tmp_path):
     path = tmp_path / "t.csv"
     path.write_text("name\nYork\nHull\n")  # a one-column table is a table
     assert read_table(path)["name"].tolist() == ["York", "Hull"]
+
+
+def test_a_csv_with_a_byte_order_mark_keeps_its_header(tmp_path):
+    """A BOM is not part of the first name: read, learned and written back as 'code', its text kept."""
+    path = tmp_path / "t.csv"
+    path.write_bytes(b"\xef\xbb\xbfcode,town\n007,York\n012,Hull\n100,York\n")
+    df = read_table(path, dtype=text_dtypes(path))
+    assert list(df.columns) == ["code", "town"] and df["code"].tolist() == ["007", "012", "100"]
+    out = write_table(df, tmp_path / "back.csv")
+    assert out.read_bytes() == b"code,town\n007,York\n012,Hull\n100,York\n"

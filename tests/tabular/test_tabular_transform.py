@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 
@@ -10,7 +11,9 @@ import pandas as pd
 import pytest
 
 from ganforge.errors import DataError
-from ganforge.tabular.columns import infer_columns
+from ganforge.tabular.columns import describe, infer_columns
+from ganforge.tabular.table_data import scan
+from ganforge.tabular.table_io import read_table, write_table
 from ganforge.tabular.transform import BANDS, HEAD, MAX_ONEHOT, TableTransformer
 
 
@@ -215,3 +218,52 @@ def test_huge_and_tiny_numbers_come_back_as_numbers():
     assert back["huge"].dtype == np.float64 and np.isfinite(back["huge"]).all()
     assert (back["tiny"] != 0).all() and np.allclose(back["tiny"], df["tiny"], rtol=1e-4, atol=0)
     assert str(back["big_int"].dtype) == "int64"
+
+
+def _csv_round_trip(tmp_path, content: bytes, **kw):
+    """What training and sampling do with a CSV: scan, fit, transform, inverse, written back as CSV."""
+    path = tmp_path / "t.csv"
+    path.write_bytes(content)
+    specs, sub, _, dtype = scan(path, seed=0, **kw)
+    t = TableTransformer().fit(sub, specs, seed=0)
+    x = t.transform(read_table(path, dtype=dtype or None))
+    out = write_table(t.inverse(x, rng=np.random.default_rng(0)), tmp_path / "back.csv")
+    return t, specs, out.read_text()
+
+
+@pytest.mark.parametrize("how", [{"discrete": ["code"]}, {"target": "code"}])
+def test_integer_categories_with_nulls_come_back_as_integers(tmp_path, how):
+    """pandas reads an integer CSV column with blanks as float64, so a categorical one came back as 3.0, -1.0
+    (its every value's text changed); the numeric path already wrote 3."""
+    codes = [str(v) for v in range(-5, 5)] * 3 + ["", ""]
+    content = ("code,town\n" + "".join(f"{c},{'York' if i % 2 else 'Hull'}\n" for i, c in enumerate(codes))).encode()
+    t, specs, back = _csv_round_trip(tmp_path, content, **how)
+    assert specs[0].kind == "categorical" and specs[0].has_nulls
+    assert back == content.decode()  # the same text, row for row: 3 not 3.0, blanks as blanks
+    rows = t.inverse(np.random.default_rng(1).uniform(-1, 1, (300, t.output_dim)), rng=np.random.default_rng(1))
+    assert str(rows["code"].dtype) == "Int64" and set(rows["code"].dropna()) <= set(range(-5, 5))
+
+
+def test_values_too_small_for_decimals_keep_their_significant_digits(tmp_path):
+    """A 1e-9-scale column is past 6 decimals ("full precision") and went through float32: 2e-09 came back as
+    1.999999998802731e-09. Rounded to the significant digits seen, it comes back as written."""
+    tiny = ["1e-09", "2e-09", "3e-09", "2.5e-09"] * 10
+    small = ["0.000125", "1.5e-07", "0.0000031", "4e-08"] * 10
+    content = ("tiny,small\n" + "".join(f"{a},{b}\n" for a, b in zip(tiny, small))).encode()
+    t, specs, back = _csv_round_trip(tmp_path, content)
+    assert [(s.decimals, s.significant) for s in specs] == [(None, 2), (None, 3)]
+    assert "decimal 1e-09..3e-09, 2 significant digits" in describe(specs)
+    got = pd.read_csv(io.StringIO(back), dtype=str)
+    want = pd.read_csv(io.StringIO(content.decode()))
+    assert (got["tiny"].astype(float) == want["tiny"]).all() and (got["small"].astype(float) == want["small"]).all()
+    assert set(got["tiny"]) == {"1e-09", "2e-09", "3e-09", "2.5e-09"}  # no float32 noise digits
+    rows = t.inverse(np.random.default_rng(1).uniform(-1, 1, (500, t.output_dim)), rng=np.random.default_rng(1))
+    assert all(len(repr(v).split("e")[0].replace(".", "")) <= 2 for v in rows["tiny"])  # 2 digits at most
+    assert rows["tiny"].between(1e-9, 3e-9).all()  # rounding keeps the range seen
+
+
+def test_more_significant_digits_than_float32_holds_are_not_rounded():
+    df = pd.DataFrame({"fine": [1.23456789e-9, 2.3456789e-9, 3.456789012e-9] * 10})
+    (spec,) = infer_columns(df)
+    assert spec.decimals is None and spec.significant is None  # full precision, as before
+    assert "full precision" in describe([spec])

@@ -31,7 +31,8 @@ from pandas.tseries.api import guess_datetime_format
 from ganforge.errors import ConfigError, DataError, did_you_mean
 
 KINDS = ("numeric", "categorical", "boolean", "datetime", "id")
-MAX_DECIMALS = 6  # decimals a column is rounded to at most; a column written with more is not rounded at all
+MAX_DECIMALS = 6  # decimals a column is rounded to at most; a column written with more is rounded to ...
+MAX_SIGNIFICANT = 7  # ... its significant digits when it has at most these (float32 holds about 7), else not at all
 ID_NAME = re.compile(r"(^|[_\W])(id|key|uuid|guid)$|^id([_\W]|$)|Id$|ID$", re.IGNORECASE)
 DISTINCT_CAP = 50_000  # distinct values counted for a numeric column at most (an ID-named one: all)
 MIN_ID_ROWS = 10  # below this a column of distinct strings may just be a small categorical, not an ID
@@ -51,6 +52,7 @@ class ColumnSpec:
     dtype: str = "float64"  # the pandas dtype it was read with (restored at sampling)
     is_integer: bool = False  # whole numbers: rounded at sampling
     decimals: int | None = None  # decimal places seen (numeric); values are rounded to them (None: not rounded)
+    significant: int | None = None  # decimals None: the significant digits seen (1e-9s: 1), rounded to (None: not)
     min: float | None = None  # range seen (numeric, datetime in its unit): samples are clipped to it
     max: float | None = None
     has_nulls: bool = False  # nulls seen: a mode (numeric) or a category (categorical) of their own
@@ -90,6 +92,7 @@ class Profile:
     lo: float = math.inf
     hi: float = -math.inf
     decimals: int = 0
+    significant: int = 0  # significant digits of the non-integral values (MAX_SIGNIFICANT + 1: more)
     integral: bool = True
     dt_format: str | None = None
     dt_ok: bool = False  # every non-null value parsed with dt_format (text) or is datetime64
@@ -114,6 +117,35 @@ def _decimals(v: np.ndarray) -> int:
                 and not np.any((rounded == 0) & (v != 0))):
             return d
     return MAX_DECIMALS + 1
+
+
+def _significant(v: np.ndarray) -> int:
+    """Significant digits the values are written with (2e-09: 1, 0.000125: 3); MAX_SIGNIFICANT + 1 when more."""
+    v = np.abs(v[np.isfinite(v) & (v != 0)])
+    if not len(v):
+        return 1
+    e = np.floor(np.log10(v))
+    e += (v / 10.0**e >= 10).astype(int) - (v / 10.0**e < 1).astype(int)  # log10 can miss by an ulp
+    mantissa = v / 10.0**e  # in [1, 10)
+    for d in range(1, MAX_SIGNIFICANT + 1):
+        scaled = mantissa * 10.0 ** (d - 1)
+        if np.all(np.abs(scaled - np.round(scaled)) <= 1e-6):
+            return d
+    return MAX_SIGNIFICANT + 1
+
+
+def round_significant(v: np.ndarray, digits: int) -> np.ndarray:
+    """``v`` rounded to ``digits`` significant digits (2e-09 stays 2e-09, not 1.999999998802731e-09); the
+    scale is an exact power of ten each way, so the result is the float nearest the rounded decimal."""
+    out = np.asarray(v, np.float64).copy()
+    ok = np.isfinite(out) & (out != 0)
+    x = out[ok]
+    k = (digits - 1 - np.floor(np.log10(np.abs(x)))).astype(np.int64)  # decimals to keep
+    with np.errstate(over="ignore", invalid="ignore"):  # 10**k beyond float64 (1e-320): left as it is
+        up, down = 10.0 ** np.maximum(k, 0), 10.0 ** np.maximum(-k, 0)
+        r = np.where(k >= 0, np.round(x * up) / up, np.round(x / down) * down)
+    out[ok] = np.where(np.isfinite(r), r, x)
+    return out
 
 
 def _finest_unit(ns: np.ndarray) -> str:
@@ -164,6 +196,7 @@ def profile(s: pd.Series) -> Profile:
         p.integral = bool(np.all(v == np.round(v))) and (pd.api.types.is_integer_dtype(s.dtype)
                                                          or not np.any(np.abs(v) >= EXACT_INTEGERS))
         p.decimals = 0 if p.integral else _decimals(v[:100_000])
+        p.significant = 0 if p.integral else _significant(v[:100_000])
         vc = values.value_counts()
         if len(vc) <= DISTINCT_CAP or (p.integral and ID_NAME.search(p.name)):
             cast = int if p.integral else float
@@ -214,6 +247,7 @@ def merge_profiles(a: Profile, b: Profile) -> Profile:
     a.n, a.nulls = a.n + b.n, a.nulls + b.nulls
     a.lo, a.hi = min(a.lo, b.lo), max(a.hi, b.hi)
     a.integral, a.decimals = a.integral and b.integral, max(a.decimals, b.decimals)
+    a.significant = max(a.significant, b.significant)
     if a.dt_ok and b.dt_ok and a.dt_format == b.dt_format and a.dt_tz != b.dt_tz:
         raise DataError(f"column '{a.name}' holds datetimes in more than one UTC offset ({a.dt_tz}, {b.dt_tz}); "
                         f"write them in one offset (e.g. all converted to UTC), or learn its text as categories "
@@ -276,7 +310,8 @@ def decide(p: Profile, *, discrete: bool = False, is_id: bool = False) -> Column
         return ColumnSpec(kind=kind, categories=tuple(_python(k) for k, _ in order),
                           counts=tuple(int(c) for _, c in order), **base)
     decimals = 0 if p.integral else (p.decimals if p.decimals <= MAX_DECIMALS else None)
-    return ColumnSpec(kind="numeric", is_integer=p.integral, decimals=decimals,
+    significant = p.significant if decimals is None and 0 < p.significant <= MAX_SIGNIFICANT else None
+    return ColumnSpec(kind="numeric", is_integer=p.integral, decimals=decimals, significant=significant,
                       min=p.lo, max=p.hi, **base)
 
 
@@ -323,7 +358,9 @@ def describe(specs: Sequence[ColumnSpec]) -> str:
         if s.kind == "numeric":
             what = (f"integer {s.min:g}..{s.max:g}" if s.is_integer
                     else f"decimal {s.min:g}..{s.max:g}, "
-                         + (f"{s.decimals} decimals" if s.decimals is not None else "full precision"))
+                         + (f"{s.decimals} decimals" if s.decimals is not None else
+                            f"{s.significant} significant digit{'s' * (s.significant > 1)}" if s.significant
+                            else "full precision"))
         elif s.kind in ("categorical", "boolean"):
             shown = ", ".join(map(str, s.categories[:5])) + (", ..." if len(s.categories) > 5 else "")
             what = f"{len(s.categories)} categories ({shown})"

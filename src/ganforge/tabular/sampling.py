@@ -167,6 +167,7 @@ def write_table_samples(opened: Any, args: Any, out: Path) -> int:
     """``ganforge sample`` for a table run: ``--n`` rows (``--condition`` by the conditional vector) into
     ``--out`` (.csv, or .parquet with the [parquet] extra), written whole or not at all (ganforge.outputs)."""
     unused = [flag for flag, value in (("--class", args.classes), ("--truncation", args.truncation),
+                                       ("--truncation-centres", args.truncation_centres),
                                        ("--mix-seed", args.mix_seed), ("--mix-layer", args.mix_layer),
                                        ("--grid", args.grid)) if value is not None]
     if unused:

@@ -40,7 +40,7 @@ from ganforge.tabular.transform import GMM_ROWS, TableTransformer
 
 # VERSION is part of every cache key: bump it whenever the transform or the file layout changes, so a cache
 # written by older code is never read as if this code had written it (2: the pooled-category transform).
-FORMAT, VERSION = "ganforge-table", 2
+FORMAT, VERSION = "ganforge-table", 3  # 3: ColumnSpec.significant (round 18)
 ROWS, MANIFEST = "rows.f32", "table.json"
 
 

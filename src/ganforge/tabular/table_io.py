@@ -32,6 +32,10 @@ SUFFIXES = (".csv", ".parquet", ".pq")
 # holding one of these is such a file read as one column: refused with the fix (save it comma-separated) rather
 # than sniffed, so every command (train, sample's written rows, table-report) reads a table the same one way.
 OTHER_SEPARATORS = {";": "';'", "\t": "tab", "|": "'|'"}
+# A CSV is read as UTF-8 with an optional byte-order mark (Excel's "CSV UTF-8" starts with one): the csv module's
+# header checks and pandas must see the same first name, or a BOM hides a nameless first column ('\ufeff' is not
+# '') or a duplicate first name ('\ufeffa' is not 'a') that pandas, which drops the BOM, renames.
+ENCODING = "utf-8-sig"
 
 
 def _check_path(path: str | os.PathLike) -> Path:
@@ -64,7 +68,7 @@ def _parquet(p: Path) -> pd.DataFrame:
 def _check_fields(p: Path) -> None:
     """Every row has the header's number of fields, and the file is UTF-8 (one pass of the csv module)."""
     try:
-        with open(p, newline="", encoding="utf-8") as f:
+        with open(p, newline="", encoding=ENCODING) as f:
             reader = csv.reader(f)
             header = next(reader, None)
             if header is None:
@@ -140,7 +144,7 @@ def iter_table(path: str | os.PathLike, *, chunk_rows: int = CHUNK_ROWS,
         return
     _check_fields(p)
     try:
-        reader = pd.read_csv(p, chunksize=chunk_rows, encoding="utf-8", dtype=dtype)
+        reader = pd.read_csv(p, chunksize=chunk_rows, encoding=ENCODING, dtype=dtype)
         first_row = 1
         for chunk in reader:
             _check_finite(chunk, p, first_row)
