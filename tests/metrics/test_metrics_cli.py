@@ -153,12 +153,14 @@ def test_eval_refuses_an_accuracy_protocol_the_run_was_not_trained_with(tmp_path
     assert main(["train", "ssgan-mnist-100", "--out", str(run), *SSGAN]) == 0
     capsys.readouterr()
     for asked, own in (("acc_test_30labels_seed1", "acc_test_30labels_seed0"),
-                       ("acc_valid_100labels_seed0", "acc_valid_30labels_seed0"),
+                       ("acc_test_100labels_seed0", "acc_test_30labels_seed0"),
                        ("acc_alllabels", "acc_test_30labels_seed0")):
         assert main(["eval", str(run), "--metrics", asked]) == 2
         err = capsys.readouterr().err.strip()
         assert err == (f"ganforge: error: {run} drew its 30 labels with seed 0, so it cannot measure {asked}; ask "
                        f"for {own} (another protocol needs a run trained with it)"), err
+    assert main(["eval", str(run), "--metrics", "acc_valid_100labels_seed0"]) == 2  # digits: the split goes first
+    assert "dataset 'digits' has no valid split" in capsys.readouterr().err
     assert main(["eval", str(run), "--metrics", "acc_tset"]) == 2
     assert "'acc_tset' is not an accuracy name" in capsys.readouterr().err
     assert main(["eval", str(run), "--metrics", "acc_test_30labels_seed0"]) == 0  # its own name (digits: no valid)

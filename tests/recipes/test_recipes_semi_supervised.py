@@ -186,3 +186,47 @@ def test_the_labels_only_baseline_counts_epochs_as_the_recipe_does(tmp_path):
         ganforge.train(_cfg(unlabelled=w, steps=40), out=tmp_path / f"w{w}")
         epochs[w] = json.loads((tmp_path / f"w{w}" / "stats.jsonl").read_text().splitlines()[-1])["epoch"]
     assert epochs[0.0] == epochs[1.0] > 1, epochs
+
+
+def _refusal(tmp_path, one_line, cfg, name="r") -> str:
+    """The recipe's one-line refusal of ``cfg``, raised before the run directory is written."""
+    with pytest.raises(ConfigError) as excinfo:
+        ganforge.train(cfg, out=tmp_path / name)
+    assert not (tmp_path / name).exists()
+    return one_line(excinfo)
+
+
+def test_labels_that_leave_less_than_a_batch_unlabelled_are_refused_naming_the_pool(tmp_path, one_line):
+    """Digits' 1,500 training images minus 1,350 labelled leave 150 unlabelled, under a batch of 200: the
+    generic batch check called those 150 "the dataset" (and, with none left, advised a batch of at most 0)."""
+    msg = _refusal(tmp_path, one_line, _cfg(per_class=135, batch_size=200))
+    assert msg == ("1500 training images minus 1350 labelled leave 150 unlabelled, fewer than "
+                   "train.batch_size=200; set data.labels_per_class to at most 130, or set train.batch_size to "
+                   "at most 150, or train on more images"), msg
+    baseline = _refusal(tmp_path, one_line, _cfg(unlabelled=0.0, per_class=135, batch_size=200))
+    assert "semi.unlabelled=0 still draws them" in baseline  # the baseline reads the pool: it keeps the requirement
+    ganforge.train(_cfg(per_class=130, batch_size=200, steps=1), out=tmp_path / "fits")  # the first suggestion works
+    ganforge.train(_cfg(per_class=135, batch_size=150, steps=1), out=tmp_path / "fits2")  # ... and the second
+
+
+def test_too_many_labels_per_class_suggests_a_count_that_leaves_a_batch_unlabelled(tmp_path, one_line):
+    """The hint was the smallest class's count (135), which left 150 unlabelled images under a batch of 200,
+    and the next run was refused for that."""
+    y = load_dataset("digits").y.numpy()
+    with pytest.raises(ConfigError) as excinfo:
+        labelled_subset(y, 140, seed=0, batch_size=200)
+    assert one_line(excinfo) == ("data.labels_per_class=140 but class 2, the smallest, has only 135 training images; "
+                                 "set data.labels_per_class to at most 130 (so that at least train.batch_size=200 "
+                                 "images stay unlabelled)")
+    with pytest.raises(ConfigError, match="set data.labels_per_class to at most 135 and train.batch_size to at "
+                                          "most 150$"):  # no count leaves 1,500 images unlabelled: name both
+        labelled_subset(y, 140, seed=0, batch_size=1500)
+    assert "at most 130" in _refusal(tmp_path, one_line, _cfg(per_class=140, batch_size=200))
+
+
+def test_a_smallest_class_cut_by_data_limit_names_the_limit(tmp_path, one_line):
+    cfg = _cfg(per_class=2, batch_size=10)
+    cfg["data"]["limit"] = 30  # digits' first 30 hold a single image of class 3
+    msg = _refusal(tmp_path, one_line, cfg)
+    assert msg == ("data.labels_per_class=2 but class 3, the smallest, has only 1 training image among the 30 that "
+                   "data.limit=30 keeps; set data.labels_per_class to at most 1, or raise data.limit (now 30)"), msg

@@ -19,7 +19,8 @@ from ganforge.errors import GanforgeError
 from ganforge.metrics import describe
 from ganforge.metrics.evaluation import Evaluator, write_report
 from ganforge.metrics.judges import DEFAULT_JUDGE, INCEPTION, JUDGES
-from ganforge.representation.classification import SPLITS, accuracy_name, evaluate_classifier, label_protocol
+from ganforge.representation.classification import (SPLITS, accuracy_name, check_split, evaluate_classifier,
+                                                     label_protocol)
 from ganforge.run_layout import eval_report
 from ganforge.runs.checkpoint import list_checkpoints
 from ganforge.runs.lock import still_training
@@ -178,7 +179,7 @@ def run(args: argparse.Namespace) -> int:
 
 def _classifier_report(args: argparse.Namespace, opened, json_path: Path | None) -> int:
     """A classifying run's accuracy, named with its protocol (acc_test_100labels_seed0); --metrics may
-    name acc, acc_test or acc_valid (the split to select checkpoints on)."""
+    name acc, acc_test or acc_valid (the split to select checkpoints on, where the dataset has one: MNIST)."""
     names = [m.strip() for m in (args.metrics or "acc").split(",") if m.strip()]
     splits = []
     for name in names:
@@ -227,12 +228,14 @@ def _accuracy_split(name: str, run_dir: str, opened) -> str:
         raise GanforgeError(f"'{name}' is not an accuracy name; write acc, acc_test or acc_valid (or the full "
                             f"name, e.g. acc_test_100labels_seed0)")
     split = m["split"] or "test"
+    check_split(opened, split)  # first, so that the name suggested below is one the dataset can measure
     labels, seed = label_protocol(opened)  # what evaluate_classifier names the accuracy by
     own = accuracy_name(split, labels, seed)
     asked_labels = None if m["labels"] in (None, "all") else int(m["labels"])
-    if (m["labels"] is not None and asked_labels != labels) or (m["seed"] is not None and labels is not None
-                                                                and int(m["seed"]) != seed):
-        drew = "trained with every label" if labels is None else f"drew its {labels} labels with seed {seed}"
+    if (m["labels"] is not None and asked_labels != labels) or (m["seed"] is not None and
+                                                                (labels is None or int(m["seed"]) != seed)):
+        drew = ("trained with every label, drawn by no seed" if labels is None
+                else f"drew its {labels} labels with seed {seed}")
         raise GanforgeError(f"{run_dir} {drew}, so it cannot measure {name}; ask for {own} (another protocol "
                             f"needs a run trained with it)")
     return split

@@ -60,22 +60,79 @@ def label_seed(cfg: RunConfig) -> int:
     return cfg.data.label_seed if cfg.data.label_seed is not None else cfg.seed
 
 
-def labelled_subset(y: np.ndarray, per_class: int, seed: int) -> np.ndarray:
+def _images(n: int) -> str:
+    return f"{n} training image{'' if n == 1 else 's'}"
+
+
+def _cut_by_limit(n: int, limit: int | None) -> bool:
+    """Whether data.limit is what left the training split at ``n`` images."""
+    return limit is not None and n == limit
+
+
+def _more_images(n: int, limit: int | None) -> str:
+    return f"raise data.limit (now {limit})" if _cut_by_limit(n, limit) else "train on more images"
+
+
+def _labels_that_fit(n: int, num_classes: int, smallest: int, batch_size: int | None) -> int:
+    """The most labels per class every class can give that still leave one batch of the ``n`` images
+    unlabelled (0 when even one per class leaves too few)."""
+    if batch_size is None:
+        return smallest
+    return max(0, min(smallest, (n - batch_size) // num_classes))
+
+
+def labelled_subset(y: np.ndarray, per_class: int, seed: int, *, batch_size: int | None = None,
+                    limit: int | None = None) -> np.ndarray:
     """Sorted indices of ``per_class`` images of every class, drawn without replacement by ``seed``.
 
     Class-balanced by construction; the same (labels, per_class, seed) always gives the same subset.
+    ``batch_size`` and ``limit`` (the run's train.batch_size and data.limit) only shape the advice when
+    a class is too small: a count that leaves a batch of unlabelled images, and data.limit when it cut them.
     """
     classes, counts = np.unique(y, return_counts=True)
     if counts.min() < per_class:  # the smallest class bounds them all: suggest what every class can give
-        c = classes[counts.argmin()]
+        c, smallest, n = classes[counts.argmin()], int(counts.min()), len(y)
+        fit = _labels_that_fit(n, len(classes), smallest, batch_size)
+        if fit >= 1:
+            fix = f"set data.labels_per_class to at most {fit}"
+            if fit < smallest:
+                fix += f" (so that at least train.batch_size={batch_size} images stay unlabelled)"
+        else:  # no count leaves a batch unlabelled at this batch size: name both
+            fit = smallest if n - len(classes) * smallest >= 1 else smallest - 1
+            fix = (f"set data.labels_per_class to at most {fit} and train.batch_size to at most "
+                   f"{n - len(classes) * fit}") if fit >= 1 else ""
+        if _cut_by_limit(n, limit) or not fix:
+            fix += (", or " if fix else "") + _more_images(n, limit)
+        among = f" among the {n} that data.limit={limit} keeps" if _cut_by_limit(n, limit) else ""
         raise ConfigError(f"data.labels_per_class={per_class} but class {c}, the smallest, has only "
-                          f"{counts.min()} training images; set data.labels_per_class to at most {counts.min()}")
+                          f"{_images(smallest)}{among}; {fix}")
     rng = np.random.default_rng(seeds.stream(seed, seeds.LABEL_SPLIT))
     picked = []
     for c in classes:
         members = np.flatnonzero(y == c)
         picked.append(rng.choice(members, size=per_class, replace=False))
     return np.sort(np.concatenate(picked))
+
+
+def check_unlabelled_pool(cfg: RunConfig, y: np.ndarray, labelled: int) -> None:
+    """Refuse, in the recipe's own terms, an unlabelled pool (the training images left once the labelled
+    ones are taken out) smaller than one batch. The labels-only baseline (``semi.unlabelled: 0``) draws
+    it too: its data order and epoch count are the full recipe's."""
+    n, bs = len(y), cfg.train.batch_size
+    left = n - labelled
+    if left >= bs:
+        return
+    counts = np.unique(y, return_counts=True)[1]
+    fixes = []
+    if (fit := _labels_that_fit(n, len(counts), int(counts.min()), bs)) >= 1:
+        fixes.append(f"set data.labels_per_class to at most {fit}")
+    if left >= 1:
+        fixes.append(f"set train.batch_size to at most {left}")
+    fixes.append(_more_images(n, cfg.data.limit))
+    why = " (semi.unlabelled=0 still draws them: the baseline keeps the recipe's data order and epochs)" \
+        if cfg.semi.unlabelled == 0 else ""
+    raise ConfigError(f"{_images(n)} minus {labelled} labelled leave {left} unlabelled, fewer than "
+                      f"train.batch_size={bs}{why}; {', or '.join(fixes)}")
 
 
 class LabelledBatches:
@@ -263,10 +320,13 @@ class SemiSupervised(Recipe):
                               f"ssgan-conv), and '{cfg.model.d.arch}' has no class outputs")
         y = data.y.numpy()
         per_class = cfg.data.labels_per_class
-        lab = labelled_subset(y, per_class, label_seed(cfg)) if per_class else np.arange(len(y))
+        bs = cfg.train.batch_size
+        lab = labelled_subset(y, per_class, label_seed(cfg), batch_size=bs, limit=cfg.data.limit) if per_class \
+            else np.arange(len(y))
+        if per_class:  # every label used: the pool is the whole split, and ShuffledBatches names that
+            check_unlabelled_pool(cfg, y, len(lab))
         rest = np.setdiff1d(np.arange(len(y)), lab) if per_class else lab
         lab_t, rest_t = torch.from_numpy(lab), torch.from_numpy(rest)
-        bs = cfg.train.batch_size
         rng_out = env.nets["G"].output_range
         labelled = LabelledBatches(data.x[lab_t], data.y[lab_t], data.num_classes, bs,
                                    seeds.stream(cfg.seed, seeds.LABELLED), device, rng_out)

@@ -3,7 +3,9 @@
 The accuracy's name carries what makes two numbers comparable: the split measured, how many labels
 the run trained with, and the seed that drew them, e.g. ``acc_test_100labels_seed0`` (the MNIST test
 split, 10 labels per class, label seed 0). Nothing here selects a model: a choice between checkpoints
-belongs on the ``valid`` split, and the test split is only reported.
+belongs on the ``valid`` split, and the test split is only reported. Only a dataset with a held-out
+``valid`` split (MNIST) has one; elsewhere no checkpoint is selected, and the test accuracy at the end
+of training is what is reported (as the paper does for CIFAR-10).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import numpy as np
 import torch
 
 from ganforge.data import load_dataset
+from ganforge.data.registry import dataset_splits
 from ganforge.errors import GanforgeError
 from ganforge.representation.features import to_d_input
 from ganforge.runs.run import Run
@@ -64,10 +67,29 @@ def predict(run: Run, x: np.ndarray, flag: str = "--input") -> tuple[np.ndarray,
     return logits.argmax(1).numpy().astype(np.int64), logits.softmax(1).numpy().astype(np.float32)
 
 
-def evaluate_classifier(run: Run, split: str = "test", data_dir: str | os.PathLike | None = None) -> dict[str, float]:
-    """{protocol name: accuracy, protocol name + '.error': 1 - accuracy} on ``split`` of the run's dataset."""
+def check_split(run: Run, split: str) -> None:
+    """Refuse, in one line, an accuracy split the run's dataset does not have (before anything is measured):
+    the registry's hint would point at ``all``, which holds the training images."""
     if split not in SPLITS:
         raise GanforgeError(f"accuracy is measured on the test or valid split, not '{split}'")
+    name = run.config.data.name
+    have = dataset_splits(name)
+    if split in have:
+        return
+    held_out = [s for s in SPLITS if s in have]
+    if split == "valid":
+        why = "checkpoint selection needs a held-out labelled split the run neither trains nor is reported on"
+        fix = ("measure acc_test instead, the test accuracy at the end of training, with no checkpoint "
+               "selected" if held_out else "train on a dataset with held-out labelled splits (e.g. mnist)")
+    else:
+        why = "accuracy needs held-out labelled images the run did not train on"
+        fix = "train on a dataset with a test split (e.g. mnist, digits)"
+    raise GanforgeError(f"dataset '{name}' has no {split} split (its splits: {', '.join(have)}), and {why}; {fix}")
+
+
+def evaluate_classifier(run: Run, split: str = "test", data_dir: str | os.PathLike | None = None) -> dict[str, float]:
+    """{protocol name: accuracy, protocol name + '.error': 1 - accuracy} on ``split`` of the run's dataset."""
+    check_split(run, split)
     model = _classifier(run)
     cfg = run.config
     data = load_dataset(cfg.data.name, split=split, data_dir=data_dir, resolution=cfg.data.resolution,
