@@ -32,6 +32,16 @@ def benchmark_script():
     return load
 
 
+@pytest.fixture(scope="session", autouse=True)
+def session_data(tmp_path_factory):
+    """A GANFORGE_DATA for module- and session-scoped fixtures, which pytest sets up before the per-test
+    ``isolated_data``: without it their datasets, stores and table caches landed in ~/.cache/ganforge."""
+    mp = pytest.MonkeyPatch()
+    mp.setenv("GANFORGE_DATA", str(tmp_path_factory.mktemp("session-gfdata")))
+    yield
+    mp.undo()
+
+
 @pytest.fixture(autouse=True)
 def isolated_data(tmp_path, monkeypatch):
     """A fresh GANFORGE_DATA per test; downloads (MNIST mirrors, pip, Inception weights) fail loudly.

@@ -168,3 +168,21 @@ def test_a_growth_schedule_with_no_images_per_stage_is_refused(one_line):
         config.resolve(None, ["growth.fade_images=0", "growth.stable_images=0"])
     assert one_line(e).startswith("growth.fade_images and growth.stable_images are both 0")
     assert config.resolve(None, ["growth.fade_images=0", "growth.stable_images=5"]).growth.fade_images == 0
+
+
+def test_a_linear_decay_that_ends_before_the_run_is_refused_with_numbers_that_fit(one_line):
+    """A preset's 750 + 750 under --steps 3000 took the lr to 0 at update 1500 and trained the rest at lr 0."""
+    preset = config.resolve(None, ["optim.g.lr_decay=1.0", "optim.g.linear_decay_start=750",
+                                   "optim.g.linear_decay_steps=750", "train.steps=1500"])
+    assert preset.optim.g.linear_decay_start == 750  # ends with the run: the papers' schedule
+    with pytest.raises(ConfigError) as e:
+        config.resolve(None, ["optim.g.lr_decay=1.0", "optim.g.linear_decay_start=750",
+                              "optim.g.linear_decay_steps=750", "train.steps=3000"])
+    assert "the last 1500 at lr 0" in one_line(e)
+    assert "--set optim.g.linear_decay_start=1500 --set optim.g.linear_decay_steps=1500" in one_line(e)
+    with pytest.raises(ConfigError, match="gives D \\(2 a step\\) 3000 updates"):  # D counts its own updates
+        config.resolve(None, ["optim.d.lr_decay=1.0", "optim.d.linear_decay_start=750",
+                              "optim.d.linear_decay_steps=750", "train.steps=1500", "train.d_steps=2"])
+    shorter = config.resolve(None, ["optim.g.lr_decay=1.0", "optim.g.linear_decay_start=750",
+                                    "optim.g.linear_decay_steps=750", "train.steps=500"])
+    assert shorter.train.steps == 500  # ends after the run: a shortened run of the schedule, allowed

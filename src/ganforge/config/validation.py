@@ -191,6 +191,7 @@ def validate(cfg: RunConfig) -> None:
                                               f"got {o.linear_decay_steps}")
             _check(o.lr_decay == 1.0, f"optim.{role}.linear_decay_start and lr_decay={o.lr_decay} are two schedules; "
                                       f"set optim.{role}.lr_decay=1.0 to use the linear decay")
+            _check_decay_reaches_the_end(cfg, role, o)
     tr = cfg.translation
     for name in ("l1", "gan", "cycle", "identity"):
         _check(getattr(tr, name) >= 0, f"translation.{name} must be >= 0, got {getattr(tr, name)}")
@@ -288,6 +289,11 @@ def _check_anomaly(cfg: RunConfig) -> None:
     _check(a.anogan_lr > 0, f"anomaly.anogan_lr must be > 0, got {a.anogan_lr}")
     _check(0 < a.threshold_quantile < 1,
            f"anomaly.threshold_quantile must be in (0, 1), got {a.threshold_quantile}")
+    from ganforge.data.anomaly_protocols import is_protocol  # on use: the data package is heavier than config
+
+    _check(cfg.data.split == "train" or not is_protocol(cfg.data.name),
+           f"data.split={cfg.data.split} would train on images that anomaly eval then uses ({cfg.data.name}'s valid "
+           f"split fixes the threshold, its test split is measured); set data.split=train")
 
 
 def check_keys(layer: Any, label: str, path: str = "") -> None:
@@ -327,6 +333,23 @@ def check_kept(layers: list[tuple[str, dict]]) -> None:
                 archs[path] = spec["arch"]
             if typed_by_user(label):
                 typed.update({f"{path}.{k}": label for k in spec if k != "arch"})
+
+
+def _check_decay_reaches_the_end(cfg: RunConfig, role: str, o: OptimConfig) -> None:
+    """A linear decay counts updates, not a share of the run: a preset's 750 + 750 under ``--steps 3000`` took
+    the lr to 0 at update 1500 and trained the other half at lr 0, silently. The papers' schedule ends with
+    the run; a decay that ends before it is refused with the numbers that do (one that ends after it just
+    stops early, as a shortened run of the paper's schedule does)."""
+    updates = cfg.train.steps * (cfg.train.d_steps if role == "d" else 1)
+    ends = o.linear_decay_start + o.linear_decay_steps
+    if 0 < ends < updates:
+        half = updates // 2
+        who = "G" if role == "g" else f"D ({cfg.train.d_steps} a step)"
+        raise ConfigError(f"optim.{role}.linear_decay_start={o.linear_decay_start} + linear_decay_steps="
+                          f"{o.linear_decay_steps} take the lr to 0 at update {ends}, but train.steps="
+                          f"{cfg.train.steps} gives {who} {updates} updates, the last {updates - ends} at lr 0; "
+                          f"scale the decay with the run, e.g. --set optim.{role}.linear_decay_start={half} --set "
+                          f"optim.{role}.linear_decay_steps={updates - half} (constant for half, then to 0)")
 
 
 def _net_specs(layer: Any) -> list[tuple[str, dict]]:
