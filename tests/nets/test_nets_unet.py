@@ -59,7 +59,7 @@ def test_a_size_off_the_multiple_is_one_line_naming_the_nearest_valid_size(one_l
     with pytest.raises(ConfigError) as e:
         unet((1, 30, 44), depth=3)
     msg = one_line(e)
-    assert "multiples of 8" in msg and "nearest valid size is 32x48" in msg and "size_policy=pad" in msg
+    assert "multiples of 8" in msg and "nearest valid size is 48x32" in msg and "size_policy=pad" in msg
     G = unet((1, 32, 32), depth=3)
     with pytest.raises(DataError) as e:
         G(torch.zeros(1, 1, 30, 30))

@@ -72,6 +72,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s.set_defaults(func=run, on_interrupt="no output was written (existing files are unchanged)")
 
 
+def _grey_palette(img: Image.Image) -> bool:
+    """Whether a palette image's entries are all grey (R = G = B): what PNG optimisers make of a grey image."""
+    palette = img.getpalette("RGB") if img.mode in ("P", "PA") else None
+    return bool(palette) and all(palette[i] == palette[i + 1] == palette[i + 2] for i in range(0, len(palette), 3))
+
+
 def _kind(mode: str, info: dict) -> str:
     """What an image file holds, in the words a channel refusal names it by (Pillow's ``mode``)."""
     if mode in ("1", "L"):
@@ -95,9 +101,10 @@ def _read_image(path: Path, in_folder: bool, channels: int | None) -> tuple[np.n
         raise DataError(f"cannot read {path}: {exc.strerror}; check its permissions") from None
     try:
         with Image.open(io.BytesIO(data)) as img:
-            mode, info = img.mode, dict(img.info)
+            mode, info, grey = img.mode, dict(img.info), _grey_palette(img)
         check_8_bit(path, mode, "translate")
-        x, _ = decode_image(data, None, None)
+        # a grey palette is a grey image to a grey model (a colour palette stays refused below)
+        x, _ = decode_image(data, 1 if grey and channels == 1 else None, None)
     except Image.DecompressionBombError as exc:
         raise too_many_pixels(path, exc) from None
     except UnidentifiedImageError:

@@ -4,7 +4,7 @@ A 7x7 conv stem, ``downsamplings`` strided 3x3 convs, ``blocks`` residual blocks
 convs, the same number of transposed convs back up, and a 7x7 conv to the image (tanh).
 Padding is by reflection, not zeros, which is what CycleGAN uses to avoid border artefacts;
 normalisation is instance norm by default (CycleGAN), batch norm on request. Sides must be
-multiples of 2**downsamplings (see :mod:`.translator_sizes`).
+multiples of 2**downsamplings and at least twice that (:func:`min_side`; see :mod:`.translator_sizes`).
 """
 
 from __future__ import annotations
@@ -16,6 +16,14 @@ from ganforge.nets.base import check_choice, check_width
 from ganforge.nets.registry import NetContext, register
 from ganforge.nets.translator_sizes import SIZE_POLICIES, check_build_size, pad_to_multiple
 from ganforge.nets.unet import NORMS, image_to_image_only, norm_layer
+
+
+def min_side(downsamplings: int) -> int:
+    """The smallest side the translator takes: its bottleneck (side / 2**downsamplings) must be at least 2 px, as the
+    blocks' 1-px reflection padding needs a side of 2 (and instance norm more than one value); the 7x7 stem's
+    3-px reflection needs 4, which this also gives. At 4 px with 2 downsamplings the bottleneck was 1 px, and
+    that crashed deep inside torch."""
+    return max(4, 2 * 2 ** downsamplings)
 
 
 class ResidualBlock(nn.Module):
@@ -41,6 +49,7 @@ class ResnetTranslator(nn.Module):
                  norm: str, dropout: float, size_policy: str):
         super().__init__()
         self.multiple, self.size_policy = 2 ** downsamplings, size_policy
+        self.downsamplings, self.min_side = downsamplings, min_side(downsamplings)
         c = base_channels
         layers: list[nn.Module] = [nn.ReflectionPad2d(3), nn.Conv2d(in_channels, c, 7), norm_layer(norm, c), nn.ReLU()]
         for _ in range(downsamplings):
@@ -58,7 +67,8 @@ class ResnetTranslator(nn.Module):
                 nn.init.zeros_(m.bias)
 
     def forward(self, x: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
-        x, (h, w) = pad_to_multiple(x, self.multiple, self.size_policy, "this ResNet translator")
+        x, (h, w) = pad_to_multiple(x, self.multiple, self.size_policy,
+                                    f"this ResNet translator ({self.downsamplings} downsamplings)", self.min_side)
         return self.net(x)[..., :h, :w]
 
 
@@ -74,7 +84,7 @@ def build_resnet_translator(
     norm: str = "instance",  # instance (CycleGAN), batch or none
     dropout: float = 0.0,  # dropout inside each block (CycleGAN's --no_dropout default: 0)
     out_channels: int | None = None,  # output channels; null: the input's
-    size_policy: str = "error",  # a size not a multiple of 2^downsamplings: error, or pad and crop back
+    size_policy: str = "error",  # a size off 2^downsamplings or below min_side: error, or pad and crop back
 ) -> nn.Module:
     """CycleGAN's G: 9 blocks at 256 px, 6 at 128 px (the paper); fewer for small images."""
     shape = image_to_image_only(ctx, "resnet-translator")
@@ -87,6 +97,6 @@ def build_resnet_translator(
     if not 0 <= dropout < 1:
         raise ValueError(f"dropout must be in [0, 1), got {dropout}")
     check_build_size(shape, 2 ** downsamplings, size_policy,
-                     f"a ResNet translator with {downsamplings} downsamplings")
+                     f"a ResNet translator with {downsamplings} downsamplings", min_side(downsamplings))
     return ResnetTranslator(shape[0], out_channels or shape[0], blocks, base_channels, downsamplings, norm, dropout,
                             size_policy)

@@ -3,8 +3,8 @@
 Eight 3x3 convs with LeakyReLU(0.2): 64, 64/2, 128, 128/2, 256, 256/2, 512, 512/2 channels
 (``/2``: stride 2), batch norm on all but the first -> a dense layer of 1024 -> LeakyReLU -> one
 logit. The published D flattens a fixed 6x6 map of its 96x96 crops; here the last maps are
-average-pooled first, so D judges any crop size (the CPU presets train on 32x32 crops) and
-``upscale`` never meets a size D was not built for.
+average-pooled first, so D judges any crop size (the CPU preset srgan-x4 trains on 48x48 HR crops,
+``superres.hr_crop`` from srresnet-x4) and ``upscale`` never meets a size D was not built for.
 
 ``features(x)`` are the pooled maps (what ``head`` reads); :meth:`SRDiscriminator.feature_maps`
 are the last conv maps before pooling, which the ``d-features`` content loss compares between
