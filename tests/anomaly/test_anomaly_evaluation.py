@@ -98,3 +98,16 @@ def test_a_small_limit_holds_both_kinds_and_a_large_one_is_the_plain_draw():
 def test_eval_with_a_limit_of_two_measures(opened):
     report = evaluate(opened("ganomaly"), limit=2)
     assert report["n_test"] == 2 and 0 <= report["auroc"] <= 1
+
+
+@pytest.mark.parametrize("split", ["test", "valid"])
+def test_a_run_trained_on_another_split_than_train_is_refused(opened, one_line, split):
+    """A run trained with data.split=test (90% anomalies on mnist-one-normal) was measured on the very images
+    it was trained on, and one on valid had its threshold fixed on its training images. Config validation
+    refuses such a run now; evaluate refuses one made before (or built another way) before scoring."""
+    run = opened("ganomaly")
+    run.config.data.split = split
+    with pytest.raises(AnomalyError) as e:
+        evaluate(run, limit=20)
+    line = one_line(e)
+    assert f"was trained on {run.config.data.name}'s {split} split" in line and "data.split=train" in line

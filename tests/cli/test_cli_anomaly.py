@@ -150,3 +150,73 @@ def test_a_folder_input_is_read_at_the_runs_resolution(blob_folder, tmp_path, ca
     folder = blob_folder / "test" / "shifted"  # 16x16 PNGs
     assert main(["anomaly", "score", str(run), "--input", str(folder), "--out", str(tmp_path / "s.npy")]) == 0
     assert np.load(tmp_path / "s.npy").shape == (40,)
+
+
+def test_maps_force_never_removes_another_commands_output(blob_runs, tmp_path, capsys):
+    """`--maps DIR --force` took any ganforge-manifest.json for earlier residual maps and removed every file it
+    listed: an export folder lost its samples and datasheets. Only the maps' own manifest counts now; another
+    command's folder is refused, with or without --force, and left byte for byte."""
+    run = str(blob_runs("fanogan"))
+    export = tmp_path / "exp"
+    assert main(["export", run, "--n", "3", "--out", str(export)]) == 0
+    before = {p.name: p.read_bytes() for p in export.iterdir()}
+    assert len(before) >= 5 and "ganforge-manifest.json" in before  # 3 samples, the datasheets, the manifest
+    np.save(tmp_path / "x.npy", blobs(2, NORMAL_AT, np.random.default_rng(0))[:, None])
+    for force in ([], ["--force"]):
+        fails(capsys, ["anomaly", "score", run, "--input", tmp_path / "x.npy", "--out", tmp_path / "s.npy",
+                       "--maps", export, *force], f"--maps {export} holds 'ganforge export of {run}'",
+              "not residual maps", "choose another --maps")
+        assert {p.name: p.read_bytes() for p in export.iterdir()} == before
+        assert not (tmp_path / "s.npy").exists()
+
+
+def _save_png(path: Path, image: np.ndarray) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    Image.fromarray(image).save(path)
+
+
+def test_a_folder_input_is_read_at_the_trained_shape_and_its_file_order_written(blob_runs, tmp_path, capsys):
+    """A run whose data.resolution and data.channels are null (as in every MNIST preset) refused a folder of RGB
+    PNGs of its own size ("holds 3x16x16 images ... trained on 1x16x16"); the folder is read at the shape the
+    run was trained at now, converted as training converts. Its scores came with no file names: the order is
+    written beside --out, one path per line, by the output rule."""
+    run = str(blob_runs("ganomaly"))
+    x = np.concatenate([blobs(2, NORMAL_AT, np.random.default_rng(3)), blobs(2, ANOMALY_AT, np.random.default_rng(4))])
+    names = ["b/10.png", "b/2.png", "a/z.png", "a/1.png"]  # scored in path order: a/1, a/z, b/10, b/2
+    folder = tmp_path / "rgb"
+    for name, image in zip(names, x):
+        _save_png(folder / name, np.repeat(image[..., None], 3, axis=2))  # grey values saved as RGB
+    np.save(tmp_path / "x.npy", x[[3, 2, 0, 1], None])
+    assert main(["anomaly", "score", run, "--input", str(tmp_path / "x.npy"), "--out", str(tmp_path / "a.npy")]) == 0
+    assert not (tmp_path / "a.files.txt").exists()  # an array's rows are their own order
+    out = tmp_path / "s.npy"
+    assert main(["anomaly", "score", run, "--input", str(folder), "--out", str(out), "--maps",
+                 str(tmp_path / "maps")]) == 0
+    assert (tmp_path / "s.files.txt").read_text().splitlines() == ["a/1.png", "a/z.png", "b/10.png", "b/2.png"]
+    assert np.allclose(np.load(out), np.load(tmp_path / "a.npy"))
+    big = tmp_path / "big"  # another size: resized as training resizes a folder
+    for name, image in zip(names, x):
+        _save_png(big / name, np.asarray(Image.fromarray(image).resize((32, 32))))
+    assert main(["anomaly", "score", run, "--input", str(big), "--out", str(tmp_path / "big.npy")]) == 0
+    assert np.load(tmp_path / "big.npy").shape == (4,)
+    out.unlink()  # the order file alone is an earlier output too: refused without --force, and kept
+    listing = (tmp_path / "s.files.txt").read_bytes()
+    fails(capsys, ["anomaly", "score", run, "--input", folder, "--out", out], "s.files.txt already exists",
+          "--force")
+    assert not out.exists() and (tmp_path / "s.files.txt").read_bytes() == listing
+    assert main(["anomaly", "score", run, "--input", str(folder), "--out", str(out), "--force"]) == 0
+    assert (tmp_path / "s.files.txt").read_bytes() == listing and np.allclose(np.load(out), np.load(tmp_path / "a.npy"))
+
+
+def test_eval_of_a_run_trained_on_the_test_split_is_one_line(blob_runs, tmp_path, capsys):
+    """A run made before data.split was checked on a protocol, trained on the test images it would be measured
+    on, was measured (AUROC 0.82 in a probe); opening it is refused now, naming the fix."""
+    import shutil
+
+    run = shutil.copytree(blob_runs("ganomaly"), tmp_path / "on-test")
+    text = (run / "config.yaml").read_text()
+    assert "split: train" in text
+    (run / "config.yaml").write_text(text.replace("split: train", "split: test"))
+    fails(capsys, ["anomaly", "eval", run, "--limit", "10", "--out", tmp_path / "r.json"],
+          "data.split=test would train on images that anomaly eval then uses", "set data.split=train")
+    assert not (tmp_path / "r.json").exists()

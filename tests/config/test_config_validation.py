@@ -186,3 +186,19 @@ def test_a_linear_decay_that_ends_before_the_run_is_refused_with_numbers_that_fi
     shorter = config.resolve(None, ["optim.g.lr_decay=1.0", "optim.g.linear_decay_start=750",
                                     "optim.g.linear_decay_steps=750", "train.steps=500"])
     assert shorter.train.steps == 500  # ends after the run: a shortened run of the schedule, allowed
+
+
+@pytest.mark.parametrize("preset", ["fanogan-mnist", "ganomaly-mnist", "anogan-mnist"])
+@pytest.mark.parametrize("split", ["test", "valid"])
+def test_an_anomaly_protocol_trains_on_its_train_split_only(preset, split, one_line):
+    """data.split=test on mnist-one-normal trained the GAN on the test images anomaly eval then measured (and
+    valid on the images fixing its threshold); both were accepted. A dataset that is no protocol keeps any split."""
+    with pytest.raises(ConfigError) as e:
+        resolve_config(preset, [f"data.split={split}"])
+    line = one_line(e)
+    assert line.startswith(f"data.split={split} would train on images that anomaly eval then uses")
+    assert line.endswith("set data.split=train")
+    with pytest.raises(ConfigError, match="set data.split=train"):
+        resolve_config(preset, [f"data.split={split}", "data.name=anomaly-folder:somewhere", "data.digit=null"])
+    assert resolve_config(preset, ["data.split=train"])[0].data.split == "train"
+    assert resolve_config("dcgan-mnist", [f"data.split={split}"])[0].data.split == split

@@ -93,3 +93,27 @@ def test_ganforge_eval_sends_a_fanogan_run_to_anomaly_eval(tmp_path, one_line):
     assert one_line(e) == "runs/f is a fanogan run: measure it with ganforge anomaly eval runs/f"
     with pytest.raises(ConfigError, match="eval.every"):  # in-training eval would score the same mixture
         _trainer(tmp_path, "train.steps=4", "anomaly.encoder_steps=2", "eval.every=2")
+
+
+def test_scoring_uses_the_g_the_encoder_was_trained_against(tmp_path, one_line, monkeypatch):
+    """E is fitted to the raw G (izi_f_term); with ema.beta set the run was scored with G_ema(E(x)), a G that E
+    never saw (AUROC 0.61 -> 0.44 in a probe). fanogan keeps no moving average now, so ema.* is refused, and a
+    run made before that rule, whose checkpoint holds a G_ema, is scored with its raw G."""
+    from ganforge.anomaly import scorer
+    from ganforge.recipes.fanogan import FAnoGAN
+    from ganforge.runs import checkpoint
+
+    from ganforge.api import resolve_config
+
+    with pytest.raises(ConfigError) as e:  # as train and --dry-run resolve it: a key the recipe never reads
+        resolve_config("fanogan-mnist", ["ema.beta=0.9"])
+    assert "ema.beta" in one_line(e) and "is not read by recipe 'fanogan'" in one_line(e)
+    with monkeypatch.context() as m:  # a run made when fanogan kept G_ema (as noise_to_image does)
+        m.setattr(FAnoGAN, "averaged", lambda self: {"G": "G_ema"})
+        _trainer(tmp_path, "train.steps=6", "anomaly.encoder_steps=3", "ema.beta=0.5", name="old").fit()
+    run = load_run(tmp_path / "old")
+    tensors, _ = checkpoint.load(run.checkpoint)
+    assert "G_ema" in tensors and any(not torch.equal(v, tensors["G_ema"][k]) for k, v in tensors["G"].items())
+    used = scorer(run).G.state_dict()
+    assert scorer(run).method == "fanogan" and used.keys() == tensors["G"].keys()
+    assert all(torch.equal(used[k], tensors["G"][k]) for k in used)

@@ -116,6 +116,10 @@ def evaluate(run: Run, protocol: str | None = None, *, method: str | None = None
     """Score ``run`` on its protocol's validation and test splits and measure the test split."""
     name = _protocol_name(run, protocol)
     cfg = run.config
+    if cfg.data.split != "train":  # config validation refuses it now; a Run built another way may hold it
+        raise AnomalyError(f"{run.path} was trained on {name}'s {cfg.data.split} split, whose images eval scores "
+                           f"(the valid split fixes the threshold, the test split is measured); evaluate a run "
+                           f"trained with data.split=train")
     # only in-training eval (eval.every) keeps one, on the test split; a copy elsewhere still says so inside
     if run.checkpoint.name == "best" or CHOSEN_BY_EVAL in run.state:
         raise AnomalyError(f"{run.checkpoint} was chosen by the in-training evaluation (eval.every) against "

@@ -8,14 +8,16 @@ would make one image's picture depend on the others, so it is not offered.
 Files go through :mod:`ganforge.outputs`: every path checked before any is written, an
 existing file refused unless ``force``, the PNGs put in place together or not at all. The folder
 keeps a manifest of the maps written (:data:`ganforge.outputs.MANIFEST`): with ``force``, the maps
-of an earlier run listed there are removed (no stale ``00007.png`` beside six new maps), and a
-file ganforge did not write is never replaced or removed. :func:`check_overlays` makes those checks
+of an earlier run listed there are removed (no stale ``00007.png`` beside six new maps), a
+file ganforge did not write is never replaced or removed, and a folder whose manifest another command
+wrote (an export) is refused even with ``force``. :func:`check_overlays` makes those checks
 alone, so a command can make them before its work; ``beside`` puts another file (the scores) in place
 in the same step, so maps never appear without the scores they picture.
 """
 
 from __future__ import annotations
 
+import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -29,6 +31,7 @@ from ganforge.figures.drawing import image_grid, save_image_grid
 
 ALPHA = 0.6  # weight of the heat colour over the grey image where the residual is largest
 FIGURE_PX = 84  # images in the figure are enlarged to about this height (28 px digits, 3x)
+MAPS_WHAT = "ganforge anomaly score residual maps"  # the manifest's "what": maps --force may replace
 
 
 def overlay(image: np.ndarray, residual: np.ndarray) -> np.ndarray:
@@ -52,7 +55,7 @@ def check_overlays(n: int, directory: str | os.PathLike, *, force: bool = False,
     directory = outputs.check_dir_writable(outputs.named(directory, flag=flag), flag=flag)
     width = max(5, len(str(n - 1)))
     names = [f"{i:0{width}d}.png" for i in range(n)]
-    earlier = outputs.read_manifest(directory) or {}
+    earlier = _earlier_maps(directory, flag)
     if earlier and not force:
         raise GanforgeError(f"{directory} already holds residual maps; pass --force to replace them or choose "
                             f"another {flag}")
@@ -63,25 +66,49 @@ def check_overlays(n: int, directory: str | os.PathLike, *, force: bool = False,
     return directory, [outputs.check_file(Path(directory) / name, flag=flag, force=force) for name in names], earlier
 
 
+Writer = tuple[Path, Callable[[Path], None]]  # (a file, the writer of its temporary path)
+
+
 def save_overlays(images: np.ndarray, residuals: np.ndarray, directory: str | os.PathLike, *, force: bool = False,
-                  flag: str = "--maps", beside: tuple[Path, Callable[[Path], None]] | None = None) -> list[Path]:
+                  flag: str = "--maps", beside: Writer | Sequence[Writer] | None = None) -> list[Path]:
     """One PNG per image, ``00000.png`` ... in ``directory``; all paths are checked before the first write.
-    ``beside`` (path, writer of a temporary path): one more file, put in place together with the maps."""
+    ``beside``: one more file (path, writer of a temporary path), or a list of them, put in place together
+    with the maps."""
     directory, paths, earlier = check_overlays(len(images), directory, force=force, flag=flag)
     names = [p.name for p in paths]
-    with outputs.atomic(*paths, *([beside[0]] if beside else []), flag=flag, force=force) as temps:
+    extra: list[Writer] = [] if not beside else [beside] if isinstance(beside[0], str | os.PathLike) else list(beside)
+    with outputs.atomic(*paths, *(target for target, _ in extra), flag=flag, force=force) as temps:
         for temp, image, residual in zip(temps, images, residuals):
             picture = overlay(image, residual)
             scale = max(1, 128 // picture.shape[1])  # 28 px digits would be unreadably small
             Image.fromarray(_enlarged(picture, scale).transpose(1, 2, 0)).save(temp, format="PNG")
-        if beside:
-            beside[1](temps[-1])
+        for temp, (_, write) in zip(temps[len(paths):], extra):
+            write(temp)
     for stale in set(earlier) - set(names) - {outputs.MANIFEST}:  # an earlier run's maps, listed as ganforge's
         path = Path(directory) / stale
         if path.is_file() and path.stat().st_size == earlier[stale]:
             path.unlink()
-    outputs.write_manifest(Path(directory), names, what="ganforge anomaly score residual maps")
+    outputs.write_manifest(Path(directory), names, what=MAPS_WHAT)
     return paths
+
+
+def _earlier_maps(directory: Path, flag: str) -> dict[str, int]:
+    """The maps an earlier ``anomaly score`` listed in ``directory``'s manifest (name -> size; {} when none).
+    A manifest another command wrote (an export's samples and datasheets) is not earlier maps: the folder is
+    refused, even with --force, which would otherwise remove the files it lists."""
+    earlier = outputs.read_manifest(directory)
+    if not earlier:
+        return {}
+    try:
+        what = json.loads((Path(directory) / outputs.MANIFEST).read_text()).get("what")
+    except (OSError, ValueError, AttributeError):
+        what = None
+    if what != MAPS_WHAT:
+        held = f"'{what}'" if isinstance(what, str) and what else "another ganforge output"
+        raise GanforgeError(f"{flag} {directory} holds {held} ({len(earlier)} files listed in its {outputs.MANIFEST}), "
+                            f"not residual maps; --force does not replace another command's output, so choose "
+                            f"another {flag}")
+    return earlier
 
 
 def _enlarged(picture: np.ndarray, scale: int) -> np.ndarray:

@@ -1,9 +1,9 @@
 """``ganforge anomaly``: score images with a run trained on normal data, or measure it on its protocol.
 
-``score`` writes one score per image (higher = more anomalous) to a .npy and, with
-``--maps``, one residual overlay PNG per image; ``eval`` scores the protocol's validation
-(normal only, for the threshold) and test splits and prints the per-class table (``--out``
-also writes it as JSON). Scoring methods and protocols: :mod:`ganforge.anomaly`.
+``score`` writes one score per image (higher = more anomalous) to a .npy (for a folder ``--input``,
+the files' order beside it, ``<stem>.files.txt``) and, with ``--maps``, one residual overlay PNG per
+image; ``eval`` scores the protocol's validation (normal only, for the threshold) and test splits and
+prints the per-class table (``--out`` also writes it as JSON). Scoring methods and protocols: :mod:`ganforge.anomaly`.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ from ganforge.cli import options
 from ganforge.cli.evaluate import load_samples
 from ganforge.cli.help import examples
 from ganforge.data import load_dataset
+from ganforge.data.sources import list_items
 from ganforge.errors import DataError, GanforgeError
 
 
@@ -33,10 +34,12 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     s = commands.add_parser("score", help="one anomaly score (and residual map) per image")
     options.run_dir(s)
     s.add_argument("--input", required=True, help="uint8 images (N, C, H, W) in a .npy, or a folder of images")
-    s.add_argument("--out", required=True, help="output .npy of float64 scores, one per image")
+    s.add_argument("--out", required=True, help="output .npy of float64 scores, one per image (a folder --input "
+                                                "also writes its file order beside it, OUT-STEM.files.txt)")
     s.add_argument("--maps", help="also write one residual overlay PNG per image into this folder")
     _common(s)
-    s.add_argument("--force", action="store_true", help="overwrite --out and existing PNGs in --maps")
+    s.add_argument("--force", action="store_true", help="overwrite --out (and its .files.txt) and earlier maps "
+                                                       "in --maps")
     s.set_defaults(func=run_score, on_interrupt="no output file was written (an existing one is unchanged)")
     e = commands.add_parser("eval", help="AUROC, PR-AUC, F1 and the per-class table on the run's protocol")
     options.run_dir(e, "a run directory trained on an anomaly protocol")
@@ -59,15 +62,28 @@ def _common(p: argparse.ArgumentParser) -> None:
     options.device(p)
 
 
-def _read_input(path: str, data) -> np.ndarray:
-    """The images of ``--input``: a folder is read at the run's ``data.resolution`` and ``data.channels``
-    (``data``: its config's data section), as training and ``anomaly eval`` read it."""
+def _read_input(path: str, shape: tuple[int, ...]) -> tuple[np.ndarray, list[str] | None]:
+    """The images of ``--input`` and, for a folder, their paths inside it (in the images' order, sorted by path).
+    A folder is read at the run's trained image shape ``shape`` (C, H, W, from its checkpoint), converted to its
+    channels and resized as training reads ``folder:`` (short side, centre crop); a .npy must hold that shape."""
     p = Path(path)
     if p.is_dir():
-        return load_dataset(f"folder:{p}", split="all", resolution=data.resolution, channels=data.channels).x.numpy()
+        c, h, w = shape
+        data = load_dataset(f"folder:{p}", split="all", resolution=h if h == w else None, channels=c)
+        skipped = set(data.meta.get("skipped") or ())
+        names = [i.name for i in list_items(p, every_file=False) if i.name not in skipped]
+        if len(names) != len(data):  # the folder changed while it was read
+            raise DataError(f"--input {path} changed while it was read ({len(names)} images now, {len(data)} "
+                            f"read); score it again once nothing writes there")
+        return data.x.numpy(), names
     if p.suffix.lower() != ".npy":
         raise DataError(f"--input {path} must be a .npy file of uint8 images (N, C, H, W) or a folder of images")
-    return load_samples(path, flag="--input")
+    return load_samples(path, flag="--input"), None
+
+
+def files_path(out: Path) -> Path:
+    """Where ``anomaly score`` writes the input files' order for a folder --input: ``<out stem>.files.txt``."""
+    return out.with_name(f"{out.stem}.files.txt")
 
 
 def run_score(args: argparse.Namespace) -> int:
@@ -75,24 +91,34 @@ def run_score(args: argparse.Namespace) -> int:
     if args.maps is not None:
         outputs.check_not_input(args.maps, args.input, flag="--maps")
     out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".npy",))
+    listing = None
+    if Path(args.input).is_dir():  # the folder's file order goes beside the scores, by the same rule
+        listing = outputs.check_file(files_path(out), flag="--out", force=args.force)
     if args.maps is not None:
         outputs.check_dir_writable(outputs.named(args.maps, flag="--maps"), flag="--maps")
     opened = options.open_run(args)
     sc = scorer(opened, args.method, args.seed)
-    images = _read_input(args.input, opened.config.data)
+    images, names = _read_input(args.input, sc.shape)
     # Every output checked before the scoring (minutes, with AnoGAN): the maps folder's earlier maps and
     # foreign files, and room for the scores.
     if args.maps:
         check_overlays(len(images), args.maps, force=args.force)
     outputs.check_space(out, outputs.npy_bytes(len(images), (), np.float64), flag="--out")
     result = sc.score(images, where=f"--input {args.input}")
-    if args.maps:  # the scores go in place with the maps, in one step: never maps without their scores
+    # the scores (and the file order) go in place in one step, with the maps: never maps without their scores
+    written = [(out, lambda temp: np.save(temp, result.score))]
+    if listing is not None and names is not None:
+        written.append((listing, lambda temp: temp.write_text("".join(f"{n}\n" for n in names))))
+    if args.maps:
         save_overlays(images if images.ndim == 4 else images[:, None], result.residual, args.maps, force=args.force,
-                      beside=(out, lambda temp: np.save(temp, result.score)))
+                      beside=written)
     else:
-        with outputs.atomic(out, flag="--out", force=args.force) as (temp,):
-            np.save(temp, result.score)
+        with outputs.atomic(*(target for target, _ in written), flag="--out", force=args.force) as temps:
+            for temp, (_, write) in zip(temps, written):
+                write(temp)
     print(f"{out}: {len(result.score)} {sc.method} scores (higher = more anomalous) from step {opened.step}")
+    if listing is not None:
+        print(f"{listing}: the --input file of each score, one per line in the scores' order")
     if args.maps:
         print(f"{args.maps}: {len(result.score)} residual overlays (image | residual)")
     return 0

@@ -15,8 +15,10 @@ from typing import Any
 
 import torch
 
+from ganforge.config.dormant import dormant
 from ganforge.config.labels import typed_by_user
 from ganforge.config.schema import NetSpec, OptimConfig, RunConfig
+from ganforge.data.anomaly_protocols import is_protocol
 from ganforge.errors import ConfigError, did_you_mean
 from ganforge.nets import layers, registry
 from ganforge.objectives import augment, losses
@@ -289,8 +291,6 @@ def _check_anomaly(cfg: RunConfig) -> None:
     _check(a.anogan_lr > 0, f"anomaly.anogan_lr must be > 0, got {a.anogan_lr}")
     _check(0 < a.threshold_quantile < 1,
            f"anomaly.threshold_quantile must be in (0, 1), got {a.threshold_quantile}")
-    from ganforge.data.anomaly_protocols import is_protocol  # on use: the data package is heavier than config
-
     _check(cfg.data.split == "train" or not is_protocol(cfg.data.name),
            f"data.split={cfg.data.split} would train on images that anomaly eval then uses ({cfg.data.name}'s valid "
            f"split fixes the threshold, its test split is measured); set data.split=train")
@@ -340,6 +340,8 @@ def _check_decay_reaches_the_end(cfg: RunConfig, role: str, o: OptimConfig) -> N
     the lr to 0 at update 1500 and trained the other half at lr 0, silently. The papers' schedule ends with
     the run; a decay that ends before it is refused with the numbers that do (one that ends after it just
     stops early, as a shortened run of the paper's schedule does)."""
+    if f"optim.{role}.linear_decay_start" in dormant(cfg):
+        return  # this network is not trained (pix2pix's L1 alone): the dormant check names what is unread
     updates = cfg.train.steps * (cfg.train.d_steps if role == "d" else 1)
     ends = o.linear_decay_start + o.linear_decay_steps
     if 0 < ends < updates:
