@@ -349,3 +349,11 @@ def test_the_config_switch_is_checked(one_line):
     assert one_line(e) == "speed.graphs must be true, false or auto, got 'sometimes'"
     assert speed.plan(config.SpeedConfig(), torch.device("cpu"), True).graphs is False  # the default: off
     assert speed.plan(config.SpeedConfig(graphs="auto"), torch.device("cpu"), True).graphs is False  # CPU
+
+
+def test_r1_at_every_step_is_part_of_d_s_update_not_a_phase(tmp_path):
+    """One D optimiser step per D step with R1 every step (the paper's single loss); lazy R1 keeps its phase."""
+    every, said = _fit(_dcgan, tmp_path, "every", "train.steps=3", "train.batch_size=8", "reg.r1=1.0")
+    assert [p.name for p in every.built.phases] == ["D", "G"]
+    lazy, said = _fit(_dcgan, tmp_path, "lazy", "train.steps=3", "train.batch_size=8", "reg.r1=1.0", "reg.r1_every=2")
+    assert [p.name for p in lazy.built.phases] == ["D", "D_r1", "G"]

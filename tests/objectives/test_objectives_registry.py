@@ -39,9 +39,10 @@ def test_registration_in_reverse_order_attaches_in_the_declared_order(monkeypatc
     after = _plan()
     assert _names(after.terms["D"]) == _names(before.terms["D"])
     assert _names(after.terms["G"]) == _names(before.terms["G"])
-    # the declared order, read off the D terms: ADA installs first, then gp, aux, drift, then ADA observes
+    # the declared order, read off the D terms: ADA installs first, then gp, aux, R1 (every step: in D's
+    # update), drift, then ADA observes
     assert _names(after.terms["D"]) == ["attach.<locals>.<lambda>", "gradient_penalty_term", "aux_classifier_d",
-                                        "drift_term", "attach.<locals>.<lambda>"]
+                                        "r1_on_d_batch", "drift_term", "attach.<locals>.<lambda>"]
     assert _names(after.terms["G"]) == ["aux_classifier_g", "feature_matching_term", "orthogonal_term"]
 
 

@@ -128,6 +128,19 @@ def test_r1_is_its_own_lazy_d_phase_weighted_gamma_over_two_times_its_interval()
     assert loss.item() == pytest.approx(2.0 / 2 * 4 * expected.item(), rel=1e-5)
 
 
+def test_r1_every_step_is_a_term_of_d_s_own_update_on_the_batch_d_judged():
+    """Mescheder et al.'s L_D + gamma/2 * R1: before round 18 it was an own D phase at interval 1 too, so D took
+    two optimiser steps per D step (the second on a fresh batch)."""
+    plan, ctx, nets = setup("reg.r1=2.0")
+    assert plan.extra_phases == []
+    loss, stats = only_term(plan, "D")(ctx)
+    expected = r1_penalty(ctx.d_logits, ctx.shared.real)
+    assert stats["r1"].item() == pytest.approx(expected.item(), rel=1e-5) and expected > 0
+    assert loss.item() == pytest.approx(2.0 / 2 * expected.item(), rel=1e-5)
+    loss.backward()
+    assert nets["D"].body.weight.grad.abs().sum() > 0  # trained through (create_graph)
+
+
 def test_lazy_regularisation_corrects_lr_and_betas_of_that_network_only():
     c = cfg("reg.r1=1", "reg.r1_every=16", "optim.d.name=adam", "optim.d.lr=0.002", "optim.d.betas=[0.0,0.99]")
     d = lazy_corrected(c, "d", c.optim.d)

@@ -107,10 +107,8 @@ class RegConfig:
     # WGAN-GP (Gulrajani et al. 2017): weight of (||grad D(x_hat)|| - 1)^2 at random real/fake
     # interpolates; 10 in the paper, 0 = off.
     gp: float = 0.0
-    # R1 (Mescheder et al. 2018): weight gamma of gamma/2 * ||grad D(x)||^2 on real data; 0 = off.
-    # Known deviation (to be re-measured): R1 is always its own D update, also at r1_every 1, so D takes two
-    # optimiser steps per D step there (the adversarial one, then R1's) with no lr/beta correction; not the
-    # paper's single loss L_D + gamma/2 * R1. Runs measured with it keep it for now (objectives/r1.py).
+    # R1 (Mescheder et al. 2018): weight gamma of gamma/2 * ||grad D(x)||^2 on real data; 0 = off. At
+    # r1_every 1 a term of D's own update (the paper's L_D + gamma/2 * R1), else a lazy phase (objectives/r1.py).
     r1: float = 0.0
     # Lazy R1 (StyleGAN2): apply it every N steps, scaled by N, in its own D phase. In steps (iterations),
     # not D updates: with train.d_steps k it runs once per N*k D updates (StyleGAN2's 16 assumes k = 1), and

@@ -3,12 +3,11 @@
 Config: ``reg.r1`` (gamma; 0 = off) and ``reg.r1_every`` (lazy regularisation, StyleGAN2:
 a phase of its own every k steps, weighted by k so the average strength is unchanged).
 
-Known deviation, kept for now: R1 is always a D phase of its own, also at ``reg.r1_every=1`` (the
-default). There D takes two optimiser steps per D step, the adversarial one and then R1's, with no
-lr/beta correction (``registry.lazy_corrected`` corrects k > 1 only): stylegan2-ada's phase form at
-interval 1 uncorrected, not Mescheder et al.'s single loss L_D + gamma/2 * R1 (nor stylegan2-ada's
-non-lazy 'Dboth'). Runs measured with it keep it until they are re-measured; the lazy form (k > 1,
-every StyleGAN/ProGAN preset) is StyleGAN2's own.
+At ``reg.r1_every=1`` (the default) R1 is Mescheder et al.'s single loss, L_D + gamma/2 * R1: a term
+of D's own update, on the real batch that update judged, so D takes one optimiser step per D step.
+Before round 18 it was a D phase of its own there too, so D took two (the adversarial one, then R1's,
+on a fresh batch) with no lr/beta correction; the figures measured that way say so where they appear.
+At k > 1 (every StyleGAN/ProGAN preset) it is StyleGAN2's lazy phase, with its lr/beta correction.
 """
 
 from __future__ import annotations
@@ -38,10 +37,19 @@ def r1_term(weight: float, every: int, ctx) -> tuple[Tensor, dict[str, Tensor]]:
     return (weight / 2) * every * r1, {"r1": r1.detach()}
 
 
+def r1_on_d_batch(weight: float, ctx) -> tuple[Tensor, dict[str, Tensor]]:
+    """Non-lazy R1, a term of D's own update: gamma/2 * R1 on the real batch D's loss judged (``ctx.shared``)."""
+    s = ctx.shared
+    r1 = r1_penalty(ctx.d_logits, s.real, s.y_real if ctx.labels_to_d else None)
+    return (weight / 2) * r1, {"r1": r1.detach()}
+
+
 @register("r1", reads={"reg": {"r1", "r1_every"}})
 def attach(cfg: RunConfig, plan: TermPlan) -> None:
     r = cfg.reg
-    if r.r1 > 0:
+    if r.r1 > 0 and r.r1_every == 1:
+        plan.add_term(plan.d, partial(r1_on_d_batch, r.r1))
+    elif r.r1 > 0:
         plan.extra_phases.append(ExtraPhase(f"{plan.d}_r1", plan.d, [partial(r1_term, r.r1, r.r1_every)],
                                             after=plan.d, every=r.r1_every, log_loss=False))
 
