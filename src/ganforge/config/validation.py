@@ -92,10 +92,10 @@ def validate(cfg: RunConfig) -> None:
     _check(r.instance_noise_steps >= 1, f"reg.instance_noise_steps must be >= 1, got {r.instance_noise_steps}")
     if r.clip is not None:
         _check(r.clip > 0, f"reg.clip must be > 0 or null, got {r.clip}")
-        # R1 runs in a D phase of its own, after which no clipping runs (objectives/r1.py); WGAN's clipping and
-        # R1 are alternatives anyway
-        _check(r.r1 == 0, f"reg.clip ({r.clip}) and reg.r1 ({r.r1}) together: R1's own D update is not clipped, "
-                          f"so D's weights would leave [-clip, clip]; set reg.r1=0 or reg.clip=null")
+        # WGAN's clipping and R1 are alternative ways to tame D (a weight bound, a zero-centred gradient penalty),
+        # and lazy R1's own D phase (reg.r1_every > 1) is not followed by a clip (objectives/r1.py)
+        _check(r.r1 == 0, f"reg.clip ({r.clip}) and reg.r1 ({r.r1}) together: they are alternatives, and lazy R1's "
+                          f"own D update is not clipped; set reg.r1=0 or reg.clip=null")
     _check(0 < cfg.loss.real_label <= 1, f"loss.real_label must be in (0, 1], got {cfg.loss.real_label}")
     _check(cfg.loss.real_label == 1.0 or cfg.loss.d in ("minimax", "least-squares"),
            f"loss.real_label (label smoothing) needs a loss with targets (minimax or least-squares), "

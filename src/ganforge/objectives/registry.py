@@ -138,8 +138,8 @@ def lazy_corrected(cfg: RunConfig, role: str, opt: OptimConfig) -> OptimConfig:
     c = n / (n + 1): the learning rate to ``lr * c`` and Adam's betas to ``beta ** c`` (so the
     moments still average over the same number of updates). Without it the lazily-regularised
     network learns about (n+1)/n times faster than the one configured. Several lazy regularisers on
-    one network add their extra steps. k = 1 is not lazy and left uncorrected (R1's phase form at
-    interval 1, objectives/r1.py).
+    one network add their extra steps. k = 1 is not lazy and left uncorrected (R1 at interval 1 is a
+    term of D's own update, objectives/r1.py).
     """
     per_step = cfg.train.d_steps if role == "d" else 1  # the network's own updates per training step
     extra = 0.0

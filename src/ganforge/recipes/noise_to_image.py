@@ -227,9 +227,10 @@ class NoiseToImage(Recipe):
         has_classifier = hasattr(env.nets["D"], "classify")
 
         def ddp() -> dict[str, DdpModule]:
-            # An ACGAN classifier has no gradient in the R1 phase; DDP must be told to expect that.
+            # An ACGAN classifier has no gradient in the lazy R1 phase; DDP must be told to expect that.
+            lazy_r1 = cfg.reg.r1 > 0 and cfg.reg.r1_every > 1
             return {"G": DdpModule(G), "D": DdpModule(DiscriminatorForward(env.nets["D"]),
-                                                      find_unused=has_classifier and cfg.reg.r1 > 0)}
+                                                      find_unused=has_classifier and lazy_r1)}
 
         return TrainingParts(context=ctx, phases=phases, streams={"real": real, "noise": noise},
                              epochs_done=lambda: real.epochs_done, save_preview=preview.save, stateful=plan.stateful,
