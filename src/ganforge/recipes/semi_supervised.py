@@ -323,7 +323,7 @@ class SemiSupervised(Recipe):
         bs = cfg.train.batch_size
         lab = labelled_subset(y, per_class, label_seed(cfg), batch_size=bs, limit=cfg.data.limit) if per_class \
             else np.arange(len(y))
-        if per_class:  # every label used: the pool is the whole split, and ShuffledBatches names that
+        if per_class:  # (with every label used the pool is the whole split, and ShuffledBatches names it)
             check_unlabelled_pool(cfg, y, len(lab))
         rest = np.setdiff1d(np.arange(len(y)), lab) if per_class else lab
         lab_t, rest_t = torch.from_numpy(lab), torch.from_numpy(rest)
