@@ -137,3 +137,21 @@ def test_truncation_trades_variety_for_the_same_images_per_seed():
 
     assert (draw(0.3) == draw(0.3)).all()
     assert draw(0.1).std(0).mean() < draw(None).std(0).mean()
+
+
+def test_a_checkpoint_with_the_embedding_under_spectral_norm_loads_as_the_plain_weight_it_acted_as():
+    """Runs before round 18 normalised G's embedding; they load, and sample as they did."""
+    torch.manual_seed(0)
+    ctx = _ctx()
+    old = _g(ctx, spectral_norm=True)
+    torch.nn.utils.parametrizations.spectral_norm(old.shared)  # what round 17's spectral_norm_ did to it
+    for _ in range(3):
+        old(torch.randn(4, 32), torch.tensor([0, 1, 2, 3]))  # power iterations move u and v
+    old.eval()
+    z, y = torch.randn(4, 32), torch.tensor([0, 3, 9, 3])
+    state = old.state_dict()
+    assert "shared.parametrizations.weight.original" in state
+    new = _g(ctx, spectral_norm=True).eval()
+    new.load_state_dict(state)
+    assert not parametrize.is_parametrized(new.shared, "weight")
+    assert torch.allclose(new(z, y), old(z, y), atol=1e-5)

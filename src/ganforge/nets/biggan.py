@@ -78,6 +78,18 @@ class BigGANBlock(nn.Module):
         return h + self.shortcut(F.interpolate(x, scale_factor=2.0, mode="nearest"))
 
 
+def _normalised_embedding_as_plain(module: nn.Module, state: dict, prefix: str, *args) -> None:
+    """A checkpoint from before round 18 holds the shared embedding under spectral norm (original, u, v):
+    load it as the plain weight it acted as, W / sigma with sigma = u . (W v) from its stored vectors (what
+    torch's spectral norm uses in eval mode), so such a run samples as it did. Training on from it works too,
+    though Adam's moments were kept for W, not W / sigma."""
+    base = prefix + "parametrizations.weight."
+    if prefix + "weight" in state or base + "original" not in state:
+        return
+    w, u, v = state.pop(base + "original"), state.pop(base + "0._u"), state.pop(base + "0._v")
+    state[prefix + "weight"] = w / torch.dot(u, torch.mv(w.reshape(w.shape[0], -1), v))
+
+
 class BigGANGenerator(Generator):
     def __init__(self, ctx: NetContext, channels: int, shared_dim: int, hierarchical: bool, conditioning: str,
                  attention_res: int | None, init: str):
@@ -98,6 +110,7 @@ class BigGANGenerator(Generator):
         if self.conditional:
             check_width("shared_dim", shared_dim)
             self.shared = without_spectral_norm(nn.Embedding(self.num_classes, shared_dim))  # as BigGAN-PyTorch
+            self.shared.register_load_state_dict_pre_hook(_normalised_embedding_as_plain)
         cond_dim = (shared_dim if self.conditional else 0) + self.chunk
         self.project = nn.Linear(ctx.z_dim - steps * self.chunk, channels * start * start)
         self.blocks = nn.ModuleList([BigGANBlock(channels, channels, cond_dim) for _ in range(steps)])
