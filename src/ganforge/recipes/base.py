@@ -185,9 +185,12 @@ def _misfit(net: nn.Module, tensors: dict[str, torch.Tensor]) -> str:
     want = net.state_dict()
     lacks, extra = sorted(set(want) - set(tensors)), sorted(set(tensors) - set(want))
     shapes = [k for k in want if k in tensors and tuple(want[k].shape) != tuple(tensors[k].shape)]
-    parts = ([f"it lacks {lacks[0]}" + (f" and {len(lacks) - 1} more" if len(lacks) > 1 else "")] if lacks else []) + \
-        ([f"it holds {extra[0]}, which the network has no place for" + (f" (and {len(extra) - 1} more)"
-                                                                       if len(extra) > 1 else "")] if extra else [])
+    parts = []
+    if lacks:
+        parts.append(f"it lacks {lacks[0]}" + (f" and {len(lacks) - 1} more" if len(lacks) > 1 else ""))
+    if extra:
+        parts.append(f"it holds {extra[0]}, which the network has no place for"
+                     + (f" (and {len(extra) - 1} more)" if len(extra) > 1 else ""))
     if shapes:
         k = shapes[0]
         parts.append(f"{k} is {tuple(tensors[k].shape)} there and {tuple(want[k].shape)} here")

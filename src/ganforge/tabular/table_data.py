@@ -35,7 +35,7 @@ from ganforge.data.registry import register
 from ganforge.download import sha256_file
 from ganforge.errors import DataError
 from ganforge.tabular.columns import ColumnSpec, decide_all, describe, merge_profiles, profile
-from ganforge.tabular.table_io import CHUNK_ROWS, MIN_ROWS, iter_table
+from ganforge.tabular.table_io import CHUNK_ROWS, ENCODING, MIN_ROWS, iter_table
 from ganforge.tabular.transform import GMM_ROWS, TableTransformer
 
 # VERSION is part of every cache key: bump it whenever the transform or the file layout changes, so a cache
@@ -57,7 +57,7 @@ def _text_columns(path: Path, chunk_rows: int) -> dict[str, type]:
     digits ("0042") is not turned into numbers (42) and keys stay the same across chunks, and those whose
     text pandas would not write back as it was (:func:`kept_as_text`)."""
     first = next(iter_table(path, chunk_rows=chunk_rows))
-    raw = pd.read_csv(path, nrows=chunk_rows, dtype=str, encoding="utf-8")
+    raw = pd.read_csv(path, nrows=chunk_rows, dtype=str, encoding=ENCODING)
     return {c: str for c in first.columns
             if not (pd.api.types.is_numeric_dtype(first[c]) or pd.api.types.is_bool_dtype(first[c])
                     or pd.api.types.is_datetime64_any_dtype(first[c])) or kept_as_text(first[c], raw[c])}
