@@ -318,6 +318,15 @@ def read_manifest(folder: Path) -> dict[str, int] | None:
         return None
 
 
+def manifest_what(folder: Path) -> str | None:
+    """What the command that wrote ``folder``'s manifest said it wrote (``write_manifest``'s ``what``), or None."""
+    try:
+        what = json.loads((Path(folder) / MANIFEST).read_text()).get("what")
+    except (OSError, ValueError, AttributeError):
+        return None
+    return what if isinstance(what, str) and what else None
+
+
 def foreign_files(folder: Path) -> list[str]:
     """Files in ``folder`` that its manifest does not list as ganforge's (or that changed size since), in
     order: what ``--force`` must never delete. Everything is foreign when there is no manifest."""

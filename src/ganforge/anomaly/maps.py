@@ -17,7 +17,6 @@ in the same step, so maps never appear without the scores they picture.
 
 from __future__ import annotations
 
-import json
 import os
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -99,12 +98,9 @@ def _earlier_maps(directory: Path, flag: str) -> dict[str, int]:
     earlier = outputs.read_manifest(directory)
     if not earlier:
         return {}
-    try:
-        what = json.loads((Path(directory) / outputs.MANIFEST).read_text()).get("what")
-    except (OSError, ValueError, AttributeError):
-        what = None
+    what = outputs.manifest_what(directory)
     if what != MAPS_WHAT:
-        held = f"'{what}'" if isinstance(what, str) and what else "another ganforge output"
+        held = f"'{what}'" if what else "another ganforge output"
         raise GanforgeError(f"{flag} {directory} holds {held} ({len(earlier)} files listed in its {outputs.MANIFEST}), "
                             f"not residual maps; --force does not replace another command's output, so choose "
                             f"another {flag}")
