@@ -208,6 +208,32 @@ def test_a_folder_input_is_read_at_the_trained_shape_and_its_file_order_written(
     assert (tmp_path / "s.files.txt").read_bytes() == listing and np.allclose(np.load(out), np.load(tmp_path / "a.npy"))
 
 
+
+def test_an_array_input_never_leaves_an_earlier_folder_listing_beside_its_scores(blob_runs, tmp_path, capsys):
+    """`--force` replaced a folder's scores with an array's and kept the folder's s.files.txt beside them: it named
+    images the new scores were not of. The listing is part of the output now: refused without --force (as
+    --out is), removed with it. A folder's cache goes in --data-dir (score had no such flag, while the cache
+    refusal told users to pass it)."""
+    run = str(blob_runs("ganomaly"))
+    x = blobs(3, NORMAL_AT, np.random.default_rng(5))
+    folder = tmp_path / "imgs"
+    for i, image in enumerate(x):
+        _save_png(folder / f"{i}.png", image)
+    np.save(tmp_path / "x.npy", x[:, None])
+    out, listing = tmp_path / "s.npy", tmp_path / "s.files.txt"
+    cache = tmp_path / "data-dir"
+    assert main(["anomaly", "score", run, "--input", str(folder), "--out", str(out), "--data-dir", str(cache)]) == 0
+    assert listing.read_text().splitlines() == ["0.png", "1.png", "2.png"]
+    assert [p.name for p in (cache / "stores").iterdir()][0].startswith("folder-")  # the cache went where asked
+    out.unlink()
+    before = listing.read_bytes()
+    fails(capsys, ["anomaly", "score", run, "--input", tmp_path / "x.npy", "--out", out], "s.files.txt already exists",
+          "--force")
+    assert not out.exists() and listing.read_bytes() == before
+    assert main(["anomaly", "score", run, "--input", str(tmp_path / "x.npy"), "--out", str(out), "--force"]) == 0
+    assert np.load(out).shape == (3,) and not listing.exists()
+    assert "s.files.txt: removed" in capsys.readouterr().out
+
 def test_eval_of_a_run_trained_on_the_test_split_is_one_line(blob_runs, tmp_path, capsys):
     """A run made before data.split was checked on a protocol, trained on the test images it would be measured
     on, was measured (AUROC 0.82 in a probe); opening it is refused now, naming the fix."""

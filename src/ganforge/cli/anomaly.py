@@ -38,6 +38,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                                                 "also writes its file order beside it, OUT-STEM.files.txt)")
     s.add_argument("--maps", help="also write one residual overlay PNG per image into this folder")
     _common(s)
+    options.data_dir(s, "for a folder --input: ")
     s.add_argument("--force", action="store_true", help="overwrite --out (and its .files.txt) and earlier maps "
                                                        "in --maps")
     s.set_defaults(func=run_score, on_interrupt="no output file was written (an existing one is unchanged)")
@@ -62,14 +63,16 @@ def _common(p: argparse.ArgumentParser) -> None:
     options.device(p)
 
 
-def _read_input(path: str, shape: tuple[int, ...]) -> tuple[np.ndarray, list[str] | None]:
+def _read_input(path: str, shape: tuple[int, ...], data_dir: str | None) -> tuple[np.ndarray, list[str] | None]:
     """The images of ``--input`` and, for a folder, their paths inside it (in the images' order, sorted by path).
     A folder is read at the run's trained image shape ``shape`` (C, H, W, from its checkpoint), converted to its
-    channels and resized as training reads ``folder:`` (short side, centre crop); a .npy must hold that shape."""
+    channels and resized as training reads ``folder:`` (short side, centre crop), through folder:'s cache in
+    ``data_dir`` (which is why score takes --data-dir); a .npy must hold that shape."""
     p = Path(path)
     if p.is_dir():
         c, h, w = shape
-        data = load_dataset(f"folder:{p}", split="all", resolution=h if h == w else None, channels=c)
+        data = load_dataset(f"folder:{p}", split="all", resolution=h if h == w else None, channels=c,
+                            data_dir=data_dir)
         skipped = set(data.meta.get("skipped") or ())
         names = [i.name for i in list_items(p, every_file=False) if i.name not in skipped]
         if len(names) != len(data):  # the folder changed while it was read
@@ -91,14 +94,18 @@ def run_score(args: argparse.Namespace) -> int:
     if args.maps is not None:
         outputs.check_not_input(args.maps, args.input, flag="--maps")
     out = outputs.check_file(args.out, flag="--out", force=args.force, suffixes=(".npy",))
-    listing = None
-    if Path(args.input).is_dir():  # the folder's file order goes beside the scores, by the same rule
+    folder_input = Path(args.input).is_dir()
+    listing = stale = None
+    if folder_input:  # the folder's file order goes beside the scores, by the same rule
         listing = outputs.check_file(files_path(out), flag="--out", force=args.force)
+    elif files_path(out).exists() or files_path(out).is_symlink():
+        # an earlier folder score's file order: left beside an array's scores it would name the wrong images
+        stale = outputs.check_file(files_path(out), flag="--out", force=args.force)
     if args.maps is not None:
         outputs.check_dir_writable(outputs.named(args.maps, flag="--maps"), flag="--maps")
     opened = options.open_run(args)
     sc = scorer(opened, args.method, args.seed)
-    images, names = _read_input(args.input, sc.shape)
+    images, names = _read_input(args.input, sc.shape, args.data_dir)
     # Every output checked before the scoring (minutes, with AnoGAN): the maps folder's earlier maps and
     # foreign files, and room for the scores.
     if args.maps:
@@ -117,6 +124,9 @@ def run_score(args: argparse.Namespace) -> int:
             for temp, (_, write) in zip(temps, written):
                 write(temp)
     print(f"{out}: {len(result.score)} {sc.method} scores (higher = more anomalous) from step {opened.step}")
+    if stale is not None:
+        stale.unlink()
+        print(f"{stale}: removed (the replaced scores' file order; an array's rows are their own order)")
     if listing is not None:
         print(f"{listing}: the --input file of each score, one per line in the scores' order")
     if args.maps:
