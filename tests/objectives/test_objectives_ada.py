@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import json
+import math
 
 import pytest
 import torch
 
 from ganforge.cli import main
-from ganforge.objectives.ada import Ada, augment
+from ganforge.objectives.ada import Ada, augment, colour, translate
 
 CPU = torch.device("cpu")
 
@@ -89,3 +90,28 @@ def test_xflip_and_rotation_draw_as_the_paper_at_p1():
     assert float(flipped) == pytest.approx(0.5, abs=0.04)
     assert float(kept) == pytest.approx(0.25, abs=0.04)
     assert torch.equal(xflip(x, torch.tensor(0.0)), x) and torch.equal(rotate90(x, torch.tensor(0.0)), x)
+
+
+def test_translation_and_contrast_draw_as_the_reference_at_p1():
+    """stylegan2-ada's pipeline: an integer shift is round(U(-1/8, 1/8) * size), so at 32 px the shifts of 4 are
+    half as likely as the others (a uniform draw of -4..4 gave them 2/9); brightness b ~ N(0, 0.2) is added
+    and contrast c ~ lognormal(0, 0.5 ln 2) then scales about 0, mid grey (it scaled about each image's mean,
+    which leaves a flat image unchanged). Read back: a pixel of 0 becomes b*c, a pixel of 1 (1 + b)*c."""
+    torch.manual_seed(0)
+    n, one = 4000, torch.tensor(1.0)
+    ramp = torch.arange(32.0)
+    x = torch.stack([ramp.view(1, 32).expand(32, 32), ramp.view(32, 1).expand(32, 32)]).expand(n, 2, 32, 32)
+    shifted = translate(x, one)
+    dx, dy = 16 - shifted[:, 0, 16, 16], 16 - shifted[:, 1, 16, 16]  # no reflection reaches the centre
+    for d in (dx, dy):
+        assert set(d.tolist()) <= set(range(-4, 5))
+        assert float((d.abs() == 4).float().mean()) == pytest.approx(1 / 8, abs=0.03)
+        assert float((d == 0).float().mean()) == pytest.approx(1 / 8, abs=0.03)
+    pixels = torch.tensor([0.0, 1.0]).view(1, 1, 1, 2).expand(n, 1, 1, 2)
+    y = colour(pixels, one)
+    c = y[:, 0, 0, 1] - y[:, 0, 0, 0]
+    b = y[:, 0, 0, 0] / c
+    assert float(c.log().mean()) == pytest.approx(0.0, abs=0.02)
+    assert float(c.log().std()) == pytest.approx(0.5 * math.log(2), abs=0.02)
+    assert float(b.mean()) == pytest.approx(0.0, abs=0.015)
+    assert float(b.std()) == pytest.approx(0.2, abs=0.012)

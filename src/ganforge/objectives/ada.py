@@ -13,8 +13,8 @@ with one probability ``p``, and tunes ``p`` so that D stays just short of overfi
 Operations (each independently with probability p, fresh parameters per image, drawn as the paper's
 appendix B): x-flip (i ~ U{0, 1}: a chosen image is flipped half the time), 90-degree rotation
 (k ~ U{0, 3} quarter turns: a chosen image keeps its orientation a quarter of the time), integer
-translation (up to 1/8 of the size, reflected), isotropic scale (log-normal, sigma 0.2 ln 2,
-reflected), brightness (+N(0, 0.2)), contrast (x lognormal(0, 0.5 ln 2)) and
+translation (U(-1/8, 1/8) of the size, rounded, reflected), isotropic scale (log-normal, sigma 0.2 ln 2,
+reflected), brightness (+N(0, 0.2)), contrast (x lognormal(0, 0.5 ln 2), about mid grey 0) and
 saturation (x lognormal(0, ln 2), RGB only). All are differentiable in the image, so G's gradients
 flow through them. They use the global RNG (checkpointed by the engine), so resume is exact.
 
@@ -71,10 +71,13 @@ def rotate90(x: Tensor, p: Tensor) -> Tensor:
 
 
 def translate(x: Tensor, p: Tensor, ratio: float = 0.125) -> Tensor:
+    """The paper's integer translation: t ~ U(-1/8, 1/8) of the size per axis, rounded to whole pixels (so
+    the largest shifts are half as likely as the others, as in the reference pipeline), reflected."""
     n, c, h, w = x.shape
     m = _chosen(x, p).view(n, 1, 1)
-    dy = torch.randint(-int(h * ratio), int(h * ratio) + 1, (n, 1, 1), device=x.device) * m
-    dx = torch.randint(-int(w * ratio), int(w * ratio) + 1, (n, 1, 1), device=x.device) * m
+    t = (torch.rand(2, n, 1, 1, device=x.device) * 2 - 1) * ratio
+    dy = torch.round(t[0] * h).long() * m
+    dx = torch.round(t[1] * w).long() * m
     ys = _reflect(torch.arange(h, device=x.device).view(1, h, 1) - dy, h)
     xs = _reflect(torch.arange(w, device=x.device).view(1, 1, w) - dx, w)
     idx = (ys * w + xs).view(n, 1, h * w).expand(-1, c, -1)
@@ -92,11 +95,12 @@ def scale(x: Tensor, p: Tensor, sigma: float = 0.2 * math.log(2)) -> Tensor:
 
 
 def colour(x: Tensor, p: Tensor) -> Tensor:
+    """Brightness, contrast and (RGB) saturation as the paper's colour matrix: on pixels in [-1, 1], contrast
+    scales about 0 (mid grey), not about each image's mean (DiffAugment's contrast does that; ADA's does not)."""
     n = x.shape[0]
     x = torch.where(_chosen(x, p), x + torch.randn(n, 1, 1, 1, device=x.device) * 0.2, x)
-    mean = x.mean(dim=(1, 2, 3), keepdim=True)
     c = torch.exp(torch.randn(n, 1, 1, 1, device=x.device) * 0.5 * math.log(2))
-    x = torch.where(_chosen(x, p), mean + (x - mean) * c, x)
+    x = torch.where(_chosen(x, p), x * c, x)
     if x.shape[1] == 3:
         luma = x.mean(dim=1, keepdim=True)
         s = torch.exp(torch.randn(n, 1, 1, 1, device=x.device) * math.log(2))
@@ -105,7 +109,8 @@ def colour(x: Tensor, p: Tensor) -> Tensor:
 
 
 def augment(x: Tensor, p: Tensor) -> Tensor:
-    """Every ADA operation in the paper's order (geometric, then colour), each with probability ``p``."""
+    """The operations above (a subset of the paper's: no arbitrary rotation, anisotropic scale, fractional
+    translation, luma flip or hue) in the paper's order, geometric then colour, each with probability ``p``."""
     if x.dim() != 4:
         return x
     x = xflip(x, p)
