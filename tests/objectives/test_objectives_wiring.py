@@ -128,6 +128,15 @@ def test_r1_is_its_own_lazy_d_phase_weighted_gamma_over_two_times_its_interval()
     assert loss.item() == pytest.approx(2.0 / 2 * 4 * expected.item(), rel=1e-5)
 
 
+
+def test_lazy_r1_is_weighted_by_the_d_updates_between_its_phases():
+    """With train.d_steps 3 an R1 phase every 4 steps comes once per 12 D updates: weighted by 12, so R1's
+    average strength per D update is gamma/2 as at interval 1 (weighted by 4 it was a third of that)."""
+    plan, ctx, _ = setup("reg.r1=2.0", "reg.r1_every=4", "train.d_steps=3")
+    (phase,) = plan.extra_phases
+    loss, _ = phase.terms[0](ctx)
+    assert loss.item() == pytest.approx(2.0 / 2 * 12 * r1_penalty(ctx.d_logits, ctx.shared.real).item(), rel=1e-5)
+
 def test_r1_every_step_is_a_term_of_d_s_own_update_on_the_batch_d_judged():
     """Mescheder et al.'s L_D + gamma/2 * R1: before round 18 it was an own D phase at interval 1 too, so D took
     two optimiser steps per D step (the second on a fresh batch)."""

@@ -110,9 +110,9 @@ class RegConfig:
     # R1 (Mescheder et al. 2018): weight gamma of gamma/2 * ||grad D(x)||^2 on real data; 0 = off. At
     # r1_every 1 a term of D's own update (the paper's L_D + gamma/2 * R1), else a lazy phase (objectives/r1.py).
     r1: float = 0.0
-    # Lazy R1 (StyleGAN2): apply it every N steps, scaled by N, in its own D phase. In steps (iterations),
-    # not D updates: with train.d_steps k it runs once per N*k D updates (StyleGAN2's 16 assumes k = 1), and
-    # D's lr and betas are corrected by c = N*k / (N*k + 1) (N > 1 only).
+    # Lazy R1 (StyleGAN2): apply it every N steps in its own D phase. In steps (iterations), not D updates:
+    # with train.d_steps k it runs once per N*k D updates (StyleGAN2's 16 assumes k = 1), is weighted by
+    # N*k, and D's lr and betas are corrected by c = N*k / (N*k + 1) (N > 1 only).
     r1_every: int = 1
     # WGAN weight clipping (Arjovsky et al. 2017): D's parameters clamped to [-c, c] after each
     # update; 0.01 in the paper; null = off.

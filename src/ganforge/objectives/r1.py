@@ -1,7 +1,9 @@
 """R1 (Mescheder et al. 2018): the squared gradient norm of D on real data, optionally lazy.
 
 Config: ``reg.r1`` (gamma; 0 = off) and ``reg.r1_every`` (lazy regularisation, StyleGAN2:
-a phase of its own every k steps, weighted by k so the average strength is unchanged).
+a phase of its own every k steps, weighted by the D updates between two of them, k * ``train.d_steps``,
+so the average strength per D update is gamma/2 as at k = 1: StyleGAN2's gain is its interval in
+D updates, and weighting by k alone made R1 d_steps times weaker with d_steps > 1).
 
 At ``reg.r1_every=1`` (the default) R1 is Mescheder et al.'s single loss, L_D + gamma/2 * R1: a term
 of D's own update, on the real batch that update judged, so D takes one optimiser step per D step.
@@ -31,10 +33,11 @@ def r1_penalty(D: Logits, real: Tensor, y: Tensor | None = None) -> Tensor:
     return input_gradient(D, real, y).pow(2).sum(1).mean()
 
 
-def r1_term(weight: float, every: int, ctx) -> tuple[Tensor, dict[str, Tensor]]:
+def r1_term(weight: float, gain: int, ctx) -> tuple[Tensor, dict[str, Tensor]]:
+    """Lazy R1 on a fresh real batch, times ``gain``: the D updates since the last R1 phase."""
     real, y = ctx.real.next()
     r1 = r1_penalty(ctx.d_logits, real, y if ctx.labels_to_d else None)
-    return (weight / 2) * every * r1, {"r1": r1.detach()}
+    return (weight / 2) * gain * r1, {"r1": r1.detach()}
 
 
 def r1_on_d_batch(weight: float, ctx) -> tuple[Tensor, dict[str, Tensor]]:
@@ -44,13 +47,14 @@ def r1_on_d_batch(weight: float, ctx) -> tuple[Tensor, dict[str, Tensor]]:
     return (weight / 2) * r1, {"r1": r1.detach()}
 
 
-@register("r1", reads={"reg": {"r1", "r1_every"}})
+@register("r1", reads={"reg": {"r1", "r1_every"}, "train": {"d_steps"}})
 def attach(cfg: RunConfig, plan: TermPlan) -> None:
     r = cfg.reg
     if r.r1 > 0 and r.r1_every == 1:
         plan.add_term(plan.d, partial(r1_on_d_batch, r.r1))
     elif r.r1 > 0:
-        plan.extra_phases.append(ExtraPhase(f"{plan.d}_r1", plan.d, [partial(r1_term, r.r1, r.r1_every)],
+        gain = r.r1_every * cfg.train.d_steps  # the D updates per R1 phase (as lazy_corrected counts them)
+        plan.extra_phases.append(ExtraPhase(f"{plan.d}_r1", plan.d, [partial(r1_term, r.r1, gain)],
                                             after=plan.d, every=r.r1_every, log_loss=False))
 
 
