@@ -212,3 +212,99 @@ def test_a_delta_not_below_one_over_n_is_refused_before_the_run_is_written(tmp_p
     assert not (tmp_path / "x").exists()
     cfg["dp"]["delta"] = 0.02  # below 1/40: trains
     ganforge.train(cfg, out=tmp_path / "ok", steps=1)
+
+
+def test_a_d_loss_that_is_not_a_per_sample_sum_is_refused(tmp_path):
+    """The relativistic D loss compares each fake logit with the mean of every real logit in the batch, so one
+    record's clipped gradient depends on all the others: the sum Opacus noises moved by 23.1 when one record
+    changed, against the 2C = 2 its noise is calibrated to. Refused before the run directory is written."""
+    cfg = _cfg()
+    cfg["loss"] = {"d": "relativistic", "g": "non-saturating"}
+    with pytest.raises(ConfigError, match=r"loss\.d=relativistic") as info:
+        ganforge.train(cfg, out=tmp_path / "x", steps=1)
+    message = str(info.value)
+    assert "\n" not in message and "hinge" in message and "set loss.d=" in message
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_minibatch_std_that_mixes_samples_is_refused_and_a_group_of_one_is_not():
+    """Minibatch std appends the std over a group of samples, so a record's logit moves with the other records of
+    its group (the probe: changing record 1 moved record 3's logit), as under batch norm. A group of one has a std
+    of 0 for every sample: a constant channel, which mixes nothing."""
+    from ganforge.nets.layers import MinibatchStd
+    from ganforge.recipes.dp_noise_to_image import check_private
+
+    cfg = config.resolve(_cfg(), [])
+
+    def d(layer):
+        return torch.nn.Sequential(torch.nn.Conv2d(1, 2, 3), layer, torch.nn.Flatten(), torch.nn.Linear(3 * 6 * 6, 1))
+
+    for layer, fix in ((MinibatchStd(4), "set model.d.mbstd_group=1"), (MinibatchStd(), "set model.d.minibatch_std=false")):
+        with pytest.raises(ConfigError, match=re.escape(fix)) as info:
+            check_private(d(layer), cfg)
+        assert "\n" not in str(info.value) and "minibatch std" in str(info.value)
+    check_private(d(MinibatchStd(1)), cfg)  # accepted: nothing to refuse
+    x = torch.randn(4, 3, 2, 2)
+    y = x.clone()
+    y[1] = -y[1]
+    assert torch.equal(MinibatchStd(1)(x)[[0, 2, 3]], MinibatchStd(1)(y)[[0, 2, 3]])
+
+
+@pytest.mark.parametrize("d, fix", [({"arch": "dcgan", "base_channels": 8, "norm": "layer", "minibatch_std": True},
+                                     "set model.d.minibatch_std=false"),
+                                    ({"arch": "progan", "channels": 8}, "model.d.arch=")])
+def test_a_d_that_cannot_be_made_private_is_refused_in_one_line(tmp_path, d, fix):
+    """dcgan's minibatch std (the whole batch as one group) mixes samples; ProGAN's growing D failed at the first
+    D update with Opacus's raw "ValueError: Per sample gradient is not initialized" (the layers of stages not
+    yet grown get no gradient)."""
+    cfg = _cfg()
+    cfg["model"]["d"] = d
+    with pytest.raises(ConfigError, match=re.escape(fix)) as info:
+        ganforge.train(cfg, out=tmp_path / "x", steps=1)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "x").exists()
+
+
+def test_a_packed_d_is_refused(tmp_path):
+    """PacGAN's D scores groups of model.d.pack samples and Opacus clips the group's gradient as one: the
+    guarantee would be per group, not per image (dp-tabular refused it already)."""
+    cfg = _cfg()
+    cfg["model"]["d"].update(pack=4, conditioning="none")
+    with pytest.raises(ConfigError, match=r"model\.d\.pack=4.*set model\.d\.pack=1") as info:
+        ganforge.train(cfg, out=tmp_path / "x", steps=1)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "x").exists()
+
+
+@pytest.mark.parametrize("metrics, named", [(["parzen"], "parzen"), (["fid"], "fid"),
+                                            (["is", "parzen_test"], "parzen")])
+def test_in_training_eval_on_the_training_split_is_refused(tmp_path, metrics, named):
+    """digits has no valid split, so in-training eval measured parzen200_train (and chose checkpoints/best by it):
+    a noiseless statistic of the private records, which the datasheet then published. parzen_test still chose its
+    sigma on the last 20% of the training images."""
+    cfg = _cfg()
+    cfg["eval"] = {"every": 3, "metrics": metrics, "n": 200}
+    with pytest.raises(ConfigError, match=r"eval\.every") as info:
+        ganforge.train(cfg, out=tmp_path / "x", steps=3)
+    message = str(info.value)
+    assert "\n" not in message and named in message and "train" in message and "set eval.every=0" in message
+    assert "ganforge eval" in message
+    assert not (tmp_path / "x").exists()
+
+
+def test_the_accountant_and_the_hook_switch_keep_every_phase_out_of_cuda_graphs(tmp_path):
+    """A replayed CUDA graph runs no Python: the accountant's step and the hooks' switch would not run, and D's
+    updates would go uncounted. Both terms say so (graph_unsafe), so the graph path leaves every phase of a
+    private run eager; speed.graphs=true is refused in one line."""
+    from ganforge.engine import graphs
+    from ganforge.recipes.dp_noise_to_image import DpState
+
+    assert "accountant" in DpState.term.graph_unsafe
+    tr = Trainer(config.resolve(_cfg(), ["train.steps=1", "log.progress=false", "speed.graphs=false"]), tmp_path / "r")
+    reasons = [graphs.phase_blocker(phase) for phase in tr.built.phases]
+    assert len(reasons) == 2 and all(reasons), reasons
+    d_terms = next(p for p in tr.built.phases if p.name == "D").terms
+    assert any("accountant" in (getattr(t, "graph_unsafe", None) or "") for t in d_terms)
+    with pytest.raises(ConfigError, match="set speed.graphs=auto or false") as info:
+        Trainer(config.resolve(_cfg(), ["train.steps=1", "log.progress=false", "speed.graphs=true"]), tmp_path / "t")
+    assert "\n" not in str(info.value)

@@ -11,6 +11,7 @@ accountant at the same (sigma, q, steps, delta), a resume to the uninterrupted r
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -170,3 +171,15 @@ def test_dp_tabular_refuses_torchrun_in_one_line():
     env = SimpleNamespace(world=SimpleNamespace(distributed=True))
     with pytest.raises(ConfigError, match="one process.*Poisson sample of the whole table.*without torchrun"):
         DpTabular().training(env)
+
+
+@pytest.mark.parametrize("setting, said", [("loss.d=relativistic", "loss.d=relativistic"),
+                                           ("speed.graphs=true", "set speed.graphs=auto or false")])
+def test_dp_tabular_refuses_a_d_loss_that_mixes_rows_and_cuda_graphs(table, tmp_path, setting, said):
+    """The relativistic D loss compares each row's logit with the mean over the other rows, so a row's clipped
+    gradient depends on every row drawn (dp-tabular reaches it through the same objectives.d_loss_for as
+    dp-noise-to-image); a replayed CUDA graph would skip the accountant's count. Both refused in one line."""
+    with pytest.raises(ConfigError, match=re.escape(said)) as info:
+        _trainer(table, tmp_path / "x", 1, setting)
+    assert "\n" not in str(info.value)
+    assert not (tmp_path / "x").exists()

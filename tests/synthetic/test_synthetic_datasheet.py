@@ -95,3 +95,63 @@ def test_epsilon_is_the_exported_checkpoints_own_between_log_steps(tmp_path):
     assert abs(sheet["epsilon"] - accountant.get_epsilon(1e-4)) < 1e-5 and sheet["epsilon"] < logged[5]
     at_end = datasheet.run_measurements(ganforge.load_run(final.path))["differential_privacy"]
     assert at_end["epsilon"] == logged[6] and at_end["step"] == 6  # stats.jsonl and the datasheet agree
+
+
+def _private_run(path, history, noise_multiplier=2.0):
+    """A hand-made private run: its checkpoint holds the accountant history given; the config says another sigma."""
+    import torch
+    from safetensors.torch import save_file
+
+    run = _run(path)
+    run.checkpoint.mkdir(parents=True)
+    save_file({"history": torch.tensor(history, dtype=torch.float64)}, str(run.checkpoint / "dp_D.safetensors"))
+    run.config = SimpleNamespace(dp=SimpleNamespace(noise_multiplier=noise_multiplier, max_grad_norm=1.0, delta=1e-5),
+                                 recipe="dp-noise-to-image", data=SimpleNamespace(name="digits", split="train"))
+    return run
+
+
+def test_noise_and_rate_are_the_accountant_history_s_not_the_config_s(tmp_path):
+    """A run resumed with another dp.noise_multiplier (--allow-config-change) holds several (sigma, rate, updates)
+    entries; the datasheet said the current config's sigma, which described none of the updates before it."""
+    one = datasheet.run_measurements(_private_run(tmp_path / "a", [[1.0, 0.02, 3]]))["differential_privacy"]
+    assert one["noise_multiplier"] == 1.0 and one["sample_rate"] == 0.02
+    two = datasheet.run_measurements(_private_run(tmp_path / "b", [[1.0, 0.02, 3], [2.0, 0.04, 4]]))
+    sheet = two["differential_privacy"]
+    assert sheet["noise_multiplier"] == [1.0, 2.0] and sheet["sample_rate"] == [0.02, 0.04]
+    assert sheet["history"] == [{"noise_multiplier": 1.0, "sample_rate": 0.02, "d_updates": 3},
+                                {"noise_multiplier": 2.0, "sample_rate": 0.04, "d_updates": 4}]
+    assert sheet["d_updates_counted"] == 7
+
+
+def test_a_private_run_s_datasheet_leaves_out_training_split_metrics(tmp_path):
+    """parzen200_train is a statistic of the private records with no clipping or noise: outside the guarantee,
+    so a private run's datasheet names it as withheld instead of publishing it. A plain run's keeps it."""
+    for name, private in (("dp", True), ("plain", False)):
+        path = tmp_path / name
+        run = _private_run(path, [[1.0, 0.02, 3]]) if private else _run(path)
+        _eval_report(path, 10)
+        report = json.loads((path / "eval" / "step-0000010.json").read_text())
+        report["metrics"]["parzen200_train"] = {"values": {"parzen200_train": -12.0, "parzen200_train.se": 0.5},
+                                                "protocol": {"reference": "digits/train (1200)"}}
+        (path / "eval" / "step-0000010.json").write_text(json.dumps(report))
+        metrics = datasheet.run_measurements(run)["metrics"]
+        if private:
+            assert metrics["values"] == {"fid300_test_lenet8": 41.5} and "parzen200_train" not in metrics["protocol"]
+            assert "parzen200_train" in metrics["withheld"] and "training split" in metrics["withheld"]
+        else:
+            assert metrics["values"]["parzen200_train"] == -12.0 and "withheld" not in metrics
+
+
+def test_a_private_image_run_s_datasheet_states_its_sampling_and_withholds_the_fingerprint(tmp_path):
+    """The accountant assumes Poisson sampling, and dp-noise-to-image draws shuffled fixed-size batches: the
+    released datasheet now says so. The fingerprint is a sha256 of every training record: someone who knows all
+    records but one could confirm the last, which the DP guarantee does not allow; it is withheld, saying why."""
+    final = ganforge.train(DP, out=tmp_path / "dp", steps=3)
+    sheet = datasheet.build(final, output=tmp_path / "x.npz", kind="npz", n=3, seed=0, shape=(1, 8, 8), dtype="uint8",
+                            classes=None, class_balanced=False, truncation=None)
+    assert "fingerprint" not in sheet["training_data"] and sheet["training_data"]["samples"] == 1500
+    withheld = sheet["training_data"]["fingerprint_withheld"]
+    assert "differential privacy" in withheld and "sha256" in withheld
+    dp = sheet["differential_privacy"]
+    assert "shuffled fixed-size batches" in dp["sampling"] and "Poisson" in dp["sampling"]
+    assert "fingerprint_withheld" in datasheet.markdown(sheet)

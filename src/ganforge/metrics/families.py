@@ -81,6 +81,15 @@ def _tail(n: int) -> int:
     return min(PARZEN_VALID, n // PARZEN_TAIL_DIVISOR)
 
 
+def parzen_sigma_split(splits: tuple[str, ...], ref: str) -> str:
+    """The split :func:`parzen_split` first looks to for sigma's images when it reports on ``ref``, known from
+    the split names alone (dp-noise-to-image asks before any data is loaded): valid, else train, else ``ref``."""
+    for split in ("valid", "train"):
+        if split in splits and ref != split:
+            return split
+    return ref
+
+
 def parzen_split(ctx, ref: str) -> ParzenSplit:
     """Sigma is chosen on images disjoint from the reported ones (choosing it on the reported split is
     model selection on that split). In order: the first 1,000 of ``valid`` (MNIST: the paper's protocol);

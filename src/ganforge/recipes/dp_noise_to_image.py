@@ -37,8 +37,14 @@ from torch import nn
 from ganforge.config import RunConfig
 from ganforge.config import reads as config_reads
 from ganforge.data import Dataset
+from ganforge.data.registry import dataset_splits
 from ganforge.errors import ConfigError
-from ganforge.objectives.losses import G_LOSSES
+from ganforge.metrics.families import parzen_sigma_split
+from ganforge.metrics.judges import default_judge
+from ganforge.metrics.registry import DatasetInfo, default_metrics, resolve
+from ganforge.nets.layers import MinibatchStd
+from ganforge.nets.progan import Growing
+from ganforge.objectives.losses import D_LOSSES, G_LOSSES
 from ganforge.recipes.base import TrainingEnv, TrainingParts
 from ganforge.recipes.noise_to_image import NoiseToImage
 from ganforge.training import seeds
@@ -60,6 +66,7 @@ def check_private(D: nn.Module, cfg: RunConfig, recipe: str = "dp-noise-to-image
     if any(nn.utils.parametrize.is_parametrized(m) for m in D.modules()):
         raise ConfigError(f"{recipe} cannot compute per-sample gradients through spectral norm's "
                           "parametrisation; set model.d.spectral_norm=false")
+    check_samples_apart(D, recipe)
     errors = ModuleValidator.validate(D, strict=False)
     if errors:
         raise ConfigError(f"{recipe} cannot make this D private ({_first_sentence(errors[0])}); use a D "
@@ -68,7 +75,49 @@ def check_private(D: nn.Module, cfg: RunConfig, recipe: str = "dp-noise-to-image
         if getattr(cfg.reg, name) > 0:
             raise ConfigError(f"{recipe} cannot clip per-sample gradients of a gradient penalty; "
                               f"set reg.{name}=0")
+    check_per_sample_d_loss(cfg, recipe)
     check_real_only_in_d(cfg, recipe)
+    if cfg.speed.graphs is True:  # speed.graphs=auto leaves the phases eager: their terms are graph_unsafe
+        raise ConfigError(f"{recipe} counts every D update on the host (the privacy accountant) and switches "
+                          f"Opacus's hooks between phases, which a replayed CUDA graph would skip; set "
+                          f"speed.graphs=auto or false")
+
+
+def check_samples_apart(D: nn.Module, recipe: str = "dp-noise-to-image") -> None:
+    """One line for a D whose logit of one sample depends on the other samples of its batch, or whose layers do
+    not all get a gradient in every update: DP-SGD clips each sample's gradient to bound what one record can
+    change, which holds only when a sample's gradient is its own, and Opacus fails with a raw ValueError on a
+    layer that got none."""
+    pack = getattr(D, "pack", 1)
+    if pack != 1:  # PacGAN: D scores a group, whose gradient is clipped as one
+        raise ConfigError(f"{recipe} clips each sample's gradient, and model.d.pack={pack} makes D score groups "
+                          f"of {pack} samples (the guarantee would be per group); set model.d.pack=1")
+    if isinstance(D, Growing):
+        raise ConfigError(f"{recipe} cannot make a growing D private (the layers of the stages not yet grown get "
+                          f"no per-sample gradient, which Opacus's clipping requires); choose a D that does not "
+                          f"grow, e.g. set model.d.arch=dcgan with model.d.norm=layer")
+    for m in D.modules():
+        if isinstance(m, MinibatchStd) and m.group_size != 1:  # a group of one has std 0: a constant channel
+            fix = "model.d.minibatch_std=false" if m.group_size is None else "model.d.mbstd_group=1"
+            raise ConfigError(f"{recipe} cannot make a D with minibatch std private (it appends the std over a "
+                              f"group of samples, so one record's logit moves with the others', as under batch "
+                              f"norm); set {fix}")
+
+
+# D losses that are a sum over samples of a function of that sample's own logits: one record's clipped gradient
+# is then its own. relativistic is not (each logit is compared with the mean of the other side's logits).
+PER_SAMPLE_D_LOSSES = ("minimax", "wasserstein", "hinge", "least-squares")
+
+
+def check_per_sample_d_loss(cfg: RunConfig, recipe: str = "dp-noise-to-image") -> None:
+    """One line for a D loss whose per-sample gradient depends on other records of the batch: DP-SGD's noise is
+    calibrated to what one record can change (2 * dp.max_grad_norm), and under the relativistic loss one record
+    moved the noised sum by 23 times that."""
+    if cfg.loss.d not in PER_SAMPLE_D_LOSSES:
+        allowed = ", ".join(name for name in PER_SAMPLE_D_LOSSES if name in D_LOSSES)
+        raise ConfigError(f"{recipe} clips each sample's gradient, and loss.d={cfg.loss.d} compares each logit "
+                          f"with the batch's mean logit, so one record's gradient depends on every other record; "
+                          f"set loss.d= one of {allowed}")
 
 
 # The checkpoint group of a private D's accountant (history, noise stream): read back by dp-tabular and the
@@ -115,6 +164,35 @@ def check_batch_fits(cfg: RunConfig, data: Dataset, recipe: str = "dp-noise-to-i
                           f"{10 ** math.floor(math.log10(0.1 / rows)):g} or less")
 
 
+def overlaps_training(split: str, trained_on: str) -> bool:
+    """Whether ``split`` holds training records: the split trained on, and ``all`` (every record) on either side."""
+    return split == trained_on or "all" in (split, trained_on)
+
+
+def check_eval_outside_training(cfg: RunConfig, data: Dataset, recipe: str = "dp-noise-to-image",
+                                defaults: list[str] | None = None) -> None:
+    """One line when in-training eval would read the training records: a metric on the training split (the one
+    eval.every picks on a dataset with no valid split) is a statistic of the private records with no clipping
+    or noise, which stats.jsonl, checkpoints/best and the datasheet would then publish. Names resolved as the
+    evaluator resolves them (``selecting``), without loading a split."""
+    if cfg.eval.every <= 0:
+        return
+    splits = dataset_splits(cfg.data.name)
+    info = DatasetInfo(name=data.name, kind=data.kind, splits=splits, default_judge=default_judge(data.name),
+                       num_classes=data.num_classes, meta=data.meta, selecting=True)
+    for name in cfg.eval.metrics or defaults or default_metrics(info):
+        spec = resolve(name, info, n=cfg.eval.n)
+        read = [] if spec.ref is None else [(spec.ref, "on")]
+        if spec.family == "parzen" and spec.ref is not None:
+            read.append((parzen_sigma_split(splits, spec.ref), "chooses its sigma on"))
+        for split, how in read:
+            if overlaps_training(split, cfg.data.split):
+                raise ConfigError(f"{recipe}: eval.every measures {spec.name} {how} {data.name}/{split}, which holds "
+                                  f"the training records (trained on {cfg.data.split}): a statistic of the private "
+                                  f"data with no clipping or noise; use a dataset with a valid split, or set "
+                                  f"eval.every=0 and measure the samples against held-out data with ganforge eval")
+
+
 class DpState:
     """The accountant's history and the noise generator: what a checkpoint keeps as ``dp_D``."""
 
@@ -145,6 +223,9 @@ class DpState:
                           "dp_delta": torch.tensor(self.cfg.dp.delta, device=device)}
         return zero, {}
 
+    # A replayed CUDA graph runs no Python: the accountant would not count the update (engine/graphs.py)
+    term.graph_unsafe = "the privacy accountant counts each D update on the host"
+
     def state_tensors(self) -> dict[str, torch.Tensor]:
         history = torch.tensor([list(h) for h in self.accountant.history], dtype=torch.float64).reshape(-1, 3)
         return {"history": history, "noise_rng": self.generator.get_state()}
@@ -161,6 +242,7 @@ def _hooks_switch(hooks, on: bool, device: torch.device):
         hooks.enable_hooks() if on else hooks.disable_hooks()
         return torch.zeros((), device=device), {}
 
+    term.graph_unsafe = "Opacus's per-sample-gradient hooks are switched on the host between D's and G's updates"
     return term
 
 
@@ -190,8 +272,14 @@ class DpNoiseToImage(NoiseToImage):
     reads = config_reads.union(config_reads.minus(NoiseToImage.reads, config_reads.MONITOR), config_reads.D_COLLAPSE,
                                {"dp": config_reads.every("dp")})
 
+    # How D's real batches are drawn, which the datasheet states beside the epsilon (dp-tabular's are the Poisson
+    # sample its accountant counts, so it declares nothing)
+    dp_sampling = ("shuffled fixed-size batches of train.batch_size; the RDP accountant assumes Poisson sampling at "
+                   "rate batch/N, so the epsilon is the standard approximation for shuffled batches, not a proof")
+
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
         check_batch_fits(cfg, data, self.name)
+        check_eval_outside_training(cfg, data, self.name, self.default_metrics())
         nets, record = super().networks(cfg, data)
         check_private(nets["D"], cfg)
         return nets, record
@@ -244,4 +332,6 @@ def make_private(env: TrainingEnv, parts: TrainingParts, recipe: str) -> Trainin
     return parts
 
 
-__all__ = ["DpNoiseToImage", "DpState", "check_batch_fits", "check_private", "check_real_only_in_d", "make_private"]
+__all__ = ["DpNoiseToImage", "DpState", "PER_SAMPLE_D_LOSSES", "check_batch_fits", "check_eval_outside_training",
+           "check_per_sample_d_loss", "check_private", "check_real_only_in_d", "check_samples_apart", "make_private",
+           "overlaps_training"]

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import json
 import math
+import re
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -27,9 +28,11 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from ganforge import capabilities as cap, run_stats
+from ganforge import capabilities as cap, recipes, run_stats
 from ganforge.download import sha256_file
-from ganforge.recipes.dp_noise_to_image import DP_STATE
+from ganforge.errors import GanforgeError
+from ganforge.metrics.registry import split_key
+from ganforge.recipes.dp_noise_to_image import DP_STATE, overlaps_training
 from ganforge.run_layout import STATS, eval_report
 from ganforge.runs import rundir
 from ganforge.runs.run import Run
@@ -123,22 +126,82 @@ def checkpoint_epsilon(history: list[tuple[float, float, int]], delta: float) ->
     return float(np.float32(accountant.get_epsilon(delta)))
 
 
+def _one_or_each(values: list[float]) -> float | list[float]:
+    """One number when every entry of the history has it, else the entry's own, in order."""
+    return values[0] if len(set(values)) == 1 else values
+
+
+def _dp_sampling(run: Run) -> str | None:
+    """How the recipe drew D's real batches, when it says (dp-noise-to-image: shuffled fixed-size batches, which
+    the accountant's Poisson assumption does not describe exactly); None for a recipe that does not."""
+    try:
+        return getattr(recipes.get(run.config.recipe), "dp_sampling", None)
+    except (GanforgeError, AttributeError):
+        return None
+
+
 def _privacy(run: Run) -> dict[str, Any] | str:
+    """The checkpoint's DP accounting. Noise multiplier and sampling rate are the accountant history's, which
+    counted every update, not the config's, which a resume with --allow-config-change may have changed."""
     history = _accountant_history(Path(run.checkpoint))
     if history is None or isinstance(history, str):
         return history or NOT_PRIVATE
     dp = run.config.dp
     epsilon = checkpoint_epsilon(history, dp.delta)
+    sampling = _dp_sampling(run)
     return {"epsilon": epsilon if math.isfinite(epsilon) else "infinite (dp.noise_multiplier 0: no privacy)",
             "delta": dp.delta, "step": run.step, "d_updates_counted": sum(updates for _, _, updates in history),
-            "noise_multiplier": dp.noise_multiplier, "max_grad_norm": dp.max_grad_norm,
-            "accountant": "Opacus RDP, from the checkpoint's accountant history"}
+            "noise_multiplier": _one_or_each([sigma for sigma, _, _ in history]) if history else dp.noise_multiplier,
+            "sample_rate": _one_or_each([rate for _, rate, _ in history]) if history else None,
+            "history": [{"noise_multiplier": sigma, "sample_rate": rate, "d_updates": updates}
+                        for sigma, rate, updates in history],
+            "max_grad_norm": dp.max_grad_norm,
+            "accountant": "Opacus RDP, from the checkpoint's accountant history",
+            **({"sampling": sampling} if sampling else {})}
+
+
+FINGERPRINT_WITHHELD = ("withheld: a sha256 of every training record lets someone who knows all records but one "
+                        "confirm the last, which the differential privacy guarantee does not allow")
+
+
+def _reads_training(name: str, protocol: dict[str, Any], trained_on: str) -> bool:
+    """Whether the metric ``name`` was measured on training records: a split in its name, or in the reference or
+    sigma images its protocol names ("digits/train[1200:1500]"), that holds them."""
+    splits = name.split("_")[1:]
+    for text in (protocol.get("reference"), protocol.get("sigma_selected_on")):
+        if isinstance(text, str) and "/" in text:
+            splits.append(re.split(r"[^a-z0-9]", text.split("/", 1)[1], maxsplit=1)[0])
+    return any(overlaps_training(split, trained_on) for split in splits)
+
+
+def _held_out_only(metrics: dict[str, Any] | str, trained_on: str) -> dict[str, Any] | str:
+    """A private run's metrics without those measured on its training records: such a figure is a statistic of the
+    private data with no clipping or noise, outside the guarantee the datasheet states. Named as withheld."""
+    if not isinstance(metrics, dict):
+        return metrics
+    protocol = metrics.get("protocol") or {}
+    private = sorted(k for k in metrics["values"]
+                     if _reads_training(split_key(k)[0], protocol.get(split_key(k)[0]) or {}, trained_on))
+    if not private:
+        return metrics
+    withheld = (f"{', '.join(private)}: measured on the training split ({trained_on}), a statistic of the private "
+                f"records outside the differential privacy guarantee; measure the samples against held-out data "
+                f"with ganforge eval")
+    values = {k: v for k, v in metrics["values"].items() if k not in private}
+    if not values:
+        return f"{NOT_MEASURED} on held-out data (withheld: {withheld})"
+    kept = {name: p for name, p in protocol.items() if any(split_key(k)[0] == name for k in values)}
+    return {**metrics, "values": values, **({"protocol": kept} if protocol else {}), "withheld": withheld}
 
 
 def run_measurements(run: Run) -> dict[str, Any]:
     """What was measured about the exported checkpoint: its metrics (named with their protocol) and its DP
     accounting, if any."""
-    return {"metrics": _eval_report(run) or _training_eval(run), "differential_privacy": _privacy(run)}
+    privacy = _privacy(run)
+    metrics = _eval_report(run) or _training_eval(run)
+    if privacy != NOT_PRIVATE:
+        metrics = _held_out_only(metrics, run.config.data.split)
+    return {"metrics": metrics, "differential_privacy": privacy}
 
 
 def what_it_holds(run: Run, n: int) -> dict[str, str]:
@@ -160,6 +223,11 @@ def build(run: Run, *, output: Path, kind: str, n: int, seed: int, shape: tuple[
     except (OSError, ValueError):
         options = {}
     holds = what_it_holds(run, n)
+    measured = run_measurements(run)
+    data = dict(options.get("data") or {})
+    if measured["differential_privacy"] != NOT_PRIVATE and "fingerprint" in data:
+        del data["fingerprint"]
+        data["fingerprint_withheld"] = FINGERPRINT_WITHHELD
     return {
         "format": FORMAT,
         "what": holds["what"],
@@ -175,9 +243,8 @@ def build(run: Run, *, output: Path, kind: str, n: int, seed: int, shape: tuple[
                 "run_seed": run.config.seed, "recipe": run.config.recipe, "preset": options.get("preset"),
                 "config_sha256": sha256_file(Path(run.path) / rundir.CONFIG),
                 "git_commit": options.get("git_commit")},
-        "training_data": {"dataset": run.config.data.name, "split": run.config.data.split,
-                          **(options.get("data") or {})},
-        **run_measurements(run),
+        "training_data": {"dataset": run.config.data.name, "split": run.config.data.split, **data},
+        **measured,
         "privacy_audit": audit if audit is not None else "not run (ganforge audit RUN --out audit.json, then "
                                                           "export --audit audit.json)",
     }
