@@ -59,6 +59,7 @@ class Mutation:
 
 
 T_OBJ = "tests/objectives/test_objectives_wiring.py"
+T_DP = "tests/recipes/test_recipes_dp_noise_to_image.py"
 T_REG = "tests/objectives/test_objectives_regularizers.py"
 T_LOSS = "tests/objectives/test_objectives_losses.py"
 T_TECH = "tests/engine/test_engine_techniques.py"
@@ -217,6 +218,16 @@ MUTATIONS: list[Mutation] = [
       "noise_multiplier=1e-3,\n", "DP: dp.noise_multiplier ignored by the optimiser (the accountant still reads it)",
       ("tests/recipes/test_recipes_dp_noise_to_image.py::"
        "test_each_update_is_the_mean_of_gradients_clipped_to_max_grad_norm_plus_noise_of_its_multiple",)),
+    M("dp-relativistic-d-allowed", "recipes/dp_noise_to_image.py",
+      'PER_SAMPLE_D_LOSSES = ("minimax", "wasserstein", "hinge", "least-squares")',
+      'PER_SAMPLE_D_LOSSES = ("minimax", "wasserstein", "hinge", "least-squares", "relativistic")',
+      "DP: the relativistic D loss (each logit against the batch's mean) accepted", (T_DP,)),
+    M("dp-minibatch-std-allowed", "recipes/dp_noise_to_image.py",
+      "if isinstance(m, MinibatchStd) and m.group_size != 1:", "if isinstance(m, MinibatchStd) and False:",
+      "DP: a D with minibatch std over groups (one record moves the others' logits) accepted", (T_DP,)),
+    M("dp-training-split-eval-allowed", "recipes/dp_noise_to_image.py",
+      "            if overlaps_training(split, cfg.data.split):", "            if False:",
+      "DP: in-training eval on the private training split accepted", (T_DP,)),
     M("dp-feature-matching-allowed", "recipes/dp_noise_to_image.py", "    if cfg.reg.feature_matching > 0:",
       "    if cfg.reg.feature_matching > 1e9:",
       "DP: feature matching (a real batch in G's loss, outside DP-SGD) accepted",
@@ -271,6 +282,10 @@ MUTATIONS: list[Mutation] = [
       "StyleGAN2 G: style mixing never happens in training", (T_SG2,)),
     M("progan-g-no-fade", "nets/progan.py", "return old.lerp(new, alpha)", "return new",
       "ProGAN G: no fade-in (new block at full weight)", ("tests/nets/test_nets_progan.py",)),
+    M("progan-reals-not-faded", "recipes/progressive.py",
+      "return fade_reals(x, self.growth.in_effect, self.growth.schedule.levels), y", "return x, y",
+      "ProGAN: real images not faded between two resolutions during a stage's fade-in",
+      ("tests/recipes/test_recipes_progressive.py",)),
     M("progan-g-output-ignored", "nets/progan.py", "img = self.squash(self.render(z, stage, alpha))",
       "img = self.render(z, stage, alpha)", "ProGAN G: model.g.output ignored (always the linear image)",
       ("tests/nets/test_nets_progan.py",)),

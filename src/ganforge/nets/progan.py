@@ -10,7 +10,9 @@ buffer, checkpoints, moving averages and a loaded run all sample at the level th
 G always returns full-size images: the current stage's image is nearest-upsampled, and D
 average-pools its input back to the stage's size, which undoes that exactly; so the data,
 the metrics and the rest of ganforge never see the resolution change. Real images reach the
-low-resolution stages the same way (average-pooled), the paper's downsampled training data.
+low-resolution stages the same way (average-pooled), the paper's downsampled training data; during a
+fade the progressive recipe blends them between the two resolutions first, as the paper does
+(:func:`ganforge.recipes.progressive.fade_reals`).
 
 G: pixel-normalised z, a dense layer to 4x4, then per stage two 3x3 convs (after a nearest 2x
 upsample), each with a leaky ReLU(0.2) and pixelnorm; a 1x1 toRGB per stage, linear output

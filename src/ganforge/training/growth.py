@@ -68,6 +68,7 @@ class Growth:
                               f"build them for the same image size")
         self.schedule = GrowthSchedule(levels.pop(), fade_images, stable_images)
         self.batch_size, self.name, self.images = batch_size, name, 0
+        self.in_effect = 0.0  # the level the networks hold this step (set by run, first phase of each step)
         self.device = next(next(iter(self.nets.values())).buffers()).device
 
     @property
@@ -78,6 +79,7 @@ class Growth:
         level = self.level
         for net in self.nets.values():
             net.set_growth(level)
+        self.in_effect = level
         self.images += self.batch_size
         return {"growth_level": torch.tensor(level, device=self.device)}
 
