@@ -118,7 +118,8 @@ class RegConfig:
     # update; 0.01 in the paper; null = off.
     clip: float | None = None
     # BigGAN's orthogonal regularisation of G: beta * ||W W^T * (1 - I)||_F^2 summed over G's
-    # weight matrices; 1e-4 in the paper; 0 = off.
+    # weight matrices; 1e-4 in the paper (BigGAN-PyTorch's gradient is half this loss's: its 1e-4 is 5e-5
+    # here); 0 = off.
     ortho: float = 0.0
     # Feature matching (Salimans et al. 2016): weight of ||mean f(x) - mean f(G(z))||^2 on D's
     # penultimate features, added to G's loss; 0 = off.

@@ -25,7 +25,10 @@ LRELU_GAIN = math.sqrt(2.0)
 
 
 class EqualizedLinear(nn.Module):
-    """``y = x @ (W * scale).T + b * lr_mul`` with ``W ~ N(0, 1/lr_mul^2)``, ``scale = gain * lr_mul / sqrt(in)``."""
+    """``y = x @ (W * scale).T + b * lr_mul`` with ``W ~ N(0, 1/lr_mul^2)``, ``scale = gain * lr_mul / sqrt(in)``.
+
+    ``bias_init`` is the bias the layer starts with (b starts at bias_init / lr_mul); stylegan2-ada's starts
+    at bias_init * lr_mul. The two agree at lr_mul 1, the only layer here with a bias_init (the style affine)."""
 
     def __init__(self, in_features: int, out_features: int, *, bias: bool = True, bias_init: float = 0.0,
                  lr_mul: float = 1.0, gain: float = 1.0):
