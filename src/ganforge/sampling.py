@@ -21,8 +21,9 @@ from torch import nn
 from ganforge.errors import ConfigError, GanforgeError
 
 
-MIN_Z_TRUNCATION = 0.05  # the least |z| threshold of the truncation trick: below it redrawing barely ends
+MIN_Z_TRUNCATION = 0.05  # the least |z| threshold of the truncation trick: below it every z is nearly 0
 SAMPLING_TAG = 0x5A4D  # mixed with the user's seed for samples (for_sampling), never added to a run seed
+LABELS_TAG = 1  # the labels' own stream of a sampling seed (label_generator), apart from the noise's
 
 
 def for_sampling(seed: int) -> int:
@@ -36,6 +37,13 @@ def for_sampling(seed: int) -> int:
     ganforge.training.seeds) meets a sampling seed.
     """
     return int(np.random.SeedSequence([seed, SAMPLING_TAG]).generate_state(1, np.uint64)[0])
+
+
+def label_generator(seed: int, device: torch.device | str) -> torch.Generator:
+    """The torch generator random class labels of samples of ``seed`` come from: a stream of their own, so a
+    sample's label and its z never depend on how many labels or values were drawn before it in another chunk."""
+    mixed = int(np.random.SeedSequence([seed, SAMPLING_TAG, LABELS_TAG]).generate_state(1, np.uint64)[0])
+    return torch.Generator(device=device).manual_seed(mixed)
 
 
 def sample_generator(seed: int, device: torch.device | str) -> torch.Generator:
@@ -59,19 +67,73 @@ def _draw(n: int, z_dim: int, dist: str, device: torch.device | str, generator: 
 
 def sample_noise(n: int, z_dim: int, dist: str, device: torch.device | str,
                  generator: torch.Generator | None = None, truncation: float | None = None) -> torch.Tensor:
-    """z for the generator. With ``truncation`` t, components with |z| > t are redrawn until inside
-    (BigGAN's truncation trick); t must leave room, so it is refused below 0.05."""
+    """z for the generator (and for training's noise). With ``truncation``, :func:`truncate_z`."""
     z = _draw(n, z_dim, dist, device, generator)
-    if truncation is None:
-        return z
-    if not math.isfinite(truncation) or truncation < MIN_Z_TRUNCATION:  # nan passes a plain `<`: it is no threshold
-        raise ConfigError(f"truncation must be a number >= {MIN_Z_TRUNCATION} (it is the |z| threshold), "
-                          f"got {truncation}")
-    outside = z.abs() > truncation
-    while outside.any():
-        z = torch.where(outside, _draw(n, z_dim, dist, device, generator), z)
-        outside = z.abs() > truncation
-    return z
+    return z if truncation is None else truncate_z(z, truncation, dist)
+
+
+def truncate_z(z: torch.Tensor, t: float, dist: str) -> torch.Tensor:
+    """BigGAN's truncation trick: z from its distribution cut to [-t, t], refused below 0.05.
+
+    Drawn as a map of each component, not by redrawing those beyond t (BigGAN's way): a redraw uses up a
+    number of values that depends on the noise, so every later sample would depend on the chunking. A
+    normal z goes through its CDF onto the cut range and back, Phi^-1(Phi(-t) + Phi(z) (1 - 2 Phi(-t)))
+    (exactly the truncated normal, since Phi(z) is uniform; smooth in t, and z itself as t grows); a
+    uniform z on [-sqrt 3, sqrt 3] is scaled onto [-t, t] when t is inside it."""
+    if not math.isfinite(t) or t < MIN_Z_TRUNCATION:  # nan passes a plain `<`: it is no threshold
+        raise ConfigError(f"truncation must be a number >= {MIN_Z_TRUNCATION} (it is the |z| threshold), got {t}")
+    if dist == "uniform":
+        return z * min(1.0, t / math.sqrt(3.0))
+    low = torch.special.ndtr(torch.tensor(-t, dtype=torch.float64))
+    u = low + torch.special.ndtr(z.double()) * (1 - 2 * low)
+    return torch.special.ndtri(u).clamp_(-t, t).to(z.dtype)
+
+
+class LatentStream:
+    """z and labels of samples 0, 1, 2, ... of one seed, handed out in chunks of any size: a sample's z is the
+    next z_dim values of one stream (drawn in torch's whole blocks of 16 normals, the rest kept for the next
+    chunk), and a random label the next value of a stream of its own (:func:`label_generator`), so neither
+    depends on how the samples before it were chunked: ``--chunk``, a batch size or ``--n`` never changes a
+    sample. Built by :func:`latent_stream`, which checks the options first."""
+
+    def __init__(self, seed: int, z_dim: int, dist: str, device: torch.device | str, *,
+                 truncation: float | None, conditional: bool, num_classes: int | None, wanted: list[int] | None):
+        self.z_dim, self.dist, self.device, self.truncation = z_dim, dist, device, truncation
+        self.conditional, self.num_classes, self.wanted = conditional, num_classes, wanted
+        self.noise = sample_generator(seed, device)
+        self.labels = label_generator(seed, device) if conditional and wanted is None else None
+        self.kept = torch.empty(0, device=device)
+
+    def z(self, m: int) -> torch.Tensor:
+        """The z of the next ``m`` samples."""
+        count = m * self.z_dim
+        if count > len(self.kept):
+            fresh = _draw(-(-(count - len(self.kept)) // 16) * 16, 1, self.dist, self.device, self.noise)
+            self.kept = torch.cat([self.kept, fresh.flatten()])
+        z, self.kept = self.kept[:count].reshape(m, self.z_dim), self.kept[count:]
+        return z if self.truncation is None else truncate_z(z, self.truncation, self.dist)
+
+    def y(self, start: int, m: int) -> torch.Tensor | None:
+        """The labels of samples ``start .. start + m - 1``: None for an unconditional G, the asked classes in
+        turn, or the next ``m`` random labels."""
+        if not self.conditional:
+            return None
+        if self.wanted is None:
+            return torch.randint(0, self.num_classes, (m,), device=self.device, generator=self.labels)
+        return torch.tensor(self.wanted, device=self.device)[torch.arange(start, start + m, device=self.device)
+                                                             % len(self.wanted)]
+
+
+def latent_stream(seed: int, z_dim: int, z_dist: str, device: torch.device | str, *, conditional: bool = False,
+                  num_classes: int | None = None, classes: int | Sequence[int] | None = None,
+                  truncation: float | None = None) -> LatentStream:
+    """The :class:`LatentStream` of ``seed``, after the checks every sampling path makes before any sample
+    (the classes asked for, the truncation threshold)."""
+    wanted = check_classes(classes, conditional, num_classes)
+    if truncation is not None:
+        truncate_z(torch.zeros(0), truncation, z_dist)  # its one-line refusal
+    return LatentStream(seed, z_dim, z_dist, device, truncation=truncation, conditional=conditional,
+                        num_classes=num_classes, wanted=wanted)
 
 
 def to_uint8(x: torch.Tensor, output_range: tuple[float, float]) -> torch.Tensor:
@@ -119,30 +181,21 @@ def generate_chunks(G: nn.Module, n: int, *, z_dim: int, z_dist: str = "uniform"
     class-conditional); reproducible from ``seed`` and the same whatever the consumer does with them.
 
     A class-conditional G draws labels uniformly unless ``classes`` names one class or a list to
-    cycle through. ``truncation`` is the truncation trick (Brock et al. 2019): noise components
-    beyond the threshold are redrawn, trading variety for fidelity.
+    cycle through. ``truncation`` is the truncation trick (Brock et al. 2019): z cut to [-t, t]
+    (:func:`truncate_z`), trading variety for fidelity.
 
-    Prefixes: every chunk's noise and then its labels come from one stream seeded by ``seed``. With
-    neither random labels nor ``truncation``, the first k of ``n`` samples are the samples of ``n=k``.
-    They are not when labels are drawn at random (a class-conditional G without ``classes``: the
-    labels of each chunk are drawn after its noise, so the stream's split depends on the chunks) or
-    with ``truncation`` (the redraws use up a number of values that depends on the noise): there,
-    ``n=k`` gives other samples than the first k of ``n``. See docs/figures.md.
+    Every sample's z and label come from a :class:`LatentStream` of ``seed``: the first k of ``n`` samples
+    are the samples of ``n=k``, and ``batch_size`` never changes one (random labels and ``truncation``
+    included). See docs/figures.md.
     """
     if n <= 0:
         raise GanforgeError(f"the number of samples must be positive, got {n}; pass --n 1000 for example")
-    wanted = check_classes(classes, conditional, num_classes)
-    gen = sample_generator(seed, device)
+    stream = latent_stream(seed, z_dim, z_dist, device, conditional=conditional, num_classes=num_classes,
+                           classes=classes, truncation=truncation)
     for start in range(0, n, batch_size):
         m = min(batch_size, n - start)
-        z = sample_noise(m, z_dim, z_dist, device, gen, truncation=truncation)
-        y = None
-        if conditional:
-            if wanted is None:
-                y = torch.randint(0, num_classes, (m,), device=device, generator=gen)
-            else:
-                y = torch.tensor(wanted, device=device)[torch.arange(start, start + m, device=device) % len(wanted)]
-        yield to_output(G(z, y), G.output_range), (y.cpu().numpy() if y is not None else None)
+        y = stream.y(start, m)
+        yield to_output(G(stream.z(m), y), G.output_range), (y.cpu().numpy() if y is not None else None)
 
 
 def collect(chunks: Iterable[tuple[np.ndarray, np.ndarray | None]]) -> tuple[np.ndarray, np.ndarray | None]:

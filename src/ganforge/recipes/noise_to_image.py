@@ -131,13 +131,10 @@ class NoiseToImageModel:
                 truncation: float | None = None, device: str | torch.device = "cpu") -> dict[str, Tensor]:
         """z (and y) of ``n`` samples from ``seed``, drawn as the first chunk of ``sample_chunks`` draws them."""
         m = self.cfg.model
-        wanted = sampling.check_classes(classes, self.conditional, self.num_classes)
-        gen = sampling.sample_generator(seed, device)
-        out = {"z": sampling.sample_noise(n, m.z_dim, m.z_dist, device, gen, truncation=truncation)}
-        if self.conditional:
-            out["y"] = (torch.randint(0, self.num_classes, (n,), device=device, generator=gen) if wanted is None
-                        else torch.tensor(wanted, device=device)[torch.arange(n, device=device) % len(wanted)])
-        return out
+        stream = sampling.latent_stream(seed, m.z_dim, m.z_dist, device, conditional=self.conditional,
+                                        num_classes=self.num_classes, classes=classes, truncation=truncation)
+        y = stream.y(0, n)
+        return {"z": stream.z(n), **({"y": y} if y is not None else {})}
 
     @torch.no_grad()
     def render(self, latents: dict[str, Tensor]) -> np.ndarray:

@@ -45,10 +45,10 @@ class StyleModel(NoiseToImageModel):
                centres: int | None = None) -> Iterator[torch.Tensor]:
         """The per-layer latents of ``n`` samples from ``seed``, 1000 at a time (the same z as sample_chunks);
         with ``centres`` K, psi pulls each towards its nearest of K image clusters, not the mean w."""
-        gen = sampling.sample_generator(seed, device)
         m, G = self.cfg.model, self.generator
+        stream = sampling.latent_stream(seed, m.z_dim, m.z_dist, device)
         for start in range(0, n, 1000):
-            z = sampling.sample_noise(min(1000, n - start), m.z_dim, m.z_dist, device, gen)
+            z = stream.z(min(1000, n - start))
             if centres is None or psi is None or psi == 1:
                 yield G.styles(z, psi)
                 continue
