@@ -1121,6 +1121,12 @@ def test_n_over_memory(capsys):
            "the most this machine takes now is --n")
 
 
+
+def test_audit_points_run(capsys):
+    assert main(["train", "gan2014-ring8", "--steps", "10", *TINY, "--out", "r"]) == 0
+    _fails(capsys, ["audit", "r", "--judge", "none"], "r draws 2D points", "the audit measures images",
+           "ganforge figures r")
+
 def test_audit_of_another_run(capsys):
     assert main(_train("--out", "a")) == 0 and main(_train("--out", "b", "--seed", "1")) == 0
     assert main(["audit", "a", "--n", "40", "--members", "40", "--judge", "none", "--out", "a.json"]) == 0

@@ -9,6 +9,7 @@ import torch
 from torch import nn
 
 from ganforge.data import Dataset, load_dataset
+from ganforge.nets.layers import MinibatchStd
 from ganforge.privacy import audit, membership
 from ganforge.privacy.distances import pixels
 
@@ -62,3 +63,31 @@ def test_logan_calls_the_training_images_members_for_an_overfit_d(digits, monkey
     result, _ = audit.audit_arrays(holdout.x[150:250].numpy(), member_set, held_out, d=D, output_range=(-1.0, 1.0),
                                    n_members=150)
     assert result["membership"]["white_box_d"]["auroc"] > 0.95
+
+
+class StdD(nn.Module):
+    """A D whose logit is its image's mean plus the minibatch std of its group of 4 (as StyleGAN2's D reads it)."""
+
+    def __init__(self):
+        super().__init__()
+        self.std = MinibatchStd(4)
+        self.w = nn.Parameter(torch.ones(()))
+
+    def features(self, x):
+        return self.std(x).flatten(1).mean(1, keepdim=True) * self.w
+
+    def head(self, f, y=None):
+        return f[:, 0]
+
+
+def test_a_minibatch_std_d_scores_any_count_of_images_in_whole_groups():
+    """297 members stopped the audit of a StyleGAN2 run ('does not split into groups of 4'): images are scored
+    in whole groups in their order, the last completed with the set's first images, whose extra scores are
+    dropped (batches of 50 become 48, whole groups)."""
+    x = np.random.default_rng(0).integers(0, 256, (297, 1, 4, 4), dtype=np.uint8)
+    D = StdD()
+    assert membership.std_group(D) == 4 and membership.std_group(nn.Linear(2, 2)) == 1
+    assert membership.d_scores(D, x, None, (-1.0, 1.0), False, batch_size=50).shape == (297,)
+    scores = membership.d_scores(D, x, None, (-1.0, 1.0), False, batch_size=300)
+    padded = np.r_[np.arange(297), np.arange(3)]
+    assert np.array_equal(scores, membership.d_scores(D, x[padded], None, (-1.0, 1.0), False, batch_size=300)[:297])

@@ -111,6 +111,7 @@ def run(args: argparse.Namespace) -> int:
     # (input, output) pairs and an upscaler draws nothing, so both crashed deep inside the attacks.
     cap.require_any(opened.model, (cap.GENERATE,), run=args.run_dir, recipe=opened.config.recipe,
                     doing="be audited (the audit compares samples drawn from noise with the training images)")
+    privacy_audit.check_images(opened)
     train = training_data(opened, args.data_dir)
     name = args.holdout_data or opened.config.data.name
     split = _holdout_split(name, args.holdout_split, opened.config.data.name)

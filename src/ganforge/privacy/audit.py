@@ -25,6 +25,7 @@ from torch import nn
 
 from ganforge.data import Dataset
 from ganforge.download import sha256_file
+from ganforge.errors import GanforgeError
 from ganforge.metrics.judges import Judge
 from ganforge.privacy import membership
 from ganforge.privacy.distances import NEAR_COPY_QUANTILE, DcrReport, dcr, pixels
@@ -102,11 +103,22 @@ def audit_arrays(synthetic: np.ndarray, train: Dataset, holdout: Dataset, *, fea
     return result, pixel_report
 
 
+def check_images(run: Run) -> None:
+    """One line for a run that draws points (ring8, grid25): the audit measures images, pixel distances in
+    [0, 1] and D's score of uint8 images in G's range, and scaled points as if they were pixels (its medians
+    and thresholds in no unit the report could name)."""
+    if getattr(run.generator, "output_range", None) is None:
+        raise GanforgeError(f"{run.path} draws 2D points, and the audit measures images (pixel distances, D's score "
+                            f"of uint8 images); look at its samples against the data with ganforge figures "
+                            f"{run.path}")
+
+
 def audit_run(run: Run, train: Dataset, holdout: Dataset, *, judge: Judge | None = None,
               n_synthetic: int = N_SYNTHETIC, n_members: int = N_MEMBERS, quantile: float = NEAR_COPY_QUANTILE,
               seed: int = 0) -> tuple[dict[str, Any], np.ndarray, DcrReport]:
     """The audit of a run's samples (``n_synthetic``, noise seed ``seed``); D's score for the white-box
     attack when the run has a D with the features/head protocol of :mod:`ganforge.nets.base`."""
+    check_images(run)
     synthetic = run.sample(n_synthetic, seed)
     d = run.nets.get("D")
     d = d if d is not None and hasattr(d, "features") and hasattr(d, "head") else None
@@ -149,5 +161,5 @@ def closest_pairs(synthetic: np.ndarray, train: Dataset, report: DcrReport, coun
     return synthetic[order], train.x.numpy()[report.nearest_index[order]], report.synthetic[order]
 
 
-__all__ = ["N_MEMBERS", "N_SYNTHETIC", "audit_arrays", "audit_bytes", "audit_run", "closest_pairs", "flags",
-           "run_identity"]
+__all__ = ["N_MEMBERS", "N_SYNTHETIC", "audit_arrays", "audit_bytes", "audit_run", "check_images", "closest_pairs",
+           "flags", "run_identity"]
