@@ -9,7 +9,7 @@ import torch
 from torch import nn
 
 from ganforge.data import Dataset, load_dataset
-from ganforge.nets.layers import MinibatchStd
+from ganforge.nets.layers import MinibatchStd, std_group
 from ganforge.privacy import audit, membership
 from ganforge.privacy.distances import pixels
 
@@ -86,7 +86,7 @@ def test_a_minibatch_std_d_scores_any_count_of_images_in_whole_groups():
     dropped (batches of 50 become 48, whole groups)."""
     x = np.random.default_rng(0).integers(0, 256, (297, 1, 4, 4), dtype=np.uint8)
     D = StdD()
-    assert membership.std_group(D) == 4 and membership.std_group(nn.Linear(2, 2)) == 1
+    assert std_group(D) == 4 and std_group(nn.Linear(2, 2)) == 1
     assert membership.d_scores(D, x, None, (-1.0, 1.0), False, batch_size=50).shape == (297,)
     scores = membership.d_scores(D, x, None, (-1.0, 1.0), False, batch_size=300)
     padded = np.r_[np.arange(297), np.arange(3)]

@@ -79,3 +79,14 @@ def test_non_finite_floats_have_their_own_message():
         to_d_input(x, (1, 4, 4), (0.0, 1.0))
     with pytest.raises(GanforgeError, match=r"outside \[0, 1\]"):
         to_d_input(np.full((1, 1, 4, 4), 2.0, np.float32), (1, 4, 4), (0.0, 1.0))
+
+
+def test_a_minibatch_std_d_gives_features_of_any_count_of_images():
+    """`ganforge features` on a StyleGAN2 run failed for a count its group of 4 did not divide; the batches are
+    whole groups now, the last completed with the first images, whose extra rows are dropped."""
+    torch.manual_seed(0)
+    D = build_discriminator(NetSpec("stylegan2", {"channels": 8}), NetContext(data_shape=(1, 8, 8), z_dim=8))
+    x = torch.rand(6, 1, 8, 8) * 2 - 1  # 6 does not split into groups of 4
+    got = d_features(D, x)
+    assert got.shape[0] == 6
+    assert np.array_equal(got, d_features(D, torch.cat([x, x[:2]]))[:6])

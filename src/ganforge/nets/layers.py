@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+
 import torch
 from torch import nn
 
@@ -108,6 +110,24 @@ class MinibatchStd(nn.Module):
         std = (groups.var(0, unbiased=False) + self.eps).sqrt()
         stat = std.flatten(1).mean(1).repeat(g)  # (N,)
         return torch.cat([x, stat.view(n, 1, *([1] * (x.dim() - 2))).expand(n, 1, *x.shape[2:])], 1)
+
+
+def std_group(module: nn.Module) -> int:
+    """The sample count ``module``'s minibatch std splits a batch into (1 without one, or with a group of the
+    whole batch): a batch of another size is refused by the layer."""
+    return max((m.group_size for m in module.modules() if isinstance(m, MinibatchStd) and m.group_size), default=1)
+
+
+def whole_group_batches(module: nn.Module, n: int, batch_size: int) -> Iterator[tuple[int, torch.Tensor]]:
+    """Index batches over ``n`` inputs that ``module``'s minibatch std takes: each a whole number of its groups
+    (``batch_size`` rounded down to one), the last completed with the first indices, wrapped; with how many
+    of each are its own. Scoring or embedding a set of any size (297 audit members, a feature export) runs
+    through these; the extra outputs are dropped."""
+    g = std_group(module)
+    size = max(g, batch_size - batch_size % g)
+    for start in range(0, n, size):
+        own = torch.arange(start, min(start + size, n))
+        yield len(own), torch.cat([own, torch.arange(-len(own) % g) % n])
 
 
 class ConditionalBatchNorm2d(nn.BatchNorm2d):

@@ -18,7 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ganforge.nets.layers import MinibatchStd
+from ganforge.nets.layers import whole_group_batches
 from ganforge.privacy.distances import nearest
 from ganforge.sampling import from_uint8
 
@@ -53,12 +53,6 @@ def black_box(members: torch.Tensor, nonmembers: torch.Tensor, synthetic: torch.
     return {"attack": "black-box distance to the nearest synthetic sample", **auroc_ci(-d_mem, -d_non, seed=seed)}
 
 
-def std_group(D: nn.Module) -> int:
-    """The sample count D's minibatch std splits a batch into (1 without one, or with a group of the whole
-    batch): batches of images D scores must be whole groups of it, or D refuses them."""
-    return max((m.group_size for m in D.modules() if isinstance(m, MinibatchStd) and m.group_size), default=1)
-
-
 @torch.no_grad()
 def d_scores(D: nn.Module, x: np.ndarray, y: np.ndarray | None, output_range: tuple[float, float],
              conditional: bool, batch_size: int = 500) -> np.ndarray:
@@ -68,17 +62,13 @@ def d_scores(D: nn.Module, x: np.ndarray, y: np.ndarray | None, output_range: tu
     does not divide (297 members stopped the audit): batches are whole groups, the last completed with the
     set's first images (their extra scores dropped). The logits still depend on the batch they were in,
     as under training."""
-    g = std_group(D)
-    batch_size = max(g, batch_size - batch_size % g)
     out = []
     D.eval()
     device = next(D.parameters()).device  # a run loaded with --device cuda has its D there
-    for start in range(0, len(x), batch_size):
-        index = np.arange(start, min(start + batch_size, len(x)))
-        padded = np.r_[index, np.arange(-len(index) % g) % len(x)]
-        xb = from_uint8(torch.as_tensor(np.asarray(x)[padded]).to(device), output_range)
-        yb = torch.as_tensor(np.asarray(y)[padded]).to(device) if conditional and y is not None else None
-        out.append(D.head(D.features(xb), yb).float().reshape(-1)[:len(index)].cpu())
+    for own, index in whole_group_batches(D, len(x), batch_size):
+        xb = from_uint8(torch.as_tensor(np.asarray(x)[index.numpy()]).to(device), output_range)
+        yb = torch.as_tensor(np.asarray(y)[index.numpy()]).to(device) if conditional and y is not None else None
+        out.append(D.head(D.features(xb), yb).float().reshape(-1)[:own].cpu())
     return torch.cat(out).numpy()
 
 
@@ -91,4 +81,4 @@ def white_box(D: nn.Module, members: tuple[np.ndarray, np.ndarray | None],
     return {"attack": "white-box D score (LOGAN)", **auroc_ci(s_mem, s_non, seed=seed)}
 
 
-__all__ = ["auroc_ci", "black_box", "d_scores", "std_group", "white_box"]
+__all__ = ["auroc_ci", "black_box", "d_scores", "white_box"]

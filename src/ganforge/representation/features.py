@@ -18,6 +18,7 @@ from torch import nn
 from torch.nn import functional as F
 
 from ganforge.errors import GanforgeError, did_you_mean
+from ganforge.nets.layers import whole_group_batches
 from ganforge.sampling import from_uint8
 
 Tensor = torch.Tensor
@@ -116,9 +117,9 @@ def d_features(D: nn.Module, x: Tensor, *, layers: Sequence[str] | None = None, 
     hooks = [modules[n].register_forward_hook(lambda m, i, o, n=n: captured.__setitem__(n, o)) for n in names]
     out = []
     try:
-        for chunk in torch.split(x, batch_size):
+        for own, index in whole_group_batches(D, len(x), batch_size):  # whole groups under minibatch std
             captured.clear()
-            f = D.features(chunk.to(device))
+            f = D.features(x[index].to(device))
             if not out:
                 _check_pool(pool, [captured[n] for n in names if n in captured], given)  # none: D.features, unpooled
             parts = [pool_flat(captured[n], pool) for n in names if n in captured] if names else [f.flatten(1)]
@@ -126,7 +127,7 @@ def d_features(D: nn.Module, x: Tensor, *, layers: Sequence[str] | None = None, 
                 missing = [n for n in names if n not in captured]
                 raise GanforgeError(f"D's features() never runs layer(s) {', '.join(missing)} (they belong to its "
                                     f"head); name layers inside features")
-            out.append(torch.cat(parts, 1).float().cpu())
+            out.append(torch.cat(parts, 1)[:own].float().cpu())
     finally:
         for h in hooks:
             h.remove()
