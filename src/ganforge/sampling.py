@@ -47,8 +47,9 @@ def label_generator(seed: int, device: torch.device | str) -> torch.Generator:
 
 
 def sample_generator(seed: int, device: torch.device | str) -> torch.Generator:
-    """The torch generator every sampling path draws z and labels from for the user's ``seed``
-    (:func:`for_sampling`: hashed, so never the stream a run initialised from)."""
+    """The torch generator every sampling path draws z from for the user's ``seed`` (random labels have
+    their own, :func:`label_generator`) (:func:`for_sampling`: hashed, so never the stream a run initialised
+    from)."""
     return torch.Generator(device=device).manual_seed(for_sampling(seed))
 
 
