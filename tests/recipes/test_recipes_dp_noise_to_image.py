@@ -11,8 +11,11 @@ import torch
 
 import ganforge
 from ganforge import config
+from ganforge.engine import graphs
 from ganforge.engine.loop import Trainer
 from ganforge.errors import ConfigError
+from ganforge.nets.layers import MinibatchStd
+from ganforge.recipes.dp_noise_to_image import DpState, check_private
 from ganforge.runs import checkpoint
 from ganforge.synthetic import datasheet
 
@@ -231,9 +234,6 @@ def test_a_minibatch_std_that_mixes_samples_is_refused_and_a_group_of_one_is_not
     """Minibatch std appends the std over a group of samples, so a record's logit moves with the other records of
     its group (the probe: changing record 1 moved record 3's logit), as under batch norm. A group of one has a std
     of 0 for every sample: a constant channel, which mixes nothing."""
-    from ganforge.nets.layers import MinibatchStd
-    from ganforge.recipes.dp_noise_to_image import check_private
-
     cfg = config.resolve(_cfg(), [])
 
     def d(layer):
@@ -296,9 +296,6 @@ def test_the_accountant_and_the_hook_switch_keep_every_phase_out_of_cuda_graphs(
     """A replayed CUDA graph runs no Python: the accountant's step and the hooks' switch would not run, and D's
     updates would go uncounted. Both terms say so (graph_unsafe), so the graph path leaves every phase of a
     private run eager; speed.graphs=true is refused in one line."""
-    from ganforge.engine import graphs
-    from ganforge.recipes.dp_noise_to_image import DpState
-
     assert "accountant" in DpState.term.graph_unsafe
     tr = Trainer(config.resolve(_cfg(), ["train.steps=1", "log.progress=false", "speed.graphs=false"]), tmp_path / "r")
     reasons = [graphs.phase_blocker(phase) for phase in tr.built.phases]
