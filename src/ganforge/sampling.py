@@ -81,13 +81,18 @@ def truncate_z(z: torch.Tensor, t: float, dist: str) -> torch.Tensor:
     normal z goes through its CDF onto the cut range and back, Phi^-1(Phi(-t) + Phi(z) (1 - 2 Phi(-t)))
     (exactly the truncated normal, since Phi(z) is uniform; smooth in t, and z itself as t grows); a
     uniform z on [-sqrt 3, sqrt 3] is scaled onto [-t, t] when t is inside it."""
-    if not math.isfinite(t) or t < MIN_Z_TRUNCATION:  # nan passes a plain `<`: it is no threshold
-        raise ConfigError(f"truncation must be a number >= {MIN_Z_TRUNCATION} (it is the |z| threshold), got {t}")
+    check_z_truncation(t)
     if dist == "uniform":
         return z * min(1.0, t / math.sqrt(3.0))
     low = torch.special.ndtr(torch.tensor(-t, dtype=torch.float64))
     u = low + torch.special.ndtr(z.double()) * (1 - 2 * low)
     return torch.special.ndtri(u).clamp_(-t, t).to(z.dtype)
+
+
+def check_z_truncation(t: float) -> None:
+    """One line for a z-truncation threshold that is no number >= 0.05."""
+    if not math.isfinite(t) or t < MIN_Z_TRUNCATION:  # nan passes a plain `<`: it is no threshold
+        raise ConfigError(f"truncation must be a number >= {MIN_Z_TRUNCATION} (it is the |z| threshold), got {t}")
 
 
 class LatentStream:
@@ -132,7 +137,7 @@ def latent_stream(seed: int, z_dim: int, z_dist: str, device: torch.device | str
     (the classes asked for, the truncation threshold)."""
     wanted = check_classes(classes, conditional, num_classes)
     if truncation is not None:
-        truncate_z(torch.zeros(0), truncation, z_dist)  # its one-line refusal
+        check_z_truncation(truncation)
     return LatentStream(seed, z_dim, z_dist, device, truncation=truncation, conditional=conditional,
                         num_classes=num_classes, wanted=wanted)
 

@@ -44,7 +44,7 @@ from ganforge.metrics.judges import default_judge
 from ganforge.metrics.registry import DatasetInfo, default_metrics, resolve
 from ganforge.nets.layers import MinibatchStd
 from ganforge.nets.progan import Growing
-from ganforge.objectives.losses import D_LOSSES, G_LOSSES
+from ganforge.objectives.losses import G_LOSSES
 from ganforge.recipes.base import TrainingEnv, TrainingParts
 from ganforge.recipes.noise_to_image import NoiseToImage
 from ganforge.training import seeds
@@ -114,7 +114,7 @@ def check_per_sample_d_loss(cfg: RunConfig, recipe: str = "dp-noise-to-image") -
     calibrated to what one record can change (2 * dp.max_grad_norm), and under the relativistic loss one record
     moved the noised sum by 23 times that."""
     if cfg.loss.d not in PER_SAMPLE_D_LOSSES:
-        allowed = ", ".join(name for name in PER_SAMPLE_D_LOSSES if name in D_LOSSES)
+        allowed = ", ".join(PER_SAMPLE_D_LOSSES)
         raise ConfigError(f"{recipe} clips each sample's gradient, and loss.d={cfg.loss.d} compares each logit "
                           f"with the batch's mean logit, so one record's gradient depends on every other record; "
                           f"set loss.d= one of {allowed}")
