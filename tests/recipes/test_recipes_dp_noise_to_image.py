@@ -18,6 +18,7 @@ from ganforge.nets.layers import MinibatchStd
 from ganforge.recipes.dp_noise_to_image import DpState, check_private
 from ganforge.runs import checkpoint
 from ganforge.synthetic import datasheet
+from ganforge.training.poisson import PoissonBatches
 
 CFG = {"recipe": "dp-noise-to-image", "data": {"name": "digits"},
        "model": {"z_dim": 8, "z_dist": "normal",
@@ -305,3 +306,46 @@ def test_the_accountant_and_the_hook_switch_keep_every_phase_out_of_cuda_graphs(
     with pytest.raises(ConfigError, match="set speed.graphs=auto or false") as info:
         Trainer(config.resolve(_cfg(), ["train.steps=1", "log.progress=false", "speed.graphs=true"]), tmp_path / "t")
     assert "\n" not in str(info.value)
+
+
+def _d_draws(tr, updates):
+    """(real, generated) batch sizes D judged in each of ``updates`` D updates, all phases run in order."""
+    ctx, sizes, judged = tr.built.parts.context, [], []
+    discriminate = ctx.discriminate
+    ctx.discriminate = lambda x, y: (judged.append(len(x)), discriminate(x, y))[1]  # what D's terms judge
+    for step in range(updates):
+        ctx.step = step
+        for phase in tr.built.phases:
+            before = [p.detach().clone() for p in ctx.nets["D"].parameters()]
+            judged.clear()
+            out = phase.run(ctx)
+            assert all(torch.isfinite(v).all() for v in out.values()), out
+            if phase.name == "D":
+                sizes.append(tuple(judged))  # the real batch, then the generated one
+                assert any(not torch.equal(a, p) for a, p in zip(before, ctx.nets["D"].parameters()))
+    return sizes
+
+
+def test_d_s_real_images_are_a_poisson_sample_at_the_accountants_rate(tmp_path):
+    """The accountant counts updates whose batch took each image with probability q = batch/N: D's real images
+    are drawn so (a varying count, mean 32 of 1500 digits), each paired with one generated image."""
+    tr = Trainer(config.resolve(_cfg(noise_multiplier=1.0), ["train.steps=1", "log.progress=false"]), tmp_path / "r")
+    real = tr.built.parts.context.real
+    assert isinstance(real, PoissonBatches)
+    assert real.sample_rate == pytest.approx(32 / 1500) == tr.built.parts.stateful["dp_D"].sample_rate
+    sizes = _d_draws(tr, 30)
+    assert all(len(s) == 2 and s[0] == s[1] for s in sizes), sizes
+    counts = [r for r, _ in sizes]
+    assert len(set(counts)) > 5 and abs(sum(counts) / len(counts) - 32) < 5, counts
+
+
+def test_an_empty_poisson_draw_is_a_noise_only_update_that_is_counted(tmp_path):
+    """At q = 2/1500 about one D update in seven draws no image: D still takes Opacus's noise-only step (finite,
+    no error, with DiffAugment and the drift term on), the accountant counts it and G trains on."""
+    tr = Trainer(config.resolve(_cfg(noise_multiplier=1.0), ["train.steps=1", "log.progress=false",
+                                                              "train.batch_size=2", "augment.policy=color,translation",
+                                                              "reg.drift=0.001"]), tmp_path / "r")
+    sizes = _d_draws(tr, 40)
+    assert sum(s == (0, 0) for s in sizes) >= 1, sizes
+    history = tr.built.parts.stateful["dp_D"].accountant.history
+    assert len(history) == 1 and history[0][2] == 40  # every update counted, the empty ones too

@@ -3,6 +3,7 @@ evaluation with its step; DP-SGD's epsilon from the checkpoint's own accountant)
 findings come first and what was not measured says so."""
 
 import json
+from pathlib import Path
 from types import SimpleNamespace
 
 import ganforge
@@ -143,15 +144,26 @@ def test_a_private_run_s_datasheet_leaves_out_training_split_metrics(tmp_path):
 
 
 def test_a_private_image_run_s_datasheet_states_its_sampling_and_withholds_the_fingerprint(tmp_path):
-    """The accountant assumes Poisson sampling, and dp-noise-to-image draws shuffled fixed-size batches: the
-    released datasheet now says so. The fingerprint is a sha256 of every training record: someone who knows all
-    records but one could confirm the last, which the DP guarantee does not allow; it is withheld, saying why."""
+    """The accountant assumes Poisson sampling. dp-noise-to-image draws it, so its datasheet adds no caveat; a
+    checkpoint whose real stream was shuffled (a private run of a ganforge that drew shuffled fixed-size batches)
+    gets the caveat, read from its state. The fingerprint is a sha256 of every training record: someone who knows
+    all records but one could confirm the last, which the DP guarantee does not allow; it is withheld, saying why."""
     final = ganforge.train(DP, out=tmp_path / "dp", steps=3)
-    sheet = datasheet.build(final, output=tmp_path / "x.npz", kind="npz", n=3, seed=0, shape=(1, 8, 8), dtype="uint8",
-                            classes=None, class_balanced=False, truncation=None)
-    assert "fingerprint" not in sheet["training_data"] and sheet["training_data"]["samples"] == 1500
-    withheld = sheet["training_data"]["fingerprint_withheld"]
+
+    def sheet():
+        return datasheet.build(final, output=tmp_path / "x.npz", kind="npz", n=3, seed=0, shape=(1, 8, 8),
+                               dtype="uint8", classes=None, class_balanced=False, truncation=None)
+
+    first = sheet()
+    assert "fingerprint" not in first["training_data"] and first["training_data"]["samples"] == 1500
+    withheld = first["training_data"]["fingerprint_withheld"]
     assert "differential privacy" in withheld and "sha256" in withheld
-    dp = sheet["differential_privacy"]
+    assert "sampling" not in first["differential_privacy"]
+    assert "fingerprint_withheld" in datasheet.markdown(first)
+    state_path = Path(final.checkpoint) / "state.json"
+    state = json.loads(state_path.read_text())
+    assert state["real"]["sampling"] == "poisson"
+    state["real"] = {"epoch": 0, "position": 3, "epoch_rng": state["real"]["rng"]}  # a shuffled stream's state
+    state_path.write_text(json.dumps(state))
+    dp = sheet()["differential_privacy"]
     assert "shuffled fixed-size batches" in dp["sampling"] and "Poisson" in dp["sampling"]
-    assert "fingerprint_withheld" in datasheet.markdown(sheet)

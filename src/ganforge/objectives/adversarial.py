@@ -34,12 +34,25 @@ def d_adversarial(ctx) -> tuple[Tensor, dict[str, Tensor]]:
     real, y_real = ctx.real.next()
     with torch.no_grad():
         fake, y_fake = ctx.generate(ctx.batch_size)
+    real_logits, fake_logits = judge_both(ctx, real, y_real, fake, y_fake)
+    return ctx.d_loss(real_logits, fake_logits), d_shown(ctx, real_logits, fake_logits)
+
+
+def judge_both(ctx, real: Tensor, y_real: Tensor | None, fake: Tensor,
+               y_fake: Tensor | None) -> tuple[Tensor, Tensor]:
+    """D's logits on a real and a generated batch, with both batches, their labels and D's features left in
+    ``ctx.shared`` for the update's other terms. Every D term that draws its own batches calls it."""
     f_real, real_logits = ctx.discriminate(real, y_real)
     f_fake, fake_logits = ctx.discriminate(fake, y_fake)
     s = ctx.shared
     s.real, s.fake, s.y_real, s.y_fake, s.f_real, s.f_fake = real, fake, y_real, y_fake, f_real, f_fake
-    return ctx.d_loss(real_logits, fake_logits), {"D_real": ctx.d_loss.shown(real_logits.detach()).mean(),
-                                                  "D_fake": ctx.d_loss.shown(fake_logits.detach()).mean()}
+    return real_logits, fake_logits
+
+
+def d_shown(ctx, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
+    """What D's update logs: its mean view of the real and the generated batch."""
+    return {"D_real": ctx.d_loss.shown(real_logits.detach()).mean(),
+            "D_fake": ctx.d_loss.shown(fake_logits.detach()).mean()}
 
 
 def g_adversarial(ctx) -> tuple[Tensor, dict[str, Tensor]]:

@@ -22,12 +22,18 @@ if TYPE_CHECKING:  # annotations only: the config imports objectives to validate
 Tensor = torch.Tensor
 
 
+def _cross_entropy(logits: Tensor, y: Tensor) -> Tensor:
+    """The batch's mean cross-entropy; a zero on the graph for an empty batch (a private D's Poisson draw may hold
+    no image: :func:`ganforge.objectives.losses.batch_mean`), where the mean would be NaN."""
+    return F.cross_entropy(logits, y) if len(y) else logits.sum()
+
+
 def aux_classifier_d(weight: float, on_fake: bool, ctx) -> tuple[Tensor, dict[str, Tensor]]:
     """Cross-entropy of D's class head on the real (and generated) features the adversarial term shared."""
     D, s = ctx.nets["D"], ctx.shared
-    loss = F.cross_entropy(D.classify(s.f_real), s.y_real)
+    loss = _cross_entropy(D.classify(s.f_real), s.y_real)
     if on_fake:
-        loss = loss + F.cross_entropy(D.classify(s.f_fake), s.y_fake)
+        loss = loss + _cross_entropy(D.classify(s.f_fake), s.y_fake)
     return weight * loss, {"aux_D": loss.detach()}
 
 

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING
 
 import torch
 
+from ganforge.objectives.losses import batch_mean
 from ganforge.objectives.registry import TermPlan, register
 
 if TYPE_CHECKING:  # annotations only: the config imports objectives to validate itself
@@ -24,7 +25,7 @@ Tensor = torch.Tensor
 def drift_term(weight: float, ctx) -> tuple[Tensor, dict[str, Tensor]]:
     """On the real batch the adversarial term left in ``ctx.shared`` (D run again: DDP sees the forward)."""
     y = ctx.shared.y_real if ctx.labels_to_d else None
-    drift = ctx.d_logits(ctx.shared.real, y).pow(2).mean()
+    drift = batch_mean(ctx.d_logits(ctx.shared.real, y).pow(2))
     return weight * drift, {"drift": drift.detach()}
 
 

@@ -21,6 +21,13 @@ from ganforge.errors import ConfigError
 Tensor = torch.Tensor
 
 
+def batch_mean(values: Tensor) -> Tensor:
+    """The mean over the batch; for an empty batch, a zero still on the graph (not mean's NaN). A private D's
+    real batch is a Poisson draw, which may hold no sample: its update is then noise alone, and a term that
+    averages over the real batch must add nothing rather than make the whole loss NaN."""
+    return values.mean() if values.numel() else values.sum()
+
+
 def d_minimax(real_logits: Tensor, fake_logits: Tensor, real_label: float = 1.0) -> Tensor:
     """-[log D(x) + log(1 - D(G(z)))]: D's side of the 2014 value function.
 

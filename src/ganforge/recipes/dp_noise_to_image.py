@@ -11,12 +11,15 @@ module only fits it into the recipe: the D optimiser is wrapped, a D term report
 and the noise generator are checkpointed by name (``dp_D``), so a resumed run continues
 bitwise and keeps counting.
 
-Two limits, stated rather than hidden:
+D's real batches are the sampling the accountant counts: every D update takes each training image
+independently with probability q = train.batch_size / N (:class:`ganforge.training.poisson.PoissonBatches`),
+so the batch size varies, and real image i is paired with generated image i (:func:`private_d_adversarial`).
+Opacus's optimiser averages the noised sum over the expected batch, train.batch_size, whatever the
+drawn size, as its Poisson data loader does. (dp-tabular, which shares :func:`make_private`, draws
+D's rows by Poisson sampling too: ``PoissonTableBatches`` in tabular/batches.py.)
 
-- The accountant assumes Poisson sampling at rate batch/N; dp-noise-to-image draws shuffled
-  fixed-size batches, as most DP-SGD code does in practice. The epsilon is that standard
-  approximation, not a proof for shuffling. (dp-tabular, which shares :func:`make_private`,
-  draws D's rows by Poisson sampling at that rate: ``PoissonTableBatches`` in recipes/tabular.py.)
+One limit, stated rather than hidden:
+
 - Per-sample gradients do not exist under batch norm (it mixes the samples of a batch), nor
   through a gradient penalty's double backward: D must use ``norm: layer`` or ``none``, and
   reg.gp / reg.r1 must be 0. Both are refused with one line before training.
@@ -44,11 +47,13 @@ from ganforge.metrics.judges import default_judge
 from ganforge.metrics.registry import DatasetInfo, default_metrics, resolve
 from ganforge.nets.layers import MinibatchStd
 from ganforge.nets.progan import Growing
+from ganforge.objectives.adversarial import d_shown, judge_both
 from ganforge.objectives.losses import G_LOSSES
 from ganforge.recipes.base import TrainingEnv, TrainingParts
 from ganforge.recipes.noise_to_image import NoiseToImage
 from ganforge.training import seeds
 from ganforge.training.monitor import no_monitor
+from ganforge.training.poisson import MIN_FAKE, PoissonBatches
 from ganforge.training.speed import in_layout_of
 
 def _first_sentence(error: object) -> str:
@@ -265,6 +270,25 @@ def _dp_optimizer(optimizer: torch.optim.Optimizer, **kwargs: Any) -> torch.opti
     return LayoutDPOptimizer(optimizer, **kwargs)
 
 
+def private_d_adversarial(ctx) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
+    """D's objective on a Poisson draw of real images (``ctx.real``: :class:`PoissonBatches`), real image i paired
+    with generated image i, one per-sample gradient each, as many generated images as real ones. An empty draw is
+    an update with no image: the loss is a zero still on D's graph, so Opacus's optimiser steps on the noise alone
+    (as for an empty batch of its Poisson data loader) and the accountant counts it."""
+    real, y_real = ctx.real.next()
+    k = len(real)
+    with torch.no_grad():
+        fake, y_fake = ctx.generate(max(k, MIN_FAKE))
+    fake, y_fake = fake[:k], (y_fake[:k] if y_fake is not None else None)
+    real_logits, fake_logits = judge_both(ctx, real, y_real, fake, y_fake)
+    if k == 0:
+        return real_logits.sum() + fake_logits.sum(), {}
+    return ctx.d_loss(real_logits, fake_logits), d_shown(ctx, real_logits, fake_logits)
+
+
+private_d_adversarial.graph_unsafe = "a Poisson draw's batch size changes from one D update to the next"
+
+
 class DpNoiseToImage(NoiseToImage):
     name = "dp-noise-to-image"
     description = "noise-to-image with D trained by DP-SGD (Opacus); (epsilon, delta) in stats.jsonl"
@@ -272,10 +296,13 @@ class DpNoiseToImage(NoiseToImage):
     reads = config_reads.union(config_reads.minus(NoiseToImage.reads, config_reads.MONITOR), config_reads.D_COLLAPSE,
                                {"dp": config_reads.every("dp")})
 
-    # How D's real batches are drawn, which the datasheet states beside the epsilon (dp-tabular's are the Poisson
-    # sample its accountant counts, so it declares nothing)
-    dp_sampling = ("shuffled fixed-size batches of train.batch_size; the RDP accountant assumes Poisson sampling at "
-                   "rate batch/N, so the epsilon is the standard approximation for shuffled batches, not a proof")
+    d_term = staticmethod(private_d_adversarial)
+
+    def real_stream(self, env: TrainingEnv, output_range: tuple[float, float] | None) -> PoissonBatches:
+        """D's real batches: a Poisson sample of the training images at the accountant's rate, each update."""
+        return PoissonBatches(env.data.x, env.data.y, env.local_batch / len(env.data),
+                              seeds.stream(env.cfg.seed, seeds.REAL_BATCHES), env.device, output_range,
+                              channels_last=env.channels_last)
 
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
         check_batch_fits(cfg, data, self.name)
@@ -291,7 +318,10 @@ class DpNoiseToImage(NoiseToImage):
         return None
 
     def training(self, env: TrainingEnv) -> TrainingParts:
-        return make_private(env, super().training(env), self.name)
+        parts = make_private(env, super().training(env), self.name)
+        rate = parts.stateful[DP_STATE].sample_rate
+        assert parts.context.real.sample_rate == rate, (parts.context.real.sample_rate, rate)
+        return parts
 
 
 def make_private(env: TrainingEnv, parts: TrainingParts, recipe: str) -> TrainingParts:
@@ -332,6 +362,6 @@ def make_private(env: TrainingEnv, parts: TrainingParts, recipe: str) -> Trainin
     return parts
 
 
-__all__ = ["DpNoiseToImage", "DpState", "PER_SAMPLE_D_LOSSES", "check_batch_fits", "check_eval_outside_training",
+__all__ = ["DpNoiseToImage", "DpState", "PER_SAMPLE_D_LOSSES", "private_d_adversarial", "check_batch_fits", "check_eval_outside_training",
            "check_per_sample_d_loss", "check_private", "check_real_only_in_d", "check_samples_apart", "make_private",
            "overlaps_training"]

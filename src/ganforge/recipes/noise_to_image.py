@@ -199,15 +199,24 @@ class NoiseToImage(Recipe):
     def averaged(self) -> dict[str, str]:
         return {"G": "G_ema"}
 
+    # D's adversarial term, which draws its real batch from real_stream's stream: a recipe that draws D's real
+    # batches otherwise (dp-noise-to-image: a Poisson sample) replaces the two together.
+    d_term = staticmethod(d_adversarial)
+
+    def real_stream(self, env: TrainingEnv, output_range: tuple[float, float] | None) -> ShuffledBatches:
+        """D's real minibatches: shuffled fixed-size batches of the data, epoch after epoch."""
+        cfg, world = env.cfg, env.world
+        return real_batches(env.data.x, env.data.y, cfg.train.batch_size,
+                            seed=seeds.stream(cfg.seed, seeds.REAL_BATCHES), device=env.device, output_range=output_range, rank=world.rank, world_size=world.size,
+                            channels_last=env.channels_last)
+
     def model(self, cfg: RunConfig, record: dict[str, Any], nets: dict[str, nn.Module]) -> NoiseToImageModel:
         return NoiseToImageModel(cfg, nets, record.get("num_classes"))
 
     def training(self, env: TrainingEnv) -> TrainingParts:
         cfg, data, world, device = env.cfg, env.data, env.world, env.device
         G = env.nets["G"]
-        real = real_batches(data.x, data.y, cfg.train.batch_size, seed=seeds.stream(cfg.seed, seeds.REAL_BATCHES),
-                           device=device, output_range=G.output_range, rank=world.rank, world_size=world.size,
-                           channels_last=env.channels_last)
+        real = self.real_stream(env, G.output_range)
         noise = Noise(cfg.model.z_dim, cfg.model.z_dist, device, seed=seeds.stream(cfg.seed, seeds.NOISE),
                       rank=world.rank, world_size=world.size)
         to_g, to_d = _labels(cfg, data)
@@ -217,7 +226,7 @@ class NoiseToImage(Recipe):
                                  g_loss=objectives.G_LOSSES[cfg.loss.g], d_input=objectives.input_transform(cfg),
                                  num_classes=data.num_classes, labels_to_g=to_g, labels_to_d=to_d)
         plan = objectives.attach_all(cfg, objectives.TermPlan(env.nets, d="D", g="G",
-                                                              terms={"D": [d_adversarial], "G": [g_adversarial]}))
+                                                              terms={"D": [self.d_term], "G": [g_adversarial]}))
         phases = _phases(cfg, plan)
         preview = _Preview(cfg, data, device, to_g)
         watch = _monitor(cfg, real, data.num_classes if to_g else None, device)

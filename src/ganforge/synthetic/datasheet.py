@@ -28,9 +28,8 @@ import numpy as np
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
-from ganforge import capabilities as cap, recipes, run_stats
+from ganforge import capabilities as cap, run_stats
 from ganforge.download import sha256_file
-from ganforge.errors import GanforgeError
 from ganforge.metrics.registry import split_key
 from ganforge.recipes.dp_noise_to_image import DP_STATE, overlaps_training
 from ganforge.run_layout import STATS, eval_report
@@ -131,13 +130,21 @@ def _one_or_each(values: list[float]) -> float | list[float]:
     return values[0] if len(set(values)) == 1 else values
 
 
-def _dp_sampling(run: Run) -> str | None:
-    """How the recipe drew D's real batches, when it says (dp-noise-to-image: shuffled fixed-size batches, which
-    the accountant's Poisson assumption does not describe exactly); None for a recipe that does not."""
+# What a private run's datasheet says of its sampling when the checkpoint's real stream was shuffled (a private image
+# run of a ganforge before dp-noise-to-image drew Poisson samples: its stream state then has an epoch position)
+SHUFFLED_SAMPLING = ("shuffled fixed-size batches of train.batch_size; the RDP accountant assumes Poisson sampling at "
+                     "rate batch/N, so the epsilon is the standard approximation for shuffled batches, not a proof")
+
+
+def _dp_sampling(checkpoint: Path) -> str | None:
+    """A sentence when the checkpoint's D drew shuffled fixed-size batches, which the accountant's Poisson assumption
+    does not describe exactly; None when it drew the Poisson sample the accountant counts (every private recipe
+    now), or the state cannot be read (the accountant history, read first, reports a damaged checkpoint)."""
     try:
-        return getattr(recipes.get(run.config.recipe), "dp_sampling", None)
-    except (GanforgeError, AttributeError):
+        stream = json.loads((checkpoint / "state.json").read_text()).get("real")
+    except (OSError, ValueError, AttributeError):
         return None
+    return SHUFFLED_SAMPLING if isinstance(stream, dict) and "position" in stream else None
 
 
 def _privacy(run: Run) -> dict[str, Any] | str:
@@ -148,7 +155,7 @@ def _privacy(run: Run) -> dict[str, Any] | str:
         return history or NOT_PRIVATE
     dp = run.config.dp
     epsilon = checkpoint_epsilon(history, dp.delta)
-    sampling = _dp_sampling(run)
+    sampling = _dp_sampling(Path(run.checkpoint))
     return {"epsilon": epsilon if math.isfinite(epsilon) else "infinite (dp.noise_multiplier 0: no privacy)",
             "delta": dp.delta, "step": run.step, "d_updates_counted": sum(updates for _, _, updates in history),
             "noise_multiplier": _one_or_each([sigma for sigma, _, _ in history]) if history else dp.noise_multiplier,

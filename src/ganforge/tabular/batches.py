@@ -14,6 +14,7 @@ import numpy as np
 import torch
 
 from ganforge.tabular.conditional import ConditionalSampler
+from ganforge.training.poisson import MIN_FAKE
 
 Tensor = torch.Tensor
 
@@ -87,8 +88,6 @@ class TableBatches:
     def reseed(self, seed: int) -> None:
         self.rng = np.random.default_rng(seed)
 
-
-MIN_FAKE = 2  # G runs in training mode in D's update, and batch norm needs two rows for batch statistics
 
 
 class PoissonTableBatches(TableBatches):
