@@ -237,6 +237,11 @@ MUTATIONS: list[Mutation] = [
       "DP: a Poisson draw of k real images judged beside max(k, 2) generated ones (not one pair per sample)",
       ("tests/recipes/test_recipes_dp_noise_to_image.py::"
        "test_an_empty_poisson_draw_is_a_noise_only_update_that_is_counted",)),
+    M("dp-historical-allowed", "recipes/dp_noise_to_image.py", "    if cfg.reg.historical > 0:  # a term on D's",
+      "    if cfg.reg.historical > 1e9:  # a term on D's",
+      "DP: historical averaging accepted, which Opacus's noised gradient silently drops for D",
+      ("tests/recipes/test_recipes_dp_noise_to_image.py::"
+       "test_a_term_on_d_s_weights_alone_is_refused_as_opacus_would_drop_it",)),
     M("dp-feature-matching-allowed", "recipes/dp_noise_to_image.py", "    if cfg.reg.feature_matching > 0:",
       "    if cfg.reg.feature_matching > 1e9:",
       "DP: feature matching (a real batch in G's loss, outside DP-SGD) accepted",

@@ -82,6 +82,18 @@ def test_batch_norm_and_spectral_norm_are_refused_in_one_line(tmp_path, override
     assert "\n" not in str(info.value)
 
 
+def test_a_term_on_d_s_weights_alone_is_refused_as_opacus_would_drop_it(tmp_path):
+    """Opacus's optimiser sets D's gradient to the noised sum of per-sample gradients, which a term on D's weights
+    alone has none of: with historical averaging on, D's update was bitwise the one without it (G's term still
+    applied). Refused before the run directory is written, rather than silently half-applied."""
+    cfg = _cfg()
+    cfg["reg"] = {"historical": 1.0}
+    with pytest.raises(ConfigError, match=re.escape("set reg.historical=0")) as info:
+        ganforge.train(cfg, out=tmp_path / "x", steps=1)
+    assert "\n" not in str(info.value) and "dropped" in str(info.value)
+    assert not (tmp_path / "x").exists()
+
+
 @pytest.mark.parametrize("section, key, value, fix", [
     ("reg", "feature_matching", 1.0, "set reg.feature_matching=0"),
     ("loss", "g", "relativistic", "set loss.g=non-saturating"),

@@ -80,6 +80,10 @@ def check_private(D: nn.Module, cfg: RunConfig, recipe: str = "dp-noise-to-image
         if getattr(cfg.reg, name) > 0:
             raise ConfigError(f"{recipe} cannot clip per-sample gradients of a gradient penalty; "
                               f"set reg.{name}=0")
+    if cfg.reg.historical > 0:  # a term on D's weights alone: its gradient is not a per-sample one
+        raise ConfigError(f"{recipe} updates D by Opacus's noised sum of per-sample gradients, which replaces D's "
+                          f"whole gradient, so reg.historical's pull of D towards its past weights would be dropped "
+                          f"without a word (G's would apply); set reg.historical=0")
     check_per_sample_d_loss(cfg, recipe)
     check_real_only_in_d(cfg, recipe)
     if cfg.speed.graphs is True:  # speed.graphs=auto leaves the phases eager: their terms are graph_unsafe
