@@ -242,6 +242,12 @@ MUTATIONS: list[Mutation] = [
       "DP: historical averaging accepted, which Opacus's noised gradient silently drops for D",
       ("tests/recipes/test_recipes_dp_noise_to_image.py::"
        "test_a_term_on_d_s_weights_alone_is_refused_as_opacus_would_drop_it",)),
+    M("ssgan-mnist-theta-halved", "nets/ssgan.py", "MNIST_THETA_STD = 0.1", "MNIST_THETA_STD = 0.05",
+      "semi-supervised MNIST D: weight-norm directions drawn at 0.05, not the reference's 0.1",
+      ("tests/nets/test_nets_ssgan.py",)),
+    M("ssgan-conv-g-init-skipped", "recipes/semi_supervised.py", "            G.init_from_noise(z(cfg.train.batch_size))",
+      "            pass", "semi-supervised CIFAR G: the output layer's data-dependent init never run",
+      ("tests/nets/test_nets_ssgan_conv.py",)),
     M("dp-feature-matching-allowed", "recipes/dp_noise_to_image.py", "    if cfg.reg.feature_matching > 0:",
       "    if cfg.reg.feature_matching > 1e9:",
       "DP: feature matching (a real batch in G's loss, outside DP-SGD) accepted",

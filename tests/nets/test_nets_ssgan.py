@@ -39,6 +39,15 @@ def test_data_dependent_init_whitens_each_layer_and_hidden_scales_are_buffers():
     assert "layers.0.g" not in {n for n, p in D.named_parameters() if p.requires_grad}
 
 
+def test_the_directions_are_drawn_at_the_reference_s_scale():
+    """improved-gan's MNIST dense layers draw v from N(0, 0.1): with weight norm only v's direction matters, but
+    Adam moves each element of v by about lr, so v at 0.05 had turned every hidden unit twice as fast."""
+    torch.manual_seed(0)
+    D = build_discriminator(NetSpec("ssgan-mlp", {}), NetContext(data_shape=(1, 28, 28), z_dim=16, num_classes=10))
+    for layer in (*D.layers, D.out):
+        assert abs(layer.v.std().item() - 0.1) < 0.01, layer.v.std()
+
+
 def test_noise_only_in_training_mode():
     torch.manual_seed(0)
     D, x = _d(), torch.rand(4, 1, 8, 8)

@@ -11,10 +11,14 @@ import torch
 from torch.nn import functional as F
 
 import ganforge
+from ganforge.api import resolve_config
 from ganforge.cli import main
 from ganforge.config import NetSpec
+from ganforge.engine.loop import Trainer
 from ganforge.nets import NetContext, build_discriminator, build_generator
 from ganforge.nets.ssgan_conv import WNConv2d
+from ganforge.training import seeds
+from ganforge.training.batches import Noise
 
 CTX = NetContext(data_shape=(3, 32, 32), z_dim=16, num_classes=10)
 
@@ -64,6 +68,27 @@ def test_weight_norm_ignores_the_scale_of_v_and_the_init_whitens_each_channel():
     assert "out.g" in {n for n, _ in _g().named_parameters()}  # G's weight-normed output trains its scale
 
 
+def test_the_output_layers_start_at_the_reference_s_std_of_0_1():
+    """improved-gan's CIFAR model gives D's class logits and G's tanh input init_stdv=0.1 by its data-dependent
+    init (D starts near-uniform over the classes, G near tanh's linear range): each output channel's mean is 0 and
+    its std 0.1 on the init batch, and G's batch norms keep their running statistics."""
+    torch.manual_seed(0)
+    D = _d(input_dropout=0.0, dropout=0.0)
+    batch = torch.rand(64, 3, 32, 32)
+    D.init_from_data(batch)
+    logits = D.classify(D.features(batch))
+    assert torch.allclose(logits.mean(0), torch.zeros(10), atol=1e-4)
+    assert torch.allclose(logits.std(0, unbiased=False), torch.full((10,), 0.1), atol=1e-4)
+    G, z = _g(), torch.randn(64, 16)
+    running = [m.running_mean.clone() for m in G.modules() if isinstance(m, torch.nn.BatchNorm2d)]
+    G.init_from_noise(z)
+    assert all(torch.equal(a, m.running_mean) for a, m in
+               zip(running, [m for m in G.modules() if isinstance(m, torch.nn.BatchNorm2d)]))
+    pre = G.out(G._trunk(z))  # training mode: the batch's statistics, as the init used
+    assert torch.allclose(pre.mean((0, 2, 3)), torch.zeros(3), atol=1e-4)
+    assert torch.allclose(pre.std((0, 2, 3), unbiased=False), torch.full((3,), 0.1), atol=1e-4)
+
+
 def test_dropout_only_in_training_mode():
     torch.manual_seed(0)
     D, x = _d(), torch.rand(2, 3, 32, 32)
@@ -81,6 +106,20 @@ def _train(tmp_path, name, steps):
     argv = ["train", "ssgan-cifar-4000", "--steps", str(steps), "--out", str(out), "--device", "cpu"]
     assert main(argv + [a for s in sets for a in ("--set", s)]) == 0
     return out
+
+
+def test_the_recipe_initialises_g_s_output_layer_from_a_batch_of_z(tmp_path):
+    """The semi-supervised recipe runs G's data-dependent init too, on train.batch_size z of its own seed stream:
+    at step 0 tanh's input has std 0.1 per channel on that batch (1 would mean it was never run)."""
+    cfg, _ = resolve_config("ssgan-cifar-4000", ["data.name=digits", "data.channels=3", "data.resolution=32",
+                                                 "data.labels_per_class=2", "model.z_dim=16", "model.d.channels=4",
+                                                 "model.g.channels=8", "train.batch_size=20", "train.device=cpu",
+                                                 "log.tensorboard=false", "log.progress=false"])
+    G = Trainer(cfg, tmp_path / "r").built.nets["G"]
+    z = Noise(16, cfg.model.z_dist, torch.device("cpu"), seed=seeds.stream(cfg.seed, seeds.G_INIT))(20)
+    with torch.no_grad():
+        pre = G.out(G._trunk(z))
+    assert torch.allclose(pre.std((0, 2, 3), unbiased=False), torch.full((3,), 0.1), atol=1e-3)
 
 
 def test_one_d_and_one_g_step_of_the_preset_through_the_cli(tmp_path):

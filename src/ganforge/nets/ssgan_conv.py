@@ -37,9 +37,9 @@ class WNConv2d(WeightNormed):
     kernel. ``transposed`` makes it a transposed conv (G's output)."""
 
     def __init__(self, n_in: int, n_out: int, kernel: int, stride: int = 1, padding: int = 0, *,
-                 transposed: bool = False, train_scale: bool = False, init_std: float = 0.05):
+                 transposed: bool = False, train_scale: bool = False, init_std: float = 0.05, init_stdv: float = 1.0):
         shape = (n_in, n_out, kernel, kernel) if transposed else (n_out, n_in, kernel, kernel)
-        super().__init__(shape, n_out, train_scale, init_std)
+        super().__init__(shape, n_out, train_scale, init_std, init_stdv)
         self.stride, self.padding, self.transposed = stride, padding, transposed
 
     def direction(self, x: Tensor) -> Tensor:
@@ -64,6 +64,10 @@ class ShiftBatchNorm(nn.Module):
         return self.norm(x) + self.shift.view(1, -1, *([1] * (x.dim() - 2)))
 
 
+# The std the data-dependent init gives the output layers of D (class logits) and G (tanh's input): the reference's
+# init_stdv=0.1 for both, so D starts near-uniform over the classes and G's tanh near its linear range
+OUT_INIT_STDV = 0.1
+
 # (width multiple of ``channels``, kernel, stride, padding) of D's conv layers; dropout after DROP_AFTER.
 D_PLAN = ((1, 3, 1, 1), (1, 3, 1, 1), (1, 3, 2, 1), (2, 3, 1, 1), (2, 3, 1, 1), (2, 3, 2, 1),
           (2, 3, 1, 0), (2, 1, 1, 0), (2, 1, 1, 0))
@@ -85,7 +89,7 @@ class SSGANConvDiscriminator(Discriminator):
         self.layers = nn.ModuleList(WNConv2d(a, b, k, s, p)
                                     for a, b, (_, k, s, p) in zip(widths[:-1], widths[1:], D_PLAN))
         self.drops = nn.ModuleList(nn.Dropout(dropout) for _ in DROP_AFTER)
-        self.out = WNLinear(widths[-1], ctx.num_classes, train_scale=True)
+        self.out = WNLinear(widths[-1], ctx.num_classes, train_scale=True, init_stdv=OUT_INIT_STDV)
 
     def _trunk(self, x: Tensor, init: bool = False) -> Tensor:
         h = self.input_noise(self.input_drop(x * 2.0 - 1.0))  # [0, 1] pixels -> the reference's [-1, 1]
@@ -125,16 +129,31 @@ class SSGANConvGenerator(Generator):
         for a, b in zip(widths[:-1], widths[1:]):
             ups += [nn.ConvTranspose2d(a, b, 5, 2, 2, output_padding=1, bias=False), ShiftBatchNorm(b, 2), nn.ReLU()]
         self.ups = nn.Sequential(*ups)
-        self.out = WNConv2d(widths[-1], c_out, 5, 2, 2, transposed=True, train_scale=True)
+        self.out = WNConv2d(widths[-1], c_out, 5, 2, 2, transposed=True, train_scale=True, init_stdv=OUT_INIT_STDV)
         for m in (self.fc, *self.ups):
             if isinstance(m, (nn.Linear, nn.ConvTranspose2d)):
                 nn.init.normal_(m.weight, 0.0, 0.05)  # the reference's N(0, 0.05) weights
         self.output_range = (0.0, 1.0)
 
+    def _trunk(self, z: Tensor) -> Tensor:
+        return self.ups(F.relu(self.fc_norm(self.fc(z))).view(len(z), -1, self.start, self.start))
+
     def forward(self, z: Tensor, y: Tensor | None = None) -> Tensor:
-        h = F.relu(self.fc_norm(self.fc(z))).view(len(z), -1, self.start, self.start)
-        h = self.ups(h)
-        return (torch.tanh(self.out(h)) + 1.0) / 2.0  # the reference's tanh, read in [0, 1]
+        return (torch.tanh(self.out(self._trunk(z))) + 1.0) / 2.0  # the reference's tanh, read in [0, 1]
+
+    @torch.no_grad()
+    def init_from_noise(self, z: Tensor) -> None:
+        """The data-dependent init of the weight-normalised output layer on batch ``z`` (the reference runs G
+        with ``init=True`` too): tanh's input starts at mean 0 and std 0.1 per channel. The batch norms use the
+        batch's statistics, as in training, and their running averages are left as they were."""
+        norms = [m for m in self.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)]
+        saved = [{k: v.clone() for k, v in m.state_dict().items()} for m in norms]
+        was_training = self.training
+        self.train()
+        self.out.init_scale(self._trunk(z))
+        for m, state in zip(norms, saved):
+            m.load_state_dict(state)
+        self.train(was_training)
 
 
 @register("discriminator", "ssgan-conv")

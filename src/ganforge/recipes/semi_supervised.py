@@ -295,6 +295,9 @@ class SemiSupervised(Recipe):
         G, D = build_generator(cfg.model.g, ctx), build_discriminator(cfg.model.d, ctx)
         if hasattr(D, "init_from_data"):  # weight norm's data-dependent init, on the first images
             D.init_from_data(to_range(data.x[:INIT_BATCH], G.output_range))
+        if hasattr(G, "init_from_noise"):  # the same for G's output layer, on one batch of z
+            z = Noise(cfg.model.z_dim, cfg.model.z_dist, torch.device("cpu"), seed=seeds.stream(cfg.seed, seeds.G_INIT))
+            G.init_from_noise(z(cfg.train.batch_size))
         return {"G": G, "D": D}, record
 
     def rebuild(self, cfg: RunConfig, record: dict[str, Any]) -> dict[str, nn.Module]:

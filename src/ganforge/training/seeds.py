@@ -21,6 +21,7 @@ DP_NOISE = 14  # the Gaussian noise DP-SGD adds to D's clipped gradients (dp-noi
 LABEL_SPLIT = 15  # which training images keep their labels (semi-supervised; data.label_seed overrides)
 LABELLED = 16  # the order of labelled minibatches (semi-supervised)
 UNLABELLED_G = 17  # the second unlabelled stream, the real side of G's feature matching (semi-supervised)
+G_INIT = 18  # the z batch of G's data-dependent weight-norm init (semi-supervised's ssgan-conv G)
 CROPS = 101  # crop positions and flips of super-resolution batches (training/crops.py), added to the REAL_BATCHES seed
 
 
