@@ -242,6 +242,10 @@ MUTATIONS: list[Mutation] = [
       "DP: historical averaging accepted, which Opacus's noised gradient silently drops for D",
       ("tests/recipes/test_recipes_dp_noise_to_image.py::"
        "test_a_term_on_d_s_weights_alone_is_refused_as_opacus_would_drop_it",)),
+    M("attention-keys-unpooled", "nets/layers.py", "        if min(h, w) >= 2:\n            k, v = F.max_pool2d(",
+      "        if False:\n            k, v = F.max_pool2d(",
+      "self-attention: every pixel attends over all positions (the references pool keys and values 2x2)",
+      ("tests/nets/test_nets_layers.py",)),
     M("ssgan-mnist-theta-halved", "nets/ssgan.py", "MNIST_THETA_STD = 0.1", "MNIST_THETA_STD = 0.05",
       "semi-supervised MNIST D: weight-norm directions drawn at 0.05, not the reference's 0.1",
       ("tests/nets/test_nets_ssgan.py",)),

@@ -18,15 +18,21 @@ def test_self_attention_starts_as_identity_and_gamma_gets_gradient():
     assert att.gamma.grad is not None and att.gamma.grad.abs() > 0
 
 
-def test_self_attention_is_softmax_of_plain_dot_products():
+@pytest.mark.parametrize("h, w, keys", [(4, 6, 6), (5, 3, 6), (1, 4, 4)])
+def test_self_attention_is_softmax_of_plain_dot_products_over_pooled_keys(h, w, keys):
+    """SAGAN's and BigGAN-PyTorch's block: keys and values max-pooled 2x2 (a 4x6 map attends over 6 positions; an
+    odd side keeps its last half window; a map one pixel high is not pooled), logits without 1/sqrt(d)."""
     torch.manual_seed(0)
     att = SelfAttention(16)
     with torch.no_grad():
         att.gamma.fill_(0.7)
-    x = torch.randn(2, 16, 4, 3)
-    q, k, v = (m(x).flatten(2) for m in (att.query, att.key, att.value))  # (N, C', HW)
-    weights = torch.softmax(q.transpose(1, 2) @ k, dim=-1)  # (N, HW query, HW key), no 1/sqrt(d)
-    o = (v @ weights.transpose(1, 2)).view(2, -1, 4, 3)
+    x = torch.randn(2, 16, h, w)
+    q = att.query(x).flatten(2)  # (N, C', HW)
+    pool = (lambda t: F.max_pool2d(t, 2, ceil_mode=True)) if min(h, w) >= 2 else (lambda t: t)
+    k, v = pool(att.key(x)).flatten(2), pool(att.value(x)).flatten(2)
+    assert k.shape[2] == keys
+    weights = torch.softmax(q.transpose(1, 2) @ k, dim=-1)  # (N, HW query, keys), no 1/sqrt(d)
+    o = (v @ weights.transpose(1, 2)).view(2, -1, h, w)
     expected = x + 0.7 * att.out(o)
     assert torch.allclose(att(x), expected, atol=1e-5)
     assert (att.query.out_channels, att.value.out_channels) == (2, 8)

@@ -6,6 +6,7 @@ from collections.abc import Iterator
 
 import torch
 from torch import nn
+from torch.nn import functional as F
 
 from ganforge.errors import ConfigError
 
@@ -47,9 +48,14 @@ class SelfAttention(nn.Module):
     """Self-attention over the pixels of a feature map (SAGAN, Zhang et al. 2018).
 
     1x1 convolutions give queries and keys (C/8 channels) and values (C/2, as in BigGAN);
-    each pixel's output is the softmax(q . k)-weighted sum of all values, mapped back to C
-    channels and added to the input scaled by ``gamma``. ``gamma`` starts at 0, so the
-    block starts as the identity and the net learns how much non-local evidence to use.
+    keys and values are max-pooled 2x2, as both reference codes do (SAGAN's TensorFlow
+    ``sn_non_local_block_sim`` and BigGAN-PyTorch's ``Attention``; the paper's text leaves it out):
+    each pixel attends over a quarter of the positions, at a quarter of the memory. An odd side
+    is pooled with its last half window (``ceil_mode``), where the references' even maps need
+    none, so no position is dropped; a map one pixel high or wide is not pooled. Each pixel's
+    output is the softmax(q . k)-weighted sum of the values, mapped back to C channels and
+    added to the input scaled by ``gamma``. ``gamma`` starts at 0, so the block starts as the
+    identity and the net learns how much non-local evidence to use.
     """
 
     def __init__(self, channels: int):
@@ -63,11 +69,14 @@ class SelfAttention(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n, _, h, w = x.shape
-        q, k, v = self.query(x).flatten(2), self.key(x).flatten(2), self.value(x).flatten(2)  # (N, C', HW)
+        k, v = self.key(x), self.value(x)
+        if min(h, w) >= 2:
+            k, v = F.max_pool2d(k, 2, ceil_mode=True), F.max_pool2d(v, 2, ceil_mode=True)
+        q, k, v = self.query(x).flatten(2), k.flatten(2), v.flatten(2)  # (N, C', HW) and (N, C', HW/4)
         # SAGAN's logits are plain dot products (no 1/sqrt(C') scale). Written out rather than with
         # scaled_dot_product_attention: its fused GPU kernels have no double backward, which
-        # gradient penalties (WGAN-GP, R1) need. Memory is (HW)^2 per sample.
-        attention = torch.softmax(q.transpose(1, 2) @ k, dim=-1)  # (N, HW query, HW key)
+        # gradient penalties (WGAN-GP, R1) need. Memory is HW x HW/4 per sample.
+        attention = torch.softmax(q.transpose(1, 2) @ k, dim=-1)  # (N, HW query, HW/4 key)
         o = (v @ attention.transpose(1, 2)).view(n, -1, h, w)
         return x + self.gamma * self.out(o)
 
