@@ -81,13 +81,19 @@ def _tail(n: int) -> int:
     return min(PARZEN_VALID, n // PARZEN_TAIL_DIVISOR)
 
 
+# The splits parzen looks to for sigma's images, in order, before the reported split's own last 20%
+SIGMA_SPLITS = ("valid", "train")
+
+
+def parzen_sigma_candidates(splits: tuple[str, ...], ref: str) -> list[str]:
+    """The splits :func:`parzen_split` tries, in order, for sigma's images when it reports on ``ref``."""
+    return [split for split in SIGMA_SPLITS if split in splits and split != ref]
+
+
 def parzen_sigma_split(splits: tuple[str, ...], ref: str) -> str:
     """The split :func:`parzen_split` first looks to for sigma's images when it reports on ``ref``, known from
     the split names alone (dp-noise-to-image asks before any data is loaded): valid, else train, else ``ref``."""
-    for split in ("valid", "train"):
-        if split in splits and ref != split:
-            return split
-    return ref
+    return next(iter(parzen_sigma_candidates(splits, ref)), ref)
 
 
 def parzen_split(ctx, ref: str) -> ParzenSplit:
@@ -99,17 +105,8 @@ def parzen_split(ctx, ref: str) -> ParzenSplit:
     name = ctx.info.name
     report_x = _numpy(ctx.reference(ref).x)
     total = len(report_x)
-    candidates = []
-    if "valid" in ctx.info.splits and ref != "valid":
-        valid = _numpy(ctx.reference("valid").x)
-        candidates.append((valid[:PARZEN_VALID], f"{name}/valid[:{min(PARZEN_VALID, len(valid))}]"))
-    if "train" in ctx.info.splits and ref != "train":
-        train = _numpy(ctx.reference("train").x)
-        h = _tail(len(train))
-        if h:
-            candidates.append((train[len(train) - h:], f"{name}/train[{len(train) - h}:{len(train)}] (the last "
-                                                        f"{h} training images)"))
-    for pool, desc in candidates:
+    for split in parzen_sigma_candidates(ctx.info.splits, ref):
+        pool, desc = _sigma_pool(ctx, split)
         kept, dropped = _disjoint(pool, report_x)
         if len(kept):
             return ParzenSplit(kept, desc, report_x, f"{name}/{ref} ({total})", dropped)
@@ -126,6 +123,16 @@ def parzen_split(ctx, ref: str) -> ParzenSplit:
     return ParzenSplit(kept, f"{name}/{ref}[{total - h}:{total}] (held out of the report)", report_x,
                        f"{name}/{ref}[:{total - h}] ({total - h} of {total}; the last {h} held out to choose "
                        f"sigma)", dropped)
+
+
+def _sigma_pool(ctx, split: str) -> tuple[np.ndarray, str]:
+    """Sigma's candidate images in ``split`` (one of :data:`SIGMA_SPLITS`), described: the first 1,000 of valid,
+    or the last 20% (at most 1,000) of train."""
+    name, x = ctx.info.name, _numpy(ctx.reference(split).x)
+    if split == "valid":
+        return x[:PARZEN_VALID], f"{name}/valid[:{min(PARZEN_VALID, len(x))}]"
+    h = _tail(len(x))
+    return x[len(x) - h:], f"{name}/train[{len(x) - h}:{len(x)}] (the last {h} training images)"
 
 
 def _numpy(x) -> np.ndarray:
