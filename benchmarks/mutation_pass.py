@@ -252,6 +252,10 @@ MUTATIONS: list[Mutation] = [
     M("ssgan-conv-g-init-skipped", "recipes/semi_supervised.py", "            G.init_from_noise(z(cfg.train.batch_size))",
       "            pass", "semi-supervised CIFAR G: the output layer's data-dependent init never run",
       ("tests/nets/test_nets_ssgan_conv.py",)),
+    M("dp-attention-small-batch-allowed", "recipes/dp_noise_to_image.py", "ATTENTION_MIN_BATCH = 32",
+      "ATTENTION_MIN_BATCH = 1", "DP: self-attention at a batch where an empty Poisson draw (a functorch crash) is likely",
+      ("tests/recipes/test_recipes_dp_noise_to_image.py::"
+       "test_self_attention_at_a_batch_where_a_draw_may_be_empty_is_refused",)),
     M("dp-feature-matching-allowed", "recipes/dp_noise_to_image.py", "    if cfg.reg.feature_matching > 0:",
       "    if cfg.reg.feature_matching > 1e9:",
       "DP: feature matching (a real batch in G's loss, outside DP-SGD) accepted",

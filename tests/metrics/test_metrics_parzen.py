@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
 import torch
 
 from ganforge.metrics import parzen
+from ganforge.metrics.families import parzen_split
 
 
 def gaussian_ll(x: np.ndarray, var: float) -> np.ndarray:
@@ -156,3 +158,15 @@ def test_sigma_images_identical_to_reported_ones_are_left_out(tmp_path, one_line
     np.savez(tmp_path / "f.npz", x=x[:4])
     with pytest.raises(MetricError, match="too few to hold out"):
         Evaluator(f"npz:{tmp_path / 'f.npz'}", ["parzen4_train"]).run(x[:4, None])
+
+
+def test_a_train_split_too_small_to_hold_out_is_passed_over():
+    """A train split of 4 images holds out none (20% rounds to 0): sigma is chosen on the reported split's own tail,
+    as before the sigma splits were listed once (the empty pool had raised a ValueError from a reshape)."""
+    rng = np.random.default_rng(0)
+    data = {"train": rng.integers(0, 256, (4, 1, 8, 8), dtype=np.uint8),
+            "test": rng.integers(0, 256, (10, 1, 8, 8), dtype=np.uint8)}
+    ctx = SimpleNamespace(info=SimpleNamespace(name="tiny", splits=("train", "test")),
+                          reference=lambda split: SimpleNamespace(x=data[split]))
+    choice = parzen_split(ctx, "test")
+    assert choice.sigma_desc == "tiny/test[8:10] (held out of the report)" and len(choice.sigma_x) == 2

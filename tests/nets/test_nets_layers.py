@@ -38,6 +38,14 @@ def test_self_attention_is_softmax_of_plain_dot_products_over_pooled_keys(h, w, 
     assert (att.query.out_channels, att.value.out_channels) == (2, 8)
 
 
+def test_attention_and_minibatch_std_take_an_empty_batch():
+    """A private D's Poisson draw may hold no image: attention (its reshape had inferred a size from 0 elements)
+    and minibatch std with a group of one (a modulo by zero), the settings DP accepts, pass it through."""
+    x = torch.zeros(0, 16, 4, 4)
+    assert SelfAttention(16)(x).shape == (0, 16, 4, 4)
+    assert MinibatchStd(1)(x).shape == (0, 17, 4, 4) and MinibatchStd(None)(x).shape == (0, 17, 4, 4)
+
+
 def test_self_attention_is_non_local():
     torch.manual_seed(0)
     att = SelfAttention(8)

@@ -3,11 +3,13 @@ accountant and noise stream resumed bitwise, batch norm refused in one line, and
 effect on the numbers (an update is a mean of gradients clipped to max_grad_norm, plus noise in proportion
 to noise_multiplier; plain updates differ)."""
 
+import inspect
 import json
 import re
 
 import pytest
 import torch
+from opacus.optimizers import DPOptimizer
 
 import ganforge
 from ganforge import config
@@ -361,3 +363,54 @@ def test_an_empty_poisson_draw_is_a_noise_only_update_that_is_counted(tmp_path):
     assert sum(s == (0, 0) for s in sizes) >= 1, sizes
     history = tr.built.parts.stateful["dp_D"].accountant.history
     assert len(history) == 1 and history[0][2] == 40  # every update counted, the empty ones too
+
+
+def test_self_attention_at_a_batch_where_a_draw_may_be_empty_is_refused(tmp_path):
+    """Opacus computes self-attention's per-sample gradients with functorch's vmap, which failed on an empty Poisson
+    draw (a traceback mid-run); at batch 31 a draw is empty with probability e^-31 per update, at 2 one in seven."""
+    cfg = _cfg()
+    cfg["model"]["d"]["attention_res"] = 4
+    cfg["train"]["batch_size"] = 31
+    with pytest.raises(ConfigError, match=re.escape("set train.batch_size=32 or more, or model.d.attention_res=null")):
+        ganforge.train(cfg, out=tmp_path / "x", steps=1)
+    assert not (tmp_path / "x").exists()
+
+
+def test_each_per_sample_gradient_is_real_image_i_with_generated_image_i(tmp_path, monkeypatch):
+    """Opacus clips row i of every parameter's per-sample gradient as one record's: it must be the gradient of
+    real image i's and generated image i's loss alone, at the scale of one sample, whatever the draw's size. Checked
+    against autograd on the pair, with self-attention in D and the drift term adding a third pass through D. (Opacus
+    pops each layer's inputs last-in first-out, so this also holds autograd's order over the passes to that.)"""
+    tr = Trainer(config.resolve(_cfg(noise_multiplier=1.0), ["train.steps=1", "log.progress=false",
+                                                              "model.d.attention_res=4", "reg.drift=0.1"]),
+                 tmp_path / "r")
+    ctx, D = tr.built.parts.context, tr.built.parts.context.nets["D"]
+    d_phase = next(p for p in tr.built.phases if p.name == "D")
+    hooks = inspect.getclosurevars(d_phase.terms[0]).nonlocals["hooks"]  # Opacus's GradSampleModule
+    with torch.no_grad():
+        for m in D.modules():
+            if hasattr(m, "gamma"):
+                m.gamma.fill_(0.5)  # off zero, so the branch weighs in every gradient
+    params = [p for p in D.parameters() if p.requires_grad]
+    checked, clip = [], DPOptimizer.clip_and_accumulate
+
+    def compare(optimizer):
+        s = ctx.shared
+        rows = [p.grad_sample for p in params]
+        assert all(row is not None and len(row) == len(s.real) for row in rows)
+        hooks.disable_hooks()  # the pairs' own passes below record nothing
+        for i in range(min(len(s.real), 2)):
+            with torch.enable_grad():
+                r = ctx.discriminate(s.real[i:i + 1], s.y_real[i:i + 1])[1]
+                f = ctx.discriminate(s.fake[i:i + 1], s.y_fake[i:i + 1])[1]
+                loss = ctx.d_loss(r, f) + 0.1 * r.pow(2).sum()
+                grads = torch.autograd.grad(loss, params, allow_unused=True)
+            for g, row in zip(grads, rows):
+                assert torch.allclose(row[i], torch.zeros_like(row[i]) if g is None else g, atol=1e-5), row.shape
+            checked.append(len(s.real))
+        hooks.enable_hooks()
+        return clip(optimizer)
+
+    monkeypatch.setattr(DPOptimizer, "clip_and_accumulate", compare)
+    _d_draws(tr, 2)
+    assert len(checked) == 4 and len(set(checked)) >= 1, checked  # two pairs checked in each of two updates

@@ -7,6 +7,9 @@ import numpy as np
 import pytest
 import torch
 
+from ganforge.data import load_dataset
+from ganforge.data.store import stored
+from ganforge.data.store_build import BuildOptions, build_store
 from ganforge.errors import GanforgeError
 from ganforge.training.poisson import PoissonBatches
 
@@ -65,3 +68,24 @@ def test_seeds_give_different_draws_and_a_rate_outside_0_1_is_an_error():
     assert not torch.equal(_stream(0.1, seed=1).next()[1], _stream(0.1, seed=2).next()[1])
     with pytest.raises(ValueError, match="sample_rate"):
         _stream(1.5)
+
+
+def test_a_store_s_draws_are_read_by_the_store_and_equal_the_in_memory_ones(tmp_path, monkeypatch):
+    """A store's rows are read by StoreFiles.rows (not gathered through its memory map, which held gigabytes of a
+    big store resident), and the same seed draws the same images and labels as the images held in memory."""
+    x = np.repeat(np.arange(40, dtype=np.uint8)[:, None, None, None], 16, 1).reshape(40, 1, 4, 4)
+    np.savez(tmp_path / "idx.npz", x=x, y=np.arange(40))
+    build_store(tmp_path / "idx.npz", tmp_path / "store", BuildOptions(dedupe=False))
+    ds = load_dataset(f"store:{tmp_path / 'store'}")
+    files = stored(ds.x)
+    assert files is not None
+    reads = []
+    rows = files.rows
+    monkeypatch.setattr(files, "rows", lambda idx: (reads.append(len(idx)), rows(idx))[1])
+    on_disk = PoissonBatches(ds.x, ds.y, 0.2, 5, torch.device("cpu"), (-1.0, 1.0))
+    in_memory = PoissonBatches(ds.x.clone(), torch.as_tensor(ds.y), 0.2, 5, torch.device("cpu"), (-1.0, 1.0))
+    for _ in range(20):
+        (xa, ya), (xb, yb) = on_disk.next(), in_memory.next()
+        assert torch.equal(xa, xb) and torch.equal(torch.as_tensor(ya), yb)
+        assert torch.allclose(xa[:, 0, 0, 0], ya.float() / 127.5 - 1, atol=1e-6)  # image i holds i: the rows asked for
+    assert len(reads) == 20

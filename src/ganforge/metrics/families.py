@@ -107,6 +107,8 @@ def parzen_split(ctx, ref: str) -> ParzenSplit:
     total = len(report_x)
     for split in parzen_sigma_candidates(ctx.info.splits, ref):
         pool, desc = _sigma_pool(ctx, split)
+        if not len(pool):  # a train split of fewer than 5 images holds out none
+            continue
         kept, dropped = _disjoint(pool, report_x)
         if len(kept):
             return ParzenSplit(kept, desc, report_x, f"{name}/{ref} ({total})", dropped)

@@ -77,7 +77,7 @@ class SelfAttention(nn.Module):
         # scaled_dot_product_attention: its fused GPU kernels have no double backward, which
         # gradient penalties (WGAN-GP, R1) need. Memory is HW x HW/4 per sample.
         attention = torch.softmax(q.transpose(1, 2) @ k, dim=-1)  # (N, HW query, HW/4 key)
-        o = (v @ attention.transpose(1, 2)).view(n, -1, h, w)
+        o = (v @ attention.transpose(1, 2)).view(n, v.shape[1], h, w)  # explicit: a batch may be empty
         return x + self.gamma * self.out(o)
 
 
@@ -111,6 +111,8 @@ class MinibatchStd(nn.Module):
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         n = x.shape[0]
+        if n == 0:  # an empty batch (a private D's Poisson draw may hold no image): no std, one more channel
+            return torch.cat([x, x[:, :1]], 1)
         g = n if self.group_size is None else min(self.group_size, n)
         problem = mbstd_group_problem(g, n)
         if problem:  # a user's batch size, so a config error (one line, exit 2), not a traceback

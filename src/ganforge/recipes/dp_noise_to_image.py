@@ -45,7 +45,7 @@ from ganforge.errors import ConfigError
 from ganforge.metrics.families import parzen_sigma_split
 from ganforge.metrics.judges import default_judge
 from ganforge.metrics.registry import DatasetInfo, default_metrics, resolve
-from ganforge.nets.layers import MinibatchStd
+from ganforge.nets.layers import MinibatchStd, SelfAttention
 from ganforge.nets.progan import Growing
 from ganforge.objectives.adversarial import d_shown, judge_both
 from ganforge.objectives.losses import G_LOSSES
@@ -55,6 +55,7 @@ from ganforge.training import seeds
 from ganforge.training.monitor import no_monitor
 from ganforge.training.poisson import MIN_FAKE, PoissonBatches
 from ganforge.training.speed import in_layout_of
+
 
 def _first_sentence(error: object) -> str:
     text = str(error).splitlines()[0] if str(error) else type(error).__name__
@@ -72,6 +73,7 @@ def check_private(D: nn.Module, cfg: RunConfig, recipe: str = "dp-noise-to-image
         raise ConfigError(f"{recipe} cannot compute per-sample gradients through spectral norm's "
                           "parametrisation; set model.d.spectral_norm=false")
     check_samples_apart(D, recipe)
+    check_attention_batch(D, cfg, recipe)
     errors = ModuleValidator.validate(D, strict=False)
     if errors:
         raise ConfigError(f"{recipe} cannot make this D private ({_first_sentence(errors[0])}); use a D "
@@ -111,6 +113,22 @@ def check_samples_apart(D: nn.Module, recipe: str = "dp-noise-to-image") -> None
             raise ConfigError(f"{recipe} cannot make a D with minibatch std private (it appends the std over a "
                               f"group of samples, so one record's logit moves with the others', as under batch "
                               f"norm); set {fix}")
+
+
+# The smallest batch a private D with self-attention may draw: a Poisson draw holds no image with probability about
+# e^-batch per update (1e-14 at 32), and Opacus computes self-attention's per-sample gradients with functorch's vmap,
+# which fails on an empty batch (standard layers take one)
+ATTENTION_MIN_BATCH = 32
+
+
+def check_attention_batch(D: nn.Module, cfg: RunConfig, recipe: str = "dp-noise-to-image") -> None:
+    """One line for self-attention in a private D at a batch small enough for an empty Poisson draw to be likely."""
+    batch = cfg.train.batch_size
+    if batch < ATTENTION_MIN_BATCH and any(isinstance(m, SelfAttention) for m in D.modules()):
+        raise ConfigError(f"{recipe} draws D's real images as a Poisson sample, empty with probability about "
+                          f"e^-{batch} per update, and Opacus's per-sample gradients of self-attention fail on an "
+                          f"empty batch; set train.batch_size={ATTENTION_MIN_BATCH} or more, or "
+                          f"model.d.attention_res=null")
 
 
 # D losses that are a sum over samples of a function of that sample's own logits: one record's clipped gradient

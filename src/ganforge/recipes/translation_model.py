@@ -201,8 +201,9 @@ def largest_activation_per_pixel(G: nn.Module, probe: tuple[int, int, int]) -> f
 def _available(device: str | torch.device) -> int | None:
     """Bytes free where the translation runs: the GPU's free memory, or the host's."""
     device = torch.device(device)
-    if device.type == "cuda":
-        return int(torch.cuda.mem_get_info(device)[0])
+    if device.type == "cuda":  # free on the device, plus what torch's allocator holds cached but unused
+        cached = torch.cuda.memory_reserved(device) - torch.cuda.memory_allocated(device)
+        return int(torch.cuda.mem_get_info(device)[0] + cached)
     return available_memory()
 
 

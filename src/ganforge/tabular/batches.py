@@ -89,7 +89,6 @@ class TableBatches:
         self.rng = np.random.default_rng(seed)
 
 
-
 class PoissonTableBatches(TableBatches):
     """dp-tabular's stream: D's real rows by Poisson sampling, the sampling its privacy accountant counts.
 

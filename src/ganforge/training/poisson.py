@@ -43,9 +43,12 @@ class PoissonBatches:
                  device: torch.device, output_range: tuple[float, float] | None, *, channels_last: bool = False):
         if not 0 < sample_rate <= 1:
             raise ValueError(f"sample_rate must be in (0, 1], not {sample_rate}")
-        # A store's images stay memory-mapped on the host (rows are read per draw); others move to the device once
-        self.x = x if stored(x) is not None else x.to(device)
-        self.y = y.to(self.x.device) if y is not None else None
+        # A store's images stay on disk, each draw's rows read by the store (StoreFiles.rows: into the batch's own
+        # buffer, not gathered through the memory map, which held gigabytes of a big store resident); other data
+        # move to the device once
+        self.files = stored(x)
+        self.x = x if self.files is not None else x.to(device)
+        self.y = y.to(self.x.device) if y is not None and self.files is None else y
         self.sample_rate, self.device, self.output_range = float(sample_rate), device, output_range
         self.channels_last = channels_last
         self._gen = torch.Generator().manual_seed(seed)
@@ -69,8 +72,13 @@ class PoissonBatches:
         idx = self.indices()
         self.records_drawn += len(idx)
         self.draws += 1
-        x = self.scale(self.x[idx.to(self.x.device)].to(self.device))
-        y = self.y[idx.to(self.y.device)].to(self.device) if self.y is not None else None
+        if self.files is not None:
+            rows, labels = self.files.rows(idx.numpy())
+            x, y = torch.from_numpy(rows), (torch.from_numpy(labels) if labels is not None else None)
+        else:
+            x, y = self.x[idx.to(self.x.device)], (self.y[idx.to(self.y.device)] if self.y is not None else None)
+        x = self.scale(x.to(self.device))
+        y = y.to(self.device) if y is not None else None
         return (to_channels_last(x) if self.channels_last else x), y
 
     @property
