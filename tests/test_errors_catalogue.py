@@ -3,6 +3,7 @@ nothing already written lost."""
 
 import difflib
 import errno
+import json
 import os
 import re
 import shutil
@@ -18,6 +19,8 @@ from PIL import Image
 
 from ganforge import config, presets, recipes
 from ganforge.cli import main
+from ganforge.download import sha256_file
+from ganforge.recipes import translation_model
 
 TINY = ["--set", "log.tensorboard=false", "--set", "model.g.hidden=[16]", "--set", "model.d.hidden=[8]",
         "--set", "log.checkpoint_every=10", "--set", "log.every=10"]
@@ -628,6 +631,27 @@ def test_dp_real_outside_d(capsys, tmp_path):
     assert not (tmp_path / "r").exists()
 
 
+def test_dp_resume_shuffled(capsys, tmp_path):
+    """A private image run of a ganforge before round 20 checkpointed a shuffled stream (an epoch position): its
+    checkpoint is made so here (the state rewritten, the manifest's checksum with it), and resuming it is one line
+    that leaves the run as it was."""
+    argv = ["train", "gan2014-digits", "--out", "r", "--steps", "2", *DIGITS_CGAN, "--set", "recipe=dp-noise-to-image",
+            "--set", "dp.delta=1e-4", "--set", "log.checkpoint_every=2", "--set", "log.tensorboard=false"]
+    assert main(argv) == 0
+    last = sorted((tmp_path / "r" / "checkpoints").glob("step-*"))[-1]
+    state = json.loads((last / "state.json").read_text())
+    state["real"] = {"epoch": 0, "position": 2, "epoch_rng": state["real"]["rng"]}
+    (last / "state.json").write_text(json.dumps(state))
+    manifest = json.loads((last / "manifest.json").read_text())
+    manifest["files"]["state.json"] = sha256_file(last / "state.json")
+    (last / "manifest.json").write_text(json.dumps(manifest))
+    before = _snapshot(tmp_path / "r")
+    capsys.readouterr()
+    _fails(capsys, [*argv[:5], "4", *argv[6:], "--resume"], "drawn as shuffled fixed-size batches",
+           "start a new run, or export this one as it is")
+    assert _snapshot(tmp_path / "r") == before
+
+
 def test_pairs_no_match(capsys, tmp_path):
     _images(tmp_path / "edges")
     for i in range(4):
@@ -821,6 +845,18 @@ def test_translate_not_a_multiple(tmp_path, capsys):
     np.savez("odd.npz", a=np.zeros((8, 1, 10, 10), np.uint8), b=np.zeros((8, 1, 10, 10), np.uint8))
     _fails(capsys, ["train", "pix2pix-edges", "--out", "odd", *TRANSLATION, "--set", "data.name=npz:odd.npz"],
            "size_policy=pad")
+
+
+def test_translate_over_memory(tmp_path, capsys, monkeypatch):
+    """With 1 MB free, a 256x256 input's pass needs more than half of it: one line naming the need and a size that
+    fits, before any work; nothing is written."""
+    run = _translation_run(tmp_path)
+    np.save("big.npy", np.zeros((1, 1, 256, 256), np.uint8))
+    monkeypatch.setattr(translation_model, "available_memory", lambda: 2 ** 20)
+    capsys.readouterr()
+    _fails(capsys, ["translate", run, "--input", "big.npy", "--out", "y.npy"], "256x256 images need about",
+           "1.0 MB is free", "resize the input to about")
+    assert not Path("y.npy").exists()
 
 
 def test_sample_class_translation(tmp_path, capsys):
