@@ -51,6 +51,7 @@ from ganforge.tabular.conditional import ConditionalSampler
 from ganforge.tabular.sampling import TableModel, column_shapes, save_table_preview
 from ganforge.tabular.transform import TableTransformer
 from ganforge.training import seeds
+from ganforge.training.poisson import MIN_FAKE
 from ganforge.training.batches import Noise
 from ganforge.training.phases import Phase, StepContext
 
@@ -267,7 +268,7 @@ class DpTabular(Tabular):
 
     def _batches(self, env: TrainingEnv, x: Tensor, sampler: ConditionalSampler) -> TableBatches:
         return PoissonTableBatches(x, sampler, seeds.stream(env.cfg.seed, seeds.REAL_BATCHES), env.device,
-                                   sample_rate=env.local_batch / len(env.data))
+                                   sample_rate=env.local_batch / len(env.data), min_fake=MIN_FAKE)
 
     def training(self, env: TrainingEnv) -> TrainingParts:
         if env.world.distributed:

@@ -14,7 +14,6 @@ import numpy as np
 import torch
 
 from ganforge.tabular.conditional import ConditionalSampler
-from ganforge.training.poisson import MIN_FAKE
 
 Tensor = torch.Tensor
 
@@ -101,17 +100,18 @@ class PoissonTableBatches(TableBatches):
     discrete column uniformly, the row's own category: :meth:`ConditionalSampler.own_conditions`), so
     what D is given for sample i depends on row i alone. G's conditions for the fake rows of that update
     (as many as the real rows, so that real row i and fake row i are one sample of Opacus's per-sample
-    gradient) are drawn by training-by-sampling from the categories' frequencies; at least
-    :data:`MIN_FAKE` are generated, the extra ones dropped by :func:`private_d_term`. G's own update
-    draws conditions as the parent class does. One process only (dp-tabular refuses torchrun).
+    gradient) are drawn by training-by-sampling from the categories' frequencies; at least ``min_fake`` are
+    generated (the recipe's :data:`ganforge.training.poisson.MIN_FAKE`), the extra ones dropped by
+    :func:`private_d_term`. G's own update draws conditions as the parent class does. One process only (dp-tabular refuses torchrun).
     Everything comes from the one checkpointed numpy generator, so a resumed run stays bitwise.
     """
 
     def __init__(self, x: Tensor, sampler: ConditionalSampler, seed: int, device: torch.device, *,
-                 sample_rate: float):
+                 sample_rate: float, min_fake: int):
         super().__init__(x, sampler, seed, device)
         self.host = x  # the rows on the host: conditions are read from them with numpy
         self.sample_rate = float(sample_rate)
+        self.min_fake = int(min_fake)  # conditions for at least this many fake rows (batch norm in G needs two)
 
     def poisson_rows(self) -> np.ndarray:
         """The indices of one Poisson sample of the table's rows (distinct, in random order, maybe none)."""
@@ -122,7 +122,7 @@ class PoissonTableBatches(TableBatches):
         if not real:
             return super().draw(n, real=False)
         rows = self.poisson_rows()
-        cond, mask = self.sampler.sample_conditions(max(len(rows), MIN_FAKE), self.rng)
+        cond, mask = self.sampler.sample_conditions(max(len(rows), self.min_fake), self.rng)
         out = Draw(self._t(cond), self._t(mask))
         host = self.host[torch.as_tensor(rows, dtype=torch.long)]
         out.real = self.x[torch.as_tensor(rows, dtype=torch.long, device=self.device)]
