@@ -384,6 +384,6 @@ def make_private(env: TrainingEnv, parts: TrainingParts, recipe: str) -> Trainin
     return parts
 
 
-__all__ = ["DpNoiseToImage", "DpState", "PER_SAMPLE_D_LOSSES", "private_d_adversarial", "check_batch_fits", "check_eval_outside_training",
-           "check_per_sample_d_loss", "check_private", "check_real_only_in_d", "check_samples_apart", "make_private",
-           "overlaps_training"]
+__all__ = ["ATTENTION_MIN_BATCH", "DpNoiseToImage", "DpState", "PER_SAMPLE_D_LOSSES", "check_attention_batch",
+           "check_batch_fits", "check_eval_outside_training", "check_per_sample_d_loss", "check_private",
+           "check_real_only_in_d", "check_samples_apart", "make_private", "overlaps_training", "private_d_adversarial"]

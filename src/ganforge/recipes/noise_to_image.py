@@ -207,7 +207,8 @@ class NoiseToImage(Recipe):
         """D's real minibatches: shuffled fixed-size batches of the data, epoch after epoch."""
         cfg, world = env.cfg, env.world
         return real_batches(env.data.x, env.data.y, cfg.train.batch_size,
-                            seed=seeds.stream(cfg.seed, seeds.REAL_BATCHES), device=env.device, output_range=output_range, rank=world.rank, world_size=world.size,
+                            seed=seeds.stream(cfg.seed, seeds.REAL_BATCHES), device=env.device,
+                            output_range=output_range, rank=world.rank, world_size=world.size,
                             channels_last=env.channels_last)
 
     def model(self, cfg: RunConfig, record: dict[str, Any], nets: dict[str, nn.Module]) -> NoiseToImageModel:

@@ -51,9 +51,9 @@ from ganforge.tabular.conditional import ConditionalSampler
 from ganforge.tabular.sampling import TableModel, column_shapes, save_table_preview
 from ganforge.tabular.transform import TableTransformer
 from ganforge.training import seeds
-from ganforge.training.poisson import MIN_FAKE
 from ganforge.training.batches import Noise
 from ganforge.training.phases import Phase, StepContext
+from ganforge.training.poisson import MIN_FAKE
 
 Tensor = torch.Tensor
 

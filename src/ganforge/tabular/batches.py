@@ -102,8 +102,9 @@ class PoissonTableBatches(TableBatches):
     (as many as the real rows, so that real row i and fake row i are one sample of Opacus's per-sample
     gradient) are drawn by training-by-sampling from the categories' frequencies; at least ``min_fake`` are
     generated (the recipe's :data:`ganforge.training.poisson.MIN_FAKE`), the extra ones dropped by
-    :func:`private_d_term`. G's own update draws conditions as the parent class does. One process only (dp-tabular refuses torchrun).
-    Everything comes from the one checkpointed numpy generator, so a resumed run stays bitwise.
+    :func:`private_d_term`. G's own update draws conditions as the parent class does. One process only
+    (dp-tabular refuses torchrun). Everything comes from the one checkpointed numpy generator, so a resumed
+    run stays bitwise.
     """
 
     def __init__(self, x: Tensor, sampler: ConditionalSampler, seed: int, device: torch.device, *,

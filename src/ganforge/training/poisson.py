@@ -12,7 +12,7 @@ also reads each row's condition).
 A draw is a Binomial(n, q) count and that many distinct indices uniformly: the same distribution
 over subsets as one coin per record, at the cost of one permutation rather than n coins. The batch
 size varies from draw to draw and may be 0. The indices are read in ascending order (a subset has
-no order; a store's memory map reads them front to back). The generator is checkpointed with the
+no order; a store reads them front to back, with StoreFiles.rows). The generator is checkpointed with the
 records drawn, so a resumed run draws the same batches. There is no graph-safe form (the batch size
 changes), so a phase that draws from it runs eagerly.
 """
