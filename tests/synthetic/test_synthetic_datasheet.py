@@ -7,6 +7,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 import ganforge
+from ganforge.download import sha256_file
 from ganforge.synthetic import datasheet
 
 # A private D on the embedded digits: log steps 5 and 6, checkpoints at 3 and 6 (3 falls between log steps).
@@ -44,7 +45,7 @@ def test_markdown_without_an_audit_says_how_to_run_one():
 def _run(path, step=10):
     """What the datasheet reads of an opened run, for a run directory written by hand."""
     return SimpleNamespace(path=path, checkpoint=path / "checkpoints" / f"step-{step:07d}", step=step,
-                           config=SimpleNamespace(dp=None))
+                           config=SimpleNamespace(dp=None), state={"step": step})
 
 
 def _eval_report(path, step):
@@ -160,10 +161,14 @@ def test_a_private_image_run_s_datasheet_states_its_sampling_and_withholds_the_f
     assert "differential privacy" in withheld and "sha256" in withheld
     assert "sampling" not in first["differential_privacy"]
     assert "fingerprint_withheld" in datasheet.markdown(first)
-    state_path = Path(final.checkpoint) / "state.json"
-    state = json.loads(state_path.read_text())
+    last = Path(final.checkpoint)
+    state = json.loads((last / "state.json").read_text())
     assert state["real"]["sampling"] == "poisson"
     state["real"] = {"epoch": 0, "position": 3, "epoch_rng": state["real"]["rng"]}  # a shuffled stream's state
-    state_path.write_text(json.dumps(state))
+    (last / "state.json").write_text(json.dumps(state))
+    manifest = json.loads((last / "manifest.json").read_text())
+    manifest["files"]["state.json"] = sha256_file(last / "state.json")  # as that checkpoint was written
+    (last / "manifest.json").write_text(json.dumps(manifest))
+    final = ganforge.load_run(final.path)
     dp = sheet()["differential_privacy"]
     assert "shuffled fixed-size batches" in dp["sampling"] and "Poisson" in dp["sampling"]

@@ -49,6 +49,15 @@ def judge_both(ctx, real: Tensor, y_real: Tensor | None, fake: Tensor,
     return real_logits, fake_logits
 
 
+def d_loss_of_draw(ctx, real_logits: Tensor, fake_logits: Tensor) -> tuple[Tensor, dict[str, Tensor]]:
+    """D's loss on a private recipe's Poisson draw (real sample i beside generated sample i). An empty draw is an
+    update with no sample: a zero still on D's graph, so Opacus's optimiser steps on the noise alone (as for an
+    empty batch of its Poisson data loader) and the accountant counts it; nothing is logged for it."""
+    if not len(real_logits):
+        return real_logits.sum() + fake_logits.sum(), {}
+    return ctx.d_loss(real_logits, fake_logits), d_shown(ctx, real_logits, fake_logits)
+
+
 def d_shown(ctx, real_logits: Tensor, fake_logits: Tensor) -> dict[str, Tensor]:
     """What D's update logs: its mean view of the real and the generated batch."""
     return {"D_real": ctx.d_loss.shown(real_logits.detach()).mean(),

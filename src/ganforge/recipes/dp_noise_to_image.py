@@ -47,7 +47,7 @@ from ganforge.metrics.judges import default_judge
 from ganforge.metrics.registry import DatasetInfo, default_metrics, resolve
 from ganforge.nets.layers import MinibatchStd, SelfAttention
 from ganforge.nets.progan import Growing
-from ganforge.objectives.adversarial import d_shown, judge_both
+from ganforge.objectives.adversarial import d_loss_of_draw, judge_both
 from ganforge.objectives.losses import G_LOSSES
 from ganforge.recipes.base import TrainingEnv, TrainingParts
 from ganforge.recipes.noise_to_image import NoiseToImage
@@ -294,18 +294,14 @@ def _dp_optimizer(optimizer: torch.optim.Optimizer, **kwargs: Any) -> torch.opti
 
 def private_d_adversarial(ctx) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
     """D's objective on a Poisson draw of real images (``ctx.real``: :class:`PoissonBatches`), real image i paired
-    with generated image i, one per-sample gradient each, as many generated images as real ones. An empty draw is
-    an update with no image: the loss is a zero still on D's graph, so Opacus's optimiser steps on the noise alone
-    (as for an empty batch of its Poisson data loader) and the accountant counts it."""
+    with generated image i, one per-sample gradient each, as many generated images as real ones; an empty draw is a
+    noise-only update (:func:`~ganforge.objectives.adversarial.d_loss_of_draw`)."""
     real, y_real = ctx.real.next()
     k = len(real)
     with torch.no_grad():
         fake, y_fake = ctx.generate(max(k, MIN_FAKE))
     fake, y_fake = fake[:k], (y_fake[:k] if y_fake is not None else None)
-    real_logits, fake_logits = judge_both(ctx, real, y_real, fake, y_fake)
-    if k == 0:
-        return real_logits.sum() + fake_logits.sum(), {}
-    return ctx.d_loss(real_logits, fake_logits), d_shown(ctx, real_logits, fake_logits)
+    return d_loss_of_draw(ctx, *judge_both(ctx, real, y_real, fake, y_fake))
 
 
 private_d_adversarial.graph_unsafe = "a Poisson draw's batch size changes from one D update to the next"

@@ -44,6 +44,7 @@ from ganforge.data import Dataset
 from ganforge.errors import ConfigError
 from ganforge.nets import NetContext, build_discriminator, build_generator
 from ganforge.objectives import tabular as terms
+from ganforge.objectives.adversarial import d_loss_of_draw
 from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
 from ganforge.recipes.dp_noise_to_image import DP_STATE, check_batch_fits, check_private, make_private
 from ganforge.tabular.batches import Draw, PoissonTableBatches, TableBatches
@@ -72,20 +73,15 @@ class TrainedTable(TableModel):
 
 def private_d_term(ctx) -> tuple[Tensor, dict[str, Tensor]]:
     """dp-tabular's D term: :func:`ganforge.objectives.tabular.d_term` on a Poisson draw, real row i paired
-    with fake row i (one per-sample gradient each; G makes at least ``MIN_FAKE`` fake rows, the extra ones are dropped). An empty draw is an update with no row: the loss is a
-    zero still on D's graph, so Opacus records empty per-sample gradients and its optimiser steps on the
-    noise alone (as Opacus does for an empty batch of its Poisson data loader), and the accountant counts it."""
+    with fake row i (one per-sample gradient each; G makes at least ``MIN_FAKE`` fake rows, the extra ones are
+    dropped); an empty draw is a noise-only update (:func:`~ganforge.objectives.adversarial.d_loss_of_draw`)."""
     draw = ctx.draw()
     k = len(draw.real)
     with torch.no_grad():
         fake = ctx.generate(draw.cond)[:k]
     cond = draw.cond[:k]
     real_in, fake_in = ctx.with_cond(draw.real, draw.real_cond), ctx.with_cond(fake, cond)
-    real_logits, fake_logits = ctx.critic(real_in), ctx.critic(fake_in)
-    if k == 0:
-        return real_logits.sum() + fake_logits.sum(), {}
-    return ctx.d_loss(real_logits, fake_logits), {"D_real": ctx.d_loss.shown(real_logits.detach()).mean(),
-                                                  "D_fake": ctx.d_loss.shown(fake_logits.detach()).mean()}
+    return d_loss_of_draw(ctx, ctx.critic(real_in), ctx.critic(fake_in))
 
 
 private_d_term.graph_unsafe = "a Poisson draw's batch size changes from one D update to the next"

@@ -136,14 +136,11 @@ SHUFFLED_SAMPLING = ("shuffled fixed-size batches of train.batch_size; the RDP a
                      "rate batch/N, so the epsilon is the standard approximation for shuffled batches, not a proof")
 
 
-def _dp_sampling(checkpoint: Path) -> str | None:
-    """A sentence when the checkpoint's D drew shuffled fixed-size batches, which the accountant's Poisson assumption
-    does not describe exactly; None when it drew the Poisson sample the accountant counts (every private recipe
-    now), or the state cannot be read (the accountant history, read first, reports a damaged checkpoint)."""
-    try:
-        stream = json.loads((checkpoint / "state.json").read_text()).get("real")
-    except (OSError, ValueError, AttributeError):
-        return None
+def _dp_sampling(state: dict[str, Any]) -> str | None:
+    """A sentence when the checkpoint's D drew shuffled fixed-size batches (its state, as the run loaded it, holds
+    an epoch position), which the accountant's Poisson assumption does not describe exactly; None when it drew the
+    Poisson sample the accountant counts (every private recipe now)."""
+    stream = state.get("real")
     return SHUFFLED_SAMPLING if isinstance(stream, dict) and "position" in stream else None
 
 
@@ -155,7 +152,7 @@ def _privacy(run: Run) -> dict[str, Any] | str:
         return history or NOT_PRIVATE
     dp = run.config.dp
     epsilon = checkpoint_epsilon(history, dp.delta)
-    sampling = _dp_sampling(Path(run.checkpoint))
+    sampling = _dp_sampling(run.state)
     return {"epsilon": epsilon if math.isfinite(epsilon) else "infinite (dp.noise_multiplier 0: no privacy)",
             "delta": dp.delta, "step": run.step, "d_updates_counted": sum(updates for _, _, updates in history),
             "noise_multiplier": _one_or_each([sigma for sigma, _, _ in history]) if history else dp.noise_multiplier,

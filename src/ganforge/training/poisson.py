@@ -23,8 +23,8 @@ import torch
 
 from ganforge.data.store import stored
 from ganforge.errors import GanforgeError
-from ganforge.sampling import from_uint8
 from ganforge.training.rng import decode_rng, encode_rng
+from ganforge.training.shuffled import scale_batch
 from ganforge.training.speed import to_channels_last
 
 # Written into the checkpoint beside the generator: a checkpoint of a shuffled stream (a private image run of a
@@ -63,10 +63,7 @@ class PoissonBatches:
         return torch.randperm(n, generator=self._gen)[:count].sort().values
 
     def scale(self, x: torch.Tensor) -> torch.Tensor:
-        """uint8 images -> floats in the generator's output range; points pass through."""
-        if x.dtype != torch.uint8:
-            return x.float()
-        return from_uint8(x, self.output_range or (0.0, 1.0))
+        return scale_batch(x, self.output_range)
 
     def next(self) -> tuple[torch.Tensor, torch.Tensor | None]:
         idx = self.indices()

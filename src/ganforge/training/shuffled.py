@@ -19,6 +19,14 @@ from ganforge.training.rng import decode_rng, encode_rng
 from ganforge.training.speed import to_channels_last
 
 
+def scale_batch(x: torch.Tensor, output_range: tuple[float, float] | None) -> torch.Tensor:
+    """A real batch as the step takes it: uint8 images -> floats in the generator's output range; points pass
+    through. Every real stream (shuffled here, Poisson in training/poisson.py) scales with it."""
+    if x.dtype != torch.uint8:
+        return x.float()
+    return from_uint8(x, output_range or (0.0, 1.0))
+
+
 class ShuffledBatches:
     """Shuffled minibatches of ``n`` rows: one ``torch.randperm`` per epoch, the last partial batch dropped.
 
@@ -47,10 +55,7 @@ class ShuffledBatches:
         raise NotImplementedError
 
     def scale(self, x: torch.Tensor) -> torch.Tensor:
-        """uint8 images -> floats in the generator's output range; points pass through."""
-        if x.dtype != torch.uint8:
-            return x.float()
-        return from_uint8(x, self.output_range or (0.0, 1.0))
+        return scale_batch(x, self.output_range)
 
     def _new_epoch_if_due(self) -> None:
         # >=, not ==: a run resumed on data that shrank (images removed, a store rebuilt) restores a position
