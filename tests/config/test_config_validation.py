@@ -1,11 +1,13 @@
 """Validation: ranges and choices that types cannot express, each failing with a message that names the fix."""
 
 import pytest
+import torch
 
 from ganforge import config
 from ganforge.api import resolve_config
 from ganforge.config import RunConfig
 from ganforge.errors import ConfigError
+from ganforge.objectives import losses
 
 
 @pytest.mark.parametrize("override, message", [
@@ -130,6 +132,31 @@ def test_the_d_collapse_threshold_needs_a_probability():
     with pytest.raises(ConfigError, match="shows raw scores\\); set guard.collapse_d_fake=null"):
         resolve_config("wgan-gp-mnist", ["guard.collapse_d_fake=0.05"])
     resolve_config("dcgan-mnist", ["guard.collapse_d_fake=0.05"])  # minimax: a probability
+
+
+def test_loss_checks_ask_the_registry_s_declared_facts_not_names(monkeypatch):
+    """mse is accepted wherever least-squares is (both losses with targets, on D and G); label smoothing and the
+    collapse threshold follow DLoss.has_targets and DLoss.shows_probability, so a loss registered with them is
+    judged by them, whatever its name."""
+    for loss in ("least-squares", "mse"):
+        cfg = config.resolve(None, [f"loss.d={loss}", f"loss.g={loss}", "loss.real_label=0.9"])
+        assert (cfg.loss.d, cfg.loss.g, cfg.loss.real_label) == (loss, loss, 0.9)
+    with pytest.raises(ConfigError, match=r"needs a loss with targets \(minimax, least-squares, mse\), "
+                                          r"not 'relativistic'"):
+        config.resolve(None, ["loss.d=relativistic", "loss.real_label=0.9"])
+    monkeypatch.setitem(losses.D_LOSSES, "targeted", losses.DLoss(losses.d_hinge, has_targets=True))
+    monkeypatch.setitem(losses.D_LOSSES, "probable", losses.DLoss(losses.d_hinge, shown=torch.sigmoid))
+    config.resolve(None, ["loss.d=targeted", "loss.real_label=0.9"])
+    with pytest.raises(ConfigError, match="shows raw scores"):
+        config.resolve(None, ["loss.d=targeted", "guard.collapse_d_fake=0.05"])
+    config.resolve(None, ["loss.d=probable", "guard.collapse_d_fake=0.05"])
+    with pytest.raises(ConfigError, match="needs a loss with targets"):
+        config.resolve(None, ["loss.d=probable", "loss.real_label=0.9"])
+
+
+def test_an_unknown_loss_name_is_named_before_any_fact_about_it_is_asked():
+    with pytest.raises(ConfigError, match="loss.d 'lsgan' is not a known loss.*choose one of .*mse"):
+        config.resolve(None, ["loss.d=lsgan", "loss.real_label=0.9", "guard.collapse_d_fake=0.05"])
 
 
 def test_weight_clipping_and_r1_together_are_refused():

@@ -119,3 +119,48 @@ def test_relativistic_losses_see_only_differences_between_real_and_fake_logits()
 def test_a_g_loss_that_needs_real_logits_refuses_to_run_without_them():
     with pytest.raises(ConfigError, match="compares G's samples with real data"):
         G_LOSSES["relativistic"](torch.randn(4))
+
+
+def test_mse_is_the_reference_gan_loss_lsgan_without_the_papers_halves():
+    """mse is pix2pix/CycleGAN's GANLoss('lsgan'), nn.MSELoss against targets real_label and 0 (and 1 for G),
+    per-element means; least-squares keeps the LSGAN paper's 1/2 factors: the two differ by exactly 2."""
+    g = torch.Generator().manual_seed(3)
+    real, fake = torch.randn(4, 1, 5, 5, generator=g) * 2, torch.randn(4, 1, 5, 5, generator=g) * 2
+    mse = torch.nn.functional.mse_loss
+    for label in (1.0, 0.9):
+        want = mse(real, torch.full_like(real, label)) + mse(fake, torch.zeros_like(fake))
+        assert torch.allclose(losses.d_loss_for("mse", label)(real, fake), want, rtol=1e-6, atol=0)
+        assert torch.allclose(D_LOSSES["mse"](real, fake, real_label=label),
+                              2 * D_LOSSES["least-squares"](real, fake, real_label=label), rtol=1e-6, atol=0)
+    assert torch.allclose(G_LOSSES["mse"](fake), mse(fake, torch.ones_like(fake)), rtol=1e-6, atol=0)
+    assert torch.allclose(G_LOSSES["mse"](fake), 2 * G_LOSSES["least-squares"](fake), rtol=1e-6, atol=0)
+
+
+@pytest.mark.parametrize("name, has_targets, per_sample", [
+    ("minimax", True, True), ("least-squares", True, True), ("mse", True, True),
+    ("wasserstein", False, True), ("hinge", False, True), ("relativistic", False, False)])
+def test_each_d_loss_declares_its_targets_and_whether_it_is_a_per_sample_sum(name, has_targets, per_sample):
+    """The facts config checks and DP ask of a loss (loss.real_label moves a target; DP-SGD clips per sample),
+    declared where the loss is, and true of its maths: a target moves the loss, a per-sample loss's gradient
+    for one sample does not depend on the others'."""
+    loss = D_LOSSES[name]
+    assert (loss.has_targets, loss.per_sample) == (has_targets, per_sample)
+    real, fake = torch.tensor([0.4, -0.3, 1.1]), torch.tensor([0.2, 1.0, -0.7])
+    assert (not torch.equal(loss(real, fake, real_label=0.8), loss(real, fake, real_label=1.0))) == has_targets
+
+    def sample_0_gradient(real, fake):
+        real, fake = real.clone().requires_grad_(), fake.clone().requires_grad_()
+        return torch.stack([g[0] for g in torch.autograd.grad(loss(real, fake), [real, fake])])
+
+    other = torch.tensor([0.0, 0.0, 2.0])  # sample 2 changes, real and fake
+    unmoved = torch.allclose(sample_0_gradient(real, fake), sample_0_gradient(real + other, fake - other))
+    assert unmoved == per_sample
+
+
+def test_unknown_facts_default_to_the_safe_answer_and_shows_probability_is_the_sigmoid():
+    """A loss nobody declared facts for is refused label smoothing and DP rather than let through."""
+    plain = losses.DLoss(losses.d_hinge)
+    assert not plain.has_targets and not plain.per_sample and not plain.shows_probability
+    assert [n for n, entry in D_LOSSES.items() if entry.shows_probability] == ["minimax"]
+    assert losses.d_losses_where(lambda entry: entry.has_targets) == ["minimax", "least-squares", "mse"]
+    assert "relativistic" not in losses.d_losses_where(lambda entry: entry.per_sample)

@@ -17,7 +17,7 @@ from torch import nn
 
 from ganforge import config, presets
 from ganforge.objectives import D_LOSSES, G_LOSSES
-from ganforge.objectives.translation import D_HALF, TRANSLATION_D, TRANSLATION_G, l1
+from ganforge.objectives.translation import D_HALF, l1
 from ganforge.recipes import cycle_translation, fanogan, ganomaly, paired_translation, superres
 from ganforge.training.image_pool import ImagePool
 
@@ -56,7 +56,7 @@ def no_opt():
 def cycle_ctx(cycle, identity, pools=None):
     nets = {"G_AB": conv(seed=1), "G_BA": conv(seed=2), "D_A": Recording(seed=3), "D_B": Recording(seed=4)}
     ctx = cycle_translation.CycleContext(nets=nets, **no_opt(), pools=pools or {},
-                                         d_loss=TRANSLATION_D["least-squares"], g_loss=TRANSLATION_G["least-squares"],
+                                         d_loss=D_LOSSES["mse"], g_loss=G_LOSSES["mse"],
                                          cycle=cycle, identity=identity)
     a, b = images(seed=10), images(seed=11)
     ctx._step_batches = (0, {"A": a, "B": b})
@@ -96,7 +96,7 @@ def test_cycle_d_judges_real_images_against_the_pools_output():
     assert any(torch.equal(fake_seen[0], o) for o in old)
     real_logits, fake_logits = nets["D_A"].net(a), nets["D_A"].net(fake_seen)
     expected = 0.5 * (((real_logits - 1) ** 2).mean() + (fake_logits ** 2).mean())  # the reference's MSE pair
-    assert expected.item() == pytest.approx((D_HALF * TRANSLATION_D["least-squares"](real_logits, fake_logits)).item())
+    assert expected.item() == pytest.approx((D_HALF * D_LOSSES["mse"](real_logits, fake_logits)).item())
     assert loss.item() == pytest.approx(expected.item(), rel=1e-5)
 
 

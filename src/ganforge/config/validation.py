@@ -96,9 +96,16 @@ def validate(cfg: RunConfig) -> None:
         # and lazy R1's own D phase (reg.r1_every > 1) is not followed by a clip (objectives/r1.py)
         _check(r.r1 == 0, f"reg.clip ({r.clip}) and reg.r1 ({r.r1}) together: they are alternatives, and lazy R1's "
                           f"own D update is not clipped; set reg.r1=0 or reg.clip=null")
+    # the names first: the checks below ask the registry about the loss loss.d names (DLoss's declared facts)
+    for role, names in (("d", losses.D_LOSSES), ("g", losses.G_LOSSES)):
+        value = getattr(cfg.loss, role)
+        _check(value in names, f"loss.{role} '{value}' is not a known loss{did_you_mean(value, names)}; "
+                               f"choose one of {', '.join(sorted(names))}")
+    d_loss = losses.D_LOSSES[cfg.loss.d]
     _check(0 < cfg.loss.real_label <= 1, f"loss.real_label must be in (0, 1], got {cfg.loss.real_label}")
-    _check(cfg.loss.real_label == 1.0 or cfg.loss.d in ("minimax", "least-squares"),
-           f"loss.real_label (label smoothing) needs a loss with targets (minimax or least-squares), "
+    _check(cfg.loss.real_label == 1.0 or d_loss.has_targets,
+           f"loss.real_label (label smoothing) needs a loss with targets "
+           f"({', '.join(losses.d_losses_where(lambda loss: loss.has_targets))}), "
            f"not '{cfg.loss.d}'; set loss.real_label=1.0")
     augment.parse_policy(cfg.augment.policy)
     a = cfg.augment
@@ -119,9 +126,10 @@ def validate(cfg: RunConfig) -> None:
     _check(g.collapse_d_fake is None or 0 < g.collapse_d_fake <= 1,
            f"guard.collapse_d_fake must be in (0, 1] or null, got {g.collapse_d_fake}")
     _check(g.collapse_d_loss > 0, f"guard.collapse_d_loss must be > 0, got {g.collapse_d_loss}")
-    _check(g.collapse_d_fake is None or cfg.loss.d == "minimax",  # losses.D_LOSSES' `shown`: sigmoid for minimax
+    _check(g.collapse_d_fake is None or d_loss.shows_probability,
            f"guard.collapse_d_fake is a threshold on mean D(G(z)) as a probability, which D shows only under "
-           f"loss.d=minimax ('{cfg.loss.d}' shows raw scores); set guard.collapse_d_fake=null, or watch G's "
+           f"loss.d={' or '.join(losses.d_losses_where(lambda loss: loss.shows_probability))} "
+           f"('{cfg.loss.d}' shows raw scores); set guard.collapse_d_fake=null, or watch G's "
            f"variety with guard.stop_on_diversity=true")
     _check(g.collapse_diversity >= 0, f"guard.collapse_diversity must be >= 0, got {g.collapse_diversity}")
     _check(g.diversity_warmup >= 0, f"guard.diversity_warmup must be >= 0, got {g.diversity_warmup}")
@@ -132,10 +140,6 @@ def validate(cfg: RunConfig) -> None:
     _check(cfg.model.z_dist in z_dists,
            f"model.z_dist must be one of {', '.join(z_dists)}, got '{cfg.model.z_dist}'"
            f"{did_you_mean(cfg.model.z_dist, z_dists)}")
-    for role, names in (("d", losses.D_LOSSES), ("g", losses.G_LOSSES)):
-        value = getattr(cfg.loss, role)
-        _check(value in names, f"loss.{role} '{value}' is not a known loss{did_you_mean(value, names)}; "
-                               f"choose one of {', '.join(sorted(names))}")
     for role in ("g", "d"):
         o: OptimConfig = getattr(cfg.optim, role)
         opts = ("sgd", "adam", "rmsprop")

@@ -147,7 +147,8 @@ class ToyGAN:
         grid = torch.stack(torch.meshgrid(axis, axis.flip(0), indexing="xy"), -1).reshape(-1, 2)
         with torch.no_grad():
             d = self.D(grid).flatten()
-            heat = torch.sigmoid(d) if self.settings.loss == "minimax" else torch.sigmoid(d - d.mean())
+            shows_probability = D_LOSSES[LOSSES[self.settings.loss][0]].shows_probability
+            heat = torch.sigmoid(d) if shows_probability else torch.sigmoid(d - d.mean())
             real = self._batch().numpy()
         fake = self.G(self.fixed_z).detach().requires_grad_(True)
         G_LOSSES[LOSSES[self.settings.loss][1]](self.D(fake).flatten()).backward()

@@ -3,7 +3,8 @@
 A loss never touches an optimiser or a network: it maps D's logits to a scalar to
 minimise, so phases can combine it with regularisers freely. Each D loss also says how
 its logit is shown in the log as "D(x)": a probability for the minimax loss, the raw
-score for the others (a critic's output is not a probability). With D(x) =
+score for the others (a critic's output is not a probability), and declares what checks elsewhere need
+to know (whether it has targets, whether it is a per-sample sum: :class:`DLoss`). With D(x) =
 sigmoid(logit), ``softplus(-l) = -log D`` and ``softplus(l) = -log(1 - D)``, which
 stay finite where D saturates.
 """
@@ -78,6 +79,20 @@ def g_least_squares(fake_logits: Tensor) -> Tensor:
     return 0.5 * ((fake_logits - 1) ** 2).mean()
 
 
+def d_mse(real_logits: Tensor, fake_logits: Tensor, real_label: float = 1.0) -> Tensor:
+    """The pix2pix/CycleGAN reference's ``GANLoss('lsgan')``: ``nn.MSELoss`` against targets 1 (or
+    ``real_label``) and 0, per-element means with no LSGAN 1/2 factors. Its own name, not a second meaning of
+    ``least-squares``, so one config value means one loss in every recipe; CycleGAN's cycle (10) and identity (5)
+    weights are set against this scale (the translation recipes halve D's sum once, as the reference does)."""
+    return ((real_logits - real_label) ** 2).mean() + (fake_logits ** 2).mean()
+
+
+def g_mse(fake_logits: Tensor) -> Tensor:
+    """The reference's ``GANLoss('lsgan')`` for G, ``nn.MSELoss(D(G(x)), 1)``: CycleGAN's ``E[(D(G(x)) - 1)^2]``
+    (Zhu et al. sec. 4), no 1/2, so the cycle and identity weights keep the paper's balance against it."""
+    return ((fake_logits - 1) ** 2).mean()
+
+
 def d_relativistic(real_logits: Tensor, fake_logits: Tensor, real_label: float = 1.0) -> Tensor:
     """The relativistic average D loss (Jolicoeur-Martineau 2018; ESRGAN's RaGAN): each logit is judged
     against the mean logit of the other kind, -log sigma(C(x) - E C(G(z))) - log(1 - sigma(C(G(z)) - E C(x))),
@@ -98,11 +113,25 @@ def _identity(logits: Tensor) -> Tensor:
 
 @dataclass(frozen=True)
 class DLoss:
-    """D's side of an adversarial objective, and how its logit is shown as "D(x)" in the log."""
+    """D's side of an adversarial objective, how its logit is shown as "D(x)" in the log, and the facts about it
+    that config checks and recipes ask (declared here, so no code outside the registry tests a loss's name).
+
+    ``has_targets``: the loss pulls real logits towards a target, which ``loss.real_label`` < 1 moves (label
+    smoothing); the others have no target to move. ``per_sample``: the loss is a sum of terms each of one
+    sample's own logits, so DP-SGD's per-sample clipping bounds what one record changes. Both default to False,
+    the safe answer for a loss nobody has declared: label smoothing and DP are refused with one line.
+    """
 
     fn: Callable[..., Tensor]
     shown: Callable[[Tensor], Tensor] = _identity
     real_label: float = 1.0  # < 1: one-sided label smoothing (losses with targets only)
+    has_targets: bool = False
+    per_sample: bool = False
+
+    @property
+    def shows_probability(self) -> bool:
+        """D's output is shown as a probability (sigmoid of the logit), so a threshold on it means one."""
+        return self.shown is torch.sigmoid
 
     def __call__(self, real_logits: Tensor, fake_logits: Tensor, real_label: float | None = None) -> Tensor:
         return self.fn(real_logits, fake_logits, real_label=self.real_label if real_label is None else real_label)
@@ -127,16 +156,27 @@ class GLoss:
 
 # The one registry of adversarial losses every recipe uses (loss.d / loss.g; super-resolution's
 # superres.adversarial names a pair of them: recipes/superres.py).
+# least-squares is the LSGAN paper's (1/2 factors) and mse the pix2pix/CycleGAN reference code's (no 1/2), in
+# every recipe alike.
 D_LOSSES: dict[str, DLoss] = {
-    "minimax": DLoss(d_minimax, shown=torch.sigmoid), "wasserstein": DLoss(d_wasserstein), "hinge": DLoss(d_hinge),
-    "least-squares": DLoss(d_least_squares),
-    "relativistic": DLoss(d_relativistic),  # its probability is of a logit difference, so the logit is shown raw
+    "minimax": DLoss(d_minimax, shown=torch.sigmoid, has_targets=True, per_sample=True),
+    "wasserstein": DLoss(d_wasserstein, per_sample=True), "hinge": DLoss(d_hinge, per_sample=True),
+    "least-squares": DLoss(d_least_squares, has_targets=True, per_sample=True),
+    "mse": DLoss(d_mse, has_targets=True, per_sample=True),
+    # each logit is compared with the other side's mean logit, so not per sample; its probability is of a logit
+    # difference, so the logit is shown raw
+    "relativistic": DLoss(d_relativistic),
 }
 G_LOSSES: dict[str, GLoss] = {
     "minimax": GLoss(g_minimax), "non-saturating": GLoss(g_non_saturating), "wasserstein": GLoss(g_wasserstein),
-    "hinge": GLoss(g_hinge), "least-squares": GLoss(g_least_squares),
+    "hinge": GLoss(g_hinge), "least-squares": GLoss(g_least_squares), "mse": GLoss(g_mse),
     "relativistic": GLoss(g_relativistic, needs_real=True),
 }
+
+
+def d_losses_where(fact: Callable[[DLoss], bool]) -> list[str]:
+    """The names of the D losses a fact holds for, in registry order: what an error message offers instead."""
+    return [name for name, entry in D_LOSSES.items() if fact(entry)]
 
 
 def d_loss_for(d: str, real_label: float) -> DLoss:

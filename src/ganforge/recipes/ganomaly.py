@@ -31,6 +31,7 @@ from ganforge.data import Dataset
 from ganforge.errors import ConfigError
 from ganforge.nets import NetContext, build_discriminator, build_generator
 from ganforge.nets.encoder import EncoderDecoderEncoder
+from ganforge.objectives.losses import D_LOSSES
 from ganforge import capabilities as cap
 from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
 from ganforge.recipes.fanogan import build_encoder
@@ -79,8 +80,11 @@ def d_term(ctx: GanomalyContext) -> tuple[Tensor, dict[str, Tensor]]:
         x_hat = ctx.nets["G"](x)[0]
     D = ctx.forward_net("D")
     real, fake = D(x).float(), D(x_hat).float()
-    loss = F.softplus(-real).mean() + F.softplus(fake).mean()  # cross-entropy, real = 1, reconstruction = 0
-    return loss, {"D_real": torch.sigmoid(real).mean().detach(), "D_fake": torch.sigmoid(fake).mean().detach()}
+    # the registry's minimax loss, cross-entropy with real = 1 and reconstruction = 0 (GANomaly's D; its real
+    # target is always 1: loss.* are not read here); its `shown` is the sigmoid, D's output as a probability
+    d_loss = D_LOSSES["minimax"]
+    loss = d_loss(real, fake)
+    return loss, {"D_real": d_loss.shown(real).mean().detach(), "D_fake": d_loss.shown(fake).mean().detach()}
 
 
 @dataclass
