@@ -4,7 +4,9 @@ Imports inside functions hide cycles (the code runs, the dependency is still cir
 scan below reads every module with :mod:`ast` instead of importing it:
 
 - module-level imports of the package are edges (imports under ``if TYPE_CHECKING:`` are not:
-  they never run); ``from pkg import x`` is an edge to ``pkg.x`` when ``x`` is a module, else to
+  they never run, so they cannot make a cycle; they are kept apart, as ``Scan.typing``, and checked
+  against the documented order like the others, since a name read only by a type checker is still a
+  reference upwards); ``from pkg import x`` is an edge to ``pkg.x`` when ``x`` is a module, else to
   ``pkg``; importing ``pkg.a.b`` also runs ``pkg/a/__init__.py``, so that is an edge too (unless
   ``pkg.a`` is the importer's own package, which is already being imported);
 - (a) no cycle between modules; (b) none between top-level packages (``engine``, ``runs``, ...;
@@ -51,6 +53,7 @@ class Scan:
     modules: dict[str, Path]  # dotted name -> file
     edges: list[Edge]  # module-level imports (explicit and implicit)
     lazy: list[Edge]  # imports inside functions
+    typing: list[Edge]  # imports under ``if TYPE_CHECKING:`` (never run; checked against the order only)
 
 
 def _module_names(root: Path) -> dict[str, Path]:
@@ -84,6 +87,7 @@ def scan_package(root: Path) -> Scan:
     modules = _module_names(root)
     edges: list[Edge] = []
     lazy: list[Edge] = []
+    typing: list[Edge] = []
 
     def existing(name: str) -> str:
         """The module an import of ``name`` loads (the longest prefix that is a module)."""
@@ -137,7 +141,10 @@ def scan_package(root: Path) -> Scan:
 
         def visit(node: ast.AST, in_function: bool) -> None:
             if isinstance(node, ast.If) and _is_type_checking(node.test):
-                for child in node.orelse:  # the body never runs; the else branch does
+                for child in node.body:  # never runs: read by type checkers only
+                    for inner in ast.walk(child):
+                        typing.extend(Edge(importer, t, rel, inner.lineno) for t in targets(inner) if t != importer)
+                for child in node.orelse:  # the else branch does run
                     visit(child, in_function)
                 return
             record(node, in_function)
@@ -146,7 +153,7 @@ def scan_package(root: Path) -> Scan:
                 visit(child, inner)
 
         visit(tree, False)
-    return Scan(package, modules, edges, lazy)
+    return Scan(package, modules, edges, lazy, typing)
 
 
 def find_cycles(edges: list[Edge], node_of=lambda name: name) -> list[list[Edge]]:
@@ -447,10 +454,11 @@ def documented_order(text: str) -> tuple[list[set[str]], dict[str, set[str]]]:
     return groups, needs
 
 
-def package_deps(scan: Scan) -> dict[str, set[str]]:
-    """Top-level package (or module) -> the others it imports at module level; the root re-export left out."""
+def package_deps(edges: list[Edge]) -> dict[str, set[str]]:
+    """Top-level package (or module) -> the others it imports (``Scan.edges``: at module level, or
+    ``Scan.typing``: under ``TYPE_CHECKING``); the root re-export left out."""
     deps: dict[str, set[str]] = {}
-    for e in scan.edges:
+    for e in edges:
         a, b = e.importer.split(".")[1:2], e.target.split(".")[1:2]
         if a and b and a != b and a[0] != "__main__":
             deps.setdefault(a[0], set()).add(b[0])
@@ -472,12 +480,68 @@ def order_violations(groups: list[set[str]], needs: dict[str, set[str]], deps: d
     return wrong
 
 
+def _present() -> set[str]:
+    """The package's top-level packages and modules, as the order names them."""
+    return {p.stem if p.is_file() else p.name for p in SRC.iterdir()
+            if (p.suffix == ".py" and p.stem not in ("__init__", "__main__")) or (p / "__init__.py").exists()}
+
+
 def test_architecture_md_dependency_order_is_the_imports(scan):
     groups, needs = documented_order(ARCHITECTURE.read_text())
-    present = {p.stem if p.is_file() else p.name for p in SRC.iterdir()
-               if (p.suffix == ".py" and p.stem not in ("__init__", "__main__")) or (p / "__init__.py").exists()}
     assert len(groups) > 5 and needs, "the order was not found in docs/architecture.md"
-    assert not (wrong := order_violations(groups, needs, package_deps(scan), present)), "\n".join(wrong)
+    assert not (wrong := order_violations(groups, needs, package_deps(scan.edges), _present())), "\n".join(wrong)
+
+
+# Imports under TYPE_CHECKING against the order that exist today, as (importer's package, imported package),
+# each with its reason; the list may only shrink. An annotation names what it reads (a Protocol, as
+# metrics/translation_eval.OpenedRun does) instead of importing upwards.
+TYPING_AGAINST_ORDER_ALLOWED: dict[tuple[str, str], str] = {
+    ("objectives", "config"): "the objectives' attach(cfg, ...) functions annotate RunConfig; config imports "
+                              "objectives to validate itself, so they cannot import it at run time",
+}
+
+
+def typing_deps(scan: Scan, allowed: dict[tuple[str, str], str]) -> dict[str, set[str]]:
+    """:func:`package_deps` of the ``TYPE_CHECKING`` imports, without the ``allowed`` pairs."""
+    deps = package_deps(scan.typing)
+    return {a: {b for b in targets if (a, b) not in allowed} for a, targets in deps.items()}
+
+
+def test_type_checking_imports_keep_the_documented_order(scan):
+    # Never run, so no cycle; but a name a type checker reads is still a reference, and one upwards means
+    # the lower package is written against the higher one.
+    assert scan.typing, "the scan saw no TYPE_CHECKING import (the objectives have some)"
+    groups, needs = documented_order(ARCHITECTURE.read_text())
+    deps = typing_deps(scan, TYPING_AGAINST_ORDER_ALLOWED)
+    assert not (wrong := order_violations(groups, needs, deps, _present())), (
+        "imports under TYPE_CHECKING against docs/architecture.md's order (name what the code reads with a "
+        "Protocol in the lower package instead):\n" + "\n".join(wrong))
+
+
+def test_a_type_checking_import_against_the_order_is_found(tmp_path):
+    root = _package(tmp_path, {
+        "low/__init__.py": "",
+        "low/m.py": """\
+            from typing import TYPE_CHECKING
+            if TYPE_CHECKING:
+                from fakepkg.high.run import Run
+            else:
+                import fakepkg.other
+            """,
+        "high/__init__.py": "",
+        "high/run.py": "from fakepkg.low.m import x\n",
+        "other.py": "",
+    })
+    scan = scan_package(root)
+    assert not module_cycles(scan) and not package_cycles(scan)  # it never runs, so it is no cycle
+    assert [e.where() for e in scan.typing] == ["fakepkg/low/m.py:3 fakepkg.low.m -> fakepkg.high.run"]
+    assert package_deps(scan.typing) == {"low": {"high"}}
+    assert package_deps(scan.edges) == {"low": {"other"}, "high": {"low"}}
+    groups, needs = [{"other"}, {"low"}, {"high"}], {}
+    present = {"other", "low", "high"}
+    assert order_violations(groups, needs, typing_deps(scan, {}), present) == [
+        "low imports high, which the order puts after it"]
+    assert order_violations(groups, needs, typing_deps(scan, {("low", "high"): "why"}), present) == []
 
 
 def test_an_import_against_the_documented_order_is_found():

@@ -28,6 +28,7 @@ import yaml
 
 from ganforge import config, memory, outputs, presets, progress, recipes
 from ganforge.config import RunConfig
+from ganforge.data.registry import evaluator_data_options
 from ganforge.engine import periodic, resume_checks
 from ganforge.engine.loop import Trainer, TrainResult
 from ganforge.errors import GanforgeError, WrongCommandError, warn
@@ -299,9 +300,7 @@ def evaluate_run(run: Run, metrics: str | list[str] | None = None, *, n: int | N
     cfg = run.config
     check_eval_applies(run.path, cfg)
     ev = Evaluator(cfg.data.name, metrics, n=n, data_dir=data_dir, seed=seed, device=run.device,
-                   inception_weights=inception_weights, log_fn=log_fn,
-                   data_options={"resolution": cfg.data.resolution, "channels": cfg.data.channels,
-                                 "digit": cfg.data.digit})
+                   inception_weights=inception_weights, log_fn=log_fn, data_options=evaluator_data_options(cfg.data))
     # every sample is held at once, and the metrics hold their features: a count beyond memory is one line
     # now, not an allocation failing (or the machine swapping) after the sampling
     memory.check_memory(ev.num_samples, bytes_per_sample(ev.specs, ev.info),

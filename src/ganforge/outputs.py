@@ -16,7 +16,7 @@ and ``figures --out`` all go through here, so they behave the same way:
   the user allowed to be replaced (``--force``) goes through ``os.replace``. Every message
   after that is true: a run that says it wrote 300 samples wrote the file that holds them;
 * a folder ganforge fills (an export, residual maps) carries a manifest of the files it
-  wrote (:data:`MANIFEST`), and ``--force`` replaces only those, never a file of the user's;
+  wrote (:mod:`ganforge.output_manifest`), and ``--force`` replaces only those, never a file of the user's;
 * an output path that names no file (``''``, ``.``, ``..``, the current folder) is refused;
 * a run's records (config.yaml, options.json, stats.jsonl, checkpoints, ...: :mod:`ganforge.run_layout`)
   are never an output, even with ``--force``: ``eval --json RUN/options.json --force`` would have replaced
@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import contextlib
 import errno
-import json
 import math
 import os
 import shutil
@@ -40,12 +39,12 @@ import numpy as np
 
 from ganforge.errors import GanforgeError
 from ganforge.memory import human_bytes
+from ganforge.output_manifest import (MANIFEST, check_replaceable, foreign_files, manifest_what,  # noqa: F401
+                                      read_manifest, write_manifest)  # (re-exported: callers use outputs.X)
 from ganforge.run_layout import record_of
 
 # Room left free beyond what a file needs: filling a disk to the last byte breaks other programs.
 SPARE_BYTES = 64 * 2**20
-# The list of files ganforge wrote into a folder output: what --force may replace there, and nothing else.
-MANIFEST = "ganforge-manifest.json"
 
 
 def _existing_ancestor(path: Path) -> Path:
@@ -297,61 +296,6 @@ def atomic(*paths: str | os.PathLike, flag: str = "--out", force: bool | None = 
             for folder in reversed(made):
                 with contextlib.suppress(OSError):
                     folder.rmdir()
-
-
-def write_manifest(folder: Path, files: Iterable[str | os.PathLike], *, what: str) -> Path:
-    """``folder/MANIFEST``: the files (relative to ``folder``) and their sizes that ganforge wrote there."""
-    folder = Path(folder)
-    entries = {str(Path(f)): (folder / f).stat().st_size for f in files}
-    path = folder / MANIFEST
-    path.write_text(json.dumps({"written_by": "ganforge", "what": what, "files": entries}, indent=0) + "\n")
-    return path
-
-
-def read_manifest(folder: Path) -> dict[str, int] | None:
-    """The files ganforge's manifest lists in ``folder`` (name -> size), or None when there is none."""
-    try:
-        data = json.loads((Path(folder) / MANIFEST).read_text())
-        files = data["files"]
-        return {str(k): int(v) for k, v in files.items()} if isinstance(files, dict) else None
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
-        return None
-
-
-def manifest_what(folder: Path) -> str | None:
-    """What the command that wrote ``folder``'s manifest said it wrote (``write_manifest``'s ``what``), or None."""
-    try:
-        what = json.loads((Path(folder) / MANIFEST).read_text()).get("what")
-    except (OSError, ValueError, AttributeError):
-        return None
-    return what if isinstance(what, str) and what else None
-
-
-def foreign_files(folder: Path) -> list[str]:
-    """Files in ``folder`` that its manifest does not list as ganforge's (or that changed size since), in
-    order: what ``--force`` must never delete. Everything is foreign when there is no manifest."""
-    folder = Path(folder)
-    listed = read_manifest(folder) or {}
-    out = []
-    for path in sorted(folder.rglob("*")):
-        rel = str(path.relative_to(folder))
-        if path.is_dir() and not path.is_symlink():
-            continue
-        if rel == MANIFEST and listed:
-            continue
-        if rel not in listed or path.is_symlink() or path.stat().st_size != listed[rel]:
-            out.append(rel)
-    return out
-
-
-def check_replaceable(folder: Path, *, flag: str) -> None:
-    """One line unless every file in ``folder`` is one ganforge wrote there (listed in its manifest)."""
-    foreign = foreign_files(folder)
-    if foreign:
-        shown = ", ".join(foreign[:3]) + (f" and {len(foreign) - 3} more" if len(foreign) > 3 else "")
-        why = "files ganforge did not write" if read_manifest(folder) else f"files and no {MANIFEST} of ganforge's"
-        raise GanforgeError(f"--force will not delete {folder}: it holds {why} ({shown}); move those files away or "
-                            f"choose another {flag}")
 
 
 def write_text(path: str | os.PathLike, text: str, *, flag: str, force: bool | None = None) -> Path:

@@ -13,6 +13,12 @@ import re
 from pathlib import Path
 
 CONFIG, OPTIONS, STATS = "config.yaml", "options.json", "stats.jsonl"  # the run directory's records
+# Its folders, named once: every path into one is built from these.
+CHECKPOINTS = "checkpoints"  # one folder per saved step (and best), runs/checkpoint.py's layout
+SAMPLES = "samples"  # the sample grids written every log.sample_every steps (engine/periodic.save_samples)
+TB = "tb"  # TensorBoard's event files (engine/stats_log.py, with log.tensorboard)
+EVAL = "eval"  # `ganforge eval`'s report of each checkpoint (eval_report)
+FIGURES = "figures"  # `ganforge figures`' drawings of the run (figures/run_figures.py)
 
 _STEP = r"step-\d{7}"
 _CHECKPOINT = rf"(?:{_STEP}|best)"  # checkpoint.step_dir_name, or the label evaluation keeps the best under
@@ -31,19 +37,19 @@ def _written(stem: str, suffix: str) -> str:
 # The figure names are figures/run_figures.py's IMAGE_FIGURES and POINT_FIGURES (a test holds them equal).
 RUN_LAYOUT: dict[str, tuple[str, str]] = {
     "": (r"config\.yaml|options\.json|stats\.jsonl|stats\.tmp|options\.tmp|\.lock",
-         r"tb|samples|checkpoints|eval|figures"),
-    "tb": (r"events\.out\.tfevents\..+", ""),  # torch's SummaryWriter, one file per writer
-    "samples": (rf"{_STEP}\.png", ""),  # engine/periodic.save_samples
-    "eval": (_written(_CHECKPOINT, ".json"), ""),  # RUN_DIR/eval/<checkpoint>.json of `ganforge eval`
-    "figures": (_written(r"curves|nn_distances|interp_linear|interp_slerp|nearest_neighbours|samples", ".png"), ""),
-    "checkpoints": ("", rf"{_CHECKPOINT}|\.{_CHECKPOINT}\.(tmp|old)"),  # a save or prune cut short
+         "|".join((TB, SAMPLES, CHECKPOINTS, EVAL, FIGURES))),
+    TB: (r"events\.out\.tfevents\..+", ""),  # torch's SummaryWriter, one file per writer
+    SAMPLES: (rf"{_STEP}\.png", ""),  # engine/periodic.save_samples
+    EVAL: (_written(_CHECKPOINT, ".json"), ""),  # RUN_DIR/eval/<checkpoint>.json of `ganforge eval`
+    FIGURES: (_written(r"curves|nn_distances|interp_linear|interp_slerp|nearest_neighbours|samples", ".png"), ""),
+    CHECKPOINTS: ("", rf"{_CHECKPOINT}|\.{_CHECKPOINT}\.(tmp|old)"),  # a save or prune cut short
     "*": (r"\w[\w.-]*\.safetensors|state\.json|manifest\.json", ""),  # runs/checkpoint._write
 }
 
 # Folders only ganforge fills: anything written inside them is taken for part of the run, so no output a user
 # names may go there (one file of the user's in them would also make `train --force` refuse the run). A
 # command that fills one by design (eval's RUN/eval/, figures' RUN/figures/) writes there without this check.
-OWNED_FOLDERS = ("checkpoints", "tb", "eval", "samples", "figures")
+OWNED_FOLDERS = (CHECKPOINTS, TB, EVAL, SAMPLES, FIGURES)
 # How deep a record sits below its run directory (RUN/checkpoints/step-0000100/G.safetensors).
 DEEPEST = 3
 
@@ -51,13 +57,13 @@ DEEPEST = 3
 def eval_report(run_dir: str | os.PathLike, checkpoint: str) -> Path:
     """``RUN/eval/<checkpoint>.json``: where ``ganforge eval`` keeps its report of a checkpoint (its name:
     ``step-NNNNNNN`` or ``best``), and where the export datasheet and curves.png read it."""
-    return Path(run_dir) / "eval" / f"{checkpoint}.json"
+    return Path(run_dir) / EVAL / f"{checkpoint}.json"
 
 
 def child_kind(kind: str, folder: str) -> str:
     """The :data:`RUN_LAYOUT` entry for ``folder`` inside a folder of entry ``kind``: every checkpoint folder
     shares ``"*"``, any other folder is its own name."""
-    return "*" if kind == "checkpoints" else folder
+    return "*" if kind == CHECKPOINTS else folder
 
 
 def _matches(pattern: str, name: str) -> bool:
@@ -86,4 +92,5 @@ def record_of(path: str | os.PathLike) -> Path | None:
     return None
 
 
-__all__ = ["CONFIG", "DEEPEST", "OPTIONS", "STATS", "child_kind", "OWNED_FOLDERS", "RUN_LAYOUT", "record_of"]
+__all__ = ["CHECKPOINTS", "CONFIG", "DEEPEST", "EVAL", "FIGURES", "OPTIONS", "SAMPLES", "STATS", "TB", "child_kind",
+           "OWNED_FOLDERS", "RUN_LAYOUT", "record_of"]

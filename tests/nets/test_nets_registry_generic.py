@@ -125,6 +125,15 @@ def test_a_builder_cannot_take_a_generic_option_itself():
     assert "_clash" not in list_archs("generator")
 
 
+def test_a_builder_name_registered_twice_is_refused():
+    before = registry._REGISTRIES["generator"]["dcgan"]
+    with pytest.raises(ValueError, match="generator 'dcgan' is registered twice"):
+        @registry.register("generator", "dcgan")
+        def again(ctx):  # pragma: no cover
+            return nn.Identity()
+    assert registry._REGISTRIES["generator"]["dcgan"] is before  # the first one is kept, not silently replaced
+
+
 @pytest.mark.parametrize("fn", [registry.generic_options] + [
     registry._REGISTRIES[role][arch] for role in ("generator", "discriminator") for arch in list_archs(role)])
 def test_every_option_has_a_default_and_a_comment(fn):

@@ -6,6 +6,7 @@ to noise_multiplier; plain updates differ)."""
 import inspect
 import json
 import re
+from dataclasses import replace
 
 import pytest
 import torch
@@ -17,7 +18,8 @@ from ganforge.engine import graphs
 from ganforge.engine.loop import Trainer
 from ganforge.errors import ConfigError
 from ganforge.nets.layers import MinibatchStd
-from ganforge.recipes.dp_noise_to_image import DpState, check_private
+from ganforge.objectives import losses
+from ganforge.recipes.dp_noise_to_image import DpState, check_per_sample_d_loss, check_private
 from ganforge.runs import checkpoint
 from ganforge.synthetic import datasheet
 from ganforge.training.poisson import PoissonBatches
@@ -62,6 +64,16 @@ def test_resume_continues_bitwise_with_the_accountant(tmp_path):
         for key in a[name]:
             assert torch.equal(a[name][key], b[name][key]), (name, key)
     assert _stats(straight)[-1]["dp_epsilon"] == _stats(resumed)[-1]["dp_epsilon"]
+
+
+def test_every_log_record_carries_epsilon_after_its_last_update_also_the_run_s_short_last_one(tmp_path):
+    """The accountant reports at the loop's own cadence (StepContext.logs): every 5 steps and at a last step off
+    that grid, each after the update it closes, so the figures rise and the last covers all 7 updates."""
+    run = ganforge.train(_cfg(noise_multiplier=1.0), out=tmp_path / "a", steps=7)
+    logged = [r for r in _stats(run) if "loss_D" in r]
+    assert [r["step"] for r in logged] == [5, 7]
+    assert all("dp_epsilon" in r for r in logged) and logged[0]["dp_epsilon"] < logged[1]["dp_epsilon"]
+    assert checkpoint.load(run.checkpoint)[0]["dp_D"]["history"][:, 2].sum() == 7  # the updates it counted
 
 
 def test_clipping_and_noise_change_the_update(tmp_path):
@@ -243,6 +255,19 @@ def test_a_d_loss_that_is_not_a_per_sample_sum_is_refused(tmp_path):
     message = str(info.value)
     assert "\n" not in message and "hinge" in message and "set loss.d=" in message
     assert not (tmp_path / "x").exists()
+
+
+def test_dp_asks_the_registry_whether_a_d_loss_is_a_per_sample_sum(monkeypatch):
+    """DLoss.per_sample decides, not a list of names kept here: mse (per sample) is accepted, a loss registered
+    without the fact is refused, and the losses offered instead are the registry's per-sample ones."""
+    for name in ("minimax", "wasserstein", "hinge", "least-squares", "mse"):
+        check_per_sample_d_loss(config.resolve(None, ["recipe=dp-noise-to-image", f"loss.d={name}"]))
+    monkeypatch.setitem(losses.D_LOSSES, "undeclared", losses.DLoss(losses.d_hinge))
+    with pytest.raises(ConfigError, match=r"loss\.d=undeclared .*set loss\.d= one of minimax, wasserstein, hinge, "
+                                          r"least-squares, mse$"):
+        check_per_sample_d_loss(config.resolve(None, ["recipe=dp-noise-to-image", "loss.d=undeclared"]))
+    monkeypatch.setitem(losses.D_LOSSES, "relativistic", replace(losses.D_LOSSES["relativistic"], per_sample=True))
+    check_per_sample_d_loss(config.resolve(None, ["recipe=dp-noise-to-image", "loss.d=relativistic"]))
 
 
 def test_a_minibatch_std_that_mixes_samples_is_refused_and_a_group_of_one_is_not():

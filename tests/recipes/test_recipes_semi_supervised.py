@@ -68,7 +68,7 @@ def test_the_unlabelled_term_does_not_depend_on_the_labels(tmp_path):
         torch.manual_seed(0)
         x = torch.randint(0, 256, (40, 1, 8, 8), dtype=torch.uint8)
         y = relabel(torch.arange(40) % 10)
-        ctx = SemiSupervisedContext(nets=run.nets, optimizers={}, schedules={}, batch_size=10,
+        ctx = SemiSupervisedContext(nets=run.nets, optimizers={}, schedules={}, batch_size=10, unlabelled_weight=1.0,
                                     labelled=LabelledBatches(x, y, 10, 10, 0, torch.device("cpu"), (0.0, 1.0)),
                                     unlabelled=RealBatches(x, None, 10, 0, torch.device("cpu"), (0.0, 1.0)),
                                     noise=Noise(16, "uniform", torch.device("cpu"), 0))
@@ -100,7 +100,7 @@ def test_g_is_trained_by_feature_matching_on_d_s_last_hidden_layer(tmp_path):
     for net in (G, D):
         net.eval()  # D's Gaussian noise off: the two computations below see the same features
     x, cpu = load_dataset("digits").x[:40], torch.device("cpu")
-    ctx = SemiSupervisedContext(nets=run.nets, optimizers={}, schedules={}, batch_size=10,
+    ctx = SemiSupervisedContext(nets=run.nets, optimizers={}, schedules={}, batch_size=10, unlabelled_weight=1.0,
                                 unlabelled_g=RealBatches(x, None, 10, 0, cpu, (0.0, 1.0)),
                                 noise=Noise(16, "uniform", cpu, 0))
     with torch.no_grad():

@@ -69,7 +69,7 @@ def test_srgan_starts_from_the_srresnet_checkpoint_and_trains_g_against_d(srresn
     assert tr.built.record["init_g"]["path"].endswith("step-0000080")
     tr.fit()
     stats = [json.loads(line) for line in (tmp_path / "gan" / "stats.jsonl").read_text().splitlines()]
-    assert {"loss_D", "loss_G", "D(x)", "D(G(lr))", "g_adversarial", "feat_dconv", "pixel_mse"} <= stats[-1].keys()
+    assert {"loss_D", "loss_G", "D_real", "D_fake", "g_adversarial", "feat_dconv", "pixel_mse"} <= stats[-1].keys()
     groups = {f.stem for f in (tmp_path / "gan" / "checkpoints" / "step-0000003").glob("*.safetensors")}
     assert groups == {"G", "D", "optim_G", "optim_D"}
     assert not torch.equal(_weights(tmp_path / "gan", "G")["head.0.weight"], start["head.0.weight"])

@@ -21,7 +21,7 @@ from ganforge.metrics.evaluation import Evaluator, write_report
 from ganforge.metrics.judges import DEFAULT_JUDGE, INCEPTION, JUDGES
 from ganforge.representation.classification import (SPLITS, accuracy_name, check_split, evaluate_classifier,
                                                      label_protocol)
-from ganforge.run_layout import eval_report
+from ganforge.run_layout import CHECKPOINTS, eval_report
 from ganforge.runs.checkpoint import list_checkpoints
 from ganforge.runs.lock import still_training
 from ganforge.runs.rundir import read_config
@@ -64,15 +64,15 @@ def check_checkpoint_named(run_dir: str, which: str) -> None:
     say it does not exist and give the path it may mean, or the run's checkpoints."""
     if which in ("latest", "best") or Path(which).exists():
         return
-    inside = Path(run_dir) / "checkpoints" / which
+    inside = Path(run_dir) / CHECKPOINTS / which
     if (inside / "manifest.json").is_file():
         raise GanforgeError(f"--checkpoint {which} does not exist here; for the run's checkpoint of that name "
                             f"pass --checkpoint {inside}")
-    saved = list_checkpoints(Path(run_dir) / "checkpoints")
+    saved = list_checkpoints(Path(run_dir) / CHECKPOINTS)
     have = (f"{run_dir}'s are {', '.join(p.name for p in saved[-3:])}" + (" (the last 3)" if len(saved) > 3 else "")
             if saved else f"{run_dir} has none saved yet")
     raise GanforgeError(f"--checkpoint {which} does not exist ({have}); pass latest, best or a path like "
-                        f"{Path(run_dir) / 'checkpoints' / (saved[-1].name if saved else which)}")
+                        f"{Path(run_dir) / CHECKPOINTS / (saved[-1].name if saved else which)}")
 
 
 def _write_json(report, path: Path) -> None:

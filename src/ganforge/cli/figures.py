@@ -13,6 +13,7 @@ from ganforge.cli.device import device_option
 from ganforge.cli.help import examples
 from ganforge.errors import GanforgeError
 from ganforge.figures.run_figures import make_figures
+from ganforge.run_layout import CHECKPOINTS, FIGURES
 from ganforge.runs.checkpoint import list_checkpoints
 from ganforge.runs.rundir import read_config
 from ganforge.runs.run import checkpoint_path, load_run
@@ -39,7 +40,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.force and args.out is None:
         raise GanforgeError(f"--force needs --out: it lets figures replace files in a folder you name; "
-                            f"{Path(args.run_dir) / 'figures'} is always redrawn without it; drop --force, or name a folder "
+                            f"{Path(args.run_dir) / FIGURES} is always redrawn without it; drop --force, or name a folder "
                             f"with --out")
     if args.n < 2:
         raise GanforgeError(f"--n must be at least 2 samples, got {args.n}")
@@ -51,7 +52,7 @@ def run(args: argparse.Namespace) -> int:
         checkpoint_path(args.run_dir, args.checkpoint)  # a wrong path is an error, not a skipped figure
     opener = partial(load_run, args.run_dir, args.checkpoint, device=device)
     # only a run with no checkpoint saved yet gets its curves alone; a damaged one is an error, as everywhere
-    none_saved = args.checkpoint == "latest" and not list_checkpoints(Path(args.run_dir) / "checkpoints")
+    none_saved = args.checkpoint == "latest" and not list_checkpoints(Path(args.run_dir) / CHECKPOINTS)
     paths = make_figures(args.run_dir, opener, n=args.n, seed=args.seed, data_dir=args.data_dir, log_fn=print,
                          out=out, force=args.force, none_saved=none_saved, check_memory=memory.check_memory)
     for p in paths:

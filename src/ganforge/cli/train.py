@@ -18,6 +18,7 @@ from ganforge.cli import options
 from ganforge.cli.help import examples
 from ganforge.data.registry import check_options, run_data_options
 from ganforge.engine.signals import StopFlag
+from ganforge.run_layout import CHECKPOINTS, SAMPLES
 from ganforge.runs.lock import RunLock
 from ganforge.training import distributed
 from ganforge.engine.stats_log import last_metrics, summary_lines
@@ -136,11 +137,11 @@ def _train_locked(args: argparse.Namespace, world: distributed.World, cfg, run_d
         return code
     # this run's newest grid: one named after a later step is an earlier leg's (a resume to a lower --steps
     # after a fallback past a damaged checkpoint), which the summary named as this run's
-    samples = sorted(p for p in (run_dir / "samples").glob("step-*.png") if p.name <= f"step-{result.step:07d}.png")
+    samples = sorted(p for p in (run_dir / SAMPLES).glob("step-*.png") if p.name <= f"step-{result.step:07d}.png")
     print(f"run directory: {run_dir}")
     if samples:
         print(f"samples:       {samples[-1]}")
-    print(f"checkpoint:    {run_dir / 'checkpoints'} (step {result.step})")
+    print(f"checkpoint:    {run_dir / CHECKPOINTS} (step {result.step})")
     for line in summary_lines(wall_seconds=time.perf_counter() - started, steps=result.step - start_step,
                               batch_size=cfg.train.batch_size, last=result.last_stats,
                               metrics=last_metrics(run_dir)):

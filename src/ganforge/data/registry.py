@@ -111,6 +111,15 @@ def run_data_options(data: Any, seed: int) -> dict[str, Any]:
             "target": data.target, "ids": data.ids, "limit": data.limit}
 
 
+def evaluator_data_options(data: Any) -> dict[str, Any]:
+    """The ``data_options`` a run's :class:`~ganforge.metrics.Evaluator` reloads its reference data with, for
+    a run's ``data`` config section: the part of :func:`run_data_options` that shapes an image, so the
+    reference images have the run's size and channels (and an anomaly protocol's digit). The one list of
+    them: in-training ``eval.every`` (engine/periodic.py) and ``ganforge eval`` (api.evaluate_run) take it
+    from here."""
+    return {"resolution": data.resolution, "channels": data.channels, "digit": data.digit}
+
+
 def _request(
     name: str,
     *,

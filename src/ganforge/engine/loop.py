@@ -18,10 +18,11 @@ from ganforge.config import RunConfig
 from ganforge.engine import periodic, resume_checks, rollback, state
 from ganforge.engine.build import build
 from ganforge.engine.signals import StopFlag
-from ganforge.run_layout import STATS
+from ganforge.run_layout import CHECKPOINTS, STATS
 from ganforge.runs import checkpoint, rundir
 from ganforge.training import distributed
 from ganforge.training.distributed import World
+from ganforge.training.phases import closes_log_interval
 from ganforge.engine.guard import DivergenceGuard
 from ganforge.engine.stats_log import NullWriter, StatsAccumulator, StatsWriter
 
@@ -81,7 +82,7 @@ class Trainer:
                        if self.world.is_main else NullWriter())
         if self.resumed_from is not None:
             self.writer.message(f"resumed from {self.resumed_from} at step {self.step}")
-        no_checkpoint = self.world.broadcast(not checkpoint.list_checkpoints(self.run_dir / "checkpoints"))
+        no_checkpoint = self.world.broadcast(not checkpoint.list_checkpoints(self.run_dir / CHECKPOINTS))
         if cfg.guard.action == "rollback" and no_checkpoint:
             self.save_checkpoint()  # something to roll back to before the first periodic checkpoint
         self._t0, self._timed = time.perf_counter(), 0  # img_per_s: the steps timed in this process
@@ -104,7 +105,7 @@ class Trainer:
         """Train to step ``total``; True if stopped early by a signal (after a checkpoint)."""
         log, ctx, phases = self.cfg.log, self.built.parts.context, self.built.phases
         while self.step < total:
-            ctx.step = self.step
+            ctx.step, ctx.logs = self.step, closes_log_interval(self.step + 1, total, log.every)
             for phase in phases:
                 if self.step % phase.every == 0:
                     self.stats.add(phase.run(ctx))
@@ -112,7 +113,7 @@ class Trainer:
             self.stats.steps += 1
             self._timed += 1
             self.writer.advance(1)
-            at_log = self.step % log.every == 0 or self.step == total
+            at_log = closes_log_interval(self.step, total, log.every)
             if at_log and self._log(partial=self.step % log.every != 0):
                 continue  # rolled back: the step counter moved back to the checkpoint
             if self.step % log.sample_every == 0:

@@ -15,12 +15,14 @@ from pathlib import Path
 import torch
 
 from ganforge.config import RunConfig
+from ganforge.data.registry import evaluator_data_options
 from ganforge.engine import state
 from ganforge.errors import ConfigError
 from ganforge.metrics import Evaluator
 from ganforge.metrics.judges import Judge, default_judge, load_judge
 from ganforge.recipes import eval_mode
 from ganforge.recipes.base import Recipe, measured_elsewhere
+from ganforge.run_layout import CHECKPOINTS, SAMPLES
 from ganforge.runs import checkpoint
 from ganforge.sampling import collect
 from ganforge.training import rng
@@ -53,9 +55,7 @@ def in_training_evaluator(c: RunConfig, recipe: Recipe, data_dir: str | None,
     """The evaluator of ``eval.every``, whose metrics choose checkpoints/best (``selecting``: never on the
     test split); built by the run, and by ``train --dry-run`` to check the names before a run starts."""
     return Evaluator(c.data.name, c.eval.metrics or recipe.default_metrics(), n=c.eval.n, data_dir=data_dir,
-                     seed=c.seed, device=device, selecting=True,
-                     data_options={"resolution": c.data.resolution, "channels": c.data.channels,
-                                   "digit": c.data.digit})
+                     seed=c.seed, device=device, selecting=True, data_options=evaluator_data_options(c.data))
 
 
 @contextlib.contextmanager
@@ -70,7 +70,7 @@ def measuring(built) -> Iterator[dict[str, torch.nn.Module]]:
 def save_samples(trainer) -> Path | None:
     if not trainer.world.is_main:
         return None
-    path = trainer.run_dir / "samples" / f"step-{trainer.step:07d}.png"
+    path = trainer.run_dir / SAMPLES / f"step-{trainer.step:07d}.png"
     with measuring(trainer.built) as nets:
         return trainer.built.parts.save_preview(nets, path, trainer.step)
 
@@ -147,13 +147,13 @@ def save_checkpoint(trainer, label: str | None = None) -> Path | None:
     stats_ranks = world.gather(trainer.stats.state_dict())  # the same: each process's sums since the last log
     if not world.is_main:
         world.barrier()  # wait until rank 0 has written it (a rollback may read it next)
-        return trainer.run_dir / "checkpoints"
+        return trainer.run_dir / CHECKPOINTS
     tensors, saved = state.capture(trainer.built, trainer.step, trainer.guard, trainer.best, rng_ranks, world,
                                   stats_ranks)
     if label == "best":  # said inside it, so that a copy under another name is still known as eval's choice
         saved[checkpoint.CHOSEN_BY_EVAL] = dict(trainer.best)
     try:
-        return checkpoint.save(trainer.run_dir / "checkpoints", trainer.step, tensors, saved,
+        return checkpoint.save(trainer.run_dir / CHECKPOINTS, trainer.step, tensors, saved,
                                keep=trainer.cfg.log.keep_checkpoints, name=label)
     finally:
         world.barrier()

@@ -17,7 +17,7 @@ from ganforge.config.dormant import dormant
 from ganforge.data import Dataset
 from ganforge.data.fingerprint import fingerprint
 from ganforge.errors import ConfigError, GanforgeError, warn
-from ganforge.run_layout import STATS
+from ganforge.run_layout import CHECKPOINTS, STATS
 from ganforge.runs import checkpoint, rundir
 
 
@@ -41,7 +41,7 @@ def check_records(run_dir: Path) -> dict:
     if not isinstance(options, dict):
         raise GanforgeError(f"cannot resume {run_dir}: {path} holds a {type(options).__name__}, not the run's "
                             f"record; {fix}")
-    if not (run_dir / STATS).is_file() and (checkpoint.newest_step(run_dir / "checkpoints") or 0) > 0:
+    if not (run_dir / STATS).is_file() and (checkpoint.newest_step(run_dir / CHECKPOINTS) or 0) > 0:
         warn(f"{run_dir / STATS} is missing: the resumed run starts a new log from its checkpoint's step, "
              f"and the statistics logged before it are gone; restore the file first to keep them")
     return options
@@ -97,7 +97,7 @@ def check_checkpoint(run_dir: Path, cfg: RunConfig) -> None:
     hashed, not loaded: ``--dry-run``): no checkpoint to resume, every one damaged, or a budget the run
     has already passed. A damaged newest one is skipped with the run's warning; by its manifest alone it
     had set the step, and a dry run refused what the run then did."""
-    _, manifest = checkpoint.newest_verified(run_dir / "checkpoints")
+    _, manifest = checkpoint.newest_verified(run_dir / CHECKPOINTS)
     step = manifest.get("step")
     if isinstance(step, int):
         check_steps(run_dir, cfg, step)

@@ -11,6 +11,7 @@ import torch
 
 from ganforge.engine import state
 from ganforge.errors import GanforgeError
+from ganforge.run_layout import CHECKPOINTS
 from ganforge.runs import checkpoint
 from ganforge.training import seeds
 
@@ -39,9 +40,8 @@ def diverged(trainer, reason: str) -> bool:
         sched.scale = scales[name] * cfg.guard.lr_factor
         sched.apply(epoch)
     if cfg.guard.reseed:
-        seed = seeds.for_retry(cfg.seed, g.retries)
-        torch.manual_seed(seed + seeds.RETRY_RANK * world.rank)
-        trainer.built.parts.reseed(seed)
+        torch.manual_seed(seeds.for_retry_rank(cfg.seed, g.retries, world.rank))
+        trainer.built.parts.reseed(seeds.for_retry(cfg.seed, g.retries))
     trainer.writer.rewind(trainer.step)  # the failed attempt's records: the retry logs those steps again
     scale = next(iter(scales.values())) * cfg.guard.lr_factor if scales else 1.0
     trainer.writer.event(failed_at, "rollback",
@@ -55,7 +55,7 @@ def _stop_message(trainer, reason: str) -> str:
     """The line a run stops with: what is kept, and the advice that applies (not one that is already taken)."""
     g, cfg = trainer.guard, trainer.cfg
     tried = f" after {g.retries} rollback(s)" if g.retries else ""
-    saved = checkpoint.list_checkpoints(trainer.run_dir / "checkpoints")
+    saved = checkpoint.list_checkpoints(trainer.run_dir / CHECKPOINTS)
     if cfg.guard.action == "rollback":
         advice = (f"lower optim.d.lr / optim.g.lr (or guard.lr_factor), or raise guard.max_retries "
                   f"(now {cfg.guard.max_retries})")

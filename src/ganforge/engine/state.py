@@ -17,6 +17,7 @@ import torch
 
 from ganforge.engine.build import Built
 from ganforge.errors import GanforgeError
+from ganforge.run_layout import CHECKPOINTS
 from ganforge.runs import checkpoint
 from ganforge.training import rng, seeds
 from ganforge.training.distributed import World
@@ -58,7 +59,7 @@ def restore(built: Built, run_dir: Path, guard: DivergenceGuard, world: World, s
             stats: StatsAccumulator | None = None) -> tuple[Path, int, dict]:
     """Load the newest good checkpoint into ``built`` (and ``stats``: the statistics since the last log line):
     (its path, its step, the best evaluation)."""
-    path, tensors, state = checkpoint.load_latest(run_dir / "checkpoints")
+    path, tensors, state = checkpoint.load_latest(run_dir / CHECKPOINTS)
     for label in [*built.emas, *built.parts.stateful]:  # before anything is loaded
         if label not in tensors:
             raise GanforgeError(_not_in_checkpoint(path, label, label in built.emas))

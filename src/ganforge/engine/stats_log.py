@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from ganforge import outputs, run_stats
-from ganforge.run_layout import STATS
+from ganforge.run_layout import STATS, TB
 
 _now = time.perf_counter  # the ETA's clock (a name of its own, so a test can set it)
 
@@ -118,7 +118,7 @@ class StatsWriter:
         if tensorboard:
             from torch.utils.tensorboard import SummaryWriter
 
-            self._tb = SummaryWriter(log_dir=str(run_dir / "tb"), purge_step=start_step or None)
+            self._tb = SummaryWriter(log_dir=str(run_dir / TB), purge_step=start_step or None)
         self._start_step, self._t0, self._eta_said = start_step, _now(), False
         self._bar = None
         if progress and sys.stderr.isatty():

@@ -23,6 +23,7 @@ from starlette.requests import Request
 from ganforge import capabilities as cap
 from ganforge.errors import GanforgeError, warn
 from ganforge.recipes.truncation_centres import MAX_CENTRES, check_centres
+from ganforge.run_layout import CHECKPOINTS
 from ganforge.runs import checkpoint as ckpt
 from ganforge.runs.run import Run, load_run
 from ganforge.serve.requests import TRUNCATION_MAX
@@ -61,7 +62,7 @@ class Runs:
         if not self.path(rid).is_dir():
             raise Refused(422, f"run directory {self.path(rid)} no longer exists (deleted or moved since the explorer "
                                f"started); restore it, or restart the explorer without it")
-        root = self.path(rid) / "checkpoints"
+        root = self.path(rid) / CHECKPOINTS
         names = [p.name for p in ckpt.list_checkpoints(root)]
         return names + (["best"] if (root / "best" / "manifest.json").exists() else [])
 
@@ -82,7 +83,7 @@ class Runs:
         key = (rid, name)
         with self.lock:
             if key not in self.open:
-                self.open[key] = load_run(self.path(rid), self.path(rid) / "checkpoints" / name, device=self.device)
+                self.open[key] = load_run(self.path(rid), self.path(rid) / CHECKPOINTS / name, device=self.device)
                 if len(self.open) > OPEN_RUNS:
                     self.open.popitem(last=False)
             self.open.move_to_end(key)
@@ -92,7 +93,7 @@ class Runs:
         """What a skip is keyed on: each file of the checkpoint with its size and modification time. A
         checkpoint rewritten since it was passed over (repaired, or its copy finished) is tried again on
         the next "latest", rather than staying skipped for the life of the server."""
-        folder = self.path(rid) / "checkpoints" / name
+        folder = self.path(rid) / CHECKPOINTS / name
         try:
             return tuple(sorted((p.name, st.st_size, st.st_mtime_ns)
                                 for p in folder.iterdir() for st in [p.stat()]))

@@ -14,7 +14,7 @@ from pathlib import Path
 from ganforge import run_stats
 from ganforge.errors import GanforgeError
 from ganforge.plotting import pyplot
-from ganforge.run_layout import STATS
+from ganforge.run_layout import EVAL, STATS
 
 TRAIN_KEYS = ("step", "epoch", "img_per_s", "event", "message")  # and every network's lr_<name>
 SPREADS = (".std", ".se", ".sigma")  # metric values that are spreads or settings, not curves
@@ -34,7 +34,7 @@ def read_curves(run_dir: Path) -> dict[str, list[tuple[int, float]]]:
     except OSError as e:  # unreadable (permissions, a folder of that name): not "no records yet"
         raise GanforgeError(f"cannot read {run_dir / STATS} ({e.strerror or e}); curves.png is drawn from it: "
                             f"restore the file (or move it away to draw the other figures)") from None
-    for path in sorted((run_dir / "eval").glob("*.json")):
+    for path in sorted((run_dir / EVAL).glob("*.json")):
         try:
             rep = json.loads(path.read_text())
             step = int(rep["samples"]["step"])

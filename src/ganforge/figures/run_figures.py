@@ -31,6 +31,7 @@ from ganforge import capabilities as cap
 from ganforge import outputs, progress
 from ganforge.data import load_dataset, registry
 from ganforge.errors import CheckpointError, GanforgeError
+from ganforge.run_layout import FIGURES
 from ganforge.sampling import collect, sample_generator, sample_noise, to_output
 from ganforge.figures.curves import curves_title, plot_curves, read_curves
 from ganforge.figures.drawing import nn_sheet, save_image_grid, save_points_plot
@@ -195,7 +196,7 @@ def make_figures(run_dir: str | os.PathLike, open_run: Callable[[], Any], *, n: 
     """
     say = log_fn or (lambda _: None)
     run_dir = Path(run_dir)
-    own = run_dir / "figures"
+    own = run_dir / FIGURES
     if out is not None and _same_place(Path(out), own):
         out = None  # the run's own figures/ named explicitly: the default
     out_dir = Path(out) if out is not None else own

@@ -24,8 +24,7 @@ the reference split and its features are loaded and computed once)::
 
     from ganforge.metrics import Evaluator
     ev = Evaluator(cfg.data.name, ["fid_valid", "pr_valid"], n=5000, data_dir=data_dir,
-                   data_options={"resolution": cfg.data.resolution, "channels": cfg.data.channels,
-                                 "digit": cfg.data.digit})
+                   data_options=evaluator_data_options(cfg.data))   # ganforge.data.registry's
     ev.names        # resolved, protocol-labelled metric names (validated before training starts)
     ev.directions   # {value key: "higher" | "lower" | None}
     ev.primary      # the key to keep a best checkpoint by (first directed value)

@@ -17,14 +17,16 @@ docs/benchmarks.md reports. What it does:
   means the model collapsed to the identity map, which a low cycle error alone would hide.
 
 It takes an opened run (:func:`ganforge.runs.run.load_run`); opening one is the caller's
-business, which keeps the metrics package free of the run loader (and of import cycles).
+business, which keeps the metrics package free of the run loader (and of import cycles). What it
+reads of one is :class:`OpenedRun`, named here, so metrics (below runs) never refers to runs at all.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from pathlib import Path
+from typing import Any, Protocol
 
 from ganforge.capabilities import TRANSLATE, capabilities_of, describe
 from ganforge.data import load_dataset
@@ -33,13 +35,10 @@ from ganforge.data.translation_tasks import JUDGE_VIEWS, domain_judge
 from ganforge.errors import GanforgeError
 from ganforge.metrics import translation as tm
 from ganforge.metrics.judges import Judge, Log, load_judge
+from ganforge.metrics.registry import DEFAULT_N
 from ganforge.version import __version__
 
-if TYPE_CHECKING:
-    from ganforge.runs.run import Run
-
 SPLIT = "test"
-DEFAULT_N = 10_000
 REPORT_FORMAT = 1
 OTHER = {"AB": "BA", "BA": "AB"}
 # Which way each metric family is better, by the name's first part (fid64, fid10k: "fid").
@@ -53,6 +52,20 @@ def better(name: str) -> str | None:
         return None
     family = name.split("_")[0]
     return BETTER.get("fid" if family.startswith("fid") else family)
+
+
+class OpenedRun(Protocol):
+    """The parts of an opened run (:class:`ganforge.runs.run.Run`) a translation is measured with: the
+    metrics package sits below runs, so it names what it reads instead of importing the class."""
+
+    path: Path
+    config: Any  # a RunConfig: its data.name and recipe
+    checkpoint: Path
+    model: Any  # a TrainedModel that translates (TranslationModel)
+    device: Any  # a torch.device
+
+    @property
+    def step(self) -> int: ...
 
 
 @dataclass
@@ -85,7 +98,7 @@ class TranslationReport:
         return "\n".join("  ".join(c.ljust(w) for c, w in zip(r, widths)).rstrip() for r in rows)
 
 
-def _test_split(run: Run, data_dir: Any) -> Any:
+def _test_split(run: OpenedRun, data_dir: Any) -> Any:
     """The run's own dataset, test split, or one line saying why there is nothing held out to score."""
     name = run.config.data.name
     splits = dataset_splits(name)
@@ -107,7 +120,7 @@ def _judge(name: str, judges: dict[str, Judge], data_dir: Any, log_fn: Log | Non
     return judges[name]
 
 
-def evaluate_translation(run: Run, n: int | None = None, *, direction: str = "AB", seed: int = 0,
+def evaluate_translation(run: OpenedRun, n: int | None = None, *, direction: str = "AB", seed: int = 0,
                          data_dir: Any = None, judges: dict[str, Judge] | None = None,
                          log_fn: Log | None = None) -> TranslationReport:
     """Translate the first ``n`` test images (default 10,000, or all if fewer) of the run's own task in

@@ -141,7 +141,10 @@ GENERIC = {p.name: p.default for p in _keyword_params(generic_options)}
 def register(role: str, name: str, *, choices: dict[str, tuple[str, ...]] | None = None
              ) -> Callable[[Builder], Builder]:
     """Register a builder; ``choices`` names the allowed strings of its string options, checked with
-    the config (before anything is built)."""
+    the config (before anything is built). A name is registered once: a second builder under it would
+    silently replace the first for every run that names it."""
+    if name in _REGISTRIES[role]:
+        raise ValueError(f"{role} {name!r} is registered twice")
 
     def deco(fn: Builder) -> Builder:
         clash = [p.name for p in _keyword_params(fn) if p.name in GENERIC]

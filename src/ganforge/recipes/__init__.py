@@ -29,9 +29,12 @@ RECIPES: dict[str, Recipe] = {}
 
 
 def register(recipe: Recipe) -> Recipe:
-    """Make ``recipe`` available as ``recipe: <its name>`` in configs (tests register their own)."""
+    """Make ``recipe`` available as ``recipe: <its name>`` in configs (tests register their own). A name
+    is registered once: a second recipe under it would silently replace the first for every run."""
     if not recipe.name:
         raise ValueError(f"{type(recipe).__name__} has no name")
+    if recipe.name in RECIPES:
+        raise ValueError(f"recipe {recipe.name!r} is registered twice")
     RECIPES[recipe.name] = recipe
     return recipe
 

@@ -47,12 +47,16 @@ OTHER = {"A": "B", "B": "A"}
 
 @dataclass
 class CycleContext(StepContext):
+    """CycleGAN's step: both domains' batches drawn once and shared by the four phases, each D's pool of
+    generated images, and the cycle and identity weights from translation.cycle / translation.identity
+    (no default here: config holds it)."""
+
     real: dict[str, ShuffledBatches] = field(default_factory=dict)  # by domain
     pools: dict[str, ImagePool] = field(default_factory=dict)  # fakes of each domain, for its D
     d_loss: objectives.DLoss | None = None
     g_loss: Any = None
-    cycle: float = 10.0
-    identity: float = 0.5
+    cycle: float = field(kw_only=True)
+    identity: float = field(kw_only=True)
     _step_batches: tuple[int, dict[str, Tensor]] | None = None
     fakes: dict[str, Tensor] = field(default_factory=dict)  # this step's G outputs by domain, detached
 

@@ -48,7 +48,7 @@ from ganforge.metrics.registry import DatasetInfo, default_metrics, resolve
 from ganforge.nets.layers import MinibatchStd, SelfAttention
 from ganforge.nets.progan import Growing
 from ganforge.objectives.adversarial import d_loss_of_draw, judge_both
-from ganforge.objectives.losses import G_LOSSES
+from ganforge.objectives.losses import D_LOSSES, G_LOSSES, d_losses_where
 from ganforge.recipes.base import TrainingEnv, TrainingParts
 from ganforge.recipes.noise_to_image import NoiseToImage
 from ganforge.training import seeds
@@ -131,17 +131,13 @@ def check_attention_batch(D: nn.Module, cfg: RunConfig, recipe: str = "dp-noise-
                           f"model.d.attention_res=null")
 
 
-# D losses that are a sum over samples of a function of that sample's own logits: one record's clipped gradient
-# is then its own. relativistic is not (each logit is compared with the mean of the other side's logits).
-PER_SAMPLE_D_LOSSES = ("minimax", "wasserstein", "hinge", "least-squares")
-
-
 def check_per_sample_d_loss(cfg: RunConfig, recipe: str = "dp-noise-to-image") -> None:
     """One line for a D loss whose per-sample gradient depends on other records of the batch: DP-SGD's noise is
     calibrated to what one record can change (2 * dp.max_grad_norm), and under the relativistic loss one record
-    moved the noised sum by 23 times that."""
-    if cfg.loss.d not in PER_SAMPLE_D_LOSSES:
-        allowed = ", ".join(PER_SAMPLE_D_LOSSES)
+    moved the noised sum by 23 times that. The registry declares which losses are per-sample sums
+    (``DLoss.per_sample``), so a new loss is refused here until it is declared one."""
+    if not D_LOSSES[cfg.loss.d].per_sample:
+        allowed = ", ".join(d_losses_where(lambda loss: loss.per_sample))
         raise ConfigError(f"{recipe} clips each sample's gradient, and loss.d={cfg.loss.d} compares each logit "
                           f"with the batch's mean logit, so one record's gradient depends on every other record; "
                           f"set loss.d= one of {allowed}")
@@ -244,8 +240,7 @@ class DpState:
         self.accountant.step(noise_multiplier=self.cfg.dp.noise_multiplier, sample_rate=self.sample_rate)
         device = self.device  # statistics are summed on the training device with the others
         zero = torch.zeros((), device=device)
-        step, log = ctx.step + 1, self.cfg.log.every
-        if step % log == 0 or step == self.cfg.train.steps:  # one value per log interval: the mean is that value
+        if ctx.logs:  # one value per log interval: the interval's mean is that value
             return zero, {"dp_epsilon": torch.tensor(self.epsilon(), device=device),
                           "dp_delta": torch.tensor(self.cfg.dp.delta, device=device)}
         return zero, {}
@@ -380,6 +375,6 @@ def make_private(env: TrainingEnv, parts: TrainingParts, recipe: str) -> Trainin
     return parts
 
 
-__all__ = ["ATTENTION_MIN_BATCH", "DpNoiseToImage", "DpState", "PER_SAMPLE_D_LOSSES", "check_attention_batch",
+__all__ = ["ATTENTION_MIN_BATCH", "DpNoiseToImage", "DpState", "check_attention_batch",
            "check_batch_fits", "check_eval_outside_training", "check_per_sample_d_loss", "check_private",
            "check_real_only_in_d", "check_samples_apart", "make_private", "overlaps_training", "private_d_adversarial"]

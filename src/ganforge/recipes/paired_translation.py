@@ -11,7 +11,7 @@ engine's shuffled-batch stream keeps them aligned and checkpoints their position
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -56,13 +56,16 @@ def d_patches(ctx: StepContext, name: str, x: Tensor) -> list[Tensor]:
 
 @dataclass
 class PairedContext(StepContext):
+    """pix2pix's step: one drawn (a, b) batch shared by D's and G's terms, and the weights of G's L1 and
+    adversarial terms, always from translation.l1 / translation.gan (no default here: config holds it)."""
+
     pairs: ShuffledBatches | None = None
     a_channels: int = 1
     conditional: bool = True
     d_loss: objectives.DLoss | None = None
     g_loss: Any = None
-    l1_weight: float = 100.0
-    gan_weight: float = 1.0
+    l1_weight: float = field(kw_only=True)
+    gan_weight: float = field(kw_only=True)
     _drawn: tuple[int, Tensor, Tensor] | None = None
 
     @property

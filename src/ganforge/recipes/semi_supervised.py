@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -170,12 +170,16 @@ class LabelledBatches:
 
 @dataclass
 class SemiSupervisedContext(StepContext):
+    """Improved-GAN's step: labelled batches for the class term, two unlabelled streams (D's real/unlabelled
+    term and feature matching's real side) and semi.unlabelled, the unsupervised term's weight (no default
+    here: config holds it)."""
+
     labelled: LabelledBatches | None = None
     unlabelled: ShuffledBatches | None = None  # D's real/fake term
     unlabelled_g: ShuffledBatches | None = None  # the real side of G's feature matching
     noise: Noise | None = None
     batch_size: int = 0
-    unlabelled_weight: float = 1.0
+    unlabelled_weight: float = field(kw_only=True)
 
     @property
     def epoch(self) -> int:
@@ -334,9 +338,9 @@ class SemiSupervised(Recipe):
         labelled = LabelledBatches(data.x[lab_t], data.y[lab_t], data.num_classes, bs,
                                    seeds.stream(cfg.seed, seeds.LABELLED), device, rng_out)
         unl = real_batches(data.x[rest_t], None, bs, seed=seeds.stream(cfg.seed, seeds.REAL_BATCHES), device=device,
-                          output_range=rng_out)
+                          output_range=rng_out, channels_last=env.channels_last)
         unl_g = real_batches(data.x[rest_t], None, bs, seed=seeds.stream(cfg.seed, seeds.UNLABELLED_G),
-                            device=device, output_range=rng_out)
+                            device=device, output_range=rng_out, channels_last=env.channels_last)
         noise = Noise(cfg.model.z_dim, cfg.model.z_dist, device, seed=seeds.stream(cfg.seed, seeds.NOISE))
         ctx = SemiSupervisedContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules,
                                     labelled=labelled, unlabelled=unl, unlabelled_g=unl_g, noise=noise,

@@ -40,8 +40,10 @@ from ganforge.nets import NetContext, build_discriminator, build_generator
 from ganforge.nets.registry import options as registry_options
 from ganforge import objectives
 from ganforge.objectives import superres as sr_loss
+from ganforge.objectives.adversarial import d_shown
 from ganforge import capabilities as cap
 from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
+from ganforge.run_layout import CHECKPOINTS
 from ganforge.training import seeds
 from ganforge.training.crops import CropBatches
 from ganforge.training.phases import Phase, StepContext
@@ -103,13 +105,16 @@ def g_term(adversarial: bool, ctx: SRContext) -> tuple[Tensor, dict[str, Tensor]
 
 
 def d_term(ctx: SRContext) -> tuple[Tensor, dict[str, Tensor]]:
+    """D's update on an HR crop against G's SR of its LR. It logs ``D_real``/``D_fake`` as every recipe does,
+    through the loss's ``shown`` (a probability for minimax, the raw logit for relativistic), so the guard's
+    D-wins check reads SRGAN runs too (it looked for keys SRGAN did not log)."""
     lr, hr = ctx.lr_hr()
     with torch.no_grad():
         sr = ctx.nets["G"](lr)
     D = ctx.forward_net("D")
     real, fake = D(hr).float(), D(sr).float()
     loss = ctx.d_loss(real, fake)
-    return loss, {"D(x)": torch.sigmoid(real).mean().detach(), "D(G(lr))": torch.sigmoid(fake).mean().detach()}
+    return loss, d_shown(ctx, real, fake)
 
 
 @dataclass
@@ -152,7 +157,7 @@ def resolve_checkpoint(path: str) -> Path:
     p = Path(path).expanduser()
     if (p / "manifest.json").is_file():
         return p
-    steps = sorted(d for d in (p / "checkpoints").glob("step-*") if (d / "manifest.json").is_file())
+    steps = sorted(d for d in (p / CHECKPOINTS).glob("step-*") if (d / "manifest.json").is_file())
     if not steps:
         raise ConfigError(f"superres.init_g={path} is neither a run directory with a checkpoint nor a checkpoint "
                           f"directory; give the directory a srresnet run was trained into")

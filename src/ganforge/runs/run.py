@@ -23,7 +23,7 @@ from ganforge import recipes
 from ganforge.config import RunConfig
 from ganforge.errors import CheckpointError, warn as warn_line
 from ganforge.runs import checkpoint
-from ganforge.run_layout import CONFIG
+from ganforge.run_layout import CHECKPOINTS, CONFIG
 from ganforge.runs.rundir import read_config
 from ganforge.sampling import collect
 
@@ -32,7 +32,7 @@ Which = str | os.PathLike
 
 def checkpoint_path(run_dir: Path, which: Which = "latest") -> Path:
     """``latest`` (the newest complete one), ``best``, or an explicit checkpoint directory."""
-    root = Path(run_dir) / "checkpoints"
+    root = Path(run_dir) / CHECKPOINTS
     if which == "latest":
         found = checkpoint.list_checkpoints(root)
         if not found:
@@ -50,7 +50,7 @@ def checkpoint_path(run_dir: Path, which: Which = "latest") -> Path:
                               f"use latest, best, or a path like RUN/checkpoints/step-0001000")
     if path.resolve().parent != root.resolve():  # another run's: its outputs would be labelled as this run's
         owner = path.resolve().parent.parent
-        whose = (f"one of the run {owner}'s" if path.resolve().parent.name == "checkpoints"
+        whose = (f"one of the run {owner}'s" if path.resolve().parent.name == CHECKPOINTS
                  and (owner / CONFIG).is_file() else "not one of this run's")
         raise CheckpointError(f"checkpoint {which} is {whose}, not in {root}; give that run as RUN_DIR to use "
                               f"it, or latest, best or a checkpoint in {root}")
@@ -61,7 +61,7 @@ def _load(run_dir: Path, which: Which, warn: Callable[[str], None]
           ) -> tuple[Path, dict[str, dict[str, torch.Tensor]], dict[str, Any]]:
     if which == "latest":  # a damaged newest checkpoint falls back to the one before, as --resume does
         checkpoint_path(run_dir, which)  # the "no checkpoint yet" message
-        return checkpoint.load_latest(Path(run_dir) / "checkpoints", warn=warn)
+        return checkpoint.load_latest(Path(run_dir) / CHECKPOINTS, warn=warn)
     path = checkpoint_path(run_dir, which)
     tensors, state = checkpoint.load(path)
     return path, tensors, state

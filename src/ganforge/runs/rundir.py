@@ -25,7 +25,7 @@ from ganforge import recipes
 from ganforge.config import RunConfig, from_dict, load_yaml, reads
 from ganforge.config.yaml_reader import yaml_problem
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
-from ganforge.run_layout import CONFIG, OPTIONS, RUN_LAYOUT, child_kind
+from ganforge.run_layout import CHECKPOINTS, CONFIG, OPTIONS, RUN_LAYOUT, SAMPLES, child_kind
 
 
 def next_run_dir(root: Path, label: str) -> Path:
@@ -130,7 +130,7 @@ def versions() -> dict[str, str]:
 def write_new(run_dir: Path, cfg: RunConfig, *, device: str, preset: str | None, argv: list[str] | None,
               extra: dict | None = None) -> None:
     run_dir.mkdir(parents=True, exist_ok=True)
-    for sub in ("checkpoints", "samples"):
+    for sub in (CHECKPOINTS, SAMPLES):
         (run_dir / sub).mkdir(exist_ok=True)
     (run_dir / CONFIG).write_text(saved_config(cfg))
     options = {

@@ -38,6 +38,13 @@ class Shared:
     ``objectives.adversarial.AdversarialShared``."""
 
 
+def closes_log_interval(step: int, total: int, every: int) -> bool:
+    """Whether the statistics up to ``step`` (counted from 1) are read back and logged: every ``every`` steps and
+    at the run's last step. The loop decides its log records with it and tells the phases through
+    :attr:`StepContext.logs`, so no term keeps its own copy of the cadence."""
+    return step % every == 0 or step == total
+
+
 @dataclass
 class StepContext:
     """What every phase and term may use during one step; a recipe subclasses it with its own data."""
@@ -54,6 +61,9 @@ class StepContext:
     # its wrapper, so DDP averages its gradients; the frozen ones are called directly.
     ddp: dict[str, nn.Module] = field(default_factory=dict)
     training: str = ""  # the network the running phase updates
+    # Whether this step's statistics close a log interval (the loop sets it before the phases run): a term whose
+    # figure is costly (the privacy accountant's epsilon) computes it only then, at the loop's own cadence.
+    logs: bool = False
 
     @property
     def epoch(self) -> int:

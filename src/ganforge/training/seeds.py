@@ -13,7 +13,10 @@ NOISE = 2  # z, fake class labels, the gradient penalty's interpolation weights
 PREVIEW = 3  # the fixed z of the sample grids, so grids at different steps are comparable
 MONITOR = 4  # the collapse monitor's fixed z and fixed real batch (training/monitor.py)
 RANK = 7919  # added per process under torchrun, so dropout masks differ between processes
-RETRY = 7919  # added per divergence-guard retry, for fresh streams after a rollback
+# Added per divergence-guard retry, for fresh streams after a rollback: a prime (the millionth) above
+# RANK x 1955, so no retry's seed is a process's first one (RETRY was RANK, and retry k of process 0 drew
+# process k's streams), and prime to RETRY_RANK, so no two (retry, process) pairs share one (for_retry_rank).
+RETRY = 15_485_863
 RETRY_RANK = 104729  # per process within a retry
 REAL_B = 11  # the order of domain-B minibatches (translation recipes; A uses REAL_BATCHES)
 IMAGE_POOL = 12  # the image pools' swap draws (CycleGAN); pool of D_B uses IMAGE_POOL + 1
@@ -37,3 +40,13 @@ def for_rank(seed: int, rank: int) -> int:
 def for_retry(seed: int, retry: int) -> int:
     """The base seed of the streams after the ``retry``-th rollback."""
     return seed + RETRY * retry
+
+
+def for_retry_rank(seed: int, retry: int, rank: int) -> int:
+    """The global-RNG seed of process ``rank`` after the ``retry``-th rollback (``retry`` >= 1).
+
+    With :func:`for_rank` (retry 0) these are all distinct for fewer than RETRY // RANK = 1955 processes
+    and RETRY_RANK retries: retry k >= 1 starts at RETRY x k, above every first seed, and RETRY x k +
+    RETRY_RANK x r repeats only when both primes divide the differences (tests/training/test_training_seeds.py).
+    """
+    return for_retry(seed, retry) + RETRY_RANK * rank
