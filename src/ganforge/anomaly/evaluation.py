@@ -53,6 +53,7 @@ def detection_metrics(scores: np.ndarray, anomalous: np.ndarray, threshold: floa
 
 def per_class(scores: np.ndarray, data: Dataset, anomalous: np.ndarray) -> list[dict[str, Any]]:
     """One row per class of the test split: role, count, mean score, AUROC against the normal images."""
+    # imported here, on first use: every ganforge command imports this module (plotting.py); sklearn.metrics ~1.3 s
     from sklearn.metrics import roc_auc_score
 
     names = data.meta.get("class_names") or [str(c) for c in range(int(data.y.max()) + 1)]

@@ -51,6 +51,10 @@ class AnomalyError(GanforgeError):
 
 @dataclass
 class Scores:
+    """What :meth:`Scorer.score` returns: one score per image and its residual map, as numpy arrays, since
+    what follows (thresholds, ROC curves, written maps and JSON) runs on the CPU.
+    """
+
     score: np.ndarray  # (N,) float64: higher = more anomalous
     residual: np.ndarray  # (N, H, W) float32 in [0, 1]: |x - reconstruction|, channel mean
 
@@ -132,6 +136,15 @@ def _features(D: torch.nn.Module, x: Tensor) -> Tensor:
 
 
 class AnoGANScorer(Scorer):
+    """AnoGAN's score: a search of G's latent space per image (Adam on z for ``anomaly.anogan_steps`` steps);
+    the score is the final value of (1 - lambda) * residual + lambda * discrimination.
+
+    Every image starts from the same code drawn from ``seed`` and the loss is a sum of per-image terms, so
+    a whole batch is searched at once and each image's score is still its own. G's and D's parameters are
+    frozen for the search only and their ``requires_grad`` flags restored, since an API user's run may keep
+    training; under ``z_dist: uniform`` z is clamped to the prior's support.
+    """
+
     method = "anogan"
 
     def score_batch(self, x: Tensor, start: int) -> tuple[Tensor, Tensor]:
@@ -172,6 +185,13 @@ class AnoGANScorer(Scorer):
 
 
 class FAnoGANScorer(Scorer):
+    """f-AnoGAN's score: one encoder pass z = E(x), then MSE(x, G(z)) + ``anomaly.kappa`` * MSE of D's features,
+    the izi_f loss the encoder was trained on.
+
+    No latent search, so scoring costs one pass of E, G and D; it needs a run that trained an encoder
+    (``fanogan``).
+    """
+
     method = "fanogan"
 
     @torch.no_grad()
@@ -184,6 +204,13 @@ class FAnoGANScorer(Scorer):
 
 
 class GanomalyScorer(Scorer):
+    """GANomaly's score: the mean squared distance between the image's code E1(x) and its reconstruction's
+    code E2(G(E1(x))), the paper's choice of scoring in code space.
+
+    G is the encoder-decoder-encoder (:class:`~ganforge.nets.encoder.EncoderDecoderEncoder`), which returns
+    the reconstruction and both codes in one pass; the residual map still compares pixels.
+    """
+
     method = "ganomaly"
 
     @torch.no_grad()

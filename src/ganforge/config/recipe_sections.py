@@ -12,6 +12,10 @@ from dataclasses import dataclass
 
 @dataclass
 class GrowthConfig:
+    """The ``growth`` section: the fade-in and stable lengths, in images, of each stage of progressive
+    growing; read by the ``progressive`` recipe's growth schedule (:mod:`ganforge.training.growth`).
+    """
+
     # Progressive growing (Karras et al. 2018), for recipe "progressive": each new stage (twice the
     # resolution) fades in linearly over this many images (alpha 0 -> 1)... (the paper's 800k, its A.1).
     fade_images: int = 800_000

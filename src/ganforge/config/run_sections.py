@@ -53,6 +53,10 @@ class SpeedConfig:
 
 @dataclass
 class LogConfig:
+    """The ``log`` section: how often the loop writes statistics, sample grids and checkpoints, and the
+    collapse monitor's batch; read by the loop (:mod:`ganforge.engine.loop`, :mod:`ganforge.engine.periodic`).
+    """
+
     # Losses and D outputs go to stats.jsonl, TensorBoard and the progress bar every N steps
     # (values are gathered from the device only then, so the hot loop never waits on it).
     every: int = 100
@@ -81,6 +85,10 @@ class LogConfig:
 
 @dataclass
 class EvalConfig:
+    """The ``eval`` section: metrics measured while training and how often; read by
+    :mod:`ganforge.engine.periodic`, which keeps the best checkpoint by the first directed metric.
+    """
+
     # Evaluate during training every N steps: metrics go to stats.jsonl and TensorBoard, and the
     # checkpoint that scores best on the first directed metric (Parzen's last) is kept in checkpoints/best.
     # A name without a split is measured against valid (else train), and a test-split first metric is
@@ -95,6 +103,10 @@ class EvalConfig:
 
 @dataclass
 class GuardConfig:
+    """The ``guard`` section: what counts as divergence or collapse and whether the run stops or rolls back;
+    read by :class:`~ganforge.engine.guard.DivergenceGuard` and :mod:`ganforge.engine.rollback`.
+    """
+
     # What happens when a loss or weight becomes NaN/inf, or the collapse signal below fires:
     # "stop" ends the run with a message (the last good checkpoint stays); "rollback" reloads the
     # last good checkpoint and retries with the changes below.

@@ -29,6 +29,10 @@ from ganforge.config.run_sections import EvalConfig, GuardConfig, LogConfig, Spe
 
 @dataclass
 class DataConfig:
+    """The ``data`` section: which dataset a run trains on and how it is cut (split, size, labels, table
+    columns); read by :func:`ganforge.data.registry.run_data_options` when the run is built.
+    """
+
     # Registry name (ring8, grid25, digits, mnist) or folder:PATH / npz:PATH.
     # digits ships inside scikit-learn, so the default needs no download.
     name: str = "digits"
@@ -81,6 +85,10 @@ class NetSpec:
 
 @dataclass
 class ModelConfig:
+    """The ``model`` section: the noise G reads (``z_dim``, ``z_dist``) and the two networks' architectures
+    with their builder options, built through :mod:`ganforge.nets.registry`.
+    """
+
     # Dimensionality of the generator's input noise (100 in the 2014 paper).
     z_dim: int = 100
     # "uniform": U[-sqrt(3), sqrt(3)] per dimension (unit variance);
@@ -94,6 +102,10 @@ class ModelConfig:
 
 @dataclass
 class LossConfig:
+    """The ``loss`` section: D's and G's adversarial losses by name (:mod:`ganforge.objectives.losses`) and
+    one-sided label smoothing; read by the recipes that build adversarial terms.
+    """
+
     # Discriminator objective: "minimax" maximises log D(x) + log(1 - D(G(z))).
     d: str = "minimax"
     # Generator objective: "non-saturating" minimises -log D(G(z)) (the paper code's choice);
@@ -106,6 +118,10 @@ class LossConfig:
 
 @dataclass
 class RegConfig:
+    """The ``reg`` section: the weights (and lazy intervals) of the extra loss terms in :mod:`ganforge.objectives`;
+    each is off at its default except ACGAN's, which acts only on a D built with a classifier.
+    """
+
     # WGAN-GP (Gulrajani et al. 2017): weight of (||grad D(x_hat)|| - 1)^2 at random real/fake
     # interpolates; 10 in the paper, 0 = off.
     gp: float = 0.0
@@ -156,6 +172,10 @@ class RegConfig:
 
 @dataclass
 class AugmentConfig:
+    """The ``augment`` section: DiffAugment's policy and ADA's adaptive probability, applied to D's inputs by
+    :mod:`ganforge.objectives.augment` and :mod:`ganforge.objectives.ada`.
+    """
+
     # DiffAugment (Zhao et al. 2020): comma-separated differentiable augmentations applied to real
     # and fake images alike, in D's and G's phases: color, translation, cutout. "" = off.
     policy: str = ""
@@ -170,6 +190,10 @@ class AugmentConfig:
 
 @dataclass
 class EmaConfig:
+    """The ``ema`` section: whether G keeps a moving average and how fast it forgets; turned into an
+    :class:`~ganforge.training.ema.EmaSchedule` when the run is built.
+    """
+
     # Exponential moving average of G's weights (Karras et al. 2018; Yazici et al. 2019), used for
     # samples, grids and evaluation: G_ema = beta * G_ema + (1 - beta) * G after each step's G update.
     # Say how fast it forgets with half_life_images or with beta, never both; both null = off (the
@@ -192,6 +216,10 @@ class EmaConfig:
 
 @dataclass
 class OptimConfig:
+    """One network's optimiser and its learning-rate and momentum schedule; read by
+    :func:`~ganforge.training.schedules.make_optimizer` and :class:`~ganforge.training.schedules.OptimSchedule`.
+    """
+
     # "sgd" (with momentum), "adam" or "rmsprop".
     name: str = "sgd"
     # Initial learning rate (0.1 in the 2014 MNIST setup).
@@ -223,12 +251,20 @@ class OptimConfig:
 
 @dataclass
 class OptimPair:
+    """The ``optim`` section: G's and D's :class:`OptimConfig`; each recipe says which of its networks takes
+    which (an encoder takes G's, CycleGAN's two Gs and two Ds share them).
+    """
+
     g: OptimConfig = field(default_factory=OptimConfig)
     d: OptimConfig = field(default_factory=OptimConfig)
 
 
 @dataclass
 class TrainConfig:
+    """The ``train`` section: how long a run trains, its global batch, D updates per step and the device;
+    read by the training loop, the recipes and the build.
+    """
+
     # Training length in iterations; one iteration = d_steps D updates then one G update.
     steps: int = 10_000
     # Minibatch size for real and generated samples (100 in the paper), across all processes under
@@ -246,6 +282,10 @@ class TrainConfig:
 
 @dataclass
 class RunConfig:
+    """A whole run's configuration, one field per section; ``RunConfig()`` is the runnable default (the 2014
+    paper on ``digits``), and :meth:`to_dict` / :meth:`to_yaml` give the form saved as the run's config.yaml.
+    """
+
     # Fixes data order, initialisation, noise and dropout: the same seed gives the same run.
     seed: int = 0
     # What kind of model the run is (ganforge.recipes): which networks it has, its phases and what

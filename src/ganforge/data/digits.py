@@ -29,6 +29,7 @@ def _source_sha256() -> str | None:
 @register("digits", splits=("train", "test", "all"), resolution=8)
 def load_digits(req: LoadRequest) -> Dataset:
     """Resolution/channels other than 8/1 are honoured by resizing with Pillow (bilinear)."""
+    # imported here, on first use: every ganforge command imports this module (plotting.py); sklearn.datasets ~1.3 s
     from sklearn.datasets import load_digits as sk_load_digits
 
     req.reject("size", why="its size is fixed; pick a split instead")

@@ -116,6 +116,7 @@ def load_skimage_photos(req: LoadRequest) -> Dataset:
 def load_sklearn_photos(req: LoadRequest) -> Dataset:
     """scikit-learn's two bundled photos (china.jpg, flower.jpg, 640x427 RGB): training crops of natural
     photos at their own resolution, with no download and no overlap with skimage-photos."""
+    # imported here, on first use: sklearn.datasets takes ~1.3 s to import and only this dataset needs it
     from sklearn.datasets import load_sample_images
 
     req.reject("size", "resolution", why="it is two whole photos; the SR recipes crop them")

@@ -32,6 +32,16 @@ def nonfinite_weights(nets: dict[str, nn.Module]) -> list[str]:
 
 
 class DivergenceGuard:
+    """Decides whether a run has diverged, from the statistics the loop already reads back every ``log.every``
+    steps: NaN/inf in them or in the weights, or a collapse signal of the ``guard`` section held for
+    ``guard.collapse_steps`` steps.
+
+    A stateful object because collapse is judged over consecutive log records (``collapse_steps``,
+    ``diversity_steps``) and rollbacks are capped (``retries``); :meth:`state_dict` puts all three in the
+    checkpoint so a resumed run keeps counting, and a rollback (which reloads an older checkpoint) never
+    lowers ``retries``. It only says why; stopping or rolling back is :mod:`.rollback`'s.
+    """
+
     def __init__(self, cfg: GuardConfig):
         self.cfg = cfg
         self.retries = 0

@@ -29,6 +29,13 @@ from ganforge.engine.stats_log import NullWriter, StatsAccumulator, StatsWriter
 
 @dataclass
 class TrainResult:
+    """What :meth:`Trainer.fit` returns: the run directory, the step training stopped at and how it ended.
+
+    ``last_stats`` is the last record written to stats.jsonl (the CLI's end-of-run summary reads it);
+    ``interrupted`` and ``signal`` tell a run stopped by SIGINT/SIGTERM (with a checkpoint written) from a
+    finished one, so ``ganforge train`` can exit with that signal's code and print the resume command.
+    """
+
     run_dir: Path
     step: int
     interrupted: bool

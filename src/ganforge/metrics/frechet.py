@@ -58,6 +58,7 @@ def check_finite(x: torch.Tensor, name: str) -> torch.Tensor:
 
 def frechet_distance(real: torch.Tensor, fake: torch.Tensor) -> float:
     """Fréchet distance between Gaussians fitted to two feature sets (N, D): FID given judge features."""
+    # imported here, on first use: every ganforge command imports this module (plotting.py); torchmetrics ~1.8 s
     from torchmetrics.image.fid import FrechetInceptionDistance
 
     real, fake = _features(real, "real features"), _features(fake, "fake features")
@@ -74,6 +75,7 @@ def kernel_distance(real: torch.Tensor, fake: torch.Tensor, subsets: int = 100, 
     A subset is ``min(subset_size, len(real), len(fake))`` items of each set. When that is the whole
     of both sets every subset is the same (MMD^2 does not depend on order): there is no spread, and
     std is NaN (not the float noise of identical values)."""
+    # imported here, on first use: every ganforge command imports this module (plotting.py); torchmetrics ~1.8 s
     from torchmetrics.image.kid import KernelInceptionDistance
 
     real, fake = _features(real, "real features"), _features(fake, "fake features")

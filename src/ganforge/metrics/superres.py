@@ -60,6 +60,7 @@ def psnr_y(sr: np.ndarray, hr: np.ndarray, border: int) -> float:
 
 
 def ssim_y(sr: np.ndarray, hr: np.ndarray, border: int) -> float:
+    # imported here, on first use: every ganforge command imports this module (plotting.py)
     from skimage.metrics import structural_similarity
 
     return float(structural_similarity(_crop(luma(hr), border), _crop(luma(sr), border), data_range=255,
@@ -67,6 +68,7 @@ def ssim_y(sr: np.ndarray, hr: np.ndarray, border: int) -> float:
 
 
 def grad_energy(img: np.ndarray, border: int) -> float:
+    # imported here, on first use: every ganforge command imports this module (plotting.py)
     from skimage.filters import sobel
 
     return float(np.mean(sobel(_crop(luma(img), border)) ** 2))
@@ -127,6 +129,7 @@ def names(scale: int) -> dict[str, str]:
 
 def score(sr: np.ndarray, hr: np.ndarray, lr: np.ndarray, scale: int) -> dict[str, float]:
     """Every metric of one SR image against its truth ``hr`` and its input ``lr`` (uint8 HWC or HW)."""
+    # imported here, on first use: every ganforge command imports this module (plotting.py)
     from skimage.metrics import peak_signal_noise_ratio
 
     n = names(scale)

@@ -66,6 +66,7 @@ def psnr(out: np.ndarray, truth: np.ndarray) -> float:
 def ssim(out: np.ndarray, truth: np.ndarray) -> float:
     """Mean per-image SSIM (7x7 windows, peak 255; colour channels averaged), over the whole image given (on
     the padded MNIST tasks the 32-px image, 2-px border included)."""
+    # imported here, on first use: every ganforge command imports this module (plotting.py)
     from skimage.metrics import structural_similarity
 
     _check(out, truth)

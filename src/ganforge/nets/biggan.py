@@ -91,6 +91,15 @@ def _normalised_embedding_as_plain(module: nn.Module, state: dict, prefix: str, 
 
 
 class BigGANGenerator(Generator):
+    """BigGAN's 32 px G: linear to 4x4, one :class:`BigGANBlock` per doubling, BN, ReLU, 3x3 conv, tanh.
+
+    A class of its own rather than a ``resnet`` option because what BigGAN changes is how the condition
+    reaches the blocks: every block's batch norms read ``[shared(y), z_i]`` (one shared class embedding plus
+    that block's chunk of z) through linear maps, instead of per-class tables. :meth:`split_z` and
+    :meth:`conditions` compute those inputs; the ``hierarchical`` check on ``z_dim`` fails at build because
+    z must cut into ``blocks + 1`` equal chunks.
+    """
+
     def __init__(self, ctx: NetContext, channels: int, shared_dim: int, hierarchical: bool, conditioning: str,
                  attention_res: int | None, init: str):
         check_choice("conditioning", conditioning, CONDITIONING)

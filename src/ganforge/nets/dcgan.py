@@ -29,6 +29,14 @@ D_NORMS = ("batch", "layer", "none")
 
 
 class DCGANGenerator(Generator):
+    """DCGAN's G: z -> a projected ``start`` x ``start`` map -> stride-2 4x4 transposed convs, BN + ReLU before each.
+
+    The number of up-steps and the widths follow from the data's size (:func:`~ganforge.nets.base.image_plan`),
+    so one class serves 8 to 64 px rather than one hand-written net per resolution. ``cbn`` conditioning makes
+    each of those batch norms per class, ``concat`` widens the projection's input by one_hot(y); the optional
+    self-attention runs on the maps of size ``attention_res``, just before their up-conv.
+    """
+
     def __init__(self, ctx: NetContext, base_channels: int, conditioning: str, attention_res: int | None,
                  out: str, init: str):
         super().__init__(ctx, conditioning, G_CONDITIONING)
@@ -64,6 +72,16 @@ class DCGANGenerator(Generator):
 
 
 class DCGANDiscriminator(Discriminator):
+    """DCGAN's D: stride-2 4x4 convs with LeakyReLU(0.2), widths doubling from ``base_channels``; ``features`` is
+    the flattened ``start`` x ``start`` map.
+
+    The first layer is never normalised (the paper's); ``norm: layer`` (GroupNorm with one group, per sample)
+    and ``none`` are for WGAN-GP and spectral norm: batch norm makes each sample's logit depend on the rest
+    of its batch, which breaks WGAN-GP's per-sample gradient penalty. The paper's final "conv to one unit"
+    is the base class's linear head on the flattened map, so the projection, concat and ACGAN heads of
+    :class:`~ganforge.nets.base.Discriminator` read the same features.
+    """
+
     def __init__(self, ctx: NetContext, base_channels: int, norm: str, conditioning: str, aux_classifier: bool,
                  minibatch_std: bool, attention_res: int | None, init: str):
         super().__init__(ctx, conditioning, aux_classifier, D_CONDITIONING)

@@ -41,6 +41,15 @@ def _image_shape(ctx: NetContext, arch: str) -> tuple[int, int, int]:
 
 
 class MLPDeconvGenerator(Generator):
+    """The 2014 paper's CIFAR-10 G: ReLU 8000 -> sigmoid 8000 -> one transposed conv from 80 maps of 10x10
+    (or, with ``deconv_channels: 0``, a dense layer to every pixel) -> + a per-pixel bias -> sigmoid.
+
+    The untied bias ``out_bias`` (pylearn2's ``tied_b 0``) sits outside the head so both variants share it and
+    it can start at the logit of each pixel's mean: the sigmoid output on [0, 1] pixels replaces the paper's
+    linear output on contrast-normalised data, which could not be written back as images. Unconditional only,
+    as the yaml files it rebuilds.
+    """
+
     def __init__(self, ctx: NetContext, hidden: tuple[int, ...], activation: str, last_activation: str,
                  deconv_channels: int, kernel: int, stride: int, irange: float, bias_from_data: bool):
         super().__init__(ctx, "none", ("none",))
@@ -111,6 +120,14 @@ def _maxout_conv_size(size: int, kernel: int, pad: int, pool: int, stride: int) 
 
 
 class MaxoutConvDiscriminator(Discriminator):
+    """The 2014 paper's CIFAR-10 D: dropout + :class:`MaxoutConv` layers (ceil-mode pooling, as cuda-convnet,
+    to get the yaml's map sizes), fully connected maxout layers, then dropout and the output unit.
+
+    The output unit keeps its own dropout in ``out`` (``build_head(linear=False)``, ``logit`` overridden), so
+    ``features`` ends at the last maxout layer, as in :mod:`ganforge.nets.mlp`. Weights U(-irange, irange)
+    on every layer, convs included (``init_uniform_`` does not cover them). Unconditional only.
+    """
+
     def __init__(self, ctx: NetContext, channels: tuple[int, ...], pieces: int, kernels: tuple[int, ...],
                  pads: tuple[int, ...], pools: tuple[int, ...], pool_strides: tuple[int, ...],
                  hidden: tuple[int, ...], hidden_pieces: int, input_dropout: float, hidden_dropout: float,

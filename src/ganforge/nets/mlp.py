@@ -32,6 +32,15 @@ _ACTIVATIONS = {"relu": nn.ReLU, "leaky_relu": lambda: nn.LeakyReLU(0.2), "tanh"
 
 
 class MLPGenerator(Generator):
+    """The 2014 paper's fully connected G (ReLU 1200 -> ReLU 1200 -> sigmoid 784 on MNIST), sizes as options so
+    the same class draws 8x8 digits and 2D points.
+
+    ``out: auto`` picks a sigmoid for images (pixels in [0, 1]) and a linear output for points, which have no
+    fixed range; the sigmoid's bias starts at the logit of each pixel's mean (pylearn2's
+    ``init_sigmoid_bias_from_marginals``) so G starts at the data's mean intensity. Conditioning is
+    ``concat`` only (the cGAN paper's [z, one_hot(y)]).
+    """
+
     def __init__(self, ctx: NetContext, hidden: tuple[int, ...], activation: str, out: str, irange: float,
                  bias_from_data: bool, conditioning: str = "none", batch_norm: bool = False):
         super().__init__(ctx, conditioning, ("none", "concat"))
@@ -62,6 +71,14 @@ class MLPGenerator(Generator):
 
 
 class MaxoutDiscriminator(Discriminator):
+    """The 2014 paper's D: dropout + maxout layers (240 x 5 pieces, twice, on MNIST), then dropout and a linear
+    logit; weights U(-irange, irange).
+
+    The layers stay one ``nn.Sequential`` (``net``) so the unconditional ``forward`` is exactly the paper's
+    stack; ``features`` stops before the last dropout, which belongs to the head (the ``logit``, the concat
+    joint maxout layer and the ACGAN classifier each apply it).
+    """
+
     def __init__(self, ctx: NetContext, hidden: tuple[int, ...], pieces: int, input_dropout: float,
                  hidden_dropout: float, irange: float, conditioning: str = "none", aux_classifier: bool = False):
         super().__init__(ctx, conditioning, aux_classifier, D_CONDITIONING)

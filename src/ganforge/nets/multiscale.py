@@ -27,6 +27,15 @@ def downsample(x: torch.Tensor) -> torch.Tensor:
 
 
 class MultiScaleDiscriminator(Discriminator):
+    """pix2pixHD's D: ``scales`` independent :class:`~ganforge.nets.patchgan.PatchGAN` s, the k-th judging the
+    image average-pooled k - 1 times (finest first).
+
+    A registry discriminator like any other: ``features`` is each scale's mean patch logit, (N, scales), and
+    ``logit`` their mean, so every scale weighs the same whatever its number of patches; translation recipes
+    read :meth:`patches` instead and take the loss at every patch. ``receptive_field`` is one PatchGAN's, in
+    pixels of its own scale's input. Unconditional.
+    """
+
     def __init__(self, ctx: NetContext, scales: int, layers: int, base_channels: int, max_mult: int, norm: str):
         super().__init__(ctx, "none", False, ("none",))
         self.scales = nn.ModuleList(PatchGAN(ctx, layers, base_channels, max_mult, norm) for _ in range(scales))

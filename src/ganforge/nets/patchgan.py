@@ -42,6 +42,15 @@ def min_size(layers: int) -> int:
 
 
 class PatchGAN(Discriminator):
+    """pix2pix's D: 4x4 convs down to a map of logits, each judging one ``receptive_field``-pixel square patch
+    (70 for ``layers=3``), so D scores texture and local structure and leaves global layout to the L1 term.
+
+    Built as a :class:`~ganforge.nets.base.Discriminator` (``features``: the flattened logit map, ``logit``:
+    its mean) so a noise-to-image recipe can use it as an ordinary D; translation recipes call :meth:`patches`
+    to take the loss at every patch. Conv biases are dropped before batch norm, which has its own shift;
+    weights N(0, 0.02), as pix2pix. Unconditional.
+    """
+
     def __init__(self, ctx: NetContext, layers: int, base_channels: int, max_mult: int, norm: str):
         super().__init__(ctx, "none", False, ("none",))
         channels = ctx.data_shape[0]

@@ -61,6 +61,15 @@ def _act(x: torch.Tensor) -> torch.Tensor:
 
 
 class ProGANGenerator(Generator, Growing):
+    """ProGAN's G, built at full size from the start; the ``level`` buffer (:class:`Growing`) says which stages
+    run and how far the newest one has faded in.
+
+    :meth:`render` draws at the current stage's own size and ``forward`` nearest-upsamples that to the data's
+    size, so the data, the metrics and the rest of ganforge never see the resolution change. ``level`` is a
+    buffer so that checkpoints and the moving average sample at the stage they were at. Unconditional;
+    the default linear output can overshoot ``output_range`` and is clamped when samples are written.
+    """
+
     output_range = (-1.0, 1.0)  # output: linear overshoots it; sampling.to_output clamps every sample into it
 
     def __init__(self, ctx: NetContext, channels: int, output: str = "linear"):
@@ -111,6 +120,15 @@ class ProGANGenerator(Generator, Growing):
 
 
 class ProGANDiscriminator(Discriminator, Growing):
+    """ProGAN's D, mirroring G: its full-size input is average-pooled to the current stage's size (undoing G's
+    nearest upsample exactly), read by that stage's fromRGB and blocks, blended during a fade with the
+    previous stage's fromRGB of the pooled image (:meth:`features_at`).
+
+    At 4x4 (7x7 at 28 px), minibatch std, a 3x3 conv and a dense layer give ``features``; the equalised
+    linear ``out`` is the logit (``logit`` overridden). Growth sets its ``level`` buffer together with G's.
+    Unconditional.
+    """
+
     def __init__(self, ctx: NetContext, channels: int, mbstd_group: int):
         super().__init__(ctx, None, False)
         c, start, steps = image_plan(ctx, "progan")

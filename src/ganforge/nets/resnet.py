@@ -77,6 +77,14 @@ def _init(net: nn.Module, scheme: str) -> None:
 
 
 class ResNetGenerator(Generator):
+    """SNGAN's residual G: linear to ``start`` x ``start``, one :class:`UpBlock` per doubling (all ``channels``
+    wide, as SNGAN's CIFAR G), then BN, ReLU, 3x3 conv and the output activation.
+
+    With ``cbn`` the blocks' batch norms are per class while the final one stays shared (Miyato & Koyama
+    2018); ``concat`` appends one_hot(y) to z. ``init: xavier`` gives the residual convs gain sqrt(2), as
+    SNGAN's code does.
+    """
+
     def __init__(self, ctx: NetContext, channels: int, conditioning: str, attention_res: int | None, out: str,
                  init: str):
         super().__init__(ctx, conditioning, G_CONDITIONING)
@@ -109,6 +117,15 @@ class ResNetGenerator(Generator):
 
 
 class ResNetDiscriminator(Discriminator):
+    """SNGAN's residual D: the "optimized" first :class:`DownBlock`, down-blocks until the maps are 8x8 or
+    smaller, two more at that size, then ReLU and global *sum* pooling as ``features``.
+
+    It has no normalisation layers of its own: it is meant to run with the registry's generic
+    ``spectral_norm``, as in SNGAN. Conditioning (projection, concat, ACGAN) is the base class's head on the
+    pooled features; optional minibatch std before the last block and self-attention after the first block
+    giving maps of ``attention_res``.
+    """
+
     def __init__(self, ctx: NetContext, channels: int, conditioning: str, aux_classifier: bool,
                  minibatch_std: bool, attention_res: int | None, init: str):
         super().__init__(ctx, conditioning, aux_classifier, D_CONDITIONING)

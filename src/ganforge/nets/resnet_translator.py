@@ -27,6 +27,13 @@ def min_side(downsamplings: int) -> int:
 
 
 class ResidualBlock(nn.Module):
+    """CycleGAN's bottleneck block: x + (reflection pad, 3x3 conv, norm, ReLU, [dropout], reflection pad, 3x3
+    conv, norm), with no activation after the sum (as CycleGAN's ``ResnetBlock``).
+
+    Reflection rather than zero padding is CycleGAN's way of avoiding border artefacts; it is also why the
+    bottleneck must be at least 2 px a side (:func:`min_side`).
+    """
+
     def __init__(self, channels: int, norm: str, dropout: float):
         super().__init__()
         layers: list[nn.Module] = [nn.ReflectionPad2d(1), nn.Conv2d(channels, channels, 3), norm_layer(norm, channels),
@@ -41,6 +48,15 @@ class ResidualBlock(nn.Module):
 
 
 class ResnetTranslator(nn.Module):
+    """CycleGAN's G: a 7x7 stem, ``downsamplings`` stride-2 convs, ``blocks`` :class:`ResidualBlock` s, as many
+    transposed convs back up, a 7x7 conv and tanh.
+
+    Like :class:`~ganforge.nets.unet.UNetGenerator` it is a plain image-to-image ``nn.Module`` (no z, no
+    labels; ``y`` ignored) that states the generator protocol's attributes on the class. Sizes that are not
+    multiples of 2**downsamplings, or below ``min_side``, are refused or padded and cropped back, per
+    ``size_policy``.
+    """
+
     output_range = (-1.0, 1.0)
     conditional = False
     num_classes = None

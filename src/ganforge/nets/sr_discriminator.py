@@ -22,6 +22,14 @@ NORMS = ("batch", "none")
 
 
 class SRDiscriminator(nn.Module):
+    """SRGAN's VGG-style D, average-pooling its last maps before the dense layers so that it judges any crop size
+    (the paper flattens a fixed 6x6 map of 96x96 crops).
+
+    A plain ``nn.Module`` keeping the discriminator protocol (``features``, ``head``, ``forward``) without
+    labels, plus :meth:`feature_maps`: the last conv maps before pooling, which the superres recipe's
+    ``d-features`` content loss compares between SR and HR images.
+    """
+
     conditional = False
 
     def __init__(self, image_channels: int, *, base_channels: int, stages: int, dense: int, norm: str):

@@ -88,6 +88,13 @@ class ShuffleBlur(nn.Module):
 
 
 class ResidualBlock(nn.Module):
+    """SRResNet's block: x + (3x3 conv, BN, PReLU, 3x3 conv, BN).
+
+    With ``norm: none`` (EDSR) the second conv starts at a tenth of its init, so the untrained block is close
+    to the identity and the first steps without batch norm are stable. ``radius`` (two 3x3 convs: 2 px) is
+    its share of :attr:`SRResNet.receptive_radius`, the overlap tiled upscaling needs.
+    """
+
     def __init__(self, channels: int, norm: str):
         super().__init__()
         bn = (lambda: nn.BatchNorm2d(channels)) if norm == "batch" else nn.Identity
@@ -122,6 +129,12 @@ class DenseBlock(nn.Module):
 
 
 class RRDB(nn.Module):
+    """ESRGAN's residual-in-residual dense block: three :class:`DenseBlock` s in a row, their output scaled by 0.2
+    before it is added to the input (ESRGAN's residual scaling, for a deep stack without batch norm).
+
+    ``radius`` (three blocks of five 3x3 convs: 15 px) is its share of :attr:`SRResNet.receptive_radius`.
+    """
+
     def __init__(self, channels: int, growth: int):
         super().__init__()
         self.dense = nn.Sequential(*(DenseBlock(channels, growth) for _ in range(3)))

@@ -104,6 +104,15 @@ class WNLinear(WeightNormed):
 
 
 class SSGANDiscriminator(Discriminator):
+    """improved-gan's MNIST D: a K-class classifier whose realness logit is the logsumexp of its class logits
+    (the fake class's logit fixed at 0), so one net both classifies and plays D under the protocol of
+    :mod:`ganforge.nets.base`.
+
+    Weight-normalised ReLU layers with Gaussian noise on the input and after every hidden layer (training mode
+    only); the hidden layers' scales are fixed buffers set by :meth:`init_from_data`, which the
+    semi-supervised recipe calls on its first real images. Needs labelled data.
+    """
+
     def __init__(self, ctx: NetContext, hidden: tuple[int, ...], input_noise: float, hidden_noise: float):
         super().__init__(ctx, "none", aux_classifier=False)
         if ctx.num_classes is None or ctx.num_classes < 2:
@@ -145,6 +154,13 @@ class SSGANDiscriminator(Discriminator):
 
 
 class SSGANGenerator(Generator):
+    """improved-gan's MNIST G: z -> (linear, batch norm, softplus) x 2 of 500 -> a weight-normalised linear map
+    with a trainable scale -> sigmoid, images in [0, 1].
+
+    The hidden linear maps have no bias (batch norm follows them). Unconditional, as in the paper: the labels
+    are D's to use.
+    """
+
     def __init__(self, ctx: NetContext, hidden: tuple[int, ...]):
         super().__init__(ctx, "none")
         widths = [ctx.z_dim, *hidden]

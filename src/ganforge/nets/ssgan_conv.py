@@ -75,6 +75,14 @@ DROP_AFTER = (2, 5)
 
 
 class SSGANConvDiscriminator(Discriminator):
+    """improved-gan's CIFAR-10 D as a conv net: a K-class classifier whose realness logit is the logsumexp of
+    its class logits, as :class:`~ganforge.nets.ssgan.SSGANDiscriminator`.
+
+    It takes [0, 1] pixels and maps them to [-1, 1] itself, the scale the reference's input dropout and
+    noise assume, so it sees what the reference's D sees. Every layer is weight-normalised, initialised from
+    data by :meth:`init_from_data`. Needs labelled images of at least 12x12 px.
+    """
+
     def __init__(self, ctx: NetContext, channels: int, input_dropout: float, input_noise: float, dropout: float,
                  slope: float):
         super().__init__(ctx, "none", aux_classifier=False)
@@ -119,6 +127,14 @@ class SSGANConvDiscriminator(Discriminator):
 
 
 class SSGANConvGenerator(Generator):
+    """improved-gan's CIFAR-10 G: linear to 4x4x512, 5x5 stride-2 transposed convs with shift-only batch norm
+    and ReLU, a weight-normalised transposed conv and tanh, read as (tanh + 1) / 2.
+
+    That rescaling gives ``output_range`` (0, 1), the range the recipe feeds D in, while G computes what the
+    reference's tanh G computes. :meth:`init_from_noise` gives the output layer the reference's
+    data-dependent init without moving the batch norms' running statistics.
+    """
+
     def __init__(self, ctx: NetContext, channels: int):
         super().__init__(ctx, "none")
         c_out, self.start, steps = image_plan(ctx, "ssgan-conv")

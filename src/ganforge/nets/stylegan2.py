@@ -86,6 +86,16 @@ class ModulatedConv(nn.Module):
 
 
 class StyleGAN2Generator(Generator):
+    """StyleGAN2's G: the mapping network z -> w and the synthesis network from a learned constant, with one
+    copy of w per modulated conv plus one for the last toRGB (``num_ws``).
+
+    The stages are separate methods because callers need them apart: truncation (:meth:`truncate`, towards
+    the ``w_avg`` buffer or given centres) and style mixing act on w, fitting multi-modal truncation centres
+    renders chosen w (:meth:`synthesis`), and the path-length term differentiates by the per-layer latents
+    (``forward(..., return_styles=True)``). Unconditional; the default linear output can overshoot
+    ``output_range`` and is clamped when samples are written.
+    """
+
     output_range = (-1.0, 1.0)  # output: linear overshoots it; sampling.to_output clamps every sample into it
 
     def __init__(self, ctx: NetContext, channels: int, w_dim: int, mapping_layers: int, mapping_lr: float,
@@ -175,6 +185,14 @@ class DBlock(nn.Module):
 
 
 class StyleGAN2Discriminator(Discriminator):
+    """StyleGAN2's D: fromRGB at full size, one :class:`DBlock` per halving down to 4x4 (7x7 at 28 px),
+    residual for ``architecture: resnet`` (StyleGAN2's) and plain for ``orig`` (stylegan2-ada's cifar config),
+    then minibatch std, a 3x3 conv and a dense layer as ``features`` and an equalised linear ``out`` as the
+    logit.
+
+    Every layer has an equalised learning rate. Unconditional.
+    """
+
     def __init__(self, ctx: NetContext, channels: int, architecture: str, mbstd_group: int):
         super().__init__(ctx, None, False)
         c, start, steps = image_plan(ctx, "stylegan2")

@@ -41,6 +41,15 @@ def image_to_image_only(ctx: NetContext, arch: str) -> tuple[int, ...]:
 
 
 class UNetGenerator(nn.Module):
+    """pix2pix's G: ``depth`` stride-2 4x4 convs down, as many transposed convs up, each up level also reading
+    the encoder's features of its size (``skips``), tanh output.
+
+    A plain ``nn.Module``, not a :class:`~ganforge.nets.base.Generator`: it maps an image to an image, with
+    no z and no labels (``y`` is accepted and ignored), and states the generator protocol's ``output_range``,
+    ``conditional`` and ``num_classes`` as class attributes. A side that is not a multiple of 2**depth is
+    refused or padded and cropped back, per ``size_policy`` (:mod:`ganforge.nets.translator_sizes`).
+    """
+
     output_range = (-1.0, 1.0)
     conditional = False
     num_classes = None

@@ -66,6 +66,14 @@ class EmaSchedule:
 
 
 class EmaModel:
+    """The moving-average copy of a network: ``model`` (eval mode, no gradients) and :meth:`update`, which
+    blends ``source``'s parameters into it with the beta :class:`EmaSchedule` gives for the step.
+
+    Buffers are copied, not averaged (batch-norm statistics, StyleGAN2's ``w_avg``), as stylegan2-ada's
+    training loop does. All parameters blend in one ``torch._foreach_lerp_`` call, so the update costs one
+    batched kernel rather than a launch per tensor.
+    """
+
     def __init__(self, G: nn.Module, schedule: EmaSchedule):
         self.source, self.schedule = G, schedule
         self.model = copy.deepcopy(G).eval().requires_grad_(False)

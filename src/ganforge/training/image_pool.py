@@ -17,6 +17,14 @@ import torch
 
 
 class ImagePool:
+    """CycleGAN's pool of past fakes for one D: :meth:`query` swaps some of a batch of new fakes for stored
+    ones before D sees them; ``size`` 0 makes it a pass-through.
+
+    Its coin flips and slots come from its own CPU generator (no device sync per image), and
+    :meth:`state_tensors` saves the stored images and that generator's state by name, so a resumed run
+    makes the draws the uninterrupted one would have.
+    """
+
     def __init__(self, size: int, swap: float, seed: int, device: torch.device | str = "cpu"):
         self.size, self.swap, self.device = size, swap, torch.device(device)
         self.images: torch.Tensor | None = None  # (size, C, H, W) once the first batch arrives

@@ -19,6 +19,14 @@ from ganforge.training.speed import optimizer_kwargs
 
 
 class OptimSchedule:
+    """Sets one optimiser's learning rate (and, for SGD only, its momentum) after every update of its network.
+
+    Both are closed forms of the update count and the epoch, so a checkpoint keeps only ``updates`` and
+    ``scale`` (the factor the divergence guard's rollbacks lower) and a resumed run continues the schedule
+    exactly. A learning rate held in a tensor (a CUDA graph's optimiser step reads it in place) is filled
+    rather than replaced.
+    """
+
     def __init__(self, optimizer: torch.optim.Optimizer, cfg: OptimConfig):
         self.optimizer, self.cfg = optimizer, cfg
         # Only SGD's momentum is the 2014 paper's schedule. torch's RMSprop also has a "momentum" setting

@@ -139,6 +139,7 @@ def contingency_similarity(real: pd.DataFrame, synthetic: pd.DataFrame) -> float
 
 def cramers_v(pair: pd.DataFrame) -> float:
     """Cramér's V (no bias correction) of two discrete columns' contingency table; NaN when one is constant."""
+    # imported here, on first use: every ganforge command imports this module (plotting.py); scipy.stats ~0.8 s
     from scipy.stats.contingency import association
 
     table = pair.groupby(list(pair.columns), dropna=False).size().unstack(fill_value=0)
