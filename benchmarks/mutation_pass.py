@@ -212,11 +212,11 @@ MUTATIONS: list[Mutation] = [
     M("sr-d-swapped", "recipes/superres.py", "real, fake = D(hr).float(), D(sr).float()",
       "real, fake = D(sr).float(), D(hr).float()", "SRGAN: D's HR and SR swapped",
       _rec("test_srgan_d_takes_hr_as_real_and_sr_as_fake")),
-    M("dp-clip-ignored", "recipes/dp_noise_to_image.py", "max_grad_norm=cfg.dp.max_grad_norm,",
+    M("dp-clip-ignored", "recipes/private.py", "max_grad_norm=cfg.dp.max_grad_norm,",
       "max_grad_norm=1e6,", "DP: dp.max_grad_norm ignored (no clipping)",
       ("tests/recipes/test_recipes_dp_noise_to_image.py::"
        "test_each_update_is_the_mean_of_gradients_clipped_to_max_grad_norm_plus_noise_of_its_multiple",)),
-    M("dp-noise-ignored", "recipes/dp_noise_to_image.py", "noise_multiplier=cfg.dp.noise_multiplier,\n",
+    M("dp-noise-ignored", "recipes/private.py", "noise_multiplier=cfg.dp.noise_multiplier,\n",
       "noise_multiplier=1e-3,\n", "DP: dp.noise_multiplier ignored by the optimiser (the accountant still reads it)",
       ("tests/recipes/test_recipes_dp_noise_to_image.py::"
        "test_each_update_is_the_mean_of_gradients_clipped_to_max_grad_norm_plus_noise_of_its_multiple",)),
@@ -224,10 +224,10 @@ MUTATIONS: list[Mutation] = [
       '    "relativistic": DLoss(d_relativistic),',
       '    "relativistic": DLoss(d_relativistic, per_sample=True),',
       "DP: the relativistic D loss (each logit against the batch's mean) accepted", (T_DP,)),
-    M("dp-minibatch-std-allowed", "recipes/dp_noise_to_image.py",
+    M("dp-minibatch-std-allowed", "recipes/private.py",
       "if isinstance(m, MinibatchStd) and m.group_size != 1:", "if isinstance(m, MinibatchStd) and False:",
       "DP: a D with minibatch std over groups (one record moves the others' logits) accepted", (T_DP,)),
-    M("dp-training-split-eval-allowed", "recipes/dp_noise_to_image.py",
+    M("dp-training-split-eval-allowed", "recipes/private.py",
       "            if overlaps_training(split, cfg.data.split):", "            if False:",
       "DP: in-training eval on the private training split accepted", (T_DP,)),
     M("dp-batches-shuffled", "recipes/dp_noise_to_image.py", "        return PoissonBatches(env.data.x,",
@@ -239,7 +239,7 @@ MUTATIONS: list[Mutation] = [
       "DP: a Poisson draw of k real images judged beside max(k, 2) generated ones (not one pair per sample)",
       ("tests/recipes/test_recipes_dp_noise_to_image.py::"
        "test_an_empty_poisson_draw_is_a_noise_only_update_that_is_counted",)),
-    M("dp-historical-allowed", "recipes/dp_noise_to_image.py", "    if cfg.reg.historical > 0:  # a term on D's",
+    M("dp-historical-allowed", "recipes/private.py", "    if cfg.reg.historical > 0:  # a term on D's",
       "    if cfg.reg.historical > 1e9:  # a term on D's",
       "DP: historical averaging accepted, which Opacus's noised gradient silently drops for D",
       ("tests/recipes/test_recipes_dp_noise_to_image.py::"
@@ -254,7 +254,7 @@ MUTATIONS: list[Mutation] = [
     M("ssgan-conv-g-init-skipped", "recipes/semi_supervised.py", "            G.init_from_noise(z(cfg.train.batch_size))",
       "            pass", "semi-supervised CIFAR G: the output layer's data-dependent init never run",
       ("tests/nets/test_nets_ssgan_conv.py",)),
-    M("dp-epsilon-never-reported", "recipes/dp_noise_to_image.py", "        if ctx.logs:  # one value per log interval",
+    M("dp-epsilon-never-reported", "recipes/private.py", "        if ctx.logs:  # one value per log interval",
       "        if False:  # one value per log interval",
       "DP: the accountant counts but never reports epsilon (its term ignores the loop's log cadence)",
       ("tests/recipes/test_recipes_dp_noise_to_image.py::"
@@ -274,11 +274,11 @@ MUTATIONS: list[Mutation] = [
       "SRGAN: D's update logs no D_real/D_fake (the guard's D-wins check then never reads an SRGAN run)",
       ("tests/recipes/test_recipes_superres.py::"
        "test_srgan_starts_from_the_srresnet_checkpoint_and_trains_g_against_d",)),
-    M("dp-attention-small-batch-allowed", "recipes/dp_noise_to_image.py", "ATTENTION_MIN_BATCH = 32",
+    M("dp-attention-small-batch-allowed", "recipes/private.py", "ATTENTION_MIN_BATCH = 32",
       "ATTENTION_MIN_BATCH = 1", "DP: self-attention at a batch where an empty Poisson draw (a functorch crash) is likely",
       ("tests/recipes/test_recipes_dp_noise_to_image.py::"
        "test_self_attention_at_a_batch_where_a_draw_may_be_empty_is_refused",)),
-    M("dp-feature-matching-allowed", "recipes/dp_noise_to_image.py", "    if cfg.reg.feature_matching > 0:",
+    M("dp-feature-matching-allowed", "recipes/private.py", "    if cfg.reg.feature_matching > 0:",
       "    if cfg.reg.feature_matching > 1e9:",
       "DP: feature matching (a real batch in G's loss, outside DP-SGD) accepted",
       ("tests/recipes/test_recipes_dp_noise_to_image.py::"

@@ -19,7 +19,7 @@ from ganforge.engine.loop import Trainer
 from ganforge.errors import ConfigError
 from ganforge.nets.layers import MinibatchStd
 from ganforge.objectives import losses
-from ganforge.recipes.dp_noise_to_image import DpState, check_per_sample_d_loss, check_private
+from ganforge.recipes.private import DpState, check_per_sample_d_loss, check_private
 from ganforge.runs import checkpoint
 from ganforge.synthetic import datasheet
 from ganforge.training.poisson import PoissonBatches
@@ -159,7 +159,7 @@ def test_noised_gradients_take_the_layout_of_channels_last_weights():
     from opacus import GradSampleModule
     from opacus.optimizers import DPOptimizer
 
-    from ganforge.recipes.dp_noise_to_image import _dp_optimizer
+    from ganforge.recipes.private import _dp_optimizer
 
     def grads_after_one_step(make):
         torch.manual_seed(0)

@@ -8,6 +8,7 @@ from torch import nn
 
 from ganforge.objectives import D_LOSSES
 from ganforge.recipes import ganomaly
+from ganforge.training.step_batch import StepBatch
 
 
 class Reconstructor(nn.Module):
@@ -32,7 +33,8 @@ def _ctx(seed):
         for p in D.parameters():
             p.mul_(4.0)
     nets = {"G": Reconstructor(), "D": D}
-    return ganomaly.GanomalyContext(nets=nets, optimizers={}, schedules={}, x=x, drawn_at=0), nets, x
+    ctx = ganomaly.GanomalyContext(nets=nets, optimizers={}, schedules={}, drawn=StepBatch(lambda: (x, None)))
+    return ctx, nets, x
 
 
 @pytest.mark.parametrize("seed", [0, 1, 2])

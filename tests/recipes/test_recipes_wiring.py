@@ -20,6 +20,7 @@ from ganforge.objectives import D_LOSSES, G_LOSSES
 from ganforge.objectives.translation import D_HALF, l1
 from ganforge.recipes import cycle_translation, fanogan, ganomaly, paired_translation, superres
 from ganforge.training.image_pool import ImagePool
+from ganforge.training.step_batch import StepBatch
 
 
 def conv(c_in=1, c_out=1, seed=0):
@@ -55,11 +56,11 @@ def no_opt():
 
 def cycle_ctx(cycle, identity, pools=None):
     nets = {"G_AB": conv(seed=1), "G_BA": conv(seed=2), "D_A": Recording(seed=3), "D_B": Recording(seed=4)}
+    a, b = images(seed=10), images(seed=11)
     ctx = cycle_translation.CycleContext(nets=nets, **no_opt(), pools=pools or {},
+                                         drawn=StepBatch(lambda: {"A": a, "B": b}),
                                          d_loss=D_LOSSES["mse"], g_loss=G_LOSSES["mse"],
                                          cycle=cycle, identity=identity)
-    a, b = images(seed=10), images(seed=11)
-    ctx._step_batches = (0, {"A": a, "B": b})
     return ctx, nets, a, b
 
 
@@ -104,11 +105,11 @@ def test_cycle_d_judges_real_images_against_the_pools_output():
 
 def paired_ctx(l1_weight, gan_weight, conditional=True):
     nets = {"G": conv(seed=1), "D": Recording(2 if conditional else 1)}
-    ctx = paired_translation.PairedContext(nets=nets, **no_opt(), a_channels=1, conditional=conditional,
+    a, b = images(seed=10), images(seed=11)
+    ctx = paired_translation.PairedContext(nets=nets, **no_opt(), drawn=StepBatch(lambda: (torch.cat([a, b], 1), None)),
+                                           a_channels=1, conditional=conditional,
                                            d_loss=D_LOSSES["minimax"], g_loss=G_LOSSES["non-saturating"],
                                            l1_weight=l1_weight, gan_weight=gan_weight)
-    a, b = images(seed=10), images(seed=11)
-    ctx._drawn = (0, a, b)
     return ctx, nets, a, b
 
 
@@ -171,7 +172,7 @@ class FeatureD(nn.Module):
 def test_ganomaly_g_loss_weighs_adversarial_contextual_and_encoder_terms():
     nets = {"G": TinyEDE(), "D": FeatureD()}
     x = images(seed=10)
-    ctx = ganomaly.GanomalyContext(nets=nets, **no_opt(), x=x, drawn_at=0)
+    ctx = ganomaly.GanomalyContext(nets=nets, **no_opt(), drawn=StepBatch(lambda: (x, None)))
     loss, stats = ganomaly.g_term(2.0, 50.0, 3.0, ctx)
     with torch.no_grad():
         x_hat, z, z_hat = nets["G"](x)
@@ -185,7 +186,7 @@ def test_ganomaly_g_loss_weighs_adversarial_contextual_and_encoder_terms():
 def test_ganomaly_d_takes_images_as_real_and_reconstructions_as_fake():
     nets = {"G": TinyEDE(), "D": FeatureD()}
     x = images(seed=10)
-    ctx = ganomaly.GanomalyContext(nets=nets, **no_opt(), x=x, drawn_at=0)
+    ctx = ganomaly.GanomalyContext(nets=nets, **no_opt(), drawn=StepBatch(lambda: (x, None)))
     loss, stats = ganomaly.d_term(ctx)
     with torch.no_grad():
         real, fake = nets["D"](x), nets["D"](nets["G"](x)[0])
@@ -229,8 +230,8 @@ def sr_ctx(*overrides):
     nets = {"G": G, "D": SRD()}
     lr, hr = images(seed=10).add(1).div(2)[:, :, :2, :2], images(seed=11).add(1).div(2)
     d_name, g_name = superres.ADVERSARIAL[cfg.superres.adversarial]  # the recipe's own pick from the one registry
-    ctx = superres.SRContext(nets=nets, **no_opt(), cfg=cfg, drawn_at=0, pair=(lr, hr), d_loss=D_LOSSES[d_name],
-                             g_loss=G_LOSSES[g_name])
+    ctx = superres.SRContext(nets=nets, **no_opt(), drawn=StepBatch(lambda: (lr, hr)), cfg=cfg,
+                             d_loss=D_LOSSES[d_name], g_loss=G_LOSSES[g_name])
     return ctx, nets, lr, hr
 
 

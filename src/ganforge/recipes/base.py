@@ -32,7 +32,7 @@ from ganforge.config import OptimConfig, RunConfig
 from ganforge.config import reads as config_reads
 from ganforge.data import Dataset
 from ganforge.data.anomaly_protocols import is_protocol
-from ganforge.errors import CheckpointError
+from ganforge.errors import CheckpointError, ConfigError
 from ganforge.training.distributed import World
 from ganforge.training.monitor import no_monitor
 from ganforge.training.phases import Phase, StepContext
@@ -209,6 +209,14 @@ def measured_elsewhere(recipe: Recipe, data_name: str, run_dir: str | Path) -> t
         return (f"{run_dir} was trained on the anomaly protocol {data_name}, whose test split is mostly anomalies, "
                 f"so sample quality against it means nothing"), f"ganforge anomaly eval {run_dir}"
     return None
+
+
+def refuse_distributed(env: TrainingEnv, recipe: str, why: str = "", fix: str = "run it without torchrun") -> None:
+    """One line, before training starts, when a recipe that trains in one process only is run under torchrun
+    (``recipe``: how the message names it; ``why``: what ties it to one process, in brackets after the claim)."""
+    if env.world.distributed:
+        reason = f" ({why})" if why else ""
+        raise ConfigError(f"{recipe} runs in one process{reason}; {fix}")
 
 
 @contextlib.contextmanager

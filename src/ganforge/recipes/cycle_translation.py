@@ -31,15 +31,16 @@ from ganforge.nets import build_discriminator, build_generator
 from ganforge.objectives.translation import (d_patch_loss, g_patch_loss, l1, patch_logits, shown, translation_d_loss,
                                              translation_g_loss)
 from ganforge.recipes.base import DdpModule, TrainingEnv, TrainingParts
-from ganforge.recipes.paired_translation import PatchForward, d_patches
-from ganforge.recipes.translation_model import (RANGE, SHEET_ITEMS, TranslationModel, TranslationRecipe, domains,
-                                                image_context, save_sheet, scale, with_out_channels)
+from ganforge.recipes.translation_model import (RANGE, SHEET_ITEMS, PatchForward, TranslationModel, TranslationRecipe,
+                                                d_patches, domains, image_context, save_sheet, scale,
+                                                with_out_channels)
 from ganforge.sampling import to_uint8
 from ganforge.training import seeds
 from ganforge.training.batches import real_batches
 from ganforge.training.shuffled import ShuffledBatches
 from ganforge.training.image_pool import ImagePool
 from ganforge.training.phases import Phase, StepContext
+from ganforge.training.step_batch import StepBatch
 
 Tensor = torch.Tensor
 OTHER = {"A": "B", "B": "A"}
@@ -57,18 +58,20 @@ class CycleContext(StepContext):
     g_loss: Any = None
     cycle: float = field(kw_only=True)
     identity: float = field(kw_only=True)
-    _step_batches: tuple[int, dict[str, Tensor]] | None = None
-    fakes: dict[str, Tensor] = field(default_factory=dict)  # this step's G outputs by domain, detached
+    drawn: StepBatch | None = None  # this step's images by domain, one draw of each stream of ``real``
+    step_fakes: StepBatch = field(default_factory=lambda: StepBatch(dict))  # a fresh dict each step
 
     @property
     def epoch(self) -> int:
         return self.real["A"].epoch
 
     def batch(self, domain: str) -> Tensor:
-        if self._step_batches is None or self._step_batches[0] != self.step:
-            self._step_batches = (self.step, {d: s.next()[0] for d, s in self.real.items()})
-            self.fakes = {}
-        return self._step_batches[1][domain]
+        return self.drawn.at(self.step)[domain]
+
+    @property
+    def fakes(self) -> dict[str, Tensor]:
+        """This step's G outputs by domain, detached (empty until a G phase of the step has run)."""
+        return self.step_fakes.at(self.step)
 
 
 def g_term(source: str, ctx: CycleContext) -> tuple[Tensor, dict[str, Tensor]]:
@@ -108,6 +111,13 @@ def d_term(domain: str, ctx: CycleContext) -> tuple[Tensor, dict[str, Tensor]]:
 
 
 class CycleTranslation(TranslationRecipe):
+    """CycleGAN: two translators (A -> B, B -> A) and a D per domain, trained on unpaired images.
+
+    Its own recipe because, with no target to compare an output with, it needs what pix2pix has no use for:
+    a second G, cycle and identity terms, a D per domain fed through an image pool, and two real streams
+    (one per domain, each checkpointed).
+    """
+
     name = "cycle-translation"
     description = "CycleGAN: unpaired translation, two ResNet Gs, two PatchGAN Ds, cycle + identity, image pools"
     reads = {"model": {"g", "d"}, "loss": config_reads.every("loss"), "train": {"d_steps"}, "optim": {"g", "d"},
@@ -144,6 +154,7 @@ class CycleTranslation(TranslationRecipe):
         pools = {d: ImagePool(tr.pool_size, tr.pool_swap, seeds.stream(cfg.seed, seeds.IMAGE_POOL + i), env.device)
                  for i, d in enumerate("AB")}
         ctx = CycleContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules, real=real, pools=pools,
+                           drawn=StepBatch(lambda: {d: s.next()[0] for d, s in real.items()}),
                            d_loss=translation_d_loss(cfg.loss.d, cfg.loss.real_label),
                            g_loss=translation_g_loss(cfg.loss.g, self.name),
                            cycle=tr.cycle, identity=tr.identity)

@@ -25,25 +25,12 @@ from ganforge.config import OptimConfig, RunConfig
 from ganforge.config import reads as config_reads
 from ganforge.data import Dataset
 from ganforge.errors import ConfigError
-from ganforge.nets import NetContext
-from ganforge.nets import registry as net_registry
-from ganforge.nets.encoder import ConvEncoder
 from ganforge import capabilities as cap
 from ganforge.recipes.base import DdpModule, TrainingEnv, TrainingParts, eval_mode
+from ganforge.recipes.encoders import build_encoder
 from ganforge.recipes.noise_to_image import AdversarialContext, NoiseToImage, NoiseToImageModel
 from ganforge.training.phases import Phase
 from ganforge.training.stages import staged
-
-
-def build_encoder(cfg: RunConfig, record: dict[str, Any]) -> nn.Module:
-    """E mirrors D's width (its ``base_channels``, or the builder's default) and codes into z's space."""
-    width = cfg.model.d.options.get("base_channels",
-                                    net_registry.options("discriminator", cfg.model.d.arch).get("base_channels", 64))
-    ctx = NetContext(data_shape=tuple(record["data_shape"]), z_dim=cfg.model.z_dim, kind=record["kind"])
-    try:
-        return ConvEncoder(ctx, base_channels=width)
-    except ValueError as e:
-        raise ConfigError(f"the encoder cannot be built for this data: {e}") from None
 
 
 def izi_f_term(kappa: float, ctx: AdversarialContext) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
@@ -73,6 +60,13 @@ class FAnoGANModel(NoiseToImageModel):
 
 
 class FAnoGAN(NoiseToImage):
+    """f-AnoGAN: a noise-to-image GAN on normal images, then an encoder E into its latent space.
+
+    Its own recipe (a subclass of noise-to-image, whose G and D it trains unchanged) because it adds a
+    third network and a second stage: E is trained in the last ``anomaly.encoder_steps`` steps with G and
+    D frozen, and the trained model scores images (``ganforge anomaly``) by reconstructing them through E.
+    """
+
     name = "fanogan"
     next_command = "ganforge anomaly eval {run}"
     # Its G samples from noise, but the run is trained on a protocol's normal class and its data's test split

@@ -34,11 +34,12 @@ from ganforge.nets.encoder import EncoderDecoderEncoder
 from ganforge.objectives.losses import D_LOSSES
 from ganforge import capabilities as cap
 from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
-from ganforge.recipes.fanogan import build_encoder
+from ganforge.recipes.encoders import build_encoder
 from ganforge.training import seeds
 from ganforge.training.batches import real_batches
 from ganforge.training.shuffled import ShuffledBatches
 from ganforge.training.phases import Phase, StepContext
+from ganforge.training.step_batch import StepBatch
 from ganforge.figures.drawing import save_image_grid
 
 Tensor = torch.Tensor
@@ -50,18 +51,14 @@ class GanomalyContext(StepContext):
     """One batch per step, shared by G's and D's updates (drawn at the step's first use)."""
 
     real: ShuffledBatches | None = None
-    drawn_at: int = -1
-    x: Tensor | None = None
+    drawn: StepBatch | None = None  # this step's (x, y) from ``real``
 
     @property
     def epoch(self) -> int:
         return self.real.epoch
 
     def batch(self) -> Tensor:
-        if self.drawn_at != self.step:
-            self.x, _ = self.real.next()
-            self.drawn_at = self.step
-        return self.x
+        return self.drawn.at(self.step)[0]
 
 
 def g_term(w_adv: float, w_con: float, w_enc: float, ctx: GanomalyContext) -> tuple[Tensor, dict[str, Tensor]]:
@@ -115,6 +112,13 @@ def _context(cfg: RunConfig, record: dict[str, Any]) -> NetContext:
 
 
 class Ganomaly(Recipe):
+    """GANomaly: an anomaly detector whose G is an encoder-decoder-encoder trained against a D on normal images.
+
+    Its own recipe because nothing about it is noise to image: G maps an image to an image and two codes,
+    its loss is feature matching plus reconstruction plus code distance, and the trained model scores
+    images (``ganforge anomaly``) instead of sampling from noise.
+    """
+
     name = "ganomaly"
     next_command = "ganforge anomaly eval {run}"
     eval_command = "ganforge anomaly eval {run}"  # its G encodes and decodes images: nothing to sample from noise
@@ -147,7 +151,8 @@ class Ganomaly(Recipe):
         real = real_batches(data.x, None, cfg.train.batch_size, seed=seeds.stream(cfg.seed, seeds.REAL_BATCHES),
                            device=env.device, output_range=G.output_range, rank=world.rank, world_size=world.size,
                            channels_last=env.channels_last)
-        ctx = GanomalyContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules, real=real)
+        ctx = GanomalyContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules, real=real,
+                              drawn=StepBatch(real.next))
         phases = [Phase("G", "G", [partial(g_term, a.w_adv, a.w_con, a.w_enc)]), Phase("D", "D", [d_term])]
         fixed = real.scale(data.x[:PREVIEW_IMAGES].to(env.device))
 

@@ -25,33 +25,17 @@ from ganforge.nets import build_discriminator, build_generator
 from ganforge.objectives.translation import (conditioned, d_patch_loss, g_patch_loss, l1, patch_logits, shown,
                                              translation_d_loss, translation_g_loss)
 from ganforge.recipes.base import DdpModule, TrainingEnv, TrainingParts
-from ganforge.recipes.translation_model import (RANGE, SHEET_ITEMS, TranslationModel, TranslationRecipe, domains,
-                                                image_context, save_sheet, scale, with_out_channels)
+from ganforge.recipes.translation_model import (RANGE, SHEET_ITEMS, PatchForward, TranslationModel, TranslationRecipe,
+                                                d_patches, domains, image_context, save_sheet, scale,
+                                                with_out_channels)
 from ganforge.sampling import to_uint8
 from ganforge.training import seeds
 from ganforge.training.batches import real_batches
 from ganforge.training.shuffled import ShuffledBatches
 from ganforge.training.phases import Phase, StepContext
+from ganforge.training.step_batch import StepBatch
 
 Tensor = torch.Tensor
-
-
-class PatchForward(nn.Module):
-    """D's patch logits as one ``forward``, so DDP sees the pass it averages gradients for."""
-
-    def __init__(self, D: nn.Module):
-        super().__init__()
-        self.D = D
-
-    def forward(self, x: Tensor) -> list[Tensor]:
-        return patch_logits(self.D, x)
-
-
-def d_patches(ctx: StepContext, name: str, x: Tensor) -> list[Tensor]:
-    """Network ``name``'s patch logits, through its DDP wrapper while it is the one being updated."""
-    if ctx.training == name and name in ctx.ddp:
-        return [p.float() for p in ctx.ddp[name](x)]
-    return patch_logits(ctx.nets[name], x)
 
 
 @dataclass
@@ -60,13 +44,13 @@ class PairedContext(StepContext):
     adversarial terms, always from translation.l1 / translation.gan (no default here: config holds it)."""
 
     pairs: ShuffledBatches | None = None
+    drawn: StepBatch | None = None  # this step's (a and b stacked, y) from ``pairs``
     a_channels: int = 1
     conditional: bool = True
     d_loss: objectives.DLoss | None = None
     g_loss: Any = None
     l1_weight: float = field(kw_only=True)
     gan_weight: float = field(kw_only=True)
-    _drawn: tuple[int, Tensor, Tensor] | None = None
 
     @property
     def epoch(self) -> int:
@@ -74,10 +58,8 @@ class PairedContext(StepContext):
 
     def pair(self) -> tuple[Tensor, Tensor]:
         """This step's (a, b) batch: drawn once per step, shared by the D and G phases."""
-        if self._drawn is None or self._drawn[0] != self.step:
-            ab, _ = self.pairs.next()
-            self._drawn = (self.step, ab[:, :self.a_channels], ab[:, self.a_channels:])
-        return self._drawn[1], self._drawn[2]
+        ab, _ = self.drawn.at(self.step)
+        return ab[:, :self.a_channels], ab[:, self.a_channels:]
 
 
 def d_term(ctx: PairedContext) -> tuple[Tensor, dict[str, Tensor]]:
@@ -104,6 +86,13 @@ def g_term(ctx: PairedContext) -> tuple[Tensor, dict[str, Tensor]]:
 
 
 class PairedTranslation(TranslationRecipe):
+    """pix2pix: a translator G from domain A to domain B, trained on aligned (a, b) pairs against a conditional D.
+
+    Its own recipe because its data and step are not noise to image: G takes an image, not z, its loss adds
+    ``translation.l1`` times the distance to the paired target, and D judges (a, image) pairs patch by patch;
+    the unpaired case, with two translators and a cycle, is :class:`CycleTranslation`.
+    """
+
     name = "paired-translation"
     description = "pix2pix: paired image-to-image translation, U-Net G, conditional PatchGAN D, L1 + GAN"
     reads = config_reads.union({"model": {"g", "d"}, "loss": config_reads.every("loss"), "train": {"d_steps"},
@@ -137,7 +126,7 @@ class PairedTranslation(TranslationRecipe):
                             channels_last=env.channels_last)
         tr = cfg.translation
         ctx = PairedContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules, pairs=pairs,
-                            a_channels=a.shape[0], conditional=tr.conditional_d,
+                            drawn=StepBatch(pairs.next), a_channels=a.shape[0], conditional=tr.conditional_d,
                             d_loss=translation_d_loss(cfg.loss.d, cfg.loss.real_label),
                             g_loss=translation_g_loss(cfg.loss.g, self.name),
                             l1_weight=tr.l1, gan_weight=tr.gan)

@@ -34,7 +34,7 @@ from ganforge.errors import ConfigError
 from ganforge.nets import NetContext, build_discriminator, build_generator
 from ganforge.objectives.feature_matching import feature_matching
 from ganforge.objectives.semi_supervised import labelled_loss, prob_real, unlabelled_loss
-from ganforge.recipes.base import Recipe, TrainingEnv, TrainingParts
+from ganforge.recipes.base import Recipe, TrainingEnv, TrainingParts, refuse_distributed
 from ganforge.training import seeds
 from ganforge.training.batches import Noise, real_batches
 from ganforge.training.shuffled import ShuffledBatches
@@ -277,6 +277,14 @@ def check_classes(cfg: RunConfig, data: Dataset) -> None:
 
 
 class SemiSupervised(Recipe):
+    """The semi-supervised GAN (Salimans et al. 2016): a K-class D that also tells real from fake, and a G
+    trained by feature matching, on a few labelled images and many unlabelled ones.
+
+    Its own recipe because its D is the product: the trained model classifies (``ganforge classify``), its
+    data are a class-balanced labelled subset beside unlabelled streams, and its losses (labelled
+    cross-entropy, the unlabelled terms on D's K logits) are none of noise-to-image's.
+    """
+
     name = "semi-supervised"
     description = "a K-class D that also tells real from fake, trained on few labels and many unlabelled images"
     reads = config_reads.union({"model": config_reads.every("model"), "semi": config_reads.every("semi"),
@@ -319,9 +327,7 @@ class SemiSupervised(Recipe):
 
     def training(self, env: TrainingEnv) -> TrainingParts:
         cfg, data, device = env.cfg, env.data, env.device
-        if env.world.size > 1:
-            raise ConfigError("the semi-supervised recipe runs in one process; start it with ganforge train, "
-                              "not torchrun")
+        refuse_distributed(env, "the semi-supervised recipe", fix="start it with ganforge train, not torchrun")
         if not hasattr(env.nets["D"], "classify"):
             raise ConfigError(f"the semi-supervised recipe needs a classifying D (model.d.arch ssgan-mlp or "
                               f"ssgan-conv), and '{cfg.model.d.arch}' has no class outputs")

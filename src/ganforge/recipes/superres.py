@@ -47,6 +47,7 @@ from ganforge.run_layout import CHECKPOINTS
 from ganforge.training import seeds
 from ganforge.training.crops import CropBatches
 from ganforge.training.phases import Phase, StepContext
+from ganforge.training.step_batch import StepBatch
 from ganforge.figures.drawing import save_image_grid
 
 Tensor = torch.Tensor
@@ -61,12 +62,11 @@ ADVERSARIAL = {"plain": ("minimax", "non-saturating"), "relativistic": ("relativ
 @dataclass
 class SRContext(StepContext):
     batches: CropBatches | None = None
+    drawn: StepBatch | None = field(default=None, repr=False)  # this step's (LR, HR) from ``batches``
     cfg: RunConfig | None = None
     features: nn.Module | None = None  # VGG19 for feature_loss=vgg19
     d_loss: objectives.DLoss | None = None  # superres.adversarial's pair, from the one registry
     g_loss: objectives.GLoss | None = None
-    drawn_at: int = -1
-    pair: tuple[Tensor, Tensor] | None = field(default=None, repr=False)
 
     @property
     def epoch(self) -> int:
@@ -74,9 +74,7 @@ class SRContext(StepContext):
 
     def lr_hr(self) -> tuple[Tensor, Tensor]:
         """This step's (LR, HR) batch: drawn once per step, so D and G see the same images."""
-        if self.drawn_at != self.step or self.pair is None:
-            self.pair, self.drawn_at = self.batches.next(), self.step
-        return self.pair
+        return self.drawn.at(self.step)
 
 
 def g_term(adversarial: bool, ctx: SRContext) -> tuple[Tensor, dict[str, Tensor]]:
@@ -213,6 +211,11 @@ def load_pretrained_g(G: nn.Module, path: str, spec: NetSpec | None = None) -> d
 
 
 class _SuperresRecipe(Recipe):
+    """What srresnet and srgan share: G maps an LR crop to its HR original, trained on (LR, HR) crops, and the
+    trained model upscales rather than samples. Its own family because nothing is drawn from noise: the data
+    are crop pairs (:class:`CropBatches`), the loss is a pixel (and feature) distance to the HR truth, and the
+    run is measured by ``ganforge upscale --eval``."""
+
     adversarial = False
     next_command = "ganforge upscale {run} --input IMAGE --out OUT.png   (or --eval skimage-photos for an RGB run)"
     eval_command = "ganforge upscale {run} --eval skimage-photos"
@@ -281,8 +284,9 @@ class _SuperresRecipe(Recipe):
         if cfg.superres.feature_loss == "vgg19" and cfg.superres.feature_weight > 0:
             features = sr_loss.load_vgg19(cfg.superres.vgg19_weights, cfg.superres.vgg19_sha256)[0].to(device)
         d_name, g_name = ADVERSARIAL[cfg.superres.adversarial]
-        ctx = SRContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules, batches=batches, cfg=cfg,
-                        features=features, d_loss=objectives.D_LOSSES[d_name], g_loss=objectives.G_LOSSES[g_name])
+        ctx = SRContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules, batches=batches,
+                        drawn=StepBatch(batches.next), cfg=cfg, features=features,
+                        d_loss=objectives.D_LOSSES[d_name], g_loss=objectives.G_LOSSES[g_name])
         phases = [Phase("G", "G", [partial(g_term, self.adversarial)])]
         if self.adversarial:
             phases.insert(0, Phase("D", "D", [d_term], repeat=cfg.train.d_steps))
@@ -343,6 +347,8 @@ def _preview_batch(hr: Tensor, lr: Tensor | None, crop: int, scale: int, device:
 
 
 class SRResNetRecipe(_SuperresRecipe):
+    """SRResNet: the super-resolution G alone, on a pixel (and optional feature) loss; the usual start of srgan."""
+
     name = "srresnet"
     description = "super-resolution G trained on a pixel loss (SRResNet, Ledig et al. 2017)"
     # no D: no adversarial term, no D updates; the scale is model.g's own, so no z or loss section
@@ -351,6 +357,9 @@ class SRResNetRecipe(_SuperresRecipe):
 
 
 class SRGANRecipe(_SuperresRecipe):
+    """SRGAN: the same G against a D that tells HR crops from G's outputs, usually from a trained SRResNet's G
+    (``superres.init_g``); a recipe apart from srresnet because it builds, trains and reads the config of a D."""
+
     name = "srgan"
     description = "super-resolution G against a D, from a trained SRResNet (SRGAN, Ledig et al. 2017)"
     reads = {"model": {"g", "d"}, "optim": {"g", "d"}, "superres": config_reads.every("superres"),

@@ -45,14 +45,15 @@ from ganforge.errors import ConfigError
 from ganforge.nets import NetContext, build_discriminator, build_generator
 from ganforge.objectives import tabular as terms
 from ganforge.objectives.adversarial import d_loss_of_draw
-from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
-from ganforge.recipes.dp_noise_to_image import DP_STATE, check_batch_fits, check_private, make_private
+from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts, refuse_distributed
+from ganforge.recipes.private import DP_STATE, check_batch_fits, check_private, make_private
 from ganforge.tabular.batches import Draw, PoissonTableBatches, TableBatches
 from ganforge.tabular.conditional import ConditionalSampler
 from ganforge.tabular.sampling import TableModel, column_shapes, save_table_preview
 from ganforge.tabular.transform import TableTransformer
 from ganforge.training import seeds
 from ganforge.training.batches import Noise
+from ganforge.training.monitor import no_monitor
 from ganforge.training.phases import Phase, StepContext
 from ganforge.training.poisson import MIN_FAKE
 
@@ -147,6 +148,13 @@ def _check(cfg: RunConfig, data: Dataset) -> None:
 
 
 class Tabular(Recipe):
+    """CTGAN: a conditional G of table rows against a packed WGAN-GP D, on a table's transformed rows.
+
+    Its own recipe because a table is not an image: its rows arrive mode-normalised and one-hot (the
+    transform is part of the record, to decode samples), G is conditioned on a category drawn by
+    training-by-sampling, its outputs are Gumbel-softmax spans, and the trained model writes CSV rows.
+    """
+
     name = "tabular"
     description = "CTGAN on a table (csv:PATH, parquet:PATH): conditional G, packed WGAN-GP D"
     next_command = "ganforge sample {run} --n 1000 --out synthetic.csv"
@@ -223,11 +231,12 @@ class Tabular(Recipe):
                              ddp=lambda: {"G": DdpModule(env.nets["G"]), "D": DdpModule(D)},
                              reseed=lambda base: (noise.reseed(seeds.stream(base, seeds.NOISE)),
                                                   batches.reseed(seeds.stream(base, seeds.REAL_BATCHES))),
-                             monitor=watch if cfg.tabular.score_rows else _no_score)
+                             monitor=watch if cfg.tabular.score_rows else no_monitor)
 
 
 class DpTabular(Tabular):
-    """CTGAN with D trained by DP-SGD (Opacus), through dp-noise-to-image's path (:func:`make_private`).
+    """CTGAN with D trained by DP-SGD (Opacus), through the machinery it shares with dp-noise-to-image
+    (:func:`~ganforge.recipes.private.make_private`).
 
     D's real rows are a Poisson sample of the table at rate q = train.batch_size / rows in every D update
     (:class:`PoissonTableBatches`), each with a conditional vector read from the row itself, and Opacus's
@@ -267,18 +276,12 @@ class DpTabular(Tabular):
                                    sample_rate=env.local_batch / len(env.data), min_fake=MIN_FAKE)
 
     def training(self, env: TrainingEnv) -> TrainingParts:
-        if env.world.distributed:
-            raise ConfigError(f"{self.name} runs in one process (D's rows are one Poisson sample of the whole table "
-                              f"per update, the sampling its accountant counts, and it is not shared out between "
-                              f"processes); run it without torchrun")
+        refuse_distributed(env, self.name, "D's rows are one Poisson sample of the whole table per update, the "
+                                           "sampling its accountant counts, and it is not shared out between processes")
         parts = make_private(env, super().training(env), self.name)
         rate = parts.stateful[DP_STATE].sample_rate
         assert parts.context.batches.sample_rate == rate, (parts.context.batches.sample_rate, rate)
         return parts
-
-
-def _no_score(nets: dict[str, nn.Module], judge: Any = None) -> dict[str, float]:
-    return {}
 
 
 class _Score:

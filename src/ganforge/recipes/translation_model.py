@@ -1,4 +1,5 @@
-"""What the two translation recipes share: domains, the trained model that translates, sheets.
+"""What the two translation recipes share: domains, D's patch logits, the trained model that translates,
+sheets.
 
 A translation run's data is a two-domain :class:`~ganforge.data.Dataset`: ``x`` is domain A
 and ``b.x`` domain B, with ``paired`` saying whether ``b.x[i]`` is the target of ``x[i]``.
@@ -27,10 +28,12 @@ from ganforge.data import Dataset, load_dataset
 from ganforge.errors import ConfigError, DataError, GanforgeError, note
 from ganforge.memory import MEMORY_SHARE, available_memory, human_bytes
 from ganforge.nets import NetContext
+from ganforge.objectives.translation import patch_logits
 from ganforge.recipes.base import Recipe
 from ganforge import capabilities as cap
 from ganforge.sampling import from_uint8, to_uint8
 from ganforge.figures.drawing import save_image_grid
+from ganforge.training.phases import StepContext
 
 SHEET_ITEMS = 16  # input | output | target triples on a sheet
 RANGE = (-1.0, 1.0)  # the translators' tanh output; inputs are scaled to it too
@@ -73,6 +76,24 @@ def with_out_channels(spec: Any, channels: int) -> Any:
     options = dict(spec.options)
     options.setdefault("out_channels", channels)
     return type(spec)(spec.arch, options)
+
+
+class PatchForward(nn.Module):
+    """D's patch logits as one ``forward``, so DDP sees the pass it averages gradients for."""
+
+    def __init__(self, D: nn.Module):
+        super().__init__()
+        self.D = D
+
+    def forward(self, x: torch.Tensor) -> list[torch.Tensor]:
+        return patch_logits(self.D, x)
+
+
+def d_patches(ctx: StepContext, name: str, x: torch.Tensor) -> list[torch.Tensor]:
+    """Network ``name``'s patch logits, through its DDP wrapper while it is the one being updated."""
+    if ctx.training == name and name in ctx.ddp:
+        return [p.float() for p in ctx.ddp[name](x)]
+    return patch_logits(ctx.nets[name], x)
 
 
 class TranslationRecipe(Recipe):

@@ -31,7 +31,7 @@ from safetensors.torch import load_file
 from ganforge import capabilities as cap, run_stats
 from ganforge.download import sha256_file
 from ganforge.metrics.registry import split_key
-from ganforge.recipes.dp_noise_to_image import DP_STATE, overlaps_training
+from ganforge.recipes.private import DP_STATE, overlaps_training
 from ganforge.run_layout import STATS, eval_report
 from ganforge.runs import rundir
 from ganforge.runs.run import Run

@@ -92,7 +92,7 @@ class PoissonTableBatches(TableBatches):
     """dp-tabular's stream: D's real rows by Poisson sampling, the sampling its privacy accountant counts.
 
     Each D update takes every row of the table independently with probability ``sample_rate`` (q =
-    train.batch_size / rows: the rate :class:`~ganforge.recipes.dp_noise_to_image.DpState` gives Opacus's
+    train.batch_size / rows: the rate :class:`~ganforge.recipes.private.DpState` gives Opacus's
     RDP accountant), so a row is in a batch at most once and in a fraction q of the batches, whatever its
     categories; the batch size varies (Binomial(rows, q), possibly 0). It is drawn as a Binomial count and
     that many distinct rows uniformly, which is the same distribution over subsets as one coin per row and
