@@ -1,6 +1,7 @@
 """Resume continues the same run: same step, same data order, same noise, same dropout masks."""
 
 import json
+from pathlib import Path
 
 import pytest
 import torch
@@ -8,7 +9,13 @@ import torch
 from ganforge import config, presets
 from ganforge.errors import CheckpointError, ConfigError, GanforgeError
 from ganforge.runs import checkpoint
+from ganforge.engine import state
 from ganforge.engine.loop import Trainer
+from ganforge.objectives.ada import Ada
+from ganforge.objectives.historical import HistoricalAverage
+from ganforge.objectives.path_length import PathLengthMean
+from ganforge.recipes.private import DpState
+from ganforge.training.image_pool import ImagePool
 
 BASE = ["log.tensorboard=false", "log.progress=false", "model.z_dim=8", "model.g.hidden=[32]",
         "model.d.hidden=[16]", "model.d.pieces=2", "log.every=5", "log.checkpoint_every=10",
@@ -133,6 +140,20 @@ def test_a_component_added_on_resume_is_refused_in_one_line(tmp_path, added, lab
         Trainer(_cfg("train.steps=20", added), tmp_path / "r", resume=True, allow_config_change=True)
     assert "\n" not in str(e.value)
     assert _records_of(tmp_path / "r") == before
+
+
+@pytest.mark.parametrize("component, key", [
+    ("HistoricalAverage", "reg.historical"), ("Ada", "augment.ada_target"), ("PathLengthMean", "reg.path_length"),
+    ("DpState", "dp.*"), ("ImagePool", "the changed config"),
+])
+def test_a_stateful_component_names_the_config_key_that_adds_it(component, key):
+    """Each stateful component declares the key that adds it (``enabled_by``); one that does not is "the changed
+    config". The message is the same one line for every component."""
+    cls = {c.__name__: c for c in (HistoricalAverage, Ada, PathLengthMean, DpState, ImagePool)}[component]
+    assert getattr(cls, "enabled_by", state.CHANGED_CONFIG) == key
+    assert state._not_in_checkpoint(Path("ck"), "x_D", key) == (
+        f"checkpoint ck holds no x_D state: the run was trained without it ({key} adds it), and it cannot be "
+        f"added on resume; resume with the run's own {key}, or train a new run with it")
 
 
 def test_a_changed_weight_decay_is_the_one_training_uses(tmp_path):

@@ -31,6 +31,8 @@ def test_the_lr_factor_compounds_at_each_retry(tmp_path, tiny_trainer):
     messages = [e["message"] for e in _events(tmp_path / "run") if e["event"] == "rollback"]
     assert "lr x0.5" in messages[0] and "lr x0.25" in messages[1]
     assert tr.built.schedules["G"].scale == 0.25 and tr.built.schedules["D"].scale == 0.25
+    # each restore renames the steps that follow, so a once-per-step draw (StepBatch) is made anew on a retry
+    assert tr.built.parts.context.restores == 2 and tr.built.parts.context.draw_key[0] == 2
 
 
 def test_stopping_with_no_checkpoint_does_not_claim_one_is_kept(tmp_path, tiny_trainer):

@@ -31,6 +31,21 @@ def test_convolutional_variant_has_the_yaml_sizes():
     assert sizes[:3] == [(32, 16, 16), (32, 7, 7), (192, 5, 5)]  # cuda-convnet's rounded-up pooling
 
 
+def test_the_sigmoid_layer_is_read_as_the_maps_with_no_weights_between_as_the_yaml_s_space_converter():
+    """cifar10_convolutional.yaml puts a SpaceConverter (a reshape) between the 8000 sigmoid units and the
+    deconv, not a layer: at a last width equal to the grid's cells G has no weights there, and the deconv
+    reads the sigmoid outputs themselves (here 80 maps of 2x2 for 8x8 images); a narrowed G keeps a map."""
+    torch.manual_seed(0)
+    G = build_generator(NetSpec("mlp-deconv", {"hidden": [16, 320]}), _ctx((3, 8, 8)))
+    assert G.grid == (2, 2) and isinstance(G.to_grid, torch.nn.Identity)
+    z = torch.randn(3, 10)
+    maps = G.body(z).view(3, 80, 2, 2)
+    torch.testing.assert_close(G(z), torch.sigmoid(G.head(maps) + G.out_bias))
+    assert not any(p.shape == (320, 320) for p in G.parameters())
+    narrowed = build_generator(NetSpec("mlp-deconv", {"hidden": [16, 16]}), _ctx((3, 8, 8)))
+    assert isinstance(narrowed.to_grid, torch.nn.Linear) and narrowed.to_grid.out_features == 320
+
+
 def test_fully_connected_variant_and_output_bias_from_the_data():
     mean = torch.full((3 * 8 * 6,), 0.25)
     G = build_generator(NetSpec("mlp-deconv", {"hidden": [16, 16], "deconv_channels": 0}), _ctx((3, 8, 6), mean))

@@ -117,6 +117,44 @@ def test_options_lists_defaults_including_generic_ones():
     assert options("generator", "resnet")["channels"] == 256
 
 
+def test_resolved_options_are_the_spec_s_own_over_the_builder_s_and_the_generic_defaults():
+    """Code that reads a config's option goes through resolved_options, so no default is written twice."""
+    spec = NetSpec("dcgan", {"base_channels": 16, "pack": 2})
+    opts = registry.resolved_options("discriminator", spec)
+    assert opts == {**options("discriminator", "dcgan"), "base_channels": 16, "pack": 2}
+    assert opts["norm"] == "batch" and opts["spectral_norm_iterations"] == 1
+    assert "mbstd_group" not in opts and registry.resolved_options("discriminator", NetSpec("stylegan2"))[
+        "mbstd_group"] == 4
+    assert spec.options == {"base_channels": 16, "pack": 2}  # the spec itself is left as stated
+
+
+@pytest.mark.parametrize("arch", sorted(set(list_archs("generator")) | set(list_archs("discriminator"))))
+def test_an_arch_s_generator_and_discriminator_agree_on_the_default_conditioning(arch):
+    """NetSpec.conditional reads conditioning's default without a role (option_default): both builders of an
+    arch that take the option must default to the same value."""
+    assert registry.option_default(arch, "conditioning") in (None, "none")
+    assert registry.option_default("_unknown", "conditioning") is None
+    assert NetSpec(arch).conditional is False
+
+
+def test_option_default_refuses_builders_that_disagree():
+    @registry.register("generator", "_disagree")
+    def g(ctx, *, width: int = 1):  # pragma: no cover
+        return nn.Identity()
+
+    @registry.register("discriminator", "_disagree")
+    def d(ctx, *, width: int = 2):  # pragma: no cover
+        return nn.Identity()
+
+    try:
+        with pytest.raises(TypeError, match="disagree on the default of width"):
+            registry.option_default("_disagree", "width")
+    finally:
+        for role in ("generator", "discriminator"):
+            del registry._REGISTRIES[role]["_disagree"]
+            del registry._CHOICES[(role, "_disagree")]
+
+
 def test_a_builder_cannot_take_a_generic_option_itself():
     with pytest.raises(TypeError, match="generic option"):
         @registry.register("generator", "_clash")

@@ -41,6 +41,17 @@ def test_four_networks_one_step_each_and_the_pools_are_checkpointed(tmp_path):
     assert {"cycle_A", "cycle_B", "identity_G_AB", "D_real_A", "D_fake_B", "lr_G_BA"} <= log.keys()
 
 
+def test_least_squares_in_a_translation_recipe_is_said_to_be_the_halved_form_and_mse_is_not(tmp_path, capsys):
+    """A config written before round 21 says least-squares and meant the reference's nn.MSELoss: it now trains on
+    the LSGAN paper's halved form, and one warning line says so and names mse; the presets' mse says nothing."""
+    data = inverted_npz(tmp_path)
+    trainer(tmp_path, data, "train.steps=1", "loss.d=least-squares", "loss.g=least-squares", name="ls")
+    err = capsys.readouterr().err
+    assert err.count("ganforge: warning: cycle-translation: loss least-squares") == 1 and "loss.g=mse" in err
+    trainer(tmp_path, data, "train.steps=1", name="mse")
+    assert "least-squares" not in capsys.readouterr().err
+
+
 def test_one_step_g_losses_are_their_logged_parts_with_the_configured_weights(tmp_path):
     """loss_G_AB = g_adv + cycle * (A -> B -> A + B -> A -> B) + cycle * identity * |G_AB(b) - b| (10, 10, 5 as
     configured), and the same for G_BA, rebuilt from one step's log (both cycles are logged for each G)."""

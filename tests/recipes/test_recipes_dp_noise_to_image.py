@@ -67,13 +67,24 @@ def test_resume_continues_bitwise_with_the_accountant(tmp_path):
 
 
 def test_every_log_record_carries_epsilon_after_its_last_update_also_the_run_s_short_last_one(tmp_path):
-    """The accountant reports at the loop's own cadence (StepContext.logs): every 5 steps and at a last step off
-    that grid, each after the update it closes, so the figures rise and the last covers all 7 updates."""
+    """Every record states epsilon as the accountant has it when the record is written (TrainingParts.log_figures):
+    every 5 steps and at a last step off that grid, so the figures rise and the last covers all 7 updates."""
     run = ganforge.train(_cfg(noise_multiplier=1.0), out=tmp_path / "a", steps=7)
     logged = [r for r in _stats(run) if "loss_D" in r]
     assert [r["step"] for r in logged] == [5, 7]
     assert all("dp_epsilon" in r for r in logged) and logged[0]["dp_epsilon"] < logged[1]["dp_epsilon"]
     assert checkpoint.load(run.checkpoint)[0]["dp_D"]["history"][:, 2].sum() == 7  # the updates it counted
+
+
+def test_a_run_resumed_between_log_steps_logs_the_uninterrupted_run_s_epsilon(tmp_path):
+    """A leg that ends off the log grid (step 7 of log.every 5) writes a partial record and keeps the interval's
+    sums in its checkpoint; epsilon is read when a record is written (TrainingParts.log_figures), so the resumed
+    run's step-10 record is the straight run's, not the mean of step 7's and step 10's (1.352 for 1.372)."""
+    straight = ganforge.train(_cfg(noise_multiplier=1.0), out=tmp_path / "s", steps=10)
+    ganforge.train(_cfg(noise_multiplier=1.0), out=tmp_path / "r", steps=7)
+    resumed = ganforge.train(_cfg(noise_multiplier=1.0), out=tmp_path / "r", steps=10, resume=True)
+    last = [r for r in _stats(resumed) if "loss_D" in r][-1]
+    assert last["step"] == 10 and last["dp_epsilon"] == _stats(straight)[-1]["dp_epsilon"]
 
 
 def test_clipping_and_noise_change_the_update(tmp_path):

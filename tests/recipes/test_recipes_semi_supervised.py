@@ -59,6 +59,11 @@ def test_every_labelled_batch_is_class_balanced():
         assert xb.shape == (12, 1, 8, 8) and torch.equal(torch.bincount(yb, minlength=3), torch.full((3,), 4))
     uneven = LabelledBatches(x, y, 3, batch_size=10, seed=0, device=torch.device("cpu"), output_range=(0.0, 1.0))  # 3 of each class
     assert torch.equal(torch.bincount(uneven.next()[1], minlength=3), torch.full((3,), 3))
+    laid = LabelledBatches(x, y, 3, batch_size=12, seed=0, device=torch.device("cpu"), output_range=(0.0, 1.0),
+                           channels_last=True)  # as the unlabelled streams, when D's weights are channels_last
+    plain = LabelledBatches(x, y, 3, batch_size=12, seed=0, device=torch.device("cpu"), output_range=(0.0, 1.0))
+    xb = laid.next()[0]
+    assert xb.is_contiguous(memory_format=torch.channels_last) and torch.equal(xb, plain.next()[0])  # same values
 
 
 def test_the_unlabelled_term_does_not_depend_on_the_labels(tmp_path):

@@ -45,3 +45,13 @@ def test_any_maker_works_such_as_a_fresh_dict_per_step():
     fills = StepBatch(dict)
     fills.at(0)["B"] = 1
     assert fills.at(0) == {"B": 1} and fills.at(1) == {}
+
+
+def test_a_step_retried_after_a_rollback_draws_anew():
+    """The engine counts restores in StepContext.restores: (restores, step) names a step, so the retried step
+    5 reads the restored (or reseeded) stream instead of the failed attempt's batch."""
+    stream = Counting()
+    batch = StepBatch(stream.next)
+    failed = batch.at((0, 5))
+    retried = batch.at((1, 5))
+    assert retried is not failed and stream.draws == 2 and batch.at((1, 5)) is retried

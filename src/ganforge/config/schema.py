@@ -25,6 +25,7 @@ import yaml
 from ganforge.config.recipe_sections import (AnomalyConfig, DpConfig, GrowthConfig, SemiSupervisedConfig,
                                              SuperresConfig, TabularConfig, TranslationConfig)
 from ganforge.config.run_sections import EvalConfig, GuardConfig, LogConfig, SpeedConfig
+from ganforge.nets import registry as net_registry
 
 
 @dataclass
@@ -79,8 +80,10 @@ class NetSpec:
 
     @property
     def conditional(self) -> bool:
-        """Whether the network's realness (or sample) depends on class labels."""
-        return self.options.get("conditioning", "none") not in (None, "none")
+        """Whether the network's realness (or sample) depends on class labels (its ``conditioning``, stated or
+        its builder's default)."""
+        default = net_registry.option_default(self.arch, "conditioning")
+        return self.options.get("conditioning", default) not in (None, "none")
 
 
 @dataclass
@@ -112,7 +115,7 @@ class LossConfig:
     # "minimax" minimises log(1 - D(G(z))) as in the paper's equation.
     g: str = "non-saturating"
     # One-sided label smoothing (Salimans et al. 2016): D's target for real samples; 0.9 smooths,
-    # 1.0 is off. Fake targets stay 0. Only the minimax and least-squares D losses have targets.
+    # 1.0 is off. Fake targets stay 0. Only D losses with targets (DLoss.has_targets: minimax, least-squares, mse) take it.
     real_label: float = 1.0
 
 

@@ -68,9 +68,39 @@ def _check_finite(value: Any, path: str) -> None:
 def validate(cfg: RunConfig) -> None:
     """Range and choice checks that types alone cannot express."""
     _check_finite(cfg, "")
+    _check_seed(cfg)
+    _check_train(cfg)
+    _check_reg(cfg)
+    _check_loss(cfg)
+    _check_augment(cfg)
+    _check_ema(cfg)
+    _check_guard(cfg)
+    _check_model(cfg)
+    _check_optim(cfg)
+    _check_data(cfg)
+    _check_semi(cfg)
+    _check_speed(cfg)
+    _check_growth(cfg)
+    _check_linear_decay(cfg)
+    _check_translation(cfg)
+    _check_dp(cfg)
+    _check_graphs(cfg)
+    _check_device(cfg.train.device)
+    _check_tabular(cfg)
+    _check_nets(cfg)
+    _validate_superres(cfg)
+    _check_anomaly(cfg)
+
+
+def _check_seed(cfg: RunConfig) -> None:
+    """The run's seed: numpy and torch take it."""
     # numpy's generators refuse a negative seed; the data registry did, as "data.seed=-1 is invalid"
     _check(cfg.seed >= 0, f"seed must be an integer >= 0, got {cfg.seed}")
     _check(cfg.seed <= SEED_MAX, f"seed must be at most 2**63-1 (torch's limit), got {cfg.seed}")
+
+
+def _check_train(cfg: RunConfig) -> None:
+    """The train section's counts, the log section's intervals and the evaluation's."""
     t, lg = cfg.train, cfg.log
     _check(t.steps >= 0, f"train.steps must be >= 0, got {t.steps}")
     _check(t.batch_size >= 1, f"train.batch_size must be >= 1, got {t.batch_size}")
@@ -81,6 +111,10 @@ def validate(cfg: RunConfig) -> None:
     _check(cfg.eval.every >= 0, f"eval.every must be >= 0 (0 = off), got {cfg.eval.every}")
     if cfg.eval.n is not None:
         _check(cfg.eval.n >= 2, f"eval.n must be >= 2 or null, got {cfg.eval.n}")
+
+
+def _check_reg(cfg: RunConfig) -> None:
+    """The regularisers' weights, intervals and the clip."""
     r = cfg.reg
     for name in ("gp", "r1", "ortho", "feature_matching", "historical", "instance_noise", "aux_weight"):
         _check(getattr(r, name) >= 0, f"reg.{name} must be >= 0, got {getattr(r, name)}")
@@ -96,7 +130,11 @@ def validate(cfg: RunConfig) -> None:
         # and lazy R1's own D phase (reg.r1_every > 1) is not followed by a clip (objectives/r1.py)
         _check(r.r1 == 0, f"reg.clip ({r.clip}) and reg.r1 ({r.r1}) together: they are alternatives, and lazy R1's "
                           f"own D update is not clipped; set reg.r1=0 or reg.clip=null")
-    # the names first: the checks below ask the registry about the loss loss.d names (DLoss's declared facts)
+
+
+def _check_loss(cfg: RunConfig) -> None:
+    """The losses' names, then the label smoothing the D loss allows."""
+    # the names first: the checks below ask the registry about the loss that loss.d names (DLoss's declared facts)
     for role, names in (("d", losses.D_LOSSES), ("g", losses.G_LOSSES)):
         value = getattr(cfg.loss, role)
         _check(value in names, f"loss.{role} '{value}' is not a known loss{did_you_mean(value, names)}; "
@@ -107,6 +145,10 @@ def validate(cfg: RunConfig) -> None:
            f"loss.real_label (label smoothing) needs a loss with targets "
            f"({', '.join(losses.d_losses_where(lambda loss: loss.has_targets))}), "
            f"not '{cfg.loss.d}'; set loss.real_label=1.0")
+
+
+def _check_augment(cfg: RunConfig) -> None:
+    """The augmentation policy and ADA's settings."""
     augment.parse_policy(cfg.augment.policy)
     a = cfg.augment
     _check(a.ada_interval >= 1, f"augment.ada_interval must be >= 1, got {a.ada_interval}")
@@ -116,7 +158,11 @@ def validate(cfg: RunConfig) -> None:
         # auto (the dcgan-mnist family's default) leaves ADA's D phase eager on CUDA with one warning
         _check(cfg.speed.graphs is not True, "augment.ada_target (ADA) adjusts p on the host, so its D update "
                                              "cannot be captured; set speed.graphs=auto or false")
-    _check_ema(cfg)
+
+
+def _check_guard(cfg: RunConfig) -> None:
+    """The divergence guard, and the collapse monitor's batch (log.diversity_n) it watches."""
+    d_loss, lg = losses.D_LOSSES[cfg.loss.d], cfg.log
     g = cfg.guard
     _check(g.action in ("stop", "rollback"), f"guard.action must be stop or rollback, got '{g.action}'")
     _check(g.max_retries >= 0, f"guard.max_retries must be >= 0, got {g.max_retries}")
@@ -135,11 +181,19 @@ def validate(cfg: RunConfig) -> None:
     _check(g.diversity_warmup >= 0, f"guard.diversity_warmup must be >= 0, got {g.diversity_warmup}")
     _check(lg.diversity_n == 0 or lg.diversity_n >= 2,
            f"log.diversity_n must be 0 (off) or >= 2 (distances need pairs), got {lg.diversity_n}")
+
+
+def _check_model(cfg: RunConfig) -> None:
+    """The noise G reads (model.z_dim, model.z_dist)."""
     _check(cfg.model.z_dim >= 1, f"model.z_dim must be >= 1, got {cfg.model.z_dim}")
     z_dists = ("uniform", "normal")
     _check(cfg.model.z_dist in z_dists,
            f"model.z_dist must be one of {', '.join(z_dists)}, got '{cfg.model.z_dist}'"
            f"{did_you_mean(cfg.model.z_dist, z_dists)}")
+
+
+def _check_optim(cfg: RunConfig) -> None:
+    """Each optimiser's name and ranges."""
     for role in ("g", "d"):
         o: OptimConfig = getattr(cfg.optim, role)
         opts = ("sgd", "adam", "rmsprop")
@@ -156,6 +210,10 @@ def validate(cfg: RunConfig) -> None:
         _check(o.momentum_final is None or 0 <= o.momentum_final < 1,
                f"optim.{role}.momentum_final must be in [0, 1) or null (constant momentum), got {o.momentum_final}")
         _check(o.lr_min >= 0, f"optim.{role}.lr_min (the decayed learning rate's floor) must be >= 0, got {o.lr_min}")
+
+
+def _check_data(cfg: RunConfig) -> None:
+    """The data section's sizes, limits and label seed."""
     if cfg.data.channels is not None:
         _check(cfg.data.channels in (1, 3), f"data.channels must be 1, 3 or null, got {cfg.data.channels}")
     _check(cfg.data.size is None or cfg.data.size >= 1, f"data.size must be an integer >= 1 or null, got {cfg.data.size}")
@@ -169,7 +227,15 @@ def validate(cfg: RunConfig) -> None:
            f"data.label_seed must be an integer >= 0 or null (the run's seed), got {cfg.data.label_seed}")
     _check(cfg.data.label_seed is None or cfg.data.label_seed <= SEED_MAX,
            f"data.label_seed must be at most 2**63-1 (torch's limit), got {cfg.data.label_seed}")
+
+
+def _check_semi(cfg: RunConfig) -> None:
+    """The semi-supervised section."""
     _check(cfg.semi.unlabelled >= 0, f"semi.unlabelled must be >= 0 (0 = labels only), got {cfg.semi.unlabelled}")
+
+
+def _check_speed(cfg: RunConfig) -> None:
+    """The speed section's choices (speed.graphs is checked after the recipes' sections)."""
     sp = cfg.speed
     _check(sp.precision in ("auto", "fp32", "bf16"),
            f"speed.precision must be auto, fp32 or bf16, got '{sp.precision}'{did_you_mean(sp.precision, ('bf16', 'fp32'))}")
@@ -182,12 +248,20 @@ def validate(cfg: RunConfig) -> None:
     for name in ("channels_last", "tf32", "cudnn_benchmark"):
         value = getattr(sp, name)
         _check(value in (True, False, "auto"), f"speed.{name} must be true, false or auto, got {value!r}")
+
+
+def _check_growth(cfg: RunConfig) -> None:
+    """Progressive growing's images per stage."""
     gr = cfg.growth
     _check(gr.fade_images >= 0, f"growth.fade_images must be >= 0, got {gr.fade_images}")
     _check(gr.stable_images >= 0, f"growth.stable_images must be >= 0, got {gr.stable_images}")
     _check(gr.fade_images + gr.stable_images > 0, "growth.fade_images and growth.stable_images are both 0, which "
                                                  "leaves no images for any stage; set growth.stable_images to "
                                                  "the images each stage trains on (progan-mnist: 10000)")
+
+
+def _check_linear_decay(cfg: RunConfig) -> None:
+    """Each optimiser's linear learning-rate decay."""
     for role in ("g", "d"):
         o = getattr(cfg.optim, role)
         if o.linear_decay_start is not None:
@@ -198,6 +272,10 @@ def validate(cfg: RunConfig) -> None:
             _check(o.lr_decay == 1.0, f"optim.{role}.linear_decay_start and lr_decay={o.lr_decay} are two schedules; "
                                       f"set optim.{role}.lr_decay=1.0 to use the linear decay")
             _check_decay_reaches_the_end(cfg, role, o)
+
+
+def _check_translation(cfg: RunConfig) -> None:
+    """The translation section's weights and image pool."""
     tr = cfg.translation
     for name in ("l1", "gan", "cycle", "identity"):
         _check(getattr(tr, name) >= 0, f"translation.{name} must be >= 0, got {getattr(tr, name)}")
@@ -206,18 +284,27 @@ def validate(cfg: RunConfig) -> None:
     _check(tr.test_mode in ("eval", "train"), f"translation.test_mode must be eval or train, got '{tr.test_mode}'")
     _check(tr.l1 > 0 or tr.gan > 0, "translation.l1 and translation.gan are both 0, so G has no loss; "
                                     "set one of them above 0")
+
+
+def _check_dp(cfg: RunConfig) -> None:
+    """The DP-SGD section."""
     dp = cfg.dp
     _check(dp.noise_multiplier >= 0, f"dp.noise_multiplier must be >= 0, got {dp.noise_multiplier}")
     _check(dp.max_grad_norm > 0, f"dp.max_grad_norm must be > 0, got {dp.max_grad_norm}")
     _check(0 < dp.delta < 1, f"dp.delta must be in (0, 1), got {dp.delta}")
+
+
+def _check_graphs(cfg: RunConfig) -> None:
+    """speed.graphs: true, false or auto."""
+    sp = cfg.speed
     _check(sp.graphs in (True, False, "auto"), f"speed.graphs must be true, false or auto, got {sp.graphs!r}")
-    _check_device(cfg.train.device)
-    _check_tabular(cfg)
+
+
+def _check_nets(cfg: RunConfig) -> None:
+    """The two networks' specs (against their builders), then D's minibatch-std groups."""
     registry.check_spec("generator", cfg.model.g, "model.g")
     registry.check_spec("discriminator", cfg.model.d, "model.d")
     _check_mbstd_group(cfg)
-    _validate_superres(cfg)
-    _check_anomaly(cfg)
 
 
 # The largest seed: torch.manual_seed takes an int64 (the run adds small stream offsets to it, training/seeds.py,
@@ -247,9 +334,9 @@ def _check_tabular(cfg: RunConfig) -> None:
 
 def _check_mbstd_group(cfg: RunConfig) -> None:
     """A D with a minibatch-std layer splits each batch into groups: refuse a batch that does not split
-    before the run directory is made (the layer itself checks the batches it is given, for the builders'
-    defaults and for batches split among processes)."""
-    group = cfg.model.d.options.get("mbstd_group")
+    before the run directory is made (the group stated, or its builder's default; the layer itself checks the
+    batches it is given, split among processes)."""
+    group = registry.resolved_options("discriminator", cfg.model.d).get("mbstd_group")
     if isinstance(group, int) and group >= 1:
         problem = layers.mbstd_group_problem(group, cfg.train.batch_size)
         _check(problem is None, problem or "")

@@ -22,7 +22,6 @@ from ganforge.run_layout import CHECKPOINTS, STATS
 from ganforge.runs import checkpoint, rundir
 from ganforge.training import distributed
 from ganforge.training.distributed import World
-from ganforge.training.phases import closes_log_interval
 from ganforge.engine.guard import DivergenceGuard
 from ganforge.engine.stats_log import NullWriter, StatsAccumulator, StatsWriter
 
@@ -112,7 +111,7 @@ class Trainer:
         """Train to step ``total``; True if stopped early by a signal (after a checkpoint)."""
         log, ctx, phases = self.cfg.log, self.built.parts.context, self.built.phases
         while self.step < total:
-            ctx.step, ctx.logs = self.step, closes_log_interval(self.step + 1, total, log.every)
+            ctx.step = self.step
             for phase in phases:
                 if self.step % phase.every == 0:
                     self.stats.add(phase.run(ctx))
@@ -120,7 +119,7 @@ class Trainer:
             self.stats.steps += 1
             self._timed += 1
             self.writer.advance(1)
-            at_log = closes_log_interval(self.step, total, log.every)
+            at_log = self.step % log.every == 0 or self.step == total
             if at_log and self._log(partial=self.step % log.every != 0):
                 continue  # rolled back: the step counter moved back to the checkpoint
             if self.step % log.sample_every == 0:
@@ -152,7 +151,8 @@ class Trainer:
         if not partial:
             self.stats.steps = 0
         stats = {**self.world.mean(self.stats.flush(reset=not partial)),
-                 **periodic.monitor(self)}  # + G's diversity, when it has a G(z)
+                 **periodic.monitor(self),  # + G's diversity, when it has a G(z)
+                 **self.built.parts.log_figures()}  # + what is stated as it is now (DP's epsilon)
         record = {"step": self.step, "epoch": round(self.built.parts.epochs_done(), 4), **stats,
                   **{f"lr_{name}": sched.lr() for name, sched in self.built.schedules.items()},
                   **self.built.ema_record(self.step - 1),  # the last update's

@@ -35,6 +35,7 @@ def diverged(trainer, reason: str) -> bool:
     scales = {name: sched.scale for name, sched in trainer.built.schedules.items()}
     path, trainer.step, trainer.best = state.restore(trainer.built, trainer.run_dir, g, world, cfg.seed,
                                                      trainer.stats)  # the sums since the checkpoint's last log
+    trainer.built.parts.context.restores += 1  # the retried steps draw anew (training/step_batch.py)
     epoch = trainer.built.parts.context.epoch
     for name, sched in trainer.built.schedules.items():
         sched.scale = scales[name] * cfg.guard.lr_factor

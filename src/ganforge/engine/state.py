@@ -60,9 +60,12 @@ def restore(built: Built, run_dir: Path, guard: DivergenceGuard, world: World, s
     """Load the newest good checkpoint into ``built`` (and ``stats``: the statistics since the last log line):
     (its path, its step, the best evaluation)."""
     path, tensors, state = checkpoint.load_latest(run_dir / CHECKPOINTS)
-    for label in [*built.emas, *built.parts.stateful]:  # before anything is loaded
+    for label in built.emas:  # before anything is loaded
         if label not in tensors:
-            raise GanforgeError(_not_in_checkpoint(path, label, label in built.emas))
+            raise GanforgeError(_not_in_checkpoint(path, label, EMA_ENABLED_BY))
+    for label, component in built.parts.stateful.items():
+        if label not in tensors:
+            raise GanforgeError(_not_in_checkpoint(path, label, getattr(component, "enabled_by", CHANGED_CONFIG)))
     for name, net in built.nets.items():
         try:
             net.load_state_dict(tensors[name])
@@ -98,17 +101,17 @@ def restore(built: Built, run_dir: Path, guard: DivergenceGuard, world: World, s
     return path, int(state["step"]), dict(state.get("best", {}))
 
 
-# What turns on a component whose state a checkpoint may lack (its name's start -> the config key).
-_ADDED_BY = (("historical_", "reg.historical"), ("ada", "augment.ada_target"), ("path_length_", "reg.path_length"),
-             ("dp_", "dp.*"))
+# What turns on a component whose state a checkpoint may lack: a moving average, and a stateful component that
+# does not declare its config key (its class's ``enabled_by``, e.g. HistoricalAverage's "reg.historical").
+EMA_ENABLED_BY = "ema.half_life_images / ema.beta"
+CHANGED_CONFIG = "the changed config"
 
 
-def _not_in_checkpoint(path: Path, label: str, is_ema: bool) -> str:
+def _not_in_checkpoint(path: Path, label: str, key: str) -> str:
     """Why a component added on resume (``--allow-config-change``) is refused: it has no state to continue
     from. It is refused rather than started fresh, since a fresh moving average or statistic would silently
-    mean something else than the run's (an EMA of the initial weights, ADA's p back at 0)."""
-    key = "ema.half_life_images / ema.beta" if is_ema else next(
-        (k for start, k in _ADDED_BY if label.startswith(start)), "the changed config")
+    mean something else than the run's (an EMA of the initial weights, ADA's p back at 0). ``key``: the
+    config key that adds it."""
     return (f"checkpoint {path} holds no {label} state: the run was trained without it ({key} adds it), and it "
             f"cannot be added on resume; resume with the run's own {key}, or train a new run with it")
 

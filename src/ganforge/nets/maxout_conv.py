@@ -2,7 +2,8 @@
 ``cifar10_convolutional.yaml``), rebuilt in PyTorch.
 
 G (``mlp-deconv``): noise -> ReLU 8000 -> sigmoid 8000 -> either a linear map to every pixel (the
-fully connected variant, ``deconv_channels: 0``) or a reshape to 80 maps of 10x10 and one 5x5
+fully connected variant, ``deconv_channels: 0``) or a reshape to 80 maps of 10x10 (the yaml's
+``SpaceConverter``; a dense map only when ``hidden``'s last width is not the grid's 8000) and one 5x5
 transposed convolution of stride 3 to the 3x32x32 image (the convolutional variant; (10 - 1) * 3 + 5
 = 32). Weights U(-0.05, 0.05) as pylearn2's ``irange``.
 
@@ -41,7 +42,7 @@ def _image_shape(ctx: NetContext, arch: str) -> tuple[int, int, int]:
 
 
 class MLPDeconvGenerator(Generator):
-    """The 2014 paper's CIFAR-10 G: ReLU 8000 -> sigmoid 8000 -> one transposed conv from 80 maps of 10x10
+    """The 2014 paper's CIFAR-10 G: ReLU 8000 -> sigmoid 8000, read as 80 maps of 10x10 -> one transposed conv
     (or, with ``deconv_channels: 0``, a dense layer to every pixel) -> + a per-pixel bias -> sigmoid.
 
     The untied bias ``out_bias`` (pylearn2's ``tied_b 0``) sits outside the head so both variants share it and
@@ -71,7 +72,11 @@ class MLPDeconvGenerator(Generator):
         if deconv_channels:
             check_width("deconv_channels", deconv_channels)
             self.grid = ((h - kernel) // stride + 1, (w - kernel) // stride + 1)
-            self.to_grid = nn.Linear(widths[-1], deconv_channels * math.prod(self.grid))
+            cells = deconv_channels * math.prod(self.grid)
+            # The yaml's SpaceConverter: the sigmoid layer's 8000 units *are* the 80 maps of 10x10, a reshape
+            # with no weights. Only a G whose last width differs from the grid's (a narrowed CPU test, or a
+            # `hidden` override) needs a dense map to it; round 20 and before always had one (64M weights).
+            self.to_grid = nn.Identity() if widths[-1] == cells else nn.Linear(widths[-1], cells)
             self.head = nn.ConvTranspose2d(deconv_channels, c, kernel, stride, bias=False)
         else:
             self.head = nn.Linear(widths[-1], c * h * w, bias=False)

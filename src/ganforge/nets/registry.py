@@ -164,6 +164,25 @@ def options(role: str, arch: str) -> dict[str, Any]:
     return {**{p.name: p.default for p in _keyword_params(fn)}, **GENERIC}
 
 
+def resolved_options(role: str, spec: Any) -> dict[str, Any]:
+    """The options ``spec`` builds with: its own over its builder's defaults and the generic ones (:func:`options`).
+    Read a config's option value through this, so each default is written once, in its builder's signature; an
+    option the builder does not take is absent."""
+    return {**options(role, spec.arch), **spec.options}
+
+
+def option_default(arch: str, key: str) -> Any:
+    """``key``'s default in the builders registered as ``arch``, for a spec that does not say its role (a
+    generator's and a discriminator's builder of one arch taking ``key`` must agree on it); None where none
+    takes it, or ``arch`` is not registered."""
+    defaults = {p.default for role in _REGISTRIES if arch in _REGISTRIES[role]
+                for p in _keyword_params(_REGISTRIES[role][arch]) if p.name == key}
+    if len(defaults) > 1:
+        raise TypeError(f"the {arch} builders disagree on the default of {key} ({sorted(map(repr, defaults))}); "
+                        f"a spec without a role cannot read it")
+    return next(iter(defaults), None)
+
+
 def list_archs(role: str) -> list[str]:
     return sorted(_REGISTRIES[role])
 
@@ -223,7 +242,7 @@ def check_spec(role: str, spec: Any, path: str) -> None:
         if key in hints and not _fits(value, hints[key]):
             raise ConfigError(f"{path}.{key} must be {_describe(hints[key])}, got {value!r}")
     _check_values(role, spec, path)
-    _check_generic(spec.options, path)
+    _check_generic(resolved_options(role, spec), path)
 
 
 def _check_values(role: str, spec: Any, path: str) -> None:
@@ -244,11 +263,11 @@ def _check_values(role: str, spec: Any, path: str) -> None:
 
 
 def _check_generic(opts: dict[str, Any], path: str) -> None:
-    """Ranges of the generic options (their types are checked with everyone else's)."""
-    it = opts.get("spectral_norm_iterations", GENERIC["spectral_norm_iterations"])
+    """Ranges of the generic options, resolved (their types are checked with everyone else's)."""
+    it = opts["spectral_norm_iterations"]
     if it < 1:
         raise ConfigError(f"{path}.spectral_norm_iterations must be an integer >= 1, got {it!r}")
-    pack = opts.get("pack", 1)
+    pack = opts["pack"]
     if pack < 1:
         raise ConfigError(f"{path}.pack must be an integer >= 1 (1 = no packing), got {pack!r}")
     if pack > 1 and path == "model.g":

@@ -122,6 +122,8 @@ def augment(x: Tensor, p: Tensor) -> Tensor:
 class Ada:
     """p and the r_t sums, checkpointed (``ada``); ``observe`` is the D-phase term that tunes p."""
 
+    enabled_by = "augment.ada_target"  # the config key that adds it (named when a resume would add it: engine/state.py)
+
     def __init__(self, target: float, interval: int, kimg: float, batch: int, device: torch.device):
         self.target, self.interval = target, interval
         self.speed = batch * interval / (kimg * 1000)  # p's change per adjustment

@@ -23,6 +23,8 @@ Tensor = torch.Tensor
 class HistoricalAverage:
     """||theta - running mean of past theta||^2, for one network."""
 
+    enabled_by = "reg.historical"  # the config key that adds it (named when a resume would add it: engine/state.py)
+
     def __init__(self, net: nn.Module):
         self.net = net
         self.count = 0

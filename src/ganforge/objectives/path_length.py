@@ -33,6 +33,8 @@ Tensor = torch.Tensor
 class PathLengthMean:
     """The running mean of path lengths ``a``, as a checkpointed component."""
 
+    enabled_by = "reg.path_length"  # the config key that adds it (named when a resume would add it: engine/state.py)
+
     def __init__(self, device: torch.device):
         self.mean = torch.zeros((), device=device)
 

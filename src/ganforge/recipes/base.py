@@ -97,6 +97,9 @@ class TrainingParts:
     # The collapse monitor (training/monitor.py): (sampling nets, judge or None) -> figures for the log;
     # none without a G(z).
     monitor: Callable[..., dict[str, float]] = no_monitor
+    # Figures a record states as they are when it is written (the privacy accountant's epsilon), not a mean
+    # of the interval's steps as the terms' statistics are.
+    log_figures: Callable[[], dict[str, float]] = dict
 
 
 class Recipe(abc.ABC):

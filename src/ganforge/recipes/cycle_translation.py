@@ -66,12 +66,12 @@ class CycleContext(StepContext):
         return self.real["A"].epoch
 
     def batch(self, domain: str) -> Tensor:
-        return self.drawn.at(self.step)[domain]
+        return self.drawn.at(self.draw_key)[domain]
 
     @property
     def fakes(self) -> dict[str, Tensor]:
         """This step's G outputs by domain, detached (empty until a G phase of the step has run)."""
-        return self.step_fakes.at(self.step)
+        return self.step_fakes.at(self.draw_key)
 
 
 def g_term(source: str, ctx: CycleContext) -> tuple[Tensor, dict[str, Tensor]]:

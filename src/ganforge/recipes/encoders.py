@@ -22,11 +22,12 @@ from ganforge.nets.encoder import ConvEncoder
 
 
 def build_encoder(cfg: RunConfig, record: dict[str, Any]) -> nn.Module:
-    """E mirrors D's width (its ``base_channels``, or the builder's default) and codes into z's space."""
-    width = cfg.model.d.options.get("base_channels",
-                                    net_registry.options("discriminator", cfg.model.d.arch).get("base_channels", 64))
+    """E mirrors D's width (its ``base_channels``, or the builder's default; the encoder's own default for a D
+    without one) and codes into z's space."""
+    d_options = net_registry.resolved_options("discriminator", cfg.model.d)
+    width = {"base_channels": d_options["base_channels"]} if "base_channels" in d_options else {}
     ctx = NetContext(data_shape=tuple(record["data_shape"]), z_dim=cfg.model.z_dim, kind=record["kind"])
     try:
-        return ConvEncoder(ctx, base_channels=width)
+        return ConvEncoder(ctx, **width)
     except ValueError as e:
         raise ConfigError(f"the encoder cannot be built for this data: {e}") from None

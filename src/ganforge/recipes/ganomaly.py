@@ -58,7 +58,7 @@ class GanomalyContext(StepContext):
         return self.real.epoch
 
     def batch(self) -> Tensor:
-        return self.drawn.at(self.step)[0]
+        return self.drawn.at(self.draw_key)[0]
 
 
 def g_term(w_adv: float, w_con: float, w_enc: float, ctx: GanomalyContext) -> tuple[Tensor, dict[str, Tensor]]:

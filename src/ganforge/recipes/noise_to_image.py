@@ -24,6 +24,7 @@ from ganforge.config import reads as config_reads
 from ganforge.data import Dataset
 from ganforge.errors import ConfigError
 from ganforge.nets import NetContext, build_discriminator, build_generator
+from ganforge.nets import registry as net_registry
 from ganforge.objectives.adversarial import AdversarialShared, d_adversarial, g_adversarial
 from ganforge import capabilities as cap
 from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts
@@ -158,7 +159,7 @@ def _net_context(cfg: RunConfig, record: dict[str, Any], data_mean: Tensor | Non
 def _labels(cfg: RunConfig, data: Dataset) -> tuple[bool, bool]:
     """Whether G and D take class labels (by their configured options); needs a labelled dataset."""
     to_g, to_d = cfg.model.g.conditional, cfg.model.d.conditional
-    wants = to_g or to_d or bool(cfg.model.d.options.get("aux_classifier", False))
+    wants = to_g or to_d or bool(net_registry.resolved_options("discriminator", cfg.model.d).get("aux_classifier"))
     if wants and data.num_classes is None:
         raise ConfigError(f"a class-conditional model needs a labelled dataset, and '{cfg.data.name}' has no "
                           f"labels; use a dataset with classes (e.g. mnist, or folder:PATH with class subfolders)")
@@ -265,7 +266,7 @@ def _real_count(cfg: RunConfig, n: int, available: int) -> int:
     into. A store of 30 images stopped every StyleGAN2 run at its first log step (30 does not split into
     groups of 4); ``n`` itself is checked against the group with the config."""
     m = min(n, available)
-    group = cfg.model.d.options.get("mbstd_group")
+    group = net_registry.resolved_options("discriminator", cfg.model.d).get("mbstd_group")
     if isinstance(group, int) and 1 <= group < m:
         m -= m % group
     return m

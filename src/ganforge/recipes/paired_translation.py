@@ -58,7 +58,7 @@ class PairedContext(StepContext):
 
     def pair(self) -> tuple[Tensor, Tensor]:
         """This step's (a, b) batch: drawn once per step, shared by the D and G phases."""
-        ab, _ = self.drawn.at(self.step)
+        ab, _ = self.drawn.at(self.draw_key)
         return ab[:, :self.a_channels], ab[:, self.a_channels:]
 
 

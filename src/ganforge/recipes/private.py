@@ -40,6 +40,7 @@ from ganforge.metrics.judges import default_judge
 from ganforge.metrics.registry import DatasetInfo, default_metrics, resolve
 from ganforge.nets.layers import MinibatchStd, SelfAttention
 from ganforge.nets.progan import Growing
+from ganforge.nets.registry import PackedDiscriminator
 from ganforge.objectives.losses import D_LOSSES, G_LOSSES, d_losses_where
 from ganforge.recipes.base import TrainingEnv, TrainingParts, refuse_distributed
 from ganforge.training import seeds
@@ -89,10 +90,9 @@ def check_samples_apart(D: nn.Module, recipe: str = "dp-noise-to-image") -> None
     not all get a gradient in every update: DP-SGD clips each sample's gradient to bound what one record can
     change, which holds only when a sample's gradient is its own, and Opacus fails with a raw ValueError on a
     layer that got none."""
-    pack = getattr(D, "pack", 1)
-    if pack != 1:  # PacGAN: D scores a group, whose gradient is clipped as one
-        raise ConfigError(f"{recipe} clips each sample's gradient, and model.d.pack={pack} makes D score groups "
-                          f"of {pack} samples (the guarantee would be per group); set model.d.pack=1")
+    if isinstance(D, PackedDiscriminator):  # PacGAN (model.d.pack > 1): D scores a group, clipped as one
+        raise ConfigError(f"{recipe} clips each sample's gradient, and model.d.pack={D.pack} makes D score groups "
+                          f"of {D.pack} samples (the guarantee would be per group); set model.d.pack=1")
     if isinstance(D, Growing):
         raise ConfigError(f"{recipe} cannot make a growing D private (the layers of the stages not yet grown get "
                           f"no per-sample gradient, which Opacus's clipping requires); choose a D that does not "
@@ -128,9 +128,9 @@ def check_per_sample_d_loss(cfg: RunConfig, recipe: str = "dp-noise-to-image") -
     (``DLoss.per_sample``), so a new loss is refused here until it is declared one."""
     if not D_LOSSES[cfg.loss.d].per_sample:
         allowed = ", ".join(d_losses_where(lambda loss: loss.per_sample))
-        raise ConfigError(f"{recipe} clips each sample's gradient, and loss.d={cfg.loss.d} compares each logit "
-                          f"with the batch's mean logit, so one record's gradient depends on every other record; "
-                          f"set loss.d= one of {allowed}")
+        raise ConfigError(f"{recipe} clips each sample's gradient, and loss.d={cfg.loss.d} is not declared a "
+                          f"per-sample sum (relativistic compares each logit with the batch's mean logit), so one "
+                          f"record's gradient may depend on every other record; set loss.d= one of {allowed}")
 
 
 # The checkpoint group of a private D's accountant (history, noise stream): read back by dp-tabular and the
@@ -209,6 +209,8 @@ def check_eval_outside_training(cfg: RunConfig, data: Dataset, recipe: str = "dp
 class DpState:
     """The accountant's history and the noise generator: what a checkpoint keeps as ``dp_D``."""
 
+    enabled_by = "dp.*"  # the config that adds it (named when a resume would add it: engine/state.py)
+
     def __init__(self, cfg: RunConfig, data_size: int, batch_size: int, device: torch.device):
         from opacus.accountants import RDPAccountant
 
@@ -226,14 +228,16 @@ class DpState:
         return float(self.accountant.get_epsilon(self.cfg.dp.delta))
 
     def term(self, ctx) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
-        """Counts the D update about to happen; at log steps, reports (epsilon, delta) after it."""
+        """Counts the D update about to happen (adding nothing to the loss)."""
         self.accountant.step(noise_multiplier=self.cfg.dp.noise_multiplier, sample_rate=self.sample_rate)
-        device = self.device  # statistics are summed on the training device with the others
-        zero = torch.zeros((), device=device)
-        if ctx.logs:  # one value per log interval: the interval's mean is that value
-            return zero, {"dp_epsilon": torch.tensor(self.epsilon(), device=device),
-                          "dp_delta": torch.tensor(self.cfg.dp.delta, device=device)}
-        return zero, {}
+        return torch.zeros((), device=self.device), {}
+
+    def figures(self) -> dict[str, float]:
+        """(epsilon, delta) after every update counted so far: a record's ``TrainingParts.log_figures``. Read
+        when the record is written, never averaged with the interval's statistics: a leg that ended between
+        log steps once left its epsilon in the checkpointed sums, and the resumed run's next record showed the
+        mean of two epsilons, lower than the run's."""
+        return {"dp_epsilon": self.epsilon(), "dp_delta": float(self.cfg.dp.delta)}
 
     # A replayed CUDA graph runs no Python: the accountant would not count the update (engine/graphs.py)
     term.graph_unsafe = "the privacy accountant counts each D update on the host"
@@ -310,4 +314,5 @@ def make_private(env: TrainingEnv, parts: TrainingParts, recipe: str) -> Trainin
     # A monitor reads training records (through D, or decoded for a score) at every log step: a statistic
     # of private data that the accountant does not count, so a private run logs none.
     parts.monitor = no_monitor
+    parts.log_figures = state.figures
     return parts

@@ -40,6 +40,7 @@ from ganforge.training.batches import Noise, real_batches
 from ganforge.training.shuffled import ShuffledBatches
 from ganforge.training.phases import Phase, StepContext
 from ganforge.training.rng import decode_rng, encode_rng
+from ganforge.training.speed import to_channels_last
 from ganforge.figures.drawing import save_image_grid
 
 Tensor = torch.Tensor
@@ -145,9 +146,9 @@ class LabelledBatches:
     """
 
     def __init__(self, x: Tensor, y: Tensor, num_classes: int, batch_size: int, seed: int, device: torch.device,
-                 output_range: tuple[float, float] | None):
+                 output_range: tuple[float, float] | None, channels_last: bool = False):
         self.x, self.y = x.to(device), y.to(device)
-        self.output_range = output_range
+        self.output_range, self.channels_last = output_range, channels_last
         self.by_class = [torch.nonzero(y == c).flatten() for c in range(num_classes)]
         self.share, self.device = max(1, round(batch_size / num_classes)), device
         self._gen = torch.Generator().manual_seed(seed)
@@ -159,7 +160,8 @@ class LabelledBatches:
 
     def next(self) -> tuple[Tensor, Tensor]:
         idx = torch.cat([self._take(m) for m in self.by_class]).to(self.device)
-        return to_range(self.x[idx], self.output_range), self.y[idx]
+        x = to_range(self.x[idx], self.output_range)  # laid out as the unlabelled streams' batches and D's weights
+        return (to_channels_last(x) if self.channels_last else x), self.y[idx]
 
     def state_dict(self) -> dict:
         return {"rng": encode_rng(self._gen.get_state())}
@@ -342,7 +344,7 @@ class SemiSupervised(Recipe):
         lab_t, rest_t = torch.from_numpy(lab), torch.from_numpy(rest)
         rng_out = env.nets["G"].output_range
         labelled = LabelledBatches(data.x[lab_t], data.y[lab_t], data.num_classes, bs,
-                                   seeds.stream(cfg.seed, seeds.LABELLED), device, rng_out)
+                                   seeds.stream(cfg.seed, seeds.LABELLED), device, rng_out, env.channels_last)
         unl = real_batches(data.x[rest_t], None, bs, seed=seeds.stream(cfg.seed, seeds.REAL_BATCHES), device=device,
                           output_range=rng_out, channels_last=env.channels_last)
         unl_g = real_batches(data.x[rest_t], None, bs, seed=seeds.stream(cfg.seed, seeds.UNLABELLED_G),

@@ -74,7 +74,7 @@ class SRContext(StepContext):
 
     def lr_hr(self) -> tuple[Tensor, Tensor]:
         """This step's (LR, HR) batch: drawn once per step, so D and G see the same images."""
-        return self.drawn.at(self.step)
+        return self.drawn.at(self.draw_key)
 
 
 def g_term(adversarial: bool, ctx: SRContext) -> tuple[Tensor, dict[str, Tensor]]:
@@ -103,9 +103,9 @@ def g_term(adversarial: bool, ctx: SRContext) -> tuple[Tensor, dict[str, Tensor]
 
 
 def d_term(ctx: SRContext) -> tuple[Tensor, dict[str, Tensor]]:
-    """D's update on an HR crop against G's SR of its LR. It logs ``D_real``/``D_fake`` as every recipe does,
-    through the loss's ``shown`` (a probability for minimax, the raw logit for relativistic), so the guard's
-    D-wins check reads SRGAN runs too (it looked for keys SRGAN did not log)."""
+    """D's update on an HR crop against G's SR of its LR. It logs ``D_real``/``D_fake`` under the names every
+    recipe uses (the progress line, curves.png's D panel), through the loss's ``shown``: a probability for
+    minimax, the raw logit for relativistic (it logged the sigmoid of either, as ``D(x)``/``D(G(lr))``)."""
     lr, hr = ctx.lr_hr()
     with torch.no_grad():
         sr = ctx.nets["G"](lr)

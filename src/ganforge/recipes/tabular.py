@@ -43,6 +43,7 @@ from ganforge.config import reads as config_reads
 from ganforge.data import Dataset
 from ganforge.errors import ConfigError
 from ganforge.nets import NetContext, build_discriminator, build_generator
+from ganforge.nets import registry as net_registry
 from ganforge.objectives import tabular as terms
 from ganforge.objectives.adversarial import d_loss_of_draw
 from ganforge.recipes.base import DdpModule, Recipe, TrainingEnv, TrainingParts, refuse_distributed
@@ -135,12 +136,17 @@ def _record(data: Dataset, sampler: ConditionalSampler, transformer: TableTransf
             "transformer": data.meta["transformer"], "columns": data.meta.get("columns")}
 
 
+def _pack(cfg: RunConfig) -> int:
+    """How many rows D scores as one (``model.d.pack``, stated or the registry's default)."""
+    return net_registry.resolved_options("discriminator", cfg.model.d)["pack"]
+
+
 def _check(cfg: RunConfig, data: Dataset) -> None:
     if data.kind != "table":
         raise ConfigError(f"recipe tabular trains on tables, and '{cfg.data.name}' is {data.kind} data; "
                           f"set data.name=csv:PATH or parquet:PATH")
     # tabular.cond, epochs and score_rows are range-checked with the config (config/validation.py)
-    pack = cfg.model.d.options.get("pack", 1)
+    pack = _pack(cfg)
     if cfg.train.batch_size % pack:
         raise ConfigError(f"train.batch_size={cfg.train.batch_size} must be a multiple of model.d.pack={pack} "
                           f"(D scores groups of {pack} rows); e.g. set train.batch_size="
@@ -210,7 +216,7 @@ class Tabular(Recipe):
                       world_size=world.size)  # z ~ N(0, I), as the paper's code draws it
         D = env.nets["D"]
         ctx = TableContext(nets=env.nets, optimizers=env.optimizers, schedules=env.schedules, batches=batches,
-                           noise=noise, batch_size=env.local_batch, pack=getattr(D, "pack", 1),
+                           noise=noise, batch_size=env.local_batch, pack=_pack(cfg),
                            cond_blocks=tuple((int(s.start), int(s.width)) for s in transformer.discrete_spans),
                            d_loss=objectives.d_loss_for(cfg.loss.d, cfg.loss.real_label),
                            g_loss=objectives.g_loss_without_real(cfg.loss.g, self.name))
@@ -259,7 +265,7 @@ class DpTabular(Tabular):
     reads = config_reads.union(Tabular.reads, {"dp": config_reads.every("dp")})
 
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
-        pack = cfg.model.d.options.get("pack", 1)
+        pack = _pack(cfg)
         if pack != 1:
             raise ConfigError(f"dp-tabular clips each row's gradient, and model.d.pack={pack} makes D score groups "
                               f"of {pack} rows (the guarantee would be per group); set model.d.pack=1")

@@ -25,7 +25,7 @@ from torch import nn
 from ganforge import objectives
 from ganforge.config import RunConfig
 from ganforge.data import Dataset, load_dataset
-from ganforge.errors import ConfigError, DataError, GanforgeError, note
+from ganforge.errors import ConfigError, DataError, GanforgeError, note, warn
 from ganforge.memory import MEMORY_SHARE, available_memory, human_bytes
 from ganforge.nets import NetContext
 from ganforge.objectives.translation import patch_logits
@@ -96,6 +96,16 @@ def d_patches(ctx: StepContext, name: str, x: torch.Tensor) -> list[torch.Tensor
     return patch_logits(ctx.nets[name], x)
 
 
+# Until round 21 `least-squares` meant nn.MSELoss (no 1/2) in the translation recipes only; it now means the
+# LSGAN paper's form in every recipe, and the reference criterion is `mse`. A config written then (a run's own
+# config.yaml, a user's file) names least-squares and would train on the halved G term without a word.
+LSGAN = "least-squares"
+LSGAN_CHANGED = ("{recipe}: loss least-squares is the LSGAN paper's form, with its 1/2 factors, as in every recipe; "
+                 "before round 21 it meant the pix2pix/CycleGAN reference's nn.MSELoss here, now named mse (the "
+                 "cyclegan presets' loss: its cycle and identity weights are set against it); set loss.d=mse "
+                 "loss.g=mse for that")
+
+
 class TranslationRecipe(Recipe):
     """What pix2pix and CycleGAN share in building: the loss refused before anything is built, the two
     domains checked, the networks made from the record (``rebuild``, also used to load a checkpoint),
@@ -110,6 +120,8 @@ class TranslationRecipe(Recipe):
 
     def networks(self, cfg: RunConfig, data: Dataset) -> tuple[dict[str, nn.Module], dict[str, Any]]:
         objectives.g_loss_without_real(cfg.loss.g, self.name)  # refused before anything is built or printed
+        if LSGAN in (cfg.loss.d, cfg.loss.g):
+            warn(LSGAN_CHANGED.format(recipe=self.name))
         a, b = domains(data, self.name, need_pairs=self.paired)
         self.check_domains(cfg, data, a, b)
         record = record_for(a, b)

@@ -24,7 +24,6 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-import numpy as np
 from safetensors import SafetensorError
 from safetensors.torch import load_file
 
@@ -113,7 +112,8 @@ def _accountant_history(checkpoint: Path) -> list[tuple[float, float, int]] | st
 
 def checkpoint_epsilon(history: list[tuple[float, float, int]], delta: float) -> float:
     """Epsilon at ``delta`` after the updates in ``history``, by Opacus's RDP accountant as training computes
-    it, rounded to float32 as stats.jsonl logs it, so the two records agree wherever both exist."""
+    it (``recipes.private.DpState.epsilon``, which stats.jsonl logs as a float64), so the two records agree
+    wherever both exist."""
     from opacus.accountants import RDPAccountant  # heavy (about a second): only an export of a private run pays
 
     if not history:
@@ -122,7 +122,7 @@ def checkpoint_epsilon(history: list[tuple[float, float, int]], delta: float) ->
         return math.inf
     accountant = RDPAccountant()
     accountant.history = list(history)
-    return float(np.float32(accountant.get_epsilon(delta)))
+    return float(accountant.get_epsilon(delta))
 
 
 def _one_or_each(values: list[float]) -> float | list[float]:

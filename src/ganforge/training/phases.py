@@ -38,13 +38,6 @@ class Shared:
     ``objectives.adversarial.AdversarialShared``."""
 
 
-def closes_log_interval(step: int, total: int, every: int) -> bool:
-    """Whether the statistics up to ``step`` (counted from 1) are read back and logged: every ``every`` steps and
-    at the run's last step. The loop decides its log records with it and tells the phases through
-    :attr:`StepContext.logs`, so no term keeps its own copy of the cadence."""
-    return step % every == 0 or step == total
-
-
 @dataclass
 class StepContext:
     """What every phase and term may use during one step; a recipe subclasses it with its own data."""
@@ -61,14 +54,19 @@ class StepContext:
     # its wrapper, so DDP averages its gradients; the frozen ones are called directly.
     ddp: dict[str, nn.Module] = field(default_factory=dict)
     training: str = ""  # the network the running phase updates
-    # Whether this step's statistics close a log interval (the loop sets it before the phases run): a term whose
-    # figure is costly (the privacy accountant's epsilon) computes it only then, at the loop's own cadence.
-    logs: bool = False
+    # Checkpoints the guard has restored into this running loop (rollbacks): a step number seen again after
+    # one is a new attempt at that step, so what a step draws once (training/step_batch.py) is drawn anew.
+    restores: int = 0
 
     @property
     def epoch(self) -> int:
         """Epochs of data seen so far (schedules decay per epoch); a recipe says what its data are."""
         raise NotImplementedError(f"{type(self).__name__} must say what an epoch is")
+
+    @property
+    def draw_key(self) -> tuple[int, int]:
+        """What names this step for a once-per-step draw: (rollbacks so far, step)."""
+        return self.restores, self.step
 
     def clear_shared(self) -> None:
         """A fresh, empty :attr:`shared` of the same type: terms never see another update's data."""
