@@ -258,10 +258,15 @@ MUTATIONS: list[Mutation] = [
       "DP: the accountant counts but no record states epsilon",
       ("tests/recipes/test_recipes_dp_noise_to_image.py::"
        "test_every_log_record_carries_epsilon_after_its_last_update_also_the_run_s_short_last_one",)),
-    M("loop-log-figures-dropped", "engine/loop.py", "                 **self.built.parts.log_figures()}",
-      "                 }", "engine: a recipe's log_figures never reach the record (DP's epsilon unlogged)",
+    M("loop-log-figures-dropped", "engine/loop.py", "        figures = self.built.parts.log_figures()",
+      "        figures = {}", "engine: a recipe's log_figures never reach the record (DP's epsilon unlogged)",
       ("tests/recipes/test_recipes_dp_noise_to_image.py::"
        "test_every_log_record_carries_epsilon_after_its_last_update_also_the_run_s_short_last_one",)),
+    M("guard-judges-log-figures", "engine/loop.py", "reason = self.guard.check(stats, self.built.nets,",
+      "reason = self.guard.check({**stats, **figures}, self.built.nets,",
+      "engine: the guard judges stated figures as training statistics (a run without DP noise 'diverges')",
+      ("tests/recipes/test_recipes_dp_noise_to_image.py::"
+       "test_a_run_without_noise_trains_and_states_an_infinite_epsilon_instead_of_diverging",)),
     M("step-batch-ignores-rollbacks", "engine/rollback.py", "    trainer.built.parts.context.restores += 1",
       "    pass", "rollback: a retried step reuses the failed attempt's once-per-step batch (StepBatch)",
       ("tests/engine/test_engine_rollback.py::test_the_lr_factor_compounds_at_each_retry",)),

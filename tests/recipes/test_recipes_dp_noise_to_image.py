@@ -87,6 +87,16 @@ def test_a_run_resumed_between_log_steps_logs_the_uninterrupted_run_s_epsilon(tm
     assert last["step"] == 10 and last["dp_epsilon"] == _stats(straight)[-1]["dp_epsilon"]
 
 
+def test_a_run_without_noise_trains_and_states_an_infinite_epsilon_instead_of_diverging(tmp_path):
+    """dp.noise_multiplier=0 (clipping alone: a control) is accepted, and its epsilon is infinite. The guard
+    judged the record's epsilon as a training statistic and stopped every such run at its first log step as
+    diverged ("dp_epsilon became NaN/inf"); a stated figure is not judged now, and the record says null."""
+    run = ganforge.train(_cfg(noise_multiplier=0.0), out=tmp_path / "a", steps=10)
+    logged = [r for r in _stats(run) if "loss_D" in r]
+    assert [r["step"] for r in logged] == [5, 10] and all(r["dp_epsilon"] is None for r in logged)
+    assert not any("event" in r for r in _stats(run))
+
+
 def test_clipping_and_noise_change_the_update(tmp_path):
     plain = ganforge.train({**_cfg(), "recipe": "noise-to-image"}, out=tmp_path / "p", steps=3)
     private = ganforge.train(_cfg(), out=tmp_path / "q", steps=3)

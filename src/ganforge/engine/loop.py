@@ -151,9 +151,11 @@ class Trainer:
         if not partial:
             self.stats.steps = 0
         stats = {**self.world.mean(self.stats.flush(reset=not partial)),
-                 **periodic.monitor(self),  # + G's diversity, when it has a G(z)
-                 **self.built.parts.log_figures()}  # + what is stated as it is now (DP's epsilon)
-        record = {"step": self.step, "epoch": round(self.built.parts.epochs_done(), 4), **stats,
+                 **periodic.monitor(self)}  # + G's diversity, when it has a G(z)
+        # Stated as they are now (DP's epsilon), and not training statistics: the guard does not judge them (an
+        # infinite epsilon is a run without noise, not a diverged one).
+        figures = self.built.parts.log_figures()
+        record = {"step": self.step, "epoch": round(self.built.parts.epochs_done(), 4), **stats, **figures,
                   **{f"lr_{name}": sched.lr() for name, sched in self.built.schedules.items()},
                   **self.built.ema_record(self.step - 1),  # the last update's
                   "img_per_s": timed * self.cfg.train.batch_size / max(seconds, 1e-9),
