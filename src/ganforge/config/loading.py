@@ -24,7 +24,8 @@ from ganforge.config.reads import Reads, check_stated
 from ganforge.config.schema import NetSpec, RunConfig
 from ganforge.config.dormant import check_dormant
 from ganforge.config.labels import typed_by_user
-from ganforge.config.validation import check_keys, check_kept, validate
+from ganforge.config.layer_checks import check_keys, check_kept
+from ganforge.config.validation import validate
 from ganforge.config.yaml_reader import DuplicateKeyError, load_yaml
 from ganforge.errors import ConfigError, did_you_mean
 
