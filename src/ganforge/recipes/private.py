@@ -206,6 +206,22 @@ def check_eval_outside_training(cfg: RunConfig, data: Dataset, recipe: str = "dp
                                   f"eval.every=0 and measure the samples against held-out data with ganforge eval")
 
 
+def epsilon_after(history: list[tuple[float, float, int]], delta: float) -> float:
+    """Epsilon at ``delta`` after the D updates in an RDP accountant's ``history`` ((noise multiplier, sample
+    rate, updates) entries): 0 before any update, infinite once an update had no noise. The one computation of
+    it: training logs it (:meth:`DpState.epsilon`) and an export's datasheet recomputes it from the
+    checkpoint's history, and the two must agree."""
+    from opacus.accountants import RDPAccountant  # deferred: ~1 s, paid only by private runs and their exports
+
+    if not history:
+        return 0.0
+    if any(sigma == 0 for sigma, _, _ in history):
+        return math.inf
+    accountant = RDPAccountant()
+    accountant.history = list(history)
+    return float(accountant.get_epsilon(delta))
+
+
 class DpState:
     """The accountant's history and the noise generator: what a checkpoint keeps as ``dp_D``."""
 
@@ -221,11 +237,7 @@ class DpState:
         self.generator = torch.Generator(device=device).manual_seed(seeds.stream(cfg.seed, seeds.DP_NOISE))
 
     def epsilon(self) -> float:
-        if not self.accountant.history:
-            return 0.0
-        if self.cfg.dp.noise_multiplier == 0:
-            return float("inf")
-        return float(self.accountant.get_epsilon(self.cfg.dp.delta))
+        return epsilon_after(self.accountant.history, self.cfg.dp.delta)
 
     def term(self, ctx) -> tuple[torch.Tensor, dict[str, torch.Tensor]]:
         """Counts the D update about to happen (adding nothing to the loss)."""

@@ -30,7 +30,7 @@ from safetensors.torch import load_file
 from ganforge import capabilities as cap, run_stats
 from ganforge.download import sha256_file
 from ganforge.metrics.registry import split_key
-from ganforge.recipes.private import DP_STATE, overlaps_training
+from ganforge.recipes.private import DP_STATE, epsilon_after, overlaps_training
 from ganforge.run_layout import STATS, eval_report
 from ganforge.runs import rundir
 from ganforge.runs.run import Run
@@ -110,21 +110,6 @@ def _accountant_history(checkpoint: Path) -> list[tuple[float, float, int]] | st
     return [(float(sigma), float(rate), int(updates)) for sigma, rate, updates in history.tolist()]
 
 
-def checkpoint_epsilon(history: list[tuple[float, float, int]], delta: float) -> float:
-    """Epsilon at ``delta`` after the updates in ``history``, by Opacus's RDP accountant as training computes
-    it (``recipes.private.DpState.epsilon``, which stats.jsonl logs as a float64), so the two records agree
-    wherever both exist."""
-    from opacus.accountants import RDPAccountant  # heavy (about a second): only an export of a private run pays
-
-    if not history:
-        return 0.0
-    if any(sigma == 0 for sigma, _, _ in history):
-        return math.inf
-    accountant = RDPAccountant()
-    accountant.history = list(history)
-    return float(accountant.get_epsilon(delta))
-
-
 def _one_or_each(values: list[float]) -> float | list[float]:
     """One number when every entry of the history has it, else the entry's own, in order."""
     return values[0] if len(set(values)) == 1 else values
@@ -151,7 +136,7 @@ def _privacy(run: Run) -> dict[str, Any] | str:
     if history is None or isinstance(history, str):
         return history or NOT_PRIVATE
     dp = run.config.dp
-    epsilon = checkpoint_epsilon(history, dp.delta)
+    epsilon = epsilon_after(history, dp.delta)
     sampling = _dp_sampling(run.state)
     return {"epsilon": epsilon if math.isfinite(epsilon) else "infinite (dp.noise_multiplier 0: no privacy)",
             "delta": dp.delta, "step": run.step, "d_updates_counted": sum(updates for _, _, updates in history),
@@ -292,4 +277,4 @@ def markdown(sheet: dict[str, Any]) -> str:
     return "\n".join(out)
 
 
-__all__ = ["FORMAT", "NOT_MEASURED", "NOT_PRIVATE", "build", "checkpoint_epsilon", "markdown", "run_measurements", "what_it_holds"]
+__all__ = ["FORMAT", "NOT_MEASURED", "NOT_PRIVATE", "build", "markdown", "run_measurements", "what_it_holds"]
